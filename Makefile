@@ -1,0 +1,50 @@
+# The few commands a person types. Everything else lives in ci/ and cargo.
+SHELL := /bin/bash
+PYTHON ?= python3
+CARGO ?= cargo
+FORK := $(PYTHON) ci/fork.py
+
+.PHONY: fork fork-check fork-export fork-rebase fork-rebase-continue fork-rebase-abort \
+        test test-fork test-rust bench build clean-fork
+
+## fork: materialize polars-fork/crates from the pin + patches/ (a no-op when up to date)
+fork:
+	@$(FORK) sync $(if $(FORCE),--force)
+
+## fork-check: validate the patch queue (series, names, DEP-3 headers, zero-fuzz apply, Cargo.toml)
+fork-check:
+	@$(FORK) check
+
+## fork-export: turn commits made in polars-fork/crates back into patches/
+fork-export:
+	@$(FORK) export
+
+## fork-rebase TO=X.Y.Z: replay the queue onto another Polars release
+fork-rebase:
+	@test -n "$(TO)" || { echo "usage: make fork-rebase TO=0.56.0" >&2; exit 2; }
+	@$(FORK) rebase --to "$(TO)"
+
+fork-rebase-continue:
+	@$(FORK) rebase-continue
+
+fork-rebase-abort:
+	@$(FORK) rebase-abort
+
+## test: the queue tool's tests, then every workspace test
+test: fork test-fork test-rust
+
+test-fork:
+	$(PYTHON) -m unittest discover -s ci/tests -t . -v
+
+test-rust: fork
+	$(CARGO) test --workspace --locked
+
+## bench: every benchmark, each printing its ratio against a baseline run beside it
+bench: fork
+	$(CARGO) bench --workspace --locked
+
+build: fork
+	$(CARGO) build --release --workspace --locked
+
+clean-fork:
+	rm -rf polars-fork/crates polars-fork/.pristine polars-fork/.stamp polars-fork/.queue-head polars-fork/.crates.new

@@ -1,0 +1,263 @@
+"""Tests of the patch-queue tool (ci/fork.py).
+
+Each scenario works on a temporary copy of the project, so the real
+polars-fork/ and patches/ are never touched. The pristine-release cache is
+shared with the real checkout to avoid unpacking the same release twice.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "ci"))
+import fork  # noqa: E402
+
+OTHER_RELEASE = "0.55.0"
+
+
+def run_fork(root: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(root / "ci" / "fork.py"), "--root", str(root), *args],
+                          text=True, capture_output=True)
+
+
+def project_copy() -> Path:
+    """A copy of the project's own files (tracked or new, never ignored ones)."""
+    tmp = Path(tempfile.mkdtemp(prefix="polaroid-forktest-"))
+    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                           cwd=ROOT, capture_output=True, check=True).stdout.split(b"\0")
+    for raw in files:
+        if not raw:
+            continue
+        rel = Path(raw.decode())
+        src = ROOT / rel
+        if not src.is_file():
+            continue
+        dst = tmp / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dst)
+    cache = ROOT / "polars-fork" / ".pristine"
+    cache.mkdir(parents=True, exist_ok=True)
+    (tmp / "polars-fork" / ".pristine").symlink_to(cache, target_is_directory=True)
+    return tmp
+
+
+def tree_git(root: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "Test Maintainer", "GIT_AUTHOR_EMAIL": "t@example.invalid",
+           "GIT_COMMITTER_NAME": "Test Maintainer", "GIT_COMMITTER_EMAIL": "t@example.invalid"}
+    return subprocess.run(["git", *args], cwd=root / "polars-fork" / "crates", env=env,
+                          text=True, capture_output=True, check=True).stdout
+
+
+def snapshot(dir_: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(dir_.iterdir()) if p.is_file()}
+
+
+class ForkToolTest(unittest.TestCase):
+    def setUp(self) -> None:
+        self.root = project_copy()
+        self.addCleanup(shutil.rmtree, self.root, ignore_errors=True)
+
+    def sync(self) -> None:
+        proc = run_fork(self.root, "sync")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+
+    # ---------------------------------------------------------------- sync / export
+
+    def test_sync_applies_queue_and_second_sync_is_a_noop(self) -> None:
+        self.sync()
+        tree = self.root / "polars-fork" / "crates"
+        log = tree_git(self.root, "log", "--format=%s")
+        series = fork.read_series(fork.Project(self.root))
+        # one upstream commit + one commit per patch
+        self.assertEqual(len(log.splitlines()), 1 + len(series))
+        self.assertIn(f"upstream polars {fork.Project(self.root).pin()}", log)
+        stamp_before = (self.root / "polars-fork" / ".stamp").stat().st_mtime_ns
+        head_before = tree_git(self.root, "rev-parse", "HEAD")
+        proc = run_fork(self.root, "sync")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(proc.stderr, "", "a no-op sync must not do or say anything")
+        self.assertEqual((self.root / "polars-fork" / ".stamp").stat().st_mtime_ns, stamp_before)
+        self.assertEqual(tree_git(self.root, "rev-parse", "HEAD"), head_before)
+
+    def test_pyo3_layer_is_gone(self) -> None:
+        self.sync()
+        tree = self.root / "polars-fork" / "crates"
+        self.assertFalse((tree / "polars-python").exists())
+        offenders = []
+        for path in tree.rglob("*"):
+            if path.suffix not in (".rs",) and path.name != "Cargo.toml":
+                continue
+            text = path.read_text(errors="replace")
+            if 'feature = "python"' in text or re.search(r"^\[dependencies\.(pyo3|numpy)\]", text, re.M) \
+                    or re.search(r"^python\s*=", text, re.M) or "pyo3::" in text:
+                offenders.append(str(path.relative_to(tree)))
+        self.assertEqual(offenders, [])
+
+    def test_patch_0001_is_exactly_the_generators_output(self) -> None:
+        self.sync()
+        first = fork.read_series(fork.Project(self.root))[0]
+        self.assertEqual(first, "0001-remove-pyo3-layer.patch")
+        tree_git(self.root, "checkout", "-q", "upstream", "--", ".")
+        proc = subprocess.run([sys.executable, str(self.root / "ci" / "strip_python.py"),
+                               str(self.root / "polars-fork" / "crates")], text=True, capture_output=True)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        tree_git(self.root, "add", "-A", ".")
+        first_commit = tree_git(self.root, "rev-list", "--reverse", "upstream..HEAD").split()[0]
+        self.assertEqual(tree_git(self.root, "diff", "--cached", "--stat", first_commit), "")
+
+    def test_export_of_unchanged_queue_changes_no_byte(self) -> None:
+        before = snapshot(self.root / "patches")
+        self.sync()
+        proc = run_fork(self.root, "export")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(snapshot(self.root / "patches"), before)
+
+    def test_hand_commit_exports_as_dep3_patch_and_reapplies(self) -> None:
+        self.sync()
+        target = self.root / "polars-fork" / "crates" / "polars-utils" / "src" / "lib.rs"
+        target.write_text(target.read_text() + "\n// polaroid: marker line for the test\n")
+        tree_git(self.root, "commit", "-q", "-am", "Add a marker comment", "-m", "Why: exercise export.")
+        proc = run_fork(self.root, "export")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        series = fork.read_series(fork.Project(self.root))
+        new = series[-1]
+        self.assertRegex(new, r"^\d{4}-add-a-marker-comment\.patch$")
+        patch = fork.Patch(new, self.root / "patches" / new)
+        headers = patch.headers()
+        self.assertTrue(headers["Description"].startswith("Add a marker comment"))
+        self.assertEqual(headers["Author"], "Test Maintainer <t@example.invalid>")
+        self.assertEqual(headers["Forwarded"], "no")
+        self.assertIn("+// polaroid: marker line for the test", patch.text())
+        # The queue with the new patch validates and re-materializes from scratch.
+        proc = run_fork(self.root, "check")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        proc = run_fork(self.root, "sync", "--force")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("marker line for the test", target.read_text())
+
+    def test_sync_refuses_to_discard_unexported_work(self) -> None:
+        self.sync()
+        target = self.root / "polars-fork" / "crates" / "polars-utils" / "src" / "lib.rs"
+        target.write_text(target.read_text() + "\n// unsaved\n")
+        # Change the queue so sync would have to rebuild the tree.
+        (self.root / "polars-fork" / "UPSTREAM").write_text(f"polars {OTHER_RELEASE}\n")
+        proc = run_fork(self.root, "sync")
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("not in patches/", proc.stderr)
+        self.assertIn("// unsaved", target.read_text())
+
+    # ---------------------------------------------------------------- check
+
+    def test_check_passes_on_the_committed_queue(self) -> None:
+        proc = run_fork(self.root, "check")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+
+    def test_check_reports_queue_mistakes(self) -> None:
+        patches = self.root / "patches"
+        first = fork.read_series(fork.Project(self.root))[0]
+        (patches / "0099-add-stray.patch").write_text("Description: x\n---\n")
+        (patches / "series").write_text((patches / "series").read_text() + first + "\nmissing-name.patch\n")
+        text = (patches / first).read_text()
+        (patches / first).write_text(re.sub(r"^Author:.*\n", "", text, flags=re.M))
+        proc = run_fork(self.root, "check")
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("0099-add-stray.patch is not listed in series", proc.stderr)
+        self.assertIn(f"{first} is listed more than once", proc.stderr)
+        self.assertIn("missing-name.patch is not named NNNN-verb-what.patch", proc.stderr)
+        self.assertIn(f"{first}: missing DEP-3 header `Author:`", proc.stderr)
+
+    def test_check_names_patch_file_and_hunk_that_do_not_apply(self) -> None:
+        patches = self.root / "patches"
+        bad = "0900-change-nothing-real.patch"
+        (patches / bad).write_text(
+            "Description: A patch whose context does not exist upstream.\n"
+            "Author: Test <t@example.invalid>\nForwarded: no\nLast-Update: 2026-01-01\n---\n"
+            "diff --git a/polars-core/Cargo.toml b/polars-core/Cargo.toml\n"
+            "--- a/polars-core/Cargo.toml\n+++ b/polars-core/Cargo.toml\n"
+            "@@ -1,3 +1,3 @@\n this line\n-is not\n+in polars\n at all\n")
+        (patches / "series").write_text((patches / "series").read_text() + bad + "\n")
+        proc = run_fork(self.root, "check")
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn(f"patch {bad} does not apply", proc.stderr)
+        self.assertIn("polars-core/Cargo.toml: hunk at line 1 does not apply", proc.stderr)
+
+    # ---------------------------------------------------------------- rebase
+
+    def test_rebase_onto_another_release(self) -> None:
+        self.sync()
+        proc = run_fork(self.root, "rebase", "--to", OTHER_RELEASE)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        project = fork.Project(self.root)
+        self.assertEqual(project.pin(), OTHER_RELEASE)
+        cargo = (self.root / "Cargo.toml").read_text()
+        self.assertIn(f'polars = {{ version = "={OTHER_RELEASE}"', cargo)
+        for line in fork.patch_block_crates(cargo):
+            self.assertTrue((self.root / "polars-fork" / "crates" / line / "Cargo.toml").exists())
+        tree = self.root / "polars-fork" / "crates"
+        self.assertIn(f'version = "{OTHER_RELEASE}"', (tree / "polars-core" / "Cargo.toml").read_text())
+        self.assertEqual(len(fork.read_series(project)), len(fork.read_series(fork.Project(ROOT))))
+        proc = run_fork(self.root, "check")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        # The stamp agrees with the new pin and patches: sync is a no-op.
+        proc = run_fork(self.root, "sync")
+        self.assertEqual((proc.returncode, proc.stderr), (0, ""))
+
+    def test_rebase_conflict_is_reported_then_resolved(self) -> None:
+        self.sync()
+        tree = self.root / "polars-fork" / "crates"
+        manifest = tree / "polars-core" / "Cargo.toml"
+        pin = fork.Project(self.root).pin()
+        manifest.write_text(manifest.read_text().replace(f'version = "{pin}"', f'version = "{pin}+polaroid"', 1))
+        tree_git(self.root, "commit", "-q", "-am", "Mark the core version")
+        self.assertEqual(run_fork(self.root, "export").returncode, 0)
+        marked = fork.read_series(fork.Project(self.root))[-1]
+        self.assertTrue(marked.endswith("-mark-the-core-version.patch"), marked)
+
+        proc = run_fork(self.root, "rebase", "--to", OTHER_RELEASE)
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn(f"CONFLICT while replaying patch `{marked}`", proc.stderr)
+        self.assertRegex(proc.stderr, r"polars-core/Cargo.toml \(conflict hunks at line \d+\)")
+        self.assertIn("make fork-rebase-continue", proc.stderr)
+        self.assertEqual(fork.Project(self.root).pin(), pin, "the pin must not move until the rebase ends")
+
+        # Resolve as a maintainer would: keep the new release's line with our marker.
+        text = manifest.read_text()
+        text = re.sub(r"<<<<<<<.*?\n(.*?)=======\n.*?>>>>>>>[^\n]*\n",
+                      lambda m: f'version = "{OTHER_RELEASE}+polaroid"\n', text, flags=re.S)
+        manifest.write_text(text)
+        tree_git(self.root, "add", "polars-core/Cargo.toml")
+        proc = run_fork(self.root, "rebase-continue")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(fork.Project(self.root).pin(), OTHER_RELEASE)
+        last = fork.read_series(fork.Project(self.root))[-1]
+        body = (self.root / "patches" / last).read_text()
+        self.assertIn(f'+version = "{OTHER_RELEASE}+polaroid"', body)
+        self.assertEqual(run_fork(self.root, "check").returncode, 0)
+
+    def test_rebase_abort_restores_the_pinned_tree(self) -> None:
+        self.sync()
+        tree = self.root / "polars-fork" / "crates"
+        manifest = tree / "polars-core" / "Cargo.toml"
+        pin = fork.Project(self.root).pin()
+        manifest.write_text(manifest.read_text().replace(f'version = "{pin}"', 'version = "9.9.9"', 1))
+        tree_git(self.root, "commit", "-q", "-am", "Conflicting version")
+        self.assertEqual(run_fork(self.root, "export").returncode, 0)
+        head = tree_git(self.root, "rev-parse", "HEAD")
+        self.assertEqual(run_fork(self.root, "rebase", "--to", OTHER_RELEASE).returncode, 1)
+        proc = run_fork(self.root, "rebase-abort")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(tree_git(self.root, "rev-parse", "HEAD"), head)
+        self.assertIn('version = "9.9.9"', manifest.read_text())
+        self.assertEqual(fork.Project(self.root).pin(), pin)
+
+
+if __name__ == "__main__":
+    unittest.main()
