@@ -1,0 +1,213 @@
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use polars::prelude::{DataFrame, IntoLazy, LazyFrame, SchemaRef};
+
+use crate::error::Result;
+use crate::id::HandleId;
+
+/// Whose handles these are. Handles of one namespace are invisible to every
+/// other: a server derives the namespace from the caller's auth token.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Namespace(Arc<str>);
+
+impl Namespace {
+    pub fn new(name: impl AsRef<str>) -> Self {
+        Self(Arc::from(name.as_ref()))
+    }
+
+    /// The namespace of a server without authentication.
+    pub fn anonymous() -> Self {
+        Self::new("")
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Namespace {
+    // Namespaces may be derived from secrets: never print them whole.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Namespace(<{} chars>)", self.0.chars().count())
+    }
+}
+
+/// What a handle names.
+#[derive(Clone)]
+pub enum Payload {
+    /// A lazy plan, run when its result is collected or fetched.
+    Plan(LazyFrame),
+    /// A materialized frame. Buffers are shared, so handles derived from it
+    /// cost about nothing until they are collected.
+    Frame(Arc<DataFrame>),
+}
+
+/// `Plan` or `Frame`, without the payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadKind {
+    Plan,
+    Frame,
+}
+
+/// One stored handle: its payload and what the store knows about it.
+pub struct Entry {
+    payload: Payload,
+    schema: SchemaRef,
+    rows: Option<usize>,
+    bytes: Option<u64>,
+    lineage: Arc<str>,
+    namespace: Namespace,
+    created: SystemTime,
+    created_mono: std::time::Instant,
+    /// Milliseconds since the Unix epoch; updated on every successful lookup.
+    last_access_ms: AtomicU64,
+}
+
+impl Entry {
+    /// A materialized frame. `lineage` is a short human description such as
+    /// `scan_parquet("ticks.parquet")`.
+    pub fn frame(df: impl Into<Arc<DataFrame>>, lineage: impl AsRef<str>) -> Self {
+        let df: Arc<DataFrame> = df.into();
+        let schema = df.schema().clone();
+        let rows = df.height();
+        let bytes = df.estimated_size() as u64;
+        Self::build(Payload::Frame(df), schema, Some(rows), Some(bytes), lineage)
+    }
+
+    /// A lazy plan. Its schema is resolved now, so a plan that cannot be
+    /// resolved (an unknown column, a bad cast) is refused here.
+    pub fn plan(lf: LazyFrame, lineage: impl AsRef<str>) -> Result<Self> {
+        let schema = lf.clone().collect_schema()?;
+        Ok(Self::build(Payload::Plan(lf), schema, None, None, lineage))
+    }
+
+    fn build(
+        payload: Payload,
+        schema: SchemaRef,
+        rows: Option<usize>,
+        bytes: Option<u64>,
+        lineage: impl AsRef<str>,
+    ) -> Self {
+        let now = SystemTime::now();
+        Self {
+            payload,
+            schema,
+            rows,
+            bytes,
+            lineage: Arc::from(lineage.as_ref()),
+            namespace: Namespace::anonymous(),
+            created: now,
+            created_mono: std::time::Instant::now(),
+            last_access_ms: AtomicU64::new(epoch_ms(now)),
+        }
+    }
+
+    pub(crate) fn with_namespace(mut self, ns: &Namespace) -> Self {
+        self.namespace = ns.clone();
+        self
+    }
+
+    pub fn payload(&self) -> &Payload {
+        &self.payload
+    }
+
+    pub fn kind(&self) -> PayloadKind {
+        match self.payload {
+            Payload::Plan(_) => PayloadKind::Plan,
+            Payload::Frame(_) => PayloadKind::Frame,
+        }
+    }
+
+    /// The payload as a lazy plan: a plan as is, a frame as a scan of its
+    /// (shared) buffers. This is how operations extend a handle.
+    pub fn lazy(&self) -> LazyFrame {
+        match &self.payload {
+            Payload::Plan(lf) => lf.clone(),
+            Payload::Frame(df) => df.as_ref().clone().lazy(),
+        }
+    }
+
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    /// Row count, for a materialized frame.
+    pub fn rows(&self) -> Option<usize> {
+        self.rows
+    }
+
+    /// Estimated size in bytes, for a materialized frame.
+    pub fn estimated_bytes(&self) -> Option<u64> {
+        self.bytes
+    }
+
+    pub fn lineage(&self) -> &str {
+        &self.lineage
+    }
+
+    pub fn namespace(&self) -> &Namespace {
+        &self.namespace
+    }
+
+    pub fn created(&self) -> SystemTime {
+        self.created
+    }
+
+    pub(crate) fn age(&self) -> Duration {
+        self.created_mono.elapsed()
+    }
+
+    pub fn last_access(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(self.last_access_ms.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn mark_accessed(&self) {
+        self.last_access_ms.store(epoch_ms(SystemTime::now()), Ordering::Relaxed);
+    }
+
+    pub(crate) fn info(&self, id: HandleId) -> HandleInfo {
+        HandleInfo {
+            id,
+            kind: self.kind(),
+            schema: self.schema.clone(),
+            rows: self.rows,
+            estimated_bytes: self.bytes,
+            lineage: self.lineage.clone(),
+            created: self.created,
+            last_access: self.last_access(),
+        }
+    }
+}
+
+impl fmt::Debug for Entry {
+    // A summary: printing a whole frame or plan into a log line helps nobody.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Entry")
+            .field("kind", &self.kind())
+            .field("columns", &self.schema.len())
+            .field("rows", &self.rows)
+            .field("bytes", &self.bytes)
+            .field("lineage", &self.lineage)
+            .finish()
+    }
+}
+
+/// A description of a handle, as `list` returns it.
+#[derive(Debug, Clone)]
+pub struct HandleInfo {
+    pub id: HandleId,
+    pub kind: PayloadKind,
+    pub schema: SchemaRef,
+    pub rows: Option<usize>,
+    pub estimated_bytes: Option<u64>,
+    pub lineage: Arc<str>,
+    pub created: SystemTime,
+    pub last_access: SystemTime,
+}
+
+fn epoch_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}

@@ -1,0 +1,245 @@
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use moka::notification::RemovalCause;
+use moka::policy::EvictionPolicy;
+use moka::sync::Cache;
+
+use crate::config::HandleConfig;
+use crate::entry::{Entry, HandleInfo, Namespace};
+use crate::error::{GoneReason, HandleError, Result};
+use crate::gone::GoneMemory;
+use crate::id::HandleId;
+
+/// moka weighs entries in `u32`; weighing in KiB lets one frame reach 4 TiB.
+const WEIGHT_UNIT: u64 = 1024;
+/// What a lazy plan (or a tiny frame) weighs: one unit.
+const MIN_WEIGHT: u32 = 1;
+
+/// The cache key: a handle only exists inside its namespace, so a lookup
+/// from another namespace misses exactly like an unknown id, and does not
+/// even refresh the other namespace's idle timer.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Key {
+    id: HandleId,
+    ns: Namespace,
+}
+
+#[derive(Default)]
+struct Counters {
+    inserted: AtomicU64,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    expired: AtomicU64,
+    evicted: AtomicU64,
+    dropped: AtomicU64,
+    /// Estimated bytes of the materialized frames currently held.
+    bytes: AtomicU64,
+}
+
+/// A snapshot of the store's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StoreStats {
+    /// Handles currently held.
+    pub count: u64,
+    /// Estimated bytes of the materialized frames held.
+    pub bytes: u64,
+    pub inserted: u64,
+    /// Successful lookups (`get`, `touch`).
+    pub hits: u64,
+    /// Lookups of a handle that was not there.
+    pub misses: u64,
+    /// Handles that expired (idle TTL or hard lifetime).
+    pub expired: u64,
+    /// Handles evicted to stay within the memory budget.
+    pub evicted: u64,
+    /// Handles dropped by their client.
+    pub dropped: u64,
+}
+
+/// The handle store: a moka cache of [`Entry`] values keyed by handle id and
+/// namespace. Cloning it is cheap and every clone shares the same cache; all
+/// methods are safe to call from many threads.
+#[derive(Clone)]
+pub struct HandleStore {
+    cache: Cache<Key, Arc<Entry>>,
+    gone: Arc<GoneMemory>,
+    counters: Arc<Counters>,
+    config: Arc<HandleConfig>,
+}
+
+impl HandleStore {
+    pub fn new(config: HandleConfig) -> Self {
+        let gone = Arc::new(GoneMemory::new(config.gone_memory));
+        let counters = Arc::new(Counters::default());
+        let capacity_units = (config.memory_budget / WEIGHT_UNIT).max(1);
+
+        let listener = {
+            let gone = gone.clone();
+            let counters = counters.clone();
+            let (idle_ttl, max_lifetime, budget) =
+                (config.idle_ttl, config.max_lifetime, config.memory_budget);
+            move |key: Arc<Key>, entry: Arc<Entry>, cause: RemovalCause| {
+                counters.bytes.fetch_sub(entry.estimated_bytes().unwrap_or(0), Ordering::Relaxed);
+                let reason = match cause {
+                    RemovalCause::Expired => {
+                        counters.expired.fetch_add(1, Ordering::Relaxed);
+                        match max_lifetime {
+                            Some(max_lifetime) if entry.age() >= max_lifetime => {
+                                GoneReason::LifetimeEnded { max_lifetime }
+                            },
+                            _ => GoneReason::Expired { idle_ttl },
+                        }
+                    },
+                    RemovalCause::Size => {
+                        counters.evicted.fetch_add(1, Ordering::Relaxed);
+                        GoneReason::Evicted { budget }
+                    },
+                    RemovalCause::Explicit => {
+                        counters.dropped.fetch_add(1, Ordering::Relaxed);
+                        GoneReason::Dropped
+                    },
+                    // Ids are never reused, so nothing is ever replaced.
+                    RemovalCause::Replaced => return,
+                };
+                tracing::debug!(
+                    handle = %key.id,
+                    bytes = entry.estimated_bytes().unwrap_or(0),
+                    lineage = entry.lineage(),
+                    "handle removed: {reason}"
+                );
+                gone.remember(key.id, key.ns.clone(), reason);
+            }
+        };
+
+        let mut builder = Cache::builder()
+            // LRU never refuses a fresh insert; the default TinyLFU admission
+            // could, and a client must be able to use the id it was just given.
+            .eviction_policy(EvictionPolicy::lru())
+            .max_capacity(capacity_units)
+            .weigher(|_key: &Key, entry: &Arc<Entry>| weight(entry))
+            .time_to_idle(config.idle_ttl)
+            .eviction_listener(listener);
+        if let Some(lifetime) = config.max_lifetime {
+            builder = builder.time_to_live(lifetime);
+        }
+        Self { cache: builder.build(), gone, counters, config: Arc::new(config) }
+    }
+
+    pub fn config(&self) -> &HandleConfig {
+        &self.config
+    }
+
+    /// Keep `entry` under a new id in namespace `ns`.
+    ///
+    /// Refuses a single frame larger than the whole memory budget. Otherwise
+    /// the least recently used handles make room, and the new handle is
+    /// retrievable at once.
+    pub fn insert(&self, ns: &Namespace, entry: Entry) -> Result<HandleId> {
+        let bytes = entry.estimated_bytes().unwrap_or(0);
+        let budget = self.config.memory_budget;
+        if bytes > budget {
+            return Err(HandleError::TooLarge { bytes, budget });
+        }
+        let entry = Arc::new(entry.with_namespace(ns));
+        let id = self.fresh_id(ns);
+        self.counters.inserted.fetch_add(1, Ordering::Relaxed);
+        self.counters.bytes.fetch_add(bytes, Ordering::Relaxed);
+        self.cache.insert(Key { id, ns: ns.clone() }, entry);
+        // Apply the write now. moka replays buffered reads before buffered
+        // writes, so a read of a not-yet-applied entry would be lost and LRU
+        // order would be wrong; and eviction happens here, so the budget
+        // holds when insert returns rather than some writes later.
+        self.cache.run_pending_tasks();
+        Ok(id)
+    }
+
+    /// The entry for `id`, extending its idle TTL.
+    pub fn get(&self, ns: &Namespace, id: HandleId) -> Result<Arc<Entry>> {
+        let key = Key { id, ns: ns.clone() };
+        match self.cache.get(&key) {
+            Some(entry) => {
+                self.counters.hits.fetch_add(1, Ordering::Relaxed);
+                entry.mark_accessed();
+                Ok(entry)
+            },
+            None => {
+                self.counters.misses.fetch_add(1, Ordering::Relaxed);
+                Err(HandleError::NotFound { id, reason: self.why_gone(ns, id) })
+            },
+        }
+    }
+
+    /// Extend the idle TTL of `id` without reading it.
+    pub fn touch(&self, ns: &Namespace, id: HandleId) -> Result<()> {
+        self.get(ns, id).map(|_| ())
+    }
+
+    /// Remove `id`. Its buffers are freed once no running query holds them.
+    pub fn drop(&self, ns: &Namespace, id: HandleId) -> Result<()> {
+        match self.cache.remove(&Key { id, ns: ns.clone() }) {
+            Some(_) => Ok(()),
+            None => Err(HandleError::NotFound { id, reason: self.why_gone(ns, id) }),
+        }
+    }
+
+    /// The handles of `ns`, oldest first.
+    pub fn list(&self, ns: &Namespace) -> Vec<HandleInfo> {
+        let mut out: Vec<HandleInfo> = self
+            .cache
+            .iter()
+            .filter(|(key, _)| &key.ns == ns)
+            .map(|(key, entry)| entry.info(key.id))
+            .collect();
+        out.sort_by_key(|info| (info.created, info.id));
+        out
+    }
+
+    /// Counters and current size. Runs pending maintenance first, so
+    /// expired entries are counted as expired rather than as still held.
+    pub fn stats(&self) -> StoreStats {
+        self.cache.run_pending_tasks();
+        let c = &self.counters;
+        StoreStats {
+            count: self.cache.entry_count(),
+            bytes: c.bytes.load(Ordering::Relaxed),
+            inserted: c.inserted.load(Ordering::Relaxed),
+            hits: c.hits.load(Ordering::Relaxed),
+            misses: c.misses.load(Ordering::Relaxed),
+            expired: c.expired.load(Ordering::Relaxed),
+            evicted: c.evicted.load(Ordering::Relaxed),
+            dropped: c.dropped.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Idle TTL as configured.
+    pub fn idle_ttl(&self) -> Duration {
+        self.config.idle_ttl
+    }
+
+    fn why_gone(&self, ns: &Namespace, id: HandleId) -> GoneReason {
+        // An entry past its TTL is invisible to `get` before maintenance has
+        // removed it; run maintenance so the listener records why.
+        self.cache.run_pending_tasks();
+        self.gone.reason(ns, id)
+    }
+
+    /// 128 random bits do not collide in practice; checking the live and the
+    /// recently gone ids makes "never reused" hold for every id this store
+    /// could still answer about.
+    fn fresh_id(&self, ns: &Namespace) -> HandleId {
+        loop {
+            let id = HandleId::generate();
+            if !self.gone.contains(id) && !self.cache.contains_key(&Key { id, ns: ns.clone() }) {
+                return id;
+            }
+        }
+    }
+}
+
+fn weight(entry: &Entry) -> u32 {
+    let bytes = entry.estimated_bytes().unwrap_or(0);
+    let units = bytes.div_ceil(WEIGHT_UNIT).min(u64::from(u32::MAX)) as u32;
+    units.max(MIN_WEIGHT)
+}
