@@ -47,4 +47,4 @@ build: fork
 	$(CARGO) build --release --workspace --locked
 
 clean-fork:
-	rm -rf polars-fork/crates polars-fork/.pristine polars-fork/.stamp polars-fork/.queue-head polars-fork/.crates.new
+	rm -rf polars-fork/crates target/polars-pristine polars-fork/.stamp polars-fork/.queue-head polars-fork/.crates.new

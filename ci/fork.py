@@ -88,7 +88,9 @@ class Project:
 
     @property
     def cache_dir(self) -> Path:
-        return self.fork_dir / ".pristine"
+        # Outside polars-fork/ so nothing there holds upstream's Python code;
+        # under target/ so `cargo clean` resets it with the build.
+        return self.root / "target" / "polars-pristine"
 
     @property
     def rebase_state(self) -> Path:
@@ -301,7 +303,7 @@ def download_release(version: str, dest: Path) -> list[str]:
 
 
 def pristine(project: Project, version: str) -> Path:
-    """A read-only pristine copy of the release, cached under polars-fork/.pristine/."""
+    """A read-only pristine copy of the release, cached under target/polars-pristine/."""
     target = project.cache_dir / version
     marker = target / ".complete"
     if not marker.exists():
@@ -543,7 +545,7 @@ def cmd_check(project: Project) -> int:
     return 0
 
 
-def _dep3_from_commit(tree: Path, rev: str, old: dict[str, Patch]) -> tuple[str, str]:
+def _dep3_from_commit(tree: Path, rev: str) -> tuple[str, str]:
     """(slug, header) for one queue commit.
 
     A commit made by this tool carries its DEP-3 header in the body, kept
@@ -574,7 +576,7 @@ def export_queue(project: Project) -> list[str]:
     old = {p.slug: p for p in series_patches(project)} if project.series_file.exists() else {}
     names: list[str] = []
     for i, rev in enumerate(revs, start=1):
-        slug, header = _dep3_from_commit(tree, rev, old)
+        slug, header = _dep3_from_commit(tree, rev)
         diff = git(tree, "diff", "--no-color", "--no-ext-diff", "--no-renames", "--full-index",
                    "--binary", "--src-prefix=a/", "--dst-prefix=b/", f"{rev}^", rev)
         name = f"{i:04d}-{slug}.patch"

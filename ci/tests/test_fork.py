@@ -43,9 +43,10 @@ def project_copy() -> Path:
         dst = tmp / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, dst)
-    cache = ROOT / "polars-fork" / ".pristine"
+    cache = fork.Project(ROOT).cache_dir
     cache.mkdir(parents=True, exist_ok=True)
-    (tmp / "polars-fork" / ".pristine").symlink_to(cache, target_is_directory=True)
+    (tmp / "target").mkdir()
+    fork.Project(tmp).cache_dir.symlink_to(cache, target_is_directory=True)
     return tmp
 
 
@@ -92,14 +93,27 @@ class ForkToolTest(unittest.TestCase):
         tree = self.root / "polars-fork" / "crates"
         self.assertFalse((tree / "polars-python").exists())
         offenders = []
-        for path in tree.rglob("*"):
-            if path.suffix not in (".rs",) and path.name != "Cargo.toml":
+        # Everything under polars-fork/ except git's own object store.
+        for path in (self.root / "polars-fork").rglob("*"):
+            if not path.is_file() or ".git" in path.relative_to(self.root).parts:
                 continue
             text = path.read_text(errors="replace")
-            if 'feature = "python"' in text or re.search(r"^\[dependencies\.(pyo3|numpy)\]", text, re.M) \
-                    or re.search(r"^python\s*=", text, re.M) or "pyo3::" in text:
-                offenders.append(str(path.relative_to(tree)))
+            if 'feature = "python"' in text:
+                offenders.append(str(path.relative_to(self.root)))
+            if path.suffix == ".rs" and "pyo3::" in text:
+                offenders.append(str(path.relative_to(self.root)))
+            if path.name == "Cargo.toml" and (re.search(r"^\[dependencies\.(pyo3|numpy)\]", text, re.M)
+                                              or re.search(r"^python\s*=", text, re.M)):
+                offenders.append(str(path.relative_to(self.root)))
         self.assertEqual(offenders, [])
+
+    def test_no_workspace_crate_reaches_pyo3_or_numpy_with_all_features(self) -> None:
+        self.sync()
+        for crate in ("pyo3", "numpy"):
+            proc = subprocess.run(["cargo", "tree", "--workspace", "--all-features", "-i", crate],
+                                  cwd=self.root, text=True, capture_output=True)
+            self.assertNotEqual(proc.returncode, 0, proc.stdout)
+            self.assertIn(f"`{crate}` did not match any packages", proc.stderr)
 
     def test_patch_0001_is_exactly_the_generators_output(self) -> None:
         self.sync()
