@@ -4,8 +4,14 @@ PYTHON ?= python3
 CARGO ?= cargo
 FORK := $(PYTHON) ci/fork.py
 
-.PHONY: fork fork-check fork-export fork-rebase fork-rebase-continue fork-rebase-abort \
+.PHONY: run fork fork-check fork-export fork-rebase fork-rebase-continue fork-rebase-abort \
         test test-fork test-rust bench build clean-fork
+
+## run: build in release and start polaroid-server with its defaults
+## (127.0.0.1:50051, ./data with sample trades/quotes). Extra flags: make run ARGS="--handle-ttl 1h"
+run: fork
+	$(CARGO) build --release --locked -p polaroid-grpc --bin polaroid-server
+	./target/release/polaroid-server $(ARGS)
 
 ## fork: materialize polars-fork/crates from the pin + patches/ (a no-op when up to date)
 fork:

@@ -1,0 +1,16 @@
+use std::path::PathBuf;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // protoc comes from the protoc-bin-vendored crate, so a fresh machine
+    // needs no install step; an explicit PROTOC still wins.
+    if std::env::var_os("PROTOC").is_none() {
+        std::env::set_var("PROTOC", protoc_bin_vendored::protoc_bin_path()?);
+    }
+    let out = PathBuf::from(std::env::var("OUT_DIR")?);
+    tonic_prost_build::configure()
+        // For gRPC server reflection.
+        .file_descriptor_set_path(out.join("polaroid_descriptor.bin"))
+        .compile_protos(&["proto/polaroid/v1/polaroid.proto"], &["proto"])?;
+    println!("cargo:rerun-if-changed=proto");
+    Ok(())
+}

@@ -1,0 +1,98 @@
+//! `polaroid-server`: Polars over gRPC. With no flags it listens on
+//! 127.0.0.1:50051, serves ./data, and writes a sample dataset there.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use polaroid_grpc::{sample, serve, ServerConfig};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser, Debug)]
+#[command(name = "polaroid-server", version, about = "Polars served over gRPC: lazy queries on server-side DataFrame handles")]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "POLAROID_LISTEN", default_value = "127.0.0.1:50051")]
+    listen: SocketAddr,
+    /// Directory whose files clients may scan; created, with sample data, if missing.
+    #[arg(long, env = "POLAROID_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
+    /// Idle time after which an unused handle expires (e.g. 30m, 2h, 90s).
+    #[arg(long, env = "POLAROID_HANDLE_TTL", default_value = "30m", value_parser = humantime::parse_duration)]
+    handle_ttl: Duration,
+    /// Memory budget for materialized frames held in handles (e.g. 4GiB, 512MiB).
+    #[arg(long, env = "POLAROID_MEMORY_LIMIT", default_value = "4GiB")]
+    memory_limit: bytesize::ByteSize,
+    /// Largest gRPC message accepted or sent (e.g. 2MiB).
+    #[arg(long, env = "POLAROID_MAX_MESSAGE_SIZE", default_value = "2MiB")]
+    max_message_size: bytesize::ByteSize,
+    /// Require `authorization: Bearer <token>`; repeat (or comma-separate) for
+    /// several tokens, each with its own handle namespace.
+    #[arg(long, env = "POLAROID_AUTH_TOKEN", value_delimiter = ',', hide_env_values = true)]
+    auth_token: Vec<String>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .init();
+    let args = Args::parse();
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        },
+    }
+}
+
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let max_message_size = usize::try_from(args.max_message_size.as_u64())?;
+    if max_message_size < 64 * 1024 {
+        return Err("--max-message-size must be at least 64KiB".into());
+    }
+    let data_dir = args.data_dir.clone();
+    let written = tokio::task::spawn_blocking(move || sample::ensure(&data_dir)).await??;
+    for path in &written {
+        tracing::info!(path = %path.display(), "wrote sample data");
+    }
+    let config = ServerConfig {
+        listen: args.listen,
+        data_dir: args.data_dir,
+        handle_ttl: args.handle_ttl,
+        memory_limit: args.memory_limit.as_u64(),
+        max_message_size,
+        auth_tokens: args.auth_token.into_iter().filter(|t| !t.is_empty()).collect(),
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    serve(config, listener, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// SIGINT or SIGTERM: stop accepting calls, let in-flight ones finish.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            },
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight calls");
+}

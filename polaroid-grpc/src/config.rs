@@ -1,0 +1,39 @@
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What a Polaroid server needs to run. `Default` is what `polaroid-server`
+/// uses with no flags.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on. Default: 127.0.0.1:50051.
+    pub listen: SocketAddr,
+    /// Files that Scan may read live under this directory; nothing outside it
+    /// is reachable. Default: `./data`.
+    pub data_dir: PathBuf,
+    /// Idle time after which an unused handle expires. Default: 30 minutes.
+    pub handle_ttl: Duration,
+    /// Memory budget, in bytes, for materialized frames held in handles.
+    /// Default: 4 GiB.
+    pub memory_limit: u64,
+    /// Largest gRPC message the server accepts or sends, in bytes. Fetch
+    /// splits results into messages under this size. Default: 2 MiB, well
+    /// under the 4 MiB stock clients accept.
+    pub max_message_size: usize,
+    /// If not empty, every call needs `authorization: Bearer <token>` with
+    /// one of these tokens, and each token has its own handle namespace.
+    pub auth_tokens: Vec<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            data_dir: PathBuf::from("data"),
+            handle_ttl: Duration::from_secs(30 * 60),
+            memory_limit: 4 << 30,
+            max_message_size: 2 << 20,
+            auth_tokens: Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,71 @@
+use polaroid_handles::HandleError;
+use polars::error::PolarsError;
+use tonic::{Code, Status};
+
+/// Everything a request can fail with. The one mapping to gRPC codes is the
+/// `From<ServiceError> for Status` impl below.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// From the handle store: unknown/expired handle (the client's), a
+    /// malformed id (the client's), a frame over the memory budget.
+    #[error(transparent)]
+    Handle(#[from] HandleError),
+    /// Polars rejected the query; almost always the request's fault (a bad
+    /// column, type or SQL), sometimes a missing file.
+    #[error(transparent)]
+    Polars(#[from] PolarsError),
+    /// The request itself is malformed.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// A path that leaves the data directory.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// A file that does not exist in the data directory.
+    #[error("{0}")]
+    NotFound(String),
+    /// Our bug, including a panic caught inside polars.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<ServiceError> for Status {
+    fn from(err: ServiceError) -> Self {
+        let code = match &err {
+            ServiceError::Handle(HandleError::NotFound { .. }) => Code::NotFound,
+            ServiceError::Handle(HandleError::MalformedId { .. }) => Code::InvalidArgument,
+            ServiceError::Handle(HandleError::TooLarge { .. }) => Code::ResourceExhausted,
+            ServiceError::Handle(HandleError::Polars(e)) | ServiceError::Polars(e) => polars_code(e),
+            ServiceError::InvalidArgument(_) => Code::InvalidArgument,
+            ServiceError::PermissionDenied(_) => Code::PermissionDenied,
+            ServiceError::NotFound(_) => Code::NotFound,
+            ServiceError::Internal(_) => Code::Internal,
+        };
+        if code == Code::Internal {
+            tracing::error!("{err}");
+        }
+        Status::new(code, err.to_string())
+    }
+}
+
+fn polars_code(err: &PolarsError) -> Code {
+    match err {
+        PolarsError::Context { error, .. } | PolarsError::ExprContext { error, .. } => polars_code(error),
+        PolarsError::IO { error, .. } if error.kind() == std::io::ErrorKind::NotFound => Code::NotFound,
+        PolarsError::IO { .. } | PolarsError::AssertionError(_) => Code::Internal,
+        PolarsError::ColumnNotFound(_)
+        | PolarsError::ComputeError(_)
+        | PolarsError::Duplicate(_)
+        | PolarsError::InvalidOperation(_)
+        | PolarsError::NoData(_)
+        | PolarsError::OutOfBounds(_)
+        | PolarsError::SchemaFieldNotFound(_)
+        | PolarsError::SchemaMismatch(_)
+        | PolarsError::ShapeMismatch(_)
+        | PolarsError::SQLInterface(_)
+        | PolarsError::SQLSyntax(_)
+        | PolarsError::StringCacheMismatch(_)
+        | PolarsError::StructFieldNotFound(_) => Code::InvalidArgument,
+        #[allow(unreachable_patterns)]
+        _ => Code::Internal,
+    }
+}

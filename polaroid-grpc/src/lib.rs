@@ -1,0 +1,33 @@
+//! Polaroid's gRPC facade.
+//!
+//! - [`proto`]: the generated `polaroid.v1` types, server and client.
+//! - [`ServerConfig`] and [`serve`]: run the service (with gRPC health and
+//!   reflection) on a listener until a shutdown signal.
+//! - [`sample`]: the small trades/quotes dataset a fresh server writes.
+//!
+//! The service layer is thin: it decodes a request, calls the handle store
+//! and polars off the async runtime, and encodes the answer. Every error
+//! becomes a gRPC status in one place ([`ServiceError`]).
+
+pub mod proto {
+    #![allow(clippy::all)]
+    tonic::include_proto!("polaroid.v1");
+
+    /// The encoded descriptors of `polaroid.v1`, for server reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("polaroid_descriptor");
+}
+
+mod auth;
+mod config;
+mod error;
+mod fetch;
+mod sandbox;
+pub mod sample;
+mod server;
+mod service;
+
+pub use config::ServerConfig;
+pub use error::ServiceError;
+pub use fetch::decode_ipc_stream;
+pub use server::{serve, ServeError};
+pub use service::PolaroidService;

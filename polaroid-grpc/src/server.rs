@@ -1,0 +1,71 @@
+use std::future::Future;
+
+use polaroid_handles::{HandleConfig, HandleStore};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Server;
+use tonic_health::ServingStatus;
+
+use crate::auth::Auth;
+use crate::config::ServerConfig;
+use crate::proto::polaroid_server::PolaroidServer;
+use crate::proto::FILE_DESCRIPTOR_SET;
+use crate::service::PolaroidService;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("data directory {path}: {source}")]
+    DataDir { path: String, source: std::io::Error },
+    #[error("reflection service: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    #[error("gRPC transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// Serve `polaroid.v1.Polaroid`, gRPC health and reflection on `listener`
+/// until `shutdown` resolves; in-flight calls then finish before it returns.
+pub async fn serve(
+    config: ServerConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServeError> {
+    let store = HandleStore::new(HandleConfig {
+        idle_ttl: config.handle_ttl,
+        memory_budget: config.memory_limit,
+        ..HandleConfig::default()
+    });
+    let service = PolaroidService::new(store, config.data_dir.clone(), config.max_message_size).map_err(|source| {
+        ServeError::DataDir { path: config.data_dir.display().to_string(), source }
+    })?;
+    let polaroid = InterceptedService::new(
+        PolaroidServer::new(service)
+            .max_decoding_message_size(config.max_message_size)
+            .max_encoding_message_size(config.max_message_size),
+        Auth::new(config.auth_tokens.clone()),
+    );
+
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_service_status("polaroid.v1.Polaroid", ServingStatus::Serving)
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+
+    tracing::info!(
+        listen = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+        data_dir = %config.data_dir.display(),
+        auth = !config.auth_tokens.is_empty(),
+        "polaroid-server serving"
+    );
+    Server::builder()
+        .add_service(health)
+        .add_service(reflection)
+        .add_service(polaroid)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await?;
+    tracing::info!("polaroid-server stopped");
+    Ok(())
+}

@@ -1,0 +1,352 @@
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::UNIX_EPOCH;
+
+use polaroid_handles::{Entry, HandleId, HandleInfo as StoreInfo, HandleStore, Namespace, Payload, PayloadKind};
+use polars::prelude::*;
+use polars::sql::SQLContext;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use crate::error::ServiceError;
+use crate::fetch::MessageEncoder;
+use crate::proto::polaroid_server::Polaroid;
+use crate::proto::{self, FileFormat, IpcCompression, IpcMessage};
+use crate::sandbox;
+
+/// Messages a Fetch may run ahead of a slow client: bounded, so a result far
+/// larger than memory streams through a small window.
+const FETCH_WINDOW: usize = 4;
+
+/// The `polaroid.v1.Polaroid` service. It holds only shared state.
+#[derive(Clone)]
+pub struct PolaroidService {
+    state: Arc<State>,
+}
+
+struct State {
+    store: HandleStore,
+    data_dir: PathBuf,
+    max_message_size: usize,
+}
+
+impl PolaroidService {
+    /// `data_dir` must exist; it is canonicalized once here.
+    pub fn new(store: HandleStore, data_dir: PathBuf, max_message_size: usize) -> std::io::Result<Self> {
+        let data_dir = data_dir.canonicalize()?;
+        Ok(Self { state: Arc::new(State { store, data_dir, max_message_size }) })
+    }
+
+    pub fn store(&self) -> &HandleStore {
+        &self.state.store
+    }
+}
+
+/// Run query work on the blocking pool, never on the async runtime, and turn
+/// a panic inside polars into INTERNAL instead of a dead worker.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ServiceError> + Send + 'static,
+) -> Result<T, Status> {
+    match tokio::task::spawn_blocking(move || std::panic::catch_unwind(AssertUnwindSafe(work))).await {
+        Ok(Ok(result)) => result.map_err(Status::from),
+        Ok(Err(panic)) => Err(ServiceError::Internal(format!("polars panicked: {}", panic_message(&*panic))).into()),
+        Err(join) => Err(ServiceError::Internal(format!("query task failed: {join}")).into()),
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic payload".into()
+    }
+}
+
+fn namespace<T>(request: &Request<T>) -> Namespace {
+    request.extensions().get::<Namespace>().cloned().unwrap_or_else(Namespace::anonymous)
+}
+
+fn parse_id(text: &str) -> Result<HandleId, ServiceError> {
+    Ok(text.parse::<HandleId>()?)
+}
+
+fn proto_schema(schema: &Schema) -> proto::Schema {
+    proto::Schema {
+        fields: schema
+            .iter()
+            .map(|(name, dtype)| proto::Field { name: name.to_string(), dtype: dtype.to_string() })
+            .collect(),
+    }
+}
+
+fn epoch_ms(t: std::time::SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+fn proto_info(info: &StoreInfo) -> proto::HandleInfo {
+    proto::HandleInfo {
+        handle: info.id.to_string(),
+        kind: match info.kind {
+            PayloadKind::Plan => proto::HandleKind::Plan,
+            PayloadKind::Frame => proto::HandleKind::Frame,
+        } as i32,
+        schema: Some(proto_schema(&info.schema)),
+        rows: info.rows.map(|r| r as u64),
+        estimated_bytes: info.estimated_bytes,
+        lineage: info.lineage.to_string(),
+        created_ms: epoch_ms(info.created),
+        last_access_ms: epoch_ms(info.last_access),
+    }
+}
+
+impl State {
+    /// Store `entry` and describe it.
+    fn keep(&self, ns: &Namespace, entry: Entry) -> Result<proto::HandleReply, ServiceError> {
+        let id = self.store.insert(ns, entry)?;
+        let entry = self.store.get(ns, id)?;
+        Ok(proto::HandleReply { info: Some(proto_info(&entry_info(id, &entry))) })
+    }
+
+    fn scan(&self, ns: &Namespace, req: proto::ScanRequest) -> Result<proto::HandleReply, ServiceError> {
+        let path = sandbox::resolve(&self.data_dir, &req.path)?;
+        let format = match FileFormat::try_from(req.format).unwrap_or(FileFormat::Unspecified) {
+            FileFormat::Unspecified => format_from_extension(&req.path)?,
+            f => f,
+        };
+        let pl_path = PlRefPath::new(path.to_string_lossy().as_ref());
+        let lf = match format {
+            FileFormat::Parquet => LazyFrame::scan_parquet(pl_path, ScanArgsParquet::default())?,
+            FileFormat::Ipc => LazyFrame::scan_ipc(pl_path, Default::default(), Default::default())?,
+            FileFormat::Csv => {
+                let separator = match req.csv_separator.as_deref() {
+                    None => b',',
+                    Some(s) if s.len() == 1 => s.as_bytes()[0],
+                    Some(s) => {
+                        return Err(ServiceError::InvalidArgument(format!(
+                            "csv_separator must be one byte, got {s:?}"
+                        )))
+                    },
+                };
+                LazyCsvReader::new(pl_path)
+                    .with_has_header(req.csv_has_header.unwrap_or(true))
+                    .with_separator(separator)
+                    .finish()?
+            },
+            FileFormat::Unspecified => unreachable!("resolved above"),
+        };
+        let kind = format.as_str_name().trim_start_matches("FILE_FORMAT_").to_lowercase();
+        self.keep(ns, Entry::plan(lf, format!("scan_{kind}({:?})", req.path))?)
+    }
+
+    fn sql(&self, ns: &Namespace, req: proto::SqlRequest) -> Result<proto::HandleReply, ServiceError> {
+        if req.query.trim().is_empty() {
+            return Err(ServiceError::InvalidArgument("the SQL query is empty".into()));
+        }
+        let mut ctx = SQLContext::new();
+        let mut names: Vec<_> = req.tables.iter().collect();
+        names.sort();
+        for (name, handle) in &names {
+            let entry = self.store.get(ns, parse_id(handle)?)?;
+            ctx.register(name, entry.lazy());
+        }
+        let lf = ctx.execute(&req.query)?;
+        let tables = names.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ");
+        self.keep(ns, Entry::plan(lf, format!("sql({:?} over [{tables}])", req.query))?)
+    }
+
+    fn collect(&self, ns: &Namespace, req: proto::CollectRequest) -> Result<proto::HandleReply, ServiceError> {
+        let id = parse_id(&req.handle)?;
+        let entry = self.store.get(ns, id)?;
+        let engine = match proto::Engine::try_from(req.engine).unwrap_or(proto::Engine::Auto) {
+            proto::Engine::Auto => Engine::Auto,
+            proto::Engine::InMemory => Engine::InMemory,
+            proto::Engine::Streaming => Engine::Streaming,
+        };
+        let df = match entry.payload() {
+            Payload::Frame(df) => df.clone(),
+            Payload::Plan(lf) => Arc::new(lf.clone().collect_with_engine(engine)?.unwrap_single()),
+        };
+        self.keep(ns, Entry::frame(df, format!("collect({})", entry.lineage())))
+    }
+}
+
+fn entry_info(id: HandleId, entry: &Entry) -> StoreInfo {
+    StoreInfo {
+        id,
+        kind: entry.kind(),
+        schema: entry.schema().clone(),
+        rows: entry.rows(),
+        estimated_bytes: entry.estimated_bytes(),
+        lineage: entry.lineage().into(),
+        created: entry.created(),
+        last_access: entry.last_access(),
+    }
+}
+
+fn format_from_extension(path: &str) -> Result<FileFormat, ServiceError> {
+    let ext = std::path::Path::new(path).extension().and_then(|e| e.to_str()).unwrap_or("");
+    match ext.to_ascii_lowercase().as_str() {
+        "parquet" | "pq" => Ok(FileFormat::Parquet),
+        "csv" | "tsv" => Ok(FileFormat::Csv),
+        "ipc" | "arrow" | "feather" => Ok(FileFormat::Ipc),
+        _ => Err(ServiceError::InvalidArgument(format!(
+            "cannot tell the format of {path:?} from its extension; set `format`"
+        ))),
+    }
+}
+
+#[tonic::async_trait]
+impl Polaroid for PolaroidService {
+    async fn scan(&self, request: Request<proto::ScanRequest>) -> Result<Response<proto::HandleReply>, Status> {
+        let (state, ns) = (self.state.clone(), namespace(&request));
+        let req = request.into_inner();
+        blocking(move || state.scan(&ns, req)).await.map(Response::new)
+    }
+
+    async fn sql(&self, request: Request<proto::SqlRequest>) -> Result<Response<proto::HandleReply>, Status> {
+        let (state, ns) = (self.state.clone(), namespace(&request));
+        let req = request.into_inner();
+        blocking(move || state.sql(&ns, req)).await.map(Response::new)
+    }
+
+    async fn collect(&self, request: Request<proto::CollectRequest>) -> Result<Response<proto::HandleReply>, Status> {
+        let (state, ns) = (self.state.clone(), namespace(&request));
+        let req = request.into_inner();
+        blocking(move || state.collect(&ns, req)).await.map(Response::new)
+    }
+
+    type FetchStream = ReceiverStream<Result<IpcMessage, Status>>;
+
+    async fn fetch(&self, request: Request<proto::FetchRequest>) -> Result<Response<Self::FetchStream>, Status> {
+        let ns = namespace(&request);
+        let req = request.into_inner();
+        let id = parse_id(&req.handle).map_err(Status::from)?;
+        let entry = self.state.store.get(&ns, id).map_err(ServiceError::from)?;
+        let compression = IpcCompression::try_from(req.compression).unwrap_or(IpcCompression::None);
+        let (mut encoder, schema_msg) =
+            MessageEncoder::start(entry.schema(), self.state.max_message_size, compression)?;
+        let (tx, rx) = mpsc::channel(FETCH_WINDOW);
+        let offset = i64::try_from(req.offset).map_err(|_| Status::invalid_argument("offset is too large"))?;
+        let limit = req.limit.map(|l| l.min(IdxSize::MAX as u64) as IdxSize);
+
+        tokio::task::spawn_blocking(move || {
+            let error_tx = tx.clone();
+            let run = move || -> Result<(), ServiceError> {
+                if tx.blocking_send(Ok(schema_msg)).is_err() {
+                    return Ok(());
+                }
+                let mut send = |m: IpcMessage| tx.blocking_send(Ok(m)).is_ok();
+                let completed = match entry.payload() {
+                    Payload::Frame(df) => {
+                        let height = df.height() as i64;
+                        let start = offset.min(height);
+                        let len = limit.map_or(height - start, |l| (l as i64).min(height - start));
+                        encoder.encode(&df.slice(start, len as usize), &mut send)?
+                    },
+                    Payload::Plan(lf) => {
+                        // Stream the plan: batches are encoded and sent as the
+                        // streaming engine produces them, in bounded memory.
+                        let shared = Arc::new(Mutex::new((encoder, true)));
+                        let in_callback = shared.clone();
+                        let tx_cb = tx.clone();
+                        let callback = PlanCallback::new(move |df: DataFrame| {
+                            let mut guard = in_callback.lock().unwrap_or_else(|p| p.into_inner());
+                            let (enc, open) = &mut *guard;
+                            let mut send_cb = |m: IpcMessage| tx_cb.blocking_send(Ok(m)).is_ok();
+                            let alive = enc.encode(&df, &mut send_cb).map_err(|e| polars_err!(ComputeError: "{e}"))?;
+                            *open = alive;
+                            // `true` stops the query: the client went away.
+                            Ok(!alive)
+                        });
+                        let mut lf = lf.clone();
+                        if offset > 0 || limit.is_some() {
+                            lf = lf.slice(offset, limit.unwrap_or(IdxSize::MAX));
+                        }
+                        lf.sink_batches(callback, true, None)?.collect_with_engine(Engine::Streaming)?;
+                        let (enc, open) = Arc::try_unwrap(shared)
+                            .map_err(|_| ServiceError::Internal("fetch encoder still shared".into()))?
+                            .into_inner()
+                            .unwrap_or_else(|p| p.into_inner());
+                        encoder = enc;
+                        open
+                    },
+                };
+                if completed {
+                    let _ = tx.blocking_send(Ok(encoder.finish()?));
+                } else {
+                    tracing::debug!(handle = %id, "fetch stopped: the client went away");
+                }
+                Ok(())
+            };
+            let outcome = std::panic::catch_unwind(AssertUnwindSafe(run));
+            let status = match outcome {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(Status::from(e)),
+                Err(panic) => Some(ServiceError::Internal(format!("polars panicked: {}", panic_message(&*panic))).into()),
+            };
+            if let Some(status) = status {
+                let _ = error_tx.blocking_send(Err(status));
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn schema(&self, request: Request<proto::HandleRequest>) -> Result<Response<proto::SchemaReply>, Status> {
+        let ns = namespace(&request);
+        let id = parse_id(&request.get_ref().handle)?;
+        let entry = self.state.store.get(&ns, id).map_err(ServiceError::from)?;
+        Ok(Response::new(proto::SchemaReply { schema: Some(proto_schema(entry.schema())) }))
+    }
+
+    async fn explain(&self, request: Request<proto::ExplainRequest>) -> Result<Response<proto::ExplainReply>, Status> {
+        let (state, ns) = (self.state.clone(), namespace(&request));
+        let req = request.into_inner();
+        blocking(move || {
+            let entry = state.store.get(&ns, parse_id(&req.handle)?)?;
+            let lf = entry.lazy();
+            let plan = if req.unoptimized { lf.describe_plan()? } else { lf.describe_optimized_plan()? };
+            Ok(proto::ExplainReply { plan })
+        })
+        .await
+        .map(Response::new)
+    }
+
+    async fn drop(&self, request: Request<proto::HandleRequest>) -> Result<Response<proto::DropReply>, Status> {
+        let ns = namespace(&request);
+        let id = parse_id(&request.get_ref().handle)?;
+        self.state.store.drop(&ns, id).map_err(ServiceError::from)?;
+        Ok(Response::new(proto::DropReply {}))
+    }
+
+    async fn keep_alive(&self, request: Request<proto::HandleRequest>) -> Result<Response<proto::HandleInfo>, Status> {
+        let ns = namespace(&request);
+        let id = parse_id(&request.get_ref().handle)?;
+        let entry = self.state.store.get(&ns, id).map_err(ServiceError::from)?;
+        Ok(Response::new(proto_info(&entry_info(id, &entry))))
+    }
+
+    async fn list(&self, request: Request<proto::ListRequest>) -> Result<Response<proto::ListReply>, Status> {
+        let ns = namespace(&request);
+        let handles = self.state.store.list(&ns).iter().map(proto_info).collect();
+        Ok(Response::new(proto::ListReply { handles }))
+    }
+
+    async fn stats(&self, _request: Request<proto::StatsRequest>) -> Result<Response<proto::StatsReply>, Status> {
+        let s = self.state.store.stats();
+        Ok(Response::new(proto::StatsReply {
+            handles: s.count,
+            bytes: s.bytes,
+            memory_budget: self.state.store.config().memory_budget,
+            inserted: s.inserted,
+            hits: s.hits,
+            misses: s.misses,
+            expired: s.expired,
+            evicted: s.evicted,
+            dropped: s.dropped,
+        }))
+    }
+}

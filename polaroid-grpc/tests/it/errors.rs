@@ -1,0 +1,152 @@
+//! Bad input gets the right code and a clear message, and the server keeps
+//! answering.
+
+use std::collections::HashMap;
+
+use polaroid_grpc::proto::polaroid_client::PolaroidClient;
+use polaroid_grpc::proto::{FileFormat, HandleRequest, ListRequest, ScanRequest, SqlRequest};
+use polaroid_grpc::ServerConfig;
+use tonic::metadata::MetadataValue;
+use tonic::transport::Channel;
+use tonic::{Code, Request};
+
+use crate::{sample_dir, TestServer};
+
+fn scan(path: &str) -> ScanRequest {
+    ScanRequest { path: path.into(), format: FileFormat::Unspecified as i32, csv_has_header: None, csv_separator: None }
+}
+
+async fn still_serving(client: &mut PolaroidClient<Channel>) {
+    client.scan(scan("trades.parquet")).await.expect("the server must answer the next call");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_and_malformed_handles() {
+    let server = TestServer::with_sample().await;
+    let mut client = server.client().await;
+    let unknown = "0f8e6a3c-51b2-4c7d-9a10-2b3c4d5e6f70";
+    let err = client.schema(HandleRequest { handle: unknown.into() }).await.unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    assert_eq!(err.message(), format!("handle {unknown} not found: no such handle exists"));
+    let err = client.drop(HandleRequest { handle: "../../etc/passwd".into() }).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().starts_with("malformed handle id"), "{}", err.message());
+    still_serving(&mut client).await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_handles_say_so() {
+    let server = TestServer::start(ServerConfig {
+        data_dir: sample_dir().to_path_buf(),
+        handle_ttl: std::time::Duration::from_millis(200),
+        ..Default::default()
+    })
+    .await;
+    let mut client = server.client().await;
+    let handle = client.scan(scan("trades.parquet")).await.unwrap().into_inner().info.unwrap().handle;
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let err = client.schema(HandleRequest { handle }).await.unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    assert!(err.message().ends_with("it expired after 200ms idle"), "{}", err.message());
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paths_outside_the_data_directory_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    polaroid_grpc::sample::ensure(dir.path()).unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret.csv"), "a,b\n1,2\n").unwrap();
+    std::os::unix::fs::symlink(outside.path().join("secret.csv"), dir.path().join("link.csv")).unwrap();
+    let server = TestServer::start(ServerConfig { data_dir: dir.path().to_path_buf(), ..Default::default() }).await;
+    let mut client = server.client().await;
+    for (path, expected) in [
+        ("../../etc/passwd", "uses '..'"),
+        ("/etc/passwd", "is an absolute path"),
+        ("link.csv", "resolves outside the server's data directory"),
+    ] {
+        let err = client.scan(scan(path)).await.unwrap_err();
+        assert_eq!(err.code(), Code::PermissionDenied, "{path}");
+        assert!(err.message().contains(expected), "{path}: {}", err.message());
+    }
+    let err = client.scan(scan("nope.parquet")).await.unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    assert!(err.message().contains("no file \"nope.parquet\""), "{}", err.message());
+    let err = client.scan(scan("trades.unknown")).await.unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    still_serving(&mut client).await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_column_or_query_is_invalid_argument_naming_it() {
+    let server = TestServer::with_sample().await;
+    let mut client = server.client().await;
+    let trades = client.scan(scan("trades.parquet")).await.unwrap().into_inner().info.unwrap().handle;
+    let tables = HashMap::from([("trades".to_string(), trades)]);
+    let err = client
+        .sql(SqlRequest { tables: tables.clone(), query: "SELECT no_such_column FROM trades".into() })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("no_such_column"), "{}", err.message());
+    let err = client.sql(SqlRequest { tables: tables.clone(), query: "SELEKT 1".into() }).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let err = client.sql(SqlRequest { tables, query: "SELECT * FROM missing_table".into() }).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("missing_table"), "{}", err.message());
+    still_serving(&mut client).await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_over_the_limit_is_refused() {
+    let server = TestServer::start(ServerConfig {
+        data_dir: sample_dir().to_path_buf(),
+        max_message_size: 64 * 1024,
+        ..Default::default()
+    })
+    .await;
+    let mut client = server.client().await;
+    let query = format!("SELECT 1 -- {}", "x".repeat(100 * 1024));
+    let err = client.sql(SqlRequest { tables: HashMap::new(), query }).await.unwrap_err();
+    assert!(matches!(err.code(), Code::OutOfRange | Code::ResourceExhausted), "{err:?}");
+    assert!(err.message().contains("65536"), "{}", err.message());
+    still_serving(&mut client).await;
+    server.stop().await;
+}
+
+fn with<T>(token: &str, msg: T) -> Request<T> {
+    let mut r = Request::new(msg);
+    r.metadata_mut().insert("authorization", MetadataValue::try_from(format!("Bearer {token}")).unwrap());
+    r
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_authenticate_and_each_has_its_own_namespace() {
+    let server = TestServer::start(ServerConfig {
+        data_dir: sample_dir().to_path_buf(),
+        auth_tokens: vec!["alice-secret".into(), "bob-secret".into()],
+        ..Default::default()
+    })
+    .await;
+    let mut client = server.client().await;
+    let err = client.list(ListRequest {}).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated);
+    assert!(err.message().contains("Bearer"), "{}", err.message());
+
+    let err = client.list(with("wrong", ListRequest {})).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated);
+
+    let alice_handle =
+        client.scan(with("alice-secret", scan("trades.parquet"))).await.unwrap().into_inner().info.unwrap().handle;
+    let alice = client.list(with("alice-secret", ListRequest {})).await.unwrap().into_inner().handles;
+    assert_eq!(alice.len(), 1);
+    let bob = client.list(with("bob-secret", ListRequest {})).await.unwrap().into_inner().handles;
+    assert!(bob.is_empty());
+    let err = client.schema(with("bob-secret", HandleRequest { handle: alice_handle.clone() })).await.unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    assert!(err.message().ends_with("no such handle exists"));
+    server.stop().await;
+}

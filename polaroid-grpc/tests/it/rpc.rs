@@ -1,0 +1,174 @@
+use std::collections::HashMap;
+
+use polaroid_grpc::proto::{
+    CollectRequest, Engine, ExplainRequest, FetchRequest, FileFormat, HandleKind, HandleRequest, IpcCompression,
+    ListRequest, ScanRequest, SqlRequest, StatsRequest,
+};
+use polaroid_grpc::ServerConfig;
+use polars::prelude::*;
+use polars::sql::SQLContext;
+
+use crate::{fetch_all, sample_dir, sample_path, TestServer};
+
+fn local_trades() -> DataFrame {
+    let path = PlRefPath::new(sample_path("trades.parquet").to_string_lossy().as_ref());
+    LazyFrame::scan_parquet(path, ScanArgsParquet::default()).unwrap().collect().unwrap()
+}
+
+fn scan(path: &str) -> ScanRequest {
+    ScanRequest { path: path.into(), format: FileFormat::Unspecified as i32, csv_has_header: None, csv_separator: None }
+}
+
+fn fetch(handle: &str) -> FetchRequest {
+    FetchRequest { handle: handle.into(), offset: 0, limit: None, compression: IpcCompression::None as i32 }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scan_then_fetch_equals_polars_reading_the_file() {
+    let server = TestServer::with_sample().await;
+    let mut client = server.client().await;
+    let info = client.scan(scan("trades.parquet")).await.unwrap().into_inner().info.unwrap();
+    assert_eq!(info.kind(), HandleKind::Plan);
+    assert_eq!(info.lineage, "scan_parquet(\"trades.parquet\")");
+    let names: Vec<_> = info.schema.unwrap().fields.into_iter().map(|f| (f.name, f.dtype)).collect();
+    assert_eq!(
+        names,
+        [("ts", "datetime[ns, UTC]"), ("symbol", "str"), ("price", "f64"), ("size", "i64")]
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    let (remote, _) = fetch_all(&mut client, fetch(&info.handle)).await;
+    let local = local_trades();
+    assert_eq!(remote.height(), 112_000);
+    assert!(remote.equals_missing(&local));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_over_named_handles_equals_polars_sql() {
+    let server = TestServer::with_sample().await;
+    let mut client = server.client().await;
+    let trades = client.scan(scan("trades.parquet")).await.unwrap().into_inner().info.unwrap().handle;
+    let quotes = client.scan(scan("quotes.parquet")).await.unwrap().into_inner().info.unwrap().handle;
+    let query = "SELECT t.symbol, COUNT(*) AS n, SUM(t.price * t.size) / SUM(t.size) AS vwap, MAX(q.ask - q.bid) AS widest \
+                 FROM trades t JOIN (SELECT symbol, MAX(ask) AS ask, MIN(bid) AS bid FROM quotes GROUP BY symbol) q \
+                 ON t.symbol = q.symbol WHERE t.size > 10 GROUP BY t.symbol ORDER BY t.symbol";
+    let tables = HashMap::from([("trades".to_string(), trades), ("quotes".to_string(), quotes)]);
+    let info = client.sql(SqlRequest { tables, query: query.into() }).await.unwrap().into_inner().info.unwrap();
+    let (remote, _) = fetch_all(&mut client, fetch(&info.handle)).await;
+
+    let mut ctx = SQLContext::new();
+    ctx.register("trades", local_trades().lazy());
+    let quotes_path = PlRefPath::new(sample_path("quotes.parquet").to_string_lossy().as_ref());
+    ctx.register("quotes", LazyFrame::scan_parquet(quotes_path, Default::default()).unwrap());
+    let local = ctx.execute(query).unwrap().collect().unwrap();
+    assert_eq!(remote.height(), 5);
+    crate::assert_frames_close(&remote, &local);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collect_fetch_slices_and_compression_round_trip() {
+    let server = TestServer::with_sample().await;
+    let mut client = server.client().await;
+    let plan = client.scan(scan("trades.parquet")).await.unwrap().into_inner().info.unwrap().handle;
+    for engine in [Engine::Auto, Engine::InMemory, Engine::Streaming] {
+        let frame = client
+            .collect(CollectRequest { handle: plan.clone(), engine: engine as i32 })
+            .await
+            .unwrap()
+            .into_inner()
+            .info
+            .unwrap();
+        assert_eq!(frame.kind(), HandleKind::Frame);
+        assert_eq!(frame.rows, Some(112_000));
+        assert!(frame.estimated_bytes.unwrap() > 112_000 * 24);
+    }
+    let local = local_trades();
+    for handle_kind in ["plan", "frame"] {
+        let handle = if handle_kind == "plan" {
+            plan.clone()
+        } else {
+            client.collect(CollectRequest { handle: plan.clone(), engine: 0 }).await.unwrap().into_inner().info.unwrap().handle
+        };
+        for compression in [IpcCompression::None, IpcCompression::Lz4, IpcCompression::Zstd] {
+            let req = FetchRequest { handle: handle.clone(), offset: 1000, limit: Some(2500), compression: compression as i32 };
+            let (remote, _) = fetch_all(&mut client, req).await;
+            assert!(remote.equals_missing(&local.slice(1000, 2500)), "{handle_kind} {compression:?}");
+        }
+        // Past the end: an empty result with the right schema.
+        let req = FetchRequest { handle: handle.clone(), offset: 200_000, limit: None, compression: 0 };
+        let (remote, _) = fetch_all(&mut client, req).await;
+        assert_eq!((remote.height(), remote.width()), (0, 4), "{handle_kind}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_result_larger_than_one_message_arrives_whole_and_in_order() {
+    let max = 64 * 1024;
+    let server = TestServer::start(ServerConfig {
+        data_dir: sample_dir().to_path_buf(),
+        max_message_size: max,
+        ..Default::default()
+    })
+    .await;
+    let mut client = server.client().await;
+    let plan = client.scan(scan("trades.parquet")).await.unwrap().into_inner().info.unwrap().handle;
+    let frame = client.collect(CollectRequest { handle: plan.clone(), engine: 0 }).await.unwrap().into_inner().info.unwrap().handle;
+    let local = local_trades();
+    for handle in [plan, frame] {
+        let (remote, messages) = fetch_all(&mut client, fetch(&handle)).await;
+        assert!(messages.len() > 20, "{} messages", messages.len());
+        assert!(messages.iter().all(|m| m.data.len() <= max), "every message under the limit");
+        assert_eq!(messages.iter().map(|m| m.rows).sum::<u64>(), 112_000);
+        assert!(remote.equals_missing(&local));
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schema_explain_and_handle_management() {
+    let server = TestServer::with_sample().await;
+    let mut client = server.client().await;
+    let trades = client.scan(scan("trades.parquet")).await.unwrap().into_inner().info.unwrap().handle;
+    let query = "SELECT symbol, price FROM trades WHERE price > 200";
+    let tables = HashMap::from([("trades".to_string(), trades.clone())]);
+    let filtered = client.sql(SqlRequest { tables, query: query.into() }).await.unwrap().into_inner().info.unwrap();
+
+    let schema = client.schema(HandleRequest { handle: filtered.handle.clone() }).await.unwrap().into_inner();
+    let fields: Vec<_> = schema.schema.unwrap().fields.into_iter().map(|f| format!("{}:{}", f.name, f.dtype)).collect();
+    assert_eq!(fields, ["symbol:str", "price:f64"]);
+
+    // The optimized plan pushes the projection and the filter into the scan.
+    let plan = client.explain(ExplainRequest { handle: filtered.handle.clone(), unoptimized: false }).await.unwrap().into_inner().plan;
+    assert!(plan.contains("Parquet SCAN"), "{plan}");
+    assert!(plan.contains("SELECTION"), "{plan}");
+    assert!(plan.contains("PROJECT 2/4 COLUMNS") || plan.contains("2/4"), "{plan}");
+
+    let listed: Vec<_> = client.list(ListRequest {}).await.unwrap().into_inner().handles.into_iter().map(|h| h.handle).collect();
+    assert!(listed.contains(&trades) && listed.contains(&filtered.handle));
+    let kept = client.keep_alive(HandleRequest { handle: trades.clone() }).await.unwrap().into_inner();
+    assert_eq!(kept.handle, trades);
+    assert!(kept.last_access_ms >= kept.created_ms);
+
+    let before = client.stats(StatsRequest {}).await.unwrap().into_inner();
+    client.drop(HandleRequest { handle: filtered.handle.clone() }).await.unwrap();
+    let after = client.stats(StatsRequest {}).await.unwrap().into_inner();
+    assert_eq!((after.handles, after.dropped), (before.handles - 1, before.dropped + 1));
+    let err = client.schema(HandleRequest { handle: filtered.handle.clone() }).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::NotFound);
+    assert!(err.message().ends_with("it was dropped by the client"), "{}", err.message());
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_reports_serving() {
+    use tonic_health::pb::health_client::HealthClient;
+    use tonic_health::pb::HealthCheckRequest;
+    let server = TestServer::with_sample().await;
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.addr)).unwrap().connect().await.unwrap();
+    let mut health = HealthClient::new(channel);
+    let reply = health.check(HealthCheckRequest { service: "polaroid.v1.Polaroid".into() }).await.unwrap().into_inner();
+    assert_eq!(reply.status, 1, "SERVING");
+    server.stop().await;
+}
