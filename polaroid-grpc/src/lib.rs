@@ -25,6 +25,7 @@ mod sandbox;
 pub mod sample;
 mod server;
 mod service;
+mod transforms;
 
 pub use config::ServerConfig;
 pub use error::ServiceError;

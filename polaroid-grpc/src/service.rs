@@ -8,13 +8,14 @@ use polars::prelude::*;
 use polars::sql::SQLContext;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response, Status, Streaming};
 
 use crate::error::ServiceError;
 use crate::fetch::MessageEncoder;
 use crate::proto::polaroid_server::Polaroid;
 use crate::proto::{self, FileFormat, IpcCompression, IpcMessage};
 use crate::sandbox;
+use crate::transforms;
 
 /// Messages a Fetch may run ahead of a slow client: bounded, so a result far
 /// larger than memory streams through a small window.
@@ -142,6 +143,60 @@ impl State {
         self.keep(ns, Entry::plan(lf, format!("scan_{kind}({:?})", req.path))?)
     }
 
+    /// A new plan handle built on one parent's plan. The lineage reads like
+    /// the method chain that made it: `scan_parquet("t.parquet").sort(ts)`.
+    fn derive(
+        &self,
+        ns: &Namespace,
+        handle: &str,
+        build: impl FnOnce(LazyFrame) -> Result<(LazyFrame, String), ServiceError>,
+    ) -> Result<proto::HandleReply, ServiceError> {
+        let parent = self.store.get(ns, parse_id(handle)?)?;
+        let (lf, op) = build(parent.lazy())?;
+        self.keep(ns, Entry::plan(lf, lineage(&format!("{}.{op}", parent.lineage())))?)
+    }
+
+    fn upload(&self, ns: &Namespace, name: String, bytes: Vec<u8>) -> Result<proto::HandleReply, ServiceError> {
+        if bytes.is_empty() {
+            return Err(ServiceError::InvalidArgument("the upload is empty: send an Arrow IPC stream".into()));
+        }
+        // A corrupt stream can make the reader panic; either way it is the
+        // upload's fault, and no handle is created.
+        let read = std::panic::catch_unwind(AssertUnwindSafe(|| IpcStreamReader::new(std::io::Cursor::new(bytes)).finish()));
+        let df = match read {
+            Ok(Ok(df)) => df,
+            Ok(Err(e)) => return Err(ServiceError::InvalidArgument(format!("the upload is not a valid Arrow IPC stream: {e}"))),
+            Err(panic) => {
+                return Err(ServiceError::InvalidArgument(format!(
+                    "the upload is not a valid Arrow IPC stream: {}",
+                    panic_message(&*panic)
+                )))
+            },
+        };
+        let label = if name.is_empty() { "upload()".to_string() } else { format!("upload({name:?})") };
+        self.keep(ns, Entry::frame(df, label))
+    }
+
+    fn concat(&self, ns: &Namespace, req: proto::ConcatRequest) -> Result<proto::HandleReply, ServiceError> {
+        let mut plans = Vec::with_capacity(req.handles.len());
+        let mut parts = Vec::with_capacity(req.handles.len());
+        for handle in &req.handles {
+            let entry = self.store.get(ns, parse_id(handle)?)?;
+            parts.push(entry.lineage().to_string());
+            plans.push(entry.lazy());
+        }
+        let lf = transforms::concat_plans(plans)?;
+        self.keep(ns, Entry::plan(lf, lineage(&format!("concat([{}])", parts.join(", "))))?)
+    }
+
+    fn join(&self, ns: &Namespace, req: proto::JoinRequest) -> Result<proto::HandleReply, ServiceError> {
+        let left = self.store.get(ns, parse_id(&req.left)?)?;
+        let right = self.store.get(ns, parse_id(&req.right)?)?;
+        let (lf, op) = transforms::join(left.lazy(), right.lazy(), &req)?;
+        let op = op.replacen("join(", &format!("join({}, ", right.lineage()), 1);
+        self.keep(ns, Entry::plan(lf, lineage(&format!("{}.{op}", left.lineage())))?)
+    }
+
     fn sql(&self, ns: &Namespace, req: proto::SqlRequest) -> Result<proto::HandleReply, ServiceError> {
         if req.query.trim().is_empty() {
             return Err(ServiceError::InvalidArgument("the SQL query is empty".into()));
@@ -172,6 +227,17 @@ impl State {
         };
         self.keep(ns, Entry::frame(df, format!("collect({})", entry.lineage())))
     }
+}
+
+/// Lineage is for people: keep it short, eliding the middle of long chains.
+fn lineage(text: &str) -> String {
+    const MAX: usize = 400;
+    if text.chars().count() <= MAX {
+        return text.to_string();
+    }
+    let head: String = text.chars().take(MAX / 2).collect();
+    let tail: String = text.chars().rev().take(MAX / 2).collect::<Vec<_>>().into_iter().rev().collect();
+    format!("{head}…{tail}")
 }
 
 fn entry_info(id: HandleId, entry: &Entry) -> StoreInfo {
@@ -205,6 +271,70 @@ impl Polaroid for PolaroidService {
         let (state, ns) = (self.state.clone(), namespace(&request));
         let req = request.into_inner();
         blocking(move || state.scan(&ns, req)).await.map(Response::new)
+    }
+
+    async fn upload(
+        &self,
+        request: Request<Streaming<proto::UploadChunk>>,
+    ) -> Result<Response<proto::HandleReply>, Status> {
+        let (state, ns) = (self.state.clone(), namespace(&request));
+        let mut stream = request.into_inner();
+        let budget = state.store.config().memory_budget;
+        let (mut name, mut bytes, mut first) = (String::new(), Vec::new(), true);
+        while let Some(chunk) = stream.message().await? {
+            if std::mem::take(&mut first) {
+                name = chunk.name;
+            }
+            if (bytes.len() + chunk.data.len()) as u64 > budget {
+                return Err(Status::resource_exhausted(format!(
+                    "the upload is larger than the server's memory budget of {budget} bytes"
+                )));
+            }
+            bytes.extend_from_slice(&chunk.data);
+        }
+        blocking(move || state.upload(&ns, name, bytes)).await.map(Response::new)
+    }
+
+    async fn sort(&self, request: Request<proto::SortRequest>) -> Result<Response<proto::HandleReply>, Status> {
+        let (state, ns) = (self.state.clone(), namespace(&request));
+        let req = request.into_inner();
+        blocking(move || state.derive(&ns, &req.handle, |lf| transforms::sort(lf, &req))).await.map(Response::new)
+    }
+
+    async fn slice(&self, request: Request<proto::SliceRequest>) -> Result<Response<proto::HandleReply>, Status> {
+        let (state, ns) = (self.state.clone(), namespace(&request));
+        let req = request.into_inner();
+        blocking(move || state.derive(&ns, &req.handle, |lf| transforms::slice(lf, &req))).await.map(Response::new)
+    }
+
+    async fn unique(&self, request: Request<proto::UniqueRequest>) -> Result<Response<proto::HandleReply>, Status> {
+        let (state, ns) = (self.state.clone(), namespace(&request));
+        let req = request.into_inner();
+        blocking(move || state.derive(&ns, &req.handle, |lf| transforms::unique(lf, &req))).await.map(Response::new)
+    }
+
+    async fn drop_nulls(&self, request: Request<proto::DropNullsRequest>) -> Result<Response<proto::HandleReply>, Status> {
+        let (state, ns) = (self.state.clone(), namespace(&request));
+        let req = request.into_inner();
+        blocking(move || state.derive(&ns, &req.handle, |lf| transforms::drop_nulls(lf, &req))).await.map(Response::new)
+    }
+
+    async fn rename(&self, request: Request<proto::RenameRequest>) -> Result<Response<proto::HandleReply>, Status> {
+        let (state, ns) = (self.state.clone(), namespace(&request));
+        let req = request.into_inner();
+        blocking(move || state.derive(&ns, &req.handle, |lf| transforms::rename(lf, &req))).await.map(Response::new)
+    }
+
+    async fn concat(&self, request: Request<proto::ConcatRequest>) -> Result<Response<proto::HandleReply>, Status> {
+        let (state, ns) = (self.state.clone(), namespace(&request));
+        let req = request.into_inner();
+        blocking(move || state.concat(&ns, req)).await.map(Response::new)
+    }
+
+    async fn join(&self, request: Request<proto::JoinRequest>) -> Result<Response<proto::HandleReply>, Status> {
+        let (state, ns) = (self.state.clone(), namespace(&request));
+        let req = request.into_inner();
+        blocking(move || state.join(&ns, req)).await.map(Response::new)
     }
 
     async fn sql(&self, request: Request<proto::SqlRequest>) -> Result<Response<proto::HandleReply>, Status> {

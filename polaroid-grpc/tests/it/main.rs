@@ -3,7 +3,9 @@
 //! in-process with polars.
 
 mod binary;
+mod concurrency;
 mod errors;
+mod transforms;
 mod rpc;
 
 use std::net::SocketAddr;
@@ -95,4 +97,34 @@ pub fn assert_frames_close(left: &polars::prelude::DataFrame, right: &polars::pr
             assert!(a.as_materialized_series().equals_missing(b.as_materialized_series()), "column {} differs", a.name());
         }
     }
+}
+
+/// Upload `df` as an Arrow IPC stream in chunks of `chunk` bytes.
+pub async fn upload(
+    client: &mut PolaroidClient<Channel>,
+    name: &str,
+    df: &polars::prelude::DataFrame,
+    chunk: usize,
+) -> Result<polaroid_grpc::proto::HandleInfo, tonic::Status> {
+    use polars::prelude::*;
+    let mut bytes = Vec::new();
+    IpcStreamWriter::new(&mut bytes).finish(&mut df.clone()).unwrap();
+    upload_bytes(client, name, bytes, chunk).await
+}
+
+pub async fn upload_bytes(
+    client: &mut PolaroidClient<Channel>,
+    name: &str,
+    bytes: Vec<u8>,
+    chunk: usize,
+) -> Result<polaroid_grpc::proto::HandleInfo, tonic::Status> {
+    let chunks: Vec<_> = bytes
+        .chunks(chunk)
+        .enumerate()
+        .map(|(i, c)| polaroid_grpc::proto::UploadChunk {
+            name: if i == 0 { name.to_string() } else { String::new() },
+            data: c.to_vec(),
+        })
+        .collect();
+    Ok(client.upload(tokio_stream::iter(chunks)).await?.into_inner().info.unwrap())
 }

@@ -1,0 +1,153 @@
+//! Plan-building for the column-based transforms: each turns a request and
+//! its input plans into a new plan and a lineage text. No gRPC in here.
+
+use polars::prelude::*;
+
+use crate::error::ServiceError;
+use crate::proto;
+
+type Built = Result<(LazyFrame, String), ServiceError>;
+
+fn invalid(msg: impl Into<String>) -> ServiceError {
+    ServiceError::InvalidArgument(msg.into())
+}
+
+fn names(cols: &[String]) -> String {
+    cols.join(", ")
+}
+
+pub(crate) fn sort(lf: LazyFrame, req: &proto::SortRequest) -> Built {
+    if req.by.is_empty() {
+        return Err(invalid("sort needs at least one key in `by`"));
+    }
+    let by: Vec<PlSmallStr> = req.by.iter().map(|k| PlSmallStr::from(k.column.as_str())).collect();
+    let options = SortMultipleOptions::default()
+        .with_order_descending_multi(req.by.iter().map(|k| k.descending))
+        .with_nulls_last_multi(req.by.iter().map(|k| k.nulls_last))
+        .with_maintain_order(req.maintain_order);
+    let text = req
+        .by
+        .iter()
+        .map(|k| format!("{}{}", k.column, if k.descending { " desc" } else { "" }))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Ok((lf.sort(by, options), format!("sort({text})")))
+}
+
+pub(crate) fn slice(lf: LazyFrame, req: &proto::SliceRequest) -> Built {
+    let len = req.length.map_or(IdxSize::MAX, |l| l.min(IdxSize::MAX as u64) as IdxSize);
+    let text = match req.length {
+        Some(l) => format!("slice({}, {l})", req.offset),
+        None => format!("slice({})", req.offset),
+    };
+    Ok((lf.slice(req.offset, len), text))
+}
+
+pub(crate) fn unique(lf: LazyFrame, req: &proto::UniqueRequest) -> Built {
+    let keep = match proto::UniqueKeep::try_from(req.keep).map_err(|_| invalid(format!("unknown keep {}", req.keep)))? {
+        proto::UniqueKeep::Any => UniqueKeepStrategy::Any,
+        proto::UniqueKeep::First => UniqueKeepStrategy::First,
+        proto::UniqueKeep::Last => UniqueKeepStrategy::Last,
+        proto::UniqueKeep::None => UniqueKeepStrategy::None,
+    };
+    let subset = (!req.subset.is_empty()).then(|| req.subset.iter().map(|c| col(c.as_str())).collect::<Vec<_>>());
+    let lf = if req.maintain_order {
+        lf.unique_stable_generic(subset, keep)
+    } else {
+        lf.unique_generic(subset, keep)
+    };
+    Ok((lf, format!("unique({})", names(&req.subset))))
+}
+
+pub(crate) fn drop_nulls(lf: LazyFrame, req: &proto::DropNullsRequest) -> Built {
+    let subset = (!req.subset.is_empty()).then(|| cols(req.subset.iter().map(|c| c.as_str())));
+    Ok((lf.drop_nulls(subset), format!("drop_nulls({})", names(&req.subset))))
+}
+
+pub(crate) fn rename(lf: LazyFrame, req: &proto::RenameRequest) -> Built {
+    if req.mapping.is_empty() {
+        return Err(invalid("rename needs at least one `old -> new` pair in `mapping`"));
+    }
+    let mut pairs: Vec<_> = req.mapping.iter().collect();
+    pairs.sort();
+    let text = pairs.iter().map(|(a, b)| format!("{a} -> {b}")).collect::<Vec<_>>().join(", ");
+    let (old, new): (Vec<_>, Vec<_>) = pairs.into_iter().map(|(a, b)| (a.as_str(), b.as_str())).unzip();
+    Ok((lf.rename(old, new, req.strict), format!("rename({text})")))
+}
+
+pub(crate) fn concat_plans(inputs: Vec<LazyFrame>) -> Result<LazyFrame, ServiceError> {
+    if inputs.len() < 2 {
+        return Err(invalid("concat needs at least two handles"));
+    }
+    Ok(concat(inputs, UnionArgs::default())?)
+}
+
+pub(crate) fn join(left: LazyFrame, right: LazyFrame, req: &proto::JoinRequest) -> Built {
+    let how = proto::JoinHow::try_from(req.how).map_err(|_| invalid(format!("unknown join kind {}", req.how)))?;
+    let join_type = match how {
+        proto::JoinHow::Inner => JoinType::Inner,
+        proto::JoinHow::Left => JoinType::Left,
+        proto::JoinHow::Right => JoinType::Right,
+        proto::JoinHow::Full => JoinType::Full,
+        proto::JoinHow::Semi => JoinType::Semi,
+        proto::JoinHow::Anti => JoinType::Anti,
+        proto::JoinHow::Cross => JoinType::Cross,
+        proto::JoinHow::Asof => JoinType::AsOf(Box::new(asof_options(req)?)),
+    };
+    if how == proto::JoinHow::Cross {
+        if !req.left_on.is_empty() || !req.right_on.is_empty() {
+            return Err(invalid("a cross join takes no key columns"));
+        }
+    } else if req.left_on.is_empty() || req.left_on.len() != req.right_on.len() {
+        return Err(invalid(format!(
+            "left_on and right_on must name the same number (at least one) of key columns, got {} and {}",
+            req.left_on.len(),
+            req.right_on.len()
+        )));
+    }
+    if how == proto::JoinHow::Asof && req.left_on.len() != 1 {
+        return Err(invalid("an as-of join takes exactly one key column on each side"));
+    }
+    let left_on: Vec<Expr> = req.left_on.iter().map(|c| col(c.as_str())).collect();
+    let right_on: Vec<Expr> = req.right_on.iter().map(|c| col(c.as_str())).collect();
+    let suffix = req.suffix.clone().map(PlSmallStr::from);
+    let args = JoinArgs::new(join_type).with_suffix(suffix);
+    let kind = how.as_str_name().trim_start_matches("JOIN_HOW_").to_lowercase();
+    let text = format!("join({kind}, [{}] = [{}])", names(&req.left_on), names(&req.right_on));
+    Ok((left.join(right, left_on, right_on, args), text))
+}
+
+fn asof_options(req: &proto::JoinRequest) -> Result<AsOfOptions, ServiceError> {
+    let asof = req.asof.clone().unwrap_or_default();
+    let strategy = match proto::AsofStrategy::try_from(asof.strategy)
+        .map_err(|_| invalid(format!("unknown as-of strategy {}", asof.strategy)))?
+    {
+        proto::AsofStrategy::Backward => AsofStrategy::Backward,
+        proto::AsofStrategy::Forward => AsofStrategy::Forward,
+        proto::AsofStrategy::Nearest => AsofStrategy::Nearest,
+    };
+    if asof.left_by.len() != asof.right_by.len() {
+        return Err(invalid("asof.left_by and asof.right_by must name the same number of columns"));
+    }
+    let by = |v: &[String]| (!v.is_empty()).then(|| v.iter().map(|c| PlSmallStr::from(c.as_str())).collect());
+    let (tolerance, tolerance_str) = match asof.tolerance {
+        None => (None, None),
+        Some(proto::asof_options::Tolerance::ToleranceNumber(x)) => {
+            (Some(Scalar::new(DataType::Float64, AnyValue::Float64(x))), None)
+        },
+        Some(proto::asof_options::Tolerance::ToleranceDuration(d)) => {
+            // Validate here so a typo is a clear INVALID_ARGUMENT, not a panic deep in polars.
+            Duration::try_parse(&d).map_err(|e| invalid(format!("asof tolerance {d:?}: {e}")))?;
+            (None, Some(PlSmallStr::from(d.as_str())))
+        },
+    };
+    Ok(AsOfOptions {
+        strategy,
+        tolerance,
+        tolerance_str,
+        left_by: by(&asof.left_by),
+        right_by: by(&asof.right_by),
+        allow_eq: asof.allow_exact_matches.unwrap_or(true),
+        check_sortedness: true,
+    })
+}

@@ -1,0 +1,312 @@
+use polaroid_grpc::proto::polaroid_client::PolaroidClient;
+use polaroid_grpc::proto::{
+    asof_options, AsofOptions, AsofStrategy, ConcatRequest, DropNullsRequest, FetchRequest, HandleKind, JoinHow,
+    JoinRequest, RenameRequest, SliceRequest, SortKey, SortRequest, StatsRequest, UniqueKeep, UniqueRequest,
+};
+use polars::prelude::*;
+use tonic::transport::Channel;
+use tonic::Code;
+
+use crate::{assert_frames_close, fetch_all, upload, upload_bytes, TestServer};
+
+fn mixed() -> DataFrame {
+    let ts = Series::new("ts".into(), [1_700_000_000_000_000i64, 1_700_000_001_000_000, 1_700_000_000_500_000, 1_700_000_003_000_000, 1_700_000_002_000_000, 1_700_000_000_000_000])
+        .cast(&DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC)))
+        .unwrap();
+    df!(
+        "id" => [3i64, 1, 2, 5, 4, 3],
+        "price" => [1.5f64, 2.25, f64::NAN, -4.0, 0.0, 1.5],
+        "name" => [Some("a"), None, Some("ccc"), Some(""), Some("ünï"), Some("a")],
+        "flag" => [true, false, true, true, false, true],
+        "qty" => [Some(10i32), None, Some(-3), Some(7), None, Some(10)],
+    )
+    .unwrap()
+    .hstack(&[ts.into()])
+    .unwrap()
+}
+
+async fn fetch_handle(client: &mut PolaroidClient<Channel>, handle: &str) -> DataFrame {
+    fetch_all(client, FetchRequest { handle: handle.into(), ..Default::default() }).await.0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_round_trips_mixed_types_in_many_chunks() {
+    let server = TestServer::with_sample().await;
+    let mut client = server.client().await;
+    let local = mixed();
+    let info = upload(&mut client, "mixed", &local, 100).await.unwrap();
+    assert_eq!((info.kind(), info.rows, info.lineage.as_str()), (HandleKind::Frame, Some(6), "upload(\"mixed\")"));
+    let remote = fetch_handle(&mut client, &info.handle).await;
+    assert!(remote.equals_missing(&local), "{remote}\n{local}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_upload_is_refused_and_leaves_no_handle() {
+    let server = TestServer::with_sample().await;
+    let mut client = server.client().await;
+    let before = client.stats(StatsRequest {}).await.unwrap().into_inner();
+    let mut valid = Vec::new();
+    IpcStreamWriter::new(&mut valid).finish(&mut mixed()).unwrap();
+    let truncated = valid[..valid.len() / 2].to_vec();
+    let mut garbled = valid.clone();
+    for b in garbled.iter_mut().skip(8).step_by(7) {
+        *b ^= 0x5a;
+    }
+    for (what, bytes) in [("garbage", b"definitely not arrow".to_vec()), ("truncated", truncated), ("garbled", garbled), ("empty", vec![])] {
+        let err = upload_bytes(&mut client, what, bytes, 64).await.unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{what}: {err:?}");
+        assert!(err.message().contains("upload"), "{what}: {}", err.message());
+    }
+    let after = client.stats(StatsRequest {}).await.unwrap().into_inner();
+    assert_eq!((after.handles, after.inserted), (before.handles, before.inserted));
+    // And the server still takes a good upload.
+    upload(&mut client, "ok", &mixed(), 1 << 20).await.unwrap();
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sort_slice_unique_drop_nulls_rename_concat_equal_polars() {
+    let server = TestServer::with_sample().await;
+    let mut client = server.client().await;
+    let local = mixed();
+    let h = upload(&mut client, "mixed", &local, 1 << 20).await.unwrap().handle;
+
+    let sorted = client
+        .sort(SortRequest {
+            handle: h.clone(),
+            by: vec![
+                SortKey { column: "qty".into(), descending: true, nulls_last: true },
+                SortKey { column: "id".into(), descending: false, nulls_last: false },
+            ],
+            maintain_order: true,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .info
+        .unwrap();
+    assert_eq!(sorted.lineage, "upload(\"mixed\").sort(qty desc, id)");
+    let expected = local
+        .clone()
+        .lazy()
+        .sort(
+            ["qty", "id"],
+            SortMultipleOptions::default()
+                .with_order_descending_multi([true, false])
+                .with_nulls_last_multi([true, false])
+                .with_maintain_order(true),
+        )
+        .collect()
+        .unwrap();
+    assert!(fetch_handle(&mut client, &sorted.handle).await.equals_missing(&expected));
+
+    for (offset, length) in [(1i64, Some(3u64)), (-2, None), (4, Some(100))] {
+        let s = client.slice(SliceRequest { handle: h.clone(), offset, length }).await.unwrap().into_inner().info.unwrap();
+        let expected = local.clone().lazy().slice(offset, length.map_or(IdxSize::MAX, |l| l as IdxSize)).collect().unwrap();
+        assert!(fetch_handle(&mut client, &s.handle).await.equals_missing(&expected), "slice({offset}, {length:?})");
+    }
+
+    for (subset, keep, polars_keep) in [
+        (vec![], UniqueKeep::First, UniqueKeepStrategy::First),
+        (vec!["id".to_string()], UniqueKeep::Last, UniqueKeepStrategy::Last),
+        (vec!["name".to_string(), "flag".to_string()], UniqueKeep::None, UniqueKeepStrategy::None),
+    ] {
+        let u = client
+            .unique(UniqueRequest { handle: h.clone(), subset: subset.clone(), keep: keep as i32, maintain_order: true })
+            .await
+            .unwrap()
+            .into_inner()
+            .info
+            .unwrap();
+        let subset_exprs = (!subset.is_empty()).then(|| subset.iter().map(|c| col(c.as_str())).collect());
+        let expected = local.clone().lazy().unique_stable_generic(subset_exprs, polars_keep).collect().unwrap();
+        assert!(fetch_handle(&mut client, &u.handle).await.equals_missing(&expected), "unique {subset:?}");
+    }
+
+    let d = client.drop_nulls(DropNullsRequest { handle: h.clone(), subset: vec!["qty".into()] }).await.unwrap().into_inner().info.unwrap();
+    let remote = fetch_handle(&mut client, &d.handle).await;
+    assert_eq!(remote.height(), 4);
+    assert!(remote.equals_missing(&local.clone().lazy().drop_nulls(Some(cols(["qty"]))).collect().unwrap()));
+    let d = client.drop_nulls(DropNullsRequest { handle: h.clone(), subset: vec![] }).await.unwrap().into_inner().info.unwrap();
+    let remote = fetch_handle(&mut client, &d.handle).await;
+    // Rows 1 and 4 hold the nulls (a NaN price is not null).
+    assert_eq!(remote.height(), 4);
+    assert!(remote.equals_missing(&local.clone().lazy().drop_nulls(None).collect().unwrap()));
+
+    let r = client
+        .rename(RenameRequest { handle: h.clone(), mapping: [("id".into(), "key".into())].into(), strict: true })
+        .await
+        .unwrap()
+        .into_inner()
+        .info
+        .unwrap();
+    let names: Vec<_> = r.schema.unwrap().fields.into_iter().map(|f| f.name).collect();
+    assert_eq!(names, ["key", "price", "name", "flag", "qty", "ts"]);
+    let err = client
+        .rename(RenameRequest { handle: h.clone(), mapping: [("nope".into(), "x".into())].into(), strict: true })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("nope"), "{}", err.message());
+
+    let c = client.concat(ConcatRequest { handles: vec![h.clone(), sorted.handle.clone(), h.clone()] }).await.unwrap().into_inner().info.unwrap();
+    let remote = fetch_handle(&mut client, &c.handle).await;
+    let expected = concat([local.clone().lazy(), expected_sorted(&local), local.clone().lazy()], UnionArgs::default())
+        .unwrap()
+        .collect()
+        .unwrap();
+    assert!(remote.equals_missing(&expected));
+    let err = client.concat(ConcatRequest { handles: vec![h.clone()] }).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    server.stop().await;
+}
+
+fn expected_sorted(local: &DataFrame) -> LazyFrame {
+    local.clone().lazy().sort(
+        ["qty", "id"],
+        SortMultipleOptions::default()
+            .with_order_descending_multi([true, false])
+            .with_nulls_last_multi([true, false])
+            .with_maintain_order(true),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_join_kind_equals_polars() {
+    let server = TestServer::with_sample().await;
+    let mut client = server.client().await;
+    let left = df!("k" => [1i64, 2, 2, 3, 5], "a" => ["x", "y", "z", "w", "v"]).unwrap();
+    let right = df!("k" => [2i64, 3, 3, 4], "b" => [20.0f64, 30.0, 31.0, 40.0], "a" => ["p", "q", "r", "s"]).unwrap();
+    let l = upload(&mut client, "left", &left, 1 << 20).await.unwrap().handle;
+    let r = upload(&mut client, "right", &right, 1 << 20).await.unwrap().handle;
+    for (how, join_type) in [
+        (JoinHow::Inner, JoinType::Inner),
+        (JoinHow::Left, JoinType::Left),
+        (JoinHow::Right, JoinType::Right),
+        (JoinHow::Full, JoinType::Full),
+        (JoinHow::Semi, JoinType::Semi),
+        (JoinHow::Anti, JoinType::Anti),
+        (JoinHow::Cross, JoinType::Cross),
+    ] {
+        let keys = if how == JoinHow::Cross { vec![] } else { vec!["k".to_string()] };
+        let info = client
+            .join(JoinRequest {
+                left: l.clone(),
+                right: r.clone(),
+                left_on: keys.clone(),
+                right_on: keys.clone(),
+                how: how as i32,
+                suffix: Some("_r".into()),
+                asof: None,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .info
+            .unwrap();
+        let on: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
+        let sort_cols: Vec<PlSmallStr> = info.schema.clone().unwrap().fields.iter().map(|f| f.name.as_str().into()).collect();
+        // Join output order is unspecified: compare sorted by every column.
+        let expected = left
+            .clone()
+            .lazy()
+            .join(right.clone().lazy(), on.clone(), on, JoinArgs::new(join_type).with_suffix(Some("_r".into())))
+            .sort(sort_cols.clone(), SortMultipleOptions::default().with_nulls_last(true))
+            .collect()
+            .unwrap();
+        let remote = fetch_handle(&mut client, &info.handle)
+            .await
+            .lazy()
+            .sort(sort_cols, SortMultipleOptions::default().with_nulls_last(true))
+            .collect()
+            .unwrap();
+        assert!(remote.equals_missing(&expected), "{how:?}\n{remote}\n{expected}");
+    }
+    let err = client
+        .join(JoinRequest { left: l.clone(), right: r.clone(), left_on: vec!["k".into()], right_on: vec![], ..Default::default() })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let err = client
+        .join(JoinRequest { left: l, right: r, left_on: vec!["nope".into()], right_on: vec!["k".into()], ..Default::default() })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("nope"), "{}", err.message());
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asof_join_of_trades_to_quotes_by_symbol_equals_polars() {
+    let server = TestServer::with_sample().await;
+    let mut client = server.client().await;
+    let scan = |p: &str| polaroid_grpc::proto::ScanRequest { path: p.into(), ..Default::default() };
+    let trades = client.scan(scan("trades.parquet")).await.unwrap().into_inner().info.unwrap().handle;
+    let quotes = client.scan(scan("quotes.parquet")).await.unwrap().into_inner().info.unwrap().handle;
+    for (strategy, polars_strategy, tolerance) in [
+        (AsofStrategy::Backward, polars::prelude::AsofStrategy::Backward, Some("20us")),
+        (AsofStrategy::Forward, polars::prelude::AsofStrategy::Forward, None),
+        (AsofStrategy::Nearest, polars::prelude::AsofStrategy::Nearest, Some("1s")),
+    ] {
+        let info = client
+            .join(JoinRequest {
+                left: trades.clone(),
+                right: quotes.clone(),
+                left_on: vec!["ts".into()],
+                right_on: vec!["ts".into()],
+                how: JoinHow::Asof as i32,
+                suffix: None,
+                asof: Some(AsofOptions {
+                    strategy: strategy as i32,
+                    left_by: vec!["symbol".into()],
+                    right_by: vec!["symbol".into()],
+                    tolerance: tolerance.map(|t| asof_options::Tolerance::ToleranceDuration(t.into())),
+                    allow_exact_matches: None,
+                }),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .info
+            .unwrap();
+        let remote = fetch_handle(&mut client, &info.handle).await;
+        let read = |p: &str| {
+            LazyFrame::scan_parquet(PlRefPath::new(crate::sample_path(p).to_string_lossy().as_ref()), Default::default()).unwrap()
+        };
+        let options = AsOfOptions {
+            strategy: polars_strategy,
+            tolerance_str: tolerance.map(PlSmallStr::from),
+            left_by: Some(vec!["symbol".into()]),
+            right_by: Some(vec!["symbol".into()]),
+            allow_eq: true,
+            check_sortedness: true,
+            tolerance: None,
+        };
+        let expected = read("trades.parquet")
+            .join(read("quotes.parquet"), [col("ts")], [col("ts")], JoinArgs::new(JoinType::AsOf(Box::new(options))))
+            .collect()
+            .unwrap();
+        assert_eq!(remote.height(), 112_000);
+        assert!(remote.column("bid").unwrap().null_count() < 112_000, "some trades matched");
+        assert_frames_close(&remote, &expected);
+    }
+    let err = client
+        .join(JoinRequest {
+            left: trades.clone(),
+            right: quotes,
+            left_on: vec!["ts".into()],
+            right_on: vec!["ts".into()],
+            how: JoinHow::Asof as i32,
+            suffix: None,
+            asof: Some(AsofOptions {
+                tolerance: Some(asof_options::Tolerance::ToleranceDuration("five seconds".into())),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("five seconds"), "{}", err.message());
+    server.stop().await;
+}
