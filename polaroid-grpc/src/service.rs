@@ -1,5 +1,6 @@
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::UNIX_EPOCH;
 
@@ -31,13 +32,31 @@ struct State {
     store: HandleStore,
     data_dir: PathBuf,
     max_message_size: usize,
+    active_fetches: Arc<AtomicU64>,
+}
+
+/// Counts a running Fetch for as long as it lives.
+struct FetchGuard(Arc<AtomicU64>);
+
+impl FetchGuard {
+    fn new(counter: &Arc<AtomicU64>) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Self(counter.clone())
+    }
+}
+
+impl Drop for FetchGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl PolaroidService {
     /// `data_dir` must exist; it is canonicalized once here.
     pub fn new(store: HandleStore, data_dir: PathBuf, max_message_size: usize) -> std::io::Result<Self> {
         let data_dir = data_dir.canonicalize()?;
-        Ok(Self { state: Arc::new(State { store, data_dir, max_message_size }) })
+        let active_fetches = Arc::new(AtomicU64::new(0));
+        Ok(Self { state: Arc::new(State { store, data_dir, max_message_size, active_fetches }) })
     }
 
     pub fn store(&self) -> &HandleStore {
@@ -363,7 +382,9 @@ impl Polaroid for PolaroidService {
         let offset = i64::try_from(req.offset).map_err(|_| Status::invalid_argument("offset is too large"))?;
         let limit = req.limit.map(|l| l.min(IdxSize::MAX as u64) as IdxSize);
 
+        let guard = FetchGuard::new(&self.state.active_fetches);
         tokio::task::spawn_blocking(move || {
+            let _guard = guard;
             let error_tx = tx.clone();
             let run = move || -> Result<(), ServiceError> {
                 if tx.blocking_send(Ok(schema_msg)).is_err() {
@@ -477,6 +498,21 @@ impl Polaroid for PolaroidService {
             expired: s.expired,
             evicted: s.evicted,
             dropped: s.dropped,
+            active_fetches: self.state.active_fetches.load(Ordering::Relaxed),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_in_query_work_becomes_internal_and_the_runtime_goes_on() {
+        let err = blocking::<()>(|| panic!("boom in a kernel")).await.unwrap_err();
+        assert_eq!(err.code(), tonic::Code::Internal);
+        assert_eq!(err.message(), "internal error: polars panicked: boom in a kernel");
+        let ok = blocking(|| Ok(41 + 1)).await.unwrap();
+        assert_eq!(ok, 42);
     }
 }

@@ -172,3 +172,46 @@ async fn health_reports_serving() {
     assert_eq!(reply.status, 1, "SERVING");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fetch_dropped_halfway_stops_its_work() {
+    let server = TestServer::start(ServerConfig {
+        data_dir: sample_dir().to_path_buf(),
+        max_message_size: 64 * 1024,
+        ..Default::default()
+    })
+    .await;
+    let mut client = server.client().await;
+    let plan = client.scan(scan("quotes.parquet")).await.unwrap().into_inner().info.unwrap().handle;
+    // A cross join makes a plan far larger than we will read: 112k x 112k rows.
+    let big = client
+        .join(polaroid_grpc::proto::JoinRequest {
+            left: plan.clone(),
+            right: plan.clone(),
+            how: polaroid_grpc::proto::JoinHow::Cross as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .info
+        .unwrap()
+        .handle;
+    let mut stream = client.fetch(fetch(&big)).await.unwrap().into_inner();
+    for _ in 0..3 {
+        assert!(stream.message().await.unwrap().is_some());
+    }
+    assert_eq!(client.stats(StatsRequest {}).await.unwrap().into_inner().active_fetches, 1);
+    drop(stream);
+    // The server notices the closed stream and stops producing.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let active = client.stats(StatsRequest {}).await.unwrap().into_inner().active_fetches;
+        if active == 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the fetch kept running after its client left");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    server.stop().await;
+}
