@@ -20,6 +20,7 @@ pub mod proto {
 mod auth;
 mod config;
 mod error;
+mod expr;
 mod fetch;
 mod sandbox;
 pub mod sample;

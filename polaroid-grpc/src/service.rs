@@ -314,6 +314,33 @@ impl Polaroid for PolaroidService {
         blocking(move || state.upload(&ns, name, bytes)).await.map(Response::new)
     }
 
+    async fn select(&self, request: Request<proto::SelectRequest>) -> Result<Response<proto::HandleReply>, Status> {
+        let (state, ns) = (self.state.clone(), namespace(&request));
+        let req = request.into_inner();
+        blocking(move || state.derive(&ns, &req.handle, |lf| transforms::select(lf, &req))).await.map(Response::new)
+    }
+
+    async fn filter(&self, request: Request<proto::FilterRequest>) -> Result<Response<proto::HandleReply>, Status> {
+        let (state, ns) = (self.state.clone(), namespace(&request));
+        let req = request.into_inner();
+        blocking(move || state.derive(&ns, &req.handle, |lf| transforms::filter(lf, &req))).await.map(Response::new)
+    }
+
+    async fn with_columns(
+        &self,
+        request: Request<proto::WithColumnsRequest>,
+    ) -> Result<Response<proto::HandleReply>, Status> {
+        let (state, ns) = (self.state.clone(), namespace(&request));
+        let req = request.into_inner();
+        blocking(move || state.derive(&ns, &req.handle, |lf| transforms::with_columns(lf, &req))).await.map(Response::new)
+    }
+
+    async fn group_by(&self, request: Request<proto::GroupByRequest>) -> Result<Response<proto::HandleReply>, Status> {
+        let (state, ns) = (self.state.clone(), namespace(&request));
+        let req = request.into_inner();
+        blocking(move || state.derive(&ns, &req.handle, |lf| transforms::group_by(lf, &req))).await.map(Response::new)
+    }
+
     async fn sort(&self, request: Request<proto::SortRequest>) -> Result<Response<proto::HandleReply>, Status> {
         let (state, ns) = (self.state.clone(), namespace(&request));
         let req = request.into_inner();

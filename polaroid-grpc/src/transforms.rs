@@ -151,3 +151,42 @@ fn asof_options(req: &proto::JoinRequest) -> Result<AsOfOptions, ServiceError> {
         check_sortedness: true,
     })
 }
+
+fn expr_text(exprs: &[Expr]) -> String {
+    exprs.iter().map(|e| format!("{e:?}")).collect::<Vec<_>>().join(", ")
+}
+
+pub(crate) fn select(lf: LazyFrame, req: &proto::SelectRequest) -> Built {
+    if req.exprs.is_empty() {
+        return Err(invalid("select needs at least one expression in `exprs`"));
+    }
+    let exprs = crate::expr::exprs(&req.exprs, "exprs")?;
+    let text = format!("select({})", expr_text(&exprs));
+    Ok((lf.select(exprs), text))
+}
+
+pub(crate) fn filter(lf: LazyFrame, req: &proto::FilterRequest) -> Built {
+    let predicate = crate::expr::required(req.predicate.as_ref(), "predicate")?;
+    let text = format!("filter({predicate:?})");
+    Ok((lf.filter(predicate), text))
+}
+
+pub(crate) fn with_columns(lf: LazyFrame, req: &proto::WithColumnsRequest) -> Built {
+    if req.exprs.is_empty() {
+        return Err(invalid("with_columns needs at least one expression in `exprs`"));
+    }
+    let exprs = crate::expr::exprs(&req.exprs, "exprs")?;
+    let text = format!("with_columns({})", expr_text(&exprs));
+    Ok((lf.with_columns(exprs), text))
+}
+
+pub(crate) fn group_by(lf: LazyFrame, req: &proto::GroupByRequest) -> Built {
+    if req.keys.is_empty() {
+        return Err(invalid("group_by needs at least one key in `keys`"));
+    }
+    let keys = crate::expr::exprs(&req.keys, "keys")?;
+    let aggs = crate::expr::exprs(&req.aggs, "aggs")?;
+    let text = format!("group_by({}).agg({})", expr_text(&keys), expr_text(&aggs));
+    let grouped = if req.maintain_order { lf.group_by_stable(keys) } else { lf.group_by(keys) };
+    Ok((grouped.agg(aggs), text))
+}

@@ -5,6 +5,7 @@
 mod binary;
 mod concurrency;
 mod errors;
+mod expressions;
 mod transforms;
 mod rpc;
 
@@ -84,6 +85,7 @@ pub fn assert_frames_close(left: &polars::prelude::DataFrame, right: &polars::pr
     assert_eq!(left.height(), right.height(), "heights differ");
     for (a, b) in left.columns().iter().zip(right.columns()) {
         if a.dtype().is_float() {
+            let (a, b) = (a.cast(&polars::prelude::DataType::Float64).unwrap(), b.cast(&polars::prelude::DataType::Float64).unwrap());
             let (a, b) = (a.f64().unwrap(), b.f64().unwrap());
             for (x, y) in a.iter().zip(b.iter()) {
                 match (x, y) {

@@ -1,0 +1,540 @@
+//! Translate `polaroid.v1.Expr` trees into polars expressions.
+//!
+//! Every error names where in the tree it sits (`exprs[1].function(sum).
+//! args[0]: ...`), so a client can point at the offending node.
+
+use std::collections::HashMap;
+
+use polars::prelude::*;
+
+use crate::error::ServiceError;
+use crate::proto::{self, expr::Kind, literal::Value, BinaryOp};
+
+type Result<T> = std::result::Result<T, ServiceError>;
+
+fn bad(path: &str, problem: impl std::fmt::Display) -> ServiceError {
+    ServiceError::InvalidArgument(format!("{path}: {problem}"))
+}
+
+/// Translate a list of expressions found at `field` (e.g. `exprs`).
+pub(crate) fn exprs(list: &[proto::Expr], field: &str) -> Result<Vec<Expr>> {
+    list.iter().enumerate().map(|(i, e)| expr(e, &format!("{field}[{i}]"))).collect()
+}
+
+pub(crate) fn required(e: Option<&proto::Expr>, path: &str) -> Result<Expr> {
+    match e {
+        Some(e) => expr(e, path),
+        None => Err(bad(path, "missing expression")),
+    }
+}
+
+pub(crate) fn expr(e: &proto::Expr, path: &str) -> Result<Expr> {
+    let kind = e.kind.as_ref().ok_or_else(|| bad(path, "empty expression node"))?;
+    Ok(match kind {
+        Kind::Column(name) => {
+            if name.is_empty() {
+                return Err(bad(path, "empty column name"));
+            }
+            col(name.as_str())
+        },
+        Kind::Literal(l) => literal(l, &format!("{path}.literal"))?,
+        Kind::Len(_) => len(),
+        Kind::Not(n) => required(n.expr.as_deref(), &format!("{path}.not"))?.not(),
+        Kind::Binary(b) => {
+            let p = format!("{path}.binary");
+            let left = required(b.left.as_deref(), &format!("{p}.left"))?;
+            let right = required(b.right.as_deref(), &format!("{p}.right"))?;
+            let op = BinaryOp::try_from(b.op).map_err(|_| bad(&p, format!("unknown operator {}", b.op)))?;
+            binary(left, op, right)
+        },
+        Kind::Alias(a) => {
+            let p = format!("{path}.alias");
+            if a.name.is_empty() {
+                return Err(bad(&p, "empty alias name"));
+            }
+            required(a.expr.as_deref(), &format!("{p}.expr"))?.alias(a.name.as_str())
+        },
+        Kind::Cast(c) => {
+            let p = format!("{path}.cast");
+            let inner = required(c.expr.as_deref(), &format!("{p}.expr"))?;
+            let dtype = parse_dtype(&c.dtype).map_err(|e| bad(&p, e))?;
+            if c.non_strict {
+                inner.cast(dtype)
+            } else {
+                inner.strict_cast(dtype)
+            }
+        },
+        Kind::Function(f) => function(f, &format!("{path}.function({})", f.name))?,
+        Kind::When(w) => {
+            let p = format!("{path}.when");
+            if w.branches.is_empty() {
+                return Err(bad(&p, "when needs at least one branch"));
+            }
+            let otherwise = match w.otherwise.as_deref() {
+                Some(o) => expr(o, &format!("{p}.otherwise"))?,
+                None => lit(Null {}),
+            };
+            let mut out = otherwise;
+            // Build from the last branch outwards: the first match wins.
+            for (i, b) in w.branches.iter().enumerate().rev() {
+                let cond = required(b.when.as_ref(), &format!("{p}.branches[{i}].when"))?;
+                let then = required(b.then.as_ref(), &format!("{p}.branches[{i}].then"))?;
+                out = when(cond).then(then).otherwise(out);
+            }
+            out
+        },
+        Kind::Over(o) => {
+            let p = format!("{path}.over");
+            let inner = required(o.expr.as_deref(), &format!("{p}.expr"))?;
+            if o.partition_by.is_empty() {
+                return Err(bad(&p, "over needs at least one partition_by expression"));
+            }
+            let by = exprs(&o.partition_by, &format!("{p}.partition_by"))?;
+            inner.over(by).map_err(|e| bad(&p, e))?
+        },
+        Kind::SortBy(s) => {
+            let p = format!("{path}.sort_by");
+            let inner = required(s.expr.as_deref(), &format!("{p}.expr"))?;
+            if s.by.is_empty() {
+                return Err(bad(&p, "sort_by needs at least one `by` expression"));
+            }
+            let by = exprs(&s.by, &format!("{p}.by"))?;
+            let descending = match s.descending.len() {
+                0 => vec![false],
+                1 => s.descending.clone(),
+                n if n == by.len() => s.descending.clone(),
+                n => return Err(bad(&p, format!("{n} `descending` flags for {} `by` expressions", by.len()))),
+            };
+            inner.sort_by(by, SortMultipleOptions::default().with_order_descending_multi(descending))
+        },
+    })
+}
+
+fn binary(left: Expr, op: BinaryOp, right: Expr) -> Expr {
+    let op = match op {
+        BinaryOp::Add => Operator::Plus,
+        BinaryOp::Sub => Operator::Minus,
+        BinaryOp::Mul => Operator::Multiply,
+        BinaryOp::TrueDiv => Operator::TrueDivide,
+        BinaryOp::FloorDiv => Operator::FloorDivide,
+        BinaryOp::Mod => Operator::Modulus,
+        BinaryOp::Eq => Operator::Eq,
+        BinaryOp::Neq => Operator::NotEq,
+        BinaryOp::Lt => Operator::Lt,
+        BinaryOp::LtEq => Operator::LtEq,
+        BinaryOp::Gt => Operator::Gt,
+        BinaryOp::GtEq => Operator::GtEq,
+        BinaryOp::And => Operator::And,
+        BinaryOp::Or => Operator::Or,
+        BinaryOp::Xor => Operator::Xor,
+        BinaryOp::EqMissing => Operator::EqValidity,
+        BinaryOp::NeqMissing => Operator::NotEqValidity,
+    };
+    binary_expr(left, op, right)
+}
+
+fn time_unit(u: i32) -> TimeUnit {
+    match proto::TimeUnit::try_from(u).unwrap_or(proto::TimeUnit::Nanoseconds) {
+        proto::TimeUnit::Nanoseconds => TimeUnit::Nanoseconds,
+        proto::TimeUnit::Microseconds => TimeUnit::Microseconds,
+        proto::TimeUnit::Milliseconds => TimeUnit::Milliseconds,
+    }
+}
+
+fn time_zone(tz: &str, path: &str) -> Result<Option<TimeZone>> {
+    if tz.is_empty() {
+        return Ok(None);
+    }
+    TimeZone::opt_try_new(Some(tz)).map_err(|e| bad(path, e))
+}
+
+fn literal(l: &proto::Literal, path: &str) -> Result<Expr> {
+    let value = l.value.as_ref().ok_or_else(|| bad(path, "literal without a value"))?;
+    let e = match value {
+        Value::Boolean(v) => lit(*v),
+        Value::Int64(v) => lit(*v),
+        Value::Uint64(v) => lit(*v),
+        Value::Float64(v) => lit(*v),
+        Value::String(v) => lit(v.as_str()),
+        Value::Binary(v) => lit(v.clone()),
+        Value::Date(days) => lit(*days).cast(DataType::Date),
+        Value::Time(ns) => lit(*ns).cast(DataType::Time),
+        Value::Datetime(d) => {
+            let tz = time_zone(&d.time_zone, path)?;
+            lit(d.value).cast(DataType::Datetime(time_unit(d.unit), tz))
+        },
+        Value::Duration(d) => lit(d.value).cast(DataType::Duration(time_unit(d.unit))),
+        Value::Null(_) => {
+            let dtype = l.dtype.as_deref().ok_or_else(|| bad(path, "a null literal needs `dtype`"))?;
+            return Ok(lit(Null {}).cast(parse_dtype(dtype).map_err(|e| bad(path, e))?));
+        },
+    };
+    Ok(match &l.dtype {
+        Some(dtype) => e.strict_cast(parse_dtype(dtype).map_err(|e| bad(path, e))?),
+        None => e,
+    })
+}
+
+/// Polars dtype names as polars prints them: `i64`, `str`, `datetime[ns, UTC]`.
+pub(crate) fn parse_dtype(text: &str) -> std::result::Result<DataType, String> {
+    let t = text.trim();
+    let unit = |u: &str| match u.trim() {
+        "ns" => Ok(TimeUnit::Nanoseconds),
+        "us" | "μs" => Ok(TimeUnit::Microseconds),
+        "ms" => Ok(TimeUnit::Milliseconds),
+        other => Err(format!("unknown time unit {other:?} (ns, us, ms)")),
+    };
+    Ok(match t {
+        "bool" | "boolean" => DataType::Boolean,
+        "i8" => DataType::Int8,
+        "i16" => DataType::Int16,
+        "i32" => DataType::Int32,
+        "i64" => DataType::Int64,
+        "i128" => DataType::Int128,
+        "u8" => DataType::UInt8,
+        "u16" => DataType::UInt16,
+        "u32" => DataType::UInt32,
+        "u64" => DataType::UInt64,
+        "f32" => DataType::Float32,
+        "f64" => DataType::Float64,
+        "str" | "string" | "utf8" => DataType::String,
+        "binary" => DataType::Binary,
+        "date" => DataType::Date,
+        "time" => DataType::Time,
+        "null" => DataType::Null,
+        "datetime" => DataType::Datetime(TimeUnit::Microseconds, None),
+        _ if t.starts_with("datetime[") && t.ends_with(']') => {
+            let inner = &t["datetime[".len()..t.len() - 1];
+            let (u, tz) = match inner.split_once(',') {
+                Some((u, tz)) => (u, Some(tz.trim())),
+                None => (inner, None),
+            };
+            let tz = match tz {
+                Some(tz) => TimeZone::opt_try_new(Some(tz)).map_err(|e| e.to_string())?,
+                None => None,
+            };
+            DataType::Datetime(unit(u)?, tz)
+        },
+        _ if t.starts_with("duration[") && t.ends_with(']') => {
+            DataType::Duration(unit(&t["duration[".len()..t.len() - 1])?)
+        },
+        _ => return Err(format!("unknown dtype {text:?}")),
+    })
+}
+
+/// Scalar options of a function call, read with defaults and checked types.
+struct Options<'a> {
+    map: &'a HashMap<String, proto::Literal>,
+    path: &'a str,
+}
+
+impl Options<'_> {
+    fn check_known(&self, known: &[&str]) -> Result<()> {
+        let mut keys: Vec<_> = self.map.keys().collect();
+        keys.sort();
+        for k in keys {
+            if !known.contains(&k.as_str()) {
+                let expected = if known.is_empty() { "none".to_string() } else { known.join(", ") };
+                return Err(bad(self.path, format!("unknown option {k:?} (expected: {expected})")));
+            }
+        }
+        Ok(())
+    }
+
+    fn int(&self, key: &str, default: i64) -> Result<i64> {
+        match self.map.get(key).and_then(|l| l.value.as_ref()) {
+            None => Ok(default),
+            Some(Value::Int64(v)) => Ok(*v),
+            Some(Value::Uint64(v)) => i64::try_from(*v).map_err(|_| bad(self.path, format!("option {key} is too large"))),
+            Some(_) => Err(bad(self.path, format!("option {key} must be an integer"))),
+        }
+    }
+
+    fn uint(&self, key: &str, default: u64) -> Result<u64> {
+        let v = self.int(key, default as i64)?;
+        u64::try_from(v).map_err(|_| bad(self.path, format!("option {key} must not be negative")))
+    }
+
+    fn float(&self, key: &str, default: f64) -> Result<f64> {
+        match self.map.get(key).and_then(|l| l.value.as_ref()) {
+            None => Ok(default),
+            Some(Value::Float64(v)) => Ok(*v),
+            Some(Value::Int64(v)) => Ok(*v as f64),
+            Some(_) => Err(bad(self.path, format!("option {key} must be a number"))),
+        }
+    }
+
+    fn boolean(&self, key: &str, default: bool) -> Result<bool> {
+        match self.map.get(key).and_then(|l| l.value.as_ref()) {
+            None => Ok(default),
+            Some(Value::Boolean(v)) => Ok(*v),
+            Some(_) => Err(bad(self.path, format!("option {key} must be a boolean"))),
+        }
+    }
+
+    fn string(&self, key: &str) -> Result<Option<String>> {
+        match self.map.get(key).and_then(|l| l.value.as_ref()) {
+            None => Ok(None),
+            Some(Value::String(v)) => Ok(Some(v.clone())),
+            Some(_) => Err(bad(self.path, format!("option {key} must be a string"))),
+        }
+    }
+
+    fn required_string(&self, key: &str) -> Result<String> {
+        self.string(key)?.ok_or_else(|| bad(self.path, format!("option {key} is required")))
+    }
+}
+
+fn function(f: &proto::Function, path: &str) -> Result<Expr> {
+    let opts = Options { map: &f.options, path };
+    let args = exprs(&f.args, &format!("{path}.args"))?;
+    let arity = |n: usize| -> Result<()> {
+        if args.len() == n {
+            Ok(())
+        } else {
+            Err(bad(path, format!("takes {n} argument(s) (the input first), got {}", args.len())))
+        }
+    };
+    let input = || args[0].clone();
+    let name = f.name.as_str();
+
+    // Functions of one input and no options.
+    let unary: Option<fn(Expr) -> Expr> = match name {
+        "sum" => Some(|e| e.sum()),
+        "mean" => Some(|e| e.mean()),
+        "min" => Some(|e| e.min()),
+        "max" => Some(|e| e.max()),
+        "first" => Some(|e| e.first()),
+        "last" => Some(|e| e.last()),
+        "count" => Some(|e| e.count()),
+        "len" => Some(|e| e.len()),
+        "n_unique" => Some(|e| e.n_unique()),
+        "median" => Some(|e| e.median()),
+        "is_null" => Some(|e| e.is_null()),
+        "is_not_null" => Some(|e| e.is_not_null()),
+        "is_nan" => Some(|e| e.is_nan()),
+        "abs" => Some(|e| e.abs()),
+        "sqrt" => Some(|e| e.sqrt()),
+        "exp" => Some(|e| e.exp()),
+        "reverse" => Some(|e| e.reverse()),
+        "unique" => Some(|e| e.unique_stable()),
+        "str.to_lowercase" => Some(|e| e.str().to_lowercase()),
+        "str.to_uppercase" => Some(|e| e.str().to_uppercase()),
+        "str.len_chars" => Some(|e| e.str().len_chars()),
+        "str.len_bytes" => Some(|e| e.str().len_bytes()),
+        "str.strip_chars" => Some(|e| e.str().strip_chars(lit(Null {}))),
+        "dt.year" => Some(|e| e.dt().year()),
+        "dt.month" => Some(|e| e.dt().month()),
+        "dt.day" => Some(|e| e.dt().day()),
+        "dt.hour" => Some(|e| e.dt().hour()),
+        "dt.minute" => Some(|e| e.dt().minute()),
+        "dt.second" => Some(|e| e.dt().second()),
+        "dt.millisecond" => Some(|e| e.dt().millisecond()),
+        "dt.weekday" => Some(|e| e.dt().weekday()),
+        "dt.ordinal_day" => Some(|e| e.dt().ordinal_day()),
+        "dt.date" => Some(|e| e.dt().date()),
+        _ => None,
+    };
+    if let Some(build) = unary {
+        arity(1)?;
+        opts.check_known(&[])?;
+        return Ok(build(input()));
+    }
+
+    let rolling = |opts: &Options| -> Result<RollingOptionsFixedWindow> {
+        opts.check_known(&["window_size", "min_periods"])?;
+        let window_size = opts.uint("window_size", 0)? as usize;
+        if window_size == 0 {
+            return Err(bad(path, "option window_size (a positive integer) is required"));
+        }
+        let min_periods = opts.uint("min_periods", window_size as u64)? as usize;
+        Ok(RollingOptionsFixedWindow { window_size, min_periods, ..Default::default() })
+    };
+
+    Ok(match name {
+        "std" | "var" => {
+            arity(1)?;
+            opts.check_known(&["ddof"])?;
+            let ddof = u8::try_from(opts.uint("ddof", 1)?).map_err(|_| bad(path, "ddof is too large"))?;
+            if name == "std" { input().std(ddof) } else { input().var(ddof) }
+        },
+        "quantile" => {
+            arity(1)?;
+            opts.check_known(&["quantile", "interpolation"])?;
+            let q = opts.float("quantile", f64::NAN)?;
+            if !(0.0..=1.0).contains(&q) {
+                return Err(bad(path, "option quantile must be in [0, 1]"));
+            }
+            let method = match opts.string("interpolation")?.as_deref().unwrap_or("nearest") {
+                "nearest" => QuantileMethod::Nearest,
+                "lower" => QuantileMethod::Lower,
+                "higher" => QuantileMethod::Higher,
+                "midpoint" => QuantileMethod::Midpoint,
+                "linear" => QuantileMethod::Linear,
+                other => return Err(bad(path, format!("unknown interpolation {other:?}"))),
+            };
+            input().quantile(lit(q), method)
+        },
+        "fill_null" => {
+            arity(2)?;
+            opts.check_known(&[])?;
+            input().fill_null(args[1].clone())
+        },
+        "is_in" => {
+            arity(2)?;
+            opts.check_known(&["nulls_equal"])?;
+            input().is_in(args[1].clone(), opts.boolean("nulls_equal", false)?)
+        },
+        "round" => {
+            arity(1)?;
+            opts.check_known(&["decimals"])?;
+            let decimals = u32::try_from(opts.uint("decimals", 0)?).map_err(|_| bad(path, "decimals is too large"))?;
+            input().round(decimals, RoundMode::HalfAwayFromZero)
+        },
+        "log" => {
+            arity(1)?;
+            opts.check_known(&["base"])?;
+            input().log(lit(opts.float("base", std::f64::consts::E)?))
+        },
+        "shift" => {
+            arity(1)?;
+            opts.check_known(&["n"])?;
+            input().shift(lit(opts.int("n", 1)?))
+        },
+        "diff" => {
+            arity(1)?;
+            opts.check_known(&["n"])?;
+            // Default null behaviour: Ignore, as in polars.
+            input().diff(lit(opts.int("n", 1)?), Default::default())
+        },
+        "pct_change" => {
+            arity(1)?;
+            opts.check_known(&["n"])?;
+            input().pct_change(lit(opts.int("n", 1)?))
+        },
+        "cum_sum" | "cum_prod" | "cum_min" | "cum_max" | "cum_count" => {
+            arity(1)?;
+            opts.check_known(&["reverse"])?;
+            let reverse = opts.boolean("reverse", false)?;
+            match name {
+                "cum_sum" => input().cum_sum(reverse),
+                "cum_prod" => input().cum_prod(reverse),
+                "cum_min" => input().cum_min(reverse),
+                "cum_max" => input().cum_max(reverse),
+                _ => input().cum_count(reverse),
+            }
+        },
+        "rolling_sum" => input_checked(&args, path)?.rolling_sum(rolling(&opts)?),
+        "rolling_mean" => input_checked(&args, path)?.rolling_mean(rolling(&opts)?),
+        "rolling_min" => input_checked(&args, path)?.rolling_min(rolling(&opts)?),
+        "rolling_max" => input_checked(&args, path)?.rolling_max(rolling(&opts)?),
+        "rolling_std" => input_checked(&args, path)?.rolling_std(rolling(&opts)?),
+        "rolling_var" => input_checked(&args, path)?.rolling_var(rolling(&opts)?),
+        "sort" => {
+            arity(1)?;
+            opts.check_known(&["descending", "nulls_last"])?;
+            input().sort(SortOptions {
+                descending: opts.boolean("descending", false)?,
+                nulls_last: opts.boolean("nulls_last", false)?,
+                ..Default::default()
+            })
+        },
+        "head" | "tail" => {
+            arity(1)?;
+            opts.check_known(&["n"])?;
+            let n = opts.uint("n", 10)? as usize;
+            if name == "head" { input().head(Some(n)) } else { input().tail(Some(n)) }
+        },
+        "str.contains" => {
+            arity(1)?;
+            opts.check_known(&["pattern", "literal"])?;
+            let pattern = opts.required_string("pattern")?;
+            if opts.boolean("literal", false)? {
+                input().str().contains_literal(lit(pattern))
+            } else {
+                // Validate the regex here: a clear INVALID_ARGUMENT beats a failed query later.
+                regex_check(&pattern, path)?;
+                input().str().contains(lit(pattern), true)
+            }
+        },
+        "str.starts_with" | "str.ends_with" => {
+            arity(1)?;
+            opts.check_known(&["prefix", "suffix"])?;
+            if name == "str.starts_with" {
+                input().str().starts_with(lit(opts.required_string("prefix")?))
+            } else {
+                input().str().ends_with(lit(opts.required_string("suffix")?))
+            }
+        },
+        "str.replace_all" => {
+            arity(1)?;
+            opts.check_known(&["pattern", "value", "literal"])?;
+            let pattern = opts.required_string("pattern")?;
+            let literal = opts.boolean("literal", false)?;
+            if !literal {
+                regex_check(&pattern, path)?;
+            }
+            input().str().replace_all(lit(pattern), lit(opts.required_string("value")?), literal)
+        },
+        "str.slice" => {
+            arity(1)?;
+            opts.check_known(&["offset", "length"])?;
+            let length = match f.options.get("length") {
+                Some(_) => lit(opts.uint("length", 0)?),
+                None => lit(Null {}),
+            };
+            input().str().slice(lit(opts.int("offset", 0)?), length)
+        },
+        "dt.truncate" => {
+            arity(1)?;
+            opts.check_known(&["every"])?;
+            let every = opts.required_string("every")?;
+            Duration::try_parse(&every).map_err(|e| bad(path, format!("every {every:?}: {e}")))?;
+            input().dt().truncate(lit(every))
+        },
+        "dt.strftime" => {
+            arity(1)?;
+            opts.check_known(&["format"])?;
+            input().dt().strftime(&opts.required_string("format")?)
+        },
+        "dt.convert_time_zone" => {
+            arity(1)?;
+            opts.check_known(&["time_zone"])?;
+            let tz = time_zone(&opts.required_string("time_zone")?, path)?
+                .ok_or_else(|| bad(path, "option time_zone must not be empty"))?;
+            input().dt().convert_time_zone(tz)
+        },
+        "dt.replace_time_zone" => {
+            arity(1)?;
+            opts.check_known(&["time_zone"])?;
+            let tz = time_zone(&opts.string("time_zone")?.unwrap_or_default(), path)?;
+            input().dt().replace_time_zone(tz, lit("raise"), NonExistent::Raise)
+        },
+        "dt.epoch" => {
+            arity(1)?;
+            opts.check_known(&["unit"])?;
+            match opts.string("unit")?.as_deref().unwrap_or("us") {
+                "s" => input().dt().timestamp(TimeUnit::Milliseconds) / lit(1000i64),
+                "ms" => input().dt().timestamp(TimeUnit::Milliseconds),
+                "us" => input().dt().timestamp(TimeUnit::Microseconds),
+                "ns" => input().dt().timestamp(TimeUnit::Nanoseconds),
+                other => return Err(bad(path, format!("unknown unit {other:?} (s, ms, us, ns)"))),
+            }
+        },
+        "" => return Err(bad(path, "function without a name")),
+        other => return Err(bad(path, format!("unknown function {other:?}"))),
+    })
+}
+
+fn input_checked(args: &[Expr], path: &str) -> Result<Expr> {
+    match args {
+        [one] => Ok(one.clone()),
+        _ => Err(bad(path, format!("takes 1 argument (the input), got {}", args.len()))),
+    }
+}
+
+fn regex_check(pattern: &str, path: &str) -> Result<()> {
+    regex::Regex::new(pattern)
+        .map(|_| ())
+        .map_err(|e| bad(path, format!("invalid regex {pattern:?}: {e}")))
+}
