@@ -1,50 +1,39 @@
 //! A first session against a running `polaroid-server` (start it with
-//! `make run`), using the generated gRPC client:
+//! `make run`), written the way Polars code is written:
 //!
 //!     cargo run -p polaroid-grpc --example first_query [-- http://127.0.0.1:50051]
 //!
-//! It scans the sample trades, asks for per-symbol VWAP with SQL, looks at
-//! the optimized plan, fetches the result as Arrow IPC, and drops its handles.
+//! It scans the sample trades on the server, filters and aggregates them
+//! there, prints the optimized plan, fetches only the small result, and
+//! drops its handles.
 
-use std::collections::HashMap;
-
-use polaroid_grpc::proto::polaroid_client::PolaroidClient;
-use polaroid_grpc::proto::{ExplainRequest, FetchRequest, FileFormat, HandleRequest, ScanRequest, SqlRequest};
+use polaroid_grpc::client::Client;
+use polars::prelude::*;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = std::env::args().nth(1).unwrap_or_else(|| "http://127.0.0.1:50051".into());
-    let mut client = PolaroidClient::connect(url).await?;
+    let client = Client::connect(url).await?;
 
-    let trades = client
-        .scan(ScanRequest { path: "trades.parquet".into(), format: FileFormat::Parquet as i32, ..Default::default() })
+    let trades = client.scan_parquet("trades.parquet").await?;
+    println!("trades.parquet -> handle {} with columns {:?}", trades.id(), trades.schema());
+
+    let vwap = trades
+        .filter(col("size").gt_eq(lit(100)))
         .await?
-        .into_inner()
-        .info
-        .ok_or("no handle info")?;
-    println!("scanned trades.parquet -> handle {}", trades.handle);
-
-    let query = "SELECT symbol, COUNT(*) AS trades, SUM(price * size) / SUM(size) AS vwap \
-                 FROM trades WHERE size >= 100 GROUP BY symbol ORDER BY symbol";
-    let vwap = client
-        .sql(SqlRequest { tables: HashMap::from([("trades".into(), trades.handle.clone())]), query: query.into() })
+        .group_by([col("symbol")])
+        .agg([
+            len().alias("trades"),
+            ((col("price") * col("size")).sum() / col("size").sum()).alias("vwap"),
+        ])
         .await?
-        .into_inner()
-        .info
-        .ok_or("no handle info")?;
+        .sort(["symbol"], SortMultipleOptions::default())
+        .await?;
 
-    let plan = client.explain(ExplainRequest { handle: vwap.handle.clone(), unoptimized: false }).await?.into_inner().plan;
-    println!("optimized plan:\n{plan}\n");
+    println!("optimized plan:\n{}\n", vwap.explain().await?);
+    println!("{}", vwap.fetch().await?);
 
-    let mut stream = client.fetch(FetchRequest { handle: vwap.handle.clone(), ..Default::default() }).await?.into_inner();
-    let mut messages = Vec::new();
-    while let Some(message) = stream.message().await? {
-        messages.push(message);
-    }
-    println!("{}", polaroid_grpc::decode_ipc_stream(messages)?);
-
-    for handle in [vwap.handle, trades.handle] {
-        client.drop(HandleRequest { handle }).await?;
-    }
+    vwap.drop().await?;
+    trades.drop().await?;
     Ok(())
 }

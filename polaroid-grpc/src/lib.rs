@@ -18,6 +18,7 @@ pub mod proto {
 }
 
 mod auth;
+pub mod client;
 mod config;
 mod error;
 mod expr;

@@ -3,6 +3,7 @@
 //! in-process with polars.
 
 mod binary;
+mod client;
 mod concurrency;
 mod errors;
 mod expressions;

@@ -1,0 +1,342 @@
+//! A Polars-style async client for `polaroid-server`.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), polaroid_grpc::client::ClientError> {
+//! use polaroid_grpc::client::Client;
+//! use polars::prelude::*;
+//!
+//! let client = Client::connect("http://127.0.0.1:50051").await?;
+//! let trades = client.scan_parquet("trades.parquet").await?;
+//! let vwap = trades
+//!     .filter(col("size").gt_eq(lit(100)))
+//!     .await?
+//!     .group_by([col("symbol")])
+//!     .agg([((col("price") * col("size")).sum() / col("size").sum()).alias("vwap")])
+//!     .await?;
+//! let df: DataFrame = vwap.sort(["symbol"], Default::default()).await?.fetch().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Every method that makes data returns a new [`RemoteFrame`] naming a
+//! server-side handle; the data stays on the server until [`RemoteFrame::fetch`].
+//! Expressions are polars' own [`Expr`]; ones the protocol cannot carry are
+//! refused before anything is sent ([`ClientError::UnsupportedExpr`]).
+
+mod to_proto;
+
+use polars::prelude::*;
+use tonic::metadata::MetadataValue;
+use tonic::transport::Channel;
+use tonic::Request;
+
+use crate::proto::polaroid_client::PolaroidClient;
+use crate::proto::{self, FileFormat};
+
+/// Whose fault a failed call was: the server's answer, the connection, or
+/// an expression this client cannot send.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server refused the call; the status code says why.
+    #[error("{}: {}", .0.code(), .0.message())]
+    Status(#[from] tonic::Status),
+    /// The server could not be reached.
+    #[error("transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// The expression has a node the protocol does not carry.
+    #[error("{path}: {what} is not supported by polaroid.v1")]
+    UnsupportedExpr { path: String, what: String },
+    /// The result could not be decoded.
+    #[error(transparent)]
+    Polars(#[from] PolarsError),
+}
+
+pub type Result<T, E = ClientError> = std::result::Result<T, E>;
+
+/// A connection to a Polaroid server. Cloning is cheap and shares the channel.
+#[derive(Clone)]
+pub struct Client {
+    rpc: PolaroidClient<Channel>,
+    token: Option<MetadataValue<tonic::metadata::Ascii>>,
+}
+
+impl Client {
+    /// Connect to e.g. `http://127.0.0.1:50051`.
+    pub async fn connect(url: impl Into<String>) -> Result<Self> {
+        let channel = Channel::from_shared(url.into())
+            .map_err(|e| tonic::Status::invalid_argument(format!("bad server url: {e}")))?
+            .connect()
+            .await?;
+        Ok(Self { rpc: PolaroidClient::new(channel).max_decoding_message_size(64 << 20), token: None })
+    }
+
+    /// Send `authorization: Bearer <token>` with every call.
+    pub fn with_token(mut self, token: &str) -> Result<Self> {
+        let value = MetadataValue::try_from(format!("Bearer {token}"))
+            .map_err(|_| tonic::Status::invalid_argument("the token must be printable ASCII"))?;
+        self.token = Some(value);
+        Ok(self)
+    }
+
+    fn request<T>(&self, message: T) -> Request<T> {
+        let mut request = Request::new(message);
+        if let Some(token) = &self.token {
+            request.metadata_mut().insert("authorization", token.clone());
+        }
+        request
+    }
+
+    fn frame(&self, reply: tonic::Response<proto::HandleReply>) -> Result<RemoteFrame> {
+        let info = reply.into_inner().info.ok_or_else(|| tonic::Status::internal("the server sent no handle"))?;
+        Ok(RemoteFrame { client: self.clone(), info })
+    }
+
+    async fn scan(&self, path: &str, format: FileFormat) -> Result<RemoteFrame> {
+        let request = self.request(proto::ScanRequest { path: path.into(), format: format as i32, ..Default::default() });
+        let reply = self.rpc.clone().scan(request).await?;
+        self.frame(reply)
+    }
+
+    /// A lazy scan of a parquet file under the server's data directory.
+    pub async fn scan_parquet(&self, path: &str) -> Result<RemoteFrame> {
+        self.scan(path, FileFormat::Parquet).await
+    }
+
+    pub async fn scan_csv(&self, path: &str) -> Result<RemoteFrame> {
+        self.scan(path, FileFormat::Csv).await
+    }
+
+    pub async fn scan_ipc(&self, path: &str) -> Result<RemoteFrame> {
+        self.scan(path, FileFormat::Ipc).await
+    }
+
+    /// Send a local frame to the server, in messages of at most 1 MiB.
+    pub async fn upload(&self, df: &DataFrame) -> Result<RemoteFrame> {
+        self.upload_named(df, "").await
+    }
+
+    pub async fn upload_named(&self, df: &DataFrame, name: &str) -> Result<RemoteFrame> {
+        let mut bytes = Vec::new();
+        IpcStreamWriter::new(&mut bytes).finish(&mut df.clone())?;
+        let chunks: Vec<proto::UploadChunk> = bytes
+            .chunks(1 << 20)
+            .enumerate()
+            .map(|(i, c)| proto::UploadChunk { name: if i == 0 { name.into() } else { String::new() }, data: c.to_vec() })
+            .collect();
+        let reply = self.rpc.clone().upload(self.request(tokio_stream::iter(chunks))).await?;
+        self.frame(reply)
+    }
+
+    /// SQL over remote frames registered under table names.
+    pub async fn sql(&self, tables: &[(&str, &RemoteFrame)], query: &str) -> Result<RemoteFrame> {
+        let tables = tables.iter().map(|(name, f)| (name.to_string(), f.id().to_string())).collect();
+        let reply = self.rpc.clone().sql(self.request(proto::SqlRequest { tables, query: query.into() })).await?;
+        self.frame(reply)
+    }
+}
+
+/// A handle on the server: a lazy plan or a materialized frame.
+#[derive(Clone)]
+pub struct RemoteFrame {
+    client: Client,
+    info: proto::HandleInfo,
+}
+
+impl std::fmt::Debug for RemoteFrame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteFrame").field("handle", &self.info.handle).field("lineage", &self.info.lineage).finish()
+    }
+}
+
+impl RemoteFrame {
+    /// The handle id.
+    pub fn id(&self) -> &str {
+        &self.info.handle
+    }
+
+    /// How the handle was made, e.g. `scan_parquet("t.parquet").sort(ts)`.
+    pub fn lineage(&self) -> &str {
+        &self.info.lineage
+    }
+
+    /// Rows, once collected.
+    pub fn rows(&self) -> Option<u64> {
+        self.info.rows
+    }
+
+    /// Column names and polars dtype names, as the server resolved them.
+    pub fn schema(&self) -> Vec<(String, String)> {
+        self.info.schema.as_ref().map_or_else(Vec::new, |s| s.fields.iter().map(|f| (f.name.clone(), f.dtype.clone())).collect())
+    }
+
+    fn rpc(&self) -> PolaroidClient<Channel> {
+        self.client.rpc.clone()
+    }
+
+    pub async fn select<E: AsRef<[Expr]>>(&self, exprs: E) -> Result<RemoteFrame> {
+        let exprs = to_proto::exprs(exprs.as_ref(), "exprs")?;
+        let reply = self.rpc().select(self.client.request(proto::SelectRequest { handle: self.id().into(), exprs })).await?;
+        self.client.frame(reply)
+    }
+
+    pub async fn filter(&self, predicate: Expr) -> Result<RemoteFrame> {
+        let predicate = Some(to_proto::expr(&predicate, "predicate")?);
+        let reply = self.rpc().filter(self.client.request(proto::FilterRequest { handle: self.id().into(), predicate })).await?;
+        self.client.frame(reply)
+    }
+
+    pub async fn with_columns<E: AsRef<[Expr]>>(&self, exprs: E) -> Result<RemoteFrame> {
+        let exprs = to_proto::exprs(exprs.as_ref(), "exprs")?;
+        let request = proto::WithColumnsRequest { handle: self.id().into(), exprs };
+        let reply = self.rpc().with_columns(self.client.request(request)).await?;
+        self.client.frame(reply)
+    }
+
+    /// Start a group-by; finish it with [`RemoteGroupBy::agg`].
+    pub fn group_by<E: AsRef<[Expr]>>(&self, keys: E) -> RemoteGroupBy {
+        RemoteGroupBy { frame: self.clone(), keys: keys.as_ref().to_vec(), maintain_order: false }
+    }
+
+    /// Like [`group_by`](Self::group_by), keeping groups in order of first appearance.
+    pub fn group_by_stable<E: AsRef<[Expr]>>(&self, keys: E) -> RemoteGroupBy {
+        RemoteGroupBy { frame: self.clone(), keys: keys.as_ref().to_vec(), maintain_order: true }
+    }
+
+    /// Join on key columns; `args.how` picks the kind (as-of options included).
+    pub async fn join(&self, other: &RemoteFrame, left_on: &[&str], right_on: &[&str], args: JoinArgs) -> Result<RemoteFrame> {
+        let how = match &args.how {
+            JoinType::Inner => proto::JoinHow::Inner,
+            JoinType::Left => proto::JoinHow::Left,
+            JoinType::Right => proto::JoinHow::Right,
+            JoinType::Full => proto::JoinHow::Full,
+            JoinType::Semi => proto::JoinHow::Semi,
+            JoinType::Anti => proto::JoinHow::Anti,
+            JoinType::Cross => proto::JoinHow::Cross,
+            JoinType::AsOf(_) => proto::JoinHow::Asof,
+            #[allow(unreachable_patterns)]
+            other => {
+                return Err(ClientError::UnsupportedExpr { path: "join.how".into(), what: format!("join type {other:?}") })
+            },
+        };
+        let asof = match &args.how {
+            JoinType::AsOf(o) => Some(proto::AsofOptions {
+                strategy: match o.strategy {
+                    AsofStrategy::Backward => proto::AsofStrategy::Backward,
+                    AsofStrategy::Forward => proto::AsofStrategy::Forward,
+                    AsofStrategy::Nearest => proto::AsofStrategy::Nearest,
+                } as i32,
+                left_by: o.left_by.iter().flatten().map(|s| s.to_string()).collect(),
+                right_by: o.right_by.iter().flatten().map(|s| s.to_string()).collect(),
+                tolerance: match (&o.tolerance_str, &o.tolerance) {
+                    (Some(s), _) => Some(proto::asof_options::Tolerance::ToleranceDuration(s.to_string())),
+                    (None, Some(scalar)) => Some(proto::asof_options::Tolerance::ToleranceNumber(
+                        scalar.value().extract::<f64>().ok_or_else(|| ClientError::UnsupportedExpr {
+                            path: "join.asof.tolerance".into(),
+                            what: "a non-numeric tolerance".into(),
+                        })?,
+                    )),
+                    (None, None) => None,
+                },
+                allow_exact_matches: Some(o.allow_eq),
+            }),
+            _ => None,
+        };
+        let request = proto::JoinRequest {
+            left: self.id().into(),
+            right: other.id().into(),
+            left_on: left_on.iter().map(|s| s.to_string()).collect(),
+            right_on: right_on.iter().map(|s| s.to_string()).collect(),
+            how: how as i32,
+            suffix: args.suffix.as_ref().map(|s| s.to_string()),
+            asof,
+        };
+        let reply = self.rpc().join(self.client.request(request)).await?;
+        self.client.frame(reply)
+    }
+
+    pub async fn sort<S: AsRef<str>>(&self, by: impl IntoIterator<Item = S>, options: SortMultipleOptions) -> Result<RemoteFrame> {
+        let by: Vec<String> = by.into_iter().map(|s| s.as_ref().to_string()).collect();
+        let flag = |v: &[bool], i: usize| v.get(i).or(v.first()).copied().unwrap_or(false);
+        let keys = by
+            .iter()
+            .enumerate()
+            .map(|(i, c)| proto::SortKey { column: c.clone(), descending: flag(&options.descending, i), nulls_last: flag(&options.nulls_last, i) })
+            .collect();
+        let request = proto::SortRequest { handle: self.id().into(), by: keys, maintain_order: options.maintain_order };
+        let reply = self.rpc().sort(self.client.request(request)).await?;
+        self.client.frame(reply)
+    }
+
+    pub async fn slice(&self, offset: i64, length: u64) -> Result<RemoteFrame> {
+        let request = proto::SliceRequest { handle: self.id().into(), offset, length: Some(length) };
+        let reply = self.rpc().slice(self.client.request(request)).await?;
+        self.client.frame(reply)
+    }
+
+    pub async fn limit(&self, n: u64) -> Result<RemoteFrame> {
+        self.slice(0, n).await
+    }
+
+    /// Distinct rows (judged on `subset` if given), keeping input order.
+    pub async fn unique(&self, subset: Option<&[&str]>, keep: UniqueKeepStrategy) -> Result<RemoteFrame> {
+        let keep = match keep {
+            UniqueKeepStrategy::First => proto::UniqueKeep::First,
+            UniqueKeepStrategy::Last => proto::UniqueKeep::Last,
+            UniqueKeepStrategy::None => proto::UniqueKeep::None,
+            UniqueKeepStrategy::Any => proto::UniqueKeep::Any,
+        };
+        let subset = subset.unwrap_or(&[]).iter().map(|s| s.to_string()).collect();
+        let request = proto::UniqueRequest { handle: self.id().into(), subset, keep: keep as i32, maintain_order: true };
+        let reply = self.rpc().unique(self.client.request(request)).await?;
+        self.client.frame(reply)
+    }
+
+    /// Materialize on the server: a new frame handle.
+    pub async fn collect(&self) -> Result<RemoteFrame> {
+        let request = proto::CollectRequest { handle: self.id().into(), engine: proto::Engine::Auto as i32 };
+        let reply = self.rpc().collect(self.client.request(request)).await?;
+        self.client.frame(reply)
+    }
+
+    /// Bring the result here as a local DataFrame.
+    pub async fn fetch(&self) -> Result<DataFrame> {
+        let request = proto::FetchRequest { handle: self.id().into(), ..Default::default() };
+        let mut stream = self.rpc().fetch(self.client.request(request)).await?.into_inner();
+        let mut messages = Vec::new();
+        while let Some(m) = stream.message().await? {
+            messages.push(m);
+        }
+        Ok(crate::fetch::decode_ipc_stream(messages)?)
+    }
+
+    /// The optimized plan, as polars prints it.
+    pub async fn explain(&self) -> Result<String> {
+        let request = proto::ExplainRequest { handle: self.id().into(), unoptimized: false };
+        Ok(self.rpc().explain(self.client.request(request)).await?.into_inner().plan)
+    }
+
+    /// Free the handle on the server.
+    pub async fn drop(self) -> Result<()> {
+        self.rpc().drop(self.client.request(proto::HandleRequest { handle: self.id().into() })).await?;
+        Ok(())
+    }
+}
+
+/// A pending group-by on a remote frame.
+pub struct RemoteGroupBy {
+    frame: RemoteFrame,
+    keys: Vec<Expr>,
+    maintain_order: bool,
+}
+
+impl RemoteGroupBy {
+    pub async fn agg<E: AsRef<[Expr]>>(self, aggs: E) -> Result<RemoteFrame> {
+        let request = proto::GroupByRequest {
+            handle: self.frame.id().into(),
+            keys: to_proto::exprs(&self.keys, "keys")?,
+            aggs: to_proto::exprs(aggs.as_ref(), "aggs")?,
+            maintain_order: self.maintain_order,
+        };
+        let reply = self.frame.rpc().group_by(self.frame.client.request(request)).await?;
+        self.frame.client.frame(reply)
+    }
+}

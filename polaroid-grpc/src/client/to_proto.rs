@@ -1,0 +1,311 @@
+//! polars `Expr` -> `polaroid.v1.Expr`. Unsupported nodes are refused here,
+//! before anything is sent, with their path in the expression.
+
+use std::collections::HashMap;
+
+use polars::prelude::*;
+use polars_plan::plans::DynLiteralValue;
+
+use super::ClientError;
+use crate::proto::{self, expr::Kind, literal::Value, BinaryOp};
+
+type Result<T> = std::result::Result<T, ClientError>;
+
+fn unsupported(path: &str, what: impl std::fmt::Display) -> ClientError {
+    ClientError::UnsupportedExpr { path: path.to_string(), what: what.to_string() }
+}
+
+fn node(kind: Kind) -> proto::Expr {
+    proto::Expr { kind: Some(kind) }
+}
+
+fn boxed(e: proto::Expr) -> Option<Box<proto::Expr>> {
+    Some(Box::new(e))
+}
+
+fn function(name: &str, args: Vec<proto::Expr>, options: &[(&str, Value)]) -> proto::Expr {
+    let options: HashMap<String, proto::Literal> = options
+        .iter()
+        .map(|(k, v)| (k.to_string(), proto::Literal { value: Some(v.clone()), dtype: None }))
+        .collect();
+    node(Kind::Function(proto::Function { name: name.into(), args, options }))
+}
+
+pub(crate) fn exprs(list: &[Expr], field: &str) -> Result<Vec<proto::Expr>> {
+    list.iter().enumerate().map(|(i, e)| expr(e, &format!("{field}[{i}]"))).collect()
+}
+
+pub(crate) fn expr(e: &Expr, path: &str) -> Result<proto::Expr> {
+    Ok(match e {
+        Expr::Column(name) => node(Kind::Column(name.to_string())),
+        Expr::Alias(inner, name) => node(Kind::Alias(Box::new(proto::Alias {
+            expr: boxed(expr(inner, &format!("{path}.alias"))?),
+            name: name.to_string(),
+        }))),
+        Expr::Literal(value) => node(Kind::Literal(literal(value, path)?)),
+        Expr::Len => node(Kind::Len(proto::Empty {})),
+        Expr::BinaryExpr { left, op, right } => {
+            let op = binary_op(*op).ok_or_else(|| unsupported(path, format!("operator {op:?}")))?;
+            node(Kind::Binary(Box::new(proto::BinaryExpr {
+                left: boxed(expr(left, &format!("{path}.left"))?),
+                op: op as i32,
+                right: boxed(expr(right, &format!("{path}.right"))?),
+            })))
+        },
+        Expr::Cast { expr: inner, dtype, options } => {
+            let dtype = match dtype {
+                DataTypeExpr::Literal(dt) => dt.to_string(),
+                other => return Err(unsupported(path, format!("cast to a computed dtype {other:?}"))),
+            };
+            node(Kind::Cast(Box::new(proto::Cast {
+                expr: boxed(expr(inner, &format!("{path}.cast"))?),
+                dtype,
+                non_strict: !options.is_strict(),
+            })))
+        },
+        Expr::Ternary { predicate, truthy, falsy } => node(Kind::When(Box::new(proto::When {
+            branches: vec![proto::WhenThen {
+                when: Some(expr(predicate, &format!("{path}.when"))?),
+                then: Some(expr(truthy, &format!("{path}.then"))?),
+            }],
+            otherwise: boxed(expr(falsy, &format!("{path}.otherwise"))?),
+        }))),
+        Expr::Over { function: inner, partition_by, order_by, mapping } => {
+            if order_by.is_some() || !matches!(mapping, WindowMapping::GroupsToRows) {
+                return Err(unsupported(path, "over() with order_by or a non-default mapping"));
+            }
+            node(Kind::Over(Box::new(proto::Over {
+                expr: boxed(expr(inner, &format!("{path}.over"))?),
+                partition_by: exprs(partition_by, &format!("{path}.partition_by"))?,
+            })))
+        },
+        Expr::SortBy { expr: inner, by, sort_options } => node(Kind::SortBy(Box::new(proto::SortBy {
+            expr: boxed(expr(inner, &format!("{path}.sort_by"))?),
+            by: exprs(by, &format!("{path}.by"))?,
+            descending: sort_options.descending.clone(),
+        }))),
+        Expr::Sort { expr: inner, options } => function(
+            "sort",
+            vec![expr(inner, &format!("{path}.sort"))?],
+            &[("descending", Value::Boolean(options.descending)), ("nulls_last", Value::Boolean(options.nulls_last))],
+        ),
+        Expr::Agg(agg) => aggregation(agg, path)?,
+        Expr::Function { input, function: f } => function_call(input, f, path)?,
+        other => return Err(unsupported(path, expr_kind(other))),
+    })
+}
+
+fn expr_kind(e: &Expr) -> String {
+    let text = format!("{e:?}");
+    let short: String = text.chars().take(60).collect();
+    format!("expression `{short}`")
+}
+
+fn binary_op(op: Operator) -> Option<BinaryOp> {
+    Some(match op {
+        Operator::Plus => BinaryOp::Add,
+        Operator::Minus => BinaryOp::Sub,
+        Operator::Multiply => BinaryOp::Mul,
+        Operator::TrueDivide | Operator::RustDivide => BinaryOp::TrueDiv,
+        Operator::FloorDivide => BinaryOp::FloorDiv,
+        Operator::Modulus => BinaryOp::Mod,
+        Operator::Eq => BinaryOp::Eq,
+        Operator::NotEq => BinaryOp::Neq,
+        Operator::Lt => BinaryOp::Lt,
+        Operator::LtEq => BinaryOp::LtEq,
+        Operator::Gt => BinaryOp::Gt,
+        Operator::GtEq => BinaryOp::GtEq,
+        Operator::And | Operator::LogicalAnd => BinaryOp::And,
+        Operator::Or | Operator::LogicalOr => BinaryOp::Or,
+        Operator::Xor => BinaryOp::Xor,
+        Operator::EqValidity => BinaryOp::EqMissing,
+        Operator::NotEqValidity => BinaryOp::NeqMissing,
+    })
+}
+
+fn unit(tu: TimeUnit) -> i32 {
+    (match tu {
+        TimeUnit::Nanoseconds => proto::TimeUnit::Nanoseconds,
+        TimeUnit::Microseconds => proto::TimeUnit::Microseconds,
+        TimeUnit::Milliseconds => proto::TimeUnit::Milliseconds,
+    }) as i32
+}
+
+fn literal(value: &LiteralValue, path: &str) -> Result<proto::Literal> {
+    let plain = |v: Value| proto::Literal { value: Some(v), dtype: None };
+    Ok(match value {
+        LiteralValue::Dyn(DynLiteralValue::Int(v)) => {
+            plain(Value::Int64(i64::try_from(*v).map_err(|_| unsupported(path, "an integer literal beyond i64"))?))
+        },
+        LiteralValue::Dyn(DynLiteralValue::Float(v)) => plain(Value::Float64(*v)),
+        LiteralValue::Dyn(DynLiteralValue::Str(v)) => plain(Value::String(v.to_string())),
+        LiteralValue::Scalar(scalar) => {
+            let dtype = scalar.dtype().clone();
+            let typed = |v: Value| proto::Literal { value: Some(v), dtype: Some(dtype.to_string()) };
+            match scalar.value() {
+                AnyValue::Null => proto::Literal { value: Some(Value::Null(proto::Empty {})), dtype: Some(dtype.to_string()) },
+                AnyValue::Boolean(v) => plain(Value::Boolean(*v)),
+                AnyValue::String(v) => plain(Value::String(v.to_string())),
+                AnyValue::StringOwned(v) => plain(Value::String(v.to_string())),
+                AnyValue::Binary(v) => plain(Value::Binary(v.to_vec())),
+                AnyValue::BinaryOwned(v) => plain(Value::Binary(v.clone())),
+                AnyValue::Int64(v) => plain(Value::Int64(*v)),
+                AnyValue::Int8(v) => typed(Value::Int64(*v as i64)),
+                AnyValue::Int16(v) => typed(Value::Int64(*v as i64)),
+                AnyValue::Int32(v) => typed(Value::Int64(*v as i64)),
+                AnyValue::UInt64(v) => plain(Value::Uint64(*v)),
+                AnyValue::UInt8(v) => typed(Value::Uint64(*v as u64)),
+                AnyValue::UInt16(v) => typed(Value::Uint64(*v as u64)),
+                AnyValue::UInt32(v) => typed(Value::Uint64(*v as u64)),
+                AnyValue::Float64(v) => plain(Value::Float64(*v)),
+                AnyValue::Float32(v) => typed(Value::Float64(*v as f64)),
+                AnyValue::Date(days) => plain(Value::Date(*days)),
+                AnyValue::Time(ns) => plain(Value::Time(*ns)),
+                AnyValue::Datetime(v, tu, tz) => plain(Value::Datetime(proto::DatetimeValue {
+                    value: *v,
+                    unit: unit(*tu),
+                    time_zone: tz.map(|t| t.to_string()).unwrap_or_default(),
+                })),
+                AnyValue::DatetimeOwned(v, tu, tz) => plain(Value::Datetime(proto::DatetimeValue {
+                    value: *v,
+                    unit: unit(*tu),
+                    time_zone: tz.as_ref().map(|t| t.to_string()).unwrap_or_default(),
+                })),
+                AnyValue::Duration(v, tu) => plain(Value::Duration(proto::DurationValue { value: *v, unit: unit(*tu) })),
+                other => return Err(unsupported(path, format!("a literal of dtype {}", other.dtype()))),
+            }
+        },
+        LiteralValue::Series(_) => {
+            return Err(unsupported(path, "a Series literal (use a handle and a join, or scalar literals)"))
+        },
+        other => return Err(unsupported(path, format!("literal {other:?}"))),
+    })
+}
+
+fn aggregation(agg: &AggExpr, path: &str) -> Result<proto::Expr> {
+    let one = |name: &str, input: &Expr| -> Result<proto::Expr> {
+        Ok(function(name, vec![expr(input, &format!("{path}.{name}"))?], &[]))
+    };
+    Ok(match agg {
+        AggExpr::Min { input, .. } => one("min", input)?,
+        AggExpr::Max { input, .. } => one("max", input)?,
+        AggExpr::Median(input) => one("median", input)?,
+        AggExpr::NUnique(input) => one("n_unique", input)?,
+        AggExpr::First(input) => one("first", input)?,
+        AggExpr::Last(input) => one("last", input)?,
+        AggExpr::Mean(input) => one("mean", input)?,
+        AggExpr::Sum(input) => one("sum", input)?,
+        AggExpr::Count { input, include_nulls: false } => one("count", input)?,
+        AggExpr::Count { input, include_nulls: true } => one("len", input)?,
+        AggExpr::Std(input, ddof) => function("std", vec![expr(input, &format!("{path}.std"))?], &[("ddof", Value::Int64(*ddof as i64))]),
+        AggExpr::Var(input, ddof) => function("var", vec![expr(input, &format!("{path}.var"))?], &[("ddof", Value::Int64(*ddof as i64))]),
+        other => return Err(unsupported(path, format!("aggregation {}", expr_kind(&Expr::Agg(other.clone()))))),
+    })
+}
+
+/// A literal argument of a function (`shift(n)`, `str.contains(pattern)`).
+fn literal_arg(input: &[Expr], i: usize, path: &str) -> Result<Value> {
+    match input.get(i) {
+        Some(Expr::Literal(v)) => literal(v, path)?.value.ok_or_else(|| unsupported(path, "an empty literal")),
+        Some(other) => Err(unsupported(path, format!("a computed argument {}; only literals are supported here", expr_kind(other)))),
+        None => Err(unsupported(path, "a missing argument")),
+    }
+}
+
+fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::Expr> {
+    let fpath = format!("{path}.{f}");
+    let first = || -> Result<proto::Expr> {
+        input.first().map(|e| expr(e, &format!("{fpath}.input"))).transpose()?.ok_or_else(|| unsupported(path, "a function without input"))
+    };
+    let simple = |name: &str| -> Result<proto::Expr> { Ok(function(name, vec![first()?], &[])) };
+    let with = |name: &str, options: &[(&str, Value)]| -> Result<proto::Expr> { Ok(function(name, vec![first()?], options)) };
+    use polars::prelude::{BooleanFunction as B, StringFunction as S, TemporalFunction as T};
+    Ok(match f {
+        FunctionExpr::Boolean(B::IsNull) => simple("is_null")?,
+        FunctionExpr::Boolean(B::IsNotNull) => simple("is_not_null")?,
+        FunctionExpr::Boolean(B::IsNan) => simple("is_nan")?,
+        FunctionExpr::Boolean(B::Not) => node(Kind::Not(Box::new(proto::Not { expr: boxed(first()?) }))),
+        FunctionExpr::Boolean(B::IsIn { nulls_equal }) => function(
+            "is_in",
+            vec![first()?, expr(&input[1], &format!("{fpath}.other"))?],
+            &[("nulls_equal", Value::Boolean(*nulls_equal))],
+        ),
+        FunctionExpr::Abs => simple("abs")?,
+        FunctionExpr::Exp => simple("exp")?,
+        FunctionExpr::Pow(PowFunction::Sqrt) => simple("sqrt")?,
+        FunctionExpr::Log => with("log", &[("base", literal_arg(input, 1, &fpath)?)])?,
+        FunctionExpr::Reverse => simple("reverse")?,
+        FunctionExpr::Unique(_) => simple("unique")?,
+        FunctionExpr::FillNull => function("fill_null", vec![first()?, expr(&input[1], &format!("{fpath}.value"))?], &[]),
+        FunctionExpr::Shift => with("shift", &[("n", literal_arg(input, 1, &fpath)?)])?,
+        FunctionExpr::Diff(_) => with("diff", &[("n", literal_arg(input, 1, &fpath)?)])?,
+        FunctionExpr::PctChange => with("pct_change", &[("n", literal_arg(input, 1, &fpath)?)])?,
+        FunctionExpr::CumSum { reverse } => with("cum_sum", &[("reverse", Value::Boolean(*reverse))])?,
+        FunctionExpr::CumProd { reverse } => with("cum_prod", &[("reverse", Value::Boolean(*reverse))])?,
+        FunctionExpr::CumMin { reverse } => with("cum_min", &[("reverse", Value::Boolean(*reverse))])?,
+        FunctionExpr::CumMax { reverse } => with("cum_max", &[("reverse", Value::Boolean(*reverse))])?,
+        FunctionExpr::CumCount { reverse } => with("cum_count", &[("reverse", Value::Boolean(*reverse))])?,
+        FunctionExpr::Round { decimals, .. } => with("round", &[("decimals", Value::Int64(*decimals as i64))])?,
+        FunctionExpr::Quantile { method } => {
+            let interpolation = match method {
+                QuantileMethod::Nearest => "nearest",
+                QuantileMethod::Lower => "lower",
+                QuantileMethod::Higher => "higher",
+                QuantileMethod::Midpoint => "midpoint",
+                QuantileMethod::Linear => "linear",
+                other => return Err(unsupported(path, format!("quantile method {other:?}"))),
+            };
+            with("quantile", &[("quantile", literal_arg(input, 1, &fpath)?), ("interpolation", Value::String(interpolation.into()))])?
+        },
+        FunctionExpr::RollingExpr { function: rf, options } => {
+            let name = match rf {
+                RollingFunction::Sum => "rolling_sum",
+                RollingFunction::Mean => "rolling_mean",
+                RollingFunction::Min => "rolling_min",
+                RollingFunction::Max => "rolling_max",
+                RollingFunction::Std => "rolling_std",
+                RollingFunction::Var => "rolling_var",
+                other => return Err(unsupported(path, format!("rolling function {other:?}"))),
+            };
+            if options.weights.is_some() || options.center {
+                return Err(unsupported(path, "rolling windows with weights or center=true"));
+            }
+            with(
+                name,
+                &[
+                    ("window_size", Value::Int64(options.window_size as i64)),
+                    ("min_periods", Value::Int64(options.min_periods as i64)),
+                ],
+            )?
+        },
+        FunctionExpr::StringExpr(s) => match s {
+            S::Contains { literal: lit_pat, .. } => {
+                with("str.contains", &[("pattern", literal_arg(input, 1, &fpath)?), ("literal", Value::Boolean(*lit_pat))])?
+            },
+            S::StartsWith => with("str.starts_with", &[("prefix", literal_arg(input, 1, &fpath)?)])?,
+            S::EndsWith => with("str.ends_with", &[("suffix", literal_arg(input, 1, &fpath)?)])?,
+            S::Lowercase => simple("str.to_lowercase")?,
+            S::Uppercase => simple("str.to_uppercase")?,
+            S::LenChars => simple("str.len_chars")?,
+            S::LenBytes => simple("str.len_bytes")?,
+            other => return Err(unsupported(path, format!("string function {other}"))),
+        },
+        FunctionExpr::TemporalExpr(t) => match t {
+            T::Year => simple("dt.year")?,
+            T::Month => simple("dt.month")?,
+            T::Day => simple("dt.day")?,
+            T::Hour => simple("dt.hour")?,
+            T::Minute => simple("dt.minute")?,
+            T::Second => simple("dt.second")?,
+            T::Millisecond => simple("dt.millisecond")?,
+            T::WeekDay => simple("dt.weekday")?,
+            T::OrdinalDay => simple("dt.ordinal_day")?,
+            T::Date => simple("dt.date")?,
+            T::Truncate => with("dt.truncate", &[("every", literal_arg(input, 1, &fpath)?)])?,
+            T::ToString(format) => with("dt.strftime", &[("format", Value::String(format.clone()))])?,
+            T::ConvertTimeZone(tz) => with("dt.convert_time_zone", &[("time_zone", Value::String(tz.to_string()))])?,
+            other => return Err(unsupported(path, format!("temporal function {other}"))),
+        },
+        other => return Err(unsupported(path, format!("function {other}"))),
+    })
+}

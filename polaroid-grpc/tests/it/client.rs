@@ -1,0 +1,139 @@
+//! The Polars-style client: the same polars expressions run on the server
+//! and in-process give the same frames.
+
+use polaroid_grpc::client::{Client, ClientError};
+use polars::prelude::*;
+
+use crate::{assert_frames_close, sample_path, TestServer};
+
+fn local(name: &str) -> LazyFrame {
+    LazyFrame::scan_parquet(PlRefPath::new(sample_path(name).to_string_lossy().as_ref()), Default::default()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipeline_of_polars_expressions_matches_in_process_polars() {
+    let server = TestServer::with_sample().await;
+    let client = Client::connect(format!("http://{}", server.addr)).await.unwrap();
+
+    let predicate = col("size").gt_eq(lit(100)).and(col("symbol").str().starts_with(lit("A")).not());
+    let derived = [
+        (col("price") * col("size")).alias("notional"),
+        col("ts").dt().hour().alias("hour"),
+        (col("price") - col("price").mean().over([col("symbol")]).unwrap()).alias("dev"),
+        col("price").shift(lit(1)).over([col("symbol")]).unwrap().alias("prev"),
+        when(col("size").gt(lit(1000))).then(lit("block")).otherwise(lit("lot")).alias("kind"),
+    ];
+    let aggs = [
+        (col("notional").sum() / col("size").sum()).alias("vwap"),
+        col("price").std(1).alias("vol"),
+        col("dev").abs().max().alias("max_dev"),
+        col("kind").n_unique().alias("kinds"),
+        len().alias("n"),
+        col("price").quantile(lit(0.5), QuantileMethod::Linear).alias("p50"),
+    ];
+
+    let trades = client.scan_parquet("trades.parquet").await.unwrap();
+    let remote = trades
+        .filter(predicate.clone())
+        .await
+        .unwrap()
+        .with_columns(derived.clone())
+        .await
+        .unwrap()
+        .group_by_stable([col("symbol"), col("hour")])
+        .agg(aggs.clone())
+        .await
+        .unwrap()
+        .sort(["symbol", "hour"], SortMultipleOptions::default().with_maintain_order(true))
+        .await
+        .unwrap();
+    assert!(remote.lineage().starts_with("scan_parquet(\"trades.parquet\").filter("), "{}", remote.lineage());
+    let collected = remote.collect().await.unwrap();
+    let fetched = collected.fetch().await.unwrap();
+    assert_eq!(collected.rows(), Some(fetched.height() as u64));
+
+    let expected = local("trades.parquet")
+        .filter(predicate)
+        .with_columns(derived)
+        .group_by_stable([col("symbol"), col("hour")])
+        .agg(aggs)
+        .sort(["symbol", "hour"], SortMultipleOptions::default().with_maintain_order(true))
+        .collect()
+        .unwrap();
+    assert_eq!(fetched.height(), 3 * 7, "three symbols over seven trading hours");
+    assert_frames_close(&fetched, &expected);
+    assert!(collected.explain().await.unwrap().contains("DF"), "a collected frame explains as an in-memory scan");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_join_asof_and_sql_through_the_client() {
+    let server = TestServer::with_sample().await;
+    let client = Client::connect(format!("http://{}", server.addr)).await.unwrap();
+    let symbols = df!("symbol" => ["AAPL", "MSFT", "ZZZZ"], "sector" => ["tech", "tech", "none"]).unwrap();
+    let sectors = client.upload_named(&symbols, "sectors").await.unwrap();
+    assert_eq!(sectors.lineage(), "upload(\"sectors\")");
+    let trades = client.scan_parquet("trades.parquet").await.unwrap();
+    let quotes = client.scan_parquet("quotes.parquet").await.unwrap();
+
+    let joined = trades.join(&sectors, &["symbol"], &["symbol"], JoinArgs::new(JoinType::Semi)).await.unwrap();
+    let asof = AsOfOptions {
+        strategy: AsofStrategy::Backward,
+        tolerance_str: Some("50us".into()),
+        left_by: Some(vec!["symbol".into()]),
+        right_by: Some(vec!["symbol".into()]),
+        allow_eq: true,
+        check_sortedness: true,
+        tolerance: None,
+    };
+    let with_quotes = joined
+        .join(&quotes, &["ts"], &["ts"], JoinArgs::new(JoinType::AsOf(Box::new(asof.clone()))))
+        .await
+        .unwrap()
+        .select([col("symbol"), col("price"), ((col("bid") + col("ask")) / lit(2.0)).alias("mid")])
+        .await
+        .unwrap()
+        .fetch()
+        .await
+        .unwrap();
+    let expected = local("trades.parquet")
+        .join(symbols.clone().lazy(), [col("symbol")], [col("symbol")], JoinArgs::new(JoinType::Semi))
+        .join(local("quotes.parquet"), [col("ts")], [col("ts")], JoinArgs::new(JoinType::AsOf(Box::new(asof))))
+        .select([col("symbol"), col("price"), ((col("bid") + col("ask")) / lit(2.0)).alias("mid")])
+        .collect()
+        .unwrap();
+    assert_eq!(with_quotes.height(), 24_000 + 20_000);
+    // Join output order is unspecified: compare sorted by every column.
+    let sorted = |df: DataFrame| df.lazy().sort(["symbol", "price", "mid"], SortMultipleOptions::default().with_nulls_last(true)).collect().unwrap();
+    assert_frames_close(&sorted(with_quotes), &sorted(expected));
+
+    let counted = client
+        .sql(&[("t", &trades), ("s", &sectors)], "SELECT s.sector, COUNT(*) AS n FROM t JOIN s ON t.symbol = s.symbol GROUP BY s.sector")
+        .await
+        .unwrap()
+        .fetch()
+        .await
+        .unwrap();
+    assert_eq!(counted.column("n").unwrap().u32().unwrap().get(0), Some(44_000));
+    sectors.drop().await.unwrap();
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsupported_expressions_are_refused_before_sending_with_their_path() {
+    let server = TestServer::with_sample().await;
+    let client = Client::connect(format!("http://{}", server.addr)).await.unwrap();
+    let trades = client.scan_parquet("trades.parquet").await.unwrap();
+    let err = trades.select([col("price"), col("price").sum().alias("s"), col("price").arg_max()]).await.unwrap_err();
+    match err {
+        ClientError::UnsupportedExpr { path, .. } => assert_eq!(path, "exprs[2]"),
+        other => panic!("expected UnsupportedExpr, got {other}"),
+    }
+    let series_lit = lit(Series::new("s".into(), [1i64, 2]));
+    let err = trades.filter(col("size").is_in(series_lit, false)).await.unwrap_err();
+    assert!(err.to_string().starts_with("predicate.is_in.other: a Series literal"), "{err}");
+    // And a server-side refusal comes back as the server's status.
+    let err = trades.select([col("no_such_column")]).await.unwrap_err();
+    assert!(matches!(&err, ClientError::Status(s) if s.code() == tonic::Code::InvalidArgument), "{err}");
+    server.stop().await;
+}
