@@ -64,6 +64,21 @@ impl PolaroidService {
     }
 }
 
+impl PolaroidService {
+    /// Every single-parent transform has this shape: decode, build the new
+    /// plan off the async runtime, keep it as a new handle.
+    async fn transform<R: Send + 'static>(
+        &self,
+        request: Request<R>,
+        handle: fn(&R) -> &str,
+        build: fn(LazyFrame, &R) -> Result<(LazyFrame, String), ServiceError>,
+    ) -> Result<Response<proto::HandleReply>, Status> {
+        let (state, ns) = (self.state.clone(), namespace(&request));
+        let req = request.into_inner();
+        blocking(move || state.derive(&ns, handle(&req), |lf| build(lf, &req))).await.map(Response::new)
+    }
+}
+
 /// Run query work on the blocking pool, never on the async runtime, and turn
 /// a panic inside polars into INTERNAL instead of a dead worker.
 async fn blocking<T: Send + 'static>(
@@ -315,60 +330,42 @@ impl Polaroid for PolaroidService {
     }
 
     async fn select(&self, request: Request<proto::SelectRequest>) -> Result<Response<proto::HandleReply>, Status> {
-        let (state, ns) = (self.state.clone(), namespace(&request));
-        let req = request.into_inner();
-        blocking(move || state.derive(&ns, &req.handle, |lf| transforms::select(lf, &req))).await.map(Response::new)
+        self.transform(request, |r| &r.handle, transforms::select).await
     }
 
     async fn filter(&self, request: Request<proto::FilterRequest>) -> Result<Response<proto::HandleReply>, Status> {
-        let (state, ns) = (self.state.clone(), namespace(&request));
-        let req = request.into_inner();
-        blocking(move || state.derive(&ns, &req.handle, |lf| transforms::filter(lf, &req))).await.map(Response::new)
+        self.transform(request, |r| &r.handle, transforms::filter).await
     }
 
     async fn with_columns(
         &self,
         request: Request<proto::WithColumnsRequest>,
     ) -> Result<Response<proto::HandleReply>, Status> {
-        let (state, ns) = (self.state.clone(), namespace(&request));
-        let req = request.into_inner();
-        blocking(move || state.derive(&ns, &req.handle, |lf| transforms::with_columns(lf, &req))).await.map(Response::new)
+        self.transform(request, |r| &r.handle, transforms::with_columns).await
     }
 
     async fn group_by(&self, request: Request<proto::GroupByRequest>) -> Result<Response<proto::HandleReply>, Status> {
-        let (state, ns) = (self.state.clone(), namespace(&request));
-        let req = request.into_inner();
-        blocking(move || state.derive(&ns, &req.handle, |lf| transforms::group_by(lf, &req))).await.map(Response::new)
+        self.transform(request, |r| &r.handle, transforms::group_by).await
     }
 
     async fn sort(&self, request: Request<proto::SortRequest>) -> Result<Response<proto::HandleReply>, Status> {
-        let (state, ns) = (self.state.clone(), namespace(&request));
-        let req = request.into_inner();
-        blocking(move || state.derive(&ns, &req.handle, |lf| transforms::sort(lf, &req))).await.map(Response::new)
+        self.transform(request, |r| &r.handle, transforms::sort).await
     }
 
     async fn slice(&self, request: Request<proto::SliceRequest>) -> Result<Response<proto::HandleReply>, Status> {
-        let (state, ns) = (self.state.clone(), namespace(&request));
-        let req = request.into_inner();
-        blocking(move || state.derive(&ns, &req.handle, |lf| transforms::slice(lf, &req))).await.map(Response::new)
+        self.transform(request, |r| &r.handle, transforms::slice).await
     }
 
     async fn unique(&self, request: Request<proto::UniqueRequest>) -> Result<Response<proto::HandleReply>, Status> {
-        let (state, ns) = (self.state.clone(), namespace(&request));
-        let req = request.into_inner();
-        blocking(move || state.derive(&ns, &req.handle, |lf| transforms::unique(lf, &req))).await.map(Response::new)
+        self.transform(request, |r| &r.handle, transforms::unique).await
     }
 
     async fn drop_nulls(&self, request: Request<proto::DropNullsRequest>) -> Result<Response<proto::HandleReply>, Status> {
-        let (state, ns) = (self.state.clone(), namespace(&request));
-        let req = request.into_inner();
-        blocking(move || state.derive(&ns, &req.handle, |lf| transforms::drop_nulls(lf, &req))).await.map(Response::new)
+        self.transform(request, |r| &r.handle, transforms::drop_nulls).await
     }
 
     async fn rename(&self, request: Request<proto::RenameRequest>) -> Result<Response<proto::HandleReply>, Status> {
-        let (state, ns) = (self.state.clone(), namespace(&request));
-        let req = request.into_inner();
-        blocking(move || state.derive(&ns, &req.handle, |lf| transforms::rename(lf, &req))).await.map(Response::new)
+        self.transform(request, |r| &r.handle, transforms::rename).await
     }
 
     async fn concat(&self, request: Request<proto::ConcatRequest>) -> Result<Response<proto::HandleReply>, Status> {
