@@ -1,0 +1,221 @@
+//! polaroid-grpc benchmarks. Each prints its result beside a baseline
+//! measured in the same run, and the ratio:
+//!
+//! 1. remote vs in-process: one group-by/join query over 10M rows held on
+//!    the server, against the same polars query in this process;
+//! 2. Fetch throughput: 10M rows x 8 fixed-width columns over loopback, in
+//!    GB/s, against an in-process Arrow IPC encode+decode of the same data;
+//! 3. small-RPC latency: p50/p99 and calls/s of KeepAlive and Schema.
+//!
+//! Run with `make bench` (or `cargo bench -p polaroid-grpc --bench remote`).
+//! POLAROID_BENCH_ROWS overrides the 10M rows.
+
+use std::time::{Duration, Instant};
+
+use polaroid_grpc::client::Client;
+use polaroid_grpc::proto::polaroid_client::PolaroidClient;
+use polaroid_grpc::proto::{FetchRequest, HandleRequest};
+use polaroid_grpc::{serve, ServerConfig};
+use polars::prelude::*;
+
+const RUNS: usize = 5;
+
+fn rows() -> usize {
+    std::env::var("POLAROID_BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000)
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// Deterministic pseudo-random ticks: 100 symbols.
+fn ticks(n: usize) -> DataFrame {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut sym = Vec::with_capacity(n);
+    let mut price = Vec::with_capacity(n);
+    let mut size = Vec::with_capacity(n);
+    for _ in 0..n {
+        let r = next();
+        sym.push((r % 100) as i64);
+        price.push(100.0 + (r >> 40) as f64 / 1e5);
+        size.push(((r >> 20) % 1000) as i64 + 1);
+    }
+    df!("symbol_id" => sym, "price" => price, "size" => size).unwrap()
+}
+
+fn wide(n: usize) -> DataFrame {
+    let cols: Vec<Column> = (0..8)
+        .map(|c| {
+            if c % 2 == 0 {
+                Column::new(format!("i{c}").into(), (0..n as i64).map(|v| v.wrapping_mul(c + 1)).collect::<Vec<_>>())
+            } else {
+                Column::new(format!("f{c}").into(), (0..n).map(|v| v as f64 * 0.5 + c as f64).collect::<Vec<_>>())
+            }
+        })
+        .collect();
+    DataFrame::new(n, cols).unwrap()
+}
+
+fn query(trades: LazyFrame, symbols: LazyFrame) -> LazyFrame {
+    trades
+        .filter(col("size").gt(lit(10)))
+        .join(symbols, [col("symbol_id")], [col("symbol_id")], JoinArgs::new(JoinType::Inner))
+        .group_by([col("sector")])
+        .agg([
+            ((col("price") * col("size")).sum() / col("size").sum()).alias("vwap"),
+            col("size").sum().alias("volume"),
+            len().alias("trades"),
+        ])
+        .sort(["sector"], Default::default())
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let n = rows();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let data_dir = std::env::temp_dir().join("polaroid-bench-data");
+    std::fs::create_dir_all(&data_dir).unwrap();
+    let config = ServerConfig { data_dir, memory_limit: 16 << 30, ..Default::default() };
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(config, listener, async {
+        let _ = stop_rx.await;
+    }));
+    let url = format!("http://{addr}");
+    let client = loop {
+        if let Ok(c) = Client::connect(url.clone()).await {
+            break c;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+
+    // ---- 1. remote vs in-process query
+    println!("== remote vs in-process: filter + join + group_by over {n} rows ==");
+    let trades = tokio::task::spawn_blocking(move || ticks(n)).await.unwrap();
+    let symbols = df!(
+        "symbol_id" => (0..100i64).collect::<Vec<_>>(),
+        "sector" => (0..100).map(|i| format!("sector{}", i % 11)).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let remote_trades = client.upload_named(&trades, "ticks").await.unwrap();
+    let remote_symbols = client.upload_named(&symbols, "symbols").await.unwrap();
+
+    let mut local_times = Vec::new();
+    let mut remote_times = Vec::new();
+    let mut local_result = None;
+    let mut remote_result = None;
+    for _ in 0..RUNS {
+        let (t, s) = (trades.clone(), symbols.clone());
+        let start = Instant::now();
+        let df = tokio::task::spawn_blocking(move || query(t.lazy(), s.lazy()).collect().unwrap()).await.unwrap();
+        local_times.push(start.elapsed());
+        local_result = Some(df);
+
+        let start = Instant::now();
+        let r = remote_trades
+            .filter(col("size").gt(lit(10)))
+            .await
+            .unwrap()
+            .join(&remote_symbols, &["symbol_id"], &["symbol_id"], JoinArgs::new(JoinType::Inner))
+            .await
+            .unwrap()
+            .group_by([col("sector")])
+            .agg([
+                ((col("price") * col("size")).sum() / col("size").sum()).alias("vwap"),
+                col("size").sum().alias("volume"),
+                len().alias("trades"),
+            ])
+            .await
+            .unwrap()
+            .sort(["sector"], Default::default())
+            .await
+            .unwrap();
+        let df = r.fetch().await.unwrap();
+        remote_times.push(start.elapsed());
+        remote_result = Some(df);
+    }
+    let (l, r) = (median(local_times), median(remote_times));
+    assert_eq!(local_result.unwrap().height(), remote_result.unwrap().height());
+    println!("in-process  {:>10.1} ms (median of {RUNS})", l.as_secs_f64() * 1e3);
+    println!("remote      {:>10.1} ms (median of {RUNS}; 5 RPCs + fetch)", r.as_secs_f64() * 1e3);
+    println!("ratio       {:>10.3}x remote/in-process (target <= 1.1x for queries >= 100 ms)\n", r.as_secs_f64() / l.as_secs_f64());
+    drop(trades);
+
+    // ---- 2. Fetch throughput
+    println!("== Fetch throughput: {n} rows x 8 fixed-width columns ==");
+    let frame = tokio::task::spawn_blocking(move || wide(n)).await.unwrap();
+    let bytes = frame.estimated_size() as f64;
+    let remote_wide = client.upload_named(&frame, "wide").await.unwrap();
+    let mut rpc = PolaroidClient::connect(url.clone()).await.unwrap().max_decoding_message_size(64 << 20);
+    let mut fetch_times = Vec::new();
+    for _ in 0..RUNS {
+        let start = Instant::now();
+        let mut stream = rpc.fetch(FetchRequest { handle: remote_wide.id().into(), ..Default::default() }).await.unwrap().into_inner();
+        let mut messages = Vec::new();
+        while let Some(m) = stream.message().await.unwrap() {
+            messages.push(m);
+        }
+        let df = polaroid_grpc::decode_ipc_stream(messages).unwrap();
+        fetch_times.push(start.elapsed());
+        assert_eq!(df.height(), n);
+    }
+    let f = tokio::task::spawn_blocking(move || {
+        let mut times = Vec::new();
+        for _ in 0..RUNS {
+            let start = Instant::now();
+            let mut buf = Vec::new();
+            IpcStreamWriter::new(&mut buf).finish(&mut frame.clone()).unwrap();
+            let back = IpcStreamReader::new(std::io::Cursor::new(buf)).finish().unwrap();
+            times.push(start.elapsed());
+            assert_eq!(back.height(), frame.height());
+        }
+        median(times)
+    })
+    .await
+    .unwrap();
+    let fetch = median(fetch_times);
+    let gbps = |d: Duration| bytes / d.as_secs_f64() / 1e9;
+    println!("in-process IPC encode+decode {:>7.2} GB/s ({:.0} ms)", gbps(f), f.as_secs_f64() * 1e3);
+    println!("Fetch over loopback          {:>7.2} GB/s ({:.0} ms)", gbps(fetch), fetch.as_secs_f64() * 1e3);
+    println!("ratio                        {:>7.3}x of the in-process ceiling (target >= 1.5 GB/s)\n", gbps(fetch) / gbps(f));
+    remote_wide.drop().await.unwrap();
+
+    // ---- 3. small-RPC latency
+    println!("== small-RPC latency over loopback ==");
+    let handle = remote_symbols.id().to_string();
+    for name in ["keep_alive", "schema"] {
+        let calls = 20_000;
+        let mut lat = Vec::with_capacity(calls);
+        let start = Instant::now();
+        for _ in 0..calls {
+            let t = Instant::now();
+            if name == "keep_alive" {
+                rpc.keep_alive(HandleRequest { handle: handle.clone() }).await.unwrap();
+            } else {
+                rpc.schema(HandleRequest { handle: handle.clone() }).await.unwrap();
+            }
+            lat.push(t.elapsed());
+        }
+        let total = start.elapsed();
+        lat.sort();
+        println!(
+            "{name:<10} p50 {:>6.0} us  p99 {:>6.0} us  {:>8.0} calls/s (one client, sequential; target p50 <= 150 us)",
+            percentile(&lat, 0.5).as_secs_f64() * 1e6,
+            percentile(&lat, 0.99).as_secs_f64() * 1e6,
+            calls as f64 / total.as_secs_f64()
+        );
+    }
+    let _ = stop_tx.send(());
+    server.await.unwrap().unwrap();
+}
