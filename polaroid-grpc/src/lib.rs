@@ -3,6 +3,7 @@
 //! - [`proto`]: the generated `polaroid.v1` types, server and client.
 //! - [`ServerConfig`] and [`serve`]: run the service (with gRPC health and
 //!   reflection) on a listener until a shutdown signal.
+//! - [`PolaroidFlight`]: Arrow Flight on the same port and handles.
 //! - [`sample`]: the small trades/quotes dataset a fresh server writes.
 //!
 //! The service layer is thin: it decodes a request, calls the handle store
@@ -23,6 +24,7 @@ mod config;
 mod error;
 mod expr;
 mod fetch;
+mod flight;
 mod sandbox;
 pub mod sample;
 mod server;
@@ -32,5 +34,6 @@ mod transforms;
 pub use config::ServerConfig;
 pub use error::ServiceError;
 pub use fetch::decode_ipc_stream;
+pub use flight::PolaroidFlight;
 pub use server::{serve, ServeError};
 pub use service::PolaroidService;

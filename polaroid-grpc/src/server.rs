@@ -9,6 +9,8 @@ use tonic_health::ServingStatus;
 
 use crate::auth::Auth;
 use crate::config::ServerConfig;
+use crate::flight::PolaroidFlight;
+use arrow_flight::flight_service_server::FlightServiceServer;
 use crate::proto::polaroid_server::PolaroidServer;
 use crate::proto::FILE_DESCRIPTOR_SET;
 use crate::service::PolaroidService;
@@ -23,7 +25,7 @@ pub enum ServeError {
     Transport(#[from] tonic::transport::Error),
 }
 
-/// Serve `polaroid.v1.Polaroid`, gRPC health and reflection on `listener`
+/// Serve `polaroid.v1.Polaroid`, Arrow Flight, gRPC health and reflection on `listener`
 /// until `shutdown` resolves; in-flight calls then finish before it returns.
 pub async fn serve(
     config: ServerConfig,
@@ -38,16 +40,29 @@ pub async fn serve(
     let service = PolaroidService::new(store, config.data_dir.clone(), config.max_message_size).map_err(|source| {
         ServeError::DataDir { path: config.data_dir.display().to_string(), source }
     })?;
+    let auth = Auth::new(config.auth_tokens.clone());
+    // Flight clients write whole tables as one message (pyarrow sends a
+    // table's chunk as is), so uploads may be as large as the memory budget.
+    let flight_upload_limit = usize::try_from(config.memory_limit).unwrap_or(usize::MAX);
+    let flight = InterceptedService::new(
+        FlightServiceServer::new(PolaroidFlight::new(service.state()))
+            .max_decoding_message_size(flight_upload_limit)
+            .max_encoding_message_size(config.max_message_size),
+        auth.clone(),
+    );
     let polaroid = InterceptedService::new(
         PolaroidServer::new(service)
             .max_decoding_message_size(config.max_message_size)
             .max_encoding_message_size(config.max_message_size),
-        Auth::new(config.auth_tokens.clone()),
+        auth,
     );
 
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter
         .set_service_status("polaroid.v1.Polaroid", ServingStatus::Serving)
+        .await;
+    health_reporter
+        .set_service_status("arrow.flight.protocol.FlightService", ServingStatus::Serving)
         .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
@@ -64,6 +79,7 @@ pub async fn serve(
         .add_service(health)
         .add_service(reflection)
         .add_service(polaroid)
+        .add_service(flight)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await?;
     tracing::info!("polaroid-server stopped");

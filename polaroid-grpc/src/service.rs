@@ -1,18 +1,19 @@
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
 use polaroid_handles::{Entry, HandleId, HandleInfo as StoreInfo, HandleStore, Namespace, Payload, PayloadKind};
 use polars::prelude::*;
+use polars_arrow::io::ipc::write::Compression;
 use polars::sql::SQLContext;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::error::ServiceError;
-use crate::fetch::MessageEncoder;
+use crate::fetch::{frame_message, stream_result, EncodedBatch, IpcEncoder, Window, END_OF_STREAM};
 use crate::proto::polaroid_server::Polaroid;
 use crate::proto::{self, FileFormat, IpcCompression, IpcMessage};
 use crate::sandbox;
@@ -28,10 +29,11 @@ pub struct PolaroidService {
     state: Arc<State>,
 }
 
-struct State {
-    store: HandleStore,
+/// What every RPC of either protocol works on.
+pub(crate) struct State {
+    pub(crate) store: HandleStore,
     data_dir: PathBuf,
-    max_message_size: usize,
+    pub(crate) max_message_size: usize,
     active_fetches: Arc<AtomicU64>,
 }
 
@@ -62,6 +64,10 @@ impl PolaroidService {
     pub fn store(&self) -> &HandleStore {
         &self.state.store
     }
+
+    pub(crate) fn state(&self) -> Arc<State> {
+        self.state.clone()
+    }
 }
 
 impl PolaroidService {
@@ -81,7 +87,7 @@ impl PolaroidService {
 
 /// Run query work on the blocking pool, never on the async runtime, and turn
 /// a panic inside polars into INTERNAL instead of a dead worker.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ServiceError> + Send + 'static,
 ) -> Result<T, Status> {
     match tokio::task::spawn_blocking(move || std::panic::catch_unwind(AssertUnwindSafe(work))).await {
@@ -101,11 +107,11 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-fn namespace<T>(request: &Request<T>) -> Namespace {
+pub(crate) fn namespace<T>(request: &Request<T>) -> Namespace {
     request.extensions().get::<Namespace>().cloned().unwrap_or_else(Namespace::anonymous)
 }
 
-fn parse_id(text: &str) -> Result<HandleId, ServiceError> {
+pub(crate) fn parse_id(text: &str) -> Result<HandleId, ServiceError> {
     Ok(text.parse::<HandleId>()?)
 }
 
@@ -135,15 +141,63 @@ fn proto_info(info: &StoreInfo) -> proto::HandleInfo {
         lineage: info.lineage.to_string(),
         created_ms: epoch_ms(info.created),
         last_access_ms: epoch_ms(info.last_access),
+        name: info.name.as_deref().map(str::to_string),
     }
 }
 
 impl State {
     /// Store `entry` and describe it.
-    fn keep(&self, ns: &Namespace, entry: Entry) -> Result<proto::HandleReply, ServiceError> {
+    pub(crate) fn keep(&self, ns: &Namespace, entry: Entry) -> Result<proto::HandleReply, ServiceError> {
         let id = self.store.insert(ns, entry)?;
         let entry = self.store.get(ns, id)?;
-        Ok(proto::HandleReply { info: Some(proto_info(&entry_info(id, &entry))) })
+        Ok(proto::HandleReply { info: Some(proto_info(&entry.info(id))) })
+    }
+
+    /// Stream a handle's result from the blocking pool: `head`, then each
+    /// encoded batch as `wrap` turns it into messages, then `tail` once the
+    /// result is complete. A receiver that goes away stops the query; an
+    /// error or a panic ends the stream with its status.
+    pub(crate) fn spawn_result_stream<M: Send + 'static>(
+        &self,
+        id: HandleId,
+        entry: Arc<Entry>,
+        window: Window,
+        encoder: IpcEncoder,
+        head: Vec<M>,
+        wrap: impl Fn(EncodedBatch) -> Vec<M> + Send + 'static,
+        tail: Vec<M>,
+    ) -> ReceiverStream<Result<M, Status>> {
+        let (tx, rx) = mpsc::channel(FETCH_WINDOW);
+        let guard = FetchGuard::new(&self.active_fetches);
+        tokio::task::spawn_blocking(move || {
+            let _guard = guard;
+            let run = || -> Result<bool, ServiceError> {
+                for m in head {
+                    if tx.blocking_send(Ok(m)).is_err() {
+                        return Ok(false);
+                    }
+                }
+                let batch_tx = tx.clone();
+                let send = move |batch: EncodedBatch| wrap(batch).into_iter().all(|m| batch_tx.blocking_send(Ok(m)).is_ok());
+                if !stream_result(&entry, window, encoder, send)? {
+                    return Ok(false);
+                }
+                Ok(tail.into_iter().all(|m| tx.blocking_send(Ok(m)).is_ok()))
+            };
+            let status = match std::panic::catch_unwind(AssertUnwindSafe(run)) {
+                Ok(Ok(true)) => None,
+                Ok(Ok(false)) => {
+                    tracing::debug!(handle = %id, "result stream stopped: the client went away");
+                    None
+                },
+                Ok(Err(e)) => Some(Status::from(e)),
+                Err(panic) => Some(ServiceError::Internal(format!("polars panicked: {}", panic_message(&*panic))).into()),
+            };
+            if let Some(status) = status {
+                let _ = tx.blocking_send(Err(status));
+            }
+        });
+        ReceiverStream::new(rx)
     }
 
     fn scan(&self, ns: &Namespace, req: proto::ScanRequest) -> Result<proto::HandleReply, ServiceError> {
@@ -190,7 +244,7 @@ impl State {
         self.keep(ns, Entry::plan(lf, lineage(&format!("{}.{op}", parent.lineage())))?)
     }
 
-    fn upload(&self, ns: &Namespace, name: String, bytes: Vec<u8>) -> Result<proto::HandleReply, ServiceError> {
+    pub(crate) fn upload(&self, ns: &Namespace, name: String, bytes: Vec<u8>) -> Result<proto::HandleReply, ServiceError> {
         if bytes.is_empty() {
             return Err(ServiceError::InvalidArgument("the upload is empty: send an Arrow IPC stream".into()));
         }
@@ -208,7 +262,7 @@ impl State {
             },
         };
         let label = if name.is_empty() { "upload()".to_string() } else { format!("upload({name:?})") };
-        self.keep(ns, Entry::frame(df, label))
+        self.keep(ns, Entry::frame(df, label).named(&name))
     }
 
     fn concat(&self, ns: &Namespace, req: proto::ConcatRequest) -> Result<proto::HandleReply, ServiceError> {
@@ -231,7 +285,7 @@ impl State {
         self.keep(ns, Entry::plan(lf, lineage(&format!("{}.{op}", left.lineage())))?)
     }
 
-    fn sql(&self, ns: &Namespace, req: proto::SqlRequest) -> Result<proto::HandleReply, ServiceError> {
+    pub(crate) fn sql(&self, ns: &Namespace, req: proto::SqlRequest) -> Result<proto::HandleReply, ServiceError> {
         if req.query.trim().is_empty() {
             return Err(ServiceError::InvalidArgument("the SQL query is empty".into()));
         }
@@ -247,7 +301,7 @@ impl State {
         self.keep(ns, Entry::plan(lf, format!("sql({:?} over [{tables}])", req.query))?)
     }
 
-    fn collect(&self, ns: &Namespace, req: proto::CollectRequest) -> Result<proto::HandleReply, ServiceError> {
+    pub(crate) fn collect(&self, ns: &Namespace, req: proto::CollectRequest) -> Result<proto::HandleReply, ServiceError> {
         let id = parse_id(&req.handle)?;
         let entry = self.store.get(ns, id)?;
         let engine = match proto::Engine::try_from(req.engine).unwrap_or(proto::Engine::Auto) {
@@ -274,18 +328,6 @@ fn lineage(text: &str) -> String {
     format!("{head}…{tail}")
 }
 
-fn entry_info(id: HandleId, entry: &Entry) -> StoreInfo {
-    StoreInfo {
-        id,
-        kind: entry.kind(),
-        schema: entry.schema().clone(),
-        rows: entry.rows(),
-        estimated_bytes: entry.estimated_bytes(),
-        lineage: entry.lineage().into(),
-        created: entry.created(),
-        last_access: entry.last_access(),
-    }
-}
 
 fn format_from_extension(path: &str) -> Result<FileFormat, ServiceError> {
     let ext = std::path::Path::new(path).extension().and_then(|e| e.to_str()).unwrap_or("");
@@ -397,77 +439,32 @@ impl Polaroid for PolaroidService {
     async fn fetch(&self, request: Request<proto::FetchRequest>) -> Result<Response<Self::FetchStream>, Status> {
         let ns = namespace(&request);
         let req = request.into_inner();
-        let id = parse_id(&req.handle).map_err(Status::from)?;
+        let id = parse_id(&req.handle)?;
         let entry = self.state.store.get(&ns, id).map_err(ServiceError::from)?;
-        let compression = IpcCompression::try_from(req.compression).unwrap_or(IpcCompression::None);
-        let (mut encoder, schema_msg) =
-            MessageEncoder::start(entry.schema(), self.state.max_message_size, compression)?;
-        let (tx, rx) = mpsc::channel(FETCH_WINDOW);
-        let offset = i64::try_from(req.offset).map_err(|_| Status::invalid_argument("offset is too large"))?;
-        let limit = req.limit.map(|l| l.min(IdxSize::MAX as u64) as IdxSize);
-
-        let guard = FetchGuard::new(&self.state.active_fetches);
-        tokio::task::spawn_blocking(move || {
-            let _guard = guard;
-            let error_tx = tx.clone();
-            let run = move || -> Result<(), ServiceError> {
-                if tx.blocking_send(Ok(schema_msg)).is_err() {
-                    return Ok(());
-                }
-                let mut send = |m: IpcMessage| tx.blocking_send(Ok(m)).is_ok();
-                let completed = match entry.payload() {
-                    Payload::Frame(df) => {
-                        let height = df.height() as i64;
-                        let start = offset.min(height);
-                        let len = limit.map_or(height - start, |l| (l as i64).min(height - start));
-                        encoder.encode(&df.slice(start, len as usize), &mut send)?
-                    },
-                    Payload::Plan(lf) => {
-                        // Stream the plan: batches are encoded and sent as the
-                        // streaming engine produces them, in bounded memory.
-                        let shared = Arc::new(Mutex::new((encoder, true)));
-                        let in_callback = shared.clone();
-                        let tx_cb = tx.clone();
-                        let callback = PlanCallback::new(move |df: DataFrame| {
-                            let mut guard = in_callback.lock().unwrap_or_else(|p| p.into_inner());
-                            let (enc, open) = &mut *guard;
-                            let mut send_cb = |m: IpcMessage| tx_cb.blocking_send(Ok(m)).is_ok();
-                            let alive = enc.encode(&df, &mut send_cb).map_err(|e| polars_err!(ComputeError: "{e}"))?;
-                            *open = alive;
-                            // `true` stops the query: the client went away.
-                            Ok(!alive)
-                        });
-                        let mut lf = lf.clone();
-                        if offset > 0 || limit.is_some() {
-                            lf = lf.slice(offset, limit.unwrap_or(IdxSize::MAX));
-                        }
-                        lf.sink_batches(callback, true, None)?.collect_with_engine(Engine::Streaming)?;
-                        let (enc, open) = Arc::try_unwrap(shared)
-                            .map_err(|_| ServiceError::Internal("fetch encoder still shared".into()))?
-                            .into_inner()
-                            .unwrap_or_else(|p| p.into_inner());
-                        encoder = enc;
-                        open
-                    },
-                };
-                if completed {
-                    let _ = tx.blocking_send(Ok(encoder.finish()?));
-                } else {
-                    tracing::debug!(handle = %id, "fetch stopped: the client went away");
-                }
-                Ok(())
-            };
-            let outcome = std::panic::catch_unwind(AssertUnwindSafe(run));
-            let status = match outcome {
-                Ok(Ok(())) => None,
-                Ok(Err(e)) => Some(Status::from(e)),
-                Err(panic) => Some(ServiceError::Internal(format!("polars panicked: {}", panic_message(&*panic))).into()),
-            };
-            if let Some(status) = status {
-                let _ = error_tx.blocking_send(Err(status));
+        let compression = match IpcCompression::try_from(req.compression).unwrap_or(IpcCompression::None) {
+            IpcCompression::None => None,
+            IpcCompression::Lz4 => Some(Compression::LZ4),
+            IpcCompression::Zstd => Some(Compression::ZSTD(Default::default())),
+        };
+        let window = Window {
+            offset: i64::try_from(req.offset).map_err(|_| Status::invalid_argument("offset is too large"))?,
+            limit: req.limit.map(|l| l.min(IdxSize::MAX as u64) as IdxSize),
+        };
+        let (encoder, schema) = IpcEncoder::start(entry.schema(), self.state.max_message_size, compression);
+        // One gRPC message per batch: its messages framed as an IPC stream.
+        let to_message = |batch: EncodedBatch| {
+            let mut data = Vec::new();
+            for m in &batch.messages {
+                frame_message(m, &mut data);
             }
-        });
-        Ok(Response::new(ReceiverStream::new(rx)))
+            vec![IpcMessage { data, rows: batch.rows as u64 }]
+        };
+        let mut head = Vec::new();
+        frame_message(&schema, &mut head);
+        let head = IpcMessage { data: head, rows: 0 };
+        let tail = IpcMessage { data: END_OF_STREAM.to_vec(), rows: 0 };
+        let stream = self.state.spawn_result_stream(id, entry, window, encoder, vec![head], to_message, vec![tail]);
+        Ok(Response::new(stream))
     }
 
     async fn schema(&self, request: Request<proto::HandleRequest>) -> Result<Response<proto::SchemaReply>, Status> {
@@ -501,7 +498,7 @@ impl Polaroid for PolaroidService {
         let ns = namespace(&request);
         let id = parse_id(&request.get_ref().handle)?;
         let entry = self.state.store.get(&ns, id).map_err(ServiceError::from)?;
-        Ok(Response::new(proto_info(&entry_info(id, &entry))))
+        Ok(Response::new(proto_info(&entry.info(id))))
     }
 
     async fn list(&self, request: Request<proto::ListRequest>) -> Result<Response<proto::ListReply>, Status> {

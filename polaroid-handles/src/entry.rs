@@ -59,6 +59,7 @@ pub struct Entry {
     rows: Option<usize>,
     bytes: Option<u64>,
     lineage: Arc<str>,
+    name: Option<Arc<str>>,
     namespace: Namespace,
     created: SystemTime,
     created_mono: std::time::Instant,
@@ -98,11 +99,24 @@ impl Entry {
             rows,
             bytes,
             lineage: Arc::from(lineage.as_ref()),
+            name: None,
             namespace: Namespace::anonymous(),
             created: now,
             created_mono: std::time::Instant::now(),
             last_access_ms: AtomicU64::new(epoch_ms(now)),
         }
+    }
+
+    /// Give the handle a human name (an upload's table name), by which SQL
+    /// can refer to it. Names need not be unique; the newest handle wins.
+    pub fn named(mut self, name: impl AsRef<str>) -> Self {
+        let name = name.as_ref().trim();
+        self.name = (!name.is_empty()).then(|| Arc::from(name));
+        self
+    }
+
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
     }
 
     pub(crate) fn with_namespace(mut self, ns: &Namespace) -> Self {
@@ -168,7 +182,8 @@ impl Entry {
         self.last_access_ms.store(epoch_ms(SystemTime::now()), Ordering::Relaxed);
     }
 
-    pub(crate) fn info(&self, id: HandleId) -> HandleInfo {
+    /// A description of this entry under `id`, as `list` gives it.
+    pub fn info(&self, id: HandleId) -> HandleInfo {
         HandleInfo {
             id,
             kind: self.kind(),
@@ -176,6 +191,7 @@ impl Entry {
             rows: self.rows,
             estimated_bytes: self.bytes,
             lineage: self.lineage.clone(),
+            name: self.name.clone(),
             created: self.created,
             last_access: self.last_access(),
         }
@@ -204,6 +220,7 @@ pub struct HandleInfo {
     pub rows: Option<usize>,
     pub estimated_bytes: Option<u64>,
     pub lineage: Arc<str>,
+    pub name: Option<Arc<str>>,
     pub created: SystemTime,
     pub last_access: SystemTime,
 }

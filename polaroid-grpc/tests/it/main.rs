@@ -7,6 +7,7 @@ mod client;
 mod concurrency;
 mod errors;
 mod expressions;
+mod flight;
 mod transforms;
 mod rpc;
 
