@@ -5,7 +5,7 @@ CARGO ?= cargo
 FORK := $(PYTHON) ci/fork.py
 
 .PHONY: run fork fork-check fork-export fork-rebase fork-rebase-continue fork-rebase-abort \
-        test test-fork test-rust bench build clean-fork
+        test test-fork test-rust test-python bench bench-flight build clean-fork python-env
 
 ## run: build in release and start polaroid-server with its defaults
 ## (127.0.0.1:50051, ./data with sample trades/quotes). Extra flags: make run ARGS="--handle-ttl 1h"
@@ -36,8 +36,8 @@ fork-rebase-continue:
 fork-rebase-abort:
 	@$(FORK) rebase-abort
 
-## test: the queue tool's tests, then every workspace test
-test: fork test-fork test-rust
+## test: the queue tool's tests, every workspace test, then the real Python clients
+test: fork test-fork test-rust test-python
 
 test-fork:
 	$(PYTHON) -m unittest discover -s ci/tests -t . -v
@@ -45,9 +45,23 @@ test-fork:
 test-rust: fork
 	$(CARGO) test --workspace --locked
 
+## python-env: .venv with the Python clients (pyarrow.flight) tests and benches use
+python-env:
+	@bash ci/python-env.sh
+
+## test-python: pyarrow.flight against a polaroid-server child process
+test-python: fork python-env
+	$(CARGO) build --locked -p polaroid-grpc --bin polaroid-server
+	POLAROID_SERVER=target/debug/polaroid-server .venv/bin/python -m unittest discover -s polaroid-grpc/tests/python -v
+
 ## bench: every benchmark, each printing its ratio against a baseline run beside it
-bench: fork
+bench: fork bench-flight
 	$(CARGO) bench --workspace --locked
+
+## bench-flight: DoGet read by pyarrow.flight vs the native Fetch, same handle, same run
+bench-flight: fork python-env
+	$(CARGO) build --release --locked -p polaroid-grpc --bin polaroid-server
+	POLAROID_SERVER=target/release/polaroid-server .venv/bin/python polaroid-grpc/benches/flight.py
 
 build: fork
 	$(CARGO) build --release --workspace --locked

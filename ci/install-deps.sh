@@ -10,4 +10,10 @@ python3 - <<'PY'
 import sys
 if sys.version_info < (3, 11):
     sys.exit(f"install-deps: python3 >= 3.11 is required (tomllib), found {sys.version.split()[0]}")
+try:
+    import ensurepip, venv  # noqa: F401  (ci/python-env.sh makes .venv with them)
+except ImportError as e:
+    sys.exit(f"install-deps: python3 needs the venv module with pip ({e}); on Debian: apt-get install python3-venv")
 PY
+# The Python clients the tests use (pyarrow.flight), into .venv.
+bash ci/python-env.sh

@@ -1,0 +1,109 @@
+"""DoGet throughput read by pyarrow.flight, beside the native Fetch RPC on
+the same handle in the same run (read by grpcio, decoded by pyarrow.ipc).
+
+    make bench-flight          # or: POLAROID_SERVER=... .venv/bin/python polaroid-grpc/benches/flight.py
+
+The table is 20M rows x 4 fixed-width columns (640 MB of Arrow data),
+uploaded once with DoPut. Throughput = Arrow bytes of the table / wall time
+from the request to a complete pyarrow Table in the client.
+"""
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.flight as flight
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "python"))
+from test_flight import Server, put  # noqa: E402
+
+ROWS = int(os.environ.get("POLAROID_BENCH_ROWS", 20_000_000))
+RUNS = int(os.environ.get("POLAROID_BENCH_RUNS", 5))
+PROTO_ROOT = os.path.join(HERE, "..", "proto")
+
+
+def native_stubs(out_dir):
+    """Generate the polaroid.v1 Python stubs with grpcio-tools."""
+    from grpc_tools import protoc
+
+    proto = os.path.join(PROTO_ROOT, "polaroid", "v1", "polaroid.proto")
+    include = os.path.join(os.path.dirname(protoc.__file__), "_proto")
+    code = protoc.main(["protoc", f"-I{PROTO_ROOT}", f"-I{include}", f"--python_out={out_dir}", f"--grpc_python_out={out_dir}", proto])
+    if code != 0:
+        raise RuntimeError("protoc failed on polaroid.proto")
+    sys.path.insert(0, out_dir)
+    from polaroid.v1 import polaroid_pb2, polaroid_pb2_grpc
+
+    return polaroid_pb2, polaroid_pb2_grpc
+
+
+def timed(fn):
+    times = []
+    for _ in range(RUNS):
+        start = time.perf_counter()
+        table = fn()
+        times.append(time.perf_counter() - start)
+    return times, table
+
+
+def main():
+    ids = pa.array(range(ROWS), pa.int64())
+    table = pa.table(
+        {
+            "id": ids,
+            "price": pc.divide(pc.cast(ids, pa.float64()), 7.0),
+            "size": pc.bit_wise_and(ids, 4095),
+            "ts": pc.cast(pc.add(ids, 1_700_000_000_000_000), pa.timestamp("us")),
+        }
+    )
+    nbytes = table.nbytes
+    server = Server("--memory-limit", "8GiB")
+    try:
+        client = flight.connect(server.location)
+        handle = put(client, "bench", table)
+
+        def do_get():
+            return client.do_get(flight.Ticket(handle)).read_all()
+
+        flight_times, got = timed(do_get)
+        assert got.num_rows == ROWS and got.equals(table), "DoGet returned a different table"
+
+        import grpc
+
+        with tempfile.TemporaryDirectory() as stubs:
+            pb2, pb2_grpc = native_stubs(stubs)
+            options = [("grpc.max_receive_message_length", 64 << 20)]
+            channel = grpc.insecure_channel(f"127.0.0.1:{server.port}", options=options)
+            stub = pb2_grpc.PolaroidStub(channel)
+
+            def fetch():
+                parts = [m.data for m in stub.Fetch(pb2.FetchRequest(handle=handle))]
+                return pa.ipc.open_stream(pa.py_buffer(b"".join(parts))).read_all()
+
+            fetch_times, fetched = timed(fetch)
+            assert fetched.equals(table), "Fetch returned a different table"
+            channel.close()
+        client.close()
+    finally:
+        server.stop()
+
+    def row(name, times):
+        best, median = min(times), statistics.median(times)
+        return name, nbytes / best / 1e9, nbytes / median / 1e9, median
+
+    rows = [row("DoGet (pyarrow.flight)", flight_times), row("Fetch (grpcio + pyarrow.ipc)", fetch_times)]
+    print(f"\n{ROWS:,} rows x 4 fixed-width columns = {nbytes / 1e6:.0f} MB of Arrow data, {RUNS} runs each")
+    print(f"{'path':32} {'best GB/s':>10} {'median GB/s':>12} {'median s':>9}")
+    for name, best, median, secs in rows:
+        print(f"{name:32} {best:10.2f} {median:12.2f} {secs:9.3f}")
+    print(f"ratio DoGet/Fetch (median throughput): {rows[0][2] / rows[1][2]:.2f}x; target DoGet >= 2 GB/s")
+
+
+if __name__ == "__main__":
+    main()

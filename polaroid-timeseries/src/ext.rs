@@ -1,0 +1,106 @@
+//! The Polars-style entry points: extension traits on `DataFrame` and
+//! `LazyFrame`.
+
+use std::sync::{Arc, Mutex};
+
+use polars::prelude::*;
+
+use crate::bars::BarBuilder;
+use crate::error::{Result, TimeseriesError};
+use crate::options::OhlcvOptions;
+
+/// OHLCV bars from ticks: `df.ohlcv(&OhlcvOptions::every("1m")?)`.
+pub trait OhlcvExt {
+    /// Bars `[by.., ts, open, high, low, close, volume, vwap, trades]`,
+    /// sorted by the by-keys, then `ts`. Input in time order (per series) is
+    /// binned in one pass; otherwise it is stably sorted by time first.
+    fn ohlcv(self, options: &OhlcvOptions) -> Result<DataFrame>;
+}
+
+impl OhlcvExt for &DataFrame {
+    fn ohlcv(self, options: &OhlcvOptions) -> Result<DataFrame> {
+        match bars_in_order(self, options) {
+            Err(TimeseriesError::Unsorted { .. }) => {
+                let sorted = self.sort([options.time.clone()], SortMultipleOptions::default().with_maintain_order(true))?;
+                bars_in_order(&sorted, options)
+            },
+            other => other,
+        }
+    }
+}
+
+impl OhlcvExt for DataFrame {
+    fn ohlcv(self, options: &OhlcvOptions) -> Result<DataFrame> {
+        (&self).ohlcv(options)
+    }
+}
+
+fn bars_in_order(df: &DataFrame, options: &OhlcvOptions) -> Result<DataFrame> {
+    let mut builder = BarBuilder::new(options.clone())?;
+    let needed = builder.input_columns();
+    for name in &needed {
+        if df.column(name).is_err() {
+            return Err(TimeseriesError::MissingColumn {
+                column: name.to_string(),
+                available: format!("{:?}", df.get_column_names()),
+            });
+        }
+    }
+    let mut df = df.select(needed)?;
+    if df.should_rechunk() {
+        df.rechunk_mut();
+    }
+    if df.height() == 0 {
+        builder.push(&df)?;
+    }
+    for chunk in df.split_chunks() {
+        builder.push(&chunk)?;
+    }
+    builder.finish()
+}
+
+/// On a plan, the bars are computed now, on the polars streaming engine:
+/// batches flow through the kernel as they are read, so a file far larger
+/// than memory needs only the batch and the open bars. If a series turns
+/// out not to be in time order, the plan is run again sorted by time.
+impl OhlcvExt for LazyFrame {
+    fn ohlcv(self, options: &OhlcvOptions) -> Result<DataFrame> {
+        match stream_bars(self.clone(), options) {
+            Err(TimeseriesError::Unsorted { .. }) => {
+                let sorted = self.sort([options.time.as_str()], SortMultipleOptions::default().with_maintain_order(true));
+                stream_bars(sorted, options)
+            },
+            other => other,
+        }
+    }
+}
+
+fn stream_bars(lf: LazyFrame, options: &OhlcvOptions) -> Result<DataFrame> {
+    let builder = BarBuilder::new(options.clone())?;
+    let needed: Vec<Expr> = builder.input_columns().into_iter().map(col).collect();
+    let lf = lf.select(needed);
+    // Check names and types before any work, with our own messages.
+    let schema = lf.clone().collect_schema()?;
+    let mut builder = builder;
+    builder.push(&DataFrame::empty_with_schema(&schema))?;
+
+    let shared = Arc::new(Mutex::new((Some(builder), None::<TimeseriesError>)));
+    let in_sink = shared.clone();
+    let callback = PlanCallback::new(move |df: DataFrame| {
+        let mut guard = in_sink.lock().unwrap_or_else(|p| p.into_inner());
+        let (builder, failure) = &mut *guard;
+        let Some(b) = builder.as_mut() else { return Ok(true) };
+        if let Err(e) = b.push(&df) {
+            *failure = Some(e);
+            *builder = None;
+            return Ok(true); // stop the query
+        }
+        Ok(false)
+    });
+    lf.sink_batches(callback, true, None)?.collect_with_engine(Engine::Streaming)?;
+    let (builder, failure) = std::mem::take(&mut *shared.lock().unwrap_or_else(|p| p.into_inner()));
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    builder.expect("the builder is kept unless a chunk failed").finish()
+}

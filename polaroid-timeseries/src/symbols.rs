@@ -1,0 +1,108 @@
+//! Series identity: each distinct by-key gets a dense id, in order of first
+//! appearance, remembered across chunks.
+
+use polars::prelude::*;
+
+use crate::error::Result;
+
+#[derive(Default)]
+pub(crate) struct Symbols {
+    by: Vec<PlSmallStr>,
+    ids: PlHashMap<Box<[u8]>, u32>,
+    null_id: Option<u32>,
+    /// One single-row frame of by-values per id.
+    keys: Vec<DataFrame>,
+    /// The by-columns with no rows, for an output without bars.
+    empty: Option<DataFrame>,
+}
+
+impl Symbols {
+    pub(crate) fn new(by: Vec<PlSmallStr>) -> Self {
+        Self { by, ..Self::default() }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.keys.len().max(usize::from(self.by.is_empty()))
+    }
+
+    /// The id of each row of `df` (which holds the by-columns).
+    pub(crate) fn ids(&mut self, df: &DataFrame) -> Result<Vec<u32>> {
+        let n = df.height();
+        if self.by.is_empty() {
+            return Ok(vec![0; n]);
+        }
+        if self.empty.is_none() {
+            self.empty = Some(df.select(self.by.iter().cloned())?.clear());
+        }
+        let mut out = Vec::with_capacity(n);
+        let single = df.column(&self.by[0])?;
+        if self.by.len() == 1 && single.dtype() == &DataType::String {
+            let ca = single.str()?;
+            // Ticks often come in runs of one symbol: skip the hash then.
+            let mut last: Option<(&str, u32)> = None;
+            for (row, value) in ca.iter().enumerate() {
+                let id = match (value, last) {
+                    (Some(v), Some((l, id))) if v == l => id,
+                    (Some(v), _) => {
+                        let id = self.intern(v.as_bytes(), df, row)?;
+                        last = Some((v, id));
+                        id
+                    },
+                    (None, _) => self.null(df, row)?,
+                };
+                out.push(id);
+            }
+        } else {
+            let columns: Vec<Column> = self.by.iter().map(|c| df.column(c).cloned()).collect::<PolarsResult<_>>()?;
+            let rows = polars::chunked_array::ops::row_encode::encode_rows_unordered(&columns)?;
+            for (row, value) in rows.iter().enumerate() {
+                let id = match value {
+                    Some(bytes) => self.intern(bytes, df, row)?,
+                    None => self.null(df, row)?,
+                };
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
+    fn intern(&mut self, key: &[u8], df: &DataFrame, row: usize) -> Result<u32> {
+        if let Some(&id) = self.ids.get(key) {
+            return Ok(id);
+        }
+        let id = self.remember(df, row)?;
+        self.ids.insert(key.into(), id);
+        Ok(id)
+    }
+
+    fn null(&mut self, df: &DataFrame, row: usize) -> Result<u32> {
+        if let Some(id) = self.null_id {
+            return Ok(id);
+        }
+        let id = self.remember(df, row)?;
+        self.null_id = Some(id);
+        Ok(id)
+    }
+
+    fn remember(&mut self, df: &DataFrame, row: usize) -> Result<u32> {
+        let id = self.keys.len() as u32;
+        self.keys.push(df.select(self.by.iter().cloned())?.slice(row as i64, 1));
+        Ok(id)
+    }
+
+    /// The by-columns for a list of ids (one output row each).
+    pub(crate) fn gather(&self, ids: &[u32]) -> Result<Vec<Column>> {
+        if self.by.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut keys = match self.keys.first() {
+            Some(first) => first.clone(),
+            None => return Ok(self.empty.clone().map(DataFrame::into_columns).unwrap_or_default()),
+        };
+        for k in &self.keys[1..] {
+            keys.vstack_mut(k)?;
+        }
+        let idx = IdxCa::from_vec("idx".into(), ids.iter().map(|&i| i as IdxSize).collect());
+        Ok(keys.take(&idx)?.into_columns())
+    }
+}
