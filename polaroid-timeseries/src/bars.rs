@@ -133,11 +133,15 @@ impl BarBuilder {
         Ok(Self { options, symbols, series: Vec::new(), time_dtype: None, grid: None, out: Columns::default() })
     }
 
-    /// The columns a chunk needs: by-keys, time, price, size.
+    /// The columns a chunk needs: by-keys, time, price, size (each once).
     pub fn input_columns(&self) -> Vec<PlSmallStr> {
         let o = &self.options;
-        let mut cols = o.by.clone();
-        cols.extend([o.time.clone(), o.price.clone(), o.size.clone()]);
+        let mut cols: Vec<PlSmallStr> = Vec::new();
+        for c in o.by.iter().chain([&o.time, &o.price, &o.size]) {
+            if !cols.contains(c) {
+                cols.push(c.clone());
+            }
+        }
         cols
     }
 

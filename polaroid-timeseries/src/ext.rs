@@ -65,18 +65,37 @@ fn bars_in_order(df: &DataFrame, options: &OhlcvOptions) -> Result<DataFrame> {
 /// out not to be in time order, the plan is run again sorted by time.
 impl OhlcvExt for LazyFrame {
     fn ohlcv(self, options: &OhlcvOptions) -> Result<DataFrame> {
-        match stream_bars(self.clone(), options) {
-            Err(TimeseriesError::Unsorted { .. }) => {
-                let sorted = self.sort([options.time.as_str()], SortMultipleOptions::default().with_maintain_order(true));
-                stream_bars(sorted, options)
-            },
-            other => other,
-        }
+        stream_ohlcv(self, options, |_| {})
     }
 }
 
-fn stream_bars(lf: LazyFrame, options: &OhlcvOptions) -> Result<DataFrame> {
+/// [`OhlcvExt::ohlcv`] on a plan, calling `progress` with the number of
+/// ticks in each batch as it is binned (a command line shows this).
+pub fn stream_ohlcv(
+    lf: LazyFrame,
+    options: &OhlcvOptions,
+    progress: impl FnMut(usize) + Send + Clone + 'static,
+) -> Result<DataFrame> {
+    match stream_bars(lf.clone(), options, progress.clone()) {
+        Err(TimeseriesError::Unsorted { .. }) => {
+            let sorted = lf.sort([options.time.as_str()], SortMultipleOptions::default().with_maintain_order(true));
+            stream_bars(sorted, options, progress)
+        },
+        other => other,
+    }
+}
+
+fn stream_bars(lf: LazyFrame, options: &OhlcvOptions, progress: impl FnMut(usize) + Send + 'static) -> Result<DataFrame> {
     let builder = BarBuilder::new(options.clone())?;
+    let input = lf.clone().collect_schema()?;
+    for name in builder.input_columns() {
+        if !input.contains(&name) {
+            return Err(TimeseriesError::MissingColumn {
+                column: name.to_string(),
+                available: format!("{:?}", input.iter_names().collect::<Vec<_>>()),
+            });
+        }
+    }
     let needed: Vec<Expr> = builder.input_columns().into_iter().map(col).collect();
     let lf = lf.select(needed);
     // Check names and types before any work, with our own messages.
@@ -84,21 +103,23 @@ fn stream_bars(lf: LazyFrame, options: &OhlcvOptions) -> Result<DataFrame> {
     let mut builder = builder;
     builder.push(&DataFrame::empty_with_schema(&schema))?;
 
-    let shared = Arc::new(Mutex::new((Some(builder), None::<TimeseriesError>)));
+    let shared = Arc::new(Mutex::new((Some(builder), None::<TimeseriesError>, progress)));
     let in_sink = shared.clone();
     let callback = PlanCallback::new(move |df: DataFrame| {
         let mut guard = in_sink.lock().unwrap_or_else(|p| p.into_inner());
-        let (builder, failure) = &mut *guard;
+        let (builder, failure, progress) = &mut *guard;
         let Some(b) = builder.as_mut() else { return Ok(true) };
         if let Err(e) = b.push(&df) {
             *failure = Some(e);
             *builder = None;
             return Ok(true); // stop the query
         }
+        progress(df.height());
         Ok(false)
     });
     lf.sink_batches(callback, true, None)?.collect_with_engine(Engine::Streaming)?;
-    let (builder, failure) = std::mem::take(&mut *shared.lock().unwrap_or_else(|p| p.into_inner()));
+    let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());
+    let (builder, failure) = (guard.0.take(), guard.1.take());
     if let Some(e) = failure {
         return Err(e);
     }

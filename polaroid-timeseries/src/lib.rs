@@ -35,5 +35,5 @@ mod symbols;
 
 pub use bars::BarBuilder;
 pub use error::{Result, TimeseriesError};
-pub use ext::OhlcvExt;
+pub use ext::{stream_ohlcv, OhlcvExt};
 pub use options::{parse_duration, BarKind, Fill, OhlcvOptions};

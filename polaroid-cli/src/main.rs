@@ -1,0 +1,259 @@
+//! `polaroid`: Polaroid's local command line. `polaroid bars` turns a tick
+//! file into OHLCV bars with the same kernel the server uses, streaming the
+//! input so files larger than memory work.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand, ValueEnum};
+use polaroid_timeseries::{parse_duration, stream_ohlcv, BarKind, Fill, OhlcvOptions};
+use polars::prelude::*;
+
+#[derive(Parser)]
+#[command(name = "polaroid", version, about = "Polaroid's local tools for tick data")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// OHLCV bars from a tick file (parquet, csv or ipc, by extension).
+    Bars(BarsArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KindArg {
+    Time,
+    Tick,
+    Volume,
+    Dollar,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FillArg {
+    None,
+    Forward,
+}
+
+#[derive(Parser)]
+struct BarsArgs {
+    /// Tick file: .parquet, .csv or .ipc/.arrow/.feather.
+    #[arg(long)]
+    input: PathBuf,
+    /// Bar file to write, format by extension; written whole or not at all.
+    #[arg(long)]
+    output: PathBuf,
+    /// Time-bar interval in Polars syntax (1s, 1m, 5m, 1h, 1d).
+    #[arg(long, default_value = "1m")]
+    every: String,
+    /// Shift of the interval grid from the epoch.
+    #[arg(long, default_value = "0s")]
+    offset: String,
+    /// Interval length, if not `every` (overlapping or gapped bars).
+    #[arg(long)]
+    period: Option<String>,
+    /// Zone whose calendar aligns day and longer bars (e.g. America/New_York).
+    #[arg(long)]
+    time_zone: Option<String>,
+    /// Series key columns, comma-separated; an empty value for one series.
+    #[arg(long, default_value = "symbol", value_delimiter = ',')]
+    by: Vec<String>,
+    #[arg(long, default_value = "ts")]
+    time: String,
+    #[arg(long, default_value = "price")]
+    price: String,
+    #[arg(long, default_value = "size")]
+    size: String,
+    /// Emit intervals without trades, carrying the close forward.
+    #[arg(long, value_enum, default_value = "none")]
+    fill: FillArg,
+    /// Time bars, or bars of every N trades / V volume / D price×size.
+    #[arg(long, value_enum, default_value = "time")]
+    kind: KindArg,
+    /// The N, V or D of tick, volume and dollar bars.
+    #[arg(long)]
+    threshold: Option<f64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Timeseries(#[from] polaroid_timeseries::TimeseriesError),
+    #[error(transparent)]
+    Polars(#[from] PolarsError),
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+}
+
+#[derive(Clone, Copy)]
+enum Format {
+    Parquet,
+    Csv,
+    Ipc,
+}
+
+fn format_of(path: &Path) -> Result<Format, CliError> {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    match ext.as_str() {
+        "parquet" | "pq" => Ok(Format::Parquet),
+        "csv" => Ok(Format::Csv),
+        "ipc" | "arrow" | "feather" => Ok(Format::Ipc),
+        _ => Err(CliError::Usage(format!(
+            "cannot tell the format of {} from its extension; use .parquet, .csv or .ipc",
+            path.display()
+        ))),
+    }
+}
+
+fn options(args: &BarsArgs) -> Result<OhlcvOptions, CliError> {
+    let threshold = |what: &str| {
+        args.threshold.ok_or_else(|| CliError::Usage(format!("--kind {what} needs --threshold")))
+    };
+    let kind = match args.kind {
+        KindArg::Time => {
+            if args.threshold.is_some() {
+                return Err(CliError::Usage("--threshold applies to --kind tick, volume or dollar".into()));
+            }
+            BarKind::Time
+        },
+        KindArg::Tick => {
+            let n = threshold("tick")?;
+            if n < 1.0 || n.fract() != 0.0 {
+                return Err(CliError::Usage(format!("--threshold for tick bars must be a whole number of trades, got {n}")));
+            }
+            BarKind::Tick(n as u64)
+        },
+        KindArg::Volume => BarKind::Volume(threshold("volume")?),
+        KindArg::Dollar => BarKind::Dollar(threshold("dollar")?),
+    };
+    let time_zone = match &args.time_zone {
+        None => None,
+        Some(z) => TimeZone::opt_try_new(Some(z.as_str()))
+            .map_err(|e| CliError::Usage(format!("--time-zone {z}: {e}")))?,
+    };
+    Ok(OhlcvOptions {
+        time: args.time.as_str().into(),
+        price: args.price.as_str().into(),
+        size: args.size.as_str().into(),
+        by: args.by.iter().filter(|b| !b.is_empty()).map(|b| b.as_str().into()).collect(),
+        kind,
+        every: parse_duration("every", &args.every)?,
+        period: args.period.as_deref().map(|p| parse_duration("period", p)).transpose()?,
+        offset: parse_duration("offset", &args.offset)?,
+        time_zone,
+        fill: match args.fill {
+            FillArg::None => Fill::None,
+            FillArg::Forward => Fill::Forward,
+        },
+        emit_partial: true,
+    })
+}
+
+fn scan(path: &Path) -> Result<LazyFrame, CliError> {
+    if !path.is_file() {
+        return Err(CliError::Io {
+            path: path.display().to_string(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+        });
+    }
+    let pl_path = PlRefPath::new(path.to_string_lossy().as_ref());
+    Ok(match format_of(path)? {
+        Format::Parquet => LazyFrame::scan_parquet(pl_path, ScanArgsParquet::default())?,
+        Format::Ipc => LazyFrame::scan_ipc(pl_path, Default::default(), Default::default())?,
+        // ISO timestamps in a csv become Datetime columns.
+        Format::Csv => LazyCsvReader::new(pl_path).with_try_parse_dates(true).finish()?,
+    })
+}
+
+/// Write next to the destination, then rename: a failed run leaves nothing.
+fn write(df: &mut DataFrame, path: &Path) -> Result<(), CliError> {
+    let format = format_of(path)?;
+    let io = |source| CliError::Io { path: path.display().to_string(), source };
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.partial", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp).map_err(io)?;
+        match format {
+            Format::Parquet => {
+                ParquetWriter::new(&mut file).finish(df)?;
+            },
+            Format::Csv => CsvWriter::new(&mut file).finish(df)?,
+            Format::Ipc => IpcWriter::new(&mut file).finish(df)?,
+        }
+        file.sync_all().map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Peak resident memory of this process (Linux), for the summary line.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn bars(args: BarsArgs) -> Result<(), CliError> {
+    let options = options(&args)?;
+    format_of(&args.output)?;
+    let lf = scan(&args.input)?;
+    let started = Instant::now();
+    let ticks = Arc::new(AtomicU64::new(0));
+    let counted = ticks.clone();
+    let show = std::io::stderr().is_terminal();
+    let last_shown = Arc::new(std::sync::Mutex::new(Instant::now()));
+    let progress = move |rows: usize| {
+        let total = counted.fetch_add(rows as u64, Ordering::Relaxed) + rows as u64;
+        if show {
+            let mut last = last_shown.lock().unwrap_or_else(|p| p.into_inner());
+            if last.elapsed() >= Duration::from_millis(250) {
+                *last = Instant::now();
+                let secs = started.elapsed().as_secs_f64();
+                eprint!("\r  {total} ticks binned ({:.1}M ticks/s)  ", total as f64 / secs / 1e6);
+            }
+        }
+    };
+    let mut out = stream_ohlcv(lf, &options, progress)?;
+    if show {
+        eprint!("\r\x1b[2K");
+    }
+    write(&mut out, &args.output)?;
+    let secs = started.elapsed().as_secs_f64();
+    let n = ticks.load(Ordering::Relaxed);
+    let memory = peak_rss_mib().map(|m| format!(", peak memory {m:.0} MiB")).unwrap_or_default();
+    eprintln!(
+        "polaroid: {n} ticks -> {} bars in {secs:.2}s ({:.1}M ticks/s){memory}; wrote {}",
+        out.height(),
+        n as f64 / secs.max(1e-9) / 1e6,
+        args.output.display()
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Bars(args) => bars(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line, whatever polars put in the message.
+            let message = e.to_string().replace('\n', " ");
+            eprintln!("polaroid: error: {message}");
+            ExitCode::FAILURE
+        },
+    }
+}

@@ -1,0 +1,108 @@
+//! The `polaroid` binary: `bars` end to end on real files, its output
+//! checked against the library on the same ticks (which is itself checked
+//! against upstream polars), and its errors.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use polaroid_timeseries::{BarKind, OhlcvExt, OhlcvOptions};
+use polars::prelude::*;
+
+fn ticks(n: usize) -> DataFrame {
+    let syms = ["AAPL", "MSFT", "SPY"];
+    let t: Vec<i64> = (0..n as i64).map(|i| 1_700_000_000_000_000 + i * 1_300_000).collect();
+    let s: Vec<&str> = (0..n).map(|i| syms[(i * 7) % 3]).collect();
+    let p: Vec<f64> = (0..n).map(|i| 100.0 + ((i * 31) % 97) as f64 / 8.0).collect();
+    let z: Vec<i64> = (0..n).map(|i| 1 + (i % 50) as i64).collect();
+    df! { "symbol" => s, "ts" => t, "price" => p, "size" => z }
+        .unwrap()
+        .lazy()
+        .with_column(col("ts").cast(DataType::Datetime(TimeUnit::Microseconds, None)))
+        .collect()
+        .unwrap()
+}
+
+fn polaroid(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_polaroid")).args(args).output().unwrap()
+}
+
+fn read(path: &Path) -> DataFrame {
+    let file = std::fs::File::open(path).unwrap();
+    match path.extension().unwrap().to_str().unwrap() {
+        "parquet" => ParquetReader::new(file).finish().unwrap(),
+        "ipc" => IpcReader::new(file).finish().unwrap(),
+        other => panic!("unexpected {other}"),
+    }
+}
+
+#[test]
+fn bars_from_parquet_to_parquet_equal_the_library() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("ticks.parquet");
+    let output = dir.path().join("bars.parquet");
+    let df = ticks(30_000);
+    ParquetWriter::new(std::fs::File::create(&input).unwrap()).finish(&mut df.clone()).unwrap();
+
+    let out = polaroid(&["bars", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap(), "--every", "5m"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(summary.contains("30000 ticks"), "{summary}");
+
+    let expected = (&df).ohlcv(&OhlcvOptions::every("5m").unwrap()).unwrap();
+    assert!(read(&output).equals_missing(&expected));
+}
+
+#[test]
+fn activity_bars_from_csv_to_ipc() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("ticks.csv");
+    let output = dir.path().join("bars.ipc");
+    let df = ticks(5_000);
+    CsvWriter::new(std::fs::File::create(&input).unwrap()).finish(&mut df.clone()).unwrap();
+
+    let out = polaroid(&[
+        "bars", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap(), "--kind", "volume", "--threshold", "500",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let expected = (&df).ohlcv(&OhlcvOptions { kind: BarKind::Volume(500.0), ..OhlcvOptions::default() }).unwrap();
+    let got = read(&output);
+    assert_eq!(got.height(), expected.height());
+    // The csv round trip keeps microsecond timestamps and exact prices.
+    assert!(got.equals_missing(&expected), "{got}\n{expected}");
+}
+
+fn fails_cleanly(args: &[&str], output: &Path, expect: &str) {
+    let out = polaroid(args);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(expect), "expected {expect:?} in: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    assert!(!output.exists(), "no output file is left behind");
+    let leftovers: Vec<_> = std::fs::read_dir(output.parent().unwrap())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "no partial file is left behind");
+}
+
+#[test]
+fn bad_arguments_and_inputs_fail_with_one_line_and_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("ticks.parquet");
+    let output = dir.path().join("bars.parquet");
+    let (i, o) = (input.to_str().unwrap(), output.to_str().unwrap());
+    ParquetWriter::new(std::fs::File::create(&input).unwrap()).finish(&mut ticks(100)).unwrap();
+
+    fails_cleanly(&["bars", "--input", i, "--output", o, "--price", "px"], &output, "column \"px\" not found");
+    fails_cleanly(&["bars", "--input", i, "--output", o, "--time", "price"], &output, "must be a Datetime");
+    fails_cleanly(&["bars", "--input", i, "--output", o, "--every", "soon"], &output, "invalid option every");
+    fails_cleanly(&["bars", "--input", i, "--output", o, "--kind", "tick"], &output, "needs --threshold");
+    fails_cleanly(&["bars", "--input", i, "--output", &format!("{o}.xlsx")], &output, "cannot tell the format");
+    fails_cleanly(&["bars", "--input", "/no/such/ticks.parquet", "--output", o], &output, "no such file");
+
+    let with_text_size = dir.path().join("text.parquet");
+    let mut bad = ticks(10).lazy().with_column(col("size").cast(DataType::String)).collect().unwrap();
+    ParquetWriter::new(std::fs::File::create(&with_text_size).unwrap()).finish(&mut bad).unwrap();
+    fails_cleanly(&["bars", "--input", with_text_size.to_str().unwrap(), "--output", o], &output, "\"size\" must be numeric");
+}
