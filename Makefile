@@ -7,10 +7,11 @@ FORK := $(PYTHON) ci/fork.py
 .PHONY: run fork fork-check fork-export fork-rebase fork-rebase-continue fork-rebase-abort \
         test test-fork test-rust test-python bench bench-flight build clean-fork python-env
 
-## run: build in release and start polaroid-server with its defaults
-## (127.0.0.1:50051, ./data with sample trades/quotes). Extra flags: make run ARGS="--handle-ttl 1h"
+## run: build in release (polaroid-server and the polaroid command) and start
+## polaroid-server with its defaults (127.0.0.1:50051, ./data with sample
+## trades/quotes). Extra flags: make run ARGS="--handle-ttl 1h"
 run: fork
-	$(CARGO) build --release --locked -p polaroid-grpc --bin polaroid-server
+	$(CARGO) build --release --locked -p polaroid-grpc -p polaroid-cli --bins
 	./target/release/polaroid-server $(ARGS)
 
 ## fork: materialize polars-fork/crates from the pin + patches/ (a no-op when up to date)
@@ -56,6 +57,7 @@ test-python: fork python-env
 
 ## bench: every benchmark, each printing its ratio against a baseline run beside it
 bench: fork bench-flight
+	$(CARGO) build --release --locked -p polaroid-cli --bin polaroid
 	$(CARGO) bench --workspace --locked
 
 ## bench-flight: DoGet read by pyarrow.flight vs the native Fetch, same handle, same run

@@ -29,6 +29,7 @@ mod sandbox;
 pub mod sample;
 mod server;
 mod service;
+mod timeseries;
 mod transforms;
 
 pub use config::ServerConfig;

@@ -76,6 +76,10 @@ pub async fn serve(
         "polaroid-server serving"
     );
     Server::builder()
+        // Uploads (Upload, DoPut) stream many MiB: let the receive window grow
+        // with the bandwidth-delay product instead of HTTP/2's 64 KiB default.
+        .http2_adaptive_window(Some(true))
+        .tcp_nodelay(true)
         .add_service(health)
         .add_service(reflection)
         .add_service(polaroid)

@@ -8,6 +8,7 @@ use polaroid_handles::{Entry, HandleId, HandleInfo as StoreInfo, HandleStore, Na
 use polars::prelude::*;
 use polars_arrow::io::ipc::write::Compression;
 use polars::sql::SQLContext;
+use polaroid_timeseries::OhlcvExt;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
@@ -301,6 +302,16 @@ impl State {
         self.keep(ns, Entry::plan(lf, format!("sql({:?} over [{tables}])", req.query))?)
     }
 
+    fn ohlcv(&self, ns: &Namespace, req: proto::OhlcvRequest) -> Result<proto::HandleReply, ServiceError> {
+        let entry = self.store.get(ns, parse_id(&req.handle)?)?;
+        let (options, op) = crate::timeseries::ohlcv_options(&req)?;
+        let bars = match entry.payload() {
+            Payload::Frame(df) => df.as_ref().ohlcv(&options)?,
+            Payload::Plan(lf) => lf.clone().ohlcv(&options)?,
+        };
+        self.keep(ns, Entry::frame(bars, lineage(&format!("{}.{op}", entry.lineage()))))
+    }
+
     pub(crate) fn collect(&self, ns: &Namespace, req: proto::CollectRequest) -> Result<proto::HandleReply, ServiceError> {
         let id = parse_id(&req.handle)?;
         let entry = self.store.get(ns, id)?;
@@ -426,6 +437,12 @@ impl Polaroid for PolaroidService {
         let (state, ns) = (self.state.clone(), namespace(&request));
         let req = request.into_inner();
         blocking(move || state.sql(&ns, req)).await.map(Response::new)
+    }
+
+    async fn ohlcv(&self, request: Request<proto::OhlcvRequest>) -> Result<Response<proto::HandleReply>, Status> {
+        let (state, ns) = (self.state.clone(), namespace(&request));
+        let req = request.into_inner();
+        blocking(move || state.ohlcv(&ns, req)).await.map(Response::new)
     }
 
     async fn collect(&self, request: Request<proto::CollectRequest>) -> Result<Response<proto::HandleReply>, Status> {

@@ -64,6 +64,10 @@ impl Client {
     pub async fn connect(url: impl Into<String>) -> Result<Self> {
         let channel = Channel::from_shared(url.into())
             .map_err(|e| tonic::Status::invalid_argument(format!("bad server url: {e}")))?
+            // Fetch streams MiB-sized messages: a window that grows with the
+            // bandwidth-delay product, not HTTP/2's 64 KiB default.
+            .http2_adaptive_window(true)
+            .tcp_nodelay(true)
             .connect()
             .await?;
         Ok(Self { rpc: PolaroidClient::new(channel).max_decoding_message_size(64 << 20), token: None })
@@ -294,6 +298,38 @@ impl RemoteFrame {
     pub async fn collect(&self) -> Result<RemoteFrame> {
         let request = proto::CollectRequest { handle: self.id().into(), engine: proto::Engine::Auto as i32 };
         let reply = self.rpc().collect(self.client.request(request)).await?;
+        self.client.frame(reply)
+    }
+
+    /// OHLCV bars of these ticks, computed on the server by the same kernel
+    /// as [`polaroid_timeseries::OhlcvExt`]: a new frame handle.
+    pub async fn ohlcv(&self, options: &polaroid_timeseries::OhlcvOptions) -> Result<RemoteFrame> {
+        use polaroid_timeseries::{BarKind, Fill};
+        let (kind, threshold) = match options.kind {
+            BarKind::Time => (proto::BarKind::Time, 0.0),
+            BarKind::Tick(n) => (proto::BarKind::Tick, n as f64),
+            BarKind::Volume(v) => (proto::BarKind::Volume, v),
+            BarKind::Dollar(d) => (proto::BarKind::Dollar, d),
+        };
+        let request = proto::OhlcvRequest {
+            handle: self.id().into(),
+            time: options.time.to_string(),
+            price: options.price.to_string(),
+            size: options.size.to_string(),
+            by: options.by.iter().map(|b| b.to_string()).collect(),
+            kind: kind as i32,
+            threshold,
+            every: options.every.to_string(),
+            period: options.period.map(|p| p.to_string()).unwrap_or_default(),
+            offset: options.offset.to_string(),
+            time_zone: options.time_zone.as_ref().map(|z| z.to_string()).unwrap_or_default(),
+            fill: match options.fill {
+                Fill::None => proto::BarFill::None,
+                Fill::Forward => proto::BarFill::Forward,
+            } as i32,
+            drop_partial: !options.emit_partial,
+        };
+        let reply = self.rpc().ohlcv(self.client.request(request)).await?;
         self.client.frame(reply)
     }
 

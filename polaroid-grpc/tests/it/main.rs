@@ -10,6 +10,7 @@ mod expressions;
 mod flight;
 mod transforms;
 mod rpc;
+mod timeseries;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
