@@ -26,6 +26,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod analytics;
 mod bars;
 mod error;
 mod ext;
@@ -33,6 +34,7 @@ mod grid;
 mod options;
 mod symbols;
 
+pub use analytics::{AsofQuotesOptions, OutOfOrder, QuoteColumns, ReturnsOptions, RollingVwapOptions, TicksExt, VolatilityOptions};
 pub use bars::BarBuilder;
 pub use error::{Result, TimeseriesError};
 pub use ext::{stream_ohlcv, OhlcvExt};

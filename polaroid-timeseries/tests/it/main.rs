@@ -3,6 +3,7 @@
 //! the in-memory one.
 
 mod activity;
+mod analytics;
 mod oracle;
 mod streaming;
 mod time_bars;

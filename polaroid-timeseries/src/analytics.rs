@@ -1,0 +1,212 @@
+//! Tick analytics around bars, as lazy polars expressions per series: quote
+//! metrics, returns, rolling volatility, rolling VWAP, the as-of join of
+//! trades to quotes, and tick cleaning. Each returns a `LazyFrame`, so they
+//! compose with the rest of a query and stream where polars can.
+
+use polars::prelude::*;
+
+/// Apply `expr` within each series (`over(by)`), or over the whole frame.
+fn per_series(expr: Expr, by: &[PlSmallStr]) -> PolarsResult<Expr> {
+    if by.is_empty() {
+        Ok(expr)
+    } else {
+        expr.over(by.iter().map(|b| col(b.clone())).collect::<Vec<_>>())
+    }
+}
+
+/// Quote column names for [`TicksExt::with_quote_metrics`].
+#[derive(Debug, Clone)]
+pub struct QuoteColumns {
+    pub bid: PlSmallStr,
+    pub ask: PlSmallStr,
+    pub bid_size: PlSmallStr,
+    pub ask_size: PlSmallStr,
+}
+
+impl Default for QuoteColumns {
+    fn default() -> Self {
+        Self { bid: "bid".into(), ask: "ask".into(), bid_size: "bid_size".into(), ask_size: "ask_size".into() }
+    }
+}
+
+/// Options of [`TicksExt::with_returns`].
+#[derive(Debug, Clone)]
+pub struct ReturnsOptions {
+    /// The price column. Default `price`.
+    pub price: PlSmallStr,
+    /// Series keys; returns never cross from one series to the next. Default `[symbol]`.
+    pub by: Vec<PlSmallStr>,
+    /// `ln(p_t / p_{t-1})` instead of `p_t / p_{t-1} - 1`. Default false.
+    pub log: bool,
+    /// The output column. Default `return`.
+    pub name: PlSmallStr,
+}
+
+impl Default for ReturnsOptions {
+    fn default() -> Self {
+        Self { price: "price".into(), by: vec!["symbol".into()], log: false, name: "return".into() }
+    }
+}
+
+/// Options of [`TicksExt::with_rolling_volatility`].
+#[derive(Debug, Clone)]
+pub struct VolatilityOptions {
+    /// A returns column (see [`TicksExt::with_returns`]). Default `return`.
+    pub returns: PlSmallStr,
+    pub by: Vec<PlSmallStr>,
+    /// Rows per window. Default 20.
+    pub window: usize,
+    /// Multiply the standard deviation by `sqrt(periods_per_year)` (e.g. 252
+    /// for daily returns). Default none.
+    pub periods_per_year: Option<f64>,
+    /// The output column. Default `volatility`.
+    pub name: PlSmallStr,
+}
+
+impl Default for VolatilityOptions {
+    fn default() -> Self {
+        Self { returns: "return".into(), by: vec!["symbol".into()], window: 20, periods_per_year: None, name: "volatility".into() }
+    }
+}
+
+/// Options of [`TicksExt::with_rolling_vwap`].
+#[derive(Debug, Clone)]
+pub struct RollingVwapOptions {
+    pub time: PlSmallStr,
+    pub price: PlSmallStr,
+    pub size: PlSmallStr,
+    pub by: Vec<PlSmallStr>,
+    /// The look-back window ending at (and including) each tick. Default `5m`.
+    pub window: Duration,
+    /// The output column. Default `vwap`.
+    pub name: PlSmallStr,
+}
+
+impl Default for RollingVwapOptions {
+    fn default() -> Self {
+        Self {
+            time: "ts".into(),
+            price: "price".into(),
+            size: "size".into(),
+            by: vec!["symbol".into()],
+            window: Duration::parse("5m"),
+            name: "vwap".into(),
+        }
+    }
+}
+
+/// Options of [`TicksExt::join_quotes_asof`].
+#[derive(Debug, Clone)]
+pub struct AsofQuotesOptions {
+    /// The time column, in both frames. Default `ts`.
+    pub time: PlSmallStr,
+    /// Keys that must match (the symbol). Default `[symbol]`.
+    pub by: Vec<PlSmallStr>,
+    /// Backward: the last quote at or before the trade (the usual choice).
+    pub strategy: AsofStrategy,
+    /// The oldest quote to accept, e.g. `1s`; none means any.
+    pub tolerance: Option<Duration>,
+}
+
+impl Default for AsofQuotesOptions {
+    fn default() -> Self {
+        Self { time: "ts".into(), by: vec!["symbol".into()], strategy: AsofStrategy::Backward, tolerance: None }
+    }
+}
+
+/// What [`TicksExt::clean_ticks`] does with a tick earlier than one already
+/// seen in its series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutOfOrder {
+    /// Keep it, with `out_of_order = true`.
+    #[default]
+    Flag,
+    /// Remove it.
+    Drop,
+}
+
+/// Tick analytics on a `LazyFrame`.
+pub trait TicksExt {
+    /// Adds `mid = (bid + ask) / 2`, `spread = ask - bid` and
+    /// `microprice = (bid·ask_size + ask·bid_size) / (bid_size + ask_size)`.
+    fn with_quote_metrics(self, quotes: &QuoteColumns) -> LazyFrame;
+    /// Adds simple or log returns of consecutive ticks within each series
+    /// (null for a series' first tick).
+    fn with_returns(self, options: &ReturnsOptions) -> PolarsResult<LazyFrame>;
+    /// Adds the rolling sample standard deviation of a returns column.
+    fn with_rolling_volatility(self, options: &VolatilityOptions) -> PolarsResult<LazyFrame>;
+    /// Adds `sum(price·size) / sum(size)` over the trailing time window.
+    fn with_rolling_vwap(self, options: &RollingVwapOptions) -> PolarsResult<LazyFrame>;
+    /// Each trade with the prevailing quote of its symbol (quote columns
+    /// other than the keys and time are added; time is the trade's).
+    fn join_quotes_asof(self, quotes: LazyFrame, options: &AsofQuotesOptions) -> LazyFrame;
+    /// Drops exact duplicate rows (keeping the first) and flags or drops
+    /// ticks earlier than one already seen in their series.
+    fn clean_ticks(self, time: &str, by: &[PlSmallStr], out_of_order: OutOfOrder) -> PolarsResult<LazyFrame>;
+}
+
+impl TicksExt for LazyFrame {
+    fn with_quote_metrics(self, q: &QuoteColumns) -> LazyFrame {
+        let (bid, ask) = (col(q.bid.clone()), col(q.ask.clone()));
+        let (bid_size, ask_size) = (col(q.bid_size.clone()), col(q.ask_size.clone()));
+        self.with_columns([
+            ((bid.clone() + ask.clone()) / lit(2.0)).alias("mid"),
+            (ask.clone() - bid.clone()).alias("spread"),
+            ((bid * ask_size.clone() + ask * bid_size.clone()) / (bid_size + ask_size)).alias("microprice"),
+        ])
+    }
+
+    fn with_returns(self, o: &ReturnsOptions) -> PolarsResult<LazyFrame> {
+        let price = col(o.price.clone()).cast(DataType::Float64);
+        let ratio = price.clone() / price.shift(lit(1));
+        let r = if o.log { ratio.log(lit(std::f64::consts::E)) } else { ratio - lit(1.0) };
+        Ok(self.with_column(per_series(r, &o.by)?.alias(o.name.clone())))
+    }
+
+    fn with_rolling_volatility(self, o: &VolatilityOptions) -> PolarsResult<LazyFrame> {
+        let window = RollingOptionsFixedWindow { window_size: o.window, min_periods: o.window, ..Default::default() };
+        let mut vol = col(o.returns.clone()).rolling_std(window);
+        if let Some(n) = o.periods_per_year {
+            vol = vol * lit(n.sqrt());
+        }
+        Ok(self.with_column(per_series(vol, &o.by)?.alias(o.name.clone())))
+    }
+
+    fn with_rolling_vwap(self, o: &RollingVwapOptions) -> PolarsResult<LazyFrame> {
+        let window = || RollingOptionsDynamicWindow {
+            window_size: o.window,
+            min_periods: 1,
+            closed_window: ClosedWindow::Right,
+            fn_params: None,
+        };
+        let (price, size) = (col(o.price.clone()).cast(DataType::Float64), col(o.size.clone()).cast(DataType::Float64));
+        let notional = (price * size.clone()).rolling_sum_by(col(o.time.clone()), window());
+        let volume = size.rolling_sum_by(col(o.time.clone()), window());
+        Ok(self.with_column(per_series(notional / volume, &o.by)?.alias(o.name.clone())))
+    }
+
+    fn join_quotes_asof(self, quotes: LazyFrame, o: &AsofQuotesOptions) -> LazyFrame {
+        let by = (!o.by.is_empty()).then(|| o.by.clone());
+        let options = AsOfOptions {
+            strategy: o.strategy,
+            tolerance: None,
+            tolerance_str: o.tolerance.map(|d| d.to_string().into()),
+            left_by: by.clone(),
+            right_by: by,
+            allow_eq: true,
+            check_sortedness: true,
+        };
+        let time = [col(o.time.clone())];
+        self.join(quotes, time.clone(), time, JoinArgs::new(JoinType::AsOf(Box::new(options))))
+    }
+
+    fn clean_ticks(self, time: &str, by: &[PlSmallStr], out_of_order: OutOfOrder) -> PolarsResult<LazyFrame> {
+        let deduped = self.unique_stable(None, UniqueKeepStrategy::First);
+        let seen = per_series(col(time).cum_max(false).shift(lit(1)), by)?;
+        let late = col(time).lt(seen).fill_null(lit(false));
+        Ok(match out_of_order {
+            OutOfOrder::Flag => deduped.with_column(late.alias("out_of_order")),
+            OutOfOrder::Drop => deduped.filter(late.not()),
+        })
+    }
+}
