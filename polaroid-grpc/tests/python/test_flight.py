@@ -164,9 +164,9 @@ class TokenTests(unittest.TestCase):
             with self.assertRaises(flight.FlightUnauthenticatedError):
                 list(anonymous.list_flights())
             table = mixed_table(3)
-            writer, reader = anonymous.do_put(flight.FlightDescriptor.for_path("nope"), table.schema)
             with self.assertRaises(flight.FlightUnauthenticatedError):
                 # The refusal surfaces at whichever step first hears back.
+                writer, reader = anonymous.do_put(flight.FlightDescriptor.for_path("nope"), table.schema)
                 writer.write_table(table)
                 writer.done_writing()
                 reader.read()
