@@ -2,6 +2,7 @@
 //! appearance, remembered across chunks.
 
 use polars::prelude::*;
+use polars_arrow::array::Array;
 
 use crate::error::Result;
 
@@ -9,6 +10,11 @@ use crate::error::Result;
 pub(crate) struct Symbols {
     by: Vec<PlSmallStr>,
     ids: PlHashMap<Box<[u8]>, u32>,
+    /// Short strings (<= 12 bytes) are stored inline in their 16-byte view:
+    /// the view itself is the key, hashed as one u128 instead of as bytes.
+    /// A miss falls back to `ids`, so a view that differs only in padding
+    /// still finds the same id.
+    inline_ids: PlHashMap<u128, u32>,
     null_id: Option<u32>,
     /// One single-row frame of by-values per id.
     keys: Vec<DataFrame>,
@@ -38,19 +44,37 @@ impl Symbols {
         let single = df.column(&self.by[0])?;
         if self.by.len() == 1 && single.dtype() == &DataType::String {
             let ca = single.str()?;
-            // Ticks often come in runs of one symbol: skip the hash then.
-            let mut last: Option<(&str, u32)> = None;
-            for (row, value) in ca.iter().enumerate() {
-                let id = match (value, last) {
-                    (Some(v), Some((l, id))) if v == l => id,
-                    (Some(v), _) => {
-                        let id = self.intern(v.as_bytes(), df, row)?;
-                        last = Some((v, id));
-                        id
-                    },
-                    (None, _) => self.null(df, row)?,
-                };
-                out.push(id);
+            // Ticks often come in runs of one symbol: skip the lookup then.
+            let mut last: Option<(u128, u32)> = None;
+            let mut row = 0;
+            for arr in ca.downcast_iter() {
+                let views = arr.views();
+                for (i, view) in views.iter().enumerate() {
+                    let id = if !arr.is_valid(i) {
+                        self.null(df, row)?
+                    } else if view.is_inline() {
+                        let key = view.as_u128();
+                        match last {
+                            Some((k, id)) if k == key => id,
+                            _ => {
+                                let id = match self.inline_ids.get(&key) {
+                                    Some(&id) => id,
+                                    None => {
+                                        let id = self.intern(arr.value(i).as_bytes(), df, row)?;
+                                        self.inline_ids.insert(key, id);
+                                        id
+                                    },
+                                };
+                                last = Some((key, id));
+                                id
+                            },
+                        }
+                    } else {
+                        self.intern(arr.value(i).as_bytes(), df, row)?
+                    };
+                    out.push(id);
+                    row += 1;
+                }
             }
         } else {
             let columns: Vec<Column> = self.by.iter().map(|c| df.column(c).cloned()).collect::<PolarsResult<_>>()?;

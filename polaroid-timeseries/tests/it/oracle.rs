@@ -46,7 +46,7 @@ type Tick = (Option<&'static str>, i64, Option<f64>, Option<f64>);
 
 fn tick() -> impl Strategy<Value = Tick> {
     (
-        prop_oneof![8 => prop::sample::select(vec![Some("AAPL"), Some("MSFT"), Some("SPY")]), 1 => Just(None)],
+        prop_oneof![8 => prop::sample::select(vec![Some("AAPL"), Some("MSFT"), Some("SPY"), Some("A-SYMBOL-LONGER-THAN-12")]), 1 => Just(None)],
         // Whole 7-second steps over ~1h: many ties, some gaps longer than a bar.
         (0i64..520).prop_map(|k| 1_700_000_000_000_000 + k * 7_000_000),
         prop_oneof![12 => (1.0f64..500.0).prop_map(Some), 1 => Just(None)],
