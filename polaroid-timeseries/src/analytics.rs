@@ -114,6 +114,39 @@ impl Default for AsofQuotesOptions {
     }
 }
 
+/// Options of the per-interval statistics [`TicksExt::twap`] and
+/// [`TicksExt::realized_variance`]: one row per series and interval
+/// `[start, start + every)`, aligned to the epoch, labelled `ts` by start.
+#[derive(Debug, Clone)]
+pub struct IntervalOptions {
+    pub time: PlSmallStr,
+    pub price: PlSmallStr,
+    pub by: Vec<PlSmallStr>,
+    /// Default `1m`.
+    pub every: Duration,
+}
+
+impl Default for IntervalOptions {
+    fn default() -> Self {
+        Self { time: "ts".into(), price: "price".into(), by: vec!["symbol".into()], every: Duration::parse("1m") }
+    }
+}
+
+impl IntervalOptions {
+    fn start(&self) -> Expr {
+        col(self.time.clone()).dt().truncate(lit(self.every.to_string()))
+    }
+
+    /// Group by series and interval start, sorted the same way.
+    fn per_interval(&self, lf: LazyFrame, aggs: Vec<Expr>) -> LazyFrame {
+        let mut keys: Vec<Expr> = self.by.iter().map(|b| col(b.clone())).collect();
+        keys.push(col("ts"));
+        let mut sort_by: Vec<PlSmallStr> = self.by.clone();
+        sort_by.push("ts".into());
+        lf.group_by(keys).agg(aggs).sort(sort_by, SortMultipleOptions::default().with_maintain_order(true))
+    }
+}
+
 /// What [`TicksExt::clean_ticks`] does with a tick earlier than one already
 /// seen in its series.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -140,6 +173,14 @@ pub trait TicksExt {
     /// Each trade with the prevailing quote of its symbol (quote columns
     /// other than the keys and time are added; time is the trade's).
     fn join_quotes_asof(self, quotes: LazyFrame, options: &AsofQuotesOptions) -> LazyFrame;
+    /// Time-weighted average price per series and interval: each tick's
+    /// price weighs the time until the next tick of its series or the end of
+    /// the interval, whichever comes first. Columns `[by.., ts, twap]`.
+    fn twap(self, options: &IntervalOptions) -> PolarsResult<LazyFrame>;
+    /// Realized variance per series and interval: the sum of squared log
+    /// returns of consecutive ticks, each counted in the interval of its
+    /// later tick. Columns `[by.., ts, realized_variance]`.
+    fn realized_variance(self, options: &IntervalOptions) -> PolarsResult<LazyFrame>;
     /// Drops exact duplicate rows (keeping the first) and flags or drops
     /// ticks earlier than one already seen in their series.
     fn clean_ticks(self, time: &str, by: &[PlSmallStr], out_of_order: OutOfOrder) -> PolarsResult<LazyFrame>;
@@ -198,6 +239,28 @@ impl TicksExt for LazyFrame {
         };
         let time = [col(o.time.clone())];
         self.join(quotes, time.clone(), time, JoinArgs::new(JoinType::AsOf(Box::new(options))))
+    }
+
+    fn twap(self, o: &IntervalOptions) -> PolarsResult<LazyFrame> {
+        let time = col(o.time.clone());
+        let end = o.start().dt().offset_by(lit(o.every.to_string()));
+        let next = per_series(time.clone().shift(lit(-1)), &o.by)?;
+        let until = when(next.clone().is_null().or(next.clone().gt(end.clone()))).then(end).otherwise(next);
+        let held = (until - time).dt().total_nanoseconds(false).cast(DataType::Float64);
+        let sorted = self.sort([o.time.as_str()], SortMultipleOptions::default().with_maintain_order(true));
+        let prepared = sorted.with_columns([o.start().alias("ts"), held.alias("__held")]);
+        let price = col(o.price.clone()).cast(DataType::Float64);
+        let twap = ((price * col("__held")).sum() / col("__held").sum()).alias("twap");
+        Ok(o.per_interval(prepared, vec![twap]))
+    }
+
+    fn realized_variance(self, o: &IntervalOptions) -> PolarsResult<LazyFrame> {
+        let price = col(o.price.clone()).cast(DataType::Float64);
+        let r = per_series((price.clone() / price.shift(lit(1))).log(lit(std::f64::consts::E)), &o.by)?;
+        let sorted = self.sort([o.time.as_str()], SortMultipleOptions::default().with_maintain_order(true));
+        let prepared = sorted.with_columns([o.start().alias("ts"), r.alias("__r")]);
+        let rv = col("__r").pow(2).sum().alias("realized_variance");
+        Ok(o.per_interval(prepared, vec![rv]))
     }
 
     fn clean_ticks(self, time: &str, by: &[PlSmallStr], out_of_order: OutOfOrder) -> PolarsResult<LazyFrame> {

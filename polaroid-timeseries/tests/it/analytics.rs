@@ -115,3 +115,38 @@ fn cleaning_drops_duplicates_and_flags_or_drops_late_ticks() {
     let dropped = df.lazy().clean_ticks("ts", &["symbol".into()], OutOfOrder::Drop).unwrap().collect().unwrap();
     close(&f64s(&dropped, "price"), &[Some(1.0), Some(2.0), Some(4.0)]);
 }
+
+#[test]
+fn twap_weighs_each_price_by_the_time_it_held() {
+    use polaroid_timeseries::IntervalOptions;
+    let s = 1_000_000;
+    // A: 10 for 30s, 20 for 20s, 30 for the last 10s of minute 0; 40 from 70s to 120s.
+    // B (interleaved) must not cut A's holding times.
+    let df = ticks(
+        &[Some("A"), Some("B"), Some("A"), Some("A"), Some("A")],
+        &[0, 10 * s, 30 * s, 50 * s, 70 * s],
+        &[Some(10.0), Some(99.0), Some(20.0), Some(30.0), Some(40.0)],
+        &[Some(1.0); 5],
+    );
+    let out = df.lazy().twap(&IntervalOptions::default()).unwrap().collect().unwrap();
+    let syms: Vec<_> = out.column("symbol").unwrap().str().unwrap().iter().map(Option::unwrap).collect();
+    assert_eq!(syms, ["A", "A", "B"]);
+    close(&f64s(&out, "twap"), &[Some((10.0 * 30.0 + 20.0 * 20.0 + 30.0 * 10.0) / 60.0), Some(40.0), Some(99.0)]);
+    let starts: Vec<_> = out.column("ts").unwrap().datetime().unwrap().physical().iter().map(Option::unwrap).collect();
+    assert_eq!(starts, [0, 60 * s, 0]);
+}
+
+#[test]
+fn realized_variance_sums_squared_log_returns_per_interval() {
+    use polaroid_timeseries::IntervalOptions;
+    let s = 1_000_000;
+    let df = ticks(
+        &[Some("A"); 4],
+        &[0, 20 * s, 40 * s, 65 * s],
+        &[Some(100.0), Some(110.0), Some(99.0), Some(108.9)],
+        &[Some(1.0); 4],
+    );
+    let out = df.lazy().realized_variance(&IntervalOptions::default()).unwrap().collect().unwrap();
+    let (a, b, c) = (1.1f64.ln(), 0.9f64.ln(), 1.1f64.ln());
+    close(&f64s(&out, "realized_variance"), &[Some(a * a + b * b), Some(c * c)]);
+}
