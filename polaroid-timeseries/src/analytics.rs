@@ -147,6 +147,29 @@ impl IntervalOptions {
     }
 }
 
+/// Options of [`TicksExt::resample_quotes`].
+#[derive(Debug, Clone)]
+pub struct QuoteResampleOptions {
+    pub time: PlSmallStr,
+    pub by: Vec<PlSmallStr>,
+    /// The quote columns to carry: the last value in each interval,
+    /// forward-filled through intervals without quotes. Default `[bid, ask]`.
+    pub columns: Vec<PlSmallStr>,
+    /// Default `1s`.
+    pub every: Duration,
+}
+
+impl Default for QuoteResampleOptions {
+    fn default() -> Self {
+        Self {
+            time: "ts".into(),
+            by: vec!["symbol".into()],
+            columns: vec!["bid".into(), "ask".into()],
+            every: Duration::parse("1s"),
+        }
+    }
+}
+
 /// What [`TicksExt::clean_ticks`] does with a tick earlier than one already
 /// seen in its series.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -181,6 +204,10 @@ pub trait TicksExt {
     /// returns of consecutive ticks, each counted in the interval of its
     /// later tick. Columns `[by.., ts, realized_variance]`.
     fn realized_variance(self, options: &IntervalOptions) -> PolarsResult<LazyFrame>;
+    /// Quotes on a regular grid: for each series, every interval from its
+    /// first quote's to its last's, with the last quote of the interval or,
+    /// if none came, the one before. Columns `[by.., ts, columns..]`.
+    fn resample_quotes(self, options: &QuoteResampleOptions) -> PolarsResult<LazyFrame>;
     /// Drops exact duplicate rows (keeping the first) and flags or drops
     /// ticks earlier than one already seen in their series.
     fn clean_ticks(self, time: &str, by: &[PlSmallStr], out_of_order: OutOfOrder) -> PolarsResult<LazyFrame>;
@@ -261,6 +288,39 @@ impl TicksExt for LazyFrame {
         let prepared = sorted.with_columns([o.start().alias("ts"), r.alias("__r")]);
         let rv = col("__r").pow(2).sum().alias("realized_variance");
         Ok(o.per_interval(prepared, vec![rv]))
+    }
+
+    fn resample_quotes(self, o: &QuoteResampleOptions) -> PolarsResult<LazyFrame> {
+        let interval = IntervalOptions { time: o.time.clone(), price: "".into(), by: o.by.clone(), every: o.every };
+        let sorted = self.sort([o.time.as_str()], SortMultipleOptions::default().with_maintain_order(true));
+        let last: Vec<Expr> = o.columns.iter().map(|c| col(c.clone()).last()).collect();
+        let quoted = interval.per_interval(sorted.with_column(interval.start().alias("ts")), last);
+        // Every interval start between each series' first and last.
+        let range = datetime_range(
+            Some(col("ts").min()),
+            Some(col("ts").max()),
+            Some(o.every),
+            None,
+            ClosedWindow::Both,
+            None,
+            None,
+        )?;
+        let keys: Vec<Expr> = o.by.iter().map(|b| col(b.clone())).collect();
+        let grid = if keys.is_empty() {
+            quoted.clone().select([range.alias("ts")])
+        } else {
+            quoted.clone().group_by(keys.clone()).agg([range.alias("ts")]).explode(by_name(["ts"], true, false), ExplodeOptions { empty_as_null: false, keep_nulls: false })
+        };
+        let mut on = keys;
+        on.push(col("ts"));
+        let filled: Vec<Expr> =
+            o.columns.iter().map(|c| per_series(col(c.clone()).fill_null_with_strategy(FillNullStrategy::Forward(None)), &o.by)).collect::<PolarsResult<_>>()?;
+        let mut sort_by: Vec<PlSmallStr> = o.by.clone();
+        sort_by.push("ts".into());
+        Ok(grid
+            .join(quoted, on.clone(), on, JoinArgs::new(JoinType::Left))
+            .sort(sort_by, SortMultipleOptions::default().with_maintain_order(true))
+            .with_columns(filled))
     }
 
     fn clean_ticks(self, time: &str, by: &[PlSmallStr], out_of_order: OutOfOrder) -> PolarsResult<LazyFrame> {

@@ -34,7 +34,7 @@ mod grid;
 mod options;
 mod symbols;
 
-pub use analytics::{AsofQuotesOptions, IntervalOptions, OutOfOrder, QuoteColumns, ReturnsOptions, RollingVwapOptions, TicksExt, VolatilityOptions};
+pub use analytics::{AsofQuotesOptions, IntervalOptions, OutOfOrder, QuoteColumns, QuoteResampleOptions, ReturnsOptions, RollingVwapOptions, TicksExt, VolatilityOptions};
 pub use bars::BarBuilder;
 pub use error::{Result, TimeseriesError};
 pub use ext::{stream_ohlcv, OhlcvExt};

@@ -150,3 +150,25 @@ fn realized_variance_sums_squared_log_returns_per_interval() {
     let (a, b, c) = (1.1f64.ln(), 0.9f64.ln(), 1.1f64.ln());
     close(&f64s(&out, "realized_variance"), &[Some(a * a + b * b), Some(c * c)]);
 }
+
+#[test]
+fn resampled_quotes_take_the_last_quote_and_carry_it_forward() {
+    use polaroid_timeseries::QuoteResampleOptions;
+    let ms = 1_000;
+    let quotes = df! {
+        "symbol" => ["A", "A", "B", "A"],
+        "ts" => [200 * ms, 700 * ms, 1_000 * ms, 3_500 * ms],
+        "bid" => [1.0, 1.1, 5.0, 1.2],
+        "ask" => [2.0, 2.1, 6.0, 2.2],
+    }
+    .unwrap()
+    .lazy()
+    .with_column(col("ts").cast(DataType::Datetime(TimeUnit::Microseconds, None)));
+    let out = quotes.resample_quotes(&QuoteResampleOptions::default()).unwrap().collect().unwrap();
+    let syms: Vec<_> = out.column("symbol").unwrap().str().unwrap().iter().map(Option::unwrap).collect();
+    assert_eq!(syms, ["A", "A", "A", "A", "B"]);
+    let starts: Vec<_> = out.column("ts").unwrap().datetime().unwrap().physical().iter().map(Option::unwrap).collect();
+    assert_eq!(starts, [0, 1_000_000, 2_000_000, 3_000_000, 1_000_000]);
+    close(&f64s(&out, "bid"), &[Some(1.1), Some(1.1), Some(1.1), Some(1.2), Some(5.0)]);
+    close(&f64s(&out, "ask"), &[Some(2.1), Some(2.1), Some(2.1), Some(2.2), Some(6.0)]);
+}
