@@ -445,6 +445,13 @@ impl Polaroid for PolaroidService {
         blocking(move || state.ohlcv(&ns, req)).await.map(Response::new)
     }
 
+    async fn tick_analytics(
+        &self,
+        request: Request<proto::TickAnalyticsRequest>,
+    ) -> Result<Response<proto::HandleReply>, Status> {
+        self.transform(request, |r| &r.handle, crate::timeseries::tick_analytics).await
+    }
+
     async fn collect(&self, request: Request<proto::CollectRequest>) -> Result<Response<proto::HandleReply>, Status> {
         let (state, ns) = (self.state.clone(), namespace(&request));
         let req = request.into_inner();

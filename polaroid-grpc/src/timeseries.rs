@@ -1,8 +1,11 @@
 //! The time-series RPCs' request decoding: proto messages to
 //! polaroid-timeseries options. The work itself is the library's.
 
-use polaroid_timeseries::{parse_duration, BarKind, Fill, OhlcvOptions, TimeseriesError};
-use polars::prelude::TimeZone;
+use polaroid_timeseries::{
+    parse_duration, BarKind, Fill, IntervalOptions, OhlcvOptions, OutOfOrder, QuoteColumns, QuoteResampleOptions,
+    ReturnsOptions, RollingVwapOptions, TicksExt, TimeseriesError, VolatilityOptions,
+};
+use polars::prelude::{LazyFrame, PlSmallStr, TimeZone};
 
 use crate::error::ServiceError;
 use crate::proto;
@@ -84,4 +87,92 @@ pub(crate) fn ohlcv_options(req: &proto::OhlcvRequest) -> Result<(OhlcvOptions, 
         BarKind::Dollar(d) => format!("dollars={d}"),
     };
     Ok((options, format!("ohlcv({what}, by=[{}])", req.by.join(", "))))
+}
+
+fn name(value: &str, default: &str) -> PlSmallStr {
+    or_default(value, default).into()
+}
+
+/// Apply the requested analytic to `lf`: the new plan and a lineage text.
+pub(crate) fn tick_analytics(lf: LazyFrame, req: &proto::TickAnalyticsRequest) -> Result<(LazyFrame, String), ServiceError> {
+    use proto::tick_analytics_request::Op;
+    let by: Vec<PlSmallStr> = req.by.iter().map(|b| b.as_str().into()).collect();
+    let time = name(&req.time, "ts");
+    let price = name(&req.price, "price");
+    let interval = |every: &str| -> Result<IntervalOptions, ServiceError> {
+        Ok(IntervalOptions {
+            time: time.clone(),
+            price: price.clone(),
+            by: by.clone(),
+            every: parse_duration("every", or_default(every, "1m"))?,
+        })
+    };
+    let op = req.op.as_ref().ok_or_else(|| ServiceError::InvalidArgument("tick analytics needs an `op`".into()))?;
+    Ok(match op {
+        Op::QuoteMetrics(q) => {
+            let columns = QuoteColumns {
+                bid: name(&q.bid, "bid"),
+                ask: name(&q.ask, "ask"),
+                bid_size: name(&q.bid_size, "bid_size"),
+                ask_size: name(&q.ask_size, "ask_size"),
+            };
+            (lf.with_quote_metrics(&columns), "quote_metrics()".into())
+        },
+        Op::Returns(r) => {
+            let options = ReturnsOptions { price: price.clone(), by: by.clone(), log: r.log, name: name(&r.name, "return") };
+            (lf.with_returns(&options)?, format!("returns(log={})", r.log))
+        },
+        Op::RollingVolatility(v) => {
+            let window = if v.window == 0 { 20 } else { v.window as usize };
+            let options = VolatilityOptions {
+                returns: name(&v.returns, "return"),
+                by: by.clone(),
+                window,
+                periods_per_year: v.periods_per_year,
+                name: name(&v.name, "volatility"),
+            };
+            (lf.with_rolling_volatility(&options)?, format!("rolling_volatility({window})"))
+        },
+        Op::RollingVwap(v) => {
+            let options = RollingVwapOptions {
+                time: time.clone(),
+                price: price.clone(),
+                size: name(&req.size, "size"),
+                by: by.clone(),
+                window: parse_duration("window", or_default(&v.window, "5m"))?,
+                name: name(&v.name, "vwap"),
+            };
+            let text = format!("rolling_vwap({})", options.window);
+            (lf.with_rolling_vwap(&options)?, text)
+        },
+        Op::Twap(i) => {
+            let options = interval(&i.every)?;
+            let text = format!("twap({})", options.every);
+            (lf.twap(&options)?, text)
+        },
+        Op::RealizedVariance(i) => {
+            let options = interval(&i.every)?;
+            let text = format!("realized_variance({})", options.every);
+            (lf.realized_variance(&options)?, text)
+        },
+        Op::ResampleQuotes(r) => {
+            let columns = if r.columns.is_empty() {
+                vec!["bid".into(), "ask".into()]
+            } else {
+                r.columns.iter().map(|c| c.as_str().into()).collect()
+            };
+            let options = QuoteResampleOptions {
+                time: time.clone(),
+                by: by.clone(),
+                columns,
+                every: parse_duration("every", or_default(&r.every, "1s"))?,
+            };
+            let text = format!("resample_quotes({})", options.every);
+            (lf.resample_quotes(&options)?, text)
+        },
+        Op::CleanTicks(c) => {
+            let mode = if c.drop_out_of_order { OutOfOrder::Drop } else { OutOfOrder::Flag };
+            (lf.clean_ticks(&time, &by, mode)?, format!("clean_ticks(drop_out_of_order={})", c.drop_out_of_order))
+        },
+    })
 }

@@ -67,3 +67,77 @@ async fn bad_ohlcv_requests_are_invalid_argument_naming_the_problem() {
     assert!(trades.ohlcv(&OhlcvOptions::default()).await.is_ok());
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tick_analytics_on_handles_equal_the_library() {
+    use polaroid_grpc::proto::{tick_analytics_request::Op, FetchRequest, TickAnalyticsRequest};
+    use polaroid_timeseries::{IntervalOptions, OutOfOrder, QuoteResampleOptions, ReturnsOptions, TicksExt};
+
+    let server = TestServer::with_sample().await;
+    let mut rpc = server.client().await;
+    let trades = rpc
+        .scan(polaroid_grpc::proto::ScanRequest { path: "trades.parquet".into(), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner()
+        .info
+        .unwrap()
+        .handle;
+    let quotes = rpc
+        .scan(polaroid_grpc::proto::ScanRequest { path: "quotes.parquet".into(), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner()
+        .info
+        .unwrap()
+        .handle;
+    let local_quotes = || {
+        LazyFrame::scan_parquet(PlRefPath::new(sample_path("quotes.parquet").to_string_lossy().as_ref()), Default::default())
+            .unwrap()
+    };
+    let by = vec!["symbol".to_string()];
+    let cases: Vec<(String, Op, LazyFrame)> = vec![
+        (
+            trades.clone(),
+            Op::Returns(polaroid_grpc::proto::Returns { log: true, name: String::new() }),
+            local_trades().with_returns(&ReturnsOptions { log: true, ..Default::default() }).unwrap(),
+        ),
+        (
+            trades.clone(),
+            Op::Twap(polaroid_grpc::proto::IntervalStat { every: "5m".into() }),
+            local_trades().twap(&IntervalOptions { every: Duration::parse("5m"), ..Default::default() }).unwrap(),
+        ),
+        (
+            quotes.clone(),
+            Op::ResampleQuotes(polaroid_grpc::proto::ResampleQuotes { columns: vec![], every: "10s".into() }),
+            local_quotes()
+                .resample_quotes(&QuoteResampleOptions { every: Duration::parse("10s"), ..Default::default() })
+                .unwrap(),
+        ),
+        (
+            trades.clone(),
+            Op::CleanTicks(polaroid_grpc::proto::CleanTicks { drop_out_of_order: false }),
+            local_trades().clean_ticks("ts", &["symbol".into()], OutOfOrder::Flag).unwrap(),
+        ),
+    ];
+    for (handle, op, expected) in cases {
+        let request = TickAnalyticsRequest { handle, by: by.clone(), op: Some(op), ..Default::default() };
+        let info = rpc.tick_analytics(request).await.unwrap().into_inner().info.unwrap();
+        let (got, _) = crate::fetch_all(&mut rpc, FetchRequest { handle: info.handle, ..Default::default() }).await;
+        assert_frames_close(&got, &expected.collect().unwrap());
+    }
+
+    // No op, or a column that is not there: INVALID_ARGUMENT.
+    let err = rpc.tick_analytics(TickAnalyticsRequest { handle: trades.clone(), ..Default::default() }).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    let request = TickAnalyticsRequest {
+        handle: trades,
+        price: "px".into(),
+        op: Some(Op::Returns(Default::default())),
+        ..Default::default()
+    };
+    let err = rpc.tick_analytics(request).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert!(err.message().contains("px"), "{}", err.message());
+    server.stop().await;
+}
