@@ -133,17 +133,23 @@ pub(crate) fn tick_analytics(lf: LazyFrame, req: &proto::TickAnalyticsRequest) -
             };
             (lf.with_rolling_volatility(&options)?, format!("rolling_volatility({window})"))
         },
-        Op::RollingVwap(v) => {
+        Op::RollingVwap(w) | Op::RollingTwap(w) => {
+            let twap = matches!(op, Op::RollingTwap(_));
             let options = RollingVwapOptions {
                 time: time.clone(),
                 price: price.clone(),
                 size: name(&req.size, "size"),
                 by: by.clone(),
-                window: parse_duration("window", or_default(&v.window, "5m"))?,
-                name: name(&v.name, "vwap"),
+                window: parse_duration("window", or_default(&w.window, "5m"))?,
+                name: name(&w.name, if twap { "twap" } else { "vwap" }),
             };
-            let text = format!("rolling_vwap({})", options.window);
-            (lf.with_rolling_vwap(&options)?, text)
+            if twap {
+                let text = format!("rolling_twap({})", options.window);
+                (lf.with_rolling_twap(&options)?, text)
+            } else {
+                let text = format!("rolling_vwap({})", options.window);
+                (lf.with_rolling_vwap(&options)?, text)
+            }
         },
         Op::Twap(i) => {
             let options = interval(&i.every)?;

@@ -193,6 +193,12 @@ pub trait TicksExt {
     fn with_rolling_volatility(self, options: &VolatilityOptions) -> PolarsResult<LazyFrame>;
     /// Adds `sum(price·size) / sum(size)` over the trailing time window.
     fn with_rolling_vwap(self, options: &RollingVwapOptions) -> PolarsResult<LazyFrame>;
+    /// Adds the time-weighted average price over the trailing time window:
+    /// each price weighs how long it stood before the next tick of its
+    /// series; a segment between two ticks counts if it ends inside the
+    /// window. Null for a series' first tick. `size` is not used; `name`
+    /// defaults to `vwap`, so set it (e.g. `twap`).
+    fn with_rolling_twap(self, options: &RollingVwapOptions) -> PolarsResult<LazyFrame>;
     /// Each trade with the prevailing quote of its symbol (quote columns
     /// other than the keys and time are added; time is the trade's).
     fn join_quotes_asof(self, quotes: LazyFrame, options: &AsofQuotesOptions) -> LazyFrame;
@@ -251,6 +257,24 @@ impl TicksExt for LazyFrame {
         let notional = (price * size.clone()).rolling_sum_by(col(o.time.clone()), window());
         let volume = size.rolling_sum_by(col(o.time.clone()), window());
         Ok(self.with_column(per_series(notional / volume, &o.by)?.alias(o.name.clone())))
+    }
+
+    fn with_rolling_twap(self, o: &RollingVwapOptions) -> PolarsResult<LazyFrame> {
+        let window = || RollingOptionsDynamicWindow {
+            window_size: o.window,
+            min_periods: 1,
+            closed_window: ClosedWindow::Right,
+            fn_params: None,
+        };
+        let time = col(o.time.clone());
+        let price = col(o.price.clone()).cast(DataType::Float64);
+        // The segment ending at this tick: the previous price, held since the previous tick.
+        let held = per_series((time.clone() - time.clone().shift(lit(1))).dt().total_nanoseconds(false), &o.by)?
+            .cast(DataType::Float64);
+        let prev_price = per_series(price.shift(lit(1)), &o.by)?;
+        let weighted = (prev_price * held.clone()).rolling_sum_by(time.clone(), window());
+        let total = held.rolling_sum_by(time, window());
+        Ok(self.with_column(per_series(weighted / total, &o.by)?.alias(o.name.clone())))
     }
 
     fn join_quotes_asof(self, quotes: LazyFrame, o: &AsofQuotesOptions) -> LazyFrame {

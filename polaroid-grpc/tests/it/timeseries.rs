@@ -108,6 +108,17 @@ async fn tick_analytics_on_handles_equal_the_library() {
             local_trades().twap(&IntervalOptions { every: Duration::parse("5m"), ..Default::default() }).unwrap(),
         ),
         (
+            trades.clone(),
+            Op::RollingTwap(polaroid_grpc::proto::RollingWindow { window: "2m".into(), name: String::new() }),
+            local_trades()
+                .with_rolling_twap(&polaroid_timeseries::RollingVwapOptions {
+                    window: Duration::parse("2m"),
+                    name: "twap".into(),
+                    ..Default::default()
+                })
+                .unwrap(),
+        ),
+        (
             quotes.clone(),
             Op::ResampleQuotes(polaroid_grpc::proto::ResampleQuotes { columns: vec![], every: "10s".into() }),
             local_quotes()

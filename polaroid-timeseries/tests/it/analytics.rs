@@ -172,3 +172,18 @@ fn resampled_quotes_take_the_last_quote_and_carry_it_forward() {
     close(&f64s(&out, "bid"), &[Some(1.1), Some(1.1), Some(1.1), Some(1.2), Some(5.0)]);
     close(&f64s(&out, "ask"), &[Some(2.1), Some(2.1), Some(2.1), Some(2.2), Some(6.0)]);
 }
+
+#[test]
+fn rolling_twap_weighs_prices_by_how_long_they_stood() {
+    let s = 1_000_000;
+    let df = ticks(
+        &[Some("A"); 4],
+        &[0, 30 * s, 50 * s, 70 * s],
+        &[Some(10.0), Some(20.0), Some(30.0), Some(40.0)],
+        &[Some(1.0); 4],
+    );
+    let options = RollingVwapOptions { window: Duration::parse("1m"), name: "twap".into(), ..Default::default() };
+    let out = df.lazy().with_rolling_twap(&options).unwrap().collect().unwrap();
+    // At 70s the segments ending in (10s, 70s]: 10 for 30s, 20 for 20s, 30 for 20s.
+    close(&f64s(&out, "twap"), &[None, Some(10.0), Some((300.0 + 400.0) / 50.0), Some((300.0 + 400.0 + 600.0) / 70.0)]);
+}
