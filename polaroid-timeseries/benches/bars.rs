@@ -135,12 +135,21 @@ fn polaroid_binary() -> PathBuf {
 
 /// Run `polaroid bars`, returning wall seconds and its peak memory in MiB
 /// (anonymous memory: not the page cache of the memory-mapped input).
-fn run_cli(input: &Path, output: &Path) -> (f64, f64) {
+/// With `limit_mib`, it runs under `ulimit -v` (address space, which also
+/// counts the mapped input file and thread stacks).
+fn run_cli(input: &Path, output: &Path, limit_mib: Option<usize>) -> (f64, f64) {
     let start = Instant::now();
-    let out = Command::new(polaroid_binary())
-        .args(["bars", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap(), "--every", "1m"])
-        .output()
-        .unwrap();
+    let args = ["bars", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap(), "--every", "1m"];
+    let out = match limit_mib {
+        None => Command::new(polaroid_binary()).args(args).output().unwrap(),
+        Some(mib) => Command::new("bash")
+            .arg("-c")
+            .arg(format!("ulimit -v {} && exec \"$0\" \"$@\"", mib * 1024))
+            .arg(polaroid_binary())
+            .args(args)
+            .output()
+            .unwrap(),
+    };
     let secs = start.elapsed().as_secs_f64();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
@@ -174,7 +183,7 @@ fn main() {
     println!("\n== end to end on parquet: {n} ticks ==");
     let input = data_file("ticks", n);
     let dir = tempfile::tempdir().unwrap();
-    let (cli, _) = best_of(3, || run_cli(&input, &dir.path().join("bars.parquet")));
+    let (cli, _) = best_of(3, || run_cli(&input, &dir.path().join("bars.parquet"), None));
     let (up, _) = best_of(3, || {
         let scan = LazyFrame::scan_parquet(PlRefPath::new(input.to_string_lossy().as_ref()), Default::default()).unwrap();
         let mut bars = upstream_bars(scan).collect().unwrap();
@@ -187,9 +196,13 @@ fn main() {
     println!("\n== bounded memory: {big} ticks ==");
     let input = data_file("ticks", big);
     let in_memory_mib = (big * (8 + 8 + 8 + 16)) as f64 / (1 << 20) as f64;
-    let (secs, peak) = run_cli(&input, &dir.path().join("big.parquet"));
+    // Allowed: 2 GiB of address space, for ticks that take ~3 GiB (80M).
+    let limit = 2048;
+    let (secs, peak) = run_cli(&input, &dir.path().join("big.parquet"), Some(limit));
     println!(
-        "polaroid bars: {secs:.2}s, peak memory {peak:.0} MiB; the ticks take ~{in_memory_mib:.0} MiB in memory ({:.1}x the peak)",
+        "polaroid bars under ulimit -v {limit} MiB: {secs:.2}s, peak memory {peak:.0} MiB; \
+         the ticks take ~{in_memory_mib:.0} MiB in memory ({:.1}x the limit, {:.1}x the peak)",
+        in_memory_mib / limit as f64,
         in_memory_mib / peak
     );
 }

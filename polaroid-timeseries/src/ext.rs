@@ -63,6 +63,12 @@ fn bars_in_order(df: &DataFrame, options: &OhlcvOptions) -> Result<DataFrame> {
 /// batches flow through the kernel as they are read, so a file far larger
 /// than memory needs only the batch and the open bars. If a series turns
 /// out not to be in time order, the plan is run again sorted by time.
+///
+/// Polars' streaming parquet scan reads ahead up to
+/// `POLARS_ROW_GROUP_PREFETCH_SIZE` row groups (hundreds by default), and
+/// that read-ahead, not the kernel, then sets peak memory. For bounded memory
+/// set it (and `POLARS_RECORD_BATCH_PREFETCH_SIZE` for ipc) to 1 before
+/// polars starts, as `polaroid bars` does; measured, it costs no speed here.
 impl OhlcvExt for LazyFrame {
     fn ohlcv(self, options: &OhlcvOptions) -> Result<DataFrame> {
         stream_ohlcv(self, options, |_| {})
