@@ -5,6 +5,7 @@ serving the same table in ~2 MiB batches) as the machine's reference.
 
     make bench-flight          # or: POLAROID_SERVER=... .venv/bin/python polaroid-grpc/benches/flight.py
 
+POLAROID_BENCH_SERVER_ARGS adds server flags (e.g. "--max-message-size 8MiB").
 The table is 20M rows x 4 fixed-width columns (640 MB of Arrow data),
 uploaded once with DoPut. Throughput = Arrow bytes of the table / wall time
 from the request to a complete pyarrow Table in the client.
@@ -65,7 +66,7 @@ def main():
         }
     )
     nbytes = table.nbytes
-    server = Server("--memory-limit", "8GiB")
+    server = Server("--memory-limit", "8GiB", *os.environ.get("POLAROID_BENCH_SERVER_ARGS", "").split())
     try:
         client = flight.connect(server.location)
         handle = put(client, "bench", table)

@@ -10,6 +10,11 @@ use clap::Parser;
 use polaroid_grpc::{sample, serve, ServerConfig};
 use tracing_subscriber::EnvFilter;
 
+/// Results are encoded into fresh MiB-sized buffers for every message; glibc
+/// malloc returns them to the OS and faults them back in each time.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(name = "polaroid-server", version, about = "Polars served over gRPC: lazy queries on server-side DataFrame handles")]
 struct Args {
