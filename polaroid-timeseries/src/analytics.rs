@@ -14,6 +14,11 @@ fn per_series(expr: Expr, by: &[PlSmallStr]) -> PolarsResult<Expr> {
     }
 }
 
+/// A time window ending at (and including) each row.
+fn trailing(window_size: Duration) -> RollingOptionsDynamicWindow {
+    RollingOptionsDynamicWindow { window_size, min_periods: 1, closed_window: ClosedWindow::Right, fn_params: None }
+}
+
 /// Quote column names for [`TicksExt::with_quote_metrics`].
 #[derive(Debug, Clone)]
 pub struct QuoteColumns {
@@ -247,12 +252,7 @@ impl TicksExt for LazyFrame {
     }
 
     fn with_rolling_vwap(self, o: &RollingVwapOptions) -> PolarsResult<LazyFrame> {
-        let window = || RollingOptionsDynamicWindow {
-            window_size: o.window,
-            min_periods: 1,
-            closed_window: ClosedWindow::Right,
-            fn_params: None,
-        };
+        let window = || trailing(o.window);
         let (price, size) = (col(o.price.clone()).cast(DataType::Float64), col(o.size.clone()).cast(DataType::Float64));
         let notional = (price * size.clone()).rolling_sum_by(col(o.time.clone()), window());
         let volume = size.rolling_sum_by(col(o.time.clone()), window());
@@ -260,12 +260,7 @@ impl TicksExt for LazyFrame {
     }
 
     fn with_rolling_twap(self, o: &RollingVwapOptions) -> PolarsResult<LazyFrame> {
-        let window = || RollingOptionsDynamicWindow {
-            window_size: o.window,
-            min_periods: 1,
-            closed_window: ClosedWindow::Right,
-            fn_params: None,
-        };
+        let window = || trailing(o.window);
         let time = col(o.time.clone());
         let price = col(o.price.clone()).cast(DataType::Float64);
         // The segment ending at this tick: the previous price, held since the previous tick.

@@ -35,17 +35,21 @@ impl OhlcvExt for DataFrame {
     }
 }
 
+/// The columns the kernel reads, or which one `input` lacks (naming those it has).
+fn require_columns(builder: &BarBuilder, input: &Schema) -> Result<Vec<PlSmallStr>> {
+    let needed = builder.input_columns();
+    if let Some(missing) = needed.iter().find(|name| !input.contains(name)) {
+        return Err(TimeseriesError::MissingColumn {
+            column: missing.to_string(),
+            available: format!("{:?}", input.iter_names().collect::<Vec<_>>()),
+        });
+    }
+    Ok(needed)
+}
+
 fn bars_in_order(df: &DataFrame, options: &OhlcvOptions) -> Result<DataFrame> {
     let mut builder = BarBuilder::new(options.clone())?;
-    let needed = builder.input_columns();
-    for name in &needed {
-        if df.column(name).is_err() {
-            return Err(TimeseriesError::MissingColumn {
-                column: name.to_string(),
-                available: format!("{:?}", df.get_column_names()),
-            });
-        }
-    }
+    let needed = require_columns(&builder, df.schema())?;
     let mut df = df.select(needed)?;
     if df.should_rechunk() {
         df.rechunk_mut();
@@ -93,16 +97,8 @@ pub fn stream_ohlcv(
 
 fn stream_bars(lf: LazyFrame, options: &OhlcvOptions, progress: impl FnMut(usize) + Send + 'static) -> Result<DataFrame> {
     let builder = BarBuilder::new(options.clone())?;
-    let input = lf.clone().collect_schema()?;
-    for name in builder.input_columns() {
-        if !input.contains(&name) {
-            return Err(TimeseriesError::MissingColumn {
-                column: name.to_string(),
-                available: format!("{:?}", input.iter_names().collect::<Vec<_>>()),
-            });
-        }
-    }
-    let needed: Vec<Expr> = builder.input_columns().into_iter().map(col).collect();
+    let needed = require_columns(&builder, lf.clone().collect_schema()?.as_ref())?;
+    let needed: Vec<Expr> = needed.into_iter().map(col).collect();
     let lf = lf.select(needed);
     // Check names and types before any work, with our own messages.
     let schema = lf.clone().collect_schema()?;

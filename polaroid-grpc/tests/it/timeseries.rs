@@ -68,6 +68,11 @@ async fn bad_ohlcv_requests_are_invalid_argument_naming_the_problem() {
     server.stop().await;
 }
 
+async fn scan(rpc: &mut polaroid_grpc::proto::polaroid_client::PolaroidClient<tonic::transport::Channel>, path: &str) -> String {
+    let request = polaroid_grpc::proto::ScanRequest { path: path.into(), ..Default::default() };
+    rpc.scan(request).await.unwrap().into_inner().info.unwrap().handle
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tick_analytics_on_handles_equal_the_library() {
     use polaroid_grpc::proto::{tick_analytics_request::Op, FetchRequest, TickAnalyticsRequest};
@@ -75,22 +80,8 @@ async fn tick_analytics_on_handles_equal_the_library() {
 
     let server = TestServer::with_sample().await;
     let mut rpc = server.client().await;
-    let trades = rpc
-        .scan(polaroid_grpc::proto::ScanRequest { path: "trades.parquet".into(), ..Default::default() })
-        .await
-        .unwrap()
-        .into_inner()
-        .info
-        .unwrap()
-        .handle;
-    let quotes = rpc
-        .scan(polaroid_grpc::proto::ScanRequest { path: "quotes.parquet".into(), ..Default::default() })
-        .await
-        .unwrap()
-        .into_inner()
-        .info
-        .unwrap()
-        .handle;
+    let trades = scan(&mut rpc, "trades.parquet").await;
+    let quotes = scan(&mut rpc, "quotes.parquet").await;
     let local_quotes = || {
         LazyFrame::scan_parquet(PlRefPath::new(sample_path("quotes.parquet").to_string_lossy().as_ref()), Default::default())
             .unwrap()
