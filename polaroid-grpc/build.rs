@@ -10,6 +10,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         // For gRPC server reflection.
         .file_descriptor_set_path(out.join("polaroid_descriptor.bin"))
+        // Bulk Arrow bytes as `Bytes`: decoding slices the receive buffer
+        // instead of copying every message into a fresh Vec.
+        // Fetch's message is hand-encoded (src/wire.rs) so the server sends
+        // an IPC header and body without joining them first.
+        .extern_path(".polaroid.v1.IpcMessage", "crate::wire::IpcMessage")
+        .bytes(".polaroid.v1.UploadChunk.data")
         .compile_protos(&["proto/polaroid/v1/polaroid.proto"], &["proto"])?;
     println!("cargo:rerun-if-changed=proto");
     Ok(())

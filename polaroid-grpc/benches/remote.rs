@@ -8,20 +8,29 @@
 //! 3. small-RPC latency: p50/p99 and calls/s of KeepAlive and Schema.
 //!
 //! Run with `make bench` (or `cargo bench -p polaroid-grpc --bench remote`).
-//! POLAROID_BENCH_ROWS overrides the 10M rows.
+//! POLAROID_BENCH_ROWS overrides the 10M rows; POLAROID_BENCH_ONLY=query,
+//! fetch or latency (comma-separated) runs only those parts.
 
 use std::time::{Duration, Instant};
 
-use polaroid_grpc::client::Client;
+use polaroid_grpc::client::{Client, RemoteFrame};
 use polaroid_grpc::proto::polaroid_client::PolaroidClient;
 use polaroid_grpc::proto::{FetchRequest, HandleRequest};
 use polaroid_grpc::{serve, ServerConfig};
 use polars::prelude::*;
 
+// The allocator polaroid-server runs with; the in-process baselines share it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const RUNS: usize = 5;
 
 fn rows() -> usize {
     std::env::var("POLAROID_BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000)
+}
+
+fn wanted(part: &str) -> bool {
+    std::env::var("POLAROID_BENCH_ONLY").map_or(true, |only| only.split(',').any(|p| p.trim() == part))
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -100,20 +109,35 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
 
-    // ---- 1. remote vs in-process query
-    println!("== remote vs in-process: filter + join + group_by over {n} rows ==");
-    let trades = tokio::task::spawn_blocking(move || ticks(n)).await.unwrap();
     let symbols = df!(
         "symbol_id" => (0..100i64).collect::<Vec<_>>(),
         "sector" => (0..100).map(|i| format!("sector{}", i % 11)).collect::<Vec<_>>(),
     )
     .unwrap();
-    let remote_trades = client.upload_named(&trades, "ticks").await.unwrap();
     let remote_symbols = client.upload_named(&symbols, "symbols").await.unwrap();
+    if wanted("query") {
+        remote_vs_in_process(&client, n, symbols, &remote_symbols).await;
+    }
+    if wanted("fetch") {
+        fetch_throughput(&client, &url, n).await;
+    }
+    if wanted("latency") {
+        small_rpc_latency(&url, remote_symbols.id()).await;
+    }
+    let _ = stop_tx.send(());
+    server.await.unwrap().unwrap();
+}
+
+/// 1. The same filter + join + group_by, remote (5 RPCs + Fetch) and in-process.
+async fn remote_vs_in_process(client: &Client, n: usize, symbols: DataFrame, remote_symbols: &RemoteFrame) {
+    println!("== remote vs in-process: filter + join + group_by over {n} rows ==");
+    let trades = tokio::task::spawn_blocking(move || ticks(n)).await.unwrap();
+    let remote_trades = client.upload_named(&trades, "ticks").await.unwrap();
 
     let mut local_times = Vec::new();
     let mut local_streaming_times = Vec::new();
     let mut remote_times = Vec::new();
+    let mut plan_times = Vec::new();
     let mut local_result = None;
     let mut remote_result = None;
     for _ in 0..RUNS {
@@ -136,7 +160,7 @@ async fn main() {
             .filter(col("size").gt(lit(10)))
             .await
             .unwrap()
-            .join(&remote_symbols, &["symbol_id"], &["symbol_id"], JoinArgs::new(JoinType::Inner))
+            .join(remote_symbols, &["symbol_id"], &["symbol_id"], JoinArgs::new(JoinType::Inner))
             .await
             .unwrap()
             .group_by([col("sector")])
@@ -150,37 +174,54 @@ async fn main() {
             .sort(["sector"], Default::default())
             .await
             .unwrap();
+        plan_times.push(start.elapsed());
         let df = r.fetch().await.unwrap();
         remote_times.push(start.elapsed());
         remote_result = Some(df);
     }
-    let (l, ls, r) = (median(local_times), median(local_streaming_times), median(remote_times));
-    assert_eq!(local_result.unwrap().height(), remote_result.unwrap().height());
-    println!("in-process, in-memory engine {:>8.1} ms (median of {RUNS})", l.as_secs_f64() * 1e3);
-    println!("in-process, streaming engine {:>8.1} ms (median of {RUNS})", ls.as_secs_f64() * 1e3);
-    println!("remote (Fetch streams)       {:>8.1} ms (median of {RUNS}; 5 RPCs + fetch)", r.as_secs_f64() * 1e3);
+    let (l, ls, r, p) = (median(local_times), median(local_streaming_times), median(remote_times), median(plan_times));
+    // The same groups and integer sums; float sums may differ in the last bits (summation order).
+    let (local, remote) = (local_result.unwrap(), remote_result.unwrap());
+    for name in ["sector", "volume", "trades"] {
+        assert!(local.column(name).unwrap().equals(remote.column(name).unwrap()), "{name} differs");
+    }
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!("in-process, in-memory engine {:>8.1} ms (median of {RUNS})", ms(l));
+    println!("in-process, streaming engine {:>8.1} ms (median of {RUNS})", ms(ls));
+    println!("remote (Fetch streams)       {:>8.1} ms (median of {RUNS}; 4 plan RPCs {:.1} ms + Fetch)", ms(r), ms(p));
     println!("ratio vs same engine         {:>8.3}x remote/in-process streaming (target <= 1.1x for queries >= 100 ms)", r.as_secs_f64() / ls.as_secs_f64());
     println!("ratio vs in-memory collect   {:>8.3}x\n", r.as_secs_f64() / l.as_secs_f64());
-    drop(trades);
+    remote_trades.drop().await.unwrap();
+}
 
-    // ---- 2. Fetch throughput
+/// 2. Fetch of a held frame, decoded into a DataFrame, against an in-process
+/// IPC encode + decode of the same frame.
+async fn fetch_throughput(client: &Client, url: &str, n: usize) {
     println!("== Fetch throughput: {n} rows x 8 fixed-width columns ==");
     let frame = tokio::task::spawn_blocking(move || wide(n)).await.unwrap();
     let bytes = frame.estimated_size() as f64;
     let remote_wide = client.upload_named(&frame, "wide").await.unwrap();
-    let mut rpc = PolaroidClient::connect(url.clone()).await.unwrap().max_decoding_message_size(64 << 20);
     let mut fetch_times = Vec::new();
     for _ in 0..RUNS {
         let start = Instant::now();
-        let mut stream = rpc.fetch(FetchRequest { handle: remote_wide.id().into(), ..Default::default() }).await.unwrap().into_inner();
-        let mut messages = Vec::new();
-        while let Some(m) = stream.message().await.unwrap() {
-            messages.push(m);
-        }
-        let df = polaroid_grpc::decode_ipc_stream(messages).unwrap();
+        let df = remote_wide.fetch().await.unwrap();
         fetch_times.push(start.elapsed());
         assert_eq!(df.height(), n);
     }
+    // The raw stream too: what the wire delivers before any decoding.
+    let mut rpc = PolaroidClient::connect(url.to_string()).await.unwrap().max_decoding_message_size(64 << 20);
+    let mut raw_times = Vec::new();
+    for _ in 0..RUNS {
+        let start = Instant::now();
+        let mut stream = rpc.fetch(FetchRequest { handle: remote_wide.id().into(), ..Default::default() }).await.unwrap().into_inner();
+        let mut received = 0;
+        while let Some(m) = stream.message().await.unwrap() {
+            received += m.len();
+        }
+        raw_times.push(start.elapsed());
+        assert!(received as f64 >= bytes);
+    }
+    let sample = frame.clone();
     let f = tokio::task::spawn_blocking(move || {
         let mut times = Vec::new();
         for _ in 0..RUNS {
@@ -195,16 +236,21 @@ async fn main() {
     })
     .await
     .unwrap();
-    let fetch = median(fetch_times);
+    let (fetch, raw) = (median(fetch_times), median(raw_times));
     let gbps = |d: Duration| bytes / d.as_secs_f64() / 1e9;
     println!("in-process IPC encode+decode {:>7.2} GB/s ({:.0} ms)", gbps(f), f.as_secs_f64() * 1e3);
-    println!("Fetch over loopback          {:>7.2} GB/s ({:.0} ms)", gbps(fetch), fetch.as_secs_f64() * 1e3);
+    println!("Fetch messages, not decoded  {:>7.2} GB/s ({:.0} ms)", gbps(raw), raw.as_secs_f64() * 1e3);
+    println!("Fetch into a DataFrame       {:>7.2} GB/s ({:.0} ms)", gbps(fetch), fetch.as_secs_f64() * 1e3);
     println!("ratio                        {:>7.3}x of the in-process ceiling (target >= 1.5 GB/s)\n", gbps(fetch) / gbps(f));
+    let back = remote_wide.fetch().await.unwrap();
+    assert!(back.equals(&sample), "Fetch returned a different frame");
     remote_wide.drop().await.unwrap();
+}
 
-    // ---- 3. small-RPC latency
+/// 3. Sequential unary calls from one client.
+async fn small_rpc_latency(url: &str, handle: &str) {
     println!("== small-RPC latency over loopback ==");
-    let handle = remote_symbols.id().to_string();
+    let mut rpc = PolaroidClient::connect(url.to_string()).await.unwrap();
     for name in ["keep_alive", "schema"] {
         let calls = 20_000;
         let mut lat = Vec::with_capacity(calls);
@@ -212,9 +258,9 @@ async fn main() {
         for _ in 0..calls {
             let t = Instant::now();
             if name == "keep_alive" {
-                rpc.keep_alive(HandleRequest { handle: handle.clone() }).await.unwrap();
+                rpc.keep_alive(HandleRequest { handle: handle.to_string() }).await.unwrap();
             } else {
-                rpc.schema(HandleRequest { handle: handle.clone() }).await.unwrap();
+                rpc.schema(HandleRequest { handle: handle.to_string() }).await.unwrap();
             }
             lat.push(t.elapsed());
         }
@@ -227,6 +273,4 @@ async fn main() {
             calls as f64 / total.as_secs_f64()
         );
     }
-    let _ = stop_tx.send(());
-    server.await.unwrap().unwrap();
 }

@@ -16,6 +16,8 @@ use polars_arrow::io::ipc::write::{
     DictionaryTracker, EncodedData, WriteOptions,
 };
 use polars_arrow::array::Array;
+use polars_arrow::compute::aggregate::estimated_bytes_size;
+use polars_arrow::io::ipc::read::{read_stream_metadata, StreamReader, StreamState};
 use polars_arrow::io::ipc::IpcField;
 use polars_arrow::record_batch::RecordBatchT;
 
@@ -137,25 +139,45 @@ impl IpcEncoder {
         for (field, array) in self.fields.iter().zip(chunk.arrays()) {
             encode_new_dictionaries(field, array.as_ref(), &self.options, &mut self.tracker, &mut messages)?;
         }
-        let mut record = EncodedData::default();
+        // Room for the whole body up front: growing it as it is written
+        // would copy it about once more. Each buffer is padded to 64 bytes.
+        let body: usize = chunk.arrays().iter().map(|a| estimated_bytes_size(a.as_ref()) + 3 * 64).sum();
+        let mut record = EncodedData { ipc_message: Vec::new(), arrow_data: Vec::with_capacity(body) };
         encode_record_batch(chunk, &self.options, &mut record);
         messages.push(record);
         Ok(EncodedBatch { messages, rows: chunk.len() })
     }
 }
 
-/// Append one message in the IPC stream framing: continuation marker,
-/// header length, header padded to 8 bytes, body padded to 64.
-pub(crate) fn frame_message(message: &EncodedData, out: &mut Vec<u8>) {
-    let padded_header = message.ipc_message.len().next_multiple_of(8);
-    let padded_body = message.arrow_data.len().next_multiple_of(64);
-    out.reserve(8 + padded_header + padded_body);
+/// One message in the IPC stream framing (continuation marker, header
+/// length, header padded to 8 bytes, body padded to 64) as parts, so the
+/// body is not copied: the framed header, the body, its padding.
+pub(crate) fn frame_parts(message: EncodedData, parts: &mut Vec<bytes::Bytes>) {
+    let mut head = Vec::with_capacity(8 + message.ipc_message.len().next_multiple_of(8));
+    frame_header(&message.ipc_message, &mut head);
+    parts.push(head.into());
+    let padding = body_padding(message.arrow_data.len());
+    if !message.arrow_data.is_empty() {
+        parts.push(message.arrow_data.into());
+    }
+    if !padding.is_empty() {
+        parts.push(bytes::Bytes::from_static(padding));
+    }
+}
+
+/// Append the framing's first part: marker, length and padded header.
+pub(crate) fn frame_header(header: &[u8], out: &mut Vec<u8>) {
+    let padded = header.len().next_multiple_of(8);
     out.extend_from_slice(&END_OF_STREAM[..4]);
-    out.extend_from_slice(&(padded_header as i32).to_le_bytes());
-    out.extend_from_slice(&message.ipc_message);
-    out.resize(out.len() + padded_header - message.ipc_message.len(), 0);
-    out.extend_from_slice(&message.arrow_data);
-    out.resize(out.len() + padded_body - message.arrow_data.len(), 0);
+    out.extend_from_slice(&(padded as i32).to_le_bytes());
+    out.extend_from_slice(header);
+    out.resize(out.len() + padded - header.len(), 0);
+}
+
+/// Zeros that pad a body of `len` bytes to a multiple of 64.
+fn body_padding(len: usize) -> &'static [u8] {
+    static ZEROS: [u8; 64] = [0; 64];
+    &ZEROS[..len.next_multiple_of(64) - len]
 }
 
 /// How much of a handle's result to send.
@@ -204,11 +226,167 @@ pub(crate) fn stream_result(
     }
 }
 
-/// Read the concatenated messages of a Fetch back into a DataFrame.
+/// Read the messages of a Fetch back into a DataFrame, one chunk per record
+/// batch as it arrived (no rechunk: that would copy the whole result again).
 pub fn decode_ipc_stream(messages: impl IntoIterator<Item = crate::proto::IpcMessage>) -> PolarsResult<DataFrame> {
-    let mut bytes = Vec::new();
-    for m in messages {
-        bytes.extend_from_slice(&m.data);
+    read_ipc_stream(ChunkedReader::new(messages.into_iter().flat_map(|m| m.into_parts())))
+}
+
+/// An Arrow IPC stream read from `reader`, kept in the chunks it was sent in.
+pub(crate) fn read_ipc_stream(mut reader: impl std::io::Read + std::io::Seek) -> PolarsResult<DataFrame> {
+    let metadata = read_stream_metadata(&mut reader)?;
+    let mut df = DataFrame::empty_with_schema(&Schema::from_arrow_schema(&metadata.schema));
+    for state in StreamReader::new(reader, metadata, None) {
+        match state? {
+            // Every batch has the stream's schema: appending moves its chunks.
+            StreamState::Some(batch) => {
+                df.vstack_mut_owned_unchecked(DataFrame::from(batch));
+            },
+            // The input ended without the end-of-stream marker, which the
+            // format allows; there is nothing more to wait for.
+            StreamState::Waiting => break,
+        }
     }
-    IpcStreamReader::new(std::io::Cursor::new(bytes)).finish()
+    Ok(df)
+}
+
+/// `Read` over a sequence of byte chunks, so a stream that arrived in pieces
+/// is read in place rather than first concatenated into one buffer. It
+/// seeks forward only (the IPC reader skips body padding that way).
+pub(crate) struct ChunkedReader<I> {
+    chunks: I,
+    current: bytes::Bytes,
+    position: u64,
+}
+
+impl<I: Iterator<Item = bytes::Bytes>> ChunkedReader<I> {
+    pub(crate) fn new(chunks: impl IntoIterator<IntoIter = I>) -> Self {
+        Self { chunks: chunks.into_iter(), current: bytes::Bytes::new(), position: 0 }
+    }
+
+    /// The unread rest of the current chunk, fetching the next chunk when
+    /// it is used up; empty at the end of the input.
+    fn fill(&mut self) -> &[u8] {
+        while self.current.is_empty() {
+            match self.chunks.next() {
+                Some(next) => self.current = next,
+                None => break,
+            }
+        }
+        &self.current
+    }
+
+    fn consume(&mut self, n: usize) {
+        bytes::Buf::advance(&mut self.current, n);
+        self.position += n as u64;
+    }
+}
+
+impl<I: Iterator<Item = bytes::Bytes>> std::io::Read for ChunkedReader<I> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let available = self.fill();
+        let n = buf.len().min(available.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<I: Iterator<Item = bytes::Bytes>> std::io::Seek for ChunkedReader<I> {
+    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+        let std::io::SeekFrom::Current(skip @ 0..) = to else {
+            return Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "a received stream only seeks forward"));
+        };
+        let mut left = skip as u64;
+        while left > 0 {
+            let n = (self.fill().len() as u64).min(left);
+            if n == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            self.consume(n as usize);
+            left -= n;
+        }
+        Ok(self.position)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> DataFrame {
+        df!(
+            "id" => (0..5000i64).collect::<Vec<_>>(),
+            "x" => (0..5000).map(|i| (i % 7 != 0).then_some(i as f64 * 0.25)).collect::<Vec<_>>(),
+            "s" => (0..5000).map(|i| format!("row {i}")).collect::<Vec<_>>(),
+        )
+        .unwrap()
+    }
+
+    /// The server's stream for `df` in messages of at most 64 KiB, joined,
+    /// and how many record batches it holds.
+    fn stream_bytes(df: &DataFrame) -> (Vec<u8>, usize) {
+        let (mut encoder, schema) = IpcEncoder::start(df.schema(), 64 << 10, None);
+        let mut parts = Vec::new();
+        frame_parts(schema, &mut parts);
+        let mut batches = 0;
+        encoder
+            .encode(df, &mut |batch| {
+                batches += 1;
+                batch.messages.into_iter().for_each(|m| frame_parts(m, &mut parts));
+                true
+            })
+            .unwrap();
+        parts.push(bytes::Bytes::from_static(&END_OF_STREAM));
+        (parts.concat(), batches)
+    }
+
+    /// Split `bytes` at uneven places, as a network would.
+    fn pieces(bytes: &[u8]) -> Vec<bytes::Bytes> {
+        let mut out = Vec::new();
+        let (mut at, mut step) = (0, 1);
+        while at < bytes.len() {
+            let end = (at + step).min(bytes.len());
+            out.push(bytes::Bytes::copy_from_slice(&bytes[at..end]));
+            at = end;
+            step = step * 7 % 4093 + 1;
+        }
+        out
+    }
+
+    #[test]
+    fn a_stream_in_uneven_pieces_reads_back_equal_in_its_batches() {
+        let df = sample();
+        let (bytes, batches) = stream_bytes(&df);
+        assert!(batches > 1);
+        let back = read_ipc_stream(ChunkedReader::new(pieces(&bytes))).unwrap();
+        assert!(back.equals_missing(&df));
+        assert_eq!(back.first_col_n_chunks(), batches, "one chunk per batch, not rechunked");
+    }
+
+    #[test]
+    fn a_missing_end_marker_is_allowed_and_a_cut_message_is_an_error() {
+        let df = sample();
+        let (bytes, _) = stream_bytes(&df);
+        let unmarked = &bytes[..bytes.len() - END_OF_STREAM.len()];
+        assert!(read_ipc_stream(ChunkedReader::new(pieces(unmarked))).unwrap().equals_missing(&df));
+        let cut = &bytes[..bytes.len() / 2];
+        assert!(read_ipc_stream(ChunkedReader::new(pieces(cut))).is_err());
+        let empty = read_ipc_stream(ChunkedReader::new(pieces(&stream_bytes(&df.clear()).0))).unwrap();
+        assert_eq!((empty.height(), empty.schema()), (0, df.schema()));
+    }
+
+    #[test]
+    fn the_reader_seeks_forward_only() {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut reader = ChunkedReader::new(pieces(&(0..=255u8).collect::<Vec<_>>()));
+        assert_eq!(reader.seek(SeekFrom::Current(10)).unwrap(), 10);
+        let mut two = [0u8; 2];
+        reader.read_exact(&mut two).unwrap();
+        assert_eq!(two, [10, 11]);
+        assert_eq!(reader.stream_position().unwrap(), 12);
+        assert!(reader.seek(SeekFrom::Current(-1)).is_err());
+        assert!(reader.seek(SeekFrom::Start(0)).is_err());
+        assert!(reader.seek(SeekFrom::Current(1000)).is_err());
+    }
 }

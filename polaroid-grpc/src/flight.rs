@@ -29,7 +29,7 @@ use polars_arrow::io::ipc::write::EncodedData;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::error::ServiceError;
-use crate::fetch::{frame_message, EncodedBatch, IpcEncoder, Window};
+use crate::fetch::{frame_header, EncodedBatch, IpcEncoder, Window};
 use crate::proto;
 use crate::service::{blocking, namespace, parse_id, State};
 
@@ -100,7 +100,7 @@ fn reply_id(reply: &proto::HandleReply) -> Result<HandleId, ServiceError> {
 fn ipc_schema(schema: &Schema) -> Bytes {
     let (_, message) = IpcEncoder::start(schema, usize::MAX, None);
     let mut out = Vec::new();
-    frame_message(&message, &mut out);
+    frame_header(&message.ipc_message, &mut out);
     out.into()
 }
 
@@ -163,12 +163,14 @@ fn sql_over_namespace(state: &State, ns: &Namespace, query: &str) -> Result<prot
     state.sql(ns, proto::SqlRequest { tables, query: query.to_string() })
 }
 
-/// One FlightData message as IPC stream bytes, for the polars reader.
-fn append_framed(data: &FlightData, out: &mut Vec<u8>) {
-    let message = EncodedData { ipc_message: data.data_header.to_vec(), arrow_data: Vec::new() };
-    frame_message(&message, out);
-    // The body as sent: the header's bodyLength already counts its padding.
-    out.extend_from_slice(&data.data_body);
+/// One FlightData message as IPC stream chunks, for the polars reader: the
+/// framed header, then the body as received (not copied).
+fn append_framed(data: FlightData, out: &mut Vec<Bytes>) {
+    let mut header = Vec::new();
+    frame_header(&data.data_header, &mut header);
+    out.push(header.into());
+    // The header's bodyLength already counts the body's padding.
+    out.push(data.data_body);
 }
 
 #[tonic::async_trait]
@@ -241,7 +243,7 @@ impl FlightService for PolaroidFlight {
         let (state, ns) = (self.state.clone(), namespace(&request));
         let mut stream = request.into_inner();
         let budget = state.store.config().memory_budget;
-        let (mut name, mut bytes, mut first) = (String::new(), Vec::new(), true);
+        let (mut name, mut chunks, mut size, mut first) = (String::new(), Vec::new(), 0usize, true);
         while let Some(data) = stream.message().await? {
             if std::mem::take(&mut first) {
                 name = match &data.flight_descriptor {
@@ -252,14 +254,15 @@ impl FlightService for PolaroidFlight {
             if data.data_header.is_empty() {
                 continue; // app_metadata only
             }
-            if (bytes.len() + data.data_header.len() + data.data_body.len()) as u64 > budget {
+            size += data.data_header.len() + data.data_body.len();
+            if size as u64 > budget {
                 return Err(Status::resource_exhausted(format!(
                     "the upload is larger than the server's memory budget of {budget} bytes"
                 )));
             }
-            append_framed(&data, &mut bytes);
+            append_framed(data, &mut chunks);
         }
-        let reply = blocking(move || state.upload(&ns, name, bytes)).await?;
+        let reply = blocking(move || state.upload(&ns, name, chunks)).await?;
         let id = reply_id(&reply)?;
         let result = PutResult { app_metadata: Bytes::from(id.to_string()) };
         Ok(Response::new(Box::pin(futures::stream::iter([Ok(result)]))))

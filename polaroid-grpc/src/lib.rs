@@ -13,6 +13,7 @@
 pub mod proto {
     #![allow(clippy::all)]
     tonic::include_proto!("polaroid.v1");
+    pub use crate::wire::IpcMessage;
 
     /// The encoded descriptors of `polaroid.v1`, for server reflection.
     pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("polaroid_descriptor");
@@ -31,6 +32,7 @@ mod server;
 mod service;
 mod timeseries;
 mod transforms;
+mod wire;
 
 pub use config::ServerConfig;
 pub use error::ServiceError;

@@ -14,7 +14,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::error::ServiceError;
-use crate::fetch::{frame_message, stream_result, EncodedBatch, IpcEncoder, Window, END_OF_STREAM};
+use crate::fetch::{frame_parts, read_ipc_stream, stream_result, ChunkedReader, EncodedBatch, IpcEncoder, Window, END_OF_STREAM};
 use crate::proto::polaroid_server::Polaroid;
 use crate::proto::{self, FileFormat, IpcCompression, IpcMessage};
 use crate::sandbox;
@@ -245,13 +245,14 @@ impl State {
         self.keep(ns, Entry::plan(lf, lineage(&format!("{}.{op}", parent.lineage())))?)
     }
 
-    pub(crate) fn upload(&self, ns: &Namespace, name: String, bytes: Vec<u8>) -> Result<proto::HandleReply, ServiceError> {
-        if bytes.is_empty() {
+    /// A materialized handle from an Arrow IPC stream received in `chunks`.
+    pub(crate) fn upload(&self, ns: &Namespace, name: String, chunks: Vec<bytes::Bytes>) -> Result<proto::HandleReply, ServiceError> {
+        if chunks.iter().all(|c| c.is_empty()) {
             return Err(ServiceError::InvalidArgument("the upload is empty: send an Arrow IPC stream".into()));
         }
         // A corrupt stream can make the reader panic; either way it is the
         // upload's fault, and no handle is created.
-        let read = std::panic::catch_unwind(AssertUnwindSafe(|| IpcStreamReader::new(std::io::Cursor::new(bytes)).finish()));
+        let read = std::panic::catch_unwind(AssertUnwindSafe(|| read_ipc_stream(ChunkedReader::new(chunks))));
         let df = match read {
             Ok(Ok(df)) => df,
             Ok(Err(e)) => return Err(ServiceError::InvalidArgument(format!("the upload is not a valid Arrow IPC stream: {e}"))),
@@ -367,19 +368,20 @@ impl Polaroid for PolaroidService {
         let (state, ns) = (self.state.clone(), namespace(&request));
         let mut stream = request.into_inner();
         let budget = state.store.config().memory_budget;
-        let (mut name, mut bytes, mut first) = (String::new(), Vec::new(), true);
+        let (mut name, mut chunks, mut size, mut first) = (String::new(), Vec::new(), 0usize, true);
         while let Some(chunk) = stream.message().await? {
             if std::mem::take(&mut first) {
                 name = chunk.name;
             }
-            if (bytes.len() + chunk.data.len()) as u64 > budget {
+            size += chunk.data.len();
+            if size as u64 > budget {
                 return Err(Status::resource_exhausted(format!(
                     "the upload is larger than the server's memory budget of {budget} bytes"
                 )));
             }
-            bytes.extend_from_slice(&chunk.data);
+            chunks.push(chunk.data);
         }
-        blocking(move || state.upload(&ns, name, bytes)).await.map(Response::new)
+        blocking(move || state.upload(&ns, name, chunks)).await.map(Response::new)
     }
 
     async fn select(&self, request: Request<proto::SelectRequest>) -> Result<Response<proto::HandleReply>, Status> {
@@ -475,18 +477,19 @@ impl Polaroid for PolaroidService {
             limit: req.limit.map(|l| l.min(IdxSize::MAX as u64) as IdxSize),
         };
         let (encoder, schema) = IpcEncoder::start(entry.schema(), self.state.max_message_size, compression);
-        // One gRPC message per batch: its messages framed as an IPC stream.
+        // One gRPC message per batch: its messages framed as an IPC stream,
+        // sent as parts so no body is copied before tonic encodes it.
         let to_message = |batch: EncodedBatch| {
-            let mut data = Vec::new();
-            for m in &batch.messages {
-                frame_message(m, &mut data);
+            let mut parts = Vec::with_capacity(3 * batch.messages.len());
+            for m in batch.messages {
+                frame_parts(m, &mut parts);
             }
-            vec![IpcMessage { data, rows: batch.rows as u64 }]
+            vec![IpcMessage::new(parts, batch.rows as u64)]
         };
         let mut head = Vec::new();
-        frame_message(&schema, &mut head);
-        let head = IpcMessage { data: head, rows: 0 };
-        let tail = IpcMessage { data: END_OF_STREAM.to_vec(), rows: 0 };
+        frame_parts(schema, &mut head);
+        let head = IpcMessage::new(head, 0);
+        let tail = IpcMessage::new(vec![bytes::Bytes::from_static(&END_OF_STREAM)], 0);
         let stream = self.state.spawn_result_stream(id, entry, window, encoder, vec![head], to_message, vec![tail]);
         Ok(Response::new(stream))
     }

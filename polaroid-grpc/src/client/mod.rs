@@ -50,6 +50,12 @@ pub enum ClientError {
     Polars(#[from] PolarsError),
 }
 
+/// Bytes per Upload message (slices of one buffer, not copies).
+const UPLOAD_CHUNK: usize = 1 << 20;
+
+/// Fetch messages received ahead of the decoder.
+const DECODE_WINDOW: usize = 8;
+
 pub type Result<T, E = ClientError> = std::result::Result<T, E>;
 
 /// A connection to a Polaroid server. Cloning is cheap and shares the channel.
@@ -121,10 +127,14 @@ impl Client {
     pub async fn upload_named(&self, df: &DataFrame, name: &str) -> Result<RemoteFrame> {
         let mut bytes = Vec::new();
         IpcStreamWriter::new(&mut bytes).finish(&mut df.clone())?;
-        let chunks: Vec<proto::UploadChunk> = bytes
-            .chunks(1 << 20)
+        let bytes = bytes::Bytes::from(bytes);
+        let chunks: Vec<proto::UploadChunk> = (0..bytes.len().max(1))
+            .step_by(UPLOAD_CHUNK)
             .enumerate()
-            .map(|(i, c)| proto::UploadChunk { name: if i == 0 { name.into() } else { String::new() }, data: c.to_vec() })
+            .map(|(i, at)| proto::UploadChunk {
+                name: if i == 0 { name.into() } else { String::new() },
+                data: bytes.slice(at..(at + UPLOAD_CHUNK).min(bytes.len())),
+            })
             .collect();
         let reply = self.rpc.clone().upload(self.request(tokio_stream::iter(chunks))).await?;
         self.frame(reply)
@@ -334,14 +344,41 @@ impl RemoteFrame {
     }
 
     /// Bring the result here as a local DataFrame.
+    ///
+    /// Batches are decoded on a blocking thread as they arrive, so receiving
+    /// and decoding overlap and the raw bytes are never held whole. The frame
+    /// keeps one chunk per batch, as sent; rechunk it if one buffer matters.
     pub async fn fetch(&self) -> Result<DataFrame> {
         let request = proto::FetchRequest { handle: self.id().into(), ..Default::default() };
         let mut stream = self.rpc().fetch(self.client.request(request)).await?.into_inner();
-        let mut messages = Vec::new();
-        while let Some(m) = stream.message().await? {
-            messages.push(m);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<proto::IpcMessage>(DECODE_WINDOW);
+        let decoder = tokio::task::spawn_blocking(move || {
+            let parts = std::iter::from_fn(|| rx.blocking_recv()).flat_map(proto::IpcMessage::into_parts);
+            crate::fetch::read_ipc_stream(crate::fetch::ChunkedReader::new(parts))
+        });
+        let mut received = Ok(());
+        loop {
+            match stream.message().await {
+                // A send fails only when the decoder stopped; its error says why.
+                Ok(Some(message)) => {
+                    if tx.send(message).await.is_err() {
+                        break;
+                    }
+                },
+                Ok(None) => break,
+                Err(status) => {
+                    received = Err(status);
+                    break;
+                },
+            }
         }
-        Ok(crate::fetch::decode_ipc_stream(messages)?)
+        drop(tx);
+        let decoded = decoder
+            .await
+            .map_err(|e| PolarsError::ComputeError(format!("decoding the result failed: {e}").into()))?;
+        // The server's error explains a cut-short stream better than the decoder.
+        received?;
+        Ok(decoded?)
     }
 
     /// The optimized plan, as polars prints it.

@@ -128,7 +128,7 @@ pub async fn upload_bytes(
         .enumerate()
         .map(|(i, c)| polaroid_grpc::proto::UploadChunk {
             name: if i == 0 { name.to_string() } else { String::new() },
-            data: c.to_vec(),
+            data: c.to_vec().into(),
         })
         .collect();
     Ok(client.upload(tokio_stream::iter(chunks)).await?.into_inner().info.unwrap())

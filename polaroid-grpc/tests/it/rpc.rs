@@ -119,7 +119,7 @@ async fn a_result_larger_than_one_message_arrives_whole_and_in_order() {
     for handle in [plan, frame] {
         let (remote, messages) = fetch_all(&mut client, fetch(&handle)).await;
         assert!(messages.len() > 20, "{} messages", messages.len());
-        assert!(messages.iter().all(|m| m.data.len() <= max), "every message under the limit");
+        assert!(messages.iter().all(|m| m.len() <= max), "every message under the limit");
         assert_eq!(messages.iter().map(|m| m.rows).sum::<u64>(), 112_000);
         assert!(remote.equals_missing(&local));
     }
