@@ -76,9 +76,12 @@ pub async fn serve(
         "polaroid-server serving"
     );
     Server::builder()
-        // Uploads (Upload, DoPut) stream many MiB: let the receive window grow
-        // with the bandwidth-delay product instead of HTTP/2's 64 KiB default.
-        .http2_adaptive_window(Some(true))
+        // Uploads (Upload, DoPut) stream many MiB: windows of several
+        // messages instead of HTTP/2's 64 KiB default.
+        .initial_stream_window_size(crate::HTTP2_STREAM_WINDOW)
+        .initial_connection_window_size(crate::HTTP2_CONNECTION_WINDOW)
+        // Uploads may come in large HTTP/2 frames rather than 16 KiB ones.
+        .max_frame_size(crate::HTTP2_MAX_FRAME_SIZE)
         .add_service(health)
         .add_service(reflection)
         .add_service(polaroid)
