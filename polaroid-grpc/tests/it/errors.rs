@@ -150,3 +150,31 @@ async fn tokens_authenticate_and_each_has_its_own_namespace() {
     assert!(err.message().ends_with("no such handle exists"));
     server.stop().await;
 }
+
+/// polars' `diff` negates `n`, and negating i64::MIN overflows: a real panic
+/// inside polars wherever overflow checks are on, as in test builds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(debug_assertions), ignore = "polars panics here only with overflow checks")]
+async fn a_panic_inside_polars_is_internal_and_the_server_keeps_serving() {
+    use polaroid_grpc::client::{Client, ClientError};
+    use polars::prelude::*;
+
+    let server = TestServer::with_sample().await;
+    let client = Client::connect(format!("http://{}", server.addr)).await.unwrap();
+    let df = df!("x" => [1i64, 5, 2]).unwrap();
+    let frame = client.upload(&df).await.unwrap();
+    let plan = frame.with_columns([col("x").diff(lit(i64::MIN), Default::default()).alias("d")]).await.unwrap();
+
+    // Collect runs the in-memory engine, whose diff panics. (The streaming
+    // engine, which Fetch runs, computes this diff as all nulls instead.)
+    let result = plan.collect().await;
+    let Err(ClientError::Status(status)) = &result else { panic!("expected an INTERNAL status, got {result:?}") };
+    assert_eq!(status.code(), Code::Internal);
+    assert_eq!(status.message(), "internal error: polars panicked: attempt to negate with overflow");
+    // The server goes on: the same handles still answer, with the same data.
+    assert!(frame.fetch().await.unwrap().equals(&df));
+    let fine = frame.with_columns([col("x").diff(lit(1), Default::default()).alias("d")]).await.unwrap();
+    let expected = df.clone().lazy().with_columns([col("x").diff(lit(1), Default::default()).alias("d")]).collect().unwrap();
+    assert!(fine.fetch().await.unwrap().equals_missing(&expected));
+    server.stop().await;
+}
