@@ -534,11 +534,14 @@ impl Polaroid for PolaroidService {
         Ok(Response::new(proto::ListReply { handles }))
     }
 
-    async fn stats(&self, _request: Request<proto::StatsRequest>) -> Result<Response<proto::StatsReply>, Status> {
+    async fn stats(&self, request: Request<proto::StatsRequest>) -> Result<Response<proto::StatsReply>, Status> {
+        // Counted after the store's maintenance, so expired handles are gone.
         let s = self.state.store.stats();
+        // A tenant sees its own handles, never how much others hold.
+        let mine = self.state.store.list(&namespace(&request));
         Ok(Response::new(proto::StatsReply {
-            handles: s.count,
-            bytes: s.bytes,
+            handles: mine.len() as u64,
+            bytes: mine.iter().filter_map(|h| h.estimated_bytes).sum(),
             memory_budget: self.state.store.config().memory_budget,
             inserted: s.inserted,
             hits: s.hits,

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use polaroid_grpc::proto::polaroid_client::PolaroidClient;
-use polaroid_grpc::proto::{FileFormat, HandleRequest, ListRequest, ScanRequest, SqlRequest};
+use polaroid_grpc::proto::{FileFormat, HandleRequest, ListRequest, ScanRequest, SqlRequest, StatsRequest};
 use polaroid_grpc::ServerConfig;
 use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
@@ -117,6 +117,16 @@ async fn a_message_over_the_limit_is_refused() {
     server.stop().await;
 }
 
+/// Upload a small frame as the holder of `token`.
+async fn upload_as(token: &str, client: &mut PolaroidClient<Channel>) -> polaroid_grpc::proto::HandleInfo {
+    use polars::prelude::*;
+    let mut bytes = Vec::new();
+    IpcStreamWriter::new(&mut bytes).finish(&mut df!("x" => [1i64, 2, 3]).unwrap()).unwrap();
+    let chunk = polaroid_grpc::proto::UploadChunk { name: "small".into(), data: bytes.into() };
+    let reply = client.upload(with(token, tokio_stream::iter([chunk]))).await.unwrap();
+    reply.into_inner().info.unwrap()
+}
+
 fn with<T>(token: &str, msg: T) -> Request<T> {
     let mut r = Request::new(msg);
     r.metadata_mut().insert("authorization", MetadataValue::try_from(format!("Bearer {token}")).unwrap());
@@ -148,6 +158,12 @@ async fn tokens_authenticate_and_each_has_its_own_namespace() {
     let err = client.schema(with("bob-secret", HandleRequest { handle: alice_handle.clone() })).await.unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
     assert!(err.message().ends_with("no such handle exists"));
+    // Stats counts the caller's handles only.
+    let upload = upload_as("alice-secret", &mut client).await;
+    let alice = client.stats(with("alice-secret", StatsRequest {})).await.unwrap().into_inner();
+    assert_eq!((alice.handles, alice.bytes), (2, upload.estimated_bytes.unwrap()));
+    let bob = client.stats(with("bob-secret", StatsRequest {})).await.unwrap().into_inner();
+    assert_eq!((bob.handles, bob.bytes, bob.inserted), (0, 0, 2));
     server.stop().await;
 }
 
