@@ -10,7 +10,7 @@ use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
 use tonic::{Code, Request};
 
-use crate::{sample_dir, TestServer};
+use crate::{ipc_stream, sample_dir, upload_chunks, TestServer};
 
 fn scan(path: &str) -> ScanRequest {
     ScanRequest { path: path.into(), format: FileFormat::Unspecified as i32, csv_has_header: None, csv_separator: None }
@@ -119,12 +119,9 @@ async fn a_message_over_the_limit_is_refused() {
 
 /// Upload a small frame as the holder of `token`.
 async fn upload_as(token: &str, client: &mut PolaroidClient<Channel>) -> polaroid_grpc::proto::HandleInfo {
-    use polars::prelude::*;
-    let mut bytes = Vec::new();
-    IpcStreamWriter::new(&mut bytes).finish(&mut df!("x" => [1i64, 2, 3]).unwrap()).unwrap();
-    let chunk = polaroid_grpc::proto::UploadChunk { name: "small".into(), data: bytes.into() };
-    let reply = client.upload(with(token, tokio_stream::iter([chunk]))).await.unwrap();
-    reply.into_inner().info.unwrap()
+    let bytes = ipc_stream(&polars::prelude::df!("x" => [1i64, 2, 3]).unwrap());
+    let chunks = upload_chunks("small", &bytes, 1 << 20);
+    client.upload(with(token, tokio_stream::iter(chunks))).await.unwrap().into_inner().info.unwrap()
 }
 
 fn with<T>(token: &str, msg: T) -> Request<T> {

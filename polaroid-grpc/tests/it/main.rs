@@ -111,10 +111,15 @@ pub async fn upload(
     df: &polars::prelude::DataFrame,
     chunk: usize,
 ) -> Result<polaroid_grpc::proto::HandleInfo, tonic::Status> {
+    upload_bytes(client, name, ipc_stream(df), chunk).await
+}
+
+/// `df` as Arrow IPC stream bytes.
+pub fn ipc_stream(df: &polars::prelude::DataFrame) -> Vec<u8> {
     use polars::prelude::*;
     let mut bytes = Vec::new();
     IpcStreamWriter::new(&mut bytes).finish(&mut df.clone()).unwrap();
-    upload_bytes(client, name, bytes, chunk).await
+    bytes
 }
 
 pub async fn upload_bytes(
@@ -123,13 +128,17 @@ pub async fn upload_bytes(
     bytes: Vec<u8>,
     chunk: usize,
 ) -> Result<polaroid_grpc::proto::HandleInfo, tonic::Status> {
-    let chunks: Vec<_> = bytes
+    Ok(client.upload(tokio_stream::iter(upload_chunks(name, &bytes, chunk))).await?.into_inner().info.unwrap())
+}
+
+/// Upload messages for `bytes`, `chunk` bytes each; the first carries the name.
+pub fn upload_chunks(name: &str, bytes: &[u8], chunk: usize) -> Vec<polaroid_grpc::proto::UploadChunk> {
+    bytes
         .chunks(chunk)
         .enumerate()
         .map(|(i, c)| polaroid_grpc::proto::UploadChunk {
             name: if i == 0 { name.to_string() } else { String::new() },
             data: c.to_vec().into(),
         })
-        .collect();
-    Ok(client.upload(tokio_stream::iter(chunks)).await?.into_inner().info.unwrap())
+        .collect()
 }
