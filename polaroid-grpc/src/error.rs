@@ -23,6 +23,29 @@ pub enum ServiceError {
     /// A file that does not exist in the data directory.
     #[error("{0}")]
     NotFound(String),
+    /// No credentials, or credentials this server does not know (the
+    /// caller's), or a service reached without the auth layer (ours; it
+    /// fails closed rather than serving the anonymous namespace).
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The request needs more than the server will give one request: the
+    /// memory budget, a grid cap, an upload message, a query slot.
+    #[error("{0}")]
+    ResourceExhausted(String),
+    /// The data the request reads is unusable (a corrupt file in the data
+    /// directory): not the request's fault, and retrying will not help
+    /// until an operator fixes the file.
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// The request's deadline passed (in the queue or while running).
+    #[error("{0}")]
+    DeadlineExceeded(String),
+    /// The client went away or cancelled; nobody reads the answer.
+    #[error("{0}")]
+    Cancelled(String),
+    /// A method or form this server does not offer.
+    #[error("{0}")]
+    Unimplemented(String),
     /// Our bug, including a panic caught inside polars.
     #[error("internal error: {0}")]
     Internal(String),
@@ -38,6 +61,12 @@ impl From<ServiceError> for Status {
             ServiceError::InvalidArgument(_) => Code::InvalidArgument,
             ServiceError::PermissionDenied(_) => Code::PermissionDenied,
             ServiceError::NotFound(_) => Code::NotFound,
+            ServiceError::Unauthenticated(_) => Code::Unauthenticated,
+            ServiceError::ResourceExhausted(_) => Code::ResourceExhausted,
+            ServiceError::FailedPrecondition(_) => Code::FailedPrecondition,
+            ServiceError::DeadlineExceeded(_) => Code::DeadlineExceeded,
+            ServiceError::Cancelled(_) => Code::Cancelled,
+            ServiceError::Unimplemented(_) => Code::Unimplemented,
             ServiceError::Internal(_) => Code::Internal,
         };
         if code == Code::Internal {

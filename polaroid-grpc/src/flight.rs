@@ -31,7 +31,8 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::error::ServiceError;
 use crate::fetch::{frame_header, EncodedBatch, IpcEncoder, Window};
 use crate::proto;
-use crate::service::{blocking, namespace, parse_id, State};
+use crate::auth::namespace;
+use crate::service::{blocking, parse_id, State};
 
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
@@ -63,10 +64,11 @@ impl PolaroidFlight {
         match DescriptorType::try_from(descriptor.r#type).unwrap_or(DescriptorType::Unknown) {
             DescriptorType::Path => match descriptor.path.as_slice() {
                 [id] => Ok(parse_id(id)?),
-                other => Err(Status::invalid_argument(format!(
+                other => Err(ServiceError::InvalidArgument(format!(
                     "a path descriptor names one handle: [\"<handle id>\"], got {} elements",
                     other.len()
-                ))),
+                ))
+                .into()),
             },
             DescriptorType::Cmd => {
                 let query = utf8(&descriptor.cmd, "the command descriptor (a SQL query)")?;
@@ -74,9 +76,10 @@ impl PolaroidFlight {
                 let reply = blocking(move || sql_over_namespace(&state, &ns, &query)).await?;
                 Ok(reply_id(&reply)?)
             },
-            DescriptorType::Unknown => Err(Status::invalid_argument(
-                "the descriptor type must be PATH ([handle id]) or CMD (a SQL query)",
-            )),
+            DescriptorType::Unknown => Err(ServiceError::InvalidArgument(
+                "the descriptor type must be PATH ([handle id]) or CMD (a SQL query)".into(),
+            )
+            .into()),
         }
     }
 
@@ -87,7 +90,7 @@ impl PolaroidFlight {
 }
 
 fn utf8(bytes: &[u8], what: &str) -> Result<String, Status> {
-    String::from_utf8(bytes.to_vec()).map_err(|_| Status::invalid_argument(format!("{what} must be UTF-8")))
+    String::from_utf8(bytes.to_vec()).map_err(|_| ServiceError::InvalidArgument(format!("{what} must be UTF-8")).into())
 }
 
 fn reply_id(reply: &proto::HandleReply) -> Result<HandleId, ServiceError> {
@@ -131,6 +134,9 @@ fn flight_data(message: EncodedData) -> FlightData {
     }
 }
 
+/// polars-sql's table functions, which the SQL parser reports as table names.
+const TABLE_FUNCTIONS: &[&str] = &["read_csv", "read_parquet", "read_ipc", "read_json"];
+
 /// Run `query` with every table it names resolved among the caller's
 /// handles: a handle id (quoted, as ids contain dashes) or an upload name.
 fn sql_over_namespace(state: &State, ns: &Namespace, query: &str) -> Result<proto::HandleReply, ServiceError> {
@@ -140,27 +146,39 @@ fn sql_over_namespace(state: &State, ns: &Namespace, query: &str) -> Result<prot
     let names = polars::sql::extract_table_identifiers(query, false, true)?;
     let mut tables = std::collections::HashMap::new();
     let mut listed: Option<Vec<HandleInfo>> = None;
+    let mut unresolved = Vec::new();
     for name in names {
+        // Table functions read data-directory files; SQL resolves them itself.
+        if TABLE_FUNCTIONS.contains(&name.as_str()) {
+            continue;
+        }
         let id = match name.parse::<HandleId>() {
-            Ok(id) => id,
+            Ok(id) => Some(id),
             Err(_) => {
                 let handles = listed.get_or_insert_with(|| state.store.list(ns));
                 // Newest first: a name re-uploaded refers to the latest upload.
-                handles
-                    .iter()
-                    .rev()
-                    .find(|h| h.name.as_deref() == Some(name.as_str()))
-                    .map(|h| h.id)
-                    .ok_or_else(|| {
-                        ServiceError::InvalidArgument(format!(
-                            "table {name:?} is neither a handle id nor the name of one of your uploads"
-                        ))
-                    })?
+                handles.iter().rev().find(|h| h.name.as_deref() == Some(name.as_str())).map(|h| h.id)
             },
         };
-        tables.insert(name, id.to_string());
+        match id {
+            Some(id) => {
+                tables.insert(name, id.to_string());
+            },
+            // A CTE or a subquery alias; if it is neither, polars says the
+            // relation was not found.
+            None => unresolved.push(name),
+        }
     }
-    state.sql(ns, proto::SqlRequest { tables, query: query.to_string() })
+    state.sql(ns, proto::SqlRequest { tables, query: query.to_string() }).map_err(|e| match e {
+        ServiceError::Polars(p) if !unresolved.is_empty() && p.to_string().contains("not found") => {
+            ServiceError::InvalidArgument(format!(
+                "{p}; tables are named by a handle id (quoted) or by the name of one of your uploads \
+                 (not resolved here: {})",
+                unresolved.join(", ")
+            ))
+        },
+        other => other,
+    })
 }
 
 /// One FlightData message as IPC stream chunks, for the polars reader: the
@@ -192,25 +210,26 @@ impl FlightService for PolaroidFlight {
     type ListFlightsStream = BoxStream<FlightInfo>;
 
     async fn list_flights(&self, request: Request<Criteria>) -> Result<Response<Self::ListFlightsStream>, Status> {
-        let ns = namespace(&request);
+        let ns = namespace(&request)?;
         let infos: Vec<_> = self.state.store.list(&ns).iter().map(|info| Ok(flight_info(info))).collect();
         Ok(Response::new(Box::pin(futures::stream::iter(infos))))
     }
 
     async fn get_flight_info(&self, request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
-        let ns = namespace(&request);
+        let ns = namespace(&request)?;
         let id = self.resolve(&ns, request.into_inner()).await?;
         self.describe(&ns, id).map(Response::new)
     }
 
     async fn poll_flight_info(&self, _request: Request<FlightDescriptor>) -> Result<Response<PollInfo>, Status> {
-        Err(Status::unimplemented(
-            "PollFlightInfo is not supported: GetFlightInfo answers at once (a plan runs when it is fetched)",
-        ))
+        Err(ServiceError::Unimplemented(
+            "PollFlightInfo is not supported: GetFlightInfo answers at once (a plan runs when it is fetched)".into(),
+        )
+        .into())
     }
 
     async fn get_schema(&self, request: Request<FlightDescriptor>) -> Result<Response<SchemaResult>, Status> {
-        let ns = namespace(&request);
+        let ns = namespace(&request)?;
         let id = self.resolve(&ns, request.into_inner()).await?;
         let entry = self.state.store.get(&ns, id).map_err(ServiceError::from)?;
         Ok(Response::new(SchemaResult { schema: ipc_schema(entry.schema()) }))
@@ -219,7 +238,7 @@ impl FlightService for PolaroidFlight {
     type DoGetStream = BoxStream<FlightData>;
 
     async fn do_get(&self, request: Request<Ticket>) -> Result<Response<Self::DoGetStream>, Status> {
-        let ns = namespace(&request);
+        let ns = namespace(&request)?;
         let ticket = utf8(&request.get_ref().ticket, "the ticket (a handle id)")?;
         let id = parse_id(ticket.trim())?;
         let entry = self.state.store.get(&ns, id).map_err(ServiceError::from)?;
@@ -240,7 +259,7 @@ impl FlightService for PolaroidFlight {
     type DoPutStream = BoxStream<PutResult>;
 
     async fn do_put(&self, request: Request<Streaming<FlightData>>) -> Result<Response<Self::DoPutStream>, Status> {
-        let (state, ns) = (self.state.clone(), namespace(&request));
+        let (state, ns) = (self.state.clone(), namespace(&request)?);
         let mut stream = request.into_inner();
         let budget = state.store.config().memory_budget;
         let (mut name, mut chunks, mut size, mut first) = (String::new(), Vec::new(), 0usize, true);
@@ -256,9 +275,10 @@ impl FlightService for PolaroidFlight {
             }
             size += data.data_header.len() + data.data_body.len();
             if size as u64 > budget {
-                return Err(Status::resource_exhausted(format!(
+                return Err(ServiceError::ResourceExhausted(format!(
                     "the upload is larger than the server's memory budget of {budget} bytes"
-                )));
+                ))
+                .into());
             }
             append_framed(data, &mut chunks);
         }
@@ -274,13 +294,13 @@ impl FlightService for PolaroidFlight {
         &self,
         _request: Request<Streaming<FlightData>>,
     ) -> Result<Response<Self::DoExchangeStream>, Status> {
-        Err(Status::unimplemented("DoExchange is not supported: DoPut a table, then DoGet the result"))
+        Err(ServiceError::Unimplemented("DoExchange is not supported: DoPut a table, then DoGet the result".into()).into())
     }
 
     type DoActionStream = BoxStream<arrow_flight::Result>;
 
     async fn do_action(&self, request: Request<Action>) -> Result<Response<Self::DoActionStream>, Status> {
-        let (state, ns) = (self.state.clone(), namespace(&request));
+        let (state, ns) = (self.state.clone(), namespace(&request)?);
         let action = request.into_inner();
         let body = utf8(&action.body, &format!("the body of action {:?}", action.r#type))?;
         let result_body: Option<String> = match action.r#type.as_str() {
@@ -304,10 +324,11 @@ impl FlightService for PolaroidFlight {
             },
             other => {
                 let known: Vec<_> = ACTIONS.iter().map(|(name, _)| *name).collect();
-                return Err(Status::invalid_argument(format!(
+                return Err(ServiceError::InvalidArgument(format!(
                     "unknown action {other:?}; this server knows {}",
                     known.join(", ")
-                )));
+                ))
+                .into());
             },
         };
         let results: Vec<_> =

@@ -1,40 +1,411 @@
+//! The data-directory sandbox: the one place that decides which files a
+//! request may read.
+//!
+//! Two entry points, one rule:
+//! - [`Sandbox::resolve`] turns a client-supplied path (Scan, SQL table
+//!   functions) into a canonical path inside the data directory.
+//! - [`Sandbox::confine`] walks a whole plan before it is stored, whatever door
+//!   it came through, and rewrites every file source to its canonical path.
+//!   A source or sink that leaves the data directory refuses the plan, so no
+//!   handle is made.
+//!
+//! The rule (the same as Scan's): a path is relative to the data directory,
+//! has no `..`, and resolves (through symlinks) to a file inside it. An
+//! absolute path is accepted only when it already names a file inside the
+//! data directory (that is what Scan itself stores).
+
 use std::io::ErrorKind;
 use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use polars::prelude::{LazyFrame, PlRefPath, PolarsError, PolarsResult};
+use polars::sql::SQLContext;
+use polars_plan::dsl::{DslPlan, Expr, ScanSources, SinkType, SpecialEq};
+use polars_plan::plans::{DslFunction, FunctionIR, StatsFunction};
 
 use crate::error::ServiceError;
 
-/// Resolve a client-supplied path inside `data_dir` (already canonical).
-///
-/// Refused with PERMISSION_DENIED: absolute paths, any `..`, and anything
-/// that resolves (through symlinks) outside the directory.
-pub(crate) fn resolve(data_dir: &Path, requested: &str) -> Result<PathBuf, ServiceError> {
-    if requested.is_empty() {
-        return Err(ServiceError::InvalidArgument("path is empty".into()));
+/// The data directory, canonical, and the rule for paths inside it.
+#[derive(Debug, Clone)]
+pub(crate) struct Sandbox {
+    data_dir: Arc<Path>,
+}
+
+impl Sandbox {
+    /// `data_dir` must exist; it is canonicalized once here.
+    pub(crate) fn new(data_dir: &Path) -> std::io::Result<Self> {
+        Ok(Self { data_dir: data_dir.canonicalize()?.into() })
     }
-    let path = Path::new(requested);
-    if path.is_absolute() {
-        return Err(ServiceError::PermissionDenied(format!(
-            "{requested:?} is an absolute path; paths are relative to the server's data directory"
-        )));
+
+    /// Resolve a client-supplied relative path to a canonical file inside the
+    /// data directory.
+    ///
+    /// Refused with PERMISSION_DENIED: absolute paths, any `..`, and anything
+    /// that resolves (through symlinks) outside the directory.
+    pub(crate) fn resolve(&self, requested: &str) -> Result<PathBuf, ServiceError> {
+        if requested.is_empty() {
+            return Err(ServiceError::InvalidArgument("path is empty".into()));
+        }
+        let path = Path::new(requested);
+        if path.is_absolute() {
+            return Err(ServiceError::PermissionDenied(format!(
+                "{requested:?} is an absolute path; paths are relative to the server's data directory"
+            )));
+        }
+        self.canonical_file(requested, &self.data_dir.join(path))
     }
-    if path.components().any(|c| matches!(c, Component::ParentDir)) {
-        return Err(ServiceError::PermissionDenied(format!(
-            "{requested:?} uses '..'; paths must stay inside the server's data directory"
-        )));
+
+    /// Check the canonical form of `path` (already joined to the data
+    /// directory if it was relative).
+    fn canonical_file(&self, requested: &str, path: &Path) -> Result<PathBuf, ServiceError> {
+        if path.components().any(|c| matches!(c, Component::ParentDir)) {
+            return Err(ServiceError::PermissionDenied(format!(
+                "{requested:?} uses '..'; paths must stay inside the server's data directory"
+            )));
+        }
+        let canonical = path.canonicalize().map_err(|e| match e.kind() {
+            ErrorKind::NotFound => {
+                ServiceError::NotFound(format!("no file {requested:?} in the server's data directory"))
+            },
+            ErrorKind::PermissionDenied => ServiceError::PermissionDenied(format!("cannot open {requested:?}: {e}")),
+            _ => ServiceError::InvalidArgument(format!("cannot open {requested:?}: {e}")),
+        })?;
+        if !canonical.starts_with(&self.data_dir) {
+            return Err(ServiceError::PermissionDenied(format!(
+                "{requested:?} resolves outside the server's data directory"
+            )));
+        }
+        if !canonical.is_file() {
+            return Err(ServiceError::InvalidArgument(format!("{requested:?} is not a file")));
+        }
+        Ok(canonical)
     }
-    let canonical = data_dir.join(path).canonicalize().map_err(|e| match e.kind() {
-        ErrorKind::NotFound => {
-            ServiceError::NotFound(format!("no file {requested:?} in the server's data directory"))
-        },
-        _ => ServiceError::InvalidArgument(format!("cannot open {requested:?}: {e}")),
-    })?;
-    if !canonical.starts_with(data_dir) {
-        return Err(ServiceError::PermissionDenied(format!(
-            "{requested:?} resolves outside the server's data directory"
-        )));
+
+    /// A path as a plan carries it: relative (to the data directory) or an
+    /// absolute path that is already inside it.
+    fn resolve_plan_path(&self, requested: &str) -> Result<PathBuf, ServiceError> {
+        let path = Path::new(requested);
+        if !path.is_absolute() {
+            return self.resolve(requested);
+        }
+        if !path.starts_with(&self.data_dir) {
+            return Err(ServiceError::PermissionDenied(format!(
+                "{requested:?} is outside the server's data directory; paths are relative to it"
+            )));
+        }
+        self.canonical_file(requested, path)
     }
-    if !canonical.is_file() {
-        return Err(ServiceError::InvalidArgument(format!("{requested:?} is not a file")));
+
+    /// A SQL context whose table functions (`read_parquet('t.parquet')`, ...)
+    /// open files through [`Sandbox::resolve`], before polars reads anything.
+    ///
+    /// The refusal itself is kept in the returned slot, so the caller reports
+    /// it with its own code rather than as a polars error.
+    pub(crate) fn sql_context(&self) -> (SQLContext, RefusalSlot) {
+        let slot = RefusalSlot::default();
+        let (sandbox, refusals) = (self.clone(), slot.clone());
+        let resolver: Arc<dyn Fn(&str) -> PolarsResult<PlRefPath> + Send + Sync> = Arc::new(move |path: &str| match sandbox.resolve(path) {
+            Ok(canonical) => Ok(PlRefPath::new(canonical.to_string_lossy().as_ref())),
+            Err(refusal) => {
+                let message = refusal.to_string();
+                refusals.keep(refusal);
+                Err(PolarsError::ComputeError(message.into()))
+            },
+        });
+        (SQLContext::new().with_table_path_resolver(resolver), slot)
     }
-    Ok(canonical)
+
+    /// Walk `lf` and everything it reads, before it is stored or run.
+    ///
+    /// Every file source must resolve inside the data directory; it is
+    /// rewritten to its canonical path (with globbing off, so the path names
+    /// exactly one file). File sinks and open file descriptors are refused.
+    /// Subplans inside expressions (SQL `IN (SELECT ...)`, scalar subqueries)
+    /// are walked too, and any cached IR is dropped so what runs is what was
+    /// checked.
+    pub(crate) fn confine(&self, lf: LazyFrame) -> Result<LazyFrame, ServiceError> {
+        let opt_state = lf.get_current_optimizations();
+        let mut plan = lf.logical_plan;
+        self.walk_plan(&mut plan)?;
+        Ok(LazyFrame::from_logical_plan(plan, opt_state))
+    }
+
+    fn walk_arc(&self, plan: &mut Arc<DslPlan>) -> Result<(), ServiceError> {
+        self.walk_plan(Arc::make_mut(plan))
+    }
+
+    fn walk_all(&self, plans: &mut [DslPlan]) -> Result<(), ServiceError> {
+        plans.iter_mut().try_for_each(|p| self.walk_plan(p))
+    }
+
+    fn walk_exprs(&self, exprs: &mut [Expr]) -> Result<(), ServiceError> {
+        exprs.iter_mut().try_for_each(|e| self.walk_expr(e))
+    }
+
+    // The match is exhaustive on purpose: a plan node that a new polars
+    // release adds does not compile until someone decides how to walk it.
+    #[recursive::recursive]
+    fn walk_plan(&self, plan: &mut DslPlan) -> Result<(), ServiceError> {
+        match plan {
+            DslPlan::Scan { sources, unified_scan_args, cached_ir, .. } => {
+                if unified_scan_args.deletion_files.is_some() {
+                    return Err(ServiceError::PermissionDenied(
+                        "scans with deletion files are not supported by this server".into(),
+                    ));
+                }
+                *sources = self.confine_sources(sources)?;
+                unified_scan_args.glob = false;
+                // The cached conversion may hold the unchecked paths.
+                *cached_ir = Default::default();
+            },
+            DslPlan::DataFrameScan { .. } => {},
+            DslPlan::Filter { input, predicate } => {
+                self.walk_arc(input)?;
+                self.walk_expr(predicate)?;
+            },
+            DslPlan::Cache { input, .. }
+            | DslPlan::MatchToSchema { input, .. }
+            | DslPlan::Distinct { input, .. }
+            | DslPlan::Slice { input, .. } => self.walk_arc(input)?,
+            DslPlan::Select { expr, input, .. } => {
+                self.walk_arc(input)?;
+                self.walk_exprs(expr)?;
+            },
+            DslPlan::GroupBy { input, keys, predicates, aggs, .. } => {
+                self.walk_arc(input)?;
+                self.walk_exprs(keys)?;
+                self.walk_exprs(predicates)?;
+                self.walk_exprs(aggs)?;
+            },
+            DslPlan::Join { input_left, input_right, left_on, right_on, predicates, .. } => {
+                self.walk_arc(input_left)?;
+                self.walk_arc(input_right)?;
+                self.walk_exprs(left_on)?;
+                self.walk_exprs(right_on)?;
+                self.walk_exprs(predicates)?;
+            },
+            DslPlan::Gather { input, idxs, .. } => {
+                self.walk_arc(input)?;
+                self.walk_arc(idxs)?;
+            },
+            DslPlan::HStack { input, exprs, .. } => {
+                self.walk_arc(input)?;
+                self.walk_exprs(exprs)?;
+            },
+            DslPlan::PipeWithSchema { input, .. } => self.walk_all(Arc::make_mut(input))?,
+            DslPlan::Sort { input, by_column, .. } => {
+                self.walk_arc(input)?;
+                self.walk_exprs(by_column)?;
+            },
+            DslPlan::MapFunction { input, function } => {
+                self.walk_arc(input)?;
+                self.walk_function(function)?;
+            },
+            DslPlan::Union { inputs, .. } | DslPlan::HConcat { inputs, .. } | DslPlan::SinkMultiple { inputs } => {
+                self.walk_all(inputs)?
+            },
+            DslPlan::ExtContext { input, contexts } => {
+                self.walk_arc(input)?;
+                self.walk_all(contexts)?;
+            },
+            DslPlan::Sink { input, payload } => {
+                self.walk_arc(input)?;
+                match payload {
+                    SinkType::Memory | SinkType::Callback(_) => {},
+                    SinkType::File(_) | SinkType::Partitioned(_) | SinkType::Iceberg(_) => {
+                        return Err(ServiceError::PermissionDenied(
+                            "plans may not write files on this server (a file sink was found)".into(),
+                        ))
+                    },
+                }
+            },
+            DslPlan::IR { dsl, .. } => {
+                // Converted IR lives in an arena this walk cannot see; go back
+                // to the plan it came from, and check that.
+                let mut original = dsl.as_ref().clone();
+                self.walk_plan(&mut original)?;
+                *plan = original;
+            },
+        }
+        Ok(())
+    }
+
+    fn walk_function(&self, function: &mut DslFunction) -> Result<(), ServiceError> {
+        match function {
+            DslFunction::FillNan(e) => self.walk_expr(e),
+            DslFunction::Stats(StatsFunction::Quantile { quantile, .. }) => self.walk_expr(quantile),
+            DslFunction::FunctionIR(FunctionIR::FastCount { sources, .. }) => {
+                *sources = self.confine_sources(sources)?;
+                Ok(())
+            },
+            DslFunction::RowIndex { .. }
+            | DslFunction::Explode { .. }
+            | DslFunction::Rename { .. }
+            | DslFunction::Unnest { .. }
+            | DslFunction::Stats(_)
+            | DslFunction::FunctionIR(_)
+            | DslFunction::Hint(_) => Ok(()),
+        }
+    }
+
+    /// Subplans hide inside expressions; rewrite each one in place.
+    fn walk_expr(&self, expr: &mut Expr) -> Result<(), ServiceError> {
+        if !(&*expr).into_iter().any(|e| matches!(e, Expr::SubPlan(..))) {
+            return Ok(());
+        }
+        let mut refusal = None;
+        let rewritten = expr.clone().try_map_expr(|e| match e {
+            Expr::SubPlan(plan, names) => {
+                let mut plan: Arc<DslPlan> = Arc::clone(&plan);
+                match self.walk_arc(&mut plan) {
+                    Ok(()) => Ok(Expr::SubPlan(SpecialEq::new(plan), names)),
+                    Err(e) => {
+                        let message = e.to_string();
+                        refusal = Some(e);
+                        Err(PolarsError::ComputeError(message.into()))
+                    },
+                }
+            },
+            other => Ok(other),
+        });
+        match (rewritten, refusal) {
+            (_, Some(refusal)) => Err(refusal),
+            (Ok(e), None) => {
+                *expr = e;
+                Ok(())
+            },
+            (Err(e), None) => Err(e.into()),
+        }
+    }
+
+    fn confine_sources(&self, sources: &ScanSources) -> Result<ScanSources, ServiceError> {
+        match sources {
+            ScanSources::Paths(paths) => {
+                let mut confined = Vec::with_capacity(paths.len());
+                for path in paths.iter() {
+                    let canonical = self.resolve_plan_path(path.as_str())?;
+                    confined.push(PlRefPath::new(canonical.to_string_lossy().as_ref()));
+                }
+                Ok(ScanSources::Paths(confined.into()))
+            },
+            ScanSources::Buffers(_) => Ok(sources.clone()),
+            ScanSources::Files(_) => Err(ServiceError::PermissionDenied(
+                "plans may not read open file handles on this server; name a file in the data directory".into(),
+            )),
+        }
+    }
+}
+
+/// Where the SQL resolver keeps why it refused a path (polars only carries
+/// a message, and the refusal must keep its PERMISSION_DENIED / NOT_FOUND).
+#[derive(Clone, Default)]
+pub(crate) struct RefusalSlot(Arc<Mutex<Option<ServiceError>>>);
+
+impl RefusalSlot {
+    fn keep(&self, refusal: ServiceError) {
+        let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        slot.get_or_insert(refusal);
+    }
+
+    /// The refusal, if the resolver made one; else `err` as it is.
+    pub(crate) fn explain(&self, err: PolarsError) -> ServiceError {
+        let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        slot.take().unwrap_or(ServiceError::Polars(err))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use polars::prelude::*;
+    use polars_plan::dsl::{FileWriteFormat, SinkDestination, SinkTarget, UnifiedSinkArgs};
+
+    use super::*;
+
+    struct Dirs {
+        data: tempfile::TempDir,
+        outside: tempfile::TempDir,
+        sandbox: Sandbox,
+    }
+
+    fn dirs() -> Dirs {
+        let data = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let mut df = df!("a" => [1i64, 2, 3]).unwrap();
+        for dir in [data.path(), outside.path()] {
+            let file = std::fs::File::create(dir.join("t.ipc")).unwrap();
+            IpcWriter::new(file).finish(&mut df).unwrap();
+        }
+        let sandbox = Sandbox::new(data.path()).unwrap();
+        Dirs { data, outside, sandbox }
+    }
+
+    fn scan(path: impl AsRef<str>) -> LazyFrame {
+        LazyFrame::scan_ipc(PlRefPath::new(path.as_ref()), Default::default(), Default::default()).unwrap()
+    }
+
+    fn refusal(result: Result<LazyFrame, ServiceError>) -> String {
+        match result {
+            Err(ServiceError::PermissionDenied(m)) => m,
+            Err(other) => panic!("expected PERMISSION_DENIED, got {other}"),
+            Ok(lf) => panic!("expected a refusal, the plan passed:\n{}", lf.describe_plan().unwrap()),
+        }
+    }
+
+    #[test]
+    fn relative_sources_are_rewritten_to_their_canonical_path_and_run() {
+        let d = dirs();
+        let confined = d.sandbox.confine(scan("t.ipc").filter(col("a").gt(lit(1)))).unwrap();
+        let plan = confined.describe_plan().unwrap();
+        let canonical = d.data.path().canonicalize().unwrap().join("t.ipc");
+        assert!(plan.contains(&canonical.display().to_string()), "{plan}");
+        let out = confined.collect().unwrap();
+        assert_eq!(out.column("a").unwrap().i64().unwrap().to_vec(), [Some(2), Some(3)]);
+    }
+
+    #[test]
+    fn sources_outside_the_data_directory_are_refused_anywhere_in_the_plan() {
+        let d = dirs();
+        let outside = d.outside.path().join("t.ipc").display().to_string();
+        // A plain scan, and the same source under a join, a union and a subplan.
+        assert!(refusal(d.sandbox.confine(scan(&outside))).contains("outside the server's data directory"));
+        let joined = scan("t.ipc").join(scan(&outside), [col("a")], [col("a")], JoinArgs::new(JoinType::Inner));
+        refusal(d.sandbox.confine(joined));
+        let union = concat([scan("t.ipc"), scan(&outside)], UnionArgs::default()).unwrap();
+        refusal(d.sandbox.confine(union));
+        let sub = Expr::SubPlan(SpecialEq::new(Arc::new(scan(&outside).logical_plan)), vec![]);
+        refusal(d.sandbox.confine(scan("t.ipc").filter(col("a").is_in(sub, false))));
+        assert!(refusal(d.sandbox.confine(scan("../t.ipc"))).contains("uses '..'"));
+    }
+
+    #[test]
+    fn a_symlink_out_of_the_data_directory_is_refused() {
+        let d = dirs();
+        std::os::unix::fs::symlink(d.outside.path().join("t.ipc"), d.data.path().join("link.ipc")).unwrap();
+        assert!(refusal(d.sandbox.confine(scan("link.ipc"))).contains("resolves outside"));
+    }
+
+    #[test]
+    fn file_sinks_are_refused() {
+        let d = dirs();
+        let target = SinkDestination::File { target: SinkTarget::Path(PlRefPath::new("out.ipc")) };
+        let sink = scan("t.ipc").sink(target, FileWriteFormat::Ipc(Default::default()), UnifiedSinkArgs::default());
+        assert!(refusal(d.sandbox.confine(sink.unwrap())).contains("may not write files"));
+    }
+
+    #[test]
+    fn the_sql_resolver_refuses_before_polars_opens_the_file() {
+        let d = dirs();
+        let (mut ctx, refusals) = d.sandbox.sql_context();
+        let outside = d.outside.path().join("t.ipc").display().to_string();
+        let Err(err) = ctx.execute(&format!("SELECT a FROM read_ipc('{outside}') ORDER BY a")) else {
+            panic!("a table function outside the data directory was planned");
+        };
+        match refusals.explain(err) {
+            ServiceError::PermissionDenied(m) => assert!(m.contains("is an absolute path"), "{m}"),
+            other => panic!("expected PERMISSION_DENIED, got {other}"),
+        }
+        let lf = ctx.execute("SELECT a FROM read_ipc('t.ipc') ORDER BY a DESC").unwrap();
+        let out = d.sandbox.confine(lf).unwrap().collect().unwrap();
+        assert_eq!(out.column("a").unwrap().i64().unwrap().to_vec(), [Some(3), Some(2), Some(1)]);
+    }
 }

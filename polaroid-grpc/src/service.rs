@@ -7,17 +7,17 @@ use std::time::UNIX_EPOCH;
 use polaroid_handles::{Entry, HandleId, HandleInfo as StoreInfo, HandleStore, Namespace, Payload, PayloadKind};
 use polars::prelude::*;
 use polars_arrow::io::ipc::write::Compression;
-use polars::sql::SQLContext;
 use polaroid_timeseries::OhlcvExt;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::auth::namespace;
 use crate::error::ServiceError;
 use crate::fetch::{frame_parts, read_ipc_stream, stream_result, ChunkedReader, EncodedBatch, IpcEncoder, Window, END_OF_STREAM};
 use crate::proto::polaroid_server::Polaroid;
 use crate::proto::{self, FileFormat, IpcCompression, IpcMessage};
-use crate::sandbox;
+use crate::sandbox::Sandbox;
 use crate::transforms;
 
 /// Messages a Fetch may run ahead of a slow client: bounded, so a result far
@@ -33,7 +33,7 @@ pub struct PolaroidService {
 /// What every RPC of either protocol works on.
 pub(crate) struct State {
     pub(crate) store: HandleStore,
-    data_dir: PathBuf,
+    sandbox: Sandbox,
     pub(crate) max_message_size: usize,
     active_fetches: Arc<AtomicU64>,
 }
@@ -57,9 +57,9 @@ impl Drop for FetchGuard {
 impl PolaroidService {
     /// `data_dir` must exist; it is canonicalized once here.
     pub fn new(store: HandleStore, data_dir: PathBuf, max_message_size: usize) -> std::io::Result<Self> {
-        let data_dir = data_dir.canonicalize()?;
+        let sandbox = Sandbox::new(&data_dir)?;
         let active_fetches = Arc::new(AtomicU64::new(0));
-        Ok(Self { state: Arc::new(State { store, data_dir, max_message_size, active_fetches }) })
+        Ok(Self { state: Arc::new(State { store, sandbox, max_message_size, active_fetches }) })
     }
 
     pub fn store(&self) -> &HandleStore {
@@ -80,7 +80,7 @@ impl PolaroidService {
         handle: fn(&R) -> &str,
         build: fn(LazyFrame, &R) -> Result<(LazyFrame, String), ServiceError>,
     ) -> Result<Response<proto::HandleReply>, Status> {
-        let (state, ns) = (self.state.clone(), namespace(&request));
+        let (state, ns) = (self.state.clone(), namespace(&request)?);
         let req = request.into_inner();
         blocking(move || state.derive(&ns, handle(&req), |lf| build(lf, &req))).await.map(Response::new)
     }
@@ -106,10 +106,6 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     } else {
         "unknown panic payload".into()
     }
-}
-
-pub(crate) fn namespace<T>(request: &Request<T>) -> Namespace {
-    request.extensions().get::<Namespace>().cloned().unwrap_or_else(Namespace::anonymous)
 }
 
 pub(crate) fn parse_id(text: &str) -> Result<HandleId, ServiceError> {
@@ -147,8 +143,28 @@ fn proto_info(info: &StoreInfo) -> proto::HandleInfo {
 }
 
 impl State {
-    /// Store `entry` and describe it.
-    pub(crate) fn keep(&self, ns: &Namespace, entry: Entry) -> Result<proto::HandleReply, ServiceError> {
+    /// The one way a plan enters the store: confined to the data directory
+    /// first (every source resolved inside it, no file sinks), then resolved
+    /// (its schema), then kept. A refused plan leaves no handle.
+    pub(crate) fn keep_plan(
+        &self,
+        ns: &Namespace,
+        lf: LazyFrame,
+        lineage: impl AsRef<str>,
+    ) -> Result<proto::HandleReply, ServiceError> {
+        let lf = self.sandbox.confine(lf)?;
+        self.keep(ns, Entry::plan(lf, lineage)?)
+    }
+
+    /// Keep a materialized frame.
+    pub(crate) fn keep_frame(&self, ns: &Namespace, entry: Entry) -> Result<proto::HandleReply, ServiceError> {
+        if entry.kind() != PayloadKind::Frame {
+            return Err(ServiceError::Internal("a plan must be stored through keep_plan".into()));
+        }
+        self.keep(ns, entry)
+    }
+
+    fn keep(&self, ns: &Namespace, entry: Entry) -> Result<proto::HandleReply, ServiceError> {
         let id = self.store.insert(ns, entry)?;
         let entry = self.store.get(ns, id)?;
         Ok(proto::HandleReply { info: Some(proto_info(&entry.info(id))) })
@@ -202,7 +218,7 @@ impl State {
     }
 
     fn scan(&self, ns: &Namespace, req: proto::ScanRequest) -> Result<proto::HandleReply, ServiceError> {
-        let path = sandbox::resolve(&self.data_dir, &req.path)?;
+        let path = self.sandbox.resolve(&req.path)?;
         let format = match FileFormat::try_from(req.format).unwrap_or(FileFormat::Unspecified) {
             FileFormat::Unspecified => format_from_extension(&req.path)?,
             f => f,
@@ -229,7 +245,7 @@ impl State {
             FileFormat::Unspecified => unreachable!("resolved above"),
         };
         let kind = format.as_str_name().trim_start_matches("FILE_FORMAT_").to_lowercase();
-        self.keep(ns, Entry::plan(lf, format!("scan_{kind}({:?})", req.path))?)
+        self.keep_plan(ns, lf, format!("scan_{kind}({:?})", req.path))
     }
 
     /// A new plan handle built on one parent's plan. The lineage reads like
@@ -242,7 +258,7 @@ impl State {
     ) -> Result<proto::HandleReply, ServiceError> {
         let parent = self.store.get(ns, parse_id(handle)?)?;
         let (lf, op) = build(parent.lazy())?;
-        self.keep(ns, Entry::plan(lf, lineage(&format!("{}.{op}", parent.lineage())))?)
+        self.keep_plan(ns, lf, lineage(&format!("{}.{op}", parent.lineage())))
     }
 
     /// A materialized handle from an Arrow IPC stream received in `chunks`.
@@ -264,7 +280,7 @@ impl State {
             },
         };
         let label = if name.is_empty() { "upload()".to_string() } else { format!("upload({name:?})") };
-        self.keep(ns, Entry::frame(df, label).named(&name))
+        self.keep_frame(ns, Entry::frame(df, label).named(&name))
     }
 
     fn concat(&self, ns: &Namespace, req: proto::ConcatRequest) -> Result<proto::HandleReply, ServiceError> {
@@ -276,7 +292,7 @@ impl State {
             plans.push(entry.lazy());
         }
         let lf = transforms::concat_plans(plans)?;
-        self.keep(ns, Entry::plan(lf, lineage(&format!("concat([{}])", parts.join(", "))))?)
+        self.keep_plan(ns, lf, lineage(&format!("concat([{}])", parts.join(", "))))
     }
 
     fn join(&self, ns: &Namespace, req: proto::JoinRequest) -> Result<proto::HandleReply, ServiceError> {
@@ -284,23 +300,25 @@ impl State {
         let right = self.store.get(ns, parse_id(&req.right)?)?;
         let (lf, op) = transforms::join(left.lazy(), right.lazy(), &req)?;
         let op = op.replacen("join(", &format!("join({}, ", right.lineage()), 1);
-        self.keep(ns, Entry::plan(lf, lineage(&format!("{}.{op}", left.lineage())))?)
+        self.keep_plan(ns, lf, lineage(&format!("{}.{op}", left.lineage())))
     }
 
     pub(crate) fn sql(&self, ns: &Namespace, req: proto::SqlRequest) -> Result<proto::HandleReply, ServiceError> {
         if req.query.trim().is_empty() {
             return Err(ServiceError::InvalidArgument("the SQL query is empty".into()));
         }
-        let mut ctx = SQLContext::new();
+        // Table functions (`read_parquet('t.parquet')`) resolve in the data
+        // directory before polars opens anything.
+        let (mut ctx, refusals) = self.sandbox.sql_context();
         let mut names: Vec<_> = req.tables.iter().collect();
         names.sort();
         for (name, handle) in &names {
             let entry = self.store.get(ns, parse_id(handle)?)?;
             ctx.register(name, entry.lazy());
         }
-        let lf = ctx.execute(&req.query)?;
+        let lf = ctx.execute(&req.query).map_err(|e| refusals.explain(e))?;
         let tables = names.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ");
-        self.keep(ns, Entry::plan(lf, format!("sql({:?} over [{tables}])", req.query))?)
+        self.keep_plan(ns, lf, format!("sql({:?} over [{tables}])", req.query))
     }
 
     fn ohlcv(&self, ns: &Namespace, req: proto::OhlcvRequest) -> Result<proto::HandleReply, ServiceError> {
@@ -310,7 +328,7 @@ impl State {
             Payload::Frame(df) => df.as_ref().ohlcv(&options)?,
             Payload::Plan(lf) => lf.clone().ohlcv(&options)?,
         };
-        self.keep(ns, Entry::frame(bars, lineage(&format!("{}.{op}", entry.lineage()))))
+        self.keep_frame(ns, Entry::frame(bars, lineage(&format!("{}.{op}", entry.lineage()))))
     }
 
     pub(crate) fn collect(&self, ns: &Namespace, req: proto::CollectRequest) -> Result<proto::HandleReply, ServiceError> {
@@ -325,7 +343,7 @@ impl State {
             Payload::Frame(df) => df.clone(),
             Payload::Plan(lf) => Arc::new(lf.clone().collect_with_engine(engine)?.unwrap_single()),
         };
-        self.keep(ns, Entry::frame(df, format!("collect({})", entry.lineage())))
+        self.keep_frame(ns, Entry::frame(df, format!("collect({})", entry.lineage())))
     }
 }
 
@@ -356,7 +374,7 @@ fn format_from_extension(path: &str) -> Result<FileFormat, ServiceError> {
 #[tonic::async_trait]
 impl Polaroid for PolaroidService {
     async fn scan(&self, request: Request<proto::ScanRequest>) -> Result<Response<proto::HandleReply>, Status> {
-        let (state, ns) = (self.state.clone(), namespace(&request));
+        let (state, ns) = (self.state.clone(), namespace(&request)?);
         let req = request.into_inner();
         blocking(move || state.scan(&ns, req)).await.map(Response::new)
     }
@@ -365,7 +383,7 @@ impl Polaroid for PolaroidService {
         &self,
         request: Request<Streaming<proto::UploadChunk>>,
     ) -> Result<Response<proto::HandleReply>, Status> {
-        let (state, ns) = (self.state.clone(), namespace(&request));
+        let (state, ns) = (self.state.clone(), namespace(&request)?);
         let mut stream = request.into_inner();
         let budget = state.store.config().memory_budget;
         let (mut name, mut chunks, mut size, mut first) = (String::new(), Vec::new(), 0usize, true);
@@ -375,9 +393,10 @@ impl Polaroid for PolaroidService {
             }
             size += chunk.data.len();
             if size as u64 > budget {
-                return Err(Status::resource_exhausted(format!(
+                return Err(ServiceError::ResourceExhausted(format!(
                     "the upload is larger than the server's memory budget of {budget} bytes"
-                )));
+                ))
+                .into());
             }
             chunks.push(chunk.data);
         }
@@ -424,25 +443,25 @@ impl Polaroid for PolaroidService {
     }
 
     async fn concat(&self, request: Request<proto::ConcatRequest>) -> Result<Response<proto::HandleReply>, Status> {
-        let (state, ns) = (self.state.clone(), namespace(&request));
+        let (state, ns) = (self.state.clone(), namespace(&request)?);
         let req = request.into_inner();
         blocking(move || state.concat(&ns, req)).await.map(Response::new)
     }
 
     async fn join(&self, request: Request<proto::JoinRequest>) -> Result<Response<proto::HandleReply>, Status> {
-        let (state, ns) = (self.state.clone(), namespace(&request));
+        let (state, ns) = (self.state.clone(), namespace(&request)?);
         let req = request.into_inner();
         blocking(move || state.join(&ns, req)).await.map(Response::new)
     }
 
     async fn sql(&self, request: Request<proto::SqlRequest>) -> Result<Response<proto::HandleReply>, Status> {
-        let (state, ns) = (self.state.clone(), namespace(&request));
+        let (state, ns) = (self.state.clone(), namespace(&request)?);
         let req = request.into_inner();
         blocking(move || state.sql(&ns, req)).await.map(Response::new)
     }
 
     async fn ohlcv(&self, request: Request<proto::OhlcvRequest>) -> Result<Response<proto::HandleReply>, Status> {
-        let (state, ns) = (self.state.clone(), namespace(&request));
+        let (state, ns) = (self.state.clone(), namespace(&request)?);
         let req = request.into_inner();
         blocking(move || state.ohlcv(&ns, req)).await.map(Response::new)
     }
@@ -455,7 +474,7 @@ impl Polaroid for PolaroidService {
     }
 
     async fn collect(&self, request: Request<proto::CollectRequest>) -> Result<Response<proto::HandleReply>, Status> {
-        let (state, ns) = (self.state.clone(), namespace(&request));
+        let (state, ns) = (self.state.clone(), namespace(&request)?);
         let req = request.into_inner();
         blocking(move || state.collect(&ns, req)).await.map(Response::new)
     }
@@ -463,7 +482,7 @@ impl Polaroid for PolaroidService {
     type FetchStream = ReceiverStream<Result<IpcMessage, Status>>;
 
     async fn fetch(&self, request: Request<proto::FetchRequest>) -> Result<Response<Self::FetchStream>, Status> {
-        let ns = namespace(&request);
+        let ns = namespace(&request)?;
         let req = request.into_inner();
         let id = parse_id(&req.handle)?;
         let entry = self.state.store.get(&ns, id).map_err(ServiceError::from)?;
@@ -473,7 +492,7 @@ impl Polaroid for PolaroidService {
             IpcCompression::Zstd => Some(Compression::ZSTD(Default::default())),
         };
         let window = Window {
-            offset: i64::try_from(req.offset).map_err(|_| Status::invalid_argument("offset is too large"))?,
+            offset: i64::try_from(req.offset).map_err(|_| ServiceError::InvalidArgument("offset is too large".into()))?,
             limit: req.limit.map(|l| l.min(IdxSize::MAX as u64) as IdxSize),
         };
         let (encoder, schema) = IpcEncoder::start(entry.schema(), self.state.max_message_size, compression);
@@ -495,14 +514,14 @@ impl Polaroid for PolaroidService {
     }
 
     async fn schema(&self, request: Request<proto::HandleRequest>) -> Result<Response<proto::SchemaReply>, Status> {
-        let ns = namespace(&request);
+        let ns = namespace(&request)?;
         let id = parse_id(&request.get_ref().handle)?;
         let entry = self.state.store.get(&ns, id).map_err(ServiceError::from)?;
         Ok(Response::new(proto::SchemaReply { schema: Some(proto_schema(entry.schema())) }))
     }
 
     async fn explain(&self, request: Request<proto::ExplainRequest>) -> Result<Response<proto::ExplainReply>, Status> {
-        let (state, ns) = (self.state.clone(), namespace(&request));
+        let (state, ns) = (self.state.clone(), namespace(&request)?);
         let req = request.into_inner();
         blocking(move || {
             let entry = state.store.get(&ns, parse_id(&req.handle)?)?;
@@ -515,21 +534,21 @@ impl Polaroid for PolaroidService {
     }
 
     async fn drop(&self, request: Request<proto::HandleRequest>) -> Result<Response<proto::DropReply>, Status> {
-        let ns = namespace(&request);
+        let ns = namespace(&request)?;
         let id = parse_id(&request.get_ref().handle)?;
         self.state.store.drop(&ns, id).map_err(ServiceError::from)?;
         Ok(Response::new(proto::DropReply {}))
     }
 
     async fn keep_alive(&self, request: Request<proto::HandleRequest>) -> Result<Response<proto::HandleInfo>, Status> {
-        let ns = namespace(&request);
+        let ns = namespace(&request)?;
         let id = parse_id(&request.get_ref().handle)?;
         let entry = self.state.store.get(&ns, id).map_err(ServiceError::from)?;
         Ok(Response::new(proto_info(&entry.info(id))))
     }
 
     async fn list(&self, request: Request<proto::ListRequest>) -> Result<Response<proto::ListReply>, Status> {
-        let ns = namespace(&request);
+        let ns = namespace(&request)?;
         let handles = self.state.store.list(&ns).iter().map(proto_info).collect();
         Ok(Response::new(proto::ListReply { handles }))
     }
@@ -538,7 +557,7 @@ impl Polaroid for PolaroidService {
         // Counted after the store's maintenance, so expired handles are gone.
         let s = self.state.store.stats();
         // A tenant sees its own handles, never how much others hold.
-        let mine = self.state.store.list(&namespace(&request));
+        let mine = self.state.store.list(&namespace(&request)?);
         Ok(Response::new(proto::StatsReply {
             handles: mine.len() as u64,
             bytes: mine.iter().filter_map(|h| h.estimated_bytes).sum(),

@@ -191,3 +191,28 @@ async fn a_panic_inside_polars_is_internal_and_the_server_keeps_serving() {
     assert!(fine.fetch().await.unwrap().equals_missing(&expected));
     server.stop().await;
 }
+
+/// A service mounted without the server's auth layer refuses every call
+/// instead of serving the anonymous namespace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_without_the_auth_layer_fails_closed() {
+    use polaroid_grpc::proto::polaroid_server::PolaroidServer;
+    use polaroid_grpc::PolaroidService;
+    use polaroid_handles::{HandleConfig, HandleStore};
+
+    let service = PolaroidService::new(HandleStore::new(HandleConfig::default()), sample_dir().to_path_buf(), 2 << 20).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let incoming = tonic::transport::server::TcpIncoming::from(listener);
+    let server = tokio::spawn(
+        tonic::transport::Server::builder().add_service(PolaroidServer::new(service)).serve_with_incoming(incoming),
+    );
+    let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
+    let mut client = PolaroidClient::new(channel);
+    let err = client.scan(scan("trades.parquet")).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated, "{}", err.message());
+    assert!(err.message().contains("without the server's auth layer"), "{}", err.message());
+    let err = client.list(ListRequest {}).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated);
+    server.abort();
+}

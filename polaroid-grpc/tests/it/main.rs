@@ -10,6 +10,7 @@ mod expressions;
 mod flight;
 mod transforms;
 mod rpc;
+mod sandbox;
 mod timeseries;
 
 use std::net::SocketAddr;
