@@ -153,6 +153,7 @@ fn options(args: &BarsArgs) -> Result<OhlcvOptions, CliError> {
             FillArg::Forward => Fill::Forward,
         },
         emit_partial: true,
+        ..OhlcvOptions::default()
     })
 }
 

@@ -79,6 +79,7 @@ pub(crate) fn ohlcv_options(req: &proto::OhlcvRequest) -> Result<(OhlcvOptions, 
         time_zone,
         fill,
         emit_partial: !req.drop_partial,
+        ..OhlcvOptions::default()
     };
     let what = match &options.kind {
         BarKind::Time => format!("every={}", options.every),
@@ -172,6 +173,7 @@ pub(crate) fn tick_analytics(lf: LazyFrame, req: &proto::TickAnalyticsRequest) -
                 by: by.clone(),
                 columns,
                 every: parse_duration("every", or_default(&r.every, "1s"))?,
+                ..QuoteResampleOptions::default()
             };
             let text = format!("resample_quotes({})", options.every);
             (lf.resample_quotes(&options)?, text)

@@ -162,6 +162,10 @@ pub struct QuoteResampleOptions {
     pub columns: Vec<PlSmallStr>,
     /// Default `1s`.
     pub every: Duration,
+    /// The most grid rows (intervals, over all series) a run may create; a
+    /// larger grid is refused when the plan runs, before it is built.
+    /// Default [`crate::DEFAULT_MAX_INTERVALS`].
+    pub max_intervals: u64,
 }
 
 impl Default for QuoteResampleOptions {
@@ -171,8 +175,38 @@ impl Default for QuoteResampleOptions {
             by: vec!["symbol".into()],
             columns: vec!["bid".into(), "ask".into()],
             every: Duration::parse("1s"),
+            max_intervals: crate::DEFAULT_MAX_INTERVALS,
         }
     }
+}
+
+/// Refuse a resampling grid of more than `cap` rows. `quoted` has one row
+/// per series and quoted interval; the grid spans each series' first to
+/// last interval.
+fn check_grid_size(quoted: &DataFrame, by: &[PlSmallStr], every: &Duration, cap: u64) -> PolarsResult<()> {
+    let DataType::Datetime(unit, _) = quoted.column("ts")?.dtype() else {
+        polars_bail!(SchemaMismatch: "the quote time column must be a Datetime, got {}", quoted.column("ts")?.dtype());
+    };
+    let per_ns = match unit {
+        TimeUnit::Nanoseconds => 1.0,
+        TimeUnit::Microseconds => 1e3,
+        TimeUnit::Milliseconds => 1e6,
+    };
+    let step = crate::grid::approx_ns(every, true).max(1.0);
+    let ts = col("ts").to_physical();
+    let spans = quoted
+        .clone()
+        .lazy()
+        .group_by(by.iter().map(|b| col(b.clone())).collect::<Vec<_>>())
+        .agg([(ts.clone().max() - ts.min()).cast(DataType::Float64).alias("span")])
+        .collect()?;
+    let rows: f64 = spans.column("span")?.f64()?.into_no_null_iter().map(|span| (span * per_ns / step).floor() + 1.0).sum();
+    if rows > cap as f64 {
+        polars_bail!(ComputeError:
+            "resampling every {every} needs about {rows:.0} grid rows: more than the cap of {cap} intervals per request; \
+             use a coarser `every` or a shorter span");
+    }
+    Ok(())
 }
 
 /// What [`TicksExt::clean_ticks`] does with a tick earlier than one already
@@ -314,6 +348,15 @@ impl TicksExt for LazyFrame {
         let sorted = self.sort([o.time.as_str()], SortMultipleOptions::default().with_maintain_order(true));
         let last: Vec<Expr> = o.columns.iter().map(|c| col(c.clone()).last()).collect();
         let quoted = interval.per_interval(sorted.with_column(interval.start().alias("ts")), last);
+        // The grid below is one row per interval between each series' first
+        // and last quote: check its size before building it.
+        let (by, every, cap) = (o.by.clone(), o.every, o.max_intervals);
+        let quoted = quoted.map(
+            move |df| check_grid_size(&df, &by, &every, cap).map(|()| df),
+            AllowedOptimizations::default(),
+            None,
+            Some("check_grid_size"),
+        );
         // Every interval start between each series' first and last.
         let range = datetime_range(
             Some(col("ts").min()),

@@ -109,6 +109,8 @@ pub struct BarBuilder {
     time_dtype: Option<DataType>,
     grid: Option<Grid>,
     out: Columns,
+    /// Forward-filled intervals emitted so far, against `max_intervals`.
+    filled: u64,
 }
 
 fn column<'a>(df: &'a DataFrame, name: &PlSmallStr) -> Result<&'a Column> {
@@ -130,7 +132,7 @@ impl BarBuilder {
     pub fn new(options: OhlcvOptions) -> Result<Self> {
         options.validate()?;
         let symbols = Symbols::new(options.by.clone());
-        Ok(Self { options, symbols, series: Vec::new(), time_dtype: None, grid: None, out: Columns::default() })
+        Ok(Self { options, symbols, series: Vec::new(), time_dtype: None, grid: None, out: Columns::default(), filled: 0 })
     }
 
     /// The columns a chunk needs: by-keys, time, price, size (each once).
@@ -162,6 +164,17 @@ impl BarBuilder {
             None => None,
         };
         let o = &self.options;
+        // A step shorter than the column's unit would never move the grid.
+        for (option, d) in [("every", Some(&o.every)), ("period", o.period.as_ref())] {
+            if let Some(d) = d {
+                if crate::grid::fixed_units(d, *unit) == Some(0) {
+                    return Err(TimeseriesError::InvalidOption {
+                        option,
+                        reason: format!("{d} is shorter than one unit of the time column ({unit})"),
+                    });
+                }
+            }
+        }
         self.grid = Some(Grid::new(o.every, o.period.unwrap_or(o.every), o.offset, tz, *unit));
         self.time_dtype = Some(time.dtype().clone());
         Ok(())
@@ -228,7 +241,8 @@ impl BarBuilder {
                     }
                 }
                 let grid = self.grid.as_ref().expect("set by the first chunk");
-                time_tick(series, grid, self.options.fill, &mut self.out, id, t, price, size)?;
+                let fill = FillBudget { fill: self.options.fill, used: &mut self.filled, cap: self.options.max_intervals };
+                time_tick(series, grid, fill, &mut self.out, id, t, price, size)?;
             },
             BarKind::Tick(n) => {
                 let bar = series.activity.get_or_insert_with(|| Bar::empty(t, t));
@@ -297,13 +311,36 @@ fn close_activity(series: &mut Series, out: &mut Columns, id: u32) {
     }
 }
 
+/// The fill mode, and how many filled intervals the run may still emit.
+struct FillBudget<'a> {
+    fill: Fill,
+    used: &'a mut u64,
+    cap: u64,
+}
+
+impl FillBudget<'_> {
+    /// Take `n` intervals from the budget, or refuse before they exist.
+    fn take(&mut self, n: u64) -> Result<()> {
+        match self.used.checked_add(n) {
+            Some(total) if total <= self.cap => {
+                *self.used = total;
+                Ok(())
+            },
+            _ => Err(TimeseriesError::TooManyIntervals {
+                what: format!("forward fill needs {} empty intervals so far", self.used.saturating_add(n)),
+                cap: self.cap,
+            }),
+        }
+    }
+}
+
 /// A tick that does not fall in the single open bar: close what ended,
 /// fill or skip empty intervals, open the intervals that contain `t`.
 #[allow(clippy::too_many_arguments)]
 fn time_tick(
     series: &mut Series,
     grid: &Grid,
-    fill: Fill,
+    mut fill: FillBudget<'_>,
     out: &mut Columns,
     id: u32,
     t: i64,
@@ -316,10 +353,19 @@ fn time_tick(
     }
     let mut start = match series.next_start {
         None => grid.first_for_series(t)?,
-        Some(next) if grid.end(next)? <= t => match (fill, series.last_close) {
+        Some(next) if grid.end(next)? <= t => match (fill.fill, series.last_close) {
             (Fill::Forward, Some(close)) => {
+                // A fixed grid knows the gap's size before filling it; a
+                // calendar grid counts as it goes (still bounded by the cap).
+                let known = grid.intervals_between(next, t);
+                if let Some(n) = known {
+                    fill.take(n)?;
+                }
                 let mut s = next;
                 while grid.end(s)? <= t {
+                    if known.is_none() {
+                        fill.take(1)?;
+                    }
                     out.push_filled(id, s, close);
                     s = grid.next(s)?;
                 }

@@ -38,4 +38,4 @@ pub use analytics::{AsofQuotesOptions, IntervalOptions, OutOfOrder, QuoteColumns
 pub use bars::BarBuilder;
 pub use error::{Result, TimeseriesError};
 pub use ext::{stream_ohlcv, OhlcvExt};
-pub use options::{parse_duration, BarKind, Fill, OhlcvOptions};
+pub use options::{parse_duration, BarKind, Fill, OhlcvOptions, DEFAULT_MAX_INTERVALS};

@@ -1,6 +1,7 @@
 use polars::prelude::{Duration, PlSmallStr, TimeZone};
 
 use crate::error::{Result, TimeseriesError};
+use crate::grid::approx_ns;
 
 /// Which ticks make up one bar.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,7 +64,18 @@ pub struct OhlcvOptions {
     /// Activity bars: emit each symbol's last bar even if it did not reach
     /// the threshold. Default `true`.
     pub emit_partial: bool,
+    /// Time bars: the most intervals one run may create beyond those its
+    /// ticks fall in: forward-filled empty intervals in all, and the bars a
+    /// tick opens at once when `period > every`. A request over it is
+    /// refused before the rows are allocated (`every = 1ns` with forward
+    /// fill over a day would be 86.4 trillion bars). Default
+    /// [`DEFAULT_MAX_INTERVALS`].
+    pub max_intervals: u64,
 }
+
+/// The default of [`OhlcvOptions::max_intervals`]: ten million intervals,
+/// about 640 MB of bars.
+pub const DEFAULT_MAX_INTERVALS: u64 = 10_000_000;
 
 impl Default for OhlcvOptions {
     fn default() -> Self {
@@ -79,6 +91,7 @@ impl Default for OhlcvOptions {
             time_zone: None,
             fill: Fill::None,
             emit_partial: true,
+            max_intervals: DEFAULT_MAX_INTERVALS,
         }
     }
 }
@@ -102,6 +115,14 @@ impl OhlcvOptions {
                     }
                     if self.fill == Fill::Forward && *p != self.every {
                         return invalid("fill", "forward fill needs period = every (non-overlapping bars)");
+                    }
+                    // Each tick falls in up to period / every bars at once.
+                    let overlap = (approx_ns(p, false) / approx_ns(&self.every, true)).ceil();
+                    if overlap > self.max_intervals as f64 {
+                        return Err(TimeseriesError::TooManyIntervals {
+                            what: format!("period {p} over every {} puts each tick in {overlap:.0} bars", self.every),
+                            cap: self.max_intervals,
+                        });
                     }
                 }
             },

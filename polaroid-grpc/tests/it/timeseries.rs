@@ -63,6 +63,12 @@ async fn bad_ohlcv_requests_are_invalid_argument_naming_the_problem() {
     let err = status(quotes.ohlcv(&OhlcvOptions::default()).await.unwrap_err());
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
     assert!(err.message().contains("\"price\""), "{}", err.message());
+    // A grid over the cap: 1ms bars forward-filled over a trading day are
+    // ~23 million intervals per symbol, refused before they exist.
+    let every_ms = OhlcvOptions { fill: polaroid_timeseries::Fill::Forward, ..OhlcvOptions::every("1ms").unwrap() };
+    let err = status(trades.ohlcv(&every_ms).await.unwrap_err());
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert!(err.message().contains("more than the cap of 10000000 intervals"), "{}", err.message());
     // Still serving.
     assert!(trades.ohlcv(&OhlcvOptions::default()).await.is_ok());
     server.stop().await;

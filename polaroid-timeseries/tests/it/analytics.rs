@@ -164,7 +164,11 @@ fn resampled_quotes_take_the_last_quote_and_carry_it_forward() {
     .unwrap()
     .lazy()
     .with_column(col("ts").cast(DataType::Datetime(TimeUnit::Microseconds, None)));
-    let out = quotes.resample_quotes(&QuoteResampleOptions::default()).unwrap().collect().unwrap();
+    // The grid is 4 rows for A (0s..3s) and 1 for B: a cap of 5 passes, 4 is refused.
+    let capped = |cap| QuoteResampleOptions { max_intervals: cap, ..QuoteResampleOptions::default() };
+    let err = quotes.clone().resample_quotes(&capped(4)).unwrap().collect().unwrap_err();
+    assert!(err.to_string().contains("needs about 5 grid rows: more than the cap of 4"), "{err}");
+    let out = quotes.resample_quotes(&capped(5)).unwrap().collect().unwrap();
     let syms: Vec<_> = out.column("symbol").unwrap().str().unwrap().iter().map(Option::unwrap).collect();
     assert_eq!(syms, ["A", "A", "A", "A", "B"]);
     let starts: Vec<_> = out.column("ts").unwrap().datetime().unwrap().physical().iter().map(Option::unwrap).collect();

@@ -4,6 +4,7 @@
 
 mod activity;
 mod analytics;
+mod bounds;
 mod oracle;
 mod streaming;
 mod time_bars;
