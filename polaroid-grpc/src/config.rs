@@ -20,6 +20,10 @@ pub struct ServerConfig {
     /// splits results into messages under this size. Default: 2 MiB, well
     /// under the 4 MiB stock clients accept.
     pub max_message_size: usize,
+    /// Largest single message an upload may send (Flight DoPut, where
+    /// clients such as pyarrow send a whole record batch as one message).
+    /// Default: 64 MiB. Larger batches must be split by the client.
+    pub max_upload_message: usize,
     /// If not empty, every call needs `authorization: Bearer <token>` with
     /// one of these tokens, and each token has its own handle namespace.
     pub auth_tokens: Vec<String>,
@@ -33,6 +37,7 @@ impl Default for ServerConfig {
             handle_ttl: Duration::from_secs(30 * 60),
             memory_limit: 4 << 30,
             max_message_size: 2 << 20,
+            max_upload_message: 64 << 20,
             auth_tokens: Vec::new(),
         }
     }

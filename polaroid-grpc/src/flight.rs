@@ -32,7 +32,7 @@ use crate::error::ServiceError;
 use crate::fetch::{frame_header, EncodedBatch, IpcEncoder, Window};
 use crate::proto;
 use crate::auth::namespace;
-use crate::service::{blocking, parse_id, State};
+use crate::service::{blocking, parse_id, upload_too_large, State};
 
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
@@ -261,8 +261,8 @@ impl FlightService for PolaroidFlight {
     async fn do_put(&self, request: Request<Streaming<FlightData>>) -> Result<Response<Self::DoPutStream>, Status> {
         let (state, ns) = (self.state.clone(), namespace(&request)?);
         let mut stream = request.into_inner();
-        let budget = state.store.config().memory_budget;
-        let (mut name, mut chunks, mut size, mut first) = (String::new(), Vec::new(), 0usize, true);
+        let budget = state.budget_left();
+        let (mut name, mut chunks, mut size, mut first) = (String::new(), Vec::new(), 0u64, true);
         while let Some(data) = stream.message().await? {
             if std::mem::take(&mut first) {
                 name = match &data.flight_descriptor {
@@ -273,12 +273,9 @@ impl FlightService for PolaroidFlight {
             if data.data_header.is_empty() {
                 continue; // app_metadata only
             }
-            size += data.data_header.len() + data.data_body.len();
-            if size as u64 > budget {
-                return Err(ServiceError::ResourceExhausted(format!(
-                    "the upload is larger than the server's memory budget of {budget} bytes"
-                ))
-                .into());
+            size += (data.data_header.len() + data.data_body.len()) as u64;
+            if size > budget {
+                return Err(upload_too_large(budget).into());
             }
             append_framed(data, &mut chunks);
         }

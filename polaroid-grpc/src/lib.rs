@@ -32,6 +32,7 @@ mod server;
 mod service;
 mod timeseries;
 mod transforms;
+mod upload;
 mod wire;
 
 /// The largest HTTP/2 frame our client and server accept. A peer sends data

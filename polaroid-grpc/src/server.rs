@@ -41,12 +41,11 @@ pub async fn serve(
         ServeError::DataDir { path: config.data_dir.display().to_string(), source }
     })?;
     let auth = Auth::new(config.auth_tokens.clone());
-    // Flight clients write whole tables as one message (pyarrow sends a
-    // table's chunk as is), so uploads may be as large as the memory budget.
-    let flight_upload_limit = usize::try_from(config.memory_limit).unwrap_or(usize::MAX);
+    // Flight clients write a record batch as one message (pyarrow sends a
+    // table's chunk as is): accept up to --max-upload-message, not more.
     let flight = InterceptedService::new(
         FlightServiceServer::new(PolaroidFlight::new(service.state()))
-            .max_decoding_message_size(flight_upload_limit)
+            .max_decoding_message_size(config.max_upload_message)
             .max_encoding_message_size(config.max_message_size),
         auth.clone(),
     );

@@ -266,6 +266,8 @@ impl State {
         if chunks.iter().all(|c| c.is_empty()) {
             return Err(ServiceError::InvalidArgument("the upload is empty: send an Arrow IPC stream".into()));
         }
+        // What the stream declares is checked before polars allocates it.
+        crate::upload::check_ipc_stream(&chunks, self.budget_left())?;
         // A corrupt stream can make the reader panic; either way it is the
         // upload's fault, and no handle is created.
         let read = std::panic::catch_unwind(AssertUnwindSafe(|| read_ipc_stream(ChunkedReader::new(chunks))));
@@ -281,6 +283,11 @@ impl State {
         };
         let label = if name.is_empty() { "upload()".to_string() } else { format!("upload({name:?})") };
         self.keep_frame(ns, Entry::frame(df, label).named(&name))
+    }
+
+    /// Bytes of the memory budget not held by frames now.
+    pub(crate) fn budget_left(&self) -> u64 {
+        self.store.config().memory_budget.saturating_sub(self.store.stats().bytes)
     }
 
     fn concat(&self, ns: &Namespace, req: proto::ConcatRequest) -> Result<proto::HandleReply, ServiceError> {
@@ -347,6 +354,13 @@ impl State {
     }
 }
 
+/// An upload whose bytes alone exceed what the memory budget has left.
+pub(crate) fn upload_too_large(budget_left: u64) -> ServiceError {
+    ServiceError::ResourceExhausted(format!(
+        "the upload is larger than the {budget_left} bytes left in the server's memory budget"
+    ))
+}
+
 /// Lineage is for people: keep it short, eliding the middle of long chains.
 fn lineage(text: &str) -> String {
     const MAX: usize = 400;
@@ -385,18 +399,15 @@ impl Polaroid for PolaroidService {
     ) -> Result<Response<proto::HandleReply>, Status> {
         let (state, ns) = (self.state.clone(), namespace(&request)?);
         let mut stream = request.into_inner();
-        let budget = state.store.config().memory_budget;
-        let (mut name, mut chunks, mut size, mut first) = (String::new(), Vec::new(), 0usize, true);
+        let budget = state.budget_left();
+        let (mut name, mut chunks, mut size, mut first) = (String::new(), Vec::new(), 0u64, true);
         while let Some(chunk) = stream.message().await? {
             if std::mem::take(&mut first) {
                 name = chunk.name;
             }
-            size += chunk.data.len();
-            if size as u64 > budget {
-                return Err(ServiceError::ResourceExhausted(format!(
-                    "the upload is larger than the server's memory budget of {budget} bytes"
-                ))
-                .into());
+            size += chunk.data.len() as u64;
+            if size > budget {
+                return Err(upload_too_large(budget).into());
             }
             chunks.push(chunk.data);
         }

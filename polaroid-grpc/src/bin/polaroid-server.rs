@@ -33,6 +33,10 @@ struct Args {
     /// Largest gRPC message accepted or sent (e.g. 2MiB).
     #[arg(long, env = "POLAROID_MAX_MESSAGE_SIZE", default_value = "2MiB")]
     max_message_size: bytesize::ByteSize,
+    /// Largest single message an upload may send (Flight DoPut sends a
+    /// record batch per message; split larger ones on the client).
+    #[arg(long, env = "POLAROID_MAX_UPLOAD_MESSAGE", default_value = "64MiB")]
+    max_upload_message: bytesize::ByteSize,
     /// Require `authorization: Bearer <token>`; repeat (or comma-separate) for
     /// several tokens, each with its own handle namespace.
     #[arg(long, env = "POLAROID_AUTH_TOKEN", value_delimiter = ',', hide_env_values = true)]
@@ -59,6 +63,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if max_message_size < 64 * 1024 {
         return Err("--max-message-size must be at least 64KiB".into());
     }
+    if args.max_upload_message.as_u64() < 64 * 1024 {
+        return Err("--max-upload-message must be at least 64KiB".into());
+    }
     let data_dir = args.data_dir.clone();
     let written = tokio::task::spawn_blocking(move || sample::ensure(&data_dir)).await??;
     for path in &written {
@@ -70,6 +77,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         handle_ttl: args.handle_ttl,
         memory_limit: args.memory_limit.as_u64(),
         max_message_size,
+        max_upload_message: usize::try_from(args.max_upload_message.as_u64())?,
         auth_tokens: args.auth_token.into_iter().filter(|t| !t.is_empty()).collect(),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)

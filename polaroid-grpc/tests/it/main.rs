@@ -8,6 +8,7 @@ mod concurrency;
 mod errors;
 mod expressions;
 mod flight;
+mod limits;
 mod transforms;
 mod rpc;
 mod sandbox;

@@ -64,10 +64,16 @@ def mixed_table(rows):
     )
 
 
-def put(client, name, table, options=None):
+# The server takes DoPut messages up to --max-upload-message (64 MiB by
+# default): larger tables go as several record batches.
+UPLOAD_MESSAGE = 32 << 20
+
+
+def put(client, name, table, options=None, max_message=UPLOAD_MESSAGE):
     kwargs = {"options": options} if options else {}
     writer, reader = client.do_put(flight.FlightDescriptor.for_path(name), table.schema, **kwargs)
-    writer.write_table(table)
+    rows_per_message = max(1, max_message * table.num_rows // max(table.nbytes, 1))
+    writer.write_table(table, max_chunksize=rows_per_message)
     writer.done_writing()
     handle = reader.read().to_pybytes().decode()
     writer.close()
@@ -137,6 +143,22 @@ class FlightTests(unittest.TestCase):
         got = self.client.do_get(flight.Ticket(result.body.to_pybytes())).read_all()
         self.assertEqual(got.column("sym").to_pylist(), ["a", "b", "c"])
         self.assertEqual(got.column("total").to_pylist(), [4, 2, 4])
+
+    def test_a_message_over_the_upload_limit_is_refused_and_split_ones_pass(self):
+        ids = pa.array(range(10_000_000), pa.int64())  # 80 MB in one batch
+        table = pa.table({"id": ids})
+        writer, reader = self.client.do_put(flight.FlightDescriptor.for_path("too-big"), table.schema)
+        # pyarrow reports gRPC's OUT_OF_RANGE as ArrowInvalid.
+        with self.assertRaises((flight.FlightError, pa.ArrowInvalid)) as refused:
+            writer.write_table(table)  # one 80 MB message
+            writer.done_writing()
+            self.assertIsNone(reader.read())  # no handle comes back
+            writer.close()  # the server's refusal surfaces here
+        self.assertIn("67108864", str(refused.exception))
+        handle = put(self.client, "split", table)
+        [info] = [f for f in self.client.list_flights() if f.descriptor.path == [handle.encode()]]
+        self.assertEqual(info.total_records, 10_000_000)
+        self.client.do_action(flight.Action("drop", handle.encode()))
 
     def test_a_five_million_row_round_trip(self):
         rows = 5_000_000
