@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand, ValueEnum};
-use polaroid_timeseries::{parse_duration, stream_ohlcv, BarKind, Fill, OhlcvOptions};
+use polaroid_timeseries::{parse_duration, stream_ohlcv, BarKind, Fill, OhlcvOptions, StreamProgress};
 use polars::prelude::*;
 
 #[derive(Parser)]
@@ -233,7 +233,8 @@ fn bars(args: BarsArgs) -> Result<(), CliError> {
     // page cache of a memory-mapped input file.
     let peak_anon = Arc::new(AtomicU64::new(0));
     let sampled = peak_anon.clone();
-    let progress = move |rows: usize| {
+    let progress = move |step: StreamProgress| {
+        let rows = step.ticks;
         if let Some(anon) = status_mib("RssAnon:") {
             sampled.fetch_max(anon as u64, Ordering::Relaxed);
         }
@@ -246,6 +247,7 @@ fn bars(args: BarsArgs) -> Result<(), CliError> {
                 eprint!("\r  {total} ticks binned ({:.1}M ticks/s)  ", total as f64 / secs / 1e6);
             }
         }
+        true
     };
     let mut out = stream_ohlcv(lf, &options, progress)?;
     if show {

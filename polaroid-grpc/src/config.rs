@@ -2,6 +2,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::slots::SlotConfig;
+
 /// What a Polaroid server needs to run. `Default` is what `polaroid-server`
 /// uses with no flags.
 #[derive(Debug, Clone)]
@@ -24,6 +26,10 @@ pub struct ServerConfig {
     /// clients such as pyarrow send a whole record batch as one message).
     /// Default: 64 MiB. Larger batches must be split by the client.
     pub max_upload_message: usize,
+    /// Query slots: how many requests do query work at once, how many may
+    /// wait, and for how long (`--max-concurrent-queries`, `--max-queued-queries`,
+    /// `--queue-timeout`). See [`SlotConfig`].
+    pub slots: SlotConfig,
     /// If not empty, every call needs `authorization: Bearer <token>` with
     /// one of these tokens, and each token has its own handle namespace.
     pub auth_tokens: Vec<String>,
@@ -38,6 +44,7 @@ impl Default for ServerConfig {
             memory_limit: 4 << 30,
             max_message_size: 2 << 20,
             max_upload_message: 64 << 20,
+            slots: SlotConfig::default(),
             auth_tokens: Vec::new(),
         }
     }

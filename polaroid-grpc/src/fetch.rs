@@ -21,7 +21,9 @@ use polars_arrow::io::ipc::read::{read_stream_metadata, StreamReader, StreamStat
 use polars_arrow::io::ipc::IpcField;
 use polars_arrow::record_batch::RecordBatchT;
 
+use crate::collect::{cancellable, stopped_or};
 use crate::error::ServiceError;
+use crate::slots::CancelToken;
 
 /// Room left in each gRPC message for the protobuf framing around the IPC bytes.
 const FRAMING_HEADROOM: usize = 1024;
@@ -196,6 +198,7 @@ pub(crate) fn stream_result(
     window: Window,
     mut encoder: IpcEncoder,
     mut out: impl FnMut(EncodedBatch) -> bool + Send + 'static,
+    cancel: &CancelToken,
 ) -> Result<bool, ServiceError> {
     match entry.payload() {
         Payload::Frame(df) => {
@@ -220,8 +223,12 @@ pub(crate) fn stream_result(
             if window.offset > 0 || window.limit.is_some() {
                 lf = lf.slice(window.offset, window.limit.unwrap_or(IdxSize::MAX));
             }
-            lf.sink_batches(callback, true, None)?.collect_with_engine(Engine::Streaming)?;
-            Ok(open.load(Ordering::Relaxed))
+            let lf = cancellable(lf, cancel)?;
+            let ran = lf.sink_batches(callback, true, None)?.collect_with_engine(Engine::Streaming);
+            match ran.map_err(|e| stopped_or(e, cancel)) {
+                Err(ServiceError::Cancelled(_)) => Ok(false),
+                other => other.map(|_| open.load(Ordering::Relaxed)),
+            }
         },
     }
 }

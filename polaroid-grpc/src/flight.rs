@@ -32,7 +32,7 @@ use crate::error::ServiceError;
 use crate::fetch::{frame_header, EncodedBatch, IpcEncoder, Window};
 use crate::proto;
 use crate::auth::namespace;
-use crate::service::{blocking, parse_id, upload_too_large, State};
+use crate::service::{parse_id, upload_too_large, State};
 
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
@@ -72,8 +72,8 @@ impl PolaroidFlight {
             },
             DescriptorType::Cmd => {
                 let query = utf8(&descriptor.cmd, "the command descriptor (a SQL query)")?;
-                let (state, ns) = (self.state.clone(), ns.clone());
-                let reply = blocking(move || sql_over_namespace(&state, &ns, &query)).await?;
+                let ns = ns.clone();
+                let reply = self.state.run(move |state, _| sql_over_namespace(state, &ns, &query)).await?;
                 Ok(reply_id(&reply)?)
             },
             DescriptorType::Unknown => Err(ServiceError::InvalidArgument(
@@ -244,6 +244,7 @@ impl FlightService for PolaroidFlight {
         let entry = self.state.store.get(&ns, id).map_err(ServiceError::from)?;
         let (encoder, schema) = IpcEncoder::start(entry.schema(), self.state.max_message_size, None);
         let to_flight = |batch: EncodedBatch| batch.messages.into_iter().map(flight_data).collect();
+        let slot = self.state.slots.acquire().await?;
         let stream = self.state.spawn_result_stream(
             id,
             entry,
@@ -252,6 +253,7 @@ impl FlightService for PolaroidFlight {
             vec![flight_data(schema)],
             to_flight,
             vec![],
+            slot,
         );
         Ok(Response::new(Box::pin(stream)))
     }
@@ -279,7 +281,7 @@ impl FlightService for PolaroidFlight {
             }
             append_framed(data, &mut chunks);
         }
-        let reply = blocking(move || state.upload(&ns, name, chunks)).await?;
+        let reply = state.run(move |state, _| state.upload(&ns, name, chunks)).await?;
         let id = reply_id(&reply)?;
         let result = PutResult { app_metadata: Bytes::from(id.to_string()) };
         Ok(Response::new(Box::pin(futures::stream::iter([Ok(result)]))))
@@ -312,11 +314,11 @@ impl FlightService for PolaroidFlight {
             },
             "collect" => {
                 let req = proto::CollectRequest { handle: body.trim().to_string(), engine: proto::Engine::Auto as i32 };
-                let reply = blocking(move || state.collect(&ns, req)).await?;
+                let reply = state.run(move |state, cancel| state.collect(&ns, req, cancel)).await?;
                 Some(reply_id(&reply)?.to_string())
             },
             "sql" => {
-                let reply = blocking(move || sql_over_namespace(&state, &ns, &body)).await?;
+                let reply = state.run(move |state, _| sql_over_namespace(state, &ns, &body)).await?;
                 Some(reply_id(&reply)?.to_string())
             },
             other => {

@@ -21,15 +21,18 @@ pub mod proto {
 
 mod auth;
 pub mod client;
+mod collect;
 mod config;
 mod error;
 mod expr;
 mod fetch;
 mod flight;
+mod plan_walk;
 mod sandbox;
 pub mod sample;
 mod server;
 mod service;
+mod slots;
 mod timeseries;
 mod transforms;
 mod upload;
@@ -53,3 +56,4 @@ pub use fetch::decode_ipc_stream;
 pub use flight::PolaroidFlight;
 pub use server::{serve, ServeError};
 pub use service::PolaroidService;
+pub use slots::SlotConfig;

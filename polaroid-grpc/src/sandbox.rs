@@ -20,10 +20,11 @@ use std::sync::{Arc, Mutex};
 
 use polars::prelude::{LazyFrame, PlRefPath, PolarsError, PolarsResult};
 use polars::sql::SQLContext;
-use polars_plan::dsl::{DslPlan, Expr, ScanSources, SinkType, SpecialEq};
-use polars_plan::plans::{DslFunction, FunctionIR, StatsFunction};
+use polars_plan::dsl::{DslPlan, ScanSources, SinkType};
+use polars_plan::plans::{DslFunction, FunctionIR};
 
 use crate::error::ServiceError;
+use crate::plan_walk::walk;
 
 /// The data directory, canonical, and the rule for paths inside it.
 #[derive(Debug, Clone)]
@@ -126,27 +127,13 @@ impl Sandbox {
     pub(crate) fn confine(&self, lf: LazyFrame) -> Result<LazyFrame, ServiceError> {
         let opt_state = lf.get_current_optimizations();
         let mut plan = lf.logical_plan;
-        self.walk_plan(&mut plan)?;
+        walk(&mut plan, &mut |node| self.check_node(node))?;
         Ok(LazyFrame::from_logical_plan(plan, opt_state))
     }
 
-    fn walk_arc(&self, plan: &mut Arc<DslPlan>) -> Result<(), ServiceError> {
-        self.walk_plan(Arc::make_mut(plan))
-    }
-
-    fn walk_all(&self, plans: &mut [DslPlan]) -> Result<(), ServiceError> {
-        plans.iter_mut().try_for_each(|p| self.walk_plan(p))
-    }
-
-    fn walk_exprs(&self, exprs: &mut [Expr]) -> Result<(), ServiceError> {
-        exprs.iter_mut().try_for_each(|e| self.walk_expr(e))
-    }
-
-    // The match is exhaustive on purpose: a plan node that a new polars
-    // release adds does not compile until someone decides how to walk it.
-    #[recursive::recursive]
-    fn walk_plan(&self, plan: &mut DslPlan) -> Result<(), ServiceError> {
-        match plan {
+    /// What the walk does at each node: confine sources, refuse sinks.
+    fn check_node(&self, node: &mut DslPlan) -> Result<(), ServiceError> {
+        match node {
             DslPlan::Scan { sources, unified_scan_args, cached_ir, .. } => {
                 if unified_scan_args.deletion_files.is_some() {
                     return Err(ServiceError::PermissionDenied(
@@ -158,124 +145,20 @@ impl Sandbox {
                 // The cached conversion may hold the unchecked paths.
                 *cached_ir = Default::default();
             },
-            DslPlan::DataFrameScan { .. } => {},
-            DslPlan::Filter { input, predicate } => {
-                self.walk_arc(input)?;
-                self.walk_expr(predicate)?;
+            DslPlan::MapFunction { function: DslFunction::FunctionIR(FunctionIR::FastCount { sources, .. }), .. } => {
+                *sources = self.confine_sources(sources)?;
             },
-            DslPlan::Cache { input, .. }
-            | DslPlan::MatchToSchema { input, .. }
-            | DslPlan::Distinct { input, .. }
-            | DslPlan::Slice { input, .. } => self.walk_arc(input)?,
-            DslPlan::Select { expr, input, .. } => {
-                self.walk_arc(input)?;
-                self.walk_exprs(expr)?;
+            DslPlan::Sink { payload, .. } => match payload {
+                SinkType::Memory | SinkType::Callback(_) => {},
+                SinkType::File(_) | SinkType::Partitioned(_) | SinkType::Iceberg(_) => {
+                    return Err(ServiceError::PermissionDenied(
+                        "plans may not write files on this server (a file sink was found)".into(),
+                    ))
+                },
             },
-            DslPlan::GroupBy { input, keys, predicates, aggs, .. } => {
-                self.walk_arc(input)?;
-                self.walk_exprs(keys)?;
-                self.walk_exprs(predicates)?;
-                self.walk_exprs(aggs)?;
-            },
-            DslPlan::Join { input_left, input_right, left_on, right_on, predicates, .. } => {
-                self.walk_arc(input_left)?;
-                self.walk_arc(input_right)?;
-                self.walk_exprs(left_on)?;
-                self.walk_exprs(right_on)?;
-                self.walk_exprs(predicates)?;
-            },
-            DslPlan::Gather { input, idxs, .. } => {
-                self.walk_arc(input)?;
-                self.walk_arc(idxs)?;
-            },
-            DslPlan::HStack { input, exprs, .. } => {
-                self.walk_arc(input)?;
-                self.walk_exprs(exprs)?;
-            },
-            DslPlan::PipeWithSchema { input, .. } => self.walk_all(Arc::make_mut(input))?,
-            DslPlan::Sort { input, by_column, .. } => {
-                self.walk_arc(input)?;
-                self.walk_exprs(by_column)?;
-            },
-            DslPlan::MapFunction { input, function } => {
-                self.walk_arc(input)?;
-                self.walk_function(function)?;
-            },
-            DslPlan::Union { inputs, .. } | DslPlan::HConcat { inputs, .. } | DslPlan::SinkMultiple { inputs } => {
-                self.walk_all(inputs)?
-            },
-            DslPlan::ExtContext { input, contexts } => {
-                self.walk_arc(input)?;
-                self.walk_all(contexts)?;
-            },
-            DslPlan::Sink { input, payload } => {
-                self.walk_arc(input)?;
-                match payload {
-                    SinkType::Memory | SinkType::Callback(_) => {},
-                    SinkType::File(_) | SinkType::Partitioned(_) | SinkType::Iceberg(_) => {
-                        return Err(ServiceError::PermissionDenied(
-                            "plans may not write files on this server (a file sink was found)".into(),
-                        ))
-                    },
-                }
-            },
-            DslPlan::IR { dsl, .. } => {
-                // Converted IR lives in an arena this walk cannot see; go back
-                // to the plan it came from, and check that.
-                let mut original = dsl.as_ref().clone();
-                self.walk_plan(&mut original)?;
-                *plan = original;
-            },
+            _ => {},
         }
         Ok(())
-    }
-
-    fn walk_function(&self, function: &mut DslFunction) -> Result<(), ServiceError> {
-        match function {
-            DslFunction::FillNan(e) => self.walk_expr(e),
-            DslFunction::Stats(StatsFunction::Quantile { quantile, .. }) => self.walk_expr(quantile),
-            DslFunction::FunctionIR(FunctionIR::FastCount { sources, .. }) => {
-                *sources = self.confine_sources(sources)?;
-                Ok(())
-            },
-            DslFunction::RowIndex { .. }
-            | DslFunction::Explode { .. }
-            | DslFunction::Rename { .. }
-            | DslFunction::Unnest { .. }
-            | DslFunction::Stats(_)
-            | DslFunction::FunctionIR(_)
-            | DslFunction::Hint(_) => Ok(()),
-        }
-    }
-
-    /// Subplans hide inside expressions; rewrite each one in place.
-    fn walk_expr(&self, expr: &mut Expr) -> Result<(), ServiceError> {
-        if !(&*expr).into_iter().any(|e| matches!(e, Expr::SubPlan(..))) {
-            return Ok(());
-        }
-        let mut refusal = None;
-        let rewritten = expr.clone().try_map_expr(|e| match e {
-            Expr::SubPlan(plan, names) => {
-                let mut plan: Arc<DslPlan> = Arc::clone(&plan);
-                match self.walk_arc(&mut plan) {
-                    Ok(()) => Ok(Expr::SubPlan(SpecialEq::new(plan), names)),
-                    Err(e) => {
-                        let message = e.to_string();
-                        refusal = Some(e);
-                        Err(PolarsError::ComputeError(message.into()))
-                    },
-                }
-            },
-            other => Ok(other),
-        });
-        match (rewritten, refusal) {
-            (_, Some(refusal)) => Err(refusal),
-            (Ok(e), None) => {
-                *expr = e;
-                Ok(())
-            },
-            (Err(e), None) => Err(e.into()),
-        }
     }
 
     fn confine_sources(&self, sources: &ScanSources) -> Result<ScanSources, ServiceError> {
@@ -317,7 +200,7 @@ impl RefusalSlot {
 #[cfg(test)]
 mod tests {
     use polars::prelude::*;
-    use polars_plan::dsl::{FileWriteFormat, SinkDestination, SinkTarget, UnifiedSinkArgs};
+    use polars_plan::dsl::{Expr, FileWriteFormat, SinkDestination, SinkTarget, SpecialEq, UnifiedSinkArgs};
 
     use super::*;
 

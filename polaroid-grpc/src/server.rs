@@ -37,7 +37,7 @@ pub async fn serve(
         memory_budget: config.memory_limit,
         ..HandleConfig::default()
     });
-    let service = PolaroidService::new(store, config.data_dir.clone(), config.max_message_size).map_err(|source| {
+    let service = PolaroidService::new(store, config.data_dir.clone(), config.max_message_size, config.slots).map_err(|source| {
         ServeError::DataDir { path: config.data_dir.display().to_string(), source }
     })?;
     let auth = Auth::new(config.auth_tokens.clone());

@@ -7,18 +7,24 @@ use std::time::UNIX_EPOCH;
 use polaroid_handles::{Entry, HandleId, HandleInfo as StoreInfo, HandleStore, Namespace, Payload, PayloadKind};
 use polars::prelude::*;
 use polars_arrow::io::ipc::write::Compression;
-use polaroid_timeseries::OhlcvExt;
+use polaroid_timeseries::{stream_ohlcv, OhlcvExt, StreamProgress, TimeseriesError};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::auth::namespace;
+use crate::collect::{cancellable, collect_plan, stopped_or};
 use crate::error::ServiceError;
 use crate::fetch::{frame_parts, read_ipc_stream, stream_result, ChunkedReader, EncodedBatch, IpcEncoder, Window, END_OF_STREAM};
 use crate::proto::polaroid_server::Polaroid;
 use crate::proto::{self, FileFormat, IpcCompression, IpcMessage};
 use crate::sandbox::Sandbox;
+use crate::slots::{CancelOnDrop, CancelToken, QuerySlots, Slot, SlotConfig};
 use crate::transforms;
+
+/// What one closed bar costs in memory, about: ts, open, high, low, close,
+/// volume, vwap (with its validity), trade count and series id.
+const BAR_BYTES: u64 = 72;
 
 /// Messages a Fetch may run ahead of a slow client: bounded, so a result far
 /// larger than memory streams through a small window.
@@ -36,6 +42,7 @@ pub(crate) struct State {
     sandbox: Sandbox,
     pub(crate) max_message_size: usize,
     active_fetches: Arc<AtomicU64>,
+    pub(crate) slots: QuerySlots,
 }
 
 /// Counts a running Fetch for as long as it lives.
@@ -56,10 +63,11 @@ impl Drop for FetchGuard {
 
 impl PolaroidService {
     /// `data_dir` must exist; it is canonicalized once here.
-    pub fn new(store: HandleStore, data_dir: PathBuf, max_message_size: usize) -> std::io::Result<Self> {
+    pub fn new(store: HandleStore, data_dir: PathBuf, max_message_size: usize, slots: SlotConfig) -> std::io::Result<Self> {
         let sandbox = Sandbox::new(&data_dir)?;
         let active_fetches = Arc::new(AtomicU64::new(0));
-        Ok(Self { state: Arc::new(State { store, sandbox, max_message_size, active_fetches }) })
+        let slots = QuerySlots::new(slots);
+        Ok(Self { state: Arc::new(State { store, sandbox, max_message_size, active_fetches, slots }) })
     }
 
     pub fn store(&self) -> &HandleStore {
@@ -80,9 +88,9 @@ impl PolaroidService {
         handle: fn(&R) -> &str,
         build: fn(LazyFrame, &R) -> Result<(LazyFrame, String), ServiceError>,
     ) -> Result<Response<proto::HandleReply>, Status> {
-        let (state, ns) = (self.state.clone(), namespace(&request)?);
+        let ns = namespace(&request)?;
         let req = request.into_inner();
-        blocking(move || state.derive(&ns, handle(&req), |lf| build(lf, &req))).await.map(Response::new)
+        self.state.run(move |state, _| state.derive(&ns, handle(&req), |lf| build(lf, &req))).await.map(Response::new)
     }
 }
 
@@ -143,6 +151,25 @@ fn proto_info(info: &StoreInfo) -> proto::HandleInfo {
 }
 
 impl State {
+    /// Query work: wait for a query slot, then run `work` on the blocking
+    /// pool (a polars panic becomes INTERNAL). `work` gets a token that
+    /// fires if this request goes away (tonic drops its future when the
+    /// client disconnects or its deadline passes); the slot is held until
+    /// the work itself has stopped.
+    pub(crate) async fn run<T: Send + 'static>(
+        self: &Arc<Self>,
+        work: impl FnOnce(&State, &CancelToken) -> Result<T, ServiceError> + Send + 'static,
+    ) -> Result<T, Status> {
+        let slot = self.slots.acquire().await?;
+        let cancel = CancelOnDrop::new();
+        let (state, token) = (self.clone(), cancel.token());
+        blocking(move || {
+            let _slot = slot;
+            work(&state, &token)
+        })
+        .await
+    }
+
     /// The one way a plan enters the store: confined to the data directory
     /// first (every source resolved inside it, no file sinks), then resolved
     /// (its schema), then kept. A refused plan leaves no handle.
@@ -183,11 +210,12 @@ impl State {
         head: Vec<M>,
         wrap: impl Fn(EncodedBatch) -> Vec<M> + Send + 'static,
         tail: Vec<M>,
+        slot: Slot,
     ) -> ReceiverStream<Result<M, Status>> {
         let (tx, rx) = mpsc::channel(FETCH_WINDOW);
         let guard = FetchGuard::new(&self.active_fetches);
         tokio::task::spawn_blocking(move || {
-            let _guard = guard;
+            let (_guard, _slot) = (guard, slot);
             let run = || -> Result<bool, ServiceError> {
                 for m in head {
                     if tx.blocking_send(Ok(m)).is_err() {
@@ -196,7 +224,12 @@ impl State {
                 }
                 let batch_tx = tx.clone();
                 let send = move |batch: EncodedBatch| wrap(batch).into_iter().all(|m| batch_tx.blocking_send(Ok(m)).is_ok());
-                if !stream_result(&entry, window, encoder, send)? {
+                // The client is gone when the stream's receiver is dropped.
+                let gone = CancelToken::when({
+                    let tx = tx.clone();
+                    move || tx.is_closed()
+                });
+                if !stream_result(&entry, window, encoder, send, &gone)? {
                     return Ok(false);
                 }
                 Ok(tail.into_iter().all(|m| tx.blocking_send(Ok(m)).is_ok()))
@@ -328,17 +361,33 @@ impl State {
         self.keep_plan(ns, lf, format!("sql({:?} over [{tables}])", req.query))
     }
 
-    fn ohlcv(&self, ns: &Namespace, req: proto::OhlcvRequest) -> Result<proto::HandleReply, ServiceError> {
+    fn ohlcv(&self, ns: &Namespace, req: proto::OhlcvRequest, cancel: &CancelToken) -> Result<proto::HandleReply, ServiceError> {
         let entry = self.store.get(ns, parse_id(&req.handle)?)?;
         let (options, op) = crate::timeseries::ohlcv_options(&req)?;
         let bars = match entry.payload() {
             Payload::Frame(df) => df.as_ref().ohlcv(&options)?,
-            Payload::Plan(lf) => lf.clone().ohlcv(&options)?,
+            // Streamed through the kernel: between batches, stop if the
+            // client left or the closed bars outgrow the budget.
+            Payload::Plan(lf) => {
+                let (token, budget) = (cancel.clone(), self.budget_left());
+                let keep_going = move |p: StreamProgress| !token.is_cancelled() && p.bars as u64 * BAR_BYTES <= budget;
+                match stream_ohlcv(cancellable(lf.clone(), cancel)?, &options, keep_going) {
+                    Err(TimeseriesError::Stopped) => {
+                        cancel.check()?;
+                        return Err(ServiceError::ResourceExhausted(format!(
+                            "the bars outgrew the {budget} bytes left in the server's memory budget; \
+                             use a coarser `every` or fewer symbols"
+                        )));
+                    },
+                    Err(TimeseriesError::Polars(e)) => return Err(stopped_or(e, cancel)),
+                    other => other?,
+                }
+            },
         };
         self.keep_frame(ns, Entry::frame(bars, lineage(&format!("{}.{op}", entry.lineage()))))
     }
 
-    pub(crate) fn collect(&self, ns: &Namespace, req: proto::CollectRequest) -> Result<proto::HandleReply, ServiceError> {
+    pub(crate) fn collect(&self, ns: &Namespace, req: proto::CollectRequest, cancel: &CancelToken) -> Result<proto::HandleReply, ServiceError> {
         let id = parse_id(&req.handle)?;
         let entry = self.store.get(ns, id)?;
         let engine = match proto::Engine::try_from(req.engine).unwrap_or(proto::Engine::Auto) {
@@ -348,7 +397,7 @@ impl State {
         };
         let df = match entry.payload() {
             Payload::Frame(df) => df.clone(),
-            Payload::Plan(lf) => Arc::new(lf.clone().collect_with_engine(engine)?.unwrap_single()),
+            Payload::Plan(lf) => Arc::new(collect_plan(lf.clone(), engine, self.budget_left(), cancel)?),
         };
         self.keep_frame(ns, Entry::frame(df, format!("collect({})", entry.lineage())))
     }
@@ -388,9 +437,9 @@ fn format_from_extension(path: &str) -> Result<FileFormat, ServiceError> {
 #[tonic::async_trait]
 impl Polaroid for PolaroidService {
     async fn scan(&self, request: Request<proto::ScanRequest>) -> Result<Response<proto::HandleReply>, Status> {
-        let (state, ns) = (self.state.clone(), namespace(&request)?);
+        let ns = namespace(&request)?;
         let req = request.into_inner();
-        blocking(move || state.scan(&ns, req)).await.map(Response::new)
+        self.state.run(move |state, _| state.scan(&ns, req)).await.map(Response::new)
     }
 
     async fn upload(
@@ -411,7 +460,7 @@ impl Polaroid for PolaroidService {
             }
             chunks.push(chunk.data);
         }
-        blocking(move || state.upload(&ns, name, chunks)).await.map(Response::new)
+        state.run(move |state, _| state.upload(&ns, name, chunks)).await.map(Response::new)
     }
 
     async fn select(&self, request: Request<proto::SelectRequest>) -> Result<Response<proto::HandleReply>, Status> {
@@ -454,27 +503,27 @@ impl Polaroid for PolaroidService {
     }
 
     async fn concat(&self, request: Request<proto::ConcatRequest>) -> Result<Response<proto::HandleReply>, Status> {
-        let (state, ns) = (self.state.clone(), namespace(&request)?);
+        let ns = namespace(&request)?;
         let req = request.into_inner();
-        blocking(move || state.concat(&ns, req)).await.map(Response::new)
+        self.state.run(move |state, _| state.concat(&ns, req)).await.map(Response::new)
     }
 
     async fn join(&self, request: Request<proto::JoinRequest>) -> Result<Response<proto::HandleReply>, Status> {
-        let (state, ns) = (self.state.clone(), namespace(&request)?);
+        let ns = namespace(&request)?;
         let req = request.into_inner();
-        blocking(move || state.join(&ns, req)).await.map(Response::new)
+        self.state.run(move |state, _| state.join(&ns, req)).await.map(Response::new)
     }
 
     async fn sql(&self, request: Request<proto::SqlRequest>) -> Result<Response<proto::HandleReply>, Status> {
-        let (state, ns) = (self.state.clone(), namespace(&request)?);
+        let ns = namespace(&request)?;
         let req = request.into_inner();
-        blocking(move || state.sql(&ns, req)).await.map(Response::new)
+        self.state.run(move |state, _| state.sql(&ns, req)).await.map(Response::new)
     }
 
     async fn ohlcv(&self, request: Request<proto::OhlcvRequest>) -> Result<Response<proto::HandleReply>, Status> {
-        let (state, ns) = (self.state.clone(), namespace(&request)?);
+        let ns = namespace(&request)?;
         let req = request.into_inner();
-        blocking(move || state.ohlcv(&ns, req)).await.map(Response::new)
+        self.state.run(move |state, cancel| state.ohlcv(&ns, req, cancel)).await.map(Response::new)
     }
 
     async fn tick_analytics(
@@ -485,9 +534,9 @@ impl Polaroid for PolaroidService {
     }
 
     async fn collect(&self, request: Request<proto::CollectRequest>) -> Result<Response<proto::HandleReply>, Status> {
-        let (state, ns) = (self.state.clone(), namespace(&request)?);
+        let ns = namespace(&request)?;
         let req = request.into_inner();
-        blocking(move || state.collect(&ns, req)).await.map(Response::new)
+        self.state.run(move |state, cancel| state.collect(&ns, req, cancel)).await.map(Response::new)
     }
 
     type FetchStream = ReceiverStream<Result<IpcMessage, Status>>;
@@ -520,7 +569,8 @@ impl Polaroid for PolaroidService {
         frame_parts(schema, &mut head);
         let head = IpcMessage::new(head, 0);
         let tail = IpcMessage::new(vec![bytes::Bytes::from_static(&END_OF_STREAM)], 0);
-        let stream = self.state.spawn_result_stream(id, entry, window, encoder, vec![head], to_message, vec![tail]);
+        let slot = self.state.slots.acquire().await?;
+        let stream = self.state.spawn_result_stream(id, entry, window, encoder, vec![head], to_message, vec![tail], slot);
         Ok(Response::new(stream))
     }
 
@@ -532,9 +582,9 @@ impl Polaroid for PolaroidService {
     }
 
     async fn explain(&self, request: Request<proto::ExplainRequest>) -> Result<Response<proto::ExplainReply>, Status> {
-        let (state, ns) = (self.state.clone(), namespace(&request)?);
+        let ns = namespace(&request)?;
         let req = request.into_inner();
-        blocking(move || {
+        self.state.run(move |state, _| {
             let entry = state.store.get(&ns, parse_id(&req.handle)?)?;
             let lf = entry.lazy();
             let plan = if req.unoptimized { lf.describe_plan()? } else { lf.describe_optimized_plan()? };
@@ -580,6 +630,8 @@ impl Polaroid for PolaroidService {
             evicted: s.evicted,
             dropped: s.dropped,
             active_fetches: self.state.active_fetches.load(Ordering::Relaxed),
+            running_queries: self.state.slots.running() as u64,
+            queued_queries: self.state.slots.waiting() as u64,
         }))
     }
 }

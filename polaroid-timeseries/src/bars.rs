@@ -269,6 +269,11 @@ impl BarBuilder {
         Ok(())
     }
 
+    /// Bars closed so far (the open ones are not counted).
+    pub fn bars(&self) -> usize {
+        self.out.ts.len()
+    }
+
     /// Close every open bar and return the bars, sorted by the by-keys, then `ts`.
     pub fn finish(mut self) -> Result<DataFrame> {
         for (id, series) in self.series.iter_mut().enumerate() {

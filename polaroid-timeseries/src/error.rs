@@ -14,6 +14,10 @@ pub enum TimeseriesError {
     /// the caller re-runs with a sort.
     #[error("ticks of one symbol are not in time order ({later} seen before {earlier})")]
     Unsorted { later: i64, earlier: i64 },
+    /// The caller's progress callback asked to stop (a client went away,
+    /// or a budget ran out).
+    #[error("the bar run was stopped by its caller")]
+    Stopped,
     /// The request would create more intervals than its cap allows.
     #[error("{what}: more than the cap of {cap} intervals per request; use a coarser `every` or a shorter span")]
     TooManyIntervals { what: String, cap: u64 },

@@ -75,16 +75,27 @@ fn bars_in_order(df: &DataFrame, options: &OhlcvOptions) -> Result<DataFrame> {
 /// polars starts, as `polaroid bars` does; measured, it costs no speed here.
 impl OhlcvExt for LazyFrame {
     fn ohlcv(self, options: &OhlcvOptions) -> Result<DataFrame> {
-        stream_ohlcv(self, options, |_| {})
+        stream_ohlcv(self, options, |_| true)
     }
 }
 
-/// [`OhlcvExt::ohlcv`] on a plan, calling `progress` with the number of
-/// ticks in each batch as it is binned (a command line shows this).
+/// How far a streaming bar run has come, after each batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamProgress {
+    /// Ticks in the batch just binned.
+    pub ticks: usize,
+    /// Bars closed so far, in all series.
+    pub bars: usize,
+}
+
+/// [`OhlcvExt::ohlcv`] on a plan, calling `progress` after each batch is
+/// binned (a command line shows it; a server checks its budget and whether
+/// the client is still there). Returning `false` stops the query with
+/// [`TimeseriesError::Stopped`].
 pub fn stream_ohlcv(
     lf: LazyFrame,
     options: &OhlcvOptions,
-    progress: impl FnMut(usize) + Send + Clone + 'static,
+    progress: impl FnMut(StreamProgress) -> bool + Send + Clone + 'static,
 ) -> Result<DataFrame> {
     match stream_bars(lf.clone(), options, progress.clone()) {
         Err(TimeseriesError::Unsorted { .. }) => {
@@ -95,7 +106,11 @@ pub fn stream_ohlcv(
     }
 }
 
-fn stream_bars(lf: LazyFrame, options: &OhlcvOptions, progress: impl FnMut(usize) + Send + 'static) -> Result<DataFrame> {
+fn stream_bars(
+    lf: LazyFrame,
+    options: &OhlcvOptions,
+    progress: impl FnMut(StreamProgress) -> bool + Send + 'static,
+) -> Result<DataFrame> {
     let builder = BarBuilder::new(options.clone())?;
     let needed = require_columns(&builder, lf.clone().collect_schema()?.as_ref())?;
     let needed: Vec<Expr> = needed.into_iter().map(col).collect();
@@ -116,7 +131,11 @@ fn stream_bars(lf: LazyFrame, options: &OhlcvOptions, progress: impl FnMut(usize
             *builder = None;
             return Ok(true); // stop the query
         }
-        progress(df.height());
+        if !progress(StreamProgress { ticks: df.height(), bars: b.bars() }) {
+            *failure = Some(TimeseriesError::Stopped);
+            *builder = None;
+            return Ok(true);
+        }
         Ok(false)
     });
     lf.sink_batches(callback, true, None)?.collect_with_engine(Engine::Streaming)?;

@@ -37,5 +37,5 @@ mod symbols;
 pub use analytics::{AsofQuotesOptions, IntervalOptions, OutOfOrder, QuoteColumns, QuoteResampleOptions, ReturnsOptions, RollingVwapOptions, TicksExt, VolatilityOptions};
 pub use bars::BarBuilder;
 pub use error::{Result, TimeseriesError};
-pub use ext::{stream_ohlcv, OhlcvExt};
+pub use ext::{stream_ohlcv, OhlcvExt, StreamProgress};
 pub use options::{parse_duration, BarKind, Fill, OhlcvOptions, DEFAULT_MAX_INTERVALS};

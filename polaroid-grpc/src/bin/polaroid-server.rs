@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use polaroid_grpc::{sample, serve, ServerConfig};
+use polaroid_grpc::{sample, serve, ServerConfig, SlotConfig};
 use tracing_subscriber::EnvFilter;
 
 /// Results are encoded into fresh MiB-sized buffers for every message; glibc
@@ -37,6 +37,15 @@ struct Args {
     /// record batch per message; split larger ones on the client).
     #[arg(long, env = "POLAROID_MAX_UPLOAD_MESSAGE", default_value = "64MiB")]
     max_upload_message: bytesize::ByteSize,
+    /// Requests doing query work at once (default: twice the cores, at least 4).
+    #[arg(long, env = "POLAROID_MAX_CONCURRENT_QUERIES")]
+    max_concurrent_queries: Option<usize>,
+    /// Requests that may wait for a query slot; more are refused (RESOURCE_EXHAUSTED).
+    #[arg(long, env = "POLAROID_MAX_QUEUED_QUERIES", default_value_t = 256)]
+    max_queued_queries: usize,
+    /// How long a request waits for a query slot before it is refused.
+    #[arg(long, env = "POLAROID_QUEUE_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    queue_timeout: Duration,
     /// Require `authorization: Bearer <token>`; repeat (or comma-separate) for
     /// several tokens, each with its own handle namespace.
     #[arg(long, env = "POLAROID_AUTH_TOKEN", value_delimiter = ',', hide_env_values = true)]
@@ -78,6 +87,11 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         memory_limit: args.memory_limit.as_u64(),
         max_message_size,
         max_upload_message: usize::try_from(args.max_upload_message.as_u64())?,
+        slots: SlotConfig {
+            max_running: args.max_concurrent_queries.unwrap_or(SlotConfig::default().max_running).max(1),
+            max_waiting: args.max_queued_queries,
+            max_wait: args.queue_timeout,
+        },
         auth_tokens: args.auth_token.into_iter().filter(|t| !t.is_empty()).collect(),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)

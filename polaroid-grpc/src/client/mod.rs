@@ -316,7 +316,15 @@ impl RemoteFrame {
 
     /// Materialize on the server: a new frame handle.
     pub async fn collect(&self) -> Result<RemoteFrame> {
-        let request = proto::CollectRequest { handle: self.id().into(), engine: proto::Engine::Auto as i32 };
+        self.collect_with_engine(proto::Engine::Auto).await
+    }
+
+    /// [`RemoteFrame::collect`] on a chosen engine. `Auto` and `Streaming`
+    /// build the result batch by batch (the memory budget is checked as it
+    /// grows, and the query stops if this call is dropped); `InMemory` runs
+    /// polars' in-memory engine to the end.
+    pub async fn collect_with_engine(&self, engine: proto::Engine) -> Result<RemoteFrame> {
+        let request = proto::CollectRequest { handle: self.id().into(), engine: engine as i32 };
         let reply = self.rpc().collect(self.client.request(request)).await?;
         self.client.frame(reply)
     }

@@ -178,9 +178,9 @@ async fn a_panic_inside_polars_is_internal_and_the_server_keeps_serving() {
     let frame = client.upload(&df).await.unwrap();
     let plan = frame.with_columns([col("x").diff(lit(i64::MIN), Default::default()).alias("d")]).await.unwrap();
 
-    // Collect runs the in-memory engine, whose diff panics. (The streaming
-    // engine, which Fetch runs, computes this diff as all nulls instead.)
-    let result = plan.collect().await;
+    // The in-memory engine's diff panics. (The streaming engine, which
+    // Fetch and a default Collect run, computes it as all nulls instead.)
+    let result = plan.collect_with_engine(polaroid_grpc::proto::Engine::InMemory).await;
     let Err(ClientError::Status(status)) = &result else { panic!("expected an INTERNAL status, got {result:?}") };
     assert_eq!(status.code(), Code::Internal);
     assert_eq!(status.message(), "internal error: polars panicked: attempt to negate with overflow");
@@ -200,7 +200,13 @@ async fn a_service_without_the_auth_layer_fails_closed() {
     use polaroid_grpc::PolaroidService;
     use polaroid_handles::{HandleConfig, HandleStore};
 
-    let service = PolaroidService::new(HandleStore::new(HandleConfig::default()), sample_dir().to_path_buf(), 2 << 20).unwrap();
+    let service = PolaroidService::new(
+        HandleStore::new(HandleConfig::default()),
+        sample_dir().to_path_buf(),
+        2 << 20,
+        Default::default(),
+    )
+    .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let incoming = tonic::transport::server::TcpIncoming::from(listener);

@@ -143,3 +143,135 @@ async fn a_doput_bomb_is_refused_too() {
     assert!(native.list(ListRequest {}).await.unwrap().into_inner().handles.is_empty());
     server.stop().await;
 }
+
+/// A plan that would run for many minutes: a 100k × 100k cross join
+/// (10 billion rows), streamed out in many batches.
+async fn endless_plan(client: &polaroid_grpc::client::Client) -> polaroid_grpc::client::RemoteFrame {
+    let left = client.upload(&longs(100_000)).await.unwrap();
+    let right = client.upload(&df!("b" => (0..100_000i64).collect::<Vec<_>>()).unwrap()).await.unwrap();
+    left.join(&right, &[], &[], JoinArgs::new(JoinType::Cross)).await.unwrap()
+}
+
+async fn stats(client: &polaroid_grpc::client::Client) -> polaroid_grpc::proto::StatsReply {
+    client.raw().stats(polaroid_grpc::proto::StatsRequest {}).await.unwrap().into_inner()
+}
+
+/// Poll until no query holds a slot; the work under test would take many
+/// minutes if it were not stopped, so a bound of seconds tells the two apart.
+async fn until_no_query_runs(client: &polaroid_grpc::client::Client) {
+    for _ in 0..600 {
+        if stats(client).await.running_queries == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the query kept running after its client went away");
+}
+
+async fn until_a_query_runs(client: &polaroid_grpc::client::Client) {
+    while stats(client).await.running_queries == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_is_resource_exhausted_and_a_departed_client_frees_its_slot() {
+    use polaroid_grpc::client::{Client, ClientError};
+    use polaroid_grpc::SlotConfig;
+
+    let server = TestServer::start(ServerConfig {
+        data_dir: sample_dir().to_path_buf(),
+        memory_limit: 8 << 30,
+        slots: SlotConfig { max_running: 1, max_waiting: 0, max_wait: std::time::Duration::from_secs(5) },
+        ..Default::default()
+    })
+    .await;
+    let client = Client::connect(format!("http://{}", server.addr)).await.unwrap();
+    // No row passes the filter: nothing is ever output, so neither the
+    // budget nor an output batch can stop this; only cancellation can.
+    let plan = endless_plan(&client).await.filter(col("a").lt(lit(0))).await.unwrap();
+
+    // A client that disconnects mid-Collect: its task is dropped.
+    let running = tokio::spawn({
+        let plan = plan.clone();
+        async move { plan.collect().await }
+    });
+    until_a_query_runs(&client).await;
+    // The one slot is taken and nobody may wait: the next query is refused.
+    match plan.collect().await {
+        Err(ClientError::Status(s)) => {
+            assert_eq!(s.code(), Code::ResourceExhausted, "{}", s.message());
+            assert!(s.message().contains("the server is busy"), "{}", s.message());
+        },
+        other => panic!("expected RESOURCE_EXHAUSTED, got {:?}", other.map(|f| f.id().to_string())),
+    }
+    running.abort();
+    until_no_query_runs(&client).await;
+
+    // A deadline that passes stops the work the same way, here under an
+    // aggregation (which outputs nothing until its input is done).
+    let sums = endless_plan(&client).await.group_by([col("a")]).agg([col("b").sum()]).await.unwrap();
+    let mut raw = client.raw();
+    let mut request = tonic::Request::new(polaroid_grpc::proto::CollectRequest {
+        handle: sums.id().into(),
+        engine: polaroid_grpc::proto::Engine::Streaming as i32,
+    });
+    request.set_timeout(std::time::Duration::from_millis(500));
+    let err = raw.collect(request).await.unwrap_err();
+    assert!(matches!(err.code(), Code::DeadlineExceeded | Code::Cancelled), "{err:?}");
+    until_no_query_runs(&client).await;
+
+    // A Fetch whose client goes away stops too.
+    let fetching = tokio::spawn({
+        let sums = sums.clone();
+        async move { sums.fetch().await.map(|df| df.height()) }
+    });
+    until_a_query_runs(&client).await;
+    fetching.abort();
+    until_no_query_runs(&client).await;
+
+    // Ohlcv streams its input through the kernel: it stops too.
+    let ticks = endless_plan(&client)
+        .await
+        .with_columns([
+            (col("a") * lit(1_000_000i64)).cast(DataType::Datetime(TimeUnit::Microseconds, None)).alias("ts"),
+            lit("X").alias("symbol"),
+            col("b").cast(DataType::Float64).alias("price"),
+            lit(1.0).alias("size"),
+        ])
+        .await
+        .unwrap();
+    let bars = tokio::spawn(async move { ticks.ohlcv(&polaroid_timeseries::OhlcvOptions::default()).await.map(|_| ()) });
+    until_a_query_runs(&client).await;
+    bars.abort();
+    until_no_query_runs(&client).await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collect_checks_the_budget_as_it_builds() {
+    use polaroid_grpc::client::{Client, ClientError};
+
+    let server = TestServer::start(ServerConfig {
+        data_dir: sample_dir().to_path_buf(),
+        memory_limit: 256 << 20,
+        ..Default::default()
+    })
+    .await;
+    let client = Client::connect(format!("http://{}", server.addr)).await.unwrap();
+    // 10 billion rows × 16 bytes would never fit; Collect stops at the budget
+    // rather than building the whole result first.
+    let plan = endless_plan(&client).await;
+    match plan.collect().await {
+        Err(ClientError::Status(s)) => {
+            assert_eq!(s.code(), Code::ResourceExhausted, "{}", s.message());
+            assert!(s.message().contains("left in the server's memory budget"), "{}", s.message());
+        },
+        other => panic!("expected RESOURCE_EXHAUSTED, got {:?}", other.map(|f| f.id().to_string())),
+    }
+    assert_eq!(stats(&client).await.running_queries, 0);
+    // A result that fits is collected whole.
+    let small = plan.slice(0, 1_000).await.unwrap().collect().await.unwrap();
+    assert_eq!(small.fetch().await.unwrap().height(), 1_000);
+    server.stop().await;
+}
