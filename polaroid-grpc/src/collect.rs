@@ -66,7 +66,7 @@ pub(crate) fn collect_plan(lf: LazyFrame, engine: Engine, budget: u64, cancel: &
 
 fn over_budget(bytes: u64, budget: u64) -> ServiceError {
     ServiceError::ResourceExhausted(format!(
-        "the result passed {bytes} bytes, more than the {budget} bytes left in the server's memory budget; \
+        "the result passed {bytes} bytes, more than the {budget} bytes of your share of the server's memory budget; \
          Fetch it instead (it streams), or aggregate it further"
     ))
 }

@@ -263,7 +263,7 @@ impl FlightService for PolaroidFlight {
     async fn do_put(&self, request: Request<Streaming<FlightData>>) -> Result<Response<Self::DoPutStream>, Status> {
         let (state, ns) = (self.state.clone(), namespace(&request)?);
         let mut stream = request.into_inner();
-        let budget = state.budget_left();
+        let budget = state.build_limit();
         let (mut name, mut chunks, mut size, mut first) = (String::new(), Vec::new(), 0u64, true);
         while let Some(data) = stream.message().await? {
             if std::mem::take(&mut first) {

@@ -32,9 +32,14 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
+    // Fair shares: with N tokens each tenant may hold memory_limit / N, so
+    // no tenant's uploads can evict another's frames and together they stay
+    // within the limit.
+    let tenants = config.auth_tokens.len().max(1) as u64;
     let store = HandleStore::new(HandleConfig {
         idle_ttl: config.handle_ttl,
         memory_budget: config.memory_limit,
+        namespace_budget: Some(config.memory_limit / tenants),
         ..HandleConfig::default()
     });
     let service = PolaroidService::new(store, config.data_dir.clone(), config.max_message_size, config.slots).map_err(|source| {

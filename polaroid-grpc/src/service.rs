@@ -300,7 +300,7 @@ impl State {
             return Err(ServiceError::InvalidArgument("the upload is empty: send an Arrow IPC stream".into()));
         }
         // What the stream declares is checked before polars allocates it.
-        crate::upload::check_ipc_stream(&chunks, self.budget_left())?;
+        crate::upload::check_ipc_stream(&chunks, self.build_limit())?;
         // A corrupt stream can make the reader panic; either way it is the
         // upload's fault, and no handle is created.
         let read = std::panic::catch_unwind(AssertUnwindSafe(|| read_ipc_stream(ChunkedReader::new(chunks))));
@@ -318,9 +318,12 @@ impl State {
         self.keep_frame(ns, Entry::frame(df, label).named(&name))
     }
 
-    /// Bytes of the memory budget not held by frames now.
-    pub(crate) fn budget_left(&self) -> u64 {
-        self.store.config().memory_budget.saturating_sub(self.store.stats().bytes)
+    /// The most one request may build (Collect, Ohlcv, an upload): the
+    /// caller's share of the memory budget, since a result larger than that
+    /// could never be kept. Storing it evicts the caller's least recently
+    /// used handles, never another tenant's.
+    pub(crate) fn build_limit(&self) -> u64 {
+        self.store.config().namespace_budget()
     }
 
     fn concat(&self, ns: &Namespace, req: proto::ConcatRequest) -> Result<proto::HandleReply, ServiceError> {
@@ -369,13 +372,13 @@ impl State {
             // Streamed through the kernel: between batches, stop if the
             // client left or the closed bars outgrow the budget.
             Payload::Plan(lf) => {
-                let (token, budget) = (cancel.clone(), self.budget_left());
+                let (token, budget) = (cancel.clone(), self.build_limit());
                 let keep_going = move |p: StreamProgress| !token.is_cancelled() && p.bars as u64 * BAR_BYTES <= budget;
                 match stream_ohlcv(cancellable(lf.clone(), cancel)?, &options, keep_going) {
                     Err(TimeseriesError::Stopped) => {
                         cancel.check()?;
                         return Err(ServiceError::ResourceExhausted(format!(
-                            "the bars outgrew the {budget} bytes left in the server's memory budget; \
+                            "the bars outgrew the {budget} bytes of your share of the server's memory budget; \
                              use a coarser `every` or fewer symbols"
                         )));
                     },
@@ -397,7 +400,7 @@ impl State {
         };
         let df = match entry.payload() {
             Payload::Frame(df) => df.clone(),
-            Payload::Plan(lf) => Arc::new(collect_plan(lf.clone(), engine, self.budget_left(), cancel)?),
+            Payload::Plan(lf) => Arc::new(collect_plan(lf.clone(), engine, self.build_limit(), cancel)?),
         };
         self.keep_frame(ns, Entry::frame(df, format!("collect({})", entry.lineage())))
     }
@@ -406,7 +409,7 @@ impl State {
 /// An upload whose bytes alone exceed what the memory budget has left.
 pub(crate) fn upload_too_large(budget_left: u64) -> ServiceError {
     ServiceError::ResourceExhausted(format!(
-        "the upload is larger than the {budget_left} bytes left in the server's memory budget"
+        "the upload is larger than the {budget_left} bytes of your share of the server's memory budget"
     ))
 }
 
@@ -448,7 +451,7 @@ impl Polaroid for PolaroidService {
     ) -> Result<Response<proto::HandleReply>, Status> {
         let (state, ns) = (self.state.clone(), namespace(&request)?);
         let mut stream = request.into_inner();
-        let budget = state.budget_left();
+        let budget = state.build_limit();
         let (mut name, mut chunks, mut size, mut first) = (String::new(), Vec::new(), 0u64, true);
         while let Some(chunk) = stream.message().await? {
             if std::mem::take(&mut first) {

@@ -67,7 +67,7 @@ pub(crate) fn check_ipc_stream(chunks: &[Bytes], budget_left: u64) -> Result<(),
             if decoded > budget_left || rows > budget_left {
                 return Err(ServiceError::ResourceExhausted(format!(
                     "the upload declares at least {decoded} bytes in {rows} rows once decoded, more than the \
-                     {budget_left} bytes left in the server's memory budget"
+                     {budget_left} bytes of your share of the server's memory budget"
                 )));
             }
         }
@@ -182,7 +182,7 @@ mod tests {
                 check_ipc_stream(&chunks, u64::MAX).unwrap();
                 // 10k i64 values alone decode to 80 kB: a smaller budget is refused.
                 match check_ipc_stream(&chunks, 50_000) {
-                    Err(ServiceError::ResourceExhausted(m)) => assert!(m.contains("50000 bytes left"), "{m}"),
+                    Err(ServiceError::ResourceExhausted(m)) => assert!(m.contains("50000 bytes of your share"), "{m}"),
                     other => panic!("expected RESOURCE_EXHAUSTED, got {other:?}"),
                 }
             }

@@ -1,5 +1,6 @@
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use moka::notification::RemovalCause;
@@ -16,15 +17,6 @@ use crate::id::HandleId;
 const WEIGHT_UNIT: u64 = 1024;
 /// What a lazy plan (or a tiny frame) weighs: one unit.
 const MIN_WEIGHT: u32 = 1;
-
-/// The cache key: a handle only exists inside its namespace, so a lookup
-/// from another namespace misses exactly like an unknown id, and does not
-/// even refresh the other namespace's idle timer.
-#[derive(Clone, PartialEq, Eq, Hash)]
-struct Key {
-    id: HandleId,
-    ns: Namespace,
-}
 
 #[derive(Default)]
 struct Counters {
@@ -58,12 +50,18 @@ pub struct StoreStats {
     pub dropped: u64,
 }
 
-/// The handle store: a moka cache of [`Entry`] values keyed by handle id and
-/// namespace. Cloning it is cheap and every clone shares the same cache; all
-/// methods are safe to call from many threads.
+type NamespaceCache = Cache<HandleId, Arc<Entry>>;
+
+/// The handle store: moka caches of [`Entry`] values keyed by handle id, one
+/// per namespace. Each namespace has its own memory budget
+/// ([`HandleConfig::namespace_budget`]), so one tenant's inserts evict only
+/// that tenant's handles; a handle of another namespace is simply not in the
+/// caller's cache, so a lookup misses exactly like an unknown id. Cloning
+/// the store is cheap and every clone shares the same caches; all methods
+/// are safe to call from many threads.
 #[derive(Clone)]
 pub struct HandleStore {
-    cache: Cache<Key, Arc<Entry>>,
+    caches: Arc<RwLock<HashMap<Namespace, NamespaceCache>>>,
     gone: Arc<GoneMemory>,
     counters: Arc<Counters>,
     config: Arc<HandleConfig>,
@@ -71,16 +69,40 @@ pub struct HandleStore {
 
 impl HandleStore {
     pub fn new(config: HandleConfig) -> Self {
-        let gone = Arc::new(GoneMemory::new(config.gone_memory));
-        let counters = Arc::new(Counters::default());
-        let capacity_units = (config.memory_budget / WEIGHT_UNIT).max(1);
+        Self {
+            caches: Arc::default(),
+            gone: Arc::new(GoneMemory::new(config.gone_memory)),
+            counters: Arc::new(Counters::default()),
+            config: Arc::new(config),
+        }
+    }
 
+    /// The cache of `ns`, made on first use.
+    fn cache(&self, ns: &Namespace) -> NamespaceCache {
+        if let Some(cache) = self.caches.read().unwrap_or_else(|p| p.into_inner()).get(ns) {
+            return cache.clone();
+        }
+        let mut caches = self.caches.write().unwrap_or_else(|p| p.into_inner());
+        caches.entry(ns.clone()).or_insert_with(|| self.build_cache(ns)).clone()
+    }
+
+    /// The cache of `ns` if it exists; lookups never create one.
+    fn existing(&self, ns: &Namespace) -> Option<NamespaceCache> {
+        self.caches.read().unwrap_or_else(|p| p.into_inner()).get(ns).cloned()
+    }
+
+    fn all_caches(&self) -> Vec<NamespaceCache> {
+        self.caches.read().unwrap_or_else(|p| p.into_inner()).values().cloned().collect()
+    }
+
+    fn build_cache(&self, ns: &Namespace) -> NamespaceCache {
+        let config = &self.config;
+        let budget = config.namespace_budget();
+        let capacity_units = (budget / WEIGHT_UNIT).max(1);
         let listener = {
-            let gone = gone.clone();
-            let counters = counters.clone();
-            let (idle_ttl, max_lifetime, budget) =
-                (config.idle_ttl, config.max_lifetime, config.memory_budget);
-            move |key: Arc<Key>, entry: Arc<Entry>, cause: RemovalCause| {
+            let (gone, counters, ns) = (self.gone.clone(), self.counters.clone(), ns.clone());
+            let (idle_ttl, max_lifetime) = (config.idle_ttl, config.max_lifetime);
+            move |id: Arc<HandleId>, entry: Arc<Entry>, cause: RemovalCause| {
                 counters.bytes.fetch_sub(entry.estimated_bytes().unwrap_or(0), Ordering::Relaxed);
                 let reason = match cause {
                     RemovalCause::Expired => {
@@ -104,12 +126,12 @@ impl HandleStore {
                     RemovalCause::Replaced => return,
                 };
                 tracing::debug!(
-                    handle = %key.id,
+                    handle = %id,
                     bytes = entry.estimated_bytes().unwrap_or(0),
                     lineage = entry.lineage(),
                     "handle removed: {reason}"
                 );
-                gone.remember(key.id, key.ns.clone(), reason);
+                gone.remember(*id, ns.clone(), reason);
             }
         };
 
@@ -118,13 +140,13 @@ impl HandleStore {
             // could, and a client must be able to use the id it was just given.
             .eviction_policy(EvictionPolicy::lru())
             .max_capacity(capacity_units)
-            .weigher(|_key: &Key, entry: &Arc<Entry>| weight(entry))
+            .weigher(|_id: &HandleId, entry: &Arc<Entry>| weight(entry))
             .time_to_idle(config.idle_ttl)
             .eviction_listener(listener);
         if let Some(lifetime) = config.max_lifetime {
             builder = builder.time_to_live(lifetime);
         }
-        Self { cache: builder.build(), gone, counters, config: Arc::new(config) }
+        builder.build()
     }
 
     pub fn config(&self) -> &HandleConfig {
@@ -138,27 +160,27 @@ impl HandleStore {
     /// retrievable at once.
     pub fn insert(&self, ns: &Namespace, entry: Entry) -> Result<HandleId> {
         let bytes = entry.estimated_bytes().unwrap_or(0);
-        let budget = self.config.memory_budget;
+        let budget = self.config.namespace_budget();
         if bytes > budget {
             return Err(HandleError::TooLarge { bytes, budget });
         }
         let entry = Arc::new(entry.with_namespace(ns));
-        let id = self.fresh_id(ns);
+        let cache = self.cache(ns);
+        let id = self.fresh_id(&cache);
         self.counters.inserted.fetch_add(1, Ordering::Relaxed);
         self.counters.bytes.fetch_add(bytes, Ordering::Relaxed);
-        self.cache.insert(Key { id, ns: ns.clone() }, entry);
+        cache.insert(id, entry);
         // Apply the write now. moka replays buffered reads before buffered
         // writes, so a read of a not-yet-applied entry would be lost and LRU
         // order would be wrong; and eviction happens here, so the budget
         // holds when insert returns rather than some writes later.
-        self.cache.run_pending_tasks();
+        cache.run_pending_tasks();
         Ok(id)
     }
 
     /// The entry for `id`, extending its idle TTL.
     pub fn get(&self, ns: &Namespace, id: HandleId) -> Result<Arc<Entry>> {
-        let key = Key { id, ns: ns.clone() };
-        match self.cache.get(&key) {
+        match self.existing(ns).and_then(|cache| cache.get(&id)) {
             Some(entry) => {
                 self.counters.hits.fetch_add(1, Ordering::Relaxed);
                 entry.mark_accessed();
@@ -178,7 +200,7 @@ impl HandleStore {
 
     /// Remove `id`. Its buffers are freed once no running query holds them.
     pub fn drop(&self, ns: &Namespace, id: HandleId) -> Result<()> {
-        match self.cache.remove(&Key { id, ns: ns.clone() }) {
+        match self.existing(ns).and_then(|cache| cache.remove(&id)) {
             Some(_) => Ok(()),
             None => Err(HandleError::NotFound { id, reason: self.why_gone(ns, id) }),
         }
@@ -186,12 +208,8 @@ impl HandleStore {
 
     /// The handles of `ns`, oldest first.
     pub fn list(&self, ns: &Namespace) -> Vec<HandleInfo> {
-        let mut out: Vec<HandleInfo> = self
-            .cache
-            .iter()
-            .filter(|(key, _)| &key.ns == ns)
-            .map(|(key, entry)| entry.info(key.id))
-            .collect();
+        let Some(cache) = self.existing(ns) else { return Vec::new() };
+        let mut out: Vec<HandleInfo> = cache.iter().map(|(id, entry)| entry.info(*id)).collect();
         out.sort_by_key(|info| (info.created, info.id));
         out
     }
@@ -199,10 +217,11 @@ impl HandleStore {
     /// Counters and current size. Runs pending maintenance first, so
     /// expired entries are counted as expired rather than as still held.
     pub fn stats(&self) -> StoreStats {
-        self.cache.run_pending_tasks();
+        let caches = self.all_caches();
+        caches.iter().for_each(|cache| cache.run_pending_tasks());
         let c = &self.counters;
         StoreStats {
-            count: self.cache.entry_count(),
+            count: caches.iter().map(|cache| cache.entry_count()).sum(),
             bytes: c.bytes.load(Ordering::Relaxed),
             inserted: c.inserted.load(Ordering::Relaxed),
             hits: c.hits.load(Ordering::Relaxed),
@@ -221,17 +240,19 @@ impl HandleStore {
     fn why_gone(&self, ns: &Namespace, id: HandleId) -> GoneReason {
         // An entry past its TTL is invisible to `get` before maintenance has
         // removed it; run maintenance so the listener records why.
-        self.cache.run_pending_tasks();
+        if let Some(cache) = self.existing(ns) {
+            cache.run_pending_tasks();
+        }
         self.gone.reason(ns, id)
     }
 
     /// 128 random bits do not collide in practice; checking the live and the
     /// recently gone ids makes "never reused" hold for every id this store
     /// could still answer about.
-    fn fresh_id(&self, ns: &Namespace) -> HandleId {
+    fn fresh_id(&self, cache: &NamespaceCache) -> HandleId {
         loop {
             let id = HandleId::generate();
-            if !self.gone.contains(id) && !self.cache.contains_key(&Key { id, ns: ns.clone() }) {
+            if !self.gone.contains(id) && !cache.contains_key(&id) {
                 return id;
             }
         }

@@ -38,7 +38,7 @@ async fn a_compressed_ipc_bomb_is_refused_before_it_is_decoded() {
     let mut client = server.client().await;
     let err = upload_bytes(&mut client, "bomb", bomb(), 1 << 20).await.unwrap_err();
     assert_eq!(err.code(), Code::ResourceExhausted, "{}", err.message());
-    assert!(err.message().contains("left in the server's memory budget"), "{}", err.message());
+    assert!(err.message().contains("of your share of the server's memory budget"), "{}", err.message());
     assert!(client.list(ListRequest {}).await.unwrap().into_inner().handles.is_empty());
     // The same bytes unpatched are a fine upload.
     let mut good = Vec::new();
@@ -265,7 +265,7 @@ async fn collect_checks_the_budget_as_it_builds() {
     match plan.collect().await {
         Err(ClientError::Status(s)) => {
             assert_eq!(s.code(), Code::ResourceExhausted, "{}", s.message());
-            assert!(s.message().contains("left in the server's memory budget"), "{}", s.message());
+            assert!(s.message().contains("of your share of the server's memory budget"), "{}", s.message());
         },
         other => panic!("expected RESOURCE_EXHAUSTED, got {:?}", other.map(|f| f.id().to_string())),
     }

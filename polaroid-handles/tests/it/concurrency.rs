@@ -7,7 +7,8 @@ use crate::{frame_entry, store};
 
 #[test]
 fn concurrent_insert_get_drop_keeps_the_books_straight() {
-    let s = store(HandleConfig { memory_budget: 2 << 20, ..Default::default() });
+    // Three namespaces, each with a third of the budget: together they stay under it.
+    let s = store(HandleConfig { memory_budget: 2 << 20, namespace_budget: Some((2 << 20) / 3), ..Default::default() });
     let dropped_by_us = Arc::new(AtomicU64::new(0));
     let gets_ok = Arc::new(AtomicU64::new(0));
     let threads: Vec<_> = (0..8)

@@ -59,3 +59,24 @@ fn list_shows_only_the_callers_handles_with_their_details() {
     assert!(info.last_access >= info.created || info.created.elapsed().is_ok());
     assert_eq!(s.list(&bob).iter().map(|i| i.id).collect::<Vec<_>>(), vec![b1]);
 }
+
+/// One tenant filling its share evicts only its own handles.
+#[test]
+fn one_namespace_never_evicts_another() {
+    const MIB_ROWS: usize = 128 * 1024; // 1 MiB of i64
+    let s = store(HandleConfig { memory_budget: 8 << 20, namespace_budget: Some(4 << 20), ..Default::default() });
+    let (alice, bob) = (Namespace::new("alice"), Namespace::new("bob"));
+    let kept = s.insert(&alice, frame_entry(3 * MIB_ROWS)).unwrap();
+    // Bob inserts 10 MiB in 1 MiB frames: far over his 4 MiB share.
+    let bobs: Vec<_> = (0..10).map(|_| s.insert(&bob, frame_entry(MIB_ROWS)).unwrap()).collect();
+    assert_eq!(s.get(&alice, kept).unwrap().rows(), Some(3 * MIB_ROWS), "alice's frame survived");
+    let alive = bobs.iter().filter(|id| s.get(&bob, **id).is_ok()).count();
+    assert_eq!(alive, 4, "bob keeps what fits his share");
+    match s.get(&bob, bobs[0]) {
+        Err(HandleError::NotFound { reason: GoneReason::Evicted { budget }, .. }) => assert_eq!(budget, 4 << 20),
+        other => panic!("bob's oldest frame should be evicted, got {other:?}"),
+    }
+    let stats = s.stats();
+    assert_eq!(stats.bytes, 7 << 20);
+    assert!(stats.bytes <= 8 << 20);
+}
