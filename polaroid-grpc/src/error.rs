@@ -81,6 +81,9 @@ fn polars_code(err: &PolarsError) -> Code {
         PolarsError::Context { error, .. } | PolarsError::ExprContext { error, .. } => polars_code(error),
         PolarsError::IO { error, .. } if error.kind() == std::io::ErrorKind::NotFound => Code::NotFound,
         PolarsError::IO { .. } | PolarsError::AssertionError(_) => Code::Internal,
+        // Data that does not decode: a damaged file in the data directory
+        // (uploads are checked and reported as the client's before this).
+        PolarsError::ComputeError(message) if is_damaged_data(message) => Code::FailedPrecondition,
         PolarsError::ColumnNotFound(_)
         | PolarsError::ComputeError(_)
         | PolarsError::Duplicate(_)
@@ -97,4 +100,11 @@ fn polars_code(err: &PolarsError) -> Code {
         #[allow(unreachable_patterns)]
         _ => Code::Internal,
     }
+}
+
+/// polars' words for input that does not decode: parquet's and the IPC
+/// reader's out-of-spec errors, and malformed IPC buffers.
+fn is_damaged_data(message: &str) -> bool {
+    const MARKERS: &[&str] = &["File out of specification", "out-of-spec:", "Malformed IPC file"];
+    MARKERS.iter().any(|m| message.contains(m))
 }

@@ -278,7 +278,17 @@ impl State {
             FileFormat::Unspecified => unreachable!("resolved above"),
         };
         let kind = format.as_str_name().trim_start_matches("FILE_FORMAT_").to_lowercase();
-        self.keep_plan(ns, lf, format!("scan_{kind}({:?})", req.path))
+        // A scan carries no expression of the client's: if its schema cannot
+        // be read, the file is at fault, not the request.
+        self.keep_plan(ns, lf, format!("scan_{kind}({:?})", req.path)).map_err(|e| match e {
+            ServiceError::Polars(e) | ServiceError::Handle(polaroid_handles::HandleError::Polars(e)) => {
+                ServiceError::FailedPrecondition(format!(
+                    "{:?} in the server's data directory cannot be read as {kind}: {e}",
+                    req.path
+                ))
+            },
+            other => other,
+        })
     }
 
     /// A new plan handle built on one parent's plan. The lineage reads like

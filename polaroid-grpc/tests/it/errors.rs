@@ -222,3 +222,39 @@ async fn a_service_without_the_auth_layer_fails_closed() {
     assert_eq!(err.code(), Code::Unauthenticated);
     server.abort();
 }
+
+/// A corrupt file in the data directory is not the client's fault: the
+/// answer is FAILED_PRECONDITION (an operator must fix the file), never
+/// INVALID_ARGUMENT, and it names the file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_data_file_is_failed_precondition() {
+    let dir = tempfile::tempdir().unwrap();
+    polaroid_grpc::sample::ensure(dir.path()).unwrap();
+    std::fs::write(dir.path().join("garbage.parquet"), b"PAR1 this is not a parquet file at all PAR1").unwrap();
+    std::fs::write(dir.path().join("garbage.ipc"), b"ARROW1\0\0 nor an ipc file").unwrap();
+    // A valid footer over damaged pages: the schema reads, the data does not.
+    let mut damaged = std::fs::read(dir.path().join("trades.parquet")).unwrap();
+    // Invert the first half after the magic: page headers and data.
+    let half = damaged.len() / 2;
+    damaged[4..half].iter_mut().for_each(|b| *b = !*b);
+    std::fs::write(dir.path().join("damaged.parquet"), damaged).unwrap();
+    let server = TestServer::start(ServerConfig { data_dir: dir.path().to_path_buf(), ..Default::default() }).await;
+    let mut client = server.client().await;
+    for path in ["garbage.parquet", "garbage.ipc"] {
+        let err = client.scan(scan(path)).await.unwrap_err();
+        assert_eq!(err.code(), Code::FailedPrecondition, "{path}: {}", err.message());
+        assert!(err.message().contains(path), "{path}: {}", err.message());
+    }
+    let handle = client.scan(scan("damaged.parquet")).await.unwrap().into_inner().info.unwrap().handle;
+    let mut stream = client.fetch(polaroid_grpc::proto::FetchRequest { handle, ..Default::default() }).await.unwrap().into_inner();
+    let err = loop {
+        match stream.message().await {
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("the damaged file read without an error"),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(err.code(), Code::FailedPrecondition, "{}", err.message());
+    still_serving(&mut client).await;
+    server.stop().await;
+}
