@@ -5,7 +5,7 @@ CARGO ?= cargo
 FORK := $(PYTHON) ci/fork.py
 
 .PHONY: run fork fork-check fork-export fork-rebase fork-rebase-continue fork-rebase-abort \
-        test test-fork test-rust test-python bench bench-flight build clean-fork python-env
+        test test-fork test-rust test-python bench bench-flight build clean-fork python-env fuzz load
 
 ## run: build in release (polaroid-server and the polaroid command) and start
 ## polaroid-server with its defaults (127.0.0.1:50051, ./data with sample
@@ -64,6 +64,23 @@ bench: fork bench-flight
 bench-flight: fork python-env
 	$(CARGO) build --release --locked -p polaroid-grpc --bin polaroid-server
 	POLAROID_SERVER=target/release/polaroid-server .venv/bin/python polaroid-grpc/benches/flight.py
+
+## load: 64 clients x 20 pipelines against a real polaroid-server, two waves:
+## no errors, handles back to baseline, server RSS flat (not part of CI)
+load: fork
+	$(CARGO) build --release --locked -p polaroid-grpc --bin polaroid-server
+	POLAROID_SERVER=target/release/polaroid-server $(CARGO) bench --locked -p polaroid-grpc --bench load
+
+## fuzz: each fuzz target (expr, upload, ohlcv) for FUZZ_TIME (default 10m),
+## seeded and repeatable; panicking inputs land in target/fuzz-findings/.
+## Not part of CI. Example: make fuzz FUZZ_TIME=1m FUZZ_SEED=3
+FUZZ_TIME ?= 10m
+FUZZ_SEED ?= 1
+fuzz: fork
+	$(CARGO) build --locked -p polaroid-fuzz
+	@status=0; for t in expr upload ohlcv; do \
+		./target/debug/polaroid-fuzz $$t --time $(FUZZ_TIME) --seed $(FUZZ_SEED) 2>/dev/null || status=1; \
+	done; exit $$status
 
 build: fork
 	$(CARGO) build --release --workspace --locked

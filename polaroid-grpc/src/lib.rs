@@ -27,6 +27,9 @@ mod error;
 mod expr;
 mod fetch;
 mod flight;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod plan_walk;
 mod sandbox;
 pub mod sample;

@@ -92,6 +92,11 @@ fn check_batch(stream: &Chunks<'_>, batch: RecordBatchRef<'_>, body_start: u64, 
                 "a buffer at {offset}+{length} lies outside its message body of {body_length} bytes"
             )));
         }
+        // A compressed buffer starts with its 8-byte decompressed length;
+        // polars-arrow slices those 8 bytes without checking (a panic).
+        if compressed && (1..8).contains(&length) {
+            return Err(malformed(format!("a compressed buffer of {length} bytes has no length prefix")));
+        }
         decoded = decoded.saturating_add(if compressed && length >= 8 {
             // The first 8 bytes: the decompressed length, or -1 for "stored as is".
             let declared = stream.i64_at(body_start + offset).ok_or_else(|| malformed("truncated buffer"))?;

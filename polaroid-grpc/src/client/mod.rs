@@ -22,7 +22,7 @@
 //! Expressions are polars' own [`Expr`]; ones the protocol cannot carry are
 //! refused before anything is sent ([`ClientError::UnsupportedExpr`]).
 
-mod to_proto;
+pub(crate) mod to_proto;
 
 use polars::prelude::*;
 use tonic::metadata::MetadataValue;

@@ -275,3 +275,25 @@ async fn collect_checks_the_budget_as_it_builds() {
     assert_eq!(small.fetch().await.unwrap().height(), 1_000);
     server.stop().await;
 }
+
+/// Uploads that made polars-arrow's reader panic under the fuzz driver
+/// (`make fuzz`): each is INVALID_ARGUMENT, leaves no handle, and the server
+/// keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fuzz_found_uploads_are_invalid_argument() {
+    let server = TestServer::with_sample().await;
+    let mut client = server.client().await;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz-upload");
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    assert!(files.len() >= 5, "the fixtures are in {}", dir.display());
+    for file in files {
+        let err = upload_bytes(&mut client, "fuzz", std::fs::read(&file).unwrap(), 1 << 20).await.unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{}: {}", file.display(), err.message());
+        assert!(err.message().starts_with("the upload is not a valid Arrow IPC stream"), "{}", err.message());
+    }
+    assert!(client.list(ListRequest {}).await.unwrap().into_inner().handles.is_empty());
+    let ok = upload_bytes(&mut client, "fine", crate::ipc_stream(&longs(10)), 1 << 20).await.unwrap();
+    assert_eq!(ok.rows, Some(10));
+    server.stop().await;
+}
