@@ -3,7 +3,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use polars::prelude::{DataFrame, IntoLazy, LazyFrame, SchemaRef};
+use polars::prelude::{DataFrame, DslPlan, LazyFrame, SchemaRef};
 
 use crate::error::Result;
 use crate::id::HandleId;
@@ -52,8 +52,24 @@ pub enum PayloadKind {
     Frame,
 }
 
+/// A materialized frame a handle keeps alive, by identity: handles whose
+/// plans scan the same `Arc<DataFrame>` share its buffers, and the store
+/// charges its bytes once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct FrameRef {
+    pub(crate) ptr: usize,
+    pub(crate) bytes: u64,
+}
+
+impl FrameRef {
+    fn of(df: &Arc<DataFrame>) -> Self {
+        Self { ptr: Arc::as_ptr(df) as usize, bytes: df.estimated_size() as u64 }
+    }
+}
+
 /// One stored handle: its payload and what the store knows about it.
 pub struct Entry {
+    frames: Vec<FrameRef>,
     payload: Payload,
     schema: SchemaRef,
     rows: Option<usize>,
@@ -75,14 +91,25 @@ impl Entry {
         let schema = df.schema().clone();
         let rows = df.height();
         let bytes = df.estimated_size() as u64;
-        Self::build(Payload::Frame(df), schema, Some(rows), Some(bytes), lineage)
+        let frames = vec![FrameRef::of(&df)];
+        Self { frames, ..Self::build(Payload::Frame(df), schema, Some(rows), Some(bytes), lineage) }
     }
 
     /// A lazy plan. Its schema is resolved now, so a plan that cannot be
     /// resolved (an unknown column, a bad cast) is refused here.
     pub fn plan(lf: LazyFrame, lineage: impl AsRef<str>) -> Result<Self> {
         let schema = lf.clone().collect_schema()?;
-        Ok(Self::build(Payload::Plan(lf), schema, None, None, lineage))
+        let mut entry = Self::build(Payload::Plan(lf), schema, None, None, lineage);
+        entry.frames = match &entry.payload {
+            Payload::Plan(lf) => frames_scanned(&lf.logical_plan),
+            Payload::Frame(_) => unreachable!("built as a plan just above"),
+        };
+        Ok(entry)
+    }
+
+    /// The materialized frames this handle keeps alive.
+    pub(crate) fn frames(&self) -> &[FrameRef] {
+        &self.frames
     }
 
     fn build(
@@ -94,6 +121,7 @@ impl Entry {
     ) -> Self {
         let now = SystemTime::now();
         Self {
+            frames: Vec::new(),
             payload,
             schema,
             rows,
@@ -140,7 +168,9 @@ impl Entry {
     pub fn lazy(&self) -> LazyFrame {
         match &self.payload {
             Payload::Plan(lf) => lf.clone(),
-            Payload::Frame(df) => df.as_ref().clone().lazy(),
+            // The scan holds this very Arc, so plans built on the frame are
+            // known (by identity) to share its buffers.
+            Payload::Frame(df) => LazyFrame::from(DslPlan::DataFrameScan { df: df.clone(), schema: self.schema.clone() }),
         }
     }
 
@@ -227,4 +257,19 @@ pub struct HandleInfo {
 
 fn epoch_ms(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// The distinct in-memory frames a plan scans (not those inside expression
+/// subplans, which no door builds from handles).
+fn frames_scanned(plan: &DslPlan) -> Vec<FrameRef> {
+    let mut frames: Vec<FrameRef> = Vec::new();
+    for node in plan {
+        if let DslPlan::DataFrameScan { df, .. } = node {
+            let frame = FrameRef::of(df);
+            if !frames.iter().any(|f| f.ptr == frame.ptr) {
+                frames.push(frame);
+            }
+        }
+    }
+    frames
 }

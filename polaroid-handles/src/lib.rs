@@ -27,6 +27,7 @@
 mod config;
 mod entry;
 mod error;
+mod frames;
 mod gone;
 mod id;
 mod store;

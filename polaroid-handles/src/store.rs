@@ -9,6 +9,7 @@ use moka::sync::Cache;
 
 use crate::config::HandleConfig;
 use crate::entry::{Entry, HandleInfo, Namespace};
+use crate::frames::FrameLedger;
 use crate::error::{GoneReason, HandleError, Result};
 use crate::gone::GoneMemory;
 use crate::id::HandleId;
@@ -50,7 +51,15 @@ pub struct StoreStats {
     pub dropped: u64,
 }
 
-type NamespaceCache = Cache<HandleId, Arc<Entry>>;
+/// A stored handle and the frame bytes it is charged for (see
+/// [`FrameLedger`]); its weight in the cache is its charge.
+#[derive(Clone)]
+struct Held {
+    entry: Arc<Entry>,
+    charge: u64,
+}
+
+type NamespaceCache = Cache<HandleId, Held>;
 
 /// The handle store: moka caches of [`Entry`] values keyed by handle id, one
 /// per namespace. Each namespace has its own memory budget
@@ -62,6 +71,7 @@ type NamespaceCache = Cache<HandleId, Arc<Entry>>;
 #[derive(Clone)]
 pub struct HandleStore {
     caches: Arc<RwLock<HashMap<Namespace, NamespaceCache>>>,
+    ledger: Arc<FrameLedger>,
     gone: Arc<GoneMemory>,
     counters: Arc<Counters>,
     config: Arc<HandleConfig>,
@@ -71,6 +81,7 @@ impl HandleStore {
     pub fn new(config: HandleConfig) -> Self {
         Self {
             caches: Arc::default(),
+            ledger: Arc::default(),
             gone: Arc::new(GoneMemory::new(config.gone_memory)),
             counters: Arc::new(Counters::default()),
             config: Arc::new(config),
@@ -101,9 +112,17 @@ impl HandleStore {
         let capacity_units = (budget / WEIGHT_UNIT).max(1);
         let listener = {
             let (gone, counters, ns) = (self.gone.clone(), self.counters.clone(), ns.clone());
+            let ledger = self.ledger.clone();
             let (idle_ttl, max_lifetime) = (config.idle_ttl, config.max_lifetime);
-            move |id: Arc<HandleId>, entry: Arc<Entry>, cause: RemovalCause| {
-                counters.bytes.fetch_sub(entry.estimated_bytes().unwrap_or(0), Ordering::Relaxed);
+            move |id: Arc<HandleId>, held: Held, cause: RemovalCause| {
+                // A charge moving to this handle replaces its value; it is
+                // still here.
+                if cause == RemovalCause::Replaced {
+                    return;
+                }
+                let entry = held.entry;
+                counters.bytes.fetch_sub(held.charge, Ordering::Relaxed);
+                ledger.release(&ns, *id, entry.frames());
                 let reason = match cause {
                     RemovalCause::Expired => {
                         counters.expired.fetch_add(1, Ordering::Relaxed);
@@ -122,7 +141,6 @@ impl HandleStore {
                         counters.dropped.fetch_add(1, Ordering::Relaxed);
                         GoneReason::Dropped
                     },
-                    // Ids are never reused, so nothing is ever replaced.
                     RemovalCause::Replaced => return,
                 };
                 tracing::debug!(
@@ -140,7 +158,7 @@ impl HandleStore {
             // could, and a client must be able to use the id it was just given.
             .eviction_policy(EvictionPolicy::lru())
             .max_capacity(capacity_units)
-            .weigher(|_id: &HandleId, entry: &Arc<Entry>| weight(entry))
+            .weigher(|_id: &HandleId, held: &Held| weight(held.charge))
             .time_to_idle(config.idle_ttl)
             .eviction_listener(listener);
         if let Some(lifetime) = config.max_lifetime {
@@ -159,7 +177,8 @@ impl HandleStore {
     /// the least recently used handles make room, and the new handle is
     /// retrievable at once.
     pub fn insert(&self, ns: &Namespace, entry: Entry) -> Result<HandleId> {
-        let bytes = entry.estimated_bytes().unwrap_or(0);
+        // Frames another live handle holds are paid for already.
+        let bytes = self.ledger.charge_for(ns, entry.frames());
         let budget = self.config.namespace_budget();
         if bytes > budget {
             return Err(HandleError::TooLarge { bytes, budget });
@@ -167,21 +186,44 @@ impl HandleStore {
         let entry = Arc::new(entry.with_namespace(ns));
         let cache = self.cache(ns);
         let id = self.fresh_id(&cache);
+        let charge = self.ledger.claim(ns, id, entry.frames());
         self.counters.inserted.fetch_add(1, Ordering::Relaxed);
-        self.counters.bytes.fetch_add(bytes, Ordering::Relaxed);
-        cache.insert(id, entry);
+        self.counters.bytes.fetch_add(charge, Ordering::Relaxed);
+        cache.insert(id, Held { entry, charge });
         // Apply the write now. moka replays buffered reads before buffered
         // writes, so a read of a not-yet-applied entry would be lost and LRU
         // order would be wrong; and eviction happens here, so the budget
         // holds when insert returns rather than some writes later.
         cache.run_pending_tasks();
+        self.settle();
         Ok(id)
+    }
+
+    /// Apply the charges that removals moved to other holders: each such
+    /// handle is stored again with its larger weight, which may evict more.
+    fn settle(&self) {
+        // Each round applies the moves of the previous one; a move only
+        // happens when a handle goes, so this ends.
+        for _ in 0..64 {
+            let moved = self.ledger.take_moved();
+            if moved.is_empty() {
+                return;
+            }
+            for (ns, id, bytes) in moved {
+                let Some(cache) = self.existing(&ns) else { continue };
+                // Gone meanwhile: its own removal moved the charge on again.
+                let Some(held) = cache.get(&id) else { continue };
+                self.counters.bytes.fetch_add(bytes, Ordering::Relaxed);
+                cache.insert(id, Held { entry: held.entry, charge: held.charge + bytes });
+                cache.run_pending_tasks();
+            }
+        }
     }
 
     /// The entry for `id`, extending its idle TTL.
     pub fn get(&self, ns: &Namespace, id: HandleId) -> Result<Arc<Entry>> {
         match self.existing(ns).and_then(|cache| cache.get(&id)) {
-            Some(entry) => {
+            Some(Held { entry, .. }) => {
                 self.counters.hits.fetch_add(1, Ordering::Relaxed);
                 entry.mark_accessed();
                 Ok(entry)
@@ -201,7 +243,10 @@ impl HandleStore {
     /// Remove `id`. Its buffers are freed once no running query holds them.
     pub fn drop(&self, ns: &Namespace, id: HandleId) -> Result<()> {
         match self.existing(ns).and_then(|cache| cache.remove(&id)) {
-            Some(_) => Ok(()),
+            Some(_) => {
+                self.settle();
+                Ok(())
+            },
             None => Err(HandleError::NotFound { id, reason: self.why_gone(ns, id) }),
         }
     }
@@ -209,7 +254,7 @@ impl HandleStore {
     /// The handles of `ns`, oldest first.
     pub fn list(&self, ns: &Namespace) -> Vec<HandleInfo> {
         let Some(cache) = self.existing(ns) else { return Vec::new() };
-        let mut out: Vec<HandleInfo> = cache.iter().map(|(id, entry)| entry.info(*id)).collect();
+        let mut out: Vec<HandleInfo> = cache.iter().map(|(id, held)| held.entry.info(*id)).collect();
         out.sort_by_key(|info| (info.created, info.id));
         out
     }
@@ -219,6 +264,7 @@ impl HandleStore {
     pub fn stats(&self) -> StoreStats {
         let caches = self.all_caches();
         caches.iter().for_each(|cache| cache.run_pending_tasks());
+        self.settle();
         let c = &self.counters;
         StoreStats {
             count: caches.iter().map(|cache| cache.entry_count()).sum(),
@@ -259,8 +305,7 @@ impl HandleStore {
     }
 }
 
-fn weight(entry: &Entry) -> u32 {
-    let bytes = entry.estimated_bytes().unwrap_or(0);
+fn weight(bytes: u64) -> u32 {
     let units = bytes.div_ceil(WEIGHT_UNIT).min(u64::from(u32::MAX)) as u32;
     units.max(MIN_WEIGHT)
 }

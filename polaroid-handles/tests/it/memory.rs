@@ -20,7 +20,48 @@ fn frames_weigh_their_estimated_size() {
     let plan = Entry::plan(frame(10).lazy().filter(col("v").gt(lit(3))), "filter").unwrap();
     assert_eq!(plan.estimated_bytes(), None);
     s.insert(&ns, plan).unwrap();
-    assert_eq!(s.stats().bytes, 1 << 20, "a plan holds no frame bytes");
+    // The plan scans a frame no handle holds: it keeps those 80 bytes alive.
+    assert_eq!(s.stats().bytes, (1 << 20) + 80, "a plan is charged for the frame it keeps alive");
+}
+
+#[test]
+fn handles_over_one_frame_are_charged_for_it_once() {
+    let s = store(HandleConfig::default());
+    let ns = Namespace::new("a");
+    let id = s.insert(&ns, frame_entry(MIB_ROWS)).unwrap();
+    let base = s.get(&ns, id).unwrap();
+    // Ten plans chained on the frame, and a second frame handle of the same Arc.
+    let mut lf = base.lazy();
+    for i in 0..10 {
+        lf = lf.filter(col("v").gt(lit(i)));
+        s.insert(&ns, Entry::plan(lf.clone(), format!("filter {i}")).unwrap()).unwrap();
+    }
+    let Payload::Frame(df) = base.payload() else { panic!("a frame") };
+    s.insert(&ns, Entry::frame(df.clone(), "collect")).unwrap();
+    assert_eq!(s.stats().count, 12);
+    assert_eq!(s.stats().bytes, 1 << 20, "twelve handles share one frame");
+}
+
+#[test]
+fn a_plan_that_outlives_its_frame_handle_takes_over_its_weight() {
+    let s = store(budget_for_four_and_a_half_mib());
+    let ns = Namespace::new("a");
+    let frame_id = s.insert(&ns, frame_entry(MIB_ROWS)).unwrap();
+    let lf = s.get(&ns, frame_id).unwrap().lazy().filter(col("v").gt(lit(0)));
+    let plan = s.insert(&ns, Entry::plan(lf, "filter").unwrap()).unwrap();
+    assert_eq!(s.stats().bytes, 1 << 20);
+    // The frame handle goes; the plan still keeps the MiB alive, and says so.
+    s.drop(&ns, frame_id).unwrap();
+    assert_eq!(s.stats().bytes, 1 << 20, "the charge moved to the plan");
+    // Four more MiB do not fit beside it: the plan, least recently used, is
+    // evicted, and with it the last reference to the first MiB.
+    let newer: Vec<_> = (0..4).map(|_| s.insert(&ns, frame_entry(MIB_ROWS)).unwrap()).collect();
+    match s.get(&ns, plan) {
+        Err(HandleError::NotFound { reason: GoneReason::Evicted { .. }, .. }) => {},
+        other => panic!("the plan should carry the frame's weight and be evicted, got {:?}", other.map(|e| e.lineage().to_string())),
+    }
+    assert!(newer.iter().all(|id| s.get(&ns, *id).is_ok()));
+    assert_eq!(s.stats().bytes, 4 << 20);
 }
 
 #[test]
