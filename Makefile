@@ -5,7 +5,7 @@ CARGO ?= cargo
 FORK := $(PYTHON) ci/fork.py
 
 .PHONY: run fork fork-check fork-export fork-rebase fork-rebase-continue fork-rebase-abort \
-        test test-fork test-rust test-python bench bench-flight build clean-fork python-env fuzz load
+        test test-fork test-rust test-python bench bench-flight build clean-fork python-env fuzz load load-debug
 
 ## run: build in release (polaroid-server and the polaroid command) and start
 ## polaroid-server with its defaults (127.0.0.1:50051, ./data with sample
@@ -70,6 +70,11 @@ bench-flight: fork python-env
 load: fork
 	$(CARGO) build --release --locked -p polaroid-grpc --bin polaroid-server
 	POLAROID_SERVER=target/release/polaroid-server $(CARGO) bench --locked -p polaroid-grpc --bench load
+
+## load-debug: the same against the debug server (no release build of polars needed)
+load-debug: fork
+	$(CARGO) build --locked -p polaroid-grpc --bin polaroid-server
+	POLAROID_SERVER=target/debug/polaroid-server $(CARGO) bench --locked --profile dev -p polaroid-grpc --bench load
 
 ## fuzz: each fuzz target (expr, upload, ohlcv) for FUZZ_TIME (default 10m),
 ## seeded and repeatable; panicking inputs land in target/fuzz-findings/.

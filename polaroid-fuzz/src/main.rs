@@ -38,19 +38,16 @@ struct Args {
     replay: Option<PathBuf>,
 }
 
-/// xorshift64*: small, fast and repeatable; quality is beside the point.
-struct Rng(u64);
+/// The seeded generator: the same seed replays the same mutations.
+struct Rng(fastrand::Rng);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        self.0.u64(..)
     }
 
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
+        self.0.usize(..n.max(1))
     }
 }
 
@@ -133,7 +130,7 @@ fn main() -> ExitCode {
     }
     // Panics are counted and saved, not printed by the default hook each time.
     std::panic::set_hook(Box::new(|_| {}));
-    let mut rng = Rng(args.seed.max(1));
+    let mut rng = Rng(fastrand::Rng::with_seed(args.seed));
     let started = Instant::now();
     let (mut execs, mut accepted, mut panics) = (0u64, 0u64, 0u64);
     let mut slowest = (Duration::ZERO, Vec::new());

@@ -119,7 +119,10 @@ async fn wave(url: &str, clients: usize, pipelines: usize, expected: &DataFrame)
 async fn main() -> ExitCode {
     let clients = env_or("POLAROID_LOAD_CLIENTS", 64);
     let pipelines = env_or("POLAROID_LOAD_PIPELINES", 20);
-    let binary = std::env::var("POLAROID_SERVER").unwrap_or_else(|_| "target/release/polaroid-server".into());
+    // cargo runs benches from the package directory: paths are the workspace's.
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let binary = workspace.join(std::env::var("POLAROID_SERVER").unwrap_or_else(|_| "target/release/polaroid-server".into()));
+    let binary = binary.display().to_string();
     let data = tempfile::tempdir().unwrap();
     polaroid_grpc::sample::ensure(data.path()).unwrap();
     let expected = per_symbol_vwap(
