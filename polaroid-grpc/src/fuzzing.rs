@@ -54,7 +54,13 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
     }
 }
 
+/// The fixed tick frame every input runs over, built once.
 fn ticks() -> DataFrame {
+    static TICKS: std::sync::OnceLock<DataFrame> = std::sync::OnceLock::new();
+    TICKS.get_or_init(build_ticks).clone()
+}
+
+fn build_ticks() -> DataFrame {
     df!(
         "symbol" => ["A", "A", "B", "A", "B"],
         "ts" => [0i64, 20_000_000, 30_000_000, 70_000_000, 200_000_000],
