@@ -179,7 +179,7 @@ async fn until_a_query_runs(client: &polaroid_grpc::client::Client) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "hung once in a fresh-clone CI run (waiting for a query to show as running); run with --ignored until the cause is found"]
+#[ignore = "known gap: a filter polars fuses into a cross join produces no morsels past the cancel checks, so a departed client's Collect keeps running"]
 async fn a_full_queue_is_resource_exhausted_and_a_departed_client_frees_its_slot() {
     use polaroid_grpc::client::{Client, ClientError};
     use polaroid_grpc::SlotConfig;
@@ -193,8 +193,10 @@ async fn a_full_queue_is_resource_exhausted_and_a_departed_client_frees_its_slot
     .await;
     let client = Client::connect(format!("http://{}", server.addr)).await.unwrap();
     // No row passes the filter: nothing is ever output, so neither the
-    // budget nor an output batch can stop this; only cancellation can.
-    let plan = endless_plan(&client).await.filter(col("a").lt(lit(0))).await.unwrap();
+    // budget nor an output batch can stop this; only cancellation can. The
+    // predicate names both sides, so polars cannot push it below the join
+    // (`a < 0` alone empties the left input and the join ends at once).
+    let plan = endless_plan(&client).await.filter((col("a") + col("b")).lt(lit(0))).await.unwrap();
 
     // A client that disconnects mid-Collect: its task is dropped.
     let running = tokio::spawn({
