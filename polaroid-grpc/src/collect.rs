@@ -2,53 +2,48 @@
 //! the result is checked against the memory budget as it is built, and work
 //! whose client went away stops between batches.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 
 use polars::prelude::*;
-use polars_plan::dsl::DslPlan;
+use polars::error::abort::{QueryStopSignal, is_query_stopped, with_query_stop_signal};
 
 use crate::error::ServiceError;
-use crate::plan_walk::walk;
 use crate::slots::CancelToken;
 
-/// The error a cancellation check raises inside polars.
-const STOPPED: &str = "polaroid: the query's client went away";
-
-/// Put a check of `cancel` right above every source and every join of `lf`
-/// (a streamable identity map that predicates and projections pass through),
-/// so the query stops at the next morsel that flows once the token fires,
-/// whatever it outputs. polars' streaming engine has no cancellation of its
-/// own; an aggregation emits nothing until it is done, so checks between
-/// output batches alone might never run, and a join (a cross join above all)
-/// can produce for minutes after its inputs are read.
-pub(crate) fn cancellable(lf: LazyFrame, cancel: &CancelToken) -> Result<LazyFrame, ServiceError> {
-    let opt_state = lf.get_current_optimizations();
-    let mut plan = lf.logical_plan;
-    let through = OptFlags::STREAMING | OptFlags::PREDICATE_PUSHDOWN | OptFlags::PROJECTION_PUSHDOWN;
-    walk(&mut plan, &mut |node| {
-        if matches!(node, DslPlan::Scan { .. } | DslPlan::DataFrameScan { .. } | DslPlan::Join { .. }) {
-            let token = cancel.clone();
-            let check = move |df: DataFrame| {
-                if token.is_cancelled() {
-                    polars_bail!(ComputeError: "{STOPPED}");
-                }
-                Ok(df)
-            };
-            let source = LazyFrame::from(std::mem::take(node));
-            *node = source.map(check, through, None, Some("cancel_check")).logical_plan;
-        }
-        Ok(())
-    })?;
-    Ok(LazyFrame::from_logical_plan(plan, opt_state))
+/// Run polars work that stops once `cancel` fires.
+///
+/// The work runs under a polars query stop signal (patch 0004): every task
+/// of a streaming query started inside checks the token each time it is
+/// polled, so a query stops within a morsel of the client leaving, even one
+/// that outputs nothing for minutes (an aggregation, a filtered cross join).
+/// The abort unwinds out of polars and becomes CANCELLED here.
+pub(crate) fn stoppable<T>(cancel: &CancelToken, work: impl FnOnce() -> Result<T, ServiceError>) -> Result<T, ServiceError> {
+    let token = cancel.clone();
+    let signal: QueryStopSignal = Arc::new(move || token.is_cancelled());
+    match std::panic::catch_unwind(AssertUnwindSafe(|| with_query_stop_signal(signal, work))) {
+        Ok(done) => done,
+        Err(panic) if is_query_stopped(&*panic) => Err(gone()),
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
 }
 
-/// A polars error from a stopped query becomes CANCELLED.
-pub(crate) fn stopped_or(err: PolarsError, cancel: &CancelToken) -> ServiceError {
-    if cancel.is_cancelled() && err.to_string().contains(STOPPED) {
-        ServiceError::Cancelled("the client went away; the query was stopped".into())
-    } else {
-        ServiceError::Polars(err)
-    }
+fn gone() -> ServiceError {
+    ServiceError::Cancelled("the client went away; the query was stopped".into())
+}
+
+/// Keep the stderr of a busy server clean: a query stopped by its client
+/// unwinds its tasks with a polars abort, which is no bug to report.
+pub(crate) fn quiet_query_stops() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let report = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !is_query_stopped(info.payload()) {
+                report(info)
+            }
+        }));
+    });
 }
 
 /// Run `lf` on `engine` into one frame of at most `budget` bytes.
@@ -80,7 +75,6 @@ struct Gathered {
 
 fn collect_batches(lf: LazyFrame, budget: u64, cancel: &CancelToken) -> Result<DataFrame, ServiceError> {
     let schema = lf.clone().collect_schema()?;
-    let lf = cancellable(lf, cancel)?;
     let gathered = Arc::new(Mutex::new(Gathered::default()));
     let (sink, token) = (gathered.clone(), cancel.clone());
     let callback = PlanCallback::new(move |df: DataFrame| {
@@ -97,8 +91,7 @@ fn collect_batches(lf: LazyFrame, budget: u64, cancel: &CancelToken) -> Result<D
         g.batches.push(df);
         Ok(false)
     });
-    let ran = lf.sink_batches(callback, true, None)?.collect_with_engine(Engine::Streaming);
-    ran.map_err(|e| stopped_or(e, cancel))?;
+    stoppable(cancel, || Ok(lf.sink_batches(callback, true, None)?.collect_with_engine(Engine::Streaming)?))?;
     let mut g = gathered.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(stopped) = g.stopped.take() {
         return Err(stopped);

@@ -21,7 +21,7 @@ use polars_arrow::io::ipc::read::{read_stream_metadata, StreamReader, StreamStat
 use polars_arrow::io::ipc::IpcField;
 use polars_arrow::record_batch::RecordBatchT;
 
-use crate::collect::{cancellable, stopped_or};
+use crate::collect::stoppable;
 use crate::error::ServiceError;
 use crate::slots::CancelToken;
 
@@ -223,9 +223,8 @@ pub(crate) fn stream_result(
             if window.offset > 0 || window.limit.is_some() {
                 lf = lf.slice(window.offset, window.limit.unwrap_or(IdxSize::MAX));
             }
-            let lf = cancellable(lf, cancel)?;
-            let ran = lf.sink_batches(callback, true, None)?.collect_with_engine(Engine::Streaming);
-            match ran.map_err(|e| stopped_or(e, cancel)) {
+            let ran = stoppable(cancel, || Ok(lf.sink_batches(callback, true, None)?.collect_with_engine(Engine::Streaming)?));
+            match ran {
                 Err(ServiceError::Cancelled(_)) => Ok(false),
                 other => other.map(|_| open.load(Ordering::Relaxed)),
             }

@@ -32,6 +32,7 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
+    crate::collect::quiet_query_stops();
     // Fair shares: with N tokens each tenant may hold memory_limit / N, so
     // no tenant's uploads can evict another's frames and together they stay
     // within the limit.

@@ -13,7 +13,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::auth::namespace;
-use crate::collect::{cancellable, collect_plan, stopped_or};
+use crate::collect::{collect_plan, stoppable};
 use crate::error::ServiceError;
 use crate::fetch::{frame_parts, read_ipc_stream, stream_result, ChunkedReader, EncodedBatch, IpcEncoder, Window, END_OF_STREAM};
 use crate::proto::polaroid_server::Polaroid;
@@ -384,7 +384,7 @@ impl State {
             Payload::Plan(lf) => {
                 let (token, budget) = (cancel.clone(), self.build_limit());
                 let keep_going = move |p: StreamProgress| !token.is_cancelled() && p.bars as u64 * BAR_BYTES <= budget;
-                match stream_ohlcv(cancellable(lf.clone(), cancel)?, &options, keep_going) {
+                match stoppable(cancel, || Ok(stream_ohlcv(lf.clone(), &options, keep_going)))? {
                     Err(TimeseriesError::Stopped) => {
                         cancel.check()?;
                         return Err(ServiceError::ResourceExhausted(format!(
@@ -392,7 +392,6 @@ impl State {
                              use a coarser `every` or fewer symbols"
                         )));
                     },
-                    Err(TimeseriesError::Polars(e)) => return Err(stopped_or(e, cancel)),
                     other => other?,
                 }
             },
