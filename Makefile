@@ -5,7 +5,7 @@ CARGO ?= cargo
 FORK := $(PYTHON) ci/fork.py
 
 .PHONY: run fork fork-check fork-export fork-rebase fork-rebase-continue fork-rebase-abort \
-        test test-fork test-rust test-python bench bench-flight build clean-fork python-env fuzz load load-debug
+        test test-fork test-rust test-python bench bench-flight build clean-fork fork-clean-cache test-fork-crates python-env fuzz load load-debug
 
 ## run: build in release (polaroid-server and the polaroid command) and start
 ## polaroid-server with its defaults (127.0.0.1:50051, ./data with sample
@@ -91,4 +91,14 @@ build: fork
 	$(CARGO) build --release --workspace --locked
 
 clean-fork:
-	rm -rf polars-fork/crates target/polars-pristine polars-fork/.stamp polars-fork/.queue-head polars-fork/.crates.new
+	rm -rf polars-fork/crates polars-fork/.stamp polars-fork/.queue-head polars-fork/.crates.new
+
+## test-fork-crates: upstream's own tests of the crates our patches touch
+## (polars-error, polars-async, polars-arrow IPC, polars-sql), on the patched
+## tree, built in target/fork-crates. Not part of CI (see docs/patch-queue.md)
+test-fork-crates: fork
+	@$(FORK) test-crates $(CRATES)
+
+## fork-clean-cache: empty the pristine-release cache (kept across checkouts and `cargo clean`)
+fork-clean-cache:
+	@$(FORK) clean-cache

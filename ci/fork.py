@@ -7,6 +7,8 @@
     rebase --to VER   replay the queue onto another upstream release
     rebase-continue   resume a rebase after resolving a conflict
     rebase-abort      give up a rebase and restore the previous tree
+    clean-cache       empty the pristine-release cache (~/.cache/polaroid)
+    test-crates [C..] upstream's own tests of the patched crates, on the patched tree
 
 The materialized tree is a git repository (polars-fork/crates/.git): one commit
 holds the pristine upstream sources (tag `upstream`) and each patch of the
@@ -23,6 +25,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -88,9 +91,14 @@ class Project:
 
     @property
     def cache_dir(self) -> Path:
-        # Outside polars-fork/ so nothing there holds upstream's Python code;
-        # under target/ so `cargo clean` resets it with the build.
-        return self.root / "target" / "polars-pristine"
+        # Published releases never change, so one cache serves every checkout
+        # and survives `cargo clean` (it is not under target/).
+        # POLAROID_CACHE_DIR moves it; `make fork-clean-cache` empties it.
+        base = os.environ.get("POLAROID_CACHE_DIR")
+        if base:
+            return Path(base) / "polars-pristine"
+        xdg = os.environ.get("XDG_CACHE_HOME")
+        return (Path(xdg) if xdg else Path.home() / ".cache") / "polaroid" / "polars-pristine"
 
     @property
     def rebase_state(self) -> Path:
@@ -303,18 +311,23 @@ def download_release(version: str, dest: Path) -> list[str]:
 
 
 def pristine(project: Project, version: str) -> Path:
-    """A read-only pristine copy of the release, cached under target/polars-pristine/."""
+    """A read-only pristine copy of the release, cached in the user's cache directory."""
     target = project.cache_dir / version
     marker = target / ".complete"
     if not marker.exists():
-        tmp = project.cache_dir / f".{version}.partial"
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        crates = download_release(version, tmp)
-        (tmp / ".complete").write_text("\n".join(crates) + "\n")
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
+        project.cache_dir.mkdir(parents=True, exist_ok=True)
+        # A private scratch name, so two checkouts filling the cache at once
+        # cannot unpack into each other; the rename publishes it whole.
+        tmp = Path(tempfile.mkdtemp(prefix=f".{version}.", dir=project.cache_dir)) / "release"
+        try:
+            crates = download_release(version, tmp)
+            (tmp / ".complete").write_text("\n".join(crates) + "\n")
+            if not marker.exists():
+                if target.exists():
+                    shutil.rmtree(target)
+                tmp.rename(target)
+        finally:
+            shutil.rmtree(tmp.parent, ignore_errors=True)
     return target
 
 
@@ -375,6 +388,89 @@ def build_tree(project: Project, version: str, dest: Path, patches: list[Patch])
         msg.write_text(commit_message_for(patch))
         git(dest, "commit", "-q", "--no-verify", "--allow-empty", "-F", str(msg))
         msg.unlink()
+
+
+# --------------------------------------------------------------------------- the pin in manifests
+
+# `polars-x = "=1.2.3"` and `polars-x = { version = "=1.2.3", ... }`, anywhere
+# in a manifest (workspace, dependency, target and dev tables alike).
+INLINE_REQ_RE = re.compile(
+    r'^(\s*(polars(?:-[a-z0-9]+)*)\s*=\s*(?:\{[^}\n]*?\bversion\s*=\s*)?")([^"]*)(")', re.M)
+# `[dependencies.polars-x]` followed (before the next table) by `version = "..."`.
+TABLE_REQ_RE = re.compile(
+    r'^(\[(?:[^\]\n]*\.)?(?:dependencies|dev-dependencies|build-dependencies)\.(polars(?:-[a-z0-9]+)*)\]'
+    r'[^\[]*?^\s*version\s*=\s*")([^"]*)(")', re.M | re.S)
+
+
+def workspace_manifests(project: Project) -> list[Path]:
+    """The root manifest and every member's, as the root's `members` names them."""
+    data = tomllib.loads(project.cargo_toml.read_text())
+    found = [project.cargo_toml]
+    for pattern in data.get("workspace", {}).get("members", []):
+        for member in sorted(project.root.glob(pattern)):
+            if (member / "Cargo.toml").is_file():
+                found.append(member / "Cargo.toml")
+    return found
+
+
+def polars_requirements(text: str) -> list[tuple[str, str]]:
+    """(crate, version requirement) of every polars-* dependency written in a manifest."""
+    return [(m.group(2), m.group(3)) for r in (INLINE_REQ_RE, TABLE_REQ_RE) for m in r.finditer(text)]
+
+
+def rewrite_polars_requirements(project: Project, version: str) -> list[Path]:
+    """Pin every polars-* requirement of every workspace manifest to `=version`."""
+    changed = []
+    for manifest in workspace_manifests(project):
+        text = manifest.read_text()
+        new = text
+        for r in (INLINE_REQ_RE, TABLE_REQ_RE):
+            new = r.sub(lambda m: f"{m.group(1)}={version}{m.group(4)}", new)
+        if new != text:
+            manifest.write_text(new)
+            changed.append(manifest)
+    return changed
+
+
+def check_requirements(project: Project, version: str) -> list[str]:
+    problems = []
+    for manifest in workspace_manifests(project):
+        rel = manifest.relative_to(project.root)
+        for name, req in polars_requirements(manifest.read_text()):
+            if req != f"={version}":
+                problems.append(f"{rel}: {name} requires {req!r}, but the pin is {version} "
+                                f"(write \"={version}\"; `make fork-rebase` keeps them all in step)")
+    return problems
+
+
+def check_resolution(project: Project, crates: list[str]) -> list[str]:
+    """Every polars crate cargo resolves must be the fork's: one release, one tree.
+
+    Runs `cargo metadata` as a build would (it may need to update Cargo.lock
+    to answer; the lock file is restored afterwards, so checking changes nothing).
+    """
+    if not (project.tree / UPSTREAM_ROOT_CRATE / "Cargo.toml").exists():
+        return ["polars-fork/crates is not materialized; run `make fork` before checking what cargo resolves"]
+    lock = project.root / "Cargo.lock"
+    saved = lock.read_bytes() if lock.exists() else None
+    try:
+        proc = subprocess.run(["cargo", "metadata", "--format-version", "1"], cwd=project.root,
+                              text=True, capture_output=True)
+    finally:
+        if saved is not None:
+            lock.write_bytes(saved)
+    if proc.returncode != 0:
+        return [f"cargo metadata failed:\n{proc.stderr.strip()}"]
+    fork_root = project.tree.resolve()
+    problems = []
+    for pkg in json.loads(proc.stdout)["packages"]:
+        if pkg["name"] not in crates:
+            continue
+        manifest = Path(pkg["manifest_path"]).resolve()
+        if pkg.get("source") or fork_root not in manifest.parents:
+            problems.append(f"cargo resolves {pkg['name']} {pkg['version']} from "
+                            f"{pkg.get('source') or manifest.parent}, not polars-fork/crates: a mixed tree")
+    return problems
 
 
 # --------------------------------------------------------------------------- commands
@@ -536,6 +632,9 @@ def cmd_check(project: Project) -> int:
                 problems.append(str(e))
     crates = pristine_crates(pristine(project, version))
     problems += check_cargo_toml(project, version, crates)
+    problems += check_requirements(project, version)
+    if not problems:
+        problems += check_resolution(project, crates)
     if problems:
         print("fork-check found problems:", file=sys.stderr)
         for p in problems:
@@ -591,9 +690,19 @@ def export_queue(project: Project) -> list[str]:
         if not target.exists() or target.read_text() != content:
             target.write_text(content)
         names.append(name)
-    for stale in project.patches_dir.glob("*.patch"):
-        if stale.name not in names:
+    named_before = set(read_series(project)) if project.series_file.exists() else set()
+    for stale in sorted(project.patches_dir.glob("*.patch")):
+        if stale.name in names:
+            continue
+        if stale.name in named_before:
+            # The queue's own file under an old name (renumbered, renamed or
+            # dropped): its successor, if any, was just written.
             stale.unlink()
+            log(f"removed patches/{stale.name}: the queue no longer has it under that name")
+        else:
+            # Nobody's queue: a maintainer's file. Never ours to delete.
+            log(f"warning: patches/{stale.name} is not in series and was left alone; "
+                "`make fork-check` fails until it is listed or removed")
     series = "".join(n + "\n" for n in names)
     if not project.series_file.exists() or project.series_file.read_text() != series:
         project.series_file.write_text(series)
@@ -617,10 +726,30 @@ def _commit_fields(tree: Path, rev: str) -> dict[str, str]:
     return {m.group(1): m.group(2).strip() for line in body.splitlines() if (m := HEADER_RE.match(line))}
 
 
+def regenerate_argv(command: str) -> list[str]:
+    """A `Regenerate-With:` field as an argv list: split like a shell would
+    split words, but never run by one (no expansion, pipes or redirection).
+    `python3` means this interpreter, so the generator runs where the tool runs."""
+    try:
+        argv = shlex.split(command)
+    except ValueError as e:
+        raise ForkError(f"Regenerate-With `{command}` is not a valid argument list: {e}") from None
+    if not argv:
+        raise ForkError("Regenerate-With is empty")
+    for word in argv:
+        if word in {"|", "||", "&&", ";", ">", ">>", "<", "&"} or "$" in word or "`" in word:
+            raise ForkError(f"Regenerate-With `{command}` needs a shell ({word!r}); "
+                            "it must be a plain command and its arguments")
+    if argv[0] in {"python", "python3"}:
+        argv[0] = sys.executable
+    return argv
+
+
 def _regenerate(project: Project, command: str) -> None:
     """Run a patch's generator (its `Regenerate-With:` field) over the tree."""
-    log(f"regenerating with `{command}`")
-    proc = subprocess.run(command, shell=True, cwd=project.root, text=True, capture_output=True,
+    argv = regenerate_argv(command)
+    log(f"regenerating with {argv}")
+    proc = subprocess.run(argv, cwd=project.root, text=True, capture_output=True,
                           env={**os.environ, "POLAROID_FORK_TREE": str(project.tree)})
     if proc.returncode != 0:
         raise ForkError(f"`{command}` failed:\n{proc.stderr.strip()}")
@@ -737,9 +866,8 @@ def finish_rebase(project: Project) -> int:
     git(tree, "tag", "-f", "upstream", state["new_base"])
     project.write_pin(state["to"])
     crates = pristine_crates(pristine(project, state["to"]))
-    text = project.cargo_toml.read_text()
-    text = WORKSPACE_POLARS_RE.sub(lambda m: f"{m.group(1)}={state['to']}{m.group(3)}", text, count=1)
-    project.cargo_toml.write_text(text)
+    for manifest in rewrite_polars_requirements(project, state["to"]):
+        log(f"{manifest.relative_to(project.root)}: polars-* requirements now ={state['to']}")
     refresh_patch_block(project, crates)
     names = export_queue(project)
     project.rebase_state.unlink()
@@ -784,6 +912,55 @@ def cmd_rebase_abort(project: Project) -> int:
     return 0
 
 
+# Upstream's own tests of the crates the queue patches, with the features we
+# build them with. polars-sql's tests are integration tests (tests/*.rs).
+FORK_TEST_SUITES: list[tuple[str, list[str]]] = [
+    ("polars-error", ["--lib"]),
+    ("polars-async", ["--lib"]),
+    ("polars-arrow", ["--lib", "--features", "io_ipc,io_ipc_compression,proptest"]),
+    ("polars-sql", ["--tests", "--features",
+                    "csv,ipc,parquet,json,timezones,dynamic_group_by,rank,semi_anti_join,"
+                    "list_eval,diagonal_concat,bitwise,binary_encoding,dtype-decimal"]),
+]
+
+
+def cmd_test_crates(project: Project, only: list[str]) -> int:
+    """Run upstream's tests of the patched crates against the patched tree.
+
+    The crates are not workspace members (our workspace excludes
+    polars-fork/), so a throwaway workspace at polars-fork/Cargo.toml holds
+    them, with every fork crate patched in; it is removed afterwards. Builds
+    go to target/fork-crates so they never invalidate the main build.
+    """
+    cmd_sync(project)
+    crates = pristine_crates(pristine(project, project.pin()))
+    suites = [(c, args) for c, args in FORK_TEST_SUITES if not only or c in only]
+    unknown = set(only) - {c for c, _ in FORK_TEST_SUITES}
+    if unknown:
+        raise ForkError(f"no test suite for {sorted(unknown)}; known: {[c for c, _ in FORK_TEST_SUITES]}")
+    manifest = project.fork_dir / "Cargo.toml"
+    members = ", ".join(f'"crates/{c}"' for c, _ in suites)
+    patches = "\n".join(f'{c} = {{ path = "crates/{c}" }}' for c in crates)
+    manifest.write_text("# Written by `ci/fork.py test-crates` while it runs; not a real workspace.\n"
+                        f'[workspace]\nresolver = "2"\nmembers = [{members}]\n\n[patch.crates-io]\n{patches}\n')
+    env = {**os.environ, "CARGO_TARGET_DIR": str(project.root / "target" / "fork-crates")}
+    failed = []
+    try:
+        for crate, args in suites:
+            log(f"testing {crate} ({' '.join(args)})")
+            proc = subprocess.run(["cargo", "test", "--manifest-path", str(manifest), "-p", crate, *args],
+                                  cwd=project.fork_dir, env=env)
+            if proc.returncode != 0:
+                failed.append(crate)
+    finally:
+        manifest.unlink(missing_ok=True)
+    if failed:
+        print(f"fork: upstream tests failed for {failed}", file=sys.stderr)
+        return 1
+    log(f"upstream tests pass for {[c for c, _ in suites]}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ci/fork.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -798,6 +975,9 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--to", required=True)
     sub.add_parser("rebase-continue")
     sub.add_parser("rebase-abort")
+    sub.add_parser("clean-cache", help="empty the pristine-release cache")
+    t = sub.add_parser("test-crates", help="run upstream's tests of the patched crates")
+    t.add_argument("crates", nargs="*", help="only these crates (default: every suite)")
     sub.add_parser("refresh-cargo", help="rewrite Cargo.toml's [patch.crates-io] block for the pinned release")
     args = parser.parse_args(argv)
     project = Project(args.root.resolve())
@@ -814,6 +994,12 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_rebase_continue(project)
         if args.cmd == "rebase-abort":
             return cmd_rebase_abort(project)
+        if args.cmd == "test-crates":
+            return cmd_test_crates(project, args.crates)
+        if args.cmd == "clean-cache":
+            shutil.rmtree(project.cache_dir, ignore_errors=True)
+            log(f"emptied {project.cache_dir}")
+            return 0
         if args.cmd == "refresh-cargo":
             used = refresh_patch_block(project, pristine_crates(pristine(project, project.pin())))
             log(f"[patch.crates-io] points {len(used)} crate(s) at polars-fork/crates")

@@ -6,6 +6,15 @@ need cargo
 need git
 need make
 need python3
+# The workspace's rust-version (Cargo.toml) is the oldest rustc that builds the
+# locked graph; say so plainly rather than let cargo fail deep in polars.
+want_rust=$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' Cargo.toml)
+have_rust=$(rustc --version | awk '{print $2}')
+if [ "$(printf '%s\n%s\n' "$want_rust" "$have_rust" | sort -V | head -1)" != "$want_rust" ]; then
+    echo "install-deps: rustc $want_rust or newer is required (polars' dependencies need it), found $have_rust;" >&2
+    echo "install-deps: run \`rustup update stable\` (or install a newer toolchain) and try again" >&2
+    exit 1
+fi
 python3 - <<'PY'
 import sys
 if sys.version_info < (3, 11):

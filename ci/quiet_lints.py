@@ -10,6 +10,7 @@ manifests changes; the workspace's own crates keep their lints.
     python3 ci/quiet_lints.py polars-fork/crates
 """
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -36,4 +37,5 @@ def main(root: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "polars-fork/crates"))
+    # The queue tool runs generators with the tree in POLAROID_FORK_TREE.
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else os.environ.get("POLAROID_FORK_TREE", "polars-fork/crates")))

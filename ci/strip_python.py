@@ -25,6 +25,7 @@ tool re-runs it on a rebase (the patch's `Regenerate-With:` field).
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -292,4 +293,5 @@ def main(root: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "polars-fork/crates"))
+    # The queue tool runs generators with the tree in POLAROID_FORK_TREE.
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else os.environ.get("POLAROID_FORK_TREE", "polars-fork/crates")))

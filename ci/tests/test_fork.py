@@ -1,8 +1,8 @@
 """Tests of the patch-queue tool (ci/fork.py).
 
 Each scenario works on a temporary copy of the project, so the real
-polars-fork/ and patches/ are never touched. The pristine-release cache is
-shared with the real checkout to avoid unpacking the same release twice.
+polars-fork/ and patches/ are never touched. The pristine-release cache lives
+outside every checkout, so the copies share it with the real one.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ import re
 import shutil
 import subprocess
 import sys
+import json
 import tempfile
+import tomllib
 import unittest
 from pathlib import Path
 
@@ -43,10 +45,6 @@ def project_copy() -> Path:
         dst = tmp / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, dst)
-    cache = fork.Project(ROOT).cache_dir
-    cache.mkdir(parents=True, exist_ok=True)
-    (tmp / "target").mkdir()
-    fork.Project(tmp).cache_dir.symlink_to(cache, target_is_directory=True)
     return tmp
 
 
@@ -218,11 +216,109 @@ class ForkToolTest(unittest.TestCase):
         tree = self.root / "polars-fork" / "crates"
         self.assertIn(f'version = "{OTHER_RELEASE}"', (tree / "polars-core" / "Cargo.toml").read_text())
         self.assertEqual(len(fork.read_series(project)), len(fork.read_series(fork.Project(ROOT))))
+        # Every polars-* requirement in every manifest moved with the pin...
+        manifests = [self.root / "Cargo.toml", *sorted(self.root.glob("polaroid-*/Cargo.toml"))]
+        seen = {}
+        for manifest in manifests:
+            data = tomllib.loads(manifest.read_text())
+            tables = [data.get("workspace", {}).get("dependencies", {}), data.get("dependencies", {}),
+                      data.get("dev-dependencies", {}), data.get("build-dependencies", {})]
+            for table in tables:
+                for name, spec in table.items():
+                    if name.startswith("polars") and isinstance(spec, dict) and "version" in spec:
+                        seen[f"{manifest.parent.name}:{name}"] = spec["version"]
+        self.assertIn(f"{self.root.name}:polars-plan", seen)
+        self.assertEqual(set(seen.values()), {f"={OTHER_RELEASE}"}, seen)
+        # ...so cargo resolves every polars crate, and only one release of it, to the fork.
+        meta = json.loads(subprocess.run(["cargo", "metadata", "--format-version", "1"], cwd=self.root,
+                                         text=True, capture_output=True, check=True).stdout)
+        release = {d.name for d in (self.root / "polars-fork" / "crates").iterdir() if d.is_dir()}
+        polars_pkgs = [p for p in meta["packages"] if p["name"] in release]
+        self.assertIn("polars-plan", {p["name"] for p in polars_pkgs})
+        fork_dir = (self.root / "polars-fork" / "crates").resolve()
+        for pkg in polars_pkgs:
+            self.assertEqual(pkg["version"], OTHER_RELEASE, pkg["name"])
+            self.assertIsNone(pkg["source"], pkg["name"])
+            self.assertIn(fork_dir, Path(pkg["manifest_path"]).resolve().parents, pkg["name"])
         proc = run_fork(self.root, "check")
         self.assertEqual(proc.returncode, 0, proc.stderr)
         # The stamp agrees with the new pin and patches: sync is a no-op.
         proc = run_fork(self.root, "sync")
         self.assertEqual((proc.returncode, proc.stderr), (0, ""))
+
+    def test_check_reports_a_polars_requirement_off_the_pin(self) -> None:
+        self.sync()
+        cargo = self.root / "Cargo.toml"
+        pin = fork.Project(self.root).pin()
+        text = cargo.read_text()
+        self.assertIn(f'polars-plan = {{ version = "={pin}"', text)
+        cargo.write_text(text.replace(f'polars-plan = {{ version = "={pin}"', 'polars-plan = { version = "=0.55.0"'))
+        proc = run_fork(self.root, "check")
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn(f"Cargo.toml: polars-plan requires '=0.55.0', but the pin is {pin}", proc.stderr)
+
+    def test_check_catches_a_crate_cargo_takes_from_crates_io(self) -> None:
+        self.sync()
+        project = fork.Project(self.root)
+        cargo = self.root / "Cargo.toml"
+        text = cargo.read_text()
+        line = 'polars-plan = { path = "polars-fork/crates/polars-plan" }\n'
+        self.assertIn(line, text)
+        cargo.write_text(text.replace(line, ""))
+        lock_before = (self.root / "Cargo.lock").read_bytes()
+        problems = fork.check_resolution(project, fork.pristine_crates(fork.pristine(project, project.pin())))
+        self.assertEqual(len(problems), 1, problems)
+        self.assertRegex(problems[0], r"cargo resolves polars-plan \S+ from registry\+\S+, not polars-fork/crates")
+        self.assertEqual((self.root / "Cargo.lock").read_bytes(), lock_before, "check must not change Cargo.lock")
+
+    def test_regenerate_with_is_an_argument_list_never_a_shell(self) -> None:
+        self.assertEqual(fork.regenerate_argv("python3 ci/strip_python.py"), [sys.executable, "ci/strip_python.py"])
+        for needs_a_shell in ["python3 x.py | tee y", 'python3 x.py "$POLAROID_FORK_TREE"', "rm -rf x ; echo",
+                              "python3 x.py > out", "python3 `which x`", "", "python3 'unclosed"]:
+            with self.assertRaises(fork.ForkError, msg=needs_a_shell):
+                fork.regenerate_argv(needs_a_shell)
+        # Quoted words arrive as they are written: no globbing, no splitting.
+        project = fork.Project(self.root)
+        project.tree.mkdir(parents=True)
+        fork._regenerate(project, "python3 -c \"import os, sys; open(os.environ['POLAROID_FORK_TREE'] + "
+                                  "'/argv.txt', 'w').write(repr(sys.argv[1:]))\" '*' 'a b'")
+        self.assertEqual((project.tree / "argv.txt").read_text(), "['*', 'a b']")
+
+    def test_export_leaves_a_patch_series_does_not_name_and_says_so(self) -> None:
+        self.sync()
+        wip = self.root / "patches" / "0099-work-in-progress.patch"
+        wip.write_text("Description: not queued yet\n---\n")
+        proc = run_fork(self.root, "export")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("patches/0099-work-in-progress.patch is not in series and was left alone", proc.stderr)
+        self.assertEqual(wip.read_text(), "Description: not queued yet\n---\n")
+        proc = run_fork(self.root, "check")
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("patches/0099-work-in-progress.patch is not listed in series", proc.stderr)
+
+    def test_export_says_which_queued_patch_it_replaces(self) -> None:
+        self.sync()
+        last = fork.read_series(fork.Project(self.root))[-1]
+        tree_git(self.root, "commit", "-q", "--amend", "-m", "Renamed last patch")
+        proc = run_fork(self.root, "export")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn(f"removed patches/{last}: the queue no longer has it under that name", proc.stderr)
+        self.assertFalse((self.root / "patches" / last).exists())
+        self.assertTrue(fork.read_series(fork.Project(self.root))[-1].endswith("-renamed-last-patch.patch"))
+
+    def test_the_pristine_cache_survives_cargo_clean(self) -> None:
+        self.sync()
+        project = fork.Project(self.root)
+        self.assertNotIn(self.root, project.cache_dir.parents)
+        marker = project.cache_dir / project.pin() / ".complete"
+        self.assertTrue(marker.exists())
+        subprocess.run(["cargo", "clean"], cwd=self.root, capture_output=True, check=True)
+        self.assertTrue(marker.exists())
+        moved = Path(tempfile.mkdtemp(prefix="polaroid-cache-"))
+        self.addCleanup(shutil.rmtree, moved, ignore_errors=True)
+        os.environ["POLAROID_CACHE_DIR"] = str(moved)
+        self.addCleanup(os.environ.pop, "POLAROID_CACHE_DIR")
+        self.assertEqual(fork.Project(self.root).cache_dir, moved / "polars-pristine")
 
     def test_rebase_conflict_is_reported_then_resolved(self) -> None:
         self.sync()
