@@ -5,7 +5,7 @@ CARGO ?= cargo
 FORK := $(PYTHON) ci/fork.py
 
 .PHONY: run fork fork-check fork-export fork-rebase fork-rebase-continue fork-rebase-abort \
-        test test-fork test-rust test-python bench bench-flight build clean-fork fork-clean-cache test-fork-crates python-env fuzz load load-debug
+        test test-fork test-rust test-python bench bench-flight build clean-fork fork-clean-cache test-fork-crates python-env python-proto fuzz load load-debug
 
 ## run: build in release (polaroid-server and the polaroid command) and start
 ## polaroid-server with its defaults (127.0.0.1:50051, ./data with sample
@@ -50,10 +50,19 @@ test-rust: fork
 python-env:
 	@bash ci/python-env.sh
 
-## test-python: pyarrow.flight against a polaroid-server child process
+## test-python: pyarrow.flight, then the polaroid Python package (pip-installed
+## from python/, stubs checked current), against polaroid-server child processes
 test-python: fork python-env
 	$(CARGO) build --locked -p polaroid-grpc --bin polaroid-server
 	POLAROID_SERVER=target/debug/polaroid-server .venv/bin/python -m unittest discover -s polaroid-grpc/tests/python -v
+	.venv/bin/python ci/gen_python_proto.py --check
+	.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation ./python
+	rm -rf python/build python/polaroid.egg-info
+	cd python/tests && POLAROID_SERVER=$(CURDIR)/target/debug/polaroid-server ../../.venv/bin/python -m pytest -q -p no:cacheprovider .
+
+## python-proto: regenerate the Python client's gRPC stubs after a .proto change
+python-proto: python-env
+	.venv/bin/python ci/gen_python_proto.py
 
 ## bench: every benchmark, each printing its ratio against a baseline run beside it
 bench: fork bench-flight

@@ -920,7 +920,9 @@ FORK_TEST_SUITES: list[tuple[str, list[str]]] = [
     ("polars-arrow", ["--lib", "--features", "io_ipc,io_ipc_compression,proptest"]),
     ("polars-sql", ["--tests", "--features",
                     "csv,ipc,parquet,json,timezones,dynamic_group_by,rank,semi_anti_join,"
-                    "list_eval,diagonal_concat,bitwise,binary_encoding,dtype-decimal"]),
+                    "list_eval,diagonal_concat,bitwise,binary_encoding,dtype-decimal,"
+                    # polars-stream needs it, and only upstream's workspace-wide features unify it in.
+                    "polars-lazy/dtype-categorical"]),
 ]
 
 
@@ -943,7 +945,10 @@ def cmd_test_crates(project: Project, only: list[str]) -> int:
     patches = "\n".join(f'{c} = {{ path = "crates/{c}" }}' for c in crates)
     manifest.write_text("# Written by `ci/fork.py test-crates` while it runs; not a real workspace.\n"
                         f'[workspace]\nresolver = "2"\nmembers = [{members}]\n\n[patch.crates-io]\n{patches}\n')
-    env = {**os.environ, "CARGO_TARGET_DIR": str(project.root / "target" / "fork-crates")}
+    # Without debug info and incremental state: polars-sql's dozen test
+    # binaries are 1.7 GB each with them, which filled a disk.
+    env = {**os.environ, "CARGO_TARGET_DIR": str(project.root / "target" / "fork-crates"),
+           "CARGO_PROFILE_DEV_DEBUG": "0", "CARGO_INCREMENTAL": "0"}
     failed = []
     try:
         for crate, args in suites:

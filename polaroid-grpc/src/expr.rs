@@ -168,10 +168,49 @@ fn literal(l: &proto::Literal, path: &str) -> Result<Expr> {
             let dtype = l.dtype.as_deref().ok_or_else(|| bad(path, "a null literal needs `dtype`"))?;
             return Ok(lit(Null {}).cast(parse_dtype(dtype).map_err(|e| bad(path, e))?));
         },
+        Value::List(list) => return list_literal(list, l.dtype.as_deref(), path),
     };
     Ok(match &l.dtype {
         Some(dtype) => e.strict_cast(parse_dtype(dtype).map_err(|e| bad(path, e))?),
         None => e,
+    })
+}
+
+/// A list of scalars as one list value: a Series of the elements, cast to
+/// `dtype` when given, imploded (what `is_in([..])` is in polars).
+fn list_literal(list: &proto::LiteralList, dtype: Option<&str>, path: &str) -> Result<Expr> {
+    let values = list
+        .values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| scalar(v, &format!("{path}.list[{i}]")))
+        .collect::<Result<Vec<_>>>()?;
+    let mut series = Series::from_any_values(PlSmallStr::EMPTY, &values, false).map_err(|e| bad(path, e))?;
+    if let Some(dtype) = dtype {
+        series = series.strict_cast(&parse_dtype(dtype).map_err(|e| bad(path, e))?).map_err(|e| bad(path, e))?;
+    }
+    Ok(lit(series).implode(true))
+}
+
+fn scalar(l: &proto::Literal, path: &str) -> Result<AnyValue<'static>> {
+    if l.dtype.is_some() {
+        return Err(bad(path, "list elements take no dtype of their own; give it to the list"));
+    }
+    Ok(match l.value.as_ref().ok_or_else(|| bad(path, "literal without a value"))? {
+        Value::Boolean(v) => AnyValue::Boolean(*v),
+        Value::Int64(v) => AnyValue::Int64(*v),
+        Value::Uint64(v) => AnyValue::UInt64(*v),
+        Value::Float64(v) => AnyValue::Float64(*v),
+        Value::String(v) => AnyValue::StringOwned(v.as_str().into()),
+        Value::Binary(v) => AnyValue::BinaryOwned(v.clone()),
+        Value::Date(days) => AnyValue::Date(*days),
+        Value::Time(ns) => AnyValue::Time(*ns),
+        Value::Datetime(d) => {
+            AnyValue::DatetimeOwned(d.value, time_unit(d.unit), time_zone(&d.time_zone, path)?.map(Arc::new))
+        },
+        Value::Duration(d) => AnyValue::Duration(d.value, time_unit(d.unit)),
+        Value::Null(_) => AnyValue::Null,
+        Value::List(_) => return Err(bad(path, "nested lists are not supported")),
     })
 }
 

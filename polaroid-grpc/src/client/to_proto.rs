@@ -182,6 +182,32 @@ fn literal(value: &LiteralValue, path: &str) -> Result<proto::Literal> {
     })
 }
 
+/// is_in's set: a Series literal (imploded or not) travels as a list literal,
+/// which the server turns back into the same imploded Series.
+fn is_in_set(other: &Expr, path: &str) -> Result<proto::Expr> {
+    let series = match other {
+        Expr::Literal(LiteralValue::Series(s)) => s,
+        Expr::Agg(AggExpr::Implode { input, .. }) => match input.as_ref() {
+            Expr::Literal(LiteralValue::Series(s)) => s,
+            _ => return expr(other, path),
+        },
+        _ => return expr(other, path),
+    };
+    let values = series
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let element = literal(&LiteralValue::Scalar(Scalar::new(series.dtype().clone(), v.into_static())), &format!("{path}[{i}]"))?;
+            Ok(proto::Literal { dtype: None, ..element })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let list = proto::Literal {
+        value: Some(Value::List(proto::LiteralList { values })),
+        dtype: Some(series.dtype().to_string()),
+    };
+    Ok(node(Kind::Literal(list)))
+}
+
 fn aggregation(agg: &AggExpr, path: &str) -> Result<proto::Expr> {
     let one = |name: &str, input: &Expr| -> Result<proto::Expr> {
         Ok(function(name, vec![expr(input, &format!("{path}.{name}"))?], &[]))
@@ -227,7 +253,7 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
         FunctionExpr::Boolean(B::Not) => node(Kind::Not(Box::new(proto::Not { expr: boxed(first()?) }))),
         FunctionExpr::Boolean(B::IsIn { nulls_equal }) => function(
             "is_in",
-            vec![first()?, expr(&input[1], &format!("{fpath}.other"))?],
+            vec![first()?, is_in_set(&input[1], &format!("{fpath}.other"))?],
             &[("nulls_equal", Value::Boolean(*nulls_equal))],
         ),
         FunctionExpr::Abs => simple("abs")?,

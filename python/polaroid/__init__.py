@@ -1,0 +1,59 @@
+"""polaroid: Polars on a server.
+
+Build lazy queries on frames that live in a polaroid-server, in the polars
+API you know; results come back as Arrow and land as ``polars.DataFrame``::
+
+    import polaroid as pr
+
+    client = pr.connect("127.0.0.1:50051")
+    trades = client.scan_parquet("trades.parquet")
+    out = trades.filter(pr.col("size") >= 100).group_by("symbol").agg(pr.len())
+    df = out.collect()
+"""
+
+from polaroid._client import Client, HandleInfo, connect
+from polaroid._errors import (
+    CancelledError,
+    DeadlineExceededError,
+    FailedPreconditionError,
+    InternalError,
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+    PolaroidError,
+    ResourceExhaustedError,
+    UnauthenticatedError,
+    UnavailableError,
+    UnimplementedError,
+)
+from polaroid._expr import Expr, col, dtype_name, len, lit, when
+from polaroid._frame import GroupBy, RemoteFrame, concat
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CancelledError",
+    "Client",
+    "DeadlineExceededError",
+    "Expr",
+    "FailedPreconditionError",
+    "GroupBy",
+    "HandleInfo",
+    "InternalError",
+    "InvalidArgumentError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "PolaroidError",
+    "RemoteFrame",
+    "ResourceExhaustedError",
+    "UnauthenticatedError",
+    "UnavailableError",
+    "UnimplementedError",
+    "col",
+    "concat",
+    "connect",
+    "dtype_name",
+    "len",
+    "lit",
+    "when",
+]

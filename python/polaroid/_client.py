@@ -1,0 +1,226 @@
+"""The connection to a polaroid-server: sources, SQL, handles and stats."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import grpc
+import polars as pl
+import pyarrow as pa
+
+from polaroid._errors import PolaroidError, from_rpc_error
+from polaroid.v1 import polaroid_pb2 as pb
+from polaroid.v1 import polaroid_pb2_grpc as pb_grpc
+
+T = TypeVar("T")
+
+# Under the server's default --max-message-size (2 MiB) with room to spare.
+UPLOAD_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class HandleInfo:
+    """What the server knows about one handle."""
+
+    id: str
+    kind: str  # "plan" (lazy) or "frame" (materialized)
+    schema: dict[str, str]  # column -> dtype as the server prints it
+    rows: int | None
+    estimated_bytes: int | None
+    lineage: str
+    created: dt.datetime
+    last_access: dt.datetime
+    name: str | None
+
+    @classmethod
+    def from_proto(cls, info: pb.HandleInfo) -> HandleInfo:
+        stamp = lambda ms: dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc)  # noqa: E731
+        return cls(
+            id=info.handle,
+            kind={pb.HANDLE_KIND_PLAN: "plan", pb.HANDLE_KIND_FRAME: "frame"}.get(info.kind, "unknown"),
+            schema={f.name: f.dtype for f in info.schema.fields},
+            rows=info.rows if info.HasField("rows") else None,
+            estimated_bytes=info.estimated_bytes if info.HasField("estimated_bytes") else None,
+            lineage=info.lineage,
+            created=stamp(info.created_ms),
+            last_access=stamp(info.last_access_ms),
+            name=info.name if info.HasField("name") else None,
+        )
+
+
+class Client:
+    """A connection to one polaroid-server. Use :func:`polaroid.connect`.
+
+    Frames made through a client are handles on the server; each is dropped
+    there when its :class:`RemoteFrame` is garbage-collected, and every one
+    still alive is dropped when the client closes.
+    """
+
+    def __init__(self, target: str, token: str | None = None, *, timeout: float | None = None,
+                 options: list[tuple[str, Any]] | None = None) -> None:
+        channel_options = [
+            ("grpc.max_receive_message_length", -1),
+            ("grpc.max_send_message_length", -1),
+            *(options or []),
+        ]
+        self.target = target
+        self._channel = grpc.insecure_channel(target, options=channel_options)
+        self._stub = pb_grpc.PolaroidStub(self._channel)
+        self._metadata: tuple[tuple[str, str], ...] = (("authorization", f"Bearer {token}"),) if token else ()
+        self._timeout = timeout
+        self._live: set[str] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+
+    # -- plumbing
+
+    def _call(self, method: Callable[..., T], request: Any, *, timeout: float | None = None) -> T:
+        if self._closed:
+            raise PolaroidError("the client is closed")
+        try:
+            return method(request, metadata=self._metadata, timeout=timeout or self._timeout)
+        except grpc.RpcError as err:
+            raise from_rpc_error(err) from None
+
+    def _stream(self, method: Callable[..., Any], request: Any) -> Iterator[Any]:
+        """A server stream whose errors surface as PolaroidError while iterating."""
+        if self._closed:
+            raise PolaroidError("the client is closed")
+        call = method(request, metadata=self._metadata, timeout=self._timeout)
+        try:
+            yield from call
+        except grpc.RpcError as err:
+            raise from_rpc_error(err) from None
+        finally:
+            call.cancel()
+
+    def _frame(self, reply: pb.HandleReply) -> RemoteFrame:
+        from polaroid._frame import RemoteFrame
+
+        with self._lock:
+            self._live.add(reply.info.handle)
+        return RemoteFrame(self, reply.info)
+
+    def _release(self, handle: str) -> None:
+        """Drop a handle this client made; quiet when it is already gone."""
+        with self._lock:
+            if handle not in self._live:
+                return
+            self._live.discard(handle)
+        if self._closed:
+            return
+        try:
+            self._stub.Drop(pb.HandleRequest(handle=handle), metadata=self._metadata, timeout=10)
+        except grpc.RpcError:
+            pass  # expired, or the server is gone: nothing is held either way
+
+    # -- sources
+
+    def scan(self, path: str, *, format: str | None = None, has_header: bool | None = None,
+             separator: str | None = None) -> RemoteFrame:
+        """A lazy scan of a file in the server's data directory (format from the extension)."""
+        formats = {None: pb.FILE_FORMAT_UNSPECIFIED, "parquet": pb.FILE_FORMAT_PARQUET,
+                   "csv": pb.FILE_FORMAT_CSV, "ipc": pb.FILE_FORMAT_IPC}
+        if format not in formats:
+            raise ValueError(f"format must be one of parquet, csv, ipc, not {format!r}")
+        request = pb.ScanRequest(path=str(path), format=formats[format])
+        if has_header is not None:
+            request.csv_has_header = has_header
+        if separator is not None:
+            request.csv_separator = separator
+        return self._frame(self._call(self._stub.Scan, request))
+
+    def scan_parquet(self, path: str) -> RemoteFrame:
+        """As ``pl.scan_parquet``, on the server; ``path`` is relative to its data directory."""
+        return self.scan(path, format="parquet")
+
+    def scan_csv(self, path: str, *, has_header: bool = True, separator: str = ",") -> RemoteFrame:
+        """As ``pl.scan_csv``, on the server."""
+        return self.scan(path, format="csv", has_header=has_header, separator=separator)
+
+    def scan_ipc(self, path: str) -> RemoteFrame:
+        """As ``pl.scan_ipc``, on the server."""
+        return self.scan(path, format="ipc")
+
+    def from_arrow(self, data: pa.Table | pa.RecordBatch, *, name: str | None = None) -> RemoteFrame:
+        """Upload an Arrow table; it becomes a frame handle on the server."""
+        table = pa.Table.from_batches([data]) if isinstance(data, pa.RecordBatch) else data
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        body = sink.getvalue()
+
+        def chunks() -> Iterator[pb.UploadChunk]:
+            view = memoryview(body)
+            first = True
+            for start in range(0, max(len(view), 1), UPLOAD_CHUNK):
+                yield pb.UploadChunk(name=(name or "") if first else "", data=bytes(view[start:start + UPLOAD_CHUNK]))
+                first = False
+
+        return self._frame(self._call(self._stub.Upload, chunks()))
+
+    def from_polars(self, df: pl.DataFrame, *, name: str | None = None) -> RemoteFrame:
+        """Upload a polars DataFrame; it becomes a frame handle on the server."""
+        return self.from_arrow(df.to_arrow(), name=name)
+
+    def sql(self, query: str, **frames: RemoteFrame) -> RemoteFrame:
+        """Run polars SQL over frames named by keyword: ``client.sql("SELECT * FROM t", t=frame)``.
+
+        Table functions (``read_parquet('trades.parquet')``) read the server's data directory.
+        """
+        request = pb.SqlRequest(query=query, tables={name: f.id for name, f in frames.items()})
+        return self._frame(self._call(self._stub.Sql, request))
+
+    # -- handles
+
+    def handles(self) -> list[HandleInfo]:
+        """Every live handle of this client's namespace (its token's)."""
+        return [HandleInfo.from_proto(h) for h in self._call(self._stub.List, pb.ListRequest()).handles]
+
+    def stats(self) -> dict[str, int]:
+        """The server's store counters, memory budget and query slots."""
+        reply = self._call(self._stub.Stats, pb.StatsRequest())
+        return {f.name: getattr(reply, f.name) for f in reply.DESCRIPTOR.fields}
+
+    # -- lifetime
+
+    def close(self) -> None:
+        """Drop every handle this client still holds, then close the channel."""
+        if self._closed:
+            return
+        with self._lock:
+            live, self._live = list(self._live), set()
+        for handle in live:
+            try:
+                self._stub.Drop(pb.HandleRequest(handle=handle), metadata=self._metadata, timeout=10)
+            except grpc.RpcError:
+                pass
+        self._closed = True
+        self._channel.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<polaroid.Client {self.target}{' closed' if self._closed else ''}>"
+
+
+def connect(target: str = "127.0.0.1:50051", token: str | None = None, *, timeout: float | None = None) -> Client:
+    """Connect to a polaroid-server at ``host:port``; ``token`` for a server run with --auth-token.
+
+    ``timeout`` (seconds) bounds each call. Also a context manager::
+
+        with pr.connect("127.0.0.1:50051") as client:
+            ...
+    """
+    return Client(target, token, timeout=timeout)
+
+
+from polaroid._frame import RemoteFrame  # noqa: E402  (import cycle: frames refer to their client)

@@ -1,0 +1,422 @@
+"""Expressions: the polars expression API, built as the server's expression tree.
+
+Every method mirrors the polars method of the same name and arguments; the
+server translates the tree into a real polars expression, and refuses what it
+cannot run with an error naming the function and where it sits in the tree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any, Union
+
+import polars as pl
+
+from polaroid.v1 import polaroid_pb2 as pb
+
+IntoExpr = Union["Expr", str, int, float, bool, bytes, None, dt.date, dt.datetime, dt.time, dt.timedelta]
+
+_SIMPLE_DTYPES: dict[Any, str] = {
+    pl.Boolean: "bool",
+    pl.Int8: "i8",
+    pl.Int16: "i16",
+    pl.Int32: "i32",
+    pl.Int64: "i64",
+    pl.Int128: "i128",
+    pl.UInt8: "u8",
+    pl.UInt16: "u16",
+    pl.UInt32: "u32",
+    pl.UInt64: "u64",
+    pl.Float32: "f32",
+    pl.Float64: "f64",
+    pl.String: "str",
+    pl.Binary: "binary",
+    pl.Date: "date",
+    pl.Time: "time",
+    pl.Null: "null",
+}
+
+
+def dtype_name(dtype: Any) -> str:
+    """The server's name for a polars dtype (``pl.Int32`` -> ``"i32"``,
+    ``pl.Datetime("ms", "UTC")`` -> ``"datetime[ms, UTC]"``). Strings pass through."""
+    if isinstance(dtype, str):
+        return dtype
+    if isinstance(dtype, pl.Datetime):
+        unit = dtype.time_unit or "us"
+        return f"datetime[{unit}, {dtype.time_zone}]" if dtype.time_zone else f"datetime[{unit}]"
+    if isinstance(dtype, pl.Duration):
+        return f"duration[{dtype.time_unit or 'us'}]"
+    if dtype is pl.Datetime:
+        return "datetime[us]"
+    if dtype is pl.Duration:
+        return "duration[us]"
+    for known, name in _SIMPLE_DTYPES.items():
+        if dtype is known or dtype == known:
+            return name
+    raise TypeError(f"polaroid cannot send the dtype {dtype!r} to the server yet")
+
+
+_UNITS = {"ns": pb.TIME_UNIT_NANOSECONDS, "us": pb.TIME_UNIT_MICROSECONDS, "ms": pb.TIME_UNIT_MILLISECONDS}
+
+
+def _zone_name(tz: dt.tzinfo) -> str:
+    key = getattr(tz, "key", None)  # zoneinfo.ZoneInfo
+    if key:
+        return key
+    if tz.utcoffset(None) == dt.timedelta(0):
+        return "UTC"
+    raise ValueError(f"time zone {tz!r} has no IANA name; use zoneinfo.ZoneInfo")
+
+
+def to_literal(value: Any, dtype: Any = None) -> pb.Literal:
+    """A Python value as the server's literal (a typed null needs ``dtype``)."""
+    out = pb.Literal()
+    if value is None:
+        out.null.SetInParent()
+    elif isinstance(value, bool):
+        out.boolean = value
+    elif isinstance(value, int):
+        if -(2**63) <= value < 2**63:
+            out.int64 = value
+        elif 0 <= value < 2**64:
+            out.uint64 = value
+        else:
+            raise OverflowError(f"{value} does not fit in 64 bits")
+    elif isinstance(value, float):
+        out.float64 = value
+    elif isinstance(value, str):
+        out.string = value
+    elif isinstance(value, (bytes, bytearray, memoryview)):
+        out.binary = bytes(value)
+    elif isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            micros = (value - dt.datetime(1970, 1, 1)) // dt.timedelta(microseconds=1)
+            out.datetime.CopyFrom(pb.DatetimeValue(value=micros, unit=pb.TIME_UNIT_MICROSECONDS))
+        else:
+            epoch = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+            micros = (value - epoch) // dt.timedelta(microseconds=1)
+            out.datetime.CopyFrom(pb.DatetimeValue(value=micros, unit=pb.TIME_UNIT_MICROSECONDS,
+                                                   time_zone=_zone_name(value.tzinfo)))
+    elif isinstance(value, dt.date):
+        out.date = (value - dt.date(1970, 1, 1)).days
+    elif isinstance(value, dt.timedelta):
+        out.duration.CopyFrom(pb.DurationValue(value=value // dt.timedelta(microseconds=1),
+                                               unit=pb.TIME_UNIT_MICROSECONDS))
+    elif isinstance(value, dt.time):
+        out.time = ((value.hour * 60 + value.minute) * 60 + value.second) * 1_000_000_000 + value.microsecond * 1000
+    else:
+        raise TypeError(f"polaroid cannot send a literal of type {type(value).__name__}")
+    if dtype is not None:
+        out.dtype = dtype_name(dtype)
+    elif value is None:
+        out.dtype = "null"
+    return out
+
+
+def _options(**options: Any) -> dict[str, pb.Literal]:
+    return {k: to_literal(v) for k, v in options.items() if v is not None}
+
+
+def into_expr(value: IntoExpr, *, str_as_col: bool = True) -> Expr:
+    """Strings name columns (as in polars' select/group_by); other values are literals."""
+    if isinstance(value, Expr):
+        return value
+    if isinstance(value, str) and str_as_col:
+        return col(value)
+    return lit(value)
+
+
+class Expr:
+    """A server-side polars expression. Build with :func:`col`, :func:`lit`,
+    :func:`len` and :func:`when`, then chain methods as in polars."""
+
+    __slots__ = ("_pb",)
+
+    def __init__(self, message: pb.Expr) -> None:
+        self._pb = message
+
+    def to_proto(self) -> pb.Expr:
+        """The expression tree as the server receives it."""
+        return self._pb
+
+    def __repr__(self) -> str:
+        return f"<polaroid.Expr {self._pb.WhichOneof('kind')}>"
+
+    def __bool__(self) -> bool:
+        raise TypeError("a polaroid expression has no truth value: use & | ~ instead of and/or/not")
+
+    # -- building blocks
+
+    def _fn(self, name: str, *args: IntoExpr, **options: Any) -> Expr:
+        message = pb.Function(name=name, args=[self._pb, *(into_expr(a, str_as_col=False)._pb for a in args)])
+        for key, value in _options(**options).items():
+            message.options[key].CopyFrom(value)
+        return Expr(pb.Expr(function=message))
+
+    def _binary(self, op: int, other: IntoExpr, *, reflected: bool = False) -> Expr:
+        other_pb = into_expr(other, str_as_col=False)._pb
+        left, right = (other_pb, self._pb) if reflected else (self._pb, other_pb)
+        return Expr(pb.Expr(binary=pb.BinaryExpr(left=left, op=op, right=right)))
+
+    # -- operators
+
+    def __add__(self, o: IntoExpr) -> Expr: return self._binary(pb.BINARY_OP_ADD, o)
+    def __radd__(self, o: IntoExpr) -> Expr: return self._binary(pb.BINARY_OP_ADD, o, reflected=True)
+    def __sub__(self, o: IntoExpr) -> Expr: return self._binary(pb.BINARY_OP_SUB, o)
+    def __rsub__(self, o: IntoExpr) -> Expr: return self._binary(pb.BINARY_OP_SUB, o, reflected=True)
+    def __mul__(self, o: IntoExpr) -> Expr: return self._binary(pb.BINARY_OP_MUL, o)
+    def __rmul__(self, o: IntoExpr) -> Expr: return self._binary(pb.BINARY_OP_MUL, o, reflected=True)
+    def __truediv__(self, o: IntoExpr) -> Expr: return self._binary(pb.BINARY_OP_TRUE_DIV, o)
+    def __rtruediv__(self, o: IntoExpr) -> Expr: return self._binary(pb.BINARY_OP_TRUE_DIV, o, reflected=True)
+    def __floordiv__(self, o: IntoExpr) -> Expr: return self._binary(pb.BINARY_OP_FLOOR_DIV, o)
+    def __rfloordiv__(self, o: IntoExpr) -> Expr: return self._binary(pb.BINARY_OP_FLOOR_DIV, o, reflected=True)
+    def __mod__(self, o: IntoExpr) -> Expr: return self._binary(pb.BINARY_OP_MOD, o)
+    def __rmod__(self, o: IntoExpr) -> Expr: return self._binary(pb.BINARY_OP_MOD, o, reflected=True)
+    def __eq__(self, o: IntoExpr) -> Expr: return self._binary(pb.BINARY_OP_EQ, o)  # type: ignore[override]
+    def __ne__(self, o: IntoExpr) -> Expr: return self._binary(pb.BINARY_OP_NEQ, o)  # type: ignore[override]
+    def __lt__(self, o: IntoExpr) -> Expr: return self._binary(pb.BINARY_OP_LT, o)
+    def __le__(self, o: IntoExpr) -> Expr: return self._binary(pb.BINARY_OP_LT_EQ, o)
+    def __gt__(self, o: IntoExpr) -> Expr: return self._binary(pb.BINARY_OP_GT, o)
+    def __ge__(self, o: IntoExpr) -> Expr: return self._binary(pb.BINARY_OP_GT_EQ, o)
+    def __and__(self, o: IntoExpr) -> Expr: return self._binary(pb.BINARY_OP_AND, o)
+    def __rand__(self, o: IntoExpr) -> Expr: return self._binary(pb.BINARY_OP_AND, o, reflected=True)
+    def __or__(self, o: IntoExpr) -> Expr: return self._binary(pb.BINARY_OP_OR, o)
+    def __ror__(self, o: IntoExpr) -> Expr: return self._binary(pb.BINARY_OP_OR, o, reflected=True)
+    def __xor__(self, o: IntoExpr) -> Expr: return self._binary(pb.BINARY_OP_XOR, o)
+    def __invert__(self) -> Expr: return Expr(pb.Expr(**{"not": pb.Not(expr=self._pb)}))
+    def __neg__(self) -> Expr: return lit(0) - self
+
+    __hash__ = None  # type: ignore[assignment]  # == builds an expression, as in polars
+
+    def add(self, o: IntoExpr) -> Expr: return self + o
+    def sub(self, o: IntoExpr) -> Expr: return self - o
+    def mul(self, o: IntoExpr) -> Expr: return self * o
+    def truediv(self, o: IntoExpr) -> Expr: return self / o
+    def floordiv(self, o: IntoExpr) -> Expr: return self // o
+    def mod(self, o: IntoExpr) -> Expr: return self % o
+    def eq(self, o: IntoExpr) -> Expr: return self == o
+    def ne(self, o: IntoExpr) -> Expr: return self != o
+    def lt(self, o: IntoExpr) -> Expr: return self < o
+    def le(self, o: IntoExpr) -> Expr: return self <= o
+    def gt(self, o: IntoExpr) -> Expr: return self > o
+    def ge(self, o: IntoExpr) -> Expr: return self >= o
+    def and_(self, *others: IntoExpr) -> Expr:
+        out = self
+        for o in others:
+            out = out & o
+        return out
+    def or_(self, *others: IntoExpr) -> Expr:
+        out = self
+        for o in others:
+            out = out | o
+        return out
+    def not_(self) -> Expr: return ~self
+    def eq_missing(self, o: IntoExpr) -> Expr: return self._binary(pb.BINARY_OP_EQ_MISSING, o)
+    def ne_missing(self, o: IntoExpr) -> Expr: return self._binary(pb.BINARY_OP_NEQ_MISSING, o)
+
+    # -- naming and types
+
+    def alias(self, name: str) -> Expr:
+        return Expr(pb.Expr(alias=pb.Alias(expr=self._pb, name=name)))
+
+    def cast(self, dtype: Any, *, strict: bool = True) -> Expr:
+        return Expr(pb.Expr(cast=pb.Cast(expr=self._pb, dtype=dtype_name(dtype), non_strict=not strict)))
+
+    # -- aggregations
+
+    def sum(self) -> Expr: return self._fn("sum")
+    def mean(self) -> Expr: return self._fn("mean")
+    def min(self) -> Expr: return self._fn("min")
+    def max(self) -> Expr: return self._fn("max")
+    def first(self) -> Expr: return self._fn("first")
+    def last(self) -> Expr: return self._fn("last")
+    def count(self) -> Expr: return self._fn("count")
+    def len(self) -> Expr: return self._fn("len")
+    def n_unique(self) -> Expr: return self._fn("n_unique")
+    def median(self) -> Expr: return self._fn("median")
+    def std(self, ddof: int = 1) -> Expr: return self._fn("std", ddof=ddof)
+    def var(self, ddof: int = 1) -> Expr: return self._fn("var", ddof=ddof)
+    def quantile(self, quantile: float, interpolation: str = "nearest") -> Expr:
+        return self._fn("quantile", quantile=float(quantile), interpolation=interpolation)
+
+    # -- elementwise
+
+    def is_null(self) -> Expr: return self._fn("is_null")
+    def is_not_null(self) -> Expr: return self._fn("is_not_null")
+    def is_nan(self) -> Expr: return self._fn("is_nan")
+    def fill_null(self, value: IntoExpr) -> Expr: return self._fn("fill_null", value)
+    def is_in(self, other: IntoExpr | Iterable[Any], *, nulls_equal: bool = False) -> Expr:
+        if isinstance(other, Expr):
+            return self._fn("is_in", other, nulls_equal=nulls_equal)
+        values = list(other)  # type: ignore[arg-type]
+        message = pb.Function(name="is_in", args=[self._pb, _list_literal(values)._pb])
+        message.options["nulls_equal"].CopyFrom(to_literal(nulls_equal))
+        return Expr(pb.Expr(function=message))
+    def is_between(self, lower: IntoExpr, upper: IntoExpr) -> Expr:
+        return (self >= lower) & (self <= upper)
+    def abs(self) -> Expr: return self._fn("abs")
+    def round(self, decimals: int = 0) -> Expr: return self._fn("round", decimals=decimals)
+    def sqrt(self) -> Expr: return self._fn("sqrt")
+    def log(self, base: float = 2.718281828459045) -> Expr: return self._fn("log", base=float(base))
+    def exp(self) -> Expr: return self._fn("exp")
+
+    # -- over rows
+
+    def shift(self, n: int = 1) -> Expr: return self._fn("shift", n=n)
+    def diff(self, n: int = 1) -> Expr: return self._fn("diff", n=n)
+    def pct_change(self, n: int = 1) -> Expr: return self._fn("pct_change", n=n)
+    def cum_sum(self, *, reverse: bool = False) -> Expr: return self._fn("cum_sum", reverse=reverse)
+    def cum_prod(self, *, reverse: bool = False) -> Expr: return self._fn("cum_prod", reverse=reverse)
+    def cum_min(self, *, reverse: bool = False) -> Expr: return self._fn("cum_min", reverse=reverse)
+    def cum_max(self, *, reverse: bool = False) -> Expr: return self._fn("cum_max", reverse=reverse)
+    def cum_count(self, *, reverse: bool = False) -> Expr: return self._fn("cum_count", reverse=reverse)
+    def rolling_sum(self, window_size: int, *, min_samples: int | None = None) -> Expr:
+        return self._fn("rolling_sum", window_size=window_size, min_periods=min_samples)
+    def rolling_mean(self, window_size: int, *, min_samples: int | None = None) -> Expr:
+        return self._fn("rolling_mean", window_size=window_size, min_periods=min_samples)
+    def rolling_min(self, window_size: int, *, min_samples: int | None = None) -> Expr:
+        return self._fn("rolling_min", window_size=window_size, min_periods=min_samples)
+    def rolling_max(self, window_size: int, *, min_samples: int | None = None) -> Expr:
+        return self._fn("rolling_max", window_size=window_size, min_periods=min_samples)
+    def rolling_std(self, window_size: int, *, min_samples: int | None = None) -> Expr:
+        return self._fn("rolling_std", window_size=window_size, min_periods=min_samples)
+    def rolling_var(self, window_size: int, *, min_samples: int | None = None) -> Expr:
+        return self._fn("rolling_var", window_size=window_size, min_periods=min_samples)
+
+    # -- order
+
+    def sort(self, *, descending: bool = False, nulls_last: bool = False) -> Expr:
+        return self._fn("sort", descending=descending, nulls_last=nulls_last)
+    def reverse(self) -> Expr: return self._fn("reverse")
+    def unique(self) -> Expr: return self._fn("unique")
+    def head(self, n: int = 10) -> Expr: return self._fn("head", n=n)
+    def tail(self, n: int = 10) -> Expr: return self._fn("tail", n=n)
+
+    def sort_by(self, by: IntoExpr | Sequence[IntoExpr], *more_by: IntoExpr,
+                descending: bool | Sequence[bool] = False) -> Expr:
+        keys = [*(by if isinstance(by, (list, tuple)) else [by]), *more_by]
+        flags = [descending] if isinstance(descending, bool) else list(descending)
+        return Expr(pb.Expr(sort_by=pb.SortBy(expr=self._pb, by=[into_expr(k)._pb for k in keys], descending=flags)))
+
+    def over(self, partition_by: IntoExpr | Sequence[IntoExpr], *more: IntoExpr) -> Expr:
+        keys = [*(partition_by if isinstance(partition_by, (list, tuple)) else [partition_by]), *more]
+        return Expr(pb.Expr(over=pb.Over(expr=self._pb, partition_by=[into_expr(k)._pb for k in keys])))
+
+    # -- namespaces
+
+    @property
+    def str(self) -> StringNamespace:
+        return StringNamespace(self)
+
+    @property
+    def dt(self) -> DateTimeNamespace:
+        return DateTimeNamespace(self)
+
+
+def _list_literal(values: list[Any]) -> Expr:
+    """A list of scalars as one list value (the set of ``is_in([...])``)."""
+    elements = []
+    for v in values:
+        element = to_literal(v)
+        element.ClearField("dtype")
+        elements.append(element)
+    return Expr(pb.Expr(literal=pb.Literal(list=pb.LiteralList(values=elements))))
+
+
+class StringNamespace:
+    """``expr.str``: polars' string functions."""
+
+    def __init__(self, expr: Expr) -> None:
+        self._e = expr
+
+    def contains(self, pattern: str, *, literal: bool = False) -> Expr:
+        return self._e._fn("str.contains", pattern=pattern, literal=literal)
+    def starts_with(self, prefix: str) -> Expr: return self._e._fn("str.starts_with", prefix=prefix)
+    def ends_with(self, suffix: str) -> Expr: return self._e._fn("str.ends_with", suffix=suffix)
+    def to_lowercase(self) -> Expr: return self._e._fn("str.to_lowercase")
+    def to_uppercase(self) -> Expr: return self._e._fn("str.to_uppercase")
+    def len_chars(self) -> Expr: return self._e._fn("str.len_chars")
+    def len_bytes(self) -> Expr: return self._e._fn("str.len_bytes")
+    def strip_chars(self) -> Expr: return self._e._fn("str.strip_chars")
+    def replace_all(self, pattern: str, value: str, *, literal: bool = False) -> Expr:
+        return self._e._fn("str.replace_all", pattern=pattern, value=value, literal=literal)
+    def slice(self, offset: int, length: int | None = None) -> Expr:
+        return self._e._fn("str.slice", offset=offset, length=length)
+
+
+class DateTimeNamespace:
+    """``expr.dt``: polars' temporal functions."""
+
+    def __init__(self, expr: Expr) -> None:
+        self._e = expr
+
+    def year(self) -> Expr: return self._e._fn("dt.year")
+    def month(self) -> Expr: return self._e._fn("dt.month")
+    def day(self) -> Expr: return self._e._fn("dt.day")
+    def hour(self) -> Expr: return self._e._fn("dt.hour")
+    def minute(self) -> Expr: return self._e._fn("dt.minute")
+    def second(self) -> Expr: return self._e._fn("dt.second")
+    def millisecond(self) -> Expr: return self._e._fn("dt.millisecond")
+    def weekday(self) -> Expr: return self._e._fn("dt.weekday")
+    def ordinal_day(self) -> Expr: return self._e._fn("dt.ordinal_day")
+    def date(self) -> Expr: return self._e._fn("dt.date")
+    def truncate(self, every: str) -> Expr: return self._e._fn("dt.truncate", every=every)
+    def strftime(self, format: str) -> Expr: return self._e._fn("dt.strftime", format=format)
+    def to_string(self, format: str) -> Expr: return self.strftime(format)
+    def convert_time_zone(self, time_zone: str) -> Expr:
+        return self._e._fn("dt.convert_time_zone", time_zone=time_zone)
+    def replace_time_zone(self, time_zone: str | None) -> Expr:
+        return self._e._fn("dt.replace_time_zone", time_zone=time_zone or "")
+    def epoch(self, time_unit: str = "us") -> Expr: return self._e._fn("dt.epoch", unit=time_unit)
+
+
+def col(name: str) -> Expr:
+    """A column by name, as ``pl.col``."""
+    return Expr(pb.Expr(column=name))
+
+
+def lit(value: Any, dtype: Any = None) -> Expr:
+    """A literal, as ``pl.lit``; ``dtype`` casts it (and types a null)."""
+    if isinstance(value, Expr):
+        return value
+    return Expr(pb.Expr(literal=to_literal(value, dtype)))
+
+
+def len() -> Expr:  # noqa: A001 - mirrors pl.len
+    """The number of rows (per group in an aggregation), as ``pl.len()``."""
+    return Expr(pb.Expr(len=pb.Empty()))
+
+
+class When:
+    """``pr.when(cond).then(value)[.when(...).then(...)].otherwise(value)``"""
+
+    def __init__(self, branches: list[pb.WhenThen], condition: pb.Expr) -> None:
+        self._branches = branches
+        self._condition = condition
+
+    def then(self, value: IntoExpr) -> Then:
+        branch = pb.WhenThen(when=self._condition, then=into_expr(value, str_as_col=False)._pb)
+        return Then([*self._branches, branch])
+
+
+class Then(Expr):
+    """A when/then chain; usable as an expression (null where no branch holds)."""
+
+    __slots__ = ("_branches",)
+
+    def __init__(self, branches: list[pb.WhenThen]) -> None:
+        self._branches = branches
+        super().__init__(pb.Expr(when=pb.When(branches=branches)))
+
+    def when(self, condition: IntoExpr) -> When:
+        return When(self._branches, into_expr(condition)._pb)
+
+    def otherwise(self, value: IntoExpr) -> Expr:
+        return Expr(pb.Expr(when=pb.When(branches=self._branches, otherwise=into_expr(value, str_as_col=False)._pb)))
+
+
+def when(condition: IntoExpr) -> When:
+    """Start a conditional expression, as ``pl.when``."""
+    return When([], into_expr(condition)._pb)

@@ -1,0 +1,275 @@
+"""The Python client against a real polaroid-server, with python-polars as the oracle."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pytest
+from polars.testing import assert_frame_equal
+
+import polaroid as pr
+
+from conftest import Server
+
+
+def local(data_dir: Path, name: str) -> pl.LazyFrame:
+    return pl.scan_parquet(data_dir / name)
+
+
+def test_the_readme_pipeline_matches_polars(client: pr.Client, data_dir: Path) -> None:
+    trades = client.scan_parquet("trades.parquet")
+    out = (trades.filter(pr.col("size") >= 100)
+                 .with_columns((pr.col("price") * pr.col("size")).alias("notional"))
+                 .group_by("symbol").agg(pr.len().alias("n"), pr.col("notional").sum())
+                 .sort("symbol"))
+    want = (local(data_dir, "trades.parquet").filter(pl.col("size") >= 100)
+            .with_columns((pl.col("price") * pl.col("size")).alias("notional"))
+            .group_by("symbol").agg(pl.len().alias("n"), pl.col("notional").sum())
+            .sort("symbol")).collect()
+    got = out.collect()
+    assert got.height == 5  # four symbols and the null one
+    assert_frame_equal(got, want, check_dtypes=True)
+    assert_frame_equal(pl.from_arrow(out.to_arrow()), want)  # type: ignore[arg-type]
+    assert out.schema == want.schema
+    assert "AGGREGATE" in out.explain() or "GROUP_BY" in out.explain().upper()
+
+
+def test_expressions_match_polars(client: pr.Client, data_dir: Path) -> None:
+    def both(c, lit, when):  # the same query in either API
+        return [
+            c("symbol"),
+            c("ts"),
+            (c("price") * 2 - 1).alias("p2"),
+            (c("price") // 3 % 7).alias("fm"),
+            (c("size").fill_null(0) + 1).alias("filled"),
+            c("size").is_null().alias("size_null"),
+            c("symbol").is_in(["MSFT", "TSLA"]).alias("in_set"),
+            ((c("price") > 150) & ~c("symbol").is_null() | (c("size") < 10)).alias("logic"),
+            c("size").cast(pl.Float32).alias("size_f32"),
+            c("venue").str.strip_chars().str.to_lowercase().alias("venue_lc"),
+            c("venue").str.contains("A", literal=True).alias("has_a"),
+            c("venue").str.replace_all("X", "x", literal=True).alias("rx"),
+            c("venue").str.slice(1, 2).alias("sl"),
+            c("venue").str.len_chars().alias("vlen"),
+            c("ts").dt.hour().alias("hour"),
+            c("ts").dt.minute().alias("minute"),
+            c("ts").dt.truncate("5m").alias("t5"),
+            c("ts").dt.convert_time_zone("Europe/London").alias("london"),
+            c("ts").dt.strftime("%Y-%m-%d %H:%M").alias("stamp"),
+            c("ts").dt.epoch("ms").alias("epoch_ms"),
+            when(c("size") > 400).then(lit("block")).when(c("size") > 100).then(lit("lot")).otherwise(lit("odd")).alias("kind"),
+            (c("price") - c("price").mean().over("symbol")).alias("dev"),
+            c("price").shift(1).over("symbol").alias("prev"),
+            c("price").diff().alias("diff"),
+            c("size").cum_sum().alias("cum"),
+            c("price").rolling_mean(5).alias("rm5"),
+            c("price").round(1).alias("r1"),
+            c("price").log(10).alias("lg"),
+            c("price").sqrt().alias("sq"),
+            lit(None, pl.Int64).alias("typed_null"),
+            lit(dt.datetime(2024, 3, 8, 10, 0)).alias("naive_lit"),
+        ]
+
+    got = client.scan_parquet("trades.parquet").select(both(pr.col, pr.lit, pr.when)).collect()
+    want = local(data_dir, "trades.parquet").select(both(pl.col, pl.lit, pl.when)).collect()
+    assert_frame_equal(got, want)
+
+
+def test_aggregations_match_polars(client: pr.Client, data_dir: Path) -> None:
+    def aggs(c, len_):
+        return [
+            len_().alias("n"),
+            c("size").count().alias("count"),
+            c("price").sum().alias("sum"),
+            c("price").min().alias("min"),
+            c("price").max().alias("max"),
+            c("price").first().alias("first"),
+            c("price").last().alias("last"),
+            c("price").std().alias("std"),
+            c("price").var(ddof=0).alias("var0"),
+            c("price").median().alias("median"),
+            c("price").quantile(0.9, "linear").alias("p90"),
+            c("venue").n_unique().alias("venues"),
+            c("price").sort_by("size", descending=True).first().alias("price_of_biggest"),
+        ]
+
+    got = (client.scan_parquet("trades.parquet").group_by("symbol", maintain_order=True)
+           .agg(aggs(pr.col, pr.len)).collect())
+    want = (local(data_dir, "trades.parquet").group_by("symbol", maintain_order=True)
+            .agg(aggs(pl.col, pl.len)).collect())
+    assert_frame_equal(got, want)
+
+
+@pytest.mark.parametrize("how", ["inner", "left", "full", "semi", "anti"])
+def test_joins_match_polars(client: pr.Client, data_dir: Path, how: str) -> None:
+    def query(scan, c):
+        sizes = scan("trades.parquet").group_by("symbol").agg(c("size").sum().alias("total"))
+        last = scan("quotes.parquet").group_by("symbol").agg(c("bid").last()).filter(c("symbol") != "TSLA")
+        return sizes.join(last, on="symbol", how=how)
+
+    got = query(client.scan_parquet, pr.col).collect()
+    want = query(lambda p: local(data_dir, p), pl.col).collect()
+    key = ["symbol"] if how != "full" else ["symbol", "symbol_right"]
+    assert_frame_equal(got.sort(key, nulls_last=True), want.sort(key, nulls_last=True))
+
+
+def test_cross_join_and_concat_and_slices(client: pr.Client, data_dir: Path) -> None:
+    a = client.from_polars(pl.DataFrame({"a": [1, 2, 3]}))
+    b = client.from_polars(pl.DataFrame({"b": ["x", "y"]}))
+    crossed = a.join(b, how="cross").sort("a", "b").collect()
+    assert_frame_equal(crossed, pl.DataFrame({"a": [1, 2, 3]}).join(pl.DataFrame({"b": ["x", "y"]}), how="cross").sort("a", "b"))
+    both = pr.concat([a, a]).collect()
+    assert both["a"].to_list() == [1, 2, 3, 1, 2, 3]
+    trades = client.scan_parquet("trades.parquet")
+    want = local(data_dir, "trades.parquet").collect()
+    assert_frame_equal(trades.head(7).collect(), want.head(7))
+    assert_frame_equal(trades.tail(3).collect(), want.tail(3))
+    assert_frame_equal(trades.slice(10, 4).collect(), want.slice(10, 4))
+    assert_frame_equal(trades.select("symbol").unique(maintain_order=True).collect(),
+                       want.select("symbol").unique(maintain_order=True))
+    assert_frame_equal(trades.drop_nulls(["size"]).collect(), want.drop_nulls(["size"]))
+    assert_frame_equal(trades.rename({"price": "px"}).collect(), want.rename({"price": "px"}))
+
+
+def test_join_asof_matches_polars(client: pr.Client, data_dir: Path) -> None:
+    def query(scan, c):
+        trades = scan("trades.parquet").filter(c("symbol").is_not_null()).sort("ts")
+        return trades.join_asof(scan("quotes.parquet").sort("ts"), on="ts", by="symbol", strategy="backward",
+                                tolerance="2s")
+
+    got = query(client.scan_parquet, pr.col).collect()
+    want = query(lambda p: local(data_dir, p), pl.col).collect()
+    assert got["bid"].null_count() > 0  # the tolerance leaves some unmatched
+    assert_frame_equal(got, want)
+
+
+def test_ohlcv_matches_group_by_dynamic(client: pr.Client, data_dir: Path) -> None:
+    clean = pr.col("symbol").is_not_null() & pr.col("size").is_not_null()
+    bars = client.scan_parquet("trades.parquet").filter(clean).ohlcv("1m", by="symbol").collect()
+    want = (local(data_dir, "trades.parquet")
+            .filter(pl.col("symbol").is_not_null() & pl.col("size").is_not_null())
+            .sort("ts")
+            .group_by_dynamic("ts", every="1m", group_by="symbol")
+            .agg(pl.col("price").first().alias("open"), pl.col("price").max().alias("high"),
+                 pl.col("price").min().alias("low"), pl.col("price").last().alias("close"),
+                 pl.col("size").sum().alias("volume"), pl.len().alias("trades"))
+            .sort("symbol", "ts")
+            .collect())
+    cols = ["symbol", "ts", "open", "high", "low", "close"]
+    assert_frame_equal(bars.select(cols), want.select(cols))
+    assert bars["volume"].cast(pl.Float64).to_list() == want["volume"].cast(pl.Float64).to_list()
+    assert bars["trades"].cast(pl.Int64).to_list() == want["trades"].cast(pl.Int64).to_list()
+
+
+def test_tick_analytics_match_polars(client: pr.Client, data_dir: Path) -> None:
+    ticks = client.scan_parquet("trades.parquet").filter(pr.col("symbol") == "MSFT")
+    got = ticks.returns(by="symbol").collect()
+    want = (local(data_dir, "trades.parquet").filter(pl.col("symbol") == "MSFT")
+            .with_columns((pl.col("price") / pl.col("price").shift(1) - 1).over("symbol").alias("return")).collect())
+    assert_frame_equal(got.select("ts", "return"), want.select("ts", "return"))
+    quotes = client.scan_parquet("quotes.parquet").quote_metrics().collect()
+    assert quotes["mid"].to_list() == pytest.approx(((quotes["bid"] + quotes["ask"]) / 2).to_list())
+
+
+def test_sql_over_frames_and_the_data_directory(client: pr.Client, data_dir: Path) -> None:
+    trades = client.scan_parquet("trades.parquet")
+    got = client.sql("SELECT symbol, COUNT(*) AS n FROM t WHERE size > 250 GROUP BY symbol ORDER BY symbol", t=trades).collect()
+    want = pl.SQLContext(t=local(data_dir, "trades.parquet")).execute(
+        "SELECT symbol, COUNT(*) AS n FROM t WHERE size > 250 GROUP BY symbol ORDER BY symbol").collect()
+    # COUNT(*) is the server's index type (u32) where python-polars 2.1 gives i64.
+    assert_frame_equal(got, want.with_columns(pl.col("n").cast(got["n"].dtype)))
+    direct = client.sql("SELECT COUNT(*) AS n FROM read_parquet('trades.parquet')").collect()
+    assert direct["n"][0] == 20_000
+
+
+def test_uploads_round_trip_exactly(client: pr.Client) -> None:
+    df = pl.DataFrame({
+        "i": [1, None, 3],
+        "s": ["a", None, "ünï"],
+        "t": [dt.datetime(2024, 1, 1, 9, 30, tzinfo=dt.timezone.utc), None, dt.datetime(2024, 1, 2, tzinfo=dt.timezone.utc)],
+        "d": [dt.date(2024, 1, 1), dt.date(1969, 12, 31), None],
+        "f": [1.5, float("nan"), None],
+        "b": [True, False, None],
+    }).with_columns(pl.col("t").dt.convert_time_zone("Asia/Tokyo"))
+    remote = client.from_polars(df, name="mixed")
+    assert remote.info.name == "mixed" and remote.info.kind == "frame" and remote.info.rows == 3
+    assert_frame_equal(remote.collect(), df)
+    table = pa.table({"x": pa.array(range(10), pa.int32())})
+    assert client.from_arrow(table).to_arrow().equals(table)
+    csv = client.scan_csv("trades.csv").collect()
+    assert csv.height == 500
+
+
+def test_iter_batches_streams_a_result_larger_than_a_message(client: pr.Client) -> None:
+    # 300k rows x 3 i64/f64 columns is 7.2 MB, over the server's 2 MiB messages.
+    big = pl.DataFrame({"x": range(300_000), "y": [float(i) / 3 for i in range(300_000)]})
+    remote = client.from_polars(big)
+    batches = list(remote.with_columns((pr.col("x") * 2).alias("z")).iter_batches())
+    assert len(batches) > 1
+    assert max(b.estimated_size() for b in batches) <= 2 << 20
+    got = pl.concat(batches)
+    assert_frame_equal(got, big.with_columns((pl.col("x") * 2).alias("z")))
+    arrow_batches = list(remote.iter_arrow_batches(limit=1000))
+    assert sum(b.num_rows for b in arrow_batches) == 1000
+
+
+def test_errors_are_one_hierarchy_with_the_servers_reason(client: pr.Client) -> None:
+    trades = client.scan_parquet("trades.parquet")
+    with pytest.raises(pr.InvalidArgumentError) as bad_column:
+        trades.select(pr.col("no_such_column")).collect()
+    assert "no_such_column" in str(bad_column.value)
+    with pytest.raises(pr.InvalidArgumentError) as bad_regex:
+        trades.select(pr.col("venue").str.contains("(")).collect()
+    assert "str.contains" in str(bad_regex.value)
+    with pytest.raises(pr.PermissionDeniedError):
+        client.scan_parquet("../etc/passwd")
+    with pytest.raises(pr.NotFoundError):
+        client.scan_parquet("missing.parquet")
+    gone = client.from_polars(pl.DataFrame({"a": [1]}))
+    gone.drop()
+    with pytest.raises(pr.NotFoundError) as expired:
+        gone.collect()
+    assert gone.id in str(expired.value) or "handle" in str(expired.value)
+    for cls in (pr.InvalidArgumentError, pr.PermissionDeniedError, pr.NotFoundError, pr.UnauthenticatedError,
+                pr.ResourceExhaustedError):
+        assert issubclass(cls, pr.PolaroidError)
+
+
+def test_a_token_protected_server(data_dir: Path) -> None:
+    server = Server(data_dir, "--auth-token", "s3cret")
+    try:
+        with pr.connect(server.target) as anonymous:
+            with pytest.raises(pr.UnauthenticatedError):
+                anonymous.scan_parquet("trades.parquet")
+        with pr.connect(server.target, token="wrong") as wrong:
+            with pytest.raises(pr.UnauthenticatedError):
+                wrong.stats()
+        with pr.connect(server.target, token="s3cret") as client:
+            assert client.scan_parquet("trades.parquet").head(2).collect().height == 2
+    finally:
+        server.stop()
+
+
+def test_handles_go_when_their_frames_are_collected_or_the_client_closes(server: Server) -> None:
+    with pr.connect(server.target) as watcher:
+        before = len(watcher.handles())
+        client = pr.connect(server.target)
+        frame = client.from_polars(pl.DataFrame({"a": [1, 2]}))
+        derived = frame.filter(pr.col("a") > 1).select("a")
+        assert len(watcher.handles()) == before + 2
+        assert derived.keepalive().id == derived.id
+        del derived
+        gc.collect()
+        assert len(watcher.handles()) == before + 1
+        kept = frame.with_columns(b=pr.lit(1))
+        assert len(watcher.handles()) == before + 2
+        client.close()
+        assert len(watcher.handles()) == before
+        with pytest.raises(pr.PolaroidError):
+            kept.collect()
+        stats = watcher.stats()
+        assert stats["dropped"] >= 3 and "memory_budget" in stats
