@@ -12,6 +12,7 @@ API you know; results come back as Arrow and land as ``polars.DataFrame``::
 """
 
 from polaroid._client import Client, HandleInfo, connect
+from polaroid._engine import Engine, UnsupportedError
 from polaroid._errors import (
     CancelledError,
     DeadlineExceededError,
@@ -35,6 +36,7 @@ __all__ = [
     "CancelledError",
     "Client",
     "DeadlineExceededError",
+    "Engine",
     "Expr",
     "FailedPreconditionError",
     "GroupBy",
@@ -49,6 +51,7 @@ __all__ = [
     "UnauthenticatedError",
     "UnavailableError",
     "UnimplementedError",
+    "UnsupportedError",
     "col",
     "concat",
     "connect",

@@ -1,0 +1,435 @@
+"""Run real polars code on a polaroid-server: ``lf.collect(engine=pr.Engine(client))``.
+
+polars hands an engine its optimized plan through a post-optimization
+callback and a plan visitor (the hook cudf-polars' GPU engine uses). We walk
+that plan, rebuild it as requests on the server, and give polars back a
+function that fetches the result. A node or expression we cannot translate
+raises :class:`UnsupportedError` naming it, or with ``fallback=True`` the
+query runs locally, with a warning.
+
+Supported polars: 2.1 (plan visitor version 16); other versions are refused
+with a clear error rather than mistranslated.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+from polars.lazyframe.engine import Engine as _PolarsEngine
+
+from polaroid._errors import PolaroidError
+from polaroid._expr import Expr, col, len as pr_len, lit, when
+from polaroid._frame import RemoteFrame, concat
+
+if TYPE_CHECKING:
+    from polaroid._client import Client
+
+SUPPORTED_POLARS = ("2.1",)
+SUPPORTED_IR_VERSIONS = (16,)
+
+
+class UnsupportedError(PolaroidError, NotImplementedError):
+    """A plan node or expression the server cannot run (yet)."""
+
+
+def _unsupported(what: str) -> UnsupportedError:
+    return UnsupportedError(f"polaroid cannot run {what} on the server yet")
+
+
+class Engine(_PolarsEngine):
+    """A polars engine that runs the whole optimized plan on a polaroid-server.
+
+    ``root`` is the local directory that mirrors the server's data directory
+    (default: the working directory): file paths in the plan are sent relative
+    to it. ``fallback=True`` runs what cannot be translated locally, with a
+    warning, instead of raising.
+    """
+
+    def __init__(self, client: Client, *, root: str | os.PathLike[str] | None = None,
+                 fallback: bool = False) -> None:
+        if not pl.__version__.startswith(SUPPORTED_POLARS):
+            raise UnsupportedError(f"polaroid.Engine supports polars {', '.join(SUPPORTED_POLARS)}; "
+                                   f"this is polars {pl.__version__}")
+        self.client = client
+        self.root = Path(root) if root is not None else None
+        self.fallback = fallback
+
+    @property
+    def name(self) -> str:
+        return "polaroid"
+
+    def __repr__(self) -> str:
+        return f"polaroid.Engine({self.client.target!r})"
+
+    def collect(self, lf: pl.LazyFrame, *, optimizations: Any, background: bool = False,
+                post_opt_callback: Any = None) -> pl.DataFrame:  # type: ignore[override]
+        if background:
+            raise UnsupportedError("background collection")
+        # polars wraps what the callback raises in a ComputeError; hand the
+        # caller our own error instead, with its type.
+        raised: list[BaseException] = []
+
+        def take_over(nt: Any, duration: Any = None) -> None:
+            try:
+                self._take_over(nt, duration)
+            except BaseException as err:
+                raised.append(err)
+                raise
+
+        try:
+            return lf.collect(engine="in-memory", optimizations=optimizations, post_opt_callback=take_over)
+        except pl.exceptions.ComputeError:
+            if raised:
+                raise raised[0] from None
+            raise
+
+    def execute(self, lf: pl.LazyFrame, *, optimizations: Any) -> Any:
+        from polars.lazyframe.query_result import SingleNodeQueryResult
+
+        return SingleNodeQueryResult(self.collect(lf, optimizations=optimizations))  # type: ignore[arg-type]
+
+    def _take_over(self, nt: Any, _duration: Any = None) -> None:
+        """The post-optimization callback: translate, then replace the plan with a fetch."""
+        major = nt.version()[0]
+        if major not in SUPPORTED_IR_VERSIONS:
+            raise UnsupportedError(f"polars' plan visitor version {nt.version()} (supported: {SUPPORTED_IR_VERSIONS})")
+        try:
+            remote = _Translator(self, nt).plan()
+        except UnsupportedError as err:
+            if not self.fallback:
+                raise
+            warnings.warn(f"{err}; running this query locally", stacklevel=2)
+            return
+        nt.set_udf(lambda *_args, **_kwargs: remote.collect())
+
+
+_BINARY = {
+    "Eq": "__eq__", "EqValidity": "eq_missing", "NotEq": "__ne__", "NotEqValidity": "ne_missing",
+    "Lt": "__lt__", "LtEq": "__le__", "Gt": "__gt__", "GtEq": "__ge__", "Plus": "__add__", "Minus": "__sub__",
+    "Multiply": "__mul__", "TrueDivide": "__truediv__", "FloorDivide": "__floordiv__", "Modulus": "__mod__",
+    "And": "__and__", "Or": "__or__", "LogicalAnd": "__and__", "LogicalOr": "__or__", "Xor": "__xor__",
+}
+
+_AGG = {"sum", "mean", "min", "max", "first", "last", "median", "n_unique", "count"}
+
+_JOIN_HOW = {"Inner": "inner", "Left": "left", "Right": "right", "Full": "full", "Semi": "semi", "Anti": "anti",
+             "Cross": "cross"}
+
+
+def _enum_name(value: Any) -> str:
+    """``BooleanFunction.IsIn`` -> ``IsIn``; plain strings pass through."""
+    return getattr(value, "name", None) or str(value).rsplit(".", 1)[-1]
+
+
+class _Translator:
+    """One optimized plan, walked from the root, into server requests."""
+
+    def __init__(self, engine: Engine, nt: Any) -> None:
+        self.engine = engine
+        self.client = engine.client
+        self.nt = nt
+        self.cache: dict[Any, RemoteFrame] = {}
+
+    # -- plan nodes
+
+    def plan(self) -> RemoteFrame:
+        try:
+            node = self.nt.view_current_node()
+        except NotImplementedError as err:  # polars cannot show it to Python at all
+            raise _unsupported(f"a plan node polars does not expose ({err})") from None
+        kind = type(node).__name__
+        method = getattr(self, f"_node_{kind}", None)
+        if method is None:
+            raise _unsupported(f"the plan node {kind}")
+        return method(node)
+
+    def _input(self, index: int) -> RemoteFrame:
+        here = self.nt.get_node()
+        self.nt.set_node(index)
+        try:
+            return self.plan()
+        finally:
+            self.nt.set_node(here)
+
+    def _schema_of(self, index: int) -> dict[str, Any]:
+        here = self.nt.get_node()
+        self.nt.set_node(index)
+        try:
+            return self.nt.get_schema()
+        finally:
+            self.nt.set_node(here)
+
+    def _path(self, path: str) -> str:
+        p = Path(path)
+        if not p.is_absolute():
+            return path
+        root = (self.engine.root or Path.cwd()).resolve()
+        try:
+            return str(p.resolve().relative_to(root))
+        except ValueError:
+            raise _unsupported(f"a scan of {path}, outside {root} (the directory that mirrors the server's "
+                               "data directory; pass root= to pl.Engine)") from None
+
+    def _node_Scan(self, node: Any) -> RemoteFrame:
+        kind = node.scan_type[0] if isinstance(node.scan_type, tuple) else node.scan_type
+        if kind not in ("parquet", "csv", "ipc"):
+            raise _unsupported(f"a {kind} scan")
+        if len(node.paths) != 1:
+            raise _unsupported("a scan of several files")
+        opts = node.file_options
+        if opts.row_index is not None or opts.include_file_paths is not None:
+            raise _unsupported("a scan with a row index or file paths")
+        frame = self.client.scan(self._path(str(node.paths[0])), format=kind)
+        if node.predicate is not None:
+            frame = frame.filter(self.expr(node.predicate.node))
+        if opts.with_columns is not None:
+            frame = frame.select(list(opts.with_columns))
+        if opts.n_rows is not None:
+            offset, length = opts.n_rows
+            frame = frame.slice(offset, length)
+        return frame
+
+    def _node_DataFrameScan(self, node: Any) -> RemoteFrame:
+        df = pl.DataFrame._from_pydf(node.df)
+        if node.projection is not None:
+            df = df.select(list(node.projection))
+        frame = self.client.from_polars(df)
+        if node.selection is not None:
+            frame = frame.filter(self.expr(node.selection.node))
+        return frame
+
+    def _node_Cache(self, node: Any) -> RemoteFrame:
+        if node.id_ not in self.cache:
+            self.cache[node.id_] = self._input(node.input)
+        return self.cache[node.id_]
+
+    def _node_Filter(self, node: Any) -> RemoteFrame:
+        frame = self._input(node.input)
+        predicate = self.expr(node.predicate.node)
+        return frame if predicate is None else frame.filter(predicate)
+
+    def _node_Select(self, node: Any) -> RemoteFrame:
+        return self._input(node.input).select(self.named(node.expr))
+
+    def _node_HStack(self, node: Any) -> RemoteFrame:
+        return self._input(node.input).with_columns(self.named(node.exprs))
+
+    def _node_SimpleProjection(self, node: Any) -> RemoteFrame:
+        return self._input(node.input).select(list(self.nt.get_schema()))
+
+    def _node_GroupBy(self, node: Any) -> RemoteFrame:
+        if node.options.dynamic is not None or node.options.rolling is not None:
+            raise _unsupported("group_by_dynamic/rolling (use RemoteFrame.ohlcv for bars)")
+        frame = self._input(node.input)
+        grouped = frame.group_by(self.named(node.keys), maintain_order=node.maintain_order).agg(self.named(node.aggs))
+        return self._sliced(grouped, node.options.slice)
+
+    def _node_Sort(self, node: Any) -> RemoteFrame:
+        maintain_order, nulls_last, descending = node.sort_options[:3]
+        keys = []
+        for e in node.by_column:
+            view = self.nt.view_expression(e.node)
+            if type(view).__name__ != "Column":
+                raise _unsupported("a sort by an expression (only by columns)")
+            keys.append(view.name)
+        frame = self._input(node.input).sort(keys, descending=list(descending), nulls_last=list(nulls_last),
+                                              maintain_order=maintain_order)
+        return self._sliced(frame, node.slice)
+
+    def _sliced(self, frame: RemoteFrame, slice_: Any) -> RemoteFrame:
+        if slice_ is None:
+            return frame
+        offset, length = slice_[0], slice_[1]
+        return frame.slice(offset, length)
+
+    def _node_Slice(self, node: Any) -> RemoteFrame:
+        return self._input(node.input).slice(node.offset, node.len)
+
+    def _node_Distinct(self, node: Any) -> RemoteFrame:
+        keep, subset, maintain_order, slice_ = node.options
+        frame = self._input(node.input).unique(list(subset) if subset is not None else None,
+                                               keep=str(keep).lower(), maintain_order=maintain_order)
+        return self._sliced(frame, slice_)
+
+    def _node_Union(self, node: Any) -> RemoteFrame:
+        frames = [self._input(i) for i in node.inputs]
+        return self._sliced(concat(frames), node.slice)
+
+    def _node_Join(self, node: Any) -> RemoteFrame:
+        how, *rest = node.options
+        if node.predicate is not None:
+            raise _unsupported("a join with a predicate")
+        suffix = rest[2] if len(rest) > 2 and isinstance(rest[2], str) else "_right"
+        left_on = [self._key(e) for e in node.left_on]
+        right_on = [self._key(e) for e in node.right_on]
+        left, right = self._input(node.input_left), self._input(node.input_right)
+        if isinstance(how, tuple) and how[0] == "AsOf":
+            _, strategy, tolerance, tolerance_str, left_by, right_by = how[:6]
+            joined = left.join_asof(right, left_on=left_on[0], right_on=right_on[0], by_left=left_by,
+                                    by_right=right_by, strategy=str(strategy).lower(), suffix=suffix,
+                                    tolerance=tolerance_str if tolerance_str is not None else tolerance,
+                                    allow_exact_matches=bool(how[6]) if len(how) > 6 else True)
+        else:
+            name = how[0] if isinstance(how, tuple) else how
+            if name not in _JOIN_HOW:
+                raise _unsupported(f"a {name} join")
+            kwargs = {} if name == "Cross" else {"left_on": left_on, "right_on": right_on}
+            joined = left.join(right, how=_JOIN_HOW[name], suffix=suffix, **kwargs)
+        return self._sliced(joined, rest[1] if len(rest) > 1 else None)
+
+    def _key(self, e: Any) -> str:
+        view = self.nt.view_expression(e.node)
+        if type(view).__name__ != "Column":
+            raise _unsupported("a join on an expression (only on columns)")
+        return view.name
+
+    def _node_MapFunction(self, node: Any) -> RemoteFrame:
+        name = node.function[0] if isinstance(node.function, tuple) else node.function
+        raise _unsupported(f"the plan function {name}")
+
+    # -- expressions
+
+    def named(self, exprs: list[Any]) -> list[Expr]:
+        return [self.expr(e.node).alias(e.output_name) for e in exprs]
+
+    def expr(self, node: int) -> Expr:
+        try:
+            view = self.nt.view_expression(node)
+        except NotImplementedError as err:  # e.g. min_by/max_by, which sort_by().first() becomes
+            raise _unsupported(f"an expression polars does not expose ({err})") from None
+        kind = type(view).__name__
+        method = getattr(self, f"_expr_{kind}", None)
+        if method is None:
+            raise _unsupported(f"the expression {kind}")
+        return method(view)
+
+    def _expr_Column(self, e: Any) -> Expr:
+        return col(e.name)
+
+    def _expr_Literal(self, e: Any) -> Expr:
+        value = e.value
+        if isinstance(value, pl.Series):
+            value = value.to_list()
+        if isinstance(value, list):
+            raise _unsupported("a list literal outside is_in")
+        return lit(value, e.dtype)
+
+    def _expr_Len(self, e: Any) -> Expr:
+        return pr_len()
+
+    def _expr_Cast(self, e: Any) -> Expr:
+        # options: 0 strict, 1 non-strict, 2 overflowing (polars' own casts)
+        return self.expr(e.expr).cast(e.dtype, strict=e.options == 0)
+
+    def _expr_BinaryExpr(self, e: Any) -> Expr:
+        op = _enum_name(e.op)
+        if op not in _BINARY:
+            raise _unsupported(f"the operator {op}")
+        return getattr(self.expr(e.left), _BINARY[op])(self.expr(e.right))
+
+    def _expr_Ternary(self, e: Any) -> Expr:
+        return when(self.expr(e.predicate)).then(self.expr(e.truthy)).otherwise(self.expr(e.falsy))
+
+    def _expr_Agg(self, e: Any) -> Expr:
+        inner = self.expr(e.arguments[0])
+        if e.name in _AGG:
+            return getattr(inner, e.name)()
+        if e.name in ("std", "var"):
+            return getattr(inner, e.name)(ddof=e.options)
+        raise _unsupported(f"the aggregation {e.name}")
+
+    def _expr_Window(self, e: Any) -> Expr:
+        if e.order_by is not None:
+            raise _unsupported("a window with order_by")
+        return self.expr(e.function).over([self.expr(p) for p in e.partition_by])
+
+    def _expr_SortBy(self, e: Any) -> Expr:
+        _maintain_order, nulls_last, descending = e.sort_options[:3]
+        if any(nulls_last):
+            raise _unsupported("sort_by with nulls_last")
+        return self.expr(e.expr).sort_by([self.expr(b) for b in e.by], descending=list(descending))
+
+    def _expr_Sort(self, e: Any) -> Expr:
+        _maintain_order, nulls_last, descending = e.options[:3]
+        return self.expr(e.expr).sort(descending=descending, nulls_last=nulls_last)
+
+    def _literal_arg(self, node: int) -> Any:
+        view = self.nt.view_expression(node)
+        if type(view).__name__ != "Literal":
+            raise _unsupported("a function argument that is not a literal")
+        value = view.value
+        return value.to_list() if isinstance(value, pl.Series) else value
+
+    def _expr_Function(self, e: Any) -> Expr:
+        data = e.function_data if isinstance(e.function_data, tuple) else (e.function_data,)
+        head, args = data[0], data[1:]
+        inputs = e.input
+        x = self.expr(inputs[0]) if inputs else None
+        family = type(head).__name__ if not isinstance(head, str) else ""
+        name = _enum_name(head)
+        if name == "dynamic_pred":
+            # A top-k pruning predicate polars adds under a sort+slice: dropping it keeps the result.
+            return lit(True)
+        if family == "BooleanFunction":
+            if name == "IsIn":
+                return x.is_in(self._literal_arg(inputs[1]), nulls_equal=bool(args[0]))  # type: ignore[union-attr]
+            simple = {"IsNull": "is_null", "IsNotNull": "is_not_null", "IsNan": "is_nan", "Not": "__invert__"}
+            if name in simple:
+                return getattr(x, simple[name])()
+        elif family == "StringFunction":
+            return self._string(name, args, x, inputs)  # type: ignore[arg-type]
+        elif family == "TemporalFunction":
+            return self._temporal(name, args, x, inputs)  # type: ignore[arg-type]
+        elif family == "RollingFunction":
+            window, min_samples = args[0], args[1]
+            op = {"Sum": "rolling_sum", "Mean": "rolling_mean", "Min": "rolling_min", "Max": "rolling_max",
+                  "Std": "rolling_std", "Var": "rolling_var"}.get(name)
+            if op:
+                return getattr(x, op)(window, min_samples=min_samples)
+        elif name in ("cum_sum", "cum_prod", "cum_min", "cum_max", "cum_count"):
+            return getattr(x, name)(reverse=bool(args[0]) if args else False)
+        elif name in ("shift", "diff", "pct_change"):
+            n = self._literal_arg(inputs[1]) if len(inputs) > 1 else 1
+            return getattr(x, name)(n)
+        elif name == "fill_null":
+            return x.fill_null(self.expr(inputs[1]))  # type: ignore[union-attr]
+        elif name in ("abs", "sqrt", "exp", "reverse"):
+            return getattr(x, name)()
+        elif name == "round" and (len(args) < 2 or args[1] == "half_away_from_zero"):
+            return x.round(args[0])  # type: ignore[union-attr]
+        elif name == "quantile":
+            return x.quantile(self._literal_arg(inputs[1]), str(args[0]).lower())  # type: ignore[union-attr]
+        raise _unsupported(f"the function {name}{args if args else ''}")
+
+    def _string(self, name: str, args: tuple, x: Expr, inputs: list[int]) -> Expr:
+        if name == "Lowercase":
+            return x.str.to_lowercase()
+        if name == "Uppercase":
+            return x.str.to_uppercase()
+        if name == "LenChars":
+            return x.str.len_chars()
+        if name == "LenBytes":
+            return x.str.len_bytes()
+        if name == "Contains" and len(inputs) == 2:
+            return x.str.contains(self._literal_arg(inputs[1]), literal=bool(args[0]))
+        if name == "StartsWith":
+            return x.str.starts_with(self._literal_arg(inputs[1]))
+        if name == "EndsWith":
+            return x.str.ends_with(self._literal_arg(inputs[1]))
+        raise _unsupported(f"the string function {name}")
+
+    def _temporal(self, name: str, args: tuple, x: Expr, inputs: list[int]) -> Expr:
+        simple = {"Year": "year", "Month": "month", "Day": "day", "Hour": "hour", "Minute": "minute",
+                  "Second": "second", "Millisecond": "millisecond", "WeekDay": "weekday", "OrdinalDay": "ordinal_day",
+                  "Date": "date"}
+        if name in simple:
+            return getattr(x.dt, simple[name])()
+        if name == "Truncate":
+            return x.dt.truncate(self._literal_arg(inputs[1]))
+        if name == "ConvertTimeZone":
+            return x.dt.convert_time_zone(args[0])
+        raise _unsupported(f"the temporal function {name}")
