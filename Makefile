@@ -5,7 +5,7 @@ CARGO ?= cargo
 FORK := $(PYTHON) ci/fork.py
 
 .PHONY: run fork fork-check fork-export fork-rebase fork-rebase-continue fork-rebase-abort \
-        test test-fork test-rust test-python bench bench-flight build clean-fork fork-clean-cache test-fork-crates python-env python-proto fuzz load load-debug
+        test test-fork test-rust test-python bench bench-flight bench-python build clean-fork fork-clean-cache test-fork-crates python-env python-proto fuzz load load-debug
 
 ## run: build in release (polaroid-server and the polaroid command) and start
 ## polaroid-server with its defaults (127.0.0.1:50051, ./data with sample
@@ -65,7 +65,7 @@ python-proto: python-env
 	.venv/bin/python ci/gen_python_proto.py
 
 ## bench: every benchmark, each printing its ratio against a baseline run beside it
-bench: fork bench-flight
+bench: fork bench-flight bench-python
 	$(CARGO) build --release --locked -p polaroid-cli --bin polaroid
 	$(CARGO) bench --workspace --locked
 
@@ -73,6 +73,14 @@ bench: fork bench-flight
 bench-flight: fork python-env
 	$(CARGO) build --release --locked -p polaroid-grpc --bin polaroid-server
 	POLAROID_SERVER=target/release/polaroid-server .venv/bin/python polaroid-grpc/benches/flight.py
+
+## bench-python: the Python client's to_arrow() beside DoGet of the same handle,
+## and a 10-step query's client overhead beside local python-polars
+bench-python: fork python-env
+	$(CARGO) build --release --locked -p polaroid-grpc --bin polaroid-server
+	.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation ./python
+	rm -rf python/build python/polaroid.egg-info
+	POLAROID_SERVER=target/release/polaroid-server .venv/bin/python python/bench/bench_client.py
 
 ## load: 64 clients x 20 pipelines against a real polaroid-server, two waves:
 ## no errors, handles back to baseline, server RSS flat (not part of CI)

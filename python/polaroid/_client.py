@@ -177,6 +177,17 @@ class Client:
 
     # -- handles
 
+    def attach(self, handle: str) -> RemoteFrame:
+        """A RemoteFrame for a handle made elsewhere (by Flight DoPut, another client).
+
+        It is not this client's: it is not dropped when the frame is collected
+        or the client closes (``drop()`` still drops it).
+        """
+        from polaroid._frame import RemoteFrame
+
+        info = self._call(self._stub.KeepAlive, pb.HandleRequest(handle=handle))
+        return RemoteFrame(self, info, owned=False)
+
     def handles(self) -> list[HandleInfo]:
         """Every live handle of this client's namespace (its token's)."""
         return [HandleInfo.from_proto(h) for h in self._call(self._stub.List, pb.ListRequest()).handles]

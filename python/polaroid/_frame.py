@@ -69,12 +69,14 @@ class RemoteFrame:
     handle); nothing runs until :meth:`collect`, :meth:`to_arrow` or
     :meth:`iter_batches`. Method names and arguments follow ``polars.LazyFrame``."""
 
-    def __init__(self, client: Client, info: pb.HandleInfo) -> None:
+    def __init__(self, client: Client, info: pb.HandleInfo, *, owned: bool = True) -> None:
         self._client = client
         self._info = info
         self._id = info.handle
-        # The server-side handle goes when this object does.
+        # The server-side handle goes when this object does (if this client made it).
         self._finalizer = weakref.finalize(self, client._release, info.handle)
+        if not owned:
+            self._finalizer.detach()
 
     # -- identity
 

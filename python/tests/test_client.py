@@ -273,3 +273,17 @@ def test_handles_go_when_their_frames_are_collected_or_the_client_closes(server:
             kept.collect()
         stats = watcher.stats()
         assert stats["dropped"] >= 3 and "memory_budget" in stats
+
+
+def test_a_handle_made_elsewhere_can_be_attached_and_is_not_dropped(server: Server) -> None:
+    with pr.connect(server.target) as maker:
+        made = maker.from_polars(pl.DataFrame({"a": [1, 2, 3]}))
+        with pr.connect(server.target) as other:
+            attached = other.attach(made.id)
+            assert_frame_equal(attached.collect(), pl.DataFrame({"a": [1, 2, 3]}))
+            del attached
+            gc.collect()
+        # The attaching client closed, and its frame was collected: the handle lives on.
+        assert made.collect().height == 3
+        with pytest.raises(pr.NotFoundError):
+            maker.attach("0f8e6a3c-51b2-4c7d-9a10-2b3c4d5e6f70")
