@@ -241,6 +241,7 @@ pub fn decode_ipc_stream(messages: impl IntoIterator<Item = crate::proto::IpcMes
 /// An Arrow IPC stream read from `reader`, kept in the chunks it was sent in.
 pub(crate) fn read_ipc_stream(mut reader: impl std::io::Read + std::io::Seek) -> PolarsResult<DataFrame> {
     let metadata = read_stream_metadata(&mut reader)?;
+    crate::upload::check_arrow_schema(&metadata.schema).map_err(|e| polars_err!(ComputeError: "{e}"))?;
     let mut df = DataFrame::empty_with_schema(&Schema::from_arrow_schema(&metadata.schema));
     for state in StreamReader::new(reader, metadata, None) {
         match state? {

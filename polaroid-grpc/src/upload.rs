@@ -12,6 +12,8 @@
 //!   plain buffer lengths) and its row count fit the memory budget left.
 
 use bytes::Bytes;
+use polars::prelude::TimeZone;
+use polars_arrow::datatypes::{ArrowDataType, ArrowSchema};
 use polars_arrow::io::ipc::format::ipc::planus::ReadAsRoot;
 use polars_arrow::io::ipc::format::ipc::{MessageHeaderRef, MessageRef, RecordBatchRef};
 
@@ -109,7 +111,41 @@ fn check_batch(stream: &Chunks<'_>, batch: RecordBatchRef<'_>, body_start: u64, 
             length
         });
     }
+    // An array without buffers (a null array) is allocated from its node's
+    // length alone: a bitmap of length/8 bytes. Count that too.
+    for node in batch.nodes().map_err(invalid)?.into_iter().flatten() {
+        let length = u64::try_from(node.length()).map_err(|_| malformed("a field node has a negative length"))?;
+        decoded = decoded.saturating_add(length.div_ceil(8));
+    }
     Ok((decoded, rows))
+}
+
+/// polars-core converts Arrow types to polars types infallibly: it panics on
+/// a type it does not map (intervals, unions, run-end encoding, ...) and on a
+/// time zone it cannot parse. Refuse those with a clear error first.
+pub(crate) fn check_arrow_schema(schema: &ArrowSchema) -> Result<(), ServiceError> {
+    schema.iter_values().try_for_each(|field| check_arrow_type(&field.name, &field.dtype))
+}
+
+fn check_arrow_type(column: &str, dtype: &ArrowDataType) -> Result<(), ServiceError> {
+    use ArrowDataType as A;
+    match dtype {
+        A::Null | A::Boolean | A::Int8 | A::Int16 | A::Int32 | A::Int64 | A::Int128 | A::UInt8 | A::UInt16
+        | A::UInt32 | A::UInt64 | A::UInt128 | A::Float16 | A::Float32 | A::Float64 | A::Date32 | A::Date64
+        | A::Time32(_) | A::Time64(_) | A::Duration(_) | A::Timestamp(_, None) | A::Binary | A::LargeBinary
+        | A::BinaryView | A::FixedSizeBinary(_) | A::Utf8 | A::LargeUtf8 | A::Utf8View | A::Decimal(_, _) => Ok(()),
+        A::Timestamp(_, Some(tz)) => TimeZone::opt_try_new(Some(tz.clone()))
+            .map(|_| ())
+            .map_err(|e| ServiceError::InvalidArgument(format!("column {column:?}: time zone {tz:?}: {e}"))),
+        A::List(inner) | A::LargeList(inner) | A::FixedSizeList(inner, _) | A::Map(inner, _) => {
+            check_arrow_type(column, &inner.dtype)
+        },
+        A::Struct(fields) => fields.iter().try_for_each(|f| check_arrow_type(column, &f.dtype)),
+        A::Dictionary(_, values, _) => check_arrow_type(column, values),
+        other => Err(ServiceError::InvalidArgument(format!(
+            "column {column:?}: the Arrow type {other:?} has no polars type; cast it before uploading"
+        ))),
+    }
 }
 
 fn malformed(message: impl std::fmt::Display) -> ServiceError {
@@ -216,6 +252,29 @@ mod tests {
         match check_ipc_stream(&[cut], u64::MAX) {
             Err(ServiceError::InvalidArgument(m)) => assert!(m.contains("longer than the upload"), "{m}"),
             other => panic!("expected INVALID_ARGUMENT, got {other:?}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod fuzz_found {
+    use super::*;
+    use crate::fetch::{read_ipc_stream, ChunkedReader};
+
+    /// Streams `make fuzz` found panicking inside polars' IPC reader (now
+    /// patch 0006 and the checks above): each is a clean error, with no
+    /// catch_unwind around the decode.
+    #[test]
+    fn fuzz_found_streams_are_errors_not_panics() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz-upload");
+        let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        assert!(files.len() >= 8, "the fixtures are in {}", dir.display());
+        for file in files {
+            let chunks = vec![Bytes::from(std::fs::read(&file).unwrap())];
+            let checked = check_ipc_stream(&chunks, 64 << 20);
+            let outcome = checked.and_then(|_| read_ipc_stream(ChunkedReader::new(chunks)).map(|_| ()).map_err(ServiceError::from));
+            assert!(outcome.is_err(), "{} decoded", file.display());
         }
     }
 }

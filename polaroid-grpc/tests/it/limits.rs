@@ -286,7 +286,7 @@ async fn collect_checks_the_budget_as_it_builds() {
 /// (`make fuzz`): each is INVALID_ARGUMENT, leaves no handle, and the server
 /// keeps serving.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fuzz_found_uploads_are_invalid_argument() {
+async fn fuzz_found_uploads_are_refused_with_a_clear_error() {
     let server = TestServer::with_sample().await;
     let mut client = server.client().await;
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz-upload");
@@ -295,8 +295,14 @@ async fn fuzz_found_uploads_are_invalid_argument() {
     assert!(files.len() >= 5, "the fixtures are in {}", dir.display());
     for file in files {
         let err = upload_bytes(&mut client, "fuzz", std::fs::read(&file).unwrap(), 1 << 20).await.unwrap_err();
-        assert_eq!(err.code(), Code::InvalidArgument, "{}: {}", file.display(), err.message());
-        assert!(err.message().starts_with("the upload is not a valid Arrow IPC stream"), "{}", err.message());
+        match err.code() {
+            Code::InvalidArgument => {
+                assert!(err.message().starts_with("the upload is not a valid Arrow IPC stream"), "{}", err.message())
+            },
+            // A null array of 2^51 rows is well-formed, just far too big.
+            Code::ResourceExhausted => assert!(err.message().starts_with("the upload declares"), "{}", err.message()),
+            other => panic!("{}: {other:?}: {}", file.display(), err.message()),
+        }
     }
     assert!(client.list(ListRequest {}).await.unwrap().into_inner().handles.is_empty());
     let ok = upload_bytes(&mut client, "fine", crate::ipc_stream(&longs(10)), 1 << 20).await.unwrap();
