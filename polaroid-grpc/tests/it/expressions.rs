@@ -60,8 +60,9 @@ async fn filter_with_columns_select_equal_polars() {
     let mut client = server.client().await;
     let t = trades(&mut client).await;
     // (price > 200) & symbol.is_in(["MSFT", "TSLA"]) & (size >= 10)
+    let set = Value::List(proto::LiteralList { values: vec![lv(Value::String("MSFT".into())), lv(Value::String("TSLA".into()))] });
     let predicate = bin(
-        bin(bin(c("price"), BinaryOp::Gt, l(Value::Int64(200))), BinaryOp::And, f("is_in", vec![c("symbol"), e(Kind::Literal(lv(Value::String("MSFT".into()))))], &[])),
+        bin(bin(c("price"), BinaryOp::Gt, l(Value::Int64(200))), BinaryOp::And, f("is_in", vec![c("symbol"), l(set)], &[])),
         BinaryOp::And,
         bin(c("size"), BinaryOp::GtEq, l(Value::Int64(10))),
     );
@@ -93,7 +94,12 @@ async fn filter_with_columns_select_equal_polars() {
     assert!(selected.lineage.contains(".filter("), "{}", selected.lineage);
     let remote = fetch(&mut client, selected.handle).await;
     let local = local_trades()
-        .filter(col("price").gt(lit(200)).and(col("symbol").is_in(lit("MSFT"), false)).and(col("size").gt_eq(lit(10))))
+        .filter(
+            col("price")
+                .gt(lit(200))
+                .and(col("symbol").is_in(lit(Series::new("".into(), ["MSFT", "TSLA"])).implode(true), false))
+                .and(col("size").gt_eq(lit(10))),
+        )
         .with_columns([
             (col("price") * col("size")).alias("notional"),
             col("ts").dt().hour().alias("hour"),
@@ -241,6 +247,14 @@ async fn bad_expressions_are_refused_naming_the_node() {
         (vec![f("rolling_mean", vec![c("price")], &[])], "window_size (a positive integer) is required"),
         (vec![f("dt.truncate", vec![c("ts")], &[("every", Value::String("5 minutes".into()))])], "every \"5 minutes\""),
         (vec![c("no_such_column")], "no_such_column"),
+        (
+            vec![f("is_in", vec![c("symbol"), l(Value::List(proto::LiteralList { values: vec![lv(Value::List(proto::LiteralList::default()))] }))], &[])],
+            "exprs[0].function(is_in).args[1].literal.list[0]: nested lists are not supported",
+        ),
+        (
+            vec![f("is_in", vec![c("size"), l(Value::List(proto::LiteralList { values: vec![proto::Literal { value: Some(Value::Int64(1)), dtype: Some("i32".into()) }] }))], &[])],
+            "list elements take no dtype of their own",
+        ),
     ];
     for (exprs, expected) in cases {
         let err = client.select(SelectRequest { handle: t.clone(), exprs }).await.unwrap_err();
