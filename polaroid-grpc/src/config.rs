@@ -2,10 +2,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::slots::SlotConfig;
+use polaroid_core::{CoreConfig, SlotConfig};
 
-/// What a Polaroid server needs to run. `Default` is what `polaroid-server`
-/// uses with no flags.
+/// What a Polaroid gRPC server needs to run: the core's settings and the
+/// gRPC door's own. `Default` is what `polaroid-server` uses with no flags.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// Address to listen on. Default: 127.0.0.1:50051.
@@ -46,6 +46,19 @@ impl Default for ServerConfig {
             max_upload_message: 64 << 20,
             slots: SlotConfig::default(),
             auth_tokens: Vec::new(),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The core's part of these settings.
+    pub fn core(&self) -> CoreConfig {
+        CoreConfig {
+            data_dir: self.data_dir.clone(),
+            handle_ttl: self.handle_ttl,
+            memory_limit: self.memory_limit,
+            slots: self.slots,
+            auth_tokens: self.auth_tokens.clone(),
         }
     }
 }

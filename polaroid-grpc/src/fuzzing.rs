@@ -12,7 +12,7 @@ use crate::proto;
 /// against a small schema, as Filter/Select/WithColumns do.
 pub fn expr(bytes: &[u8]) -> Result<(), String> {
     let e = proto::Expr::decode(bytes).map_err(|e| e.to_string())?;
-    let e = crate::expr::expr(&e, "expr").map_err(|e| e.to_string())?;
+    let e = crate::decode::expr::expr(&e, "expr").map_err(|e| e.to_string())?;
     let mut lf = ticks().lazy().select([e]);
     lf.collect_schema().map(|_| ()).map_err(|e| e.to_string())
 }
@@ -22,8 +22,8 @@ pub fn expr(bytes: &[u8]) -> Result<(), String> {
 pub fn upload(bytes: &[u8]) -> Result<(), String> {
     let cut = bytes.len() / 2;
     let chunks = vec![Bytes::copy_from_slice(&bytes[..cut]), Bytes::copy_from_slice(&bytes[cut..])];
-    crate::upload::check_ipc_stream(&chunks, 64 << 20).map_err(|e| e.to_string())?;
-    crate::fetch::read_ipc_stream(crate::fetch::ChunkedReader::new(chunks)).map(|_| ()).map_err(|e| e.to_string())
+    polaroid_core::upload::check_ipc_stream(&chunks, 64 << 20).map_err(|e| e.to_string())?;
+    polaroid_core::upload::read_ipc_stream(polaroid_core::upload::ChunkedReader::new(chunks)).map(|_| ()).map_err(|e| e.to_string())
 }
 
 /// Bytes as an `OhlcvRequest`, decoded into kernel options and run over a
@@ -36,7 +36,7 @@ pub fn ohlcv(bytes: &[u8]) -> Result<(), String> {
     if edge {
         req.by.clear();
     }
-    let (options, _) = crate::timeseries::ohlcv_options(&req).map_err(|e| e.to_string())?;
+    let (options, _) = crate::decode::timeseries::ohlcv_options(&req).map_err(|e| e.to_string())?;
     let mut frame = ticks();
     if edge {
         frame = frame.lazy().with_column((col("ts").cast(DataType::Int64) + lit(i64::MAX - 10)).cast(DataType::Datetime(TimeUnit::Microseconds, None)).alias("ts")).collect().map_err(|e| e.to_string())?;

@@ -4,11 +4,14 @@
 //! - [`ServerConfig`] and [`serve`]: run the service (with gRPC health and
 //!   reflection) on a listener until a shutdown signal.
 //! - [`PolaroidFlight`]: Arrow Flight on the same port and handles.
-//! - [`sample`]: the small trades/quotes dataset a fresh server writes.
 //!
-//! The service layer is thin: it decodes a request, calls the handle store
-//! and polars off the async runtime, and encodes the answer. Every error
-//! becomes a gRPC status in one place ([`ServiceError`]).
+//! Both doors are thin adapters over `polaroid_core::Core`: a method
+//! decodes its request ([`decode`]: proto to polars), calls the core, and
+//! encodes the answer. Core errors become gRPC statuses in one place
+//! (`status.rs`).
+//!
+//! - `native.rs`: the `polaroid.v1.Polaroid` service; `flight.rs`: Arrow Flight.
+//! - [`client`]: the Rust client, with polars' own `Expr` on the wire.
 
 pub mod proto {
     #![allow(clippy::all)]
@@ -21,24 +24,15 @@ pub mod proto {
 
 mod auth;
 pub mod client;
-mod collect;
 mod config;
-mod error;
-mod expr;
-mod fetch;
+mod decode;
 mod flight;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
-mod plan_walk;
-mod sandbox;
-pub mod sample;
+mod native;
 mod server;
-mod service;
-mod slots;
-mod timeseries;
-mod transforms;
-mod upload;
+mod status;
 mod wire;
 
 /// The largest HTTP/2 frame our client and server accept. A peer sends data
@@ -54,9 +48,16 @@ const HTTP2_STREAM_WINDOW: u32 = 8 << 20;
 const HTTP2_CONNECTION_WINDOW: u32 = 16 << 20;
 
 pub use config::ServerConfig;
-pub use error::ServiceError;
-pub use fetch::decode_ipc_stream;
 pub use flight::PolaroidFlight;
-pub use server::{serve, ServeError};
-pub use service::PolaroidService;
-pub use slots::SlotConfig;
+pub use native::PolaroidService;
+pub use polaroid_core::{sample, SlotConfig};
+pub use server::{serve, serve_core, ServeError};
+
+use polars::prelude::{DataFrame, PolarsResult};
+
+/// Read the messages of a Fetch back into a DataFrame, one chunk per record
+/// batch as it arrived (no rechunk: that would copy the whole result again).
+pub fn decode_ipc_stream(messages: impl IntoIterator<Item = proto::IpcMessage>) -> PolarsResult<DataFrame> {
+    use polaroid_core::upload::{read_ipc_stream, ChunkedReader};
+    read_ipc_stream(ChunkedReader::new(messages.into_iter().flat_map(|m| m.into_parts())))
+}

@@ -1,6 +1,8 @@
 use std::future::Future;
 
-use polaroid_handles::{HandleConfig, HandleStore};
+use std::sync::Arc;
+
+use polaroid_core::Core;
 use tokio::net::TcpListener;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::server::TcpIncoming;
@@ -13,7 +15,7 @@ use crate::flight::PolaroidFlight;
 use arrow_flight::flight_service_server::FlightServiceServer;
 use crate::proto::polaroid_server::PolaroidServer;
 use crate::proto::FILE_DESCRIPTOR_SET;
-use crate::service::PolaroidService;
+use crate::native::PolaroidService;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -32,31 +34,30 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
-    crate::collect::quiet_query_stops();
-    // Fair shares: with N tokens each tenant may hold memory_limit / N, so
-    // no tenant's uploads can evict another's frames and together they stay
-    // within the limit.
-    let tenants = config.auth_tokens.len().max(1) as u64;
-    let store = HandleStore::new(HandleConfig {
-        idle_ttl: config.handle_ttl,
-        memory_budget: config.memory_limit,
-        namespace_budget: Some(config.memory_limit / tenants),
-        ..HandleConfig::default()
-    });
-    let service = PolaroidService::new(store, config.data_dir.clone(), config.max_message_size, config.slots).map_err(|source| {
-        ServeError::DataDir { path: config.data_dir.display().to_string(), source }
-    })?;
-    let auth = Auth::new(config.auth_tokens.clone());
+    let core = Core::new(config.core())
+        .map_err(|source| ServeError::DataDir { path: config.data_dir.display().to_string(), source })?;
+    serve_core(core, &config, listener, shutdown).await
+}
+
+/// [`serve`] over a core that other doors share. Of `config`, only the
+/// gRPC door's settings (message sizes) are read here.
+pub async fn serve_core(
+    core: Arc<Core>,
+    config: &ServerConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServeError> {
+    let auth = Auth::new(core.tenants().clone());
     // Flight clients write a record batch as one message (pyarrow sends a
     // table's chunk as is): accept up to --max-upload-message, not more.
     let flight = InterceptedService::new(
-        FlightServiceServer::new(PolaroidFlight::new(service.state()))
+        FlightServiceServer::new(PolaroidFlight::new(core.clone(), config.max_message_size))
             .max_decoding_message_size(config.max_upload_message)
             .max_encoding_message_size(config.max_message_size),
         auth.clone(),
     );
     let polaroid = InterceptedService::new(
-        PolaroidServer::new(service)
+        PolaroidServer::new(PolaroidService::new(core.clone(), config.max_message_size))
             .max_decoding_message_size(config.max_message_size)
             .max_encoding_message_size(config.max_message_size),
         auth,
@@ -76,8 +77,8 @@ pub async fn serve(
 
     tracing::info!(
         listen = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
-        data_dir = %config.data_dir.display(),
-        auth = !config.auth_tokens.is_empty(),
+        data_dir = %core.data_dir().display(),
+        auth = core.tenants().requires_token(),
         "polaroid-server serving"
     );
     Server::builder()

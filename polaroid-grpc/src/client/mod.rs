@@ -372,7 +372,7 @@ impl RemoteFrame {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<proto::IpcMessage>(DECODE_WINDOW);
         let decoder = tokio::task::spawn_blocking(move || {
             let parts = std::iter::from_fn(|| rx.blocking_recv()).flat_map(proto::IpcMessage::into_parts);
-            crate::fetch::read_ipc_stream(crate::fetch::ChunkedReader::new(parts))
+            polaroid_core::upload::read_ipc_stream(polaroid_core::upload::ChunkedReader::new(parts))
         });
         let mut received = Ok(());
         loop {

@@ -197,16 +197,11 @@ async fn a_panic_inside_polars_is_internal_and_the_server_keeps_serving() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_service_without_the_auth_layer_fails_closed() {
     use polaroid_grpc::proto::polaroid_server::PolaroidServer;
+    use polaroid_core::{Core, CoreConfig};
     use polaroid_grpc::PolaroidService;
-    use polaroid_handles::{HandleConfig, HandleStore};
 
-    let service = PolaroidService::new(
-        HandleStore::new(HandleConfig::default()),
-        sample_dir().to_path_buf(),
-        2 << 20,
-        Default::default(),
-    )
-    .unwrap();
+    let core = Core::new(CoreConfig { data_dir: sample_dir().to_path_buf(), ..Default::default() }).unwrap();
+    let service = PolaroidService::new(core, 2 << 20);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let incoming = tonic::transport::server::TcpIncoming::from(listener);

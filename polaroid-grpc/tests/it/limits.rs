@@ -289,7 +289,7 @@ async fn collect_checks_the_budget_as_it_builds() {
 async fn fuzz_found_uploads_are_refused_with_a_clear_error() {
     let server = TestServer::with_sample().await;
     let mut client = server.client().await;
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz-upload");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../polaroid-core/tests/fixtures/fuzz-upload");
     let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();
     assert!(files.len() >= 5, "the fixtures are in {}", dir.display());

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::error::ServiceError;
+use crate::error::CoreError;
 
 /// How many queries run and wait, and for how long one may wait.
 #[derive(Debug, Clone, Copy)]
@@ -38,34 +38,34 @@ pub(crate) struct QuerySlots {
 }
 
 /// A running query's slot; the slot frees when it is dropped.
-pub(crate) struct Slot {
+pub struct Slot {
     _permit: OwnedSemaphorePermit,
 }
 
 impl QuerySlots {
-    pub(crate) fn new(config: SlotConfig) -> Self {
+    pub fn new(config: SlotConfig) -> Self {
         Self { permits: Arc::new(Semaphore::new(config.max_running.max(1))), waiting: AtomicUsize::new(0), config }
     }
 
     /// Queries running now.
-    pub(crate) fn running(&self) -> usize {
+    pub fn running(&self) -> usize {
         self.config.max_running.max(1) - self.permits.available_permits()
     }
 
     /// Requests waiting for a slot now.
-    pub(crate) fn waiting(&self) -> usize {
+    pub fn waiting(&self) -> usize {
         self.waiting.load(Ordering::Relaxed)
     }
 
     /// A slot, at once if one is free, else after waiting in the queue.
-    pub(crate) async fn acquire(&self) -> Result<Slot, ServiceError> {
+    pub(crate) async fn acquire(&self) -> Result<Slot, CoreError> {
         if let Ok(permit) = self.permits.clone().try_acquire_owned() {
             return Ok(Slot { _permit: permit });
         }
         let queued = self.waiting.fetch_add(1, Ordering::AcqRel);
         let _leave = LeaveQueue(&self.waiting);
         if queued >= self.config.max_waiting {
-            return Err(ServiceError::ResourceExhausted(format!(
+            return Err(CoreError::ResourceExhausted(format!(
                 "the server is busy: {} queries running and {queued} waiting (the queue holds {}); retry later",
                 self.running(),
                 self.config.max_waiting
@@ -73,8 +73,8 @@ impl QuerySlots {
         }
         match tokio::time::timeout(self.config.max_wait, self.permits.clone().acquire_owned()).await {
             Ok(Ok(permit)) => Ok(Slot { _permit: permit }),
-            Ok(Err(_closed)) => Err(ServiceError::Internal("the query slots were closed".into())),
-            Err(_elapsed) => Err(ServiceError::ResourceExhausted(format!(
+            Ok(Err(_closed)) => Err(CoreError::Internal("the query slots were closed".into())),
+            Err(_elapsed) => Err(CoreError::ResourceExhausted(format!(
                 "the server is busy: no query slot came free within {:?}; retry later",
                 self.config.max_wait
             ))),
@@ -94,7 +94,7 @@ impl Drop for LeaveQueue<'_> {
 /// disconnected or its deadline passed, so tonic dropped the handler).
 /// Long work checks it between batches and stops.
 #[derive(Clone, Default)]
-pub(crate) struct CancelToken {
+pub struct CancelToken {
     flag: Arc<AtomicBool>,
     /// Another sign the work is unwanted (a result stream whose receiver is gone).
     gone: Option<Arc<dyn Fn() -> bool + Send + Sync>>,
@@ -102,17 +102,17 @@ pub(crate) struct CancelToken {
 
 impl CancelToken {
     /// A token that fires when `gone` says so.
-    pub(crate) fn when(gone: impl Fn() -> bool + Send + Sync + 'static) -> Self {
+    pub fn when(gone: impl Fn() -> bool + Send + Sync + 'static) -> Self {
         Self { flag: Arc::default(), gone: Some(Arc::new(gone)) }
     }
 
-    pub(crate) fn is_cancelled(&self) -> bool {
+    pub fn is_cancelled(&self) -> bool {
         self.flag.load(Ordering::Relaxed) || self.gone.as_ref().is_some_and(|gone| gone())
     }
 
-    pub(crate) fn check(&self) -> Result<(), ServiceError> {
+    pub fn check(&self) -> Result<(), CoreError> {
         if self.is_cancelled() {
-            Err(ServiceError::Cancelled("the client went away; the query was stopped".into()))
+            Err(CoreError::Cancelled("the client went away; the query was stopped".into()))
         } else {
             Ok(())
         }
@@ -121,14 +121,14 @@ impl CancelToken {
 
 /// Cancels its token when dropped: held by the request's future, so the
 /// token fires when tonic drops that future.
-pub(crate) struct CancelOnDrop(CancelToken);
+pub struct CancelOnDrop(CancelToken);
 
 impl CancelOnDrop {
-    pub(crate) fn new() -> Self {
+    pub fn new() -> Self {
         Self(CancelToken::default())
     }
 
-    pub(crate) fn token(&self) -> CancelToken {
+    pub fn token(&self) -> CancelToken {
         self.0.clone()
     }
 }
@@ -161,12 +161,12 @@ mod tests {
             tokio::task::yield_now().await;
         }
         match slots.acquire().await {
-            Err(ServiceError::ResourceExhausted(m)) => assert!(m.contains("1 waiting"), "{m}"),
+            Err(CoreError::ResourceExhausted(m)) => assert!(m.contains("1 waiting"), "{m}"),
             other => panic!("expected a full queue, got {:?}", other.map(|_| ())),
         }
         // The waiter gives up after max_wait.
         match waiter.await.unwrap() {
-            Err(ServiceError::ResourceExhausted(m)) => assert!(m.contains("200ms"), "{m}"),
+            Err(CoreError::ResourceExhausted(m)) => assert!(m.contains("200ms"), "{m}"),
             other => panic!("expected a timeout, got {other:?}"),
         }
         assert_eq!(slots.waiting(), 0);

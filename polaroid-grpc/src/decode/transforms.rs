@@ -3,13 +3,13 @@
 
 use polars::prelude::*;
 
-use crate::error::ServiceError;
+use polaroid_core::CoreError;
 use crate::proto;
 
-type Built = Result<(LazyFrame, String), ServiceError>;
+type Built = Result<(LazyFrame, String), CoreError>;
 
-fn invalid(msg: impl Into<String>) -> ServiceError {
-    ServiceError::InvalidArgument(msg.into())
+fn invalid(msg: impl Into<String>) -> CoreError {
+    CoreError::InvalidArgument(msg.into())
 }
 
 fn names(cols: &[String]) -> String {
@@ -75,13 +75,6 @@ pub(crate) fn rename(lf: LazyFrame, req: &proto::RenameRequest) -> Built {
     Ok((lf.rename(old, new, req.strict), format!("rename({text})")))
 }
 
-pub(crate) fn concat_plans(inputs: Vec<LazyFrame>) -> Result<LazyFrame, ServiceError> {
-    if inputs.len() < 2 {
-        return Err(invalid("concat needs at least two handles"));
-    }
-    Ok(concat(inputs, UnionArgs::default())?)
-}
-
 pub(crate) fn join(left: LazyFrame, right: LazyFrame, req: &proto::JoinRequest) -> Built {
     let how = proto::JoinHow::try_from(req.how).map_err(|_| invalid(format!("unknown join kind {}", req.how)))?;
     let join_type = match how {
@@ -117,7 +110,7 @@ pub(crate) fn join(left: LazyFrame, right: LazyFrame, req: &proto::JoinRequest) 
     Ok((left.join(right, left_on, right_on, args), text))
 }
 
-fn asof_options(req: &proto::JoinRequest) -> Result<AsOfOptions, ServiceError> {
+fn asof_options(req: &proto::JoinRequest) -> Result<AsOfOptions, CoreError> {
     let asof = req.asof.clone().unwrap_or_default();
     let strategy = match proto::AsofStrategy::try_from(asof.strategy)
         .map_err(|_| invalid(format!("unknown as-of strategy {}", asof.strategy)))?
@@ -160,13 +153,13 @@ pub(crate) fn select(lf: LazyFrame, req: &proto::SelectRequest) -> Built {
     if req.exprs.is_empty() {
         return Err(invalid("select needs at least one expression in `exprs`"));
     }
-    let exprs = crate::expr::exprs(&req.exprs, "exprs")?;
+    let exprs = crate::decode::expr::exprs(&req.exprs, "exprs")?;
     let text = format!("select({})", expr_text(&exprs));
     Ok((lf.select(exprs), text))
 }
 
 pub(crate) fn filter(lf: LazyFrame, req: &proto::FilterRequest) -> Built {
-    let predicate = crate::expr::required(req.predicate.as_ref(), "predicate")?;
+    let predicate = crate::decode::expr::required(req.predicate.as_ref(), "predicate")?;
     let text = format!("filter({predicate:?})");
     Ok((lf.filter(predicate), text))
 }
@@ -175,7 +168,7 @@ pub(crate) fn with_columns(lf: LazyFrame, req: &proto::WithColumnsRequest) -> Bu
     if req.exprs.is_empty() {
         return Err(invalid("with_columns needs at least one expression in `exprs`"));
     }
-    let exprs = crate::expr::exprs(&req.exprs, "exprs")?;
+    let exprs = crate::decode::expr::exprs(&req.exprs, "exprs")?;
     let text = format!("with_columns({})", expr_text(&exprs));
     Ok((lf.with_columns(exprs), text))
 }
@@ -184,8 +177,8 @@ pub(crate) fn group_by(lf: LazyFrame, req: &proto::GroupByRequest) -> Built {
     if req.keys.is_empty() {
         return Err(invalid("group_by needs at least one key in `keys`"));
     }
-    let keys = crate::expr::exprs(&req.keys, "keys")?;
-    let aggs = crate::expr::exprs(&req.aggs, "aggs")?;
+    let keys = crate::decode::expr::exprs(&req.keys, "keys")?;
+    let aggs = crate::decode::expr::exprs(&req.aggs, "aggs")?;
     let text = format!("group_by({}).agg({})", expr_text(&keys), expr_text(&aggs));
     let grouped = if req.maintain_order { lf.group_by_stable(keys) } else { lf.group_by(keys) };
     Ok((grouped.agg(aggs), text))

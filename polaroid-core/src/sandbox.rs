@@ -23,7 +23,7 @@ use polars::sql::SQLContext;
 use polars_plan::dsl::{DslPlan, ScanSources, SinkType};
 use polars_plan::plans::{DslFunction, FunctionIR};
 
-use crate::error::ServiceError;
+use crate::error::CoreError;
 use crate::plan_walk::walk;
 
 /// The data directory, canonical, and the rule for paths inside it.
@@ -43,13 +43,18 @@ impl Sandbox {
     ///
     /// Refused with PERMISSION_DENIED: absolute paths, any `..`, and anything
     /// that resolves (through symlinks) outside the directory.
-    pub(crate) fn resolve(&self, requested: &str) -> Result<PathBuf, ServiceError> {
+    /// The canonical data directory.
+    pub(crate) fn root(&self) -> &Path {
+        &self.data_dir
+    }
+
+    pub(crate) fn resolve(&self, requested: &str) -> Result<PathBuf, CoreError> {
         if requested.is_empty() {
-            return Err(ServiceError::InvalidArgument("path is empty".into()));
+            return Err(CoreError::InvalidArgument("path is empty".into()));
         }
         let path = Path::new(requested);
         if path.is_absolute() {
-            return Err(ServiceError::PermissionDenied(format!(
+            return Err(CoreError::PermissionDenied(format!(
                 "{requested:?} is an absolute path; paths are relative to the server's data directory"
             )));
         }
@@ -58,39 +63,39 @@ impl Sandbox {
 
     /// Check the canonical form of `path` (already joined to the data
     /// directory if it was relative).
-    fn canonical_file(&self, requested: &str, path: &Path) -> Result<PathBuf, ServiceError> {
+    fn canonical_file(&self, requested: &str, path: &Path) -> Result<PathBuf, CoreError> {
         if path.components().any(|c| matches!(c, Component::ParentDir)) {
-            return Err(ServiceError::PermissionDenied(format!(
+            return Err(CoreError::PermissionDenied(format!(
                 "{requested:?} uses '..'; paths must stay inside the server's data directory"
             )));
         }
         let canonical = path.canonicalize().map_err(|e| match e.kind() {
             ErrorKind::NotFound => {
-                ServiceError::NotFound(format!("no file {requested:?} in the server's data directory"))
+                CoreError::NotFound(format!("no file {requested:?} in the server's data directory"))
             },
-            ErrorKind::PermissionDenied => ServiceError::PermissionDenied(format!("cannot open {requested:?}: {e}")),
-            _ => ServiceError::InvalidArgument(format!("cannot open {requested:?}: {e}")),
+            ErrorKind::PermissionDenied => CoreError::PermissionDenied(format!("cannot open {requested:?}: {e}")),
+            _ => CoreError::InvalidArgument(format!("cannot open {requested:?}: {e}")),
         })?;
         if !canonical.starts_with(&self.data_dir) {
-            return Err(ServiceError::PermissionDenied(format!(
+            return Err(CoreError::PermissionDenied(format!(
                 "{requested:?} resolves outside the server's data directory"
             )));
         }
         if !canonical.is_file() {
-            return Err(ServiceError::InvalidArgument(format!("{requested:?} is not a file")));
+            return Err(CoreError::InvalidArgument(format!("{requested:?} is not a file")));
         }
         Ok(canonical)
     }
 
     /// A path as a plan carries it: relative (to the data directory) or an
     /// absolute path that is already inside it.
-    fn resolve_plan_path(&self, requested: &str) -> Result<PathBuf, ServiceError> {
+    fn resolve_plan_path(&self, requested: &str) -> Result<PathBuf, CoreError> {
         let path = Path::new(requested);
         if !path.is_absolute() {
             return self.resolve(requested);
         }
         if !path.starts_with(&self.data_dir) {
-            return Err(ServiceError::PermissionDenied(format!(
+            return Err(CoreError::PermissionDenied(format!(
                 "{requested:?} is outside the server's data directory; paths are relative to it"
             )));
         }
@@ -124,7 +129,7 @@ impl Sandbox {
     /// Subplans inside expressions (SQL `IN (SELECT ...)`, scalar subqueries)
     /// are walked too, and any cached IR is dropped so what runs is what was
     /// checked.
-    pub(crate) fn confine(&self, lf: LazyFrame) -> Result<LazyFrame, ServiceError> {
+    pub(crate) fn confine(&self, lf: LazyFrame) -> Result<LazyFrame, CoreError> {
         let opt_state = lf.get_current_optimizations();
         let mut plan = lf.logical_plan;
         walk(&mut plan, &mut |node| self.check_node(node))?;
@@ -132,11 +137,11 @@ impl Sandbox {
     }
 
     /// What the walk does at each node: confine sources, refuse sinks.
-    fn check_node(&self, node: &mut DslPlan) -> Result<(), ServiceError> {
+    fn check_node(&self, node: &mut DslPlan) -> Result<(), CoreError> {
         match node {
             DslPlan::Scan { sources, unified_scan_args, cached_ir, .. } => {
                 if unified_scan_args.deletion_files.is_some() {
-                    return Err(ServiceError::PermissionDenied(
+                    return Err(CoreError::PermissionDenied(
                         "scans with deletion files are not supported by this server".into(),
                     ));
                 }
@@ -151,7 +156,7 @@ impl Sandbox {
             DslPlan::Sink { payload, .. } => match payload {
                 SinkType::Memory | SinkType::Callback(_) => {},
                 SinkType::File(_) | SinkType::Partitioned(_) | SinkType::Iceberg(_) => {
-                    return Err(ServiceError::PermissionDenied(
+                    return Err(CoreError::PermissionDenied(
                         "plans may not write files on this server (a file sink was found)".into(),
                     ))
                 },
@@ -161,7 +166,7 @@ impl Sandbox {
         Ok(())
     }
 
-    fn confine_sources(&self, sources: &ScanSources) -> Result<ScanSources, ServiceError> {
+    fn confine_sources(&self, sources: &ScanSources) -> Result<ScanSources, CoreError> {
         match sources {
             ScanSources::Paths(paths) => {
                 let mut confined = Vec::with_capacity(paths.len());
@@ -172,7 +177,7 @@ impl Sandbox {
                 Ok(ScanSources::Paths(confined.into()))
             },
             ScanSources::Buffers(_) => Ok(sources.clone()),
-            ScanSources::Files(_) => Err(ServiceError::PermissionDenied(
+            ScanSources::Files(_) => Err(CoreError::PermissionDenied(
                 "plans may not read open file handles on this server; name a file in the data directory".into(),
             )),
         }
@@ -182,18 +187,18 @@ impl Sandbox {
 /// Where the SQL resolver keeps why it refused a path (polars only carries
 /// a message, and the refusal must keep its PERMISSION_DENIED / NOT_FOUND).
 #[derive(Clone, Default)]
-pub(crate) struct RefusalSlot(Arc<Mutex<Option<ServiceError>>>);
+pub(crate) struct RefusalSlot(Arc<Mutex<Option<CoreError>>>);
 
 impl RefusalSlot {
-    fn keep(&self, refusal: ServiceError) {
+    fn keep(&self, refusal: CoreError) {
         let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
         slot.get_or_insert(refusal);
     }
 
     /// The refusal, if the resolver made one; else `err` as it is.
-    pub(crate) fn explain(&self, err: PolarsError) -> ServiceError {
+    pub(crate) fn explain(&self, err: PolarsError) -> CoreError {
         let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        slot.take().unwrap_or(ServiceError::Polars(err))
+        slot.take().unwrap_or(CoreError::Polars(err))
     }
 }
 
@@ -226,9 +231,9 @@ mod tests {
         LazyFrame::scan_ipc(PlRefPath::new(path.as_ref()), Default::default(), Default::default()).unwrap()
     }
 
-    fn refusal(result: Result<LazyFrame, ServiceError>) -> String {
+    fn refusal(result: Result<LazyFrame, CoreError>) -> String {
         match result {
-            Err(ServiceError::PermissionDenied(m)) => m,
+            Err(CoreError::PermissionDenied(m)) => m,
             Err(other) => panic!("expected PERMISSION_DENIED, got {other}"),
             Ok(lf) => panic!("expected a refusal, the plan passed:\n{}", lf.describe_plan().unwrap()),
         }
@@ -284,7 +289,7 @@ mod tests {
             panic!("a table function outside the data directory was planned");
         };
         match refusals.explain(err) {
-            ServiceError::PermissionDenied(m) => assert!(m.contains("is an absolute path"), "{m}"),
+            CoreError::PermissionDenied(m) => assert!(m.contains("is an absolute path"), "{m}"),
             other => panic!("expected PERMISSION_DENIED, got {other}"),
         }
         let lf = ctx.execute("SELECT a FROM read_ipc('t.ipc') ORDER BY a DESC").unwrap();

@@ -1,5 +1,4 @@
-//! Uploaded Arrow IPC streams (Upload, DoPut): checked before they are
-//! decoded.
+//! Uploaded Arrow IPC streams (Upload, DoPut): checked, then decoded.
 //!
 //! polars-arrow's reader allocates what a message *declares* before it reads
 //! it: the decompressed length at the head of each compressed buffer, and
@@ -12,19 +11,20 @@
 //!   plain buffer lengths) and its row count fit the memory budget left.
 
 use bytes::Bytes;
-use polars::prelude::TimeZone;
+use polars::prelude::*;
+use polars_arrow::io::ipc::read::{read_stream_metadata, StreamReader, StreamState};
 use polars_arrow::datatypes::{ArrowDataType, ArrowSchema};
 use polars_arrow::io::ipc::format::ipc::planus::ReadAsRoot;
 use polars_arrow::io::ipc::format::ipc::{MessageHeaderRef, MessageRef, RecordBatchRef};
 
-use crate::error::ServiceError;
+use crate::error::CoreError;
 
 /// The largest message header (flatbuffer) accepted: schemas of thousands
 /// of columns fit well inside it.
 const MAX_HEADER: u64 = 16 << 20;
 
 /// Check the IPC stream in `chunks` against `budget_left` bytes.
-pub(crate) fn check_ipc_stream(chunks: &[Bytes], budget_left: u64) -> Result<(), ServiceError> {
+pub fn check_ipc_stream(chunks: &[Bytes], budget_left: u64) -> Result<(), CoreError> {
     let stream = Chunks::new(chunks);
     let mut position = 0u64;
     let (mut decoded, mut rows) = (0u64, 0u64);
@@ -67,7 +67,7 @@ pub(crate) fn check_ipc_stream(chunks: &[Bytes], budget_left: u64) -> Result<(),
             // A row costs at least a byte somewhere; a row count beyond the
             // budget would be allocated by later work even if nothing is here.
             if decoded > budget_left || rows > budget_left {
-                return Err(ServiceError::ResourceExhausted(format!(
+                return Err(CoreError::ResourceExhausted(format!(
                     "the upload declares at least {decoded} bytes in {rows} rows once decoded, more than the \
                      {budget_left} bytes of your share of the server's memory budget"
                 )));
@@ -79,7 +79,7 @@ pub(crate) fn check_ipc_stream(chunks: &[Bytes], budget_left: u64) -> Result<(),
 
 /// The bytes `batch` decodes to, and its rows; every buffer must lie in the
 /// body at `body_start..body_start + body_length`.
-fn check_batch(stream: &Chunks<'_>, batch: RecordBatchRef<'_>, body_start: u64, body_length: u64) -> Result<(u64, u64), ServiceError> {
+fn check_batch(stream: &Chunks<'_>, batch: RecordBatchRef<'_>, body_start: u64, body_length: u64) -> Result<(u64, u64), CoreError> {
     let invalid = |e: polars_arrow::io::ipc::format::ipc::planus::Error| malformed(format!("invalid record batch: {e}"));
     let rows = u64::try_from(batch.length().map_err(invalid)?).map_err(|_| malformed("negative row count"))?;
     let compressed = batch.compression().map_err(invalid)?.is_some();
@@ -123,11 +123,11 @@ fn check_batch(stream: &Chunks<'_>, batch: RecordBatchRef<'_>, body_start: u64, 
 /// polars-core converts Arrow types to polars types infallibly: it panics on
 /// a type it does not map (intervals, unions, run-end encoding, ...) and on a
 /// time zone it cannot parse. Refuse those with a clear error first.
-pub(crate) fn check_arrow_schema(schema: &ArrowSchema) -> Result<(), ServiceError> {
+pub fn check_arrow_schema(schema: &ArrowSchema) -> Result<(), CoreError> {
     schema.iter_values().try_for_each(|field| check_arrow_type(&field.name, &field.dtype))
 }
 
-fn check_arrow_type(column: &str, dtype: &ArrowDataType) -> Result<(), ServiceError> {
+fn check_arrow_type(column: &str, dtype: &ArrowDataType) -> Result<(), CoreError> {
     use ArrowDataType as A;
     match dtype {
         A::Null | A::Boolean | A::Int8 | A::Int16 | A::Int32 | A::Int64 | A::Int128 | A::UInt8 | A::UInt16
@@ -136,20 +136,20 @@ fn check_arrow_type(column: &str, dtype: &ArrowDataType) -> Result<(), ServiceEr
         | A::BinaryView | A::FixedSizeBinary(_) | A::Utf8 | A::LargeUtf8 | A::Utf8View | A::Decimal(_, _) => Ok(()),
         A::Timestamp(_, Some(tz)) => TimeZone::opt_try_new(Some(tz.clone()))
             .map(|_| ())
-            .map_err(|e| ServiceError::InvalidArgument(format!("column {column:?}: time zone {tz:?}: {e}"))),
+            .map_err(|e| CoreError::InvalidArgument(format!("column {column:?}: time zone {tz:?}: {e}"))),
         A::List(inner) | A::LargeList(inner) | A::FixedSizeList(inner, _) | A::Map(inner, _) => {
             check_arrow_type(column, &inner.dtype)
         },
         A::Struct(fields) => fields.iter().try_for_each(|f| check_arrow_type(column, &f.dtype)),
         A::Dictionary(_, values, _) => check_arrow_type(column, values),
-        other => Err(ServiceError::InvalidArgument(format!(
+        other => Err(CoreError::InvalidArgument(format!(
             "column {column:?}: the Arrow type {other:?} has no polars type; cast it before uploading"
         ))),
     }
 }
 
-fn malformed(message: impl std::fmt::Display) -> ServiceError {
-    ServiceError::InvalidArgument(format!("the upload is not a valid Arrow IPC stream: {message}"))
+fn malformed(message: impl std::fmt::Display) -> CoreError {
+    CoreError::InvalidArgument(format!("the upload is not a valid Arrow IPC stream: {message}"))
 }
 
 /// Random access to a stream received in chunks, without joining them.
@@ -198,6 +198,85 @@ impl<'a> Chunks<'a> {
     }
 }
 
+/// An Arrow IPC stream read from `reader`, kept in the chunks it was sent in.
+pub fn read_ipc_stream(mut reader: impl std::io::Read + std::io::Seek) -> PolarsResult<DataFrame> {
+    let metadata = read_stream_metadata(&mut reader)?;
+    crate::upload::check_arrow_schema(&metadata.schema).map_err(|e| polars_err!(ComputeError: "{e}"))?;
+    let mut df = DataFrame::empty_with_schema(&Schema::from_arrow_schema(&metadata.schema));
+    for state in StreamReader::new(reader, metadata, None) {
+        match state? {
+            // Every batch has the stream's schema: appending moves its chunks.
+            StreamState::Some(batch) => {
+                df.vstack_mut_owned_unchecked(DataFrame::from(batch));
+            },
+            // The input ended without the end-of-stream marker, which the
+            // format allows; there is nothing more to wait for.
+            StreamState::Waiting => break,
+        }
+    }
+    Ok(df)
+}
+
+/// `Read` over a sequence of byte chunks, so a stream that arrived in pieces
+/// is read in place rather than first concatenated into one buffer. It
+/// seeks forward only (the IPC reader skips body padding that way).
+pub struct ChunkedReader<I> {
+    chunks: I,
+    current: bytes::Bytes,
+    position: u64,
+}
+
+impl<I: Iterator<Item = bytes::Bytes>> ChunkedReader<I> {
+    pub fn new(chunks: impl IntoIterator<IntoIter = I>) -> Self {
+        Self { chunks: chunks.into_iter(), current: bytes::Bytes::new(), position: 0 }
+    }
+
+    /// The unread rest of the current chunk, fetching the next chunk when
+    /// it is used up; empty at the end of the input.
+    fn fill(&mut self) -> &[u8] {
+        while self.current.is_empty() {
+            match self.chunks.next() {
+                Some(next) => self.current = next,
+                None => break,
+            }
+        }
+        &self.current
+    }
+
+    fn consume(&mut self, n: usize) {
+        bytes::Buf::advance(&mut self.current, n);
+        self.position += n as u64;
+    }
+}
+
+impl<I: Iterator<Item = bytes::Bytes>> std::io::Read for ChunkedReader<I> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let available = self.fill();
+        let n = buf.len().min(available.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<I: Iterator<Item = bytes::Bytes>> std::io::Seek for ChunkedReader<I> {
+    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+        let std::io::SeekFrom::Current(skip @ 0..) = to else {
+            return Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "a received stream only seeks forward"));
+        };
+        let mut left = skip as u64;
+        while left > 0 {
+            let n = (self.fill().len() as u64).min(left);
+            if n == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            self.consume(n as usize);
+            left -= n;
+        }
+        Ok(self.position)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use polars::prelude::*;
@@ -223,7 +302,7 @@ mod tests {
                 check_ipc_stream(&chunks, u64::MAX).unwrap();
                 // 10k i64 values alone decode to 80 kB: a smaller budget is refused.
                 match check_ipc_stream(&chunks, 50_000) {
-                    Err(ServiceError::ResourceExhausted(m)) => assert!(m.contains("50000 bytes of your share"), "{m}"),
+                    Err(CoreError::ResourceExhausted(m)) => assert!(m.contains("50000 bytes of your share"), "{m}"),
                     other => panic!("expected RESOURCE_EXHAUSTED, got {other:?}"),
                 }
             }
@@ -240,7 +319,7 @@ mod tests {
         let mut bomb = bytes.clone();
         bomb[at..at + 8].copy_from_slice(&(1i64 << 45).to_le_bytes());
         match check_ipc_stream(&[Bytes::from(bomb)], 1 << 30) {
-            Err(ServiceError::ResourceExhausted(m)) => assert!(m.contains("35184372"), "{m}"),
+            Err(CoreError::ResourceExhausted(m)) => assert!(m.contains("35184372"), "{m}"),
             other => panic!("expected RESOURCE_EXHAUSTED, got {other:?}"),
         }
     }
@@ -250,7 +329,7 @@ mod tests {
         let bytes = stream(&frame(), None);
         let cut = Bytes::copy_from_slice(&bytes[..bytes.len() / 2]);
         match check_ipc_stream(&[cut], u64::MAX) {
-            Err(ServiceError::InvalidArgument(m)) => assert!(m.contains("longer than the upload"), "{m}"),
+            Err(CoreError::InvalidArgument(m)) => assert!(m.contains("longer than the upload"), "{m}"),
             other => panic!("expected INVALID_ARGUMENT, got {other:?}"),
         }
     }
@@ -259,8 +338,7 @@ mod tests {
 #[cfg(test)]
 mod fuzz_found {
     use super::*;
-    use crate::fetch::{read_ipc_stream, ChunkedReader};
-
+    
     /// Streams `make fuzz` found panicking inside polars' IPC reader (now
     /// patch 0006 and the checks above): each is a clean error, with no
     /// catch_unwind around the decode.
@@ -273,8 +351,92 @@ mod fuzz_found {
         for file in files {
             let chunks = vec![Bytes::from(std::fs::read(&file).unwrap())];
             let checked = check_ipc_stream(&chunks, 64 << 20);
-            let outcome = checked.and_then(|_| read_ipc_stream(ChunkedReader::new(chunks)).map(|_| ()).map_err(ServiceError::from));
+            let outcome = checked.and_then(|_| read_ipc_stream(ChunkedReader::new(chunks)).map(|_| ()).map_err(CoreError::from));
             assert!(outcome.is_err(), "{} decoded", file.display());
         }
+    }
+}
+
+#[cfg(test)]
+mod round_trip {
+    use polars::prelude::*;
+
+    use super::*;
+    use crate::ipc::{frame_parts, IpcEncoder, END_OF_STREAM};
+
+    fn sample() -> DataFrame {
+        df!(
+            "id" => (0..5000i64).collect::<Vec<_>>(),
+            "x" => (0..5000).map(|i| (i % 7 != 0).then_some(i as f64 * 0.25)).collect::<Vec<_>>(),
+            "s" => (0..5000).map(|i| format!("row {i}")).collect::<Vec<_>>(),
+        )
+        .unwrap()
+    }
+
+    /// The server's stream for `df` in messages of at most 64 KiB, joined,
+    /// and how many record batches it holds.
+    fn stream_bytes(df: &DataFrame) -> (Vec<u8>, usize) {
+        let (mut encoder, schema) = IpcEncoder::start(df.schema(), 64 << 10, None);
+        let mut parts = Vec::new();
+        frame_parts(schema, &mut parts);
+        let mut batches = 0;
+        encoder
+            .encode(df, &mut |batch| {
+                batches += 1;
+                batch.messages.into_iter().for_each(|m| frame_parts(m, &mut parts));
+                true
+            })
+            .unwrap();
+        parts.push(bytes::Bytes::from_static(&END_OF_STREAM));
+        (parts.concat(), batches)
+    }
+
+    /// Split `bytes` at uneven places, as a network would.
+    fn pieces(bytes: &[u8]) -> Vec<bytes::Bytes> {
+        let mut out = Vec::new();
+        let (mut at, mut step) = (0, 1);
+        while at < bytes.len() {
+            let end = (at + step).min(bytes.len());
+            out.push(bytes::Bytes::copy_from_slice(&bytes[at..end]));
+            at = end;
+            step = step * 7 % 4093 + 1;
+        }
+        out
+    }
+
+    #[test]
+    fn a_stream_in_uneven_pieces_reads_back_equal_in_its_batches() {
+        let df = sample();
+        let (bytes, batches) = stream_bytes(&df);
+        assert!(batches > 1);
+        let back = read_ipc_stream(ChunkedReader::new(pieces(&bytes))).unwrap();
+        assert!(back.equals_missing(&df));
+        assert_eq!(back.first_col_n_chunks(), batches, "one chunk per batch, not rechunked");
+    }
+
+    #[test]
+    fn a_missing_end_marker_is_allowed_and_a_cut_message_is_an_error() {
+        let df = sample();
+        let (bytes, _) = stream_bytes(&df);
+        let unmarked = &bytes[..bytes.len() - END_OF_STREAM.len()];
+        assert!(read_ipc_stream(ChunkedReader::new(pieces(unmarked))).unwrap().equals_missing(&df));
+        let cut = &bytes[..bytes.len() / 2];
+        assert!(read_ipc_stream(ChunkedReader::new(pieces(cut))).is_err());
+        let empty = read_ipc_stream(ChunkedReader::new(pieces(&stream_bytes(&df.clear()).0))).unwrap();
+        assert_eq!((empty.height(), empty.schema()), (0, df.schema()));
+    }
+
+    #[test]
+    fn the_reader_seeks_forward_only() {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut reader = ChunkedReader::new(pieces(&(0..=255u8).collect::<Vec<_>>()));
+        assert_eq!(reader.seek(SeekFrom::Current(10)).unwrap(), 10);
+        let mut two = [0u8; 2];
+        reader.read_exact(&mut two).unwrap();
+        assert_eq!(two, [10, 11]);
+        assert_eq!(reader.stream_position().unwrap(), 12);
+        assert!(reader.seek(SeekFrom::Current(-1)).is_err());
+        assert!(reader.seek(SeekFrom::Start(0)).is_err());
+        assert!(reader.seek(SeekFrom::Current(1000)).is_err());
     }
 }

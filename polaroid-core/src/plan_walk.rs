@@ -13,32 +13,32 @@ use polars::prelude::PolarsError;
 use polars_plan::dsl::{DslPlan, Expr, SpecialEq};
 use polars_plan::plans::{DslFunction, StatsFunction};
 
-use crate::error::ServiceError;
+use crate::error::CoreError;
 
-type Visit<'a> = dyn FnMut(&mut DslPlan) -> Result<(), ServiceError> + 'a;
+type Visit<'a> = dyn FnMut(&mut DslPlan) -> Result<(), CoreError> + 'a;
 
 /// Call `visit` on every node of `plan`, inputs first; the first error
 /// stops the walk. `visit` may rewrite the node it is given.
-pub(crate) fn walk(plan: &mut DslPlan, visit: &mut Visit<'_>) -> Result<(), ServiceError> {
+pub(crate) fn walk(plan: &mut DslPlan, visit: &mut Visit<'_>) -> Result<(), CoreError> {
     walk_node(plan, visit)
 }
 
-fn walk_arc(plan: &mut Arc<DslPlan>, visit: &mut Visit<'_>) -> Result<(), ServiceError> {
+fn walk_arc(plan: &mut Arc<DslPlan>, visit: &mut Visit<'_>) -> Result<(), CoreError> {
     walk_node(Arc::make_mut(plan), visit)
 }
 
-fn walk_all(plans: &mut [DslPlan], visit: &mut Visit<'_>) -> Result<(), ServiceError> {
+fn walk_all(plans: &mut [DslPlan], visit: &mut Visit<'_>) -> Result<(), CoreError> {
     plans.iter_mut().try_for_each(|p| walk_node(p, visit))
 }
 
-fn walk_exprs(exprs: &mut [Expr], visit: &mut Visit<'_>) -> Result<(), ServiceError> {
+fn walk_exprs(exprs: &mut [Expr], visit: &mut Visit<'_>) -> Result<(), CoreError> {
     exprs.iter_mut().try_for_each(|e| walk_expr(e, visit))
 }
 
 // The match is exhaustive on purpose: a plan node that a new polars release
 // adds does not compile until someone decides how to walk it.
 #[recursive::recursive]
-fn walk_node(plan: &mut DslPlan, visit: &mut Visit<'_>) -> Result<(), ServiceError> {
+fn walk_node(plan: &mut DslPlan, visit: &mut Visit<'_>) -> Result<(), CoreError> {
     match plan {
         DslPlan::Scan { .. } | DslPlan::DataFrameScan { .. } => {},
         DslPlan::Filter { input, predicate } => {
@@ -114,7 +114,7 @@ fn walk_node(plan: &mut DslPlan, visit: &mut Visit<'_>) -> Result<(), ServiceErr
 }
 
 /// Subplans hide inside expressions; walk and rewrite each one in place.
-fn walk_expr(expr: &mut Expr, visit: &mut Visit<'_>) -> Result<(), ServiceError> {
+fn walk_expr(expr: &mut Expr, visit: &mut Visit<'_>) -> Result<(), CoreError> {
     if !(&*expr).into_iter().any(|e| matches!(e, Expr::SubPlan(..))) {
         return Ok(());
     }

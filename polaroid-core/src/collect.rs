@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use polars::prelude::*;
 use polars::error::abort::{QueryStopSignal, is_query_stopped, with_query_stop_signal};
 
-use crate::error::ServiceError;
+use crate::error::CoreError;
 use crate::slots::CancelToken;
 
 /// Run polars work that stops once `cancel` fires.
@@ -18,7 +18,7 @@ use crate::slots::CancelToken;
 /// polled, so a query stops within a morsel of the client leaving, even one
 /// that outputs nothing for minutes (an aggregation, a filtered cross join).
 /// The abort unwinds out of polars and becomes CANCELLED here.
-pub(crate) fn stoppable<T>(cancel: &CancelToken, work: impl FnOnce() -> Result<T, ServiceError>) -> Result<T, ServiceError> {
+pub(crate) fn stoppable<T>(cancel: &CancelToken, work: impl FnOnce() -> Result<T, CoreError>) -> Result<T, CoreError> {
     let token = cancel.clone();
     let signal: QueryStopSignal = Arc::new(move || token.is_cancelled());
     match std::panic::catch_unwind(AssertUnwindSafe(|| with_query_stop_signal(signal, work))) {
@@ -28,8 +28,8 @@ pub(crate) fn stoppable<T>(cancel: &CancelToken, work: impl FnOnce() -> Result<T
     }
 }
 
-fn gone() -> ServiceError {
-    ServiceError::Cancelled("the client went away; the query was stopped".into())
+fn gone() -> CoreError {
+    CoreError::Cancelled("the client went away; the query was stopped".into())
 }
 
 /// Keep the stderr of a busy server clean: a query stopped by its client
@@ -52,15 +52,15 @@ pub(crate) fn quiet_query_stops() {
 /// arrives, and the query stops as soon as the total passes the budget or
 /// the token fires. The in-memory engine runs to the end and its result is
 /// weighed once it exists.
-pub(crate) fn collect_plan(lf: LazyFrame, engine: Engine, budget: u64, cancel: &CancelToken) -> Result<DataFrame, ServiceError> {
+pub(crate) fn collect_plan(lf: LazyFrame, engine: Engine, budget: u64, cancel: &CancelToken) -> Result<DataFrame, CoreError> {
     match engine {
         Engine::InMemory => collect_in_memory(lf, budget, cancel),
         _ => collect_batches(lf, budget, cancel),
     }
 }
 
-fn over_budget(bytes: u64, budget: u64) -> ServiceError {
-    ServiceError::ResourceExhausted(format!(
+fn over_budget(bytes: u64, budget: u64) -> CoreError {
+    CoreError::ResourceExhausted(format!(
         "the result passed {bytes} bytes, more than the {budget} bytes of your share of the server's memory budget; \
          Fetch it instead (it streams), or aggregate it further"
     ))
@@ -70,10 +70,10 @@ fn over_budget(bytes: u64, budget: u64) -> ServiceError {
 struct Gathered {
     batches: Vec<DataFrame>,
     bytes: u64,
-    stopped: Option<ServiceError>,
+    stopped: Option<CoreError>,
 }
 
-fn collect_batches(lf: LazyFrame, budget: u64, cancel: &CancelToken) -> Result<DataFrame, ServiceError> {
+fn collect_batches(lf: LazyFrame, budget: u64, cancel: &CancelToken) -> Result<DataFrame, CoreError> {
     let schema = lf.clone().collect_schema()?;
     let gathered = Arc::new(Mutex::new(Gathered::default()));
     let (sink, token) = (gathered.clone(), cancel.clone());
@@ -107,7 +107,7 @@ fn collect_batches(lf: LazyFrame, budget: u64, cancel: &CancelToken) -> Result<D
 /// polars' in-memory engine has no cancellation we can use safely
 /// (`collect_concurrently` runs the query as a rayon job, where a panic
 /// aborts the process), so it runs here to the end and is weighed after.
-fn collect_in_memory(lf: LazyFrame, budget: u64, cancel: &CancelToken) -> Result<DataFrame, ServiceError> {
+fn collect_in_memory(lf: LazyFrame, budget: u64, cancel: &CancelToken) -> Result<DataFrame, CoreError> {
     cancel.check()?;
     let df = lf.collect_with_engine(Engine::InMemory)?.unwrap_single();
     let bytes = df.estimated_size() as u64;

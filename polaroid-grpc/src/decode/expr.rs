@@ -7,13 +7,13 @@ use std::collections::HashMap;
 
 use polars::prelude::*;
 
-use crate::error::ServiceError;
+use polaroid_core::CoreError;
 use crate::proto::{self, expr::Kind, literal::Value, BinaryOp};
 
-type Result<T> = std::result::Result<T, ServiceError>;
+type Result<T> = std::result::Result<T, CoreError>;
 
-fn bad(path: &str, problem: impl std::fmt::Display) -> ServiceError {
-    ServiceError::InvalidArgument(format!("{path}: {problem}"))
+fn bad(path: &str, problem: impl std::fmt::Display) -> CoreError {
+    CoreError::InvalidArgument(format!("{path}: {problem}"))
 }
 
 /// Translate a list of expressions found at `field` (e.g. `exprs`).

@@ -3,23 +3,12 @@
 
 use polaroid_timeseries::{
     parse_duration, BarKind, Fill, IntervalOptions, OhlcvOptions, OutOfOrder, QuoteColumns, QuoteResampleOptions,
-    ReturnsOptions, RollingVwapOptions, TicksExt, TimeseriesError, VolatilityOptions,
+    ReturnsOptions, RollingVwapOptions, TicksExt, VolatilityOptions,
 };
 use polars::prelude::{LazyFrame, PlSmallStr, TimeZone};
 
-use crate::error::ServiceError;
+use polaroid_core::CoreError;
 use crate::proto;
-
-impl From<TimeseriesError> for ServiceError {
-    fn from(err: TimeseriesError) -> Self {
-        match err {
-            TimeseriesError::Polars(e) => ServiceError::Polars(e),
-            // Sorting is the library's job; this never reaches a caller.
-            e @ TimeseriesError::Unsorted { .. } => ServiceError::Internal(e.to_string()),
-            e => ServiceError::InvalidArgument(e.to_string()),
-        }
-    }
-}
 
 fn or_default<'a>(value: &'a str, default: &'a str) -> &'a str {
     if value.trim().is_empty() {
@@ -30,12 +19,12 @@ fn or_default<'a>(value: &'a str, default: &'a str) -> &'a str {
 }
 
 /// The options a request asks for, and a lineage text.
-pub(crate) fn ohlcv_options(req: &proto::OhlcvRequest) -> Result<(OhlcvOptions, String), ServiceError> {
+pub(crate) fn ohlcv_options(req: &proto::OhlcvRequest) -> Result<(OhlcvOptions, String), CoreError> {
     let threshold = || {
         if req.threshold.is_finite() && req.threshold > 0.0 {
             Ok(req.threshold)
         } else {
-            Err(ServiceError::InvalidArgument(format!(
+            Err(CoreError::InvalidArgument(format!(
                 "tick, volume and dollar bars need a positive threshold, got {}",
                 req.threshold
             )))
@@ -46,23 +35,23 @@ pub(crate) fn ohlcv_options(req: &proto::OhlcvRequest) -> Result<(OhlcvOptions, 
         Ok(proto::BarKind::Tick) => {
             let n = threshold()?;
             if n.fract() != 0.0 {
-                return Err(ServiceError::InvalidArgument(format!("tick bars need a whole number of trades, got {n}")));
+                return Err(CoreError::InvalidArgument(format!("tick bars need a whole number of trades, got {n}")));
             }
             BarKind::Tick(n as u64)
         },
         Ok(proto::BarKind::Volume) => BarKind::Volume(threshold()?),
         Ok(proto::BarKind::Dollar) => BarKind::Dollar(threshold()?),
-        Err(_) => return Err(ServiceError::InvalidArgument(format!("unknown bar kind {}", req.kind))),
+        Err(_) => return Err(CoreError::InvalidArgument(format!("unknown bar kind {}", req.kind))),
     };
     let fill = match proto::BarFill::try_from(req.fill) {
         Ok(proto::BarFill::None) => Fill::None,
         Ok(proto::BarFill::Forward) => Fill::Forward,
-        Err(_) => return Err(ServiceError::InvalidArgument(format!("unknown fill {}", req.fill))),
+        Err(_) => return Err(CoreError::InvalidArgument(format!("unknown fill {}", req.fill))),
     };
     let time_zone = match req.time_zone.trim() {
         "" => None,
         zone => TimeZone::opt_try_new(Some(zone))
-            .map_err(|e| ServiceError::InvalidArgument(format!("time_zone {zone:?}: {e}")))?,
+            .map_err(|e| CoreError::InvalidArgument(format!("time_zone {zone:?}: {e}")))?,
     };
     let options = OhlcvOptions {
         time: or_default(&req.time, "ts").into(),
@@ -95,12 +84,12 @@ fn name(value: &str, default: &str) -> PlSmallStr {
 }
 
 /// Apply the requested analytic to `lf`: the new plan and a lineage text.
-pub(crate) fn tick_analytics(lf: LazyFrame, req: &proto::TickAnalyticsRequest) -> Result<(LazyFrame, String), ServiceError> {
+pub(crate) fn tick_analytics(lf: LazyFrame, req: &proto::TickAnalyticsRequest) -> Result<(LazyFrame, String), CoreError> {
     use proto::tick_analytics_request::Op;
     let by: Vec<PlSmallStr> = req.by.iter().map(|b| b.as_str().into()).collect();
     let time = name(&req.time, "ts");
     let price = name(&req.price, "price");
-    let interval = |every: &str| -> Result<IntervalOptions, ServiceError> {
+    let interval = |every: &str| -> Result<IntervalOptions, CoreError> {
         Ok(IntervalOptions {
             time: time.clone(),
             price: price.clone(),
@@ -108,7 +97,7 @@ pub(crate) fn tick_analytics(lf: LazyFrame, req: &proto::TickAnalyticsRequest) -
             every: parse_duration("every", or_default(every, "1m"))?,
         })
     };
-    let op = req.op.as_ref().ok_or_else(|| ServiceError::InvalidArgument("tick analytics needs an `op`".into()))?;
+    let op = req.op.as_ref().ok_or_else(|| CoreError::InvalidArgument("tick analytics needs an `op`".into()))?;
     Ok(match op {
         Op::QuoteMetrics(q) => {
             let columns = QuoteColumns {

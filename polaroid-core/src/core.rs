@@ -1,0 +1,601 @@
+//! [`Core`]: handles, plans and query slots, with no protocol in sight.
+//!
+//! Every door (native gRPC, Arrow Flight, HTTP) decodes its request into
+//! polars types, calls one method here, and encodes the answer. Plans enter
+//! the store only through [`Core::keep_plan`], which confines them to the
+//! data directory first.
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use polaroid_handles::{Entry, HandleConfig, HandleId, HandleInfo, HandleStore, Namespace, Payload, PayloadKind};
+use polaroid_timeseries::{stream_ohlcv, OhlcvExt, OhlcvOptions, StreamProgress, TimeseriesError};
+use polars::prelude::*;
+use tokio::sync::mpsc;
+
+use crate::collect::{collect_plan, stoppable};
+use crate::error::{panic_message, CoreError};
+use crate::results::{spawn_result, ResultSink, Window};
+use crate::sandbox::Sandbox;
+use crate::slots::{CancelOnDrop, CancelToken, QuerySlots, Slot, SlotConfig};
+use crate::tenants::Tenants;
+use crate::upload::{check_ipc_stream, read_ipc_stream, ChunkedReader};
+
+/// What one closed bar costs in memory, about: ts, open, high, low, close,
+/// volume, vwap (with its validity), trade count and series id.
+const BAR_BYTES: u64 = 72;
+
+/// polars-sql's table functions, which the SQL parser reports as table names.
+const TABLE_FUNCTIONS: &[&str] = &["read_csv", "read_parquet", "read_ipc", "read_json"];
+
+/// The core's settings, shared by every door.
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    /// Files that plans may read live under this directory; nothing outside
+    /// it is reachable. It must exist. Default: `./data`.
+    pub data_dir: PathBuf,
+    /// Idle time after which an unused handle expires. Default: 30 minutes.
+    pub handle_ttl: Duration,
+    /// Memory budget, in bytes, for materialized frames held in handles;
+    /// each tenant may hold an equal share. Default: 4 GiB.
+    pub memory_limit: u64,
+    /// Query slots: how many requests do query work at once, how many may
+    /// wait, and for how long. See [`SlotConfig`].
+    pub slots: SlotConfig,
+    /// If not empty, every call needs `authorization: Bearer <token>` with
+    /// one of these tokens, and each token has its own handle namespace.
+    pub auth_tokens: Vec<String>,
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            handle_ttl: Duration::from_secs(30 * 60),
+            memory_limit: 4 << 30,
+            slots: SlotConfig::default(),
+            auth_tokens: Vec::new(),
+        }
+    }
+}
+
+/// A file source: a path in the data directory and how to read it.
+#[derive(Debug, Clone)]
+pub struct ScanSpec {
+    /// Relative to the data directory.
+    pub path: String,
+    /// `None`: from the file's extension.
+    pub format: Option<FileFormat>,
+    /// CSV only: whether the first line holds column names (default true).
+    pub csv_has_header: Option<bool>,
+    /// CSV only: one byte (default `,`).
+    pub csv_separator: Option<String>,
+}
+
+/// The file formats Scan reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormat {
+    Parquet,
+    Csv,
+    Ipc,
+}
+
+impl FileFormat {
+    /// From a path's extension, case-insensitive.
+    pub fn from_path(path: &str) -> Result<Self, CoreError> {
+        let ext = std::path::Path::new(path).extension().and_then(|e| e.to_str()).unwrap_or("");
+        match ext.to_ascii_lowercase().as_str() {
+            "parquet" | "pq" => Ok(Self::Parquet),
+            "csv" | "tsv" => Ok(Self::Csv),
+            "ipc" | "arrow" | "feather" => Ok(Self::Ipc),
+            _ => Err(CoreError::InvalidArgument(format!(
+                "cannot tell the format of {path:?} from its extension; set `format`"
+            ))),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Parquet => "parquet",
+            Self::Csv => "csv",
+            Self::Ipc => "ipc",
+        }
+    }
+}
+
+/// Server-wide counters, with the caller's own handles.
+#[derive(Debug, Clone, Default)]
+pub struct CoreStats {
+    /// The caller's handles and their estimated bytes.
+    pub handles: u64,
+    pub bytes: u64,
+    pub memory_budget: u64,
+    pub inserted: u64,
+    pub hits: u64,
+    pub misses: u64,
+    pub expired: u64,
+    pub evicted: u64,
+    pub dropped: u64,
+    pub active_fetches: u64,
+    pub running_queries: u64,
+    pub queued_queries: u64,
+}
+
+/// Counts a running result stream for as long as it lives.
+struct StreamGuard(Arc<AtomicU64>);
+
+impl StreamGuard {
+    fn new(counter: &Arc<AtomicU64>) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Self(counter.clone())
+    }
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The shared state every door works on.
+pub struct Core {
+    store: HandleStore,
+    sandbox: Sandbox,
+    tenants: Tenants,
+    slots: QuerySlots,
+    active_streams: Arc<AtomicU64>,
+}
+
+impl Core {
+    /// `config.data_dir` must exist; it is canonicalized once here.
+    pub fn new(config: CoreConfig) -> std::io::Result<Arc<Self>> {
+        crate::collect::quiet_query_stops();
+        let tenants = Tenants::new(config.auth_tokens);
+        // Fair shares: with N tokens each tenant may hold memory_limit / N,
+        // so no tenant's uploads can evict another's frames and together
+        // they stay within the limit.
+        let store = HandleStore::new(HandleConfig {
+            idle_ttl: config.handle_ttl,
+            memory_budget: config.memory_limit,
+            namespace_budget: Some(config.memory_limit / tenants.count() as u64),
+            ..HandleConfig::default()
+        });
+        Self::with_store(store, &config.data_dir, tenants, config.slots)
+    }
+
+    /// A core over an existing store (tests, embedders).
+    pub fn with_store(
+        store: HandleStore,
+        data_dir: &std::path::Path,
+        tenants: Tenants,
+        slots: SlotConfig,
+    ) -> std::io::Result<Arc<Self>> {
+        let sandbox = Sandbox::new(data_dir)?;
+        Ok(Arc::new(Self {
+            store,
+            sandbox,
+            tenants,
+            slots: QuerySlots::new(slots),
+            active_streams: Arc::new(AtomicU64::new(0)),
+        }))
+    }
+
+    pub fn store(&self) -> &HandleStore {
+        &self.store
+    }
+
+    pub fn tenants(&self) -> &Tenants {
+        &self.tenants
+    }
+
+    /// The canonical data directory.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.sandbox.root()
+    }
+
+    /// Query work: wait for a query slot, then run `work` on the blocking
+    /// pool (a polars panic becomes INTERNAL). `work` gets a token that
+    /// fires if the caller goes away (the door drops this future when its
+    /// client disconnects or its deadline passes); the slot is held until
+    /// the work itself has stopped.
+    pub async fn run<T: Send + 'static>(
+        self: &Arc<Self>,
+        work: impl FnOnce(&Core, &CancelToken) -> Result<T, CoreError> + Send + 'static,
+    ) -> Result<T, CoreError> {
+        let slot = self.slots.acquire().await?;
+        let cancel = CancelOnDrop::new();
+        let (core, token) = (self.clone(), cancel.token());
+        blocking(move || {
+            let _slot = slot;
+            work(&core, &token)
+        })
+        .await
+    }
+
+    /// A query slot, for work the door runs itself (a result stream).
+    pub async fn slot(&self) -> Result<Slot, CoreError> {
+        self.slots.acquire().await
+    }
+
+    /// Stream a handle's result through `sink` from the blocking pool, in
+    /// the slot the caller holds. See [`crate::results`].
+    pub fn stream<S: ResultSink>(
+        &self,
+        id: HandleId,
+        entry: Arc<Entry>,
+        window: Window,
+        sink: S,
+        slot: Slot,
+    ) -> mpsc::Receiver<Result<S::Message, CoreError>> {
+        spawn_result(id, entry, window, sink, slot, StreamGuard::new(&self.active_streams))
+    }
+
+    // ---- handles ----
+
+    /// A handle of the caller's; reading it refreshes its idle timer.
+    pub fn handle(&self, ns: &Namespace, id: HandleId) -> Result<Arc<Entry>, CoreError> {
+        Ok(self.store.get(ns, id)?)
+    }
+
+    pub fn info(&self, ns: &Namespace, id: HandleId) -> Result<HandleInfo, CoreError> {
+        Ok(self.handle(ns, id)?.info(id))
+    }
+
+    pub fn drop_handle(&self, ns: &Namespace, id: HandleId) -> Result<(), CoreError> {
+        Ok(self.store.drop(ns, id)?)
+    }
+
+    pub fn list(&self, ns: &Namespace) -> Vec<HandleInfo> {
+        self.store.list(ns)
+    }
+
+    pub fn stats(&self, ns: &Namespace) -> CoreStats {
+        // Counted after the store's maintenance, so expired handles are gone.
+        let s = self.store.stats();
+        // A tenant sees its own handles, never how much others hold.
+        let mine = self.store.list(ns);
+        CoreStats {
+            handles: mine.len() as u64,
+            bytes: mine.iter().filter_map(|h| h.estimated_bytes).sum(),
+            memory_budget: self.store.config().memory_budget,
+            inserted: s.inserted,
+            hits: s.hits,
+            misses: s.misses,
+            expired: s.expired,
+            evicted: s.evicted,
+            dropped: s.dropped,
+            active_fetches: self.active_streams.load(Ordering::Relaxed),
+            running_queries: self.slots.running() as u64,
+            queued_queries: self.slots.waiting() as u64,
+        }
+    }
+
+    /// The most one request may build (Collect, Ohlcv, an upload): the
+    /// caller's share of the memory budget, since a result larger than that
+    /// could never be kept. Storing it evicts the caller's least recently
+    /// used handles, never another tenant's.
+    pub fn build_limit(&self) -> u64 {
+        self.store.config().namespace_budget()
+    }
+
+    /// The one way a plan enters the store: confined to the data directory
+    /// first (every source resolved inside it, no file sinks), then resolved
+    /// (its schema), then kept. A refused plan leaves no handle.
+    pub fn keep_plan(&self, ns: &Namespace, lf: LazyFrame, lineage: impl AsRef<str>) -> Result<HandleInfo, CoreError> {
+        let lf = self.sandbox.confine(lf)?;
+        self.keep(ns, Entry::plan(lf, lineage)?)
+    }
+
+    /// Keep a materialized frame.
+    pub fn keep_frame(&self, ns: &Namespace, entry: Entry) -> Result<HandleInfo, CoreError> {
+        if entry.kind() != PayloadKind::Frame {
+            return Err(CoreError::Internal("a plan must be stored through keep_plan".into()));
+        }
+        self.keep(ns, entry)
+    }
+
+    fn keep(&self, ns: &Namespace, entry: Entry) -> Result<HandleInfo, CoreError> {
+        let id = self.store.insert(ns, entry)?;
+        Ok(self.store.get(ns, id)?.info(id))
+    }
+
+    // ---- sources ----
+
+    pub fn scan(&self, ns: &Namespace, spec: &ScanSpec) -> Result<HandleInfo, CoreError> {
+        let path = self.sandbox.resolve(&spec.path)?;
+        let format = match spec.format {
+            Some(f) => f,
+            None => FileFormat::from_path(&spec.path)?,
+        };
+        let pl_path = PlRefPath::new(path.to_string_lossy().as_ref());
+        let lf = match format {
+            FileFormat::Parquet => LazyFrame::scan_parquet(pl_path, ScanArgsParquet::default())?,
+            FileFormat::Ipc => LazyFrame::scan_ipc(pl_path, Default::default(), Default::default())?,
+            FileFormat::Csv => {
+                let separator = match spec.csv_separator.as_deref() {
+                    None => b',',
+                    Some(s) if s.len() == 1 => s.as_bytes()[0],
+                    Some(s) => {
+                        return Err(CoreError::InvalidArgument(format!("csv_separator must be one byte, got {s:?}")))
+                    },
+                };
+                LazyCsvReader::new(pl_path)
+                    .with_has_header(spec.csv_has_header.unwrap_or(true))
+                    .with_separator(separator)
+                    .finish()?
+            },
+        };
+        let kind = format.name();
+        // A scan carries no expression of the client's: if its schema cannot
+        // be read, the file is at fault, not the request.
+        self.keep_plan(ns, lf, format!("scan_{kind}({:?})", spec.path)).map_err(|e| match e {
+            CoreError::Polars(e) | CoreError::Handle(polaroid_handles::HandleError::Polars(e)) => {
+                CoreError::FailedPrecondition(format!(
+                    "{:?} in the server's data directory cannot be read as {kind}: {e}",
+                    spec.path
+                ))
+            },
+            other => other,
+        })
+    }
+
+    /// A materialized handle from an Arrow IPC stream received in `chunks`.
+    pub fn upload(&self, ns: &Namespace, name: &str, chunks: Vec<bytes::Bytes>) -> Result<HandleInfo, CoreError> {
+        if chunks.iter().all(|c| c.is_empty()) {
+            return Err(CoreError::InvalidArgument("the upload is empty: send an Arrow IPC stream".into()));
+        }
+        // What the stream declares is checked before polars allocates it.
+        check_ipc_stream(&chunks, self.build_limit())?;
+        // A corrupt stream can make the reader panic; either way it is the
+        // upload's fault, and no handle is created.
+        let read = std::panic::catch_unwind(AssertUnwindSafe(|| read_ipc_stream(ChunkedReader::new(chunks))));
+        let df = match read {
+            Ok(Ok(df)) => df,
+            Ok(Err(e)) => return Err(CoreError::InvalidArgument(format!("the upload is not a valid Arrow IPC stream: {e}"))),
+            Err(panic) => {
+                return Err(CoreError::InvalidArgument(format!(
+                    "the upload is not a valid Arrow IPC stream: {}",
+                    panic_message(&*panic)
+                )))
+            },
+        };
+        let label = if name.is_empty() { "upload()".to_string() } else { format!("upload({name:?})") };
+        self.keep_frame(ns, Entry::frame(df, label).named(name))
+    }
+
+    /// An upload whose bytes alone exceed what the memory budget has left.
+    pub fn upload_too_large(&self) -> CoreError {
+        CoreError::ResourceExhausted(format!(
+            "the upload is larger than the {} bytes of your share of the server's memory budget",
+            self.build_limit()
+        ))
+    }
+
+    // ---- plans ----
+
+    /// A new plan handle built on one parent's plan. The lineage reads like
+    /// the method chain that made it: `scan_parquet("t.parquet").sort(ts)`.
+    pub fn derive(
+        &self,
+        ns: &Namespace,
+        parent: HandleId,
+        build: impl FnOnce(LazyFrame) -> Result<(LazyFrame, String), CoreError>,
+    ) -> Result<HandleInfo, CoreError> {
+        let parent = self.store.get(ns, parent)?;
+        let (lf, op) = build(parent.lazy())?;
+        self.keep_plan(ns, lf, lineage(&format!("{}.{op}", parent.lineage())))
+    }
+
+    /// A new plan handle built on two parents (a join). `build` returns the
+    /// plan and the operation's text, whose first `(` is followed by the
+    /// right side's lineage.
+    pub fn derive2(
+        &self,
+        ns: &Namespace,
+        left: HandleId,
+        right: HandleId,
+        build: impl FnOnce(LazyFrame, LazyFrame) -> Result<(LazyFrame, String), CoreError>,
+    ) -> Result<HandleInfo, CoreError> {
+        let left = self.store.get(ns, left)?;
+        let right = self.store.get(ns, right)?;
+        let (lf, op) = build(left.lazy(), right.lazy())?;
+        let op = match op.split_once('(') {
+            Some((name, rest)) => format!("{name}({}, {rest}", right.lineage()),
+            None => op,
+        };
+        self.keep_plan(ns, lf, lineage(&format!("{}.{op}", left.lineage())))
+    }
+
+    /// The rows of several handles, one after another (schemas must match).
+    pub fn concat(&self, ns: &Namespace, ids: &[HandleId]) -> Result<HandleInfo, CoreError> {
+        if ids.len() < 2 {
+            return Err(CoreError::InvalidArgument("concat needs at least two handles".into()));
+        }
+        let mut plans = Vec::with_capacity(ids.len());
+        let mut parts = Vec::with_capacity(ids.len());
+        for id in ids {
+            let entry = self.store.get(ns, *id)?;
+            parts.push(entry.lineage().to_string());
+            plans.push(entry.lazy());
+        }
+        let lf = concat(plans, UnionArgs::default())?;
+        self.keep_plan(ns, lf, lineage(&format!("concat([{}])", parts.join(", "))))
+    }
+
+    /// A SQL query over handles registered under the given table names.
+    pub fn sql(&self, ns: &Namespace, query: &str, tables: &[(String, HandleId)]) -> Result<HandleInfo, CoreError> {
+        let lf = self.sql_plan(ns, query, tables)?;
+        let mut names: Vec<_> = tables.iter().map(|(n, _)| n.as_str()).collect();
+        names.sort();
+        self.keep_plan(ns, lf, format!("sql({query:?} over [{}])", names.join(", ")))
+    }
+
+    /// The plan of a SQL query over the given tables, not yet confined or
+    /// kept: doors that run a query at once still pass it through
+    /// [`Core::keep_plan`].
+    pub fn sql_plan(&self, ns: &Namespace, query: &str, tables: &[(String, HandleId)]) -> Result<LazyFrame, CoreError> {
+        if query.trim().is_empty() {
+            return Err(CoreError::InvalidArgument("the SQL query is empty".into()));
+        }
+        // Table functions (`read_parquet('t.parquet')`) resolve in the data
+        // directory before polars opens anything.
+        let (mut ctx, refusals) = self.sandbox.sql_context();
+        let mut sorted: Vec<_> = tables.iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, id) in sorted {
+            ctx.register(name, self.store.get(ns, *id)?.lazy());
+        }
+        ctx.execute(query).map_err(|e| refusals.explain(e))
+    }
+
+    /// Run `query` with every table it names resolved among the caller's
+    /// handles: a handle id (quoted, as ids contain dashes) or an upload name.
+    pub fn sql_over_namespace(&self, ns: &Namespace, query: &str) -> Result<HandleInfo, CoreError> {
+        let (tables, unresolved) = self.resolve_tables(ns, query)?;
+        self.sql(ns, query, &tables).map_err(|e| explain_unresolved(e, &unresolved))
+    }
+
+    /// The tables `query` names, resolved among the caller's handles, and
+    /// the names that are none of them (CTEs, aliases, or mistakes).
+    pub fn resolve_tables(&self, ns: &Namespace, query: &str) -> Result<(Vec<(String, HandleId)>, Vec<String>), CoreError> {
+        if query.trim().is_empty() {
+            return Err(CoreError::InvalidArgument("the SQL query is empty".into()));
+        }
+        let names = polars::sql::extract_table_identifiers(query, false, true)?;
+        let mut tables = HashMap::new();
+        let mut listed: Option<Vec<HandleInfo>> = None;
+        let mut unresolved = Vec::new();
+        for name in names {
+            // Table functions read data-directory files; SQL resolves them itself.
+            if TABLE_FUNCTIONS.contains(&name.as_str()) {
+                continue;
+            }
+            let id = match name.parse::<HandleId>() {
+                Ok(id) => Some(id),
+                Err(_) => {
+                    let handles = listed.get_or_insert_with(|| self.store.list(ns));
+                    // Newest first: a name re-uploaded refers to the latest upload.
+                    handles.iter().rev().find(|h| h.name.as_deref() == Some(name.as_str())).map(|h| h.id)
+                },
+            };
+            match id {
+                Some(id) => {
+                    tables.insert(name, id);
+                },
+                None => unresolved.push(name),
+            }
+        }
+        Ok((tables.into_iter().collect(), unresolved))
+    }
+
+    /// The plan of a handle, described (optimized unless `unoptimized`).
+    pub fn explain(&self, ns: &Namespace, id: HandleId, unoptimized: bool) -> Result<String, CoreError> {
+        let lf = self.store.get(ns, id)?.lazy();
+        Ok(if unoptimized { lf.describe_plan()? } else { lf.describe_optimized_plan()? })
+    }
+
+    // ---- materializing ----
+
+    /// OHLCV bars of a handle's ticks, materialized. `op` is the lineage text.
+    pub fn ohlcv(
+        &self,
+        ns: &Namespace,
+        id: HandleId,
+        options: &OhlcvOptions,
+        op: &str,
+        cancel: &CancelToken,
+    ) -> Result<HandleInfo, CoreError> {
+        let entry = self.store.get(ns, id)?;
+        let bars = match entry.payload() {
+            Payload::Frame(df) => df.as_ref().ohlcv(options)?,
+            // Streamed through the kernel: between batches, stop if the
+            // client left or the closed bars outgrow the budget.
+            Payload::Plan(lf) => {
+                let (token, budget) = (cancel.clone(), self.build_limit());
+                let keep_going = move |p: StreamProgress| !token.is_cancelled() && p.bars as u64 * BAR_BYTES <= budget;
+                match stoppable(cancel, || Ok(stream_ohlcv(lf.clone(), options, keep_going)))? {
+                    Err(TimeseriesError::Stopped) => {
+                        cancel.check()?;
+                        return Err(CoreError::ResourceExhausted(format!(
+                            "the bars outgrew the {budget} bytes of your share of the server's memory budget; \
+                             use a coarser `every` or fewer symbols"
+                        )));
+                    },
+                    other => other?,
+                }
+            },
+        };
+        self.keep_frame(ns, Entry::frame(bars, lineage(&format!("{}.{op}", entry.lineage()))))
+    }
+
+    /// A handle's result materialized into a new handle.
+    pub fn collect(&self, ns: &Namespace, id: HandleId, engine: Engine, cancel: &CancelToken) -> Result<HandleInfo, CoreError> {
+        let entry = self.store.get(ns, id)?;
+        let df = self.collect_entry(&entry, engine, cancel)?;
+        self.keep_frame(ns, Entry::frame(df, format!("collect({})", entry.lineage())))
+    }
+
+    /// A handle's result as one frame, within the caller's budget.
+    pub fn collect_entry(&self, entry: &Entry, engine: Engine, cancel: &CancelToken) -> Result<Arc<DataFrame>, CoreError> {
+        Ok(match entry.payload() {
+            Payload::Frame(df) => df.clone(),
+            Payload::Plan(lf) => Arc::new(collect_plan(lf.clone(), engine, self.build_limit(), cancel)?),
+        })
+    }
+}
+
+/// Name the tables that resolved to nothing when polars says a relation
+/// was not found.
+fn explain_unresolved(e: CoreError, unresolved: &[String]) -> CoreError {
+    match e {
+        CoreError::Polars(p) if !unresolved.is_empty() && p.to_string().contains("not found") => {
+            CoreError::InvalidArgument(format!(
+                "{p}; tables are named by a handle id (quoted) or by the name of one of your uploads \
+                 (not resolved here: {})",
+                unresolved.join(", ")
+            ))
+        },
+        other => other,
+    }
+}
+
+/// Run query work on the blocking pool, never on the async runtime, and
+/// turn a panic inside polars into INTERNAL instead of a dead worker.
+pub async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, CoreError> + Send + 'static,
+) -> Result<T, CoreError> {
+    match tokio::task::spawn_blocking(move || std::panic::catch_unwind(AssertUnwindSafe(work))).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(panic)) => Err(CoreError::Internal(format!("polars panicked: {}", panic_message(&*panic)))),
+        Err(join) => Err(CoreError::Internal(format!("query task failed: {join}"))),
+    }
+}
+
+/// Lineage is for people: keep it short, eliding the middle of long chains.
+fn lineage(text: &str) -> String {
+    const MAX: usize = 400;
+    if text.chars().count() <= MAX {
+        return text.to_string();
+    }
+    let head: String = text.chars().take(MAX / 2).collect();
+    let tail: String = text.chars().rev().take(MAX / 2).collect::<Vec<_>>().into_iter().rev().collect();
+    format!("{head}…{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_in_query_work_becomes_internal_and_the_runtime_goes_on() {
+        let err = blocking::<()>(|| panic!("boom in a kernel")).await.unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Internal);
+        assert_eq!(err.to_string(), "internal error: polars panicked: boom in a kernel");
+        let ok = blocking(|| Ok(41 + 1)).await.unwrap();
+        assert_eq!(ok, 42);
+    }
+}

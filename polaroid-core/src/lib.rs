@@ -1,0 +1,36 @@
+//! Polaroid's core: handles, plans, tables and the sandbox, with no
+//! protocol in sight. The doors (native gRPC and Arrow Flight in
+//! `polaroid-grpc`, QuestDB-compatible HTTP in `polaroid-http`) are thin
+//! adapters over [`Core`]; each maps [`CoreError`] to its own codes.
+//!
+//! - [`Core`], [`CoreConfig`]: the shared state and what a request can do.
+//! - [`error`]: [`CoreError`] and its [`ErrorKind`].
+//! - [`tenants`]: bearer tokens to handle namespaces.
+//! - [`sandbox`] (private) and [`plan_walk`] (private): every plan's files
+//!   resolve inside the data directory.
+//! - [`results`]: a handle's result as a stream of batches.
+//! - [`ipc`]: Arrow IPC encoding of results; [`upload`]: checking and
+//!   decoding uploaded IPC streams.
+//! - [`collect`] (private): running a plan within the budget, stoppably.
+//! - [`slots`]: query slots and cancel tokens.
+//! - [`sample`]: the small trades/quotes dataset a fresh server writes.
+
+mod collect;
+mod core;
+pub mod error;
+pub mod ipc;
+mod plan_walk;
+pub mod results;
+pub mod sample;
+mod sandbox;
+pub mod slots;
+pub mod tenants;
+pub mod upload;
+
+pub use crate::core::{blocking, Core, CoreConfig, CoreStats, FileFormat, ScanSpec};
+pub use error::{CoreError, ErrorKind};
+pub use slots::{CancelOnDrop, CancelToken, Slot, SlotConfig};
+pub use tenants::Tenants;
+
+// What the doors name in their signatures.
+pub use polaroid_handles::{Entry, HandleId, HandleInfo, HandleStore, Namespace, Payload, PayloadKind};
