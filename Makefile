@@ -11,7 +11,7 @@ FORK := $(PYTHON) ci/fork.py
 ## polaroid-server with its defaults (127.0.0.1:50051, ./data with sample
 ## trades/quotes). Extra flags: make run ARGS="--handle-ttl 1h"
 run: fork
-	$(CARGO) build --release --locked -p polaroid-grpc -p polaroid-cli --bins
+	$(CARGO) build --release --locked -p polaroid-server -p polaroid-cli --bins
 	./target/release/polaroid-server $(ARGS)
 
 ## fork: materialize polars-fork/crates from the pin + patches/ (a no-op when up to date)
@@ -53,7 +53,7 @@ python-env:
 ## test-python: pyarrow.flight, then the polaroid Python package (pip-installed
 ## from python/, stubs checked current), against polaroid-server child processes
 test-python: fork python-env
-	$(CARGO) build --locked -p polaroid-grpc --bin polaroid-server
+	$(CARGO) build --locked -p polaroid-server --bin polaroid-server
 	POLAROID_SERVER=target/debug/polaroid-server .venv/bin/python -m unittest discover -s polaroid-grpc/tests/python -v
 	.venv/bin/python ci/gen_python_proto.py --check
 	.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation ./python
@@ -71,13 +71,13 @@ bench: fork bench-flight bench-python
 
 ## bench-flight: DoGet read by pyarrow.flight vs the native Fetch, same handle, same run
 bench-flight: fork python-env
-	$(CARGO) build --release --locked -p polaroid-grpc --bin polaroid-server
+	$(CARGO) build --release --locked -p polaroid-server --bin polaroid-server
 	POLAROID_SERVER=target/release/polaroid-server .venv/bin/python polaroid-grpc/benches/flight.py
 
 ## bench-python: the Python client's to_arrow() beside DoGet of the same handle,
 ## and a 10-step query's client overhead beside local python-polars
 bench-python: fork python-env
-	$(CARGO) build --release --locked -p polaroid-grpc --bin polaroid-server
+	$(CARGO) build --release --locked -p polaroid-server --bin polaroid-server
 	.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation ./python
 	rm -rf python/build python/polaroid.egg-info
 	POLAROID_SERVER=target/release/polaroid-server .venv/bin/python python/bench/bench_client.py
@@ -85,12 +85,12 @@ bench-python: fork python-env
 ## load: 64 clients x 20 pipelines against a real polaroid-server, two waves:
 ## no errors, handles back to baseline, server RSS flat (not part of CI)
 load: fork
-	$(CARGO) build --release --locked -p polaroid-grpc --bin polaroid-server
+	$(CARGO) build --release --locked -p polaroid-server --bin polaroid-server
 	POLAROID_SERVER=target/release/polaroid-server $(CARGO) bench --locked -p polaroid-grpc --bench load
 
 ## load-debug: the same against the debug server (no release build of polars needed)
 load-debug: fork
-	$(CARGO) build --locked -p polaroid-grpc --bin polaroid-server
+	$(CARGO) build --locked -p polaroid-server --bin polaroid-server
 	POLAROID_SERVER=target/debug/polaroid-server $(CARGO) bench --locked --profile dev -p polaroid-grpc --bench load
 
 ## fuzz: each fuzz target (expr, upload, ohlcv) for FUZZ_TIME (default 10m),

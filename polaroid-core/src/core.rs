@@ -19,9 +19,11 @@ use tokio::sync::mpsc;
 
 use crate::collect::{collect_plan, stoppable};
 use crate::error::{panic_message, CoreError};
+use crate::metrics::Metrics;
 use crate::results::{spawn_result, ResultSink, Window};
 use crate::sandbox::Sandbox;
 use crate::slots::{CancelOnDrop, CancelToken, QuerySlots, Slot, SlotConfig};
+use crate::tables::{TableDef, Tables};
 use crate::tenants::Tenants;
 use crate::upload::{check_ipc_stream, read_ipc_stream, ChunkedReader};
 
@@ -148,6 +150,8 @@ pub struct Core {
     tenants: Tenants,
     slots: QuerySlots,
     active_streams: Arc<AtomicU64>,
+    metrics: Metrics,
+    tables: Tables,
 }
 
 impl Core {
@@ -175,12 +179,15 @@ impl Core {
         slots: SlotConfig,
     ) -> std::io::Result<Arc<Self>> {
         let sandbox = Sandbox::new(data_dir)?;
+        let tables = Tables::new(sandbox.root());
         Ok(Arc::new(Self {
+            tables,
             store,
             sandbox,
             tenants,
             slots: QuerySlots::new(slots),
             active_streams: Arc::new(AtomicU64::new(0)),
+            metrics: Metrics::default(),
         }))
     }
 
@@ -231,7 +238,29 @@ impl Core {
         sink: S,
         slot: Slot,
     ) -> mpsc::Receiver<Result<S::Message, CoreError>> {
-        spawn_result(id, entry, window, sink, slot, StreamGuard::new(&self.active_streams))
+        spawn_result(id, entry, window, sink, slot, StreamGuard::new(&self.active_streams), None)
+    }
+
+    /// [`Core::stream`] that stops at `deadline` (a statement timeout).
+    pub fn stream_until<S: ResultSink>(
+        &self,
+        entry: Arc<Entry>,
+        window: Window,
+        sink: S,
+        slot: Slot,
+        deadline: Option<std::time::Instant>,
+    ) -> mpsc::Receiver<Result<S::Message, CoreError>> {
+        let guard = StreamGuard::new(&self.active_streams);
+        spawn_result(HandleId::generate(), entry, window, sink, slot, guard, deadline)
+    }
+
+    /// Named, durable tables (per tenant).
+    pub fn tables(&self) -> &Tables {
+        &self.tables
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     // ---- handles ----
@@ -274,6 +303,25 @@ impl Core {
         }
     }
 
+    /// Server-wide numbers for operators (metrics), not for tenants.
+    pub fn server_stats(&self) -> CoreStats {
+        let s = self.store.stats();
+        CoreStats {
+            handles: s.count,
+            bytes: s.bytes,
+            memory_budget: self.store.config().memory_budget,
+            inserted: s.inserted,
+            hits: s.hits,
+            misses: s.misses,
+            expired: s.expired,
+            evicted: s.evicted,
+            dropped: s.dropped,
+            active_fetches: self.active_streams.load(Ordering::Relaxed),
+            running_queries: self.slots.running() as u64,
+            queued_queries: self.slots.waiting() as u64,
+        }
+    }
+
     /// The most one request may build (Collect, Ohlcv, an upload): the
     /// caller's share of the memory budget, since a result larger than that
     /// could never be kept. Storing it evicts the caller's least recently
@@ -288,6 +336,13 @@ impl Core {
     pub fn keep_plan(&self, ns: &Namespace, lf: LazyFrame, lineage: impl AsRef<str>) -> Result<HandleInfo, CoreError> {
         let lf = self.sandbox.confine(lf)?;
         self.keep(ns, Entry::plan(lf, lineage)?)
+    }
+
+    /// A plan checked exactly as [`Core::keep_plan`] checks it (confined,
+    /// resolved), but not kept: for doors that run a query once.
+    pub fn prepare_plan(&self, lf: LazyFrame, lineage: impl AsRef<str>) -> Result<Arc<Entry>, CoreError> {
+        let lf = self.sandbox.confine(lf)?;
+        Ok(Arc::new(Entry::plan(lf, lineage)?))
     }
 
     /// Keep a materialized frame.
@@ -438,25 +493,61 @@ impl Core {
     /// kept: doors that run a query at once still pass it through
     /// [`Core::keep_plan`].
     pub fn sql_plan(&self, ns: &Namespace, query: &str, tables: &[(String, HandleId)]) -> Result<LazyFrame, CoreError> {
+        let mut sources = Vec::with_capacity(tables.len());
+        for (name, id) in tables {
+            sources.push((name.clone(), self.store.get(ns, *id)?.lazy()));
+        }
+        self.sql_over(query, sources)
+    }
+
+    /// `query` over named plans.
+    fn sql_over(&self, query: &str, mut sources: Vec<(String, LazyFrame)>) -> Result<LazyFrame, CoreError> {
         if query.trim().is_empty() {
             return Err(CoreError::InvalidArgument("the SQL query is empty".into()));
         }
         // Table functions (`read_parquet('t.parquet')`) resolve in the data
         // directory before polars opens anything.
         let (mut ctx, refusals) = self.sandbox.sql_context();
-        let mut sorted: Vec<_> = tables.iter().collect();
-        sorted.sort_by(|a, b| a.0.cmp(&b.0));
-        for (name, id) in sorted {
-            ctx.register(name, self.store.get(ns, *id)?.lazy());
+        sources.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, lf) in sources {
+            ctx.register(&name, lf);
         }
         ctx.execute(query).map_err(|e| refusals.explain(e))
     }
 
     /// Run `query` with every table it names resolved among the caller's
-    /// handles: a handle id (quoted, as ids contain dashes) or an upload name.
+    /// tables and handles (a handle id, quoted as ids contain dashes, or an
+    /// upload name).
     pub fn sql_over_namespace(&self, ns: &Namespace, query: &str) -> Result<HandleInfo, CoreError> {
-        let (tables, unresolved) = self.resolve_tables(ns, query)?;
-        self.sql(ns, query, &tables).map_err(|e| explain_unresolved(e, &unresolved))
+        let (lf, tables) = self.namespace_sql_plan(ns, query)?;
+        let names: Vec<_> = tables.iter().map(|t| t.name.as_str()).collect();
+        self.keep_plan(ns, lf, format!("sql({query:?} over [{}])", names.join(", ")))
+    }
+
+    /// The plan of a query whose names resolve among the caller's tables
+    /// (first) and handles (by id or upload name), not yet confined or
+    /// kept; and the definitions of the tables it reads.
+    pub fn namespace_sql_plan(&self, ns: &Namespace, query: &str) -> Result<(LazyFrame, Vec<TableDef>), CoreError> {
+        let (handles, unresolved) = self.resolve_tables(ns, query)?;
+        let mut sources = Vec::new();
+        let mut defs = Vec::new();
+        let mut missing = Vec::new();
+        for name in unresolved {
+            match self.tables.get(ns, &name)? {
+                Some(table) => {
+                    defs.push(table.def());
+                    sources.push((name, table.scan()?));
+                },
+                None => missing.push(name),
+            }
+        }
+        for (name, id) in handles {
+            if !sources.iter().any(|(n, _)| n == &name) {
+                sources.push((name, self.store.get(ns, id)?.lazy()));
+            }
+        }
+        let lf = self.sql_over(query, sources).map_err(|e| explain_unresolved(e, &missing))?;
+        Ok((lf, defs))
     }
 
     /// The tables `query` names, resolved among the caller's handles, and
@@ -476,6 +567,8 @@ impl Core {
             }
             let id = match name.parse::<HandleId>() {
                 Ok(id) => Some(id),
+                // A table of that name wins over an upload's name.
+                Err(_) if self.tables.get(ns, &name)?.is_some() => None,
                 Err(_) => {
                     let handles = listed.get_or_insert_with(|| self.store.list(ns));
                     // Newest first: a name re-uploaded refers to the latest upload.
@@ -554,8 +647,8 @@ fn explain_unresolved(e: CoreError, unresolved: &[String]) -> CoreError {
     match e {
         CoreError::Polars(p) if !unresolved.is_empty() && p.to_string().contains("not found") => {
             CoreError::InvalidArgument(format!(
-                "{p}; tables are named by a handle id (quoted) or by the name of one of your uploads \
-                 (not resolved here: {})",
+                "{p}; tables are named by a table name, a handle id (quoted) or the name of one of \
+                 your uploads (not resolved here: {})",
                 unresolved.join(", ")
             ))
         },

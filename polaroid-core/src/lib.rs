@@ -13,22 +13,27 @@
 //!   decoding uploaded IPC streams.
 //! - [`collect`] (private): running a plan within the budget, stoppably.
 //! - [`slots`]: query slots and cancel tokens.
+//! - [`tables`]: named, durable tables (write-ahead log, partitions).
+//! - [`metrics`]: request, latency and ingest counters every door feeds.
 //! - [`sample`]: the small trades/quotes dataset a fresh server writes.
 
 mod collect;
 mod core;
 pub mod error;
 pub mod ipc;
+pub mod metrics;
 mod plan_walk;
 pub mod results;
 pub mod sample;
 mod sandbox;
 pub mod slots;
+pub mod tables;
 pub mod tenants;
 pub mod upload;
 
 pub use crate::core::{blocking, Core, CoreConfig, CoreStats, FileFormat, ScanSpec};
 pub use error::{CoreError, ErrorKind};
+pub use metrics::Metrics;
 pub use slots::{CancelOnDrop, CancelToken, Slot, SlotConfig};
 pub use tenants::Tenants;
 

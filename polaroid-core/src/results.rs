@@ -9,6 +9,7 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use polaroid_handles::{Entry, HandleId, Payload};
 use polars::prelude::*;
@@ -22,7 +23,8 @@ use crate::slots::{CancelToken, Slot};
 /// result far larger than memory streams through a small window.
 const STREAM_WINDOW: usize = 4;
 
-/// How much of a handle's result to send: rows `offset..offset + limit`.
+/// How much of a handle's result to send: rows `offset..offset + limit`;
+/// a negative offset counts from the end.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Window {
     pub offset: i64,
@@ -65,7 +67,8 @@ pub fn stream_result<S: ResultSink>(
     let open = match entry.payload() {
         Payload::Frame(df) => {
             let height = df.height() as i64;
-            let start = window.offset.clamp(0, height);
+            // A negative offset counts from the end, as polars' slice does.
+            let start = if window.offset < 0 { (height + window.offset).max(0) } else { window.offset.min(height) };
             let len = window.limit.map_or(height - start, |l| (l as i64).min(height - start));
             let mut guard = lock(&*state);
             let (sink, send) = &mut *guard;
@@ -83,7 +86,7 @@ pub fn stream_result<S: ResultSink>(
                 Ok(!alive)
             });
             let mut lf = lf.clone();
-            if window.offset > 0 || window.limit.is_some() {
+            if window.offset != 0 || window.limit.is_some() {
                 lf = lf.slice(window.offset, window.limit.unwrap_or(IdxSize::MAX));
             }
             let ran = stoppable(cancel, || Ok(lf.sink_batches(callback, true, None)?.collect_with_engine(Engine::Streaming)?));
@@ -104,7 +107,8 @@ pub fn stream_result<S: ResultSink>(
 /// Stream `entry`'s result from the blocking pool through `sink`. A
 /// receiver that goes away stops the query; an error or a panic ends the
 /// stream with that error. `slot` is held until the work has stopped, and
-/// `guard` (a counter of running streams) as long as it runs.
+/// `guard` (a counter of running streams) as long as it runs. Past
+/// `deadline` the query stops and the stream ends with DEADLINE_EXCEEDED.
 pub(crate) fn spawn_result<S: ResultSink, G: Send + 'static>(
     id: HandleId,
     entry: Arc<Entry>,
@@ -112,6 +116,7 @@ pub(crate) fn spawn_result<S: ResultSink, G: Send + 'static>(
     sink: S,
     slot: Slot,
     guard: G,
+    deadline: Option<Instant>,
 ) -> mpsc::Receiver<Result<S::Message, CoreError>> {
     let (tx, rx) = mpsc::channel(STREAM_WINDOW);
     tokio::task::spawn_blocking(move || {
@@ -122,12 +127,15 @@ pub(crate) fn spawn_result<S: ResultSink, G: Send + 'static>(
             // The client is gone when the stream's receiver is dropped.
             let gone = CancelToken::when({
                 let tx = tx.clone();
-                move || tx.is_closed()
+                move || tx.is_closed() || deadline.is_some_and(|d| Instant::now() >= d)
             });
             stream_result(&entry, window, sink, send, &gone)
         };
         let error = match std::panic::catch_unwind(AssertUnwindSafe(run)) {
             Ok(Ok(true)) => None,
+            Ok(Ok(false)) if deadline.is_some_and(|d| Instant::now() >= d) => {
+                Some(CoreError::DeadlineExceeded("timeout, query aborted: it ran past its statement timeout".into()))
+            },
             Ok(Ok(false)) => {
                 tracing::debug!(handle = %id, "result stream stopped: the client went away");
                 None

@@ -2,7 +2,6 @@
 //! generated gRPC client. Results are compared with the same query run
 //! in-process with polars.
 
-mod binary;
 mod client;
 mod concurrency;
 mod errors;

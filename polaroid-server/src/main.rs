@@ -1,5 +1,7 @@
-//! `polaroid-server`: Polars over gRPC. With no flags it listens on
-//! 127.0.0.1:50051, serves ./data, and writes a sample dataset there.
+//! `polaroid-server`: Polars over the network. With no flags it serves
+//! gRPC and Arrow Flight on 127.0.0.1:50051 and the QuestDB-compatible HTTP
+//! API on 127.0.0.1:9000, over ./data, and writes a sample dataset there.
+//! One core (handles, tables, the sandbox) sits behind every door.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,7 +9,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use polaroid_grpc::{sample, serve, ServerConfig, SlotConfig};
+use polaroid_core::Core;
+use polaroid_grpc::{sample, serve_core, ServerConfig, SlotConfig};
 use tracing_subscriber::EnvFilter;
 
 /// Results are encoded into fresh MiB-sized buffers for every message; glibc
@@ -16,11 +19,14 @@ use tracing_subscriber::EnvFilter;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser, Debug)]
-#[command(name = "polaroid-server", version, about = "Polars served over gRPC: lazy queries on server-side DataFrame handles")]
+#[command(name = "polaroid-server", version, about = "Polars served over gRPC, Arrow Flight and QuestDB's HTTP API: lazy queries on server-side DataFrame handles")]
 struct Args {
-    /// Address to listen on.
+    /// Address for gRPC (polaroid.v1 and Arrow Flight).
     #[arg(long, env = "POLAROID_LISTEN", default_value = "127.0.0.1:50051")]
     listen: SocketAddr,
+    /// Address for the HTTP door (QuestDB's /exec, /exp, ... and /metrics); `off` to disable.
+    #[arg(long, env = "POLAROID_HTTP_LISTEN", default_value = "127.0.0.1:9000")]
+    http_listen: String,
     /// Directory whose files clients may scan; created, with sample data, if missing.
     #[arg(long, env = "POLAROID_DATA_DIR", default_value = "data")]
     data_dir: PathBuf,
@@ -94,10 +100,42 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         },
         auth_tokens: args.auth_token.into_iter().filter(|t| !t.is_empty()).collect(),
     };
+    let core = Core::new(config.core()).map_err(|e| format!("data directory {}: {e}", config.data_dir.display()))?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-    serve(config, listener, shutdown_signal()).await?;
+    // One signal stops every door: each waits for its own copy.
+    let (stop, _) = tokio::sync::broadcast::channel::<()>(1);
+    let stopped = |stop: &tokio::sync::broadcast::Sender<()>| {
+        let mut rx = stop.subscribe();
+        async move {
+            let _ = rx.recv().await;
+        }
+    };
+    let http = match args.http_listen.trim() {
+        "off" | "" => None,
+        address => {
+            let http_listener = tokio::net::TcpListener::bind(address)
+                .await
+                .map_err(|e| format!("cannot listen on {address} (--http-listen): {e}"))?;
+            Some(tokio::spawn(polaroid_http::serve(core.clone(), http_listener, stopped(&stop))))
+        },
+    };
+    let grpc = serve_core(core, &config, listener, stopped(&stop));
+    tokio::pin!(grpc);
+    let served = tokio::select! {
+        served = &mut grpc => served,
+        () = shutdown_signal() => {
+            let _ = stop.send(());
+            grpc.await
+        },
+    };
+    // If gRPC stopped on its own (an error), the HTTP door stops too.
+    let _ = stop.send(());
+    served?;
+    if let Some(http) = http {
+        http.await??;
+    }
     Ok(())
 }
 

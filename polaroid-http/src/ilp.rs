@@ -1,0 +1,360 @@
+//! InfluxDB line protocol over HTTP (`POST /write`, `/api/v1/write`), as
+//! QuestDB takes it: `table,tag=v field=1.5,n=3i,s="x",b=t 1700000000000000000`.
+//!
+//! Tags become SYMBOL columns; a field is a DOUBLE, LONG (`3i`), VARCHAR
+//! (`"x"`), BOOLEAN (`t`/`f`) or TIMESTAMP (`123t`, microseconds); the
+//! trailing number is the designated timestamp in the request's
+//! `precision` (nanoseconds by default), or the server's clock when absent.
+//! A request is all or nothing: any bad line and nothing is written, and
+//! the answer names the line. Rows are durable (fsync'd) before the 204.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use polaroid_core::tables::{AutoCreate, PartitionBy};
+use polaroid_core::{CoreError, Namespace};
+use polars::prelude::*;
+
+use crate::error::json_string;
+use crate::Door;
+
+/// A value of one field or tag.
+#[derive(Debug, Clone, PartialEq)]
+enum Value {
+    Symbol(String),
+    Str(String),
+    Long(i64),
+    Double(f64),
+    Bool(bool),
+    /// Microseconds since the epoch.
+    Timestamp(i64),
+}
+
+impl Value {
+    fn kind(&self) -> &'static str {
+        match self {
+            Value::Symbol(_) => "SYMBOL",
+            Value::Str(_) => "VARCHAR",
+            Value::Long(_) => "LONG",
+            Value::Double(_) => "DOUBLE",
+            Value::Bool(_) => "BOOLEAN",
+            Value::Timestamp(_) => "TIMESTAMP",
+        }
+    }
+}
+
+/// One parsed line.
+#[derive(Debug, PartialEq)]
+struct Line {
+    table: String,
+    values: Vec<(String, Value)>,
+    /// Nanoseconds since the epoch, if the line gave one.
+    at: Option<i64>,
+}
+
+/// A line's error, with its 1-based number.
+#[derive(Debug)]
+struct LineError {
+    line: usize,
+    message: String,
+}
+
+/// Nanoseconds per unit of the `precision` parameter.
+fn precision_ns(precision: Option<&str>) -> Result<i64, String> {
+    match precision.unwrap_or("n") {
+        "n" | "ns" => Ok(1),
+        "u" | "us" => Ok(1_000),
+        "ms" => Ok(1_000_000),
+        "s" => Ok(1_000_000_000),
+        other => Err(format!("unknown precision {other:?}; use n, us, ms or s")),
+    }
+}
+
+/// Split at the first unescaped `stop` byte outside double quotes (when
+/// `quotes`); the escapes stay in both halves.
+fn split_unescaped(text: &str, stop: u8, quotes: bool) -> (&str, Option<&str>) {
+    let bytes = text.as_bytes();
+    let (mut i, mut quoted) = (0, false);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 1,
+            b'"' if quotes => quoted = !quoted,
+            b if b == stop && !quoted => return (&text[..i], Some(&text[i + 1..])),
+            _ => {},
+        }
+        i += 1;
+    }
+    (text, None)
+}
+
+/// Every piece between unescaped `sep` bytes.
+fn split_all(text: &str, sep: u8, quotes: bool) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut rest = Some(text);
+    while let Some(r) = rest {
+        let (part, next) = split_unescaped(r, sep, quotes);
+        parts.push(part);
+        rest = next;
+    }
+    parts
+}
+
+fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(next) = chars.next() {
+                out.push(next);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn field_value(text: &str) -> Result<Value, String> {
+    let bad = || format!("cannot read field value {text:?}");
+    if let Some(inner) = text.strip_prefix('"') {
+        let inner = inner.strip_suffix('"').ok_or_else(|| format!("unterminated string {text:?}"))?;
+        return Ok(Value::Str(unescape(inner)));
+    }
+    match text {
+        "t" | "T" | "true" | "True" | "TRUE" => return Ok(Value::Bool(true)),
+        "f" | "F" | "false" | "False" | "FALSE" => return Ok(Value::Bool(false)),
+        _ => {},
+    }
+    if let Some(n) = text.strip_suffix('i') {
+        return n.parse().map(Value::Long).map_err(|_| bad());
+    }
+    if let Some(n) = text.strip_suffix('t') {
+        return n.parse().map(Value::Timestamp).map_err(|_| bad());
+    }
+    text.parse::<f64>().map(Value::Double).map_err(|_| bad())
+}
+
+/// One line of ILP; `precision` converts its timestamp to nanoseconds.
+fn parse_line(text: &str, precision: i64) -> Result<Line, String> {
+    let (head, rest) = split_unescaped(text, b' ', false);
+    let rest = rest.ok_or("a line needs a table, at least one field, and optionally a timestamp")?;
+    let (fields, timestamp) = split_unescaped(rest.trim_start(), b' ', true);
+    let mut head_parts = split_all(head, b',', false).into_iter();
+    let table = unescape(head_parts.next().unwrap_or_default());
+    if table.is_empty() {
+        return Err("the table name is empty".into());
+    }
+    let mut values = Vec::new();
+    for tag in head_parts {
+        let (key, value) = split_unescaped(tag, b'=', false);
+        let value = value.ok_or_else(|| format!("tag {tag:?} has no '='"))?;
+        values.push((unescape(key), Value::Symbol(unescape(value))));
+    }
+    for field in split_all(fields, b',', true) {
+        let (key, value) = split_unescaped(field, b'=', false);
+        let value = value.ok_or_else(|| format!("field {field:?} has no '='"))?;
+        values.push((unescape(key), field_value(value)?));
+    }
+    if values.iter().all(|(_, v)| matches!(v, Value::Symbol(_))) {
+        return Err("a line needs at least one field".into());
+    }
+    let at = match timestamp.map(str::trim).filter(|t| !t.is_empty()) {
+        None => None,
+        Some(t) => {
+            let n: i64 = t.parse().map_err(|_| format!("cannot read timestamp {t:?}"))?;
+            Some(n.checked_mul(precision).ok_or_else(|| format!("timestamp {t} is out of range"))?)
+        },
+    };
+    Ok(Line { table, values, at })
+}
+
+/// Parse the whole body; any bad line fails it (QuestDB's transaction).
+fn parse_body(body: &str, precision: i64) -> Result<Vec<Line>, LineError> {
+    let mut lines = Vec::new();
+    for (i, text) in body.split('\n').enumerate() {
+        let text = text.trim_end_matches('\r');
+        if text.trim().is_empty() || text.trim_start().starts_with('#') {
+            continue;
+        }
+        lines.push(parse_line(text, precision).map_err(|message| LineError { line: i + 1, message })?);
+    }
+    Ok(lines)
+}
+
+/// The rows of one table as a frame: columns in order of first appearance,
+/// the designated timestamp `ts` (microseconds) last. A column whose type
+/// changes between lines is an error on that line.
+fn frame(lines: &[(usize, &Line)], ts: &str, now_ns: i64) -> Result<DataFrame, LineError> {
+    let mut order: Vec<String> = Vec::new();
+    let mut columns: HashMap<String, (&'static str, Vec<Option<Value>>)> = HashMap::new();
+    for (row, (number, line)) in lines.iter().enumerate() {
+        for (name, value) in &line.values {
+            let entry = columns.entry(name.clone()).or_insert_with(|| {
+                order.push(name.clone());
+                (value.kind(), vec![None; lines.len()])
+            });
+            if entry.0 != value.kind() {
+                return Err(LineError {
+                    line: *number,
+                    message: format!("column {name} is {} here but {} in an earlier line", value.kind(), entry.0),
+                });
+            }
+            entry.1[row] = Some(value.clone());
+        }
+    }
+    let mut out = Vec::with_capacity(order.len() + 1);
+    for name in &order {
+        let (kind, values) = &columns[name];
+        out.push(column(name, kind, values).map_err(|e| LineError { line: lines[0].0, message: e.to_string() })?);
+    }
+    let stamps: Vec<i64> = lines.iter().map(|(_, l)| l.at.unwrap_or(now_ns).div_euclid(1000)).collect();
+    let ts_column = Column::new(ts.into(), stamps)
+        .cast(&DataType::Datetime(TimeUnit::Microseconds, None))
+        .map_err(|e| LineError { line: lines[0].0, message: e.to_string() })?;
+    out.push(ts_column);
+    DataFrame::new(lines.len(), out).map_err(|e| LineError { line: lines[0].0, message: e.to_string() })
+}
+
+fn column(name: &str, kind: &str, values: &[Option<Value>]) -> PolarsResult<Column> {
+    let name: PlSmallStr = name.into();
+    Ok(match kind {
+        "SYMBOL" | "VARCHAR" => {
+            let texts: Vec<Option<&str>> = values
+                .iter()
+                .map(|v| match v {
+                    Some(Value::Symbol(s) | Value::Str(s)) => Some(s.as_str()),
+                    _ => None,
+                })
+                .collect();
+            let c = Column::new(name, texts);
+            if kind == "SYMBOL" {
+                c.cast(&DataType::from_categories(Categories::global()))?
+            } else {
+                c
+            }
+        },
+        "LONG" => Column::new(name, values.iter().map(|v| if let Some(Value::Long(n)) = v { Some(*n) } else { None }).collect::<Vec<_>>()),
+        "DOUBLE" => Column::new(name, values.iter().map(|v| if let Some(Value::Double(x)) = v { Some(*x) } else { None }).collect::<Vec<_>>()),
+        "BOOLEAN" => Column::new(name, values.iter().map(|v| if let Some(Value::Bool(b)) = v { Some(*b) } else { None }).collect::<Vec<_>>()),
+        _ => Column::new(name, values.iter().map(|v| if let Some(Value::Timestamp(t)) = v { Some(*t) } else { None }).collect::<Vec<_>>())
+            .cast(&DataType::Datetime(TimeUnit::Microseconds, None))?,
+    })
+}
+
+/// QuestDB's ILP error body; its clients parse it only as `application/json`.
+fn error(status: StatusCode, code: &str, message: &str, line: Option<usize>) -> Response {
+    let body = format!(
+        "{{\"code\":{},\"message\":{},\"line\":{},\"errorId\":{}}}",
+        json_string(code),
+        json_string(message),
+        line.map_or(-1, |l| l as i64),
+        json_string(&format!("polaroid-{:x}", std::process::id())),
+    );
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// Append each table's rows; the first failure stops (earlier tables of the
+/// request stay written, each durably).
+fn write(core: &polaroid_core::Core, ns: &Namespace, lines: Vec<Line>) -> Result<(), (Option<usize>, CoreError)> {
+    let now_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
+    let mut by_table: Vec<(String, Vec<(usize, &Line)>)> = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        match by_table.iter_mut().find(|(t, _)| t.eq_ignore_ascii_case(&line.table)) {
+            Some((_, rows)) => rows.push((i + 1, line)),
+            None => by_table.push((line.table.clone(), vec![(i + 1, line)])),
+        }
+    }
+    for (table, rows) in by_table {
+        let existing = core.tables().get(ns, &table).map_err(|e| (None, e))?;
+        let ts = existing.as_ref().and_then(|t| t.def().timestamp).unwrap_or_else(|| "timestamp".into());
+        let df = frame(&rows, &ts, now_ns).map_err(|e| (Some(e.line), CoreError::InvalidArgument(e.message)))?;
+        let auto = AutoCreate { timestamp: ts, partition_by: PartitionBy::Day, symbols: Vec::new() };
+        let appended = core.tables().append(ns, &table, df, Some(auto)).map_err(|e| (Some(rows[0].0), e))?;
+        core.metrics().ingested(&table, appended);
+    }
+    Ok(())
+}
+
+pub async fn ingest(
+    State(door): State<Door>,
+    headers: HeaderMap,
+    Query(params): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let ns = match crate::auth::namespace(&door.core, &headers) {
+        Ok(ns) => ns,
+        Err(e) => return error(crate::http_status(&e), "unauthorized", &e.to_string(), None),
+    };
+    let precision = match precision_ns(params.get("precision").map(String::as_str)) {
+        Ok(p) => p,
+        Err(message) => return error(StatusCode::BAD_REQUEST, "invalid", &message, None),
+    };
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return error(StatusCode::BAD_REQUEST, "invalid", "the body is not UTF-8", None);
+    };
+    let lines = match parse_body(text, precision) {
+        Ok(lines) => lines,
+        Err(e) => {
+            let message = format!("failed to parse line protocol: error in line {}: {}", e.line, e.message);
+            return error(StatusCode::BAD_REQUEST, "invalid", &message, Some(e.line));
+        },
+    };
+    match door.core.run(move |core, _| Ok(write(core, &ns, lines))).await {
+        Ok(Ok(())) => StatusCode::NO_CONTENT.into_response(),
+        Ok(Err((line, e))) => error(crate::http_status(&e), "invalid", &e.to_string(), line),
+        Err(e) => error(crate::http_status(&e), "internal error", &e.to_string(), None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_parse_with_escapes_types_and_timestamps() {
+        let line = parse_line(r#"trades,sym=AA\ PL,venue=X px=1.5,qty=3i,note="a \"b\", c",ok=t,at=5t 1700000000000000000"#, 1).unwrap();
+        assert_eq!(line.table, "trades");
+        assert_eq!(
+            line.values,
+            vec![
+                ("sym".into(), Value::Symbol("AA PL".into())),
+                ("venue".into(), Value::Symbol("X".into())),
+                ("px".into(), Value::Double(1.5)),
+                ("qty".into(), Value::Long(3)),
+                ("note".into(), Value::Str("a \"b\", c".into())),
+                ("ok".into(), Value::Bool(true)),
+                ("at".into(), Value::Timestamp(5)),
+            ]
+        );
+        assert_eq!(line.at, Some(1_700_000_000_000_000_000));
+        assert_eq!(parse_line("t x=1 1700000000", 1_000_000_000).unwrap().at, Some(1_700_000_000_000_000_000));
+        assert_eq!(parse_line("t x=1", 1).unwrap().at, None);
+    }
+
+    #[test]
+    fn a_bad_line_is_named_by_number() {
+        let err = parse_body("t x=1\n\nt,sym=a\nt x=2", 1).unwrap_err();
+        assert_eq!(err.line, 3);
+        assert!(err.message.contains("at least one field"), "{}", err.message);
+        assert_eq!(parse_body("t x=1\nt y=abc", 1).unwrap_err().line, 2);
+        assert!(parse_body("t x=\"open", 1).is_err());
+    }
+
+    #[test]
+    fn lines_of_a_table_become_one_frame_with_nulls_for_missing_fields() {
+        let lines = parse_body("t,s=a x=1.5 1000\nt y=2i 2000", 1).unwrap();
+        let rows: Vec<_> = lines.iter().enumerate().map(|(i, l)| (i + 1, l)).collect();
+        let df = frame(&rows, "timestamp", 0).unwrap();
+        assert_eq!(df.get_column_names(), ["s", "x", "y", "timestamp"]);
+        assert_eq!(df.column("x").unwrap().f64().unwrap().get(1), None);
+        assert_eq!(df.column("y").unwrap().i64().unwrap().get(1), Some(2));
+        // Nanoseconds 1000 and 2000 are microseconds 1 and 2.
+        assert_eq!(df.column("timestamp").unwrap().datetime().unwrap().physical().get(1), Some(2));
+        let clash = parse_body("t x=1.5\nt x=2i", 1).unwrap();
+        let rows: Vec<_> = clash.iter().enumerate().map(|(i, l)| (i + 1, l)).collect();
+        assert_eq!(frame(&rows, "timestamp", 0).unwrap_err().line, 2);
+    }
+}

@@ -1,0 +1,302 @@
+//! QuestDB's statements that are not queries: `CREATE TABLE`, `INSERT`,
+//! `DROP TABLE`. Queries go to polars-sql through the core.
+//!
+//! QuestDB's `CREATE TABLE` has clauses standard SQL lacks
+//! (`timestamp(ts) PARTITION BY DAY`, `WAL`), so it is read here; `INSERT`
+//! is standard and read with sqlparser, the parser polars-sql uses.
+
+use std::sync::OnceLock;
+
+use polaroid_core::tables::{kind_of, storage_type, ColumnDef, PartitionBy, TableDef};
+use polaroid_core::{CancelToken, Core, CoreError, Namespace};
+use polars::prelude::*;
+use regex::Regex;
+use sqlparser::ast::{SetExpr, Statement as Ast};
+use sqlparser::dialect::GenericDialect;
+use sqlparser::parser::Parser;
+
+/// What a statement is, by its first word.
+pub enum Kind {
+    Create,
+    Insert,
+    Drop,
+    Query,
+}
+
+pub fn kind(sql: &str) -> Kind {
+    let first = sql.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+    match first.as_str() {
+        "CREATE" => Kind::Create,
+        "INSERT" => Kind::Insert,
+        "DROP" => Kind::Drop,
+        _ => Kind::Query,
+    }
+}
+
+fn invalid(message: impl Into<String>) -> CoreError {
+    CoreError::InvalidArgument(message.into())
+}
+
+fn regex(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
+    cell.get_or_init(|| Regex::new(pattern).expect("a valid pattern"))
+}
+
+/// `CREATE TABLE [IF NOT EXISTS] name (col TYPE, ...) | AS (SELECT ...)
+/// [timestamp(col)] [PARTITION BY unit] [WAL | BYPASS WAL]`.
+pub fn create(core: &Core, ns: &Namespace, sql: &str, cancel: &CancelToken) -> Result<(), CoreError> {
+    static HEAD: OnceLock<Regex> = OnceLock::new();
+    static TAIL: OnceLock<Regex> = OnceLock::new();
+    let sql = sql.trim().trim_end_matches(';').trim();
+    let head = regex(&HEAD, r"(?is)^CREATE\s+TABLE\s+(IF\s+NOT\s+EXISTS\s+)?(\x22[^\x22]+\x22|'[^']+'|[\w.\-]+)\s*(AS\s*)?\(");
+    let caps = head.captures(sql).ok_or_else(|| {
+        invalid("expected CREATE TABLE [IF NOT EXISTS] name (column TYPE, ...) or CREATE TABLE name AS (SELECT ...)")
+    })?;
+    let if_not_exists = caps.get(1).is_some();
+    let name = caps[2].trim_matches(|c| c == '"' || c == '\'').to_string();
+    let as_select = caps.get(3).is_some();
+    let open = caps.get(0).expect("the whole match").end();
+    let close = matching_paren(sql, open - 1).ok_or_else(|| invalid("unbalanced parentheses in CREATE TABLE"))?;
+    let inner = &sql[open..close];
+    let tail = regex(
+        &TAIL,
+        r"(?is)^\s*(?:timestamp\s*\(\s*(\w+)\s*\))?\s*(?:PARTITION\s+BY\s+(\w+))?\s*(?:(?:BYPASS\s+)?WAL)?\s*$",
+    );
+    let rest = &sql[close + 1..];
+    let clauses = tail.captures(rest).ok_or_else(|| invalid(format!("unexpected text after the column list: {}", rest.trim())))?;
+    let timestamp = clauses.get(1).map(|m| m.as_str().to_string());
+    let partition_by = clauses.get(2).map_or(Ok(PartitionBy::None), |m| PartitionBy::parse(m.as_str()))?;
+    if as_select {
+        let (lf, _) = core.namespace_sql_plan(ns, inner)?;
+        let entry = core.prepare_plan(lf, format!("create table {name} as"))?;
+        let rows = core.collect_entry(&entry, Engine::Auto, cancel)?;
+        let columns = rows.schema().iter().map(|(c, dtype)| ColumnDef { name: c.to_string(), kind: kind_of(dtype).into() }).collect();
+        let def = TableDef { name: name.clone(), columns, timestamp, partition_by };
+        if core.tables().create(ns, def, if_not_exists)? {
+            let appended = core.tables().append(ns, &name, rows.as_ref().clone(), None)?;
+            core.metrics().ingested(&name, appended);
+        }
+        return Ok(());
+    }
+    let columns = split_top_level(inner)
+        .into_iter()
+        .map(|c| {
+            let mut words = c.split_whitespace();
+            let column = words.next().ok_or_else(|| invalid("an empty column definition"))?;
+            let kind = words.next().ok_or_else(|| invalid(format!("column {column} needs a type")))?;
+            // QuestDB's per-column options (CAPACITY, INDEX, ...) change nothing here.
+            Ok(ColumnDef { name: column.trim_matches('"').to_string(), kind: kind.to_ascii_uppercase() })
+        })
+        .collect::<Result<Vec<_>, CoreError>>()?;
+    core.tables().create(ns, TableDef { name, columns, timestamp, partition_by }, if_not_exists)?;
+    Ok(())
+}
+
+/// `DROP TABLE [IF EXISTS] name`.
+pub fn drop(core: &Core, ns: &Namespace, sql: &str) -> Result<(), CoreError> {
+    static DROP: OnceLock<Regex> = OnceLock::new();
+    let pattern = regex(&DROP, r"(?is)^\s*DROP\s+TABLE\s+(IF\s+EXISTS\s+)?(\x22[^\x22]+\x22|[\w.\-]+)\s*;?\s*$");
+    let caps = pattern.captures(sql).ok_or_else(|| invalid("expected DROP TABLE [IF EXISTS] name"))?;
+    core.tables().drop(ns, caps[2].trim_matches('"'), caps.get(1).is_some())
+}
+
+/// `INSERT INTO name [(columns)] VALUES (...), ...` or `INSERT INTO name
+/// [(columns)] SELECT ...`. Rows are appended durably before it returns.
+pub fn insert(core: &Core, ns: &Namespace, sql: &str, cancel: &CancelToken) -> Result<u64, CoreError> {
+    let statements = Parser::parse_sql(&GenericDialect {}, sql).map_err(|e| invalid(format!("sql parser error: {e}")))?;
+    let [Ast::Insert(insert)] = statements.as_slice() else {
+        return Err(invalid("expected one INSERT statement"));
+    };
+    let name = insert.table.to_string().trim_matches('"').to_string();
+    let table = core.tables().get(ns, &name)?.ok_or_else(|| CoreError::NotFound(format!("table does not exist: {name}")))?;
+    let def = table.def();
+    let targets: Vec<String> = if insert.columns.is_empty() {
+        def.columns.iter().map(|c| c.name.clone()).collect()
+    } else {
+        insert.columns.iter().map(|c| c.to_string().trim_matches('"').to_string()).collect()
+    };
+    let source = insert.source.as_ref().ok_or_else(|| invalid("INSERT needs VALUES or a SELECT"))?;
+    let rows = match source.body.as_ref() {
+        SetExpr::Values(values) => {
+            let texts: Vec<Vec<String>> = values.rows.iter().map(|row| row.iter().map(|e| e.to_string()).collect()).collect();
+            values_frame(&def, &targets, &texts)?
+        },
+        _ => {
+            let (lf, _) = core.namespace_sql_plan(ns, &source.to_string())?;
+            let entry = core.prepare_plan(lf, format!("insert into {name}"))?;
+            let selected = core.collect_entry(&entry, Engine::Auto, cancel)?;
+            if selected.width() != targets.len() {
+                return Err(invalid(format!(
+                    "the SELECT gives {} columns for {} target columns of {name}",
+                    selected.width(),
+                    targets.len()
+                )));
+            }
+            let mut renamed = selected.as_ref().clone();
+            renamed.set_column_names(&targets)?;
+            renamed
+        },
+    };
+    let appended = core.tables().append(ns, &name, rows, None)?;
+    core.metrics().ingested(&name, appended);
+    Ok(appended)
+}
+
+/// SQL literals as rendered by sqlparser (`'text'`, `1.5`, `NULL`,
+/// `true`, `-3`), typed by the target columns.
+fn values_frame(def: &TableDef, targets: &[String], rows: &[Vec<String>]) -> Result<DataFrame, CoreError> {
+    let mut columns = Vec::with_capacity(targets.len());
+    for (i, target) in targets.iter().enumerate() {
+        let column = def
+            .columns
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(target))
+            .ok_or_else(|| invalid(format!("column {target} does not exist in table {}", def.name)))?;
+        let dtype = storage_type(&column.kind)?;
+        let texts = rows
+            .iter()
+            .map(|row| {
+                let text = row.get(i).ok_or_else(|| invalid(format!("a row has {} values for {} columns", row.len(), targets.len())))?;
+                Ok(literal(text))
+            })
+            .collect::<Result<Vec<_>, CoreError>>()?;
+        columns.push(typed_column(&column.name, &dtype, &texts)?);
+    }
+    Ok(DataFrame::new(rows.len(), columns)?)
+}
+
+/// A literal's text: `None` for NULL, unquoted strings.
+fn literal(text: &str) -> Option<String> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("null") {
+        None
+    } else if text.len() >= 2 && text.starts_with('\'') && text.ends_with('\'') {
+        Some(text[1..text.len() - 1].replace("''", "'"))
+    } else {
+        Some(text.to_string())
+    }
+}
+
+/// A column of `dtype` from literal texts.
+pub fn typed_column(name: &str, dtype: &DataType, texts: &[Option<String>]) -> Result<Column, CoreError> {
+    let bad = |v: &str| invalid(format!("column {name}: {v:?} is not a {dtype}"));
+    let column = match dtype {
+        DataType::Datetime(unit, _) => {
+            let values = texts
+                .iter()
+                .map(|t| t.as_deref().map(|v| parse_timestamp(v, *unit).ok_or_else(|| bad(v))).transpose())
+                .collect::<Result<Vec<_>, _>>()?;
+            Column::new(name.into(), values).cast(dtype)?
+        },
+        DataType::Boolean => {
+            let values = texts
+                .iter()
+                .map(|t| {
+                    t.as_deref()
+                        .map(|v| match v.to_ascii_lowercase().as_str() {
+                            "true" => Ok(true),
+                            "false" => Ok(false),
+                            _ => Err(bad(v)),
+                        })
+                        .transpose()
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Column::new(name.into(), values)
+        },
+        _ => {
+            let strings: Vec<Option<&str>> = texts.iter().map(|t| t.as_deref()).collect();
+            Column::new(name.into(), strings).strict_cast(dtype).map_err(|e| invalid(format!("column {name}: {e}")))?
+        },
+    };
+    Ok(column)
+}
+
+/// An instant in `unit` since the epoch: ISO 8601 (`2026-11-23T14:30:00Z`,
+/// with or without fraction, zone or time) or a whole number of microseconds,
+/// as QuestDB reads TIMESTAMP literals; `now()` is the current time.
+pub fn parse_timestamp(text: &str, unit: TimeUnit) -> Option<i64> {
+    let text = text.trim();
+    let nanos = if text.eq_ignore_ascii_case("now()") || text.eq_ignore_ascii_case("systimestamp()") {
+        chrono::Utc::now().timestamp_nanos_opt()?
+    } else if let Ok(micros) = text.parse::<i64>() {
+        micros.checked_mul(1000)?
+    } else if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        t.timestamp_nanos_opt()?
+    } else {
+        let naive = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.fZ", "%Y-%m-%d %H:%M:%S%.fZ"]
+            .iter()
+            .find_map(|f| chrono::NaiveDateTime::parse_from_str(text, f).ok())
+            .or_else(|| chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)))?;
+        naive.and_utc().timestamp_nanos_opt()?
+    };
+    Some(match unit {
+        TimeUnit::Nanoseconds => nanos,
+        TimeUnit::Microseconds => nanos.div_euclid(1000),
+        TimeUnit::Milliseconds => nanos.div_euclid(1_000_000),
+    })
+}
+
+/// The index of the `)` closing the `(` at `open`, outside quotes.
+fn matching_paren(sql: &str, open: usize) -> Option<usize> {
+    let (mut depth, mut quote) = (0usize, None::<char>);
+    for (i, c) in sql.char_indices().skip_while(|(i, _)| *i < open) {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {},
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '(') => depth += 1,
+            (None, ')') => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            },
+            _ => {},
+        }
+    }
+    None
+}
+
+/// Split on commas that are not inside parentheses.
+fn split_top_level(text: &str) -> Vec<&str> {
+    let (mut parts, mut depth, mut start) = (Vec::new(), 0i32, 0);
+    for (i, c) in text.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(text[start..i].trim());
+                start = i + 1;
+            },
+            _ => {},
+        }
+    }
+    parts.push(text[start..].trim());
+    parts.into_iter().filter(|p| !p.is_empty()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_read_as_questdb_reads_them() {
+        let us = TimeUnit::Microseconds;
+        assert_eq!(parse_timestamp("2026-11-23T14:30:00.000001Z", us), Some(1_795_444_200_000_001));
+        assert_eq!(parse_timestamp("2026-11-23T14:30:00Z", us), Some(1_795_444_200_000_000));
+        assert_eq!(parse_timestamp("2026-11-23 14:30:00", us), Some(1_795_444_200_000_000));
+        assert_eq!(parse_timestamp("2026-11-23", us), Some(1_795_392_000_000_000));
+        assert_eq!(parse_timestamp("1795444200000000", us), Some(1_795_444_200_000_000));
+        assert_eq!(parse_timestamp("2026-11-23T14:30:00.5+01:00", TimeUnit::Milliseconds), Some(1_795_440_600_500));
+        assert_eq!(parse_timestamp("yesterday", us), None);
+    }
+
+    #[test]
+    fn parentheses_and_commas_split_at_the_top_level() {
+        let sql = "CREATE TABLE t (a DOUBLE, b VARCHAR) timestamp(a)";
+        let open = sql.find('(').unwrap();
+        assert_eq!(matching_paren(sql, open), Some(35));
+        assert_eq!(split_top_level("a DOUBLE, b DECIMAL(10, 2) , c INT"), vec!["a DOUBLE", "b DECIMAL(10, 2)", "c INT"]);
+        assert_eq!(literal("'it''s'"), Some("it's".into()));
+        assert_eq!(literal("NULL"), None);
+    }
+}
