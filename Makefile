@@ -51,7 +51,8 @@ python-env:
 	@bash ci/python-env.sh
 
 ## test-python: pyarrow.flight, then the polaroid Python package (pip-installed
-## from python/, stubs checked current), against polaroid-server child processes
+## from python/, stubs checked current), then QuestDB's own clients (questdb-rest,
+## questdb ILP) against the HTTP door, all against polaroid-server child processes
 test-python: fork python-env
 	$(CARGO) build --locked -p polaroid-server --bin polaroid-server
 	POLAROID_SERVER=target/debug/polaroid-server .venv/bin/python -m unittest discover -s polaroid-grpc/tests/python -v
@@ -59,6 +60,7 @@ test-python: fork python-env
 	.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation ./python
 	rm -rf python/build python/polaroid.egg-info
 	cd python/tests && POLAROID_SERVER=$(CURDIR)/target/debug/polaroid-server ../../.venv/bin/python -m pytest -q -p no:cacheprovider .
+	cd polaroid-http/tests/python && POLAROID_SERVER=$(CURDIR)/target/debug/polaroid-server ../../../.venv/bin/python -m pytest -q -p no:cacheprovider .
 
 ## python-proto: regenerate the Python client's gRPC stubs after a .proto change
 python-proto: python-env

@@ -4,6 +4,7 @@
 //!
 //! - `exec.rs`: `GET /exec` (JSON) and `GET /exp` (CSV), streamed; `/chk`.
 //! - `statement.rs`: CREATE TABLE, INSERT, DROP TABLE over the core's tables.
+//! - `imp.rs`: `POST /imp`, CSV import into a table.
 //! - `ilp.rs`: `POST /write` and `/api/v1/write`, InfluxDB line protocol.
 //! - `render.rs`: values and type names as QuestDB writes them.
 //! - `error.rs`: the one core-error → HTTP status mapping, and QuestDB's
@@ -15,6 +16,7 @@ mod auth;
 mod error;
 mod exec;
 mod ilp;
+mod imp;
 mod statement;
 pub mod render;
 
@@ -55,6 +57,7 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/exec", get(exec::exec))
         .route("/exp", get(exec::export))
         .route("/chk", get(exec::check))
+        .route("/imp", post(imp::upload))
         .route("/write", post(ilp::ingest))
         .route("/api/v1/write", post(ilp::ingest))
         .route("/settings", get(settings))

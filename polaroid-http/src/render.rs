@@ -46,6 +46,9 @@ pub struct RowWriter<'a> {
 /// One column, downcast once per batch so each value is a direct read.
 enum Column<'a> {
     Bool(&'a BooleanChunked),
+    /// BYTE, SHORT, INT: never quoted.
+    Int(Int64Chunked),
+    /// LONG: quoted under `quoteLargeNum`.
     I64(Int64Chunked),
     U64(&'a UInt64Chunked),
     F64(Float64Chunked),
@@ -108,7 +111,16 @@ impl<'a> RowWriter<'a> {
                 Some(v) => write_display(v, out),
                 None => self.null(out),
             },
+            Column::Int(ca) => match ca.get(row) {
+                Some(v) => write_display(v, out),
+                None => self.null(out),
+            },
             Column::U64(ca) => match ca.get(row) {
+                Some(v) if self.format == (Format::Json { quote_large: true }) => {
+                    out.push(b'"');
+                    write_display(v, out);
+                    out.push(b'"');
+                },
                 Some(v) => write_display(v, out),
                 None => self.null(out),
             },
@@ -144,9 +156,10 @@ impl<'a> RowWriter<'a> {
 fn column(s: &Series) -> PolarsResult<Column<'_>> {
     Ok(match s.dtype() {
         DataType::Boolean => Column::Bool(s.bool()?),
-        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::UInt8 | DataType::UInt16 | DataType::UInt32 => {
-            Column::I64(s.cast(&DataType::Int64)?.i64()?.clone())
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::UInt8 | DataType::UInt16 => {
+            Column::Int(s.cast(&DataType::Int64)?.i64()?.clone())
         },
+        DataType::UInt32 => Column::I64(s.cast(&DataType::Int64)?.i64()?.clone()),
         DataType::Int64 => Column::I64(s.i64()?.clone()),
         DataType::UInt64 => Column::U64(s.u64()?),
         DataType::Float32 => Column::F64(s.cast(&DataType::Float64)?.f64()?.clone()),

@@ -1,0 +1,112 @@
+"""polaroid-server child processes with the HTTP door on, for QuestDB's own
+PyPI clients: questdb-rest (/exec, /exp, /imp, /chk) and questdb (ILP over
+HTTP). Every result is checked against python-polars on the same data.
+
+HOME points at a temporary directory: questdb-rest reads ~/.questdb-rest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+SERVER = os.environ.get("POLAROID_SERVER", "target/debug/polaroid-server")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(port: int, proc: subprocess.Popen) -> None:
+    deadline = time.time() + 60
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            if time.time() > deadline or proc.poll() is not None:
+                raise RuntimeError(f"{SERVER} did not come up")
+            time.sleep(0.05)
+
+
+class Server:
+    """One server: gRPC on `grpc_port`, HTTP on `http_port`."""
+
+    def __init__(self, data_dir: Path, *args: str, http_port: int | None = None) -> None:
+        self.data_dir = data_dir
+        self.args = args
+        self.grpc_port = free_port()
+        self.http_port = http_port or free_port()
+        self.start()
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [SERVER, "--listen", f"127.0.0.1:{self.grpc_port}", "--http-listen", f"127.0.0.1:{self.http_port}",
+             "--data-dir", str(self.data_dir), *self.args],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(self.http_port, self.proc)
+        wait_for(self.grpc_port, self.proc)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=60)
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(timeout=60)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+
+def trades(rows: int = 5_000) -> pl.DataFrame:
+    start = dt.datetime(2026, 11, 23, 14, 30)
+    return pl.DataFrame({
+        "ts": pl.datetime_range(start, start + dt.timedelta(seconds=7 * (rows - 1)), "7s", time_unit="us", eager=True),
+        "sym": [["AAPL", "MSFT", "NVDA"][i % 3] for i in range(rows)],
+        "px": [100 + (i * 37 % 1000) / 10 for i in range(rows)],
+        "qty": [None if i % 41 == 0 else (i * 7919) % 500 + 1 for i in range(rows)],
+    })
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="polaroid-http-") as tmp:
+        root = Path(tmp)
+        trades().write_parquet(root / "trades.parquet")
+        yield root
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_home() -> Iterator[None]:
+    with tempfile.TemporaryDirectory(prefix="polaroid-home-") as home:
+        old = os.environ.get("HOME")
+        os.environ["HOME"] = home
+        yield
+        if old is not None:
+            os.environ["HOME"] = old
+
+
+@pytest.fixture(scope="session")
+def server(data_dir: Path) -> Iterator[Server]:
+    s = Server(data_dir)
+    yield s
+    s.stop()
+
+
+@pytest.fixture()
+def rest(server: Server):
+    from questdb_rest import QuestDBClient
+    return QuestDBClient(host="127.0.0.1", port=server.http_port)
