@@ -528,11 +528,25 @@ impl Core {
     /// (first) and handles (by id or upload name), not yet confined or
     /// kept; and the definitions of the tables it reads.
     pub fn namespace_sql_plan(&self, ns: &Namespace, query: &str) -> Result<(LazyFrame, Vec<TableDef>), CoreError> {
+        self.namespace_sql_plan_with(ns, query, Vec::new())
+    }
+
+    /// [`Core::namespace_sql_plan`] with more named plans (a door's
+    /// intermediate results), which win over tables and handles.
+    pub fn namespace_sql_plan_with(
+        &self,
+        ns: &Namespace,
+        query: &str,
+        extra: Vec<(String, LazyFrame)>,
+    ) -> Result<(LazyFrame, Vec<TableDef>), CoreError> {
         let (handles, unresolved) = self.resolve_tables(ns, query)?;
-        let mut sources = Vec::new();
+        let mut sources = extra;
         let mut defs = Vec::new();
         let mut missing = Vec::new();
         for name in unresolved {
+            if sources.iter().any(|(n, _)| n == &name) {
+                continue;
+            }
             match self.tables.get(ns, &name)? {
                 Some(table) => {
                     defs.push(table.def());

@@ -116,7 +116,7 @@ struct Prepared {
 
 fn prepare(core: &Core, ns: &polaroid_core::Namespace, options: &Options) -> Result<Prepared, CoreError> {
     let started = Instant::now();
-    let (mut lf, tables) = core.namespace_sql_plan(ns, &options.query)?;
+    let (mut lf, tables) = crate::dialect::plan(core, ns, &options.query)?;
     if let Some(columns) = &options.columns {
         lf = lf.select(columns.iter().map(|c| col(c.as_str())).collect::<Vec<_>>());
     }

@@ -6,6 +6,7 @@
 //! - `statement.rs`: CREATE TABLE, INSERT, DROP TABLE over the core's tables.
 //! - `imp.rs`: `POST /imp`, CSV import into a table.
 //! - `ilp.rs`: `POST /write` and `/api/v1/write`, InfluxDB line protocol.
+//! - `dialect.rs`: QuestDB's SAMPLE BY and LATEST ON, compiled to polars.
 //! - `render.rs`: values and type names as QuestDB writes them.
 //! - `error.rs`: the one core-error → HTTP status mapping, and QuestDB's
 //!   error bodies; `auth.rs`: the caller's namespace from `Authorization`.
@@ -13,6 +14,7 @@
 //!   and `GET /health` are here.
 
 mod auth;
+mod dialect;
 mod error;
 mod exec;
 mod ilp;

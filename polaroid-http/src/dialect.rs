@@ -1,0 +1,439 @@
+//! QuestDB's time-series SQL that polars-sql does not speak, compiled to
+//! polars plans:
+//!
+//! - `SELECT ... FROM t [WHERE ...] SAMPLE BY 1m [FILL(NONE|NULL|PREV|v)]
+//!   [ALIGN TO CALENDAR [TIME ZONE 'tz']]`: the rows are bucketed by the
+//!   designated timestamp truncated to the interval (calendar-aligned, as
+//!   QuestDB does by default), and the query becomes a GROUP BY of the
+//!   bucket and the selected non-aggregate columns. A FILL adds the empty
+//!   buckets between each key's first and last one.
+//! - `SELECT ... FROM t [WHERE ...] LATEST ON ts PARTITION BY k1[, k2]`: the
+//!   latest row of each key, before the projection, as QuestDB defines it.
+//!
+//! Everything else is polars-sql's. The intermediate plans are registered
+//! under reserved names and the rewritten query runs over them, so every
+//! plan still passes the core's checks.
+
+use std::sync::OnceLock;
+
+use polaroid_core::{Core, CoreError, Namespace};
+use polars::prelude::*;
+use regex::Regex;
+use sqlparser::ast::{Expr as Ast, SelectItem, SetExpr, Statement};
+use sqlparser::dialect::GenericDialect;
+use sqlparser::parser::Parser;
+
+/// The plan of a query with QuestDB's extensions, and the table
+/// definitions it reads.
+pub fn plan(core: &Core, ns: &Namespace, query: &str) -> Result<(LazyFrame, Vec<polaroid_core::tables::TableDef>), CoreError> {
+    if let Some(sample) = SampleBy::parse(query)? {
+        return sample.plan(core, ns);
+    }
+    if let Some(latest) = LatestOn::parse(query) {
+        return latest.plan(core, ns);
+    }
+    core.namespace_sql_plan(ns, query)
+}
+
+fn invalid(message: impl Into<String>) -> CoreError {
+    CoreError::InvalidArgument(message.into())
+}
+
+fn regex(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
+    cell.get_or_init(|| Regex::new(pattern).expect("a valid pattern"))
+}
+
+/// `SELECT <items> FROM <rest>` split at the top-level FROM.
+struct Select<'a> {
+    items: &'a str,
+    from: &'a str,
+}
+
+fn split_select(head: &str) -> Result<Select<'_>, CoreError> {
+    let trimmed = head.trim_start();
+    let after_select = trimmed
+        .get(..6)
+        .filter(|w| w.eq_ignore_ascii_case("select"))
+        .map(|_| &trimmed[6..])
+        .ok_or_else(|| invalid("SAMPLE BY and LATEST ON follow a SELECT ... FROM ..."))?;
+    let (mut depth, mut quote) = (0i32, None::<char>);
+    let bytes = after_select.as_bytes();
+    for (i, c) in after_select.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {},
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '(') => depth += 1,
+            (None, ')') => depth -= 1,
+            (None, _) if depth == 0 && after_select[i..].len() >= 5 && after_select[i..i + 4].eq_ignore_ascii_case("from") => {
+                let before = i == 0 || bytes[i - 1].is_ascii_whitespace();
+                let after = bytes.get(i + 4).is_none_or(|b| b.is_ascii_whitespace());
+                if before && after {
+                    return Ok(Select { items: &after_select[..i], from: &after_select[i + 4..] });
+                }
+            },
+            _ => {},
+        }
+    }
+    Err(invalid("SAMPLE BY and LATEST ON need a FROM clause"))
+}
+
+/// The designated timestamp of the (single) table the query reads, or its
+/// first timestamp column.
+fn timestamp_column(schema: &Schema, tables: &[polaroid_core::tables::TableDef]) -> Result<String, CoreError> {
+    if let [table] = tables {
+        if let Some(ts) = &table.timestamp {
+            return Ok(ts.clone());
+        }
+    }
+    schema
+        .iter()
+        .find(|(_, dtype)| matches!(dtype, DataType::Datetime(..)))
+        .map(|(name, _)| name.to_string())
+        .ok_or_else(|| invalid("SAMPLE BY needs a designated timestamp or a timestamp column"))
+}
+
+/// QuestDB's interval units as polars durations: `T` is milliseconds, `U`
+/// microseconds, `M` months.
+fn polars_interval(text: &str) -> Result<String, CoreError> {
+    static INTERVAL: OnceLock<Regex> = OnceLock::new();
+    let caps = regex(&INTERVAL, r"^(\d+)([a-zA-Z]+)$")
+        .captures(text)
+        .ok_or_else(|| invalid(format!("SAMPLE BY {text}: expected a number and a unit, like 1m or 15s")))?;
+    let unit = match &caps[2] {
+        "n" => "ns",
+        "U" => "us",
+        "T" => "ms",
+        "s" => "s",
+        "m" => "m",
+        "h" => "h",
+        "d" => "d",
+        "w" => "w",
+        "M" => "mo",
+        "y" => "y",
+        other => return Err(invalid(format!("SAMPLE BY {text}: unknown unit {other}; use U, T, s, m, h, d, w, M or y"))),
+    };
+    let n: u64 = caps[1].parse().map_err(|_| invalid(format!("SAMPLE BY {text}: the count is too large")))?;
+    if n == 0 {
+        return Err(invalid("SAMPLE BY needs a positive interval"));
+    }
+    Ok(format!("{n}{unit}"))
+}
+
+enum Fill {
+    None,
+    Null,
+    Prev,
+    Value(String),
+}
+
+struct SampleBy {
+    items: String,
+    from: String,
+    every: String,
+    fill: Fill,
+    time_zone: Option<String>,
+    tail: String,
+}
+
+const AGGREGATES: &[&str] = &[
+    "avg", "count", "count_distinct", "first", "last", "max", "min", "sum", "stddev", "stddev_samp", "stddev_pop",
+    "variance", "var_samp", "var_pop", "median", "string_agg", "ksum", "nsum", "vwap", "mean",
+];
+
+impl SampleBy {
+    fn parse(query: &str) -> Result<Option<Self>, CoreError> {
+        static SAMPLE: OnceLock<Regex> = OnceLock::new();
+        let pattern = regex(
+            &SAMPLE,
+            r"(?is)^(?P<head>.*?)\s+SAMPLE\s+BY\s+(?P<every>\w+)(?:\s+FILL\s*\((?P<fill>[^)]*)\))?(?:\s+ALIGN\s+TO\s+(?P<align>CALENDAR|FIRST\s+OBSERVATION)(?:\s+TIME\s+ZONE\s+'(?P<tz>[^']+)')?)?(?P<tail>\s+(?:ORDER|LIMIT)\b.*?)?\s*;?\s*$",
+        );
+        let Some(caps) = pattern.captures(query) else { return Ok(None) };
+        if caps.name("align").is_some_and(|a| !a.as_str().to_ascii_uppercase().starts_with("CALENDAR")) {
+            return Err(CoreError::Unimplemented("ALIGN TO FIRST OBSERVATION is not supported; use ALIGN TO CALENDAR".into()));
+        }
+        let fill = match caps.name("fill").map(|f| f.as_str().trim().to_ascii_uppercase()) {
+            None => Fill::None,
+            Some(f) if f == "NONE" => Fill::None,
+            Some(f) if f == "NULL" => Fill::Null,
+            Some(f) if f == "PREV" => Fill::Prev,
+            Some(f) if f == "LINEAR" => return Err(CoreError::Unimplemented("FILL(LINEAR) is not supported yet; use PREV, NULL or a value".into())),
+            Some(f) if f.contains(',') => return Err(CoreError::Unimplemented("FILL with one mode per column is not supported yet".into())),
+            Some(_) => Fill::Value(caps["fill"].trim().to_string()),
+        };
+        let head = caps.name("head").map_or("", |h| h.as_str());
+        let select = split_select(head)?;
+        Ok(Some(Self {
+            items: select.items.to_string(),
+            from: select.from.to_string(),
+            every: polars_interval(&caps["every"])?,
+            fill,
+            time_zone: caps.name("tz").map(|t| t.as_str().to_string()),
+            tail: caps.name("tail").map_or(String::new(), |t| t.as_str().to_string()),
+        }))
+    }
+
+    fn plan(&self, core: &Core, ns: &Namespace) -> Result<(LazyFrame, Vec<polaroid_core::tables::TableDef>), CoreError> {
+        let (mut rows, tables) = core.namespace_sql_plan(ns, &format!("SELECT * FROM {}", self.from))?;
+        let schema = rows.collect_schema()?;
+        let ts = timestamp_column(&schema, &tables)?;
+        let (unit, zone) = match schema.get(ts.as_str()) {
+            Some(DataType::Datetime(unit, zone)) => (*unit, zone.clone()),
+            _ => return Err(invalid(format!("SAMPLE BY needs {ts} to be a timestamp"))),
+        };
+        // Buckets start on the calendar, in the given zone if any.
+        let mut bucket = col(ts.as_str());
+        if let Some(tz) = &self.time_zone {
+            let tz = TimeZone::opt_try_new(Some(PlSmallStr::from(tz.as_str())))
+                .map_err(|e| invalid(format!("TIME ZONE {tz}: {e}")))?
+                .ok_or_else(|| invalid("TIME ZONE needs a zone name"))?;
+            if zone.is_none() {
+                bucket = bucket.dt().replace_time_zone(Some(TimeZone::UTC), lit("raise"), NonExistent::Raise);
+            }
+            bucket = bucket.dt().convert_time_zone(tz);
+        }
+        bucket = bucket.dt().truncate(lit(self.every.as_str()));
+        if self.time_zone.is_some() {
+            bucket = bucket.dt().convert_time_zone(TimeZone::UTC);
+            if zone.is_none() {
+                bucket = bucket.dt().replace_time_zone(None, lit("raise"), NonExistent::Raise);
+            }
+        }
+        rows = rows.with_column(bucket.alias("__bucket"));
+        let (items, keys) = self.rewrite_items(&ts)?;
+        let mut group = vec!["__bucket".to_string()];
+        group.extend(keys.iter().cloned());
+        let order = if self.tail.trim().is_empty() { format!(" ORDER BY {}", group.join(", ")) } else { self.tail.clone() };
+        let sql = format!("SELECT __bucket, {items} FROM __sample GROUP BY {}{order}", group.join(", "));
+        let (mut sampled, _) = core.namespace_sql_plan_with(ns, &sql, vec![("__sample".into(), rows)])?;
+        if !matches!(self.fill, Fill::None) {
+            sampled = fill(sampled, &keys, &self.every, unit, &self.fill)?;
+        }
+        // The bucket shows as the timestamp column only if it was selected.
+        let ts_selected = self.items_select_ts(&ts)?;
+        let out = sampled.collect_schema()?;
+        let columns: Vec<Expr> = out
+            .iter_names()
+            .filter(|n| n.as_str() != "__bucket" && n.as_str() != ts)
+            .map(|n| col(n.clone()))
+            .collect();
+        let columns = if ts_selected {
+            let mut all = vec![col("__bucket").alias(ts.as_str())];
+            all.extend(columns);
+            all
+        } else {
+            columns
+        };
+        Ok((sampled.select(columns), tables))
+    }
+
+    fn parsed_items(&self) -> Result<Vec<SelectItem>, CoreError> {
+        let sql = format!("SELECT {} FROM x", self.items);
+        let parsed = Parser::parse_sql(&GenericDialect {}, &sql).map_err(|e| invalid(format!("sql parser error: {e}")))?;
+        match parsed.as_slice() {
+            [Statement::Query(q)] => match q.body.as_ref() {
+                SetExpr::Select(select) => Ok(select.projection.clone()),
+                _ => Err(invalid("SAMPLE BY needs a plain SELECT list")),
+            },
+            _ => Err(invalid("SAMPLE BY needs a plain SELECT list")),
+        }
+    }
+
+    fn items_select_ts(&self, ts: &str) -> Result<bool, CoreError> {
+        Ok(self.parsed_items()?.iter().any(|item| match item {
+            SelectItem::UnnamedExpr(Ast::Identifier(id)) => id.value.eq_ignore_ascii_case(ts),
+            _ => false,
+        }))
+    }
+
+    /// The select list without the timestamp (the bucket stands for it),
+    /// and the non-aggregate columns, which become grouping keys.
+    fn rewrite_items(&self, ts: &str) -> Result<(String, Vec<String>), CoreError> {
+        let mut kept = Vec::new();
+        let mut keys = Vec::new();
+        for item in self.parsed_items()? {
+            let expr = match &item {
+                SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => e,
+                _ => return Err(invalid("SAMPLE BY takes named columns and aggregates, not *")),
+            };
+            if matches!(expr, Ast::Identifier(id) if id.value.eq_ignore_ascii_case(ts)) {
+                continue;
+            }
+            if !has_aggregate(expr) {
+                match expr {
+                    Ast::Identifier(id) => keys.push(id.value.clone()),
+                    other => return Err(invalid(format!("SAMPLE BY groups by plain columns; {other} is neither a column nor an aggregate"))),
+                }
+            }
+            kept.push(item.to_string());
+        }
+        if kept.is_empty() {
+            return Err(invalid("SAMPLE BY needs at least one aggregate"));
+        }
+        Ok((kept.join(", "), keys))
+    }
+}
+
+fn has_aggregate(expr: &Ast) -> bool {
+    match expr {
+        Ast::Function(f) => {
+            let name = f.name.to_string().to_ascii_lowercase();
+            // An aggregate, or a function of one (`round(avg(px), 2)`).
+            let args = f.args.to_string().to_ascii_lowercase();
+            AGGREGATES.contains(&name.as_str()) || AGGREGATES.iter().any(|a| args.contains(&format!("{a}(")))
+        },
+        Ast::BinaryOp { left, right, .. } => has_aggregate(left) || has_aggregate(right),
+        Ast::Nested(e) | Ast::UnaryOp { expr: e, .. } | Ast::Cast { expr: e, .. } => has_aggregate(e),
+        _ => false,
+    }
+}
+
+/// The empty buckets between each key's first and last bucket, filled.
+fn fill(sampled: LazyFrame, keys: &[String], every: &str, unit: TimeUnit, mode: &Fill) -> Result<LazyFrame, CoreError> {
+    let step = Duration::try_parse(every).map_err(|e| invalid(format!("SAMPLE BY {every}: {e}")))?;
+    if step.months() != 0 {
+        return Err(CoreError::Unimplemented("FILL over calendar months or years is not supported yet".into()));
+    }
+    let step = match unit {
+        TimeUnit::Nanoseconds => step.duration_ns(),
+        TimeUnit::Microseconds => step.duration_us(),
+        TimeUnit::Milliseconds => step.duration_ms(),
+    };
+    let df = sampled.collect()?;
+    if df.height() == 0 {
+        return Ok(df.lazy());
+    }
+    // Each key's span, then every bucket in it.
+    let key_exprs: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
+    let physical = col("__bucket").to_physical();
+    let spans = if keys.is_empty() {
+        df.clone().lazy().select([physical.clone().min().alias("lo"), physical.max().alias("hi")]).collect()?
+    } else {
+        df.clone().lazy().group_by(key_exprs.clone()).agg([physical.clone().min().alias("lo"), physical.max().alias("hi")]).collect()?
+    };
+    let (lo, hi) = (spans.column("lo")?.i64()?.clone(), spans.column("hi")?.i64()?.clone());
+    const MAX_BUCKETS: usize = 10_000_000;
+    let mut index = Vec::new();
+    let mut buckets = Vec::new();
+    for row in 0..spans.height() {
+        let (Some(a), Some(b)) = (lo.get(row), hi.get(row)) else { continue };
+        let mut t = a;
+        while t <= b {
+            index.push(row as IdxSize);
+            buckets.push(t);
+            if buckets.len() > MAX_BUCKETS {
+                return Err(CoreError::ResourceExhausted(format!(
+                    "FILL would make more than {MAX_BUCKETS} buckets; use a coarser SAMPLE BY or a narrower WHERE"
+                )));
+            }
+            t = t.checked_add(step).ok_or_else(|| invalid("SAMPLE BY ran past the end of time"))?;
+        }
+    }
+    let idx = IdxCa::from_vec("idx".into(), index);
+    let mut grid = if keys.is_empty() { DataFrame::empty() } else { spans.select(keys.iter().map(|k| k.as_str()))?.take(&idx)? };
+    let bucket_dtype = df.column("__bucket")?.dtype().clone();
+    let bucket = Column::new("__bucket".into(), buckets).cast(&bucket_dtype)?;
+    grid = if keys.is_empty() { DataFrame::new(bucket.len(), vec![bucket])? } else { grid.hstack(&[bucket])? };
+    let mut on = vec![col("__bucket")];
+    on.extend(key_exprs.clone());
+    let joined = grid.lazy().join(df.lazy(), on.clone(), on, JoinArgs::new(JoinType::Left).with_coalesce(JoinCoalesce::CoalesceColumns));
+    let mut order = key_exprs.clone();
+    order.push(col("__bucket"));
+    let joined = joined.sort_by_exprs(order, SortMultipleOptions::default());
+    let filled = match mode {
+        Fill::None | Fill::Null => joined,
+        Fill::Prev => {
+            let values = {
+                let mut skip = keys.to_vec();
+                skip.push("__bucket".into());
+                all().exclude_cols(skip).as_expr()
+            };
+            let forward = values.fill_null_with_strategy(FillNullStrategy::Forward(None));
+            if keys.is_empty() {
+                joined.with_columns([forward])
+            } else {
+                joined.with_columns([forward.over(key_exprs)?])
+            }
+        },
+        Fill::Value(v) => {
+            let value: f64 = v.parse().map_err(|_| invalid(format!("FILL({v}): expected NONE, NULL, PREV or a number")))?;
+            let values = {
+                let mut skip = keys.to_vec();
+                skip.push("__bucket".into());
+                all().exclude_cols(skip).as_expr()
+            };
+            joined.with_columns([values.fill_null(lit(value))])
+        },
+    };
+    Ok(filled)
+}
+
+struct LatestOn {
+    items: String,
+    from: String,
+    ts: String,
+    keys: Vec<String>,
+    tail: String,
+}
+
+impl LatestOn {
+    fn parse(query: &str) -> Option<Self> {
+        static LATEST: OnceLock<Regex> = OnceLock::new();
+        let pattern = regex(
+            &LATEST,
+            r"(?is)^(?P<head>.*?)\s+LATEST\s+ON\s+(?P<ts>\w+)\s+PARTITION\s+BY\s+(?P<keys>\w+(?:\s*,\s*\w+)*)(?P<tail>\s+(?:ORDER|LIMIT)\b.*?)?\s*;?\s*$",
+        );
+        let caps = pattern.captures(query)?;
+        let select = split_select(&caps["head"]).ok()?;
+        Some(Self {
+            items: select.items.to_string(),
+            from: select.from.to_string(),
+            ts: caps["ts"].to_string(),
+            keys: caps["keys"].split(',').map(|k| k.trim().to_string()).collect(),
+            tail: caps.name("tail").map_or(String::new(), |t| t.as_str().to_string()),
+        })
+    }
+
+    fn plan(&self, core: &Core, ns: &Namespace) -> Result<(LazyFrame, Vec<polaroid_core::tables::TableDef>), CoreError> {
+        let (rows, tables) = core.namespace_sql_plan(ns, &format!("SELECT * FROM {}", self.from))?;
+        let keys: Vec<Expr> = self.keys.iter().map(|k| col(k.as_str())).collect();
+        // The latest row of each key; of rows tied on the timestamp, the last one.
+        let latest = rows
+            .with_row_index("__row", None)
+            .sort_by_exprs([col(self.ts.as_str()), col("__row")], SortMultipleOptions::default())
+            .group_by(keys)
+            .agg([all().exclude_cols(self.keys.clone()).as_expr().last()])
+            .sort_by_exprs([col(self.ts.as_str())], SortMultipleOptions::default());
+        let sql = format!("SELECT {} FROM __latest{}", self.items, self.tail);
+        let (lf, _) = core.namespace_sql_plan_with(ns, &sql, vec![("__latest".into(), latest)])?;
+        Ok((lf, tables))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_map_questdb_units_to_polars() {
+        assert_eq!(polars_interval("15m").unwrap(), "15m");
+        assert_eq!(polars_interval("1M").unwrap(), "1mo");
+        assert_eq!(polars_interval("250T").unwrap(), "250ms");
+        assert_eq!(polars_interval("5U").unwrap(), "5us");
+        assert!(polars_interval("0s").is_err());
+        assert!(polars_interval("1q").is_err());
+    }
+
+    #[test]
+    fn the_extensions_are_recognized_and_the_rest_is_left_alone() {
+        let s = SampleBy::parse("SELECT ts, sym, first(px) AS open FROM t WHERE px > 1 SAMPLE BY 1h FILL(PREV) ALIGN TO CALENDAR TIME ZONE 'Europe/Berlin' LIMIT 5").unwrap().unwrap();
+        assert_eq!((s.items.trim(), s.from.trim(), s.every.as_str()), ("ts, sym, first(px) AS open", "t WHERE px > 1", "1h"));
+        assert!(matches!(s.fill, Fill::Prev));
+        assert_eq!((s.time_zone.as_deref(), s.tail.trim()), (Some("Europe/Berlin"), "LIMIT 5"));
+        assert_eq!(s.rewrite_items("ts").unwrap(), ("sym, first(px) AS open".to_string(), vec!["sym".to_string()]));
+        assert!(SampleBy::parse("SELECT * FROM t").unwrap().is_none());
+        let l = LatestOn::parse("SELECT sym, px FROM t WHERE px > 0 LATEST ON ts PARTITION BY sym, venue ORDER BY sym").unwrap();
+        assert_eq!((l.ts.as_str(), l.keys.clone(), l.tail.trim()), ("ts", vec!["sym".to_string(), "venue".to_string()], "ORDER BY sym"));
+        assert!(LatestOn::parse("SELECT latest FROM t").is_none());
+    }
+}
