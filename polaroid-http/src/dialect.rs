@@ -10,11 +10,17 @@
 //! - `SELECT ... FROM t [WHERE ...] LATEST ON ts PARTITION BY k1[, k2]`: the
 //!   latest row of each key, before the projection, as QuestDB defines it.
 //!
+//! - `SELECT ... FROM a [x] ASOF JOIN b [y] [ON (k) | ON x.k = y.k]
+//!   [WHERE ...]`: each row of `a` with the latest row of `b` at or before
+//!   its designated timestamp (polars' as-of join, backward), per key. As in
+//!   QuestDB, `b`'s columns whose names `a` already has get a `1` suffix
+//!   (`ts1`), and `x.`/`y.` references are resolved to those names.
+//!
 //! Everything else is polars-sql's. The intermediate plans are registered
 //! under reserved names and the rewritten query runs over them, so every
 //! plan still passes the core's checks.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use polaroid_core::{Core, CoreError, Namespace};
 use polars::prelude::*;
@@ -31,6 +37,9 @@ pub fn plan(core: &Core, ns: &Namespace, query: &str) -> Result<(LazyFrame, Vec<
     }
     if let Some(latest) = LatestOn::parse(query) {
         return latest.plan(core, ns);
+    }
+    if let Some(asof) = AsofJoin::parse(query)? {
+        return asof.plan(core, ns);
     }
     core.namespace_sql_plan(ns, query)
 }
@@ -410,6 +419,148 @@ impl LatestOn {
     }
 }
 
+/// The position of `word` (a keyword, case-insensitive) in `text`, as a
+/// whole word outside quotes and parentheses, at or after `from`.
+fn keyword(text: &str, word: &str, from: usize) -> Option<usize> {
+    let (mut depth, mut quote) = (0i32, None::<char>);
+    let bytes = text.as_bytes();
+    for (i, c) in text.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {},
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '(') => depth += 1,
+            (None, ')') => depth -= 1,
+            (None, _) if i >= from && depth == 0 && text[i..].len() >= word.len() && text.is_char_boundary(i + word.len()) => {
+                if text[i..i + word.len()].eq_ignore_ascii_case(word)
+                    && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric() && bytes[i - 1] != b'_')
+                    && bytes.get(i + word.len()).is_none_or(|b| !b.is_ascii_alphanumeric() && *b != b'_')
+                {
+                    return Some(i);
+                }
+            },
+            _ => {},
+        }
+    }
+    None
+}
+
+/// `name [AS] [alias]` of a join side.
+fn relation(text: &str) -> Result<(String, Option<String>), CoreError> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    match words.as_slice() {
+        [name] => Ok((name.to_string(), None)),
+        [name, alias] => Ok((name.to_string(), Some(alias.to_string()))),
+        [name, as_, alias] if as_.eq_ignore_ascii_case("as") => Ok((name.to_string(), Some(alias.to_string()))),
+        _ => Err(invalid(format!("ASOF JOIN: expected `table [alias]`, got {:?}", text.trim()))),
+    }
+}
+
+struct AsofJoin {
+    items: String,
+    left: (String, Option<String>),
+    right: (String, Option<String>),
+    /// Key column pairs (left, right).
+    on: Vec<(String, String)>,
+    rest: String,
+}
+
+impl AsofJoin {
+    fn parse(query: &str) -> Result<Option<Self>, CoreError> {
+        let query = query.trim().trim_end_matches(';');
+        let Some(asof) = keyword(query, "ASOF", 0) else { return Ok(None) };
+        let join = keyword(query, "JOIN", asof).filter(|j| query[asof + 4..*j].trim().is_empty());
+        let Some(join) = join else { return Ok(None) };
+        let select = split_select(&query[..asof])?;
+        let left = relation(select.from)?;
+        let after = join + 4;
+        let end = ["WHERE", "ORDER", "LIMIT"].iter().filter_map(|w| keyword(query, w, after)).min().unwrap_or(query.len());
+        let (right_text, on_text) = match keyword(query, "ON", after).filter(|on| *on < end) {
+            Some(on) => (&query[after..on], Some(query[on + 2..end].trim())),
+            None => (&query[after..end], None),
+        };
+        let right = relation(right_text)?;
+        let on = match on_text {
+            None => Vec::new(),
+            Some(text) if text.starts_with('(') && text.ends_with(')') => {
+                text[1..text.len() - 1].split(',').map(|k| (k.trim().to_string(), k.trim().to_string())).collect()
+            },
+            Some(text) => {
+                let mut pairs = Vec::new();
+                for condition in text.split(|c: char| c.is_whitespace()).collect::<Vec<_>>().join(" ").split(" AND ").flat_map(|c| c.split(" and ")) {
+                    let (a, b) = condition.split_once('=').ok_or_else(|| invalid(format!("ASOF JOIN ON {condition}: expected a = b")))?;
+                    let strip = |s: &str| s.trim().rsplit('.').next().unwrap_or("").to_string();
+                    // Which side each name is on follows the aliases; default left = right.
+                    let (a, b) = (a.trim(), b.trim());
+                    let right_first = right.1.as_deref().is_some_and(|r| a.starts_with(&format!("{r}.")));
+                    pairs.push(if right_first { (strip(b), strip(a)) } else { (strip(a), strip(b)) });
+                }
+                pairs
+            },
+        };
+        Ok(Some(Self { items: select.items.to_string(), left, right, on, rest: query[end..].to_string() }))
+    }
+
+    fn plan(&self, core: &Core, ns: &Namespace) -> Result<(LazyFrame, Vec<polaroid_core::tables::TableDef>), CoreError> {
+        let (mut left, left_tables) = core.namespace_sql_plan(ns, &format!("SELECT * FROM {}", self.left.0))?;
+        let (mut right, right_tables) = core.namespace_sql_plan(ns, &format!("SELECT * FROM {}", self.right.0))?;
+        let (left_schema, right_schema) = (left.collect_schema()?, right.collect_schema()?);
+        let left_ts = timestamp_column(&left_schema, &left_tables)?;
+        let right_ts = timestamp_column(&right_schema, &right_tables)?;
+        let left_by: Vec<PlSmallStr> = self.on.iter().map(|(l, _)| l.as_str().into()).collect();
+        let right_by: Vec<PlSmallStr> = self.on.iter().map(|(_, r)| r.as_str().into()).collect();
+        // QuestDB's names for the right side: a clash gets a `1`; the keys are shared.
+        let right_name = |c: &str| {
+            if self.on.iter().any(|(_, r)| r == c) {
+                self.on.iter().find(|(_, r)| r == c).map(|(l, _)| l.clone()).unwrap_or_default()
+            } else if left_schema.contains(c) {
+                format!("{c}1")
+            } else {
+                c.to_string()
+            }
+        };
+        let renamed: Vec<Expr> = right_schema
+            .iter_names()
+            .filter(|c| !self.on.iter().any(|(_, r)| r == c.as_str()))
+            .map(|c| col(c.clone()).alias(right_name(c)))
+            .chain(self.on.iter().map(|(l, r)| col(r.as_str()).alias(l.as_str())))
+            .chain([col(right_ts.as_str()).alias("__asof_key")])
+            .collect();
+        let sort_left = [col(left_ts.as_str())];
+        left = left.sort_by_exprs(sort_left, SortMultipleOptions::default());
+        right = right.select(renamed).sort_by_exprs([col("__asof_key")], SortMultipleOptions::default());
+        let options = AsOfOptions {
+            strategy: AsofStrategy::Backward,
+            left_by: (!left_by.is_empty()).then(|| left_by.clone()),
+            right_by: (!left_by.is_empty()).then(|| left_by.clone()),
+            allow_eq: true,
+            ..Default::default()
+        };
+        let _ = right_by;
+        let joined = left
+            .join_builder()
+            .with(right)
+            .left_on([col(left_ts.as_str())])
+            .right_on([col("__asof_key")])
+            .how(JoinType::AsOf(Box::new(options)))
+            .finish()
+            .drop(Selector::ByName { names: Arc::new(["__asof_key".into()]), strict: false });
+        // `x.col` and `y.col` become the joined frame's names.
+        let mut sql = format!("SELECT {} FROM __asof {}", self.items, self.rest);
+        for (alias, is_right) in [(&self.left.1, false), (&self.right.1, true)] {
+            let Some(alias) = alias else { continue };
+            let pattern = Regex::new(&format!(r"\b{}\.(\w+)", regex::escape(alias))).expect("an escaped alias");
+            sql = pattern.replace_all(&sql, |caps: &regex::Captures<'_>| if is_right { right_name(&caps[1]) } else { caps[1].to_string() }).into_owned();
+        }
+        let mut tables = left_tables;
+        tables.extend(right_tables);
+        let (lf, _) = core.namespace_sql_plan_with(ns, &sql, vec![("__asof".into(), joined)])?;
+        // One table's designated timestamp is reported; the left one's.
+        tables.truncate(1);
+        Ok((lf, tables))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -435,5 +586,11 @@ mod tests {
         let l = LatestOn::parse("SELECT sym, px FROM t WHERE px > 0 LATEST ON ts PARTITION BY sym, venue ORDER BY sym").unwrap();
         assert_eq!((l.ts.as_str(), l.keys.clone(), l.tail.trim()), ("ts", vec!["sym".to_string(), "venue".to_string()], "ORDER BY sym"));
         assert!(LatestOn::parse("SELECT latest FROM t").is_none());
+        let a = AsofJoin::parse("SELECT t.ts, q.bid FROM trades t ASOF JOIN quotes AS q ON t.sym = q.sym WHERE t.px > 1 LIMIT 3").unwrap().unwrap();
+        assert_eq!((a.left.0.as_str(), a.left.1.as_deref()), ("trades", Some("t")));
+        assert_eq!((a.right.0.as_str(), a.right.1.as_deref()), ("quotes", Some("q")));
+        assert_eq!(a.on, vec![("sym".to_string(), "sym".to_string())]);
+        assert_eq!(a.rest, "WHERE t.px > 1 LIMIT 3");
+        assert!(AsofJoin::parse("SELECT asof FROM t").unwrap().is_none());
     }
 }

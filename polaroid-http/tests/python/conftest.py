@@ -81,11 +81,21 @@ def trades(rows: int = 5_000) -> pl.DataFrame:
     })
 
 
+def quotes(rows: int = 9_000) -> pl.DataFrame:
+    start = dt.datetime(2026, 11, 23, 14, 29, 58)
+    return pl.DataFrame({
+        "ts": pl.datetime_range(start, start + dt.timedelta(seconds=3 * (rows - 1)), "3s", time_unit="us", eager=True),
+        "sym": [["AAPL", "MSFT", "NVDA", "TSLA"][i % 4] for i in range(rows)],
+        "bid": [99 + (i * 13 % 700) / 10 for i in range(rows)],
+    })
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="polaroid-http-") as tmp:
         root = Path(tmp)
         trades().write_parquet(root / "trades.parquet")
+        quotes().write_parquet(root / "quotes.parquet")
         yield root
 
 

@@ -75,3 +75,37 @@ def test_latest_on_gives_each_key_s_last_row(rest, data_dir):
     df = pl.read_parquet(data_dir / "trades.parquet").filter(pl.col("qty") > 10)
     want = df.filter(pl.col("ts") == pl.col("ts").max().over("sym")).select("sym", "px", "ts").sort("sym")
     assert_frame_equal(got, want, check_dtypes=False)
+
+
+def test_asof_join_matches_polars_join_asof(rest, data_dir):
+    reply = rest.exec("SELECT t.ts, t.sym, t.px, q.bid, q.ts AS quote_ts FROM read_parquet('trades.parquet') t "
+                      "ASOF JOIN read_parquet('quotes.parquet') q ON (sym) WHERE t.qty > 100")
+    got = frame(reply)
+    trades = pl.read_parquet(data_dir / "trades.parquet").sort("ts")
+    quotes = pl.read_parquet(data_dir / "quotes.parquet").sort("ts").with_columns(pl.col("ts").alias("quote_ts"))
+    want = (
+        trades.join_asof(quotes.drop("ts"), left_on="ts", right_on="quote_ts", by="sym", strategy="backward")
+        .filter(pl.col("qty") > 100)
+        .select("ts", "sym", "px", "bid", "quote_ts")
+    )
+    assert got.height == want.height > 0
+    assert_frame_equal(got, want, check_dtypes=False)
+    # Without aliases, the right side's clashing timestamp is `ts1`, as in QuestDB.
+    first = frame(rest.exec("SELECT ts, sym, bid, ts1 FROM read_parquet('trades.parquet') ASOF JOIN "
+                            "read_parquet('quotes.parquet') ON (sym) LIMIT 1"))
+    full = trades.join_asof(quotes.drop("ts"), left_on="ts", right_on="quote_ts", by="sym", strategy="backward")
+    assert first.columns == ["ts", "sym", "bid", "ts1"]
+    assert (first["bid"][0], first["ts1"][0]) == (full["bid"][0], full["quote_ts"][0])
+
+
+def test_asof_join_with_an_on_condition_and_no_keys(rest, data_dir):
+    on = frame(rest.exec("SELECT a.ts, a.px, b.bid FROM read_parquet('trades.parquet') a ASOF JOIN "
+                         "read_parquet('quotes.parquet') b ON a.sym = b.sym ORDER BY a.ts LIMIT 50"))
+    keyed = frame(rest.exec("SELECT ts, px, bid FROM read_parquet('trades.parquet') ASOF JOIN "
+                            "read_parquet('quotes.parquet') ON (sym) ORDER BY ts LIMIT 50"))
+    assert_frame_equal(on, keyed)
+    plain = frame(rest.exec("SELECT ts, bid FROM read_parquet('trades.parquet') ASOF JOIN read_parquet('quotes.parquet') LIMIT 3"))
+    quotes = pl.read_parquet(data_dir / "quotes.parquet").sort("ts")
+    trades = pl.read_parquet(data_dir / "trades.parquet").sort("ts").head(3)
+    want = trades.join_asof(quotes.select("ts", "bid"), on="ts").select("ts", "bid")
+    assert_frame_equal(plain, want, check_dtypes=False)

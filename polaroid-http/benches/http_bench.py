@@ -1,0 +1,120 @@
+"""The HTTP door's throughput, side by side with a baseline, as ratios.
+
+    make bench-http     # or: POLAROID_SERVER=target/release/polaroid-server .venv/bin/python polaroid-http/benches/http_bench.py
+
+- /exec: a 1M-row SELECT streamed as QuestDB's JSON, read whole by the
+  client, against the same rows as Arrow through Flight DoGet (the native
+  binary path of the same server) and python-polars writing the same JSON
+  locally.
+- /exp: the same rows as CSV, against python-polars' write_csv locally.
+- ILP: 1M rows sent with QuestDB's official client (Sender.dataframe over
+  HTTP, 50k-row flushes, each fsync'd before its 204), against the client
+  serializing the same rows without a server (its own cost).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import polars as pl
+import pyarrow.flight as flight
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "python"))
+from conftest import Server  # noqa: E402
+
+ROWS = int(os.environ.get("POLAROID_BENCH_ROWS", "1000000"))
+
+
+def frame(rows: int) -> pl.DataFrame:
+    start = dt.datetime(2026, 11, 23, 14, 30)
+    return pl.DataFrame({
+        "ts": pl.datetime_range(start, start + dt.timedelta(milliseconds=rows - 1), "1ms", time_unit="us", eager=True),
+        "sym": pl.Series([f"S{i % 50}" for i in range(rows)]),
+        "px": pl.Series([100 + (i * 37 % 1000) / 10 for i in range(rows)]),
+        "qty": pl.Series([(i * 7919) % 500 + 1 for i in range(rows)]),
+    })
+
+
+def best(fn, runs: int = 3) -> float:
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def get(url: str) -> int:
+    with urllib.request.urlopen(url) as reply:
+        n = 0
+        while chunk := reply.read(1 << 20):
+            n += len(chunk)
+        return n
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="polaroid-bench-http-") as tmp:
+        data = Path(tmp)
+        df = frame(ROWS)
+        df.write_parquet(data / "big.parquet")
+        server = Server(data, "--memory-limit", "8GiB")
+        try:
+            query = "SELECT * FROM read_parquet('big.parquet')"
+            exec_url = f"{server.url}/exec?" + urllib.parse.urlencode({"query": query})
+            exp_url = f"{server.url}/exp?" + urllib.parse.urlencode({"query": query})
+            size = get(exec_url)
+            t_exec = best(lambda: get(exec_url))
+            t_exp = best(lambda: get(exp_url))
+            client = flight.connect(f"grpc://127.0.0.1:{server.grpc_port}")
+
+            def doget() -> None:
+                info = client.get_flight_info(flight.FlightDescriptor.for_command(query))
+                client.do_get(info.endpoints[0].ticket).read_all()
+
+            t_flight = best(doget)
+            t_local_json = best(lambda: df.write_json(io.BytesIO()))
+            t_local_csv = best(lambda: df.write_csv(io.BytesIO()))
+            print(f"/exec  {ROWS} rows, {size / 1e6:.0f} MB JSON: {ROWS / t_exec / 1e6:.2f} M rows/s "
+                  f"({t_exec:.2f} s; Flight DoGet {t_flight:.2f} s -> {t_exec / t_flight:.1f}x; "
+                  f"local polars write_json {t_local_json:.2f} s -> {t_exec / t_local_json:.1f}x)")
+            print(f"/exp   {ROWS} rows CSV: {ROWS / t_exp / 1e6:.2f} M rows/s "
+                  f"({t_exp:.2f} s; local polars write_csv {t_local_csv:.2f} s -> {t_exp / t_local_csv:.1f}x)")
+
+            from questdb import Sender, TimestampNanos  # noqa: F401
+            pdf = df.to_pandas()
+            batch = 50_000
+            conf = f"http::addr=127.0.0.1:{server.http_port};auto_flush=off;"
+            t = time.perf_counter()
+            with Sender.from_conf(conf) as sender:
+                for start in range(0, ROWS, batch):
+                    sender.dataframe(pdf.iloc[start:start + batch], table_name="ingest", symbols=["sym"], at="ts")
+                    sender.flush()
+            t_ilp = time.perf_counter() - t
+            # The client's own cost: serialize the same batches into a buffer
+            # that is never sent.
+            with Sender.from_conf(conf) as sender:
+                t = time.perf_counter()
+                for start in range(0, ROWS, batch):
+                    buffer = sender.new_buffer()
+                    buffer.dataframe(pdf.iloc[start:start + batch], table_name="ingest_dry", symbols=["sym"], at="ts")
+                t_encode = time.perf_counter() - t
+            with urllib.request.urlopen(f"{server.url}/exec?" + urllib.parse.urlencode({"query": "SELECT count(*) AS n FROM ingest"})) as r:
+                import json
+                stored = json.load(r)["dataset"][0][0]
+            assert stored == ROWS, f"{stored} rows stored, {ROWS} sent"
+            print(f"ILP    {ROWS} rows in {batch}-row flushes: {ROWS / t_ilp / 1e6:.2f} M rows/s "
+                  f"({t_ilp:.2f} s; the client's own encoding {t_encode:.2f} s -> {t_ilp / t_encode:.1f}x)")
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()
