@@ -361,6 +361,12 @@ impl Core {
     // ---- sources ----
 
     pub fn scan(&self, ns: &Namespace, spec: &ScanSpec) -> Result<HandleInfo, CoreError> {
+        // A table by name: a path with no extension that names one.
+        if spec.format.is_none() && std::path::Path::new(&spec.path).extension().is_none() {
+            if let Some(info) = self.scan_table(ns, &spec.path)? {
+                return Ok(info);
+            }
+        }
         let path = self.sandbox.resolve(&spec.path)?;
         let format = match spec.format {
             Some(f) => f,
@@ -396,6 +402,14 @@ impl Core {
             },
             other => other,
         })
+    }
+
+    /// A plan handle over the caller's table `name`, if there is one.
+    pub fn scan_table(&self, ns: &Namespace, name: &str) -> Result<Option<HandleInfo>, CoreError> {
+        match self.tables.get(ns, name)? {
+            Some(table) => Ok(Some(self.keep_plan(ns, table.scan()?, format!("table({:?})", table.def().name))?)),
+            None => Ok(None),
+        }
     }
 
     /// A materialized handle from an Arrow IPC stream received in `chunks`.

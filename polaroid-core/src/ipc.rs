@@ -41,6 +41,8 @@ impl EncodedBatch {
 /// Encodes frames of one schema as Arrow IPC messages, each batch at most
 /// `max_message` bytes on the wire.
 pub struct IpcEncoder {
+    /// Columns sent as text instead of dictionaries.
+    categorical: Vec<PlSmallStr>,
     fields: Vec<IpcField>,
     tracker: DictionaryTracker,
     options: WriteOptions,
@@ -54,6 +56,15 @@ impl IpcEncoder {
         max_message: usize,
         compression: Option<Compression>,
     ) -> (Self, EncodedData) {
+        // Categoricals (SYMBOL columns) travel as text: polars gives each
+        // batch its own dictionary, and a replaced dictionary mid-stream is
+        // more than some readers take (pyarrow's Flight reader refuses it).
+        let categorical: Vec<PlSmallStr> =
+            schema.iter().filter(|(_, dtype)| dtype.is_categorical() || dtype.is_enum()).map(|(name, _)| name.clone()).collect();
+        let mut schema = schema.clone();
+        for name in &categorical {
+            schema.set_dtype(name, DataType::String);
+        }
         // LargeUtf8/LargeBinary rather than views: every Arrow reader,
         // pyarrow and older C++/Java/Go included, reads them.
         let arrow_schema = schema.to_arrow(CompatLevel::oldest());
@@ -61,6 +72,7 @@ impl IpcEncoder {
         let schema_message =
             EncodedData { ipc_message: schema_to_bytes(&arrow_schema, &fields, None), arrow_data: Vec::new() };
         let encoder = Self {
+            categorical,
             fields,
             tracker: DictionaryTracker { dictionaries: Default::default(), cannot_replace: false },
             options: WriteOptions { compression },
@@ -79,6 +91,18 @@ impl IpcEncoder {
         if df.height() == 0 {
             return Ok(true);
         }
+        let as_text;
+        let df = if self.categorical.is_empty() {
+            df
+        } else {
+            let mut copy = df.clone();
+            for name in &self.categorical {
+                let text = copy.column(name)?.cast(&DataType::String)?;
+                copy.with_column(text)?;
+            }
+            as_text = copy;
+            &as_text
+        };
         // First guess from the average row size, aiming at well-filled
         // messages; a batch that still comes out too large is halved.
         let bytes_per_row = (df.estimated_size() / df.height()).max(1);

@@ -62,7 +62,14 @@ impl PolaroidFlight {
     async fn resolve(&self, ns: &Namespace, descriptor: FlightDescriptor) -> Result<HandleId, Status> {
         match DescriptorType::try_from(descriptor.r#type).unwrap_or(DescriptorType::Unknown) {
             DescriptorType::Path => match descriptor.path.as_slice() {
-                [id] => parse_id(id),
+                // A handle id, or the name of one of the caller's tables.
+                [name] => match name.parse::<HandleId>() {
+                    Ok(id) => Ok(id),
+                    Err(_) => match self.core.scan_table(ns, name).or_status()? {
+                        Some(info) => Ok(info.id),
+                        None => parse_id(name),
+                    },
+                },
                 other => Err(invalid(format!(
                     "a path descriptor names one handle: [\"<handle id>\"], got {} elements",
                     other.len()

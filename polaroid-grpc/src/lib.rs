@@ -31,6 +31,7 @@ mod flight;
 #[doc(hidden)]
 pub mod fuzzing;
 mod native;
+mod observe;
 mod server;
 mod status;
 mod wire;

@@ -82,6 +82,7 @@ pub async fn serve_core(
         "polaroid-server serving"
     );
     Server::builder()
+        .layer(crate::observe::Observe::new(core.clone()))
         // Uploads (Upload, DoPut) stream many MiB: windows of several
         // messages instead of HTTP/2's 64 KiB default.
         .initial_stream_window_size(crate::HTTP2_STREAM_WINDOW)

@@ -134,6 +134,10 @@ class Client:
             request.csv_separator = separator
         return self._frame(self._call(self._stub.Scan, request))
 
+    def table(self, name: str) -> RemoteFrame:
+        """A lazy scan of one of your tables (made over the HTTP door: CREATE TABLE, ILP, /imp)."""
+        return self.scan(name)
+
     def scan_parquet(self, path: str) -> RemoteFrame:
         """As ``pl.scan_parquet``, on the server; ``path`` is relative to its data directory."""
         return self.scan(path, format="parquet")

@@ -117,6 +117,14 @@ def test_ilp_rows_read_back_through_exec_and_flight(server):
     info = client.get_flight_info(flight.FlightDescriptor.for_command("SELECT sym, sum(qty) AS qty FROM ilp_ticks GROUP BY sym"))
     table = client.do_get(info.endpoints[0].ticket).read_all()
     assert table.to_pydict() == {"sym": ["AAPL"], "qty": [sum(r[2] for r in rows)]}
+    # And by name in a path descriptor, and through gRPC Scan (the Python client).
+    info = client.get_flight_info(flight.FlightDescriptor.for_path("ilp_ticks"))
+    assert client.do_get(info.endpoints[0].ticket).read_all().column("px").to_pylist() == [r[1] for r in rows]
+    import polaroid as pr
+    with pr.connect(f"127.0.0.1:{server.grpc_port}") as native:
+        got = native.table("ilp_ticks").sort("timestamp").collect()
+    assert got["qty"].to_list() == [r[2] for r in rows]
+    assert got["sym"].to_list() == ["AAPL"] * len(rows)
 
 
 def test_a_bad_ilp_line_is_refused_whole_with_its_line_number(server):
@@ -135,8 +143,15 @@ def test_metrics_count_requests_by_door_and_code(server, rest):
     rest.exec("SELECT 1 AS one")
     with pytest.raises(QuestDBAPIError):
         rest.exec("SELEC 1")
+    import pyarrow.flight as flight
+    client = flight.connect(f"grpc://127.0.0.1:{server.grpc_port}")
+    client.get_flight_info(flight.FlightDescriptor.for_command("SELECT 1 AS one"))
+    with pytest.raises(KeyError):  # pyarrow's ArrowKeyError: NOT_FOUND
+        client.do_get(flight.Ticket(b"00000000-0000-0000-0000-000000000000")).read_all()
     with urllib.request.urlopen(f"{server.url}/metrics") as reply:
         text = reply.read().decode()
+    assert 'polaroid_requests_total{door="flight",route="GetFlightInfo",code="OK"}' in text
+    assert 'polaroid_requests_total{door="flight",route="DoGet",code="NOT_FOUND"}' in text
     assert 'polaroid_requests_total{door="http",route="/exec",code="200"}' in text
     assert 'polaroid_requests_total{door="http",route="/exec",code="400"}' in text
     assert "polaroid_request_duration_seconds_bucket" in text and "polaroid_memory_budget_bytes" in text
