@@ -1,12 +1,13 @@
 //! QuestDB's time-series SQL that polars-sql does not speak, compiled to
 //! polars plans:
 //!
-//! - `SELECT ... FROM t [WHERE ...] SAMPLE BY 1m [FILL(NONE|NULL|PREV|v)]
-//!   [ALIGN TO CALENDAR [TIME ZONE 'tz']]`: the rows are bucketed by the
-//!   designated timestamp truncated to the interval (calendar-aligned, as
-//!   QuestDB does by default), and the query becomes a GROUP BY of the
-//!   bucket and the selected non-aggregate columns. A FILL adds the empty
-//!   buckets between each key's first and last one.
+//! - `SELECT ... FROM t [WHERE ...] SAMPLE BY 1m [FILL(NONE|NULL|PREV|LINEAR|v)]
+//!   [ALIGN TO CALENDAR [TIME ZONE 'tz'] | ALIGN TO FIRST OBSERVATION]`:
+//!   the rows are bucketed by the designated timestamp truncated to the
+//!   interval (calendar-aligned, as QuestDB does by default, or from the
+//!   first row), and the query becomes a GROUP BY of the bucket and the
+//!   selected non-aggregate columns. A FILL adds the empty buckets between
+//!   each key's first and last one.
 //! - `SELECT ... FROM t [WHERE ...] LATEST ON ts PARTITION BY k1[, k2]`: the
 //!   latest row of each key, before the projection, as QuestDB defines it.
 //!
@@ -133,6 +134,7 @@ enum Fill {
     None,
     Null,
     Prev,
+    Linear,
     Value(String),
 }
 
@@ -141,6 +143,8 @@ struct SampleBy {
     from: String,
     every: String,
     fill: Fill,
+    /// ALIGN TO FIRST OBSERVATION: buckets start at the first row's time.
+    first_observation: bool,
     time_zone: Option<String>,
     tail: String,
 }
@@ -158,15 +162,16 @@ impl SampleBy {
             r"(?is)^(?P<head>.*?)\s+SAMPLE\s+BY\s+(?P<every>\w+)(?:\s+FILL\s*\((?P<fill>[^)]*)\))?(?:\s+ALIGN\s+TO\s+(?P<align>CALENDAR|FIRST\s+OBSERVATION)(?:\s+TIME\s+ZONE\s+'(?P<tz>[^']+)')?)?(?P<tail>\s+(?:ORDER|LIMIT)\b.*?)?\s*;?\s*$",
         );
         let Some(caps) = pattern.captures(query) else { return Ok(None) };
-        if caps.name("align").is_some_and(|a| !a.as_str().to_ascii_uppercase().starts_with("CALENDAR")) {
-            return Err(CoreError::Unimplemented("ALIGN TO FIRST OBSERVATION is not supported; use ALIGN TO CALENDAR".into()));
+        let first_observation = caps.name("align").is_some_and(|a| !a.as_str().to_ascii_uppercase().starts_with("CALENDAR"));
+        if first_observation && caps.name("tz").is_some() {
+            return Err(invalid("TIME ZONE goes with ALIGN TO CALENDAR"));
         }
         let fill = match caps.name("fill").map(|f| f.as_str().trim().to_ascii_uppercase()) {
             None => Fill::None,
             Some(f) if f == "NONE" => Fill::None,
             Some(f) if f == "NULL" => Fill::Null,
             Some(f) if f == "PREV" => Fill::Prev,
-            Some(f) if f == "LINEAR" => return Err(CoreError::Unimplemented("FILL(LINEAR) is not supported yet; use PREV, NULL or a value".into())),
+            Some(f) if f == "LINEAR" => Fill::Linear,
             Some(f) if f.contains(',') => return Err(CoreError::Unimplemented("FILL with one mode per column is not supported yet".into())),
             Some(_) => Fill::Value(caps["fill"].trim().to_string()),
         };
@@ -177,6 +182,7 @@ impl SampleBy {
             from: select.from.to_string(),
             every: polars_interval(&caps["every"])?,
             fill,
+            first_observation,
             time_zone: caps.name("tz").map(|t| t.as_str().to_string()),
             tail: caps.name("tail").map_or(String::new(), |t| t.as_str().to_string()),
         }))
@@ -201,7 +207,15 @@ impl SampleBy {
             }
             bucket = bucket.dt().convert_time_zone(tz);
         }
-        bucket = bucket.dt().truncate(lit(self.every.as_str()));
+        bucket = if self.first_observation {
+            // first + floor((ts - first) / step) * step, on the physical values.
+            let step = fixed_step(&self.every, unit)?;
+            let physical = col(ts.as_str()).to_physical();
+            let first = physical.clone().min();
+            ((physical - first.clone()).floor_div(lit(step)) * lit(step) + first).cast(DataType::Datetime(unit, zone.clone()))
+        } else {
+            bucket.dt().truncate(lit(self.every.as_str()))
+        };
         if self.time_zone.is_some() {
             bucket = bucket.dt().convert_time_zone(TimeZone::UTC);
             if zone.is_none() {
@@ -212,8 +226,7 @@ impl SampleBy {
         let (items, keys) = self.rewrite_items(&ts)?;
         let mut group = vec!["__bucket".to_string()];
         group.extend(keys.iter().cloned());
-        let order = if self.tail.trim().is_empty() { format!(" ORDER BY {}", group.join(", ")) } else { self.tail.clone() };
-        let sql = format!("SELECT __bucket, {items} FROM __sample GROUP BY {}{order}", group.join(", "));
+        let sql = format!("SELECT __bucket, {items} FROM __sample GROUP BY {0} ORDER BY {0}", group.join(", "));
         let (mut sampled, _) = core.namespace_sql_plan_with(ns, &sql, vec![("__sample".into(), rows)])?;
         if !matches!(self.fill, Fill::None) {
             sampled = fill(sampled, &keys, &self.every, unit, &self.fill)?;
@@ -233,7 +246,13 @@ impl SampleBy {
         } else {
             columns
         };
-        Ok((sampled.select(columns), tables))
+        let result = sampled.select(columns);
+        // ORDER BY and LIMIT apply to the filled result.
+        if self.tail.trim().is_empty() {
+            return Ok((result, tables));
+        }
+        let (ordered, _) = core.namespace_sql_plan_with(ns, &format!("SELECT * FROM __sampled {}", self.tail), vec![("__sampled".into(), result)])?;
+        Ok((ordered, tables))
     }
 
     fn parsed_items(&self) -> Result<Vec<SelectItem>, CoreError> {
@@ -299,15 +318,7 @@ fn has_aggregate(expr: &Ast) -> bool {
 
 /// The empty buckets between each key's first and last bucket, filled.
 fn fill(sampled: LazyFrame, keys: &[String], every: &str, unit: TimeUnit, mode: &Fill) -> Result<LazyFrame, CoreError> {
-    let step = Duration::try_parse(every).map_err(|e| invalid(format!("SAMPLE BY {every}: {e}")))?;
-    if step.months() != 0 {
-        return Err(CoreError::Unimplemented("FILL over calendar months or years is not supported yet".into()));
-    }
-    let step = match unit {
-        TimeUnit::Nanoseconds => step.duration_ns(),
-        TimeUnit::Microseconds => step.duration_us(),
-        TimeUnit::Milliseconds => step.duration_ms(),
-    };
+    let step = fixed_step(every, unit)?;
     let df = sampled.collect()?;
     if df.height() == 0 {
         return Ok(df.lazy());
@@ -364,6 +375,7 @@ fn fill(sampled: LazyFrame, keys: &[String], every: &str, unit: TimeUnit, mode: 
                 joined.with_columns([forward.over(key_exprs)?])
             }
         },
+        Fill::Linear => linear(joined.collect()?, keys)?.lazy(),
         Fill::Value(v) => {
             let value: f64 = v.parse().map_err(|_| invalid(format!("FILL({v}): expected NONE, NULL, PREV or a number")))?;
             let values = {
@@ -375,6 +387,70 @@ fn fill(sampled: LazyFrame, keys: &[String], every: &str, unit: TimeUnit, mode: 
         },
     };
     Ok(filled)
+}
+
+/// An interval in `unit`s, when it has a fixed length (not months or years).
+fn fixed_step(every: &str, unit: TimeUnit) -> Result<i64, CoreError> {
+    let step = Duration::try_parse(every).map_err(|e| invalid(format!("SAMPLE BY {every}: {e}")))?;
+    if step.months() != 0 {
+        return Err(CoreError::Unimplemented(
+            "FILL and ALIGN TO FIRST OBSERVATION over months or years are not supported yet".into(),
+        ));
+    }
+    Ok(match unit {
+        TimeUnit::Nanoseconds => step.duration_ns(),
+        TimeUnit::Microseconds => step.duration_us(),
+        TimeUnit::Milliseconds => step.duration_ms(),
+    })
+}
+
+/// FILL(LINEAR): each numeric column's empty buckets on the straight line
+/// between the known buckets around them, per key (`df` sorted by key,
+/// then bucket). Leading and trailing gaps stay empty.
+fn linear(mut df: DataFrame, keys: &[String]) -> Result<DataFrame, CoreError> {
+    let times: Vec<Option<i64>> = df.column("__bucket")?.to_physical_repr().cast(&DataType::Int64)?.i64()?.iter().collect();
+    // Where each key's rows start.
+    let key_columns: Vec<Column> = keys.iter().map(|k| df.column(k).cloned()).collect::<PolarsResult<_>>()?;
+    let mut starts = vec![0usize];
+    for row in 1..df.height() {
+        let mut changed = false;
+        for c in &key_columns {
+            changed |= c.get(row)? != c.get(row - 1)?;
+        }
+        if changed {
+            starts.push(row);
+        }
+    }
+    starts.push(df.height());
+    let targets: Vec<PlSmallStr> = df
+        .schema()
+        .iter()
+        .filter(|(name, dtype)| dtype.is_primitive_numeric() && name.as_str() != "__bucket" && !keys.iter().any(|k| k == name.as_str()))
+        .map(|(name, _)| name.clone())
+        .collect();
+    for name in targets {
+        let values: Vec<Option<f64>> = df.column(&name)?.cast(&DataType::Float64)?.f64()?.iter().collect();
+        let mut filled = values.clone();
+        for span in starts.windows(2) {
+            let mut last: Option<usize> = None;
+            for row in span[0]..span[1] {
+                if values[row].is_none() {
+                    continue;
+                }
+                if let Some(prev) = last.filter(|p| row > p + 1) {
+                    let (t0, t1) = (times[prev].unwrap_or(0) as f64, times[row].unwrap_or(0) as f64);
+                    let (v0, v1) = (values[prev].unwrap_or(0.0), values[row].unwrap_or(0.0));
+                    for gap in prev + 1..row {
+                        let t = times[gap].unwrap_or(0) as f64;
+                        filled[gap] = Some(v0 + (v1 - v0) * (t - t0) / (t1 - t0));
+                    }
+                }
+                last = Some(row);
+            }
+        }
+        df.with_column(Column::new(name, filled))?;
+    }
+    Ok(df)
 }
 
 struct LatestOn {

@@ -68,6 +68,15 @@ def test_sample_by_fill_prev_and_value_fill_empty_buckets(rest):
     null = rest.exec("SELECT ts, sum(px) AS px FROM sparse WHERE sym = 'A' SAMPLE BY 1m FILL(NULL)")
     assert [r[1] for r in null["dataset"]] == [1.0, 2.0, None, None, 5.0]
     assert rest.exec("SELECT ts, sym, last(px) AS px FROM sparse SAMPLE BY 1m")["count"] == 5
+    linear = rest.exec("SELECT ts, sum(px) AS px FROM sparse WHERE sym = 'A' SAMPLE BY 1m FILL(LINEAR)")
+    assert [r[1] for r in linear["dataset"]] == [1.0, 2.0, 3.0, 4.0, 5.0]
+    # LIMIT applies to the filled rows.
+    limited = rest.exec("SELECT ts, sym, last(px) AS px FROM sparse SAMPLE BY 1m FILL(PREV) LIMIT 3")
+    assert limited["dataset"] == prev["dataset"][:3]
+    # From the first row (00:00:10) in steps of 2 minutes, worked by hand:
+    # 00:00:10, 00:01:20, 00:02:00 | 00:03:30, 00:04:00.
+    first = rest.exec("SELECT ts, count(*) AS n FROM sparse SAMPLE BY 2m ALIGN TO FIRST OBSERVATION")
+    assert first["dataset"] == [["2026-01-01T00:00:10.000000Z", 3], ["2026-01-01T00:02:10.000000Z", 2]]
 
 
 def test_latest_on_gives_each_key_s_last_row(rest, data_dir):
