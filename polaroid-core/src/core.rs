@@ -283,32 +283,24 @@ impl Core {
     }
 
     pub fn stats(&self, ns: &Namespace) -> CoreStats {
-        // Counted after the store's maintenance, so expired handles are gone.
-        let s = self.store.stats();
         // A tenant sees its own handles, never how much others hold.
         let mine = self.store.list(ns);
-        CoreStats {
-            handles: mine.len() as u64,
-            bytes: mine.iter().filter_map(|h| h.estimated_bytes).sum(),
-            memory_budget: self.store.config().memory_budget,
-            inserted: s.inserted,
-            hits: s.hits,
-            misses: s.misses,
-            expired: s.expired,
-            evicted: s.evicted,
-            dropped: s.dropped,
-            active_fetches: self.active_streams.load(Ordering::Relaxed),
-            running_queries: self.slots.running() as u64,
-            queued_queries: self.slots.waiting() as u64,
-        }
+        self.stats_with(mine.len() as u64, mine.iter().filter_map(|h| h.estimated_bytes).sum())
     }
 
     /// Server-wide numbers for operators (metrics), not for tenants.
     pub fn server_stats(&self) -> CoreStats {
         let s = self.store.stats();
+        self.stats_with(s.count, s.bytes)
+    }
+
+    /// The store's counters (read after its maintenance, so expired handles
+    /// are gone) and the query slots, with `handles` and `bytes` as given.
+    fn stats_with(&self, handles: u64, bytes: u64) -> CoreStats {
+        let s = self.store.stats();
         CoreStats {
-            handles: s.count,
-            bytes: s.bytes,
+            handles,
+            bytes,
             memory_budget: self.store.config().memory_budget,
             inserted: s.inserted,
             hits: s.hits,

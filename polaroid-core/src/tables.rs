@@ -299,14 +299,13 @@ impl Tables {
     }
 }
 
-/// How ILP creates a table it has not seen: rows' types, and `timestamp`
-/// as the designated timestamp partitioned by `partition_by`.
+/// How ILP creates a table it has not seen: rows' types (categoricals, ILP's
+/// tags, become SYMBOL), and `timestamp` as the designated timestamp
+/// partitioned by `partition_by`.
 #[derive(Clone, Debug)]
 pub struct AutoCreate {
     pub timestamp: String,
     pub partition_by: PartitionBy,
-    /// Columns to type as SYMBOL (ILP's tag set).
-    pub symbols: Vec<String>,
 }
 
 impl AutoCreate {
@@ -314,10 +313,7 @@ impl AutoCreate {
         let columns = rows
             .schema()
             .iter()
-            .map(|(c, dtype)| ColumnDef {
-                name: c.to_string(),
-                kind: if self.symbols.iter().any(|s| s == c.as_str()) { "SYMBOL".into() } else { kind_of(dtype).into() },
-            })
+            .map(|(c, dtype)| ColumnDef { name: c.to_string(), kind: kind_of(dtype).into() })
             .collect();
         let has_ts = rows.schema().contains(&self.timestamp);
         TableDef {
@@ -547,19 +543,7 @@ fn conform(rows: DataFrame, def: &TableDef, schema: &Schema) -> Result<DataFrame
 
 fn concat_rows(mut into: DataFrame, rows: DataFrame, schema: &Schema) -> Result<DataFrame, CoreError> {
     // A log written before a column was added lacks it.
-    let rows = if rows.width() == schema.len() {
-        rows
-    } else {
-        let height = rows.height();
-        let columns = schema
-            .iter()
-            .map(|(name, dtype)| match rows.column(name) {
-                Ok(c) => c.clone(),
-                Err(_) => Column::full_null(name.clone(), height, dtype),
-            })
-            .collect();
-        DataFrame::new(height, columns)?
-    };
+    let rows = if rows.width() == schema.len() { rows } else { conform_width(rows, schema)? };
     if into.width() != schema.len() {
         into = conform_width(into, schema)?;
     }
@@ -567,6 +551,7 @@ fn concat_rows(mut into: DataFrame, rows: DataFrame, schema: &Schema) -> Result<
     Ok(into)
 }
 
+/// `df` with every column of `schema`, the missing ones null.
 fn conform_width(df: DataFrame, schema: &Schema) -> Result<DataFrame, CoreError> {
     let height = df.height();
     let columns = schema

@@ -66,26 +66,8 @@ fn split_select(head: &str) -> Result<Select<'_>, CoreError> {
         .filter(|w| w.eq_ignore_ascii_case("select"))
         .map(|_| &trimmed[6..])
         .ok_or_else(|| invalid("SAMPLE BY and LATEST ON follow a SELECT ... FROM ..."))?;
-    let (mut depth, mut quote) = (0i32, None::<char>);
-    let bytes = after_select.as_bytes();
-    for (i, c) in after_select.char_indices() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {},
-            (None, '\'' | '"') => quote = Some(c),
-            (None, '(') => depth += 1,
-            (None, ')') => depth -= 1,
-            (None, _) if depth == 0 && after_select[i..].len() >= 5 && after_select[i..i + 4].eq_ignore_ascii_case("from") => {
-                let before = i == 0 || bytes[i - 1].is_ascii_whitespace();
-                let after = bytes.get(i + 4).is_none_or(|b| b.is_ascii_whitespace());
-                if before && after {
-                    return Ok(Select { items: &after_select[..i], from: &after_select[i + 4..] });
-                }
-            },
-            _ => {},
-        }
-    }
-    Err(invalid("SAMPLE BY and LATEST ON need a FROM clause"))
+    let from = keyword(after_select, "FROM", 0).ok_or_else(|| invalid("SAMPLE BY and LATEST ON need a FROM clause"))?;
+    Ok(Select { items: &after_select[..from], from: &after_select[from + 4..] })
 }
 
 /// The designated timestamp of the (single) table the query reads, or its

@@ -196,21 +196,16 @@ impl ResultSink for JsonSink {
     }
 
     fn batch(&mut self, df: &DataFrame, send: &mut dyn FnMut(Bytes) -> bool) -> Result<bool, CoreError> {
-        let mut df = df.clone();
-        df.rechunk_mut_par();
-        let writer = RowWriter::new(&df, Format::Json { quote_large: self.quote_large })?;
-        let mut out = self.opening.take().unwrap_or_default();
-        for row in 0..df.height() {
-            if self.rows > 0 {
+        let format = Format::Json { quote_large: self.quote_large };
+        let opening = self.opening.take().unwrap_or_default();
+        let rows = &mut self.rows;
+        let comma = |out: &mut Vec<u8>| {
+            if *rows > 0 {
                 out.push(b',');
             }
-            writer.write_row(row, &mut out);
-            self.rows += 1;
-            if out.len() >= CHUNK && !send(Bytes::from(std::mem::take(&mut out))) {
-                return Ok(false);
-            }
-        }
-        Ok(out.is_empty() || send(Bytes::from(out)))
+            *rows += 1;
+        };
+        send_rows(df, format, opening, comma, b"", send)
     }
 
     fn tail(&mut self) -> Vec<Bytes> {
@@ -263,23 +258,38 @@ impl ResultSink for CsvSink {
     }
 
     fn batch(&mut self, df: &DataFrame, send: &mut dyn FnMut(Bytes) -> bool) -> Result<bool, CoreError> {
-        let mut df = df.clone();
-        df.rechunk_mut_par();
-        let writer = RowWriter::new(&df, Format::Csv)?;
-        let mut out = self.header.take().unwrap_or_default();
-        for row in 0..df.height() {
-            writer.write_row(row, &mut out);
-            out.push(b'\n');
-            if out.len() >= CHUNK && !send(Bytes::from(std::mem::take(&mut out))) {
-                return Ok(false);
-            }
-        }
-        Ok(out.is_empty() || send(Bytes::from(out)))
+        let header = self.header.take().unwrap_or_default();
+        send_rows(df, Format::Csv, header, |_| {}, b"\n", send)
     }
 
     fn tail(&mut self) -> Vec<Bytes> {
         self.header.take().filter(|h| !h.is_empty()).map(Bytes::from).into_iter().collect()
     }
+}
+
+/// Render `df`'s rows after `out` (bytes not yet sent), each one after
+/// what `before` writes and followed by `after`, sending chunks of about
+/// [`CHUNK`] bytes. Returns false once `send` does.
+fn send_rows(
+    df: &DataFrame,
+    format: Format,
+    mut out: Vec<u8>,
+    mut before: impl FnMut(&mut Vec<u8>),
+    after: &[u8],
+    send: &mut dyn FnMut(Bytes) -> bool,
+) -> Result<bool, CoreError> {
+    let mut df = df.clone();
+    df.rechunk_mut_par();
+    let writer = RowWriter::new(&df, format)?;
+    for row in 0..df.height() {
+        before(&mut out);
+        writer.write_row(row, &mut out);
+        out.extend_from_slice(after);
+        if out.len() >= CHUNK && !send(Bytes::from(std::mem::take(&mut out))) {
+            return Ok(false);
+        }
+    }
+    Ok(out.is_empty() || send(Bytes::from(out)))
 }
 
 /// Run the query and stream what `sink` makes of it. The response starts

@@ -89,6 +89,18 @@ impl<'a> RowWriter<'a> {
         }
     }
 
+    /// A LONG: quoted under `quoteLargeNum` (JavaScript loses digits past 2^53).
+    fn long(&self, v: impl std::fmt::Display, out: &mut Vec<u8>) {
+        let quoted = self.format == (Format::Json { quote_large: true });
+        if quoted {
+            out.push(b'"');
+        }
+        write_display(v, out);
+        if quoted {
+            out.push(b'"');
+        }
+    }
+
     fn text(&self, s: &str, out: &mut Vec<u8>) {
         match self.format {
             Format::Json { .. } => serde_json::to_writer(&mut *out, s).expect("writing to a Vec cannot fail"),
@@ -103,12 +115,7 @@ impl<'a> RowWriter<'a> {
                 None => self.null(out),
             },
             Column::I64(ca) => match ca.get(row) {
-                Some(v) if self.format == (Format::Json { quote_large: true }) => {
-                    out.push(b'"');
-                    write_display(v, out);
-                    out.push(b'"');
-                },
-                Some(v) => write_display(v, out),
+                Some(v) => self.long(v, out),
                 None => self.null(out),
             },
             Column::Int(ca) => match ca.get(row) {
@@ -116,12 +123,7 @@ impl<'a> RowWriter<'a> {
                 None => self.null(out),
             },
             Column::U64(ca) => match ca.get(row) {
-                Some(v) if self.format == (Format::Json { quote_large: true }) => {
-                    out.push(b'"');
-                    write_display(v, out);
-                    out.push(b'"');
-                },
-                Some(v) => write_display(v, out),
+                Some(v) => self.long(v, out),
                 None => self.null(out),
             },
             // NaN and infinities have no JSON form; QuestDB writes null.
