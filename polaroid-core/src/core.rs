@@ -570,6 +570,60 @@ impl Core {
         Ok((lf, defs))
     }
 
+    /// A shipped polars plan ([`crate::shipping`]) as one new plan handle.
+    ///
+    /// Each `polaroid://<name>` scan in it becomes the plan of: the handle
+    /// `bindings` maps `name` to, else the handle with id `name`, else the
+    /// caller's table `name` (never another tenant's). Then the plan is
+    /// kept as every plan is: confined to the data directory, resolved.
+    pub fn ship_plan(
+        &self,
+        ns: &Namespace,
+        bytes: &[u8],
+        bindings: &HashMap<String, String>,
+        client_polars: &str,
+        description: &str,
+    ) -> Result<HandleInfo, CoreError> {
+        let mut plan = crate::shipping::decode(bytes, client_polars)?;
+        let mut sources = Vec::new();
+        crate::shipping::resolve(&mut plan, &mut |name| {
+            let (lf, lineage) = self.placeholder_plan(ns, name, bindings)?;
+            sources.push(lineage);
+            Ok(lf)
+        })?;
+        let lineage = match description.trim() {
+            "" if sources.is_empty() => "plan()".to_string(),
+            "" => format!("plan({})", sources.join(", ")),
+            described => described.to_string(),
+        };
+        self.keep_plan(ns, LazyFrame::from(plan), lineage)
+    }
+
+    /// What a `polaroid://<name>` scan stands for, and its lineage.
+    fn placeholder_plan(
+        &self,
+        ns: &Namespace,
+        name: &str,
+        bindings: &HashMap<String, String>,
+    ) -> Result<(LazyFrame, String), CoreError> {
+        let handle = match bindings.get(name) {
+            Some(id) => Some(id.parse::<HandleId>().map_err(|_| {
+                CoreError::InvalidArgument(format!("the binding {name:?} maps to {id:?}, which is not a handle id"))
+            })?),
+            None => name.parse::<HandleId>().ok(),
+        };
+        if let Some(id) = handle {
+            let entry = self.store.get(ns, id)?;
+            return Ok((entry.lazy(), entry.lineage().to_string()));
+        }
+        match self.tables.get(ns, name)? {
+            Some(table) => Ok((table.scan()?, format!("table({name:?})"))),
+            None => Err(CoreError::NotFound(format!(
+                "the plan scans polaroid://{name}, which is no binding of this request, handle id or table of yours"
+            ))),
+        }
+    }
+
     /// The tables `query` names, resolved among the caller's handles, and
     /// the names that are none of them (CTEs, aliases, or mistakes).
     pub fn resolve_tables(&self, ns: &Namespace, query: &str) -> Result<(Vec<(String, HandleId)>, Vec<String>), CoreError> {

@@ -51,6 +51,12 @@ pub struct IpcEncoder {
 
 impl IpcEncoder {
     /// The encoder and the schema message that must precede its batches.
+    /// The Schema message a stream of `schema` starts with (flatbuffer,
+    /// unframed), as the stream itself would send it.
+    pub fn schema_message(schema: &Schema) -> Vec<u8> {
+        Self::start(schema, usize::MAX, None).1.ipc_message
+    }
+
     pub fn start(
         schema: &Schema,
         max_message: usize,

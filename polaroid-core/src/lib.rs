@@ -26,6 +26,7 @@ mod plan_walk;
 pub mod results;
 pub mod sample;
 mod sandbox;
+pub mod shipping;
 pub mod slots;
 pub mod tables;
 pub mod tenants;

@@ -5,7 +5,9 @@
 //! [`walk`] visits every node after its inputs (post-order), including the
 //! plans hidden in expressions (SQL `IN (SELECT ...)` and scalar subqueries
 //! are `Expr::SubPlan`), and replaces already-converted IR nodes by the plan
-//! they came from, so what runs afterwards is what was visited.
+//! they came from, so what runs afterwards is what was visited. A
+//! [`PlanVisitor`] may also look at every expression node of every plan node
+//! (the shipped-plan check refuses opaque functions that way).
 
 use std::sync::Arc;
 
@@ -15,7 +17,23 @@ use polars_plan::plans::{DslFunction, StatsFunction};
 
 use crate::error::CoreError;
 
-type Visit<'a> = dyn FnMut(&mut DslPlan) -> Result<(), CoreError> + 'a;
+/// What a walk does at each plan node (which it may rewrite) and at each
+/// expression node (read only). A closure over `&mut DslPlan` visits nodes.
+pub(crate) trait PlanVisitor {
+    fn node(&mut self, plan: &mut DslPlan) -> Result<(), CoreError>;
+
+    fn expr(&mut self, _expr: &Expr) -> Result<(), CoreError> {
+        Ok(())
+    }
+}
+
+impl<F: FnMut(&mut DslPlan) -> Result<(), CoreError>> PlanVisitor for F {
+    fn node(&mut self, plan: &mut DslPlan) -> Result<(), CoreError> {
+        self(plan)
+    }
+}
+
+type Visit<'a> = dyn PlanVisitor + 'a;
 
 /// Call `visit` on every node of `plan`, inputs first; the first error
 /// stops the walk. `visit` may rewrite the node it is given.
@@ -54,6 +72,10 @@ fn walk_node(plan: &mut DslPlan, visit: &mut Visit<'_>) -> Result<(), CoreError>
             walk_arc(input, visit)?;
             walk_exprs(expr, visit)?;
         },
+        DslPlan::Pivot { input, agg, .. } => {
+            walk_arc(input, visit)?;
+            walk_expr(agg, visit)?;
+        },
         DslPlan::GroupBy { input, keys, predicates, aggs, .. } => {
             walk_arc(input, visit)?;
             walk_exprs(keys, visit)?;
@@ -89,6 +111,7 @@ fn walk_node(plan: &mut DslPlan, visit: &mut Visit<'_>) -> Result<(), CoreError>
                 | DslFunction::Explode { .. }
                 | DslFunction::Rename { .. }
                 | DslFunction::Unnest { .. }
+                | DslFunction::Unpivot { .. }
                 | DslFunction::Stats(_)
                 | DslFunction::FunctionIR(_)
                 | DslFunction::Hint(_) => {},
@@ -110,11 +133,13 @@ fn walk_node(plan: &mut DslPlan, visit: &mut Visit<'_>) -> Result<(), CoreError>
             return Ok(()); // `original` was visited already
         },
     }
-    visit(plan)
+    visit.node(plan)
 }
 
-/// Subplans hide inside expressions; walk and rewrite each one in place.
+/// Show the visitor every node of `expr`, then walk (and rewrite in place)
+/// the subplans hidden inside it.
 fn walk_expr(expr: &mut Expr, visit: &mut Visit<'_>) -> Result<(), CoreError> {
+    (&*expr).into_iter().try_for_each(|e| visit.expr(e))?;
     if !(&*expr).into_iter().any(|e| matches!(e, Expr::SubPlan(..))) {
         return Ok(());
     }

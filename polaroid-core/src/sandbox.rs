@@ -132,7 +132,7 @@ impl Sandbox {
     pub(crate) fn confine(&self, lf: LazyFrame) -> Result<LazyFrame, CoreError> {
         let opt_state = lf.get_current_optimizations();
         let mut plan = lf.logical_plan;
-        walk(&mut plan, &mut |node| self.check_node(node))?;
+        walk(&mut plan, &mut |node: &mut DslPlan| self.check_node(node))?;
         Ok(LazyFrame::from_logical_plan(plan, opt_state))
     }
 

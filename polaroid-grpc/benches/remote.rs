@@ -5,15 +5,18 @@
 //!    the server, against the same polars query in this process;
 //! 2. Fetch throughput: 10M rows x 8 fixed-width columns over loopback, in
 //!    GB/s, against an in-process Arrow IPC encode+decode of the same data;
-//! 3. small-RPC latency: p50/p99 and calls/s of KeepAlive and Schema.
+//! 3. small-RPC latency: p50/p99 and calls/s of KeepAlive and Schema;
+//! 4. a 10-step pipeline on a small frame: one RPC per step (polaroid.v1
+//!    expression trees) against one `Plan` RPC (the shipped LazyFrame),
+//!    each with its Fetch, beside the same pipeline in-process.
 //!
 //! Run with `make bench` (or `cargo bench -p polaroid-grpc --bench remote`).
 //! POLAROID_BENCH_ROWS overrides the 10M rows; POLAROID_BENCH_ONLY=query,
-//! fetch or latency (comma-separated) runs only those parts.
+//! fetch, latency or pipeline (comma-separated) runs only those parts.
 
 use std::time::{Duration, Instant};
 
-use polaroid_grpc::client::{Client, RemoteFrame};
+use polaroid_grpc::client::{Client, RemoteFrame, Shipping};
 use polaroid_grpc::proto::polaroid_client::PolaroidClient;
 use polaroid_grpc::proto::{FetchRequest, HandleRequest};
 use tonic::transport::Channel;
@@ -125,6 +128,9 @@ async fn main() {
     if wanted("latency") {
         small_rpc_latency(&client, remote_symbols.id()).await;
     }
+    if wanted("pipeline") {
+        pipeline_latency(&client, symbols.clone(), &remote_symbols).await;
+    }
     let _ = stop_tx.send(());
     server.await.unwrap().unwrap();
 }
@@ -133,6 +139,8 @@ async fn main() {
 async fn remote_vs_in_process(client: &Client, n: usize, symbols: DataFrame, remote_symbols: &RemoteFrame) {
     println!("== remote vs in-process: filter + join + group_by over {n} rows ==");
     let trades = tokio::task::spawn_blocking(move || ticks(n)).await.unwrap();
+    // One RPC per step, as clients in other languages send it.
+    let client = client.clone().with_shipping(Shipping::Expressions);
     let remote_trades = client.upload_named(&trades, "ticks").await.unwrap();
 
     let mut local_times = Vec::new();
@@ -286,4 +294,75 @@ async fn unary_latency(mut rpc: PolaroidClient<Channel>, handle: &str, name: &st
     let total = start.elapsed();
     lat.sort();
     (lat, total)
+}
+
+/// The ten steps, on any LazyFrame (in-process, or shipped whole).
+fn ten_steps(trades: LazyFrame, symbols: LazyFrame) -> LazyFrame {
+    trades
+        .filter(col("size").gt(lit(10)))
+        .with_columns([(col("price") * col("size")).alias("notional")])
+        .filter(col("price").gt(lit(100.5)))
+        .with_columns([(col("symbol_id") % lit(10)).alias("bucket")])
+        .join(symbols, [col("symbol_id")], [col("symbol_id")], JoinArgs::new(JoinType::Inner))
+        .select([col("sector"), col("bucket"), col("notional"), col("size")])
+        .group_by([col("sector"), col("bucket")])
+        .agg([col("notional").sum(), col("size").sum()])
+        .with_columns([(col("notional") / col("size")).alias("vwap")])
+        .sort(["sector", "bucket"], Default::default())
+        .slice(0, 50)
+}
+
+/// The same ten steps as ten RPCs, each making a handle.
+async fn ten_rpcs(trades: &RemoteFrame, symbols: &RemoteFrame) -> RemoteFrame {
+    trades
+        .filter(col("size").gt(lit(10))).await.unwrap()
+        .with_columns([(col("price") * col("size")).alias("notional")]).await.unwrap()
+        .filter(col("price").gt(lit(100.5))).await.unwrap()
+        .with_columns([(col("symbol_id") % lit(10)).alias("bucket")]).await.unwrap()
+        .join(symbols, &["symbol_id"], &["symbol_id"], JoinArgs::new(JoinType::Inner)).await.unwrap()
+        .select([col("sector"), col("bucket"), col("notional"), col("size")]).await.unwrap()
+        .group_by([col("sector"), col("bucket")])
+        .agg([col("notional").sum(), col("size").sum()]).await.unwrap()
+        .with_columns([(col("notional") / col("size")).alias("vwap")]).await.unwrap()
+        .sort(["sector", "bucket"], Default::default()).await.unwrap()
+        .slice(0, 50).await.unwrap()
+}
+
+/// 4. Per-op RPCs against one Plan RPC, for a 10-step pipeline over 10k rows
+/// (small, so the calls are what is measured), each ending in a Fetch.
+async fn pipeline_latency(client: &Client, symbols: DataFrame, remote_symbols: &RemoteFrame) {
+    const RUNS: usize = 41;
+    let n = 10_000;
+    println!("== a 10-step pipeline over {n} rows: per-op RPCs vs one Plan RPC ==");
+    let trades = ticks(n);
+    let remote_trades = client.upload_named(&trades, "ticks-small").await.unwrap();
+    let per_op_client = client.clone().with_shipping(Shipping::Expressions);
+    let per_op_trades = per_op_client.upload_named(&trades, "ticks-small").await.unwrap();
+    let (mut local, mut per_op, mut shipped) = (Vec::new(), Vec::new(), Vec::new());
+    let expected = ten_steps(trades.clone().lazy(), symbols.clone().lazy()).collect().unwrap();
+    for _ in 0..RUNS {
+        let start = Instant::now();
+        let df = ten_steps(trades.clone().lazy(), symbols.clone().lazy()).collect().unwrap();
+        local.push(start.elapsed());
+        assert_eq!(df.height(), expected.height());
+
+        let start = Instant::now();
+        let df = ten_rpcs(&per_op_trades, remote_symbols).await.fetch().await.unwrap();
+        per_op.push(start.elapsed());
+        assert!(df.column("size").unwrap().equals(expected.column("size").unwrap()), "per-op result differs");
+
+        let start = Instant::now();
+        let df = client.remote(ten_steps(remote_trades.lazy(), remote_symbols.lazy())).collect().await.unwrap();
+        shipped.push(start.elapsed());
+        assert!(df.column("size").unwrap().equals(expected.column("size").unwrap()), "shipped result differs");
+    }
+    let (l, o, s) = (median(local), median(per_op), median(shipped));
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!("in-process                   {:>8.2} ms (median of {RUNS})", ms(l));
+    println!("10 RPCs + Fetch (per-op)     {:>8.2} ms", ms(o));
+    println!("1 Plan RPC + Fetch (shipped) {:>8.2} ms", ms(s));
+    println!("ratio per-op / shipped       {:>8.2}x", o.as_secs_f64() / s.as_secs_f64());
+    println!("ratio shipped / in-process   {:>8.2}x\n", s.as_secs_f64() / l.as_secs_f64());
+    remote_trades.drop().await.unwrap();
+    per_op_trades.drop().await.unwrap();
 }

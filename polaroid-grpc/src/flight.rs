@@ -6,8 +6,9 @@
 //! - DoPut turns an uploaded stream into a new materialized handle and
 //!   answers with its id in `PutResult.app_metadata`.
 //! - A path descriptor `[handle id]` describes a handle; a command
-//!   descriptor is a SQL query over the caller's handles.
-//! - Actions: `drop`, `keepalive`, `collect`, `sql`.
+//!   descriptor is a SQL query over the caller's handles, or a serialized
+//!   polars plan (its bytes start with polars' `DSL_VERSION` header).
+//! - Actions: `drop`, `keepalive`, `collect`, `sql`, `plan`.
 //!
 //! Like the native door, this layer only decodes, calls [`Core`], and
 //! encodes; core errors map to gRPC codes in [`crate::status`].
@@ -43,7 +44,18 @@ const ACTIONS: &[(&str, &str)] = &[
         "Run a SQL query over the caller's handles, named by id (quoted) or by upload name. \
          Body: the query text. Result: the new handle id.",
     ),
+    (
+        "plan",
+        "Keep a polars plan (DslPlan::serialize_versioned, same polars release as the server) as a \
+         handle; scans of polaroid://<handle id or table> read the caller's handles. Body: the plan \
+         bytes. Result: the new handle id.",
+    ),
 ];
+
+/// A command descriptor or action body holding a serialized polars plan.
+fn is_plan(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"DSL_VERSION")
+}
 
 /// The Flight service. It shares its state with the native service.
 #[derive(Clone)]
@@ -74,6 +86,11 @@ impl PolaroidFlight {
                     "a path descriptor names one handle: [\"<handle id>\"], got {} elements",
                     other.len()
                 ))),
+            },
+            DescriptorType::Cmd if is_plan(&descriptor.cmd) => {
+                let (ns, plan) = (ns.clone(), descriptor.cmd);
+                let info = self.core.run(move |core, _| core.ship_plan(&ns, &plan, &Default::default(), "", "")).await;
+                Ok(info.map_err(status)?.id)
             },
             DescriptorType::Cmd => {
                 let query = utf8(&descriptor.cmd, "the command descriptor (a SQL query)")?;
@@ -142,9 +159,8 @@ fn utf8(bytes: &[u8], what: &str) -> Result<String, Status> {
 /// The schema as an encapsulated IPC message, as FlightInfo and
 /// SchemaResult carry it.
 fn ipc_schema(schema: &Schema) -> Bytes {
-    let (_, message) = IpcEncoder::start(schema, usize::MAX, None);
     let mut out = Vec::new();
-    frame_header(&message.ipc_message, &mut out);
+    frame_header(&IpcEncoder::schema_message(schema), &mut out);
     out.into()
 }
 
@@ -266,6 +282,12 @@ impl FlightService for PolaroidFlight {
     async fn do_action(&self, request: Request<Action>) -> Result<Response<Self::DoActionStream>, Status> {
         let ns = namespace(&request)?;
         let action = request.into_inner();
+        if action.r#type == "plan" {
+            let plan = action.body;
+            let info = self.core.run(move |core, _| core.ship_plan(&ns, &plan, &Default::default(), "", "")).await;
+            let result = arrow_flight::Result { body: Bytes::from(info.map_err(status)?.id.to_string()) };
+            return Ok(Response::new(Box::pin(futures::stream::iter([Ok(result)]))));
+        }
         let body = utf8(&action.body, &format!("the body of action {:?}", action.r#type))?;
         let result_body = self.act(ns, &action.r#type, body).await?;
         let results: Vec<_> =

@@ -94,6 +94,7 @@ fn proto_info(info: &HandleInfo) -> proto::HandleInfo {
         created_ms: epoch_ms(info.created),
         last_access_ms: epoch_ms(info.last_access),
         name: info.name.as_deref().map(str::to_string),
+        arrow_schema: polaroid_core::ipc::IpcEncoder::schema_message(&info.schema).into(),
     }
 }
 
@@ -245,6 +246,12 @@ impl Polaroid for PolaroidService {
         let req = request.into_inner();
         let tables = req.tables.iter().map(|(name, h)| Ok((name.clone(), parse_id(h)?))).collect::<Result<Vec<_>, Status>>()?;
         self.run(move |core, _| core.sql(&ns, &req.query, &tables)).await
+    }
+
+    async fn plan(&self, request: Request<proto::PlanRequest>) -> Result<Response<proto::HandleReply>, Status> {
+        let ns = namespace(&request)?;
+        let req = request.into_inner();
+        self.run(move |core, _| core.ship_plan(&ns, &req.plan, &req.bindings, &req.client_polars, &req.description)).await
     }
 
     async fn ohlcv(&self, request: Request<proto::OhlcvRequest>) -> Result<Response<proto::HandleReply>, Status> {

@@ -19,10 +19,34 @@
 //!
 //! Every method that makes data returns a new [`RemoteFrame`] naming a
 //! server-side handle; the data stays on the server until [`RemoteFrame::fetch`].
-//! Expressions are polars' own [`Expr`]; ones the protocol cannot carry are
-//! refused before anything is sent ([`ClientError::UnsupportedExpr`]).
+//!
+//! Any polars [`LazyFrame`] runs on the server in one call with
+//! [`Client::remote`]: the plan travels whole, serialized by polars itself,
+//! and [`RemoteFrame::lazy`] puts a server-side handle into it:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), polaroid_grpc::client::ClientError> {
+//! # use polaroid_grpc::client::Client;
+//! # use polars::prelude::*;
+//! # let client = Client::connect("http://127.0.0.1:50051").await?;
+//! let sectors = client.upload(&df!("symbol" => ["AAPL"], "sector" => ["tech"])?).await?;
+//! let lf = LazyFrame::scan_parquet(PlRefPath::new("trades.parquet"), Default::default())?
+//!     .filter(col("size").gt(lit(100)))
+//!     .join(sectors.lazy(), [col("symbol")], [col("symbol")], JoinArgs::new(JoinType::Inner))
+//!     .group_by([col("sector")])
+//!     .agg([col("price").mean()]);
+//! let df: DataFrame = client.remote(lf).collect().await?; // one Plan call, one Fetch
+//! # Ok(()) }
+//! ```
+//!
+//! The methods of [`RemoteFrame`] ship plans too ([`Shipping::Plan`], the
+//! default); [`Shipping::Expressions`] sends polaroid.v1's expression tree
+//! instead (the protocol clients in other languages use), refusing before
+//! anything is sent what that tree cannot carry ([`ClientError::UnsupportedExpr`]).
 
 pub(crate) mod to_proto;
+
+use std::collections::HashMap;
 
 use polars::prelude::*;
 use tonic::metadata::MetadataValue;
@@ -45,9 +69,25 @@ pub enum ClientError {
     /// The expression has a node the protocol does not carry.
     #[error("{path}: {what} is not supported by polaroid.v1")]
     UnsupportedExpr { path: String, what: String },
+    /// The plan has a node that cannot run on the server (a closure,
+    /// `map_batches`), named in the message.
+    #[error("{0}")]
+    UnsupportedPlan(String),
     /// The result could not be decoded.
     #[error(transparent)]
     Polars(#[from] PolarsError),
+}
+
+/// How the Polars-style methods of [`RemoteFrame`] send work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Shipping {
+    /// The polars plan itself, serialized by polars (one `Plan` call): every
+    /// expression this build of polars has travels.
+    #[default]
+    Plan,
+    /// polaroid.v1's expression tree, one call per operation: what clients in
+    /// other languages send. Only the expressions the tree covers travel.
+    Expressions,
 }
 
 /// Bytes per Upload message (slices of one buffer, not copies).
@@ -63,6 +103,7 @@ pub type Result<T, E = ClientError> = std::result::Result<T, E>;
 pub struct Client {
     rpc: PolaroidClient<Channel>,
     token: Option<MetadataValue<tonic::metadata::Ascii>>,
+    shipping: Shipping,
 }
 
 impl Client {
@@ -80,7 +121,7 @@ impl Client {
             .tcp_nodelay(true)
             .connect()
             .await?;
-        Ok(Self { rpc: PolaroidClient::new(channel).max_decoding_message_size(64 << 20), token: None })
+        Ok(Self { rpc: PolaroidClient::new(channel).max_decoding_message_size(64 << 20), token: None, shipping: Shipping::default() })
     }
 
     /// Send `authorization: Bearer <token>` with every call.
@@ -89,6 +130,19 @@ impl Client {
             .map_err(|_| tonic::Status::invalid_argument("the token must be printable ASCII"))?;
         self.token = Some(value);
         Ok(self)
+    }
+
+    /// Choose how [`RemoteFrame`]'s methods send work (default: [`Shipping::Plan`]).
+    pub fn with_shipping(mut self, shipping: Shipping) -> Self {
+        self.shipping = shipping;
+        self
+    }
+
+    /// Run `lf` on the server: [`RemoteQuery::collect`] brings the result
+    /// here, [`RemoteQuery::handle`] keeps it there. Scans read the server's
+    /// data directory (relative paths); [`RemoteFrame::lazy`] names handles.
+    pub fn remote(&self, lf: LazyFrame) -> RemoteQuery {
+        RemoteQuery { client: self.clone(), lf, bindings: HashMap::new(), description: String::new() }
     }
 
     /// The generated `polaroid.v1` client on this connection, for calls the
@@ -158,6 +212,66 @@ impl Client {
     }
 }
 
+/// A polars plan bound for the server (see [`Client::remote`]).
+#[must_use = "a remote query does nothing until it is collected or kept"]
+pub struct RemoteQuery {
+    client: Client,
+    lf: LazyFrame,
+    bindings: HashMap<String, String>,
+    description: String,
+}
+
+impl RemoteQuery {
+    /// Let scans of `polaroid://<name>` in the plan read `frame`
+    /// ([`polaroid_core::shipping::placeholder`] builds such a scan).
+    pub fn bind(mut self, name: &str, frame: &RemoteFrame) -> Self {
+        self.bindings.insert(name.to_string(), frame.id().to_string());
+        self
+    }
+
+    /// The new handle's lineage (default: the server lists the plan's sources).
+    pub fn describe(mut self, description: impl Into<String>) -> Self {
+        self.description = description.into();
+        self
+    }
+
+    /// Send the plan (one `Plan` call): a new lazy handle on the server.
+    pub async fn handle(self) -> Result<RemoteFrame> {
+        let lf = self.lf;
+        // Serializing copies any in-memory frames in the plan: off the runtime.
+        let plan = tokio::task::spawn_blocking(move || polaroid_core::shipping::encode(&lf))
+            .await
+            .map_err(|e| PolarsError::ComputeError(format!("serializing the plan failed: {e}").into()))?
+            .map_err(|e| ClientError::UnsupportedPlan(e.to_string()))?;
+        let request = proto::PlanRequest {
+            plan: plan.into(),
+            bindings: self.bindings,
+            client_polars: polars::VERSION.into(),
+            description: self.description,
+        };
+        let reply = self.client.rpc.clone().plan(self.client.request(request)).await?;
+        self.client.frame(reply)
+    }
+
+    /// Run the plan on the server and bring the result here: one `Plan`
+    /// call and one `Fetch`; the handle in between is dropped.
+    pub async fn collect(self) -> Result<DataFrame> {
+        let frame = self.handle().await?;
+        let fetched = frame.fetch().await;
+        // Best effort: an unreachable server would expire it anyway.
+        let _ = frame.drop().await;
+        fetched
+    }
+
+    /// The optimized plan as the server's polars prints it.
+    pub async fn explain(self) -> Result<String> {
+        let frame = self.handle().await?;
+        let plan = frame.explain().await;
+        let _ = frame.drop().await;
+        plan
+    }
+}
+
 /// A handle on the server: a lazy plan or a materialized frame.
 #[derive(Clone)]
 pub struct RemoteFrame {
@@ -196,19 +310,65 @@ impl RemoteFrame {
         self.client.rpc.clone()
     }
 
+    /// A polars `LazyFrame` that reads this handle (a scan of
+    /// `polaroid://<handle id>`), to build on and send with [`Client::remote`].
+    /// Its schema is known here (polars-sql and `collect_schema` work on it);
+    /// its data is not: it runs on the server.
+    pub fn lazy(&self) -> LazyFrame {
+        match self.arrow_schema() {
+            Some(schema) => polaroid_core::shipping::placeholder_with_schema(self.id(), schema),
+            None => polaroid_core::shipping::placeholder(self.id()),
+        }
+    }
+
+    /// The handle's schema as the server sends its data (None if the
+    /// server did not say).
+    pub fn arrow_schema(&self) -> Option<SchemaRef> {
+        if self.info.arrow_schema.is_empty() {
+            return None;
+        }
+        let (arrow, ..) = polars_arrow::io::ipc::read::deserialize_schema(&self.info.arrow_schema).ok()?;
+        Some(Arc::new(Schema::from_arrow_schema(&arrow)))
+    }
+
+    /// Whether the methods below ship plans (else expression trees).
+    fn ships_plans(&self) -> bool {
+        self.client.shipping == Shipping::Plan
+    }
+
+    /// `lf` (built on [`RemoteFrame::lazy`]) as a new handle whose lineage
+    /// reads `<this lineage>.<op>`.
+    async fn ship(&self, lf: LazyFrame, op: String) -> Result<RemoteFrame> {
+        self.client.remote(lf).describe(format!("{}.{op}", self.lineage())).handle().await
+    }
+
     pub async fn select<E: AsRef<[Expr]>>(&self, exprs: E) -> Result<RemoteFrame> {
+        if self.ships_plans() {
+            let exprs = exprs.as_ref().to_vec();
+            let op = format!("select({})", listed(&exprs));
+            return self.ship(self.lazy().select(exprs), op).await;
+        }
         let exprs = to_proto::exprs(exprs.as_ref(), "exprs")?;
         let reply = self.rpc().select(self.client.request(proto::SelectRequest { handle: self.id().into(), exprs })).await?;
         self.client.frame(reply)
     }
 
     pub async fn filter(&self, predicate: Expr) -> Result<RemoteFrame> {
+        if self.ships_plans() {
+            let op = format!("filter({predicate})");
+            return self.ship(self.lazy().filter(predicate), op).await;
+        }
         let predicate = Some(to_proto::expr(&predicate, "predicate")?);
         let reply = self.rpc().filter(self.client.request(proto::FilterRequest { handle: self.id().into(), predicate })).await?;
         self.client.frame(reply)
     }
 
     pub async fn with_columns<E: AsRef<[Expr]>>(&self, exprs: E) -> Result<RemoteFrame> {
+        if self.ships_plans() {
+            let exprs = exprs.as_ref().to_vec();
+            let op = format!("with_columns({})", listed(&exprs));
+            return self.ship(self.lazy().with_columns(exprs), op).await;
+        }
         let exprs = to_proto::exprs(exprs.as_ref(), "exprs")?;
         let request = proto::WithColumnsRequest { handle: self.id().into(), exprs };
         let reply = self.rpc().with_columns(self.client.request(request)).await?;
@@ -227,6 +387,11 @@ impl RemoteFrame {
 
     /// Join on key columns; `args.how` picks the kind (as-of options included).
     pub async fn join(&self, other: &RemoteFrame, left_on: &[&str], right_on: &[&str], args: JoinArgs) -> Result<RemoteFrame> {
+        if self.ships_plans() {
+            let op = format!("join({}, {left_on:?}, {right_on:?}, {:?})", other.lineage(), args.how);
+            let (l, r): (Vec<Expr>, Vec<Expr>) = (left_on.iter().map(|c| col(*c)).collect(), right_on.iter().map(|c| col(*c)).collect());
+            return self.ship(self.lazy().join(other.lazy(), l, r, args), op).await;
+        }
         let how = match &args.how {
             JoinType::Inner => proto::JoinHow::Inner,
             JoinType::Left => proto::JoinHow::Left,
@@ -279,6 +444,10 @@ impl RemoteFrame {
 
     pub async fn sort<S: AsRef<str>>(&self, by: impl IntoIterator<Item = S>, options: SortMultipleOptions) -> Result<RemoteFrame> {
         let by: Vec<String> = by.into_iter().map(|s| s.as_ref().to_string()).collect();
+        if self.ships_plans() {
+            let op = format!("sort({by:?})");
+            return self.ship(self.lazy().sort(by, options), op).await;
+        }
         let flag = |v: &[bool], i: usize| v.get(i).or(v.first()).copied().unwrap_or(false);
         let keys = by
             .iter()
@@ -291,6 +460,10 @@ impl RemoteFrame {
     }
 
     pub async fn slice(&self, offset: i64, length: u64) -> Result<RemoteFrame> {
+        if self.ships_plans() {
+            let length = IdxSize::try_from(length).unwrap_or(IdxSize::MAX);
+            return self.ship(self.lazy().slice(offset, length), format!("slice({offset}, {length})")).await;
+        }
         let request = proto::SliceRequest { handle: self.id().into(), offset, length: Some(length) };
         let reply = self.rpc().slice(self.client.request(request)).await?;
         self.client.frame(reply)
@@ -302,6 +475,11 @@ impl RemoteFrame {
 
     /// Distinct rows (judged on `subset` if given), keeping input order.
     pub async fn unique(&self, subset: Option<&[&str]>, keep: UniqueKeepStrategy) -> Result<RemoteFrame> {
+        if self.ships_plans() {
+            let op = format!("unique({subset:?}, {keep:?})");
+            let columns = subset.map(|s| cols(s.iter().map(|c| c.to_string()).collect::<Vec<_>>()));
+            return self.ship(self.lazy().unique_stable(columns, keep), op).await;
+        }
         let keep = match keep {
             UniqueKeepStrategy::First => proto::UniqueKeep::First,
             UniqueKeepStrategy::Last => proto::UniqueKeep::Last,
@@ -421,6 +599,15 @@ pub struct RemoteGroupBy {
 
 impl RemoteGroupBy {
     pub async fn agg<E: AsRef<[Expr]>>(self, aggs: E) -> Result<RemoteFrame> {
+        if self.frame.ships_plans() {
+            let aggs = aggs.as_ref().to_vec();
+            let op = format!("group_by([{}]).agg([{}])", listed(&self.keys), listed(&aggs));
+            let grouped = match self.maintain_order {
+                true => self.frame.lazy().group_by_stable(self.keys),
+                false => self.frame.lazy().group_by(self.keys),
+            };
+            return self.frame.ship(grouped.agg(aggs), op).await;
+        }
         let request = proto::GroupByRequest {
             handle: self.frame.id().into(),
             keys: to_proto::exprs(&self.keys, "keys")?,
@@ -430,4 +617,9 @@ impl RemoteGroupBy {
         let reply = self.frame.rpc().group_by(self.frame.client.request(request)).await?;
         self.frame.client.frame(reply)
     }
+}
+
+/// Expressions as polars prints them, comma-separated (for lineage).
+fn listed(exprs: &[Expr]) -> String {
+    exprs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(", ")
 }

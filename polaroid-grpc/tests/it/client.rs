@@ -1,7 +1,7 @@
 //! The Polars-style client: the same polars expressions run on the server
 //! and in-process give the same frames.
 
-use polaroid_grpc::client::{Client, ClientError};
+use polaroid_grpc::client::{Client, ClientError, Shipping};
 use polars::prelude::*;
 
 use crate::{assert_frames_close, sample_path, TestServer};
@@ -72,7 +72,8 @@ async fn a_pipeline_of_polars_expressions_matches_in_process_polars() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upload_join_asof_and_sql_through_the_client() {
     let server = TestServer::with_sample().await;
-    let client = Client::connect(format!("http://{}", server.addr)).await.unwrap();
+    // polaroid.v1's expression tree (the pipeline above ships plans).
+    let client = Client::connect(format!("http://{}", server.addr)).await.unwrap().with_shipping(Shipping::Expressions);
     let symbols = df!("symbol" => ["AAPL", "MSFT", "ZZZZ"], "sector" => ["tech", "tech", "none"]).unwrap();
     let sectors = client.upload_named(&symbols, "sectors").await.unwrap();
     assert_eq!(sectors.lineage(), "upload(\"sectors\")");
@@ -125,7 +126,7 @@ async fn upload_join_asof_and_sql_through_the_client() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unsupported_expressions_are_refused_before_sending_with_their_path() {
     let server = TestServer::with_sample().await;
-    let client = Client::connect(format!("http://{}", server.addr)).await.unwrap();
+    let client = Client::connect(format!("http://{}", server.addr)).await.unwrap().with_shipping(Shipping::Expressions);
     let trades = client.scan_parquet("trades.parquet").await.unwrap();
     let err = trades.select([col("price"), col("price").sum().alias("s"), col("price").arg_max()]).await.unwrap_err();
     match err {

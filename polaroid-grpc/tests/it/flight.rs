@@ -193,7 +193,7 @@ async fn actions_keepalive_drop_collect_and_sql() {
     let mut client = flight(&server).await;
     let listed: Vec<_> = client.list_actions().await.unwrap().try_collect().await.unwrap();
     let names: Vec<_> = listed.iter().map(|a| a.r#type.as_str()).collect();
-    assert_eq!(names, ["drop", "keepalive", "collect", "sql"]);
+    assert_eq!(names, ["drop", "keepalive", "collect", "sql", "plan"]);
 
     let df = df! { "sym" => ["a", "b", "a", "c", "b", "a"], "qty" => [1i64, 2, 3, 4, 5, 6] }.unwrap();
     let id = put(&mut client, "fills", &df).await.unwrap();

@@ -8,6 +8,7 @@ mod errors;
 mod expressions;
 mod flight;
 mod limits;
+mod plans;
 mod transforms;
 mod rpc;
 mod sandbox;

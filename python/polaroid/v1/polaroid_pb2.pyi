@@ -297,6 +297,25 @@ class SqlRequest(_message.Message):
     query: str
     def __init__(self, tables: _Optional[_Mapping[str, str]] = ..., query: _Optional[str] = ...) -> None: ...
 
+class PlanRequest(_message.Message):
+    __slots__ = ("plan", "bindings", "client_polars", "description")
+    class BindingsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    BINDINGS_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_POLARS_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    plan: bytes
+    bindings: _containers.ScalarMap[str, str]
+    client_polars: str
+    description: str
+    def __init__(self, plan: _Optional[bytes] = ..., bindings: _Optional[_Mapping[str, str]] = ..., client_polars: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
+
 class UploadChunk(_message.Message):
     __slots__ = ("name", "data")
     NAME_FIELD_NUMBER: _ClassVar[int]

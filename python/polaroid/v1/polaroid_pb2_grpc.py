@@ -50,6 +50,11 @@ class PolaroidStub:
                 request_serializer=polaroid_dot_v1_dot_polaroid__pb2.SqlRequest.SerializeToString,
                 response_deserializer=polaroid_dot_v1_dot_polaroid__pb2.HandleReply.FromString,
                 _registered_method=True)
+        self.Plan = channel.unary_unary(
+                '/polaroid.v1.Polaroid/Plan',
+                request_serializer=polaroid_dot_v1_dot_polaroid__pb2.PlanRequest.SerializeToString,
+                response_deserializer=polaroid_dot_v1_dot_polaroid__pb2.HandleReply.FromString,
+                _registered_method=True)
         self.Select = channel.unary_unary(
                 '/polaroid.v1.Polaroid/Select',
                 request_serializer=polaroid_dot_v1_dot_polaroid__pb2.SelectRequest.SerializeToString,
@@ -189,8 +194,21 @@ class PolaroidServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Plan(self, request, context):
+        """A whole polars LazyFrame, serialized by polars itself
+        (DslPlan::serialize_versioned) from the same polars release as the
+        server: any plan node and expression the server's polars has, in one
+        call. Scans of `polaroid://<name>` stand for the caller's handles (or
+        tables). The result is one lazy plan handle. A plan from another polars
+        is FAILED_PRECONDITION naming both versions; opaque code (closures,
+        map_batches) is INVALID_ARGUMENT naming it; files follow the sandbox.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Select(self, request, context):
-        """Expressions (see Expr below).
+        """Expressions (see Expr below), for clients in other languages.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -352,6 +370,11 @@ def add_PolaroidServicer_to_server(servicer, server):
             'Sql': grpc.unary_unary_rpc_method_handler(
                     servicer.Sql,
                     request_deserializer=polaroid_dot_v1_dot_polaroid__pb2.SqlRequest.FromString,
+                    response_serializer=polaroid_dot_v1_dot_polaroid__pb2.HandleReply.SerializeToString,
+            ),
+            'Plan': grpc.unary_unary_rpc_method_handler(
+                    servicer.Plan,
+                    request_deserializer=polaroid_dot_v1_dot_polaroid__pb2.PlanRequest.FromString,
                     response_serializer=polaroid_dot_v1_dot_polaroid__pb2.HandleReply.SerializeToString,
             ),
             'Select': grpc.unary_unary_rpc_method_handler(
@@ -541,6 +564,33 @@ class Polaroid:
             target,
             '/polaroid.v1.Polaroid/Sql',
             polaroid_dot_v1_dot_polaroid__pb2.SqlRequest.SerializeToString,
+            polaroid_dot_v1_dot_polaroid__pb2.HandleReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Plan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/polaroid.v1.Polaroid/Plan',
+            polaroid_dot_v1_dot_polaroid__pb2.PlanRequest.SerializeToString,
             polaroid_dot_v1_dot_polaroid__pb2.HandleReply.FromString,
             options,
             channel_credentials,
