@@ -591,12 +591,11 @@ impl Core {
             sources.push(lineage);
             Ok(lf)
         })?;
-        let lineage = match description.trim() {
-            "" if sources.is_empty() => "plan()".to_string(),
+        let text = match description.trim() {
             "" => format!("plan({})", sources.join(", ")),
             described => described.to_string(),
         };
-        self.keep_plan(ns, LazyFrame::from(plan), lineage)
+        self.keep_plan(ns, LazyFrame::from(plan), lineage(&text))
     }
 
     /// What a `polaroid://<name>` scan stands for, and its lineage.

@@ -5,7 +5,8 @@
 //!
 //! It scans the sample trades on the server, filters and aggregates them
 //! there, prints the optimized plan, fetches only the small result, and
-//! drops its handles.
+//! drops its handles. Then it runs the same query as one plain polars
+//! LazyFrame, shipped whole in one call (`Client::remote`).
 
 use polaroid_grpc::client::Client;
 use polars::prelude::*;
@@ -32,6 +33,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("optimized plan:\n{}\n", vwap.explain().await?);
     println!("{}", vwap.fetch().await?);
+
+    // The same query as an ordinary LazyFrame: one Plan call and one Fetch.
+    // Paths are relative to the server's data directory.
+    let lf = LazyFrame::scan_parquet(PlRefPath::new("trades.parquet"), Default::default())?
+        .filter(col("size").gt_eq(lit(100)))
+        .group_by([col("symbol")])
+        .agg([
+            len().alias("trades"),
+            ((col("price") * col("size")).sum() / col("size").sum()).alias("vwap"),
+        ])
+        .sort(["symbol"], SortMultipleOptions::default());
+    let shipped = client.remote(lf).collect().await?;
+    println!("the same, shipped as one plan: {} rows, equal: {}", shipped.height(), shipped.equals(&vwap.fetch().await?));
 
     vwap.drop().await?;
     trades.drop().await?;

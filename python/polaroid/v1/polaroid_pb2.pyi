@@ -676,7 +676,7 @@ class HandleReply(_message.Message):
     def __init__(self, info: _Optional[_Union[HandleInfo, _Mapping]] = ...) -> None: ...
 
 class HandleInfo(_message.Message):
-    __slots__ = ("handle", "kind", "schema", "rows", "estimated_bytes", "lineage", "created_ms", "last_access_ms", "name")
+    __slots__ = ("handle", "kind", "schema", "rows", "estimated_bytes", "lineage", "created_ms", "last_access_ms", "name", "arrow_schema")
     HANDLE_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     SCHEMA_FIELD_NUMBER: _ClassVar[int]
@@ -686,6 +686,7 @@ class HandleInfo(_message.Message):
     CREATED_MS_FIELD_NUMBER: _ClassVar[int]
     LAST_ACCESS_MS_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
+    ARROW_SCHEMA_FIELD_NUMBER: _ClassVar[int]
     handle: str
     kind: HandleKind
     schema: Schema
@@ -695,7 +696,8 @@ class HandleInfo(_message.Message):
     created_ms: int
     last_access_ms: int
     name: str
-    def __init__(self, handle: _Optional[str] = ..., kind: _Optional[_Union[HandleKind, str]] = ..., schema: _Optional[_Union[Schema, _Mapping]] = ..., rows: _Optional[int] = ..., estimated_bytes: _Optional[int] = ..., lineage: _Optional[str] = ..., created_ms: _Optional[int] = ..., last_access_ms: _Optional[int] = ..., name: _Optional[str] = ...) -> None: ...
+    arrow_schema: bytes
+    def __init__(self, handle: _Optional[str] = ..., kind: _Optional[_Union[HandleKind, str]] = ..., schema: _Optional[_Union[Schema, _Mapping]] = ..., rows: _Optional[int] = ..., estimated_bytes: _Optional[int] = ..., lineage: _Optional[str] = ..., created_ms: _Optional[int] = ..., last_access_ms: _Optional[int] = ..., name: _Optional[str] = ..., arrow_schema: _Optional[bytes] = ...) -> None: ...
 
 class Field(_message.Message):
     __slots__ = ("name", "dtype")
