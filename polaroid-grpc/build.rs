@@ -16,6 +16,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // an IPC header and body without joining them first.
         .extern_path(".polaroid.v1.IpcMessage", "crate::wire::IpcMessage")
         .bytes(".polaroid.v1.UploadChunk.data")
+        // Shared, not copied: a handle's schema message is encoded once.
+        .bytes(".polaroid.v1.HandleInfo.arrow_schema")
+        .bytes(".polaroid.v1.PlanRequest.plan")
         .compile_protos(&["proto/polaroid/v1/polaroid.proto"], &["proto"])?;
     println!("cargo:rerun-if-changed=proto");
     Ok(())

@@ -57,6 +57,28 @@ impl IpcEncoder {
         Self::start(schema, usize::MAX, None).1.ipc_message
     }
 
+    /// [`IpcEncoder::schema_message`], encoded once per schema: every
+    /// handle reply (KeepAlive included) carries it, and a handle's schema
+    /// is one shared `Arc`. Keyed by that `Arc`'s address; the cache holds
+    /// the `Arc`, so an address cannot be reused while its entry lives.
+    pub fn schema_message_cached(schema: &SchemaRef) -> bytes::Bytes {
+        type Messages = std::sync::Mutex<std::collections::HashMap<usize, (SchemaRef, bytes::Bytes)>>;
+        static MESSAGES: std::sync::OnceLock<Messages> = std::sync::OnceLock::new();
+        const MOST: usize = 4096;
+        let messages = MESSAGES.get_or_init(Default::default);
+        let key = Arc::as_ptr(schema) as *const () as usize;
+        if let Some((_, message)) = messages.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return message.clone();
+        }
+        let message = bytes::Bytes::from(Self::schema_message(schema));
+        let mut held = messages.lock().unwrap_or_else(|p| p.into_inner());
+        if held.len() >= MOST {
+            held.clear(); // rare: more live schemas than this are re-encoded
+        }
+        held.insert(key, (schema.clone(), message.clone()));
+        message
+    }
+
     pub fn start(
         schema: &Schema,
         max_message: usize,

@@ -94,7 +94,7 @@ fn proto_info(info: &HandleInfo) -> proto::HandleInfo {
         created_ms: epoch_ms(info.created),
         last_access_ms: epoch_ms(info.last_access),
         name: info.name.as_deref().map(str::to_string),
-        arrow_schema: polaroid_core::ipc::IpcEncoder::schema_message(&info.schema).into(),
+        arrow_schema: polaroid_core::ipc::IpcEncoder::schema_message_cached(&info.schema),
     }
 }
 

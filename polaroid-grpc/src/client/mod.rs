@@ -258,8 +258,11 @@ impl RemoteQuery {
     pub async fn collect(self) -> Result<DataFrame> {
         let frame = self.handle().await?;
         let fetched = frame.fetch().await;
-        // Best effort: an unreachable server would expire it anyway.
-        let _ = frame.drop().await;
+        // Best effort and off the caller's path: an unreachable server
+        // would expire the handle anyway.
+        tokio::spawn(async move {
+            let _ = frame.drop().await;
+        });
         fetched
     }
 
