@@ -5,7 +5,7 @@ CARGO ?= cargo
 FORK := $(PYTHON) ci/fork.py
 
 .PHONY: run fork fork-check fork-export fork-rebase fork-rebase-continue fork-rebase-abort \
-        test test-fork test-rust test-python bench bench-flight bench-python bench-http build clean-fork fork-clean-cache test-fork-crates python-env python-proto fuzz load load-debug
+        test test-fork test-rust test-python bench bench-flight bench-python bench-http bench-bars build clean-fork fork-clean-cache test-fork-crates python-env python-proto fuzz load load-debug
 
 ## run: build in release (polaroid-server and the polaroid command) and start
 ## polaroid-server with its defaults (127.0.0.1:50051, ./data with sample
@@ -67,7 +67,7 @@ python-proto: python-env
 	.venv/bin/python ci/gen_python_proto.py
 
 ## bench: every benchmark, each printing its ratio against a baseline run beside it
-bench: fork bench-flight bench-python bench-http
+bench: fork bench-flight bench-python bench-http bench-bars
 	$(CARGO) build --release --locked -p polaroid-cli --bin polaroid
 	$(CARGO) bench --workspace --locked
 
@@ -83,6 +83,12 @@ bench-python: fork python-env
 	.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation ./python
 	rm -rf python/build python/polaroid.egg-info
 	POLAROID_SERVER=target/release/polaroid-server .venv/bin/python python/bench/bench_client.py
+
+## bench-bars: 1-minute bars of 10M ticks (parquet in and out): polaroid bars
+## beside python polars group_by_dynamic and DuckDB time_bucket, same run
+bench-bars: fork python-env
+	$(CARGO) build --release --locked -p polaroid-cli --bin polaroid
+	POLAROID=target/release/polaroid .venv/bin/python polaroid-cli/benches/bars_vs.py
 
 ## bench-http: the HTTP door (release server): /exec and /exp of 1M rows against
 ## Flight DoGet and local polars, and ILP ingest with QuestDB's own client

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use polaroid_timeseries::{parse_duration, stream_ohlcv, BarKind, Fill, OhlcvOptions, StreamProgress};
 use polars::prelude::*;
 
@@ -220,6 +221,57 @@ fn bound_read_ahead() {
     }
 }
 
+/// Ticks in the input, if its metadata says so without reading the data
+/// (parquet and IPC footers); CSV would need a pass over the file.
+fn known_rows(path: &Path) -> Option<u64> {
+    if matches!(format_of(path).ok()?, Format::Csv) {
+        return None;
+    }
+    let counted = scan(path).ok()?.select([len()]).collect().ok()?;
+    counted.column("len").ok()?.idx().ok()?.get(0).map(|n| n as u64)
+}
+
+/// A progress bar on stderr, drawn only on a terminal and only once the
+/// run has taken a second (short runs print nothing but the summary).
+struct Progress {
+    bar: ProgressBar,
+    started: Instant,
+    visible: std::sync::atomic::AtomicBool,
+    on_terminal: bool,
+}
+
+impl Progress {
+    fn new(total: Option<u64>, started: Instant) -> Self {
+        let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::hidden());
+        let template = match total {
+            Some(_) => "{spinner} {human_pos}/{human_len} ticks [{bar:30}] {rate} eta {eta}",
+            None => "{spinner} {human_pos} ticks {rate}",
+        };
+        if let Ok(style) = ProgressStyle::with_template(template) {
+            let rate = |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.1}M ticks/s", state.per_sec() / 1e6);
+            };
+            bar.set_style(style.progress_chars("=> ").with_key("rate", rate));
+        }
+        let on_terminal = std::io::stderr().is_terminal();
+        Self { bar, started, visible: false.into(), on_terminal }
+    }
+
+    fn advance(&self, ticks: u64) {
+        self.bar.inc(ticks);
+        if self.on_terminal
+            && self.started.elapsed() >= Duration::from_secs(1)
+            && !self.visible.swap(true, Ordering::Relaxed)
+        {
+            self.bar.set_draw_target(ProgressDrawTarget::stderr());
+        }
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
 fn bars(args: BarsArgs) -> Result<(), CliError> {
     let options = options(&args)?;
     format_of(&args.output)?;
@@ -227,32 +279,23 @@ fn bars(args: BarsArgs) -> Result<(), CliError> {
     let started = Instant::now();
     let ticks = Arc::new(AtomicU64::new(0));
     let counted = ticks.clone();
-    let show = std::io::stderr().is_terminal();
-    let last_shown = Arc::new(std::sync::Mutex::new(Instant::now()));
+    let bar = Arc::new(Progress::new(known_rows(&args.input), started));
+    let shown = bar.clone();
     // Anonymous memory, sampled per batch: the process's own data, not the
     // page cache of a memory-mapped input file.
     let peak_anon = Arc::new(AtomicU64::new(0));
     let sampled = peak_anon.clone();
     let progress = move |step: StreamProgress| {
-        let rows = step.ticks;
         if let Some(anon) = status_mib("RssAnon:") {
             sampled.fetch_max(anon as u64, Ordering::Relaxed);
         }
-        let total = counted.fetch_add(rows as u64, Ordering::Relaxed) + rows as u64;
-        if show {
-            let mut last = last_shown.lock().unwrap_or_else(|p| p.into_inner());
-            if last.elapsed() >= Duration::from_millis(250) {
-                *last = Instant::now();
-                let secs = started.elapsed().as_secs_f64();
-                eprint!("\r  {total} ticks binned ({:.1}M ticks/s)  ", total as f64 / secs / 1e6);
-            }
-        }
+        counted.fetch_add(step.ticks as u64, Ordering::Relaxed);
+        shown.advance(step.ticks as u64);
         true
     };
-    let mut out = stream_ohlcv(lf, &options, progress)?;
-    if show {
-        eprint!("\r\x1b[2K");
-    }
+    let result = stream_ohlcv(lf, &options, progress);
+    bar.finish();
+    let mut out = result?;
     write(&mut out, &args.output)?;
     let secs = started.elapsed().as_secs_f64();
     let n = ticks.load(Ordering::Relaxed);

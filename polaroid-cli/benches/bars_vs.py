@@ -1,0 +1,131 @@
+"""`make bench-bars`: 1-minute OHLCV bars end to end (parquet in, bars out as
+parquet), `polaroid bars` beside python polars and DuckDB from .venv, in one
+run, on the same file. Prints each tool's median time and the ratios.
+
+Ticks: POLAROID_BENCH_TICKS (10M) over 100 symbols, generated once into
+target/bench-data/. Every tool's bars are checked against polaroid's
+(bar count, total volume and trades) before any figure is printed.
+"""
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+
+ROOT = Path(__file__).resolve().parents[2]
+POLAROID = os.environ.get("POLAROID", str(ROOT / "target/release/polaroid"))
+TICKS = int(os.environ.get("POLAROID_BENCH_TICKS", 10_000_000))
+RUNS = int(os.environ.get("POLAROID_BENCH_RUNS", 3))
+
+
+def ticks_file() -> Path:
+    path = ROOT / "target/bench-data" / f"bars-vs-{TICKS}.parquet"
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(7)
+    # Strictly increasing microsecond timestamps (~2 ms apart): no ties, so
+    # first/last per bar are the same for every tool.
+    ts = 1_700_000_000_000_000 + np.cumsum(rng.integers(1, 4_000, TICKS))
+    symbol = rng.integers(0, 100, TICKS)
+    price = 100.0 + np.cumsum(rng.integers(-10, 11, TICKS)) * 0.001
+    size = rng.integers(1, 500, TICKS)
+    df = pl.DataFrame(
+        {
+            "symbol": pl.Series([f"S{i:03}" for i in range(100)])[symbol],
+            "ts": pl.Series(ts).cast(pl.Datetime("us")),
+            "price": price,
+            "size": size,
+        }
+    )
+    tmp = path.with_suffix(".partial")
+    df.write_parquet(tmp, row_group_size=1 << 20)
+    tmp.rename(path)
+    return path
+
+
+def run_polaroid(src: Path, out: Path) -> None:
+    subprocess.run(
+        [POLAROID, "bars", "--input", str(src), "--output", str(out), "--every", "1m", "--by", "symbol"],
+        check=True,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def run_polars(src: Path, out: Path) -> None:
+    (
+        pl.scan_parquet(src)
+        .sort("ts")
+        .group_by_dynamic("ts", every="1m", group_by="symbol")
+        .agg(
+            pl.col("price").first().alias("open"),
+            pl.col("price").max().alias("high"),
+            pl.col("price").min().alias("low"),
+            pl.col("price").last().alias("close"),
+            pl.col("size").sum().alias("volume"),
+            ((pl.col("price") * pl.col("size")).sum() / pl.col("size").sum()).alias("vwap"),
+            pl.len().alias("trades"),
+        )
+        .collect()
+        .write_parquet(out)
+    )
+
+
+def run_duckdb(src: Path, out: Path) -> None:
+    con = duckdb.connect()
+    con.execute(
+        f"""COPY (
+            SELECT symbol, time_bucket(INTERVAL '1 minute', ts) AS ts,
+                   arg_min(price, ts) AS open, max(price) AS high, min(price) AS low,
+                   arg_max(price, ts) AS close, sum(size) AS volume,
+                   sum(price * size) / sum(size) AS vwap, count(*) AS trades
+            FROM read_parquet('{src}') GROUP BY ALL
+        ) TO '{out}' (FORMAT parquet)"""
+    )
+    con.close()
+
+
+def summary(path: Path) -> tuple:
+    df = pl.read_parquet(path)
+    return df.height, int(df["volume"].sum()), int(df["trades"].sum())
+
+
+def main() -> int:
+    if not Path(POLAROID).exists():
+        print(f"no {POLAROID}: build it with cargo build --release -p polaroid-cli", file=sys.stderr)
+        return 2
+    src = ticks_file()
+    tools = {"polaroid bars": run_polaroid, "python polars": run_polars, "duckdb": run_duckdb}
+    times = {name: [] for name in tools}
+    with tempfile.TemporaryDirectory() as tmp:
+        outs = {name: Path(tmp) / f"{i}.parquet" for i, name in enumerate(tools)}
+        for _ in range(RUNS):
+            # Interleaved, so drift in the machine hits every tool alike.
+            for name, run in tools.items():
+                start = time.perf_counter()
+                run(src, outs[name])
+                times[name].append(time.perf_counter() - start)
+        ours = summary(outs["polaroid bars"])
+        for name, out in outs.items():
+            theirs = summary(out)
+            if theirs != ours:
+                print(f"{name} disagrees: (bars, volume, trades) {theirs} vs polaroid's {ours}", file=sys.stderr)
+                return 1
+    print(f"== 1-minute bars, {TICKS:,} ticks x 100 symbols, parquet in, bars out ({ours[0]:,} bars) ==")
+    median = {name: statistics.median(t) for name, t in times.items()}
+    for name, t in median.items():
+        ratio = "" if name == "polaroid bars" else f"  {t / median['polaroid bars']:.2f}x polaroid's time"
+        print(f"{name:<14} {t:7.3f} s (median of {RUNS}){ratio}")
+    print("targets: >= 2x DuckDB, >= 15x python polars")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
