@@ -14,6 +14,12 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use polaroid_timeseries::{parse_duration, stream_ohlcv, BarKind, Fill, OhlcvOptions, StreamProgress};
 use polars::prelude::*;
 
+// As in polaroid-server (and Polars' own recommendation): glibc malloc hands
+// each batch's large buffers back to the OS and faults them in again, which
+// was most of this command's system time.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "polaroid", version, about = "Polaroid's local tools for tick data")]
 struct Cli {

@@ -66,6 +66,12 @@ const MAGIC: &[u8] = b"DSL_VERSION";
 const HASH_LEN: usize = 64;
 const HEADER_LEN: usize = MAGIC.len() + 4 + HASH_LEN;
 
+/// Whether `bytes` claim to be a serialized plan (they start with polars'
+/// DSL magic): how a door tells a plan from, say, SQL text.
+pub fn is_plan(bytes: &[u8]) -> bool {
+    bytes.starts_with(MAGIC)
+}
+
 /// The version stamp at the start of a serialized plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanHeader {

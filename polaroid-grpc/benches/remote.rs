@@ -11,7 +11,8 @@
 //!    expression trees) against one `Plan` RPC (the shipped LazyFrame),
 //!    each with its Fetch, beside the same pipeline in-process.
 //!
-//! Run with `make bench` (or `cargo bench -p polaroid-grpc --bench remote`).
+//! Run with `make bench` (or `cargo bench --workspace --bench remote`: with `-p`, cargo unifies
+//! features over fewer packages and builds polars a second time).
 //! POLAROID_BENCH_ROWS overrides the 10M rows; POLAROID_BENCH_ONLY=query,
 //! fetch, latency or pipeline (comma-separated) runs only those parts.
 

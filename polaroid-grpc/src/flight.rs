@@ -52,11 +52,6 @@ const ACTIONS: &[(&str, &str)] = &[
     ),
 ];
 
-/// A command descriptor or action body holding a serialized polars plan.
-fn is_plan(bytes: &[u8]) -> bool {
-    bytes.starts_with(b"DSL_VERSION")
-}
-
 /// The Flight service. It shares its state with the native service.
 #[derive(Clone)]
 pub struct PolaroidFlight {
@@ -87,7 +82,7 @@ impl PolaroidFlight {
                     other.len()
                 ))),
             },
-            DescriptorType::Cmd if is_plan(&descriptor.cmd) => {
+            DescriptorType::Cmd if polaroid_core::shipping::is_plan(&descriptor.cmd) => {
                 let (ns, plan) = (ns.clone(), descriptor.cmd);
                 let info = self.core.run(move |core, _| core.ship_plan(&ns, &plan, &Default::default(), "", "")).await;
                 Ok(info.map_err(status)?.id)
