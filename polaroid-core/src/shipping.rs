@@ -15,7 +15,7 @@
 //!
 //! Functions that only exist as code in the client's process (Rust closures,
 //! `map_batches`, `pipe_with_schema`, anonymous scans, callback sinks) cannot
-//! run here; [`find_opaque`] names the first one, on both sides: the client
+//! run here; [`refuse_opaque`] names the first one, on both sides: the client
 //! refuses before sending, the server refuses a crafted plan.
 
 use std::io::Cursor;
@@ -125,9 +125,7 @@ impl PlanHeader {
 /// with a less helpful message).
 pub fn encode(lf: &LazyFrame) -> Result<Vec<u8>, CoreError> {
     let mut plan = lf.logical_plan.clone();
-    if let Some(what) = find_opaque(&mut plan)? {
-        return Err(CoreError::InvalidArgument(what.refusal()));
-    }
+    refuse_opaque(&mut plan)?;
     let mut bytes = Vec::new();
     plan.serialize_versioned(&mut bytes, PlanSerializationContext { use_cloudpickle: false })
         .map_err(|e| CoreError::InvalidArgument(format!("the plan cannot be serialized: {e}")))?;
@@ -161,9 +159,7 @@ pub fn decode(bytes: &[u8], client_polars: &str) -> Result<DslPlan, CoreError> {
         Ok(Err(e)) => return Err(CoreError::InvalidArgument(format!("the plan does not decode: {}", one_line(&e)))),
         Err(_) => return Err(CoreError::InvalidArgument("the plan does not decode (its body is malformed)".into())),
     };
-    if let Some(what) = find_opaque(&mut plan)? {
-        return Err(CoreError::InvalidArgument(what.refusal()));
-    }
+    refuse_opaque(&mut plan)?;
     Ok(plan)
 }
 
@@ -171,48 +167,29 @@ fn one_line(e: &PolarsError) -> String {
     e.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// A node that is code in the client's process, not data.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Opaque {
-    /// What kind of node, e.g. "an opaque expression function".
-    pub kind: &'static str,
-    /// Its name as polars prints it, when it has one.
-    pub name: Option<String>,
-}
-
-impl Opaque {
-    fn refusal(&self) -> String {
-        let name = self.name.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
-        format!(
-            "the plan has {}{name}: it is code in the client's process and cannot run on the server; \
-             use polars expressions instead",
-            self.kind
-        )
+/// Refuse `plan` if it holds code in the client's process (not data),
+/// naming the first such node: INVALID_ARGUMENT.
+pub fn refuse_opaque(plan: &mut DslPlan) -> Result<(), CoreError> {
+    fn refusal(kind: &str, name: Option<String>) -> Result<(), CoreError> {
+        let name = name.map(|n| format!(" ({n})")).unwrap_or_default();
+        Err(CoreError::InvalidArgument(format!(
+            "the plan has {kind}{name}: it is code in the client's process and cannot run on the server; \
+             use polars expressions instead"
+        )))
     }
-}
-
-/// The first node of `plan` that cannot run remotely, if any.
-pub fn find_opaque(plan: &mut DslPlan) -> Result<Option<Opaque>, CoreError> {
-    struct Finder(Option<Opaque>);
-    impl Finder {
-        fn found(&mut self, kind: &'static str, name: Option<String>) -> Result<(), CoreError> {
-            self.0 = Some(Opaque { kind, name });
-            // Stop the walk; the caller reports what was found.
-            Err(CoreError::Cancelled(String::new()))
-        }
-    }
+    struct Finder;
     impl PlanVisitor for Finder {
         fn node(&mut self, plan: &mut DslPlan) -> Result<(), CoreError> {
             match plan {
-                DslPlan::PipeWithSchema { .. } => self.found("a pipe_with_schema callback", None),
-                DslPlan::GroupBy { apply: Some(_), .. } => self.found("a group-by apply function", None),
+                DslPlan::PipeWithSchema { .. } => refusal("a pipe_with_schema callback", None),
+                DslPlan::GroupBy { apply: Some(_), .. } => refusal("a group-by apply function", None),
                 DslPlan::MapFunction { function: DslFunction::FunctionIR(FunctionIR::Opaque { fmt_str, .. }), .. } => {
-                    self.found("an opaque frame function (map_batches)", Some(fmt_str.to_string()))
+                    refusal("an opaque frame function (map_batches)", Some(fmt_str.to_string()))
                 },
                 DslPlan::Scan { scan_type, .. } if matches!(**scan_type, FileScanDsl::Anonymous { .. }) => {
-                    self.found("an anonymous scan (a Rust AnonymousScan)", None)
+                    refusal("an anonymous scan (a Rust AnonymousScan)", None)
                 },
-                DslPlan::Sink { payload: SinkType::Callback(_), .. } => self.found("a callback sink", None),
+                DslPlan::Sink { payload: SinkType::Callback(_), .. } => refusal("a callback sink", None),
                 _ => Ok(()),
             }
         }
@@ -226,21 +203,14 @@ pub fn find_opaque(plan: &mut DslPlan) -> Result<Option<Opaque>, CoreError> {
                         _ if !fmt_str.is_empty() => Some(fmt_str.to_string()),
                         _ => None,
                     };
-                    self.found("an opaque expression function (map, map_batches, apply or a UDF)", name)
+                    refusal("an opaque expression function (map, map_batches, apply or a UDF)", name)
                 },
-                Expr::RenameAlias { function: RenameAliasFn::Map(_), .. } => {
-                    self.found("a name.map function", None)
-                },
+                Expr::RenameAlias { function: RenameAliasFn::Map(_), .. } => refusal("a name.map function", None),
                 _ => Ok(()),
             }
         }
     }
-    let mut finder = Finder(None);
-    match walk(plan, &mut finder) {
-        Ok(()) => Ok(None),
-        Err(_) if finder.0.is_some() => Ok(finder.0),
-        Err(e) => Err(e),
-    }
+    walk(plan, &mut Finder)
 }
 
 /// The registry name a received named function carries (polars writes

@@ -684,12 +684,18 @@ mod tests {
         .unwrap()
     }
 
-    #[test]
-    fn appended_rows_survive_reopening_and_a_torn_tail_is_cut() {
+    /// A data directory with the table `trades` (of [`def`]) created in it.
+    fn with_trades_table() -> (tempfile::TempDir, Namespace, Tables) {
         let dir = tempfile::tempdir().unwrap();
         let ns = Namespace::anonymous();
         let tables = Tables::new(dir.path());
         tables.create(&ns, def(), false).unwrap();
+        (dir, ns, tables)
+    }
+
+    #[test]
+    fn appended_rows_survive_reopening_and_a_torn_tail_is_cut() {
+        let (dir, ns, tables) = with_trades_table();
         assert_eq!(tables.append(&ns, "trades", rows(0, 10), None).unwrap(), 10);
         assert_eq!(tables.append(&ns, "TRADES", rows(1, 5), None).unwrap(), 5);
         // A crash in the middle of a third append: half a record.
@@ -707,10 +713,7 @@ mod tests {
 
     #[test]
     fn a_checkpoint_writes_day_partitions_and_replay_skips_what_they_hold() {
-        let dir = tempfile::tempdir().unwrap();
-        let ns = Namespace::anonymous();
-        let tables = Tables::new(dir.path());
-        tables.create(&ns, def(), false).unwrap();
+        let (dir, ns, tables) = with_trades_table();
         let table = tables.get(&ns, "trades").unwrap().unwrap();
         let mut state = table.state.write().unwrap();
         state.pending = concat_rows(rows(0, 3), rows(2, 4), &def().schema().unwrap()).unwrap();
@@ -728,10 +731,7 @@ mod tests {
 
     #[test]
     fn rows_must_fit_the_table() {
-        let dir = tempfile::tempdir().unwrap();
-        let ns = Namespace::anonymous();
-        let tables = Tables::new(dir.path());
-        tables.create(&ns, def(), false).unwrap();
+        let (_dir, ns, tables) = with_trades_table();
         let extra = rows(0, 2).lazy().with_column(lit(1).alias("qty")).collect().unwrap();
         let err = tables.append(&ns, "trades", extra, None).unwrap_err();
         assert!(err.to_string().contains("column qty does not exist"), "{err}");
