@@ -2,15 +2,33 @@
 //! open bar(s), fed chunk by chunk. It never sees more than one chunk at a
 //! time, so memory is bounded by the chunk and the open bars (plus the bars
 //! it has already emitted).
+//!
+//! The work is split in two stages. The front ([`BarBuilder::push`], on the
+//! caller's thread) checks and converts the columns and gives each row its
+//! series id. The kernel proper bins the rows into bars. With kernel threads
+//! the two overlap: each thread owns the series whose id falls in its shard
+//! and takes batches from the front through a short queue, so the reading
+//! thread can decode the next batch while the kernel bins this one.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
 use polars::prelude::*;
+use polars_arrow::array::PrimitiveArray;
+use polars_arrow::bitmap::Bitmap;
+use polars_arrow::compute::utils::combine_validities_and;
 
 use crate::error::{Result, TimeseriesError};
 use crate::grid::Grid;
 use crate::options::{BarKind, Fill, OhlcvOptions};
 use crate::symbols::Symbols;
+
+/// Batches each kernel thread may have queued: enough to keep it busy while
+/// the front prepares the next one, few enough to bound memory.
+const QUEUE_DEPTH: usize = 2;
 
 /// One bar being built.
 #[derive(Clone, Copy)]
@@ -55,16 +73,26 @@ impl Bar {
     }
 }
 
-#[derive(Default)]
 struct Series {
     /// Time bars open now, oldest first (more than one only if period > every).
     open: VecDeque<Bar>,
+    /// Ticks before this time go straight into the single open bar: it is
+    /// the one open bar's end, or the next interval's start if that comes
+    /// first; `i64::MIN` while the slow path must decide.
+    fast_until: i64,
     /// The next interval start not yet opened.
     next_start: Option<i64>,
-    last_time: Option<i64>,
+    /// The last tick's time (`i64::MIN` before the first).
+    last_time: i64,
     last_close: Option<f64>,
     /// The activity bar being filled.
     activity: Option<Bar>,
+}
+
+impl Default for Series {
+    fn default() -> Self {
+        Self { open: VecDeque::new(), fast_until: i64::MIN, next_start: None, last_time: i64::MIN, last_close: None, activity: None }
+    }
 }
 
 #[derive(Default)]
@@ -81,6 +109,10 @@ struct Columns {
 }
 
 impl Columns {
+    fn len(&self) -> usize {
+        self.ts.len()
+    }
+
     fn push(&mut self, series: u32, bar: &Bar) {
         self.series.push(series);
         self.ts.push(bar.start);
@@ -97,20 +129,56 @@ impl Columns {
         let bar = Bar { open: close, high: close, low: close, close, ..Bar::empty(start, start) };
         self.push(series, &bar);
     }
+
+    fn append(&mut self, mut other: Columns) {
+        self.series.append(&mut other.series);
+        self.ts.append(&mut other.ts);
+        self.open.append(&mut other.open);
+        self.high.append(&mut other.high);
+        self.low.append(&mut other.low);
+        self.close.append(&mut other.close);
+        self.volume.append(&mut other.volume);
+        self.vwap.append(&mut other.vwap);
+        self.trades.append(&mut other.trades);
+    }
 }
 
-/// Builds OHLCV bars from chunks of ticks. Feed chunks in time order with
-/// [`BarBuilder::push`], then [`BarBuilder::finish`].
-pub struct BarBuilder {
-    options: OhlcvOptions,
-    symbols: Symbols,
+/// One chunk of ticks, checked and converted by the front.
+struct Batch {
+    /// Each row's series, as its index within the shard that owns it.
+    slots: Vec<u32>,
+    times: PrimitiveArray<i64>,
+    prices: PrimitiveArray<f64>,
+    sizes: PrimitiveArray<f64>,
+    /// Rows with a time, a price and a size (`None`: all of them).
+    valid: Option<Bitmap>,
+    /// The rows of each shard, when there is more than one.
+    shard_rows: Vec<Vec<u32>>,
+    /// Series known so far (the kernel sizes its state from it).
+    series: usize,
+}
+
+/// Where the series of one id is binned: which shard, and its index there.
+#[derive(Clone, Copy)]
+struct Slot {
+    shard: u32,
+    index: u32,
+}
+
+/// The state of one shard of series: their open bars and closed bars.
+struct Kernel {
+    kind: BarKind,
+    fill: Fill,
+    cap: u64,
+    /// Forward-filled intervals emitted so far by all shards, against `cap`.
+    filled: Arc<AtomicU64>,
+    grid: Arc<Grid>,
+    /// This shard owns the series with `id % shards == shard`, at index `id / shards`.
+    shard: u32,
+    shards: u32,
     series: Vec<Series>,
-    /// Set by the first chunk: the time column's type and the grid.
-    time_dtype: Option<DataType>,
-    grid: Option<Grid>,
+    /// Closed bars, their `series` column holding global ids.
     out: Columns,
-    /// Forward-filled intervals emitted so far, against `max_intervals`.
-    filled: u64,
 }
 
 fn column<'a>(df: &'a DataFrame, name: &PlSmallStr) -> Result<&'a Column> {
@@ -128,11 +196,46 @@ fn numeric_as_f64(df: &DataFrame, name: &PlSmallStr) -> Result<Float64Chunked> {
     Ok(c.cast(&DataType::Float64)?.f64()?.rechunk().into_owned())
 }
 
+/// Kernel threads when the caller does not say: one per two cores (the
+/// other core of each pair reads and decodes the input), none on one core.
+pub(crate) fn default_kernel_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores / 2
+}
+
+/// Builds OHLCV bars from chunks of ticks. Feed chunks in time order with
+/// [`BarBuilder::push`], then [`BarBuilder::finish`].
+pub struct BarBuilder {
+    options: OhlcvOptions,
+    symbols: Symbols,
+    /// Kernel threads to start with the first chunk (0: bin on the caller's thread).
+    threads: usize,
+    slots: Vec<Slot>,
+    /// Set by the first chunk: the time column's type and the kernel(s).
+    time_dtype: Option<DataType>,
+    engine: Option<Engine>,
+}
+
+enum Engine {
+    Inline(Box<Kernel>),
+    Threads(Workers),
+}
+
 impl BarBuilder {
+    /// A builder that bins on the caller's thread.
     pub fn new(options: OhlcvOptions) -> Result<Self> {
+        Self::with_threads(options, 0)
+    }
+
+    /// A builder that bins on `threads` threads of its own, each owning a
+    /// shard of the series, while the caller's thread prepares the next
+    /// chunk; 0 bins on the caller's thread. The bars do not depend on it.
+    pub fn with_threads(options: OhlcvOptions, threads: usize) -> Result<Self> {
         options.validate()?;
         let symbols = Symbols::new(options.by.clone());
-        Ok(Self { options, symbols, series: Vec::new(), time_dtype: None, grid: None, out: Columns::default(), filled: 0 })
+        // Series ids are u32; more shards than that could never be used.
+        let threads = threads.min(1024);
+        Ok(Self { options, symbols, threads, slots: Vec::new(), time_dtype: None, engine: None })
     }
 
     /// The columns a chunk needs: by-keys, time, price, size (each once).
@@ -175,7 +278,24 @@ impl BarBuilder {
                 }
             }
         }
-        self.grid = Some(Grid::new(o.every, o.period.unwrap_or(o.every), o.offset, tz, *unit));
+        let grid = Arc::new(Grid::new(o.every, o.period.unwrap_or(o.every), o.offset, tz, *unit));
+        let filled = Arc::new(AtomicU64::new(0));
+        let shards = self.threads.max(1) as u32;
+        let kernel = |shard| Kernel {
+            kind: o.kind.clone(),
+            fill: o.fill,
+            cap: o.max_intervals,
+            filled: filled.clone(),
+            grid: grid.clone(),
+            shard,
+            shards,
+            series: Vec::new(),
+            out: Columns::default(),
+        };
+        self.engine = Some(match self.threads {
+            0 => Engine::Inline(Box::new(kernel(0))),
+            n => Engine::Threads(Workers::start((0..n as u32).map(kernel).collect())?),
+        });
         self.time_dtype = Some(time.dtype().clone());
         Ok(())
     }
@@ -200,96 +320,66 @@ impl BarBuilder {
             column(df, c)?;
         }
         let ids = self.symbols.ids(df)?;
-        if self.series.len() < self.symbols.len() {
-            self.series.resize_with(self.symbols.len(), Series::default);
+        let shards = self.threads.max(1);
+        while self.slots.len() < self.symbols.len() {
+            let id = self.slots.len();
+            self.slots.push(Slot { shard: (id % shards) as u32, index: (id / shards) as u32 });
         }
         let (t, p, s) = (times.downcast_as_array(), prices.downcast_as_array(), sizes.downcast_as_array());
-        let (tv, pv, sv) = (t.values().as_slice(), p.values().as_slice(), s.values().as_slice());
-        if times.null_count() + prices.null_count() + sizes.null_count() == 0 {
-            for i in 0..tv.len() {
-                self.tick(ids[i], tv[i], pv[i], sv[i])?;
-            }
+        let valid = combine_validities_and(combine_validities_and(t.validity(), p.validity()).as_ref(), s.validity())
+            .filter(|v| v.unset_bits() > 0);
+        let mut shard_rows = Vec::new();
+        let slots = if shards == 1 {
+            ids
         } else {
-            for i in 0..tv.len() {
-                let valid = |v: Option<&polars_arrow::bitmap::Bitmap>| v.is_none_or(|b| b.get_bit(i));
-                if valid(t.validity()) && valid(p.validity()) && valid(s.validity()) {
-                    self.tick(ids[i], tv[i], pv[i], sv[i])?;
-                }
+            shard_rows = vec![Vec::with_capacity(ids.len() / shards + ids.len() / 16); shards];
+            let mut slots = ids;
+            for (row, id) in slots.iter_mut().enumerate() {
+                let slot = self.slots[*id as usize];
+                shard_rows[slot.shard as usize].push(row as u32);
+                *id = slot.index;
             }
+            slots
+        };
+        let batch = Batch {
+            slots,
+            times: t.clone(),
+            prices: p.clone(),
+            sizes: s.clone(),
+            valid,
+            shard_rows,
+            series: self.symbols.len(),
+        };
+        match self.engine.as_mut().expect("started above") {
+            Engine::Inline(kernel) => kernel.run(&batch),
+            Engine::Threads(workers) => workers.send(batch),
         }
-        Ok(())
-    }
-
-    #[inline]
-    fn tick(&mut self, id: u32, t: i64, price: f64, size: f64) -> Result<()> {
-        let series = &mut self.series[id as usize];
-        if let Some(last) = series.last_time {
-            if t < last {
-                return Err(TimeseriesError::Unsorted { later: last, earlier: t });
-            }
-        }
-        series.last_time = Some(t);
-        match self.options.kind {
-            BarKind::Time => {
-                // The common case: the tick falls in the one open bar and
-                // no later interval has begun (they overlap if period > every).
-                if series.open.len() == 1 && series.next_start.is_some_and(|next| t < next) {
-                    let bar = series.open.front_mut().expect("one open bar");
-                    if t < bar.end {
-                        bar.add(price, size);
-                        return Ok(());
-                    }
-                }
-                let grid = self.grid.as_ref().expect("set by the first chunk");
-                let fill = FillBudget { fill: self.options.fill, used: &mut self.filled, cap: self.options.max_intervals };
-                time_tick(series, grid, fill, &mut self.out, id, t, price, size)?;
-            },
-            BarKind::Tick(n) => {
-                let bar = series.activity.get_or_insert_with(|| Bar::empty(t, t));
-                bar.add(price, size);
-                if bar.trades as u64 >= n {
-                    close_activity(series, &mut self.out, id);
-                }
-            },
-            BarKind::Volume(v) => {
-                let bar = series.activity.get_or_insert_with(|| Bar::empty(t, t));
-                bar.add(price, size);
-                if bar.volume >= v {
-                    close_activity(series, &mut self.out, id);
-                }
-            },
-            BarKind::Dollar(d) => {
-                let bar = series.activity.get_or_insert_with(|| Bar::empty(t, t));
-                bar.add(price, size);
-                if bar.notional >= d {
-                    close_activity(series, &mut self.out, id);
-                }
-            },
-        }
-        Ok(())
     }
 
     /// Bars closed so far (the open ones are not counted).
     pub fn bars(&self) -> usize {
-        self.out.ts.len()
+        match &self.engine {
+            None => 0,
+            Some(Engine::Inline(kernel)) => kernel.out.len(),
+            Some(Engine::Threads(workers)) => workers.state.bars.load(Ordering::Relaxed),
+        }
     }
 
     /// Close every open bar and return the bars, sorted by the by-keys, then `ts`.
     pub fn finish(mut self) -> Result<DataFrame> {
-        for (id, series) in self.series.iter_mut().enumerate() {
-            while let Some(bar) = series.open.pop_front() {
-                emit(series, &mut self.out, id as u32, &bar);
-            }
-            if let Some(bar) = series.activity.take() {
-                if self.options.emit_partial {
-                    self.out.push(id as u32, &bar);
-                }
-            }
+        let kernels = match self.engine.take() {
+            None => Vec::new(),
+            Some(Engine::Inline(kernel)) => vec![*kernel],
+            Some(Engine::Threads(workers)) => workers.join()?,
+        };
+        let mut out = Columns::default();
+        for kernel in kernels {
+            out.append(kernel.close(self.options.emit_partial));
         }
         let o = &self.options;
         let time_dtype = self.time_dtype.clone().unwrap_or(DataType::Datetime(TimeUnit::Microseconds, None));
-        let mut columns = self.symbols.gather(&self.out.series)?;
-        let out = std::mem::take(&mut self.out);
+        let order = self.output_order(&out.series, &out.ts)?;
+        let mut columns = self.symbols.gather(&out.series)?;
         columns.push(Int64Chunked::from_vec("ts".into(), out.ts).into_column().cast(&time_dtype)?);
         columns.push(Column::new("open".into(), out.open));
         columns.push(Column::new("high".into(), out.high));
@@ -299,9 +389,250 @@ impl BarBuilder {
         columns.push(Column::new("vwap".into(), out.vwap));
         columns.push(IdxCa::from_vec("trades".into(), out.trades).into_column());
         let df = DataFrame::new_infer_height(columns)?;
-        let mut sort_by: Vec<PlSmallStr> = o.by.clone();
-        sort_by.push("ts".into());
-        Ok(df.sort(sort_by, SortMultipleOptions::default().with_maintain_order(true))?)
+        match order {
+            Some(order) => Ok(df.take(&order)?),
+            None => {
+                let mut sort_by: Vec<PlSmallStr> = o.by.clone();
+                sort_by.push("ts".into());
+                Ok(df.sort(sort_by, SortMultipleOptions::default().with_maintain_order(true))?)
+            },
+        }
+    }
+
+    /// The row order that sorts the bars by the by-keys, then `ts`, without
+    /// comparing keys per bar: each series' bars were emitted in time order
+    /// (and, with shards, by one thread), so a stable bucketing by the rank
+    /// of each series' key is the whole sort. `None` if some series' bars are
+    /// not in time order after all; the caller then sorts.
+    fn output_order(&self, series: &[u32], ts: &[i64]) -> Result<Option<IdxCa>> {
+        let rank = self.symbols.ranks()?;
+        let mut starts = vec![0usize; rank.len() + 1];
+        for &id in series {
+            starts[rank[id as usize] as usize + 1] += 1;
+        }
+        for i in 1..starts.len() {
+            starts[i] += starts[i - 1];
+        }
+        let mut order = vec![0 as IdxSize; series.len()];
+        let mut last_ts = vec![i64::MIN; rank.len()];
+        for (row, &id) in series.iter().enumerate() {
+            let (id, r) = (id as usize, rank[id as usize] as usize);
+            if ts[row] < last_ts[id] {
+                return Ok(None);
+            }
+            last_ts[id] = ts[row];
+            order[starts[r]] = row as IdxSize;
+            starts[r] += 1;
+        }
+        Ok(Some(IdxCa::from_vec("order".into(), order)))
+    }
+}
+
+/// What the kernel threads share with the front.
+#[derive(Default)]
+struct WorkerState {
+    /// Set by the first failure; the others then drain their queues unread.
+    failed: AtomicBool,
+    failure: Mutex<Option<TimeseriesError>>,
+    /// Bars closed so far, all shards.
+    bars: AtomicUsize,
+}
+
+impl WorkerState {
+    fn fail(&self, error: TimeseriesError) {
+        let mut slot = self.failure.lock().unwrap_or_else(|p| p.into_inner());
+        slot.get_or_insert(error);
+        self.failed.store(true, Ordering::Release);
+    }
+
+    fn take_failure(&self) -> Option<TimeseriesError> {
+        self.failure.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+/// Kernel threads, one shard of series each.
+struct Workers {
+    queues: Vec<SyncSender<Arc<Batch>>>,
+    threads: Vec<JoinHandle<Kernel>>,
+    state: Arc<WorkerState>,
+}
+
+impl Workers {
+    fn start(kernels: Vec<Kernel>) -> Result<Self> {
+        let state = Arc::new(WorkerState::default());
+        let (mut queues, mut threads) = (Vec::new(), Vec::new());
+        for mut kernel in kernels {
+            let (send, receive) = sync_channel::<Arc<Batch>>(QUEUE_DEPTH);
+            let shared = state.clone();
+            let thread = std::thread::Builder::new()
+                .name(format!("bars-{}", kernel.shard))
+                .spawn(move || {
+                    for batch in receive {
+                        if shared.failed.load(Ordering::Acquire) {
+                            continue;
+                        }
+                        let before = kernel.out.len();
+                        // A panic here would otherwise end the thread unseen
+                        // by the caller, who catches panics on its own thread only.
+                        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| kernel.run(&batch))) {
+                            Ok(Ok(())) => {
+                                shared.bars.fetch_add(kernel.out.len() - before, Ordering::Relaxed);
+                            },
+                            Ok(Err(e)) => shared.fail(e),
+                            Err(panic) => shared.fail(panicked(panic)),
+                        }
+                    }
+                    kernel
+                })
+                .map_err(|e| polars_err!(ComputeError: "could not start a bar kernel thread: {e}"))?;
+            queues.push(send);
+            threads.push(thread);
+        }
+        Ok(Self { queues, threads, state })
+    }
+
+    fn send(&mut self, batch: Batch) -> Result<()> {
+        if let Some(e) = self.state.take_failure() {
+            return Err(e);
+        }
+        let batch = Arc::new(batch);
+        for queue in &self.queues {
+            // The threads only stop when the queues close.
+            queue.send(batch.clone()).map_err(|_| polars_err!(ComputeError: "a bar kernel thread stopped"))?;
+        }
+        Ok(())
+    }
+
+    /// Wait for the threads to bin what is queued; their kernels, or the first failure.
+    fn join(mut self) -> Result<Vec<Kernel>> {
+        self.queues.clear();
+        let mut kernels = Vec::new();
+        for thread in std::mem::take(&mut self.threads) {
+            match thread.join() {
+                Ok(kernel) => kernels.push(kernel),
+                Err(panic) => self.state.fail(panicked(panic)),
+            }
+        }
+        match self.state.take_failure() {
+            Some(e) => Err(e),
+            None => Ok(kernels),
+        }
+    }
+}
+
+impl Drop for Workers {
+    /// Dropped unfinished (an error, a stop): the threads skip what is queued.
+    fn drop(&mut self) {
+        self.state.failed.store(true, Ordering::Release);
+    }
+}
+
+fn panicked(panic: Box<dyn std::any::Any + Send>) -> TimeseriesError {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into());
+    polars_err!(ComputeError: "the bar kernel panicked: {message}").into()
+}
+
+impl Kernel {
+    /// Bin this shard's rows of a batch.
+    fn run(&mut self, batch: &Batch) -> Result<()> {
+        let owned = batch.series.saturating_sub(self.shard as usize).div_ceil(self.shards as usize);
+        if self.series.len() < owned {
+            self.series.resize_with(owned, Series::default);
+        }
+        match batch.shard_rows.get(self.shard as usize) {
+            Some(rows) => self.run_rows(batch, rows.iter().map(|&r| r as usize)),
+            None => self.run_rows(batch, 0..batch.slots.len()),
+        }
+    }
+
+    /// One loop per bar kind, so the per-tick work has no dispatch in it.
+    fn run_rows(&mut self, batch: &Batch, rows: impl Iterator<Item = usize>) -> Result<()> {
+        let (slots, t, p, s) =
+            (&batch.slots[..], batch.times.values().as_slice(), batch.prices.values().as_slice(), batch.sizes.values().as_slice());
+        let valid = |row: usize| batch.valid.as_ref().is_none_or(|v| v.get_bit(row));
+        match self.kind {
+            BarKind::Time => {
+                for row in rows.filter(|&r| valid(r)) {
+                    self.time_tick(slots[row], t[row], p[row], s[row])?;
+                }
+            },
+            BarKind::Tick(n) => {
+                for row in rows.filter(|&r| valid(r)) {
+                    self.activity_tick(slots[row], t[row], p[row], s[row], |bar| bar.trades as u64 >= n)?;
+                }
+            },
+            BarKind::Volume(v) => {
+                for row in rows.filter(|&r| valid(r)) {
+                    self.activity_tick(slots[row], t[row], p[row], s[row], |bar| bar.volume >= v)?;
+                }
+            },
+            BarKind::Dollar(d) => {
+                for row in rows.filter(|&r| valid(r)) {
+                    self.activity_tick(slots[row], t[row], p[row], s[row], |bar| bar.notional >= d)?;
+                }
+            },
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn global_id(&self, index: u32) -> u32 {
+        index * self.shards + self.shard
+    }
+
+    #[inline(always)]
+    fn time_tick(&mut self, index: u32, t: i64, price: f64, size: f64) -> Result<()> {
+        let id = self.global_id(index);
+        let series = &mut self.series[index as usize];
+        if t < series.last_time {
+            return Err(TimeseriesError::Unsorted { later: series.last_time, earlier: t });
+        }
+        series.last_time = t;
+        // The common case: the tick falls in the one open bar and no later
+        // interval has begun (they overlap if period > every).
+        if t < series.fast_until {
+            series.open.front_mut().expect("fast_until is set with one open bar").add(price, size);
+            return Ok(());
+        }
+        let fill = FillBudget { fill: self.fill, used: &self.filled, cap: self.cap };
+        open_intervals(series, &self.grid, fill, &mut self.out, id, t, price, size)
+    }
+
+    #[inline(always)]
+    fn activity_tick(&mut self, index: u32, t: i64, price: f64, size: f64, full: impl Fn(&Bar) -> bool) -> Result<()> {
+        let id = self.global_id(index);
+        let series = &mut self.series[index as usize];
+        if t < series.last_time {
+            return Err(TimeseriesError::Unsorted { later: series.last_time, earlier: t });
+        }
+        series.last_time = t;
+        let bar = series.activity.get_or_insert_with(|| Bar::empty(t, t));
+        bar.add(price, size);
+        if full(bar) {
+            close_activity(series, &mut self.out, id);
+        }
+        Ok(())
+    }
+
+    /// Close every open bar: the shard's bars, in the order they closed.
+    fn close(mut self, emit_partial: bool) -> Columns {
+        for index in 0..self.series.len() {
+            let id = self.global_id(index as u32);
+            let series = &mut self.series[index];
+            while let Some(bar) = series.open.pop_front() {
+                emit(series, &mut self.out, id, &bar);
+            }
+            if let Some(bar) = series.activity.take() {
+                if emit_partial {
+                    self.out.push(id, &bar);
+                }
+            }
+        }
+        self.out
     }
 }
 
@@ -319,30 +650,29 @@ fn close_activity(series: &mut Series, out: &mut Columns, id: u32) {
 /// The fill mode, and how many filled intervals the run may still emit.
 struct FillBudget<'a> {
     fill: Fill,
-    used: &'a mut u64,
+    used: &'a AtomicU64,
     cap: u64,
 }
 
 impl FillBudget<'_> {
-    /// Take `n` intervals from the budget, or refuse before they exist.
+    /// Take `n` intervals from the budget (shared by all shards), or refuse
+    /// before they exist.
     fn take(&mut self, n: u64) -> Result<()> {
-        match self.used.checked_add(n) {
-            Some(total) if total <= self.cap => {
-                *self.used = total;
-                Ok(())
-            },
-            _ => Err(TimeseriesError::TooManyIntervals {
-                what: format!("forward fill needs {} empty intervals so far", self.used.saturating_add(n)),
-                cap: self.cap,
-            }),
-        }
+        let cap = self.cap;
+        self.used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| used.checked_add(n).filter(|&total| total <= cap))
+            .map(|_| ())
+            .map_err(|used| TimeseriesError::TooManyIntervals {
+                what: format!("forward fill needs {} empty intervals so far", used.saturating_add(n)),
+                cap,
+            })
     }
 }
 
 /// A tick that does not fall in the single open bar: close what ended,
 /// fill or skip empty intervals, open the intervals that contain `t`.
 #[allow(clippy::too_many_arguments)]
-fn time_tick(
+fn open_intervals(
     series: &mut Series,
     grid: &Grid,
     mut fill: FillBudget<'_>,
@@ -389,5 +719,9 @@ fn time_tick(
     for bar in series.open.iter_mut() {
         bar.add(price, size);
     }
+    series.fast_until = match series.open.len() {
+        1 => series.open[0].end.min(start),
+        _ => i64::MIN,
+    };
     Ok(())
 }

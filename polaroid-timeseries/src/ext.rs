@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use polars::prelude::*;
 
-use crate::bars::BarBuilder;
+use crate::bars::{default_kernel_threads, BarBuilder};
 use crate::error::{Result, TimeseriesError};
 use crate::options::OhlcvOptions;
 
@@ -47,8 +47,21 @@ fn require_columns(builder: &BarBuilder, input: &Schema) -> Result<Vec<PlSmallSt
     Ok(needed)
 }
 
+/// Rows per batch when an in-memory frame is binned on kernel threads: the
+/// front prepares one batch while the kernel bins the one before.
+const FRAME_BATCH_ROWS: usize = 64 * 1024;
+
+/// In-memory frames smaller than this are binned on the caller's thread:
+/// starting threads would cost more than they save.
+const FRAME_THREADS_MIN_ROWS: usize = 1 << 20;
+
 fn bars_in_order(df: &DataFrame, options: &OhlcvOptions) -> Result<DataFrame> {
-    let mut builder = BarBuilder::new(options.clone())?;
+    let threads = match options.kernel_threads {
+        Some(n) => n,
+        None if df.height() < FRAME_THREADS_MIN_ROWS => 0,
+        None => default_kernel_threads(),
+    };
+    let mut builder = BarBuilder::with_threads(options.clone(), threads)?;
     let needed = require_columns(&builder, df.schema())?;
     let mut df = df.select(needed)?;
     if df.should_rechunk() {
@@ -57,8 +70,14 @@ fn bars_in_order(df: &DataFrame, options: &OhlcvOptions) -> Result<DataFrame> {
     if df.height() == 0 {
         builder.push(&df)?;
     }
+    let batch = if threads == 0 { usize::MAX } else { FRAME_BATCH_ROWS };
     for chunk in df.split_chunks() {
-        builder.push(&chunk)?;
+        let mut offset = 0;
+        while offset < chunk.height() {
+            let rows = batch.min(chunk.height() - offset);
+            builder.push(&chunk.slice(offset as i64, rows))?;
+            offset += rows;
+        }
     }
     builder.finish()
 }
@@ -72,7 +91,12 @@ fn bars_in_order(df: &DataFrame, options: &OhlcvOptions) -> Result<DataFrame> {
 /// `POLARS_ROW_GROUP_PREFETCH_SIZE` row groups (hundreds by default), and
 /// that read-ahead, not the kernel, then sets peak memory. For bounded memory
 /// set it (and `POLARS_RECORD_BATCH_PREFETCH_SIZE` for ipc) to 1 before
-/// polars starts, as `polaroid bars` does; measured, it costs no speed here.
+/// polars starts, as `polaroid bars` does. With one row group in flight, also
+/// set `POLARS_PARQUET_DECODE_TARGET_VALUES_PER_THREAD` to about a million:
+/// polars otherwise decodes a row group of under 16M values on one thread.
+///
+/// The kernel bins on [`OhlcvOptions::kernel_threads`] threads of its own
+/// while the thread that receives the batches gives each row its series.
 impl OhlcvExt for LazyFrame {
     fn ohlcv(self, options: &OhlcvOptions) -> Result<DataFrame> {
         stream_ohlcv(self, options, |_| true)
@@ -111,7 +135,8 @@ fn stream_bars(
     options: &OhlcvOptions,
     progress: impl FnMut(StreamProgress) -> bool + Send + 'static,
 ) -> Result<DataFrame> {
-    let builder = BarBuilder::new(options.clone())?;
+    let threads = options.kernel_threads.unwrap_or_else(default_kernel_threads);
+    let builder = BarBuilder::with_threads(options.clone(), threads)?;
     let needed = require_columns(&builder, lf.clone().collect_schema()?.as_ref())?;
     let needed: Vec<Expr> = needed.into_iter().map(col).collect();
     let lf = lf.select(needed);

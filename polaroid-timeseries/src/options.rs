@@ -71,6 +71,11 @@ pub struct OhlcvOptions {
     /// fill over a day would be 86.4 trillion bars). Default
     /// [`DEFAULT_MAX_INTERVALS`].
     pub max_intervals: u64,
+    /// Threads that bin ticks beside the thread that reads them, each
+    /// owning a shard of the series; `Some(0)` bins on the reading thread.
+    /// `None` picks one per two cores (the other core reads and decodes),
+    /// and none for small in-memory frames. The bars do not depend on it.
+    pub kernel_threads: Option<usize>,
 }
 
 /// The default of [`OhlcvOptions::max_intervals`]: ten million intervals,
@@ -92,6 +97,7 @@ impl Default for OhlcvOptions {
             fill: Fill::None,
             emit_partial: true,
             max_intervals: DEFAULT_MAX_INTERVALS,
+            kernel_threads: None,
         }
     }
 }

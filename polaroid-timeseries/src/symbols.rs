@@ -6,6 +6,17 @@ use polars_arrow::array::Array;
 
 use crate::error::Result;
 
+/// Memo slots (a power of two); `NO_ID` marks an empty one.
+const MEMO_SLOTS: usize = 1024;
+const NO_ID: u32 = u32::MAX;
+
+/// A view's memo slot: both halves folded, then a multiplicative hash's top bits.
+#[inline]
+fn memo_slot(view: u128) -> usize {
+    let folded = (view as u64) ^ ((view >> 64) as u64).rotate_left(29);
+    (folded.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - MEMO_SLOTS.trailing_zeros())) as usize
+}
+
 #[derive(Default)]
 pub(crate) struct Symbols {
     by: Vec<PlSmallStr>,
@@ -15,6 +26,10 @@ pub(crate) struct Symbols {
     /// A miss falls back to `ids`, so a view that differs only in padding
     /// still finds the same id.
     inline_ids: PlHashMap<u128, u32>,
+    /// A direct-mapped memo in front of `inline_ids`: feeds have few
+    /// symbols, arriving interleaved, and a multiply and one compare cost
+    /// less than hashing the view.
+    memo: Vec<(u128, u32)>,
     null_id: Option<u32>,
     /// One single-row frame of by-values per id.
     keys: Vec<DataFrame>,
@@ -24,7 +39,7 @@ pub(crate) struct Symbols {
 
 impl Symbols {
     pub(crate) fn new(by: Vec<PlSmallStr>) -> Self {
-        Self { by, ..Self::default() }
+        Self { by, memo: vec![(0, NO_ID); MEMO_SLOTS], ..Self::default() }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -44,18 +59,17 @@ impl Symbols {
         let single = df.column(&self.by[0])?;
         if self.by.len() == 1 && single.dtype() == &DataType::String {
             let ca = single.str()?;
-            // Ticks often come in runs of one symbol: skip the lookup then.
-            let mut last: Option<(u128, u32)> = None;
             let mut row = 0;
             for arr in ca.downcast_iter() {
-                let views = arr.views();
-                for (i, view) in views.iter().enumerate() {
-                    let id = if !arr.is_valid(i) {
+                let validity = arr.validity();
+                for (i, view) in arr.views().iter().enumerate() {
+                    let id = if validity.is_some_and(|v| !v.get_bit(i)) {
                         self.null(df, row)?
                     } else if view.is_inline() {
                         let key = view.as_u128();
-                        match last {
-                            Some((k, id)) if k == key => id,
+                        let slot = memo_slot(key);
+                        match self.memo[slot] {
+                            (k, id) if k == key && id != NO_ID => id,
                             _ => {
                                 let id = match self.inline_ids.get(&key) {
                                     Some(&id) => id,
@@ -65,7 +79,7 @@ impl Symbols {
                                         id
                                     },
                                 };
-                                last = Some((key, id));
+                                self.memo[slot] = (key, id);
                                 id
                             },
                         }
@@ -114,18 +128,40 @@ impl Symbols {
         Ok(id)
     }
 
+    /// Each id's position when the series are sorted by their by-keys (as
+    /// polars sorts them: ascending, nulls first); ties keep id order.
+    pub(crate) fn ranks(&self) -> Result<Vec<u32>> {
+        let n = self.len();
+        if self.by.is_empty() || n <= 1 {
+            return Ok((0..n as u32).collect());
+        }
+        let keys = self.keys_frame()?.with_row_index("__id".into(), None)?;
+        let sorted = keys.sort(self.by.clone(), SortMultipleOptions::default().with_maintain_order(true))?;
+        let mut rank = vec![0u32; n];
+        for (position, id) in sorted.column("__id")?.idx()?.into_no_null_iter().enumerate() {
+            rank[id as usize] = position as u32;
+        }
+        Ok(rank)
+    }
+
+    /// One row of by-values per id, in id order.
+    fn keys_frame(&self) -> Result<DataFrame> {
+        let mut keys = self.keys[0].clone();
+        for k in &self.keys[1..] {
+            keys.vstack_mut(k)?;
+        }
+        Ok(keys)
+    }
+
     /// The by-columns for a list of ids (one output row each).
     pub(crate) fn gather(&self, ids: &[u32]) -> Result<Vec<Column>> {
         if self.by.is_empty() {
             return Ok(Vec::new());
         }
-        let mut keys = match self.keys.first() {
-            Some(first) => first.clone(),
-            None => return Ok(self.empty.clone().map(DataFrame::into_columns).unwrap_or_default()),
-        };
-        for k in &self.keys[1..] {
-            keys.vstack_mut(k)?;
+        if self.keys.is_empty() {
+            return Ok(self.empty.clone().map(DataFrame::into_columns).unwrap_or_default());
         }
+        let keys = self.keys_frame()?;
         let idx = IdxCa::from_vec("idx".into(), ids.iter().map(|&i| i as IdxSize).collect());
         Ok(keys.take(&idx)?.into_columns())
     }

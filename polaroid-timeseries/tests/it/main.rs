@@ -7,6 +7,7 @@ mod analytics;
 mod bounds;
 mod oracle;
 mod streaming;
+mod threads;
 mod time_bars;
 
 use polars::prelude::*;

@@ -54,7 +54,9 @@ fn tick() -> impl Strategy<Value = Tick> {
     )
 }
 
-fn bars_case() -> impl Strategy<Value = (Vec<Tick>, bool, &'static str, &'static str, &'static str)> {
+type BarsCase = (Vec<Tick>, bool, &'static str, &'static str, &'static str, usize);
+
+fn bars_case() -> impl Strategy<Value = BarsCase> {
     (
         prop::collection::vec(tick(), 0..400),
         any::<bool>(),
@@ -68,8 +70,10 @@ fn bars_case() -> impl Strategy<Value = (Vec<Tick>, bool, &'static str, &'static
             ("1m", "150s"),
         ]),
         prop::sample::select(vec!["0s", "10s", "-20s", "3m"]),
+        // Kernel threads: 0 bins on the caller's thread.
+        0usize..4,
     )
-        .prop_map(|(t, sorted, (every, period), offset)| (t, sorted, every, period, offset))
+        .prop_map(|(t, sorted, (every, period), offset, threads)| (t, sorted, every, period, offset, threads))
 }
 
 proptest! {
@@ -80,7 +84,7 @@ proptest! {
     })]
 
     #[test]
-    fn time_bars_equal_group_by_dynamic((mut rows, sorted, every, period, offset) in bars_case()) {
+    fn time_bars_equal_group_by_dynamic((mut rows, sorted, every, period, offset, threads) in bars_case()) {
         if sorted {
             rows.sort_by_key(|r| r.1);
         }
@@ -94,6 +98,7 @@ proptest! {
             every: Duration::parse(every),
             period: Some(Duration::parse(period)),
             offset: Duration::parse(offset),
+            kernel_threads: Some(threads),
             ..OhlcvOptions::default()
         };
         let ours = (&df).ohlcv(&options).unwrap();
