@@ -10,6 +10,11 @@
 - ILP: 1M rows sent with QuestDB's official client (Sender.dataframe over
   HTTP, 50k-row flushes, each fsync'd before its 204), against the client
   serializing the same rows without a server (its own cost).
+- ILP over TCP (--ilp-listen): the same 1M rows with the same client over
+  `tcp::addr=`, timed until all are visible to a query (TCP has no reply),
+  against the client's own encoding; then the latency from one row sent to
+  its being visible in `SELECT count(*)` (median of 20; the door appends
+  every 10k lines or 100 ms).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import os
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -58,6 +64,16 @@ def get(url: str) -> int:
         while chunk := reply.read(1 << 20):
             n += len(chunk)
         return n
+
+
+def count(server: Server, table: str) -> int:
+    import json
+    query = urllib.parse.urlencode({"query": f"SELECT count(*) AS n FROM {table}"})
+    try:
+        with urllib.request.urlopen(f"{server.url}/exec?{query}") as r:
+            return json.load(r)["dataset"][0][0]
+    except urllib.error.HTTPError:
+        return 0  # not created yet
 
 
 def main() -> None:
@@ -112,6 +128,32 @@ def main() -> None:
             assert stored == ROWS, f"{stored} rows stored, {ROWS} sent"
             print(f"ILP    {ROWS} rows in {batch}-row flushes: {ROWS / t_ilp / 1e6:.2f} M rows/s "
                   f"({t_ilp:.2f} s; the client's own encoding {t_encode:.2f} s -> {t_ilp / t_encode:.1f}x)")
+
+            conf_tcp = f"tcp::addr=127.0.0.1:{server.ilp_port};auto_flush=off;"
+            t = time.perf_counter()
+            with Sender.from_conf(conf_tcp) as sender:
+                for start in range(0, ROWS, batch):
+                    sender.dataframe(pdf.iloc[start:start + batch], table_name="ingest_tcp", symbols=["sym"], at="ts")
+                    sender.flush()
+            t_sent = time.perf_counter() - t
+            while count(server, "ingest_tcp") != ROWS:
+                time.sleep(0.005)
+            t_tcp = time.perf_counter() - t
+            print(f"ILP/TCP {ROWS} rows, sent to visible: {ROWS / t_tcp / 1e6:.2f} M rows/s "
+                  f"({t_tcp:.2f} s, of which sending {t_sent:.2f} s; the client's own encoding {t_encode:.2f} s "
+                  f"-> {t_tcp / t_encode:.1f}x)")
+            latencies = []
+            with Sender.from_conf(f"tcp::addr=127.0.0.1:{server.ilp_port};auto_flush=off;") as sender:
+                for i in range(20):
+                    t = time.perf_counter()
+                    sender.row("latency_tcp", columns={"n": i}, at=TimestampNanos.now())
+                    sender.flush()
+                    while count(server, "latency_tcp") != i + 1:
+                        time.sleep(0.001)
+                    latencies.append(time.perf_counter() - t)
+            latencies.sort()
+            print(f"ILP/TCP one row sent -> visible in a query: median {latencies[10] * 1e3:.0f} ms "
+                  f"(min {latencies[0] * 1e3:.0f}, max {latencies[-1] * 1e3:.0f}; batches wait up to 100 ms)")
         finally:
             server.stop()
 

@@ -48,7 +48,7 @@ impl Value {
 
 /// One parsed line.
 #[derive(Debug, PartialEq)]
-struct Line {
+pub(crate) struct Line {
     table: String,
     values: Vec<(String, Value)>,
     /// Nanoseconds since the epoch, if the line gave one.
@@ -138,7 +138,7 @@ fn field_value(text: &str) -> Result<Value, String> {
 }
 
 /// One line of ILP; `precision` converts its timestamp to nanoseconds.
-fn parse_line(text: &str, precision: i64) -> Result<Line, String> {
+pub(crate) fn parse_line(text: &str, precision: i64) -> Result<Line, String> {
     let (head, rest) = split_unescaped(text, b' ', false);
     let rest = rest.ok_or("a line needs a table, at least one field, and optionally a timestamp")?;
     let (fields, timestamp) = split_unescaped(rest.trim_start(), b' ', true);
@@ -258,7 +258,7 @@ fn error(status: StatusCode, code: &str, message: &str, line: Option<usize>) -> 
 
 /// Append each table's rows; the first failure stops (earlier tables of the
 /// request stay written, each durably).
-fn write(core: &polaroid_core::Core, ns: &Namespace, lines: Vec<Line>) -> Result<(), (Option<usize>, CoreError)> {
+pub(crate) fn write(core: &polaroid_core::Core, ns: &Namespace, lines: Vec<Line>) -> Result<(), (Option<usize>, CoreError)> {
     let now_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
     let mut by_table: Vec<(String, Vec<(usize, &Line)>)> = Vec::new();
     for (i, line) in lines.iter().enumerate() {

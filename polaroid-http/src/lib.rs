@@ -5,7 +5,8 @@
 //! - `exec.rs`: `GET /exec` (JSON) and `GET /exp` (CSV), streamed; `/chk`.
 //! - `statement.rs`: CREATE TABLE, INSERT, DROP TABLE over the core's tables.
 //! - `imp.rs`: `POST /imp`, CSV import into a table.
-//! - `ilp.rs`: `POST /write` and `/api/v1/write`, InfluxDB line protocol.
+//! - `ilp.rs`: `POST /write` and `/api/v1/write`, InfluxDB line protocol;
+//!   `ilp_tcp.rs`: the same lines over plain TCP (`--ilp-listen`).
 //! - `dialect.rs`: QuestDB's SAMPLE BY and LATEST ON, compiled to polars.
 //! - `render.rs`: values and type names as QuestDB writes them.
 //! - `error.rs`: the one core-error → HTTP status mapping, and QuestDB's
@@ -18,6 +19,7 @@ mod dialect;
 mod error;
 mod exec;
 mod ilp;
+mod ilp_tcp;
 mod imp;
 mod statement;
 pub mod render;
@@ -37,6 +39,7 @@ use polaroid_core::Core;
 use tokio::net::TcpListener;
 
 pub use error::http_status;
+pub use ilp_tcp::{serve_ilp_tcp, BATCH_ROWS, BATCH_WAIT};
 
 /// What every handler works on: the shared core.
 #[derive(Clone)]

@@ -1,6 +1,7 @@
 //! `polaroid-server`: Polars over the network. With no flags it serves
 //! gRPC and Arrow Flight on 127.0.0.1:50051 and the QuestDB-compatible HTTP
-//! API on 127.0.0.1:9000, over ./data, and writes a sample dataset there.
+//! API on 127.0.0.1:9000 (ILP over TCP on 127.0.0.1:9009), over ./data, and
+//! writes a sample dataset there.
 //! One core (handles, tables, the sandbox) sits behind every door.
 
 use std::net::SocketAddr;
@@ -27,6 +28,11 @@ struct Args {
     /// Address for the HTTP door (QuestDB's /exec, /exp, ... and /metrics); `off` to disable.
     #[arg(long, env = "POLAROID_HTTP_LISTEN", default_value = "127.0.0.1:9000")]
     http_listen: String,
+    /// Address for InfluxDB line protocol over TCP (QuestDB's 9009); `off`
+    /// to disable. Not opened when --auth-token is set: the protocol
+    /// carries no credentials.
+    #[arg(long, env = "POLAROID_ILP_LISTEN", default_value = "127.0.0.1:9009")]
+    ilp_listen: String,
     /// Directory whose files clients may scan; created, with sample data, if missing.
     #[arg(long, env = "POLAROID_DATA_DIR", default_value = "data")]
     data_dir: PathBuf,
@@ -121,6 +127,19 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             Some(tokio::spawn(polaroid_http::serve(core.clone(), http_listener, stopped(&stop))))
         },
     };
+    let ilp = match args.ilp_listen.trim() {
+        "off" | "" => None,
+        address if !config.auth_tokens.is_empty() => {
+            tracing::warn!(%address, "ILP/TCP door not opened: it carries no credentials and this server requires tokens (use HTTP /write)");
+            None
+        },
+        address => {
+            let ilp_listener = tokio::net::TcpListener::bind(address)
+                .await
+                .map_err(|e| format!("cannot listen on {address} (--ilp-listen): {e}"))?;
+            Some(tokio::spawn(polaroid_http::serve_ilp_tcp(core.clone(), ilp_listener, stopped(&stop))))
+        },
+    };
     let grpc = serve_core(core, &config, listener, stopped(&stop));
     tokio::pin!(grpc);
     let served = tokio::select! {
@@ -135,6 +154,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     served?;
     if let Some(http) = http {
         http.await??;
+    }
+    if let Some(ilp) = ilp {
+        ilp.await??;
     }
     Ok(())
 }

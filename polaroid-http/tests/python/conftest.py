@@ -48,11 +48,13 @@ class Server:
         self.args = args
         self.grpc_port = free_port()
         self.http_port = http_port or free_port()
+        self.ilp_port = free_port()
         self.start()
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
             [SERVER, "--listen", f"127.0.0.1:{self.grpc_port}", "--http-listen", f"127.0.0.1:{self.http_port}",
+             "--ilp-listen", f"127.0.0.1:{self.ilp_port}",
              "--data-dir", str(self.data_dir), *self.args],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for(self.http_port, self.proc)
