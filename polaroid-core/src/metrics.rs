@@ -34,12 +34,20 @@ struct TableLabels {
     table: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SourceLabels {
+    source: String,
+}
+
 /// The server's metrics. Cheap to update from any thread.
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<DoorLabels, Histogram>,
     ingested: Family<TableLabels, Counter>,
+    source_rows: Family<SourceLabels, Counter>,
+    source_dropped: Family<SourceLabels, Counter>,
+    source_reconnects: Family<SourceLabels, Counter>,
     handles: Gauge,
     handle_bytes: Gauge,
     memory_budget: Gauge,
@@ -60,6 +68,12 @@ impl Default for Metrics {
         registry.register("request_duration_seconds", "Time to answer a request (to its first byte for streams)", latency.clone());
         let ingested = Family::<TableLabels, Counter>::default();
         registry.register("ingested_rows", "Rows appended to tables (ILP, INSERT, import)", ingested.clone());
+        let source_rows = Family::<SourceLabels, Counter>::default();
+        registry.register("source_rows", "Rows a live source appended to its table", source_rows.clone());
+        let source_dropped = Family::<SourceLabels, Counter>::default();
+        registry.register("source_dropped_rows", "Rows a live source dropped because its writer fell behind", source_dropped.clone());
+        let source_reconnects = Family::<SourceLabels, Counter>::default();
+        registry.register("source_reconnects", "Times a live source reconnected after losing its feed", source_reconnects.clone());
         let gauge = |registry: &mut Registry, name: &str, help: &str| {
             let g = Gauge::default();
             registry.register(name, help, g.clone());
@@ -76,6 +90,9 @@ impl Default for Metrics {
             requests,
             latency,
             ingested,
+            source_rows,
+            source_dropped,
+            source_reconnects,
             handles,
             handle_bytes,
             memory_budget,
@@ -97,6 +114,21 @@ impl Metrics {
     /// Rows appended to `table`.
     pub fn ingested(&self, table: &str, rows: u64) {
         self.ingested.get_or_create(&TableLabels { table: table.into() }).inc_by(rows);
+    }
+
+    /// Rows live source `source` appended.
+    pub fn source_rows(&self, source: &str, rows: u64) {
+        self.source_rows.get_or_create(&SourceLabels { source: source.into() }).inc_by(rows);
+    }
+
+    /// Rows live source `source` dropped (its writer fell behind).
+    pub fn source_dropped(&self, source: &str, rows: u64) {
+        self.source_dropped.get_or_create(&SourceLabels { source: source.into() }).inc_by(rows);
+    }
+
+    /// Live source `source` lost its feed and connected again.
+    pub fn source_reconnected(&self, source: &str) {
+        self.source_reconnects.get_or_create(&SourceLabels { source: source.into() }).inc();
     }
 
     /// The text exposition format, with gauges read from `stats` (which

@@ -1,0 +1,291 @@
+//! Messages to rows. Each format has a fixed output schema; a message is
+//! zero rows (an ack, a heartbeat, another event type) or one row.
+
+use polars::prelude::*;
+use serde_json::Value;
+
+use crate::spec::{ColumnKind, Format, SourceSpec};
+
+/// The rows decoded so far, column by column.
+pub(crate) struct Rows {
+    columns: Vec<(String, ColumnKind, Vec<Cell>)>,
+    timestamp: String,
+}
+
+/// One decoded value (None: missing or null).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Cell {
+    Null,
+    Float(f64),
+    Int(i64),
+    Str(String),
+    Bool(bool),
+    /// Microseconds since the epoch.
+    Micros(i64),
+}
+
+/// Turns one message into cells, in the order of [`Decoder::schema`].
+pub(crate) struct Decoder {
+    format: Format,
+    schema: Vec<(String, ColumnKind, String)>,
+    when: Option<(String, String)>,
+    timestamp: String,
+}
+
+impl Decoder {
+    pub(crate) fn new(spec: &SourceSpec) -> Self {
+        let fixed = |cols: &[(&str, ColumnKind)]| cols.iter().map(|(n, k)| (n.to_string(), *k, String::new())).collect();
+        let schema = match spec.format {
+            Format::BinanceTrade => fixed(&[
+                ("symbol", ColumnKind::String),
+                ("ts", ColumnKind::TimestampMs),
+                ("price", ColumnKind::Float),
+                ("size", ColumnKind::Float),
+                ("trade_id", ColumnKind::Int),
+                ("buyer_is_maker", ColumnKind::Bool),
+            ]),
+            Format::CoinbaseMatches => fixed(&[
+                ("symbol", ColumnKind::String),
+                ("ts", ColumnKind::TimestampIso),
+                ("price", ColumnKind::Float),
+                ("size", ColumnKind::Float),
+                ("trade_id", ColumnKind::Int),
+                ("side", ColumnKind::String),
+            ]),
+            Format::Json => spec.columns.iter().map(|(n, c)| (n.clone(), c.kind, c.path.clone())).collect(),
+        };
+        let when = spec.when.clone().zip(spec.when_equals.clone());
+        Self { format: spec.format, schema, when, timestamp: spec.timestamp_column().to_string() }
+    }
+
+    pub(crate) fn rows(&self) -> Rows {
+        Rows {
+            columns: self.schema.iter().map(|(n, k, _)| (n.clone(), *k, Vec::new())).collect(),
+            timestamp: self.timestamp.clone(),
+        }
+    }
+
+    /// Decode one text message into `rows`; `Ok(false)` if it holds no row.
+    pub(crate) fn decode(&self, text: &str, rows: &mut Rows) -> Result<bool, String> {
+        let message: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+        let cells = match self.format {
+            Format::BinanceTrade => {
+                // Combined streams wrap each event: {"stream": ..., "data": {...}}.
+                let event = message.get("data").unwrap_or(&message);
+                if event.get("e").and_then(Value::as_str) != Some("trade") {
+                    return Ok(false);
+                }
+                vec![
+                    cell(event.get("s"), ColumnKind::String, "s")?,
+                    // The trade time, not the event time "E".
+                    cell(event.get("T"), ColumnKind::TimestampMs, "T")?,
+                    cell(event.get("p"), ColumnKind::Float, "p")?,
+                    cell(event.get("q"), ColumnKind::Float, "q")?,
+                    cell(event.get("t"), ColumnKind::Int, "t")?,
+                    cell(event.get("m"), ColumnKind::Bool, "m")?,
+                ]
+            },
+            Format::CoinbaseMatches => {
+                // "last_match" repeats a trade already seen before a reconnect.
+                if message.get("type").and_then(Value::as_str) != Some("match") {
+                    return Ok(false);
+                }
+                vec![
+                    cell(message.get("product_id"), ColumnKind::String, "product_id")?,
+                    cell(message.get("time"), ColumnKind::TimestampIso, "time")?,
+                    cell(message.get("price"), ColumnKind::Float, "price")?,
+                    cell(message.get("size"), ColumnKind::Float, "size")?,
+                    cell(message.get("trade_id"), ColumnKind::Int, "trade_id")?,
+                    cell(message.get("side"), ColumnKind::String, "side")?,
+                ]
+            },
+            Format::Json => {
+                if let Some((path, equals)) = &self.when {
+                    let found = message.pointer(path);
+                    let matches = match found {
+                        Some(Value::String(s)) => s == equals,
+                        Some(other) => other.to_string() == *equals,
+                        None => false,
+                    };
+                    if !matches {
+                        return Ok(false);
+                    }
+                }
+                let mut cells = Vec::with_capacity(self.schema.len());
+                for (name, kind, path) in &self.schema {
+                    cells.push(cell(message.pointer(path), *kind, name)?);
+                }
+                cells
+            },
+        };
+        // A row without its time cannot be placed in the table.
+        let ts_index = rows.columns.iter().position(|(n, ..)| *n == rows.timestamp).expect("the timestamp is a column");
+        if cells[ts_index] == Cell::Null {
+            return Err(format!("the message has no {}", rows.timestamp));
+        }
+        for ((_, _, column), value) in rows.columns.iter_mut().zip(cells) {
+            column.push(value);
+        }
+        Ok(true)
+    }
+}
+
+/// One JSON value as `kind`; numbers may come as strings, as exchanges send them.
+fn cell(value: Option<&Value>, kind: ColumnKind, field: &str) -> Result<Cell, String> {
+    let Some(value) = value.filter(|v| !v.is_null()) else { return Ok(Cell::Null) };
+    let bad = || format!("field {field}: {value} is not {kind:?}");
+    let number = |v: &Value| -> Option<f64> {
+        match v {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    };
+    let integer = |v: &Value| -> Option<i64> {
+        match v {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    };
+    Ok(match kind {
+        ColumnKind::Float => Cell::Float(number(value).ok_or_else(bad)?),
+        ColumnKind::Int => Cell::Int(integer(value).ok_or_else(bad)?),
+        ColumnKind::String => match value {
+            Value::String(s) => Cell::Str(s.clone()),
+            other => Cell::Str(other.to_string()),
+        },
+        ColumnKind::Bool => Cell::Bool(value.as_bool().ok_or_else(bad)?),
+        ColumnKind::TimestampS => Cell::Micros(integer(value).and_then(|s| s.checked_mul(1_000_000)).ok_or_else(bad)?),
+        ColumnKind::TimestampMs => Cell::Micros(integer(value).and_then(|ms| ms.checked_mul(1_000)).ok_or_else(bad)?),
+        ColumnKind::TimestampUs => Cell::Micros(integer(value).ok_or_else(bad)?),
+        ColumnKind::TimestampNs => Cell::Micros(integer(value).ok_or_else(bad)?.div_euclid(1_000)),
+        ColumnKind::TimestampIso => {
+            let text = value.as_str().ok_or_else(bad)?;
+            let at = chrono::DateTime::parse_from_rfc3339(text).map_err(|e| format!("field {field}: {text:?}: {e}"))?;
+            Cell::Micros(at.timestamp_micros())
+        },
+    })
+}
+
+impl Rows {
+    pub(crate) fn len(&self) -> usize {
+        self.columns.first().map_or(0, |(_, _, c)| c.len())
+    }
+
+    /// Forget the rows, keeping the columns.
+    pub(crate) fn clear(&mut self) {
+        for (_, _, cells) in &mut self.columns {
+            cells.clear();
+        }
+    }
+
+    /// The designated timestamp of the last row, in microseconds.
+    pub(crate) fn last_time(&self) -> Option<i64> {
+        let (_, _, cells) = self.columns.iter().find(|(n, ..)| *n == self.timestamp)?;
+        match cells.last()? {
+            Cell::Micros(t) => Some(*t),
+            _ => None,
+        }
+    }
+
+    /// The rows as a frame (timestamps as Datetime(us)), leaving `self` empty.
+    pub(crate) fn take_frame(&mut self) -> PolarsResult<DataFrame> {
+        let height = self.len();
+        let mut out = Vec::with_capacity(self.columns.len());
+        for (name, kind, cells) in &mut self.columns {
+            let cells = std::mem::take(cells);
+            let name: PlSmallStr = name.as_str().into();
+            let column = match kind {
+                ColumnKind::Float => Column::new(name, cells.iter().map(|c| if let Cell::Float(x) = c { Some(*x) } else { None }).collect::<Vec<_>>()),
+                ColumnKind::Int => Column::new(name, cells.iter().map(|c| if let Cell::Int(x) = c { Some(*x) } else { None }).collect::<Vec<_>>()),
+                ColumnKind::Bool => Column::new(name, cells.iter().map(|c| if let Cell::Bool(x) = c { Some(*x) } else { None }).collect::<Vec<_>>()),
+                ColumnKind::String => Column::new(
+                    name,
+                    cells.iter().map(|c| if let Cell::Str(x) = c { Some(x.as_str()) } else { None }).collect::<Vec<_>>(),
+                ),
+                _ => Column::new(name, cells.iter().map(|c| if let Cell::Micros(x) = c { Some(*x) } else { None }).collect::<Vec<_>>())
+                    .cast(&DataType::Datetime(TimeUnit::Microseconds, None))?,
+            };
+            out.push(column);
+        }
+        DataFrame::new(height, out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{ColumnSpec, WebsocketFeed};
+
+    fn spec(format: Format) -> SourceSpec {
+        SourceSpec {
+            name: "t".into(),
+            table: "t".into(),
+            websocket: Some(WebsocketFeed { url: "ws://x".into(), subscribe: vec![], reconnect_min_ms: None, reconnect_max_ms: None }),
+            format,
+            columns: Default::default(),
+            timestamp: None,
+            when: None,
+            when_equals: None,
+            batch_rows: None,
+            batch_ms: None,
+            max_pending_rows: None,
+        }
+    }
+
+    #[test]
+    fn binance_trades_raw_and_combined() {
+        let d = Decoder::new(&spec(Format::BinanceTrade));
+        let mut rows = d.rows();
+        let raw = r#"{"e":"trade","E":1700000000123,"s":"BTCUSDT","t":42,"p":"37000.10","q":"0.005","T":1700000000120,"m":true,"M":true}"#;
+        assert!(d.decode(raw, &mut rows).unwrap());
+        let combined = format!(r#"{{"stream":"btcusdt@trade","data":{raw}}}"#);
+        assert!(d.decode(&combined, &mut rows).unwrap());
+        assert!(!d.decode(r#"{"result":null,"id":1}"#, &mut rows).unwrap());
+        let df = rows.take_frame().unwrap();
+        assert_eq!(df.height(), 2);
+        assert_eq!(df.column("price").unwrap().f64().unwrap().get(0), Some(37000.10));
+        assert_eq!(df.column("ts").unwrap().datetime().unwrap().physical().get(1), Some(1_700_000_000_120_000));
+        assert_eq!(df.column("buyer_is_maker").unwrap().bool().unwrap().get(0), Some(true));
+        assert_eq!(rows.len(), 0);
+    }
+
+    #[test]
+    fn coinbase_matches_skip_other_types_and_parse_iso_times() {
+        let d = Decoder::new(&spec(Format::CoinbaseMatches));
+        let mut rows = d.rows();
+        let m = r#"{"type":"match","trade_id":10,"maker_order_id":"a","taker_order_id":"b","side":"sell","size":"0.25","price":"2001.5","product_id":"ETH-USD","sequence":5,"time":"2024-03-01T12:00:00.123456Z"}"#;
+        assert!(d.decode(m, &mut rows).unwrap());
+        assert!(!d.decode(&m.replace("\"match\"", "\"last_match\""), &mut rows).unwrap());
+        assert!(!d.decode(r#"{"type":"subscriptions","channels":[]}"#, &mut rows).unwrap());
+        let df = rows.take_frame().unwrap();
+        assert_eq!(df.height(), 1);
+        // 2024-03-01T12:00:00Z = 1709294400 s.
+        assert_eq!(df.column("ts").unwrap().datetime().unwrap().physical().get(0), Some(1_709_294_400_123_456));
+        assert_eq!(df.column("side").unwrap().str().unwrap().get(0), Some("sell"));
+    }
+
+    #[test]
+    fn generic_json_by_pointer_with_a_filter_and_clear_errors() {
+        let mut s = spec(Format::Json);
+        s.columns.insert("sym".into(), ColumnSpec { path: "/d/s".into(), kind: ColumnKind::String });
+        s.columns.insert("px".into(), ColumnSpec { path: "/d/p".into(), kind: ColumnKind::Float });
+        s.columns.insert("at".into(), ColumnSpec { path: "/d/t".into(), kind: ColumnKind::TimestampNs });
+        s.timestamp = Some("at".into());
+        s.when = Some("/kind".into());
+        s.when_equals = Some("tick".into());
+        s.check().unwrap();
+        let d = Decoder::new(&s);
+        let mut rows = d.rows();
+        assert!(d.decode(r#"{"kind":"tick","d":{"s":"X","p":"1.5","t":1700000000000001999}}"#, &mut rows).unwrap());
+        assert!(!d.decode(r#"{"kind":"hb"}"#, &mut rows).unwrap());
+        let err = d.decode(r#"{"kind":"tick","d":{"s":"X","p":"abc","t":1}}"#, &mut rows).unwrap_err();
+        assert!(err.contains("px"), "{err}");
+        let err = d.decode(r#"{"kind":"tick","d":{"s":"X","p":1}}"#, &mut rows).unwrap_err();
+        assert!(err.contains("no at"), "{err}");
+        let df = rows.take_frame().unwrap();
+        assert_eq!(df.get_column_names(), ["at", "px", "sym"]);
+        assert_eq!(df.column("at").unwrap().datetime().unwrap().physical().get(0), Some(1_700_000_000_000_001));
+    }
+}

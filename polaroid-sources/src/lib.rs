@@ -1,0 +1,20 @@
+//! Live tick sources: the server subscribes to a feed and appends what it
+//! receives to one of the core's tables, in batches, so every query, bar
+//! and as-of join sees the table up to its last appended batch.
+//!
+//! - `spec.rs`: what a source is (TOML at boot, JSON over HTTP).
+//! - `decode.rs`: messages to rows (Binance trades, Coinbase matches,
+//!   generic JSON by pointer).
+//! - `run.rs`: one source's life: connect, subscribe, read, reconnect with
+//!   backoff (recording each gap), and the batching writer with its bound.
+//! - `registry.rs`: the running sources, started and stopped by name.
+
+mod decode;
+mod error;
+mod registry;
+mod run;
+mod spec;
+
+pub use error::SourceError;
+pub use registry::{SourceState, SourceStatus, Sources, GAPS_TABLE};
+pub use spec::{read_sources_file, ColumnKind, ColumnSpec, Format, SourceSpec, WebsocketFeed};

@@ -1,0 +1,146 @@
+//! The running sources, by name. Each belongs to the namespace (tenant) that
+//! started it and writes to that tenant's tables; other tenants neither see
+//! nor stop it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use polaroid_core::{Core, Namespace};
+use serde::Serialize;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::error::SourceError;
+use crate::run::{self, Shared};
+use crate::spec::SourceSpec;
+
+/// Where each source records the gaps in its feed: `source, table,
+/// gap_from, ts (when the feed was back), reason`.
+pub const GAPS_TABLE: &str = "source_gaps";
+
+/// Where a source is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceState {
+    Connecting,
+    Connected,
+    /// Waiting before the next connect.
+    Backoff,
+    Stopped,
+}
+
+/// What `GET /sources` shows of a source.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceStatus {
+    pub name: String,
+    pub table: String,
+    pub url: String,
+    pub state: SourceState,
+    /// Rows appended to the table.
+    pub rows: u64,
+    pub batches: u64,
+    pub messages: u64,
+    /// Rows lost because the writer fell behind, or an append failed.
+    pub dropped_rows: u64,
+    pub decode_errors: u64,
+    pub reconnects: u64,
+    /// The wall clock minus the last row's time when it arrived.
+    pub lag_ms: Option<f64>,
+    pub last_error: Option<String>,
+    #[serde(skip)]
+    pub(crate) dropping: bool,
+}
+
+struct Running {
+    ns: Namespace,
+    shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+/// The registry of running sources.
+pub struct Sources {
+    core: Arc<Core>,
+    running: Mutex<HashMap<String, Running>>,
+}
+
+impl Sources {
+    pub fn new(core: Arc<Core>) -> Arc<Self> {
+        Arc::new(Self { core, running: Mutex::new(HashMap::new()) })
+    }
+
+    /// Start `spec` for `ns`. It connects in the background; its status says how it goes.
+    pub fn start(&self, ns: &Namespace, spec: SourceSpec) -> Result<SourceStatus, SourceError> {
+        spec.check()?;
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        if running.contains_key(&spec.name) {
+            return Err(SourceError::AlreadyRunning(spec.name));
+        }
+        let status = SourceStatus {
+            name: spec.name.clone(),
+            table: spec.table.clone(),
+            url: spec.websocket.as_ref().map(|w| w.url.clone()).unwrap_or_default(),
+            state: SourceState::Connecting,
+            rows: 0,
+            batches: 0,
+            messages: 0,
+            dropped_rows: 0,
+            decode_errors: 0,
+            reconnects: 0,
+            lag_ms: None,
+            last_error: None,
+            dropping: false,
+        };
+        let shared = Arc::new(Shared::new(&spec, status.clone()));
+        let (stop, stopped) = watch::channel(false);
+        let name = spec.name.clone();
+        tracing::info!(source = %name, table = %spec.table, url = %status.url, "source starting");
+        let task = tokio::spawn(run::run(self.core.clone(), ns.clone(), spec, shared.clone(), stopped));
+        running.insert(name, Running { ns: ns.clone(), shared, stop, task });
+        Ok(status)
+    }
+
+    /// Stop a source of `ns`: it appends what it has pending, then ends.
+    pub async fn stop(&self, ns: &Namespace, name: &str) -> Result<SourceStatus, SourceError> {
+        let found = {
+            let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+            match running.get(name) {
+                Some(r) if r.ns == *ns => running.remove(name),
+                _ => None,
+            }
+        };
+        let Some(source) = found else { return Err(SourceError::NotFound(name.into())) };
+        let _ = source.stop.send(true);
+        let _ = source.task.await;
+        tracing::info!(source = %name, "source stopped");
+        let status = source.shared.status.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        Ok(status)
+    }
+
+    /// The sources of `ns`, by name.
+    pub fn list(&self, ns: &Namespace) -> Vec<SourceStatus> {
+        let running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<SourceStatus> = running
+            .values()
+            .filter(|r| r.ns == *ns)
+            .map(|r| r.shared.status.lock().unwrap_or_else(|p| p.into_inner()).clone())
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    /// Stop every source (server shutdown), each appending what it has pending.
+    pub async fn stop_all(&self) {
+        let all: Vec<(String, Running)> = {
+            let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+            running.drain().collect()
+        };
+        for (_, source) in &all {
+            let _ = source.stop.send(true);
+        }
+        for (name, source) in all {
+            let _ = source.task.await;
+            tracing::info!(source = %name, "source stopped");
+        }
+    }
+}

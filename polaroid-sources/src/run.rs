@@ -1,0 +1,305 @@
+//! One source's life. A reader task keeps the feed: it connects, sends the
+//! subscriptions, decodes each message into the pending rows, and on a lost
+//! connection waits (doubling from `reconnect_min_ms` to `reconnect_max_ms`),
+//! reconnects, resubscribes and records the gap. A writer task appends the
+//! pending rows in batches (`batch_rows`, or `batch_ms` after the oldest),
+//! each durable. Pending rows are bounded by `max_pending_rows`: when the
+//! writer falls behind, new rows are dropped, counted and logged, never
+//! buffered without bound.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use futures::{SinkExt, StreamExt};
+use polaroid_core::tables::{AutoCreate, PartitionBy};
+use polaroid_core::{Core, Namespace};
+use polars::prelude::*;
+use tokio::sync::{watch, Notify};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::decode::{Decoder, Rows};
+use crate::registry::{SourceState, SourceStatus, GAPS_TABLE};
+use crate::spec::{SourceSpec, WebsocketFeed};
+
+/// The longest a connect (TCP, TLS and the WebSocket handshake) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the reader, the writer and the registry share.
+pub(crate) struct Shared {
+    pub(crate) status: Mutex<SourceStatus>,
+    pending: Mutex<Pending>,
+    /// The writer's wake-up: a batch is full, or its first row arrived.
+    wake: Notify,
+}
+
+struct Pending {
+    rows: Rows,
+    /// When the oldest pending row arrived.
+    since: Option<Instant>,
+    /// Where a dropped message is decoded, to count its rows.
+    overflow: Rows,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Shared {
+    pub(crate) fn new(spec: &SourceSpec, status: SourceStatus) -> Self {
+        let decoder = Decoder::new(spec);
+        Self {
+            status: Mutex::new(status),
+            pending: Mutex::new(Pending { rows: decoder.rows(), since: None, overflow: decoder.rows() }),
+            wake: Notify::new(),
+        }
+    }
+
+    fn update(&self, f: impl FnOnce(&mut SourceStatus)) {
+        f(&mut lock(&self.status));
+    }
+}
+
+/// Run the source until `stop` turns true; then append what is pending.
+pub(crate) async fn run(core: Arc<Core>, ns: Namespace, spec: SourceSpec, shared: Arc<Shared>, stop: watch::Receiver<bool>) {
+    let writer = tokio::spawn(write_batches(core.clone(), ns.clone(), spec.clone(), shared.clone(), stop.clone()));
+    if let Some(feed) = spec.websocket.clone() {
+        read_websocket(&core, &ns, &spec, &feed, &shared, stop).await;
+    }
+    if let Err(e) = writer.await {
+        shared.update(|s| s.last_error = Some(format!("the writer failed: {e}")));
+    }
+    shared.update(|s| s.state = SourceState::Stopped);
+}
+
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+async fn read_websocket(
+    core: &Arc<Core>,
+    ns: &Namespace,
+    spec: &SourceSpec,
+    feed: &WebsocketFeed,
+    shared: &Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let decoder = Decoder::new(spec);
+    let (min_wait, max_wait) = feed.backoff();
+    let mut wait = min_wait;
+    // Set when a connection that was up is lost: when, and why.
+    let mut lost: Option<(i64, String)> = None;
+    loop {
+        shared.update(|s| s.state = SourceState::Connecting);
+        let connect = tokio::time::timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async(feed.url.as_str()));
+        let connected = tokio::select! {
+            () = stopped(&mut stop) => return,
+            c = connect => c,
+        };
+        let failure = match connected {
+            Err(_) => format!("connect to {} timed out after {CONNECT_TIMEOUT:?}", feed.url),
+            Ok(Err(e)) => format!("connect to {} failed: {e}", feed.url),
+            Ok(Ok((mut socket, _))) => {
+                let mut subscribed = Ok(());
+                for message in &feed.subscribe {
+                    if let Err(e) = socket.send(Message::text(message.clone())).await {
+                        subscribed = Err(format!("subscribe failed: {e}"));
+                        break;
+                    }
+                }
+                match subscribed {
+                    Err(e) => e,
+                    Ok(()) => {
+                        wait = min_wait;
+                        if let Some((from, reason)) = lost.take() {
+                            record_gap(core, ns, spec, from, now_micros(), &reason).await;
+                            core.metrics().source_reconnected(&spec.name);
+                            shared.update(|s| s.reconnects += 1);
+                        }
+                        shared.update(|s| s.state = SourceState::Connected);
+                        let reason = loop {
+                            let next = tokio::select! {
+                                () = stopped(&mut stop) => {
+                                    let _ = socket.close(None).await;
+                                    return;
+                                },
+                                next = socket.next() => next,
+                            };
+                            match next {
+                                Some(Ok(Message::Text(text))) => receive(core, spec, &decoder, shared, text.as_str()),
+                                Some(Ok(Message::Binary(bytes))) => match std::str::from_utf8(&bytes) {
+                                    Ok(text) => receive(core, spec, &decoder, shared, text),
+                                    Err(_) => shared.update(|s| {
+                                        s.decode_errors += 1;
+                                        s.last_error = Some("a binary message that is not UTF-8 text".into());
+                                    }),
+                                },
+                                // Pings are answered by tungstenite as the stream is read.
+                                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {},
+                                Some(Ok(Message::Close(frame))) => {
+                                    break match frame {
+                                        Some(f) => format!("closed by the feed: {} {}", f.code, f.reason),
+                                        None => "closed by the feed".into(),
+                                    }
+                                },
+                                Some(Err(e)) => break format!("read failed: {e}"),
+                                None => break "the connection ended".into(),
+                            }
+                        };
+                        tracing::warn!(source = %spec.name, "feed lost: {reason}; reconnecting");
+                        lost = Some((now_micros(), reason.clone()));
+                        reason
+                    },
+                }
+            },
+        };
+        shared.update(|s| {
+            s.state = SourceState::Backoff;
+            s.last_error = Some(failure);
+        });
+        tokio::select! {
+            () = stopped(&mut stop) => return,
+            () = tokio::time::sleep(wait) => {},
+        }
+        wait = (wait * 2).min(max_wait);
+    }
+}
+
+/// One message: its rows go to the pending batch, or are dropped if the
+/// batch is at its bound.
+fn receive(core: &Core, spec: &SourceSpec, decoder: &Decoder, shared: &Shared, text: &str) {
+    let mut pending = lock(&shared.pending);
+    let full = pending.rows.len() >= spec.max_pending_rows();
+    let Pending { rows, overflow, since } = &mut *pending;
+    let decoded = if full { decoder.decode(text, overflow) } else { decoder.decode(text, rows) };
+    let mut status = lock(&shared.status);
+    status.messages += 1;
+    match decoded {
+        Ok(false) => {},
+        Ok(true) if full => {
+            overflow.clear();
+            status.dropped_rows += 1;
+            core.metrics().source_dropped(&spec.name, 1);
+            // The first drop of a run of drops is logged; the count says the rest.
+            if !status.dropping {
+                tracing::warn!(source = %spec.name, "the writer is behind: dropping rows ({} pending)", rows.len());
+            }
+            status.dropping = true;
+        },
+        Ok(true) => {
+            status.dropping = false;
+            if let Some(ts) = rows.last_time() {
+                status.lag_ms = Some((now_micros() - ts) as f64 / 1e3);
+            }
+            let first = since.is_none();
+            since.get_or_insert_with(Instant::now);
+            if first || rows.len() >= spec.batch_rows() {
+                shared.wake.notify_one();
+            }
+        },
+        Err(e) => {
+            status.decode_errors += 1;
+            if status.decode_errors <= 10 || status.decode_errors % 1000 == 0 {
+                tracing::warn!(source = %spec.name, errors = status.decode_errors, "cannot decode a message: {e}");
+            }
+            status.last_error = Some(format!("message {}: {e}", status.messages));
+        },
+    }
+}
+
+/// Append the pending rows whenever a batch is full or due, until stopped;
+/// then once more.
+async fn write_batches(core: Arc<Core>, ns: Namespace, spec: SourceSpec, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let (len, since) = {
+            let p = lock(&shared.pending);
+            (p.rows.len(), p.since)
+        };
+        let due = since.map(|s| s + spec.batch_wait());
+        if len >= spec.batch_rows() || due.is_some_and(|d| d <= Instant::now()) {
+            append(&core, &ns, &spec, &shared).await;
+            continue;
+        }
+        tokio::select! {
+            () = stopped(&mut stop) => break,
+            () = shared.wake.notified() => {},
+            () = async {
+                match due {
+                    Some(due) => tokio::time::sleep_until(due.into()).await,
+                    None => std::future::pending().await,
+                }
+            } => {},
+        }
+    }
+    append(&core, &ns, &spec, &shared).await;
+}
+
+/// Append what is pending, durably, off the async workers.
+async fn append(core: &Arc<Core>, ns: &Namespace, spec: &SourceSpec, shared: &Arc<Shared>) {
+    let frame = {
+        let mut p = lock(&shared.pending);
+        p.since = None;
+        if p.rows.len() == 0 {
+            return;
+        }
+        p.rows.take_frame()
+    };
+    let rows = frame.as_ref().map_or(0, |df| df.height() as u64);
+    let (core2, ns, table) = (core.clone(), ns.clone(), spec.table.clone());
+    let auto = AutoCreate { timestamp: spec.timestamp_column().to_string(), partition_by: PartitionBy::Day };
+    let appended = tokio::task::spawn_blocking(move || {
+        let df = frame.map_err(|e| e.to_string())?;
+        core2.tables().append(&ns, &table, df, Some(auto)).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())
+    .and_then(|r| r);
+    match appended {
+        Ok(n) => {
+            core.metrics().source_rows(&spec.name, n);
+            core.metrics().ingested(&spec.table, n);
+            shared.update(|s| {
+                s.rows += n;
+                s.batches += 1;
+            });
+        },
+        Err(e) => {
+            tracing::warn!(source = %spec.name, rows, "append to {} failed: {e}", spec.table);
+            core.metrics().source_dropped(&spec.name, rows);
+            shared.update(|s| {
+                s.dropped_rows += rows;
+                s.last_error = Some(format!("append of {rows} rows to {} failed: {e}", spec.table));
+            });
+        },
+    }
+}
+
+/// A row of the gaps table: the feed of `source` was down from `from` to `to`.
+async fn record_gap(core: &Arc<Core>, ns: &Namespace, spec: &SourceSpec, from: i64, to: i64, reason: &str) {
+    let (core, ns, source, table, reason) = (core.clone(), ns.clone(), spec.name.clone(), spec.table.clone(), reason.to_string());
+    let written = tokio::task::spawn_blocking(move || -> Result<u64, String> {
+        let micros = |name: &str, v: i64| {
+            Column::new(name.into(), [v]).cast(&DataType::Datetime(TimeUnit::Microseconds, None)).map_err(|e| e.to_string())
+        };
+        let df = DataFrame::new(
+            1,
+            vec![
+                Column::new("source".into(), [source.as_str()]),
+                Column::new("table".into(), [table.as_str()]),
+                micros("gap_from", from)?,
+                micros("ts", to)?,
+                Column::new("reason".into(), [reason.as_str()]),
+            ],
+        )
+        .map_err(|e| e.to_string())?;
+        let auto = AutoCreate { timestamp: "ts".into(), partition_by: PartitionBy::Day };
+        core.tables().append(&ns, GAPS_TABLE, df, Some(auto)).map_err(|e| e.to_string())
+    })
+    .await;
+    if let Err(e) = written.map_err(|e| e.to_string()).and_then(|r| r) {
+        tracing::warn!(source = %spec.name, "cannot record the gap: {e}");
+    }
+}
+
+pub(crate) fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}

@@ -1,0 +1,216 @@
+//! What a source is: where its feed comes from, how a message becomes
+//! rows, and which table they go to. Read from `sources.toml` at boot, or
+//! from the JSON body of `POST /sources`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::SourceError;
+
+/// One live source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSpec {
+    /// Unique among running sources; names its status and metrics.
+    pub name: String,
+    /// The table the rows are appended to (created on the first batch).
+    pub table: String,
+    /// The feed: a `[source.websocket]` table.
+    #[serde(default)]
+    pub websocket: Option<WebsocketFeed>,
+    /// How each message becomes rows.
+    pub format: Format,
+    /// For `format = "json"`: each column's JSON pointer and type.
+    #[serde(default)]
+    pub columns: BTreeMap<String, ColumnSpec>,
+    /// For `format = "json"`: the designated timestamp column (default `ts`).
+    #[serde(default)]
+    pub timestamp: Option<String>,
+    /// For `format = "json"`: only messages whose value at this pointer
+    /// equals `when_equals` are rows (e.g. `/e` = `trade`).
+    #[serde(default)]
+    pub when: Option<String>,
+    #[serde(default)]
+    pub when_equals: Option<String>,
+    /// Rows per append (default 10,000).
+    #[serde(default)]
+    pub batch_rows: Option<usize>,
+    /// Longest a row waits to be appended, in ms (default 100).
+    #[serde(default)]
+    pub batch_ms: Option<u64>,
+    /// Rows that may wait for the writer before new ones are dropped
+    /// (counted and logged; default 100,000).
+    #[serde(default)]
+    pub max_pending_rows: Option<usize>,
+}
+
+/// A WebSocket feed (`ws://` or `wss://`): text frames, one JSON message each.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebsocketFeed {
+    pub url: String,
+    /// Text frames sent after each connect (subscriptions).
+    #[serde(default)]
+    pub subscribe: Vec<String>,
+    /// First wait before reconnecting, in ms (doubling up to `reconnect_max_ms`).
+    #[serde(default)]
+    pub reconnect_min_ms: Option<u64>,
+    #[serde(default)]
+    pub reconnect_max_ms: Option<u64>,
+}
+
+impl WebsocketFeed {
+    pub(crate) fn backoff(&self) -> (Duration, Duration) {
+        let min = Duration::from_millis(self.reconnect_min_ms.unwrap_or(100).max(1));
+        let max = Duration::from_millis(self.reconnect_max_ms.unwrap_or(10_000));
+        (min, max.max(min))
+    }
+}
+
+/// How a message becomes rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    /// Binance `<symbol>@trade` events (raw or combined-stream wrapped):
+    /// `symbol, ts, price, size, trade_id, buyer_is_maker`.
+    BinanceTrade,
+    /// Coinbase Exchange `matches` channel: `symbol, ts, price, size,
+    /// trade_id, side`.
+    CoinbaseMatches,
+    /// Any JSON object, by the `columns` mapping.
+    Json,
+}
+
+/// One column of a generic JSON source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnSpec {
+    /// A JSON pointer (RFC 6901), e.g. `/data/p`.
+    pub path: String,
+    #[serde(rename = "type")]
+    pub kind: ColumnKind,
+}
+
+/// The type of a generic JSON column. Numbers may arrive as strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnKind {
+    Float,
+    Int,
+    String,
+    Bool,
+    /// A timestamp: seconds, milliseconds, microseconds or nanoseconds
+    /// since the epoch, or an RFC 3339 string.
+    TimestampS,
+    TimestampMs,
+    TimestampUs,
+    TimestampNs,
+    TimestampIso,
+}
+
+/// `sources.toml`: `[[source]]` tables.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SourcesFile {
+    #[serde(default)]
+    source: Vec<SourceSpec>,
+}
+
+/// The sources of a TOML file, each checked.
+pub fn read_sources_file(path: &Path) -> Result<Vec<SourceSpec>, SourceError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| SourceError::Invalid(format!("cannot read {}: {e}", path.display())))?;
+    let file: SourcesFile =
+        toml::from_str(&text).map_err(|e| SourceError::Invalid(format!("{}: {e}", path.display())))?;
+    for spec in &file.source {
+        spec.check()?;
+    }
+    Ok(file.source)
+}
+
+impl SourceSpec {
+    /// Everything that can be checked before connecting.
+    pub fn check(&self) -> Result<(), SourceError> {
+        let invalid = |m: String| Err(SourceError::Invalid(format!("source {:?}: {m}", self.name)));
+        if self.name.is_empty() || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            return invalid("a name is letters, digits, '_' and '-'".into());
+        }
+        if self.table.is_empty() {
+            return invalid("needs a table".into());
+        }
+        match &self.websocket {
+            Some(ws) => {
+                if !(ws.url.starts_with("ws://") || ws.url.starts_with("wss://")) {
+                    return invalid(format!("url {:?} is not ws:// or wss://", ws.url));
+                }
+            },
+            None => return invalid("needs a feed: a [source.websocket] table with a url".into()),
+        }
+        match self.format {
+            Format::Json => {
+                if self.columns.is_empty() {
+                    return invalid("format json needs [source.columns]".into());
+                }
+                let ts = self.timestamp_column();
+                match self.columns.get(ts) {
+                    Some(c) if c.kind.is_timestamp() => {},
+                    Some(_) => return invalid(format!("timestamp column {ts:?} must have a timestamp type")),
+                    None => return invalid(format!("timestamp column {ts:?} is not among the columns")),
+                }
+                for (name, c) in &self.columns {
+                    if !c.path.is_empty() && !c.path.starts_with('/') {
+                        return invalid(format!("column {name}: path {:?} is not a JSON pointer (/a/b)", c.path));
+                    }
+                }
+                if self.when.is_some() != self.when_equals.is_some() {
+                    return invalid("when and when_equals go together".into());
+                }
+            },
+            _ => {
+                if !self.columns.is_empty() || self.when.is_some() {
+                    return invalid("columns and when apply to format json only".into());
+                }
+            },
+        }
+        if self.batch_rows == Some(0) || self.max_pending_rows == Some(0) {
+            return invalid("batch_rows and max_pending_rows must be positive".into());
+        }
+        Ok(())
+    }
+
+    /// The designated timestamp column.
+    pub fn timestamp_column(&self) -> &str {
+        match self.format {
+            Format::Json => self.timestamp.as_deref().unwrap_or("ts"),
+            _ => "ts",
+        }
+    }
+
+    pub(crate) fn batch_rows(&self) -> usize {
+        self.batch_rows.unwrap_or(10_000)
+    }
+
+    pub(crate) fn batch_wait(&self) -> Duration {
+        Duration::from_millis(self.batch_ms.unwrap_or(100))
+    }
+
+    pub(crate) fn max_pending_rows(&self) -> usize {
+        self.max_pending_rows.unwrap_or(100_000)
+    }
+}
+
+impl ColumnKind {
+    pub(crate) fn is_timestamp(self) -> bool {
+        matches!(
+            self,
+            ColumnKind::TimestampS
+                | ColumnKind::TimestampMs
+                | ColumnKind::TimestampUs
+                | ColumnKind::TimestampNs
+                | ColumnKind::TimestampIso
+        )
+    }
+}

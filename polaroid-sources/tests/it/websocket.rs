@@ -1,0 +1,228 @@
+use std::time::Duration;
+
+use polaroid_core::Namespace;
+use polaroid_sources::{Format, SourceError, SourceSpec, SourceState, Sources, WebsocketFeed, GAPS_TABLE};
+use serde_json::Value;
+
+use crate::{core, fixture, table, until, Feed, Replay};
+
+fn spec(name: &str, table: &str, url: String, format: Format, subscribe: Vec<String>) -> SourceSpec {
+    SourceSpec {
+        name: name.into(),
+        table: table.into(),
+        websocket: Some(WebsocketFeed { url, subscribe, reconnect_min_ms: Some(20), reconnect_max_ms: Some(200) }),
+        format,
+        columns: Default::default(),
+        timestamp: None,
+        when: None,
+        when_equals: None,
+        batch_rows: None,
+        batch_ms: Some(20),
+        max_pending_rows: None,
+    }
+}
+
+fn status(sources: &Sources, name: &str) -> polaroid_sources::SourceStatus {
+    sources.list(&Namespace::anonymous()).into_iter().find(|s| s.name == name).expect("listed")
+}
+
+/// The Binance fixture's trades, read here without the source's decoder:
+/// (symbol, trade time µs, price, size, trade id, buyer is maker).
+fn binance_expected(lines: &[String]) -> Vec<(String, i64, f64, f64, i64, bool)> {
+    lines
+        .iter()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .map(|v| v.get("data").cloned().unwrap_or(v))
+        .filter(|e| e["e"] == "trade")
+        .map(|e| {
+            (
+                e["s"].as_str().unwrap().to_string(),
+                e["T"].as_i64().unwrap() * 1000,
+                e["p"].as_str().unwrap().parse().unwrap(),
+                e["q"].as_str().unwrap().parse().unwrap(),
+                e["t"].as_i64().unwrap(),
+                e["m"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binance_trades_land_in_the_table_exactly() {
+    let (_dir, core) = core();
+    let lines = fixture("binance_trades.jsonl");
+    let feed = Feed::new(lines.clone());
+    let server = Replay::start("127.0.0.1:0".parse().unwrap(), feed.clone(), 1, usize::MAX).await;
+    let sources = Sources::new(core.clone());
+    let subscribe = r#"{"method":"SUBSCRIBE","params":["btcusdt@trade","ethusdt@trade","solusdt@trade"],"id":1}"#;
+    let url = format!("ws://{}/ws", server.addr);
+    sources.start(&Namespace::anonymous(), spec("binance", "trades", url, Format::BinanceTrade, vec![subscribe.into()])).unwrap();
+    let expected = binance_expected(&lines);
+    assert_eq!(expected.len(), 300);
+    until("300 rows", Duration::from_secs(20), || status(&sources, "binance").rows == 300).await;
+    let s = status(&sources, "binance");
+    assert_eq!((s.state, s.messages, s.decode_errors, s.dropped_rows), (SourceState::Connected, 301, 0, 0));
+    assert_eq!(*feed.received.lock().unwrap(), [subscribe]);
+
+    let df = table(&core, "trades", "trade_id");
+    assert_eq!(df.get_column_names(), ["symbol", "ts", "price", "size", "trade_id", "buyer_is_maker"]);
+    let symbol: Vec<_> = df.column("symbol").unwrap().str().unwrap().iter().map(|s| s.unwrap().to_string()).collect();
+    let ts: Vec<_> = df.column("ts").unwrap().datetime().unwrap().physical().into_no_null_iter().collect();
+    let price: Vec<_> = df.column("price").unwrap().f64().unwrap().into_no_null_iter().collect();
+    let size: Vec<_> = df.column("size").unwrap().f64().unwrap().into_no_null_iter().collect();
+    let id: Vec<_> = df.column("trade_id").unwrap().i64().unwrap().into_no_null_iter().collect();
+    let maker: Vec<_> = df.column("buyer_is_maker").unwrap().bool().unwrap().iter().map(Option::unwrap).collect();
+    let got: Vec<_> = (0..df.height())
+        .map(|i| (symbol[i].clone(), ts[i], price[i], size[i], id[i], maker[i]))
+        .collect();
+    assert_eq!(got, expected);
+    let stopped = sources.stop(&Namespace::anonymous(), "binance").await.unwrap();
+    assert_eq!((stopped.state, stopped.rows), (SourceState::Stopped, 300));
+    server.kill().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_feed_is_reconnected_resubscribed_and_the_gap_recorded() {
+    let (_dir, core) = core();
+    let lines = fixture("coinbase_matches.jsonl");
+    let feed = Feed::new(lines.clone());
+    let half = lines.len() / 2;
+    let server = Replay::start("127.0.0.1:0".parse().unwrap(), feed.clone(), 1, half).await;
+    let addr = server.addr;
+    let sources = Sources::new(core.clone());
+    let subscribe = r#"{"type":"subscribe","product_ids":["BTC-USD","ETH-USD"],"channels":["matches"]}"#;
+    let url = format!("ws://{addr}");
+    sources.start(&Namespace::anonymous(), spec("coinbase", "matches", url, Format::CoinbaseMatches, vec![subscribe.into()])).unwrap();
+    until("the first half", Duration::from_secs(20), || status(&sources, "coinbase").messages == half as u64).await;
+
+    // Kill the server mid-stream; the source backs off and keeps trying.
+    server.kill().await;
+    until("a lost feed", Duration::from_secs(20), || status(&sources, "coinbase").state != SourceState::Connected).await;
+    tokio::time::sleep(Duration::from_millis(300)).await; // a few refused connects
+    let down = status(&sources, "coinbase");
+    assert!(down.last_error.is_some(), "{down:?}");
+    let server = Replay::start(addr, feed.clone(), 1, usize::MAX).await;
+
+    let matches = lines.iter().filter(|l| l.contains(r#""type": "match""#)).count();
+    assert_eq!(matches, 240);
+    until("every match", Duration::from_secs(20), || status(&sources, "coinbase").rows == matches as u64).await;
+    let s = status(&sources, "coinbase");
+    assert_eq!((s.state, s.reconnects, s.messages, s.decode_errors), (SourceState::Connected, 1, lines.len() as u64, 0));
+    // Subscribed again on the new connection.
+    assert_eq!(*feed.received.lock().unwrap(), [subscribe, subscribe]);
+
+    // Every match exactly once, in order, with its exact time and values.
+    let df = table(&core, "matches", "trade_id");
+    let ids: Vec<i64> = df.column("trade_id").unwrap().i64().unwrap().into_no_null_iter().collect();
+    assert_eq!(ids, (900_000..900_240).collect::<Vec<_>>());
+    let first = &df.slice(7, 1);
+    // Match 7: 2025-12-01T08:00:00Z + 7 × 41,013 µs + 7 µs; ETH (odd), price 3000 + 91 % 500 / 100.
+    assert_eq!(first.column("ts").unwrap().datetime().unwrap().physical().get(0), Some(1_764_576_000_000_000 + 7 * 41_013 + 7));
+    assert_eq!(first.column("symbol").unwrap().str().unwrap().get(0), Some("ETH-USD"));
+    assert_eq!(first.column("price").unwrap().f64().unwrap().get(0), Some(3000.91));
+
+    // The gap: one row, from the loss to the reconnect.
+    let gaps = table(&core, GAPS_TABLE, "ts");
+    assert_eq!(gaps.height(), 1, "{gaps}");
+    assert_eq!(gaps.column("source").unwrap().str().unwrap().get(0), Some("coinbase"));
+    assert_eq!(gaps.column("table").unwrap().str().unwrap().get(0), Some("matches"));
+    let from = gaps.column("gap_from").unwrap().datetime().unwrap().physical().get(0).unwrap();
+    let to = gaps.column("ts").unwrap().datetime().unwrap().physical().get(0).unwrap();
+    assert!(to - from >= 300_000, "the gap lasted at least the 300 ms the feed was down: {from}..{to}");
+    sources.stop(&Namespace::anonymous(), "coinbase").await.unwrap();
+    server.kill().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_behind_the_feed_drops_counted_rows_and_memory_stays_bounded() {
+    let (_dir, core) = core();
+    let lines = fixture("binance_trades.jsonl");
+    let server = Replay::start("127.0.0.1:0".parse().unwrap(), Feed::new(lines), 0, usize::MAX).await;
+    let sources = Sources::new(core.clone());
+    // At most 100 rows may wait, and the writer appends only after a minute:
+    // the other 200 trades must be dropped, not queued.
+    let mut s = spec("slow", "slow", format!("ws://{}", server.addr), Format::BinanceTrade, vec![]);
+    s.max_pending_rows = Some(100);
+    s.batch_ms = Some(60_000);
+    sources.start(&Namespace::anonymous(), s).unwrap();
+    until("every message", Duration::from_secs(20), || status(&sources, "slow").messages == 301).await;
+    let s = status(&sources, "slow");
+    assert_eq!((s.rows, s.dropped_rows), (0, 200));
+    // Stopping appends the 100 that waited.
+    let stopped = sources.stop(&Namespace::anonymous(), "slow").await.unwrap();
+    assert_eq!((stopped.rows, stopped.dropped_rows), (100, 200));
+    let df = table(&core, "slow", "trade_id");
+    let ids: Vec<i64> = df.column("trade_id").unwrap().i64().unwrap().into_no_null_iter().collect();
+    assert_eq!(ids, (5_000_000..5_000_100).collect::<Vec<_>>(), "the first 100, in order");
+    let metrics = core.metrics().render(&core.server_stats());
+    assert!(metrics.contains(r#"polaroid_source_dropped_rows_total{source="slow"} 200"#), "{metrics}");
+    assert!(metrics.contains(r#"polaroid_source_rows_total{source="slow"} 100"#), "{metrics}");
+    server.kill().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_are_unique_per_server_and_tenants_see_only_their_own() {
+    let (_dir, core) = core();
+    let sources = Sources::new(core.clone());
+    let anon = Namespace::anonymous();
+    // Nothing listens here: the source keeps retrying, which is fine for this test.
+    let url = "ws://127.0.0.1:9".to_string();
+    sources.start(&anon, spec("one", "t", url.clone(), Format::BinanceTrade, vec![])).unwrap();
+    match sources.start(&anon, spec("one", "t", url.clone(), Format::BinanceTrade, vec![])) {
+        Err(SourceError::AlreadyRunning(name)) => assert_eq!(name, "one"),
+        other => panic!("expected AlreadyRunning, got {other:?}"),
+    }
+    let other = Namespace::new("another tenant");
+    assert!(sources.list(&other).is_empty());
+    assert!(matches!(sources.stop(&other, "one").await, Err(SourceError::NotFound(_))));
+    let bad = spec("bad name!", "t", url.clone(), Format::BinanceTrade, vec![]);
+    assert!(matches!(sources.start(&anon, bad), Err(SourceError::Invalid(m)) if m.contains("name")));
+    let bad = spec("http", "t", "http://example.com".into(), Format::BinanceTrade, vec![]);
+    assert!(matches!(sources.start(&anon, bad), Err(SourceError::Invalid(m)) if m.contains("ws://")));
+    until("a failed connect", Duration::from_secs(20), || status(&sources, "one").last_error.is_some()).await;
+    assert!(sources.stop(&anon, "one").await.is_ok());
+    assert!(sources.list(&anon).is_empty());
+}
+
+#[test]
+fn a_sources_file_is_read_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sources.toml");
+    std::fs::write(
+        &path,
+        r#"
+[[source]]
+name = "btc"
+table = "trades"
+format = "binance-trade"
+[source.websocket]
+url = "wss://stream.binance.com:9443/ws/btcusdt@trade"
+
+[[source]]
+name = "custom"
+table = "ticks"
+format = "json"
+timestamp = "at"
+when = "/type"
+when_equals = "tick"
+batch_rows = 500
+[source.websocket]
+url = "ws://127.0.0.1:8765"
+subscribe = ['{"op":"subscribe"}']
+[source.columns]
+at = { path = "/t", type = "timestamp_ms" }
+px = { path = "/p", type = "float" }
+"#,
+    )
+    .unwrap();
+    let specs = polaroid_sources::read_sources_file(&path).unwrap();
+    assert_eq!(specs.len(), 2);
+    assert_eq!(specs[1].columns["px"].path, "/p");
+    assert_eq!(specs[1].batch_rows, Some(500));
+    std::fs::write(&path, "[[source]]\nname = \"x\"\ntable = \"t\"\nformat = \"json\"\n[source.websocket]\nurl = \"ws://h\"\n").unwrap();
+    let err = polaroid_sources::read_sources_file(&path).unwrap_err().to_string();
+    assert!(err.contains("needs [source.columns]"), "{err}");
+    std::fs::write(&path, "[[source]]\nname = \"x\"\ntable = \"t\"\nformat = \"binance-trade\"\nurl = \"ws://h\"\n").unwrap();
+    let err = polaroid_sources::read_sources_file(&path).unwrap_err().to_string();
+    assert!(err.contains("url"), "an unknown key is named: {err}");
+}
