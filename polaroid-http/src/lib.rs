@@ -11,6 +11,7 @@
 //! - `render.rs`: values and type names as QuestDB writes them.
 //! - `error.rs`: the one core-error → HTTP status mapping, and QuestDB's
 //!   error bodies; `auth.rs`: the caller's namespace from `Authorization`.
+//! - `sources.rs`: `GET|POST /sources`, `DELETE /sources/{name}`: live feeds.
 //! - `GET /settings` (what QuestDB's ILP clients ask first), `GET /metrics`
 //!   and `GET /health` are here.
 
@@ -21,6 +22,7 @@ mod exec;
 mod ilp;
 mod ilp_tcp;
 mod imp;
+mod sources;
 mod statement;
 pub mod render;
 
@@ -36,6 +38,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 use polaroid_core::Core;
+use polaroid_sources::Sources;
 use tokio::net::TcpListener;
 
 pub use error::http_status;
@@ -45,19 +48,21 @@ pub use ilp_tcp::{serve_ilp_tcp, BATCH_ROWS, BATCH_WAIT};
 #[derive(Clone)]
 pub(crate) struct Door {
     pub(crate) core: Arc<Core>,
+    pub(crate) sources: Arc<Sources>,
 }
 
 /// The routes a request is counted under in metrics; anything else is
 /// `other`, so a scan of random URLs cannot grow the label set.
-const ROUTES: &[&str] = &["/exec", "/exp", "/imp", "/chk", "/write", "/api/v1/write", "/settings", "/metrics", "/health"];
+const ROUTES: &[&str] =
+    &["/exec", "/exp", "/imp", "/chk", "/write", "/api/v1/write", "/settings", "/metrics", "/health", "/sources"];
 
 /// The largest request body (an ILP batch, a CSV import): 64 MiB, like
 /// the gRPC door's largest upload message. Larger batches must be split.
 const MAX_BODY: usize = 64 << 20;
 
-/// The HTTP door's routes over `core`.
-pub fn router(core: Arc<Core>) -> Router {
-    let door = Door { core: core.clone() };
+/// The HTTP door's routes over `core` and its live `sources`.
+pub fn router(core: Arc<Core>, sources: Arc<Sources>) -> Router {
+    let door = Door { core: core.clone(), sources };
     Router::new()
         .route("/exec", get(exec::exec))
         .route("/exp", get(exec::export))
@@ -68,15 +73,22 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/settings", get(settings))
         .route("/metrics", get(metrics))
         .route("/health", get(|| async { "OK\n" }))
+        .route("/sources", get(sources::list).post(sources::start))
+        .route("/sources/{name}", axum::routing::delete(sources::stop))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(door.clone(), observe))
         .with_state(door)
 }
 
 /// Serve the HTTP door on `listener` until `shutdown` resolves.
-pub async fn serve(core: Arc<Core>, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve(
+    core: Arc<Core>,
+    sources: Arc<Sources>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     tracing::info!(listen = %listener.local_addr()?, "HTTP door serving (QuestDB-compatible API, /metrics)");
-    axum::serve(listener, router(core)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(core, sources)).with_graceful_shutdown(shutdown).await
 }
 
 /// Count each request by route and status, with its time to the response head.

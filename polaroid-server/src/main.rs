@@ -10,7 +10,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use polaroid_core::Core;
+use polaroid_core::{Core, Namespace};
+use polaroid_sources::{read_sources_file, Sources};
 use polaroid_grpc::{sample, serve_core, ServerConfig, SlotConfig};
 use tracing_subscriber::EnvFilter;
 
@@ -62,6 +63,10 @@ struct Args {
     /// several tokens, each with its own handle namespace.
     #[arg(long, env = "POLAROID_AUTH_TOKEN", value_delimiter = ',', hide_env_values = true)]
     auth_token: Vec<String>,
+    /// Live sources to start at boot: a TOML file of `[[source]]` tables
+    /// (see the README). More can be started and stopped over HTTP /sources.
+    #[arg(long, env = "POLAROID_SOURCES")]
+    sources: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -107,6 +112,15 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         auth_tokens: args.auth_token.into_iter().filter(|t| !t.is_empty()).collect(),
     };
     let core = Core::new(config.core()).map_err(|e| format!("data directory {}: {e}", config.data_dir.display()))?;
+    let sources = Sources::new(core.clone());
+    if let Some(path) = &args.sources {
+        if !config.auth_tokens.is_empty() {
+            return Err("--sources writes to the tables of a server without tokens; with --auth-token, start sources over HTTP POST /sources with a token".into());
+        }
+        for spec in read_sources_file(path)? {
+            sources.start(&Namespace::anonymous(), spec)?;
+        }
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
@@ -124,7 +138,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             let http_listener = tokio::net::TcpListener::bind(address)
                 .await
                 .map_err(|e| format!("cannot listen on {address} (--http-listen): {e}"))?;
-            Some(tokio::spawn(polaroid_http::serve(core.clone(), http_listener, stopped(&stop))))
+            Some(tokio::spawn(polaroid_http::serve(core.clone(), sources.clone(), http_listener, stopped(&stop))))
         },
     };
     let ilp = match args.ilp_listen.trim() {
@@ -158,6 +172,8 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(ilp) = ilp {
         ilp.await??;
     }
+    // Each source appends what it has pending before the process ends.
+    sources.stop_all().await;
     Ok(())
 }
 

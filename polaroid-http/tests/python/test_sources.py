@@ -1,0 +1,148 @@
+"""Live sources through the server binary: started at boot from
+`--sources sources.toml`, and at run time over HTTP /sources, fed by a
+local WebSocket server (the `websockets` package) playing Binance-format
+trades. Rows are read back through /exec and checked value by value."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+from websockets.asyncio.server import serve
+
+from conftest import Server
+
+T0_MS = 1_764_576_000_000  # 2025-12-01T08:00:00Z
+
+
+def trade(i: int) -> dict:
+    return {"e": "trade", "E": T0_MS + i * 10 + 1, "s": ["BTCUSDT", "ETHUSDT"][i % 2], "t": 7_000 + i,
+            "p": f"{100 + i / 4:.2f}", "q": f"{1 + i % 5}.5", "T": T0_MS + i * 10, "m": i % 3 == 0, "M": True}
+
+
+class Feed:
+    """A WebSocket server on its own thread: after a client's first message
+    (its subscription) it sends `count` trades and stays open."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.subscriptions: list[str] = []
+        self.port = 0
+        ready = threading.Event()
+        self.loop = asyncio.new_event_loop()
+
+        async def handler(ws) -> None:
+            self.subscriptions.append(await ws.recv())
+            for i in range(self.count):
+                await ws.send(json.dumps(trade(i)))
+            await ws.wait_closed()
+
+        async def main() -> None:
+            async with serve(handler, "127.0.0.1", 0) as server:
+                self.port = server.sockets[0].getsockname()[1]
+                self.stop = asyncio.Event()
+                ready.set()
+                await self.stop.wait()
+
+        self.thread = threading.Thread(target=self.loop.run_until_complete, args=(main(),), daemon=True)
+        self.thread.start()
+        ready.wait(10)
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.stop.set)
+        self.thread.join(10)
+
+
+def http(server: Server, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"{server.url}{path}", data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request) as reply:
+            return reply.status, json.load(reply)
+    except urllib.error.HTTPError as e:
+        return e.code, json.load(e)
+
+
+def exec_rows(server: Server, sql: str) -> list:
+    query = urllib.parse.urlencode({"query": sql})
+    with urllib.request.urlopen(f"{server.url}/exec?{query}") as reply:
+        return json.load(reply)["dataset"]
+
+
+def wait_for_rows(server: Server, source: str, rows: int, timeout: float = 20.0) -> dict:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        _, listed = http(server, "GET", "/sources")
+        status = next((s for s in listed["sources"] if s["name"] == source), None)
+        if status and status["rows"] == rows:
+            return status
+        time.sleep(0.02)
+    raise AssertionError(f"{source}: {status}")
+
+
+def expected(count: int) -> list:
+    return [[t["s"], f"2025-12-01T08:00:{(t['T'] - T0_MS) / 1000:06.3f}000Z", float(t["p"]), float(t["q"]), t["t"], t["m"]]
+            for t in map(trade, range(count))]
+
+
+def test_a_source_from_the_sources_file_feeds_a_table_at_boot(tmp_path):
+    feed = Feed(120)
+    toml = tmp_path / "sources.toml"
+    toml.write_text(f"""
+[[source]]
+name = "binance"
+table = "live_trades"
+format = "binance-trade"
+batch_ms = 20
+[source.websocket]
+url = "{feed.url}"
+subscribe = ['{{"method":"SUBSCRIBE","params":["btcusdt@trade"],"id":1}}']
+""")
+    server = Server(tmp_path, "--sources", str(toml))
+    try:
+        status = wait_for_rows(server, "binance", 120)
+        assert status["state"] == "connected" and status["dropped_rows"] == 0 and status["messages"] == 120
+        assert feed.subscriptions == ['{"method":"SUBSCRIBE","params":["btcusdt@trade"],"id":1}']
+        got = exec_rows(server, "SELECT symbol, ts, price, size, trade_id, buyer_is_maker FROM live_trades ORDER BY trade_id")
+        assert got == expected(120)
+        # The live table is a table like any other: QuestDB's SAMPLE BY over it.
+        bars = exec_rows(server, "SELECT ts, symbol, count(*) AS n FROM live_trades SAMPLE BY 1s ORDER BY ts, symbol")
+        assert [b[2] for b in bars] == [50, 50, 10, 10]
+    finally:
+        server.stop()
+        feed.close()
+
+
+def test_sources_are_started_listed_and_stopped_over_http(server):
+    feed = Feed(40)
+    spec = {"name": "http-feed", "table": "http_trades", "format": "binance-trade", "batch_ms": 20,
+            "websocket": {"url": feed.url, "subscribe": ["{}"]}}
+    try:
+        code, status = http(server, "POST", "/sources", spec)
+        assert code == 201 and status["name"] == "http-feed" and status["table"] == "http_trades"
+        wait_for_rows(server, "http-feed", 40)
+        code, reply = http(server, "POST", "/sources", spec)
+        assert code == 409 and "already running" in reply["error"]
+        code, reply = http(server, "POST", "/sources", {**spec, "name": "x", "websocket": {"url": "http://nope"}})
+        assert code == 400 and "ws://" in reply["error"]
+        code, reply = http(server, "POST", "/sources", {**spec, "name": "y", "colour": "red"})
+        assert code == 400 and "colour" in reply["error"]
+        code, final = http(server, "DELETE", "/sources/http-feed")
+        assert code == 200 and final["state"] == "stopped" and final["rows"] == 40
+        code, reply = http(server, "DELETE", "/sources/http-feed")
+        assert code == 404 and "no source" in reply["error"]
+        assert all(s["name"] != "http-feed" for s in http(server, "GET", "/sources")[1]["sources"])
+        assert exec_rows(server, "SELECT count(*) FROM http_trades") == [[40]]
+    finally:
+        feed.close()
