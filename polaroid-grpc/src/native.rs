@@ -10,6 +10,7 @@ use std::time::UNIX_EPOCH;
 use polaroid_core::ipc::{frame_parts, EncodedBatch, IpcSink, END_OF_STREAM};
 use polaroid_core::results::Window;
 use polaroid_core::{Core, CoreError, FileFormat, HandleId, HandleInfo, PayloadKind, ScanSpec};
+use polaroid_sources::{SourceError, SourceSpec, SourceState, SourceStatus, Sources};
 use polars::prelude::*;
 use polars_arrow::io::ipc::write::Compression;
 use tokio_stream::wrappers::ReceiverStream;
@@ -26,13 +27,21 @@ use crate::status::{invalid, status, OrStatus};
 #[derive(Clone)]
 pub struct PolaroidService {
     core: Arc<Core>,
+    sources: Arc<Sources>,
     max_message_size: usize,
 }
 
 impl PolaroidService {
     /// Results are sent in messages of at most `max_message_size` bytes.
     pub fn new(core: Arc<Core>, max_message_size: usize) -> Self {
-        Self { core, max_message_size }
+        let sources = Sources::new(core.clone());
+        Self { core, sources, max_message_size }
+    }
+
+    /// Live sources from this registry (the one other doors share).
+    pub fn with_sources(mut self, sources: Arc<Sources>) -> Self {
+        self.sources = sources;
+        self
     }
 
     pub fn core(&self) -> &Arc<Core> {
@@ -323,6 +332,25 @@ impl Polaroid for PolaroidService {
         Ok(Response::new(proto::ListReply { handles: self.core.list(&ns).iter().map(proto_info).collect() }))
     }
 
+    async fn start_source(&self, request: Request<proto::StartSourceRequest>) -> Result<Response<proto::SourceStatus>, Status> {
+        let ns = namespace(&request)?;
+        let spec: SourceSpec = serde_json::from_str(&request.get_ref().spec_json)
+            .map_err(|e| invalid(format!("spec_json is not a source: {e}")))?;
+        let started = self.sources.start(&ns, spec).map_err(source_status)?;
+        Ok(Response::new(proto_source(started)))
+    }
+
+    async fn stop_source(&self, request: Request<proto::StopSourceRequest>) -> Result<Response<proto::SourceStatus>, Status> {
+        let ns = namespace(&request)?;
+        let stopped = self.sources.stop(&ns, &request.get_ref().name).await.map_err(source_status)?;
+        Ok(Response::new(proto_source(stopped)))
+    }
+
+    async fn sources(&self, request: Request<proto::SourcesRequest>) -> Result<Response<proto::SourcesReply>, Status> {
+        let ns = namespace(&request)?;
+        Ok(Response::new(proto::SourcesReply { sources: self.sources.list(&ns).into_iter().map(proto_source).collect() }))
+    }
+
     async fn stats(&self, request: Request<proto::StatsRequest>) -> Result<Response<proto::StatsReply>, Status> {
         let s = self.core.stats(&namespace(&request)?);
         Ok(Response::new(proto::StatsReply {
@@ -339,5 +367,36 @@ impl Polaroid for PolaroidService {
             running_queries: s.running_queries,
             queued_queries: s.queued_queries,
         }))
+    }
+}
+
+/// A taken name is ALREADY_EXISTS here (the core's kinds have no such code).
+fn source_status(e: SourceError) -> Status {
+    match e {
+        SourceError::AlreadyRunning(_) => Status::already_exists(e.to_string()),
+        other => status(other.into()),
+    }
+}
+
+fn proto_source(s: SourceStatus) -> proto::SourceStatus {
+    let state = match s.state {
+        SourceState::Connecting => "connecting",
+        SourceState::Connected => "connected",
+        SourceState::Backoff => "backoff",
+        SourceState::Stopped => "stopped",
+    };
+    proto::SourceStatus {
+        name: s.name,
+        table: s.table,
+        url: s.url,
+        state: state.into(),
+        rows: s.rows,
+        batches: s.batches,
+        messages: s.messages,
+        dropped_rows: s.dropped_rows,
+        decode_errors: s.decode_errors,
+        reconnects: s.reconnects,
+        lag_ms: s.lag_ms,
+        last_error: s.last_error,
     }
 }

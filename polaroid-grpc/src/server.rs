@@ -3,6 +3,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use polaroid_core::Core;
+use polaroid_sources::Sources;
 use tokio::net::TcpListener;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::server::TcpIncoming;
@@ -36,13 +37,15 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     let core = Core::new(config.core())
         .map_err(|source| ServeError::DataDir { path: config.data_dir.display().to_string(), source })?;
-    serve_core(core, &config, listener, shutdown).await
+    let sources = Sources::new(core.clone());
+    serve_core(core, sources, &config, listener, shutdown).await
 }
 
-/// [`serve`] over a core that other doors share. Of `config`, only the
-/// gRPC door's settings (message sizes) are read here.
+/// [`serve`] over a core and live sources that other doors share. Of
+/// `config`, only the gRPC door's settings (message sizes) are read here.
 pub async fn serve_core(
     core: Arc<Core>,
+    sources: Arc<Sources>,
     config: &ServerConfig,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
@@ -57,7 +60,7 @@ pub async fn serve_core(
         auth.clone(),
     );
     let polaroid = InterceptedService::new(
-        PolaroidServer::new(PolaroidService::new(core.clone(), config.max_message_size))
+        PolaroidServer::new(PolaroidService::new(core.clone(), config.max_message_size).with_sources(sources))
             .max_decoding_message_size(config.max_message_size)
             .max_encoding_message_size(config.max_message_size),
         auth,

@@ -154,7 +154,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             Some(tokio::spawn(polaroid_http::serve_ilp_tcp(core.clone(), ilp_listener, stopped(&stop))))
         },
     };
-    let grpc = serve_core(core, &config, listener, stopped(&stop));
+    let grpc = serve_core(core, sources.clone(), &config, listener, stopped(&stop));
     tokio::pin!(grpc);
     let served = tokio::select! {
         served = &mut grpc => served,

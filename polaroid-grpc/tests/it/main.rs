@@ -12,6 +12,7 @@ mod plans;
 mod transforms;
 mod rpc;
 mod sandbox;
+mod sources;
 mod timeseries;
 
 use std::net::SocketAddr;

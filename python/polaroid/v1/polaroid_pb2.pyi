@@ -148,6 +148,56 @@ HANDLE_KIND_UNSPECIFIED: HandleKind
 HANDLE_KIND_PLAN: HandleKind
 HANDLE_KIND_FRAME: HandleKind
 
+class StartSourceRequest(_message.Message):
+    __slots__ = ("spec_json",)
+    SPEC_JSON_FIELD_NUMBER: _ClassVar[int]
+    spec_json: str
+    def __init__(self, spec_json: _Optional[str] = ...) -> None: ...
+
+class StopSourceRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class SourcesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class SourcesReply(_message.Message):
+    __slots__ = ("sources",)
+    SOURCES_FIELD_NUMBER: _ClassVar[int]
+    sources: _containers.RepeatedCompositeFieldContainer[SourceStatus]
+    def __init__(self, sources: _Optional[_Iterable[_Union[SourceStatus, _Mapping]]] = ...) -> None: ...
+
+class SourceStatus(_message.Message):
+    __slots__ = ("name", "table", "url", "state", "rows", "batches", "messages", "dropped_rows", "decode_errors", "reconnects", "lag_ms", "last_error")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    BATCHES_FIELD_NUMBER: _ClassVar[int]
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_ROWS_FIELD_NUMBER: _ClassVar[int]
+    DECODE_ERRORS_FIELD_NUMBER: _ClassVar[int]
+    RECONNECTS_FIELD_NUMBER: _ClassVar[int]
+    LAG_MS_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    table: str
+    url: str
+    state: str
+    rows: int
+    batches: int
+    messages: int
+    dropped_rows: int
+    decode_errors: int
+    reconnects: int
+    lag_ms: float
+    last_error: str
+    def __init__(self, name: _Optional[str] = ..., table: _Optional[str] = ..., url: _Optional[str] = ..., state: _Optional[str] = ..., rows: _Optional[int] = ..., batches: _Optional[int] = ..., messages: _Optional[int] = ..., dropped_rows: _Optional[int] = ..., decode_errors: _Optional[int] = ..., reconnects: _Optional[int] = ..., lag_ms: _Optional[float] = ..., last_error: _Optional[str] = ...) -> None: ...
+
 class ScanRequest(_message.Message):
     __slots__ = ("path", "format", "csv_has_header", "csv_separator")
     PATH_FIELD_NUMBER: _ClassVar[int]

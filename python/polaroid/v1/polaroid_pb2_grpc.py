@@ -160,6 +160,21 @@ class PolaroidStub:
                 request_serializer=polaroid_dot_v1_dot_polaroid__pb2.StatsRequest.SerializeToString,
                 response_deserializer=polaroid_dot_v1_dot_polaroid__pb2.StatsReply.FromString,
                 _registered_method=True)
+        self.StartSource = channel.unary_unary(
+                '/polaroid.v1.Polaroid/StartSource',
+                request_serializer=polaroid_dot_v1_dot_polaroid__pb2.StartSourceRequest.SerializeToString,
+                response_deserializer=polaroid_dot_v1_dot_polaroid__pb2.SourceStatus.FromString,
+                _registered_method=True)
+        self.StopSource = channel.unary_unary(
+                '/polaroid.v1.Polaroid/StopSource',
+                request_serializer=polaroid_dot_v1_dot_polaroid__pb2.StopSourceRequest.SerializeToString,
+                response_deserializer=polaroid_dot_v1_dot_polaroid__pb2.SourceStatus.FromString,
+                _registered_method=True)
+        self.Sources = channel.unary_unary(
+                '/polaroid.v1.Polaroid/Sources',
+                request_serializer=polaroid_dot_v1_dot_polaroid__pb2.SourcesRequest.SerializeToString,
+                response_deserializer=polaroid_dot_v1_dot_polaroid__pb2.SourcesReply.FromString,
+                _registered_method=True)
 
 
 class PolaroidServicer:
@@ -354,6 +369,31 @@ class PolaroidServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StartSource(self, request, context):
+        """Live sources ---------------------------------------------------------
+        A source appends a feed's messages to a table (README: "Live sources").
+        StartSource takes the source as JSON, the same fields as HTTP POST
+        /sources; StopSource appends what it has pending, then stops it.
+        INVALID_ARGUMENT for a bad spec, ALREADY_EXISTS for a taken name,
+        NOT_FOUND for a name the caller has not started.
+
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StopSource(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Sources(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PolaroidServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -481,6 +521,21 @@ def add_PolaroidServicer_to_server(servicer, server):
                     servicer.Stats,
                     request_deserializer=polaroid_dot_v1_dot_polaroid__pb2.StatsRequest.FromString,
                     response_serializer=polaroid_dot_v1_dot_polaroid__pb2.StatsReply.SerializeToString,
+            ),
+            'StartSource': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartSource,
+                    request_deserializer=polaroid_dot_v1_dot_polaroid__pb2.StartSourceRequest.FromString,
+                    response_serializer=polaroid_dot_v1_dot_polaroid__pb2.SourceStatus.SerializeToString,
+            ),
+            'StopSource': grpc.unary_unary_rpc_method_handler(
+                    servicer.StopSource,
+                    request_deserializer=polaroid_dot_v1_dot_polaroid__pb2.StopSourceRequest.FromString,
+                    response_serializer=polaroid_dot_v1_dot_polaroid__pb2.SourceStatus.SerializeToString,
+            ),
+            'Sources': grpc.unary_unary_rpc_method_handler(
+                    servicer.Sources,
+                    request_deserializer=polaroid_dot_v1_dot_polaroid__pb2.SourcesRequest.FromString,
+                    response_serializer=polaroid_dot_v1_dot_polaroid__pb2.SourcesReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1159,6 +1214,87 @@ class Polaroid:
             '/polaroid.v1.Polaroid/Stats',
             polaroid_dot_v1_dot_polaroid__pb2.StatsRequest.SerializeToString,
             polaroid_dot_v1_dot_polaroid__pb2.StatsReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartSource(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/polaroid.v1.Polaroid/StartSource',
+            polaroid_dot_v1_dot_polaroid__pb2.StartSourceRequest.SerializeToString,
+            polaroid_dot_v1_dot_polaroid__pb2.SourceStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StopSource(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/polaroid.v1.Polaroid/StopSource',
+            polaroid_dot_v1_dot_polaroid__pb2.StopSourceRequest.SerializeToString,
+            polaroid_dot_v1_dot_polaroid__pb2.SourceStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Sources(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/polaroid.v1.Polaroid/Sources',
+            polaroid_dot_v1_dot_polaroid__pb2.SourcesRequest.SerializeToString,
+            polaroid_dot_v1_dot_polaroid__pb2.SourcesReply.FromString,
             options,
             channel_credentials,
             insecure,
