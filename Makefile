@@ -43,7 +43,7 @@ test: fork test-fork test-rust test-python
 test-fork:
 	$(PYTHON) -m unittest discover -s ci/tests -t . -v
 
-test-rust: fork
+test-rust: fork python-env
 	$(CARGO) test --workspace --locked
 
 ## python-env: .venv with the Python clients (pyarrow.flight) tests and benches use

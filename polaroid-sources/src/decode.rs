@@ -6,6 +6,11 @@ use serde_json::Value;
 
 use crate::spec::{ColumnKind, Format, SourceSpec};
 
+/// The columns a Kafka source adds to each row.
+pub(crate) const KAFKA_TOPIC: &str = "kafka_topic";
+pub(crate) const KAFKA_PARTITION: &str = "kafka_partition";
+pub(crate) const KAFKA_OFFSET: &str = "kafka_offset";
+
 /// The rows decoded so far, column by column.
 pub(crate) struct Rows {
     columns: Vec<(String, ColumnKind, Vec<Cell>)>,
@@ -54,6 +59,13 @@ impl Decoder {
             ]),
             Format::Json => spec.columns.iter().map(|(n, c)| (n.clone(), c.kind, c.path.clone())).collect(),
         };
+        let mut schema: Vec<(String, ColumnKind, String)> = schema;
+        if spec.kafka.is_some() {
+            // Where each row came from: offsets already in the table are skipped when read again.
+            for (name, kind) in [(KAFKA_TOPIC, ColumnKind::String), (KAFKA_PARTITION, ColumnKind::Int), (KAFKA_OFFSET, ColumnKind::Int)] {
+                schema.push((name.to_string(), kind, String::new()));
+            }
+        }
         let when = spec.when.clone().zip(spec.when_equals.clone());
         Self { format: spec.format, schema, when, timestamp: spec.timestamp_column().to_string() }
     }
@@ -66,7 +78,14 @@ impl Decoder {
     }
 
     /// Decode one text message into `rows`; `Ok(false)` if it holds no row.
+    #[cfg(test)]
     pub(crate) fn decode(&self, text: &str, rows: &mut Rows) -> Result<bool, String> {
+        self.decode_with(text, rows, Vec::new())
+    }
+
+    /// [`Decoder::decode`], with `extra` cells for the columns after the
+    /// message's own (a Kafka message's topic, partition and offset).
+    pub(crate) fn decode_with(&self, text: &str, rows: &mut Rows, extra: Vec<Cell>) -> Result<bool, String> {
         let message: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
         let cells = match self.format {
             Format::BinanceTrade => {
@@ -100,6 +119,7 @@ impl Decoder {
                 ]
             },
             Format::Json => {
+                let own = self.schema.len() - extra.len();
                 if let Some((path, equals)) = &self.when {
                     let found = message.pointer(path);
                     let matches = match found {
@@ -112,12 +132,14 @@ impl Decoder {
                     }
                 }
                 let mut cells = Vec::with_capacity(self.schema.len());
-                for (name, kind, path) in &self.schema {
+                for (name, kind, path) in &self.schema[..own] {
                     cells.push(cell(message.pointer(path), *kind, name)?);
                 }
                 cells
             },
         };
+        let mut cells = cells;
+        cells.extend(extra);
         // A row without its time cannot be placed in the table.
         let ts_index = rows.columns.iter().position(|(n, ..)| *n == rows.timestamp).expect("the timestamp is a column");
         if cells[ts_index] == Cell::Null {
@@ -223,6 +245,7 @@ mod tests {
             name: "t".into(),
             table: "t".into(),
             websocket: Some(WebsocketFeed { url: "ws://x".into(), subscribe: vec![], reconnect_min_ms: None, reconnect_max_ms: None }),
+            kafka: None,
             format,
             columns: Default::default(),
             timestamp: None,

@@ -1,4 +1,4 @@
-//! Live tick sources: the server subscribes to a feed and appends what it
+//! Live tick sources: the server subscribes to a feed (a WebSocket or Kafka topics) and appends what it
 //! receives to one of the core's tables, in batches, so every query, bar
 //! and as-of join sees the table up to its last appended batch.
 //!
@@ -7,14 +7,16 @@
 //!   generic JSON by pointer).
 //! - `run.rs`: one source's life: connect, subscribe, read, reconnect with
 //!   backoff (recording each gap), and the batching writer with its bound.
+//! - `kafka.rs`: a consumer group whose offsets follow the table's durability.
 //! - `registry.rs`: the running sources, started and stopped by name.
 
 mod decode;
 mod error;
+mod kafka;
 mod registry;
 mod run;
 mod spec;
 
 pub use error::SourceError;
 pub use registry::{SourceState, SourceStatus, Sources, GAPS_TABLE};
-pub use spec::{read_sources_file, ColumnKind, ColumnSpec, Format, SourceSpec, WebsocketFeed};
+pub use spec::{read_sources_file, ColumnKind, ColumnSpec, Format, KafkaFeed, SourceSpec, WebsocketFeed};

@@ -43,6 +43,8 @@ pub struct SourceStatus {
     /// Rows lost because the writer fell behind, or an append failed.
     pub dropped_rows: u64,
     pub decode_errors: u64,
+    /// Kafka: messages read again whose rows were already in the table.
+    pub skipped: u64,
     pub reconnects: u64,
     /// The wall clock minus the last row's time when it arrived.
     pub lag_ms: Option<f64>,
@@ -79,13 +81,14 @@ impl Sources {
         let status = SourceStatus {
             name: spec.name.clone(),
             table: spec.table.clone(),
-            url: spec.websocket.as_ref().map(|w| w.url.clone()).unwrap_or_default(),
+            url: spec.url(),
             state: SourceState::Connecting,
             rows: 0,
             batches: 0,
             messages: 0,
             dropped_rows: 0,
             decode_errors: 0,
+            skipped: 0,
             reconnects: 0,
             lag_ms: None,
             last_error: None,

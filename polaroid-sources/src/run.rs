@@ -17,7 +17,9 @@ use polars::prelude::*;
 use tokio::sync::{watch, Notify};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::decode::{Decoder, Rows};
+use crate::decode::{Cell, Decoder, Rows};
+use crate::kafka::Offsets;
+use rdkafka::consumer::StreamConsumer;
 use crate::registry::{SourceState, SourceStatus, GAPS_TABLE};
 use crate::spec::{SourceSpec, WebsocketFeed};
 
@@ -27,20 +29,26 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// What the reader, the writer and the registry share.
 pub(crate) struct Shared {
     pub(crate) status: Mutex<SourceStatus>,
-    pending: Mutex<Pending>,
+    pub(crate) pending: Mutex<Pending>,
     /// The writer's wake-up: a batch is full, or its first row arrived.
     wake: Notify,
+    /// The reader's wake-up: the writer took a batch (Kafka waits for it).
+    pub(crate) drained: Notify,
+    /// A Kafka source's consumer: the writer commits through it.
+    pub(crate) kafka: Mutex<Option<Arc<StreamConsumer>>>,
 }
 
-struct Pending {
-    rows: Rows,
+pub(crate) struct Pending {
+    pub(crate) rows: Rows,
     /// When the oldest pending row arrived.
     since: Option<Instant>,
     /// Where a dropped message is decoded, to count its rows.
     overflow: Rows,
+    /// Kafka: the highest offset per partition among the pending rows.
+    offsets: Offsets,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -49,12 +57,14 @@ impl Shared {
         let decoder = Decoder::new(spec);
         Self {
             status: Mutex::new(status),
-            pending: Mutex::new(Pending { rows: decoder.rows(), since: None, overflow: decoder.rows() }),
+            pending: Mutex::new(Pending { rows: decoder.rows(), since: None, overflow: decoder.rows(), offsets: Offsets::new() }),
             wake: Notify::new(),
+            drained: Notify::new(),
+            kafka: Mutex::new(None),
         }
     }
 
-    fn update(&self, f: impl FnOnce(&mut SourceStatus)) {
+    pub(crate) fn update(&self, f: impl FnOnce(&mut SourceStatus)) {
         f(&mut lock(&self.status));
     }
 }
@@ -64,6 +74,8 @@ pub(crate) async fn run(core: Arc<Core>, ns: Namespace, spec: SourceSpec, shared
     let writer = tokio::spawn(write_batches(core.clone(), ns.clone(), spec.clone(), shared.clone(), stop.clone()));
     if let Some(feed) = spec.websocket.clone() {
         read_websocket(&core, &ns, &spec, &feed, &shared, stop).await;
+    } else if let Some(feed) = spec.kafka.clone() {
+        crate::kafka::read_kafka(&core, &ns, &spec, &feed, &shared, stop).await;
     }
     if let Err(e) = writer.await {
         shared.update(|s| s.last_error = Some(format!("the writer failed: {e}")));
@@ -71,7 +83,7 @@ pub(crate) async fn run(core: Arc<Core>, ns: Namespace, spec: SourceSpec, shared
     shared.update(|s| s.state = SourceState::Stopped);
 }
 
-async fn stopped(stop: &mut watch::Receiver<bool>) {
+pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 
@@ -167,10 +179,24 @@ async fn read_websocket(
 /// One message: its rows go to the pending batch, or are dropped if the
 /// batch is at its bound.
 fn receive(core: &Core, spec: &SourceSpec, decoder: &Decoder, shared: &Shared, text: &str) {
+    receive_rows(core, spec, decoder, shared, text, Vec::new(), None);
+}
+
+/// [`receive`], with the cells of the columns after the message's own and,
+/// for Kafka, where the message came from.
+pub(crate) fn receive_rows(
+    core: &Core,
+    spec: &SourceSpec,
+    decoder: &Decoder,
+    shared: &Shared,
+    text: &str,
+    extra: Vec<Cell>,
+    origin: Option<(String, i32, i64)>,
+) {
     let mut pending = lock(&shared.pending);
     let full = pending.rows.len() >= spec.max_pending_rows();
-    let Pending { rows, overflow, since } = &mut *pending;
-    let decoded = if full { decoder.decode(text, overflow) } else { decoder.decode(text, rows) };
+    let Pending { rows, overflow, since, offsets } = &mut *pending;
+    let decoded = if full { decoder.decode_with(text, overflow, extra) } else { decoder.decode_with(text, rows, extra) };
     let mut status = lock(&shared.status);
     status.messages += 1;
     match decoded {
@@ -187,6 +213,10 @@ fn receive(core: &Core, spec: &SourceSpec, decoder: &Decoder, shared: &Shared, t
         },
         Ok(true) => {
             status.dropping = false;
+            if let Some((topic, partition, offset)) = origin {
+                let max = offsets.entry((topic, partition)).or_insert(offset);
+                *max = (*max).max(offset);
+            }
             if let Some(ts) = rows.last_time() {
                 status.lag_ms = Some((now_micros() - ts) as f64 / 1e3);
             }
@@ -235,26 +265,36 @@ async fn write_batches(core: Arc<Core>, ns: Namespace, spec: SourceSpec, shared:
 
 /// Append what is pending, durably, off the async workers.
 async fn append(core: &Arc<Core>, ns: &Namespace, spec: &SourceSpec, shared: &Arc<Shared>) {
-    let frame = {
+    let (frame, offsets) = {
         let mut p = lock(&shared.pending);
         p.since = None;
         if p.rows.len() == 0 {
             return;
         }
-        p.rows.take_frame()
+        (p.rows.take_frame(), std::mem::take(&mut p.offsets))
     };
+    shared.drained.notify_one();
+    let consumer = lock(&shared.kafka).clone();
     let rows = frame.as_ref().map_or(0, |df| df.height() as u64);
     let (core2, ns, table) = (core.clone(), ns.clone(), spec.table.clone());
     let auto = AutoCreate { timestamp: spec.timestamp_column().to_string(), partition_by: PartitionBy::Day };
     let appended = tokio::task::spawn_blocking(move || {
         let df = frame.map_err(|e| e.to_string())?;
-        core2.tables().append(&ns, &table, df, Some(auto)).map_err(|e| e.to_string())
+        let n = core2.tables().append(&ns, &table, df, Some(auto)).map_err(|e| e.to_string())?;
+        // Only now, with the rows durable: the broker may forget them.
+        let committed = consumer.map(|c| crate::kafka::commit(&c, &offsets)).unwrap_or(Ok(()));
+        Ok::<_, String>((n, committed))
     })
     .await
     .map_err(|e| e.to_string())
     .and_then(|r| r);
     match appended {
-        Ok(n) => {
+        Ok((n, committed)) => {
+            if let Err(e) = committed {
+                // The rows are in the table; read again after a restart, they are skipped.
+                tracing::warn!(source = %spec.name, "{e}");
+                shared.update(|s| s.last_error = Some(e));
+            }
             core.metrics().source_rows(&spec.name, n);
             core.metrics().ingested(&spec.table, n);
             shared.update(|s| {

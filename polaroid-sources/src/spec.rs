@@ -18,9 +18,11 @@ pub struct SourceSpec {
     pub name: String,
     /// The table the rows are appended to (created on the first batch).
     pub table: String,
-    /// The feed: a `[source.websocket]` table.
+    /// The feed: a `[source.websocket]` or a `[source.kafka]` table.
     #[serde(default)]
     pub websocket: Option<WebsocketFeed>,
+    #[serde(default)]
+    pub kafka: Option<KafkaFeed>,
     /// How each message becomes rows.
     pub format: Format,
     /// For `format = "json"`: each column's JSON pointer and type.
@@ -68,6 +70,27 @@ impl WebsocketFeed {
         let max = Duration::from_millis(self.reconnect_max_ms.unwrap_or(10_000));
         (min, max.max(min))
     }
+}
+
+/// A Kafka feed: a consumer group reading `topics`, one message per row.
+/// Offsets are committed only after the rows are durable in the table, and
+/// the table keeps `kafka_topic, kafka_partition, kafka_offset`, so a
+/// message read again after a crash is recognised and skipped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaFeed {
+    /// `host:port[,host:port...]`.
+    pub brokers: String,
+    pub topics: Vec<String>,
+    /// The consumer group (default `polaroid-<source name>`).
+    #[serde(default)]
+    pub group: Option<String>,
+    /// Where a group without committed offsets starts: `earliest` (default) or `latest`.
+    #[serde(default)]
+    pub start: Option<String>,
+    /// More librdkafka consumer settings (e.g. `security.protocol`).
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
 }
 
 /// How a message becomes rows.
@@ -141,13 +164,24 @@ impl SourceSpec {
         if self.table.is_empty() {
             return invalid("needs a table".into());
         }
-        match &self.websocket {
-            Some(ws) => {
+        match (&self.websocket, &self.kafka) {
+            (Some(ws), None) => {
                 if !(ws.url.starts_with("ws://") || ws.url.starts_with("wss://")) {
                     return invalid(format!("url {:?} is not ws:// or wss://", ws.url));
                 }
             },
-            None => return invalid("needs a feed: a [source.websocket] table with a url".into()),
+            (None, Some(k)) => {
+                if k.brokers.trim().is_empty() || k.topics.is_empty() || k.topics.iter().any(|t| t.trim().is_empty()) {
+                    return invalid("a kafka feed needs brokers and at least one topic".into());
+                }
+                if let Some(start) = &k.start {
+                    if start != "earliest" && start != "latest" {
+                        return invalid(format!("kafka start {start:?} is not earliest or latest"));
+                    }
+                }
+            },
+            (Some(_), Some(_)) => return invalid("has both a websocket and a kafka feed; give one".into()),
+            (None, None) => return invalid("needs a feed: a [source.websocket] or [source.kafka] table".into()),
         }
         match self.format {
             Format::Json => {
@@ -186,6 +220,15 @@ impl SourceSpec {
         match self.format {
             Format::Json => self.timestamp.as_deref().unwrap_or("ts"),
             _ => "ts",
+        }
+    }
+
+    /// Where the feed is, for the status.
+    pub fn url(&self) -> String {
+        match (&self.websocket, &self.kafka) {
+            (Some(ws), _) => ws.url.clone(),
+            (_, Some(k)) => format!("kafka://{}/{}", k.brokers, k.topics.join(",")),
+            _ => String::new(),
         }
     }
 

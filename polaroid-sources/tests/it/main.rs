@@ -3,6 +3,7 @@
 //! Rows in the table are checked value by value against the fixture, read
 //! independently here with serde_json.
 
+mod kafka;
 mod websocket;
 
 use std::net::SocketAddr;

@@ -11,6 +11,7 @@ fn spec(name: &str, table: &str, url: String, format: Format, subscribe: Vec<Str
         name: name.into(),
         table: table.into(),
         websocket: Some(WebsocketFeed { url, subscribe, reconnect_min_ms: Some(20), reconnect_max_ms: Some(200) }),
+        kafka: None,
         format,
         columns: Default::default(),
         timestamp: None,

