@@ -79,7 +79,10 @@ fn consumer(spec: &SourceSpec, feed: &KafkaFeed) -> Result<StreamConsumer, Strin
         .set("group.id", feed.group.clone().unwrap_or_else(|| format!("polaroid-{}", spec.name)))
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", feed.start.as_deref().unwrap_or("earliest"))
-        .set("enable.partition.eof", "false");
+        .set("enable.partition.eof", "false")
+        // A fetch with nothing new waits at most this long: a tick's latency
+        // on brokers that hold a fetch to its limit (librdkafka's default is 500 ms).
+        .set("fetch.wait.max.ms", "50");
     for (key, value) in &feed.options {
         config.set(key, value);
     }

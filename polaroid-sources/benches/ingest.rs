@@ -1,0 +1,195 @@
+//! `cargo bench --workspace --bench ingest` (part of `make bench`): live
+//! sources on loopback.
+//!
+//! 1. Throughput: N Binance-format trades from a WebSocket replay server,
+//!    and the same N produced to a tansu topic beforehand, each timed from
+//!    the source's start to all N rows visible in the table. Baseline: the
+//!    same N messages parsed by serde_json in this process, so the ratio is
+//!    what the socket or broker, the batching and the durable appends cost.
+//! 2. Latency: one message sent (WebSocket) or produced (Kafka) until its
+//!    row is visible in the table's row count; median of 20, with the
+//!    default batch wait (100 ms) and with 10 ms.
+//!
+//! N: POLAROID_BENCH_MESSAGES (200,000). Kafka needs tansu (`make
+//! python-env`, or $TANSU).
+
+#[path = "../tests/it/support.rs"]
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::{SinkExt, StreamExt};
+use polaroid_core::{Core, Namespace};
+use polaroid_sources::{Format, KafkaFeed, SourceSpec, Sources, WebsocketFeed};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::ClientConfig;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+
+use support::{core, produce, trade, Broker, Feed, Replay};
+
+fn spec(name: &str, websocket: Option<WebsocketFeed>, kafka: Option<KafkaFeed>, batch_ms: u64) -> SourceSpec {
+    SourceSpec {
+        name: name.into(),
+        table: name.into(),
+        websocket,
+        kafka,
+        format: Format::BinanceTrade,
+        columns: Default::default(),
+        timestamp: None,
+        when: None,
+        when_equals: None,
+        batch_rows: None,
+        batch_ms: Some(batch_ms),
+        max_pending_rows: Some(1_000_000),
+    }
+}
+
+fn ws(url: String) -> Option<WebsocketFeed> {
+    Some(WebsocketFeed { url, subscribe: vec![], reconnect_min_ms: Some(10), reconnect_max_ms: Some(100) })
+}
+
+fn kafka(broker: &Broker, topic: &str) -> Option<KafkaFeed> {
+    Some(KafkaFeed {
+        brokers: broker.address.clone(),
+        topics: vec![topic.into()],
+        group: None,
+        start: None,
+        // tansu completes a group join after about half the session timeout.
+        options: [("session.timeout.ms", "6000"), ("heartbeat.interval.ms", "500")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    })
+}
+
+fn rows(core: &Core, table: &str) -> u64 {
+    core.tables().get(&Namespace::anonymous(), table).ok().flatten().map_or(0, |t| t.row_count().unwrap_or(0))
+}
+
+async fn wait_rows(core: &Core, table: &str, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while rows(core, table) < n {
+        assert!(Instant::now() < deadline, "{table}: {} of {n} rows", rows(core, table));
+        tokio::time::sleep(Duration::from_micros(500)).await;
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// A WebSocket server that sends what the bench hands it, one message at a time.
+async fn on_demand_feed() -> (String, mpsc::Sender<String>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}", listener.local_addr().unwrap());
+    let (send, mut receive) = mpsc::channel::<String>(16);
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
+        while let Some(text) = receive.recv().await {
+            ws.send(Message::text(text)).await.unwrap();
+        }
+        while let Some(Ok(_)) = ws.next().await {}
+    });
+    (url, send)
+}
+
+async fn websocket_latency(core: &Arc<Core>, sources: &Sources, batch_ms: u64) -> Duration {
+    let name = format!("ws_latency_{batch_ms}");
+    let (url, send) = on_demand_feed().await;
+    sources.start(&Namespace::anonymous(), spec(&name, ws(url), None, batch_ms)).unwrap();
+    let mut times = Vec::new();
+    for i in 0..20u64 {
+        let start = Instant::now();
+        send.send(trade(i as i64)).await.unwrap();
+        wait_rows(core, &name, i + 1).await;
+        times.push(start.elapsed());
+    }
+    sources.stop(&Namespace::anonymous(), &name).await.unwrap();
+    median(times)
+}
+
+async fn kafka_latency(core: &Arc<Core>, sources: &Sources, broker: &Broker, batch_ms: u64) -> Duration {
+    let name = format!("kafka_latency_{batch_ms}");
+    broker.create_topic(&name, 1);
+    let producer: FutureProducer = ClientConfig::new().set("bootstrap.servers", &broker.address).create().unwrap();
+    sources.start(&Namespace::anonymous(), spec(&name, None, kafka(broker, &name), batch_ms)).unwrap();
+    // The group join takes seconds on tansu: wait for the first row before timing.
+    producer.send(FutureRecord::<(), _>::to(&name).payload(&trade(0)), Duration::from_secs(10)).await.unwrap();
+    wait_rows(core, &name, 1).await;
+    let mut times = Vec::new();
+    for i in 1..=20u64 {
+        let start = Instant::now();
+        let payload = trade(i as i64);
+        producer.send(FutureRecord::<(), _>::to(&name).payload(&payload), Duration::from_secs(10)).await.unwrap();
+        wait_rows(core, &name, i + 1).await;
+        times.push(start.elapsed());
+    }
+    sources.stop(&Namespace::anonymous(), &name).await.unwrap();
+    median(times)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let n: u64 = std::env::var("POLAROID_BENCH_MESSAGES").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000);
+    let messages: Vec<String> = (0..n as i64).map(trade).collect();
+    let start = Instant::now();
+    for m in &messages {
+        let v: serde_json::Value = serde_json::from_str(m).unwrap();
+        std::hint::black_box(v);
+    }
+    let parse = start.elapsed();
+    let rate = |d: Duration| n as f64 / d.as_secs_f64() / 1e6;
+    println!("== live-source ingest on loopback: {n} Binance-format trades ==");
+    println!("{:<46} {:>8.2} M msgs/s ({:.2} s)", "baseline: serde_json parse in-process", rate(parse), parse.as_secs_f64());
+
+    let (_dir, core) = core();
+    let sources = Sources::new(core.clone());
+    let server = Replay::start("127.0.0.1:0".parse().unwrap(), Feed::new(messages), 0, usize::MAX).await;
+    let start = Instant::now();
+    sources.start(&Namespace::anonymous(), spec("ws_bulk", ws(format!("ws://{}", server.addr)), None, 100)).unwrap();
+    wait_rows(&core, "ws_bulk", n).await;
+    let took = start.elapsed();
+    println!(
+        "{:<46} {:>8.2} M rows/s ({:.2} s; {:.1}x the parse time)",
+        "WebSocket -> table, all rows visible",
+        rate(took),
+        took.as_secs_f64(),
+        took.as_secs_f64() / parse.as_secs_f64()
+    );
+    sources.stop(&Namespace::anonymous(), "ws_bulk").await.unwrap();
+    server.kill().await;
+
+    let broker = Broker::start();
+    broker.create_topic("bulk", 2);
+    produce(&broker, "bulk", 0..n as i64).await;
+    let start = Instant::now();
+    sources.start(&Namespace::anonymous(), spec("kafka_bulk", None, kafka(&broker, "bulk"), 100)).unwrap();
+    wait_rows(&core, "kafka_bulk", 1).await;
+    let joined = start.elapsed();
+    wait_rows(&core, "kafka_bulk", n).await;
+    let took = start.elapsed() - joined;
+    println!(
+        "{:<46} {:>8.2} M rows/s ({:.2} s after the group join, which took {:.2} s; {:.1}x the parse time)",
+        "Kafka (tansu) -> table, all rows visible",
+        rate(took),
+        took.as_secs_f64(),
+        joined.as_secs_f64(),
+        took.as_secs_f64() / parse.as_secs_f64()
+    );
+    sources.stop(&Namespace::anonymous(), "kafka_bulk").await.unwrap();
+
+    println!("\n== one message until its row is visible (median of 20) ==");
+    for batch_ms in [100, 10] {
+        let ws = websocket_latency(&core, &sources, batch_ms).await;
+        let kafka = kafka_latency(&core, &sources, &broker, batch_ms).await;
+        println!(
+            "batch_ms {batch_ms:>3}: WebSocket {:>6.1} ms, Kafka {:>6.1} ms",
+            ws.as_secs_f64() * 1e3,
+            kafka.as_secs_f64() * 1e3
+        );
+    }
+}
