@@ -7,6 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use polaroid_core::Namespace;
 use polaroid_sources::{SourceError, SourceSpec};
 use serde_json::json;
 
@@ -26,17 +27,22 @@ fn source_error(e: SourceError) -> Response {
     refused(status, e.to_string())
 }
 
+/// The caller's namespace, or the refusal to answer with.
+fn caller(door: &Door, headers: &HeaderMap) -> Result<Namespace, Response> {
+    crate::auth::namespace(&door.core, headers).map_err(|e| refused(crate::http_status(&e), e.to_string()))
+}
+
 pub async fn list(State(door): State<Door>, headers: HeaderMap) -> Response {
-    match crate::auth::namespace(&door.core, &headers) {
+    match caller(&door, &headers) {
         Ok(ns) => Json(json!({ "sources": door.sources.list(&ns) })).into_response(),
-        Err(e) => refused(crate::http_status(&e), e.to_string()),
+        Err(refusal) => refusal,
     }
 }
 
 pub async fn start(State(door): State<Door>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
-    let ns = match crate::auth::namespace(&door.core, &headers) {
+    let ns = match caller(&door, &headers) {
         Ok(ns) => ns,
-        Err(e) => return refused(crate::http_status(&e), e.to_string()),
+        Err(refusal) => return refusal,
     };
     let spec: SourceSpec = match serde_json::from_slice(&body) {
         Ok(spec) => spec,
@@ -49,9 +55,9 @@ pub async fn start(State(door): State<Door>, headers: HeaderMap, body: axum::bod
 }
 
 pub async fn stop(State(door): State<Door>, headers: HeaderMap, Path(name): Path<String>) -> Response {
-    let ns = match crate::auth::namespace(&door.core, &headers) {
+    let ns = match caller(&door, &headers) {
         Ok(ns) => ns,
-        Err(e) => return refused(crate::http_status(&e), e.to_string()),
+        Err(refusal) => return refusal,
     };
     match door.sources.stop(&ns, &name).await {
         Ok(status) => Json(status).into_response(),

@@ -119,6 +119,7 @@ pub(crate) async fn read_kafka(
     *lock(&shared.kafka) = Some(consumer.clone());
     let decoder = Decoder::new(spec);
     shared.update(|s| s.state = SourceState::Connecting);
+    let mut connected = false;
     loop {
         // Backpressure: take no message while the batch is at its bound.
         while lock(&shared.pending).rows.len() >= spec.max_pending_rows() {
@@ -134,28 +135,32 @@ pub(crate) async fn read_kafka(
         };
         match received {
             Ok(message) => {
-                let (topic, partition, offset) = (message.topic().to_string(), message.partition(), message.offset());
-                if seen.get(&(topic.clone(), partition)).is_some_and(|&max| offset <= max) {
+                let (key, offset) = ((message.topic().to_string(), message.partition()), message.offset());
+                if seen.get(&key).is_some_and(|&max| offset <= max) {
                     shared.update(|s| s.skipped += 1);
                     continue;
                 }
-                shared.update(|s| s.state = SourceState::Connected);
+                if !connected {
+                    connected = true;
+                    shared.update(|s| s.state = SourceState::Connected);
+                }
                 let text = match message.payload_view::<str>() {
                     Some(Ok(text)) => text,
                     Some(Err(_)) => {
                         shared.update(|s| {
                             s.decode_errors += 1;
-                            s.last_error = Some(format!("{topic}/{partition}@{offset} is not UTF-8"));
+                            s.last_error = Some(format!("{}/{}@{offset} is not UTF-8", key.0, key.1));
                         });
                         continue;
                     },
                     None => continue, // a tombstone
                 };
-                let extra = vec![Cell::Str(topic.clone()), Cell::Int(partition as i64), Cell::Int(offset)];
-                receive_rows(core, spec, &decoder, shared, text, extra, Some((topic, partition, offset)));
+                let extra = vec![Cell::Str(key.0.clone()), Cell::Int(key.1 as i64), Cell::Int(offset)];
+                receive_rows(core, spec, &decoder, shared, text, extra, Some((key.0, key.1, offset)));
             },
             Err(e) => {
                 // librdkafka reconnects by itself; say why it is not receiving.
+                connected = false;
                 shared.update(|s| {
                     s.state = SourceState::Backoff;
                     s.last_error = Some(format!("kafka: {e}"));

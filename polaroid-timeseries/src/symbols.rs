@@ -10,6 +10,16 @@ use crate::error::Result;
 const MEMO_SLOTS: usize = 1024;
 const NO_ID: u32 = u32::MAX;
 
+/// A direct-mapped memo of inline views to ids; `NO_ID` marks an empty slot.
+/// Its own `Default` allocates the slots, so every `Symbols` has them.
+struct Memo(Box<[(u128, u32)]>);
+
+impl Default for Memo {
+    fn default() -> Self {
+        Self(vec![(0, NO_ID); MEMO_SLOTS].into_boxed_slice())
+    }
+}
+
 /// A view's memo slot: both halves folded, then a multiplicative hash's top bits.
 #[inline]
 fn memo_slot(view: u128) -> usize {
@@ -29,7 +39,7 @@ pub(crate) struct Symbols {
     /// A direct-mapped memo in front of `inline_ids`: feeds have few
     /// symbols, arriving interleaved, and a multiply and one compare cost
     /// less than hashing the view.
-    memo: Vec<(u128, u32)>,
+    memo: Memo,
     null_id: Option<u32>,
     /// One single-row frame of by-values per id.
     keys: Vec<DataFrame>,
@@ -39,7 +49,7 @@ pub(crate) struct Symbols {
 
 impl Symbols {
     pub(crate) fn new(by: Vec<PlSmallStr>) -> Self {
-        Self { by, memo: vec![(0, NO_ID); MEMO_SLOTS], ..Self::default() }
+        Self { by, ..Self::default() }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -68,7 +78,7 @@ impl Symbols {
                     } else if view.is_inline() {
                         let key = view.as_u128();
                         let slot = memo_slot(key);
-                        match self.memo[slot] {
+                        match self.memo.0[slot] {
                             (k, id) if k == key && id != NO_ID => id,
                             _ => {
                                 let id = match self.inline_ids.get(&key) {
@@ -79,7 +89,7 @@ impl Symbols {
                                         id
                                     },
                                 };
-                                self.memo[slot] = (key, id);
+                                self.memo.0[slot] = (key, id);
                                 id
                             },
                         }
