@@ -18,6 +18,7 @@ use polars::prelude::*;
 use tokio::sync::mpsc;
 
 use crate::collect::{collect_plan, stoppable};
+use crate::distributed::{kind_of_path, not_file_backed, scanned_files, DistributedEngine, FileKind, FileTable};
 use crate::error::{panic_message, CoreError};
 use crate::metrics::Metrics;
 use crate::results::{spawn_result, ResultSink, Window};
@@ -152,6 +153,8 @@ pub struct Core {
     active_streams: Arc<AtomicU64>,
     metrics: Metrics,
     tables: Tables,
+    /// Set once at start when the server has a distributed engine.
+    distributed: std::sync::OnceLock<crate::distributed::Engine>,
 }
 
 impl Core {
@@ -188,6 +191,7 @@ impl Core {
             slots: QuerySlots::new(slots),
             active_streams: Arc::new(AtomicU64::new(0)),
             metrics: Metrics::default(),
+            distributed: std::sync::OnceLock::new(),
         }))
     }
 
@@ -656,6 +660,121 @@ impl Core {
             }
         }
         Ok((tables.into_iter().collect(), unresolved))
+    }
+
+    /// Give this core the engine `distributed=true` queries run on. Set
+    /// once; a second engine is refused.
+    pub fn set_distributed(&self, engine: Arc<dyn DistributedEngine>) -> Result<(), CoreError> {
+        self.distributed
+            .set(engine)
+            .map_err(|_| CoreError::Internal("the distributed engine is already set".into()))
+    }
+
+    /// Run `query` on the distributed engine and keep its result as a
+    /// frame handle. Names resolve as [`crate::distributed`] says; the
+    /// request's `tables` bind names to handles first.
+    pub async fn sql_distributed(
+        self: &Arc<Self>,
+        ns: &Namespace,
+        query: &str,
+        tables: &[(String, HandleId)],
+    ) -> Result<HandleInfo, CoreError> {
+        let engine = self.distributed.get().cloned().ok_or_else(|| {
+            CoreError::Unimplemented(
+                "this server runs no distributed engine (build polaroid-server with the `distributed` feature)".into(),
+            )
+        })?;
+        if query.trim().is_empty() {
+            return Err(CoreError::InvalidArgument("the SQL query is empty".into()));
+        }
+        let names = engine.table_names(query)?;
+        // Writing a table's log out to parts is file work: off the runtime.
+        let (core, caller, bound) = (self.clone(), ns.clone(), tables.to_vec());
+        let files = blocking(move || {
+            let mut files: Vec<FileTable> = Vec::with_capacity(names.len());
+            for name in names {
+                if !files.iter().any(|t| t.name == name) {
+                    files.push(core.file_table(&caller, &name, &bound)?);
+                }
+            }
+            Ok(files)
+        })
+        .await?;
+        let mut described: Vec<_> = files.iter().map(|t| t.name.clone()).collect();
+        described.sort();
+        let _slot = self.slot().await?;
+        let mut batches = engine.submit(query.to_string(), files).await?;
+        let budget = self.build_limit();
+        let mut result: Option<DataFrame> = None;
+        while let Some(batch) = batches.recv().await {
+            let batch = batch?;
+            let df = match result.as_mut() {
+                None => result.insert(batch),
+                Some(df) => {
+                    df.vstack_mut_owned(batch)?;
+                    df
+                },
+            };
+            if df.estimated_size() as u64 > budget {
+                return Err(CoreError::ResourceExhausted(format!(
+                    "the distributed result outgrew the {budget} bytes of your share of the server's memory \
+                     budget; aggregate or add a LIMIT"
+                )));
+            }
+        }
+        let df = result.ok_or_else(|| CoreError::Internal("the distributed engine sent no schema".into()))?;
+        let text = format!("sql_distributed({query:?} over [{}] on {})", described.join(", "), engine.describe());
+        self.keep_frame(ns, Entry::frame(df, lineage(&text)))
+    }
+
+    /// The files behind `name` in a distributed query.
+    fn file_table(&self, ns: &Namespace, name: &str, bound: &[(String, HandleId)]) -> Result<FileTable, CoreError> {
+        if let Some((_, id)) = bound.iter().find(|(n, _)| n == name) {
+            return self.file_backed_handle(ns, name, *id);
+        }
+        if let Some(table) = self.tables.get(ns, name)? {
+            let def = table.def();
+            return Ok(FileTable {
+                name: name.to_string(),
+                kind: FileKind::Ipc,
+                files: table.flushed_parts()?,
+                schema: Some(Arc::new(def.schema()?)),
+            });
+        }
+        if let Ok(id) = name.parse::<HandleId>() {
+            return self.file_backed_handle(ns, name, id);
+        }
+        // Newest first: a name re-uploaded refers to the latest upload.
+        if let Some(handle) = self.store.list(ns).iter().rev().find(|h| h.name.as_deref() == Some(name)) {
+            return self.file_backed_handle(ns, name, handle.id);
+        }
+        if std::path::Path::new(name).extension().is_some() {
+            let path = self.sandbox.resolve(name)?;
+            return Ok(FileTable { name: name.to_string(), kind: kind_of_path(name)?, files: vec![path], schema: None });
+        }
+        Err(CoreError::NotFound(format!(
+            "the query reads {name:?}, which is none of your tables, handles or uploads, and no file in the \
+             data directory (quote file names: FROM \"ticks.parquet\")"
+        )))
+    }
+
+    fn file_backed_handle(&self, ns: &Namespace, name: &str, id: HandleId) -> Result<FileTable, CoreError> {
+        let entry = self.store.get(ns, id)?;
+        let Payload::Plan(lf) = entry.payload() else {
+            return Err(not_file_backed(name));
+        };
+        let (kind, files) = scanned_files(&lf.logical_plan).ok_or_else(|| not_file_backed(name))?;
+        // Paths were confined when the handle was kept; check them again,
+        // as every door does before anything is read.
+        for file in &files {
+            if !file.starts_with(self.sandbox.root()) {
+                return Err(CoreError::PermissionDenied(format!(
+                    "{name:?} reads {} outside the server's data directory",
+                    file.display()
+                )));
+            }
+        }
+        Ok(FileTable { name: name.to_string(), kind, files, schema: None })
     }
 
     /// The plan of a handle, described (optimized unless `unoptimized`).

@@ -46,6 +46,10 @@ pub enum CoreError {
     /// A method or form this server does not offer.
     #[error("{0}")]
     Unimplemented(String),
+    /// A service the request needs cannot be reached (a Ballista
+    /// scheduler): retrying later may work.
+    #[error("{0}")]
+    Unavailable(String),
     /// Our bug, including a panic caught inside polars.
     #[error("internal error: {0}")]
     Internal(String),
@@ -68,6 +72,8 @@ pub enum ErrorKind {
     DeadlineExceeded,
     Cancelled,
     Unimplemented,
+    /// A service the request needs is down or unreachable.
+    Unavailable,
     Unauthenticated,
     /// Our bug.
     Internal,
@@ -89,6 +95,7 @@ impl CoreError {
             CoreError::DeadlineExceeded(_) => ErrorKind::DeadlineExceeded,
             CoreError::Cancelled(_) => ErrorKind::Cancelled,
             CoreError::Unimplemented(_) => ErrorKind::Unimplemented,
+            CoreError::Unavailable(_) => ErrorKind::Unavailable,
             CoreError::Internal(_) => ErrorKind::Internal,
         }
     }

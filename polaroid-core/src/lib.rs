@@ -14,11 +14,14 @@
 //! - [`collect`] (private): running a plan within the budget, stoppably.
 //! - [`slots`]: query slots and cancel tokens.
 //! - [`tables`]: named, durable tables (write-ahead log, partitions).
+//! - [`distributed`]: SQL run by a distributed engine over data-directory
+//!   files (the engine itself lives in `polaroid-distributed`).
 //! - [`metrics`]: request, latency and ingest counters every door feeds.
 //! - [`sample`]: the small trades/quotes dataset a fresh server writes.
 
 mod collect;
 mod core;
+pub mod distributed;
 pub mod error;
 pub mod ipc;
 pub mod metrics;

@@ -14,6 +14,7 @@ pub(crate) fn status(err: CoreError) -> Status {
         ErrorKind::DeadlineExceeded => Code::DeadlineExceeded,
         ErrorKind::Cancelled => Code::Cancelled,
         ErrorKind::Unimplemented => Code::Unimplemented,
+        ErrorKind::Unavailable => Code::Unavailable,
         ErrorKind::Unauthenticated => Code::Unauthenticated,
         ErrorKind::Internal => Code::Internal,
     };

@@ -12,6 +12,7 @@ pub fn http_status(err: &CoreError) -> StatusCode {
         ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
         ErrorKind::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
         ErrorKind::Unimplemented => StatusCode::NOT_IMPLEMENTED,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         ErrorKind::FailedPrecondition => StatusCode::INTERNAL_SERVER_ERROR,
         // A path outside the data directory is a bad query to QuestDB's
