@@ -4,8 +4,8 @@ PYTHON ?= python3
 CARGO ?= cargo
 FORK := $(PYTHON) ci/fork.py
 
-.PHONY: run fork fork-check fork-export fork-rebase fork-rebase-continue fork-rebase-abort \
-        test test-fork test-rust test-python bench bench-flight bench-python bench-http bench-bars build clean-fork fork-clean-cache test-fork-crates python-env python-proto fuzz load load-debug
+.PHONY: run ballista fork fork-check fork-export fork-rebase fork-rebase-continue fork-rebase-abort \
+        test test-fork test-rust test-python bench bench-distributed ballista-release bench-flight bench-python bench-http bench-bars build clean-fork fork-clean-cache test-fork-crates python-env python-proto fuzz load load-debug
 
 ## run: build in release (polaroid-server and the polaroid command) and start
 ## polaroid-server with its defaults (127.0.0.1:50051, ./data with sample
@@ -53,21 +53,29 @@ python-env:
 ## test-python: pyarrow.flight, then the polaroid Python package (pip-installed
 ## from python/, stubs checked current), then QuestDB's own clients (questdb-rest,
 ## questdb ILP) against the HTTP door, all against polaroid-server child processes
-test-python: fork python-env
+test-python: fork python-env ballista
 	$(CARGO) build --locked -p polaroid-server --bin polaroid-server
 	POLAROID_SERVER=target/debug/polaroid-server .venv/bin/python -m unittest discover -s polaroid-grpc/tests/python -v
 	.venv/bin/python ci/gen_python_proto.py --check
 	.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation ./python
 	rm -rf python/build python/polaroid.egg-info
-	cd python/tests && POLAROID_SERVER=$(CURDIR)/target/debug/polaroid-server ../../.venv/bin/python -m pytest -q -p no:cacheprovider .
+	cd python/tests && POLAROID_SERVER=$(CURDIR)/target/debug/polaroid-server \
+	  BALLISTA_SCHEDULER=$(CURDIR)/target/debug/ballista-scheduler BALLISTA_EXECUTOR=$(CURDIR)/target/debug/ballista-executor \
+	  ../../.venv/bin/python -m pytest -q -p no:cacheprovider .
 	cd polaroid-http/tests/python && POLAROID_SERVER=$(CURDIR)/target/debug/polaroid-server ../../../.venv/bin/python -m pytest -q -p no:cacheprovider .
+
+## ballista: Ballista's own scheduler and executor binaries (the crates.io release
+## the workspace pins, built from its lock file) for the real-cluster test and for
+## running a cluster by hand: target/debug/ballista-scheduler, ballista-executor
+ballista: fork
+	$(CARGO) build --locked -p ballista-scheduler --bin ballista-scheduler -p ballista-executor --bin ballista-executor
 
 ## python-proto: regenerate the Python client's gRPC stubs after a .proto change
 python-proto: python-env
 	.venv/bin/python ci/gen_python_proto.py
 
 ## bench: every benchmark, each printing its ratio against a baseline run beside it
-bench: fork bench-flight bench-python bench-http bench-bars
+bench: fork bench-flight bench-python bench-http bench-bars ballista-release
 	$(CARGO) build --release --locked -p polaroid-cli --bin polaroid
 	$(CARGO) bench --workspace --locked
 
@@ -83,6 +91,15 @@ bench-python: fork python-env
 	.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation ./python
 	rm -rf python/build python/polaroid.egg-info
 	POLAROID_SERVER=target/release/polaroid-server .venv/bin/python python/bench/bench_client.py
+
+## bench-distributed: one aggregation over 10M rows of parquet on polars in-process,
+## Ballista standalone and Ballista with 2 executor processes (its release binaries)
+bench-distributed: fork ballista-release
+	$(CARGO) bench --workspace --locked --bench distributed
+
+## ballista-release: Ballista's scheduler and executor in release, for the benchmark
+ballista-release: fork
+	$(CARGO) build --release --locked -p ballista-scheduler --bin ballista-scheduler -p ballista-executor --bin ballista-executor
 
 ## bench-bars: 1-minute bars of 10M ticks (parquet in and out): polaroid bars
 ## beside python polars group_by_dynamic and DuckDB time_bucket, same run

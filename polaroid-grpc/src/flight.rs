@@ -9,6 +9,9 @@
 //!   descriptor is a SQL query over the caller's handles, or a serialized
 //!   polars plan (its bytes start with polars' `DSL_VERSION` header).
 //! - Actions: `drop`, `keepalive`, `collect`, `sql`, `plan`.
+//! - SQL (the `sql` action, a command descriptor) runs on the distributed
+//!   engine when the call carries the header `polaroid-distributed: true`
+//!   (Flight has no field for it; every client can set a header).
 //!
 //! Like the native door, this layer only decodes, calls [`Core`], and
 //! encodes; core errors map to gRPC codes in [`crate::status`].
@@ -42,7 +45,8 @@ const ACTIONS: &[(&str, &str)] = &[
     (
         "sql",
         "Run a SQL query over the caller's handles, named by id (quoted) or by upload name. \
-         Body: the query text. Result: the new handle id.",
+         Body: the query text. Result: the new handle id. With the header `polaroid-distributed: true` \
+         it runs on the Ballista cluster over data-directory files and tables.",
     ),
     (
         "plan",
@@ -66,7 +70,7 @@ impl PolaroidFlight {
     }
 
     /// The handle a descriptor names. A command descriptor (SQL) makes one.
-    async fn resolve(&self, ns: &Namespace, descriptor: FlightDescriptor) -> Result<HandleId, Status> {
+    async fn resolve(&self, ns: &Namespace, descriptor: FlightDescriptor, distributed: bool) -> Result<HandleId, Status> {
         match DescriptorType::try_from(descriptor.r#type).unwrap_or(DescriptorType::Unknown) {
             DescriptorType::Path => match descriptor.path.as_slice() {
                 // A handle id, or the name of one of the caller's tables.
@@ -86,6 +90,10 @@ impl PolaroidFlight {
                 let (ns, plan) = (ns.clone(), descriptor.cmd);
                 let info = self.core.run(move |core, _| core.ship_plan(&ns, &plan, &Default::default(), "", "")).await;
                 Ok(info.map_err(status)?.id)
+            },
+            DescriptorType::Cmd if distributed => {
+                let query = utf8(&descriptor.cmd, "the command descriptor (a SQL query)")?;
+                Ok(self.core.sql_distributed(ns, &query, &[]).await.map_err(status)?.id)
             },
             DescriptorType::Cmd => {
                 let query = utf8(&descriptor.cmd, "the command descriptor (a SQL query)")?;
@@ -122,7 +130,7 @@ impl PolaroidFlight {
     }
 
     /// What one action does, and its result body if it has one.
-    async fn act(&self, ns: Namespace, action: &str, body: String) -> Result<Option<String>, Status> {
+    async fn act(&self, ns: Namespace, action: &str, body: String, distributed: bool) -> Result<Option<String>, Status> {
         let id = || parse_id(body.trim());
         let new_handle: Box<dyn FnOnce(&Core, &polaroid_core::CancelToken) -> Result<HandleInfo, CoreError> + Send> =
             match action {
@@ -131,6 +139,10 @@ impl PolaroidFlight {
                 "collect" => {
                     let id = id()?;
                     Box::new(move |core, cancel| core.collect(&ns, id, Engine::Auto, cancel))
+                },
+                "sql" if distributed => {
+                    let info = self.core.sql_distributed(&ns, &body, &[]).await.map_err(status)?;
+                    return Ok(Some(info.id.to_string()));
                 },
                 "sql" => Box::new(move |core, _| core.sql_over_namespace(&ns, &body)),
                 other => {
@@ -144,6 +156,18 @@ impl PolaroidFlight {
 
     fn describe(&self, ns: &Namespace, id: HandleId) -> Result<FlightInfo, Status> {
         Ok(flight_info(&self.core.info(ns, id).or_status()?))
+    }
+}
+
+/// Whether a call asks for the distributed engine: the header
+/// `polaroid-distributed` (`true`/`false`, `1`/`0`; absent: false).
+fn distributed<T>(request: &Request<T>) -> Result<bool, Status> {
+    match request.metadata().get("polaroid-distributed").map(|v| v.to_str()) {
+        None => Ok(false),
+        Some(Ok(v)) if v.eq_ignore_ascii_case("true") || v == "1" => Ok(true),
+        Some(Ok(v)) if v.eq_ignore_ascii_case("false") || v == "0" => Ok(false),
+        Some(Ok(v)) => Err(invalid(format!("the header polaroid-distributed must be true or false, got {v:?}"))),
+        Some(Err(_)) => Err(invalid("the header polaroid-distributed must be true or false (ASCII)")),
     }
 }
 
@@ -221,8 +245,8 @@ impl FlightService for PolaroidFlight {
     }
 
     async fn get_flight_info(&self, request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
-        let ns = namespace(&request)?;
-        let id = self.resolve(&ns, request.into_inner()).await?;
+        let (ns, distributed) = (namespace(&request)?, distributed(&request)?);
+        let id = self.resolve(&ns, request.into_inner(), distributed).await?;
         self.describe(&ns, id).map(Response::new)
     }
 
@@ -233,8 +257,8 @@ impl FlightService for PolaroidFlight {
     }
 
     async fn get_schema(&self, request: Request<FlightDescriptor>) -> Result<Response<SchemaResult>, Status> {
-        let ns = namespace(&request)?;
-        let id = self.resolve(&ns, request.into_inner()).await?;
+        let (ns, distributed) = (namespace(&request)?, distributed(&request)?);
+        let id = self.resolve(&ns, request.into_inner(), distributed).await?;
         let entry = self.core.handle(&ns, id).or_status()?;
         Ok(Response::new(SchemaResult { schema: ipc_schema(entry.schema()) }))
     }
@@ -276,6 +300,7 @@ impl FlightService for PolaroidFlight {
 
     async fn do_action(&self, request: Request<Action>) -> Result<Response<Self::DoActionStream>, Status> {
         let ns = namespace(&request)?;
+        let distributed = distributed(&request)?;
         let action = request.into_inner();
         if action.r#type == "plan" {
             let plan = action.body;
@@ -284,7 +309,7 @@ impl FlightService for PolaroidFlight {
             return Ok(Response::new(Box::pin(futures::stream::iter([Ok(result)]))));
         }
         let body = utf8(&action.body, &format!("the body of action {:?}", action.r#type))?;
-        let result_body = self.act(ns, &action.r#type, body).await?;
+        let result_body = self.act(ns, &action.r#type, body, distributed).await?;
         let results: Vec<_> =
             result_body.into_iter().map(|b| Ok(arrow_flight::Result { body: Bytes::from(b) })).collect();
         Ok(Response::new(Box::pin(futures::stream::iter(results))))

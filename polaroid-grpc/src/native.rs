@@ -254,6 +254,10 @@ impl Polaroid for PolaroidService {
         let ns = namespace(&request)?;
         let req = request.into_inner();
         let tables = req.tables.iter().map(|(name, h)| Ok((name.clone(), parse_id(h)?))).collect::<Result<Vec<_>, Status>>()?;
+        if req.distributed {
+            let info = self.core.sql_distributed(&ns, &req.query, &tables).await.map_err(status)?;
+            return Ok(Response::new(reply(&info)));
+        }
         self.run(move |core, _| core.sql(&ns, &req.query, &tables)).await
     }
 

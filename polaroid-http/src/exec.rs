@@ -40,6 +40,8 @@ struct Options {
     columns: Option<Vec<String>>,
     /// The `Statement-Timeout` header, in milliseconds.
     timeout: Option<Duration>,
+    /// `distributed=true`: DataFusion on the Ballista cluster runs it.
+    distributed: bool,
 }
 
 fn flag(params: &HashMap<String, String>, name: &str) -> bool {
@@ -97,6 +99,7 @@ impl Options {
             quote_large: flag(params, "quoteLargeNum"),
             columns,
             timeout,
+            distributed: flag(params, "distributed"),
             query,
         })
     }
@@ -133,6 +136,27 @@ fn prepare(core: &Core, ns: &polaroid_core::Namespace, options: &Options) -> Res
     let explain = if options.explain { Some(entry.lazy().describe_optimized_plan()?) } else { None };
     let timestamp_index = designated_timestamp(entry.schema(), &tables);
     Ok(Prepared { entry, compile_ns, total, explain, timestamp_index })
+}
+
+/// `distributed=true`: the cluster runs the query; its result, a frame, is
+/// rendered like any other (and not kept as a handle).
+async fn prepare_distributed(
+    core: &Arc<Core>,
+    ns: &polaroid_core::Namespace,
+    options: &Options,
+) -> Result<Prepared, CoreError> {
+    let started = Instant::now();
+    let info = core.sql_distributed(ns, &options.query, &[]).await?;
+    let mut entry = core.handle(ns, info.id)?;
+    core.drop_handle(ns, info.id)?;
+    if let Some(columns) = &options.columns {
+        let lf = entry.lazy().select(columns.iter().map(|c| col(c.as_str())).collect::<Vec<_>>());
+        entry = core.prepare_plan(lf, format!("exec({:?})", options.query))?;
+    }
+    let total = options.count.then(|| (info.rows.unwrap_or(0) as u64, 0));
+    let explain = options.explain.then(|| info.lineage.to_string());
+    // A query's run is its compile here: the cluster plans and runs at once.
+    Ok(Prepared { entry, compile_ns: started.elapsed().as_nanos() as u64, total, explain, timestamp_index: -1 })
 }
 
 /// Where the designated timestamp of the one table a query reads sits in
@@ -311,8 +335,14 @@ async fn run<S: ResultSink<Message = Bytes>>(
     let deadline = options.timeout.map(|t| started + t);
     let options = Arc::new(options);
     let prepared = {
-        let options = options.clone();
-        let work = door.core.run(move |core, _| prepare(core, &ns, &options));
+        let work = async {
+            if options.distributed {
+                prepare_distributed(&door.core, &ns, &options).await
+            } else {
+                let options = options.clone();
+                door.core.run(move |core, _| prepare(core, &ns, &options)).await
+            }
+        };
         match deadline {
             Some(d) => tokio::time::timeout_at(d.into(), work)
                 .await
@@ -350,6 +380,11 @@ async fn first_then_rest(mut rx: Receiver<Result<Bytes, CoreError>>) -> Result<B
 
 pub async fn exec(State(door): State<Door>, headers: HeaderMap, Query(params): Query<HashMap<String, String>>) -> Response {
     let query = params.get("query").map(|q| q.trim().to_string()).unwrap_or_default();
+    // The distributed engine judges every statement itself (and refuses
+    // all but queries), so none is taken for a QuestDB table change.
+    if flag(&params, "distributed") {
+        return run(&door, &headers, params, "application/json", JsonSink::new).await;
+    }
     match statement::kind(&query) {
         Kind::Query => run(&door, &headers, params, "application/json", JsonSink::new).await,
         kind => change(&door, &headers, query, kind).await,

@@ -67,6 +67,13 @@ struct Args {
     /// (see the README). More can be started and stopped over HTTP /sources.
     #[arg(long, env = "POLAROID_SOURCES")]
     sources: Option<PathBuf>,
+    /// The Ballista scheduler that runs `distributed=true` queries
+    /// (df://host:port). Without it, a standalone cluster (scheduler and
+    /// executor inside this process) starts on the first such query.
+    /// Executors must see the data directory at the same path.
+    #[cfg(feature = "distributed")]
+    #[arg(long, env = "POLAROID_BALLISTA")]
+    ballista: Option<String>,
 }
 
 #[tokio::main]
@@ -112,6 +119,16 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         auth_tokens: args.auth_token.into_iter().filter(|t| !t.is_empty()).collect(),
     };
     let core = Core::new(config.core()).map_err(|e| format!("data directory {}: {e}", config.data_dir.display()))?;
+    #[cfg(feature = "distributed")]
+    {
+        use polaroid_distributed::{BallistaEngine, Cluster};
+        let cluster = match &args.ballista {
+            Some(address) => Cluster::parse(address).map_err(|e| format!("--ballista: {e}"))?,
+            None => Cluster::Standalone,
+        };
+        tracing::info!(%cluster, "distributed queries run on Ballista");
+        core.set_distributed(std::sync::Arc::new(BallistaEngine::new(cluster)))?;
+    }
     let sources = Sources::new(core.clone());
     if let Some(path) = &args.sources {
         if !config.auth_tokens.is_empty() {

@@ -179,6 +179,17 @@ class Client:
         request = pb.SqlRequest(query=query, tables={name: f.id for name, f in frames.items()})
         return self._frame(self._call(self._stub.Sql, request))
 
+    def sql_distributed(self, query: str, **frames: RemoteFrame) -> RemoteFrame:
+        """Run SQL on the server's distributed engine (DataFusion on a Ballista cluster).
+
+        Tables are data-directory files, quoted whole (``FROM "ticks.parquet"``), the
+        caller's tables, and frames backed by files (what ``scan_parquet`` returns),
+        named by keyword. Frames held in the server's memory (uploads, collected
+        results) are refused: executors read files. The result is a frame handle.
+        """
+        request = pb.SqlRequest(query=query, tables={name: f.id for name, f in frames.items()}, distributed=True)
+        return self._frame(self._call(self._stub.Sql, request))
+
     # -- handles
 
     def attach(self, handle: str) -> RemoteFrame:

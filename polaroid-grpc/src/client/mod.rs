@@ -206,8 +206,21 @@ impl Client {
 
     /// SQL over remote frames registered under table names.
     pub async fn sql(&self, tables: &[(&str, &RemoteFrame)], query: &str) -> Result<RemoteFrame> {
+        self.sql_on(tables, query, false).await
+    }
+
+    /// SQL run by the server's distributed engine (DataFusion on Ballista)
+    /// over data-directory files (`FROM "ticks.parquet"`), the caller's
+    /// tables, and remote frames backed by files (what `scan` returns).
+    /// The result is a materialized frame.
+    pub async fn sql_distributed(&self, tables: &[(&str, &RemoteFrame)], query: &str) -> Result<RemoteFrame> {
+        self.sql_on(tables, query, true).await
+    }
+
+    async fn sql_on(&self, tables: &[(&str, &RemoteFrame)], query: &str, distributed: bool) -> Result<RemoteFrame> {
         let tables = tables.iter().map(|(name, f)| (name.to_string(), f.id().to_string())).collect();
-        let reply = self.rpc.clone().sql(self.request(proto::SqlRequest { tables, query: query.into() })).await?;
+        let request = proto::SqlRequest { tables, query: query.into(), distributed };
+        let reply = self.rpc.clone().sql(self.request(request)).await?;
         self.frame(reply)
     }
 }

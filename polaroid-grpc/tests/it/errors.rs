@@ -86,14 +86,14 @@ async fn a_bad_column_or_query_is_invalid_argument_naming_it() {
     let trades = client.scan(scan("trades.parquet")).await.unwrap().into_inner().info.unwrap().handle;
     let tables = HashMap::from([("trades".to_string(), trades)]);
     let err = client
-        .sql(SqlRequest { tables: tables.clone(), query: "SELECT no_such_column FROM trades".into() })
+        .sql(SqlRequest { tables: tables.clone(), query: "SELECT no_such_column FROM trades".into(), distributed: false })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(err.message().contains("no_such_column"), "{}", err.message());
-    let err = client.sql(SqlRequest { tables: tables.clone(), query: "SELEKT 1".into() }).await.unwrap_err();
+    let err = client.sql(SqlRequest { tables: tables.clone(), query: "SELEKT 1".into(), distributed: false }).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
-    let err = client.sql(SqlRequest { tables, query: "SELECT * FROM missing_table".into() }).await.unwrap_err();
+    let err = client.sql(SqlRequest { tables, query: "SELECT * FROM missing_table".into(), distributed: false }).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(err.message().contains("missing_table"), "{}", err.message());
     still_serving(&mut client).await;
@@ -110,7 +110,7 @@ async fn a_message_over_the_limit_is_refused() {
     .await;
     let mut client = server.client().await;
     let query = format!("SELECT 1 -- {}", "x".repeat(100 * 1024));
-    let err = client.sql(SqlRequest { tables: HashMap::new(), query }).await.unwrap_err();
+    let err = client.sql(SqlRequest { tables: HashMap::new(), query, distributed: false }).await.unwrap_err();
     assert!(matches!(err.code(), Code::OutOfRange | Code::ResourceExhausted), "{err:?}");
     assert!(err.message().contains("65536"), "{}", err.message());
     still_serving(&mut client).await;

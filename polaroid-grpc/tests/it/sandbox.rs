@@ -85,7 +85,7 @@ async fn handle_count(client: &mut PolaroidClient<Channel>) -> usize {
 }
 
 fn sql(query: &str) -> SqlRequest {
-    SqlRequest { query: query.into(), tables: HashMap::new() }
+    SqlRequest { query: query.into(), tables: HashMap::new(), distributed: false }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -333,7 +333,7 @@ class CleanTicks(_message.Message):
     def __init__(self, drop_out_of_order: _Optional[bool] = ...) -> None: ...
 
 class SqlRequest(_message.Message):
-    __slots__ = ("tables", "query")
+    __slots__ = ("tables", "query", "distributed")
     class TablesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -343,9 +343,11 @@ class SqlRequest(_message.Message):
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     TABLES_FIELD_NUMBER: _ClassVar[int]
     QUERY_FIELD_NUMBER: _ClassVar[int]
+    DISTRIBUTED_FIELD_NUMBER: _ClassVar[int]
     tables: _containers.ScalarMap[str, str]
     query: str
-    def __init__(self, tables: _Optional[_Mapping[str, str]] = ..., query: _Optional[str] = ...) -> None: ...
+    distributed: bool
+    def __init__(self, tables: _Optional[_Mapping[str, str]] = ..., query: _Optional[str] = ..., distributed: _Optional[bool] = ...) -> None: ...
 
 class PlanRequest(_message.Message):
     __slots__ = ("plan", "bindings", "client_polars", "description")

@@ -203,7 +203,9 @@ class PolaroidServicer:
         """Transforms -----------------------------------------------------------
 
         A SQL query over handles registered under table names (polars-sql).
-        The result is a lazy plan handle.
+        The result is a lazy plan handle. With distributed = true, DataFusion
+        plans it and a Ballista cluster runs it over data-directory files and
+        tables; the result is a frame handle.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
