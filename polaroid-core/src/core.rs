@@ -330,14 +330,14 @@ impl Core {
     /// first (every source resolved inside it, no file sinks), then resolved
     /// (its schema), then kept. A refused plan leaves no handle.
     pub fn keep_plan(&self, ns: &Namespace, lf: LazyFrame, lineage: impl AsRef<str>) -> Result<HandleInfo, CoreError> {
-        let lf = self.sandbox.confine(lf)?;
+        let lf = self.sandbox.confine(lf, ns)?;
         self.keep(ns, Entry::plan(lf, lineage)?)
     }
 
     /// A plan checked exactly as [`Core::keep_plan`] checks it (confined,
     /// resolved), but not kept: for doors that run a query once.
-    pub fn prepare_plan(&self, lf: LazyFrame, lineage: impl AsRef<str>) -> Result<Arc<Entry>, CoreError> {
-        let lf = self.sandbox.confine(lf)?;
+    pub fn prepare_plan(&self, ns: &Namespace, lf: LazyFrame, lineage: impl AsRef<str>) -> Result<Arc<Entry>, CoreError> {
+        let lf = self.sandbox.confine(lf, ns)?;
         Ok(Arc::new(Entry::plan(lf, lineage)?))
     }
 

@@ -13,6 +13,11 @@
 //! has no `..`, and resolves (through symlinks) to a file inside it. An
 //! absolute path is accepted only when it already names a file inside the
 //! data directory (that is what Scan itself stores).
+//!
+//! Tables' storage (`<data>/tables/<tenant>/...`) is the exception: tables
+//! are read by name, so no client path may lead there, and the absolute
+//! paths of a table's parts (what a table's plan holds) pass only in a
+//! plan of the tenant that owns them.
 
 use std::io::ErrorKind;
 use std::path::{Component, Path, PathBuf};
@@ -23,8 +28,11 @@ use polars::sql::SQLContext;
 use polars_plan::dsl::{DslPlan, ScanSources, SinkType};
 use polars_plan::plans::{DslFunction, FunctionIR};
 
+use polaroid_handles::Namespace;
+
 use crate::error::CoreError;
 use crate::plan_walk::walk;
+use crate::tables::{tenant_dir, TABLES_DIR};
 
 /// The data directory, canonical, and the rule for paths inside it.
 #[derive(Debug, Clone)]
@@ -58,7 +66,11 @@ impl Sandbox {
                 "{requested:?} is an absolute path; paths are relative to the server's data directory"
             )));
         }
-        self.canonical_file(requested, &self.data_dir.join(path))
+        let canonical = self.canonical_file(requested, &self.data_dir.join(path))?;
+        if canonical.starts_with(self.data_dir.join(TABLES_DIR)) {
+            return Err(tables_by_name(requested));
+        }
+        Ok(canonical)
     }
 
     /// Check the canonical form of `path` (already joined to the data
@@ -88,8 +100,9 @@ impl Sandbox {
     }
 
     /// A path as a plan carries it: relative (to the data directory) or an
-    /// absolute path that is already inside it.
-    fn resolve_plan_path(&self, requested: &str) -> Result<PathBuf, CoreError> {
+    /// absolute path that is already inside it; inside tables' storage only
+    /// under `own_tables`, the caller's.
+    fn resolve_plan_path(&self, requested: &str, own_tables: &Path) -> Result<PathBuf, CoreError> {
         let path = Path::new(requested);
         if !path.is_absolute() {
             return self.resolve(requested);
@@ -99,7 +112,16 @@ impl Sandbox {
                 "{requested:?} is outside the server's data directory; paths are relative to it"
             )));
         }
-        self.canonical_file(requested, path)
+        let canonical = self.canonical_file(requested, path)?;
+        if canonical.starts_with(self.data_dir.join(TABLES_DIR)) && !canonical.starts_with(own_tables) {
+            return Err(tables_by_name(requested));
+        }
+        Ok(canonical)
+    }
+
+    /// Where `ns`'s tables live.
+    fn tables_of(&self, ns: &Namespace) -> PathBuf {
+        self.data_dir.join(TABLES_DIR).join(tenant_dir(ns))
     }
 
     /// A SQL context whose table functions (`read_parquet('t.parquet')`, ...)
@@ -129,15 +151,16 @@ impl Sandbox {
     /// Subplans inside expressions (SQL `IN (SELECT ...)`, scalar subqueries)
     /// are walked too, and any cached IR is dropped so what runs is what was
     /// checked.
-    pub(crate) fn confine(&self, lf: LazyFrame) -> Result<LazyFrame, CoreError> {
+    pub(crate) fn confine(&self, lf: LazyFrame, ns: &Namespace) -> Result<LazyFrame, CoreError> {
         let opt_state = lf.get_current_optimizations();
         let mut plan = lf.logical_plan;
-        walk(&mut plan, &mut |node: &mut DslPlan| self.check_node(node))?;
+        let own_tables = self.tables_of(ns);
+        walk(&mut plan, &mut |node: &mut DslPlan| self.check_node(node, &own_tables))?;
         Ok(LazyFrame::from_logical_plan(plan, opt_state))
     }
 
     /// What the walk does at each node: confine sources, refuse sinks.
-    fn check_node(&self, node: &mut DslPlan) -> Result<(), CoreError> {
+    fn check_node(&self, node: &mut DslPlan, own_tables: &Path) -> Result<(), CoreError> {
         match node {
             DslPlan::Scan { sources, unified_scan_args, cached_ir, .. } => {
                 if unified_scan_args.deletion_files.is_some() {
@@ -145,13 +168,13 @@ impl Sandbox {
                         "scans with deletion files are not supported by this server".into(),
                     ));
                 }
-                *sources = self.confine_sources(sources)?;
+                *sources = self.confine_sources(sources, own_tables)?;
                 unified_scan_args.glob = false;
                 // The cached conversion may hold the unchecked paths.
                 *cached_ir = Default::default();
             },
             DslPlan::MapFunction { function: DslFunction::FunctionIR(FunctionIR::FastCount { sources, .. }), .. } => {
-                *sources = self.confine_sources(sources)?;
+                *sources = self.confine_sources(sources, own_tables)?;
             },
             DslPlan::Sink { payload, .. } => match payload {
                 SinkType::Memory | SinkType::Callback(_) => {},
@@ -166,12 +189,12 @@ impl Sandbox {
         Ok(())
     }
 
-    fn confine_sources(&self, sources: &ScanSources) -> Result<ScanSources, CoreError> {
+    fn confine_sources(&self, sources: &ScanSources, own_tables: &Path) -> Result<ScanSources, CoreError> {
         match sources {
             ScanSources::Paths(paths) => {
                 let mut confined = Vec::with_capacity(paths.len());
                 for path in paths.iter() {
-                    let canonical = self.resolve_plan_path(path.as_str())?;
+                    let canonical = self.resolve_plan_path(path.as_str(), own_tables)?;
                     confined.push(PlRefPath::new(canonical.to_string_lossy().as_ref()));
                 }
                 Ok(ScanSources::Paths(confined.into()))
@@ -202,6 +225,14 @@ impl RefusalSlot {
     }
 }
 
+/// A path into tables' storage: tables are read by name, and only their
+/// owner's plans reach their files (whose existence this does not reveal).
+fn tables_by_name(requested: &str) -> CoreError {
+    CoreError::PermissionDenied(format!(
+        "{requested:?} is inside the server's table storage; read a table by its name (FROM trades), not by its files"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use polars::prelude::*;
@@ -227,6 +258,13 @@ mod tests {
         Dirs { data, outside, sandbox }
     }
 
+    impl Dirs {
+        /// Confined for the anonymous tenant.
+        fn confine(&self, lf: LazyFrame) -> Result<LazyFrame, CoreError> {
+            self.sandbox.confine(lf, &Namespace::anonymous())
+        }
+    }
+
     fn scan(path: impl AsRef<str>) -> LazyFrame {
         LazyFrame::scan_ipc(PlRefPath::new(path.as_ref()), Default::default(), Default::default()).unwrap()
     }
@@ -242,7 +280,7 @@ mod tests {
     #[test]
     fn relative_sources_are_rewritten_to_their_canonical_path_and_run() {
         let d = dirs();
-        let confined = d.sandbox.confine(scan("t.ipc").filter(col("a").gt(lit(1)))).unwrap();
+        let confined = d.confine(scan("t.ipc").filter(col("a").gt(lit(1)))).unwrap();
         let plan = confined.describe_plan().unwrap();
         let canonical = d.data.path().canonicalize().unwrap().join("t.ipc");
         assert!(plan.contains(&canonical.display().to_string()), "{plan}");
@@ -255,21 +293,45 @@ mod tests {
         let d = dirs();
         let outside = d.outside.path().join("t.ipc").display().to_string();
         // A plain scan, and the same source under a join, a union and a subplan.
-        assert!(refusal(d.sandbox.confine(scan(&outside))).contains("outside the server's data directory"));
+        assert!(refusal(d.confine(scan(&outside))).contains("outside the server's data directory"));
         let joined = scan("t.ipc").join(scan(&outside), [col("a")], [col("a")], JoinArgs::new(JoinType::Inner));
-        refusal(d.sandbox.confine(joined));
+        refusal(d.confine(joined));
         let union = concat([scan("t.ipc"), scan(&outside)], UnionArgs::default()).unwrap();
-        refusal(d.sandbox.confine(union));
+        refusal(d.confine(union));
         let sub = Expr::SubPlan(SpecialEq::new(Arc::new(scan(&outside).logical_plan)), vec![]);
-        refusal(d.sandbox.confine(scan("t.ipc").filter(col("a").is_in(sub, false))));
-        assert!(refusal(d.sandbox.confine(scan("../t.ipc"))).contains("uses '..'"));
+        refusal(d.confine(scan("t.ipc").filter(col("a").is_in(sub, false))));
+        assert!(refusal(d.confine(scan("../t.ipc"))).contains("uses '..'"));
     }
 
     #[test]
     fn a_symlink_out_of_the_data_directory_is_refused() {
         let d = dirs();
         std::os::unix::fs::symlink(d.outside.path().join("t.ipc"), d.data.path().join("link.ipc")).unwrap();
-        assert!(refusal(d.sandbox.confine(scan("link.ipc"))).contains("resolves outside"));
+        assert!(refusal(d.confine(scan("link.ipc"))).contains("resolves outside"));
+    }
+
+    #[test]
+    fn table_files_are_reached_only_through_their_owners_plans() {
+        let d = dirs();
+        let mine = d.data.path().join("tables/default/trades");
+        let theirs = d.data.path().join("tables").join(tenant_dir(&Namespace::new("other-token"))).join("trades");
+        for dir in [&mine, &theirs] {
+            std::fs::create_dir_all(dir).unwrap();
+            std::fs::copy(d.data.path().join("t.ipc"), dir.join("part-1.arrow")).unwrap();
+        }
+        let absolute = |dir: &std::path::Path| dir.canonicalize().unwrap().join("part-1.arrow").display().to_string();
+        // A table's own plan (absolute paths to its parts) passes for its owner...
+        let rows = d.confine(scan(absolute(&mine))).unwrap().collect().unwrap().height();
+        assert_eq!(rows, 3);
+        // ...and for no one else, whoever wrote the plan.
+        let other = d.sandbox.confine(scan(absolute(&mine)), &Namespace::new("other-token"));
+        assert!(refusal(other).contains("table storage; read a table by its name"));
+        assert!(refusal(d.confine(scan(absolute(&theirs)))).contains("table storage"));
+        // Client paths never lead there: relative, or through a symlink.
+        assert!(refusal(d.confine(scan("tables/default/trades/part-1.arrow"))).contains("table storage"));
+        std::os::unix::fs::symlink(theirs.join("part-1.arrow"), d.data.path().join("peek.arrow")).unwrap();
+        assert!(refusal(d.confine(scan("peek.arrow"))).contains("table storage"));
+        assert!(matches!(d.sandbox.resolve("tables/default/trades/part-1.arrow"), Err(CoreError::PermissionDenied(_))));
     }
 
     #[test]
@@ -277,7 +339,7 @@ mod tests {
         let d = dirs();
         let target = SinkDestination::File { target: SinkTarget::Path(PlRefPath::new("out.ipc")) };
         let sink = scan("t.ipc").sink(target, FileWriteFormat::Ipc(Default::default()), UnifiedSinkArgs::default());
-        assert!(refusal(d.sandbox.confine(sink.unwrap())).contains("may not write files"));
+        assert!(refusal(d.confine(sink.unwrap())).contains("may not write files"));
     }
 
     #[test]
@@ -293,7 +355,7 @@ mod tests {
             other => panic!("expected PERMISSION_DENIED, got {other}"),
         }
         let lf = ctx.execute("SELECT a FROM read_ipc('t.ipc') ORDER BY a DESC").unwrap();
-        let out = d.sandbox.confine(lf).unwrap().collect().unwrap();
+        let out = d.confine(lf).unwrap().collect().unwrap();
         assert_eq!(out.column("a").unwrap().i64().unwrap().to_vec(), [Some(3), Some(2), Some(1)]);
     }
 }

@@ -27,6 +27,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::CoreError;
 
+/// Where tables live, under the data directory.
+pub(crate) const TABLES_DIR: &str = "tables";
+
 /// Rows the log may hold before they are written out to partitions.
 const CHECKPOINT_ROWS: usize = 250_000;
 const WAL_MAGIC: u32 = 0x504c_5741; // "PLWA"
@@ -196,7 +199,7 @@ fn check_name(name: &str, what: &str) -> Result<(), CoreError> {
 }
 
 /// A tenant's directory name: stable, and not the token itself.
-fn tenant_dir(ns: &Namespace) -> String {
+pub(crate) fn tenant_dir(ns: &Namespace) -> String {
     if ns.as_str().is_empty() {
         return "default".into();
     }
@@ -220,7 +223,7 @@ struct TenantTables {
 impl Tables {
     /// Tables under `data_dir/tables`.
     pub fn new(data_dir: &Path) -> Self {
-        Self { root: data_dir.join("tables"), open: Mutex::new(HashMap::new()) }
+        Self { root: data_dir.join(TABLES_DIR), open: Mutex::new(HashMap::new()) }
     }
 
     fn tenant(&self, ns: &Namespace) -> Result<Arc<TenantTables>, CoreError> {

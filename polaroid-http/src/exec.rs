@@ -123,7 +123,7 @@ fn prepare(core: &Core, ns: &polaroid_core::Namespace, options: &Options) -> Res
     if let Some(columns) = &options.columns {
         lf = lf.select(columns.iter().map(|c| col(c.as_str())).collect::<Vec<_>>());
     }
-    let entry = core.prepare_plan(lf, format!("exec({:?})", options.query))?;
+    let entry = core.prepare_plan(ns, lf, format!("exec({:?})", options.query))?;
     let compile_ns = started.elapsed().as_nanos() as u64;
     let total = if options.count {
         let started = Instant::now();
@@ -151,7 +151,7 @@ async fn prepare_distributed(
     core.drop_handle(ns, info.id)?;
     if let Some(columns) = &options.columns {
         let lf = entry.lazy().select(columns.iter().map(|c| col(c.as_str())).collect::<Vec<_>>());
-        entry = core.prepare_plan(lf, format!("exec({:?})", options.query))?;
+        entry = core.prepare_plan(ns, lf, format!("exec({:?})", options.query))?;
     }
     let total = options.count.then(|| (info.rows.unwrap_or(0) as u64, 0));
     let explain = options.explain.then(|| info.lineage.to_string());

@@ -67,7 +67,7 @@ pub fn create(core: &Core, ns: &Namespace, sql: &str, cancel: &CancelToken) -> R
     let partition_by = clauses.get(2).map_or(Ok(PartitionBy::None), |m| PartitionBy::parse(m.as_str()))?;
     if as_select {
         let (lf, _) = core.namespace_sql_plan(ns, inner)?;
-        let entry = core.prepare_plan(lf, format!("create table {name} as"))?;
+        let entry = core.prepare_plan(ns, lf, format!("create table {name} as"))?;
         let rows = core.collect_entry(&entry, Engine::Auto, cancel)?;
         let columns = rows.schema().iter().map(|(c, dtype)| ColumnDef { name: c.to_string(), kind: kind_of(dtype).into() }).collect();
         let def = TableDef { name: name.clone(), columns, timestamp, partition_by };
@@ -122,7 +122,7 @@ pub fn insert(core: &Core, ns: &Namespace, sql: &str, cancel: &CancelToken) -> R
         },
         _ => {
             let (lf, _) = core.namespace_sql_plan(ns, &source.to_string())?;
-            let entry = core.prepare_plan(lf, format!("insert into {name}"))?;
+            let entry = core.prepare_plan(ns, lf, format!("insert into {name}"))?;
             let selected = core.collect_entry(&entry, Engine::Auto, cancel)?;
             if selected.width() != targets.len() {
                 return Err(invalid(format!(

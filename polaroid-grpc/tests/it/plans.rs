@@ -394,6 +394,36 @@ async fn bad_plans_get_the_right_code_and_the_server_stays_up() {
     server.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn table_storage_is_reached_by_table_name_only() {
+    // A data directory holding some tenant's table part.
+    let data = tempfile::tempdir().unwrap();
+    let part_dir = data.path().join("tables/t0123456789abcdef/trades");
+    std::fs::create_dir_all(&part_dir).unwrap();
+    let mut rows = df!("secret" => [1i64, 2]).unwrap();
+    IpcWriter::new(std::fs::File::create(part_dir.join("part-1.arrow")).unwrap()).finish(&mut rows).unwrap();
+    let server = TestServer::start(ServerConfig {
+        data_dir: data.path().to_path_buf(),
+        auth_tokens: vec!["alice-secret".into()],
+        ..Default::default()
+    })
+    .await;
+    let absolute = part_dir.canonicalize().unwrap().join("part-1.arrow");
+    // A crafted plan naming the part's absolute path: refused.
+    let scan = LazyFrame::scan_ipc(PlRefPath::new(absolute.to_string_lossy().as_ref()), Default::default(), Default::default()).unwrap();
+    let err = send(&server, Some("alice-secret"), encoded(scan), &[]).await.unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{}", err.message());
+    assert!(err.message().contains("table storage; read a table by its name"), "{}", err.message());
+    // SQL's table functions with the relative path: refused too.
+    let mut raw = server.client().await;
+    let query = "SELECT * FROM read_ipc('tables/t0123456789abcdef/trades/part-1.arrow')";
+    let mut request = Request::new(polaroid_grpc::proto::SqlRequest { tables: Default::default(), query: query.into(), distributed: false });
+    request.metadata_mut().insert("authorization", "Bearer alice-secret".parse().unwrap());
+    let err = raw.sql(request).await.unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{}", err.message());
+    server.stop().await;
+}
+
 /// Serialize without the client's own opaque check, as a crafted client would.
 fn encoded_unchecked(lf: LazyFrame) -> Vec<u8> {
     let mut bytes = Vec::new();
