@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 
 use crate::collect::{collect_plan, stoppable};
 use crate::distributed::{kind_of_path, not_file_backed, scanned_files, DistributedEngine, FileKind, FileTable};
+use crate::result_files::{ResultFile, ResultFiles};
 use crate::error::{panic_message, CoreError};
 use crate::metrics::Metrics;
 use crate::results::{spawn_result, ResultSink, Window};
@@ -31,6 +32,10 @@ use crate::upload::{check_ipc_stream, read_ipc_stream, ChunkedReader};
 /// What one closed bar costs in memory, about: ts, open, high, low, close,
 /// volume, vwap (with its validity), trade count and series id.
 const BAR_BYTES: u64 = 72;
+
+/// A distributed result up to this size (or the caller's budget, if
+/// smaller) is kept as a frame; a larger one is written to a result file.
+const SPILL_AFTER: u64 = 64 << 20;
 
 /// polars-sql's table functions, which the SQL parser reports as table names.
 const TABLE_FUNCTIONS: &[&str] = &["read_csv", "read_parquet", "read_ipc", "read_json"];
@@ -155,6 +160,8 @@ pub struct Core {
     tables: Tables,
     /// Set once at start when the server has a distributed engine.
     distributed: std::sync::OnceLock<crate::distributed::Engine>,
+    /// Results spilled to files, alive while a handle reads them.
+    results: ResultFiles,
 }
 
 impl Core {
@@ -183,6 +190,7 @@ impl Core {
     ) -> std::io::Result<Arc<Self>> {
         let sandbox = Sandbox::new(data_dir)?;
         let tables = Tables::new(sandbox.root());
+        let results = ResultFiles::new(sandbox.root());
         Ok(Arc::new(Self {
             tables,
             store,
@@ -192,6 +200,7 @@ impl Core {
             active_streams: Arc::new(AtomicU64::new(0)),
             metrics: Metrics::default(),
             distributed: std::sync::OnceLock::new(),
+            results,
         }))
     }
 
@@ -330,15 +339,21 @@ impl Core {
     /// first (every source resolved inside it, no file sinks), then resolved
     /// (its schema), then kept. A refused plan leaves no handle.
     pub fn keep_plan(&self, ns: &Namespace, lf: LazyFrame, lineage: impl AsRef<str>) -> Result<HandleInfo, CoreError> {
-        let lf = self.sandbox.confine(lf, ns)?;
-        self.keep(ns, Entry::plan(lf, lineage)?)
+        let entry = self.confined_entry(ns, lf, lineage)?;
+        self.keep(ns, entry)
+    }
+
+    /// A plan confined for `ns`, as an entry that holds the result files
+    /// it reads.
+    fn confined_entry(&self, ns: &Namespace, lf: LazyFrame, lineage: impl AsRef<str>) -> Result<Entry, CoreError> {
+        let (lf, read) = self.sandbox.confine_reading(lf, ns)?;
+        Ok(Entry::plan(lf, lineage)?.holding(self.results.held_by(&read)))
     }
 
     /// A plan checked exactly as [`Core::keep_plan`] checks it (confined,
     /// resolved), but not kept: for doors that run a query once.
     pub fn prepare_plan(&self, ns: &Namespace, lf: LazyFrame, lineage: impl AsRef<str>) -> Result<Arc<Entry>, CoreError> {
-        let lf = self.sandbox.confine(lf, ns)?;
-        Ok(Arc::new(Entry::plan(lf, lineage)?))
+        Ok(Arc::new(self.confined_entry(ns, lf, lineage)?))
     }
 
     /// Keep a materialized frame.
@@ -670,9 +685,11 @@ impl Core {
             .map_err(|_| CoreError::Internal("the distributed engine is already set".into()))
     }
 
-    /// Run `query` on the distributed engine and keep its result as a
-    /// frame handle. Names resolve as [`crate::distributed`] says; the
-    /// request's `tables` bind names to handles first.
+    /// Run `query` on the distributed engine and keep its result: a frame
+    /// handle, or when it outgrows [`SPILL_AFTER`] (or the caller's budget)
+    /// a plan handle over a result file. Names resolve as
+    /// [`crate::distributed`] says; the request's `tables` bind names to
+    /// handles first.
     pub async fn sql_distributed(
         self: &Arc<Self>,
         ns: &Namespace,
@@ -704,27 +721,57 @@ impl Core {
         described.sort();
         let _slot = self.slot().await?;
         let mut batches = engine.submit(query.to_string(), files).await?;
-        let budget = self.build_limit();
-        let mut result: Option<DataFrame> = None;
+        let text = format!("sql_distributed({query:?} over [{}] on {})", described.join(", "), engine.describe());
+        // Up to the threshold the result is a frame; past it, everything
+        // goes to a result file and the handle reads it as a plan.
+        let spill_after = SPILL_AFTER.min(self.build_limit());
+        let (mut held, mut held_bytes) = (Vec::new(), 0u64);
+        let mut schema: Option<SchemaRef> = None;
+        let mut spilled: Option<(Arc<ResultFile>, polars::io::ipc::BatchedWriter<std::fs::File>)> = None;
         while let Some(batch) = batches.recv().await {
             let batch = batch?;
-            let df = match result.as_mut() {
-                None => result.insert(batch),
-                Some(df) => {
-                    df.vstack_mut_owned(batch)?;
-                    df
-                },
-            };
-            if df.estimated_size() as u64 > budget {
-                return Err(CoreError::ResourceExhausted(format!(
-                    "the distributed result outgrew the {budget} bytes of your share of the server's memory \
-                     budget; aggregate or add a LIMIT"
-                )));
+            let schema = schema.get_or_insert_with(|| batch.schema().clone());
+            if batch.height() == 0 {
+                continue;
+            }
+            if let Some((_, writer)) = spilled.as_mut() {
+                tokio::task::block_in_place(|| writer.write_batch(&batch))?;
+                continue;
+            }
+            held_bytes += batch.estimated_size() as u64;
+            held.push(batch);
+            if held_bytes > spill_after {
+                let (file, out) = self.results.create(ns)?;
+                let writer = tokio::task::block_in_place(|| -> Result<_, CoreError> {
+                    let arrow = schema.to_arrow(CompatLevel::newest());
+                    let fields = polars_arrow::io::ipc::write::default_ipc_fields(arrow.iter_values());
+                    let mut writer = IpcWriter::new(out).batched(schema, fields)?;
+                    for df in held.drain(..) {
+                        writer.write_batch(&df)?;
+                    }
+                    Ok(writer)
+                })?;
+                held_bytes = 0;
+                spilled = Some((file, writer));
             }
         }
-        let df = result.ok_or_else(|| CoreError::Internal("the distributed engine sent no schema".into()))?;
-        let text = format!("sql_distributed({query:?} over [{}] on {})", described.join(", "), engine.describe());
-        self.keep_frame(ns, Entry::frame(df, lineage(&text)))
+        let schema = schema.ok_or_else(|| CoreError::Internal("the distributed engine sent no schema".into()))?;
+        match spilled {
+            None => {
+                let mut df = DataFrame::empty_with_schema(&schema);
+                for batch in held {
+                    df.vstack_mut_owned(batch)?;
+                }
+                self.keep_frame(ns, Entry::frame(df, lineage(&text)))
+            },
+            Some((file, mut writer)) => {
+                tokio::task::block_in_place(|| writer.finish())?;
+                let path = PlRefPath::new(file.path().to_string_lossy().as_ref());
+                let lf = LazyFrame::scan_ipc(path, Default::default(), Default::default())?;
+                // The kept entry holds `file` from here on (found by path).
+                self.keep_plan(ns, lf, lineage(&text))
+            },
+        }
     }
 
     /// The files behind `name` in a distributed query.

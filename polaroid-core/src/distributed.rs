@@ -3,7 +3,8 @@
 //! The core stays free of the engine. It resolves the tables a query names
 //! to files in the data directory, hands them to a [`DistributedEngine`]
 //! (the `polaroid-distributed` crate implements one), and keeps the
-//! batches that come back as a handle. Executors are other processes,
+//! batches that come back as a handle: a frame, or past a threshold a plan
+//! over a result file ([`crate::result_files`]). Executors are other processes,
 //! often on other machines: they read files, never this process's memory,
 //! so a table must be backed by files to be queried this way.
 //!

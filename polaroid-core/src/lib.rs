@@ -14,6 +14,8 @@
 //! - [`collect`] (private): running a plan within the budget, stoppably.
 //! - [`slots`]: query slots and cancel tokens.
 //! - [`tables`]: named, durable tables (write-ahead log, partitions).
+//! - [`result_files`]: results too large for a frame, spilled to files
+//!   that live as long as a handle reads them.
 //! - [`distributed`]: SQL run by a distributed engine over data-directory
 //!   files (the engine itself lives in `polaroid-distributed`).
 //! - [`metrics`]: request, latency and ingest counters every door feeds.
@@ -26,6 +28,7 @@ pub mod error;
 pub mod ipc;
 pub mod metrics;
 mod plan_walk;
+pub mod result_files;
 pub mod results;
 pub mod sample;
 mod sandbox;

@@ -14,9 +14,10 @@
 //! absolute path is accepted only when it already names a file inside the
 //! data directory (that is what Scan itself stores).
 //!
-//! Tables' storage (`<data>/tables/<tenant>/...`) is the exception: tables
-//! are read by name, so no client path may lead there, and the absolute
-//! paths of a table's parts (what a table's plan holds) pass only in a
+//! The server's own storage is the exception: tables
+//! (`<data>/tables/<tenant>/...`) are read by name and spilled results
+//! (`<data>/results/<tenant>/...`) through their handles, so no client path
+//! may lead there, and the absolute paths such a plan holds pass only in a
 //! plan of the tenant that owns them.
 
 use std::io::ErrorKind;
@@ -32,7 +33,15 @@ use polaroid_handles::Namespace;
 
 use crate::error::CoreError;
 use crate::plan_walk::walk;
+use crate::result_files::RESULTS_DIR;
 use crate::tables::{tenant_dir, TABLES_DIR};
+
+/// The server's own storage directories, and how a client reaches what is
+/// in them instead of by path.
+const STORAGE: &[(&str, &str)] = &[
+    (TABLES_DIR, "table storage; read a table by its name (FROM trades), not by its files"),
+    (RESULTS_DIR, "result storage; read a result through its handle"),
+];
 
 /// The data directory, canonical, and the rule for paths inside it.
 #[derive(Debug, Clone)]
@@ -67,10 +76,15 @@ impl Sandbox {
             )));
         }
         let canonical = self.canonical_file(requested, &self.data_dir.join(path))?;
-        if canonical.starts_with(self.data_dir.join(TABLES_DIR)) {
-            return Err(tables_by_name(requested));
+        match self.storage_of(&canonical) {
+            Some(how) => Err(in_storage(requested, how)),
+            None => Ok(canonical),
         }
-        Ok(canonical)
+    }
+
+    /// How to reach a file of the server's storage, if `canonical` is one.
+    fn storage_of(&self, canonical: &Path) -> Option<&'static str> {
+        STORAGE.iter().find(|(dir, _)| canonical.starts_with(self.data_dir.join(dir))).map(|(_, how)| *how)
     }
 
     /// Check the canonical form of `path` (already joined to the data
@@ -100,9 +114,9 @@ impl Sandbox {
     }
 
     /// A path as a plan carries it: relative (to the data directory) or an
-    /// absolute path that is already inside it; inside tables' storage only
-    /// under `own_tables`, the caller's.
-    fn resolve_plan_path(&self, requested: &str, own_tables: &Path) -> Result<PathBuf, CoreError> {
+    /// absolute path that is already inside it; inside the server's storage
+    /// only in the tenant's own directories.
+    fn resolve_plan_path(&self, requested: &str, tenant: &str) -> Result<PathBuf, CoreError> {
         let path = Path::new(requested);
         if !path.is_absolute() {
             return self.resolve(requested);
@@ -113,15 +127,13 @@ impl Sandbox {
             )));
         }
         let canonical = self.canonical_file(requested, path)?;
-        if canonical.starts_with(self.data_dir.join(TABLES_DIR)) && !canonical.starts_with(own_tables) {
-            return Err(tables_by_name(requested));
+        if let Some(how) = self.storage_of(&canonical) {
+            let owned = STORAGE.iter().any(|(dir, _)| canonical.starts_with(self.data_dir.join(dir).join(tenant)));
+            if !owned {
+                return Err(in_storage(requested, how));
+            }
         }
         Ok(canonical)
-    }
-
-    /// Where `ns`'s tables live.
-    fn tables_of(&self, ns: &Namespace) -> PathBuf {
-        self.data_dir.join(TABLES_DIR).join(tenant_dir(ns))
     }
 
     /// A SQL context whose table functions (`read_parquet('t.parquet')`, ...)
@@ -151,16 +163,18 @@ impl Sandbox {
     /// Subplans inside expressions (SQL `IN (SELECT ...)`, scalar subqueries)
     /// are walked too, and any cached IR is dropped so what runs is what was
     /// checked.
-    pub(crate) fn confine(&self, lf: LazyFrame, ns: &Namespace) -> Result<LazyFrame, CoreError> {
+    /// Returns the confined plan and the canonical files it reads.
+    pub(crate) fn confine_reading(&self, lf: LazyFrame, ns: &Namespace) -> Result<(LazyFrame, Vec<PathBuf>), CoreError> {
         let opt_state = lf.get_current_optimizations();
         let mut plan = lf.logical_plan;
-        let own_tables = self.tables_of(ns);
-        walk(&mut plan, &mut |node: &mut DslPlan| self.check_node(node, &own_tables))?;
-        Ok(LazyFrame::from_logical_plan(plan, opt_state))
+        let tenant = tenant_dir(ns);
+        let mut read = Vec::new();
+        walk(&mut plan, &mut |node: &mut DslPlan| self.check_node(node, &tenant, &mut read))?;
+        Ok((LazyFrame::from_logical_plan(plan, opt_state), read))
     }
 
     /// What the walk does at each node: confine sources, refuse sinks.
-    fn check_node(&self, node: &mut DslPlan, own_tables: &Path) -> Result<(), CoreError> {
+    fn check_node(&self, node: &mut DslPlan, tenant: &str, read: &mut Vec<PathBuf>) -> Result<(), CoreError> {
         match node {
             DslPlan::Scan { sources, unified_scan_args, cached_ir, .. } => {
                 if unified_scan_args.deletion_files.is_some() {
@@ -168,13 +182,13 @@ impl Sandbox {
                         "scans with deletion files are not supported by this server".into(),
                     ));
                 }
-                *sources = self.confine_sources(sources, own_tables)?;
+                *sources = self.confine_sources(sources, tenant, read)?;
                 unified_scan_args.glob = false;
                 // The cached conversion may hold the unchecked paths.
                 *cached_ir = Default::default();
             },
             DslPlan::MapFunction { function: DslFunction::FunctionIR(FunctionIR::FastCount { sources, .. }), .. } => {
-                *sources = self.confine_sources(sources, own_tables)?;
+                *sources = self.confine_sources(sources, tenant, read)?;
             },
             DslPlan::Sink { payload, .. } => match payload {
                 SinkType::Memory | SinkType::Callback(_) => {},
@@ -189,13 +203,14 @@ impl Sandbox {
         Ok(())
     }
 
-    fn confine_sources(&self, sources: &ScanSources, own_tables: &Path) -> Result<ScanSources, CoreError> {
+    fn confine_sources(&self, sources: &ScanSources, tenant: &str, read: &mut Vec<PathBuf>) -> Result<ScanSources, CoreError> {
         match sources {
             ScanSources::Paths(paths) => {
                 let mut confined = Vec::with_capacity(paths.len());
                 for path in paths.iter() {
-                    let canonical = self.resolve_plan_path(path.as_str(), own_tables)?;
+                    let canonical = self.resolve_plan_path(path.as_str(), tenant)?;
                     confined.push(PlRefPath::new(canonical.to_string_lossy().as_ref()));
+                    read.push(canonical);
                 }
                 Ok(ScanSources::Paths(confined.into()))
             },
@@ -225,12 +240,10 @@ impl RefusalSlot {
     }
 }
 
-/// A path into tables' storage: tables are read by name, and only their
-/// owner's plans reach their files (whose existence this does not reveal).
-fn tables_by_name(requested: &str) -> CoreError {
-    CoreError::PermissionDenied(format!(
-        "{requested:?} is inside the server's table storage; read a table by its name (FROM trades), not by its files"
-    ))
+/// A path into the server's storage, which only its owner's plans reach
+/// (the refusal does not say whether the file exists, or whose it is).
+fn in_storage(requested: &str, how: &str) -> CoreError {
+    CoreError::PermissionDenied(format!("{requested:?} is inside the server's {how}"))
 }
 
 #[cfg(test)]
@@ -261,7 +274,7 @@ mod tests {
     impl Dirs {
         /// Confined for the anonymous tenant.
         fn confine(&self, lf: LazyFrame) -> Result<LazyFrame, CoreError> {
-            self.sandbox.confine(lf, &Namespace::anonymous())
+            self.sandbox.confine_reading(lf, &Namespace::anonymous()).map(|(lf, _)| lf)
         }
     }
 
@@ -324,7 +337,7 @@ mod tests {
         let rows = d.confine(scan(absolute(&mine))).unwrap().collect().unwrap().height();
         assert_eq!(rows, 3);
         // ...and for no one else, whoever wrote the plan.
-        let other = d.sandbox.confine(scan(absolute(&mine)), &Namespace::new("other-token"));
+        let other = d.sandbox.confine_reading(scan(absolute(&mine)), &Namespace::new("other-token")).map(|(lf, _)| lf);
         assert!(refusal(other).contains("table storage; read a table by its name"));
         assert!(refusal(d.confine(scan(absolute(&theirs)))).contains("table storage"));
         // Client paths never lead there: relative, or through a symlink.

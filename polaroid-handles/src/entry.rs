@@ -70,6 +70,9 @@ impl FrameRef {
 /// One stored handle: its payload and what the store knows about it.
 pub struct Entry {
     frames: Vec<FrameRef>,
+    /// What must live as long as this handle: a result file its plan
+    /// scans, deleted when its last holder goes.
+    guards: Vec<Arc<dyn std::any::Any + Send + Sync>>,
     payload: Payload,
     schema: SchemaRef,
     rows: Option<usize>,
@@ -122,6 +125,7 @@ impl Entry {
         let now = SystemTime::now();
         Self {
             frames: Vec::new(),
+            guards: Vec::new(),
             payload,
             schema,
             rows,
@@ -133,6 +137,13 @@ impl Entry {
             created_mono: std::time::Instant::now(),
             last_access_ms: AtomicU64::new(epoch_ms(now)),
         }
+    }
+
+    /// Keep `guards` alive as long as this handle (and anything holding
+    /// this entry, such as a result stream) lives.
+    pub fn holding(mut self, guards: Vec<Arc<dyn std::any::Any + Send + Sync>>) -> Self {
+        self.guards.extend(guards);
+        self
     }
 
     /// Give the handle a human name (an upload's table name), by which SQL

@@ -242,8 +242,16 @@ impl HandleStore {
 
     /// Remove `id`. Its buffers are freed once no running query holds them.
     pub fn drop(&self, ns: &Namespace, id: HandleId) -> Result<()> {
-        match self.existing(ns).and_then(|cache| cache.remove(&id)) {
-            Some(_) => {
+        let cache = self.existing(ns);
+        match cache.as_ref().and_then(|cache| cache.remove(&id)) {
+            Some(held) => {
+                drop(held);
+                // moka keeps the removed value in its write log until its
+                // next maintenance; run it now, so what the handle alone
+                // kept alive (its frame, a result file) goes with it.
+                if let Some(cache) = cache {
+                    cache.run_pending_tasks();
+                }
                 self.settle();
                 Ok(())
             },

@@ -138,8 +138,9 @@ fn prepare(core: &Core, ns: &polaroid_core::Namespace, options: &Options) -> Res
     Ok(Prepared { entry, compile_ns, total, explain, timestamp_index })
 }
 
-/// `distributed=true`: the cluster runs the query; its result, a frame, is
-/// rendered like any other (and not kept as a handle).
+/// `distributed=true`: the cluster runs the query; its result (a frame, or
+/// a plan over its spilled file) is rendered like any other, and not kept
+/// as a handle.
 async fn prepare_distributed(
     core: &Arc<Core>,
     ns: &polaroid_core::Namespace,
@@ -153,7 +154,15 @@ async fn prepare_distributed(
         let lf = entry.lazy().select(columns.iter().map(|c| col(c.as_str())).collect::<Vec<_>>());
         entry = core.prepare_plan(ns, lf, format!("exec({:?})", options.query))?;
     }
-    let total = options.count.then(|| (info.rows.unwrap_or(0) as u64, 0));
+    // A large result comes back as a plan over its spilled file: count it.
+    let total = match (options.count, info.rows) {
+        (false, _) => None,
+        (true, Some(rows)) => Some((rows as u64, 0)),
+        (true, None) => {
+            let counted = entry.lazy().select([len()]).collect()?;
+            Some((counted.column("len")?.get(0)?.extract::<u64>().unwrap_or(0), 0))
+        },
+    };
     let explain = options.explain.then(|| info.lineage.to_string());
     // A query's run is its compile here: the cluster plans and runs at once.
     Ok(Prepared { entry, compile_ns: started.elapsed().as_nanos() as u64, total, explain, timestamp_index: -1 })

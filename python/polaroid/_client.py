@@ -185,7 +185,7 @@ class Client:
         Tables are data-directory files, quoted whole (``FROM "ticks.parquet"``), the
         caller's tables, and frames backed by files (what ``scan_parquet`` returns),
         named by keyword. Frames held in the server's memory (uploads, collected
-        results) are refused: executors read files. The result is a frame handle.
+        results) are refused: executors read files. The result is a frame handle, or for a large one a plan over its spilled file.
         """
         request = pb.SqlRequest(query=query, tables={name: f.id for name, f in frames.items()}, distributed=True)
         return self._frame(self._call(self._stub.Sql, request))

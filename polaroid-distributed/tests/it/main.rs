@@ -4,6 +4,7 @@
 
 mod oracle;
 mod refusals;
+mod spill;
 
 use std::future::Future;
 use std::path::Path;
@@ -38,9 +39,15 @@ pub fn fixture() -> Fixture {
 }
 
 pub fn fixture_on(engine: BallistaEngine) -> Fixture {
+    fixture_with(engine, CoreConfig::default().memory_limit)
+}
+
+/// A fixture whose caller may hold `memory_limit` bytes of frames.
+pub fn fixture_with(engine: BallistaEngine, memory_limit: u64) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     write_files(dir.path());
-    let core = Core::new(CoreConfig { data_dir: dir.path().to_path_buf(), ..CoreConfig::default() }).unwrap();
+    let config = CoreConfig { data_dir: dir.path().to_path_buf(), memory_limit, ..CoreConfig::default() };
+    let core = Core::new(config).unwrap();
     core.set_distributed(Arc::new(engine)).unwrap();
     Fixture { core, dir, ns: Namespace::anonymous() }
 }
@@ -83,12 +90,12 @@ pub fn polars_sql(dir: &Path, query: &str) -> DataFrame {
     ctx.execute(query).unwrap().collect().unwrap()
 }
 
-/// The frame a handle holds.
+/// The frame a handle holds (a small distributed result is one).
 pub fn frame(f: &Fixture, info: &polaroid_core::HandleInfo) -> DataFrame {
     let entry = f.core.handle(&f.ns, info.id).unwrap();
     match entry.payload() {
         polaroid_core::Payload::Frame(df) => df.as_ref().clone(),
-        polaroid_core::Payload::Plan(_) => panic!("a distributed result is a frame"),
+        polaroid_core::Payload::Plan(_) => panic!("a small distributed result is a frame"),
     }
 }
 

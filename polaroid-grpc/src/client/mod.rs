@@ -212,7 +212,7 @@ impl Client {
     /// SQL run by the server's distributed engine (DataFusion on Ballista)
     /// over data-directory files (`FROM "ticks.parquet"`), the caller's
     /// tables, and remote frames backed by files (what `scan` returns).
-    /// The result is a materialized frame.
+    /// The result is a frame, or for a large one a plan over its spilled file.
     pub async fn sql_distributed(&self, tables: &[(&str, &RemoteFrame)], query: &str) -> Result<RemoteFrame> {
         self.sql_on(tables, query, true).await
     }

@@ -205,7 +205,8 @@ class PolaroidServicer:
         A SQL query over handles registered under table names (polars-sql).
         The result is a lazy plan handle. With distributed = true, DataFusion
         plans it and a Ballista cluster runs it over data-directory files and
-        tables; the result is a frame handle.
+        tables; the result is a frame handle (a large one: a plan over its
+        spilled result file).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
