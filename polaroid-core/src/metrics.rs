@@ -111,6 +111,14 @@ impl Metrics {
         self.latency.get_or_create(&DoorLabels { door: door.into() }).observe(elapsed.as_secs_f64());
     }
 
+    /// A request refused before any timed work (a malformed ILP line):
+    /// counted, but kept out of the latency histogram, where a zero would
+    /// pull the door's quantiles down.
+    pub fn refused(&self, door: &str, route: &str, code: &str) {
+        let labels = RequestLabels { door: door.into(), route: route.into(), code: code.into() };
+        self.requests.get_or_create(&labels).inc();
+    }
+
     /// Rows appended to `table`.
     pub fn ingested(&self, table: &str, rows: u64) {
         self.ingested.get_or_create(&TableLabels { table: table.into() }).inc_by(rows);
@@ -143,5 +151,22 @@ impl Metrics {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_request_is_counted_but_not_timed() {
+        let metrics = Metrics::default();
+        metrics.request("ilp-tcp", "batch", "ok", Duration::from_millis(3));
+        metrics.refused("ilp-tcp", "line", "invalid");
+        let text = metrics.render(&CoreStats::default());
+        let line = |prefix: &str| text.lines().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("{prefix} in\n{text}")).to_string();
+        assert!(line("polaroid_requests_total{door=\"ilp-tcp\",route=\"line\",code=\"invalid\"}").ends_with(" 1"));
+        // One observation (the batch), not two.
+        assert!(line("polaroid_request_duration_seconds_count{door=\"ilp-tcp\"}").ends_with(" 1"), "{text}");
     }
 }

@@ -149,7 +149,7 @@ async fn connection(core: &Arc<Core>, ns: &Namespace, stream: TcpStream, mut sto
                 number += 1;
                 if let Err(message) = batch.add(&buffer, number) {
                     batch.flush(core, ns).await?;
-                    core.metrics().request("ilp-tcp", "line", "invalid", Duration::ZERO);
+                    core.metrics().refused("ilp-tcp", "line", "invalid");
                     return Err(batch.closed(message));
                 }
                 buffer.clear();

@@ -6,11 +6,10 @@ use std::collections::HashMap;
 use polaroid_grpc::proto::polaroid_client::PolaroidClient;
 use polaroid_grpc::proto::{FileFormat, HandleRequest, ListRequest, ScanRequest, SqlRequest, StatsRequest};
 use polaroid_grpc::ServerConfig;
-use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
-use tonic::{Code, Request};
+use tonic::Code;
 
-use crate::{ipc_stream, sample_dir, upload_chunks, TestServer};
+use crate::{as_tenant, ipc_stream, sample_dir, upload_chunks, TestServer};
 
 fn scan(path: &str) -> ScanRequest {
     ScanRequest { path: path.into(), format: FileFormat::Unspecified as i32, csv_has_header: None, csv_separator: None }
@@ -121,13 +120,7 @@ async fn a_message_over_the_limit_is_refused() {
 async fn upload_as(token: &str, client: &mut PolaroidClient<Channel>) -> polaroid_grpc::proto::HandleInfo {
     let bytes = ipc_stream(&polars::prelude::df!("x" => [1i64, 2, 3]).unwrap());
     let chunks = upload_chunks("small", &bytes, 1 << 20);
-    client.upload(with(token, tokio_stream::iter(chunks))).await.unwrap().into_inner().info.unwrap()
-}
-
-fn with<T>(token: &str, msg: T) -> Request<T> {
-    let mut r = Request::new(msg);
-    r.metadata_mut().insert("authorization", MetadataValue::try_from(format!("Bearer {token}")).unwrap());
-    r
+    client.upload(as_tenant(token, tokio_stream::iter(chunks))).await.unwrap().into_inner().info.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -143,23 +136,23 @@ async fn tokens_authenticate_and_each_has_its_own_namespace() {
     assert_eq!(err.code(), Code::Unauthenticated);
     assert!(err.message().contains("Bearer"), "{}", err.message());
 
-    let err = client.list(with("wrong", ListRequest {})).await.unwrap_err();
+    let err = client.list(as_tenant("wrong", ListRequest {})).await.unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
 
     let alice_handle =
-        client.scan(with("alice-secret", scan("trades.parquet"))).await.unwrap().into_inner().info.unwrap().handle;
-    let alice = client.list(with("alice-secret", ListRequest {})).await.unwrap().into_inner().handles;
+        client.scan(as_tenant("alice-secret", scan("trades.parquet"))).await.unwrap().into_inner().info.unwrap().handle;
+    let alice = client.list(as_tenant("alice-secret", ListRequest {})).await.unwrap().into_inner().handles;
     assert_eq!(alice.len(), 1);
-    let bob = client.list(with("bob-secret", ListRequest {})).await.unwrap().into_inner().handles;
+    let bob = client.list(as_tenant("bob-secret", ListRequest {})).await.unwrap().into_inner().handles;
     assert!(bob.is_empty());
-    let err = client.schema(with("bob-secret", HandleRequest { handle: alice_handle.clone() })).await.unwrap_err();
+    let err = client.schema(as_tenant("bob-secret", HandleRequest { handle: alice_handle.clone() })).await.unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
     assert!(err.message().ends_with("no such handle exists"));
     // Stats counts the caller's handles only.
     let upload = upload_as("alice-secret", &mut client).await;
-    let alice = client.stats(with("alice-secret", StatsRequest {})).await.unwrap().into_inner();
+    let alice = client.stats(as_tenant("alice-secret", StatsRequest {})).await.unwrap().into_inner();
     assert_eq!((alice.handles, alice.bytes), (2, upload.estimated_bytes.unwrap()));
-    let bob = client.stats(with("bob-secret", StatsRequest {})).await.unwrap().into_inner();
+    let bob = client.stats(as_tenant("bob-secret", StatsRequest {})).await.unwrap().into_inner();
     assert_eq!((bob.handles, bob.bytes, bob.inserted), (0, 0, 2));
     server.stop().await;
 }

@@ -69,6 +69,14 @@ impl TestServer {
     }
 }
 
+/// `message` as the holder of `token` sends it.
+pub fn as_tenant<T>(token: &str, message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    let value = tonic::metadata::MetadataValue::try_from(format!("Bearer {token}")).unwrap();
+    request.metadata_mut().insert("authorization", value);
+    request
+}
+
 pub fn sample_path(name: &str) -> PathBuf {
     sample_dir().join(name)
 }

@@ -417,9 +417,8 @@ async fn table_storage_is_reached_by_table_name_only() {
     // SQL's table functions with the relative path: refused too.
     let mut raw = server.client().await;
     let query = "SELECT * FROM read_ipc('tables/t0123456789abcdef/trades/part-1.arrow')";
-    let mut request = Request::new(polaroid_grpc::proto::SqlRequest { tables: Default::default(), query: query.into(), distributed: false });
-    request.metadata_mut().insert("authorization", "Bearer alice-secret".parse().unwrap());
-    let err = raw.sql(request).await.unwrap_err();
+    let request = polaroid_grpc::proto::SqlRequest { tables: Default::default(), query: query.into(), distributed: false };
+    let err = raw.sql(crate::as_tenant("alice-secret", request)).await.unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied, "{}", err.message());
     server.stop().await;
 }

@@ -4,19 +4,12 @@
 
 use polaroid_grpc::proto::{SourcesRequest, StartSourceRequest, StopSourceRequest};
 use polaroid_grpc::ServerConfig;
-use tonic::metadata::MetadataValue;
 use tonic::{Code, Request};
 
-use crate::{sample_dir, TestServer};
+use crate::{as_tenant, sample_dir, TestServer};
 
 fn spec(name: &str) -> String {
     format!(r#"{{"name": "{name}", "table": "t", "format": "binance-trade", "websocket": {{"url": "ws://127.0.0.1:9", "reconnect_min_ms": 10}}}}"#)
-}
-
-fn as_tenant<T>(token: &str, message: T) -> Request<T> {
-    let mut r = Request::new(message);
-    r.metadata_mut().insert("authorization", MetadataValue::try_from(format!("Bearer {token}")).unwrap());
-    r
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
