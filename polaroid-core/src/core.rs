@@ -650,7 +650,6 @@ impl Core {
         }
         let names = polars::sql::extract_table_identifiers(query, false, true)?;
         let mut tables = HashMap::new();
-        let mut listed: Option<Vec<HandleInfo>> = None;
         let mut unresolved = Vec::new();
         for name in names {
             // Table functions read data-directory files; SQL resolves them itself.
@@ -661,11 +660,7 @@ impl Core {
                 Ok(id) => Some(id),
                 // A table of that name wins over an upload's name.
                 Err(_) if self.tables.get(ns, &name)?.is_some() => None,
-                Err(_) => {
-                    let handles = listed.get_or_insert_with(|| self.store.list(ns));
-                    // Newest first: a name re-uploaded refers to the latest upload.
-                    handles.iter().rev().find(|h| h.name.as_deref() == Some(name.as_str())).map(|h| h.id)
-                },
+                Err(_) => self.newest_upload(ns, &name),
             };
             match id {
                 Some(id) => {
@@ -675,6 +670,12 @@ impl Core {
             }
         }
         Ok((tables.into_iter().collect(), unresolved))
+    }
+
+    /// The caller's handle uploaded (or kept) under `name`: the newest, as
+    /// a name uploaded again refers to the latest upload.
+    fn newest_upload(&self, ns: &Namespace, name: &str) -> Option<HandleId> {
+        self.store.list(ns).iter().rev().find(|h| h.name.as_deref() == Some(name)).map(|h| h.id)
     }
 
     /// Give this core the engine `distributed=true` queries run on. Set
@@ -791,9 +792,8 @@ impl Core {
         if let Ok(id) = name.parse::<HandleId>() {
             return self.file_backed_handle(ns, name, id);
         }
-        // Newest first: a name re-uploaded refers to the latest upload.
-        if let Some(handle) = self.store.list(ns).iter().rev().find(|h| h.name.as_deref() == Some(name)) {
-            return self.file_backed_handle(ns, name, handle.id);
+        if let Some(id) = self.newest_upload(ns, name) {
+            return self.file_backed_handle(ns, name, id);
         }
         if std::path::Path::new(name).extension().is_some() {
             let path = self.sandbox.resolve(name)?;

@@ -25,18 +25,10 @@ const UNREACHABLE: &[&str] = &[
     "Unavailable",
 ];
 
-/// An error while parsing, resolving or planning a query.
-pub fn planning_error(err: DataFusionError) -> CoreError {
-    classify(&err)
-}
-
-/// An error while a query runs (or while its result streams back).
-pub fn running_error(err: DataFusionError) -> CoreError {
-    classify(&err)
-}
-
-fn classify(err: &DataFusionError) -> CoreError {
-    let text = message(err);
+/// An error of DataFusion's or Ballista's, while a query is planned, runs,
+/// or streams back, in the core's terms.
+pub fn to_core_error(err: DataFusionError) -> CoreError {
+    let text = message(&err);
     if UNREACHABLE.iter().any(|w| text.contains(w)) {
         return CoreError::Unavailable(format!("the Ballista cluster failed the query: {text}"));
     }
@@ -85,7 +77,7 @@ mod tests {
 
     #[test]
     fn the_callers_mistakes_keep_datafusions_message() {
-        let err = planning_error(DataFusionError::Plan("table 'x' not found".into()));
+        let err = to_core_error(DataFusionError::Plan("table 'x' not found".into()));
         assert_eq!(err.kind(), polaroid_core::ErrorKind::InvalidArgument);
         assert_eq!(err.to_string(), "Error during planning: table 'x' not found");
     }
@@ -93,11 +85,11 @@ mod tests {
     #[test]
     fn an_unreachable_cluster_is_unavailable_whatever_wraps_it() {
         let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused (os error 111)");
-        let err = running_error(DataFusionError::Context("fetching partition".into(), Box::new(DataFusionError::External(Box::new(io)))));
+        let err = to_core_error(DataFusionError::Context("fetching partition".into(), Box::new(DataFusionError::External(Box::new(io)))));
         assert_eq!(err.kind(), polaroid_core::ErrorKind::Unavailable);
         assert!(err.to_string().contains("Connection refused (os error 111)"), "{err}");
         // What Ballista's scheduler says when every executor of a job died.
-        let lost = running_error(DataFusionError::Execution(
+        let lost = to_core_error(DataFusionError::Execution(
             "Job 038HGM3Y7J000 failed: all executors were lost and no executor re-registered within 0s".into(),
         ));
         assert_eq!(lost.kind(), polaroid_core::ErrorKind::Unavailable);

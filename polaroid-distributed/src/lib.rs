@@ -40,7 +40,7 @@ use polaroid_core::distributed::{Batches, DistributedEngine, FileKind, FileTable
 use polaroid_core::CoreError;
 use tokio::sync::{mpsc, OnceCell};
 
-use crate::errors::{planning_error, running_error};
+use crate::errors::to_core_error;
 
 /// Result batches the engine may run ahead of the core, which stacks them.
 const RESULT_WINDOW: usize = 4;
@@ -117,13 +117,13 @@ impl BallistaEngine {
         for table in tables {
             let provider = table_provider(&ctx, &table).await?;
             let name = plain.get(&table.name).cloned().unwrap_or(table.name);
-            ctx.register_table(TableReference::bare(name), provider).map_err(planning_error)?;
+            ctx.register_table(TableReference::bare(name), provider).map_err(to_core_error)?;
         }
         // A second line of defence: whatever the statement check let
         // through, DataFusion itself runs no DDL, DML or SET here.
         let options = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
-        let df = ctx.sql_with_options(&query, options).await.map_err(planning_error)?;
-        let mut stream = df.execute_stream().await.map_err(running_error)?;
+        let df = ctx.sql_with_options(&query, options).await.map_err(to_core_error)?;
+        let mut stream = df.execute_stream().await.map_err(to_core_error)?;
         let schema = stream.schema();
         let (tx, rx) = mpsc::channel(RESULT_WINDOW);
         let first = convert::empty_frame(&schema);
@@ -133,7 +133,7 @@ impl BallistaEngine {
                 return;
             }
             while let Some(batch) = stream.next().await {
-                let frame = batch.map_err(running_error).and_then(|b| convert::to_frame(&b));
+                let frame = batch.map_err(to_core_error).and_then(|b| convert::to_frame(&b));
                 let failed = frame.is_err();
                 // The receiver went away (the client left): stop reading.
                 if tx.send(frame).await.is_err() || failed {
@@ -155,7 +155,7 @@ impl Inner {
         // Ballista connects lazily, deep inside the first execution; ask
         // first so an unreachable scheduler is a clear UNAVAILABLE.
         connect(&host, port).await?;
-        SessionContext::remote(&format!("df://{host}:{port}")).await.map_err(planning_error)
+        SessionContext::remote(&format!("df://{host}:{port}")).await.map_err(to_core_error)
     }
 
     async fn standalone_port(&self) -> Result<u16, CoreError> {
@@ -213,7 +213,7 @@ async fn table_provider(ctx: &SessionContext, table: &FileTable) -> Result<Arc<d
         .iter()
         .map(|path| ListingTableUrl::parse(path.to_string_lossy().as_ref()))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(planning_error)?;
+        .map_err(to_core_error)?;
     // Every file is named exactly, whatever its extension.
     let options = ListingOptions::new(format).with_file_extension("");
     let config = ListingTableConfig::new_with_multi_paths(urls)
@@ -223,7 +223,7 @@ async fn table_provider(ctx: &SessionContext, table: &FileTable) -> Result<Arc<d
         .map_err(|e| {
             CoreError::FailedPrecondition(format!("the files of {:?} cannot be read: {}", table.name, errors::message(&e)))
         })?;
-    Ok(Arc::new(ListingTable::try_new(config).map_err(planning_error)?))
+    Ok(Arc::new(ListingTable::try_new(config).map_err(to_core_error)?))
 }
 
 impl DistributedEngine for BallistaEngine {

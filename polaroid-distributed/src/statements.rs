@@ -13,13 +13,13 @@ use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::common::TableReference;
 use polaroid_core::CoreError;
 
-use crate::errors::planning_error;
+use crate::errors::to_core_error;
 
 /// The tables `query` reads, each one identifier (CTE names left out).
 pub fn table_names(query: &str) -> Result<Vec<String>, CoreError> {
     let statement = one_query(query)?;
     // DataFusion folds unquoted names to lower case; so does the lookup.
-    let (tables, _ctes) = resolve_table_references(&statement, true).map_err(planning_error)?;
+    let (tables, _ctes) = resolve_table_references(&statement, true).map_err(to_core_error)?;
     tables.into_iter().map(one_identifier).collect()
 }
 
@@ -71,7 +71,7 @@ fn plain_identifier(name: &str) -> String {
 
 /// The one statement of `query`, which must be a query.
 fn one_query(query: &str) -> Result<Statement, CoreError> {
-    let mut statements = DFParser::parse_sql_with_dialect(query, &GenericDialect {}).map_err(planning_error)?;
+    let mut statements = DFParser::parse_sql_with_dialect(query, &GenericDialect {}).map_err(to_core_error)?;
     let statement = match (statements.pop_front(), statements.is_empty()) {
         (Some(statement), true) => statement,
         (None, _) => return Err(CoreError::InvalidArgument("the SQL query is empty".into())),

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import socket
 import subprocess
+import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,13 +21,10 @@ import pytest
 
 import polaroid as pr
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository, for ci.processes
+from ci.processes import free_port, wait_port  # noqa: E402
+
 SERVER = os.environ.get("POLAROID_SERVER", "target/debug/polaroid-server")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
@@ -37,15 +33,7 @@ class Server:
         self.target = f"127.0.0.1:{self.port}"
         self.proc = subprocess.Popen([SERVER, "--listen", self.target, "--http-listen", "off", "--ilp-listen", "off", "--data-dir", str(data_dir), *args],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 60
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                if time.time() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError(f"{SERVER} did not come up")
-                time.sleep(0.1)
+        wait_port(self.port, self.proc, SERVER)
 
     def stop(self) -> None:
         self.proc.terminate()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -29,7 +28,7 @@ import pyarrow.flight as flight
 import pytest
 
 import polaroid as pr
-from conftest import SERVER, free_port, trades_frame
+from conftest import SERVER, free_port, trades_frame, wait_port
 
 GROUP_BY = ('SELECT symbol, COUNT(*) AS n, SUM(size) AS volume, MIN(price) AS low, MAX(price) AS high '
             'FROM "trades.parquet" WHERE symbol IS NOT NULL GROUP BY symbol')
@@ -51,18 +50,6 @@ def same(got: pl.DataFrame, want: pl.DataFrame) -> None:
     assert got.columns == want.columns, (got, want)
     norm = lambda df: df.with_columns(cs.integer().cast(pl.Int64)).sort(df.columns)  # noqa: E731
     assert norm(got).equals(norm(want)), f"distributed:\n{got}\npolars:\n{want}"
-
-
-def wait_port(port: int, proc: subprocess.Popen, what: str, timeout: float = 120) -> None:
-    deadline = time.time() + timeout
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            if time.time() > deadline or proc.poll() is not None:
-                raise RuntimeError(f"{what} did not come up")
-            time.sleep(0.1)
 
 
 class Server:
@@ -200,7 +187,7 @@ class Cluster:
             # Lose a dead executor fast, and fail (not hang) when none is left.
             "--executor-timeout-seconds", "6", "--expire-dead-executor-interval-seconds", "2",
             "--no-executors-grace-period-seconds", "0"])
-        wait_port(self.port, self.scheduler, "ballista-scheduler")
+        wait_port(self.port, self.scheduler, "ballista-scheduler", timeout=120)
         self.executors = [self._executor(i, work) for i in range(2)]
         # Both registered with the scheduler (its REST API lists them).
         deadline = time.time() + 60
@@ -227,7 +214,7 @@ class Cluster:
             "--scheduler-host", "127.0.0.1", "--scheduler-port", str(self.port),
             "--work-dir", str(work / f"executor-{i}"), "--vcores", "2",
             "--executor-heartbeat-interval-seconds", "1"])
-        wait_port(port, proc, f"ballista-executor {i}")
+        wait_port(port, proc, f"ballista-executor {i}", timeout=120)
         return proc
 
     def stop(self) -> None:

@@ -3,23 +3,20 @@ polaroid-server. Run by `make test-python` (the server binary path comes from
 POLAROID_SERVER; pyarrow from the .venv that ci/python-env.sh makes)."""
 
 import os
-import socket
+from pathlib import Path
 import subprocess
+import sys
 import tempfile
-import time
 import unittest
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.flight as flight
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository, for ci.processes
+from ci.processes import free_port, wait_port  # noqa: E402
+
 SERVER = os.environ.get("POLAROID_SERVER", "target/debug/polaroid-server")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
@@ -34,15 +31,7 @@ class Server:
             stderr=subprocess.DEVNULL,
         )
         self.location = f"grpc://127.0.0.1:{self.port}"
-        deadline = time.time() + 60
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                if time.time() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError("polaroid-server did not come up")
-                time.sleep(0.1)
+        wait_port(self.port, self.proc, "polaroid-server")
 
     def stop(self):
         self.proc.terminate()

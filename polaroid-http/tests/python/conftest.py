@@ -9,35 +9,19 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import socket
 import subprocess
+import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository, for ci.processes
+from ci.processes import free_port, wait_port  # noqa: E402
+
 SERVER = os.environ.get("POLAROID_SERVER", "target/debug/polaroid-server")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(port: int, proc: subprocess.Popen) -> None:
-    deadline = time.time() + 60
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            if time.time() > deadline or proc.poll() is not None:
-                raise RuntimeError(f"{SERVER} did not come up")
-            time.sleep(0.05)
 
 
 class Server:
@@ -57,8 +41,8 @@ class Server:
              "--ilp-listen", f"127.0.0.1:{self.ilp_port}",
              "--data-dir", str(self.data_dir), *self.args],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(self.http_port, self.proc)
-        wait_for(self.grpc_port, self.proc)
+        wait_port(self.http_port, self.proc, SERVER)
+        wait_port(self.grpc_port, self.proc, SERVER)
 
     def stop(self) -> None:
         self.proc.terminate()
