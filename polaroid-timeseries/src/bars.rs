@@ -179,6 +179,10 @@ struct Kernel {
     series: Vec<Series>,
     /// Closed bars, their `series` column holding global ids.
     out: Columns,
+    /// Live bars: a tick older than its series' last one (or than a bar
+    /// already closed) is dropped and counted here instead of failing the run.
+    drop_late: bool,
+    late: u64,
 }
 
 fn column<'a>(df: &'a DataFrame, name: &PlSmallStr) -> Result<&'a Column> {
@@ -214,6 +218,10 @@ pub struct BarBuilder {
     /// Set by the first chunk: the time column's type and the kernel(s).
     time_dtype: Option<DataType>,
     engine: Option<Engine>,
+    /// Live bars: late ticks are dropped (see [`BarBuilder::live`]).
+    drop_late: bool,
+    /// The newest tick time pushed so far.
+    newest: Option<i64>,
 }
 
 enum Engine {
@@ -235,7 +243,29 @@ impl BarBuilder {
         let symbols = Symbols::new(options.by.clone());
         // Series ids are u32; more shards than that could never be used.
         let threads = threads.min(1024);
-        Ok(Self { options, symbols, threads, slots: Vec::new(), time_dtype: None, engine: None })
+        Ok(Self {
+            options,
+            symbols,
+            threads,
+            slots: Vec::new(),
+            time_dtype: None,
+            engine: None,
+            drop_late: false,
+            newest: None,
+        })
+    }
+
+    /// A builder for a live feed: bars are taken as they close
+    /// ([`BarBuilder::take_closed`]) rather than all at the end. Ticks that
+    /// arrive late (before their series' previous tick, or inside a bar
+    /// already closed by [`BarBuilder::close_until`]) are dropped and
+    /// counted ([`BarBuilder::late_ticks`]) instead of failing the feed.
+    /// `time_dtype` is the time column's type, known before the first tick.
+    pub fn live(options: OhlcvOptions, time_dtype: &DataType) -> Result<Self> {
+        let mut builder = Self::with_threads(options, 0)?;
+        builder.drop_late = true;
+        builder.start(&Column::new_empty(builder.options.time.clone(), time_dtype))?;
+        Ok(builder)
     }
 
     /// The columns a chunk needs: by-keys, time, price, size (each once).
@@ -291,6 +321,8 @@ impl BarBuilder {
             shards,
             series: Vec::new(),
             out: Columns::default(),
+            drop_late: self.drop_late,
+            late: 0,
         };
         self.engine = Some(match self.threads {
             0 => Engine::Inline(Box::new(kernel(0))),
@@ -314,6 +346,9 @@ impl BarBuilder {
             });
         }
         let times = time.datetime()?.physical().rechunk();
+        if let Some(max) = times.max() {
+            self.newest = Some(self.newest.map_or(max, |n| n.max(max)));
+        }
         let prices = numeric_as_f64(df, &self.options.price)?;
         let sizes = numeric_as_f64(df, &self.options.size)?;
         for c in &self.options.by {
@@ -365,6 +400,68 @@ impl BarBuilder {
         }
     }
 
+    /// The newest tick time pushed so far (in the time column's unit).
+    pub fn newest(&self) -> Option<i64> {
+        self.newest
+    }
+
+    /// Ticks dropped as late by a live builder.
+    pub fn late_ticks(&self) -> u64 {
+        match &self.engine {
+            Some(Engine::Inline(kernel)) => kernel.late,
+            _ => 0,
+        }
+    }
+
+    /// The start of the earliest time interval that still contains `t`:
+    /// where a live feed must begin reading so that every bar open at `t`
+    /// sees all of its ticks. `t` is in the time column's unit.
+    pub fn earliest_open_at(&self, t: i64) -> Result<i64> {
+        Ok(self.grid()?.first_covering(t)?)
+    }
+
+    /// `duration` in the time column's unit, if it is a fixed duration (not
+    /// calendar months, weeks or days in a zone).
+    pub fn units_of(&self, option: &'static str, duration: &Duration) -> Result<i64> {
+        let Some(DataType::Datetime(unit, _)) = &self.time_dtype else {
+            return Err(polars_err!(ComputeError: "the bar builder has not seen its time column yet").into());
+        };
+        crate::grid::fixed_units(duration, *unit).ok_or_else(|| TimeseriesError::InvalidOption {
+            option,
+            reason: format!("{duration} is not a fixed length of time"),
+        })
+    }
+
+    fn grid(&self) -> Result<&Grid> {
+        match &self.engine {
+            Some(Engine::Inline(kernel)) => Ok(&kernel.grid),
+            _ => Err(polars_err!(ComputeError: "only a live bar builder answers this").into()),
+        }
+    }
+
+    /// Close the time bars that end at or before `t`, whether or not their
+    /// series has traded since: with ticks arriving in time order, none can
+    /// fall in them any more. A later tick that would is late. Only a live
+    /// builder (which bins on the caller's thread) closes bars early.
+    pub fn close_until(&mut self, t: i64) {
+        if let Some(Engine::Inline(kernel)) = self.engine.as_mut() {
+            kernel.close_ended(t);
+        }
+    }
+
+    /// The bars closed since the last call, sorted by `ts`, then the by-keys;
+    /// no rows (with the bars' columns) if none closed.
+    pub fn take_closed(&mut self) -> Result<DataFrame> {
+        let out = match self.engine.as_mut() {
+            Some(Engine::Inline(kernel)) => std::mem::take(&mut kernel.out),
+            _ => return Err(polars_err!(ComputeError: "only a live bar builder hands out bars as they close").into()),
+        };
+        let df = self.frame(out)?;
+        let mut sort_by: Vec<PlSmallStr> = vec!["ts".into()];
+        sort_by.extend(self.options.by.iter().cloned());
+        Ok(df.sort(sort_by, SortMultipleOptions::default().with_maintain_order(true))?)
+    }
+
     /// Close every open bar and return the bars, sorted by the by-keys, then `ts`.
     pub fn finish(mut self) -> Result<DataFrame> {
         let kernels = match self.engine.take() {
@@ -376,9 +473,21 @@ impl BarBuilder {
         for kernel in kernels {
             out.append(kernel.close(self.options.emit_partial));
         }
-        let o = &self.options;
-        let time_dtype = self.time_dtype.clone().unwrap_or(DataType::Datetime(TimeUnit::Microseconds, None));
         let order = self.output_order(&out.series, &out.ts)?;
+        let df = self.frame(out)?;
+        match order {
+            Some(order) => Ok(df.take(&order)?),
+            None => {
+                let mut sort_by: Vec<PlSmallStr> = self.options.by.clone();
+                sort_by.push("ts".into());
+                Ok(df.sort(sort_by, SortMultipleOptions::default().with_maintain_order(true))?)
+            },
+        }
+    }
+
+    /// Bars as a frame: `[by.., ts, open, high, low, close, volume, vwap, trades]`.
+    fn frame(&self, out: Columns) -> Result<DataFrame> {
+        let time_dtype = self.time_dtype.clone().unwrap_or(DataType::Datetime(TimeUnit::Microseconds, None));
         let mut columns = self.symbols.gather(&out.series)?;
         columns.push(Int64Chunked::from_vec("ts".into(), out.ts).into_column().cast(&time_dtype)?);
         columns.push(Column::new("open".into(), out.open));
@@ -388,15 +497,7 @@ impl BarBuilder {
         columns.push(Column::new("volume".into(), out.volume));
         columns.push(Column::new("vwap".into(), out.vwap));
         columns.push(IdxCa::from_vec("trades".into(), out.trades).into_column());
-        let df = DataFrame::new_infer_height(columns)?;
-        match order {
-            Some(order) => Ok(df.take(&order)?),
-            None => {
-                let mut sort_by: Vec<PlSmallStr> = o.by.clone();
-                sort_by.push("ts".into());
-                Ok(df.sort(sort_by, SortMultipleOptions::default().with_maintain_order(true))?)
-            },
-        }
+        Ok(DataFrame::new_infer_height(columns)?)
     }
 
     /// The row order that sorts the bars by the by-keys, then `ts`, without
@@ -589,6 +690,10 @@ impl Kernel {
         let id = self.global_id(index);
         let series = &mut self.series[index as usize];
         if t < series.last_time {
+            if self.drop_late {
+                self.late += 1;
+                return Ok(());
+            }
             return Err(TimeseriesError::Unsorted { later: series.last_time, earlier: t });
         }
         series.last_time = t;
@@ -607,6 +712,10 @@ impl Kernel {
         let id = self.global_id(index);
         let series = &mut self.series[index as usize];
         if t < series.last_time {
+            if self.drop_late {
+                self.late += 1;
+                return Ok(());
+            }
             return Err(TimeseriesError::Unsorted { later: series.last_time, earlier: t });
         }
         series.last_time = t;
@@ -616,6 +725,26 @@ impl Kernel {
             close_activity(series, &mut self.out, id);
         }
         Ok(())
+    }
+
+    /// Close the time bars that end at or before `t`. Their series' ticks
+    /// before the last closed end are late from now on.
+    fn close_ended(&mut self, t: i64) {
+        for index in 0..self.series.len() {
+            let id = self.global_id(index as u32);
+            let series = &mut self.series[index];
+            let mut closed = false;
+            while series.open.front().is_some_and(|b| b.end <= t) {
+                let bar = series.open.pop_front().expect("checked");
+                series.last_time = series.last_time.max(bar.end);
+                emit(series, &mut self.out, id, &bar);
+                closed = true;
+            }
+            if closed {
+                // The next tick takes the slow path, which knows the bars left.
+                series.fast_until = i64::MIN;
+            }
+        }
     }
 
     /// Close every open bar: the shard's bars, in the order they closed.

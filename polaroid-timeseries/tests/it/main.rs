@@ -5,6 +5,7 @@
 mod activity;
 mod analytics;
 mod bounds;
+mod live;
 mod oracle;
 mod streaming;
 mod threads;
