@@ -14,6 +14,7 @@
 //! - [`collect`] (private): running a plan within the budget, stoppably.
 //! - [`slots`]: query slots and cancel tokens.
 //! - [`tables`]: named, durable tables (write-ahead log, partitions).
+//! - [`live_bars`]: bars of a live table streamed as they close.
 //! - [`result_files`]: results too large for a frame, spilled to files
 //!   that live as long as a handle reads them.
 //! - [`distributed`]: SQL run by a distributed engine over data-directory
@@ -26,6 +27,7 @@ mod core;
 pub mod distributed;
 pub mod error;
 pub mod ipc;
+pub mod live_bars;
 pub mod metrics;
 mod plan_walk;
 pub mod result_files;
@@ -40,6 +42,7 @@ pub mod upload;
 
 pub use crate::core::{blocking, Core, CoreConfig, CoreStats, FileFormat, ScanSpec};
 pub use error::{CoreError, ErrorKind};
+pub use live_bars::{BarFeed, BarSubscription};
 pub use metrics::Metrics;
 pub use slots::{CancelOnDrop, CancelToken, Slot, SlotConfig};
 pub use tenants::Tenants;

@@ -37,6 +37,9 @@ const WAL_MAGIC: u32 = 0x504c_5741; // "PLWA"
 const RECORD_HEADER: usize = 4 + 4 + 4 + 8;
 /// The largest record the log accepts (one append).
 const MAX_RECORD: usize = 1 << 30;
+/// Appends a live reader ([`Table::subscribe`]) may be behind before it is
+/// told it fell behind: what bounds the memory a slow reader holds.
+pub const TAIL_APPENDS: usize = 256;
 
 /// How a table's files are split by its designated timestamp.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -350,6 +353,8 @@ pub struct Table {
     state: RwLock<TableState>,
     /// Held for a whole append (log write, fsync, state update).
     writer: Mutex<Wal>,
+    /// Each append's rows, read as [`Table::scan`] reads them, for live readers.
+    tail: tokio::sync::broadcast::Sender<Arc<DataFrame>>,
 }
 
 #[derive(Clone)]
@@ -405,7 +410,13 @@ impl Table {
             pending = concat_rows(pending, rows, &schema)?;
         }
         let state = TableState { def, parts, pending };
-        Ok(Self { dir, state: RwLock::new(state), writer: Mutex::new(Wal { file, next_seq: next_seq.max(done + 1) }) })
+        let (tail, _) = tokio::sync::broadcast::channel(TAIL_APPENDS);
+        Ok(Self {
+            dir,
+            state: RwLock::new(state),
+            writer: Mutex::new(Wal { file, next_seq: next_seq.max(done + 1) }),
+            tail,
+        })
     }
 
     pub fn def(&self) -> TableDef {
@@ -416,33 +427,32 @@ impl Table {
     /// column read as the table's type (SYMBOL as categorical).
     pub fn scan(&self) -> Result<LazyFrame, CoreError> {
         let state = self.state.read().unwrap_or_else(|p| p.into_inner()).clone();
+        Self::scan_state(&state)
+    }
+
+    /// The table now, and every append after it: no row is in both, none
+    /// is missed. Appended rows come as [`Table::scan`] reads them; a reader
+    /// more than [`TAIL_APPENDS`] appends behind gets `Lagged`, and `Closed`
+    /// once the table is dropped.
+    pub fn subscribe(&self) -> Result<(LazyFrame, tokio::sync::broadcast::Receiver<Arc<DataFrame>>), CoreError> {
+        // Appends hold the writer from the log write to the broadcast.
+        let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner()).clone();
+        Ok((Self::scan_state(&state)?, self.tail.subscribe()))
+    }
+
+    fn scan_state(state: &TableState) -> Result<LazyFrame, CoreError> {
         let schema = state.def.schema()?;
         let mut inputs = Vec::with_capacity(state.parts.len() + 1);
         for part in &state.parts {
             let path = PlRefPath::new(part.to_string_lossy().as_ref());
             inputs.push(LazyFrame::scan_ipc(path, Default::default(), Default::default())?);
         }
-        inputs.push(state.pending.lazy());
+        inputs.push(state.pending.clone().lazy());
         let mut aligned = Vec::with_capacity(inputs.len());
         for mut lf in inputs {
-            // Parts written before a column was added lack it: null there.
             let has = lf.collect_schema()?;
-            let columns: Vec<Expr> = state
-                .def
-                .columns
-                .iter()
-                .map(|c| {
-                    let stored = schema.get(c.name.as_str()).cloned().unwrap_or(DataType::String);
-                    let value = if has.contains(c.name.as_str()) { col(c.name.as_str()) } else { lit(NULL).cast(stored.clone()) };
-                    let read = if c.kind.eq_ignore_ascii_case("SYMBOL") {
-                        DataType::from_categories(Categories::global())
-                    } else {
-                        stored
-                    };
-                    value.cast(read).alias(c.name.as_str())
-                })
-                .collect();
-            aligned.push(lf.select(columns));
+            aligned.push(lf.select(read_columns(&state.def, &schema, &has)));
         }
         Ok(concat(aligned, UnionArgs { rechunk: false, parallel: true, ..Default::default() })?)
     }
@@ -477,10 +487,20 @@ impl Table {
         append_record(&mut wal.file, seq, &mut rows).map_err(|e| io_error(&self.dir.join("wal.log"), e))?;
         wal.next_seq += 1;
         let appended = rows.height() as u64;
-        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
-        state.pending = concat_rows(std::mem::take(&mut state.pending), rows, &schema)?;
-        if state.pending.height() >= CHECKPOINT_ROWS {
-            self.checkpoint(&mut state, &mut wal, seq)?;
+        let live = (self.tail.receiver_count() > 0).then(|| rows.clone());
+        {
+            let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+            state.pending = concat_rows(std::mem::take(&mut state.pending), rows, &schema)?;
+            if state.pending.height() >= CHECKPOINT_ROWS {
+                self.checkpoint(&mut state, &mut wal, seq)?;
+            }
+        }
+        // Still under the writer: live readers get appends in order, and
+        // none that their snapshot already holds.
+        if let Some(rows) = live {
+            let read = rows.lazy().select(read_columns(&def, &schema, &schema)).collect()?;
+            // No receiver left (they went away meanwhile) is no error.
+            let _ = self.tail.send(Arc::new(read));
         }
         Ok(appended)
     }
@@ -528,6 +548,22 @@ impl Table {
         let counted = self.scan()?.select([len()]).collect()?;
         Ok(counted.column("len")?.get(0)?.extract::<u64>().unwrap_or(0))
     }
+}
+
+/// The table's columns as readers see them, from an input that has the
+/// columns `has` in the stored `schema`: a column the input lacks (a part
+/// written before the column was added) is null, SYMBOL is categorical.
+fn read_columns(def: &TableDef, schema: &Schema, has: &Schema) -> Vec<Expr> {
+    def.columns
+        .iter()
+        .map(|c| {
+            let stored = schema.get(c.name.as_str()).cloned().unwrap_or(DataType::String);
+            let value = if has.contains(c.name.as_str()) { col(c.name.as_str()) } else { lit(NULL).cast(stored.clone()) };
+            let read =
+                if c.kind.eq_ignore_ascii_case("SYMBOL") { DataType::from_categories(Categories::global()) } else { stored };
+            value.cast(read).alias(c.name.as_str())
+        })
+        .collect()
 }
 
 /// `rows` in the table's columns and types: missing columns are null,

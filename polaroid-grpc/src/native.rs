@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
 use polaroid_core::ipc::{frame_parts, EncodedBatch, IpcSink, END_OF_STREAM};
-use polaroid_core::results::Window;
+use polaroid_core::results::{ResultSink, Window};
 use polaroid_core::{Core, CoreError, FileFormat, HandleId, HandleInfo, PayloadKind, ScanSpec};
 use polaroid_sources::{SourceError, SourceSpec, SourceState, SourceStatus, Sources};
 use polars::prelude::*;
@@ -273,6 +273,39 @@ impl Polaroid for PolaroidService {
         let id = parse_id(&req.handle)?;
         let (options, op) = timeseries::ohlcv_options(&req).or_status()?;
         self.run(move |core, cancel| core.ohlcv(&ns, id, &options, &op, cancel)).await
+    }
+
+    type SubscribeBarsStream = StatusStream<IpcMessage>;
+
+    async fn subscribe_bars(
+        &self,
+        request: Request<proto::SubscribeBarsRequest>,
+    ) -> Result<Response<Self::SubscribeBarsStream>, Status> {
+        let ns = namespace(&request)?;
+        let subscription = timeseries::bar_subscription(request.get_ref()).or_status()?;
+        let feed = self.core.subscribe_bars(&ns, subscription).await.or_status()?;
+        // The first frame fixes the schema; each frame is one record batch
+        // (or a few, past the message size), never an end-of-stream marker.
+        let max_message = self.max_message_size;
+        let mut sink = None;
+        let messages = futures::StreamExt::flat_map(ReceiverStream::new(feed), move |frame| {
+            let mut out = Vec::new();
+            match frame {
+                Ok(bars) => {
+                    let sink = sink.get_or_insert_with(|| fetch_sink(bars.schema(), max_message, None));
+                    out.extend(sink.head().into_iter().map(Ok));
+                    if let Err(e) = sink.batch(&bars, &mut |m| {
+                        out.push(Ok(m));
+                        true
+                    }) {
+                        out.push(Err(status(e)));
+                    }
+                },
+                Err(e) => out.push(Err(status(e))),
+            }
+            futures::stream::iter(out)
+        });
+        Ok(Response::new(Box::pin(messages)))
     }
 
     async fn tick_analytics(

@@ -400,6 +400,11 @@ impl BarBuilder {
         }
     }
 
+    /// The time column's name.
+    pub fn time_column(&self) -> &PlSmallStr {
+        &self.options.time
+    }
+
     /// The newest tick time pushed so far (in the time column's unit).
     pub fn newest(&self) -> Option<i64> {
         self.newest

@@ -98,6 +98,37 @@ const DECODE_WINDOW: usize = 8;
 
 pub type Result<T, E = ClientError> = std::result::Result<T, E>;
 
+/// Closed bars as the server sends them ([`Client::subscribe_bars`]).
+pub struct BarStream {
+    messages: tonic::Streaming<proto::IpcMessage>,
+    /// The stream's schema message, which each batch is decoded after.
+    schema: Option<Vec<bytes::Bytes>>,
+}
+
+impl BarStream {
+    /// The next frame of closed bars (sorted by `ts`, then the by-keys);
+    /// `None` once the server ends the stream. Waits for bars to close.
+    pub async fn next(&mut self) -> Option<Result<DataFrame>> {
+        loop {
+            let message = match self.messages.message().await {
+                Ok(Some(message)) => message,
+                Ok(None) => return None,
+                Err(status) => return Some(Err(status.into())),
+            };
+            if message.rows == 0 && self.schema.is_none() {
+                self.schema = Some(message.into_parts());
+                continue;
+            }
+            let Some(schema) = &self.schema else {
+                return Some(Err(tonic::Status::internal("the server sent bars before their schema").into()));
+            };
+            let parts = schema.iter().cloned().chain(message.into_parts());
+            let reader = polaroid_core::upload::ChunkedReader::new(parts);
+            return Some(polaroid_core::upload::read_ipc_stream(reader).map_err(ClientError::from));
+        }
+    }
+}
+
 /// A connection to a Polaroid server. Cloning is cheap and shares the channel.
 #[derive(Clone)]
 pub struct Client {
@@ -168,6 +199,28 @@ impl Client {
         let request = self.request(proto::ScanRequest { path: path.into(), format: format as i32, ..Default::default() });
         let reply = self.rpc.clone().scan(request).await?;
         self.frame(reply)
+    }
+
+    /// Bars of the table `table` as they close while it grows (ILP, a live
+    /// source): first those closed since `start` (RFC 3339, or UTC; `None`:
+    /// only bars still open now), then each append's closed bars. `grace`
+    /// (a fixed duration such as `"2s"`) keeps a time bar open that long
+    /// after the newest tick passed its end, for ticks that come late.
+    pub async fn subscribe_bars(
+        &self,
+        table: &str,
+        options: &polaroid_timeseries::OhlcvOptions,
+        start: Option<&str>,
+        grace: Option<&str>,
+    ) -> Result<BarStream> {
+        let request = proto::SubscribeBarsRequest {
+            table: table.into(),
+            bars: Some(ohlcv_request(options)),
+            start: start.unwrap_or_default().into(),
+            grace: grace.unwrap_or_default().into(),
+        };
+        let messages = self.rpc.clone().subscribe_bars(self.request(request)).await?.into_inner();
+        Ok(BarStream { messages, schema: None })
     }
 
     /// A lazy scan of a parquet file under the server's data directory.
@@ -526,31 +579,7 @@ impl RemoteFrame {
     /// OHLCV bars of these ticks, computed on the server by the same kernel
     /// as [`polaroid_timeseries::OhlcvExt`]: a new frame handle.
     pub async fn ohlcv(&self, options: &polaroid_timeseries::OhlcvOptions) -> Result<RemoteFrame> {
-        use polaroid_timeseries::{BarKind, Fill};
-        let (kind, threshold) = match options.kind {
-            BarKind::Time => (proto::BarKind::Time, 0.0),
-            BarKind::Tick(n) => (proto::BarKind::Tick, n as f64),
-            BarKind::Volume(v) => (proto::BarKind::Volume, v),
-            BarKind::Dollar(d) => (proto::BarKind::Dollar, d),
-        };
-        let request = proto::OhlcvRequest {
-            handle: self.id().into(),
-            time: options.time.to_string(),
-            price: options.price.to_string(),
-            size: options.size.to_string(),
-            by: options.by.iter().map(|b| b.to_string()).collect(),
-            kind: kind as i32,
-            threshold,
-            every: options.every.to_string(),
-            period: options.period.map(|p| p.to_string()).unwrap_or_default(),
-            offset: options.offset.to_string(),
-            time_zone: options.time_zone.as_ref().map(|z| z.to_string()).unwrap_or_default(),
-            fill: match options.fill {
-                Fill::None => proto::BarFill::None,
-                Fill::Forward => proto::BarFill::Forward,
-            } as i32,
-            drop_partial: !options.emit_partial,
-        };
+        let request = proto::OhlcvRequest { handle: self.id().into(), ..ohlcv_request(options) };
         let reply = self.rpc().ohlcv(self.client.request(request)).await?;
         self.client.frame(reply)
     }
@@ -638,4 +667,33 @@ impl RemoteGroupBy {
 /// Expressions as polars prints them, comma-separated (for lineage).
 fn listed(exprs: &[Expr]) -> String {
     exprs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+/// The OhlcvRequest of `options` (no handle).
+fn ohlcv_request(options: &polaroid_timeseries::OhlcvOptions) -> proto::OhlcvRequest {
+    use polaroid_timeseries::{BarKind, Fill};
+    let (kind, threshold) = match options.kind {
+        BarKind::Time => (proto::BarKind::Time, 0.0),
+        BarKind::Tick(n) => (proto::BarKind::Tick, n as f64),
+        BarKind::Volume(v) => (proto::BarKind::Volume, v),
+        BarKind::Dollar(d) => (proto::BarKind::Dollar, d),
+    };
+    proto::OhlcvRequest {
+        handle: String::new(),
+        time: options.time.to_string(),
+        price: options.price.to_string(),
+        size: options.size.to_string(),
+        by: options.by.iter().map(|b| b.to_string()).collect(),
+        kind: kind as i32,
+        threshold,
+        every: options.every.to_string(),
+        period: options.period.map(|p| p.to_string()).unwrap_or_default(),
+        offset: options.offset.to_string(),
+        time_zone: options.time_zone.as_ref().map(|z| z.to_string()).unwrap_or_default(),
+        fill: match options.fill {
+            Fill::None => proto::BarFill::None,
+            Fill::Forward => proto::BarFill::Forward,
+        } as i32,
+        drop_partial: !options.emit_partial,
+    }
 }

@@ -7,7 +7,7 @@ use polaroid_timeseries::{
 };
 use polars::prelude::{LazyFrame, PlSmallStr, TimeZone};
 
-use polaroid_core::CoreError;
+use polaroid_core::{BarSubscription, CoreError};
 use crate::proto;
 
 fn or_default<'a>(value: &'a str, default: &'a str) -> &'a str {
@@ -16,6 +16,43 @@ fn or_default<'a>(value: &'a str, default: &'a str) -> &'a str {
     } else {
         value.trim()
     }
+}
+
+/// A SubscribeBars request in the core's terms.
+pub(crate) fn bar_subscription(req: &proto::SubscribeBarsRequest) -> Result<BarSubscription, CoreError> {
+    let table = req.table.trim();
+    if table.is_empty() {
+        return Err(CoreError::InvalidArgument("SubscribeBars needs a table".into()));
+    }
+    let (options, _) = ohlcv_options(&req.bars.clone().unwrap_or_default())?;
+    let start_ns = match req.start.trim() {
+        "" => None,
+        text => Some(instant_ns(text)?),
+    };
+    let grace = parse_duration("grace", or_default(&req.grace, "0s"))?;
+    Ok(BarSubscription { table: table.to_string(), options, start_ns, grace })
+}
+
+/// An RFC 3339 time, or a naive one taken as UTC, in nanoseconds since the epoch.
+fn instant_ns(text: &str) -> Result<i64, CoreError> {
+    let utc = chrono::DateTime::parse_from_rfc3339(text).map(|t| t.to_utc()).or_else(|_| {
+        ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%d"]
+            .iter()
+            .find_map(|format| {
+                chrono::NaiveDateTime::parse_from_str(text, format)
+                    .ok()
+                    .or_else(|| chrono::NaiveDate::parse_from_str(text, format).ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
+            })
+            .map(|naive| naive.and_utc())
+            .ok_or(())
+    });
+    let utc = utc.map_err(|_| {
+        CoreError::InvalidArgument(format!(
+            "start {text:?}: expected an RFC 3339 time (2024-03-08T14:30:00Z) or a UTC one (2024-03-08 14:30:00)"
+        ))
+    })?;
+    utc.timestamp_nanos_opt()
+        .ok_or_else(|| CoreError::InvalidArgument(format!("start {text:?} is outside the years 1677..2262")))
 }
 
 /// The options a request asks for, and a lineage text.
@@ -172,4 +209,21 @@ pub(crate) fn tick_analytics(lf: LazyFrame, req: &proto::TickAnalyticsRequest) -
             (lf.clean_ticks(&time, &by, mode)?, format!("clean_ticks(drop_out_of_order={})", c.drop_out_of_order))
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::instant_ns;
+
+    #[test]
+    fn start_times_in_the_forms_people_write() {
+        let expected = 1_709_908_200_000_000_000; // 2024-03-08 14:30:00 UTC
+        for text in ["2024-03-08T14:30:00Z", "2024-03-08T09:30:00-05:00", "2024-03-08 14:30:00", "2024-03-08 14:30", "2024-03-08T14:30:00.000"] {
+            assert_eq!(instant_ns(text).unwrap(), expected, "{text}");
+        }
+        assert_eq!(instant_ns("2024-03-08").unwrap(), expected - (14 * 60 + 30) * 60 * 1_000_000_000);
+        let err = instant_ns("yesterday").unwrap_err().to_string();
+        assert!(err.contains("RFC 3339"), "{err}");
+        assert!(instant_ns("2300-01-01").is_err());
+    }
 }

@@ -240,6 +240,18 @@ class OhlcvRequest(_message.Message):
     drop_partial: bool
     def __init__(self, handle: _Optional[str] = ..., time: _Optional[str] = ..., price: _Optional[str] = ..., size: _Optional[str] = ..., by: _Optional[_Iterable[str]] = ..., kind: _Optional[_Union[BarKind, str]] = ..., threshold: _Optional[float] = ..., every: _Optional[str] = ..., period: _Optional[str] = ..., offset: _Optional[str] = ..., time_zone: _Optional[str] = ..., fill: _Optional[_Union[BarFill, str]] = ..., drop_partial: _Optional[bool] = ...) -> None: ...
 
+class SubscribeBarsRequest(_message.Message):
+    __slots__ = ("table", "bars", "start", "grace")
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    BARS_FIELD_NUMBER: _ClassVar[int]
+    START_FIELD_NUMBER: _ClassVar[int]
+    GRACE_FIELD_NUMBER: _ClassVar[int]
+    table: str
+    bars: OhlcvRequest
+    start: str
+    grace: str
+    def __init__(self, table: _Optional[str] = ..., bars: _Optional[_Union[OhlcvRequest, _Mapping]] = ..., start: _Optional[str] = ..., grace: _Optional[str] = ...) -> None: ...
+
 class TickAnalyticsRequest(_message.Message):
     __slots__ = ("handle", "by", "time", "price", "size", "quote_metrics", "returns", "rolling_volatility", "rolling_vwap", "rolling_twap", "twap", "realized_variance", "resample_quotes", "clean_ticks")
     HANDLE_FIELD_NUMBER: _ClassVar[int]

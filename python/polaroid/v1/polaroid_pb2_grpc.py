@@ -120,6 +120,11 @@ class PolaroidStub:
                 request_serializer=polaroid_dot_v1_dot_polaroid__pb2.TickAnalyticsRequest.SerializeToString,
                 response_deserializer=polaroid_dot_v1_dot_polaroid__pb2.HandleReply.FromString,
                 _registered_method=True)
+        self.SubscribeBars = channel.unary_stream(
+                '/polaroid.v1.Polaroid/SubscribeBars',
+                request_serializer=polaroid_dot_v1_dot_polaroid__pb2.SubscribeBarsRequest.SerializeToString,
+                response_deserializer=polaroid_dot_v1_dot_polaroid__pb2.IpcMessage.FromString,
+                _registered_method=True)
         self.Collect = channel.unary_unary(
                 '/polaroid.v1.Polaroid/Collect',
                 request_serializer=polaroid_dot_v1_dot_polaroid__pb2.CollectRequest.SerializeToString,
@@ -317,6 +322,22 @@ class PolaroidServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SubscribeBars(self, request, context):
+        """Bars of one of the caller's tables, streamed as they close while the
+        table grows (ILP, a live source, INSERT): Arrow IPC, the schema first,
+        then one record batch of bars per append that closed any, sorted by ts,
+        then the by-keys. The table is read once, from where the bars to send
+        begin; after that each append is binned as it lands. A time bar closes
+        when the table's newest tick reaches its end plus `grace`; a tick that
+        arrives after its bar closed stays in the table but not in the bars.
+        NOT_FOUND for an unknown table, INVALID_ARGUMENT for bad options; a
+        subscriber that falls far behind the table gets RESOURCE_EXHAUSTED and
+        subscribes again from the last bar it has.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Collect(self, request, context):
         """Execution ------------------------------------------------------------
 
@@ -484,6 +505,11 @@ def add_PolaroidServicer_to_server(servicer, server):
                     servicer.TickAnalytics,
                     request_deserializer=polaroid_dot_v1_dot_polaroid__pb2.TickAnalyticsRequest.FromString,
                     response_serializer=polaroid_dot_v1_dot_polaroid__pb2.HandleReply.SerializeToString,
+            ),
+            'SubscribeBars': grpc.unary_stream_rpc_method_handler(
+                    servicer.SubscribeBars,
+                    request_deserializer=polaroid_dot_v1_dot_polaroid__pb2.SubscribeBarsRequest.FromString,
+                    response_serializer=polaroid_dot_v1_dot_polaroid__pb2.IpcMessage.SerializeToString,
             ),
             'Collect': grpc.unary_unary_rpc_method_handler(
                     servicer.Collect,
@@ -1001,6 +1027,33 @@ class Polaroid:
             '/polaroid.v1.Polaroid/TickAnalytics',
             polaroid_dot_v1_dot_polaroid__pb2.TickAnalyticsRequest.SerializeToString,
             polaroid_dot_v1_dot_polaroid__pb2.HandleReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubscribeBars(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/polaroid.v1.Polaroid/SubscribeBars',
+            polaroid_dot_v1_dot_polaroid__pb2.SubscribeBarsRequest.SerializeToString,
+            polaroid_dot_v1_dot_polaroid__pb2.IpcMessage.FromString,
             options,
             channel_credentials,
             insecure,
