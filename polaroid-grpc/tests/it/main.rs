@@ -8,6 +8,7 @@ mod errors;
 mod expressions;
 mod flight;
 mod limits;
+mod live_bars;
 mod plans;
 mod transforms;
 mod rpc;
