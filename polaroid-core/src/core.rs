@@ -162,6 +162,8 @@ pub struct Core {
     distributed: std::sync::OnceLock<crate::distributed::Engine>,
     /// Results spilled to files, alive while a handle reads them.
     results: ResultFiles,
+    /// Set when the server shuts down: endless streams (live bars) end.
+    pub(crate) closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl Core {
@@ -201,7 +203,14 @@ impl Core {
             metrics: Metrics::default(),
             distributed: std::sync::OnceLock::new(),
             results,
+            closing: tokio::sync::watch::Sender::new(false),
         }))
+    }
+
+    /// End every endless stream (live bar subscriptions) with UNAVAILABLE,
+    /// so that a graceful shutdown, which waits for in-flight calls, ends.
+    pub fn end_subscriptions(&self) {
+        self.closing.send_replace(true);
     }
 
     pub fn store(&self) -> &HandleStore {

@@ -24,6 +24,7 @@ const UNREAD_FRAMES: usize = 16;
 #[derive(Clone, Debug)]
 pub struct BarSubscription {
     pub table: String,
+    /// The bars; an empty `time` means the table's designated timestamp.
     pub options: OhlcvOptions,
     /// Send the bars from this time on (nanoseconds since the epoch), those
     /// already closed first. `None`: from the bars still open now.
@@ -53,11 +54,16 @@ impl Core {
                 .tables()
                 .get(&caller, &sub.table)?
                 .ok_or_else(|| CoreError::NotFound(format!("table does not exist: {}", sub.table)))?;
+            let mut sub = sub;
+            if sub.options.time.is_empty() {
+                sub.options.time = table.def().timestamp.unwrap_or_else(|| "ts".into()).into();
+            }
             let (snapshot, appends) = table.subscribe()?;
             let (live, first) = seed(snapshot, &sub)?;
             Ok((live, first, appends))
         })
         .await?;
+        let mut closing = self.closing.subscribe();
         let (send, feed) = mpsc::channel(UNREAD_FRAMES);
         send.try_send(Ok(first)).expect("a new channel has room");
         tokio::spawn(async move {
@@ -65,6 +71,12 @@ impl Core {
             loop {
                 let rows = tokio::select! {
                     _ = send.closed() => return,
+                    () = async { let _ = closing.wait_for(|closing| *closing).await; } => {
+                        let _ = send.send(Err(CoreError::Unavailable(
+                            "the server is shutting down; subscribe again once it is back".into(),
+                        ))).await;
+                        return;
+                    },
                     got = appends.recv() => got,
                 };
                 let bars = match rows {
@@ -274,6 +286,17 @@ mod tests {
         assert_eq!(err.kind(), ErrorKind::ResourceExhausted, "{err}");
         assert!(err.to_string().contains("appends behind table trades"), "{err}");
         assert!(frames <= UNREAD_FRAMES + 2, "{frames} frames came before the error");
+        assert!(tokio::time::timeout(Wait::from_secs(30), feed.recv()).await.unwrap().is_none());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn shutting_down_ends_every_feed_as_unavailable() {
+        let (_dir, core, ns) = core_with_trades();
+        let mut feed = core.subscribe_bars(&ns, subscription(None)).await.unwrap();
+        assert_eq!(next(&mut feed).await.unwrap().height(), 0);
+        core.end_subscriptions();
+        let err = next(&mut feed).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
         assert!(tokio::time::timeout(Wait::from_secs(30), feed.recv()).await.unwrap().is_none());
     }
 

@@ -51,6 +51,12 @@ pub async fn serve_core(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let auth = Auth::new(core.tenants().clone());
+    // In-flight calls finish before serving ends; subscriptions never would.
+    let ending = core.clone();
+    let shutdown = async move {
+        shutdown.await;
+        ending.end_subscriptions();
+    };
     // Flight clients write a record batch as one message (pyarrow sends a
     // table's chunk as is): accept up to --max-upload-message, not more.
     let flight = InterceptedService::new(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -86,11 +86,12 @@ class Client:
         except grpc.RpcError as err:
             raise from_rpc_error(err) from None
 
-    def _stream(self, method: Callable[..., Any], request: Any) -> Iterator[Any]:
-        """A server stream whose errors surface as PolaroidError while iterating."""
+    def _stream(self, method: Callable[..., Any], request: Any, *, endless: bool = False) -> Iterator[Any]:
+        """A server stream whose errors surface as PolaroidError while iterating.
+        An ``endless`` one (a subscription) gets no deadline."""
         if self._closed:
             raise PolaroidError("the client is closed")
-        call = method(request, metadata=self._metadata, timeout=self._timeout)
+        call = method(request, metadata=self._metadata, timeout=None if endless else self._timeout)
         try:
             yield from call
         except grpc.RpcError as err:
@@ -133,6 +134,40 @@ class Client:
         if separator is not None:
             request.csv_separator = separator
         return self._frame(self._call(self._stub.Scan, request))
+
+    def subscribe_bars(self, table: str, every: str | dt.timedelta = "1m", *,
+                       start: str | dt.datetime | None = None, grace: str | dt.timedelta | None = None,
+                       by: str | Sequence[str] | None = "symbol", kind: str = "time", threshold: float | None = None,
+                       period: str | dt.timedelta | None = None, offset: str | dt.timedelta | None = None,
+                       time_zone: str | None = None, fill: str | None = None, time: str = "",
+                       price: str = "price", size: str = "size") -> Iterator[pl.DataFrame]:
+        """Bars of one of your tables as they close while it grows (ILP, a live source):
+        a ``polars.DataFrame`` of closed bars per append that closed any, sorted by ts.
+
+        ``start`` (a datetime, naive meaning UTC, or RFC 3339 text) first sends the bars
+        closed since then; without it, only bars still open now. A time bar closes when the
+        table's newest tick reaches its end plus ``grace``; a tick later than that stays in
+        the table but not in the bars. ``time`` defaults to the table's designated timestamp.
+        The iterator ends only with an error (for example
+        ResourceExhaustedError when you fall far behind: subscribe again from your last bar).
+        It returns once the server has subscribed: every write after it is in the bars.
+        """
+        from polaroid._frame import _StreamState, _batches_after, _duration, _ohlcv_request
+
+        bars = _ohlcv_request(every, by=by, kind=kind, threshold=threshold, period=period, offset=offset,
+                              time_zone=time_zone, fill=fill, drop_partial=False, time=time, price=price, size=size)
+        if isinstance(start, dt.datetime):
+            start = (start if start.tzinfo else start.replace(tzinfo=dt.timezone.utc)).isoformat()
+        request = pb.SubscribeBarsRequest(table=table, bars=bars, start=start or "",
+                                          grace=_duration(grace) if grace else "")
+        messages = self._stream(self._stub.SubscribeBars, request, endless=True)
+        # The schema comes once the server has subscribed (or the error does).
+        head = next(messages, None)
+        if head is None:
+            raise PolaroidError("the server ended the subscription before it began")
+        state = _StreamState(messages)
+        state.schema = pa.ipc.read_schema(pa.ipc.read_message(pa.py_buffer(head.data)))
+        return _frames(_batches_after(state))
 
     def table(self, name: str) -> RemoteFrame:
         """A lazy scan of one of your tables (made over the HTTP door: CREATE TABLE, ILP, /imp)."""
@@ -250,3 +285,10 @@ def connect(target: str = "127.0.0.1:50051", token: str | None = None, *, timeou
 
 
 from polaroid._frame import RemoteFrame  # noqa: E402  (import cycle: frames refer to their client)
+
+
+def _frames(batches: Iterator[pa.RecordBatch]) -> Iterator[pl.DataFrame]:
+    for batch in batches:
+        frame = pl.from_arrow(batch, rechunk=False)
+        assert isinstance(frame, pl.DataFrame)
+        yield frame

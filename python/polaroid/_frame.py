@@ -43,6 +43,18 @@ def _exprs(items: Sequence[Any], named: Mapping[str, IntoExpr]) -> list[pb.Expr]
     return out
 
 
+def _ohlcv_request(every: str | dt.timedelta, *, by: str | Sequence[str] | None, kind: str, threshold: float | None,
+                   period: str | dt.timedelta | None, offset: str | dt.timedelta | None, time_zone: str | None,
+                   fill: str | None, drop_partial: bool, time: str, price: str, size: str) -> pb.OhlcvRequest:
+    """The bars a request asks for (Ohlcv, SubscribeBars), without a handle."""
+    fills = {None: pb.BAR_FILL_NONE, "none": pb.BAR_FILL_NONE, "forward": pb.BAR_FILL_FORWARD}
+    return pb.OhlcvRequest(
+        time=time, price=price, size=size, by=_names(by), kind=_choice(_BAR_KIND, kind, "kind"),
+        threshold=float(threshold or 0), every=_duration(every) if kind == "time" else "",
+        period=_duration(period) if period else "", offset=_duration(offset) if offset else "",
+        time_zone=time_zone or "", fill=_choice(fills, fill, "fill"), drop_partial=drop_partial)
+
+
 def _names(value: str | Sequence[str] | None) -> list[str]:
     if value is None:
         return []
@@ -218,12 +230,10 @@ class RemoteFrame:
               drop_partial: bool = False, time: str = "ts", price: str = "price", size: str = "size") -> RemoteFrame:
         """OHLCV bars: ``kind`` time (``every``/``period``/``offset``), tick, volume or dollar
         (every ``threshold``); ``fill="forward"`` emits empty intervals with the last close."""
-        fills = {None: pb.BAR_FILL_NONE, "none": pb.BAR_FILL_NONE, "forward": pb.BAR_FILL_FORWARD}
-        request = pb.OhlcvRequest(
-            handle=self._id, time=time, price=price, size=size, by=_names(by), kind=_choice(_BAR_KIND, kind, "kind"),
-            threshold=float(threshold or 0), every=_duration(every) if kind == "time" else "",
-            period=_duration(period) if period else "", offset=_duration(offset) if offset else "",
-            time_zone=time_zone or "", fill=_choice(fills, fill, "fill"), drop_partial=drop_partial)
+        request = _ohlcv_request(every, by=by, kind=kind, threshold=threshold, period=period, offset=offset,
+                                 time_zone=time_zone, fill=fill, drop_partial=drop_partial, time=time, price=price,
+                                 size=size)
+        request.handle = self._id
         return self._derive(self._stub.Ohlcv, request)
 
     def _ticks(self, by: str | Sequence[str] | None, time: str, price: str, size: str, **op: Any) -> RemoteFrame:

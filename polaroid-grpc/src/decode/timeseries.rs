@@ -24,7 +24,11 @@ pub(crate) fn bar_subscription(req: &proto::SubscribeBarsRequest) -> Result<BarS
     if table.is_empty() {
         return Err(CoreError::InvalidArgument("SubscribeBars needs a table".into()));
     }
-    let (options, _) = ohlcv_options(&req.bars.clone().unwrap_or_default())?;
+    let bars = req.bars.clone().unwrap_or_default();
+    let (mut options, _) = ohlcv_options(&bars)?;
+    if bars.time.trim().is_empty() {
+        options.time = PlSmallStr::EMPTY; // the table's designated timestamp
+    }
     let start_ns = match req.start.trim() {
         "" => None,
         text => Some(instant_ns(text)?),
