@@ -43,6 +43,7 @@ fn spec(name: &str, websocket: Option<WebsocketFeed>, kafka: Option<KafkaFeed>, 
         batch_rows: None,
         batch_ms: Some(batch_ms),
         max_pending_rows: Some(1_000_000),
+        separator: None,
     }
 }
 

@@ -1,5 +1,7 @@
 //! Messages to rows. Each format has a fixed output schema; a message is
 //! zero rows (an ack, a heartbeat, another event type) or one row.
+//! A CSV message is one record: several would share one Kafka offset, and
+//! a batch boundary between them could lose some of them on a restart.
 
 use polars::prelude::*;
 use serde_json::Value;
@@ -29,17 +31,29 @@ pub(crate) enum Cell {
     Micros(i64),
 }
 
+/// Where a column's value is in a message.
+#[derive(Debug, Clone)]
+enum Locator {
+    /// Not in the message (a fixed format's field, a Kafka column).
+    Fixed,
+    /// A JSON pointer.
+    Pointer(String),
+    /// A CSV field, from 0.
+    Field(usize),
+}
+
 /// Turns one message into cells, in the order of [`Decoder::schema`].
 pub(crate) struct Decoder {
     format: Format,
-    schema: Vec<(String, ColumnKind, String)>,
+    schema: Vec<(String, ColumnKind, Locator)>,
     when: Option<(String, String)>,
     timestamp: String,
+    separator: u8,
 }
 
 impl Decoder {
     pub(crate) fn new(spec: &SourceSpec) -> Self {
-        let fixed = |cols: &[(&str, ColumnKind)]| cols.iter().map(|(n, k)| (n.to_string(), *k, String::new())).collect();
+        let fixed = |cols: &[(&str, ColumnKind)]| cols.iter().map(|(n, k)| (n.to_string(), *k, Locator::Fixed)).collect();
         let schema = match spec.format {
             Format::BinanceTrade => fixed(&[
                 ("symbol", ColumnKind::String),
@@ -57,17 +71,22 @@ impl Decoder {
                 ("trade_id", ColumnKind::Int),
                 ("side", ColumnKind::String),
             ]),
-            Format::Json => spec.columns.iter().map(|(n, c)| (n.clone(), c.kind, c.path.clone())).collect(),
+            Format::Json => spec.columns.iter().map(|(n, c)| (n.clone(), c.kind, Locator::Pointer(c.path.clone()))).collect(),
+            Format::Csv => {
+                spec.columns.iter().map(|(n, c)| (n.clone(), c.kind, Locator::Field(c.field.unwrap_or_default()))).collect()
+            },
         };
-        let mut schema: Vec<(String, ColumnKind, String)> = schema;
+        let mut schema: Vec<(String, ColumnKind, Locator)> = schema;
         if spec.kafka.is_some() {
             // Where each row came from: offsets already in the table are skipped when read again.
             for (name, kind) in [(KAFKA_TOPIC, ColumnKind::String), (KAFKA_PARTITION, ColumnKind::Int), (KAFKA_OFFSET, ColumnKind::Int)] {
-                schema.push((name.to_string(), kind, String::new()));
+                schema.push((name.to_string(), kind, Locator::Fixed));
             }
         }
         let when = spec.when.clone().zip(spec.when_equals.clone());
-        Self { format: spec.format, schema, when, timestamp: spec.timestamp_column().to_string() }
+        // `check` allows only an ASCII separator.
+        let separator = spec.separator.map_or(b',', |c| c as u8);
+        Self { format: spec.format, schema, when, timestamp: spec.timestamp_column().to_string(), separator }
     }
 
     pub(crate) fn rows(&self) -> Rows {
@@ -86,13 +105,56 @@ impl Decoder {
     /// [`Decoder::decode`], with `extra` cells for the columns after the
     /// message's own (a Kafka message's topic, partition and offset).
     pub(crate) fn decode_with(&self, text: &str, rows: &mut Rows, extra: Vec<Cell>) -> Result<bool, String> {
+        let cells = match self.format {
+            Format::Csv => self.csv_cells(text, extra.len())?,
+            _ => self.json_cells(text, extra.len())?,
+        };
+        let Some(mut cells) = cells else { return Ok(false) };
+        cells.extend(extra);
+        // A row without its time cannot be placed in the table.
+        let ts_index = rows.columns.iter().position(|(n, ..)| *n == rows.timestamp).expect("the timestamp is a column");
+        if cells[ts_index] == Cell::Null {
+            return Err(format!("the message has no {}", rows.timestamp));
+        }
+        for ((_, _, column), value) in rows.columns.iter_mut().zip(cells) {
+            column.push(value);
+        }
+        Ok(true)
+    }
+
+    /// The cells of a CSV record's own columns.
+    fn csv_cells(&self, text: &str, extra: usize) -> Result<Option<Vec<Cell>>, String> {
+        let mut reader =
+            csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(self.separator).from_reader(text.as_bytes());
+        let mut records = reader.records();
+        let record = match records.next() {
+            Some(record) => record.map_err(|e| format!("not CSV: {e}"))?,
+            None => return Ok(None), // an empty message
+        };
+        if records.next().is_some() {
+            return Err("a CSV message holds one record; this one holds more".into());
+        }
+        let own = self.schema.len() - extra;
+        let mut cells = Vec::with_capacity(self.schema.len());
+        for (name, kind, locator) in &self.schema[..own] {
+            let Locator::Field(field) = locator else { return Err(format!("column {name} has no CSV field")) };
+            let value = record
+                .get(*field)
+                .ok_or_else(|| format!("column {name}: the record has {} fields, not field {field}", record.len()))?;
+            cells.push(text_cell(value, *kind, name)?);
+        }
+        Ok(Some(cells))
+    }
+
+    /// The cells of a JSON message's own columns; `None` if it holds no row.
+    fn json_cells(&self, text: &str, extra: usize) -> Result<Option<Vec<Cell>>, String> {
         let message: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
         let cells = match self.format {
             Format::BinanceTrade => {
                 // Combined streams wrap each event: {"stream": ..., "data": {...}}.
                 let event = message.get("data").unwrap_or(&message);
                 if event.get("e").and_then(Value::as_str) != Some("trade") {
-                    return Ok(false);
+                    return Ok(None);
                 }
                 vec![
                     cell(event.get("s"), ColumnKind::String, "s")?,
@@ -107,7 +169,7 @@ impl Decoder {
             Format::CoinbaseMatches => {
                 // "last_match" repeats a trade already seen before a reconnect.
                 if message.get("type").and_then(Value::as_str) != Some("match") {
-                    return Ok(false);
+                    return Ok(None);
                 }
                 vec![
                     cell(message.get("product_id"), ColumnKind::String, "product_id")?,
@@ -118,8 +180,8 @@ impl Decoder {
                     cell(message.get("side"), ColumnKind::String, "side")?,
                 ]
             },
-            Format::Json => {
-                let own = self.schema.len() - extra.len();
+            Format::Json | Format::Csv => {
+                let own = self.schema.len() - extra;
                 if let Some((path, equals)) = &self.when {
                     let found = message.pointer(path);
                     let matches = match found {
@@ -128,28 +190,35 @@ impl Decoder {
                         None => false,
                     };
                     if !matches {
-                        return Ok(false);
+                        return Ok(None);
                     }
                 }
                 let mut cells = Vec::with_capacity(self.schema.len());
-                for (name, kind, path) in &self.schema[..own] {
+                for (name, kind, locator) in &self.schema[..own] {
+                    let Locator::Pointer(path) = locator else { return Err(format!("column {name} has no JSON path")) };
                     cells.push(cell(message.pointer(path), *kind, name)?);
                 }
                 cells
             },
         };
-        let mut cells = cells;
-        cells.extend(extra);
-        // A row without its time cannot be placed in the table.
-        let ts_index = rows.columns.iter().position(|(n, ..)| *n == rows.timestamp).expect("the timestamp is a column");
-        if cells[ts_index] == Cell::Null {
-            return Err(format!("the message has no {}", rows.timestamp));
-        }
-        for ((_, _, column), value) in rows.columns.iter_mut().zip(cells) {
-            column.push(value);
-        }
-        Ok(true)
+        Ok(Some(cells))
     }
+}
+
+/// One CSV field as `kind`: empty is null, as in polars' CSV reader.
+fn text_cell(text: &str, kind: ColumnKind, field: &str) -> Result<Cell, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(Cell::Null);
+    }
+    if kind == ColumnKind::Bool {
+        return match text.to_ascii_lowercase().as_str() {
+            "true" | "t" | "1" => Ok(Cell::Bool(true)),
+            "false" | "f" | "0" => Ok(Cell::Bool(false)),
+            _ => Err(format!("field {field}: {text:?} is not Bool")),
+        };
+    }
+    cell(Some(&Value::String(text.to_string())), kind, field)
 }
 
 /// One JSON value as `kind`; numbers may come as strings, as exchanges send them.
@@ -254,6 +323,7 @@ mod tests {
             batch_rows: None,
             batch_ms: None,
             max_pending_rows: None,
+            separator: None,
         }
     }
 
@@ -292,9 +362,9 @@ mod tests {
     #[test]
     fn generic_json_by_pointer_with_a_filter_and_clear_errors() {
         let mut s = spec(Format::Json);
-        s.columns.insert("sym".into(), ColumnSpec { path: "/d/s".into(), kind: ColumnKind::String });
-        s.columns.insert("px".into(), ColumnSpec { path: "/d/p".into(), kind: ColumnKind::Float });
-        s.columns.insert("at".into(), ColumnSpec { path: "/d/t".into(), kind: ColumnKind::TimestampNs });
+        s.columns.insert("sym".into(), ColumnSpec { path: "/d/s".into(), field: None, kind: ColumnKind::String });
+        s.columns.insert("px".into(), ColumnSpec { path: "/d/p".into(), field: None, kind: ColumnKind::Float });
+        s.columns.insert("at".into(), ColumnSpec { path: "/d/t".into(), field: None, kind: ColumnKind::TimestampNs });
         s.timestamp = Some("at".into());
         s.when = Some("/kind".into());
         s.when_equals = Some("tick".into());
@@ -310,5 +380,65 @@ mod tests {
         let df = rows.take_frame().unwrap();
         assert_eq!(df.get_column_names(), ["at", "px", "sym"]);
         assert_eq!(df.column("at").unwrap().datetime().unwrap().physical().get(0), Some(1_700_000_000_000_001));
+    }
+
+    fn csv_spec(separator: Option<char>) -> SourceSpec {
+        let mut s = spec(Format::Csv);
+        s.separator = separator;
+        for (name, field, kind) in [("sym", 0, ColumnKind::String), ("at", 1, ColumnKind::TimestampIso), ("px", 2, ColumnKind::Float), ("ok", 4, ColumnKind::Bool)] {
+            s.columns.insert(name.into(), ColumnSpec { path: String::new(), field: Some(field), kind });
+        }
+        s.timestamp = Some("at".into());
+        s
+    }
+
+    #[test]
+    fn csv_records_by_field_with_quotes_nulls_and_clear_errors() {
+        let s = csv_spec(None);
+        s.check().unwrap();
+        let d = Decoder::new(&s);
+        let mut rows = d.rows();
+        assert!(d.decode("\"BRK,B\",2024-03-08T14:30:00Z,412.5,ignored,true\n", &mut rows).unwrap());
+        assert!(d.decode("MSFT,2024-03-08T14:30:01.5Z,,x,0", &mut rows).unwrap());
+        assert!(!d.decode("", &mut rows).unwrap());
+        let err = d.decode("A,2024-03-08T14:30:00Z,1,x,true\nB,2024-03-08T14:30:00Z,1,x,true", &mut rows).unwrap_err();
+        assert!(err.contains("one record"), "{err}");
+        let err = d.decode("A,2024-03-08T14:30:00Z,abc,x,true", &mut rows).unwrap_err();
+        assert!(err.contains("px"), "{err}");
+        let err = d.decode("A,2024-03-08T14:30:00Z,1", &mut rows).unwrap_err();
+        assert!(err.contains("ok") && err.contains("3 fields"), "{err}");
+        let err = d.decode("A,,1,x,yes", &mut rows).unwrap_err();
+        assert!(err.contains("ok") || err.contains("no at"), "{err}");
+        let df = rows.take_frame().unwrap();
+        assert_eq!(df.get_column_names(), ["at", "ok", "px", "sym"]);
+        assert_eq!(df.column("sym").unwrap().str().unwrap().get(0), Some("BRK,B"));
+        assert_eq!(df.column("px").unwrap().f64().unwrap().iter().collect::<Vec<_>>(), [Some(412.5), None]);
+        assert_eq!(df.column("ok").unwrap().bool().unwrap().iter().collect::<Vec<_>>(), [Some(true), Some(false)]);
+        assert_eq!(df.column("at").unwrap().datetime().unwrap().physical().get(1), Some(1_709_908_201_500_000));
+
+        let d = Decoder::new(&csv_spec(Some(';')));
+        let mut rows = d.rows();
+        assert!(d.decode("A;2024-03-08T14:30:00Z;1,5;x;1", &mut rows).is_err()); // 1,5 is no number
+        assert!(d.decode("A,B;2024-03-08T14:30:00Z;1.5;x;1", &mut rows).unwrap());
+        assert_eq!(rows.take_frame().unwrap().column("sym").unwrap().str().unwrap().get(0), Some("A,B"));
+    }
+
+    #[test]
+    fn csv_and_json_columns_are_checked_for_their_format() {
+        let mut s = csv_spec(None);
+        s.columns.get_mut("px").unwrap().field = None;
+        assert!(s.check().unwrap_err().to_string().contains("column px"));
+        let mut s = csv_spec(Some('"'));
+        assert!(s.check().unwrap_err().to_string().contains("separator"));
+        s.separator = None;
+        s.when = Some("/x".into());
+        assert!(s.check().unwrap_err().to_string().contains("json only"));
+        let mut j = spec(Format::Json);
+        j.columns.insert("ts".into(), ColumnSpec { path: "/t".into(), field: Some(1), kind: ColumnKind::TimestampMs });
+        assert!(j.check().unwrap_err().to_string().contains("field is for format csv"));
+        j.columns.get_mut("ts").unwrap().field = None;
+        j.check().unwrap();
+        j.separator = Some(';');
+        assert!(j.check().unwrap_err().to_string().contains("csv only"));
     }
 }

@@ -25,10 +25,14 @@ pub struct SourceSpec {
     pub kafka: Option<KafkaFeed>,
     /// How each message becomes rows.
     pub format: Format,
-    /// For `format = "json"`: each column's JSON pointer and type.
+    /// For `format = "json"`: each column's JSON pointer and type; for
+    /// `format = "csv"`: each column's field (0-based) and type.
     #[serde(default)]
     pub columns: BTreeMap<String, ColumnSpec>,
-    /// For `format = "json"`: the designated timestamp column (default `ts`).
+    /// For `format = "csv"`: the field separator (default `,`).
+    #[serde(default)]
+    pub separator: Option<char>,
+    /// For `format = "json"` and `"csv"`: the designated timestamp column (default `ts`).
     #[serde(default)]
     pub timestamp: Option<String>,
     /// For `format = "json"`: only messages whose value at this pointer
@@ -105,14 +109,21 @@ pub enum Format {
     CoinbaseMatches,
     /// Any JSON object, by the `columns` mapping.
     Json,
+    /// One CSV record per message (no header), by the `columns` mapping of
+    /// field numbers: what Kafka producers of delimited text send.
+    Csv,
 }
 
 /// One column of a generic JSON source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ColumnSpec {
-    /// A JSON pointer (RFC 6901), e.g. `/data/p`.
+    /// `format = "json"`: a JSON pointer (RFC 6901), e.g. `/data/p`.
+    #[serde(default)]
     pub path: String,
+    /// `format = "csv"`: the field's position in the record, from 0.
+    #[serde(default)]
+    pub field: Option<usize>,
     #[serde(rename = "type")]
     pub kind: ColumnKind,
 }
@@ -184,9 +195,10 @@ impl SourceSpec {
             (None, None) => return invalid("needs a feed: a [source.websocket] or [source.kafka] table".into()),
         }
         match self.format {
-            Format::Json => {
+            Format::Json | Format::Csv => {
+                let format = if self.format == Format::Json { "json" } else { "csv" };
                 if self.columns.is_empty() {
-                    return invalid("format json needs [source.columns]".into());
+                    return invalid(format!("format {format} needs [source.columns]"));
                 }
                 let ts = self.timestamp_column();
                 match self.columns.get(ts) {
@@ -195,9 +207,21 @@ impl SourceSpec {
                     None => return invalid(format!("timestamp column {ts:?} is not among the columns")),
                 }
                 for (name, c) in &self.columns {
-                    if !c.path.is_empty() && !c.path.starts_with('/') {
-                        return invalid(format!("column {name}: path {:?} is not a JSON pointer (/a/b)", c.path));
+                    match self.format {
+                        Format::Json if c.field.is_some() => {
+                            return invalid(format!("column {name}: field is for format csv; json columns have a path"))
+                        },
+                        Format::Json if !c.path.is_empty() && !c.path.starts_with('/') => {
+                            return invalid(format!("column {name}: path {:?} is not a JSON pointer (/a/b)", c.path))
+                        },
+                        Format::Csv if c.field.is_none() || !c.path.is_empty() => {
+                            return invalid(format!("column {name}: csv columns have a field (its position from 0), not a path"))
+                        },
+                        _ => {},
                     }
+                }
+                if self.format == Format::Csv && self.when.is_some() {
+                    return invalid("when applies to format json only".into());
                 }
                 if self.when.is_some() != self.when_equals.is_some() {
                     return invalid("when and when_equals go together".into());
@@ -205,9 +229,15 @@ impl SourceSpec {
             },
             _ => {
                 if !self.columns.is_empty() || self.when.is_some() {
-                    return invalid("columns and when apply to format json only".into());
+                    return invalid("columns and when apply to formats json and csv only".into());
                 }
             },
+        }
+        if self.separator.is_some() && self.format != Format::Csv {
+            return invalid("separator applies to format csv only".into());
+        }
+        if self.separator.is_some_and(|c| !c.is_ascii() || c == '"' || c == '\n' || c == '\r') {
+            return invalid(format!("separator {:?} must be one ASCII character other than a quote or newline", self.separator.unwrap()));
         }
         if self.batch_rows == Some(0) || self.max_pending_rows == Some(0) {
             return invalid("batch_rows and max_pending_rows must be positive".into());
@@ -218,7 +248,7 @@ impl SourceSpec {
     /// The designated timestamp column.
     pub fn timestamp_column(&self) -> &str {
         match self.format {
-            Format::Json => self.timestamp.as_deref().unwrap_or("ts"),
+            Format::Json | Format::Csv => self.timestamp.as_deref().unwrap_or("ts"),
             _ => "ts",
         }
     }

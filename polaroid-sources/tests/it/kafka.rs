@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use polaroid_core::tables::{AutoCreate, PartitionBy};
 use polaroid_core::Namespace;
-use polaroid_sources::{Format, KafkaFeed, SourceSpec, SourceState, Sources};
+use polaroid_sources::{ColumnKind, ColumnSpec, Format, KafkaFeed, SourceSpec, SourceState, Sources};
 use polars::prelude::*;
 
-use crate::{core, produce, table, until, Broker};
+use crate::{core, produce, produce_payloads, table, until, Broker};
 
 fn spec(name: &str, table: &str, broker: &Broker, topic: &str, group: &str) -> SourceSpec {
     SourceSpec {
@@ -36,6 +36,7 @@ fn spec(name: &str, table: &str, broker: &Broker, topic: &str, group: &str) -> S
         batch_rows: Some(100),
         batch_ms: Some(20),
         max_pending_rows: None,
+        separator: None,
     }
 }
 
@@ -127,4 +128,57 @@ async fn rows_already_in_the_table_are_not_appended_again() {
     let ids: Vec<i64> = df.column("trade_id").unwrap().i64().unwrap().into_no_null_iter().collect();
     assert_eq!(ids, (0..400).collect::<Vec<_>>());
     sources.stop(&Namespace::anonymous(), "d").await.unwrap();
+}
+
+/// Trade `i` as a CSV record `symbol,ts_ms,price,size,id`: every 5th symbol
+/// quoted with the separator inside, every 7th size empty (null).
+fn csv_trade(i: i64) -> String {
+    let symbol = if i % 5 == 0 { "\"BRK,B\"".to_string() } else { ["BTCUSDT", "ETHUSDT"][(i % 2) as usize].to_string() };
+    let size = if i % 7 == 0 { String::new() } else { format!("{}", 1 + i % 4) };
+    format!("{symbol},{},{:.2},{size},{i}", 1_764_576_000_000 + i * 3, 100.0 + (i % 400) as f64 / 4.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_values_become_rows_by_field_and_bad_records_are_counted() {
+    let broker = Broker::start();
+    broker.create_topic("csvticks", 1);
+    let (_dir, core) = core();
+    let mut payloads: Vec<(i32, String)> = (0..300).map(|i| (0, csv_trade(i))).collect();
+    payloads.insert(100, (0, "BTCUSDT,1764576000000,1.0,1,900\nBTCUSDT,1764576000003,1.0,1,901".into()));
+    payloads.insert(200, (0, "BTCUSDT,1764576000000,not-a-price,1,902".into()));
+    produce_payloads(&broker, "csvticks", payloads.into_iter()).await;
+
+    let mut spec = spec("c", "csvticks", &broker, "csvticks", "gcsv");
+    spec.format = Format::Csv;
+    for (name, field, kind) in [
+        ("symbol", 0, ColumnKind::String),
+        ("ts", 1, ColumnKind::TimestampMs),
+        ("price", 2, ColumnKind::Float),
+        ("size", 3, ColumnKind::Float),
+        ("trade_id", 4, ColumnKind::Int),
+    ] {
+        spec.columns.insert(name.into(), ColumnSpec { path: String::new(), field: Some(field), kind });
+    }
+    let sources = Sources::new(core.clone());
+    sources.start(&Namespace::anonymous(), spec).unwrap();
+    until("300 rows", Duration::from_secs(60), || status(&sources, "c").rows == 300).await;
+    until("both bad records", Duration::from_secs(60), || status(&sources, "c").decode_errors == 2).await;
+    let df = table(&core, "csvticks", "trade_id");
+    assert_eq!(df.height(), 300);
+    let ids = df.column("trade_id").unwrap().i64().unwrap();
+    let symbols = df.column("symbol").unwrap().cast(&DataType::String).unwrap();
+    let symbols = symbols.str().unwrap();
+    let prices = df.column("price").unwrap().f64().unwrap();
+    let sizes = df.column("size").unwrap().f64().unwrap();
+    let ts = df.column("ts").unwrap().datetime().unwrap().physical();
+    for row in 0..300 {
+        let i = row as i64;
+        assert_eq!(ids.get(row), Some(i));
+        let symbol = if i % 5 == 0 { "BRK,B" } else { ["BTCUSDT", "ETHUSDT"][(i % 2) as usize] };
+        assert_eq!(symbols.get(row), Some(symbol), "trade {i}");
+        assert_eq!(prices.get(row), Some(100.0 + (i % 400) as f64 / 4.0), "trade {i}");
+        assert_eq!(sizes.get(row), (i % 7 != 0).then(|| (1 + i % 4) as f64), "trade {i}");
+        assert_eq!(ts.get(row), Some((1_764_576_000_000 + i * 3) * 1000), "trade {i}");
+    }
+    sources.stop(&Namespace::anonymous(), "c").await.unwrap();
 }

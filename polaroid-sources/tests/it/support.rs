@@ -176,19 +176,24 @@ pub fn trade(i: i64) -> String {
     )
 }
 
+/// Binance-format trades `range`, trade `i` to partition `i % 2`.
 pub async fn produce(broker: &Broker, topic: &str, range: std::ops::Range<i64>) {
+    produce_payloads(broker, topic, range.map(|i| ((i % 2) as i32, trade(i)))).await;
+}
+
+/// Each payload to its partition.
+pub async fn produce_payloads(broker: &Broker, topic: &str, payloads: impl Iterator<Item = (i32, String)>) {
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", &broker.address)
         .set("linger.ms", "5")
         .create()
         .unwrap();
-    let sends: Vec<_> = range
-        .map(|i| {
-            let payload = trade(i);
+    let sends: Vec<_> = payloads
+        .map(|(partition, payload)| {
             let producer = producer.clone();
             let topic = topic.to_string();
             async move {
-                let record = FutureRecord::<(), _>::to(&topic).payload(&payload).partition((i % 2) as i32);
+                let record = FutureRecord::<(), _>::to(&topic).payload(&payload).partition(partition);
                 producer.send(record, Duration::from_secs(10)).await.map_err(|(e, _)| e).unwrap();
             }
         })

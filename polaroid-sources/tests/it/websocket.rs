@@ -20,6 +20,7 @@ fn spec(name: &str, table: &str, url: String, format: Format, subscribe: Vec<Str
         batch_rows: None,
         batch_ms: Some(20),
         max_pending_rows: None,
+        separator: None,
     }
 }
 
