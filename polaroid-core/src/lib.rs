@@ -15,6 +15,7 @@
 //! - [`slots`]: query slots and cancel tokens.
 //! - [`tables`]: named, durable tables (write-ahead log, partitions).
 //! - [`live_bars`]: bars of a live table streamed as they close.
+//! - [`retention`]: a table's TTL and size cap, by whole partitions.
 //! - [`result_files`]: results too large for a frame, spilled to files
 //!   that live as long as a handle reads them.
 //! - [`distributed`]: SQL run by a distributed engine over data-directory
@@ -31,6 +32,7 @@ pub mod live_bars;
 pub mod metrics;
 mod plan_walk;
 pub mod result_files;
+pub mod retention;
 pub mod results;
 pub mod sample;
 mod sandbox;

@@ -218,6 +218,7 @@ mod tests {
             columns: vec![column("symbol", "SYMBOL"), column("ts", "TIMESTAMP"), column("price", "DOUBLE"), column("size", "DOUBLE")],
             timestamp: Some("ts".into()),
             partition_by: PartitionBy::Day,
+            retention: Default::default(),
         };
         core.tables().create(&Namespace::anonymous(), def, false).unwrap();
         (dir, core, Namespace::anonymous())

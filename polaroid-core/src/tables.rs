@@ -26,6 +26,7 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::CoreError;
+use crate::retention::{parts_to_drop, partition_name, Retention};
 
 /// Where tables live, under the data directory.
 pub(crate) const TABLES_DIR: &str = "tables";
@@ -107,6 +108,9 @@ pub struct TableDef {
     pub columns: Vec<ColumnDef>,
     pub timestamp: Option<String>,
     pub partition_by: PartitionBy,
+    /// TTL and size cap; tables written before it existed keep everything.
+    #[serde(default)]
+    pub retention: Retention,
 }
 
 /// The polars type a QuestDB column type is stored as. SYMBOL is stored as
@@ -182,6 +186,12 @@ impl TableDef {
         } else if self.partition_by != PartitionBy::None {
             return Err(CoreError::InvalidArgument("PARTITION BY needs a designated timestamp: timestamp(column)".into()));
         }
+        if !self.retention.is_none() && self.partition_by == PartitionBy::None {
+            return Err(CoreError::InvalidArgument(format!(
+                "table {}: a TTL or size cap drops whole partitions; it needs PARTITION BY HOUR, DAY, WEEK, MONTH or YEAR",
+                self.name
+            )));
+        }
         Ok(())
     }
 }
@@ -256,6 +266,13 @@ impl Tables {
         Ok(names)
     }
 
+    /// Set a table's retention (TTL, size cap); it applies now and at every
+    /// later write-out of the log.
+    pub fn set_retention(&self, ns: &Namespace, name: &str, retention: Retention) -> Result<(), CoreError> {
+        let table = self.get(ns, name)?.ok_or_else(|| CoreError::NotFound(format!("table does not exist: {name}")))?;
+        table.set_retention(retention)
+    }
+
     /// Create a table. Returns false if it existed and `if_not_exists`.
     pub fn create(&self, ns: &Namespace, def: TableDef, if_not_exists: bool) -> Result<bool, CoreError> {
         def.check()?;
@@ -327,6 +344,7 @@ impl AutoCreate {
             columns,
             timestamp: has_ts.then(|| self.timestamp.clone()),
             partition_by: if has_ts { self.partition_by } else { PartitionBy::None },
+            retention: Retention::default(),
         }
     }
 }
@@ -363,6 +381,9 @@ struct TableState {
     parts: Vec<PathBuf>,
     /// Rows in the log, not yet in parts, in the stored schema.
     pending: DataFrame,
+    /// The newest designated timestamp written out to parts so far
+    /// (`None` until known), which retention's TTL counts back from.
+    newest: Option<chrono::NaiveDateTime>,
 }
 
 struct Wal {
@@ -409,7 +430,7 @@ impl Table {
         for rows in records {
             pending = concat_rows(pending, rows, &schema)?;
         }
-        let state = TableState { def, parts, pending };
+        let state = TableState { def, parts, pending, newest: None };
         let (tail, _) = tokio::sync::broadcast::channel(TAIL_APPENDS);
         Ok(Self {
             dir,
@@ -508,6 +529,9 @@ impl Table {
     /// Write the log's rows out as parts, then start the log over.
     fn checkpoint(&self, state: &mut TableState, wal: &mut Wal, last_seq: u64) -> Result<(), CoreError> {
         let pending = std::mem::take(&mut state.pending);
+        if !state.def.retention.is_none() {
+            state.newest = state.newest.max(newest_row(&pending, &state.def)?);
+        }
         for (partition, mut rows) in split_partitions(&pending, &state.def)? {
             let dir = self.dir.join(&partition);
             std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
@@ -525,7 +549,62 @@ impl Table {
         wal.file = OpenOptions::new().append(true).open(&wal_path).map_err(|e| io_error(&wal_path, e))?;
         // Records after this one must sort after the parts' number.
         wal.next_seq = wal.next_seq.max(last_seq + 1);
+        self.apply_retention(state)
+    }
+
+    /// Drop the partitions `def.retention` no longer keeps. Readers that
+    /// already planned a scan of them fail to find the files (as after
+    /// DROP TABLE); new scans never list them.
+    fn apply_retention(&self, state: &mut TableState) -> Result<(), CoreError> {
+        let def = &state.def;
+        if def.retention.is_none() {
+            return Ok(());
+        }
+        if state.newest.is_none() && def.retention.ttl.is_some() {
+            // After a restart: the newest partition holds the newest rows.
+            let newest_partition = state.parts.iter().map(|p| partition_name(p)).max();
+            let files: Vec<&PathBuf> =
+                state.parts.iter().filter(|p| Some(partition_name(p)) == newest_partition).collect();
+            for file in files {
+                let rows = IpcReader::new(File::open(file).map_err(|e| io_error(file, e))?).finish()?;
+                state.newest = state.newest.max(newest_row(&rows, def)?);
+            }
+        }
+        let dropped = parts_to_drop(&state.parts, def.partition_by, &def.retention, state.newest)?;
+        if dropped.is_empty() {
+            return Ok(());
+        }
+        state.parts.retain(|p| !dropped.contains(p));
+        for part in &dropped {
+            std::fs::remove_file(part).map_err(|e| io_error(part, e))?;
+            // The partition's directory goes with its last part.
+            if let Some(dir) = part.parent() {
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
+        sync_dir(&self.dir)?;
+        let mut partitions: Vec<String> = dropped.iter().map(|p| partition_name(p)).collect();
+        partitions.dedup();
+        tracing::info!(table = %def.name, ?partitions, retention = ?def.retention, "retention dropped partitions");
         Ok(())
+    }
+
+    fn set_retention(&self, retention: Retention) -> Result<(), CoreError> {
+        let mut wal = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut def = self.def();
+        def.retention = retention;
+        def.check()?;
+        let meta = serde_json::to_vec_pretty(&def).map_err(|e| CoreError::Internal(e.to_string()))?;
+        write_atomically(&self.dir.join("_meta.json"), &meta)?;
+        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        state.def = def;
+        if state.pending.height() > 0 {
+            // The log's rows are partitioned first, so the new retention
+            // applies to every row now, not at the next write-out.
+            let last_seq = wal.next_seq - 1;
+            return self.checkpoint(&mut state, &mut wal, last_seq);
+        }
+        self.apply_retention(&mut state)
     }
 
     /// The table's part files, once the rows still in its log are written
@@ -548,6 +627,21 @@ impl Table {
         let counted = self.scan()?.select([len()]).collect()?;
         Ok(counted.column("len")?.get(0)?.extract::<u64>().unwrap_or(0))
     }
+}
+
+/// The newest designated timestamp among `rows`.
+fn newest_row(rows: &DataFrame, def: &TableDef) -> Result<Option<chrono::NaiveDateTime>, CoreError> {
+    let Some(ts) = &def.timestamp else { return Ok(None) };
+    let Ok(column) = rows.column(ts) else { return Ok(None) };
+    let DataType::Datetime(unit, _) = column.dtype() else { return Ok(None) };
+    let unit = *unit;
+    let Some(max) = column.datetime()?.physical().max() else { return Ok(None) };
+    let at = match unit {
+        TimeUnit::Nanoseconds => chrono::DateTime::from_timestamp_nanos(max),
+        TimeUnit::Microseconds => chrono::DateTime::from_timestamp_micros(max).unwrap_or_default(),
+        TimeUnit::Milliseconds => chrono::DateTime::from_timestamp_millis(max).unwrap_or_default(),
+    };
+    Ok(Some(at.naive_utc()))
 }
 
 /// The table's columns as readers see them, from an input that has the
@@ -721,6 +815,7 @@ mod tests {
             ],
             timestamp: Some("ts".into()),
             partition_by: PartitionBy::Day,
+            retention: Default::default(),
         }
     }
 
@@ -822,5 +917,53 @@ mod tests {
         assert!(!tables.create(&ns, def(), true).unwrap());
         let bad = TableDef { name: "../x".into(), ..def() };
         assert!(tables.create(&ns, bad, false).is_err());
+    }
+
+    fn partitions_of(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir.join("tables/default/trades"))
+            .unwrap()
+            .map(|e| e.unwrap())
+            .filter(|e| e.path().is_dir())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn ttl_and_a_size_cap_drop_whole_partitions_oldest_first() {
+        use crate::retention::Ttl;
+        let dir = tempfile::tempdir().unwrap();
+        let ns = Namespace::anonymous();
+        let tables = Tables::new(dir.path());
+        let ttl = Retention { ttl: Some(Ttl::parse("2 DAYS").unwrap()), max_bytes: None };
+        tables.create(&ns, TableDef { retention: ttl, ..def() }, false).unwrap();
+        let table = tables.get(&ns, "trades").unwrap().unwrap();
+        for day in 0..6 {
+            tables.append(&ns, "trades", rows(day, 10), None).unwrap();
+            table.flushed_parts().unwrap();
+        }
+        // Newest row 2026-11-28 00:00:09: what ended by 11-26 00:00:09 goes.
+        assert_eq!(partitions_of(dir.path()), ["2026-11-26", "2026-11-27", "2026-11-28"]);
+        assert_eq!(table.row_count().unwrap(), 30);
+        // After a restart the TTL is still there, and the newest row is found again.
+        let tables = Tables::new(dir.path());
+        assert_eq!(tables.get(&ns, "trades").unwrap().unwrap().def().retention, ttl);
+        tables.set_retention(&ns, "trades", Retention { ttl: Some(Ttl::parse("1 DAY").unwrap()), max_bytes: None }).unwrap();
+        assert_eq!(partitions_of(dir.path()), ["2026-11-27", "2026-11-28"]);
+        // A size cap of one and a half partitions keeps the newest one.
+        let part = list_parts(&dir.path().join("tables/default/trades")).unwrap().pop().unwrap();
+        let one = std::fs::metadata(&part).unwrap().len();
+        tables.set_retention(&ns, "trades", Retention { ttl: None, max_bytes: Some(one + one / 2) }).unwrap();
+        assert_eq!(partitions_of(dir.path()), ["2026-11-28"]);
+        let table = tables.get(&ns, "trades").unwrap().unwrap();
+        assert_eq!(table.row_count().unwrap(), 10);
+        // The partition being written to stays even over the cap.
+        tables.set_retention(&ns, "trades", Retention { ttl: None, max_bytes: Some(1) }).unwrap();
+        assert_eq!(table.row_count().unwrap(), 10);
+        // Whole partitions only: a table without them takes no retention.
+        let flat = TableDef { name: "flat".into(), partition_by: PartitionBy::None, retention: ttl, ..def() };
+        let err = tables.create(&ns, flat, false).unwrap_err().to_string();
+        assert!(err.contains("PARTITION BY"), "{err}");
     }
 }

@@ -412,6 +412,7 @@ async fn change(door: &Door, headers: &HeaderMap, query: String, kind: Kind) -> 
         .run(move |core, cancel| match kind {
             Kind::Create => statement::create(core, &ns, &sql, cancel).map(|()| "{\"ddl\":\"OK\"}"),
             Kind::Drop => statement::drop(core, &ns, &sql).map(|()| "{\"ddl\":\"OK\"}"),
+            Kind::Alter => statement::alter(core, &ns, &sql).map(|()| "{\"ddl\":\"OK\"}"),
             Kind::Insert | Kind::Query => statement::insert(core, &ns, &sql, cancel).map(|_| "{\"dml\":\"OK\"}"),
         })
         .await;

@@ -1,5 +1,6 @@
 //! QuestDB's statements that are not queries: `CREATE TABLE`, `INSERT`,
-//! `DROP TABLE`. Queries go to polars-sql through the core.
+//! `DROP TABLE`, `ALTER TABLE ... SET TTL`. Queries go to polars-sql
+//! through the core.
 //!
 //! QuestDB's `CREATE TABLE` has clauses standard SQL lacks
 //! (`timestamp(ts) PARTITION BY DAY`, `WAL`), so it is read here; `INSERT`
@@ -7,6 +8,7 @@
 
 use std::sync::OnceLock;
 
+use polaroid_core::retention::{Retention, Ttl};
 use polaroid_core::tables::{kind_of, storage_type, ColumnDef, PartitionBy, TableDef};
 use polaroid_core::{CancelToken, Core, CoreError, Namespace};
 use polars::prelude::*;
@@ -20,6 +22,7 @@ pub enum Kind {
     Create,
     Insert,
     Drop,
+    Alter,
     Query,
 }
 
@@ -29,6 +32,7 @@ pub fn kind(sql: &str) -> Kind {
         "CREATE" => Kind::Create,
         "INSERT" => Kind::Insert,
         "DROP" => Kind::Drop,
+        "ALTER" => Kind::Alter,
         _ => Kind::Query,
     }
 }
@@ -42,7 +46,7 @@ fn regex(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
 }
 
 /// `CREATE TABLE [IF NOT EXISTS] name (col TYPE, ...) | AS (SELECT ...)
-/// [timestamp(col)] [PARTITION BY unit] [WAL | BYPASS WAL]`.
+/// [timestamp(col)] [PARTITION BY unit] [TTL n unit] [WAL | BYPASS WAL]`.
 pub fn create(core: &Core, ns: &Namespace, sql: &str, cancel: &CancelToken) -> Result<(), CoreError> {
     static HEAD: OnceLock<Regex> = OnceLock::new();
     static TAIL: OnceLock<Regex> = OnceLock::new();
@@ -59,18 +63,19 @@ pub fn create(core: &Core, ns: &Namespace, sql: &str, cancel: &CancelToken) -> R
     let inner = &sql[open..close];
     let tail = regex(
         &TAIL,
-        r"(?is)^\s*(?:timestamp\s*\(\s*(\w+)\s*\))?\s*(?:PARTITION\s+BY\s+(\w+))?\s*(?:(?:BYPASS\s+)?WAL)?\s*$",
+        r"(?is)^\s*(?:timestamp\s*\(\s*(\w+)\s*\))?\s*(?:PARTITION\s+BY\s+(\w+))?\s*(?:TTL\s+(\d+\s*[A-Za-z]+))?\s*(?:(?:BYPASS\s+)?WAL)?\s*$",
     );
     let rest = &sql[close + 1..];
     let clauses = tail.captures(rest).ok_or_else(|| invalid(format!("unexpected text after the column list: {}", rest.trim())))?;
     let timestamp = clauses.get(1).map(|m| m.as_str().to_string());
     let partition_by = clauses.get(2).map_or(Ok(PartitionBy::None), |m| PartitionBy::parse(m.as_str()))?;
+    let retention = Retention { ttl: clauses.get(3).map(|m| Ttl::parse(m.as_str())).transpose()?, max_bytes: None };
     if as_select {
         let (lf, _) = core.namespace_sql_plan(ns, inner)?;
         let entry = core.prepare_plan(ns, lf, format!("create table {name} as"))?;
         let rows = core.collect_entry(&entry, Engine::Auto, cancel)?;
         let columns = rows.schema().iter().map(|(c, dtype)| ColumnDef { name: c.to_string(), kind: kind_of(dtype).into() }).collect();
-        let def = TableDef { name: name.clone(), columns, timestamp, partition_by };
+        let def = TableDef { name: name.clone(), columns, timestamp, partition_by, retention };
         if core.tables().create(ns, def, if_not_exists)? {
             let appended = core.tables().append(ns, &name, rows.as_ref().clone(), None)?;
             core.metrics().ingested(&name, appended);
@@ -87,8 +92,41 @@ pub fn create(core: &Core, ns: &Namespace, sql: &str, cancel: &CancelToken) -> R
             Ok(ColumnDef { name: column.trim_matches('"').to_string(), kind: kind.to_ascii_uppercase() })
         })
         .collect::<Result<Vec<_>, CoreError>>()?;
-    core.tables().create(ns, TableDef { name, columns, timestamp, partition_by }, if_not_exists)?;
+    core.tables().create(ns, TableDef { name, columns, timestamp, partition_by, retention }, if_not_exists)?;
     Ok(())
+}
+
+/// `ALTER TABLE name SET TTL n unit` (QuestDB's; `0 HOURS` keeps everything
+/// again), and, beyond QuestDB, `ALTER TABLE name SET MAX SIZE n [KB|MB|GB|TB]`
+/// (`0` lifts the cap). Partitions past them are dropped at once.
+pub fn alter(core: &Core, ns: &Namespace, sql: &str) -> Result<(), CoreError> {
+    static ALTER: OnceLock<Regex> = OnceLock::new();
+    let pattern = regex(
+        &ALTER,
+        r"(?is)^\s*ALTER\s+TABLE\s+(\x22[^\x22]+\x22|[\w.\-]+)\s+SET\s+(?:TTL\s+(\d+\s*[A-Za-z]+)|MAX\s+SIZE\s+(\d+)\s*([KMGT]i?B|B)?)\s*;?\s*$",
+    );
+    let caps = pattern
+        .captures(sql)
+        .ok_or_else(|| invalid("expected ALTER TABLE name SET TTL n HOURS|DAYS|WEEKS|MONTHS|YEARS or SET MAX SIZE n [KB|MB|GB|TB]"))?;
+    let name = caps[1].trim_matches('"');
+    let table = core.tables().get(ns, name)?.ok_or_else(|| CoreError::NotFound(format!("table does not exist: {name}")))?;
+    let mut retention = table.def().retention;
+    if let Some(ttl) = caps.get(2) {
+        let ttl = Ttl::parse(ttl.as_str())?;
+        retention.ttl = (ttl.count > 0).then_some(ttl);
+    } else {
+        let n: u64 = caps[3].parse().map_err(|_| invalid(format!("MAX SIZE {} is too large", &caps[3])))?;
+        let unit: u64 = match caps.get(4).map(|m| m.as_str().to_ascii_uppercase()).as_deref() {
+            None | Some("B") => 1,
+            Some("KB") | Some("KIB") => 1 << 10,
+            Some("MB") | Some("MIB") => 1 << 20,
+            Some("GB") | Some("GIB") => 1 << 30,
+            _ => 1 << 40,
+        };
+        let bytes = n.checked_mul(unit).ok_or_else(|| invalid("MAX SIZE is too large"))?;
+        retention.max_bytes = (bytes > 0).then_some(bytes);
+    }
+    core.tables().set_retention(ns, name, retention)
 }
 
 /// `DROP TABLE [IF EXISTS] name`.

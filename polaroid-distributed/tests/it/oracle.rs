@@ -63,6 +63,7 @@ fn a_table_is_read_with_every_acknowledged_row() {
         ],
         timestamp: None,
         partition_by: PartitionBy::None,
+        retention: Default::default(),
     };
     f.core.tables().create(&f.ns, def, false).unwrap();
     let append = |rows: usize, offset: i64| {
@@ -96,6 +97,7 @@ fn an_empty_table_and_an_empty_result_keep_their_columns() {
         columns: vec![ColumnDef { name: "qty".into(), kind: "LONG".into() }],
         timestamp: None,
         partition_by: PartitionBy::None,
+        retention: Default::default(),
     };
     f.core.tables().create(&f.ns, def, false).unwrap();
     let got = distributed(&f, "SELECT qty FROM empty");

@@ -36,6 +36,7 @@ impl LiveServer {
             columns: vec![column("symbol", "SYMBOL"), column("ts", "TIMESTAMP"), column("price", "DOUBLE"), column("size", "DOUBLE")],
             timestamp: Some("ts".into()),
             partition_by: PartitionBy::Day,
+            retention: Default::default(),
         };
         core.tables().create(&Namespace::anonymous(), def, false).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -97,3 +97,43 @@ def test_with_tokens_http_needs_one_and_each_sees_its_own_tables():
                 assert reply.status == 200
         finally:
             server.stop()
+
+
+def test_ttl_and_max_size_drop_old_partitions_whole():
+    """QuestDB's `TTL` on CREATE TABLE and ALTER TABLE, and our size cap:
+    rows written over six days by ILP; what stays is exactly the partitions
+    (days) the retention keeps, counted against the rows sent."""
+    with tempfile.TemporaryDirectory(prefix="polaroid-ttl-") as tmp:
+        server = Server(Path(tmp))
+        try:
+            rest = QuestDBClient(host="127.0.0.1", port=server.http_port)
+            rest.exec("CREATE TABLE ticks (sym SYMBOL, px DOUBLE, ts TIMESTAMP) timestamp(ts) PARTITION BY DAY TTL 2 DAYS WAL")
+            day_ns = 86_400 * 1_000_000_000
+            start = 1_795_392_000_000_000_000  # 2026-11-23 00:00 UTC
+            with Sender.from_conf(f"http::addr=127.0.0.1:{server.http_port};") as sender:
+                for day in range(6):
+                    for i in range(100):
+                        sender.row("ticks", symbols={"sym": "S%d" % (i % 3)}, columns={"px": float(i)},
+                                   at=TimestampNanos(start + day * day_ns + i * 1_000_000_000))
+                    sender.flush()
+            count = lambda: rest.exec("SELECT count(*) AS n, min(ts) AS first FROM ticks")["dataset"][0]  # noqa: E731
+            # The log's rows are not partitioned yet: the TTL applies at the next
+            # write-out; ALTER writes them out and applies it at once.
+            assert count()[0] == 600
+            rest.exec("ALTER TABLE ticks SET TTL 2 DAYS")
+            # Newest row 2026-11-28 00:01:39: days that ended by 11-26 00:01:39 go.
+            n, first = count()
+            assert (n, first) == (300, "2026-11-26T00:00:00.000000Z")
+            rest.exec("ALTER TABLE ticks SET TTL 1 DAY")
+            assert count()[0] == 200
+            part = next(Path(tmp).glob("tables/default/ticks/2026-11-28/part-*.arrow"))
+            rest.exec(f"ALTER TABLE ticks SET MAX SIZE {part.stat().st_size + 10} B")
+            assert count() == [100, "2026-11-28T00:00:00.000000Z"]
+            with pytest.raises(QuestDBAPIError, match="PARTITION BY"):
+                rest.exec("CREATE TABLE flat (px DOUBLE, ts TIMESTAMP) timestamp(ts) TTL 1 DAY")
+            with pytest.raises(QuestDBAPIError, match="TTL"):
+                rest.exec("ALTER TABLE ticks SET TTL 2 FORTNIGHTS")
+            with pytest.raises(QuestDBAPIError, match="does not exist"):
+                rest.exec("ALTER TABLE nope SET TTL 1 DAY")
+        finally:
+            server.stop()
