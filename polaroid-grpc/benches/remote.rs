@@ -9,12 +9,16 @@
 //!    KeepAlive's calls/s from 16 concurrent callers;
 //! 4. a 10-step pipeline on a small frame: one RPC per step (polaroid.v1
 //!    expression trees) against one `Plan` RPC (the shipped LazyFrame),
-//!    each with its Fetch, beside the same pipeline in-process.
+//!    each with its Fetch, beside the same pipeline in-process;
+//! 5. live bars: 1-minute bars of ticks appended to a table in batches,
+//!    delivered by SubscribeBars as each append closes them, against the
+//!    batch kernel over the same ticks in this process; and the latency
+//!    from the append that closes a bar to the bar in the client.
 //!
 //! Run with `make bench` (or `cargo bench --workspace --bench remote`: with `-p`, cargo unifies
 //! features over fewer packages and builds polars a second time).
 //! POLAROID_BENCH_ROWS overrides the 10M rows; POLAROID_BENCH_ONLY=query,
-//! fetch, latency or pipeline (comma-separated) runs only those parts.
+//! fetch, latency, pipeline or live (comma-separated) runs only those parts.
 
 use std::time::{Duration, Instant};
 
@@ -22,7 +26,11 @@ use polaroid_grpc::client::{Client, RemoteFrame, Shipping};
 use polaroid_grpc::proto::polaroid_client::PolaroidClient;
 use polaroid_grpc::proto::{FetchRequest, HandleRequest};
 use tonic::transport::Channel;
-use polaroid_grpc::{serve, ServerConfig};
+use polaroid_core::tables::{ColumnDef, PartitionBy, TableDef};
+use polaroid_core::{Core, Namespace};
+use polaroid_grpc::{serve_core, ServerConfig};
+use polaroid_sources::Sources;
+use polaroid_timeseries::{OhlcvExt, OhlcvOptions};
 use polars::prelude::*;
 
 // The allocator polaroid-server runs with; the in-process baselines share it.
@@ -103,10 +111,15 @@ async fn main() {
     let data_dir = std::env::temp_dir().join("polaroid-bench-data");
     std::fs::create_dir_all(&data_dir).unwrap();
     let config = ServerConfig { data_dir, memory_limit: 16 << 30, ..Default::default() };
+    let core = Core::new(config.core()).unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve(config, listener, async {
-        let _ = stop_rx.await;
-    }));
+    let served = core.clone();
+    let server = tokio::spawn(async move {
+        serve_core(served.clone(), Sources::new(served), &config, listener, async {
+            let _ = stop_rx.await;
+        })
+        .await
+    });
     let url = format!("http://{addr}");
     let client = loop {
         if let Ok(c) = Client::connect(url.clone()).await {
@@ -132,6 +145,9 @@ async fn main() {
     }
     if wanted("pipeline") {
         pipeline_latency(&client, symbols.clone(), &remote_symbols).await;
+    }
+    if wanted("live") {
+        live_bars(&client, &core).await;
     }
     let _ = stop_tx.send(());
     server.await.unwrap().unwrap();
@@ -390,4 +406,129 @@ async fn pipeline_latency(client: &Client, symbols: DataFrame, remote_symbols: &
     println!("ratio shipped / in-process   {:>8.2}x\n", s.as_secs_f64() / l.as_secs_f64());
     remote_trades.drop().await.unwrap();
     per_op_trades.drop().await.unwrap();
+}
+
+/// 5. Live bars: ticks appended to a table in batches of 10k (100 symbols,
+/// 20 ms apart, so each batch spans 200 s), bars delivered by SubscribeBars,
+/// against the batch kernel over the same ticks; then the latency from an
+/// append that closes one bar to that bar in the client.
+async fn live_bars(client: &Client, core: &std::sync::Arc<Core>) {
+    const BATCH: usize = 10_000;
+    let ns = Namespace::anonymous();
+    let column = |name: &str, kind: &str| ColumnDef { name: name.into(), kind: kind.into() };
+    let name = format!("live_bench_{}", std::process::id());
+    let def = TableDef {
+        name: name.clone(),
+        columns: vec![column("symbol", "SYMBOL"), column("ts", "TIMESTAMP"), column("price", "DOUBLE"), column("size", "DOUBLE")],
+        timestamp: Some("ts".into()),
+        partition_by: PartitionBy::Day,
+        retention: Default::default(),
+    };
+    core.tables().create(&ns, def, false).unwrap();
+    let n = (rows() / 10).max(BATCH);
+    let symbols: Vec<String> = (0..100).map(|i| format!("S{i:02}")).collect();
+    let batches: Vec<DataFrame> = (0..n / BATCH)
+        .map(|b| {
+            let range = b * BATCH..(b + 1) * BATCH;
+            df! {
+                "symbol" => range.clone().map(|i| symbols[i % 100].as_str()).collect::<Vec<_>>(),
+                "ts" => range.clone().map(|i| 1_764_576_000_000_000i64 + i as i64 * 20_000).collect::<Vec<_>>(),
+                "price" => range.clone().map(|i| 100.0 + (i % 997) as f64 / 10.0).collect::<Vec<_>>(),
+                "size" => range.map(|i| (1 + i % 9) as f64).collect::<Vec<_>>(),
+            }
+            .unwrap()
+            .lazy()
+            .with_column(col("ts").cast(DataType::Datetime(TimeUnit::Microseconds, None)))
+            .collect()
+            .unwrap()
+        })
+        .collect();
+    let options = OhlcvOptions::every("1m").unwrap();
+    println!("== live bars: {} ticks appended in batches of {BATCH}, 1-minute bars of 100 symbols ==", batches.len() * BATCH);
+
+    // Batch kernel over the same ticks, in this process.
+    let all = {
+        let mut all = batches[0].clone();
+        for b in &batches[1..] {
+            all.vstack_mut(b).unwrap();
+        }
+        all
+    };
+    let start = Instant::now();
+    let expected = (&all).ohlcv(&options).unwrap();
+    let local = start.elapsed();
+
+    // The appends alone, into a table nobody subscribes to: the floor.
+    let quiet = format!("{name}_quiet");
+    let quiet_def = TableDef { name: quiet.clone(), ..core.tables().get(&ns, &name).unwrap().unwrap().def() };
+    core.tables().create(&ns, quiet_def, false).unwrap();
+    let appending = {
+        let (core, ns, quiet, batches) = (core.clone(), ns.clone(), quiet.clone(), batches.clone());
+        tokio::task::spawn_blocking(move || {
+            let start = Instant::now();
+            for b in batches {
+                core.tables().append(&ns, &quiet, b, None).unwrap();
+            }
+            start.elapsed()
+        })
+        .await
+        .unwrap()
+    };
+    core.tables().drop(&ns, &quiet, false).unwrap();
+
+    let mut stream = client.subscribe_bars(&name, &options, None, None).await.unwrap();
+    let start = Instant::now();
+    let writer = {
+        let (core, ns, name, batches) = (core.clone(), ns.clone(), name.clone(), batches.clone());
+        tokio::task::spawn_blocking(move || {
+            for b in batches {
+                core.tables().append(&ns, &name, b, None).unwrap();
+            }
+        })
+    };
+    // Every bar but those of the last, still open, minute.
+    let closed = expected.clone().lazy().filter(col("ts").lt(col("ts").max())).collect().unwrap().height();
+    let mut got = 0;
+    while got < closed {
+        got += stream.next().await.unwrap().unwrap().height();
+    }
+    let live = start.elapsed();
+    writer.await.unwrap();
+    println!(
+        "{got} bars as the appends landed: {:>8.1} ms  (the {} appends alone {:>6.1} ms: ratio {:.2}x; \
+         batch kernel over all ticks in-process {:>6.1} ms)",
+        live.as_secs_f64() * 1e3,
+        batches.len(),
+        appending.as_secs_f64() * 1e3,
+        live.as_secs_f64() / appending.as_secs_f64(),
+        local.as_secs_f64() * 1e3,
+    );
+
+    // Latency: one tick per symbol-minute; the next minute's first tick closes it.
+    let (mut waits, mut appends) = (Vec::new(), Vec::new());
+    let mut minute = (batches.len() * BATCH) as i64 * 20_000 / 60_000_000 + 2;
+    for _ in 0..200 {
+        minute += 1;
+        let tick = df! { "symbol" => ["S00"], "ts" => [1_764_576_000_000_000i64 + minute * 60_000_000], "price" => [1.0], "size" => [1.0] }
+            .unwrap()
+            .lazy()
+            .with_column(col("ts").cast(DataType::Datetime(TimeUnit::Microseconds, None)))
+            .collect()
+            .unwrap();
+        let start = Instant::now();
+        core.tables().append(&ns, &name, tick, None).unwrap();
+        appends.push(start.elapsed());
+        let frame = stream.next().await.unwrap().unwrap();
+        waits.push(start.elapsed());
+        assert!(frame.height() >= 1);
+    }
+    waits.sort();
+    appends.sort();
+    println!(
+        "append that closes a bar -> bar in the client: p50 {:>6.0} us  p99 {:>6.0} us  (the durable append alone: p50 {:>6.0} us)",
+        percentile(&waits, 0.5).as_secs_f64() * 1e6,
+        percentile(&waits, 0.99).as_secs_f64() * 1e6,
+        percentile(&appends, 0.5).as_secs_f64() * 1e6,
+    );
+    core.tables().drop(&ns, &name, false).unwrap();
 }
