@@ -203,7 +203,7 @@ mod tests {
 
     use super::*;
     use crate::core::CoreConfig;
-    use crate::tables::{ColumnDef, PartitionBy, TableDef, TAIL_APPENDS};
+    use crate::tables::{PartitionBy, TableDef, TAIL_APPENDS};
     use crate::ErrorKind;
 
     const MINUTE_US: i64 = 60_000_000;
@@ -212,14 +212,8 @@ mod tests {
     fn core_with_trades() -> (tempfile::TempDir, Arc<Core>, Namespace) {
         let dir = tempfile::tempdir().unwrap();
         let core = Core::new(CoreConfig { data_dir: dir.path().to_path_buf(), ..Default::default() }).unwrap();
-        let column = |name: &str, kind: &str| ColumnDef { name: name.into(), kind: kind.into() };
-        let def = TableDef {
-            name: "trades".into(),
-            columns: vec![column("symbol", "SYMBOL"), column("ts", "TIMESTAMP"), column("price", "DOUBLE"), column("size", "DOUBLE")],
-            timestamp: Some("ts".into()),
-            partition_by: PartitionBy::Day,
-            retention: Default::default(),
-        };
+        let columns = [("symbol", "SYMBOL"), ("ts", "TIMESTAMP"), ("price", "DOUBLE"), ("size", "DOUBLE")];
+        let def = TableDef::new("trades", &columns, Some("ts"), PartitionBy::Day);
         core.tables().create(&Namespace::anonymous(), def, false).unwrap();
         (dir, core, Namespace::anonymous())
     }

@@ -158,6 +158,17 @@ pub fn kind_of(dtype: &DataType) -> &'static str {
 }
 
 impl TableDef {
+    /// A table of `columns` (name, QuestDB type) with no retention.
+    pub fn new(name: &str, columns: &[(&str, &str)], timestamp: Option<&str>, partition_by: PartitionBy) -> Self {
+        Self {
+            name: name.to_string(),
+            columns: columns.iter().map(|(name, kind)| ColumnDef { name: name.to_string(), kind: kind.to_string() }).collect(),
+            timestamp: timestamp.map(str::to_string),
+            partition_by,
+            retention: Retention::default(),
+        }
+    }
+
     /// The stored schema.
     pub fn schema(&self) -> Result<Schema, CoreError> {
         self.columns.iter().map(|c| Ok(Field::new(c.name.as_str().into(), storage_type(&c.kind)?))).collect()

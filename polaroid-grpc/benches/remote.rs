@@ -26,7 +26,7 @@ use polaroid_grpc::client::{Client, RemoteFrame, Shipping};
 use polaroid_grpc::proto::polaroid_client::PolaroidClient;
 use polaroid_grpc::proto::{FetchRequest, HandleRequest};
 use tonic::transport::Channel;
-use polaroid_core::tables::{ColumnDef, PartitionBy, TableDef};
+use polaroid_core::tables::{PartitionBy, TableDef};
 use polaroid_core::{Core, Namespace};
 use polaroid_grpc::{serve_core, ServerConfig};
 use polaroid_sources::Sources;
@@ -415,15 +415,9 @@ async fn pipeline_latency(client: &Client, symbols: DataFrame, remote_symbols: &
 async fn live_bars(client: &Client, core: &std::sync::Arc<Core>) {
     const BATCH: usize = 10_000;
     let ns = Namespace::anonymous();
-    let column = |name: &str, kind: &str| ColumnDef { name: name.into(), kind: kind.into() };
     let name = format!("live_bench_{}", std::process::id());
-    let def = TableDef {
-        name: name.clone(),
-        columns: vec![column("symbol", "SYMBOL"), column("ts", "TIMESTAMP"), column("price", "DOUBLE"), column("size", "DOUBLE")],
-        timestamp: Some("ts".into()),
-        partition_by: PartitionBy::Day,
-        retention: Default::default(),
-    };
+    let columns = [("symbol", "SYMBOL"), ("ts", "TIMESTAMP"), ("price", "DOUBLE"), ("size", "DOUBLE")];
+    let def = TableDef::new(&name, &columns, Some("ts"), PartitionBy::Day);
     core.tables().create(&ns, def, false).unwrap();
     let n = (rows() / 10).max(BATCH);
     let symbols: Vec<String> = (0..100).map(|i| format!("S{i:02}")).collect();

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use polaroid_core::tables::{ColumnDef, PartitionBy, TableDef};
+use polaroid_core::tables::{PartitionBy, TableDef};
 use polaroid_core::{Core, CoreConfig, Namespace};
 use polaroid_grpc::client::{BarStream, Client};
 use polaroid_grpc::{serve_core, ServerConfig};
@@ -30,14 +30,8 @@ impl LiveServer {
     async fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let core = Core::new(CoreConfig { data_dir: dir.path().to_path_buf(), ..Default::default() }).unwrap();
-        let column = |name: &str, kind: &str| ColumnDef { name: name.into(), kind: kind.into() };
-        let def = TableDef {
-            name: "trades".into(),
-            columns: vec![column("symbol", "SYMBOL"), column("ts", "TIMESTAMP"), column("price", "DOUBLE"), column("size", "DOUBLE")],
-            timestamp: Some("ts".into()),
-            partition_by: PartitionBy::Day,
-            retention: Default::default(),
-        };
+        let columns = [("symbol", "SYMBOL"), ("ts", "TIMESTAMP"), ("price", "DOUBLE"), ("size", "DOUBLE")];
+        let def = TableDef::new("trades", &columns, Some("ts"), PartitionBy::Day);
         core.tables().create(&Namespace::anonymous(), def, false).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
