@@ -340,6 +340,8 @@ impl Tables {
 pub struct AutoCreate {
     pub timestamp: String,
     pub partition_by: PartitionBy,
+    /// The new table's retention (kept only if it is partitioned).
+    pub retention: Retention,
 }
 
 impl AutoCreate {
@@ -355,7 +357,7 @@ impl AutoCreate {
             columns,
             timestamp: has_ts.then(|| self.timestamp.clone()),
             partition_by: if has_ts { self.partition_by } else { PartitionBy::None },
-            retention: Retention::default(),
+            retention: if has_ts && self.partition_by != PartitionBy::None { self.retention } else { Retention::default() },
         }
     }
 }

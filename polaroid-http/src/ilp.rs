@@ -271,7 +271,7 @@ pub(crate) fn write(core: &polaroid_core::Core, ns: &Namespace, lines: Vec<Line>
         let existing = core.tables().get(ns, &table).map_err(|e| (None, e))?;
         let ts = existing.as_ref().and_then(|t| t.def().timestamp).unwrap_or_else(|| "timestamp".into());
         let df = frame(&rows, &ts, now_ns).map_err(|e| (Some(e.line), CoreError::InvalidArgument(e.message)))?;
-        let auto = AutoCreate { timestamp: ts, partition_by: PartitionBy::Day };
+        let auto = AutoCreate { timestamp: ts, partition_by: PartitionBy::Day, retention: Default::default() };
         let appended = core.tables().append(ns, &table, df, Some(auto)).map_err(|e| (Some(rows[0].0), e))?;
         core.metrics().ingested(&table, appended);
     }

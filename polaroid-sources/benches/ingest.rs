@@ -44,6 +44,8 @@ fn spec(name: &str, websocket: Option<WebsocketFeed>, kafka: Option<KafkaFeed>, 
         batch_ms: Some(batch_ms),
         max_pending_rows: Some(1_000_000),
         separator: None,
+        ttl: None,
+        max_table_bytes: None,
     }
 }
 

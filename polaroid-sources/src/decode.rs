@@ -324,6 +324,8 @@ mod tests {
             batch_ms: None,
             max_pending_rows: None,
             separator: None,
+            ttl: None,
+            max_table_bytes: None,
         }
     }
 

@@ -78,6 +78,16 @@ impl Sources {
         if running.contains_key(&spec.name) {
             return Err(SourceError::AlreadyRunning(spec.name));
         }
+        // A table that exists takes the source's retention now; a new one
+        // is created with it on the first batch.
+        if let Some(retention) = spec.retention()? {
+            if let Some(table) = self.core.tables().get(ns, &spec.table)? {
+                let mut kept = table.def().retention;
+                kept.ttl = if spec.ttl.is_some() { retention.ttl } else { kept.ttl };
+                kept.max_bytes = if spec.max_table_bytes.is_some() { retention.max_bytes } else { kept.max_bytes };
+                self.core.tables().set_retention(ns, &spec.table, kept)?;
+            }
+        }
         let status = SourceStatus {
             name: spec.name.clone(),
             table: spec.table.clone(),

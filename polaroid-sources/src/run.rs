@@ -277,7 +277,12 @@ async fn append(core: &Arc<Core>, ns: &Namespace, spec: &SourceSpec, shared: &Ar
     let consumer = lock(&shared.kafka).clone();
     let rows = frame.as_ref().map_or(0, |df| df.height() as u64);
     let (core2, ns, table) = (core.clone(), ns.clone(), spec.table.clone());
-    let auto = AutoCreate { timestamp: spec.timestamp_column().to_string(), partition_by: PartitionBy::Day };
+    let auto = AutoCreate {
+        timestamp: spec.timestamp_column().to_string(),
+        partition_by: PartitionBy::Day,
+        // Checked when the source started.
+        retention: spec.retention().ok().flatten().unwrap_or_default(),
+    };
     let appended = tokio::task::spawn_blocking(move || {
         let df = frame.map_err(|e| e.to_string())?;
         let n = core2.tables().append(&ns, &table, df, Some(auto)).map_err(|e| e.to_string())?;
@@ -331,7 +336,7 @@ async fn record_gap(core: &Arc<Core>, ns: &Namespace, spec: &SourceSpec, from: i
             ],
         )
         .map_err(|e| e.to_string())?;
-        let auto = AutoCreate { timestamp: "ts".into(), partition_by: PartitionBy::Day };
+        let auto = AutoCreate { timestamp: "ts".into(), partition_by: PartitionBy::Day, retention: Default::default() };
         core.tables().append(&ns, GAPS_TABLE, df, Some(auto)).map_err(|e| e.to_string())
     })
     .await;

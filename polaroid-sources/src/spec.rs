@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use polaroid_core::retention::{Retention, Ttl};
+use polaroid_core::CoreError;
 use serde::{Deserialize, Serialize};
 
 use crate::error::SourceError;
@@ -51,6 +53,13 @@ pub struct SourceSpec {
     /// (counted and logged; default 100,000).
     #[serde(default)]
     pub max_pending_rows: Option<usize>,
+    /// The table's TTL in QuestDB's form (`"7 DAYS"`, `"12h"`): day
+    /// partitions that ended that long before the newest row are dropped.
+    #[serde(default)]
+    pub ttl: Option<String>,
+    /// The most bytes the table's partitions may take; the oldest go first.
+    #[serde(default)]
+    pub max_table_bytes: Option<u64>,
 }
 
 /// A WebSocket feed (`ws://` or `wss://`): text frames, one JSON message each.
@@ -239,10 +248,22 @@ impl SourceSpec {
         if self.separator.is_some_and(|c| !c.is_ascii() || c == '"' || c == '\n' || c == '\r') {
             return invalid(format!("separator {:?} must be one ASCII character other than a quote or newline", self.separator.unwrap()));
         }
+        if let Err(e) = self.retention() {
+            return invalid(e.to_string());
+        }
         if self.batch_rows == Some(0) || self.max_pending_rows == Some(0) {
             return invalid("batch_rows and max_pending_rows must be positive".into());
         }
         Ok(())
+    }
+
+    /// The retention the source gives its table, if it sets one.
+    pub fn retention(&self) -> Result<Option<Retention>, CoreError> {
+        if self.ttl.is_none() && self.max_table_bytes.is_none() {
+            return Ok(None);
+        }
+        let ttl = self.ttl.as_deref().map(Ttl::parse).transpose()?;
+        Ok(Some(Retention { ttl: ttl.filter(|t| t.count > 0), max_bytes: self.max_table_bytes.filter(|&b| b > 0) }))
     }
 
     /// The designated timestamp column.

@@ -37,6 +37,8 @@ fn spec(name: &str, table: &str, broker: &Broker, topic: &str, group: &str) -> S
         batch_ms: Some(20),
         max_pending_rows: None,
         separator: None,
+        ttl: None,
+        max_table_bytes: None,
     }
 }
 
@@ -116,7 +118,7 @@ async fn rows_already_in_the_table_are_not_appended_again() {
     }
     .unwrap();
     df.apply("ts", |c| c.cast(&DataType::Datetime(TimeUnit::Microseconds, None)).unwrap()).unwrap();
-    let auto = AutoCreate { timestamp: "ts".into(), partition_by: PartitionBy::Day };
+    let auto = AutoCreate { timestamp: "ts".into(), partition_by: PartitionBy::Day, retention: Default::default() };
     core.tables().append(&Namespace::anonymous(), "kdedup", df, Some(auto)).unwrap();
 
     let sources = Sources::new(core.clone());

@@ -21,6 +21,8 @@ fn spec(name: &str, table: &str, url: String, format: Format, subscribe: Vec<Str
         batch_ms: Some(20),
         max_pending_rows: None,
         separator: None,
+        ttl: None,
+        max_table_bytes: None,
     }
 }
 
@@ -227,4 +229,34 @@ px = { path = "/p", type = "float" }
     std::fs::write(&path, "[[source]]\nname = \"x\"\ntable = \"t\"\nformat = \"binance-trade\"\nurl = \"ws://h\"\n").unwrap();
     let err = polaroid_sources::read_sources_file(&path).unwrap_err().to_string();
     assert!(err.contains("url"), "an unknown key is named: {err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_gives_its_table_the_retention_it_asks_for() {
+    use polaroid_core::retention::{Retention, Ttl};
+    let (_dir, core) = core();
+    let ns = Namespace::anonymous();
+    let lines = fixture("binance_trades.jsonl");
+    let server = Replay::start("127.0.0.1:0".parse().unwrap(), Feed::new(lines), 1, usize::MAX).await;
+    let url = format!("ws://{}/ws", server.addr);
+    let sources = Sources::new(core.clone());
+    let mut with_ttl = spec("kept", "kept_trades", url.clone(), Format::BinanceTrade, vec!["{}".into()]);
+    with_ttl.ttl = Some("7 DAYS".into());
+    with_ttl.max_table_bytes = Some(1 << 30);
+    sources.start(&ns, with_ttl.clone()).unwrap();
+    until("rows", Duration::from_secs(20), || status(&sources, "kept").rows == 300).await;
+    let wanted = Retention { ttl: Some(Ttl::parse("7 DAYS").unwrap()), max_bytes: Some(1 << 30) };
+    assert_eq!(core.tables().get(&ns, "kept_trades").unwrap().unwrap().def().retention, wanted);
+    sources.stop(&ns, "kept").await.unwrap();
+    // Started again on the table it made, with only a new TTL: the size cap stays.
+    let shorter = SourceSpec { ttl: Some("12 hours".into()), max_table_bytes: None, ..with_ttl.clone() };
+    sources.start(&ns, shorter).unwrap();
+    let retention = core.tables().get(&ns, "kept_trades").unwrap().unwrap().def().retention;
+    assert_eq!(retention, Retention { ttl: Some(Ttl::parse("12 HOURS").unwrap()), max_bytes: Some(1 << 30) });
+    sources.stop(&ns, "kept").await.unwrap();
+    let bad = SourceSpec { name: "bad".into(), ttl: Some("7 fortnights".into()), ..with_ttl };
+    match sources.start(&ns, bad) {
+        Err(SourceError::Invalid(m)) => assert!(m.contains("TTL"), "{m}"),
+        other => panic!("{other:?}"),
+    }
 }
