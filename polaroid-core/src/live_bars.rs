@@ -68,13 +68,13 @@ impl Core {
         send.try_send(Ok(first)).expect("a new channel has room");
         tokio::spawn(async move {
             let mut feeder = Feeder { live, name, late_reported: 0 };
+            let shutting_down = || CoreError::Unavailable("the server is shutting down; subscribe again once it is back".into());
             loop {
                 let rows = tokio::select! {
                     _ = send.closed() => return,
                     () = async { let _ = closing.wait_for(|closing| *closing).await; } => {
-                        let _ = send.send(Err(CoreError::Unavailable(
-                            "the server is shutting down; subscribe again once it is back".into(),
-                        ))).await;
+                        // A subscriber that stopped reading gets the end of the stream instead.
+                        let _ = send.try_send(Err(shutting_down()));
                         return;
                     },
                     got = appends.recv() => got,
@@ -92,7 +92,15 @@ impl Core {
                 match bars {
                     Ok(bars) if bars.height() == 0 => continue,
                     bars => {
-                        if send.send(bars).await.is_err() || failed {
+                        // Waiting on a slow subscriber must not hold up a shutdown.
+                        let sent = tokio::select! {
+                            sent = send.send(bars) => sent.is_ok(),
+                            () = async { let _ = closing.wait_for(|closing| *closing).await; } => {
+                                let _ = send.try_send(Err(shutting_down()));
+                                false
+                            },
+                        };
+                        if !sent || failed {
                             return;
                         }
                     },
@@ -293,6 +301,33 @@ mod tests {
         let err = next(&mut feed).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
         assert!(tokio::time::timeout(Wait::from_secs(30), feed.recv()).await.unwrap().is_none());
+
+        // A subscriber that stopped reading, its frames unread: its feed ends
+        // as well (the frames, then the end) instead of waiting for it.
+        let (_dir, core, ns) = core_with_trades();
+        let mut stalled = core.subscribe_bars(&ns, subscription(None)).await.unwrap();
+        for i in 0..(UNREAD_FRAMES + 4) as i64 {
+            core.tables().append(&ns, "trades", tick("A", T0 + i * MINUTE_US, 1.0), None).unwrap();
+        }
+        let deadline = std::time::Instant::now() + Wait::from_secs(30);
+        while stalled.len() < UNREAD_FRAMES {
+            assert!(std::time::Instant::now() < deadline, "{} frames came", stalled.len());
+            tokio::time::sleep(Wait::from_millis(10)).await;
+        }
+        assert_eq!(stalled.sender_strong_count(), 1, "the feed waits for its reader");
+        core.end_subscriptions();
+        // Without a frame read, the feed lets go: a shutdown is not held up.
+        let deadline = std::time::Instant::now() + Wait::from_secs(30);
+        while stalled.sender_strong_count() > 0 {
+            assert!(std::time::Instant::now() < deadline, "the feed still waits for its reader");
+            tokio::time::sleep(Wait::from_millis(10)).await;
+        }
+        let mut frames = 0;
+        while let Some(frame) = stalled.recv().await {
+            assert!(frame.is_ok(), "frame {frames}: no room was left for the error");
+            frames += 1;
+        }
+        assert_eq!(frames, UNREAD_FRAMES, "the first frame and the bars that fit");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
