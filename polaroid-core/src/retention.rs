@@ -150,15 +150,15 @@ pub(crate) fn parts_to_drop(
         }
     }
     if let Some(max) = retention.max_bytes {
-        let size = |files: &[&PathBuf]| -> Result<u64, CoreError> {
-            files.iter().map(|f| file_size(f)).sum::<Result<u64, CoreError>>()
-        };
-        let mut total = 0;
-        for (_, files) in &partitions[dropped..] {
-            total += size(files)?;
-        }
+        // Each file is measured once: a table may have thousands of parts.
+        let sizes = partitions[dropped..]
+            .iter()
+            .map(|(_, files)| files.iter().map(|f| file_size(f)).sum::<Result<u64, CoreError>>())
+            .collect::<Result<Vec<u64>, CoreError>>()?;
+        let mut total: u64 = sizes.iter().sum();
+        let mut oldest = sizes.iter();
         while total > max && dropped + 1 < keep {
-            total -= size(&partitions[dropped].1)?;
+            total -= oldest.next().expect("one size per partition left");
             dropped += 1;
         }
     }
