@@ -19,22 +19,22 @@
 use std::sync::Arc;
 
 use arrow_flight::flight_descriptor::DescriptorType;
-use arrow_flight::flight_service_server::FlightService;
+use arrow_flight::flight_service_server::{FlightService, FlightServiceServer};
 use arrow_flight::{
     Action, ActionType, Criteria, Empty, FlightData, FlightDescriptor, FlightEndpoint, FlightInfo,
     HandshakeRequest, HandshakeResponse, PollInfo, PutResult, SchemaResult, Ticket,
 };
 use bytes::Bytes;
 use futures::StreamExt;
-use polaroid_core::ipc::{frame_header, EncodedBatch, IpcEncoder, IpcSink};
+use polaroid_core::ipc::{frame_header, EncodedBatch, EncodedMessage, IpcEncoder, IpcSink};
 use polaroid_core::results::Window;
 use polaroid_core::{Core, CoreError, HandleId, HandleInfo, Namespace};
 use polars::prelude::{Engine, Schema};
-use polars_arrow::io::ipc::write::EncodedData;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::auth::namespace;
 use crate::native::{parse_id, status_stream, StatusStream as BoxStream};
+use crate::parts::{Parts, PartsRoute};
 use crate::status::{invalid, status, OrStatus};
 
 /// The actions DoAction understands, with what ListActions says of them.
@@ -154,6 +154,24 @@ impl PolaroidFlight {
         Ok(Some(info.id.to_string()))
     }
 
+    /// DoGet: the ticket's handle streamed as the schema message, then its
+    /// record batches, each IPC message made into a response by `message`.
+    async fn serve_ticket<M: Send + 'static>(
+        &self,
+        request: Request<Ticket>,
+        message: fn(EncodedMessage) -> M,
+    ) -> Result<BoxStream<M>, Status> {
+        let ns = namespace(&request)?;
+        let ticket = utf8(&request.get_ref().ticket, "the ticket (a handle id)")?;
+        let id = parse_id(ticket.trim())?;
+        let entry = self.core.handle(&ns, id).or_status()?;
+        let to_messages = move |batch: EncodedBatch| batch.messages.into_iter().map(message).collect();
+        let head = move |schema| vec![message(schema)];
+        let sink = IpcSink::new(entry.schema(), self.max_message_size, None, head, to_messages, vec![]);
+        let slot = self.core.slot().await.or_status()?;
+        Ok(status_stream(self.core.stream(id, entry, Window::default(), sink, slot)))
+    }
+
     fn describe(&self, ns: &Namespace, id: HandleId) -> Result<FlightInfo, Status> {
         Ok(flight_info(&self.core.info(ns, id).or_status()?))
     }
@@ -201,13 +219,53 @@ fn flight_info(info: &HandleInfo) -> FlightInfo {
     }
 }
 
-fn flight_data(message: EncodedData) -> FlightData {
+fn flight_data(message: EncodedMessage) -> FlightData {
     FlightData {
         flight_descriptor: None,
-        data_header: message.ipc_message.into(),
+        data_header: message.header.into(),
         app_metadata: Bytes::new(),
-        data_body: message.arrow_data.into(),
+        data_body: message.body.concat().into(),
     }
+}
+
+/// [`flight_data`]'s protobuf encoding in parts: the keys and the IPC
+/// header, then the body's parts as the encoder gave them (the result's
+/// buffers, not copied). What prost writes for the same FlightData.
+fn flight_data_parts(message: EncodedMessage) -> Parts {
+    use prost::encoding::{encode_key, encode_varint, WireType};
+    // FlightData's field numbers (Flight.proto).
+    const DATA_HEADER: u32 = 2;
+    const DATA_BODY: u32 = 1000;
+    let body_len = message.body_len();
+    let mut head = Vec::with_capacity(message.header.len() + 16);
+    if !message.header.is_empty() {
+        encode_key(DATA_HEADER, WireType::LengthDelimited, &mut head);
+        encode_varint(message.header.len() as u64, &mut head);
+        head.extend_from_slice(&message.header);
+    }
+    if body_len > 0 {
+        encode_key(DATA_BODY, WireType::LengthDelimited, &mut head);
+        encode_varint(body_len as u64, &mut head);
+    }
+    let mut parts = Vec::with_capacity(message.body.len() + 1);
+    parts.push(Bytes::from(head));
+    parts.extend(message.body.into_iter().filter(|part| !part.is_empty()));
+    parts
+}
+
+/// The Flight service with DoGet answered from the result's own buffers
+/// ([`crate::parts`]); every other method goes to arrow-flight's server.
+pub(crate) fn routes(
+    flight: PolaroidFlight,
+    max_decoding_message_size: usize,
+) -> PartsRoute<FlightServiceServer<PolaroidFlight>, Ticket> {
+    let generated = FlightServiceServer::new(flight.clone())
+        .max_decoding_message_size(max_decoding_message_size)
+        .max_encoding_message_size(flight.max_message_size);
+    PartsRoute::new(generated, "/arrow.flight.protocol.FlightService/DoGet", max_decoding_message_size, move |request| {
+        let flight = flight.clone();
+        Box::pin(async move { flight.serve_ticket(request, flight_data_parts).await })
+    })
 }
 
 /// One FlightData message as IPC stream chunks, for the polars reader: the
@@ -265,16 +323,10 @@ impl FlightService for PolaroidFlight {
 
     type DoGetStream = BoxStream<FlightData>;
 
+    /// The server answers DoGet with [`routes`]' parts; this is the same
+    /// stream as FlightData messages, for a plain `FlightServiceServer`.
     async fn do_get(&self, request: Request<Ticket>) -> Result<Response<Self::DoGetStream>, Status> {
-        let ns = namespace(&request)?;
-        let ticket = utf8(&request.get_ref().ticket, "the ticket (a handle id)")?;
-        let id = parse_id(ticket.trim())?;
-        let entry = self.core.handle(&ns, id).or_status()?;
-        let to_flight = |batch: EncodedBatch| batch.messages.into_iter().map(flight_data).collect();
-        let head = |schema| vec![flight_data(schema)];
-        let sink = IpcSink::new(entry.schema(), self.max_message_size, None, head, to_flight, vec![]);
-        let slot = self.core.slot().await.or_status()?;
-        Ok(Response::new(status_stream(self.core.stream(id, entry, Window::default(), sink, slot))))
+        self.serve_ticket(request, flight_data).await.map(Response::new)
     }
 
     type DoPutStream = BoxStream<PutResult>;
@@ -322,5 +374,36 @@ impl FlightService for PolaroidFlight {
             .iter()
             .map(|(name, description)| Ok(ActionType { r#type: name.to_string(), description: description.to_string() }));
         Ok(Response::new(Box::pin(futures::stream::iter(actions.collect::<Vec<_>>()))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use polaroid_core::ipc::{EncodedMessage, IpcEncoder};
+    use polars::prelude::*;
+    use prost::Message;
+
+    use super::*;
+
+    #[test]
+    fn flight_data_parts_are_what_prost_writes_for_the_same_flight_data() {
+        let df = df!(
+            "id" => (0..50_000i64).collect::<Vec<_>>(),
+            "s" => (0..50_000).map(|i| format!("s{i}")).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        let (mut encoder, schema) = IpcEncoder::start(df.schema(), 1 << 20, None);
+        let mut messages: Vec<EncodedMessage> = vec![schema];
+        encoder
+            .encode(&df, &mut |batch| {
+                messages.extend(batch.messages);
+                true
+            })
+            .unwrap();
+        assert!(messages.len() > 2 && messages.iter().any(|m| m.body.len() > 1), "expected batches in parts");
+        for message in messages {
+            let generated = flight_data(message.clone()).encode_to_vec();
+            assert_eq!(flight_data_parts(message).concat(), generated);
+        }
     }
 }

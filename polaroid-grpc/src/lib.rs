@@ -32,6 +32,7 @@ mod flight;
 pub mod fuzzing;
 mod native;
 mod observe;
+mod parts;
 mod server;
 mod status;
 mod wire;

@@ -19,7 +19,8 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::auth::namespace;
 use crate::decode::{timeseries, transforms};
-use crate::proto::polaroid_server::Polaroid;
+use crate::parts::{PartsRoute, PartsStream};
+use crate::proto::polaroid_server::{Polaroid, PolaroidServer};
 use crate::proto::{self, IpcCompression, IpcMessage};
 use crate::status::{invalid, status, OrStatus};
 
@@ -158,6 +159,24 @@ fn fetch_sink(
     };
     let tail = vec![IpcMessage::new(vec![bytes::Bytes::from_static(&END_OF_STREAM)], 0)];
     IpcSink::new(schema, max_message, compression, head, wrap, tail)
+}
+
+/// The service with Fetch answered from the result's own buffers
+/// ([`crate::parts`]); every other method goes to the generated server.
+pub(crate) fn routes(
+    service: PolaroidService,
+    max_decoding_message_size: usize,
+) -> PartsRoute<PolaroidServer<PolaroidService>, proto::FetchRequest> {
+    let generated = PolaroidServer::new(service.clone())
+        .max_decoding_message_size(max_decoding_message_size)
+        .max_encoding_message_size(service.max_message_size);
+    PartsRoute::new(generated, "/polaroid.v1.Polaroid/Fetch", max_decoding_message_size, move |request| {
+        let service = service.clone();
+        Box::pin(async move {
+            let messages = service.fetch(request).await?.into_inner();
+            Ok(Box::pin(messages.map(|m| m.map(IpcMessage::into_wire_parts))) as PartsStream)
+        })
+    })
 }
 
 pub(crate) type StatusStream<M> = std::pin::Pin<Box<dyn futures::Stream<Item = Result<M, Status>> + Send + 'static>>;

@@ -13,8 +13,6 @@ use tonic_health::ServingStatus;
 use crate::auth::Auth;
 use crate::config::ServerConfig;
 use crate::flight::PolaroidFlight;
-use arrow_flight::flight_service_server::FlightServiceServer;
-use crate::proto::polaroid_server::PolaroidServer;
 use crate::proto::FILE_DESCRIPTOR_SET;
 use crate::native::PolaroidService;
 
@@ -60,15 +58,14 @@ pub async fn serve_core(
     // Flight clients write a record batch as one message (pyarrow sends a
     // table's chunk as is): accept up to --max-upload-message, not more.
     let flight = InterceptedService::new(
-        FlightServiceServer::new(PolaroidFlight::new(core.clone(), config.max_message_size))
-            .max_decoding_message_size(config.max_upload_message)
-            .max_encoding_message_size(config.max_message_size),
+        crate::flight::routes(PolaroidFlight::new(core.clone(), config.max_message_size), config.max_upload_message),
         auth.clone(),
     );
     let polaroid = InterceptedService::new(
-        PolaroidServer::new(PolaroidService::new(core.clone(), config.max_message_size).with_sources(sources))
-            .max_decoding_message_size(config.max_message_size)
-            .max_encoding_message_size(config.max_message_size),
+        crate::native::routes(
+            PolaroidService::new(core.clone(), config.max_message_size).with_sources(sources),
+            config.max_message_size,
+        ),
         auth,
     );
 

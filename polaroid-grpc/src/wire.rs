@@ -38,6 +38,26 @@ impl IpcMessage {
         self.parts
     }
 
+    /// The message's protobuf encoding in parts (what `encode` writes):
+    /// the key and length of `data`, its parts as they are, then `rows`.
+    pub(crate) fn into_wire_parts(self) -> Vec<Bytes> {
+        let mut head = Vec::with_capacity(16);
+        let len = self.len();
+        if len > 0 {
+            encoding::encode_key(DATA, WireType::LengthDelimited, &mut head);
+            encoding::encode_varint(len as u64, &mut head);
+        }
+        let mut tail = Vec::new();
+        if self.rows != 0 {
+            encoding::uint64::encode(ROWS, &self.rows, &mut tail);
+        }
+        let mut wire = Vec::with_capacity(self.parts.len() + 2);
+        wire.push(Bytes::from(head));
+        wire.extend(self.parts.into_iter().filter(|part| !part.is_empty()));
+        wire.push(Bytes::from(tail));
+        wire
+    }
+
     /// Bytes of `data`.
     pub fn len(&self) -> usize {
         self.parts.iter().map(Bytes::len).sum()
@@ -126,6 +146,7 @@ mod tests {
             let generated = Generated { data: joined.clone(), rows };
             let bytes = ours.encode_to_vec();
             assert_eq!(bytes, generated.encode_to_vec());
+            assert_eq!(ours.clone().into_wire_parts().concat(), bytes);
             assert_eq!(ours.encoded_len(), bytes.len());
             let back = IpcMessage::decode(bytes.as_slice()).unwrap();
             assert_eq!(back.parts().concat(), joined);
