@@ -72,7 +72,7 @@ impl Core {
             loop {
                 let rows = tokio::select! {
                     _ = send.closed() => return,
-                    () = async { let _ = closing.wait_for(|closing| *closing).await; } => {
+                    () = shutdown_started(&mut closing) => {
                         // A subscriber that stopped reading gets the end of the stream instead.
                         let _ = send.try_send(Err(shutting_down()));
                         return;
@@ -95,7 +95,7 @@ impl Core {
                         // Waiting on a slow subscriber must not hold up a shutdown.
                         let sent = tokio::select! {
                             sent = send.send(bars) => sent.is_ok(),
-                            () = async { let _ = closing.wait_for(|closing| *closing).await; } => {
+                            () = shutdown_started(&mut closing) => {
                                 let _ = send.try_send(Err(shutting_down()));
                                 false
                             },
@@ -113,6 +113,11 @@ impl Core {
 
 /// The kernel fed with the table as it was when the subscription began,
 /// from where the first bar to send begins; and the bars that closed in it.
+/// Resolves once the server begins to shut down (at once if it already has).
+async fn shutdown_started(closing: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = closing.wait_for(|closing| *closing).await;
+}
+
 fn seed(snapshot: LazyFrame, sub: &BarSubscription) -> Result<(Live, DataFrame), CoreError> {
     let mut snapshot = snapshot;
     let schema = snapshot.collect_schema()?;
