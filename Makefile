@@ -3,6 +3,11 @@ SHELL := /bin/bash
 PYTHON ?= python3
 CARGO ?= cargo
 FORK := $(PYTHON) ci/fork.py
+# The one release build: `make run` and every benchmark that runs a binary use
+# it. Cargo unifies features over the packages named, so another selection
+# (`-p polaroid-cli` alone has no DataFusion beside it) is a different build
+# of polars: about half an hour more on two cores.
+RELEASE_BUILD := $(CARGO) build --release --locked -p polaroid-server -p polaroid-cli --bins
 
 .PHONY: run ballista fork fork-check fork-export fork-rebase fork-rebase-continue fork-rebase-abort \
         test test-fork test-rust test-python bench bench-distributed ballista-release bench-flight bench-python bench-http bench-bars build clean-fork fork-clean-cache test-fork-crates python-env python-proto fuzz load load-debug
@@ -11,7 +16,7 @@ FORK := $(PYTHON) ci/fork.py
 ## polaroid-server with its defaults (127.0.0.1:50051, ./data with sample
 ## trades/quotes). Extra flags: make run ARGS="--handle-ttl 1h"
 run: fork
-	$(CARGO) build --release --locked -p polaroid-server -p polaroid-cli --bins
+	$(RELEASE_BUILD)
 	./target/release/polaroid-server $(ARGS)
 
 ## fork: materialize polars-fork/crates from the pin + patches/ (a no-op when up to date)
@@ -76,18 +81,18 @@ python-proto: python-env
 
 ## bench: every benchmark, each printing its ratio against a baseline run beside it
 bench: fork bench-flight bench-python bench-http bench-bars ballista-release
-	$(CARGO) build --release --locked -p polaroid-cli --bin polaroid
+	$(RELEASE_BUILD)
 	$(CARGO) bench --workspace --locked
 
 ## bench-flight: DoGet read by pyarrow.flight vs the native Fetch, same handle, same run
 bench-flight: fork python-env
-	$(CARGO) build --release --locked -p polaroid-server --bin polaroid-server
+	$(RELEASE_BUILD)
 	POLAROID_SERVER=target/release/polaroid-server .venv/bin/python polaroid-grpc/benches/flight.py
 
 ## bench-python: the Python client's to_arrow() beside DoGet of the same handle,
 ## and a 10-step query's client overhead beside local python-polars
 bench-python: fork python-env
-	$(CARGO) build --release --locked -p polaroid-server --bin polaroid-server
+	$(RELEASE_BUILD)
 	.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation ./python
 	rm -rf python/build python/polaroid.egg-info
 	POLAROID_SERVER=target/release/polaroid-server .venv/bin/python python/bench/bench_client.py
@@ -104,19 +109,19 @@ ballista-release: fork
 ## bench-bars: 1-minute bars of 10M ticks (parquet in and out): polaroid bars
 ## beside python polars group_by_dynamic and DuckDB time_bucket, same run
 bench-bars: fork python-env
-	$(CARGO) build --release --locked -p polaroid-cli --bin polaroid
+	$(RELEASE_BUILD)
 	POLAROID=target/release/polaroid .venv/bin/python polaroid-cli/benches/bars_vs.py
 
 ## bench-http: the HTTP door (release server): /exec and /exp of 1M rows against
 ## Flight DoGet and local polars, and ILP ingest with QuestDB's own client
 bench-http: fork python-env
-	$(CARGO) build --release --locked -p polaroid-server --bin polaroid-server
+	$(RELEASE_BUILD)
 	POLAROID_SERVER=target/release/polaroid-server .venv/bin/python polaroid-http/benches/http_bench.py
 
 ## load: 64 clients x 20 pipelines against a real polaroid-server, two waves:
 ## no errors, handles back to baseline, server RSS flat (not part of CI)
 load: fork
-	$(CARGO) build --release --locked -p polaroid-server --bin polaroid-server
+	$(RELEASE_BUILD)
 	POLAROID_SERVER=target/release/polaroid-server $(CARGO) bench --locked -p polaroid-grpc --bench load
 
 ## load-debug: the same against the debug server (no release build of polars needed)
