@@ -6,7 +6,8 @@
 //! 2. Fetch throughput: 10M rows x 8 fixed-width columns over loopback, in
 //!    GB/s, against an in-process Arrow IPC encode+decode of the same data;
 //! 3. small-RPC latency: p50/p99 and calls/s of KeepAlive and Schema, and
-//!    KeepAlive's calls/s from 16 concurrent callers;
+//!    KeepAlive's calls/s from 16 concurrent callers; then KeepAlive with a
+//!    server and client sharing one thread (no wake-up of another thread);
 //! 4. a 10-step pipeline on a small frame: one RPC per step (polaroid.v1
 //!    expression trees) against one `Plan` RPC (the shipped LazyFrame),
 //!    each with its Fetch, beside the same pipeline in-process;
@@ -294,6 +295,49 @@ async fn small_rpc_latency(client: &Client, handle: &str) {
         }
     }
     concurrent_keep_alive(client, handle).await;
+    // The same calls with server and client on one thread: what a call costs
+    // without waking another thread (the figure above minus this is the
+    // cost of the cross-thread wake-ups).
+    let lat = tokio::task::spawn_blocking(keep_alive_on_one_thread).await.unwrap();
+    println!(
+        "keep_alive one thread  p50 {:>4.0} us  p99 {:>4.0} us  (server and client on a current-thread runtime)",
+        percentile(&lat, 0.5).as_secs_f64() * 1e6,
+        percentile(&lat, 0.99).as_secs_f64() * 1e6,
+    );
+}
+
+/// Sorted KeepAlive latencies from a server and its client sharing one
+/// current-thread runtime.
+fn keep_alive_on_one_thread() -> Vec<Duration> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let data_dir = std::env::temp_dir().join("polaroid-bench-one-thread");
+        std::fs::create_dir_all(&data_dir).unwrap();
+        let config = ServerConfig { data_dir, ..Default::default() };
+        let core = Core::new(config.core()).unwrap();
+        let served = core.clone();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            serve_core(served.clone(), Sources::new(served), &config, listener, async {
+                let _ = stop_rx.await;
+            })
+            .await
+        });
+        let client = loop {
+            if let Ok(c) = Client::connect(format!("http://{addr}")).await {
+                break c;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let handle = client.upload_named(&df!("x" => [1i64]).unwrap(), "one").await.unwrap();
+        let (lat, _) = unary_latency(client.raw(), handle.id(), "keep_alive").await;
+        drop(client);
+        let _ = stop_tx.send(());
+        server.await.unwrap().unwrap();
+        lat
+    })
 }
 
 /// KeepAlive from 16 concurrent callers (tasks, one shared channel): calls/s.
