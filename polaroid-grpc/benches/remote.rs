@@ -107,27 +107,8 @@ fn query(trades: LazyFrame, symbols: LazyFrame) -> LazyFrame {
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let n = rows();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let data_dir = std::env::temp_dir().join("polaroid-bench-data");
-    std::fs::create_dir_all(&data_dir).unwrap();
-    let config = ServerConfig { data_dir, memory_limit: 16 << 30, ..Default::default() };
-    let core = Core::new(config.core()).unwrap();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let served = core.clone();
-    let server = tokio::spawn(async move {
-        serve_core(served.clone(), Sources::new(served), &config, listener, async {
-            let _ = stop_rx.await;
-        })
-        .await
-    });
-    let url = format!("http://{addr}");
-    let client = loop {
-        if let Ok(c) = Client::connect(url.clone()).await {
-            break c;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let server = BenchServer::start("polaroid-bench-data", 16 << 30).await;
+    let (client, core) = (server.client.clone(), server.core.clone());
 
     let symbols = df!(
         "symbol_id" => (0..100i64).collect::<Vec<_>>(),
@@ -150,8 +131,50 @@ async fn main() {
     if wanted("live") {
         live_bars(&client, &core).await;
     }
-    let _ = stop_tx.send(());
-    server.await.unwrap().unwrap();
+    drop(client);
+    server.stop().await;
+}
+
+/// A polaroid server on loopback in this runtime, and a client of it.
+struct BenchServer {
+    core: std::sync::Arc<Core>,
+    client: Client,
+    stop: tokio::sync::oneshot::Sender<()>,
+    served: tokio::task::JoinHandle<Result<(), polaroid_grpc::ServeError>>,
+}
+
+impl BenchServer {
+    /// Serving a data directory named `dir` under the temp dir.
+    async fn start(dir: &str, memory_limit: u64) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let data_dir = std::env::temp_dir().join(dir);
+        std::fs::create_dir_all(&data_dir).unwrap();
+        let config = ServerConfig { data_dir, memory_limit, ..Default::default() };
+        let core = Core::new(config.core()).unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let served_core = core.clone();
+        let served = tokio::spawn(async move {
+            serve_core(served_core.clone(), Sources::new(served_core), &config, listener, async {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        let client = loop {
+            if let Ok(c) = Client::connect(format!("http://{addr}")).await {
+                break c;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        Self { core, client, stop, served }
+    }
+
+    async fn stop(self) {
+        let Self { client, stop, served, .. } = self;
+        drop(client);
+        let _ = stop.send(());
+        served.await.unwrap().unwrap();
+    }
 }
 
 /// 1. The same filter + join + group_by, remote (5 RPCs + Fetch) and in-process.
@@ -311,31 +334,11 @@ async fn small_rpc_latency(client: &Client, handle: &str) {
 fn keep_alive_on_one_thread() -> Vec<Duration> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let data_dir = std::env::temp_dir().join("polaroid-bench-one-thread");
-        std::fs::create_dir_all(&data_dir).unwrap();
-        let config = ServerConfig { data_dir, ..Default::default() };
-        let core = Core::new(config.core()).unwrap();
-        let served = core.clone();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            serve_core(served.clone(), Sources::new(served), &config, listener, async {
-                let _ = stop_rx.await;
-            })
-            .await
-        });
-        let client = loop {
-            if let Ok(c) = Client::connect(format!("http://{addr}")).await {
-                break c;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
-        let handle = client.upload_named(&df!("x" => [1i64]).unwrap(), "one").await.unwrap();
-        let (lat, _) = unary_latency(client.raw(), handle.id(), "keep_alive").await;
-        drop(client);
-        let _ = stop_tx.send(());
-        server.await.unwrap().unwrap();
+        let server = BenchServer::start("polaroid-bench-one-thread", ServerConfig::default().memory_limit).await;
+        let handle = server.client.upload_named(&df!("x" => [1i64]).unwrap(), "one").await.unwrap();
+        let (lat, _) = unary_latency(server.client.raw(), handle.id(), "keep_alive").await;
+        drop(handle);
+        server.stop().await;
         lat
     })
 }
