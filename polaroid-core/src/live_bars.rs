@@ -111,13 +111,13 @@ impl Core {
     }
 }
 
-/// The kernel fed with the table as it was when the subscription began,
-/// from where the first bar to send begins; and the bars that closed in it.
 /// Resolves once the server begins to shut down (at once if it already has).
 async fn shutdown_started(closing: &mut tokio::sync::watch::Receiver<bool>) {
     let _ = closing.wait_for(|closing| *closing).await;
 }
 
+/// The kernel fed with the table as it was when the subscription began,
+/// from where the first bar to send begins; and the bars that closed in it.
 fn seed(snapshot: LazyFrame, sub: &BarSubscription) -> Result<(Live, DataFrame), CoreError> {
     let mut snapshot = snapshot;
     let schema = snapshot.collect_schema()?;
