@@ -81,7 +81,6 @@ python-proto: python-env
 
 ## bench: every benchmark, each printing its ratio against a baseline run beside it
 bench: fork bench-flight bench-python bench-http bench-bars ballista-release
-	$(RELEASE_BUILD)
 	$(CARGO) bench --workspace --locked
 
 ## bench-flight: DoGet read by pyarrow.flight vs the native Fetch, same handle, same run
