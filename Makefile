@@ -10,7 +10,7 @@ FORK := $(PYTHON) ci/fork.py
 RELEASE_BUILD := $(CARGO) build --release --locked -p polaroid-server -p polaroid-cli --bins
 
 .PHONY: run ballista fork fork-check fork-export fork-rebase fork-rebase-continue fork-rebase-abort \
-        test test-fork test-rust test-python bench bench-distributed ballista-release bench-flight bench-python bench-http bench-bars build clean-fork fork-clean-cache test-fork-crates python-env python-proto fuzz load load-debug
+        test test-fork test-rust test-python bench bench-distributed ballista-release bench-flight bench-python bench-http bench-bars bench-run build clean-fork fork-clean-cache test-fork-crates python-env python-proto fuzz load load-debug
 
 ## run: build in release (polaroid-server and the polaroid command) and start
 ## polaroid-server with its defaults (127.0.0.1:50051, ./data with sample
@@ -80,7 +80,7 @@ python-proto: python-env
 	.venv/bin/python ci/gen_python_proto.py
 
 ## bench: every benchmark, each printing its ratio against a baseline run beside it
-bench: fork bench-flight bench-python bench-http bench-bars ballista-release
+bench: fork bench-flight bench-python bench-http bench-bars bench-run ballista-release
 	$(CARGO) bench --workspace --locked
 
 ## bench-flight: DoGet read by pyarrow.flight vs the native Fetch, same handle, same run
@@ -110,6 +110,12 @@ ballista-release: fork
 bench-bars: fork python-env
 	$(RELEASE_BUILD)
 	POLAROID=target/release/polaroid .venv/bin/python polaroid-cli/benches/bars_vs.py
+
+## bench-run: a warm `make run` (nothing to build), from the command until the
+## server answers on its port
+bench-run: fork python-env
+	$(RELEASE_BUILD)
+	.venv/bin/python polaroid-server/benches/warm_run.py
 
 ## bench-http: the HTTP door (release server): /exec and /exp of 1M rows against
 ## Flight DoGet and local polars, and ILP ingest with QuestDB's own client
