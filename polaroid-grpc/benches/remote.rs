@@ -7,7 +7,8 @@
 //!    GB/s, against an in-process Arrow IPC encode+decode of the same data;
 //! 3. small-RPC latency: p50/p99 and calls/s of KeepAlive and Schema, and
 //!    KeepAlive's calls/s from 16 concurrent callers; then KeepAlive with a
-//!    server and client sharing one thread (no wake-up of another thread);
+//!    server and client sharing one thread (no wake-up of another thread),
+//!    and the machine's own cost of waking a sleeping thread;
 //! 4. a 10-step pipeline on a small frame: one RPC per step (polaroid.v1
 //!    expression trees) against one `Plan` RPC (the shipped LazyFrame),
 //!    each with its Fetch, beside the same pipeline in-process;
@@ -327,6 +328,45 @@ async fn small_rpc_latency(client: &Client, handle: &str) {
         percentile(&lat, 0.5).as_secs_f64() * 1e6,
         percentile(&lat, 0.99).as_secs_f64() * 1e6,
     );
+    // What this machine charges to wake a sleeping thread, with no gRPC in
+    // it: the floor under a call that crosses threads.
+    let trip = tokio::task::spawn_blocking(wake_round_trips).await.unwrap();
+    println!(
+        "thread wake-up round trip (two threads, mutex + condvar) p50 {:>4.0} us  p99 {:>4.0} us",
+        percentile(&trip, 0.5).as_secs_f64() * 1e6,
+        percentile(&trip, 0.99).as_secs_f64() * 1e6,
+    );
+}
+
+/// Sorted round trips of a turn passed between two threads that sleep on
+/// a condvar while waiting: each trip is two wake-ups of a sleeping thread.
+fn wake_round_trips() -> Vec<Duration> {
+    use std::sync::{Arc, Condvar, Mutex};
+    const TRIPS: usize = 5_000;
+    // true: the other thread's turn.
+    let turn = Arc::new((Mutex::new(false), Condvar::new()));
+    let theirs = turn.clone();
+    let other = std::thread::spawn(move || {
+        let (lock, wake) = &*theirs;
+        for _ in 0..TRIPS {
+            let mut mine = wake.wait_while(lock.lock().unwrap(), |t| !*t).unwrap();
+            *mine = false;
+            wake.notify_one();
+        }
+    });
+    let (lock, wake) = &*turn;
+    let mut trips = Vec::with_capacity(TRIPS);
+    for _ in 0..TRIPS {
+        let start = Instant::now();
+        let mut theirs_now = lock.lock().unwrap();
+        *theirs_now = true;
+        wake.notify_one();
+        drop(wake.wait_while(theirs_now, |t| *t).unwrap());
+        trips.push(start.elapsed());
+    }
+    other.join().unwrap();
+    trips.sort();
+    trips
 }
 
 /// Sorted KeepAlive latencies from a server and its client sharing one
