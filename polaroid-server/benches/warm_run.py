@@ -10,7 +10,6 @@ running. Prints every run and the median.
 
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -21,14 +20,11 @@ from pathlib import Path
 import pyarrow.flight as flight
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+from ci.processes import free_port  # noqa: E402
+
 RUNS = int(os.environ.get("POLAROID_BENCH_RUNS", 5))
 TIMEOUT_S = 120
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def answers(location: str) -> bool:
