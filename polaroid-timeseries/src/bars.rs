@@ -149,13 +149,57 @@ struct Batch {
     slots: Vec<u32>,
     times: PrimitiveArray<i64>,
     prices: PrimitiveArray<f64>,
-    sizes: PrimitiveArray<f64>,
+    sizes: Sizes,
     /// Rows with a time, a price and a size (`None`: all of them).
     valid: Option<Bitmap>,
     /// The rows of each shard, when there is more than one.
     shard_rows: Vec<Vec<u32>>,
     /// Series known so far (the kernel sizes its state from it).
     series: usize,
+}
+
+/// A batch's sizes. Integer sizes (shares, contracts) reach the kernel as
+/// they are and become f64 per tick there: casting a column first would
+/// cost the front a pass and a buffer per batch.
+enum Sizes {
+    F64(PrimitiveArray<f64>),
+    I64(PrimitiveArray<i64>),
+}
+
+impl Sizes {
+    fn of(df: &DataFrame, name: &PlSmallStr) -> Result<Self> {
+        let c = column(df, name)?;
+        Ok(match c.dtype() {
+            DataType::Int64 => Self::I64(c.i64()?.rechunk().downcast_as_array().clone()),
+            _ => Self::F64(numeric_as_f64(df, name)?.downcast_as_array().clone()),
+        })
+    }
+
+    fn validity(&self) -> Option<&Bitmap> {
+        match self {
+            Self::F64(a) => a.validity(),
+            Self::I64(a) => a.validity(),
+        }
+    }
+}
+
+/// A tick size the kernel reads as f64.
+trait Size: Copy {
+    fn to_f64(self) -> f64;
+}
+
+impl Size for f64 {
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self
+    }
+}
+
+impl Size for i64 {
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
 }
 
 /// Where the series of one id is binned: which shard, and its index there.
@@ -220,7 +264,8 @@ pub struct BarBuilder {
     engine: Option<Engine>,
     /// Live bars: late ticks are dropped (see [`BarBuilder::live`]).
     drop_late: bool,
-    /// The newest tick time pushed so far.
+    /// The newest tick time pushed so far (kept by live builders only:
+    /// a batch run has no use for it, and it costs a pass over each chunk).
     newest: Option<i64>,
 }
 
@@ -346,11 +391,13 @@ impl BarBuilder {
             });
         }
         let times = time.datetime()?.physical().rechunk();
-        if let Some(max) = times.max() {
-            self.newest = Some(self.newest.map_or(max, |n| n.max(max)));
+        if self.drop_late {
+            if let Some(max) = times.max() {
+                self.newest = Some(self.newest.map_or(max, |n| n.max(max)));
+            }
         }
         let prices = numeric_as_f64(df, &self.options.price)?;
-        let sizes = numeric_as_f64(df, &self.options.size)?;
+        let sizes = Sizes::of(df, &self.options.size)?;
         for c in &self.options.by {
             column(df, c)?;
         }
@@ -360,8 +407,8 @@ impl BarBuilder {
             let id = self.slots.len();
             self.slots.push(Slot { shard: (id % shards) as u32, index: (id / shards) as u32 });
         }
-        let (t, p, s) = (times.downcast_as_array(), prices.downcast_as_array(), sizes.downcast_as_array());
-        let valid = combine_validities_and(combine_validities_and(t.validity(), p.validity()).as_ref(), s.validity())
+        let (t, p) = (times.downcast_as_array(), prices.downcast_as_array());
+        let valid = combine_validities_and(combine_validities_and(t.validity(), p.validity()).as_ref(), sizes.validity())
             .filter(|v| v.unset_bits() > 0);
         let mut shard_rows = Vec::new();
         let slots = if shards == 1 {
@@ -380,7 +427,7 @@ impl BarBuilder {
             slots,
             times: t.clone(),
             prices: p.clone(),
-            sizes: s.clone(),
+            sizes,
             valid,
             shard_rows,
             series: self.symbols.len(),
@@ -405,7 +452,8 @@ impl BarBuilder {
         &self.options.time
     }
 
-    /// The newest tick time pushed so far (in the time column's unit).
+    /// The newest tick time pushed so far (in the time column's unit), by a
+    /// live builder ([`BarBuilder::live`]); `None` from any other.
     pub fn newest(&self) -> Option<i64> {
         self.newest
     }
@@ -649,36 +697,42 @@ impl Kernel {
         if self.series.len() < owned {
             self.series.resize_with(owned, Series::default);
         }
+        match &batch.sizes {
+            Sizes::F64(sizes) => self.run_sizes(batch, sizes.values().as_slice()),
+            Sizes::I64(sizes) => self.run_sizes(batch, sizes.values().as_slice()),
+        }
+    }
+
+    fn run_sizes<S: Size>(&mut self, batch: &Batch, sizes: &[S]) -> Result<()> {
         match batch.shard_rows.get(self.shard as usize) {
-            Some(rows) => self.run_rows(batch, rows.iter().map(|&r| r as usize)),
-            None => self.run_rows(batch, 0..batch.slots.len()),
+            Some(rows) => self.run_rows(batch, sizes, rows.iter().map(|&r| r as usize)),
+            None => self.run_rows(batch, sizes, 0..batch.slots.len()),
         }
     }
 
     /// One loop per bar kind, so the per-tick work has no dispatch in it.
-    fn run_rows(&mut self, batch: &Batch, rows: impl Iterator<Item = usize>) -> Result<()> {
-        let (slots, t, p, s) =
-            (&batch.slots[..], batch.times.values().as_slice(), batch.prices.values().as_slice(), batch.sizes.values().as_slice());
+    fn run_rows<S: Size>(&mut self, batch: &Batch, s: &[S], rows: impl Iterator<Item = usize>) -> Result<()> {
+        let (slots, t, p) = (&batch.slots[..], batch.times.values().as_slice(), batch.prices.values().as_slice());
         let valid = |row: usize| batch.valid.as_ref().is_none_or(|v| v.get_bit(row));
         match self.kind {
             BarKind::Time => {
                 for row in rows.filter(|&r| valid(r)) {
-                    self.time_tick(slots[row], t[row], p[row], s[row])?;
+                    self.time_tick(slots[row], t[row], p[row], s[row].to_f64())?;
                 }
             },
             BarKind::Tick(n) => {
                 for row in rows.filter(|&r| valid(r)) {
-                    self.activity_tick(slots[row], t[row], p[row], s[row], |bar| bar.trades as u64 >= n)?;
+                    self.activity_tick(slots[row], t[row], p[row], s[row].to_f64(), |bar| bar.trades as u64 >= n)?;
                 }
             },
             BarKind::Volume(v) => {
                 for row in rows.filter(|&r| valid(r)) {
-                    self.activity_tick(slots[row], t[row], p[row], s[row], |bar| bar.volume >= v)?;
+                    self.activity_tick(slots[row], t[row], p[row], s[row].to_f64(), |bar| bar.volume >= v)?;
                 }
             },
             BarKind::Dollar(d) => {
                 for row in rows.filter(|&r| valid(r)) {
-                    self.activity_tick(slots[row], t[row], p[row], s[row], |bar| bar.notional >= d)?;
+                    self.activity_tick(slots[row], t[row], p[row], s[row].to_f64(), |bar| bar.notional >= d)?;
                 }
             },
         }

@@ -54,7 +54,7 @@ fn tick() -> impl Strategy<Value = Tick> {
     )
 }
 
-type BarsCase = (Vec<Tick>, bool, &'static str, &'static str, &'static str, usize);
+type BarsCase = (Vec<Tick>, bool, &'static str, &'static str, &'static str, usize, bool);
 
 fn bars_case() -> impl Strategy<Value = BarsCase> {
     (
@@ -72,8 +72,11 @@ fn bars_case() -> impl Strategy<Value = BarsCase> {
         prop::sample::select(vec!["0s", "10s", "-20s", "3m"]),
         // Kernel threads: 0 bins on the caller's thread.
         0usize..4,
+        // Sizes as Int64 (whole numbers, as the f64 ones are), which the
+        // kernel reads without a cast.
+        any::<bool>(),
     )
-        .prop_map(|(t, sorted, (every, period), offset, threads)| (t, sorted, every, period, offset, threads))
+        .prop_map(|(t, sorted, (every, period), offset, threads, int_sizes)| (t, sorted, every, period, offset, threads, int_sizes))
 }
 
 proptest! {
@@ -84,7 +87,7 @@ proptest! {
     })]
 
     #[test]
-    fn time_bars_equal_group_by_dynamic((mut rows, sorted, every, period, offset, threads) in bars_case()) {
+    fn time_bars_equal_group_by_dynamic((mut rows, sorted, every, period, offset, threads, int_sizes) in bars_case()) {
         if sorted {
             rows.sort_by_key(|r| r.1);
         }
@@ -101,7 +104,12 @@ proptest! {
             kernel_threads: Some(threads),
             ..OhlcvOptions::default()
         };
-        let ours = (&df).ohlcv(&options).unwrap();
+        let input = if int_sizes {
+            df.clone().lazy().with_column(col("size").cast(DataType::Int64)).collect().unwrap()
+        } else {
+            df.clone()
+        };
+        let ours = (&input).ohlcv(&options).unwrap();
         let theirs = upstream(&df, every, period, offset);
         assert_frames_close(&ours, &theirs);
     }
