@@ -90,10 +90,12 @@ fn bars_in_order(df: &DataFrame, options: &OhlcvOptions) -> Result<DataFrame> {
 /// Polars' streaming parquet scan reads ahead up to
 /// `POLARS_ROW_GROUP_PREFETCH_SIZE` row groups (hundreds by default), and
 /// that read-ahead, not the kernel, then sets peak memory. For bounded memory
-/// set it (and `POLARS_RECORD_BATCH_PREFETCH_SIZE` for ipc) to 1 before
-/// polars starts, as `polaroid bars` does. With one row group in flight, also
-/// set `POLARS_PARQUET_DECODE_TARGET_VALUES_PER_THREAD` to about a million:
-/// polars otherwise decodes a row group of under 16M values on one thread.
+/// set it to a few before polars starts: `polaroid bars` sets one per core
+/// (polars decodes on one pipeline per core), and
+/// `POLARS_RECORD_BATCH_PREFETCH_SIZE` for ipc to 1. With few row groups in
+/// flight, also set `POLARS_PARQUET_DECODE_TARGET_VALUES_PER_THREAD` to
+/// about a million: polars otherwise decodes a row group of under 16M values
+/// on one thread.
 ///
 /// The kernel bins on [`OhlcvOptions::kernel_threads`] threads of its own
 /// while the thread that receives the batches gives each row its series.
