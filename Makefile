@@ -107,6 +107,7 @@ ballista-release: fork
 
 ## bench-bars: 1-minute bars of 10M ticks (parquet in and out): polaroid bars
 ## beside python polars group_by_dynamic and DuckDB time_bucket, same run
+## (POLAROID_BASELINE=<another polaroid binary> runs it in the same rounds too)
 bench-bars: fork python-env
 	$(RELEASE_BUILD)
 	POLAROID=target/release/polaroid .venv/bin/python polaroid-cli/benches/bars_vs.py

@@ -5,6 +5,12 @@ run, on the same file. Prints each tool's median time and the ratios.
 Ticks: POLAROID_BENCH_TICKS (10M) over 100 symbols, generated once into
 target/bench-data/. Every tool's bars are checked against polaroid's
 (bar count, total volume and trades) before any figure is printed.
+
+POLAROID_BASELINE: another `polaroid` binary (say, one built at an earlier
+commit), run in the same rounds; its median and the median of its per-round
+time ratios to `polaroid bars` are printed too. Differences of a few per
+cent need that pairing (and POLAROID_BENCH_RUNS=31): this VM's speed drifts
+more than that between minutes.
 """
 
 import os
@@ -23,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 POLAROID = os.environ.get("POLAROID", str(ROOT / "target/release/polaroid"))
 TICKS = int(os.environ.get("POLAROID_BENCH_TICKS", 10_000_000))
 RUNS = int(os.environ.get("POLAROID_BENCH_RUNS", 3))
+BASELINE = os.environ.get("POLAROID_BASELINE")
 
 
 def ticks_file() -> Path:
@@ -51,12 +58,15 @@ def ticks_file() -> Path:
     return path
 
 
-def run_polaroid(src: Path, out: Path) -> None:
-    subprocess.run(
-        [POLAROID, "bars", "--input", str(src), "--output", str(out), "--every", "1m", "--by", "symbol"],
-        check=True,
-        stderr=subprocess.DEVNULL,
-    )
+def polaroid_runner(binary: str):
+    def run(src: Path, out: Path) -> None:
+        subprocess.run(
+            [binary, "bars", "--input", str(src), "--output", str(out), "--every", "1m", "--by", "symbol"],
+            check=True,
+            stderr=subprocess.DEVNULL,
+        )
+
+    return run
 
 
 def run_polars(src: Path, out: Path) -> None:
@@ -98,11 +108,14 @@ def summary(path: Path) -> tuple:
 
 
 def main() -> int:
-    if not Path(POLAROID).exists():
-        print(f"no {POLAROID}: build it with cargo build --release -p polaroid-cli", file=sys.stderr)
-        return 2
+    for binary in filter(None, [POLAROID, BASELINE]):
+        if not Path(binary).exists():
+            print(f"no {binary}: build it with cargo build --release -p polaroid-cli", file=sys.stderr)
+            return 2
     src = ticks_file()
-    tools = {"polaroid bars": run_polaroid, "python polars": run_polars, "duckdb": run_duckdb}
+    tools = {"polaroid bars": polaroid_runner(POLAROID), "python polars": run_polars, "duckdb": run_duckdb}
+    if BASELINE:
+        tools["baseline"] = polaroid_runner(BASELINE)
     times = {name: [] for name in tools}
     with tempfile.TemporaryDirectory() as tmp:
         outs = {name: Path(tmp) / f"{i}.parquet" for i, name in enumerate(tools)}
@@ -123,6 +136,9 @@ def main() -> int:
     for name, t in median.items():
         ratio = "" if name == "polaroid bars" else f"  {t / median['polaroid bars']:.2f}x polaroid's time"
         print(f"{name:<14} {t:7.3f} s (median of {RUNS}){ratio}")
+    if BASELINE:
+        paired = statistics.median(b / p for b, p in zip(times["baseline"], times["polaroid bars"]))
+        print(f"baseline is {BASELINE}; per round, its time / polaroid's: median {paired:.3f}")
     print("targets: >= 2x DuckDB, >= 15x python polars")
     return 0
 
