@@ -40,6 +40,11 @@ pub(crate) struct Symbols {
     /// symbols, arriving interleaved, and a multiply and one compare cost
     /// less than hashing the view.
     memo: Memo,
+    /// A single categorical (or enum) by-column: each category id's series
+    /// id (`NO_ID` until seen), so a row costs one table load. Valid for
+    /// `cat_mapping` only; another mapping starts a new table.
+    cat_ids: Vec<u32>,
+    cat_mapping: Option<Arc<CategoricalMapping>>,
     null_id: Option<u32>,
     /// One single-row frame of by-values per id.
     keys: Vec<DataFrame>,
@@ -67,7 +72,14 @@ impl Symbols {
         }
         let mut out = Vec::with_capacity(n);
         let single = df.column(&self.by[0])?;
-        if self.by.len() == 1 && single.dtype() == &DataType::String {
+        if self.by.len() == 1 && (single.dtype().is_categorical() || single.dtype().is_enum()) {
+            let series = single.as_materialized_series();
+            match single.dtype().cat_physical()? {
+                CategoricalPhysical::U8 => self.categorical_ids(series.cat8()?, df, &mut out)?,
+                CategoricalPhysical::U16 => self.categorical_ids(series.cat16()?, df, &mut out)?,
+                CategoricalPhysical::U32 => self.categorical_ids(series.cat32()?, df, &mut out)?,
+            }
+        } else if self.by.len() == 1 && single.dtype() == &DataType::String {
             let ca = single.str()?;
             let mut row = 0;
             for arr in ca.downcast_iter() {
@@ -112,6 +124,54 @@ impl Symbols {
             }
         }
         Ok(out)
+    }
+
+    /// Ids of a categorical column's rows through `cat_ids`; a category seen
+    /// for the first time is interned by its string, as a string column's
+    /// value would be.
+    fn categorical_ids<T: PolarsCategoricalType>(
+        &mut self,
+        ca: &CategoricalChunked<T>,
+        df: &DataFrame,
+        out: &mut Vec<u32>,
+    ) -> Result<()> {
+        let mapping = ca.get_mapping();
+        if !self.cat_mapping.as_ref().is_some_and(|m| Arc::ptr_eq(m, mapping)) {
+            self.cat_ids.clear();
+            self.cat_mapping = Some(mapping.clone());
+        }
+        let mut row = 0;
+        for arr in ca.physical().downcast_iter() {
+            let validity = arr.validity().filter(|v| v.unset_bits() > 0);
+            for (i, cat) in arr.values().iter().enumerate() {
+                let id = if validity.is_some_and(|v| !v.get_bit(i)) {
+                    self.null(df, row)?
+                } else {
+                    let cat = cat.as_cat() as usize;
+                    match self.cat_ids.get(cat) {
+                        Some(&id) if id != NO_ID => id,
+                        _ => self.first_of_category(mapping, cat, df, row)?,
+                    }
+                };
+                out.push(id);
+                row += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// The id of a category not seen before (for this mapping), kept in `cat_ids`.
+    #[cold]
+    fn first_of_category(&mut self, mapping: &CategoricalMapping, cat: usize, df: &DataFrame, row: usize) -> Result<u32> {
+        let value = mapping.cat_to_str(cat as CatSize).ok_or_else(|| {
+            polars_err!(ComputeError: "category id {cat} of column '{}' has no string", self.by[0])
+        })?;
+        let id = self.intern(value.as_bytes(), df, row)?;
+        if self.cat_ids.len() <= cat {
+            self.cat_ids.resize(cat + 1, NO_ID);
+        }
+        self.cat_ids[cat] = id;
+        Ok(id)
     }
 
     fn intern(&mut self, key: &[u8], df: &DataFrame, row: usize) -> Result<u32> {

@@ -54,7 +54,28 @@ fn tick() -> impl Strategy<Value = Tick> {
     )
 }
 
-type BarsCase = (Vec<Tick>, bool, &'static str, &'static str, &'static str, usize, bool);
+/// How the symbol column reaches the kernel.
+#[derive(Clone, Copy, Debug)]
+enum SymbolType {
+    String,
+    Categorical,
+    /// Categories listed out of lexical order: bars sort by enum order.
+    Enum,
+}
+
+impl SymbolType {
+    fn dtype(self) -> DataType {
+        match self {
+            SymbolType::String => DataType::String,
+            SymbolType::Categorical => DataType::from_categories(Categories::global()),
+            SymbolType::Enum => DataType::from_frozen_categories(
+                FrozenCategories::new(["SPY", "A-SYMBOL-LONGER-THAN-12", "MSFT", "AAPL"]).unwrap(),
+            ),
+        }
+    }
+}
+
+type BarsCase = (Vec<Tick>, bool, &'static str, &'static str, &'static str, usize, bool, SymbolType);
 
 fn bars_case() -> impl Strategy<Value = BarsCase> {
     (
@@ -75,8 +96,11 @@ fn bars_case() -> impl Strategy<Value = BarsCase> {
         // Sizes as Int64 (whole numbers, as the f64 ones are), which the
         // kernel reads without a cast.
         any::<bool>(),
+        prop::sample::select(vec![SymbolType::String, SymbolType::Categorical, SymbolType::Enum]),
     )
-        .prop_map(|(t, sorted, (every, period), offset, threads, int_sizes)| (t, sorted, every, period, offset, threads, int_sizes))
+        .prop_map(|(t, sorted, (every, period), offset, threads, int_sizes, symbols)| {
+            (t, sorted, every, period, offset, threads, int_sizes, symbols)
+        })
 }
 
 proptest! {
@@ -87,7 +111,7 @@ proptest! {
     })]
 
     #[test]
-    fn time_bars_equal_group_by_dynamic((mut rows, sorted, every, period, offset, threads, int_sizes) in bars_case()) {
+    fn time_bars_equal_group_by_dynamic((mut rows, sorted, every, period, offset, threads, int_sizes, symbols) in bars_case()) {
         if sorted {
             rows.sort_by_key(|r| r.1);
         }
@@ -97,6 +121,7 @@ proptest! {
             &rows.iter().map(|r| r.2).collect::<Vec<_>>(),
             &rows.iter().map(|r| r.3).collect::<Vec<_>>(),
         );
+        let df = df.lazy().with_column(col("symbol").cast(symbols.dtype())).collect().unwrap();
         let options = OhlcvOptions {
             every: Duration::parse(every),
             period: Some(Duration::parse(period)),
