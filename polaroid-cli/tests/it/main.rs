@@ -52,6 +52,42 @@ fn bars_from_parquet_to_parquet_equal_the_library() {
     assert!(read(&output).equals_missing(&expected));
 }
 
+/// `polaroid bars` reads a parquet file's string by-column as categorical.
+/// Here one row group holds three symbols (dictionary-encoded: categories
+/// from the dictionary keys) and the next only distinct ones (the writer
+/// stores those plainly: decoded as strings, then cast); a null symbol is a
+/// series of its own. The bars are the library's over the string column,
+/// and the symbol column stays a string column.
+#[test]
+fn bars_by_a_parquet_string_column_dictionary_encoded_or_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("ticks.parquet");
+    let output = dir.path().join("bars.parquet");
+    let half = 20_000;
+    let mut df = ticks(2 * half);
+    let symbols: Vec<Option<String>> = (0..2 * half)
+        .map(|i| match i {
+            i if i % 1000 == 999 => None,
+            i if i < half => Some(["AAPL", "MSFT", "SPY"][(i * 7) % 3].to_string()),
+            i => Some(format!("SYMBOL-{i:06}")),
+        })
+        .collect();
+    df.with_column(Column::new("symbol".into(), symbols)).unwrap();
+    ParquetWriter::new(std::fs::File::create(&input).unwrap())
+        .with_row_group_size(Some(half))
+        .finish(&mut df.clone())
+        .unwrap();
+
+    let out = polaroid(&["bars", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap(), "--every", "1m"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let expected = (&df).ohlcv(&OhlcvOptions::every("1m").unwrap()).unwrap();
+    let got = read(&output);
+    assert_eq!(got.column("symbol").unwrap().dtype(), &DataType::String);
+    assert_eq!(got.height(), expected.height());
+    assert!(got.equals_missing(&expected), "{got}\n{expected}");
+}
+
 #[test]
 fn activity_bars_from_csv_to_ipc() {
     let dir = tempfile::tempdir().unwrap();
