@@ -153,7 +153,7 @@ clean-fork:
 	rm -rf polars-fork/crates polars-fork/.stamp polars-fork/.queue-head polars-fork/.crates.new
 
 ## test-fork-crates: upstream's own tests of the crates our patches touch
-## (polars-error, polars-async, polars-arrow IPC, polars-sql), on the patched
+## (polars-error, polars-async, polars-buffer, polars-arrow IPC, polars-sql), on the patched
 ## tree, built in target/fork-crates. Not part of CI (see docs/patch-queue.md)
 test-fork-crates: fork
 	@$(FORK) test-crates $(CRATES)

@@ -920,6 +920,7 @@ def cmd_rebase_abort(project: Project) -> int:
 FORK_TEST_SUITES: list[tuple[str, list[str]]] = [
     ("polars-error", ["--lib"]),
     ("polars-async", ["--lib"]),
+    ("polars-buffer", ["--lib"]),
     ("polars-arrow", ["--lib", "--features", "io_ipc,io_ipc_compression,proptest"]),
     ("polars-sql", ["--tests", "--features",
                     "csv,ipc,parquet,json,timezones,dynamic_group_by,rank,semi_anti_join,"
