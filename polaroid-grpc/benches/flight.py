@@ -13,15 +13,15 @@ the CPU seconds one DoGet costs each server and the client: on two cores
 the client's share decides the wall time.
 
 Both servers run in processes of their own, the client in this one. The
-reference used to serve from the client's process, where it shares the
-client's threads and allocator: measured on 2026-12-02 that setup alone
-moved the ratio by more than the servers differ. Most of the client's CPU
+reference used to serve from the client's process, sharing its threads and
+allocator, a setup polaroid-server cannot have. Most of the client's CPU
 is faulting in fresh pages for the table, and how many depends on what its
-allocator kept from the call before: one server's calls right after the
-other's were up to 2x slower than after its own (message sizes differ).
-So each server is measured in blocks of POLAROID_BENCH_RUNS calls after an
-unmeasured one, the blocks alternating POLAROID_BENCH_ROUNDS times (drift
-hits both alike), and the medians are over all blocks.
+allocator kept from the call before (the servers' messages differ in
+size): called alternately, polaroid-server's DoGet took 1.8x its time
+after its own calls and the reference's 0.65x (2026-12-02). So each server
+is measured in blocks of POLAROID_BENCH_RUNS calls after an unmeasured
+one, the blocks alternating POLAROID_BENCH_ROUNDS times (drift hits both
+alike), and the medians are over all blocks.
 """
 
 import os
