@@ -141,22 +141,21 @@ def main():
             def ref_get():
                 return ref_client.do_get(flight.Ticket(b"table")).read_all()
 
-            flight_times, ref_times = [], []
-            flight_client_cpu = flight_server_cpu = ref_cpu = ref_server_cpu = 0.0
+            # Per server: its call, its process, and what its blocks measured.
+            servers = {
+                "DoGet": (do_get, server.proc.pid, {"times": [], "client": 0.0, "server": 0.0}),
+                "the reference": (ref_get, reference.pid, {"times": [], "client": 0.0, "server": 0.0}),
+            }
             for _ in range(ROUNDS):
-                for get, pid, times in [(do_get, server.proc.pid, flight_times), (ref_get, reference.pid, ref_times)]:
+                for name, (get, pid, stats) in servers.items():
                     get()  # unmeasured: leaves the client's allocator as this server's calls do
                     block, got, client_cpu, server_cpu = timed_with_cpu(get, pid)
-                    times.extend(block)
-                    if get is do_get:
-                        assert got.num_rows == ROWS and got.equals(table), "DoGet returned a different table"
-                        flight_client_cpu += client_cpu / ROUNDS
-                        flight_server_cpu += server_cpu / ROUNDS
-                    else:
-                        assert got.equals(table), "the reference returned a different table"
-                        ref_cpu += client_cpu / ROUNDS
-                        ref_server_cpu += server_cpu / ROUNDS
+                    assert got.equals(table), f"{name} returned a different table"
                     del got
+                    stats["times"].extend(block)
+                    stats["client"] += client_cpu / ROUNDS
+                    stats["server"] += server_cpu / ROUNDS
+            ours, ref = servers["DoGet"][2], servers["the reference"][2]
             ref_client.close()
         finally:
             reference.stdin.close()
@@ -186,9 +185,9 @@ def main():
         return name, nbytes / best / 1e9, nbytes / median / 1e9, median
 
     rows = [
-        row("DoGet (pyarrow.flight)", flight_times),
+        row("DoGet (pyarrow.flight)", ours["times"]),
         row("Fetch (grpcio + pyarrow.ipc)", fetch_times),
-        row("Arrow C++ Flight server (ref.)", ref_times),
+        row("Arrow C++ Flight server (ref.)", ref["times"]),
     ]
     print(f"\n{ROWS:,} rows x 4 fixed-width columns = {nbytes / 1e6:.0f} MB of Arrow data; DoGet: {ROUNDS} blocks of {RUNS} runs per server, Fetch {RUNS} runs")
     print(f"{'path':32} {'best GB/s':>10} {'median GB/s':>12} {'median s':>9}")
@@ -196,8 +195,8 @@ def main():
         print(f"{name:32} {best:10.2f} {median:12.2f} {secs:9.3f}")
     print(f"DoGet / Fetch: {rows[0][2] / rows[1][2]:.2f}x; DoGet / Arrow C++ server: {rows[0][2] / rows[2][2]:.2f}x (median throughput)")
     print(
-        f"CPU per DoGet: polaroid-server {flight_server_cpu:.3f} s + pyarrow client {flight_client_cpu:.3f} s; "
-        f"Arrow C++ server {ref_server_cpu:.3f} s + the same client {ref_cpu:.3f} s"
+        f"CPU per DoGet: polaroid-server {ours['server']:.3f} s + pyarrow client {ours['client']:.3f} s; "
+        f"Arrow C++ server {ref['server']:.3f} s + the same client {ref['client']:.3f} s"
     )
     print("target: DoGet >= 2 GB/s on one stream")
 
