@@ -31,6 +31,7 @@ mod flight;
 #[doc(hidden)]
 pub mod fuzzing;
 mod native;
+mod deadline;
 mod observe;
 mod parts;
 mod server;
@@ -48,6 +49,11 @@ const HTTP2_MAX_FRAME_SIZE: u32 = 1 << 20;
 /// covers about 0.6 Gbit/s at 100 ms round trip.
 const HTTP2_STREAM_WINDOW: u32 = 8 << 20;
 const HTTP2_CONNECTION_WINDOW: u32 = 16 << 20;
+
+/// How much a response stream may queue for the socket (hyper's default is
+/// 400 KiB). Big enough for a few 2 MiB messages, so a message goes out in
+/// writes as large as the peer's window allows.
+const HTTP2_SEND_BUFFER: usize = 8 << 20;
 
 pub use config::ServerConfig;
 pub use flight::PolaroidFlight;

@@ -1,14 +1,19 @@
 use std::future::Future;
-
+use std::pin::pin;
 use std::sync::Arc;
+use std::time::Duration;
 
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
 use polaroid_core::Core;
 use polaroid_sources::Sources;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::server::TcpIncoming;
-use tonic::transport::Server;
+use tonic::service::Routes;
 use tonic_health::ServingStatus;
+use tower::Layer;
 
 use crate::auth::Auth;
 use crate::config::ServerConfig;
@@ -22,8 +27,6 @@ pub enum ServeError {
     DataDir { path: String, source: std::io::Error },
     #[error("reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
-    #[error("gRPC transport: {0}")]
-    Transport(#[from] tonic::transport::Error),
 }
 
 /// Serve `polaroid.v1.Polaroid`, Arrow Flight, gRPC health and reflection on `listener`
@@ -87,45 +90,111 @@ pub async fn serve_core(
         auth = core.tenants().requires_token(),
         "polaroid-server serving"
     );
-    Server::builder()
-        .layer(crate::observe::Observe::new(core.clone()))
+    let mut routes = Routes::builder();
+    routes.add_service(health).add_service(reflection).add_service(polaroid).add_service(flight);
+    let routes = crate::deadline::Deadline.layer(routes.routes().prepare());
+    let service = crate::observe::Observe::new(core.clone()).layer(routes);
+    serve_connections(service, listener, shutdown).await;
+    tracing::info!("polaroid-server stopped");
+    Ok(())
+}
+
+/// HTTP/2 (gRPC speaks nothing else) with our window, frame and send-buffer
+/// sizes. tonic's `Server` builds the same hyper connection but does not let
+/// us set the send buffer, which is why we accept connections ourselves.
+fn http2_connections() -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new()).http2_only();
+    builder
+        .http2()
+        .timer(TokioTimer::new())
         // Uploads (Upload, DoPut) stream many MiB: windows of several
         // messages instead of HTTP/2's 64 KiB default.
         .initial_stream_window_size(crate::HTTP2_STREAM_WINDOW)
         .initial_connection_window_size(crate::HTTP2_CONNECTION_WINDOW)
         // Uploads may come in large HTTP/2 frames rather than 16 KiB ones.
         .max_frame_size(crate::HTTP2_MAX_FRAME_SIZE)
-        .add_service(health)
-        .add_service(reflection)
-        .add_service(polaroid)
-        .add_service(flight)
-        .serve_with_incoming_shutdown(incoming(listener), shutdown)
-        .await?;
-    tracing::info!("polaroid-server stopped");
-    Ok(())
+        // A response stream may queue this much for the socket before its
+        // body is asked for more. hyper's 400 KiB is less than one Fetch or
+        // DoGet message, and cut a message into writes of ~370 KiB.
+        .max_send_buf_size(crate::HTTP2_SEND_BUFFER)
+        // As tonic: no cap on concurrent calls per connection (a client may
+        // hold many live subscriptions open on one channel).
+        .max_concurrent_streams(None);
+    builder
 }
 
-/// Accepted connections with Nagle's algorithm off. The builder's
-/// `tcp_nodelay` does not reach connections from a listener we pass in, and
-/// with Nagle on, a request written in two pieces waits for the peer's
-/// delayed ACK: about 40 ms per RPC.
-fn incoming(listener: TcpListener) -> TcpIncoming {
-    TcpIncoming::from(listener).with_nodelay(Some(true))
+/// Accept and serve connections until `shutdown` resolves, then stop
+/// accepting (the listener closes) and wait for every connection's
+/// in-flight calls to finish.
+async fn serve_connections<S>(service: S, listener: TcpListener, shutdown: impl Future<Output = ()>)
+where
+    S: tower::Service<http::Request<hyper::body::Incoming>, Response = http::Response<tonic::body::Body>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let connections = http2_connections();
+    // Each connection holds a receiver; the sender sees them all dropped
+    // when the last connection has closed.
+    let (closing, closing_seen) = watch::channel(());
+    let mut shutdown = pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = accept(&listener) => match accepted {
+                Ok(stream) => stream,
+                Err(error) => {
+                    // Out of file descriptors, say: wait rather than spin.
+                    tracing::warn!(%error, "accepting a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let connections = connections.clone();
+        let service = TowerToHyperService::new(service.clone());
+        let mut closing_seen = closing_seen.clone();
+        tokio::spawn(async move {
+            let mut connection = pin!(connections.serve_connection(TokioIo::new(stream), service));
+            let result = tokio::select! {
+                result = connection.as_mut() => result,
+                _ = closing_seen.changed() => {
+                    // GOAWAY: no new calls; the open ones run to their end.
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(error) = result {
+                tracing::debug!(error = %error, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    drop(closing_seen);
+    let _ = closing.send(());
+    closing.closed().await;
+}
+
+/// An accepted connection with Nagle's algorithm off: with it on, a request
+/// written in two pieces waits for the peer's delayed ACK, about 40 ms per RPC.
+async fn accept(listener: &TcpListener) -> std::io::Result<TcpStream> {
+    let (stream, _) = listener.accept().await?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
 }
 
 #[cfg(test)]
 mod tests {
-    use tokio_stream::StreamExt;
-
     use super::*;
 
     #[tokio::test]
     async fn accepted_connections_have_nagle_off() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let mut incoming = incoming(listener);
         let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let accepted = incoming.next().await.unwrap().unwrap();
+        let accepted = accept(&listener).await.unwrap();
         assert!(accepted.nodelay().unwrap());
     }
 }
