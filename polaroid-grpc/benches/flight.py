@@ -12,18 +12,19 @@ from the request to a complete pyarrow Table in the client. It also prints
 the CPU seconds one DoGet costs each server and the client: on two cores
 the client's share decides the wall time.
 
-Both servers run in processes of their own, the client in this one. The
-reference used to serve from the client's process, sharing its threads and
-allocator, a setup polaroid-server cannot have. Most of the client's CPU
-is faulting in fresh pages for the table, and how many depends on what its
-allocator kept from the call before (the servers' messages differ in
-size): called alternately, polaroid-server's DoGet took 1.8x its time
-after its own calls and the reference's 0.65x (2026-12-02). So each server
-is measured in blocks of POLAROID_BENCH_RUNS calls after an unmeasured
-one, the blocks alternating POLAROID_BENCH_ROUNDS times (drift hits both
-alike), and the medians are over all blocks.
+Both servers run in processes of their own, and each is read by a client
+process of its own. Most of a client's CPU is faulting in fresh pages for
+the table, and how many depends on what its allocator kept from the call
+before: with the reference serving from the client's process, or one
+client reading both servers in turn, a call after the other server's call
+was up to 2x slower or faster, in either direction (2026-12-02). So each
+client only ever reads its own server; the servers are measured in blocks
+of POLAROID_BENCH_RUNS calls after an unmeasured one, the blocks
+alternating POLAROID_BENCH_ROUNDS times (drift hits both alike), and the
+medians are over all blocks.
 """
 
+import json
 import os
 import resource
 import statistics
@@ -62,8 +63,12 @@ def native_stubs(out_dir):
 
 
 def timed(fn):
+    return timed_n(fn, RUNS)
+
+
+def timed_n(fn, runs):
     times = []
-    for _ in range(RUNS):
+    for _ in range(runs):
         start = time.perf_counter()
         table = fn()
         times.append(time.perf_counter() - start)
@@ -77,16 +82,6 @@ def cpu_seconds(pid=None):
         return usage.ru_utime + usage.ru_stime
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def timed_with_cpu(fn, server_pid=None):
-    """timed(fn), and the CPU seconds per run of this process (the client,
-    and the reference server, which runs in it) and of the server process."""
-    client, server = cpu_seconds(), cpu_seconds(server_pid) if server_pid else 0.0
-    times, table = timed(fn)
-    client = (cpu_seconds() - client) / RUNS
-    server = (cpu_seconds(server_pid) - server) / RUNS if server_pid else 0.0
-    return times, table, client, server
 
 
 def bench_table():
@@ -123,6 +118,53 @@ def serve_reference():
     server.shutdown()
 
 
+def read_client(location, ticket):
+    """A client process: for each line N on stdin, N timed DoGets of
+    `ticket`, then one line of JSON with their times and this process's
+    CPU seconds per call. The last table of a block is checked against the
+    bench table, outside the timing."""
+    table = bench_table()
+    client = flight.connect(location)
+    for line in sys.stdin:
+        start_cpu = cpu_seconds()
+        times, got = timed_n(lambda: client.do_get(flight.Ticket(ticket)).read_all(), int(line))
+        cpu = (cpu_seconds() - start_cpu) / int(line)
+        if not got.equals(table):
+            raise SystemExit(f"{location} returned a different table")
+        del got
+        print(json.dumps({"times": times, "cpu": cpu}), flush=True)
+
+
+class Reader:
+    """A client process reading one server (see the module's docstring)."""
+
+    def __init__(self, location, ticket, server_pid):
+        self.proc = subprocess.Popen([sys.executable, __file__, "--client", location, ticket], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.server_pid = server_pid
+        self.times, self.client_cpu, self.server_cpu = [], [], []
+
+    def block(self, runs):
+        """`runs` DoGets; returns their times, the client's and the server's CPU per call."""
+        server_start = cpu_seconds(self.server_pid)
+        self.proc.stdin.write(f"{runs}\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the client process ended (code {self.proc.wait()})")
+        result = json.loads(line)
+        return result["times"], result["cpu"], (cpu_seconds(self.server_pid) - server_start) / runs
+
+    def measure(self):
+        times, client_cpu, server_cpu = self.block(RUNS)
+        self.times.extend(times)
+        self.client_cpu.append(client_cpu)
+        self.server_cpu.append(server_cpu)
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
 def main():
     table = bench_table()
     nbytes = table.nbytes
@@ -130,34 +172,21 @@ def main():
     try:
         client = flight.connect(server.location)
         handle = put(client, "bench", table)
-
-        def do_get():
-            return client.do_get(flight.Ticket(handle)).read_all()
-
         reference = subprocess.Popen([sys.executable, __file__, "--reference-server"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        readers = []
         try:
-            ref_client = flight.connect(f"grpc://127.0.0.1:{int(reference.stdout.readline())}")
-
-            def ref_get():
-                return ref_client.do_get(flight.Ticket(b"table")).read_all()
-
-            # Per server: its call, its process, and what its blocks measured.
-            servers = {
-                "DoGet": (do_get, server.proc.pid, {"times": [], "client": 0.0, "server": 0.0}),
-                "the reference": (ref_get, reference.pid, {"times": [], "client": 0.0, "server": 0.0}),
-            }
+            ours = Reader(server.location, handle, server.proc.pid)
+            readers.append(ours)
+            ref = Reader(f"grpc://127.0.0.1:{int(reference.stdout.readline())}", "table", reference.pid)
+            readers.append(ref)
+            for reader in readers:
+                reader.block(1)  # unmeasured: connects, checks the table
             for _ in range(ROUNDS):
-                for name, (get, pid, stats) in servers.items():
-                    get()  # unmeasured: leaves the client's allocator as this server's calls do
-                    block, got, client_cpu, server_cpu = timed_with_cpu(get, pid)
-                    assert got.equals(table), f"{name} returned a different table"
-                    del got
-                    stats["times"].extend(block)
-                    stats["client"] += client_cpu / ROUNDS
-                    stats["server"] += server_cpu / ROUNDS
-            ours, ref = servers["DoGet"][2], servers["the reference"][2]
-            ref_client.close()
+                for reader in readers:
+                    reader.measure()
         finally:
+            for reader in readers:
+                reader.close()
             reference.stdin.close()
             reference.wait(timeout=30)
 
@@ -185,9 +214,9 @@ def main():
         return name, nbytes / best / 1e9, nbytes / median / 1e9, median
 
     rows = [
-        row("DoGet (pyarrow.flight)", ours["times"]),
+        row("DoGet (pyarrow.flight)", ours.times),
         row("Fetch (grpcio + pyarrow.ipc)", fetch_times),
-        row("Arrow C++ Flight server (ref.)", ref["times"]),
+        row("Arrow C++ Flight server (ref.)", ref.times),
     ]
     print(f"\n{ROWS:,} rows x 4 fixed-width columns = {nbytes / 1e6:.0f} MB of Arrow data; DoGet: {ROUNDS} blocks of {RUNS} runs per server, Fetch {RUNS} runs")
     print(f"{'path':32} {'best GB/s':>10} {'median GB/s':>12} {'median s':>9}")
@@ -195,8 +224,8 @@ def main():
         print(f"{name:32} {best:10.2f} {median:12.2f} {secs:9.3f}")
     print(f"DoGet / Fetch: {rows[0][2] / rows[1][2]:.2f}x; DoGet / Arrow C++ server: {rows[0][2] / rows[2][2]:.2f}x (median throughput)")
     print(
-        f"CPU per DoGet: polaroid-server {ours['server']:.3f} s + pyarrow client {ours['client']:.3f} s; "
-        f"Arrow C++ server {ref['server']:.3f} s + the same client {ref['client']:.3f} s"
+        f"CPU per DoGet (mean of blocks): polaroid-server {statistics.mean(ours.server_cpu):.3f} s + its pyarrow client {statistics.mean(ours.client_cpu):.3f} s; "
+        f"Arrow C++ server {statistics.mean(ref.server_cpu):.3f} s + its pyarrow client {statistics.mean(ref.client_cpu):.3f} s"
     )
     print("target: DoGet >= 2 GB/s on one stream")
 
@@ -204,5 +233,7 @@ def main():
 if __name__ == "__main__":
     if sys.argv[1:] == ["--reference-server"]:
         serve_reference()
+    elif sys.argv[1:2] == ["--client"]:
+        read_client(sys.argv[2], sys.argv[3])
     else:
         main()
