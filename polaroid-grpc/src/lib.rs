@@ -51,8 +51,9 @@ const HTTP2_STREAM_WINDOW: u32 = 8 << 20;
 const HTTP2_CONNECTION_WINDOW: u32 = 16 << 20;
 
 /// How much a response stream may queue for the socket (hyper's default is
-/// 400 KiB). Big enough for a few 2 MiB messages, so a message goes out in
-/// writes as large as the peer's window allows.
+/// 400 KiB, less than one 2 MiB message). With room for a few messages the
+/// body hands over a message's parts while earlier ones are being written:
+/// 15 % less server CPU per DoGet (README).
 const HTTP2_SEND_BUFFER: usize = 8 << 20;
 
 pub use config::ServerConfig;

@@ -115,7 +115,7 @@ fn http2_connections() -> auto::Builder<TokioExecutor> {
         .max_frame_size(crate::HTTP2_MAX_FRAME_SIZE)
         // A response stream may queue this much for the socket before its
         // body is asked for more. hyper's 400 KiB is less than one Fetch or
-        // DoGet message, and cut a message into writes of ~370 KiB.
+        // DoGet message: the body was polled again after each part.
         .max_send_buf_size(crate::HTTP2_SEND_BUFFER)
         // As tonic: no cap on concurrent calls per connection (a client may
         // hold many live subscriptions open on one channel).
@@ -180,8 +180,11 @@ where
 /// An accepted connection with Nagle's algorithm off: with it on, a request
 /// written in two pieces waits for the peer's delayed ACK, about 40 ms per RPC.
 async fn accept(listener: &TcpListener) -> std::io::Result<TcpStream> {
-    let (stream, _) = listener.accept().await?;
-    stream.set_nodelay(true)?;
+    let (stream, peer) = listener.accept().await?;
+    if let Err(error) = stream.set_nodelay(true) {
+        // Served all the same, only slower.
+        tracing::warn!(%error, %peer, "could not turn Nagle's algorithm off");
+    }
     Ok(stream)
 }
 
