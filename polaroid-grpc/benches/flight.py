@@ -126,9 +126,10 @@ def read_client(location, ticket):
     table = bench_table()
     client = flight.connect(location)
     for line in sys.stdin:
+        runs = int(line)
         start_cpu = cpu_seconds()
-        times, got = timed_n(lambda: client.do_get(flight.Ticket(ticket)).read_all(), int(line))
-        cpu = (cpu_seconds() - start_cpu) / int(line)
+        times, got = timed_n(lambda: client.do_get(flight.Ticket(ticket)).read_all(), runs)
+        cpu = (cpu_seconds() - start_cpu) / runs
         if not got.equals(table):
             raise SystemExit(f"{location} returned a different table")
         del got

@@ -25,13 +25,13 @@ pub mod proto {
 mod auth;
 pub mod client;
 mod config;
+mod deadline;
 mod decode;
 mod flight;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 mod native;
-mod deadline;
 mod observe;
 mod parts;
 mod server;
