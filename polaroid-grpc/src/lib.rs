@@ -24,6 +24,7 @@ pub mod proto {
 
 mod auth;
 pub mod client;
+mod coalesce;
 mod config;
 mod deadline;
 mod decode;

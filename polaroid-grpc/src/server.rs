@@ -16,6 +16,7 @@ use tonic_health::ServingStatus;
 use tower::Layer;
 
 use crate::auth::Auth;
+use crate::coalesce::CoalesceResponses;
 use crate::config::ServerConfig;
 use crate::flight::PolaroidFlight;
 use crate::proto::FILE_DESCRIPTOR_SET;
@@ -154,7 +155,7 @@ where
             },
         };
         let connections = connections.clone();
-        let service = TowerToHyperService::new(service.clone());
+        let service = TowerToHyperService::new(CoalesceResponses(service.clone()));
         let mut closing_seen = closing_seen.clone();
         tokio::spawn(async move {
             let mut connection = pin!(connections.serve_connection(TokioIo::new(stream), service));
