@@ -12,6 +12,8 @@
 //! the parts as HTTP/2 DATA frames as they are (h2 writes a large payload
 //! with a vectored write, from the buffer it was given). Small parts are
 //! joined, so a message's framing and padding do not each become a frame.
+//! The server then hands h2 the frames that are ready together
+//! ([`crate::coalesce`]), so a message goes out in one vectored write.
 //! Every other method goes to the generated service, and an interceptor
 //! around the route (auth) applies to both.
 
