@@ -22,6 +22,14 @@ client only ever reads its own server; the servers are measured in blocks
 of POLAROID_BENCH_RUNS calls after an unmeasured one, the blocks
 alternating POLAROID_BENCH_ROUNDS times (drift hits both alike), and the
 medians are over all blocks.
+
+Even so, whether a client process kept its heap from one call to the next
+or gave it back and faulted 640 MB in again decided the ratio: 0.64x to
+1.52x in five runs of the same build (2026-12-02). The client processes
+therefore run with glibc's trim and mmap thresholds raised
+(CLIENT_TUNABLES), as a long-lived client's heap would be: the same
+setting for both, and 0.91-0.94x in three runs. POLAROID_BENCH_CLIENT_MALLOC=
+default runs them with glibc's defaults instead.
 """
 
 import json
@@ -44,6 +52,9 @@ from test_flight import Server, put  # noqa: E402
 ROWS = int(os.environ.get("POLAROID_BENCH_ROWS", 20_000_000))
 RUNS = int(os.environ.get("POLAROID_BENCH_RUNS", 5))
 ROUNDS = int(os.environ.get("POLAROID_BENCH_ROUNDS", 3))
+# glibc keeps freed memory (no trim below 4 GiB) and serves blocks up to
+# its 32 MiB maximum from the heap rather than fresh mmaps.
+CLIENT_TUNABLES = "glibc.malloc.trim_threshold=4294967296:glibc.malloc.mmap_threshold=33554432"
 PROTO_ROOT = os.path.join(HERE, "..", "proto")
 
 
@@ -140,7 +151,10 @@ class Reader:
     """A client process reading one server (see the module's docstring)."""
 
     def __init__(self, location, ticket, server_pid):
-        self.proc = subprocess.Popen([sys.executable, __file__, "--client", location, ticket], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        env = dict(os.environ)
+        if os.environ.get("POLAROID_BENCH_CLIENT_MALLOC") != "default":
+            env["GLIBC_TUNABLES"] = CLIENT_TUNABLES
+        self.proc = subprocess.Popen([sys.executable, __file__, "--client", location, ticket], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
         self.server_pid = server_pid
         self.times, self.client_cpu, self.server_cpu = [], [], []
 
