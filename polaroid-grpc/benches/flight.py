@@ -28,8 +28,8 @@ or gave it back and faulted 640 MB in again decided the ratio: 0.64x to
 1.52x in five runs of the same build (2026-12-02). The client processes
 therefore run with glibc's trim and mmap thresholds raised
 (CLIENT_TUNABLES), as a long-lived client's heap would be: the same
-setting for both, and 0.91-0.94x in three runs. POLAROID_BENCH_CLIENT_MALLOC=
-default runs them with glibc's defaults instead.
+setting for both, and 0.93-1.00x in three runs. With
+POLAROID_BENCH_CLIENT_MALLOC=default they run with glibc's defaults.
 """
 
 import json
