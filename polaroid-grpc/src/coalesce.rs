@@ -11,13 +11,13 @@
 //! the batch.
 
 use std::collections::VecDeque;
-use std::future::Future;
 use std::io::IoSlice;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes};
-use futures::FutureExt;
+use futures::future::MapOk;
+use futures::TryFutureExt;
 use http_body::{Body, Frame, SizeHint};
 
 /// At most this many chunks in one buffer: tokio writes up to 64 slices
@@ -87,54 +87,23 @@ impl Buf for Chunks {
         }
         n
     }
-
-    fn copy_to_bytes(&mut self, len: usize) -> Bytes {
-        // Within the first chunk (the common case): a slice of it, no copy.
-        match self.chunks.front_mut() {
-            Some(front) if len <= front.len() => {
-                let taken = front.split_to(len);
-                self.remaining -= len;
-                if front.is_empty() {
-                    self.chunks.pop_front();
-                }
-                taken
-            },
-            _ => {
-                assert!(len <= self.remaining, "copy_to_bytes past the end of the chunks");
-                let mut joined = bytes::BytesMut::with_capacity(len);
-                let mut left = len;
-                while left > 0 {
-                    let chunk = self.chunk();
-                    let n = chunk.len().min(left);
-                    joined.extend_from_slice(&chunk[..n]);
-                    self.advance(n);
-                    left -= n;
-                }
-                joined.freeze()
-            },
-        }
-    }
 }
 
-/// What the inner body yielded after the data joined so far: given out on
-/// the next poll.
-enum Held<E> {
-    Nothing,
-    Frame(Frame<Chunks>),
-    Error(E),
-    End,
-}
+/// One poll's worth of a body: a frame, an error, or the end (`None`).
+type Polled<E> = Option<Result<Frame<Chunks>, E>>;
 
 /// `inner`, its data frames that are ready together joined into one.
 pub(crate) struct Coalesced<B: Body> {
     inner: B,
-    held: Held<B::Error>,
+    /// What the inner body yielded after the data joined so far (trailers,
+    /// an error or the end, never data): given out on the next poll.
+    held: Option<Polled<B::Error>>,
     ended: bool,
 }
 
 impl<B: Body> Coalesced<B> {
     pub(crate) fn new(inner: B) -> Self {
-        Self { inner, held: Held::Nothing, ended: false }
+        Self { inner, held: None, ended: false }
     }
 }
 
@@ -146,65 +115,55 @@ where
     type Data = Chunks;
     type Error = B::Error;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Chunks>, B::Error>>> {
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Polled<B::Error>> {
         let this = self.get_mut();
-        match std::mem::replace(&mut this.held, Held::Nothing) {
-            Held::Nothing => {},
-            Held::Frame(frame) => return Poll::Ready(Some(Ok(frame))),
-            Held::Error(error) => return Poll::Ready(Some(Err(error))),
-            Held::End => return Poll::Ready(None),
+        if let Some(held) = this.held.take() {
+            return Poll::Ready(held);
         }
         if this.ended {
             return Poll::Ready(None);
         }
         let mut data = Chunks::default();
         while !data.full() {
-            let next = match Pin::new(&mut this.inner).poll_frame(cx) {
+            let polled = match Pin::new(&mut this.inner).poll_frame(cx) {
                 Poll::Pending if data.remaining() == 0 => return Poll::Pending,
                 Poll::Pending => break,
-                Poll::Ready(next) => next,
+                Poll::Ready(polled) => polled,
             };
-            let held = match next {
+            let polled = match polled {
                 Some(Ok(frame)) => match frame.into_data() {
                     Ok(chunk) => {
                         data.push(chunk);
                         continue;
                     },
-                    Err(other) => Held::Frame(other.map_data(Chunks::from)),
+                    Err(other) => Some(Ok(other.map_data(Chunks::from))),
                 },
-                Some(Err(error)) => Held::Error(error),
+                Some(Err(error)) => Some(Err(error)),
                 None => {
                     this.ended = true;
-                    Held::End
+                    None
                 },
             };
-            if data.remaining() > 0 {
-                this.held = held;
-                break;
+            if data.remaining() == 0 {
+                return Poll::Ready(polled);
             }
-            return Poll::Ready(match held {
-                Held::Frame(frame) => Some(Ok(frame)),
-                Held::Error(error) => Some(Err(error)),
-                Held::End | Held::Nothing => None,
-            });
+            this.held = Some(polled);
+            break;
         }
         Poll::Ready(Some(Ok(Frame::data(data))))
     }
 
     fn is_end_stream(&self) -> bool {
         match self.held {
-            Held::End => true,
-            Held::Frame(_) | Held::Error(_) => false,
-            Held::Nothing => self.ended || self.inner.is_end_stream(),
+            Some(None) => true,
+            Some(Some(_)) => false,
+            None => self.ended || self.inner.is_end_stream(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
-        match self.held {
-            Held::Nothing => self.inner.size_hint(),
-            // Joined data was given out: the inner hint no longer counts it.
-            _ => SizeHint::default(),
-        }
+        // What is held is never data, so the inner hint is exact.
+        self.inner.size_hint()
     }
 }
 
@@ -215,19 +174,18 @@ pub(crate) struct CoalesceResponses<S>(pub(crate) S);
 impl<S, Request, B> tower::Service<Request> for CoalesceResponses<S>
 where
     S: tower::Service<Request, Response = http::Response<B>>,
-    S::Future: Send + 'static,
     B: Body,
 {
     type Response = http::Response<Coalesced<B>>;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
+    type Future = MapOk<S::Future, fn(http::Response<B>) -> http::Response<Coalesced<B>>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.0.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        Box::pin(self.0.call(request).map(|response| response.map(|r| r.map(Coalesced::new))))
+        self.0.call(request).map_ok(|response| response.map(Coalesced::new))
     }
 }
 

@@ -137,6 +137,7 @@ where
     S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let connections = http2_connections();
+    let service = CoalesceResponses(service);
     // Each connection holds a receiver; the sender sees them all dropped
     // when the last connection has closed.
     let (closing, closing_seen) = watch::channel(());
@@ -155,7 +156,7 @@ where
             },
         };
         let connections = connections.clone();
-        let service = TowerToHyperService::new(CoalesceResponses(service.clone()));
+        let service = TowerToHyperService::new(service.clone());
         let mut closing_seen = closing_seen.clone();
         tokio::spawn(async move {
             let mut connection = pin!(connections.serve_connection(TokioIo::new(stream), service));
