@@ -11,6 +11,13 @@ commit), run in the same rounds; its median and the median of its per-round
 time ratios to `polaroid bars` are printed too. Differences of a few per
 cent need that pairing (and POLAROID_BENCH_RUNS=31): this VM's speed drifts
 more than that between minutes.
+
+POLAROID_BENCH_VERBOSE=1 also prints every run's time, tool by tool, in
+round order: a median hides whether one tool had outliers.
+
+The fixed cost of a run weighs more on small inputs: with
+POLAROID_BENCH_TICKS=40000000 (and POLAROID_BENCH_RUNS=3, python polars
+then takes ~15 s a run) the same bench shows how the ratios scale.
 """
 
 import os
@@ -30,6 +37,7 @@ POLAROID = os.environ.get("POLAROID", str(ROOT / "target/release/polaroid"))
 TICKS = int(os.environ.get("POLAROID_BENCH_TICKS", 10_000_000))
 RUNS = int(os.environ.get("POLAROID_BENCH_RUNS", 3))
 BASELINE = os.environ.get("POLAROID_BASELINE")
+VERBOSE = os.environ.get("POLAROID_BENCH_VERBOSE") == "1"
 
 
 def ticks_file() -> Path:
@@ -139,6 +147,9 @@ def main() -> int:
     if BASELINE:
         paired = statistics.median(b / p for b, p in zip(times["baseline"], times["polaroid bars"]))
         print(f"baseline is {BASELINE}; per round, its time / polaroid's: median {paired:.3f}")
+    if VERBOSE:
+        for name, t in times.items():
+            print(f"{name:<14} runs: " + " ".join(f"{x:.3f}" for x in t))
     print("targets: >= 2x DuckDB, >= 15x python polars")
     return 0
 
