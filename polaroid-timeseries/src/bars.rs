@@ -80,6 +80,7 @@ impl Bar {
 #[derive(Default)]
 struct OpenBars {
     first: Option<Bar>,
+    /// The younger bars; empty whenever `first` is `None`.
     rest: VecDeque<Bar>,
 }
 
