@@ -175,3 +175,93 @@ fn parquet_written_in_parallel_is_byte_identical_to_sequential() {
     assert!(reader.get_metadata().unwrap().row_groups.len() > 1, "one row group only");
     assert!(reader.finish().unwrap().equals_missing(&df));
 }
+
+/// Patch 0013 has polars' streaming parquet source decode a large row group
+/// in pieces of rows, each cut where a page of the largest column starts.
+/// The scan must read what the eager reader reads (it decodes whole row
+/// groups): flat columns of several kinds with nulls, whole, sliced (a slice
+/// across row groups) and with a row index (the pieces' row offsets), and a
+/// file with a nested column, which stays whole. The scans run in a child
+/// process of this test binary (`row_pieces_child`), so the piece size,
+/// read from `POLARS_PARQUET_DECODE_PIECE_ROWS` when a scan starts, can be
+/// small there without changing this process's environment; polars' verbose
+/// log shows how many pieces each row group was decoded in.
+#[test]
+fn streaming_scan_in_row_pieces_reads_what_the_eager_reader_reads() {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", "row_pieces_child", "--nocapture", "--test-threads=1"])
+        .env("POLARS_PARQUET_DECODE_PIECE_ROWS", "3000")
+        .env("POLARS_VERBOSE", "1")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("1 passed"), "the child test did not run: {stdout}");
+    // One segment of the log per scan, in the child's order: the flat file
+    // whole, sliced, with a row index; the nested file.
+    let pieces_per_scan: Vec<Vec<usize>> = stderr
+        .split("[ParquetFileReader]: project:")
+        .skip(1)
+        .map(|scan| {
+            scan.lines()
+                .filter_map(|l| l.split_once("decoded in ").map(|(_, n)| n.trim_end_matches(" pieces").parse().unwrap()))
+                .collect()
+        })
+        .collect();
+    assert_eq!(pieces_per_scan.len(), 4, "{stderr}");
+    // The writer made two row groups of 25,000 rows: about 3,000 rows a
+    // piece is 9 pieces, fewer only if page starts are too far apart.
+    for whole in [&pieces_per_scan[0], &pieces_per_scan[2]] {
+        assert_eq!(whole.len(), 2, "{stderr}");
+        assert!(whole.iter().all(|&n| (5..=9).contains(&n)), "{pieces_per_scan:?}");
+    }
+    assert!(!pieces_per_scan[1].is_empty(), "{pieces_per_scan:?}");
+    assert!(pieces_per_scan[3].is_empty(), "a nested column's row group was cut: {pieces_per_scan:?}");
+}
+
+#[test]
+#[ignore = "run by streaming_scan_in_row_pieces_reads_what_the_eager_reader_reads in a child process"]
+fn row_pieces_child() {
+    let n = 50_000usize;
+    let df = df! {
+        "i" => (0..n).map(|i| (i % 7 != 0).then_some(i as i64 * 31)).collect::<Vec<_>>(),
+        "f" => (0..n).map(|i| i as f64 / 3.0).collect::<Vec<_>>(),
+        "sym" => (0..n).map(|i| (i % 5 != 0).then(|| format!("sym-{}", i % 113))).collect::<Vec<_>>(),
+        "id" => (0..n).map(|i| format!("row-{i}")).collect::<Vec<_>>(),
+        "b" => (0..n).map(|i| (i % 11 != 0).then_some(i % 3 == 0)).collect::<Vec<_>>(),
+        "t" => (0..n as i64).map(|i| 1_700_000_000_000_000 + i * 1_300_000).collect::<Vec<_>>(),
+    }
+    .unwrap()
+    .lazy()
+    .with_column(col("t").cast(DataType::Datetime(TimeUnit::Microseconds, None)))
+    .collect()
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, df: &DataFrame| {
+        let path = dir.path().join(name);
+        ParquetWriter::new(std::fs::File::create(&path).unwrap())
+            .with_row_group_size(Some(20_000))
+            .with_data_page_size(Some(1_024))
+            .finish(&mut df.clone())
+            .unwrap();
+        path
+    };
+    let eager = |path: &Path| ParquetReader::new(std::fs::File::open(path).unwrap()).finish().unwrap();
+    let scan = |path: &Path| LazyFrame::scan_parquet(PlRefPath::new(path.to_string_lossy().as_ref()), ScanArgsParquet::default()).unwrap();
+    let streamed = |lf: LazyFrame| lf.collect_with_engine(Engine::Streaming).unwrap().unwrap_single();
+
+    let flat = write("flat.parquet", &df);
+    assert!(eager(&flat).equals_missing(&df));
+    assert!(streamed(scan(&flat)).equals_missing(&eager(&flat)));
+    assert!(streamed(scan(&flat).slice(17_001, 12_345)).equals_missing(&eager(&flat).slice(17_001, 12_345)));
+    let indexed = streamed(scan(&flat).with_row_index("idx", None));
+    assert!(indexed.drop("idx").unwrap().equals_missing(&df));
+    let idx: Vec<IdxSize> = indexed.column("idx").unwrap().idx().unwrap().into_no_null_iter().collect();
+    assert!(idx.iter().enumerate().all(|(row, &i)| i as usize == row));
+
+    let lists: Vec<Series> = (0..n).map(|i| Series::new("".into(), vec![i as i32; i % 4])).collect();
+    let mut nested = df.clone();
+    nested.with_column(Column::new("l".into(), lists)).unwrap();
+    let nested_path = write("nested.parquet", &nested);
+    assert!(streamed(scan(&nested_path)).equals_missing(&nested));
+}
