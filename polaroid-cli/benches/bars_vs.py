@@ -110,6 +110,39 @@ def run_duckdb(src: Path, out: Path) -> None:
     con.close()
 
 
+def own_cpu_ticks() -> int:
+    """CPU time (clock ticks) of every thread of this process so far."""
+    total = 0
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total
+
+
+def settle(quiet: float = 0.5, limit: float = 5.0) -> None:
+    """Waits until this process has used no CPU for `quiet` seconds (at most
+    `limit` seconds in all). Python polars' allocator (jemalloc) purges a
+    run's freed memory on a background thread for some 1.7 s afterwards, in
+    bursts with idle gaps between them (0.2 CPU-s after a 10M-tick run).
+    In-process tools leave that behind them, and it would be charged to
+    whichever tool runs next."""
+    deadline = time.monotonic() + limit
+    idle_since = time.monotonic()
+    before = own_cpu_ticks()
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = own_cpu_ticks()
+        if now != before:
+            idle_since = time.monotonic()
+        elif time.monotonic() - idle_since >= quiet:
+            return
+        before = now
+
+
 def summary(path: Path) -> tuple:
     df = pl.read_parquet(path)
     return df.height, int(df["volume"].sum()), int(df["trades"].sum())
@@ -130,6 +163,7 @@ def main() -> int:
         for _ in range(RUNS):
             # Interleaved, so drift in the machine hits every tool alike.
             for name, run in tools.items():
+                settle()
                 start = time.perf_counter()
                 run(src, outs[name])
                 times[name].append(time.perf_counter() - start)
