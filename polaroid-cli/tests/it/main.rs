@@ -265,3 +265,45 @@ fn row_pieces_child() {
     let nested_path = write("nested.parquet", &nested);
     assert!(streamed(scan(&nested_path)).equals_missing(&nested));
 }
+
+/// Patch 0014 keeps a ZSTD context per thread for the pages polars
+/// compresses or decompresses on it. A reused context must write what a new
+/// one writes: each level's file is written on a thread of its own (a new
+/// context), and again on this thread after the other levels' files (a
+/// context reused across levels and data); the bytes must be the same. A
+/// context whose last read failed (a page's frame made unreadable, read
+/// with parallelism off, so on this thread) must then read the next file
+/// right.
+#[test]
+fn zstd_contexts_kept_per_thread_write_and_read_what_new_ones_do() {
+    let df = ticks(20_000);
+    let write = |level: i32| {
+        let mut bytes = Vec::new();
+        ParquetWriter::new(&mut bytes)
+            .with_compression(ParquetCompression::Zstd(Some(polars_parquet::write::ZstdLevel::try_new(level).unwrap())))
+            .with_row_group_size(Some(4_096))
+            .set_parallel(false)
+            .finish(&mut df.clone())
+            .unwrap();
+        bytes
+    };
+    let levels = [1, 3, 12, 19];
+    let fresh: Vec<Vec<u8>> = levels.iter().map(|&l| std::thread::scope(|s| s.spawn(|| write(l)).join().unwrap())).collect();
+    for _round in 0..2 {
+        for (level, expected) in levels.iter().zip(&fresh) {
+            assert!(write(*level) == *expected, "level {level}: a reused context wrote other bytes than a new one");
+        }
+    }
+
+    let read = |bytes: &[u8]| {
+        ParquetReader::new(std::io::Cursor::new(bytes.to_vec())).read_parallel(ParallelStrategy::None).finish()
+    };
+    let magic = [0x28, 0xb5, 0x2f, 0xfd];
+    let first_frame = fresh[1].windows(4).position(|w| w == magic).expect("a ZSTD frame");
+    let mut broken = fresh[1].clone();
+    broken[first_frame..first_frame + 4].copy_from_slice(b"junk");
+    assert!(read(&broken).is_err(), "a page with no ZSTD frame was read");
+    for bytes in &fresh {
+        assert!(read(bytes).unwrap().equals(&df));
+    }
+}
