@@ -187,10 +187,17 @@ impl Columns {
     }
 }
 
+/// Each row's series, as its index within the shard that owns it.
+enum Slots {
+    PerRow(Vec<u32>),
+    /// One shard, a categorical by-column: each row's category id, and the
+    /// series id of each category (see `Symbols::category_table`).
+    Categories { cats: PrimitiveArray<u32>, series_of: Arc<[u32]> },
+}
+
 /// One chunk of ticks, checked and converted by the front.
 struct Batch {
-    /// Each row's series, as its index within the shard that owns it.
-    slots: Vec<u32>,
+    slots: Slots,
     times: PrimitiveArray<i64>,
     prices: PrimitiveArray<f64>,
     sizes: Sizes,
@@ -445,8 +452,12 @@ impl BarBuilder {
         for c in &self.options.by {
             column(df, c)?;
         }
-        let ids = self.symbols.ids(df)?;
         let shards = self.threads.max(1);
+        let table = if shards == 1 { self.symbols.category_table(df)? } else { None };
+        let ids = match table {
+            Some(_) => Vec::new(),
+            None => self.symbols.ids(df)?,
+        };
         while self.slots.len() < self.symbols.len() {
             let id = self.slots.len();
             self.slots.push(Slot { shard: (id % shards) as u32, index: (id / shards) as u32 });
@@ -455,8 +466,10 @@ impl BarBuilder {
         let valid = combine_validities_and(combine_validities_and(t.validity(), p.validity()).as_ref(), sizes.validity())
             .filter(|v| v.unset_bits() > 0);
         let mut shard_rows = Vec::new();
-        let slots = if shards == 1 {
-            ids
+        let slots = if let Some((cats, series_of)) = table {
+            Slots::Categories { cats, series_of }
+        } else if shards == 1 {
+            Slots::PerRow(ids)
         } else {
             shard_rows = vec![Vec::with_capacity(ids.len() / shards + ids.len() / 16); shards];
             let mut slots = ids;
@@ -465,7 +478,7 @@ impl BarBuilder {
                 shard_rows[slot.shard as usize].push(row as u32);
                 *id = slot.index;
             }
-            slots
+            Slots::PerRow(slots)
         };
         let batch = Batch {
             slots,
@@ -748,35 +761,47 @@ impl Kernel {
     }
 
     fn run_sizes<S: Size>(&mut self, batch: &Batch, sizes: &[S]) -> Result<()> {
-        match batch.shard_rows.get(self.shard as usize) {
-            Some(rows) => self.run_rows(batch, sizes, rows.iter().map(|&r| r as usize)),
-            None => self.run_rows(batch, sizes, 0..batch.slots.len()),
+        match (&batch.slots, batch.shard_rows.get(self.shard as usize)) {
+            (Slots::PerRow(slots), Some(rows)) => {
+                self.run_rows(batch, sizes, rows.iter().map(|&r| r as usize), |row| slots[row])
+            },
+            (Slots::PerRow(slots), None) => self.run_rows(batch, sizes, 0..slots.len(), |row| slots[row]),
+            (Slots::Categories { cats, series_of }, _) => {
+                let cats = cats.values().as_slice();
+                self.run_rows(batch, sizes, 0..cats.len(), |row| series_of[cats[row] as usize])
+            },
         }
     }
 
     /// One loop per bar kind, so the per-tick work has no dispatch in it.
-    fn run_rows<S: Size>(&mut self, batch: &Batch, s: &[S], rows: impl Iterator<Item = usize>) -> Result<()> {
-        let (slots, t, p) = (&batch.slots[..], batch.times.values().as_slice(), batch.prices.values().as_slice());
+    fn run_rows<S: Size>(
+        &mut self,
+        batch: &Batch,
+        s: &[S],
+        rows: impl Iterator<Item = usize>,
+        slots: impl Fn(usize) -> u32,
+    ) -> Result<()> {
+        let (t, p) = (batch.times.values().as_slice(), batch.prices.values().as_slice());
         let valid = |row: usize| batch.valid.as_ref().is_none_or(|v| v.get_bit(row));
         match self.kind {
             BarKind::Time => {
                 for row in rows.filter(|&r| valid(r)) {
-                    self.time_tick(slots[row], t[row], p[row], s[row].to_f64())?;
+                    self.time_tick(slots(row), t[row], p[row], s[row].to_f64())?;
                 }
             },
             BarKind::Tick(n) => {
                 for row in rows.filter(|&r| valid(r)) {
-                    self.activity_tick(slots[row], t[row], p[row], s[row].to_f64(), |bar| bar.trades as u64 >= n)?;
+                    self.activity_tick(slots(row), t[row], p[row], s[row].to_f64(), |bar| bar.trades as u64 >= n)?;
                 }
             },
             BarKind::Volume(v) => {
                 for row in rows.filter(|&r| valid(r)) {
-                    self.activity_tick(slots[row], t[row], p[row], s[row].to_f64(), |bar| bar.volume >= v)?;
+                    self.activity_tick(slots(row), t[row], p[row], s[row].to_f64(), |bar| bar.volume >= v)?;
                 }
             },
             BarKind::Dollar(d) => {
                 for row in rows.filter(|&r| valid(r)) {
-                    self.activity_tick(slots[row], t[row], p[row], s[row].to_f64(), |bar| bar.notional >= d)?;
+                    self.activity_tick(slots(row), t[row], p[row], s[row].to_f64(), |bar| bar.notional >= d)?;
                 }
             },
         }

@@ -2,7 +2,7 @@
 //! appearance, remembered across chunks.
 
 use polars::prelude::*;
-use polars_arrow::array::Array;
+use polars_arrow::array::{Array, PrimitiveArray};
 
 use crate::error::Result;
 
@@ -45,6 +45,9 @@ pub(crate) struct Symbols {
     /// `cat_mapping` only; another mapping starts a new table.
     cat_ids: Vec<u32>,
     cat_mapping: Option<Arc<CategoricalMapping>>,
+    /// `cat_ids` as handed to the kernel (see [`Symbols::category_table`]);
+    /// `None` once `cat_ids` has changed since.
+    cat_table: Option<Arc<[u32]>>,
     null_id: Option<u32>,
     /// One single-row frame of by-values per id.
     keys: Vec<DataFrame>,
@@ -126,6 +129,35 @@ impl Symbols {
         Ok(out)
     }
 
+    /// For a frame whose by-column is categorical (u32 category ids) with
+    /// no nulls, when every category its mapping holds already has a series
+    /// id: the column's category ids and the table from category id to
+    /// series id. No row can then be a series not seen yet, so the kernel
+    /// looks each row's series up itself and this makes no pass over the
+    /// rows (it did one, writing a u32 per row, ~3 % of a 10M-tick run's
+    /// CPU). `None` otherwise; [`Symbols::ids`] then interns row by row.
+    pub(crate) fn category_table(&mut self, df: &DataFrame) -> Result<Option<(PrimitiveArray<u32>, Arc<[u32]>)>> {
+        let [by] = &self.by[..] else { return Ok(None) };
+        let column = df.column(by)?;
+        if !matches!(column.dtype(), DataType::Categorical(..) | DataType::Enum(..))
+            || column.dtype().cat_physical()? != CategoricalPhysical::U32
+        {
+            return Ok(None);
+        }
+        let ca = column.as_materialized_series().cat32()?;
+        let mapping = ca.get_mapping();
+        let known = self.cat_mapping.as_ref().is_some_and(|m| Arc::ptr_eq(m, mapping))
+            && mapping.num_cats_upper_bound() <= self.cat_ids.len()
+            && !self.cat_ids[..mapping.num_cats_upper_bound()].contains(&NO_ID);
+        let physical = ca.physical().rechunk();
+        let arr = physical.downcast_as_array();
+        if !known || arr.null_count() > 0 {
+            return Ok(None);
+        }
+        let table = self.cat_table.get_or_insert_with(|| self.cat_ids.as_slice().into()).clone();
+        Ok(Some((arr.clone(), table)))
+    }
+
     /// Ids of a categorical column's rows through `cat_ids`; a category seen
     /// for the first time is interned by its string, as a string column's
     /// value would be.
@@ -138,6 +170,7 @@ impl Symbols {
         let mapping = ca.get_mapping();
         if !self.cat_mapping.as_ref().is_some_and(|m| Arc::ptr_eq(m, mapping)) {
             self.cat_ids.clear();
+            self.cat_table = None;
             self.cat_mapping = Some(mapping.clone());
         }
         let mut row = 0;
@@ -171,6 +204,7 @@ impl Symbols {
             self.cat_ids.resize(cat + 1, NO_ID);
         }
         self.cat_ids[cat] = id;
+        self.cat_table = None;
         Ok(id)
     }
 
@@ -236,3 +270,48 @@ impl Symbols {
         Ok(keys.take(&idx)?.into_columns())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(symbols: &[Option<&str>], categories: &Arc<Categories>) -> DataFrame {
+        df! { "symbol" => symbols }
+            .unwrap()
+            .lazy()
+            .with_column(col("symbol").cast(DataType::from_categories(categories.clone())))
+            .collect()
+            .unwrap()
+    }
+
+    /// The kernel looks rows up only when no row can be a series not seen
+    /// yet: after a per-row pass has given every category of the mapping a
+    /// series, and while the chunk has no null symbol.
+    #[test]
+    fn category_table_only_when_every_category_has_a_series() {
+        let categories = Categories::new("t".into(), "category-table".into(), CategoricalPhysical::U32);
+        let mut symbols = Symbols::new(vec!["symbol".into()]);
+        let first = chunk(&[Some("A"), Some("B"), Some("A")], &categories);
+        assert!(symbols.category_table(&first).unwrap().is_none(), "no series yet");
+        assert_eq!(symbols.ids(&first).unwrap(), [0, 1, 0]);
+
+        let known = chunk(&[Some("B"), Some("A")], &categories);
+        let (cats, series_of) = symbols.category_table(&known).unwrap().expect("every category has a series");
+        let looked_up: Vec<u32> = cats.values().iter().map(|&c| series_of[c as usize]).collect();
+        assert_eq!(looked_up, symbols.ids(&known).unwrap());
+
+        let new = chunk(&[Some("C"), Some("A")], &categories);
+        assert!(symbols.category_table(&new).unwrap().is_none(), "C has no series yet");
+        assert_eq!(symbols.ids(&new).unwrap(), [2, 0]);
+        let (cats, series_of) = symbols.category_table(&new).unwrap().expect("C has one now");
+        assert_eq!(cats.values().iter().map(|&c| series_of[c as usize]).collect::<Vec<_>>(), [2, 0]);
+
+        let null = chunk(&[Some("A"), None], &categories);
+        assert!(symbols.category_table(&null).unwrap().is_none(), "a null symbol goes row by row");
+
+        // A category in the mapping that no row has shown yet.
+        chunk(&[Some("D")], &categories);
+        assert!(symbols.category_table(&known).unwrap().is_none(), "D has no series yet");
+    }
+}
+

@@ -109,3 +109,51 @@ fn the_forward_fill_cap_counts_every_shard() {
         }
     }
 }
+
+/// A categorical by-column's rows reach one kernel as category ids, looked
+/// up there, once every category of the mapping has a series (a chunk with
+/// a category not seen yet, or a null symbol, goes through the front's
+/// per-row pass instead). Chunks cast one at a time to a mapping of their
+/// own, so it grows between pushes: the third chunk brings a new symbol,
+/// the fifth a null one. Each way must bin what the same chunks as strings
+/// bin, inline, on one kernel thread and on three.
+#[test]
+fn categorical_chunks_looked_up_by_the_kernel_bin_as_strings_do() {
+    let df = scrambled(60_000, 5);
+    let symbol_at = |i: usize, s: &str| match i {
+        20_000..30_000 if i % 10 == 0 => Some("LATE".to_string()),
+        40_000..50_000 if i % 1_000 == 0 => None,
+        _ => Some(s.to_string()),
+    };
+    let symbols: Vec<Option<String>> =
+        df.column("symbol").unwrap().str().unwrap().iter().enumerate().map(|(i, s)| symbol_at(i, s.unwrap())).collect();
+    let mut df = df;
+    df.with_column(Column::new("symbol".into(), symbols)).unwrap();
+    let chunks: Vec<DataFrame> = (0..6).map(|k| df.slice(k * 10_000, 10_000)).collect();
+    let options = OhlcvOptions::every("1s").unwrap();
+    let bars = |threads: usize, categories: Option<Arc<Categories>>| {
+        let mut builder = polaroid_timeseries::BarBuilder::with_threads(options.clone(), threads).unwrap();
+        for chunk in &chunks {
+            let chunk = match &categories {
+                Some(c) => chunk.clone().lazy().with_column(col("symbol").cast(DataType::from_categories(c.clone()))).collect().unwrap(),
+                None => chunk.clone(),
+            };
+            builder.push(&chunk).unwrap();
+        }
+        let out = builder.finish().unwrap();
+        out.lazy().with_column(col("symbol").cast(DataType::String)).collect().unwrap()
+    };
+    let strings = bars(0, None);
+    assert!(strings.column("symbol").unwrap().str().unwrap().iter().any(|s| s == Some("LATE")));
+    assert!(strings.column("symbol").unwrap().null_count() > 0);
+    for threads in [0, 1, 3] {
+        let categories = Categories::new("ticks".into(), format!("lookup-{threads}").into(), CategoricalPhysical::U32);
+        // Category ids in the reverse of the order the series appear in, so
+        // that a category id is not its series id. Held: the mapping lives
+        // as long as something uses it.
+        let priming = Series::new("symbol".into(), ["S004", "S003", "S002", "S001", "S000"]);
+        let _primed = priming.cast(&DataType::from_categories(categories.clone())).unwrap();
+        assert_eq!(categories.mapping().cat_to_str(0), Some("S004"));
+        assert_frames_close(&bars(threads, Some(categories)), &strings);
+    }
+}
