@@ -307,3 +307,41 @@ fn zstd_contexts_kept_per_thread_write_and_read_what_new_ones_do() {
         assert!(read(bytes).unwrap().equals(&df));
     }
 }
+
+/// Patch 0009: a dictionary array imported as categorical (how parquet's
+/// dictionary-encoded strings reach `polaroid bars`) looks each dictionary
+/// value up once and maps the keys through that table. The column must be
+/// the strings the keys point at, null for a null key and for a key
+/// pointing at a null value, whatever the key width; and the keys' buffer,
+/// which the caller may still hold, must stay as it was.
+#[test]
+fn dictionary_keys_import_as_the_categories_of_their_values() {
+    use polars_arrow::array::{DictionaryArray, PrimitiveArray, Utf8ViewArray};
+    use polars_arrow::datatypes::ArrowDataType;
+    use polars_arrow::types::NativeType;
+
+    fn import<K: polars_arrow::array::DictionaryKey>(keys: PrimitiveArray<K>, values: &Utf8ViewArray) -> Series {
+        let dtype = ArrowDataType::Dictionary(K::KEY_TYPE, Box::new(ArrowDataType::Utf8View), false);
+        let dict = DictionaryArray::try_new(dtype, keys, values.clone().boxed()).unwrap();
+        let series = Series::try_from((PlSmallStr::from("symbol"), dict.boxed())).unwrap();
+        assert!(series.dtype().is_categorical(), "{:?}", series.dtype());
+        series.cast(&DataType::String).unwrap()
+    }
+    fn keys<K: NativeType>(k: &[Option<K>]) -> PrimitiveArray<K> {
+        PrimitiveArray::from(k.to_vec())
+    }
+    let values = Utf8ViewArray::from_slice([Some("b-sym"), Some("a-sym"), Some("c-sym")]);
+    let rows = [Some(1u32), Some(0), None, Some(2), Some(1), None, Some(0)];
+    let expected = Series::new("symbol".into(), [Some("a-sym"), Some("b-sym"), None, Some("c-sym"), Some("a-sym"), None, Some("b-sym")]);
+
+    assert!(import(keys(&rows), &values).equals_missing(&expected), "u32 keys");
+    let held = keys(&rows);
+    assert!(import(held.clone(), &values).equals_missing(&expected), "u32 keys also held here");
+    assert_eq!(held, keys(&rows), "the import wrote to keys held elsewhere");
+    let narrow: Vec<Option<u8>> = rows.iter().map(|k| k.map(|k| k as u8)).collect();
+    assert!(import(keys(&narrow), &values).equals_missing(&expected), "u8 keys");
+
+    let with_null = Utf8ViewArray::from_slice([Some("b-sym"), None, Some("c-sym")]);
+    let expected = Series::new("symbol".into(), [None, Some("b-sym"), None, Some("c-sym"), None, None, Some("b-sym")]);
+    assert!(import(keys(&rows), &with_null).equals_missing(&expected), "a null dictionary value");
+}
