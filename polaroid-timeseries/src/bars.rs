@@ -454,32 +454,28 @@ impl BarBuilder {
         }
         let shards = self.threads.max(1);
         let table = if shards == 1 { self.symbols.category_table(df)? } else { None };
-        let ids = match table {
-            Some(_) => Vec::new(),
-            None => self.symbols.ids(df)?,
-        };
-        while self.slots.len() < self.symbols.len() {
-            let id = self.slots.len();
-            self.slots.push(Slot { shard: (id % shards) as u32, index: (id / shards) as u32 });
-        }
-        let (t, p) = (times.downcast_as_array(), prices.downcast_as_array());
-        let valid = combine_validities_and(combine_validities_and(t.validity(), p.validity()).as_ref(), sizes.validity())
-            .filter(|v| v.unset_bits() > 0);
         let mut shard_rows = Vec::new();
         let slots = if let Some((cats, series_of)) = table {
             Slots::Categories { cats, series_of }
-        } else if shards == 1 {
-            Slots::PerRow(ids)
         } else {
-            shard_rows = vec![Vec::with_capacity(ids.len() / shards + ids.len() / 16); shards];
-            let mut slots = ids;
-            for (row, id) in slots.iter_mut().enumerate() {
-                let slot = self.slots[*id as usize];
-                shard_rows[slot.shard as usize].push(row as u32);
-                *id = slot.index;
+            let mut ids = self.symbols.ids(df)?;
+            while self.slots.len() < self.symbols.len() {
+                let id = self.slots.len();
+                self.slots.push(Slot { shard: (id % shards) as u32, index: (id / shards) as u32 });
             }
-            Slots::PerRow(slots)
+            if shards > 1 {
+                shard_rows = vec![Vec::with_capacity(ids.len() / shards + ids.len() / 16); shards];
+                for (row, id) in ids.iter_mut().enumerate() {
+                    let slot = self.slots[*id as usize];
+                    shard_rows[slot.shard as usize].push(row as u32);
+                    *id = slot.index;
+                }
+            }
+            Slots::PerRow(ids)
         };
+        let (t, p) = (times.downcast_as_array(), prices.downcast_as_array());
+        let valid = combine_validities_and(combine_validities_and(t.validity(), p.validity()).as_ref(), sizes.validity())
+            .filter(|v| v.unset_bits() > 0);
         let batch = Batch {
             slots,
             times: t.clone(),

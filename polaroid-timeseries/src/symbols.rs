@@ -149,11 +149,11 @@ impl Symbols {
         let known = self.cat_mapping.as_ref().is_some_and(|m| Arc::ptr_eq(m, mapping))
             && mapping.num_cats_upper_bound() <= self.cat_ids.len()
             && !self.cat_ids[..mapping.num_cats_upper_bound()].contains(&NO_ID);
-        let physical = ca.physical().rechunk();
-        let arr = physical.downcast_as_array();
-        if !known || arr.null_count() > 0 {
+        if !known || ca.physical().null_count() > 0 {
             return Ok(None);
         }
+        let physical = ca.physical().rechunk();
+        let arr = physical.downcast_as_array();
         let table = self.cat_table.get_or_insert_with(|| self.cat_ids.as_slice().into()).clone();
         Ok(Some((arr.clone(), table)))
     }
