@@ -20,6 +20,10 @@ more than that between minutes.
 POLAROID_BENCH_VERBOSE=1 also prints every run's time, tool by tool, in
 round order: a median hides whether one tool had outliers.
 
+The header names the CPU and its cores: the ratios move with the machine
+(2 cores of an AMD EPYC gave 2.1x DuckDB at 10M ticks where another VM's
+gave 1.9x with the same code), so a figure is only read with its machine.
+
 The fixed cost of a run weighs more on small inputs: with
 POLAROID_BENCH_TICKS=40000000 (and POLAROID_BENCH_RUNS=3, python polars
 then takes ~15 s a run) the same bench shows how the ratios scale.
@@ -43,6 +47,20 @@ TICKS = int(os.environ.get("POLAROID_BENCH_TICKS", 10_000_000))
 RUNS = int(os.environ.get("POLAROID_BENCH_RUNS", 3))
 BASELINE = os.environ.get("POLAROID_BASELINE")
 VERBOSE = os.environ.get("POLAROID_BENCH_VERBOSE") == "1"
+
+
+def machine() -> str:
+    """The CPU's model name (Linux) and the cores this process may use."""
+    model = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{model}, {len(os.sched_getaffinity(0))} cores"
 
 
 def ticks_file() -> Path:
@@ -209,7 +227,7 @@ def main() -> int:
             if problem:
                 print(f"{name} disagrees with polaroid: {problem}", file=sys.stderr)
                 return 1
-    print(f"== 1-minute bars, {TICKS:,} ticks x 100 symbols, parquet in, bars out ({ours.height:,} bars) ==")
+    print(f"== 1-minute bars, {TICKS:,} ticks x 100 symbols, parquet in, bars out ({ours.height:,} bars), {machine()} ==")
     median = {name: statistics.median(t) for name, t in times.items()}
     for name, t in median.items():
         ratio = "" if name == "polaroid bars" else f"  {t / median['polaroid bars']:.2f}x polaroid's time"
