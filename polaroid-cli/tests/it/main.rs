@@ -2,6 +2,8 @@
 //! checked against the library on the same ticks (which is itself checked
 //! against upstream polars), and its errors.
 
+mod plain_in_place;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
