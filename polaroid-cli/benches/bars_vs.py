@@ -17,6 +17,12 @@ time ratios to `polaroid bars` are printed too. Differences of a few per
 cent need that pairing (and POLAROID_BENCH_RUNS=31): this VM's speed drifts
 more than that between minutes.
 
+POLAROID_BENCH_INPUT=pyarrow writes the ticks with pyarrow's defaults
+instead of polars': Snappy, and every column dictionary-encoded (the time
+and price columns fall back to PLAIN pages once their dictionary passes
+1 MiB), as most files users bring are written. The default input is
+polars' (ZSTD, PLAIN time and price). Both have row groups of 1Mi rows.
+
 POLAROID_BENCH_VERBOSE=1 also prints every run's time, tool by tool, in
 round order: a median hides whether one tool had outliers.
 
@@ -47,6 +53,7 @@ TICKS = int(os.environ.get("POLAROID_BENCH_TICKS", 10_000_000))
 RUNS = int(os.environ.get("POLAROID_BENCH_RUNS", 3))
 BASELINE = os.environ.get("POLAROID_BASELINE")
 VERBOSE = os.environ.get("POLAROID_BENCH_VERBOSE") == "1"
+INPUT_WRITER = os.environ.get("POLAROID_BENCH_INPUT", "polars")
 
 
 def machine() -> str:
@@ -64,7 +71,10 @@ def machine() -> str:
 
 
 def ticks_file() -> Path:
-    path = ROOT / "target/bench-data" / f"bars-vs-{TICKS}.parquet"
+    if INPUT_WRITER not in ("polars", "pyarrow"):
+        raise SystemExit(f"POLAROID_BENCH_INPUT={INPUT_WRITER}: polars or pyarrow")
+    suffix = "" if INPUT_WRITER == "polars" else "-pyarrow"
+    path = ROOT / "target/bench-data" / f"bars-vs-{TICKS}{suffix}.parquet"
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -84,7 +94,12 @@ def ticks_file() -> Path:
         }
     )
     tmp = path.with_suffix(".partial")
-    df.write_parquet(tmp, row_group_size=1 << 20)
+    if INPUT_WRITER == "pyarrow":
+        import pyarrow.parquet as pq
+
+        pq.write_table(df.to_arrow(), tmp, row_group_size=1 << 20)
+    else:
+        df.write_parquet(tmp, row_group_size=1 << 20)
     tmp.rename(path)
     return path
 
@@ -227,7 +242,10 @@ def main() -> int:
             if problem:
                 print(f"{name} disagrees with polaroid: {problem}", file=sys.stderr)
                 return 1
-    print(f"== 1-minute bars, {TICKS:,} ticks x 100 symbols, parquet in, bars out ({ours.height:,} bars), {machine()} ==")
+    print(
+        f"== 1-minute bars, {TICKS:,} ticks x 100 symbols, parquet in (written by {INPUT_WRITER}), bars out"
+        f" ({ours.height:,} bars), {machine()} =="
+    )
     median = {name: statistics.median(t) for name, t in times.items()}
     for name, t in median.items():
         ratio = "" if name == "polaroid bars" else f"  {t / median['polaroid bars']:.2f}x polaroid's time"
