@@ -18,9 +18,10 @@ cent need that pairing (and POLAROID_BENCH_RUNS=31): this VM's speed drifts
 more than that between minutes.
 
 POLAROID_BENCH_INPUT=pyarrow writes the ticks with pyarrow's defaults
-instead of polars': Snappy, and every column dictionary-encoded (the time
-and price columns fall back to PLAIN pages once their dictionary passes
-1 MiB), as most files users bring are written. The default input is
+instead of polars': Snappy, and every column dictionary-encoded (a column
+falls back to PLAIN pages once its dictionary passes 1 MiB: the time
+column after ~131k values of each row group, not the price's ~6k
+distinct values), as most files users bring are written. The default input is
 polars' (ZSTD, PLAIN time and price). Both have row groups of 1Mi rows.
 
 POLAROID_BENCH_VERBOSE=1 also prints every run's time, tool by tool, in
