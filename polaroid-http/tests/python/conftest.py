@@ -43,6 +43,10 @@ class Server:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(self.http_port, self.proc, SERVER)
         wait_port(self.grpc_port, self.proc, SERVER)
+        # The ILP/TCP door is bound after the other two (and not at all with
+        # tokens): a test that dials it at once could otherwise be refused.
+        if "--auth-token" not in self.args:
+            wait_port(self.ilp_port, self.proc, SERVER)
 
     def stop(self) -> None:
         self.proc.terminate()
