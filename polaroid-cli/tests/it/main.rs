@@ -183,7 +183,10 @@ fn parquet_written_in_parallel_is_byte_identical_to_sequential() {
 /// The scan must read what the eager reader reads (it decodes whole row
 /// groups): flat columns of several kinds with nulls, whole, sliced (a slice
 /// across row groups) and with a row index (the pieces' row offsets), and a
-/// file with a nested column, which stays whole. The scans run in a child
+/// file with a nested column, which stays whole. A column chunk's
+/// dictionary page is decompressed once for all pieces, so a row group with
+/// a large dictionary (pyarrow's time columns have one of 1 MiB) is cut too
+/// and read right. The scans run in a child
 /// process of this test binary (`row_pieces_child`), so the piece size,
 /// read from `POLARS_PARQUET_DECODE_PIECE_ROWS` when a scan starts, can be
 /// small there without changing this process's environment; polars' verbose
@@ -200,7 +203,8 @@ fn streaming_scan_in_row_pieces_reads_what_the_eager_reader_reads() {
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("1 passed"), "the child test did not run: {stdout}");
     // One segment of the log per scan, in the child's order: the flat file
-    // whole, sliced, with a row index; the nested file.
+    // whole, sliced, with a row index; the nested file; the file with a
+    // large dictionary, whole and sliced.
     let pieces_per_scan: Vec<Vec<usize>> = stderr
         .split("[ParquetFileReader]: project:")
         .skip(1)
@@ -210,7 +214,7 @@ fn streaming_scan_in_row_pieces_reads_what_the_eager_reader_reads() {
                 .collect()
         })
         .collect();
-    assert_eq!(pieces_per_scan.len(), 4, "{stderr}");
+    assert_eq!(pieces_per_scan.len(), 6, "{stderr}");
     // The writer made two row groups of 25,000 rows: about 3,000 rows a
     // piece is 9 pieces, fewer only if page starts are too far apart.
     for whole in [&pieces_per_scan[0], &pieces_per_scan[2]] {
@@ -219,6 +223,12 @@ fn streaming_scan_in_row_pieces_reads_what_the_eager_reader_reads() {
     }
     assert!(!pieces_per_scan[1].is_empty(), "{pieces_per_scan:?}");
     assert!(pieces_per_scan[3].is_empty(), "a nested column's row group was cut: {pieces_per_scan:?}");
+    // Decompressing its dictionary (96 KB) again in each of 9 pieces would
+    // redo twice a row group's bytes, which kept such row groups whole.
+    let keyed = &pieces_per_scan[4];
+    assert_eq!(keyed.len(), 2, "{pieces_per_scan:?}");
+    assert!(keyed.iter().all(|&n| (5..=9).contains(&n)), "{pieces_per_scan:?}");
+    assert!(!pieces_per_scan[5].is_empty(), "{pieces_per_scan:?}");
 }
 
 #[test]
@@ -266,6 +276,20 @@ fn row_pieces_child() {
     nested.with_column(Column::new("l".into(), lists)).unwrap();
     let nested_path = write("nested.parquet", &nested);
     assert!(streamed(scan(&nested_path)).equals_missing(&nested));
+
+    // 12,000 distinct integers in each of the two row groups: polars
+    // writes them dictionary-encoded, a dictionary page of 96 KB.
+    let keyed = df! {
+        "k" => (0..n as i64).map(|i| (i * 7_919) % 12_000).collect::<Vec<_>>(),
+        "v" => (0..n).map(|i| i as f64 * 0.5).collect::<Vec<_>>(),
+    }
+    .unwrap();
+    let keyed_path = write("keyed.parquet", &keyed);
+    let metadata = ParquetReader::new(std::fs::File::open(&keyed_path).unwrap()).get_metadata().unwrap().clone();
+    let k = &metadata.row_groups[0].parquet_columns()[0];
+    assert!(k.dictionary_page_offset().is_some(), "k is not dictionary-encoded");
+    assert!(streamed(scan(&keyed_path)).equals_missing(&keyed));
+    assert!(streamed(scan(&keyed_path).slice(21_000, 9_001)).equals_missing(&keyed.slice(21_000, 9_001)));
 }
 
 /// Patch 0014 keeps a ZSTD context per thread for the pages polars
