@@ -203,8 +203,8 @@ fn streaming_scan_in_row_pieces_reads_what_the_eager_reader_reads() {
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("1 passed"), "the child test did not run: {stdout}");
     // One segment of the log per scan, in the child's order: the flat file
-    // whole, sliced, with a row index; the nested file; the file with a
-    // large dictionary, whole and sliced.
+    // whole, sliced, with a row index; the nested file; the file with large
+    // dictionaries, whole and sliced; the file with a float dictionary.
     let pieces_per_scan: Vec<Vec<usize>> = stderr
         .split("[ParquetFileReader]: project:")
         .skip(1)
@@ -214,7 +214,7 @@ fn streaming_scan_in_row_pieces_reads_what_the_eager_reader_reads() {
                 .collect()
         })
         .collect();
-    assert_eq!(pieces_per_scan.len(), 6, "{stderr}");
+    assert_eq!(pieces_per_scan.len(), 7, "{stderr}");
     // The writer made two row groups of 25,000 rows: about 3,000 rows a
     // piece is 9 pieces, fewer only if page starts are too far apart.
     for whole in [&pieces_per_scan[0], &pieces_per_scan[2]] {
@@ -229,6 +229,9 @@ fn streaming_scan_in_row_pieces_reads_what_the_eager_reader_reads() {
     assert_eq!(keyed.len(), 2, "{pieces_per_scan:?}");
     assert!(keyed.iter().all(|&n| (5..=9).contains(&n)), "{pieces_per_scan:?}");
     assert!(!pieces_per_scan[5].is_empty(), "{pieces_per_scan:?}");
+    let priced = &pieces_per_scan[6];
+    assert_eq!(priced.len(), 3, "{pieces_per_scan:?}");
+    assert!(priced[..2].iter().all(|&n| (5..=9).contains(&n)), "{pieces_per_scan:?}");
 }
 
 #[test]
@@ -278,10 +281,14 @@ fn row_pieces_child() {
     assert!(streamed(scan(&nested_path)).equals_missing(&nested));
 
     // 12,000 distinct integers in each of the two row groups: polars
-    // writes them dictionary-encoded, a dictionary page of 96 KB.
+    // writes them dictionary-encoded, a dictionary page of 96 KB. The
+    // pieces of a row group share it, decompressed once (patch 0016). Each
+    // row group's values, and so its dictionary, are its own: a piece given
+    // another row group's page reads wrong values.
     let keyed = df! {
-        "k" => (0..n as i64).map(|i| (i * 7_919) % 12_000).collect::<Vec<_>>(),
+        "k" => (0..n as i64).map(|i| (i * 7_919) % 12_000 + i / 25_000 * 100_000).collect::<Vec<_>>(),
         "v" => (0..n).map(|i| i as f64 * 0.5).collect::<Vec<_>>(),
+        "p" => (0..n).map(|i| (i % 9 != 0).then_some(((i * 104_729) % 9_000) as f64 * 0.25 + (i / 20_000 * 10_000) as f64)).collect::<Vec<_>>(),
     }
     .unwrap();
     let keyed_path = write("keyed.parquet", &keyed);
@@ -290,6 +297,61 @@ fn row_pieces_child() {
     assert!(k.dictionary_page_offset().is_some(), "k is not dictionary-encoded");
     assert!(streamed(scan(&keyed_path)).equals_missing(&keyed));
     assert!(streamed(scan(&keyed_path).slice(21_000, 9_001)).equals_missing(&keyed.slice(21_000, 9_001)));
+
+    // Floats with nulls (9,000 distinct), dictionary-encoded as pyarrow
+    // writes them (polars' writer never does): shared the same way.
+    let prices: Vec<Option<f64>> = keyed.column("p").unwrap().f64().unwrap().iter().collect();
+    let priced_path = dir.path().join("priced.parquet");
+    write_float_dictionary(&priced_path, "p", &prices, 20_000);
+    let metadata = ParquetReader::new(std::fs::File::open(&priced_path).unwrap()).get_metadata().unwrap().clone();
+    assert_eq!(metadata.row_groups.len(), 3);
+    assert!(metadata.row_groups[0].parquet_columns()[0].dictionary_page_offset().is_some());
+    let priced = keyed.select(["p"]).unwrap();
+    assert!(eager(&priced_path).equals_missing(&priced));
+    assert!(streamed(scan(&priced_path)).equals_missing(&priced));
+}
+
+/// `values` as one optional DOUBLE column `name`, dictionary-encoded, in
+/// row groups of `rows_per_group` rows and pages of about 1 KiB.
+fn write_float_dictionary(path: &Path, name: &str, values: &[Option<f64>], rows_per_group: usize) {
+    use polars_arrow::array::{Array, DictionaryArray, PrimitiveArray};
+    use polars_arrow::datatypes::{ArrowDataType, ArrowSchema, Field, IntegerType};
+    use polars_arrow::record_batch::RecordBatchT;
+    use polars_parquet::write::{
+        CompressionOptions, Encoding, FileWriter, RowGroupIterator, StatisticsOptions, Version, WriteOptions,
+    };
+
+    let dtype = ArrowDataType::Dictionary(IntegerType::UInt32, Box::new(ArrowDataType::Float64), false);
+    let schema = Arc::new(ArrowSchema::from_iter([(PlSmallStr::from(name), Field::new(name.into(), dtype.clone(), true))]));
+    let batches: Vec<PolarsResult<RecordBatchT<Box<dyn Array>>>> = values
+        .chunks(rows_per_group)
+        .map(|rows| {
+            let mut distinct: Vec<f64> = rows.iter().flatten().copied().collect();
+            distinct.sort_by(f64::total_cmp);
+            distinct.dedup();
+            let keys: Vec<Option<u32>> = rows
+                .iter()
+                .map(|v| v.map(|v| distinct.binary_search_by(|d| d.total_cmp(&v)).unwrap() as u32))
+                .collect();
+            let values = PrimitiveArray::from_vec(distinct).boxed();
+            let column = DictionaryArray::try_new(dtype.clone(), PrimitiveArray::from(keys), values)?;
+            Ok(RecordBatchT::new(rows.len(), schema.clone(), vec![column.boxed()]))
+        })
+        .collect();
+    let options = WriteOptions {
+        statistics: StatisticsOptions::default(),
+        version: Version::V1,
+        compression: CompressionOptions::Snappy,
+        data_page_size: Some(1_024),
+    };
+    let groups = RowGroupIterator::try_new(batches.into_iter(), &schema, options, vec![vec![Encoding::RleDictionary]].into())
+        .unwrap();
+    let mut writer = FileWriter::try_new(std::fs::File::create(path).unwrap(), (*schema).clone(), options).unwrap();
+    for (group, rows) in groups.zip(values.chunks(rows_per_group)) {
+        writer.write(rows.len() as u64, group.unwrap()).unwrap();
+    }
+    // No arrow schema in the footer: the column reads back as the DOUBLE it is.
+    writer.end(Some(Vec::new())).unwrap();
 }
 
 /// Patch 0014 keeps a ZSTD context per thread for the pages polars
