@@ -18,10 +18,11 @@ use polars::prelude::*;
 // its own threads and the bars are binned on another, which frees them; most
 // of this command's system time is first touches of fresh pages. With one
 // arena, a buffer freed by any thread is what the next allocation of any
-// thread gets, so the pages touched stay near the live peak. mimalloc (the
-// server's allocator) and glibc keep a freed block for the thread that
-// allocated it: 10M ticks on 2 cores faulted ~23k pages under mimalloc
-// against ~15k here, for 13 % less time (README, performance).
+// thread gets, so the pages touched stay nearer the live peak. mimalloc (the
+// server's allocator) and glibc give a freed block back to the thread (or
+// arena) that allocated it: 10M ticks on 2 cores faulted ~24k pages under
+// mimalloc against ~18k here, with 15 % less system time; wall time moved
+// within noise (README, performance).
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
