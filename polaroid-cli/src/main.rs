@@ -451,16 +451,7 @@ mod tests {
     /// would leave its defaults: four arenas a core, pages handed back).
     #[test]
     fn jemalloc_runs_with_one_arena_and_keeps_freed_pages() {
-        extern "C" {
-            #[link_name = "_rjem_mallctl"]
-            fn mallctl(
-                name: *const libc::c_char,
-                oldp: *mut libc::c_void,
-                oldlenp: *mut libc::size_t,
-                newp: *mut libc::c_void,
-                newlen: libc::size_t,
-            ) -> libc::c_int;
-        }
+        use tikv_jemalloc_sys::mallctl;
         fn read<T: Default>(name: &std::ffi::CStr) -> T {
             let mut value = T::default();
             let mut len = std::mem::size_of::<T>();
