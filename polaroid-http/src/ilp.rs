@@ -187,35 +187,43 @@ fn parse_body(body: &str, precision: i64) -> Result<Vec<Line>, LineError> {
 /// The rows of one table as a frame: columns in order of first appearance,
 /// the designated timestamp `ts` (microseconds) last. A column whose type
 /// changes between lines is an error on that line.
-fn frame(lines: &[(usize, &Line)], ts: &str, now_ns: i64) -> Result<DataFrame, LineError> {
-    let mut order: Vec<String> = Vec::new();
-    let mut columns: HashMap<String, (&'static str, Vec<Option<Value>>)> = HashMap::new();
-    for (row, (number, line)) in lines.iter().enumerate() {
-        for (name, value) in &line.values {
-            let entry = columns.entry(name.clone()).or_insert_with(|| {
-                order.push(name.clone());
-                (value.kind(), vec![None; lines.len()])
-            });
-            if entry.0 != value.kind() {
+fn frame(lines: Vec<(usize, Line)>, ts: &str, now_ns: i64) -> Result<DataFrame, LineError> {
+    let height = lines.len();
+    let first = lines.first().map_or(0, |(number, _)| *number);
+    let stamps: Vec<i64> = lines.iter().map(|(_, l)| l.at.unwrap_or(now_ns).div_euclid(1000)).collect();
+    // Columns in order of first appearance; the names are looked up, not
+    // cloned, for every value after a column's first (most are not new).
+    let mut columns: Vec<(String, &'static str, Vec<Option<Value>>)> = Vec::new();
+    let mut index: PlHashMap<String, usize> = PlHashMap::new();
+    for (row, (number, line)) in lines.into_iter().enumerate() {
+        for (name, value) in line.values {
+            let at = match index.get(name.as_str()) {
+                Some(&at) => at,
+                None => {
+                    index.insert(name.clone(), columns.len());
+                    columns.push((name, value.kind(), vec![None; height]));
+                    columns.len() - 1
+                },
+            };
+            let (name, kind, values) = &mut columns[at];
+            if *kind != value.kind() {
                 return Err(LineError {
-                    line: *number,
-                    message: format!("column {name} is {} here but {} in an earlier line", value.kind(), entry.0),
+                    line: number,
+                    message: format!("column {name} is {} here but {} in an earlier line", value.kind(), kind),
                 });
             }
-            entry.1[row] = Some(value.clone());
+            values[row] = Some(value);
         }
     }
-    let mut out = Vec::with_capacity(order.len() + 1);
-    for name in &order {
-        let (kind, values) = &columns[name];
-        out.push(column(name, kind, values).map_err(|e| LineError { line: lines[0].0, message: e.to_string() })?);
+    let mut out = Vec::with_capacity(columns.len() + 1);
+    for (name, kind, values) in &columns {
+        out.push(column(name, kind, values).map_err(|e| LineError { line: first, message: e.to_string() })?);
     }
-    let stamps: Vec<i64> = lines.iter().map(|(_, l)| l.at.unwrap_or(now_ns).div_euclid(1000)).collect();
     let ts_column = Column::new(ts.into(), stamps)
         .cast(&DataType::Datetime(TimeUnit::Microseconds, None))
-        .map_err(|e| LineError { line: lines[0].0, message: e.to_string() })?;
+        .map_err(|e| LineError { line: first, message: e.to_string() })?;
     out.push(ts_column);
-    DataFrame::new(lines.len(), out).map_err(|e| LineError { line: lines[0].0, message: e.to_string() })
+    DataFrame::new(height, out).map_err(|e| LineError { line: first, message: e.to_string() })
 }
 
 fn column(name: &str, kind: &str, values: &[Option<Value>]) -> PolarsResult<Column> {
@@ -260,19 +268,20 @@ fn error(status: StatusCode, code: &str, message: &str, line: Option<usize>) -> 
 /// request stay written, each durably).
 pub(crate) fn write(core: &polaroid_core::Core, ns: &Namespace, lines: Vec<Line>) -> Result<(), (Option<usize>, CoreError)> {
     let now_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
-    let mut by_table: Vec<(String, Vec<(usize, &Line)>)> = Vec::new();
-    for (i, line) in lines.iter().enumerate() {
+    let mut by_table: Vec<(String, Vec<(usize, Line)>)> = Vec::new();
+    for (i, line) in lines.into_iter().enumerate() {
         match by_table.iter_mut().find(|(t, _)| t.eq_ignore_ascii_case(&line.table)) {
             Some((_, rows)) => rows.push((i + 1, line)),
             None => by_table.push((line.table.clone(), vec![(i + 1, line)])),
         }
     }
     for (table, rows) in by_table {
+        let first = rows[0].0;
         let existing = core.tables().get(ns, &table).map_err(|e| (None, e))?;
         let ts = existing.as_ref().and_then(|t| t.def().timestamp).unwrap_or_else(|| "timestamp".into());
-        let df = frame(&rows, &ts, now_ns).map_err(|e| (Some(e.line), CoreError::InvalidArgument(e.message)))?;
+        let df = frame(rows, &ts, now_ns).map_err(|e| (Some(e.line), CoreError::InvalidArgument(e.message)))?;
         let auto = AutoCreate { timestamp: ts, partition_by: PartitionBy::Day, retention: Default::default() };
-        let appended = core.tables().append(ns, &table, df, Some(auto)).map_err(|e| (Some(rows[0].0), e))?;
+        let appended = core.tables().append(ns, &table, df, Some(auto)).map_err(|e| (Some(first), e))?;
         core.metrics().ingested(&table, appended);
     }
     Ok(())
@@ -346,15 +355,15 @@ mod tests {
     #[test]
     fn lines_of_a_table_become_one_frame_with_nulls_for_missing_fields() {
         let lines = parse_body("t,s=a x=1.5 1000\nt y=2i 2000", 1).unwrap();
-        let rows: Vec<_> = lines.iter().enumerate().map(|(i, l)| (i + 1, l)).collect();
-        let df = frame(&rows, "timestamp", 0).unwrap();
+        let rows: Vec<_> = lines.into_iter().enumerate().map(|(i, l)| (i + 1, l)).collect();
+        let df = frame(rows, "timestamp", 0).unwrap();
         assert_eq!(df.get_column_names(), ["s", "x", "y", "timestamp"]);
         assert_eq!(df.column("x").unwrap().f64().unwrap().get(1), None);
         assert_eq!(df.column("y").unwrap().i64().unwrap().get(1), Some(2));
         // Nanoseconds 1000 and 2000 are microseconds 1 and 2.
         assert_eq!(df.column("timestamp").unwrap().datetime().unwrap().physical().get(1), Some(2));
         let clash = parse_body("t x=1.5\nt x=2i", 1).unwrap();
-        let rows: Vec<_> = clash.iter().enumerate().map(|(i, l)| (i + 1, l)).collect();
-        assert_eq!(frame(&rows, "timestamp", 0).unwrap_err().line, 2);
+        let rows: Vec<_> = clash.into_iter().enumerate().map(|(i, l)| (i + 1, l)).collect();
+        assert_eq!(frame(rows, "timestamp", 0).unwrap_err().line, 2);
     }
 }
