@@ -21,11 +21,13 @@ use polars::prelude::*;
 use crate::error::json_string;
 use crate::Door;
 
-/// A value of one field or tag.
+/// A value of one field or tag. Names and text are small strings: the
+/// usual table, column and symbol names fit inline, so a line allocates
+/// little more than its list of values.
 #[derive(Debug, Clone, PartialEq)]
 enum Value {
-    Symbol(String),
-    Str(String),
+    Symbol(PlSmallStr),
+    Str(PlSmallStr),
     Long(i64),
     Double(f64),
     Bool(bool),
@@ -49,8 +51,8 @@ impl Value {
 /// One parsed line.
 #[derive(Debug, PartialEq)]
 pub(crate) struct Line {
-    table: String,
-    values: Vec<(String, Value)>,
+    table: PlSmallStr,
+    values: Vec<(PlSmallStr, Value)>,
     /// Nanoseconds since the epoch, if the line gave one.
     at: Option<i64>,
 }
@@ -102,7 +104,10 @@ fn split_all(text: &str, sep: u8, quotes: bool) -> Vec<&str> {
     parts
 }
 
-fn unescape(text: &str) -> String {
+fn unescape(text: &str) -> PlSmallStr {
+    if !text.contains('\\') {
+        return text.into();
+    }
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars();
     while let Some(c) = chars.next() {
@@ -114,7 +119,7 @@ fn unescape(text: &str) -> String {
             out.push(c);
         }
     }
-    out
+    out.into()
 }
 
 fn field_value(text: &str) -> Result<Value, String> {
@@ -193,8 +198,8 @@ fn frame(lines: Vec<(usize, Line)>, ts: &str, now_ns: i64) -> Result<DataFrame, 
     let stamps: Vec<i64> = lines.iter().map(|(_, l)| l.at.unwrap_or(now_ns).div_euclid(1000)).collect();
     // Columns in order of first appearance; the names are looked up, not
     // cloned, for every value after a column's first (most are not new).
-    let mut columns: Vec<(String, &'static str, Vec<Option<Value>>)> = Vec::new();
-    let mut index: PlHashMap<String, usize> = PlHashMap::new();
+    let mut columns: Vec<(PlSmallStr, &'static str, Vec<Option<Value>>)> = Vec::new();
+    let mut index: PlHashMap<PlSmallStr, usize> = PlHashMap::new();
     for (row, (number, line)) in lines.into_iter().enumerate() {
         for (name, value) in line.values {
             let at = match index.get(name.as_str()) {
@@ -268,7 +273,7 @@ fn error(status: StatusCode, code: &str, message: &str, line: Option<usize>) -> 
 /// request stay written, each durably).
 pub(crate) fn write(core: &polaroid_core::Core, ns: &Namespace, lines: Vec<Line>) -> Result<(), (Option<usize>, CoreError)> {
     let now_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
-    let mut by_table: Vec<(String, Vec<(usize, Line)>)> = Vec::new();
+    let mut by_table: Vec<(PlSmallStr, Vec<(usize, Line)>)> = Vec::new();
     for (i, line) in lines.into_iter().enumerate() {
         match by_table.iter_mut().find(|(t, _)| t.eq_ignore_ascii_case(&line.table)) {
             Some((_, rows)) => rows.push((i + 1, line)),
@@ -277,12 +282,12 @@ pub(crate) fn write(core: &polaroid_core::Core, ns: &Namespace, lines: Vec<Line>
     }
     for (table, rows) in by_table {
         let first = rows[0].0;
-        let existing = core.tables().get(ns, &table).map_err(|e| (None, e))?;
+        let existing = core.tables().get(ns, table.as_str()).map_err(|e| (None, e))?;
         let ts = existing.as_ref().and_then(|t| t.def().timestamp).unwrap_or_else(|| "timestamp".into());
         let df = frame(rows, &ts, now_ns).map_err(|e| (Some(e.line), CoreError::InvalidArgument(e.message)))?;
         let auto = AutoCreate { timestamp: ts, partition_by: PartitionBy::Day, retention: Default::default() };
-        let appended = core.tables().append(ns, &table, df, Some(auto)).map_err(|e| (Some(first), e))?;
-        core.metrics().ingested(&table, appended);
+        let appended = core.tables().append(ns, table.as_str(), df, Some(auto)).map_err(|e| (Some(first), e))?;
+        core.metrics().ingested(table.as_str(), appended);
     }
     Ok(())
 }
