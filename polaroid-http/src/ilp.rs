@@ -17,6 +17,8 @@ use axum::response::{IntoResponse, Response};
 use polaroid_core::tables::{AutoCreate, PartitionBy};
 use polaroid_core::{CoreError, Namespace};
 use polars::prelude::*;
+use polars_core::utils::rayon::prelude::*;
+use polars_core::runtime::RAYON;
 
 use crate::error::json_string;
 use crate::Door;
@@ -176,15 +178,48 @@ pub(crate) fn parse_line(text: &str, precision: i64) -> Result<Line, String> {
     Ok(Line { table, values, at })
 }
 
-/// Parse the whole body; any bad line fails it (QuestDB's transaction).
+/// Bodies longer than this are cut at line ends and the pieces parsed on
+/// polars' thread pool (a client's flush is often megabytes of lines).
+const PARSE_PIECE: usize = 1 << 20;
+
+/// Parse the whole body; any bad line fails it (QuestDB's transaction),
+/// and the first bad line is the one named.
 fn parse_body(body: &str, precision: i64) -> Result<Vec<Line>, LineError> {
+    if body.len() <= PARSE_PIECE {
+        return parse_lines(body, 0, precision);
+    }
+    // (lines before the piece, the piece, ending with its '\n')
+    let mut pieces = Vec::new();
+    let (mut rest, mut lines_before) = (body, 0);
+    while !rest.is_empty() {
+        let end = match rest.as_bytes().get(PARSE_PIECE..).and_then(|tail| tail.iter().position(|&b| b == b'\n')) {
+            Some(newline) => PARSE_PIECE + newline + 1,
+            None => rest.len(),
+        };
+        let (piece, tail) = rest.split_at(end);
+        pieces.push((lines_before, piece));
+        lines_before += piece.bytes().filter(|&b| b == b'\n').count();
+        rest = tail;
+    }
+    let parsed: Vec<_> =
+        RAYON.install(|| pieces.into_par_iter().map(|(before, piece)| parse_lines(piece, before, precision)).collect());
+    let mut lines = Vec::with_capacity(parsed.iter().map(|p| p.as_ref().map_or(0, Vec::len)).sum());
+    // In order, so the first error met is the first bad line.
+    for piece in parsed {
+        lines.extend(piece?);
+    }
+    Ok(lines)
+}
+
+/// The lines of `text`, numbered after the `lines_before` that precede it.
+fn parse_lines(text: &str, lines_before: usize, precision: i64) -> Result<Vec<Line>, LineError> {
     let mut lines = Vec::new();
-    for (i, text) in body.split('\n').enumerate() {
+    for (i, text) in text.split('\n').enumerate() {
         let text = text.trim_end_matches('\r');
         if text.trim().is_empty() || text.trim_start().starts_with('#') {
             continue;
         }
-        lines.push(parse_line(text, precision).map_err(|message| LineError { line: i + 1, message })?);
+        lines.push(parse_line(text, precision).map_err(|message| LineError { line: lines_before + i + 1, message })?);
     }
     Ok(lines)
 }
@@ -306,21 +341,39 @@ pub async fn ingest(
         Ok(p) => p,
         Err(message) => return error(StatusCode::BAD_REQUEST, "invalid", &message, None),
     };
-    let Ok(text) = std::str::from_utf8(&body) else {
-        return error(StatusCode::BAD_REQUEST, "invalid", "the body is not UTF-8", None);
-    };
-    let lines = match parse_body(text, precision) {
-        Ok(lines) => lines,
-        Err(e) => {
-            let message = format!("failed to parse line protocol: error in line {}: {}", e.line, e.message);
-            return error(StatusCode::BAD_REQUEST, "invalid", &message, Some(e.line));
-        },
-    };
-    match door.core.run(move |core, _| Ok(write(core, &ns, lines))).await {
+    // Parsed where it is written, off the async runtime: megabytes of
+    // lines would hold up every other request on this worker.
+    let outcome = door
+        .core
+        .run(move |core, _| {
+            let Ok(text) = std::str::from_utf8(&body) else {
+                return Ok(Err(Refused::NotUtf8));
+            };
+            let lines = match parse_body(text, precision) {
+                Ok(lines) => lines,
+                Err(e) => return Ok(Err(Refused::Line(e))),
+            };
+            Ok(write(core, &ns, lines).map_err(|(line, e)| Refused::Write(line, e)))
+        })
+        .await;
+    match outcome {
         Ok(Ok(())) => StatusCode::NO_CONTENT.into_response(),
-        Ok(Err((line, e))) => error(crate::http_status(&e), "invalid", &e.to_string(), line),
+        Ok(Err(Refused::NotUtf8)) => error(StatusCode::BAD_REQUEST, "invalid", "the body is not UTF-8", None),
+        Ok(Err(Refused::Line(e))) => {
+            let message = format!("failed to parse line protocol: error in line {}: {}", e.line, e.message);
+            error(StatusCode::BAD_REQUEST, "invalid", &message, Some(e.line))
+        },
+        Ok(Err(Refused::Write(line, e))) => error(crate::http_status(&e), "invalid", &e.to_string(), line),
         Err(e) => error(crate::http_status(&e), "internal error", &e.to_string(), None),
     }
+}
+
+/// Why a request's rows were not written.
+enum Refused {
+    NotUtf8,
+    Line(LineError),
+    /// The line that failed, when one did, and why.
+    Write(Option<usize>, CoreError),
 }
 
 #[cfg(test)]
@@ -355,6 +408,32 @@ mod tests {
         assert!(err.message.contains("at least one field"), "{}", err.message);
         assert_eq!(parse_body("t x=1\nt y=abc", 1).unwrap_err().line, 2);
         assert!(parse_body("t x=\"open", 1).is_err());
+    }
+
+    #[test]
+    fn a_long_body_is_parsed_in_pieces_in_order_and_its_first_bad_line_named() {
+        // ~3.4 MB: four pieces, with blank lines, comments and CRLF ends.
+        let n = 100_000;
+        let body: String = (0..n)
+            .map(|i| match i % 1000 {
+                7 => "\n".to_string(),
+                8 => "# a comment\r\n".to_string(),
+                _ => format!("t,sym=S{} px={}.5,qty={}i {}\r\n", i % 50, i, i, i),
+            })
+            .collect();
+        assert!(body.len() > 3 * PARSE_PIECE);
+        let lines = parse_body(&body, 1).unwrap();
+        let expected: Vec<i64> = (0..n).filter(|i| !matches!(i % 1000, 7 | 8)).collect();
+        assert_eq!(lines.iter().map(|l| l.at.unwrap()).collect::<Vec<_>>(), expected);
+        assert_eq!(lines[3].values[1], ("px".into(), Value::Double(3.5)));
+
+        // Two bad lines in later pieces: the first is named, by its number in the body.
+        let mut bad: Vec<String> = body.split_inclusive('\n').map(str::to_string).collect();
+        bad[60_000] = "t,sym=a\n".into();
+        bad[90_000] = "t x=oops\n".into();
+        let err = parse_body(&bad.concat(), 1).unwrap_err();
+        assert_eq!(err.line, 60_001);
+        assert!(err.message.contains("at least one field"), "{}", err.message);
     }
 
     #[test]
