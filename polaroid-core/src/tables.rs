@@ -877,18 +877,12 @@ mod tests {
     #[test]
     fn partitions_are_named_as_each_row_s_timestamp_formats() {
         let start = 1_798_243_200_000_000i64; // 2026-12-26T00:00:00
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = fastrand::Rng::with_seed(7);
         // Mostly within three weeks around new year, some over ±4 years.
         let ts: Vec<i64> = (0..2_000)
             .map(|i| {
                 let span = if i % 10 == 0 { 4 * 366 * 86_400_000_000 } else { 21 * 86_400_000_000 };
-                start - span / 3 + (next() % span as u64) as i64
+                start - span / 3 + rng.i64(0..span)
             })
             .chain([1_709_164_800_000_000, 1_709_251_199_999_999, 1_709_251_200_000_000]) // around 2024-02-29
             .collect();

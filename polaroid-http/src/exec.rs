@@ -314,11 +314,12 @@ fn send_rows(
     let mut df = df.clone();
     df.rechunk_mut_par();
     let writer = RowWriter::new(&df, format)?;
-    out.reserve(CHUNK + CHUNK / 4);
     for row in 0..df.height() {
         before(&mut out);
         writer.write_row(row, &mut out);
         out.extend_from_slice(after);
+        // After a full chunk the result is large: the next one gets its
+        // room at once (a small result never asks for it).
         if out.len() >= CHUNK && !send(Bytes::from(std::mem::replace(&mut out, Vec::with_capacity(CHUNK + CHUNK / 4)))) {
             return Ok(false);
         }
