@@ -182,9 +182,13 @@ pub(crate) fn parse_line(text: &str, precision: i64) -> Result<Line, String> {
 /// polars' thread pool (a client's flush is often megabytes of lines).
 const PARSE_PIECE: usize = 1 << 20;
 
+/// A parsed line with its number in the body (or on the connection), which
+/// names it when its row cannot be written.
+pub(crate) type Numbered = (usize, Line);
+
 /// Parse the whole body; any bad line fails it (QuestDB's transaction),
 /// and the first bad line is the one named.
-fn parse_body(body: &str, precision: i64) -> Result<Vec<Line>, LineError> {
+fn parse_body(body: &str, precision: i64) -> Result<Vec<Numbered>, LineError> {
     if body.len() <= PARSE_PIECE {
         return parse_lines(body, 0, precision);
     }
@@ -212,14 +216,15 @@ fn parse_body(body: &str, precision: i64) -> Result<Vec<Line>, LineError> {
 }
 
 /// The lines of `text`, numbered after the `lines_before` that precede it.
-fn parse_lines(text: &str, lines_before: usize, precision: i64) -> Result<Vec<Line>, LineError> {
+fn parse_lines(text: &str, lines_before: usize, precision: i64) -> Result<Vec<Numbered>, LineError> {
     let mut lines = Vec::new();
     for (i, text) in text.split('\n').enumerate() {
         let text = text.trim_end_matches('\r');
         if text.trim().is_empty() || text.trim_start().starts_with('#') {
             continue;
         }
-        lines.push(parse_line(text, precision).map_err(|message| LineError { line: lines_before + i + 1, message })?);
+        let number = lines_before + i + 1;
+        lines.push((number, parse_line(text, precision).map_err(|message| LineError { line: number, message })?));
     }
     Ok(lines)
 }
@@ -227,7 +232,7 @@ fn parse_lines(text: &str, lines_before: usize, precision: i64) -> Result<Vec<Li
 /// The rows of one table as a frame: columns in order of first appearance,
 /// the designated timestamp `ts` (microseconds) last. A column whose type
 /// changes between lines is an error on that line.
-fn frame(lines: Vec<(usize, Line)>, ts: &str, now_ns: i64) -> Result<DataFrame, LineError> {
+fn frame(lines: Vec<Numbered>, ts: &str, now_ns: i64) -> Result<DataFrame, LineError> {
     let height = lines.len();
     let first = lines.first().map_or(0, |(number, _)| *number);
     let stamps: Vec<i64> = lines.iter().map(|(_, l)| l.at.unwrap_or(now_ns).div_euclid(1000)).collect();
@@ -305,14 +310,15 @@ fn error(status: StatusCode, code: &str, message: &str, line: Option<usize>) -> 
 }
 
 /// Append each table's rows; the first failure stops (earlier tables of the
-/// request stay written, each durably).
-pub(crate) fn write(core: &polaroid_core::Core, ns: &Namespace, lines: Vec<Line>) -> Result<(), (Option<usize>, CoreError)> {
+/// request stay written, each durably). A failure names the line it was
+/// met on, by the number the line came with.
+pub(crate) fn write(core: &polaroid_core::Core, ns: &Namespace, lines: Vec<Numbered>) -> Result<(), (Option<usize>, CoreError)> {
     let now_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
-    let mut by_table: Vec<(PlSmallStr, Vec<(usize, Line)>)> = Vec::new();
-    for (i, line) in lines.into_iter().enumerate() {
+    let mut by_table: Vec<(PlSmallStr, Vec<Numbered>)> = Vec::new();
+    for (number, line) in lines {
         match by_table.iter_mut().find(|(t, _)| t.eq_ignore_ascii_case(&line.table)) {
-            Some((_, rows)) => rows.push((i + 1, line)),
-            None => by_table.push((line.table.clone(), vec![(i + 1, line)])),
+            Some((_, rows)) => rows.push((number, line)),
+            None => by_table.push((line.table.clone(), vec![(number, line)])),
         }
     }
     for (table, rows) in by_table {
@@ -412,7 +418,7 @@ mod tests {
 
     #[test]
     fn a_long_body_is_parsed_in_pieces_in_order_and_its_first_bad_line_named() {
-        // ~3.4 MB: four pieces, with blank lines, comments and CRLF ends.
+        // ~3.8 MB: four pieces, with blank lines, comments and CRLF ends.
         let n = 100_000;
         let body: String = (0..n)
             .map(|i| match i % 1000 {
@@ -424,8 +430,10 @@ mod tests {
         assert!(body.len() > 3 * PARSE_PIECE);
         let lines = parse_body(&body, 1).unwrap();
         let expected: Vec<i64> = (0..n).filter(|i| !matches!(i % 1000, 7 | 8)).collect();
-        assert_eq!(lines.iter().map(|l| l.at.unwrap()).collect::<Vec<_>>(), expected);
-        assert_eq!(lines[3].values[1], ("px".into(), Value::Double(3.5)));
+        assert_eq!(lines.iter().map(|(_, l)| l.at.unwrap()).collect::<Vec<_>>(), expected);
+        // Each keeps its number in the body (line i + 1 holds i).
+        assert!(lines.iter().all(|(number, l)| l.at == Some(*number as i64 - 1)));
+        assert_eq!(lines[3].1.values[1], ("px".into(), Value::Double(3.5)));
 
         // Two bad lines in later pieces: the first is named, by its number in the body.
         let mut bad: Vec<String> = body.split_inclusive('\n').map(str::to_string).collect();
@@ -439,15 +447,16 @@ mod tests {
     #[test]
     fn lines_of_a_table_become_one_frame_with_nulls_for_missing_fields() {
         let lines = parse_body("t,s=a x=1.5 1000\nt y=2i 2000", 1).unwrap();
-        let rows: Vec<_> = lines.into_iter().enumerate().map(|(i, l)| (i + 1, l)).collect();
-        let df = frame(rows, "timestamp", 0).unwrap();
+        let df = frame(lines, "timestamp", 0).unwrap();
         assert_eq!(df.get_column_names(), ["s", "x", "y", "timestamp"]);
         assert_eq!(df.column("x").unwrap().f64().unwrap().get(1), None);
         assert_eq!(df.column("y").unwrap().i64().unwrap().get(1), Some(2));
         // Nanoseconds 1000 and 2000 are microseconds 1 and 2.
         assert_eq!(df.column("timestamp").unwrap().datetime().unwrap().physical().get(1), Some(2));
         let clash = parse_body("t x=1.5\nt x=2i", 1).unwrap();
-        let rows: Vec<_> = clash.into_iter().enumerate().map(|(i, l)| (i + 1, l)).collect();
-        assert_eq!(frame(rows, "timestamp", 0).unwrap_err().line, 2);
+        assert_eq!(frame(clash, "timestamp", 0).unwrap_err().line, 2);
+        // A clash is named by its line in the body, blank lines and comments counted.
+        let clash = parse_body("t x=1.5\n# a comment\n\nt x=2i\n", 1).unwrap();
+        assert_eq!(frame(clash, "timestamp", 0).unwrap_err().line, 4);
     }
 }

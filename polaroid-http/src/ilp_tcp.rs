@@ -22,7 +22,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
-use crate::ilp::{parse_line, write, Line};
+use crate::ilp::{parse_line, write, Numbered};
 
 /// Lines a connection buffers before it appends them.
 pub const BATCH_ROWS: usize = 10_000;
@@ -168,7 +168,8 @@ async fn connection(core: &Arc<Core>, ns: &Namespace, stream: TcpStream, mut sto
 /// The lines of one connection waiting to be appended.
 #[derive(Default)]
 struct Batch {
-    lines: Vec<Line>,
+    /// With their numbers on the connection.
+    lines: Vec<Numbered>,
     /// When the oldest pending line arrived.
     since: Option<Instant>,
     written: u64,
@@ -187,7 +188,7 @@ impl Batch {
             return Ok(());
         }
         let line = parse_line(text, 1).map_err(|e| format!("failed to parse line protocol: error in line {number}: {e}"))?;
-        self.lines.push(line);
+        self.lines.push((number, line));
         self.since.get_or_insert_with(Instant::now);
         Ok(())
     }
@@ -206,7 +207,7 @@ impl Batch {
         let outcome = match written {
             Ok(Ok(())) => Ok(()),
             Ok(Err((line, e))) => Err(match line {
-                Some(line) => format!("line {line} of a batch of {rows} could not be written: {e}"),
+                Some(line) => format!("line {line} could not be written, nor the rest of its batch of {rows}: {e}"),
                 None => format!("a batch of {rows} lines could not be written: {e}"),
             }),
             Err(e) => Err(format!("a batch of {rows} lines could not be written: {e}")),

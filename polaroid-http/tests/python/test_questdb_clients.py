@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import urllib.error
 import urllib.request
 
 import polars as pl
@@ -137,6 +138,29 @@ def test_a_bad_ilp_line_is_refused_whole_with_its_line_number(server):
     assert "line: 2" in str(raised.value)
     with urllib.request.urlopen(f"{server.url}/chk?j=ilp_bad&f=json") as reply:
         assert json.load(reply) == {"status": "Does not exist"}
+
+
+def post_lines(server, body: bytes) -> tuple[int, dict | None]:
+    """POST raw line protocol to /write: the status, and the error body if any."""
+    request = urllib.request.Request(f"{server.url}/write", data=body, method="POST")
+    try:
+        with urllib.request.urlopen(request) as reply:
+            return reply.status, None
+    except urllib.error.HTTPError as refused:
+        return refused.code, json.load(refused)
+
+
+def test_a_row_that_does_not_fit_is_named_by_its_line_in_the_body(server):
+    assert post_lines(server, b"ilp_fit px=1.5 1000\n") == (204, None)
+    # Against the table (px is DOUBLE), after a comment and a blank line.
+    status, reply = post_lines(server, b'# header\n\nilp_fit px="text" 2000\n')
+    assert (status, reply["line"]) == (400, 3), reply
+    # Between two lines of one request, a comment between them.
+    status, reply = post_lines(server, b"ilp_fit px=2.5 3000\n# note\nilp_fit px=4i 4000\n")
+    assert (status, reply["line"]) == (400, 3), reply
+    assert "px" in reply["message"], reply
+    with urllib.request.urlopen(f"{server.url}/exec?query=SELECT%20px%20FROM%20ilp_fit") as reply:
+        assert json.load(reply)["dataset"] == [[1.5]]
 
 
 def test_metrics_count_requests_by_door_and_code(server, rest):
