@@ -94,16 +94,15 @@ fn split_unescaped(text: &str, stop: u8, quotes: bool) -> (&str, Option<&str>) {
     (text, None)
 }
 
-/// Every piece between unescaped `sep` bytes.
-fn split_all(text: &str, sep: u8, quotes: bool) -> Vec<&str> {
-    let mut parts = Vec::new();
+/// Every piece between unescaped `sep` bytes, without collecting them (a
+/// line's tags and fields are read once, in order).
+fn split_all(text: &str, sep: u8, quotes: bool) -> impl Iterator<Item = &str> {
     let mut rest = Some(text);
-    while let Some(r) = rest {
-        let (part, next) = split_unescaped(r, sep, quotes);
-        parts.push(part);
+    std::iter::from_fn(move || {
+        let (part, next) = split_unescaped(rest?, sep, quotes);
         rest = next;
-    }
-    parts
+        Some(part)
+    })
 }
 
 fn unescape(text: &str) -> PlSmallStr {
@@ -149,12 +148,14 @@ pub(crate) fn parse_line(text: &str, precision: i64) -> Result<Line, String> {
     let (head, rest) = split_unescaped(text, b' ', false);
     let rest = rest.ok_or("a line needs a table, at least one field, and optionally a timestamp")?;
     let (fields, timestamp) = split_unescaped(rest.trim_start(), b' ', true);
-    let mut head_parts = split_all(head, b',', false).into_iter();
+    let mut head_parts = split_all(head, b',', false);
     let table = unescape(head_parts.next().unwrap_or_default());
     if table.is_empty() {
         return Err("the table name is empty".into());
     }
-    let mut values = Vec::new();
+    // A value per comma and one more, at most (escaped and quoted commas
+    // only over-count): the list is allocated once.
+    let mut values = Vec::with_capacity(text.bytes().filter(|&b| b == b',').count() + 1);
     for tag in head_parts {
         let (key, value) = split_unescaped(tag, b'=', false);
         let value = value.ok_or_else(|| format!("tag {tag:?} has no '='"))?;
@@ -241,14 +242,17 @@ fn frame(lines: Vec<Numbered>, ts: &str, now_ns: i64) -> Result<DataFrame, LineE
     let mut columns: Vec<(PlSmallStr, &'static str, Vec<Option<Value>>)> = Vec::new();
     let mut index: PlHashMap<PlSmallStr, usize> = PlHashMap::new();
     for (row, (number, line)) in lines.into_iter().enumerate() {
-        for (name, value) in line.values {
-            let at = match index.get(name.as_str()) {
-                Some(&at) => at,
-                None => {
-                    index.insert(name.clone(), columns.len());
-                    columns.push((name, value.kind(), vec![None; height]));
-                    columns.len() - 1
-                },
+        for (k, (name, value)) in line.values.into_iter().enumerate() {
+            // A table's lines mostly list their values in one order: the
+            // k-th column is tried before the name is hashed.
+            let at = if columns.get(k).is_some_and(|(known, ..)| *known == name) {
+                k
+            } else if let Some(&at) = index.get(name.as_str()) {
+                at
+            } else {
+                index.insert(name.clone(), columns.len());
+                columns.push((name, value.kind(), vec![None; height]));
+                columns.len() - 1
             };
             let (name, kind, values) = &mut columns[at];
             if *kind != value.kind() {
@@ -442,6 +446,23 @@ mod tests {
         let err = parse_body(&bad.concat(), 1).unwrap_err();
         assert_eq!(err.line, 60_001);
         assert!(err.message.contains("at least one field"), "{}", err.message);
+    }
+
+    #[test]
+    fn every_kind_becomes_its_column_and_a_repeated_field_keeps_its_last_value() {
+        let body = "t,s=a v=\"x\",b=t,at=5t,n=1i,x=0.5 1000\nt,s=b n=2i,n=3i 2000\nt x=1.5,b=f 3000";
+        let df = frame(parse_body(body, 1).unwrap(), "timestamp", 0).unwrap();
+        assert_eq!(df.get_column_names(), ["s", "v", "b", "at", "n", "x", "timestamp"]);
+        let column = |name: &str| df.column(name).unwrap().clone();
+        assert_eq!(column("s").dtype(), &DataType::from_categories(Categories::global()));
+        let s = column("s").cast(&DataType::String).unwrap();
+        assert_eq!(s.str().unwrap().iter().collect::<Vec<_>>(), [Some("a"), Some("b"), None]);
+        assert_eq!(column("v").str().unwrap().iter().collect::<Vec<_>>(), [Some("x"), None, None]);
+        assert_eq!(column("b").bool().unwrap().iter().collect::<Vec<_>>(), [Some(true), None, Some(false)]);
+        assert_eq!(column("at").dtype(), &DataType::Datetime(TimeUnit::Microseconds, None));
+        assert_eq!(column("at").datetime().unwrap().physical().iter().collect::<Vec<_>>(), [Some(5), None, None]);
+        assert_eq!(column("n").i64().unwrap().iter().collect::<Vec<_>>(), [Some(1), Some(3), None]);
+        assert_eq!(column("x").f64().unwrap().iter().collect::<Vec<_>>(), [Some(0.5), None, Some(1.5)]);
     }
 
     #[test]
