@@ -747,11 +747,29 @@ fn split_partitions(rows: &DataFrame, def: &TableDef) -> Result<Vec<(String, Dat
     else {
         return Ok(vec![("default".into(), rows.clone())]);
     };
+    // Most checkpoints hold one partition (a day of live rows). Truncating
+    // keeps order, so when the earliest and the latest row start the same
+    // partition every row does, and the rows are kept as they are instead
+    // of being copied through a filter.
+    let ends = rows
+        .clone()
+        .lazy()
+        .select([
+            col(ts.as_str()).min().dt().truncate(lit(every)).alias("start"),
+            col(ts.as_str()).max().dt().truncate(lit(every)).alias("end"),
+            col(ts.as_str()).null_count().alias("nulls"),
+        ])
+        .collect()?;
+    let (start, end) = (ends.column("start")?.get(0)?, ends.column("end")?.get(0)?);
+    if !start.is_null() && start == end && ends.column("nulls")?.get(0)?.extract::<u64>() == Some(0) {
+        let start = ends.column("start")?.as_materialized_series().clone();
+        let names = partition_names(start, pattern)?;
+        return Ok(names.get(0).map(|name| vec![(name.to_string(), rows.clone())]).unwrap_or_default());
+    }
     let starts = rows.clone().lazy().select([col(ts.as_str()).dt().truncate(lit(every)).alias("start")]).collect()?;
     let starts = starts.column("start")?.as_materialized_series().clone();
     let distinct = starts.unique()?.sort(SortOptions::default())?;
-    let names = distinct.clone().into_frame().lazy().select([col("start").dt().to_string(pattern)]).collect()?;
-    let names = names.column("start")?.str()?.clone();
+    let names = partition_names(distinct.clone(), pattern)?;
     let (starts, distinct) = (starts.to_physical_repr(), distinct.to_physical_repr());
     let starts = starts.i64()?;
     let mut out = Vec::new();
@@ -762,6 +780,13 @@ fn split_partitions(rows: &DataFrame, def: &TableDef) -> Result<Vec<(String, Dat
         }
     }
     Ok(out)
+}
+
+/// The directory names of the partitions that start at `starts` (a
+/// series named "start").
+fn partition_names(starts: Series, pattern: &str) -> Result<StringChunked, CoreError> {
+    let names = starts.into_frame().lazy().select([col("start").dt().to_string(pattern)]).collect()?;
+    Ok(names.column("start")?.str()?.clone())
 }
 
 fn list_parts(dir: &Path) -> Result<Vec<PathBuf>, CoreError> {
@@ -913,7 +938,24 @@ mod tests {
                 .collect();
             assert_eq!(got, expected, "{partition_by:?}");
             assert!(got.len() > 1, "{partition_by:?}: the instants should span several partitions");
+
+            // The rows of one partition alone come back whole, under its name
+            // (the path that keeps the rows as they are).
+            for (name, px) in &expected {
+                let alone = frame.filter(&named.column("name").unwrap().str().unwrap().equal(name.as_str())).unwrap();
+                assert_eq!(alone.column("px").unwrap().f64().unwrap().into_no_null_iter().collect::<Vec<_>>(), *px);
+                let split = split_partitions(&alone, &def).unwrap();
+                assert_eq!(split.len(), 1, "{partition_by:?} {name}");
+                assert_eq!(&split[0].0, name, "{partition_by:?}");
+                assert!(split[0].1.equals(&alone), "{partition_by:?} {name}");
+            }
         }
+        // A row without a timestamp is in no partition, even beside rows of one.
+        let mut with_null = rows(0, 3);
+        with_null.vstack_mut_owned(rows(0, 1).lazy().with_column(lit(NULL).cast(DataType::Datetime(TimeUnit::Microseconds, None)).alias("ts")).collect().unwrap()).unwrap();
+        let split = split_partitions(&with_null, &def()).unwrap();
+        assert_eq!(split.iter().map(|(name, rows)| (name.as_str(), rows.height())).collect::<Vec<_>>(), [("2026-11-23", 3)]);
+        assert!(split_partitions(&rows(0, 0), &def()).unwrap().is_empty());
     }
 
     /// A data directory with the table `trades` (of [`def`]) created in it.
