@@ -1,0 +1,121 @@
+"""Server CPU per 1M ILP rows over HTTP, for two or more server binaries,
+called alternately (A/B of a change to ingest).
+
+    .venv/bin/python polaroid-http/benches/ilp_server_cpu.py ROUNDS BIN_A BIN_B [BIN ...]
+
+e.g. a release build of main copied aside, then the change built:
+
+    cp target/release/polaroid-server /tmp/before
+    # ...the change, then the Makefile's release build:
+    cargo build --release --locked -p polaroid-server -p polaroid-cli --bins
+    .venv/bin/python polaroid-http/benches/ilp_server_cpu.py 8 /tmp/before target/release/polaroid-server
+
+Each round starts every binary in turn on a fresh data directory and sends
+1M rows (http_bench's frame) with QuestDB's official client (Sender.dataframe,
+50k-row flushes, each fsync'd before its 204) three times, to a new table
+each time; the first is a warm-up. A server's CPU time (user + system,
+from /proc) is counted per ingest: on a busy two-core VM it moves far less
+than wall time, but still by ±10 % between ingests, so compare medians of
+several rounds, never one run.
+
+POLAROID_BENCH_ILP_DAYS=N spreads the rows' timestamps evenly over N days
+(a backfill: each checkpoint of 250k rows then spans N/4 day partitions);
+by default they are 1 ms apart, all in one day.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import polars as pl
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from http_bench import frame  # noqa: E402
+from questdb.ingress import Sender  # noqa: E402
+
+ROWS, FLUSH = 1_000_000, 50_000
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    # utime and stime: fields 14 and 15 of /proc/PID/stat, counted after
+    # the command name (which may hold spaces) closes with ')'.
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(port: int, proc: subprocess.Popen) -> None:
+    for _ in range(1200):
+        if proc.poll() is not None:
+            raise SystemExit(f"the server exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port)).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("the server did not listen within 60 s")
+
+
+def ingests(binary: str, rows) -> list[tuple[float, float]]:
+    """(server CPU s, wall s) of each measured ingest."""
+    with tempfile.TemporaryDirectory() as data:
+        http, grpc, ilp = free_port(), free_port(), free_port()
+        proc = subprocess.Popen(
+            [binary, "--listen", f"127.0.0.1:{grpc}", "--http-listen", f"127.0.0.1:{http}",
+             "--ilp-listen", f"127.0.0.1:{ilp}", "--data-dir", data],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_for(http, proc)
+            measured = []
+            for i in range(3):
+                cpu, wall = cpu_seconds(proc.pid), time.perf_counter()
+                with Sender.from_conf(f"http::addr=127.0.0.1:{http};auto_flush=off;") as sender:
+                    for start in range(0, ROWS, FLUSH):
+                        sender.dataframe(rows.iloc[start:start + FLUSH], table_name=f"t{i}", symbols=["sym"], at="ts")
+                        sender.flush()
+                if i:  # the first is a warm-up
+                    measured.append((cpu_seconds(proc.pid) - cpu, time.perf_counter() - wall))
+            return measured
+        finally:
+            proc.terminate()
+            proc.wait()
+
+
+def main() -> None:
+    if len(sys.argv) < 4:
+        raise SystemExit(__doc__)
+    rounds, binaries = int(sys.argv[1]), sys.argv[2:]
+    rows = frame(ROWS)
+    if days := float(os.environ.get("POLAROID_BENCH_ILP_DAYS", "0")):
+        step = int(days * 86_400_000_000 / ROWS)
+        first = rows["ts"].dt.epoch("us")[0]
+        rows = rows.with_columns((pl.int_range(ROWS, eager=True) * step + first).cast(pl.Datetime("us")).alias("ts"))
+    rows = rows.to_pandas()
+    cpu: dict[str, list[float]] = {b: [] for b in binaries}
+    for r in range(rounds):
+        for b in binaries:
+            measured = ingests(b, rows)
+            cpu[b].extend(c for c, _ in measured)
+            print(f"round {r + 1} {b}: " + ", ".join(f"cpu {c:.2f} s wall {w:.2f} s" for c, w in measured), flush=True)
+    base = sorted(cpu[binaries[0]])[len(cpu[binaries[0]]) // 2]
+    for b in binaries:
+        got = sorted(cpu[b])
+        median = got[len(got) // 2]
+        print(f"{b}: server CPU per 1M rows, median {median:.3f} s (range {got[0]:.2f}-{got[-1]:.2f}), "
+              f"{median / base:.2f}x the first binary's")
+
+
+if __name__ == "__main__":
+    main()
