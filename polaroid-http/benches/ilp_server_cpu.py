@@ -37,7 +37,7 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from http_bench import frame  # noqa: E402
-from questdb.ingress import Sender  # noqa: E402
+from questdb import Sender  # noqa: E402
 
 ROWS, FLUSH = 1_000_000, 50_000
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
