@@ -153,9 +153,12 @@ pub(crate) fn parse_line(text: &str, precision: i64) -> Result<Line, String> {
     if table.is_empty() {
         return Err("the table name is empty".into());
     }
-    // A value per comma and one more, at most (escaped and quoted commas
-    // only over-count): the list is allocated once.
-    let mut values = Vec::with_capacity(text.bytes().filter(|&b| b == b',').count() + 1);
+    // A value per comma and one more: the list is allocated once. Escaped
+    // and quoted commas over-count, so the guess is capped (a string full
+    // of commas must not reserve a value's slot for each) and any excess
+    // given back below, as the lines wait for their frame.
+    let commas = text.bytes().filter(|&b| b == b',').count();
+    let mut values = Vec::with_capacity((commas + 1).min(MAX_VALUES_GUESS));
     for tag in head_parts {
         let (key, value) = split_unescaped(tag, b'=', false);
         let value = value.ok_or_else(|| format!("tag {tag:?} has no '='"))?;
@@ -176,8 +179,13 @@ pub(crate) fn parse_line(text: &str, precision: i64) -> Result<Line, String> {
             Some(n.checked_mul(precision).ok_or_else(|| format!("timestamp {t} is out of range"))?)
         },
     };
+    // A no-op unless commas were over-counted.
+    values.shrink_to_fit();
     Ok(Line { table, values, at })
 }
+
+/// The most values a line's list is first sized for.
+const MAX_VALUES_GUESS: usize = 256;
 
 /// Bodies longer than this are cut at line ends and the pieces parsed on
 /// polars' thread pool (a client's flush is often megabytes of lines).
@@ -409,6 +417,16 @@ mod tests {
         assert_eq!(line.at, Some(1_700_000_000_000_000_000));
         assert_eq!(parse_line("t x=1 1700000000", 1_000_000_000).unwrap().at, Some(1_700_000_000_000_000_000));
         assert_eq!(parse_line("t x=1", 1).unwrap().at, None);
+    }
+
+    #[test]
+    fn quoted_and_escaped_commas_reserve_no_more_than_the_values() {
+        let commas = ",".repeat(10_000);
+        let line = parse_line(&format!("t,k=a\\,b s=\"{commas}\",x=1"), 1).unwrap();
+        assert_eq!(line.values.len(), 3);
+        assert_eq!(line.values.capacity(), 3);
+        assert_eq!(line.values[0].1, Value::Symbol("a,b".into()));
+        assert_eq!(line.values[1].1, Value::Str(commas.as_str().into()));
     }
 
     #[test]
