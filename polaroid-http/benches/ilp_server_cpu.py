@@ -26,8 +26,6 @@ by default they are 1 ms apart, all in one day.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,7 +34,8 @@ from pathlib import Path
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from http_bench import frame  # noqa: E402
+from http_bench import frame  # noqa: E402  (it puts tests/python on the path)
+import conftest  # noqa: E402
 from questdb import Sender  # noqa: E402
 
 ROWS, FLUSH = 1_000_000, 50_000
@@ -50,47 +49,24 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(port: int, proc: subprocess.Popen) -> None:
-    for _ in range(1200):
-        if proc.poll() is not None:
-            raise SystemExit(f"the server exited with {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port)).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("the server did not listen within 60 s")
-
-
 def ingests(binary: str, rows) -> list[tuple[float, float]]:
     """(server CPU s, wall s) of each measured ingest."""
+    conftest.SERVER = binary  # the binary the tests' Server starts
     with tempfile.TemporaryDirectory() as data:
-        http, grpc, ilp = free_port(), free_port(), free_port()
-        proc = subprocess.Popen(
-            [binary, "--listen", f"127.0.0.1:{grpc}", "--http-listen", f"127.0.0.1:{http}",
-             "--ilp-listen", f"127.0.0.1:{ilp}", "--data-dir", data],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = conftest.Server(Path(data))
         try:
-            wait_for(http, proc)
             measured = []
             for i in range(3):
-                cpu, wall = cpu_seconds(proc.pid), time.perf_counter()
-                with Sender.from_conf(f"http::addr=127.0.0.1:{http};auto_flush=off;") as sender:
+                cpu, wall = cpu_seconds(server.proc.pid), time.perf_counter()
+                with Sender.from_conf(f"http::addr=127.0.0.1:{server.http_port};auto_flush=off;") as sender:
                     for start in range(0, ROWS, FLUSH):
                         sender.dataframe(rows.iloc[start:start + FLUSH], table_name=f"t{i}", symbols=["sym"], at="ts")
                         sender.flush()
                 if i:  # the first is a warm-up
-                    measured.append((cpu_seconds(proc.pid) - cpu, time.perf_counter() - wall))
+                    measured.append((cpu_seconds(server.proc.pid) - cpu, time.perf_counter() - wall))
             return measured
         finally:
-            proc.terminate()
-            proc.wait()
+            server.stop()
 
 
 def main() -> None:
