@@ -390,6 +390,33 @@ def build_tree(project: Project, version: str, dest: Path, patches: list[Patch])
         msg.unlink()
 
 
+def keep_unchanged_mtimes(old: Path, new: Path) -> int:
+    """Give each file of `new` whose bytes equal those of the same path in
+    `old` the old file's modification time; returns how many.
+
+    Cargo decides a path dependency is stale by its files' mtimes, so a tree
+    materialized afresh would rebuild every polars crate (about half an hour
+    in release on two cores) even when one patch changed one crate.
+    """
+    kept = 0
+    for dirpath, dirnames, filenames in os.walk(new):
+        if Path(dirpath) == new and ".git" in dirnames:
+            dirnames.remove(".git")
+        for name in filenames:
+            path = Path(dirpath) / name
+            before = old / path.relative_to(new)
+            try:
+                was = before.stat()
+            except OSError:
+                continue
+            if path.is_symlink() or before.is_symlink() or was.st_size != path.stat().st_size:
+                continue
+            if before.read_bytes() == path.read_bytes():
+                os.utime(path, ns=(was.st_atime_ns, was.st_mtime_ns))
+                kept += 1
+    return kept
+
+
 # --------------------------------------------------------------------------- the pin in manifests
 
 # `polars-x = "=1.2.3"` and `polars-x = { version = "=1.2.3", ... }`, anywhere
@@ -513,6 +540,8 @@ def cmd_sync(project: Project, force: bool = False) -> int:
     scratch = project.fork_dir / ".crates.new"
     build_tree(project, version, scratch, patches)
     if project.tree.exists():
+        kept = keep_unchanged_mtimes(project.tree, scratch)
+        log(f"{kept} file(s) unchanged keep their modification times")
         shutil.rmtree(project.tree)
     scratch.rename(project.tree)
     (project.fork_dir / ".queue-head").write_text(git(project.tree, "rev-parse", "HEAD"))

@@ -86,6 +86,26 @@ class ForkToolTest(unittest.TestCase):
         self.assertEqual((self.root / "polars-fork" / ".stamp").stat().st_mtime_ns, stamp_before)
         self.assertEqual(tree_git(self.root, "rev-parse", "HEAD"), head_before)
 
+    def test_a_resync_keeps_the_mtimes_of_files_it_did_not_change(self) -> None:
+        # Cargo rebuilds a crate whose files are newer than its last build:
+        # only what the queue changed may look new after materializing again.
+        self.sync()
+        tree = self.root / "polars-fork" / "crates"
+        changed = set(tree_git(self.root, "diff", "--name-only", "HEAD~1", "HEAD").split())
+        self.assertTrue(changed)
+        old = 1_000_000_000_000_000_000  # 2001, in ns
+        for path in tree.rglob("*"):
+            if ".git" not in path.relative_to(tree).parts and path.is_file() and not path.is_symlink():
+                os.utime(path, ns=(old, old))
+        # Drop the queue's last patch: its files go back to the release's.
+        series = fork.read_series(fork.Project(self.root))
+        fork.Project(self.root).series_file.write_text("".join(n + "\n" for n in series[:-1]))
+        self.sync()
+        files = [p for p in tree.rglob("*") if ".git" not in p.relative_to(tree).parts and p.is_file()]
+        new = {str(p.relative_to(tree)) for p in files if p.stat().st_mtime_ns != old}
+        self.assertEqual(new, {f for f in changed if (tree / f).exists()})
+        self.assertGreater(len(files), 1000)
+
     def test_pyo3_layer_is_gone(self) -> None:
         self.sync()
         tree = self.root / "polars-fork" / "crates"
