@@ -345,27 +345,35 @@ impl Tables {
             },
             (None, None) => return Err(CoreError::NotFound(format!("table does not exist: {name}"))),
         };
-        table.append(rows, create.is_some())
+        table.append(rows, create.as_ref())
     }
 }
 
-/// How ILP creates a table it has not seen: rows' types (categoricals, ILP's
-/// tags, become SYMBOL), and `timestamp` as the designated timestamp
-/// partitioned by `partition_by`.
+/// How ILP creates a table it has not seen, or a column: rows' types
+/// (categoricals and the text columns in `symbols`, ILP's tags, become
+/// SYMBOL), and `timestamp` as the designated timestamp partitioned by
+/// `partition_by`.
 #[derive(Clone, Debug)]
 pub struct AutoCreate {
     pub timestamp: String,
     pub partition_by: PartitionBy,
     /// The new table's retention (kept only if it is partitioned).
     pub retention: Retention,
+    /// Text columns that are SYMBOLs (ILP's tags) when they are new.
+    pub symbols: Vec<String>,
 }
 
 impl AutoCreate {
+    /// The QuestDB type a new column `name` of `dtype` gets.
+    fn kind(&self, name: &str, dtype: &DataType) -> &'static str {
+        if dtype == &DataType::String && self.symbols.iter().any(|s| s == name) { "SYMBOL" } else { kind_of(dtype) }
+    }
+
     fn definition(&self, name: &str, rows: &DataFrame) -> TableDef {
         let columns = rows
             .schema()
             .iter()
-            .map(|(c, dtype)| ColumnDef { name: c.to_string(), kind: kind_of(dtype).into() })
+            .map(|(c, dtype)| ColumnDef { name: c.to_string(), kind: self.kind(c, dtype).into() })
             .collect();
         let has_ts = rows.schema().contains(&self.timestamp);
         TableDef {
@@ -583,16 +591,17 @@ impl Table {
     }
 
     /// Append rows: conform them to the table, log and fsync them, then
-    /// make them visible. `evolve` (ILP) adds columns the table lacks.
-    fn append(&self, rows: DataFrame, evolve: bool) -> Result<u64, CoreError> {
+    /// make them visible. With `evolve` (ILP) columns the table lacks are
+    /// added.
+    fn append(&self, rows: DataFrame, evolve: Option<&AutoCreate>) -> Result<u64, CoreError> {
         let mut wal = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let mut def = self.def();
-        if evolve {
+        if let Some(auto) = evolve {
             let mut added = false;
             for (name, dtype) in rows.schema().iter() {
                 if !def.columns.iter().any(|c| c.name.eq_ignore_ascii_case(name)) {
                     check_name(name, "column")?;
-                    def.columns.push(ColumnDef { name: name.to_string(), kind: kind_of(dtype).into() });
+                    def.columns.push(ColumnDef { name: name.to_string(), kind: auto.kind(name, dtype).into() });
                     added = true;
                 }
             }
@@ -1290,6 +1299,36 @@ mod tests {
         assert_eq!(u64::from_le_bytes(record[12..20].try_into().unwrap()), 42);
         let back = IpcStreamReader::new(std::io::Cursor::new(&record[RECORD_HEADER..])).finish().unwrap();
         assert!(back.equals(&frame));
+    }
+
+    /// ILP's tags arrive as text and are created as SYMBOL, in a new table
+    /// and as a new column of an existing one; other text is VARCHAR.
+    #[test]
+    fn tags_become_symbol_columns_when_a_table_or_column_is_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let ns = Namespace::anonymous();
+        let tables = Tables::new(dir.path());
+        let auto = |symbols: &[&str]| AutoCreate {
+            timestamp: "ts".into(),
+            partition_by: PartitionBy::Day,
+            retention: Default::default(),
+            symbols: symbols.iter().map(|s| s.to_string()).collect(),
+        };
+        let kinds = |tables: &Tables| -> Vec<(String, String)> {
+            tables.get(&ns, "ilp").unwrap().unwrap().def().columns.into_iter().map(|c| (c.name, c.kind)).collect()
+        };
+        tables.append(&ns, "ilp", rows(0, 2), Some(auto(&["sym"]))).unwrap();
+        assert_eq!(kinds(&tables), [("ts".into(), "TIMESTAMP".into()), ("sym".into(), "SYMBOL".into()), ("px".into(), "DOUBLE".into())]);
+        let more = rows(0, 2).lazy().with_columns([col("sym").alias("venue"), col("sym").alias("note")]).collect().unwrap();
+        tables.append(&ns, "ilp", more, Some(auto(&["sym", "venue"]))).unwrap();
+        assert_eq!(kinds(&tables)[3..], [("venue".into(), "SYMBOL".into()), ("note".into(), "VARCHAR".into())]);
+        // Read back as a categorical, as every SYMBOL column is.
+        let table = Tables::new(dir.path()).get(&ns, "ilp").unwrap().unwrap();
+        let read = table.scan().unwrap().select([col("venue"), col("note")]).collect().unwrap();
+        assert!(matches!(read.column("venue").unwrap().dtype(), DataType::Categorical(..)));
+        assert_eq!(read.column("note").unwrap().dtype(), &DataType::String);
+        let venue = read.column("venue").unwrap().cast(&DataType::String).unwrap();
+        assert_eq!(venue.str().unwrap().iter().collect::<Vec<_>>(), [None, None, Some("A"), Some("B")]);
     }
 
     #[test]

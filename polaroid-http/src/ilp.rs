@@ -239,9 +239,13 @@ fn parse_lines(text: &str, lines_before: usize, precision: i64) -> Result<Vec<Nu
 }
 
 /// The rows of one table as a frame: columns in order of first appearance,
-/// the designated timestamp `ts` (microseconds) last. A column whose type
-/// changes between lines is an error on that line.
-fn frame(lines: Vec<Numbered>, ts: &str, now_ns: i64) -> Result<DataFrame, LineError> {
+/// the designated timestamp `ts` (microseconds) last; and the names of the
+/// columns that are tags (SYMBOL, kept as text: a table stores a SYMBOL as
+/// text, and interning each value in polars' global categories on the way
+/// would add every tag value to a mapping that only grows for as long as
+/// any categorical column, a handle's or a live reader's, keeps it alive).
+/// A column whose type changes between lines is an error on that line.
+fn frame(lines: Vec<Numbered>, ts: &str, now_ns: i64) -> Result<(DataFrame, Vec<String>), LineError> {
     let height = lines.len();
     let first = lines.first().map_or(0, |(number, _)| *number);
     let stamps: Vec<i64> = lines.iter().map(|(_, l)| l.at.unwrap_or(now_ns).div_euclid(1000)).collect();
@@ -280,7 +284,9 @@ fn frame(lines: Vec<Numbered>, ts: &str, now_ns: i64) -> Result<DataFrame, LineE
         .cast(&DataType::Datetime(TimeUnit::Microseconds, None))
         .map_err(|e| LineError { line: first, message: e.to_string() })?;
     out.push(ts_column);
-    DataFrame::new(height, out).map_err(|e| LineError { line: first, message: e.to_string() })
+    let symbols = columns.iter().filter(|(_, kind, _)| *kind == "SYMBOL").map(|(name, ..)| name.to_string()).collect();
+    let df = DataFrame::new(height, out).map_err(|e| LineError { line: first, message: e.to_string() })?;
+    Ok((df, symbols))
 }
 
 fn column(name: &str, kind: &str, values: &[Option<Value>]) -> PolarsResult<Column> {
@@ -294,12 +300,7 @@ fn column(name: &str, kind: &str, values: &[Option<Value>]) -> PolarsResult<Colu
                     _ => None,
                 })
                 .collect();
-            let c = Column::new(name, texts);
-            if kind == "SYMBOL" {
-                c.cast(&DataType::from_categories(Categories::global()))?
-            } else {
-                c
-            }
+            Column::new(name, texts)
         },
         "LONG" => Column::new(name, values.iter().map(|v| if let Some(Value::Long(n)) = v { Some(*n) } else { None }).collect::<Vec<_>>()),
         "DOUBLE" => Column::new(name, values.iter().map(|v| if let Some(Value::Double(x)) = v { Some(*x) } else { None }).collect::<Vec<_>>()),
@@ -337,8 +338,8 @@ pub(crate) fn write(core: &polaroid_core::Core, ns: &Namespace, lines: Vec<Numbe
         let first = rows[0].0;
         let existing = core.tables().get(ns, table.as_str()).map_err(|e| (None, e))?;
         let ts = existing.as_ref().and_then(|t| t.def().timestamp).unwrap_or_else(|| "timestamp".into());
-        let df = frame(rows, &ts, now_ns).map_err(|e| (Some(e.line), CoreError::InvalidArgument(e.message)))?;
-        let auto = AutoCreate { timestamp: ts, partition_by: PartitionBy::Day, retention: Default::default() };
+        let (df, symbols) = frame(rows, &ts, now_ns).map_err(|e| (Some(e.line), CoreError::InvalidArgument(e.message)))?;
+        let auto = AutoCreate { timestamp: ts, partition_by: PartitionBy::Day, retention: Default::default(), symbols };
         let appended = core.tables().append(ns, table.as_str(), df, Some(auto)).map_err(|e| (Some(first), e))?;
         core.metrics().ingested(table.as_str(), appended);
     }
@@ -469,12 +470,11 @@ mod tests {
     #[test]
     fn every_kind_becomes_its_column_and_a_repeated_field_keeps_its_last_value() {
         let body = "t,s=a v=\"x\",b=t,at=5t,n=1i,x=0.5 1000\nt,s=b n=2i,n=3i 2000\nt x=1.5,b=f 3000";
-        let df = frame(parse_body(body, 1).unwrap(), "timestamp", 0).unwrap();
+        let (df, symbols) = frame(parse_body(body, 1).unwrap(), "timestamp", 0).unwrap();
         assert_eq!(df.get_column_names(), ["s", "v", "b", "at", "n", "x", "timestamp"]);
+        assert_eq!(symbols, ["s"]);
         let column = |name: &str| df.column(name).unwrap().clone();
-        assert_eq!(column("s").dtype(), &DataType::from_categories(Categories::global()));
-        let s = column("s").cast(&DataType::String).unwrap();
-        assert_eq!(s.str().unwrap().iter().collect::<Vec<_>>(), [Some("a"), Some("b"), None]);
+        assert_eq!(column("s").str().unwrap().iter().collect::<Vec<_>>(), [Some("a"), Some("b"), None]);
         assert_eq!(column("v").str().unwrap().iter().collect::<Vec<_>>(), [Some("x"), None, None]);
         assert_eq!(column("b").bool().unwrap().iter().collect::<Vec<_>>(), [Some(true), None, Some(false)]);
         assert_eq!(column("at").dtype(), &DataType::Datetime(TimeUnit::Microseconds, None));
@@ -486,7 +486,7 @@ mod tests {
     #[test]
     fn lines_of_a_table_become_one_frame_with_nulls_for_missing_fields() {
         let lines = parse_body("t,s=a x=1.5 1000\nt y=2i 2000", 1).unwrap();
-        let df = frame(lines, "timestamp", 0).unwrap();
+        let (df, _) = frame(lines, "timestamp", 0).unwrap();
         assert_eq!(df.get_column_names(), ["s", "x", "y", "timestamp"]);
         assert_eq!(df.column("x").unwrap().f64().unwrap().get(1), None);
         assert_eq!(df.column("y").unwrap().i64().unwrap().get(1), Some(2));

@@ -118,7 +118,7 @@ async fn rows_already_in_the_table_are_not_appended_again() {
     }
     .unwrap();
     df.apply("ts", |c| c.cast(&DataType::Datetime(TimeUnit::Microseconds, None)).unwrap()).unwrap();
-    let auto = AutoCreate { timestamp: "ts".into(), partition_by: PartitionBy::Day, retention: Default::default() };
+    let auto = AutoCreate { timestamp: "ts".into(), partition_by: PartitionBy::Day, retention: Default::default(), symbols: Vec::new() };
     core.tables().append(&Namespace::anonymous(), "kdedup", df, Some(auto)).unwrap();
 
     let sources = Sources::new(core.clone());
