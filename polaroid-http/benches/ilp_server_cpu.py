@@ -21,6 +21,10 @@ several rounds, never one run.
 POLAROID_BENCH_ILP_DAYS=N spreads the rows' timestamps evenly over N days
 (a backfill: each checkpoint of 250k rows then spans N/4 day partitions);
 by default they are 1 ms apart, all in one day.
+
+POLAROID_BENCH_ILP_TAGS=unique gives every row a tag value of its own (the
+symbol column holds 3M distinct values over the three ingests, 50 by
+default). Each binary's resident memory after its ingests is printed too.
 """
 
 from __future__ import annotations
@@ -49,8 +53,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-def ingests(binary: str, rows) -> list[tuple[float, float]]:
-    """(server CPU s, wall s) of each measured ingest."""
+def resident_mib(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1]) / 1024
+
+
+def ingests(binary: str, rows) -> tuple[list[tuple[float, float]], float]:
+    """(server CPU s, wall s) of each measured ingest; the server's RSS after them (MiB)."""
     conftest.SERVER = binary  # the binary the tests' Server starts
     with tempfile.TemporaryDirectory() as data:
         server = conftest.Server(Path(data))
@@ -58,13 +67,16 @@ def ingests(binary: str, rows) -> list[tuple[float, float]]:
             measured = []
             for i in range(3):
                 cpu, wall = cpu_seconds(server.proc.pid), time.perf_counter()
+                batch = rows
+                if os.environ.get("POLAROID_BENCH_ILP_TAGS") == "unique":
+                    batch = rows.assign(sym=[f"T{i}-{n}" for n in range(ROWS)])
                 with Sender.from_conf(f"http::addr=127.0.0.1:{server.http_port};auto_flush=off;") as sender:
                     for start in range(0, ROWS, FLUSH):
-                        sender.dataframe(rows.iloc[start:start + FLUSH], table_name=f"t{i}", symbols=["sym"], at="ts")
+                        sender.dataframe(batch.iloc[start:start + FLUSH], table_name=f"t{i}", symbols=["sym"], at="ts")
                         sender.flush()
                 if i:  # the first is a warm-up
                     measured.append((cpu_seconds(server.proc.pid) - cpu, time.perf_counter() - wall))
-            return measured
+            return measured, resident_mib(server.proc.pid)
         finally:
             server.stop()
 
@@ -80,17 +92,21 @@ def main() -> None:
         rows = rows.with_columns((pl.int_range(ROWS, eager=True) * step + first).cast(pl.Datetime("us")).alias("ts"))
     rows = rows.to_pandas()
     cpu: dict[str, list[float]] = {b: [] for b in binaries}
+    rss: dict[str, list[float]] = {b: [] for b in binaries}
     for r in range(rounds):
         for b in binaries:
-            measured = ingests(b, rows)
+            measured, resident = ingests(b, rows)
             cpu[b].extend(c for c, _ in measured)
-            print(f"round {r + 1} {b}: " + ", ".join(f"cpu {c:.2f} s wall {w:.2f} s" for c, w in measured), flush=True)
+            rss[b].append(resident)
+            print(f"round {r + 1} {b}: " + ", ".join(f"cpu {c:.2f} s wall {w:.2f} s" for c, w in measured)
+                  + f", RSS after {resident:.0f} MiB", flush=True)
     base = sorted(cpu[binaries[0]])[len(cpu[binaries[0]]) // 2]
     for b in binaries:
         got = sorted(cpu[b])
         median = got[len(got) // 2]
+        resident = sorted(rss[b])[len(rss[b]) // 2]
         print(f"{b}: server CPU per 1M rows, median {median:.3f} s (range {got[0]:.2f}-{got[-1]:.2f}), "
-              f"{median / base:.2f}x the first binary's")
+              f"{median / base:.2f}x the first binary's; RSS after the ingests, median {resident:.0f} MiB")
 
 
 if __name__ == "__main__":
