@@ -1192,6 +1192,16 @@ mod tests {
         assert_eq!(Tables::new(dir.path()).get(&ns, "trades").unwrap().unwrap().row_count().unwrap(), 9);
     }
 
+    /// [`with_trades_table`] with 3 rows of 2026-11-23 and 4 of 11-25 (px
+    /// 0..3 and 0..4) in its log, and the table's directory.
+    fn with_two_days_logged() -> (tempfile::TempDir, Namespace, Tables, PathBuf) {
+        let (dir, ns, tables) = with_trades_table();
+        tables.append(&ns, "trades", rows(0, 3), None).unwrap();
+        tables.append(&ns, "trades", rows(2, 4), None).unwrap();
+        let base = dir.path().join("tables/default/trades");
+        (dir, ns, tables, base)
+    }
+
     fn px_sum(table: &Table) -> f64 {
         let sums = table.scan().unwrap().select([col("px").sum()]).collect().unwrap();
         sums.column("px").unwrap().get(0).unwrap().extract::<f64>().unwrap()
@@ -1201,10 +1211,7 @@ mod tests {
     /// the other's: on open the log, not yet emptied, gives back every row.
     #[test]
     fn a_write_out_cut_short_by_a_crash_loses_no_row_and_doubles_none() {
-        let (dir, ns, tables) = with_trades_table();
-        let base = dir.path().join("tables/default/trades");
-        tables.append(&ns, "trades", rows(0, 3), None).unwrap();
-        tables.append(&ns, "trades", rows(2, 4), None).unwrap();
+        let (dir, ns, tables, base) = with_two_days_logged();
         let wal = std::fs::read(base.join("wal.log")).unwrap();
         let table = tables.get(&ns, "trades").unwrap().unwrap();
         let parts = table.flushed_parts().unwrap();
@@ -1246,10 +1253,7 @@ mod tests {
     /// and the next one, once it can, writes each row once.
     #[test]
     fn a_failed_write_out_keeps_its_rows_pending_and_leaves_no_part() {
-        let (dir, ns, tables) = with_trades_table();
-        let base = dir.path().join("tables/default/trades");
-        tables.append(&ns, "trades", rows(0, 3), None).unwrap();
-        tables.append(&ns, "trades", rows(2, 4), None).unwrap();
+        let (dir, ns, tables, base) = with_two_days_logged();
         std::fs::write(base.join("2026-11-25"), b"in the way").unwrap();
         let table = tables.get(&ns, "trades").unwrap().unwrap();
         let err = table.flushed_parts().unwrap_err().to_string();
