@@ -313,24 +313,41 @@ impl Tables {
                 Err(CoreError::InvalidArgument(format!("table already exists: {}", def.name)))
             };
         }
-        let table = Table::create(tenant.dir.join(&def.name), def)?;
+        let dir = tenant.dir.join(&def.name);
+        if dir.exists() {
+            // Not a table (it would have been loaded): what a create or a
+            // drop left when the process stopped. Its files are not the new
+            // table's.
+            move_away(&dir)?;
+        }
+        let table = Table::create(dir, def)?;
         tables.insert(key, Arc::new(table));
         Ok(true)
     }
 
-    /// Drop a table and its files.
+    /// Drop a table and its files. The directory is first renamed out of
+    /// the way (one step, fsync'd), then removed: a crash or an error while
+    /// its files go cannot leave part of the table to be opened again, nor
+    /// give its old parts to a new table of the same name.
     pub fn drop(&self, ns: &Namespace, name: &str, if_exists: bool) -> Result<(), CoreError> {
         let tenant = self.tenant(ns)?;
         let mut tables = tenant.tables.write().unwrap_or_else(|p| p.into_inner());
-        match tables.remove(&name.to_ascii_lowercase()) {
-            Some(table) => {
-                // Writers hold the log's lock: none is mid-append while the files go.
-                let _writer = table.writer.lock().unwrap_or_else(|p| p.into_inner());
-                std::fs::remove_dir_all(&table.dir).map_err(|e| io_error(&table.dir, e))
-            },
-            None if if_exists => Ok(()),
-            None => Err(CoreError::NotFound(format!("table does not exist: {name}"))),
+        let key = name.to_ascii_lowercase();
+        let Some(table) = tables.remove(&key) else {
+            return if if_exists { Ok(()) } else { Err(CoreError::NotFound(format!("table does not exist: {name}"))) };
+        };
+        {
+            // Writers hold the log's lock: none is mid-append while the files
+            // go, and one that found the table before the drop fails after it.
+            let mut wal = table.writer.lock().unwrap_or_else(|p| p.into_inner());
+            if let Err(e) = move_away(&table.dir) {
+                drop(wal);
+                tables.insert(key, table);
+                return Err(e);
+            }
+            wal.stopped = Some(Stopped::Dropped(table.def().name));
         }
+        Ok(())
     }
 
     /// Append `rows` to `name`. With `create` (ILP), a missing table is
@@ -392,7 +409,10 @@ impl TenantTables {
         if dir.is_dir() {
             for entry in std::fs::read_dir(&dir).map_err(|e| io_error(&dir, e))? {
                 let path = entry.map_err(|e| io_error(&dir, e))?.path();
-                if path.join("_meta.json").is_file() {
+                if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(DROPPED_PREFIX)) {
+                    // Dropped; the process stopped before its files were gone.
+                    remove_dropped(&path);
+                } else if path.join("_meta.json").is_file() {
                     let table = Table::open(path)?;
                     tables.insert(table.def().name.to_ascii_lowercase(), Arc::new(table));
                 }
@@ -430,27 +450,62 @@ struct Wal {
     /// The bytes of its intact records, what a failed write is cut back to.
     len: u64,
     next_seq: u64,
-    /// Why appends stopped: a failed write that could not be cut off.
-    /// Records after it would be behind a torn one, which opening the log
-    /// cuts off with everything after it.
-    broken: Option<String>,
+    /// Why appends stopped, if they did.
+    stopped: Option<Stopped>,
+}
+
+enum Stopped {
+    /// The table (named so) was dropped.
+    Dropped(String),
+    /// A failed write could not be cut off (why): records after it would
+    /// be behind a torn one, which opening the log cuts off with them.
+    Torn(String),
+}
+
+/// Where a dropped table's directory goes before its files are removed
+/// (no table name starts with '.').
+const DROPPED_PREFIX: &str = ".dropped-";
+
+/// Rename a table's directory out of the way (fsync'd: the step that drops
+/// it), then remove its files.
+fn move_away(dir: &Path) -> Result<(), CoreError> {
+    let tenant = dir.parent().expect("a table in a tenant directory");
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let gone = tenant.join(format!("{DROPPED_PREFIX}{nanos}-{name}"));
+    std::fs::rename(dir, &gone).map_err(|e| io_error(dir, e))?;
+    sync_dir(tenant)?;
+    remove_dropped(&gone);
+    Ok(())
+}
+
+/// Remove what is left of a dropped table; what cannot be removed now is
+/// tried again at the next start.
+fn remove_dropped(dir: &Path) {
+    if let Err(e) = std::fs::remove_dir_all(dir) {
+        tracing::warn!(path = %dir.display(), error = %e, "a dropped table's files are left until the next start");
+    }
 }
 
 impl Wal {
     /// Log `rows` as the next record and fsync it. Returns its number.
     fn append(&mut self, rows: &mut DataFrame) -> Result<u64, CoreError> {
-        if let Some(why) = &self.broken {
-            return Err(CoreError::Internal(format!(
-                "{}: appends stopped after a write that failed and could not be undone ({why}); restart the server",
-                self.path.display()
-            )));
+        match &self.stopped {
+            Some(Stopped::Dropped(name)) => return Err(CoreError::NotFound(format!("table {name} was dropped"))),
+            Some(Stopped::Torn(why)) => {
+                return Err(CoreError::Internal(format!(
+                    "{}: appends stopped after a write that failed and could not be undone ({why}); restart the server",
+                    self.path.display()
+                )))
+            },
+            None => {},
         }
         let seq = self.next_seq;
         let record = encode_record(seq, rows)?;
         // The reply waits for the disk: an acknowledged row is a durable row.
         if let Err(e) = self.file.write_all(&record).and_then(|_| self.file.sync_data()) {
             if let Err(cut) = self.file.set_len(self.len) {
-                self.broken = Some(cut.to_string());
+                self.stopped = Some(Stopped::Torn(cut.to_string()));
             }
             return Err(io_error(&self.path, e));
         }
@@ -464,7 +519,9 @@ impl Wal {
         write_atomically(&self.path, &[])?;
         self.file = OpenOptions::new().append(true).open(&self.path).map_err(|e| io_error(&self.path, e))?;
         self.len = 0;
-        self.broken = None;
+        if matches!(self.stopped, Some(Stopped::Torn(_))) {
+            self.stopped = None;
+        }
         Ok(())
     }
 }
@@ -546,7 +603,7 @@ impl Table {
                 file: opened.file,
                 len: opened.len,
                 next_seq: opened.next_seq.max(done + 1),
-                broken: None,
+                stopped: None,
             }),
             tail,
         })
@@ -1333,6 +1390,47 @@ mod tests {
         assert_eq!(read.column("note").unwrap().dtype(), &DataType::String);
         let venue = read.column("venue").unwrap().cast(&DataType::String).unwrap();
         assert_eq!(venue.str().unwrap().iter().collect::<Vec<_>>(), [None, None, Some("A"), Some("B")]);
+    }
+
+    #[test]
+    fn a_dropped_table_leaves_nothing_to_reopen_and_its_name_starts_empty() {
+        let (dir, ns, tables) = with_trades_table();
+        let tenant = dir.path().join("tables/default");
+        tables.append(&ns, "trades", rows(0, 3), None).unwrap();
+        let stale = tables.get(&ns, "trades").unwrap().unwrap();
+        let part = stale.flushed_parts().unwrap().pop().unwrap();
+        let stale_part = dir.path().join("a-part.arrow");
+        std::fs::copy(&part, &stale_part).unwrap();
+        tables.append(&ns, "trades", rows(1, 2), None).unwrap();
+        tables.drop(&ns, "TRADES", false).unwrap();
+        assert_eq!(std::fs::read_dir(&tenant).unwrap().count(), 0, "no directory left, not even the renamed one");
+        assert!(stale_part.is_file());
+        // A writer that found the table before the drop is refused after it.
+        let err = stale.append(rows(2, 1), None).unwrap_err();
+        assert!(matches!(&err, CoreError::NotFound(m) if m == "table trades was dropped"), "{err}");
+        assert!(tables.drop(&ns, "trades", false).is_err());
+        tables.drop(&ns, "trades", true).unwrap();
+        // The same name again: a new, empty table.
+        tables.create(&ns, def(), false).unwrap();
+        assert_eq!(tables.get(&ns, "trades").unwrap().unwrap().row_count().unwrap(), 0);
+
+        // What a drop by an older build could leave: part of the table's
+        // files, without its definition. A new table of that name is empty.
+        tables.drop(&ns, "trades", false).unwrap();
+        let leftover = tenant.join("trades/2026-11-23");
+        std::fs::create_dir_all(&leftover).unwrap();
+        std::fs::copy(&stale_part, leftover.join("part-00000000000000000001.arrow")).unwrap();
+        let tables = Tables::new(dir.path());
+        tables.create(&ns, def(), false).unwrap();
+        assert_eq!(tables.get(&ns, "trades").unwrap().unwrap().row_count().unwrap(), 0);
+
+        // A drop the process died in (renamed away, files not yet removed):
+        // the next start neither opens it nor keeps it.
+        tables.append(&ns, "trades", rows(0, 4), None).unwrap();
+        std::fs::rename(tenant.join("trades"), tenant.join(format!("{DROPPED_PREFIX}1-trades"))).unwrap();
+        let reopened = Tables::new(dir.path());
+        assert!(reopened.names(&ns).unwrap().is_empty());
+        assert_eq!(std::fs::read_dir(&tenant).unwrap().count(), 0);
     }
 
     #[test]
