@@ -41,6 +41,12 @@ const WAL_MAGIC: u32 = 0x504c_5741; // "PLWA"
 const RECORD_HEADER: usize = 4 + 4 + 4 + 8;
 /// The largest record the log accepts (one append).
 const MAX_RECORD: usize = 1 << 30;
+/// After a write-out fails, appends wait this long before the next try,
+/// doubling up to [`WRITE_OUT_RETRY_MAX`]: each try writes every pending
+/// row, so retrying at every append under a lasting failure (a full disk)
+/// would cost more with each append.
+const WRITE_OUT_RETRY_FIRST: std::time::Duration = std::time::Duration::from_secs(1);
+const WRITE_OUT_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(60);
 /// Appends a live reader ([`Table::subscribe`]) may be behind before it is
 /// told it fell behind: what bounds the memory a slow reader holds.
 pub const TAIL_APPENDS: usize = 256;
@@ -452,6 +458,9 @@ struct Wal {
     next_seq: u64,
     /// Why appends stopped, if they did.
     stopped: Option<Stopped>,
+    /// Set while write-outs fail: when appends may try again, and the
+    /// delay that led to it.
+    write_out_retry: Option<(std::time::Instant, std::time::Duration)>,
 }
 
 enum Stopped {
@@ -516,6 +525,21 @@ impl Wal {
         self.len += record.len() as u64;
         self.next_seq += 1;
         Ok(seq)
+    }
+
+    /// Whether an append may try a write-out now.
+    fn write_out_due(&self) -> bool {
+        self.write_out_retry.is_none_or(|(at, _)| std::time::Instant::now() >= at)
+    }
+
+    /// A write-out failed: the next try waits twice as long as the last.
+    fn write_out_failed(&mut self) -> std::time::Duration {
+        let delay = match self.write_out_retry {
+            None => WRITE_OUT_RETRY_FIRST,
+            Some((_, last)) => (last * 2).min(WRITE_OUT_RETRY_MAX),
+        };
+        self.write_out_retry = Some((std::time::Instant::now() + delay, delay));
+        delay
     }
 
     /// Start over, empty: what makes a write-out final.
@@ -608,6 +632,7 @@ impl Table {
                 len: opened.len,
                 next_seq: opened.next_seq.max(done + 1),
                 stopped: None,
+                write_out_retry: None,
             }),
             tail,
         })
@@ -684,13 +709,15 @@ impl Table {
         {
             let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
             state.pending = concat_rows(std::mem::take(&mut state.pending), rows, &schema)?;
-            if state.pending.height() >= CHECKPOINT_ROWS {
+            if state.pending.height() >= CHECKPOINT_ROWS && wal.write_out_due() {
                 // The rows are in the log already, so this append stands
                 // even if writing them out fails (the log keeps them, and
-                // the next append tries again); a client told otherwise
+                // a later append tries again); a client told otherwise
                 // would send them twice.
                 if let Err(e) = self.checkpoint(&mut state, &mut wal, seq) {
-                    tracing::error!(table = %def.name, error = %e, "writing the log out as parts failed; its rows stay in the log");
+                    let retry_in = wal.write_out_failed();
+                    tracing::error!(table = %def.name, error = %e, pending_rows = state.pending.height(), ?retry_in,
+                        "writing the log out as parts failed; its rows stay in the log");
                 }
             }
         }
@@ -710,6 +737,7 @@ impl Table {
     fn checkpoint(&self, state: &mut TableState, wal: &mut Wal, last_seq: u64) -> Result<(), CoreError> {
         let newest = if state.def.retention.is_none() { None } else { newest_row(&state.pending, &state.def)? };
         let written = self.write_parts(&state.pending, &state.def, last_seq)?;
+        wal.write_out_retry = None;
         state.newest = state.newest.max(newest);
         state.parts.extend(written);
         state.pending = DataFrame::empty_with_schema(&state.def.schema()?);
@@ -1343,13 +1371,35 @@ mod tests {
         let table = tables.get(&ns, "trades").unwrap().unwrap();
         assert_eq!(table.row_count().unwrap(), n as u64);
         assert!(list_parts(&base).unwrap().is_empty());
+        let retry = |table: &Table| table.writer.lock().unwrap().write_out_retry.map(|(_, delay)| delay);
+        assert_eq!(retry(&table), Some(WRITE_OUT_RETRY_FIRST));
         std::fs::remove_file(base.join("2026-11-23")).unwrap();
-        // The next append writes them all out: 250,000 seconds from
-        // 2026-11-23 00:00 end on the 25th.
+        // Appends within the delay do not try again, even though the way
+        // is clear now: their rows are logged and pending.
         tables.append(&ns, "trades", rows(1, 1), None).unwrap();
+        assert!(list_parts(&base).unwrap().is_empty());
+        assert_eq!(table.row_count().unwrap(), n as u64 + 1);
+        // Once the delay is past (set back here, not waited for), the next
+        // append writes them all out: 250,002 seconds from 2026-11-23 00:00
+        // end on the 25th.
+        table.writer.lock().unwrap().write_out_retry = Some((std::time::Instant::now(), WRITE_OUT_RETRY_FIRST));
+        tables.append(&ns, "trades", rows(1, 1), None).unwrap();
+        assert_eq!(retry(&table), None, "a write-out that succeeds clears the delay");
         assert_eq!(partitions_of(dir.path()), ["2026-11-23", "2026-11-24", "2026-11-25"]);
         assert_eq!(std::fs::metadata(base.join("wal.log")).unwrap().len(), 0);
-        assert_eq!(Tables::new(dir.path()).get(&ns, "trades").unwrap().unwrap().row_count().unwrap(), n as u64 + 1);
+        assert_eq!(Tables::new(dir.path()).get(&ns, "trades").unwrap().unwrap().row_count().unwrap(), n as u64 + 2);
+    }
+
+    /// Under a lasting failure the delay doubles, up to its cap.
+    #[test]
+    fn write_out_retries_back_off() {
+        let (_dir, ns, tables) = with_trades_table();
+        let table = tables.get(&ns, "trades").unwrap().unwrap();
+        let mut wal = table.writer.lock().unwrap();
+        assert!(wal.write_out_due());
+        let delays: Vec<u64> = (0..8).map(|_| wal.write_out_failed().as_secs()).collect();
+        assert_eq!(delays, [1, 2, 4, 8, 16, 32, 60, 60]);
+        assert!(!wal.write_out_due());
     }
 
     /// A record's header says its payload's length and checksum.
