@@ -399,6 +399,8 @@ class _Translator:
             return x.fill_null(self.expr(inputs[1]))  # type: ignore[union-attr]
         elif name in ("abs", "sqrt", "exp", "reverse"):
             return getattr(x, name)()
+        elif name == "negate":
+            return -x  # type: ignore[operator]
         elif name == "round" and (len(args) < 2 or args[1] == "half_away_from_zero"):
             return x.round(args[0])  # type: ignore[union-attr]
         elif name == "quantile":

@@ -186,7 +186,7 @@ class Expr:
     def __ror__(self, o: IntoExpr) -> Expr: return self._binary(pb.BINARY_OP_OR, o, reflected=True)
     def __xor__(self, o: IntoExpr) -> Expr: return self._binary(pb.BINARY_OP_XOR, o)
     def __invert__(self) -> Expr: return Expr(pb.Expr(**{"not": pb.Not(expr=self._pb)}))
-    def __neg__(self) -> Expr: return lit(0) - self
+    def __neg__(self) -> Expr: return self._fn("neg")
 
     __hash__ = None  # type: ignore[assignment]  # == builds an expression, as in polars
 

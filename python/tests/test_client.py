@@ -70,6 +70,7 @@ def test_expressions_match_polars(client: pr.Client, data_dir: Path) -> None:
             c("price").round(1).alias("r1"),
             c("price").log(10).alias("lg"),
             c("price").sqrt().alias("sq"),
+            -c("size"),  # keeps its name, as polars' negation does
             lit(None, pl.Int64).alias("typed_null"),
             lit(dt.datetime(2024, 3, 8, 10, 0)).alias("naive_lit"),
         ]

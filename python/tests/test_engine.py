@@ -14,12 +14,12 @@ import polaroid as pr
 def test_a_polars_lazyframe_runs_on_the_server(client: pr.Client, data_dir: Path) -> None:
     lf = (pl.scan_parquet(data_dir / "trades.parquet")
           .filter((pl.col("size") >= 100) & pl.col("symbol").is_in(["MSFT", "NVDA", "TSLA"]))
-          .with_columns((pl.col("price") * pl.col("size")).alias("notional"),
+          .with_columns((pl.col("price") * pl.col("size")).alias("notional"), (-pl.col("price")).alias("short"),
                         pl.col("ts").dt.hour().alias("hour"),
                         pl.when(pl.col("size") > 400).then(pl.lit("block")).otherwise(pl.lit("lot")).alias("kind"))
           .group_by("symbol", "hour")
           .agg(pl.len().alias("n"), pl.col("notional").sum(), pl.col("price").std().alias("vol"),
-               pl.col("kind").n_unique())
+               pl.col("kind").n_unique(), pl.col("short").min())
           .sort("symbol", "hour"))
     before = client.stats()["inserted"]
     got = lf.collect(engine=pr.Engine(client, root=data_dir))

@@ -257,6 +257,7 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
             &[("nulls_equal", Value::Boolean(*nulls_equal))],
         ),
         FunctionExpr::Abs => simple("abs")?,
+        FunctionExpr::Negate => simple("neg")?,
         FunctionExpr::Exp => simple("exp")?,
         FunctionExpr::Pow(PowFunction::Sqrt) => simple("sqrt")?,
         FunctionExpr::Log => with("log", &[("base", literal_arg(input, 1, &fpath)?)])?,

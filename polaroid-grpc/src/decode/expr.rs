@@ -353,6 +353,7 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
         "is_not_null" => Some(|e| e.is_not_null()),
         "is_nan" => Some(|e| e.is_nan()),
         "abs" => Some(|e| e.abs()),
+        "neg" => Some(|e| -e),
         "sqrt" => Some(|e| e.sqrt()),
         "exp" => Some(|e| e.exp()),
         "reverse" => Some(|e| e.reverse()),

@@ -94,7 +94,7 @@ async fn upload_join_asof_and_sql_through_the_client() {
         .join(&quotes, &["ts"], &["ts"], JoinArgs::new(JoinType::AsOf(Box::new(asof.clone()))))
         .await
         .unwrap()
-        .select([col("symbol"), col("price"), ((col("bid") + col("ask")) / lit(2.0)).alias("mid")])
+        .select([col("symbol"), col("price"), ((col("bid") + col("ask")) / lit(2.0)).alias("mid"), -col("size")])
         .await
         .unwrap()
         .fetch()
@@ -103,7 +103,7 @@ async fn upload_join_asof_and_sql_through_the_client() {
     let expected = local("trades.parquet")
         .join(symbols.clone().lazy(), [col("symbol")], [col("symbol")], JoinArgs::new(JoinType::Semi))
         .join(local("quotes.parquet"), [col("ts")], [col("ts")], JoinArgs::new(JoinType::AsOf(Box::new(asof))))
-        .select([col("symbol"), col("price"), ((col("bid") + col("ask")) / lit(2.0)).alias("mid")])
+        .select([col("symbol"), col("price"), ((col("bid") + col("ask")) / lit(2.0)).alias("mid"), -col("size")])
         .collect()
         .unwrap();
     assert_eq!(with_quotes.height(), 24_000 + 20_000);

@@ -84,7 +84,15 @@ async fn filter_with_columns_select_equal_polars() {
     let selected = client
         .select(SelectRequest {
             handle: with.handle,
-            exprs: vec![c("ts"), c("notional"), c("hour"), c("size32"), alias(f("round", vec![c("price")], &[("decimals", Value::Int64(1))]), "p1")],
+            exprs: vec![
+                c("ts"),
+                c("notional"),
+                c("hour"),
+                c("size32"),
+                alias(f("round", vec![c("price")], &[("decimals", Value::Int64(1))]), "p1"),
+                // Keeps its input's name, as polars' negation does.
+                f1("neg", c("size")),
+            ],
         })
         .await
         .unwrap()
@@ -105,7 +113,14 @@ async fn filter_with_columns_select_equal_polars() {
             col("ts").dt().hour().alias("hour"),
             col("size").strict_cast(DataType::Int32).alias("size32"),
         ])
-        .select([col("ts"), col("notional"), col("hour"), col("size32"), col("price").round(1, RoundMode::HalfAwayFromZero).alias("p1")])
+        .select([
+            col("ts"),
+            col("notional"),
+            col("hour"),
+            col("size32"),
+            col("price").round(1, RoundMode::HalfAwayFromZero).alias("p1"),
+            -col("size"),
+        ])
         .collect()
         .unwrap();
     assert!(remote.height() > 1000);
