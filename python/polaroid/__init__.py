@@ -27,7 +27,19 @@ from polaroid._errors import (
     UnavailableError,
     UnimplementedError,
 )
-from polaroid._expr import Expr, col, dtype_name, len, lit, when
+from polaroid._expr import (
+    Expr,
+    col,
+    concat_str,
+    dtype_name,
+    len,
+    lit,
+    max_horizontal,
+    mean_horizontal,
+    min_horizontal,
+    sum_horizontal,
+    when,
+)
 from polaroid._frame import GroupBy, RemoteFrame, concat
 
 __version__ = "0.1.0"
@@ -54,9 +66,14 @@ __all__ = [
     "UnsupportedError",
     "col",
     "concat",
+    "concat_str",
     "connect",
     "dtype_name",
     "len",
     "lit",
+    "max_horizontal",
+    "mean_horizontal",
+    "min_horizontal",
+    "sum_horizontal",
     "when",
 ]

@@ -22,6 +22,7 @@ import polars as pl
 from polars.lazyframe.engine import Engine as _PolarsEngine
 
 from polaroid._errors import PolaroidError
+from polaroid import _expr as pr_expr
 from polaroid._expr import Expr, col, len as pr_len, lit, when
 from polaroid._frame import RemoteFrame, concat
 
@@ -186,8 +187,11 @@ class _Translator:
         frame = self.client.scan(self._path(str(node.paths[0])), format=kind)
         if node.predicate is not None:
             frame = frame.filter(self.expr(node.predicate.node))
-        if opts.with_columns is not None:
+        if opts.with_columns:
             frame = frame.select(list(opts.with_columns))
+        # An empty projection (only the row count is used, as by pl.len()) keeps
+        # every column: the nodes above read none, and the server has no
+        # zero-column select.
         if opts.n_rows is not None:
             offset, length = opts.n_rows
             frame = frame.slice(offset, length)
@@ -377,9 +381,14 @@ class _Translator:
         if family == "BooleanFunction":
             if name == "IsIn":
                 return x.is_in(self._literal_arg(inputs[1]), nulls_equal=bool(args[0]))  # type: ignore[union-attr]
-            simple = {"IsNull": "is_null", "IsNotNull": "is_not_null", "IsNan": "is_nan", "Not": "__invert__"}
+            simple = {"IsNull": "is_null", "IsNotNull": "is_not_null", "IsNan": "is_nan", "IsNotNan": "is_not_nan",
+                      "Not": "__invert__"}
             if name in simple:
                 return getattr(x, simple[name])()
+            if name == "IsBetween":
+                return x.is_between(self.expr(inputs[1]), self.expr(inputs[2]), closed=str(args[0]))  # type: ignore[union-attr]
+            if name in ("Any", "All"):
+                return getattr(x, name.lower())(ignore_nulls=bool(args[0]))
         elif family == "StringFunction":
             return self._string(name, args, x, inputs)  # type: ignore[arg-type]
         elif family == "TemporalFunction":
@@ -392,6 +401,26 @@ class _Translator:
                 return getattr(x, op)(window, min_samples=min_samples)
         elif name in ("cum_sum", "cum_prod", "cum_min", "cum_max", "cum_count"):
             return getattr(x, name)(reverse=bool(args[0]) if args else False)
+        elif name == "shift_and_fill":
+            return x.shift(self._literal_arg(inputs[1]), fill_value=self.expr(inputs[2]))  # type: ignore[union-attr]
+        elif name == "fill_null_with_strategy" and args and args[0] in ("forward", "backward"):
+            return getattr(x, f"{args[0]}_fill")(args[1] if len(args) > 1 else None)
+        elif name == "clip":
+            has_lower, has_upper = args[0], args[1]
+            bounds = iter(inputs[1:])
+            lower = self.expr(next(bounds)) if has_lower else None
+            upper = self.expr(next(bounds)) if has_upper else None
+            return x.clip(lower, upper)  # type: ignore[union-attr]
+        elif name == "pow":
+            return x.pow(self.expr(inputs[1]))  # type: ignore[union-attr]
+        elif name == "rank" and args and args[2] is None and args[0] != "random":
+            return x.rank(str(args[0]), descending=bool(args[1]))  # type: ignore[union-attr]
+        elif name in ("sum_horizontal", "mean_horizontal"):
+            return getattr(pr_expr, name)([self.expr(i) for i in inputs], ignore_nulls=bool(args[0]))
+        elif name in ("min_horizontal", "max_horizontal"):
+            return getattr(pr_expr, name)([self.expr(i) for i in inputs])
+        elif name in ("null_count", "arg_min", "arg_max", "log1p", "floor", "ceil"):
+            return getattr(x, name)()
         elif name in ("shift", "diff", "pct_change"):
             n = self._literal_arg(inputs[1]) if len(inputs) > 1 else 1
             return getattr(x, name)(n)
@@ -418,6 +447,10 @@ class _Translator:
             return x.str.len_bytes()
         if name == "Contains" and len(inputs) == 2:
             return x.str.contains(self._literal_arg(inputs[1]), literal=bool(args[0]))
+        if name == "Replace" and args[0] == 1 and len(inputs) == 3:
+            return x.str.replace(self._literal_arg(inputs[1]), self._literal_arg(inputs[2]), literal=bool(args[1]))
+        if name == "ConcatHorizontal":
+            return pr_expr.concat_str([self.expr(i) for i in inputs], separator=str(args[0]), ignore_nulls=bool(args[1]))
         if name == "StartsWith":
             return x.str.starts_with(self._literal_arg(inputs[1]))
         if name == "EndsWith":
@@ -432,6 +465,10 @@ class _Translator:
             return getattr(x.dt, simple[name])()
         if name == "Truncate":
             return x.dt.truncate(self._literal_arg(inputs[1]))
+        if name == "ToString":
+            return x.dt.strftime(str(args[0]))
+        if name == "OffsetBy":
+            return x.dt.offset_by(self.expr(inputs[1]))
         if name == "ConvertTimeZone":
             return x.dt.convert_time_zone(args[0])
         raise _unsupported(f"the temporal function {name}")

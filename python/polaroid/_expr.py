@@ -236,6 +236,11 @@ class Expr:
     def len(self) -> Expr: return self._fn("len")
     def n_unique(self) -> Expr: return self._fn("n_unique")
     def median(self) -> Expr: return self._fn("median")
+    def null_count(self) -> Expr: return self._fn("null_count")
+    def arg_min(self) -> Expr: return self._fn("arg_min")
+    def arg_max(self) -> Expr: return self._fn("arg_max")
+    def any(self, *, ignore_nulls: bool = True) -> Expr: return self._fn("any", ignore_nulls=ignore_nulls)
+    def all(self, *, ignore_nulls: bool = True) -> Expr: return self._fn("all", ignore_nulls=ignore_nulls)
     def std(self, ddof: int = 1) -> Expr: return self._fn("std", ddof=ddof)
     def var(self, ddof: int = 1) -> Expr: return self._fn("var", ddof=ddof)
     def quantile(self, quantile: float, interpolation: str = "nearest") -> Expr:
@@ -254,8 +259,26 @@ class Expr:
         message = pb.Function(name="is_in", args=[self._pb, _list_literal(values)._pb])
         message.options["nulls_equal"].CopyFrom(to_literal(nulls_equal))
         return Expr(pb.Expr(function=message))
-    def is_between(self, lower: IntoExpr, upper: IntoExpr) -> Expr:
-        return (self >= lower) & (self <= upper)
+    def is_between(self, lower: IntoExpr, upper: IntoExpr, closed: str = "both") -> Expr:
+        return self._fn("is_between", lower, upper, closed=closed)
+    def is_not_nan(self) -> Expr: return self._fn("is_not_nan")
+    def fill_nan(self, value: IntoExpr) -> Expr: return self._fn("fill_nan", value)
+    def forward_fill(self, limit: int | None = None) -> Expr: return self._fn("forward_fill", limit=limit)
+    def backward_fill(self, limit: int | None = None) -> Expr: return self._fn("backward_fill", limit=limit)
+    def clip(self, lower_bound: IntoExpr | None = None, upper_bound: IntoExpr | None = None) -> Expr:
+        if lower_bound is not None and upper_bound is not None:
+            return self._fn("clip", lower_bound, upper_bound)
+        if lower_bound is not None:
+            return self._fn("clip_min", lower_bound)
+        if upper_bound is not None:
+            return self._fn("clip_max", upper_bound)
+        return self
+    def pow(self, exponent: IntoExpr) -> Expr: return self._fn("pow", exponent)
+    def __pow__(self, exponent: IntoExpr) -> Expr: return self.pow(exponent)
+    def __rpow__(self, base: IntoExpr) -> Expr: return lit(base)._fn("pow", self)
+    def log1p(self) -> Expr: return self._fn("log1p")
+    def floor(self) -> Expr: return self._fn("floor")
+    def ceil(self) -> Expr: return self._fn("ceil")
     def abs(self) -> Expr: return self._fn("abs")
     def round(self, decimals: int = 0) -> Expr: return self._fn("round", decimals=decimals)
     def sqrt(self) -> Expr: return self._fn("sqrt")
@@ -264,7 +287,10 @@ class Expr:
 
     # -- over rows
 
-    def shift(self, n: int = 1) -> Expr: return self._fn("shift", n=n)
+    def shift(self, n: int = 1, *, fill_value: IntoExpr | None = None) -> Expr:
+        return self._fn("shift", n=n) if fill_value is None else self._fn("shift", fill_value, n=n)
+    def rank(self, method: str = "average", *, descending: bool = False) -> Expr:
+        return self._fn("rank", method=method, descending=descending)
     def diff(self, n: int = 1) -> Expr: return self._fn("diff", n=n)
     def pct_change(self, n: int = 1) -> Expr: return self._fn("pct_change", n=n)
     def cum_sum(self, *, reverse: bool = False) -> Expr: return self._fn("cum_sum", reverse=reverse)
@@ -342,6 +368,8 @@ class StringNamespace:
     def strip_chars(self) -> Expr: return self._e._fn("str.strip_chars")
     def replace_all(self, pattern: str, value: str, *, literal: bool = False) -> Expr:
         return self._e._fn("str.replace_all", pattern=pattern, value=value, literal=literal)
+    def replace(self, pattern: str, value: str, *, literal: bool = False) -> Expr:
+        return self._e._fn("str.replace", pattern=pattern, value=value, literal=literal)
     def slice(self, offset: int, length: int | None = None) -> Expr:
         return self._e._fn("str.slice", offset=offset, length=length)
 
@@ -370,6 +398,7 @@ class DateTimeNamespace:
     def replace_time_zone(self, time_zone: str | None) -> Expr:
         return self._e._fn("dt.replace_time_zone", time_zone=time_zone or "")
     def epoch(self, time_unit: str = "us") -> Expr: return self._e._fn("dt.epoch", unit=time_unit)
+    def offset_by(self, by: str | Expr) -> Expr: return self._e._fn("dt.offset_by", by)
 
 
 def col(name: str) -> Expr:
@@ -382,6 +411,42 @@ def lit(value: Any, dtype: Any = None) -> Expr:
     if isinstance(value, Expr):
         return value
     return Expr(pb.Expr(literal=to_literal(value, dtype)))
+
+
+def _horizontal(name: str, exprs: tuple[Any, ...], **options: Any) -> Expr:
+    items = [e for x in exprs for e in (x if isinstance(x, (list, tuple)) else [x])]
+    if not items:
+        raise ValueError(f"{name} needs at least one expression")
+    message = pb.Function(name=name, args=[into_expr(e)._pb for e in items])
+    for key, value in _options(**options).items():
+        message.options[key].CopyFrom(value)
+    return Expr(pb.Expr(function=message))
+
+
+def sum_horizontal(*exprs: IntoExpr | Sequence[IntoExpr], ignore_nulls: bool = True) -> Expr:
+    """Row-wise sum of columns, as ``pl.sum_horizontal``."""
+    return _horizontal("sum_horizontal", exprs, ignore_nulls=ignore_nulls)
+
+
+def mean_horizontal(*exprs: IntoExpr | Sequence[IntoExpr], ignore_nulls: bool = True) -> Expr:
+    """Row-wise mean of columns, as ``pl.mean_horizontal``."""
+    return _horizontal("mean_horizontal", exprs, ignore_nulls=ignore_nulls)
+
+
+def min_horizontal(*exprs: IntoExpr | Sequence[IntoExpr]) -> Expr:
+    """Row-wise minimum of columns, as ``pl.min_horizontal``."""
+    return _horizontal("min_horizontal", exprs)
+
+
+def max_horizontal(*exprs: IntoExpr | Sequence[IntoExpr]) -> Expr:
+    """Row-wise maximum of columns, as ``pl.max_horizontal``."""
+    return _horizontal("max_horizontal", exprs)
+
+
+def concat_str(exprs: IntoExpr | Sequence[IntoExpr], *more_exprs: IntoExpr, separator: str = "",
+               ignore_nulls: bool = False) -> Expr:
+    """Strings of columns joined row-wise, as ``pl.concat_str``."""
+    return _horizontal("concat_str", (exprs, *more_exprs), separator=separator, ignore_nulls=ignore_nulls)
 
 
 def len() -> Expr:  # noqa: A001 - mirrors pl.len

@@ -105,6 +105,58 @@ def test_aggregations_match_polars(client: pr.Client, data_dir: Path) -> None:
     assert_frame_equal(got, want)
 
 
+def test_numeric_string_and_row_wise_functions_match_polars(client: pr.Client, data_dir: Path) -> None:
+    def both(m):  # the same query with either module's col and row-wise functions
+        c = m.col
+        return [
+            c("symbol"),
+            (c("price") ** 2).alias("sq"),
+            c("size").pow(0.5).alias("root"),
+            (2 ** c("size").fill_null(0).clip(0, 10)).alias("rpow"),
+            c("price").clip(150, 300).alias("clipped"),
+            c("price").clip(lower_bound=200).alias("at_least"),
+            c("price").clip(upper_bound=200).alias("at_most"),
+            c("price").log1p().alias("l1p"),
+            c("price").floor().alias("fl"),
+            c("price").ceil().alias("ce"),
+            c("price").is_between(150, 300, closed="left").alias("between"),
+            ((c("price") - c("price")) / (c("price") - c("price"))).fill_nan(-1.0).alias("nan_filled"),
+            c("size").shift(2, fill_value=-1).alias("shifted"),
+            c("size").forward_fill().alias("ffill"),
+            c("size").backward_fill(limit=1).alias("bfill1"),
+            c("price").rank("min", descending=True).alias("rank_min"),
+            c("price").rank().alias("rank_avg"),
+            m.sum_horizontal("price", "size").alias("sum_h"),
+            m.mean_horizontal(c("price"), c("size")).alias("mean_h"),
+            m.min_horizontal("price", "size").alias("min_h"),
+            m.max_horizontal(["price", "size"]).alias("max_h"),
+            m.concat_str([c("symbol"), c("venue")], separator=":").alias("key"),
+            c("venue").str.replace("A", "a", literal=True).alias("first_a"),
+            c("venue").str.replace("[A-Z]", "_").alias("first_upper"),
+            c("ts").dt.offset_by("1d2h").alias("later"),
+            c("ts").dt.to_string("%H:%M").alias("hhmm"),
+        ]
+
+    def aggs(c):
+        return [
+            c("size").null_count().alias("nulls"),
+            c("price").arg_max().alias("arg_max"),
+            c("price").arg_min().alias("arg_min"),
+            (c("price") > 300).any().alias("any_big"),
+            (c("price") > 0).all().alias("all_positive"),
+            c("size").is_null().any(ignore_nulls=False).alias("any_null"),
+        ]
+
+    got = client.scan_parquet("trades.parquet").select(both(pr)).collect()
+    want = local(data_dir, "trades.parquet").select(both(pl)).collect()
+    assert got.height > 1000
+    assert_frame_equal(got, want)
+    got = client.scan_parquet("trades.parquet").group_by("symbol", maintain_order=True).agg(aggs(pr.col)).collect()
+    want = local(data_dir, "trades.parquet").group_by("symbol", maintain_order=True).agg(aggs(pl.col)).collect()
+    assert_frame_equal(got, want)
+    assert got["nulls"].sum() > 0, "the sample has null sizes, which the fills above are about"
+
+
 @pytest.mark.parametrize("how", ["inner", "left", "full", "semi", "anti"])
 def test_joins_match_polars(client: pr.Client, data_dir: Path, how: str) -> None:
     def query(scan, c):

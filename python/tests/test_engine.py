@@ -41,6 +41,38 @@ def test_joins_unions_and_slices_translate(client: pr.Client, data_dir: Path) ->
     assert_frame_equal(asof.collect(engine=pr.Engine(client, root=data_dir)), asof.collect())
 
 
+def _more_functions(trades: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
+    return {
+        "numeric": trades.select(pl.col("price").clip(150, 300), (pl.col("price") ** 2).alias("sq"),
+                                 pl.col("price").log1p().alias("l1p"), pl.col("price").floor().alias("fl"),
+                                 pl.col("price").ceil().alias("ce"), (-pl.col("size")).alias("neg")),
+        "filters": trades.filter(pl.col("price").is_between(150, 300, closed="right")),
+        "fills": trades.select(pl.col("size").shift(1, fill_value=0), pl.col("size").forward_fill(limit=2).alias("ff"),
+                               pl.col("size").backward_fill().alias("bf"),
+                               (pl.col("price") / (pl.col("price") - pl.col("price"))).fill_nan(0.0).alias("fn")),
+        "row_wise": trades.select(pl.sum_horizontal("price", "size"), pl.max_horizontal("price", "size").alias("mx"),
+                                  pl.concat_str([pl.col("symbol"), pl.col("venue")], separator="@").alias("key")),
+        "rank": trades.select(pl.col("price").rank("dense"), pl.col("size").rank("max", descending=True).alias("r")),
+        "strings_and_time": trades.select(pl.col("venue").str.replace("X", "x", literal=True),
+                                          pl.col("ts").dt.strftime("%Y-%m-%d %H").alias("hour"),
+                                          pl.col("ts").dt.offset_by("-90m").alias("earlier")),
+        "aggregations": trades.group_by("symbol").agg(pl.col("size").null_count().alias("nulls"),
+                                                      pl.col("price").arg_max().alias("at"),
+                                                      (pl.col("price") > 300).any().alias("big"),
+                                                      (pl.col("price") > 0).all().alias("positive")).sort("symbol"),
+        "row_count_only": trades.select(pl.len()),
+    }
+
+
+@pytest.mark.parametrize("case", list(_more_functions(pl.LazyFrame())))
+def test_more_of_polars_translates(client: pr.Client, data_dir: Path, case: str) -> None:
+    lf = _more_functions(pl.scan_parquet(data_dir / "trades.parquet"))[case]
+    before = client.stats()["inserted"]
+    got = lf.collect(engine=pr.Engine(client, root=data_dir))
+    assert client.stats()["inserted"] > before, "the work went to the server"
+    assert_frame_equal(got, lf.collect())
+
+
 def test_what_cannot_be_translated_is_named_or_falls_back(client: pr.Client, data_dir: Path) -> None:
     lf = pl.scan_parquet(data_dir / "trades.parquet").select(pl.col("venue").str.json_decode(pl.String).alias("j"))
     with pytest.raises(pr.UnsupportedError, match="JsonDecode|string function"):

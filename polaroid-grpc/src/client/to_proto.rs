@@ -245,11 +245,29 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
     };
     let simple = |name: &str| -> Result<proto::Expr> { Ok(function(name, vec![first()?], &[])) };
     let with = |name: &str, options: &[(&str, Value)]| -> Result<proto::Expr> { Ok(function(name, vec![first()?], options)) };
+    // Every input as an argument (row-wise functions, and those whose
+    // later inputs are expressions: pow's exponent, clip's bounds).
+    let all_inputs = |name: &str, options: &[(&str, Value)]| -> Result<proto::Expr> {
+        let args = input.iter().enumerate().map(|(i, e)| expr(e, &format!("{fpath}.input[{i}]"))).collect::<Result<Vec<_>>>()?;
+        Ok(function(name, args, options))
+    };
     use polars::prelude::{BooleanFunction as B, StringFunction as S, TemporalFunction as T};
     Ok(match f {
         FunctionExpr::Boolean(B::IsNull) => simple("is_null")?,
         FunctionExpr::Boolean(B::IsNotNull) => simple("is_not_null")?,
         FunctionExpr::Boolean(B::IsNan) => simple("is_nan")?,
+        FunctionExpr::Boolean(B::IsNotNan) => simple("is_not_nan")?,
+        FunctionExpr::Boolean(B::Any { ignore_nulls }) => with("any", &[("ignore_nulls", Value::Boolean(*ignore_nulls))])?,
+        FunctionExpr::Boolean(B::All { ignore_nulls }) => with("all", &[("ignore_nulls", Value::Boolean(*ignore_nulls))])?,
+        FunctionExpr::Boolean(B::IsBetween { closed }) => {
+            let closed = match closed {
+                ClosedInterval::Both => "both",
+                ClosedInterval::Left => "left",
+                ClosedInterval::Right => "right",
+                ClosedInterval::None => "none",
+            };
+            all_inputs("is_between", &[("closed", Value::String(closed.into()))])?
+        },
         FunctionExpr::Boolean(B::Not) => node(Kind::Not(Box::new(proto::Not { expr: boxed(first()?) }))),
         FunctionExpr::Boolean(B::IsIn { nulls_equal }) => function(
             "is_in",
@@ -258,6 +276,49 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
         ),
         FunctionExpr::Abs => simple("abs")?,
         FunctionExpr::Negate => simple("neg")?,
+        FunctionExpr::Log1p => simple("log1p")?,
+        FunctionExpr::Floor => simple("floor")?,
+        FunctionExpr::Ceil => simple("ceil")?,
+        FunctionExpr::NullCount => simple("null_count")?,
+        FunctionExpr::ArgMin => simple("arg_min")?,
+        FunctionExpr::ArgMax => simple("arg_max")?,
+        FunctionExpr::Pow(PowFunction::Generic) => all_inputs("pow", &[])?,
+        FunctionExpr::Clip { has_min, has_max } => match (has_min, has_max) {
+            (true, true) => all_inputs("clip", &[])?,
+            (true, false) => all_inputs("clip_min", &[])?,
+            (false, true) => all_inputs("clip_max", &[])?,
+            (false, false) => first()?,
+        },
+        FunctionExpr::ShiftAndFill => {
+            function("shift", vec![first()?, expr(&input[2], &format!("{fpath}.fill_value"))?], &[("n", literal_arg(input, 1, &fpath)?)])
+        },
+        FunctionExpr::FillNullWithStrategy(strategy) => {
+            let (name, limit) = match strategy {
+                FillNullStrategy::Forward(limit) => ("forward_fill", limit),
+                FillNullStrategy::Backward(limit) => ("backward_fill", limit),
+                other => return Err(unsupported(path, format!("fill_null strategy {other:?}"))),
+            };
+            match limit {
+                Some(n) => with(name, &[("limit", Value::Int64(*n as i64))])?,
+                None => simple(name)?,
+            }
+        },
+        FunctionExpr::Rank { options, seed: None } => {
+            let method = match options.method {
+                RankMethod::Average => "average",
+                RankMethod::Min => "min",
+                RankMethod::Max => "max",
+                RankMethod::Dense => "dense",
+                RankMethod::Ordinal => "ordinal",
+                #[allow(unreachable_patterns)]
+                other => return Err(unsupported(path, format!("rank method {other:?}"))),
+            };
+            with("rank", &[("method", Value::String(method.into())), ("descending", Value::Boolean(options.descending))])?
+        },
+        FunctionExpr::SumHorizontal { ignore_nulls } => all_inputs("sum_horizontal", &[("ignore_nulls", Value::Boolean(*ignore_nulls))])?,
+        FunctionExpr::MeanHorizontal { ignore_nulls } => all_inputs("mean_horizontal", &[("ignore_nulls", Value::Boolean(*ignore_nulls))])?,
+        FunctionExpr::MinHorizontal => all_inputs("min_horizontal", &[])?,
+        FunctionExpr::MaxHorizontal => all_inputs("max_horizontal", &[])?,
         FunctionExpr::Exp => simple("exp")?,
         FunctionExpr::Pow(PowFunction::Sqrt) => simple("sqrt")?,
         FunctionExpr::Log => with("log", &[("base", literal_arg(input, 1, &fpath)?)])?,
@@ -311,6 +372,18 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
             },
             S::StartsWith => with("str.starts_with", &[("prefix", literal_arg(input, 1, &fpath)?)])?,
             S::EndsWith => with("str.ends_with", &[("suffix", literal_arg(input, 1, &fpath)?)])?,
+            S::Replace { n: 1, literal } => with(
+                "str.replace",
+                &[
+                    ("pattern", literal_arg(input, 1, &fpath)?),
+                    ("value", literal_arg(input, 2, &fpath)?),
+                    ("literal", Value::Boolean(*literal)),
+                ],
+            )?,
+            S::ConcatHorizontal { delimiter, ignore_nulls } => all_inputs(
+                "concat_str",
+                &[("separator", Value::String(delimiter.to_string())), ("ignore_nulls", Value::Boolean(*ignore_nulls))],
+            )?,
             S::Lowercase => simple("str.to_lowercase")?,
             S::Uppercase => simple("str.to_uppercase")?,
             S::LenChars => simple("str.len_chars")?,
@@ -330,6 +403,7 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
             T::Date => simple("dt.date")?,
             T::Truncate => with("dt.truncate", &[("every", literal_arg(input, 1, &fpath)?)])?,
             T::ToString(format) => with("dt.strftime", &[("format", Value::String(format.clone()))])?,
+            T::OffsetBy => all_inputs("dt.offset_by", &[])?,
             T::ConvertTimeZone(tz) => with("dt.convert_time_zone", &[("time_zone", Value::String(tz.to_string()))])?,
             other => return Err(unsupported(path, format!("temporal function {other}"))),
         },

@@ -354,6 +354,13 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
         "is_nan" => Some(|e| e.is_nan()),
         "abs" => Some(|e| e.abs()),
         "neg" => Some(|e| -e),
+        "log1p" => Some(|e| e.log1p()),
+        "floor" => Some(|e| e.floor()),
+        "ceil" => Some(|e| e.ceil()),
+        "is_not_nan" => Some(|e| e.is_not_nan()),
+        "null_count" => Some(|e| e.null_count()),
+        "arg_min" => Some(|e| e.arg_min()),
+        "arg_max" => Some(|e| e.arg_max()),
         "sqrt" => Some(|e| e.sqrt()),
         "exp" => Some(|e| e.exp()),
         "reverse" => Some(|e| e.reverse()),
@@ -437,9 +444,98 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
             input().log(lit(opts.float("base", std::f64::consts::E)?))
         },
         "shift" => {
-            arity(1)?;
+            // args[1], if given, fills the places shifted in (polars' fill_value).
+            if args.len() != 2 {
+                arity(1)?;
+            }
             opts.check_known(&["n"])?;
-            input().shift(lit(opts.int("n", 1)?))
+            let n = lit(opts.int("n", 1)?);
+            match args.get(1) {
+                Some(fill) => input().shift_and_fill(n, fill.clone()),
+                None => input().shift(n),
+            }
+        },
+        "pow" | "fill_nan" | "clip_min" | "clip_max" => {
+            arity(2)?;
+            opts.check_known(&[])?;
+            let other = args[1].clone();
+            match name {
+                "pow" => input().pow(other),
+                "fill_nan" => input().fill_nan(other),
+                "clip_min" => input().clip_min(other),
+                _ => input().clip_max(other),
+            }
+        },
+        "clip" => {
+            arity(3)?;
+            opts.check_known(&[])?;
+            input().clip(args[1].clone(), args[2].clone())
+        },
+        "is_between" => {
+            arity(3)?;
+            opts.check_known(&["closed"])?;
+            let closed = match opts.string("closed")?.as_deref().unwrap_or("both") {
+                "both" => ClosedInterval::Both,
+                "left" => ClosedInterval::Left,
+                "right" => ClosedInterval::Right,
+                "none" => ClosedInterval::None,
+                other => return Err(bad(path, format!("unknown closed {other:?} (both, left, right, none)"))),
+            };
+            input().is_between(args[1].clone(), args[2].clone(), closed)
+        },
+        "any" | "all" => {
+            arity(1)?;
+            opts.check_known(&["ignore_nulls"])?;
+            let ignore_nulls = opts.boolean("ignore_nulls", true)?;
+            if name == "any" { input().any(ignore_nulls) } else { input().all(ignore_nulls) }
+        },
+        "forward_fill" | "backward_fill" => {
+            arity(1)?;
+            opts.check_known(&["limit"])?;
+            let limit = match f.options.get("limit") {
+                Some(_) => Some(IdxSize::try_from(opts.uint("limit", 0)?).map_err(|_| bad(path, "limit is too large"))?),
+                None => None,
+            };
+            let strategy = if name == "forward_fill" { FillNullStrategy::Forward(limit) } else { FillNullStrategy::Backward(limit) };
+            input().fill_null_with_strategy(strategy)
+        },
+        "rank" => {
+            arity(1)?;
+            opts.check_known(&["method", "descending"])?;
+            let method = match opts.string("method")?.as_deref().unwrap_or("average") {
+                "average" => RankMethod::Average,
+                "min" => RankMethod::Min,
+                "max" => RankMethod::Max,
+                "dense" => RankMethod::Dense,
+                "ordinal" => RankMethod::Ordinal,
+                other => return Err(bad(path, format!("unknown method {other:?} (average, min, max, dense, ordinal)"))),
+            };
+            input().rank(RankOptions { method, descending: opts.boolean("descending", false)? }, None)
+        },
+        "sum_horizontal" | "mean_horizontal" | "min_horizontal" | "max_horizontal" => {
+            if args.is_empty() {
+                return Err(bad(path, "takes at least one argument"));
+            }
+            let ignore_nulls = if name.starts_with("sum") || name.starts_with("mean") {
+                opts.check_known(&["ignore_nulls"])?;
+                opts.boolean("ignore_nulls", true)?
+            } else {
+                opts.check_known(&[])?;
+                true
+            };
+            match name {
+                "sum_horizontal" => polars::lazy::dsl::sum_horizontal(&args, ignore_nulls)?,
+                "mean_horizontal" => polars::lazy::dsl::mean_horizontal(&args, ignore_nulls)?,
+                "min_horizontal" => polars::lazy::dsl::min_horizontal(&args)?,
+                _ => polars::lazy::dsl::max_horizontal(&args)?,
+            }
+        },
+        "concat_str" => {
+            if args.is_empty() {
+                return Err(bad(path, "takes at least one argument"));
+            }
+            opts.check_known(&["separator", "ignore_nulls"])?;
+            concat_str(&args, &opts.string("separator")?.unwrap_or_default(), opts.boolean("ignore_nulls", false)?)
         },
         "diff" => {
             arity(1)?;
@@ -516,6 +612,17 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
             }
             input().str().replace_all(lit(pattern), lit(opts.required_string("value")?), literal)
         },
+        "str.replace" => {
+            // The first match only, as polars' str.replace.
+            arity(1)?;
+            opts.check_known(&["pattern", "value", "literal"])?;
+            let pattern = opts.required_string("pattern")?;
+            let literal = opts.boolean("literal", false)?;
+            if !literal {
+                regex_check(&pattern, path)?;
+            }
+            input().str().replace(lit(pattern), lit(opts.required_string("value")?), literal)
+        },
         "str.slice" => {
             arity(1)?;
             opts.check_known(&["offset", "length"])?;
@@ -531,6 +638,12 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
             let every = opts.required_string("every")?;
             Duration::try_parse(&every).map_err(|e| bad(path, format!("every {every:?}: {e}")))?;
             input().dt().truncate(lit(every))
+        },
+        "dt.offset_by" => {
+            // args[1]: the offset, a duration string ("1d", "-2h30m") per row or literal.
+            arity(2)?;
+            opts.check_known(&[])?;
+            input().dt().offset_by(args[1].clone())
         },
         "dt.strftime" => {
             arity(1)?;

@@ -69,6 +69,45 @@ async fn a_pipeline_of_polars_expressions_matches_in_process_polars() {
     server.stop().await;
 }
 
+/// Numeric, row-wise, fill, rank, string and temporal functions travel as
+/// polaroid.v1's expression tree (what other languages' clients send) and
+/// give what polars gives in-process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn functions_in_the_expression_protocol_match_polars() {
+    let server = TestServer::with_sample().await;
+    let client = Client::connect(format!("http://{}", server.addr)).await.unwrap().with_shipping(Shipping::Expressions);
+    // Nulls where size > 300, for the fill to fill.
+    let holes = || when(col("size").gt(lit(300))).then(lit(NULL).cast(DataType::Int64)).otherwise(col("size"));
+    let exprs = || {
+        [
+            col("symbol"),
+            col("price").pow(lit(2)).alias("sq"),
+            col("price").clip(lit(150), lit(300)).alias("clipped"),
+            col("price").clip_min(lit(200)).alias("at_least"),
+            col("price").log1p().alias("l1p"),
+            col("price").floor().alias("fl"),
+            col("price").ceil().alias("ce"),
+            col("price").is_between(lit(150), lit(300), ClosedInterval::Left).alias("between"),
+            col("size").shift_and_fill(lit(2), lit(-1)).alias("shifted"),
+            holes().alias("holes"),
+            holes().fill_null_with_strategy(FillNullStrategy::Forward(Some(2))).alias("ffill"),
+            col("price").rank(RankOptions { method: RankMethod::Min, descending: true }, None).alias("rank"),
+            polars::lazy::dsl::sum_horizontal([col("price"), col("size")], true).unwrap().alias("sum_h"),
+            polars::lazy::dsl::max_horizontal([col("price"), col("size")]).unwrap().alias("max_h"),
+            concat_str([col("symbol"), col("size").cast(DataType::String)], ":", false).alias("key"),
+            col("symbol").str().replace(lit("A"), lit("a"), true).alias("first_a"),
+            col("ts").dt().offset_by(lit("1d2h")).alias("later"),
+        ]
+    };
+    let got = client.scan_parquet("trades.parquet").await.unwrap().select(exprs()).await.unwrap().fetch().await.unwrap();
+    let want = local("trades.parquet").select(exprs()).collect().unwrap();
+    assert!(got.height() > 1000);
+    let nulls = |name: &str| want.column(name).unwrap().null_count();
+    assert!(nulls("holes") > 1000 && nulls("ffill") < nulls("holes"), "{} {}", nulls("holes"), nulls("ffill"));
+    assert_frames_close(&got, &want);
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upload_join_asof_and_sql_through_the_client() {
     let server = TestServer::with_sample().await;

@@ -262,6 +262,16 @@ async fn bad_expressions_are_refused_naming_the_node() {
         (vec![f("rolling_mean", vec![c("price")], &[])], "window_size (a positive integer) is required"),
         (vec![f("dt.truncate", vec![c("ts")], &[("every", Value::String("5 minutes".into()))])], "every \"5 minutes\""),
         (vec![c("no_such_column")], "no_such_column"),
+        (vec![f("rank", vec![c("price")], &[("method", Value::String("random".into()))])], "unknown method \"random\" (average, min, max, dense, ordinal)"),
+        (
+            vec![f("is_between", vec![c("price"), l(Value::Int64(1)), l(Value::Int64(2))], &[("closed", Value::String("open".into()))])],
+            "exprs[0].function(is_between): unknown closed \"open\"",
+        ),
+        (vec![f("clip", vec![c("price"), l(Value::Int64(1))], &[])], "exprs[0].function(clip): takes 3 argument(s)"),
+        (vec![f("sum_horizontal", vec![], &[])], "exprs[0].function(sum_horizontal): takes at least one argument"),
+        (vec![f("min_horizontal", vec![c("price")], &[("ignore_nulls", Value::Boolean(true))])], "unknown option \"ignore_nulls\" (expected: none)"),
+        (vec![f("str.replace", vec![c("symbol")], &[("pattern", Value::String("[".into())), ("value", Value::String("".into()))])], "invalid regex"),
+        (vec![f("forward_fill", vec![c("price")], &[("limit", Value::Int64(-1))])], "option limit must not be negative"),
         (
             vec![f("is_in", vec![c("symbol"), l(Value::List(proto::LiteralList { values: vec![lv(Value::List(proto::LiteralList::default()))] }))], &[])],
             "exprs[0].function(is_in).args[1].literal.list[0]: nested lists are not supported",
