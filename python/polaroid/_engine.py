@@ -37,6 +37,15 @@ class UnsupportedError(PolaroidError, NotImplementedError):
     """A plan node or expression the server cannot run (yet)."""
 
 
+def _duration_text(window: Any) -> str | None:
+    """polars' Duration (months, weeks, days, ns, negative, index count) as text, or None if it counts rows."""
+    months, weeks, days, ns, negative, rows = window
+    if rows:
+        return None
+    text = "".join(f"{n}{unit}" for n, unit in ((months, "mo"), (weeks, "w"), (days, "d"), (ns, "ns")) if n) or "0ns"
+    return f"-{text}" if negative else text
+
+
 def _unsupported(what: str) -> UnsupportedError:
     return UnsupportedError(f"polaroid cannot run {what} on the server yet")
 
@@ -394,11 +403,30 @@ class _Translator:
         elif family == "TemporalFunction":
             return self._temporal(name, args, x, inputs)  # type: ignore[arg-type]
         elif family == "RollingFunction":
-            window, min_samples = args[0], args[1]
+            # (window_size, min_samples, weights, center, fn_params): ddof is std/var's only parameter.
+            window, min_samples, weights, center, params = (*args, None, None, ())[:5]
             op = {"Sum": "rolling_sum", "Mean": "rolling_mean", "Min": "rolling_min", "Max": "rolling_max",
                   "Std": "rolling_std", "Var": "rolling_var"}.get(name)
-            if op:
-                return getattr(x, op)(window, min_samples=min_samples)
+            if op and weights is None and not center:
+                if name in ("Std", "Var"):
+                    return getattr(x, op)(window, min_samples=min_samples, ddof=params[0] if params else 1)
+                if not params:
+                    return getattr(x, op)(window, min_samples=min_samples)
+        elif family == "RollingFunctionBy":
+            # (window as (months, weeks, days, ns, negative, index count), min_samples, closed, fn_params)
+            window, min_samples, closed, params = args
+            op = {"SumBy": "rolling_sum_by", "MeanBy": "rolling_mean_by", "MinBy": "rolling_min_by",
+                  "MaxBy": "rolling_max_by", "StdBy": "rolling_std_by", "VarBy": "rolling_var_by"}.get(name)
+            if name == "QuantileBy" and tuple(params) == (0.5, "linear"):
+                op, params = "rolling_median_by", ()
+            duration = _duration_text(window)
+            if op and duration is not None:
+                by = self.expr(inputs[1])
+                if name in ("StdBy", "VarBy"):
+                    return getattr(x, op)(by, duration, min_samples=min_samples, closed=closed,
+                                          ddof=params[0] if params else 1)
+                if not params:
+                    return getattr(x, op)(by, duration, min_samples=min_samples, closed=closed)
         elif name in ("cum_sum", "cum_prod", "cum_min", "cum_max", "cum_count"):
             return getattr(x, name)(reverse=bool(args[0]) if args else False)
         elif name == "shift_and_fill":

@@ -115,6 +115,13 @@ def to_literal(value: Any, dtype: Any = None) -> pb.Literal:
     return out
 
 
+def _window(value: str | dt.timedelta) -> str:
+    """A duration as polars writes it ("1m30s"); a timedelta to whole microseconds."""
+    if isinstance(value, dt.timedelta):
+        return f"{(value.days * 86_400 + value.seconds) * 1_000_000 + value.microseconds}us"
+    return value
+
+
 def _options(**options: Any) -> dict[str, pb.Literal]:
     return {k: to_literal(v) for k, v in options.items() if v is not None}
 
@@ -306,10 +313,37 @@ class Expr:
         return self._fn("rolling_min", window_size=window_size, min_periods=min_samples)
     def rolling_max(self, window_size: int, *, min_samples: int | None = None) -> Expr:
         return self._fn("rolling_max", window_size=window_size, min_periods=min_samples)
-    def rolling_std(self, window_size: int, *, min_samples: int | None = None) -> Expr:
-        return self._fn("rolling_std", window_size=window_size, min_periods=min_samples)
-    def rolling_var(self, window_size: int, *, min_samples: int | None = None) -> Expr:
-        return self._fn("rolling_var", window_size=window_size, min_periods=min_samples)
+    def rolling_std(self, window_size: int, *, min_samples: int | None = None, ddof: int = 1) -> Expr:
+        return self._fn("rolling_std", window_size=window_size, min_periods=min_samples, ddof=ddof)
+    def rolling_var(self, window_size: int, *, min_samples: int | None = None, ddof: int = 1) -> Expr:
+        return self._fn("rolling_var", window_size=window_size, min_periods=min_samples, ddof=ddof)
+
+    # Windows of time over a sorted column `by`, as polars' rolling_*_by.
+    def _rolling_by(self, name: str, by: IntoExpr, window_size: str | dt.timedelta, min_samples: int,
+                    closed: str, **more: Any) -> Expr:
+        return self._fn(name, into_expr(by), window_size=_window(window_size), min_periods=min_samples, closed=closed,
+                        **more)
+    def rolling_sum_by(self, by: IntoExpr, window_size: str | dt.timedelta, *, min_samples: int = 1,
+                       closed: str = "right") -> Expr:
+        return self._rolling_by("rolling_sum_by", by, window_size, min_samples, closed)
+    def rolling_mean_by(self, by: IntoExpr, window_size: str | dt.timedelta, *, min_samples: int = 1,
+                        closed: str = "right") -> Expr:
+        return self._rolling_by("rolling_mean_by", by, window_size, min_samples, closed)
+    def rolling_min_by(self, by: IntoExpr, window_size: str | dt.timedelta, *, min_samples: int = 1,
+                       closed: str = "right") -> Expr:
+        return self._rolling_by("rolling_min_by", by, window_size, min_samples, closed)
+    def rolling_max_by(self, by: IntoExpr, window_size: str | dt.timedelta, *, min_samples: int = 1,
+                       closed: str = "right") -> Expr:
+        return self._rolling_by("rolling_max_by", by, window_size, min_samples, closed)
+    def rolling_median_by(self, by: IntoExpr, window_size: str | dt.timedelta, *, min_samples: int = 1,
+                          closed: str = "right") -> Expr:
+        return self._rolling_by("rolling_median_by", by, window_size, min_samples, closed)
+    def rolling_std_by(self, by: IntoExpr, window_size: str | dt.timedelta, *, min_samples: int = 1,
+                       closed: str = "right", ddof: int = 1) -> Expr:
+        return self._rolling_by("rolling_std_by", by, window_size, min_samples, closed, ddof=ddof)
+    def rolling_var_by(self, by: IntoExpr, window_size: str | dt.timedelta, *, min_samples: int = 1,
+                       closed: str = "right", ddof: int = 1) -> Expr:
+        return self._rolling_by("rolling_var_by", by, window_size, min_samples, closed, ddof=ddof)
 
     # -- order
 

@@ -135,6 +135,11 @@ def test_numeric_string_and_row_wise_functions_match_polars(client: pr.Client, d
             c("venue").str.replace("[A-Z]", "_").alias("first_upper"),
             c("ts").dt.offset_by("1d2h").alias("later"),
             c("ts").dt.to_string("%H:%M").alias("hhmm"),
+            c("price").rolling_std(5, ddof=0).alias("std5_ddof0"),
+            c("price").rolling_mean_by("ts", "1m30s", min_samples=2, closed="both").alias("mean_90s"),
+            c("price").rolling_max_by("ts", dt.timedelta(minutes=5)).alias("max_5m"),
+            c("price").rolling_median_by("ts", "10m").alias("median_10m"),
+            c("price").rolling_std_by("ts", "1h", ddof=0).alias("std_1h"),
         ]
 
     def aggs(c):

@@ -61,6 +61,11 @@ def _more_functions(trades: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
                                                       (pl.col("price") > 300).any().alias("big"),
                                                       (pl.col("price") > 0).all().alias("positive")).sort("symbol"),
         "row_count_only": trades.select(pl.len()),
+        "time_windows": trades.sort("ts").select(
+            pl.col("price").rolling_mean_by("ts", "1m30s", min_samples=2, closed="left").alias("mean"),
+            pl.col("price").rolling_median_by("ts", "10m").alias("median"),
+            pl.col("price").rolling_var_by("ts", "1h", ddof=0).alias("var"),
+            pl.col("price").rolling_std(5, ddof=0).alias("std5")),
     }
 
 
@@ -85,6 +90,10 @@ def test_what_cannot_be_translated_is_named_or_falls_back(client: pr.Client, dat
     rounded = pl.scan_parquet(data_dir / "trades.parquet").select(pl.col("price").round(1), "symbol")
     with pytest.raises(pr.UnsupportedError, match="round"):
         rounded.collect(engine=pr.Engine(client, root=data_dir))
+    # A centred window is not in the protocol: refused, not run as a trailing one.
+    centred = pl.scan_parquet(data_dir / "trades.parquet").select(pl.col("price").rolling_mean(5, center=True))
+    with pytest.raises(pr.UnsupportedError, match="Mean"):
+        centred.collect(engine=pr.Engine(client, root=data_dir))
     with pytest.warns(UserWarning, match="running this query locally"):
         got = rounded.collect(engine=pr.Engine(client, root=data_dir, fallback=True))
     assert_frame_equal(got, rounded.collect())

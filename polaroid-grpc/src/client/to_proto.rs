@@ -238,6 +238,16 @@ fn literal_arg(input: &[Expr], i: usize, path: &str) -> Result<Value> {
     }
 }
 
+/// A rolling std/var's ddof as the protocol's option; other parameters
+/// (quantiles, ranks) are not in the protocol.
+fn rolling_ddof(params: Option<&RollingFnParams>, path: &str) -> Result<Option<(&'static str, Value)>> {
+    match params {
+        None => Ok(None),
+        Some(RollingFnParams::Var(v)) => Ok(Some(("ddof", Value::Int64(v.ddof as i64)))),
+        Some(other) => Err(unsupported(path, format!("rolling parameters {other:?}"))),
+    }
+}
+
 fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::Expr> {
     let fpath = format!("{path}.{f}");
     let first = || -> Result<proto::Expr> {
@@ -358,13 +368,40 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
             if options.weights.is_some() || options.center {
                 return Err(unsupported(path, "rolling windows with weights or center=true"));
             }
-            with(
-                name,
-                &[
-                    ("window_size", Value::Int64(options.window_size as i64)),
-                    ("min_periods", Value::Int64(options.min_periods as i64)),
-                ],
-            )?
+            let mut opts = vec![
+                ("window_size", Value::Int64(options.window_size as i64)),
+                ("min_periods", Value::Int64(options.min_periods as i64)),
+            ];
+            opts.extend(rolling_ddof(options.fn_params.as_ref(), path)?);
+            with(name, &opts)?
+        },
+        FunctionExpr::RollingExprBy { function_by, options } => {
+            use polars::prelude::RollingFunctionBy as R;
+            let name = match function_by {
+                R::SumBy => "rolling_sum_by",
+                R::MeanBy => "rolling_mean_by",
+                R::MinBy => "rolling_min_by",
+                R::MaxBy => "rolling_max_by",
+                R::StdBy => "rolling_std_by",
+                R::VarBy => "rolling_var_by",
+                other => return Err(unsupported(path, format!("rolling function {other:?}"))),
+            };
+            if options.window_size.parsed_int {
+                return Err(unsupported(path, "a rolling window counted in rows (use rolling_* without _by)"));
+            }
+            let closed = match options.closed_window {
+                ClosedWindow::Right => "right",
+                ClosedWindow::Left => "left",
+                ClosedWindow::Both => "both",
+                ClosedWindow::None => "none",
+            };
+            let mut opts = vec![
+                ("window_size", Value::String(options.window_size.to_string())),
+                ("min_periods", Value::Int64(options.min_periods as i64)),
+                ("closed", Value::String(closed.into())),
+            ];
+            opts.extend(rolling_ddof(options.fn_params.as_ref(), path)?);
+            all_inputs(name, &opts)?
         },
         FunctionExpr::StringExpr(s) => match s {
             S::Contains { literal: lit_pat, .. } => {

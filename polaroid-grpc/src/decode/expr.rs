@@ -388,14 +388,49 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
         return Ok(build(input()));
     }
 
+    // std and var take ddof (default 1, as polars).
+    let ddof = |opts: &Options| -> Result<Option<RollingFnParams>> {
+        if !matches!(name, "rolling_std" | "rolling_var" | "rolling_std_by" | "rolling_var_by") {
+            return Ok(None);
+        }
+        let ddof = u8::try_from(opts.uint("ddof", 1)?).map_err(|_| bad(path, "ddof is too large"))?;
+        Ok(Some(RollingFnParams::Var(RollingVarParams { ddof })))
+    };
     let rolling = |opts: &Options| -> Result<RollingOptionsFixedWindow> {
-        opts.check_known(&["window_size", "min_periods"])?;
+        opts.check_known(if name.starts_with("rolling_std") || name.starts_with("rolling_var") {
+            &["window_size", "min_periods", "ddof"]
+        } else {
+            &["window_size", "min_periods"]
+        })?;
         let window_size = opts.uint("window_size", 0)? as usize;
         if window_size == 0 {
             return Err(bad(path, "option window_size (a positive integer) is required"));
         }
         let min_periods = opts.uint("min_periods", window_size as u64)? as usize;
-        Ok(RollingOptionsFixedWindow { window_size, min_periods, ..Default::default() })
+        Ok(RollingOptionsFixedWindow { window_size, min_periods, fn_params: ddof(opts)?, ..Default::default() })
+    };
+    // A window of time by args[1] (sorted): window_size a duration ("5m").
+    let rolling_by = |opts: &Options| -> Result<RollingOptionsDynamicWindow> {
+        arity(2)?;
+        opts.check_known(if name.starts_with("rolling_std") || name.starts_with("rolling_var") {
+            &["window_size", "min_periods", "closed", "ddof"]
+        } else {
+            &["window_size", "min_periods", "closed"]
+        })?;
+        let every = opts.required_string("window_size")?;
+        let window_size = Duration::try_parse(&every).map_err(|e| bad(path, format!("window_size {every:?}: {e}")))?;
+        if window_size.is_zero() || window_size.negative() || window_size.parsed_int {
+            return Err(bad(path, format!("window_size {every:?} must be a positive duration such as \"5m\"")));
+        }
+        let closed_window = match opts.string("closed")?.as_deref().unwrap_or("right") {
+            "right" => ClosedWindow::Right,
+            "left" => ClosedWindow::Left,
+            "both" => ClosedWindow::Both,
+            "none" => ClosedWindow::None,
+            other => return Err(bad(path, format!("unknown closed {other:?} (right, left, both, none)"))),
+        };
+        let min_periods = opts.uint("min_periods", 1)? as usize;
+        Ok(RollingOptionsDynamicWindow { window_size, min_periods, closed_window, fn_params: ddof(opts)? })
     };
 
     Ok(match name {
@@ -566,6 +601,21 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
         "rolling_max" => input_checked(&args, path)?.rolling_max(rolling(&opts)?),
         "rolling_std" => input_checked(&args, path)?.rolling_std(rolling(&opts)?),
         "rolling_var" => input_checked(&args, path)?.rolling_var(rolling(&opts)?),
+        "rolling_sum_by" | "rolling_mean_by" | "rolling_min_by" | "rolling_max_by" | "rolling_std_by" | "rolling_var_by"
+        | "rolling_median_by" => {
+            // Checks the arity before args are read.
+            let options = rolling_by(&opts)?;
+            let (x, by) = (input(), args[1].clone());
+            match name {
+                "rolling_sum_by" => x.rolling_sum_by(by, options),
+                "rolling_mean_by" => x.rolling_mean_by(by, options),
+                "rolling_min_by" => x.rolling_min_by(by, options),
+                "rolling_max_by" => x.rolling_max_by(by, options),
+                "rolling_std_by" => x.rolling_std_by(by, options),
+                "rolling_var_by" => x.rolling_var_by(by, options),
+                _ => x.rolling_median_by(by, options),
+            }
+        },
         "sort" => {
             arity(1)?;
             opts.check_known(&["descending", "nulls_last"])?;

@@ -97,6 +97,30 @@ async fn functions_in_the_expression_protocol_match_polars() {
             concat_str([col("symbol"), col("size").cast(DataType::String)], ":", false).alias("key"),
             col("symbol").str().replace(lit("A"), lit("a"), true).alias("first_a"),
             col("ts").dt().offset_by(lit("1d2h")).alias("later"),
+            col("price")
+                .rolling_std(RollingOptionsFixedWindow {
+                    window_size: 5,
+                    min_periods: 2,
+                    fn_params: Some(RollingFnParams::Var(RollingVarParams { ddof: 0 })),
+                    ..Default::default()
+                })
+                .alias("std5_ddof0"),
+            col("price")
+                .rolling_mean_by(col("ts"), RollingOptionsDynamicWindow {
+                    window_size: Duration::parse("1m30s"),
+                    min_periods: 2,
+                    closed_window: ClosedWindow::Both,
+                    fn_params: None,
+                })
+                .alias("mean_90s"),
+            col("price")
+                .rolling_var_by(col("ts"), RollingOptionsDynamicWindow {
+                    window_size: Duration::parse("10m"),
+                    min_periods: 1,
+                    closed_window: ClosedWindow::Right,
+                    fn_params: Some(RollingFnParams::Var(RollingVarParams { ddof: 0 })),
+                })
+                .alias("var_10m_ddof0"),
         ]
     };
     let got = client.scan_parquet("trades.parquet").await.unwrap().select(exprs()).await.unwrap().fetch().await.unwrap();

@@ -272,6 +272,10 @@ async fn bad_expressions_are_refused_naming_the_node() {
         (vec![f("min_horizontal", vec![c("price")], &[("ignore_nulls", Value::Boolean(true))])], "unknown option \"ignore_nulls\" (expected: none)"),
         (vec![f("str.replace", vec![c("symbol")], &[("pattern", Value::String("[".into())), ("value", Value::String("".into()))])], "invalid regex"),
         (vec![f("forward_fill", vec![c("price")], &[("limit", Value::Int64(-1))])], "option limit must not be negative"),
+        (vec![f("rolling_mean_by", vec![c("price")], &[("window_size", Value::String("5m".into()))])], "function(rolling_mean_by): takes 2 argument(s)"),
+        (vec![f("rolling_mean_by", vec![c("price"), c("ts")], &[("window_size", Value::String("5i".into()))])], "window_size \"5i\" must be a positive duration"),
+        (vec![f("rolling_sum_by", vec![c("price"), c("ts")], &[])], "option window_size is required"),
+        (vec![f("rolling_sum_by", vec![c("price"), c("ts")], &[("window_size", Value::String("1h".into())), ("ddof", Value::Int64(0))])], "unknown option \"ddof\""),
         (
             vec![f("is_in", vec![c("symbol"), l(Value::List(proto::LiteralList { values: vec![lv(Value::List(proto::LiteralList::default()))] }))], &[])],
             "exprs[0].function(is_in).args[1].literal.list[0]: nested lists are not supported",
