@@ -37,12 +37,13 @@ class UnsupportedError(PolaroidError, NotImplementedError):
     """A plan node or expression the server cannot run (yet)."""
 
 
-def _duration_text(window: Any) -> str | None:
-    """polars' Duration (months, weeks, days, ns, negative, index count) as text, or None if it counts rows."""
-    months, weeks, days, ns, negative, rows = window
+def _duration_text(window: Any) -> str:
+    """polars' Duration, as the visitor shows it (months, weeks, days, ns, counts rows, negative), as text."""
+    months, weeks, days, ns, rows, negative = window
     if rows:
-        return None
-    text = "".join(f"{n}{unit}" for n, unit in ((months, "mo"), (weeks, "w"), (days, "d"), (ns, "ns")) if n) or "0ns"
+        text = f"{ns}i"
+    else:
+        text = "".join(f"{n}{unit}" for n, unit in ((months, "mo"), (weeks, "w"), (days, "d"), (ns, "ns")) if n) or "0ns"
     return f"-{text}" if negative else text
 
 
@@ -235,10 +236,22 @@ class _Translator:
         return self._input(node.input).select(list(self.nt.get_schema()))
 
     def _node_GroupBy(self, node: Any) -> RemoteFrame:
-        if node.options.dynamic is not None or node.options.rolling is not None:
-            raise _unsupported("group_by_dynamic/rolling (use RemoteFrame.ohlcv for bars)")
         frame = self._input(node.input)
-        grouped = frame.group_by(self.named(node.keys), maintain_order=node.maintain_order).agg(self.named(node.aggs))
+        dynamic, rolling = node.options.dynamic, node.options.rolling
+        if dynamic is not None:
+            every, period, offset = (_duration_text(d) for d in (dynamic.every, dynamic.period, dynamic.offset))
+            group = frame.group_by_dynamic(
+                dynamic.index_column, every=every, period=period, offset=offset,  # type: ignore[arg-type]
+                include_boundaries=dynamic.include_boundaries, closed=dynamic.closed_window,
+                label=str(dynamic.label).replace("_", ""), group_by=self.named(node.keys),
+                start_by=str(dynamic.start_by).replace("_", "").replace("windowbound", "window"))
+        elif rolling is not None:
+            group = frame.rolling(rolling.index_column, period=_duration_text(rolling.period),  # type: ignore[arg-type]
+                                  offset=_duration_text(rolling.offset), closed=rolling.closed_window,
+                                  group_by=self.named(node.keys))
+        else:
+            group = frame.group_by(self.named(node.keys), maintain_order=node.maintain_order)
+        grouped = group.agg(self.named(node.aggs))
         return self._sliced(grouped, node.options.slice)
 
     def _node_Sort(self, node: Any) -> RemoteFrame:
@@ -420,7 +433,7 @@ class _Translator:
             if name == "QuantileBy" and tuple(params) == (0.5, "linear"):
                 op, params = "rolling_median_by", ()
             duration = _duration_text(window)
-            if op and duration is not None:
+            if op and not window[4]:  # a window of time, not of rows
                 by = self.expr(inputs[1])
                 if name in ("StdBy", "VarBy"):
                     return getattr(x, op)(by, duration, min_samples=min_samples, closed=closed,

@@ -115,10 +115,10 @@ def to_literal(value: Any, dtype: Any = None) -> pb.Literal:
     return out
 
 
-def _window(value: str | dt.timedelta) -> str:
-    """A duration as polars writes it ("1m30s"); a timedelta to whole microseconds."""
+def duration_text(value: str | dt.timedelta) -> str:
+    """A polars duration string (``"5m"``); a timedelta becomes whole microseconds."""
     if isinstance(value, dt.timedelta):
-        return f"{(value.days * 86_400 + value.seconds) * 1_000_000 + value.microseconds}us"
+        return f"{value // dt.timedelta(microseconds=1)}us"
     return value
 
 
@@ -321,7 +321,7 @@ class Expr:
     # Windows of time over a sorted column `by`, as polars' rolling_*_by.
     def _rolling_by(self, name: str, by: IntoExpr, window_size: str | dt.timedelta, min_samples: int,
                     closed: str, **more: Any) -> Expr:
-        return self._fn(name, into_expr(by), window_size=_window(window_size), min_periods=min_samples, closed=closed,
+        return self._fn(name, into_expr(by), window_size=duration_text(window_size), min_periods=min_samples, closed=closed,
                         **more)
     def rolling_sum_by(self, by: IntoExpr, window_size: str | dt.timedelta, *, min_samples: int = 1,
                        closed: str = "right") -> Expr:

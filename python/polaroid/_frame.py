@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import pyarrow as pa
 
-from polaroid._expr import Expr, IntoExpr, col, into_expr
+from polaroid._expr import Expr, IntoExpr, col, duration_text as _duration, into_expr
 from polaroid.v1 import polaroid_pb2 as pb
 
 if TYPE_CHECKING:
@@ -60,12 +60,6 @@ def _names(value: str | Sequence[str] | None) -> list[str]:
         return []
     return [value] if isinstance(value, str) else list(value)
 
-
-def _duration(value: str | dt.timedelta) -> str:
-    """A polars duration string (``"5m"``); a timedelta becomes whole microseconds."""
-    if isinstance(value, dt.timedelta):
-        return f"{value // dt.timedelta(microseconds=1)}us"
-    return value
 
 
 def _column_name(key: IntoExpr) -> str:
@@ -142,6 +136,25 @@ class RemoteFrame:
     def group_by(self, *by: IntoExpr | Sequence[IntoExpr], maintain_order: bool = False) -> GroupBy:
         """As ``LazyFrame.group_by``; finish with ``.agg(...)``."""
         return GroupBy(self, _exprs(by, {}), maintain_order)
+
+    def group_by_dynamic(self, index_column: str, *, every: str | dt.timedelta,
+                         period: str | dt.timedelta | None = None, offset: str | dt.timedelta | None = None,
+                         include_boundaries: bool = False, closed: str = "left", label: str = "left",
+                         group_by: IntoExpr | Sequence[IntoExpr] | None = None,
+                         start_by: str = "window") -> GroupBy:
+        """As ``LazyFrame.group_by_dynamic`` (``index_column`` sorted within each group); finish with ``.agg(...)``."""
+        window = pb.DynamicGroup(index_column=index_column, every=_duration(every),
+                                 period=_duration(period) if period is not None else "",
+                                 offset=_duration(offset) if offset is not None else "", closed=closed,
+                                 label=label, include_boundaries=include_boundaries, start_by=start_by)
+        return GroupBy(self, _exprs([] if group_by is None else [group_by], {}), False, dynamic=window)
+
+    def rolling(self, index_column: str, *, period: str | dt.timedelta, offset: str | dt.timedelta | None = None,
+                closed: str = "right", group_by: IntoExpr | Sequence[IntoExpr] | None = None) -> GroupBy:
+        """As ``LazyFrame.rolling``: one window per row, ending at it; finish with ``.agg(...)``."""
+        window = pb.RollingGroup(index_column=index_column, period=_duration(period),
+                                 offset=_duration(offset) if offset is not None else "", closed=closed)
+        return GroupBy(self, _exprs([] if group_by is None else [group_by], {}), False, rolling=window)
 
     def sort(self, by: str | Expr | Sequence[str | Expr], *more_by: str | Expr,
              descending: bool | Sequence[bool] = False, nulls_last: bool | Sequence[bool] = False,
@@ -415,15 +428,17 @@ def _batches_after(state: _StreamState) -> Iterator[pa.RecordBatch]:
 class GroupBy:
     """``frame.group_by(...)``: finish with :meth:`agg`."""
 
-    def __init__(self, frame: RemoteFrame, keys: list[pb.Expr], maintain_order: bool) -> None:
+    def __init__(self, frame: RemoteFrame, keys: list[pb.Expr], maintain_order: bool, *,
+                 dynamic: pb.DynamicGroup | None = None, rolling: pb.RollingGroup | None = None) -> None:
         self._frame = frame
         self._keys = keys
         self._maintain_order = maintain_order
+        self._window = {"dynamic": dynamic} if dynamic is not None else {"rolling": rolling} if rolling is not None else {}
 
     def agg(self, *aggs: IntoExpr | Sequence[IntoExpr], **named: IntoExpr) -> RemoteFrame:
         """As ``LazyGroupBy.agg``."""
         request = pb.GroupByRequest(handle=self._frame.id, keys=self._keys, aggs=_exprs(aggs, named),
-                                    maintain_order=self._maintain_order)
+                                    maintain_order=self._maintain_order, **self._window)
         return self._frame._derive(self._frame._stub.GroupBy, request)
 
 

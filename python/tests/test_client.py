@@ -223,6 +223,30 @@ def test_ohlcv_matches_group_by_dynamic(client: pr.Client, data_dir: Path) -> No
     assert bars["trades"].cast(pl.Int64).to_list() == want["trades"].cast(pl.Int64).to_list()
 
 
+def test_group_by_dynamic_and_rolling_match_polars(client: pr.Client, data_dir: Path) -> None:
+    def windows(frame, m, **kw):
+        return [
+            frame.group_by_dynamic("ts", every="1m", group_by="symbol").agg(m.col("price").last(), m.len()),
+            frame.group_by_dynamic("ts", every="5m", period="7m", offset="30s", closed="both", label="right",
+                                   include_boundaries=True, start_by="datapoint", **kw)
+                 .agg(m.col("size").sum(), m.col("price").max().alias("high")),
+            frame.rolling("ts", period="2m", group_by="symbol").agg(m.col("price").mean().alias("avg_2m")),
+            frame.rolling("ts", period=dt.timedelta(minutes=3), offset="-1m", closed="left")
+                 .agg(m.col("price").min().alias("low")),
+        ]
+
+    remote = client.scan_parquet("trades.parquet").filter(pr.col("symbol").is_not_null()).sort("ts")
+    here = local(data_dir, "trades.parquet").filter(pl.col("symbol").is_not_null()).sort("ts")
+    for got, want in zip(windows(remote, pr), windows(here, pl)):
+        want = want.collect()
+        assert want.height > 10
+        assert_frame_equal(got.collect(), want)
+    with pytest.raises(pr.InvalidArgumentError, match="label \"middle\""):
+        remote.group_by_dynamic("ts", every="1m", label="middle").agg(pr.len()).collect()
+    with pytest.raises(pr.InvalidArgumentError, match="period \"-2m\" must be positive"):
+        remote.rolling("ts", period="-2m").agg(pr.len()).collect()
+
+
 def test_tick_analytics_match_polars(client: pr.Client, data_dir: Path) -> None:
     ticks = client.scan_parquet("trades.parquet").filter(pr.col("symbol") == "MSFT")
     got = ticks.returns(by="symbol").collect()

@@ -61,6 +61,11 @@ def _more_functions(trades: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
                                                       (pl.col("price") > 300).any().alias("big"),
                                                       (pl.col("price") > 0).all().alias("positive")).sort("symbol"),
         "row_count_only": trades.select(pl.len()),
+        "group_by_dynamic": trades.sort("ts").group_by_dynamic("ts", every="1m", period="90s", group_by="symbol",
+                                                               closed="right", label="datapoint")
+                                  .agg(pl.col("price").last(), pl.col("size").sum()),
+        "rolling_group_by": trades.sort("ts").rolling("ts", period="2m", group_by="symbol")
+                                  .agg(pl.col("price").max().alias("high")),
         "time_windows": trades.sort("ts").select(
             pl.col("price").rolling_mean_by("ts", "1m30s", min_samples=2, closed="left").alias("mean"),
             pl.col("price").rolling_median_by("ts", "10m").alias("median"),

@@ -446,12 +446,25 @@ impl RemoteFrame {
 
     /// Start a group-by; finish it with [`RemoteGroupBy::agg`].
     pub fn group_by<E: AsRef<[Expr]>>(&self, keys: E) -> RemoteGroupBy {
-        RemoteGroupBy { frame: self.clone(), keys: keys.as_ref().to_vec(), maintain_order: false }
+        RemoteGroupBy { frame: self.clone(), keys: keys.as_ref().to_vec(), maintain_order: false, window: None }
     }
 
     /// Like [`group_by`](Self::group_by), keeping groups in order of first appearance.
     pub fn group_by_stable<E: AsRef<[Expr]>>(&self, keys: E) -> RemoteGroupBy {
-        RemoteGroupBy { frame: self.clone(), keys: keys.as_ref().to_vec(), maintain_order: true }
+        RemoteGroupBy { frame: self.clone(), keys: keys.as_ref().to_vec(), maintain_order: true, window: None }
+    }
+
+    /// Windows of `index_column` (sorted within each key group), as polars'
+    /// `group_by_dynamic`; `keys` may be empty.
+    pub fn group_by_dynamic<E: AsRef<[Expr]>>(&self, index_column: &str, keys: E, mut options: DynamicGroupOptions) -> RemoteGroupBy {
+        options.index_column = index_column.into();
+        RemoteGroupBy { frame: self.clone(), keys: keys.as_ref().to_vec(), maintain_order: false, window: Some(GroupWindow::Dynamic(options)) }
+    }
+
+    /// One window per row of `index_column`, ending at it, as polars' `rolling`.
+    pub fn rolling<E: AsRef<[Expr]>>(&self, index_column: &str, keys: E, mut options: RollingGroupOptions) -> RemoteGroupBy {
+        options.index_column = index_column.into();
+        RemoteGroupBy { frame: self.clone(), keys: keys.as_ref().to_vec(), maintain_order: false, window: Some(GroupWindow::Rolling(options)) }
     }
 
     /// Join on key columns; `args.how` picks the kind (as-of options included).
@@ -640,17 +653,26 @@ pub struct RemoteGroupBy {
     frame: RemoteFrame,
     keys: Vec<Expr>,
     maintain_order: bool,
+    window: Option<GroupWindow>,
+}
+
+pub(crate) enum GroupWindow {
+    Dynamic(DynamicGroupOptions),
+    Rolling(RollingGroupOptions),
 }
 
 impl RemoteGroupBy {
     pub async fn agg<E: AsRef<[Expr]>>(self, aggs: E) -> Result<RemoteFrame> {
         if self.frame.ships_plans() {
             let aggs = aggs.as_ref().to_vec();
-            let op = format!("group_by([{}]).agg([{}])", listed(&self.keys), listed(&aggs));
-            let grouped = match self.maintain_order {
-                true => self.frame.lazy().group_by_stable(self.keys),
-                false => self.frame.lazy().group_by(self.keys),
+            let lf = self.frame.lazy();
+            let (grouped, how) = match self.window {
+                None if self.maintain_order => (lf.group_by_stable(self.keys.clone()), "group_by_stable"),
+                None => (lf.group_by(self.keys.clone()), "group_by"),
+                Some(GroupWindow::Dynamic(o)) => (lf.group_by_dynamic(col(o.index_column.clone()), self.keys.clone(), o), "group_by_dynamic"),
+                Some(GroupWindow::Rolling(o)) => (lf.rolling(col(o.index_column.clone()), self.keys.clone(), o), "rolling"),
             };
+            let op = format!("{how}([{}]).agg([{}])", listed(&self.keys), listed(&aggs));
             return self.frame.ship(grouped.agg(aggs), op).await;
         }
         let request = proto::GroupByRequest {
@@ -658,6 +680,7 @@ impl RemoteGroupBy {
             keys: to_proto::exprs(&self.keys, "keys")?,
             aggs: to_proto::exprs(aggs.as_ref(), "aggs")?,
             maintain_order: self.maintain_order,
+            window: self.window.as_ref().map(to_proto::group_window).transpose()?,
         };
         let reply = self.frame.rpc().group_by(self.frame.client.request(request)).await?;
         self.frame.client.frame(reply)

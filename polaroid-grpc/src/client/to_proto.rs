@@ -447,3 +447,52 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
         other => return Err(unsupported(path, format!("function {other}"))),
     })
 }
+
+fn closed_text(closed: ClosedWindow) -> String {
+    match closed {
+        ClosedWindow::Left => "left",
+        ClosedWindow::Right => "right",
+        ClosedWindow::Both => "both",
+        ClosedWindow::None => "none",
+    }
+    .into()
+}
+
+/// A group-by's window as the protocol's message.
+pub(crate) fn group_window(window: &super::GroupWindow) -> Result<proto::group_by_request::Window> {
+    use proto::group_by_request::Window;
+    Ok(match window {
+        super::GroupWindow::Dynamic(o) => Window::Dynamic(proto::DynamicGroup {
+            index_column: o.index_column.to_string(),
+            every: o.every.to_string(),
+            period: o.period.to_string(),
+            offset: o.offset.to_string(),
+            closed: closed_text(o.closed_window),
+            label: match o.label {
+                Label::Left => "left",
+                Label::Right => "right",
+                Label::DataPoint => "datapoint",
+            }
+            .into(),
+            include_boundaries: o.include_boundaries,
+            start_by: match o.start_by {
+                StartBy::WindowBound => "window",
+                StartBy::DataPoint => "datapoint",
+                StartBy::Monday => "monday",
+                StartBy::Tuesday => "tuesday",
+                StartBy::Wednesday => "wednesday",
+                StartBy::Thursday => "thursday",
+                StartBy::Friday => "friday",
+                StartBy::Saturday => "saturday",
+                StartBy::Sunday => "sunday",
+            }
+            .into(),
+        }),
+        super::GroupWindow::Rolling(o) => Window::Rolling(proto::RollingGroup {
+            index_column: o.index_column.to_string(),
+            period: o.period.to_string(),
+            offset: o.offset.to_string(),
+            closed: closed_text(o.closed_window),
+        }),
+    })
+}

@@ -174,12 +174,113 @@ pub(crate) fn with_columns(lf: LazyFrame, req: &proto::WithColumnsRequest) -> Bu
 }
 
 pub(crate) fn group_by(lf: LazyFrame, req: &proto::GroupByRequest) -> Built {
-    if req.keys.is_empty() {
+    use proto::group_by_request::Window;
+    if req.keys.is_empty() && req.window.is_none() {
         return Err(invalid("group_by needs at least one key in `keys`"));
     }
     let keys = crate::decode::expr::exprs(&req.keys, "keys")?;
     let aggs = crate::decode::expr::exprs(&req.aggs, "aggs")?;
-    let text = format!("group_by({}).agg({})", expr_text(&keys), expr_text(&aggs));
-    let grouped = if req.maintain_order { lf.group_by_stable(keys) } else { lf.group_by(keys) };
+    let (grouped, how) = match &req.window {
+        None => {
+            let grouped = if req.maintain_order { lf.group_by_stable(keys.clone()) } else { lf.group_by(keys.clone()) };
+            (grouped, "group_by".to_string())
+        },
+        Some(Window::Dynamic(window)) => {
+            let options = dynamic_group(window)?;
+            let how = format!("group_by_dynamic({}, every={}, period={}, offset={})", window.index_column, options.every, options.period, options.offset);
+            (lf.group_by_dynamic(col(window.index_column.as_str()), keys.clone(), options), how)
+        },
+        Some(Window::Rolling(window)) => {
+            let options = rolling_group(window)?;
+            let how = format!("rolling({}, period={}, offset={})", window.index_column, options.period, options.offset);
+            (lf.rolling(col(window.index_column.as_str()), keys.clone(), options), how)
+        },
+    };
+    let text = format!("{how}({}).agg({})", expr_text(&keys), expr_text(&aggs));
     Ok((grouped.agg(aggs), text))
+}
+
+/// A window's duration option: `what` names it in errors.
+fn window_duration(text: &str, what: &str) -> Result<Duration, CoreError> {
+    Duration::try_parse(text).map_err(|e| invalid(format!("{what} {text:?}: {e}")))
+}
+
+fn closed_window(text: &str, default: ClosedWindow) -> Result<ClosedWindow, CoreError> {
+    Ok(match text {
+        "" => default,
+        "left" => ClosedWindow::Left,
+        "right" => ClosedWindow::Right,
+        "both" => ClosedWindow::Both,
+        "none" => ClosedWindow::None,
+        other => return Err(invalid(format!("window closed {other:?}: expected left, right, both or none"))),
+    })
+}
+
+fn window_column(name: &str) -> Result<(), CoreError> {
+    if name.is_empty() {
+        return Err(invalid("a window needs its `index_column`"));
+    }
+    Ok(())
+}
+
+fn dynamic_group(req: &proto::DynamicGroup) -> Result<DynamicGroupOptions, CoreError> {
+    window_column(&req.index_column)?;
+    if req.every.is_empty() {
+        return Err(invalid("group_by_dynamic needs `every` (a duration such as \"5m\")"));
+    }
+    let every = window_duration(&req.every, "every")?;
+    if every.is_zero() || every.negative() {
+        return Err(invalid(format!("every {:?} must be positive", req.every)));
+    }
+    let period = if req.period.is_empty() { every } else { window_duration(&req.period, "period")? };
+    if period.is_zero() || period.negative() {
+        return Err(invalid(format!("period {:?} must be positive", req.period)));
+    }
+    let offset = if req.offset.is_empty() { Duration::parse("0ns") } else { window_duration(&req.offset, "offset")? };
+    let label = match req.label.as_str() {
+        "" | "left" => Label::Left,
+        "right" => Label::Right,
+        "datapoint" => Label::DataPoint,
+        other => return Err(invalid(format!("label {other:?}: expected left, right or datapoint"))),
+    };
+    let start_by = match req.start_by.as_str() {
+        "" | "window" => StartBy::WindowBound,
+        "datapoint" => StartBy::DataPoint,
+        "monday" => StartBy::Monday,
+        "tuesday" => StartBy::Tuesday,
+        "wednesday" => StartBy::Wednesday,
+        "thursday" => StartBy::Thursday,
+        "friday" => StartBy::Friday,
+        "saturday" => StartBy::Saturday,
+        "sunday" => StartBy::Sunday,
+        other => return Err(invalid(format!("start_by {other:?}: expected window, datapoint or a weekday"))),
+    };
+    Ok(DynamicGroupOptions {
+        index_column: req.index_column.as_str().into(),
+        every,
+        period,
+        offset,
+        label,
+        include_boundaries: req.include_boundaries,
+        closed_window: closed_window(&req.closed, ClosedWindow::Left)?,
+        start_by,
+    })
+}
+
+fn rolling_group(req: &proto::RollingGroup) -> Result<RollingGroupOptions, CoreError> {
+    window_column(&req.index_column)?;
+    if req.period.is_empty() {
+        return Err(invalid("rolling needs `period` (a duration such as \"5m\")"));
+    }
+    let period = window_duration(&req.period, "period")?;
+    if period.is_zero() || period.negative() {
+        return Err(invalid(format!("period {:?} must be positive", req.period)));
+    }
+    let offset = if req.offset.is_empty() { -period } else { window_duration(&req.offset, "offset")? };
+    Ok(RollingGroupOptions {
+        index_column: req.index_column.as_str().into(),
+        period,
+        offset,
+        closed_window: closed_window(&req.closed, ClosedWindow::Right)?,
+    })
 }

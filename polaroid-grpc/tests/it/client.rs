@@ -132,6 +132,43 @@ async fn functions_in_the_expression_protocol_match_polars() {
     server.stop().await;
 }
 
+/// group_by_dynamic and the rolling group-by, as shipped plans and as the
+/// protocol's window messages, give what polars gives in-process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn windowed_group_bys_match_polars_either_way_they_travel() {
+    let server = TestServer::with_sample().await;
+    let dynamic = || DynamicGroupOptions {
+        every: Duration::parse("5m"),
+        period: Duration::parse("7m"),
+        offset: Duration::parse("30s"),
+        closed_window: ClosedWindow::Both,
+        label: Label::Right,
+        include_boundaries: true,
+        start_by: StartBy::DataPoint,
+        ..Default::default()
+    };
+    let rolling = || RollingGroupOptions {
+        period: Duration::parse("2m"),
+        offset: Duration::parse("-2m"),
+        closed_window: ClosedWindow::Left,
+        ..Default::default()
+    };
+    let aggs = || [col("price").max().alias("high"), col("size").sum(), len().alias("n")];
+    let sorted = || local("trades.parquet").sort(["ts"], Default::default());
+    let want_dynamic = sorted().group_by_dynamic(col("ts"), [col("symbol")], dynamic()).agg(aggs()).collect().unwrap();
+    let want_rolling = sorted().rolling(col("ts"), [col("symbol")], rolling()).agg(aggs()).collect().unwrap();
+    assert!(want_dynamic.height() > 100 && want_rolling.height() > 100);
+    for shipping in [Shipping::Plan, Shipping::Expressions] {
+        let client = Client::connect(format!("http://{}", server.addr)).await.unwrap().with_shipping(shipping);
+        let trades = client.scan_parquet("trades.parquet").await.unwrap().sort(["ts"], Default::default()).await.unwrap();
+        let got = trades.group_by_dynamic("ts", [col("symbol")], dynamic()).agg(aggs()).await.unwrap().fetch().await.unwrap();
+        assert_frames_close(&got, &want_dynamic);
+        let got = trades.rolling("ts", [col("symbol")], rolling()).agg(aggs()).await.unwrap().fetch().await.unwrap();
+        assert_frames_close(&got, &want_rolling);
+    }
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upload_join_asof_and_sql_through_the_client() {
     let server = TestServer::with_sample().await;

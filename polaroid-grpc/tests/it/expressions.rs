@@ -150,7 +150,7 @@ async fn group_by_with_every_aggregation_equals_polars() {
         alias(bin(f1("sum", bin(c("price"), BinaryOp::Mul, c("size"))), BinaryOp::TrueDiv, f1("sum", c("size"))), "vwap"),
     ];
     let g = client
-        .group_by(GroupByRequest { handle: t, keys: vec![c("symbol")], aggs, maintain_order: true })
+        .group_by(GroupByRequest { handle: t, keys: vec![c("symbol")], aggs, maintain_order: true, window: None })
         .await
         .unwrap()
         .into_inner()

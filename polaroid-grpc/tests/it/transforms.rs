@@ -310,3 +310,37 @@ async fn asof_join_of_trades_to_quotes_by_symbol_equals_polars() {
     assert!(err.message().contains("five seconds"), "{}", err.message());
     server.stop().await;
 }
+
+/// A group-by window that cannot be run is INVALID_ARGUMENT naming its field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_group_by_windows_are_refused_by_name() {
+    use polaroid_grpc::proto::{group_by_request::Window, DynamicGroup, GroupByRequest, RollingGroup, ScanRequest};
+    let server = TestServer::with_sample().await;
+    let mut client = server.client().await;
+    let scan = ScanRequest { path: "trades.parquet".into(), ..Default::default() };
+    let trades = client.scan(scan).await.unwrap().into_inner().info.unwrap().handle;
+    let dynamic = |every: &str, more: fn(&mut DynamicGroup)| {
+        let mut d = DynamicGroup { index_column: "ts".into(), every: every.into(), ..Default::default() };
+        more(&mut d);
+        Some(Window::Dynamic(d))
+    };
+    let cases = [
+        (dynamic("", |_| {}), "group_by_dynamic needs `every`"),
+        (dynamic("5 minutes", |_| {}), "every \"5 minutes\""),
+        (dynamic("-5m", |_| {}), "every \"-5m\" must be positive"),
+        (dynamic("5m", |d| d.index_column.clear()), "a window needs its `index_column`"),
+        (dynamic("5m", |d| d.closed = "open".into()), "window closed \"open\": expected left, right, both or none"),
+        (dynamic("5m", |d| d.start_by = "noon".into()), "start_by \"noon\""),
+        (Some(Window::Rolling(RollingGroup { index_column: "ts".into(), ..Default::default() })), "rolling needs `period`"),
+    ];
+    for (window, expected) in cases {
+        let request = GroupByRequest { handle: trades.clone(), window, ..Default::default() };
+        let err = client.group_by(request).await.unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{expected}: {err:?}");
+        assert!(err.message().contains(expected), "expected {expected:?} in {:?}", err.message());
+    }
+    // Without a window, keys are still required.
+    let err = client.group_by(GroupByRequest { handle: trades, ..Default::default() }).await.unwrap_err();
+    assert_eq!((err.code(), err.message()), (Code::InvalidArgument, "group_by needs at least one key in `keys`"));
+    server.stop().await;
+}

@@ -581,16 +581,52 @@ class WithColumnsRequest(_message.Message):
     def __init__(self, handle: _Optional[str] = ..., exprs: _Optional[_Iterable[_Union[Expr, _Mapping]]] = ...) -> None: ...
 
 class GroupByRequest(_message.Message):
-    __slots__ = ("handle", "keys", "aggs", "maintain_order")
+    __slots__ = ("handle", "keys", "aggs", "maintain_order", "dynamic", "rolling")
     HANDLE_FIELD_NUMBER: _ClassVar[int]
     KEYS_FIELD_NUMBER: _ClassVar[int]
     AGGS_FIELD_NUMBER: _ClassVar[int]
     MAINTAIN_ORDER_FIELD_NUMBER: _ClassVar[int]
+    DYNAMIC_FIELD_NUMBER: _ClassVar[int]
+    ROLLING_FIELD_NUMBER: _ClassVar[int]
     handle: str
     keys: _containers.RepeatedCompositeFieldContainer[Expr]
     aggs: _containers.RepeatedCompositeFieldContainer[Expr]
     maintain_order: bool
-    def __init__(self, handle: _Optional[str] = ..., keys: _Optional[_Iterable[_Union[Expr, _Mapping]]] = ..., aggs: _Optional[_Iterable[_Union[Expr, _Mapping]]] = ..., maintain_order: _Optional[bool] = ...) -> None: ...
+    dynamic: DynamicGroup
+    rolling: RollingGroup
+    def __init__(self, handle: _Optional[str] = ..., keys: _Optional[_Iterable[_Union[Expr, _Mapping]]] = ..., aggs: _Optional[_Iterable[_Union[Expr, _Mapping]]] = ..., maintain_order: _Optional[bool] = ..., dynamic: _Optional[_Union[DynamicGroup, _Mapping]] = ..., rolling: _Optional[_Union[RollingGroup, _Mapping]] = ...) -> None: ...
+
+class DynamicGroup(_message.Message):
+    __slots__ = ("index_column", "every", "period", "offset", "closed", "label", "include_boundaries", "start_by")
+    INDEX_COLUMN_FIELD_NUMBER: _ClassVar[int]
+    EVERY_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    CLOSED_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_BOUNDARIES_FIELD_NUMBER: _ClassVar[int]
+    START_BY_FIELD_NUMBER: _ClassVar[int]
+    index_column: str
+    every: str
+    period: str
+    offset: str
+    closed: str
+    label: str
+    include_boundaries: bool
+    start_by: str
+    def __init__(self, index_column: _Optional[str] = ..., every: _Optional[str] = ..., period: _Optional[str] = ..., offset: _Optional[str] = ..., closed: _Optional[str] = ..., label: _Optional[str] = ..., include_boundaries: _Optional[bool] = ..., start_by: _Optional[str] = ...) -> None: ...
+
+class RollingGroup(_message.Message):
+    __slots__ = ("index_column", "period", "offset", "closed")
+    INDEX_COLUMN_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    CLOSED_FIELD_NUMBER: _ClassVar[int]
+    index_column: str
+    period: str
+    offset: str
+    closed: str
+    def __init__(self, index_column: _Optional[str] = ..., period: _Optional[str] = ..., offset: _Optional[str] = ..., closed: _Optional[str] = ...) -> None: ...
 
 class SortKey(_message.Message):
     __slots__ = ("column", "descending", "nulls_last")
