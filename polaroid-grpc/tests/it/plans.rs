@@ -295,7 +295,7 @@ async fn remote_frame_methods_ship_plans_by_default_and_expressions_on_request()
 
         // An expression the proto tree does not carry: only plans take it.
         let rolling = || {
-            col("price").rolling_mean_by(col("ts"), RollingOptionsDynamicWindow {
+            col("price").rolling_quantile_by(col("ts"), QuantileMethod::Linear, 0.9, RollingOptionsDynamicWindow {
                 window_size: minutes("1m"),
                 min_periods: 1,
                 closed_window: ClosedWindow::Right,
