@@ -125,7 +125,7 @@ _BINARY = {
     "And": "__and__", "Or": "__or__", "LogicalAnd": "__and__", "LogicalOr": "__or__", "Xor": "__xor__",
 }
 
-_AGG = {"sum", "mean", "min", "max", "first", "last", "median", "n_unique", "count"}
+_AGG = {"sum", "mean", "min", "max", "first", "last", "median", "n_unique", "count", "implode"}
 
 _JOIN_HOW = {"Inner": "inner", "Left": "left", "Right": "right", "Full": "full", "Semi": "semi", "Anti": "anti",
              "Cross": "cross"}
@@ -382,6 +382,12 @@ class _Translator:
     def _expr_Sort(self, e: Any) -> Expr:
         _maintain_order, nulls_last, descending = e.options[:3]
         return self.expr(e.expr).sort(descending=descending, nulls_last=nulls_last)
+
+    def _expr_Filter(self, e: Any) -> Expr:
+        return self.expr(e.input).filter(self.expr(e.by))
+
+    def _expr_Slice(self, e: Any) -> Expr:
+        return self.expr(e.input).slice(self.expr(e.offset), self.expr(e.length))
 
     def _literal_arg(self, node: int) -> Any:
         view = self.nt.view_expression(node)

@@ -244,6 +244,7 @@ class Expr:
     def n_unique(self) -> Expr: return self._fn("n_unique")
     def median(self) -> Expr: return self._fn("median")
     def null_count(self) -> Expr: return self._fn("null_count")
+    def implode(self) -> Expr: return self._fn("implode")
     def arg_min(self) -> Expr: return self._fn("arg_min")
     def arg_max(self) -> Expr: return self._fn("arg_max")
     def any(self, *, ignore_nulls: bool = True) -> Expr: return self._fn("any", ignore_nulls=ignore_nulls)
@@ -352,6 +353,15 @@ class Expr:
     def reverse(self) -> Expr: return self._fn("reverse")
     def unique(self) -> Expr: return self._fn("unique")
     def head(self, n: int = 10) -> Expr: return self._fn("head", n=n)
+    def slice(self, offset: IntoExpr, length: IntoExpr | None = None) -> Expr:
+        return self._fn("slice", offset, len() if length is None else length)
+    def filter(self, *predicates: IntoExpr) -> Expr:
+        if not predicates:
+            raise ValueError("filter needs at least one predicate")
+        combined = into_expr(predicates[0])
+        for p in predicates[1:]:
+            combined = combined & into_expr(p)
+        return self._fn("filter", combined)
     def tail(self, n: int = 10) -> Expr: return self._fn("tail", n=n)
 
     def sort_by(self, by: IntoExpr | Sequence[IntoExpr], *more_by: IntoExpr,

@@ -150,6 +150,9 @@ def test_numeric_string_and_row_wise_functions_match_polars(client: pr.Client, d
             (c("price") > 300).any().alias("any_big"),
             (c("price") > 0).all().alias("all_positive"),
             c("size").is_null().any(ignore_nulls=False).alias("any_null"),
+            c("price").filter(c("size") > 100, c("venue") != "X").mean().alias("big_avg"),
+            c("price").sort().slice(1, 2).alias("second_third"),
+            c("price").sort(descending=True).slice(-2).alias("lowest_two"),
         ]
 
     got = client.scan_parquet("trades.parquet").select(both(pr)).collect()

@@ -61,6 +61,10 @@ def _more_functions(trades: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
                                                       (pl.col("price") > 300).any().alias("big"),
                                                       (pl.col("price") > 0).all().alias("positive")).sort("symbol"),
         "row_count_only": trades.select(pl.len()),
+        "filters_and_slices_in_groups": trades.group_by("symbol").agg(
+            pl.col("price").filter(pl.col("size") > 100).mean().alias("big_avg"),
+            pl.col("price").sort().head(3).alias("lowest"),
+            pl.col("price").sort().slice(1, 2).alias("second_third")).sort("symbol"),
         "group_by_dynamic": trades.sort("ts").group_by_dynamic("ts", every="1m", period="90s", group_by="symbol",
                                                                closed="right", label="datapoint")
                                   .agg(pl.col("price").last(), pl.col("size").sum()),

@@ -90,6 +90,18 @@ pub(crate) fn expr(e: &Expr, path: &str) -> Result<proto::Expr> {
             &[("descending", Value::Boolean(options.descending)), ("nulls_last", Value::Boolean(options.nulls_last))],
         ),
         Expr::Agg(agg) => aggregation(agg, path)?,
+        Expr::Filter { input, by } => {
+            function("filter", vec![expr(input, &format!("{path}.filter"))?, expr(by, &format!("{path}.by"))?], &[])
+        },
+        Expr::Slice { input, offset, length } => function(
+            "slice",
+            vec![
+                expr(input, &format!("{path}.slice"))?,
+                expr(offset, &format!("{path}.offset"))?,
+                expr(length, &format!("{path}.length"))?,
+            ],
+            &[],
+        ),
         Expr::Function { input, function: f } => function_call(input, f, path)?,
         other => return Err(unsupported(path, expr_kind(other))),
     })
@@ -221,6 +233,7 @@ fn aggregation(agg: &AggExpr, path: &str) -> Result<proto::Expr> {
         AggExpr::Last(input) => one("last", input)?,
         AggExpr::Mean(input) => one("mean", input)?,
         AggExpr::Sum(input) => one("sum", input)?,
+        AggExpr::Implode { input, maintain_order: true } => one("implode", input)?,
         AggExpr::Count { input, include_nulls: false } => one("count", input)?,
         AggExpr::Count { input, include_nulls: true } => one("len", input)?,
         AggExpr::Std(input, ddof) => function("std", vec![expr(input, &format!("{path}.std"))?], &[("ddof", Value::Int64(*ddof as i64))]),

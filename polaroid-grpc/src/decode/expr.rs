@@ -349,6 +349,8 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
         "len" => Some(|e| e.len()),
         "n_unique" => Some(|e| e.n_unique()),
         "median" => Some(|e| e.median()),
+        // A group's values as one list, in order.
+        "implode" => Some(|e| e.implode(true)),
         "is_null" => Some(|e| e.is_null()),
         "is_not_null" => Some(|e| e.is_not_null()),
         "is_nan" => Some(|e| e.is_nan()),
@@ -500,6 +502,18 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
                 "clip_min" => input().clip_min(other),
                 _ => input().clip_max(other),
             }
+        },
+        "filter" => {
+            // The input's values where args[1] holds (in a group, per group).
+            arity(2)?;
+            opts.check_known(&[])?;
+            input().filter(args[1].clone())
+        },
+        "slice" => {
+            // args[1] the offset (negative counts from the end), args[2] the length.
+            arity(3)?;
+            opts.check_known(&[])?;
+            input().slice(args[1].clone(), args[2].clone())
         },
         "clip" => {
             arity(3)?;

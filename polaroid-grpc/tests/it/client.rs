@@ -126,6 +126,16 @@ async fn functions_in_the_expression_protocol_match_polars() {
     let got = client.scan_parquet("trades.parquet").await.unwrap().select(exprs()).await.unwrap().fetch().await.unwrap();
     let want = local("trades.parquet").select(exprs()).collect().unwrap();
     assert!(got.height() > 1000);
+    // Filters and slices inside an aggregation.
+    let aggs = || {
+        [
+            col("price").filter(col("size").gt(lit(100))).mean().alias("big_avg"),
+            col("price").sort(Default::default()).slice(lit(1), lit(2)).alias("second_and_third"),
+        ]
+    };
+    let grouped = client.scan_parquet("trades.parquet").await.unwrap().group_by_stable([col("symbol")]).agg(aggs()).await.unwrap();
+    let want_grouped = local("trades.parquet").group_by_stable([col("symbol")]).agg(aggs()).collect().unwrap();
+    assert!(grouped.fetch().await.unwrap().equals_missing(&want_grouped));
     let nulls = |name: &str| want.column(name).unwrap().null_count();
     assert!(nulls("holes") > 1000 && nulls("ffill") < nulls("holes"), "{} {}", nulls("holes"), nulls("ffill"));
     assert_frames_close(&got, &want);
