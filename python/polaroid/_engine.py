@@ -410,7 +410,8 @@ class _Translator:
             if name == "IsIn":
                 return x.is_in(self._literal_arg(inputs[1]), nulls_equal=bool(args[0]))  # type: ignore[union-attr]
             simple = {"IsNull": "is_null", "IsNotNull": "is_not_null", "IsNan": "is_nan", "IsNotNan": "is_not_nan",
-                      "Not": "__invert__"}
+                      "Not": "__invert__", "IsDuplicated": "is_duplicated", "IsUnique": "is_unique",
+                      "IsFirstDistinct": "is_first_distinct", "IsLastDistinct": "is_last_distinct"}
             if name in simple:
                 return getattr(x, simple[name])()
             if name == "IsBetween":
@@ -466,7 +467,17 @@ class _Translator:
             return getattr(pr_expr, name)([self.expr(i) for i in inputs], ignore_nulls=bool(args[0]))
         elif name in ("min_horizontal", "max_horizontal"):
             return getattr(pr_expr, name)([self.expr(i) for i in inputs])
-        elif name in ("null_count", "arg_min", "arg_max", "log1p", "floor", "ceil"):
+        elif family == "EwmFunction":
+            # (alpha, adjust, bias, min_samples, ignore_nulls)
+            alpha, adjust, bias, min_samples, ignore_nulls = args
+            options = {"adjust": adjust, "min_samples": min_samples, "ignore_nulls": ignore_nulls}
+            if name == "Mean":
+                return x.ewm_mean(alpha=alpha, **options)  # type: ignore[union-attr]
+            if name in ("Std", "Var"):
+                return getattr(x, f"ewm_{name.lower()}")(alpha=alpha, bias=bias, **options)
+        elif name == "interpolate":
+            return x.interpolate(str(args[0]))  # type: ignore[union-attr]
+        elif name in ("null_count", "arg_min", "arg_max", "log1p", "floor", "ceil", "sign", "product"):
             return getattr(x, name)()
         elif name in ("shift", "diff", "pct_change"):
             n = self._literal_arg(inputs[1]) if len(inputs) > 1 else 1

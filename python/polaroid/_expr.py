@@ -7,7 +7,9 @@ cannot run with an error naming the function and where it sits in the tree.
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any, Union
 
@@ -113,6 +115,29 @@ def to_literal(value: Any, dtype: Any = None) -> pb.Literal:
     elif value is None:
         out.dtype = "null"
     return out
+
+
+def _ewm_alpha(com: float | None, span: float | None, half_life: float | None, alpha: float | None) -> float:
+    """The smoothing factor from whichever of polars' four ways gives it."""
+    given = [(k, v) for k, v in (("com", com), ("span", span), ("half_life", half_life), ("alpha", alpha)) if v is not None]
+    if builtins.len(given) != 1:  # this module's len() is pl.len's
+        raise ValueError("give exactly one of com, span, half_life, alpha")
+    kind, value = given[0]
+    if kind == "com":
+        if value < 0:
+            raise ValueError("com must be >= 0")
+        return 1.0 / (1.0 + value)
+    if kind == "span":
+        if value < 1:
+            raise ValueError("span must be >= 1")
+        return 2.0 / (value + 1.0)
+    if kind == "half_life":
+        if value <= 0:
+            raise ValueError("half_life must be > 0")
+        return 1.0 - math.exp(-math.log(2.0) / value)
+    if not 0 < value <= 1:
+        raise ValueError("alpha must be in (0, 1]")
+    return float(value)
 
 
 def duration_text(value: str | dt.timedelta) -> str:
@@ -244,6 +269,7 @@ class Expr:
     def n_unique(self) -> Expr: return self._fn("n_unique")
     def median(self) -> Expr: return self._fn("median")
     def null_count(self) -> Expr: return self._fn("null_count")
+    def product(self) -> Expr: return self._fn("product")
     def implode(self) -> Expr: return self._fn("implode")
     def arg_min(self) -> Expr: return self._fn("arg_min")
     def arg_max(self) -> Expr: return self._fn("arg_max")
@@ -285,6 +311,12 @@ class Expr:
     def __pow__(self, exponent: IntoExpr) -> Expr: return self.pow(exponent)
     def __rpow__(self, base: IntoExpr) -> Expr: return lit(base)._fn("pow", self)
     def log1p(self) -> Expr: return self._fn("log1p")
+    def sign(self) -> Expr: return self._fn("sign")
+    def is_duplicated(self) -> Expr: return self._fn("is_duplicated")
+    def is_unique(self) -> Expr: return self._fn("is_unique")
+    def is_first_distinct(self) -> Expr: return self._fn("is_first_distinct")
+    def is_last_distinct(self) -> Expr: return self._fn("is_last_distinct")
+    def interpolate(self, method: str = "linear") -> Expr: return self._fn("interpolate", method=method)
     def floor(self) -> Expr: return self._fn("floor")
     def ceil(self) -> Expr: return self._fn("ceil")
     def abs(self) -> Expr: return self._fn("abs")
@@ -318,6 +350,26 @@ class Expr:
         return self._fn("rolling_std", window_size=window_size, min_periods=min_samples, ddof=ddof)
     def rolling_var(self, window_size: int, *, min_samples: int | None = None, ddof: int = 1) -> Expr:
         return self._fn("rolling_var", window_size=window_size, min_periods=min_samples, ddof=ddof)
+
+    # Exponentially weighted, as polars: give one of com, span, half_life, alpha.
+    def _ewm(self, name: str, com: float | None, span: float | None, half_life: float | None, alpha: float | None,
+             **options: Any) -> Expr:
+        return self._fn(name, alpha=_ewm_alpha(com, span, half_life, alpha), **options)
+    def ewm_mean(self, com: float | None = None, span: float | None = None, half_life: float | None = None,
+                 alpha: float | None = None, *, adjust: bool = True, min_samples: int = 1,
+                 ignore_nulls: bool = False) -> Expr:
+        return self._ewm("ewm_mean", com, span, half_life, alpha, adjust=adjust, min_periods=min_samples,
+                         ignore_nulls=ignore_nulls)
+    def ewm_std(self, com: float | None = None, span: float | None = None, half_life: float | None = None,
+                alpha: float | None = None, *, adjust: bool = True, bias: bool = False, min_samples: int = 1,
+                ignore_nulls: bool = False) -> Expr:
+        return self._ewm("ewm_std", com, span, half_life, alpha, adjust=adjust, bias=bias, min_periods=min_samples,
+                         ignore_nulls=ignore_nulls)
+    def ewm_var(self, com: float | None = None, span: float | None = None, half_life: float | None = None,
+                alpha: float | None = None, *, adjust: bool = True, bias: bool = False, min_samples: int = 1,
+                ignore_nulls: bool = False) -> Expr:
+        return self._ewm("ewm_var", com, span, half_life, alpha, adjust=adjust, bias=bias, min_periods=min_samples,
+                         ignore_nulls=ignore_nulls)
 
     # Windows of time over a sorted column `by`, as polars' rolling_*_by.
     def _rolling_by(self, name: str, by: IntoExpr, window_size: str | dt.timedelta, min_samples: int,

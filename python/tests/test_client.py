@@ -140,6 +140,17 @@ def test_numeric_string_and_row_wise_functions_match_polars(client: pr.Client, d
             c("price").rolling_max_by("ts", dt.timedelta(minutes=5)).alias("max_5m"),
             c("price").rolling_median_by("ts", "10m").alias("median_10m"),
             c("price").rolling_std_by("ts", "1h", ddof=0).alias("std_1h"),
+            c("price").ewm_mean(span=10).alias("ema10"),
+            c("price").ewm_std(com=3, bias=True).alias("ewm_std"),
+            c("price").ewm_var(half_life=5, adjust=False, min_samples=3).alias("ewm_var"),
+            c("price").ewm_mean(alpha=0.3, ignore_nulls=True).alias("ema_a"),
+            (c("price") - 200).sign().alias("sign"),
+            c("symbol").is_duplicated().alias("dup"),
+            c("venue").is_unique().alias("uniq"),
+            c("symbol").is_first_distinct().alias("first_seen"),
+            c("symbol").is_last_distinct().alias("last_seen"),
+            c("size").interpolate().alias("interp"),
+            c("size").interpolate("nearest").alias("nearest"),
         ]
 
     def aggs(c):
@@ -152,6 +163,7 @@ def test_numeric_string_and_row_wise_functions_match_polars(client: pr.Client, d
             c("size").is_null().any(ignore_nulls=False).alias("any_null"),
             c("price").filter(c("size") > 100, c("venue") != "X").mean().alias("big_avg"),
             c("price").sort().slice(1, 2).alias("second_third"),
+            c("size").head(3).product().alias("product"),
             c("price").sort(descending=True).slice(-2).alias("lowest_two"),
         ]
 
@@ -163,6 +175,8 @@ def test_numeric_string_and_row_wise_functions_match_polars(client: pr.Client, d
     want = local(data_dir, "trades.parquet").group_by("symbol", maintain_order=True).agg(aggs(pl.col)).collect()
     assert_frame_equal(got, want)
     assert got["nulls"].sum() > 0, "the sample has null sizes, which the fills above are about"
+    with pytest.raises(ValueError, match="exactly one of com, span, half_life, alpha"):
+        pr.col("price").ewm_mean(span=3, alpha=0.5)
 
 
 @pytest.mark.parametrize("how", ["inner", "left", "full", "semi", "anti"])

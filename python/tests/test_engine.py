@@ -61,6 +61,10 @@ def _more_functions(trades: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
                                                       (pl.col("price") > 300).any().alias("big"),
                                                       (pl.col("price") > 0).all().alias("positive")).sort("symbol"),
         "row_count_only": trades.select(pl.len()),
+        "ewm_uniques_interpolate": trades.select(
+            pl.col("price").ewm_mean(span=20).alias("ema"), pl.col("price").ewm_std(alpha=0.2).alias("sd"),
+            pl.col("symbol").is_first_distinct().alias("first"), pl.col("venue").is_duplicated().alias("dup"),
+            pl.col("size").interpolate().alias("interp"), (pl.col("price") - 250).sign().alias("side")),
         "filters_and_slices_in_groups": trades.group_by("symbol").agg(
             pl.col("price").filter(pl.col("size") > 100).mean().alias("big_avg"),
             pl.col("price").sort().head(3).alias("lowest"),

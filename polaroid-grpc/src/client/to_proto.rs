@@ -251,6 +251,16 @@ fn literal_arg(input: &[Expr], i: usize, path: &str) -> Result<Value> {
     }
 }
 
+fn ewm_options(o: &EWMOptions) -> [(&'static str, Value); 5] {
+    [
+        ("alpha", Value::Float64(o.alpha)),
+        ("adjust", Value::Boolean(o.adjust)),
+        ("bias", Value::Boolean(o.bias)),
+        ("min_periods", Value::Int64(o.min_periods as i64)),
+        ("ignore_nulls", Value::Boolean(o.ignore_nulls)),
+    ]
+}
+
 /// A rolling std/var's ddof as the protocol's option; other parameters
 /// (quantiles, ranks) are not in the protocol.
 fn rolling_ddof(params: Option<&RollingFnParams>, path: &str) -> Result<Option<(&'static str, Value)>> {
@@ -280,6 +290,10 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
         FunctionExpr::Boolean(B::IsNotNull) => simple("is_not_null")?,
         FunctionExpr::Boolean(B::IsNan) => simple("is_nan")?,
         FunctionExpr::Boolean(B::IsNotNan) => simple("is_not_nan")?,
+        FunctionExpr::Boolean(B::IsDuplicated) => simple("is_duplicated")?,
+        FunctionExpr::Boolean(B::IsUnique) => simple("is_unique")?,
+        FunctionExpr::Boolean(B::IsFirstDistinct) => simple("is_first_distinct")?,
+        FunctionExpr::Boolean(B::IsLastDistinct) => simple("is_last_distinct")?,
         FunctionExpr::Boolean(B::Any { ignore_nulls }) => with("any", &[("ignore_nulls", Value::Boolean(*ignore_nulls))])?,
         FunctionExpr::Boolean(B::All { ignore_nulls }) => with("all", &[("ignore_nulls", Value::Boolean(*ignore_nulls))])?,
         FunctionExpr::Boolean(B::IsBetween { closed }) => {
@@ -300,6 +314,15 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
         FunctionExpr::Abs => simple("abs")?,
         FunctionExpr::Negate => simple("neg")?,
         FunctionExpr::Log1p => simple("log1p")?,
+        FunctionExpr::Sign => simple("sign")?,
+        FunctionExpr::Product => simple("product")?,
+        FunctionExpr::Interpolate(method) => with(
+            "interpolate",
+            &[("method", Value::String(if matches!(method, InterpolationMethod::Linear) { "linear" } else { "nearest" }.into()))],
+        )?,
+        FunctionExpr::EwmMean { options } => with("ewm_mean", &ewm_options(options))?,
+        FunctionExpr::EwmStd { options } => with("ewm_std", &ewm_options(options))?,
+        FunctionExpr::EwmVar { options } => with("ewm_var", &ewm_options(options))?,
         FunctionExpr::Floor => simple("floor")?,
         FunctionExpr::Ceil => simple("ceil")?,
         FunctionExpr::NullCount => simple("null_count")?,

@@ -361,6 +361,12 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
         "ceil" => Some(|e| e.ceil()),
         "is_not_nan" => Some(|e| e.is_not_nan()),
         "null_count" => Some(|e| e.null_count()),
+        "product" => Some(|e| e.product()),
+        "sign" => Some(|e| e.sign()),
+        "is_duplicated" => Some(|e| e.is_duplicated()),
+        "is_unique" => Some(|e| e.is_unique()),
+        "is_first_distinct" => Some(|e| e.is_first_distinct()),
+        "is_last_distinct" => Some(|e| e.is_last_distinct()),
         "arg_min" => Some(|e| e.arg_min()),
         "arg_max" => Some(|e| e.arg_max()),
         "sqrt" => Some(|e| e.sqrt()),
@@ -502,6 +508,38 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
                 "clip_min" => input().clip_min(other),
                 _ => input().clip_max(other),
             }
+        },
+        "ewm_mean" | "ewm_std" | "ewm_var" => {
+            // Exponentially weighted, by `alpha` in (0, 1] (clients turn com,
+            // span and half_life into it, as polars does).
+            arity(1)?;
+            opts.check_known(&["alpha", "adjust", "bias", "min_periods", "ignore_nulls"])?;
+            let alpha = opts.float("alpha", f64::NAN)?;
+            if !(alpha > 0.0 && alpha <= 1.0) {
+                return Err(bad(path, "option alpha (a number in (0, 1]) is required"));
+            }
+            let options = EWMOptions {
+                alpha,
+                adjust: opts.boolean("adjust", true)?,
+                bias: opts.boolean("bias", false)?,
+                min_periods: opts.uint("min_periods", 1)? as usize,
+                ignore_nulls: opts.boolean("ignore_nulls", false)?,
+            };
+            match name {
+                "ewm_mean" => input().ewm_mean(options),
+                "ewm_std" => input().ewm_std(options),
+                _ => input().ewm_var(options),
+            }
+        },
+        "interpolate" => {
+            arity(1)?;
+            opts.check_known(&["method"])?;
+            let method = match opts.string("method")?.as_deref().unwrap_or("linear") {
+                "linear" => InterpolationMethod::Linear,
+                "nearest" => InterpolationMethod::Nearest,
+                other => return Err(bad(path, format!("unknown method {other:?} (linear, nearest)"))),
+            };
+            input().interpolate(method)
         },
         "filter" => {
             // The input's values where args[1] holds (in a group, per group).

@@ -275,6 +275,8 @@ async fn bad_expressions_are_refused_naming_the_node() {
         (vec![f("rolling_mean_by", vec![c("price")], &[("window_size", Value::String("5m".into()))])], "function(rolling_mean_by): takes 2 argument(s)"),
         (vec![f("rolling_mean_by", vec![c("price"), c("ts")], &[("window_size", Value::String("5i".into()))])], "window_size \"5i\" must be a positive duration"),
         (vec![f("rolling_sum_by", vec![c("price"), c("ts")], &[])], "option window_size is required"),
+        (vec![f("ewm_mean", vec![c("price")], &[("alpha", Value::Float64(1.5))])], "option alpha (a number in (0, 1]) is required"),
+        (vec![f("interpolate", vec![c("price")], &[("method", Value::String("cubic".into()))])], "unknown method \"cubic\" (linear, nearest)"),
         (vec![f("rolling_sum_by", vec![c("price"), c("ts")], &[("window_size", Value::String("1h".into())), ("ddof", Value::Int64(0))])], "unknown option \"ddof\""),
         (
             vec![f("is_in", vec![c("symbol"), l(Value::List(proto::LiteralList { values: vec![lv(Value::List(proto::LiteralList::default()))] }))], &[])],
