@@ -256,6 +256,18 @@ impl Polaroid for PolaroidService {
         self.transform(request, |r| &r.handle, transforms::rename).await
     }
 
+    async fn explode(&self, request: Request<proto::ExplodeRequest>) -> Result<Response<proto::HandleReply>, Status> {
+        self.transform(request, |r| &r.handle, transforms::explode).await
+    }
+
+    async fn unpivot(&self, request: Request<proto::UnpivotRequest>) -> Result<Response<proto::HandleReply>, Status> {
+        self.transform(request, |r| &r.handle, transforms::unpivot).await
+    }
+
+    async fn with_row_index(&self, request: Request<proto::WithRowIndexRequest>) -> Result<Response<proto::HandleReply>, Status> {
+        self.transform(request, |r| &r.handle, transforms::with_row_index).await
+    }
+
     async fn concat(&self, request: Request<proto::ConcatRequest>) -> Result<Response<proto::HandleReply>, Status> {
         let ns = namespace(&request)?;
         let ids = request.get_ref().handles.iter().map(|h| parse_id(h)).collect::<Result<Vec<_>, _>>()?;

@@ -192,13 +192,20 @@ class _Translator:
         if len(node.paths) != 1:
             raise _unsupported("a scan of several files")
         opts = node.file_options
-        if opts.row_index is not None or opts.include_file_paths is not None:
-            raise _unsupported("a scan with a row index or file paths")
+        if opts.include_file_paths is not None:
+            raise _unsupported("a scan with file paths")
         frame = self.client.scan(self._path(str(node.paths[0])), format=kind)
+        if opts.row_index is not None:
+            # Numbered before the scan's own filter and slice, as polars does.
+            name, offset = opts.row_index
+            frame = frame.with_row_index(name, offset)
         if node.predicate is not None:
             frame = frame.filter(self.expr(node.predicate.node))
         if opts.with_columns:
-            frame = frame.select(list(opts.with_columns))
+            columns = list(opts.with_columns)
+            if opts.row_index is not None and opts.row_index[0] not in columns:
+                columns.insert(0, opts.row_index[0])  # the projection names the file's columns only
+            frame = frame.select(columns)
         # An empty projection (only the row count is used, as by pl.len()) keeps
         # every column: the nodes above read none, and the server has no
         # zero-column select.
@@ -314,7 +321,17 @@ class _Translator:
         return view.name
 
     def _node_MapFunction(self, node: Any) -> RemoteFrame:
-        name = node.function[0] if isinstance(node.function, tuple) else node.function
+        function = node.function if isinstance(node.function, tuple) else (node.function,)
+        name, args = function[0], function[1:]
+        if name == "explode":
+            columns, empty_as_null, keep_nulls = args
+            return self._input(node.input).explode(list(columns), empty_as_null=empty_as_null, keep_nulls=keep_nulls)
+        if name == "unpivot":
+            index, on, variable_name, value_name = args
+            return self._input(node.input).unpivot(list(on), index=list(index), variable_name=variable_name,
+                                                   value_name=value_name)
+        if name == "row_index":
+            return self._input(node.input).with_row_index(args[0], args[1])
         raise _unsupported(f"the plan function {name}")
 
     # -- expressions

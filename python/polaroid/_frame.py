@@ -198,6 +198,26 @@ class RemoteFrame:
         """As ``LazyFrame.drop_nulls``."""
         return self._derive(self._stub.DropNulls, pb.DropNullsRequest(handle=self._id, subset=_names(subset)))
 
+    def explode(self, columns: str | Sequence[str], *more_columns: str, empty_as_null: bool = False,
+                keep_nulls: bool = True) -> RemoteFrame:
+        """As ``LazyFrame.explode`` (by column names)."""
+        request = pb.ExplodeRequest(handle=self._id, columns=[*_names(columns), *more_columns],
+                                    empty_as_null=empty_as_null, keep_nulls=keep_nulls)
+        return self._derive(self._stub.Explode, request)
+
+    def unpivot(self, on: str | Sequence[str] | None = None, *, index: str | Sequence[str] | None = None,
+                variable_name: str | None = None, value_name: str | None = None) -> RemoteFrame:
+        """As ``LazyFrame.unpivot`` (by column names)."""
+        request = pb.UnpivotRequest(handle=self._id, on=_names(on), index=_names(index),
+                                    variable_name=variable_name or "", value_name=value_name or "")
+        return self._derive(self._stub.Unpivot, request)
+
+    def with_row_index(self, name: str = "index", offset: int = 0) -> RemoteFrame:
+        """As ``LazyFrame.with_row_index``."""
+        if offset < 0:
+            raise ValueError("offset must not be negative")
+        return self._derive(self._stub.WithRowIndex, pb.WithRowIndexRequest(handle=self._id, name=name, offset=offset))
+
     def rename(self, mapping: Mapping[str, str], *, strict: bool = True) -> RemoteFrame:
         """As ``LazyFrame.rename``."""
         return self._derive(self._stub.Rename, pb.RenameRequest(handle=self._id, mapping=dict(mapping), strict=strict))

@@ -264,6 +264,25 @@ def test_group_by_dynamic_and_rolling_match_polars(client: pr.Client, data_dir: 
         remote.rolling("ts", period="-2m").agg(pr.len()).collect()
 
 
+def test_explode_unpivot_and_row_index_match_polars(client: pr.Client, data_dir: Path) -> None:
+    def shapes(frame, m):
+        lists = frame.group_by("symbol", maintain_order=True).agg(m.col("size").head(3), m.col("price").tail(3))
+        return [
+            lists.explode("size", "price"),
+            lists.explode(["size"], keep_nulls=False),
+            frame.head(50).unpivot(["price", "size"], index=["ts", "symbol"], variable_name="field", value_name="x"),
+            frame.select("symbol", "price", "size").head(20).unpivot(index="symbol"),
+            frame.with_row_index("n", offset=10).filter(m.col("size") > 300),
+        ]
+
+    remote = client.scan_parquet("trades.parquet")
+    here = local(data_dir, "trades.parquet")
+    for got, want in zip(shapes(remote, pr), shapes(here, pl)):
+        assert_frame_equal(got.collect(), want.collect())
+    with pytest.raises(pr.InvalidArgumentError, match="explode needs at least one column"):
+        remote.explode([]).collect()
+
+
 def test_tick_analytics_match_polars(client: pr.Client, data_dir: Path) -> None:
     ticks = client.scan_parquet("trades.parquet").filter(pr.col("symbol") == "MSFT")
     got = ticks.returns(by="symbol").collect()

@@ -61,6 +61,13 @@ def _more_functions(trades: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
                                                       (pl.col("price") > 300).any().alias("big"),
                                                       (pl.col("price") > 0).all().alias("positive")).sort("symbol"),
         "row_count_only": trades.select(pl.len()),
+        "explode_unpivot_row_index": pl.concat([
+            trades.group_by("symbol").agg(pl.col("price").head(2), pl.col("size").head(2)).explode("price", "size")
+                  .unpivot(["price", "size"], index="symbol").sort("symbol", "variable", "value"),
+            trades.with_row_index("n").filter(pl.col("size") > 450).select("symbol", pl.col("n").cast(pl.Float64)
+                  .alias("value")).head(5).with_columns(pl.lit("n").alias("variable")).select("symbol", "variable", "value"),
+        ]),
+        "scan_row_index_projected": trades.with_row_index(offset=7).select("index", "price").tail(4),
         "ewm_uniques_interpolate": trades.select(
             pl.col("price").ewm_mean(span=20).alias("ema"), pl.col("price").ewm_std(alpha=0.2).alias("sd"),
             pl.col("symbol").is_first_distinct().alias("first"), pl.col("venue").is_duplicated().alias("dup"),

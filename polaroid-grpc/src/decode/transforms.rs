@@ -75,6 +75,33 @@ pub(crate) fn rename(lf: LazyFrame, req: &proto::RenameRequest) -> Built {
     Ok((lf.rename(old, new, req.strict), format!("rename({text})")))
 }
 
+pub(crate) fn explode(lf: LazyFrame, req: &proto::ExplodeRequest) -> Built {
+    if req.columns.is_empty() {
+        return Err(invalid("explode needs at least one column in `columns`"));
+    }
+    let options = ExplodeOptions { empty_as_null: req.empty_as_null, keep_nulls: req.keep_nulls.unwrap_or(true) };
+    let text = format!("explode({})", names(&req.columns));
+    Ok((lf.explode(cols(req.columns.iter().map(|c| c.as_str())), options), text))
+}
+
+pub(crate) fn unpivot(lf: LazyFrame, req: &proto::UnpivotRequest) -> Built {
+    let name = |n: &str| (!n.is_empty()).then(|| PlSmallStr::from(n));
+    let args = UnpivotArgsDSL {
+        on: (!req.on.is_empty()).then(|| cols(req.on.iter().map(|c| c.as_str()))),
+        index: cols(req.index.iter().map(|c| c.as_str())),
+        variable_name: name(&req.variable_name),
+        value_name: name(&req.value_name),
+    };
+    let text = format!("unpivot(on=[{}], index=[{}])", names(&req.on), names(&req.index));
+    Ok((lf.unpivot(args), text))
+}
+
+pub(crate) fn with_row_index(lf: LazyFrame, req: &proto::WithRowIndexRequest) -> Built {
+    let name = if req.name.is_empty() { "index" } else { req.name.as_str() };
+    let offset = IdxSize::try_from(req.offset).map_err(|_| invalid(format!("row index offset {} is too large", req.offset)))?;
+    Ok((lf.with_row_index(name, Some(offset)), format!("with_row_index({name}, {offset})")))
+}
+
 pub(crate) fn join(left: LazyFrame, right: LazyFrame, req: &proto::JoinRequest) -> Built {
     let how = proto::JoinHow::try_from(req.how).map_err(|_| invalid(format!("unknown join kind {}", req.how)))?;
     let join_type = match how {

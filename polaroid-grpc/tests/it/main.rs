@@ -104,6 +104,7 @@ pub fn assert_frames_close(left: &polars::prelude::DataFrame, right: &polars::pr
             let (a, b) = (a.f64().unwrap(), b.f64().unwrap());
             for (x, y) in a.iter().zip(b.iter()) {
                 match (x, y) {
+                    (Some(x), Some(y)) if x.is_nan() || y.is_nan() => assert_eq!(x.is_nan(), y.is_nan(), "{}: {x} vs {y}", a.name()),
                     (Some(x), Some(y)) => {
                         assert!((x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0), "{}: {x} vs {y}", a.name())
                     },

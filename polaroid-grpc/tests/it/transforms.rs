@@ -344,3 +344,55 @@ async fn bad_group_by_windows_are_refused_by_name() {
     assert_eq!((err.code(), err.message()), (Code::InvalidArgument, "group_by needs at least one key in `keys`"));
     server.stop().await;
 }
+
+/// Explode, unpivot and a row index, over the protocol, equal polars.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explode_unpivot_and_row_index_equal_polars() {
+    use polaroid_grpc::proto::{ExplodeRequest, UnpivotRequest, WithRowIndexRequest};
+    let server = TestServer::with_sample().await;
+    let mut client = server.client().await;
+    let lists = df!("k" => ["a", "b", "c"], "v" => [1i64, 2, 3]).unwrap().lazy()
+        .select([col("k"), concat_list([col("v"), col("v") * lit(10)]).unwrap().alias("l")])
+        .with_row_index("n", None)
+        .with_column(when(col("n").eq(lit(1))).then(lit(NULL).cast(DataType::List(Box::new(DataType::Int64)))).otherwise(col("l")).alias("l"))
+        .drop(cols(["n"]))
+        .collect()
+        .unwrap();
+    let handle = upload(&mut client, "lists", &lists, 100).await.unwrap().handle;
+    let exploded = |keep_nulls| ExplodeRequest { handle: handle.clone(), columns: vec!["l".into()], empty_as_null: false, keep_nulls };
+    for keep_nulls in [None, Some(false)] {
+        let info = client.explode(exploded(keep_nulls)).await.unwrap().into_inner().info.unwrap();
+        let got = fetch_handle(&mut client, &info.handle).await;
+        let options = ExplodeOptions { empty_as_null: false, keep_nulls: keep_nulls.unwrap_or(true) };
+        let want = lists.clone().lazy().explode(cols(["l"]), options).collect().unwrap();
+        assert!(got.equals_missing(&want), "{got}\n{want}");
+    }
+    let wide = mixed();
+    let wide_handle = upload(&mut client, "wide", &wide, 100).await.unwrap().handle;
+    let request = UnpivotRequest {
+        handle: wide_handle.clone(),
+        on: vec!["price".into(), "qty".into()],
+        index: vec!["id".into()],
+        variable_name: "field".into(),
+        value_name: String::new(),
+    };
+    let info = client.unpivot(request).await.unwrap().into_inner().info.unwrap();
+    let got = fetch_handle(&mut client, &info.handle).await;
+    let want = wide.clone().lazy().unpivot(UnpivotArgsDSL {
+        on: Some(cols(["price", "qty"])),
+        index: cols(["id"]),
+        variable_name: Some("field".into()),
+        value_name: None,
+    }).collect().unwrap();
+    assert_eq!(got.get_column_names(), ["id", "field", "value"]);
+    // polars' streaming engine unpivots morsel by morsel, so rows come in
+    // another order than in memory (the upload made several chunks).
+    let sorted = |df: DataFrame| df.sort(["field", "id", "value"], SortMultipleOptions::default().with_nulls_last(true)).unwrap();
+    assert_frames_close(&sorted(got), &sorted(want));
+    let info = client.with_row_index(WithRowIndexRequest { handle: wide_handle, name: String::new(), offset: 100 }).await.unwrap().into_inner().info.unwrap();
+    let got = fetch_handle(&mut client, &info.handle).await;
+    assert_eq!(got.column("index").unwrap().idx().unwrap().into_no_null_iter().collect::<Vec<_>>(), [100, 101, 102, 103, 104, 105]);
+    let err = client.explode(ExplodeRequest { handle, ..Default::default() }).await.unwrap_err();
+    assert_eq!((err.code(), err.message()), (Code::InvalidArgument, "explode needs at least one column in `columns`"));
+    server.stop().await;
+}

@@ -678,6 +678,42 @@ class DropNullsRequest(_message.Message):
     subset: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, handle: _Optional[str] = ..., subset: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class ExplodeRequest(_message.Message):
+    __slots__ = ("handle", "columns", "empty_as_null", "keep_nulls")
+    HANDLE_FIELD_NUMBER: _ClassVar[int]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    EMPTY_AS_NULL_FIELD_NUMBER: _ClassVar[int]
+    KEEP_NULLS_FIELD_NUMBER: _ClassVar[int]
+    handle: str
+    columns: _containers.RepeatedScalarFieldContainer[str]
+    empty_as_null: bool
+    keep_nulls: bool
+    def __init__(self, handle: _Optional[str] = ..., columns: _Optional[_Iterable[str]] = ..., empty_as_null: _Optional[bool] = ..., keep_nulls: _Optional[bool] = ...) -> None: ...
+
+class UnpivotRequest(_message.Message):
+    __slots__ = ("handle", "on", "index", "variable_name", "value_name")
+    HANDLE_FIELD_NUMBER: _ClassVar[int]
+    ON_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    VARIABLE_NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUE_NAME_FIELD_NUMBER: _ClassVar[int]
+    handle: str
+    on: _containers.RepeatedScalarFieldContainer[str]
+    index: _containers.RepeatedScalarFieldContainer[str]
+    variable_name: str
+    value_name: str
+    def __init__(self, handle: _Optional[str] = ..., on: _Optional[_Iterable[str]] = ..., index: _Optional[_Iterable[str]] = ..., variable_name: _Optional[str] = ..., value_name: _Optional[str] = ...) -> None: ...
+
+class WithRowIndexRequest(_message.Message):
+    __slots__ = ("handle", "name", "offset")
+    HANDLE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    handle: str
+    name: str
+    offset: int
+    def __init__(self, handle: _Optional[str] = ..., name: _Optional[str] = ..., offset: _Optional[int] = ...) -> None: ...
+
 class RenameRequest(_message.Message):
     __slots__ = ("handle", "mapping", "strict")
     class MappingEntry(_message.Message):

@@ -100,6 +100,21 @@ class PolaroidStub:
                 request_serializer=polaroid_dot_v1_dot_polaroid__pb2.RenameRequest.SerializeToString,
                 response_deserializer=polaroid_dot_v1_dot_polaroid__pb2.HandleReply.FromString,
                 _registered_method=True)
+        self.Explode = channel.unary_unary(
+                '/polaroid.v1.Polaroid/Explode',
+                request_serializer=polaroid_dot_v1_dot_polaroid__pb2.ExplodeRequest.SerializeToString,
+                response_deserializer=polaroid_dot_v1_dot_polaroid__pb2.HandleReply.FromString,
+                _registered_method=True)
+        self.Unpivot = channel.unary_unary(
+                '/polaroid.v1.Polaroid/Unpivot',
+                request_serializer=polaroid_dot_v1_dot_polaroid__pb2.UnpivotRequest.SerializeToString,
+                response_deserializer=polaroid_dot_v1_dot_polaroid__pb2.HandleReply.FromString,
+                _registered_method=True)
+        self.WithRowIndex = channel.unary_unary(
+                '/polaroid.v1.Polaroid/WithRowIndex',
+                request_serializer=polaroid_dot_v1_dot_polaroid__pb2.WithRowIndexRequest.SerializeToString,
+                response_deserializer=polaroid_dot_v1_dot_polaroid__pb2.HandleReply.FromString,
+                _registered_method=True)
         self.Concat = channel.unary_unary(
                 '/polaroid.v1.Polaroid/Concat',
                 request_serializer=polaroid_dot_v1_dot_polaroid__pb2.ConcatRequest.SerializeToString,
@@ -285,6 +300,27 @@ class PolaroidServicer:
 
     def Rename(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Explode(self, request, context):
+        """A row per element of list columns (polars' explode).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Unpivot(self, request, context):
+        """Wide to long (polars' unpivot).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WithRowIndex(self, request, context):
+        """A first column numbering the rows (polars' with_row_index).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -484,6 +520,21 @@ def add_PolaroidServicer_to_server(servicer, server):
             'Rename': grpc.unary_unary_rpc_method_handler(
                     servicer.Rename,
                     request_deserializer=polaroid_dot_v1_dot_polaroid__pb2.RenameRequest.FromString,
+                    response_serializer=polaroid_dot_v1_dot_polaroid__pb2.HandleReply.SerializeToString,
+            ),
+            'Explode': grpc.unary_unary_rpc_method_handler(
+                    servicer.Explode,
+                    request_deserializer=polaroid_dot_v1_dot_polaroid__pb2.ExplodeRequest.FromString,
+                    response_serializer=polaroid_dot_v1_dot_polaroid__pb2.HandleReply.SerializeToString,
+            ),
+            'Unpivot': grpc.unary_unary_rpc_method_handler(
+                    servicer.Unpivot,
+                    request_deserializer=polaroid_dot_v1_dot_polaroid__pb2.UnpivotRequest.FromString,
+                    response_serializer=polaroid_dot_v1_dot_polaroid__pb2.HandleReply.SerializeToString,
+            ),
+            'WithRowIndex': grpc.unary_unary_rpc_method_handler(
+                    servicer.WithRowIndex,
+                    request_deserializer=polaroid_dot_v1_dot_polaroid__pb2.WithRowIndexRequest.FromString,
                     response_serializer=polaroid_dot_v1_dot_polaroid__pb2.HandleReply.SerializeToString,
             ),
             'Concat': grpc.unary_unary_rpc_method_handler(
@@ -918,6 +969,87 @@ class Polaroid:
             target,
             '/polaroid.v1.Polaroid/Rename',
             polaroid_dot_v1_dot_polaroid__pb2.RenameRequest.SerializeToString,
+            polaroid_dot_v1_dot_polaroid__pb2.HandleReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Explode(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/polaroid.v1.Polaroid/Explode',
+            polaroid_dot_v1_dot_polaroid__pb2.ExplodeRequest.SerializeToString,
+            polaroid_dot_v1_dot_polaroid__pb2.HandleReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Unpivot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/polaroid.v1.Polaroid/Unpivot',
+            polaroid_dot_v1_dot_polaroid__pb2.UnpivotRequest.SerializeToString,
+            polaroid_dot_v1_dot_polaroid__pb2.HandleReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WithRowIndex(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/polaroid.v1.Polaroid/WithRowIndex',
+            polaroid_dot_v1_dot_polaroid__pb2.WithRowIndexRequest.SerializeToString,
             polaroid_dot_v1_dot_polaroid__pb2.HandleReply.FromString,
             options,
             channel_credentials,
