@@ -348,6 +348,8 @@ class _Translator:
         method = getattr(self, f"_expr_{kind}", None)
         if method is None:
             raise _unsupported(f"the expression {kind}")
+        if kind == "Function":
+            return self._expr_Function(view, node)
         return method(view)
 
     def _expr_Column(self, e: Any) -> Expr:
@@ -413,7 +415,7 @@ class _Translator:
         value = view.value
         return value.to_list() if isinstance(value, pl.Series) else value
 
-    def _expr_Function(self, e: Any) -> Expr:
+    def _expr_Function(self, e: Any, node: int) -> Expr:
         data = e.function_data if isinstance(e.function_data, tuple) else (e.function_data,)
         head, args = data[0], data[1:]
         inputs = e.input
@@ -436,6 +438,8 @@ class _Translator:
             if name in ("Any", "All"):
                 return getattr(x, name.lower())(ignore_nulls=bool(args[0]))
         elif family == "StringFunction":
+            if name == "Strptime":
+                return self._strptime(args, x, self._dtype_of(node))  # type: ignore[arg-type]
             return self._string(name, args, x, inputs)  # type: ignore[arg-type]
         elif family == "TemporalFunction":
             return self._temporal(name, args, x, inputs)  # type: ignore[arg-type]
@@ -511,6 +515,27 @@ class _Translator:
             return x.quantile(self._literal_arg(inputs[1]), str(args[0]).lower())  # type: ignore[union-attr]
         raise _unsupported(f"the function {name}{args if args else ''}")
 
+    def _dtype_of(self, node: int) -> Any:
+        """An expression's type, resolved against the input of the plan node it belongs to."""
+        here = self.nt.get_node()
+        inputs = self.nt.get_inputs()
+        if inputs:
+            self.nt.set_node(inputs[0])
+        try:
+            return self.nt.get_dtype(node)
+        finally:
+            self.nt.set_node(here)
+
+    def _strptime(self, args: tuple, x: Expr, dtype: Any) -> Expr:
+        # (format, strict, exact, cache); the target type is the expression's own.
+        fmt, strict, exact = args[0], bool(args[1]), bool(args[2])
+        if dtype == pl.Date:
+            return x.str.to_date(fmt, strict=strict, exact=exact)
+        if isinstance(dtype, pl.Datetime):
+            return x.str.to_datetime(fmt, time_unit=dtype.time_unit, time_zone=dtype.time_zone, strict=strict,
+                                     exact=exact)
+        raise _unsupported(f"strptime to {dtype}")
+
     def _string(self, name: str, args: tuple, x: Expr, inputs: list[int]) -> Expr:
         if name == "Lowercase":
             return x.str.to_lowercase()
@@ -526,6 +551,8 @@ class _Translator:
             return x.str.replace(self._literal_arg(inputs[1]), self._literal_arg(inputs[2]), literal=bool(args[1]))
         if name == "ConcatHorizontal":
             return pr_expr.concat_str([self.expr(i) for i in inputs], separator=str(args[0]), ignore_nulls=bool(args[1]))
+        if name == "Slice" and len(inputs) == 3:
+            return x.str.slice(self._literal_arg(inputs[1]), self._literal_arg(inputs[2]))
         if name == "StartsWith":
             return x.str.starts_with(self._literal_arg(inputs[1]))
         if name == "EndsWith":

@@ -468,6 +468,21 @@ class StringNamespace:
         return self._e._fn("str.replace", pattern=pattern, value=value, literal=literal)
     def slice(self, offset: int, length: int | None = None) -> Expr:
         return self._e._fn("str.slice", offset=offset, length=length)
+    def to_datetime(self, format: str | None = None, *, time_unit: str | None = None, time_zone: str | None = None,
+                    strict: bool = True, exact: bool = True) -> Expr:
+        return self._e._fn("str.to_datetime", format=format, time_unit=time_unit, time_zone=time_zone, strict=strict,
+                           exact=exact)
+    def to_date(self, format: str | None = None, *, strict: bool = True, exact: bool = True) -> Expr:
+        return self._e._fn("str.to_date", format=format, strict=strict, exact=exact)
+    def strptime(self, dtype: Any, format: str | None = None, *, strict: bool = True, exact: bool = True) -> Expr:
+        if dtype == pl.Date:
+            return self.to_date(format, strict=strict, exact=exact)
+        if isinstance(dtype, pl.Datetime):
+            return self.to_datetime(format, time_unit=dtype.time_unit, time_zone=dtype.time_zone, strict=strict,
+                                    exact=exact)
+        if dtype == pl.Datetime:
+            return self.to_datetime(format, strict=strict, exact=exact)
+        raise TypeError(f"strptime parses to pl.Date or pl.Datetime, not {dtype}")
 
 
 class DateTimeNamespace:

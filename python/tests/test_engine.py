@@ -61,6 +61,11 @@ def _more_functions(trades: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
                                                       (pl.col("price") > 300).any().alias("big"),
                                                       (pl.col("price") > 0).all().alias("positive")).sort("symbol"),
         "row_count_only": trades.select(pl.len()),
+        "parse_times": trades.select(pl.col("ts").dt.strftime("%Y-%m-%d %H:%M").str.to_datetime("%Y-%m-%d %H:%M")
+                                     .alias("minute"),
+                                     pl.col("ts").dt.strftime("%Y%m%d").str.slice(2, 6).str.to_date("%y%m%d").alias("d"),
+                                     pl.col("ts").dt.strftime("%H:%M:%S%.f").str.to_datetime("%H:%M:%S%.f", strict=False,
+                                                                                              time_unit="ns").alias("t")),
         "explode_unpivot_row_index": pl.concat([
             trades.group_by("symbol").agg(pl.col("price").head(2), pl.col("size").head(2)).explode("price", "size")
                   .unpivot(["price", "size"], index="symbol").sort("symbol", "variable", "value"),

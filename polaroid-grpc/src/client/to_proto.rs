@@ -457,6 +457,23 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
                 "concat_str",
                 &[("separator", Value::String(delimiter.to_string())), ("ignore_nulls", Value::Boolean(*ignore_nulls))],
             )?,
+            S::Strptime(dtype, options) => {
+                let mut opts = vec![("strict", Value::Boolean(options.strict)), ("exact", Value::Boolean(options.exact))];
+                if let Some(format) = &options.format {
+                    opts.push(("format", Value::String(format.to_string())));
+                }
+                match dtype {
+                    DataTypeExpr::Literal(DataType::Date) => with("str.to_date", &opts)?,
+                    DataTypeExpr::Literal(DataType::Datetime(unit, zone)) => {
+                        opts.push(("time_unit", Value::String(unit.to_string())));
+                        if let Some(zone) = zone {
+                            opts.push(("time_zone", Value::String(zone.to_string())));
+                        }
+                        with("str.to_datetime", &opts)?
+                    },
+                    other => return Err(unsupported(path, format!("strptime to {other:?}"))),
+                }
+            },
             S::Lowercase => simple("str.to_lowercase")?,
             S::Uppercase => simple("str.to_uppercase")?,
             S::LenChars => simple("str.len_chars")?,

@@ -725,6 +725,35 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
             }
             input().str().replace(lit(pattern), lit(opts.required_string("value")?), literal)
         },
+        "str.to_datetime" | "str.to_date" => {
+            // polars' strptime: without a format it infers one from the values.
+            arity(1)?;
+            let is_datetime = name == "str.to_datetime";
+            opts.check_known(if is_datetime {
+                &["format", "strict", "exact", "time_unit", "time_zone"]
+            } else {
+                &["format", "strict", "exact"]
+            })?;
+            let options = StrptimeOptions {
+                format: opts.string("format")?.map(PlSmallStr::from),
+                strict: opts.boolean("strict", true)?,
+                exact: opts.boolean("exact", true)?,
+                cache: true,
+            };
+            if !is_datetime {
+                input().str().to_date(options)
+            } else {
+                let time_unit = match opts.string("time_unit")?.as_deref() {
+                    None => None,
+                    Some("ns") => Some(TimeUnit::Nanoseconds),
+                    Some("us") => Some(TimeUnit::Microseconds),
+                    Some("ms") => Some(TimeUnit::Milliseconds),
+                    Some(other) => return Err(bad(path, format!("unknown time_unit {other:?} (ns, us, ms)"))),
+                };
+                let tz = time_zone(&opts.string("time_zone")?.unwrap_or_default(), path)?;
+                input().str().to_datetime(time_unit, tz, options, lit("raise"))
+            }
+        },
         "str.slice" => {
             arity(1)?;
             opts.check_known(&["offset", "length"])?;

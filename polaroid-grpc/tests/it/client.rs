@@ -102,6 +102,18 @@ async fn functions_in_the_expression_protocol_match_polars() {
             concat_str([col("symbol"), col("size").cast(DataType::String)], ":", false).alias("key"),
             col("symbol").str().replace(lit("A"), lit("a"), true).alias("first_a"),
             col("ts").dt().offset_by(lit("1d2h")).alias("later"),
+            col("ts")
+                .dt()
+                .strftime("%Y-%m-%d %H:%M")
+                .str()
+                .to_datetime(
+                    Some(TimeUnit::Milliseconds),
+                    Some(TimeZone::UTC),
+                    StrptimeOptions { format: Some("%Y-%m-%d %H:%M".into()), ..Default::default() },
+                    lit("raise"),
+                )
+                .alias("minute"),
+            col("ts").dt().strftime("%Y-%m-%d").str().to_date(StrptimeOptions::default()).alias("day"),
             col("price")
                 .rolling_std(RollingOptionsFixedWindow {
                     window_size: 5,
