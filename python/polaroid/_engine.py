@@ -434,7 +434,8 @@ class _Translator:
             if name in simple:
                 return getattr(x, simple[name])()
             if name == "IsBetween":
-                return x.is_between(self.expr(inputs[1]), self.expr(inputs[2]), closed=str(args[0]))  # type: ignore[union-attr]
+                lower, upper = self.expr(inputs[1]), self.expr(inputs[2])
+                return x.is_between(lower, upper, closed=str(args[0]))  # type: ignore[union-attr]
             if name in ("Any", "All"):
                 return getattr(x, name.lower())(ignore_nulls=bool(args[0]))
         elif family == "StringFunction":
@@ -550,7 +551,8 @@ class _Translator:
         if name == "Replace" and args[0] == 1 and len(inputs) == 3:
             return x.str.replace(self._literal_arg(inputs[1]), self._literal_arg(inputs[2]), literal=bool(args[1]))
         if name == "ConcatHorizontal":
-            return pr_expr.concat_str([self.expr(i) for i in inputs], separator=str(args[0]), ignore_nulls=bool(args[1]))
+            parts = [self.expr(i) for i in inputs]
+            return pr_expr.concat_str(parts, separator=str(args[0]), ignore_nulls=bool(args[1]))
         if name == "Slice" and len(inputs) == 3:
             return x.str.slice(self._literal_arg(inputs[1]), self._literal_arg(inputs[2]))
         if name == "StartsWith":

@@ -119,7 +119,8 @@ def to_literal(value: Any, dtype: Any = None) -> pb.Literal:
 
 def _ewm_alpha(com: float | None, span: float | None, half_life: float | None, alpha: float | None) -> float:
     """The smoothing factor from whichever of polars' four ways gives it."""
-    given = [(k, v) for k, v in (("com", com), ("span", span), ("half_life", half_life), ("alpha", alpha)) if v is not None]
+    ways = (("com", com), ("span", span), ("half_life", half_life), ("alpha", alpha))
+    given = [(k, v) for k, v in ways if v is not None]
     if builtins.len(given) != 1:  # this module's len() is pl.len's
         raise ValueError("give exactly one of com, span, half_life, alpha")
     kind, value = given[0]
@@ -374,8 +375,8 @@ class Expr:
     # Windows of time over a sorted column `by`, as polars' rolling_*_by.
     def _rolling_by(self, name: str, by: IntoExpr, window_size: str | dt.timedelta, min_samples: int,
                     closed: str, **more: Any) -> Expr:
-        return self._fn(name, into_expr(by), window_size=duration_text(window_size), min_periods=min_samples, closed=closed,
-                        **more)
+        return self._fn(name, into_expr(by), window_size=duration_text(window_size), min_periods=min_samples,
+                        closed=closed, **more)
     def rolling_sum_by(self, by: IntoExpr, window_size: str | dt.timedelta, *, min_samples: int = 1,
                        closed: str = "right") -> Expr:
         return self._rolling_by("rolling_sum_by", by, window_size, min_samples, closed)

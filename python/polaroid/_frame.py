@@ -453,7 +453,12 @@ class GroupBy:
         self._frame = frame
         self._keys = keys
         self._maintain_order = maintain_order
-        self._window = {"dynamic": dynamic} if dynamic is not None else {"rolling": rolling} if rolling is not None else {}
+        # At most one: the request's `window` oneof.
+        self._window: dict[str, Any] = {}
+        if dynamic is not None:
+            self._window["dynamic"] = dynamic
+        elif rolling is not None:
+            self._window["rolling"] = rolling
 
     def agg(self, *aggs: IntoExpr | Sequence[IntoExpr], **named: IntoExpr) -> RemoteFrame:
         """As ``LazyGroupBy.agg``."""

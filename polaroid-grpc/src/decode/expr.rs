@@ -704,7 +704,8 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
                 input().str().ends_with(lit(opts.required_string("suffix")?))
             }
         },
-        "str.replace_all" => {
+        "str.replace_all" | "str.replace" => {
+            // str.replace changes the first match only, as polars'.
             arity(1)?;
             opts.check_known(&["pattern", "value", "literal"])?;
             let pattern = opts.required_string("pattern")?;
@@ -712,18 +713,12 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
             if !literal {
                 regex_check(&pattern, path)?;
             }
-            input().str().replace_all(lit(pattern), lit(opts.required_string("value")?), literal)
-        },
-        "str.replace" => {
-            // The first match only, as polars' str.replace.
-            arity(1)?;
-            opts.check_known(&["pattern", "value", "literal"])?;
-            let pattern = opts.required_string("pattern")?;
-            let literal = opts.boolean("literal", false)?;
-            if !literal {
-                regex_check(&pattern, path)?;
+            let (pattern, value) = (lit(pattern), lit(opts.required_string("value")?));
+            if name == "str.replace" {
+                input().str().replace(pattern, value, literal)
+            } else {
+                input().str().replace_all(pattern, value, literal)
             }
-            input().str().replace(lit(pattern), lit(opts.required_string("value")?), literal)
         },
         "str.to_datetime" | "str.to_date" => {
             // polars' strptime: without a format it infers one from the values.
