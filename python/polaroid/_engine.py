@@ -442,6 +442,8 @@ class _Translator:
             if name == "Strptime":
                 return self._strptime(args, x, self._dtype_of(node))  # type: ignore[arg-type]
             return self._string(name, args, x, inputs)  # type: ignore[arg-type]
+        elif family == "ListFunction":
+            return self._list(name, args, x, inputs)  # type: ignore[arg-type]
         elif family == "TemporalFunction":
             return self._temporal(name, args, x, inputs)  # type: ignore[arg-type]
         elif family == "RollingFunction":
@@ -555,11 +557,28 @@ class _Translator:
             return pr_expr.concat_str(parts, separator=str(args[0]), ignore_nulls=bool(args[1]))
         if name == "Slice" and len(inputs) == 3:
             return x.str.slice(self._literal_arg(inputs[1]), self._literal_arg(inputs[2]))
+        if name == "Split" and len(inputs) == 2:
+            return x.str.split(self._literal_arg(inputs[1]), inclusive=bool(args[0]))
         if name == "StartsWith":
             return x.str.starts_with(self._literal_arg(inputs[1]))
         if name == "EndsWith":
             return x.str.ends_with(self._literal_arg(inputs[1]))
         raise _unsupported(f"the string function {name}")
+
+    def _list(self, name: str, args: tuple, x: Expr, inputs: list[int]) -> Expr:
+        simple = {"Length": "len", "Sum": "sum", "Mean": "mean", "Min": "min", "Max": "max"}
+        if name in simple:
+            return getattr(x.list, simple[name])()
+        if name == "Get":
+            return x.list.get(self.expr(inputs[1]), null_on_oob=bool(args[0]))
+        if name == "Contains":
+            return x.list.contains(self.expr(inputs[1]), nulls_equal=bool(args[0]))
+        if name == "Join":
+            return x.list.join(self._literal_arg(inputs[1]), ignore_nulls=bool(args[0]))
+        if name == "Sort":
+            descending, nulls_last = bool(args[0]), bool(args[1])
+            return x.list.sort(descending=descending, nulls_last=nulls_last)
+        raise _unsupported(f"the list function {name}")
 
     def _temporal(self, name: str, args: tuple, x: Expr, inputs: list[int]) -> Expr:
         simple = {"Year": "year", "Month": "month", "Day": "day", "Hour": "hour", "Minute": "minute",

@@ -437,6 +437,10 @@ class Expr:
     def dt(self) -> DateTimeNamespace:
         return DateTimeNamespace(self)
 
+    @property
+    def list(self) -> ListNamespace:
+        return ListNamespace(self)
+
 
 def _list_literal(values: list[Any]) -> Expr:
     """A list of scalars as one list value (the set of ``is_in([...])``)."""
@@ -473,6 +477,8 @@ class StringNamespace:
                     strict: bool = True, exact: bool = True) -> Expr:
         return self._e._fn("str.to_datetime", format=format, time_unit=time_unit, time_zone=time_zone, strict=strict,
                            exact=exact)
+    def split(self, by: str, *, inclusive: bool = False) -> Expr:
+        return self._e._fn("str.split", by=by, inclusive=inclusive)
     def to_date(self, format: str | None = None, *, strict: bool = True, exact: bool = True) -> Expr:
         return self._e._fn("str.to_date", format=format, strict=strict, exact=exact)
     def strptime(self, dtype: Any, format: str | None = None, *, strict: bool = True, exact: bool = True) -> Expr:
@@ -484,6 +490,29 @@ class StringNamespace:
         if dtype == pl.Datetime:
             return self.to_datetime(format, strict=strict, exact=exact)
         raise TypeError(f"strptime parses to pl.Date or pl.Datetime, not {dtype}")
+
+
+class ListNamespace:
+    """``expr.list``: polars' list functions."""
+
+    def __init__(self, expr: Expr) -> None:
+        self._e = expr
+
+    def len(self) -> Expr: return self._e._fn("list.len")
+    def sum(self) -> Expr: return self._e._fn("list.sum")
+    def mean(self) -> Expr: return self._e._fn("list.mean")
+    def min(self) -> Expr: return self._e._fn("list.min")
+    def max(self) -> Expr: return self._e._fn("list.max")
+    def get(self, index: IntoExpr, *, null_on_oob: bool = False) -> Expr:
+        return self._e._fn("list.get", index, null_on_oob=null_on_oob)
+    def first(self) -> Expr: return self.get(0, null_on_oob=True)
+    def last(self) -> Expr: return self.get(-1, null_on_oob=True)
+    def contains(self, item: IntoExpr, *, nulls_equal: bool = True) -> Expr:
+        return self._e._fn("list.contains", item, nulls_equal=nulls_equal)
+    def join(self, separator: str, *, ignore_nulls: bool = False) -> Expr:
+        return self._e._fn("list.join", separator=separator, ignore_nulls=ignore_nulls)
+    def sort(self, *, descending: bool = False, nulls_last: bool = False) -> Expr:
+        return self._e._fn("list.sort", descending=descending, nulls_last=nulls_last)
 
 
 class DateTimeNamespace:

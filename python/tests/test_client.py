@@ -288,6 +288,27 @@ def test_explode_unpivot_and_row_index_match_polars(client: pr.Client, data_dir:
         remote.explode([]).collect()
 
 
+def test_list_and_split_functions_match_polars(client: pr.Client, data_dir: Path) -> None:
+    def lists(frame, m):
+        c = m.col
+        grouped = frame.group_by("symbol", maintain_order=True).agg(c("price").head(4), c("venue").head(3),
+                                                                    c("size").tail(2))
+        return grouped.select(
+            "symbol",
+            c("price").list.len().alias("n"), c("price").list.sum().alias("sum"), c("price").list.mean().alias("mean"),
+            c("price").list.min().alias("min"), c("size").list.max().alias("max"),
+            c("price").list.first().alias("first"), c("price").list.last().alias("last"),
+            c("price").list.get(-2).alias("second_last"), c("price").list.get(9, null_on_oob=True).alias("oob"),
+            c("venue").list.contains("X").alias("has_x"), c("venue").list.join("|").alias("venues"),
+            c("price").list.sort(descending=True).alias("desc"), c("size").list.sort(nulls_last=True).alias("sizes"),
+            c("symbol").str.split("A").alias("parts"), c("symbol").str.split("A", inclusive=True).alias("parts_in"),
+        )
+
+    got = lists(client.scan_parquet("trades.parquet"), pr).collect()
+    want = lists(local(data_dir, "trades.parquet"), pl).collect()
+    assert_frame_equal(got, want)
+
+
 def test_tick_analytics_match_polars(client: pr.Client, data_dir: Path) -> None:
     ticks = client.scan_parquet("trades.parquet").filter(pr.col("symbol") == "MSFT")
     got = ticks.returns(by="symbol").collect()

@@ -61,6 +61,11 @@ def _more_functions(trades: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
                                                       (pl.col("price") > 300).any().alias("big"),
                                                       (pl.col("price") > 0).all().alias("positive")).sort("symbol"),
         "row_count_only": trades.select(pl.len()),
+        "lists": trades.group_by("symbol").agg(pl.col("price").head(3), pl.col("venue").head(3)).select(
+            "symbol", pl.col("price").list.mean().alias("m"), pl.col("price").list.last().alias("l"),
+            pl.col("price").list.sort(descending=True).alias("s"), pl.col("venue").list.join(",").alias("j"),
+            pl.col("venue").list.contains("X").alias("x"), pl.col("symbol").str.split("S").alias("parts"),
+        ).sort("symbol"),
         "parse_times": trades.select(pl.col("ts").dt.strftime("%Y-%m-%d %H:%M").str.to_datetime("%Y-%m-%d %H:%M")
                                      .alias("minute"),
                                      pl.col("ts").dt.strftime("%Y%m%d").str.slice(2, 6).str.to_date("%y%m%d").alias("d"),

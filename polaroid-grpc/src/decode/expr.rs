@@ -378,6 +378,11 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
         "str.len_chars" => Some(|e| e.str().len_chars()),
         "str.len_bytes" => Some(|e| e.str().len_bytes()),
         "str.strip_chars" => Some(|e| e.str().strip_chars(lit(Null {}))),
+        "list.len" => Some(|e| e.list().len()),
+        "list.sum" => Some(|e| e.list().sum()),
+        "list.mean" => Some(|e| e.list().mean()),
+        "list.min" => Some(|e| e.list().min()),
+        "list.max" => Some(|e| e.list().max()),
         "dt.year" => Some(|e| e.dt().year()),
         "dt.month" => Some(|e| e.dt().month()),
         "dt.day" => Some(|e| e.dt().day()),
@@ -748,6 +753,37 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
                 let tz = time_zone(&opts.string("time_zone")?.unwrap_or_default(), path)?;
                 input().str().to_datetime(time_unit, tz, options, lit("raise"))
             }
+        },
+        "str.split" => {
+            arity(1)?;
+            opts.check_known(&["by", "inclusive"])?;
+            let by = lit(opts.required_string("by")?);
+            if opts.boolean("inclusive", false)? { input().str().split_inclusive(by) } else { input().str().split(by) }
+        },
+        "list.get" => {
+            // args[1] the index (negative counts from the end).
+            arity(2)?;
+            opts.check_known(&["null_on_oob"])?;
+            input().list().get(args[1].clone(), opts.boolean("null_on_oob", false)?)
+        },
+        "list.contains" => {
+            arity(2)?;
+            opts.check_known(&["nulls_equal"])?;
+            input().list().contains(args[1].clone(), opts.boolean("nulls_equal", true)?)
+        },
+        "list.join" => {
+            arity(1)?;
+            opts.check_known(&["separator", "ignore_nulls"])?;
+            input().list().join(lit(opts.string("separator")?.unwrap_or_default()), opts.boolean("ignore_nulls", false)?)
+        },
+        "list.sort" => {
+            arity(1)?;
+            opts.check_known(&["descending", "nulls_last"])?;
+            input().list().sort(SortOptions {
+                descending: opts.boolean("descending", false)?,
+                nulls_last: opts.boolean("nulls_last", false)?,
+                ..Default::default()
+            })
         },
         "str.slice" => {
             arity(1)?;

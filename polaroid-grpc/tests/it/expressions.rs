@@ -278,6 +278,8 @@ async fn bad_expressions_are_refused_naming_the_node() {
         (vec![f("ewm_mean", vec![c("price")], &[("alpha", Value::Float64(1.5))])], "option alpha (a number in (0, 1]) is required"),
         (vec![f("str.to_datetime", vec![c("symbol")], &[("time_unit", Value::String("s".into()))])], "unknown time_unit \"s\" (ns, us, ms)"),
         (vec![f("str.to_date", vec![c("symbol")], &[("time_zone", Value::String("UTC".into()))])], "unknown option \"time_zone\""),
+        (vec![f("str.split", vec![c("symbol")], &[])], "exprs[0].function(str.split): option by is required"),
+        (vec![f("list.get", vec![c("symbol")], &[])], "exprs[0].function(list.get): takes 2 argument(s)"),
         (vec![f("interpolate", vec![c("price")], &[("method", Value::String("cubic".into()))])], "unknown method \"cubic\" (linear, nearest)"),
         (vec![f("rolling_sum_by", vec![c("price"), c("ts")], &[("window_size", Value::String("1h".into())), ("ddof", Value::Int64(0))])], "unknown option \"ddof\""),
         (
