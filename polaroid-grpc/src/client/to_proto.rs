@@ -474,11 +474,35 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
                     other => return Err(unsupported(path, format!("strptime to {other:?}"))),
                 }
             },
+            S::Split(inclusive) => {
+                with("str.split", &[("by", literal_arg(input, 1, &fpath)?), ("inclusive", Value::Boolean(*inclusive))])?
+            },
             S::Lowercase => simple("str.to_lowercase")?,
             S::Uppercase => simple("str.to_uppercase")?,
             S::LenChars => simple("str.len_chars")?,
             S::LenBytes => simple("str.len_bytes")?,
             other => return Err(unsupported(path, format!("string function {other}"))),
+        },
+        FunctionExpr::ListExpr(l) => {
+            use polars::prelude::ListFunction as L;
+            match l {
+                L::Length => simple("list.len")?,
+                L::Sum => simple("list.sum")?,
+                L::Mean => simple("list.mean")?,
+                L::Min => simple("list.min")?,
+                L::Max => simple("list.max")?,
+                L::Get(null_on_oob) => all_inputs("list.get", &[("null_on_oob", Value::Boolean(*null_on_oob))])?,
+                L::Contains { nulls_equal } => all_inputs("list.contains", &[("nulls_equal", Value::Boolean(*nulls_equal))])?,
+                L::Join(ignore_nulls) => with(
+                    "list.join",
+                    &[("separator", literal_arg(input, 1, &fpath)?), ("ignore_nulls", Value::Boolean(*ignore_nulls))],
+                )?,
+                L::Sort(options) => with(
+                    "list.sort",
+                    &[("descending", Value::Boolean(options.descending)), ("nulls_last", Value::Boolean(options.nulls_last))],
+                )?,
+                other => return Err(unsupported(path, format!("list function {other:?}"))),
+            }
         },
         FunctionExpr::TemporalExpr(t) => match t {
             T::Year => simple("dt.year")?,
