@@ -552,6 +552,19 @@ class _Translator:
             return x.str.contains(self._literal_arg(inputs[1]), literal=bool(args[0]))
         if name == "Replace" and args[0] == 1 and len(inputs) == 3:
             return x.str.replace(self._literal_arg(inputs[1]), self._literal_arg(inputs[2]), literal=bool(args[1]))
+        if name == "Format":
+            # (the text without its placeholders, the byte offset where each input goes)
+            text, offsets = args[0].encode(), args[1]
+            parts: list[Expr] = []
+            done = 0
+            for offset, node in zip(offsets, inputs):
+                if offset > done:
+                    parts.append(lit(text[done:offset].decode()))
+                parts.append(self.expr(node))
+                done = offset
+            if done < len(text):
+                parts.append(lit(text[done:].decode()))
+            return pr_expr.concat_str(parts)
         if name == "ConcatHorizontal":
             parts = [self.expr(i) for i in inputs]
             return pr_expr.concat_str(parts, separator=str(args[0]), ignore_nulls=bool(args[1]))

@@ -590,6 +590,20 @@ def concat_str(exprs: IntoExpr | Sequence[IntoExpr], *more_exprs: IntoExpr, sepa
     return _horizontal("concat_str", (exprs, *more_exprs), separator=separator, ignore_nulls=ignore_nulls)
 
 
+def format(f_string: str, *args: IntoExpr) -> Expr:  # noqa: A001 - mirrors pl.format
+    """Values put into a text at each ``{}``, as ``pl.format``."""
+    pieces = f_string.split("{}")
+    if builtins.len(pieces) != builtins.len(args) + 1:
+        raise ValueError("the number of placeholders should equal the number of arguments")
+    parts: list[Expr] = []
+    for piece, arg in zip(pieces, [*args, None]):
+        if piece:
+            parts.append(lit(piece))
+        if arg is not None:
+            parts.append(into_expr(arg))
+    return concat_str(parts)
+
+
 def len() -> Expr:  # noqa: A001 - mirrors pl.len
     """The number of rows (per group in an aggregation), as ``pl.len()``."""
     return Expr(pb.Expr(len=pb.Empty()))

@@ -131,6 +131,8 @@ def test_numeric_string_and_row_wise_functions_match_polars(client: pr.Client, d
             m.min_horizontal("price", "size").alias("min_h"),
             m.max_horizontal(["price", "size"]).alias("max_h"),
             m.concat_str([c("symbol"), c("venue")], separator=":").alias("key"),
+            m.format("{} @ {} ({})", "symbol", c("size"), "venue").alias("label"),
+            m.format("{}{}", "symbol", "size").alias("glued"),
             c("venue").str.replace("A", "a", literal=True).alias("first_a"),
             c("venue").str.replace("[A-Z]", "_").alias("first_upper"),
             c("ts").dt.offset_by("1d2h").alias("later"),

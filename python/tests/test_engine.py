@@ -61,6 +61,8 @@ def _more_functions(trades: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
                                                       (pl.col("price") > 300).any().alias("big"),
                                                       (pl.col("price") > 0).all().alias("positive")).sort("symbol"),
         "row_count_only": trades.select(pl.len()),
+        "format": trades.select(pl.format("{}: {} x {}", "symbol", "size", pl.col("venue")).alias("line"),
+                                pl.format("{}{}é – {}", "venue", "symbol", "size").alias("tight")),
         "lists": trades.group_by("symbol").agg(pl.col("price").head(3), pl.col("venue").head(3)).select(
             "symbol", pl.col("price").list.mean().alias("m"), pl.col("price").list.last().alias("l"),
             pl.col("price").list.sort(descending=True).alias("s"), pl.col("venue").list.join(",").alias("j"),
