@@ -195,10 +195,15 @@ class _Translator:
         if opts.include_file_paths is not None:
             raise _unsupported("a scan with file paths")
         frame = self.client.scan(self._path(str(node.paths[0])), format=kind)
+        # In polars' order: rows are numbered as in the file, the scan's slice
+        # takes the file's rows (a head() pushed down), then its predicate
+        # filters those, then the projection keeps what the plan reads.
         if opts.row_index is not None:
-            # Numbered before the scan's own filter and slice, as polars does.
             name, offset = opts.row_index
             frame = frame.with_row_index(name, offset)
+        if opts.n_rows is not None:
+            offset, length = opts.n_rows
+            frame = frame.slice(offset, length)
         if node.predicate is not None:
             frame = frame.filter(self.expr(node.predicate.node))
         if opts.with_columns:
@@ -209,9 +214,6 @@ class _Translator:
         # An empty projection (only the row count is used, as by pl.len()) keeps
         # every column: the nodes above read none, and the server has no
         # zero-column select.
-        if opts.n_rows is not None:
-            offset, length = opts.n_rows
-            frame = frame.slice(offset, length)
         return frame
 
     def _node_DataFrameScan(self, node: Any) -> RemoteFrame:
@@ -300,7 +302,15 @@ class _Translator:
         left_on = [self._key(e) for e in node.left_on]
         right_on = [self._key(e) for e in node.right_on]
         left, right = self._input(node.input_left), self._input(node.input_right)
-        if isinstance(how, tuple) and how[0] == "AsOf":
+        if isinstance(how, tuple) and how[0] == "IEJoin":
+            # left_on[i] <op i> right_on[i] for each inequality polars kept in the join.
+            clashing = set(self._schema_of(node.input_left))
+            predicates = []
+            for op, l_name, r_name in zip([op for op in how[1:3] if op is not None], left_on, right_on):
+                r_name = r_name + suffix if r_name in clashing else r_name
+                predicates.append(getattr(col(l_name), _BINARY[_enum_name(op)])(col(r_name)))
+            joined = left.join_where(right, *predicates, suffix=suffix)
+        elif isinstance(how, tuple) and how[0] == "AsOf":
             _, strategy, tolerance, tolerance_str, left_by, right_by = how[:6]
             joined = left.join_asof(right, left_on=left_on[0], right_on=right_on[0], by_left=left_by,
                                     by_right=right_by, strategy=str(strategy).lower(), suffix=suffix,

@@ -233,6 +233,15 @@ class RemoteFrame:
         request = pb.JoinRequest(left=self._id, right=other.id, left_on=left, right_on=right, how=how_pb, suffix=suffix)
         return self._derive(self._stub.Join, request)
 
+    def join_where(self, other: RemoteFrame, *predicates: Expr, suffix: str = "_right") -> RemoteFrame:
+        """As ``LazyFrame.join_where``: pairs of rows for which every predicate holds (a right-hand column
+        whose name clashes is named with ``suffix`` in them)."""
+        if not predicates:
+            raise ValueError("join_where needs at least one predicate")
+        request = pb.JoinRequest(left=self._id, right=other.id, how=pb.JOIN_HOW_WHERE, suffix=suffix,
+                                 predicates=[into_expr(p).to_proto() for p in predicates])
+        return self._derive(self._stub.Join, request)
+
     def join_asof(self, other: RemoteFrame, *, left_on: str | None = None, right_on: str | None = None,
                   on: str | None = None, by_left: str | Sequence[str] | None = None,
                   by_right: str | Sequence[str] | None = None, by: str | Sequence[str] | None = None,

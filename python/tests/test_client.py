@@ -311,6 +311,22 @@ def test_list_and_split_functions_match_polars(client: pr.Client, data_dir: Path
     assert_frame_equal(got, want)
 
 
+def test_join_where_matches_polars(client: pr.Client, data_dir: Path) -> None:
+    def joined(trades, m):
+        # Names that clash take the suffix on the right: price_r, size_r.
+        return (trades.head(200).join_where(trades.head(200), m.col("price") < m.col("price_r"),
+                                            m.col("size") >= m.col("size_r"), m.col("symbol") == m.col("symbol_r"),
+                                            suffix="_r")
+                .sort("ts", "ts_r", "price", "price_r"))
+
+    got = joined(client.scan_parquet("trades.parquet"), pr).collect()
+    want = joined(local(data_dir, "trades.parquet"), pl).collect()
+    assert want.height > 100
+    assert_frame_equal(got, want)
+    with pytest.raises(ValueError, match="at least one predicate"):
+        client.scan_parquet("trades.parquet").join_where(client.scan_parquet("quotes.parquet"))
+
+
 def test_tick_analytics_match_polars(client: pr.Client, data_dir: Path) -> None:
     ticks = client.scan_parquet("trades.parquet").filter(pr.col("symbol") == "MSFT")
     got = ticks.returns(by="symbol").collect()

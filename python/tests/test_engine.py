@@ -61,6 +61,15 @@ def _more_functions(trades: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
                                                       (pl.col("price") > 300).any().alias("big"),
                                                       (pl.col("price") > 0).all().alias("positive")).sort("symbol"),
         "row_count_only": trades.select(pl.len()),
+        # polars pushes both into the scan: its slice takes the file's rows, then its predicate filters them.
+        "head_then_filter": trades.head(1000).filter(pl.col("size") > 300),
+        "slice_then_filter_numbered": trades.with_row_index().slice(500, 300).filter(pl.col("symbol") == "AAPL"),
+        "join_where": trades.head(200).join_where(trades.head(200).select(pl.col("price").alias("p2"),
+                                                                           pl.col("size").alias("s2")),
+                                                  pl.col("price") < pl.col("p2"), pl.col("size") >= pl.col("s2"))
+                            .sort(pl.all()),
+        "join_where_clashing_names": trades.head(150).join_where(trades.head(150), pl.col("price") > pl.col("price_right"))
+                                           .sort(pl.all()),
         "format": trades.select(pl.format("{}: {} x {}", "symbol", "size", pl.col("venue")).alias("line"),
                                 pl.format("{}{}é – {}", "venue", "symbol", "size").alias("tight")),
         "lists": trades.group_by("symbol").agg(pl.col("price").head(3), pl.col("venue").head(3)).select(

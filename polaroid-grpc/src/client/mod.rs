@@ -467,6 +467,30 @@ impl RemoteFrame {
         RemoteGroupBy { frame: self.clone(), keys: keys.as_ref().to_vec(), maintain_order: false, window: Some(GroupWindow::Rolling(options)) }
     }
 
+    /// Pairs of rows for which every predicate holds, as polars'
+    /// `join_where` (a right-hand column whose name clashes takes `suffix`).
+    pub async fn join_where<E: AsRef<[Expr]>>(&self, other: &RemoteFrame, predicates: E, suffix: Option<&str>) -> Result<RemoteFrame> {
+        let predicates = predicates.as_ref().to_vec();
+        if self.ships_plans() {
+            let op = format!("join_where({}, [{}])", other.lineage(), listed(&predicates));
+            let mut builder = self.lazy().join_builder().with(other.lazy());
+            if let Some(suffix) = suffix {
+                builder = builder.suffix(suffix);
+            }
+            return self.ship(builder.join_where(predicates), op).await;
+        }
+        let request = proto::JoinRequest {
+            left: self.id().into(),
+            right: other.id().into(),
+            how: proto::JoinHow::Where as i32,
+            suffix: suffix.map(str::to_string),
+            predicates: to_proto::exprs(&predicates, "predicates")?,
+            ..Default::default()
+        };
+        let reply = self.rpc().join(self.client.request(request)).await?;
+        self.client.frame(reply)
+    }
+
     /// Join on key columns; `args.how` picks the kind (as-of options included).
     pub async fn join(&self, other: &RemoteFrame, left_on: &[&str], right_on: &[&str], args: JoinArgs) -> Result<RemoteFrame> {
         if self.ships_plans() {
@@ -519,6 +543,7 @@ impl RemoteFrame {
             how: how as i32,
             suffix: args.suffix.as_ref().map(|s| s.to_string()),
             asof,
+            predicates: vec![],
         };
         let reply = self.rpc().join(self.client.request(request)).await?;
         self.client.frame(reply)

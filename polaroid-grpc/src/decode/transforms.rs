@@ -102,6 +102,22 @@ pub(crate) fn with_row_index(lf: LazyFrame, req: &proto::WithRowIndexRequest) ->
     Ok((lf.with_row_index(name, Some(offset)), format!("with_row_index({name}, {offset})")))
 }
 
+fn join_where(left: LazyFrame, right: LazyFrame, req: &proto::JoinRequest) -> Built {
+    if !req.left_on.is_empty() || !req.right_on.is_empty() {
+        return Err(invalid("a `where` join takes predicates, not key columns"));
+    }
+    if req.predicates.is_empty() {
+        return Err(invalid("a `where` join needs at least one expression in `predicates`"));
+    }
+    let predicates = crate::decode::expr::exprs(&req.predicates, "predicates")?;
+    let text = format!("join_where({})", expr_text(&predicates));
+    let mut builder = left.join_builder().with(right);
+    if let Some(suffix) = &req.suffix {
+        builder = builder.suffix(suffix.as_str());
+    }
+    Ok((builder.join_where(predicates), text))
+}
+
 pub(crate) fn join(left: LazyFrame, right: LazyFrame, req: &proto::JoinRequest) -> Built {
     let how = proto::JoinHow::try_from(req.how).map_err(|_| invalid(format!("unknown join kind {}", req.how)))?;
     let join_type = match how {
@@ -113,7 +129,11 @@ pub(crate) fn join(left: LazyFrame, right: LazyFrame, req: &proto::JoinRequest) 
         proto::JoinHow::Anti => JoinType::Anti,
         proto::JoinHow::Cross => JoinType::Cross,
         proto::JoinHow::Asof => JoinType::AsOf(Box::new(asof_options(req)?)),
+        proto::JoinHow::Where => return join_where(left, right, req),
     };
+    if !req.predicates.is_empty() {
+        return Err(invalid("only a `where` join takes predicates"));
+    }
     if how == proto::JoinHow::Cross {
         if !req.left_on.is_empty() || !req.right_on.is_empty() {
             return Err(invalid("a cross join takes no key columns"));

@@ -210,6 +210,24 @@ async fn windowed_group_bys_match_polars_either_way_they_travel() {
     server.stop().await;
 }
 
+/// join_where (range joins on inequalities), shipped either way, equals polars.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn join_where_matches_polars_either_way_it_travels() {
+    let server = TestServer::with_sample().await;
+    let predicates = || [col("price").lt(col("price_r")), col("size").gt_eq(col("size_r")), col("symbol").eq(col("symbol_r"))];
+    let head = || local("trades.parquet").slice(0, 300);
+    let sorted = |df: DataFrame| df.sort(["ts", "ts_r", "price", "price_r"], Default::default()).unwrap();
+    let want = sorted(head().join_builder().with(head()).suffix("_r").join_where(predicates().to_vec()).collect().unwrap());
+    assert!(want.height() > 100, "{}", want.height());
+    for shipping in [Shipping::Plan, Shipping::Expressions] {
+        let client = Client::connect(format!("http://{}", server.addr)).await.unwrap().with_shipping(shipping);
+        let trades = client.scan_parquet("trades.parquet").await.unwrap().slice(0, 300).await.unwrap();
+        let got = trades.join_where(&trades, predicates(), Some("_r")).await.unwrap().fetch().await.unwrap();
+        assert_frames_close(&sorted(got), &want);
+    }
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upload_join_asof_and_sql_through_the_client() {
     let server = TestServer::with_sample().await;

@@ -199,6 +199,7 @@ async fn every_join_kind_equals_polars() {
                 how: how as i32,
                 suffix: Some("_r".into()),
                 asof: None,
+                predicates: vec![],
             })
             .await
             .unwrap()
@@ -264,6 +265,7 @@ async fn asof_join_of_trades_to_quotes_by_symbol_equals_polars() {
                     tolerance: tolerance.map(|t| asof_options::Tolerance::ToleranceDuration(t.into())),
                     allow_exact_matches: None,
                 }),
+                predicates: vec![],
             })
             .await
             .unwrap()
@@ -303,11 +305,42 @@ async fn asof_join_of_trades_to_quotes_by_symbol_equals_polars() {
                 tolerance: Some(asof_options::Tolerance::ToleranceDuration("five seconds".into())),
                 ..Default::default()
             }),
+            predicates: vec![],
         })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(err.message().contains("five seconds"), "{}", err.message());
+    server.stop().await;
+}
+
+/// A `where` join needs predicates and no keys; other joins take no predicates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn join_where_requests_are_checked() {
+    use polaroid_grpc::proto::{expr::Kind, Expr as ProtoExpr, ScanRequest};
+    let server = TestServer::with_sample().await;
+    let mut client = server.client().await;
+    let scan = ScanRequest { path: "trades.parquet".into(), ..Default::default() };
+    let t = client.scan(scan).await.unwrap().into_inner().info.unwrap().handle;
+    let column = ProtoExpr { kind: Some(Kind::Column("price".into())) };
+    let cases = [
+        (JoinHow::Where, vec![], vec![], "a `where` join needs at least one expression in `predicates`"),
+        (JoinHow::Where, vec!["ts".to_string()], vec![column.clone()], "a `where` join takes predicates, not key columns"),
+        (JoinHow::Inner, vec!["ts".to_string()], vec![column], "only a `where` join takes predicates"),
+    ];
+    for (how, keys, predicates, expected) in cases {
+        let request = JoinRequest {
+            left: t.clone(),
+            right: t.clone(),
+            left_on: keys.clone(),
+            right_on: keys,
+            how: how as i32,
+            predicates,
+            ..Default::default()
+        };
+        let err = client.join(request).await.unwrap_err();
+        assert_eq!((err.code(), err.message()), (Code::InvalidArgument, expected));
+    }
     server.stop().await;
 }
 

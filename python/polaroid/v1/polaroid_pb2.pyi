@@ -69,6 +69,7 @@ class JoinHow(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     JOIN_HOW_ANTI: _ClassVar[JoinHow]
     JOIN_HOW_CROSS: _ClassVar[JoinHow]
     JOIN_HOW_ASOF: _ClassVar[JoinHow]
+    JOIN_HOW_WHERE: _ClassVar[JoinHow]
 
 class AsofStrategy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -135,6 +136,7 @@ JOIN_HOW_SEMI: JoinHow
 JOIN_HOW_ANTI: JoinHow
 JOIN_HOW_CROSS: JoinHow
 JOIN_HOW_ASOF: JoinHow
+JOIN_HOW_WHERE: JoinHow
 ASOF_STRATEGY_BACKWARD: AsofStrategy
 ASOF_STRATEGY_FORWARD: AsofStrategy
 ASOF_STRATEGY_NEAREST: AsofStrategy
@@ -754,7 +756,7 @@ class AsofOptions(_message.Message):
     def __init__(self, strategy: _Optional[_Union[AsofStrategy, str]] = ..., left_by: _Optional[_Iterable[str]] = ..., right_by: _Optional[_Iterable[str]] = ..., tolerance_duration: _Optional[str] = ..., tolerance_number: _Optional[float] = ..., allow_exact_matches: _Optional[bool] = ...) -> None: ...
 
 class JoinRequest(_message.Message):
-    __slots__ = ("left", "right", "left_on", "right_on", "how", "suffix", "asof")
+    __slots__ = ("left", "right", "left_on", "right_on", "how", "suffix", "asof", "predicates")
     LEFT_FIELD_NUMBER: _ClassVar[int]
     RIGHT_FIELD_NUMBER: _ClassVar[int]
     LEFT_ON_FIELD_NUMBER: _ClassVar[int]
@@ -762,6 +764,7 @@ class JoinRequest(_message.Message):
     HOW_FIELD_NUMBER: _ClassVar[int]
     SUFFIX_FIELD_NUMBER: _ClassVar[int]
     ASOF_FIELD_NUMBER: _ClassVar[int]
+    PREDICATES_FIELD_NUMBER: _ClassVar[int]
     left: str
     right: str
     left_on: _containers.RepeatedScalarFieldContainer[str]
@@ -769,7 +772,8 @@ class JoinRequest(_message.Message):
     how: JoinHow
     suffix: str
     asof: AsofOptions
-    def __init__(self, left: _Optional[str] = ..., right: _Optional[str] = ..., left_on: _Optional[_Iterable[str]] = ..., right_on: _Optional[_Iterable[str]] = ..., how: _Optional[_Union[JoinHow, str]] = ..., suffix: _Optional[str] = ..., asof: _Optional[_Union[AsofOptions, _Mapping]] = ...) -> None: ...
+    predicates: _containers.RepeatedCompositeFieldContainer[Expr]
+    def __init__(self, left: _Optional[str] = ..., right: _Optional[str] = ..., left_on: _Optional[_Iterable[str]] = ..., right_on: _Optional[_Iterable[str]] = ..., how: _Optional[_Union[JoinHow, str]] = ..., suffix: _Optional[str] = ..., asof: _Optional[_Union[AsofOptions, _Mapping]] = ..., predicates: _Optional[_Iterable[_Union[Expr, _Mapping]]] = ...) -> None: ...
 
 class CollectRequest(_message.Message):
     __slots__ = ("handle", "engine")
