@@ -37,6 +37,24 @@ class UnsupportedError(PolaroidError, NotImplementedError):
     """A plan node or expression the server cannot run (yet)."""
 
 
+_INT_BITS = {pl.Int8: 8, pl.Int16: 16, pl.Int32: 32, pl.Int64: 64, pl.UInt8: 8, pl.UInt16: 16, pl.UInt32: 32,
+             pl.UInt64: 64}
+
+
+def _widens(source: Any, target: Any) -> bool:
+    """Whether every value of `source` fits `target` exactly (a cast that cannot overflow)."""
+    if source == target:
+        return True
+    src, dst = _INT_BITS.get(source), _INT_BITS.get(target)
+    if src is not None and dst is not None:
+        if source.is_signed_integer() and not target.is_signed_integer():
+            return False
+        return dst > src if target.is_signed_integer() and not source.is_signed_integer() else dst >= src
+    if src is not None and target == pl.Float64:
+        return src <= 32
+    return source == pl.Float32 and target == pl.Float64
+
+
 def _duration_text(window: Any) -> str:
     """polars' Duration, as the visitor shows it (months, weeks, days, ns, counts rows, negative), as text."""
     months, weeks, days, ns, rows, negative = window
@@ -377,7 +395,17 @@ class _Translator:
         return pr_len()
 
     def _expr_Cast(self, e: Any) -> Expr:
-        # options: 0 strict, 1 non-strict, 2 overflowing (polars' own casts)
+        # options: 0 strict, 1 non-strict, 2 overflowing. polars makes casts
+        # that cannot lose a value overflowing (nothing to check); those are
+        # run as they are. A user's wrap_numerical=True that could wrap is
+        # not in the protocol: refused rather than run as non-strict.
+        if e.options == 2:
+            try:
+                source = self._dtype_of(e.expr)
+            except pl.exceptions.PolarsError:  # not resolvable where it sits (a scan's own predicate)
+                source = None
+            if not _widens(source, e.dtype):
+                raise _unsupported("a cast that wraps numbers around (wrap_numerical=True)")
         return self.expr(e.expr).cast(e.dtype, strict=e.options == 0)
 
     def _expr_BinaryExpr(self, e: Any) -> Expr:
@@ -391,6 +419,13 @@ class _Translator:
 
     def _expr_Agg(self, e: Any) -> Expr:
         inner = self.expr(e.arguments[0])
+        if e.name == "count":
+            # count's option is include_nulls: pl.col(..).len() is count(True).
+            return inner.len() if e.options else inner.count()
+        if e.name in ("min", "max") and e.options:
+            raise _unsupported(f"nan_{e.name} (NaN-propagating {e.name})")
+        if e.name == "sum" and e.options:
+            raise _unsupported(f"the aggregation sum with options {e.options!r}")
         if e.name in _AGG:
             return getattr(inner, e.name)()
         if e.name in ("std", "var"):
@@ -400,6 +435,9 @@ class _Translator:
     def _expr_Window(self, e: Any) -> Expr:
         if e.order_by is not None:
             raise _unsupported("a window with order_by")
+        mapping = getattr(e.options, "kind", "groups_to_rows")
+        if mapping != "groups_to_rows":
+            raise _unsupported(f"a window with mapping_strategy={mapping!r}")
         return self.expr(e.function).over([self.expr(p) for p in e.partition_by])
 
     def _expr_SortBy(self, e: Any) -> Expr:

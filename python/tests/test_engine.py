@@ -61,6 +61,9 @@ def _more_functions(trades: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
                                                       (pl.col("price") > 300).any().alias("big"),
                                                       (pl.col("price") > 0).all().alias("positive")).sort("symbol"),
         "row_count_only": trades.select(pl.len()),
+        # count() leaves nulls out, len() counts them: the visitor tells them apart by an option.
+        "count_and_len": trades.group_by("symbol").agg(pl.col("size").count().alias("count"),
+                                                       pl.col("size").len().alias("len")).sort("symbol"),
         # polars pushes both into the scan: its slice takes the file's rows, then its predicate filters them.
         "head_then_filter": trades.head(1000).filter(pl.col("size") > 300),
         "slice_then_filter_numbered": trades.with_row_index().slice(500, 300).filter(pl.col("symbol") == "AAPL"),
@@ -131,6 +134,20 @@ def test_what_cannot_be_translated_is_named_or_falls_back(client: pr.Client, dat
     rounded = pl.scan_parquet(data_dir / "trades.parquet").select(pl.col("price").round(1), "symbol")
     with pytest.raises(pr.UnsupportedError, match="round"):
         rounded.collect(engine=pr.Engine(client, root=data_dir))
+    # polars makes casts that cannot overflow "overflowing" ones: those run; a wrapping one is refused.
+    widened = pl.scan_parquet(data_dir / "trades.parquet").select(pl.len().cast(pl.Int64).alias("n"))
+    assert_frame_equal(widened.collect(engine=pr.Engine(client, root=data_dir)), widened.collect())
+    wrapped = pl.scan_parquet(data_dir / "trades.parquet").select(pl.col("size").cast(pl.Int8, wrap_numerical=True))
+    with pytest.raises(pr.UnsupportedError, match="wrap_numerical"):
+        wrapped.collect(engine=pr.Engine(client, root=data_dir))
+    nan_max = pl.scan_parquet(data_dir / "trades.parquet").select(pl.col("price").nan_max())
+    with pytest.raises(pr.UnsupportedError, match="nan_max"):
+        nan_max.collect(engine=pr.Engine(client, root=data_dir))
+    # Only over()'s default mapping is in the protocol: the others are refused, not run as it.
+    joined = pl.scan_parquet(data_dir / "trades.parquet").select(
+        pl.col("price").cum_sum().over("symbol", mapping_strategy="join"))
+    with pytest.raises(pr.UnsupportedError, match="mapping_strategy='join'"):
+        joined.collect(engine=pr.Engine(client, root=data_dir))
     # A centred window is not in the protocol: refused, not run as a trailing one.
     centred = pl.scan_parquet(data_dir / "trades.parquet").select(pl.col("price").rolling_mean(5, center=True))
     with pytest.raises(pr.UnsupportedError, match="Mean"):
