@@ -316,7 +316,19 @@ class _Translator:
         how, *rest = node.options
         if node.predicate is not None:
             raise _unsupported("a join with a predicate")
+        # (how, nulls_equal, slice, suffix, coalesce, maintain_order)
         suffix = rest[2] if len(rest) > 2 and isinstance(rest[2], str) else "_right"
+        name = how[0] if isinstance(how, tuple) else how
+        nulls_equal = bool(rest[0]) if rest else False
+        coalesce = rest[3] if len(rest) > 3 else None
+        maintain_order = rest[4] if len(rest) > 4 else "none"
+        if nulls_equal:
+            raise _unsupported("a join with nulls_equal=True")
+        if maintain_order not in (None, "none"):
+            raise _unsupported(f"a join with maintain_order={maintain_order!r}")
+        # The server's joins coalesce keys as polars does by default: all but full joins.
+        if name in ("Inner", "Left", "Right", "Full", "AsOf") and coalesce is not None and coalesce != (name != "Full"):
+            raise _unsupported(f"a {name.lower()} join with coalesce={coalesce}")
         left_on = [self._key(e) for e in node.left_on]
         right_on = [self._key(e) for e in node.right_on]
         left, right = self._input(node.input_left), self._input(node.input_right)

@@ -140,6 +140,12 @@ def test_what_cannot_be_translated_is_named_or_falls_back(client: pr.Client, dat
     wrapped = pl.scan_parquet(data_dir / "trades.parquet").select(pl.col("size").cast(pl.Int8, wrap_numerical=True))
     with pytest.raises(pr.UnsupportedError, match="wrap_numerical"):
         wrapped.collect(engine=pr.Engine(client, root=data_dir))
+    trades, quotes = pl.scan_parquet(data_dir / "trades.parquet"), pl.scan_parquet(data_dir / "quotes.parquet")
+    for join, what in [(trades.join(quotes, on="symbol", nulls_equal=True), "nulls_equal"),
+                       (trades.join(quotes, on="symbol", how="left", coalesce=False), "coalesce=False"),
+                       (trades.join(quotes, on="symbol", maintain_order="left"), "maintain_order")]:
+        with pytest.raises(pr.UnsupportedError, match=what):
+            join.collect(engine=pr.Engine(client, root=data_dir))
     nan_max = pl.scan_parquet(data_dir / "trades.parquet").select(pl.col("price").nan_max())
     with pytest.raises(pr.UnsupportedError, match="nan_max"):
         nan_max.collect(engine=pr.Engine(client, root=data_dir))
