@@ -563,6 +563,8 @@ class _Translator:
             return x.interpolate(str(args[0]))  # type: ignore[union-attr]
         elif name in ("null_count", "arg_min", "arg_max", "log1p", "floor", "ceil", "sign", "product"):
             return getattr(x, name)()
+        elif name == "diff" and args and args[0] != "ignore":
+            raise _unsupported(f"diff with null_behavior={args[0]!r}")
         elif name in ("shift", "diff", "pct_change"):
             n = self._literal_arg(inputs[1]) if len(inputs) > 1 else 1
             return getattr(x, name)(n)

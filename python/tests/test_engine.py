@@ -146,6 +146,9 @@ def test_what_cannot_be_translated_is_named_or_falls_back(client: pr.Client, dat
                        (trades.join(quotes, on="symbol", maintain_order="left"), "maintain_order")]:
         with pytest.raises(pr.UnsupportedError, match=what):
             join.collect(engine=pr.Engine(client, root=data_dir))
+    dropped = pl.scan_parquet(data_dir / "trades.parquet").select(pl.col("price").diff(2, null_behavior="drop"))
+    with pytest.raises(pr.UnsupportedError, match="null_behavior='drop'"):
+        dropped.collect(engine=pr.Engine(client, root=data_dir))
     nan_max = pl.scan_parquet(data_dir / "trades.parquet").select(pl.col("price").nan_max())
     with pytest.raises(pr.UnsupportedError, match="nan_max"):
         nan_max.collect(engine=pr.Engine(client, root=data_dir))
