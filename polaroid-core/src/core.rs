@@ -18,6 +18,7 @@ use polars::prelude::*;
 use tokio::sync::mpsc;
 
 use crate::collect::{collect_plan, stoppable};
+use crate::csv_options::CsvOptions;
 use crate::distributed::{kind_of_path, not_file_backed, scanned_files, DistributedEngine, FileKind, FileTable};
 use crate::result_files::{ResultFile, ResultFiles};
 use crate::error::{panic_message, CoreError};
@@ -71,17 +72,20 @@ impl Default for CoreConfig {
     }
 }
 
-/// A file source: a path in the data directory and how to read it.
-#[derive(Debug, Clone)]
+/// A file source: files in the data directory and how to read them.
+#[derive(Debug, Clone, Default)]
 pub struct ScanSpec {
-    /// Relative to the data directory.
+    /// Relative to the data directory: a file, a directory (its files) or a
+    /// glob pattern; or the name of one of the caller's tables.
     pub path: String,
-    /// `None`: from the file's extension.
+    /// Instead of `path`: several of them, read as one frame in this order.
+    pub paths: Vec<String>,
+    /// `None`: from the first path's extension.
     pub format: Option<FileFormat>,
-    /// CSV only: whether the first line holds column names (default true).
-    pub csv_has_header: Option<bool>,
-    /// CSV only: one byte (default `,`).
-    pub csv_separator: Option<String>,
+    /// Columns from `key=value` directories; `None`: on for a directory, as polars.
+    pub hive_partitioning: Option<bool>,
+    /// How a CSV file is read (polars' scan_csv options).
+    pub csv: CsvOptions,
 }
 
 /// The file formats Scan reads.
@@ -381,43 +385,59 @@ impl Core {
     // ---- sources ----
 
     pub fn scan(&self, ns: &Namespace, spec: &ScanSpec) -> Result<HandleInfo, CoreError> {
+        let requested: Vec<&str> = match (spec.path.is_empty(), spec.paths.is_empty()) {
+            (false, false) => return Err(CoreError::InvalidArgument("set path or paths, not both".into())),
+            (true, false) => spec.paths.iter().map(String::as_str).collect(),
+            _ => vec![spec.path.as_str()],
+        };
         // A table by name: a path with no extension that names one.
-        if spec.format.is_none() && std::path::Path::new(&spec.path).extension().is_none() {
+        if spec.paths.is_empty() && spec.format.is_none() && std::path::Path::new(&spec.path).extension().is_none() {
             if let Some(info) = self.scan_table(ns, &spec.path)? {
                 return Ok(info);
             }
         }
-        let path = self.sandbox.resolve(&spec.path)?;
+        let mut files = Vec::new();
+        let mut one_directory = false;
+        for path in &requested {
+            let (found, is_dir) = self.sandbox.resolve_files(path)?;
+            files.extend(found);
+            one_directory = is_dir && requested.len() == 1;
+        }
         let format = match spec.format {
             Some(f) => f,
-            None => FileFormat::from_path(&spec.path)?,
+            None if one_directory => FileFormat::from_path(&files[0].to_string_lossy())?,
+            None => FileFormat::from_path(requested[0])?,
         };
-        let pl_path = PlRefPath::new(path.to_string_lossy().as_ref());
+        let sources = ScanSources::Paths(files.iter().map(|f| PlRefPath::new(f.to_string_lossy().as_ref())).collect());
+        // The paths are expanded here, inside the sandbox: polars reads exactly these files.
+        let hive_options = HiveOptions {
+            enabled: Some(spec.hive_partitioning.unwrap_or(one_directory)),
+            ..HiveOptions::new_disabled()
+        };
         let lf = match format {
-            FileFormat::Parquet => LazyFrame::scan_parquet(pl_path, ScanArgsParquet::default())?,
-            FileFormat::Ipc => LazyFrame::scan_ipc(pl_path, Default::default(), Default::default())?,
+            FileFormat::Parquet => {
+                let args = ScanArgsParquet { glob: false, hive_options, ..Default::default() };
+                LazyFrame::scan_parquet_sources(sources, args)?
+            },
+            FileFormat::Ipc => {
+                let args = UnifiedScanArgs { glob: false, hive_options, ..Default::default() };
+                LazyFrame::scan_ipc_sources(sources, Default::default(), args)?
+            },
             FileFormat::Csv => {
-                let separator = match spec.csv_separator.as_deref() {
-                    None => b',',
-                    Some(s) if s.len() == 1 => s.as_bytes()[0],
-                    Some(s) => {
-                        return Err(CoreError::InvalidArgument(format!("csv_separator must be one byte, got {s:?}")))
-                    },
-                };
-                LazyCsvReader::new(pl_path)
-                    .with_has_header(spec.csv_has_header.unwrap_or(true))
-                    .with_separator(separator)
-                    .finish()?
+                if spec.hive_partitioning == Some(true) {
+                    return Err(CoreError::InvalidArgument("hive_partitioning is for parquet and ipc files".into()));
+                }
+                spec.csv.reader(sources)?.with_glob(false).finish()?
             },
         };
+        let label_path = if spec.paths.is_empty() { format!("{:?}", spec.path) } else { format!("{:?}", spec.paths) };
         let kind = format.name();
         // A scan carries no expression of the client's: if its schema cannot
         // be read, the file is at fault, not the request.
-        self.keep_plan(ns, lf, format!("scan_{kind}({:?})", spec.path)).map_err(|e| match e {
+        self.keep_plan(ns, lf, format!("scan_{kind}({label_path})")).map_err(|e| match e {
             CoreError::Polars(e) | CoreError::Handle(polaroid_handles::HandleError::Polars(e)) => {
                 CoreError::FailedPrecondition(format!(
-                    "{:?} in the server's data directory cannot be read as {kind}: {e}",
-                    spec.path
+                    "{label_path} in the server's data directory cannot be read as {kind}: {e}"
                 ))
             },
             other => other,

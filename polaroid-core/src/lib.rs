@@ -25,6 +25,7 @@
 
 mod collect;
 mod core;
+mod csv_options;
 pub mod distributed;
 pub mod error;
 pub mod ipc;
@@ -43,6 +44,7 @@ pub mod tenants;
 pub mod upload;
 
 pub use crate::core::{blocking, Core, CoreConfig, CoreStats, FileFormat, ScanSpec};
+pub use crate::csv_options::CsvOptions;
 pub use error::{CoreError, ErrorKind};
 pub use live_bars::{BarFeed, BarSubscription};
 pub use metrics::Metrics;

@@ -82,6 +82,92 @@ impl Sandbox {
         }
     }
 
+    /// The files a Scan names: one file, a directory (every non-empty file
+    /// under it, at any depth) or a glob pattern (`days/*.parquet`,
+    /// `**/*.csv`), each checked as [`Sandbox::resolve`] checks a path, in
+    /// path order. A pattern or directory never matches the server's own
+    /// storage. Returns the files and whether `requested` was a directory.
+    pub(crate) fn resolve_files(&self, requested: &str) -> Result<(Vec<PathBuf>, bool), CoreError> {
+        if requested.is_empty() {
+            return Err(CoreError::InvalidArgument("path is empty".into()));
+        }
+        if !requested.contains(['*', '?', '[']) {
+            let joined = self.data_dir.join(requested);
+            if Path::new(requested).is_relative() && !requested.split('/').any(|c| c == "..") && joined.is_dir() {
+                let dir = self.resolve_dir(requested, &joined)?;
+                let mut files = Vec::new();
+                self.files_under(&dir, &mut files)?;
+                return self.matched(requested, files).map(|files| (files, true));
+            }
+            return Ok((vec![self.resolve(requested)?], false));
+        }
+        if Path::new(requested).is_absolute() || requested.split('/').any(|c| c == "..") {
+            return Err(CoreError::PermissionDenied(format!(
+                "{requested:?}: patterns are relative to the server's data directory and may not use '..'"
+            )));
+        }
+        let root = glob::Pattern::escape(&self.data_dir.to_string_lossy());
+        let matches = glob::glob(&format!("{root}/{requested}"))
+            .map_err(|e| CoreError::InvalidArgument(format!("{requested:?} is not a valid glob pattern: {}", e.msg)))?;
+        let mut files = Vec::new();
+        for found in matches {
+            let found = found.map_err(|e| CoreError::InvalidArgument(format!("cannot read {requested:?}: {e}")))?;
+            let Ok(canonical) = found.canonicalize() else { continue };
+            if canonical.is_file() && canonical.starts_with(&self.data_dir) && self.storage_of(&canonical).is_none() {
+                files.push(canonical);
+            }
+        }
+        files.sort();
+        files.dedup();
+        self.matched(requested, files).map(|files| (files, false))
+    }
+
+    fn resolve_dir(&self, requested: &str, joined: &Path) -> Result<PathBuf, CoreError> {
+        let canonical = joined
+            .canonicalize()
+            .map_err(|e| CoreError::InvalidArgument(format!("cannot open {requested:?}: {e}")))?;
+        if !canonical.starts_with(&self.data_dir) {
+            return Err(CoreError::PermissionDenied(format!(
+                "{requested:?} resolves outside the server's data directory"
+            )));
+        }
+        match self.storage_of(&canonical) {
+            Some(how) => Err(in_storage(requested, how)),
+            None => Ok(canonical),
+        }
+    }
+
+    /// Every non-empty file under `dir` (symlinks followed only inside the
+    /// data directory), skipping the server's storage.
+    fn files_under(&self, dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), CoreError> {
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| CoreError::InvalidArgument(format!("cannot list {}: {e}", dir.display())))?;
+        for entry in entries.flatten() {
+            let Ok(canonical) = entry.path().canonicalize() else { continue };
+            if !canonical.starts_with(&self.data_dir) || self.storage_of(&canonical).is_some() {
+                continue;
+            }
+            if canonical.is_dir() {
+                // A symlink back up the tree would loop: only descend below `dir`.
+                if canonical.starts_with(dir) && canonical != dir {
+                    self.files_under(&canonical, out)?;
+                }
+            } else if canonical.metadata().is_ok_and(|m| m.len() > 0) {
+                out.push(canonical);
+            }
+        }
+        out.sort();
+        out.dedup();
+        Ok(())
+    }
+
+    fn matched(&self, requested: &str, files: Vec<PathBuf>) -> Result<Vec<PathBuf>, CoreError> {
+        if files.is_empty() {
+            return Err(CoreError::NotFound(format!("no file matches {requested:?} in the server's data directory")));
+        }
+        Ok(files)
+    }
+
     /// How to reach a file of the server's storage, if `canonical` is one.
     fn storage_of(&self, canonical: &Path) -> Option<&'static str> {
         STORAGE.iter().find(|(dir, _)| canonical.starts_with(self.data_dir.join(dir))).map(|(_, how)| *how)

@@ -9,7 +9,7 @@ use std::time::UNIX_EPOCH;
 
 use polaroid_core::ipc::{frame_parts, EncodedBatch, IpcSink, END_OF_STREAM};
 use polaroid_core::results::{ResultSink, Window};
-use polaroid_core::{Core, CoreError, FileFormat, HandleId, HandleInfo, PayloadKind, ScanSpec};
+use polaroid_core::{Core, CoreError, CsvOptions, FileFormat, HandleId, HandleInfo, PayloadKind, ScanSpec};
 use polaroid_sources::{SourceError, SourceSpec, SourceState, SourceStatus, Sources};
 use polars::prelude::*;
 use polars_arrow::io::ipc::write::Compression;
@@ -112,14 +112,50 @@ fn reply(info: &HandleInfo) -> proto::HandleReply {
     proto::HandleReply { info: Some(proto_info(info)) }
 }
 
-fn scan_spec(req: proto::ScanRequest) -> ScanSpec {
+fn scan_spec(req: proto::ScanRequest) -> Result<ScanSpec, Status> {
     let format = match proto::FileFormat::try_from(req.format).unwrap_or(proto::FileFormat::Unspecified) {
         proto::FileFormat::Unspecified => None,
         proto::FileFormat::Parquet => Some(FileFormat::Parquet),
         proto::FileFormat::Csv => Some(FileFormat::Csv),
         proto::FileFormat::Ipc => Some(FileFormat::Ipc),
     };
-    ScanSpec { path: req.path, format, csv_has_header: req.csv_has_header, csv_separator: req.csv_separator }
+    let csv = CsvOptions {
+        has_header: req.csv_has_header,
+        separator: req.csv_separator,
+        skip_rows: req.csv_skip_rows,
+        skip_rows_after_header: req.csv_skip_rows_after_header,
+        null_values: req.csv_null_values,
+        quote_char: req.csv_quote_char,
+        comment_prefix: req.csv_comment_prefix,
+        missing_is_null: req.csv_missing_is_null,
+        try_parse_dates: req.csv_try_parse_dates,
+        decimal_comma: req.csv_decimal_comma,
+        infer_schema_length: req.csv_infer_schema_length,
+        infer_schema_all: req.csv_infer_schema_all.unwrap_or(false),
+        ignore_errors: req.csv_ignore_errors,
+        truncate_ragged_lines: req.csv_truncate_ragged_lines,
+        schema: csv_schema("csv_schema", &req.csv_schema)?,
+        schema_overrides: csv_schema("csv_schema_overrides", &req.csv_schema_overrides)?,
+        eol_char: req.csv_eol_char,
+        utf8_lossy: req.csv_utf8_lossy.unwrap_or(false),
+    };
+    Ok(ScanSpec { path: req.path, paths: req.paths, format, hive_partitioning: req.hive_partitioning, csv })
+}
+
+/// Fields as a schema (`None` when there are none); dtypes as Cast names them.
+fn csv_schema(what: &str, fields: &[proto::Field]) -> Result<Option<Schema>, Status> {
+    if fields.is_empty() {
+        return Ok(None);
+    }
+    let mut schema = Schema::with_capacity(fields.len());
+    for field in fields {
+        let dtype = crate::decode::expr::parse_dtype(&field.dtype)
+            .map_err(|e| invalid(format!("{what}: column {:?}: {e}", field.name)))?;
+        if schema.insert(field.name.as_str().into(), dtype).is_some() {
+            return Err(invalid(format!("{what} names column {:?} twice", field.name)));
+        }
+    }
+    Ok(Some(schema))
 }
 
 fn engine(engine: i32) -> Engine {
@@ -192,7 +228,7 @@ pub(crate) fn status_stream<M: Send + 'static>(
 impl Polaroid for PolaroidService {
     async fn scan(&self, request: Request<proto::ScanRequest>) -> Result<Response<proto::HandleReply>, Status> {
         let ns = namespace(&request)?;
-        let spec = scan_spec(request.into_inner());
+        let spec = scan_spec(request.into_inner())?;
         self.run(move |core, _| core.scan(&ns, &spec)).await
     }
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -13,6 +14,7 @@ import polars as pl
 import pyarrow as pa
 
 from polaroid._errors import PolaroidError, from_rpc_error
+from polaroid._expr import dtype_name
 from polaroid.v1 import polaroid_pb2 as pb
 from polaroid.v1 import polaroid_pb2_grpc as pb_grpc
 
@@ -121,18 +123,38 @@ class Client:
 
     # -- sources
 
-    def scan(self, path: str, *, format: str | None = None, has_header: bool | None = None,
-             separator: str | None = None) -> RemoteFrame:
-        """A lazy scan of a file in the server's data directory (format from the extension)."""
+    def scan(self, path: str | Sequence[str], *, format: str | None = None, has_header: bool | None = None,
+             separator: str | None = None, hive_partitioning: bool | None = None) -> RemoteFrame:
+        """A lazy scan in the server's data directory (format from the first path's extension).
+
+        ``path`` is a file, a directory (its files, with hive partitioning on unless
+        ``hive_partitioning=False``), a glob pattern (``"days/*.parquet"``), or a list of them
+        read as one frame in order; or the name of one of your tables.
+        """
+        return self._scan(path, format, hive_partitioning, has_header=has_header, separator=separator)
+
+    def _scan(self, path: str | Sequence[str], format: str | None, hive_partitioning: bool | None,
+              **csv: Any) -> RemoteFrame:
         formats = {None: pb.FILE_FORMAT_UNSPECIFIED, "parquet": pb.FILE_FORMAT_PARQUET,
                    "csv": pb.FILE_FORMAT_CSV, "ipc": pb.FILE_FORMAT_IPC}
         if format not in formats:
             raise ValueError(f"format must be one of parquet, csv, ipc, not {format!r}")
-        request = pb.ScanRequest(path=str(path), format=formats[format])
-        if has_header is not None:
-            request.csv_has_header = has_header
-        if separator is not None:
-            request.csv_separator = separator
+        request = pb.ScanRequest(format=formats[format])
+        if isinstance(path, (str, os.PathLike)):
+            request.path = str(path)
+        else:
+            request.paths.extend(str(p) for p in path)
+        if hive_partitioning is not None:
+            request.hive_partitioning = hive_partitioning
+        for name, value in csv.items():
+            if value is None:
+                continue
+            if name in ("csv_schema", "csv_schema_overrides"):
+                getattr(request, name).extend(pb.Field(name=k, dtype=dtype_name(v)) for k, v in value.items())
+            elif name == "csv_null_values":
+                request.csv_null_values.extend([value] if isinstance(value, str) else value)
+            else:
+                setattr(request, name if name.startswith("csv_") else f"csv_{name}", value)
         return self._frame(self._call(self._stub.Scan, request))
 
     def subscribe_bars(self, table: str, every: str | dt.timedelta = "1m", *,
@@ -173,17 +195,42 @@ class Client:
         """A lazy scan of one of your tables (made over the HTTP door: CREATE TABLE, ILP, /imp)."""
         return self.scan(name)
 
-    def scan_parquet(self, path: str) -> RemoteFrame:
-        """As ``pl.scan_parquet``, on the server; ``path`` is relative to its data directory."""
-        return self.scan(path, format="parquet")
+    def scan_parquet(self, source: str | Sequence[str], *, hive_partitioning: bool | None = None) -> RemoteFrame:
+        """As ``pl.scan_parquet``, on the server: ``source`` (a file, a directory, a glob pattern
+        or a list of them) is relative to its data directory."""
+        return self.scan(source, format="parquet", hive_partitioning=hive_partitioning)
 
-    def scan_csv(self, path: str, *, has_header: bool = True, separator: str = ",") -> RemoteFrame:
-        """As ``pl.scan_csv``, on the server."""
-        return self.scan(path, format="csv", has_header=has_header, separator=separator)
+    def scan_csv(self, source: str | Sequence[str], *, has_header: bool = True, separator: str = ",",
+                 comment_prefix: str | None = None, quote_char: str | None = '"', skip_rows: int = 0,
+                 skip_rows_after_header: int = 0, schema: Mapping[str, Any] | None = None,
+                 schema_overrides: Mapping[str, Any] | None = None,
+                 null_values: str | Sequence[str] | None = None, missing_utf8_is_empty_string: bool = False,
+                 ignore_errors: bool = False, try_parse_dates: bool = False, infer_schema: bool = True,
+                 infer_schema_length: int | None = 100, encoding: str = "utf8",
+                 truncate_ragged_lines: bool = False, decimal_comma: bool = False,
+                 eol_char: str = "\n") -> RemoteFrame:
+        """As ``pl.scan_csv`` (the same options and defaults), on the server."""
+        if isinstance(null_values, Mapping):
+            raise NotImplementedError("polaroid's scan_csv does not take null_values per column (a dict) yet")
+        if schema_overrides is not None and not isinstance(schema_overrides, Mapping):
+            raise NotImplementedError("polaroid's scan_csv does not take schema_overrides by position (a list) yet")
+        if encoding not in ("utf8", "utf8-lossy"):
+            raise ValueError(f"encoding must be 'utf8' or 'utf8-lossy', not {encoding!r}")
+        return self._scan(
+            source, "csv", None, has_header=has_header, separator=separator, comment_prefix=comment_prefix,
+            quote_char=quote_char or "", skip_rows=skip_rows or None,
+            skip_rows_after_header=skip_rows_after_header or None, csv_schema=schema,
+            csv_schema_overrides=schema_overrides, csv_null_values=null_values,
+            missing_is_null=not missing_utf8_is_empty_string, ignore_errors=ignore_errors,
+            try_parse_dates=try_parse_dates,
+            infer_schema_length=0 if not infer_schema else infer_schema_length,
+            infer_schema_all=infer_schema and infer_schema_length is None or None,
+            utf8_lossy=encoding == "utf8-lossy", truncate_ragged_lines=truncate_ragged_lines,
+            decimal_comma=decimal_comma, eol_char=eol_char)
 
-    def scan_ipc(self, path: str) -> RemoteFrame:
+    def scan_ipc(self, source: str | Sequence[str], *, hive_partitioning: bool | None = None) -> RemoteFrame:
         """As ``pl.scan_ipc``, on the server."""
-        return self.scan(path, format="ipc")
+        return self.scan(source, format="ipc", hive_partitioning=hive_partitioning)
 
     def from_arrow(self, data: pa.Table | pa.RecordBatch, *, name: str | None = None) -> RemoteFrame:
         """Upload an Arrow table; it becomes a frame handle on the server."""

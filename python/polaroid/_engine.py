@@ -13,6 +13,7 @@ with a clear error rather than mistranslated.
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 from polars.lazyframe.engine import Engine as _PolarsEngine
 
-from polaroid._errors import PolaroidError
+from polaroid._errors import InternalError, PolaroidError
 from polaroid import _expr as pr_expr
 from polaroid._expr import Expr, col, len as pr_len, lit, when
 from polaroid._frame import RemoteFrame, concat
@@ -133,7 +134,21 @@ class Engine(_PolarsEngine):
                 raise
             warnings.warn(f"{err}; running this query locally", stacklevel=2)
             return
-        nt.set_udf(lambda *_args, **_kwargs: remote.collect())
+        expected = nt.get_schema()
+        nt.set_udf(lambda *_args, **_kwargs: _checked(remote.collect(), expected))
+
+
+def _checked(df: pl.DataFrame, expected: Any) -> pl.DataFrame:
+    """The server's result, if it has the columns and types polars planned for.
+
+    A translation that differs from polars shows here first; an error beats
+    handing back another query's answer.
+    """
+    got = dict(df.schema)
+    if got != dict(expected):
+        raise InternalError(f"pr.Engine: the server's result has the schema {got}, where polars expects "
+                            f"{dict(expected)}; this is a polaroid bug, please report it with the query")
+    return df
 
 
 _BINARY = {
@@ -207,12 +222,22 @@ class _Translator:
         kind = node.scan_type[0] if isinstance(node.scan_type, tuple) else node.scan_type
         if kind not in ("parquet", "csv", "ipc"):
             raise _unsupported(f"a {kind} scan")
-        if len(node.paths) != 1:
-            raise _unsupported("a scan of several files")
         opts = node.file_options
         if opts.include_file_paths is not None:
             raise _unsupported("a scan with file paths")
-        frame = self.client.scan(self._path(str(node.paths[0])), format=kind)
+        paths = [self._path(str(p)) for p in node.paths]
+        source = paths[0] if len(paths) == 1 else paths
+        hive = opts.hive_options or {}
+        if hive.get("enabled") and hive.get("schema") is not None:
+            raise _unsupported("a scan with hive_schema")
+        # The scan's own columns (those the plan reads), without a pushed-down row index.
+        columns = dict(self.nt.get_schema())
+        if opts.row_index is not None:
+            columns.pop(opts.row_index[0], None)
+        if kind == "csv":
+            frame = self._csv_scan(source, node.scan_type[1], columns, projected=opts.with_columns is not None)
+        else:
+            frame = self.client.scan(source, format=kind, hive_partitioning=bool(hive.get("enabled")))
         # In polars' order: rows are numbered as in the file, the scan's slice
         # takes the file's rows (a head() pushed down), then its predicate
         # filters those, then the projection keeps what the plan reads.
@@ -233,6 +258,44 @@ class _Translator:
         # every column: the nodes above read none, and the server has no
         # zero-column select.
         return frame
+
+    def _csv_scan(self, source: str | list[str], options_json: str, columns: dict[str, Any],
+                  projected: bool) -> RemoteFrame:
+        """A CSV scan with polars' options (as the visitor shows them, JSON).
+
+        The column types polars resolved here travel with it, so the server
+        infers nothing: the whole schema when the scan reads every column,
+        else the types of the columns it reads (found by the header's names).
+        """
+        o = json.loads(options_json)
+        p = o["parse_options"]
+        for key, default in (("skip_lines", 0), ("raise_if_empty", True), ("column_names_overwrite", None),
+                             ("dtype_overwrite", None)):
+            if o.get(key, default) != default:
+                raise _unsupported(f"a CSV scan with {key}={o[key]!r}")
+        nulls = p.get("null_values")
+        if nulls is not None:
+            if "AllColumnsSingle" in nulls:
+                nulls = [nulls["AllColumnsSingle"]]
+            elif "AllColumns" in nulls:
+                nulls = nulls["AllColumns"]
+            else:
+                raise _unsupported("a CSV scan with null_values per column")
+        comment = p.get("comment_prefix")
+        if comment is not None:
+            comment = chr(comment["Single"]) if "Single" in comment else comment["Multi"]
+        if not o["has_header"] and projected:
+            # Headerless columns are named by position, and polars versions number them differently.
+            raise _unsupported("a CSV scan without a header that reads only some columns (pass schema=)")
+        whole = None if projected else columns
+        return self.client._scan(
+            source, "csv", None, has_header=o["has_header"], separator=chr(p["separator"]),
+            skip_rows=o["skip_rows"] or None, skip_rows_after_header=o["skip_rows_after_header"] or None,
+            csv_null_values=nulls, quote_char=chr(p["quote_char"]) if p["quote_char"] is not None else "",
+            comment_prefix=comment, missing_is_null=p["missing_is_null"], try_parse_dates=p["try_parse_dates"],
+            decimal_comma=p["decimal_comma"], ignore_errors=o["ignore_errors"],
+            truncate_ragged_lines=p["truncate_ragged_lines"], eol_char=chr(p["eol_char"]),
+            utf8_lossy=p["encoding"] == "LossyUtf8", csv_schema=whole, csv_schema_overrides=columns if projected else None)
 
     def _node_DataFrameScan(self, node: Any) -> RemoteFrame:
         df = pl.DataFrame._from_pydf(node.df)

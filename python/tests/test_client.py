@@ -366,6 +366,32 @@ def test_uploads_round_trip_exactly(client: pr.Client) -> None:
     assert csv.height == 500
 
 
+def test_scans_take_polars_csv_options_patterns_and_directories(client: pr.Client, data_dir: Path) -> None:
+    root = data_dir / "client_scans"
+    (root / "days").mkdir(parents=True, exist_ok=True)
+    (root / "odd.csv").write_text("exported by a tool\nid;name;score\n# note\n1;'a;b';2.5\n2;NA;\n")
+    options = {"separator": ";", "skip_rows": 1, "comment_prefix": "#", "quote_char": "'", "null_values": "NA",
+               "schema_overrides": {"id": pl.Int8}}
+    assert_frame_equal(client.scan_csv("client_scans/odd.csv", **options).collect(),
+                       pl.read_csv(root / "odd.csv", **options))
+    strings = {"separator": ";", "skip_rows": 1, "comment_prefix": "#", "quote_char": "'", "infer_schema": False}
+    assert_frame_equal(client.scan_csv("client_scans/odd.csv", **strings).collect(),
+                       pl.read_csv(root / "odd.csv", **strings))
+    trades = pl.read_parquet(data_dir / "trades.parquet")
+    for i in range(3):
+        trades.slice(i * 100, 100).write_parquet(root / "days" / f"d{i}.parquet")
+    assert_frame_equal(client.scan_parquet("client_scans/days/*.parquet").collect(), trades.head(300))
+    assert_frame_equal(client.scan_parquet(["client_scans/days/d2.parquet", "client_scans/days/d0.parquet"]).collect(),
+                       pl.concat([trades.slice(200, 100), trades.head(100)]))
+    # A directory reads every file under it, as polars does.
+    assert_frame_equal(client.scan_parquet("client_scans/days").collect(),
+                       pl.read_parquet(root / "days"))
+    with pytest.raises(pr.NotFoundError, match="no file matches"):
+        client.scan_parquet("client_scans/nothing/*.parquet")
+    with pytest.raises(pr.PermissionDeniedError, match="may not use '..'"):
+        client.scan_parquet("../*.parquet")
+
+
 def test_iter_batches_streams_a_result_larger_than_a_message(client: pr.Client) -> None:
     # 300k rows x 3 i64/f64 columns is 7.2 MB, over the server's 2 MiB messages.
     big = pl.DataFrame({"x": range(300_000), "y": [float(i) / 3 for i in range(300_000)]})

@@ -111,7 +111,7 @@ fn a_scanned_handle_is_read_from_its_file_by_any_name() {
     let f = fixture();
     let scanned = f
         .core
-        .scan(&f.ns, &polaroid_core::ScanSpec { path: "trades.parquet".into(), format: None, csv_has_header: None, csv_separator: None })
+        .scan(&f.ns, &polaroid_core::ScanSpec { path: "trades.parquet".into(), ..Default::default() })
         .unwrap();
     let query = "SELECT sym, SUM(size) AS volume FROM t GROUP BY sym";
     let info = run(f.core.sql_distributed(&f.ns, query, &[("t".into(), scanned.id)])).unwrap();

@@ -60,7 +60,7 @@ fn result_files_are_reached_only_through_their_handles() {
     let info = run(f.core.sql_distributed(&f.ns, "SELECT * FROM \"trades.parquet\"", &[])).unwrap();
     let file = result_files(f.dir.path()).pop().unwrap();
     let relative = file.strip_prefix(f.dir.path().canonicalize().unwrap()).unwrap().display().to_string();
-    let scan = polaroid_core::ScanSpec { path: relative.clone(), format: None, csv_has_header: None, csv_separator: None };
+    let scan = polaroid_core::ScanSpec { path: relative.clone(), ..Default::default() };
     let err = f.core.scan(&f.ns, &scan).unwrap_err();
     assert_eq!(err.kind(), polaroid_core::ErrorKind::PermissionDenied, "{err}");
     assert!(err.to_string().contains("result storage; read a result through its handle"), "{err}");

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use polaroid_grpc::proto::polaroid_client::PolaroidClient;
-use polaroid_grpc::proto::{FileFormat, HandleRequest, ListRequest, ScanRequest, SqlRequest, StatsRequest};
+use polaroid_grpc::proto::{HandleRequest, ListRequest, ScanRequest, SqlRequest, StatsRequest};
 use polaroid_grpc::ServerConfig;
 use tonic::transport::Channel;
 use tonic::Code;
@@ -12,7 +12,7 @@ use tonic::Code;
 use crate::{as_tenant, ipc_stream, sample_dir, upload_chunks, TestServer};
 
 fn scan(path: &str) -> ScanRequest {
-    ScanRequest { path: path.into(), format: FileFormat::Unspecified as i32, csv_has_header: None, csv_separator: None }
+    ScanRequest { path: path.into(), ..Default::default() }
 }
 
 async fn still_serving(client: &mut PolaroidClient<Channel>) {

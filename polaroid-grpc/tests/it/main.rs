@@ -13,6 +13,7 @@ mod plans;
 mod transforms;
 mod rpc;
 mod sandbox;
+mod scans;
 mod sources;
 mod timeseries;
 

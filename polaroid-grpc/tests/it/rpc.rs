@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 
 use polaroid_grpc::proto::{
-    CollectRequest, Engine, ExplainRequest, FetchRequest, FileFormat, HandleKind, HandleRequest, IpcCompression,
+    CollectRequest, Engine, ExplainRequest, FetchRequest, HandleKind, HandleRequest, IpcCompression,
     ListRequest, ScanRequest, SqlRequest, StatsRequest,
 };
 use polaroid_grpc::ServerConfig;
@@ -16,7 +16,7 @@ fn local_trades() -> DataFrame {
 }
 
 fn scan(path: &str) -> ScanRequest {
-    ScanRequest { path: path.into(), format: FileFormat::Unspecified as i32, csv_has_header: None, csv_separator: None }
+    ScanRequest { path: path.into(), ..Default::default() }
 }
 
 fn fetch(handle: &str) -> FetchRequest {

@@ -5,7 +5,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use polaroid_grpc::proto::polaroid_client::PolaroidClient;
-use polaroid_grpc::proto::{FileFormat, ScanRequest};
+use polaroid_grpc::proto::ScanRequest;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_writes_sample_data_serves_and_stops_on_sigterm() {
@@ -38,7 +38,7 @@ async fn the_binary_writes_sample_data_serves_and_stops_on_sigterm() {
     assert!(workdir.path().join("data/trades.parquet").is_file());
     assert!(workdir.path().join("data/quotes.parquet").is_file());
     let reply = client
-        .scan(ScanRequest { path: "quotes.parquet".into(), format: FileFormat::Unspecified as i32, csv_has_header: None, csv_separator: None })
+        .scan(ScanRequest { path: "quotes.parquet".into(), ..Default::default() })
         .await
         .unwrap()
         .into_inner();

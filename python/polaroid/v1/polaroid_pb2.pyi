@@ -201,16 +201,52 @@ class SourceStatus(_message.Message):
     def __init__(self, name: _Optional[str] = ..., table: _Optional[str] = ..., url: _Optional[str] = ..., state: _Optional[str] = ..., rows: _Optional[int] = ..., batches: _Optional[int] = ..., messages: _Optional[int] = ..., dropped_rows: _Optional[int] = ..., decode_errors: _Optional[int] = ..., reconnects: _Optional[int] = ..., lag_ms: _Optional[float] = ..., last_error: _Optional[str] = ...) -> None: ...
 
 class ScanRequest(_message.Message):
-    __slots__ = ("path", "format", "csv_has_header", "csv_separator")
+    __slots__ = ("path", "format", "csv_has_header", "csv_separator", "paths", "hive_partitioning", "csv_skip_rows", "csv_skip_rows_after_header", "csv_null_values", "csv_quote_char", "csv_comment_prefix", "csv_missing_is_null", "csv_try_parse_dates", "csv_decimal_comma", "csv_infer_schema_length", "csv_infer_schema_all", "csv_ignore_errors", "csv_truncate_ragged_lines", "csv_schema", "csv_schema_overrides", "csv_eol_char", "csv_utf8_lossy")
     PATH_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     CSV_HAS_HEADER_FIELD_NUMBER: _ClassVar[int]
     CSV_SEPARATOR_FIELD_NUMBER: _ClassVar[int]
+    PATHS_FIELD_NUMBER: _ClassVar[int]
+    HIVE_PARTITIONING_FIELD_NUMBER: _ClassVar[int]
+    CSV_SKIP_ROWS_FIELD_NUMBER: _ClassVar[int]
+    CSV_SKIP_ROWS_AFTER_HEADER_FIELD_NUMBER: _ClassVar[int]
+    CSV_NULL_VALUES_FIELD_NUMBER: _ClassVar[int]
+    CSV_QUOTE_CHAR_FIELD_NUMBER: _ClassVar[int]
+    CSV_COMMENT_PREFIX_FIELD_NUMBER: _ClassVar[int]
+    CSV_MISSING_IS_NULL_FIELD_NUMBER: _ClassVar[int]
+    CSV_TRY_PARSE_DATES_FIELD_NUMBER: _ClassVar[int]
+    CSV_DECIMAL_COMMA_FIELD_NUMBER: _ClassVar[int]
+    CSV_INFER_SCHEMA_LENGTH_FIELD_NUMBER: _ClassVar[int]
+    CSV_INFER_SCHEMA_ALL_FIELD_NUMBER: _ClassVar[int]
+    CSV_IGNORE_ERRORS_FIELD_NUMBER: _ClassVar[int]
+    CSV_TRUNCATE_RAGGED_LINES_FIELD_NUMBER: _ClassVar[int]
+    CSV_SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    CSV_SCHEMA_OVERRIDES_FIELD_NUMBER: _ClassVar[int]
+    CSV_EOL_CHAR_FIELD_NUMBER: _ClassVar[int]
+    CSV_UTF8_LOSSY_FIELD_NUMBER: _ClassVar[int]
     path: str
     format: FileFormat
     csv_has_header: bool
     csv_separator: str
-    def __init__(self, path: _Optional[str] = ..., format: _Optional[_Union[FileFormat, str]] = ..., csv_has_header: _Optional[bool] = ..., csv_separator: _Optional[str] = ...) -> None: ...
+    paths: _containers.RepeatedScalarFieldContainer[str]
+    hive_partitioning: bool
+    csv_skip_rows: int
+    csv_skip_rows_after_header: int
+    csv_null_values: _containers.RepeatedScalarFieldContainer[str]
+    csv_quote_char: str
+    csv_comment_prefix: str
+    csv_missing_is_null: bool
+    csv_try_parse_dates: bool
+    csv_decimal_comma: bool
+    csv_infer_schema_length: int
+    csv_infer_schema_all: bool
+    csv_ignore_errors: bool
+    csv_truncate_ragged_lines: bool
+    csv_schema: _containers.RepeatedCompositeFieldContainer[Field]
+    csv_schema_overrides: _containers.RepeatedCompositeFieldContainer[Field]
+    csv_eol_char: str
+    csv_utf8_lossy: bool
+    def __init__(self, path: _Optional[str] = ..., format: _Optional[_Union[FileFormat, str]] = ..., csv_has_header: _Optional[bool] = ..., csv_separator: _Optional[str] = ..., paths: _Optional[_Iterable[str]] = ..., hive_partitioning: _Optional[bool] = ..., csv_skip_rows: _Optional[int] = ..., csv_skip_rows_after_header: _Optional[int] = ..., csv_null_values: _Optional[_Iterable[str]] = ..., csv_quote_char: _Optional[str] = ..., csv_comment_prefix: _Optional[str] = ..., csv_missing_is_null: _Optional[bool] = ..., csv_try_parse_dates: _Optional[bool] = ..., csv_decimal_comma: _Optional[bool] = ..., csv_infer_schema_length: _Optional[int] = ..., csv_infer_schema_all: _Optional[bool] = ..., csv_ignore_errors: _Optional[bool] = ..., csv_truncate_ragged_lines: _Optional[bool] = ..., csv_schema: _Optional[_Iterable[_Union[Field, _Mapping]]] = ..., csv_schema_overrides: _Optional[_Iterable[_Union[Field, _Mapping]]] = ..., csv_eol_char: _Optional[str] = ..., csv_utf8_lossy: _Optional[bool] = ...) -> None: ...
 
 class OhlcvRequest(_message.Message):
     __slots__ = ("handle", "time", "price", "size", "by", "kind", "threshold", "every", "period", "offset", "time_zone", "fill", "drop_partial")
