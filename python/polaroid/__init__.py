@@ -30,6 +30,7 @@ from polaroid._errors import (
 from polaroid._expr import (
     Expr,
     col,
+    coalesce,
     concat_str,
     dtype_name,
     format,
@@ -67,6 +68,7 @@ __all__ = [
     "UnsupportedError",
     "col",
     "concat",
+    "coalesce",
     "concat_str",
     "connect",
     "dtype_name",

@@ -160,6 +160,8 @@ _BINARY = {
 
 _AGG = {"sum", "mean", "min", "max", "first", "last", "median", "n_unique", "count", "implode"}
 
+_TOTALS = {"days", "hours", "minutes", "seconds", "milliseconds", "microseconds", "nanoseconds"}
+
 _JOIN_HOW = {"Inner": "inner", "Left": "left", "Right": "right", "Full": "full", "Semi": "semi", "Anti": "anti",
              "Cross": "cross"}
 
@@ -464,7 +466,10 @@ class _Translator:
             value = value.to_list()
         if isinstance(value, list):
             raise _unsupported("a list literal outside is_in")
-        return lit(value, e.dtype)
+        try:
+            return lit(value, e.dtype)
+        except (TypeError, ValueError) as err:
+            raise _unsupported(f"a literal of type {e.dtype} ({err})") from None
 
     def _expr_Len(self, e: Any) -> Expr:
         return pr_len()
@@ -503,6 +508,8 @@ class _Translator:
             raise _unsupported(f"the aggregation sum with options {e.options!r}")
         if e.name in _AGG:
             return getattr(inner, e.name)()
+        if e.name == "first_non_null":
+            return inner.drop_nulls().first()
         if e.name in ("std", "var"):
             return getattr(inner, e.name)(ddof=e.options)
         raise _unsupported(f"the aggregation {e.name}")
@@ -624,8 +631,21 @@ class _Translator:
                 return getattr(x, f"ewm_{name.lower()}")(alpha=alpha, bias=bias, **options)
         elif name == "interpolate":
             return x.interpolate(str(args[0]))  # type: ignore[union-attr]
-        elif name in ("null_count", "arg_min", "arg_max", "log1p", "floor", "ceil", "sign", "product"):
+        elif name == "arg_max" and args:
+            # polars' visitor names arg_sort "arg_max", with arg_sort's (descending, nulls_last).
+            return x.arg_sort(descending=bool(args[0]), nulls_last=bool(args[1]))  # type: ignore[union-attr]
+        elif name in ("null_count", "arg_min", "arg_max", "log1p", "floor", "ceil", "sign", "product", "drop_nulls",
+                      "drop_nans"):
             return getattr(x, name)()
+        elif name == "unique":
+            return x.unique()  # type: ignore[union-attr]  # the server keeps first-seen order: one valid answer
+        elif name == "gather_every":
+            offset, n = args
+            return x.gather_every(n, offset)  # type: ignore[union-attr]
+        elif name == "coalesce":
+            return pr_expr.coalesce([self.expr(i) for i in inputs])
+        elif name == "fill_null_with_strategy" and args and args[0] in ("zero", "one", "mean", "min", "max"):
+            return x.fill_null(strategy=args[0])  # type: ignore[union-attr]
         elif name == "diff" and args and args[0] != "ignore":
             raise _unsupported(f"diff with null_behavior={args[0]!r}")
         elif name in ("shift", "diff", "pct_change"):
@@ -675,8 +695,24 @@ class _Translator:
             return x.str.len_bytes()
         if name == "Contains" and len(inputs) == 2:
             return x.str.contains(self._literal_arg(inputs[1]), literal=bool(args[0]))
-        if name == "Replace" and args[0] == 1 and len(inputs) == 3:
-            return x.str.replace(self._literal_arg(inputs[1]), self._literal_arg(inputs[2]), literal=bool(args[1]))
+        if name == "Replace" and args[0] in (1, -1) and len(inputs) == 3:
+            replace = x.str.replace if args[0] == 1 else x.str.replace_all
+            return replace(self._literal_arg(inputs[1]), self._literal_arg(inputs[2]), literal=bool(args[1]))
+        if name in ("StripChars", "StripCharsStart", "StripCharsEnd"):
+            method = {"StripChars": "strip_chars", "StripCharsStart": "strip_chars_start",
+                      "StripCharsEnd": "strip_chars_end"}[name]
+            return getattr(x.str, method)(self._literal_arg(inputs[1]) if len(inputs) > 1 else None)
+        if name in ("Head", "Tail"):
+            return getattr(x.str, name.lower())(self._literal_arg(inputs[1]))
+        if name in ("PadStart", "PadEnd"):
+            return getattr(x.str, "pad_start" if name == "PadStart" else "pad_end")(self._literal_arg(inputs[1]),
+                                                                                   args[0])
+        if name == "ZFill":
+            return x.str.zfill(self._literal_arg(inputs[1]))
+        if name == "Extract":
+            return x.str.extract(self._literal_arg(inputs[1]), args[0])
+        if name == "CountMatches":
+            return x.str.count_matches(self._literal_arg(inputs[1]), literal=bool(args[0]))
         if name == "Format":
             # (the text without its placeholders, the byte offset where each input goes)
             text, offsets = args[0].encode(), args[1]
@@ -732,4 +768,14 @@ class _Translator:
             return x.dt.offset_by(self.expr(inputs[1]))
         if name == "ConvertTimeZone":
             return x.dt.convert_time_zone(args[0])
+        if name in ("Week", "Quarter", "Time"):
+            return getattr(x.dt, name.lower())()
+        if name == "Round":
+            return x.dt.round(self._literal_arg(inputs[1]))
+        if name == "TimeStamp":
+            return x.dt.epoch(str(args[0]))
+        if name == "ReplaceTimeZone" and args[1:] == ("raise",) and self._literal_arg(inputs[1]) == "raise":
+            return x.dt.replace_time_zone(args[0])
+        if name.startswith("Total") and name[5:].lower() in _TOTALS:
+            return getattr(x.dt, f"total_{name[5:].lower()}")(fractional=bool(args[0]))
         raise _unsupported(f"the temporal function {name}")

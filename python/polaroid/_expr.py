@@ -274,6 +274,8 @@ class Expr:
     def implode(self) -> Expr: return self._fn("implode")
     def arg_min(self) -> Expr: return self._fn("arg_min")
     def arg_max(self) -> Expr: return self._fn("arg_max")
+    def arg_sort(self, *, descending: bool = False, nulls_last: bool = False) -> Expr:
+        return self._fn("arg_sort", descending=descending, nulls_last=nulls_last)
     def any(self, *, ignore_nulls: bool = True) -> Expr: return self._fn("any", ignore_nulls=ignore_nulls)
     def all(self, *, ignore_nulls: bool = True) -> Expr: return self._fn("all", ignore_nulls=ignore_nulls)
     def std(self, ddof: int = 1) -> Expr: return self._fn("std", ddof=ddof)
@@ -286,7 +288,17 @@ class Expr:
     def is_null(self) -> Expr: return self._fn("is_null")
     def is_not_null(self) -> Expr: return self._fn("is_not_null")
     def is_nan(self) -> Expr: return self._fn("is_nan")
-    def fill_null(self, value: IntoExpr) -> Expr: return self._fn("fill_null", value)
+    def fill_null(self, value: IntoExpr | None = None, strategy: str | None = None) -> Expr:
+        """As polars': a value, or a strategy (forward, backward, zero, one, mean, min, max)."""
+        if (value is None) == (strategy is None):
+            raise ValueError("fill_null takes a value or a strategy")
+        if strategy in ("forward", "backward"):
+            return self._fn(f"{strategy}_fill")
+        if strategy is not None:
+            return self._fn("fill_null_strategy", strategy=strategy)
+        return self._fn("fill_null", value)
+    def drop_nulls(self) -> Expr: return self._fn("drop_nulls")
+    def drop_nans(self) -> Expr: return self._fn("drop_nans")
     def is_in(self, other: IntoExpr | Iterable[Any], *, nulls_equal: bool = False) -> Expr:
         if isinstance(other, Expr):
             return self._fn("is_in", other, nulls_equal=nulls_equal)
@@ -406,6 +418,7 @@ class Expr:
     def reverse(self) -> Expr: return self._fn("reverse")
     def unique(self) -> Expr: return self._fn("unique")
     def head(self, n: int = 10) -> Expr: return self._fn("head", n=n)
+    def gather_every(self, n: int, offset: int = 0) -> Expr: return self._fn("gather_every", n=n, offset=offset)
     def slice(self, offset: IntoExpr, length: IntoExpr | None = None) -> Expr:
         return self._fn("slice", offset, len() if length is None else length)
     def filter(self, *predicates: IntoExpr) -> Expr:
@@ -466,7 +479,23 @@ class StringNamespace:
     def to_uppercase(self) -> Expr: return self._e._fn("str.to_uppercase")
     def len_chars(self) -> Expr: return self._e._fn("str.len_chars")
     def len_bytes(self) -> Expr: return self._e._fn("str.len_bytes")
-    def strip_chars(self) -> Expr: return self._e._fn("str.strip_chars")
+    def strip_chars(self, characters: str | None = None) -> Expr:
+        return self._e._fn("str.strip_chars", characters=characters)
+    def strip_chars_start(self, characters: str | None = None) -> Expr:
+        return self._e._fn("str.strip_chars_start", characters=characters)
+    def strip_chars_end(self, characters: str | None = None) -> Expr:
+        return self._e._fn("str.strip_chars_end", characters=characters)
+    def head(self, n: int) -> Expr: return self._e._fn("str.head", n=n)
+    def tail(self, n: int) -> Expr: return self._e._fn("str.tail", n=n)
+    def pad_start(self, length: int, fill_char: str = " ") -> Expr:
+        return self._e._fn("str.pad_start", length=length, fill_char=fill_char)
+    def pad_end(self, length: int, fill_char: str = " ") -> Expr:
+        return self._e._fn("str.pad_end", length=length, fill_char=fill_char)
+    def zfill(self, length: int) -> Expr: return self._e._fn("str.zfill", length=length)
+    def extract(self, pattern: str, group_index: int = 1) -> Expr:
+        return self._e._fn("str.extract", pattern=pattern, group_index=group_index)
+    def count_matches(self, pattern: str, *, literal: bool = False) -> Expr:
+        return self._e._fn("str.count_matches", pattern=pattern, literal=literal)
     def replace_all(self, pattern: str, value: str, *, literal: bool = False) -> Expr:
         return self._e._fn("str.replace_all", pattern=pattern, value=value, literal=literal)
     def replace(self, pattern: str, value: str, *, literal: bool = False) -> Expr:
@@ -539,6 +568,20 @@ class DateTimeNamespace:
     def replace_time_zone(self, time_zone: str | None) -> Expr:
         return self._e._fn("dt.replace_time_zone", time_zone=time_zone or "")
     def epoch(self, time_unit: str = "us") -> Expr: return self._e._fn("dt.epoch", unit=time_unit)
+    def timestamp(self, time_unit: str = "us") -> Expr: return self.epoch(time_unit)
+    def week(self) -> Expr: return self._e._fn("dt.week")
+    def quarter(self) -> Expr: return self._e._fn("dt.quarter")
+    def time(self) -> Expr: return self._e._fn("dt.time")
+    def round(self, every: str) -> Expr: return self._e._fn("dt.round", every=every)
+    def total_days(self, *, fractional: bool = False) -> Expr: return self._total("days", fractional)
+    def total_hours(self, *, fractional: bool = False) -> Expr: return self._total("hours", fractional)
+    def total_minutes(self, *, fractional: bool = False) -> Expr: return self._total("minutes", fractional)
+    def total_seconds(self, *, fractional: bool = False) -> Expr: return self._total("seconds", fractional)
+    def total_milliseconds(self, *, fractional: bool = False) -> Expr: return self._total("milliseconds", fractional)
+    def total_microseconds(self, *, fractional: bool = False) -> Expr: return self._total("microseconds", fractional)
+    def total_nanoseconds(self, *, fractional: bool = False) -> Expr: return self._total("nanoseconds", fractional)
+    def _total(self, unit: str, fractional: bool) -> Expr:
+        return self._e._fn(f"dt.total_{unit}", fractional=fractional)
     def offset_by(self, by: str | Expr) -> Expr: return self._e._fn("dt.offset_by", by)
 
 
@@ -562,6 +605,11 @@ def _horizontal(name: str, exprs: tuple[Any, ...], **options: Any) -> Expr:
     for key, value in _options(**options).items():
         message.options[key].CopyFrom(value)
     return Expr(pb.Expr(function=message))
+
+
+def coalesce(*exprs: IntoExpr | Sequence[IntoExpr]) -> Expr:
+    """The first non-null value of the expressions, row by row, as ``pl.coalesce``."""
+    return _horizontal("coalesce", exprs)
 
 
 def sum_horizontal(*exprs: IntoExpr | Sequence[IntoExpr], ignore_nulls: bool = True) -> Expr:

@@ -369,6 +369,11 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
         "is_last_distinct" => Some(|e| e.is_last_distinct()),
         "arg_min" => Some(|e| e.arg_min()),
         "arg_max" => Some(|e| e.arg_max()),
+        "drop_nulls" => Some(|e| e.drop_nulls()),
+        "drop_nans" => Some(|e| e.drop_nans()),
+        "dt.week" => Some(|e| e.dt().week()),
+        "dt.quarter" => Some(|e| e.dt().quarter()),
+        "dt.time" => Some(|e| e.dt().time()),
         "sqrt" => Some(|e| e.sqrt()),
         "exp" => Some(|e| e.exp()),
         "reverse" => Some(|e| e.reverse()),
@@ -377,7 +382,6 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
         "str.to_uppercase" => Some(|e| e.str().to_uppercase()),
         "str.len_chars" => Some(|e| e.str().len_chars()),
         "str.len_bytes" => Some(|e| e.str().len_bytes()),
-        "str.strip_chars" => Some(|e| e.str().strip_chars(lit(Null {}))),
         "list.len" => Some(|e| e.list().len()),
         "list.sum" => Some(|e| e.list().sum()),
         "list.mean" => Some(|e| e.list().mean()),
@@ -834,6 +838,117 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
                 "us" => input().dt().timestamp(TimeUnit::Microseconds),
                 "ns" => input().dt().timestamp(TimeUnit::Nanoseconds),
                 other => return Err(bad(path, format!("unknown unit {other:?} (s, ms, us, ns)"))),
+            }
+        },
+        "arg_sort" => {
+            arity(1)?;
+            opts.check_known(&["descending", "nulls_last"])?;
+            input().arg_sort(opts.boolean("descending", false)?, opts.boolean("nulls_last", false)?)
+        },
+        "gather_every" => {
+            arity(1)?;
+            opts.check_known(&["n", "offset"])?;
+            let n = opts.uint("n", 0)? as usize;
+            if n == 0 {
+                return Err(bad(path, "option n (a positive integer) is required"));
+            }
+            input().gather_every(n, opts.uint("offset", 0)? as usize)
+        },
+        "coalesce" => {
+            // The first non-null of args, row by row.
+            if args.is_empty() {
+                return Err(bad(path, "takes at least one argument"));
+            }
+            opts.check_known(&[])?;
+            polars::lazy::dsl::coalesce(&args)
+        },
+        "fill_null_strategy" => {
+            arity(1)?;
+            opts.check_known(&["strategy"])?;
+            let strategy = match opts.required_string("strategy")?.as_str() {
+                "zero" => FillNullStrategy::Zero,
+                "one" => FillNullStrategy::One,
+                "mean" => FillNullStrategy::Mean,
+                "min" => FillNullStrategy::Min,
+                "max" => FillNullStrategy::Max,
+                other => return Err(bad(path, format!("unknown strategy {other:?} (zero, one, mean, min, max)"))),
+            };
+            input().fill_null_with_strategy(strategy)
+        },
+        "str.head" | "str.tail" => {
+            arity(1)?;
+            opts.check_known(&["n"])?;
+            let n = lit(opts.int("n", 10)?);
+            if name == "str.head" { input().str().head(n) } else { input().str().tail(n) }
+        },
+        "str.pad_start" | "str.pad_end" | "str.zfill" => {
+            arity(1)?;
+            let zfill = name == "str.zfill";
+            opts.check_known(if zfill { &["length"] } else { &["length", "fill_char"] })?;
+            let length = lit(opts.uint("length", 0)?);
+            let fill = opts.string("fill_char")?.unwrap_or_else(|| " ".into());
+            let mut chars = fill.chars();
+            let (Some(fill_char), None) = (chars.next(), chars.next()) else {
+                return Err(bad(path, format!("fill_char must be one character, got {fill:?}")));
+            };
+            match name {
+                "str.zfill" => input().str().zfill(length),
+                "str.pad_start" => input().str().pad_start(length, fill_char),
+                _ => input().str().pad_end(length, fill_char),
+            }
+        },
+        "str.strip_chars" | "str.strip_chars_start" | "str.strip_chars_end" => {
+            // characters: the set to strip (unset: whitespace).
+            arity(1)?;
+            opts.check_known(&["characters"])?;
+            let characters = match opts.string("characters")? {
+                Some(c) => lit(c),
+                None => lit(Null {}),
+            };
+            match name {
+                "str.strip_chars_start" => input().str().strip_chars_start(characters),
+                "str.strip_chars_end" => input().str().strip_chars_end(characters),
+                _ => input().str().strip_chars(characters),
+            }
+        },
+        "str.extract" => {
+            arity(1)?;
+            opts.check_known(&["pattern", "group_index"])?;
+            let pattern = opts.required_string("pattern")?;
+            regex_check(&pattern, path)?;
+            input().str().extract(lit(pattern), opts.uint("group_index", 1)? as usize)
+        },
+        "str.count_matches" => {
+            arity(1)?;
+            opts.check_known(&["pattern", "literal"])?;
+            let pattern = opts.required_string("pattern")?;
+            let literal = opts.boolean("literal", false)?;
+            if !literal {
+                regex_check(&pattern, path)?;
+            }
+            input().str().count_matches(lit(pattern), literal)
+        },
+        "dt.round" => {
+            arity(1)?;
+            opts.check_known(&["every"])?;
+            let every = opts.required_string("every")?;
+            Duration::try_parse(&every).map_err(|e| bad(path, format!("every {every:?}: {e}")))?;
+            input().dt().round(lit(every))
+        },
+        "dt.total_days" | "dt.total_hours" | "dt.total_minutes" | "dt.total_seconds" | "dt.total_milliseconds"
+        | "dt.total_microseconds" | "dt.total_nanoseconds" => {
+            // Of a duration; fractional keeps the part below the unit (a float).
+            arity(1)?;
+            opts.check_known(&["fractional"])?;
+            let (fractional, dt) = (opts.boolean("fractional", false)?, input().dt());
+            match name {
+                "dt.total_days" => dt.total_days(fractional),
+                "dt.total_hours" => dt.total_hours(fractional),
+                "dt.total_minutes" => dt.total_minutes(fractional),
+                "dt.total_seconds" => dt.total_seconds(fractional),
+                "dt.total_milliseconds" => dt.total_milliseconds(fractional),
+                "dt.total_microseconds" => dt.total_microseconds(fractional),
+                _ => dt.total_nanoseconds(fractional),
             }
         },
         "" => return Err(bad(path, "function without a name")),

@@ -307,3 +307,70 @@ async fn bad_expressions_are_refused_naming_the_node() {
     client.select(SelectRequest { handle: t, exprs: vec![c("price")] }).await.expect("still serving");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn string_time_order_and_null_functions_equal_polars() {
+    let server = TestServer::with_sample().await;
+    let mut client = server.client().await;
+    let t = trades(&mut client).await;
+    let s = |v: &str| Value::String(v.into());
+    let exprs = vec![
+        alias(f("arg_sort", vec![c("price")], &[("descending", Value::Boolean(true))]), "order"),
+        alias(f("fill_null_strategy", vec![f("shift", vec![c("price")], &[])], &[("strategy", s("mean"))]), "mean_filled"),
+        alias(f("str.pad_start", vec![c("symbol")], &[("length", Value::Int64(6)), ("fill_char", s("*"))]), "padded"),
+        alias(f("str.zfill", vec![c("symbol")], &[("length", Value::Int64(6))]), "zeros"),
+        alias(f("str.strip_chars", vec![c("symbol")], &[("characters", s("AT"))]), "stripped"),
+        alias(f("str.head", vec![c("symbol")], &[("n", Value::Int64(2))]), "head"),
+        alias(f("str.extract", vec![c("symbol")], &[("pattern", s("^([A-M])(.)")), ("group_index", Value::Int64(2))]), "second"),
+        alias(f("str.count_matches", vec![c("symbol")], &[("pattern", s("A")), ("literal", Value::Boolean(true))]), "a_count"),
+        alias(f1("dt.week", c("ts")), "week"),
+        alias(f1("dt.quarter", c("ts")), "quarter"),
+        alias(f("dt.round", vec![c("ts")], &[("every", s("15m"))]), "rounded"),
+        alias(f("dt.total_milliseconds", vec![bin(c("ts"), BinaryOp::Sub, f("shift", vec![c("ts")], &[]))], &[]), "gap_ms"),
+    ];
+    let handle = client.select(SelectRequest { handle: t.clone(), exprs }).await.unwrap().into_inner().info.unwrap().handle;
+    let remote = fetch(&mut client, handle).await;
+    let local = local_trades()
+        .select([
+            col("price").arg_sort(true, false).alias("order"),
+            col("price").shift(lit(1)).fill_null_with_strategy(FillNullStrategy::Mean).alias("mean_filled"),
+            col("symbol").str().pad_start(lit(6u64), '*').alias("padded"),
+            col("symbol").str().zfill(lit(6u64)).alias("zeros"),
+            col("symbol").str().strip_chars(lit("AT")).alias("stripped"),
+            col("symbol").str().head(lit(2i64)).alias("head"),
+            col("symbol").str().extract(lit("^([A-M])(.)"), 2).alias("second"),
+            col("symbol").str().count_matches(lit("A"), true).alias("a_count"),
+            col("ts").dt().week().alias("week"),
+            col("ts").dt().quarter().alias("quarter"),
+            col("ts").dt().round(lit("15m")).alias("rounded"),
+            (col("ts") - col("ts").shift(lit(1))).dt().total_milliseconds(false).alias("gap_ms"),
+        ])
+        .collect()
+        .unwrap();
+    assert_frames_close(&remote, &local);
+    // By hand: the order's first row is the highest price.
+    let order = remote.column("order").unwrap().idx().unwrap();
+    let trades_df = local_trades().collect().unwrap();
+    let prices = trades_df.column("price").unwrap().f64().unwrap();
+    assert_eq!(prices.get(order.get(0).unwrap() as usize), prices.max());
+
+    let every = f("gather_every", vec![c("price")], &[("n", Value::Int64(7)), ("offset", Value::Int64(3))]);
+    let first_seen = f("coalesce", vec![f("shift", vec![c("size")], &[]), l(Value::Int64(-1))], &[]);
+    let handle = client
+        .select(SelectRequest { handle: t.clone(), exprs: vec![every] })
+        .await
+        .unwrap()
+        .into_inner()
+        .info
+        .unwrap()
+        .handle;
+    let remote = fetch(&mut client, handle).await;
+    let local = local_trades().select([col("price").gather_every(7, 3)]).collect().unwrap();
+    assert!(remote.equals_missing(&local));
+    let handle = client.select(SelectRequest { handle: t, exprs: vec![alias(first_seen, "s")] }).await.unwrap().into_inner().info.unwrap().handle;
+    let remote = fetch(&mut client, handle).await;
+    assert_eq!(remote.column("s").unwrap().i64().unwrap().get(0), Some(-1), "the shifted-in null is coalesced");
+    let local = local_trades().select([coalesce(&[col("size").shift(lit(1)), lit(-1i64)]).alias("s")]).collect().unwrap();
+    assert!(remote.equals_missing(&local));
+    server.stop().await;
+}
