@@ -515,12 +515,13 @@ class _Translator:
         raise _unsupported(f"the aggregation {e.name}")
 
     def _expr_Window(self, e: Any) -> Expr:
-        if e.order_by is not None:
-            raise _unsupported("a window with order_by")
         mapping = getattr(e.options, "kind", "groups_to_rows")
-        if mapping != "groups_to_rows":
+        if mapping not in ("groups_to_rows", "explode", "join"):
             raise _unsupported(f"a window with mapping_strategy={mapping!r}")
-        return self.expr(e.function).over([self.expr(p) for p in e.partition_by])
+        order_by = [self.expr(e.order_by)] if e.order_by is not None else None
+        return self.expr(e.function).over([self.expr(p) for p in e.partition_by], order_by=order_by,
+                                          descending=e.order_by_descending, nulls_last=e.order_by_nulls_last,
+                                          mapping_strategy="group_to_rows" if mapping == "groups_to_rows" else mapping)
 
     def _expr_SortBy(self, e: Any) -> Expr:
         _maintain_order, nulls_last, descending = e.sort_options[:3]
@@ -642,6 +643,16 @@ class _Translator:
         elif name == "gather_every":
             offset, n = args
             return x.gather_every(n, offset)  # type: ignore[union-attr]
+        elif name == "top_k" and len(inputs) == 2:
+            k = self._literal_arg(inputs[1])
+            return x.bottom_k(k) if args[0] else x.top_k(k)  # type: ignore[union-attr]
+        elif name == "mode":
+            return x.mode(maintain_order=bool(args[0]))  # type: ignore[union-attr]
+        elif name in ("approx_n_unique", "unique_counts"):
+            return getattr(x, name)()
+        elif family == "RangeFunction" and name == "IntRange":
+            step, dtype = args
+            return pr_expr.int_range(self.expr(inputs[0]), self.expr(inputs[1]), step, dtype=dtype)
         elif name == "coalesce":
             return pr_expr.coalesce([self.expr(i) for i in inputs])
         elif name == "fill_null_with_strategy" and args and args[0] in ("zero", "one", "mean", "min", "max"):
@@ -707,6 +718,8 @@ class _Translator:
         if name in ("PadStart", "PadEnd"):
             return getattr(x.str, "pad_start" if name == "PadStart" else "pad_end")(self._literal_arg(inputs[1]),
                                                                                    args[0])
+        if name == "ToInteger" and len(inputs) == 2:
+            return x.str.to_integer(base=self._literal_arg(inputs[1]), strict=bool(args[0]))
         if name == "ZFill":
             return x.str.zfill(self._literal_arg(inputs[1]))
         if name == "Extract":
@@ -770,6 +783,8 @@ class _Translator:
             return x.dt.convert_time_zone(args[0])
         if name in ("Week", "Quarter", "Time"):
             return getattr(x.dt, name.lower())()
+        if name in ("MonthStart", "MonthEnd"):
+            return getattr(x.dt, "month_start" if name == "MonthStart" else "month_end")()
         if name == "Round":
             return x.dt.round(self._literal_arg(inputs[1]))
         if name == "TimeStamp":

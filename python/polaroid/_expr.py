@@ -274,6 +274,11 @@ class Expr:
     def implode(self) -> Expr: return self._fn("implode")
     def arg_min(self) -> Expr: return self._fn("arg_min")
     def arg_max(self) -> Expr: return self._fn("arg_max")
+    def top_k(self, k: int = 5) -> Expr: return self._fn("top_k", k=k)
+    def bottom_k(self, k: int = 5) -> Expr: return self._fn("bottom_k", k=k)
+    def mode(self, *, maintain_order: bool = False) -> Expr: return self._fn("mode", maintain_order=maintain_order)
+    def approx_n_unique(self) -> Expr: return self._fn("approx_n_unique")
+    def unique_counts(self) -> Expr: return self._fn("unique_counts")
     def arg_sort(self, *, descending: bool = False, nulls_last: bool = False) -> Expr:
         return self._fn("arg_sort", descending=descending, nulls_last=nulls_last)
     def any(self, *, ignore_nulls: bool = True) -> Expr: return self._fn("any", ignore_nulls=ignore_nulls)
@@ -436,9 +441,19 @@ class Expr:
         flags = [descending] if isinstance(descending, bool) else list(descending)
         return Expr(pb.Expr(sort_by=pb.SortBy(expr=self._pb, by=[into_expr(k)._pb for k in keys], descending=flags)))
 
-    def over(self, partition_by: IntoExpr | Sequence[IntoExpr], *more: IntoExpr) -> Expr:
-        keys = [*(partition_by if isinstance(partition_by, (list, tuple)) else [partition_by]), *more]
-        return Expr(pb.Expr(over=pb.Over(expr=self._pb, partition_by=[into_expr(k)._pb for k in keys])))
+    def over(self, partition_by: IntoExpr | Sequence[IntoExpr] | None = None, *more: IntoExpr,
+             order_by: IntoExpr | Sequence[IntoExpr] | None = None, descending: bool = False,
+             nulls_last: bool = False, mapping_strategy: str = "group_to_rows") -> Expr:
+        """As polars': per partition, rows in ``order_by`` order; mapping_strategy
+        group_to_rows, explode or join."""
+        keys = [*_as_list(partition_by), *more]
+        strategies = {"group_to_rows": "groups_to_rows", "explode": "explode", "join": "join"}
+        if mapping_strategy not in strategies:
+            raise ValueError(f"mapping_strategy must be one of {', '.join(strategies)}, not {mapping_strategy!r}")
+        return Expr(pb.Expr(over=pb.Over(
+            expr=self._pb, partition_by=[into_expr(k)._pb for k in keys],
+            order_by=[into_expr(k)._pb for k in _as_list(order_by)], order_descending=descending,
+            order_nulls_last=nulls_last, mapping_strategy=strategies[mapping_strategy])))
 
     # -- namespaces
 
@@ -453,6 +468,12 @@ class Expr:
     @property
     def list(self) -> ListNamespace:
         return ListNamespace(self)
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
 def _list_literal(values: list[Any]) -> Expr:
@@ -492,6 +513,8 @@ class StringNamespace:
     def pad_end(self, length: int, fill_char: str = " ") -> Expr:
         return self._e._fn("str.pad_end", length=length, fill_char=fill_char)
     def zfill(self, length: int) -> Expr: return self._e._fn("str.zfill", length=length)
+    def to_integer(self, *, base: int = 10, strict: bool = True) -> Expr:
+        return self._e._fn("str.to_integer", base=base, strict=strict)
     def extract(self, pattern: str, group_index: int = 1) -> Expr:
         return self._e._fn("str.extract", pattern=pattern, group_index=group_index)
     def count_matches(self, pattern: str, *, literal: bool = False) -> Expr:
@@ -570,6 +593,8 @@ class DateTimeNamespace:
     def epoch(self, time_unit: str = "us") -> Expr: return self._e._fn("dt.epoch", unit=time_unit)
     def timestamp(self, time_unit: str = "us") -> Expr: return self.epoch(time_unit)
     def week(self) -> Expr: return self._e._fn("dt.week")
+    def month_start(self) -> Expr: return self._e._fn("dt.month_start")
+    def month_end(self) -> Expr: return self._e._fn("dt.month_end")
     def quarter(self) -> Expr: return self._e._fn("dt.quarter")
     def time(self) -> Expr: return self._e._fn("dt.time")
     def round(self, every: str) -> Expr: return self._e._fn("dt.round", every=every)
@@ -603,6 +628,17 @@ def _horizontal(name: str, exprs: tuple[Any, ...], **options: Any) -> Expr:
         raise ValueError(f"{name} needs at least one expression")
     message = pb.Function(name=name, args=[into_expr(e)._pb for e in items])
     for key, value in _options(**options).items():
+        message.options[key].CopyFrom(value)
+    return Expr(pb.Expr(function=message))
+
+
+def int_range(start: IntoExpr, end: IntoExpr | None = None, step: int = 1, *, dtype: Any = "i64") -> Expr:
+    """Integers from start up to end (excluded), as ``pl.int_range``; ``int_range(n)`` counts from 0."""
+    if end is None:
+        start, end = 0, start
+    message = pb.Function(name="int_range", args=[into_expr(start, str_as_col=False)._pb,
+                                                  into_expr(end, str_as_col=False)._pb])
+    for key, value in _options(step=step, dtype=dtype_name(dtype)).items():
         message.options[key].CopyFrom(value)
     return Expr(pb.Expr(function=message))
 

@@ -158,6 +158,23 @@ def test_numeric_string_and_row_wise_functions_match_polars(client: pr.Client, d
             c("symbol").is_last_distinct().alias("last_seen"),
             c("size").interpolate().alias("interp"),
             c("size").interpolate("nearest").alias("nearest"),
+            c("price").arg_sort(descending=True).alias("order"),
+            m.coalesce(c("size"), -1).alias("coalesced"),
+            c("size").fill_null(strategy="max").alias("max_filled"),
+            c("size").cum_sum().over("symbol", order_by="ts", descending=True).alias("running"),
+            m.int_range(m.len()).alias("i"),
+            c("symbol").str.strip_chars("AT").alias("stripped"),
+            c("symbol").str.pad_end(6, ".").alias("padded"),
+            c("symbol").str.zfill(6).alias("zeros"),
+            c("venue").str.head(1).alias("initial"),
+            c("symbol").str.extract(r"^(.)(.)", 2).alias("second"),
+            c("symbol").str.count_matches("[AEIOU]").alias("vowels"),
+            c("size").cast(pl.String).str.to_integer(base=16, strict=False).alias("hex"),
+            c("ts").dt.week().alias("week"),
+            c("ts").dt.quarter().alias("quarter"),
+            c("ts").dt.round("1h").alias("hour"),
+            c("ts").dt.month_end().alias("month_end"),
+            (c("ts") - c("ts").shift()).dt.total_seconds(fractional=True).alias("gap_s"),
         ]
 
     def aggs(c):
@@ -172,6 +189,11 @@ def test_numeric_string_and_row_wise_functions_match_polars(client: pr.Client, d
             c("price").sort().slice(1, 2).alias("second_third"),
             c("size").head(3).product().alias("product"),
             c("price").sort(descending=True).slice(-2).alias("lowest_two"),
+            c("price").top_k(2).alias("top"),
+            c("price").bottom_k(2).alias("bottom"),
+            c("venue").mode().sort().alias("mode"),
+            c("price").gather_every(7, 2).alias("every_7th"),
+            c("size").drop_nulls().first().alias("first_size"),
         ]
 
     got = client.scan_parquet("trades.parquet").select(both(pr)).collect()

@@ -125,6 +125,21 @@ def _more_functions(trades: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
         "group_picks": trades.group_by("symbol").agg(pl.col("size").shift().first(ignore_nulls=True).alias("f"),
                                                      pl.col("price").gather_every(50, 3).alias("every"),
                                                      pl.col("venue").unique().sort().alias("venues")).sort("symbol"),
+        "ordered_windows": trades.select(
+            pl.col("size").cum_sum().over("symbol", order_by="ts").alias("running"),
+            pl.col("price").shift().over("venue", order_by="price", descending=True, nulls_last=True).alias("prev"),
+            pl.col("size").cum_max().over(order_by="ts").alias("max_so_far"),
+            pl.col("price").head(2).over("symbol", mapping_strategy="join").alias("first_two")),
+        "exploded_window": trades.sort("symbol", maintain_order=True).select(
+            pl.col("price").sort().over("symbol", mapping_strategy="explode")),
+        "picks_and_counts": trades.group_by("symbol").agg(
+            pl.col("price").top_k(3).alias("top"), pl.col("price").bottom_k(2).alias("bottom"),
+            pl.col("venue").mode().sort().alias("mode"), pl.col("venue").approx_n_unique().alias("approx"),
+            pl.col("venue").unique_counts().sort().alias("counts")).sort("symbol"),
+        "ranges_and_parsing": trades.select(
+            pl.int_range(pl.len()).alias("i"), pl.int_range(0, pl.len(), 3, dtype=pl.UInt32).alias("j").head(5).implode(),
+            pl.col("size").cast(pl.String).str.to_integer().alias("n"),
+            pl.col("ts").dt.month_start().alias("ms"), pl.col("ts").dt.month_end().alias("me")),
         "time_windows": trades.sort("ts").select(
             pl.col("price").rolling_mean_by("ts", "1m30s", min_samples=2, closed="left").alias("mean"),
             pl.col("price").rolling_median_by("ts", "10m").alias("median"),
@@ -172,11 +187,6 @@ def test_what_cannot_be_translated_is_named_or_falls_back(client: pr.Client, dat
     nan_max = pl.scan_parquet(data_dir / "trades.parquet").select(pl.col("price").nan_max())
     with pytest.raises(pr.UnsupportedError, match="nan_max"):
         nan_max.collect(engine=pr.Engine(client, root=data_dir))
-    # Only over()'s default mapping is in the protocol: the others are refused, not run as it.
-    joined = pl.scan_parquet(data_dir / "trades.parquet").select(
-        pl.col("price").cum_sum().over("symbol", mapping_strategy="join"))
-    with pytest.raises(pr.UnsupportedError, match="mapping_strategy='join'"):
-        joined.collect(engine=pr.Engine(client, root=data_dir))
     # A centred window is not in the protocol: refused, not run as a trailing one.
     centred = pl.scan_parquet(data_dir / "trades.parquet").select(pl.col("price").rolling_mean(5, center=True))
     with pytest.raises(pr.UnsupportedError, match="Mean"):

@@ -71,12 +71,22 @@ pub(crate) fn expr(e: &Expr, path: &str) -> Result<proto::Expr> {
             otherwise: boxed(expr(falsy, &format!("{path}.otherwise"))?),
         }))),
         Expr::Over { function: inner, partition_by, order_by, mapping } => {
-            if order_by.is_some() || !matches!(mapping, WindowMapping::GroupsToRows) {
-                return Err(unsupported(path, "over() with order_by or a non-default mapping"));
-            }
+            let (order_by, sort) = match order_by {
+                Some((by, sort)) => (vec![expr(by, &format!("{path}.order_by"))?], *sort),
+                None => (vec![], SortOptions::default()),
+            };
             node(Kind::Over(Box::new(proto::Over {
                 expr: boxed(expr(inner, &format!("{path}.over"))?),
                 partition_by: exprs(partition_by, &format!("{path}.partition_by"))?,
+                order_by,
+                order_descending: sort.descending,
+                order_nulls_last: sort.nulls_last,
+                mapping_strategy: match mapping {
+                    WindowMapping::GroupsToRows => "groups_to_rows",
+                    WindowMapping::Explode => "explode",
+                    WindowMapping::Join => "join",
+                }
+                .into(),
             })))
         },
         Expr::SortBy { expr: inner, by, sort_options } => node(Kind::SortBy(Box::new(proto::SortBy {
@@ -328,6 +338,22 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
         FunctionExpr::NullCount => simple("null_count")?,
         FunctionExpr::ArgMin => simple("arg_min")?,
         FunctionExpr::ArgMax => simple("arg_max")?,
+        FunctionExpr::ArgSort { descending, nulls_last } => with(
+            "arg_sort",
+            &[("descending", Value::Boolean(*descending)), ("nulls_last", Value::Boolean(*nulls_last))],
+        )?,
+        FunctionExpr::GatherEvery { n, offset } => {
+            with("gather_every", &[("n", Value::Int64(*n as i64)), ("offset", Value::Int64(*offset as i64))])?
+        },
+        FunctionExpr::DropNulls => simple("drop_nulls")?,
+        FunctionExpr::TopK { descending } => {
+            with(if *descending { "bottom_k" } else { "top_k" }, &[("k", literal_arg(input, 1, &fpath)?)])?
+        },
+        FunctionExpr::Mode { maintain_order } => with("mode", &[("maintain_order", Value::Boolean(*maintain_order))])?,
+        FunctionExpr::ApproxNUnique => simple("approx_n_unique")?,
+        FunctionExpr::UniqueCounts => simple("unique_counts")?,
+        FunctionExpr::DropNans => simple("drop_nans")?,
+        FunctionExpr::Coalesce => all_inputs("coalesce", &[])?,
         FunctionExpr::Pow(PowFunction::Generic) => all_inputs("pow", &[])?,
         FunctionExpr::Clip { has_min, has_max } => match (has_min, has_max) {
             (true, true) => all_inputs("clip", &[])?,
@@ -342,7 +368,17 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
             let (name, limit) = match strategy {
                 FillNullStrategy::Forward(limit) => ("forward_fill", limit),
                 FillNullStrategy::Backward(limit) => ("backward_fill", limit),
-                other => return Err(unsupported(path, format!("fill_null strategy {other:?}"))),
+                other => {
+                    let strategy = match other {
+                        FillNullStrategy::Zero => "zero",
+                        FillNullStrategy::One => "one",
+                        FillNullStrategy::Mean => "mean",
+                        FillNullStrategy::Min => "min",
+                        FillNullStrategy::Max => "max",
+                        _ => return Err(unsupported(path, format!("fill_null strategy {other:?}"))),
+                    };
+                    return Ok(function("fill_null_strategy", vec![first()?], &[("strategy", Value::String(strategy.into()))]));
+                },
             };
             match limit {
                 Some(n) => with(name, &[("limit", Value::Int64(*n as i64))])?,
@@ -445,8 +481,8 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
             },
             S::StartsWith => with("str.starts_with", &[("prefix", literal_arg(input, 1, &fpath)?)])?,
             S::EndsWith => with("str.ends_with", &[("suffix", literal_arg(input, 1, &fpath)?)])?,
-            S::Replace { n: 1, literal } => with(
-                "str.replace",
+            S::Replace { n: n @ (1 | -1), literal } => with(
+                if *n == 1 { "str.replace" } else { "str.replace_all" },
                 &[
                     ("pattern", literal_arg(input, 1, &fpath)?),
                     ("value", literal_arg(input, 2, &fpath)?),
@@ -481,6 +517,40 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
             S::Uppercase => simple("str.to_uppercase")?,
             S::LenChars => simple("str.len_chars")?,
             S::LenBytes => simple("str.len_bytes")?,
+            S::StripChars | S::StripCharsStart | S::StripCharsEnd => {
+                let name = match s {
+                    S::StripChars => "str.strip_chars",
+                    S::StripCharsStart => "str.strip_chars_start",
+                    _ => "str.strip_chars_end",
+                };
+                // A null set of characters means whitespace: no option.
+                match literal_arg(input, 1, &fpath)? {
+                    Value::Null(_) => simple(name)?,
+                    characters => with(name, &[("characters", characters)])?,
+                }
+            },
+            S::Head => with("str.head", &[("n", literal_arg(input, 1, &fpath)?)])?,
+            S::Tail => with("str.tail", &[("n", literal_arg(input, 1, &fpath)?)])?,
+            S::PadStart { fill_char } => with(
+                "str.pad_start",
+                &[("length", literal_arg(input, 1, &fpath)?), ("fill_char", Value::String(fill_char.to_string()))],
+            )?,
+            S::PadEnd { fill_char } => with(
+                "str.pad_end",
+                &[("length", literal_arg(input, 1, &fpath)?), ("fill_char", Value::String(fill_char.to_string()))],
+            )?,
+            S::ZFill => with("str.zfill", &[("length", literal_arg(input, 1, &fpath)?)])?,
+            S::ToInteger { dtype: None, strict } => {
+                with("str.to_integer", &[("base", literal_arg(input, 1, &fpath)?), ("strict", Value::Boolean(*strict))])?
+            },
+            S::Extract(group_index) => with(
+                "str.extract",
+                &[("pattern", literal_arg(input, 1, &fpath)?), ("group_index", Value::Int64(*group_index as i64))],
+            )?,
+            S::CountMatches(literal) => with(
+                "str.count_matches",
+                &[("pattern", literal_arg(input, 1, &fpath)?), ("literal", Value::Boolean(*literal))],
+            )?,
             other => return Err(unsupported(path, format!("string function {other}"))),
         },
         FunctionExpr::ListExpr(l) => {
@@ -519,6 +589,25 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
             T::ToString(format) => with("dt.strftime", &[("format", Value::String(format.clone()))])?,
             T::OffsetBy => all_inputs("dt.offset_by", &[])?,
             T::ConvertTimeZone(tz) => with("dt.convert_time_zone", &[("time_zone", Value::String(tz.to_string()))])?,
+            T::Week => simple("dt.week")?,
+            T::MonthStart => simple("dt.month_start")?,
+            T::MonthEnd => simple("dt.month_end")?,
+            T::Quarter => simple("dt.quarter")?,
+            T::Time => simple("dt.time")?,
+            T::Round => with("dt.round", &[("every", literal_arg(input, 1, &fpath)?)])?,
+            T::TotalDays { fractional } => with("dt.total_days", &[("fractional", Value::Boolean(*fractional))])?,
+            T::TotalHours { fractional } => with("dt.total_hours", &[("fractional", Value::Boolean(*fractional))])?,
+            T::TotalMinutes { fractional } => with("dt.total_minutes", &[("fractional", Value::Boolean(*fractional))])?,
+            T::TotalSeconds { fractional } => with("dt.total_seconds", &[("fractional", Value::Boolean(*fractional))])?,
+            T::TotalMilliseconds { fractional } => {
+                with("dt.total_milliseconds", &[("fractional", Value::Boolean(*fractional))])?
+            },
+            T::TotalMicroseconds { fractional } => {
+                with("dt.total_microseconds", &[("fractional", Value::Boolean(*fractional))])?
+            },
+            T::TotalNanoseconds { fractional } => {
+                with("dt.total_nanoseconds", &[("fractional", Value::Boolean(*fractional))])?
+            },
             other => return Err(unsupported(path, format!("temporal function {other}"))),
         },
         other => return Err(unsupported(path, format!("function {other}"))),

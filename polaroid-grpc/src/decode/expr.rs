@@ -86,11 +86,24 @@ pub(crate) fn expr(e: &proto::Expr, path: &str) -> Result<Expr> {
         Kind::Over(o) => {
             let p = format!("{path}.over");
             let inner = required(o.expr.as_deref(), &format!("{p}.expr"))?;
-            if o.partition_by.is_empty() {
-                return Err(bad(&p, "over needs at least one partition_by expression"));
+            if o.partition_by.is_empty() && o.order_by.is_empty() {
+                return Err(bad(&p, "over needs a partition_by or an order_by expression"));
             }
-            let by = exprs(&o.partition_by, &format!("{p}.partition_by"))?;
-            inner.over(by).map_err(|e| bad(&p, e))?
+            let mapping = match o.mapping_strategy.as_str() {
+                "" | "groups_to_rows" => WindowMapping::GroupsToRows,
+                "explode" => WindowMapping::Explode,
+                "join" => WindowMapping::Join,
+                other => return Err(bad(&p, format!("unknown mapping_strategy {other:?} (groups_to_rows, explode, join)"))),
+            };
+            let partition_by = exprs(&o.partition_by, &format!("{p}.partition_by"))?;
+            let order_by = match exprs(&o.order_by, &format!("{p}.order_by"))?.as_slice() {
+                [] => None,
+                [one] => Some(one.clone()),
+                several => Some(as_struct(several.to_vec())),
+            };
+            let sort = SortOptions { descending: o.order_descending, nulls_last: o.order_nulls_last, ..Default::default() };
+            let partition_by = if partition_by.is_empty() { None } else { Some(partition_by) };
+            inner.over_with_options(partition_by, order_by.map(|e| (vec![e], sort)), mapping).map_err(|e| bad(&p, e))?
         },
         Kind::SortBy(s) => {
             let p = format!("{path}.sort_by");
@@ -374,6 +387,10 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
         "dt.week" => Some(|e| e.dt().week()),
         "dt.quarter" => Some(|e| e.dt().quarter()),
         "dt.time" => Some(|e| e.dt().time()),
+        "dt.month_start" => Some(|e| e.dt().month_start()),
+        "dt.month_end" => Some(|e| e.dt().month_end()),
+        "approx_n_unique" => Some(|e| e.approx_n_unique()),
+        "unique_counts" => Some(|e| e.unique_counts()),
         "sqrt" => Some(|e| e.sqrt()),
         "exp" => Some(|e| e.exp()),
         "reverse" => Some(|e| e.reverse()),
@@ -853,6 +870,44 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
                 return Err(bad(path, "option n (a positive integer) is required"));
             }
             input().gather_every(n, opts.uint("offset", 0)? as usize)
+        },
+        "top_k" | "bottom_k" => {
+            arity(1)?;
+            opts.check_known(&["k"])?;
+            let k = lit(opts.uint("k", 5)?);
+            if name == "top_k" { input().top_k(k) } else { input().bottom_k(k) }
+        },
+        "mode" => {
+            // Every most frequent value (there may be several).
+            arity(1)?;
+            opts.check_known(&["maintain_order"])?;
+            input().mode(opts.boolean("maintain_order", false)?)
+        },
+        "int_range" => {
+            // args: start, end (end excluded); a column of the integers between.
+            arity(2)?;
+            opts.check_known(&["step", "dtype"])?;
+            let step = opts.int("step", 1)?;
+            if step == 0 {
+                return Err(bad(path, "step must not be 0"));
+            }
+            let dtype = match opts.string("dtype")? {
+                None => DataType::Int64,
+                Some(text) => parse_dtype(&text).map_err(|e| bad(path, e))?,
+            };
+            if !dtype.is_integer() {
+                return Err(bad(path, format!("dtype must be an integer type, got {dtype}")));
+            }
+            polars::lazy::dsl::int_range(args[0].clone(), args[1].clone(), step, dtype)
+        },
+        "str.to_integer" => {
+            arity(1)?;
+            opts.check_known(&["base", "strict"])?;
+            let base = opts.uint("base", 10)?;
+            if !(2..=36).contains(&base) {
+                return Err(bad(path, format!("base must be in 2..=36, got {base}")));
+            }
+            input().str().to_integer(lit(base as u32), None, opts.boolean("strict", true)?)
         },
         "coalesce" => {
             // The first non-null of args, row by row.

@@ -138,6 +138,25 @@ async fn functions_in_the_expression_protocol_match_polars() {
                     fn_params: Some(RollingFnParams::Var(RollingVarParams { ddof: 0 })),
                 })
                 .alias("var_10m_ddof0"),
+            col("price").arg_sort(true, false).alias("order"),
+            coalesce(&[holes(), lit(-1i64)]).alias("coalesced"),
+            holes().fill_null_with_strategy(FillNullStrategy::Mean).alias("mean_filled"),
+            col("symbol").str().replace_all(lit("A"), lit("a"), true).alias("all_a"),
+            col("symbol").str().strip_chars(lit("AT")).alias("stripped"),
+            col("symbol").str().strip_chars_end(lit(NULL)).alias("trimmed"),
+            col("symbol").str().pad_end(lit(6u64), '.').alias("padded"),
+            col("symbol").str().zfill(lit(6u64)).alias("zeros"),
+            col("symbol").str().tail(lit(2i64)).alias("tail2"),
+            col("symbol").str().extract(lit("^(.)(.)"), 1).alias("initial"),
+            col("symbol").str().count_matches(lit("[AEIOU]"), false).alias("vowels"),
+            col("ts").dt().week().alias("week"),
+            col("ts").dt().quarter().alias("quarter"),
+            col("ts").dt().time().alias("time"),
+            col("ts").dt().round(lit("1h")).alias("hour"),
+            (col("ts") - col("ts").shift(lit(1))).dt().total_seconds(true).alias("gap_s"),
+            col("ts").dt().month_start().alias("month_start"),
+            col("size").cast(DataType::String).str().to_integer(lit(16u32), None, false).alias("hex"),
+            col("size").cum_sum(false).over_with_options(Some([col("symbol")]), Some(([col("ts")], SortOptions::default().with_order_descending(true))), WindowMapping::GroupsToRows).unwrap().alias("running"),
         ]
     };
     let got = client.scan_parquet("trades.parquet").await.unwrap().select(exprs()).await.unwrap().fetch().await.unwrap();
@@ -148,6 +167,12 @@ async fn functions_in_the_expression_protocol_match_polars() {
         [
             col("price").filter(col("size").gt(lit(100))).mean().alias("big_avg"),
             col("price").sort(Default::default()).slice(lit(1), lit(2)).alias("second_and_third"),
+            col("price").gather_every(5, 1).alias("every_fifth"),
+            col("price").drop_nulls().first().alias("first_price"),
+            col("price").top_k(lit(3)).alias("top3"),
+            col("price").bottom_k(lit(2)).alias("bottom2"),
+            col("symbol").mode(true).alias("mode"),
+            col("size").approx_n_unique().alias("approx"),
         ]
     };
     let grouped = client.scan_parquet("trades.parquet").await.unwrap().group_by_stable([col("symbol")]).agg(aggs()).await.unwrap();
@@ -287,7 +312,7 @@ async fn unsupported_expressions_are_refused_before_sending_with_their_path() {
     let server = TestServer::with_sample().await;
     let client = Client::connect(format!("http://{}", server.addr)).await.unwrap().with_shipping(Shipping::Expressions);
     let trades = client.scan_parquet("trades.parquet").await.unwrap();
-    let err = trades.select([col("price"), col("price").sum().alias("s"), col("ts").dt().week()]).await.unwrap_err();
+    let err = trades.select([col("price"), col("price").sum().alias("s"), col("ts").dt().iso_year()]).await.unwrap_err();
     match err {
         ClientError::UnsupportedExpr { path, .. } => assert_eq!(path, "exprs[2]"),
         other => panic!("expected UnsupportedExpr, got {other}"),

@@ -187,7 +187,7 @@ async fn windows_cumulative_rolling_and_conditionals_equal_polars() {
     let server = TestServer::with_sample().await;
     let mut client = server.client().await;
     let t = trades(&mut client).await;
-    let over = |x: proto::Expr| e(Kind::Over(Box::new(proto::Over { expr: Some(Box::new(x)), partition_by: vec![c("symbol")] })));
+    let over = |x: proto::Expr| e(Kind::Over(Box::new(proto::Over { expr: Some(Box::new(x)), partition_by: vec![c("symbol")], ..Default::default() })));
     let when_expr = e(Kind::When(Box::new(proto::When {
         branches: vec![
             proto::WhenThen { when: Some(bin(c("size"), BinaryOp::Gt, l(Value::Int64(1000)))), then: Some(l(Value::String("block".into()))) },
@@ -282,6 +282,17 @@ async fn bad_expressions_are_refused_naming_the_node() {
         (vec![f("list.get", vec![c("symbol")], &[])], "exprs[0].function(list.get): takes 2 argument(s)"),
         (vec![f("interpolate", vec![c("price")], &[("method", Value::String("cubic".into()))])], "unknown method \"cubic\" (linear, nearest)"),
         (vec![f("rolling_sum_by", vec![c("price"), c("ts")], &[("window_size", Value::String("1h".into())), ("ddof", Value::Int64(0))])], "unknown option \"ddof\""),
+        (vec![f("gather_every", vec![c("price")], &[])], "option n (a positive integer) is required"),
+        (vec![f("fill_null_strategy", vec![c("price")], &[("strategy", Value::String("median".into()))])], "unknown strategy \"median\""),
+        (vec![f("str.pad_start", vec![c("symbol")], &[("length", Value::Int64(4)), ("fill_char", Value::String("ab".into()))])], "fill_char must be one character"),
+        (vec![f("int_range", vec![l(Value::Int64(0)), l(Value::Int64(5))], &[("step", Value::Int64(0))])], "step must not be 0"),
+        (vec![f("int_range", vec![l(Value::Int64(0)), l(Value::Int64(5))], &[("dtype", Value::String("f64".into()))])], "dtype must be an integer type"),
+        (vec![f("str.to_integer", vec![c("symbol")], &[("base", Value::Int64(40))])], "base must be in 2..=36"),
+        (vec![e(Kind::Over(Box::new(proto::Over { expr: Some(Box::new(c("price"))), ..Default::default() })))], "over needs a partition_by or an order_by"),
+        (
+            vec![e(Kind::Over(Box::new(proto::Over { expr: Some(Box::new(c("price"))), partition_by: vec![c("symbol")], mapping_strategy: "spread".into(), ..Default::default() })))],
+            "unknown mapping_strategy \"spread\"",
+        ),
         (
             vec![f("is_in", vec![c("symbol"), l(Value::List(proto::LiteralList { values: vec![lv(Value::List(proto::LiteralList::default()))] }))], &[])],
             "exprs[0].function(is_in).args[1].literal.list[0]: nested lists are not supported",

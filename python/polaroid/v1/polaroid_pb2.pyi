@@ -577,12 +577,20 @@ class When(_message.Message):
     def __init__(self, branches: _Optional[_Iterable[_Union[WhenThen, _Mapping]]] = ..., otherwise: _Optional[_Union[Expr, _Mapping]] = ...) -> None: ...
 
 class Over(_message.Message):
-    __slots__ = ("expr", "partition_by")
+    __slots__ = ("expr", "partition_by", "order_by", "order_descending", "order_nulls_last", "mapping_strategy")
     EXPR_FIELD_NUMBER: _ClassVar[int]
     PARTITION_BY_FIELD_NUMBER: _ClassVar[int]
+    ORDER_BY_FIELD_NUMBER: _ClassVar[int]
+    ORDER_DESCENDING_FIELD_NUMBER: _ClassVar[int]
+    ORDER_NULLS_LAST_FIELD_NUMBER: _ClassVar[int]
+    MAPPING_STRATEGY_FIELD_NUMBER: _ClassVar[int]
     expr: Expr
     partition_by: _containers.RepeatedCompositeFieldContainer[Expr]
-    def __init__(self, expr: _Optional[_Union[Expr, _Mapping]] = ..., partition_by: _Optional[_Iterable[_Union[Expr, _Mapping]]] = ...) -> None: ...
+    order_by: _containers.RepeatedCompositeFieldContainer[Expr]
+    order_descending: bool
+    order_nulls_last: bool
+    mapping_strategy: str
+    def __init__(self, expr: _Optional[_Union[Expr, _Mapping]] = ..., partition_by: _Optional[_Iterable[_Union[Expr, _Mapping]]] = ..., order_by: _Optional[_Iterable[_Union[Expr, _Mapping]]] = ..., order_descending: _Optional[bool] = ..., order_nulls_last: _Optional[bool] = ..., mapping_strategy: _Optional[str] = ...) -> None: ...
 
 class SortBy(_message.Message):
     __slots__ = ("expr", "by", "descending")
