@@ -668,8 +668,8 @@ class _Translator:
             return getattr(x, name)()
         elif name == "negate":
             return -x  # type: ignore[operator]
-        elif name == "round" and (len(args) < 2 or args[1] == "half_away_from_zero"):
-            return x.round(args[0])  # type: ignore[union-attr]
+        elif name == "round":
+            return x.round(args[0], str(args[1]) if len(args) > 1 else "half_to_even")  # type: ignore[union-attr]
         elif name == "quantile":
             return x.quantile(self._literal_arg(inputs[1]), str(args[0]).lower())  # type: ignore[union-attr]
         raise _unsupported(f"the function {name}{args if args else ''}")

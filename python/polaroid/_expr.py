@@ -338,7 +338,9 @@ class Expr:
     def floor(self) -> Expr: return self._fn("floor")
     def ceil(self) -> Expr: return self._fn("ceil")
     def abs(self) -> Expr: return self._fn("abs")
-    def round(self, decimals: int = 0) -> Expr: return self._fn("round", decimals=decimals)
+    def round(self, decimals: int = 0, mode: str = "half_to_even") -> Expr:
+        """As polars': half_to_even (its default), half_away_from_zero or to_zero."""
+        return self._fn("round", decimals=decimals, mode=mode)
     def sqrt(self) -> Expr: return self._fn("sqrt")
     def log(self, base: float = 2.718281828459045) -> Expr: return self._fn("log", base=float(base))
     def exp(self) -> Expr: return self._fn("exp")

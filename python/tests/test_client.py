@@ -159,6 +159,8 @@ def test_numeric_string_and_row_wise_functions_match_polars(client: pr.Client, d
             c("size").interpolate().alias("interp"),
             c("size").interpolate("nearest").alias("nearest"),
             c("price").arg_sort(descending=True).alias("order"),
+            (c("size") / 2).round().alias("r_even"),
+            (c("size") / 2).round(0, mode="half_away_from_zero").alias("r_away"),
             m.coalesce(c("size"), -1).alias("coalesced"),
             c("size").fill_null(strategy="max").alias("max_filled"),
             c("size").cum_sum().over("symbol", order_by="ts", descending=True).alias("running"),

@@ -415,7 +415,14 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
         FunctionExpr::CumMin { reverse } => with("cum_min", &[("reverse", Value::Boolean(*reverse))])?,
         FunctionExpr::CumMax { reverse } => with("cum_max", &[("reverse", Value::Boolean(*reverse))])?,
         FunctionExpr::CumCount { reverse } => with("cum_count", &[("reverse", Value::Boolean(*reverse))])?,
-        FunctionExpr::Round { decimals, .. } => with("round", &[("decimals", Value::Int64(*decimals as i64))])?,
+        FunctionExpr::Round { decimals, mode } => {
+            let mode = match mode {
+                RoundMode::HalfToEven => "half_to_even",
+                RoundMode::HalfAwayFromZero => "half_away_from_zero",
+                RoundMode::ToZero => "to_zero",
+            };
+            with("round", &[("decimals", Value::Int64(*decimals as i64)), ("mode", Value::String(mode.into()))])?
+        },
         FunctionExpr::Quantile { method } => {
             let interpolation = match method {
                 QuantileMethod::Nearest => "nearest",

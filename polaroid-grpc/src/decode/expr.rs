@@ -503,9 +503,16 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
         },
         "round" => {
             arity(1)?;
-            opts.check_known(&["decimals"])?;
+            opts.check_known(&["decimals", "mode"])?;
             let decimals = u32::try_from(opts.uint("decimals", 0)?).map_err(|_| bad(path, "decimals is too large"))?;
-            input().round(decimals, RoundMode::HalfAwayFromZero)
+            // The protocol's default predates the option; polars' own is half_to_even.
+            let mode = match opts.string("mode")?.as_deref().unwrap_or("half_away_from_zero") {
+                "half_away_from_zero" => RoundMode::HalfAwayFromZero,
+                "half_to_even" => RoundMode::HalfToEven,
+                "to_zero" => RoundMode::ToZero,
+                other => return Err(bad(path, format!("unknown mode {other:?} (half_to_even, half_away_from_zero, to_zero)"))),
+            };
+            input().round(decimals, mode)
         },
         "log" => {
             arity(1)?;

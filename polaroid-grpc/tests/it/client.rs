@@ -139,6 +139,9 @@ async fn functions_in_the_expression_protocol_match_polars() {
                 })
                 .alias("var_10m_ddof0"),
             col("price").arg_sort(true, false).alias("order"),
+            // Halves tell the modes apart (2.5: 2 to even, 3 away from zero).
+            (col("size") / lit(2.0)).round(0, RoundMode::HalfToEven).alias("r_even"),
+            (col("size") / lit(2.0)).round(0, RoundMode::HalfAwayFromZero).alias("r_away"),
             coalesce(&[holes(), lit(-1i64)]).alias("coalesced"),
             holes().fill_null_with_strategy(FillNullStrategy::Mean).alias("mean_filled"),
             col("symbol").str().replace_all(lit("A"), lit("a"), true).alias("all_a"),
