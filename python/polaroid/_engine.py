@@ -66,6 +66,17 @@ def _duration_text(window: Any) -> str:
     return f"-{text}" if negative else text
 
 
+def _plain(value: Any, dtype: Any) -> Any:
+    """A literal's value as Python: a list for a Series or one list value."""
+    if type(value).__name__ == "PySeries":  # the visitor hands some over unwrapped
+        value = pl.Series._from_pyseries(value)
+    if isinstance(value, pl.Series):
+        if isinstance(dtype, pl.List) and value.dtype == dtype and value.len() == 1:
+            return value[0].to_list()  # one list value (an imploded set)
+        return value.to_list()
+    return value
+
+
 def _unsupported(what: str) -> UnsupportedError:
     return UnsupportedError(f"polaroid cannot run {what} on the server yet")
 
@@ -348,14 +359,21 @@ class _Translator:
 
     def _node_Sort(self, node: Any) -> RemoteFrame:
         maintain_order, nulls_last, descending = node.sort_options[:3]
-        keys = []
-        for e in node.by_column:
+        keys, computed = [], []
+        for i, e in enumerate(node.by_column):
             view = self.nt.view_expression(e.node)
-            if type(view).__name__ != "Column":
-                raise _unsupported("a sort by an expression (only by columns)")
-            keys.append(view.name)
-        frame = self._input(node.input).sort(keys, descending=list(descending), nulls_last=list(nulls_last),
-                                              maintain_order=maintain_order)
+            if type(view).__name__ == "Column":
+                keys.append(view.name)
+            else:  # the server sorts by columns: an expression becomes one for the sort
+                keys.append(f"__polaroid_sort_key_{i}")
+                computed.append(self.expr(e.node).alias(keys[-1]))
+        frame = self._input(node.input)
+        if computed:
+            frame = frame.with_columns(computed)
+        frame = frame.sort(keys, descending=list(descending), nulls_last=list(nulls_last),
+                           maintain_order=maintain_order)
+        if computed:
+            frame = frame.select(list(self.nt.get_schema()))
         return self._sliced(frame, node.slice)
 
     def _sliced(self, frame: RemoteFrame, slice_: Any) -> RemoteFrame:
@@ -461,11 +479,12 @@ class _Translator:
         return col(e.name)
 
     def _expr_Literal(self, e: Any) -> Expr:
-        value = e.value
-        if isinstance(value, pl.Series):
-            value = value.to_list()
+        value = _plain(e.value, e.dtype)
         if isinstance(value, list):
-            raise _unsupported("a list literal outside is_in")
+            if not isinstance(e.dtype, pl.List):
+                raise _unsupported("a Series literal (a column of values)")
+            # One list value (replace's old and new values, an imploded is_in set).
+            return pr_expr._list_literal(value)
         try:
             return lit(value, e.dtype)
         except (TypeError, ValueError) as err:
@@ -486,6 +505,8 @@ class _Translator:
                 source = None
             if not _widens(source, e.dtype):
                 raise _unsupported("a cast that wraps numbers around (wrap_numerical=True)")
+        if isinstance(e.dtype, (pl.Categorical, pl.Enum)):
+            raise _unsupported(f"a cast to {e.dtype} (results come back as strings)")
         return self.expr(e.expr).cast(e.dtype, strict=e.options == 0)
 
     def _expr_BinaryExpr(self, e: Any) -> Expr:
@@ -543,8 +564,7 @@ class _Translator:
         view = self.nt.view_expression(node)
         if type(view).__name__ != "Literal":
             raise _unsupported("a function argument that is not a literal")
-        value = view.value
-        return value.to_list() if isinstance(value, pl.Series) else value
+        return _plain(view.value, view.dtype)
 
     def _expr_Function(self, e: Any, node: int) -> Expr:
         data = e.function_data if isinstance(e.function_data, tuple) else (e.function_data,)
@@ -558,7 +578,9 @@ class _Translator:
             return lit(True)
         if family == "BooleanFunction":
             if name == "IsIn":
-                return x.is_in(self._literal_arg(inputs[1]), nulls_equal=bool(args[0]))  # type: ignore[union-attr]
+                view = self.nt.view_expression(inputs[1])
+                other = self._literal_arg(inputs[1]) if type(view).__name__ == "Literal" else self.expr(inputs[1])
+                return x.is_in(other, nulls_equal=bool(args[0]))  # type: ignore[union-attr]
             simple = {"IsNull": "is_null", "IsNotNull": "is_not_null", "IsNan": "is_nan", "IsNotNan": "is_not_nan",
                       "Not": "__invert__", "IsDuplicated": "is_duplicated", "IsUnique": "is_unique",
                       "IsFirstDistinct": "is_first_distinct", "IsLastDistinct": "is_last_distinct"}
@@ -582,6 +604,11 @@ class _Translator:
             window, min_samples, weights, center, params = (*args, None, None, ())[:5]
             op = {"Sum": "rolling_sum", "Mean": "rolling_mean", "Min": "rolling_min", "Max": "rolling_max",
                   "Std": "rolling_std", "Var": "rolling_var"}.get(name)
+            if name == "Quantile" and weights is None and not center and params:
+                quantile, method = params
+                if (quantile, method) == (0.5, "linear"):
+                    return x.rolling_median(window, min_samples=min_samples)  # type: ignore[union-attr]
+                return x.rolling_quantile(quantile, str(method), window, min_samples=min_samples)  # type: ignore[union-attr]
             if op and weights is None and not center:
                 if name in ("Std", "Var"):
                     return getattr(x, op)(window, min_samples=min_samples, ddof=params[0] if params else 1)
@@ -622,7 +649,10 @@ class _Translator:
             return getattr(pr_expr, name)([self.expr(i) for i in inputs], ignore_nulls=bool(args[0]))
         elif name in ("min_horizontal", "max_horizontal"):
             return getattr(pr_expr, name)([self.expr(i) for i in inputs])
-        elif family == "EwmFunction":
+        elif family == "EwmFunction" and name == "MeanBy":
+            (half_life,) = args
+            return x.ewm_mean_by(self.expr(inputs[1]), half_life=_duration_text(half_life))  # type: ignore[union-attr]
+        elif family == "EwmFunction" and len(args) == 5:
             # (alpha, adjust, bias, min_samples, ignore_nulls)
             alpha, adjust, bias, min_samples, ignore_nulls = args
             options = {"adjust": adjust, "min_samples": min_samples, "ignore_nulls": ignore_nulls}
@@ -653,6 +683,23 @@ class _Translator:
         elif family == "RangeFunction" and name == "IntRange":
             step, dtype = args
             return pr_expr.int_range(self.expr(inputs[0]), self.expr(inputs[1]), step, dtype=dtype)
+        elif name == "log" and len(inputs) == 2:
+            return x.log(self._literal_arg(inputs[1]))  # type: ignore[union-attr]
+        elif name in ("replace", "replace_strict"):
+            old, new = self.expr(inputs[1]), self.expr(inputs[2])
+            if name == "replace":
+                return x.replace(old, new)  # type: ignore[union-attr]
+            default = self.expr(inputs[3]) if len(inputs) > 3 else None
+            # The visitor does not show return_dtype: the expression's own type is it.
+            return x.replace_strict(old, new, default=default, return_dtype=self._dtype_of(node))  # type: ignore[union-attr]
+        elif name == "corr":
+            other = self.expr(inputs[1])
+            if args[0] == "pearson":
+                return pr_expr.corr(x, other)
+            if args[0] == "spearman_rank":
+                return pr_expr.corr(x, other, method="spearman", propagate_nans=bool(args[1]))
+            if args[0] == "covariance":
+                return pr_expr.cov(x, other, ddof=args[1])
         elif name == "coalesce":
             return pr_expr.coalesce([self.expr(i) for i in inputs])
         elif name == "fill_null_with_strategy" and args and args[0] in ("zero", "one", "mean", "min", "max"):
@@ -720,6 +767,8 @@ class _Translator:
                                                                                    args[0])
         if name == "ToInteger" and len(inputs) == 2:
             return x.str.to_integer(base=self._literal_arg(inputs[1]), strict=bool(args[0]))
+        if name == "Reverse":
+            return x.str.reverse()
         if name == "ZFill":
             return x.str.zfill(self._literal_arg(inputs[1]))
         if name == "Extract":
@@ -762,6 +811,10 @@ class _Translator:
             return x.list.contains(self.expr(inputs[1]), nulls_equal=bool(args[0]))
         if name == "Join":
             return x.list.join(self._literal_arg(inputs[1]), ignore_nulls=bool(args[0]))
+        if name == "Slice":
+            return x.list.slice(self.expr(inputs[1]), self.expr(inputs[2]))
+        if name == "Concat":
+            return pr_expr.concat_list([self.expr(i) for i in inputs])
         if name == "Sort":
             descending, nulls_last = bool(args[0]), bool(args[1])
             return x.list.sort(descending=descending, nulls_last=nulls_last)
@@ -783,6 +836,8 @@ class _Translator:
             return x.dt.convert_time_zone(args[0])
         if name in ("Week", "Quarter", "Time"):
             return getattr(x.dt, name.lower())()
+        if name == "CastTimeUnit":
+            return x.dt.cast_time_unit(str(args[0]))
         if name in ("MonthStart", "MonthEnd"):
             return getattr(x.dt, "month_start" if name == "MonthStart" else "month_end")()
         if name == "Round":

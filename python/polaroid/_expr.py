@@ -37,6 +37,7 @@ _SIMPLE_DTYPES: dict[Any, str] = {
     pl.Date: "date",
     pl.Time: "time",
     pl.Null: "null",
+    pl.Categorical: "cat",
 }
 
 
@@ -366,6 +367,24 @@ class Expr:
         return self._fn("rolling_min", window_size=window_size, min_periods=min_samples)
     def rolling_max(self, window_size: int, *, min_samples: int | None = None) -> Expr:
         return self._fn("rolling_max", window_size=window_size, min_periods=min_samples)
+    def rolling_median(self, window_size: int, *, min_samples: int | None = None) -> Expr:
+        return self._fn("rolling_median", window_size=window_size, min_periods=min_samples)
+    def rolling_quantile(self, quantile: float, interpolation: str = "nearest", window_size: int = 2, *,
+                         min_samples: int | None = None) -> Expr:
+        return self._fn("rolling_quantile", window_size=window_size, min_periods=min_samples,
+                        quantile=float(quantile), interpolation=interpolation)
+    def ewm_mean_by(self, by: IntoExpr, *, half_life: str | dt.timedelta) -> Expr:
+        return self._fn("ewm_mean_by", into_expr(by), half_life=duration_text(half_life))
+    def replace(self, old: Any, new: Any = None) -> Expr:
+        """As polars': a mapping, or old and new values (lists or one each)."""
+        old, new = _old_new(old, new)
+        return self._fn("replace", old, new)
+    def replace_strict(self, old: Any, new: Any = None, *, default: IntoExpr | None = None,
+                       return_dtype: Any = None) -> Expr:
+        old, new = _old_new(old, new)
+        more = [] if default is None else [into_expr(default, str_as_col=False)]
+        return self._fn("replace_strict", old, new, *more,
+                        return_dtype=None if return_dtype is None else dtype_name(return_dtype))
     def rolling_std(self, window_size: int, *, min_samples: int | None = None, ddof: int = 1) -> Expr:
         return self._fn("rolling_std", window_size=window_size, min_periods=min_samples, ddof=ddof)
     def rolling_var(self, window_size: int, *, min_samples: int | None = None, ddof: int = 1) -> Expr:
@@ -478,6 +497,16 @@ def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
+def _old_new(old: Any, new: Any) -> tuple[Expr, Expr]:
+    """replace()'s arguments as two list literals (a mapping: its keys and values)."""
+    if new is None:
+        if not isinstance(old, dict):
+            raise TypeError("replace takes a mapping, or old and new values")
+        old, new = list(old.keys()), list(old.values())
+    as_list = (lambda v: v if isinstance(v, Expr) else _list_literal(list(v) if isinstance(v, (list, tuple)) else [v]))
+    return as_list(old), as_list(new)
+
+
 def _list_literal(values: list[Any]) -> Expr:
     """A list of scalars as one list value (the set of ``is_in([...])``)."""
     elements = []
@@ -515,6 +544,7 @@ class StringNamespace:
     def pad_end(self, length: int, fill_char: str = " ") -> Expr:
         return self._e._fn("str.pad_end", length=length, fill_char=fill_char)
     def zfill(self, length: int) -> Expr: return self._e._fn("str.zfill", length=length)
+    def reverse(self) -> Expr: return self._e._fn("str.reverse")
     def to_integer(self, *, base: int = 10, strict: bool = True) -> Expr:
         return self._e._fn("str.to_integer", base=base, strict=strict)
     def extract(self, pattern: str, group_index: int = 1) -> Expr:
@@ -551,6 +581,9 @@ class ListNamespace:
 
     def __init__(self, expr: Expr) -> None:
         self._e = expr
+
+    def slice(self, offset: IntoExpr, length: IntoExpr | None = None) -> Expr:
+        return self._e._fn("list.slice", offset, lit(None, "u64") if length is None else length)
 
     def len(self) -> Expr: return self._e._fn("list.len")
     def sum(self) -> Expr: return self._e._fn("list.sum")
@@ -596,6 +629,7 @@ class DateTimeNamespace:
     def timestamp(self, time_unit: str = "us") -> Expr: return self.epoch(time_unit)
     def week(self) -> Expr: return self._e._fn("dt.week")
     def month_start(self) -> Expr: return self._e._fn("dt.month_start")
+    def cast_time_unit(self, time_unit: str) -> Expr: return self._e._fn("dt.cast_time_unit", unit=time_unit)
     def month_end(self) -> Expr: return self._e._fn("dt.month_end")
     def quarter(self) -> Expr: return self._e._fn("dt.quarter")
     def time(self) -> Expr: return self._e._fn("dt.time")
@@ -643,6 +677,22 @@ def int_range(start: IntoExpr, end: IntoExpr | None = None, step: int = 1, *, dt
     for key, value in _options(step=step, dtype=dtype_name(dtype)).items():
         message.options[key].CopyFrom(value)
     return Expr(pb.Expr(function=message))
+
+
+def corr(a: IntoExpr, b: IntoExpr, *, method: str = "pearson", propagate_nans: bool = False) -> Expr:
+    """Correlation of two columns, as ``pl.corr`` (pearson or spearman)."""
+    return into_expr(a)._fn("corr", into_expr(b), method=method,
+                            propagate_nans=propagate_nans if method == "spearman" else None)
+
+
+def cov(a: IntoExpr, b: IntoExpr, *, ddof: int = 1) -> Expr:
+    """Covariance of two columns, as ``pl.cov``."""
+    return into_expr(a)._fn("cov", into_expr(b), ddof=ddof)
+
+
+def concat_list(exprs: IntoExpr | Sequence[IntoExpr], *more_exprs: IntoExpr) -> Expr:
+    """The expressions' values, row by row, as one list, as ``pl.concat_list``."""
+    return _horizontal("concat_list", (exprs, *more_exprs))
 
 
 def coalesce(*exprs: IntoExpr | Sequence[IntoExpr]) -> Expr:

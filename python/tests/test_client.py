@@ -159,6 +159,15 @@ def test_numeric_string_and_row_wise_functions_match_polars(client: pr.Client, d
             c("size").interpolate().alias("interp"),
             c("size").interpolate("nearest").alias("nearest"),
             c("price").arg_sort(descending=True).alias("order"),
+            c("venue").replace({"X": "x"}).alias("replaced"),
+            c("venue").replace_strict(["X", "Q"], [1, 2], default=0, return_dtype=pl.Int16).alias("coded"),
+            c("price").rolling_median(5).alias("med5"),
+            c("price").rolling_quantile(0.75, "higher", 6, min_samples=3).alias("q75"),
+            c("price").ewm_mean_by("ts", half_life="10m").alias("ewm_by"),
+            c("ts").dt.cast_time_unit("us").alias("us"),
+            m.concat_list("price", "size").list.slice(-1).alias("last_of_two"),
+            c("symbol").str.reverse().alias("rev"),
+            c("size").is_in(c("size").head(10).implode()).alias("early_size"),
             (c("size") / 2).round().alias("r_even"),
             (c("size") / 2).round(0, mode="half_away_from_zero").alias("r_away"),
             m.coalesce(c("size"), -1).alias("coalesced"),
@@ -179,7 +188,8 @@ def test_numeric_string_and_row_wise_functions_match_polars(client: pr.Client, d
             (c("ts") - c("ts").shift()).dt.total_seconds(fractional=True).alias("gap_s"),
         ]
 
-    def aggs(c):
+    def aggs(m):
+        c = m.col
         return [
             c("size").null_count().alias("nulls"),
             c("price").arg_max().alias("arg_max"),
@@ -196,14 +206,17 @@ def test_numeric_string_and_row_wise_functions_match_polars(client: pr.Client, d
             c("venue").mode().sort().alias("mode"),
             c("price").gather_every(7, 2).alias("every_7th"),
             c("size").drop_nulls().first().alias("first_size"),
+            m.corr("price", "size").alias("corr"),
+            m.corr("price", "size", method="spearman").alias("spearman"),
+            m.cov("price", "size", ddof=0).alias("cov0"),
         ]
 
     got = client.scan_parquet("trades.parquet").select(both(pr)).collect()
     want = local(data_dir, "trades.parquet").select(both(pl)).collect()
     assert got.height > 1000
     assert_frame_equal(got, want)
-    got = client.scan_parquet("trades.parquet").group_by("symbol", maintain_order=True).agg(aggs(pr.col)).collect()
-    want = local(data_dir, "trades.parquet").group_by("symbol", maintain_order=True).agg(aggs(pl.col)).collect()
+    got = client.scan_parquet("trades.parquet").group_by("symbol", maintain_order=True).agg(aggs(pr)).collect()
+    want = local(data_dir, "trades.parquet").group_by("symbol", maintain_order=True).agg(aggs(pl)).collect()
     assert_frame_equal(got, want)
     assert got["nulls"].sum() > 0, "the sample has null sizes, which the fills above are about"
     with pytest.raises(ValueError, match="exactly one of com, span, half_life, alpha"):

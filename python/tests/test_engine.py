@@ -143,6 +143,21 @@ def _more_functions(trades: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
             pl.int_range(pl.len()).alias("i"), pl.int_range(0, pl.len(), 3, dtype=pl.UInt32).alias("j").head(5).implode(),
             pl.col("size").cast(pl.String).str.to_integer().alias("n"),
             pl.col("ts").dt.month_start().alias("ms"), pl.col("ts").dt.month_end().alias("me")),
+        "mappings_and_statistics": trades.select(
+            pl.col("price").log().alias("ln"), pl.col("price").log10().alias("lg"),
+            pl.col("venue").replace({"X": "x", "Q": "q"}).alias("r"),
+            pl.col("venue").replace_strict({"X": 1, "Q": 2}, default=0, return_dtype=pl.Int16).alias("rs"),
+            pl.col("price").rolling_median(5).alias("med5"),
+            pl.col("price").rolling_quantile(0.25, "linear", 4, min_samples=2).alias("q25"),
+            pl.concat_list("price", "size").list.slice(1, 1).alias("l"),
+            pl.col("venue").str.reverse().alias("rev"), pl.col("ts").dt.cast_time_unit("ms").alias("ms"),
+            pl.col("size").is_in(pl.col("size").head(20).implode()).alias("early_size")),
+        "correlations": trades.group_by("symbol").agg(
+            pl.corr("price", "size").alias("pearson"), pl.corr("price", "size", method="spearman").alias("spearman"),
+            pl.cov("price", "size").alias("cov"), pl.cov("price", "size", ddof=0).alias("cov0")).sort("symbol"),
+        "sorted_by_expressions": trades.sort(pl.col("price") * -1, pl.col("symbol").str.len_chars(),
+                                             maintain_order=True).head(50),
+        "ewm_by_time": trades.sort("ts").select(pl.col("price").ewm_mean_by("ts", half_life="5m")),
         "time_windows": trades.sort("ts").select(
             pl.col("price").rolling_mean_by("ts", "1m30s", min_samples=2, closed="left").alias("mean"),
             pl.col("price").rolling_median_by("ts", "10m").alias("median"),

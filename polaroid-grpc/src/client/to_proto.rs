@@ -424,16 +424,18 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
             with("round", &[("decimals", Value::Int64(*decimals as i64)), ("mode", Value::String(mode.into()))])?
         },
         FunctionExpr::Quantile { method } => {
-            let interpolation = match method {
-                QuantileMethod::Nearest => "nearest",
-                QuantileMethod::Lower => "lower",
-                QuantileMethod::Higher => "higher",
-                QuantileMethod::Midpoint => "midpoint",
-                QuantileMethod::Linear => "linear",
-                other => return Err(unsupported(path, format!("quantile method {other:?}"))),
-            };
-            with("quantile", &[("quantile", literal_arg(input, 1, &fpath)?), ("interpolation", Value::String(interpolation.into()))])?
+            let interpolation = Value::String(interpolation(method, path)?.into());
+            with("quantile", &[("quantile", literal_arg(input, 1, &fpath)?), ("interpolation", interpolation)])?
         },
+        FunctionExpr::Correlation { method } => match method {
+            polars_plan::dsl::CorrelationMethod::Pearson => all_inputs("corr", &[("method", Value::String("pearson".into()))])?,
+            polars_plan::dsl::CorrelationMethod::SpearmanRank(propagate_nans) => all_inputs(
+                "corr",
+                &[("method", Value::String("spearman".into())), ("propagate_nans", Value::Boolean(*propagate_nans))],
+            )?,
+            polars_plan::dsl::CorrelationMethod::Covariance(ddof) => all_inputs("cov", &[("ddof", Value::Int64(*ddof as i64))])?,
+        },
+        FunctionExpr::EwmMeanBy { half_life } => all_inputs("ewm_mean_by", &[("half_life", Value::String(half_life.to_string()))])?,
         FunctionExpr::RollingExpr { function: rf, options } => {
             let name = match rf {
                 RollingFunction::Sum => "rolling_sum",
@@ -442,6 +444,7 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
                 RollingFunction::Max => "rolling_max",
                 RollingFunction::Std => "rolling_std",
                 RollingFunction::Var => "rolling_var",
+                RollingFunction::Quantile => "rolling_quantile",
                 other => return Err(unsupported(path, format!("rolling function {other:?}"))),
             };
             if options.weights.is_some() || options.center {
@@ -451,7 +454,14 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
                 ("window_size", Value::Int64(options.window_size as i64)),
                 ("min_periods", Value::Int64(options.min_periods as i64)),
             ];
-            opts.extend(rolling_ddof(options.fn_params.as_ref(), path)?);
+            match (name, options.fn_params.as_ref()) {
+                ("rolling_quantile", Some(RollingFnParams::Quantile(q))) => {
+                    opts.push(("quantile", Value::Float64(q.prob)));
+                    opts.push(("interpolation", Value::String(interpolation(&q.method, path)?.into())));
+                },
+                ("rolling_quantile", _) => return Err(unsupported(path, "a rolling quantile without its parameters")),
+                _ => opts.extend(rolling_ddof(options.fn_params.as_ref(), path)?),
+            }
             with(name, &opts)?
         },
         FunctionExpr::RollingExprBy { function_by, options } => {
@@ -547,6 +557,7 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
                 &[("length", literal_arg(input, 1, &fpath)?), ("fill_char", Value::String(fill_char.to_string()))],
             )?,
             S::ZFill => with("str.zfill", &[("length", literal_arg(input, 1, &fpath)?)])?,
+            S::Reverse => simple("str.reverse")?,
             S::ToInteger { dtype: None, strict } => {
                 with("str.to_integer", &[("base", literal_arg(input, 1, &fpath)?), ("strict", Value::Boolean(*strict))])?
             },
@@ -564,6 +575,8 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
             use polars::prelude::ListFunction as L;
             match l {
                 L::Length => simple("list.len")?,
+                L::Slice => all_inputs("list.slice", &[])?,
+                L::Concat => all_inputs("concat_list", &[])?,
                 L::Sum => simple("list.sum")?,
                 L::Mean => simple("list.mean")?,
                 L::Min => simple("list.min")?,
@@ -597,6 +610,7 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
             T::OffsetBy => all_inputs("dt.offset_by", &[])?,
             T::ConvertTimeZone(tz) => with("dt.convert_time_zone", &[("time_zone", Value::String(tz.to_string()))])?,
             T::Week => simple("dt.week")?,
+            T::CastTimeUnit(unit) => with("dt.cast_time_unit", &[("unit", Value::String(unit.to_string()))])?,
             T::MonthStart => simple("dt.month_start")?,
             T::MonthEnd => simple("dt.month_end")?,
             T::Quarter => simple("dt.quarter")?,
@@ -618,6 +632,17 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
             other => return Err(unsupported(path, format!("temporal function {other}"))),
         },
         other => return Err(unsupported(path, format!("function {other}"))),
+    })
+}
+
+fn interpolation(method: &QuantileMethod, path: &str) -> Result<&'static str> {
+    Ok(match method {
+        QuantileMethod::Nearest => "nearest",
+        QuantileMethod::Lower => "lower",
+        QuantileMethod::Higher => "higher",
+        QuantileMethod::Midpoint => "midpoint",
+        QuantileMethod::Linear => "linear",
+        other => return Err(unsupported(path, format!("quantile method {other:?}"))),
     })
 }
 

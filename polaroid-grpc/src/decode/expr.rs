@@ -254,6 +254,7 @@ pub(crate) fn parse_dtype(text: &str) -> std::result::Result<DataType, String> {
         "date" => DataType::Date,
         "time" => DataType::Time,
         "null" => DataType::Null,
+        "cat" | "categorical" => DataType::from_categories(Categories::global()),
         "datetime" => DataType::Datetime(TimeUnit::Microseconds, None),
         _ if t.starts_with("datetime[") && t.ends_with(']') => {
             let inner = &t["datetime[".len()..t.len() - 1];
@@ -390,6 +391,7 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
         "dt.month_start" => Some(|e| e.dt().month_start()),
         "dt.month_end" => Some(|e| e.dt().month_end()),
         "approx_n_unique" => Some(|e| e.approx_n_unique()),
+        "str.reverse" => Some(|e| e.str().reverse()),
         "unique_counts" => Some(|e| e.unique_counts()),
         "sqrt" => Some(|e| e.sqrt()),
         "exp" => Some(|e| e.exp()),
@@ -481,14 +483,7 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
             if !(0.0..=1.0).contains(&q) {
                 return Err(bad(path, "option quantile must be in [0, 1]"));
             }
-            let method = match opts.string("interpolation")?.as_deref().unwrap_or("nearest") {
-                "nearest" => QuantileMethod::Nearest,
-                "lower" => QuantileMethod::Lower,
-                "higher" => QuantileMethod::Higher,
-                "midpoint" => QuantileMethod::Midpoint,
-                "linear" => QuantileMethod::Linear,
-                other => return Err(bad(path, format!("unknown interpolation {other:?}"))),
-            };
+            let method = quantile_method(opts.string("interpolation")?.as_deref().unwrap_or("nearest"), path)?;
             input().quantile(lit(q), method)
         },
         "fill_null" => {
@@ -916,6 +911,97 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
             }
             input().str().to_integer(lit(base as u32), None, opts.boolean("strict", true)?)
         },
+        "replace" | "replace_strict" => {
+            // args[1] the old values, args[2] the new (lists, or one value each);
+            // replace_strict: args[3] the default for values not in args[1]
+            // (without it, such a value is an error), and return_dtype.
+            let strict = name == "replace_strict";
+            if !(args.len() == 3 || strict && args.len() == 4) {
+                return Err(bad(path, format!("takes {} arguments (the input, old, new{}), got {}", if strict { "3 or 4" } else { "3" }, if strict { ", default" } else { "" }, args.len())));
+            }
+            opts.check_known(if strict { &["return_dtype"] } else { &[] })?;
+            let (old, new) = (args[1].clone(), args[2].clone());
+            if !strict {
+                input().replace(old, new)
+            } else {
+                let dtype = match opts.string("return_dtype")? {
+                    Some(text) => Some(parse_dtype(&text).map_err(|e| bad(path, e))?),
+                    None => None,
+                };
+                input().replace_strict(old, new, args.get(3).cloned(), dtype)
+            }
+        },
+        "rolling_quantile" | "rolling_median" => {
+            let median = name == "rolling_median";
+            opts.check_known(if median { &["window_size", "min_periods"] } else { &["window_size", "min_periods", "quantile", "interpolation"] })?;
+            let x = input_checked(&args, path)?;
+            let window_size = opts.uint("window_size", 0)? as usize;
+            if window_size == 0 {
+                return Err(bad(path, "option window_size (a positive integer) is required"));
+            }
+            let min_periods = opts.uint("min_periods", window_size as u64)? as usize;
+            let options = RollingOptionsFixedWindow { window_size, min_periods, ..Default::default() };
+            if median {
+                x.rolling_median(options)
+            } else {
+                let q = opts.float("quantile", f64::NAN)?;
+                if !(0.0..=1.0).contains(&q) {
+                    return Err(bad(path, "option quantile must be in [0, 1]"));
+                }
+                x.rolling_quantile(quantile_method(opts.string("interpolation")?.as_deref().unwrap_or("nearest"), path)?, q, options)
+            }
+        },
+        "corr" | "cov" => {
+            arity(2)?;
+            let (a, b) = (input(), args[1].clone());
+            if name == "cov" {
+                opts.check_known(&["ddof"])?;
+                let ddof = u8::try_from(opts.uint("ddof", 1)?).map_err(|_| bad(path, "ddof is too large"))?;
+                polars::lazy::dsl::cov(a, b, ddof)
+            } else {
+                opts.check_known(&["method", "propagate_nans"])?;
+                match opts.string("method")?.as_deref().unwrap_or("pearson") {
+                    "pearson" => polars::lazy::dsl::pearson_corr(a, b),
+                    "spearman" => polars::lazy::dsl::spearman_rank_corr(a, b, opts.boolean("propagate_nans", false)?),
+                    other => return Err(bad(path, format!("unknown method {other:?} (pearson, spearman)"))),
+                }
+            }
+        },
+        "ewm_mean_by" => {
+            // args[1]: the (sorted) times; half_life a duration such as "5m".
+            arity(2)?;
+            opts.check_known(&["half_life"])?;
+            let text = opts.required_string("half_life")?;
+            let half_life = Duration::try_parse(&text).map_err(|e| bad(path, format!("half_life {text:?}: {e}")))?;
+            if half_life.is_zero() || half_life.negative() || half_life.parsed_int || half_life.months() > 0 {
+                return Err(bad(path, format!("half_life {text:?} must be a positive fixed duration such as \"5m\"")));
+            }
+            input().ewm_mean_by(args[1].clone(), half_life)
+        },
+        "dt.cast_time_unit" => {
+            arity(1)?;
+            opts.check_known(&["unit"])?;
+            let unit = match opts.required_string("unit")?.as_str() {
+                "ns" => TimeUnit::Nanoseconds,
+                "us" => TimeUnit::Microseconds,
+                "ms" => TimeUnit::Milliseconds,
+                other => return Err(bad(path, format!("unknown unit {other:?} (ns, us, ms)"))),
+            };
+            input().dt().cast_time_unit(unit)
+        },
+        "list.slice" => {
+            // args[1] the offset (negative counts from the end), args[2] the length.
+            arity(3)?;
+            opts.check_known(&[])?;
+            input().list().slice(args[1].clone(), args[2].clone())
+        },
+        "concat_list" => {
+            if args.is_empty() {
+                return Err(bad(path, "takes at least one argument"));
+            }
+            opts.check_known(&[])?;
+            concat_list(&args).map_err(|e| bad(path, e))?
+        },
         "coalesce" => {
             // The first non-null of args, row by row.
             if args.is_empty() {
@@ -1015,6 +1101,17 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
         },
         "" => return Err(bad(path, "function without a name")),
         other => return Err(bad(path, format!("unknown function {other:?}"))),
+    })
+}
+
+fn quantile_method(name: &str, path: &str) -> Result<QuantileMethod> {
+    Ok(match name {
+        "nearest" => QuantileMethod::Nearest,
+        "lower" => QuantileMethod::Lower,
+        "higher" => QuantileMethod::Higher,
+        "midpoint" => QuantileMethod::Midpoint,
+        "linear" => QuantileMethod::Linear,
+        other => return Err(bad(path, format!("unknown interpolation {other:?}"))),
     })
 }
 

@@ -158,6 +158,12 @@ async fn functions_in_the_expression_protocol_match_polars() {
             col("ts").dt().round(lit("1h")).alias("hour"),
             (col("ts") - col("ts").shift(lit(1))).dt().total_seconds(true).alias("gap_s"),
             col("ts").dt().month_start().alias("month_start"),
+            col("ts").dt().cast_time_unit(TimeUnit::Milliseconds).alias("ts_ms"),
+            col("symbol").str().reverse().alias("rev"),
+            col("price").rolling_median(RollingOptionsFixedWindow { window_size: 5, min_periods: 2, ..Default::default() }).alias("med5"),
+            col("price").rolling_quantile(QuantileMethod::Higher, 0.75, RollingOptionsFixedWindow { window_size: 6, ..Default::default() }).alias("q75"),
+            col("price").ewm_mean_by(col("ts"), Duration::parse("10m")).alias("ewm_10m"),
+            concat_list([col("price"), col("size").cast(DataType::Float64)]).unwrap().list().slice(lit(1), lit(1)).alias("second"),
             col("size").cast(DataType::String).str().to_integer(lit(16u32), None, false).alias("hex"),
             col("size").cum_sum(false).over_with_options(Some([col("symbol")]), Some(([col("ts")], SortOptions::default().with_order_descending(true))), WindowMapping::GroupsToRows).unwrap().alias("running"),
         ]
@@ -175,6 +181,9 @@ async fn functions_in_the_expression_protocol_match_polars() {
             col("price").top_k(lit(3)).alias("top3"),
             col("price").bottom_k(lit(2)).alias("bottom2"),
             col("symbol").mode(true).alias("mode"),
+            pearson_corr(col("price"), col("size")).alias("corr"),
+            spearman_rank_corr(col("price"), col("size"), false).alias("spearman"),
+            cov(col("price"), col("size"), 0).alias("cov0"),
             col("size").approx_n_unique().alias("approx"),
         ]
     };
