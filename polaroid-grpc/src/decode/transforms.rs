@@ -252,6 +252,15 @@ fn window_duration(text: &str, what: &str) -> Result<Duration, CoreError> {
     Duration::try_parse(text).map_err(|e| invalid(format!("{what} {text:?}: {e}")))
 }
 
+/// A window's length: a duration greater than zero.
+fn positive_duration(text: &str, what: &str) -> Result<Duration, CoreError> {
+    let duration = window_duration(text, what)?;
+    if duration.is_zero() || duration.negative() {
+        return Err(invalid(format!("{what} {text:?} must be positive")));
+    }
+    Ok(duration)
+}
+
 fn closed_window(text: &str, default: ClosedWindow) -> Result<ClosedWindow, CoreError> {
     Ok(match text {
         "" => default,
@@ -275,14 +284,8 @@ fn dynamic_group(req: &proto::DynamicGroup) -> Result<DynamicGroupOptions, CoreE
     if req.every.is_empty() {
         return Err(invalid("group_by_dynamic needs `every` (a duration such as \"5m\")"));
     }
-    let every = window_duration(&req.every, "every")?;
-    if every.is_zero() || every.negative() {
-        return Err(invalid(format!("every {:?} must be positive", req.every)));
-    }
-    let period = if req.period.is_empty() { every } else { window_duration(&req.period, "period")? };
-    if period.is_zero() || period.negative() {
-        return Err(invalid(format!("period {:?} must be positive", req.period)));
-    }
+    let every = positive_duration(&req.every, "every")?;
+    let period = if req.period.is_empty() { every } else { positive_duration(&req.period, "period")? };
     let offset = if req.offset.is_empty() { Duration::parse("0ns") } else { window_duration(&req.offset, "offset")? };
     let label = match req.label.as_str() {
         "" | "left" => Label::Left,
@@ -319,10 +322,7 @@ fn rolling_group(req: &proto::RollingGroup) -> Result<RollingGroupOptions, CoreE
     if req.period.is_empty() {
         return Err(invalid("rolling needs `period` (a duration such as \"5m\")"));
     }
-    let period = window_duration(&req.period, "period")?;
-    if period.is_zero() || period.negative() {
-        return Err(invalid(format!("period {:?} must be positive", req.period)));
-    }
+    let period = positive_duration(&req.period, "period")?;
     let offset = if req.offset.is_empty() { -period } else { window_duration(&req.offset, "offset")? };
     Ok(RollingGroupOptions {
         index_column: req.index_column.as_str().into(),
