@@ -455,6 +455,16 @@ class _Translator:
                                                    value_name=value_name)
         if name == "row_index":
             return self._input(node.input).with_row_index(args[0], args[1])
+        if name == "unnest" and (len(args) < 2 or args[1] is None):
+            # Each struct's fields in its place: a select of struct.field for each.
+            structs, source = set(args[0]), self._schema_of(node.input)
+            exprs = []
+            for column in source:
+                if column not in structs:
+                    exprs.append(col(column))
+                    continue
+                exprs.extend(col(column).struct.field(f.name).alias(f.name) for f in source[column].fields)
+            return self._input(node.input).select(exprs)
         raise _unsupported(f"the plan function {name}")
 
     # -- expressions
@@ -700,6 +710,18 @@ class _Translator:
                 return pr_expr.corr(x, other, method="spearman", propagate_nans=bool(args[1]))
             if args[0] == "covariance":
                 return pr_expr.cov(x, other, ddof=args[1])
+        elif name == "as_struct":
+            # The visitor shows the fields' expressions, not their names: the struct's type has them.
+            fields = self._dtype_of(node).fields
+            return pr_expr.struct([self.expr(i).alias(f.name) for i, f in zip(inputs, fields)])
+        elif name == "value_counts":
+            sort, parallel, count_name, normalize = args
+            return x.value_counts(sort=sort, parallel=parallel, name=count_name, normalize=normalize)  # type: ignore[union-attr]
+        elif name == "top_k_by" and len(inputs) > 2:
+            k = self._literal_arg(inputs[1])
+            return x.top_k_by([self.expr(i) for i in inputs[2:]], k, reverse=list(args[0]))  # type: ignore[union-attr]
+        elif family == "StructFunction" and name == "FieldByName":
+            return x.struct.field(args[0])  # type: ignore[union-attr]
         elif name == "coalesce":
             return pr_expr.coalesce([self.expr(i) for i in inputs])
         elif name == "fill_null_with_strategy" and args and args[0] in ("zero", "one", "mean", "min", "max"):

@@ -183,7 +183,7 @@ class Expr:
 
     # -- building blocks
 
-    def _fn(self, name: str, *args: IntoExpr, **options: Any) -> Expr:
+    def _fn(self, name: str, /, *args: IntoExpr, **options: Any) -> Expr:
         message = pb.Function(name=name, args=[self._pb, *(into_expr(a, str_as_col=False)._pb for a in args)])
         for key, value in _options(**options).items():
             message.options[key].CopyFrom(value)
@@ -276,6 +276,23 @@ class Expr:
     def arg_min(self) -> Expr: return self._fn("arg_min")
     def arg_max(self) -> Expr: return self._fn("arg_max")
     def top_k(self, k: int = 5) -> Expr: return self._fn("top_k", k=k)
+    def top_k_by(self, by: IntoExpr | Sequence[IntoExpr], k: int = 5, *,
+                 reverse: bool | Sequence[bool] = False) -> Expr:
+        """As polars': the values at the k largest keys (smallest where reverse)."""
+        return self._k_by("top_k_by", by, k, reverse)
+    def bottom_k_by(self, by: IntoExpr | Sequence[IntoExpr], k: int = 5, *,
+                    reverse: bool | Sequence[bool] = False) -> Expr:
+        return self._k_by("bottom_k_by", by, k, reverse)
+    def _k_by(self, name: str, by: Any, k: int, reverse: bool | Sequence[bool]) -> Expr:
+        out = self._fn(name, *[into_expr(b) for b in _as_list(by)], k=k)
+        flags = [reverse] if isinstance(reverse, bool) else list(reverse)
+        out._pb.function.options["descending"].CopyFrom(
+            pb.Literal(list=pb.LiteralList(values=[to_literal(bool(f)) for f in flags])))
+        return out
+    def value_counts(self, *, sort: bool = False, parallel: bool = False, name: str | None = None,
+                     normalize: bool = False) -> Expr:
+        """As polars': a struct per distinct value, the value and its count (or proportion)."""
+        return self._fn("value_counts", sort=sort, parallel=parallel, name=name, normalize=normalize)
     def bottom_k(self, k: int = 5) -> Expr: return self._fn("bottom_k", k=k)
     def mode(self, *, maintain_order: bool = False) -> Expr: return self._fn("mode", maintain_order=maintain_order)
     def approx_n_unique(self) -> Expr: return self._fn("approx_n_unique")
@@ -479,6 +496,10 @@ class Expr:
     # -- namespaces
 
     @property
+    def struct(self) -> StructNamespace:
+        return StructNamespace(self)
+
+    @property
     def str(self) -> StringNamespace:
         return StringNamespace(self)
 
@@ -574,6 +595,15 @@ class StringNamespace:
         if dtype == pl.Datetime:
             return self.to_datetime(format, strict=strict, exact=exact)
         raise TypeError(f"strptime parses to pl.Date or pl.Datetime, not {dtype}")
+
+
+class StructNamespace:
+    """``expr.struct``: polars' struct functions."""
+
+    def __init__(self, expr: Expr) -> None:
+        self._e = expr
+
+    def field(self, name: str) -> Expr: return self._e._fn("struct.field", name=name)
 
 
 class ListNamespace:
@@ -677,6 +707,12 @@ def int_range(start: IntoExpr, end: IntoExpr | None = None, step: int = 1, *, dt
     for key, value in _options(step=step, dtype=dtype_name(dtype)).items():
         message.options[key].CopyFrom(value)
     return Expr(pb.Expr(function=message))
+
+
+def struct(*exprs: IntoExpr | Sequence[IntoExpr], **named_exprs: IntoExpr) -> Expr:
+    """A struct column of the expressions (fields named by their output names), as ``pl.struct``."""
+    named = [into_expr(e).alias(n) for n, e in named_exprs.items()]
+    return _horizontal("as_struct", (*exprs, *named))
 
 
 def corr(a: IntoExpr, b: IntoExpr, *, method: str = "pearson", propagate_nans: bool = False) -> Expr:

@@ -158,6 +158,13 @@ def _more_functions(trades: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
         "sorted_by_expressions": trades.sort(pl.col("price") * -1, pl.col("symbol").str.len_chars(),
                                              maintain_order=True).head(50),
         "ewm_by_time": trades.sort("ts").select(pl.col("price").ewm_mean_by("ts", half_life="5m")),
+        "structs": trades.select(pl.struct("symbol", p=pl.col("price") * 2).alias("s"), "size")
+                         .with_columns(pl.col("s").struct.field("p").alias("doubled")).unnest("s"),
+        "value_counts": trades.select(pl.col("venue").value_counts(sort=True, normalize=True, name="share"))
+                              .unnest("venue").sort("venue"),
+        "top_k_by": trades.group_by("symbol").agg(pl.col("price").top_k_by(["size", "ts"], 3).alias("top"),
+                                                  pl.col("ts").bottom_k_by("price", 2, reverse=True).alias("b"))
+                          .sort("symbol"),
         "time_windows": trades.sort("ts").select(
             pl.col("price").rolling_mean_by("ts", "1m30s", min_samples=2, closed="left").alias("mean"),
             pl.col("price").rolling_median_by("ts", "10m").alias("median"),

@@ -1002,6 +1002,61 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
             opts.check_known(&[])?;
             concat_list(&args).map_err(|e| bad(path, e))?
         },
+        "as_struct" => {
+            // Every arg a field, named by its output name (alias them).
+            if args.is_empty() {
+                return Err(bad(path, "takes at least one argument"));
+            }
+            opts.check_known(&[])?;
+            as_struct(args.clone())
+        },
+        "struct.field" => {
+            arity(1)?;
+            opts.check_known(&["name"])?;
+            input().struct_().field_by_name(&opts.required_string("name")?)
+        },
+        "value_counts" => {
+            // A struct per distinct value: the value and its count (field `name`).
+            arity(1)?;
+            opts.check_known(&["sort", "parallel", "name", "normalize"])?;
+            let normalize = opts.boolean("normalize", false)?;
+            let default_name = if normalize { "proportion" } else { "count" };
+            let field = opts.string("name")?.unwrap_or_else(|| default_name.into());
+            input().value_counts(opts.boolean("sort", false)?, opts.boolean("parallel", false)?, &field, normalize)
+        },
+        "top_k_by" | "bottom_k_by" => {
+            // args[1..]: the keys; descending one per key, or one for all.
+            if args.len() < 2 {
+                return Err(bad(path, "takes the input and at least one key"));
+            }
+            opts.check_known(&["k", "descending"])?;
+            let k = lit(opts.uint("k", 5)?);
+            let by = args[1..].to_vec();
+            let descending = match f.options.get("descending").and_then(|l| l.value.as_ref()) {
+                None => vec![false],
+                Some(Value::Boolean(b)) => vec![*b],
+                Some(Value::List(list)) => list
+                    .values
+                    .iter()
+                    .map(|v| match v.value {
+                        Some(Value::Boolean(b)) => Ok(b),
+                        _ => Err(bad(path, "option descending must be a boolean or a list of them")),
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+                Some(_) => return Err(bad(path, "option descending must be a boolean or a list of them")),
+            };
+            let descending = if descending.len() == 1 { vec![descending[0]; by.len()] } else { descending };
+            if descending.len() != by.len() {
+                return Err(bad(path, format!("descending has {} values for {} keys", descending.len(), by.len())));
+            }
+            if name == "top_k_by" { input().top_k_by(k, by, descending) } else { input().bottom_k_by(k, by, descending) }
+        },
+        "gather" => {
+            // args[1]: the row indices (negative count from the end).
+            arity(2)?;
+            opts.check_known(&["null_on_oob"])?;
+            input().gather(args[1].clone(), opts.boolean("null_on_oob", false)?)
+        },
         "coalesce" => {
             // The first non-null of args, row by row.
             if args.is_empty() {

@@ -390,3 +390,56 @@ async fn string_time_order_and_null_functions_equal_polars() {
     assert!(remote.equals_missing(&local));
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn structs_value_counts_and_top_k_by_equal_polars() {
+    let server = TestServer::with_sample().await;
+    let mut client = server.client().await;
+    let t = trades(&mut client).await;
+    let s = |v: &str| Value::String(v.into());
+    let pair = f("as_struct", vec![c("symbol"), alias(bin(c("price"), BinaryOp::Mul, l(Value::Int64(2))), "p")], &[]);
+    let exprs = vec![
+        alias(pair.clone(), "pair"),
+        alias(f("struct.field", vec![pair], &[("name", s("p"))]), "doubled"),
+    ];
+    let handle = client.select(SelectRequest { handle: t.clone(), exprs }).await.unwrap().into_inner().info.unwrap().handle;
+    let remote = fetch(&mut client, handle).await;
+    let local = local_trades()
+        .select([
+            as_struct(vec![col("symbol"), (col("price") * lit(2)).alias("p")]).alias("pair"),
+            as_struct(vec![col("symbol"), (col("price") * lit(2)).alias("p")]).struct_().field_by_name("p").alias("doubled"),
+        ])
+        .collect()
+        .unwrap();
+    assert!(remote.equals_missing(&local), "{remote}\n{local}");
+
+    let top = f("top_k_by", vec![c("price"), c("size"), c("ts")], &[("k", Value::Int64(3)), ("descending", Value::Boolean(false))]);
+    let counts = f("value_counts", vec![c("symbol")], &[("sort", Value::Boolean(true)), ("name", s("n"))]);
+    let grouped = client
+        .group_by(GroupByRequest {
+            handle: t.clone(),
+            keys: vec![c("symbol")],
+            aggs: vec![alias(top, "top")],
+            maintain_order: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .info
+        .unwrap()
+        .handle;
+    let remote = fetch(&mut client, grouped).await;
+    let local = local_trades()
+        .group_by_stable([col("symbol")])
+        .agg([col("price").top_k_by(lit(3), [col("size"), col("ts")], vec![false, false]).alias("top")])
+        .collect()
+        .unwrap();
+    assert!(remote.equals_missing(&local), "{remote}\n{local}");
+    let handle = client.select(SelectRequest { handle: t, exprs: vec![counts] }).await.unwrap().into_inner().info.unwrap().handle;
+    let remote = fetch(&mut client, handle).await;
+    let local = local_trades().select([col("symbol").value_counts(true, false, "n", false)]).collect().unwrap();
+    // Sorted by count; the counts of the sample's symbols differ, so the order is defined.
+    assert!(remote.equals_missing(&local), "{remote}\n{local}");
+    server.stop().await;
+}
