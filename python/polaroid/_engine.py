@@ -564,6 +564,11 @@ class _Translator:
         _maintain_order, nulls_last, descending = e.options[:3]
         return self.expr(e.expr).sort(descending=descending, nulls_last=nulls_last)
 
+    def _expr_Gather(self, e: Any) -> Expr:
+        view = self.nt.view_expression(e.idx)
+        indices = self._literal_arg(e.idx) if type(view).__name__ == "Literal" else self.expr(e.idx)
+        return self.expr(e.expr).gather(indices)
+
     def _expr_Filter(self, e: Any) -> Expr:
         return self.expr(e.input).filter(self.expr(e.by))
 

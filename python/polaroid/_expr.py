@@ -289,6 +289,16 @@ class Expr:
         out._pb.function.options["descending"].CopyFrom(
             pb.Literal(list=pb.LiteralList(values=[to_literal(bool(f)) for f in flags])))
         return out
+    def gather(self, indices: int | Sequence[int] | Expr) -> Expr:
+        """As polars': the values at these row indices (negative count from the end)."""
+        if isinstance(indices, Expr):
+            return self._fn("gather", indices)
+        if isinstance(indices, int):
+            return self._fn("gather", lit(indices))
+        out = self._fn("gather")
+        out._pb.function.options["indices"].CopyFrom(
+            pb.Literal(list=pb.LiteralList(values=[to_literal(int(i)) for i in indices])))
+        return out
     def value_counts(self, *, sort: bool = False, parallel: bool = False, name: str | None = None,
                      normalize: bool = False) -> Expr:
         """As polars': a struct per distinct value, the value and its count (or proportion)."""

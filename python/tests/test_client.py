@@ -210,6 +210,8 @@ def test_numeric_string_and_row_wise_functions_match_polars(client: pr.Client, d
             m.corr("price", "size", method="spearman").alias("spearman"),
             m.cov("price", "size", ddof=0).alias("cov0"),
             c("price").top_k_by(["size", "ts"], 2).alias("top_by_size"),
+            c("price").gather([0, 2, -1]).alias("picked"),
+            c("size").gather(c("size").arg_max()).alias("largest"),
             m.struct("size", p=c("price")).struct.field("p").max().alias("max_p"),
             c("venue").value_counts(sort=True).len().alias("venues"),
         ]

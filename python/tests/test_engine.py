@@ -163,7 +163,9 @@ def _more_functions(trades: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
         "value_counts": trades.select(pl.col("venue").value_counts(sort=True, normalize=True, name="share"))
                               .unnest("venue").sort("venue"),
         "top_k_by": trades.group_by("symbol").agg(pl.col("price").top_k_by(["size", "ts"], 3).alias("top"),
-                                                  pl.col("ts").bottom_k_by("price", 2, reverse=True).alias("b"))
+                                                  pl.col("ts").bottom_k_by("price", 2, reverse=True).alias("b"),
+                                                  pl.col("price").gather([0, 2, -1]).alias("picked"),
+                                                  pl.col("venue").gather(pl.col("size").arg_max()).alias("at_max"))
                           .sort("symbol"),
         "time_windows": trades.sort("ts").select(
             pl.col("price").rolling_mean_by("ts", "1m30s", min_samples=2, closed="left").alias("mean"),

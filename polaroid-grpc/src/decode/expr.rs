@@ -1052,10 +1052,25 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
             if name == "top_k_by" { input().top_k_by(k, by, descending) } else { input().bottom_k_by(k, by, descending) }
         },
         "gather" => {
-            // args[1]: the row indices (negative count from the end).
-            arity(2)?;
-            opts.check_known(&["null_on_oob"])?;
-            input().gather(args[1].clone(), opts.boolean("null_on_oob", false)?)
+            // The rows at args[1] (an expression), or at option indices (a
+            // list of integers); negative indices count from the end.
+            opts.check_known(&["indices", "null_on_oob"])?;
+            let null_on_oob = opts.boolean("null_on_oob", false)?;
+            match (args.len(), f.options.get("indices").and_then(|l| l.value.as_ref())) {
+                (2, None) => input().gather(args[1].clone(), null_on_oob),
+                (1, Some(Value::List(list))) => {
+                    let indices = list
+                        .values
+                        .iter()
+                        .map(|v| match v.value {
+                            Some(Value::Int64(i)) => Ok(i),
+                            _ => Err(bad(path, "option indices must be a list of integers")),
+                        })
+                        .collect::<Result<Vec<i64>>>()?;
+                    input().gather(lit(Series::new(PlSmallStr::EMPTY, indices)), null_on_oob)
+                },
+                _ => return Err(bad(path, "takes the input and args[1] (the indices), or option indices (a list of integers)")),
+            }
         },
         "coalesce" => {
             // The first non-null of args, row by row.

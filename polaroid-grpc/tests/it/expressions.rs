@@ -283,6 +283,7 @@ async fn bad_expressions_are_refused_naming_the_node() {
         (vec![f("interpolate", vec![c("price")], &[("method", Value::String("cubic".into()))])], "unknown method \"cubic\" (linear, nearest)"),
         (vec![f("rolling_sum_by", vec![c("price"), c("ts")], &[("window_size", Value::String("1h".into())), ("ddof", Value::Int64(0))])], "unknown option \"ddof\""),
         (vec![f("gather_every", vec![c("price")], &[])], "option n (a positive integer) is required"),
+        (vec![f("gather", vec![c("price")], &[])], "or option indices (a list of integers)"),
         (vec![f("replace", vec![c("symbol"), c("symbol")], &[])], "takes 3 arguments (the input, old, new)"),
         (vec![f("rolling_quantile", vec![c("price")], &[("window_size", Value::Int64(3)), ("quantile", Value::Float64(1.5))])], "option quantile must be in [0, 1]"),
         (vec![f("corr", vec![c("price"), c("size")], &[("method", Value::String("kendall".into()))])], "unknown method \"kendall\" (pearson, spearman)"),
@@ -441,5 +442,23 @@ async fn structs_value_counts_and_top_k_by_equal_polars() {
     let local = local_trades().select([col("symbol").value_counts(true, false, "n", false)]).collect().unwrap();
     // Sorted by count; the counts of the sample's symbols differ, so the order is defined.
     assert!(remote.equals_missing(&local), "{remote}\n{local}");
+
+    let indices = Value::List(proto::LiteralList { values: vec![lv(Value::Int64(0)), lv(Value::Int64(-1))] });
+    let picks = vec![
+        alias(f("gather", vec![c("price")], &[("indices", indices)]), "ends"),
+        alias(f1("first", f("gather", vec![c("ts"), f1("arg_max", c("price"))], &[])), "at_max"),
+    ];
+    let t = trades(&mut client).await;
+    let handle = client.select(SelectRequest { handle: t, exprs: picks }).await.unwrap().into_inner().info.unwrap().handle;
+    let remote = fetch(&mut client, handle).await;
+    let local = local_trades()
+        .select([
+            col("price").gather(lit(Series::new("".into(), [0i64, -1])), false).alias("ends"),
+            col("ts").gather(col("price").arg_max(), false).first().alias("at_max"),
+        ])
+        .collect()
+        .unwrap();
+    assert!(remote.equals_missing(&local), "{remote}\n{local}");
+    assert_eq!(remote.height(), 2);
     server.stop().await;
 }
