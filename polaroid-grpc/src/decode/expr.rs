@@ -325,6 +325,22 @@ impl Options<'_> {
         }
     }
 
+    /// A list option's values, each read by `item` (`None`: not a list value);
+    /// a scalar counts as a list of one. Absent: `None`.
+    fn list<T>(&self, key: &str, what: &str, item: impl Fn(&Value) -> Option<T>) -> Result<Option<Vec<T>>> {
+        let wrong = || bad(self.path, format!("option {key} must be {what}"));
+        match self.map.get(key).and_then(|l| l.value.as_ref()) {
+            None => Ok(None),
+            Some(Value::List(list)) => list
+                .values
+                .iter()
+                .map(|v| v.value.as_ref().and_then(&item).ok_or_else(wrong))
+                .collect::<Result<Vec<T>>>()
+                .map(Some),
+            Some(one) => item(one).map(|v| Some(vec![v])).ok_or_else(wrong),
+        }
+    }
+
     fn string(&self, key: &str) -> Result<Option<String>> {
         match self.map.get(key).and_then(|l| l.value.as_ref()) {
             None => Ok(None),
@@ -1032,19 +1048,8 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
             opts.check_known(&["k", "descending"])?;
             let k = lit(opts.uint("k", 5)?);
             let by = args[1..].to_vec();
-            let descending = match f.options.get("descending").and_then(|l| l.value.as_ref()) {
-                None => vec![false],
-                Some(Value::Boolean(b)) => vec![*b],
-                Some(Value::List(list)) => list
-                    .values
-                    .iter()
-                    .map(|v| match v.value {
-                        Some(Value::Boolean(b)) => Ok(b),
-                        _ => Err(bad(path, "option descending must be a boolean or a list of them")),
-                    })
-                    .collect::<Result<Vec<_>>>()?,
-                Some(_) => return Err(bad(path, "option descending must be a boolean or a list of them")),
-            };
+            let boolean = |v: &Value| if let Value::Boolean(b) = v { Some(*b) } else { None };
+            let descending = opts.list("descending", "a boolean or a list of them", boolean)?.unwrap_or(vec![false]);
             let descending = if descending.len() == 1 { vec![descending[0]; by.len()] } else { descending };
             if descending.len() != by.len() {
                 return Err(bad(path, format!("descending has {} values for {} keys", descending.len(), by.len())));
@@ -1056,19 +1061,10 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
             // list of integers); negative indices count from the end.
             opts.check_known(&["indices", "null_on_oob"])?;
             let null_on_oob = opts.boolean("null_on_oob", false)?;
-            match (args.len(), f.options.get("indices").and_then(|l| l.value.as_ref())) {
+            let integer = |v: &Value| if let Value::Int64(i) = v { Some(*i) } else { None };
+            match (args.len(), opts.list("indices", "a list of integers", integer)?) {
                 (2, None) => input().gather(args[1].clone(), null_on_oob),
-                (1, Some(Value::List(list))) => {
-                    let indices = list
-                        .values
-                        .iter()
-                        .map(|v| match v.value {
-                            Some(Value::Int64(i)) => Ok(i),
-                            _ => Err(bad(path, "option indices must be a list of integers")),
-                        })
-                        .collect::<Result<Vec<i64>>>()?;
-                    input().gather(lit(Series::new(PlSmallStr::EMPTY, indices)), null_on_oob)
-                },
+                (1, Some(indices)) => input().gather(lit(Series::new(PlSmallStr::EMPTY, indices)), null_on_oob),
                 _ => return Err(bad(path, "takes the input and args[1] (the indices), or option indices (a list of integers)")),
             }
         },

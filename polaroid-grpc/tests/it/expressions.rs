@@ -54,6 +54,13 @@ async fn fetch(client: &mut PolaroidClient<Channel>, handle: String) -> DataFram
     fetch_all(client, FetchRequest { handle, ..Default::default() }).await.0
 }
 
+/// `exprs` selected from `handle` on the server, fetched.
+async fn selected(client: &mut PolaroidClient<Channel>, handle: &str, exprs: Vec<proto::Expr>) -> DataFrame {
+    let request = SelectRequest { handle: handle.into(), exprs };
+    let handle = client.select(request).await.unwrap().into_inner().info.unwrap().handle;
+    fetch(client, handle).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn filter_with_columns_select_equal_polars() {
     let server = TestServer::with_sample().await;
@@ -345,8 +352,7 @@ async fn string_time_order_and_null_functions_equal_polars() {
         alias(f("dt.round", vec![c("ts")], &[("every", s("15m"))]), "rounded"),
         alias(f("dt.total_milliseconds", vec![bin(c("ts"), BinaryOp::Sub, f("shift", vec![c("ts")], &[]))], &[]), "gap_ms"),
     ];
-    let handle = client.select(SelectRequest { handle: t.clone(), exprs }).await.unwrap().into_inner().info.unwrap().handle;
-    let remote = fetch(&mut client, handle).await;
+    let remote = selected(&mut client, &t, exprs).await;
     let local = local_trades()
         .select([
             col("price").arg_sort(true, false).alias("order"),
@@ -373,19 +379,10 @@ async fn string_time_order_and_null_functions_equal_polars() {
 
     let every = f("gather_every", vec![c("price")], &[("n", Value::Int64(7)), ("offset", Value::Int64(3))]);
     let first_seen = f("coalesce", vec![f("shift", vec![c("size")], &[]), l(Value::Int64(-1))], &[]);
-    let handle = client
-        .select(SelectRequest { handle: t.clone(), exprs: vec![every] })
-        .await
-        .unwrap()
-        .into_inner()
-        .info
-        .unwrap()
-        .handle;
-    let remote = fetch(&mut client, handle).await;
+    let remote = selected(&mut client, &t, vec![every]).await;
     let local = local_trades().select([col("price").gather_every(7, 3)]).collect().unwrap();
     assert!(remote.equals_missing(&local));
-    let handle = client.select(SelectRequest { handle: t, exprs: vec![alias(first_seen, "s")] }).await.unwrap().into_inner().info.unwrap().handle;
-    let remote = fetch(&mut client, handle).await;
+    let remote = selected(&mut client, &t, vec![alias(first_seen, "s")]).await;
     assert_eq!(remote.column("s").unwrap().i64().unwrap().get(0), Some(-1), "the shifted-in null is coalesced");
     let local = local_trades().select([coalesce(&[col("size").shift(lit(1)), lit(-1i64)]).alias("s")]).collect().unwrap();
     assert!(remote.equals_missing(&local));
@@ -403,8 +400,7 @@ async fn structs_value_counts_and_top_k_by_equal_polars() {
         alias(pair.clone(), "pair"),
         alias(f("struct.field", vec![pair], &[("name", s("p"))]), "doubled"),
     ];
-    let handle = client.select(SelectRequest { handle: t.clone(), exprs }).await.unwrap().into_inner().info.unwrap().handle;
-    let remote = fetch(&mut client, handle).await;
+    let remote = selected(&mut client, &t, exprs).await;
     let local = local_trades()
         .select([
             as_struct(vec![col("symbol"), (col("price") * lit(2)).alias("p")]).alias("pair"),
@@ -437,8 +433,7 @@ async fn structs_value_counts_and_top_k_by_equal_polars() {
         .collect()
         .unwrap();
     assert!(remote.equals_missing(&local), "{remote}\n{local}");
-    let handle = client.select(SelectRequest { handle: t, exprs: vec![counts] }).await.unwrap().into_inner().info.unwrap().handle;
-    let remote = fetch(&mut client, handle).await;
+    let remote = selected(&mut client, &t, vec![counts]).await;
     let local = local_trades().select([col("symbol").value_counts(true, false, "n", false)]).collect().unwrap();
     // Sorted by count; the counts of the sample's symbols differ, so the order is defined.
     assert!(remote.equals_missing(&local), "{remote}\n{local}");
@@ -448,9 +443,7 @@ async fn structs_value_counts_and_top_k_by_equal_polars() {
         alias(f("gather", vec![c("price")], &[("indices", indices)]), "ends"),
         alias(f1("first", f("gather", vec![c("ts"), f1("arg_max", c("price"))], &[])), "at_max"),
     ];
-    let t = trades(&mut client).await;
-    let handle = client.select(SelectRequest { handle: t, exprs: picks }).await.unwrap().into_inner().info.unwrap().handle;
-    let remote = fetch(&mut client, handle).await;
+    let remote = selected(&mut client, &t, picks).await;
     let local = local_trades()
         .select([
             col("price").gather(lit(Series::new("".into(), [0i64, -1])), false).alias("ends"),
