@@ -88,6 +88,58 @@ pub struct ScanSpec {
     pub csv: CsvOptions,
 }
 
+/// How [`Core::concat`] puts frames together, as polars' `pl.concat(how=...)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConcatHow {
+    /// One schema, rows stacked.
+    #[default]
+    Vertical,
+    /// Rows stacked, each column cast to the frames' common type.
+    VerticalRelaxed,
+    /// The union of the columns; null where a frame lacks one.
+    Diagonal,
+    /// Diagonal, with each column cast to the common type.
+    DiagonalRelaxed,
+    /// Side by side; the frames must be of one height.
+    Horizontal,
+    /// Side by side; shorter frames padded with nulls.
+    HorizontalExtend,
+}
+
+impl ConcatHow {
+    const ALL: [Self; 6] = [
+        Self::Vertical,
+        Self::VerticalRelaxed,
+        Self::Diagonal,
+        Self::DiagonalRelaxed,
+        Self::Horizontal,
+        Self::HorizontalExtend,
+    ];
+
+    /// polars' name for it ("vertical_relaxed").
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Vertical => "vertical",
+            Self::VerticalRelaxed => "vertical_relaxed",
+            Self::Diagonal => "diagonal",
+            Self::DiagonalRelaxed => "diagonal_relaxed",
+            Self::Horizontal => "horizontal",
+            Self::HorizontalExtend => "horizontal_extend",
+        }
+    }
+
+    /// From polars' name; empty is vertical.
+    pub fn parse(name: &str) -> Result<Self, CoreError> {
+        if name.is_empty() {
+            return Ok(Self::Vertical);
+        }
+        Self::ALL.into_iter().find(|how| how.name() == name).ok_or_else(|| {
+            let names: Vec<_> = Self::ALL.iter().map(|h| h.name()).collect();
+            CoreError::InvalidArgument(format!("unknown concat how {name:?} ({})", names.join(", ")))
+        })
+    }
+}
+
 /// The file formats Scan reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileFormat {
@@ -520,7 +572,8 @@ impl Core {
     }
 
     /// The rows of several handles, one after another (schemas must match).
-    pub fn concat(&self, ns: &Namespace, ids: &[HandleId]) -> Result<HandleInfo, CoreError> {
+    /// The frames stacked as polars' `pl.concat(how=...)` does (see [`ConcatHow`]).
+    pub fn concat(&self, ns: &Namespace, ids: &[HandleId], how: ConcatHow) -> Result<HandleInfo, CoreError> {
         if ids.len() < 2 {
             return Err(CoreError::InvalidArgument("concat needs at least two handles".into()));
         }
@@ -531,8 +584,22 @@ impl Core {
             parts.push(entry.lineage().to_string());
             plans.push(entry.lazy());
         }
-        let lf = concat(plans, UnionArgs::default())?;
-        self.keep_plan(ns, lf, lineage(&format!("concat([{}])", parts.join(", "))))
+        let relaxed = UnionArgs { to_supertypes: true, ..Default::default() };
+        let lf = match how {
+            ConcatHow::Vertical => concat(plans, UnionArgs::default())?,
+            ConcatHow::VerticalRelaxed => concat(plans, relaxed)?,
+            ConcatHow::Diagonal => concat_lf_diagonal(plans, UnionArgs::default())?,
+            ConcatHow::DiagonalRelaxed => concat_lf_diagonal(plans, relaxed)?,
+            ConcatHow::Horizontal | ConcatHow::HorizontalExtend => {
+                let strict = how == ConcatHow::Horizontal;
+                concat_lf_horizontal(plans, HConcatOptions { strict, ..Default::default() })?
+            },
+        };
+        let op = match how {
+            ConcatHow::Vertical => String::new(),
+            other => format!(", how={}", other.name()),
+        };
+        self.keep_plan(ns, lf, lineage(&format!("concat([{}]{op})", parts.join(", "))))
     }
 
     /// A SQL query over handles registered under the given table names.

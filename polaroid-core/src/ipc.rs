@@ -94,7 +94,8 @@ impl AsRef<[u8]> for BorrowedBuffer {
 /// `max_message` bytes on the wire.
 pub struct IpcEncoder {
     /// Columns sent as text instead of dictionaries.
-    categorical: Vec<PlSmallStr>,
+    /// Columns holding categoricals, with the type they travel as.
+    categorical: Vec<(PlSmallStr, DataType)>,
     fields: Vec<IpcField>,
     tracker: DictionaryTracker,
     options: WriteOptions,
@@ -139,11 +140,14 @@ impl IpcEncoder {
         // Categoricals (SYMBOL columns) travel as text: polars gives each
         // batch its own dictionary, and a replaced dictionary mid-stream is
         // more than some readers take (pyarrow's Flight reader refuses it).
-        let categorical: Vec<PlSmallStr> =
-            schema.iter().filter(|(_, dtype)| dtype.is_categorical() || dtype.is_enum()).map(|(name, _)| name.clone()).collect();
+        // So do categoricals inside structs and lists (cut's include_breaks).
+        let mut categorical = Vec::new();
         let mut schema = schema.clone();
-        for name in &categorical {
-            schema.set_dtype(name, DataType::String);
+        for (name, dtype) in schema.iter_mut() {
+            if let Some(text) = categoricals_as_text(dtype) {
+                *dtype = text.clone();
+                categorical.push((name.clone(), text));
+            }
         }
         // LargeUtf8/LargeBinary rather than views: every Arrow reader,
         // pyarrow and older C++/Java/Go included, reads them.
@@ -175,8 +179,8 @@ impl IpcEncoder {
             df
         } else {
             let mut copy = df.clone();
-            for name in &self.categorical {
-                let text = copy.column(name)?.cast(&DataType::String)?;
+            for (name, dtype) in &self.categorical {
+                let text = copy.column(name)?.cast(dtype)?;
                 copy.with_column(text)?;
             }
             as_text = copy;
@@ -328,6 +332,28 @@ impl<M: Send + 'static, W: FnMut(EncodedBatch) -> Vec<M> + Send + 'static> Resul
 
     fn tail(&mut self) -> Vec<M> {
         std::mem::take(&mut self.tail)
+    }
+}
+
+/// `dtype` with every categorical and enum in it as text, if it has any.
+fn categoricals_as_text(dtype: &DataType) -> Option<DataType> {
+    match dtype {
+        DataType::Categorical(..) | DataType::Enum(..) => Some(DataType::String),
+        DataType::List(inner) => categoricals_as_text(inner).map(|t| DataType::List(Box::new(t))),
+        DataType::Array(inner, width) => categoricals_as_text(inner).map(|t| DataType::Array(Box::new(t), *width)),
+        DataType::Struct(fields) => {
+            let texts: Vec<_> = fields.iter().map(|f| categoricals_as_text(f.dtype())).collect();
+            texts.iter().any(Option::is_some).then(|| {
+                DataType::Struct(
+                    fields
+                        .iter()
+                        .zip(texts)
+                        .map(|(f, t)| Field::new(f.name().clone(), t.unwrap_or_else(|| f.dtype().clone())))
+                        .collect(),
+                )
+            })
+        },
+        _ => None,
     }
 }
 

@@ -307,7 +307,8 @@ impl Polaroid for PolaroidService {
     async fn concat(&self, request: Request<proto::ConcatRequest>) -> Result<Response<proto::HandleReply>, Status> {
         let ns = namespace(&request)?;
         let ids = request.get_ref().handles.iter().map(|h| parse_id(h)).collect::<Result<Vec<_>, _>>()?;
-        self.run(move |core, _| core.concat(&ns, &ids)).await
+        let how = polaroid_core::ConcatHow::parse(&request.get_ref().how).or_status()?;
+        self.run(move |core, _| core.concat(&ns, &ids, how)).await
     }
 
     async fn join(&self, request: Request<proto::JoinRequest>) -> Result<Response<proto::HandleReply>, Status> {

@@ -149,6 +149,19 @@ class Engine(_PolarsEngine):
         nt.set_udf(lambda *_args, **_kwargs: _checked(remote.collect(), expected))
 
 
+def _as_text(dtype: Any) -> Any:
+    """``dtype`` as the server sends it: categoricals (also in structs and lists) as strings."""
+    if isinstance(dtype, (pl.Categorical, pl.Enum)):
+        return pl.String
+    if isinstance(dtype, pl.Struct):
+        return pl.Struct({f.name: _as_text(f.dtype) for f in dtype.fields})
+    if isinstance(dtype, pl.List):
+        return pl.List(_as_text(dtype.inner))
+    if isinstance(dtype, pl.Array):
+        return pl.Array(_as_text(dtype.inner), dtype.shape)
+    return dtype
+
+
 def _checked(df: pl.DataFrame, expected: Any) -> pl.DataFrame:
     """The server's result, if it has the columns and types polars planned for.
 
@@ -156,6 +169,12 @@ def _checked(df: pl.DataFrame, expected: Any) -> pl.DataFrame:
     handing back another query's answer.
     """
     got = dict(df.schema)
+    # Categoricals travel as text (the server's IPC): polars gets them back as it planned them.
+    recast = {name: dtype for name, dtype in expected.items()
+              if name in got and got[name] != dtype and _as_text(dtype) == got[name]}
+    if recast:
+        df = df.with_columns(pl.col(name).cast(dtype) for name, dtype in recast.items())
+        got = dict(df.schema)
     if got != dict(expected):
         raise InternalError(f"pr.Engine: the server's result has the schema {got}, where polars expects "
                             f"{dict(expected)}; this is a polaroid bug, please report it with the query")
@@ -170,6 +189,10 @@ _BINARY = {
 }
 
 _AGG = {"sum", "mean", "min", "max", "first", "last", "median", "n_unique", "count", "implode"}
+
+# Functions of one input and no options, named as in the visitor and the Python API.
+_UNARY = {"sin", "cos", "tan", "cot", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh",
+          "arctanh", "degrees", "radians", "rle", "rle_id", "peak_max", "peak_min"}
 
 _TOTALS = {"days", "hours", "minutes", "seconds", "milliseconds", "microseconds", "nanoseconds"}
 
@@ -395,26 +418,30 @@ class _Translator:
         frames = [self._input(i) for i in node.inputs]
         return self._sliced(concat(frames), node.slice)
 
+    def _node_HConcat(self, node: Any) -> RemoteFrame:
+        # (parallel, strict, broadcast_unit_length): strict is how="horizontal", else "horizontal_extend".
+        _parallel, strict, broadcast = node.options
+        if broadcast:
+            raise _unsupported("a horizontal concat that broadcasts one-row frames")
+        frames = [self._input(i) for i in node.inputs]
+        return concat(frames, how="horizontal" if strict else "horizontal_extend")
+
     def _node_Join(self, node: Any) -> RemoteFrame:
         how, *rest = node.options
-        if node.predicate is not None:
-            raise _unsupported("a join with a predicate")
+        if node.predicate is not None and how != ("Inner", "fused_predicate"):
+            raise _unsupported(f"a {how} join with a predicate")
         # (how, nulls_equal, slice, suffix, coalesce, maintain_order)
         suffix = rest[2] if len(rest) > 2 and isinstance(rest[2], str) else "_right"
         name = how[0] if isinstance(how, tuple) else how
         nulls_equal = bool(rest[0]) if rest else False
         coalesce = rest[3] if len(rest) > 3 else None
-        maintain_order = rest[4] if len(rest) > 4 else "none"
-        if nulls_equal:
-            raise _unsupported("a join with nulls_equal=True")
-        if maintain_order not in (None, "none"):
-            raise _unsupported(f"a join with maintain_order={maintain_order!r}")
-        # The server's joins coalesce keys as polars does by default: all but full joins.
-        if name in ("Inner", "Left", "Right", "Full", "AsOf") and coalesce is not None and coalesce != (name != "Full"):
-            raise _unsupported(f"a {name.lower()} join with coalesce={coalesce}")
-        left_on = [self._key(e) for e in node.left_on]
-        right_on = [self._key(e) for e in node.right_on]
+        maintain_order = rest[4] if len(rest) > 4 else None
         left, right = self._input(node.input_left), self._input(node.input_right)
+        if isinstance(how, tuple) and how[0] in ("IEJoin", "AsOf"):
+            if nulls_equal or maintain_order not in (None, "none") or (how[0] == "AsOf" and coalesce is False):
+                raise _unsupported(f"a {how[0]} join with nulls_equal, maintain_order or coalesce=False")
+            left_on = [self._key(e) for e in node.left_on]
+            right_on = [self._key(e) for e in node.right_on]
         if isinstance(how, tuple) and how[0] == "IEJoin":
             # left_on[i] <op i> right_on[i] for each inequality polars kept in the join.
             clashing = set(self._schema_of(node.input_left))
@@ -430,18 +457,31 @@ class _Translator:
                                     tolerance=tolerance_str if tolerance_str is not None else tolerance,
                                     allow_exact_matches=bool(how[6]) if len(how) > 6 else True)
         else:
-            name = how[0] if isinstance(how, tuple) else how
             if name not in _JOIN_HOW:
                 raise _unsupported(f"a {name} join")
-            kwargs = {} if name == "Cross" else {"left_on": left_on, "right_on": right_on}
-            joined = left.join(right, how=_JOIN_HOW[name], suffix=suffix, **kwargs)
+            kwargs: dict[str, Any] = {}
+            if name != "Cross":
+                # Keys on each side's own columns: a name where it is a column, else the expression.
+                kwargs["left_on"] = [self._key_expr(e) for e in node.left_on]
+                kwargs["right_on"] = [self._key_expr(e) for e in node.right_on]
+            if isinstance(coalesce, bool) and name in ("Inner", "Left", "Right", "Full"):
+                kwargs["coalesce"] = coalesce
+            joined = left.join(right, how=_JOIN_HOW[name], suffix=suffix, nulls_equal=nulls_equal,
+                               maintain_order=maintain_order, **kwargs)
+            if node.predicate is not None:
+                # join_where's equalities became the keys; the rest filters the pairs (by output names).
+                joined = joined.filter(self.expr(node.predicate.node))
         return self._sliced(joined, rest[1] if len(rest) > 1 else None)
 
     def _key(self, e: Any) -> str:
         view = self.nt.view_expression(e.node)
         if type(view).__name__ != "Column":
-            raise _unsupported("a join on an expression (only on columns)")
+            raise _unsupported("an as-of or range join on an expression (only on columns)")
         return view.name
+
+    def _key_expr(self, e: Any) -> str | Expr:
+        view = self.nt.view_expression(e.node)
+        return view.name if type(view).__name__ == "Column" else self.expr(e.node)
 
     def _node_MapFunction(self, node: Any) -> RemoteFrame:
         function = node.function if isinstance(node.function, tuple) else (node.function,)
@@ -515,8 +555,8 @@ class _Translator:
                 source = None
             if not _widens(source, e.dtype):
                 raise _unsupported("a cast that wraps numbers around (wrap_numerical=True)")
-        if isinstance(e.dtype, (pl.Categorical, pl.Enum)):
-            raise _unsupported(f"a cast to {e.dtype} (results come back as strings)")
+        if isinstance(e.dtype, pl.Enum):
+            raise _unsupported(f"a cast to {e.dtype}")
         return self.expr(e.expr).cast(e.dtype, strict=e.options == 0)
 
     def _expr_BinaryExpr(self, e: Any) -> Expr:
@@ -536,7 +576,8 @@ class _Translator:
         if e.name in ("min", "max") and e.options:
             raise _unsupported(f"nan_{e.name} (NaN-propagating {e.name})")
         if e.name == "sum" and e.options:
-            raise _unsupported(f"the aggregation sum with options {e.options!r}")
+            # SQL's SUM: null where there is nothing to add (polars' sum says 0).
+            return when(inner.count() == 0).then(lit(None)).otherwise(inner.sum())
         if e.name in _AGG:
             return getattr(inner, e.name)()
         if e.name == "first_non_null":
@@ -677,6 +718,28 @@ class _Translator:
                 return getattr(x, f"ewm_{name.lower()}")(alpha=alpha, bias=bias, **options)
         elif name == "interpolate":
             return x.interpolate(str(args[0]))  # type: ignore[union-attr]
+        elif name in _UNARY:
+            return getattr(x, name)()
+        elif name == "atan2":
+            return pr_expr.arctan2(x, self.expr(inputs[1]))  # type: ignore[arg-type]
+        elif name == "argwhere":
+            return pr_expr.arg_where(x)  # type: ignore[arg-type]
+        elif name == "entropy":
+            base, normalize = args
+            return x.entropy(base, normalize=bool(normalize))  # type: ignore[union-attr]
+        elif name == "search_sorted":
+            side, descending = args
+            return x.search_sorted(self.expr(inputs[1]), str(side), descending=bool(descending))  # type: ignore[union-attr]
+        elif name == "interpolate_by":
+            return x.interpolate_by(self.expr(inputs[1]))  # type: ignore[union-attr]
+        elif name == "cut":
+            breaks, labels, left_closed, include_breaks = args
+            return x.cut(breaks, labels=labels, left_closed=bool(left_closed),  # type: ignore[union-attr]
+                         include_breaks=bool(include_breaks))
+        elif name == "qcut":
+            quantiles, labels, left_closed, allow_duplicates, include_breaks = args
+            return x.qcut(quantiles, labels=labels, left_closed=bool(left_closed),  # type: ignore[union-attr]
+                          allow_duplicates=bool(allow_duplicates), include_breaks=bool(include_breaks))
         elif name == "arg_max" and args:
             # polars' visitor names arg_sort "arg_max", with arg_sort's (descending, nulls_last).
             return x.arg_sort(descending=bool(args[0]), nulls_last=bool(args[1]))  # type: ignore[union-attr]
@@ -826,6 +889,25 @@ class _Translator:
             return x.str.starts_with(self._literal_arg(inputs[1]))
         if name == "EndsWith":
             return x.str.ends_with(self._literal_arg(inputs[1]))
+        if name == "Find":
+            literal, strict = args
+            return x.str.find(self._literal_arg(inputs[1]), literal=bool(literal), strict=bool(strict))
+        if name == "SplitExact":
+            n, inclusive = args
+            return x.str.split_exact(self._literal_arg(inputs[1]), n, inclusive=bool(inclusive))
+        if name == "SplitN":
+            return x.str.splitn(self._literal_arg(inputs[1]), args[0])
+        if name == "ContainsAny":
+            return x.str.contains_any(self._literal_arg(inputs[1]), ascii_case_insensitive=bool(args[0]))
+        if name == "ReplaceMany":
+            case, leftmost = args
+            return x.str.replace_many(self._literal_arg(inputs[1]), self._literal_arg(inputs[2]),
+                                      ascii_case_insensitive=bool(case), leftmost=bool(leftmost))
+        if name in ("ExtractMany", "FindMany"):
+            case, overlapping, leftmost = args
+            method = x.str.extract_many if name == "ExtractMany" else x.str.find_many
+            return method(self._literal_arg(inputs[1]), ascii_case_insensitive=bool(case),
+                          overlapping=bool(overlapping), leftmost=bool(leftmost))
         raise _unsupported(f"the string function {name}")
 
     def _list(self, name: str, args: tuple, x: Expr, inputs: list[int]) -> Expr:
@@ -873,6 +955,12 @@ class _Translator:
             return x.dt.epoch(str(args[0]))
         if name == "ReplaceTimeZone" and args[1:] == ("raise",) and self._literal_arg(inputs[1]) == "raise":
             return x.dt.replace_time_zone(args[0])
+        if name == "DatetimeFunction":
+            # inputs: year, month, day, hour, minute, second, microsecond, ambiguous.
+            time_unit, time_zone = args
+            *parts, ambiguous = inputs
+            return pr_expr.datetime(*(self.expr(p) for p in parts), time_unit=str(time_unit), time_zone=time_zone,
+                                    ambiguous=self._literal_arg(ambiguous))
         if name.startswith("Total") and name[5:].lower() in _TOTALS:
             return getattr(x.dt, f"total_{name[5:].lower()}")(fractional=bool(args[0]))
         raise _unsupported(f"the temporal function {name}")

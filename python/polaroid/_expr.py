@@ -10,7 +10,7 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Union
 
 import polars as pl
@@ -284,21 +284,22 @@ class Expr:
                     reverse: bool | Sequence[bool] = False) -> Expr:
         return self._k_by("bottom_k_by", by, k, reverse)
     def _k_by(self, name: str, by: Any, k: int, reverse: bool | Sequence[bool]) -> Expr:
-        out = self._fn(name, *[into_expr(b) for b in _as_list(by)], k=k)
         flags = [reverse] if isinstance(reverse, bool) else list(reverse)
-        out._pb.function.options["descending"].CopyFrom(
-            pb.Literal(list=pb.LiteralList(values=[to_literal(bool(f)) for f in flags])))
-        return out
+        return self._fn(name, *[into_expr(b) for b in _as_list(by)], k=k)._listed(descending=[bool(f) for f in flags])
+    def _listed(self, **lists: Sequence[Any] | None) -> Expr:
+        """This function with list-valued options (``None``: left out)."""
+        for key, values in lists.items():
+            if values is not None:
+                self._pb.function.options[key].CopyFrom(
+                    pb.Literal(list=pb.LiteralList(values=[to_literal(v) for v in values])))
+        return self
     def gather(self, indices: int | Sequence[int] | Expr) -> Expr:
         """As polars': the values at these row indices (negative count from the end)."""
         if isinstance(indices, Expr):
             return self._fn("gather", indices)
         if isinstance(indices, int):
             return self._fn("gather", lit(indices))
-        out = self._fn("gather")
-        out._pb.function.options["indices"].CopyFrom(
-            pb.Literal(list=pb.LiteralList(values=[to_literal(int(i)) for i in indices])))
-        return out
+        return self._fn("gather")._listed(indices=[int(i) for i in indices])
     def value_counts(self, *, sort: bool = False, parallel: bool = False, name: str | None = None,
                      normalize: bool = False) -> Expr:
         """As polars': a struct per distinct value, the value and its count (or proportion)."""
@@ -372,6 +373,43 @@ class Expr:
     def sqrt(self) -> Expr: return self._fn("sqrt")
     def log(self, base: float = 2.718281828459045) -> Expr: return self._fn("log", base=float(base))
     def exp(self) -> Expr: return self._fn("exp")
+    def sin(self) -> Expr: return self._fn("sin")
+    def cos(self) -> Expr: return self._fn("cos")
+    def tan(self) -> Expr: return self._fn("tan")
+    def cot(self) -> Expr: return self._fn("cot")
+    def arcsin(self) -> Expr: return self._fn("arcsin")
+    def arccos(self) -> Expr: return self._fn("arccos")
+    def arctan(self) -> Expr: return self._fn("arctan")
+    def sinh(self) -> Expr: return self._fn("sinh")
+    def cosh(self) -> Expr: return self._fn("cosh")
+    def tanh(self) -> Expr: return self._fn("tanh")
+    def arcsinh(self) -> Expr: return self._fn("arcsinh")
+    def arccosh(self) -> Expr: return self._fn("arccosh")
+    def arctanh(self) -> Expr: return self._fn("arctanh")
+    def degrees(self) -> Expr: return self._fn("degrees")
+    def radians(self) -> Expr: return self._fn("radians")
+    def entropy(self, base: float = 2.718281828459045, *, normalize: bool = True) -> Expr:
+        return self._fn("entropy", base=float(base), normalize=normalize)
+    def rle(self) -> Expr: return self._fn("rle")
+    def rle_id(self) -> Expr: return self._fn("rle_id")
+    def peak_max(self) -> Expr: return self._fn("peak_max")
+    def peak_min(self) -> Expr: return self._fn("peak_min")
+    def search_sorted(self, element: IntoExpr, side: str = "any", *, descending: bool = False) -> Expr:
+        """As polars': where ``element``'s values would go in this (sorted) column."""
+        return self._fn("search_sorted", element, side=side, descending=descending)
+    def interpolate_by(self, by: IntoExpr) -> Expr: return self._fn("interpolate_by", into_expr(by))
+    def cut(self, breaks: Sequence[float], *, labels: Sequence[str] | None = None, left_closed: bool = False,
+            include_breaks: bool = False) -> Expr:
+        """As polars': the interval each value falls in (a Categorical)."""
+        return self._fn("cut", left_closed=left_closed, include_breaks=include_breaks)._listed(
+            breaks=[float(b) for b in breaks], labels=labels)
+    def qcut(self, quantiles: Sequence[float] | int, *, labels: Sequence[str] | None = None,
+             left_closed: bool = False, allow_duplicates: bool = False, include_breaks: bool = False) -> Expr:
+        """As polars': the quantile interval each value falls in; an int is that many equal bins."""
+        options = {"left_closed": left_closed, "allow_duplicates": allow_duplicates, "include_breaks": include_breaks}
+        if isinstance(quantiles, int):
+            return self._fn("qcut", n=quantiles, **options)._listed(labels=labels)
+        return self._fn("qcut", **options)._listed(quantiles=[float(q) for q in quantiles], labels=labels)
 
     # -- over rows
 
@@ -592,6 +630,37 @@ class StringNamespace:
                     strict: bool = True, exact: bool = True) -> Expr:
         return self._e._fn("str.to_datetime", format=format, time_unit=time_unit, time_zone=time_zone, strict=strict,
                            exact=exact)
+    def find(self, pattern: str, *, literal: bool = False, strict: bool = True) -> Expr:
+        return self._e._fn("str.find", pattern=pattern, literal=literal, strict=strict)
+    def split_exact(self, by: str, n: int, *, inclusive: bool = False) -> Expr:
+        """As polars': a struct of n + 1 fields (field_0, ...), null where there are fewer parts."""
+        return self._e._fn("str.split_exact", by=by, n=n, inclusive=inclusive)
+    def splitn(self, by: str, n: int) -> Expr:
+        """As polars': a struct of n fields, the last holding the rest of the string."""
+        return self._e._fn("str.splitn", by=by, n=n)
+    def contains_any(self, patterns: Sequence[str], *, ascii_case_insensitive: bool = False) -> Expr:
+        return self._e._fn("str.contains_any", ascii_case_insensitive=ascii_case_insensitive)._listed(
+            patterns=list(patterns))
+    def replace_many(self, patterns: Sequence[str] | Mapping[str, str], replace_with: Sequence[str] | str | None = None,
+                     *, ascii_case_insensitive: bool = False, leftmost: bool = False) -> Expr:
+        """As polars': every pattern (literal) replaced by its replacement, or by one for all."""
+        if isinstance(patterns, Mapping):
+            if replace_with is not None:
+                raise TypeError("replace_many takes a mapping, or patterns and replace_with")
+            patterns, replace_with = list(patterns.keys()), list(patterns.values())
+        if replace_with is None:
+            raise TypeError("replace_many needs replace_with (or a mapping)")
+        replacements = [replace_with] if isinstance(replace_with, str) else list(replace_with)
+        return self._e._fn("str.replace_many", ascii_case_insensitive=ascii_case_insensitive, leftmost=leftmost)._listed(
+            patterns=list(patterns), replace_with=replacements)
+    def extract_many(self, patterns: Sequence[str], *, ascii_case_insensitive: bool = False, overlapping: bool = False,
+                     leftmost: bool = False) -> Expr:
+        return self._e._fn("str.extract_many", ascii_case_insensitive=ascii_case_insensitive, overlapping=overlapping,
+                           leftmost=leftmost)._listed(patterns=list(patterns))
+    def find_many(self, patterns: Sequence[str], *, ascii_case_insensitive: bool = False, overlapping: bool = False,
+                  leftmost: bool = False) -> Expr:
+        return self._e._fn("str.find_many", ascii_case_insensitive=ascii_case_insensitive, overlapping=overlapping,
+                           leftmost=leftmost)._listed(patterns=list(patterns))
     def split(self, by: str, *, inclusive: bool = False) -> Expr:
         return self._e._fn("str.split", by=by, inclusive=inclusive)
     def to_date(self, format: str | None = None, *, strict: bool = True, exact: bool = True) -> Expr:
@@ -734,6 +803,28 @@ def corr(a: IntoExpr, b: IntoExpr, *, method: str = "pearson", propagate_nans: b
 def cov(a: IntoExpr, b: IntoExpr, *, ddof: int = 1) -> Expr:
     """Covariance of two columns, as ``pl.cov``."""
     return into_expr(a)._fn("cov", into_expr(b), ddof=ddof)
+
+
+def arctan2(y: IntoExpr, x: IntoExpr) -> Expr:
+    """As polars': the angle of the point (x, y), in radians."""
+    return into_expr(y)._fn("arctan2", into_expr(x))
+
+
+def arg_where(condition: IntoExpr) -> Expr:
+    """As polars': the row indices where ``condition`` holds."""
+    return into_expr(condition)._fn("arg_where")
+
+
+def datetime(year: IntoExpr, month: IntoExpr, day: IntoExpr, hour: IntoExpr | None = None,
+             minute: IntoExpr | None = None, second: IntoExpr | None = None, microsecond: IntoExpr | None = None,
+             *, time_unit: str = "us", time_zone: str | None = None, ambiguous: str = "raise") -> Expr:
+    """As ``pl.datetime``: a Datetime from its parts (strings name columns)."""
+    parts = [hour, minute, second, microsecond]
+    while parts and parts[-1] is None:
+        parts.pop()
+    rest = [into_expr(0 if p is None else p) for p in parts]
+    return into_expr(year)._fn("datetime", into_expr(month), into_expr(day), *rest, time_unit=time_unit,
+                               time_zone=time_zone, ambiguous=ambiguous)
 
 
 def concat_list(exprs: IntoExpr | Sequence[IntoExpr], *more_exprs: IntoExpr) -> Expr:

@@ -222,15 +222,27 @@ class RemoteFrame:
         """As ``LazyFrame.rename``."""
         return self._derive(self._stub.Rename, pb.RenameRequest(handle=self._id, mapping=dict(mapping), strict=strict))
 
-    def join(self, other: RemoteFrame, on: str | Sequence[str] | None = None, how: str = "inner", *,
-             left_on: str | Sequence[str] | None = None, right_on: str | Sequence[str] | None = None,
-             suffix: str = "_right") -> RemoteFrame:
-        """As ``LazyFrame.join``: inner, left, right, full, semi, anti or cross, on column names."""
+    def join(self, other: RemoteFrame, on: IntoExpr | Sequence[IntoExpr] | None = None, how: str = "inner", *,
+             left_on: IntoExpr | Sequence[IntoExpr] | None = None,
+             right_on: IntoExpr | Sequence[IntoExpr] | None = None, suffix: str = "_right", validate: str = "m:m",
+             nulls_equal: bool = False, coalesce: bool | None = None,
+             maintain_order: str | None = None) -> RemoteFrame:
+        """As ``LazyFrame.join``: inner, left, right, full, semi, anti or cross, on column names or
+        expressions (keys computed by expressions are kept, not merged, as in polars)."""
         how_pb = _choice(_JOIN_HOW, how, "how")
-        left, right = (_names(on), _names(on)) if on is not None else (_names(left_on), _names(right_on))
+        left, right = (_keys(on), _keys(on)) if on is not None else (_keys(left_on), _keys(right_on))
         if how != "cross" and not left:
             raise ValueError("join needs `on`, or `left_on` and `right_on`")
-        request = pb.JoinRequest(left=self._id, right=other.id, left_on=left, right_on=right, how=how_pb, suffix=suffix)
+        request = pb.JoinRequest(left=self._id, right=other.id, how=how_pb, suffix=suffix, validate=validate,
+                                 nulls_equal=nulls_equal, maintain_order=maintain_order or "none")
+        if coalesce is not None:
+            request.coalesce = coalesce
+        if all(isinstance(k, str) for k in (*left, *right)):
+            request.left_on.extend(left)
+            request.right_on.extend(right)
+        else:
+            request.left_on_exprs.extend(into_expr(k).to_proto() for k in left)
+            request.right_on_exprs.extend(into_expr(k).to_proto() for k in right)
         return self._derive(self._stub.Join, request)
 
     def join_where(self, other: RemoteFrame, *predicates: Expr, suffix: str = "_right") -> RemoteFrame:
@@ -476,10 +488,20 @@ class GroupBy:
         return self._frame._derive(self._frame._stub.GroupBy, request)
 
 
-def concat(frames: Sequence[RemoteFrame]) -> RemoteFrame:
-    """Stack frames of one schema vertically, as ``pl.concat``; all from one client."""
+def _keys(value: Any) -> list[Any]:
+    """Join keys: a name or expression, or a list of them."""
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def concat(frames: Sequence[RemoteFrame], *, how: str = "vertical") -> RemoteFrame:
+    """As ``pl.concat``: how is vertical, vertical_relaxed, diagonal, diagonal_relaxed, horizontal or
+    horizontal_extend; all frames from one client."""
     frames = list(frames)
     if not frames:
         raise ValueError("concat needs at least one frame")
     first = frames[0]
-    return first._derive(first._stub.Concat, pb.ConcatRequest(handles=[f.id for f in frames]))
+    if len(frames) == 1:
+        return first
+    return first._derive(first._stub.Concat, pb.ConcatRequest(handles=[f.id for f in frames], how=how))

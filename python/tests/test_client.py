@@ -259,6 +259,77 @@ def test_cross_join_and_concat_and_slices(client: pr.Client, data_dir: Path) -> 
     assert_frame_equal(trades.rename({"price": "px"}).collect(), want.rename({"price": "px"}))
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # polars 2.1 prefers bin_intervals to cut
+def test_math_binning_and_pattern_functions_match_polars(client: pr.Client, data_dir: Path) -> None:
+    def exprs(m):
+        c = m.col
+        return [
+            c("price").sin().alias("sin"), c("price").cosh().alias("cosh"), c("price").degrees().alias("deg"),
+            (c("price") / 1000).arcsin().alias("asin"), m.arctan2("price", "size").alias("a2"),
+            c("venue").rle_id().alias("run"), c("price").peak_max().alias("peak"),
+            # cut's labels travel as text; polars' own are an Enum.
+            c("price").cut([150, 250], left_closed=True).cast(pl.String).alias("band"),
+            c("price").qcut(4, include_breaks=True).struct.field("breakpoint").alias("quartile_end"),
+            c("symbol").str.find("[AEIOU]").alias("vowel"), c("symbol").str.split_exact("A", 1).alias("parts"),
+            c("symbol").str.splitn("S", 2).alias("halves"),
+            c("symbol").str.contains_any(["AA", "ms"], ascii_case_insensitive=True).alias("any"),
+            c("symbol").str.replace_many(["A", "S"], ["_", "-"]).alias("masked"),
+            c("symbol").str.extract_many(["A", "S"]).alias("found"), c("symbol").str.find_many(["S"]).alias("at"),
+            m.datetime(c("ts").dt.year(), 1, c("ts").dt.day(), 9, 30, time_zone="UTC").alias("made"),
+        ]
+
+    got = client.scan_parquet("trades.parquet").select(exprs(pr)).collect()
+    want = local(data_dir, "trades.parquet").select(exprs(pl)).collect()
+    assert_frame_equal(got, want)
+    assert got["band"].n_unique() > 1
+    for make in [lambda m: m.col("venue").rle(), lambda m: m.arg_where(m.col("price") > 300),
+                 lambda m: m.col("size").drop_nulls().sort().search_sorted(250, side="right"),
+                 lambda m: m.col("size").entropy(base=2, normalize=False)]:
+        got = client.scan_parquet("trades.parquet").select(make(pr).alias("x")).collect()
+        assert_frame_equal(got, local(data_dir, "trades.parquet").select(make(pl).alias("x")).collect())
+
+
+def test_join_options_and_concat_kinds_match_polars(client: pr.Client, data_dir: Path) -> None:
+    def sides(scan, c):
+        totals = scan("trades.parquet").group_by("symbol").agg(c("size").sum().alias("total")).sort("total")
+        bids = scan("quotes.parquet").group_by("symbol").agg(c("bid").last()).filter(c("symbol") != "TSLA").sort("symbol")
+        return totals, bids
+
+    for options in [{"how": "full", "coalesce": True}, {"how": "left", "coalesce": False, "maintain_order": "left"},
+                    {"nulls_equal": True}, {"how": "right", "maintain_order": "right"}]:
+        totals, bids = sides(client.scan_parquet, pr.col)
+        got = totals.join(bids, on="symbol", **options).collect()
+        totals, bids = sides(lambda p: local(data_dir, p), pl.col)
+        want = totals.join(bids, on="symbol", **options).collect()
+        if options.get("maintain_order") is None:
+            got, want = got.sort(pl.all(), nulls_last=True), want.sort(pl.all(), nulls_last=True)
+        assert_frame_equal(got, want)
+    totals, bids = sides(client.scan_parquet, pr.col)
+    got = totals.join(bids, left_on=pr.col("symbol").str.to_lowercase(), right_on=pr.col("symbol").str.to_lowercase(),
+                      maintain_order="left").collect()
+    totals, bids = sides(lambda p: local(data_dir, p), pl.col)
+    want = totals.join(bids, left_on=pl.col("symbol").str.to_lowercase(),
+                       right_on=pl.col("symbol").str.to_lowercase(), maintain_order="left").collect()
+    assert_frame_equal(got, want)
+
+    a = pl.DataFrame({"x": [1, 2, 3], "y": ["a", "b", "c"]})
+    b = pl.DataFrame({"x": [0.5, 1.5], "z": [True, False]})
+    w = pl.DataFrame({"w": [7, 8, 9]})
+    remote = {name: client.from_polars(df) for name, df in {"a": a, "b": b, "w": w}.items()}
+    for how, names in [("vertical_relaxed", "ab"), ("diagonal", "aw"), ("diagonal_relaxed", "ab"),
+                       ("horizontal", "aw"), ("horizontal_extend", "bw")]:
+        frames = {"a": a, "b": b, "w": w}
+        if how == "vertical_relaxed":
+            got = pr.concat([remote["a"].select("x"), remote["b"].select("x")], how=how).collect()
+            want = pl.concat([a.select("x"), b.select("x")], how=how)
+        else:
+            got = pr.concat([remote[n] for n in names], how=how).collect()
+            want = pl.concat([frames[n] for n in names], how=how)
+        assert_frame_equal(got, want)
+    with pytest.raises(pr.InvalidArgumentError, match="unknown concat how"):
+        pr.concat([remote["a"], remote["a"]], how="sideways").collect()
+
+
 def test_join_asof_matches_polars(client: pr.Client, data_dir: Path) -> None:
     def query(scan, c):
         trades = scan("trades.parquet").filter(c("symbol").is_not_null()).sort("ts")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import polars as pl
@@ -39,6 +40,14 @@ def test_joins_unions_and_slices_translate(client: pr.Client, data_dir: Path) ->
     assert_frame_equal(lf.collect(engine=pr.Engine(client, root=data_dir)), lf.collect())
     asof = trades.sort("ts").join_asof(quotes.sort("ts"), on="ts", by="symbol", tolerance="2s").select("ts", "symbol", "bid")
     assert_frame_equal(asof.collect(engine=pr.Engine(client, root=data_dir)), asof.collect())
+
+
+def _binned(trades: pl.LazyFrame) -> pl.LazyFrame:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # polars 2.1 prefers bin_intervals/bin_quantiles
+        return trades.select(pl.col("price").cut([150, 250], labels=["lo", "mid", "hi"]).alias("band"),
+                             pl.col("price").qcut(4, include_breaks=True).alias("quartile"),
+                             pl.col("size").qcut([0.1, 0.9], left_closed=True, allow_duplicates=True).alias("q"))
 
 
 def _more_functions(trades: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
@@ -172,6 +181,36 @@ def _more_functions(trades: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
             pl.col("price").rolling_median_by("ts", "10m").alias("median"),
             pl.col("price").rolling_var_by("ts", "1h", ddof=0).alias("var"),
             pl.col("price").rolling_std(5, ddof=0).alias("std5")),
+        "math_and_runs": trades.sort("ts").select(
+            pl.col("price").sin().alias("sin"), pl.col("price").tanh().alias("tanh"),
+            pl.arctan2("price", "size").alias("a2"), pl.col("price").radians().alias("rad"),
+            pl.col("venue").rle_id().alias("run"), pl.col("price").peak_min().alias("trough"),
+            pl.when(pl.col("size") > 300).then(None).otherwise(pl.col("price")).interpolate_by("ts").alias("filled")),
+        "runs": trades.select(pl.col("venue").rle()).unnest("venue"),
+        "positions": trades.select(pl.arg_where(pl.col("price") > 300).alias("rows")),
+        "insertion_points": trades.select(pl.col("size").drop_nulls().sort().search_sorted(250, side="left")),
+        "entropy": trades.group_by("symbol").agg(pl.col("price").entropy(base=2).alias("bits"),
+                                                 pl.col("price").entropy(normalize=False).alias("nats")).sort("symbol"),
+        # polars 2 answers Enums (cut, qcut) and Categoricals; they travel as text and come back as planned.
+        "binning": _binned(trades),
+        "categoricals": trades.select(pl.col("venue").cast(pl.Categorical)).group_by("venue").len().sort("venue"),
+        "string_search": trades.select(
+            pl.col("symbol").str.find("[AEIOU]").alias("vowel"), pl.col("symbol").str.find("S", literal=True).alias("s"),
+            pl.col("symbol").str.split_exact("A", 1).alias("parts"), pl.col("symbol").str.splitn("S", 2).alias("halves"),
+            pl.col("symbol").str.contains_any(["aa", "ms"], ascii_case_insensitive=True).alias("any"),
+            pl.col("symbol").str.replace_many({"A": "a", "T": "t"}).alias("lowered"),
+            pl.col("symbol").str.extract_many(["A", "M", "S"]).alias("found"),
+            pl.col("symbol").str.find_many(["A", "S"]).alias("where")),
+        "datetime_parts": trades.select(pl.datetime(pl.col("ts").dt.year(), 1, pl.col("ts").dt.day(), 12,
+                                                    time_zone="UTC").alias("made"))
+                                .filter(pl.col("made") > pl.datetime(2000, 1, 1, time_zone="UTC")),
+        # SQL's SUM is null for a group with nothing to add (polars' sum says 0).
+        "sql_sum": pl.SQLContext(t=trades).execute(
+            "SELECT symbol, SUM(size) AS s, SUM(CASE WHEN price > 1e9 THEN size END) AS none FROM t "
+            "GROUP BY symbol ORDER BY symbol"),
+        "side_by_side": pl.concat([trades.select("price").head(10), trades.select("size").tail(10)], how="horizontal"),
+        "side_by_side_padded": pl.concat([trades.select("price").head(10), trades.select("venue").tail(4)],
+                                         how="horizontal_extend"),
     }
 
 
@@ -210,11 +249,8 @@ def test_what_cannot_be_translated_is_named_or_falls_back(client: pr.Client, dat
     with pytest.raises(pr.UnsupportedError, match="wrap_numerical"):
         wrapped.collect(engine=pr.Engine(client, root=data_dir))
     trades, quotes = pl.scan_parquet(data_dir / "trades.parquet"), pl.scan_parquet(data_dir / "quotes.parquet")
-    for join, what in [(trades.join(quotes, on="symbol", nulls_equal=True), "nulls_equal"),
-                       (trades.join(quotes, on="symbol", how="left", coalesce=False), "coalesce=False"),
-                       (trades.join(quotes, on="symbol", maintain_order="left"), "maintain_order")]:
-        with pytest.raises(pr.UnsupportedError, match=what):
-            join.collect(engine=pr.Engine(client, root=data_dir))
+    with pytest.raises(pr.UnsupportedError, match="AsOf join with nulls_equal"):
+        trades.join_asof(quotes, on="ts", by="symbol", coalesce=False).collect(engine=pr.Engine(client, root=data_dir))
     dropped = pl.scan_parquet(data_dir / "trades.parquet").select(pl.col("price").diff(2, null_behavior="drop"))
     with pytest.raises(pr.UnsupportedError, match="null_behavior='drop'"):
         dropped.collect(engine=pr.Engine(client, root=data_dir))
@@ -275,3 +311,31 @@ def test_csv_options_and_several_files_translate(client: pr.Client, data_dir: Pa
     some = pl.scan_csv(root / "bare.csv", has_header=False).select(pl.nth(1))
     with pytest.raises(pr.UnsupportedError, match="without a header"):
         some.collect(engine=pr.Engine(client, root=data_dir))
+
+
+def _join_cases(trades: pl.LazyFrame, quotes: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
+    # Small sides: the symbols' totals (a null symbol among them) and last bids.
+    totals = trades.group_by("symbol").agg(pl.col("size").sum().alias("total"))
+    bids = quotes.group_by("symbol").agg(pl.col("bid").last()).filter(pl.col("symbol") != "TSLA").sort("symbol")
+    return {
+        "full_coalesced": totals.join(bids, on="symbol", how="full", coalesce=True).sort("symbol"),
+        "left_kept_in_order": totals.sort("total").join(bids, on="symbol", how="left", coalesce=False,
+                                                       maintain_order="left"),
+        "nulls_equal": totals.join(totals, on="symbol", nulls_equal=True).sort("symbol"),
+        "by_expression": totals.join(bids, left_on=pl.col("symbol").str.to_lowercase(),
+                                     right_on=pl.col("symbol").str.to_lowercase()).sort("symbol"),
+        "ordered_right": bids.join(totals.sort("total"), on="symbol", how="right", maintain_order="right"),
+    }
+
+
+@pytest.mark.parametrize("case", list(_join_cases(pl.LazyFrame(), pl.LazyFrame())))
+def test_join_options_translate(client: pr.Client, data_dir: Path, case: str) -> None:
+    """coalesce, nulls_equal, maintain_order and keys by expression run as polars runs them."""
+    trades, quotes = pl.scan_parquet(data_dir / "trades.parquet"), pl.scan_parquet(data_dir / "quotes.parquet")
+    lf = _join_cases(trades, quotes)[case]
+    assert_frame_equal(lf.collect(engine=pr.Engine(client, root=data_dir)), lf.collect())
+    if case == "nulls_equal":
+        # The null symbol met itself: one row more than the join without it.
+        plain = trades.group_by("symbol").agg(pl.col("size").sum()).join(
+            trades.group_by("symbol").agg(pl.col("size").sum()), on="symbol")
+        assert lf.collect().height == plain.collect().height + 1

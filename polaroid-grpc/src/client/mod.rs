@@ -55,6 +55,7 @@ use tonic::Request;
 
 use crate::proto::polaroid_client::PolaroidClient;
 use crate::proto::{self, FileFormat};
+pub use polaroid_core::ConcatHow;
 
 /// Whose fault a failed call was: the server's answer, the connection, or
 /// an expression this client cannot send.
@@ -543,7 +544,21 @@ impl RemoteFrame {
             how: how as i32,
             suffix: args.suffix.as_ref().map(|s| s.to_string()),
             asof,
-            predicates: vec![],
+            coalesce: match args.coalesce {
+                JoinCoalesce::JoinSpecific => None,
+                JoinCoalesce::CoalesceColumns => Some(true),
+                JoinCoalesce::KeepColumns => Some(false),
+            },
+            nulls_equal: args.nulls_equal,
+            maintain_order: <&'static str>::from(args.maintain_order).to_string(),
+            validate: match args.validation {
+                JoinValidation::ManyToMany => "m:m",
+                JoinValidation::OneToMany => "1:m",
+                JoinValidation::ManyToOne => "m:1",
+                JoinValidation::OneToOne => "1:1",
+            }
+            .into(),
+            ..Default::default()
         };
         let reply = self.rpc().join(self.client.request(request)).await?;
         self.client.frame(reply)
@@ -578,6 +593,32 @@ impl RemoteFrame {
 
     pub async fn limit(&self, n: u64) -> Result<RemoteFrame> {
         self.slice(0, n).await
+    }
+
+    /// This frame and `others` put together as polars' `pl.concat(how=...)`
+    /// (stacked, diagonally, side by side); all from one client.
+    pub async fn concat(&self, others: &[RemoteFrame], how: ConcatHow) -> Result<RemoteFrame> {
+        if others.is_empty() {
+            return Ok(self.clone());
+        }
+        if self.ships_plans() {
+            let frames: Vec<LazyFrame> = std::iter::once(self).chain(others).map(RemoteFrame::lazy).collect();
+            let relaxed = UnionArgs { to_supertypes: true, ..Default::default() };
+            let lf = match how {
+                ConcatHow::Vertical => concat(frames, UnionArgs::default()),
+                ConcatHow::VerticalRelaxed => concat(frames, relaxed),
+                ConcatHow::Diagonal => concat_lf_diagonal(frames, UnionArgs::default()),
+                ConcatHow::DiagonalRelaxed => concat_lf_diagonal(frames, relaxed),
+                ConcatHow::Horizontal => concat_lf_horizontal(frames, HConcatOptions::default()),
+                ConcatHow::HorizontalExtend => concat_lf_horizontal(frames, HConcatOptions { strict: false, ..Default::default() }),
+            }?;
+            let op = format!("concat([{}], how={})", others.iter().map(RemoteFrame::lineage).collect::<Vec<_>>().join(", "), how.name());
+            return self.ship(lf, op).await;
+        }
+        let handles = std::iter::once(self).chain(others).map(|f| f.id().to_string()).collect();
+        let request = proto::ConcatRequest { handles, how: how.name().into() };
+        let reply = self.rpc().concat(self.client.request(request)).await?;
+        self.client.frame(reply)
     }
 
     /// Distinct rows (judged on `subset` if given), keeping input order.

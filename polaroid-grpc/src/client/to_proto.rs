@@ -261,6 +261,11 @@ fn literal_arg(input: &[Expr], i: usize, path: &str) -> Result<Value> {
     }
 }
 
+/// A list-valued option.
+fn list_of(values: impl Iterator<Item = Value>) -> Value {
+    Value::List(proto::LiteralList { values: values.map(|v| proto::Literal { value: Some(v), dtype: None }).collect() })
+}
+
 fn ewm_options(o: &EWMOptions) -> [(&'static str, Value); 5] {
     [
         ("alpha", Value::Float64(o.alpha)),
@@ -402,6 +407,62 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
         FunctionExpr::MinHorizontal => all_inputs("min_horizontal", &[])?,
         FunctionExpr::MaxHorizontal => all_inputs("max_horizontal", &[])?,
         FunctionExpr::Exp => simple("exp")?,
+        // Its names (sin, arccos, degrees, ...) are the protocol's.
+        FunctionExpr::Trigonometry(t) => simple(&t.to_string())?,
+        FunctionExpr::AsStruct => all_inputs("as_struct", &[])?,
+        FunctionExpr::StructExpr(polars::prelude::StructFunction::FieldByName(name)) => {
+            with("struct.field", &[("name", Value::String(name.to_string()))])?
+        },
+        FunctionExpr::Atan2 => all_inputs("arctan2", &[])?,
+        FunctionExpr::RLE => simple("rle")?,
+        FunctionExpr::RLEID => simple("rle_id")?,
+        FunctionExpr::PeakMax => simple("peak_max")?,
+        FunctionExpr::PeakMin => simple("peak_min")?,
+        FunctionExpr::ArgWhere => simple("arg_where")?,
+        FunctionExpr::InterpolateBy => all_inputs("interpolate_by", &[])?,
+        FunctionExpr::Entropy { base, normalize } => {
+            with("entropy", &[("base", Value::Float64(*base)), ("normalize", Value::Boolean(*normalize))])?
+        },
+        FunctionExpr::SearchSorted { side, descending } => all_inputs(
+            "search_sorted",
+            &[
+                (
+                    "side",
+                    Value::String(
+                        match side {
+                            SearchSortedSide::Any => "any",
+                            SearchSortedSide::Left => "left",
+                            SearchSortedSide::Right => "right",
+                        }
+                        .into(),
+                    ),
+                ),
+                ("descending", Value::Boolean(*descending)),
+            ],
+        )?,
+        FunctionExpr::Cut { breaks, labels, left_closed, include_breaks } => {
+            let mut options = vec![
+                ("breaks", list_of(breaks.iter().map(|b| Value::Float64(*b)))),
+                ("left_closed", Value::Boolean(*left_closed)),
+                ("include_breaks", Value::Boolean(*include_breaks)),
+            ];
+            if let Some(labels) = labels {
+                options.push(("labels", list_of(labels.iter().map(|l| Value::String(l.to_string())))));
+            }
+            with("cut", &options)?
+        },
+        FunctionExpr::QCut { probs, labels, left_closed, allow_duplicates, include_breaks } => {
+            let mut options = vec![
+                ("quantiles", list_of(probs.iter().map(|q| Value::Float64(*q)))),
+                ("left_closed", Value::Boolean(*left_closed)),
+                ("allow_duplicates", Value::Boolean(*allow_duplicates)),
+                ("include_breaks", Value::Boolean(*include_breaks)),
+            ];
+            if let Some(labels) = labels {
+                options.push(("labels", list_of(labels.iter().map(|l| Value::String(l.to_string())))));
+            }
+            with("qcut", &options)?
+        },
         FunctionExpr::Pow(PowFunction::Sqrt) => simple("sqrt")?,
         FunctionExpr::Log => with("log", &[("base", literal_arg(input, 1, &fpath)?)])?,
         FunctionExpr::Reverse => simple("reverse")?,
@@ -558,6 +619,23 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
             )?,
             S::ZFill => with("str.zfill", &[("length", literal_arg(input, 1, &fpath)?)])?,
             S::Reverse => simple("str.reverse")?,
+            S::Find { literal, strict } => with(
+                "str.find",
+                &[
+                    ("pattern", literal_arg(input, 1, &fpath)?),
+                    ("literal", Value::Boolean(*literal)),
+                    ("strict", Value::Boolean(*strict)),
+                ],
+            )?,
+            S::SplitExact { n, inclusive } => with(
+                "str.split_exact",
+                &[
+                    ("by", literal_arg(input, 1, &fpath)?),
+                    ("n", Value::Int64(*n as i64)),
+                    ("inclusive", Value::Boolean(*inclusive)),
+                ],
+            )?,
+            S::SplitN(n) => with("str.splitn", &[("by", literal_arg(input, 1, &fpath)?), ("n", Value::Int64(*n as i64))])?,
             S::ToInteger { dtype: None, strict } => {
                 with("str.to_integer", &[("base", literal_arg(input, 1, &fpath)?), ("strict", Value::Boolean(*strict))])?
             },
@@ -616,6 +694,21 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
             T::Quarter => simple("dt.quarter")?,
             T::Time => simple("dt.time")?,
             T::Round => with("dt.round", &[("every", literal_arg(input, 1, &fpath)?)])?,
+            T::DatetimeFunction { time_unit, time_zone } => {
+                // Inputs: year .. microsecond, then `ambiguous` (a literal here).
+                let Some((ambiguous, parts)) = input.split_last() else {
+                    return Err(unsupported(path, "pl.datetime without its parts"));
+                };
+                let args = parts.iter().enumerate().map(|(i, e)| expr(e, &format!("{fpath}.input[{i}]"))).collect::<Result<Vec<_>>>()?;
+                let mut options = vec![
+                    ("time_unit", Value::String(time_unit.to_string())),
+                    ("ambiguous", literal_arg(std::slice::from_ref(ambiguous), 0, &fpath)?),
+                ];
+                if let Some(zone) = time_zone {
+                    options.push(("time_zone", Value::String(zone.to_string())));
+                }
+                function("datetime", args, &options)
+            },
             T::TotalDays { fractional } => with("dt.total_days", &[("fractional", Value::Boolean(*fractional))])?,
             T::TotalHours { fractional } => with("dt.total_hours", &[("fractional", Value::Boolean(*fractional))])?,
             T::TotalMinutes { fractional } => with("dt.total_minutes", &[("fractional", Value::Boolean(*fractional))])?,

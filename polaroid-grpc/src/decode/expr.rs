@@ -227,15 +227,20 @@ fn scalar(l: &proto::Literal, path: &str) -> Result<AnyValue<'static>> {
     })
 }
 
-/// Polars dtype names as polars prints them: `i64`, `str`, `datetime[ns, UTC]`.
-pub(crate) fn parse_dtype(text: &str) -> std::result::Result<DataType, String> {
-    let t = text.trim();
-    let unit = |u: &str| match u.trim() {
+/// A time unit by name: ns, us (or μs, as polars prints it), ms.
+fn parse_time_unit(text: &str) -> std::result::Result<TimeUnit, String> {
+    match text.trim() {
         "ns" => Ok(TimeUnit::Nanoseconds),
         "us" | "μs" => Ok(TimeUnit::Microseconds),
         "ms" => Ok(TimeUnit::Milliseconds),
         other => Err(format!("unknown time unit {other:?} (ns, us, ms)")),
-    };
+    }
+}
+
+/// Polars dtype names as polars prints them: `i64`, `str`, `datetime[ns, UTC]`.
+pub(crate) fn parse_dtype(text: &str) -> std::result::Result<DataType, String> {
+    let t = text.trim();
+    let unit = parse_time_unit;
     Ok(match t {
         "bool" | "boolean" => DataType::Boolean,
         "i8" => DataType::Int8,
@@ -349,6 +354,10 @@ impl Options<'_> {
         }
     }
 
+    fn time_unit(&self, key: &str) -> Result<Option<TimeUnit>> {
+        self.string(key)?.map(|u| parse_time_unit(&u).map_err(|e| bad(self.path, format!("option {key}: {e}")))).transpose()
+    }
+
     fn required_string(&self, key: &str) -> Result<String> {
         self.string(key)?.ok_or_else(|| bad(self.path, format!("option {key} is required")))
     }
@@ -432,6 +441,26 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
         "dt.weekday" => Some(|e| e.dt().weekday()),
         "dt.ordinal_day" => Some(|e| e.dt().ordinal_day()),
         "dt.date" => Some(|e| e.dt().date()),
+        "sin" => Some(|e| e.sin()),
+        "cos" => Some(|e| e.cos()),
+        "tan" => Some(|e| e.tan()),
+        "cot" => Some(|e| e.cot()),
+        "arcsin" => Some(|e| e.arcsin()),
+        "arccos" => Some(|e| e.arccos()),
+        "arctan" => Some(|e| e.arctan()),
+        "sinh" => Some(|e| e.sinh()),
+        "cosh" => Some(|e| e.cosh()),
+        "tanh" => Some(|e| e.tanh()),
+        "arcsinh" => Some(|e| e.arcsinh()),
+        "arccosh" => Some(|e| e.arccosh()),
+        "arctanh" => Some(|e| e.arctanh()),
+        "degrees" => Some(|e| e.degrees()),
+        "radians" => Some(|e| e.radians()),
+        "rle" => Some(|e| e.rle()),
+        "rle_id" => Some(|e| e.rle_id()),
+        "peak_max" => Some(|e| e.peak_max()),
+        "peak_min" => Some(|e| e.peak_min()),
+        "arg_where" => Some(polars::lazy::dsl::arg_where),
         _ => None,
     };
     if let Some(build) = unary {
@@ -782,13 +811,7 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
             if !is_datetime {
                 input().str().to_date(options)
             } else {
-                let time_unit = match opts.string("time_unit")?.as_deref() {
-                    None => None,
-                    Some("ns") => Some(TimeUnit::Nanoseconds),
-                    Some("us") => Some(TimeUnit::Microseconds),
-                    Some("ms") => Some(TimeUnit::Milliseconds),
-                    Some(other) => return Err(bad(path, format!("unknown time_unit {other:?} (ns, us, ms)"))),
-                };
+                let time_unit = opts.time_unit("time_unit")?;
                 let tz = time_zone(&opts.string("time_zone")?.unwrap_or_default(), path)?;
                 input().str().to_datetime(time_unit, tz, options, lit("raise"))
             }
@@ -997,12 +1020,7 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
         "dt.cast_time_unit" => {
             arity(1)?;
             opts.check_known(&["unit"])?;
-            let unit = match opts.required_string("unit")?.as_str() {
-                "ns" => TimeUnit::Nanoseconds,
-                "us" => TimeUnit::Microseconds,
-                "ms" => TimeUnit::Milliseconds,
-                other => return Err(bad(path, format!("unknown unit {other:?} (ns, us, ms)"))),
-            };
+            let unit = opts.time_unit("unit")?.ok_or_else(|| bad(path, "option unit is required"))?;
             input().dt().cast_time_unit(unit)
         },
         "list.slice" => {
@@ -1164,6 +1182,162 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
                 "dt.total_microseconds" => dt.total_microseconds(fractional),
                 _ => dt.total_nanoseconds(fractional),
             }
+        },
+        "arctan2" => {
+            // atan2(input, args[1]): the angle of the point (args[1], input).
+            arity(2)?;
+            opts.check_known(&[])?;
+            input().arctan2(args[1].clone())
+        },
+        "entropy" => {
+            arity(1)?;
+            opts.check_known(&["base", "normalize"])?;
+            let base = opts.float("base", std::f64::consts::E)?;
+            if !(base > 0.0 && base != 1.0) {
+                return Err(bad(path, format!("base must be positive and not 1, got {base}")));
+            }
+            input().entropy(base, opts.boolean("normalize", true)?)
+        },
+        "search_sorted" => {
+            // Where args[1]'s values would go in the (sorted) input.
+            arity(2)?;
+            opts.check_known(&["side", "descending"])?;
+            let side = match opts.string("side")?.as_deref().unwrap_or("any") {
+                "any" => SearchSortedSide::Any,
+                "left" => SearchSortedSide::Left,
+                "right" => SearchSortedSide::Right,
+                other => return Err(bad(path, format!("unknown side {other:?} (any, left, right)"))),
+            };
+            input().search_sorted(args[1].clone(), side, opts.boolean("descending", false)?)
+        },
+        "interpolate_by" => {
+            // Linear in args[1] (e.g. a time column), which must be sorted.
+            arity(2)?;
+            opts.check_known(&[])?;
+            input().interpolate_by(args[1].clone())
+        },
+        "cut" | "qcut" => {
+            // cut: at the given breaks; qcut: at the given quantiles, or n equal ones.
+            arity(1)?;
+            let number = |v: &Value| match v {
+                Value::Float64(x) => Some(*x),
+                Value::Int64(x) => Some(*x as f64),
+                _ => None,
+            };
+            let text = |v: &Value| if let Value::String(s) = v { Some(PlSmallStr::from(s.as_str())) } else { None };
+            let labels = opts.list("labels", "a list of strings", text)?;
+            let (left_closed, include_breaks) = (opts.boolean("left_closed", false)?, opts.boolean("include_breaks", false)?);
+            if name == "cut" {
+                opts.check_known(&["breaks", "labels", "left_closed", "include_breaks"])?;
+                let breaks = opts.list("breaks", "a list of numbers", number)?.unwrap_or_default();
+                if breaks.iter().any(|b| b.is_nan()) {
+                    return Err(bad(path, "breaks must not be NaN"));
+                }
+                if let Some(l) = labels.as_ref().filter(|l| l.len() != breaks.len() + 1) {
+                    return Err(bad(path, format!("{} labels for {} breaks (one more label than breaks)", l.len(), breaks.len())));
+                }
+                input().cut(breaks, labels, left_closed, include_breaks)
+            } else {
+                opts.check_known(&["quantiles", "n", "labels", "left_closed", "allow_duplicates", "include_breaks"])?;
+                let allow_duplicates = opts.boolean("allow_duplicates", false)?;
+                let probs = match (opts.list("quantiles", "a list of numbers", number)?, f.options.contains_key("n")) {
+                    (Some(q), false) => q,
+                    (None, true) => {
+                        let n = opts.uint("n", 0)?;
+                        if n == 0 {
+                            return Err(bad(path, "n must be at least 1"));
+                        }
+                        (1..n).map(|b| b as f64 / n as f64).collect()
+                    },
+                    _ => return Err(bad(path, "takes option quantiles (a list) or option n (a number of bins)")),
+                };
+                if probs.iter().any(|p| !(0.0..=1.0).contains(p)) {
+                    return Err(bad(path, "quantiles must be between 0 and 1"));
+                }
+                if let Some(l) = labels.as_ref().filter(|l| l.len() != probs.len() + 1) {
+                    return Err(bad(path, format!("{} labels for {} quantiles (one more label than quantiles)", l.len(), probs.len())));
+                }
+                input().qcut(probs, labels, left_closed, allow_duplicates, include_breaks)
+            }
+        },
+        "str.find" => {
+            // The first match's character index, or null.
+            arity(1)?;
+            opts.check_known(&["pattern", "literal", "strict"])?;
+            let pattern = opts.required_string("pattern")?;
+            if opts.boolean("literal", false)? {
+                input().str().find_literal(lit(pattern))
+            } else {
+                regex_check(&pattern, path)?;
+                input().str().find(lit(pattern), opts.boolean("strict", true)?)
+            }
+        },
+        "str.split_exact" | "str.splitn" => {
+            // A struct of n + 1 (split_exact) or n (splitn) string fields.
+            arity(1)?;
+            let exact = name == "str.split_exact";
+            opts.check_known(if exact { &["by", "n", "inclusive"] } else { &["by", "n"] })?;
+            let by = lit(opts.required_string("by")?);
+            let n = usize::try_from(opts.uint("n", 0)?).map_err(|_| bad(path, "n is too large"))?;
+            if n > 4096 {
+                return Err(bad(path, format!("n is {n}; at most 4096 fields")));
+            }
+            match (exact, opts.boolean("inclusive", false)?) {
+                (true, true) => input().str().split_exact_inclusive(by, n),
+                (true, false) => input().str().split_exact(by, n),
+                _ => input().str().splitn(by, n),
+            }
+        },
+        "str.contains_any" | "str.replace_many" | "str.extract_many" | "str.find_many" => {
+            // Aho-Corasick over a list of literal patterns.
+            arity(1)?;
+            let text = |v: &Value| if let Value::String(s) = v { Some(s.clone()) } else { None };
+            let strings = |key: &str| -> Result<Expr> {
+                let values = opts.list(key, "a list of strings", text)?.ok_or_else(|| bad(path, format!("option {key} is required")))?;
+                Ok(lit(Series::new(PlSmallStr::EMPTY, values)).implode(true))
+            };
+            let case = opts.boolean("ascii_case_insensitive", false)?;
+            let leftmost = opts.boolean("leftmost", false)?;
+            match name {
+                "str.contains_any" => {
+                    opts.check_known(&["patterns", "ascii_case_insensitive"])?;
+                    input().str().contains_any(strings("patterns")?, case)
+                },
+                "str.replace_many" => {
+                    opts.check_known(&["patterns", "replace_with", "ascii_case_insensitive", "leftmost"])?;
+                    input().str().replace_many(strings("patterns")?, strings("replace_with")?, case, leftmost)
+                },
+                _ => {
+                    opts.check_known(&["patterns", "ascii_case_insensitive", "overlapping", "leftmost"])?;
+                    let overlapping = opts.boolean("overlapping", false)?;
+                    if name == "str.extract_many" {
+                        input().str().extract_many(strings("patterns")?, case, overlapping, leftmost)
+                    } else {
+                        input().str().find_many(strings("patterns")?, case, overlapping, leftmost)
+                    }
+                },
+            }
+        },
+        "datetime" => {
+            // pl.datetime(year, month, day, hour, minute, second, microsecond):
+            // args in that order, at least the first three.
+            if !(3..=7).contains(&args.len()) {
+                return Err(bad(path, format!("takes 3 to 7 arguments (year, month, day, hour, minute, second, microsecond), got {}", args.len())));
+            }
+            opts.check_known(&["time_unit", "time_zone", "ambiguous"])?;
+            let time_unit = opts.time_unit("time_unit")?.unwrap_or(TimeUnit::Microseconds);
+            let ambiguous = opts.string("ambiguous")?.unwrap_or_else(|| "raise".into());
+            if !["raise", "earliest", "latest", "null"].contains(&ambiguous.as_str()) {
+                return Err(bad(path, format!("unknown ambiguous {ambiguous:?} (raise, earliest, latest, null)")));
+            }
+            let part = |i: usize| args.get(i).cloned().unwrap_or_else(|| lit(0i32));
+            let mut dt = DatetimeArgs::new(part(0), part(1), part(2)).with_hms(part(3), part(4), part(5));
+            dt.microsecond = part(6);
+            polars::lazy::dsl::datetime(
+                dt.with_time_unit(time_unit)
+                    .with_time_zone(time_zone(&opts.string("time_zone")?.unwrap_or_default(), path)?)
+                    .with_ambiguous(lit(ambiguous)),
+            )
         },
         "" => return Err(bad(path, "function without a name")),
         other => return Err(bad(path, format!("unknown function {other:?}"))),

@@ -134,26 +134,73 @@ pub(crate) fn join(left: LazyFrame, right: LazyFrame, req: &proto::JoinRequest) 
     if !req.predicates.is_empty() {
         return Err(invalid("only a `where` join takes predicates"));
     }
+    let by_exprs = !req.left_on_exprs.is_empty() || !req.right_on_exprs.is_empty();
+    if by_exprs && (!req.left_on.is_empty() || !req.right_on.is_empty()) {
+        return Err(invalid("keys are either columns (left_on/right_on) or expressions (left_on_exprs/right_on_exprs), not both"));
+    }
+    let (n_left, n_right) = if by_exprs {
+        (req.left_on_exprs.len(), req.right_on_exprs.len())
+    } else {
+        (req.left_on.len(), req.right_on.len())
+    };
     if how == proto::JoinHow::Cross {
-        if !req.left_on.is_empty() || !req.right_on.is_empty() {
+        if n_left + n_right > 0 {
             return Err(invalid("a cross join takes no key columns"));
         }
-    } else if req.left_on.is_empty() || req.left_on.len() != req.right_on.len() {
+    } else if n_left == 0 || n_left != n_right {
         return Err(invalid(format!(
-            "left_on and right_on must name the same number (at least one) of key columns, got {} and {}",
-            req.left_on.len(),
-            req.right_on.len()
+            "left_on and right_on must name the same number (at least one) of key columns, got {n_left} and {n_right}"
         )));
     }
-    if how == proto::JoinHow::Asof && req.left_on.len() != 1 {
+    if how == proto::JoinHow::Asof && (n_left != 1 || by_exprs) {
         return Err(invalid("an as-of join takes exactly one key column on each side"));
     }
-    let left_on: Vec<Expr> = req.left_on.iter().map(|c| col(c.as_str())).collect();
-    let right_on: Vec<Expr> = req.right_on.iter().map(|c| col(c.as_str())).collect();
-    let suffix = req.suffix.clone().map(PlSmallStr::from);
-    let args = JoinArgs::new(join_type).with_suffix(suffix);
+    let (left_on, right_on, keys_text) = if by_exprs {
+        let left_on = crate::decode::expr::exprs(&req.left_on_exprs, "left_on_exprs")?;
+        let right_on = crate::decode::expr::exprs(&req.right_on_exprs, "right_on_exprs")?;
+        let text = format!("[{}] = [{}]", expr_text(&left_on), expr_text(&right_on));
+        (left_on, right_on, text)
+    } else {
+        let columns = |names: &[String]| names.iter().map(|c| col(c.as_str())).collect::<Vec<Expr>>();
+        (columns(&req.left_on), columns(&req.right_on), format!("[{}] = [{}]", names(&req.left_on), names(&req.right_on)))
+    };
+    let mut args = JoinArgs::new(join_type).with_suffix(req.suffix.clone().map(PlSmallStr::from));
+    args.coalesce = match req.coalesce {
+        None => JoinCoalesce::JoinSpecific,
+        Some(true) => JoinCoalesce::CoalesceColumns,
+        Some(false) => JoinCoalesce::KeepColumns,
+    };
+    args.nulls_equal = req.nulls_equal;
+    args.maintain_order = match req.maintain_order.as_str() {
+        "" | "none" => MaintainOrderJoin::None,
+        "left" => MaintainOrderJoin::Left,
+        "right" => MaintainOrderJoin::Right,
+        "left_right" => MaintainOrderJoin::LeftRight,
+        "right_left" => MaintainOrderJoin::RightLeft,
+        other => {
+            return Err(invalid(format!("unknown maintain_order {other:?} (none, left, right, left_right, right_left)")));
+        },
+    };
+    args.validation = match req.validate.as_str() {
+        "" | "m:m" => JoinValidation::ManyToMany,
+        "1:m" => JoinValidation::OneToMany,
+        "m:1" => JoinValidation::ManyToOne,
+        "1:1" => JoinValidation::OneToOne,
+        other => return Err(invalid(format!("unknown validate {other:?} (m:m, 1:m, m:1, 1:1)"))),
+    };
     let kind = how.as_str_name().trim_start_matches("JOIN_HOW_").to_lowercase();
-    let text = format!("join({kind}, [{}] = [{}])", names(&req.left_on), names(&req.right_on));
+    let mut text = format!("join({kind}, {keys_text}");
+    for (flag, on) in [
+        ("coalesce", req.coalesce.map(|c| c.to_string())),
+        ("nulls_equal", req.nulls_equal.then(|| "true".to_string())),
+        ("maintain_order", (!req.maintain_order.is_empty()).then(|| req.maintain_order.clone())),
+        ("validate", (!req.validate.is_empty()).then(|| req.validate.clone())),
+    ] {
+        if let Some(value) = on {
+            text.push_str(&format!(", {flag}={value}"));
+        }
+    }
+    text.push(')');
     Ok((left.join(right, left_on, right_on, args), text))
 }
 

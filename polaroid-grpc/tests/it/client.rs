@@ -1,7 +1,7 @@
 //! The Polars-style client: the same polars expressions run on the server
 //! and in-process give the same frames.
 
-use polaroid_grpc::client::{Client, ClientError, Shipping};
+use polaroid_grpc::client::{Client, ClientError, ConcatHow, Shipping};
 use polars::prelude::*;
 
 use crate::{assert_frames_close, sample_path, TestServer};
@@ -261,6 +261,79 @@ async fn join_where_matches_polars_either_way_it_travels() {
         let trades = client.scan_parquet("trades.parquet").await.unwrap().slice(0, 300).await.unwrap();
         let got = trades.join_where(&trades, predicates(), Some("_r")).await.unwrap().fetch().await.unwrap();
         assert_frames_close(&sorted(got), &want);
+    }
+    server.stop().await;
+}
+
+/// The math, binning and string-search functions as shipped expressions,
+/// and joins' options and concat's kinds either way they travel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_functions_join_options_and_concat_kinds_match_polars() {
+    let server = TestServer::with_sample().await;
+    let exprs = || {
+        [
+            col("price").sin().alias("sin"),
+            col("price").degrees().alias("deg"),
+            col("price").arctan2(col("size")).alias("a2"),
+            col("symbol").rle_id().alias("run"),
+            col("price").peak_min().alias("trough"),
+            col("price").cut(vec![150.0, 250.0], Some(["lo", "mid", "hi"]), true, false).cast(DataType::String).alias("band"),
+            col("price").qcut(vec![0.25, 0.75], None::<Vec<PlSmallStr>>, false, true, true).struct_().field_by_name("breakpoint").alias("q"),
+            col("symbol").str().find(lit("[AEIOU]"), true).alias("vowel"),
+            col("symbol").str().split_exact(lit("A"), 1).alias("parts"),
+            col("symbol").str().splitn(lit("S"), 2).alias("halves"),
+            datetime(DatetimeArgs::new(col("ts").dt().year(), lit(2), lit(3)).with_time_zone(Some(TimeZone::UTC))).alias("made"),
+        ]
+    };
+    let client = Client::connect(format!("http://{}", server.addr)).await.unwrap().with_shipping(Shipping::Expressions);
+    let got = client.scan_parquet("trades.parquet").await.unwrap().select(exprs()).await.unwrap().fetch().await.unwrap();
+    let want = local("trades.parquet").select(exprs()).collect().unwrap();
+    assert_frames_close(&got, &want);
+    assert!(want.column("band").unwrap().n_unique().unwrap() == 3);
+    let alone = [
+        col("symbol").rle(),
+        arg_where(col("price").gt(lit(300))),
+        col("size").drop_nulls().sort(Default::default()).search_sorted(lit(250i64), SearchSortedSide::Left, false),
+        col("size").entropy(2.0, true),
+    ];
+    for e in alone {
+        let got = client.scan_parquet("trades.parquet").await.unwrap().select([e.clone().alias("x")]).await.unwrap().fetch().await.unwrap();
+        assert_frames_close(&got, &local("trades.parquet").select([e.alias("x")]).collect().unwrap());
+    }
+
+    // Small sides with a null key: the symbols' totals and last bids.
+    let totals = || local("trades.parquet").group_by([col("symbol")]).agg([col("size").sum().alias("total")]).sort(["total"], Default::default());
+    let bids = || local("quotes.parquet").group_by([col("symbol")]).agg([col("bid").last()]).sort(["symbol"], Default::default());
+    let cases = [
+        JoinArgs { coalesce: JoinCoalesce::CoalesceColumns, maintain_order: MaintainOrderJoin::LeftRight, ..JoinArgs::new(JoinType::Full) },
+        JoinArgs { coalesce: JoinCoalesce::KeepColumns, maintain_order: MaintainOrderJoin::Left, ..JoinArgs::new(JoinType::Left) },
+        JoinArgs { nulls_equal: true, maintain_order: MaintainOrderJoin::Left, ..JoinArgs::new(JoinType::Inner) },
+    ];
+    let (a, b) = (df!("x" => [1i32, 2, 3]).unwrap(), df!("y" => ["p", "q"]).unwrap());
+    for shipping in [Shipping::Plan, Shipping::Expressions] {
+        let client = Client::connect(format!("http://{}", server.addr)).await.unwrap().with_shipping(shipping);
+        let remote_totals = client.remote(totals()).handle().await.unwrap();
+        for args in cases.clone() {
+            let want = totals().join(totals(), [col("symbol")], [col("symbol")], args.clone()).collect().unwrap();
+            let got = remote_totals.join(&remote_totals, &["symbol"], &["symbol"], args.clone()).await.unwrap().fetch().await.unwrap();
+            assert!(got.equals_missing(&want), "{shipping:?} {args:?}\n{got}\n{want}");
+        }
+        let remote_bids = client.remote(bids()).handle().await.unwrap();
+        let args = JoinArgs { maintain_order: MaintainOrderJoin::Left, ..JoinArgs::new(JoinType::Left) };
+        let want = totals().join(bids(), [col("symbol")], [col("symbol")], args.clone()).collect().unwrap();
+        let got = remote_totals.join(&remote_bids, &["symbol"], &["symbol"], args).await.unwrap().fetch().await.unwrap();
+        assert!(got.equals_missing(&want), "{shipping:?}\n{got}\n{want}");
+
+        let (ra, rb) = (client.upload(&a).await.unwrap(), client.upload(&b).await.unwrap());
+        let got = ra.concat(&[rb.clone()], ConcatHow::HorizontalExtend).await.unwrap().fetch().await.unwrap();
+        let want = concat_lf_horizontal([a.clone().lazy(), b.clone().lazy()], HConcatOptions { strict: false, ..Default::default() })
+            .unwrap()
+            .collect()
+            .unwrap();
+        assert!(got.equals_missing(&want), "{shipping:?}\n{got}\n{want}");
+        let got = ra.concat(&[rb], ConcatHow::Diagonal).await.unwrap().fetch().await.unwrap();
+        let want = concat_lf_diagonal([a.clone().lazy(), b.clone().lazy()], UnionArgs::default()).unwrap().collect().unwrap();
+        assert!(got.equals_missing(&want), "{shipping:?}\n{got}\n{want}");
     }
     server.stop().await;
 }

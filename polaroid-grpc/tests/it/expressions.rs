@@ -283,7 +283,7 @@ async fn bad_expressions_are_refused_naming_the_node() {
         (vec![f("rolling_mean_by", vec![c("price"), c("ts")], &[("window_size", Value::String("5i".into()))])], "window_size \"5i\" must be a positive duration"),
         (vec![f("rolling_sum_by", vec![c("price"), c("ts")], &[])], "option window_size is required"),
         (vec![f("ewm_mean", vec![c("price")], &[("alpha", Value::Float64(1.5))])], "option alpha (a number in (0, 1]) is required"),
-        (vec![f("str.to_datetime", vec![c("symbol")], &[("time_unit", Value::String("s".into()))])], "unknown time_unit \"s\" (ns, us, ms)"),
+        (vec![f("str.to_datetime", vec![c("symbol")], &[("time_unit", Value::String("s".into()))])], "option time_unit: unknown time unit \"s\" (ns, us, ms)"),
         (vec![f("str.to_date", vec![c("symbol")], &[("time_zone", Value::String("UTC".into()))])], "unknown option \"time_zone\""),
         (vec![f("str.split", vec![c("symbol")], &[])], "exprs[0].function(str.split): option by is required"),
         (vec![f("list.get", vec![c("symbol")], &[])], "exprs[0].function(list.get): takes 2 argument(s)"),
@@ -295,7 +295,7 @@ async fn bad_expressions_are_refused_naming_the_node() {
         (vec![f("rolling_quantile", vec![c("price")], &[("window_size", Value::Int64(3)), ("quantile", Value::Float64(1.5))])], "option quantile must be in [0, 1]"),
         (vec![f("corr", vec![c("price"), c("size")], &[("method", Value::String("kendall".into()))])], "unknown method \"kendall\" (pearson, spearman)"),
         (vec![f("ewm_mean_by", vec![c("price"), c("ts")], &[("half_life", Value::String("1mo".into()))])], "must be a positive fixed duration"),
-        (vec![f("dt.cast_time_unit", vec![c("ts")], &[("unit", Value::String("s".into()))])], "unknown unit \"s\" (ns, us, ms)"),
+        (vec![f("dt.cast_time_unit", vec![c("ts")], &[("unit", Value::String("s".into()))])], "option unit: unknown time unit \"s\" (ns, us, ms)"),
         (vec![f("fill_null_strategy", vec![c("price")], &[("strategy", Value::String("median".into()))])], "unknown strategy \"median\""),
         (vec![f("str.pad_start", vec![c("symbol")], &[("length", Value::Int64(4)), ("fill_char", Value::String("ab".into()))])], "fill_char must be one character"),
         (vec![f("int_range", vec![l(Value::Int64(0)), l(Value::Int64(5))], &[("step", Value::Int64(0))])], "step must not be 0"),
@@ -453,5 +453,115 @@ async fn structs_value_counts_and_top_k_by_equal_polars() {
         .unwrap();
     assert!(remote.equals_missing(&local), "{remote}\n{local}");
     assert_eq!(remote.height(), 2);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn math_search_binning_and_pattern_functions_equal_polars() {
+    let server = TestServer::with_sample().await;
+    let mut client = server.client().await;
+    let t = trades(&mut client).await;
+    let s = |v: &str| Value::String(v.into());
+    let list = |values: Vec<Value>| Value::List(proto::LiteralList { values: values.into_iter().map(lv).collect() });
+    let gapped = e(Kind::When(Box::new(proto::When {
+        branches: vec![proto::WhenThen {
+            when: Some(bin(c("size"), BinaryOp::Gt, l(Value::Int64(500)))),
+            then: Some(e(Kind::Literal(proto::Literal { value: Some(Value::Null(proto::Empty {})), dtype: Some("f64".into()) }))),
+        }],
+        otherwise: Some(Box::new(c("price"))),
+    })));
+    let exprs = vec![
+        alias(f1("sin", c("price")), "sin"),
+        alias(f1("arccos", bin(c("price"), BinaryOp::TrueDiv, l(Value::Int64(1000)))), "acos"),
+        alias(f1("degrees", c("price")), "deg"),
+        alias(f("arctan2", vec![c("price"), c("size")], &[]), "atan2"),
+        alias(f1("rle_id", c("symbol")), "run"),
+        alias(f1("peak_max", c("price")), "peak"),
+        alias(f("interpolate_by", vec![gapped, c("ts")], &[]), "filled"),
+        alias(f("cut", vec![c("price")], &[("breaks", list(vec![Value::Int64(150), Value::Float64(250.0)])), ("left_closed", Value::Boolean(true))]), "bin"),
+        alias(f("qcut", vec![c("price")], &[("n", Value::Int64(4)), ("include_breaks", Value::Boolean(true))]), "quartile"),
+        alias(f("str.find", vec![c("symbol")], &[("pattern", s("[AEIOU]"))]), "vowel_at"),
+        alias(f("str.split_exact", vec![c("symbol")], &[("by", s("A")), ("n", Value::Int64(1))]), "parts"),
+        alias(f("str.splitn", vec![c("symbol")], &[("by", s("S")), ("n", Value::Int64(2))]), "halves"),
+        alias(f("str.contains_any", vec![c("symbol")], &[("patterns", list(vec![s("aa"), s("ms")])), ("ascii_case_insensitive", Value::Boolean(true))]), "any"),
+        alias(f("str.replace_many", vec![c("symbol")], &[("patterns", list(vec![s("A"), s("T")])), ("replace_with", list(vec![s("a"), s("t")]))]), "lowered"),
+        alias(f("str.extract_many", vec![c("symbol")], &[("patterns", list(vec![s("A"), s("M"), s("S")]))]), "found"),
+        alias(f("datetime", vec![f1("dt.year", c("ts")), l(Value::Int64(1)), f1("dt.day", c("ts"))], &[("time_zone", s("UTC"))]), "made"),
+    ];
+    let remote = selected(&mut client, &t, exprs).await;
+    let as_text = |e: Expr| e.cast(DataType::String);
+    let quartile = col("price").qcut_uniform(4, None::<Vec<PlSmallStr>>, false, false, true);
+    let local = local_trades()
+        .select([
+            col("price").sin().alias("sin"),
+            (col("price") / lit(1000)).arccos().alias("acos"),
+            col("price").degrees().alias("deg"),
+            col("price").arctan2(col("size")).alias("atan2"),
+            col("symbol").rle_id().alias("run"),
+            col("price").peak_max().alias("peak"),
+            when(col("size").gt(lit(500))).then(lit(Null {})).otherwise(col("price")).interpolate_by(col("ts")).alias("filled"),
+            as_text(col("price").cut(vec![150.0, 250.0], None::<Vec<PlSmallStr>>, true, false)).alias("bin"),
+            as_struct(vec![
+                quartile.clone().struct_().field_by_name("breakpoint"),
+                as_text(quartile.struct_().field_by_name("category")),
+            ])
+            .alias("quartile"),
+            col("symbol").str().find(lit("[AEIOU]"), true).alias("vowel_at"),
+            col("symbol").str().split_exact(lit("A"), 1).alias("parts"),
+            col("symbol").str().splitn(lit("S"), 2).alias("halves"),
+            col("symbol").str().contains_any(lit(Series::new("".into(), ["aa", "ms"])).implode(true), true).alias("any"),
+            col("symbol")
+                .str()
+                .replace_many(lit(Series::new("".into(), ["A", "T"])).implode(true), lit(Series::new("".into(), ["a", "t"])).implode(true), false, false)
+                .alias("lowered"),
+            col("symbol").str().extract_many(lit(Series::new("".into(), ["A", "M", "S"])).implode(true), false, false, false).alias("found"),
+            datetime(
+                DatetimeArgs::new(col("ts").dt().year(), lit(1), col("ts").dt().day()).with_time_zone(Some(TimeZone::UTC)),
+            )
+            .alias("made"),
+        ])
+        .collect()
+        .unwrap();
+    assert_frames_close(&remote, &local);
+    // By hand: cut's labels are polars' interval names, and the sample's prices fall in more than one.
+    let bins = remote.column("bin").unwrap().str().unwrap();
+    assert!(bins.iter().flatten().all(|b| ["[-inf, 150)", "[150, 250)", "[250, inf)"].contains(&b)), "{bins:?}");
+    assert!(remote.column("bin").unwrap().n_unique().unwrap() > 1);
+
+    // Length-changing ones, alone: runs, row indices, insertion points, entropy.
+    let alone: Vec<(proto::Expr, Expr)> = vec![
+        (f1("rle", c("symbol")), col("symbol").rle()),
+        (f1("arg_where", bin(c("price"), BinaryOp::Gt, l(Value::Int64(200)))), arg_where(col("price").gt(lit(200)))),
+        (
+            f("search_sorted", vec![f1("sort", c("size")), l(Value::Int64(500))], &[("side", s("right"))]),
+            col("size").sort(Default::default()).search_sorted(lit(500i64), SearchSortedSide::Right, false),
+        ),
+        (
+            f("entropy", vec![c("size")], &[("base", Value::Float64(2.0)), ("normalize", Value::Boolean(false))]),
+            col("size").entropy(2.0, false),
+        ),
+    ];
+    for (remote_expr, local_expr) in alone {
+        let remote = selected(&mut client, &t, vec![alias(remote_expr, "x")]).await;
+        let local = local_trades().select([local_expr.alias("x")]).collect().unwrap();
+        assert_frames_close(&remote, &local);
+    }
+
+    let bad: Vec<(proto::Expr, &str)> = vec![
+        (f("cut", vec![c("price")], &[("breaks", list(vec![Value::Int64(1)])), ("labels", list(vec![s("a")]))]), "1 labels for 1 breaks"),
+        (f("qcut", vec![c("price")], &[("n", Value::Int64(2)), ("quantiles", list(vec![Value::Float64(0.5)]))]), "quantiles (a list) or option n"),
+        (f("qcut", vec![c("price")], &[("quantiles", list(vec![Value::Float64(1.5)]))]), "quantiles must be between 0 and 1"),
+        (f("search_sorted", vec![c("size"), l(Value::Int64(1))], &[("side", s("middle"))]), "unknown side \"middle\""),
+        (f("entropy", vec![c("size")], &[("base", Value::Float64(1.0))]), "base must be positive and not 1"),
+        (f("datetime", vec![l(Value::Int64(2026)), l(Value::Int64(1))], &[]), "takes 3 to 7 arguments"),
+        (f("datetime", vec![l(Value::Int64(2026)), l(Value::Int64(1)), l(Value::Int64(1))], &[("ambiguous", s("maybe"))]), "unknown ambiguous \"maybe\""),
+        (f("str.contains_any", vec![c("symbol")], &[]), "option patterns is required"),
+        (f("str.find", vec![c("symbol")], &[("pattern", s("("))]), "invalid regex"),
+    ];
+    for (expr, expected) in bad {
+        let err = client.select(SelectRequest { handle: t.clone(), exprs: vec![expr] }).await.unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+        assert!(err.message().contains(expected), "{expected}: {}", err.message());
+    }
     server.stop().await;
 }

@@ -107,7 +107,8 @@ pub fn assert_frames_close(left: &polars::prelude::DataFrame, right: &polars::pr
                 match (x, y) {
                     (Some(x), Some(y)) if x.is_nan() || y.is_nan() => assert_eq!(x.is_nan(), y.is_nan(), "{}: {x} vs {y}", a.name()),
                     (Some(x), Some(y)) => {
-                        assert!((x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0), "{}: {x} vs {y}", a.name())
+                        // Equal infinities are equal; their difference is NaN.
+                        assert!(x == y || (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0), "{}: {x} vs {y}", a.name())
                     },
                     (x, y) => assert_eq!(x, y, "{}", a.name()),
                 }

@@ -150,14 +150,14 @@ async fn sort_slice_unique_drop_nulls_rename_concat_equal_polars() {
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(err.message().contains("nope"), "{}", err.message());
 
-    let c = client.concat(ConcatRequest { handles: vec![h.clone(), sorted.handle.clone(), h.clone()] }).await.unwrap().into_inner().info.unwrap();
+    let c = client.concat(ConcatRequest { handles: vec![h.clone(), sorted.handle.clone(), h.clone()], ..Default::default() }).await.unwrap().into_inner().info.unwrap();
     let remote = fetch_handle(&mut client, &c.handle).await;
     let expected = concat([local.clone().lazy(), expected_sorted(&local), local.clone().lazy()], UnionArgs::default())
         .unwrap()
         .collect()
         .unwrap();
     assert!(remote.equals_missing(&expected));
-    let err = client.concat(ConcatRequest { handles: vec![h.clone()] }).await.unwrap_err();
+    let err = client.concat(ConcatRequest { handles: vec![h.clone()], ..Default::default() }).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     server.stop().await;
 }
@@ -200,6 +200,7 @@ async fn every_join_kind_equals_polars() {
                 suffix: Some("_r".into()),
                 asof: None,
                 predicates: vec![],
+                ..Default::default()
             })
             .await
             .unwrap()
@@ -266,6 +267,7 @@ async fn asof_join_of_trades_to_quotes_by_symbol_equals_polars() {
                     allow_exact_matches: None,
                 }),
                 predicates: vec![],
+                ..Default::default()
             })
             .await
             .unwrap()
@@ -306,6 +308,7 @@ async fn asof_join_of_trades_to_quotes_by_symbol_equals_polars() {
                 ..Default::default()
             }),
             predicates: vec![],
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -428,4 +431,172 @@ async fn explode_unpivot_and_row_index_equal_polars() {
     let err = client.explode(ExplodeRequest { handle, ..Default::default() }).await.unwrap_err();
     assert_eq!((err.code(), err.message()), (Code::InvalidArgument, "explode needs at least one column in `columns`"));
     server.stop().await;
+}
+
+/// coalesce, nulls_equal, maintain_order, keys by expression and validate
+/// run as polars runs them (each option was dropped before).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn join_options_equal_polars() {
+    use polaroid_grpc::proto::{expr::Kind, BinaryExpr, BinaryOp, Expr as ProtoExpr, Literal};
+    let server = TestServer::with_sample().await;
+    let mut client = server.client().await;
+    let left = df!("k" => [Some(1i64), None, Some(2), Some(2), Some(4)], "a" => ["x", "y", "z", "w", "v"]).unwrap();
+    let right = df!("k" => [None, Some(2i64), Some(3), Some(1)], "b" => [10i64, 20, 30, 40]).unwrap();
+    let l = upload(&mut client, "left", &left, 1 << 20).await.unwrap().handle;
+    let r = upload(&mut client, "right", &right, 1 << 20).await.unwrap().handle;
+    let keys = || vec!["k".to_string()];
+    // k + 1 on the left meets k on the right.
+    let plus_one = ProtoExpr {
+        kind: Some(Kind::Binary(Box::new(BinaryExpr {
+            left: Some(Box::new(ProtoExpr { kind: Some(Kind::Column("k".into())) })),
+            op: BinaryOp::Add as i32,
+            right: Some(Box::new(ProtoExpr {
+                kind: Some(Kind::Literal(Literal { value: Some(polaroid_grpc::proto::literal::Value::Int64(1)), dtype: None })),
+            })),
+        }))),
+    };
+    let cases: Vec<(JoinRequest, JoinArgs, Option<(Vec<Expr>, Vec<Expr>)>)> = vec![
+        (
+            JoinRequest { how: JoinHow::Full as i32, left_on: keys(), right_on: keys(), coalesce: Some(true), maintain_order: "left_right".into(), ..Default::default() },
+            JoinArgs { coalesce: JoinCoalesce::CoalesceColumns, maintain_order: MaintainOrderJoin::LeftRight, ..JoinArgs::new(JoinType::Full) },
+            None,
+        ),
+        (
+            JoinRequest { how: JoinHow::Left as i32, left_on: keys(), right_on: keys(), coalesce: Some(false), maintain_order: "left".into(), ..Default::default() },
+            JoinArgs { coalesce: JoinCoalesce::KeepColumns, maintain_order: MaintainOrderJoin::Left, ..JoinArgs::new(JoinType::Left) },
+            None,
+        ),
+        (
+            JoinRequest { how: JoinHow::Inner as i32, left_on: keys(), right_on: keys(), nulls_equal: true, maintain_order: "right_left".into(), ..Default::default() },
+            JoinArgs { nulls_equal: true, maintain_order: MaintainOrderJoin::RightLeft, ..JoinArgs::new(JoinType::Inner) },
+            None,
+        ),
+        (
+            JoinRequest { how: JoinHow::Left as i32, left_on_exprs: vec![plus_one], right_on_exprs: vec![ProtoExpr { kind: Some(Kind::Column("k".into())) }], maintain_order: "left".into(), ..Default::default() },
+            JoinArgs { maintain_order: MaintainOrderJoin::Left, ..JoinArgs::new(JoinType::Left) },
+            Some((vec![col("k") + lit(1)], vec![col("k")])),
+        ),
+    ];
+    for (request, args, exprs) in cases {
+        let request = JoinRequest { left: l.clone(), right: r.clone(), ..request };
+        let lineage_has = format!("maintain_order={}", request.maintain_order);
+        let info = client.join(request.clone()).await.unwrap().into_inner().info.unwrap();
+        assert!(info.lineage.contains(&lineage_has), "{}", info.lineage);
+        let (on_left, on_right) = exprs.unwrap_or_else(|| (vec![col("k")], vec![col("k")]));
+        let expected = left.clone().lazy().join(right.clone().lazy(), on_left, on_right, args).collect().unwrap();
+        // Every case keeps an order, so rows compare as they come.
+        let remote = fetch_handle(&mut client, &info.handle).await;
+        assert!(remote.equals_missing(&expected), "{request:?}\n{remote}\n{expected}");
+    }
+
+    // Duplicate keys on both sides fail 1:1 validation, as in polars (when the join runs).
+    let validated = JoinRequest { left: l.clone(), right: l.clone(), left_on: keys(), right_on: keys(), validate: "1:1".into(), ..Default::default() };
+    let reply = client.join(validated).await;
+    let err = failure(&mut client, reply).await;
+    assert!(err.message().contains("1:1"), "{err:?}");
+    for (request, expected) in [
+        (JoinRequest { maintain_order: "sorted".into(), ..Default::default() }, "unknown maintain_order \"sorted\""),
+        (JoinRequest { validate: "1:n".into(), ..Default::default() }, "unknown validate \"1:n\""),
+        (
+            JoinRequest { left_on_exprs: vec![ProtoExpr { kind: Some(Kind::Column("k".into())) }], ..Default::default() },
+            "keys are either columns (left_on/right_on) or expressions",
+        ),
+    ] {
+        let request = JoinRequest { left: l.clone(), right: r.clone(), left_on: keys(), right_on: keys(), ..request };
+        let err = client.join(request).await.unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+        assert!(err.message().contains(expected), "{}", err.message());
+    }
+    server.stop().await;
+}
+
+/// pl.concat's kinds: relaxed and diagonal stacks, side by side, padded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concat_kinds_equal_polars() {
+    let server = TestServer::with_sample().await;
+    let mut client = server.client().await;
+    let a = df!("x" => [1i32, 2, 3], "y" => ["a", "b", "c"]).unwrap();
+    let b = df!("x" => [0.5f64, 1.5], "z" => [true, false]).unwrap();
+    let c = df!("w" => [7i64, 8, 9]).unwrap();
+    let (ha, hb, hc) = (
+        upload(&mut client, "a", &a, 1 << 20).await.unwrap().handle,
+        upload(&mut client, "b", &b, 1 << 20).await.unwrap().handle,
+        upload(&mut client, "c", &c, 1 << 20).await.unwrap().handle,
+    );
+    let relaxed = UnionArgs { to_supertypes: true, ..Default::default() };
+    let cases: Vec<(&str, Vec<&String>, LazyFrame)> = vec![
+        (
+            "vertical_relaxed",
+            vec![&ha, &ha],
+            concat([a.clone().lazy(), a.clone().lazy().with_column(col("x").cast(DataType::Float64))], relaxed).unwrap(),
+        ),
+        ("diagonal", vec![&ha, &hc], concat_lf_diagonal([a.clone().lazy(), c.clone().lazy()], UnionArgs::default()).unwrap()),
+        ("diagonal_relaxed", vec![&ha, &hb], concat_lf_diagonal([a.clone().lazy(), b.clone().lazy()], relaxed).unwrap()),
+        ("horizontal", vec![&ha, &hc], concat_lf_horizontal([a.clone().lazy(), c.clone().lazy()], HConcatOptions::default()).unwrap()),
+        (
+            "horizontal_extend",
+            vec![&hb, &hc],
+            concat_lf_horizontal([b.clone().lazy(), c.clone().lazy()], HConcatOptions { strict: false, ..Default::default() }).unwrap(),
+        ),
+    ];
+    for (how, handles, expected) in cases {
+        let handles = if how == "vertical_relaxed" {
+            // The second frame's x as f64 on the server too.
+            let cast = client
+                .with_columns(polaroid_grpc::proto::WithColumnsRequest {
+                    handle: ha.clone(),
+                    exprs: vec![polaroid_grpc::proto::Expr {
+                        kind: Some(polaroid_grpc::proto::expr::Kind::Cast(Box::new(polaroid_grpc::proto::Cast {
+                            expr: Some(Box::new(polaroid_grpc::proto::Expr { kind: Some(polaroid_grpc::proto::expr::Kind::Column("x".into())) })),
+                            dtype: "f64".into(),
+                            non_strict: false,
+                        }))),
+                    }],
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .info
+                .unwrap()
+                .handle;
+            vec![handles[0].clone(), cast]
+        } else {
+            handles.into_iter().cloned().collect()
+        };
+        let info = client.concat(ConcatRequest { handles, how: how.into() }).await.unwrap().into_inner().info.unwrap();
+        assert!(info.lineage.ends_with(&format!("how={how})")), "{}", info.lineage);
+        let remote = fetch_handle(&mut client, &info.handle).await;
+        let expected = expected.collect().unwrap();
+        assert!(remote.equals_missing(&expected), "{how}\n{remote}\n{expected}");
+    }
+    // One height for "horizontal"; a plain vertical concat needs one schema.
+    let uneven = client.concat(ConcatRequest { handles: vec![hb.clone(), hc.clone()], how: "horizontal".into() }).await;
+    let err = failure(&mut client, uneven).await;
+    assert!(err.message().contains("length"), "{err:?}");
+    let err = client.concat(ConcatRequest { handles: vec![ha.clone(), hb.clone()], how: "sideways".into() }).await.unwrap_err();
+    assert_eq!((err.code(), err.message().starts_with("unknown concat how \"sideways\"")), (Code::InvalidArgument, true), "{err:?}");
+    server.stop().await;
+}
+
+/// The error of a request, or else of fetching the handle it made (polars
+/// finds some errors only when the plan runs).
+async fn failure(
+    client: &mut PolaroidClient<Channel>,
+    reply: Result<tonic::Response<polaroid_grpc::proto::HandleReply>, tonic::Status>,
+) -> tonic::Status {
+    let handle = match reply {
+        Err(e) => return e,
+        Ok(reply) => reply.into_inner().info.unwrap().handle,
+    };
+    let mut stream = match client.fetch(FetchRequest { handle, ..Default::default() }).await {
+        Err(e) => return e,
+        Ok(stream) => stream.into_inner(),
+    };
+    loop {
+        match stream.message().await {
+            Err(e) => return e,
+            Ok(None) => panic!("the request and its fetch both succeeded"),
+            Ok(Some(_)) => {},
+        }
+    }
 }

@@ -778,10 +778,12 @@ class RenameRequest(_message.Message):
     def __init__(self, handle: _Optional[str] = ..., mapping: _Optional[_Mapping[str, str]] = ..., strict: _Optional[bool] = ...) -> None: ...
 
 class ConcatRequest(_message.Message):
-    __slots__ = ("handles",)
+    __slots__ = ("handles", "how")
     HANDLES_FIELD_NUMBER: _ClassVar[int]
+    HOW_FIELD_NUMBER: _ClassVar[int]
     handles: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, handles: _Optional[_Iterable[str]] = ...) -> None: ...
+    how: str
+    def __init__(self, handles: _Optional[_Iterable[str]] = ..., how: _Optional[str] = ...) -> None: ...
 
 class AsofOptions(_message.Message):
     __slots__ = ("strategy", "left_by", "right_by", "tolerance_duration", "tolerance_number", "allow_exact_matches")
@@ -800,7 +802,7 @@ class AsofOptions(_message.Message):
     def __init__(self, strategy: _Optional[_Union[AsofStrategy, str]] = ..., left_by: _Optional[_Iterable[str]] = ..., right_by: _Optional[_Iterable[str]] = ..., tolerance_duration: _Optional[str] = ..., tolerance_number: _Optional[float] = ..., allow_exact_matches: _Optional[bool] = ...) -> None: ...
 
 class JoinRequest(_message.Message):
-    __slots__ = ("left", "right", "left_on", "right_on", "how", "suffix", "asof", "predicates")
+    __slots__ = ("left", "right", "left_on", "right_on", "how", "suffix", "asof", "predicates", "coalesce", "nulls_equal", "maintain_order", "left_on_exprs", "right_on_exprs", "validate")
     LEFT_FIELD_NUMBER: _ClassVar[int]
     RIGHT_FIELD_NUMBER: _ClassVar[int]
     LEFT_ON_FIELD_NUMBER: _ClassVar[int]
@@ -809,6 +811,12 @@ class JoinRequest(_message.Message):
     SUFFIX_FIELD_NUMBER: _ClassVar[int]
     ASOF_FIELD_NUMBER: _ClassVar[int]
     PREDICATES_FIELD_NUMBER: _ClassVar[int]
+    COALESCE_FIELD_NUMBER: _ClassVar[int]
+    NULLS_EQUAL_FIELD_NUMBER: _ClassVar[int]
+    MAINTAIN_ORDER_FIELD_NUMBER: _ClassVar[int]
+    LEFT_ON_EXPRS_FIELD_NUMBER: _ClassVar[int]
+    RIGHT_ON_EXPRS_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_FIELD_NUMBER: _ClassVar[int]
     left: str
     right: str
     left_on: _containers.RepeatedScalarFieldContainer[str]
@@ -817,7 +825,13 @@ class JoinRequest(_message.Message):
     suffix: str
     asof: AsofOptions
     predicates: _containers.RepeatedCompositeFieldContainer[Expr]
-    def __init__(self, left: _Optional[str] = ..., right: _Optional[str] = ..., left_on: _Optional[_Iterable[str]] = ..., right_on: _Optional[_Iterable[str]] = ..., how: _Optional[_Union[JoinHow, str]] = ..., suffix: _Optional[str] = ..., asof: _Optional[_Union[AsofOptions, _Mapping]] = ..., predicates: _Optional[_Iterable[_Union[Expr, _Mapping]]] = ...) -> None: ...
+    coalesce: bool
+    nulls_equal: bool
+    maintain_order: str
+    left_on_exprs: _containers.RepeatedCompositeFieldContainer[Expr]
+    right_on_exprs: _containers.RepeatedCompositeFieldContainer[Expr]
+    validate: str
+    def __init__(self, left: _Optional[str] = ..., right: _Optional[str] = ..., left_on: _Optional[_Iterable[str]] = ..., right_on: _Optional[_Iterable[str]] = ..., how: _Optional[_Union[JoinHow, str]] = ..., suffix: _Optional[str] = ..., asof: _Optional[_Union[AsofOptions, _Mapping]] = ..., predicates: _Optional[_Iterable[_Union[Expr, _Mapping]]] = ..., coalesce: _Optional[bool] = ..., nulls_equal: _Optional[bool] = ..., maintain_order: _Optional[str] = ..., left_on_exprs: _Optional[_Iterable[_Union[Expr, _Mapping]]] = ..., right_on_exprs: _Optional[_Iterable[_Union[Expr, _Mapping]]] = ..., validate: _Optional[str] = ...) -> None: ...
 
 class CollectRequest(_message.Message):
     __slots__ = ("handle", "engine")
