@@ -548,6 +548,9 @@ class _Translator:
         # that cannot lose a value overflowing (nothing to check); those are
         # run as they are. A user's wrap_numerical=True that could wrap is
         # not in the protocol: refused rather than run as non-strict.
+        if e.options == 2 and isinstance(e.dtype, (pl.Float32, pl.Float64)):
+            # To a float nothing wraps (a value too large is inf), strict or not.
+            return self.expr(e.expr).cast(e.dtype, strict=False)
         if e.options == 2:
             try:
                 source = self._dtype_of(e.expr)
@@ -557,7 +560,10 @@ class _Translator:
                 raise _unsupported("a cast that wraps numbers around (wrap_numerical=True)")
         if isinstance(e.dtype, pl.Enum):
             raise _unsupported(f"a cast to {e.dtype}")
-        return self.expr(e.expr).cast(e.dtype, strict=e.options == 0)
+        try:
+            return self.expr(e.expr).cast(e.dtype, strict=e.options == 0)
+        except TypeError as err:  # a dtype the protocol has no name for
+            raise _unsupported(f"a cast to {e.dtype} ({err})") from None
 
     def _expr_BinaryExpr(self, e: Any) -> Expr:
         op = _enum_name(e.op)
@@ -608,13 +614,24 @@ class _Translator:
     def _expr_Gather(self, e: Any) -> Expr:
         view = self.nt.view_expression(e.idx)
         indices = self._literal_arg(e.idx) if type(view).__name__ == "Literal" else self.expr(e.idx)
+        if getattr(e, "scalar", False):  # .get(): one value, a scalar in a group
+            return self.expr(e.expr).get(indices)
         return self.expr(e.expr).gather(indices)
+
+    def _expr_Explode(self, e: Any) -> Expr:
+        empty_as_null, keep_nulls = e.options
+        return self.expr(e.expr).explode(empty_as_null=bool(empty_as_null), keep_nulls=bool(keep_nulls))
 
     def _expr_Filter(self, e: Any) -> Expr:
         return self.expr(e.input).filter(self.expr(e.by))
 
     def _expr_Slice(self, e: Any) -> Expr:
         return self.expr(e.input).slice(self.expr(e.offset), self.expr(e.length))
+
+    def _literal_or_expr(self, node: int) -> Any:
+        """A function argument: its value if a literal, else the expression (per row)."""
+        view = self.nt.view_expression(node)
+        return self._literal_arg(node) if type(view).__name__ == "Literal" else self.expr(node)
 
     def _literal_arg(self, node: int) -> Any:
         view = self.nt.view_expression(node)
@@ -720,6 +737,22 @@ class _Translator:
             return x.interpolate(str(args[0]))  # type: ignore[union-attr]
         elif name in _UNARY:
             return getattr(x, name)()
+        elif name == "set_sorted":
+            return x  # type: ignore[return-value]  # a flag polars trusts; the values are the same
+        elif name == "extend_constant":
+            return x.extend_constant(self.expr(inputs[1]), self.expr(inputs[2]))  # type: ignore[union-attr]
+        elif name == "repeat_by":
+            return x.repeat_by(self.expr(inputs[1]))  # type: ignore[union-attr]
+        elif name == "repeat":
+            return pr_expr.repeat(x, self.expr(inputs[1]))  # type: ignore[arg-type]
+        elif name == "concat" and len(inputs) == 2:  # append
+            return x.append(self.expr(inputs[1]), upcast=bool(args[0]))  # type: ignore[union-attr]
+        elif family == "RangeFunction" and name in ("DateRange", "DatetimeRange") and args[-1] == "start_end_interval":
+            interval, closed = _duration_text(args[0]), str(args[1])
+            start, end = self.expr(inputs[0]), self.expr(inputs[1])
+            if name == "DateRange":
+                return pr_expr.date_range(start, end, interval, closed=closed)
+            return pr_expr.datetime_range(start, end, interval, closed=closed, time_unit=args[2], time_zone=args[3])
         elif name == "atan2":
             return pr_expr.arctan2(x, self.expr(inputs[1]))  # type: ignore[arg-type]
         elif name == "argwhere":
@@ -842,10 +875,20 @@ class _Translator:
         if name == "LenBytes":
             return x.str.len_bytes()
         if name == "Contains" and len(inputs) == 2:
-            return x.str.contains(self._literal_arg(inputs[1]), literal=bool(args[0]))
-        if name == "Replace" and args[0] in (1, -1) and len(inputs) == 3:
-            replace = x.str.replace if args[0] == 1 else x.str.replace_all
-            return replace(self._literal_arg(inputs[1]), self._literal_arg(inputs[2]), literal=bool(args[1]))
+            literal, strict = args
+            return x.str.contains(self._literal_or_expr(inputs[1]), literal=bool(literal), strict=bool(strict))
+        if name == "Replace" and len(inputs) == 3:
+            n, literal = args
+            pattern, value = self._literal_arg(inputs[1]), self._literal_arg(inputs[2])
+            if n == -1:
+                return x.str.replace_all(pattern, value, literal=bool(literal))
+            return x.str.replace(pattern, value, literal=bool(literal), n=n)
+        if name in ("StripPrefix", "StripSuffix"):
+            affix = self._literal_or_expr(inputs[1])
+            return x.str.strip_prefix(affix) if name == "StripPrefix" else x.str.strip_suffix(affix)
+        if name == "ConcatVertical":
+            delimiter, ignore_nulls = args
+            return x.str.join(delimiter, ignore_nulls=bool(ignore_nulls))
         if name in ("StripChars", "StripCharsStart", "StripCharsEnd"):
             method = {"StripChars": "strip_chars", "StripCharsStart": "strip_chars_start",
                       "StripCharsEnd": "strip_chars_end"}[name]
@@ -882,13 +925,13 @@ class _Translator:
             parts = [self.expr(i) for i in inputs]
             return pr_expr.concat_str(parts, separator=str(args[0]), ignore_nulls=bool(args[1]))
         if name == "Slice" and len(inputs) == 3:
-            return x.str.slice(self._literal_arg(inputs[1]), self._literal_arg(inputs[2]))
+            return x.str.slice(self._literal_or_expr(inputs[1]), self._literal_or_expr(inputs[2]))
         if name == "Split" and len(inputs) == 2:
             return x.str.split(self._literal_arg(inputs[1]), inclusive=bool(args[0]))
         if name == "StartsWith":
-            return x.str.starts_with(self._literal_arg(inputs[1]))
+            return x.str.starts_with(self._literal_or_expr(inputs[1]))
         if name == "EndsWith":
-            return x.str.ends_with(self._literal_arg(inputs[1]))
+            return x.str.ends_with(self._literal_or_expr(inputs[1]))
         if name == "Find":
             literal, strict = args
             return x.str.find(self._literal_arg(inputs[1]), literal=bool(literal), strict=bool(strict))
@@ -927,6 +970,21 @@ class _Translator:
         if name == "Sort":
             descending, nulls_last = bool(args[0]), bool(args[1])
             return x.list.sort(descending=descending, nulls_last=nulls_last)
+        if name in ("ArgMin", "ArgMax", "DropNulls"):
+            return getattr(x.list, {"ArgMin": "arg_min", "ArgMax": "arg_max", "DropNulls": "drop_nulls"}[name])()
+        if name == "Diff":
+            n, null_behavior = args
+            return x.list.diff(n, str(null_behavior))
+        if name == "Shift":
+            return x.list.shift(self._literal_arg(inputs[1]))
+        if name == "Gather":
+            return x.list.gather(self._literal_or_expr(inputs[1]), null_on_oob=bool(args[0]))
+        if name == "CountMatches":
+            return x.list.count_matches(self.expr(inputs[1]))
+        if name == "SetOperation":
+            return getattr(x.list, f"set_{args[0]}")(self.expr(inputs[1]))
+        if name == "ToStruct" and isinstance(args[0], list):
+            return x.list.to_struct(fields=args[0])
         raise _unsupported(f"the list function {name}")
 
     def _temporal(self, name: str, args: tuple, x: Expr, inputs: list[int]) -> Expr:
@@ -943,8 +1001,12 @@ class _Translator:
             return x.dt.offset_by(self.expr(inputs[1]))
         if name == "ConvertTimeZone":
             return x.dt.convert_time_zone(args[0])
-        if name in ("Week", "Quarter", "Time"):
+        if name in ("Week", "Quarter", "Time", "Microsecond", "Nanosecond", "Century", "Millennium"):
             return getattr(x.dt, name.lower())()
+        if name in ("IsoYear", "IsLeapYear", "DaysInMonth"):
+            return getattr(x.dt, {"IsoYear": "iso_year", "IsLeapYear": "is_leap_year", "DaysInMonth": "days_in_month"}[name])()
+        if name == "Combine":
+            return x.dt.combine(self.expr(inputs[1]), str(args[0]))
         if name == "CastTimeUnit":
             return x.dt.cast_time_unit(str(args[0]))
         if name in ("MonthStart", "MonthEnd"):

@@ -51,6 +51,8 @@ def dtype_name(dtype: Any) -> str:
         return f"datetime[{unit}, {dtype.time_zone}]" if dtype.time_zone else f"datetime[{unit}]"
     if isinstance(dtype, pl.Duration):
         return f"duration[{dtype.time_unit or 'us'}]"
+    if isinstance(dtype, pl.Decimal):
+        return f"decimal[{dtype.precision or 38}, {dtype.scale}]"
     if dtype is pl.Datetime:
         return "datetime[us]"
     if dtype is pl.Duration:
@@ -391,6 +393,19 @@ class Expr:
     def entropy(self, base: float = 2.718281828459045, *, normalize: bool = True) -> Expr:
         return self._fn("entropy", base=float(base), normalize=normalize)
     def rle(self) -> Expr: return self._fn("rle")
+    def get(self, index: IntoExpr, *, null_on_oob: bool = False) -> Expr:
+        """As polars': one value (negative counts from the end); a scalar in a group."""
+        return self._fn("get", index, null_on_oob=null_on_oob)
+    def append(self, other: IntoExpr, *, upcast: bool = True) -> Expr:
+        return self._fn("append", into_expr(other), upcast=upcast)
+    def extend_constant(self, value: IntoExpr, n: IntoExpr) -> Expr:
+        return self._fn("extend_constant", value, n)
+    def repeat_by(self, by: IntoExpr) -> Expr: return self._fn("repeat_by", into_expr(by))
+    def explode(self, *, empty_as_null: bool = False, keep_nulls: bool = True) -> Expr:
+        return self._fn("explode", empty_as_null=empty_as_null, keep_nulls=keep_nulls)
+    def set_sorted(self, *, descending: bool = False) -> Expr:
+        """A no-op here: polars trusts the flag, the server computes without it (the same answer on sorted data)."""
+        return self
     def rle_id(self) -> Expr: return self._fn("rle_id")
     def peak_max(self) -> Expr: return self._fn("peak_max")
     def peak_min(self) -> Expr: return self._fn("peak_min")
@@ -592,10 +607,22 @@ class StringNamespace:
     def __init__(self, expr: Expr) -> None:
         self._e = expr
 
-    def contains(self, pattern: str, *, literal: bool = False) -> Expr:
-        return self._e._fn("str.contains", pattern=pattern, literal=literal)
-    def starts_with(self, prefix: str) -> Expr: return self._e._fn("str.starts_with", prefix=prefix)
-    def ends_with(self, suffix: str) -> Expr: return self._e._fn("str.ends_with", suffix=suffix)
+    def contains(self, pattern: str | Expr, *, literal: bool = False, strict: bool = True) -> Expr:
+        """As polars': a regex (or literal) per row when ``pattern`` is an expression."""
+        if isinstance(pattern, Expr):
+            return self._e._fn("str.contains", pattern, literal=literal, strict=strict)
+        return self._e._fn("str.contains", pattern=pattern, literal=literal, strict=strict)
+    def starts_with(self, prefix: str | Expr) -> Expr: return self._affix("str.starts_with", "prefix", prefix)
+    def ends_with(self, suffix: str | Expr) -> Expr: return self._affix("str.ends_with", "suffix", suffix)
+    def strip_prefix(self, prefix: str | Expr) -> Expr: return self._affix("str.strip_prefix", "prefix", prefix)
+    def strip_suffix(self, suffix: str | Expr) -> Expr: return self._affix("str.strip_suffix", "suffix", suffix)
+    def _affix(self, name: str, key: str, affix: str | Expr) -> Expr:
+        if isinstance(affix, Expr):
+            return self._e._fn(name, affix)
+        return self._e._fn(name, **{key: affix})
+    def join(self, delimiter: str = "", *, ignore_nulls: bool = True) -> Expr:
+        """As polars': the column's strings as one (an aggregation)."""
+        return self._e._fn("str.join", delimiter=delimiter, ignore_nulls=ignore_nulls)
     def to_lowercase(self) -> Expr: return self._e._fn("str.to_lowercase")
     def to_uppercase(self) -> Expr: return self._e._fn("str.to_uppercase")
     def len_chars(self) -> Expr: return self._e._fn("str.len_chars")
@@ -622,9 +649,12 @@ class StringNamespace:
         return self._e._fn("str.count_matches", pattern=pattern, literal=literal)
     def replace_all(self, pattern: str, value: str, *, literal: bool = False) -> Expr:
         return self._e._fn("str.replace_all", pattern=pattern, value=value, literal=literal)
-    def replace(self, pattern: str, value: str, *, literal: bool = False) -> Expr:
-        return self._e._fn("str.replace", pattern=pattern, value=value, literal=literal)
-    def slice(self, offset: int, length: int | None = None) -> Expr:
+    def replace(self, pattern: str, value: str, *, literal: bool = False, n: int = 1) -> Expr:
+        """As polars': the first ``n`` matches (-1: all)."""
+        return self._e._fn("str.replace", pattern=pattern, value=value, literal=literal, n=None if n == 1 else n)
+    def slice(self, offset: int | Expr, length: int | Expr | None = None) -> Expr:
+        if isinstance(offset, Expr) or isinstance(length, Expr):
+            return self._e._fn("str.slice", offset, lit(None, "u64") if length is None else length)
         return self._e._fn("str.slice", offset=offset, length=length)
     def to_datetime(self, format: str | None = None, *, time_unit: str | None = None, time_zone: str | None = None,
                     strict: bool = True, exact: bool = True) -> Expr:
@@ -709,6 +739,27 @@ class ListNamespace:
         return self._e._fn("list.join", separator=separator, ignore_nulls=ignore_nulls)
     def sort(self, *, descending: bool = False, nulls_last: bool = False) -> Expr:
         return self._e._fn("list.sort", descending=descending, nulls_last=nulls_last)
+    def arg_min(self) -> Expr: return self._e._fn("list.arg_min")
+    def arg_max(self) -> Expr: return self._e._fn("list.arg_max")
+    def drop_nulls(self) -> Expr: return self._e._fn("list.drop_nulls")
+    def diff(self, n: int = 1, null_behavior: str = "ignore") -> Expr:
+        return self._e._fn("list.diff", n=n, null_behavior=null_behavior)
+    def shift(self, n: int = 1) -> Expr: return self._e._fn("list.shift", n=n)
+    def gather(self, indices: IntoExpr | Sequence[int], *, null_on_oob: bool = False) -> Expr:
+        """As polars': each list's values at these indices (a list for all rows, or an expression)."""
+        if isinstance(indices, (list, tuple)):
+            indices = _list_literal([int(i) for i in indices])
+        return self._e._fn("list.gather", indices, null_on_oob=null_on_oob)
+    def count_matches(self, element: IntoExpr) -> Expr: return self._e._fn("list.count_matches", element)
+    def set_union(self, other: IntoExpr) -> Expr: return self._e._fn("list.set_union", into_expr(other))
+    def set_difference(self, other: IntoExpr) -> Expr: return self._e._fn("list.set_difference", into_expr(other))
+    def set_intersection(self, other: IntoExpr) -> Expr:
+        return self._e._fn("list.set_intersection", into_expr(other))
+    def set_symmetric_difference(self, other: IntoExpr) -> Expr:
+        return self._e._fn("list.set_symmetric_difference", into_expr(other))
+    def to_struct(self, *, fields: Sequence[str]) -> Expr:
+        """As polars' with a list of field names: the first len(fields) values as a struct."""
+        return self._e._fn("list.to_struct")._listed(fields=list(fields))
 
 
 class DateTimeNamespace:
@@ -737,6 +788,16 @@ class DateTimeNamespace:
     def epoch(self, time_unit: str = "us") -> Expr: return self._e._fn("dt.epoch", unit=time_unit)
     def timestamp(self, time_unit: str = "us") -> Expr: return self.epoch(time_unit)
     def week(self) -> Expr: return self._e._fn("dt.week")
+    def microsecond(self) -> Expr: return self._e._fn("dt.microsecond")
+    def nanosecond(self) -> Expr: return self._e._fn("dt.nanosecond")
+    def century(self) -> Expr: return self._e._fn("dt.century")
+    def millennium(self) -> Expr: return self._e._fn("dt.millennium")
+    def iso_year(self) -> Expr: return self._e._fn("dt.iso_year")
+    def is_leap_year(self) -> Expr: return self._e._fn("dt.is_leap_year")
+    def days_in_month(self) -> Expr: return self._e._fn("dt.days_in_month")
+    def combine(self, time: IntoExpr, time_unit: str = "us") -> Expr:
+        """As polars': the date with ``time`` (a Time) as its time of day."""
+        return self._e._fn("dt.combine", into_expr(time, str_as_col=False), time_unit=time_unit)
     def month_start(self) -> Expr: return self._e._fn("dt.month_start")
     def cast_time_unit(self, time_unit: str) -> Expr: return self._e._fn("dt.cast_time_unit", unit=time_unit)
     def month_end(self) -> Expr: return self._e._fn("dt.month_end")
@@ -803,6 +864,25 @@ def corr(a: IntoExpr, b: IntoExpr, *, method: str = "pearson", propagate_nans: b
 def cov(a: IntoExpr, b: IntoExpr, *, ddof: int = 1) -> Expr:
     """Covariance of two columns, as ``pl.cov``."""
     return into_expr(a)._fn("cov", into_expr(b), ddof=ddof)
+
+
+def repeat(value: IntoExpr, n: IntoExpr) -> Expr:
+    """As ``pl.repeat``: ``value`` n times (strings are values here, as in polars)."""
+    return into_expr(value, str_as_col=False)._fn("repeat", n)
+
+
+def date_range(start: IntoExpr, end: IntoExpr, interval: str | dt.timedelta = "1d", *, closed: str = "both") -> Expr:
+    """As ``pl.date_range`` (lazily): dates from start to end, ``interval`` apart (whole days)."""
+    return into_expr(start, str_as_col=False)._fn("date_range", into_expr(end, str_as_col=False),
+                                                  interval=duration_text(interval), closed=closed)
+
+
+def datetime_range(start: IntoExpr, end: IntoExpr, interval: str | dt.timedelta = "1d", *, closed: str = "both",
+                   time_unit: str | None = None, time_zone: str | None = None) -> Expr:
+    """As ``pl.datetime_range`` (lazily): datetimes from start to end, ``interval`` apart."""
+    return into_expr(start, str_as_col=False)._fn("datetime_range", into_expr(end, str_as_col=False),
+                                                  interval=duration_text(interval), closed=closed,
+                                                  time_unit=time_unit, time_zone=time_zone)
 
 
 def arctan2(y: IntoExpr, x: IntoExpr) -> Expr:

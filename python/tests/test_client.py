@@ -289,6 +289,45 @@ def test_math_binning_and_pattern_functions_match_polars(client: pr.Client, data
         assert_frame_equal(got, local(data_dir, "trades.parquet").select(make(pl).alias("x")).collect())
 
 
+def test_list_calendar_and_per_row_string_functions_match_polars(client: pr.Client, data_dir: Path) -> None:
+    def grouped(m, frame):
+        c = m.col
+        return frame.group_by("symbol", maintain_order=True).agg(
+            c("size").head(5).alias("a"), c("size").tail(5).alias("b"),
+            c("ts").get(c("price").arg_max()).alias("at_max"), c("venue").head(3).str.join("|").alias("venues"))
+
+    def lists(m):
+        c = m.col
+        return [c("symbol"), c("at_max"), c("venues"), c("a").list.arg_min().alias("amin"),
+                c("a").list.diff().alias("d"), c("a").list.shift(2).alias("s"),
+                c("a").list.gather([1, -1], null_on_oob=True).alias("g"), c("a").list.count_matches(100).alias("n"),
+                c("a").list.set_union("b").alias("u"), c("a").list.set_symmetric_difference("b").alias("x"),
+                c("a").list.to_struct(fields=["p", "q"]).alias("pq")]
+
+    def rows(m):
+        c = m.col
+        return [c("ts").dt.millennium().alias("m"), c("ts").dt.nanosecond().alias("ns"),
+                c("ts").dt.is_leap_year().alias("leap"), c("ts").dt.date().dt.combine(dt.time(9, 30)).alias("open"),
+                c("symbol").str.contains(c("venue"), literal=True).alias("has"),
+                c("symbol").str.ends_with(c("symbol").str.tail(1)).alias("ew"),
+                c("symbol").str.slice(c("size") % 2, 2).alias("sl"), c("symbol").str.strip_suffix("A").alias("ss"),
+                c("symbol").str.replace("A", "_", literal=True, n=2).alias("r")]
+
+    got = grouped(pr, client.scan_parquet("trades.parquet")).select(lists(pr)).collect()
+    want = grouped(pl, local(data_dir, "trades.parquet")).select(lists(pl)).collect()
+    assert_frame_equal(got, want)
+    assert_frame_equal(client.scan_parquet("trades.parquet").select(rows(pr)).collect(),
+                       local(data_dir, "trades.parquet").select(rows(pl)).collect())
+    for make in [lambda m: m.col("price").head(3).append(m.col("price").tail(2)),
+                 lambda m: m.col("size").head(2).extend_constant(-1, 3),
+                 lambda m: m.col("symbol").head(3).repeat_by(2).explode(),
+                 lambda m: m.repeat("x", 3),
+                 lambda m: m.date_range(dt.date(2024, 1, 1), dt.date(2024, 2, 1), "1w", closed="right"),
+                 lambda m: m.datetime_range(m.col("ts").min(), m.col("ts").max(), "2h", time_unit="ms")]:
+        got = client.scan_parquet("trades.parquet").select(make(pr).alias("x")).collect()
+        assert_frame_equal(got, local(data_dir, "trades.parquet").select(make(pl).alias("x")).collect())
+
+
 def test_join_options_and_concat_kinds_match_polars(client: pr.Client, data_dir: Path) -> None:
     def sides(scan, c):
         totals = scan("trades.parquet").group_by("symbol").agg(c("size").sum().alias("total")).sort("total")

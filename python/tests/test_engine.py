@@ -208,6 +208,40 @@ def _more_functions(trades: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
         "sql_sum": pl.SQLContext(t=trades).execute(
             "SELECT symbol, SUM(size) AS s, SUM(CASE WHEN price > 1e9 THEN size END) AS none FROM t "
             "GROUP BY symbol ORDER BY symbol"),
+        "list_functions": trades.group_by("symbol").agg(pl.col("size").head(5).alias("a"), pl.col("size").tail(5).alias("b"))
+                                .select("symbol", pl.col("a").list.arg_max().alias("am"),
+                                        pl.col("a").list.diff(2).alias("d"), pl.col("a").list.shift(-1).alias("s"),
+                                        pl.col("a").list.gather([0, -1], null_on_oob=True).alias("g"),
+                                        pl.col("a").list.count_matches(100).alias("n100"),
+                                        pl.col("a").list.set_intersection("b").alias("both"),
+                                        pl.col("a").list.drop_nulls().alias("dn"),
+                                        pl.col("a").list.to_struct(fields=["x", "y"]).alias("xy")).sort("symbol"),
+        "picks_per_group": trades.group_by("symbol").agg(pl.col("ts").get(pl.col("price").arg_max()).alias("at_max"),
+                                                         pl.col("price").get(1).alias("second"),
+                                                         pl.col("venue").head(3).str.join("|").alias("venues"))
+                                 .sort("symbol"),
+        "calendar": trades.select(pl.col("ts").dt.century().alias("c"), pl.col("ts").dt.iso_year().alias("iy"),
+                                  pl.col("ts").dt.microsecond().alias("us"), pl.col("ts").dt.is_leap_year().alias("leap"),
+                                  pl.col("ts").dt.days_in_month().alias("dim"),
+                                  pl.col("ts").dt.date().dt.combine(pl.time(12, 30)).alias("noon")),
+        "string_arguments": trades.select(
+            pl.col("symbol").str.contains(pl.col("venue"), literal=True).alias("has_venue"),
+            pl.col("symbol").str.starts_with(pl.col("symbol").str.head(1)).alias("sw"),
+            pl.col("symbol").str.slice(1, pl.col("size") % 3).alias("sl"),
+            pl.col("symbol").str.strip_prefix("A").alias("np"), pl.col("symbol").str.strip_suffix("L").alias("ns"),
+            pl.col("symbol").str.replace("A", "a", n=2, literal=True).alias("r2")),
+        "ranges_and_repeats": trades.head(5).select(
+            pl.col("price").append(pl.col("price").tail(2)).alias("ap"),
+            pl.col("size").extend_constant(0, 2).alias("ext"),
+            pl.repeat(7, pl.len() + 2).alias("seven")),
+        "date_ranges": pl.LazyFrame().select(
+            pl.date_range(pl.date(2024, 1, 1), pl.date(2024, 3, 1), "1w", closed="left").alias("weeks")),
+        "datetime_ranges": trades.select(pl.datetime_range(pl.col("ts").min().dt.truncate("1h"), pl.col("ts").max(),
+                                                           "30m").alias("slots")),
+        "exploded_repeats": trades.head(4).select(pl.col("symbol").repeat_by(2).explode()),
+        "sorted_flag": trades.sort("ts").select(pl.col("ts").set_sorted().max()),
+        "decimal_and_float_casts": trades.cast({"price": pl.Float32}).select(
+            "price", pl.col("size").cast(pl.Decimal(12, 2)).alias("dec")),
         "side_by_side": pl.concat([trades.select("price").head(10), trades.select("size").tail(10)], how="horizontal"),
         "side_by_side_padded": pl.concat([trades.select("price").head(10), trades.select("venue").tail(4)],
                                          how="horizontal_extend"),

@@ -113,6 +113,17 @@ pub(crate) fn expr(e: &Expr, path: &str) -> Result<proto::Expr> {
             &[],
         ),
         Expr::Function { input, function: f } => function_call(input, f, path)?,
+        Expr::Gather { expr: inner, idx, returns_scalar, null_on_oob } => function(
+            // get(): one value (a scalar in a group); gather(): a column of them.
+            if *returns_scalar { "get" } else { "gather" },
+            vec![expr(inner, &format!("{path}.gather"))?, expr(idx, &format!("{path}.idx"))?],
+            &[("null_on_oob", Value::Boolean(*null_on_oob))],
+        ),
+        Expr::Explode { input, options } => function(
+            "explode",
+            vec![expr(input, &format!("{path}.explode"))?],
+            &[("empty_as_null", Value::Boolean(options.empty_as_null)), ("keep_nulls", Value::Boolean(options.keep_nulls))],
+        ),
         other => return Err(unsupported(path, expr_kind(other))),
     })
 }
@@ -410,6 +421,10 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
         // Its names (sin, arccos, degrees, ...) are the protocol's.
         FunctionExpr::Trigonometry(t) => simple(&t.to_string())?,
         FunctionExpr::AsStruct => all_inputs("as_struct", &[])?,
+        FunctionExpr::ExtendConstant => all_inputs("extend_constant", &[])?,
+        FunctionExpr::RepeatBy => all_inputs("repeat_by", &[])?,
+        FunctionExpr::Repeat => all_inputs("repeat", &[])?,
+        FunctionExpr::ConcatExpr(upcast) => all_inputs("append", &[("upcast", Value::Boolean(*upcast))])?,
         FunctionExpr::StructExpr(polars::prelude::StructFunction::FieldByName(name)) => {
             with("struct.field", &[("name", Value::String(name.to_string()))])?
         },
@@ -635,6 +650,12 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
                     ("inclusive", Value::Boolean(*inclusive)),
                 ],
             )?,
+            S::StripPrefix => all_inputs("str.strip_prefix", &[])?,
+            S::StripSuffix => all_inputs("str.strip_suffix", &[])?,
+            S::ConcatVertical { delimiter, ignore_nulls } => with(
+                "str.join",
+                &[("delimiter", Value::String(delimiter.to_string())), ("ignore_nulls", Value::Boolean(*ignore_nulls))],
+            )?,
             S::SplitN(n) => with("str.splitn", &[("by", literal_arg(input, 1, &fpath)?), ("n", Value::Int64(*n as i64))])?,
             S::ToInteger { dtype: None, strict } => {
                 with("str.to_integer", &[("base", literal_arg(input, 1, &fpath)?), ("strict", Value::Boolean(*strict))])?
@@ -665,6 +686,24 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
                     "list.join",
                     &[("separator", literal_arg(input, 1, &fpath)?), ("ignore_nulls", Value::Boolean(*ignore_nulls))],
                 )?,
+                L::ArgMin => simple("list.arg_min")?,
+                L::ArgMax => simple("list.arg_max")?,
+                L::DropNulls => simple("list.drop_nulls")?,
+                L::Diff { n, null_behavior } => with(
+                    "list.diff",
+                    &[
+                        ("n", Value::Int64(*n)),
+                        ("null_behavior", Value::String(match null_behavior {
+                            polars::series::ops::NullBehavior::Ignore => "ignore".into(),
+                            polars::series::ops::NullBehavior::Drop => "drop".into(),
+                        })),
+                    ],
+                )?,
+                L::Shift => with("list.shift", &[("n", literal_arg(input, 1, &fpath)?)])?,
+                L::Gather(null_on_oob) => all_inputs("list.gather", &[("null_on_oob", Value::Boolean(*null_on_oob))])?,
+                L::CountMatches => all_inputs("list.count_matches", &[])?,
+                L::SetOperation(op) => all_inputs(&format!("list.set_{op}"), &[])?,
+                L::ToStruct(fields) => with("list.to_struct", &[("fields", list_of(fields.iter().map(|f| Value::String(f.to_string()))))])?,
                 L::Sort(options) => with(
                     "list.sort",
                     &[("descending", Value::Boolean(options.descending)), ("nulls_last", Value::Boolean(options.nulls_last))],
@@ -688,6 +727,14 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
             T::OffsetBy => all_inputs("dt.offset_by", &[])?,
             T::ConvertTimeZone(tz) => with("dt.convert_time_zone", &[("time_zone", Value::String(tz.to_string()))])?,
             T::Week => simple("dt.week")?,
+            T::Microsecond => simple("dt.microsecond")?,
+            T::Nanosecond => simple("dt.nanosecond")?,
+            T::Century => simple("dt.century")?,
+            T::Millennium => simple("dt.millennium")?,
+            T::IsoYear => simple("dt.iso_year")?,
+            T::IsLeapYear => simple("dt.is_leap_year")?,
+            T::DaysInMonth => simple("dt.days_in_month")?,
+            T::Combine(unit) => all_inputs("dt.combine", &[("time_unit", Value::String(unit.to_string()))])?,
             T::CastTimeUnit(unit) => with("dt.cast_time_unit", &[("unit", Value::String(unit.to_string()))])?,
             T::MonthStart => simple("dt.month_start")?,
             T::MonthEnd => simple("dt.month_end")?,

@@ -273,6 +273,15 @@ pub(crate) fn parse_dtype(text: &str) -> std::result::Result<DataType, String> {
             };
             DataType::Datetime(unit(u)?, tz)
         },
+        _ if t.starts_with("decimal[") && t.ends_with(']') => {
+            // decimal[precision, scale], as polars prints it; precision 1 to 38.
+            let inner = &t["decimal[".len()..t.len() - 1];
+            let parsed = inner.split_once(',').and_then(|(p, s)| Some((p.trim().parse::<usize>().ok()?, s.trim().parse::<usize>().ok()?)));
+            match parsed {
+                Some((precision, scale)) if (1..=38).contains(&precision) && scale <= precision => DataType::Decimal(precision, scale),
+                _ => return Err(format!("{text:?}: a decimal is decimal[precision, scale], precision 1 to 38, scale at most precision")),
+            }
+        },
         _ if t.starts_with("duration[") && t.ends_with(']') => {
             DataType::Duration(unit(&t["duration[".len()..t.len() - 1])?)
         },
@@ -441,6 +450,16 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
         "dt.weekday" => Some(|e| e.dt().weekday()),
         "dt.ordinal_day" => Some(|e| e.dt().ordinal_day()),
         "dt.date" => Some(|e| e.dt().date()),
+        "dt.microsecond" => Some(|e| e.dt().microsecond()),
+        "dt.nanosecond" => Some(|e| e.dt().nanosecond()),
+        "dt.century" => Some(|e| e.dt().century()),
+        "dt.millennium" => Some(|e| e.dt().millennium()),
+        "dt.iso_year" => Some(|e| e.dt().iso_year()),
+        "dt.is_leap_year" => Some(|e| e.dt().is_leap_year()),
+        "dt.days_in_month" => Some(|e| e.dt().days_in_month()),
+        "list.arg_min" => Some(|e| e.list().arg_min()),
+        "list.arg_max" => Some(|e| e.list().arg_max()),
+        "list.drop_nulls" => Some(|e| e.list().drop_nulls()),
         "sin" => Some(|e| e.sin()),
         "cos" => Some(|e| e.cos()),
         "tan" => Some(|e| e.tan()),
@@ -503,13 +522,7 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
         if window_size.is_zero() || window_size.negative() || window_size.parsed_int {
             return Err(bad(path, format!("window_size {every:?} must be a positive duration such as \"5m\"")));
         }
-        let closed_window = match opts.string("closed")?.as_deref().unwrap_or("right") {
-            "right" => ClosedWindow::Right,
-            "left" => ClosedWindow::Left,
-            "both" => ClosedWindow::Both,
-            "none" => ClosedWindow::None,
-            other => return Err(bad(path, format!("unknown closed {other:?} (right, left, both, none)"))),
-        };
+        let closed_window = closed_window(opts.string("closed")?.as_deref().unwrap_or("right"), path)?;
         let min_periods = opts.uint("min_periods", 1)? as usize;
         Ok(RollingOptionsDynamicWindow { window_size, min_periods, closed_window, fn_params: ddof(opts)? })
     };
@@ -757,36 +770,62 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
             if name == "head" { input().head(Some(n)) } else { input().tail(Some(n)) }
         },
         "str.contains" => {
-            arity(1)?;
-            opts.check_known(&["pattern", "literal"])?;
-            let pattern = opts.required_string("pattern")?;
-            if opts.boolean("literal", false)? {
-                input().str().contains_literal(lit(pattern))
-            } else {
-                // Validate the regex here: a clear INVALID_ARGUMENT beats a failed query later.
-                regex_check(&pattern, path)?;
-                input().str().contains(lit(pattern), true)
+            // The pattern: option pattern, or args[1] (an expression, per row).
+            opts.check_known(&["pattern", "literal", "strict"])?;
+            let literal = opts.boolean("literal", false)?;
+            let pattern = match (args.len(), opts.string("pattern")?) {
+                (1, Some(pattern)) => {
+                    if !literal {
+                        // Validate the regex here: a clear INVALID_ARGUMENT beats a failed query later.
+                        regex_check(&pattern, path)?;
+                    }
+                    lit(pattern)
+                },
+                (2, None) => args[1].clone(),
+                _ => return Err(bad(path, "takes option pattern, or the pattern as args[1]")),
+            };
+            if literal { input().str().contains_literal(pattern) } else { input().str().contains(pattern, opts.boolean("strict", true)?) }
+        },
+        "str.starts_with" | "str.ends_with" | "str.strip_prefix" | "str.strip_suffix" => {
+            // The affix: option prefix/suffix, or args[1] (an expression).
+            let key = if name.ends_with("prefix") || name == "str.starts_with" { "prefix" } else { "suffix" };
+            opts.check_known(&[key])?;
+            let affix = match (args.len(), opts.string(key)?) {
+                (1, Some(text)) => lit(text),
+                (2, None) => args[1].clone(),
+                _ => return Err(bad(path, format!("takes option {key}, or the {key} as args[1]"))),
+            };
+            match name {
+                "str.starts_with" => input().str().starts_with(affix),
+                "str.ends_with" => input().str().ends_with(affix),
+                "str.strip_prefix" => input().str().strip_prefix(affix),
+                _ => input().str().strip_suffix(affix),
             }
         },
-        "str.starts_with" | "str.ends_with" => {
+        "str.join" => {
+            // A column's strings as one (an aggregation).
             arity(1)?;
-            opts.check_known(&["prefix", "suffix"])?;
-            if name == "str.starts_with" {
-                input().str().starts_with(lit(opts.required_string("prefix")?))
-            } else {
-                input().str().ends_with(lit(opts.required_string("suffix")?))
-            }
+            opts.check_known(&["delimiter", "ignore_nulls"])?;
+            input().str().join(&opts.string("delimiter")?.unwrap_or_default(), opts.boolean("ignore_nulls", true)?)
         },
         "str.replace_all" | "str.replace" => {
             // str.replace changes the first match only, as polars'.
             arity(1)?;
-            opts.check_known(&["pattern", "value", "literal"])?;
+            opts.check_known(if name == "str.replace" { &["pattern", "value", "literal", "n"] } else { &["pattern", "value", "literal"] })?;
             let pattern = opts.required_string("pattern")?;
             let literal = opts.boolean("literal", false)?;
             if !literal {
                 regex_check(&pattern, path)?;
             }
             let (pattern, value) = (lit(pattern), lit(opts.required_string("value")?));
+            // str.replace's n: the first n matches (-1: all).
+            let n = opts.int("n", 1)?;
+            if name == "str.replace" && n != 1 {
+                if n < -1 {
+                    return Err(bad(path, format!("n is {n}; a count of matches, or -1 for all")));
+                }
+                return Ok(input().str().replace_n(pattern, value, literal, n));
+            }
             if name == "str.replace" {
                 input().str().replace(pattern, value, literal)
             } else {
@@ -848,6 +887,11 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
             })
         },
         "str.slice" => {
+            // offset and length as options, or as args[1] and args[2] (expressions; a null length: to the end).
+            if args.len() == 3 {
+                opts.check_known(&[])?;
+                return Ok(input().str().slice(args[1].clone(), args[2].clone()));
+            }
             arity(1)?;
             opts.check_known(&["offset", "length"])?;
             let length = match f.options.get("length") {
@@ -1183,6 +1227,115 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
                 _ => dt.total_nanoseconds(fractional),
             }
         },
+        "get" => {
+            // One value, at args[1] (negative counts from the end); in a group, a scalar.
+            arity(2)?;
+            opts.check_known(&["null_on_oob"])?;
+            input().get(args[1].clone(), opts.boolean("null_on_oob", false)?)
+        },
+        "append" => {
+            arity(2)?;
+            opts.check_known(&["upcast"])?;
+            input().append(args[1].clone(), opts.boolean("upcast", true)?)
+        },
+        "extend_constant" => {
+            // args[1] the value, args[2] how many times.
+            arity(3)?;
+            opts.check_known(&[])?;
+            input().extend_constant(args[1].clone(), args[2].clone())
+        },
+        "repeat_by" => {
+            arity(2)?;
+            opts.check_known(&[])?;
+            input().repeat_by(args[1].clone())
+        },
+        "repeat" => {
+            // args[0] the value, args[1] how many times.
+            arity(2)?;
+            opts.check_known(&[])?;
+            polars::lazy::dsl::repeat(input(), args[1].clone())
+        },
+        "date_range" | "datetime_range" => {
+            // args[0] start, args[1] end; interval a duration ("1d", "6h").
+            arity(2)?;
+            let dates = name == "date_range";
+            opts.check_known(if dates { &["interval", "closed"] } else { &["interval", "closed", "time_unit", "time_zone"] })?;
+            let interval = opts.string("interval")?.unwrap_or_else(|| "1d".into());
+            let interval = Duration::try_parse(&interval).map_err(|e| bad(path, format!("interval {interval:?}: {e}")))?;
+            if interval.is_zero() || interval.negative() {
+                return Err(bad(path, "interval must be a positive duration"));
+            }
+            let closed = closed_window(opts.string("closed")?.as_deref().unwrap_or("both"), path)?;
+            let (start, end) = (Some(args[0].clone()), Some(args[1].clone()));
+            if dates {
+                polars::lazy::dsl::date_range(start, end, Some(interval), None, closed)?
+            } else {
+                let tz = time_zone(&opts.string("time_zone")?.unwrap_or_default(), path)?;
+                polars::lazy::dsl::datetime_range(start, end, Some(interval), None, closed, opts.time_unit("time_unit")?, tz)?
+            }
+        },
+        "dt.combine" => {
+            // A date (or datetime's date) with args[1]'s time of day.
+            arity(2)?;
+            opts.check_known(&["time_unit"])?;
+            input().dt().combine(args[1].clone(), opts.time_unit("time_unit")?.unwrap_or(TimeUnit::Microseconds))
+        },
+        "list.diff" => {
+            arity(1)?;
+            opts.check_known(&["n", "null_behavior"])?;
+            let behavior = match opts.string("null_behavior")?.as_deref().unwrap_or("ignore") {
+                "ignore" => polars::series::ops::NullBehavior::Ignore,
+                "drop" => polars::series::ops::NullBehavior::Drop,
+                other => return Err(bad(path, format!("unknown null_behavior {other:?} (ignore, drop)"))),
+            };
+            input().list().diff(opts.int("n", 1)?, behavior)
+        },
+        "list.shift" => {
+            arity(1)?;
+            opts.check_known(&["n"])?;
+            input().list().shift(lit(opts.int("n", 1)?))
+        },
+        "list.gather" => {
+            // args[1]: the indices (a list per row, or one list for all).
+            arity(2)?;
+            opts.check_known(&["null_on_oob"])?;
+            input().list().gather(args[1].clone(), opts.boolean("null_on_oob", false)?)
+        },
+        "list.count_matches" => {
+            arity(2)?;
+            opts.check_known(&[])?;
+            input().list().count_matches(args[1].clone())
+        },
+        "explode" => {
+            // A list's values as rows (polars' defaults: an empty list is no row, a null one a null).
+            arity(1)?;
+            opts.check_known(&["empty_as_null", "keep_nulls"])?;
+            let options =
+                ExplodeOptions { empty_as_null: opts.boolean("empty_as_null", false)?, keep_nulls: opts.boolean("keep_nulls", true)? };
+            input().explode(options)
+        },
+        "list.set_union" | "list.set_difference" | "list.set_intersection" | "list.set_symmetric_difference" => {
+            arity(2)?;
+            opts.check_known(&[])?;
+            let other = args[1].clone();
+            match name {
+                "list.set_union" => input().list().union(other),
+                "list.set_difference" => input().list().set_difference(other),
+                "list.set_intersection" => input().list().set_intersection(other),
+                _ => input().list().set_symmetric_difference(other),
+            }
+        },
+        "list.to_struct" => {
+            // fields: the struct's field names, one per leading list element.
+            arity(1)?;
+            opts.check_known(&["fields"])?;
+            let text = |v: &Value| if let Value::String(s) = v { Some(PlSmallStr::from(s.as_str())) } else { None };
+            let fields = opts.list("fields", "a list of strings", text)?.ok_or_else(|| bad(path, "option fields is required"))?;
+            if fields.is_empty() {
+                return Err(bad(path, "fields must name at least one field"));
+            }
+            input().list().to_struct(fields.into())
+        },
         "arctan2" => {
             // atan2(input, args[1]): the angle of the point (args[1], input).
             arity(2)?;
@@ -1353,6 +1506,21 @@ fn quantile_method(name: &str, path: &str) -> Result<QuantileMethod> {
         "linear" => QuantileMethod::Linear,
         other => return Err(bad(path, format!("unknown interpolation {other:?}"))),
     })
+}
+
+/// A window's closed side by name: right, left, both, none.
+pub(crate) fn closed_side(name: &str) -> Option<ClosedWindow> {
+    match name {
+        "right" => Some(ClosedWindow::Right),
+        "left" => Some(ClosedWindow::Left),
+        "both" => Some(ClosedWindow::Both),
+        "none" => Some(ClosedWindow::None),
+        _ => None,
+    }
+}
+
+fn closed_window(closed: &str, path: &str) -> Result<ClosedWindow> {
+    closed_side(closed).ok_or_else(|| bad(path, format!("unknown closed {closed:?} (right, left, both, none)")))
 }
 
 fn input_checked(args: &[Expr], path: &str) -> Result<Expr> {

@@ -309,14 +309,11 @@ fn positive_duration(text: &str, what: &str) -> Result<Duration, CoreError> {
 }
 
 fn closed_window(text: &str, default: ClosedWindow) -> Result<ClosedWindow, CoreError> {
-    Ok(match text {
-        "" => default,
-        "left" => ClosedWindow::Left,
-        "right" => ClosedWindow::Right,
-        "both" => ClosedWindow::Both,
-        "none" => ClosedWindow::None,
-        other => return Err(invalid(format!("window closed {other:?}: expected left, right, both or none"))),
-    })
+    if text.is_empty() {
+        return Ok(default);
+    }
+    crate::decode::expr::closed_side(text)
+        .ok_or_else(|| invalid(format!("window closed {text:?}: expected left, right, both or none")))
 }
 
 fn window_column(name: &str) -> Result<(), CoreError> {

@@ -565,3 +565,138 @@ async fn math_search_binning_and_pattern_functions_equal_polars() {
     }
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_date_and_string_argument_functions_equal_polars() {
+    let server = TestServer::with_sample().await;
+    let mut client = server.client().await;
+    let t = trades(&mut client).await;
+    let s = |v: &str| Value::String(v.into());
+    let int = |i: i64| l(Value::Int64(i));
+    let list = |values: Vec<Value>| Value::List(proto::LiteralList { values: values.into_iter().map(lv).collect() });
+    // Per symbol: its first five and last five sizes, as lists.
+    let grouped = client
+        .group_by(GroupByRequest {
+            handle: t.clone(),
+            keys: vec![c("symbol")],
+            aggs: vec![
+                alias(f("head", vec![c("size")], &[("n", Value::Int64(5))]), "a"),
+                alias(f("tail", vec![c("size")], &[("n", Value::Int64(5))]), "b"),
+                alias(f("get", vec![c("ts"), f1("arg_max", c("price"))], &[]), "at_max"),
+                alias(f("str.join", vec![f("head", vec![c("symbol")], &[("n", Value::Int64(2))])], &[("delimiter", s("|"))]), "joined"),
+            ],
+            maintain_order: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .info
+        .unwrap()
+        .handle;
+    let local_grouped = local_trades().group_by_stable([col("symbol")]).agg([
+        col("size").head(Some(5)).alias("a"),
+        col("size").tail(Some(5)).alias("b"),
+        col("ts").get(col("price").arg_max(), false).alias("at_max"),
+        col("symbol").head(Some(2)).str().join("|", true).alias("joined"),
+    ]);
+    let exprs = vec![
+        c("symbol"),
+        c("at_max"),
+        c("joined"),
+        alias(f1("list.arg_max", c("a")), "arg_max"),
+        alias(f1("list.drop_nulls", c("a")), "no_nulls"),
+        alias(f("list.diff", vec![c("a")], &[("n", Value::Int64(2))]), "diff2"),
+        alias(f("list.shift", vec![c("a")], &[("n", Value::Int64(-1))]), "shifted"),
+        alias(f("list.gather", vec![c("a"), l(list(vec![Value::Int64(0), Value::Int64(-1)]))], &[]), "ends"),
+        alias(f("list.count_matches", vec![c("a"), int(100)], &[]), "hundreds"),
+        alias(f("list.set_intersection", vec![c("a"), c("b")], &[]), "both"),
+        alias(f("list.set_union", vec![c("a"), c("b")], &[]), "either"),
+        alias(f("list.to_struct", vec![c("a")], &[("fields", list(vec![s("first"), s("second")]))]), "pair"),
+    ];
+    let remote = selected(&mut client, &grouped, exprs).await;
+    let local = local_grouped
+        .select([
+            col("symbol"),
+            col("at_max"),
+            col("joined"),
+            col("a").list().arg_max().alias("arg_max"),
+            col("a").list().drop_nulls().alias("no_nulls"),
+            col("a").list().diff(2, polars::series::ops::NullBehavior::Ignore).alias("diff2"),
+            col("a").list().shift(lit(-1)).alias("shifted"),
+            col("a").list().gather(lit(Series::new("".into(), [0i64, -1])), false).alias("ends"),
+            col("a").list().count_matches(lit(100)).alias("hundreds"),
+            col("a").list().set_intersection(col("b")).alias("both"),
+            col("a").list().union(col("b")).alias("either"),
+            col("a").list().to_struct(std::sync::Arc::from([PlSmallStr::from("first"), PlSmallStr::from("second")])).alias("pair"),
+        ])
+        .collect()
+        .unwrap();
+    assert!(remote.equals_missing(&local), "{remote}\n{local}");
+
+    let day = |d: i32| e(Kind::Literal(proto::Literal { value: Some(Value::Date(d)), dtype: None }));
+    let exprs = vec![
+        alias(f1("dt.century", c("ts")), "century"),
+        alias(f1("dt.iso_year", c("ts")), "iso_year"),
+        alias(f1("dt.microsecond", c("ts")), "us"),
+        alias(f1("dt.days_in_month", c("ts")), "days"),
+        alias(f("str.starts_with", vec![c("symbol"), f("str.head", vec![c("symbol")], &[("n", Value::Int64(1))])], &[]), "self_prefix"),
+        alias(f("str.contains", vec![c("symbol"), f("str.tail", vec![c("symbol")], &[("n", Value::Int64(1))])], &[("literal", Value::Boolean(true))]), "has_last"),
+        alias(f("str.strip_prefix", vec![c("symbol")], &[("prefix", s("A"))]), "no_a"),
+        alias(f("str.slice", vec![c("symbol"), int(1), bin(c("size"), BinaryOp::Mod, int(3))], &[]), "sliced"),
+        alias(f("str.replace", vec![c("symbol")], &[("pattern", s("A")), ("value", s("a")), ("literal", Value::Boolean(true)), ("n", Value::Int64(2))]), "two_a"),
+    ];
+    let remote = selected(&mut client, &t, exprs).await;
+    let local = local_trades()
+        .select([
+            col("ts").dt().century().alias("century"),
+            col("ts").dt().iso_year().alias("iso_year"),
+            col("ts").dt().microsecond().alias("us"),
+            col("ts").dt().days_in_month().alias("days"),
+            col("symbol").str().starts_with(col("symbol").str().head(lit(1))).alias("self_prefix"),
+            col("symbol").str().contains_literal(col("symbol").str().tail(lit(1))).alias("has_last"),
+            col("symbol").str().strip_prefix(lit("A")).alias("no_a"),
+            col("symbol").str().slice(lit(1), col("size") % lit(3)).alias("sliced"),
+            col("symbol").str().replace_n(lit("A"), lit("a"), true, 2).alias("two_a"),
+        ])
+        .collect()
+        .unwrap();
+    assert!(remote.equals_missing(&local), "{remote}\n{local}");
+
+    // Length-changing and frame-free ones, alone.
+    let alone: Vec<(proto::Expr, Expr)> = vec![
+        (f("append", vec![f("head", vec![c("price")], &[("n", Value::Int64(3))]), f("tail", vec![c("price")], &[("n", Value::Int64(2))])], &[]), col("price").head(Some(3)).append(col("price").tail(Some(2)), true)),
+        (f("extend_constant", vec![f("head", vec![c("size")], &[("n", Value::Int64(2))]), int(0), int(3)], &[]), col("size").head(Some(2)).extend_constant(lit(0), lit(3))),
+        (f("repeat_by", vec![f("head", vec![c("symbol")], &[("n", Value::Int64(3))]), int(2)], &[]), col("symbol").head(Some(3)).repeat_by(lit(2))),
+        (f1("explode", f("repeat_by", vec![f("head", vec![c("symbol")], &[("n", Value::Int64(3))]), int(2)], &[])), col("symbol").head(Some(3)).repeat_by(lit(2)).explode(ExplodeOptions { empty_as_null: false, keep_nulls: true })),
+        (f("repeat", vec![l(s("x")), int(4)], &[]), repeat(lit("x"), lit(4))),
+        (
+            f("date_range", vec![day(19_723), day(19_753)], &[("interval", s("1w")), ("closed", s("left"))]),
+            polars::lazy::dsl::date_range(Some(lit(19_723i32).cast(DataType::Date)), Some(lit(19_753i32).cast(DataType::Date)), Some(Duration::parse("1w")), None, ClosedWindow::Left)
+                .unwrap(),
+        ),
+        (
+            f("datetime_range", vec![f1("min", c("ts")), f1("max", c("ts"))], &[("interval", s("1h")), ("time_unit", s("ms"))]),
+            polars::lazy::dsl::datetime_range(Some(col("ts").min()), Some(col("ts").max()), Some(Duration::parse("1h")), None, ClosedWindow::Both, Some(TimeUnit::Milliseconds), None).unwrap(),
+        ),
+    ];
+    for (remote_expr, local_expr) in alone {
+        let remote = selected(&mut client, &t, vec![alias(remote_expr, "x")]).await;
+        let local = local_trades().select([local_expr.alias("x")]).collect().unwrap();
+        assert!(remote.equals_missing(&local), "{remote}\n{local}");
+    }
+
+    let bad: Vec<(proto::Expr, &str)> = vec![
+        (f("str.contains", vec![c("symbol"), c("symbol")], &[("pattern", s("A"))]), "takes option pattern, or the pattern as args[1]"),
+        (f("str.replace", vec![c("symbol")], &[("pattern", s("A")), ("value", s("a")), ("n", Value::Int64(-2))]), "n is -2"),
+        (f("date_range", vec![day(0), day(10)], &[("interval", s("-1d"))]), "interval must be a positive duration"),
+        (f("list.diff", vec![c("symbol")], &[("null_behavior", s("skip"))]), "unknown null_behavior \"skip\""),
+        (f("list.to_struct", vec![c("symbol")], &[("fields", list(vec![]))]), "fields must name at least one field"),
+    ];
+    for (expr, expected) in bad {
+        let err = client.select(SelectRequest { handle: t.clone(), exprs: vec![expr] }).await.unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+        assert!(err.message().contains(expected), "{expected}: {}", err.message());
+    }
+    server.stop().await;
+}
