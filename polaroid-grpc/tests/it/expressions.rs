@@ -55,6 +55,12 @@ async fn fetch(client: &mut PolaroidClient<Channel>, handle: String) -> DataFram
 }
 
 /// `exprs` selected from `handle` on the server, fetched.
+/// A group-by of `handle` on symbol (groups in order of appearance): the new handle.
+async fn by_symbol(client: &mut PolaroidClient<Channel>, handle: &str, aggs: Vec<proto::Expr>) -> String {
+    let request = GroupByRequest { handle: handle.into(), keys: vec![c("symbol")], aggs, maintain_order: true, ..Default::default() };
+    client.group_by(request).await.unwrap().into_inner().info.unwrap().handle
+}
+
 async fn selected(client: &mut PolaroidClient<Channel>, handle: &str, exprs: Vec<proto::Expr>) -> DataFrame {
     let request = SelectRequest { handle: handle.into(), exprs };
     let handle = client.select(request).await.unwrap().into_inner().info.unwrap().handle;
@@ -412,20 +418,7 @@ async fn structs_value_counts_and_top_k_by_equal_polars() {
 
     let top = f("top_k_by", vec![c("price"), c("size"), c("ts")], &[("k", Value::Int64(3)), ("descending", Value::Boolean(false))]);
     let counts = f("value_counts", vec![c("symbol")], &[("sort", Value::Boolean(true)), ("name", s("n"))]);
-    let grouped = client
-        .group_by(GroupByRequest {
-            handle: t.clone(),
-            keys: vec![c("symbol")],
-            aggs: vec![alias(top, "top")],
-            maintain_order: true,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .info
-        .unwrap()
-        .handle;
+    let grouped = by_symbol(&mut client, &t, vec![alias(top, "top")]).await;
     let remote = fetch(&mut client, grouped).await;
     let local = local_trades()
         .group_by_stable([col("symbol")])
@@ -575,25 +568,13 @@ async fn list_date_and_string_argument_functions_equal_polars() {
     let int = |i: i64| l(Value::Int64(i));
     let list = |values: Vec<Value>| Value::List(proto::LiteralList { values: values.into_iter().map(lv).collect() });
     // Per symbol: its first five and last five sizes, as lists.
-    let grouped = client
-        .group_by(GroupByRequest {
-            handle: t.clone(),
-            keys: vec![c("symbol")],
-            aggs: vec![
-                alias(f("head", vec![c("size")], &[("n", Value::Int64(5))]), "a"),
-                alias(f("tail", vec![c("size")], &[("n", Value::Int64(5))]), "b"),
-                alias(f("get", vec![c("ts"), f1("arg_max", c("price"))], &[]), "at_max"),
-                alias(f("str.join", vec![f("head", vec![c("symbol")], &[("n", Value::Int64(2))])], &[("delimiter", s("|"))]), "joined"),
-            ],
-            maintain_order: true,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .info
-        .unwrap()
-        .handle;
+    let aggs = vec![
+        alias(f("head", vec![c("size")], &[("n", Value::Int64(5))]), "a"),
+        alias(f("tail", vec![c("size")], &[("n", Value::Int64(5))]), "b"),
+        alias(f("get", vec![c("ts"), f1("arg_max", c("price"))], &[]), "at_max"),
+        alias(f("str.join", vec![f("head", vec![c("symbol")], &[("n", Value::Int64(2))])], &[("delimiter", s("|"))]), "joined"),
+    ];
+    let grouped = by_symbol(&mut client, &t, aggs).await;
     let local_grouped = local_trades().group_by_stable([col("symbol")]).agg([
         col("size").head(Some(5)).alias("a"),
         col("size").tail(Some(5)).alias("b"),
