@@ -618,6 +618,10 @@ class _Translator:
             return self.expr(e.expr).get(indices)
         return self.expr(e.expr).gather(indices)
 
+    def _expr_Rolling(self, e: Any) -> Expr:
+        return self.expr(e.function).rolling(self.expr(e.index_column), period=_duration_text(e.period),
+                                             offset=_duration_text(e.offset), closed=str(e.closed_window))
+
     def _expr_Explode(self, e: Any) -> Expr:
         empty_as_null, keep_nulls = e.options
         return self.expr(e.expr).explode(empty_as_null=bool(empty_as_null), keep_nulls=bool(keep_nulls))
@@ -886,6 +890,12 @@ class _Translator:
         if name in ("StripPrefix", "StripSuffix"):
             affix = self._literal_or_expr(inputs[1])
             return x.str.strip_prefix(affix) if name == "StripPrefix" else x.str.strip_suffix(affix)
+        if name == "ToDecimal":
+            return x.str.to_decimal(scale=args[0])
+        if name in ("HexEncode", "Base64Encode"):
+            return x.str.encode("hex" if name == "HexEncode" else "base64")
+        if name in ("HexDecode", "Base64Decode"):
+            return x.str.decode("hex" if name == "HexDecode" else "base64", strict=bool(args[0]))
         if name == "ConcatVertical":
             delimiter, ignore_nulls = args
             return x.str.join(delimiter, ignore_nulls=bool(ignore_nulls))
@@ -1003,8 +1013,10 @@ class _Translator:
             return x.dt.convert_time_zone(args[0])
         if name in ("Week", "Quarter", "Time", "Microsecond", "Nanosecond", "Century", "Millennium"):
             return getattr(x.dt, name.lower())()
-        if name in ("IsoYear", "IsLeapYear", "DaysInMonth"):
-            return getattr(x.dt, {"IsoYear": "iso_year", "IsLeapYear": "is_leap_year", "DaysInMonth": "days_in_month"}[name])()
+        renamed = {"IsoYear": "iso_year", "IsLeapYear": "is_leap_year", "DaysInMonth": "days_in_month",
+                   "BaseUtcOffset": "base_utc_offset", "DSTOffset": "dst_offset"}
+        if name in renamed:
+            return getattr(x.dt, renamed[name])()
         if name == "Combine":
             return x.dt.combine(self.expr(inputs[1]), str(args[0]))
         if name == "CastTimeUnit":

@@ -403,6 +403,12 @@ class Expr:
     def repeat_by(self, by: IntoExpr) -> Expr: return self._fn("repeat_by", into_expr(by))
     def explode(self, *, empty_as_null: bool = False, keep_nulls: bool = True) -> Expr:
         return self._fn("explode", empty_as_null=empty_as_null, keep_nulls=keep_nulls)
+    def rolling(self, index_column: IntoExpr, *, period: str | dt.timedelta,
+                offset: str | dt.timedelta | None = None, closed: str = "right") -> Expr:
+        """As polars': this aggregation over each row's window of ``index_column`` (sorted),
+        [t + offset, t + offset + period], offset -period by default."""
+        return self._fn("rolling", into_expr(index_column), period=duration_text(period),
+                        offset=None if offset is None else duration_text(offset), closed=closed)
     def set_sorted(self, *, descending: bool = False) -> Expr:
         """A no-op here: polars trusts the flag, the server computes without it (the same answer on sorted data)."""
         return self
@@ -620,6 +626,17 @@ class StringNamespace:
         if isinstance(affix, Expr):
             return self._e._fn(name, affix)
         return self._e._fn(name, **{key: affix})
+    def to_decimal(self, *, scale: int) -> Expr: return self._e._fn("str.to_decimal", scale=scale)
+    def encode(self, encoding: str) -> Expr:
+        """As polars': hex or base64 text of each string's bytes."""
+        if encoding not in ("hex", "base64"):
+            raise ValueError(f"encoding must be hex or base64, not {encoding!r}")
+        return self._e._fn(f"str.{encoding}_encode")
+    def decode(self, encoding: str, *, strict: bool = True) -> Expr:
+        """As polars': hex or base64 text back into binary."""
+        if encoding not in ("hex", "base64"):
+            raise ValueError(f"encoding must be hex or base64, not {encoding!r}")
+        return self._e._fn(f"str.{encoding}_decode", strict=strict)
     def join(self, delimiter: str = "", *, ignore_nulls: bool = True) -> Expr:
         """As polars': the column's strings as one (an aggregation)."""
         return self._e._fn("str.join", delimiter=delimiter, ignore_nulls=ignore_nulls)
@@ -795,6 +812,8 @@ class DateTimeNamespace:
     def iso_year(self) -> Expr: return self._e._fn("dt.iso_year")
     def is_leap_year(self) -> Expr: return self._e._fn("dt.is_leap_year")
     def days_in_month(self) -> Expr: return self._e._fn("dt.days_in_month")
+    def base_utc_offset(self) -> Expr: return self._e._fn("dt.base_utc_offset")
+    def dst_offset(self) -> Expr: return self._e._fn("dt.dst_offset")
     def combine(self, time: IntoExpr, time_unit: str = "us") -> Expr:
         """As polars': the date with ``time`` (a Time) as its time of day."""
         return self._e._fn("dt.combine", into_expr(time, str_as_col=False), time_unit=time_unit)

@@ -311,13 +311,21 @@ def test_list_calendar_and_per_row_string_functions_match_polars(client: pr.Clie
                 c("symbol").str.contains(c("venue"), literal=True).alias("has"),
                 c("symbol").str.ends_with(c("symbol").str.tail(1)).alias("ew"),
                 c("symbol").str.slice(c("size") % 2, 2).alias("sl"), c("symbol").str.strip_suffix("A").alias("ss"),
-                c("symbol").str.replace("A", "_", literal=True, n=2).alias("r")]
+                c("symbol").str.replace("A", "_", literal=True, n=2).alias("r"),
+                c("symbol").str.encode("base64").alias("b64"), c("price").cast(pl.String).str.to_decimal(scale=1).alias("d"),
+                c("ts").dt.dst_offset().alias("dst")]
 
     got = grouped(pr, client.scan_parquet("trades.parquet")).select(lists(pr)).collect()
     want = grouped(pl, local(data_dir, "trades.parquet")).select(lists(pl)).collect()
     assert_frame_equal(got, want)
     assert_frame_equal(client.scan_parquet("trades.parquet").select(rows(pr)).collect(),
                        local(data_dir, "trades.parquet").select(rows(pl)).collect())
+    windows = [pl.col("price").max().rolling("ts", period="90s", closed="left").alias("high_90s"),
+               pl.len().rolling("ts", period="1m", offset="0s").alias("next_minute")]
+    got = client.scan_parquet("trades.parquet").sort("ts").select(
+        pr.col("price").max().rolling("ts", period="90s", closed="left").alias("high_90s"),
+        pr.len().rolling("ts", period="1m", offset="0s").alias("next_minute")).collect()
+    assert_frame_equal(got, local(data_dir, "trades.parquet").sort("ts").select(windows).collect())
     for make in [lambda m: m.col("price").head(3).append(m.col("price").tail(2)),
                  lambda m: m.col("size").head(2).extend_constant(-1, 3),
                  lambda m: m.col("symbol").head(3).repeat_by(2).explode(),

@@ -242,6 +242,16 @@ def _more_functions(trades: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
         "sorted_flag": trades.sort("ts").select(pl.col("ts").set_sorted().max()),
         "decimal_and_float_casts": trades.cast({"price": pl.Float32}).select(
             "price", pl.col("size").cast(pl.Decimal(12, 2)).alias("dec")),
+        "rolling_expressions": trades.sort("ts").select(
+            pl.col("price").mean().rolling("ts", period="1m").alias("mean_1m"),
+            pl.col("size").sum().rolling("ts", period="5m", offset="-2m", closed="both").alias("sum_5m"),
+            pl.len().rolling("ts", period="30s").alias("n_30s")),
+        "encodings_and_decimals": trades.select(
+            pl.col("symbol").str.encode("hex").alias("hex"), pl.col("venue").str.encode("base64").alias("b64"),
+            pl.col("symbol").str.encode("hex").str.decode("hex").alias("bytes"),
+            pl.col("price").cast(pl.String).str.to_decimal(scale=2).alias("dec"),
+            pl.col("ts").dt.convert_time_zone("Europe/London").dt.dst_offset().alias("dst"),
+            pl.col("ts").dt.convert_time_zone("America/New_York").dt.base_utc_offset().alias("base")),
         "side_by_side": pl.concat([trades.select("price").head(10), trades.select("size").tail(10)], how="horizontal"),
         "side_by_side_padded": pl.concat([trades.select("price").head(10), trades.select("venue").tail(4)],
                                          how="horizontal_extend"),

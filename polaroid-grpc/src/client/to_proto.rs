@@ -119,6 +119,15 @@ pub(crate) fn expr(e: &Expr, path: &str) -> Result<proto::Expr> {
             vec![expr(inner, &format!("{path}.gather"))?, expr(idx, &format!("{path}.idx"))?],
             &[("null_on_oob", Value::Boolean(*null_on_oob))],
         ),
+        Expr::Rolling { function: inner, index_column, period, offset, closed_window } => function(
+            "rolling",
+            vec![expr(inner, &format!("{path}.rolling"))?, expr(index_column, &format!("{path}.index_column"))?],
+            &[
+                ("period", Value::String(duration_text(period))),
+                ("offset", Value::String(duration_text(offset))),
+                ("closed", Value::String(closed_text(*closed_window))),
+            ],
+        ),
         Expr::Explode { input, options } => function(
             "explode",
             vec![expr(input, &format!("{path}.explode"))?],
@@ -651,6 +660,11 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
                 ],
             )?,
             S::StripPrefix => all_inputs("str.strip_prefix", &[])?,
+            S::ToDecimal { scale } => with("str.to_decimal", &[("scale", Value::Int64(*scale as i64))])?,
+            S::HexEncode => simple("str.hex_encode")?,
+            S::Base64Encode => simple("str.base64_encode")?,
+            S::HexDecode(strict) => with("str.hex_decode", &[("strict", Value::Boolean(*strict))])?,
+            S::Base64Decode(strict) => with("str.base64_decode", &[("strict", Value::Boolean(*strict))])?,
             S::StripSuffix => all_inputs("str.strip_suffix", &[])?,
             S::ConcatVertical { delimiter, ignore_nulls } => with(
                 "str.join",
@@ -734,6 +748,8 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
             T::IsoYear => simple("dt.iso_year")?,
             T::IsLeapYear => simple("dt.is_leap_year")?,
             T::DaysInMonth => simple("dt.days_in_month")?,
+            T::BaseUtcOffset => simple("dt.base_utc_offset")?,
+            T::DSTOffset => simple("dt.dst_offset")?,
             T::Combine(unit) => all_inputs("dt.combine", &[("time_unit", Value::String(unit.to_string()))])?,
             T::CastTimeUnit(unit) => with("dt.cast_time_unit", &[("unit", Value::String(unit.to_string()))])?,
             T::MonthStart => simple("dt.month_start")?,
@@ -786,6 +802,16 @@ fn interpolation(method: &QuantileMethod, path: &str) -> Result<&'static str> {
     })
 }
 
+/// A duration as polars parses it back: an integer index's "3i" keeps its
+/// "i" (polars' own Display writes it as nanoseconds).
+fn duration_text(d: &Duration) -> String {
+    if d.parsed_int {
+        format!("{}{}i", if d.negative() { "-" } else { "" }, d.nanoseconds())
+    } else {
+        d.to_string()
+    }
+}
+
 fn closed_text(closed: ClosedWindow) -> String {
     match closed {
         ClosedWindow::Left => "left",
@@ -802,9 +828,9 @@ pub(crate) fn group_window(window: &super::GroupWindow) -> Result<proto::group_b
     Ok(match window {
         super::GroupWindow::Dynamic(o) => Window::Dynamic(proto::DynamicGroup {
             index_column: o.index_column.to_string(),
-            every: o.every.to_string(),
-            period: o.period.to_string(),
-            offset: o.offset.to_string(),
+            every: duration_text(&o.every),
+            period: duration_text(&o.period),
+            offset: duration_text(&o.offset),
             closed: closed_text(o.closed_window),
             label: match o.label {
                 Label::Left => "left",
@@ -828,8 +854,8 @@ pub(crate) fn group_window(window: &super::GroupWindow) -> Result<proto::group_b
         }),
         super::GroupWindow::Rolling(o) => Window::Rolling(proto::RollingGroup {
             index_column: o.index_column.to_string(),
-            period: o.period.to_string(),
-            offset: o.offset.to_string(),
+            period: duration_text(&o.period),
+            offset: duration_text(&o.offset),
             closed: closed_text(o.closed_window),
         }),
     })

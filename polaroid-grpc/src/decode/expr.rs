@@ -457,6 +457,10 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
         "dt.iso_year" => Some(|e| e.dt().iso_year()),
         "dt.is_leap_year" => Some(|e| e.dt().is_leap_year()),
         "dt.days_in_month" => Some(|e| e.dt().days_in_month()),
+        "dt.base_utc_offset" => Some(|e| e.dt().base_utc_offset()),
+        "dt.dst_offset" => Some(|e| e.dt().dst_offset()),
+        "str.hex_encode" => Some(|e| e.str().hex_encode()),
+        "str.base64_encode" => Some(|e| e.str().base64_encode()),
         "list.arg_min" => Some(|e| e.list().arg_min()),
         "list.arg_max" => Some(|e| e.list().arg_max()),
         "list.drop_nulls" => Some(|e| e.list().drop_nulls()),
@@ -1226,6 +1230,39 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
                 "dt.total_microseconds" => dt.total_microseconds(fractional),
                 _ => dt.total_nanoseconds(fractional),
             }
+        },
+        "rolling" => {
+            // args[0] evaluated over each row's window of args[1] (a sorted
+            // time or integer column): [t + offset, t + offset + period].
+            arity(2)?;
+            opts.check_known(&["period", "offset", "closed"])?;
+            let text = opts.required_string("period")?;
+            let period = Duration::try_parse(&text).map_err(|e| bad(path, format!("period {text:?}: {e}")))?;
+            if period.is_zero() || period.negative() {
+                return Err(bad(path, format!("period {text:?} must be positive")));
+            }
+            let offset = match opts.string("offset")? {
+                Some(text) => Duration::try_parse(&text).map_err(|e| bad(path, format!("offset {text:?}: {e}")))?,
+                None => -period,
+            };
+            let closed = closed_window(opts.string("closed")?.as_deref().unwrap_or("right"), path)?;
+            input().rolling(args[1].clone(), period, offset, closed)
+        },
+        "str.to_decimal" => {
+            arity(1)?;
+            opts.check_known(&["scale"])?;
+            let scale = opts.uint("scale", 0)? as usize;
+            if scale > 38 {
+                return Err(bad(path, format!("scale {scale} is above 38")));
+            }
+            input().str().to_decimal(scale)
+        },
+        "str.hex_decode" | "str.base64_decode" => {
+            // Into binary; strict: a value that is not valid in the encoding is an error (else null).
+            arity(1)?;
+            opts.check_known(&["strict"])?;
+            let strict = opts.boolean("strict", true)?;
+            if name == "str.hex_decode" { input().str().hex_decode(strict) } else { input().str().base64_decode(strict) }
         },
         "get" => {
             // One value, at args[1] (negative counts from the end); in a group, a scalar.

@@ -283,6 +283,10 @@ async fn new_functions_join_options_and_concat_kinds_match_polars() {
             col("symbol").str().split_exact(lit("A"), 1).alias("parts"),
             col("symbol").str().splitn(lit("S"), 2).alias("halves"),
             datetime(DatetimeArgs::new(col("ts").dt().year(), lit(2), lit(3)).with_time_zone(Some(TimeZone::UTC))).alias("made"),
+            col("price").mean().rolling(col("ts"), Duration::parse("2m"), Duration::parse("-1m"), ClosedWindow::Both).alias("mean_2m"),
+            col("symbol").str().hex_encode().alias("hex"),
+            col("price").cast(DataType::String).str().to_decimal(3).alias("dec"),
+            col("ts").dt().dst_offset().alias("dst"),
         ]
     };
     let client = Client::connect(format!("http://{}", server.addr)).await.unwrap().with_shipping(Shipping::Expressions);
