@@ -381,7 +381,7 @@ async fn upload_join_asof_and_sql_through_the_client() {
         .unwrap();
     assert_eq!(with_quotes.height(), 24_000 + 20_000);
     // Join output order is unspecified: compare sorted by every column.
-    let sorted = |df: DataFrame| df.lazy().sort(["symbol", "price", "mid"], SortMultipleOptions::default().with_nulls_last(true)).collect().unwrap();
+    let sorted = |df: DataFrame| df.lazy().sort(["symbol", "price", "mid", "size"], SortMultipleOptions::default().with_nulls_last(true)).collect().unwrap();
     assert_frames_close(&sorted(with_quotes), &sorted(expected));
 
     let counted = client
