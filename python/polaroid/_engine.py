@@ -13,6 +13,7 @@ with a clear error rather than mistranslated.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import warnings
@@ -124,8 +125,14 @@ class Engine(_PolarsEngine):
         try:
             return lf.collect(engine="in-memory", optimizations=optimizations, post_opt_callback=take_over)
         except pl.exceptions.ComputeError:
+            if raised and isinstance(raised[0], _Unsimplified) and optimizations.simplify_expression:
+                # polars' simplifier turned sort_by().first()/last() into min_by/max_by, which its
+                # plan visitor cannot show: plan the query again as written.
+                as_written = copy.copy(optimizations)
+                as_written.simplify_expression = False
+                return self.collect(lf, optimizations=as_written)
             if raised:
-                raise raised[0] from None
+                raise (raised[0].refusal if isinstance(raised[0], _Unsimplified) else raised[0]) from None
             raise
 
     def execute(self, lf: pl.LazyFrame, *, optimizations: Any) -> Any:
@@ -141,12 +148,22 @@ class Engine(_PolarsEngine):
         try:
             remote = _Translator(self, nt).plan()
         except UnsupportedError as err:
+            if "min_by/max_by" in str(err):
+                raise _Unsimplified(err) from None  # before any fallback: collect() plans it again
             if not self.fallback:
                 raise
             warnings.warn(f"{err}; running this query locally", stacklevel=2)
             return
         expected = nt.get_schema()
         nt.set_udf(lambda *_args, **_kwargs: _checked(remote.collect(), expected))
+
+
+class _Unsimplified(Exception):
+    """The plan holds what only polars' expression simplifier made (min_by/max_by)."""
+
+    def __init__(self, refusal: UnsupportedError) -> None:
+        super().__init__(str(refusal))
+        self.refusal = refusal
 
 
 def _as_text(dtype: Any) -> Any:
@@ -586,6 +603,8 @@ class _Translator:
             return when(inner.count() == 0).then(lit(None)).otherwise(inner.sum())
         if e.name in _AGG:
             return getattr(inner, e.name)()
+        if e.name == "item":
+            return inner.item(allow_empty=bool(e.options))
         if e.name == "first_non_null":
             return inner.drop_nulls().first()
         if e.name in ("std", "var"):
@@ -980,6 +999,12 @@ class _Translator:
         if name == "Sort":
             descending, nulls_last = bool(args[0]), bool(args[1])
             return x.list.sort(descending=descending, nulls_last=nulls_last)
+        if name == "Median":
+            return x.list.median()
+        if name in ("Std", "Var"):
+            return getattr(x.list, name.lower())(ddof=args[0])
+        if name == "GatherEvery":
+            return x.list.gather_every(self._literal_arg(inputs[1]), self._literal_arg(inputs[2]))
         if name in ("ArgMin", "ArgMax", "DropNulls"):
             return getattr(x.list, {"ArgMin": "arg_min", "ArgMax": "arg_max", "DropNulls": "drop_nulls"}[name])()
         if name == "Diff":

@@ -393,6 +393,9 @@ class Expr:
     def entropy(self, base: float = 2.718281828459045, *, normalize: bool = True) -> Expr:
         return self._fn("entropy", base=float(base), normalize=normalize)
     def rle(self) -> Expr: return self._fn("rle")
+    def item(self, *, allow_empty: bool = False) -> Expr:
+        """As polars': the one value (of a group); more than one is an error, none too unless allow_empty."""
+        return self._fn("item", allow_empty=allow_empty)
     def get(self, index: IntoExpr, *, null_on_oob: bool = False) -> Expr:
         """As polars': one value (negative counts from the end); a scalar in a group."""
         return self._fn("get", index, null_on_oob=null_on_oob)
@@ -756,6 +759,13 @@ class ListNamespace:
         return self._e._fn("list.join", separator=separator, ignore_nulls=ignore_nulls)
     def sort(self, *, descending: bool = False, nulls_last: bool = False) -> Expr:
         return self._e._fn("list.sort", descending=descending, nulls_last=nulls_last)
+    def median(self) -> Expr: return self._e._fn("list.median")
+    def std(self, ddof: int = 1) -> Expr: return self._e._fn("list.std", ddof=ddof)
+    def var(self, ddof: int = 1) -> Expr: return self._e._fn("list.var", ddof=ddof)
+    def gather_every(self, n: int, offset: int = 0) -> Expr:
+        return self._e._fn("list.gather_every", n=n, offset=offset)
+    def head(self, n: int = 5) -> Expr: return self.slice(0, n)
+    def tail(self, n: int = 5) -> Expr: return self.slice(-n, n) if n > 0 else self.slice(0, 0)
     def arg_min(self) -> Expr: return self._e._fn("list.arg_min")
     def arg_max(self) -> Expr: return self._e._fn("list.arg_max")
     def drop_nulls(self) -> Expr: return self._e._fn("list.drop_nulls")

@@ -261,6 +261,9 @@ fn aggregation(agg: &AggExpr, path: &str) -> Result<proto::Expr> {
         AggExpr::NUnique(input) => one("n_unique", input)?,
         AggExpr::First(input) => one("first", input)?,
         AggExpr::Last(input) => one("last", input)?,
+        AggExpr::Item { input, allow_empty } => {
+            function("item", vec![expr(input, &format!("{path}.item"))?], &[("allow_empty", Value::Boolean(*allow_empty))])
+        },
         AggExpr::Mean(input) => one("mean", input)?,
         AggExpr::Sum(input) => one("sum", input)?,
         AggExpr::Implode { input, maintain_order: true } => one("implode", input)?,
@@ -700,6 +703,10 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
                     "list.join",
                     &[("separator", literal_arg(input, 1, &fpath)?), ("ignore_nulls", Value::Boolean(*ignore_nulls))],
                 )?,
+                L::Median => simple("list.median")?,
+                L::Std(ddof) => with("list.std", &[("ddof", Value::Int64(*ddof as i64))])?,
+                L::Var(ddof) => with("list.var", &[("ddof", Value::Int64(*ddof as i64))])?,
+                L::GatherEvery => with("list.gather_every", &[("n", literal_arg(input, 1, &fpath)?), ("offset", literal_arg(input, 2, &fpath)?)])?,
                 L::ArgMin => simple("list.arg_min")?,
                 L::ArgMax => simple("list.arg_max")?,
                 L::DropNulls => simple("list.drop_nulls")?,

@@ -464,6 +464,7 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
         "list.arg_min" => Some(|e| e.list().arg_min()),
         "list.arg_max" => Some(|e| e.list().arg_max()),
         "list.drop_nulls" => Some(|e| e.list().drop_nulls()),
+        "list.median" => Some(|e| e.list().median()),
         "sin" => Some(|e| e.sin()),
         "cos" => Some(|e| e.cos()),
         "tan" => Some(|e| e.tan()),
@@ -1264,6 +1265,12 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
             let strict = opts.boolean("strict", true)?;
             if name == "str.hex_decode" { input().str().hex_decode(strict) } else { input().str().base64_decode(strict) }
         },
+        "item" => {
+            // The one value (of a group); more than one is an error, none too unless allow_empty.
+            arity(1)?;
+            opts.check_known(&["allow_empty"])?;
+            input().item(opts.boolean("allow_empty", false)?)
+        },
         "get" => {
             // One value, at args[1] (negative counts from the end); in a group, a scalar.
             arity(2)?;
@@ -1326,6 +1333,21 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
                 other => return Err(bad(path, format!("unknown null_behavior {other:?} (ignore, drop)"))),
             };
             input().list().diff(opts.int("n", 1)?, behavior)
+        },
+        "list.std" | "list.var" => {
+            arity(1)?;
+            opts.check_known(&["ddof"])?;
+            let ddof = u8::try_from(opts.uint("ddof", 1)?).map_err(|_| bad(path, "ddof is above 255"))?;
+            if name == "list.std" { input().list().std(ddof) } else { input().list().var(ddof) }
+        },
+        "list.gather_every" => {
+            arity(1)?;
+            opts.check_known(&["n", "offset"])?;
+            let n = opts.uint("n", 0)?;
+            if n == 0 {
+                return Err(bad(path, "option n (a positive integer) is required"));
+            }
+            input().list().gather_every(lit(n), lit(opts.uint("offset", 0)?))
         },
         "list.shift" => {
             arity(1)?;
