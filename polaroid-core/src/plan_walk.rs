@@ -120,6 +120,10 @@ fn walk_node(plan: &mut DslPlan, visit: &mut Visit<'_>) -> Result<(), CoreError>
         DslPlan::Union { inputs, .. } | DslPlan::HConcat { inputs, .. } | DslPlan::SinkMultiple { inputs } => {
             walk_all(inputs, visit)?
         },
+        DslPlan::MergeSorted { input_left, input_right, .. } => {
+            walk_arc(input_left, visit)?;
+            walk_arc(input_right, visit)?;
+        },
         DslPlan::ExtContext { input, contexts } => {
             walk_arc(input, visit)?;
             walk_all(contexts, visit)?;

@@ -318,6 +318,13 @@ impl Polaroid for PolaroidService {
         self.run(move |core, _| core.derive2(&ns, left, right, |l, r| transforms::join(l, r, &req))).await
     }
 
+    async fn merge_sorted(&self, request: Request<proto::MergeSortedRequest>) -> Result<Response<proto::HandleReply>, Status> {
+        let ns = namespace(&request)?;
+        let req = request.into_inner();
+        let (left, right) = (parse_id(&req.left)?, parse_id(&req.right)?);
+        self.run(move |core, _| core.derive2(&ns, left, right, |l, r| transforms::merge_sorted(l, r, &req))).await
+    }
+
     async fn sql(&self, request: Request<proto::SqlRequest>) -> Result<Response<proto::HandleReply>, Status> {
         let ns = namespace(&request)?;
         let req = request.into_inner();

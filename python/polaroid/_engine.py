@@ -443,6 +443,10 @@ class _Translator:
         frames = [self._input(i) for i in node.inputs]
         return concat(frames, how="horizontal" if strict else "horizontal_extend")
 
+    def _node_MergeSorted(self, node: Any) -> RemoteFrame:
+        # The server keeps the left frame's rows first among equal keys: one of the orders polars allows.
+        return self._input(node.input_left).merge_sorted(self._input(node.input_right), list(node.key))
+
     def _node_Join(self, node: Any) -> RemoteFrame:
         how, *rest = node.options
         if node.predicate is not None and how != ("Inner", "fused_predicate"):
@@ -760,6 +764,11 @@ class _Translator:
             return x.interpolate(str(args[0]))  # type: ignore[union-attr]
         elif name in _UNARY:
             return getattr(x, name)()
+        elif name == "to_physical":
+            if isinstance(self._dtype_of(inputs[0]), (pl.Categorical, pl.Enum)):
+                # A category's number is polars' own (a global string cache): the server's differs.
+                raise _unsupported("to_physical of a categorical")
+            return x.to_physical()  # type: ignore[union-attr]
         elif name == "set_sorted":
             return x  # type: ignore[return-value]  # a flag polars trusts; the values are the same
         elif name == "extend_constant":
@@ -911,6 +920,8 @@ class _Translator:
             return x.str.strip_prefix(affix) if name == "StripPrefix" else x.str.strip_suffix(affix)
         if name == "ToDecimal":
             return x.str.to_decimal(scale=args[0])
+        if name == "Normalize":
+            return x.str.normalize(str(args[0]).upper())
         if name in ("HexEncode", "Base64Encode"):
             return x.str.encode("hex" if name == "HexEncode" else "base64")
         if name in ("HexDecode", "Base64Decode"):

@@ -393,6 +393,9 @@ class Expr:
     def entropy(self, base: float = 2.718281828459045, *, normalize: bool = True) -> Expr:
         return self._fn("entropy", base=float(base), normalize=normalize)
     def rle(self) -> Expr: return self._fn("rle")
+    def to_physical(self) -> Expr:
+        """As polars': the values as stored (a date's day number, a datetime's integer count)."""
+        return self._fn("to_physical")
     def item(self, *, allow_empty: bool = False) -> Expr:
         """As polars': the one value (of a group); more than one is an error, none too unless allow_empty."""
         return self._fn("item", allow_empty=allow_empty)
@@ -630,6 +633,9 @@ class StringNamespace:
             return self._e._fn(name, affix)
         return self._e._fn(name, **{key: affix})
     def to_decimal(self, *, scale: int) -> Expr: return self._e._fn("str.to_decimal", scale=scale)
+    def normalize(self, form: str = "NFC") -> Expr:
+        """As polars': Unicode normalization (NFC, NFKC, NFD or NFKD)."""
+        return self._e._fn("str.normalize", form=form)
     def encode(self, encoding: str) -> Expr:
         """As polars': hex or base64 text of each string's bytes."""
         if encoding not in ("hex", "base64"):

@@ -222,6 +222,12 @@ class RemoteFrame:
         """As ``LazyFrame.rename``."""
         return self._derive(self._stub.Rename, pb.RenameRequest(handle=self._id, mapping=dict(mapping), strict=strict))
 
+    def merge_sorted(self, other: RemoteFrame, key: str | Sequence[str]) -> RemoteFrame:
+        """As ``LazyFrame.merge_sorted``: two frames of one schema, each sorted ascending by ``key``,
+        merged into one sorted frame; of rows with equal keys, this frame's come first."""
+        keys = [key] if isinstance(key, str) else list(key)
+        return self._derive(self._stub.MergeSorted, pb.MergeSortedRequest(left=self._id, right=other.id, key=keys))
+
     def join(self, other: RemoteFrame, on: IntoExpr | Sequence[IntoExpr] | None = None, how: str = "inner", *,
              left_on: IntoExpr | Sequence[IntoExpr] | None = None,
              right_on: IntoExpr | Sequence[IntoExpr] | None = None, suffix: str = "_right", validate: str = "m:m",

@@ -377,6 +377,19 @@ def test_join_options_and_concat_kinds_match_polars(client: pr.Client, data_dir:
         pr.concat([remote["a"], remote["a"]], how="sideways").collect()
 
 
+def test_merge_sorted_matches_a_hand_worked_merge(client: pr.Client) -> None:
+    # Two venues' ticks, each in time order; times 2 and 5 are in both.
+    left = pl.DataFrame({"ts": [1, 2, 5, 9], "venue": ["A"] * 4})
+    right = pl.DataFrame({"ts": [2, 3, 5, 5, 10], "venue": ["B"] * 5})
+    got = client.from_polars(left).merge_sorted(client.from_polars(right), key="ts").collect()
+    # Of equal times, the left frame's rows first.
+    want = pl.DataFrame({"ts": [1, 2, 2, 3, 5, 5, 5, 9, 10], "venue": list("AABBABBAB")})
+    assert_frame_equal(got, want)
+    assert_frame_equal(got.sort("ts", "venue"), left.merge_sorted(right, key="ts").sort("ts", "venue"))
+    with pytest.raises(pr.InvalidArgumentError, match="at least one key"):
+        client.from_polars(left).merge_sorted(client.from_polars(right), key=[]).collect()
+
+
 def test_join_asof_matches_polars(client: pr.Client, data_dir: Path) -> None:
     def query(scan, c):
         trades = scan("trades.parquet").filter(c("symbol").is_not_null()).sort("ts")
@@ -635,3 +648,4 @@ def test_a_handle_made_elsewhere_can_be_attached_and_is_not_dropped(server: Serv
         assert made.collect().height == 3
         with pytest.raises(pr.NotFoundError):
             maker.attach("0f8e6a3c-51b2-4c7d-9a10-2b3c4d5e6f70")
+

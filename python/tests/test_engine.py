@@ -264,6 +264,12 @@ def _more_functions(trades: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
             pl.col("price").sort_by("ts").first().alias("open"), pl.col("price").sort_by("ts").last().alias("close"),
             pl.col("venue").sort_by("size", "ts", descending=[True, False]).first().alias("biggest_at"))
                                     .sort("symbol"),
+        # Two symbols' trades, each in time order, merged into one time order.
+        "merge_sorted": trades.filter(pl.col("symbol") == "AAPL").sort("ts").merge_sorted(
+            trades.filter(pl.col("symbol") == "MSFT").sort("ts"), key="ts"),
+        "normalize_physical": trades.select(pl.col("venue").str.normalize("NFKD"),
+                                            pl.col("ts").to_physical().alias("ts_int"),
+                                            pl.col("ts").dt.date().to_physical().alias("day")),
         "side_by_side": pl.concat([trades.select("price").head(10), trades.select("size").tail(10)], how="horizontal"),
         "side_by_side_padded": pl.concat([trades.select("price").head(10), trades.select("venue").tail(4)],
                                          how="horizontal_extend"),
@@ -290,6 +296,10 @@ def test_what_cannot_be_translated_is_named_or_falls_back(client: pr.Client, dat
     lf = pl.scan_parquet(data_dir / "trades.parquet").select(pl.col("venue").str.json_decode(pl.String).alias("j"))
     with pytest.raises(pr.UnsupportedError, match="JsonDecode|string function"):
         lf.collect(engine=pr.Engine(client, root=data_dir))
+    # A category's number is polars' own.
+    codes = pl.scan_parquet(data_dir / "trades.parquet").select(pl.col("venue").cast(pl.Categorical).to_physical())
+    with pytest.raises(pr.UnsupportedError, match="to_physical of a categorical"):
+        codes.collect(engine=pr.Engine(client, root=data_dir))
     # Only a scan of files the server can read: a JSON scan is refused, and falls back.
     rounded = pl.scan_ndjson(_ndjson(data_dir)).select(pl.col("price").round(1), "symbol")
     with pytest.raises(pr.UnsupportedError, match="ndjson"):

@@ -492,6 +492,23 @@ impl RemoteFrame {
         self.client.frame(reply)
     }
 
+    /// This frame and `other`, both sorted ascending by `key`, merged into one
+    /// frame sorted by it (polars' `merge_sorted`; one schema). Of rows with
+    /// equal keys this frame's come first.
+    pub async fn merge_sorted(&self, other: &RemoteFrame, key: &[&str]) -> Result<RemoteFrame> {
+        if self.ships_plans() {
+            let op = format!("merge_sorted({}, key={key:?})", other.lineage());
+            return self.ship(self.lazy().merge_sorted(other.lazy(), key.iter().copied(), true)?, op).await;
+        }
+        let request = proto::MergeSortedRequest {
+            left: self.id().into(),
+            right: other.id().into(),
+            key: key.iter().map(|k| k.to_string()).collect(),
+        };
+        let reply = self.rpc().merge_sorted(self.client.request(request)).await?;
+        self.client.frame(reply)
+    }
+
     /// Join on key columns; `args.how` picks the kind (as-of options included).
     pub async fn join(&self, other: &RemoteFrame, left_on: &[&str], right_on: &[&str], args: JoinArgs) -> Result<RemoteFrame> {
         if self.ships_plans() {

@@ -443,6 +443,7 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
         FunctionExpr::Atan2 => all_inputs("arctan2", &[])?,
         FunctionExpr::RLE => simple("rle")?,
         FunctionExpr::RLEID => simple("rle_id")?,
+        FunctionExpr::ToPhysical => simple("to_physical")?,
         FunctionExpr::PeakMax => simple("peak_max")?,
         FunctionExpr::PeakMin => simple("peak_min")?,
         FunctionExpr::ArgWhere => simple("arg_where")?,
@@ -665,6 +666,15 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
             S::StripPrefix => all_inputs("str.strip_prefix", &[])?,
             S::ToDecimal { scale } => with("str.to_decimal", &[("scale", Value::Int64(*scale as i64))])?,
             S::HexEncode => simple("str.hex_encode")?,
+            S::Normalize { form } => {
+                let form = match form {
+                    UnicodeForm::NFC => "NFC",
+                    UnicodeForm::NFKC => "NFKC",
+                    UnicodeForm::NFD => "NFD",
+                    UnicodeForm::NFKD => "NFKD",
+                };
+                with("str.normalize", &[("form", Value::String(form.into()))])?
+            },
             S::Base64Encode => simple("str.base64_encode")?,
             S::HexDecode(strict) => with("str.hex_decode", &[("strict", Value::Boolean(*strict))])?,
             S::Base64Decode(strict) => with("str.base64_decode", &[("strict", Value::Boolean(*strict))])?,

@@ -465,6 +465,7 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
         "list.arg_max" => Some(|e| e.list().arg_max()),
         "list.drop_nulls" => Some(|e| e.list().drop_nulls()),
         "list.median" => Some(|e| e.list().median()),
+        "to_physical" => Some(|e| e.to_physical()),
         "sin" => Some(|e| e.sin()),
         "cos" => Some(|e| e.cos()),
         "tan" => Some(|e| e.tan()),
@@ -1257,6 +1258,19 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
                 return Err(bad(path, format!("scale {scale} is above 38")));
             }
             input().str().to_decimal(scale)
+        },
+        "str.normalize" => {
+            // Unicode normalization, as polars' str.normalize: form NFC (default), NFKC, NFD or NFKD.
+            arity(1)?;
+            opts.check_known(&["form"])?;
+            let form = match opts.string("form")?.as_deref().map(str::to_ascii_uppercase).as_deref() {
+                None | Some("NFC") => UnicodeForm::NFC,
+                Some("NFKC") => UnicodeForm::NFKC,
+                Some("NFD") => UnicodeForm::NFD,
+                Some("NFKD") => UnicodeForm::NFKD,
+                Some(other) => return Err(bad(path, format!("form {other:?} is not one of NFC, NFKC, NFD, NFKD"))),
+            };
+            input().str().normalize(form)
         },
         "str.hex_decode" | "str.base64_decode" => {
             // Into binary; strict: a value that is not valid in the encoding is an error (else null).

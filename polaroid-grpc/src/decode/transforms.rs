@@ -102,6 +102,15 @@ pub(crate) fn with_row_index(lf: LazyFrame, req: &proto::WithRowIndexRequest) ->
     Ok((lf.with_row_index(name, Some(offset)), format!("with_row_index({name}, {offset})")))
 }
 
+pub(crate) fn merge_sorted(left: LazyFrame, right: LazyFrame, req: &proto::MergeSortedRequest) -> Built {
+    if req.key.is_empty() {
+        return Err(invalid("merge_sorted needs at least one key column"));
+    }
+    let text = format!("merge_sorted(key=[{}])", names(&req.key));
+    // Equal keys keep the left frame's rows first: one answer, whatever the engine.
+    Ok((left.merge_sorted(right, req.key.iter().map(String::as_str), true)?, text))
+}
+
 fn join_where(left: LazyFrame, right: LazyFrame, req: &proto::JoinRequest) -> Built {
     if !req.left_on.is_empty() || !req.right_on.is_empty() {
         return Err(invalid("a `where` join takes predicates, not key columns"));

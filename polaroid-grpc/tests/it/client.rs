@@ -287,6 +287,8 @@ async fn new_functions_join_options_and_concat_kinds_match_polars() {
             col("symbol").str().hex_encode().alias("hex"),
             col("price").cast(DataType::String).str().to_decimal(3).alias("dec"),
             col("ts").dt().dst_offset().alias("dst"),
+            col("symbol").str().normalize(UnicodeForm::NFKD).alias("nfkd"),
+            col("ts").to_physical().alias("ts_int"),
         ]
     };
     let client = Client::connect(format!("http://{}", server.addr)).await.unwrap().with_shipping(Shipping::Expressions);
@@ -337,6 +339,14 @@ async fn new_functions_join_options_and_concat_kinds_match_polars() {
         assert!(got.equals_missing(&want), "{shipping:?}\n{got}\n{want}");
         let got = ra.concat(&[rb], ConcatHow::Diagonal).await.unwrap().fetch().await.unwrap();
         let want = concat_lf_diagonal([a.clone().lazy(), b.clone().lazy()], UnionArgs::default()).unwrap().collect().unwrap();
+        assert!(got.equals_missing(&want), "{shipping:?}\n{got}\n{want}");
+
+        // Two symbols' trades, each in time order, merged into one time order.
+        let of = |symbol: &str| local("trades.parquet").filter(col("symbol").eq(lit(symbol))).sort(["ts"], Default::default());
+        let (aapl, msft) = (client.remote(of("AAPL")).handle().await.unwrap(), client.remote(of("MSFT")).handle().await.unwrap());
+        let got = aapl.merge_sorted(&msft, &["ts"]).await.unwrap().fetch().await.unwrap();
+        let want = of("AAPL").merge_sorted(of("MSFT"), ["ts"], true).unwrap().collect().unwrap();
+        assert_eq!(got.column("symbol").unwrap().n_unique().unwrap(), 2, "{shipping:?}");
         assert!(got.equals_missing(&want), "{shipping:?}\n{got}\n{want}");
     }
     server.stop().await;

@@ -12,7 +12,7 @@ use polars::prelude::*;
 use tonic::transport::Channel;
 use tonic::Code;
 
-use crate::{assert_frames_close, fetch_all, sample_path, TestServer};
+use crate::{assert_frames_close, fetch_all, sample_path, upload, TestServer};
 
 // ---- tiny builders for proto expressions
 
@@ -679,5 +679,60 @@ async fn list_date_and_string_argument_functions_equal_polars() {
         assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
         assert!(err.message().contains(expected), "{expected}: {}", err.message());
     }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unicode_normalization_and_physical_values_equal_polars() {
+    let server = TestServer::with_sample().await;
+    let mut client = server.client().await;
+    // "e" + a combining acute accent; the "fi" ligature; a plain word.
+    let frame = df!(
+        "s" => ["Cafe\u{301}", "\u{fb01}x", "plain"],
+        "d" => [19_723i32, 1, -1]
+    )
+    .unwrap()
+    .lazy()
+    .with_column(col("d").cast(DataType::Date)) // 2024-01-01, 1970-01-02, 1969-12-31
+    .collect()
+    .unwrap();
+    let handle = upload(&mut client, "words", &frame, 1 << 20).await.unwrap().handle;
+    let form = |form: &str| [("form", Value::String(form.into()))];
+    let exprs = vec![
+        alias(f("str.normalize", vec![c("s")], &form("NFC")), "nfc"),
+        alias(f("str.normalize", vec![c("s")], &form("nfkc")), "nfkc"),
+        alias(f("str.normalize", vec![c("s")], &form("NFD")), "nfd"),
+        alias(f("str.normalize", vec![c("s")], &form("NFKD")), "nfkd"),
+        alias(f1("str.normalize", c("s")), "default"),
+        alias(f1("to_physical", c("d")), "days"),
+    ];
+    let remote = selected(&mut client, &handle, exprs).await;
+    // Worked by hand: NFC composes the accent (é is one char), NFKC also splits the ligature.
+    let expected = df!(
+        "nfc" => ["Caf\u{e9}", "\u{fb01}x", "plain"],
+        "nfkc" => ["Caf\u{e9}", "fix", "plain"],
+        "nfd" => ["Cafe\u{301}", "\u{fb01}x", "plain"],
+        "nfkd" => ["Cafe\u{301}", "fix", "plain"],
+        "default" => ["Caf\u{e9}", "\u{fb01}x", "plain"],
+        "days" => [19_723i32, 1, -1]
+    )
+    .unwrap();
+    assert!(remote.equals_missing(&expected), "{remote}\n{expected}");
+    let local = frame
+        .lazy()
+        .select([
+            col("s").str().normalize(UnicodeForm::NFC).alias("nfc"),
+            col("s").str().normalize(UnicodeForm::NFKC).alias("nfkc"),
+            col("s").str().normalize(UnicodeForm::NFD).alias("nfd"),
+            col("s").str().normalize(UnicodeForm::NFKD).alias("nfkd"),
+            col("s").str().normalize(UnicodeForm::NFC).alias("default"),
+            col("d").to_physical().alias("days"),
+        ])
+        .collect()
+        .unwrap();
+    assert!(remote.equals_missing(&local), "{remote}\n{local}");
+    let err = client.select(SelectRequest { handle, exprs: vec![f("str.normalize", vec![c("s")], &form("NFX"))] }).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    assert!(err.message().contains("form \"NFX\" is not one of NFC, NFKC, NFD, NFKD"), "{}", err.message());
     server.stop().await;
 }

@@ -785,6 +785,16 @@ class ConcatRequest(_message.Message):
     how: str
     def __init__(self, handles: _Optional[_Iterable[str]] = ..., how: _Optional[str] = ...) -> None: ...
 
+class MergeSortedRequest(_message.Message):
+    __slots__ = ("left", "right", "key")
+    LEFT_FIELD_NUMBER: _ClassVar[int]
+    RIGHT_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    left: str
+    right: str
+    key: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, left: _Optional[str] = ..., right: _Optional[str] = ..., key: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class AsofOptions(_message.Message):
     __slots__ = ("strategy", "left_by", "right_by", "tolerance_duration", "tolerance_number", "allow_exact_matches")
     STRATEGY_FIELD_NUMBER: _ClassVar[int]

@@ -125,6 +125,11 @@ class PolaroidStub:
                 request_serializer=polaroid_dot_v1_dot_polaroid__pb2.JoinRequest.SerializeToString,
                 response_deserializer=polaroid_dot_v1_dot_polaroid__pb2.HandleReply.FromString,
                 _registered_method=True)
+        self.MergeSorted = channel.unary_unary(
+                '/polaroid.v1.Polaroid/MergeSorted',
+                request_serializer=polaroid_dot_v1_dot_polaroid__pb2.MergeSortedRequest.SerializeToString,
+                response_deserializer=polaroid_dot_v1_dot_polaroid__pb2.HandleReply.FromString,
+                _registered_method=True)
         self.Ohlcv = channel.unary_unary(
                 '/polaroid.v1.Polaroid/Ohlcv',
                 request_serializer=polaroid_dot_v1_dot_polaroid__pb2.OhlcvRequest.SerializeToString,
@@ -339,6 +344,14 @@ class PolaroidServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def MergeSorted(self, request, context):
+        """Two handles sorted by the same key merged into one sorted frame
+        (polars' merge_sorted), e.g. two venues' ticks by time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Ohlcv(self, request, context):
         """Time series ----------------------------------------------------------
 
@@ -545,6 +558,11 @@ def add_PolaroidServicer_to_server(servicer, server):
             'Join': grpc.unary_unary_rpc_method_handler(
                     servicer.Join,
                     request_deserializer=polaroid_dot_v1_dot_polaroid__pb2.JoinRequest.FromString,
+                    response_serializer=polaroid_dot_v1_dot_polaroid__pb2.HandleReply.SerializeToString,
+            ),
+            'MergeSorted': grpc.unary_unary_rpc_method_handler(
+                    servicer.MergeSorted,
+                    request_deserializer=polaroid_dot_v1_dot_polaroid__pb2.MergeSortedRequest.FromString,
                     response_serializer=polaroid_dot_v1_dot_polaroid__pb2.HandleReply.SerializeToString,
             ),
             'Ohlcv': grpc.unary_unary_rpc_method_handler(
@@ -1104,6 +1122,33 @@ class Polaroid:
             target,
             '/polaroid.v1.Polaroid/Join',
             polaroid_dot_v1_dot_polaroid__pb2.JoinRequest.SerializeToString,
+            polaroid_dot_v1_dot_polaroid__pb2.HandleReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MergeSorted(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/polaroid.v1.Polaroid/MergeSorted',
+            polaroid_dot_v1_dot_polaroid__pb2.MergeSortedRequest.SerializeToString,
             polaroid_dot_v1_dot_polaroid__pb2.HandleReply.FromString,
             options,
             channel_credentials,
