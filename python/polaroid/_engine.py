@@ -461,17 +461,24 @@ class _Translator:
         if isinstance(how, tuple) and how[0] in ("IEJoin", "AsOf"):
             if nulls_equal or maintain_order not in (None, "none") or (how[0] == "AsOf" and coalesce is False):
                 raise _unsupported(f"a {how[0]} join with nulls_equal, maintain_order or coalesce=False")
-            left_on = [self._key(e) for e in node.left_on]
-            right_on = [self._key(e) for e in node.right_on]
         if isinstance(how, tuple) and how[0] == "IEJoin":
-            # left_on[i] <op i> right_on[i] for each inequality polars kept in the join.
+            # left_on[i] <op i> right_on[i] for each inequality polars kept in the join. A key that
+            # is an expression (a cast polars added to compare a decimal with a float) is computed
+            # as a column of its side first, and left out after.
             clashing = set(self._schema_of(node.input_left))
+            taken = clashing | set(self._schema_of(node.input_right))
+            left, left_on, left_tmp = self._keyed(left, node.left_on, "l", taken)
+            right, right_on, right_tmp = self._keyed(right, node.right_on, "r", taken)
             predicates = []
             for op, l_name, r_name in zip([op for op in how[1:3] if op is not None], left_on, right_on):
                 r_name = r_name + suffix if r_name in clashing else r_name
                 predicates.append(getattr(col(l_name), _BINARY[_enum_name(op)])(col(r_name)))
             joined = left.join_where(right, *predicates, suffix=suffix)
+            if left_tmp or right_tmp:
+                joined = joined.select(list(self.nt.get_schema()))  # the join's own columns: no added keys
         elif isinstance(how, tuple) and how[0] == "AsOf":
+            left_on = [self._key(e) for e in node.left_on]
+            right_on = [self._key(e) for e in node.right_on]
             _, strategy, tolerance, tolerance_str, left_by, right_by = how[:6]
             joined = left.join_asof(right, left_on=left_on[0], right_on=right_on[0], by_left=left_by,
                                     by_right=right_by, strategy=str(strategy).lower(), suffix=suffix,
@@ -493,6 +500,25 @@ class _Translator:
                 # join_where's equalities became the keys; the rest filters the pairs (by output names).
                 joined = joined.filter(self.expr(node.predicate.node))
         return self._sliced(joined, rest[1] if len(rest) > 1 else None)
+
+    def _keyed(self, frame: RemoteFrame, keys: list[Any], side: str,
+               taken: set[str]) -> tuple[RemoteFrame, list[str], list[str]]:
+        """Each join key as a column name of ``frame``: expressions become new columns (named apart from
+        ``taken``), which the caller leaves out after the join."""
+        names, added, exprs = [], [], []
+        for i, e in enumerate(keys):
+            view = self.nt.view_expression(e.node)
+            if type(view).__name__ == "Column":
+                names.append(view.name)
+                continue
+            name = f"__polaroid_{side}{i}"
+            while name in taken:
+                name += "_"
+            taken.add(name)
+            names.append(name)
+            added.append(name)
+            exprs.append(self.expr(e.node).alias(name))
+        return (frame.with_columns(*exprs) if exprs else frame), names, added
 
     def _key(self, e: Any) -> str:
         view = self.nt.view_expression(e.node)

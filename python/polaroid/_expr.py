@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
+import decimal
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Union
@@ -111,6 +112,13 @@ def to_literal(value: Any, dtype: Any = None) -> pb.Literal:
                                                unit=pb.TIME_UNIT_MICROSECONDS))
     elif isinstance(value, dt.time):
         out.time = ((value.hour * 60 + value.minute) * 60 + value.second) * 1_000_000_000 + value.microsecond * 1000
+    elif isinstance(value, decimal.Decimal):
+        # Exact text, cast on the server to the decimal type (the value's own digits unless dtype says).
+        if not value.is_finite():
+            raise ValueError(f"a Decimal literal must be finite, not {value}")
+        out.string = builtins.format(value, "f")
+        if dtype is None:
+            dtype = pl.Decimal(38, max(0, -int(value.as_tuple().exponent)))
     else:
         raise TypeError(f"polaroid cannot send a literal of type {type(value).__name__}")
     if dtype is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
@@ -648,4 +649,19 @@ def test_a_handle_made_elsewhere_can_be_attached_and_is_not_dropped(server: Serv
         assert made.collect().height == 3
         with pytest.raises(pr.NotFoundError):
             maker.attach("0f8e6a3c-51b2-4c7d-9a10-2b3c4d5e6f70")
+
+
+def test_decimal_literals_match_polars(client: pr.Client) -> None:
+    df = pl.DataFrame({"px": [Decimal("10.25"), Decimal("3.10"), None]}, schema={"px": pl.Decimal(15, 2)})
+    got = client.from_polars(df).select((pr.col("px") * pr.lit(Decimal("1.5"))).alias("x"),
+                                        (pr.col("px") - pr.lit(Decimal("0.125"))).alias("y"),
+                                        (pr.col("px") > pr.lit(Decimal("5"))).alias("z")).collect()
+    want = df.select((pl.col("px") * pl.lit(Decimal("1.5"))).alias("x"),
+                     (pl.col("px") - pl.lit(Decimal("0.125"))).alias("y"),
+                     (pl.col("px") > pl.lit(Decimal("5"))).alias("z"))
+    assert_frame_equal(got, want)
+    # Worked by hand: 10.25 * 1.5 = 15.375, kept at the wider scale (2) as polars rounds it.
+    assert got["x"].to_list()[:2] == [Decimal("15.38"), Decimal("4.65")]
+    with pytest.raises(ValueError, match="finite"):
+        pr.lit(Decimal("NaN"))
 
