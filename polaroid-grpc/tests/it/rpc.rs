@@ -215,3 +215,54 @@ async fn a_fetch_dropped_halfway_stops_its_work() {
     }
     server.stop().await;
 }
+
+/// Patch 0017: a subquery compared with a value is its one value (SQL's
+/// scalar subquery), in WHERE and HAVING.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scalar_subqueries_in_where_and_having_are_their_one_value() {
+    let server = TestServer::with_sample().await;
+    let mut client = server.client().await;
+    let trades = client.scan(scan("trades.parquet")).await.unwrap().into_inner().info.unwrap().handle;
+    let tables = HashMap::from([("trades".to_string(), trades)]);
+    let mut run = async |query: &str| -> Result<DataFrame, tonic::Status> {
+        let request = SqlRequest { tables: tables.clone(), query: query.into(), distributed: false };
+        let handle = client.sql(request).await?.into_inner().info.unwrap().handle;
+        let mut stream = client.fetch(fetch(&handle)).await?.into_inner();
+        let mut messages = Vec::new();
+        while let Some(m) = stream.message().await? {
+            messages.push(m);
+        }
+        Ok(polaroid_grpc::decode_ipc_stream(messages).unwrap())
+    };
+    let local = local_trades();
+
+    let above = run("SELECT COUNT(*) AS n FROM trades WHERE price > (SELECT AVG(price) FROM trades)").await.unwrap();
+    let want = local.clone().lazy().filter(col("price").gt(col("price").mean())).collect().unwrap().height();
+    assert!(want > 0 && want < local.height());
+    assert_eq!(above.column("n").unwrap().get(0).unwrap().extract::<u64>(), Some(want as u64));
+
+    let top = run("SELECT price FROM trades WHERE price = (SELECT MAX(price) FROM trades)").await.unwrap();
+    let want = local.clone().lazy().filter(col("price").eq(col("price").max())).select([col("price")]).collect().unwrap();
+    assert!(top.height() > 0 && top.equals_missing(&want), "{top}\n{want}");
+
+    // Worked by hand from the sample's counts (AAPL 24,000, AMZN 16,000, MSFT 20,000,
+    // NVDA 30,000, TSLA 22,000 of 112,000): above a fifth of all trades.
+    let busy = run("SELECT symbol, COUNT(*) AS n FROM trades GROUP BY symbol \
+                    HAVING COUNT(*) > (SELECT COUNT(*) / 5 FROM trades) ORDER BY symbol")
+        .await
+        .unwrap();
+    let busy = busy.lazy().with_column(col("n").cast(DataType::Int64)).collect().unwrap();
+    let want = df!("symbol" => ["AAPL", "NVDA"], "n" => [24_000i64, 30_000]).unwrap();
+    assert!(busy.equals_missing(&want), "{busy}");
+
+    // No row: null, so nothing compares true. More than one: an error, as in SQL.
+    let none = run("SELECT * FROM trades WHERE price > (SELECT price FROM trades WHERE symbol = 'NONE')").await.unwrap();
+    assert_eq!(none.height(), 0);
+    let err = run("SELECT * FROM trades WHERE price > (SELECT price FROM trades)").await.unwrap_err();
+    assert!(err.message().contains("expected no or a single value"), "{err:?}");
+    // In the SELECT list nothing runs it: refused by name (it once reached an unreachable!()).
+    let err = run("SELECT price - (SELECT AVG(price) FROM trades) FROM trades").await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
+    assert!(err.message().contains("subqueries in the SELECT list are not supported"), "{err:?}");
+    server.stop().await;
+}
