@@ -523,7 +523,7 @@ class _Translator:
     def _key(self, e: Any) -> str:
         view = self.nt.view_expression(e.node)
         if type(view).__name__ != "Column":
-            raise _unsupported("an as-of or range join on an expression (only on columns)")
+            raise _unsupported("an as-of join on an expression (only on columns)")
         return view.name
 
     def _key_expr(self, e: Any) -> str | Expr:
