@@ -399,17 +399,9 @@ class _Translator:
 
     def _node_Sort(self, node: Any) -> RemoteFrame:
         maintain_order, nulls_last, descending = node.sort_options[:3]
-        keys, computed = [], []
-        for i, e in enumerate(node.by_column):
-            view = self.nt.view_expression(e.node)
-            if type(view).__name__ == "Column":
-                keys.append(view.name)
-            else:  # the server sorts by columns: an expression becomes one for the sort
-                keys.append(f"__polaroid_sort_key_{i}")
-                computed.append(self.expr(e.node).alias(keys[-1]))
-        frame = self._input(node.input)
-        if computed:
-            frame = frame.with_columns(computed)
+        # The server sorts by columns: an expression becomes one for the sort.
+        frame, keys, computed = self._keyed(self._input(node.input), node.by_column, "sort_key_",
+                                            set(self._schema_of(node.input)))
         frame = frame.sort(keys, descending=list(descending), nulls_last=list(nulls_last),
                            maintain_order=maintain_order)
         if computed:
@@ -501,17 +493,17 @@ class _Translator:
                 joined = joined.filter(self.expr(node.predicate.node))
         return self._sliced(joined, rest[1] if len(rest) > 1 else None)
 
-    def _keyed(self, frame: RemoteFrame, keys: list[Any], side: str,
+    def _keyed(self, frame: RemoteFrame, keys: list[Any], prefix: str,
                taken: set[str]) -> tuple[RemoteFrame, list[str], list[str]]:
-        """Each join key as a column name of ``frame``: expressions become new columns (named apart from
-        ``taken``), which the caller leaves out after the join."""
+        """Each sort or join key as a column name of ``frame``: expressions become new columns (named
+        apart from ``taken``), which the caller leaves out after."""
         names, added, exprs = [], [], []
         for i, e in enumerate(keys):
             view = self.nt.view_expression(e.node)
             if type(view).__name__ == "Column":
                 names.append(view.name)
                 continue
-            name = f"__polaroid_{side}{i}"
+            name = f"__polaroid_{prefix}{i}"
             while name in taken:
                 name += "_"
             taken.add(name)
