@@ -9,6 +9,7 @@ use polars::prelude::*;
 use polars::error::abort::{QueryStopSignal, is_query_stopped, with_query_stop_signal};
 
 use crate::error::CoreError;
+use crate::memory_guard;
 use crate::slots::CancelToken;
 
 /// Run polars work that stops once `cancel` fires.
@@ -18,11 +19,16 @@ use crate::slots::CancelToken;
 /// polled, so a query stops within a morsel of the client leaving, even one
 /// that outputs nothing for minutes (an aggregation, a filtered cross join).
 /// The abort unwinds out of polars and becomes CANCELLED here.
+///
+/// It also stops when the server's memory passes its limit while it runs
+/// (see [`crate::memory_guard`]): RESOURCE_EXHAUSTED then.
 pub(crate) fn stoppable<T>(cancel: &CancelToken, work: impl FnOnce() -> Result<T, CoreError>) -> Result<T, CoreError> {
     let token = cancel.clone();
-    let signal: QueryStopSignal = Arc::new(move || token.is_cancelled());
+    let mark = memory_guard::mark();
+    let signal: QueryStopSignal = Arc::new(move || token.is_cancelled() || memory_guard::tripped_since(mark));
     match std::panic::catch_unwind(AssertUnwindSafe(|| with_query_stop_signal(signal, work))) {
         Ok(done) => done,
+        Err(panic) if is_query_stopped(&*panic) && memory_guard::tripped_since(mark) => Err(memory_guard::over_limit()),
         Err(panic) if is_query_stopped(&*panic) => Err(gone()),
         Err(panic) => std::panic::resume_unwind(panic),
     }

@@ -30,6 +30,7 @@ pub mod distributed;
 pub mod error;
 pub mod ipc;
 pub mod live_bars;
+pub mod memory_guard;
 pub mod metrics;
 mod plan_walk;
 pub mod result_files;

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use polaroid_core::{Core, Namespace};
+use polaroid_core::{memory_guard, Core, Namespace};
 use polaroid_sources::{read_sources_file, Sources};
 use polaroid_grpc::{sample, serve_core, ServerConfig, SlotConfig};
 use tracing_subscriber::EnvFilter;
@@ -43,6 +43,11 @@ struct Args {
     /// Memory budget for materialized frames held in handles (e.g. 4GiB, 512MiB).
     #[arg(long, env = "POLAROID_MEMORY_LIMIT", default_value = "4GiB")]
     memory_limit: bytesize::ByteSize,
+    /// Resident memory past which the server stops its running queries
+    /// (RESOURCE_EXHAUSTED) rather than let a runaway plan take the machine's
+    /// memory, e.g. 16GiB. Default: 80% of the machine's memory; 0 turns it off.
+    #[arg(long, env = "POLAROID_QUERY_MEMORY_LIMIT")]
+    query_memory_limit: Option<bytesize::ByteSize>,
     /// Largest gRPC message accepted or sent (e.g. 2MiB).
     #[arg(long, env = "POLAROID_MAX_MESSAGE_SIZE", default_value = "2MiB")]
     max_message_size: bytesize::ByteSize,
@@ -119,6 +124,13 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         auth_tokens: args.auth_token.into_iter().filter(|t| !t.is_empty()).collect(),
     };
     let core = Core::new(config.core()).map_err(|e| format!("data directory {}: {e}", config.data_dir.display()))?;
+    let query_memory_limit = match args.query_memory_limit {
+        Some(limit) => limit.as_u64(),
+        None => memory_guard::total_memory().map_or(0, |total| total / 5 * 4),
+    };
+    if query_memory_limit > 0 && memory_guard::watch(query_memory_limit) {
+        tracing::info!(bytes = query_memory_limit, "queries stop while resident memory is over this limit");
+    }
     #[cfg(feature = "distributed")]
     {
         use polaroid_distributed::{BallistaEngine, Cluster};

@@ -665,3 +665,18 @@ def test_decimal_literals_match_polars(client: pr.Client) -> None:
     with pytest.raises(ValueError, match="finite"):
         pr.lit(Decimal("NaN"))
 
+
+
+def test_a_runaway_query_is_stopped_and_the_server_stays_up(data_dir: Path) -> None:
+    server = Server(data_dir, "--query-memory-limit", "1GiB")
+    try:
+        client = pr.Client(server.target)
+        trades = client.scan_parquet("trades.parquet")
+        # Every pair of the 20,000 trades, sorted: 400M rows, gigabytes before the limit stops it.
+        runaway = client.sql("SELECT a.price + b.price AS s FROM trades a, trades b ORDER BY s", trades=trades)
+        with pytest.raises(pr.ResourceExhaustedError, match="memory passed its query limit of 1073741824 bytes"):
+            runaway.collect()
+        counted = client.sql("SELECT count(*) AS n FROM trades", trades=trades).collect()
+        assert counted["n"].to_list() == [20_000]
+    finally:
+        server.stop()
