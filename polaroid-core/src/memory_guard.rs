@@ -24,7 +24,7 @@ use crate::error::CoreError;
 /// Growth over the lowest resident size since the last stop that stops queries again.
 const GROWTH: u64 = 64 << 20;
 
-/// How many samples have found the memory over the limit.
+/// How many times running queries were told to stop (over the limit, and growing).
 static TRIPS: AtomicU64 = AtomicU64::new(0);
 static LIMIT: OnceLock<u64> = OnceLock::new();
 
@@ -70,16 +70,18 @@ pub(crate) fn over_limit() -> CoreError {
 
 /// The process's resident set size (VmRSS of /proc/self/status).
 pub fn resident_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
+    proc_kib("/proc/self/status", "VmRSS:")
 }
 
 /// The machine's memory (MemTotal of /proc/meminfo).
 pub fn total_memory() -> Option<u64> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+    proc_kib("/proc/meminfo", "MemTotal:")
+}
+
+/// A `key  N kB` line of a /proc file, in bytes.
+fn proc_kib(path: &str, key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let line = text.lines().find(|l| l.starts_with(key))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
 }
