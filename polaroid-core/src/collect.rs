@@ -122,3 +122,41 @@ fn collect_in_memory(lf: LazyFrame, budget: u64, cancel: &CancelToken) -> Result
     }
     Ok(df)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Patch 0019: polars' order simplifier left a ternary's mask out of the
+    /// order of its output, so a select of `when(mask).then(lit).otherwise(lit)`
+    /// alone told the batch sink its rows had no order, and they came back in
+    /// the order the morsels finished (a third of runs, two cores). The
+    /// in-memory engine, which does not sink batches, is the oracle.
+    #[test]
+    fn a_when_then_of_literals_keeps_its_rows_in_order() {
+        // Sizes from a xorshift: no order in them for a wrong answer to hide in.
+        let mut x = 88172645463325252u64;
+        let sizes: Vec<i64> = (0..112_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x % 1000) as i64
+            })
+            .collect();
+        let df = df!("size" => sizes).unwrap();
+        let shapes = [
+            when(col("size").lt(lit(100))).then(lit("s")).when(col("size").lt(lit(300))).then(lit("m")).otherwise(lit("l")),
+            when(col("size").lt(lit(100))).then(lit("s")).otherwise(lit("l")),
+            when(col("size").lt(lit(100))).then(lit(1)).when(col("size").lt(lit(300))).then(lit(2)).otherwise(lit(3)),
+        ];
+        for shape in shapes {
+            let lf = df.clone().lazy().select([shape.alias("b")]);
+            let want = lf.clone().collect_with_engine(Engine::InMemory).unwrap().unwrap_single();
+            for run in 0..30 {
+                let got = collect_batches(lf.clone(), u64::MAX, &CancelToken::default()).unwrap();
+                assert!(got.equals(&want), "run {run} of {:?}: rows out of order", lf.describe_plan());
+            }
+        }
+    }
+}

@@ -72,6 +72,9 @@ def _more_functions(trades: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
                                                       pl.col("price").arg_max().alias("at"),
                                                       (pl.col("price") > 300).any().alias("big"),
                                                       (pl.col("price") > 0).all().alias("positive")).sort("symbol"),
+        # Only the mask orders these rows (patch 0019): the server's batch sink kept them in order.
+        "literal_branches": trades.select(pl.when(pl.col("size") < 100).then(pl.lit("s"))
+                                          .when(pl.col("size") < 300).then(pl.lit("m")).otherwise(pl.lit("l"))),
         "row_count_only": trades.select(pl.len()),
         # count() leaves nulls out, len() counts them: the visitor tells them apart by an option.
         "count_and_len": trades.group_by("symbol").agg(pl.col("size").count().alias("count"),
