@@ -288,6 +288,10 @@ impl Polaroid for PolaroidService {
         self.transform(request, |r| &r.handle, transforms::drop_nulls).await
     }
 
+    async fn drop_columns(&self, request: Request<proto::DropColumnsRequest>) -> Result<Response<proto::HandleReply>, Status> {
+        self.transform(request, |r| &r.handle, transforms::drop_columns).await
+    }
+
     async fn rename(&self, request: Request<proto::RenameRequest>) -> Result<Response<proto::HandleReply>, Status> {
         self.transform(request, |r| &r.handle, transforms::rename).await
     }

@@ -57,6 +57,18 @@ def _widens(source: Any, target: Any) -> bool:
     return source == pl.Float32 and target == pl.Float64
 
 
+def _project(frame: RemoteFrame, columns: list[str]) -> RemoteFrame:
+    """polars' projection of a plan's node to ``columns``.
+
+    polars projects no column where only the row count is used
+    (`filter(...).select(pl.len())`); the frame then stays whole: the nodes
+    above read none of its columns, and the server's own optimizer prunes
+    them again. (A select of nothing, or dropping every column, would be an
+    empty frame of no rows on the server's polars.)
+    """
+    return frame.select(columns) if columns else frame
+
+
 def _duration_text(window: Any) -> str:
     """polars' Duration, as the visitor shows it (months, weeks, days, ns, counts rows, negative), as text."""
     months, weeks, days, ns, rows, negative = window
@@ -306,10 +318,7 @@ class _Translator:
             columns = list(opts.with_columns)
             if opts.row_index is not None and opts.row_index[0] not in columns:
                 columns.insert(0, opts.row_index[0])  # the projection names the file's columns only
-            frame = frame.select(columns)
-        # An empty projection (only the row count is used, as by pl.len()) keeps
-        # every column: the nodes above read none, and the server has no
-        # zero-column select.
+            frame = _project(frame, columns)
         return frame
 
     def _csv_scan(self, source: str | list[str], options_json: str, columns: dict[str, Any],
@@ -376,7 +385,7 @@ class _Translator:
         return self._input(node.input).with_columns(self.named(node.exprs))
 
     def _node_SimpleProjection(self, node: Any) -> RemoteFrame:
-        return self._input(node.input).select(list(self.nt.get_schema()))
+        return _project(self._input(node.input), list(self.nt.get_schema()))
 
     def _node_GroupBy(self, node: Any) -> RemoteFrame:
         frame = self._input(node.input)

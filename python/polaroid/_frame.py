@@ -198,6 +198,13 @@ class RemoteFrame:
         """As ``LazyFrame.drop_nulls``."""
         return self._derive(self._stub.DropNulls, pb.DropNullsRequest(handle=self._id, subset=_names(subset)))
 
+    def drop_columns(self, columns: str | Sequence[str], *more_columns: str, strict: bool = True) -> RemoteFrame:
+        """As ``LazyFrame.drop`` (``drop()`` here releases the handle): every row
+        stays; dropping every column leaves no column and the same height.
+        ``strict=False`` skips names the frame does not have."""
+        request = pb.DropColumnsRequest(handle=self._id, columns=[*_names(columns), *more_columns], strict=strict)
+        return self._derive(self._stub.DropColumns, request)
+
     def explode(self, columns: str | Sequence[str], *more_columns: str, empty_as_null: bool = False,
                 keep_nulls: bool = True) -> RemoteFrame:
         """As ``LazyFrame.explode`` (by column names)."""

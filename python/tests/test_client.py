@@ -258,6 +258,12 @@ def test_cross_join_and_concat_and_slices(client: pr.Client, data_dir: Path) -> 
                        want.select("symbol").unique(maintain_order=True))
     assert_frame_equal(trades.drop_nulls(["size"]).collect(), want.drop_nulls(["size"]))
     assert_frame_equal(trades.rename({"price": "px"}).collect(), want.rename({"price": "px"}))
+    assert_frame_equal(trades.drop_columns("price", "venue").collect(), want.drop("price", "venue"))
+    assert_frame_equal(trades.drop_columns(["price", "nope"], strict=False).collect(), want.drop("price"))
+    with pytest.raises(pr.InvalidArgumentError, match="nope"):
+        trades.drop_columns("nope").collect()
+    with pytest.raises(pr.InvalidArgumentError, match="every column"):  # the server's polars would answer no rows
+        trades.drop_columns(want.columns)
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # polars 2.1 prefers bin_intervals to cut

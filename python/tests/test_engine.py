@@ -76,6 +76,9 @@ def _more_functions(trades: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
         "literal_branches": trades.select(pl.when(pl.col("size") < 100).then(pl.lit("s"))
                                           .when(pl.col("size") < 300).then(pl.lit("m")).otherwise(pl.lit("l"))),
         "row_count_only": trades.select(pl.len()),
+        # polars projects no column under a count of filtered rows: the server drops them all, keeping the rows.
+        "filtered_row_count": trades.filter(pl.col("size") > 300).select(pl.len()),
+        "count_after_drop_nulls": trades.drop_nulls(subset=["size"]).select(pl.len().alias("n")),
         # count() leaves nulls out, len() counts them: the visitor tells them apart by an option.
         "count_and_len": trades.group_by("symbol").agg(pl.col("size").count().alias("count"),
                                                        pl.col("size").len().alias("len")).sort("symbol"),

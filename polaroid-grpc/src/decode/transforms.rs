@@ -64,6 +64,21 @@ pub(crate) fn drop_nulls(lf: LazyFrame, req: &proto::DropNullsRequest) -> Built 
     Ok((lf.drop_nulls(subset), format!("drop_nulls({})", names(&req.subset))))
 }
 
+pub(crate) fn drop_columns(mut lf: LazyFrame, req: &proto::DropColumnsRequest) -> Built {
+    // polars 2 keeps the rows of a frame whose every column is dropped; this
+    // release's plan becomes an empty frame instead, so that answer would be
+    // zero rows: refused rather than wrong.
+    if lf.collect_schema()?.iter_names().all(|name| req.columns.iter().any(|c| c == name.as_str())) {
+        return Err(invalid(
+            "drop_columns would drop every column, which this server's polars answers with no rows \
+             (polars 2 keeps the height); keep a column, or count rows with select(len())",
+        ));
+    }
+    let columns: Arc<[PlSmallStr]> = req.columns.iter().map(PlSmallStr::from).collect();
+    let text = format!("drop({})", names(&req.columns));
+    Ok((lf.drop(Selector::ByName { names: columns, strict: req.strict }), text))
+}
+
 pub(crate) fn rename(lf: LazyFrame, req: &proto::RenameRequest) -> Built {
     if req.mapping.is_empty() {
         return Err(invalid("rename needs at least one `old -> new` pair in `mapping`"));

@@ -736,3 +736,39 @@ async fn unicode_normalization_and_physical_values_equal_polars() {
     assert_refused(&mut client, &handle, bad).await;
     server.stop().await;
 }
+
+/// DropColumns is polars' drop: the rows stay. A missing name is an error
+/// unless `strict` is off; dropping every column is refused by name (this
+/// polars release plans it as an empty frame, zero rows, where polars 2
+/// keeps the height).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drop_columns_keeps_the_rows() {
+    let server = TestServer::with_sample().await;
+    let mut client = server.client().await;
+    let t = trades(&mut client).await;
+    let drop = |columns: &[&str], strict: bool| proto::DropColumnsRequest {
+        handle: t.clone(),
+        columns: columns.iter().map(|c| c.to_string()).collect(),
+        strict,
+    };
+    let local_drop = |columns: &[&str]| {
+        let names: Arc<[PlSmallStr]> = columns.iter().map(|c| PlSmallStr::from(*c)).collect();
+        local_trades().drop(Selector::ByName { names, strict: true }).collect().unwrap()
+    };
+
+    let some = client.drop_columns(drop(&["price", "symbol"], true)).await.unwrap().into_inner().info.unwrap().handle;
+    let got = fetch(&mut client, some).await;
+    assert!(got.height() > 0 && got.get_column_names().iter().all(|n| *n != "price" && *n != "symbol"));
+    assert!(got.equals_missing(&local_drop(&["price", "symbol"])));
+
+    let err = client.drop_columns(drop(&["price", "no_such_column"], true)).await.map(|_| ()).unwrap_err();
+    assert!(err.message().contains("no_such_column"), "{err:?}");
+    let lenient = client.drop_columns(drop(&["price", "no_such_column"], false)).await.unwrap().into_inner().info.unwrap().handle;
+    assert!(fetch(&mut client, lenient).await.equals_missing(&local_drop(&["price"])));
+
+    let columns: Vec<String> = local_trades().collect_schema().unwrap().iter_names().map(|n| n.to_string()).collect();
+    let every: Vec<&str> = columns.iter().map(String::as_str).collect();
+    let err = client.drop_columns(drop(&every, true)).await.map(|_| ()).unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    assert!(err.message().contains("every column"), "{err:?}");
+}

@@ -724,6 +724,16 @@ class DropNullsRequest(_message.Message):
     subset: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, handle: _Optional[str] = ..., subset: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class DropColumnsRequest(_message.Message):
+    __slots__ = ("handle", "columns", "strict")
+    HANDLE_FIELD_NUMBER: _ClassVar[int]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    STRICT_FIELD_NUMBER: _ClassVar[int]
+    handle: str
+    columns: _containers.RepeatedScalarFieldContainer[str]
+    strict: bool
+    def __init__(self, handle: _Optional[str] = ..., columns: _Optional[_Iterable[str]] = ..., strict: _Optional[bool] = ...) -> None: ...
+
 class ExplodeRequest(_message.Message):
     __slots__ = ("handle", "columns", "empty_as_null", "keep_nulls")
     HANDLE_FIELD_NUMBER: _ClassVar[int]

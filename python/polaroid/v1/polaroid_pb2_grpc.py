@@ -100,6 +100,11 @@ class PolaroidStub:
                 request_serializer=polaroid_dot_v1_dot_polaroid__pb2.RenameRequest.SerializeToString,
                 response_deserializer=polaroid_dot_v1_dot_polaroid__pb2.HandleReply.FromString,
                 _registered_method=True)
+        self.DropColumns = channel.unary_unary(
+                '/polaroid.v1.Polaroid/DropColumns',
+                request_serializer=polaroid_dot_v1_dot_polaroid__pb2.DropColumnsRequest.SerializeToString,
+                response_deserializer=polaroid_dot_v1_dot_polaroid__pb2.HandleReply.FromString,
+                _registered_method=True)
         self.Explode = channel.unary_unary(
                 '/polaroid.v1.Polaroid/Explode',
                 request_serializer=polaroid_dot_v1_dot_polaroid__pb2.ExplodeRequest.SerializeToString,
@@ -305,6 +310,14 @@ class PolaroidServicer:
 
     def Rename(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DropColumns(self, request, context):
+        """Leave columns out and keep the rows (polars' drop): dropping every
+        column leaves a frame of no columns with the same height.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -533,6 +546,11 @@ def add_PolaroidServicer_to_server(servicer, server):
             'Rename': grpc.unary_unary_rpc_method_handler(
                     servicer.Rename,
                     request_deserializer=polaroid_dot_v1_dot_polaroid__pb2.RenameRequest.FromString,
+                    response_serializer=polaroid_dot_v1_dot_polaroid__pb2.HandleReply.SerializeToString,
+            ),
+            'DropColumns': grpc.unary_unary_rpc_method_handler(
+                    servicer.DropColumns,
+                    request_deserializer=polaroid_dot_v1_dot_polaroid__pb2.DropColumnsRequest.FromString,
                     response_serializer=polaroid_dot_v1_dot_polaroid__pb2.HandleReply.SerializeToString,
             ),
             'Explode': grpc.unary_unary_rpc_method_handler(
@@ -987,6 +1005,33 @@ class Polaroid:
             target,
             '/polaroid.v1.Polaroid/Rename',
             polaroid_dot_v1_dot_polaroid__pb2.RenameRequest.SerializeToString,
+            polaroid_dot_v1_dot_polaroid__pb2.HandleReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DropColumns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/polaroid.v1.Polaroid/DropColumns',
+            polaroid_dot_v1_dot_polaroid__pb2.DropColumnsRequest.SerializeToString,
             polaroid_dot_v1_dot_polaroid__pb2.HandleReply.FromString,
             options,
             channel_credentials,
