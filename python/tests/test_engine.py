@@ -75,6 +75,10 @@ def _more_functions(trades: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
         # Only the mask orders these rows (patch 0019): the server's batch sink kept them in order.
         "literal_branches": trades.select(pl.when(pl.col("size") < 100).then(pl.lit("s"))
                                           .when(pl.col("size") < 300).then(pl.lit("m")).otherwise(pl.lit("l"))),
+        # A literal clipped by columns is one value per row (patch 0020), as in polars.
+        "clip_a_literal": trades.select(pl.lit(200.0).clip(pl.col("price") - 10, pl.col("price") + 10).alias("both"),
+                                        pl.lit(250.0).clip(lower_bound=pl.col("price")).alias("lo"),
+                                        pl.lit(250.0).clip(upper_bound=pl.col("price")).alias("hi")),
         "row_count_only": trades.select(pl.len()),
         # polars projects no column under a count of filtered rows: the server drops them all, keeping the rows.
         "filtered_row_count": trades.filter(pl.col("size") > 300).select(pl.len()),
