@@ -709,6 +709,7 @@ class _Translator:
                 other = self._literal_arg(inputs[1]) if type(view).__name__ == "Literal" else self.expr(inputs[1])
                 return x.is_in(other, nulls_equal=bool(args[0]))  # type: ignore[union-attr]
             simple = {"IsNull": "is_null", "IsNotNull": "is_not_null", "IsNan": "is_nan", "IsNotNan": "is_not_nan",
+                      "IsInfinite": "is_infinite", "IsFinite": "is_finite",
                       "Not": "__invert__", "IsDuplicated": "is_duplicated", "IsUnique": "is_unique",
                       "IsFirstDistinct": "is_first_distinct", "IsLastDistinct": "is_last_distinct"}
             if name in simple:
@@ -816,6 +817,11 @@ class _Translator:
             return pr_expr.arctan2(x, self.expr(inputs[1]))  # type: ignore[arg-type]
         elif name == "argwhere":
             return pr_expr.arg_where(x)  # type: ignore[arg-type]
+        elif name == "skew":
+            return x.skew(bias=bool(args[0]))  # type: ignore[union-attr]
+        elif name == "kurtosis":
+            fisher, bias = args
+            return x.kurtosis(fisher=bool(fisher), bias=bool(bias))  # type: ignore[union-attr]
         elif name == "entropy":
             base, normalize = args
             return x.entropy(base, normalize=bool(normalize))  # type: ignore[union-attr]
@@ -893,7 +899,7 @@ class _Translator:
             return getattr(x, name)(n)
         elif name == "fill_null":
             return x.fill_null(self.expr(inputs[1]))  # type: ignore[union-attr]
-        elif name in ("abs", "sqrt", "exp", "reverse"):
+        elif name in ("abs", "sqrt", "cbrt", "exp", "reverse", "arg_unique"):
             return getattr(x, name)()
         elif name == "negate":
             return -x  # type: ignore[operator]

@@ -285,6 +285,15 @@ class Expr:
     def implode(self) -> Expr: return self._fn("implode")
     def arg_min(self) -> Expr: return self._fn("arg_min")
     def arg_max(self) -> Expr: return self._fn("arg_max")
+    def arg_unique(self) -> Expr: return self._fn("arg_unique")
+
+    def skew(self, *, bias: bool = True) -> Expr:
+        """As polars' (``bias=False`` corrects for the sample's size)."""
+        return self._fn("skew", bias=bias)
+
+    def kurtosis(self, *, fisher: bool = True, bias: bool = True) -> Expr:
+        """As polars' (Fisher's definition subtracts 3, a normal's kurtosis)."""
+        return self._fn("kurtosis", fisher=fisher, bias=bias)
     def top_k(self, k: int = 5) -> Expr: return self._fn("top_k", k=k)
     def top_k_by(self, by: IntoExpr | Sequence[IntoExpr], k: int = 5, *,
                  reverse: bool | Sequence[bool] = False) -> Expr:
@@ -332,6 +341,8 @@ class Expr:
     def is_null(self) -> Expr: return self._fn("is_null")
     def is_not_null(self) -> Expr: return self._fn("is_not_null")
     def is_nan(self) -> Expr: return self._fn("is_nan")
+    def is_infinite(self) -> Expr: return self._fn("is_infinite")
+    def is_finite(self) -> Expr: return self._fn("is_finite")
     def fill_null(self, value: IntoExpr | None = None, strategy: str | None = None) -> Expr:
         """As polars': a value, or a strategy (forward, backward, zero, one, mean, min, max)."""
         if (value is None) == (strategy is None):
@@ -381,6 +392,7 @@ class Expr:
         """As polars': half_to_even (its default), half_away_from_zero or to_zero."""
         return self._fn("round", decimals=decimals, mode=mode)
     def sqrt(self) -> Expr: return self._fn("sqrt")
+    def cbrt(self) -> Expr: return self._fn("cbrt")
     def log(self, base: float = 2.718281828459045) -> Expr: return self._fn("log", base=float(base))
     def exp(self) -> Expr: return self._fn("exp")
     def sin(self) -> Expr: return self._fn("sin")

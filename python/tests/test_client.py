@@ -291,7 +291,10 @@ def test_math_binning_and_pattern_functions_match_polars(client: pr.Client, data
     assert got["band"].n_unique() > 1
     for make in [lambda m: m.col("venue").rle(), lambda m: m.arg_where(m.col("price") > 300),
                  lambda m: m.col("size").drop_nulls().sort().search_sorted(250, side="right"),
-                 lambda m: m.col("size").entropy(base=2, normalize=False)]:
+                 lambda m: m.col("size").entropy(base=2, normalize=False), lambda m: m.col("symbol").arg_unique(),
+                 lambda m: m.col("price").skew(bias=False), lambda m: m.col("price").kurtosis(fisher=False),
+                 lambda m: m.col("price").cbrt(), lambda m: (m.col("price") / (m.col("size") - m.col("size"))).is_infinite(),
+                 lambda m: (m.col("price") / (m.col("size") - m.col("size"))).is_finite()]:
         got = client.scan_parquet("trades.parquet").select(make(pr).alias("x")).collect()
         assert_frame_equal(got, local(data_dir, "trades.parquet").select(make(pl).alias("x")).collect())
 

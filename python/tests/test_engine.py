@@ -76,6 +76,13 @@ def _more_functions(trades: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
         "clip_a_literal": trades.select(pl.lit(200.0).clip(pl.col("price") - 10, pl.col("price") + 10).alias("both"),
                                         pl.lit(250.0).clip(lower_bound=pl.col("price")).alias("lo"),
                                         pl.lit(250.0).clip(upper_bound=pl.col("price")).alias("hi")),
+        "moments": trades.group_by("symbol").agg(pl.col("price").skew().alias("s"), pl.col("price").skew(bias=False).alias("su"),
+                                                 pl.col("price").kurtosis().alias("k"),
+                                                 pl.col("size").kurtosis(fisher=False, bias=False).alias("kp")).sort("symbol"),
+        "infinities": trades.select((pl.col("price") / (pl.col("size") - pl.col("size"))).is_infinite().alias("inf"),
+                                    (pl.col("price") / (pl.col("size") - pl.col("size"))).is_finite().alias("fin"),
+                                    pl.col("price").cbrt()),
+        "arg_unique": trades.select(pl.col("symbol").arg_unique()),
         "row_count_only": trades.select(pl.len()),
         # polars projects no column under a count of filtered rows: the server drops them all, keeping the rows.
         "filtered_row_count": trades.filter(pl.col("size") > 300).select(pl.len()),

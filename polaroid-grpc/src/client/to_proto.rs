@@ -328,6 +328,14 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
         FunctionExpr::Boolean(B::IsNotNull) => simple("is_not_null")?,
         FunctionExpr::Boolean(B::IsNan) => simple("is_nan")?,
         FunctionExpr::Boolean(B::IsNotNan) => simple("is_not_nan")?,
+        FunctionExpr::Boolean(B::IsInfinite) => simple("is_infinite")?,
+        FunctionExpr::Boolean(B::IsFinite) => simple("is_finite")?,
+        FunctionExpr::Pow(PowFunction::Cbrt) => simple("cbrt")?,
+        FunctionExpr::ArgUnique => simple("arg_unique")?,
+        FunctionExpr::Skew(bias) => with("skew", &[("bias", Value::Boolean(*bias))])?,
+        FunctionExpr::Kurtosis(fisher, bias) => {
+            with("kurtosis", &[("fisher", Value::Boolean(*fisher)), ("bias", Value::Boolean(*bias))])?
+        },
         FunctionExpr::Boolean(B::IsDuplicated) => simple("is_duplicated")?,
         FunctionExpr::Boolean(B::IsUnique) => simple("is_unique")?,
         FunctionExpr::Boolean(B::IsFirstDistinct) => simple("is_first_distinct")?,

@@ -402,6 +402,10 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
         "is_null" => Some(|e| e.is_null()),
         "is_not_null" => Some(|e| e.is_not_null()),
         "is_nan" => Some(|e| e.is_nan()),
+        "is_infinite" => Some(|e| e.is_infinite()),
+        "is_finite" => Some(|e| e.is_finite()),
+        "cbrt" => Some(|e| e.cbrt()),
+        "arg_unique" => Some(|e| e.arg_unique()),
         "abs" => Some(|e| e.abs()),
         "neg" => Some(|e| -e),
         "log1p" => Some(|e| e.log1p()),
@@ -1414,6 +1418,16 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
             arity(2)?;
             opts.check_known(&[])?;
             input().arctan2(args[1].clone())
+        },
+        "skew" => {
+            arity(1)?;
+            opts.check_known(&["bias"])?;
+            input().skew(opts.boolean("bias", true)?)
+        },
+        "kurtosis" => {
+            arity(1)?;
+            opts.check_known(&["fisher", "bias"])?;
+            input().kurtosis(opts.boolean("fisher", true)?, opts.boolean("bias", true)?)
         },
         "entropy" => {
             arity(1)?;

@@ -289,6 +289,9 @@ async fn new_functions_join_options_and_concat_kinds_match_polars() {
             col("ts").dt().dst_offset().alias("dst"),
             col("symbol").str().normalize(UnicodeForm::NFKD).alias("nfkd"),
             col("ts").to_physical().alias("ts_int"),
+            col("price").cbrt().alias("cbrt"),
+            (col("price") / (col("size") - col("size"))).is_infinite().alias("inf"),
+            (col("price") / (col("size") - col("size"))).is_finite().alias("finite"),
         ]
     };
     let client = Client::connect(format!("http://{}", server.addr)).await.unwrap().with_shipping(Shipping::Expressions);
@@ -301,6 +304,9 @@ async fn new_functions_join_options_and_concat_kinds_match_polars() {
         arg_where(col("price").gt(lit(300))),
         col("size").drop_nulls().sort(Default::default()).search_sorted(lit(250i64), SearchSortedSide::Left, false),
         col("size").entropy(2.0, true),
+        col("symbol").arg_unique(),
+        col("price").skew(false),
+        col("price").kurtosis(false, true),
     ];
     for e in alone {
         let got = client.scan_parquet("trades.parquet").await.unwrap().select([e.clone().alias("x")]).await.unwrap().fetch().await.unwrap();
