@@ -200,8 +200,9 @@ class RemoteFrame:
 
     def drop_columns(self, columns: str | Sequence[str], *more_columns: str, strict: bool = True) -> RemoteFrame:
         """As ``LazyFrame.drop`` (``drop()`` here releases the handle): every row
-        stays; dropping every column leaves no column and the same height.
-        ``strict=False`` skips names the frame does not have."""
+        stays. ``strict=False`` skips names the frame does not have. Dropping
+        every column is refused: the server's polars would answer no rows
+        where polars 2 keeps the height."""
         request = pb.DropColumnsRequest(handle=self._id, columns=[*_names(columns), *more_columns], strict=strict)
         return self._derive(self._stub.DropColumns, request)
 
