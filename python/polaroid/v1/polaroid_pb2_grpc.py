@@ -315,8 +315,8 @@ class PolaroidServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DropColumns(self, request, context):
-        """Leave columns out and keep the rows (polars' drop): dropping every
-        column leaves a frame of no columns with the same height.
+        """Leave columns out and keep the rows (polars' drop). Dropping every
+        column is refused: this polars release would answer it with no rows.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
