@@ -719,6 +719,8 @@ class _Translator:
                 return x.is_between(lower, upper, closed=str(args[0]))  # type: ignore[union-attr]
             if name in ("Any", "All"):
                 return getattr(x, name.lower())(ignore_nulls=bool(args[0]))
+            if name == "HasNulls":
+                return x.has_nulls()  # type: ignore[union-attr]
         elif family == "StringFunction":
             if name == "Strptime":
                 return self._strptime(args, x, self._dtype_of(node))  # type: ignore[arg-type]
@@ -859,6 +861,9 @@ class _Translator:
         elif family == "RangeFunction" and name == "IntRange":
             step, dtype = args
             return pr_expr.int_range(self.expr(inputs[0]), self.expr(inputs[1]), step, dtype=dtype)
+        elif family == "RangeFunction" and name == "IntRanges":
+            start, end, step = (self.expr(i) for i in inputs)
+            return pr_expr.int_ranges(start, end, step, dtype=args[0])
         elif name == "log" and len(inputs) == 2:
             return x.log(self._literal_arg(inputs[1]))  # type: ignore[union-attr]
         elif name in ("replace", "replace_strict"):
@@ -979,6 +984,8 @@ class _Translator:
             return x.str.zfill(self._literal_arg(inputs[1]))
         if name == "Extract":
             return x.str.extract(self._literal_arg(inputs[1]), args[0])
+        if name == "ExtractAll":
+            return x.str.extract_all(self._literal_arg(inputs[1]))
         if name == "CountMatches":
             return x.str.count_matches(self._literal_arg(inputs[1]), literal=bool(args[0]))
         if name == "Format":
@@ -1062,6 +1069,8 @@ class _Translator:
             return x.list.count_matches(self.expr(inputs[1]))
         if name == "SetOperation":
             return getattr(x.list, f"set_{args[0]}")(self.expr(inputs[1]))
+        if name == "ToArray":
+            return x.list.to_array(args[0])
         if name == "ToStruct" and isinstance(args[0], list):
             return x.list.to_struct(fields=args[0])
         raise _unsupported(f"the list function {name}")
@@ -1096,8 +1105,9 @@ class _Translator:
             return x.dt.round(self._literal_arg(inputs[1]))
         if name == "TimeStamp":
             return x.dt.epoch(str(args[0]))
-        if name == "ReplaceTimeZone" and args[1:] == ("raise",) and self._literal_arg(inputs[1]) == "raise":
-            return x.dt.replace_time_zone(args[0])
+        if name == "ReplaceTimeZone":
+            # (time_zone, non_existent); inputs[1] is ambiguous (a literal; a column of choices is refused).
+            return x.dt.replace_time_zone(args[0], ambiguous=self._literal_arg(inputs[1]), non_existent=str(args[1]))
         if name == "DatetimeFunction":
             # inputs: year, month, day, hour, minute, second, microsecond, ambiguous.
             time_unit, time_zone = args

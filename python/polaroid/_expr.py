@@ -54,6 +54,15 @@ def dtype_name(dtype: Any) -> str:
         return f"duration[{dtype.time_unit or 'us'}]"
     if isinstance(dtype, pl.Decimal):
         return f"decimal[{dtype.precision or 38}, {dtype.scale}]"
+    if isinstance(dtype, pl.List):
+        return f"list[{dtype_name(dtype.inner)}]"
+    if isinstance(dtype, pl.Array):
+        shape = dtype.shape
+        width = str(shape[0]) if not shape[1:] else f"({', '.join(map(str, shape))})"
+        leaf = dtype.inner
+        while isinstance(leaf, pl.Array):
+            leaf = leaf.inner
+        return f"array[{dtype_name(leaf)}, {width}]"
     if dtype is pl.Datetime:
         return "datetime[us]"
     if dtype is pl.Duration:
@@ -281,6 +290,7 @@ class Expr:
     def n_unique(self) -> Expr: return self._fn("n_unique")
     def median(self) -> Expr: return self._fn("median")
     def null_count(self) -> Expr: return self._fn("null_count")
+    def has_nulls(self) -> Expr: return self._fn("has_nulls")
     def product(self) -> Expr: return self._fn("product")
     def implode(self) -> Expr: return self._fn("implode")
     def arg_min(self) -> Expr: return self._fn("arg_min")
@@ -691,6 +701,9 @@ class StringNamespace:
         return self._e._fn("str.to_integer", base=base, strict=strict)
     def extract(self, pattern: str, group_index: int = 1) -> Expr:
         return self._e._fn("str.extract", pattern=pattern, group_index=group_index)
+    def extract_all(self, pattern: str) -> Expr:
+        """Every match of the regex ``pattern``, as a list of strings."""
+        return self._e._fn("str.extract_all", pattern=pattern)
     def count_matches(self, pattern: str, *, literal: bool = False) -> Expr:
         return self._e._fn("str.count_matches", pattern=pattern, literal=literal)
     def replace_all(self, pattern: str, value: str, *, literal: bool = False) -> Expr:
@@ -813,6 +826,9 @@ class ListNamespace:
     def to_struct(self, *, fields: Sequence[str]) -> Expr:
         """As polars' with a list of field names: the first len(fields) values as a struct."""
         return self._e._fn("list.to_struct")._listed(fields=list(fields))
+    def to_array(self, width: int) -> Expr:
+        """Each list as an array of ``width`` values (a list of another length is an error)."""
+        return self._e._fn("list.to_array", width=width)
 
 
 class DateTimeNamespace:
@@ -836,8 +852,13 @@ class DateTimeNamespace:
     def to_string(self, format: str) -> Expr: return self.strftime(format)
     def convert_time_zone(self, time_zone: str) -> Expr:
         return self._e._fn("dt.convert_time_zone", time_zone=time_zone)
-    def replace_time_zone(self, time_zone: str | None) -> Expr:
-        return self._e._fn("dt.replace_time_zone", time_zone=time_zone or "")
+    def replace_time_zone(self, time_zone: str | None, *, ambiguous: str = "raise",
+                          non_existent: str = "raise") -> Expr:
+        """As polars': a wall time a DST change repeats is ``ambiguous`` (raise, earliest, latest,
+        null); one it skips is ``non_existent`` (raise, null)."""
+        return self._e._fn("dt.replace_time_zone", time_zone=time_zone or "",
+                           ambiguous=None if ambiguous == "raise" else ambiguous,
+                           non_existent=None if non_existent == "raise" else non_existent)
     def epoch(self, time_unit: str = "us") -> Expr: return self._e._fn("dt.epoch", unit=time_unit)
     def timestamp(self, time_unit: str = "us") -> Expr: return self.epoch(time_unit)
     def week(self) -> Expr: return self._e._fn("dt.week")
@@ -901,6 +922,16 @@ def int_range(start: IntoExpr, end: IntoExpr | None = None, step: int = 1, *, dt
                                                   into_expr(end, str_as_col=False)._pb])
     for key, value in _options(step=step, dtype=dtype_name(dtype)).items():
         message.options[key].CopyFrom(value)
+    return Expr(pb.Expr(function=message))
+
+
+def int_ranges(start: IntoExpr, end: IntoExpr | None = None, step: IntoExpr = 1, *, dtype: Any = "i64") -> Expr:
+    """A list of integers per row, from start up to end (excluded), as ``pl.int_ranges``;
+    strings are columns."""
+    if end is None:
+        start, end = 0, start
+    message = pb.Function(name="int_ranges", args=[into_expr(e)._pb for e in (start, end, step)])
+    message.options["dtype"].CopyFrom(_options(dtype=dtype_name(dtype))["dtype"])
     return Expr(pb.Expr(function=message))
 
 

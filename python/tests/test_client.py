@@ -294,7 +294,13 @@ def test_math_binning_and_pattern_functions_match_polars(client: pr.Client, data
                  lambda m: m.col("size").entropy(base=2, normalize=False), lambda m: m.col("symbol").arg_unique(),
                  lambda m: m.col("price").skew(bias=False), lambda m: m.col("price").kurtosis(fisher=False),
                  lambda m: m.col("price").cbrt(), lambda m: (m.col("price") / (m.col("size") - m.col("size"))).is_infinite(),
-                 lambda m: (m.col("price") / (m.col("size") - m.col("size"))).is_finite()]:
+                 lambda m: (m.col("price") / (m.col("size") - m.col("size"))).is_finite(),
+                 lambda m: m.col("size").has_nulls(), lambda m: m.col("symbol").str.extract_all("[AEIOU]"),
+                 lambda m: m.concat_list("size", "size").cast(pl.List(pl.String)),
+                 lambda m: m.concat_list("price", "size").list.to_array(2),
+                 lambda m: m.int_ranges(0, m.col("size") % 4, dtype=pl.Int16),
+                 lambda m: m.col("ts").dt.replace_time_zone("America/New_York", ambiguous="earliest",
+                                                            non_existent="null")]:
         got = client.scan_parquet("trades.parquet").select(make(pr).alias("x")).collect()
         assert_frame_equal(got, local(data_dir, "trades.parquet").select(make(pl).alias("x")).collect())
 

@@ -83,6 +83,15 @@ def _more_functions(trades: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
                                     (pl.col("price") / (pl.col("size") - pl.col("size"))).is_finite().alias("fin"),
                                     pl.col("price").cbrt()),
         "arg_unique": trades.select(pl.col("symbol").arg_unique()),
+        "nested_casts_and_lists": trades.select(
+            pl.concat_list("size", "size").cast(pl.List(pl.String)).alias("texts"),
+            pl.concat_list("price", "price").cast(pl.Array(pl.Float32, 2)).alias("f32"),
+            pl.concat_list("size", pl.col("size") * 2).list.to_array(2).alias("pairs"),
+            pl.col("symbol").str.extract_all("[AEIOU]").alias("vowels"),
+            pl.int_ranges(0, pl.col("size") % 4, dtype=pl.Int16).alias("upto"),
+            pl.int_ranges(pl.col("size") % 3, 10, 4).alias("stepped")),
+        "has_nulls": trades.group_by("venue").agg(pl.col("size").has_nulls(), pl.col("price").has_nulls().alias("p"))
+                           .sort("venue"),
         "row_count_only": trades.select(pl.len()),
         # polars projects no column under a count of filtered rows: the server drops them all, keeping the rows.
         "filtered_row_count": trades.filter(pl.col("size") > 300).select(pl.len()),
@@ -415,6 +424,23 @@ def test_join_options_translate(client: pr.Client, data_dir: Path, case: str) ->
         plain = trades.group_by("symbol").agg(pl.col("size").sum()).join(
             trades.group_by("symbol").agg(pl.col("size").sum()), on="symbol")
         assert lf.collect().height == plain.collect().height + 1
+
+
+def test_time_zone_replacement_at_dst_changes(client: pr.Client, data_dir: Path) -> None:
+    """London repeats 01:30 on 2024-10-27 and skips it on 2024-03-31: each choice, worked by hand."""
+    from datetime import datetime
+    times = pl.LazyFrame({"t": [datetime(2024, 10, 27, 1, 30), datetime(2024, 3, 31, 1, 30), datetime(2024, 6, 1, 12)]})
+
+    def utc_hours(ambiguous: str, non_existent: str) -> pl.Expr:
+        return (pl.col("t").dt.replace_time_zone("Europe/London", ambiguous=ambiguous, non_existent=non_existent)
+                .dt.convert_time_zone("UTC").dt.hour().alias(f"{ambiguous}_{non_existent}"))
+
+    lf = times.select(utc_hours("earliest", "null"), utc_hours("latest", "null"), utc_hours("null", "null"))
+    got = lf.collect(engine=pr.Engine(client, root=data_dir))
+    assert got.rows() == [(0, 1, None), (None, None, None), (11, 11, 11)]
+    assert_frame_equal(got, lf.collect())
+    with pytest.raises(Exception, match="ambiguous"):
+        times.select(utc_hours("raise", "null")).collect(engine=pr.Engine(client, root=data_dir))
 
 
 def test_literal_branches_keep_the_rows_in_order(client: pr.Client, data_dir: Path) -> None:

@@ -372,6 +372,21 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
         FunctionExpr::Floor => simple("floor")?,
         FunctionExpr::Ceil => simple("ceil")?,
         FunctionExpr::NullCount => simple("null_count")?,
+        FunctionExpr::Boolean(B::HasNulls) => simple("has_nulls")?,
+        FunctionExpr::Range(r) => {
+            use polars::prelude::RangeFunction as R;
+            let dtype = |d: &DataTypeExpr| match d {
+                DataTypeExpr::Literal(dt) => Ok(Value::String(dt.to_string())),
+                other => Err(unsupported(path, format!("a range of a computed dtype {other:?}"))),
+            };
+            match r {
+                R::IntRange { step, dtype: d } => {
+                    all_inputs("int_range", &[("step", Value::Int64(*step)), ("dtype", dtype(d)?)])?
+                },
+                R::IntRanges { dtype: d } => all_inputs("int_ranges", &[("dtype", dtype(d)?)])?,
+                other => return Err(unsupported(path, format!("range function {other}"))),
+            }
+        },
         FunctionExpr::ArgMin => simple("arg_min")?,
         FunctionExpr::ArgMax => simple("arg_max")?,
         FunctionExpr::ArgSort { descending, nulls_last } => with(
@@ -699,6 +714,7 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
                 "str.extract",
                 &[("pattern", literal_arg(input, 1, &fpath)?), ("group_index", Value::Int64(*group_index as i64))],
             )?,
+            S::ExtractAll => with("str.extract_all", &[("pattern", literal_arg(input, 1, &fpath)?)])?,
             S::CountMatches(literal) => with(
                 "str.count_matches",
                 &[("pattern", literal_arg(input, 1, &fpath)?), ("literal", Value::Boolean(*literal))],
@@ -742,11 +758,14 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
                 L::Gather(null_on_oob) => all_inputs("list.gather", &[("null_on_oob", Value::Boolean(*null_on_oob))])?,
                 L::CountMatches => all_inputs("list.count_matches", &[])?,
                 L::SetOperation(op) => all_inputs(&format!("list.set_{op}"), &[])?,
+                L::ToArray(width) => with("list.to_array", &[("width", Value::Int64(*width as i64))])?,
                 L::ToStruct(fields) => with("list.to_struct", &[("fields", list_of(fields.iter().map(|f| Value::String(f.to_string()))))])?,
                 L::Sort(options) => with(
                     "list.sort",
                     &[("descending", Value::Boolean(options.descending)), ("nulls_last", Value::Boolean(options.nulls_last))],
                 )?,
+                // Every list function of the features built in is above; others arrive with features.
+                #[allow(unreachable_patterns)]
                 other => return Err(unsupported(path, format!("list function {other:?}"))),
             }
         },
@@ -764,6 +783,21 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
             T::Truncate => with("dt.truncate", &[("every", literal_arg(input, 1, &fpath)?)])?,
             T::ToString(format) => with("dt.strftime", &[("format", Value::String(format.clone()))])?,
             T::OffsetBy => all_inputs("dt.offset_by", &[])?,
+            T::ReplaceTimeZone(tz, non_existent) => {
+                // Inputs: the times, then `ambiguous` (a literal here).
+                let non_existent = match non_existent {
+                    NonExistent::Raise => "raise",
+                    NonExistent::Null => "null",
+                };
+                with(
+                    "dt.replace_time_zone",
+                    &[
+                        ("time_zone", Value::String(tz.as_ref().map(|tz| tz.to_string()).unwrap_or_default())),
+                        ("ambiguous", literal_arg(input, 1, &fpath)?),
+                        ("non_existent", Value::String(non_existent.into())),
+                    ],
+                )?
+            },
             T::ConvertTimeZone(tz) => with("dt.convert_time_zone", &[("time_zone", Value::String(tz.to_string()))])?,
             T::Week => simple("dt.week")?,
             T::Microsecond => simple("dt.microsecond")?,

@@ -285,6 +285,28 @@ pub(crate) fn parse_dtype(text: &str) -> std::result::Result<DataType, String> {
         _ if t.starts_with("duration[") && t.ends_with(']') => {
             DataType::Duration(unit(&t["duration[".len()..t.len() - 1])?)
         },
+        _ if t.starts_with("list[") && t.ends_with(']') => DataType::List(Box::new(parse_dtype(&t["list[".len()..t.len() - 1])?)),
+        _ if t.starts_with("array[") && t.ends_with(']') => {
+            // array[inner, width], or array[inner, (outer, .., inner width)] as polars prints nested arrays.
+            let inner = &t["array[".len()..t.len() - 1];
+            let bad_shape = || format!("{text:?}: an array is array[dtype, width] or array[dtype, (width, ..)]");
+            let (leaf, shape) = match inner.strip_suffix(')').and_then(|s| s.rsplit_once('(')) {
+                Some((leaf, dims)) => {
+                    let leaf = leaf.trim_end().strip_suffix(',').ok_or_else(bad_shape)?;
+                    (leaf, dims.split(',').map(str::trim).filter(|d| !d.is_empty()).collect::<Vec<_>>())
+                },
+                None => {
+                    let (leaf, width) = inner.rsplit_once(',').ok_or_else(bad_shape)?;
+                    (leaf, vec![width.trim()])
+                },
+            };
+            let mut dtype = parse_dtype(leaf)?;
+            for width in shape.iter().rev() {
+                let width = width.parse::<usize>().map_err(|_| bad_shape())?;
+                dtype = DataType::Array(Box::new(dtype), width);
+            }
+            dtype
+        },
         _ => return Err(format!("unknown dtype {text:?}")),
     })
 }
@@ -413,6 +435,7 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
         "ceil" => Some(|e| e.ceil()),
         "is_not_nan" => Some(|e| e.is_not_nan()),
         "null_count" => Some(|e| e.null_count()),
+        "has_nulls" => Some(|e| e.has_nulls()),
         "product" => Some(|e| e.product()),
         "sign" => Some(|e| e.sign()),
         "is_duplicated" => Some(|e| e.is_duplicated()),
@@ -937,9 +960,19 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
         },
         "dt.replace_time_zone" => {
             arity(1)?;
-            opts.check_known(&["time_zone"])?;
+            opts.check_known(&["time_zone", "ambiguous", "non_existent"])?;
             let tz = time_zone(&opts.string("time_zone")?.unwrap_or_default(), path)?;
-            input().dt().replace_time_zone(tz, lit("raise"), NonExistent::Raise)
+            // A wall time a DST change repeats (ambiguous) or skips (non_existent).
+            let ambiguous = opts.string("ambiguous")?.unwrap_or_else(|| "raise".into());
+            if !["raise", "earliest", "latest", "null"].contains(&ambiguous.as_str()) {
+                return Err(bad(path, format!("unknown ambiguous {ambiguous:?} (raise, earliest, latest, null)")));
+            }
+            let non_existent = match opts.string("non_existent")?.as_deref().unwrap_or("raise") {
+                "raise" => NonExistent::Raise,
+                "null" => NonExistent::Null,
+                other => return Err(bad(path, format!("unknown non_existent {other:?} (raise, null)"))),
+            };
+            input().dt().replace_time_zone(tz, lit(ambiguous), non_existent)
         },
         "dt.epoch" => {
             arity(1)?;
@@ -994,6 +1027,19 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
                 return Err(bad(path, format!("dtype must be an integer type, got {dtype}")));
             }
             polars::lazy::dsl::int_range(args[0].clone(), args[1].clone(), step, dtype)
+        },
+        "int_ranges" => {
+            // args: start, end (excluded), step - per row; a list of the integers between.
+            arity(3)?;
+            opts.check_known(&["dtype"])?;
+            let dtype = match opts.string("dtype")? {
+                None => DataType::Int64,
+                Some(text) => parse_dtype(&text).map_err(|e| bad(path, e))?,
+            };
+            if !dtype.is_integer() {
+                return Err(bad(path, format!("dtype must be an integer type, got {dtype}")));
+            }
+            polars::lazy::dsl::int_ranges(args[0].clone(), args[1].clone(), args[2].clone(), dtype)
         },
         "str.to_integer" => {
             arity(1)?;
@@ -1204,6 +1250,13 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
             regex_check(&pattern, path)?;
             input().str().extract(lit(pattern), opts.uint("group_index", 1)? as usize)
         },
+        "str.extract_all" => {
+            arity(1)?;
+            opts.check_known(&["pattern"])?;
+            let pattern = opts.required_string("pattern")?;
+            regex_check(&pattern, path)?;
+            input().str().extract_all(lit(pattern))
+        },
         "str.count_matches" => {
             arity(1)?;
             opts.check_known(&["pattern", "literal"])?;
@@ -1401,6 +1454,16 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
                 "list.set_intersection" => input().list().set_intersection(other),
                 _ => input().list().set_symmetric_difference(other),
             }
+        },
+        "list.to_array" => {
+            // width: every list's length (another length is an error).
+            arity(1)?;
+            opts.check_known(&["width"])?;
+            let width = opts.uint("width", 0)?;
+            if width == 0 {
+                return Err(bad(path, "option width is required and must be positive"));
+            }
+            input().list().to_array(width as usize)
         },
         "list.to_struct" => {
             // fields: the struct's field names, one per leading list element.

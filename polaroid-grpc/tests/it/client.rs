@@ -359,6 +359,61 @@ async fn new_functions_join_options_and_concat_kinds_match_polars() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nested_casts_extract_all_ranges_and_time_zone_replacement_match_polars() {
+    let server = TestServer::with_sample().await;
+    let client = Client::connect(format!("http://{}", server.addr)).await.unwrap().with_shipping(Shipping::Expressions);
+    let pair = || concat_list([col("size"), col("size") * lit(2i64)]).unwrap();
+    let exprs = || {
+        [
+            pair().cast(DataType::List(Box::new(DataType::String))).alias("texts"),
+            pair().cast(DataType::Array(Box::new(DataType::Float64), 2)).alias("floats"),
+            pair().list().to_array(2).alias("array"),
+            col("symbol").str().extract_all(lit("[AEIOU]")).alias("vowels"),
+            int_ranges(lit(0i64), col("size") % lit(5i64), lit(1i64), DataType::Int32).alias("ranges"),
+            int_range(lit(0i64), len(), 3, DataType::Int64).alias("every_third").head(Some(5)).implode(true).alias("head"),
+            col("price").has_nulls().alias("has_nulls"),
+        ]
+    };
+    let got = client.scan_parquet("trades.parquet").await.unwrap().select(exprs()).await.unwrap().fetch().await.unwrap();
+    let want = local("trades.parquet").select(exprs()).collect().unwrap();
+    assert_frames_close(&got, &want);
+    assert_eq!(want.column("floats").unwrap().dtype(), &DataType::Array(Box::new(DataType::Float64), 2));
+
+    // Wall times London repeats (01:30 on 27 Oct 2024) and skips (01:30 on 31 Mar 2024).
+    let at = |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap().and_utc().timestamp_micros();
+    let times = Series::new("t".into(), [at("2024-10-27 01:30"), at("2024-03-31 01:30"), at("2024-06-01 12:00")])
+        .cast(&DataType::Datetime(TimeUnit::Microseconds, None))
+        .unwrap();
+    let remote = client.upload(&DataFrame::new(3, vec![times.into()]).unwrap()).await.unwrap();
+    let london = TimeZone::opt_try_new(Some("Europe/London")).unwrap();
+    let replaced = |ambiguous: &str, non_existent: NonExistent| {
+        col("t").dt().replace_time_zone(london.clone(), lit(ambiguous), non_existent).dt().convert_time_zone(TimeZone::UTC).dt().hour()
+    };
+    let got = remote
+        .select([
+            replaced("earliest", NonExistent::Null).alias("earliest"),
+            replaced("latest", NonExistent::Null).alias("latest"),
+            replaced("null", NonExistent::Null).alias("null"),
+        ])
+        .await
+        .unwrap()
+        .fetch()
+        .await
+        .unwrap();
+    // In UTC: the first 01:30 is 00:30 (BST), the second 01:30 (GMT); the skipped time is null; June is BST.
+    let hours = |name: &str| got.column(name).unwrap().i8().unwrap().iter().collect::<Vec<_>>();
+    assert_eq!(hours("earliest"), [Some(0), None, Some(11)]);
+    assert_eq!(hours("latest"), [Some(1), None, Some(11)]);
+    assert_eq!(hours("null"), [None, None, Some(11)]);
+    let err = match remote.select([replaced("raise", NonExistent::Null)]).await {
+        Ok(frame) => frame.fetch().await.unwrap_err(),
+        Err(err) => err,
+    };
+    assert!(err.to_string().contains("ambiguous"), "{err}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upload_join_asof_and_sql_through_the_client() {
     let server = TestServer::with_sample().await;
     // polaroid.v1's expression tree (the pipeline above ships plans).
