@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -238,7 +239,10 @@ class Client:
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, table.schema) as writer:
             writer.write_table(table)
-        body = sink.getvalue()
+        return self._upload(sink.getvalue(), name)
+
+    def _upload(self, body: Any, name: str | None) -> RemoteFrame:
+        """An Arrow IPC stream (bytes or a buffer) sent in chunks; it becomes a frame handle."""
 
         def chunks() -> Iterator[pb.UploadChunk]:
             view = memoryview(body)
@@ -251,7 +255,14 @@ class Client:
 
     def from_polars(self, df: pl.DataFrame, *, name: str | None = None) -> RemoteFrame:
         """Upload a polars DataFrame; it becomes a frame handle on the server."""
-        return self.from_arrow(df.to_arrow(), name=name)
+        try:
+            table = df.to_arrow()
+        except pa.ArrowInvalid:
+            # Types pyarrow lacks (polars' Int128, say): polars writes the stream itself.
+            stream = io.BytesIO()
+            df.write_ipc_stream(stream)
+            return self._upload(stream.getbuffer(), name)
+        return self.from_arrow(table, name=name)
 
     def sql(self, query: str, **frames: RemoteFrame) -> RemoteFrame:
         """Run polars SQL over frames named by keyword: ``client.sql("SELECT * FROM t", t=frame)``.

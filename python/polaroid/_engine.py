@@ -314,7 +314,7 @@ class _Translator:
             frame = frame.slice(offset, length)
         if node.predicate is not None:
             frame = frame.filter(self.expr(node.predicate.node))
-        if opts.with_columns:
+        if opts.with_columns is not None:  # [] too: under a row index, the plan may read no file column
             columns = list(opts.with_columns)
             if opts.row_index is not None and opts.row_index[0] not in columns:
                 columns.insert(0, opts.row_index[0])  # the projection names the file's columns only

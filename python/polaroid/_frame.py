@@ -382,8 +382,12 @@ class RemoteFrame:
     def iter_batches(self, *, offset: int = 0, limit: int | None = None,
                      compression: str | None = None) -> Iterator[pl.DataFrame]:
         """The result as polars DataFrames, one per streamed record batch (bounded memory)."""
-        for batch in self.iter_arrow_batches(offset=offset, limit=limit, compression=compression):
-            yield pl.from_arrow(batch, rechunk=False)  # type: ignore[misc]
+        state = _StreamState(self._messages(offset, limit, compression), polars_types=True)
+        try:
+            for batch in _batches_after(state):
+                yield pl.from_arrow(batch, rechunk=False)  # type: ignore[misc]
+        except _NotForPyarrow as whole:
+            yield pl.read_ipc_stream(whole.stream)
 
     def to_arrow(self, *, offset: int = 0, limit: int | None = None, compression: str | None = None) -> pa.Table:
         """The whole result as a ``pyarrow.Table`` (streamed, then assembled without copying)."""
@@ -393,7 +397,12 @@ class RemoteFrame:
 
     def collect(self, *, offset: int = 0, limit: int | None = None) -> pl.DataFrame:
         """Run the query on the server and return the result as a ``polars.DataFrame``."""
-        out = pl.from_arrow(self.to_arrow(offset=offset, limit=limit), rechunk=False)
+        state = _StreamState(self._messages(offset, limit, None), polars_types=True)
+        try:
+            batches = list(_batches_after(state))
+        except _NotForPyarrow as whole:
+            return pl.read_ipc_stream(whole.stream)
+        out = pl.from_arrow(pa.Table.from_batches(batches, schema=state.schema), rechunk=False)
         assert isinstance(out, pl.DataFrame)
         return out
 
@@ -410,12 +419,7 @@ class RemoteFrame:
     @property
     def schema(self) -> pl.Schema:
         """The result's schema, exactly as polars will see it."""
-        state = _StreamState(self._messages(0, 0, None))
-        for _ in _batches_after(state):
-            pass
-        out = pl.from_arrow(state.schema.empty_table())
-        assert isinstance(out, pl.DataFrame)
-        return out.schema
+        return self.collect(limit=0).schema
 
     def collect_schema(self) -> pl.Schema:
         """As ``LazyFrame.collect_schema``."""
@@ -447,11 +451,27 @@ class RemoteFrame:
 
 
 class _StreamState:
-    """Decodes a Fetch message by message: the schema first, then batches."""
+    """Decodes a Fetch message by message: the schema first, then batches.
 
-    def __init__(self, messages: Iterator[pb.IpcMessage]) -> None:
+    With ``polars_types``, a schema pyarrow cannot read (polars' Int128, say)
+    raises :class:`_NotForPyarrow` with the whole stream, for polars to decode.
+    """
+
+    def __init__(self, messages: Iterator[pb.IpcMessage], *, polars_types: bool = False) -> None:
         self.messages = messages
         self.schema: pa.Schema | None = None
+        self.polars_types = polars_types
+
+
+_EOS = b"\xff\xff\xff\xff\x00\x00\x00\x00"
+
+
+class _NotForPyarrow(Exception):
+    """The result's types are polars' own: ``stream`` is the whole IPC stream."""
+
+    def __init__(self, stream: bytes) -> None:
+        super().__init__("pyarrow cannot read this result's types")
+        self.stream = stream
 
 
 def _batches_after(state: _StreamState) -> Iterator[pa.RecordBatch]:
@@ -462,7 +482,13 @@ def _batches_after(state: _StreamState) -> Iterator[pa.RecordBatch]:
             continue  # the end-of-stream marker (or nothing)
         parsed = pa.ipc.read_message(pa.py_buffer(data))
         if state.schema is None:
-            state.schema = pa.ipc.read_schema(parsed)
+            try:
+                state.schema = pa.ipc.read_schema(parsed)
+            except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
+                if not state.polars_types:
+                    raise
+                rest = (m.data for m in state.messages if len(m.data) > 8)
+                raise _NotForPyarrow(b"".join([data, *rest, _EOS])) from None
             continue
         if parsed.type == "dictionary batch" or pending:
             # Dictionaries need the stream reader's memo: read the rest as one stream.
@@ -474,8 +500,7 @@ def _batches_after(state: _StreamState) -> Iterator[pa.RecordBatch]:
         with pa.ipc.new_stream(sink, state.schema):
             pass
         header = sink.getvalue().to_pybytes()
-        eos = b"\xff\xff\xff\xff\x00\x00\x00\x00"
-        yield from pa.ipc.open_stream(header[: -len(eos)] + b"".join(pending) + eos)
+        yield from pa.ipc.open_stream(header[: -len(_EOS)] + b"".join(pending) + _EOS)
     if state.schema is None:
         raise RuntimeError("the server sent no schema")
 

@@ -551,6 +551,22 @@ def test_uploads_round_trip_exactly(client: pr.Client) -> None:
     assert_frame_equal(remote.collect(), df)
     table = pa.table({"x": pa.array(range(10), pa.int32())})
     assert client.from_arrow(table).to_arrow().equals(table)
+
+
+def test_polars_own_types_travel_both_ways(client: pr.Client) -> None:
+    """Int128 has no Arrow type pyarrow reads: polars writes the upload and reads the result."""
+    df = pl.DataFrame({"big": pl.Series([2**100, -(2**90), None, 7], dtype=pl.Int128), "k": [1, 2, 1, 2]})
+    remote = client.from_polars(df)
+    assert_frame_equal(remote.collect(), df)
+    doubled = remote.with_columns((pr.col("big") * 2).alias("twice"))
+    want = df.with_columns((pl.col("big") * 2).alias("twice"))
+    assert_frame_equal(doubled.collect(), want)
+    assert doubled.schema == want.schema
+    assert_frame_equal(pl.concat(list(doubled.iter_batches())), want)
+    sums = remote.group_by("k").agg(pr.col("big").sum()).sort("k").collect()
+    assert sums["big"].to_list() == [2**100, -(2**90) + 7]
+    with pytest.raises(pa.ArrowNotImplementedError):
+        remote.to_arrow()  # pyarrow has no such type; collect() has it
     csv = client.scan_csv("trades.csv").collect()
     assert csv.height == 500
 

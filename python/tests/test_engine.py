@@ -386,6 +386,10 @@ def test_csv_options_and_several_files_translate(client: pr.Client, data_dir: Pa
         pl.scan_csv(root / "bare.csv", has_header=False),
         days.sort("ts"),
         days.with_row_index().filter(pl.col("size") > 300).head(20),
+        # Only the row index: the scan reads no column of the file.
+        pl.scan_parquet(root / "days" / "*.parquet", row_index_name="r", row_index_offset=10).select("r").tail(2),
+        pl.scan_csv(root / "odd.csv", separator=";", skip_rows=1, comment_prefix="#", quote_char="'",
+                    row_index_name="r").select("r"),
         hive.sort("ts"),
         hive.filter(pl.col("symbol") == "MSFT").select("ts", "symbol", "price"),
     ]
