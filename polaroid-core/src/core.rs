@@ -573,9 +573,18 @@ impl Core {
 
     /// The rows of several handles, one after another (schemas must match).
     /// The frames stacked as polars' `pl.concat(how=...)` does (see [`ConcatHow`]).
-    pub fn concat(&self, ns: &Namespace, ids: &[HandleId], how: ConcatHow) -> Result<HandleInfo, CoreError> {
+    /// `broadcast_unit_length` (with `HorizontalExtend` only) repeats a one-row
+    /// frame to the others' height, as polars' plans of SQL's scalar subqueries do.
+    pub fn concat(&self, ns: &Namespace, ids: &[HandleId], how: ConcatHow, broadcast_unit_length: bool) -> Result<HandleInfo, CoreError> {
         if ids.len() < 2 {
             return Err(CoreError::InvalidArgument("concat needs at least two handles".into()));
+        }
+        // polars' strict horizontal concat wants one height and ignores the option: refused, not ignored.
+        if broadcast_unit_length && how != ConcatHow::HorizontalExtend {
+            return Err(CoreError::InvalidArgument(format!(
+                "broadcast_unit_length applies to how=horizontal_extend, not how={}",
+                how.name()
+            )));
         }
         let mut plans = Vec::with_capacity(ids.len());
         let mut parts = Vec::with_capacity(ids.len());
@@ -592,13 +601,13 @@ impl Core {
             ConcatHow::DiagonalRelaxed => concat_lf_diagonal(plans, relaxed)?,
             ConcatHow::Horizontal | ConcatHow::HorizontalExtend => {
                 let strict = how == ConcatHow::Horizontal;
-                concat_lf_horizontal(plans, HConcatOptions { strict, ..Default::default() })?
+                concat_lf_horizontal(plans, HConcatOptions { strict, broadcast_unit_length, ..Default::default() })?
             },
         };
         let op = match how {
             ConcatHow::Vertical => String::new(),
             other => format!(", how={}", other.name()),
-        };
+        } + if broadcast_unit_length { ", broadcast_unit_length=true" } else { "" };
         self.keep_plan(ns, lf, lineage(&format!("concat([{}]{op})", parts.join(", "))))
     }
 

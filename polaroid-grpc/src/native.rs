@@ -312,7 +312,8 @@ impl Polaroid for PolaroidService {
         let ns = namespace(&request)?;
         let ids = request.get_ref().handles.iter().map(|h| parse_id(h)).collect::<Result<Vec<_>, _>>()?;
         let how = polaroid_core::ConcatHow::parse(&request.get_ref().how).or_status()?;
-        self.run(move |core, _| core.concat(&ns, &ids, how)).await
+        let broadcast = request.get_ref().broadcast_unit_length;
+        self.run(move |core, _| core.concat(&ns, &ids, how, broadcast)).await
     }
 
     async fn join(&self, request: Request<proto::JoinRequest>) -> Result<Response<proto::HandleReply>, Status> {

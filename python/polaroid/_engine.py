@@ -437,12 +437,13 @@ class _Translator:
         return self._sliced(concat(frames), node.slice)
 
     def _node_HConcat(self, node: Any) -> RemoteFrame:
-        # (parallel, strict, broadcast_unit_length): strict is how="horizontal", else "horizontal_extend".
+        # (parallel, strict, broadcast_unit_length): strict is how="horizontal", else "horizontal_extend";
+        # polars broadcasts one-row frames only when not strict (SQL's scalar subqueries).
         _parallel, strict, broadcast = node.options
-        if broadcast:
-            raise _unsupported("a horizontal concat that broadcasts one-row frames")
         frames = [self._input(i) for i in node.inputs]
-        return concat(frames, how="horizontal" if strict else "horizontal_extend")
+        if strict:
+            return concat(frames, how="horizontal")
+        return concat(frames, how="horizontal_extend", broadcast_unit_length=bool(broadcast))
 
     def _node_MergeSorted(self, node: Any) -> RemoteFrame:
         # The server keeps the left frame's rows first among equal keys: one of the orders polars allows.

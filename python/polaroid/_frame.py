@@ -534,13 +534,15 @@ def _keys(value: Any) -> list[Any]:
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
-def concat(frames: Sequence[RemoteFrame], *, how: str = "vertical") -> RemoteFrame:
+def concat(frames: Sequence[RemoteFrame], *, how: str = "vertical", broadcast_unit_length: bool = False) -> RemoteFrame:
     """As ``pl.concat``: how is vertical, vertical_relaxed, diagonal, diagonal_relaxed, horizontal or
-    horizontal_extend; all frames from one client."""
+    horizontal_extend; all frames from one client. ``broadcast_unit_length`` (horizontal_extend
+    only) repeats a one-row frame to the others' height, as polars' plans of SQL's scalar subqueries do."""
     frames = list(frames)
     if not frames:
         raise ValueError("concat needs at least one frame")
     first = frames[0]
     if len(frames) == 1:
         return first
-    return first._derive(first._stub.Concat, pb.ConcatRequest(handles=[f.id for f in frames], how=how))
+    request = pb.ConcatRequest(handles=[f.id for f in frames], how=how, broadcast_unit_length=broadcast_unit_length)
+    return first._derive(first._stub.Concat, request)

@@ -231,6 +231,9 @@ def _more_functions(trades: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
         "sql_sum": pl.SQLContext(t=trades).execute(
             "SELECT symbol, SUM(size) AS s, SUM(CASE WHEN price > 1e9 THEN size END) AS none FROM t "
             "GROUP BY symbol ORDER BY symbol"),
+        # A scalar subquery: polars puts its one row beside every row (a broadcasting horizontal concat).
+        "sql_scalar_subquery": pl.SQLContext(t=trades).execute(
+            "SELECT ts, price FROM t WHERE price > (SELECT AVG(price) + 30 FROM t) ORDER BY ts"),
         "list_functions": trades.group_by("symbol").agg(pl.col("size").head(5).alias("a"), pl.col("size").tail(5).alias("b"))
                                 .select("symbol", pl.col("a").list.arg_max().alias("am"),
                                         pl.col("a").list.diff(2).alias("d"), pl.col("a").list.shift(-1).alias("s"),

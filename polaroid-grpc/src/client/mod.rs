@@ -626,14 +626,14 @@ impl RemoteFrame {
                 ConcatHow::VerticalRelaxed => concat(frames, relaxed),
                 ConcatHow::Diagonal => concat_lf_diagonal(frames, UnionArgs::default()),
                 ConcatHow::DiagonalRelaxed => concat_lf_diagonal(frames, relaxed),
-                ConcatHow::Horizontal => concat_lf_horizontal(frames, HConcatOptions::default()),
+                ConcatHow::Horizontal => concat_lf_horizontal(frames, HConcatOptions { strict: true, ..Default::default() }),
                 ConcatHow::HorizontalExtend => concat_lf_horizontal(frames, HConcatOptions { strict: false, ..Default::default() }),
             }?;
             let op = format!("concat([{}], how={})", others.iter().map(RemoteFrame::lineage).collect::<Vec<_>>().join(", "), how.name());
             return self.ship(lf, op).await;
         }
         let handles = std::iter::once(self).chain(others).map(|f| f.id().to_string()).collect();
-        let request = proto::ConcatRequest { handles, how: how.name().into() };
+        let request = proto::ConcatRequest { handles, how: how.name().into(), ..Default::default() };
         let reply = self.rpc().concat(self.client.request(request)).await?;
         self.client.frame(reply)
     }

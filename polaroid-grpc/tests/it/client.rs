@@ -343,6 +343,12 @@ async fn new_functions_join_options_and_concat_kinds_match_polars() {
             .collect()
             .unwrap();
         assert!(got.equals_missing(&want), "{shipping:?}\n{got}\n{want}");
+        // "horizontal" wants one height, either way it travels.
+        let uneven = match ra.concat(&[rb.clone()], ConcatHow::Horizontal).await {
+            Ok(frame) => frame.fetch().await.map(|_| ()),
+            Err(err) => Err(err),
+        };
+        assert!(uneven.is_err(), "{shipping:?}: frames of 3 and 2 rows side by side");
         let got = ra.concat(&[rb], ConcatHow::Diagonal).await.unwrap().fetch().await.unwrap();
         let want = concat_lf_diagonal([a.clone().lazy(), b.clone().lazy()], UnionArgs::default()).unwrap().collect().unwrap();
         assert!(got.equals_missing(&want), "{shipping:?}\n{got}\n{want}");

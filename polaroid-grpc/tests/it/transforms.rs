@@ -563,17 +563,33 @@ async fn concat_kinds_equal_polars() {
         } else {
             handles.into_iter().cloned().collect()
         };
-        let info = client.concat(ConcatRequest { handles, how: how.into() }).await.unwrap().into_inner().info.unwrap();
+        let info = client.concat(ConcatRequest { handles, how: how.into(), ..Default::default() }).await.unwrap().into_inner().info.unwrap();
         assert!(info.lineage.ends_with(&format!("how={how})")), "{}", info.lineage);
         let remote = fetch_handle(&mut client, &info.handle).await;
         let expected = expected.collect().unwrap();
         assert!(remote.equals_missing(&expected), "{how}\n{remote}\n{expected}");
     }
     // One height for "horizontal"; a plain vertical concat needs one schema.
-    let uneven = client.concat(ConcatRequest { handles: vec![hb.clone(), hc.clone()], how: "horizontal".into() }).await;
+    let uneven = client.concat(ConcatRequest { handles: vec![hb.clone(), hc.clone()], how: "horizontal".into(), ..Default::default() }).await;
     let err = failure(&mut client, uneven).await;
     assert!(err.message().contains("length"), "{err:?}");
-    let err = client.concat(ConcatRequest { handles: vec![ha.clone(), hb.clone()], how: "sideways".into() }).await.unwrap_err();
+
+    // A one-row frame beside others: repeated with broadcast_unit_length (SQL's scalar subqueries), padded without.
+    let one = upload(&mut client, "one", &df!("m" => [10i64]).unwrap(), 1 << 20).await.unwrap().handle;
+    for (broadcast, m) in [(true, [Some(10i64), Some(10), Some(10)]), (false, [Some(10), None, None])] {
+        let request = ConcatRequest { handles: vec![ha.clone(), one.clone()], how: "horizontal_extend".into(), broadcast_unit_length: broadcast };
+        let info = client.concat(request).await.unwrap().into_inner().info.unwrap();
+        let remote = fetch_handle(&mut client, &info.handle).await;
+        let expected = a.hstack(&[Column::new("m".into(), m)]).unwrap();
+        assert!(remote.equals_missing(&expected), "{broadcast}\n{remote}");
+    }
+    for how in ["vertical", "horizontal"] {
+        let request = ConcatRequest { handles: vec![ha.clone(), one.clone()], how: how.into(), broadcast_unit_length: true };
+        let err = client.concat(request).await.unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+        assert!(err.message().contains("broadcast_unit_length applies to how=horizontal_extend"), "{err:?}");
+    }
+    let err = client.concat(ConcatRequest { handles: vec![ha.clone(), hb.clone()], how: "sideways".into(), ..Default::default() }).await.unwrap_err();
     assert_eq!((err.code(), err.message().starts_with("unknown concat how \"sideways\"")), (Code::InvalidArgument, true), "{err:?}");
     server.stop().await;
 }

@@ -788,12 +788,14 @@ class RenameRequest(_message.Message):
     def __init__(self, handle: _Optional[str] = ..., mapping: _Optional[_Mapping[str, str]] = ..., strict: _Optional[bool] = ...) -> None: ...
 
 class ConcatRequest(_message.Message):
-    __slots__ = ("handles", "how")
+    __slots__ = ("handles", "how", "broadcast_unit_length")
     HANDLES_FIELD_NUMBER: _ClassVar[int]
     HOW_FIELD_NUMBER: _ClassVar[int]
+    BROADCAST_UNIT_LENGTH_FIELD_NUMBER: _ClassVar[int]
     handles: _containers.RepeatedScalarFieldContainer[str]
     how: str
-    def __init__(self, handles: _Optional[_Iterable[str]] = ..., how: _Optional[str] = ...) -> None: ...
+    broadcast_unit_length: bool
+    def __init__(self, handles: _Optional[_Iterable[str]] = ..., how: _Optional[str] = ..., broadcast_unit_length: _Optional[bool] = ...) -> None: ...
 
 class MergeSortedRequest(_message.Message):
     __slots__ = ("left", "right", "key")
