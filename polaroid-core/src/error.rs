@@ -101,6 +101,41 @@ impl CoreError {
     }
 }
 
+impl CoreError {
+    /// The kind of polars error this is, by polars' own name for it
+    /// ("InvalidOperation", "ColumnNotFound"), when polars raised it: a client
+    /// in polars' language can raise polars' matching exception.
+    pub fn polars_kind(&self) -> Option<&'static str> {
+        match self {
+            CoreError::Handle(HandleError::Polars(e)) | CoreError::Polars(e) => polars_kind_name(e),
+            _ => None,
+        }
+    }
+}
+
+fn polars_kind_name(err: &PolarsError) -> Option<&'static str> {
+    Some(match err {
+        PolarsError::Context { error, .. } | PolarsError::ExprContext { error, .. } => return polars_kind_name(error),
+        PolarsError::IO { .. } => return None,
+        PolarsError::AssertionError(_) => "AssertionError",
+        PolarsError::ColumnNotFound(_) => "ColumnNotFound",
+        PolarsError::ComputeError(_) => "ComputeError",
+        PolarsError::Duplicate(_) => "Duplicate",
+        PolarsError::InvalidOperation(_) => "InvalidOperation",
+        PolarsError::NoData(_) => "NoData",
+        PolarsError::OutOfBounds(_) => "OutOfBounds",
+        PolarsError::SchemaFieldNotFound(_) => "SchemaFieldNotFound",
+        PolarsError::SchemaMismatch(_) => "SchemaMismatch",
+        PolarsError::ShapeMismatch(_) => "ShapeMismatch",
+        PolarsError::SQLInterface(_) => "SQLInterface",
+        PolarsError::SQLSyntax(_) => "SQLSyntax",
+        PolarsError::StringCacheMismatch(_) => "StringCacheMismatch",
+        PolarsError::StructFieldNotFound(_) => "StructFieldNotFound",
+        #[allow(unreachable_patterns)]
+        _ => return None,
+    })
+}
+
 impl From<TimeseriesError> for CoreError {
     fn from(err: TimeseriesError) -> Self {
         match err {

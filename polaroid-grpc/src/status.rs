@@ -21,8 +21,16 @@ pub(crate) fn status(err: CoreError) -> Status {
     if code == Code::Internal {
         tracing::error!("{err}");
     }
-    Status::new(code, err.to_string())
+    let mut status = Status::new(code, err.to_string());
+    if let Some(kind) = err.polars_kind() {
+        status.metadata_mut().insert(POLARS_ERROR_KEY, tonic::metadata::MetadataValue::from_static(kind));
+    }
+    status
 }
+
+/// The trailer naming the kind of polars error a status carries
+/// ("InvalidOperation", "ComputeError"): clients raise polars' own exception.
+pub(crate) const POLARS_ERROR_KEY: &str = "polaroid-polars-error";
 
 /// `result.or_status()?` in a handler: a core error as its status.
 pub(crate) trait OrStatus<T> {

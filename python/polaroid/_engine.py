@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -129,7 +130,7 @@ class Engine(_PolarsEngine):
 
         def take_over(nt: Any, duration: Any = None) -> None:
             try:
-                self._take_over(nt, duration)
+                self._take_over(nt, lf)
             except BaseException as err:
                 raised.append(err)
                 raise
@@ -152,13 +153,13 @@ class Engine(_PolarsEngine):
 
         return SingleNodeQueryResult(self.collect(lf, optimizations=optimizations))  # type: ignore[arg-type]
 
-    def _take_over(self, nt: Any, _duration: Any = None) -> None:
+    def _take_over(self, nt: Any, lf: pl.LazyFrame) -> None:
         """The post-optimization callback: translate, then replace the plan with a fetch."""
         major = nt.version()[0]
         if major not in SUPPORTED_IR_VERSIONS:
             raise UnsupportedError(f"polars' plan visitor version {nt.version()} (supported: {SUPPORTED_IR_VERSIONS})")
         try:
-            remote = _Translator(self, nt).plan()
+            remote = _Translator(self, nt, lf).plan()
         except UnsupportedError as err:
             if "min_by/max_by" in str(err):
                 raise _Unsimplified(err) from None  # before any fallback: collect() plans it again
@@ -229,6 +230,21 @@ _JOIN_HOW = {"Inner": "inner", "Left": "left", "Right": "right", "Full": "full",
              "Cross": "cross"}
 
 
+# A join's validate= in polars' serialized plan (MessagePack with field names: the
+# field's name, then the variant's as a short string, its length in the prefix byte).
+_VALIDATION = re.compile(rb"validation(?:\xa8(OneToOne)|\xa9(OneToMany|ManyToOne)|\xaa(ManyToMany))")
+_VALIDATE = {b"OneToOne": "1:1", b"OneToMany": "1:m", b"ManyToOne": "m:1", b"ManyToMany": "m:m"}
+
+
+def _join_validations(lf: pl.LazyFrame) -> list[str]:
+    """Each join's validate= in the plan as written (pl.LazyFrame.serialize)."""
+    try:
+        blob = lf.serialize()
+    except Exception as err:  # a Python function in the plan, say
+        raise _unsupported(f"a join whose validate= cannot be read from the plan ({err})") from None
+    return [_VALIDATE[next(g for g in m.groups() if g)] for m in _VALIDATION.finditer(blob)]
+
+
 def _enum_name(value: Any) -> str:
     """``BooleanFunction.IsIn`` -> ``IsIn``; plain strings pass through."""
     return getattr(value, "name", None) or str(value).rsplit(".", 1)[-1]
@@ -237,11 +253,38 @@ def _enum_name(value: Any) -> str:
 class _Translator:
     """One optimized plan, walked from the root, into server requests."""
 
-    def __init__(self, engine: Engine, nt: Any) -> None:
+    def __init__(self, engine: Engine, nt: Any, lf: pl.LazyFrame) -> None:
         self.engine = engine
         self.client = engine.client
         self.nt = nt
+        self.lf = lf
+        self.root = nt.get_node()
         self.cache: dict[Any, RemoteFrame] = {}
+        self.validations: list[str] | None = None
+
+    def _validate(self) -> str:
+        """The join's ``validate=``. polars' plan visitor does not show it, so it is read from the
+        plan as written; with several joins, which one asked cannot be told: refused."""
+        if self.validations is None:
+            self.validations = _join_validations(self.lf)
+        asked = [v for v in self.validations if v != "m:m"]
+        if not asked:
+            return "m:m"
+        if len(self.validations) == 1 and self._joins_in_plan() == 1:
+            return asked[0]
+        raise _unsupported(f"validate={asked[0]!r} in a plan of several joins (polars' plan visitor does not show "
+                           "a join's validate=, so which join it checks cannot be told)")
+
+    def _joins_in_plan(self) -> int:
+        here, count, todo = self.nt.get_node(), 0, [self.root]
+        try:
+            while todo:
+                self.nt.set_node(todo.pop())
+                count += type(self.nt.view_current_node()).__name__ == "Join"
+                todo.extend(self.nt.get_inputs())
+        finally:
+            self.nt.set_node(here)
+        return count
 
     # -- plan nodes
 
@@ -497,7 +540,7 @@ class _Translator:
             if isinstance(coalesce, bool) and name in ("Inner", "Left", "Right", "Full"):
                 kwargs["coalesce"] = coalesce
             joined = left.join(right, how=_JOIN_HOW[name], suffix=suffix, nulls_equal=nulls_equal,
-                               maintain_order=maintain_order, **kwargs)
+                               maintain_order=maintain_order, validate=self._validate(), **kwargs)
             if node.predicate is not None:
                 # join_where's equalities became the keys; the rest filters the pairs (by output names).
                 joined = joined.filter(self.expr(node.predicate.node))

@@ -76,8 +76,40 @@ _BY_CODE: dict[grpc.StatusCode, type[PolaroidError]] = {
 }
 
 
+# The trailer naming polars' kind of error, by polars' Rust name, and the
+# polars exception it is in Python.
+_POLARS_KIND_KEY = "polaroid-polars-error"
+_POLARS_EXCEPTIONS = {
+    "ColumnNotFound": "ColumnNotFoundError", "ComputeError": "ComputeError", "Duplicate": "DuplicateError",
+    "InvalidOperation": "InvalidOperationError", "NoData": "NoDataError", "OutOfBounds": "OutOfBoundsError",
+    "SchemaFieldNotFound": "SchemaFieldNotFoundError", "SchemaMismatch": "SchemaError", "ShapeMismatch": "ShapeError",
+    "SQLInterface": "SQLInterfaceError", "SQLSyntax": "SQLSyntaxError",
+    "StringCacheMismatch": "StringCacheMismatchError", "StructFieldNotFound": "StructFieldNotFoundError",
+}
+_BOTH: dict[tuple[type[PolaroidError], str], type[PolaroidError]] = {}
+
+
+def _as_polars(cls: type[PolaroidError], kind: str) -> type[PolaroidError]:
+    """``cls`` that is also polars' exception for ``kind``: ``except pl.exceptions.ComputeError``
+    catches the server's polars errors as it catches local ones, and so does ``except cls``."""
+    name = _POLARS_EXCEPTIONS.get(kind)
+    if name is None:
+        return cls
+    if (cls, name) not in _BOTH:
+        import polars.exceptions
+
+        polars_cls = getattr(polars.exceptions, name)
+        _BOTH[cls, name] = type(name, (cls, polars_cls), {"__module__": __name__, "__doc__": polars_cls.__doc__})
+    return _BOTH[cls, name]
+
+
 def from_rpc_error(err: grpc.RpcError) -> PolaroidError:
-    """The exception for a failed call, keeping the server's reason."""
+    """The exception for a failed call, keeping the server's reason (and polars' kind of error)."""
     code = err.code() if hasattr(err, "code") else None
     reason = err.details() if hasattr(err, "details") else str(err)
-    return _BY_CODE.get(code, PolaroidError)(reason or str(code), code)
+    cls = _BY_CODE.get(code, PolaroidError)
+    trailers = err.trailing_metadata() if hasattr(err, "trailing_metadata") else None
+    kind = next((value for key, value in trailers or () if key == _POLARS_KIND_KEY), None)
+    if isinstance(kind, str):
+        cls = _as_polars(cls, kind)
+    return cls(reason or str(code), code)

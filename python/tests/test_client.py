@@ -615,6 +615,11 @@ def test_errors_are_one_hierarchy_with_the_servers_reason(client: pr.Client) -> 
     with pytest.raises(pr.InvalidArgumentError) as bad_column:
         trades.select(pr.col("no_such_column")).collect()
     assert "no_such_column" in str(bad_column.value)
+    # polars' own errors are also polars' exceptions, as in polars.
+    assert isinstance(bad_column.value, pl.exceptions.ColumnNotFoundError)
+    with pytest.raises(pl.exceptions.InvalidOperationError) as bad_cast:
+        trades.select(pr.col("symbol").cast(pl.Int64)).collect()
+    assert isinstance(bad_cast.value, pr.InvalidArgumentError) and "conversion from `str` to `i64`" in str(bad_cast.value)
     with pytest.raises(pr.InvalidArgumentError) as bad_regex:
         trades.select(pr.col("venue").str.contains("(")).collect()
     assert "str.contains" in str(bad_regex.value)

@@ -433,6 +433,24 @@ def test_join_options_translate(client: pr.Client, data_dir: Path, case: str) ->
         assert lf.collect().height == plain.collect().height + 1
 
 
+def test_join_validation_and_polars_errors_are_polars(client: pr.Client, data_dir: Path) -> None:
+    """validate= is checked on the server (polars' plan visitor does not show it: it is read from
+    the plan); a failure is polars' own exception, as when polars runs the query."""
+    engine = pr.Engine(client, root=data_dir)
+    dup = pl.LazyFrame({"a": [1, 1, 2], "x": [1, 2, 3]})
+    unique = pl.LazyFrame({"a": [1, 2], "y": [5, 6]})
+    for validate in ("1:1", "1:m"):
+        with pytest.raises(pl.exceptions.ComputeError, match=f"did not fulfill {validate} validation"):
+            dup.join(unique, on="a", validate=validate).collect(engine=engine)
+    many_to_one = dup.join(unique, on="a", validate="m:1", how="left")
+    assert_frame_equal(many_to_one.collect(engine=engine), many_to_one.collect())
+    # Which of several joins asked cannot be told: refused rather than left unchecked.
+    with pytest.raises(pr.UnsupportedError, match="several joins"):
+        many_to_one.join(unique, on="a").collect(engine=engine)
+    with pytest.raises(pl.exceptions.InvalidOperationError, match="conversion from `str` to `i64`"):
+        pl.LazyFrame({"s": ["1", "x"]}).select(pl.col("s").cast(pl.Int64)).collect(engine=engine)
+
+
 def test_time_zone_replacement_at_dst_changes(client: pr.Client, data_dir: Path) -> None:
     """London repeats 01:30 on 2024-10-27 and skips it on 2024-03-31: each choice, worked by hand."""
     from datetime import datetime

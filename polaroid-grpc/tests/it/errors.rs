@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use polaroid_grpc::proto::polaroid_client::PolaroidClient;
-use polaroid_grpc::proto::{HandleRequest, ListRequest, ScanRequest, SqlRequest, StatsRequest};
+use polaroid_grpc::proto::{FetchRequest, HandleRequest, ListRequest, ScanRequest, SqlRequest, StatsRequest};
 use polaroid_grpc::ServerConfig;
 use tonic::transport::Channel;
 use tonic::Code;
@@ -84,12 +84,29 @@ async fn a_bad_column_or_query_is_invalid_argument_naming_it() {
     let mut client = server.client().await;
     let trades = client.scan(scan("trades.parquet")).await.unwrap().into_inner().info.unwrap().handle;
     let tables = HashMap::from([("trades".to_string(), trades)]);
+    let polars_kind = |err: &tonic::Status| err.metadata().get("polaroid-polars-error").map(|v| v.to_str().unwrap().to_string());
     let err = client
         .sql(SqlRequest { tables: tables.clone(), query: "SELECT no_such_column FROM trades".into(), distributed: false })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(err.message().contains("no_such_column"), "{}", err.message());
+    // polars' own kind of error travels beside the code, for clients to raise polars' exception.
+    assert_eq!(polars_kind(&err).as_deref(), Some("ColumnNotFound"), "{err:?}");
+    // Also when polars finds it only as the result streams: a strict cast of text to a number.
+    let query = "SELECT CAST(symbol AS INT) AS n FROM trades".into();
+    let cast = client.sql(SqlRequest { tables: tables.clone(), query, distributed: false }).await.unwrap().into_inner().info.unwrap();
+    let mut stream = client.fetch(FetchRequest { handle: cast.handle, ..Default::default() }).await.unwrap().into_inner();
+    let err = loop {
+        match stream.message().await {
+            Err(err) => break err,
+            Ok(None) => panic!("a cast of symbols to integers succeeded"),
+            Ok(Some(_)) => {},
+        }
+    };
+    assert_eq!((err.code(), polars_kind(&err).as_deref()), (Code::InvalidArgument, Some("InvalidOperation")), "{err:?}");
+    let err = client.schema(HandleRequest { handle: "0f8e6a3c-51b2-4c7d-9a10-2b3c4d5e6f70".into() }).await.unwrap_err();
+    assert_eq!((err.code(), polars_kind(&err)), (Code::NotFound, None), "not polars': {err:?}");
     let err = client.sql(SqlRequest { tables: tables.clone(), query: "SELEKT 1".into(), distributed: false }).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     let err = client.sql(SqlRequest { tables, query: "SELECT * FROM missing_table".into(), distributed: false }).await.unwrap_err();
