@@ -696,10 +696,9 @@ class _Translator:
                                           mapping_strategy="group_to_rows" if mapping == "groups_to_rows" else mapping)
 
     def _expr_SortBy(self, e: Any) -> Expr:
-        _maintain_order, nulls_last, descending = e.sort_options[:3]
-        if any(nulls_last):
-            raise _unsupported("sort_by with nulls_last")
-        return self.expr(e.expr).sort_by([self.expr(b) for b in e.by], descending=list(descending))
+        maintain_order, nulls_last, descending = e.sort_options[:3]
+        return self.expr(e.expr).sort_by([self.expr(b) for b in e.by], descending=list(descending),
+                                         nulls_last=list(nulls_last), maintain_order=bool(maintain_order))
 
     def _expr_Sort(self, e: Any) -> Expr:
         _maintain_order, nulls_last, descending = e.options[:3]

@@ -579,10 +579,14 @@ class Expr:
     def tail(self, n: int = 10) -> Expr: return self._fn("tail", n=n)
 
     def sort_by(self, by: IntoExpr | Sequence[IntoExpr], *more_by: IntoExpr,
-                descending: bool | Sequence[bool] = False) -> Expr:
+                descending: bool | Sequence[bool] = False, nulls_last: bool | Sequence[bool] = False,
+                maintain_order: bool = False) -> Expr:
+        """As polars': ``maintain_order`` keeps the order of values with equal keys."""
         keys = [*(by if isinstance(by, (list, tuple)) else [by]), *more_by]
         flags = [descending] if isinstance(descending, bool) else list(descending)
-        return Expr(pb.Expr(sort_by=pb.SortBy(expr=self._pb, by=[into_expr(k)._pb for k in keys], descending=flags)))
+        nulls = [nulls_last] if isinstance(nulls_last, bool) else list(nulls_last)
+        return Expr(pb.Expr(sort_by=pb.SortBy(expr=self._pb, by=[into_expr(k)._pb for k in keys], descending=flags,
+                                              nulls_last=nulls, maintain_order=maintain_order)))
 
     def over(self, partition_by: IntoExpr | Sequence[IntoExpr] | None = None, *more: IntoExpr,
              order_by: IntoExpr | Sequence[IntoExpr] | None = None, descending: bool = False,

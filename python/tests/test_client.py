@@ -295,6 +295,8 @@ def test_math_binning_and_pattern_functions_match_polars(client: pr.Client, data
                  lambda m: m.col("price").skew(bias=False), lambda m: m.col("price").kurtosis(fisher=False),
                  lambda m: m.col("price").cbrt(), lambda m: (m.col("price") / (m.col("size") - m.col("size"))).is_infinite(),
                  lambda m: (m.col("price") / (m.col("size") - m.col("size"))).is_finite(),
+                 lambda m: m.col("price").sort_by("size", "venue", descending=[True, False], nulls_last=True,
+                                                   maintain_order=True),
                  lambda m: m.col("size").has_nulls(), lambda m: m.col("symbol").str.extract_all("[AEIOU]"),
                  lambda m: m.concat_list("size", "size").cast(pl.List(pl.String)),
                  lambda m: m.concat_list("price", "size").list.to_array(2),

@@ -90,6 +90,11 @@ def _more_functions(trades: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
             pl.col("symbol").str.extract_all("[AEIOU]").alias("vowels"),
             pl.int_ranges(0, pl.col("size") % 4, dtype=pl.Int16).alias("upto"),
             pl.int_ranges(pl.col("size") % 3, 10, 4).alias("stepped")),
+        # Sizes have nulls and ties: nulls_last and a stable order decide which price comes first.
+        "sort_by_options": trades.group_by("symbol").agg(
+            pl.col("price").sort_by("size", nulls_last=True, maintain_order=True).first().alias("first"),
+            pl.col("price").sort_by("size", descending=True, nulls_last=True, maintain_order=True).head(3).alias("top"),
+            pl.col("price").sort_by("size", maintain_order=True).head(3).alias("nulls_first")).sort("symbol"),
         "has_nulls": trades.group_by("venue").agg(pl.col("size").has_nulls(), pl.col("price").has_nulls().alias("p"))
                            .sort("venue"),
         "row_count_only": trades.select(pl.len()),

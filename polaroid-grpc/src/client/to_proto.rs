@@ -93,6 +93,8 @@ pub(crate) fn expr(e: &Expr, path: &str) -> Result<proto::Expr> {
             expr: boxed(expr(inner, &format!("{path}.sort_by"))?),
             by: exprs(by, &format!("{path}.by"))?,
             descending: sort_options.descending.clone(),
+            nulls_last: sort_options.nulls_last.clone(),
+            maintain_order: sort_options.maintain_order,
         }))),
         Expr::Sort { expr: inner, options } => function(
             "sort",

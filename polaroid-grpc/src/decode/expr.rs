@@ -112,13 +112,16 @@ pub(crate) fn expr(e: &proto::Expr, path: &str) -> Result<Expr> {
                 return Err(bad(&p, "sort_by needs at least one `by` expression"));
             }
             let by = exprs(&s.by, &format!("{p}.by"))?;
-            let descending = match s.descending.len() {
-                0 => vec![false],
-                1 => s.descending.clone(),
-                n if n == by.len() => s.descending.clone(),
-                n => return Err(bad(&p, format!("{n} `descending` flags for {} `by` expressions", by.len()))),
+            let flags = |flags: &[bool], name: &str| match flags.len() {
+                0 => Ok(vec![false]),
+                n if n == 1 || n == by.len() => Ok(flags.to_vec()),
+                n => Err(bad(&p, format!("{n} `{name}` flags for {} `by` expressions", by.len()))),
             };
-            inner.sort_by(by, SortMultipleOptions::default().with_order_descending_multi(descending))
+            let options = SortMultipleOptions::default()
+                .with_order_descending_multi(flags(&s.descending, "descending")?)
+                .with_nulls_last_multi(flags(&s.nulls_last, "nulls_last")?)
+                .with_maintain_order(s.maintain_order);
+            inner.sort_by(by, options)
         },
     })
 }

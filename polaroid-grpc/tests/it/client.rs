@@ -365,7 +365,7 @@ async fn new_functions_join_options_and_concat_kinds_match_polars() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nested_casts_extract_all_ranges_and_time_zone_replacement_match_polars() {
+async fn nested_casts_sort_by_options_extract_all_ranges_and_time_zones_match_polars() {
     let server = TestServer::with_sample().await;
     let client = Client::connect(format!("http://{}", server.addr)).await.unwrap().with_shipping(Shipping::Expressions);
     let pair = || concat_list([col("size"), col("size") * lit(2i64)]).unwrap();
@@ -384,6 +384,17 @@ async fn nested_casts_extract_all_ranges_and_time_zone_replacement_match_polars(
     let want = local("trades.parquet").select(exprs()).collect().unwrap();
     assert_frames_close(&got, &want);
     assert_eq!(want.column("floats").unwrap().dtype(), &DataType::Array(Box::new(DataType::Float64), 2));
+
+    // sort_by's nulls_last and maintain_order travel (they were dropped: nulls came first).
+    let keyed = df!("k" => [Some(2i64), None, Some(1), Some(1), None, Some(2)], "v" => [10i64, 20, 30, 40, 50, 60]).unwrap();
+    let remote = client.upload(&keyed).await.unwrap();
+    let sorted = |descending: bool| {
+        let options = SortMultipleOptions::default().with_order_descending(descending).with_nulls_last(true).with_maintain_order(true);
+        col("v").sort_by([col("k")], options).alias(if descending { "down" } else { "up" })
+    };
+    let got = remote.select([sorted(false), sorted(true)]).await.unwrap().fetch().await.unwrap();
+    assert_eq!(got, df!("up" => [30i64, 40, 10, 60, 20, 50], "down" => [10i64, 60, 30, 40, 20, 50]).unwrap());
+    assert_eq!(got, keyed.clone().lazy().select([sorted(false), sorted(true)]).collect().unwrap());
 
     // Wall times London repeats (01:30 on 27 Oct 2024) and skips (01:30 on 31 Mar 2024).
     let at = |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap().and_utc().timestamp_micros();

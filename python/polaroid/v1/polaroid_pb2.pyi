@@ -593,14 +593,18 @@ class Over(_message.Message):
     def __init__(self, expr: _Optional[_Union[Expr, _Mapping]] = ..., partition_by: _Optional[_Iterable[_Union[Expr, _Mapping]]] = ..., order_by: _Optional[_Iterable[_Union[Expr, _Mapping]]] = ..., order_descending: _Optional[bool] = ..., order_nulls_last: _Optional[bool] = ..., mapping_strategy: _Optional[str] = ...) -> None: ...
 
 class SortBy(_message.Message):
-    __slots__ = ("expr", "by", "descending")
+    __slots__ = ("expr", "by", "descending", "nulls_last", "maintain_order")
     EXPR_FIELD_NUMBER: _ClassVar[int]
     BY_FIELD_NUMBER: _ClassVar[int]
     DESCENDING_FIELD_NUMBER: _ClassVar[int]
+    NULLS_LAST_FIELD_NUMBER: _ClassVar[int]
+    MAINTAIN_ORDER_FIELD_NUMBER: _ClassVar[int]
     expr: Expr
     by: _containers.RepeatedCompositeFieldContainer[Expr]
     descending: _containers.RepeatedScalarFieldContainer[bool]
-    def __init__(self, expr: _Optional[_Union[Expr, _Mapping]] = ..., by: _Optional[_Iterable[_Union[Expr, _Mapping]]] = ..., descending: _Optional[_Iterable[bool]] = ...) -> None: ...
+    nulls_last: _containers.RepeatedScalarFieldContainer[bool]
+    maintain_order: bool
+    def __init__(self, expr: _Optional[_Union[Expr, _Mapping]] = ..., by: _Optional[_Iterable[_Union[Expr, _Mapping]]] = ..., descending: _Optional[_Iterable[bool]] = ..., nulls_last: _Optional[_Iterable[bool]] = ..., maintain_order: _Optional[bool] = ...) -> None: ...
 
 class SelectRequest(_message.Message):
     __slots__ = ("handle", "exprs")
