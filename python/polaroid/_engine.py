@@ -680,8 +680,9 @@ class _Translator:
             return getattr(inner, e.name)()
         if e.name == "item":
             return inner.item(allow_empty=bool(e.options))
-        if e.name == "first_non_null":
-            return inner.drop_nulls().first()
+        if e.name in ("first_non_null", "last_non_null"):  # first/last(ignore_nulls=True)
+            kept = inner.drop_nulls()
+            return kept.first() if e.name == "first_non_null" else kept.last()
         if e.name in ("std", "var"):
             return getattr(inner, e.name)(ddof=e.options)
         raise _unsupported(f"the aggregation {e.name}")

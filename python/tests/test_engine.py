@@ -163,6 +163,7 @@ def _more_functions(trades: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
                                          pl.col("size").shift().fill_null(strategy="mean").alias("m"),
                                          pl.col("size").shift().fill_null(strategy="zero").alias("z")),
         "group_picks": trades.group_by("symbol").agg(pl.col("size").shift().first(ignore_nulls=True).alias("f"),
+                                                     pl.col("size").shift(-1).last(ignore_nulls=True).alias("l"),
                                                      pl.col("price").gather_every(50, 3).alias("every"),
                                                      pl.col("venue").unique().sort().alias("venues")).sort("symbol"),
         "ordered_windows": trades.select(
