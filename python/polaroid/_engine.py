@@ -952,6 +952,8 @@ class _Translator:
             return getattr(x, name)()
         elif name == "negate":
             return -x  # type: ignore[operator]
+        elif name == "round_sig_figs":
+            return x.round_sig_figs(args[0])  # type: ignore[union-attr]
         elif name == "round":
             return x.round(args[0], str(args[1]) if len(args) > 1 else "half_to_even")  # type: ignore[union-attr]
         elif name == "quantile":

@@ -401,6 +401,7 @@ class Expr:
     def round(self, decimals: int = 0, mode: str = "half_to_even") -> Expr:
         """As polars': half_to_even (its default), half_away_from_zero or to_zero."""
         return self._fn("round", decimals=decimals, mode=mode)
+    def round_sig_figs(self, digits: int) -> Expr: return self._fn("round_sig_figs", digits=digits)
     def sqrt(self) -> Expr: return self._fn("sqrt")
     def cbrt(self) -> Expr: return self._fn("cbrt")
     def log(self, base: float = 2.718281828459045) -> Expr: return self._fn("log", base=float(base))

@@ -95,6 +95,9 @@ def _more_functions(trades: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
             pl.col("price").sort_by("size", nulls_last=True, maintain_order=True).first().alias("first"),
             pl.col("price").sort_by("size", descending=True, nulls_last=True, maintain_order=True).head(3).alias("top"),
             pl.col("price").sort_by("size", maintain_order=True).head(3).alias("nulls_first")).sort("symbol"),
+        "significant_figures_and_equiprobable": trades.group_by("symbol").agg(
+            pl.col("price").round_sig_figs(2).alias("sig"),
+            pl.col("price").quantile(0.37, "equiprobable").alias("q")).sort("symbol"),
         "has_nulls": trades.group_by("venue").agg(pl.col("size").has_nulls(), pl.col("price").has_nulls().alias("p"))
                            .sort("venue"),
         "row_count_only": trades.select(pl.len()),

@@ -529,6 +529,7 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
         FunctionExpr::CumMin { reverse } => with("cum_min", &[("reverse", Value::Boolean(*reverse))])?,
         FunctionExpr::CumMax { reverse } => with("cum_max", &[("reverse", Value::Boolean(*reverse))])?,
         FunctionExpr::CumCount { reverse } => with("cum_count", &[("reverse", Value::Boolean(*reverse))])?,
+        FunctionExpr::RoundSF { digits } => with("round_sig_figs", &[("digits", Value::Int64(*digits as i64))])?,
         FunctionExpr::Round { decimals, mode } => {
             let mode = match mode {
                 RoundMode::HalfToEven => "half_to_even",
@@ -859,6 +860,8 @@ fn interpolation(method: &QuantileMethod, path: &str) -> Result<&'static str> {
         QuantileMethod::Higher => "higher",
         QuantileMethod::Midpoint => "midpoint",
         QuantileMethod::Linear => "linear",
+        QuantileMethod::Equiprobable => "equiprobable",
+        #[allow(unreachable_patterns)]
         other => return Err(unsupported(path, format!("quantile method {other:?}"))),
     })
 }

@@ -603,6 +603,15 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
             };
             input().round(decimals, mode)
         },
+        "round_sig_figs" => {
+            arity(1)?;
+            opts.check_known(&["digits"])?;
+            let digits = opts.int("digits", 0)?;
+            if !(1..=i32::MAX as i64).contains(&digits) {
+                return Err(bad(path, format!("digits must be at least 1, got {digits}")));
+            }
+            input().round_sig_figs(digits as i32)
+        },
         "log" => {
             arity(1)?;
             opts.check_known(&["base"])?;
@@ -1657,6 +1666,7 @@ fn quantile_method(name: &str, path: &str) -> Result<QuantileMethod> {
         "higher" => QuantileMethod::Higher,
         "midpoint" => QuantileMethod::Midpoint,
         "linear" => QuantileMethod::Linear,
+        "equiprobable" => QuantileMethod::Equiprobable,
         other => return Err(bad(path, format!("unknown interpolation {other:?}"))),
     })
 }

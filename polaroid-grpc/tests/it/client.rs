@@ -378,6 +378,8 @@ async fn nested_casts_sort_by_options_extract_all_ranges_and_time_zones_match_po
             int_ranges(lit(0i64), col("size") % lit(5i64), lit(1i64), DataType::Int32).alias("ranges"),
             int_range(lit(0i64), len(), 3, DataType::Int64).alias("every_third").head(Some(5)).implode(true).alias("head"),
             col("price").has_nulls().alias("has_nulls"),
+            col("price").round_sig_figs(2).alias("sig"),
+            col("price").quantile(lit(0.37), QuantileMethod::Equiprobable).alias("q"),
         ]
     };
     let got = client.scan_parquet("trades.parquet").await.unwrap().select(exprs()).await.unwrap().fetch().await.unwrap();
