@@ -101,7 +101,8 @@ class Engine(_PolarsEngine):
     ``root`` is the local directory that mirrors the server's data directory
     (default: the working directory): file paths in the plan are sent relative
     to it. ``fallback=True`` runs what cannot be translated locally, with a
-    warning, instead of raising.
+    warning, instead of raising: the largest parts of the plan below it that
+    can run on the server still do, and polars runs the rest on their results.
     """
 
     def __init__(self, client: Client, *, root: str | os.PathLike[str] | None = None,
@@ -158,17 +159,49 @@ class Engine(_PolarsEngine):
         major = nt.version()[0]
         if major not in SUPPORTED_IR_VERSIONS:
             raise UnsupportedError(f"polars' plan visitor version {nt.version()} (supported: {SUPPORTED_IR_VERSIONS})")
+        done: dict[int, RemoteFrame] = {}  # plan nodes already translated, for a fallback's second look
         try:
-            remote = _Translator(self, nt, lf).plan()
+            remote = _Translator(self, nt, lf, done).plan()
         except UnsupportedError as err:
             if "min_by/max_by" in str(err):
                 raise _Unsimplified(err) from None  # before any fallback: collect() plans it again
             if not self.fallback:
                 raise
-            warnings.warn(f"{err}; running this query locally", stacklevel=2)
+            parts = _offload_inputs(_Translator(self, nt, lf, done))
+            where = f", except {parts} part(s) of its plan below that, which run on the server" if parts else ""
+            warnings.warn(f"{err}; running this query locally{where}", stacklevel=2)
             return
-        expected = nt.get_schema()
-        nt.set_udf(lambda *_args, **_kwargs: _checked(remote.collect(), expected))
+        _fetch_here(nt, remote)
+
+
+def _fetch_here(nt: Any, remote: RemoteFrame) -> None:
+    """The visitor's current node becomes a fetch of ``remote`` (its schema checked)."""
+    expected = nt.get_schema()
+    nt.set_udf(lambda *_args, **_kwargs: _checked(remote.collect(), expected))
+
+
+def _offload_inputs(translator: _Translator) -> int:
+    """Below a node that cannot be translated: each input whose whole subtree can becomes a
+    fetch from the server; the others are searched deeper. How many went to the server.
+
+    An in-memory frame alone stays local (sending it to fetch it back gains nothing).
+    """
+    nt = translator.nt
+    here, parts = nt.get_node(), 0
+    for index in nt.get_inputs():
+        nt.set_node(index)
+        try:
+            if type(nt.view_current_node()).__name__ == "DataFrameScan":
+                continue
+            remote = translator.plan()
+        except (UnsupportedError, NotImplementedError):
+            parts += _offload_inputs(translator)
+        else:
+            _fetch_here(nt, remote)
+            parts += 1
+        finally:
+            nt.set_node(here)
+    return parts
 
 
 class _Unsimplified(Exception):
@@ -253,13 +286,14 @@ def _enum_name(value: Any) -> str:
 class _Translator:
     """One optimized plan, walked from the root, into server requests."""
 
-    def __init__(self, engine: Engine, nt: Any, lf: pl.LazyFrame) -> None:
+    def __init__(self, engine: Engine, nt: Any, lf: pl.LazyFrame, done: dict[int, RemoteFrame]) -> None:
         self.engine = engine
         self.client = engine.client
         self.nt = nt
         self.lf = lf
         self.root = nt.get_node()
         self.cache: dict[Any, RemoteFrame] = {}
+        self.done = done
         self.validations: list[str] | None = None
 
     def _validate(self) -> str:
@@ -300,10 +334,13 @@ class _Translator:
         return method(node)
 
     def _input(self, index: int) -> RemoteFrame:
+        if index in self.done:
+            return self.done[index]
         here = self.nt.get_node()
         self.nt.set_node(index)
         try:
-            return self.plan()
+            self.done[index] = self.plan()
+            return self.done[index]
         finally:
             self.nt.set_node(here)
 
