@@ -1191,6 +1191,11 @@ class _Translator:
         if name == "ReplaceTimeZone":
             # (time_zone, non_existent); inputs[1] is ambiguous (a literal; a column of choices is refused).
             return x.dt.replace_time_zone(args[0], ambiguous=self._literal_arg(inputs[1]), non_existent=str(args[1]))
+        if name == "Duration":
+            # inputs: weeks, days, hours, minutes, seconds, milliseconds, microseconds, nanoseconds.
+            parts = dict(zip(("weeks", "days", "hours", "minutes", "seconds", "milliseconds", "microseconds",
+                              "nanoseconds"), (self.expr(i) for i in inputs)))
+            return pr_expr.duration(**parts, time_unit=str(args[0]))
         if name == "DatetimeFunction":
             # inputs: year, month, day, hour, minute, second, microsecond, ambiguous.
             time_unit, time_zone = args

@@ -998,6 +998,21 @@ def datetime(year: IntoExpr, month: IntoExpr, day: IntoExpr, hour: IntoExpr | No
                                time_zone=time_zone, ambiguous=ambiguous)
 
 
+def duration(*, weeks: IntoExpr | None = None, days: IntoExpr | None = None, hours: IntoExpr | None = None,
+             minutes: IntoExpr | None = None, seconds: IntoExpr | None = None,
+             milliseconds: IntoExpr | None = None, microseconds: IntoExpr | None = None,
+             nanoseconds: IntoExpr | None = None, time_unit: str = "us") -> Expr:
+    """As ``pl.duration``: a Duration from its parts, each a number or an expression (strings
+    name columns)."""
+    parts = [weeks, days, hours, minutes, seconds, milliseconds, microseconds, nanoseconds]
+    while parts and parts[-1] is None:
+        parts.pop()
+    if not parts:
+        parts = [0]
+    first, *rest = [into_expr(0 if p is None else p) for p in parts]
+    return first._fn("duration", *rest, time_unit=time_unit)
+
+
 def concat_list(exprs: IntoExpr | Sequence[IntoExpr], *more_exprs: IntoExpr) -> Expr:
     """The expressions' values, row by row, as one list, as ``pl.concat_list``."""
     return _horizontal("concat_list", (exprs, *more_exprs))

@@ -298,6 +298,7 @@ def test_math_binning_and_pattern_functions_match_polars(client: pr.Client, data
                  lambda m: m.col("price").sort_by("size", "venue", descending=[True, False], nulls_last=True,
                                                    maintain_order=True),
                  lambda m: m.col("size").has_nulls(), lambda m: m.col("price").round_sig_figs(2),
+                 lambda m: m.col("ts") + m.duration(hours=1, minutes=m.col("size") % 60, time_unit="ms"),
                  lambda m: m.col("price").quantile(0.37, "equiprobable"), lambda m: m.col("symbol").str.extract_all("[AEIOU]"),
                  lambda m: m.concat_list("size", "size").cast(pl.List(pl.String)),
                  lambda m: m.concat_list("price", "size").list.to_array(2),

@@ -98,6 +98,9 @@ def _more_functions(trades: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
         "significant_figures_and_equiprobable": trades.group_by("symbol").agg(
             pl.col("price").round_sig_figs(2).alias("sig"),
             pl.col("price").quantile(0.37, "equiprobable").alias("q")).sort("symbol"),
+        "durations_of_columns": trades.select(
+            (pl.col("ts") + pl.duration(days=1, minutes=pl.col("size") % 60)).alias("later"),
+            pl.duration(seconds=pl.col("size"), milliseconds=500, time_unit="ms").alias("d")),
         "has_nulls": trades.group_by("venue").agg(pl.col("size").has_nulls(), pl.col("price").has_nulls().alias("p"))
                            .sort("venue"),
         "row_count_only": trades.select(pl.len()),

@@ -834,6 +834,7 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
                 }
                 function("datetime", args, &options)
             },
+            T::Duration(unit) => all_inputs("duration", &[("time_unit", Value::String(unit.to_string()))])?,
             T::TotalDays { fractional } => with("dt.total_days", &[("fractional", Value::Boolean(*fractional))])?,
             T::TotalHours { fractional } => with("dt.total_hours", &[("fractional", Value::Boolean(*fractional))])?,
             T::TotalMinutes { fractional } => with("dt.total_minutes", &[("fractional", Value::Boolean(*fractional))])?,

@@ -1654,6 +1654,26 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
                     .with_ambiguous(lit(ambiguous)),
             )
         },
+        "duration" => {
+            // pl.duration(weeks, days, hours, minutes, seconds, milliseconds,
+            // microseconds, nanoseconds): args in that order, as many as given.
+            if !(1..=8).contains(&args.len()) {
+                return Err(bad(path, format!("takes 1 to 8 arguments (weeks, days, hours, minutes, seconds, milliseconds, microseconds, nanoseconds), got {}", args.len())));
+            }
+            opts.check_known(&["time_unit"])?;
+            let part = |i: usize| args.get(i).cloned().unwrap_or_else(|| lit(0i64));
+            polars::lazy::dsl::duration(DurationArgs {
+                weeks: part(0),
+                days: part(1),
+                hours: part(2),
+                minutes: part(3),
+                seconds: part(4),
+                milliseconds: part(5),
+                microseconds: part(6),
+                nanoseconds: part(7),
+                time_unit: opts.time_unit("time_unit")?.unwrap_or(TimeUnit::Microseconds),
+            })
+        },
         "" => return Err(bad(path, "function without a name")),
         other => return Err(bad(path, format!("unknown function {other:?}"))),
     })

@@ -379,6 +379,8 @@ async fn nested_casts_sort_by_options_extract_all_ranges_and_time_zones_match_po
             int_range(lit(0i64), len(), 3, DataType::Int64).alias("every_third").head(Some(5)).implode(true).alias("head"),
             col("price").has_nulls().alias("has_nulls"),
             col("price").round_sig_figs(2).alias("sig"),
+            duration(DurationArgs { hours: lit(2i64), minutes: col("size"), time_unit: TimeUnit::Milliseconds, ..Default::default() })
+                .alias("dur"),
             col("price").quantile(lit(0.37), QuantileMethod::Equiprobable).alias("q"),
         ]
     };
