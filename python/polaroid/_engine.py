@@ -91,6 +91,10 @@ def _plain(value: Any, dtype: Any) -> Any:
     return value
 
 
+# A Series literal travels value by value in the request: past this, a frame is the way.
+_SERIES_LITERAL_LIMIT = 100_000
+
+
 def _unsupported(what: str) -> UnsupportedError:
     return UnsupportedError(f"polaroid cannot run {what} on the server yet")
 
@@ -661,7 +665,13 @@ class _Translator:
         value = _plain(e.value, e.dtype)
         if isinstance(value, list):
             if not isinstance(e.dtype, pl.List):
-                raise _unsupported("a Series literal (a column of values)")
+                # A column of values (pl.lit(a_series)): one list value, exploded, as the series' type.
+                if len(value) > _SERIES_LITERAL_LIMIT:
+                    raise _unsupported(f"a Series literal of {len(value):,} values (over "
+                                       f"{_SERIES_LITERAL_LIMIT:,}: join a frame instead)")
+                if isinstance(e.dtype, (pl.List, pl.Array, pl.Struct, pl.Object, pl.Categorical, pl.Enum)):
+                    raise _unsupported(f"a Series literal of {e.dtype}")
+                return pr_expr._list_literal(value).explode().cast(e.dtype)
             # One list value (replace's old and new values, an imploded is_in set).
             return pr_expr._list_literal(value)
         try:

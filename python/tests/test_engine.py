@@ -101,6 +101,10 @@ def _more_functions(trades: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
         "durations_of_columns": trades.select(
             (pl.col("ts") + pl.duration(days=1, minutes=pl.col("size") % 60)).alias("later"),
             pl.duration(seconds=pl.col("size"), milliseconds=500, time_unit="ms").alias("d")),
+        # A Series as a column: one list value, exploded, cast to the series' type.
+        "series_literals": trades.head(4).with_columns(
+            pl.Series("u", [2**63 + 1, 0, None, 5], dtype=pl.UInt64), pl.Series("t", ["a", None, "ü", ""]),
+            (pl.col("size") + pl.Series([1, 2, 3, 4])).alias("plus")).select("u", "t", "plus"),
         "has_nulls": trades.group_by("venue").agg(pl.col("size").has_nulls(), pl.col("price").has_nulls().alias("p"))
                            .sort("venue"),
         "row_count_only": trades.select(pl.len()),

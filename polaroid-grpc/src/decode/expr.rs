@@ -201,7 +201,19 @@ fn list_literal(list: &proto::LiteralList, dtype: Option<&str>, path: &str) -> R
         .enumerate()
         .map(|(i, v)| scalar(v, &format!("{path}.list[{i}]")))
         .collect::<Result<Vec<_>>>()?;
-    let mut series = Series::from_any_values(PlSmallStr::EMPTY, &values, false).map_err(|e| bad(path, e))?;
+    // Integers past i64::MAX arrive as u64 beside i64s, whose supertype in
+    // polars is f64: exact values would round. Such a list is u64 when none
+    // is negative, else i128.
+    let integers = values.iter().all(|v| matches!(v, AnyValue::Int64(_) | AnyValue::UInt64(_) | AnyValue::Null));
+    let wide = integers && values.iter().any(|v| matches!(v, AnyValue::UInt64(_)));
+    let mut series = if wide {
+        let negative = values.iter().any(|v| matches!(v, AnyValue::Int64(x) if *x < 0));
+        let dtype = if negative { DataType::Int128 } else { DataType::UInt64 };
+        Series::from_any_values_and_dtype(PlSmallStr::EMPTY, &values, &dtype, false)
+    } else {
+        Series::from_any_values(PlSmallStr::EMPTY, &values, false)
+    }
+    .map_err(|e| bad(path, e))?;
     if let Some(dtype) = dtype {
         series = series.strict_cast(&parse_dtype(dtype).map_err(|e| bad(path, e))?).map_err(|e| bad(path, e))?;
     }

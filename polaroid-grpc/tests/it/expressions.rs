@@ -772,3 +772,26 @@ async fn drop_columns_keeps_the_rows() {
     assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
     assert!(err.message().contains("every column"), "{err:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_literals_of_integers_past_i64_keep_their_values() {
+    // 2^63 + 1 travels as a u64 beside i64s; their supertype in polars is f64,
+    // which rounds it to 2^63: the list is u64 (or i128 with a negative) instead.
+    let server = TestServer::with_sample().await;
+    let mut client = server.client().await;
+    let big = (1u64 << 63) + 1;
+    let frame = df!("u" => [big, big - 1, 5], "i" => [-1i64, 3, 5]).unwrap();
+    let h = upload(&mut client, "wide", &frame, 1 << 20).await.unwrap().handle;
+    let set = |values: Vec<Value>| l(Value::List(proto::LiteralList { values: values.into_iter().map(lv).collect() }));
+    let got = selected(
+        &mut client,
+        &h,
+        vec![
+            alias(f("is_in", vec![c("u"), set(vec![Value::Uint64(big), Value::Int64(5)])], &[]), "u_in"),
+            alias(f("is_in", vec![c("i"), set(vec![Value::Int64(-1), Value::Uint64(big)])], &[]), "i_in"),
+        ],
+    )
+    .await;
+    let want = df!("u_in" => [true, false, true], "i_in" => [true, false, false]).unwrap();
+    assert!(got.equals_missing(&want), "{got}");
+}
