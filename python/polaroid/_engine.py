@@ -13,15 +13,19 @@ with a clear error rather than mistranslated.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import os
 import re
 import warnings
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
+from polars.io.plugins import register_io_source
 from polars.lazyframe.engine import Engine as _PolarsEngine
 
 from polaroid._errors import InternalError, PolaroidError
@@ -129,13 +133,18 @@ class Engine(_PolarsEngine):
                 post_opt_callback: Any = None) -> pl.DataFrame:  # type: ignore[override]
         if background:
             raise UnsupportedError("background collection")
+        return self._run(lf, optimizations, _fetch_here)
+
+    def _run(self, lf: pl.LazyFrame, optimizations: Any, finish: Callable[[Any, RemoteFrame], None]) -> pl.DataFrame:
+        """polars plans ``lf``; the translated plan goes to ``finish`` (which makes its
+        root a fetch, say), and polars runs what it leaves."""
         # polars wraps what the callback raises in a ComputeError; hand the
         # caller our own error instead, with its type.
         raised: list[BaseException] = []
 
         def take_over(nt: Any, duration: Any = None) -> None:
             try:
-                self._take_over(nt, lf)
+                self._take_over(nt, lf, finish)
             except BaseException as err:
                 raised.append(err)
                 raise
@@ -148,18 +157,88 @@ class Engine(_PolarsEngine):
                 # plan visitor cannot show: plan the query again as written.
                 as_written = copy.copy(optimizations)
                 as_written.simplify_expression = False
-                return self.collect(lf, optimizations=as_written)
+                return self._run(lf, as_written, finish)
             if raised:
                 raise (raised[0].refusal if isinstance(raised[0], _Unsimplified) else raised[0]) from None
             raise
+
+    def _result_lazy(self, lf: pl.LazyFrame, optimizations: Any) -> pl.LazyFrame:
+        """``lf``'s result as a LazyFrame that streams it from the server, batch by batch,
+        for polars' own sinks and batch iterators. Under a fallback, polars' local result."""
+        translated: list[tuple[RemoteFrame, Any]] = []
+
+        def plan_only(nt: Any, remote: RemoteFrame) -> None:
+            expected = nt.get_schema()
+            translated.append((remote, expected))
+            nt.set_udf(lambda *_args, **_kwargs: pl.DataFrame(schema=expected))
+
+        local = self._run(lf, optimizations, plan_only)
+        if not translated:  # it fell back: polars computed it here
+            return local.lazy()
+        remote, expected = translated[0]
+
+        def batches(with_columns: list[str] | None, predicate: Any, n_rows: int | None,
+                    _batch_size: int | None) -> Iterator[pl.DataFrame]:
+            left = n_rows
+            for frame in remote.iter_batches():
+                frame = _checked(frame, expected)
+                if with_columns is not None:
+                    frame = frame.select(with_columns)
+                if predicate is not None:
+                    frame = frame.filter(predicate)
+                if left is not None:
+                    frame = frame.head(left)
+                    left -= frame.height
+                yield frame
+                if left is not None and left <= 0:
+                    return
+
+        return register_io_source(batches, schema=expected, explain_name="polaroid")
+
+    def collect_batches(self, lf: pl.LazyFrame, *, optimizations: Any, maintain_order: bool = True,
+                        chunk_size: int | None = None, lazy: bool = False) -> Any:
+        """The result in batches, as the server streams it (bounded memory)."""
+        return self._result_lazy(lf, optimizations).collect_batches(maintain_order=maintain_order,
+                                                                   chunk_size=chunk_size, lazy=lazy)
+
+    # Sinks: the result streams from the server into polars' own writer, here.
+    def sink_parquet(self, lf: pl.LazyFrame, path: Any, *, optimizations: Any, **options: Any) -> None:
+        self._result_lazy(lf, optimizations).sink_parquet(path, **options)
+
+    def sink_ipc(self, lf: pl.LazyFrame, path: Any, *, optimizations: Any, **options: Any) -> None:
+        self._result_lazy(lf, optimizations).sink_ipc(path, **options)
+
+    def sink_csv(self, lf: pl.LazyFrame, path: Any, *, optimizations: Any, **options: Any) -> None:
+        self._result_lazy(lf, optimizations).sink_csv(path, **options)
+
+    def sink_ndjson(self, lf: pl.LazyFrame, path: Any, *, optimizations: Any, **options: Any) -> None:
+        self._result_lazy(lf, optimizations).sink_ndjson(path, **options)
+
+    def sink_batches(self, lf: pl.LazyFrame, function: Callable[[pl.DataFrame], bool | None], *,
+                     optimizations: Any, **options: Any) -> None:
+        self._result_lazy(lf, optimizations).sink_batches(function, **options)
+
+    def collect_all(self, lfs: Iterable[pl.LazyFrame], *, optimizations: Any) -> list[pl.DataFrame]:
+        """Several queries at once: each runs on the server while the others wait for theirs."""
+        lfs = list(lfs)
+        if len(lfs) <= 1:
+            return [self.collect(lf, optimizations=optimizations) for lf in lfs]
+        with ThreadPoolExecutor(max_workers=min(len(lfs), 8), thread_name_prefix="polaroid-collect") as pool:
+            return list(pool.map(lambda lf: self.collect(lf, optimizations=optimizations), lfs))
+
+    def collect_async(self, lf: pl.LazyFrame, *, optimizations: Any, gevent: bool = False) -> Any:
+        return _awaitable(_background().submit(self.collect, lf, optimizations=optimizations), gevent)
+
+    def collect_all_async(self, lfs: Iterable[pl.LazyFrame], *, optimizations: Any, gevent: bool = False) -> Any:
+        return _awaitable(_background().submit(self.collect_all, list(lfs), optimizations=optimizations), gevent)
 
     def execute(self, lf: pl.LazyFrame, *, optimizations: Any) -> Any:
         from polars.lazyframe.query_result import SingleNodeQueryResult
 
         return SingleNodeQueryResult(self.collect(lf, optimizations=optimizations))  # type: ignore[arg-type]
 
-    def _take_over(self, nt: Any, lf: pl.LazyFrame) -> None:
-        """The post-optimization callback: translate, then replace the plan with a fetch."""
+    def _take_over(self, nt: Any, lf: pl.LazyFrame, finish: Callable[[Any, RemoteFrame], None]) -> None:
+        """The post-optimization callback: translate, then hand the plan to ``finish``."""
         major = nt.version()[0]
         if major not in SUPPORTED_IR_VERSIONS:
             raise UnsupportedError(f"polars' plan visitor version {nt.version()} (supported: {SUPPORTED_IR_VERSIONS})")
@@ -175,7 +254,34 @@ class Engine(_PolarsEngine):
             where = f", except {parts} part(s) of its plan below that, which run on the server" if parts else ""
             warnings.warn(f"{err}; running this query locally{where}", stacklevel=2)
             return
-        _fetch_here(nt, remote)
+        finish(nt, remote)
+
+
+_POOL: list[ThreadPoolExecutor] = []
+
+
+def _background() -> ThreadPoolExecutor:
+    """Threads for collect_async (made on first use)."""
+    if not _POOL:
+        _POOL.append(ThreadPoolExecutor(max_workers=8, thread_name_prefix="polaroid-async"))
+    return _POOL[0]
+
+
+class _Awaitable:
+    """A collect running in a thread, for ``await``."""
+
+    def __init__(self, future: Future[Any]) -> None:
+        self.future = future
+
+    def __await__(self) -> Any:
+        return asyncio.wrap_future(self.future).__await__()
+
+
+def _awaitable(future: Future[Any], gevent: bool) -> _Awaitable:
+    if gevent:
+        future.cancel()
+        raise UnsupportedError("collect_async(gevent=True) (asyncio only)")
+    return _Awaitable(future)
 
 
 def _fetch_here(nt: Any, remote: RemoteFrame) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import warnings
 from pathlib import Path
 
@@ -458,6 +459,47 @@ def test_join_options_translate(client: pr.Client, data_dir: Path, case: str) ->
         plain = trades.group_by("symbol").agg(pl.col("size").sum()).join(
             trades.group_by("symbol").agg(pl.col("size").sum()), on="symbol")
         assert lf.collect().height == plain.collect().height + 1
+
+
+def test_sinks_batches_and_several_queries_run_on_the_server(client: pr.Client, data_dir: Path,
+                                                            tmp_path: Path) -> None:
+    """polars' sinks, collect_batches, sink_batches, collect_all and collect_async with pr.Engine:
+    the result streams from the server into polars' own writers and iterators."""
+    engine = pr.Engine(client, root=data_dir)
+    trades = pl.scan_parquet(data_dir / "trades.parquet")
+    totals = trades.filter(pl.col("size") > 100).group_by("symbol").agg(pl.col("size").sum()).sort("symbol",
+                                                                                                    nulls_last=True)
+    want = totals.collect()
+    before = client.stats()["inserted"]
+    for kind, read in (("parquet", pl.read_parquet), ("ipc", pl.read_ipc), ("csv", pl.read_csv),
+                       ("ndjson", pl.read_ndjson)):
+        path = tmp_path / f"totals.{kind}"
+        getattr(totals, f"sink_{kind}")(path, engine=engine)
+        assert_frame_equal(read(path), want, check_dtypes=kind in ("parquet", "ipc"))
+    assert client.stats()["inserted"] > before, "the work went to the server"
+    rows = trades.filter(pl.col("price") > 120)
+    batches = list(rows.collect_batches(engine=engine, chunk_size=5_000))
+    assert len(batches) > 1 and all(b.height <= 5_000 for b in batches)
+    assert_frame_equal(pl.concat(batches), rows.collect())
+    seen: list[pl.DataFrame] = []
+    rows.sink_batches(seen.append, engine=engine)
+    assert_frame_equal(pl.concat(seen), rows.collect())
+    first, second = pl.collect_all([totals, rows.head(3)], engine=engine)
+    assert_frame_equal(first, want)
+    assert_frame_equal(second, rows.head(3).collect())
+
+    async def both() -> tuple[pl.DataFrame, list[pl.DataFrame]]:
+        return await asyncio.gather(totals.collect_async(engine=engine),
+                                    pl.collect_all_async([totals, totals], engine=engine))
+
+    alone, pair = asyncio.run(both())
+    for got in (alone, *pair):
+        assert_frame_equal(got, want)
+    # Under a fallback (list.eval), polars' local result is what the sink writes.
+    ranked = totals.with_columns(pl.concat_list("size", "size").list.eval(pl.element().rank()).alias("r"))
+    with pytest.warns(UserWarning, match="running this query locally"):
+        ranked.sink_parquet(tmp_path / "ranked.parquet", engine=pr.Engine(client, root=data_dir, fallback=True))
+    assert_frame_equal(pl.read_parquet(tmp_path / "ranked.parquet"), ranked.collect())
 
 
 def test_join_validation_and_polars_errors_are_polars(client: pr.Client, data_dir: Path) -> None:
