@@ -926,9 +926,21 @@ class _Translator:
             return self._list(name, args, x, inputs)  # type: ignore[arg-type]
         elif family == "TemporalFunction":
             return self._temporal(name, args, x, inputs)  # type: ignore[arg-type]
+        elif family == "RollingFunction" and name == "CorrCov":
+            # (window_size, min_samples, ddof (None for corr), is_corr): of two inputs.
+            window, min_samples, ddof, is_corr = args
+            method = pr_expr.rolling_corr if is_corr else pr_expr.rolling_cov
+            return method(x, self.expr(inputs[1]), window_size=window, min_samples=min_samples,  # type: ignore[arg-type]
+                          ddof=1 if ddof is None else ddof)
         elif family == "RollingFunction":
             # (window_size, min_samples, weights, center, fn_params): ddof is std/var's only parameter.
             window, min_samples, weights, center, params = (*args, None, None, ())[:5]
+            if name in ("Skew", "Kurtosis") and weights is None and not center:
+                if name == "Skew":
+                    return x.rolling_skew(window, bias=bool(params[0]), min_samples=min_samples)  # type: ignore[union-attr]
+                fisher, bias = params
+                return x.rolling_kurtosis(window, fisher=bool(fisher), bias=bool(bias),  # type: ignore[union-attr]
+                                          min_samples=min_samples)
             op = {"Sum": "rolling_sum", "Mean": "rolling_mean", "Min": "rolling_min", "Max": "rolling_max",
                   "Std": "rolling_std", "Var": "rolling_var"}.get(name)
             if name == "Quantile" and weights is None and not center and params:
@@ -1016,6 +1028,8 @@ class _Translator:
             return pr_expr.arctan2(x, self.expr(inputs[1]))  # type: ignore[arg-type]
         elif name == "argwhere":
             return pr_expr.arg_where(x)  # type: ignore[arg-type]
+        elif name in ("min_by", "max_by"):
+            return getattr(x, name)(self.expr(inputs[1]))
         elif name == "skew":
             return x.skew(bias=bool(args[0]))  # type: ignore[union-attr]
         elif name == "kurtosis":
@@ -1090,6 +1104,8 @@ class _Translator:
             return x.top_k_by([self.expr(i) for i in inputs[2:]], k, reverse=list(args[0]))  # type: ignore[union-attr]
         elif family == "StructFunction" and name == "FieldByName":
             return x.struct.field(args[0])  # type: ignore[union-attr]
+        elif family == "StructFunction" and name == "RenameFields":
+            return x.struct.rename_fields(list(args[0]))  # type: ignore[union-attr]
         elif name == "coalesce":
             return pr_expr.coalesce([self.expr(i) for i in inputs])
         elif name == "fill_null_with_strategy" and args and args[0] in ("zero", "one", "mean", "min", "max"):
@@ -1132,6 +1148,8 @@ class _Translator:
         if isinstance(dtype, pl.Datetime):
             return x.str.to_datetime(fmt, time_unit=dtype.time_unit, time_zone=dtype.time_zone, strict=strict,
                                      exact=exact)
+        if dtype == pl.Time:
+            return x.str.to_time(fmt, strict=strict)
         raise _unsupported(f"strptime to {dtype}")
 
     def _string(self, name: str, args: tuple, x: Expr, inputs: list[int]) -> Expr:
@@ -1307,6 +1325,13 @@ class _Translator:
         if name == "ReplaceTimeZone":
             # (time_zone, non_existent); inputs[1] is ambiguous (a literal; a column of choices is refused).
             return x.dt.replace_time_zone(args[0], ambiguous=self._literal_arg(inputs[1]), non_existent=str(args[1]))
+        if name == "Replace":
+            # inputs: the values, year, month, day, hour, minute, second, microsecond (a null
+            # literal keeps the part), ambiguous.
+            *parts, ambiguous = inputs[1:]
+            names = ("year", "month", "day", "hour", "minute", "second", "microsecond")
+            return x.dt.replace(**dict(zip(names, (self.expr(p) for p in parts))),
+                                ambiguous=self._literal_arg(ambiguous))
         if name == "Duration":
             # inputs: weeks, days, hours, minutes, seconds, milliseconds, microseconds, nanoseconds.
             parts = dict(zip(("weeks", "days", "hours", "minutes", "seconds", "milliseconds", "microseconds",

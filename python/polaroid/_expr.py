@@ -512,6 +512,17 @@ class Expr:
         return self._fn("rolling_std", window_size=window_size, min_periods=min_samples, ddof=ddof)
     def rolling_var(self, window_size: int, *, min_samples: int | None = None, ddof: int = 1) -> Expr:
         return self._fn("rolling_var", window_size=window_size, min_periods=min_samples, ddof=ddof)
+    def rolling_skew(self, window_size: int, *, bias: bool = True, min_samples: int | None = None) -> Expr:
+        return self._fn("rolling_skew", window_size=window_size, min_periods=min_samples, bias=bias)
+    def rolling_kurtosis(self, window_size: int, *, fisher: bool = True, bias: bool = True,
+                         min_samples: int | None = None) -> Expr:
+        return self._fn("rolling_kurtosis", window_size=window_size, min_periods=min_samples, fisher=fisher, bias=bias)
+    def min_by(self, by: IntoExpr) -> Expr:
+        """This expression's value where ``by`` is least (the first such row)."""
+        return self._fn("min_by", into_expr(by))
+    def max_by(self, by: IntoExpr) -> Expr:
+        """This expression's value where ``by`` is greatest (the first such row)."""
+        return self._fn("max_by", into_expr(by))
 
     # Exponentially weighted, as polars: give one of com, span, half_life, alpha.
     def _ewm(self, name: str, com: float | None, span: float | None, half_life: float | None, alpha: float | None,
@@ -767,7 +778,11 @@ class StringNamespace:
                                     exact=exact)
         if dtype == pl.Datetime:
             return self.to_datetime(format, strict=strict, exact=exact)
-        raise TypeError(f"strptime parses to pl.Date or pl.Datetime, not {dtype}")
+        if dtype == pl.Time:
+            return self.to_time(format, strict=strict)
+        raise TypeError(f"strptime parses to pl.Date, pl.Datetime or pl.Time, not {dtype}")
+    def to_time(self, format: str | None = None, *, strict: bool = True) -> Expr:
+        return self._e._fn("str.to_time", format=format, strict=strict)
 
 
 class StructNamespace:
@@ -777,6 +792,8 @@ class StructNamespace:
         self._e = expr
 
     def field(self, name: str) -> Expr: return self._e._fn("struct.field", name=name)
+    def rename_fields(self, names: Sequence[str]) -> Expr:
+        return self._e._fn("struct.rename_fields")._listed(names=list(names))
 
 
 class ListNamespace:
@@ -857,6 +874,14 @@ class DateTimeNamespace:
     def to_string(self, format: str) -> Expr: return self.strftime(format)
     def convert_time_zone(self, time_zone: str) -> Expr:
         return self._e._fn("dt.convert_time_zone", time_zone=time_zone)
+    def replace(self, *, year: IntoExpr | None = None, month: IntoExpr | None = None, day: IntoExpr | None = None,
+                hour: IntoExpr | None = None, minute: IntoExpr | None = None, second: IntoExpr | None = None,
+                microsecond: IntoExpr | None = None, ambiguous: str = "raise") -> Expr:
+        """As polars': the values with the given parts replaced (numbers or expressions;
+        strings name columns), the others kept."""
+        parts = [year, month, day, hour, minute, second, microsecond]
+        return self._e._fn("dt.replace", *(lit(None) if p is None else into_expr(p) for p in parts),
+                           ambiguous=ambiguous)
     def replace_time_zone(self, time_zone: str | None, *, ambiguous: str = "raise",
                           non_existent: str = "raise") -> Expr:
         """As polars': a wall time a DST change repeats is ``ambiguous`` (raise, earliest, latest,
@@ -955,6 +980,18 @@ def corr(a: IntoExpr, b: IntoExpr, *, method: str = "pearson", propagate_nans: b
 def cov(a: IntoExpr, b: IntoExpr, *, ddof: int = 1) -> Expr:
     """Covariance of two columns, as ``pl.cov``."""
     return into_expr(a)._fn("cov", into_expr(b), ddof=ddof)
+
+
+def rolling_corr(a: IntoExpr, b: IntoExpr, *, window_size: int, min_samples: int | None = None,
+                 ddof: int = 1) -> Expr:
+    """As ``pl.rolling_corr``: the correlation of two columns over each row's last ``window_size`` rows."""
+    return into_expr(a)._fn("rolling_corr", into_expr(b), window_size=window_size, min_periods=min_samples, ddof=ddof)
+
+
+def rolling_cov(a: IntoExpr, b: IntoExpr, *, window_size: int, min_samples: int | None = None,
+                ddof: int = 1) -> Expr:
+    """As ``pl.rolling_cov``: the covariance of two columns over each row's last ``window_size`` rows."""
+    return into_expr(a)._fn("rolling_cov", into_expr(b), window_size=window_size, min_periods=min_samples, ddof=ddof)
 
 
 def repeat(value: IntoExpr, n: IntoExpr) -> Expr:

@@ -106,6 +106,15 @@ def _more_functions(trades: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
         "series_literals": trades.head(4).with_columns(
             pl.Series("u", [2**63 + 1, 0, None, 5], dtype=pl.UInt64), pl.Series("t", ["a", None, "ü", ""]),
             (pl.col("size") + pl.Series([1, 2, 3, 4])).alias("plus")).select("u", "t", "plus"),
+        "rolling_moments_and_pairs": trades.select(
+            pl.col("price").rolling_skew(5, bias=False).alias("skew"), pl.col("price").rolling_kurtosis(6).alias("kurt"),
+            pl.rolling_corr("price", "size", window_size=4).alias("corr"),
+            pl.rolling_cov("price", "size", window_size=4, ddof=0).alias("cov")),
+        "picks_by_and_replaced_parts": trades.group_by("symbol").agg(
+            pl.col("price").min_by("ts").alias("first"), pl.col("price").max_by("ts").alias("last"),
+            pl.col("ts").dt.replace(year=2023, hour=pl.col("size") % 24).max().alias("replaced"),
+            pl.struct("venue", "size").struct.rename_fields(["v", "n"]).struct.field("v").max().alias("v"),
+            pl.col("ts").dt.strftime("%H:%M:%S").str.to_time("%H:%M:%S").min().alias("earliest")).sort("symbol"),
         "has_nulls": trades.group_by("venue").agg(pl.col("size").has_nulls(), pl.col("price").has_nulls().alias("p"))
                            .sort("venue"),
         "row_count_only": trades.select(pl.len()),

@@ -462,6 +462,11 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
         FunctionExpr::RepeatBy => all_inputs("repeat_by", &[])?,
         FunctionExpr::Repeat => all_inputs("repeat", &[])?,
         FunctionExpr::ConcatExpr(upcast) => all_inputs("append", &[("upcast", Value::Boolean(*upcast))])?,
+        FunctionExpr::StructExpr(polars::prelude::StructFunction::RenameFields(names)) => {
+            with("struct.rename_fields", &[("names", list_of(names.iter().map(|n| Value::String(n.to_string()))))])?
+        },
+        FunctionExpr::MinBy => all_inputs("min_by", &[])?,
+        FunctionExpr::MaxBy => all_inputs("max_by", &[])?,
         FunctionExpr::StructExpr(polars::prelude::StructFunction::FieldByName(name)) => {
             with("struct.field", &[("name", Value::String(name.to_string()))])?
         },
@@ -560,6 +565,16 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
                 RollingFunction::Std => "rolling_std",
                 RollingFunction::Var => "rolling_var",
                 RollingFunction::Quantile => "rolling_quantile",
+                RollingFunction::Skew => "rolling_skew",
+                RollingFunction::Kurtosis => "rolling_kurtosis",
+                RollingFunction::CorrCov { corr_cov_options, is_corr } => {
+                    let options = [
+                        ("window_size", Value::Int64(corr_cov_options.window_size as i64)),
+                        ("min_periods", Value::Int64(corr_cov_options.min_periods as i64)),
+                        ("ddof", Value::Int64(corr_cov_options.ddof as i64)),
+                    ];
+                    return all_inputs(if *is_corr { "rolling_corr" } else { "rolling_cov" }, &options);
+                },
                 other => return Err(unsupported(path, format!("rolling function {other:?}"))),
             };
             if options.weights.is_some() || options.center {
@@ -575,6 +590,11 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
                     opts.push(("interpolation", Value::String(interpolation(&q.method, path)?.into())));
                 },
                 ("rolling_quantile", _) => return Err(unsupported(path, "a rolling quantile without its parameters")),
+                ("rolling_skew", Some(RollingFnParams::Skew { bias })) => opts.push(("bias", Value::Boolean(*bias))),
+                ("rolling_kurtosis", Some(RollingFnParams::Kurtosis { fisher, bias })) => {
+                    opts.push(("fisher", Value::Boolean(*fisher)));
+                    opts.push(("bias", Value::Boolean(*bias)));
+                },
                 _ => opts.extend(rolling_ddof(options.fn_params.as_ref(), path)?),
             }
             with(name, &opts)?
@@ -632,6 +652,7 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
                 }
                 match dtype {
                     DataTypeExpr::Literal(DataType::Date) => with("str.to_date", &opts)?,
+                    DataTypeExpr::Literal(DataType::Time) => with("str.to_time", &opts)?,
                     DataTypeExpr::Literal(DataType::Datetime(unit, zone)) => {
                         opts.push(("time_unit", Value::String(unit.to_string())));
                         if let Some(zone) = zone {
@@ -835,6 +856,14 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
                 function("datetime", args, &options)
             },
             T::Duration(unit) => all_inputs("duration", &[("time_unit", Value::String(unit.to_string()))])?,
+            T::Replace => {
+                // Inputs: the values, year .. microsecond (null keeps a part), then `ambiguous` (a literal here).
+                let Some((ambiguous, parts)) = input.split_last() else {
+                    return Err(unsupported(path, "dt.replace without its parts"));
+                };
+                let args = parts.iter().enumerate().map(|(i, e)| expr(e, &format!("{fpath}.input[{i}]"))).collect::<Result<Vec<_>>>()?;
+                function("dt.replace", args, &[("ambiguous", literal_arg(std::slice::from_ref(ambiguous), 0, &fpath)?)])
+            },
             T::TotalDays { fractional } => with("dt.total_days", &[("fractional", Value::Boolean(*fractional))])?,
             T::TotalHours { fractional } => with("dt.total_hours", &[("fractional", Value::Boolean(*fractional))])?,
             T::TotalMinutes { fractional } => with("dt.total_minutes", &[("fractional", Value::Boolean(*fractional))])?,

@@ -536,19 +536,26 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
         return Ok(build(input()));
     }
 
-    // std and var take ddof (default 1, as polars).
+    // std and var take ddof (default 1, as polars); skew takes bias, kurtosis fisher and bias.
     let ddof = |opts: &Options| -> Result<Option<RollingFnParams>> {
-        if !matches!(name, "rolling_std" | "rolling_var" | "rolling_std_by" | "rolling_var_by") {
-            return Ok(None);
+        match name {
+            "rolling_std" | "rolling_var" | "rolling_std_by" | "rolling_var_by" => {
+                let ddof = u8::try_from(opts.uint("ddof", 1)?).map_err(|_| bad(path, "ddof is too large"))?;
+                Ok(Some(RollingFnParams::Var(RollingVarParams { ddof })))
+            },
+            "rolling_skew" => Ok(Some(RollingFnParams::Skew { bias: opts.boolean("bias", true)? })),
+            "rolling_kurtosis" => {
+                Ok(Some(RollingFnParams::Kurtosis { fisher: opts.boolean("fisher", true)?, bias: opts.boolean("bias", true)? }))
+            },
+            _ => Ok(None),
         }
-        let ddof = u8::try_from(opts.uint("ddof", 1)?).map_err(|_| bad(path, "ddof is too large"))?;
-        Ok(Some(RollingFnParams::Var(RollingVarParams { ddof })))
     };
     let rolling = |opts: &Options| -> Result<RollingOptionsFixedWindow> {
-        opts.check_known(if name.starts_with("rolling_std") || name.starts_with("rolling_var") {
-            &["window_size", "min_periods", "ddof"]
-        } else {
-            &["window_size", "min_periods"]
+        opts.check_known(match name {
+            "rolling_std" | "rolling_var" => &["window_size", "min_periods", "ddof"],
+            "rolling_skew" => &["window_size", "min_periods", "bias"],
+            "rolling_kurtosis" => &["window_size", "min_periods", "fisher", "bias"],
+            _ => &["window_size", "min_periods"],
         })?;
         let window_size = opts.uint("window_size", 0)? as usize;
         if window_size == 0 {
@@ -796,6 +803,30 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
         "rolling_max" => input_checked(&args, path)?.rolling_max(rolling(&opts)?),
         "rolling_std" => input_checked(&args, path)?.rolling_std(rolling(&opts)?),
         "rolling_var" => input_checked(&args, path)?.rolling_var(rolling(&opts)?),
+        "rolling_skew" => input_checked(&args, path)?.rolling_skew(rolling(&opts)?),
+        "rolling_kurtosis" => input_checked(&args, path)?.rolling_kurtosis(rolling(&opts)?),
+        "rolling_corr" | "rolling_cov" => {
+            // Of args[0] and args[1] over each row's last window_size rows.
+            arity(2)?;
+            opts.check_known(&["window_size", "min_periods", "ddof"])?;
+            let window_size = opts.uint("window_size", 0)?;
+            if window_size == 0 {
+                return Err(bad(path, "option window_size (a positive integer) is required"));
+            }
+            let options = RollingCovOptions {
+                window_size: IdxSize::try_from(window_size).map_err(|_| bad(path, "window_size is too large"))?,
+                min_periods: IdxSize::try_from(opts.uint("min_periods", window_size)?).map_err(|_| bad(path, "min_periods is too large"))?,
+                ddof: u8::try_from(opts.uint("ddof", 1)?).map_err(|_| bad(path, "ddof is too large"))?,
+            };
+            let (x, y) = (input(), args[1].clone());
+            if name == "rolling_corr" { polars::lazy::dsl::rolling_corr(x, y, options) } else { polars::lazy::dsl::rolling_cov(x, y, options) }
+        },
+        "min_by" | "max_by" => {
+            // args[0]'s value where args[1] is least (greatest); the first such row.
+            arity(2)?;
+            opts.check_known(&[])?;
+            if name == "min_by" { input().min_by(args[1].clone()) } else { input().max_by(args[1].clone()) }
+        },
         "rolling_sum_by" | "rolling_mean_by" | "rolling_min_by" | "rolling_max_by" | "rolling_std_by" | "rolling_var_by"
         | "rolling_median_by" => {
             // Checks the arity before args are read.
@@ -888,6 +919,17 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
             } else {
                 input().str().replace_all(pattern, value, literal)
             }
+        },
+        "str.to_time" => {
+            arity(1)?;
+            opts.check_known(&["format", "strict", "exact"])?;
+            let options = StrptimeOptions {
+                format: opts.string("format")?.map(PlSmallStr::from),
+                strict: opts.boolean("strict", true)?,
+                exact: opts.boolean("exact", true)?,
+                cache: true,
+            };
+            input().str().to_time(options)
         },
         "str.to_datetime" | "str.to_date" => {
             // polars' strptime: without a format it infers one from the values.
@@ -1167,6 +1209,13 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
             }
             opts.check_known(&[])?;
             as_struct(args.clone())
+        },
+        "struct.rename_fields" => {
+            arity(1)?;
+            opts.check_known(&["names"])?;
+            let text = |v: &Value| if let Value::String(s) = v { Some(s.clone()) } else { None };
+            let names = opts.list("names", "a list of strings", text)?.ok_or_else(|| bad(path, "option names is required"))?;
+            input().struct_().rename_fields(names)
         },
         "struct.field" => {
             arity(1)?;
@@ -1665,6 +1714,18 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
                     .with_time_zone(time_zone(&opts.string("time_zone")?.unwrap_or_default(), path)?)
                     .with_ambiguous(lit(ambiguous)),
             )
+        },
+        "dt.replace" => {
+            // args[1..8]: year, month, day, hour, minute, second, microsecond;
+            // a null part keeps the value's own.
+            arity(8)?;
+            opts.check_known(&["ambiguous"])?;
+            let ambiguous = opts.string("ambiguous")?.unwrap_or_else(|| "raise".into());
+            if !["raise", "earliest", "latest", "null"].contains(&ambiguous.as_str()) {
+                return Err(bad(path, format!("unknown ambiguous {ambiguous:?} (raise, earliest, latest, null)")));
+            }
+            let part = |i: usize| args[i].clone();
+            input().dt().replace(part(1), part(2), part(3), part(4), part(5), part(6), part(7), lit(ambiguous))
         },
         "duration" => {
             // pl.duration(weeks, days, hours, minutes, seconds, milliseconds,

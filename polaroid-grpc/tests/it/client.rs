@@ -379,6 +379,23 @@ async fn nested_casts_sort_by_options_extract_all_ranges_and_time_zones_match_po
             int_range(lit(0i64), len(), 3, DataType::Int64).alias("every_third").head(Some(5)).implode(true).alias("head"),
             col("price").has_nulls().alias("has_nulls"),
             col("price").round_sig_figs(2).alias("sig"),
+            col("price").rolling_skew(RollingOptionsFixedWindow { window_size: 5, min_periods: 3, fn_params: Some(RollingFnParams::Skew { bias: false }), ..Default::default() }).alias("skew5"),
+            col("price")
+                .rolling_kurtosis(RollingOptionsFixedWindow {
+                    window_size: 6,
+                    min_periods: 6,
+                    fn_params: Some(RollingFnParams::Kurtosis { fisher: false, bias: true }),
+                    ..Default::default()
+                })
+                .alias("kurt6"),
+            rolling_corr(col("price"), col("size"), RollingCovOptions { window_size: 4, min_periods: 2, ddof: 1 }).alias("corr4"),
+            rolling_cov(col("price"), col("size"), RollingCovOptions { window_size: 4, min_periods: 4, ddof: 0 }).alias("cov4"),
+            // The key, each trade's time of day in ns, has no ties (min_by's pick among ties is free).
+            col("price").min_by(col("ts").to_physical() % lit(86_400_000_000_000i64)).alias("earliest_in_a_day"),
+            col("price").max_by(col("ts").to_physical() % lit(86_400_000_000_000i64)).alias("latest_in_a_day"),
+            as_struct(vec![col("symbol"), col("size")]).struct_().rename_fields(["s", "n"]).struct_().field_by_name("n").alias("n"),
+            col("ts").dt().replace(lit(2023i32), lit(Null {}), lit(Null {}), lit(7i8), lit(Null {}), lit(Null {}), lit(Null {}), lit("raise")).alias("replaced"),
+            col("ts").dt().strftime("%H:%M:%S").str().to_time(StrptimeOptions { format: Some("%H:%M:%S".into()), ..Default::default() }).alias("time"),
             duration(DurationArgs { hours: lit(2i64), minutes: col("size"), time_unit: TimeUnit::Milliseconds, ..Default::default() })
                 .alias("dur"),
             col("price").quantile(lit(0.37), QuantileMethod::Equiprobable).alias("q"),
