@@ -924,6 +924,8 @@ class _Translator:
             return self._string(name, args, x, inputs)  # type: ignore[arg-type]
         elif family == "ListFunction":
             return self._list(name, args, x, inputs)  # type: ignore[arg-type]
+        elif family == "ArrayFunction":
+            return self._array(name, args, x, inputs)  # type: ignore[arg-type]
         elif family == "TemporalFunction":
             return self._temporal(name, args, x, inputs)  # type: ignore[arg-type]
         elif family == "RollingFunction" and name == "CorrCov":
@@ -1291,6 +1293,28 @@ class _Translator:
         if name == "ToStruct" and isinstance(args[0], list):
             return x.list.to_struct(fields=args[0])
         raise _unsupported(f"the list function {name}")
+
+    def _array(self, name: str, args: tuple, x: Expr, inputs: list[int]) -> Expr:
+        simple = {"Length": "len", "Sum": "sum", "Mean": "mean", "Median": "median", "Min": "min", "Max": "max",
+                  "ArgMin": "arg_min", "ArgMax": "arg_max", "ToList": "to_list"}
+        if name in simple:
+            return getattr(x.arr, simple[name])()
+        if name in ("Std", "Var"):
+            return getattr(x.arr, name.lower())(ddof=args[0])
+        if name == "Sort":
+            return x.arr.sort(descending=bool(args[0]), nulls_last=bool(args[1]))
+        if name == "Get":
+            return x.arr.get(self.expr(inputs[1]), null_on_oob=bool(args[0]))
+        if name == "Join":
+            return x.arr.join(self._literal_arg(inputs[1]), ignore_nulls=bool(args[0]))
+        if name == "Contains":
+            return x.arr.contains(self.expr(inputs[1]), nulls_equal=bool(args[0]))
+        if name == "Shift":
+            return x.arr.shift(self._literal_arg(inputs[1]))
+        if name == "Explode":
+            empty_as_null, keep_nulls = args
+            return x.arr.explode(empty_as_null=bool(empty_as_null), keep_nulls=bool(keep_nulls))
+        raise _unsupported(f"the array function {name}")
 
     def _temporal(self, name: str, args: tuple, x: Expr, inputs: list[int]) -> Expr:
         simple = {"Year": "year", "Month": "month", "Day": "day", "Hour": "hour", "Minute": "minute",

@@ -632,6 +632,10 @@ class Expr:
     def list(self) -> ListNamespace:
         return ListNamespace(self)
 
+    @property
+    def arr(self) -> ArrayNamespace:
+        return ArrayNamespace(self)
+
 
 def _as_list(value: Any) -> list[Any]:
     if value is None:
@@ -851,6 +855,38 @@ class ListNamespace:
     def to_array(self, width: int) -> Expr:
         """Each list as an array of ``width`` values (a list of another length is an error)."""
         return self._e._fn("list.to_array", width=width)
+
+
+class ArrayNamespace:
+    """``expr.arr``: polars' functions of fixed-width arrays."""
+
+    def __init__(self, expr: Expr) -> None:
+        self._e = expr
+
+    def len(self) -> Expr: return self._e._fn("arr.len")
+    def sum(self) -> Expr: return self._e._fn("arr.sum")
+    def mean(self) -> Expr: return self._e._fn("arr.mean")
+    def median(self) -> Expr: return self._e._fn("arr.median")
+    def min(self) -> Expr: return self._e._fn("arr.min")
+    def max(self) -> Expr: return self._e._fn("arr.max")
+    def std(self, ddof: int = 1) -> Expr: return self._e._fn("arr.std", ddof=ddof)
+    def var(self, ddof: int = 1) -> Expr: return self._e._fn("arr.var", ddof=ddof)
+    def arg_min(self) -> Expr: return self._e._fn("arr.arg_min")
+    def arg_max(self) -> Expr: return self._e._fn("arr.arg_max")
+    def to_list(self) -> Expr: return self._e._fn("arr.to_list")
+    def sort(self, *, descending: bool = False, nulls_last: bool = False) -> Expr:
+        return self._e._fn("arr.sort", descending=descending, nulls_last=nulls_last)
+    def get(self, index: IntoExpr, *, null_on_oob: bool = False) -> Expr:
+        return self._e._fn("arr.get", index, null_on_oob=null_on_oob)
+    def first(self) -> Expr: return self.get(0, null_on_oob=True)
+    def last(self) -> Expr: return self.get(-1, null_on_oob=True)
+    def contains(self, item: IntoExpr, *, nulls_equal: bool = True) -> Expr:
+        return self._e._fn("arr.contains", item, nulls_equal=nulls_equal)
+    def join(self, separator: str, *, ignore_nulls: bool = False) -> Expr:
+        return self._e._fn("arr.join", separator=separator, ignore_nulls=ignore_nulls)
+    def shift(self, n: int = 1) -> Expr: return self._e._fn("arr.shift", n=n)
+    def explode(self, *, empty_as_null: bool = False, keep_nulls: bool = True) -> Expr:
+        return self._e._fn("arr.explode", empty_as_null=empty_as_null, keep_nulls=keep_nulls)
 
 
 class DateTimeNamespace:

@@ -310,6 +310,9 @@ def test_math_binning_and_pattern_functions_match_polars(client: pr.Client, data
                  lambda m: m.col("price").quantile(0.37, "equiprobable"), lambda m: m.col("symbol").str.extract_all("[AEIOU]"),
                  lambda m: m.concat_list("size", "size").cast(pl.List(pl.String)),
                  lambda m: m.concat_list("price", "size").list.to_array(2),
+                 lambda m: m.concat_list("price", "size").list.to_array(2).arr.max(),
+                 lambda m: m.concat_list("size", "size").list.to_array(2).arr.get(1, null_on_oob=True),
+                 lambda m: m.concat_list("price", "size").list.to_array(2).arr.sort(descending=True, nulls_last=True),
                  lambda m: m.int_ranges(0, m.col("size") % 4, dtype=pl.Int16),
                  lambda m: m.col("ts").dt.replace_time_zone("America/New_York", ambiguous="earliest",
                                                             non_existent="null")]:

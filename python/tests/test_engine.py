@@ -115,6 +115,12 @@ def _more_functions(trades: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
             pl.col("ts").dt.replace(year=2023, hour=pl.col("size") % 24).max().alias("replaced"),
             pl.struct("venue", "size").struct.rename_fields(["v", "n"]).struct.field("v").max().alias("v"),
             pl.col("ts").dt.strftime("%H:%M:%S").str.to_time("%H:%M:%S").min().alias("earliest")).sort("symbol"),
+        "array_functions": trades.select(pl.concat_list("size", pl.col("size") * 2, "price").list.to_array(3).alias("a"))
+                                 .select(pl.col("a").arr.sum().alias("sum"), pl.col("a").arr.std().alias("sd"),
+                                         pl.col("a").arr.first().alias("first"), pl.col("a").arr.arg_min().alias("am"),
+                                         pl.col("a").arr.sort(nulls_last=True).alias("sorted"),
+                                         pl.col("a").arr.contains(10.0).alias("has"),
+                                         pl.col("a").arr.shift(1).alias("shifted"), pl.col("a").arr.to_list().alias("l")),
         "has_nulls": trades.group_by("venue").agg(pl.col("size").has_nulls(), pl.col("price").has_nulls().alias("p"))
                            .sort("venue"),
         "row_count_only": trades.select(pl.len()),

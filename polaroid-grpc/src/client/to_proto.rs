@@ -793,6 +793,39 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
                 other => return Err(unsupported(path, format!("list function {other:?}"))),
             }
         },
+        FunctionExpr::ArrayExpr(a) => {
+            use polars::prelude::ArrayFunction as A;
+            match a {
+                A::Length => simple("arr.len")?,
+                A::Min => simple("arr.min")?,
+                A::Max => simple("arr.max")?,
+                A::Sum => simple("arr.sum")?,
+                A::Mean => simple("arr.mean")?,
+                A::Median => simple("arr.median")?,
+                A::ToList => simple("arr.to_list")?,
+                A::ArgMin => simple("arr.arg_min")?,
+                A::ArgMax => simple("arr.arg_max")?,
+                A::Std(ddof) => with("arr.std", &[("ddof", Value::Int64(*ddof as i64))])?,
+                A::Var(ddof) => with("arr.var", &[("ddof", Value::Int64(*ddof as i64))])?,
+                A::Sort(options) => with(
+                    "arr.sort",
+                    &[("descending", Value::Boolean(options.descending)), ("nulls_last", Value::Boolean(options.nulls_last))],
+                )?,
+                A::Get(null_on_oob) => all_inputs("arr.get", &[("null_on_oob", Value::Boolean(*null_on_oob))])?,
+                A::Join(ignore_nulls) => with(
+                    "arr.join",
+                    &[("separator", literal_arg(input, 1, &fpath)?), ("ignore_nulls", Value::Boolean(*ignore_nulls))],
+                )?,
+                A::Contains { nulls_equal } => all_inputs("arr.contains", &[("nulls_equal", Value::Boolean(*nulls_equal))])?,
+                A::Shift => with("arr.shift", &[("n", literal_arg(input, 1, &fpath)?)])?,
+                A::Explode(options) => with(
+                    "arr.explode",
+                    &[("empty_as_null", Value::Boolean(options.empty_as_null)), ("keep_nulls", Value::Boolean(options.keep_nulls))],
+                )?,
+                #[allow(unreachable_patterns)]
+                other => return Err(unsupported(path, format!("array function {other}"))),
+            }
+        },
         FunctionExpr::TemporalExpr(t) => match t {
             T::Year => simple("dt.year")?,
             T::Month => simple("dt.month")?,

@@ -478,6 +478,15 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
         "str.len_chars" => Some(|e| e.str().len_chars()),
         "str.len_bytes" => Some(|e| e.str().len_bytes()),
         "list.len" => Some(|e| e.list().len()),
+        "arr.len" => Some(|e| e.arr().len()),
+        "arr.max" => Some(|e| e.arr().max()),
+        "arr.min" => Some(|e| e.arr().min()),
+        "arr.sum" => Some(|e| e.arr().sum()),
+        "arr.mean" => Some(|e| e.arr().mean()),
+        "arr.median" => Some(|e| e.arr().median()),
+        "arr.to_list" => Some(|e| e.arr().to_list()),
+        "arr.arg_min" => Some(|e| e.arr().arg_min()),
+        "arr.arg_max" => Some(|e| e.arr().arg_max()),
         "list.sum" => Some(|e| e.list().sum()),
         "list.mean" => Some(|e| e.list().mean()),
         "list.min" => Some(|e| e.list().min()),
@@ -959,6 +968,50 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
             opts.check_known(&["by", "inclusive"])?;
             let by = lit(opts.required_string("by")?);
             if opts.boolean("inclusive", false)? { input().str().split_inclusive(by) } else { input().str().split(by) }
+        },
+        "arr.get" => {
+            // args[1] the index (negative counts from the end).
+            arity(2)?;
+            opts.check_known(&["null_on_oob"])?;
+            input().arr().get(args[1].clone(), opts.boolean("null_on_oob", false)?)
+        },
+        "arr.contains" => {
+            arity(2)?;
+            opts.check_known(&["nulls_equal"])?;
+            input().arr().contains(args[1].clone(), opts.boolean("nulls_equal", true)?)
+        },
+        "arr.join" => {
+            arity(1)?;
+            opts.check_known(&["separator", "ignore_nulls"])?;
+            input().arr().join(lit(opts.string("separator")?.unwrap_or_default()), opts.boolean("ignore_nulls", false)?)
+        },
+        "arr.sort" => {
+            arity(1)?;
+            opts.check_known(&["descending", "nulls_last"])?;
+            input().arr().sort(SortOptions {
+                descending: opts.boolean("descending", false)?,
+                nulls_last: opts.boolean("nulls_last", false)?,
+                ..Default::default()
+            })
+        },
+        "arr.std" | "arr.var" => {
+            arity(1)?;
+            opts.check_known(&["ddof"])?;
+            let ddof = u8::try_from(opts.uint("ddof", 1)?).map_err(|_| bad(path, "ddof is above 255"))?;
+            if name == "arr.std" { input().arr().std(ddof) } else { input().arr().var(ddof) }
+        },
+        "arr.shift" => {
+            arity(1)?;
+            opts.check_known(&["n"])?;
+            input().arr().shift(lit(opts.int("n", 1)?))
+        },
+        "arr.explode" => {
+            arity(1)?;
+            opts.check_known(&["empty_as_null", "keep_nulls"])?;
+            input().arr().explode(ExplodeOptions {
+                empty_as_null: opts.boolean("empty_as_null", false)?,
+                keep_nulls: opts.boolean("keep_nulls", true)?,
+            })
         },
         "list.get" => {
             // args[1] the index (negative counts from the end).
