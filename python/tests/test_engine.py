@@ -510,6 +510,11 @@ def test_sinks_batches_and_several_queries_run_on_the_server(client: pr.Client, 
     alone, pair = asyncio.run(both())
     for got in (alone, *pair):
         assert_frame_equal(got, want)
+    # As polars' default engine: plain collect() goes to the server.
+    before = client.stats()["inserted"]
+    with pl.Config(engine_affinity=engine):
+        assert_frame_equal(totals.collect(), want)
+    assert client.stats()["inserted"] > before
     # Under a fallback (list.eval), polars' local result is what the sink writes.
     ranked = totals.with_columns(pl.concat_list("size", "size").list.eval(pl.element().rank()).alias("r"))
     with pytest.warns(UserWarning, match="running this query locally"):
