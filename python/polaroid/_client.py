@@ -342,11 +342,9 @@ def connect(target: str = "127.0.0.1:50051", token: str | None = None, *, timeou
     return Client(target, token, timeout=timeout)
 
 
-from polaroid._frame import RemoteFrame  # noqa: E402  (import cycle: frames refer to their client)
+from polaroid._frame import RemoteFrame, _as_polars  # noqa: E402  (import cycle: frames refer to their client)
 
 
 def _frames(batches: Iterator[pa.RecordBatch]) -> Iterator[pl.DataFrame]:
     for batch in batches:
-        frame = pl.from_arrow(batch, rechunk=False)
-        assert isinstance(frame, pl.DataFrame)
-        yield frame
+        yield _as_polars(batch)

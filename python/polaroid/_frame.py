@@ -385,7 +385,7 @@ class RemoteFrame:
         state = _StreamState(self._messages(offset, limit, compression), polars_types=True)
         try:
             for batch in _batches_after(state):
-                yield pl.from_arrow(batch, rechunk=False)  # type: ignore[misc]
+                yield _as_polars(batch)
         except _NotForPyarrow as whole:
             yield pl.read_ipc_stream(whole.stream)
 
@@ -402,9 +402,7 @@ class RemoteFrame:
             batches = list(_batches_after(state))
         except _NotForPyarrow as whole:
             return pl.read_ipc_stream(whole.stream)
-        out = pl.from_arrow(pa.Table.from_batches(batches, schema=state.schema), rechunk=False)
-        assert isinstance(out, pl.DataFrame)
-        return out
+        return _as_polars(pa.Table.from_batches(batches, schema=state.schema))
 
     def fetch(self, n_rows: int = 500) -> pl.DataFrame:
         """The first ``n_rows`` of the result."""
@@ -448,6 +446,16 @@ class RemoteFrame:
         with self._client._lock:
             self._client._live.discard(self._id)
         self._client._call(self._stub.Drop, pb.HandleRequest(handle=self._id))
+
+
+def _as_polars(data: pa.Table | pa.RecordBatch) -> pl.DataFrame:
+    """Arrow data as a polars frame, without copying, its column names as they are
+    (``pl.from_arrow`` names a blank one ``column_0``)."""
+    out = pl.from_arrow(data, rechunk=False)
+    assert isinstance(out, pl.DataFrame)
+    if "" in data.schema.names:
+        out.columns = list(data.schema.names)
+    return out
 
 
 class _StreamState:

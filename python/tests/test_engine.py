@@ -121,6 +121,10 @@ def _more_functions(trades: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
                                          pl.col("a").arr.sort(nulls_last=True).alias("sorted"),
                                          pl.col("a").arr.contains(10.0).alias("has"),
                                          pl.col("a").arr.shift(1).alias("shifted"), pl.col("a").arr.to_list().alias("l")),
+        # Column names polars takes: blank, dotted, spaced, not ASCII.
+        "odd_column_names": trades.head(3).select(pl.col("size").alias(""), pl.col("price").alias("a.b c"),
+                                                  pl.col("symbol").alias("naïve 🙂")).select(pl.col("") + 1, "a.b c",
+                                                                                           "naïve 🙂"),
         "has_nulls": trades.group_by("venue").agg(pl.col("size").has_nulls(), pl.col("price").has_nulls().alias("p"))
                            .sort("venue"),
         "row_count_only": trades.select(pl.len()),

@@ -31,12 +31,8 @@ pub(crate) fn required(e: Option<&proto::Expr>, path: &str) -> Result<Expr> {
 pub(crate) fn expr(e: &proto::Expr, path: &str) -> Result<Expr> {
     let kind = e.kind.as_ref().ok_or_else(|| bad(path, "empty expression node"))?;
     Ok(match kind {
-        Kind::Column(name) => {
-            if name.is_empty() {
-                return Err(bad(path, "empty column name"));
-            }
-            col(name.as_str())
-        },
+        // An empty name is a name, as in polars (one that is not a column is polars' ColumnNotFound).
+        Kind::Column(name) => col(name.as_str()),
         Kind::Literal(l) => literal(l, &format!("{path}.literal"))?,
         Kind::Len(_) => len(),
         Kind::Not(n) => required(n.expr.as_deref(), &format!("{path}.not"))?.not(),
@@ -48,10 +44,8 @@ pub(crate) fn expr(e: &proto::Expr, path: &str) -> Result<Expr> {
             binary(left, op, right)
         },
         Kind::Alias(a) => {
+            // An empty name is a name, as in polars (a CSV header's blank column).
             let p = format!("{path}.alias");
-            if a.name.is_empty() {
-                return Err(bad(&p, "empty alias name"));
-            }
             required(a.expr.as_deref(), &format!("{p}.expr"))?.alias(a.name.as_str())
         },
         Kind::Cast(c) => {
