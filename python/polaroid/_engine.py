@@ -918,6 +918,10 @@ class _Translator:
                 return getattr(x, name.lower())(ignore_nulls=bool(args[0]))
             if name == "HasNulls":
                 return x.has_nulls()  # type: ignore[union-attr]
+            if name == "IsClose":
+                abs_tol, rel_tol, nans_equal = args
+                return x.is_close(self.expr(inputs[1]), abs_tol=abs_tol, rel_tol=rel_tol,  # type: ignore[union-attr]
+                                  nans_equal=bool(nans_equal))
         elif family == "StringFunction":
             if name == "Strptime":
                 return self._strptime(args, x, self._dtype_of(node))  # type: ignore[arg-type]
@@ -1030,6 +1034,13 @@ class _Translator:
             return pr_expr.arctan2(x, self.expr(inputs[1]))  # type: ignore[arg-type]
         elif name == "argwhere":
             return pr_expr.arg_where(x)  # type: ignore[arg-type]
+        elif name == "hist":
+            bin_count, include_category, include_breakpoint = args
+            bins = self._literal_arg(inputs[1]) if len(inputs) > 1 else None
+            return x.hist(bins, bin_count=bin_count, include_category=bool(include_category),  # type: ignore[union-attr]
+                          include_breakpoint=bool(include_breakpoint))
+        elif name == "index_of":
+            return x.index_of(self.expr(inputs[1]))  # type: ignore[union-attr]
         elif name in ("min_by", "max_by"):
             return getattr(x, name)(self.expr(inputs[1]))
         elif name == "skew":

@@ -421,6 +421,19 @@ class Expr:
     def arctanh(self) -> Expr: return self._fn("arctanh")
     def degrees(self) -> Expr: return self._fn("degrees")
     def radians(self) -> Expr: return self._fn("radians")
+    def hist(self, bins: Sequence[float] | None = None, *, bin_count: int | None = None,
+             include_category: bool = False, include_breakpoint: bool = False) -> Expr:
+        """As polars': counts per bin, of the given edges or of ``bin_count`` equal bins."""
+        edges = () if bins is None else (_list_literal([float(b) for b in bins]),)
+        return self._fn("hist", *edges, bin_count=bin_count, include_category=include_category,
+                        include_breakpoint=include_breakpoint)
+    def index_of(self, element: IntoExpr) -> Expr:
+        """The first index of ``element`` (one value), or null."""
+        return self._fn("index_of", into_expr(element, str_as_col=False))
+    def is_close(self, other: IntoExpr, *, abs_tol: float = 0.0, rel_tol: float = 1e-09,
+                 nans_equal: bool = False) -> Expr:
+        return self._fn("is_close", into_expr(other, str_as_col=False), abs_tol=float(abs_tol),
+                        rel_tol=float(rel_tol), nans_equal=nans_equal)
     def entropy(self, base: float = 2.718281828459045, *, normalize: bool = True) -> Expr:
         return self._fn("entropy", base=float(base), normalize=normalize)
     def rle(self) -> Expr: return self._fn("rle")

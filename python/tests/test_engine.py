@@ -125,6 +125,11 @@ def _more_functions(trades: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
         "odd_column_names": trades.head(3).select(pl.col("size").alias(""), pl.col("price").alias("a.b c"),
                                                   pl.col("symbol").alias("naïve 🙂")).select(pl.col("") + 1, "a.b c",
                                                                                            "naïve 🙂"),
+        "histograms_and_lookups": trades.group_by("symbol").agg(
+            pl.col("price").hist(bin_count=3).alias("h"),
+            pl.col("size").hist([0, 100, 250, 500], include_category=True, include_breakpoint=True).alias("hb"),
+            pl.col("size").index_of(250).alias("at"),
+            pl.col("price").is_close(pl.col("price").mean(), rel_tol=0.05).sum().alias("near_mean")).sort("symbol"),
         "has_nulls": trades.group_by("venue").agg(pl.col("size").has_nulls(), pl.col("price").has_nulls().alias("p"))
                            .sort("venue"),
         "row_count_only": trades.select(pl.len()),

@@ -466,6 +466,24 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
             with("struct.rename_fields", &[("names", list_of(names.iter().map(|n| Value::String(n.to_string()))))])?
         },
         FunctionExpr::MinBy => all_inputs("min_by", &[])?,
+        FunctionExpr::IndexOf => all_inputs("index_of", &[])?,
+        FunctionExpr::Boolean(B::IsClose { abs_tol, rel_tol, nans_equal }) => all_inputs(
+            "is_close",
+            &[("abs_tol", Value::Float64(abs_tol.0)), ("rel_tol", Value::Float64(rel_tol.0)), ("nans_equal", Value::Boolean(*nans_equal))],
+        )?,
+        FunctionExpr::Hist { bin_count, include_category, include_breakpoint } => {
+            let mut options = vec![
+                ("include_category", Value::Boolean(*include_category)),
+                ("include_breakpoint", Value::Boolean(*include_breakpoint)),
+            ];
+            if let Some(n) = bin_count {
+                options.push(("bin_count", Value::Int64(*n as i64)));
+            }
+            if input.len() > 1 {
+                return Err(unsupported(path, "hist with its bin edges (give bin_count)"));
+            }
+            with("hist", &options)?
+        },
         FunctionExpr::MaxBy => all_inputs("max_by", &[])?,
         FunctionExpr::StructExpr(polars::prelude::StructFunction::FieldByName(name)) => {
             with("struct.field", &[("name", Value::String(name.to_string()))])?

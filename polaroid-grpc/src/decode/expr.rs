@@ -824,6 +824,37 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
             let (x, y) = (input(), args[1].clone());
             if name == "rolling_corr" { polars::lazy::dsl::rolling_corr(x, y, options) } else { polars::lazy::dsl::rolling_cov(x, y, options) }
         },
+        "hist" => {
+            // args[1], if given, the bin edges (a list); else bin_count equal bins.
+            if args.len() != 2 {
+                arity(1)?;
+            }
+            opts.check_known(&["bin_count", "include_category", "include_breakpoint"])?;
+            let bin_count = match opts.uint("bin_count", 0)? {
+                0 => None,
+                n => Some(n as usize),
+            };
+            if bin_count.is_some() && args.len() == 2 {
+                return Err(bad(path, "give bin edges (args[1]) or bin_count, not both"));
+            }
+            let bins = args.get(1).cloned().map(|b| b.explode(ExplodeOptions { empty_as_null: false, keep_nulls: true }));
+            input().hist(bins, bin_count, opts.boolean("include_category", false)?, opts.boolean("include_breakpoint", false)?)
+        },
+        "index_of" => {
+            // The first index of args[1] (one value), or null.
+            arity(2)?;
+            opts.check_known(&[])?;
+            input().index_of(args[1].clone())
+        },
+        "is_close" => {
+            arity(2)?;
+            opts.check_known(&["abs_tol", "rel_tol", "nans_equal"])?;
+            let (abs_tol, rel_tol) = (opts.float("abs_tol", 0.0)?, opts.float("rel_tol", 1e-9)?);
+            if !(abs_tol >= 0.0 && rel_tol >= 0.0) {
+                return Err(bad(path, "abs_tol and rel_tol must not be negative"));
+            }
+            input().is_close(args[1].clone(), abs_tol, rel_tol, opts.boolean("nans_equal", false)?)
+        },
         "min_by" | "max_by" => {
             // args[0]'s value where args[1] is least (greatest); the first such row.
             arity(2)?;

@@ -386,6 +386,8 @@ async fn nested_casts_sort_by_options_extract_all_ranges_and_time_zones_match_po
             int_range(lit(0i64), len(), 3, DataType::Int64).alias("every_third").head(Some(5)).implode(true).alias("head"),
             col("price").has_nulls().alias("has_nulls"),
             col("price").round_sig_figs(2).alias("sig"),
+            col("size").index_of(lit(250i64)).alias("first_250"),
+            col("price").is_close(col("price") + lit(1e-12), 0.0, 1e-9, false).alias("close"),
             col("price").rolling_skew(RollingOptionsFixedWindow { window_size: 5, min_periods: 3, fn_params: Some(RollingFnParams::Skew { bias: false }), ..Default::default() }).alias("skew5"),
             col("price")
                 .rolling_kurtosis(RollingOptionsFixedWindow {
@@ -412,6 +414,11 @@ async fn nested_casts_sort_by_options_extract_all_ranges_and_time_zones_match_po
     let want = local("trades.parquet").select(exprs()).collect().unwrap();
     assert_frames_close(&got, &want);
     assert_eq!(want.column("floats").unwrap().dtype(), &DataType::Array(Box::new(DataType::Float64), 2));
+    let histogram = || [col("price").hist(None, Some(4), true, true).alias("h")];
+    let got = client.scan_parquet("trades.parquet").await.unwrap().select(histogram()).await.unwrap().fetch().await.unwrap();
+    // Categories travel as text (the server's IPC writes categoricals as strings).
+    let want = local("trades.parquet").select(histogram()).unnest(cols(["h"]), None).with_column(col("category").cast(DataType::String));
+    assert_frames_close(&got.unnest(["h"], None).unwrap(), &want.collect().unwrap());
 
     // sort_by's nulls_last and maintain_order travel (they were dropped: nulls came first).
     let keyed = df!("k" => [Some(2i64), None, Some(1), Some(1), None, Some(2)], "v" => [10i64, 20, 30, 40, 50, 60]).unwrap();
