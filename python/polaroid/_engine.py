@@ -182,10 +182,10 @@ class Engine(_PolarsEngine):
             left = n_rows
             for frame in remote.iter_batches():
                 frame = _checked(frame, expected)
+                if predicate is not None:  # before the projection: it may read other columns
+                    frame = frame.filter(predicate)
                 if with_columns is not None:
                     frame = frame.select(with_columns)
-                if predicate is not None:
-                    frame = frame.filter(predicate)
                 if left is not None:
                     frame = frame.head(left)
                     left -= frame.height
