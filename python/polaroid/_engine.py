@@ -478,8 +478,9 @@ class _Translator:
         if kind not in ("parquet", "csv", "ipc"):
             raise _unsupported(f"a {kind} scan")
         opts = node.file_options
-        if opts.include_file_paths is not None:
-            raise _unsupported("a scan with file paths")
+        path_column = opts.include_file_paths
+        if path_column is not None and len(node.paths) != 1:
+            raise _unsupported("a scan of several files with file paths")
         paths = [self._path(str(p)) for p in node.paths]
         source = paths[0] if len(paths) == 1 else paths
         hive = opts.hive_options or {}
@@ -489,10 +490,15 @@ class _Translator:
         columns = dict(self.nt.get_schema())
         if opts.row_index is not None:
             columns.pop(opts.row_index[0], None)
+        if path_column is not None:
+            columns.pop(path_column, None)
         if kind == "csv":
             frame = self._csv_scan(source, node.scan_type[1], columns, projected=opts.with_columns is not None)
         else:
             frame = self.client.scan(source, format=kind, hive_partitioning=bool(hive.get("enabled")))
+        if path_column is not None:
+            # The path as polars names it here (the server's own differs): one file, one value.
+            frame = frame.with_columns(lit(str(node.paths[0])).alias(path_column))
         # In polars' order: rows are numbered as in the file, the scan's slice
         # takes the file's rows (a head() pushed down), then its predicate
         # filters those, then the projection keeps what the plan reads.
@@ -508,7 +514,11 @@ class _Translator:
             columns = list(opts.with_columns)
             if opts.row_index is not None and opts.row_index[0] not in columns:
                 columns.insert(0, opts.row_index[0])  # the projection names the file's columns only
+            if path_column is not None and path_column not in columns:
+                columns.append(path_column)
             frame = _project(frame, columns)
+        if path_column is not None:
+            frame = _project(frame, list(self.nt.get_schema()))  # the path column where polars puts it
         return frame
 
     def _csv_scan(self, source: str | list[str], options_json: str, columns: dict[str, Any],

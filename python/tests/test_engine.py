@@ -441,6 +441,12 @@ def test_csv_options_and_several_files_translate(client: pr.Client, data_dir: Pa
         pl.scan_csv(root / "bare.csv", has_header=False),
         days.sort("ts"),
         days.with_row_index().filter(pl.col("size") > 300).head(20),
+        # The file's path as polars names it (the server's own path differs): one file.
+        pl.scan_parquet(root / "days" / "d1.parquet", include_file_paths="src", row_index_name="r")
+          .filter(pl.col("src").str.ends_with("d1.parquet") & (pl.col("size") > 100)).select("r", "src", "price"),
+        pl.scan_csv(root / "odd.csv", separator=";", skip_rows=1, comment_prefix="#", quote_char="'",
+                    include_file_paths="f").select("f", "id"),
+        pl.scan_parquet(root / "days" / "d1.parquet", include_file_paths="src").select(pl.len()),
         # Only the row index: the scan reads no column of the file.
         pl.scan_parquet(root / "days" / "*.parquet", row_index_name="r", row_index_offset=10).select("r").tail(2),
         pl.scan_csv(root / "odd.csv", separator=";", skip_rows=1, comment_prefix="#", quote_char="'",
