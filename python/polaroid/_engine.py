@@ -778,6 +778,10 @@ class _Translator:
         return col(e.name)
 
     def _expr_Literal(self, e: Any) -> Expr:
+        if isinstance(e.dtype, pl.Struct) and not e.dtype.fields:
+            # polars' placeholder column that keeps a frame's height (LazyFrame.gather_every
+            # adds one): only its length is used, so any scalar stands in for the empty struct.
+            return lit(False)
         value = _plain(e.value, e.dtype)
         if isinstance(value, list):
             if not isinstance(e.dtype, pl.List):

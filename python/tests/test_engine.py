@@ -130,6 +130,8 @@ def _more_functions(trades: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
             pl.col("size").hist([0, 100, 250, 500], include_category=True, include_breakpoint=True).alias("hb"),
             pl.col("size").index_of(250).alias("at"),
             pl.col("price").is_close(pl.col("price").mean(), rel_tol=0.05).sum().alias("near_mean")).sort("symbol"),
+        # polars keeps the height with an internal column of empty structs here.
+        "frame_gather_every": trades.gather_every(7, offset=2).select("price", "venue"),
         "has_nulls": trades.group_by("venue").agg(pl.col("size").has_nulls(), pl.col("price").has_nulls().alias("p"))
                            .sort("venue"),
         "row_count_only": trades.select(pl.len()),
