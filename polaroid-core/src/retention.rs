@@ -125,7 +125,8 @@ pub(crate) fn parts_to_drop(
     retention: &Retention,
     newest: Option<NaiveDateTime>,
 ) -> Result<Vec<PathBuf>, CoreError> {
-    if retention.is_none() || by == PartitionBy::None {
+    // No part yet (a new or emptied table): nothing to drop.
+    if retention.is_none() || by == PartitionBy::None || parts.is_empty() {
         return Ok(Vec::new());
     }
     // Partitions by name: their names sort by time.

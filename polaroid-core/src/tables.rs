@@ -356,6 +356,36 @@ impl Tables {
         Ok(())
     }
 
+    /// Empty a table, keeping its definition and retention (QuestDB's
+    /// `TRUNCATE TABLE`). The empty table is made beside it first (a
+    /// directory [`load`](TenantTables::load) treats as unfinished), the
+    /// full one is moved away, then the empty one is renamed in: a crash
+    /// before the move leaves the table whole, one after it is finished by
+    /// the next start.
+    pub fn truncate(&self, ns: &Namespace, name: &str) -> Result<(), CoreError> {
+        let tenant = self.tenant(ns)?;
+        let mut tables = tenant.tables.write().unwrap_or_else(|p| p.into_inner());
+        let key = name.to_ascii_lowercase();
+        let Some(table) = tables.get(&key).cloned() else {
+            return Err(CoreError::NotFound(format!("table does not exist: {name}")));
+        };
+        let def = table.def();
+        let fresh = tenant.dir.join(format!("{TRUNCATED_PREFIX}{}", def.name));
+        if fresh.exists() {
+            move_away(&fresh)?;
+        }
+        drop(Table::create(fresh.clone(), def.clone())?);
+        {
+            let mut wal = table.writer.lock().unwrap_or_else(|p| p.into_inner());
+            move_away(&table.dir)?;
+            wal.stopped = Some(Stopped::Truncated(def.name.clone()));
+        }
+        std::fs::rename(&fresh, &table.dir).map_err(|e| io_error(&fresh, e))?;
+        sync_dir(&tenant.dir)?;
+        tables.insert(key, Arc::new(Table::open(table.dir.clone())?));
+        Ok(())
+    }
+
     /// Append `rows` to `name`. With `create` (ILP), a missing table is
     /// created from the rows and new columns are added, as QuestDB does.
     pub fn append(&self, ns: &Namespace, name: &str, rows: DataFrame, create: Option<AutoCreate>) -> Result<u64, CoreError> {
@@ -415,9 +445,22 @@ impl TenantTables {
         if dir.is_dir() {
             for entry in std::fs::read_dir(&dir).map_err(|e| io_error(&dir, e))? {
                 let path = entry.map_err(|e| io_error(&dir, e))?.path();
-                if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(DROPPED_PREFIX)) {
+                let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+                if file_name.starts_with(DROPPED_PREFIX) {
                     // Dropped; the process stopped before its files were gone.
                     remove_dropped(&path);
+                } else if let Some(table_name) = file_name.strip_prefix(TRUNCATED_PREFIX) {
+                    // A truncate the process stopped in: finished if the full
+                    // table had gone, else it never happened.
+                    let target = dir.join(table_name);
+                    if target.exists() {
+                        remove_dropped(&path);
+                    } else {
+                        std::fs::rename(&path, &target).map_err(|e| io_error(&path, e))?;
+                        sync_dir(&dir)?;
+                        let table = Table::open(target)?;
+                        tables.insert(table.def().name.to_ascii_lowercase(), Arc::new(table));
+                    }
                 } else if path.join("_meta.json").is_file() {
                     let table = Table::open(path)?;
                     tables.insert(table.def().name.to_ascii_lowercase(), Arc::new(table));
@@ -466,6 +509,8 @@ struct Wal {
 enum Stopped {
     /// The table (named so) was dropped.
     Dropped(String),
+    /// The table (named so) was truncated: a new, empty one took its place.
+    Truncated(String),
     /// A failed write could not be cut off (why): records after it would
     /// be behind a torn one, which opening the log cuts off with them.
     Torn(String),
@@ -474,6 +519,9 @@ enum Stopped {
 /// Where a dropped table's directory goes before its files are removed
 /// (no table name starts with '.').
 const DROPPED_PREFIX: &str = ".dropped-";
+
+/// Where [`Tables::truncate`] makes the empty table before it is renamed in.
+const TRUNCATED_PREFIX: &str = ".truncated-";
 
 /// Rename a table's directory out of the way (the step that drops it),
 /// fsync that, then remove its files. An error means nothing was done.
@@ -505,6 +553,9 @@ impl Wal {
     fn append(&mut self, rows: &mut DataFrame) -> Result<u64, CoreError> {
         match &self.stopped {
             Some(Stopped::Dropped(name)) => return Err(CoreError::NotFound(format!("table {name} was dropped"))),
+            Some(Stopped::Truncated(name)) => {
+                return Err(CoreError::Unavailable(format!("table {name} was truncated while this write waited; send it again")))
+            },
             Some(Stopped::Torn(why)) => {
                 return Err(CoreError::Internal(format!(
                     "{}: appends stopped after a write that failed and could not be undone ({why}); restart the server",
@@ -1488,6 +1539,43 @@ mod tests {
     }
 
     #[test]
+    fn a_truncated_table_keeps_its_definition_and_a_crash_in_the_middle_is_all_or_nothing() {
+        let (dir, ns, tables) = with_trades_table();
+        let tenant = dir.path().join("tables/default");
+        let ttl = Retention { ttl: Some(crate::retention::Ttl::parse("2 DAYS").unwrap()), max_bytes: None };
+        tables.set_retention(&ns, "trades", ttl.clone()).unwrap();
+        tables.append(&ns, "trades", rows(0, 3), None).unwrap();
+        let stale = tables.get(&ns, "trades").unwrap().unwrap();
+        tables.truncate(&ns, "TRADES").unwrap();
+        let table = tables.get(&ns, "trades").unwrap().unwrap();
+        assert_eq!(table.row_count().unwrap(), 0);
+        assert_eq!(table.def(), TableDef { retention: ttl, ..def() });
+        // A writer that found the table before is told to send again.
+        assert!(matches!(stale.append(rows(2, 1), None), Err(CoreError::Unavailable(_))));
+        tables.append(&ns, "trades", rows(1, 2), None).unwrap();
+        assert_eq!(Tables::new(dir.path()).get(&ns, "trades").unwrap().unwrap().row_count().unwrap(), 2);
+        let entries = |d: &Path| std::fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect::<Vec<_>>();
+        assert_eq!(entries(&tenant), ["trades"]);
+        assert!(tables.truncate(&ns, "nope").is_err());
+
+        // Stopped after the empty table was made, before the full one went:
+        // the truncate did not happen.
+        let empty = tenant.join(format!("{TRUNCATED_PREFIX}trades"));
+        std::fs::create_dir_all(&empty).unwrap();
+        std::fs::copy(tenant.join("trades/_meta.json"), empty.join("_meta.json")).unwrap();
+        let reopened = Tables::new(dir.path());
+        assert_eq!(reopened.get(&ns, "trades").unwrap().unwrap().row_count().unwrap(), 2);
+        assert_eq!(entries(&tenant), ["trades"]);
+        // Stopped after the full table went: the empty one is renamed in.
+        std::fs::create_dir_all(&empty).unwrap();
+        std::fs::copy(tenant.join("trades/_meta.json"), empty.join("_meta.json")).unwrap();
+        std::fs::rename(tenant.join("trades"), tenant.join(format!("{DROPPED_PREFIX}1-trades"))).unwrap();
+        let reopened = Tables::new(dir.path());
+        assert_eq!(reopened.get(&ns, "trades").unwrap().unwrap().row_count().unwrap(), 0);
+        assert_eq!(entries(&tenant), ["trades"]);
+    }
+
+    #[test]
     fn rows_must_fit_the_table() {
         let (_dir, ns, tables) = with_trades_table();
         let extra = rows(0, 2).lazy().with_column(lit(1).alias("qty")).collect().unwrap();
@@ -1518,7 +1606,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ns = Namespace::anonymous();
         let tables = Tables::new(dir.path());
-        let ttl = Retention { ttl: Some(Ttl::parse("2 DAYS").unwrap()), max_bytes: None };
+        let ttl = Retention { ttl: Some(crate::retention::Ttl::parse("2 DAYS").unwrap()), max_bytes: None };
         tables.create(&ns, TableDef { retention: ttl, ..def() }, false).unwrap();
         let table = tables.get(&ns, "trades").unwrap().unwrap();
         for day in 0..6 {

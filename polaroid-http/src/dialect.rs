@@ -33,6 +33,13 @@ use sqlparser::parser::Parser;
 /// The plan of a query with QuestDB's extensions, and the table
 /// definitions it reads.
 pub fn plan(core: &Core, ns: &Namespace, query: &str) -> Result<(LazyFrame, Vec<polaroid_core::tables::TableDef>), CoreError> {
+    // `LIMIT -n`: QuestDB's last n rows.
+    static LAST_ROWS: OnceLock<Regex> = OnceLock::new();
+    if let Some(caps) = regex(&LAST_ROWS, r"(?is)^(.*\S)\s+LIMIT\s+-\s*(\d+)\s*;?\s*$").captures(query) {
+        let n: IdxSize = caps[2].parse().map_err(|_| invalid(format!("LIMIT -{}: too many rows", &caps[2])))?;
+        let (lf, tables) = plan(core, ns, &caps[1])?;
+        return Ok((lf.tail(n), tables));
+    }
     if let Some(sample) = SampleBy::parse(query)? {
         return sample.plan(core, ns);
     }
@@ -42,7 +49,80 @@ pub fn plan(core: &Core, ns: &Namespace, query: &str) -> Result<(LazyFrame, Vec<
     if let Some(asof) = AsofJoin::parse(query)? {
         return asof.plan(core, ns);
     }
-    core.namespace_sql_plan(ns, query)
+    static SHOW_COLUMNS: OnceLock<Regex> = OnceLock::new();
+    if let Some(caps) = regex(&SHOW_COLUMNS, r#"(?is)^\s*SHOW\s+COLUMNS\s+FROM\s+("[^"]+"|'[^']+'|[\w.\-]+)\s*;?\s*$"#).captures(query) {
+        let table = caps[1].trim_matches(|c| c == '"' || c == '\'');
+        return sql_plan(core, ns, &format!("SELECT * FROM table_columns('{table}')"), Vec::new());
+    }
+    static SHOW_TABLES: OnceLock<Regex> = OnceLock::new();
+    if regex(&SHOW_TABLES, r"(?is)^\s*SHOW\s+TABLES\s*;?\s*$").is_match(query) {
+        return sql_plan(core, ns, "SELECT table_name FROM tables() ORDER BY table_name", Vec::new());
+    }
+    sql_plan(core, ns, query, Vec::new())
+}
+
+/// A query in QuestDB's SQL planned by polars-sql: rewritten
+/// ([`crate::questdb_sql`]), over the tables, handles, `extra` plans and
+/// the frames the rewrite asks for.
+fn sql_plan(
+    core: &Core,
+    ns: &Namespace,
+    query: &str,
+    mut extra: Vec<(String, LazyFrame)>,
+) -> Result<(LazyFrame, Vec<polaroid_core::tables::TableDef>), CoreError> {
+    let now = chrono::Utc::now().naive_utc();
+    let rewritten = crate::questdb_sql::rewrite(query, now)?;
+    for (name, source) in rewritten.sources {
+        extra.push((name, source_frame(core, ns, source)?));
+    }
+    core.namespace_sql_plan_with(ns, &rewritten.sql, extra)
+}
+
+/// The frame of one of QuestDB's table functions.
+fn source_frame(core: &Core, ns: &Namespace, source: crate::questdb_sql::Source) -> Result<LazyFrame, CoreError> {
+    use crate::questdb_sql::Source;
+    Ok(match source {
+        Source::LongSequence(n) => {
+            let x: Int64Chunked = (1..=n as i64).collect_ca("x".into());
+            DataFrame::new_infer_height(vec![x.into_column()])?.lazy()
+        },
+        Source::Tables => {
+            let mut defs = Vec::new();
+            for name in core.tables().names(ns)? {
+                if let Some(table) = core.tables().get(ns, &name)? {
+                    defs.push(table.def());
+                }
+            }
+            let ttl = |d: &polaroid_core::tables::TableDef| d.retention.ttl.map(|t| (t.count as i32, format!("{:?}", t.unit).to_ascii_uppercase()));
+            df![
+                "id" => (1..=defs.len() as i32).collect::<Vec<_>>(),
+                "table_name" => defs.iter().map(|d| d.name.clone()).collect::<Vec<_>>(),
+                "designatedTimestamp" => defs.iter().map(|d| d.timestamp.clone()).collect::<Vec<_>>(),
+                "partitionBy" => defs.iter().map(|d| d.partition_by.name().to_string()).collect::<Vec<_>>(),
+                "walEnabled" => defs.iter().map(|_| true).collect::<Vec<_>>(),
+                "directoryName" => defs.iter().map(|d| d.name.clone()).collect::<Vec<_>>(),
+                "ttlValue" => defs.iter().map(|d| ttl(d).map_or(0, |t| t.0)).collect::<Vec<_>>(),
+                "ttlUnit" => defs.iter().map(|d| ttl(d).map_or_else(|| "HOUR".to_string(), |t| t.1.trim_end_matches('S').to_string())).collect::<Vec<_>>(),
+            ]?
+            .lazy()
+        },
+        Source::TableColumns(name) => {
+            let table = core.tables().get(ns, &name)?.ok_or_else(|| CoreError::NotFound(format!("table does not exist: {name}")))?;
+            let def = table.def();
+            let n = def.columns.len();
+            df![
+                "column" => def.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
+                "type" => def.columns.iter().map(|c| c.kind.clone()).collect::<Vec<_>>(),
+                "indexed" => vec![false; n],
+                "indexBlockCapacity" => vec![0i32; n],
+                "symbolCached" => def.columns.iter().map(|c| c.kind == "SYMBOL").collect::<Vec<_>>(),
+                "symbolCapacity" => def.columns.iter().map(|c| if c.kind == "SYMBOL" { 256i32 } else { 0 }).collect::<Vec<_>>(),
+                "designated" => def.columns.iter().map(|c| def.timestamp.as_deref() == Some(c.name.as_str())).collect::<Vec<_>>(),
+                "upsertKey" => vec![false; n],
+            ]?
+            .lazy()
+        },
+    })
 }
 
 fn invalid(message: impl Into<String>) -> CoreError {
@@ -171,7 +251,7 @@ impl SampleBy {
     }
 
     fn plan(&self, core: &Core, ns: &Namespace) -> Result<(LazyFrame, Vec<polaroid_core::tables::TableDef>), CoreError> {
-        let (mut rows, tables) = core.namespace_sql_plan(ns, &format!("SELECT * FROM {}", self.from))?;
+        let (mut rows, tables) = sql_plan(core, ns, &format!("SELECT * FROM {}", self.from), Vec::new())?;
         let schema = rows.collect_schema()?;
         let ts = timestamp_column(&schema, &tables)?;
         let (unit, zone) = match schema.get(ts.as_str()) {
@@ -209,7 +289,7 @@ impl SampleBy {
         let mut group = vec!["__bucket".to_string()];
         group.extend(keys.iter().cloned());
         let sql = format!("SELECT __bucket, {items} FROM __sample GROUP BY {0} ORDER BY {0}", group.join(", "));
-        let (mut sampled, _) = core.namespace_sql_plan_with(ns, &sql, vec![("__sample".into(), rows)])?;
+        let (mut sampled, _) = sql_plan(core, ns, &sql, vec![("__sample".into(), rows)])?;
         if !matches!(self.fill, Fill::None) {
             sampled = fill(sampled, &keys, &self.every, unit, &self.fill)?;
         }
@@ -233,7 +313,7 @@ impl SampleBy {
         if self.tail.trim().is_empty() {
             return Ok((result, tables));
         }
-        let (ordered, _) = core.namespace_sql_plan_with(ns, &format!("SELECT * FROM __sampled {}", self.tail), vec![("__sampled".into(), result)])?;
+        let (ordered, _) = sql_plan(core, ns, &format!("SELECT * FROM __sampled {}", self.tail), vec![("__sampled".into(), result)])?;
         Ok((ordered, tables))
     }
 
@@ -462,17 +542,20 @@ impl LatestOn {
     }
 
     fn plan(&self, core: &Core, ns: &Namespace) -> Result<(LazyFrame, Vec<polaroid_core::tables::TableDef>), CoreError> {
-        let (rows, tables) = core.namespace_sql_plan(ns, &format!("SELECT * FROM {}", self.from))?;
+        let (rows, tables) = sql_plan(core, ns, &format!("SELECT * FROM {}", self.from), Vec::new())?;
         let keys: Vec<Expr> = self.keys.iter().map(|k| col(k.as_str())).collect();
+        // The table's columns, in its order (the grouping puts the keys first).
+        let columns: Vec<Expr> = rows.clone().collect_schema()?.iter_names().map(|n| col(n.clone())).collect();
         // The latest row of each key; of rows tied on the timestamp, the last one.
         let latest = rows
             .with_row_index("__row", None)
             .sort_by_exprs([col(self.ts.as_str()), col("__row")], SortMultipleOptions::default())
             .group_by(keys)
             .agg([all().exclude_cols(self.keys.clone()).as_expr().last()])
-            .sort_by_exprs([col(self.ts.as_str())], SortMultipleOptions::default());
+            .sort_by_exprs([col(self.ts.as_str())], SortMultipleOptions::default())
+            .select(columns);
         let sql = format!("SELECT {} FROM __latest{}", self.items, self.tail);
-        let (lf, _) = core.namespace_sql_plan_with(ns, &sql, vec![("__latest".into(), latest)])?;
+        let (lf, _) = sql_plan(core, ns, &sql, vec![("__latest".into(), latest)])?;
         Ok((lf, tables))
     }
 }
@@ -560,8 +643,8 @@ impl AsofJoin {
     }
 
     fn plan(&self, core: &Core, ns: &Namespace) -> Result<(LazyFrame, Vec<polaroid_core::tables::TableDef>), CoreError> {
-        let (mut left, left_tables) = core.namespace_sql_plan(ns, &format!("SELECT * FROM {}", self.left.0))?;
-        let (mut right, right_tables) = core.namespace_sql_plan(ns, &format!("SELECT * FROM {}", self.right.0))?;
+        let (mut left, left_tables) = sql_plan(core, ns, &format!("SELECT * FROM {}", self.left.0), Vec::new())?;
+        let (mut right, right_tables) = sql_plan(core, ns, &format!("SELECT * FROM {}", self.right.0), Vec::new())?;
         let (left_schema, right_schema) = (left.collect_schema()?, right.collect_schema()?);
         let left_ts = timestamp_column(&left_schema, &left_tables)?;
         let right_ts = timestamp_column(&right_schema, &right_tables)?;
@@ -612,7 +695,7 @@ impl AsofJoin {
         }
         let mut tables = left_tables;
         tables.extend(right_tables);
-        let (lf, _) = core.namespace_sql_plan_with(ns, &sql, vec![("__asof".into(), joined)])?;
+        let (lf, _) = sql_plan(core, ns, &sql, vec![("__asof".into(), joined)])?;
         // One table's designated timestamp is reported; the left one's.
         tables.truncate(1);
         Ok((lf, tables))

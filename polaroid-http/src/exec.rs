@@ -415,6 +415,8 @@ async fn change(door: &Door, headers: &HeaderMap, query: String, kind: Kind) -> 
             Kind::Create => statement::create(core, &ns, &sql, cancel).map(|()| "{\"ddl\":\"OK\"}"),
             Kind::Drop => statement::drop(core, &ns, &sql).map(|()| "{\"ddl\":\"OK\"}"),
             Kind::Alter => statement::alter(core, &ns, &sql).map(|()| "{\"ddl\":\"OK\"}"),
+            Kind::Truncate => statement::truncate(core, &ns, &sql).map(|()| "{\"ddl\":\"OK\"}"),
+            Kind::Unsupported(word) => Err(statement::unsupported(&word)),
             Kind::Insert | Kind::Query => statement::insert(core, &ns, &sql, cancel).map(|_| "{\"dml\":\"OK\"}"),
         })
         .await;

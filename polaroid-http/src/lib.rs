@@ -23,6 +23,7 @@ mod ilp;
 mod ilp_tcp;
 mod imp;
 mod sources;
+mod questdb_sql;
 mod statement;
 pub mod render;
 

@@ -23,6 +23,9 @@ pub enum Kind {
     Insert,
     Drop,
     Alter,
+    Truncate,
+    /// A statement QuestDB has and this door does not (`UPDATE`, ...).
+    Unsupported(String),
     Query,
 }
 
@@ -33,6 +36,9 @@ pub fn kind(sql: &str) -> Kind {
         "INSERT" => Kind::Insert,
         "DROP" => Kind::Drop,
         "ALTER" => Kind::Alter,
+        "TRUNCATE" => Kind::Truncate,
+        "UPDATE" | "DELETE" | "RENAME" | "COPY" | "VACUUM" | "REINDEX" | "BACKUP" | "SNAPSHOT" | "CANCEL" | "GRANT"
+        | "REVOKE" | "REFRESH" => Kind::Unsupported(first),
         _ => Kind::Query,
     }
 }
@@ -135,6 +141,39 @@ pub fn drop(core: &Core, ns: &Namespace, sql: &str) -> Result<(), CoreError> {
     let pattern = regex(&DROP, r"(?is)^\s*DROP\s+TABLE\s+(IF\s+EXISTS\s+)?(\x22[^\x22]+\x22|[\w.\-]+)\s*;?\s*$");
     let caps = pattern.captures(sql).ok_or_else(|| invalid("expected DROP TABLE [IF EXISTS] name"))?;
     core.tables().drop(ns, caps[2].trim_matches('"'), caps.get(1).is_some())
+}
+
+/// `TRUNCATE TABLE [IF EXISTS] name[, name ...] [KEEP SYMBOL MAPS]`: each
+/// table is emptied and keeps its definition.
+pub fn truncate(core: &Core, ns: &Namespace, sql: &str) -> Result<(), CoreError> {
+    static TRUNCATE: OnceLock<Regex> = OnceLock::new();
+    let pattern = regex(
+        &TRUNCATE,
+        r"(?is)^\s*TRUNCATE\s+TABLE\s+(IF\s+EXISTS\s+)?((?:\x22[^\x22]+\x22|[\w.\-]+)(?:\s*,\s*(?:\x22[^\x22]+\x22|[\w.\-]+))*)(?:\s+KEEP\s+SYMBOL\s+MAPS)?\s*;?\s*$",
+    );
+    let caps = pattern.captures(sql).ok_or_else(|| invalid("expected TRUNCATE TABLE [IF EXISTS] name[, name ...]"))?;
+    let names: Vec<&str> = caps[2].split(',').map(|n| n.trim().trim_matches('"')).collect();
+    // Every table is found before any is emptied.
+    for name in &names {
+        if core.tables().get(ns, name)?.is_none() && caps.get(1).is_none() {
+            return Err(CoreError::NotFound(format!("table does not exist: {name}")));
+        }
+    }
+    for name in names {
+        if core.tables().get(ns, name)?.is_some() {
+            core.tables().truncate(ns, name)?;
+        }
+    }
+    Ok(())
+}
+
+/// A statement QuestDB has that this door does not run, refused by name.
+pub fn unsupported(word: &str) -> CoreError {
+    let why = match word {
+        "UPDATE" | "DELETE" => "tables here are append-only; rewrite with CREATE TABLE ... AS (SELECT ...)",
+        _ => "it is not part of this server's QuestDB-compatible API",
+    };
+    CoreError::Unimplemented(format!("{word} is not supported: {why}"))
 }
 
 /// `INSERT INTO name [(columns)] VALUES (...), ...` or `INSERT INTO name

@@ -118,3 +118,75 @@ def test_asof_join_with_an_on_condition_and_no_keys(rest, data_dir):
     trades = pl.read_parquet(data_dir / "trades.parquet").sort("ts").head(3)
     want = trades.join_asof(quotes.select("ts", "bid"), on="ts").select("ts", "bid")
     assert_frame_equal(plain, want, check_dtypes=False)
+
+
+def test_group_by_is_optional_and_columns_are_named_as_questdb_names_them(rest, data_dir):
+    # QuestDB groups by the non-aggregate columns when there is no GROUP BY;
+    # polars-sql alone would broadcast one total to every row.
+    got = frame(rest.exec(f"SELECT sym, count(), avg(px), first(px), last(px), first(qty) FROM {TRADES} ORDER BY sym"))
+    df = pl.read_parquet(data_dir / "trades.parquet")
+    want = (
+        df.group_by("sym").agg(pl.len().alias("count"), pl.col("px").mean().alias("avg"),
+                               pl.col("px").first().alias("first"), pl.col("px").last().alias("last"),
+                               pl.col("qty").first().alias("first1"))
+        .sort("sym")
+    )
+    assert_frame_equal(got, want, check_dtypes=False)
+    # In a CTE, beside a window function, and for an expression of a key.
+    got = frame(rest.exec(
+        f"WITH m AS (SELECT upper(sym) u, count_distinct(qty), max(px) FROM {TRADES}) SELECT * FROM m ORDER BY u"))
+    want = (
+        df.group_by(pl.col("sym").str.to_uppercase().alias("u"))
+        # count_distinct does not count NULL, as in SQL.
+        .agg(pl.col("qty").drop_nulls().n_unique().alias("count_distinct"), pl.col("px").max().alias("max")).sort("u")
+    )
+    assert_frame_equal(got, want, check_dtypes=False)
+    reply = rest.exec(f"SELECT sym, px, avg(px) OVER (PARTITION BY sym) FROM {TRADES}")
+    assert [c["name"] for c in reply["columns"]] == ["sym", "px", "avg"]
+    assert reply["count"] == df.height
+
+
+def test_questdb_functions_intervals_and_symbols(rest):
+    rest.exec("CREATE TABLE fx (ts TIMESTAMP, sym SYMBOL, px DOUBLE) timestamp(ts) PARTITION BY DAY")
+    rest.exec("INSERT INTO fx VALUES ('2024-01-31T23:59:59.999999Z', 'EURUSD', 1.0), ('2024-02-01T00:00:00Z', 'EURGBP', 2.0), "
+              "('2024-02-01T10:30:00Z', 'USDJPY', 3.0), ('2024-02-29T23:00:00Z', 'EURUSD', 4.0), ('2024-03-01T00:00:00Z', 'EURUSD', 5.0)")
+    px = lambda q: [r[0] for r in rest.exec(q)["dataset"]]  # noqa: E731
+    # An interval literal is every instant it names, ;2h extends its end.
+    assert px("SELECT px FROM fx WHERE ts IN '2024-02'") == [2.0, 3.0, 4.0]
+    assert px("SELECT px FROM fx WHERE ts IN '2024-02-01'") == [2.0, 3.0]
+    assert px("SELECT px FROM fx WHERE ts IN '2024-01-31T23;2h'") == [1.0, 2.0]
+    assert px("SELECT px FROM fx WHERE ts NOT IN '2024-02'") == [1.0, 5.0]
+    assert px("SELECT px FROM fx WHERE ts >= '2024-02-29T23:00:00Z'") == [4.0, 5.0]
+    # SYMBOL columns are text to LIKE, ~ and the string functions.
+    assert px("SELECT px FROM fx WHERE sym LIKE 'EUR%' AND sym ~ 'USD$'") == [1.0, 4.0, 5.0]
+    assert rest.exec("SELECT lower(sym), length(sym) FROM fx LIMIT 1")["dataset"] == [["eurusd", 6]]
+    # Worked by hand: hour/day/month, floors, formats, differences, additions.
+    reply = rest.exec(
+        "SELECT hour(ts), day(ts), month(ts), day_of_week(ts), timestamp_floor('h', ts) f, to_str(ts, 'yyyy/MM/dd HH:mm') s, "
+        "datediff('m', ts, to_timestamp('2024-02-01 11:00', 'yyyy-MM-dd HH:mm')) d, dateadd('M', 1, ts) a "
+        "FROM fx WHERE ts IN '2024-02-01T10'")
+    assert [c["name"] for c in reply["columns"]] == ["hour", "day", "month", "day_of_week", "f", "s", "d", "a"]
+    # 2024-02-01 was a Thursday (ISO day 4).
+    assert reply["dataset"] == [[10, 1, 2, 4, "2024-02-01T10:00:00.000000Z", "2024/02/01 10:30", 30, "2024-03-01T10:30:00.000000Z"]]
+    assert rest.exec("SELECT sum(x), count() FROM long_sequence(100)")["dataset"] == [[5050, 100]]
+    # LIMIT -n is the last n rows.
+    assert px("SELECT px FROM fx LIMIT -2") == [4.0, 5.0]
+    tables = rest.exec("SELECT table_name, designatedTimestamp, partitionBy FROM tables() WHERE table_name = 'fx'")
+    assert tables["dataset"] == [["fx", "ts", "DAY"]]
+    columns = rest.exec("SHOW COLUMNS FROM fx")
+    assert [(r[0], r[1], r[6]) for r in columns["dataset"]] == [("ts", "TIMESTAMP", True), ("sym", "SYMBOL", False), ("px", "DOUBLE", False)]
+    assert ["fx"] in rest.exec("SHOW TABLES")["dataset"]
+
+
+def test_latest_on_keeps_the_tables_columns_and_truncate_empties_it(rest):
+    rest.exec("CREATE TABLE book (ts TIMESTAMP, sym SYMBOL, bid DOUBLE) timestamp(ts) PARTITION BY DAY")
+    rest.exec("INSERT INTO book VALUES ('2024-01-01T00:00:00Z', 'A', 1.0), ('2024-01-01T00:00:01Z', 'B', 2.0), "
+              "('2024-01-01T00:00:02Z', 'A', 3.0)")
+    latest = rest.exec("SELECT * FROM book LATEST ON ts PARTITION BY sym")
+    assert [c["name"] for c in latest["columns"]] == ["ts", "sym", "bid"]
+    assert latest["dataset"] == [["2024-01-01T00:00:01.000000Z", "B", 2.0], ["2024-01-01T00:00:02.000000Z", "A", 3.0]]
+    assert rest.exec("TRUNCATE TABLE book") == {"ddl": "OK"}
+    assert rest.exec("SELECT count() FROM book")["dataset"] == [[0]]
+    rest.exec("INSERT INTO book VALUES ('2024-01-02T00:00:00Z', 'C', 9.0)")
+    assert rest.exec("SELECT sym, bid FROM book")["dataset"] == [["C", 9.0]]
+    assert [c["name"] for c in rest.exec("SHOW COLUMNS FROM book")["columns"]][:2] == ["column", "type"]

@@ -1,0 +1,713 @@
+//! QuestDB's SQL where it means something else than polars-sql, rewritten
+//! on the parsed query (sqlparser, the parser polars-sql uses) before
+//! polars-sql plans it. Where the two would answer differently, QuestDB's
+//! meaning wins, because QuestDB's clients wrote the query:
+//!
+//! - **GROUP BY is optional.** `SELECT sym, count() FROM t` is one row per
+//!   `sym` in QuestDB; polars-sql would broadcast one total to every row.
+//!   A SELECT with aggregates and other columns, and no GROUP BY, groups
+//!   by those columns.
+//! - **Column names.** An unnamed item is named as QuestDB names it: a
+//!   column by its name, a function by the function (`avg`, `count`), a
+//!   cast `cast`, anything else `column`; a name taken already gets 1, 2, ...
+//!   (`first`, `first1`). polars-sql would name `first(px), last(px)` both
+//!   `px` and refuse the query.
+//! - **Functions** QuestDB has under other names or other arguments:
+//!   `count_distinct`, `log` (natural), `now()`/`systimestamp()`,
+//!   `dateadd`, `datediff`, `timestamp_floor`, `hour()`, `day()`, ...,
+//!   `to_str`, `to_timestamp` (QuestDB's date formats), `ksum`/`nsum`.
+//! - **SYMBOL columns are text**: `LIKE`, `~` and the string functions read
+//!   them as strings (polars keeps them categorical).
+//! - **Timestamps as text**: `ts > '2024-01-01T00:00:00Z'` compares with the
+//!   instant (the `Z` is UTC, which the tables' naive timestamps are), and
+//!   `ts IN '2024-01'` is every instant of that month (`'2024-01-01T10;2h'`
+//!   extends the end).
+//! - **Table functions**: `long_sequence(n)`, `tables()`,
+//!   `table_columns('t')` become frames the caller registers ([`Source`]).
+
+use std::collections::HashSet;
+use std::ops::ControlFlow;
+use std::sync::OnceLock;
+
+use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime};
+use polaroid_core::CoreError;
+use regex::Regex;
+use sqlparser::ast::{
+    Expr, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, Ident, ObjectName, Select, SelectItem,
+    Statement, TableFactor, Value, VisitMut, VisitorMut,
+};
+use sqlparser::dialect::GenericDialect;
+use sqlparser::parser::Parser;
+
+/// A frame a rewritten query reads under a reserved name.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// `long_sequence(n)`: a LONG column `x` of 1..=n.
+    LongSequence(u64),
+    /// `tables()`: the caller's tables.
+    Tables,
+    /// `table_columns('t')`: the columns of `t`.
+    TableColumns(String),
+}
+
+/// A query in polars-sql's terms, and the frames it reads by reserved name.
+#[derive(Debug)]
+pub struct Rewritten {
+    pub sql: String,
+    pub sources: Vec<(String, Source)>,
+}
+
+/// The most rows `long_sequence` makes (8 bytes each).
+const MAX_SEQUENCE: u64 = 1_000_000_000;
+
+/// Aggregate functions, by QuestDB's names and polars-sql's.
+const AGGREGATES: &[&str] = &[
+    "avg", "count", "count_distinct", "first", "last", "first_not_null", "last_not_null", "max", "min", "sum", "ksum",
+    "nsum", "stddev", "stddev_samp", "stddev_pop", "stdev", "variance", "var", "var_samp", "var_pop", "median",
+    "string_agg", "string_distinct_agg", "listagg", "group_concat", "array_agg", "corr", "covar_pop", "covar_samp",
+    "quantile_cont", "quantile_disc", "approx_percentile", "approx_count_distinct", "bool_and", "bool_or", "mode",
+    "total", "mean",
+];
+
+/// String functions whose first argument polars wants as text, not categorical.
+const STRING_FUNCTIONS: &[&str] = &[
+    "length", "char_length", "upper", "lower", "left", "right", "substr", "substring", "strpos", "replace",
+    "starts_with", "ends_with", "ltrim", "rtrim", "split_part", "reverse", "lpad", "rpad", "initcap", "regexp_like",
+];
+
+fn invalid(message: impl Into<String>) -> CoreError {
+    CoreError::InvalidArgument(message.into())
+}
+
+fn regex(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
+    cell.get_or_init(|| Regex::new(pattern).expect("a valid pattern"))
+}
+
+/// Rewrite `sql` (one query) with QuestDB's meanings; `now` is the query's
+/// start, what `now()` answers. Text sqlparser cannot read, or a statement
+/// that is not a query, is left as it is, for polars-sql to judge.
+pub fn rewrite(sql: &str, now: NaiveDateTime) -> Result<Rewritten, CoreError> {
+    let text = expand_interval_literals(sql)?;
+    let Ok(mut statements) = Parser::parse_sql(&GenericDialect {}, &text) else {
+        return Ok(Rewritten { sql: text, sources: Vec::new() });
+    };
+    let [Statement::Query(_)] = statements.as_slice() else {
+        return Ok(Rewritten { sql: text, sources: Vec::new() });
+    };
+    let mut visitor = QuestDb { now, sources: Vec::new(), error: None };
+    let _ = statements.visit(&mut visitor);
+    if let Some(error) = visitor.error {
+        return Err(error);
+    }
+    Ok(Rewritten { sql: statements[0].to_string(), sources: visitor.sources })
+}
+
+/// Name and group a SELECT list as QuestDB does: the items' names (given
+/// or QuestDB's), then the GROUP BY a SELECT with aggregates and no GROUP
+/// BY implies. Also for the SELECT lists the dialect builds itself.
+pub fn name_items(select: &mut Select) {
+    let mut taken: HashSet<String> = select
+        .projection
+        .iter()
+        .filter_map(|item| match item {
+            SelectItem::ExprWithAlias { alias, .. } => Some(alias.value.to_ascii_lowercase()),
+            _ => None,
+        })
+        .collect();
+    for item in select.projection.iter_mut() {
+        let SelectItem::UnnamedExpr(expr) = item else { continue };
+        let base = default_name(expr);
+        let mut name = base.clone();
+        let mut n = 1;
+        while taken.contains(&name.to_ascii_lowercase()) {
+            name = format!("{base}{n}");
+            n += 1;
+        }
+        taken.insert(name.to_ascii_lowercase());
+        // A plain column keeps its own name: no alias needed unless deduplicated.
+        if matches!(expr, Expr::Identifier(id) if id.value == name) {
+            continue;
+        }
+        *item = SelectItem::ExprWithAlias { expr: expr.clone(), alias: Ident::with_quote('"', name) };
+    }
+}
+
+/// The GROUP BY QuestDB implies: the non-aggregate items of a SELECT that
+/// has aggregates, when it has no GROUP BY of its own.
+fn imply_group_by(select: &mut Select) {
+    let GroupByExpr::Expressions(keys, modifiers) = &select.group_by else { return };
+    if !keys.is_empty() || !modifiers.is_empty() {
+        return;
+    }
+    let mut aggregated = false;
+    let mut implied = Vec::new();
+    for item in &select.projection {
+        let expr = match item {
+            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => e,
+            // `*` beside an aggregate: polars-sql's own error says it best.
+            _ => return,
+        };
+        if has_aggregate(expr) {
+            aggregated = true;
+        } else if reads_columns(expr) {
+            implied.push(expr.clone());
+        }
+    }
+    if aggregated && !implied.is_empty() {
+        select.group_by = GroupByExpr::Expressions(implied, Vec::new());
+    }
+}
+
+fn default_name(expr: &Expr) -> String {
+    match expr {
+        Expr::Identifier(id) => id.value.clone(),
+        Expr::CompoundIdentifier(parts) => parts.last().map_or_else(|| "column".into(), |id| id.value.clone()),
+        Expr::Function(f) => function_name(&f.name),
+        Expr::Cast { .. } => "cast".into(),
+        // Functions sqlparser reads as their own syntax.
+        Expr::Ceil { .. } => "ceil".into(),
+        Expr::Floor { .. } => "floor".into(),
+        Expr::Extract { .. } => "extract".into(),
+        Expr::Substring { .. } => "substring".into(),
+        Expr::Trim { .. } => "trim".into(),
+        Expr::Position { .. } => "position".into(),
+        Expr::Nested(inner) => default_name(inner),
+        _ => "column".into(),
+    }
+}
+
+fn function_name(name: &ObjectName) -> String {
+    name.0.last().map(|part| part.to_string().trim_matches('"').to_ascii_lowercase()).unwrap_or_default()
+}
+
+fn function_args(args: &FunctionArguments) -> Vec<&Expr> {
+    match args {
+        FunctionArguments::List(list) => list
+            .args
+            .iter()
+            .filter_map(|arg| match arg {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e),
+                FunctionArg::Named { arg: FunctionArgExpr::Expr(e), .. } => Some(e),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Whether `expr` aggregates (outside window functions and subqueries).
+fn has_aggregate(expr: &Expr) -> bool {
+    match expr {
+        Expr::Function(f) => {
+            let windowed = f.over.is_some();
+            !windowed
+                && (AGGREGATES.contains(&function_name(&f.name).as_str())
+                    || function_args(&f.args).into_iter().any(has_aggregate))
+        },
+        Expr::BinaryOp { left, right, .. } => has_aggregate(left) || has_aggregate(right),
+        Expr::UnaryOp { expr, .. } | Expr::Nested(expr) | Expr::Cast { expr, .. } => has_aggregate(expr),
+        Expr::IsNull(e) | Expr::IsNotNull(e) => has_aggregate(e),
+        Expr::Case { operand, conditions, else_result, .. } => {
+            operand.as_deref().is_some_and(has_aggregate)
+                || conditions.iter().any(|w| has_aggregate(&w.condition) || has_aggregate(&w.result))
+                || else_result.as_deref().is_some_and(has_aggregate)
+        },
+        _ => false,
+    }
+}
+
+/// Whether `expr` reads a column (a constant needs no grouping).
+fn reads_columns(expr: &Expr) -> bool {
+    let mut found = false;
+    let mut probe = expr.clone();
+    let _ = sqlparser::ast::visit_expressions_mut(&mut probe, |e| {
+        if matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_)) {
+            found = true;
+            return ControlFlow::Break(());
+        }
+        ControlFlow::Continue(())
+    });
+    found
+}
+
+struct QuestDb {
+    now: NaiveDateTime,
+    sources: Vec<(String, Source)>,
+    error: Option<CoreError>,
+}
+
+impl QuestDb {
+    fn fail(&mut self, error: CoreError) -> ControlFlow<()> {
+        self.error = Some(error);
+        ControlFlow::Break(())
+    }
+
+    fn source(&mut self, source: Source) -> String {
+        if let Some((name, _)) = self.sources.iter().find(|(_, s)| *s == source) {
+            return name.clone();
+        }
+        let name = format!("__questdb_{}", self.sources.len());
+        self.sources.push((name.clone(), source));
+        name
+    }
+}
+
+impl VisitorMut for QuestDb {
+    type Break = ();
+
+    fn pre_visit_select(&mut self, select: &mut Select) -> ControlFlow<()> {
+        // Before the functions inside are renamed: names are QuestDB's.
+        name_items(select);
+        imply_group_by(select);
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
+        let TableFactor::Table { name, args: args @ Some(_), .. } = factor else { return ControlFlow::Continue(()) };
+        let function = function_name(name);
+        let values: Vec<String> = args.as_ref().map_or_else(Vec::new, |a| {
+            a.args.iter().map(|arg| arg.to_string()).collect()
+        });
+        let source = match (function.as_str(), values.as_slice()) {
+            ("long_sequence", [n]) => match n.trim().parse::<u64>() {
+                Ok(n) if n <= MAX_SEQUENCE => Source::LongSequence(n),
+                _ => return self.fail(invalid(format!("long_sequence takes a count of rows up to {MAX_SEQUENCE}, got {n}"))),
+            },
+            ("tables", []) => Source::Tables,
+            ("table_columns", [t]) => Source::TableColumns(t.trim().trim_matches('\'').to_string()),
+            _ => return ControlFlow::Continue(()),
+        };
+        let reserved = self.source(source);
+        *name = ObjectName::from(vec![Ident::new(reserved)]);
+        *args = None;
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        match translate(expr, self.now) {
+            Ok(Some(new)) => *expr = new,
+            Ok(None) => {},
+            Err(e) => return self.fail(e),
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+fn parse_expr(text: &str) -> Result<Expr, CoreError> {
+    Parser::new(&GenericDialect {})
+        .try_with_sql(text)
+        .and_then(|mut p| p.parse_expr())
+        .map_err(|e| CoreError::Internal(format!("a QuestDB function rewrote to SQL that does not parse ({text}): {e}")))
+}
+
+fn is_column(expr: &Expr) -> bool {
+    matches!(expr, Expr::Identifier(_) | Expr::CompoundIdentifier(_))
+}
+
+fn as_text(expr: &Expr) -> Expr {
+    if is_column(expr) {
+        parse_expr(&format!("CAST({expr} AS VARCHAR)")).unwrap_or_else(|_| expr.clone())
+    } else {
+        expr.clone()
+    }
+}
+
+fn string_literal(expr: &Expr) -> Option<&str> {
+    match expr {
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) => Some(s.as_str()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// `'2024-01-01T00:00:00Z'` without its `Z`: polars compares naive
+/// timestamps with text it can parse, and `Z` is the UTC they are in.
+fn without_utc_mark(expr: &mut Expr) {
+    static ISO: OnceLock<Regex> = OnceLock::new();
+    let iso = regex(&ISO, r"^\d{4}-\d{2}-\d{2}[T ]\d{2}(:\d{2}(:\d{2}(\.\d{1,9})?)?)?Z$");
+    if let Expr::Value(v) = expr {
+        if let Value::SingleQuotedString(s) = &mut v.value {
+            if iso.is_match(s) {
+                s.pop();
+            }
+        }
+    }
+}
+
+/// One QuestDB expression in polars-sql's terms, if it differs.
+fn translate(expr: &mut Expr, now: NaiveDateTime) -> Result<Option<Expr>, CoreError> {
+    use sqlparser::ast::BinaryOperator as Op;
+    match expr {
+        Expr::Like { expr: e, .. } | Expr::ILike { expr: e, .. } | Expr::SimilarTo { expr: e, .. } | Expr::RLike { expr: e, .. } => {
+            **e = as_text(e);
+            Ok(None)
+        },
+        Expr::BinaryOp { left, op, right } => {
+            match op {
+                Op::PGRegexMatch | Op::PGRegexIMatch | Op::PGRegexNotMatch | Op::PGRegexNotIMatch => **left = as_text(left),
+                Op::Gt | Op::Lt | Op::GtEq | Op::LtEq | Op::Eq | Op::NotEq => {
+                    without_utc_mark(left);
+                    without_utc_mark(right);
+                },
+                _ => {},
+            }
+            Ok(None)
+        },
+        Expr::Between { low, high, .. } => {
+            without_utc_mark(low);
+            without_utc_mark(high);
+            Ok(None)
+        },
+        Expr::InList { list, .. } => {
+            list.iter_mut().for_each(without_utc_mark);
+            Ok(None)
+        },
+        Expr::Function(f) if f.over.is_none() => translate_function(f, now),
+        _ => Ok(None),
+    }
+}
+
+fn translate_function(f: &mut sqlparser::ast::Function, now: NaiveDateTime) -> Result<Option<Expr>, CoreError> {
+    let name = function_name(&f.name);
+    let args: Vec<Expr> = function_args(&f.args).into_iter().cloned().collect();
+    let unit_arg = |i: usize| -> Result<String, CoreError> {
+        args.get(i)
+            .and_then(string_literal)
+            .map(str::to_string)
+            .ok_or_else(|| invalid(format!("{name}: argument {} is a unit in quotes, like 'd' or 'h'", i + 1)))
+    };
+    let text = match (name.as_str(), args.as_slice()) {
+        ("count_distinct", [x]) => format!("count(DISTINCT {x})"),
+        ("log", [x]) => format!("ln({x})"),
+        ("ksum" | "nsum", [x]) => format!("sum({x})"),
+        ("now" | "systimestamp" | "sysdate", []) => timestamp_literal(now),
+        ("dateadd", [_, n, ts]) => {
+            let unit = interval_unit(&unit_arg(0)?, &name)?;
+            let count: i64 = n.to_string().replace(' ', "").parse().map_err(|_| {
+                CoreError::Unimplemented(format!("dateadd: the count must be a whole number here, got {n}"))
+            })?;
+            let sign = if count < 0 { '-' } else { '+' };
+            format!("({ts} {sign} INTERVAL '{} {unit}')", count.unsigned_abs())
+        },
+        ("datediff", [_, a, b]) => {
+            let seconds = match unit_arg(0)?.as_str() {
+                "T" => 0.001,
+                "s" => 1.0,
+                "m" => 60.0,
+                "h" => 3600.0,
+                "d" => 86400.0,
+                "w" => 604800.0,
+                other => {
+                    return Err(CoreError::Unimplemented(format!(
+                        "datediff in '{other}' is not supported; use 'T', 's', 'm', 'h', 'd' or 'w'"
+                    )))
+                },
+            };
+            format!("CAST(trunc(abs(EXTRACT(EPOCH FROM {a}) - EXTRACT(EPOCH FROM {b})) / {seconds}) AS BIGINT)")
+        },
+        ("timestamp_floor", [_, ts]) => {
+            let unit = unit_arg(0)?;
+            let (shown, read) = match unit.trim_start_matches('1') {
+                "y" => ("%Y-01-01", "%Y-%m-%d"),
+                "M" => ("%Y-%m-01", "%Y-%m-%d"),
+                "d" => ("%Y-%m-%d", "%Y-%m-%d"),
+                "h" => ("%Y-%m-%d %H:00:00", "%Y-%m-%d %H:%M:%S"),
+                "m" => ("%Y-%m-%d %H:%M:00", "%Y-%m-%d %H:%M:%S"),
+                "s" => ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S"),
+                _ => {
+                    return Err(CoreError::Unimplemented(format!(
+                        "timestamp_floor('{unit}', ...) is not supported; use one of 'y', 'M', 'd', 'h', 'm', 's', or SAMPLE BY"
+                    )))
+                },
+            };
+            format!("strptime(strftime({ts}, '{shown}'), '{read}')")
+        },
+        ("to_str", [ts, _]) => format!("strftime({ts}, '{}')", chrono_format(&unit_arg(1)?)?),
+        ("to_timestamp", [s]) => format!("CAST({s} AS TIMESTAMP)"),
+        ("to_timestamp", [s, _]) => format!("strptime({s}, '{}')", chrono_format(&unit_arg(1)?)?),
+        ("year" | "month" | "day" | "hour" | "minute" | "second" | "day_of_week" | "week_of_year" | "day_of_year", [ts]) => {
+            let field = match name.as_str() {
+                "day_of_week" => "isodow",
+                "week_of_year" => "week",
+                "day_of_year" => "doy",
+                other => other,
+            };
+            format!("CAST(EXTRACT({field} FROM {ts}) AS INTEGER)")
+        },
+        (n, [first, ..]) if STRING_FUNCTIONS.contains(&n) && is_column(first) => {
+            if let FunctionArguments::List(list) = &mut f.args {
+                if let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(e))) = list.args.first_mut() {
+                    *e = as_text(e);
+                }
+            }
+            return Ok(None);
+        },
+        _ => return Ok(None),
+    };
+    parse_expr(&text).map(Some)
+}
+
+fn timestamp_literal(at: NaiveDateTime) -> String {
+    format!("strptime('{}', '%Y-%m-%d %H:%M:%S%.6f')", at.format("%Y-%m-%d %H:%M:%S%.6f"))
+}
+
+/// A QuestDB unit letter as a word polars-sql's INTERVAL reads.
+fn interval_unit(unit: &str, function: &str) -> Result<&'static str, CoreError> {
+    Ok(match unit {
+        "y" => "years",
+        "M" => "months",
+        "w" => "weeks",
+        "d" => "days",
+        "h" => "hours",
+        "m" => "minutes",
+        "s" => "seconds",
+        "T" => "milliseconds",
+        "u" | "U" => "microseconds",
+        other => return Err(invalid(format!("{function}: unknown unit '{other}'; use y, M, w, d, h, m, s, T or u"))),
+    })
+}
+
+/// QuestDB's date format (`yyyy-MM-ddTHH:mm:ss.SSSUUU`) as chrono's.
+pub fn chrono_format(questdb: &str) -> Result<String, CoreError> {
+    let chars: Vec<char> = questdb.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let mut run = 1;
+        while i + run < chars.len() && chars[i + run] == c {
+            run += 1;
+        }
+        let piece = match (c, run) {
+            ('y', 4) => "%Y",
+            ('y', 2) => "%y",
+            ('M', 4) => "%B",
+            ('M', 3) => "%b",
+            ('M', 2) => "%m",
+            ('M', 1) => "%-m",
+            ('d', 2) => "%d",
+            ('d', 1) => "%-d",
+            ('H', 2) => "%H",
+            ('H', 1) => "%-H",
+            ('h', 2) => "%I",
+            ('h', 1) => "%-I",
+            ('m', 2) => "%M",
+            ('s', 2) => "%S",
+            ('a', 1) => "%p",
+            ('E', 4) => "%A",
+            ('E', 1..=3) => "%a",
+            ('z', _) => "%Z",
+            ('Z', _) => "%z",
+            // Fractions: milliseconds, then micro- and nanoseconds of them.
+            ('S', 3) if chars.get(i + 3) == Some(&'U') => {
+                let micros = chars[i + 3..].iter().take_while(|&&u| u == 'U').count();
+                let nanos = chars[i + 3 + micros..].iter().take_while(|&&n| n == 'N').count();
+                if micros != 3 || !(nanos == 0 || nanos == 3) {
+                    return Err(invalid(format!("date format {questdb}: expected SSSUUU or SSSUUUNNN")));
+                }
+                out.push_str(if nanos == 3 { "%9f" } else { "%6f" });
+                i += 6 + nanos;
+                continue;
+            },
+            ('S', 3) => "%3f",
+            (c, _) if c.is_ascii_alphabetic() && c != 'T' => {
+                return Err(invalid(format!("date format {questdb}: the letter {c} ({run} of it) is not a QuestDB format unit")))
+            },
+            ('%', _) => {
+                out.push_str(&"%%".repeat(run));
+                i += run;
+                continue;
+            },
+            _ => {
+                out.extend(std::iter::repeat_n(c, run));
+                i += run;
+                continue;
+            },
+        };
+        out.push_str(piece);
+        i += run;
+    }
+    Ok(out)
+}
+
+/// `col [NOT] IN '<interval>'` as a range: QuestDB's interval literals
+/// are a date or time prefix (`2024`, `2024-01`, `2024-01-01T10`, ...)
+/// standing for every instant it covers, optionally `;<n><unit>` longer.
+fn expand_interval_literals(sql: &str) -> Result<String, CoreError> {
+    static IN: OnceLock<Regex> = OnceLock::new();
+    let pattern = regex(&IN, r#"(?i)([\w."]+)\s+(NOT\s+)?IN\s+'([^']*)'"#);
+    let mut out = String::with_capacity(sql.len());
+    let mut last = 0;
+    for caps in pattern.captures_iter(sql) {
+        let whole = caps.get(0).expect("the match");
+        if inside_quotes(&sql[..whole.start()]) {
+            continue;
+        }
+        let Some((lo, hi)) = interval(&caps[3])? else { continue };
+        out.push_str(&sql[last..whole.start()]);
+        let column = &caps[1];
+        let fmt = |t: NaiveDateTime| t.format("%Y-%m-%d %H:%M:%S%.6f").to_string();
+        if caps.get(2).is_some() {
+            out.push_str(&format!("({column} < '{}' OR {column} >= '{}')", fmt(lo), fmt(hi)));
+        } else {
+            out.push_str(&format!("({column} >= '{}' AND {column} < '{}')", fmt(lo), fmt(hi)));
+        }
+        last = whole.end();
+    }
+    out.push_str(&sql[last..]);
+    Ok(out)
+}
+
+fn inside_quotes(before: &str) -> bool {
+    before.chars().filter(|&c| c == '\'').count() % 2 == 1
+}
+
+/// The instants `[lo, hi)` an interval literal covers, if it is one.
+fn interval(text: &str) -> Result<Option<(NaiveDateTime, NaiveDateTime)>, CoreError> {
+    static PREFIX: OnceLock<Regex> = OnceLock::new();
+    let pattern = regex(
+        &PREFIX,
+        r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:[T ](\d{2})(?::(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?)?)?)?)?Z?(?:;(-?\d+)([a-zA-Z]))?$",
+    );
+    let Some(caps) = pattern.captures(text.trim()) else {
+        if text.contains(';') && text.chars().next().is_some_and(|c| c.is_ascii_digit()) {
+            return Err(CoreError::Unimplemented(format!(
+                "the interval '{text}' is not supported: only a date or time prefix, optionally ;<n><unit> longer"
+            )));
+        }
+        return Ok(None);
+    };
+    let num = |i: usize| caps.get(i).map(|m| m.as_str().parse::<u32>().expect("digits"));
+    let bad = || invalid(format!("'{text}' is not a valid date or time"));
+    let year = num(1).expect("a year") as i32;
+    let month = num(2).unwrap_or(1);
+    let day = num(3).unwrap_or(1);
+    let date = NaiveDate::from_ymd_opt(year, month, day).ok_or_else(bad)?;
+    let time = NaiveTime::from_hms_opt(num(4).unwrap_or(0), num(5).unwrap_or(0), num(6).unwrap_or(0)).ok_or_else(bad)?;
+    let mut lo = date.and_time(time);
+    let hi = if let Some(fraction) = caps.get(7) {
+        let digits = fraction.as_str();
+        let micros: i64 = format!("{digits:0<6}").parse().expect("digits");
+        lo += Duration::microseconds(micros);
+        lo + Duration::microseconds(10_i64.pow(6 - digits.len() as u32))
+    } else if caps.get(6).is_some() {
+        lo + Duration::seconds(1)
+    } else if caps.get(5).is_some() {
+        lo + Duration::minutes(1)
+    } else if caps.get(4).is_some() {
+        lo + Duration::hours(1)
+    } else if caps.get(3).is_some() {
+        lo + Duration::days(1)
+    } else if caps.get(2).is_some() {
+        add_months(lo, 1).ok_or_else(bad)?
+    } else {
+        add_months(lo, 12).ok_or_else(bad)?
+    };
+    let hi = match (caps.get(8), caps.get(9)) {
+        (Some(n), Some(unit)) => {
+            let n: i64 = n.as_str().parse().map_err(|_| bad())?;
+            let extended = match unit.as_str() {
+                "y" => add_months(hi, n * 12),
+                "M" => add_months(hi, n),
+                "w" => Some(hi + Duration::weeks(n)),
+                "d" => Some(hi + Duration::days(n)),
+                "h" => Some(hi + Duration::hours(n)),
+                "m" => Some(hi + Duration::minutes(n)),
+                "s" => Some(hi + Duration::seconds(n)),
+                "T" => Some(hi + Duration::milliseconds(n)),
+                "u" | "U" => Some(hi + Duration::microseconds(n)),
+                other => return Err(invalid(format!("'{text}': unknown unit '{other}'; use y, M, w, d, h, m, s, T or u"))),
+            };
+            extended.ok_or_else(bad)?
+        },
+        _ => hi,
+    };
+    if hi <= lo {
+        return Err(invalid(format!("the interval '{text}' is empty")));
+    }
+    Ok(Some((lo, hi)))
+}
+
+fn add_months(at: NaiveDateTime, months: i64) -> Option<NaiveDateTime> {
+    let step = chrono::Months::new(u32::try_from(months.unsigned_abs()).ok()?);
+    let date = if months >= 0 { at.date().checked_add_months(step)? } else { at.date().checked_sub_months(step)? };
+    Some(date.and_time(at.time()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(2026, 12, 4).unwrap().and_hms_micro_opt(18, 11, 33, 123456).unwrap()
+    }
+
+    fn sql(q: &str) -> String {
+        rewrite(q, now()).unwrap().sql
+    }
+
+    #[test]
+    fn aggregates_beside_columns_group_by_them_and_are_named_as_questdb_names_them() {
+        assert_eq!(
+            sql("SELECT sym, count(), avg(px) FROM t"),
+            r#"SELECT sym, count() AS "count", avg(px) AS "avg" FROM t GROUP BY sym"#
+        );
+        assert_eq!(
+            sql("SELECT ts, first(px), last(px), first(qty) FROM t GROUP BY ts"),
+            r#"SELECT ts, first(px) AS "first", last(px) AS "last", first(qty) AS "first1" FROM t GROUP BY ts"#
+        );
+        // No aggregate, or only aggregates, or a window: nothing implied.
+        assert_eq!(sql("SELECT sym, px FROM t"), "SELECT sym, px FROM t");
+        assert_eq!(sql("SELECT count(*) AS n FROM t"), "SELECT count(*) AS n FROM t");
+        assert_eq!(
+            sql("SELECT sym, avg(px) OVER (PARTITION BY sym) FROM t"),
+            r#"SELECT sym, avg(px) OVER (PARTITION BY sym) AS "avg" FROM t"#
+        );
+        // Inside CTEs and subqueries too; an expression of a key is a key.
+        assert_eq!(
+            sql("WITH m AS (SELECT upper(sym) u, max(px) FROM t) SELECT * FROM m"),
+            r#"WITH m AS (SELECT upper(CAST(sym AS VARCHAR)) AS u, max(px) AS "max" FROM t GROUP BY upper(CAST(sym AS VARCHAR))) SELECT * FROM m"#
+        );
+    }
+
+    #[test]
+    fn questdb_functions_become_polars_sql() {
+        assert_eq!(sql("SELECT count_distinct(s) FROM t"), r#"SELECT count(DISTINCT s) AS "count_distinct" FROM t"#);
+        assert_eq!(sql("SELECT log(x) l FROM t"), "SELECT ln(x) AS l FROM t");
+        assert_eq!(sql("SELECT now() n"), "SELECT strptime('2026-12-04 18:11:33.123456', '%Y-%m-%d %H:%M:%S%.6f') AS n");
+        assert_eq!(sql("SELECT dateadd('d', -2, ts) a FROM t"), "SELECT (ts - INTERVAL '2 days') AS a FROM t");
+        assert_eq!(sql("SELECT hour(ts) h FROM t"), "SELECT CAST(EXTRACT(HOUR FROM ts) AS INTEGER) AS h FROM t");
+        assert_eq!(sql("SELECT * FROM t WHERE sym LIKE 'A%'"), "SELECT * FROM t WHERE CAST(sym AS VARCHAR) LIKE 'A%'");
+        assert_eq!(sql("SELECT * FROM t WHERE ts > '2024-01-01T00:01:00Z'"), "SELECT * FROM t WHERE ts > '2024-01-01T00:01:00'");
+        let r = rewrite("SELECT x FROM long_sequence(3) s", now()).unwrap();
+        assert_eq!(r.sql, "SELECT x FROM __questdb_0 s");
+        assert_eq!(r.sources, vec![("__questdb_0".to_string(), Source::LongSequence(3))]);
+    }
+
+    #[test]
+    fn interval_literals_are_the_instants_they_cover() {
+        assert_eq!(
+            sql("SELECT * FROM t WHERE ts IN '2024-01'"),
+            "SELECT * FROM t WHERE (ts >= '2024-01-01 00:00:00.000000' AND ts < '2024-02-01 00:00:00.000000')"
+        );
+        assert_eq!(
+            sql("SELECT * FROM t WHERE ts IN '2024-12-31T23;2h' AND s = 'IN ''2024'''"),
+            "SELECT * FROM t WHERE (ts >= '2024-12-31 23:00:00.000000' AND ts < '2025-01-01 02:00:00.000000') AND s = 'IN ''2024'''"
+        );
+        assert_eq!(
+            sql("SELECT * FROM t WHERE ts NOT IN '2024'"),
+            "SELECT * FROM t WHERE (ts < '2024-01-01 00:00:00.000000' OR ts >= '2025-01-01 00:00:00.000000')"
+        );
+        assert!(rewrite("SELECT * FROM t WHERE ts IN '2024-02-30'", now()).is_err());
+        assert!(matches!(rewrite("SELECT * FROM t WHERE ts IN '2024;1d;1w;3'", now()), Err(CoreError::Unimplemented(_))));
+    }
+
+    #[test]
+    fn questdb_date_formats_read_as_chrono_formats() {
+        assert_eq!(chrono_format("yyyy-MM-ddTHH:mm:ss.SSSUUUZ").unwrap(), "%Y-%m-%dT%H:%M:%S.%6f%z");
+        assert_eq!(chrono_format("dd/MM/yy hh:mm a").unwrap(), "%d/%m/%y %I:%M %p");
+        assert!(chrono_format("yyyy-QQ").is_err());
+    }
+}
