@@ -301,12 +301,14 @@ impl SampleBy {
             .filter(|n| n.as_str() != "__bucket" && n.as_str() != ts)
             .map(|n| col(n.clone()))
             .collect();
-        let columns = if ts_selected {
-            let mut all = vec![col("__bucket").alias(ts.as_str())];
-            all.extend(columns);
-            all
-        } else {
-            columns
+        // In the SELECT list's order, the bucket where the timestamp was.
+        let columns = match ts_selected {
+            Some(at) => {
+                let mut all = columns;
+                all.insert(at.min(all.len()), col("__bucket").alias(ts.as_str()));
+                all
+            },
+            None => columns,
         };
         let result = sampled.select(columns);
         // ORDER BY and LIMIT apply to the filled result.
@@ -329,8 +331,9 @@ impl SampleBy {
         }
     }
 
-    fn items_select_ts(&self, ts: &str) -> Result<bool, CoreError> {
-        Ok(self.parsed_items()?.iter().any(|item| match item {
+    /// Where the SELECT list names the timestamp, if it does.
+    fn items_select_ts(&self, ts: &str) -> Result<Option<usize>, CoreError> {
+        Ok(self.parsed_items()?.iter().position(|item| match item {
             SelectItem::UnnamedExpr(Ast::Identifier(id)) => id.value.eq_ignore_ascii_case(ts),
             _ => false,
         }))
@@ -385,40 +388,39 @@ fn fill(sampled: LazyFrame, keys: &[String], every: &str, unit: TimeUnit, mode: 
     if df.height() == 0 {
         return Ok(df.lazy());
     }
-    // Each key's span, then every bucket in it.
+    // As QuestDB fills keyed samples: every key gets every bucket from the
+    // first bucket of any key to the last.
     let key_exprs: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
     let physical = col("__bucket").to_physical();
-    let spans = if keys.is_empty() {
-        df.clone().lazy().select([physical.clone().min().alias("lo"), physical.max().alias("hi")]).collect()?
-    } else {
-        df.clone().lazy().group_by(key_exprs.clone()).agg([physical.clone().min().alias("lo"), physical.max().alias("hi")]).collect()?
+    let span = df.clone().lazy().select([physical.clone().min().alias("lo"), physical.max().alias("hi")]).collect()?;
+    let (Some(lo), Some(hi)) = (span.column("lo")?.i64()?.get(0), span.column("hi")?.i64()?.get(0)) else {
+        return Ok(df.lazy());
     };
-    let (lo, hi) = (spans.column("lo")?.i64()?.clone(), spans.column("hi")?.i64()?.clone());
+    let distinct_keys = if keys.is_empty() {
+        DataFrame::empty()
+    } else {
+        df.clone().lazy().select(key_exprs.clone()).unique_stable(None, UniqueKeepStrategy::First).collect()?
+    };
     const MAX_BUCKETS: usize = 10_000_000;
-    let mut index = Vec::new();
-    let mut buckets = Vec::new();
-    for row in 0..spans.height() {
-        let (Some(a), Some(b)) = (lo.get(row), hi.get(row)) else { continue };
-        let mut t = a;
-        while t <= b {
-            index.push(row as IdxSize);
-            buckets.push(t);
-            if buckets.len() > MAX_BUCKETS {
-                return Err(CoreError::ResourceExhausted(format!(
-                    "FILL would make more than {MAX_BUCKETS} buckets; use a coarser SAMPLE BY or a narrower WHERE"
-                )));
-            }
-            t = t.checked_add(step).ok_or_else(|| invalid("SAMPLE BY ran past the end of time"))?;
-        }
+    let per_key = ((hi - lo) / step.max(1)) as usize + 1;
+    if per_key.saturating_mul(distinct_keys.height().max(1)) > MAX_BUCKETS {
+        return Err(CoreError::ResourceExhausted(format!(
+            "FILL would make more than {MAX_BUCKETS} buckets; use a coarser SAMPLE BY or a narrower WHERE"
+        )));
     }
-    let idx = IdxCa::from_vec("idx".into(), index);
-    let mut grid = if keys.is_empty() { DataFrame::empty() } else { spans.select(keys.iter().map(|k| k.as_str()))?.take(&idx)? };
+    let mut buckets = Vec::with_capacity(per_key);
+    let mut t = lo;
+    while t <= hi {
+        buckets.push(t);
+        t = t.checked_add(step).ok_or_else(|| invalid("SAMPLE BY ran past the end of time"))?;
+    }
     let bucket_dtype = df.column("__bucket")?.dtype().clone();
     let bucket = Column::new("__bucket".into(), buckets).cast(&bucket_dtype)?;
-    grid = if keys.is_empty() { DataFrame::new(bucket.len(), vec![bucket])? } else { grid.hstack(&[bucket])? };
+    let bucket_frame = DataFrame::new(bucket.len(), vec![bucket])?.lazy();
+    let grid = if keys.is_empty() { bucket_frame } else { distinct_keys.lazy().cross_join(bucket_frame, None) };
     let mut on = vec![col("__bucket")];
     on.extend(key_exprs.clone());
-    let joined = grid.lazy().join(df.lazy(), on.clone(), on, JoinArgs::new(JoinType::Left).with_coalesce(JoinCoalesce::CoalesceColumns));
+    let joined = grid.join(df.lazy(), on.clone(), on, JoinArgs::new(JoinType::Left).with_coalesce(JoinCoalesce::CoalesceColumns));
     let mut order = key_exprs.clone();
     order.push(col("__bucket"));
     let joined = joined.sort_by_exprs(order, SortMultipleOptions::default());
@@ -434,7 +436,7 @@ fn fill(sampled: LazyFrame, keys: &[String], every: &str, unit: TimeUnit, mode: 
             if keys.is_empty() {
                 joined.with_columns([forward])
             } else {
-                joined.with_columns([forward.over(key_exprs)?])
+                joined.with_columns([forward.over(key_exprs.clone())?])
             }
         },
         Fill::Linear => linear(joined.collect()?, keys)?.lazy(),
@@ -448,7 +450,9 @@ fn fill(sampled: LazyFrame, keys: &[String], every: &str, unit: TimeUnit, mode: 
             joined.with_columns([values.fill_null(lit(value))])
         },
     };
-    Ok(filled)
+    let mut by_time = vec![col("__bucket")];
+    by_time.extend(key_exprs);
+    Ok(filled.sort_by_exprs(by_time, SortMultipleOptions::default().with_maintain_order(true)))
 }
 
 /// An interval in `unit`s, when it has a fixed length (not months or years).

@@ -322,18 +322,53 @@ fn string_literal(expr: &Expr) -> Option<&str> {
     }
 }
 
-/// `'2024-01-01T00:00:00Z'` without its `Z`: polars compares naive
-/// timestamps with text it can parse, and `Z` is the UTC they are in.
-fn without_utc_mark(expr: &mut Expr) {
+/// A timestamp in text compared with `other`: polars-sql reads text as a
+/// timestamp beside a column, without a `Z` (the UTC the tables' naive
+/// timestamps are in); beside any other expression (`dateadd(...)`,
+/// `now()`) it must be parsed here.
+fn timestamp_text(expr: &mut Expr, other: &Expr) {
     static ISO: OnceLock<Regex> = OnceLock::new();
-    let iso = regex(&ISO, r"^\d{4}-\d{2}-\d{2}[T ]\d{2}(:\d{2}(:\d{2}(\.\d{1,9})?)?)?Z$");
-    if let Expr::Value(v) = expr {
-        if let Value::SingleQuotedString(s) = &mut v.value {
-            if iso.is_match(s) {
-                s.pop();
+    let iso = regex(&ISO, r"^(\d{4}-\d{2}-\d{2})(?:([T ])(\d{2})(:\d{2})?(:\d{2})?(\.\d{1,9})?)?(Z)?$");
+    let Expr::Value(v) = &mut *expr else { return };
+    let Value::SingleQuotedString(s) = &mut v.value else { return };
+    let text = s.clone();
+    let Some(caps) = iso.captures(&text) else { return };
+    if caps.get(7).is_some() {
+        s.pop();
+    }
+    if is_column(other) || matches!(other, Expr::Value(_)) {
+        return;
+    }
+    let mut format = "%Y-%m-%d".to_string();
+    if let Some(sep) = caps.get(2) {
+        format.push_str(sep.as_str());
+        format.push_str("%H");
+        for (i, piece) in [(4, ":%M"), (5, ":%S"), (6, "%.f")] {
+            if caps.get(i).is_some() {
+                format.push_str(piece);
             }
         }
     }
+    if caps.get(2).is_some() && caps.get(4).is_none() {
+        // chrono needs minutes to read a time.
+        s.push_str(":00");
+        format.push_str(":%M");
+    }
+    if let Ok(parsed) = parse_expr(&format!("strptime('{s}', '{format}')")) {
+        *expr = parsed;
+    }
+}
+
+/// QuestDB's type names polars-sql does not know, as polars-sql's.
+fn sql_type(questdb: &str) -> Option<&'static str> {
+    Some(match questdb.to_ascii_uppercase().as_str() {
+        "LONG" => "BIGINT",
+        "SHORT" => "SMALLINT",
+        "BYTE" => "TINYINT",
+        "FLOAT" => "REAL",
+        "STRING" | "SYMBOL" => "VARCHAR",
+        _ => return None,
+    })
 }
 
 /// One QuestDB expression in polars-sql's terms, if it differs.
@@ -348,21 +383,26 @@ fn translate(expr: &mut Expr, now: NaiveDateTime) -> Result<Option<Expr>, CoreEr
             match op {
                 Op::PGRegexMatch | Op::PGRegexIMatch | Op::PGRegexNotMatch | Op::PGRegexNotIMatch => **left = as_text(left),
                 Op::Gt | Op::Lt | Op::GtEq | Op::LtEq | Op::Eq | Op::NotEq => {
-                    without_utc_mark(left);
-                    without_utc_mark(right);
+                    let (l, r) = (left.as_ref().clone(), right.as_ref().clone());
+                    timestamp_text(left, &r);
+                    timestamp_text(right, &l);
                 },
                 _ => {},
             }
             Ok(None)
         },
-        Expr::Between { low, high, .. } => {
-            without_utc_mark(low);
-            without_utc_mark(high);
+        Expr::Between { expr: e, low, high, .. } => {
+            timestamp_text(low, e);
+            timestamp_text(high, e);
             Ok(None)
         },
-        Expr::InList { list, .. } => {
-            list.iter_mut().for_each(without_utc_mark);
+        Expr::InList { expr: e, list, .. } => {
+            list.iter_mut().for_each(|item| timestamp_text(item, e));
             Ok(None)
+        },
+        Expr::Cast { expr: e, data_type, .. } => match sql_type(&data_type.to_string()) {
+            Some(known) => parse_expr(&format!("CAST({e} AS {known})")).map(Some),
+            None => Ok(None),
         },
         Expr::Function(f) if f.over.is_none() => translate_function(f, now),
         _ => Ok(None),
@@ -681,6 +721,11 @@ mod tests {
         assert_eq!(sql("SELECT hour(ts) h FROM t"), "SELECT CAST(EXTRACT(HOUR FROM ts) AS INTEGER) AS h FROM t");
         assert_eq!(sql("SELECT * FROM t WHERE sym LIKE 'A%'"), "SELECT * FROM t WHERE CAST(sym AS VARCHAR) LIKE 'A%'");
         assert_eq!(sql("SELECT * FROM t WHERE ts > '2024-01-01T00:01:00Z'"), "SELECT * FROM t WHERE ts > '2024-01-01T00:01:00'");
+        assert_eq!(
+            sql("SELECT * FROM t WHERE dateadd('h', 1, ts) < '2024-01-01T10Z'"),
+            "SELECT * FROM t WHERE (ts + INTERVAL '1 hours') < strptime('2024-01-01T10:00', '%Y-%m-%dT%H:%M')"
+        );
+        assert_eq!(sql("SELECT px::long p FROM t"), "SELECT CAST(px AS BIGINT) AS p FROM t");
         let r = rewrite("SELECT x FROM long_sequence(3) s", now()).unwrap();
         assert_eq!(r.sql, "SELECT x FROM __questdb_0 s");
         assert_eq!(r.sources, vec![("__questdb_0".to_string(), Source::LongSequence(3))]);

@@ -53,16 +53,26 @@ def test_sample_by_fill_prev_and_value_fill_empty_buckets(rest):
     rest.exec("INSERT INTO sparse VALUES ('2026-01-01T00:00:10Z', 'A', 1.0), ('2026-01-01T00:01:20Z', 'A', 2.0), "
               "('2026-01-01T00:04:00Z', 'A', 5.0), ('2026-01-01T00:02:00Z', 'B', 7.0), ('2026-01-01T00:03:30Z', 'B', 8.0)")
     prev = rest.exec("SELECT ts, sym, last(px) AS px FROM sparse SAMPLE BY 1m FILL(PREV)")
-    # Worked by hand: A has 00:00..00:04 with 00:02 and 00:03 carried from 00:01; B has 00:02..00:03.
+    # Worked by hand. As QuestDB fills keyed samples, every key has every
+    # bucket from the first one of any key (00:00) to the last (00:04), in
+    # time order: A carries 00:01 into 00:02 and 00:03; B has nothing to
+    # carry before 00:02, and carries 00:03 into 00:04.
     assert prev["dataset"] == [
         ["2026-01-01T00:00:00.000000Z", "A", 1.0],
+        ["2026-01-01T00:00:00.000000Z", "B", None],
         ["2026-01-01T00:01:00.000000Z", "A", 2.0],
+        ["2026-01-01T00:01:00.000000Z", "B", None],
         ["2026-01-01T00:02:00.000000Z", "A", 2.0],
-        ["2026-01-01T00:03:00.000000Z", "A", 2.0],
-        ["2026-01-01T00:04:00.000000Z", "A", 5.0],
         ["2026-01-01T00:02:00.000000Z", "B", 7.0],
+        ["2026-01-01T00:03:00.000000Z", "A", 2.0],
         ["2026-01-01T00:03:00.000000Z", "B", 8.0],
+        ["2026-01-01T00:04:00.000000Z", "A", 5.0],
+        ["2026-01-01T00:04:00.000000Z", "B", 8.0],
     ]
+    # The timestamp stays where the SELECT list put it.
+    keyed = rest.exec("SELECT sym, ts, sum(px) FROM sparse SAMPLE BY 2m FILL(0)")
+    assert [c["name"] for c in keyed["columns"]] == ["sym", "ts", "sum"]
+    assert keyed["dataset"][:2] == [["A", "2026-01-01T00:00:00.000000Z", 3.0], ["B", "2026-01-01T00:00:00.000000Z", 0.0]]
     zero = rest.exec("SELECT ts, sum(px) AS px FROM sparse WHERE sym = 'A' SAMPLE BY 1m FILL(0)")
     assert [r[1] for r in zero["dataset"]] == [1.0, 2.0, 0.0, 0.0, 5.0]
     null = rest.exec("SELECT ts, sum(px) AS px FROM sparse WHERE sym = 'A' SAMPLE BY 1m FILL(NULL)")
@@ -169,6 +179,9 @@ def test_questdb_functions_intervals_and_symbols(rest):
     # 2024-02-01 was a Thursday (ISO day 4).
     assert reply["dataset"] == [[10, 1, 2, 4, "2024-02-01T10:00:00.000000Z", "2024/02/01 10:30", 30, "2024-03-01T10:30:00.000000Z"]]
     assert rest.exec("SELECT sum(x), count() FROM long_sequence(100)")["dataset"] == [[5050, 100]]
+    # Text beside an expression (not a column) is read as a timestamp too; QuestDB's type names cast.
+    assert px("SELECT px FROM fx WHERE dateadd('h', 1, ts) <= '2024-02-01T01:00:00Z'") == [1.0, 2.0]
+    assert rest.exec("SELECT cast(px AS LONG), px::string FROM fx LIMIT 1")["dataset"] == [[1, "1.0"]]
     # LIMIT -n is the last n rows.
     assert px("SELECT px FROM fx LIMIT -2") == [4.0, 5.0]
     tables = rest.exec("SELECT table_name, designatedTimestamp, partitionBy FROM tables() WHERE table_name = 'fx'")
