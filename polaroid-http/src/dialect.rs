@@ -169,7 +169,7 @@ fn timestamp_column(schema: &Schema, tables: &[polaroid_core::tables::TableDef])
 /// microseconds, `M` months.
 fn polars_interval(text: &str) -> Result<String, CoreError> {
     static INTERVAL: OnceLock<Regex> = OnceLock::new();
-    let caps = regex(&INTERVAL, r"^(\d+)([a-zA-Z]+)$")
+    let caps = regex(&INTERVAL, r"^(\d*)([a-zA-Z]+)$")
         .captures(text)
         .ok_or_else(|| invalid(format!("SAMPLE BY {text}: expected a number and a unit, like 1m or 15s")))?;
     let unit = match &caps[2] {
@@ -185,7 +185,8 @@ fn polars_interval(text: &str) -> Result<String, CoreError> {
         "y" => "y",
         other => return Err(invalid(format!("SAMPLE BY {text}: unknown unit {other}; use U, T, s, m, h, d, w, M or y"))),
     };
-    let n: u64 = caps[1].parse().map_err(|_| invalid(format!("SAMPLE BY {text}: the count is too large")))?;
+    // The count is optional: `SAMPLE BY h` is `SAMPLE BY 1h`.
+    let n: u64 = if caps[1].is_empty() { 1 } else { caps[1].parse().map_err(|_| invalid(format!("SAMPLE BY {text}: the count is too large")))? };
     if n == 0 {
         return Err(invalid("SAMPLE BY needs a positive interval"));
     }
@@ -198,6 +199,20 @@ enum Fill {
     Prev,
     Linear,
     Value(String),
+    /// One mode per aggregate, in SELECT order: `FILL(NULL, 10, PREV)`.
+    PerColumn(Vec<Fill>),
+}
+
+impl Fill {
+    fn parse(text: &str) -> Self {
+        match text.trim().to_ascii_uppercase().as_str() {
+            "NONE" => Fill::None,
+            "NULL" => Fill::Null,
+            "PREV" => Fill::Prev,
+            "LINEAR" => Fill::Linear,
+            _ => Fill::Value(text.trim().to_string()),
+        }
+    }
 }
 
 struct SampleBy {
@@ -208,6 +223,10 @@ struct SampleBy {
     /// ALIGN TO FIRST OBSERVATION: buckets start at the first row's time.
     first_observation: bool,
     time_zone: Option<String>,
+    /// WITH OFFSET: calendar buckets start this long after the calendar's.
+    offset: Option<String>,
+    /// FROM ... TO: the buckets shown (and filled), whatever the rows.
+    range: (Option<String>, Option<String>),
     tail: String,
 }
 
@@ -221,21 +240,23 @@ impl SampleBy {
         static SAMPLE: OnceLock<Regex> = OnceLock::new();
         let pattern = regex(
             &SAMPLE,
-            r"(?is)^(?P<head>.*?)\s+SAMPLE\s+BY\s+(?P<every>\w+)(?:\s+FILL\s*\((?P<fill>[^)]*)\))?(?:\s+ALIGN\s+TO\s+(?P<align>CALENDAR|FIRST\s+OBSERVATION)(?:\s+TIME\s+ZONE\s+'(?P<tz>[^']+)')?)?(?P<tail>\s+(?:ORDER|LIMIT)\b.*?)?\s*;?\s*$",
+            r"(?is)^(?P<head>.*?)\s+SAMPLE\s+BY\s+(?P<every>\w+)(?:\s+FROM\s+'(?P<from>[^']*)')?(?:\s+TO\s+'(?P<to>[^']*)')?(?:\s+FILL\s*\((?P<fill>[^)]*)\))?(?:\s+ALIGN\s+TO\s+(?P<align>CALENDAR|FIRST\s+OBSERVATION)(?:\s+TIME\s+ZONE\s+'(?P<tz>[^']+)')?(?:\s+WITH\s+OFFSET\s+'(?P<offset>[^']+)')?)?(?P<tail>\s+(?:ORDER|LIMIT)\b.*?)?\s*;?\s*$",
         );
         let Some(caps) = pattern.captures(query) else { return Ok(None) };
         let first_observation = caps.name("align").is_some_and(|a| !a.as_str().to_ascii_uppercase().starts_with("CALENDAR"));
         if first_observation && caps.name("tz").is_some() {
             return Err(invalid("TIME ZONE goes with ALIGN TO CALENDAR"));
         }
-        let fill = match caps.name("fill").map(|f| f.as_str().trim().to_ascii_uppercase()) {
+        let range = (caps.name("from").map(|m| m.as_str().to_string()), caps.name("to").map(|m| m.as_str().to_string()));
+        if (range.0.is_some() || range.1.is_some()) && first_observation {
+            return Err(invalid("FROM-TO works with ALIGN TO CALENDAR only"));
+        }
+        let fill = match caps.name("fill") {
             None => Fill::None,
-            Some(f) if f == "NONE" => Fill::None,
-            Some(f) if f == "NULL" => Fill::Null,
-            Some(f) if f == "PREV" => Fill::Prev,
-            Some(f) if f == "LINEAR" => Fill::Linear,
-            Some(f) if f.contains(',') => return Err(CoreError::Unimplemented("FILL with one mode per column is not supported yet".into())),
-            Some(_) => Fill::Value(caps["fill"].trim().to_string()),
+            Some(f) => {
+                let modes = f.as_str().split(',').map(Fill::parse).collect::<Vec<_>>();
+                if modes.len() == 1 { modes.into_iter().next().expect("one mode") } else { Fill::PerColumn(modes) }
+            },
         };
         let head = caps.name("head").map_or("", |h| h.as_str());
         let select = split_select(head)?;
@@ -246,6 +267,8 @@ impl SampleBy {
             fill,
             first_observation,
             time_zone: caps.name("tz").map(|t| t.as_str().to_string()),
+            offset: caps.name("offset").map(|o| o.as_str().to_string()),
+            range,
             tail: caps.name("tail").map_or(String::new(), |t| t.as_str().to_string()),
         }))
     }
@@ -275,6 +298,12 @@ impl SampleBy {
             let physical = col(ts.as_str()).to_physical();
             let first = physical.clone().min();
             ((physical - first.clone()).floor_div(lit(step)) * lit(step) + first).cast(DataType::Datetime(unit, zone.clone()))
+        } else if let Some(offset) = &self.offset {
+            // Calendar buckets shifted by the offset: truncate what is
+            // that much earlier, then add it back.
+            let offset = offset_duration(offset)?;
+            let back = if let Some(rest) = offset.strip_prefix('-') { rest.to_string() } else { format!("-{offset}") };
+            bucket.dt().offset_by(lit(back)).dt().truncate(lit(self.every.as_str())).dt().offset_by(lit(offset))
         } else {
             bucket.dt().truncate(lit(self.every.as_str()))
         };
@@ -284,6 +313,37 @@ impl SampleBy {
                 bucket = bucket.dt().replace_time_zone(None, lit("raise"), NonExistent::Raise);
             }
         }
+        // FROM-TO: only rows in the range, and the range's buckets filled.
+        let mut bounds = (None, None);
+        if self.range.0.is_some() || self.range.1.is_some() {
+            if self.time_zone.is_some() {
+                return Err(CoreError::Unimplemented("FROM-TO with a TIME ZONE is not supported yet".into()));
+            }
+            let dtype = DataType::Datetime(unit, zone.clone());
+            let instant = |text: &str| -> Result<Expr, CoreError> {
+                let at = range_instant(text)?;
+                let physical = match unit {
+                    TimeUnit::Nanoseconds => at.and_utc().timestamp_nanos_opt().ok_or_else(|| invalid(format!("'{text}' is out of range")))?,
+                    TimeUnit::Microseconds => at.and_utc().timestamp_micros(),
+                    TimeUnit::Milliseconds => at.and_utc().timestamp_millis(),
+                };
+                Ok(lit(physical).cast(dtype.clone()))
+            };
+            // The bucket an instant falls in, as the rows' buckets are made.
+            let bucket_of = |at: Expr| -> Result<Option<i64>, CoreError> {
+                let one = DataFrame::empty().lazy().select([at.alias(ts.as_str())]).select([bucket.clone().to_physical()]).collect()?;
+                Ok(one.columns()[0].cast(&DataType::Int64)?.i64()?.get(0))
+            };
+            if let Some(from) = &self.range.0 {
+                rows = rows.filter(col(ts.as_str()).gt_eq(instant(from)?));
+                bounds.0 = bucket_of(instant(from)?)?;
+            }
+            if let Some(to) = &self.range.1 {
+                rows = rows.filter(col(ts.as_str()).lt(instant(to)?));
+                // The last bucket starts before TO.
+                bounds.1 = bucket_of((instant(to)?.to_physical() - lit(1i64)).cast(dtype.clone()))?;
+            }
+        }
         rows = rows.with_column(bucket.alias("__bucket"));
         let (items, keys) = self.rewrite_items(&ts)?;
         let mut group = vec!["__bucket".to_string()];
@@ -291,7 +351,7 @@ impl SampleBy {
         let sql = format!("SELECT __bucket, {items} FROM __sample GROUP BY {0} ORDER BY {0}", group.join(", "));
         let (mut sampled, _) = sql_plan(core, ns, &sql, vec![("__sample".into(), rows)])?;
         if !matches!(self.fill, Fill::None) {
-            sampled = fill(sampled, &keys, &self.every, unit, &self.fill)?;
+            sampled = fill(sampled, &keys, &self.every, unit, &self.fill, bounds)?;
         }
         // The bucket shows as the timestamp column only if it was selected.
         let ts_selected = self.items_select_ts(&ts)?;
@@ -382,18 +442,38 @@ fn has_aggregate(expr: &Ast) -> bool {
 }
 
 /// The empty buckets between each key's first and last bucket, filled.
-fn fill(sampled: LazyFrame, keys: &[String], every: &str, unit: TimeUnit, mode: &Fill) -> Result<LazyFrame, CoreError> {
+fn fill(
+    sampled: LazyFrame,
+    keys: &[String],
+    every: &str,
+    unit: TimeUnit,
+    mode: &Fill,
+    bounds: (Option<i64>, Option<i64>),
+) -> Result<LazyFrame, CoreError> {
     let step = fixed_step(every, unit)?;
     let df = sampled.collect()?;
-    if df.height() == 0 {
-        return Ok(df.lazy());
-    }
+    // The aggregates, in SELECT order, and how each is filled.
+    let values: Vec<String> = df
+        .get_column_names()
+        .into_iter()
+        .filter(|n| n.as_str() != "__bucket" && !keys.iter().any(|k| k == n.as_str()))
+        .map(|n| n.to_string())
+        .collect();
+    let modes: Vec<&Fill> = match mode {
+        Fill::PerColumn(list) if list.len() == values.len() => list.iter().collect(),
+        Fill::PerColumn(list) => {
+            return Err(invalid(format!("FILL has {} values for {} aggregates; give one, or one per aggregate", list.len(), values.len())))
+        },
+        one => vec![one; values.len()],
+    };
     // As QuestDB fills keyed samples: every key gets every bucket from the
-    // first bucket of any key to the last.
+    // first bucket of any key (or FROM's) to the last (or TO's).
     let key_exprs: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
     let physical = col("__bucket").to_physical();
     let span = df.clone().lazy().select([physical.clone().min().alias("lo"), physical.max().alias("hi")]).collect()?;
-    let (Some(lo), Some(hi)) = (span.column("lo")?.i64()?.get(0), span.column("hi")?.i64()?.get(0)) else {
+    let lo = bounds.0.or(span.column("lo")?.i64()?.get(0));
+    let hi = bounds.1.or(span.column("hi")?.i64()?.get(0));
+    let (Some(lo), Some(hi)) = (lo, hi) else {
         return Ok(df.lazy());
     };
     let distinct_keys = if keys.is_empty() {
@@ -401,8 +481,11 @@ fn fill(sampled: LazyFrame, keys: &[String], every: &str, unit: TimeUnit, mode: 
     } else {
         df.clone().lazy().select(key_exprs.clone()).unique_stable(None, UniqueKeepStrategy::First).collect()?
     };
+    if !keys.is_empty() && distinct_keys.height() == 0 {
+        return Ok(df.lazy());
+    }
     const MAX_BUCKETS: usize = 10_000_000;
-    let per_key = ((hi - lo) / step.max(1)) as usize + 1;
+    let per_key = (hi.saturating_sub(lo).max(0) / step.max(1)) as usize + 1;
     if per_key.saturating_mul(distinct_keys.height().max(1)) > MAX_BUCKETS {
         return Err(CoreError::ResourceExhausted(format!(
             "FILL would make more than {MAX_BUCKETS} buckets; use a coarser SAMPLE BY or a narrower WHERE"
@@ -420,39 +503,66 @@ fn fill(sampled: LazyFrame, keys: &[String], every: &str, unit: TimeUnit, mode: 
     let grid = if keys.is_empty() { bucket_frame } else { distinct_keys.lazy().cross_join(bucket_frame, None) };
     let mut on = vec![col("__bucket")];
     on.extend(key_exprs.clone());
-    let joined = grid.join(df.lazy(), on.clone(), on, JoinArgs::new(JoinType::Left).with_coalesce(JoinCoalesce::CoalesceColumns));
+    let joined = grid.join(df.clone().lazy(), on.clone(), on, JoinArgs::new(JoinType::Left).with_coalesce(JoinCoalesce::CoalesceColumns));
     let mut order = key_exprs.clone();
     order.push(col("__bucket"));
-    let joined = joined.sort_by_exprs(order, SortMultipleOptions::default());
-    let filled = match mode {
-        Fill::None | Fill::Null => joined,
-        Fill::Prev => {
-            let values = {
-                let mut skip = keys.to_vec();
-                skip.push("__bucket".into());
-                all().exclude_cols(skip).as_expr()
-            };
-            let forward = values.fill_null_with_strategy(FillNullStrategy::Forward(None));
-            if keys.is_empty() {
-                joined.with_columns([forward])
-            } else {
-                joined.with_columns([forward.over(key_exprs.clone())?])
-            }
-        },
-        Fill::Linear => linear(joined.collect()?, keys)?.lazy(),
-        Fill::Value(v) => {
-            let value: f64 = v.parse().map_err(|_| invalid(format!("FILL({v}): expected NONE, NULL, PREV or a number")))?;
-            let values = {
-                let mut skip = keys.to_vec();
-                skip.push("__bucket".into());
-                all().exclude_cols(skip).as_expr()
-            };
-            joined.with_columns([values.fill_null(lit(value))])
-        },
-    };
+    let mut filled = joined.sort_by_exprs(order, SortMultipleOptions::default());
+    let mut linear_targets = Vec::new();
+    let mut fills = Vec::new();
+    for (name, mode) in values.iter().zip(modes) {
+        let value = col(name.as_str());
+        match mode {
+            Fill::None | Fill::Null => {},
+            Fill::Prev => {
+                let forward = value.fill_null_with_strategy(FillNullStrategy::Forward(None));
+                fills.push(if keys.is_empty() { forward } else { forward.over(key_exprs.clone())? });
+            },
+            Fill::Linear => linear_targets.push(name.clone()),
+            Fill::Value(v) => {
+                let constant: f64 = v.parse().map_err(|_| invalid(format!("FILL({v}): expected NONE, NULL, PREV, LINEAR or a number")))?;
+                // The column keeps its type (a count filled with 0 is still a LONG).
+                let filler = match df.schema().get(name.as_str()) {
+                    Some(dtype) if dtype.is_primitive_numeric() => lit(constant).cast(dtype.clone()),
+                    _ => lit(constant),
+                };
+                fills.push(value.fill_null(filler));
+            },
+            Fill::PerColumn(_) => return Err(invalid("FILL takes a list of modes, not lists")),
+        }
+    }
+    if !fills.is_empty() {
+        filled = filled.with_columns(fills);
+    }
+    if !linear_targets.is_empty() {
+        filled = linear(filled.collect()?, keys, &linear_targets)?.lazy();
+    }
     let mut by_time = vec![col("__bucket")];
     by_time.extend(key_exprs);
     Ok(filled.sort_by_exprs(by_time, SortMultipleOptions::default().with_maintain_order(true)))
+}
+
+/// `'HH:MM'` (QuestDB's WITH OFFSET, optionally signed) as a polars duration.
+fn offset_duration(text: &str) -> Result<String, CoreError> {
+    static OFFSET: OnceLock<Regex> = OnceLock::new();
+    let caps = regex(&OFFSET, r"^([+-])?(\d{1,2}):(\d{2})$")
+        .captures(text.trim())
+        .ok_or_else(|| invalid(format!("WITH OFFSET '{text}': expected 'HH:MM', like '00:45' or '-01:30'")))?;
+    let minutes: i64 = caps[2].parse::<i64>().expect("digits") * 60 + caps[3].parse::<i64>().expect("digits");
+    let sign = if caps.get(1).is_some_and(|m| m.as_str() == "-") { "-" } else { "" };
+    Ok(format!("{sign}{minutes}m"))
+}
+
+/// A FROM or TO bound: a date or a date and time, in UTC.
+fn range_instant(text: &str) -> Result<chrono::NaiveDateTime, CoreError> {
+    let trimmed = text.trim().trim_end_matches('Z');
+    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
+        if let Ok(at) = chrono::NaiveDateTime::parse_from_str(trimmed, format) {
+            return Ok(at);
+        }
+    }
+    chrono::NaiveDate::parse_from_str(trimmed, "%Y-%m-%d")
+        .map(|d| d.and_time(chrono::NaiveTime::MIN))
+        .map_err(|_| invalid(format!("FROM/TO '{text}': expected a date or a date and time")))
 }
 
 /// An interval in `unit`s, when it has a fixed length (not months or years).
@@ -473,7 +583,7 @@ fn fixed_step(every: &str, unit: TimeUnit) -> Result<i64, CoreError> {
 /// FILL(LINEAR): each numeric column's empty buckets on the straight line
 /// between the known buckets around them, per key (`df` sorted by key,
 /// then bucket). Leading and trailing gaps stay empty.
-fn linear(mut df: DataFrame, keys: &[String]) -> Result<DataFrame, CoreError> {
+fn linear(mut df: DataFrame, keys: &[String], targets: &[String]) -> Result<DataFrame, CoreError> {
     let times: Vec<Option<i64>> = df.column("__bucket")?.to_physical_repr().cast(&DataType::Int64)?.i64()?.iter().collect();
     // Where each key's rows start.
     let key_columns: Vec<Column> = keys.iter().map(|k| df.column(k).cloned()).collect::<PolarsResult<_>>()?;
@@ -491,7 +601,7 @@ fn linear(mut df: DataFrame, keys: &[String]) -> Result<DataFrame, CoreError> {
     let targets: Vec<PlSmallStr> = df
         .schema()
         .iter()
-        .filter(|(name, dtype)| dtype.is_primitive_numeric() && name.as_str() != "__bucket" && !keys.iter().any(|k| k == name.as_str()))
+        .filter(|(name, dtype)| dtype.is_primitive_numeric() && targets.iter().any(|t| t == name.as_str()))
         .map(|(name, _)| name.clone())
         .collect();
     for name in targets {

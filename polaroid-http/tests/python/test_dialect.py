@@ -203,3 +203,25 @@ def test_latest_on_keeps_the_tables_columns_and_truncate_empties_it(rest):
     rest.exec("INSERT INTO book VALUES ('2024-01-02T00:00:00Z', 'C', 9.0)")
     assert rest.exec("SELECT sym, bid FROM book")["dataset"] == [["C", 9.0]]
     assert [c["name"] for c in rest.exec("SHOW COLUMNS FROM book")["columns"]][:2] == ["column", "type"]
+
+
+def test_sample_by_from_to_offsets_and_a_fill_per_aggregate(rest):
+    rest.exec("CREATE TABLE gaps (ts TIMESTAMP, sym SYMBOL, px DOUBLE) timestamp(ts) PARTITION BY DAY")
+    rest.exec("INSERT INTO gaps VALUES ('2026-01-01T00:00:10Z', 'A', 1.0), ('2026-01-01T00:01:20Z', 'A', 2.0), "
+              "('2026-01-01T00:04:00Z', 'A', 5.0), ('2026-01-01T00:02:00Z', 'B', 7.0), ('2026-01-01T00:03:30Z', 'B', 8.0)")
+    rows = lambda q: rest.exec(q)["dataset"]  # noqa: E731
+    # Worked by hand. FROM-TO keeps the rows in [00:01, 00:06) and shows every bucket of it.
+    assert rows("SELECT ts, sum(px) FROM gaps SAMPLE BY 1m FROM '2026-01-01T00:01:00Z' TO '2026-01-01T00:06:00Z' FILL(NULL)") == [
+        ["2026-01-01T00:01:00.000000Z", 2.0], ["2026-01-01T00:02:00.000000Z", 7.0], ["2026-01-01T00:03:00.000000Z", 8.0],
+        ["2026-01-01T00:04:00.000000Z", 5.0], ["2026-01-01T00:05:00.000000Z", None]]
+    # Keyed, from before the first row: each key in every bucket.
+    keyed = rows("SELECT ts, sym, count() FROM gaps SAMPLE BY 2m FROM '2025-12-31T23:58:00Z' FILL(0)")
+    assert [r[2] for r in keyed] == [0, 0, 2, 0, 0, 2, 1, 0]
+    assert keyed[-1] == ["2026-01-01T00:04:00.000000Z", "B", 0]
+    # WITH OFFSET '00:01': two-minute buckets start at odd minutes.
+    assert rows("SELECT ts, sum(px), count() FROM gaps SAMPLE BY 2m ALIGN TO CALENDAR WITH OFFSET '00:01'") == [
+        ["2025-12-31T23:59:00.000000Z", 1.0, 1], ["2026-01-01T00:01:00.000000Z", 9.0, 2], ["2026-01-01T00:03:00.000000Z", 13.0, 2]]
+    # One fill per aggregate, in SELECT order; a count filled with 0 stays a count.
+    per = rest.exec("SELECT ts, sum(px) s, count() n FROM gaps WHERE sym = 'A' SAMPLE BY m FILL(NULL, 0)")
+    assert [c["type"] for c in per["columns"]] == ["TIMESTAMP", "DOUBLE", "LONG"]
+    assert [r[1:] for r in per["dataset"]] == [[1.0, 1], [2.0, 1], [None, 0], [None, 0], [5.0, 1]]
