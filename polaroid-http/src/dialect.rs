@@ -33,21 +33,82 @@ use sqlparser::parser::Parser;
 /// The plan of a query with QuestDB's extensions, and the table
 /// definitions it reads.
 pub fn plan(core: &Core, ns: &Namespace, query: &str) -> Result<(LazyFrame, Vec<polaroid_core::tables::TableDef>), CoreError> {
+    plan_with(core, ns, query, Vec::new())
+}
+
+/// [`plan`], with the plans of subqueries lifted out of an enclosing query
+/// under reserved names. A subquery that uses one of QuestDB's extensions
+/// (`WITH d AS (SELECT ... SAMPLE BY 1d)`, `FROM (... LATEST ON ...)`) is
+/// planned on its own, innermost first, and read as `(SELECT * FROM name)`.
+fn plan_with(
+    core: &Core,
+    ns: &Namespace,
+    query: &str,
+    mut lifted: Vec<(String, LazyFrame)>,
+) -> Result<(LazyFrame, Vec<polaroid_core::tables::TableDef>), CoreError> {
+    let mut query = query.to_string();
+    let mut inner_tables = Vec::new();
+    while let Some((open, close)) = nested_extension(&query) {
+        let (lf, tables) = plan_with(core, ns, &query[open + 1..close], lifted.clone())?;
+        let name = format!("__questdb_sub{}", lifted.len());
+        lifted.push((name.clone(), lf));
+        inner_tables.extend(tables);
+        query.replace_range(open..=close, &format!("(SELECT * FROM {name})"));
+    }
+    let (lf, mut tables) = plan_query(core, ns, &query, lifted)?;
+    if tables.is_empty() {
+        tables = inner_tables;
+    }
+    Ok((lf, tables))
+}
+
+/// The innermost parenthesized subquery that uses one of QuestDB's
+/// extensions: the positions of its parentheses.
+fn nested_extension(query: &str) -> Option<(usize, usize)> {
+    static EXTENSION: OnceLock<Regex> = OnceLock::new();
+    let extension = regex(&EXTENSION, r"(?i)^(SAMPLE\s+BY|LATEST\s+ON|ASOF\s+JOIN)\b");
+    let (mut open, mut quote) = (Vec::new(), None::<char>);
+    let bytes = query.as_bytes();
+    for (i, c) in query.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {},
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '(') => open.push(i),
+            (None, ')') => {
+                open.pop();
+            },
+            (None, _) if !open.is_empty() && i > 0 && bytes[i - 1].is_ascii_whitespace() && extension.is_match(&query[i..]) => {
+                let start = *open.last()?;
+                return crate::statement::matching_paren(query, start).map(|end| (start, end));
+            },
+            _ => {},
+        }
+    }
+    None
+}
+
+fn plan_query(
+    core: &Core,
+    ns: &Namespace,
+    query: &str,
+    lifted: Vec<(String, LazyFrame)>,
+) -> Result<(LazyFrame, Vec<polaroid_core::tables::TableDef>), CoreError> {
     // `LIMIT -n`: QuestDB's last n rows.
     static LAST_ROWS: OnceLock<Regex> = OnceLock::new();
     if let Some(caps) = regex(&LAST_ROWS, r"(?is)^(.*\S)\s+LIMIT\s+-\s*(\d+)\s*;?\s*$").captures(query) {
         let n: IdxSize = caps[2].parse().map_err(|_| invalid(format!("LIMIT -{}: too many rows", &caps[2])))?;
-        let (lf, tables) = plan(core, ns, &caps[1])?;
+        let (lf, tables) = plan_with(core, ns, &caps[1], lifted)?;
         return Ok((lf.tail(n), tables));
     }
     if let Some(sample) = SampleBy::parse(query)? {
-        return sample.plan(core, ns);
+        return sample.plan(core, ns, lifted);
     }
     if let Some(latest) = LatestOn::parse(query) {
-        return latest.plan(core, ns);
+        return latest.plan(core, ns, lifted);
     }
     if let Some(asof) = AsofJoin::parse(query)? {
-        return asof.plan(core, ns);
+        return asof.plan(core, ns, lifted);
     }
     static SHOW_COLUMNS: OnceLock<Regex> = OnceLock::new();
     if let Some(caps) = regex(&SHOW_COLUMNS, r#"(?is)^\s*SHOW\s+COLUMNS\s+FROM\s+("[^"]+"|'[^']+'|[\w.\-]+)\s*;?\s*$"#).captures(query) {
@@ -58,7 +119,7 @@ pub fn plan(core: &Core, ns: &Namespace, query: &str) -> Result<(LazyFrame, Vec<
     if regex(&SHOW_TABLES, r"(?is)^\s*SHOW\s+TABLES\s*;?\s*$").is_match(query) {
         return sql_plan(core, ns, "SELECT table_name FROM tables() ORDER BY table_name", Vec::new());
     }
-    sql_plan(core, ns, query, Vec::new())
+    sql_plan(core, ns, query, lifted)
 }
 
 /// A query in QuestDB's SQL planned by polars-sql: rewritten
@@ -273,8 +334,13 @@ impl SampleBy {
         }))
     }
 
-    fn plan(&self, core: &Core, ns: &Namespace) -> Result<(LazyFrame, Vec<polaroid_core::tables::TableDef>), CoreError> {
-        let (mut rows, tables) = sql_plan(core, ns, &format!("SELECT * FROM {}", self.from), Vec::new())?;
+    fn plan(
+        &self,
+        core: &Core,
+        ns: &Namespace,
+        lifted: Vec<(String, LazyFrame)>,
+    ) -> Result<(LazyFrame, Vec<polaroid_core::tables::TableDef>), CoreError> {
+        let (mut rows, tables) = sql_plan(core, ns, &format!("SELECT * FROM {}", self.from), lifted)?;
         let schema = rows.collect_schema()?;
         let ts = timestamp_column(&schema, &tables)?;
         let (unit, zone) = match schema.get(ts.as_str()) {
@@ -655,8 +721,13 @@ impl LatestOn {
         })
     }
 
-    fn plan(&self, core: &Core, ns: &Namespace) -> Result<(LazyFrame, Vec<polaroid_core::tables::TableDef>), CoreError> {
-        let (rows, tables) = sql_plan(core, ns, &format!("SELECT * FROM {}", self.from), Vec::new())?;
+    fn plan(
+        &self,
+        core: &Core,
+        ns: &Namespace,
+        lifted: Vec<(String, LazyFrame)>,
+    ) -> Result<(LazyFrame, Vec<polaroid_core::tables::TableDef>), CoreError> {
+        let (rows, tables) = sql_plan(core, ns, &format!("SELECT * FROM {}", self.from), lifted)?;
         let keys: Vec<Expr> = self.keys.iter().map(|k| col(k.as_str())).collect();
         // The table's columns, in its order (the grouping puts the keys first).
         let columns: Vec<Expr> = rows.clone().collect_schema()?.iter_names().map(|n| col(n.clone())).collect();
@@ -756,9 +827,14 @@ impl AsofJoin {
         Ok(Some(Self { items: select.items.to_string(), left, right, on, rest: query[end..].to_string() }))
     }
 
-    fn plan(&self, core: &Core, ns: &Namespace) -> Result<(LazyFrame, Vec<polaroid_core::tables::TableDef>), CoreError> {
-        let (mut left, left_tables) = sql_plan(core, ns, &format!("SELECT * FROM {}", self.left.0), Vec::new())?;
-        let (mut right, right_tables) = sql_plan(core, ns, &format!("SELECT * FROM {}", self.right.0), Vec::new())?;
+    fn plan(
+        &self,
+        core: &Core,
+        ns: &Namespace,
+        lifted: Vec<(String, LazyFrame)>,
+    ) -> Result<(LazyFrame, Vec<polaroid_core::tables::TableDef>), CoreError> {
+        let (mut left, left_tables) = sql_plan(core, ns, &format!("SELECT * FROM {}", self.left.0), lifted.clone())?;
+        let (mut right, right_tables) = sql_plan(core, ns, &format!("SELECT * FROM {}", self.right.0), lifted)?;
         let (left_schema, right_schema) = (left.collect_schema()?, right.collect_schema()?);
         let left_ts = timestamp_column(&left_schema, &left_tables)?;
         let right_ts = timestamp_column(&right_schema, &right_tables)?;

@@ -313,7 +313,7 @@ pub fn parse_timestamp(text: &str, unit: TimeUnit) -> Option<i64> {
 }
 
 /// The index of the `)` closing the `(` at `open`, outside quotes.
-fn matching_paren(sql: &str, open: usize) -> Option<usize> {
+pub(crate) fn matching_paren(sql: &str, open: usize) -> Option<usize> {
     let (mut depth, mut quote) = (0usize, None::<char>);
     for (i, c) in sql.char_indices().skip_while(|(i, _)| *i < open) {
         match (quote, c) {

@@ -225,3 +225,20 @@ def test_sample_by_from_to_offsets_and_a_fill_per_aggregate(rest):
     per = rest.exec("SELECT ts, sum(px) s, count() n FROM gaps WHERE sym = 'A' SAMPLE BY m FILL(NULL, 0)")
     assert [c["type"] for c in per["columns"]] == ["TIMESTAMP", "DOUBLE", "LONG"]
     assert [r[1:] for r in per["dataset"]] == [[1.0, 1], [2.0, 1], [None, 0], [None, 0], [5.0, 1]]
+
+
+def test_extensions_inside_subqueries_and_ctes(rest, data_dir):
+    df = pl.read_parquet(data_dir / "trades.parquet")
+    daily = df.sort("ts").group_by_dynamic("ts", every="1d", group_by="sym").agg(pl.col("px").last().alias("close"))
+    # SAMPLE BY in a CTE, then QuestDB's implied GROUP BY over it.
+    got = frame(rest.exec(f"WITH d AS (SELECT ts, sym, last(px) close FROM {TRADES} SAMPLE BY 1d) "
+                          "SELECT sym, avg(close) FROM d ORDER BY sym"))
+    want = daily.group_by("sym").agg(pl.col("close").mean().alias("avg")).sort("sym")
+    assert_frame_equal(got, want, check_dtypes=False)
+    # LATEST ON in a FROM subquery; a SAMPLE BY over a SAMPLE BY.
+    got = frame(rest.exec(f"SELECT l.sym, l.px FROM (SELECT * FROM {TRADES} LATEST ON ts PARTITION BY sym) l ORDER BY l.sym"))
+    want = df.sort("ts").group_by("sym").agg(pl.col("px").last()).sort("sym")
+    assert_frame_equal(got, want, check_dtypes=False)
+    got = frame(rest.exec(f"SELECT ts, sum(n) FROM (SELECT ts, count() n FROM {TRADES} SAMPLE BY 1h) SAMPLE BY 1d"))
+    want = df.sort("ts").group_by_dynamic("ts", every="1d").agg(pl.len().alias("sum"))
+    assert_frame_equal(got, want, check_dtypes=False)
