@@ -516,7 +516,7 @@ fn fill(
     mode: &Fill,
     bounds: (Option<i64>, Option<i64>),
 ) -> Result<LazyFrame, CoreError> {
-    let step = fixed_step(every, unit)?;
+    let step = Step::of(every, unit)?;
     let df = sampled.collect()?;
     // The aggregates, in SELECT order, and how each is filled.
     let values: Vec<String> = df
@@ -551,17 +551,17 @@ fn fill(
         return Ok(df.lazy());
     }
     const MAX_BUCKETS: usize = 10_000_000;
-    let per_key = (hi.saturating_sub(lo).max(0) / step.max(1)) as usize + 1;
-    if per_key.saturating_mul(distinct_keys.height().max(1)) > MAX_BUCKETS {
-        return Err(CoreError::ResourceExhausted(format!(
-            "FILL would make more than {MAX_BUCKETS} buckets; use a coarser SAMPLE BY or a narrower WHERE"
-        )));
-    }
-    let mut buckets = Vec::with_capacity(per_key);
+    let keys_count = distinct_keys.height().max(1);
+    let mut buckets = Vec::new();
     let mut t = lo;
     while t <= hi {
         buckets.push(t);
-        t = t.checked_add(step).ok_or_else(|| invalid("SAMPLE BY ran past the end of time"))?;
+        if buckets.len().saturating_mul(keys_count) > MAX_BUCKETS {
+            return Err(CoreError::ResourceExhausted(format!(
+                "FILL would make more than {MAX_BUCKETS} buckets; use a coarser SAMPLE BY or a narrower WHERE"
+            )));
+        }
+        t = step.next(t, unit).ok_or_else(|| invalid("SAMPLE BY ran past the end of time"))?;
     }
     let bucket_dtype = df.column("__bucket")?.dtype().clone();
     let bucket = Column::new("__bucket".into(), buckets).cast(&bucket_dtype)?;
@@ -631,12 +631,50 @@ fn range_instant(text: &str) -> Result<chrono::NaiveDateTime, CoreError> {
         .map_err(|_| invalid(format!("FROM/TO '{text}': expected a date or a date and time")))
 }
 
+/// How one bucket follows another: a fixed length, or calendar months
+/// (`1M`, `1y`), which differ in length.
+enum Step {
+    Fixed(i64),
+    Months(i64),
+}
+
+impl Step {
+    fn of(every: &str, unit: TimeUnit) -> Result<Self, CoreError> {
+        let step = Duration::try_parse(every).map_err(|e| invalid(format!("SAMPLE BY {every}: {e}")))?;
+        if step.months() != 0 {
+            return Ok(Step::Months(step.months()));
+        }
+        fixed_step(every, unit).map(Step::Fixed)
+    }
+
+    /// The bucket after `t` (physical, in `unit`).
+    fn next(&self, t: i64, unit: TimeUnit) -> Option<i64> {
+        match self {
+            Step::Fixed(step) => t.checked_add(*step),
+            Step::Months(months) => {
+                let at = match unit {
+                    TimeUnit::Nanoseconds => chrono::DateTime::from_timestamp_nanos(t),
+                    TimeUnit::Microseconds => chrono::DateTime::from_timestamp_micros(t)?,
+                    TimeUnit::Milliseconds => chrono::DateTime::from_timestamp_millis(t)?,
+                }
+                .naive_utc();
+                let next = at.checked_add_months(chrono::Months::new(u32::try_from(*months).ok()?))?.and_utc();
+                match unit {
+                    TimeUnit::Nanoseconds => next.timestamp_nanos_opt(),
+                    TimeUnit::Microseconds => Some(next.timestamp_micros()),
+                    TimeUnit::Milliseconds => Some(next.timestamp_millis()),
+                }
+            },
+        }
+    }
+}
+
 /// An interval in `unit`s, when it has a fixed length (not months or years).
 fn fixed_step(every: &str, unit: TimeUnit) -> Result<i64, CoreError> {
     let step = Duration::try_parse(every).map_err(|e| invalid(format!("SAMPLE BY {every}: {e}")))?;
     if step.months() != 0 {
         return Err(CoreError::Unimplemented(
-            "FILL and ALIGN TO FIRST OBSERVATION over months or years are not supported yet".into(),
+            "ALIGN TO FIRST OBSERVATION over months or years is not supported yet".into(),
         ));
     }
     Ok(match unit {

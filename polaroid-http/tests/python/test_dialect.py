@@ -242,3 +242,15 @@ def test_extensions_inside_subqueries_and_ctes(rest, data_dir):
     got = frame(rest.exec(f"SELECT ts, sum(n) FROM (SELECT ts, count() n FROM {TRADES} SAMPLE BY 1h) SAMPLE BY 1d"))
     want = df.sort("ts").group_by_dynamic("ts", every="1d").agg(pl.len().alias("sum"))
     assert_frame_equal(got, want, check_dtypes=False)
+
+
+def test_fill_over_calendar_months(rest):
+    rest.exec("CREATE TABLE monthly (ts TIMESTAMP, px DOUBLE) timestamp(ts) PARTITION BY MONTH")
+    rest.exec("INSERT INTO monthly VALUES ('2024-01-05T00:00:00Z', 1.0), ('2024-01-31T23:00:00Z', 2.0), "
+              "('2024-02-29T12:00:00Z', 4.0), ('2024-04-01T00:00:00Z', 8.0)")
+    # Worked by hand: January, February (a leap month), an empty March, April.
+    reply = rest.exec("SELECT ts, count(), sum(px) FROM monthly SAMPLE BY 1M FILL(0)")
+    assert reply["dataset"] == [["2024-01-01T00:00:00.000000Z", 2, 3.0], ["2024-02-01T00:00:00.000000Z", 1, 4.0],
+                                ["2024-03-01T00:00:00.000000Z", 0, 0.0], ["2024-04-01T00:00:00.000000Z", 1, 8.0]]
+    prev = rest.exec("SELECT ts, last(px) FROM monthly SAMPLE BY 1M FROM '2023-12-01' TO '2024-06-01' FILL(PREV)")
+    assert [r[1] for r in prev["dataset"]] == [None, 2.0, 4.0, 4.0, 8.0, 8.0]
