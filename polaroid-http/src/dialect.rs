@@ -30,9 +30,15 @@ use sqlparser::ast::{Expr as Ast, SelectItem, SetExpr, Statement};
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
 
+/// A plan, and the definitions of the tables it reads.
+type Planned = Result<(LazyFrame, Vec<polaroid_core::tables::TableDef>), CoreError>;
+
+/// Plans by reserved name that a query reads beside the tables.
+type Named = Vec<(String, LazyFrame)>;
+
 /// The plan of a query with QuestDB's extensions, and the table
 /// definitions it reads.
-pub fn plan(core: &Core, ns: &Namespace, query: &str) -> Result<(LazyFrame, Vec<polaroid_core::tables::TableDef>), CoreError> {
+pub fn plan(core: &Core, ns: &Namespace, query: &str) -> Planned {
     plan_with(core, ns, query, Vec::new())
 }
 
@@ -40,12 +46,7 @@ pub fn plan(core: &Core, ns: &Namespace, query: &str) -> Result<(LazyFrame, Vec<
 /// under reserved names. A subquery that uses one of QuestDB's extensions
 /// (`WITH d AS (SELECT ... SAMPLE BY 1d)`, `FROM (... LATEST ON ...)`) is
 /// planned on its own, innermost first, and read as `(SELECT * FROM name)`.
-fn plan_with(
-    core: &Core,
-    ns: &Namespace,
-    query: &str,
-    mut lifted: Vec<(String, LazyFrame)>,
-) -> Result<(LazyFrame, Vec<polaroid_core::tables::TableDef>), CoreError> {
+fn plan_with(core: &Core, ns: &Namespace, query: &str, mut lifted: Named) -> Planned {
     let mut query = query.to_string();
     let mut inner_tables = Vec::new();
     while let Some((open, close)) = nested_extension(&query) {
@@ -67,18 +68,15 @@ fn plan_with(
 fn nested_extension(query: &str) -> Option<(usize, usize)> {
     static EXTENSION: OnceLock<Regex> = OnceLock::new();
     let extension = regex(&EXTENSION, r"(?i)^(SAMPLE\s+BY|LATEST\s+ON|ASOF\s+JOIN)\b");
-    let (mut open, mut quote) = (Vec::new(), None::<char>);
+    let mut open = Vec::new();
     let bytes = query.as_bytes();
-    for (i, c) in query.char_indices() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {},
-            (None, '\'' | '"') => quote = Some(c),
-            (None, '(') => open.push(i),
-            (None, ')') => {
+    for (i, c) in unquoted(query) {
+        match c {
+            '(' => open.push(i),
+            ')' => {
                 open.pop();
             },
-            (None, _) if !open.is_empty() && i > 0 && bytes[i - 1].is_ascii_whitespace() && extension.is_match(&query[i..]) => {
+            _ if !open.is_empty() && i > 0 && bytes[i - 1].is_ascii_whitespace() && extension.is_match(&query[i..]) => {
                 let start = *open.last()?;
                 return crate::statement::matching_paren(query, start).map(|end| (start, end));
             },
@@ -88,12 +86,26 @@ fn nested_extension(query: &str) -> Option<(usize, usize)> {
     None
 }
 
-fn plan_query(
-    core: &Core,
-    ns: &Namespace,
-    query: &str,
-    lifted: Vec<(String, LazyFrame)>,
-) -> Result<(LazyFrame, Vec<polaroid_core::tables::TableDef>), CoreError> {
+/// The characters of `text` outside quotes (`'...'`, `"..."`), with
+/// their positions.
+fn unquoted(text: &str) -> impl Iterator<Item = (usize, char)> + '_ {
+    let mut quote = None::<char>;
+    text.char_indices().filter(move |&(_, c)| match quote {
+        Some(q) => {
+            if c == q {
+                quote = None;
+            }
+            false
+        },
+        None if c == '\'' || c == '"' => {
+            quote = Some(c);
+            false
+        },
+        None => true,
+    })
+}
+
+fn plan_query(core: &Core, ns: &Namespace, query: &str, lifted: Named) -> Planned {
     // `LIMIT -n`: QuestDB's last n rows.
     static LAST_ROWS: OnceLock<Regex> = OnceLock::new();
     if let Some(caps) = regex(&LAST_ROWS, r"(?is)^(.*\S)\s+LIMIT\s+-\s*(\d+)\s*;?\s*$").captures(query) {
@@ -125,12 +137,7 @@ fn plan_query(
 /// A query in QuestDB's SQL planned by polars-sql: rewritten
 /// ([`crate::questdb_sql`]), over the tables, handles, `extra` plans and
 /// the frames the rewrite asks for.
-fn sql_plan(
-    core: &Core,
-    ns: &Namespace,
-    query: &str,
-    mut extra: Vec<(String, LazyFrame)>,
-) -> Result<(LazyFrame, Vec<polaroid_core::tables::TableDef>), CoreError> {
+fn sql_plan(core: &Core, ns: &Namespace, query: &str, mut extra: Named) -> Planned {
     let now = chrono::Utc::now().naive_utc();
     let rewritten = crate::questdb_sql::rewrite(query, now)?;
     for (name, source) in rewritten.sources {
@@ -334,12 +341,7 @@ impl SampleBy {
         }))
     }
 
-    fn plan(
-        &self,
-        core: &Core,
-        ns: &Namespace,
-        lifted: Vec<(String, LazyFrame)>,
-    ) -> Result<(LazyFrame, Vec<polaroid_core::tables::TableDef>), CoreError> {
+    fn plan(&self, core: &Core, ns: &Namespace, lifted: Named) -> Planned {
         let (mut rows, tables) = sql_plan(core, ns, &format!("SELECT * FROM {}", self.from), lifted)?;
         let schema = rows.collect_schema()?;
         let ts = timestamp_column(&schema, &tables)?;
@@ -759,12 +761,7 @@ impl LatestOn {
         })
     }
 
-    fn plan(
-        &self,
-        core: &Core,
-        ns: &Namespace,
-        lifted: Vec<(String, LazyFrame)>,
-    ) -> Result<(LazyFrame, Vec<polaroid_core::tables::TableDef>), CoreError> {
+    fn plan(&self, core: &Core, ns: &Namespace, lifted: Named) -> Planned {
         let (rows, tables) = sql_plan(core, ns, &format!("SELECT * FROM {}", self.from), lifted)?;
         let keys: Vec<Expr> = self.keys.iter().map(|k| col(k.as_str())).collect();
         // The table's columns, in its order (the grouping puts the keys first).
@@ -786,16 +783,13 @@ impl LatestOn {
 /// The position of `word` (a keyword, case-insensitive) in `text`, as a
 /// whole word outside quotes and parentheses, at or after `from`.
 fn keyword(text: &str, word: &str, from: usize) -> Option<usize> {
-    let (mut depth, mut quote) = (0i32, None::<char>);
+    let mut depth = 0i32;
     let bytes = text.as_bytes();
-    for (i, c) in text.char_indices() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {},
-            (None, '\'' | '"') => quote = Some(c),
-            (None, '(') => depth += 1,
-            (None, ')') => depth -= 1,
-            (None, _) if i >= from && depth == 0 && text[i..].len() >= word.len() && text.is_char_boundary(i + word.len()) => {
+    for (i, c) in unquoted(text) {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            _ if i >= from && depth == 0 && text.len() - i >= word.len() && text.is_char_boundary(i + word.len()) => {
                 if text[i..i + word.len()].eq_ignore_ascii_case(word)
                     && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric() && bytes[i - 1] != b'_')
                     && bytes.get(i + word.len()).is_none_or(|b| !b.is_ascii_alphanumeric() && *b != b'_')
@@ -865,12 +859,7 @@ impl AsofJoin {
         Ok(Some(Self { items: select.items.to_string(), left, right, on, rest: query[end..].to_string() }))
     }
 
-    fn plan(
-        &self,
-        core: &Core,
-        ns: &Namespace,
-        lifted: Vec<(String, LazyFrame)>,
-    ) -> Result<(LazyFrame, Vec<polaroid_core::tables::TableDef>), CoreError> {
+    fn plan(&self, core: &Core, ns: &Namespace, lifted: Named) -> Planned {
         let (mut left, left_tables) = sql_plan(core, ns, &format!("SELECT * FROM {}", self.left.0), lifted.clone())?;
         let (mut right, right_tables) = sql_plan(core, ns, &format!("SELECT * FROM {}", self.right.0), lifted)?;
         let (left_schema, right_schema) = (left.collect_schema()?, right.collect_schema()?);
