@@ -66,7 +66,7 @@ const AGGREGATES: &[&str] = &[
     "nsum", "stddev", "stddev_samp", "stddev_pop", "stdev", "variance", "var", "var_samp", "var_pop", "median",
     "string_agg", "string_distinct_agg", "listagg", "group_concat", "array_agg", "corr", "covar_pop", "covar_samp",
     "quantile_cont", "quantile_disc", "approx_percentile", "approx_count_distinct", "bool_and", "bool_or", "mode",
-    "total", "mean",
+    "total", "mean", "geomean", "approx_median", "arg_min", "arg_max",
 ];
 
 /// String functions whose first argument polars wants as text, not categorical.
@@ -422,6 +422,13 @@ fn translate_function(f: &mut sqlparser::ast::Function, now: NaiveDateTime) -> R
         ("count_distinct", [x]) => format!("count(DISTINCT {x})"),
         ("log", [x]) => format!("ln({x})"),
         ("ksum" | "nsum", [x]) => format!("sum({x})"),
+        // Exact answers where QuestDB estimates.
+        ("approx_median", [x]) => format!("median({x})"),
+        ("approx_percentile", [x, p] | [x, p, _]) => format!("quantile_cont({x}, {p})"),
+        ("approx_count_distinct", [x]) => format!("count(DISTINCT {x})"),
+        ("geomean", [x]) => format!("exp(avg(ln({x})))"),
+        ("bool_and", [x]) => format!("min({x})"),
+        ("bool_or", [x]) => format!("max({x})"),
         ("now" | "systimestamp" | "sysdate", []) => timestamp_literal(now),
         ("dateadd", [_, n, ts]) => {
             let unit = interval_unit(&unit_arg(0)?, &name)?;
@@ -716,6 +723,7 @@ mod tests {
     fn questdb_functions_become_polars_sql() {
         assert_eq!(sql("SELECT count_distinct(s) FROM t"), r#"SELECT count(DISTINCT s) AS "count_distinct" FROM t"#);
         assert_eq!(sql("SELECT log(x) l FROM t"), "SELECT ln(x) AS l FROM t");
+        assert_eq!(sql("SELECT k, geomean(x) FROM t"), r#"SELECT k, exp(avg(ln(x))) AS "geomean" FROM t GROUP BY k"#);
         assert_eq!(sql("SELECT now() n"), "SELECT strptime('2026-12-04 18:11:33.123456', '%Y-%m-%d %H:%M:%S%.6f') AS n");
         assert_eq!(sql("SELECT dateadd('d', -2, ts) a FROM t"), "SELECT (ts - INTERVAL '2 days') AS a FROM t");
         assert_eq!(sql("SELECT hour(ts) h FROM t"), "SELECT CAST(EXTRACT(HOUR FROM ts) AS INTEGER) AS h FROM t");

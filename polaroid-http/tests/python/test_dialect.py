@@ -151,6 +151,15 @@ def test_group_by_is_optional_and_columns_are_named_as_questdb_names_them(rest, 
         .agg(pl.col("qty").drop_nulls().n_unique().alias("count_distinct"), pl.col("px").max().alias("max")).sort("u")
     )
     assert_frame_equal(got, want, check_dtypes=False)
+    # QuestDB's estimates, answered exactly.
+    got = frame(rest.exec(f"SELECT sym, approx_median(px), approx_percentile(px, 0.9), geomean(px) FROM {TRADES} ORDER BY sym"))
+    want = (
+        df.group_by("sym").agg(pl.col("px").median().alias("approx_median"),
+                               pl.col("px").quantile(0.9, "linear").alias("approx_percentile"),
+                               pl.col("px").log().mean().exp().alias("geomean"))
+        .sort("sym")
+    )
+    assert_frame_equal(got, want, check_dtypes=False)
     reply = rest.exec(f"SELECT sym, px, avg(px) OVER (PARTITION BY sym) FROM {TRADES}")
     assert [c["name"] for c in reply["columns"]] == ["sym", "px", "avg"]
     assert reply["count"] == df.height
