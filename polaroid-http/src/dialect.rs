@@ -352,9 +352,7 @@ impl SampleBy {
         // Buckets start on the calendar, in the given zone if any.
         let mut bucket = col(ts.as_str());
         if let Some(tz) = &self.time_zone {
-            let tz = TimeZone::opt_try_new(Some(PlSmallStr::from(tz.as_str())))
-                .map_err(|e| invalid(format!("TIME ZONE {tz}: {e}")))?
-                .ok_or_else(|| invalid("TIME ZONE needs a zone name"))?;
+            let tz = parse_zone(tz)?;
             if zone.is_none() {
                 bucket = bucket.dt().replace_time_zone(Some(TimeZone::UTC), lit("raise"), NonExistent::Raise);
             }
@@ -384,10 +382,9 @@ impl SampleBy {
         // FROM-TO: only rows in the range, and the range's buckets filled.
         let mut bounds = (None, None);
         if self.range.0.is_some() || self.range.1.is_some() {
-            if self.time_zone.is_some() {
-                return Err(CoreError::Unimplemented("FROM-TO with a TIME ZONE is not supported yet".into()));
-            }
             let dtype = DataType::Datetime(unit, zone.clone());
+            // The bounds are UTC, or local time in the TIME ZONE (QuestDB's reading).
+            let local_zone = self.time_zone.as_deref().map(parse_zone).transpose()?;
             let instant = |text: &str| -> Result<Expr, CoreError> {
                 let at = range_instant(text)?;
                 let physical = match unit {
@@ -395,7 +392,15 @@ impl SampleBy {
                     TimeUnit::Microseconds => at.and_utc().timestamp_micros(),
                     TimeUnit::Milliseconds => at.and_utc().timestamp_millis(),
                 };
-                Ok(lit(physical).cast(dtype.clone()))
+                let mut at = lit(physical).cast(DataType::Datetime(unit, None));
+                if let Some(local) = &local_zone {
+                    at = at
+                        .dt()
+                        .replace_time_zone(Some(local.clone()), lit("raise"), NonExistent::Raise)
+                        .dt()
+                        .convert_time_zone(TimeZone::UTC);
+                }
+                Ok(at.to_physical().cast(dtype.clone()))
             };
             // The bucket an instant falls in, as the rows' buckets are made.
             let bucket_of = |at: Expr| -> Result<Option<i64>, CoreError> {
@@ -607,6 +612,13 @@ fn fill(
     let mut by_time = vec![col("__bucket")];
     by_time.extend(key_exprs);
     Ok(filled.sort_by_exprs(by_time, SortMultipleOptions::default().with_maintain_order(true)))
+}
+
+/// A TIME ZONE's name as polars' zone.
+fn parse_zone(name: &str) -> Result<TimeZone, CoreError> {
+    TimeZone::opt_try_new(Some(PlSmallStr::from(name)))
+        .map_err(|e| invalid(format!("TIME ZONE {name}: {e}")))?
+        .ok_or_else(|| invalid("TIME ZONE needs a zone name"))
 }
 
 /// `'HH:MM'` (QuestDB's WITH OFFSET, optionally signed) as a polars duration.

@@ -230,6 +230,10 @@ def test_sample_by_from_to_offsets_and_a_fill_per_aggregate(rest):
     # WITH OFFSET '00:01': two-minute buckets start at odd minutes.
     assert rows("SELECT ts, sum(px), count() FROM gaps SAMPLE BY 2m ALIGN TO CALENDAR WITH OFFSET '00:01'") == [
         ["2025-12-31T23:59:00.000000Z", 1.0, 1], ["2026-01-01T00:01:00.000000Z", 9.0, 2], ["2026-01-01T00:03:00.000000Z", 13.0, 2]]
+    # With a TIME ZONE the bounds are local time: Berlin midnight is 23:00 UTC in winter.
+    assert rows("SELECT ts, count() FROM gaps SAMPLE BY 1h FROM '2026-01-01T00:00:00' TO '2026-01-01T03:00:00' FILL(0) "
+                "ALIGN TO CALENDAR TIME ZONE 'Europe/Berlin'") == [
+        ["2025-12-31T23:00:00.000000Z", 0], ["2026-01-01T00:00:00.000000Z", 5], ["2026-01-01T01:00:00.000000Z", 0]]
     # One fill per aggregate, in SELECT order; a count filled with 0 stays a count.
     per = rest.exec("SELECT ts, sum(px) s, count() n FROM gaps WHERE sym = 'A' SAMPLE BY m FILL(NULL, 0)")
     assert [c["type"] for c in per["columns"]] == ["TIMESTAMP", "DOUBLE", "LONG"]
