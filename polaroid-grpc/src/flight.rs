@@ -86,6 +86,15 @@ impl PolaroidFlight {
                     other.len()
                 ))),
             },
+            DescriptorType::Cmd if crate::flight_sql::is_command(&descriptor.cmd) => {
+                let command = crate::flight_sql::command(&descriptor.cmd).map_err(status)?;
+                if let (true, arrow_flight::sql::Command::CommandStatementQuery(query)) = (distributed, &command) {
+                    return Ok(self.core.sql_distributed(ns, &query.query, &[]).await.map_err(status)?.id);
+                }
+                let ns = ns.clone();
+                let info = self.core.run(move |core, _| crate::flight_sql::answer(core, &ns, command)).await;
+                Ok(info.map_err(status)?.id)
+            },
             DescriptorType::Cmd if polaroid_core::shipping::is_plan(&descriptor.cmd) => {
                 let (ns, plan) = (ns.clone(), descriptor.cmd);
                 let info = self.core.run(move |core, _| core.ship_plan(&ns, &plan, &Default::default(), "", "")).await;
@@ -160,8 +169,15 @@ impl PolaroidFlight {
         &self,
         request: Request<Ticket>,
         message: fn(EncodedMessage) -> M,
+        whole: fn(FlightData) -> M,
     ) -> Result<BoxStream<M>, Status> {
         let ns = namespace(&request)?;
+        if crate::flight_sql::is_command(&request.get_ref().ticket) {
+            // A Flight SQL catalog answer (GetTables, ...): small, built here.
+            let ticket = request.into_inner().ticket;
+            let data = self.core.run(move |core, _| crate::flight_sql::catalog_data(core, &ns, &ticket)).await.map_err(status)?;
+            return Ok(Box::pin(futures::stream::iter(data.into_iter().map(|d| Ok(whole(d))).collect::<Vec<_>>())));
+        }
         let ticket = utf8(&request.get_ref().ticket, "the ticket (a handle id)")?;
         let id = parse_id(ticket.trim())?;
         let entry = self.core.handle(&ns, id).or_status()?;
@@ -170,6 +186,17 @@ impl PolaroidFlight {
         let sink = IpcSink::new(entry.schema(), self.max_message_size, None, head, to_messages, vec![]);
         let slot = self.core.slot().await.or_status()?;
         Ok(status_stream(self.core.stream(id, entry, Window::default(), sink, slot)))
+    }
+
+    /// The FlightInfo of a Flight SQL catalog command (GetTables, ...), if
+    /// the descriptor holds one.
+    async fn catalog_info(&self, ns: &Namespace, descriptor: &FlightDescriptor) -> Result<Option<FlightInfo>, Status> {
+        let is_cmd = DescriptorType::try_from(descriptor.r#type) == Ok(DescriptorType::Cmd);
+        if !is_cmd || !crate::flight_sql::is_command(&descriptor.cmd) {
+            return Ok(None);
+        }
+        let (ns, cmd) = (ns.clone(), descriptor.cmd.clone());
+        self.core.run(move |core, _| crate::flight_sql::catalog_info(core, &ns, &cmd)).await.map_err(status)
     }
 
     fn describe(&self, ns: &Namespace, id: HandleId) -> Result<FlightInfo, Status> {
@@ -195,7 +222,7 @@ fn utf8(bytes: &[u8], what: &str) -> Result<String, Status> {
 
 /// The schema as an encapsulated IPC message, as FlightInfo and
 /// SchemaResult carry it.
-fn ipc_schema(schema: &Schema) -> Bytes {
+pub(crate) fn ipc_schema(schema: &Schema) -> Bytes {
     let mut out = Vec::new();
     frame_header(&IpcEncoder::schema_message(schema), &mut out);
     out.into()
@@ -264,7 +291,7 @@ pub(crate) fn routes(
         .max_encoding_message_size(flight.max_message_size);
     PartsRoute::new(generated, "/arrow.flight.protocol.FlightService/DoGet", max_decoding_message_size, move |request| {
         let flight = flight.clone();
-        Box::pin(async move { flight.serve_ticket(request, flight_data_parts).await })
+        Box::pin(async move { flight.serve_ticket(request, flight_data_parts, |data| vec![Bytes::from(prost::Message::encode_to_vec(&data))]).await })
     })
 }
 
@@ -304,6 +331,9 @@ impl FlightService for PolaroidFlight {
 
     async fn get_flight_info(&self, request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
         let (ns, distributed) = (namespace(&request)?, distributed(&request)?);
+        if let Some(info) = self.catalog_info(&ns, request.get_ref()).await? {
+            return Ok(Response::new(info));
+        }
         let id = self.resolve(&ns, request.into_inner(), distributed).await?;
         self.describe(&ns, id).map(Response::new)
     }
@@ -316,6 +346,9 @@ impl FlightService for PolaroidFlight {
 
     async fn get_schema(&self, request: Request<FlightDescriptor>) -> Result<Response<SchemaResult>, Status> {
         let (ns, distributed) = (namespace(&request)?, distributed(&request)?);
+        if let Some(info) = self.catalog_info(&ns, request.get_ref()).await? {
+            return Ok(Response::new(SchemaResult { schema: info.schema }));
+        }
         let id = self.resolve(&ns, request.into_inner(), distributed).await?;
         let entry = self.core.handle(&ns, id).or_status()?;
         Ok(Response::new(SchemaResult { schema: ipc_schema(entry.schema()) }))
@@ -326,7 +359,7 @@ impl FlightService for PolaroidFlight {
     /// The server answers DoGet with [`routes`]' parts; this is the same
     /// stream as FlightData messages, for a plain `FlightServiceServer`.
     async fn do_get(&self, request: Request<Ticket>) -> Result<Response<Self::DoGetStream>, Status> {
-        self.serve_ticket(request, flight_data).await.map(Response::new)
+        self.serve_ticket(request, flight_data, |data| data).await.map(Response::new)
     }
 
     type DoPutStream = BoxStream<PutResult>;
@@ -360,10 +393,22 @@ impl FlightService for PolaroidFlight {
             let result = arrow_flight::Result { body: Bytes::from(info.map_err(status)?.id.to_string()) };
             return Ok(Response::new(Box::pin(futures::stream::iter([Ok(result)]))));
         }
-        let body = utf8(&action.body, &format!("the body of action {:?}", action.r#type))?;
-        let result_body = self.act(ns, &action.r#type, body, distributed).await?;
-        let results: Vec<_> =
-            result_body.into_iter().map(|b| Ok(arrow_flight::Result { body: Bytes::from(b) })).collect();
+        let result_body = match action.r#type.as_str() {
+            crate::flight_sql::CREATE_PREPARED => {
+                let body = action.body;
+                Some(self.core.run(move |core, _| crate::flight_sql::prepare(core, &ns, &body)).await.map_err(status)?)
+            },
+            crate::flight_sql::CLOSE_PREPARED => {
+                crate::flight_sql::close(&self.core, &ns, &action.body).map_err(status)?;
+                None
+            },
+            _ => {
+                let body = utf8(&action.body, &format!("the body of action {:?}", action.r#type))?;
+                let result_body = self.act(ns, &action.r#type, body, distributed).await?;
+                result_body.map(String::into_bytes)
+            },
+        };
+        let results: Vec<_> = result_body.into_iter().map(|b| Ok(arrow_flight::Result { body: Bytes::from(b) })).collect();
         Ok(Response::new(Box::pin(futures::stream::iter(results))))
     }
 

@@ -29,6 +29,7 @@ mod config;
 mod deadline;
 mod decode;
 mod flight;
+mod flight_sql;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
