@@ -635,6 +635,7 @@ impl Core {
         if query.trim().is_empty() {
             return Err(CoreError::InvalidArgument("the SQL query is empty".into()));
         }
+        refuse_changes(query)?;
         // Table functions (`read_parquet('t.parquet')`) resolve in the data
         // directory before polars opens anything.
         let (mut ctx, refusals) = self.sandbox.sql_context();
@@ -669,6 +670,16 @@ impl Core {
         query: &str,
         extra: Vec<(String, LazyFrame)>,
     ) -> Result<(LazyFrame, Vec<TableDef>), CoreError> {
+        if first_word(query) == "SHOW" && query.split_whitespace().map(str::to_ascii_uppercase).collect::<Vec<_>>() == ["SHOW", "TABLES"] {
+            // The caller's tables and upload names (polars-sql would list
+            // only the tables this query had registered: none).
+            let mut names = self.tables.names(ns)?;
+            names.extend(self.store.list(ns).into_iter().filter_map(|info| info.name.map(|n| n.to_string())));
+            names.sort();
+            names.dedup();
+            let frame = DataFrame::new(names.len(), vec![Column::new("name".into(), names)])?;
+            return Ok((frame.lazy(), Vec::new()));
+        }
         let (handles, unresolved) = self.resolve_tables(ns, query)?;
         let mut sources = extra;
         let mut defs = Vec::new();
@@ -983,6 +994,26 @@ impl Core {
             Payload::Plan(lf) => Arc::new(collect_plan(lf.clone(), engine, self.build_limit(), cancel)?),
         })
     }
+}
+
+/// The first word of a SQL statement, upper-cased.
+fn first_word(query: &str) -> String {
+    query.trim_start().split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or_default().to_ascii_uppercase()
+}
+
+/// Statements that change tables. polars-sql runs them on the query's own
+/// context, which goes with the query, and answers as if they were done:
+/// refused by name instead.
+fn refuse_changes(query: &str) -> Result<(), CoreError> {
+    let first = first_word(query);
+    if matches!(first.as_str(), "CREATE" | "DROP" | "TRUNCATE" | "INSERT" | "UPDATE" | "DELETE" | "ALTER") {
+        return Err(CoreError::InvalidArgument(format!(
+            "{first} is not run by this SQL, which reads: the change would last only as long as this query. Store \
+             tables through the HTTP door (QuestDB's /exec: CREATE TABLE, INSERT, TRUNCATE, DROP) or ILP; every \
+             query's result is kept as a handle already"
+        )));
+    }
+    Ok(())
 }
 
 /// Name the tables that resolved to nothing when polars says a relation

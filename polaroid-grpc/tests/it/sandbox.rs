@@ -1,6 +1,6 @@
 //! No door reads outside the data directory: SQL table functions over the
 //! native `Sql` RPC and over Flight (action and command descriptor), in every
-//! position a table can take (FROM, subquery, join, CTE, CREATE TABLE AS).
+//! position a table can take (FROM, subquery, join, CTE).
 //! A refusal is PERMISSION_DENIED, says nothing of the file, and leaves no
 //! handle; relative paths resolve in the data directory.
 
@@ -69,7 +69,6 @@ impl Fixture {
                 "is an absolute path",
             ),
             (format!("WITH s AS (SELECT * FROM read_csv('{csv}')) SELECT * FROM s"), "is an absolute path"),
-            (format!("CREATE TABLE stolen AS SELECT * FROM read_csv('{csv}')"), "is an absolute path"),
         ]
     }
 }
@@ -101,6 +100,31 @@ async fn sql_table_functions_cannot_leave_the_data_directory() {
         assert!(!err.message().contains(SECRET_COLUMN), "{query} leaked the file: {}", err.message());
     }
     assert_eq!(handle_count(&mut client).await, before, "a refused query left a handle");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_statements_that_would_change_tables_are_refused_by_name() {
+    // polars-sql runs them on the query's own context and answers as if
+    // they were done: CREATE TABLE answered "CREATE TABLE x" and kept nothing.
+    let fixture = Fixture::new();
+    let server = TestServer::start(ServerConfig { data_dir: fixture.data.path().to_path_buf(), ..Default::default() }).await;
+    let mut client = server.client().await;
+    let before = handle_count(&mut client).await;
+    let csv = fixture.outside.path().join("secret.csv").display().to_string();
+    for query in [
+        format!("CREATE TABLE stolen AS SELECT * FROM read_csv('{csv}')"),
+        "create table t AS SELECT * FROM read_parquet('trades.parquet')".into(),
+        "DROP TABLE t".into(),
+        "  TRUNCATE TABLE t".into(),
+        "INSERT INTO t VALUES (1)".into(),
+    ] {
+        let err = client.sql(sql(&query)).await.expect_err(&query);
+        assert_eq!(err.code(), Code::InvalidArgument, "{query}: {}", err.message());
+        assert!(err.message().contains("is not run by this SQL, which reads"), "{query}: {}", err.message());
+        assert!(!err.message().contains(SECRET_COLUMN), "{query} leaked the file: {}", err.message());
+    }
+    assert_eq!(handle_count(&mut client).await, before, "a refused statement left a handle");
     server.stop().await;
 }
 

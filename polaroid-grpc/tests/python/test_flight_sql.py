@@ -72,6 +72,17 @@ class FlightSqlTest(unittest.TestCase):
         self.assertIn('unable to find column "nope"', str(raised.exception))
         self.assertIn("INVALID_ARGUMENT", str(raised.exception))
 
+    def test_show_tables_lists_the_callers_tables_and_changes_are_refused(self):
+        with self.conn.cursor() as cur:
+            cur.execute("SHOW TABLES")
+            self.assertIn(("ticks",), cur.fetchall())
+            # polars-sql would create it in the query's own context and forget it.
+            with self.assertRaises(adbc_driver_manager.ProgrammingError) as raised:
+                cur.execute("CREATE TABLE copy AS SELECT * FROM ticks")
+            self.assertIn("is not run by this SQL, which reads", str(raised.exception))
+            cur.execute("SELECT count(*) AS n FROM ticks")
+            self.assertEqual(cur.fetchall(), [(3,)])
+
     def test_the_catalog_lists_the_callers_tables(self):
         objects = self.conn.adbc_get_objects().read_all().to_pylist()
         tables = [t for c in objects for s in c["catalog_db_schemas"] for t in s["db_schema_tables"]]
