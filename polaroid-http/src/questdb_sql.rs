@@ -33,8 +33,8 @@ use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime};
 use polaroid_core::CoreError;
 use regex::Regex;
 use sqlparser::ast::{
-    Expr, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, Ident, ObjectName, Select, SelectItem,
-    Statement, TableFactor, Value, VisitMut, VisitorMut,
+    Expr, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, Ident, ObjectName, OrderBy, OrderByKind, Query,
+    Select, SelectItem, SetExpr, Statement, TableFactor, Value, VisitMut, VisitorMut,
 };
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
@@ -105,7 +105,8 @@ pub fn rewrite(sql: &str, now: NaiveDateTime) -> Result<Rewritten, CoreError> {
 /// Name and group a SELECT list as QuestDB does: the items' names (given
 /// or QuestDB's), then the GROUP BY a SELECT with aggregates and no GROUP
 /// BY implies. Also for the SELECT lists the dialect builds itself.
-pub fn name_items(select: &mut Select) {
+pub fn name_items(select: &mut Select) -> Vec<(Expr, String)> {
+    let mut given = Vec::new();
     let mut taken: HashSet<String> = select
         .projection
         .iter()
@@ -128,8 +129,10 @@ pub fn name_items(select: &mut Select) {
         if matches!(expr, Expr::Identifier(id) if id.value == name) {
             continue;
         }
+        given.push((expr.clone(), name.clone()));
         *item = SelectItem::ExprWithAlias { expr: expr.clone(), alias: Ident::with_quote('"', name) };
     }
+    given
 }
 
 /// The GROUP BY QuestDB implies: the non-aggregate items of a SELECT that
@@ -255,8 +258,25 @@ impl QuestDb {
 impl VisitorMut for QuestDb {
     type Break = ();
 
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+        // Name the SELECT's items here, where its ORDER BY is seen too: an
+        // ORDER BY of an item's expression (`ORDER BY sum(qty)`) then reads
+        // the item by the name it was given.
+        let SetExpr::Select(select) = query.body.as_mut() else { return ControlFlow::Continue(()) };
+        let given = name_items(select);
+        if let Some(OrderBy { kind: OrderByKind::Expressions(keys), .. }) = query.order_by.as_mut() {
+            for key in keys {
+                if let Some((_, name)) = given.iter().find(|(expr, _)| *expr == key.expr) {
+                    key.expr = Expr::Identifier(Ident::with_quote('"', name.as_str()));
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
     fn pre_visit_select(&mut self, select: &mut Select) -> ControlFlow<()> {
-        // Before the functions inside are renamed: names are QuestDB's.
+        // Before the functions inside are renamed: names are QuestDB's
+        // (for a query's own SELECT, already given with its ORDER BY).
         name_items(select);
         imply_group_by(select);
         ControlFlow::Continue(())
@@ -704,6 +724,11 @@ mod tests {
         assert_eq!(
             sql("SELECT ts, first(px), last(px), first(qty) FROM t GROUP BY ts"),
             r#"SELECT ts, first(px) AS "first", last(px) AS "last", first(qty) AS "first1" FROM t GROUP BY ts"#
+        );
+        // ORDER BY an item's expression reads the item by its name.
+        assert_eq!(
+            sql("SELECT sym, sum(qty) FROM t ORDER BY sum(qty) DESC, sym"),
+            r#"SELECT sym, sum(qty) AS "sum" FROM t GROUP BY sym ORDER BY "sum" DESC, sym"#
         );
         // No aggregate, or only aggregates, or a window: nothing implied.
         assert_eq!(sql("SELECT sym, px FROM t"), "SELECT sym, px FROM t");

@@ -151,6 +151,10 @@ def test_group_by_is_optional_and_columns_are_named_as_questdb_names_them(rest, 
         .agg(pl.col("qty").drop_nulls().n_unique().alias("count_distinct"), pl.col("px").max().alias("max")).sort("u")
     )
     assert_frame_equal(got, want, check_dtypes=False)
+    # ORDER BY an aggregate's expression orders by the item it names.
+    got = frame(rest.exec(f"SELECT sym, sum(qty) FROM {TRADES} ORDER BY sum(qty) DESC"))
+    want = df.group_by("sym").agg(pl.col("qty").sum().alias("sum")).sort("sum", descending=True)
+    assert_frame_equal(got, want, check_dtypes=False)
     # QuestDB's estimates, answered exactly.
     got = frame(rest.exec(f"SELECT sym, approx_median(px), approx_percentile(px, 0.9), geomean(px) FROM {TRADES} ORDER BY sym"))
     want = (
