@@ -221,16 +221,14 @@ fn has_aggregate(expr: &Expr) -> bool {
 
 /// Whether `expr` reads a column (a constant needs no grouping).
 fn reads_columns(expr: &Expr) -> bool {
-    let mut found = false;
-    let mut probe = expr.clone();
-    let _ = sqlparser::ast::visit_expressions_mut(&mut probe, |e| {
+    sqlparser::ast::visit_expressions(expr, |e| {
         if matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_)) {
-            found = true;
-            return ControlFlow::Break(());
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
         }
-        ControlFlow::Continue(())
-    });
-    found
+    })
+    .is_break()
 }
 
 struct QuestDb {
