@@ -10,9 +10,12 @@
 //! (no catalogs or schemas: names are bare, as in the SQL).
 
 use arrow_array::RecordBatch;
+use std::sync::OnceLock;
+
+use arrow_flight::sql::metadata::{SqlInfoData, SqlInfoDataBuilder};
 use arrow_flight::sql::{
     ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest, ActionCreatePreparedStatementResult, Any,
-    Command, CommandGetTables, ProstMessageExt,
+    Command, CommandGetTables, ProstMessageExt, SqlInfo, SqlSupportedTransaction,
 };
 use arrow_flight::{FlightData, FlightDescriptor, FlightEndpoint, FlightInfo, IpcMessage, SchemaAsIpc, Ticket};
 use arrow_ipc::writer::IpcWriteOptions;
@@ -62,7 +65,7 @@ pub(crate) fn answer(core: &Core, ns: &Namespace, command: Command) -> Result<Ha
 fn unsupported(command: &Command) -> CoreError {
     CoreError::Unimplemented(format!(
         "Flight SQL's {} is not supported here; this server answers queries (CommandStatementQuery, prepared \
-         statements without parameters) and GetTables, GetTableTypes, GetCatalogs and GetDbSchemas",
+         statements without parameters), GetSqlInfo, GetTables, GetTableTypes, GetCatalogs and GetDbSchemas",
         name(command)
     ))
 }
@@ -86,9 +89,29 @@ fn catalog(core: &Core, ns: &Namespace, command: Command) -> Result<Option<Recor
             types.build()
         },
         Command::CommandGetTables(request) => tables(core, ns, request)?.build(),
+        Command::CommandGetSqlInfo(request) => request.into_builder(server_info()?).build(),
         _ => return Ok(None),
     };
     batch.map(Some).map_err(arrow)
+}
+
+/// What GetSqlInfo tells of this server: its name and version, that its
+/// SQL reads (tables change through the HTTP door), and that it has no
+/// transactions nor cancellation by action.
+fn server_info() -> Result<&'static SqlInfoData, CoreError> {
+    static INFO: OnceLock<Result<SqlInfoData, String>> = OnceLock::new();
+    let info = INFO.get_or_init(|| {
+        let mut info = SqlInfoDataBuilder::new();
+        info.append(SqlInfo::FlightSqlServerName, "polaroid");
+        info.append(SqlInfo::FlightSqlServerVersion, env!("CARGO_PKG_VERSION"));
+        info.append(SqlInfo::FlightSqlServerReadOnly, true);
+        info.append(SqlInfo::FlightSqlServerSql, true);
+        info.append(SqlInfo::FlightSqlServerSubstrait, false);
+        info.append(SqlInfo::FlightSqlServerTransaction, SqlSupportedTransaction::None as i32);
+        info.append(SqlInfo::FlightSqlServerCancel, false);
+        info.build().map_err(|e| e.to_string())
+    });
+    info.as_ref().map_err(|e| CoreError::Internal(format!("the Flight SQL server info: {e}")))
 }
 
 /// The FlightInfo of a catalog command: its ticket is the command itself,

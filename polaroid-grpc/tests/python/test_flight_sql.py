@@ -94,6 +94,10 @@ class FlightSqlTest(unittest.TestCase):
         self.assertEqual(schema.names, ["ts", "sym", "px"])
         self.assertEqual(str(schema.field("px").type), "double")
         self.assertEqual(self.conn.adbc_get_table_types(), ["TABLE"])
+        # GetSqlInfo: who answers.
+        info = self.conn.adbc_get_info()
+        self.assertEqual(info["vendor_name"], "polaroid")
+        self.assertRegex(info["vendor_version"], r"^\d+\.\d+\.\d+")
 
 
 if __name__ == "__main__":
