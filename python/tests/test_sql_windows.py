@@ -1,0 +1,84 @@
+"""SQL window frames over the server's SQL (patch 0021), against DuckDB's answers."""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+
+import duckdb
+import polars as pl
+import pytest
+
+import polaroid as pr
+
+BOUNDS = ["UNBOUNDED PRECEDING", "3 PRECEDING", "1 PRECEDING", "CURRENT ROW", "1 FOLLOWING", "2 FOLLOWING",
+          "UNBOUNDED FOLLOWING"]
+# Every frame SQL allows from these bounds, the short forms, and frames that exclude the current row.
+FRAMES = ([""] + [f"ROWS BETWEEN {a} AND {b}" for i, a in enumerate(BOUNDS) for b in BOUNDS[i:]
+                  if a != "UNBOUNDED FOLLOWING" and b != "UNBOUNDED PRECEDING"]
+          + ["ROWS 2 PRECEDING", "ROWS BETWEEN 3 PRECEDING AND 1 PRECEDING", "ROWS BETWEEN 1 FOLLOWING AND 4 FOLLOWING",
+             "RANGE BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING"])
+FUNCTIONS = ["SUM(px)", "SUM(q)", "AVG(px)", "AVG(q)", "MIN(px)", "MAX(q)", "COUNT(px)", "COUNT(*)", "STDDEV(px)",
+             "VARIANCE(q)", "FIRST_VALUE(px)", "LAST_VALUE(q)"]
+
+
+@pytest.fixture(scope="module")
+def ticks() -> pl.DataFrame:
+    rng = random.Random(7)
+    n = 240
+    return pl.DataFrame({
+        "sym": [rng.choice("abcde") for _ in range(n)],
+        # Distinct times: a ROWS frame over tied rows has no one answer.
+        "ts": rng.sample(range(10 * n), n),
+        "px": [None if rng.random() < 0.15 else round(rng.uniform(-50, 50), 3) for _ in range(n)],
+        "q": [None if rng.random() < 0.1 else rng.randint(-5, 20) for _ in range(n)],
+    })
+
+
+def same(a: object, b: object) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("window", ["PARTITION BY sym ORDER BY ts", "ORDER BY ts DESC"])
+@pytest.mark.parametrize("frame", FRAMES)
+def test_aggregates_over_every_rows_frame_match_duckdb(client: pr.Client, ticks: pl.DataFrame, window: str,
+                                                       frame: str) -> None:
+    items = ", ".join(f"{f} OVER ({window} {frame}) AS m{i}" for i, f in enumerate(FUNCTIONS))
+    query = f"SELECT ts, {items} FROM ticks ORDER BY ts"
+    got = client.sql(query, ticks=client.from_polars(ticks)).collect()
+    want = duckdb.sql(query).pl()
+    assert got["ts"].to_list() == want["ts"].to_list()
+    for i, f in enumerate(FUNCTIONS):
+        mismatched = [(ts, g, w) for ts, g, w in zip(want["ts"], got[f"m{i}"], want[f"m{i}"]) if not same(g, w)]
+        assert not mismatched, f"{f} OVER ({window} {frame}): (ts, server, duckdb) {mismatched[:5]}"
+
+
+def test_a_moving_average_by_hand(client: pr.Client) -> None:
+    df = pl.DataFrame({"sym": ["a", "a", "b", "a", "b", "a"], "ts": [1, 2, 3, 4, 5, 6],
+                       "px": [1.0, 2.0, 10.0, 3.0, 20.0, None]})
+    got = client.sql(
+        "SELECT ts, AVG(px) OVER (PARTITION BY sym ORDER BY ts ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS ma,"
+        " AVG(px) OVER (PARTITION BY sym ORDER BY ts) AS running,"
+        " LAG(px, 1, 0.0) OVER (PARTITION BY sym ORDER BY ts) AS prev FROM df ORDER BY ts",
+        df=client.from_polars(df)).collect()
+    # a: 1, 2, 3, null; b: 10, 20 (a null is skipped, as SQL's AVG skips it)
+    assert got["ma"].to_list() == [1.0, 1.5, 10.0, 2.5, 15.0, 3.0]
+    assert got["running"].to_list() == [1.0, 1.5, 10.0, 2.0, 15.0, 2.0]
+    # The default fills only the row before each partition's first; a null value stays null.
+    assert got["prev"].to_list() == [0.0, 1.0, 0.0, 2.0, 10.0, 3.0]
+
+
+@pytest.mark.parametrize(("item", "says"), [
+    ("MEDIAN(px) OVER (PARTITION BY sym ORDER BY ts)", "is not supported"),
+    ("COUNT(DISTINCT sym) OVER (ORDER BY ts)", "COUNT(DISTINCT ...) over an ordered window"),
+    ("SUM(px) OVER (ORDER BY ts RANGE BETWEEN 1 PRECEDING AND CURRENT ROW)", "RANGE window frames"),
+    ("SUM(px) OVER (ORDER BY ts ROWS BETWEEN 2 FOLLOWING AND 1 FOLLOWING)", "starts after it ends"),
+    ("SUM(px) OVER (ORDER BY ts ROWS BETWEEN -1 PRECEDING AND CURRENT ROW)", "non-negative integer"),
+])
+def test_frames_it_cannot_answer_are_refused_by_name(client: pr.Client, ticks: pl.DataFrame, item: str,
+                                                      says: str) -> None:
+    with pytest.raises(pr.InvalidArgumentError, match=re.escape(says)):
+        client.sql(f"SELECT ts, {item} AS m FROM ticks", ticks=client.from_polars(ticks)).collect()
