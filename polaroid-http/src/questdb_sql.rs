@@ -87,7 +87,7 @@ fn regex(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
 /// start, what `now()` answers. Text sqlparser cannot read, or a statement
 /// that is not a query, is left as it is, for polars-sql to judge.
 pub fn rewrite(sql: &str, now: NaiveDateTime) -> Result<Rewritten, CoreError> {
-    let text = expand_interval_literals(sql)?;
+    let text = standard_window_frames(&expand_interval_literals(sql)?);
     let Ok(mut statements) = Parser::parse_sql(&GenericDialect {}, &text) else {
         return Ok(Rewritten { sql: text, sources: Vec::new() });
     };
@@ -625,6 +625,47 @@ fn expand_interval_literals(sql: &str) -> Result<String, CoreError> {
     Ok(out)
 }
 
+/// QuestDB's window frames in standard SQL: a RANGE offset written
+/// `'1' MINUTE PRECEDING` (no INTERVAL) becomes `INTERVAL '1' MINUTE
+/// PRECEDING`, and `CUMULATIVE` is `ROWS BETWEEN UNBOUNDED PRECEDING AND
+/// CURRENT ROW`, as QuestDB defines it.
+fn standard_window_frames(sql: &str) -> String {
+    static OFFSET: OnceLock<Regex> = OnceLock::new();
+    static CUMULATIVE: OnceLock<Regex> = OnceLock::new();
+    let offset = regex(
+        &OFFSET,
+        r"(?i)(\bINTERVAL\s+)?('?)(\d+)('?)\s+(MICROSECOND|MILLISECOND|SECOND|MINUTE|HOUR|DAY|WEEK)S?\s+(PRECEDING|FOLLOWING)\b",
+    );
+    let cumulative = regex(&CUMULATIVE, r"(?i)\bCUMULATIVE\s*\)");
+    let mut out = String::with_capacity(sql.len());
+    let mut last = 0;
+    for caps in offset.captures_iter(sql) {
+        let whole = caps.get(0).expect("the match");
+        // Standard already, text, or a quote that is not the number's own.
+        if caps.get(1).is_some() || caps[2] != caps[4] || inside_quotes(&sql[..whole.start()]) {
+            continue;
+        }
+        out.push_str(&sql[last..whole.start()]);
+        // The unit singular: SQL's interval fields are.
+        out.push_str(&format!("INTERVAL '{}' {} {}", &caps[3], caps[5].to_ascii_uppercase(), &caps[6]));
+        last = whole.end();
+    }
+    out.push_str(&sql[last..]);
+    let sql = out;
+    let mut out = String::with_capacity(sql.len());
+    let mut last = 0;
+    for found in cumulative.find_iter(&sql) {
+        if inside_quotes(&sql[..found.start()]) {
+            continue;
+        }
+        out.push_str(&sql[last..found.start()]);
+        out.push_str("ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)");
+        last = found.end();
+    }
+    out.push_str(&sql[last..]);
+    out
+}
+
 fn inside_quotes(before: &str) -> bool {
     before.chars().filter(|&c| c == '\'').count() % 2 == 1
 }
@@ -760,6 +801,26 @@ mod tests {
         let r = rewrite("SELECT x FROM long_sequence(3) s", now()).unwrap();
         assert_eq!(r.sql, "SELECT x FROM __questdb_0 s");
         assert_eq!(r.sources, vec![("__questdb_0".to_string(), Source::LongSequence(3))]);
+    }
+
+    #[test]
+    fn questdb_window_frames_are_written_in_standard_sql() {
+        assert_eq!(
+            standard_window_frames(
+                "SELECT avg(px) OVER (PARTITION BY sym ORDER BY ts RANGE BETWEEN '1' MINUTE PRECEDING AND CURRENT ROW), \
+                 sum(q) OVER (ORDER BY ts CUMULATIVE), count() OVER (ORDER BY ts RANGE 30 seconds PRECEDING) FROM t"
+            ),
+            "SELECT avg(px) OVER (PARTITION BY sym ORDER BY ts RANGE BETWEEN INTERVAL '1' MINUTE PRECEDING AND CURRENT ROW), \
+                 sum(q) OVER (ORDER BY ts ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW), count() OVER (ORDER BY ts RANGE INTERVAL '30' SECOND PRECEDING) FROM t"
+        );
+        // Standard SQL, ROWS offsets and text are left as they are.
+        for sql in [
+            "SELECT sum(q) OVER (ORDER BY ts RANGE BETWEEN INTERVAL '1' MINUTE PRECEDING AND CURRENT ROW) FROM t",
+            "SELECT sum(q) OVER (ORDER BY ts ROWS BETWEEN 3 PRECEDING AND 1 FOLLOWING) FROM t",
+            "SELECT '1 MINUTE PRECEDING', 'CUMULATIVE)' FROM t",
+        ] {
+            assert_eq!(standard_window_frames(sql), sql);
+        }
     }
 
     #[test]

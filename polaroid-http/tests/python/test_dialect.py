@@ -271,3 +271,26 @@ def test_fill_over_calendar_months(rest):
                                 ["2024-03-01T00:00:00.000000Z", 0, 0.0], ["2024-04-01T00:00:00.000000Z", 1, 8.0]]
     prev = rest.exec("SELECT ts, last(px) FROM monthly SAMPLE BY 1M FROM '2023-12-01' TO '2024-06-01' FILL(PREV)")
     assert [r[1] for r in prev["dataset"]] == [None, 2.0, 4.0, 4.0, 8.0, 8.0]
+
+
+def test_window_frames_in_questdb_syntax(rest, data_dir):
+    """Moving aggregates as QuestDB writes them: a ROWS frame, a RANGE of time
+    without INTERVAL ('1' MINUTE PRECEDING) and CUMULATIVE, against polars'
+    rolling functions over each symbol's rows in time order."""
+    reply = rest.exec(
+        "SELECT ts, sym, px, "
+        "avg(px) OVER (PARTITION BY sym ORDER BY ts ROWS BETWEEN 3 PRECEDING AND CURRENT ROW) AS ma4, "
+        "max(px) OVER (PARTITION BY sym ORDER BY ts RANGE BETWEEN '1' MINUTE PRECEDING AND CURRENT ROW) AS high1m, "
+        "sum(qty) OVER (PARTITION BY sym ORDER BY ts CUMULATIVE) AS traded "
+        f"FROM {TRADES} ORDER BY sym, ts")
+    got = frame(reply)
+    df = pl.read_parquet(data_dir / "trades.parquet")
+    assert df.select(pl.struct("sym", "ts").is_unique().all()).item(), "ties would leave ROWS frames without one answer"
+    want = df.sort("sym", "ts").select(
+        "ts", "sym", "px",
+        pl.col("px").rolling_mean(4, min_samples=1).over("sym").alias("ma4"),
+        pl.col("px").rolling_max_by("ts", "1m", closed="both").over("sym").alias("high1m"),
+        # SQL's running sum carries over a null qty; polars' cum_sum leaves it null.
+        pl.col("qty").cum_sum().forward_fill().over("sym").alias("traded"),
+    )
+    assert_frame_equal(got, want, check_dtypes=False)
