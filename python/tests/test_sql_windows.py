@@ -86,6 +86,33 @@ def test_aggregates_over_a_range_of_time_match_duckdb(client: pr.Client, window:
         assert not mismatched, f"{f} OVER ({window}): (ts, server, duckdb) {mismatched[:5]}"
 
 
+@pytest.mark.parametrize("order", ["ORDER BY k", "PARTITION BY sym ORDER BY k DESC NULLS FIRST",
+                                   "ORDER BY k NULLS FIRST, k2 NULLS FIRST",
+                                   "PARTITION BY sym ORDER BY k DESC NULLS LAST, k2 DESC NULLS LAST"])
+@pytest.mark.parametrize("frame", ["RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW", "RANGE UNBOUNDED PRECEDING",
+                                   "RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING"])
+def test_running_aggregates_over_peers_match_duckdb(client: pr.Client, order: str, frame: str) -> None:
+    """A RANGE frame from the partition's start takes in every row that ties with the current one
+    (its peers); null keys are peers of each other, placed where the ORDER BY says."""
+    rng = random.Random(5)
+    df = pl.DataFrame({
+        "sym": [rng.choice("abc") for _ in range(200)],
+        "k": [rng.choice([None, *range(8)]) for _ in range(200)],
+        "k2": [rng.randint(0, 2) for _ in range(200)],
+        "px": [None if rng.random() < 0.15 else round(rng.uniform(-50, 50), 3) for _ in range(200)],
+    })
+    functions = ["SUM(px)", "AVG(px)", "MIN(px)", "COUNT(px)", "COUNT(*)", "STDDEV(px)"]
+    if "k2" in order:
+        functions += ["FIRST_VALUE(k2)", "LAST_VALUE(k2)"]  # the same for every order of peers
+    items = ", ".join(f"{f} OVER ({order} {frame}) AS m{i}" for i, f in enumerate(functions))
+    query = f"SELECT sym, k, k2, px, {items} FROM df ORDER BY sym, k, k2, px"
+    got = client.sql(query, df=client.from_polars(df)).collect()
+    want = duckdb.sql(query).pl()
+    for i, f in enumerate(functions):
+        mismatched = [(k, g, w) for k, g, w in zip(want["k"], got[f"m{i}"], want[f"m{i}"]) if not same(g, w)]
+        assert not mismatched, f"{f} OVER ({order} {frame}): (k, server, duckdb) {mismatched[:5]}"
+
+
 def test_a_moving_average_by_hand(client: pr.Client) -> None:
     df = pl.DataFrame({"sym": ["a", "a", "b", "a", "b", "a"], "ts": [1, 2, 3, 4, 5, 6],
                        "px": [1.0, 2.0, 10.0, 3.0, 20.0, None]})
