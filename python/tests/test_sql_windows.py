@@ -86,9 +86,12 @@ def test_aggregates_over_a_range_of_time_match_duckdb(client: pr.Client, window:
         assert not mismatched, f"{f} OVER ({window}): (ts, server, duckdb) {mismatched[:5]}"
 
 
+# DuckDB puts nulls last by default even for DESC, where polars' SQL (as PostgreSQL) puts
+# them first: a DESC here says where its nulls go.
 @pytest.mark.parametrize("order", ["ORDER BY k", "PARTITION BY sym ORDER BY k DESC NULLS FIRST",
-                                   "ORDER BY k NULLS FIRST, k2 NULLS FIRST",
-                                   "PARTITION BY sym ORDER BY k DESC NULLS LAST, k2 DESC NULLS LAST"])
+                                   "ORDER BY k, k2", "ORDER BY k NULLS FIRST, k2 NULLS FIRST",
+                                   "PARTITION BY sym ORDER BY k DESC NULLS LAST, k2 DESC NULLS LAST",
+                                   "ORDER BY k2 DESC NULLS FIRST, k DESC NULLS FIRST", "ORDER BY sym, k"])
 @pytest.mark.parametrize("frame", ["RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW", "RANGE UNBOUNDED PRECEDING",
                                    "RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING"])
 def test_running_aggregates_over_peers_match_duckdb(client: pr.Client, order: str, frame: str) -> None:
@@ -113,6 +116,23 @@ def test_running_aggregates_over_peers_match_duckdb(client: pr.Client, order: st
         assert not mismatched, f"{f} OVER ({order} {frame}): (k, server, duckdb) {mismatched[:5]}"
 
 
+@pytest.mark.parametrize("window", ["PARTITION BY sym ORDER BY ts", "ORDER BY ts DESC", "PARTITION BY sym ORDER BY k",
+                                    "ORDER BY k DESC"])
+def test_ntile_percent_rank_and_cume_dist_match_duckdb(client: pr.Client, window: str) -> None:
+    rng = random.Random(9)
+    df = pl.DataFrame({"sym": [rng.choice("abcdefg") for _ in range(97)], "ts": rng.sample(range(1000), 97),
+                       "k": [rng.randint(0, 5) for _ in range(97)]})
+    functions = ["PERCENT_RANK()", "CUME_DIST()", "RANK()"]
+    if "ts" in window:  # NTILE over tied rows has no one answer
+        functions += ["NTILE(1)", "NTILE(3)", "NTILE(4)", "NTILE(20)"]
+    items = ", ".join(f"{f} OVER ({window}) AS m{i}" for i, f in enumerate(functions))
+    query = f"SELECT ts, {items} FROM df ORDER BY ts"
+    got = client.sql(query, df=client.from_polars(df)).collect()
+    want = duckdb.sql(query).pl()
+    for i, f in enumerate(functions):
+        assert [same(g, w) for g, w in zip(got[f"m{i}"], want[f"m{i}"])] == [True] * 97, f"{f} OVER ({window})"
+
+
 def test_a_moving_average_by_hand(client: pr.Client) -> None:
     df = pl.DataFrame({"sym": ["a", "a", "b", "a", "b", "a"], "ts": [1, 2, 3, 4, 5, 6],
                        "px": [1.0, 2.0, 10.0, 3.0, 20.0, None]})
@@ -135,6 +155,8 @@ def test_a_moving_average_by_hand(client: pr.Client) -> None:
     ("SUM(px) OVER (ORDER BY ts DESC RANGE 5 PRECEDING)", "needs an ascending ORDER BY"),
     ("SUM(px) OVER (ORDER BY ts, sym RANGE 5 PRECEDING)", "exactly one ORDER BY column"),
     ("FIRST_VALUE(px) OVER (ORDER BY ts RANGE 5 PRECEDING)", "FIRST_VALUE and LAST_VALUE over a RANGE"),
+    ("NTILE(0) OVER (ORDER BY ts)", "NTILE expects a positive integer"),
+    ("CUME_DIST() OVER (PARTITION BY sym)", "CUME_DIST requires an OVER clause with ORDER BY"),
     ("SUM(px) OVER (ORDER BY ts ROWS BETWEEN 2 FOLLOWING AND 1 FOLLOWING)", "starts after it ends"),
     ("SUM(px) OVER (ORDER BY ts ROWS BETWEEN -1 PRECEDING AND CURRENT ROW)", "non-negative integer"),
 ])
