@@ -43,18 +43,25 @@ def same(a: object, b: object) -> bool:
     return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)  # type: ignore[arg-type]
 
 
+def assert_windows_match_duckdb(client: pr.Client, df: pl.DataFrame, functions: list[str], window: str,
+                                columns: str, order: str) -> None:
+    """Each of `functions` OVER (`window`), selected beside `columns` and ordered by `order` (which
+    must settle every row's place), as the server answers it and as DuckDB does, row by row."""
+    items = ", ".join(f"{f} OVER ({window}) AS m{i}" for i, f in enumerate(functions))
+    query = f"SELECT {columns}, {items} FROM df ORDER BY {order}"
+    got = client.sql(query, df=client.from_polars(df)).collect()
+    want = duckdb.sql(query).pl()
+    assert got.select(columns.split(", ")).equals(want.select(columns.split(", ")))
+    for i, f in enumerate(functions):
+        mismatched = [(row, g, w) for row, (g, w) in enumerate(zip(got[f"m{i}"], want[f"m{i}"])) if not same(g, w)]
+        assert not mismatched, f"{f} OVER ({window}): (row, server, duckdb) {mismatched[:5]}"
+
+
 @pytest.mark.parametrize("window", ["PARTITION BY sym ORDER BY ts", "ORDER BY ts DESC"])
 @pytest.mark.parametrize("frame", FRAMES)
 def test_aggregates_over_every_rows_frame_match_duckdb(client: pr.Client, ticks: pl.DataFrame, window: str,
                                                        frame: str) -> None:
-    items = ", ".join(f"{f} OVER ({window} {frame}) AS m{i}" for i, f in enumerate(FUNCTIONS))
-    query = f"SELECT ts, {items} FROM ticks ORDER BY ts"
-    got = client.sql(query, ticks=client.from_polars(ticks)).collect()
-    want = duckdb.sql(query).pl()
-    assert got["ts"].to_list() == want["ts"].to_list()
-    for i, f in enumerate(FUNCTIONS):
-        mismatched = [(ts, g, w) for ts, g, w in zip(want["ts"], got[f"m{i}"], want[f"m{i}"]) if not same(g, w)]
-        assert not mismatched, f"{f} OVER ({window} {frame}): (ts, server, duckdb) {mismatched[:5]}"
+    assert_windows_match_duckdb(client, ticks, FUNCTIONS, f"{window} {frame}", "ts", "ts")
 
 
 @pytest.mark.parametrize("window", [
@@ -76,14 +83,8 @@ def test_aggregates_over_a_range_of_time_match_duckdb(client: pr.Client, window:
     })
     functions = ["SUM(px)", "SUM(q)", "AVG(px)", "MIN(px)", "MAX(q)", "COUNT(px)", "COUNT(*)", "STDDEV(px)",
                  "VARIANCE(q)"]
-    items = ", ".join(f"{f} OVER ({window}) AS m{i}" for i, f in enumerate(functions))
     # Peers share their frame's value, so ordering by the row's values settles every row's place.
-    query = f"SELECT ts, sym, px, q, {items} FROM df ORDER BY ts, sym, px, q"
-    got = client.sql(query, df=client.from_polars(df)).collect()
-    want = duckdb.sql(query).pl()
-    for i, f in enumerate(functions):
-        mismatched = [(ts, g, w) for ts, g, w in zip(want["ts"], got[f"m{i}"], want[f"m{i}"]) if not same(g, w)]
-        assert not mismatched, f"{f} OVER ({window}): (ts, server, duckdb) {mismatched[:5]}"
+    assert_windows_match_duckdb(client, df, functions, window, "ts, sym, px, q", "ts, sym, px, q")
 
 
 # DuckDB puts nulls last by default even for DESC, where polars' SQL (as PostgreSQL) puts
@@ -107,13 +108,7 @@ def test_running_aggregates_over_peers_match_duckdb(client: pr.Client, order: st
     functions = ["SUM(px)", "AVG(px)", "MIN(px)", "COUNT(px)", "COUNT(*)", "STDDEV(px)"]
     if "k2" in order:
         functions += ["FIRST_VALUE(k2)", "LAST_VALUE(k2)"]  # the same for every order of peers
-    items = ", ".join(f"{f} OVER ({order} {frame}) AS m{i}" for i, f in enumerate(functions))
-    query = f"SELECT sym, k, k2, px, {items} FROM df ORDER BY sym, k, k2, px"
-    got = client.sql(query, df=client.from_polars(df)).collect()
-    want = duckdb.sql(query).pl()
-    for i, f in enumerate(functions):
-        mismatched = [(k, g, w) for k, g, w in zip(want["k"], got[f"m{i}"], want[f"m{i}"]) if not same(g, w)]
-        assert not mismatched, f"{f} OVER ({order} {frame}): (k, server, duckdb) {mismatched[:5]}"
+    assert_windows_match_duckdb(client, df, functions, f"{order} {frame}", "sym, k, k2, px", "sym, k, k2, px")
 
 
 @pytest.mark.parametrize("window", ["PARTITION BY sym ORDER BY ts", "ORDER BY ts DESC", "PARTITION BY sym ORDER BY k",
@@ -125,12 +120,7 @@ def test_ntile_percent_rank_and_cume_dist_match_duckdb(client: pr.Client, window
     functions = ["PERCENT_RANK()", "CUME_DIST()", "RANK()"]
     if "ts" in window:  # NTILE over tied rows has no one answer
         functions += ["NTILE(1)", "NTILE(3)", "NTILE(4)", "NTILE(20)"]
-    items = ", ".join(f"{f} OVER ({window}) AS m{i}" for i, f in enumerate(functions))
-    query = f"SELECT ts, {items} FROM df ORDER BY ts"
-    got = client.sql(query, df=client.from_polars(df)).collect()
-    want = duckdb.sql(query).pl()
-    for i, f in enumerate(functions):
-        assert [same(g, w) for g, w in zip(got[f"m{i}"], want[f"m{i}"])] == [True] * 97, f"{f} OVER ({window})"
+    assert_windows_match_duckdb(client, df, functions, window, "ts", "ts")
 
 
 def test_a_moving_average_by_hand(client: pr.Client) -> None:
