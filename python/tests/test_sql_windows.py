@@ -112,12 +112,13 @@ def test_running_aggregates_over_peers_match_duckdb(client: pr.Client, order: st
 
 
 @pytest.mark.parametrize("window", ["PARTITION BY sym ORDER BY ts", "ORDER BY ts DESC", "PARTITION BY sym ORDER BY k",
-                                    "ORDER BY k DESC"])
-def test_ntile_percent_rank_and_cume_dist_match_duckdb(client: pr.Client, window: str) -> None:
+                                    "ORDER BY k DESC NULLS LAST", "ORDER BY k NULLS FIRST, sym NULLS FIRST"])
+def test_ranks_ntile_percent_rank_and_cume_dist_match_duckdb(client: pr.Client, window: str) -> None:
+    """Null keys rank as peers of each other, where the ORDER BY places them."""
     rng = random.Random(9)
     df = pl.DataFrame({"sym": [rng.choice("abcdefg") for _ in range(97)], "ts": rng.sample(range(1000), 97),
-                       "k": [rng.randint(0, 5) for _ in range(97)]})
-    functions = ["PERCENT_RANK()", "CUME_DIST()", "RANK()"]
+                       "k": [rng.choice([None, *range(6)]) for _ in range(97)]})
+    functions = ["PERCENT_RANK()", "CUME_DIST()", "RANK()", "DENSE_RANK()"]
     if "ts" in window:  # NTILE over tied rows has no one answer
         functions += ["NTILE(1)", "NTILE(3)", "NTILE(4)", "NTILE(20)"]
     assert_windows_match_duckdb(client, df, functions, window, "ts", "ts")
