@@ -31,7 +31,7 @@ use std::sync::OnceLock;
 
 use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime};
 use polaroid_core::CoreError;
-use regex::Regex;
+use regex::{Captures, Regex};
 use sqlparser::ast::{
     Expr, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, Ident, ObjectName, OrderBy, OrderByKind, Query,
     Select, SelectItem, SetExpr, Statement, TableFactor, Value, VisitMut, VisitorMut,
@@ -603,26 +603,16 @@ pub fn chrono_format(questdb: &str) -> Result<String, CoreError> {
 fn expand_interval_literals(sql: &str) -> Result<String, CoreError> {
     static IN: OnceLock<Regex> = OnceLock::new();
     let pattern = regex(&IN, r#"(?i)([\w."]+)\s+(NOT\s+)?IN\s+'([^']*)'"#);
-    let mut out = String::with_capacity(sql.len());
-    let mut last = 0;
-    for caps in pattern.captures_iter(sql) {
-        let whole = caps.get(0).expect("the match");
-        if inside_quotes(&sql[..whole.start()]) {
-            continue;
-        }
-        let Some((lo, hi)) = interval(&caps[3])? else { continue };
-        out.push_str(&sql[last..whole.start()]);
+    replace_unquoted(sql, pattern, |caps| {
+        let Some((lo, hi)) = interval(&caps[3])? else { return Ok(None) };
         let column = &caps[1];
         let fmt = |t: NaiveDateTime| t.format("%Y-%m-%d %H:%M:%S%.6f").to_string();
-        if caps.get(2).is_some() {
-            out.push_str(&format!("({column} < '{}' OR {column} >= '{}')", fmt(lo), fmt(hi)));
+        Ok(Some(if caps.get(2).is_some() {
+            format!("({column} < '{}' OR {column} >= '{}')", fmt(lo), fmt(hi))
         } else {
-            out.push_str(&format!("({column} >= '{}' AND {column} < '{}')", fmt(lo), fmt(hi)));
-        }
-        last = whole.end();
-    }
-    out.push_str(&sql[last..]);
-    Ok(out)
+            format!("({column} >= '{}' AND {column} < '{}')", fmt(lo), fmt(hi))
+        }))
+    })
 }
 
 /// QuestDB's window frames in standard SQL: a RANGE offset written
@@ -637,33 +627,41 @@ fn standard_window_frames(sql: &str) -> String {
         r"(?i)(\bINTERVAL\s+)?('?)(\d+)('?)\s+(MICROSECOND|MILLISECOND|SECOND|MINUTE|HOUR|DAY|WEEK)S?\s+(PRECEDING|FOLLOWING)\b",
     );
     let cumulative = regex(&CUMULATIVE, r"(?i)\bCUMULATIVE\s*\)");
+    let infallible = "these replacements never fail";
+    let sql = replace_unquoted(sql, offset, |caps| {
+        // Standard already, or a quote that is not the number's own.
+        if caps.get(1).is_some() || caps[2] != caps[4] {
+            return Ok(None);
+        }
+        // The unit singular: SQL's interval fields are.
+        Ok(Some(format!("INTERVAL '{}' {} {}", &caps[3], caps[5].to_ascii_uppercase(), &caps[6])))
+    })
+    .expect(infallible);
+    replace_unquoted(&sql, cumulative, |_| Ok(Some("ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)".into())))
+        .expect(infallible)
+}
+
+/// `sql` with each match of `pattern` outside quoted text replaced by what
+/// `replace` makes of it (`None` keeps the match).
+fn replace_unquoted(
+    sql: &str,
+    pattern: &Regex,
+    mut replace: impl FnMut(&Captures) -> Result<Option<String>, CoreError>,
+) -> Result<String, CoreError> {
     let mut out = String::with_capacity(sql.len());
     let mut last = 0;
-    for caps in offset.captures_iter(sql) {
+    for caps in pattern.captures_iter(sql) {
         let whole = caps.get(0).expect("the match");
-        // Standard already, text, or a quote that is not the number's own.
-        if caps.get(1).is_some() || caps[2] != caps[4] || inside_quotes(&sql[..whole.start()]) {
+        if inside_quotes(&sql[..whole.start()]) {
             continue;
         }
+        let Some(replacement) = replace(&caps)? else { continue };
         out.push_str(&sql[last..whole.start()]);
-        // The unit singular: SQL's interval fields are.
-        out.push_str(&format!("INTERVAL '{}' {} {}", &caps[3], caps[5].to_ascii_uppercase(), &caps[6]));
+        out.push_str(&replacement);
         last = whole.end();
     }
     out.push_str(&sql[last..]);
-    let sql = out;
-    let mut out = String::with_capacity(sql.len());
-    let mut last = 0;
-    for found in cumulative.find_iter(&sql) {
-        if inside_quotes(&sql[..found.start()]) {
-            continue;
-        }
-        out.push_str(&sql[last..found.start()]);
-        out.push_str("ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)");
-        last = found.end();
-    }
-    out.push_str(&sql[last..]);
-    out
+    Ok(out)
 }
 
 fn inside_quotes(before: &str) -> bool {
