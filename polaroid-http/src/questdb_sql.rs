@@ -445,8 +445,6 @@ fn translate_function(f: &mut sqlparser::ast::Function, now: NaiveDateTime) -> R
         ("approx_percentile", [x, p] | [x, p, _]) => format!("quantile_cont({x}, {p})"),
         ("approx_count_distinct", [x]) => format!("count(DISTINCT {x})"),
         ("geomean", [x]) => format!("exp(avg(ln({x})))"),
-        ("bool_and", [x]) => format!("min({x})"),
-        ("bool_or", [x]) => format!("max({x})"),
         ("now" | "systimestamp" | "sysdate", []) => timestamp_literal(now),
         ("dateadd", [_, n, ts]) => {
             let unit = interval_unit(&unit_arg(0)?, &name)?;

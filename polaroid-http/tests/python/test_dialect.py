@@ -294,3 +294,20 @@ def test_window_frames_in_questdb_syntax(rest, data_dir):
         pl.col("qty").cum_sum().forward_fill().over("sym").alias("traded"),
     )
     assert_frame_equal(got, want, check_dtypes=False)
+
+
+def test_date_trunc_remainders_and_bool_aggregates_in_questdb_syntax(rest, data_dir):
+    """QuestDB's date_trunc buckets, `%` with the dividend's sign (Java's, QuestDB's: -7 % 3 = -1),
+    and bool_and/bool_or, per minute and symbol (QuestDB's implied GROUP BY)."""
+    got = frame(rest.exec(
+        "SELECT date_trunc('minute', ts) AS minute, sym, sum(qty) AS qty, min((qty - 250) % 7) AS r, "
+        f"bool_and(qty > 20) AS all20, bool_or(qty > 480) AS any480 FROM {TRADES} ORDER BY minute, sym"))
+    df = pl.read_parquet(data_dir / "trades.parquet")
+    offset = pl.col("qty") - 250
+    want = (df.group_by(pl.col("ts").dt.truncate("1m").alias("minute"), "sym")
+            .agg(pl.col("qty").sum(), (offset.abs() % 7 * offset.sign()).min().alias("r"),
+                 (pl.col("qty") > 20).all().alias("all20"), (pl.col("qty") > 480).any().alias("any480"))
+            .sort("minute", "sym"))
+    assert_frame_equal(got, want, check_dtypes=False)
+    assert got["r"].min() < 0
+    assert got["all20"].n_unique() == 2 and got["any480"].n_unique() == 2

@@ -1,0 +1,104 @@
+"""SQL functions over the server's SQL against DuckDB's and upstream polars' answers:
+remainders (patch 0024), DATE_TRUNC (patch 0025), population spreads and boolean aggregates
+(patch 0026)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import polars as pl
+import pytest
+
+import polaroid as pr
+
+
+def test_remainders_take_the_dividend_s_sign(client: pr.Client) -> None:
+    """SQL's `%` and MOD are what truncating division leaves: -7 % 3 = -1 (polars' `%`: 2)."""
+    df = pl.DataFrame({"a": [-7, 7, -7, 7, 0, None, 5, -9], "b": [3, -3, -3, 3, 5, 2, None, 3],
+                       "f": [-7.5, 7.5, -0.5, 2.0, 1.0, None, 3.25, -9.0]},
+                      schema={"a": pl.Int64, "b": pl.Int32, "f": pl.Float64})
+    query = "SELECT a % b AS m, MOD(a, b) AS n, f % 2 AS fm, MOD(f, -2) AS fn, -a % 4 AS neg FROM df"
+    got = client.sql(query, df=client.from_polars(df)).collect()
+    assert got["m"].to_list() == [-1, 1, -1, 1, 0, None, None, 0]
+    assert got["n"].to_list() == got["m"].to_list()
+    assert got["fm"].to_list() == [-1.5, 1.5, -0.5, 0.0, 1.0, None, 1.25, -1.0]
+    want = duckdb.sql(query).pl()
+    assert got.rows() == want.rows()
+    assert got.rows() == pl.sql(query, eager=True).rows()  # upstream polars answers SQL's remainder too
+
+
+PARTS = ["microseconds", "milliseconds", "second", "minute", "hour", "day", "week", "month", "quarter", "year",
+         "MINUTES", "Hours"]
+
+
+@pytest.mark.parametrize("part", PARTS)
+def test_date_trunc_matches_duckdb_and_upstream_polars(client: pr.Client, part: str) -> None:
+    df = pl.DataFrame({
+        "ts": [dt.datetime(2024, 3, 10, 12, 34, 56, 789123), dt.datetime(2023, 12, 31, 23, 59, 59), None,
+               dt.datetime(2024, 2, 29, 0, 0, 0, 1), dt.datetime(2024, 1, 1)],
+        "d": [dt.date(2024, 3, 10), dt.date(2023, 12, 31), dt.date(2024, 1, 1), None, dt.date(2024, 1, 7)],
+    })
+    query = f"SELECT DATE_TRUNC('{part}', ts) AS a, DATE_TRUNC('{part}', d) AS b FROM df"
+    got = client.sql(query, df=client.from_polars(df)).collect()
+    assert got.equals(pl.sql(query, eager=True)), part
+    # DuckDB keeps a date a date; PostgreSQL and polars make it a timestamp.
+    want = duckdb.sql(f"SELECT DATE_TRUNC('{part}', ts) AS a, CAST(DATE_TRUNC('{part}', d) AS TIMESTAMP) AS b "
+                      "FROM df").pl()
+    assert got.rows() == want.rows(), part
+
+
+def test_date_trunc_groups_ticks_by_minute_in_their_time_zone(client: pr.Client) -> None:
+    df = pl.DataFrame({
+        "ts": [dt.datetime(2024, 3, 10, 6, 59, 30), dt.datetime(2024, 3, 10, 7, 0, 0),
+               dt.datetime(2024, 3, 10, 7, 0, 59), dt.datetime(2024, 3, 10, 7, 1, 0)],
+        "size": [1, 2, 3, 4],
+    }).with_columns(pl.col("ts").dt.replace_time_zone("UTC").dt.convert_time_zone("America/New_York"))
+    got = client.sql("SELECT DATE_TRUNC('minute', ts) AS minute, SUM(size) AS size FROM df GROUP BY 1 ORDER BY 1",
+                     df=client.from_polars(df)).collect()
+    assert got["size"].to_list() == [1, 5, 4]
+    assert got["minute"].dtype == pl.Datetime("us", "America/New_York")
+    # The minutes, read in UTC: New York's clocks jump from 02:00 EST to 03:00 EDT within them.
+    assert got["minute"].dt.convert_time_zone("UTC").dt.replace_time_zone(None).to_list() == [
+        dt.datetime(2024, 3, 10, 6, 59), dt.datetime(2024, 3, 10, 7, 0), dt.datetime(2024, 3, 10, 7, 1)]
+    local_days = client.sql("SELECT DATE_TRUNC('day', ts) AS day FROM df", df=client.from_polars(df)).collect()
+    assert local_days["day"].dt.replace_time_zone(None).unique().to_list() == [dt.datetime(2024, 3, 10)]
+
+
+@pytest.mark.parametrize("query, message", [
+    ("SELECT DATE_TRUNC('decade', ts) FROM df", "does not support the part 'decade'"),
+    ("SELECT DATE_TRUNC(ts, 'day') FROM df", "expects a string literal part"),
+])
+def test_date_trunc_refuses_what_it_cannot_answer(client: pr.Client, query: str, message: str) -> None:
+    df = client.from_polars(pl.DataFrame({"ts": [dt.datetime(2024, 1, 1)]}))
+    with pytest.raises(pr.InvalidArgumentError, match=message):
+        client.sql(query, df=df).collect()
+
+
+def test_population_spreads_and_boolean_aggregates_match_duckdb(client: pr.Client) -> None:
+    """STDDEV_POP/VAR_POP (and the _SAMP spellings), BOOL_AND/BOOL_OR (null over no values), in
+    GROUP BY, over a partition, and VAR_POP over window frames (patch 0026)."""
+    df = pl.DataFrame({"g": ["a", "a", "b", "b", "c", None, None, "d"], "x": [1, None, 3, 3, 5, 6, 6, None],
+                       "y": [1.5, 2.5, None, 4.0, -7.0, 3.0, 3.5, None], "ts": list(range(8))})
+    remote = client.from_polars(df)
+    for query in [
+        "SELECT STDDEV_POP(y) AS a, VAR_POP(y) AS b, STDDEV_SAMP(y) AS c, VAR_SAMP(y) AS d FROM df",
+        "SELECT g, STDDEV_POP(y) AS a, VAR_POP(x) AS b, BOOL_AND(x > 2) AS c, BOOL_OR(x > 4) AS d FROM df "
+        "GROUP BY g ORDER BY g",
+        "SELECT BOOL_AND(x > 0) AS a, BOOL_OR(x > 100) AS b FROM df WHERE x > 100",
+        "SELECT ts, STDDEV_POP(y) OVER (ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS a, "
+        "VAR_POP(y) OVER (ORDER BY ts) AS b, BOOL_OR(x > 4) OVER (PARTITION BY g) AS c FROM df ORDER BY ts",
+    ]:
+        got = client.sql(query, df=remote).collect()
+        want = duckdb.sql(query).pl()
+        assert _close(got.rows(), want.rows()), (query, got.rows(), want.rows())
+    every = client.sql("SELECT g, EVERY(y > 0) AS e FROM df GROUP BY g ORDER BY g", df=remote).collect()
+    assert every.rows() == [("a", True), ("b", True), ("c", False), ("d", None), (None, True)]
+
+
+def _close(a: list[tuple], b: list[tuple]) -> bool:
+    def same(u: object, v: object) -> bool:
+        if isinstance(u, float) and isinstance(v, float):
+            return abs(u - v) <= 1e-9 * max(1.0, abs(v))
+        return u == v
+    return len(a) == len(b) and all(len(r) == len(s) and all(same(u, v) for u, v in zip(r, s)) for r, s in zip(a, b))
