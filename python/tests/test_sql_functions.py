@@ -1,10 +1,11 @@
 """SQL functions over the server's SQL against DuckDB's and upstream polars' answers:
 remainders (patch 0024), DATE_TRUNC (patch 0025), population spreads and boolean aggregates
-(patch 0026)."""
+(patch 0026), and casts of text to timestamps (patch 0027)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import duckdb
 import polars as pl
@@ -102,3 +103,29 @@ def _close(a: list[tuple], b: list[tuple]) -> bool:
             return abs(u - v) <= 1e-9 * max(1.0, abs(v))
         return u == v
     return len(a) == len(b) and all(len(r) == len(s) and all(same(u, v) for u, v in zip(r, s)) for r, s in zip(a, b))
+
+
+TEXT_TIMES = ["2024-01-05T10:00:00", "2024-01-05 10:00:00", "2024-01-05 10:00:00.123456", "2024-01-05 10:00:00.5",
+              "2024-01-05", "2024-01-05T10:00:00Z", "2024-01-05 10:00", "2023-12-31T23:59:59.999", None]
+
+
+def test_casts_of_text_to_timestamps_dates_and_times_match_duckdb(client: pr.Client) -> None:
+    """CAST reads the text forms SQL writes ('2024-01-05 10:00:00'); polars' cast read only
+    ISO 8601's 'T' form, and no TIME (patch 0027)."""
+    df = pl.DataFrame({"k": list(range(len(TEXT_TIMES))), "s": TEXT_TIMES,
+                       "t": ["10:00:00", "10:00:00.5", "10:00", "23:59:59.999999", None, "00:00", "12:30:01", None,
+                             None]})
+    query = ("SELECT k, CAST(s AS TIMESTAMP) AS ts, CAST(s AS DATE) AS d, s::TIMESTAMP AS ts2, "
+             "TRY_CAST(s AS DATE) AS d2, CAST(t AS TIME) AS tm FROM df ORDER BY k")
+    got = client.sql(query, df=client.from_polars(df)).collect()
+    assert got.rows() == duckdb.sql(query).pl().rows()
+    assert got["ts"][1] == dt.datetime(2024, 1, 5, 10)
+
+
+def test_casts_of_unreadable_text_fail_or_are_null(client: pr.Client) -> None:
+    df = client.from_polars(pl.DataFrame({"s": ["2024-01-05 10:00:00", "abc", "2024-02-30 10:00:00"]}))
+    tried = client.sql("SELECT TRY_CAST(s AS TIMESTAMP) AS ts, TRY_CAST(s AS DATE) AS d FROM df", df=df).collect()
+    assert tried.rows() == [(dt.datetime(2024, 1, 5, 10), dt.date(2024, 1, 5)), (None, None), (None, None)]
+    for bad in ["abc", "2024-02-30 10:00:00"]:
+        with pytest.raises(pl.exceptions.InvalidOperationError, match=re.escape(bad)):
+            client.sql(f"SELECT CAST(s AS TIMESTAMP) AS ts FROM df WHERE s = '{bad}'", df=df).collect()
