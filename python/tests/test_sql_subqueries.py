@@ -1,0 +1,66 @@
+"""Subqueries correlated with the outer row over the server's SQL (patch 0028), against DuckDB.
+
+A comparison with an aggregate over the outer row's own rows (`x > (SELECT AVG(x) FROM t2 WHERE t2.k =
+t.k)`) was answered as if uncorrelated: the subquery's `t.k` read the subquery's own `k`. It is now
+decorrelated into a join by the correlation keys, and shapes that are not decorrelated are refused.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+import pytest
+
+import polaroid as pr
+
+T = pl.DataFrame({"g": ["a", "a", "b", "b", "c", None, "a"], "x": [1, None, 3, 3, 5, 6, 4],
+                  "y": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]})
+U = pl.DataFrame({"g": ["a", "b", "d", None, "a", "b"], "z": [10, 20, 30, 40, 50, None]})
+
+
+def rows(df: pl.DataFrame) -> list[tuple]:
+    return sorted(df.rows(), key=lambda row: [(v is None, str(v)) for v in row])
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT g, x FROM t WHERE x >= (SELECT AVG(z) / 10 FROM u WHERE u.g = t.g)",
+    "SELECT g, x FROM t WHERE (SELECT AVG(z) / 10 FROM u WHERE u.g = t.g) <= x",
+    "SELECT g, x FROM t WHERE x > (SELECT AVG(x) FROM t t2 WHERE t2.g = t.g)",
+    "SELECT g, x FROM t WHERE x >= (SELECT AVG(x) FROM t t2 WHERE t2.g = t.g)",
+    "SELECT g, y FROM t WHERE y = (SELECT MAX(y) FROM t AS t2 WHERE t2.g = t.g)",
+    # COUNT over no rows is 0, not null.
+    "SELECT g, x FROM t WHERE x < (SELECT COUNT(*) FROM u WHERE u.g = t.g)",
+    "SELECT g, x FROM t WHERE 1 > (SELECT COUNT(z) FROM u WHERE u.g = t.g)",
+    "SELECT g, x FROM t WHERE x * 10 < (SELECT MAX(z) FROM u WHERE u.g = t.g AND z > 15)",
+    "SELECT g, x FROM t WHERE x * 10 <> (SELECT MIN(z) FROM u WHERE g = t.g)",
+    "SELECT t.g, x, z FROM t JOIN u ON t.g = u.g WHERE z = (SELECT MAX(z) FROM u AS u2 WHERE u2.g = t.g)",
+    "SELECT g, x FROM t WHERE x > (SELECT AVG(z) / 10 FROM u WHERE u.g = t.g) AND y > 2",
+    "SELECT g, x FROM t WHERE EXISTS (SELECT 1 FROM u WHERE u.g = t.g AND u.z > 15)",
+    "SELECT g, x FROM t WHERE x > (SELECT AVG(x) FROM t AS t2)",
+])
+def test_correlated_comparisons_match_duckdb(client: pr.Client, query: str) -> None:
+    got = client.sql(query, t=client.from_polars(T), u=client.from_polars(U)).collect()
+    con = duckdb.connect()
+    con.register("t", T.to_arrow())
+    con.register("u", U.to_arrow())
+    want = con.sql(query).pl()
+    assert rows(got) == rows(want), query
+
+
+def test_each_row_is_compared_with_its_own_group_worked_by_hand(client: pr.Client) -> None:
+    """Above their symbol's average: 12 > 11 (a), 30 > 25 (b); uncorrelated, the average is 17.5."""
+    trades = client.from_polars(pl.DataFrame({"sym": ["a", "a", "b", "b"], "px": [10.0, 12.0, 20.0, 30.0]}))
+    got = client.sql("SELECT sym, px FROM trades t WHERE px > (SELECT AVG(px) FROM trades i WHERE i.sym = t.sym) "
+                     "ORDER BY sym", trades=trades).collect()
+    assert got.rows() == [("a", 12.0), ("b", 30.0)]
+
+
+@pytest.mark.parametrize("query", [
+    # Correlated by an inequality, under NOT, in IN's subquery by an inequality: not decorrelated.
+    "SELECT g, x FROM t WHERE x > (SELECT AVG(z) / 10 FROM u WHERE u.z > t.x)",
+    "SELECT g, x FROM t WHERE NOT (x > (SELECT AVG(z) / 10 FROM u WHERE u.g = t.g))",
+    "SELECT g, x FROM t WHERE g IN (SELECT g FROM u WHERE u.z > t.x * 5)",
+])
+def test_correlated_subqueries_it_cannot_decorrelate_are_refused(client: pr.Client, query: str) -> None:
+    with pytest.raises(pr.InvalidArgumentError, match="correlated subquery .* reads `t` of the enclosing query"):
+        client.sql(query, t=client.from_polars(T), u=client.from_polars(U)).collect()
