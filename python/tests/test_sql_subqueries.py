@@ -1,4 +1,4 @@
-"""Subqueries correlated with the outer row over the server's SQL (patch 0028), against DuckDB.
+"""Subqueries over the server's SQL (patches 0028, 0029), against DuckDB.
 
 A comparison with an aggregate over the outer row's own rows (`x > (SELECT AVG(x) FROM t2 WHERE t2.k =
 t.k)`) was answered as if uncorrelated: the subquery's `t.k` read the subquery's own `k`. It is now
@@ -37,6 +37,10 @@ def rows(df: pl.DataFrame) -> list[tuple]:
     "SELECT g, x FROM t WHERE x > (SELECT AVG(z) / 10 FROM u WHERE u.g = t.g) AND y > 2",
     "SELECT g, x FROM t WHERE EXISTS (SELECT 1 FROM u WHERE u.g = t.g AND u.z > 15)",
     "SELECT g, x FROM t WHERE x > (SELECT AVG(x) FROM t AS t2)",
+    # Uncorrelated EXISTS (patch 0029): every row or none.
+    "SELECT g, x FROM t WHERE EXISTS (SELECT * FROM u WHERE z > 35)",
+    "SELECT g, x FROM t WHERE EXISTS (SELECT * FROM u WHERE z > 100)",
+    "SELECT g, x FROM t WHERE NOT EXISTS (SELECT * FROM u WHERE z > 100) AND x > 2",
 ])
 def test_correlated_comparisons_match_duckdb(client: pr.Client, query: str) -> None:
     got = client.sql(query, t=client.from_polars(T), u=client.from_polars(U)).collect()
@@ -60,6 +64,7 @@ def test_each_row_is_compared_with_its_own_group_worked_by_hand(client: pr.Clien
     "SELECT g, x FROM t WHERE x > (SELECT AVG(z) / 10 FROM u WHERE u.z > t.x)",
     "SELECT g, x FROM t WHERE NOT (x > (SELECT AVG(z) / 10 FROM u WHERE u.g = t.g))",
     "SELECT g, x FROM t WHERE g IN (SELECT g FROM u WHERE u.z > t.x * 5)",
+    "SELECT g, x FROM t WHERE EXISTS (SELECT 1 FROM u WHERE u.g <> t.g)",
 ])
 def test_correlated_subqueries_it_cannot_decorrelate_are_refused(client: pr.Client, query: str) -> None:
     with pytest.raises(pr.InvalidArgumentError, match="correlated subquery .* reads `t` of the enclosing query"):
