@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 
 import polaroid as pr
+from sql_oracle import both_answers, same_rows
 
 
 def test_remainders_take_the_dividend_s_sign(client: pr.Client) -> None:
@@ -20,11 +21,10 @@ def test_remainders_take_the_dividend_s_sign(client: pr.Client) -> None:
                        "f": [-7.5, 7.5, -0.5, 2.0, 1.0, None, 3.25, -9.0]},
                       schema={"a": pl.Int64, "b": pl.Int32, "f": pl.Float64})
     query = "SELECT a % b AS m, MOD(a, b) AS n, f % 2 AS fm, MOD(f, -2) AS fn, -a % 4 AS neg FROM df"
-    got = client.sql(query, df=client.from_polars(df)).collect()
+    got, want = both_answers(client, query, df=df)
     assert got["m"].to_list() == [-1, 1, -1, 1, 0, None, None, 0]
     assert got["n"].to_list() == got["m"].to_list()
     assert got["fm"].to_list() == [-1.5, 1.5, -0.5, 0.0, 1.0, None, 1.25, -1.0]
-    want = duckdb.sql(query).pl()
     assert got.rows() == want.rows()
     assert got.rows() == pl.sql(query, eager=True).rows()  # upstream polars answers SQL's remainder too
 
@@ -81,7 +81,6 @@ def test_population_spreads_and_boolean_aggregates_match_duckdb(client: pr.Clien
     GROUP BY, over a partition, and VAR_POP over window frames (patch 0026)."""
     df = pl.DataFrame({"g": ["a", "a", "b", "b", "c", None, None, "d"], "x": [1, None, 3, 3, 5, 6, 6, None],
                        "y": [1.5, 2.5, None, 4.0, -7.0, 3.0, 3.5, None], "ts": list(range(8))})
-    remote = client.from_polars(df)
     for query in [
         "SELECT STDDEV_POP(y) AS a, VAR_POP(y) AS b, STDDEV_SAMP(y) AS c, VAR_SAMP(y) AS d FROM df",
         "SELECT g, STDDEV_POP(y) AS a, VAR_POP(x) AS b, BOOL_AND(x > 2) AS c, BOOL_OR(x > 4) AS d FROM df "
@@ -90,19 +89,11 @@ def test_population_spreads_and_boolean_aggregates_match_duckdb(client: pr.Clien
         "SELECT ts, STDDEV_POP(y) OVER (ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS a, "
         "VAR_POP(y) OVER (ORDER BY ts) AS b, BOOL_OR(x > 4) OVER (PARTITION BY g) AS c FROM df ORDER BY ts",
     ]:
-        got = client.sql(query, df=remote).collect()
-        want = duckdb.sql(query).pl()
-        assert _close(got.rows(), want.rows()), (query, got.rows(), want.rows())
-    every = client.sql("SELECT g, EVERY(y > 0) AS e FROM df GROUP BY g ORDER BY g", df=remote).collect()
+        got, want = both_answers(client, query, df=df)
+        assert same_rows(got.rows(), want.rows()), (query, got.rows(), want.rows())
+    every = client.sql("SELECT g, EVERY(y > 0) AS e FROM df GROUP BY g ORDER BY g", df=client.from_polars(df)).collect()
     assert every.rows() == [("a", True), ("b", True), ("c", False), ("d", None), (None, True)]
 
-
-def _close(a: list[tuple], b: list[tuple]) -> bool:
-    def same(u: object, v: object) -> bool:
-        if isinstance(u, float) and isinstance(v, float):
-            return abs(u - v) <= 1e-9 * max(1.0, abs(v))
-        return u == v
-    return len(a) == len(b) and all(len(r) == len(s) and all(same(u, v) for u, v in zip(r, s)) for r, s in zip(a, b))
 
 
 TEXT_TIMES = ["2024-01-05T10:00:00", "2024-01-05 10:00:00", "2024-01-05 10:00:00.123456", "2024-01-05 10:00:00.5",
@@ -117,8 +108,8 @@ def test_casts_of_text_to_timestamps_dates_and_times_match_duckdb(client: pr.Cli
                              None]})
     query = ("SELECT k, CAST(s AS TIMESTAMP) AS ts, CAST(s AS DATE) AS d, s::TIMESTAMP AS ts2, "
              "TRY_CAST(s AS DATE) AS d2, CAST(t AS TIME) AS tm FROM df ORDER BY k")
-    got = client.sql(query, df=client.from_polars(df)).collect()
-    assert got.rows() == duckdb.sql(query).pl().rows()
+    got, want = both_answers(client, query, df=df)
+    assert got.rows() == want.rows()
     assert got["ts"][1] == dt.datetime(2024, 1, 5, 10)
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import random
 
-import duckdb
 import polars as pl
 import pytest
 
 import polaroid as pr
+from sql_oracle import both_answers, unordered
 
 
 def tables() -> dict[str, pl.DataFrame]:
@@ -36,19 +36,10 @@ def tables() -> dict[str, pl.DataFrame]:
     }
 
 
-def sorted_rows(df: pl.DataFrame) -> list[tuple]:
-    return sorted(df.rows(), key=lambda row: [(v is None, str(v)) for v in row])
-
-
 def assert_matches_duckdb(client: pr.Client, query: str) -> None:
-    frames = tables()
-    got = client.sql(query, **{name: client.from_polars(df) for name, df in frames.items()}).collect()
-    con = duckdb.connect()
-    for name, df in frames.items():
-        con.register(name, df.to_arrow())
-    want = con.sql(query).pl()
+    got, want = both_answers(client, query, **tables())
     assert got.height == want.height, f"{query}: {got.height} rows, DuckDB {want.height}"
-    assert sorted_rows(got) == sorted_rows(want), query
+    assert unordered(got.rows()) == unordered(want.rows()), query
 
 
 CONDITIONS = [

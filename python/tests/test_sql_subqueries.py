@@ -7,19 +7,15 @@ decorrelated into a join by the correlation keys, and shapes that are not decorr
 
 from __future__ import annotations
 
-import duckdb
 import polars as pl
 import pytest
 
 import polaroid as pr
+from sql_oracle import both_answers, unordered
 
 T = pl.DataFrame({"g": ["a", "a", "b", "b", "c", None, "a"], "x": [1, None, 3, 3, 5, 6, 4],
                   "y": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]})
 U = pl.DataFrame({"g": ["a", "b", "d", None, "a", "b"], "z": [10, 20, 30, 40, 50, None]})
-
-
-def rows(df: pl.DataFrame) -> list[tuple]:
-    return sorted(df.rows(), key=lambda row: [(v is None, str(v)) for v in row])
 
 
 @pytest.mark.parametrize("query", [
@@ -43,12 +39,8 @@ def rows(df: pl.DataFrame) -> list[tuple]:
     "SELECT g, x FROM t WHERE NOT EXISTS (SELECT * FROM u WHERE z > 100) AND x > 2",
 ])
 def test_correlated_comparisons_match_duckdb(client: pr.Client, query: str) -> None:
-    got = client.sql(query, t=client.from_polars(T), u=client.from_polars(U)).collect()
-    con = duckdb.connect()
-    con.register("t", T.to_arrow())
-    con.register("u", U.to_arrow())
-    want = con.sql(query).pl()
-    assert rows(got) == rows(want), query
+    got, want = both_answers(client, query, t=T, u=U)
+    assert unordered(got.rows()) == unordered(want.rows()), query
 
 
 def test_each_row_is_compared_with_its_own_group_worked_by_hand(client: pr.Client) -> None:
