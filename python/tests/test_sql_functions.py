@@ -20,9 +20,11 @@ def test_remainders_take_the_dividend_s_sign(client: pr.Client) -> None:
     df = pl.DataFrame({"a": [-7, 7, -7, 7, 0, None, 5, -9], "b": [3, -3, -3, 3, 5, 2, None, 3],
                        "f": [-7.5, 7.5, -0.5, 2.0, 1.0, None, 3.25, -9.0]},
                       schema={"a": pl.Int64, "b": pl.Int32, "f": pl.Float64})
-    query = "SELECT a % b AS m, MOD(a, b) AS n, f % 2 AS fm, MOD(f, -2) AS fn, -a % 4 AS neg FROM df"
+    query = ("SELECT a % b AS m, MOD(a, b) AS n, f % 2 AS fm, MOD(f, -2) AS fn, -a % 4 AS neg, a // b AS q, "
+             "(a // b) * b + a % b = a AS whole FROM df")
     got, want = both_answers(client, query, df=df)
     assert got["m"].to_list() == [-1, 1, -1, 1, 0, None, None, 0]
+    assert got["q"].to_list() == [-2, -2, 2, 2, 0, None, None, -3]  # `//` truncates, as DuckDB's
     assert got["n"].to_list() == got["m"].to_list()
     assert got["fm"].to_list() == [-1.5, 1.5, -0.5, 0.0, 1.0, None, 1.25, -1.0]
     assert got.rows() == want.rows()
@@ -120,3 +122,20 @@ def test_casts_of_unreadable_text_fail_or_are_null(client: pr.Client) -> None:
     for bad in ["abc", "2024-02-30 10:00:00"]:
         with pytest.raises(pl.exceptions.InvalidOperationError, match=re.escape(bad)):
             client.sql(f"SELECT CAST(s AS TIMESTAMP) AS ts FROM df WHERE s = '{bad}'", df=df).collect()
+
+
+def test_sums_of_32_bit_integers_are_64_bit(client: pr.Client) -> None:
+    """SQL's SUM of an INT32 column is a 64-bit integer; polars' sum kept Int32 and wrapped past
+    2^31 (patch 0030), in aggregates, windows and running sums."""
+    df = pl.DataFrame({"g": ["x", "x", "y", "y"], "a": [2_000_000_000, 2_000_000_000, 5, None],
+                       "u": [4_000_000_000, 4_000_000_000, 1, 2], "k": [1, 2, 3, 4]},
+                      schema={"g": pl.String, "a": pl.Int32, "u": pl.UInt32, "k": pl.Int64})
+    for query in ["SELECT SUM(a) AS s, SUM(u) AS su FROM df",
+                  "SELECT g, SUM(a) AS s FROM df GROUP BY g ORDER BY g",
+                  "SELECT k, SUM(a) OVER (PARTITION BY g) AS p, SUM(a) OVER (ORDER BY k) AS r, "
+                  "SUM(u) OVER (ORDER BY k ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS m FROM df ORDER BY k"]:
+        got, want = both_answers(client, query, df=df)
+        assert got.rows() == [tuple(int(v) if v is not None and not isinstance(v, str) else v for v in row)
+                              for row in want.rows()], query
+    total = client.sql("SELECT SUM(a) AS s FROM df", df=client.from_polars(df)).collect()
+    assert total.item() == 4_000_000_005 and total.dtypes == [pl.Int64]
