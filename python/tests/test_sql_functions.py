@@ -139,3 +139,14 @@ def test_sums_of_32_bit_integers_are_64_bit(client: pr.Client) -> None:
                               for row in want.rows()], query
     total = client.sql("SELECT SUM(a) AS s FROM df", df=client.from_polars(df)).collect()
     assert total.item() == 4_000_000_005 and total.dtypes == [pl.Int64]
+
+
+def test_positions_in_null_strings_are_null(client: pr.Client) -> None:
+    """STRPOS/POSITION: 1-based, 0 where absent, null where the string or substring is null (patch 0031;
+    it was 0)."""
+    df = pl.DataFrame({"s": ["abab", "xyz", None, "", "b"], "p": ["b", "b", "b", "b", None]})
+    query = ("SELECT STRPOS(s, 'b') AS a, POSITION('b' IN s) AS b, STRPOS(s, p) AS c, POSITION(p IN s) AS d "
+             "FROM df")
+    got, want = both_answers(client, query, df=df)
+    assert got.rows() == want.rows()
+    assert got["a"].to_list() == [2, 0, None, 0, 1]
