@@ -1,4 +1,4 @@
-"""Subqueries over the server's SQL (patches 0028, 0029), against DuckDB.
+"""Subqueries over the server's SQL (patches 0028, 0029, 0032), against DuckDB.
 
 A comparison with an aggregate over the outer row's own rows (`x > (SELECT AVG(x) FROM t2 WHERE t2.k =
 t.k)`) was answered as if uncorrelated: the subquery's `t.k` read the subquery's own `k`. It is now
@@ -37,6 +37,13 @@ U = pl.DataFrame({"g": ["a", "b", "d", None, "a", "b"], "z": [10, 20, 30, 40, 50
     "SELECT g, x FROM t WHERE EXISTS (SELECT * FROM u WHERE z > 35)",
     "SELECT g, x FROM t WHERE EXISTS (SELECT * FROM u WHERE z > 100)",
     "SELECT g, x FROM t WHERE NOT EXISTS (SELECT * FROM u WHERE z > 100) AND x > 2",
+    # Scalar subqueries in the SELECT list (patch 0032): one value beside every row.
+    "SELECT g, (SELECT MAX(z) FROM u) AS m FROM t",
+    "SELECT g, x, x * 100.0 / (SELECT SUM(x) FROM t) AS share FROM t",
+    "SELECT g, SUM(x) * 1.0 / (SELECT SUM(x) FROM t) AS share FROM t GROUP BY g",
+    "SELECT (SELECT COUNT(*) FROM u) AS n",
+    "SELECT g, (SELECT MAX(z) FROM u WHERE z > 100) AS m FROM t",
+    "SELECT g, x - (SELECT AVG(x) FROM t) AS d FROM t ORDER BY d DESC NULLS LAST, g",
 ])
 def test_correlated_comparisons_match_duckdb(client: pr.Client, query: str) -> None:
     got, want = both_answers(client, query, t=T, u=U)
@@ -57,7 +64,13 @@ def test_each_row_is_compared_with_its_own_group_worked_by_hand(client: pr.Clien
     "SELECT g, x FROM t WHERE NOT (x > (SELECT AVG(z) / 10 FROM u WHERE u.g = t.g))",
     "SELECT g, x FROM t WHERE g IN (SELECT g FROM u WHERE u.z > t.x * 5)",
     "SELECT g, x FROM t WHERE EXISTS (SELECT 1 FROM u WHERE u.g <> t.g)",
+    "SELECT g, (SELECT MAX(z) FROM u WHERE u.g = t.g) AS m FROM t",
 ])
 def test_correlated_subqueries_it_cannot_decorrelate_are_refused(client: pr.Client, query: str) -> None:
     with pytest.raises(pr.InvalidArgumentError, match="correlated subquery .* reads `t` of the enclosing query"):
         client.sql(query, t=client.from_polars(T), u=client.from_polars(U)).collect()
+
+
+def test_a_scalar_subquery_of_more_than_one_row_is_an_error(client: pr.Client) -> None:
+    with pytest.raises(pl.exceptions.ComputeError, match="expected no or a single value, got 6 values"):
+        client.sql("SELECT g, (SELECT z FROM u) AS m FROM t", t=client.from_polars(T), u=client.from_polars(U)).collect()
