@@ -1,4 +1,4 @@
-"""Subqueries over the server's SQL (patches 0028, 0029, 0032), against DuckDB.
+"""Subqueries (patches 0028, 0029, 0032) and HAVING without GROUP BY (0033) over the server's SQL, against DuckDB.
 
 A comparison with an aggregate over the outer row's own rows (`x > (SELECT AVG(x) FROM t2 WHERE t2.k =
 t.k)`) was answered as if uncorrelated: the subquery's `t.k` read the subquery's own `k`. It is now
@@ -74,3 +74,16 @@ def test_correlated_subqueries_it_cannot_decorrelate_are_refused(client: pr.Clie
 def test_a_scalar_subquery_of_more_than_one_row_is_an_error(client: pr.Client) -> None:
     with pytest.raises(pl.exceptions.ComputeError, match="expected no or a single value, got 6 values"):
         client.sql("SELECT g, (SELECT z FROM u) AS m FROM t", t=client.from_polars(T), u=client.from_polars(U)).collect()
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT COUNT(*) AS n FROM t HAVING COUNT(*) > 100",
+    "SELECT COUNT(*) AS n, SUM(x) AS s FROM t HAVING COUNT(*) > 1",
+    "SELECT SUM(x) AS s FROM t HAVING MAX(x) > 5 AND MIN(x) = 1",
+    "SELECT SUM(x) AS s FROM t HAVING SUM(x) > (SELECT COUNT(*) FROM u)",
+    "SELECT COUNT(*) AS n FROM t WHERE x > 2 HAVING COUNT(*) >= 4",
+])
+def test_having_without_group_by_matches_duckdb(client: pr.Client, query: str) -> None:
+    """The whole table is the one group, kept or dropped by the condition (patch 0033)."""
+    got, want = both_answers(client, query, t=T, u=U)
+    assert got.rows() == want.rows(), query
