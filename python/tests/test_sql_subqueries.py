@@ -1,4 +1,5 @@
-"""Subqueries (patches 0028, 0029, 0032) and HAVING without GROUP BY (0033) over the server's SQL, against DuckDB.
+"""Subqueries (patches 0028, 0029, 0032) and HAVING without GROUP BY (0033) over the server's SQL,
+against DuckDB.
 
 A comparison with an aggregate over the outer row's own rows (`x > (SELECT AVG(x) FROM t2 WHERE t2.k =
 t.k)`) was answered as if uncorrelated: the subquery's `t.k` read the subquery's own `k`. It is now
