@@ -1,4 +1,4 @@
-"""SQL functions over the server's SQL against DuckDB's and upstream polars' answers:
+"""SQL functions over the server's SQL against DuckDB's and upstream polars' answers (patches 0024-0027, 0030, 0031, 0034):
 remainders (patch 0024), DATE_TRUNC (patch 0025), population spreads and boolean aggregates
 (patch 0026), and casts of text to timestamps (patch 0027)."""
 
@@ -150,3 +150,16 @@ def test_positions_in_null_strings_are_null(client: pr.Client) -> None:
     got, want = both_answers(client, query, df=df)
     assert got.rows() == want.rows()
     assert got["a"].to_list() == [2, 0, None, 0, 1]
+
+
+@pytest.mark.parametrize("call", [
+    r"REGEXP_REPLACE(s, 'a', 'X')", r"REGEXP_REPLACE(s, 'a', 'X', 'g')", r"REGEXP_REPLACE(s, 'a', 'X', 'gi')",
+    r"REGEXP_REPLACE(s, '([0-9]+)', '<\1>', 'g')", r"REGEXP_REPLACE(s, '[0-9]', '\\', 'g')",
+    r"REGEXP_REPLACE(s, '\$([0-9])', 'USD \1.00')", r"REGEXP_REPLACE(s, 'b', '$')",
+    r"REGEXP_REPLACE(s, '([a-z])([0-9])', '$\2\1', 'g')",
+])
+def test_regexp_replace_matches_duckdb(client: pr.Client, call: str) -> None:
+    """The first match, or every one with 'g'; groups as \\1 (patch 0034)."""
+    df = pl.DataFrame({"s": ["aaa", "abab", None, "AbA", "x1y22z333", "cost $5"]})
+    got, want = both_answers(client, f"SELECT {call} AS r FROM df", df=df)
+    assert got.rows() == want.rows()
