@@ -1,6 +1,6 @@
-"""SQL functions over the server's SQL against DuckDB's and upstream polars' answers (patches 0024-0027, 0030, 0031, 0034):
-remainders (patch 0024), DATE_TRUNC (patch 0025), population spreads and boolean aggregates
-(patch 0026), and casts of text to timestamps (patch 0027)."""
+"""SQL functions over the server's SQL against DuckDB's and upstream polars' answers: remainders and
+`//` (patch 0024), DATE_TRUNC (0025), population spreads and boolean aggregates (0026), casts of text
+to timestamps (0027), 64-bit integer sums (0030), positions in null strings (0031), REGEXP_REPLACE (0034)."""
 
 from __future__ import annotations
 
