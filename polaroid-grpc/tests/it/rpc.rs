@@ -216,8 +216,8 @@ async fn a_fetch_dropped_halfway_stops_its_work() {
     server.stop().await;
 }
 
-/// Patch 0017: a subquery compared with a value is its one value (SQL's
-/// scalar subquery), in WHERE and HAVING.
+/// Patches 0017 and 0032: a scalar subquery is its one value, in WHERE,
+/// HAVING and the SELECT list.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scalar_subqueries_in_where_and_having_are_their_one_value() {
     let server = TestServer::with_sample().await;
@@ -260,9 +260,15 @@ async fn scalar_subqueries_in_where_and_having_are_their_one_value() {
     assert_eq!(none.height(), 0);
     let err = run("SELECT * FROM trades WHERE price > (SELECT price FROM trades)").await.unwrap_err();
     assert!(err.message().contains("expected no or a single value"), "{err:?}");
-    // In the SELECT list nothing runs it: refused by name (it once reached an unreachable!()).
-    let err = run("SELECT price - (SELECT AVG(price) FROM trades) FROM trades").await.unwrap_err();
+    // In the SELECT list (patch 0032): its value beside every row (it once reached an unreachable!()).
+    let from_mean = run("SELECT price - (SELECT AVG(price) FROM trades) AS d FROM trades").await.unwrap();
+    let want = local.clone().lazy().select([(col("price") - col("price").mean()).alias("d")]).collect().unwrap();
+    assert!(from_mean.height() == local.height() && from_mean.equals_missing(&want), "{from_mean}\n{want}");
+    // Correlated, in the SELECT list: refused by name, not answered as if uncorrelated (patch 0028).
+    let err = run("SELECT (SELECT MAX(price) FROM trades i WHERE i.symbol = t.symbol) AS m FROM trades t")
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
-    assert!(err.message().contains("subqueries in the SELECT list are not supported"), "{err:?}");
+    assert!(err.message().contains("correlated subquery"), "{err:?}");
     server.stop().await;
 }
