@@ -1,4 +1,5 @@
-"""SQL window frames over the server's SQL (patch 0021), against DuckDB's answers."""
+"""SQL window frames (patches 0021, 0022) and windows over grouped rows (0035) over the server's SQL,
+against DuckDB's answers."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import polars as pl
 import pytest
 
 import polaroid as pr
+from sql_oracle import both_answers, unordered
 
 BOUNDS = ["UNBOUNDED PRECEDING", "3 PRECEDING", "1 PRECEDING", "CURRENT ROW", "1 FOLLOWING", "2 FOLLOWING",
           "UNBOUNDED FOLLOWING"]
@@ -155,3 +157,29 @@ def test_frames_it_cannot_answer_are_refused_by_name(client: pr.Client, ticks: p
                                                       says: str) -> None:
     with pytest.raises(pr.InvalidArgumentError, match=re.escape(says)):
         client.sql(f"SELECT ts, {item} AS m FROM ticks", ticks=client.from_polars(ticks)).collect()
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT g, ROW_NUMBER() OVER (ORDER BY g NULLS LAST) AS rn FROM t GROUP BY g",
+    "SELECT g, s, COUNT(*) AS n, ROW_NUMBER() OVER (PARTITION BY s ORDER BY g NULLS LAST) AS rn FROM t GROUP BY g, s",
+    "SELECT g, SUM(x) AS sx, RANK() OVER (ORDER BY SUM(x) DESC NULLS LAST) AS r FROM t GROUP BY g",
+    "SELECT g, SUM(x) AS sx, SUM(SUM(x)) OVER () AS total FROM t GROUP BY g",
+    "SELECT s, g, SUM(x) * 1.0 / SUM(SUM(x)) OVER (PARTITION BY s) AS share FROM t GROUP BY s, g",
+    "SELECT g, COUNT(*) AS n, LAG(COUNT(*)) OVER (ORDER BY g NULLS LAST) AS prev FROM t GROUP BY g",
+    "SELECT t.s, MAX(t.x) AS m, ROW_NUMBER() OVER (ORDER BY MAX(t.x) DESC) AS rn FROM t WHERE t.x > 1 "
+    "GROUP BY t.s HAVING COUNT(*) > 1",
+    "SELECT g, SUM(x) AS sx, AVG(SUM(x)) OVER (ORDER BY g NULLS LAST ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS ma "
+    "FROM t GROUP BY g",
+    "SELECT g, SUM(x) AS sx, RANK() OVER (ORDER BY SUM(x) DESC NULLS LAST) AS r FROM t GROUP BY g QUALIFY r <= 2",
+    "SELECT g AS grp, SUM(x) AS sx, RANK() OVER (ORDER BY SUM(x) DESC NULLS LAST) AS r FROM t GROUP BY 1",
+    "SELECT DATE_TRUNC('minute', ts) AS m, s, COUNT(*) AS n, ROW_NUMBER() OVER (PARTITION BY DATE_TRUNC('minute', ts) "
+    "ORDER BY COUNT(*) DESC, s DESC) AS rn FROM t GROUP BY DATE_TRUNC('minute', ts), s",
+])
+def test_windows_in_a_group_by_query_run_over_the_grouped_rows(client: pr.Client, query: str) -> None:
+    """SQL runs windows after GROUP BY, over one row per group (patch 0035); they ran inside each
+    group's aggregation (a ROW_NUMBER came back as a list, SUM(SUM(x)) OVER () as the group's own)."""
+    df = pl.DataFrame({"g": ["a", "a", "b", "b", "c", None], "x": [1, None, 3, 3, 5, 6],
+                       "s": ["p", "p", "q", "q", "p", "q"],
+                       "ts": [dt.datetime(2024, 1, 1, 10, m, 0) for m in (0, 0, 0, 1, 1, 1)]})
+    got, want = both_answers(client, query, t=df)
+    assert unordered(got.rows()) == unordered(want.rows()), query
