@@ -45,8 +45,14 @@ U = pl.DataFrame({"g": ["a", "b", "d", None, "a", "b"], "z": [10, 20, 30, 40, 50
     "SELECT (SELECT COUNT(*) FROM u) AS n",
     "SELECT g, (SELECT MAX(z) FROM u WHERE z > 100) AS m FROM t",
     "SELECT g, x - (SELECT AVG(x) FROM t) AS d FROM t ORDER BY d DESC NULLS LAST, g",
+    # HAVING without GROUP BY (patch 0033): the whole table is the one group, kept or dropped.
+    "SELECT COUNT(*) AS n FROM t HAVING COUNT(*) > 100",
+    "SELECT COUNT(*) AS n, SUM(x) AS s FROM t HAVING COUNT(*) > 1",
+    "SELECT SUM(x) AS s FROM t HAVING MAX(x) > 5 AND MIN(x) = 1",
+    "SELECT SUM(x) AS s FROM t HAVING SUM(x) > (SELECT COUNT(*) FROM u)",
+    "SELECT COUNT(*) AS n FROM t WHERE x > 2 HAVING COUNT(*) >= 4",
 ])
-def test_correlated_comparisons_match_duckdb(client: pr.Client, query: str) -> None:
+def test_subqueries_match_duckdb(client: pr.Client, query: str) -> None:
     got, want = both_answers(client, query, t=T, u=U)
     assert unordered(got.rows()) == unordered(want.rows()), query
 
@@ -75,16 +81,3 @@ def test_correlated_subqueries_it_cannot_decorrelate_are_refused(client: pr.Clie
 def test_a_scalar_subquery_of_more_than_one_row_is_an_error(client: pr.Client) -> None:
     with pytest.raises(pl.exceptions.ComputeError, match="expected no or a single value, got 6 values"):
         client.sql("SELECT g, (SELECT z FROM u) AS m FROM t", t=client.from_polars(T), u=client.from_polars(U)).collect()
-
-
-@pytest.mark.parametrize("query", [
-    "SELECT COUNT(*) AS n FROM t HAVING COUNT(*) > 100",
-    "SELECT COUNT(*) AS n, SUM(x) AS s FROM t HAVING COUNT(*) > 1",
-    "SELECT SUM(x) AS s FROM t HAVING MAX(x) > 5 AND MIN(x) = 1",
-    "SELECT SUM(x) AS s FROM t HAVING SUM(x) > (SELECT COUNT(*) FROM u)",
-    "SELECT COUNT(*) AS n FROM t WHERE x > 2 HAVING COUNT(*) >= 4",
-])
-def test_having_without_group_by_matches_duckdb(client: pr.Client, query: str) -> None:
-    """The whole table is the one group, kept or dropped by the condition (patch 0033)."""
-    got, want = both_answers(client, query, t=T, u=U)
-    assert got.rows() == want.rows(), query
