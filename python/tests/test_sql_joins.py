@@ -114,3 +114,10 @@ def test_join_output_columns_are_the_same_for_keys_and_conditions(client: pr.Cli
         for condition in ["t.g = u.g", "t.g = u.g AND t.x < u.x", "t.x < u.x"]:
             columns = client.sql(f"SELECT * FROM t {kind} JOIN u ON {condition}", **frames).collect().columns
             assert columns == ["g", "x", "y", "s", "g:u", "z", "x:u"], (kind, condition)
+
+
+@pytest.mark.parametrize("kind", ["INNER", "LEFT", "RIGHT", "FULL"])
+def test_join_using_reads_the_coalesced_key_and_each_table_s_own(client: pr.Client, kind: str) -> None:
+    """`USING (g)`'s `g` is COALESCE(t.g, u.g); `t.g` and `u.g` stay each table's own (patch 0036:
+    a RIGHT or FULL join answered the left's null for a row only the right table has)."""
+    assert_matches_duckdb(client, f"SELECT g, t.g AS tg, u.g AS ug, t.x, z FROM t {kind} JOIN u USING (g)")
