@@ -1,6 +1,8 @@
 """SQL functions over the server's SQL against DuckDB's and upstream polars' answers: remainders and
 `//` (patch 0024), DATE_TRUNC (0025), population spreads and boolean aggregates (0026), casts of text
-to timestamps (0027), 64-bit integer sums (0030), positions in null strings (0031), REGEXP_REPLACE (0034)."""
+to timestamps (0027), 64-bit integer sums (0030), positions in null strings (0031), REGEXP_REPLACE (0034),
+aggregates of distinct values, ANY_VALUE, PERCENTILE_CONT/DISC and MODE (0038), NOW() and AT TIME ZONE
+(0041)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import polars as pl
 import pytest
 
 import polaroid as pr
-from sql_oracle import both_answers, same_rows
+from sql_oracle import both_answers, same_rows, unordered
 
 
 def test_remainders_take_the_dividend_s_sign(client: pr.Client) -> None:
@@ -163,3 +165,83 @@ def test_regexp_replace_matches_duckdb(client: pr.Client, call: str) -> None:
     df = pl.DataFrame({"s": ["aaa", "abab", None, "AbA", "x1y22z333", "cost $5"]})
     got, want = both_answers(client, f"SELECT {call} AS r FROM df", df=df)
     assert got.rows() == want.rows()
+
+
+GROUPED = pl.DataFrame({"g": ["a", "a", "a", "b", "b", "b", "b", "c", None, "a"],
+                        "x": [1, 1, 2, None, 4, 4, 7, None, 3, 5],
+                        "y": [1.5, 1.5, 2.5, 4.0, None, 6.0, 6.0, 2.0, 3.0, -1.0]})
+
+
+def test_aggregates_of_distinct_values_match_duckdb(client: pr.Client) -> None:
+    """SUM(DISTINCT x) and the like (patch 0038): refused before ("unexpected use of DISTINCT")."""
+    query = ("SELECT g, SUM(DISTINCT x) AS s, AVG(DISTINCT x) AS a, COUNT(DISTINCT x) AS c, MIN(DISTINCT y) AS mn, "
+             "MAX(DISTINCT y) AS mx, STDDEV(DISTINCT y) AS sd, VAR_POP(DISTINCT x) AS vp, "
+             "SUM(DISTINCT x) FILTER (WHERE y > 0) AS sf, BOOL_OR(DISTINCT x > 4) AS bo FROM df GROUP BY g")
+    got, want = both_answers(client, query, df=GROUPED)
+    assert same_rows(unordered(got.rows()), unordered(want.rows())), (got, want)
+    got, want = both_answers(client, "SELECT SUM(DISTINCT x) AS s, AVG(DISTINCT y) AS a FROM df", df=GROUPED)
+    assert same_rows(got.rows(), want.rows())
+    assert got["s"].to_list() == [1 + 2 + 3 + 4 + 5 + 7]
+
+
+def test_any_value_is_a_non_null_value_of_the_group(client: pr.Client) -> None:
+    df = pl.DataFrame({"g": ["a", "a", "b", "b", "c"], "v": [None, "p", "q", "q", None]})
+    got = client.sql("SELECT g, ANY_VALUE(v) AS v FROM df GROUP BY g ORDER BY g", df=client.from_polars(df)).collect()
+    assert got.rows() == [("a", "p"), ("b", "q"), ("c", None)]
+
+
+@pytest.mark.parametrize("fraction", ["0", "0.1", "0.25", "0.5", "0.6", "0.75", "0.99", "1"])
+def test_percentiles_match_duckdb(client: pr.Client, fraction: str) -> None:
+    """PERCENTILE_CONT/PERCENTILE_DISC ... WITHIN GROUP (ORDER BY ...) (patch 0038), ascending and descending."""
+    items = ", ".join(f"PERCENTILE_{kind}({fraction}) WITHIN GROUP (ORDER BY {col} {order}) AS {kind}_{col}_{i}"
+                      for kind in ("CONT", "DISC") for col in ("x", "y") for i, order in enumerate(("", "DESC")))
+    got, want = both_answers(client, f"SELECT g, {items} FROM df GROUP BY g", df=GROUPED)
+    assert same_rows(unordered(got.rows()), unordered(want.rows())), (got, want)
+
+
+def test_mode_is_the_most_frequent_value_the_first_in_order_of_ties(client: pr.Client) -> None:
+    df = pl.DataFrame({"g": ["a", "a", "a", "b", "b", "b", "b"], "v": ["x", "y", "y", "p", "q", None, None]})
+    got = client.sql("SELECT g, MODE() WITHIN GROUP (ORDER BY v) AS m, MODE() WITHIN GROUP (ORDER BY v DESC) AS d "
+                     "FROM df GROUP BY g ORDER BY g", df=client.from_polars(df)).collect()
+    # b: p and q once each, nulls are not values (PostgreSQL: the first of the ties in the order).
+    assert got.rows() == [("a", "y", "y"), ("b", "p", "q")]
+    got, want = both_answers(client, "SELECT g, MODE() WITHIN GROUP (ORDER BY v) AS m FROM df WHERE g = 'a' GROUP BY g",
+                             df=df)
+    assert got.rows() == want.rows()
+
+
+def test_at_time_zone_matches_duckdb(client: pr.Client) -> None:
+    """`ts AT TIME ZONE 'zone'` (patch 0041): a timestamp without a zone is read as that zone's wall
+    time; one with a zone becomes that zone's wall time."""
+    df = pl.DataFrame({"i": [1, 2, 3, 4],
+                       "ts": [dt.datetime(2024, 1, 15, 9, 30), dt.datetime(2024, 7, 1, 23, 59, 59, 123456),
+                              dt.datetime(2024, 3, 10, 12), None]})
+    df = df.with_columns(utc=pl.col("ts").dt.replace_time_zone("UTC"),
+                         ny=pl.col("ts").dt.replace_time_zone("UTC").dt.convert_time_zone("America/New_York"))
+    query = ("SELECT i, ts AT TIME ZONE 'America/New_York' AS a, utc AT TIME ZONE 'Asia/Tokyo' AS b, "
+             "ny AT TIME ZONE 'Europe/London' AS c, (ts AT TIME ZONE 'UTC') AT TIME ZONE 'America/New_York' AS d "
+             "FROM df ORDER BY i")
+    got, want = both_answers(client, query, df=df)
+    assert got.rows() == want.rows()
+    assert got["d"].to_list()[:2] == [dt.datetime(2024, 1, 15, 4, 30), dt.datetime(2024, 7, 1, 19, 59, 59, 123456)]
+
+
+def test_now_is_the_statement_s_instant_in_every_time_zone(client: pr.Client) -> None:
+    """NOW(), CURRENT_TIMESTAMP, CURRENT_DATE (patch 0041): UTC, one instant per statement, compared
+    with a timestamp column of any time zone as the same instant."""
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    ts = [now - dt.timedelta(minutes=m) for m in (1, 30, 59, 61, 24 * 60)]
+    df = pl.DataFrame({"i": range(5), "ts": ts}).with_columns(
+        utc=pl.col("ts").dt.replace_time_zone("UTC"),
+        tokyo=pl.col("ts").dt.replace_time_zone("UTC").dt.convert_time_zone("Asia/Tokyo"))
+    got = client.sql(
+        "SELECT (SELECT ARRAY_AGG(i ORDER BY i) FROM df WHERE ts > NOW() - INTERVAL '1 hour') AS naive, "
+        "(SELECT ARRAY_AGG(i ORDER BY i) FROM df WHERE utc >= CURRENT_TIMESTAMP - INTERVAL '1 hour') AS utc, "
+        "(SELECT ARRAY_AGG(i ORDER BY i) FROM df WHERE tokyo BETWEEN NOW() - INTERVAL '1 hour' AND NOW()) AS tokyo, "
+        "NOW() = CURRENT_TIMESTAMP AS same, CURRENT_DATE AS today, NOW() AS now",
+        df=client.from_polars(df)).collect()
+    row = got.row(0, named=True)
+    assert row["naive"] == row["utc"] == row["tokyo"] == [0, 1, 2]
+    assert row["same"] is True
+    assert abs(row["now"] - dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)) < dt.timedelta(minutes=1)
+    assert row["today"] == row["now"].date()

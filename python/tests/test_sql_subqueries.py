@@ -57,6 +57,30 @@ def test_subqueries_match_duckdb(client: pr.Client, query: str) -> None:
     assert unordered(got.rows()) == unordered(want.rows()), query
 
 
+# The sets a quantified comparison meets: with a null, without, empty, only nulls.
+SETS = {"some_null": "SELECT z FROM u", "no_null": "SELECT z FROM u WHERE z IS NOT NULL",
+        "empty": "SELECT z FROM u WHERE z > 100", "only_null": "SELECT z FROM u WHERE z IS NULL"}
+
+
+@pytest.mark.parametrize("op", [">", "<", ">=", "<=", "=", "<>"])
+@pytest.mark.parametrize("quantifier", ["ANY", "ALL", "SOME"])
+def test_any_and_all_over_subqueries_match_duckdb(client: pr.Client, op: str, quantifier: str) -> None:
+    """`x op ANY|ALL (SELECT ...)`, three-valued (patch 0037): it was an error ("aggregation 'item'
+    expected no or a single value"), and over a list `<> ANY` answered `NOT IN`, ALL over none false."""
+    items = ", ".join(f"x * 10 {op} {quantifier} ({sql}) AS {name}" for name, sql in SETS.items())
+    got, want = both_answers(client, f"SELECT g, x, {items} FROM t", t=T, u=U)
+    assert unordered(got.rows()) == unordered(want.rows())
+    got, want = both_answers(client, f"SELECT g, x FROM t WHERE x * 10 {op} {quantifier} ({SETS['no_null']})", t=T, u=U)
+    assert unordered(got.rows()) == unordered(want.rows())
+
+
+def test_any_and_all_over_lists_match_duckdb(client: pr.Client) -> None:
+    query = ("SELECT x, x > ANY ([1, 5]) AS a, x <> ALL ([3, 6]) AS b, x = ANY ([4, NULL]) AS c, "
+             "x <> ANY ([3, 3]) AS d, x <= ALL ([4, 5]) AS e FROM t")
+    got, want = both_answers(client, query, t=T)
+    assert unordered(got.rows()) == unordered(want.rows())
+
+
 def test_each_row_is_compared_with_its_own_group_worked_by_hand(client: pr.Client) -> None:
     """Above their symbol's average: 12 > 11 (a), 30 > 25 (b); uncorrelated, the average is 17.5."""
     trades = client.from_polars(pl.DataFrame({"sym": ["a", "a", "b", "b"], "px": [10.0, 12.0, 20.0, 30.0]}))

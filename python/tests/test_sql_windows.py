@@ -1,5 +1,6 @@
-"""SQL window frames (patches 0021, 0022) and windows over grouped rows (0035) over the server's SQL,
-against DuckDB's answers."""
+"""SQL window frames (patches 0021, 0022), windows over grouped rows (0035), the default frame of an
+ordered window (0039) and ORDER BY keys in mixed directions (0040) over the server's SQL, against
+DuckDB's answers."""
 
 from __future__ import annotations
 
@@ -59,7 +60,8 @@ def assert_windows_match_duckdb(client: pr.Client, df: pl.DataFrame, functions: 
         assert not mismatched, f"{f} OVER ({window}): (row, server, duckdb) {mismatched[:5]}"
 
 
-@pytest.mark.parametrize("window", ["PARTITION BY sym ORDER BY ts", "ORDER BY ts DESC"])
+@pytest.mark.parametrize("window", ["PARTITION BY sym ORDER BY ts", "ORDER BY ts DESC",
+                                    "PARTITION BY sym ORDER BY q DESC NULLS LAST, ts"])
 @pytest.mark.parametrize("frame", FRAMES)
 def test_aggregates_over_every_rows_frame_match_duckdb(client: pr.Client, ticks: pl.DataFrame, window: str,
                                                        frame: str) -> None:
@@ -94,12 +96,14 @@ def test_aggregates_over_a_range_of_time_match_duckdb(client: pr.Client, window:
 @pytest.mark.parametrize("order", ["ORDER BY k", "PARTITION BY sym ORDER BY k DESC NULLS FIRST",
                                    "ORDER BY k, k2", "ORDER BY k NULLS FIRST, k2 NULLS FIRST",
                                    "PARTITION BY sym ORDER BY k DESC NULLS LAST, k2 DESC NULLS LAST",
-                                   "ORDER BY k2 DESC NULLS FIRST, k DESC NULLS FIRST", "ORDER BY sym, k"])
-@pytest.mark.parametrize("frame", ["RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW", "RANGE UNBOUNDED PRECEDING",
+                                   "ORDER BY k2 DESC NULLS FIRST, k DESC NULLS FIRST", "ORDER BY sym, k",
+                                   "ORDER BY k DESC NULLS LAST, k2", "PARTITION BY sym ORDER BY k NULLS FIRST, k2 DESC"])
+@pytest.mark.parametrize("frame", ["", "RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW", "RANGE UNBOUNDED PRECEDING",
                                    "RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING"])
 def test_running_aggregates_over_peers_match_duckdb(client: pr.Client, order: str, frame: str) -> None:
     """A RANGE frame from the partition's start takes in every row that ties with the current one
-    (its peers); null keys are peers of each other, placed where the ORDER BY says."""
+    (its peers); null keys are peers of each other, placed where the ORDER BY says. It is the frame
+    of an ordered window that names none (a running total over tied keys summed row by row)."""
     rng = random.Random(5)
     df = pl.DataFrame({
         "sym": [rng.choice("abc") for _ in range(200)],
@@ -114,7 +118,8 @@ def test_running_aggregates_over_peers_match_duckdb(client: pr.Client, order: st
 
 
 @pytest.mark.parametrize("window", ["PARTITION BY sym ORDER BY ts", "ORDER BY ts DESC", "PARTITION BY sym ORDER BY k",
-                                    "ORDER BY k DESC NULLS LAST", "ORDER BY k NULLS FIRST, sym NULLS FIRST"])
+                                    "ORDER BY k DESC NULLS LAST", "ORDER BY k NULLS FIRST, sym NULLS FIRST",
+                                    "ORDER BY k DESC NULLS LAST, sym", "PARTITION BY sym ORDER BY k NULLS FIRST, ts DESC"])
 def test_ranks_ntile_percent_rank_and_cume_dist_match_duckdb(client: pr.Client, window: str) -> None:
     """Null keys rank as peers of each other, where the ORDER BY places them."""
     rng = random.Random(9)
@@ -183,3 +188,21 @@ def test_windows_in_a_group_by_query_run_over_the_grouped_rows(client: pr.Client
                        "ts": [dt.datetime(2024, 1, 1, 10, m, 0) for m in (0, 0, 0, 1, 1, 1)]})
     got, want = both_answers(client, query, t=df)
     assert unordered(got.rows()) == unordered(want.rows()), query
+
+
+def test_a_running_total_over_tied_times_by_hand(client: pr.Client) -> None:
+    """Two trades at 10:01: SQL's running volume counts both at each (its default frame ends at the
+    last peer), where a row-by-row sum said 3 at the first."""
+    df = pl.DataFrame({"ts": [dt.datetime(2024, 1, 1, 10, m) for m in (0, 1, 1, 2)], "size": [1, 2, 3, 4]})
+    got = client.sql("SELECT SUM(size) OVER (ORDER BY ts) AS volume, COUNT(*) OVER (ORDER BY ts) AS trades "
+                     "FROM df ORDER BY ts, size", df=client.from_polars(df)).collect()
+    assert got.rows() == [(1, 1), (6, 3), (6, 3), (10, 4)]
+
+
+def test_mixed_directions_by_hand(client: pr.Client) -> None:
+    """Newest first within each symbol, symbols in ascending order: the keys' own directions."""
+    df = pl.DataFrame({"sym": ["b", "a", "b", "a"], "ts": [1, 2, 3, 4], "px": [10.0, 20.0, 30.0, 40.0]})
+    got = client.sql("SELECT sym, ts, ROW_NUMBER() OVER (ORDER BY sym, ts DESC) AS rn, "
+                     "FIRST_VALUE(px) OVER (ORDER BY sym DESC, ts DESC) AS first FROM df ORDER BY ts",
+                     df=client.from_polars(df)).collect()
+    assert got.rows() == [("b", 1, 4, 30.0), ("a", 2, 2, 30.0), ("b", 3, 3, 30.0), ("a", 4, 1, 30.0)]
