@@ -1,6 +1,7 @@
 """Set operations and grouping sets over the server's SQL, against DuckDB's answers: ORDER BY over a
 UNION/INTERSECT/EXCEPT by the result's names (patch 0042), INTERSECT ALL and EXCEPT ALL and set operations
-inside set operations (0043), GROUP BY ROLLUP, CUBE and GROUPING SETS with GROUPING() (0044)."""
+inside set operations (0043), GROUP BY ROLLUP, CUBE and GROUPING SETS with GROUPING() (0044), ORDER BY an
+aggregate of the groups (0046)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,9 @@ def test_order_by_sorts_the_result_of_a_set_operation(client: pr.Client, query: 
     "SELECT a FROM t EXCEPT SELECT a FROM u UNION ALL SELECT 100",
     "SELECT a FROM t INTERSECT SELECT a FROM u UNION ALL SELECT a FROM u EXCEPT SELECT 4",
     "SELECT a FROM t UNION ALL SELECT a FROM u EXCEPT ALL SELECT a FROM u",
+    # An integer column beside a float one: their common type.
+    "SELECT a FROM t INTERSECT SELECT a * 1.0 FROM u",
+    "SELECT a, b FROM t EXCEPT ALL SELECT a / 2.0, b FROM u",
 ])
 def test_intersect_all_except_all_and_nested_set_operations_match_duckdb(client: pr.Client, query: str) -> None:
     """INTERSECT ALL keeps min(m, n) copies of a row, EXCEPT ALL m - n (both were refused); an EXCEPT in
@@ -94,3 +98,18 @@ def test_a_rollup_ordered_by_its_grouping_by_hand(client: pr.Client) -> None:
 def test_grouping_sets_it_cannot_answer_are_refused_by_name(client: pr.Client, query: str, says: str) -> None:
     with pytest.raises(pr.InvalidArgumentError, match=says):
         client.sql(query, g=client.from_polars(G)).collect()
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT sym, COUNT(*) AS n FROM g GROUP BY sym ORDER BY COUNT(*) DESC, sym NULLS LAST",
+    "SELECT sym FROM g GROUP BY sym ORDER BY COUNT(*) DESC, sym NULLS LAST",
+    "SELECT sym, SUM(size) FROM g GROUP BY sym ORDER BY SUM(size) DESC NULLS LAST, sym NULLS LAST",
+    "SELECT sym, SUM(size) AS s FROM g GROUP BY sym ORDER BY MAX(px) NULLS LAST, sym NULLS LAST",
+    "SELECT sym, venue, SUM(size) AS s FROM g GROUP BY sym, venue ORDER BY SUM(size) * 1.0 / COUNT(*) NULLS LAST, "
+    "sym NULLS LAST, venue NULLS LAST",
+    "SELECT sym, SUM(size) AS s FROM g GROUP BY sym HAVING COUNT(*) > 1 ORDER BY COUNT(*) DESC, sym LIMIT 2",
+])
+def test_groups_ordered_by_an_aggregate_match_duckdb(client: pr.Client, query: str) -> None:
+    """`ORDER BY COUNT(*) DESC` came back in no order: the aggregate was taken over the grouped rows."""
+    got, want = both_answers(client, query, g=G)
+    assert same_rows(got.rows(), want.rows()), (query, got, want)

@@ -74,6 +74,32 @@ def test_any_and_all_over_subqueries_match_duckdb(client: pr.Client, op: str, qu
     assert unordered(got.rows()) == unordered(want.rows())
 
 
+# Shared column names (x, g) and keys of different types: an integer beside a float.
+S = pl.DataFrame({"g": ["a", "a", "b", "b", "c", None], "x": [1, 2, 3, None, 5, 6], "k": [1, 2, 3, 4, 5, 6]},
+                 schema={"g": pl.String, "x": pl.Int64, "k": pl.Int32})
+V = pl.DataFrame({"g": ["a", "b", None, "d", "a"], "x": [2.0, 3.0, 5.0, 7.0, None], "z": [10.0, 30.0, None, 50.0, 5.0]})
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT g, x FROM s WHERE x IN (SELECT z / 10 FROM v)",
+    "SELECT g, x FROM s WHERE x NOT IN (SELECT z / 10 FROM v)",
+    "SELECT g, x FROM s WHERE x NOT IN (SELECT z / 10 FROM v WHERE z IS NOT NULL)",
+    "SELECT g, x FROM s WHERE k IN (SELECT x FROM v)",
+    "SELECT g, x FROM s WHERE x IN (SELECT x FROM v WHERE g = s.g)",
+    "SELECT g, x FROM s WHERE x NOT IN (SELECT x FROM v WHERE g = s.g)",
+    "SELECT g, x FROM s WHERE x IN (SELECT v.x FROM v WHERE v.g = s.g AND z > 6)",
+    "SELECT g, x FROM s WHERE EXISTS (SELECT 1 FROM v WHERE v.x = s.k)",
+    "SELECT g, x FROM s WHERE NOT EXISTS (SELECT 1 FROM v WHERE x = s.k)",
+    "SELECT g, x FROM s WHERE k * 10 < (SELECT MAX(z) FROM v WHERE g = s.g)",
+    "SELECT g, x FROM s WHERE x > (SELECT AVG(x) FROM v WHERE v.g = s.g)",
+])
+def test_subqueries_scope_shared_names_and_compare_keys_of_any_type(client: pr.Client, query: str) -> None:
+    """Inside the subquery an unqualified name is its own relation's (patch 0045: a name both tables
+    have was refused as correlated), and an integer meets a float ("datatypes of join keys don't match")."""
+    got, want = both_answers(client, query, s=S, v=V)
+    assert unordered(got.rows()) == unordered(want.rows()), query
+
+
 def test_any_and_all_over_lists_match_duckdb(client: pr.Client) -> None:
     query = ("SELECT x, x > ANY ([1, 5]) AS a, x <> ALL ([3, 6]) AS b, x = ANY ([4, NULL]) AS c, "
              "x <> ANY ([3, 3]) AS d, x <= ALL ([4, 5]) AS e FROM t")

@@ -311,3 +311,17 @@ def test_date_trunc_remainders_and_bool_aggregates_in_questdb_syntax(rest, data_
     assert_frame_equal(got, want, check_dtypes=False)
     assert got["r"].min() < 0
     assert got["all20"].n_unique() == 2 and got["any480"].n_unique() == 2
+
+
+def test_symbols_ranked_by_an_aggregate_in_order_by(rest, data_dir):
+    """`ORDER BY count() DESC` ranks the groups (patch 0046: an aggregate in ORDER BY was taken over
+    the grouped rows, one value for every group, and sorted nothing), with and without GROUP BY."""
+    df = pl.read_parquet(data_dir / "trades.parquet")
+    want = df.group_by("sym").agg(pl.len().alias("n"), pl.col("qty").sum()).sort(["n", "sym"], descending=[True, False])
+    for query in (f"SELECT sym, count() n FROM {TRADES} ORDER BY count() DESC, sym",
+                  f"SELECT sym, count(*) AS n FROM {TRADES} GROUP BY sym ORDER BY count(*) DESC, sym"):
+        got = frame(rest.exec(query))
+        assert got["sym"].to_list() == want["sym"].to_list(), query
+        assert got["n"].to_list() == want["n"].to_list(), query
+    got = frame(rest.exec(f"SELECT sym FROM {TRADES} GROUP BY sym ORDER BY sum(qty) DESC LIMIT 3"))
+    assert got["sym"].to_list() == want.sort("qty", descending=True)["sym"].to_list()[:3]
