@@ -1,7 +1,7 @@
 """Set operations and grouping sets over the server's SQL, against DuckDB's answers: ORDER BY over a
 UNION/INTERSECT/EXCEPT by the result's names (patch 0042), INTERSECT ALL and EXCEPT ALL and set operations
 inside set operations (0043), GROUP BY ROLLUP, CUBE and GROUPING SETS with GROUPING() (0044), ORDER BY an
-aggregate of the groups (0046)."""
+aggregate of the groups (0046), SELECT * after USING (0047), row values with IN (0048)."""
 
 from __future__ import annotations
 
@@ -113,3 +113,48 @@ def test_groups_ordered_by_an_aggregate_match_duckdb(client: pr.Client, query: s
     """`ORDER BY COUNT(*) DESC` came back in no order: the aggregate was taken over the grouped rows."""
     got, want = both_answers(client, query, g=G)
     assert same_rows(got.rows(), want.rows()), (query, got, want)
+
+
+def test_select_star_after_using_shows_the_key_once(client: pr.Client) -> None:
+    """SQL's `*` after `JOIN ... USING (k)` has one k (patch 0047; the right table's copy came as `k:u`)."""
+    for join in ("JOIN", "LEFT JOIN", "RIGHT JOIN", "FULL JOIN"):
+        got, want = both_answers(client, f"SELECT * FROM t {join} u USING (a, b)", t=T, u=U)
+        assert got.columns == want.columns == ["a", "b"], join
+        assert unordered(got.rows()) == unordered(want.rows()), join
+    # A self join: the keys once, the other columns of both (DuckDB names the second `size_1`, polars `size:h`).
+    got, want = both_answers(client, "SELECT * FROM g JOIN g AS h USING (sym, venue)", g=G)
+    assert got.columns[:2] == want.columns[:2] == ["sym", "venue"]
+    assert len(got.columns) == len(want.columns) == 2 + 2 * (len(G.columns) - 2)
+    assert unordered(got.rows()) == unordered(want.rows())
+
+
+# Worked with PostgreSQL's rules (DuckDB compares rows as structs, a null equal to a null): a row is
+# in the set when each value equals the member's; a null compares unknown.
+R = pl.DataFrame({"g": ["a", "a", "b", "b", "c", None], "h": ["x", "y", "x", None, "z", "x"], "x": [1, 2, 3, 4, 5, 6]})
+S = pl.DataFrame({"g": ["a", "b", None], "h": ["x", "x", "x"], "z": [10, 20, 30]})
+
+
+@pytest.mark.parametrize(("query", "xs"), [
+    ("SELECT x FROM r WHERE (g, h) IN (SELECT g, h FROM s) ORDER BY x", [1, 3]),
+    ("SELECT x FROM r WHERE (g, h) IN (SELECT g, h FROM s WHERE z > 15) ORDER BY x", [3]),
+    ("SELECT x FROM r WHERE (g, x) IN (SELECT g, z / 10 FROM s) ORDER BY x", [1]),
+    ("SELECT x FROM r WHERE (g, h) IN (('a', 'x'), ('b', 'x')) ORDER BY x", [1, 3]),
+    ("SELECT x FROM r WHERE (g, h) NOT IN (('a', 'x'), ('b', 'x')) ORDER BY x", [2, 5]),
+])
+def test_row_values_with_in_by_hand(client: pr.Client, query: str, xs: list[int]) -> None:
+    """`(a, b) IN (...)` (patch 0048): it was refused ("expression `(g, h)` is not currently supported")."""
+    got = client.sql(query, r=client.from_polars(R), s=client.from_polars(S)).collect()
+    assert got["x"].to_list() == xs
+
+
+def test_row_values_in_a_list_are_three_valued(client: pr.Client) -> None:
+    """PostgreSQL 15 answers t, f, f, f, null, null (`(g, h) IN (('a', 'x'), ('c', NULL))`)."""
+    got = client.sql("SELECT (g, h) IN (('a', 'x'), ('c', NULL)) AS m FROM r ORDER BY x",
+                     r=client.from_polars(R)).collect()
+    assert got["m"].to_list() == [True, False, False, False, None, None]
+
+
+def test_row_values_not_in_a_subquery_are_refused_by_name(client: pr.Client) -> None:
+    with pytest.raises(pr.InvalidArgumentError, match="write NOT EXISTS"):
+        client.sql("SELECT x FROM r WHERE (g, h) NOT IN (SELECT g, h FROM s)",
+                   r=client.from_polars(R), s=client.from_polars(S)).collect()
