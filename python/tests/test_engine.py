@@ -549,7 +549,9 @@ def test_join_validation_and_polars_errors_are_polars(client: pr.Client, data_di
         with pytest.raises(pl.exceptions.ComputeError, match=f"did not fulfill {validate} validation"):
             dup.join(unique, on="a", validate=validate).collect(engine=engine)
     many_to_one = dup.join(unique, on="a", validate="m:1", how="left")
-    assert_frame_equal(many_to_one.collect(engine=engine), many_to_one.collect())
+    # A join keeps no row order unless asked (polars' maintain_order="none"): under load the
+    # server's came back in another order than the local run's.
+    assert_frame_equal(many_to_one.collect(engine=engine), many_to_one.collect(), check_row_order=False)
     # Which of several joins asked cannot be told: refused rather than left unchecked.
     with pytest.raises(pr.UnsupportedError, match="several joins"):
         many_to_one.join(unique, on="a").collect(engine=engine)
