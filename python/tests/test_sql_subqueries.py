@@ -62,6 +62,11 @@ U = pl.DataFrame({"g": ["a", "b", "d", None, "a", "b"], "z": [10, 20, 30, 40, 50
     "SELECT g, COUNT(*) AS n FROM t WHERE x > 4 OR EXISTS (SELECT 1 FROM u WHERE u.g = t.g AND z > 20) GROUP BY g",
     "SELECT g, x FROM t AS o WHERE x > 5 OR x > (SELECT AVG(x) FROM t AS i WHERE i.g = o.g)",
     "SELECT g, x FROM t WHERE x IN (SELECT z / 10 FROM u) OR EXISTS (SELECT 1 FROM u WHERE u.g = t.g AND z > 20)",
+    # ... and in the SELECT list of a query without grouping.
+    "SELECT g, x, (SELECT MAX(z) FROM u WHERE u.g = t.g) AS m, (SELECT COUNT(*) FROM u WHERE u.g = t.g) AS n FROM t",
+    "SELECT g, x * 100 / (SELECT SUM(z) FROM u WHERE u.g = t.g) AS share FROM t",
+    "SELECT g, EXISTS (SELECT 1 FROM u WHERE u.g = t.g) AS e FROM t",
+    "SELECT DISTINCT g, (SELECT COUNT(*) FROM u WHERE u.g = t.g) AS n FROM t",
 ])
 def test_subqueries_match_duckdb(client: pr.Client, query: str) -> None:
     got, want = both_answers(client, query, t=T, u=U)
@@ -127,11 +132,11 @@ def test_each_row_is_compared_with_its_own_group_worked_by_hand(client: pr.Clien
 
 
 @pytest.mark.parametrize("query", [
-    # Correlated by an inequality, in IN's subquery by an inequality, in the SELECT list: not decorrelated.
+    # Correlated by an inequality, in IN's subquery by an inequality, in a grouping query's SELECT list.
     "SELECT g, x FROM t WHERE x > (SELECT AVG(z) / 10 FROM u WHERE u.z > t.x)",
     "SELECT g, x FROM t WHERE g IN (SELECT g FROM u WHERE u.z > t.x * 5)",
     "SELECT g, x FROM t WHERE EXISTS (SELECT 1 FROM u WHERE u.g <> t.g)",
-    "SELECT g, (SELECT MAX(z) FROM u WHERE u.g = t.g) AS m FROM t",
+    "SELECT g, (SELECT MAX(z) FROM u WHERE u.g = t.g) AS m FROM t GROUP BY g",
 ])
 def test_correlated_subqueries_it_cannot_decorrelate_are_refused(client: pr.Client, query: str) -> None:
     with pytest.raises(pr.InvalidArgumentError, match="correlated subquery .* reads `t` of the enclosing query"):

@@ -264,8 +264,23 @@ async fn scalar_subqueries_in_where_and_having_are_their_one_value() {
     let from_mean = run("SELECT price - (SELECT AVG(price) FROM trades) AS d FROM trades").await.unwrap();
     let want = local.clone().lazy().select([(col("price") - col("price").mean()).alias("d")]).collect().unwrap();
     assert!(from_mean.height() == local.height() && from_mean.equals_missing(&want), "{from_mean}\n{want}");
-    // Correlated, in the SELECT list: refused by name, not answered as if uncorrelated (patch 0028).
-    let err = run("SELECT (SELECT MAX(price) FROM trades i WHERE i.symbol = t.symbol) AS m FROM trades t")
+    // Correlated, in the SELECT list: each row's own symbol's maximum (patch 0051), not the whole
+    // table's (it was refused by name since patch 0028).
+    let own_max = run("SELECT symbol, (SELECT MAX(price) FROM trades i WHERE i.symbol = t.symbol) AS m FROM trades t")
+        .await
+        .unwrap();
+    let want = local
+        .clone()
+        .lazy()
+        .select([col("symbol"), col("price").max().over([col("symbol")]).unwrap().alias("m")])
+        .sort(["symbol"], Default::default())
+        .collect()
+        .unwrap();
+    // A join keeps no row order: compared by symbol.
+    let own_max = own_max.sort(["symbol"], Default::default()).unwrap();
+    assert!(own_max.equals_missing(&want), "{own_max}\n{want}");
+    // Correlated by an inequality: still refused by name, not answered as if uncorrelated.
+    let err = run("SELECT (SELECT MAX(price) FROM trades i WHERE i.price < t.price) AS m FROM trades t")
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
