@@ -86,6 +86,13 @@ async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
+    // Polars' planner recurses over the query plan and grows its stack
+    // (stacker, through the `recursive` crate) when less than a minimum is
+    // left. Its default, 128 KiB, is less than one round of a plan with many
+    // joins takes between two such checks in a debug build (a query of
+    // decorrelated subqueries overflowed a 2 MiB worker thread and aborted
+    // the server); 1 MiB leaves room, and costs nothing until it is needed.
+    recursive::set_minimum_stack_size(1024 * 1024);
     let args = Args::parse();
     match run(args).await {
         Ok(()) => ExitCode::SUCCESS,
