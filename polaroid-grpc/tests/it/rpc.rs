@@ -279,8 +279,19 @@ async fn scalar_subqueries_in_where_and_having_are_their_one_value() {
     // A join keeps no row order: compared by symbol.
     let own_max = own_max.sort(["symbol"], Default::default()).unwrap();
     assert!(own_max.equals_missing(&want), "{own_max}\n{want}");
-    // Correlated by an inequality: still refused by name, not answered as if uncorrelated.
-    let err = run("SELECT (SELECT MAX(price) FROM trades i WHERE i.price < t.price) AS m FROM trades t")
+    // Correlated by an inequality (patch 0052; refused before): the trades of the symbols
+    // before each one, from the sample's counts above.
+    let before = run("SELECT symbol, (SELECT COUNT(*) FROM trades i WHERE i.symbol < t.symbol) AS n \
+                      FROM (SELECT DISTINCT symbol FROM trades) t ORDER BY symbol")
+        .await
+        .unwrap();
+    let before = before.lazy().with_column(col("n").cast(DataType::Int64)).collect().unwrap();
+    let want = df!("symbol" => ["AAPL", "AMZN", "MSFT", "NVDA", "TSLA"],
+                   "n" => [0i64, 24_000, 40_000, 60_000, 90_000]).unwrap();
+    assert!(before.equals_missing(&want), "{before}");
+    // In a grouping query's SELECT list: refused by name, not answered as if uncorrelated.
+    let err = run("SELECT symbol, COUNT(*) AS n, (SELECT MAX(price) FROM trades i WHERE i.symbol = t.symbol) AS m \
+                   FROM trades t GROUP BY symbol")
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
