@@ -281,3 +281,20 @@ def test_a_grid_of_minutes_counts_the_quiet_ones(client: pr.Client) -> None:
     got, want = both_answers(client, query, ticks=ticks)
     assert got["trades"].to_list() == [2, 0, 1, 0]
     assert got.rows() == want.rows()
+
+
+@pytest.mark.parametrize("predicate", [
+    "f IS NOT DISTINCT FROM TRUE OR x = 3",
+    "f IS DISTINCT FROM TRUE AND x > 2",
+    "x < 2 AND NOT f IS DISTINCT FROM TRUE OR x = 3",
+    "s IS NOT DISTINCT FROM 'a' AND x > 1",
+    "x > 1 AND s IS DISTINCT FROM NULL OR f IS NOT DISTINCT FROM NULL AND x = 3",
+    "f IS NOT DISTINCT FROM (x > 2 OR x = 1)",
+    "s IS NOT DISTINCT FROM 'a' AND f IS NOT DISTINCT FROM TRUE",
+])
+def test_is_distinct_from_binds_tighter_than_and_and_or(client: pr.Client, predicate: str) -> None:
+    """sqlparser read `f IS NOT DISTINCT FROM TRUE OR x = 3` as `f IS NOT DISTINCT FROM (TRUE OR
+    x = 3)`: other rows, silently, or an error beside a string (patch 0053)."""
+    frame = pl.DataFrame({"f": [True, False, None, True, None], "x": [1, 2, 3, 4, 5], "s": ["a", "a", None, "b", "a"]})
+    got, want = both_answers(client, f"SELECT x FROM t WHERE {predicate}", t=frame)
+    assert sorted(got["x"].to_list()) == sorted(want["x"].to_list()), predicate
