@@ -8,6 +8,8 @@ decorrelated into a join by the correlation keys, and shapes that are not decorr
 
 from __future__ import annotations
 
+import random
+
 import polars as pl
 import pytest
 
@@ -174,6 +176,48 @@ def test_the_prevailing_quote_worked_by_hand(client: pr.Client) -> None:
                      "ORDER BY q.ts DESC LIMIT 1) AS bid, (SELECT SUM(sz) FROM trades i WHERE i.sym = t.sym "
                      "AND i.ts <= t.ts) AS volume FROM trades t ORDER BY sym, ts", trades=trades, quotes=quotes).collect()
     assert got.rows() == [("a", 1, 9.5, 1), ("a", 3, 10.0, 3), ("b", 1, None, 3), ("b", 5, 20.0, 7)]
+
+
+def _ticks(seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Trades and quotes with nulls in keys and times; one quote per symbol and time, so that the
+    nearest quote is one row (ties would leave SQL free to pick either)."""
+    rng = random.Random(seed)
+    symbols = ["a", "b", "c", None]
+    quotes = {(rng.choice(symbols), rng.choice([None, *range(30)])): round(rng.uniform(1, 100), 2) for _ in range(40)}
+    q = pl.DataFrame({"sym": [k[0] for k in quotes], "ts": [k[1] for k in quotes], "bid": list(quotes.values())},
+                     schema={"sym": pl.String, "ts": pl.Int64, "bid": pl.Float64})
+    t = pl.DataFrame({"sym": [rng.choice(symbols) for _ in range(30)],
+                      "ts": [rng.choice([None, *range(-2, 33)]) for _ in range(30)],
+                      "px": [round(rng.uniform(1, 100), 2) for _ in range(30)]},
+                     schema={"sym": pl.String, "ts": pl.Int64, "px": pl.Float64})
+    return t.with_columns(fts=pl.col("ts").cast(pl.Float64)), q
+
+
+@pytest.mark.parametrize("nearest", [
+    # Read by an as-of search (patch 0054): below or above, strict or not, either way round.
+    "(SELECT bid FROM q WHERE q.sym = t.sym AND q.ts <= t.ts ORDER BY q.ts DESC LIMIT 1)",
+    "(SELECT bid FROM q WHERE q.sym = t.sym AND q.ts < t.ts ORDER BY q.ts DESC LIMIT 1)",
+    "(SELECT bid FROM q WHERE q.sym = t.sym AND q.ts >= t.ts ORDER BY q.ts LIMIT 1)",
+    "(SELECT bid FROM q WHERE q.sym = t.sym AND q.ts > t.ts ORDER BY q.ts ASC LIMIT 1)",
+    "(SELECT bid * 2 FROM q WHERE t.ts >= q.ts AND t.sym = q.sym ORDER BY q.ts DESC LIMIT 1)",
+    "(SELECT MAX(q.ts) FROM q WHERE q.sym = t.sym AND q.ts < t.ts)",
+    "(SELECT MIN(ts) FROM q WHERE q.sym = t.sym AND q.ts > t.ts)",
+    "(SELECT MAX(q.ts) FROM q WHERE q.ts <= t.ts)",
+    "(SELECT bid FROM q WHERE q.sym = t.sym AND q.ts <= t.ts AND q.bid > 30 ORDER BY q.ts DESC LIMIT 1)",
+    # Every pair: an integer time beside a float one, ORDER BY away from the outer value, two keys.
+    "(SELECT bid FROM q WHERE q.sym = t.sym AND q.ts <= t.fts ORDER BY q.ts DESC LIMIT 1)",
+    "(SELECT bid FROM q WHERE q.sym = t.sym AND q.ts <= t.ts ORDER BY q.ts LIMIT 1)",
+    "(SELECT MIN(q.ts) FROM q WHERE q.sym = t.sym AND q.ts <= t.ts)",
+    "(SELECT bid FROM q WHERE q.ts <= t.ts ORDER BY q.ts DESC, q.bid LIMIT 1)",
+    "(SELECT bid FROM q WHERE q.sym IS NOT DISTINCT FROM t.sym AND q.ts <= t.ts ORDER BY q.ts DESC LIMIT 1)",
+])
+@pytest.mark.parametrize("seed", [5, 6])
+def test_the_nearest_row_below_or_above_matches_duckdb(client: pr.Client, nearest: str, seed: int) -> None:
+    t, q = _ticks(seed)
+    got, want = both_answers(client, f"SELECT sym, ts, px, {nearest} AS v FROM t", t=t, q=q)
+    assert unordered(got.rows()) == unordered(want.rows()), nearest
+    got, want = both_answers(client, f"SELECT sym, ts FROM t WHERE px > {nearest}", t=t, q=q)
+    assert unordered(got.rows()) == unordered(want.rows()), nearest
 
 
 @pytest.mark.parametrize("query", [
