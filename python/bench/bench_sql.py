@@ -1,0 +1,113 @@
+"""SQL's correlated subqueries on the server, each beside its baselines in the same run.
+
+The prevailing quote of each trade, as an analyst without ASOF JOIN writes it:
+
+    SELECT sym, ts, (SELECT bid FROM q WHERE q.sym = t.sym AND q.ts <= t.ts
+                     ORDER BY q.ts DESC LIMIT 1) AS bid FROM t
+
+run by the server (`Client.sql`, the result collected into python polars), by DuckDB on the same
+frames, by DuckDB's own `ASOF JOIN` and by python polars' `join_asof` (what a polars user writes by
+hand). Every answer is checked equal to the server's. Then a running total per symbol by a
+subquery correlated by an inequality (`t2.ts <= t.ts`), which SQL answers by pairing rows: on
+fewer rows, the server beside DuckDB.
+
+    make bench-sql          # or: POLAROID_SERVER=... .venv/bin/python python/bench/bench_sql.py
+
+POLAROID_BENCH_TICKS (default 200,000 trades and as many quotes over 100 symbols),
+POLAROID_BENCH_PAIRS (5,000 rows for the running total) and POLAROID_BENCH_RUNS (5) size it.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+
+import duckdb
+import numpy as np
+import polars as pl
+
+import polaroid as pr
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "polaroid-grpc", "tests", "python"))
+from test_flight import Server  # noqa: E402
+
+TICKS = int(os.environ.get("POLAROID_BENCH_TICKS", 200_000))
+PAIRS = int(os.environ.get("POLAROID_BENCH_PAIRS", 5_000))
+RUNS = int(os.environ.get("POLAROID_BENCH_RUNS", 5))
+
+PREVAILING = ("SELECT sym, ts, (SELECT bid FROM q WHERE q.sym = t.sym AND q.ts <= t.ts "
+              "ORDER BY q.ts DESC LIMIT 1) AS bid FROM t")
+DUCKDB_ASOF = "SELECT t.sym, t.ts, q.bid FROM t ASOF LEFT JOIN q ON t.sym = q.sym AND t.ts >= q.ts"
+RUNNING = "SELECT sym, ts, (SELECT SUM(sz) FROM t t2 WHERE t2.sym = t.sym AND t2.ts <= t.ts) AS volume FROM t"
+
+
+def ticks(n: int, seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Trades and quotes over 100 symbols, times unique within each (so the prevailing quote is one row)."""
+    rng = np.random.default_rng(seed)
+    symbols = np.array([f"S{i:03}" for i in range(100)])
+    times = lambda: np.cumsum(rng.integers(1, 1_000, n))  # noqa: E731 (increasing, so unique)
+    trades = pl.DataFrame({"sym": rng.choice(symbols, n), "ts": times(), "px": rng.random(n),
+                           "sz": rng.integers(1, 100, n)})
+    quotes = pl.DataFrame({"sym": rng.choice(symbols, n), "ts": times(), "bid": rng.random(n)})
+    return trades, quotes
+
+
+def timed(fn, runs=RUNS):
+    times, out = [], None
+    for _ in range(runs):
+        start = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), out
+
+
+def by_row(df: pl.DataFrame) -> pl.DataFrame:
+    return df.sort("sym", "ts")
+
+
+def main() -> None:
+    trades, quotes = ticks(TICKS, 1)
+    small, _ = ticks(PAIRS, 2)
+    con = duckdb.connect()
+    con.register("t", trades.to_arrow())
+    con.register("q", quotes.to_arrow())
+    small_con = duckdb.connect()
+    small_con.register("t", small.to_arrow())
+    server = Server("--memory-limit", "8GiB")
+    try:
+        with pr.connect(f"127.0.0.1:{server.port}") as client:
+            t, q, s = client.from_polars(trades), client.from_polars(quotes), client.from_polars(small)
+            remote, got = timed(lambda: client.sql(PREVAILING, t=t, q=q).collect())
+            remote_running, got_running = timed(lambda: client.sql(RUNNING, t=s).collect())
+    finally:
+        server.stop()
+    duck, want = timed(lambda: con.sql(PREVAILING).pl())
+    duck_asof, want_asof = timed(lambda: con.sql(DUCKDB_ASOF).pl())
+    local_asof, want_local = timed(lambda: trades.sort("ts").join_asof(quotes.sort("ts"), on="ts", by="sym",
+                                                                       check_sortedness=False)
+                                   .select("sym", "ts", "bid"))
+    duck_running, want_running = timed(lambda: small_con.sql(RUNNING).pl())
+
+    got = by_row(got)
+    for name, other in [("DuckDB", want), ("DuckDB ASOF JOIN", want_asof), ("polars join_asof", want_local)]:
+        assert got.equals(by_row(other)), f"{name} answered otherwise"
+    got_running = by_row(got_running).with_columns(pl.col("volume").cast(pl.Int64))
+    assert got_running.equals(by_row(want_running).with_columns(pl.col("volume").cast(pl.Int64))), \
+        "DuckDB's running totals differ"
+
+    print(f"\nThe prevailing quote of {TICKS:,} trades among {TICKS:,} quotes, 100 symbols, median of {RUNS}")
+    print(f"{'how':52} {'median s':>9} {'server faster':>14}")
+    print(f"{'server, correlated subquery (Client.sql)':52} {remote:9.3f}")
+    for name, secs in [("DuckDB, the same correlated subquery", duck), ("DuckDB, ASOF JOIN", duck_asof),
+                       ("python polars join_asof, in process", local_asof)]:
+        print(f"{name:52} {secs:9.3f} {secs / remote:13.2f}x")
+    print(f"\nA running total per symbol by a subquery correlated by t2.ts <= t.ts, {PAIRS:,} trades")
+    print(f"{'server':52} {remote_running:9.3f}")
+    print(f"{'DuckDB':52} {duck_running:9.3f} {duck_running / remote_running:13.2f}x")
+
+
+if __name__ == "__main__":
+    main()
