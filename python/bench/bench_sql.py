@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 import statistics
 import sys
-import time
 
 import duckdb
 import numpy as np
@@ -33,6 +32,9 @@ import polaroid as pr
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "polaroid-grpc", "tests", "python"))
 from test_flight import Server  # noqa: E402
+
+sys.path.insert(0, HERE)
+from bench_client import timed as runs_of  # noqa: E402
 
 TICKS = int(os.environ.get("POLAROID_BENCH_TICKS", 200_000))
 PAIRS = int(os.environ.get("POLAROID_BENCH_PAIRS", 5_000))
@@ -55,12 +57,9 @@ def ticks(n: int, seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     return trades, quotes
 
 
-def timed(fn, runs=RUNS):
-    times, out = [], None
-    for _ in range(runs):
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
+def timed(fn):
+    """The median time of RUNS runs of `fn`, and its answer."""
+    times, out = runs_of(fn, RUNS)
     return statistics.median(times), out
 
 
