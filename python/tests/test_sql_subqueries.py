@@ -221,8 +221,45 @@ def test_the_nearest_row_below_or_above_matches_duckdb(client: pr.Client, neares
 
 
 @pytest.mark.parametrize("query", [
-    # In a grouping query's SELECT list; an aggregate that reads the outer row; an offset.
-    "SELECT g, (SELECT MAX(z) FROM u WHERE u.g = t.g) AS m FROM t GROUP BY g",
+    # Outside an aggregate, reading a GROUP BY key: one value per group (patch 0055; refused before).
+    "SELECT g, COUNT(*) AS n, (SELECT MAX(z) FROM u WHERE u.g = t.g) AS m FROM t GROUP BY g",
+    "SELECT t.g AS grp, COUNT(*) AS n, (SELECT SUM(z) FROM u WHERE u.g = t.g) AS zs FROM t GROUP BY t.g",
+    "SELECT g, COUNT(*) AS n, EXISTS (SELECT 1 FROM u WHERE u.g = t.g AND u.z > 30) AS big FROM t GROUP BY g",
+    "SELECT g, MAX(y) - (SELECT MIN(z) FROM u WHERE u.g = t.g) / 10 AS d FROM t GROUP BY g",
+    # Inside an aggregate: a value per row, any column read.
+    "SELECT g, SUM(x * (SELECT MIN(z) FROM u WHERE u.g = t.g)) AS s FROM t GROUP BY g",
+    "SELECT g, SUM((SELECT COUNT(*) FROM u WHERE u.z < t.y * 10)) AS n FROM t GROUP BY g",
+    "SELECT COUNT(*) AS n, MAX((SELECT MAX(z) FROM u WHERE u.g = t.g)) AS m FROM t",
+    # With ROLLUP: a subquery's own column named like a key was NULL in the grand total (u.g = 'a' became
+    # NULL = 'a': its value null, a HAVING row lost, silently).
+    "SELECT g, SUM(y) AS s, (SELECT MAX(z) FROM u WHERE u.g = 'a') AS m FROM t GROUP BY ROLLUP (g)",
+    "SELECT g, SUM(y) AS s FROM t GROUP BY ROLLUP (g) HAVING SUM(y) > (SELECT MAX(z) FROM u WHERE u.g = 'b') / 4",
+    # ... and in it the ungrouped key a correlated subquery reads is NULL.
+    "SELECT g, SUM(y) AS s, (SELECT MAX(z) FROM u WHERE u.g = t.g) AS m FROM t GROUP BY ROLLUP (g)",
+    "SELECT g, x, SUM(y) AS s, x IN (SELECT z / 10 FROM u WHERE u.g = t.g) AS listed FROM t GROUP BY ROLLUP (g, x)",
+    "SELECT g, SUM(y * (SELECT MAX(z) FROM u WHERE u.g = t.g)) AS c FROM t GROUP BY ROLLUP (g)",
+    # In HAVING.
+    "SELECT g, AVG(y) AS a FROM t GROUP BY g HAVING AVG(y) > (SELECT COUNT(*) FROM u WHERE u.g = t.g)",
+    "SELECT g FROM t GROUP BY g HAVING NOT EXISTS (SELECT 1 FROM u WHERE u.g = t.g AND u.z < 15)",
+])
+def test_correlated_subqueries_in_grouping_queries_match_duckdb(client: pr.Client, query: str) -> None:
+    got, want = both_answers(client, query, t=T, u=U)
+    assert unordered(got.rows()) == unordered(want.rows()), query
+
+
+@pytest.mark.parametrize("query, why", [
+    ("SELECT g, (SELECT MAX(z) FROM u WHERE u.z > t.x) AS m FROM t GROUP BY g", "reads `t.x`, which is not a GROUP BY key"),
+    ("SELECT g, y > ALL (SELECT z / 10 FROM u WHERE u.g = t.g) AS l FROM t GROUP BY g", "reads `y`, which is not a GROUP BY key"),
+    ("SELECT g, MAX(x) > ALL (SELECT z / 10 FROM u WHERE u.g = t.g) AS l FROM t GROUP BY g", "compares an aggregate"),
+])
+def test_a_correlated_subquery_with_no_one_value_per_group_is_refused(client: pr.Client, query: str, why: str) -> None:
+    """DuckDB refuses the first two too ("must appear in the GROUP BY clause")."""
+    with pytest.raises(pr.InvalidArgumentError, match=why):
+        client.sql(query, t=client.from_polars(T), u=client.from_polars(U)).collect()
+
+
+@pytest.mark.parametrize("query", [
+    # An aggregate that reads the outer row; an offset.
     "SELECT g, (SELECT MAX(z) - t.x FROM u WHERE u.g = t.g) AS m FROM t",
     "SELECT g, (SELECT z FROM u WHERE u.g = t.g ORDER BY z LIMIT 1 OFFSET 1) AS m FROM t",
 ])

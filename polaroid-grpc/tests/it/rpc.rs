@@ -289,12 +289,27 @@ async fn scalar_subqueries_in_where_and_having_are_their_one_value() {
     let want = df!("symbol" => ["AAPL", "AMZN", "MSFT", "NVDA", "TSLA"],
                    "n" => [0i64, 24_000, 40_000, 60_000, 90_000]).unwrap();
     assert!(before.equals_missing(&want), "{before}");
-    // In a grouping query's SELECT list: refused by name, not answered as if uncorrelated.
-    let err = run("SELECT symbol, COUNT(*) AS n, (SELECT MAX(price) FROM trades i WHERE i.symbol = t.symbol) AS m \
+    // In a grouping query's SELECT list (patch 0055; refused before): each group's own maximum.
+    let grouped = run("SELECT symbol, COUNT(*) AS n, (SELECT MAX(price) FROM trades i WHERE i.symbol = t.symbol) AS m \
+                       FROM trades t GROUP BY symbol ORDER BY symbol")
+        .await
+        .unwrap();
+    let grouped = grouped.lazy().with_column(col("n").cast(DataType::Int64)).collect().unwrap();
+    let want = local
+        .clone()
+        .lazy()
+        .group_by([col("symbol")])
+        .agg([len().cast(DataType::Int64).alias("n"), col("price").max().alias("m")])
+        .sort(["symbol"], Default::default())
+        .collect()
+        .unwrap();
+    assert!(grouped.equals_missing(&want), "{grouped}\n{want}");
+    // ... but not one reading a column that is not a GROUP BY key: refused by name.
+    let err = run("SELECT symbol, (SELECT MAX(price) FROM trades i WHERE i.price < t.price) AS m \
                    FROM trades t GROUP BY symbol")
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
-    assert!(err.message().contains("correlated subquery"), "{err:?}");
+    assert!(err.message().contains("which is not a GROUP BY key"), "{err:?}");
     server.stop().await;
 }
