@@ -73,6 +73,36 @@ IN_GROUPING_QUERIES = [
     "SELECT g FROM t GROUP BY g HAVING NOT EXISTS (SELECT 1 FROM u WHERE u.g = t.g AND u.z < 15)",
 ]
 
+UNCORRELATED_ANYWHERE = [
+    # Inside an aggregate: SQL's SUM holds its argument twice, and the subquery's value was added twice
+    # ("duplicate: Column with name '_POLARS_TMP_1'").
+    "SELECT SUM(y * (SELECT MAX(z) FROM u)) AS s FROM t",
+    "SELECT g, SUM(y * (SELECT MAX(z) FROM u)) AS s, AVG(x - (SELECT MIN(z) FROM u)) AS a FROM t GROUP BY g",
+    "SELECT g, SUM(CASE WHEN x > (SELECT AVG(z) FROM u) / 10 THEN y END) AS s FROM t GROUP BY g",
+    "SELECT g, SUM(y * (SELECT MIN(z) FROM u)) FILTER (WHERE x > 1) AS s FROM t GROUP BY ROLLUP (g)",
+    # In a GROUP BY key, alone or as a SELECT item ("'Expr: .subplan(no_eq)' not allowed in this context").
+    "SELECT x > (SELECT AVG(z) FROM u) / 10 AS big, COUNT(*) AS n FROM t GROUP BY x > (SELECT AVG(z) FROM u) / 10",
+    "SELECT g, COUNT(*) AS n, SUM(y) AS s FROM t GROUP BY g, x > (SELECT AVG(z) FROM u) / 10",
+    "SELECT CASE WHEN y > (SELECT MIN(z) FROM u) / 4 THEN 'hi' ELSE 'lo' END AS b, SUM(y) AS s FROM t "
+    "GROUP BY CASE WHEN y > (SELECT MIN(z) FROM u) / 4 THEN 'hi' ELSE 'lo' END",
+    # In a window's ORDER BY (the rewrite of polars' expressions skipped a window's order: patch 0056).
+    "SELECT g, y, RANK() OVER (ORDER BY ABS(y - (SELECT AVG(z) FROM u) / 10)) AS r FROM t",
+    "SELECT g, y, SUM(y) OVER (PARTITION BY g ORDER BY y * (SELECT MAX(z) FROM u)) AS r FROM t",
+    "SELECT g, y, LAG(y) OVER (ORDER BY y * (SELECT MAX(z) FROM u)) AS r FROM t",
+    # In QUALIFY: the subquery's value was left as an extra column of the answer.
+    "SELECT g, y FROM t QUALIFY ROW_NUMBER() OVER (PARTITION BY g ORDER BY y) <= (SELECT COUNT(*) FROM u WHERE z > 40)",
+    "SELECT g, y, ROW_NUMBER() OVER (PARTITION BY g ORDER BY y) AS rn FROM t QUALIFY rn < (SELECT MIN(z) FROM u) / 5",
+    "SELECT * FROM t WHERE y > (SELECT MIN(z) FROM u) / 3",
+]
+
+# Sorted by a scalar subquery's value: compared in order (each ORDER BY is total).
+IN_ORDER_BY = [
+    "SELECT g, y FROM t ORDER BY ABS(y - (SELECT AVG(z) FROM u) / 10), y",
+    "SELECT g, y * (SELECT MIN(z) FROM u) AS w FROM t ORDER BY y * (SELECT MIN(z) FROM u) DESC LIMIT 3",
+    "SELECT g, SUM(y) AS s FROM t GROUP BY g ORDER BY ABS(SUM(y) - (SELECT AVG(z) FROM u) / 4), g NULLS FIRST",
+    "SELECT y FROM t UNION SELECT z FROM u WHERE z IS NOT NULL ORDER BY y * (SELECT MAX(z) FROM u) DESC",
+]
+
 
 @pytest.mark.parametrize("query", [
     "SELECT g, x FROM t WHERE x >= (SELECT AVG(z) / 10 FROM u WHERE u.g = t.g)",
@@ -124,10 +154,17 @@ IN_GROUPING_QUERIES = [
     "SELECT DISTINCT g, (SELECT COUNT(*) FROM u WHERE u.g = t.g) AS n FROM t",
     *BY_INEQUALITIES,
     *IN_GROUPING_QUERIES,
+    *UNCORRELATED_ANYWHERE,
 ])
 def test_subqueries_match_duckdb(client: pr.Client, query: str) -> None:
     got, want = both_answers(client, query, t=T, u=U)
     assert unordered(got.rows()) == unordered(want.rows()), query
+
+
+@pytest.mark.parametrize("query", IN_ORDER_BY)
+def test_rows_sorted_by_a_subquery_match_duckdb(client: pr.Client, query: str) -> None:
+    got, want = both_answers(client, query, t=T, u=U)
+    assert got.rows() == want.rows(), query
 
 
 # The sets a quantified comparison meets: with a null, without, empty, only nulls.
