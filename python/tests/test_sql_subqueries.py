@@ -73,6 +73,33 @@ IN_GROUPING_QUERIES = [
     "SELECT g FROM t GROUP BY g HAVING NOT EXISTS (SELECT 1 FROM u WHERE u.g = t.g AND u.z < 15)",
 ]
 
+READING_THE_OUTER_ROW = [
+    # The subquery's own SELECT reads the enclosing row (patch 0058; refused before): outside its aggregate
+    # one value per row, inside it per pair, and over no rows each aggregate's own (COUNT 0) beside it.
+    "SELECT g, x, (SELECT MAX(z) - t.x FROM u WHERE u.g = t.g) AS d FROM t",
+    "SELECT g, x, (SELECT COUNT(*) * t.x FROM u WHERE u.g = t.g) AS d FROM t",
+    "SELECT g, x, (SELECT SUM(z + t.y) FROM u WHERE u.g = t.g) AS d FROM t",
+    "SELECT g, x, (SELECT COALESCE(SUM(z), t.x * 100) FROM u WHERE u.g = t.g) AS d FROM t",
+    "SELECT g, x, (SELECT MAX(z * t.y) FROM u WHERE u.z > t.x * 5) AS d FROM t",
+    "SELECT g, x, (SELECT z + t.x FROM u WHERE u.g = t.g AND u.z < 15) AS d FROM t",
+    "SELECT g, x FROM t WHERE y * 10 > (SELECT MIN(z) + t.x FROM u WHERE u.g = t.g)",
+    "SELECT g, SUM((SELECT MAX(z) - t.x FROM u WHERE u.g = t.g)) AS s FROM t GROUP BY g",
+    # LIMIT 1 OFFSET n: the row after the first n in the order, none past the last.
+    "SELECT g, x, (SELECT z FROM u WHERE u.g = t.g ORDER BY z DESC NULLS LAST LIMIT 1 OFFSET 1) AS second FROM t",
+    "SELECT g, x, (SELECT z FROM u WHERE u.g = t.g ORDER BY z NULLS FIRST LIMIT 1 OFFSET 1) AS second FROM t",
+    "SELECT g, x, (SELECT z - t.x FROM u WHERE u.z > t.x * 5 ORDER BY z LIMIT 1 OFFSET 2) AS third FROM t",
+    "SELECT g, x FROM t WHERE x * 10 < (SELECT z FROM u WHERE u.g = t.g ORDER BY z LIMIT 1 OFFSET 1)",
+]
+
+# A window ordered by two keys of one column (`ORDER BY x % 2, x`) was an error ("multiple fields with
+# name 'x' found"), with or without a subquery.
+TWO_KEYS_OF_ONE_COLUMN = [
+    "SELECT x, y, ROW_NUMBER() OVER (ORDER BY x % 2, x DESC, y) AS r FROM t",
+    "SELECT x, y, RANK() OVER (ORDER BY ABS(x - 3), x DESC) AS r FROM t",
+    "SELECT g, x, SUM(y) OVER (PARTITION BY g ORDER BY x + 1, x DESC, y) AS r FROM t",
+    "SELECT x, y, LAG(y) OVER (ORDER BY x % 2, x, y) AS r FROM t",
+]
+
 UNCORRELATED_ANYWHERE = [
     # Inside an aggregate: SQL's SUM holds its argument twice, and the subquery's value was added twice
     # ("duplicate: Column with name '_POLARS_TMP_1'").
@@ -95,12 +122,19 @@ UNCORRELATED_ANYWHERE = [
     "SELECT * FROM t WHERE y > (SELECT MIN(z) FROM u) / 3",
 ]
 
-# Sorted by a scalar subquery's value: compared in order (each ORDER BY is total).
+# Sorted by a subquery's value: compared in order (each ORDER BY is total).
 IN_ORDER_BY = [
     "SELECT g, y FROM t ORDER BY ABS(y - (SELECT AVG(z) FROM u) / 10), y",
     "SELECT g, y * (SELECT MIN(z) FROM u) AS w FROM t ORDER BY y * (SELECT MIN(z) FROM u) DESC LIMIT 3",
     "SELECT g, SUM(y) AS s FROM t GROUP BY g ORDER BY ABS(SUM(y) - (SELECT AVG(z) FROM u) / 4), g NULLS FIRST",
     "SELECT y FROM t UNION SELECT z FROM u WHERE z IS NOT NULL ORDER BY y * (SELECT MAX(z) FROM u) DESC",
+    # Correlated (patch 0060; refused before): per row, or per group reading a GROUP BY key.
+    "SELECT g, y FROM t ORDER BY (SELECT MAX(z) FROM u WHERE u.g = t.g) NULLS FIRST, y",
+    "SELECT g, y FROM t ORDER BY (SELECT COUNT(*) FROM u WHERE u.z > t.y * 5), y DESC",
+    "SELECT g, x, y FROM t ORDER BY (SELECT MAX(z) FROM u WHERE u.g = t.g) - x DESC NULLS LAST, y LIMIT 4",
+    "SELECT g, y FROM t ORDER BY EXISTS (SELECT 1 FROM u WHERE u.g = t.g AND u.z > 40), y",
+    "SELECT g, COUNT(*) AS n FROM t GROUP BY g ORDER BY (SELECT MIN(z) FROM u WHERE u.g = t.g) NULLS FIRST, g",
+    "SELECT g, SUM(y) AS s FROM t GROUP BY g ORDER BY SUM(y) / (SELECT COUNT(*) FROM u WHERE u.g = t.g) NULLS FIRST, g",
 ]
 
 
@@ -155,6 +189,8 @@ IN_ORDER_BY = [
     *BY_INEQUALITIES,
     *IN_GROUPING_QUERIES,
     *UNCORRELATED_ANYWHERE,
+    *READING_THE_OUTER_ROW,
+    *TWO_KEYS_OF_ONE_COLUMN,
 ])
 def test_subqueries_match_duckdb(client: pr.Client, query: str) -> None:
     got, want = both_answers(client, query, t=T, u=U)
@@ -290,9 +326,9 @@ def test_a_correlated_subquery_with_no_one_value_per_group_is_refused(client: pr
 
 
 @pytest.mark.parametrize("query", [
-    # An aggregate that reads the outer row; an offset.
-    "SELECT g, (SELECT MAX(z) - t.x FROM u WHERE u.g = t.g) AS m FROM t",
-    "SELECT g, (SELECT z FROM u WHERE u.g = t.g ORDER BY z LIMIT 1 OFFSET 1) AS m FROM t",
+    # An offset for EXISTS; a grouping inside the subquery.
+    "SELECT g, x FROM t WHERE EXISTS (SELECT 1 FROM u WHERE u.g = t.g LIMIT 1 OFFSET 1)",
+    "SELECT g, (SELECT MAX(n) FROM (SELECT z, COUNT(*) AS n FROM u WHERE u.g = t.g GROUP BY z) s) AS m FROM t",
 ])
 def test_correlated_subqueries_it_cannot_decorrelate_are_refused(client: pr.Client, query: str) -> None:
     with pytest.raises(pr.InvalidArgumentError, match="correlated subquery .* reads `t` of the enclosing query"):
