@@ -298,3 +298,81 @@ def test_is_distinct_from_binds_tighter_than_and_and_or(client: pr.Client, predi
     frame = pl.DataFrame({"f": [True, False, None, True, None], "x": [1, 2, 3, 4, 5], "s": ["a", "a", None, "b", "a"]})
     got, want = both_answers(client, f"SELECT x FROM t WHERE {predicate}", t=frame)
     assert sorted(got["x"].to_list()) == sorted(want["x"].to_list()), predicate
+
+
+def _instants() -> pl.DataFrame:
+    """Instants either side of 2000-01-03 (DuckDB's bucket origin), a leap day and month ends, with
+    microseconds, as dates, and the same instants at other time units."""
+    start = dt.datetime(1999, 12, 28, 22, 59, 58, 123456)
+    return pl.DataFrame({
+        "ts": [start + dt.timedelta(seconds=37 * i * i * i + 11 * i, microseconds=7 * i) for i in range(40)],
+        "d": [dt.date(1999, 11, 30) + dt.timedelta(days=17 * i) for i in range(40)],
+        "x": list(range(40)),
+    }).with_columns(pl.col("ts").dt.cast_time_unit("us"), ts_ns=pl.col("ts").dt.cast_time_unit("ns"),
+                    ts_ms=pl.col("ts").dt.cast_time_unit("ms"), n=pl.col("x").cast(pl.Int32))
+
+
+# DuckDB's time functions (patch 0061): "unsupported function" before, and in python polars 2.1.
+TIME_FUNCTIONS = [
+    "SELECT ts, TIME_BUCKET(INTERVAL '5 minutes', ts) AS a, TIME_BUCKET(INTERVAL '90 minutes', ts) AS b, "
+    "TIME_BUCKET(INTERVAL '7 seconds', ts) AS c FROM t",
+    "SELECT ts, TIME_BUCKET(INTERVAL '3 days', ts) AS a, TIME_BUCKET(INTERVAL '1 week', ts) AS b, "
+    "TIME_BUCKET(INTERVAL '2 weeks', ts) AS c FROM t",
+    "SELECT ts, TIME_BUCKET(INTERVAL '1 month', ts) AS a, TIME_BUCKET(INTERVAL '5 months', ts) AS b, "
+    "TIME_BUCKET(INTERVAL '1 year', ts) AS c FROM t",
+    "SELECT d, TIME_BUCKET(INTERVAL '3 days', d) AS a, TIME_BUCKET(INTERVAL '7 months', d) AS b FROM t",
+    "SELECT ts, TIME_BUCKET(INTERVAL '3 days', ts, TIMESTAMP '2024-05-01 00:00:00') AS a, "
+    "TIME_BUCKET(INTERVAL '1 hour', ts, INTERVAL '15 minutes') AS b FROM t",
+    "SELECT ts_ns, TIME_BUCKET(INTERVAL '250 milliseconds', ts_ns) AS a, ts_ms, TIME_BUCKET(INTERVAL '1 minute', ts_ms) AS b FROM t",
+    "SELECT TIME_BUCKET(INTERVAL '1 day', ts) AS day, COUNT(*) AS n, MAX(x) AS hi FROM t GROUP BY 1",
+    "SELECT ts, DATE_DIFF('minute', TIMESTAMP '2000-01-01 00:00:00', ts) AS a, DATE_DIFF('hour', ts, TIMESTAMP '2000-01-01') AS b, "
+    "DATE_DIFF('second', TIMESTAMP '2000-01-01 00:00:00.5', ts) AS c, DATE_DIFF('millisecond', TIMESTAMP '2000-01-01 00:00:00.5', ts) AS e FROM t",
+    "SELECT d, DATE_DIFF('day', DATE '2000-01-01', d) AS a, DATE_DIFF('week', DATE '2000-01-01', d) AS b, "
+    "DATE_DIFF('week', d, DATE '2000-01-01') AS c, DATEDIFF('day', d, ts) AS e FROM t",
+    "SELECT d, DATE_DIFF('month', DATE '2000-01-31', d) AS a, DATE_DIFF('quarter', DATE '2000-01-31', d) AS b, "
+    "DATE_DIFF('year', DATE '2000-12-31', d) AS c FROM t",
+    "SELECT ts, EPOCH(ts) AS a, EPOCH_MS(ts) AS b, EPOCH_US(ts) AS c, EPOCH_NS(ts) AS e, EPOCH(d) AS f, EPOCH_MS(d) AS g FROM t",
+    "SELECT x, EPOCH_MS(x * 86400000 + 123) AS a, TO_TIMESTAMP(x * 86400.25) AS b FROM t",
+    "SELECT ts, YEAR(ts) AS a, MONTH(ts) AS b, DAY(ts) AS c, HOUR(ts) AS e, MINUTE(ts) AS f, SECOND(ts) AS g FROM t",
+    "SELECT ts, QUARTER(ts) AS a, WEEK(ts) AS b, DAYOFWEEK(ts) AS c, DAYOFYEAR(ts) AS e, ISODOW(ts) AS f FROM t",
+    # A date-only TIMESTAMP literal is midnight; a date plus or minus whole days is a date.
+    "SELECT ts FROM t WHERE ts BETWEEN TIMESTAMP '2000-01-03' AND TIMESTAMP '2000-01-05 12:00:00'",
+    "SELECT d, d + 7 AS a, d - 2 AS b, 3 + d AS c, d + n AS e, d - n AS f FROM t",
+]
+
+
+@pytest.mark.parametrize("query", TIME_FUNCTIONS)
+def test_time_functions_match_duckdb(client: pr.Client, query: str) -> None:
+    got, want = both_answers(client, query, t=_instants())
+    assert unordered(got.rows()) == unordered(want.rows()), query
+
+
+def test_time_buckets_and_boundaries_worked_by_hand(client: pr.Client) -> None:
+    df = pl.DataFrame({"ts": [dt.datetime(2024, 5, 17, 10, 7, 30), dt.datetime(1999, 5, 17, 10, 0)]})
+    got = client.sql(
+        "SELECT TIME_BUCKET(INTERVAL '5 minutes', ts) AS five, TIME_BUCKET(INTERVAL '3 days', ts) AS three_days, "
+        "TIME_BUCKET(INTERVAL '1 week', ts) AS week, TIME_BUCKET(INTERVAL '90 minutes', ts) AS ninety, "
+        "DATE_DIFF('day', TIMESTAMP '2024-05-16 23:59:00', ts) AS days, EPOCH_MS(ts) AS ms FROM df",
+        df=client.from_polars(df)).collect()
+    # 2024-05-17 is 8,901 days after 2000-01-03 (a multiple of 3), its week starts Monday 2024-05-13;
+    # 1999-05-17 (a Monday) is 231 days before it (77 buckets of 3 days, 33 weeks), and 10:00 that day
+    # is 332,040 minutes before it, 60 short of a multiple of 90. The day boundaries from 2024-05-16
+    # 23:59 are 1 and -9,131 (days from 1999-05-17 to 2024-05-16).
+    assert got.rows() == [
+        (dt.datetime(2024, 5, 17, 10, 5), dt.datetime(2024, 5, 17), dt.datetime(2024, 5, 13),
+         dt.datetime(2024, 5, 17, 9, 0), 1, 1715940450000),
+        (dt.datetime(1999, 5, 17, 10, 0), dt.datetime(1999, 5, 17), dt.datetime(1999, 5, 17),
+         dt.datetime(1999, 5, 17, 9, 0), -9131, 926935200000),
+    ]
+
+
+@pytest.mark.parametrize("query, why", [
+    ("SELECT TIME_BUCKET(INTERVAL '1 month 2 days', ts) FROM df", "cannot mix months with days"),
+    ("SELECT TIME_BUCKET('5 minutes', ts) FROM df", "width must be an INTERVAL"),
+    ("SELECT DATE_DIFF('fortnight', ts, ts) FROM df", "does not support the part 'fortnight'"),
+    ("SELECT TO_TIMESTAMP('2024-01-01') FROM df", "STRPTIME"),
+])
+def test_time_functions_refuse_what_they_cannot_answer(client: pr.Client, query: str, why: str) -> None:
+    df = pl.DataFrame({"ts": [dt.datetime(2024, 5, 17, 10, 7, 30)]})
+    with pytest.raises(pr.InvalidArgumentError, match=why):
+        client.sql(query, df=client.from_polars(df)).collect()
