@@ -347,6 +347,22 @@ def test_time_functions_match_duckdb(client: pr.Client, query: str) -> None:
     assert unordered(got.rows()) == unordered(want.rows()), query
 
 
+@pytest.mark.parametrize("query", [
+    # A zoned column: buckets in UTC (DuckDB's default), or in the named zone's wall time.
+    "SELECT ts, TIME_BUCKET(INTERVAL '2 hours', ts) AS a, TIME_BUCKET(INTERVAL '1 day', ts) AS b, "
+    "TIME_BUCKET(INTERVAL '1 month', ts) AS c, EPOCH_MS(ts) AS e FROM t",
+    "SELECT ts, TIME_BUCKET(INTERVAL '1 day', ts, 'America/New_York') AS a, TIME_BUCKET(INTERVAL '1 hour', ts, 'Asia/Kolkata') AS b, "
+    "TIME_BUCKET(INTERVAL '1 week', ts, 'America/New_York') AS c, TIME_BUCKET(INTERVAL '1 month', ts, 'Europe/Paris') AS e FROM t",
+])
+def test_time_buckets_of_zoned_ticks_match_duckdb(client: pr.Client, query: str) -> None:
+    """New York ticks across the 2024-03-10 daylight saving change."""
+    start = dt.datetime(2024, 3, 8, 14, 30, tzinfo=dt.timezone.utc)
+    t = pl.DataFrame({"ts": [start + dt.timedelta(minutes=97 * i * i) for i in range(30)]}).with_columns(
+        pl.col("ts").dt.convert_time_zone("America/New_York").dt.cast_time_unit("us"))
+    got, want = both_answers(client, query, t=t)
+    assert got.rows() == want.rows(), query
+
+
 def test_time_buckets_and_boundaries_worked_by_hand(client: pr.Client) -> None:
     df = pl.DataFrame({"ts": [dt.datetime(2024, 5, 17, 10, 7, 30), dt.datetime(1999, 5, 17, 10, 0)]})
     got = client.sql(
