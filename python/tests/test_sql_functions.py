@@ -335,6 +335,9 @@ TIME_FUNCTIONS = [
     "SELECT x, EPOCH_MS(x * 86400000 + 123) AS a, TO_TIMESTAMP(x * 86400.25) AS b FROM t",
     "SELECT ts, YEAR(ts) AS a, MONTH(ts) AS b, DAY(ts) AS c, HOUR(ts) AS e, MINUTE(ts) AS f, SECOND(ts) AS g FROM t",
     "SELECT ts, QUARTER(ts) AS a, WEEK(ts) AS b, DAYOFWEEK(ts) AS c, DAYOFYEAR(ts) AS e, ISODOW(ts) AS f FROM t",
+    "SELECT MAKE_DATE(2000 + n % 30, 1 + n % 12, 1 + n % 28) AS a, "
+    "MAKE_TIMESTAMP(2024, 1 + n % 12, 1 + n % 28, n % 24, n % 60, n * 1.25) AS b FROM t",
+    "SELECT ts, LAST_DAY(ts) AS a, LAST_DAY(d) AS b, DAYNAME(ts) AS c, MONTHNAME(d) AS e FROM t",
     # A date-only TIMESTAMP literal is midnight; a date plus or minus whole days is a date.
     "SELECT ts FROM t WHERE ts BETWEEN TIMESTAMP '2000-01-03' AND TIMESTAMP '2000-01-05 12:00:00'",
     "SELECT d, d + 7 AS a, d - 2 AS b, 3 + d AS c, d + n AS e, d - n AS f FROM t",
@@ -387,6 +390,7 @@ def test_time_buckets_and_boundaries_worked_by_hand(client: pr.Client) -> None:
     ("SELECT TIME_BUCKET('5 minutes', ts) FROM df", "width must be an INTERVAL"),
     ("SELECT DATE_DIFF('fortnight', ts, ts) FROM df", "does not support the part 'fortnight'"),
     ("SELECT TO_TIMESTAMP('2024-01-01') FROM df", "STRPTIME"),
+    ("SELECT MAKE_DATE(2023, 2, 29) FROM df", r"Invalid date components \(2023, 2, 29\)"),
 ])
 def test_time_functions_refuse_what_they_cannot_answer(client: pr.Client, query: str, why: str) -> None:
     df = pl.DataFrame({"ts": [dt.datetime(2024, 5, 17, 10, 7, 30)]})
