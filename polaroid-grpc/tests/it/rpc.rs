@@ -311,5 +311,21 @@ async fn scalar_subqueries_in_where_and_having_are_their_one_value() {
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
     assert!(err.message().contains("which is not a GROUP BY key"), "{err:?}");
+    // DuckDB's TIME_BUCKET (patch 0061; "unsupported function" before): each symbol's 1-minute bars,
+    // as polars' truncation to the minute groups them (minutes divide the 2000-01-03 origin).
+    let bars = run("SELECT symbol, TIME_BUCKET(INTERVAL '1 minute', ts) AS minute, COUNT(*) AS n, MAX(price) AS hi \
+                    FROM trades GROUP BY 1, 2 ORDER BY 1, 2")
+        .await
+        .unwrap();
+    let bars = bars.lazy().with_column(col("n").cast(DataType::Int64)).collect().unwrap();
+    let want = local
+        .clone()
+        .lazy()
+        .group_by([col("symbol"), col("ts").dt().truncate(lit("1m")).alias("minute")])
+        .agg([len().cast(DataType::Int64).alias("n"), col("price").max().alias("hi")])
+        .sort(["symbol", "minute"], Default::default())
+        .collect()
+        .unwrap();
+    assert!(bars.height() > 5 && bars.equals_missing(&want), "{bars}\n{want}");
     server.stop().await;
 }
