@@ -396,3 +396,22 @@ def test_time_functions_refuse_what_they_cannot_answer(client: pr.Client, query:
     df = pl.DataFrame({"ts": [dt.datetime(2024, 5, 17, 10, 7, 30)]})
     with pytest.raises(pr.InvalidArgumentError, match=why):
         client.sql(query, df=client.from_polars(df)).collect()
+
+
+# Intervals as DuckDB and PostgreSQL write them (patch 0062): refused before.
+INTERVALS = [
+    "SELECT a, a + INTERVAL '-1 day' AS c, a - INTERVAL '-90 minutes' AS e, a + INTERVAL '-1 month' AS f FROM t",
+    "SELECT a, a + INTERVAL 2 HOUR AS c, a - INTERVAL '3' MINUTE AS e, a + INTERVAL 1 MONTH AS f FROM t",
+    "SELECT a FROM t WHERE b - a > INTERVAL 5 MINUTE",
+    "SELECT a, EXTRACT(EPOCH FROM (b - a)) AS s, DATE_PART('epoch', b - a) AS p FROM t",
+]
+
+
+@pytest.mark.parametrize("query", INTERVALS)
+def test_intervals_match_duckdb(client: pr.Client, query: str) -> None:
+    t = pl.DataFrame({"a": [dt.datetime(2024, 2, 28, 22, 59, 58, 123456), dt.datetime(2024, 2, 29, 0, 16, 36),
+                            dt.datetime(2024, 1, 31, 1, 0, 0)],
+                      "b": [dt.datetime(2024, 2, 28, 23, 9, 58), dt.datetime(2024, 2, 29, 0, 16, 37),
+                            dt.datetime(2024, 3, 1, 1, 0, 0)]})
+    got, want = both_answers(client, query, t=t)
+    assert got.rows() == want.rows(), query
