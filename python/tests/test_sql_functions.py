@@ -415,3 +415,17 @@ def test_intervals_match_duckdb(client: pr.Client, query: str) -> None:
                             dt.datetime(2024, 3, 1, 1, 0, 0)]})
     got, want = both_answers(client, query, t=t)
     assert got.rows() == want.rows(), query
+
+
+@pytest.mark.parametrize("query", [
+    # DuckDB's names (patch 0063): "unsupported function" before, and in python polars 2.1.
+    "SELECT s, REGEXP_MATCHES(s, '[a-c]+') AS a, REGEXP_MATCHES(s, '^h', 'i') AS b FROM t",
+    "SELECT s, REGEXP_EXTRACT(s, '([a-z]+)', 1) AS a, REGEXP_EXTRACT(s, '[A-Z]+-[0-9]+') AS b, "
+    "REGEXP_EXTRACT(s, '([A-Z]+)-([0-9]+)', 2) AS c FROM t",
+    "SELECT s, STRING_SPLIT(s, ',') AS a, STR_SPLIT(s, ' ') AS b FROM t",
+    "SELECT s, CONTAINS(s, 'bc') AS a, CONTAINS(s, '.') AS b FROM t",
+])
+def test_duckdb_string_functions_match_duckdb(client: pr.Client, query: str) -> None:
+    t = pl.DataFrame({"s": ["Hello World", "  padded  ", "a,b,,c", None, "ÄÖü straße", "abcabc", "XNAS-7 BATS-12"]})
+    got, want = both_answers(client, query, t=t)
+    assert got.rows() == want.rows(), query
