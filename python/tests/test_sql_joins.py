@@ -7,13 +7,14 @@ a semi or anti join keeps (or drops) whole rows of its left table.
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 
 import polars as pl
 import pytest
 
 import polaroid as pr
-from sql_oracle import both_answers, unordered
+from sql_oracle import both_answers, same_rows, unordered
 
 
 def tables() -> dict[str, pl.DataFrame]:
@@ -121,3 +122,78 @@ def test_join_using_reads_the_coalesced_key_and_each_table_s_own(client: pr.Clie
     """`USING (g)`'s `g` is COALESCE(t.g, u.g); `t.g` and `u.g` stay each table's own (patch 0036:
     a RIGHT or FULL join answered the left's null for a row only the right table has)."""
     assert_matches_duckdb(client, f"SELECT g, t.g AS tg, u.g AS ug, t.x, z FROM t {kind} JOIN u USING (g)")
+
+
+def _ticks(seed: int) -> dict[str, pl.DataFrame]:
+    """Trades and quotes of a few symbols (nulls among symbols and times), a quote's (sym, ts) unique:
+    DuckDB picks any one of several quotes at one time."""
+    rng = random.Random(seed)
+    base = dt.datetime(2024, 1, 2, 9, 30)
+    at = lambda: None if rng.random() < 0.05 else base + dt.timedelta(seconds=rng.randrange(0, 120))  # noqa: E731
+    t = pl.DataFrame({"sym": [rng.choice(["a", "b", "c", None]) for _ in range(60)], "ts": [at() for _ in range(60)],
+                      "px": [round(rng.uniform(10, 20), 2) for _ in range(60)]}).with_row_index("id")
+    q = pl.DataFrame({"sym": [rng.choice(["a", "b", "d", None]) for _ in range(50)], "ts": [at() for _ in range(50)],
+                      "bid": [round(rng.uniform(10, 20), 2) for _ in range(50)]})
+    return {"t": t, "q": q.unique(["sym", "ts"], keep="first", maintain_order=True)}
+
+
+# DuckDB's ASOF JOIN (patch 0064): a parse error before ("Expected: MATCH_CONDITION").
+ASOF_JOINS = [
+    "SELECT t.id, t.sym, t.ts, t.px, q.bid, q.ts AS qts FROM t ASOF JOIN q ON t.sym = q.sym AND t.ts >= q.ts",
+    "SELECT t.id, q.bid, q.ts AS qts FROM t ASOF LEFT JOIN q ON t.sym = q.sym AND t.ts >= q.ts",
+    "SELECT t.id, q.bid FROM t ASOF JOIN q ON t.sym = q.sym AND t.ts > q.ts",
+    "SELECT t.id, q.bid FROM t ASOF LEFT JOIN q ON t.sym = q.sym AND q.ts <= t.ts",
+    "SELECT t.id, q.bid FROM t ASOF JOIN q ON t.sym = q.sym AND t.ts <= q.ts",
+    "SELECT t.id, q.bid FROM t ASOF LEFT OUTER JOIN q ON q.sym = t.sym AND t.ts < q.ts",
+    "SELECT t.id, q.bid FROM t ASOF JOIN q ON t.sym = q.sym AND t.ts + INTERVAL '1 second' >= q.ts",
+    "SELECT id, sym, ts, bid FROM t ASOF JOIN q USING (sym, ts)",
+    "SELECT * FROM t ASOF LEFT JOIN q USING (sym, ts)",
+    "SELECT t.id, w.bid FROM t ASOF JOIN (SELECT sym, ts, bid FROM q WHERE bid > 12) AS w ON t.sym = w.sym AND t.ts >= w.ts",
+    # A condition on one table filters the quotes searched, or the trades that search.
+    "SELECT t.id, q.bid FROM t ASOF JOIN q ON t.sym = q.sym AND t.ts >= q.ts AND q.bid > 12",
+    "SELECT t.id, q.bid FROM t ASOF LEFT JOIN q ON t.sym = q.sym AND t.ts >= q.ts AND t.px > 15",
+    "SELECT t.sym, COUNT(*) AS n, AVG(t.px - q.bid) AS edge FROM t ASOF JOIN q ON t.sym = q.sym AND t.ts >= q.ts GROUP BY t.sym",
+    "SELECT t.id, q.bid, u.bid AS later FROM t ASOF JOIN q ON t.sym = q.sym AND t.ts >= q.ts "
+    "ASOF LEFT JOIN q AS u ON t.sym = u.sym AND t.ts < u.ts",
+]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("query", ASOF_JOINS)
+def test_asof_joins_match_duckdb(client: pr.Client, query: str, seed: int) -> None:
+    got, want = both_answers(client, query, **_ticks(seed))
+    assert same_rows(unordered(got.rows()), unordered(want.rows())), query
+
+
+def test_asof_join_without_keys_and_snowflake_s_form_match_duckdb(client: pr.Client) -> None:
+    frames = _ticks(3)
+    frames["q"] = frames["q"].unique(["ts"], keep="first", maintain_order=True)  # one quote a time
+    got, want = both_answers(client, "SELECT t.id, q.bid FROM t ASOF JOIN q ON t.ts >= q.ts", **frames)
+    assert unordered(got.rows()) == unordered(want.rows())
+    # Snowflake's MATCH_CONDITION keeps every left row, as DuckDB's ASOF LEFT JOIN.
+    frames = _ticks(3)
+    got = client.sql("SELECT t.id, q.bid FROM t ASOF JOIN q MATCH_CONDITION (t.ts >= q.ts) ON t.sym = q.sym",
+                     **{name: client.from_polars(df) for name, df in frames.items()}).collect()
+    _, want = both_answers(client, "SELECT t.id, q.bid FROM t ASOF LEFT JOIN q ON t.sym = q.sym AND t.ts >= q.ts", **_ticks(3))
+    assert unordered(got.rows()) == unordered(want.rows())
+
+
+def test_the_prevailing_quote_by_asof_join_worked_by_hand(client: pr.Client) -> None:
+    at = lambda s: dt.datetime(2024, 1, 2, 9, 30, s)  # noqa: E731
+    t = pl.DataFrame({"sym": ["a", "a", "b", "b"], "ts": [at(5), at(9), at(3), at(8)], "px": [1.0, 2.0, 3.0, 4.0]})
+    q = pl.DataFrame({"sym": ["a", "a", "b"], "ts": [at(4), at(8), at(9)], "bid": [10.0, 11.0, 12.0]})
+    got = client.sql("SELECT t.sym, t.ts, q.bid FROM t ASOF LEFT JOIN q ON t.sym = q.sym AND t.ts >= q.ts ORDER BY t.sym, t.ts",
+                     t=client.from_polars(t), q=client.from_polars(q)).collect()
+    # a's trades at :05 and :09 see the quotes of :04 and :08; b's quote comes at :09, after both its trades.
+    assert got.rows() == [("a", at(5), 10.0), ("a", at(9), 11.0), ("b", at(3), None), ("b", at(8), None)]
+
+
+@pytest.mark.parametrize("query, why", [
+    ("SELECT t.id FROM t ASOF JOIN q ON t.sym = q.sym", "one inequality"),
+    ("SELECT t.id FROM t ASOF JOIN q ON t.sym = q.sym AND t.ts >= q.ts AND t.px >= q.bid", "one inequality"),
+    ("SELECT t.id FROM t ASOF JOIN q ON t.sym = q.sym OR t.ts >= q.ts", "must compare a column of each table"),
+])
+def test_asof_joins_refuse_what_they_cannot_answer(client: pr.Client, query: str, why: str) -> None:
+    frames = _ticks(0)
+    with pytest.raises(pr.InvalidArgumentError, match=why):
+        client.sql(query, **{name: client.from_polars(df) for name, df in frames.items()}).collect()
