@@ -7,7 +7,8 @@ The prevailing quote of each trade, as an analyst without ASOF JOIN writes it:
 
 run by the server (`Client.sql`, the result collected into python polars), by DuckDB on the same
 frames, by DuckDB's own `ASOF JOIN` and by python polars' `join_asof` (what a polars user writes by
-hand). Every answer is checked equal to the server's. Then a running total per symbol by a
+hand). Every answer is checked equal to the server's. Then the same by DuckDB's `ASOF LEFT JOIN`
+syntax on the server (patch 0064) beside DuckDB's and polars'. Then a running total per symbol by a
 subquery correlated by an inequality (`t2.ts <= t.ts`), which SQL answers by pairing rows: on
 fewer rows, the server beside DuckDB.
 
@@ -80,6 +81,7 @@ def main() -> None:
         with pr.connect(f"127.0.0.1:{server.port}") as client:
             t, q, s = client.from_polars(trades), client.from_polars(quotes), client.from_polars(small)
             remote, got = timed(lambda: client.sql(PREVAILING, t=t, q=q).collect())
+            remote_asof, got_asof = timed(lambda: client.sql(DUCKDB_ASOF, t=t, q=q).collect())
             remote_running, got_running = timed(lambda: client.sql(RUNNING, t=s).collect())
     finally:
         server.stop()
@@ -91,7 +93,8 @@ def main() -> None:
     duck_running, want_running = timed(lambda: small_con.sql(RUNNING).pl())
 
     got = by_row(got)
-    for name, other in [("DuckDB", want), ("DuckDB ASOF JOIN", want_asof), ("polars join_asof", want_local)]:
+    for name, other in [("DuckDB", want), ("DuckDB ASOF JOIN", want_asof), ("polars join_asof", want_local),
+                        ("the server's ASOF JOIN", got_asof)]:
         assert got.equals(by_row(other)), f"{name} answered otherwise"
     got_running = by_row(got_running).with_columns(pl.col("volume").cast(pl.Int64))
     assert got_running.equals(by_row(want_running).with_columns(pl.col("volume").cast(pl.Int64))), \
@@ -103,6 +106,10 @@ def main() -> None:
     for name, secs in [("DuckDB, the same correlated subquery", duck), ("DuckDB, ASOF JOIN", duck_asof),
                        ("python polars join_asof, in process", local_asof)]:
         print(f"{name:52} {secs:9.3f} {secs / remote:13.2f}x")
+    print(f"\nThe same by ASOF LEFT JOIN ({DUCKDB_ASOF!r})")
+    print(f"{'server, ASOF JOIN (Client.sql)':52} {remote_asof:9.3f}")
+    for name, secs in [("DuckDB, ASOF JOIN", duck_asof), ("python polars join_asof, in process", local_asof)]:
+        print(f"{name:52} {secs:9.3f} {secs / remote_asof:13.2f}x")
     print(f"\nA running total per symbol by a subquery correlated by t2.ts <= t.ts, {PAIRS:,} trades")
     print(f"{'server':52} {remote_running:9.3f}")
     print(f"{'DuckDB':52} {duck_running:9.3f} {duck_running / remote_running:13.2f}x")
