@@ -25,9 +25,11 @@ def unordered(rows: list[tuple]) -> list[tuple]:
 
 
 def same_rows(a: list[tuple], b: list[tuple], rel_tol: float = 1e-9) -> bool:
-    """Equal rows, floats equal to `rel_tol`."""
+    """Equal rows, floats equal to `rel_tol` (NaN to NaN, as SQL's engines order them)."""
     def same(u: object, v: object) -> bool:
         if isinstance(u, float) and isinstance(v, float):
+            if math.isnan(u) or math.isnan(v):
+                return math.isnan(u) and math.isnan(v)
             return math.isclose(u, v, rel_tol=rel_tol, abs_tol=rel_tol)
         return u == v
     return len(a) == len(b) and all(len(r) == len(s) and all(map(same, r, s)) for r, s in zip(a, b))

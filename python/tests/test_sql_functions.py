@@ -2,11 +2,13 @@
 `//` (patch 0024), DATE_TRUNC (0025), population spreads and boolean aggregates (0026), casts of text
 to timestamps (0027), 64-bit integer sums (0030), positions in null strings (0031), REGEXP_REPLACE (0034),
 aggregates of distinct values, ANY_VALUE, PERCENTILE_CONT/DISC and MODE (0038), NOW() and AT TIME ZONE
-(0041), LIKE ... ESCAPE (0049), generate_series/range tables (0050)."""
+(0041), LIKE ... ESCAPE (0049), generate_series/range tables (0050), DuckDB's time functions (0061),
+intervals (0062), string functions (0063) and aggregates: ARG_MAX, FIRST(x ORDER BY t), REGR_*, KURTOSIS ... (0066)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import random
 import re
 
 import duckdb
@@ -429,3 +431,95 @@ def test_duckdb_string_functions_match_duckdb(client: pr.Client, query: str) -> 
     t = pl.DataFrame({"s": ["Hello World", "  padded  ", "a,b,,c", None, "ÄÖü straße", "abcabc", "XNAS-7 BATS-12"]})
     got, want = both_answers(client, query, t=t)
     assert got.rows() == want.rows(), query
+
+
+def _trades() -> pl.DataFrame:
+    """Seeded trades with null symbols, prices and sizes; times and prices distinct, so that the row
+    of the latest time or the highest price is one row."""
+    rng = random.Random(66)
+    n = 400
+    start = dt.datetime(2024, 3, 1, 9, 30)
+    prices = rng.sample(range(1000, 3000), n)
+    return pl.DataFrame({
+        "sym": [rng.choice(["AAPL", "MSFT", "NVDA", "TSLA", None]) for _ in range(n)],
+        "ts": [start + dt.timedelta(seconds=s) for s in rng.sample(range(7200), n)],
+        "px": [None if rng.random() < 0.1 else p / 100 for p in prices],
+        "sz": [None if rng.random() < 0.05 else rng.randint(1, 500) for _ in range(n)],
+        "venue": [rng.choice(["XNAS", "ARCX", "BATS", None]) for _ in range(n)],
+    })
+
+
+def _edges() -> pl.DataFrame:
+    """Groups of no pairs, one value, equal values (x in a and c), and nulls only (d)."""
+    return pl.DataFrame({"g": ["a", "a", "a", "b", "b", "c", "c", "c", "c", "d"],
+                         "x": [1, 1, 1, 2, None, 5, 5, 5, 5, None], "y": [3, 4, 5, None, 7, 1, 2, 3, 9, None]})
+
+
+# DuckDB's aggregates (patch 0066): "unsupported function" before, and in python polars 2.1.
+DUCKDB_AGGREGATES = [
+    "SELECT sym, ARG_MAX(px, ts) AS a, ARG_MIN(px, ts) AS b, MAX_BY(sz, ts) AS c, MIN_BY(venue, ts) AS d "
+    "FROM t GROUP BY sym",
+    "SELECT sym, ARG_MAX(ts, px) AS a, ARGMIN(ts, px) AS b, ARG_MAX(venue, px) AS c FROM t GROUP BY sym",
+    "SELECT ARG_MAX(px, ts) AS a, ARG_MIN(sz, px) AS b FROM t",
+    "SELECT sym, FIRST(px ORDER BY ts) AS o, LAST(px ORDER BY ts) AS c, "
+    "FIRST(venue ORDER BY sz DESC NULLS LAST, ts) AS f FROM t GROUP BY sym",
+    "SELECT TIME_BUCKET(INTERVAL '10 minutes', ts) AS bar, sym, FIRST(px ORDER BY ts) AS open, MAX(px) AS high, "
+    "MIN(px) AS low, ARG_MAX(px, ts) AS close, SUM(sz) AS volume, SUM(px * sz) / SUM(sz) AS vwap "
+    "FROM t GROUP BY bar, sym",
+    "SELECT sym, MODE(venue) AS m, MODE(sz % 3) AS k FROM t GROUP BY sym",
+    "SELECT sym, GEOMEAN(px) AS g, GEOMETRIC_MEAN(sz) AS h, PRODUCT(sz % 3 + 1) AS p FROM t GROUP BY sym",
+    "SELECT sym, KURTOSIS(px) AS k, KURTOSIS_POP(sz) AS kp, SKEWNESS(px) AS s FROM t GROUP BY sym",
+    "SELECT sym, ENTROPY(venue) AS e1, ENTROPY(sz % 4) AS e2 FROM t GROUP BY sym",
+    "SELECT sym, LIST(sz ORDER BY ts) AS a FROM t GROUP BY sym",
+    "SELECT sym, FSUM(px) AS a, SUMKAHAN(sz) AS b, KAHAN_SUM(px) AS c, FAVG(sz) AS d FROM t GROUP BY sym",
+    "SELECT sym, REGR_SLOPE(px, sz) AS s, REGR_INTERCEPT(px, sz) AS i, REGR_R2(px, sz) AS r, "
+    "REGR_COUNT(px, sz) AS n FROM t GROUP BY sym",
+    "SELECT sym, REGR_AVGX(px, sz) AS ax, REGR_AVGY(px, sz) AS ay, REGR_SXX(px, sz) AS sxx, "
+    "REGR_SYY(px, sz) AS syy, REGR_SXY(px, sz) AS sxy FROM t GROUP BY sym",
+    "SELECT g, REGR_SLOPE(y, x) AS s, REGR_INTERCEPT(y, x) AS i, REGR_R2(y, x) AS r, REGR_COUNT(y, x) AS n, "
+    "REGR_SXX(y, x) AS sxx, REGR_AVGX(y, x) AS ax FROM e GROUP BY g",
+    "SELECT g, REGR_R2(x, y) AS r, REGR_SLOPE(x, y) AS s, REGR_SYY(x, y) AS syy FROM e GROUP BY g",
+    "SELECT g, KURTOSIS(y) AS k, SKEWNESS(y) AS s, KURTOSIS(x) AS kx, SKEWNESS(x) AS sx, ENTROPY(x) AS ex, "
+    "GEOMEAN(x) AS gx, PRODUCT(x) AS px, MODE(x) AS mx FROM e GROUP BY g",
+    "SELECT sym, ts, ARG_MAX(px, ts) OVER (PARTITION BY sym) AS a, REGR_SLOPE(px, sz) OVER (PARTITION BY sym) AS b, "
+    "KURTOSIS(px) OVER (PARTITION BY sym) AS k, MODE(venue) OVER (PARTITION BY sym) AS m FROM t",
+    "SELECT sym, ARG_MAX(px, sz) FILTER (WHERE venue = 'XNAS') AS a, "
+    "FIRST(px ORDER BY ts) FILTER (WHERE sz > 100) AS b FROM t GROUP BY sym",
+]
+
+
+@pytest.mark.parametrize("query", DUCKDB_AGGREGATES)
+def test_duckdb_aggregates_match_duckdb(client: pr.Client, query: str) -> None:
+    got, want = both_answers(client, query, t=_trades(), e=_edges())
+    assert same_rows(unordered(got.rows()), unordered(want.rows())), query
+
+
+def test_approx_count_distinct_is_the_exact_count(client: pr.Client) -> None:
+    """DuckDB's is a HyperLogLog estimate; ours counts, as COUNT(DISTINCT x) (nulls not among them)."""
+    query = "SELECT sym, APPROX_COUNT_DISTINCT(sz) AS a, APPROX_COUNT_DISTINCT(venue) AS b FROM t GROUP BY sym"
+    got, _ = both_answers(client, query, t=_trades())
+    _, want = both_answers(client, query.replace("APPROX_COUNT_DISTINCT(", "COUNT(DISTINCT "), t=_trades())
+    assert unordered(got.rows()) == unordered(want.rows())
+
+
+def test_one_minute_bars_in_duckdb_s_sql_by_hand(client: pr.Client) -> None:
+    """Bars as DuckDB users write them: the open is the first trade's price, the close the last's."""
+    t = pl.DataFrame({"ts": [dt.datetime(2024, 3, 1, 9, 30, s) for s in (40, 5, 59, 20)]
+                      + [dt.datetime(2024, 3, 1, 9, 31, s) for s in (30, 10)],
+                      "px": [10.5, 10.0, 10.25, 11.0, 9.0, 9.5], "sz": [100, 200, 300, 400, 10, 30]})
+    got = client.sql("SELECT TIME_BUCKET(INTERVAL '1 minute', ts) AS bar, FIRST(px ORDER BY ts) AS open, "
+                     "MAX(px) AS high, MIN(px) AS low, ARG_MAX(px, ts) AS close, SUM(sz) AS volume "
+                     "FROM t GROUP BY bar ORDER BY bar", t=client.from_polars(t)).collect()
+    assert got.rows() == [(dt.datetime(2024, 3, 1, 9, 30), 10.0, 11.0, 10.0, 10.25, 1000),
+                          (dt.datetime(2024, 3, 1, 9, 31), 9.5, 9.5, 9.0, 9.0, 40)]
+
+
+@pytest.mark.parametrize("query, why", [
+    ("SELECT ARG_MAX(px, ts) OVER (ORDER BY ts) AS a FROM t", "over an ordered window or a window frame"),
+    ("SELECT MODE(venue) OVER (PARTITION BY sym ORDER BY ts) AS a FROM t", "over an ordered window"),
+    ("SELECT FIRST(DISTINCT px ORDER BY ts) AS a FROM t", "takes only an ORDER BY"),
+    ("SELECT ARG_MAX(px, ts, 2) AS a FROM t", re.escape("no function matches the given name and arguments")),
+])
+def test_duckdb_aggregates_refuse_what_they_cannot_answer(client: pr.Client, query: str, why: str) -> None:
+    with pytest.raises(pr.InvalidArgumentError, match=why):
+        client.sql(query, t=client.from_polars(_trades())).collect()
