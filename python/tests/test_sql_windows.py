@@ -1,6 +1,7 @@
 """SQL window frames (patches 0021, 0022), windows over grouped rows (0035), the default frame of an
-ordered window (0039), ORDER BY keys in mixed directions (0040) and every aggregate over its partition,
-FILTER too (0065), over the server's SQL, against DuckDB's answers."""
+ordered window (0039), ORDER BY keys in mixed directions (0040), every aggregate over its partition,
+FILTER too (0065), IGNORE NULLS, NTH_VALUE and COUNT_IF (0067), over the server's SQL, against DuckDB's
+answers."""
 
 from __future__ import annotations
 
@@ -158,6 +159,53 @@ def test_a_moving_average_by_hand(client: pr.Client) -> None:
     assert got["prev"].to_list() == [0.0, 1.0, 0.0, 2.0, 10.0, 3.0]
 
 
+# The non-null values of each frame (patch 0067): the last known price is LAST_VALUE(px IGNORE NULLS).
+IGNORING_NULLS = ["LAST_VALUE(px IGNORE NULLS)", "FIRST_VALUE(px IGNORE NULLS)", "LAST_VALUE(q RESPECT NULLS)",
+                  "NTH_VALUE(px, 2)", "NTH_VALUE(q, 4)"]
+
+
+@pytest.mark.parametrize("window", ["PARTITION BY sym ORDER BY ts", "ORDER BY ts DESC",
+                                    "PARTITION BY sym ORDER BY q NULLS FIRST, ts"])
+@pytest.mark.parametrize("frame", FRAMES)
+def test_values_ignoring_nulls_over_every_rows_frame_match_duckdb(client: pr.Client, ticks: pl.DataFrame,
+                                                                  window: str, frame: str) -> None:
+    assert_windows_match_duckdb(client, ticks, IGNORING_NULLS, f"{window} {frame}", "ts, sym", "ts")
+
+
+@pytest.mark.parametrize("frame", ["", "ROWS BETWEEN 3 PRECEDING AND 1 FOLLOWING", "ROWS 2 PRECEDING",
+                                   "ROWS BETWEEN 2 FOLLOWING AND UNBOUNDED FOLLOWING"])
+def test_count_if_over_frames_counts_as_duckdb_s_count_of_a_case(client: pr.Client, ticks: pl.DataFrame,
+                                                                 frame: str) -> None:
+    """DuckDB's COUNT_IF over a frame with no rows is null (it sums); a count of none is 0, as COUNT's."""
+    window = f"PARTITION BY sym ORDER BY ts {frame}"
+    query = f"SELECT ts, COUNT_IF(px > 10) OVER ({window}) AS n FROM df ORDER BY ts"
+    got = client.sql(query, df=client.from_polars(ticks)).collect()
+    df = ticks  # noqa: F841 (DuckDB reads it by name)
+    want = duckdb.sql(query.replace("COUNT_IF(px > 10)", "COUNT(CASE WHEN px > 10 THEN 1 END)")).pl()
+    assert got.rows() == want.rows()
+
+
+@pytest.mark.parametrize("call", ["LAG(px IGNORE NULLS)", "LAG(px, 3 IGNORE NULLS)", "LAG(q, 2, -1 IGNORE NULLS)",
+                                  "LEAD(px IGNORE NULLS)", "LEAD(q, 4, 0 IGNORE NULLS)"])
+@pytest.mark.parametrize("window", ["PARTITION BY sym ORDER BY ts", "ORDER BY ts DESC"])
+def test_lag_and_lead_of_non_null_values_match_duckdb(client: pr.Client, ticks: pl.DataFrame, call: str,
+                                                      window: str) -> None:
+    assert_windows_match_duckdb(client, ticks, [call], window, "ts, sym", "ts")
+
+
+def test_the_last_known_quote_by_hand(client: pr.Client) -> None:
+    """Quotes with gaps: each row's last known bid (either way of writing IGNORE NULLS), the previous
+    known one, and the second quote of the symbol so far."""
+    df = pl.DataFrame({"sym": ["a", "a", "a", "a", "b", "b"], "ts": [1, 2, 3, 4, 1, 2],
+                       "bid": [10.0, None, 30.0, None, None, 60.0]})
+    got = client.sql("SELECT LAST_VALUE(bid IGNORE NULLS) OVER w AS known, LAST_VALUE(bid) IGNORE NULLS OVER w AS std, "
+                     "LAG(bid, 1, 0 IGNORE NULLS) OVER w AS prev, NTH_VALUE(ts, 2) OVER w AS second "
+                     "FROM df WINDOW w AS (PARTITION BY sym ORDER BY ts) ORDER BY sym, ts",
+                     df=client.from_polars(df)).collect()
+    assert got.rows() == [(10.0, 10.0, 0.0, None), (10.0, 10.0, 10.0, 2), (30.0, 30.0, 10.0, 2), (30.0, 30.0, 30.0, 2),
+                          (None, None, 0.0, None), (60.0, 60.0, 0.0, 2)]
+
+
 @pytest.mark.parametrize("window", ["PARTITION BY sym", "", "PARTITION BY ts % 3, sym"])
 def test_aggregates_over_a_partition_match_duckdb(client: pr.Client, ticks: pl.DataFrame, window: str) -> None:
     assert_windows_match_duckdb(client, ticks, PARTITION_AGGREGATES, window, "ts, sym", "ts")
@@ -180,11 +228,15 @@ def test_a_partitioned_covariance_and_string_agg_by_hand(client: pr.Client) -> N
     ("MEDIAN(px) OVER (PARTITION BY sym ORDER BY ts)", "is not supported"),
     ("SUM(px) FILTER (WHERE q > 1) OVER (ORDER BY ts)", "'FILTER' over an ordered window or a window frame"),
     ("COUNT(*) FILTER (WHERE q > 1) OVER (PARTITION BY sym ROWS 2 PRECEDING)", "'FILTER' over an ordered window"),
+    ("SUM(px IGNORE NULLS) OVER (ORDER BY ts)", "IGNORE NULLS and RESPECT NULLS are for FIRST_VALUE, LAST_VALUE"),
+    ("NTH_VALUE(px, 0) OVER (ORDER BY ts)", "NTH_VALUE's position must be a positive integer"),
+    ("NTH_VALUE(px, 2) OVER (ORDER BY ts RANGE 5 PRECEDING)", "NTH_VALUE over a RANGE frame with an offset"),
+    ("MAD(px) OVER (ORDER BY ts)", "over an ordered window or a window frame"),
     ("COUNT(DISTINCT sym) OVER (ORDER BY ts)", "COUNT(DISTINCT ...) over an ordered window"),
     ("SUM(px) OVER (ORDER BY ts RANGE BETWEEN 1 PRECEDING AND 1 FOLLOWING)", "RANGE window frames"),
     ("SUM(px) OVER (ORDER BY ts DESC RANGE 5 PRECEDING)", "needs an ascending ORDER BY"),
     ("SUM(px) OVER (ORDER BY ts, sym RANGE 5 PRECEDING)", "exactly one ORDER BY column"),
-    ("FIRST_VALUE(px) OVER (ORDER BY ts RANGE 5 PRECEDING)", "FIRST_VALUE and LAST_VALUE over a RANGE"),
+    ("FIRST_VALUE(px) OVER (ORDER BY ts RANGE 5 PRECEDING)", "FIRST_VALUE, LAST_VALUE and NTH_VALUE over a RANGE"),
     ("NTILE(0) OVER (ORDER BY ts)", "NTILE expects a positive integer"),
     ("CUME_DIST() OVER (PARTITION BY sym)", "CUME_DIST requires an OVER clause with ORDER BY"),
     ("SUM(px) OVER (ORDER BY ts ROWS BETWEEN 2 FOLLOWING AND 1 FOLLOWING)", "starts after it ends"),
