@@ -2,7 +2,7 @@
 `//` (patch 0024), DATE_TRUNC (0025), population spreads and boolean aggregates (0026), casts of text
 to timestamps (0027), 64-bit integer sums (0030), positions in null strings (0031), REGEXP_REPLACE (0034),
 aggregates of distinct values, ANY_VALUE, PERCENTILE_CONT/DISC and MODE (0038), NOW() and AT TIME ZONE
-(0041), LIKE ... ESCAPE (0049), generate_series/range tables (0050), DuckDB's time functions (0061),
+(0041), LIKE ... ESCAPE (0049), generate_series/range tables (0050), DuckDB's time functions (0061, 0068),
 intervals (0062), string functions (0063) and aggregates: ARG_MAX, FIRST(x ORDER BY t), REGR_*, KURTOSIS ... (0066)."""
 
 from __future__ import annotations
@@ -343,6 +343,12 @@ TIME_FUNCTIONS = [
     # A date-only TIMESTAMP literal is midnight; a date plus or minus whole days is a date.
     "SELECT ts FROM t WHERE ts BETWEEN TIMESTAMP '2000-01-03' AND TIMESTAMP '2000-01-05 12:00:00'",
     "SELECT d, d + 7 AS a, d - 2 AS b, 3 + d AS c, d + n AS e, d - n AS f FROM t",
+    # DuckDB's sub-second parts, timestamps of epoch microseconds and DATE_ADD (patch 0068): unsupported before.
+    "SELECT ts, MILLISECOND(ts) AS a, MICROSECOND(ts) AS b, NANOSECOND(ts_ns) AS c, MILLISECOND(ts_ms) AS e, "
+    "MICROSECOND(ts_ns) AS f FROM t",
+    "SELECT ts, MAKE_TIMESTAMP(EPOCH_US(ts)) AS a, MAKE_TIMESTAMP(x * 86400000123) AS b FROM t",
+    "SELECT ts, DATE_ADD(ts, INTERVAL 90 SECOND) AS a, DATE_ADD(ts, INTERVAL '1 month') AS b, "
+    "DATE_ADD(ts_ns, INTERVAL '250 milliseconds') AS c FROM t",
 ]
 
 
