@@ -953,7 +953,7 @@ FORK_TEST_SUITES: list[tuple[str, list[str]]] = [
     ("polars-arrow", ["--lib", "--features", "io_ipc,io_ipc_compression,proptest"]),
     ("polars-sql", ["--tests", "--features",
                     "csv,ipc,parquet,json,timezones,dynamic_group_by,rank,semi_anti_join,"
-                    "list_eval,diagonal_concat,bitwise,binary_encoding,dtype-decimal,mode,asof_join,moment,unique_counts,product,"
+                    "list_eval,diagonal_concat,bitwise,binary_encoding,dtype-decimal,mode,asof_join,moment,unique_counts,product,search_sorted,"
                     # polars-stream needs it, and only upstream's workspace-wide features unify it in.
                     "polars-lazy/dtype-categorical",
                     "--no-fail-fast", "--",

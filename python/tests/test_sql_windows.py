@@ -1,7 +1,7 @@
 """SQL window frames (patches 0021, 0022), windows over grouped rows (0035), the default frame of an
 ordered window (0039), ORDER BY keys in mixed directions (0040), every aggregate over its partition,
-FILTER too (0065), IGNORE NULLS, NTH_VALUE and COUNT_IF (0067), over the server's SQL, against DuckDB's
-answers."""
+FILTER too (0065), IGNORE NULLS, NTH_VALUE and COUNT_IF (0067), RANGE frames reaching past the current
+row (0069), over the server's SQL, against DuckDB's answers."""
 
 from __future__ import annotations
 
@@ -102,6 +102,68 @@ def test_aggregates_over_a_range_of_time_match_duckdb(client: pr.Client, window:
                  "VARIANCE(q)"]
     # Peers share their frame's value, so ordering by the row's values settles every row's place.
     assert_windows_match_duckdb(client, df, functions, window, "ts, sym, px, q", "ts, sym, px, q")
+
+
+# RANGE frames with an offset that reach past the current row (patch 0069): refused before.
+RANGE_FRAMES_BOTH_WAYS = [
+    "RANGE BETWEEN 30 PRECEDING AND 30 FOLLOWING", "RANGE BETWEEN CURRENT ROW AND 60 FOLLOWING",
+    "RANGE BETWEEN 10 FOLLOWING AND 90 FOLLOWING", "RANGE BETWEEN 120 PRECEDING AND 15 PRECEDING",
+    "RANGE BETWEEN UNBOUNDED PRECEDING AND 45 FOLLOWING", "RANGE BETWEEN 45 PRECEDING AND UNBOUNDED FOLLOWING",
+    "RANGE BETWEEN 0 PRECEDING AND 0 FOLLOWING", "RANGE BETWEEN UNBOUNDED PRECEDING AND 20 PRECEDING",
+]
+
+
+def _seconds_of_ticks(seed: int, distinct: bool) -> pl.DataFrame:
+    rng = random.Random(seed)
+    seconds = rng.sample(range(3600), 300) if distinct else [rng.randint(0, 1800) for _ in range(300)]
+    return pl.DataFrame({
+        "sym": [rng.choice("abc") for _ in seconds],
+        "ts": [dt.datetime(2024, 1, 1) + dt.timedelta(seconds=s) for s in seconds],
+        "k": [None if not distinct and rng.random() < 0.05 else s for s in seconds],
+        "px": [None if rng.random() < 0.15 else round(rng.uniform(-50, 50), 3) for _ in seconds],
+        "q": [None if rng.random() < 0.1 else rng.randint(-5, 20) for _ in seconds],
+    })
+
+
+@pytest.mark.parametrize("frame", RANGE_FRAMES_BOTH_WAYS)
+@pytest.mark.parametrize("partition", ["", "PARTITION BY sym "])
+def test_sums_and_counts_over_range_frames_both_ways_match_duckdb(client: pr.Client, frame: str,
+                                                                  partition: str) -> None:
+    """Many keys repeat and some are null (a null key's frame is the null keys)."""
+    functions = ["SUM(px)", "SUM(q)", "AVG(px)", "AVG(q)", "COUNT(px)", "COUNT(*)"]
+    assert_windows_match_duckdb(client, _seconds_of_ticks(9, distinct=False), functions,
+                                f"{partition}ORDER BY k {frame}", "ts, sym, px, q", "ts, sym, px, q")
+
+
+@pytest.mark.parametrize("frame", RANGE_FRAMES_BOTH_WAYS)
+def test_values_at_range_frame_bounds_match_duckdb(client: pr.Client, frame: str) -> None:
+    """Distinct keys, so that the first and last rows of each frame are one row each."""
+    functions = ["FIRST_VALUE(px)", "LAST_VALUE(px)", "FIRST_VALUE(px IGNORE NULLS)", "LAST_VALUE(q IGNORE NULLS)",
+                 "NTH_VALUE(q, 3)", "SUM(px)"]
+    assert_windows_match_duckdb(client, _seconds_of_ticks(10, distinct=True), functions,
+                                f"PARTITION BY sym ORDER BY k {frame}", "ts, sym", "ts")
+
+
+@pytest.mark.parametrize("frame", [
+    "RANGE BETWEEN CURRENT ROW AND INTERVAL '5 minutes' FOLLOWING",
+    "RANGE BETWEEN INTERVAL 90 SECOND PRECEDING AND INTERVAL 90 SECOND FOLLOWING",
+    "RANGE BETWEEN INTERVAL '1 minute' FOLLOWING AND INTERVAL '10 minutes' FOLLOWING",
+])
+def test_range_frames_of_time_both_ways_match_duckdb(client: pr.Client, frame: str) -> None:
+    functions = ["SUM(q)", "AVG(px)", "COUNT(*)", "LAST_VALUE(px)", "LAST_VALUE(px IGNORE NULLS)", "FIRST_VALUE(q)"]
+    assert_windows_match_duckdb(client, _seconds_of_ticks(11, distinct=True), functions,
+                                f"PARTITION BY sym ORDER BY ts {frame}", "ts, sym", "ts")
+
+
+def test_a_five_minute_markout_by_hand(client: pr.Client) -> None:
+    """The last price within five minutes after each trade, and the trades in that span."""
+    df = pl.DataFrame({"ts": [dt.datetime(2024, 1, 1, 10, m) for m in (0, 2, 4, 9, 15)],
+                       "px": [100.0, 101.0, 99.5, 102.0, 98.0]})
+    got = client.sql("SELECT px, LAST_VALUE(px) OVER w - px AS markout, COUNT(*) OVER w AS n FROM df "
+                     "WINDOW w AS (ORDER BY ts RANGE BETWEEN CURRENT ROW AND INTERVAL '5 minutes' FOLLOWING) "
+                     "ORDER BY ts", df=client.from_polars(df)).collect()
+    # 10:00 sees 10:02 and 10:04; 10:02 sees 10:04; 10:04 sees 10:09; 10:09 and 10:15 only themselves.
+    assert got.rows() == [(100.0, -0.5, 3), (101.0, -1.5, 2), (99.5, 2.5, 2), (102.0, 0.0, 1), (98.0, 0.0, 1)]
 
 
 # DuckDB puts nulls last by default even for DESC, where polars' SQL (as PostgreSQL) puts
@@ -233,7 +295,9 @@ def test_a_partitioned_covariance_and_string_agg_by_hand(client: pr.Client) -> N
     ("NTH_VALUE(px, 2) OVER (ORDER BY ts RANGE 5 PRECEDING)", "NTH_VALUE over a RANGE frame with an offset"),
     ("MAD(px) OVER (ORDER BY ts)", "over an ordered window or a window frame"),
     ("COUNT(DISTINCT sym) OVER (ORDER BY ts)", "COUNT(DISTINCT ...) over an ordered window"),
-    ("SUM(px) OVER (ORDER BY ts RANGE BETWEEN 1 PRECEDING AND 1 FOLLOWING)", "RANGE window frames"),
+    ("MIN(px) OVER (ORDER BY ts RANGE BETWEEN 1 PRECEDING AND 1 FOLLOWING)",
+     "MIN, MAX, STDDEV and VARIANCE over a RANGE frame that reaches past the current row"),
+    ("SUM(px) OVER (ORDER BY ts RANGE BETWEEN 5 FOLLOWING AND 1 FOLLOWING)", "starts after it ends"),
     ("SUM(px) OVER (ORDER BY ts DESC RANGE 5 PRECEDING)", "needs an ascending ORDER BY"),
     ("SUM(px) OVER (ORDER BY ts, sym RANGE 5 PRECEDING)", "exactly one ORDER BY column"),
     ("FIRST_VALUE(px) OVER (ORDER BY ts RANGE 5 PRECEDING)", "FIRST_VALUE, LAST_VALUE and NTH_VALUE over a RANGE"),
