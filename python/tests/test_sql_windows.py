@@ -1,7 +1,7 @@
 """SQL window frames (patches 0021, 0022), windows over grouped rows (0035), the default frame of an
 ordered window (0039), ORDER BY keys in mixed directions (0040), every aggregate over its partition,
 FILTER too (0065), IGNORE NULLS, NTH_VALUE and COUNT_IF (0067), RANGE frames reaching past the current
-row (0069), over the server's SQL, against DuckDB's answers."""
+row (0069), windows written on named windows (0070), over the server's SQL, against DuckDB's answers."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 
 import polaroid as pr
-from sql_oracle import both_answers, unordered
+from sql_oracle import both_answers, same_rows, unordered
 
 BOUNDS = ["UNBOUNDED PRECEDING", "3 PRECEDING", "1 PRECEDING", "CURRENT ROW", "1 FOLLOWING", "2 FOLLOWING",
           "UNBOUNDED FOLLOWING"]
@@ -153,6 +153,34 @@ def test_range_frames_of_time_both_ways_match_duckdb(client: pr.Client, frame: s
     functions = ["SUM(q)", "AVG(px)", "COUNT(*)", "LAST_VALUE(px)", "LAST_VALUE(px IGNORE NULLS)", "FIRST_VALUE(q)"]
     assert_windows_match_duckdb(client, _seconds_of_ticks(11, distinct=True), functions,
                                 f"PARTITION BY sym ORDER BY ts {frame}", "ts, sym", "ts")
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT sym, ts, SUM(q) OVER (w ORDER BY ts) AS m FROM df WINDOW w AS (PARTITION BY sym)",
+    "SELECT sym, ts, AVG(px) OVER w2 AS m FROM df WINDOW w1 AS (PARTITION BY sym), "
+    "w2 AS (w1 ORDER BY ts ROWS BETWEEN 2 PRECEDING AND 1 FOLLOWING)",
+    "SELECT sym, ts, RANK() OVER w AS m, CUME_DIST() OVER w AS c FROM df WINDOW w AS (PARTITION BY sym ORDER BY q, ts)",
+    "SELECT sym, ts, LAST_VALUE(px IGNORE NULLS) OVER (w ORDER BY ts) AS m FROM df WINDOW w AS (PARTITION BY sym)",
+    "SELECT sym, ts, LAG(px, 2, q) OVER (PARTITION BY sym ORDER BY ts) AS m, LEAD(q, 1, -1) OVER w AS d "
+    "FROM df WINDOW w AS (PARTITION BY sym ORDER BY ts)",
+])
+def test_windows_on_named_windows_match_duckdb(client: pr.Client, ticks: pl.DataFrame, query: str) -> None:
+    """A window written on a named one takes its PARTITION BY: a running total of the whole table
+    before patch 0070, silently; LAG/LEAD's default may be a column."""
+    got, want = both_answers(client, query, df=ticks)
+    assert same_rows(unordered(got.rows()), unordered(want.rows())), query
+
+
+@pytest.mark.parametrize(("window", "says"), [
+    ("w PARTITION BY ts", "a window on the named window 'w' cannot have its own PARTITION BY"),
+    ("w ORDER BY q", "a window on the named window 'w' cannot replace its ORDER BY"),
+    ("v ORDER BY q", "named window 'v' was not found"),
+])
+def test_windows_on_named_windows_refuse_what_sql_refuses(client: pr.Client, ticks: pl.DataFrame, window: str,
+                                                          says: str) -> None:
+    with pytest.raises(pr.InvalidArgumentError, match=re.escape(says)):
+        client.sql(f"SELECT SUM(px) OVER ({window}) AS m FROM ticks WINDOW w AS (PARTITION BY sym ORDER BY ts)",
+                   ticks=client.from_polars(ticks)).collect()
 
 
 def test_a_five_minute_markout_by_hand(client: pr.Client) -> None:
