@@ -3,7 +3,8 @@
 to timestamps (0027), 64-bit integer sums (0030), positions in null strings (0031), REGEXP_REPLACE (0034),
 aggregates of distinct values, ANY_VALUE, PERCENTILE_CONT/DISC and MODE (0038), NOW() and AT TIME ZONE
 (0041), LIKE ... ESCAPE (0049), generate_series/range tables (0050), DuckDB's time functions (0061, 0068),
-intervals (0062), string functions (0063) and aggregates: ARG_MAX, FIRST(x ORDER BY t), REGR_*, KURTOSIS ... (0066)."""
+intervals (0062), string functions (0063), aggregates: ARG_MAX, FIRST(x ORDER BY t), REGR_*, KURTOSIS ... (0066),
+aggregates of constants (SUM(1), 0071) and 64-bit arithmetic of narrow integers (0073)."""
 
 from __future__ import annotations
 
@@ -529,3 +530,49 @@ def test_one_minute_bars_in_duckdb_s_sql_by_hand(client: pr.Client) -> None:
 def test_duckdb_aggregates_refuse_what_they_cannot_answer(client: pr.Client, query: str, why: str) -> None:
     with pytest.raises(pr.InvalidArgumentError, match=why):
         client.sql(query, t=client.from_polars(_trades())).collect()
+
+
+@pytest.mark.parametrize("query", [
+    # An aggregate of a constant is over every row (patch 0071): SUM(1) was 1, MIN(7) over no rows 7.
+    "SELECT SUM(1) AS n, SUM(2.5) AS f, AVG(5) AS a, MIN(7) AS mn, MAX('z') AS mx, COUNT(1 + 1) AS c FROM t",
+    "SELECT SUM(1) AS n, AVG(5) AS a, MIN(7) AS mn, STRING_AGG('x', '') AS s FROM t WHERE sz > 1000",
+    "SELECT sym, SUM(1) AS n, SUM(1) FILTER (WHERE px > 15) AS m, STRING_AGG('x', '') AS s, ARRAY_AGG(1) AS a "
+    "FROM t GROUP BY sym",
+    "SELECT sym, SUM(1) AS n FROM t GROUP BY sym HAVING SUM(1) > 80",
+    "SELECT sym, ts, SUM(1) OVER (PARTITION BY sym) AS n, SUM(1) OVER (PARTITION BY sym ORDER BY ts) AS r, "
+    "SUM(1) OVER (ORDER BY ts ROWS 2 PRECEDING) AS w FROM t",
+    "SELECT SUM(1) * 1.0 / COUNT(*) AS one, SUM(2 * 3) AS six_each, SUM(-1) AS neg FROM t",
+])
+def test_aggregates_of_constants_count_the_rows_as_duckdb(client: pr.Client, query: str) -> None:
+    got, want = both_answers(client, query, t=_trades())
+    assert same_rows(unordered(got.rows()), unordered(want.rows())), query
+
+
+def test_a_count_of_rows_by_sum_of_one_by_hand(client: pr.Client) -> None:
+    t = pl.DataFrame({"sym": ["a", "a", "b"], "px": [1.0, 2.0, 3.0]})
+    got = client.sql("SELECT sym, SUM(1) AS n FROM t GROUP BY sym ORDER BY sym", t=client.from_polars(t)).collect()
+    assert got.rows() == [("a", 2), ("b", 1)]
+    assert got.schema["n"] == pl.Int64
+
+
+@pytest.mark.parametrize("query", [
+    # Arithmetic of narrow and unsigned integers is 64-bit (patch 0073): polars' Int8 time parts and
+    # UInt32 counts and lengths wrapped, silently (HOUR(ts) * 60 + MINUTE(ts) was -79 at 15:45).
+    "SELECT ts, HOUR(ts) * 60 + MINUTE(ts) AS minute_of_day, MONTH(ts) * 100 + DAY(ts) AS month_day, "
+    "EXTRACT(hour FROM ts) * 3600 + EXTRACT(minute FROM ts) * 60 AS secs FROM t",
+    "SELECT sym, COUNT(*) - 100 AS fewer, -COUNT(*) AS negated, COUNT(DISTINCT venue) - 5 AS d FROM t GROUP BY sym",
+    "SELECT sym, ts, ROW_NUMBER() OVER (PARTITION BY sym ORDER BY ts) - 2 AS i, "
+    "RANK() OVER (ORDER BY ts) - 10 AS r FROM t",
+    "SELECT sym, LENGTH(sym) - 5 AS l, -LENGTH(venue) AS n, (HOUR(ts) * 60 + MINUTE(ts)) // 15 AS quarter_hour, "
+    "(HOUR(ts) * 60 + MINUTE(ts)) % 7 AS m7 FROM t",
+])
+def test_arithmetic_of_narrow_integers_matches_duckdb(client: pr.Client, query: str) -> None:
+    got, want = both_answers(client, query, t=_trades())
+    assert same_rows(unordered(got.rows()), unordered(want.rows())), query
+
+
+def test_the_minute_of_the_day_by_hand(client: pr.Client) -> None:
+    t = pl.DataFrame({"ts": [dt.datetime(2024, 3, 1, 15, 45, 30), dt.datetime(2024, 12, 31, 23, 59)]})
+    got = client.sql("SELECT HOUR(ts) * 60 + MINUTE(ts) AS m, MONTH(ts) * 100 + DAY(ts) AS md FROM t",
+                     t=client.from_polars(t)).collect()
+    assert got.rows() == [(945, 301), (1439, 1231)]

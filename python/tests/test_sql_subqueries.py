@@ -1,5 +1,5 @@
-"""Subqueries (patches 0028, 0029, 0032) and HAVING without GROUP BY (0033) over the server's SQL,
-against DuckDB.
+"""Subqueries (patches 0028, 0029, 0032, with their own WITH clause 0072) and HAVING without GROUP BY
+(0033) over the server's SQL, against DuckDB.
 
 A comparison with an aggregate over the outer row's own rows (`x > (SELECT AVG(x) FROM t2 WHERE t2.k =
 t.k)`) was answered as if uncorrelated: the subquery's `t.k` read the subquery's own `k`. It is now
@@ -342,3 +342,18 @@ def test_a_scalar_subquery_of_more_than_one_row_is_an_error(client: pr.Client) -
     with pytest.raises(pl.exceptions.ComputeError, match="expected no or a single value, got 2 values"):
         client.sql("SELECT g, (SELECT z FROM u WHERE u.g = t.g) AS m FROM t",
                    t=client.from_polars(T), u=client.from_polars(U)).collect()
+
+
+@pytest.mark.parametrize("query", [
+    # A subquery or derived table with a WITH clause of its own (patch 0072): refused or failed before.
+    "SELECT g, x FROM t WHERE x = (WITH m AS (SELECT MAX(x) AS mx FROM t) SELECT mx FROM m)",
+    "SELECT g, (WITH s AS (SELECT SUM(z) AS total FROM u) SELECT total FROM s) AS total FROM t",
+    "SELECT g, x FROM t WHERE g IN (WITH big AS (SELECT g FROM u WHERE z > 15) SELECT g FROM big)",
+    "SELECT g, x FROM t WHERE EXISTS (WITH one AS (SELECT 1 AS k) SELECT * FROM one)",
+    "SELECT * FROM (WITH s AS (SELECT g, SUM(x) AS sx FROM t GROUP BY g) SELECT * FROM s WHERE sx > 3) q",
+    "WITH c AS (SELECT 10 AS m) SELECT g, (WITH c AS (SELECT 1 AS m) SELECT m FROM c) AS inner_m, "
+    "(SELECT m FROM c) AS outer_m FROM t",
+])
+def test_subqueries_with_their_own_ctes_match_duckdb(client: pr.Client, query: str) -> None:
+    got, want = both_answers(client, query, t=T, u=U)
+    assert unordered(got.rows()) == unordered(want.rows()), query
