@@ -576,3 +576,14 @@ def test_the_minute_of_the_day_by_hand(client: pr.Client) -> None:
     got = client.sql("SELECT HOUR(ts) * 60 + MINUTE(ts) AS m, MONTH(ts) * 100 + DAY(ts) AS md FROM t",
                      t=client.from_polars(t)).collect()
     assert got.rows() == [(945, 301), (1439, 1231)]
+
+
+@pytest.mark.parametrize("query", [
+    # IN lists of columns and computed values (patch 0074): refused before.
+    "SELECT sym, venue, sym IN (venue, 'AAPL') AS a, sym NOT IN (venue, UPPER('msft')) AS b FROM t",
+    "SELECT sz FROM t WHERE sz IN (sz % 7 + 100, 250, 2 * 200)",
+    "SELECT px, px NOT IN (sz, sz / 10) AS n FROM t",
+])
+def test_in_lists_of_columns_match_duckdb(client: pr.Client, query: str) -> None:
+    got, want = both_answers(client, query, t=_trades())
+    assert same_rows(unordered(got.rows()), unordered(want.rows())), query

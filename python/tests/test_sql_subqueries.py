@@ -357,3 +357,16 @@ def test_a_scalar_subquery_of_more_than_one_row_is_an_error(client: pr.Client) -
 def test_subqueries_with_their_own_ctes_match_duckdb(client: pr.Client, query: str) -> None:
     got, want = both_answers(client, query, t=T, u=U)
     assert unordered(got.rows()) == unordered(want.rows()), query
+
+
+@pytest.mark.parametrize("query", [
+    # A SELECT of only scalar subqueries keeps every row (patch 0075): it was one row.
+    "SELECT (SELECT MAX(z) FROM u) AS m FROM t",
+    "SELECT (SELECT MAX(z) FROM u) + 1 AS m, CASE WHEN (SELECT MIN(z) FROM u) > 5 THEN 'y' ELSE 'n' END AS c FROM t",
+    "SELECT (SELECT COUNT(*) FROM u) AS n FROM t WHERE x > 2",
+    "SELECT COUNT(*) AS n, (SELECT MAX(z) FROM u) AS m FROM t",
+    "SELECT g, COUNT(*) AS n, (SELECT MAX(z) FROM u) AS m FROM t GROUP BY g",
+])
+def test_selects_of_scalar_subqueries_keep_every_row_as_duckdb(client: pr.Client, query: str) -> None:
+    got, want = both_answers(client, query, t=T, u=U)
+    assert unordered(got.rows()) == unordered(want.rows()), query

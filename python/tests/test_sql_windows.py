@@ -382,3 +382,14 @@ def test_mixed_directions_by_hand(client: pr.Client) -> None:
                      "FIRST_VALUE(px) OVER (ORDER BY sym DESC, ts DESC) AS first FROM df ORDER BY ts",
                      df=client.from_polars(df)).collect()
     assert got.rows() == [("b", 1, 4, 30.0), ("a", 2, 2, 30.0), ("b", 3, 3, 30.0), ("a", 4, 1, 30.0)]
+
+
+@pytest.mark.parametrize("items", [
+    # A SELECT of only whole-table windows keeps every row (patch 0075): it was one row.
+    "SUM(q) OVER () AS s", "COUNT(*) OVER () AS n, AVG(px) OVER () AS a", "MAX(q) OVER () - MIN(q) OVER () AS r",
+])
+def test_selects_of_whole_table_windows_keep_every_row_as_duckdb(client: pr.Client, ticks: pl.DataFrame,
+                                                                 items: str) -> None:
+    got, want = both_answers(client, f"SELECT {items} FROM df WHERE q > 3", df=ticks)
+    assert got.height == want.height > 1
+    assert same_rows(unordered(got.rows()), unordered(want.rows()))
