@@ -587,3 +587,15 @@ def test_the_minute_of_the_day_by_hand(client: pr.Client) -> None:
 def test_in_lists_of_columns_match_duckdb(client: pr.Client, query: str) -> None:
     got, want = both_answers(client, query, t=_trades())
     assert same_rows(unordered(got.rows()), unordered(want.rows())), query
+
+
+def test_items_of_one_name_are_told_apart_as_polars_names_them(client: pr.Client) -> None:
+    """`SELECT px, ROUND(px, 1)` failed with a duplicate name (patch 0076); the later item of a name is
+    `name:n`, as python polars 2.1 names them, and an explicit alias keeps its own."""
+    t = pl.DataFrame({"px": [10.26, 11.04], "sz": [100, 200]})
+    for query in ["SELECT px, ROUND(px, 1) FROM t", "SELECT px - sz, px, 5 AS sz FROM t",
+                  "SELECT *, px * sz FROM t", "SELECT (SELECT MAX(sz) FROM t), (SELECT MIN(sz) FROM t) FROM t"]:
+        got = client.sql(query, t=client.from_polars(t)).collect()
+        want = pl.SQLContext(t=t).execute(query, eager=True)
+        assert got.columns == want.columns, query
+        assert got.rows() == want.rows(), query
