@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+import duckdb
 import polars as pl
 import pytest
 
@@ -197,3 +198,22 @@ def test_asof_joins_refuse_what_they_cannot_answer(client: pr.Client, query: str
     frames = _ticks(0)
     with pytest.raises(pr.InvalidArgumentError, match=why):
         client.sql(query, **{name: client.from_polars(df) for name, df in frames.items()}).collect()
+
+
+@pytest.mark.parametrize(("query", "table"), [
+    # A condition reading a table not in the join answered a cross join, silently (patch 0077).
+    ("SELECT t.k FROM t JOIN u ON t.k = v.k", "v"),
+    ("SELECT a.k FROM t a JOIN u b ON a.k = t.k", "t"),
+    ("SELECT t.k FROM t JOIN (u JOIN v ON u.k = v.k) AS r ON t.k = u.k", "u"),
+])
+def test_a_join_condition_reading_a_table_outside_the_join_is_refused(client: pr.Client, query: str,
+                                                                      table: str) -> None:
+    frames = {"t": pl.DataFrame({"k": [1, 2, 3]}), "u": pl.DataFrame({"k": [2, 3]}), "v": pl.DataFrame({"k": [3]})}
+    with pytest.raises(pr.InvalidArgumentError, match=f"reads table '{table}', which is not in the join"):
+        client.sql(query, **{n: client.from_polars(df) for n, df in frames.items()}).collect()
+    # DuckDB refuses each too.
+    con = duckdb.connect()
+    for n, df in frames.items():
+        con.register(n, df.to_arrow())
+    with pytest.raises(duckdb.BinderException):
+        con.sql(query).fetchall()
