@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
 
 import duckdb
 import polars as pl
@@ -200,20 +201,62 @@ def test_asof_joins_refuse_what_they_cannot_answer(client: pr.Client, query: str
         client.sql(query, **{name: client.from_polars(df) for name, df in frames.items()}).collect()
 
 
-@pytest.mark.parametrize(("query", "table"), [
-    # A condition reading a table not in the join answered a cross join, silently (patch 0077).
-    ("SELECT t.k FROM t JOIN u ON t.k = v.k", "v"),
-    ("SELECT a.k FROM t a JOIN u b ON a.k = t.k", "t"),
-    ("SELECT t.k FROM t JOIN (u JOIN v ON u.k = v.k) AS r ON t.k = u.k", "u"),
+SCOPE_FRAMES = {"t": pl.DataFrame({"k": [1, 2, 3], "x": [10, 20, 30]}), "u": pl.DataFrame({"k": [2, 3, 3]}),
+                "v": pl.DataFrame({"k": [3]})}
+
+
+@pytest.mark.parametrize(("query", "says"), [
+    # A qualifier naming a table out of its scope found the registered table, then read its
+    # column name on the rows at hand, silently (patch 0077): a join condition true on every pair
+    # (a cross join), `WHERE u.k > 2` filtering on t's own k, a CTE comparing u's k with itself.
+    ("SELECT t.k FROM t JOIN u ON t.k = v.k", "the join condition `t.k = v.k` reads table 'v', which is not in the join "
+                                              "(its tables: t, u)"),
+    ("SELECT a.k FROM t a JOIN u b ON a.k = t.k", "reads table 't', which is not in the join (its tables: a, b); "
+                                                  "it is named 'a' there"),
+    ("SELECT t.k FROM t JOIN (u JOIN v ON u.k = v.k) AS r ON t.k = u.k", "reads table 'u', which is not in the join "
+                                                                          "(its tables: t, r)"),
+    ("SELECT t.k FROM t WHERE u.k > 2", "`u.k` reads table 'u', which is not in the FROM of its query (its tables: t)"),
+    ("SELECT x FROM t ORDER BY u.k", "`u.k` reads table 'u'"),
+    ("SELECT COUNT(*) AS n FROM t GROUP BY u.k", "`u.k` reads table 'u'"),
+    ("SELECT u.* FROM t", "`u.*` reads table 'u'"),
+    ("SELECT t.x FROM t AS a", "`t.x` reads table 't', which is not in the FROM of its query (its tables: a); "
+                               "it is named 'a' there"),
+    ("WITH w AS (SELECT * FROM u WHERE u.k = t.k) SELECT t.k FROM t, w", "`t.k` reads table 't', which is not in the "
+                                                                          "FROM of its query (its tables: u)"),
+    ("SELECT t.k FROM t WHERE EXISTS (SELECT 1 FROM u WHERE u.k = v.k)", "`v.k` reads table 'v', which is not in the "
+                                                                          "FROM of its query (its tables: u)"),
 ])
-def test_a_join_condition_reading_a_table_outside_the_join_is_refused(client: pr.Client, query: str,
-                                                                      table: str) -> None:
-    frames = {"t": pl.DataFrame({"k": [1, 2, 3]}), "u": pl.DataFrame({"k": [2, 3]}), "v": pl.DataFrame({"k": [3]})}
-    with pytest.raises(pr.InvalidArgumentError, match=f"reads table '{table}', which is not in the join"):
-        client.sql(query, **{n: client.from_polars(df) for n, df in frames.items()}).collect()
+def test_a_qualifier_naming_a_table_out_of_its_scope_is_refused(client: pr.Client, query: str, says: str) -> None:
+    with pytest.raises(pr.InvalidArgumentError, match=re.escape(says)):
+        client.sql(query, **{n: client.from_polars(df) for n, df in SCOPE_FRAMES.items()}).collect()
     # DuckDB refuses each too.
     con = duckdb.connect()
-    for n, df in frames.items():
+    for n, df in SCOPE_FRAMES.items():
         con.register(n, df.to_arrow())
     with pytest.raises(duckdb.BinderException):
         con.sql(query).fetchall()
+
+
+def test_a_derived_table_reading_a_table_beside_it_is_refused(client: pr.Client) -> None:
+    # It compared u's k with itself: every row of t beside every row of u, silently. PostgreSQL
+    # refuses it without LATERAL (which we do not support); DuckDB reads it as a lateral join.
+    query = "SELECT t.k FROM t, (SELECT * FROM u WHERE u.k = t.k) d"
+    says = ("`t.k` reads table 't', which is not in the FROM of its query (its tables: u); a derived table does not "
+            "see the other relations of the FROM it is in")
+    with pytest.raises(pr.InvalidArgumentError, match=re.escape(says)):
+        client.sql(query, **{n: client.from_polars(df) for n, df in SCOPE_FRAMES.items()}).collect()
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT a.x FROM t a JOIN t b ON a.k = b.k + 1",
+    "SELECT t.x FROM t WHERE EXISTS (SELECT 1 FROM u WHERE u.k = t.k)",
+    "SELECT t.x, (SELECT COUNT(*) FROM u AS w WHERE w.k = t.k) AS n FROM t",
+    "WITH c AS (SELECT k AS j FROM u) SELECT c.j, t.x FROM t JOIN c ON c.j = t.k",
+    "SELECT d.k FROM t JOIN (SELECT k FROM u) d ON d.k = t.k ORDER BY t.x",
+    "SELECT t.k FROM t JOIN u ON t.k = u.k JOIN v ON v.k <= t.k",
+    "SELECT q.k FROM (SELECT t.k FROM t) q WHERE q.k > 1",
+])
+def test_qualifiers_within_their_scope_answer_as_duckdb(client: pr.Client, query: str) -> None:
+    got, want = both_answers(client, query, **SCOPE_FRAMES)
+    assert want.height > 0
+    assert same_rows(unordered(got.rows()), unordered(want.rows())), query

@@ -393,3 +393,35 @@ def test_selects_of_whole_table_windows_keep_every_row_as_duckdb(client: pr.Clie
     got, want = both_answers(client, f"SELECT {items} FROM df WHERE q > 3", df=ticks)
     assert got.height == want.height > 1
     assert same_rows(unordered(got.rows()), unordered(want.rows()))
+
+
+@pytest.mark.parametrize("query", [
+    # The last trade of each symbol, DuckDB's idiom: `ts` is not in the SELECT list (patch 0078;
+    # it failed, `ts` not found).
+    "SELECT sym, px FROM df QUALIFY ROW_NUMBER() OVER (PARTITION BY sym ORDER BY ts DESC) = 1",
+    "SELECT sym, px AS last_px FROM df WHERE q > 0 QUALIFY ROW_NUMBER() OVER (PARTITION BY sym ORDER BY ts DESC) <= 2",
+    "SELECT df.sym, df.q FROM df QUALIFY RANK() OVER (PARTITION BY df.sym ORDER BY df.ts) <= 3",
+    "SELECT sym, ts, ROW_NUMBER() OVER (PARTITION BY sym ORDER BY ts) AS rn FROM df QUALIFY rn <= 2 AND q > 3",
+    "SELECT DISTINCT sym FROM df QUALIFY SUM(q) OVER (PARTITION BY sym) > 100",
+    "SELECT * EXCLUDE (ts) FROM df QUALIFY ROW_NUMBER() OVER (PARTITION BY sym ORDER BY ts) = 1",
+    "SELECT * FROM df QUALIFY q > AVG(q) OVER (PARTITION BY sym) AND ROW_NUMBER() OVER (ORDER BY ts) <= 60",
+    # A column, not the alias that shadows it, as DuckDB binds QUALIFY (the alias was read, silently).
+    "SELECT sym, ts, q * 10 AS q FROM df QUALIFY q > 5 AND ROW_NUMBER() OVER (PARTITION BY sym ORDER BY ts) <= 4",
+    "SELECT sym, -ts AS ts FROM df QUALIFY ROW_NUMBER() OVER (PARTITION BY sym ORDER BY ts) = 1",
+    # An alias where no column has its name; QUALIFY read on the output, as before.
+    "SELECT sym, ts, LAG(q) OVER (PARTITION BY sym ORDER BY ts) AS prev FROM df QUALIFY prev IS NOT NULL AND prev > q",
+])
+def test_qualify_reads_the_input_columns_as_duckdb(client: pr.Client, ticks: pl.DataFrame, query: str) -> None:
+    got, want = both_answers(client, query, df=ticks)
+    assert want.height > 0
+    assert got.columns == want.columns
+    assert same_rows(unordered(got.rows()), unordered(want.rows())), query
+
+
+def test_qualify_keeps_rows_before_order_by_and_limit_by_hand(client: pr.Client) -> None:
+    trades = pl.DataFrame({"sym": ["A", "A", "B", "B", "A"], "ts": [3, 1, 2, 5, 4], "px": [10, 11, 20, 21, 12]})
+    query = ("SELECT sym, px FROM t QUALIFY ROW_NUMBER() OVER (PARTITION BY sym ORDER BY ts DESC) <= 2 "
+             "ORDER BY px DESC LIMIT 3")
+    got = client.sql(query, t=client.from_polars(trades)).collect()
+    # A's two latest are ts 4 (px 12) and 3 (px 10); B's are 5 (21) and 2 (20).
+    assert got.rows() == [("B", 21), ("B", 20), ("A", 12)]
