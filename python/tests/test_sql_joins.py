@@ -260,3 +260,27 @@ def test_qualifiers_within_their_scope_answer_as_duckdb(client: pr.Client, query
     got, want = both_answers(client, query, **SCOPE_FRAMES)
     assert want.height > 0
     assert same_rows(unordered(got.rows()), unordered(want.rows())), query
+
+
+def _baskets(seed: int) -> pl.DataFrame:
+    rng = random.Random(seed)
+    lists = [None if rng.random() < 0.1 else [None if rng.random() < 0.1 else rng.randint(-9, 9)
+                                               for _ in range(rng.choice([0, 0, 1, 2, 3, 5]))] for _ in range(60)]
+    return pl.DataFrame({"id": range(60), "arr": lists}, schema={"id": pl.Int64, "arr": pl.List(pl.Int64)})
+
+
+@pytest.mark.parametrize("query", [
+    # A row whose list is empty or null has no element: it had one, a null (patch 0079).
+    "SELECT t.id, e FROM t CROSS JOIN UNNEST(t.arr) AS w(e)",
+    "SELECT id, UNNEST(arr) AS e FROM t",
+    "SELECT COUNT(*) AS n, COUNT(e) AS m, SUM(e) AS s FROM t CROSS JOIN UNNEST(arr) AS w(e)",
+    # The implicit lateral of a FROM list (it failed), the alias qualifying the elements.
+    "SELECT t.id, w.e FROM t, UNNEST(t.arr) AS w(e) WHERE w.e > 0",
+    # A LEFT JOIN keeps a row without elements, with a null (it was refused).
+    "SELECT id, e FROM t LEFT JOIN UNNEST(arr) AS w(e) ON TRUE",
+    "SELECT id, COUNT(e) AS n FROM t LEFT JOIN UNNEST(arr) AS w(e) ON TRUE GROUP BY id",
+])
+def test_unnest_of_list_columns_matches_duckdb(client: pr.Client, query: str) -> None:
+    got, want = both_answers(client, query, t=_baskets(11))
+    assert want.height > 0
+    assert same_rows(unordered(got.rows()), unordered(want.rows())), query

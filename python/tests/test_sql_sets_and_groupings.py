@@ -1,11 +1,13 @@
 """Set operations and grouping sets over the server's SQL, against DuckDB's answers: ORDER BY over a
 UNION/INTERSECT/EXCEPT by the result's names (patch 0042), INTERSECT ALL and EXCEPT ALL and set operations
 inside set operations (0043), GROUP BY ROLLUP, CUBE and GROUPING SETS with GROUPING() (0044), ORDER BY an
-aggregate of the groups (0046), SELECT * after USING (0047), row values with IN (0048)."""
+aggregate of the groups (0046), SELECT * after USING (0047), row values with IN (0048), DISTINCT ON over the
+input's columns (0080)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import random
 
 import polars as pl
 import pytest
@@ -158,3 +160,36 @@ def test_row_values_not_in_a_subquery_are_refused_by_name(client: pr.Client) -> 
     with pytest.raises(pr.InvalidArgumentError, match="write NOT EXISTS"):
         client.sql("SELECT x FROM r WHERE (g, h) NOT IN (SELECT g, h FROM s)",
                    r=client.from_polars(R), s=client.from_polars(S)).collect()
+
+
+def _trades(seed: int) -> pl.DataFrame:
+    rng = random.Random(seed)
+    n = 200
+    start = dt.datetime(2024, 3, 8, 9, 30)
+    return pl.DataFrame({
+        "sym": [rng.choice(["AAPL", "MSFT", "IBM", None]) for _ in range(n)],
+        # Distinct times: the first row in their order is one row.
+        "ts": [start + dt.timedelta(minutes=m) for m in rng.sample(range(4 * 24 * 60), n)],
+        "px": [round(rng.uniform(90, 110), 2) for _ in range(n)],
+        "sz": [rng.randint(1, 500) for _ in range(n)],
+    })
+
+
+@pytest.mark.parametrize("query", [
+    # The latest price per symbol, PostgreSQL's idiom (it failed: `ts` not found).
+    "SELECT DISTINCT ON (sym) sym, px FROM t ORDER BY sym NULLS FIRST, ts DESC",
+    "SELECT DISTINCT ON (sym) px, sz FROM t ORDER BY sym NULLS FIRST, ts",
+    # The first trade of each symbol and day: a key of an expression (it was refused).
+    "SELECT DISTINCT ON (sym, CAST(ts AS DATE)) sym, CAST(ts AS DATE) AS d, ts, px FROM t "
+    "ORDER BY sym NULLS FIRST, CAST(ts AS DATE), ts",
+    "SELECT DISTINCT ON (sym) sym, px FROM t WHERE sz > 250 ORDER BY sym NULLS FIRST, px DESC, ts LIMIT 2",
+    # A bare name of ORDER BY is the output's column (the alias); an ordinal its item.
+    "SELECT DISTINCT ON (sym) sym, -px AS px FROM t ORDER BY sym NULLS FIRST, px DESC, ts",
+    "SELECT DISTINCT ON (s) sym AS s, px, ts FROM t ORDER BY 1 NULLS FIRST, 3 DESC",
+    "SELECT DISTINCT ON (sym) * FROM t ORDER BY sym NULLS FIRST, sz DESC, ts",
+])
+def test_distinct_on_matches_duckdb(client: pr.Client, query: str) -> None:
+    got, want = both_answers(client, query, t=_trades(5))
+    assert want.height > 1
+    assert got.columns == want.columns
+    assert same_rows(got.rows(), want.rows()), query
