@@ -193,3 +193,33 @@ def test_distinct_on_matches_duckdb(client: pr.Client, query: str) -> None:
     assert want.height > 1
     assert got.columns == want.columns
     assert same_rows(got.rows(), want.rows()), query
+
+
+@pytest.mark.parametrize("query", [
+    # Refused before (patch 0081): one column per value, the aggregate over its rows.
+    "SELECT * FROM (SELECT CAST(ts AS DATE) AS d, sym, sz FROM t) PIVOT (SUM(sz) FOR sym IN ('AAPL', 'MSFT', 'XYZ'))",
+    "SELECT * FROM (SELECT CAST(ts AS DATE) AS d, sym, sz FROM t) PIVOT (COUNT(sz) FOR sym IN ('AAPL', 'IBM'))",
+    "SELECT * FROM (SELECT CAST(ts AS DATE) AS d, sym, sz, px FROM t) "
+    "PIVOT (SUM(sz) AS vol, MAX(px) AS hi FOR sym IN ('AAPL' AS a, 'IBM' AS i))",
+    "SELECT p.d, p.AAPL - p.MSFT AS spread FROM (SELECT CAST(ts AS DATE) AS d, sym, px FROM t) "
+    "PIVOT (AVG(px) FOR sym IN ('AAPL', 'MSFT')) AS p WHERE p.d > DATE '2024-03-09'",
+    "SELECT * FROM (SELECT sym, sz FROM t) PIVOT (SUM(sz) FOR sym IN ('AAPL', 'MSFT'))",
+    "SELECT * FROM (SELECT CAST(ts AS DATE) AS d, sym, sz FROM t WHERE sz > 100) "
+    "PIVOT (SUM(sz) FILTER (WHERE sz < 400) FOR sym IN ('AAPL', 'MSFT'))",
+    # UNPIVOT: a row per input row and listed column; nulls dropped unless INCLUDE NULLS.
+    "SELECT * FROM (SELECT ts, sz, CASE WHEN sz > 250 THEN sz END AS big FROM t) UNPIVOT (v FOR k IN (sz, big))",
+    "SELECT * FROM (SELECT ts, sz, CASE WHEN sz > 250 THEN sz END AS big FROM t) "
+    "UNPIVOT INCLUDE NULLS (v FOR k IN (sz AS size, big))",
+])
+def test_pivot_and_unpivot_match_duckdb(client: pr.Client, query: str) -> None:
+    got, want = both_answers(client, query, t=_trades(9))
+    assert want.height > 0
+    assert got.columns == want.columns
+    assert same_rows(unordered(got.rows()), unordered(want.rows())), query
+
+
+def test_a_pivot_over_a_subquery_s_values_is_refused_by_name(client: pr.Client) -> None:
+    # A dynamic pivot (its columns known only from the data); DuckDB does not parse it either.
+    query = "SELECT * FROM (SELECT sym, sz FROM t) PIVOT (SUM(sz) FOR sym IN (SELECT DISTINCT sym FROM t))"
+    with pytest.raises(pr.InvalidArgumentError, match="PIVOT takes a list of values"):
+        client.sql(query, t=client.from_polars(_trades(9))).collect()
