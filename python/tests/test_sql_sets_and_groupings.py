@@ -223,3 +223,19 @@ def test_a_pivot_over_a_subquery_s_values_is_refused_by_name(client: pr.Client) 
     query = "SELECT * FROM (SELECT sym, sz FROM t) PIVOT (SUM(sz) FOR sym IN (SELECT DISTINCT sym FROM t))"
     with pytest.raises(pr.InvalidArgumentError, match="PIVOT takes a list of values"):
         client.sql(query, t=client.from_polars(_trades(9))).collect()
+
+
+@pytest.mark.parametrize("query", [
+    # Row values IN a subquery that groups (patch 0082; refused before): the latest trade per symbol.
+    "SELECT sym, ts, px FROM t WHERE (sym, ts) IN (SELECT sym, MAX(ts) FROM t GROUP BY sym)",
+    "SELECT sym, ts, px FROM t WHERE sz > 100 AND (sym, CAST(ts AS DATE)) IN "
+    "(SELECT sym, MIN(CAST(ts AS DATE)) FROM t GROUP BY sym HAVING COUNT(*) > 10)",
+    "SELECT sym, ts FROM t WHERE (sym, sz) IN (SELECT sym, MAX(sz) FROM t GROUP BY sym UNION SELECT 'IBM', 7)",
+    # Unaliased constants beside a grouping (patch 0083; they failed, `literal` not found).
+    "SELECT sym, MAX(ts), 1, 'k', NULL FROM t GROUP BY sym",
+    "SELECT sym, 2 * 3, COUNT(*) FROM t GROUP BY sym HAVING COUNT(*) > 10",
+])
+def test_row_values_in_groupings_and_constants_beside_groups_match_duckdb(client: pr.Client, query: str) -> None:
+    got, want = both_answers(client, query, t=_trades(13))
+    assert want.height > 0
+    assert same_rows(unordered(got.rows()), unordered(want.rows())), query
