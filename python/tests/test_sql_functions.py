@@ -628,3 +628,25 @@ def test_try_strptime_is_null_where_duckdb_s_is(client: pr.Client) -> None:
     got, want = both_answers(client, query, t=pl.DataFrame({"s": texts}))
     assert want["p"].null_count() > 3 and want["p"].drop_nulls().len() > 30
     assert same_rows(unordered(got.rows()), unordered(want.rows()))
+
+
+def _decimal_trades() -> pl.DataFrame:
+    from decimal import Decimal
+    rng = random.Random(8)
+    n = 150
+    return pl.DataFrame({
+        "sym": [rng.choice(["AAPL", "MSFT", "IBM"]) for _ in range(n)],
+        "px": [Decimal(rng.randint(900000, 1100000)) / 10000 for _ in range(n)],
+        "q": [rng.randint(1, 900) for _ in range(n)],
+    }, schema={"sym": pl.Utf8, "px": pl.Decimal(12, 4), "q": pl.Int64})
+
+
+@pytest.mark.parametrize("query", [
+    # A division with a decimal is of doubles (patch 0086): the VWAP was cut to the prices' scale.
+    "SELECT sym, SUM(px * q) / SUM(q) AS vwap FROM t GROUP BY sym",
+    "SELECT sym, px / q AS a, q / px AS b, px / 7 AS c FROM t",
+    "SELECT sym, SUM(px) / COUNT(*) AS m FROM t GROUP BY sym",
+])
+def test_divisions_of_decimals_match_duckdb(client: pr.Client, query: str) -> None:
+    got, want = both_answers(client, query, t=_decimal_trades())
+    assert same_rows(unordered(got.rows()), unordered(want.rows()), 1e-12), query
