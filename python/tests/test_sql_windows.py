@@ -425,3 +425,33 @@ def test_qualify_keeps_rows_before_order_by_and_limit_by_hand(client: pr.Client)
     got = client.sql(query, t=client.from_polars(trades)).collect()
     # A's two latest are ts 4 (px 12) and 3 (px 10); B's are 5 (21) and 2 (20).
     assert got.rows() == [("B", 21), ("B", 20), ("A", 12)]
+
+
+def _decimal_ticks() -> pl.DataFrame:
+    from decimal import Decimal
+    rng = random.Random(17)
+    n = 120
+    return pl.DataFrame({
+        "sym": [rng.choice("abc") for _ in range(n)],
+        "ts": rng.sample(range(10 * n), n),
+        "px": [None if rng.random() < 0.1 else Decimal(rng.randint(900000, 1100000)) / 10000 for _ in range(n)],
+        "q": [rng.randint(1, 900) for _ in range(n)],
+    }, schema={"sym": pl.Utf8, "ts": pl.Int64, "px": pl.Decimal(12, 4), "q": pl.Int64})
+
+
+@pytest.mark.parametrize("item", [
+    # Running and moving aggregates of decimals (patch 0087): they failed, no rolling form.
+    "SUM(px * q) OVER (PARTITION BY sym ORDER BY ts)",
+    "SUM(px) OVER (PARTITION BY sym ORDER BY ts ROWS BETWEEN 3 PRECEDING AND 1 FOLLOWING)",
+    "MIN(px) OVER (PARTITION BY sym ORDER BY ts)",
+    "MAX(px) OVER (ORDER BY ts ROWS 5 PRECEDING)",
+    "AVG(px) OVER (PARTITION BY sym ORDER BY ts RANGE BETWEEN 40 PRECEDING AND CURRENT ROW)",
+    "STDDEV(px) OVER (PARTITION BY sym ORDER BY ts ROWS 4 PRECEDING)",
+    "SUM(px) OVER (ORDER BY ts RANGE BETWEEN CURRENT ROW AND 25 FOLLOWING)",
+])
+def test_running_aggregates_of_decimals_match_duckdb(client: pr.Client, item: str) -> None:
+    query = f"SELECT sym, ts, {item} AS m FROM df"
+    got, want = both_answers(client, query, df=_decimal_ticks())
+    # The same types; decimals equal exactly, doubles to 1e-12.
+    assert got.schema["m"] == want.schema["m"]
+    assert same_rows(unordered(got.rows()), unordered(want.rows()), 1e-12), query
