@@ -650,3 +650,20 @@ def _decimal_trades() -> pl.DataFrame:
 def test_divisions_of_decimals_match_duckdb(client: pr.Client, query: str) -> None:
     got, want = both_answers(client, query, t=_decimal_trades())
     assert same_rows(unordered(got.rows()), unordered(want.rows()), 1e-12), query
+
+
+@pytest.mark.parametrize("query", [
+    # Statistics of decimals read them as doubles (patch 0088): they failed, no decimal kernels.
+    "SELECT sym, CORR(px, q) AS c, COVAR_POP(px, q) AS v, COVAR_SAMP(q, px) AS w FROM t GROUP BY sym",
+    "SELECT sym, REGR_SLOPE(px, q) AS s, REGR_INTERCEPT(px, q) AS i, SKEWNESS(px) AS k FROM t GROUP BY sym",
+])
+def test_statistics_of_decimals_match_duckdb(client: pr.Client, query: str) -> None:
+    got, want = both_answers(client, query, t=_decimal_trades())
+    assert same_rows(unordered(got.rows()), unordered(want.rows()), 1e-9), query
+
+
+def test_remainders_of_decimals_match_duckdb_exactly(client: pr.Client) -> None:
+    # Exact, as DuckDB's decimals: of doubles, 1234.56 % 0.01 was 0.01 (patch 0088; it failed before).
+    query = "SELECT px, px % 1 AS a, px % 0.01 AS b, px % 0.3 AS c, px % q AS d, MOD(px, 0.05) AS e FROM t"
+    got, want = both_answers(client, query, t=_decimal_trades())
+    assert same_rows(unordered(got.rows()), unordered(want.rows())), query

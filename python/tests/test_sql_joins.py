@@ -284,3 +284,24 @@ def test_unnest_of_list_columns_matches_duckdb(client: pr.Client, query: str) ->
     got, want = both_answers(client, query, t=_baskets(11))
     assert want.height > 0
     assert same_rows(unordered(got.rows()), unordered(want.rows())), query
+
+
+def test_join_keys_of_two_numeric_types_match_duckdb(client: pr.Client) -> None:
+    from decimal import Decimal
+    rng = random.Random(6)
+    levels = pl.DataFrame({"k": [Decimal(rng.randint(9000, 9100)) / 100 for _ in range(30)], "lvl": range(30)},
+                          schema={"k": pl.Decimal(8, 2), "lvl": pl.Int64})
+    prices = pl.DataFrame({"k": [Decimal(rng.randint(900000, 910000)) / 10000 for _ in range(300)], "id": range(300)},
+                          schema={"k": pl.Decimal(12, 4), "id": pl.Int64})
+    floats = pl.DataFrame({"k": [rng.randint(9000, 9100) / 100 for _ in range(40)], "f": range(40)})
+    ints = pl.DataFrame({"k": [rng.randint(85, 95) for _ in range(40)], "n": range(40)})
+    frames = {"levels": levels, "prices": prices, "floats": floats, "ints": ints}
+    # Each failed (patch 0089): "datatypes of join keys don't match".
+    for query in ["SELECT p.id, l.lvl FROM prices p JOIN levels l ON p.k = l.k",
+                  "SELECT id, lvl FROM prices JOIN levels USING (k)",
+                  "SELECT f.f, i.n FROM floats f JOIN ints i ON f.k = i.k",
+                  "SELECT f, n FROM floats NATURAL JOIN ints",
+                  "SELECT f.f, i.n FROM floats f LEFT JOIN ints i ON i.k = f.k AND i.n > 3"]:
+        got, want = both_answers(client, query, **frames)
+        assert want.height > 0, query
+        assert same_rows(unordered(got.rows()), unordered(want.rows())), query
