@@ -305,3 +305,19 @@ def test_join_keys_of_two_numeric_types_match_duckdb(client: pr.Client) -> None:
         got, want = both_answers(client, query, **frames)
         assert want.height > 0, query
         assert same_rows(unordered(got.rows()), unordered(want.rows())), query
+
+
+@pytest.mark.parametrize("query", [
+    # A LIKE pattern read from a column (patch 0091; refused before): symbols matched to prefixes.
+    "SELECT t.sym, r.prefix FROM t JOIN r ON t.sym LIKE r.prefix || '%'",
+    "SELECT t.sym, r.pat FROM t, r WHERE t.sym LIKE r.pat",
+    "SELECT t.sym, r.pat FROM t, r WHERE t.sym NOT LIKE r.pat AND t.sym ILIKE LOWER(r.pat) || '%'",
+])
+def test_like_of_a_column_pattern_matches_duckdb(client: pr.Client, query: str) -> None:
+    rng = random.Random(12)
+    symbols = ["".join(rng.choice("AB.X_") for _ in range(rng.randint(1, 5))) for _ in range(200)] + [None]
+    frames = {"t": pl.DataFrame({"sym": symbols}),
+              "r": pl.DataFrame({"prefix": ["A", "B.", "X_", "AB", None], "pat": ["A%", "_.%", "%X", "A_B", "%"]})}
+    got, want = both_answers(client, query, **frames)
+    assert want.height > 10
+    assert same_rows(unordered(got.rows()), unordered(want.rows())), query
