@@ -410,6 +410,8 @@ def test_selects_of_whole_table_windows_keep_every_row_as_duckdb(client: pr.Clie
     "SELECT sym, -ts AS ts FROM df QUALIFY ROW_NUMBER() OVER (PARTITION BY sym ORDER BY ts) = 1",
     # An alias where no column has its name; QUALIFY read on the output, as before.
     "SELECT sym, ts, LAG(q) OVER (PARTITION BY sym ORDER BY ts) AS prev FROM df QUALIFY prev IS NOT NULL AND prev > q",
+    # No window in QUALIFY, one in the SELECT list (patch 0092; refused before), as DuckDB allows.
+    "SELECT sym, ts, q * 2 AS q, SUM(q) OVER (PARTITION BY sym) AS s FROM df QUALIFY q > 10 AND s > 100",
 ])
 def test_qualify_reads_the_input_columns_as_duckdb(client: pr.Client, ticks: pl.DataFrame, query: str) -> None:
     got, want = both_answers(client, query, df=ticks)
