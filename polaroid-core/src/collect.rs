@@ -2,6 +2,7 @@
 //! the result is checked against the memory budget as it is built, and work
 //! whose client went away stops between batches.
 
+use std::borrow::Cow;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 
@@ -105,9 +106,47 @@ fn collect_batches(lf: LazyFrame, budget: u64, cancel: &CancelToken) -> Result<D
     let mut out = DataFrame::empty_with_schema(&schema);
     for batch in g.batches.drain(..) {
         // Same schema in every batch: appending moves the chunks.
+        let batch = conformed(&batch, &schema)?.into_owned();
         out.vstack_mut_owned_unchecked(batch);
     }
     Ok(out)
+}
+
+/// `df` in `schema`, the one its plan declared: a column of another type
+/// is cast to it, strictly. polars' optimizer can fold an expression to
+/// another type than the plan's schema says (`pl.lit(2147483647) +
+/// pl.lit(1)`: Int32 in the schema, an Int64 once folded), and a reader
+/// must never take one type's buffers for another's: an Arrow stream's
+/// schema goes out before its first batch, and batches are stacked
+/// unchecked. A value that does not fit is an error naming the column.
+pub(crate) fn conformed<'a>(df: &'a DataFrame, schema: &Schema) -> Result<Cow<'a, DataFrame>, CoreError> {
+    if df.width() != schema.len() {
+        return Err(CoreError::Internal(format!(
+            "a batch of {} columns in a result of {} ({:?})",
+            df.width(),
+            schema.len(),
+            schema.iter_names().collect::<Vec<_>>()
+        )));
+    }
+    let same = |(c, dtype): (&Column, &DataType)| c.dtype() == dtype;
+    if df.columns().iter().zip(schema.iter_values()).all(same) {
+        return Ok(Cow::Borrowed(df));
+    }
+    let mut columns = Vec::with_capacity(df.width());
+    for (column, (name, dtype)) in df.columns().iter().zip(schema.iter()) {
+        let column = if column.dtype() == dtype {
+            column.clone()
+        } else {
+            column.strict_cast(dtype).map_err(|e| {
+                CoreError::Internal(format!(
+                    "column '{name}' came out as {} where the plan's schema says {dtype}, and does not fit it: {e}",
+                    column.dtype()
+                ))
+            })?
+        };
+        columns.push(column.with_name(name.clone()));
+    }
+    Ok(Cow::Owned(DataFrame::new(df.height(), columns)?))
 }
 
 /// polars' in-memory engine has no cancellation we can use safely
@@ -178,5 +217,25 @@ mod tests {
                 assert!(got.equals_missing(&want), "run {run} of {:?}: rows out of order", lf.describe_optimized_plan());
             }
         }
+    }
+
+    /// A batch whose column came out of another type than the plan's schema
+    /// (polars' optimizer folding a literal wider than the schema said) is
+    /// sent in the schema's type where its values fit, and refused by name
+    /// where they do not: never one type's buffer as another's.
+    #[test]
+    fn batches_are_conformed_to_the_declared_schema() {
+        let declared = Schema::from_iter([Field::new("id".into(), DataType::Int64), Field::new("c".into(), DataType::Int32)]);
+        let fits = df!("id" => [1i64, 2], "c" => [7i64, -3]).unwrap();
+        let sent = conformed(&fits, &declared).unwrap();
+        assert_eq!(sent.schema().as_ref(), &declared);
+        assert_eq!(sent.column("c").unwrap().i32().unwrap().to_vec(), vec![Some(7), Some(-3)]);
+        let same = df!("id" => [1i64], "c" => [7i32]).unwrap();
+        assert!(matches!(conformed(&same, &declared).unwrap(), Cow::Borrowed(_)), "nothing to cast: no copy");
+        let too_wide = df!("id" => [1i64], "c" => [10_000_000_000i64]).unwrap();
+        let err = conformed(&too_wide, &declared).unwrap_err().to_string();
+        assert!(err.contains("column 'c' came out as i64 where the plan's schema says i32"), "{err}");
+        let narrower = df!("id" => [1i64]).unwrap();
+        assert!(conformed(&narrower, &declared).is_err());
     }
 }

@@ -18,6 +18,7 @@ use polars_arrow::array::Array;
 use polars_arrow::io::ipc::IpcField;
 use polars_arrow::record_batch::RecordBatchT;
 
+use crate::collect::conformed;
 use crate::error::CoreError;
 use crate::results::ResultSink;
 
@@ -93,9 +94,9 @@ impl AsRef<[u8]> for BorrowedBuffer {
 /// Encodes frames of one schema as Arrow IPC messages, each batch at most
 /// `max_message` bytes on the wire.
 pub struct IpcEncoder {
-    /// Columns sent as text instead of dictionaries.
-    /// Columns holding categoricals, with the type they travel as.
-    categorical: Vec<(PlSmallStr, DataType)>,
+    /// The schema the stream's head declared (categoricals as text): every
+    /// batch is sent in it.
+    declared: Schema,
     fields: Vec<IpcField>,
     tracker: DictionaryTracker,
     options: WriteOptions,
@@ -141,12 +142,10 @@ impl IpcEncoder {
         // batch its own dictionary, and a replaced dictionary mid-stream is
         // more than some readers take (pyarrow's Flight reader refuses it).
         // So do categoricals inside structs and lists (cut's include_breaks).
-        let mut categorical = Vec::new();
         let mut schema = schema.clone();
-        for (name, dtype) in schema.iter_mut() {
+        for (_, dtype) in schema.iter_mut() {
             if let Some(text) = categoricals_as_text(dtype) {
-                *dtype = text.clone();
-                categorical.push((name.clone(), text));
+                *dtype = text;
             }
         }
         // LargeUtf8/LargeBinary rather than views: every Arrow reader,
@@ -155,7 +154,7 @@ impl IpcEncoder {
         let fields = default_ipc_fields(arrow_schema.iter_values());
         let schema_message = EncodedMessage { header: schema_to_bytes(&arrow_schema, &fields, None), body: Vec::new() };
         let encoder = Self {
-            categorical,
+            declared: schema.clone(),
             fields,
             tracker: DictionaryTracker { dictionaries: Default::default(), cannot_replace: false },
             options: WriteOptions { compression },
@@ -174,18 +173,9 @@ impl IpcEncoder {
         if df.height() == 0 {
             return Ok(true);
         }
-        let as_text;
-        let df = if self.categorical.is_empty() {
-            df
-        } else {
-            let mut copy = df.clone();
-            for (name, dtype) in &self.categorical {
-                let text = copy.column(name)?.cast(dtype)?;
-                copy.with_column(text)?;
-            }
-            as_text = copy;
-            &as_text
-        };
+        // Categoricals travel as text; see `conformed` for the rest.
+        let conformed = conformed(df, &self.declared)?;
+        let df = conformed.as_ref();
         // First guess from the average row size, aiming at well-filled
         // messages; a batch that still comes out too large is halved.
         let bytes_per_row = (df.estimated_size() / df.height()).max(1);

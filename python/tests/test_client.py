@@ -721,6 +721,22 @@ def test_decimal_literals_match_polars(client: pr.Client) -> None:
 
 
 
+def test_arithmetic_of_integer_literals_is_typed_by_its_value(client: pr.Client) -> None:
+    """polars typed `lit(100000) * lit(100000)` Int32 (its larger literal) and folded it to an Int64: the
+    server sent the schema, then the Int64 buffer read as Int32s (1410065408, 2, 1410065408); and
+    `lit(24) * 60 * 60 * 1000 * 1000` wrapped to 500654080 (python polars 2.1 answers the same). Patch 0093
+    types such arithmetic by the value it folds to, as python polars' own collect() answers the first."""
+    frame = client.from_polars(pl.DataFrame({"id": [1, 2, 3]})).select(
+        pr.col("id"), (pr.lit(100000) * pr.lit(100000)).alias("e10"),
+        (pr.lit(24) * 60 * 60 * 1000 * 1000).alias("us_per_day"), (pr.lit(2147483647) + 1 - 5).alias("back"))
+    got = frame.collect()
+    assert got.schema == frame.schema
+    assert got.rows() == [(i, 10**10, 86_400_000_000, 2**31 - 5) for i in (1, 2, 3)]
+    assert got.select("id", "e10").equals(pl.LazyFrame({"id": [1, 2, 3]}).select(
+        "id", (pl.lit(100000) * pl.lit(100000)).alias("e10")).collect())
+    assert frame.materialize().collect().equals(got)
+
+
 def test_a_runaway_query_is_stopped_and_the_server_stays_up(data_dir: Path) -> None:
     server = Server(data_dir, "--query-memory-limit", "1GiB")
     try:

@@ -4,7 +4,8 @@ to timestamps (0027), 64-bit integer sums (0030), positions in null strings (003
 aggregates of distinct values, ANY_VALUE, PERCENTILE_CONT/DISC and MODE (0038), NOW() and AT TIME ZONE
 (0041), LIKE ... ESCAPE (0049), generate_series/range tables (0050), DuckDB's time functions (0061, 0068),
 intervals (0062), string functions (0063), aggregates: ARG_MAX, FIRST(x ORDER BY t), REGR_*, KURTOSIS ... (0066),
-aggregates of constants (SUM(1), 0071) and 64-bit arithmetic of narrow integers (0073)."""
+aggregates of constants (SUM(1), 0071), 64-bit arithmetic of narrow integers (0073) and of integer
+literals (0093)."""
 
 from __future__ import annotations
 
@@ -576,6 +577,29 @@ def test_the_minute_of_the_day_by_hand(client: pr.Client) -> None:
     got = client.sql("SELECT HOUR(ts) * 60 + MINUTE(ts) AS m, MONTH(ts) * 100 + DAY(ts) AS md FROM t",
                      t=client.from_polars(t)).collect()
     assert got.rows() == [(945, 301), (1439, 1231)]
+
+
+def test_integer_literals_and_32_bit_columns_compute_their_exact_values_by_hand(client: pr.Client) -> None:
+    """`24 * 60 * 60 * 1000 * 1000` (microseconds a day) wrapped to 500654080 (patch 0093; python polars 2.1 still
+    does); `100000 * 100000` came back as 1410065408, 2, 1410065408 (its schema said Int32, the plan folded it to
+    an Int64, and the server sent its buffer as Int32s); 50,000 of an INT times 50,000 was negative (0073).
+    DuckDB and PostgreSQL refuse these as INT32 overflows; we answer the exact values, as polars' optimizer does."""
+    us_per_day = 24 * 60 * 60 * 1000 * 1000
+    t = pl.DataFrame({"us": [1_710_073_815_123_456, us_per_day * 3, 5], "qty": [50_000, 7, -50_000],
+                      "cents": [50_000, 3, 50_000]},
+                     schema={"us": pl.Int64, "qty": pl.Int32, "cents": pl.Int32})
+    query = ("SELECT us // (24 * 60 * 60 * 1000 * 1000) AS day, 24 * 60 * 60 * 1000 * 1000 AS us_per_day, "
+             "100000 * 100000 AS e10, 2147483647 + 1 AS past, -2147483648 - 1 AS below, qty * cents AS notional, "
+             "qty * 100000 AS scaled, qty + 2147483647 AS shifted FROM t")
+    frame = client.sql(query, t=client.from_polars(t))
+    got = frame.collect()
+    assert got.schema == frame.schema
+    assert got.rows() == [
+        (1_710_073_815_123_456 // us_per_day, us_per_day, 10**10, 2**31, -2**31 - 1, 2_500_000_000, 5 * 10**9,
+         50_000 + 2**31 - 1),
+        (3, us_per_day, 10**10, 2**31, -2**31 - 1, 21, 700_000, 7 + 2**31 - 1),
+        (0, us_per_day, 10**10, 2**31, -2**31 - 1, -2_500_000_000, -5 * 10**9, -50_000 + 2**31 - 1),
+    ]
 
 
 @pytest.mark.parametrize("query", [
