@@ -5,7 +5,7 @@ aggregates of distinct values, ANY_VALUE, PERCENTILE_CONT/DISC and MODE (0038), 
 (0041), LIKE ... ESCAPE (0049), generate_series/range tables (0050), DuckDB's time functions (0061, 0068),
 intervals (0062), string functions (0063), aggregates: ARG_MAX, FIRST(x ORDER BY t), REGR_*, KURTOSIS ... (0066),
 aggregates of constants (SUM(1), 0071), 64-bit arithmetic of narrow integers (0073) and of integer
-literals (0093)."""
+literals (0093, 0094)."""
 
 from __future__ import annotations
 
@@ -600,6 +600,21 @@ def test_integer_literals_and_32_bit_columns_compute_their_exact_values_by_hand(
         (3, us_per_day, 10**10, 2**31, -2**31 - 1, 21, 700_000, 7 + 2**31 - 1),
         (0, us_per_day, 10**10, 2**31, -2**31 - 1, -2_500_000_000, -5 * 10**9, -50_000 + 2**31 - 1),
     ]
+
+
+@pytest.mark.parametrize("query", [
+    # The common type of two integer literals was the first one's (patch 0094): Int32 here, while the answer
+    # held 3e9 as an Int64, and the server sent that buffer as Int32s.
+    "SELECT id, CASE WHEN id = 1 THEN 1 WHEN id = 2 THEN 3000000000 ELSE 2 END AS big, "
+    "CASE WHEN id = 1 THEN 5 ELSE -3000000000 END AS negative, COALESCE(NULL, 1, 3000000000) AS c FROM t",
+    "SELECT id, CASE id WHEN 3 THEN 9000000000 ELSE id END AS v FROM t",
+])
+def test_case_of_integer_literals_matches_duckdb(client: pr.Client, query: str) -> None:
+    t = pl.DataFrame({"id": [1, 2, 3]})
+    frame = client.sql(query, t=client.from_polars(t))
+    got = frame.collect()
+    assert got.schema == frame.schema
+    assert got.rows() == duckdb.sql(query).fetchall(), query
 
 
 @pytest.mark.parametrize("query", [
