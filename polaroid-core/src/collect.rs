@@ -137,6 +137,12 @@ pub(crate) fn conformed<'a>(df: &'a DataFrame, schema: &Schema) -> Result<Cow<'a
         let column = if column.dtype() == dtype {
             column.clone()
         } else {
+            // Categoricals sent as text are expected; any other difference
+            // is polars' plan and answer disagreeing, worth an operator's eye.
+            if crate::ipc::categoricals_as_text(column.dtype()).as_ref() != Some(dtype) {
+                tracing::warn!(column = %name, planned = %dtype, answered = %column.dtype(),
+                    "a result column's type differs from its plan's schema; sent in the schema's");
+            }
             column.strict_cast(dtype).map_err(|e| {
                 CoreError::Internal(format!(
                     "column '{name}' came out as {} where the plan's schema says {dtype}, and does not fit it: {e}",

@@ -326,7 +326,7 @@ impl<M: Send + 'static, W: FnMut(EncodedBatch) -> Vec<M> + Send + 'static> Resul
 }
 
 /// `dtype` with every categorical and enum in it as text, if it has any.
-fn categoricals_as_text(dtype: &DataType) -> Option<DataType> {
+pub(crate) fn categoricals_as_text(dtype: &DataType) -> Option<DataType> {
     match dtype {
         DataType::Categorical(..) | DataType::Enum(..) => Some(DataType::String),
         DataType::List(inner) => categoricals_as_text(inner).map(|t| DataType::List(Box::new(t))),
