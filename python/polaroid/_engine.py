@@ -955,24 +955,28 @@ class _Translator:
         elif family == "RollingFunction":
             # (window_size, min_samples, weights, center, fn_params): ddof is std/var's only parameter.
             window, min_samples, weights, center, params = (*args, None, None, ())[:5]
-            if name in ("Skew", "Kurtosis") and weights is None and not center:
+            center = bool(center)
+            if name in ("Skew", "Kurtosis") and weights is None:
                 if name == "Skew":
-                    return x.rolling_skew(window, bias=bool(params[0]), min_samples=min_samples)  # type: ignore[union-attr]
+                    return x.rolling_skew(window, bias=bool(params[0]), min_samples=min_samples,  # type: ignore[union-attr]
+                                          center=center)
                 fisher, bias = params
                 return x.rolling_kurtosis(window, fisher=bool(fisher), bias=bool(bias),  # type: ignore[union-attr]
-                                          min_samples=min_samples)
+                                          min_samples=min_samples, center=center)
             op = {"Sum": "rolling_sum", "Mean": "rolling_mean", "Min": "rolling_min", "Max": "rolling_max",
                   "Std": "rolling_std", "Var": "rolling_var"}.get(name)
-            if name == "Quantile" and weights is None and not center and params:
+            if name == "Quantile" and weights is None and params:
                 quantile, method = params
                 if (quantile, method) == (0.5, "linear"):
-                    return x.rolling_median(window, min_samples=min_samples)  # type: ignore[union-attr]
-                return x.rolling_quantile(quantile, str(method), window, min_samples=min_samples)  # type: ignore[union-attr]
-            if op and weights is None and not center:
+                    return x.rolling_median(window, min_samples=min_samples, center=center)  # type: ignore[union-attr]
+                return x.rolling_quantile(quantile, str(method), window, min_samples=min_samples,  # type: ignore[union-attr]
+                                          center=center)
+            if op and weights is None:
                 if name in ("Std", "Var"):
-                    return getattr(x, op)(window, min_samples=min_samples, ddof=params[0] if params else 1)
+                    return getattr(x, op)(window, min_samples=min_samples, center=center,
+                                          ddof=params[0] if params else 1)
                 if not params:
-                    return getattr(x, op)(window, min_samples=min_samples)
+                    return getattr(x, op)(window, min_samples=min_samples, center=center)
         elif family == "RollingFunctionBy":
             # (window as (months, weeks, days, ns, negative, index count), min_samples, closed, fn_params)
             window, min_samples, closed, params = args

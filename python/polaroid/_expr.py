@@ -495,20 +495,20 @@ class Expr:
     def cum_min(self, *, reverse: bool = False) -> Expr: return self._fn("cum_min", reverse=reverse)
     def cum_max(self, *, reverse: bool = False) -> Expr: return self._fn("cum_max", reverse=reverse)
     def cum_count(self, *, reverse: bool = False) -> Expr: return self._fn("cum_count", reverse=reverse)
-    def rolling_sum(self, window_size: int, *, min_samples: int | None = None) -> Expr:
-        return self._fn("rolling_sum", window_size=window_size, min_periods=min_samples)
-    def rolling_mean(self, window_size: int, *, min_samples: int | None = None) -> Expr:
-        return self._fn("rolling_mean", window_size=window_size, min_periods=min_samples)
-    def rolling_min(self, window_size: int, *, min_samples: int | None = None) -> Expr:
-        return self._fn("rolling_min", window_size=window_size, min_periods=min_samples)
-    def rolling_max(self, window_size: int, *, min_samples: int | None = None) -> Expr:
-        return self._fn("rolling_max", window_size=window_size, min_periods=min_samples)
-    def rolling_median(self, window_size: int, *, min_samples: int | None = None) -> Expr:
-        return self._fn("rolling_median", window_size=window_size, min_periods=min_samples)
+    def rolling_sum(self, window_size: int, *, min_samples: int | None = None, center: bool = False) -> Expr:
+        return self._fn("rolling_sum", window_size=window_size, min_periods=min_samples, center=center or None)
+    def rolling_mean(self, window_size: int, *, min_samples: int | None = None, center: bool = False) -> Expr:
+        return self._fn("rolling_mean", window_size=window_size, min_periods=min_samples, center=center or None)
+    def rolling_min(self, window_size: int, *, min_samples: int | None = None, center: bool = False) -> Expr:
+        return self._fn("rolling_min", window_size=window_size, min_periods=min_samples, center=center or None)
+    def rolling_max(self, window_size: int, *, min_samples: int | None = None, center: bool = False) -> Expr:
+        return self._fn("rolling_max", window_size=window_size, min_periods=min_samples, center=center or None)
+    def rolling_median(self, window_size: int, *, min_samples: int | None = None, center: bool = False) -> Expr:
+        return self._fn("rolling_median", window_size=window_size, min_periods=min_samples, center=center or None)
     def rolling_quantile(self, quantile: float, interpolation: str = "nearest", window_size: int = 2, *,
-                         min_samples: int | None = None) -> Expr:
+                         min_samples: int | None = None, center: bool = False) -> Expr:
         return self._fn("rolling_quantile", window_size=window_size, min_periods=min_samples,
-                        quantile=float(quantile), interpolation=interpolation)
+                        center=center or None, quantile=float(quantile), interpolation=interpolation)
     def ewm_mean_by(self, by: IntoExpr, *, half_life: str | dt.timedelta) -> Expr:
         return self._fn("ewm_mean_by", into_expr(by), half_life=duration_text(half_life))
     def replace(self, old: Any, new: Any = None) -> Expr:
@@ -521,15 +521,22 @@ class Expr:
         more = [] if default is None else [into_expr(default, str_as_col=False)]
         return self._fn("replace_strict", old, new, *more,
                         return_dtype=None if return_dtype is None else dtype_name(return_dtype))
-    def rolling_std(self, window_size: int, *, min_samples: int | None = None, ddof: int = 1) -> Expr:
-        return self._fn("rolling_std", window_size=window_size, min_periods=min_samples, ddof=ddof)
-    def rolling_var(self, window_size: int, *, min_samples: int | None = None, ddof: int = 1) -> Expr:
-        return self._fn("rolling_var", window_size=window_size, min_periods=min_samples, ddof=ddof)
-    def rolling_skew(self, window_size: int, *, bias: bool = True, min_samples: int | None = None) -> Expr:
-        return self._fn("rolling_skew", window_size=window_size, min_periods=min_samples, bias=bias)
+    def rolling_std(self, window_size: int, *, min_samples: int | None = None, center: bool = False,
+                    ddof: int = 1) -> Expr:
+        return self._fn("rolling_std", window_size=window_size, min_periods=min_samples, center=center or None,
+                        ddof=ddof)
+    def rolling_var(self, window_size: int, *, min_samples: int | None = None, center: bool = False,
+                    ddof: int = 1) -> Expr:
+        return self._fn("rolling_var", window_size=window_size, min_periods=min_samples, center=center or None,
+                        ddof=ddof)
+    def rolling_skew(self, window_size: int, *, bias: bool = True, min_samples: int | None = None,
+                     center: bool = False) -> Expr:
+        return self._fn("rolling_skew", window_size=window_size, min_periods=min_samples, center=center or None,
+                        bias=bias)
     def rolling_kurtosis(self, window_size: int, *, fisher: bool = True, bias: bool = True,
-                         min_samples: int | None = None) -> Expr:
-        return self._fn("rolling_kurtosis", window_size=window_size, min_periods=min_samples, fisher=fisher, bias=bias)
+                         min_samples: int | None = None, center: bool = False) -> Expr:
+        return self._fn("rolling_kurtosis", window_size=window_size, min_periods=min_samples, center=center or None,
+                        fisher=fisher, bias=bias)
     def min_by(self, by: IntoExpr) -> Expr:
         """This expression's value where ``by`` is least (the first such row)."""
         return self._fn("min_by", into_expr(by))

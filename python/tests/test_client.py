@@ -144,6 +144,8 @@ def test_numeric_string_and_row_wise_functions_match_polars(client: pr.Client, d
             c("venue").str.to_date("%Y", strict=False).alias("not_dates"),
             c("ts").dt.strftime("%d/%m/%Y").str.strptime(pl.Date, "%d/%m/%Y").alias("dmy"),
             c("price").rolling_std(5, ddof=0).alias("std5_ddof0"),
+            c("price").rolling_mean(4, center=True).alias("centred4"),
+            c("price").rolling_var(5, center=True, ddof=0).alias("centred_var5"),
             c("price").rolling_mean_by("ts", "1m30s", min_samples=2, closed="both").alias("mean_90s"),
             c("price").rolling_max_by("ts", dt.timedelta(minutes=5)).alias("max_5m"),
             c("price").rolling_median_by("ts", "10m").alias("median_10m"),

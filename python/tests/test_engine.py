@@ -84,6 +84,14 @@ def _more_functions(trades: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
                                     (pl.col("price") / (pl.col("size") - pl.col("size"))).is_finite().alias("fin"),
                                     pl.col("price").cbrt()),
         "arg_unique": trades.select(pl.col("symbol").arg_unique()),
+        # Windows of rows around each row (center=True), of an even and an odd size, with nulls in sizes.
+        "centred_windows": trades.select(pl.col("price").rolling_mean(5, center=True).alias("mean"),
+                                         pl.col("size").rolling_sum(4, min_samples=1, center=True).alias("sum"),
+                                         pl.col("price").rolling_median(4, center=True).alias("median"),
+                                         pl.col("price").rolling_std(6, center=True).alias("std"),
+                                         pl.col("price").rolling_quantile(0.25, window_size=7, center=True).alias("q"),
+                                         pl.col("price").rolling_max(3, center=True).alias("max"),
+                                         pl.col("price").rolling_skew(5, center=True).alias("skew")),
         "nested_casts_and_lists": trades.select(
             pl.concat_list("size", "size").cast(pl.List(pl.String)).alias("texts"),
             pl.concat_list("price", "price").cast(pl.Array(pl.Float32, 2)).alias("f32"),
@@ -388,10 +396,11 @@ def test_what_cannot_be_translated_is_named_or_falls_back(client: pr.Client, dat
     nan_max = pl.scan_parquet(data_dir / "trades.parquet").select(pl.col("price").nan_max())
     with pytest.raises(pr.UnsupportedError, match="nan_max"):
         nan_max.collect(engine=pr.Engine(client, root=data_dir))
-    # A centred window is not in the protocol: refused, not run as a trailing one.
-    centred = pl.scan_parquet(data_dir / "trades.parquet").select(pl.col("price").rolling_mean(5, center=True))
+    # A weighted window is not in the protocol: refused, not run as an unweighted one.
+    weighted = pl.scan_parquet(data_dir / "trades.parquet").select(
+        pl.col("price").rolling_mean(3, weights=[0.25, 0.25, 0.5]))
     with pytest.raises(pr.UnsupportedError, match="Mean"):
-        centred.collect(engine=pr.Engine(client, root=data_dir))
+        weighted.collect(engine=pr.Engine(client, root=data_dir))
     with pytest.warns(UserWarning, match="running this query locally$"):
         got = rounded.collect(engine=pr.Engine(client, root=data_dir, fallback=True))
     assert_frame_equal(got, rounded.collect())

@@ -595,13 +595,16 @@ fn function_call(input: &[Expr], f: &FunctionExpr, path: &str) -> Result<proto::
                 },
                 other => return Err(unsupported(path, format!("rolling function {other:?}"))),
             };
-            if options.weights.is_some() || options.center {
-                return Err(unsupported(path, "rolling windows with weights or center=true"));
+            if options.weights.is_some() {
+                return Err(unsupported(path, "rolling windows with weights"));
             }
             let mut opts = vec![
                 ("window_size", Value::Int64(options.window_size as i64)),
                 ("min_periods", Value::Int64(options.min_periods as i64)),
             ];
+            if options.center {
+                opts.push(("center", Value::Boolean(true)));
+            }
             match (name, options.fn_params.as_ref()) {
                 ("rolling_quantile", Some(RollingFnParams::Quantile(q))) => {
                     opts.push(("quantile", Value::Float64(q.prob)));

@@ -555,17 +555,12 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
     };
     let rolling = |opts: &Options| -> Result<RollingOptionsFixedWindow> {
         opts.check_known(match name {
-            "rolling_std" | "rolling_var" => &["window_size", "min_periods", "ddof"],
-            "rolling_skew" => &["window_size", "min_periods", "bias"],
-            "rolling_kurtosis" => &["window_size", "min_periods", "fisher", "bias"],
-            _ => &["window_size", "min_periods"],
+            "rolling_std" | "rolling_var" => &["window_size", "min_periods", "center", "ddof"],
+            "rolling_skew" => &["window_size", "min_periods", "center", "bias"],
+            "rolling_kurtosis" => &["window_size", "min_periods", "center", "fisher", "bias"],
+            _ => &["window_size", "min_periods", "center"],
         })?;
-        let window_size = opts.uint("window_size", 0)? as usize;
-        if window_size == 0 {
-            return Err(bad(path, "option window_size (a positive integer) is required"));
-        }
-        let min_periods = opts.uint("min_periods", window_size as u64)? as usize;
-        Ok(RollingOptionsFixedWindow { window_size, min_periods, fn_params: ddof(opts)?, ..Default::default() })
+        Ok(RollingOptionsFixedWindow { fn_params: ddof(opts)?, ..fixed_window(opts, path)? })
     };
     // A window of time by args[1] (sorted): window_size a duration ("5m").
     let rolling_by = |opts: &Options| -> Result<RollingOptionsDynamicWindow> {
@@ -1216,14 +1211,13 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
         },
         "rolling_quantile" | "rolling_median" => {
             let median = name == "rolling_median";
-            opts.check_known(if median { &["window_size", "min_periods"] } else { &["window_size", "min_periods", "quantile", "interpolation"] })?;
+            opts.check_known(if median {
+                &["window_size", "min_periods", "center"]
+            } else {
+                &["window_size", "min_periods", "center", "quantile", "interpolation"]
+            })?;
             let x = input_checked(&args, path)?;
-            let window_size = opts.uint("window_size", 0)? as usize;
-            if window_size == 0 {
-                return Err(bad(path, "option window_size (a positive integer) is required"));
-            }
-            let min_periods = opts.uint("min_periods", window_size as u64)? as usize;
-            let options = RollingOptionsFixedWindow { window_size, min_periods, ..Default::default() };
+            let options = fixed_window(&opts, path)?;
             if median {
                 x.rolling_median(options)
             } else {
@@ -1828,6 +1822,19 @@ fn function(f: &proto::Function, path: &str) -> Result<Expr> {
         "" => return Err(bad(path, "function without a name")),
         other => return Err(bad(path, format!("unknown function {other:?}"))),
     })
+}
+
+/// A fixed window of rows: `window_size` (required), `min_periods` (the
+/// window's size unless given), `center` (the window around each row rather
+/// than ending at it, as polars' center=True).
+fn fixed_window(opts: &Options, path: &str) -> Result<RollingOptionsFixedWindow> {
+    let window_size = opts.uint("window_size", 0)? as usize;
+    if window_size == 0 {
+        return Err(bad(path, "option window_size (a positive integer) is required"));
+    }
+    let min_periods = opts.uint("min_periods", window_size as u64)? as usize;
+    let center = opts.boolean("center", false)?;
+    Ok(RollingOptionsFixedWindow { window_size, min_periods, center, ..Default::default() })
 }
 
 fn quantile_method(name: &str, path: &str) -> Result<QuantileMethod> {

@@ -122,6 +122,10 @@ async fn functions_in_the_expression_protocol_match_polars() {
                     ..Default::default()
                 })
                 .alias("std5_ddof0"),
+            // A window of rows around each row, of an even size.
+            col("price")
+                .rolling_mean(RollingOptionsFixedWindow { window_size: 4, min_periods: 1, center: true, ..Default::default() })
+                .alias("centred4"),
             col("price")
                 .rolling_mean_by(col("ts"), RollingOptionsDynamicWindow {
                     window_size: Duration::parse("1m30s"),
