@@ -6,6 +6,7 @@ import datetime as dt
 import gc
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
@@ -737,6 +738,22 @@ def test_arithmetic_of_integer_literals_is_typed_by_its_value(client: pr.Client)
     assert got.select("id", "e10").equals(pl.LazyFrame({"id": [1, 2, 3]}).select(
         "id", (pl.lit(100000) * pl.lit(100000)).alias("e10")).collect())
     assert frame.materialize().collect().equals(got)
+
+
+def test_a_literal_left_of_arithmetic_is_typed_by_its_value(client: pr.Client) -> None:
+    """`lit(3e9) * col(Int32)` was typed Int32 (the column's) while polars answered an Int64: the server sent
+    that buffer as Int32s (patch 0095 types it as polars' type coercion does; python polars 2.1's
+    collect_schema still says Int32). Its values are python polars' own collect()'s."""
+    df = pl.DataFrame({"i32": [1, -2, 7], "u32": [1, 2, 4_000_000_000]}, schema={"i32": pl.Int32, "u32": pl.UInt32})
+    def exprs(lit: Any, col: Any) -> list[Any]:
+        return [(lit(3_000_000_000) * col("i32")).alias("wide"), (lit(-1) * col("u32")).alias("negated"),
+                (lit(3_000_000_000) // col("i32")).alias("quotient"), (lit(2) * col("i32")).alias("same")]
+    frame = client.from_polars(df).select(exprs(pr.lit, pr.col))
+    got = frame.collect()
+    assert got.schema == frame.schema
+    assert_frame_equal(got, df.select(exprs(pl.lit, pl.col)))
+    assert got.rows() == [(3 * 10**9, -1, 3 * 10**9, 2), (-6 * 10**9, -2, -15 * 10**8, -4),
+                          (21 * 10**9, -4 * 10**9, 428_571_428, 14)]
 
 
 def test_a_runaway_query_is_stopped_and_the_server_stays_up(data_dir: Path) -> None:
