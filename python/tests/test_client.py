@@ -756,6 +756,24 @@ def test_a_literal_left_of_arithmetic_is_typed_by_its_value(client: pr.Client) -
                           (21 * 10**9, -4 * 10**9, 428_571_428, 14)]
 
 
+def test_decimals_with_integers_and_floats_are_typed_as_polars_answers(client: pr.Client) -> None:
+    """polars typed `dec(10, 2) * col(Int8)` Decimal(10, 2) and answered a Decimal(38, 2) (so a product past ten
+    digits could not be sent in the planned type), `col(Int32) / dec` Float64 for a Decimal(38, 2), `lit(1) /
+    col(Float32)` Float64 for a Float32 (patch 0096). The result is python polars' own collect()'s."""
+    df = pl.DataFrame({"px": [Decimal("99999999.99"), Decimal("1.50"), None], "q": [100, -2, 3], "n": [3, 6, 9],
+                       "f": [2.0, 4.0, 8.0]},
+                      schema={"px": pl.Decimal(10, 2), "q": pl.Int8, "n": pl.Int32, "f": pl.Float32})
+    def exprs(lit: Any, col: Any) -> list[Any]:
+        return [(col("px") * col("q")).alias("notional"), (col("n") / col("px")).alias("per"),
+                (col("px") / col("n")).alias("share"), (lit(1) / col("f")).alias("inv"),
+                (lit(2.5) / col("f")).alias("scaled")]
+    frame = client.from_polars(df).select(exprs(pr.lit, pr.col))
+    got = frame.collect()
+    assert got.schema == frame.schema
+    assert_frame_equal(got, df.select(exprs(pl.lit, pl.col)))
+    assert got["notional"].to_list() == [Decimal("9999999999.00"), Decimal("-3.00"), None]
+
+
 def test_a_runaway_query_is_stopped_and_the_server_stays_up(data_dir: Path) -> None:
     server = Server(data_dir, "--query-memory-limit", "1GiB")
     try:
