@@ -774,6 +774,22 @@ def test_decimals_with_integers_and_floats_are_typed_as_polars_answers(client: p
     assert got["notional"].to_list() == [Decimal("9999999999.00"), Decimal("-3.00"), None]
 
 
+def test_shift_fills_and_running_sums_of_decimals_are_typed_as_polars_answers(client: pr.Client) -> None:
+    """`shift(1, fill_value=3e9)` of an Int32 was typed Int32 and answered an Int64; a running sum of a
+    Decimal(10, 2) was typed so and answered a Decimal(38, 2), so a total past ten digits failed to send
+    (patch 0097). The result is python polars' own collect()'s."""
+    df = pl.DataFrame({"a": [1, 2, 3], "px": [Decimal("99999999.99"), Decimal("99999999.99"), Decimal("0.02")]},
+                      schema={"a": pl.Int32, "px": pl.Decimal(10, 2)})
+    def exprs(col: Any) -> list[Any]:
+        return [col("a").shift(1, fill_value=3_000_000_000).alias("wide"), col("a").shift(-1, fill_value=0).alias("same"),
+                col("px").cum_sum().alias("running")]
+    frame = client.from_polars(df).select(exprs(pr.col))
+    got = frame.collect()
+    assert got.schema == frame.schema
+    assert_frame_equal(got, df.select(exprs(pl.col)))
+    assert got["running"].to_list() == [Decimal("99999999.99"), Decimal("199999999.98"), Decimal("200000000.00")]
+
+
 def test_a_runaway_query_is_stopped_and_the_server_stays_up(data_dir: Path) -> None:
     server = Server(data_dir, "--query-memory-limit", "1GiB")
     try:
