@@ -5,7 +5,7 @@ aggregates of distinct values, ANY_VALUE, PERCENTILE_CONT/DISC and MODE (0038), 
 (0041), LIKE ... ESCAPE (0049), generate_series/range tables (0050), DuckDB's time functions (0061, 0068),
 intervals (0062), string functions (0063), aggregates: ARG_MAX, FIRST(x ORDER BY t), REGR_*, KURTOSIS ... (0066),
 aggregates of constants (SUM(1), 0071), 64-bit arithmetic of narrow integers (0073) and of integer
-literals (0093, 0094)."""
+literals (0093, 0094), QuestDB's TWAP and VWAP (0099)."""
 
 from __future__ import annotations
 
@@ -706,3 +706,43 @@ def test_remainders_of_decimals_match_duckdb_exactly(client: pr.Client) -> None:
     query = "SELECT px, px % 1 AS a, px % 0.01 AS b, px % 0.3 AS c, px % q AS d, MOD(px, 0.05) AS e FROM t"
     got, want = both_answers(client, query, t=_decimal_trades())
     assert same_rows(unordered(got.rows()), unordered(want.rows())), query
+
+
+def _twap_by_hand(rows: list[tuple[float | None, int | None]]) -> float | None:
+    """QuestDB's TWAP, one loop: each price held until the next kept row's time, over the span."""
+    kept = sorted(((t, p) for p, t in rows if p is not None and t is not None), key=lambda r: r[0])
+    if not kept:
+        return None
+    span = kept[-1][0] - kept[0][0]
+    if span == 0:
+        return sum(p for _, p in kept) / len(kept)
+    return sum(p * (t2 - t1) for (t1, p), (t2, _) in zip(kept, kept[1:])) / span
+
+
+def test_twap_and_vwap_match_a_hand_computation(client: pr.Client) -> None:
+    """QuestDB's TWAP and VWAP (patch 0099) per symbol, on every SQL door (here the native Sql),
+    against a loop over the rows: unsorted times, null prices and times, zero and negative sizes."""
+    rng = random.Random(99)
+    n = 400
+    df = pl.DataFrame({
+        "sym": [rng.choice("abcd") for _ in range(n)],
+        "ts": [None if rng.random() < 0.05 else dt.datetime(2024, 3, 1, 9, 30) + dt.timedelta(microseconds=rng.randrange(10**9))
+               for _ in range(n)],
+        "px": [None if rng.random() < 0.1 else round(rng.uniform(90, 110), 2) for _ in range(n)],
+        "q": [rng.choice([-1, 0]) if rng.random() < 0.1 else rng.randint(1, 500) for _ in range(n)],
+    })
+    got = client.sql("SELECT sym, TWAP(px, ts) AS twap, VWAP(px, q) AS vwap FROM df GROUP BY sym ORDER BY sym",
+                     df=client.from_polars(df)).collect()
+    assert got["sym"].to_list() == ["a", "b", "c", "d"]
+    for sym, twap, vwap in got.rows():
+        rows = df.filter(pl.col("sym") == sym)
+        micros = [None if t is None else (t - dt.datetime(2024, 3, 1)) // dt.timedelta(microseconds=1) for t in rows["ts"]]
+        want_twap = _twap_by_hand(list(zip(rows["px"], micros, strict=True)))
+        counted = [(p, q) for p, q in zip(rows["px"], rows["q"], strict=True) if p is not None and q > 0]
+        want_vwap = sum(p * q for p, q in counted) / sum(q for _, q in counted)
+        assert abs(twap - want_twap) < 1e-9 and abs(vwap - want_vwap) < 1e-9, (sym, twap, want_twap, vwap, want_vwap)
+    # Over no rows, null; one time, the mean.
+    [(twap, vwap)] = client.sql("SELECT TWAP(px, ts), VWAP(px, q) FROM df WHERE q > 1000", df=client.from_polars(df)).collect().rows()
+    assert (twap, vwap) == (None, None)
+    one = pl.DataFrame({"px": [1.0, 2.0, 6.0], "ts": [dt.datetime(2024, 1, 1)] * 3})
+    assert client.sql("SELECT TWAP(px, ts) AS t FROM one", one=client.from_polars(one)).collect()["t"].to_list() == [3.0]

@@ -457,3 +457,17 @@ def test_running_aggregates_of_decimals_match_duckdb(client: pr.Client, item: st
     # The same types; decimals equal exactly, doubles to 1e-12.
     assert got.schema["m"] == want.schema["m"]
     assert same_rows(unordered(got.rows()), unordered(want.rows()), 1e-12), query
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT sym, ARG_MAX(px, ts) AS close, RANK() OVER (ORDER BY ARG_MAX(px, ts) DESC, sym) AS r FROM df GROUP BY sym",
+    "SELECT sym, REGR_SLOPE(px, q) AS s, LAG(MIN_BY(px, ts)) OVER (ORDER BY sym) AS m FROM df GROUP BY sym",
+    "SELECT sym, GEOMEAN(ABS(px) + 1) AS g, SUM(COUNT_IF(q > 3)) OVER () AS n FROM df GROUP BY sym",
+    "SELECT SUM(px) AS s, COUNT(*) OVER () AS n FROM df",
+    "SELECT MAX(q) AS s, RANK() OVER (ORDER BY SUM(px)) AS r, SUM(MIN(px)) OVER () AS m FROM df WHERE q > 0",
+])
+def test_windows_beside_any_aggregate_match_duckdb(client: pr.Client, ticks: pl.DataFrame, query: str) -> None:
+    """Windows run over the grouped rows beside DuckDB's aggregates too (they failed before patch
+    0100), and beside an aggregation without GROUP BY, over its one row (a row per input row before)."""
+    got, want = both_answers(client, query, df=ticks)
+    assert got.height == want.height and same_rows(unordered(got.rows()), unordered(want.rows())), query
