@@ -300,7 +300,8 @@ struct SampleBy {
 
 const AGGREGATES: &[&str] = &[
     "avg", "count", "count_distinct", "first", "last", "max", "min", "sum", "stddev", "stddev_samp", "stddev_pop",
-    "variance", "var_samp", "var_pop", "median", "string_agg", "ksum", "nsum", "vwap", "mean",
+    "variance", "var_samp", "var_pop", "median", "string_agg", "ksum", "nsum", "vwap", "twap", "mean",
+    "regr_slope", "regr_intercept",
 ];
 
 impl SampleBy {

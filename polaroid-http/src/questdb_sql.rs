@@ -66,7 +66,7 @@ const AGGREGATES: &[&str] = &[
     "nsum", "stddev", "stddev_samp", "stddev_pop", "stdev", "variance", "var", "var_samp", "var_pop", "median",
     "string_agg", "string_distinct_agg", "listagg", "group_concat", "array_agg", "corr", "covar_pop", "covar_samp",
     "quantile_cont", "quantile_disc", "approx_percentile", "approx_count_distinct", "bool_and", "bool_or", "mode",
-    "total", "mean", "geomean", "approx_median", "arg_min", "arg_max",
+    "total", "mean", "geomean", "approx_median", "arg_min", "arg_max", "twap", "vwap", "regr_slope", "regr_intercept",
 ];
 
 /// String functions whose first argument polars wants as text, not categorical.
@@ -445,6 +445,25 @@ fn translate_function(f: &mut sqlparser::ast::Function, now: NaiveDateTime) -> R
         ("approx_percentile", [x, p] | [x, p, _]) => format!("quantile_cont({x}, {p})"),
         ("approx_count_distinct", [x]) => format!("count(DISTINCT {x})"),
         ("geomean", [x]) => format!("exp(avg(ln({x})))"),
+        // QuestDB's market-data functions (twap and vwap are polars-sql's, patch 0099).
+        ("mid", [bid, ask]) => format!("((CAST({bid} AS DOUBLE) + CAST({ask} AS DOUBLE)) / 2)"),
+        ("spread", [bid, ask]) => format!("(CAST({ask} AS DOUBLE) - CAST({bid} AS DOUBLE))"),
+        ("spread_bps", [bid, ask]) => {
+            format!("((CAST({ask} AS DOUBLE) - CAST({bid} AS DOUBLE)) / ((CAST({bid} AS DOUBLE) + CAST({ask} AS DOUBLE)) / 2) * 10000)")
+        },
+        ("wmid", [bid_size, bid, ask, ask_size]) => {
+            let imbalance = format!("(CAST({bid_size} AS DOUBLE) / (CAST({bid_size} AS DOUBLE) + CAST({ask_size} AS DOUBLE)))");
+            format!("(CAST({ask} AS DOUBLE) * {imbalance} + CAST({bid} AS DOUBLE) * (1 - {imbalance}))")
+        },
+        ("l2price", [target, levels @ ..]) => level2_price(target, levels)?,
+        ("mid" | "spread" | "spread_bps" | "wmid" | "l2price", _) => {
+            let takes = match name.as_str() {
+                "wmid" => "four arguments (bidSize, bidPrice, askPrice, askSize)",
+                "l2price" => "a target size and size/price pairs of numbers",
+                _ => "two arguments (bid, ask)",
+            };
+            return Err(invalid(format!("{name} takes {takes}; got {} arguments", args.len())));
+        },
         ("now" | "systimestamp" | "sysdate", []) => timestamp_literal(now),
         ("dateadd", [_, n, ts]) => {
             let unit = interval_unit(&unit_arg(0)?, &name)?;
@@ -510,6 +529,41 @@ fn translate_function(f: &mut sqlparser::ast::Function, now: NaiveDateTime) -> R
         _ => return Ok(None),
     };
     parse_expr(&text).map(Some)
+}
+
+/// QuestDB's `l2price(target, size1, price1, ..., sizeN, priceN)`: the
+/// average price of a market order of `target` filled against the book's
+/// levels in order: each level gives what is still wanted, up to its size.
+/// NULL if the levels hold less than `target`, if `target` is not positive,
+/// or if any argument is NULL (QuestDB's "incomplete data").
+fn level2_price(target: &Expr, levels: &[Expr]) -> Result<String, CoreError> {
+    if levels.is_empty() || levels.len() % 2 != 0 {
+        let arrays = levels.len() == 2 && levels.iter().all(|l| matches!(l, Expr::Array(_)));
+        return Err(if arrays {
+            CoreError::Unimplemented("l2price over arrays is not supported (tables have no array columns); pass size/price pairs".into())
+        } else {
+            invalid(format!("l2price takes a target size and size/price pairs; got {} arguments", levels.len() + 1))
+        });
+    }
+    let double = |e: &Expr| format!("CAST({e} AS DOUBLE)");
+    let target = double(target);
+    let mut any_null = vec![format!("{target} IS NULL")];
+    let mut before = Vec::new();
+    let mut cost = Vec::new();
+    for pair in levels.chunks(2) {
+        let (size, price) = (double(&pair[0]), double(&pair[1]));
+        any_null.push(format!("{size} IS NULL OR {price} IS NULL"));
+        // What the order still wants when it reaches this level.
+        let wanted = if before.is_empty() { target.clone() } else { format!("({target} - ({}))", before.join(" + ")) };
+        cost.push(format!("LEAST({size}, GREATEST({wanted}, 0)) * {price}"));
+        before.push(size);
+    }
+    Ok(format!(
+        "(CASE WHEN {} THEN NULL WHEN {target} <= 0 OR {} < {target} THEN NULL ELSE ({}) / {target} END)",
+        any_null.join(" OR "),
+        before.join(" + "),
+        cost.join(" + ")
+    ))
 }
 
 fn timestamp_literal(at: NaiveDateTime) -> String {
@@ -784,6 +838,19 @@ mod tests {
         assert_eq!(sql("SELECT count_distinct(s) FROM t"), r#"SELECT count(DISTINCT s) AS "count_distinct" FROM t"#);
         assert_eq!(sql("SELECT log(x) l FROM t"), "SELECT ln(x) AS l FROM t");
         assert_eq!(sql("SELECT k, geomean(x) FROM t"), r#"SELECT k, exp(avg(ln(x))) AS "geomean" FROM t GROUP BY k"#);
+        // Market data: twap and vwap aggregate (an implied GROUP BY), the rest is arithmetic per row.
+        assert_eq!(
+            sql("SELECT sym, twap(px, ts), vwap(px, qty), regr_slope(px, qty) FROM t"),
+            r#"SELECT sym, twap(px, ts) AS "twap", vwap(px, qty) AS "vwap", regr_slope(px, qty) AS "regr_slope" FROM t GROUP BY sym"#
+        );
+        assert_eq!(sql("SELECT mid(b, a) FROM t"), r#"SELECT ((CAST(b AS DOUBLE) + CAST(a AS DOUBLE)) / 2) AS "mid" FROM t"#);
+        assert_eq!(
+            sql("SELECT l2price(5, s, p) x FROM t"),
+            "SELECT (CASE WHEN CAST(5 AS DOUBLE) IS NULL OR CAST(s AS DOUBLE) IS NULL OR CAST(p AS DOUBLE) IS NULL THEN NULL \
+             WHEN CAST(5 AS DOUBLE) <= 0 OR CAST(s AS DOUBLE) < CAST(5 AS DOUBLE) THEN NULL \
+             ELSE (LEAST(CAST(s AS DOUBLE), GREATEST(CAST(5 AS DOUBLE), 0)) * CAST(p AS DOUBLE)) / CAST(5 AS DOUBLE) END) AS x FROM t"
+        );
+        assert!(rewrite("SELECT l2price(5, s) FROM t", now()).unwrap_err().to_string().contains("size/price pairs"));
         assert_eq!(sql("SELECT now() n"), "SELECT strptime('2026-12-04 18:11:33.123456', '%Y-%m-%d %H:%M:%S%.6f') AS n");
         assert_eq!(sql("SELECT dateadd('d', -2, ts) a FROM t"), "SELECT (ts - INTERVAL '2 days') AS a FROM t");
         assert_eq!(sql("SELECT hour(ts) h FROM t"), "SELECT CAST(EXTRACT(HOUR FROM ts) AS INTEGER) AS h FROM t");

@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import polars as pl
+import pytest
 from polars.testing import assert_frame_equal
+from questdb_rest import QuestDBAPIError
 
 TRADES = "read_parquet('trades.parquet')"
 
@@ -325,3 +327,55 @@ def test_symbols_ranked_by_an_aggregate_in_order_by(rest, data_dir):
         assert got["n"].to_list() == want["n"].to_list(), query
     got = frame(rest.exec(f"SELECT sym FROM {TRADES} GROUP BY sym ORDER BY sum(qty) DESC LIMIT 3"))
     assert got["sym"].to_list() == want.sort("qty", descending=True)["sym"].to_list()[:3]
+
+
+def test_questdb_market_data_functions(rest):
+    """QuestDB's finance functions, on the examples of QuestDB's documentation and tests (worked by hand)."""
+    rest.exec("CREATE TABLE order_book (ts TIMESTAMP, bidSize1 DOUBLE, bid1 DOUBLE, bidSize2 DOUBLE, bid2 DOUBLE, "
+              "bidSize3 DOUBLE, bid3 DOUBLE, askSize1 DOUBLE, ask1 DOUBLE, askSize2 DOUBLE, ask2 DOUBLE, "
+              "askSize3 DOUBLE, ask3 DOUBLE) TIMESTAMP(ts) PARTITION BY DAY")
+    rest.exec("INSERT INTO order_book VALUES "
+              "('2024-05-22T09:40:15.006000Z', 40, 14.10, 47, 14.00, 39, 13.90, 54, 14.50, 36, 14.60, 23, 14.80), "
+              "('2024-05-22T09:40:15.175000Z', 42, 14.00, 45, 13.90, 35, 13.80, 16, 14.30, 57, 14.50, 30, 14.60), "
+              "('2024-05-22T09:40:15.522000Z', 36, 14.10, 38, 14.00, 31, 13.90, 30, 14.40, 47, 14.50, 34, 14.60)")
+    reply = rest.exec("SELECT ts, L2PRICE(100, askSize1, ask1, askSize2, ask2, askSize3, ask3) AS buy, "
+                      "L2PRICE(100, bidSize1, bid1, bidSize2, bid2, bidSize3, bid3) AS sell, "
+                      "L2PRICE(200, askSize1, ask1, askSize2, ask2, askSize3, ask3) AS too_big, "
+                      "mid(bid1, ask1), spread(bid1, ask1), wmid(bidSize1, bid1, ask1, askSize1) FROM order_book")
+    assert [c["name"] for c in reply["columns"]] == ["ts", "buy", "sell", "too_big", "mid", "spread", "wmid"]
+    # Buying 100 from the first row's asks: 54 at 14.50, 36 at 14.60, 10 at 14.80 = 1456.6.
+    want_buy, want_sell = [14.566, 14.495, 14.493], [14.027, 13.929, 14.01]
+    for row, buy, sell in zip(reply["dataset"], want_buy, want_sell, strict=True):
+        assert abs(row[1] - buy) < 1e-9 and abs(row[2] - sell) < 1e-9, row
+        assert row[3] is None  # the book holds 113, 103 and 111 on the ask side: 200 cannot be filled
+    first = reply["dataset"][0]
+    # bid 14.10 x 40, ask 14.50 x 54: imbalance 40 / 94.
+    assert abs(first[4] - 14.3) < 1e-9 and abs(first[5] - 0.4) < 1e-9
+    assert abs(first[6] - (14.50 * 40 / 94 + 14.10 * 54 / 94)) < 1e-9
+    [[mid, bps, wmid, l2]] = rest.exec("SELECT mid(1.5760, 1.5763), spread_bps(1.5760, 1.5763), wmid(100, 5, 6, 100), "
+                                       "l2price(50, 14, 14.50, 16, 14.60, 23, 14.80, 12, 15.10)")["dataset"]
+    assert abs(mid - 1.57615) < 1e-12 and abs(bps - 1.903372140976) < 1e-9 and wmid == 5.5 and abs(l2 - 14.652) < 1e-9
+    assert rest.exec("SELECT l2price(10, 20, NULL)")["dataset"] == [[None]]
+    with pytest.raises(QuestDBAPIError) as raised:
+        rest.exec("SELECT wmid(1, 2, 3) FROM order_book")
+    assert raised.value.status_code == 400 and "wmid takes four arguments" in raised.value.response_data["error"]
+
+    # twap and vwap (QuestDB's TwapGroupByFunctionFactoryTest): per key without GROUP BY, and per SAMPLE BY bucket.
+    rest.exec("CREATE TABLE ticks (ts TIMESTAMP, sym SYMBOL, price DOUBLE, amount DOUBLE) TIMESTAMP(ts) PARTITION BY DAY")
+    rest.exec("INSERT INTO ticks VALUES ('2024-01-01T00:00:00Z', 'A', 10.0, 1), ('2024-01-01T00:00:00Z', 'B', 100.0, 2), "
+              "('2024-01-01T00:00:10Z', 'A', 20.0, 3), ('2024-01-01T00:00:20Z', 'B', 200.0, 0), "
+              "('2024-01-01T00:00:30Z', 'A', 30.0, 4), ('2024-01-01T00:02:00Z', 'A', 100.0, 1), "
+              "('2024-01-01T00:02:20Z', 'A', 200.0, 1)")
+    reply = rest.exec("SELECT sym, twap(price, ts), vwap(price, amount) FROM ticks WHERE ts < '2024-01-01T00:01:00Z' ORDER BY sym")
+    assert [c["name"] for c in reply["columns"]] == ["sym", "twap", "vwap"]
+    # A: 10 held 10s, 20 held 20s, over 30s; (10 + 60 + 120) / 8. B: 100 held 20s; 200 traded no amount.
+    assert reply["dataset"] == [["A", 500 / 30, 190 / 8], ["B", 100.0, 100.0]]
+    reply = rest.exec("SELECT ts, twap(price, ts) FROM ticks WHERE sym = 'A' SAMPLE BY 1m FILL(PREV)")
+    assert reply["dataset"] == [["2024-01-01T00:00:00.000000Z", 500 / 30], ["2024-01-01T00:01:00.000000Z", 500 / 30],
+                                ["2024-01-01T00:02:00.000000Z", 100.0]]
+    # The table of QuestDB's regr_slope example, worked by hand with the formula it gives,
+    # (N Σxy - Σx Σy) / (N Σx² - (Σx)²) = (5 * 69 - 15 * 20) / (5 * 55 - 15²) = 0.9 (the page prints 0.8),
+    # and the intercept 4 - 0.9 * 3 = 1.3.
+    [[slope, intercept]] = rest.exec("SELECT regr_slope(y, x), regr_intercept(y, x) FROM (SELECT x, CASE x WHEN 1 THEN 2.0 "
+                                     "WHEN 2 THEN 3.0 WHEN 3 THEN 5.0 WHEN 4 THEN 4.0 ELSE 6.0 END AS y FROM long_sequence(5))")["dataset"]
+    assert abs(slope - 0.9) < 1e-12 and abs(intercept - 1.3) < 1e-12
