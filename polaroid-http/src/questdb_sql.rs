@@ -14,8 +14,11 @@
 //!   `px` and refuse the query.
 //! - **Functions** QuestDB has under other names or other arguments:
 //!   `count_distinct`, `log` (natural), `now()`/`systimestamp()`,
-//!   `dateadd`, `datediff`, `timestamp_floor`, `hour()`, `day()`, ...,
-//!   `to_str`, `to_timestamp` (QuestDB's date formats), `ksum`/`nsum`.
+//!   `dateadd`, `datediff`, `timestamp_floor` (counts from the epoch or an
+//!   offset), `timestamp_ceil`, `to_timezone`/`to_utc`, `hour()`, `day()`,
+//!   ..., `to_str`, `to_timestamp` (QuestDB's date formats), `ksum`/`nsum`,
+//!   and the market-data functions `mid`, `spread`, `spread_bps`, `wmid`,
+//!   `l2price` (`twap`/`vwap` are polars-sql's, patch 0099).
 //! - **SYMBOL columns are text**: `LIKE`, `~` and the string functions read
 //!   them as strings (polars keeps them categorical).
 //! - **Timestamps as text**: `ts > '2024-01-01T00:00:00Z'` compares with the
@@ -489,23 +492,19 @@ fn translate_function(f: &mut sqlparser::ast::Function, now: NaiveDateTime) -> R
             };
             format!("CAST(trunc(abs(EXTRACT(EPOCH FROM {a}) - EXTRACT(EPOCH FROM {b})) / {seconds}) AS BIGINT)")
         },
-        ("timestamp_floor", [_, ts]) => {
-            let unit = unit_arg(0)?;
-            let (shown, read) = match unit.trim_start_matches('1') {
-                "y" => ("%Y-01-01", "%Y-%m-%d"),
-                "M" => ("%Y-%m-01", "%Y-%m-%d"),
-                "d" => ("%Y-%m-%d", "%Y-%m-%d"),
-                "h" => ("%Y-%m-%d %H:00:00", "%Y-%m-%d %H:%M:%S"),
-                "m" => ("%Y-%m-%d %H:%M:00", "%Y-%m-%d %H:%M:%S"),
-                "s" => ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S"),
-                _ => {
-                    return Err(CoreError::Unimplemented(format!(
-                        "timestamp_floor('{unit}', ...) is not supported; use one of 'y', 'M', 'd', 'h', 'm', 's', or SAMPLE BY"
-                    )))
-                },
-            };
-            format!("strptime(strftime({ts}, '{shown}'), '{read}')")
+        ("timestamp_floor", [_, ts]) | ("timestamp_floor", [_, ts, _]) => {
+            timestamp_floor(&unit_arg(0)?, &timestamp_value(ts), args.get(2))?
         },
+        ("timestamp_ceil", [_, ts]) => {
+            let unit = unit_arg(0)?;
+            let ts = timestamp_value(ts);
+            let floor = timestamp_floor(&unit, &ts, None)?;
+            let (count, word) = floor_step(&unit)?;
+            format!("(CASE WHEN {floor} = {ts} THEN {ts} ELSE {floor} + INTERVAL '{count} {word}' END)")
+        },
+        // A UTC timestamp as wall-clock time in the zone, and back.
+        ("to_timezone", [ts, _]) => format!("(({}) AT TIME ZONE 'UTC') AT TIME ZONE '{}'", timestamp_value(ts), zone_name(&unit_arg(1)?)?),
+        ("to_utc", [ts, _]) => format!("(({}) AT TIME ZONE '{}') AT TIME ZONE 'UTC'", timestamp_value(ts), zone_name(&unit_arg(1)?)?),
         ("to_str", [ts, _]) => format!("strftime({ts}, '{}')", chrono_format(&unit_arg(1)?)?),
         ("to_timestamp", [s]) => format!("CAST({s} AS TIMESTAMP)"),
         ("to_timestamp", [s, _]) => format!("strptime({s}, '{}')", chrono_format(&unit_arg(1)?)?),
@@ -564,6 +563,77 @@ fn level2_price(target: &Expr, levels: &[Expr]) -> Result<String, CoreError> {
         before.join(" + "),
         cost.join(" + ")
     ))
+}
+
+/// A time zone polars knows: an IANA name or a UTC offset.
+fn zone_name(name: &str) -> Result<&str, CoreError> {
+    match polars::prelude::TimeZone::opt_try_new(Some(name)) {
+        Ok(Some(_)) => Ok(name),
+        _ => Err(invalid(format!(
+            "'{name}' is not a time zone here: give an IANA name such as 'America/Los_Angeles' or an offset such as '-08:00' (abbreviations such as PST are not read)"
+        ))),
+    }
+}
+
+/// A timestamp argument: a column or expression as it is, QuestDB's text
+/// (`'2024-01-01T10:00:00Z'`) or Unix microseconds as a timestamp.
+fn timestamp_value(expr: &Expr) -> String {
+    match expr {
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(text) => format!("CAST('{}' AS TIMESTAMP)", text.trim_end_matches('Z').replace('\'', "''")),
+            Value::Number(n, _) => format!("make_timestamp({n})"),
+            _ => expr.to_string(),
+        },
+        _ => expr.to_string(),
+    }
+}
+
+/// `timestamp_floor`'s and `timestamp_ceil`'s unit (`'15m'`, `'d'`): its
+/// count and the unit as an INTERVAL names it.
+fn floor_step(unit: &str) -> Result<(u32, &'static str), CoreError> {
+    let digits = unit.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let letter = &unit[digits.len()..];
+    let count = if digits.is_empty() { Some(1) } else { digits.parse::<u32>().ok().filter(|n| *n > 0) };
+    let word = match letter {
+        "U" => "microseconds",
+        "T" => "milliseconds",
+        "s" => "seconds",
+        "m" => "minutes",
+        "h" => "hours",
+        "d" => "days",
+        "M" => "months",
+        "y" => "years",
+        _ => "",
+    };
+    match count {
+        Some(count) if !word.is_empty() => Ok((count, word)),
+        _ => Err(invalid(format!(
+            "'{unit}' is not a unit of timestamp_floor or timestamp_ceil: a count and one of U, T, s, m, h, d, M, y, like '15m'"
+        ))),
+    }
+}
+
+/// QuestDB's `timestamp_floor(unit, ts[, offset])`: the start of `ts`'s
+/// bucket of `unit`, buckets counted from the Unix epoch (or `offset`, a
+/// timestamp in QuestDB's text); a month or a year is its calendar one.
+fn timestamp_floor(unit: &str, ts: &str, offset: Option<&Expr>) -> Result<String, CoreError> {
+    let (count, word) = floor_step(unit)?;
+    if matches!(word, "months" | "years") {
+        if count != 1 || offset.is_some() {
+            return Err(CoreError::Unimplemented(format!(
+                "timestamp_floor('{unit}', ...) with a count or an offset of months or years is not supported; use 'M' or 'y', or SAMPLE BY"
+            )));
+        }
+        return Ok(format!("date_trunc('{}', {ts})", word.trim_end_matches('s')));
+    }
+    let origin = match offset {
+        None => chrono::DateTime::UNIX_EPOCH.naive_utc(),
+        Some(expr) => string_literal(expr)
+            .and_then(|text| interval(text).ok().flatten())
+            .map(|(start, _)| start)
+            .ok_or_else(|| invalid(format!("timestamp_floor's offset is a timestamp in quotes, like '2018-01-01'; got {expr}")))?,
+    };
+    Ok(format!("time_bucket(INTERVAL '{count} {word}', {ts}, TIMESTAMP '{}')", origin.format("%Y-%m-%d %H:%M:%S%.6f")))
 }
 
 fn timestamp_literal(at: NaiveDateTime) -> String {
@@ -851,6 +921,16 @@ mod tests {
              ELSE (LEAST(CAST(s AS DOUBLE), GREATEST(CAST(5 AS DOUBLE), 0)) * CAST(p AS DOUBLE)) / CAST(5 AS DOUBLE) END) AS x FROM t"
         );
         assert!(rewrite("SELECT l2price(5, s) FROM t", now()).unwrap_err().to_string().contains("size/price pairs"));
+        // Floors of a count of units are buckets from the epoch; a month is the calendar's.
+        assert_eq!(
+            sql("SELECT timestamp_floor('15m', ts) f FROM t"),
+            "SELECT time_bucket(INTERVAL '15 minutes', ts, TIMESTAMP '1970-01-01 00:00:00.000000') AS f FROM t"
+        );
+        assert_eq!(sql("SELECT timestamp_floor('M', ts) f FROM t"), "SELECT date_trunc('month', ts) AS f FROM t");
+        assert_eq!(
+            sql("SELECT to_utc(ts, 'Europe/Berlin') u FROM t"),
+            "SELECT ((ts) AT TIME ZONE 'Europe/Berlin') AT TIME ZONE 'UTC' AS u FROM t"
+        );
         assert_eq!(sql("SELECT now() n"), "SELECT strptime('2026-12-04 18:11:33.123456', '%Y-%m-%d %H:%M:%S%.6f') AS n");
         assert_eq!(sql("SELECT dateadd('d', -2, ts) a FROM t"), "SELECT (ts - INTERVAL '2 days') AS a FROM t");
         assert_eq!(sql("SELECT hour(ts) h FROM t"), "SELECT CAST(EXTRACT(HOUR FROM ts) AS INTEGER) AS h FROM t");

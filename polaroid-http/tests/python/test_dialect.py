@@ -379,3 +379,39 @@ def test_questdb_market_data_functions(rest):
     [[slope, intercept]] = rest.exec("SELECT regr_slope(y, x), regr_intercept(y, x) FROM (SELECT x, CASE x WHEN 1 THEN 2.0 "
                                      "WHEN 2 THEN 3.0 WHEN 3 THEN 5.0 WHEN 4 THEN 4.0 ELSE 6.0 END AS y FROM long_sequence(5))")["dataset"]
     assert abs(slope - 0.9) < 1e-12 and abs(intercept - 1.3) < 1e-12
+
+
+def test_questdb_timestamp_floors_ceilings_and_time_zones(rest):
+    """timestamp_floor with counts and offsets, timestamp_ceil, to_timezone and to_utc, on the examples of
+    QuestDB's documentation (their values, which a hand check agrees with)."""
+    rest.exec("CREATE TABLE clock (ts TIMESTAMP, px DOUBLE) TIMESTAMP(ts) PARTITION BY DAY")
+    rest.exec("INSERT INTO clock VALUES ('2016-02-10T16:18:22.862145Z', 1.0), ('2024-03-31T00:30:00Z', 2.0)")
+    units = ["T", "s", "m", "h", "d", "M", "y"]
+    floors = rest.exec("SELECT " + ", ".join(f"timestamp_floor('{u}', ts)" for u in units) + " FROM clock")["dataset"]
+    assert floors[0] == ["2016-02-10T16:18:22.862000Z", "2016-02-10T16:18:22.000000Z", "2016-02-10T16:18:00.000000Z",
+                         "2016-02-10T16:00:00.000000Z", "2016-02-10T00:00:00.000000Z", "2016-02-01T00:00:00.000000Z",
+                         "2016-01-01T00:00:00.000000Z"]
+    ceilings = rest.exec("SELECT " + ", ".join(f"timestamp_ceil('{u}', ts)" for u in units) + " FROM clock")["dataset"]
+    assert ceilings[0] == ["2016-02-10T16:18:22.863000Z", "2016-02-10T16:18:23.000000Z", "2016-02-10T16:19:00.000000Z",
+                           "2016-02-10T17:00:00.000000Z", "2016-02-11T00:00:00.000000Z", "2016-03-01T00:00:00.000000Z",
+                           "2017-01-01T00:00:00.000000Z"]
+    # A time on a boundary is its own ceiling.
+    assert ceilings[1][:3] == ["2024-03-31T00:30:00.000000Z"] * 3
+    # Counts are buckets from the Unix epoch (2018-01-01 is day 17532, 17530 = 5 * 3506), or from an offset.
+    assert rest.exec("SELECT timestamp_floor('5d', '2018-01-01'), timestamp_floor('5d', '2018-01-01', '2018-01-01'), "
+                     "timestamp_floor('15m', '2018-01-01T10:44:59Z')")["dataset"] == [
+        ["2017-12-30T00:00:00.000000Z", "2018-01-01T00:00:00.000000Z", "2018-01-01T10:30:00.000000Z"]]
+    # 1623167145000000 is 2021-06-08T15:45:45Z; Berlin is UTC+2 in June.
+    assert rest.exec("SELECT to_timezone(1623167145000000, 'Europe/Berlin'), to_timezone(1623167145000000, '-08:00'), "
+                     "to_utc(1623167145000000, 'Europe/Berlin'), to_utc(1623167145000000, '-08:00')")["dataset"] == [
+        ["2021-06-08T17:45:45.000000Z", "2021-06-08T07:45:45.000000Z", "2021-06-08T13:45:45.000000Z",
+         "2021-06-08T23:45:45.000000Z"]]
+    # London moved to summer time at 01:00 UTC on 2024-03-31: 00:30 UTC was still 00:30 there.
+    assert rest.exec("SELECT to_timezone(ts, 'Europe/London') FROM clock")["dataset"] == [
+        ["2016-02-10T16:18:22.862145Z"], ["2024-03-31T00:30:00.000000Z"]]
+    with pytest.raises(QuestDBAPIError) as raised:
+        rest.exec("SELECT to_timezone(ts, 'PST') FROM clock")
+    assert raised.value.status_code == 400 and "'PST' is not a time zone here" in raised.value.response_data["error"]
+    with pytest.raises(QuestDBAPIError) as raised:
+        rest.exec("SELECT timestamp_floor('3M', ts) FROM clock")
+    assert "with a count or an offset of months" in raised.value.response_data["error"]
