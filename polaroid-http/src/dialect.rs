@@ -300,7 +300,7 @@ struct SampleBy {
 
 const AGGREGATES: &[&str] = &[
     "avg", "count", "count_distinct", "first", "last", "max", "min", "sum", "stddev", "stddev_samp", "stddev_pop",
-    "variance", "var_samp", "var_pop", "median", "string_agg", "ksum", "nsum", "vwap", "twap", "mean",
+    "variance", "var_samp", "var_pop", "median", "string_agg", "ksum", "nsum", "vwap", "twap", "mean", "first_not_null", "last_not_null",
     "regr_slope", "regr_intercept",
 ];
 

@@ -448,6 +448,8 @@ fn translate_function(f: &mut sqlparser::ast::Function, now: NaiveDateTime) -> R
         ("approx_percentile", [x, p] | [x, p, _]) => format!("quantile_cont({x}, {p})"),
         ("approx_count_distinct", [x]) => format!("count(DISTINCT {x})"),
         ("geomean", [x]) => format!("exp(avg(ln({x})))"),
+        ("first_not_null", [x]) => format!("first({x}) FILTER (WHERE {x} IS NOT NULL)"),
+        ("last_not_null", [x]) => format!("last({x}) FILTER (WHERE {x} IS NOT NULL)"),
         // QuestDB's market-data functions (twap and vwap are polars-sql's, patch 0099).
         ("mid", [bid, ask]) => format!("((CAST({bid} AS DOUBLE) + CAST({ask} AS DOUBLE)) / 2)"),
         ("spread", [bid, ask]) => format!("(CAST({ask} AS DOUBLE) - CAST({bid} AS DOUBLE))"),
@@ -474,7 +476,7 @@ fn translate_function(f: &mut sqlparser::ast::Function, now: NaiveDateTime) -> R
                 CoreError::Unimplemented(format!("dateadd: the count must be a whole number here, got {n}"))
             })?;
             let sign = if count < 0 { '-' } else { '+' };
-            format!("({ts} {sign} INTERVAL '{} {unit}')", count.unsigned_abs())
+            format!("({} {sign} INTERVAL '{} {unit}')", timestamp_value(ts), count.unsigned_abs())
         },
         ("datediff", [_, a, b]) => {
             let seconds = match unit_arg(0)?.as_str() {
@@ -490,6 +492,7 @@ fn translate_function(f: &mut sqlparser::ast::Function, now: NaiveDateTime) -> R
                     )))
                 },
             };
+            let (a, b) = (timestamp_value(a), timestamp_value(b));
             format!("CAST(trunc(abs(EXTRACT(EPOCH FROM {a}) - EXTRACT(EPOCH FROM {b})) / {seconds}) AS BIGINT)")
         },
         ("timestamp_floor", [_, ts]) | ("timestamp_floor", [_, ts, _]) => {
@@ -505,7 +508,7 @@ fn translate_function(f: &mut sqlparser::ast::Function, now: NaiveDateTime) -> R
         // A UTC timestamp as wall-clock time in the zone, and back.
         ("to_timezone", [ts, _]) => format!("(({}) AT TIME ZONE 'UTC') AT TIME ZONE '{}'", timestamp_value(ts), zone_name(&unit_arg(1)?)?),
         ("to_utc", [ts, _]) => format!("(({}) AT TIME ZONE '{}') AT TIME ZONE 'UTC'", timestamp_value(ts), zone_name(&unit_arg(1)?)?),
-        ("to_str", [ts, _]) => format!("strftime({ts}, '{}')", chrono_format(&unit_arg(1)?)?),
+        ("to_str", [ts, _]) => format!("strftime({}, '{}')", timestamp_value(ts), chrono_format(&unit_arg(1)?)?),
         ("to_timestamp", [s]) => format!("CAST({s} AS TIMESTAMP)"),
         ("to_timestamp", [s, _]) => format!("strptime({s}, '{}')", chrono_format(&unit_arg(1)?)?),
         ("year" | "month" | "day" | "hour" | "minute" | "second" | "day_of_week" | "week_of_year" | "day_of_year", [ts]) => {
@@ -515,7 +518,7 @@ fn translate_function(f: &mut sqlparser::ast::Function, now: NaiveDateTime) -> R
                 "day_of_year" => "doy",
                 other => other,
             };
-            format!("CAST(EXTRACT({field} FROM {ts}) AS INTEGER)")
+            format!("CAST(EXTRACT({field} FROM {}) AS INTEGER)", timestamp_value(ts))
         },
         (n, [first, ..]) if STRING_FUNCTIONS.contains(&n) && is_column(first) => {
             if let FunctionArguments::List(list) = &mut f.args {

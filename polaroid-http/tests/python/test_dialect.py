@@ -415,3 +415,10 @@ def test_questdb_timestamp_floors_ceilings_and_time_zones(rest):
     with pytest.raises(QuestDBAPIError) as raised:
         rest.exec("SELECT timestamp_floor('3M', ts) FROM clock")
     assert "with a count or an offset of months" in raised.value.response_data["error"]
+    # Text where a function takes a timestamp (QuestDB's own examples), and the aggregates that skip nulls.
+    assert rest.exec("SELECT dateadd('h', -1, '2024-03-08T15:00:00Z'), datediff('d', '2020-01-23', '2020-01-27'), "
+                     "week_of_year('2023-03-31T22:00:30.555998Z')")["dataset"] == [["2024-03-08T14:00:00.000000Z", 4, 13]]
+    rest.exec("INSERT INTO clock VALUES ('2024-03-31T00:40:00Z', NULL), ('2024-03-31T00:50:00Z', 3.0), ('2024-03-31T00:55:00Z', NULL)")
+    reply = rest.exec("SELECT ts, first(px), first_not_null(px), last(px), last_not_null(px) FROM clock "
+                      "WHERE ts IN '2024-03-31' SAMPLE BY 1h")
+    assert reply["dataset"] == [["2024-03-31T00:00:00.000000Z", 2.0, 2.0, None, 3.0]]
