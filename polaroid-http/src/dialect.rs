@@ -16,6 +16,8 @@
 //!   its designated timestamp (polars' as-of join, backward), per key. As in
 //!   QuestDB, `b`'s columns whose names `a` already has get a `1` suffix
 //!   (`ts1`), and `x.`/`y.` references are resolved to those names.
+//!   `LT JOIN` takes the latest row strictly before; `TOLERANCE 50T` leaves
+//!   a right row older than that unmatched.
 //!
 //! Everything else is polars-sql's. The intermediate plans are registered
 //! under reserved names and the rewritten query runs over them, so every
@@ -67,7 +69,7 @@ fn plan_with(core: &Core, ns: &Namespace, query: &str, mut lifted: Named) -> Pla
 /// extensions: the positions of its parentheses.
 fn nested_extension(query: &str) -> Option<(usize, usize)> {
     static EXTENSION: OnceLock<Regex> = OnceLock::new();
-    let extension = regex(&EXTENSION, r"(?i)^(SAMPLE\s+BY|LATEST\s+ON|ASOF\s+JOIN)\b");
+    let extension = regex(&EXTENSION, r"(?i)^(SAMPLE\s+BY|LATEST\s+ON|ASOF\s+JOIN|LT\s+JOIN)\b");
     let mut open = Vec::new();
     let bytes = query.as_bytes();
     for (i, c) in unquoted(query) {
@@ -817,6 +819,28 @@ fn keyword(text: &str, word: &str, from: usize) -> Option<usize> {
 }
 
 /// `name [AS] [alias]` of a join side.
+/// QuestDB's TOLERANCE (`50T`, `2s`, `1h`; n U T s m h d w) as a polars duration.
+fn tolerance_duration(text: &str) -> Result<String, CoreError> {
+    let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = match &text[digits.len()..] {
+        "n" => "ns",
+        "U" => "us",
+        "T" => "ms",
+        "s" => "s",
+        "m" => "m",
+        "h" => "h",
+        "d" => "d",
+        "w" => "w",
+        _ => "",
+    };
+    match digits.parse::<u64>() {
+        Ok(count) if !unit.is_empty() => Ok(format!("{count}{unit}")),
+        _ => Err(invalid(format!(
+            "TOLERANCE {text}: expected a count and one of n, U, T, s, m, h, d, w, like 50T (50 milliseconds) or 2s"
+        ))),
+    }
+}
+
 fn relation(text: &str) -> Result<(String, Option<String>), CoreError> {
     let words: Vec<&str> = text.split_whitespace().collect();
     match words.as_slice() {
@@ -833,19 +857,32 @@ struct AsofJoin {
     right: (String, Option<String>),
     /// Key column pairs (left, right).
     on: Vec<(String, String)>,
+    /// LT JOIN: the latest right row strictly before the left row's time.
+    strictly_before: bool,
+    /// TOLERANCE: how old the right row may be, as a polars duration.
+    tolerance: Option<String>,
     rest: String,
 }
 
 impl AsofJoin {
     fn parse(query: &str) -> Result<Option<Self>, CoreError> {
         let query = query.trim().trim_end_matches(';');
-        let Some(asof) = keyword(query, "ASOF", 0) else { return Ok(None) };
-        let join = keyword(query, "JOIN", asof).filter(|j| query[asof + 4..*j].trim().is_empty());
-        let Some(join) = join else { return Ok(None) };
+        // ASOF JOIN, or LT JOIN (strictly before).
+        let joins = ["ASOF", "LT"].into_iter().filter_map(|word| {
+            let at = keyword(query, word, 0)?;
+            let join = keyword(query, "JOIN", at).filter(|j| query[at + word.len()..*j].trim().is_empty())?;
+            Some((at, join, word == "LT"))
+        });
+        let Some((asof, join, strictly_before)) = joins.min() else { return Ok(None) };
         let select = split_select(&query[..asof])?;
         let left = relation(select.from)?;
         let after = join + 4;
-        let end = ["WHERE", "ORDER", "LIMIT"].iter().filter_map(|w| keyword(query, w, after)).min().unwrap_or(query.len());
+        let clauses = ["WHERE", "ORDER", "LIMIT"].iter().filter_map(|w| keyword(query, w, after)).min().unwrap_or(query.len());
+        // The join ends where its TOLERANCE starts, if it has one.
+        let (end, tolerance) = match keyword(query, "TOLERANCE", after).filter(|t| *t < clauses) {
+            Some(at) => (at, Some(tolerance_duration(query[at + "TOLERANCE".len()..clauses].trim())?)),
+            None => (clauses, None),
+        };
         let (right_text, on_text) = match keyword(query, "ON", after).filter(|on| *on < end) {
             Some(on) => (&query[after..on], Some(query[on + 2..end].trim())),
             None => (&query[after..end], None),
@@ -869,7 +906,8 @@ impl AsofJoin {
                 pairs
             },
         };
-        Ok(Some(Self { items: select.items.to_string(), left, right, on, rest: query[end..].to_string() }))
+        let rest = query[clauses..].to_string();
+        Ok(Some(Self { items: select.items.to_string(), left, right, on, strictly_before, tolerance, rest }))
     }
 
     fn plan(&self, core: &Core, ns: &Namespace, lifted: Named) -> Planned {
@@ -904,7 +942,8 @@ impl AsofJoin {
             strategy: AsofStrategy::Backward,
             left_by: (!left_by.is_empty()).then(|| left_by.clone()),
             right_by: (!left_by.is_empty()).then(|| left_by.clone()),
-            allow_eq: true,
+            allow_eq: !self.strictly_before,
+            tolerance_str: self.tolerance.as_deref().map(PlSmallStr::from),
             ..Default::default()
         };
         let _ = right_by;
@@ -916,12 +955,20 @@ impl AsofJoin {
             .how(JoinType::AsOf(Box::new(options)))
             .finish()
             .drop(Selector::ByName { names: Arc::new(["__asof_key".into()]), strict: false });
-        // `x.col` and `y.col` become the joined frame's names.
+        // `x.col` and `y.col` (by alias, or by table name without one) become
+        // the joined frame's names, `y.*` each of y's columns.
         let mut sql = format!("SELECT {} FROM __asof {}", self.items, self.rest);
-        for (alias, is_right) in [(&self.left.1, false), (&self.right.1, true)] {
-            let Some(alias) = alias else { continue };
-            let pattern = Regex::new(&format!(r"\b{}\.(\w+)", regex::escape(alias))).expect("an escaped alias");
-            sql = pattern.replace_all(&sql, |caps: &regex::Captures<'_>| if is_right { right_name(&caps[1]) } else { caps[1].to_string() }).into_owned();
+        for ((name, alias), schema, is_right) in [(&self.left, &left_schema, false), (&self.right, &right_schema, true)] {
+            let qualifier = alias.as_deref().unwrap_or(name.as_str());
+            if !qualifier.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                continue;
+            }
+            let named = |c: &str| if is_right { right_name(c) } else { c.to_string() };
+            let every: Vec<String> = schema.iter_names().map(|c| format!("\"{}\"", named(c))).collect();
+            let pattern = Regex::new(&format!(r"\b{}\.(\w+|\*)", regex::escape(qualifier))).expect("an escaped alias");
+            sql = pattern
+                .replace_all(&sql, |caps: &regex::Captures<'_>| if &caps[1] == "*" { every.join(", ") } else { named(&caps[1]) })
+                .into_owned();
         }
         let mut tables = left_tables;
         tables.extend(right_tables);
@@ -963,5 +1010,10 @@ mod tests {
         assert_eq!(a.on, vec![("sym".to_string(), "sym".to_string())]);
         assert_eq!(a.rest, "WHERE t.px > 1 LIMIT 3");
         assert!(AsofJoin::parse("SELECT asof FROM t").unwrap().is_none());
+        let lt = AsofJoin::parse("SELECT * FROM trades LT JOIN quotes ON (sym) TOLERANCE 50T WHERE px > 1").unwrap().unwrap();
+        assert!(lt.strictly_before);
+        assert_eq!((lt.tolerance.as_deref(), lt.rest.as_str()), (Some("50ms"), "WHERE px > 1"));
+        assert_eq!(lt.on, vec![("sym".to_string(), "sym".to_string())]);
+        assert!(AsofJoin::parse("SELECT lt FROM t").unwrap().is_none());
     }
 }

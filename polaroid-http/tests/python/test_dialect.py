@@ -422,3 +422,27 @@ def test_questdb_timestamp_floors_ceilings_and_time_zones(rest):
     reply = rest.exec("SELECT ts, first(px), first_not_null(px), last(px), last_not_null(px) FROM clock "
                       "WHERE ts IN '2024-03-31' SAMPLE BY 1h")
     assert reply["dataset"] == [["2024-03-31T00:00:00.000000Z", 2.0, 2.0, None, 3.0]]
+
+
+def test_asof_and_lt_joins_with_a_tolerance(rest):
+    """QuestDB's TOLERANCE (the right row at most that old) and LT JOIN (strictly before), worked by hand;
+    columns qualified by table name as QuestDB's examples write them, and `q.*`."""
+    rest.exec("CREATE TABLE tr (ts TIMESTAMP, sym SYMBOL, px DOUBLE) TIMESTAMP(ts) PARTITION BY DAY")
+    rest.exec("CREATE TABLE qt (ts TIMESTAMP, sym SYMBOL, bid DOUBLE) TIMESTAMP(ts) PARTITION BY DAY")
+    rest.exec("INSERT INTO tr VALUES ('2024-01-01T10:00:00.000Z', 'a', 1.0), ('2024-01-01T10:00:00.100Z', 'a', 2.0), "
+              "('2024-01-01T10:00:01.000Z', 'a', 3.0), ('2024-01-01T10:00:01.000Z', 'b', 4.0)")
+    rest.exec("INSERT INTO qt VALUES ('2024-01-01T09:59:59.990Z', 'a', 10.0), ('2024-01-01T10:00:00.100Z', 'a', 11.0), "
+              "('2024-01-01T10:00:00.900Z', 'a', 12.0), ('2024-01-01T10:00:00.990Z', 'b', 13.0)")
+    bids = lambda join: [r[1] for r in rest.exec(f"SELECT tr.px, qt.bid FROM tr {join} ORDER BY tr.px")["dataset"]]  # noqa: E731
+    # a's quotes are 10 ms before the first trade, at the second's time, and 100 ms before the third; b's 10 ms before.
+    assert bids("ASOF JOIN qt ON (sym)") == [10.0, 11.0, 12.0, 13.0]
+    assert bids("ASOF JOIN qt ON (sym) TOLERANCE 50T") == [10.0, 11.0, None, 13.0]
+    assert bids("LT JOIN qt ON (sym)") == [10.0, 10.0, 12.0, 13.0]
+    assert bids("LT JOIN qt ON (sym) TOLERANCE 50T") == [10.0, None, None, 13.0]
+    assert bids("LT JOIN qt TOLERANCE 1s") == [10.0, 10.0, 13.0, 13.0]
+    reply = rest.exec("SELECT tr.ts, px, qt.* FROM tr ASOF JOIN qt ON (sym) TOLERANCE 50T WHERE tr.sym = 'b'")
+    assert [c["name"] for c in reply["columns"]] == ["ts", "px", "ts1", "sym", "bid"]
+    assert reply["dataset"] == [["2024-01-01T10:00:01.000000Z", 4.0, "2024-01-01T10:00:00.990000Z", "b", 13.0]]
+    with pytest.raises(QuestDBAPIError) as raised:
+        rest.exec("SELECT * FROM tr ASOF JOIN qt ON (sym) TOLERANCE 5M")
+    assert "TOLERANCE 5M: expected a count and one of n, U, T, s, m, h, d, w" in raised.value.response_data["error"]
