@@ -1,7 +1,8 @@
 """SQL window frames (patches 0021, 0022), windows over grouped rows (0035), the default frame of an
 ordered window (0039), ORDER BY keys in mixed directions (0040), every aggregate over its partition,
 FILTER too (0065), IGNORE NULLS, NTH_VALUE and COUNT_IF (0067), RANGE frames reaching past the current
-row (0069), windows written on named windows (0070), over the server's SQL, against DuckDB's answers."""
+row (0069), windows written on named windows (0070), over the server's SQL, against DuckDB's answers;
+QuestDB's exponential moving averages (0101) against its recurrence."""
 
 from __future__ import annotations
 
@@ -471,3 +472,40 @@ def test_windows_beside_any_aggregate_match_duckdb(client: pr.Client, ticks: pl.
     0100), and beside an aggregation without GROUP BY, over its one row (a row per input row before)."""
     got, want = both_answers(client, query, df=ticks)
     assert got.height == want.height and same_rows(unordered(got.rows()), unordered(want.rows())), query
+
+
+def _questdb_ema(rows: list[tuple], alpha: float | None, tau_us: float | None, weighted: bool) -> list[float | None]:
+    """QuestDB's EMA/VWEMA recurrence over one partition's (ts_us, px, qty) rows in time order."""
+    out, started, num, den, prev = [], False, 0.0, 0.0, None
+    for ts, px, qty in rows:
+        vol = (qty if qty is not None and qty > 0 else None) if weighted else 1.0
+        if px is not None and vol is not None:
+            if started:
+                a = alpha if tau_us is None else (1 - math.exp(-(ts - prev) / tau_us) if ts > prev else 1.0)
+                num, den = a * px * vol + (1 - a) * num, a * vol + (1 - a) * den
+            else:
+                num, den, started = px * vol, vol, True
+        prev = ts
+        out.append(num / den if started else None)
+    return out
+
+
+@pytest.mark.parametrize(("call", "alpha", "tau_us", "weighted"), [
+    ("AVG(px, 'alpha', 0.3)", 0.3, None, False),
+    ("AVG(px, 'period', 9)", 0.2, None, False),
+    ("AVG(px, 'second', 30)", None, 30e6, False),
+    ("AVG(px, 'alpha', 0.1, q)", 0.1, None, True),
+    ("AVG(px, 'minute', 2, q)", None, 120e6, True),
+])
+def test_exponential_moving_averages_match_questdb_s_recurrence(client: pr.Client, ticks: pl.DataFrame, call: str,
+                                                                alpha: float | None, tau_us: float | None,
+                                                                weighted: bool) -> None:
+    """QuestDB's EMA and VWEMA windows (patch 0101) against its recurrence written out in Python, over
+    the module's ticks (nulls, zero and negative sizes) with times in seconds made timestamps."""
+    df = ticks.with_columns((pl.col("ts") * 1_000_000).cast(pl.Datetime("us")).alias("t"))
+    got = client.sql(f"SELECT sym, t, {call} OVER (PARTITION BY sym ORDER BY t) AS m FROM df ORDER BY sym, t",
+                     df=client.from_polars(df)).collect()
+    for (sym,), part in got.group_by(["sym"], maintain_order=True):
+        rows = df.filter(pl.col("sym") == sym).sort("t").select(pl.col("ts") * 1_000_000, "px", "q").rows()
+        want = _questdb_ema(rows, alpha, tau_us, weighted)
+        assert all(same(g, w) for g, w in zip(part["m"].to_list(), want, strict=True)), (sym, call)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import polars as pl
 import pytest
@@ -446,3 +447,28 @@ def test_asof_and_lt_joins_with_a_tolerance(rest):
     with pytest.raises(QuestDBAPIError) as raised:
         rest.exec("SELECT * FROM tr ASOF JOIN qt ON (sym) TOLERANCE 5M")
     assert "TOLERANCE 5M: expected a count and one of n, U, T, s, m, h, d, w" in raised.value.response_data["error"]
+
+
+def test_exponential_moving_averages_in_questdb_syntax(rest):
+    """QuestDB's EMA and VWEMA window functions (patch 0101), worked by hand: alpha 1/2 (period 3 is the
+    same), time-weighted with tau one minute, and weighted by size."""
+    rest.exec("CREATE TABLE ema (ts TIMESTAMP, sym SYMBOL, px DOUBLE, qty DOUBLE) TIMESTAMP(ts) PARTITION BY DAY")
+    rest.exec("INSERT INTO ema VALUES ('2024-01-01T00:00:00Z', 'a', 10.0, 1), ('2024-01-01T00:00:00Z', 'b', 100.0, 5), "
+              "('2024-01-01T00:01:00Z', 'a', 20.0, 3), ('2024-01-01T00:02:00Z', 'a', NULL, 1), "
+              "('2024-01-01T00:03:00Z', 'a', 40.0, 1)")
+    reply = rest.exec("SELECT ts, sym, avg(px, 'alpha', 0.5) OVER (PARTITION BY sym ORDER BY ts), "
+                      "avg(px, 'period', 3) OVER (PARTITION BY sym ORDER BY ts) p, "
+                      "avg(px, 'minute', 1) OVER (PARTITION BY sym ORDER BY ts) m, "
+                      "avg(px, 'alpha', 0.5, qty) OVER (PARTITION BY sym ORDER BY ts) v FROM ema WHERE sym = 'a'")
+    assert [c["name"] for c in reply["columns"]] == ["ts", "sym", "avg", "p", "m", "v"]
+    rows = reply["dataset"]
+    assert [r[2] for r in rows] == [10.0, 15.0, 15.0, 27.5] and [r[3] for r in rows] == [10.0, 15.0, 15.0, 27.5]
+    alpha = 1 - math.exp(-1)
+    second = alpha * 20 + (1 - alpha) * 10
+    want = [10.0, second, second, alpha * 40 + (1 - alpha) * second]
+    assert all(abs(r[4] - w) < 1e-9 for r, w in zip(rows, want, strict=True)), rows
+    # (0.5 * 20 * 3 + 0.5 * 10) / (0.5 * 3 + 0.5) = 17.5; then (0.5 * 40 + 0.5 * 35) / (0.5 + 0.5 * 2) = 25.
+    assert [r[5] for r in rows] == [10.0, 17.5, 17.5, 25.0]
+    with pytest.raises(QuestDBAPIError) as raised:
+        rest.exec("SELECT avg(px, 'alpha', 0.5) OVER (PARTITION BY sym ORDER BY ts ROWS 2 PRECEDING) FROM ema")
+    assert "remove the ROWS/RANGE frame" in raised.value.response_data["error"]
