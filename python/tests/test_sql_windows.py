@@ -466,6 +466,9 @@ def test_running_aggregates_of_decimals_match_duckdb(client: pr.Client, item: st
     "SELECT sym, GEOMEAN(ABS(px) + 1) AS g, SUM(COUNT_IF(q > 3)) OVER () AS n FROM df GROUP BY sym",
     "SELECT SUM(px) AS s, COUNT(*) OVER () AS n FROM df",
     "SELECT MAX(q) AS s, RANK() OVER (ORDER BY SUM(px)) AS r, SUM(MIN(px)) OVER () AS m FROM df WHERE q > 0",
+    # Two unaliased items of one polars name (ts), told apart (patch 0102).
+    "SELECT MIN(ts), MAX(ts), LAG(MIN(ts)) OVER (ORDER BY MIN(ts)) FROM df",
+    "SELECT sym, MIN(ts), MAX(ts), RANK() OVER (ORDER BY MAX(ts)) FROM df GROUP BY sym",
 ])
 def test_windows_beside_any_aggregate_match_duckdb(client: pr.Client, ticks: pl.DataFrame, query: str) -> None:
     """Windows run over the grouped rows beside DuckDB's aggregates too (they failed before patch
