@@ -469,6 +469,8 @@ def test_running_aggregates_of_decimals_match_duckdb(client: pr.Client, item: st
     # Two unaliased items of one polars name (ts), told apart (patch 0102).
     "SELECT MIN(ts), MAX(ts), LAG(MIN(ts)) OVER (ORDER BY MIN(ts)) FROM df",
     "SELECT sym, MIN(ts), MAX(ts), RANK() OVER (ORDER BY MAX(ts)) FROM df GROUP BY sym",
+    # An aggregate's alias in a window is the aggregate, as DuckDB reads it (0102).
+    "SELECT sym, SUM(q) AS s, RANK() OVER (ORDER BY s DESC, sym) AS r FROM df GROUP BY sym",
 ])
 def test_windows_beside_any_aggregate_match_duckdb(client: pr.Client, ticks: pl.DataFrame, query: str) -> None:
     """Windows run over the grouped rows beside DuckDB's aggregates too (they failed before patch
@@ -512,3 +514,15 @@ def test_exponential_moving_averages_match_questdb_s_recurrence(client: pr.Clien
         rows = df.filter(pl.col("sym") == sym).sort("t").select(pl.col("ts") * 1_000_000, "px", "q").rows()
         want = _questdb_ema(rows, alpha, tau_us, weighted)
         assert all(same(g, w) for g, w in zip(part["m"].to_list(), want, strict=True)), (sym, call)
+
+
+@pytest.mark.parametrize("query", ["SELECT SUM(q) OVER (), SUM(q) FROM df",
+                                   "SELECT sym, q, COUNT(*) OVER () FROM df GROUP BY sym"])
+def test_a_column_neither_grouped_nor_aggregated_beside_a_window_is_refused_by_name(client: pr.Client,
+                                                                                 ticks: pl.DataFrame, query: str) -> None:
+    """DuckDB refuses these too; the message names the column as SQL does (patch 0102)."""
+    with pytest.raises(pr.InvalidArgumentError, match='column "q" must appear in the GROUP BY clause or be part of an aggregate'):
+        client.sql(query, df=client.from_polars(ticks)).collect()
+    df = ticks  # noqa: F841 (DuckDB reads the frame by its name)
+    with pytest.raises(duckdb.BinderException):
+        duckdb.sql(query)
