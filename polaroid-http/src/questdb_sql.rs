@@ -90,7 +90,7 @@ fn regex(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
 /// start, what `now()` answers. Text sqlparser cannot read, or a statement
 /// that is not a query, is left as it is, for polars-sql to judge.
 pub fn rewrite(sql: &str, now: NaiveDateTime) -> Result<Rewritten, CoreError> {
-    let text = standard_window_frames(&expand_interval_literals(sql)?);
+    let text = standard_window_frames(&expand_interval_literals(sql, now)?);
     let Ok(mut statements) = Parser::parse_sql(&GenericDialect {}, &text) else {
         return Ok(Rewritten { sql: text, sources: Vec::new() });
     };
@@ -725,19 +725,165 @@ pub fn chrono_format(questdb: &str) -> Result<String, CoreError> {
 /// `col [NOT] IN '<interval>'` as a range: QuestDB's interval literals
 /// are a date or time prefix (`2024`, `2024-01`, `2024-01-01T10`, ...)
 /// standing for every instant it covers, optionally `;<n><unit>` longer.
-fn expand_interval_literals(sql: &str) -> Result<String, CoreError> {
+fn expand_interval_literals(sql: &str, now: NaiveDateTime) -> Result<String, CoreError> {
     static IN: OnceLock<Regex> = OnceLock::new();
     let pattern = regex(&IN, r#"(?i)([\w."]+)\s+(NOT\s+)?IN\s+'([^']*)'"#);
     replace_unquoted(sql, pattern, |caps| {
-        let Some((lo, hi)) = interval(&caps[3])? else { return Ok(None) };
+        let Some(intervals) = tick_intervals(&caps[3], now)? else { return Ok(None) };
         let column = &caps[1];
         let fmt = |t: NaiveDateTime| t.format("%Y-%m-%d %H:%M:%S%.6f").to_string();
-        Ok(Some(if caps.get(2).is_some() {
-            format!("({column} < '{}' OR {column} >= '{}')", fmt(lo), fmt(hi))
-        } else {
-            format!("({column} >= '{}' AND {column} < '{}')", fmt(lo), fmt(hi))
+        Ok(Some(match (intervals.as_slice(), caps.get(2).is_some()) {
+            ([(lo, hi)], true) => format!("({column} < '{}' OR {column} >= '{}')", fmt(*lo), fmt(*hi)),
+            ([(lo, hi)], false) => format!("({column} >= '{}' AND {column} < '{}')", fmt(*lo), fmt(*hi)),
+            (many, negated) => {
+                let any = many
+                    .iter()
+                    .map(|(lo, hi)| format!("({column} >= '{}' AND {column} < '{}')", fmt(*lo), fmt(*hi)))
+                    .collect::<Vec<_>>()
+                    .join(" OR ");
+                if negated { format!("(NOT ({any}))") } else { format!("({any})") }
+            },
         }))
     })
+}
+
+/// The intervals of QuestDB's TICK text, in the part of it read here: a
+/// date or time prefix (`'2024-01'`, `'2024-01-15T09:30'`), a date
+/// variable (`$today`, `$yesterday`, `$tomorrow`: that day; `$now`: the
+/// instant) moved by `+ 5d`, `- 2h`, `- 3bd` (business days), ..., a range
+/// of two of those (`'$now - 1h..$now'`), a list of any of them in
+/// brackets (`'[$today, 2024-01-15]'`), and `;6h30m` at the end, which
+/// extends each one's end. `None` for text that is none of these (a string
+/// compared as a string); bracket expansion inside a date, time zones, day
+/// filters and ISO weeks are refused by name.
+fn tick_intervals(text: &str, now: NaiveDateTime) -> Result<Option<Vec<(NaiveDateTime, NaiveDateTime)>>, CoreError> {
+    let text = text.trim();
+    let unsupported = |what: &str| {
+        CoreError::Unimplemented(format!("the interval '{text}' uses {what}, which is not supported here; use dates, $today/$now ± n<unit>, a..b, [a, b] and ;<duration>"))
+    };
+    let tick_like = text.starts_with(|c: char| c.is_ascii_digit() || c == '$' || c == '[');
+    if tick_like && (text.contains('@') || text.contains('#')) {
+        return Err(unsupported("a time zone (@) or a day filter (#)"));
+    }
+    if tick_like && text.char_indices().any(|(i, c)| c == '[' && i > 0) {
+        return Err(unsupported("bracket expansion inside a date or time"));
+    }
+    // A plain prefix with one `;n<unit>` is read as ever (also its errors).
+    if let Some(one) = interval(text)? {
+        return Ok(Some(vec![one]));
+    }
+    let (body, duration) = match text.rsplit_once(';') {
+        Some((body, duration)) if !duration.contains(']') => (body.trim(), Some(duration.trim())),
+        _ => (text, None),
+    };
+    let elements: Vec<&str> = match body.strip_prefix('[') {
+        Some(rest) => {
+            let Some(inner) = rest.strip_suffix(']') else {
+                return Err(unsupported("text after a bracket list (a time, zone or filter)"));
+            };
+            inner.split(',').map(str::trim).collect()
+        },
+        None => vec![body],
+    };
+    if !elements.iter().any(|e| e.starts_with('$')) && !text.contains("..") && !text.starts_with('[') {
+        // Not TICK's variables, ranges or lists: a string, unless it reads as TICK's other parts.
+        return Ok(None);
+    }
+    let mut intervals = Vec::with_capacity(elements.len());
+    for element in elements {
+        let (lo, mut hi) = match element.split_once("..") {
+            Some((from, to)) => (tick_element(from, now, text)?.0, tick_element(to, now, text)?.1),
+            None => tick_element(element, now, text)?,
+        };
+        if let Some(duration) = duration {
+            hi = extend_by(hi, duration).ok_or_else(|| invalid(format!("the interval '{text}': '{duration}' is not a duration like 1h or 6h30m")))?;
+        }
+        if hi <= lo {
+            return Err(invalid(format!("the interval '{text}' is empty")));
+        }
+        intervals.push((lo, hi));
+    }
+    Ok(Some(intervals))
+}
+
+/// One element of a TICK list or range: a date variable moved by its
+/// arithmetic, or a date or time prefix.
+fn tick_element(element: &str, now: NaiveDateTime, text: &str) -> Result<(NaiveDateTime, NaiveDateTime), CoreError> {
+    static VARIABLE: OnceLock<Regex> = OnceLock::new();
+    static STEP: OnceLock<Regex> = OnceLock::new();
+    let element = element.trim();
+    let bad = || invalid(format!("the interval '{text}': '{element}' is not a date, a time or $today/$yesterday/$tomorrow/$now ± n<unit>"));
+    if !element.starts_with('$') {
+        return interval(element)?.ok_or_else(bad);
+    }
+    let variable = regex(&VARIABLE, r"^\$(?i:(today|yesterday|tomorrow|now))((?:\s*[+-]\s*\d+\s*(?:bd|[yMwdDhmsTun]))*)$");
+    let caps = variable.captures(element).ok_or_else(bad)?;
+    let today = now.date().and_time(NaiveTime::MIN);
+    let (mut at, whole_day) = match caps[1].to_ascii_lowercase().as_str() {
+        "today" => (today, true),
+        "yesterday" => (today - Duration::days(1), true),
+        "tomorrow" => (today + Duration::days(1), true),
+        _ => (now, false),
+    };
+    let step = regex(&STEP, r"([+-])\s*(\d+)\s*(bd|[yMwdDhmsTun])");
+    for m in step.captures_iter(&caps[2]) {
+        let n: i64 = m[2].parse().map_err(|_| bad())?;
+        let n = if &m[1] == "-" { -n } else { n };
+        at = match &m[3] {
+            "bd" => add_business_days(at, n),
+            "y" => add_months(at, n * 12),
+            "M" => add_months(at, n),
+            "w" => Some(at + Duration::weeks(n)),
+            "d" | "D" => Some(at + Duration::days(n)),
+            "h" => Some(at + Duration::hours(n)),
+            "m" => Some(at + Duration::minutes(n)),
+            "s" => Some(at + Duration::seconds(n)),
+            "T" => Some(at + Duration::milliseconds(n)),
+            "u" => Some(at + Duration::microseconds(n)),
+            _ => Some(at + Duration::nanoseconds(n)),
+        }
+        .ok_or_else(bad)?;
+    }
+    // A day's variable is that whole day; $now the one microsecond.
+    Ok((at, if whole_day { at + Duration::days(1) } else { at + Duration::microseconds(1) }))
+}
+
+/// `at` moved by `n` weekdays (Saturdays and Sundays are skipped).
+fn add_business_days(mut at: NaiveDateTime, n: i64) -> Option<NaiveDateTime> {
+    use chrono::Datelike;
+    let step = if n < 0 { -1 } else { 1 };
+    let mut left = n.unsigned_abs();
+    while left > 0 {
+        at += Duration::days(step);
+        if at.weekday().num_days_from_monday() < 5 {
+            left -= 1;
+        }
+    }
+    Some(at)
+}
+
+/// `at` extended by a duration of one or more counts of units (`6h30m`).
+fn extend_by(mut at: NaiveDateTime, duration: &str) -> Option<NaiveDateTime> {
+    static PART: OnceLock<Regex> = OnceLock::new();
+    let part = regex(&PART, r"(\d+)([yMwdDhmsTun])");
+    let mut read = 0;
+    for m in part.captures_iter(duration) {
+        read += m[0].len();
+        let n: i64 = m[1].parse().ok()?;
+        at = match &m[2] {
+            "y" => add_months(at, n * 12)?,
+            "M" => add_months(at, n)?,
+            "w" => at + Duration::weeks(n),
+            "d" | "D" => at + Duration::days(n),
+            "h" => at + Duration::hours(n),
+            "m" => at + Duration::minutes(n),
+            "s" => at + Duration::seconds(n),
+            "T" => at + Duration::milliseconds(n),
+            "u" => at + Duration::microseconds(n),
+            _ => at + Duration::nanoseconds(n),
+        };
+    }
+    (read > 0 && read == duration.len()).then_some(at)
 }
 
 /// QuestDB's window frames in standard SQL: a RANGE offset written
@@ -985,6 +1131,34 @@ mod tests {
         );
         assert!(rewrite("SELECT * FROM t WHERE ts IN '2024-02-30'", now()).is_err());
         assert!(matches!(rewrite("SELECT * FROM t WHERE ts IN '2024;1d;1w;3'", now()), Err(CoreError::Unimplemented(_))));
+    }
+
+    #[test]
+    fn tick_date_variables_ranges_and_lists_are_the_instants_they_name() {
+        // now() is Friday 2026-12-04 18:11:33.123456.
+        let at = |text: &str| tick_intervals(text, now()).unwrap().unwrap();
+        let t = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f").unwrap();
+        assert_eq!(at("$today"), [(t("2026-12-04 00:00:00"), t("2026-12-05 00:00:00"))]);
+        assert_eq!(at("[$YESTERDAY]"), [(t("2026-12-03 00:00:00"), t("2026-12-04 00:00:00"))]);
+        assert_eq!(at("$now - 1h..$now"), [(t("2026-12-04 17:11:33.123456"), t("2026-12-04 18:11:33.123457"))]);
+        // Five business days back from Friday is the Friday before; one back, Thursday.
+        assert_eq!(at("$today-5bd..$today-1bd"), [(t("2026-11-27 00:00:00"), t("2026-12-04 00:00:00"))]);
+        assert_eq!(at("$today + 1M"), [(t("2027-01-04 00:00:00"), t("2027-01-05 00:00:00"))]);
+        assert_eq!(
+            at("[$today, 2024-01-15];1h30m"),
+            [(t("2026-12-04 00:00:00"), t("2026-12-05 01:30:00")), (t("2024-01-15 00:00:00"), t("2024-01-16 01:30:00"))]
+        );
+        assert_eq!(
+            sql("SELECT * FROM t WHERE ts NOT IN '[$today, $tomorrow]'"),
+            "SELECT * FROM t WHERE (NOT ((ts >= '2026-12-04 00:00:00.000000' AND ts < '2026-12-05 00:00:00.000000') \
+             OR (ts >= '2026-12-05 00:00:00.000000' AND ts < '2026-12-06 00:00:00.000000')))"
+        );
+        // Text that is no interval stays a string; TICK's other parts are refused by name.
+        assert_eq!(tick_intervals("AAPL", now()).unwrap(), None);
+        for text in ["2024-01-[10..15]", "2024-01-15T09:30@America/New_York;6h30m", "2024-01-[01..31]#workday"] {
+            assert!(matches!(tick_intervals(text, now()), Err(CoreError::Unimplemented(_))), "{text}");
+        }
+        assert!(tick_intervals("$soon", now()).is_err());
     }
 
     #[test]

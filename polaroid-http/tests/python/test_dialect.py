@@ -472,3 +472,27 @@ def test_exponential_moving_averages_in_questdb_syntax(rest):
     with pytest.raises(QuestDBAPIError) as raised:
         rest.exec("SELECT avg(px, 'alpha', 0.5) OVER (PARTITION BY sym ORDER BY ts ROWS 2 PRECEDING) FROM ema")
     assert "remove the ROWS/RANGE frame" in raised.value.response_data["error"]
+
+
+def test_tick_date_variables_ranges_and_lists(rest):
+    """QuestDB's TICK intervals in the part read here: $today/$yesterday/$now with arithmetic (business
+    days too), ranges, bracket lists and durations, over rows stamped relative to the server's clock."""
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    if now.hour < 2 or now.hour > 21:
+        pytest.skip("near midnight the rows of 'today' depend on the second the query runs")
+    rest.exec("CREATE TABLE ticked (ts TIMESTAMP, d LONG) TIMESTAMP(ts) PARTITION BY DAY")
+    rows = [(now - dt.timedelta(days=d, hours=h), d) for d in range(10) for h in (0, 1)]
+    rest.exec("INSERT INTO ticked VALUES " + ", ".join(f"('{t.isoformat()}Z', {d})" for t, d in rows))
+    days = lambda where: sorted({r[0] for r in rest.exec(f"SELECT d FROM ticked WHERE ts IN '{where}'")["dataset"]})  # noqa: E731
+    count = lambda where: rest.exec(f"SELECT count() FROM ticked WHERE ts IN '{where}'")["dataset"][0][0]  # noqa: E731
+    assert days("$today") == [0] and days("[$yesterday]") == [1] and days("$today-3d..$today") == [0, 1, 2, 3]
+    assert days("[$today, $today - 2d]") == [0, 2]
+    assert count("$now - 90m..$now") == 2  # now and an hour ago
+    assert count("$now - 2h;1h") == 1      # an hour ago only
+    weekdays = [d for d in range(1, 10) if (now.date() - dt.timedelta(days=d)).weekday() < 5][:5]
+    # From the fifth weekday back to the first (the weekend days between them too).
+    assert days("$today-5bd..$today-1bd") == list(range(min(weekdays), max(weekdays) + 1))
+    assert rest.exec("SELECT count() FROM ticked WHERE ts NOT IN '[$today, $yesterday]'")["dataset"] == [[16]]
+    with pytest.raises(QuestDBAPIError) as raised:
+        rest.exec("SELECT * FROM ticked WHERE ts IN '2024-01-[10..15]'")
+    assert "bracket expansion inside a date or time, which is not supported" in raised.value.response_data["error"]
