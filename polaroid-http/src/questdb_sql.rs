@@ -25,6 +25,8 @@
 //!   instant (the `Z` is UTC, which the tables' naive timestamps are), and
 //!   `ts IN '2024-01'` is every instant of that month (`'2024-01-01T10;2h'`
 //!   extends the end).
+//!   TICK's date variables (`$today`, `$now - 1h`), ranges, bracket lists
+//!   and durations name instants too (`tick_intervals`).
 //! - **Table functions**: `long_sequence(n)`, `tables()`,
 //!   `table_columns('t')` become frames the caller registers ([`Source`]).
 
