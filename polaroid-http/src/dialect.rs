@@ -238,10 +238,16 @@ fn timestamp_column(schema: &Schema, tables: &[polaroid_core::tables::TableDef])
 /// QuestDB's interval units as polars durations: `T` is milliseconds, `U`
 /// microseconds, `M` months.
 fn polars_interval(text: &str) -> Result<String, CoreError> {
+    polars_duration(text, "SAMPLE BY")
+}
+
+/// A count (1 if left out) and one of QuestDB's units, n U T s m h d w M
+/// y, as a polars duration; `clause` names what is read in errors.
+fn polars_duration(text: &str, clause: &str) -> Result<String, CoreError> {
     static INTERVAL: OnceLock<Regex> = OnceLock::new();
     let caps = regex(&INTERVAL, r"^(\d*)([a-zA-Z]+)$")
         .captures(text)
-        .ok_or_else(|| invalid(format!("SAMPLE BY {text}: expected a number and a unit, like 1m or 15s")))?;
+        .ok_or_else(|| invalid(format!("{clause} {text}: expected a number and a unit, like 1m or 15s")))?;
     let unit = match &caps[2] {
         "n" => "ns",
         "U" => "us",
@@ -253,12 +259,12 @@ fn polars_interval(text: &str) -> Result<String, CoreError> {
         "w" => "w",
         "M" => "mo",
         "y" => "y",
-        other => return Err(invalid(format!("SAMPLE BY {text}: unknown unit {other}; use U, T, s, m, h, d, w, M or y"))),
+        other => return Err(invalid(format!("{clause} {text}: unknown unit {other}; use U, T, s, m, h, d, w, M or y"))),
     };
     // The count is optional: `SAMPLE BY h` is `SAMPLE BY 1h`.
-    let n: u64 = if caps[1].is_empty() { 1 } else { caps[1].parse().map_err(|_| invalid(format!("SAMPLE BY {text}: the count is too large")))? };
+    let n: u64 = if caps[1].is_empty() { 1 } else { caps[1].parse().map_err(|_| invalid(format!("{clause} {text}: the count is too large")))? };
     if n == 0 {
-        return Err(invalid("SAMPLE BY needs a positive interval"));
+        return Err(invalid(format!("{clause} needs a positive interval")));
     }
     Ok(format!("{n}{unit}"))
 }
@@ -818,29 +824,18 @@ fn keyword(text: &str, word: &str, from: usize) -> Option<usize> {
     None
 }
 
-/// `name [AS] [alias]` of a join side.
-/// QuestDB's TOLERANCE (`50T`, `2s`, `1h`; n U T s m h d w) as a polars duration.
+/// QuestDB's TOLERANCE (`50T`, `2s`, `1h`; n U T s m h d w) as a polars
+/// duration: no months or years, which have no one length.
 fn tolerance_duration(text: &str) -> Result<String, CoreError> {
-    let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-    let unit = match &text[digits.len()..] {
-        "n" => "ns",
-        "U" => "us",
-        "T" => "ms",
-        "s" => "s",
-        "m" => "m",
-        "h" => "h",
-        "d" => "d",
-        "w" => "w",
-        _ => "",
-    };
-    match digits.parse::<u64>() {
-        Ok(count) if !unit.is_empty() => Ok(format!("{count}{unit}")),
+    match polars_duration(text, "TOLERANCE") {
+        Ok(duration) if !duration.ends_with("mo") && !duration.ends_with('y') => Ok(duration),
         _ => Err(invalid(format!(
             "TOLERANCE {text}: expected a count and one of n, U, T, s, m, h, d, w, like 50T (50 milliseconds) or 2s"
         ))),
     }
 }
 
+/// `name [AS] [alias]` of a join side.
 fn relation(text: &str) -> Result<(String, Option<String>), CoreError> {
     let words: Vec<&str> = text.split_whitespace().collect();
     match words.as_slice() {

@@ -599,17 +599,8 @@ fn floor_step(unit: &str) -> Result<(u32, &'static str), CoreError> {
     let digits = unit.trim_end_matches(|c: char| c.is_ascii_alphabetic());
     let letter = &unit[digits.len()..];
     let count = if digits.is_empty() { Some(1) } else { digits.parse::<u32>().ok().filter(|n| *n > 0) };
-    let word = match letter {
-        "U" => "microseconds",
-        "T" => "milliseconds",
-        "s" => "seconds",
-        "m" => "minutes",
-        "h" => "hours",
-        "d" => "days",
-        "M" => "months",
-        "y" => "years",
-        _ => "",
-    };
+    // QuestDB's floors have no weeks.
+    let word = interval_unit(letter, "timestamp_floor").ok().filter(|w| *w != "weeks").unwrap_or("");
     match count {
         Some(count) if !word.is_empty() => Ok((count, word)),
         _ => Err(invalid(format!(
@@ -831,23 +822,29 @@ fn tick_element(element: &str, now: NaiveDateTime, text: &str) -> Result<(NaiveD
     for m in step.captures_iter(&caps[2]) {
         let n: i64 = m[2].parse().map_err(|_| bad())?;
         let n = if &m[1] == "-" { -n } else { n };
-        at = match &m[3] {
-            "bd" => add_business_days(at, n),
-            "y" => add_months(at, n * 12),
-            "M" => add_months(at, n),
-            "w" => Some(at + Duration::weeks(n)),
-            "d" | "D" => Some(at + Duration::days(n)),
-            "h" => Some(at + Duration::hours(n)),
-            "m" => Some(at + Duration::minutes(n)),
-            "s" => Some(at + Duration::seconds(n)),
-            "T" => Some(at + Duration::milliseconds(n)),
-            "u" => Some(at + Duration::microseconds(n)),
-            _ => Some(at + Duration::nanoseconds(n)),
-        }
-        .ok_or_else(bad)?;
+        at = shifted(at, n, &m[3]).ok_or_else(bad)?;
     }
     // A day's variable is that whole day; $now the one microsecond.
     Ok((at, if whole_day { at + Duration::days(1) } else { at + Duration::microseconds(1) }))
+}
+
+/// `at` moved by `n` of QuestDB's unit: y M w d (D) h m s T (ms) u (U,
+/// microseconds) n (nanoseconds), or bd, business days.
+fn shifted(at: NaiveDateTime, n: i64, unit: &str) -> Option<NaiveDateTime> {
+    Some(match unit {
+        "bd" => add_business_days(at, n)?,
+        "y" => add_months(at, n.checked_mul(12)?)?,
+        "M" => add_months(at, n)?,
+        "w" => at + Duration::weeks(n),
+        "d" | "D" => at + Duration::days(n),
+        "h" => at + Duration::hours(n),
+        "m" => at + Duration::minutes(n),
+        "s" => at + Duration::seconds(n),
+        "T" => at + Duration::milliseconds(n),
+        "u" | "U" => at + Duration::microseconds(n),
+        "n" => at + Duration::nanoseconds(n),
+        _ => return None,
+    })
 }
 
 /// `at` moved by `n` weekdays (Saturdays and Sundays are skipped).
@@ -871,19 +868,7 @@ fn extend_by(mut at: NaiveDateTime, duration: &str) -> Option<NaiveDateTime> {
     let mut read = 0;
     for m in part.captures_iter(duration) {
         read += m[0].len();
-        let n: i64 = m[1].parse().ok()?;
-        at = match &m[2] {
-            "y" => add_months(at, n * 12)?,
-            "M" => add_months(at, n)?,
-            "w" => at + Duration::weeks(n),
-            "d" | "D" => at + Duration::days(n),
-            "h" => at + Duration::hours(n),
-            "m" => at + Duration::minutes(n),
-            "s" => at + Duration::seconds(n),
-            "T" => at + Duration::milliseconds(n),
-            "u" => at + Duration::microseconds(n),
-            _ => at + Duration::nanoseconds(n),
-        };
+        at = shifted(at, m[1].parse().ok()?, &m[2])?;
     }
     (read > 0 && read == duration.len()).then_some(at)
 }
@@ -985,19 +970,10 @@ fn interval(text: &str) -> Result<Option<(NaiveDateTime, NaiveDateTime)>, CoreEr
     let hi = match (caps.get(8), caps.get(9)) {
         (Some(n), Some(unit)) => {
             let n: i64 = n.as_str().parse().map_err(|_| bad())?;
-            let extended = match unit.as_str() {
-                "y" => add_months(hi, n * 12),
-                "M" => add_months(hi, n),
-                "w" => Some(hi + Duration::weeks(n)),
-                "d" => Some(hi + Duration::days(n)),
-                "h" => Some(hi + Duration::hours(n)),
-                "m" => Some(hi + Duration::minutes(n)),
-                "s" => Some(hi + Duration::seconds(n)),
-                "T" => Some(hi + Duration::milliseconds(n)),
-                "u" | "U" => Some(hi + Duration::microseconds(n)),
-                other => return Err(invalid(format!("'{text}': unknown unit '{other}'; use y, M, w, d, h, m, s, T or u"))),
-            };
-            extended.ok_or_else(bad)?
+            if !matches!(unit.as_str(), "y" | "M" | "w" | "d" | "h" | "m" | "s" | "T" | "u" | "U") {
+                return Err(invalid(format!("'{text}': unknown unit '{}'; use y, M, w, d, h, m, s, T or u", unit.as_str())));
+            }
+            shifted(hi, n, unit.as_str()).ok_or_else(bad)?
         },
         _ => hi,
     };
