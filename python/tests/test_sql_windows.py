@@ -471,6 +471,7 @@ def test_running_aggregates_of_decimals_match_duckdb(client: pr.Client, item: st
     "SELECT sym, MIN(ts), MAX(ts), RANK() OVER (ORDER BY MAX(ts)) FROM df GROUP BY sym",
     # An aggregate's alias in a window is the aggregate, as DuckDB reads it (0102).
     "SELECT sym, SUM(q) AS s, RANK() OVER (ORDER BY s DESC, sym) AS r FROM df GROUP BY sym",
+    "SELECT UPPER(sym) AS u, SUM(q) AS s, ROW_NUMBER() OVER (ORDER BY u DESC) AS r FROM df GROUP BY sym",
 ])
 def test_windows_beside_any_aggregate_match_duckdb(client: pr.Client, ticks: pl.DataFrame, query: str) -> None:
     """Windows run over the grouped rows beside DuckDB's aggregates too (they failed before patch
