@@ -25,8 +25,8 @@
 //!   instant (the `Z` is UTC, which the tables' naive timestamps are), and
 //!   `ts IN '2024-01'` is every instant of that month (`'2024-01-01T10;2h'`
 //!   extends the end).
-//!   TICK's date variables (`$today`, `$now - 1h`), ranges, bracket lists
-//!   and durations name instants too (`tick_intervals`).
+//!   TICK's intervals (date variables, ranges, lists, bracket expansion,
+//!   `@zone`, `#workday`, durations) name instants too (`tick_intervals`).
 //! - **Table functions**: `long_sequence(n)`, `tables()`,
 //!   `table_columns('t')` become frames the caller registers ([`Source`]).
 
@@ -740,74 +740,216 @@ fn expand_interval_literals(sql: &str, now: NaiveDateTime) -> Result<String, Cor
     })
 }
 
-/// The intervals of QuestDB's TICK text, in the part of it read here: a
-/// date or time prefix (`'2024-01'`, `'2024-01-15T09:30'`), a date
-/// variable (`$today`, `$yesterday`, `$tomorrow`: that day; `$now`: the
-/// instant) moved by `+ 5d`, `- 2h`, `- 3bd` (business days), ..., a range
-/// of two of those (`'$now - 1h..$now'`), a list of any of them in
-/// brackets (`'[$today, 2024-01-15]'`), and `;6h30m` at the end, which
-/// extends each one's end. `None` for text that is none of these (a string
-/// compared as a string); bracket expansion inside a date, time zones, day
-/// filters and ISO weeks are refused by name.
+/// The intervals of QuestDB's TICK text: dates and times (`'2024-01'`,
+/// `'2024-01-15T09:30'`) with bracket expansion (`'2024-01-[10..12,15]'`,
+/// `'T[09:00,14:30]'`), a time zone (`@America/New_York`, `@+02:00`: the
+/// wall-clock time there) and a day filter (`#workday`, `#weekend`,
+/// `#Mon,Fri`); date variables (`$today`, `$yesterday`, `$tomorrow`: that
+/// day; `$now`: the instant) moved by `+ 5d`, `- 2h`, `- 3bd` (business
+/// days); ranges of two of those (`'$now - 1h..$now'`); lists of any of
+/// them in brackets (`'[$today, 2024-01-15]T09:30'`); and `;6h30m` at the
+/// end, which extends each one's end. `None` for text that is none of
+/// these (a string compared as a string); ISO weeks are refused by name.
 fn tick_intervals(text: &str, now: NaiveDateTime) -> Result<Option<Vec<(NaiveDateTime, NaiveDateTime)>>, CoreError> {
     let text = text.trim();
-    let unsupported = |what: &str| {
-        CoreError::Unimplemented(format!("the interval '{text}' uses {what}, which is not supported here; use dates, $today/$now ± n<unit>, a..b, [a, b] and ;<duration>"))
-    };
-    let tick_like = text.starts_with(|c: char| c.is_ascii_digit() || c == '$' || c == '[');
-    if tick_like && (text.contains('@') || text.contains('#')) {
-        return Err(unsupported("a time zone (@) or a day filter (#)"));
-    }
-    if tick_like && text.char_indices().any(|(i, c)| c == '[' && i > 0) {
-        return Err(unsupported("bracket expansion inside a date or time"));
-    }
-    // A plain prefix with one `;n<unit>` is read as ever (also its errors).
-    if let Some(one) = interval(text)? {
-        return Ok(Some(vec![one]));
-    }
-    let (body, duration) = match text.rsplit_once(';') {
-        Some((body, duration)) if !duration.contains(']') => (body.trim(), Some(duration.trim())),
-        _ => (text, None),
-    };
-    let elements: Vec<&str> = match body.strip_prefix('[') {
-        Some(rest) => {
-            let Some(inner) = rest.strip_suffix(']') else {
-                return Err(unsupported("text after a bracket list (a time, zone or filter)"));
-            };
-            inner.split(',').map(str::trim).collect()
-        },
-        None => vec![body],
-    };
-    if !elements.iter().any(|e| e.starts_with('$')) && !text.contains("..") && !text.starts_with('[') {
-        // Not TICK's variables, ranges or lists: a string, unless it reads as TICK's other parts.
+    if !text.starts_with(|c: char| c.is_ascii_digit() || c == '$' || c == '[') {
         return Ok(None);
     }
-    let mut intervals = Vec::with_capacity(elements.len());
-    for element in elements {
-        let (lo, mut hi) = match element.split_once("..") {
-            Some((from, to)) => (tick_element(from, now, text)?.0, tick_element(to, now, text)?.1),
+    // A plain prefix with one `;n<unit>` (or none) is read as ever.
+    if !text.contains(['$', '[', '@', '#']) && !text.contains("..") {
+        if let Some(one) = interval(text)? {
+            return Ok(Some(vec![one]));
+        }
+    }
+    let (body, duration) = match top_level(text, ';').last() {
+        Some(&at) => (text[..at].trim(), Some(text[at + 1..].trim())),
+        None => (text, None),
+    };
+    if !top_level(body, ';').is_empty() {
+        return Err(CoreError::Unimplemented(format!("the interval '{text}' repeats (;period;count), which is not supported here")));
+    }
+    // A list of dates, and what follows it (a time, zone or filter for each).
+    let elements: Vec<String> = match body.strip_prefix('[').and_then(|_| matching_bracket(body, 0)) {
+        Some(close) if body[1..close].contains(['$', ',', '-']) || close + 1 < body.len() => {
+            let suffix = &body[close + 1..];
+            let inner = &body[1..close];
+            let mut cuts = vec![0];
+            cuts.extend(top_level(inner, ',').into_iter().map(|c| c + 1));
+            let ends = top_level(inner, ',').into_iter().chain([inner.len()]);
+            cuts.into_iter().zip(ends).map(|(a, b)| format!("{}{suffix}", inner[a..b].trim())).collect()
+        },
+        _ => vec![body.to_string()],
+    };
+    let mut intervals = Vec::new();
+    for element in &elements {
+        // A range's `..` is outside brackets (inside, it ranges numbers).
+        let range = element.match_indices("..").map(|(at, _)| at).find(|at| !inside_brackets(element, *at));
+        let mut pieces = match range {
+            Some(at) => {
+                let (from, to) = (tick_element(&element[..at], now, text)?, tick_element(&element[at + 2..], now, text)?);
+                let (lo, hi) = (from.iter().map(|p| p.0).min(), to.iter().map(|p| p.1).max());
+                lo.zip(hi).into_iter().collect()
+            },
             None => tick_element(element, now, text)?,
         };
-        if let Some(duration) = duration {
-            hi = extend_by(hi, duration).ok_or_else(|| invalid(format!("the interval '{text}': '{duration}' is not a duration like 1h or 6h30m")))?;
+        for (_, hi) in &mut pieces {
+            if let Some(duration) = duration {
+                *hi = extend_by(*hi, duration)
+                    .ok_or_else(|| invalid(format!("the interval '{text}': '{duration}' is not a duration like 1h or 6h30m")))?;
+            }
         }
-        if hi <= lo {
-            return Err(invalid(format!("the interval '{text}' is empty")));
-        }
-        intervals.push((lo, hi));
+        intervals.extend(pieces);
+    }
+    if intervals.iter().any(|(lo, hi)| hi <= lo) {
+        return Err(invalid(format!("the interval '{text}' is empty")));
     }
     Ok(Some(intervals))
 }
 
+/// Positions of `c` in `text` outside brackets.
+fn top_level(text: &str, c: char) -> Vec<usize> {
+    let mut depth = 0i32;
+    let mut at = Vec::new();
+    for (i, ch) in text.char_indices() {
+        match ch {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            _ if ch == c && depth == 0 => at.push(i),
+            _ => {},
+        }
+    }
+    at
+}
+
+fn inside_brackets(text: &str, at: usize) -> bool {
+    text[..at].matches('[').count() > text[..at].matches(']').count()
+}
+
+/// The `]` closing the `[` at `open`.
+fn matching_bracket(text: &str, open: usize) -> Option<usize> {
+    let mut depth = 0;
+    for (i, ch) in text[open..].char_indices() {
+        match ch {
+            '[' => depth += 1,
+            ']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(open + i);
+                }
+            },
+            _ => {},
+        }
+    }
+    None
+}
+
+/// `text` with its first bracket group replaced by each of its values
+/// (`a,b`, ranges `a..b` keeping `a`'s width), recursively: every
+/// combination.
+fn expand_brackets(text: &str) -> Result<Vec<String>, CoreError> {
+    let Some(open) = text.find('[') else { return Ok(vec![text.to_string()]) };
+    let close = matching_bracket(text, open).ok_or_else(|| invalid(format!("'{text}': a [ without its ]")))?;
+    let (head, inner, tail) = (&text[..open], &text[open + 1..close], &text[close + 1..]);
+    let mut out = Vec::new();
+    for item in inner.split(',').map(str::trim) {
+        let values: Vec<String> = match item.split_once("..") {
+            Some((a, b)) => {
+                let (from, to) = (a.trim().parse::<u32>(), b.trim().parse::<u32>());
+                let (Ok(from), Ok(to)) = (from, to) else {
+                    return Err(invalid(format!("'{text}': {item} is not a range of numbers")));
+                };
+                if to < from || to - from > 10_000 {
+                    return Err(invalid(format!("'{text}': {item} is not a range from a smaller number")));
+                }
+                (from..=to).map(|v| format!("{v:0width$}", width = a.trim().len())).collect()
+            },
+            None => vec![item.to_string()],
+        };
+        for value in values {
+            for rest in expand_brackets(tail)? {
+                out.push(format!("{head}{value}{rest}"));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The weekdays a TICK day filter keeps (0 Monday ... 6 Sunday).
+fn day_filter(filter: &str) -> Result<Vec<u32>, CoreError> {
+    let mut days = Vec::new();
+    for name in filter.split(',').map(|d| d.trim().to_ascii_lowercase()) {
+        match name.as_str() {
+            "workday" | "wd" => days.extend(0..5),
+            "weekend" => days.extend(5..7),
+            _ => {
+                const DAYS: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+                let day = DAYS
+                    .iter()
+                    .position(|d| name == *d || (name.len() == 3 && d.starts_with(name.as_str())))
+                    .ok_or_else(|| invalid(format!("#{filter}: '{name}' is not a day (Mon ... Sun, workday, weekend)")))?;
+                days.push(day as u32);
+            },
+        }
+    }
+    Ok(days)
+}
+
+/// A wall-clock time in `zone` (an IANA name or an offset) as UTC; a time
+/// a change of clocks skips is read an hour later, one it repeats the
+/// earlier.
+fn zoned_to_utc(local: NaiveDateTime, zone: &str) -> Result<NaiveDateTime, CoreError> {
+    use chrono::{Offset, TimeZone};
+    static OFFSET: OnceLock<Regex> = OnceLock::new();
+    if matches!(zone.to_ascii_uppercase().as_str(), "UTC" | "GMT" | "Z") {
+        return Ok(local);
+    }
+    if let Some(caps) = regex(&OFFSET, r"^([+-])(\d{2}):?(\d{2})?$").captures(zone) {
+        let minutes = caps[2].parse::<i64>().unwrap_or(0) * 60 + caps.get(3).map_or(0, |m| m.as_str().parse().unwrap_or(0));
+        let sign = if &caps[1] == "-" { -1 } else { 1 };
+        return Ok(local - Duration::minutes(sign * minutes));
+    }
+    let tz: chrono_tz::Tz = zone.parse().map_err(|_| invalid(format!("@{zone}: not a time zone; give an IANA name such as America/New_York or an offset such as +02:00")))?;
+    let resolved = tz.from_local_datetime(&local).earliest().or_else(|| tz.from_local_datetime(&(local + Duration::hours(1))).earliest());
+    resolved
+        .map(|at| local - Duration::seconds(i64::from(at.offset().fix().local_minus_utc())))
+        .ok_or_else(|| invalid(format!("@{zone}: {local} does not exist there")))
+}
+
 /// One element of a TICK list or range: a date variable moved by its
-/// arithmetic, or a date or time prefix.
-fn tick_element(element: &str, now: NaiveDateTime, text: &str) -> Result<(NaiveDateTime, NaiveDateTime), CoreError> {
+/// arithmetic, or dates and times (bracket expansion, `@zone`, `#days`).
+fn tick_element(element: &str, now: NaiveDateTime, text: &str) -> Result<Vec<(NaiveDateTime, NaiveDateTime)>, CoreError> {
     static VARIABLE: OnceLock<Regex> = OnceLock::new();
     static STEP: OnceLock<Regex> = OnceLock::new();
+    static ISO_WEEK: OnceLock<Regex> = OnceLock::new();
     let element = element.trim();
     let bad = || invalid(format!("the interval '{text}': '{element}' is not a date, a time or $today/$yesterday/$tomorrow/$now ± n<unit>"));
     if !element.starts_with('$') {
-        return interval(element)?.ok_or_else(bad);
+        if regex(&ISO_WEEK, r"^\d{4}-W").is_match(element) {
+            return Err(CoreError::Unimplemented(format!("the interval '{text}' names ISO weeks, which are not supported here")));
+        }
+        let (dates, days) = match top_level(element, '#').first() {
+            Some(&at) => (&element[..at], Some(day_filter(&element[at + 1..])?)),
+            None => (element, None),
+        };
+        let (dates, zone) = match top_level(dates, '@').first() {
+            Some(&at) => (&dates[..at], Some(dates[at + 1..].trim())),
+            None => (dates, None),
+        };
+        if dates.contains('@') {
+            return Err(CoreError::Unimplemented(format!("the interval '{text}' gives a time zone per bracketed time, which is not supported here; give one after them")));
+        }
+        let mut out = Vec::new();
+        for one in expand_brackets(dates)? {
+            let (lo, hi) = interval(&one)?.ok_or_else(bad)?;
+            if days.as_ref().is_some_and(|days| !days.contains(&chrono::Datelike::weekday(&lo).num_days_from_monday())) {
+                continue;
+            }
+            out.push(match zone {
+                Some(zone) => (zoned_to_utc(lo, zone)?, zoned_to_utc(hi, zone)?),
+                None => (lo, hi),
+            });
+        }
+        return Ok(out);
     }
     let variable = regex(&VARIABLE, r"^\$(?i:(today|yesterday|tomorrow|now))((?:\s*[+-]\s*\d+\s*(?:bd|[yMwdDhmsTun]))*)$");
     let caps = variable.captures(element).ok_or_else(bad)?;
@@ -825,7 +967,7 @@ fn tick_element(element: &str, now: NaiveDateTime, text: &str) -> Result<(NaiveD
         at = shifted(at, n, &m[3]).ok_or_else(bad)?;
     }
     // A day's variable is that whole day; $now the one microsecond.
-    Ok((at, if whole_day { at + Duration::days(1) } else { at + Duration::microseconds(1) }))
+    Ok(vec![(at, if whole_day { at + Duration::days(1) } else { at + Duration::microseconds(1) })])
 }
 
 /// `at` moved by `n` of QuestDB's unit: y M w d (D) h m s T (ms) u (U,
@@ -1131,12 +1273,21 @@ mod tests {
             "SELECT * FROM t WHERE (NOT ((ts >= '2026-12-04 00:00:00.000000' AND ts < '2026-12-05 00:00:00.000000') \
              OR (ts >= '2026-12-05 00:00:00.000000' AND ts < '2026-12-06 00:00:00.000000')))"
         );
-        // Text that is no interval stays a string; TICK's other parts are refused by name.
+        // Bracket expansion, time lists, a zone (New York is UTC-5 in January) and day filters
+        // (2024-01-13 and 14 were a weekend).
+        assert_eq!(at("2024-01-[10..11,15]").len(), 3);
+        assert_eq!(at("2024-01-15T[09:00,14:30];1h")[1], (t("2024-01-15 14:30:00"), t("2024-01-15 15:31:00")));
+        assert_eq!(
+            at("2024-01-[12..15]T09:30@America/New_York#workday;6h29m"),
+            [(t("2024-01-12 14:30:00"), t("2024-01-12 21:00:00")), (t("2024-01-15 14:30:00"), t("2024-01-15 21:00:00"))]
+        );
+        assert_eq!(at("[2024-01-15, 2024-07-15]T08:00@Europe/London")[1].0, t("2024-07-15 07:00:00"));
+        assert_eq!(at("2024-01-[01..31]#Sat,Sun").len(), 8);
+        // Text that is no interval stays a string; ISO weeks are refused by name.
         assert_eq!(tick_intervals("AAPL", now()).unwrap(), None);
-        for text in ["2024-01-[10..15]", "2024-01-15T09:30@America/New_York;6h30m", "2024-01-[01..31]#workday"] {
-            assert!(matches!(tick_intervals(text, now()), Err(CoreError::Unimplemented(_))), "{text}");
-        }
+        assert!(matches!(tick_intervals("2024-W01-1", now()), Err(CoreError::Unimplemented(_))));
         assert!(tick_intervals("$soon", now()).is_err());
+        assert!(tick_intervals("2024-01-15@Mars/Olympus", now()).is_err());
     }
 
     #[test]

@@ -493,6 +493,20 @@ def test_tick_date_variables_ranges_and_lists(rest):
     # From the fifth weekday back to the first (the weekend days between them too).
     assert days("$today-5bd..$today-1bd") == list(range(min(weekdays), max(weekdays) + 1))
     assert rest.exec("SELECT count() FROM ticked WHERE ts NOT IN '[$today, $yesterday]'")["dataset"] == [[16]]
+
+
+def test_tick_brackets_time_zones_and_day_filters(rest):
+    """TICK's bracket expansion, @zone (wall-clock time there) and #day filters, worked by hand."""
+    # NYSE's session on the workdays of a week, written in New York time (UTC-5 in January): 14:30 to 21:00 UTC;
+    # 2024-01-13 was a Saturday.
+    rest.exec("CREATE TABLE session (ts TIMESTAMP, px DOUBLE) TIMESTAMP(ts) PARTITION BY DAY")
+    rest.exec("INSERT INTO session VALUES ('2024-01-12T14:29:59Z', 1), ('2024-01-12T14:30:00Z', 2), ('2024-01-12T20:59:59Z', 3), "
+              "('2024-01-12T21:00:00Z', 4), ('2024-01-13T15:00:00Z', 5), ('2024-01-15T15:00:00Z', 6)")
+    px = lambda where: [r[0] for r in rest.exec(f"SELECT px FROM session WHERE ts IN '{where}'")["dataset"]]  # noqa: E731
+    assert px("2024-01-[12..15]T09:30@America/New_York#workday;6h29m") == [2.0, 3.0, 6.0]
+    assert px("2024-01-[12..15]T09:30@America/New_York#weekend;6h29m") == [5.0]
+    assert px("[2024-01-13, 2024-01-15]T10:00@-05:00;59m") == [5.0, 6.0]
+    assert px("2024-01-1[2,5]T14:[29,30]") == [1.0, 2.0]
     with pytest.raises(QuestDBAPIError) as raised:
-        rest.exec("SELECT * FROM ticked WHERE ts IN '2024-01-[10..15]'")
-    assert "bracket expansion inside a date or time, which is not supported" in raised.value.response_data["error"]
+        rest.exec("SELECT * FROM session WHERE ts IN '2024-W01-1'")
+    assert "ISO weeks, which are not supported here" in raised.value.response_data["error"]
