@@ -756,7 +756,12 @@ fn tick_intervals(text: &str, now: NaiveDateTime) -> Result<Option<Vec<(NaiveDat
         return Ok(None);
     }
     // A plain prefix with one `;n<unit>` (or none) is read as ever.
-    if !text.contains(['$', '[', '@', '#']) && !text.contains("..") {
+    static ONE_UNIT: OnceLock<Regex> = OnceLock::new();
+    let plain_duration = match text.split_once(';') {
+        None => true,
+        Some((_, duration)) => regex(&ONE_UNIT, r"^-?\d+[a-zA-Z]$").is_match(duration.trim()),
+    };
+    if plain_duration && !text.contains(['$', '[', '@', '#']) && !text.contains("..") {
         if let Some(one) = interval(text)? {
             return Ok(Some(vec![one]));
         }
@@ -1283,6 +1288,7 @@ mod tests {
         );
         assert_eq!(at("[2024-01-15, 2024-07-15]T08:00@Europe/London")[1].0, t("2024-07-15 07:00:00"));
         assert_eq!(at("2024-01-[01..31]#Sat,Sun").len(), 8);
+        assert_eq!(at("2024-01-15;6h30m"), [(t("2024-01-15 00:00:00"), t("2024-01-16 06:30:00"))]);
         // Text that is no interval stays a string; ISO weeks are refused by name.
         assert_eq!(tick_intervals("AAPL", now()).unwrap(), None);
         assert!(matches!(tick_intervals("2024-W01-1", now()), Err(CoreError::Unimplemented(_))));
