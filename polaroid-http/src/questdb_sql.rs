@@ -774,8 +774,9 @@ fn tick_intervals(text: &str, now: NaiveDateTime) -> Result<Option<Vec<(NaiveDat
         return Err(CoreError::Unimplemented(format!("the interval '{text}' repeats (;period;count), which is not supported here")));
     }
     // A list of dates, and what follows it (a time, zone or filter for each).
+    // (A date starts with its year: a bracket first is a list.)
     let elements: Vec<String> = match body.strip_prefix('[').and_then(|_| matching_bracket(body, 0)) {
-        Some(close) if body[1..close].contains(['$', ',', '-']) || close + 1 < body.len() => {
+        Some(close) => {
             let suffix = &body[close + 1..];
             let inner = &body[1..close];
             let mut cuts = vec![0];
@@ -788,7 +789,7 @@ fn tick_intervals(text: &str, now: NaiveDateTime) -> Result<Option<Vec<(NaiveDat
     let mut intervals = Vec::new();
     for element in &elements {
         // A range's `..` is outside brackets (inside, it ranges numbers).
-        let range = element.match_indices("..").map(|(at, _)| at).find(|at| !inside_brackets(element, *at));
+        let range = top_level(element, '.').into_iter().find(|at| element[*at..].starts_with(".."));
         let mut pieces = match range {
             Some(at) => {
                 let (from, to) = (tick_element(&element[..at], now, text)?, tick_element(&element[at + 2..], now, text)?);
@@ -824,10 +825,6 @@ fn top_level(text: &str, c: char) -> Vec<usize> {
         }
     }
     at
-}
-
-fn inside_brackets(text: &str, at: usize) -> bool {
-    text[..at].matches('[').count() > text[..at].matches(']').count()
 }
 
 /// The `]` closing the `[` at `open`.
