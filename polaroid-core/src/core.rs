@@ -25,6 +25,7 @@ use crate::error::{panic_message, CoreError};
 use crate::metrics::Metrics;
 use crate::results::{spawn_result, ResultSink, Window};
 use crate::sandbox::Sandbox;
+use crate::sql_parameters::Parameters;
 use crate::slots::{CancelOnDrop, CancelToken, QuerySlots, Slot, SlotConfig};
 use crate::tables::{TableDef, Tables};
 use crate::tenants::Tenants;
@@ -506,26 +507,30 @@ impl Core {
 
     /// A materialized handle from an Arrow IPC stream received in `chunks`.
     pub fn upload(&self, ns: &Namespace, name: &str, chunks: Vec<bytes::Bytes>) -> Result<HandleInfo, CoreError> {
+        let df = self.decode_upload(chunks)?;
+        let label = if name.is_empty() { "upload()".to_string() } else { format!("upload({name:?})") };
+        self.keep_frame(ns, Entry::frame(df, label).named(name))
+    }
+
+    /// The rows of an Arrow IPC stream received in `chunks`, checked
+    /// against the caller's budget before polars allocates them.
+    pub fn decode_upload(&self, chunks: Vec<bytes::Bytes>) -> Result<DataFrame, CoreError> {
         if chunks.iter().all(|c| c.is_empty()) {
             return Err(CoreError::InvalidArgument("the upload is empty: send an Arrow IPC stream".into()));
         }
         // What the stream declares is checked before polars allocates it.
         check_ipc_stream(&chunks, self.build_limit())?;
         // A corrupt stream can make the reader panic; either way it is the
-        // upload's fault, and no handle is created.
+        // upload's fault.
         let read = std::panic::catch_unwind(AssertUnwindSafe(|| read_ipc_stream(ChunkedReader::new(chunks))));
-        let df = match read {
-            Ok(Ok(df)) => df,
-            Ok(Err(e)) => return Err(CoreError::InvalidArgument(format!("the upload is not a valid Arrow IPC stream: {e}"))),
-            Err(panic) => {
-                return Err(CoreError::InvalidArgument(format!(
-                    "the upload is not a valid Arrow IPC stream: {}",
-                    panic_message(&*panic)
-                )))
-            },
-        };
-        let label = if name.is_empty() { "upload()".to_string() } else { format!("upload({name:?})") };
-        self.keep_frame(ns, Entry::frame(df, label).named(name))
+        match read {
+            Ok(Ok(df)) => Ok(df),
+            Ok(Err(e)) => Err(CoreError::InvalidArgument(format!("the upload is not a valid Arrow IPC stream: {e}"))),
+            Err(panic) => Err(CoreError::InvalidArgument(format!(
+                "the upload is not a valid Arrow IPC stream: {}",
+                panic_message(&*panic)
+            ))),
+        }
     }
 
     /// An upload whose bytes alone exceed what the memory budget has left.
@@ -653,6 +658,27 @@ impl Core {
         let (lf, tables) = self.namespace_sql_plan(ns, query)?;
         let names: Vec<_> = tables.iter().map(|t| t.name.as_str()).collect();
         self.keep_plan(ns, lf, format!("sql({query:?} over [{}])", names.join(", ")))
+    }
+
+    /// [`Core::sql_over_namespace`] with bound parameters (see
+    /// [`crate::sql_parameters`]): the query once per row of `values`, the
+    /// rows' results one after another. Without values, a query that
+    /// takes parameters is refused.
+    pub fn sql_with_parameters(&self, ns: &Namespace, query: &str, values: Option<&DataFrame>) -> Result<HandleInfo, CoreError> {
+        let parameters = Parameters::of(query)?;
+        let Some(values) = values.filter(|v| v.width() > 0) else {
+            return self.sql_over_namespace(ns, parameters.unbound()?);
+        };
+        let mut plans = Vec::with_capacity(values.height());
+        let mut names = Vec::new();
+        for bound in parameters.bind(values)? {
+            let (lf, tables) = self.namespace_sql_plan(ns, &bound)?;
+            names = tables.into_iter().map(|t| t.name).collect();
+            plans.push(lf);
+        }
+        let lf = if plans.len() == 1 { plans.pop().expect("one plan") } else { concat(plans, UnionArgs::default())? };
+        let lineage = format!("sql({query:?} over [{}], {} row(s) of parameters)", names.join(", "), values.height());
+        self.keep_plan(ns, lf, lineage)
     }
 
     /// The plan of a query whose names resolve among the caller's tables

@@ -402,6 +402,89 @@ impl Tables {
     }
 }
 
+/// What a bulk load does when its table exists already (Flight SQL's
+/// `CommandStatementIngest`, ADBC's ingest modes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IfExists {
+    Fail,
+    Append,
+    Replace,
+}
+
+impl Tables {
+    /// Load `rows` into the table `name`: created from the rows' columns
+    /// when missing (if `create`), else appended to, replaced, or refused
+    /// as `if_exists` says. Returns the rows stored.
+    ///
+    /// A table made from rows has no designated timestamp (create it on
+    /// the HTTP door with one, then append). Its columns keep their type:
+    /// one no table type holds as it is (a decimal, a list, a time of day)
+    /// is refused rather than stored as something else. A replacement is
+    /// checked whole before the old table is dropped.
+    pub fn ingest(&self, ns: &Namespace, name: &str, rows: DataFrame, create: bool, if_exists: IfExists) -> Result<u64, CoreError> {
+        let existing = self.get(ns, name)?;
+        match (existing, if_exists) {
+            (None, _) if !create => Err(CoreError::NotFound(format!(
+                "table does not exist: {name} (a load that creates it: ADBC's mode=\"create\" or \"create_append\")"
+            ))),
+            (None, _) => {
+                let def = definition_of(name, &rows)?;
+                conform(rows.clone(), &def, &def.schema()?)?;
+                self.create(ns, def, false)?;
+                self.append(ns, name, rows, None)
+            },
+            (Some(table), IfExists::Fail) => Err(CoreError::InvalidArgument(format!(
+                "table already exists: {} (a load that adds to it: ADBC's mode=\"append\", or \"replace\")",
+                table.def().name
+            ))),
+            (Some(table), IfExists::Append) => table.append(rows, None),
+            (Some(table), IfExists::Replace) => {
+                let def = definition_of(&table.def().name, &rows)?;
+                conform(rows.clone(), &def, &def.schema()?)?;
+                self.drop(ns, name, true)?;
+                self.create(ns, def, false)?;
+                self.append(ns, name, rows, None)
+            },
+        }
+    }
+}
+
+/// A table of `rows`' columns, each of the table type that holds its
+/// values as they are.
+fn definition_of(name: &str, rows: &DataFrame) -> Result<TableDef, CoreError> {
+    let mut columns = Vec::with_capacity(rows.width());
+    for (column, dtype) in rows.schema().iter() {
+        let kind = match dtype {
+            DataType::Boolean
+            | DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32
+            | DataType::Float32
+            | DataType::Float64
+            | DataType::String
+            | DataType::Binary
+            | DataType::Categorical(..)
+            | DataType::Enum(..)
+            // In a zone: stored as its UTC time, as every table's time is.
+            | DataType::Datetime(..) => kind_of(dtype),
+            other => {
+                return Err(CoreError::InvalidArgument(format!(
+                    "column {column} is {other}, which no table type holds as it is: tables store booleans, \
+                     integers (up to 64 bits, unsigned up to 32), floats, text, bytes and timestamps; cast it first"
+                )))
+            },
+        };
+        columns.push(ColumnDef { name: column.to_string(), kind: kind.to_string() });
+    }
+    let def = TableDef { name: name.to_string(), columns, timestamp: None, partition_by: PartitionBy::None, retention: Retention::default() };
+    def.check()?;
+    Ok(def)
+}
+
 /// How ILP creates a table it has not seen, or a column: rows' types
 /// (categoricals and the text columns in `symbols`, ILP's tags, become
 /// SYMBOL), and `timestamp` as the designated timestamp partitioned by
@@ -1267,6 +1350,37 @@ mod tests {
         let tables = Tables::new(dir.path());
         tables.create(&ns, def(), false).unwrap();
         (dir, ns, tables)
+    }
+
+    #[test]
+    fn a_bulk_load_creates_appends_replaces_or_refuses_and_a_refused_replacement_keeps_the_table() {
+        let (_dir, ns, tables) = with_trades_table();
+        let count = |name: &str| tables.get(&ns, name).unwrap().unwrap().scan().unwrap().collect().unwrap().height();
+        // Into an existing table: refused, appended (conformed to its types), replaced.
+        let refused = tables.ingest(&ns, "trades", rows(0, 3), true, IfExists::Fail).unwrap_err();
+        assert!(refused.to_string().contains("table already exists: trades"), "{refused}");
+        assert_eq!(tables.ingest(&ns, "trades", rows(0, 3), false, IfExists::Append).unwrap(), 3);
+        assert_eq!(tables.ingest(&ns, "TRADES", rows(1, 2), false, IfExists::Append).unwrap(), 2);
+        assert_eq!(count("trades"), 5);
+        // A replacement that cannot be stored leaves the old table as it was.
+        let decimals = df!("px" => ["1.5"]).unwrap().lazy().select([col("px").cast(DataType::Decimal(10, 2))]).collect().unwrap();
+        let refused = tables.ingest(&ns, "trades", decimals, true, IfExists::Replace).unwrap_err();
+        assert!(refused.to_string().contains("column px is decimal[10,2], which no table type holds"), "{refused}");
+        assert_eq!(count("trades"), 5);
+        let small = df!("a" => [1u32, 2], "b" => ["x", "y"]).unwrap();
+        assert_eq!(tables.ingest(&ns, "trades", small.clone(), true, IfExists::Replace).unwrap(), 2);
+        let def = tables.get(&ns, "trades").unwrap().unwrap().def();
+        let kinds: Vec<_> = def.columns.iter().map(|c| (c.name.as_str(), c.kind.as_str())).collect();
+        // Unsigned integers widen to the next signed type; no designated timestamp.
+        assert_eq!(kinds, [("a", "LONG"), ("b", "VARCHAR")]);
+        assert_eq!(def.timestamp, None);
+        // A missing table: created from the rows, or refused.
+        let missing = tables.ingest(&ns, "fresh", small.clone(), false, IfExists::Append).unwrap_err();
+        assert!(matches!(missing, CoreError::NotFound(_)), "{missing}");
+        assert_eq!(tables.ingest(&ns, "fresh", small.clone(), true, IfExists::Append).unwrap(), 2);
+        let read = tables.get(&ns, "fresh").unwrap().unwrap().scan().unwrap().collect().unwrap();
+        assert_eq!(read.column("a").unwrap().i64().unwrap().into_no_null_iter().collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(read.column("b").unwrap().str().unwrap().iter().collect::<Vec<_>>(), [Some("x"), Some("y")]);
     }
 
     #[test]
