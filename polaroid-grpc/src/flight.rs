@@ -4,7 +4,8 @@
 //!
 //! - A ticket is a handle id as UTF-8; DoGet streams the handle's result.
 //! - DoPut turns an uploaded stream into a new materialized handle and
-//!   answers with its id in `PutResult.app_metadata`.
+//!   answers with its id in `PutResult.app_metadata` (with a Flight SQL
+//!   command: a prepared query's parameters, or a bulk ingest).
 //! - A path descriptor `[handle id]` describes a handle; a command
 //!   descriptor is a SQL query over the caller's handles, or a serialized
 //!   polars plan (its bytes start with polars' `DSL_VERSION` header).
@@ -114,17 +115,14 @@ impl PolaroidFlight {
         }
     }
 
-    /// A DoPut stream's upload name (its path descriptor) and IPC chunks,
+    /// A DoPut stream's descriptor (its first message's) and IPC chunks,
     /// refused once it outgrows the caller's share of the budget.
-    async fn receive_upload(&self, mut stream: Streaming<FlightData>) -> Result<(String, Vec<Bytes>), Status> {
+    async fn receive_upload(&self, mut stream: Streaming<FlightData>) -> Result<(Option<FlightDescriptor>, Vec<Bytes>), Status> {
         let budget = self.core.build_limit();
-        let (mut name, mut chunks, mut size, mut first) = (String::new(), Vec::new(), 0u64, true);
+        let (mut descriptor, mut chunks, mut size, mut first) = (None, Vec::new(), 0u64, true);
         while let Some(data) = stream.message().await? {
             if std::mem::take(&mut first) {
-                name = match &data.flight_descriptor {
-                    Some(d) if d.r#type == DescriptorType::Path as i32 => d.path.first().cloned().unwrap_or_default(),
-                    _ => String::new(),
-                };
+                descriptor = data.flight_descriptor.clone();
             }
             if data.data_header.is_empty() {
                 continue; // app_metadata only
@@ -135,7 +133,7 @@ impl PolaroidFlight {
             }
             append_framed(data, &mut chunks);
         }
-        Ok((name, chunks))
+        Ok((descriptor, chunks))
     }
 
     /// What one action does, and its result body if it has one.
@@ -366,9 +364,24 @@ impl FlightService for PolaroidFlight {
 
     async fn do_put(&self, request: Request<Streaming<FlightData>>) -> Result<Response<Self::DoPutStream>, Status> {
         let ns = namespace(&request)?;
-        let (name, chunks) = self.receive_upload(request.into_inner()).await?;
-        let info = self.core.run(move |core, _| core.upload(&ns, &name, chunks)).await.map_err(status)?;
-        let result = PutResult { app_metadata: Bytes::from(info.id.to_string()) };
+        let (descriptor, chunks) = self.receive_upload(request.into_inner()).await?;
+        let app_metadata = match descriptor {
+            // Flight SQL: parameters of a prepared query, or a bulk ingest.
+            Some(d) if d.r#type == DescriptorType::Cmd as i32 && crate::flight_sql::is_command(&d.cmd) => {
+                let command = crate::flight_sql::command(&d.cmd).map_err(status)?;
+                self.core.run(move |core, _| crate::flight_sql::put(core, &ns, command, chunks)).await.map_err(status)?
+            },
+            // An upload, named by its path descriptor (if it has one).
+            descriptor => {
+                let name = match descriptor {
+                    Some(d) if d.r#type == DescriptorType::Path as i32 => d.path.first().cloned().unwrap_or_default(),
+                    _ => String::new(),
+                };
+                let info = self.core.run(move |core, _| core.upload(&ns, &name, chunks)).await.map_err(status)?;
+                Bytes::from(info.id.to_string())
+            },
+        };
+        let result = PutResult { app_metadata };
         Ok(Response::new(Box::pin(futures::stream::iter([Ok(result)]))))
     }
 
@@ -399,7 +412,7 @@ impl FlightService for PolaroidFlight {
                 Some(self.core.run(move |core, _| crate::flight_sql::prepare(core, &ns, &body)).await.map_err(status)?)
             },
             crate::flight_sql::CLOSE_PREPARED => {
-                crate::flight_sql::close(&self.core, &ns, &action.body).map_err(status)?;
+                crate::flight_sql::close(&action.body).map_err(status)?;
                 None
             },
             _ => {

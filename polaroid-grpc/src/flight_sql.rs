@@ -8,6 +8,17 @@
 //! query (`CommandStatementQuery`) is SQL over the caller's tables and
 //! handles, as `Sql`; the catalog commands describe the caller's tables
 //! (no catalogs or schemas: names are bare, as in the SQL).
+//!
+//! Prepared statements are kept by the client: a statement's handle
+//! carries its query, and binding parameters (`?`, `$1`; DoPut) answers a
+//! new handle carrying the query and the values, which each execution
+//! binds ([`polaroid_core::sql_parameters`]) and plans anew, so that it
+//! reads the tables as they are then. The server keeps no statement
+//! state, as the protocol's `DoPutPreparedStatementResult` allows.
+//!
+//! Bulk ingest (`CommandStatementIngest`, what ADBC's `adbc_ingest` and
+//! polars' `write_database(engine="adbc")` send) loads the DoPut stream
+//! into one of the caller's tables; a temporary one is an upload, named.
 
 use arrow_array::RecordBatch;
 use std::sync::OnceLock;
@@ -15,12 +26,26 @@ use std::sync::OnceLock;
 use arrow_flight::sql::metadata::{SqlInfoData, SqlInfoDataBuilder};
 use arrow_flight::sql::{
     ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest, ActionCreatePreparedStatementResult, Any,
-    Command, CommandGetTables, ProstMessageExt, SqlInfo, SqlSupportedTransaction,
+    Command, CommandGetTables, CommandStatementIngest, DoPutPreparedStatementResult, DoPutUpdateResult, ProstMessageExt,
+    SqlInfo, SqlSupportedTransaction, TableExistsOption, TableNotExistOption,
 };
 use arrow_flight::{FlightData, FlightDescriptor, FlightEndpoint, FlightInfo, IpcMessage, SchemaAsIpc, Ticket};
 use arrow_ipc::writer::IpcWriteOptions;
-use polaroid_core::{Core, CoreError, HandleId, HandleInfo, Namespace};
+use bytes::Bytes;
+use polaroid_core::sql_parameters::Parameters;
+use polaroid_core::tables::IfExists;
+use polaroid_core::{Core, CoreError, Entry, HandleInfo, Namespace};
 use prost::Message;
+
+/// DoPut with a Flight SQL command: binding a prepared query's
+/// parameters, or a bulk ingest. Returns the PutResult's app_metadata.
+pub(crate) fn put(core: &Core, ns: &Namespace, command: Command, chunks: Vec<Bytes>) -> Result<Bytes, CoreError> {
+    match command {
+        Command::CommandPreparedStatementQuery(prepared) => bind(core, &prepared.prepared_statement_handle, chunks),
+        Command::CommandStatementIngest(ingest_command) => ingest(core, ns, ingest_command, chunks),
+        other => Err(unsupported(&other)),
+    }
+}
 
 /// The type URLs of Flight SQL's messages start so.
 const TYPE_PREFIX: &str = "type.googleapis.com/arrow.flight.protocol.sql.";
@@ -56,16 +81,116 @@ pub(crate) fn answer(core: &Core, ns: &Namespace, command: Command) -> Result<Ha
             }
             core.sql_over_namespace(ns, &query.query)
         },
-        // A prepared statement is a planned handle: each execution runs it again.
-        Command::CommandPreparedStatementQuery(prepared) => core.info(ns, statement_handle(&prepared.prepared_statement_handle)?),
+        // Planned anew at each execution, so that it reads the tables as
+        // they are then (and the values bound to it, bound now).
+        Command::CommandPreparedStatementQuery(prepared) => {
+            let statement = Statement::decode_handle(&prepared.prepared_statement_handle)?;
+            let values = statement.values(core)?;
+            core.sql_with_parameters(ns, &statement.query, values.as_ref())
+        },
         other => Err(unsupported(&other)),
     }
+}
+
+/// A prepared statement as its handle carries it: the query and the
+/// values bound to it (an Arrow IPC stream; empty before DoPut binds
+/// them, and for a query without placeholders).
+#[derive(Clone, PartialEq, prost::Message)]
+struct Statement {
+    #[prost(string, tag = "1")]
+    query: String,
+    #[prost(bytes = "bytes", tag = "2")]
+    parameters: Bytes,
+}
+
+/// What starts the handle of a [`Statement`].
+const STATEMENT_HANDLE: &[u8] = b"polaroid.sql.statement.v1:";
+
+impl Statement {
+    fn handle(&self) -> Bytes {
+        let mut bytes = STATEMENT_HANDLE.to_vec();
+        self.encode(&mut bytes).expect("a Vec grows");
+        bytes.into()
+    }
+
+    /// The statement a handle carries.
+    fn decode_handle(handle: &[u8]) -> Result<Self, CoreError> {
+        let Some(message) = handle.strip_prefix(STATEMENT_HANDLE) else {
+            return Err(CoreError::InvalidArgument("not a prepared statement of this server".into()));
+        };
+        Self::decode(message).map_err(|e| CoreError::InvalidArgument(format!("a prepared statement handle that does not decode: {e}")))
+    }
+
+    fn values(&self, core: &Core) -> Result<Option<polars::prelude::DataFrame>, CoreError> {
+        if self.parameters.is_empty() {
+            return Ok(None);
+        }
+        core.decode_upload(vec![self.parameters.clone()]).map(Some)
+    }
+}
+
+/// DoPut of a prepared query: `chunks` (an Arrow IPC stream) are its
+/// parameters, one row per execution. The answer (a PutResult's
+/// app_metadata) is the statement's new handle, carrying them.
+pub(crate) fn bind(core: &Core, handle: &[u8], chunks: Vec<Bytes>) -> Result<Bytes, CoreError> {
+    let statement = Statement::decode_handle(handle)?;
+    let values = core.decode_upload(chunks.clone())?;
+    if values.width() == 0 {
+        return Ok(DoPutPreparedStatementResult { prepared_statement_handle: None }.encode_to_vec().into());
+    }
+    // Checked now, so that a wrong count fails where it was made.
+    Parameters::of(&statement.query)?.bind(&values)?;
+    let updated = Statement { query: statement.query, parameters: chunks.concat().into() }.handle();
+    Ok(DoPutPreparedStatementResult { prepared_statement_handle: Some(updated) }.encode_to_vec().into())
+}
+
+/// DoPut of a bulk ingest: `chunks` (an Arrow IPC stream) into the table
+/// the command names. The answer (a PutResult's app_metadata) is a
+/// `DoPutUpdateResult` with the rows stored.
+pub(crate) fn ingest(core: &Core, ns: &Namespace, command: CommandStatementIngest, chunks: Vec<Bytes>) -> Result<Bytes, CoreError> {
+    if command.transaction_id.is_some() {
+        return Err(CoreError::Unimplemented("Flight SQL transactions are not supported: ingest without one".into()));
+    }
+    let scoped = |what: &str, value: &Option<String>| match value.as_deref() {
+        None | Some("") => Ok(()),
+        Some(given) => Err(CoreError::InvalidArgument(format!(
+            "tables here have no {what}: load into {:?} without one (it was {given:?})",
+            command.table
+        ))),
+    };
+    scoped("catalog", &command.catalog)?;
+    scoped("schema", &command.schema)?;
+    let options = command.table_definition_options.unwrap_or_default();
+    let create = match TableNotExistOption::try_from(options.if_not_exist) {
+        Ok(TableNotExistOption::Create) => true,
+        Ok(TableNotExistOption::Fail) => false,
+        _ => return Err(CoreError::InvalidArgument("the ingest's if_not_exist option is unset: CREATE or FAIL".into())),
+    };
+    let if_exists = match TableExistsOption::try_from(options.if_exists) {
+        Ok(TableExistsOption::Fail) => IfExists::Fail,
+        Ok(TableExistsOption::Append) => IfExists::Append,
+        Ok(TableExistsOption::Replace) => IfExists::Replace,
+        _ => return Err(CoreError::InvalidArgument("the ingest's if_exists option is unset: FAIL, APPEND or REPLACE".into())),
+    };
+    let rows = core.decode_upload(chunks)?;
+    let stored = if command.temporary {
+        // A temporary table lives as long as a handle: an upload, named.
+        let height = rows.height();
+        let label = format!("upload({:?})", command.table);
+        core.keep_frame(ns, Entry::frame(rows, label).named(&command.table))?;
+        height as u64
+    } else {
+        core.tables().ingest(ns, &command.table, rows, create, if_exists)?
+    };
+    Ok(DoPutUpdateResult { record_count: stored as i64 }.encode_to_vec().into())
 }
 
 fn unsupported(command: &Command) -> CoreError {
     CoreError::Unimplemented(format!(
         "Flight SQL's {} is not supported here; this server answers queries (CommandStatementQuery, prepared \
-         statements without parameters), GetSqlInfo, GetTables, GetTableTypes, GetCatalogs and GetDbSchemas",
+         statements with or without parameters), bulk ingest (CommandStatementIngest), GetSqlInfo, GetTables, \
+         GetTableTypes, GetCatalogs and GetDbSchemas; its SQL reads (store rows by bulk ingest, ADBC's adbc_ingest, \
+         or on the HTTP door)",
         name(command)
     ))
 }
@@ -95,8 +220,8 @@ fn catalog(core: &Core, ns: &Namespace, command: Command) -> Result<Option<Recor
     batch.map(Some).map_err(arrow)
 }
 
-/// What GetSqlInfo tells of this server: its name and version, that its
-/// SQL reads (tables change through the HTTP door), and that it has no
+/// What GetSqlInfo tells of this server: its name and version, that it
+/// takes bulk ingest (its SQL itself reads), and that it has no
 /// transactions nor cancellation by action.
 fn server_info() -> Result<&'static SqlInfoData, CoreError> {
     static INFO: OnceLock<Result<SqlInfoData, String>> = OnceLock::new();
@@ -104,7 +229,9 @@ fn server_info() -> Result<&'static SqlInfoData, CoreError> {
         let mut info = SqlInfoDataBuilder::new();
         info.append(SqlInfo::FlightSqlServerName, "polaroid");
         info.append(SqlInfo::FlightSqlServerVersion, env!("CARGO_PKG_VERSION"));
-        info.append(SqlInfo::FlightSqlServerReadOnly, true);
+        info.append(SqlInfo::FlightSqlServerReadOnly, false);
+        info.append(SqlInfo::FlightSqlServerBulkIngestion, true);
+        info.append(SqlInfo::FlightSqlServerIngestTransactionsSupported, false);
         info.append(SqlInfo::FlightSqlServerSql, true);
         info.append(SqlInfo::FlightSqlServerSubstrait, false);
         info.append(SqlInfo::FlightSqlServerTransaction, SqlSupportedTransaction::None as i32);
@@ -139,43 +266,41 @@ pub(crate) fn catalog_data(core: &Core, ns: &Namespace, ticket: &[u8]) -> Result
     arrow_flight::utils::batches_to_flight_data(&batch.schema(), vec![batch]).map_err(|e| CoreError::Internal(e.to_string()))
 }
 
-/// CreatePreparedStatement: the query planned as a handle, whose id is the
-/// statement's handle; the result (an `Any`) carries its schema.
+/// CreatePreparedStatement: the query as a [`Statement`]; the result (an
+/// `Any`) carries its schema when it has no placeholders.
 pub(crate) fn prepare(core: &Core, ns: &Namespace, body: &[u8]) -> Result<Vec<u8>, CoreError> {
     let request: ActionCreatePreparedStatementRequest = unpack(body, CREATE_PREPARED)?;
     if request.transaction_id.is_some() {
         return Err(CoreError::Unimplemented("Flight SQL transactions are not supported: prepare the query without one".into()));
     }
-    let info = core.sql_over_namespace(ns, &request.query)?;
+    // Planned now only to refuse a bad query at once and to tell its
+    // schema; with placeholders, its values (and so its schema) come later.
+    let dataset_schema = if !Parameters::of(&request.query)?.is_empty() {
+        Bytes::new()
+    } else {
+        let info = core.sql_over_namespace(ns, &request.query)?;
+        let _ = core.drop_handle(ns, info.id);
+        crate::flight::ipc_schema(&info.schema)
+    };
     let result = ActionCreatePreparedStatementResult {
-        prepared_statement_handle: info.id.to_string().into(),
-        dataset_schema: crate::flight::ipc_schema(&info.schema),
+        prepared_statement_handle: Statement { query: request.query, parameters: Bytes::new() }.handle(),
+        dataset_schema,
         parameter_schema: Default::default(),
     };
     Ok(result.as_any().encode_to_vec())
 }
 
-/// ClosePreparedStatement: the statement's handle goes (one that expired
-/// already is closed too).
-pub(crate) fn close(core: &Core, ns: &Namespace, body: &[u8]) -> Result<(), CoreError> {
+/// ClosePreparedStatement: nothing to free, the client holds the
+/// statement; a handle not of this server is refused.
+pub(crate) fn close(body: &[u8]) -> Result<(), CoreError> {
     let request: ActionClosePreparedStatementRequest = unpack(body, CLOSE_PREPARED)?;
-    match core.drop_handle(ns, statement_handle(&request.prepared_statement_handle)?) {
-        Err(CoreError::NotFound(_)) | Ok(()) => Ok(()),
-        Err(e) => Err(e),
-    }
+    Statement::decode_handle(&request.prepared_statement_handle).map(drop)
 }
 
 fn unpack<M: ProstMessageExt + Default>(body: &[u8], action: &str) -> Result<M, CoreError> {
     let bad = |e: &dyn std::fmt::Display| CoreError::InvalidArgument(format!("the body of {action} does not decode: {e}"));
     let any = Any::decode(body).map_err(|e| bad(&e))?;
     any.unpack::<M>().map_err(|e| bad(&e))?.ok_or_else(|| bad(&format!("it holds a {}", any.type_url)))
-}
-
-fn statement_handle(bytes: &[u8]) -> Result<HandleId, CoreError> {
-    std::str::from_utf8(bytes)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| CoreError::InvalidArgument("not a prepared statement of this server".into()))
 }
 
 /// GetTables: the caller's tables (no catalog, no schema: names are bare,

@@ -1,8 +1,11 @@
 """ADBC's Flight SQL driver, a real Flight SQL client with no Polaroid code,
-against polaroid-server: queries, prepared statements, the catalog
+against polaroid-server: queries, prepared statements with bound
+parameters, bulk ingest (polars' write_database), the catalog
 (get_objects, get_table_schema) and polars' read_database over it. Run by
 `make test-python`."""
 
+import datetime as dt
+import decimal
 import os
 from pathlib import Path
 import subprocess
@@ -39,11 +42,15 @@ class FlightSqlTest(unittest.TestCase):
         for q in ["CREATE TABLE ticks (ts TIMESTAMP, sym SYMBOL, px DOUBLE) timestamp(ts) PARTITION BY DAY",
                   "INSERT INTO ticks VALUES ('2024-01-01T00:00:00Z', 'A', 1.5), ('2024-01-01T00:00:01Z', 'B', 2.5), "
                   "('2024-01-01T00:00:02Z', 'A', 3.5)"]:
-            urllib.request.urlopen(f"http://127.0.0.1:{cls.http}/exec?" + urllib.parse.urlencode({"query": q})).read()
+            cls.http_exec(q)
         with warnings.catch_warnings():
             # The driver warns that autocommit stays on: there are no transactions to commit.
             warnings.simplefilter("ignore")
             cls.conn = flight_sql.connect(f"grpc://127.0.0.1:{cls.port}")
+
+    @classmethod
+    def http_exec(cls, query):
+        return urllib.request.urlopen(f"http://127.0.0.1:{cls.http}/exec?" + urllib.parse.urlencode({"query": query})).read()
 
     @classmethod
     def tearDownClass(cls):
@@ -65,6 +72,110 @@ class FlightSqlTest(unittest.TestCase):
             cur.execute("SELECT sym, px FROM ticks WHERE px > 2 ORDER BY ts")
             self.assertEqual(cur.fetch_arrow_table().num_rows, 2)
 
+    def test_bound_parameters_are_the_values_as_if_typed(self):
+        with self.conn.cursor() as cur:
+            cur.execute("SELECT sym, px FROM ticks WHERE px > ? AND sym = ? ORDER BY ts", (2.0, "A"))
+            self.assertEqual(cur.fetchall(), [("A", 3.5)])
+            # A quote in a value is the value's, not the query's.
+            cur.execute("SELECT count(*) AS n FROM ticks WHERE sym = ?", ("A' OR '1'='1",))
+            self.assertEqual(cur.fetchall(), [(0,)])
+            # Numbered ones repeat; placeholders in text or comments are text.
+            cur.execute("SELECT $1 + $1 AS x, '?' AS q -- and ?\n", (21,))
+            self.assertEqual(cur.fetchall(), [(42, "?")])
+            # An instant in a zone is compared as its UTC time (01:00:01+01:00 is 00:00:01Z).
+            since = dt.datetime(2024, 1, 1, 1, 0, 1, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+            cur.execute("SELECT px FROM ticks WHERE ts >= ? ORDER BY ts", (since,))
+            self.assertEqual(cur.fetchall(), [(2.5,), (3.5,)])
+            cur.execute("SELECT sym FROM ticks ORDER BY ts LIMIT ?", (2,))
+            self.assertEqual(cur.fetchall(), [("A",), ("B",)])
+            # Each value comes back as itself, of its own type.
+            values = (dt.date(2024, 2, 29), decimal.Decimal("12.345"), dt.timedelta(seconds=90, microseconds=5),
+                      dt.time(9, 30, 1, 5), dt.datetime(1969, 12, 31, 23, 59, 59, 999999), 2**63 - 1, -7, 0.1, True, None, "é'")
+            cur.execute("SELECT " + ", ".join(f"? AS c{i}" for i in range(len(values))), values)
+            self.assertEqual(cur.fetchall(), [values])
+        # polars' read_database passes parameters through.
+        got = pl.read_database("SELECT * FROM ticks WHERE px > ? ORDER BY ts", self.conn, execute_options={"parameters": [2.0]})
+        want = pl.read_database("SELECT * FROM ticks ORDER BY ts", self.conn).filter(pl.col("px") > 2.0)
+        assert_frame_equal(got, want)
+
+    def test_bad_parameters_are_precise_errors(self):
+        cases = [("SELECT ?, ? AS y", (1,), "the query takes 2 parameter(s) and 1 were bound"),
+                 ("SELECT ? AS x", None, "the query takes 1 parameter(s) (?) and none was bound"),
+                 ("SELECT 1 AS x", (1,), "but the query has no placeholder"),
+                 ("SELECT ? AS x", (b"ab",), "parameter 0 is binary"),
+                 ("SELECT ?, $1", (1, 2), "mixes kinds of parameters")]
+        for query, parameters, message in cases:
+            with self.subTest(query=query), self.conn.cursor() as cur:
+                with self.assertRaises(adbc_driver_manager.ProgrammingError) as raised:
+                    cur.execute(query, parameters)
+                self.assertIn(message, str(raised.exception))
+                self.assertIn("INVALID_ARGUMENT", str(raised.exception))
+        # A bound path is checked as a typed one: inside the data directory.
+        with self.conn.cursor() as cur, self.assertRaises(adbc_driver_manager.ProgrammingError) as raised:
+            cur.execute("SELECT * FROM read_csv(?)", ("../../etc/passwd",))
+        self.assertIn("(PermissionDenied;", str(raised.exception))
+        self.assertIn("uses '..'; paths must stay inside the server's data directory", str(raised.exception))
+
+    def test_a_prepared_statement_reads_the_table_as_it_is_at_each_execution(self):
+        with self.conn.cursor() as cur:
+            # The driver keeps a prepared statement while its text is the same.
+            pl.DataFrame({"x": [1, 2]}).write_database("seen", self.conn, engine="adbc")
+            cur.execute("SELECT count(*) AS n FROM seen")
+            self.assertEqual(cur.fetchall(), [(2,)])
+            pl.DataFrame({"x": [3]}).write_database("seen", self.conn, engine="adbc", if_table_exists="append")
+            cur.execute("SELECT count(*) AS n FROM seen")
+            self.assertEqual(cur.fetchall(), [(3,)])
+            pl.DataFrame({"x": [4]}).write_database("seen", self.conn, engine="adbc", if_table_exists="replace")
+            cur.execute("SELECT count(*) AS n FROM seen")
+            self.assertEqual(cur.fetchall(), [(1,)])
+
+    def test_bulk_ingest_stores_a_table_every_door_reads(self):
+        frame = pl.DataFrame({
+            "i8": pl.Series([1, -2, None], dtype=pl.Int8), "u32": pl.Series([1, 2, 4_000_000_000], dtype=pl.UInt32),
+            "f": [1.5, None, float("nan")], "s": ["a", None, "é"], "b": [True, None, False],
+            "ts": [dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 2, 3, 4, 5, 123456), dt.datetime(1969, 12, 31)],
+            "paris": pl.Series([dt.datetime(2024, 1, 1)] * 3).dt.replace_time_zone("Europe/Paris"),
+            "ms": pl.Series([dt.datetime(2024, 7, 1, 0, 0, 0, 1000)] * 3).dt.cast_time_unit("ms"),
+        })
+        self.assertEqual(frame.write_database("loaded", self.conn, engine="adbc"), 3)
+        got = pl.read_database("SELECT * FROM loaded", self.conn)
+        # Stored as the tables' types: unsigned integers widen, an instant in a zone is its UTC time.
+        want = frame.with_columns(pl.col("u32").cast(pl.Int64), pl.col("paris").dt.convert_time_zone("UTC").dt.replace_time_zone(None))
+        assert_frame_equal(got, want)
+        self.assertEqual(got["paris"][0], dt.datetime(2023, 12, 31, 23, 0))
+        # Appended, replaced, or refused as the mode says.
+        self.assertEqual(frame.write_database("loaded", self.conn, engine="adbc", if_table_exists="append"), 3)
+        self.assertEqual(pl.read_database("SELECT count(*) AS n FROM loaded", self.conn)["n"][0], 6)
+        with self.assertRaises(adbc_driver_manager.ProgrammingError) as raised:
+            frame.write_database("loaded", self.conn, engine="adbc")
+        self.assertIn("table already exists: loaded", str(raised.exception))
+        self.assertEqual(frame.head(1).write_database("loaded", self.conn, engine="adbc", if_table_exists="replace"), 1)
+        self.assertEqual(pl.read_database("SELECT count(*) AS n FROM loaded", self.conn)["n"][0], 1)
+        with self.conn.cursor() as cur, self.assertRaises(adbc_driver_manager.ProgrammingError) as raised:
+            cur.adbc_ingest("missing", frame.to_arrow(), mode="append")
+        self.assertIn("NOT_FOUND", str(raised.exception))
+        self.assertIn("table does not exist: missing", str(raised.exception))
+        # A type no table holds as it is is refused, not stored as another.
+        for column in [pl.Series("d", [dt.date(2024, 1, 1)]), pl.Series("d", [[1, 2]]), pl.Series("d", [decimal.Decimal("1.5")])]:
+            with self.subTest(dtype=column.dtype), self.assertRaises(adbc_driver_manager.ProgrammingError) as raised:
+                pl.DataFrame([column]).write_database("refused", self.conn, engine="adbc")
+            self.assertIn(f"column d is {column.dtype}".lower().split("(")[0], str(raised.exception).lower())
+        # Rows appended to a table the HTTP door made are the HTTP door's too.
+        self.http_exec("CREATE TABLE fills (ts TIMESTAMP, sym SYMBOL, px DOUBLE) timestamp(ts) PARTITION BY DAY")
+        extra = pl.DataFrame({"ts": [dt.datetime(2024, 1, 1, 0, 0, 3)], "sym": ["C"], "px": [4.5]})
+        extra.write_database("fills", self.conn, engine="adbc", if_table_exists="append")
+        self.assertIn(b'"dataset":[["C",4.5]]', self.http_exec("SELECT sym, px FROM fills"))
+
+    def test_a_temporary_ingest_is_an_upload_named_so(self):
+        frame = pl.DataFrame({"a": [1, 2, 3]})
+        with self.conn.cursor() as cur:
+            cur.adbc_ingest("scratch", frame.to_arrow(), mode="create", temporary=True)
+            cur.execute("SELECT sum(a) AS s FROM scratch")
+            self.assertEqual(cur.fetchall(), [(6,)])
+        tables = [t["table_name"] for c in self.conn.adbc_get_objects().read_all().to_pylist()
+                  for s in c["catalog_db_schemas"] for t in s["db_schema_tables"]]
+        self.assertNotIn("scratch", tables)
+
     def test_a_bad_query_is_a_precise_error(self):
         with self.conn.cursor() as cur:
             with self.assertRaises(adbc_driver_manager.ProgrammingError) as raised:
@@ -84,7 +195,8 @@ class FlightSqlTest(unittest.TestCase):
             self.assertEqual(cur.fetchall(), [(3,)])
 
     def test_the_catalog_lists_the_callers_tables(self):
-        objects = self.conn.adbc_get_objects().read_all().to_pylist()
+        # (Other tests add tables; the filter keeps this one's.)
+        objects = self.conn.adbc_get_objects(table_name_filter="tick%").read_all().to_pylist()
         tables = [t for c in objects for s in c["catalog_db_schemas"] for t in s["db_schema_tables"]]
         self.assertEqual([t["table_name"] for t in tables], ["ticks"])
         self.assertEqual([c["column_name"] for c in tables[0]["table_columns"]], ["ts", "sym", "px"])
