@@ -125,6 +125,21 @@ impl Parameters {
         Ok(queries)
     }
 
+    /// The bound column each placeholder reads, in the order the
+    /// placeholders appear (what `VALUES (?, ?)` stores, row for row).
+    pub fn columns(&self, values: &DataFrame) -> Result<Vec<Column>, CoreError> {
+        if self.placeholders.is_empty() {
+            return Err(CoreError::InvalidArgument("the statement has no placeholder (`?`, `$1`) to bind".into()));
+        }
+        let columns = self.columns_of(values)?;
+        Ok(self.slots().into_iter().map(|slot| columns[slot].clone()).collect())
+    }
+
+    /// The query's placeholders' text, in order (`?`, `$2`, ...).
+    pub fn placeholder_texts(&self) -> Vec<&str> {
+        self.placeholders.iter().map(|p| &self.query[p.start..p.end]).collect()
+    }
+
     /// The query with no parameters bound: refused if it needs some.
     pub fn unbound(&self) -> Result<&str, CoreError> {
         match self.placeholders.first() {
@@ -132,7 +147,7 @@ impl Parameters {
             Some(_) => Err(CoreError::InvalidArgument(format!(
                 "the query takes {} parameter(s) ({}) and none was bound: bind them (DB-API: cursor.execute(query, parameters))",
                 self.count(),
-                self.placeholders.iter().map(|p| &self.query[p.start..p.end]).collect::<Vec<_>>().join(", ")
+                self.placeholder_texts().join(", ")
             ))),
         }
     }

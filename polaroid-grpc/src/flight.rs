@@ -93,7 +93,7 @@ impl PolaroidFlight {
                     return Ok(self.core.sql_distributed(ns, &query.query, &[]).await.map_err(status)?.id);
                 }
                 let ns = ns.clone();
-                let info = self.core.run(move |core, _| crate::flight_sql::answer(core, &ns, command)).await;
+                let info = self.core.run(move |core, cancel| crate::flight_sql::answer(core, &ns, command, cancel)).await;
                 Ok(info.map_err(status)?.id)
             },
             DescriptorType::Cmd if polaroid_core::shipping::is_plan(&descriptor.cmd) => {
@@ -347,6 +347,10 @@ impl FlightService for PolaroidFlight {
         if let Some(info) = self.catalog_info(&ns, request.get_ref()).await? {
             return Ok(Response::new(SchemaResult { schema: info.schema }));
         }
+        let descriptor = request.get_ref();
+        if descriptor.r#type == DescriptorType::Cmd as i32 && crate::flight_sql::is_insert_command(&descriptor.cmd) {
+            return Err(invalid("an INSERT has no result schema before it runs (it answers the count of rows stored): execute it"));
+        }
         let id = self.resolve(&ns, request.into_inner(), distributed).await?;
         let entry = self.core.handle(&ns, id).or_status()?;
         Ok(Response::new(SchemaResult { schema: ipc_schema(entry.schema()) }))
@@ -369,7 +373,7 @@ impl FlightService for PolaroidFlight {
             // Flight SQL: parameters of a prepared query, or a bulk ingest.
             Some(d) if d.r#type == DescriptorType::Cmd as i32 && crate::flight_sql::is_command(&d.cmd) => {
                 let command = crate::flight_sql::command(&d.cmd).map_err(status)?;
-                self.core.run(move |core, _| crate::flight_sql::put(core, &ns, command, chunks)).await.map_err(status)?
+                self.core.run(move |core, cancel| crate::flight_sql::put(core, &ns, command, chunks, cancel)).await.map_err(status)?
             },
             // An upload, named by its path descriptor (if it has one).
             descriptor => {

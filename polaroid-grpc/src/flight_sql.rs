@@ -19,6 +19,9 @@
 //! Bulk ingest (`CommandStatementIngest`, what ADBC's `adbc_ingest` and
 //! polars' `write_database(engine="adbc")` send) loads the DoPut stream
 //! into one of the caller's tables; a temporary one is an upload, named.
+//! `INSERT INTO table ...` runs as an update (DoPut: `executemany`'s
+//! rows, bound) or as a query (DB-API's `execute`, answering the count);
+//! other SQL reads.
 
 use arrow_array::RecordBatch;
 use std::sync::OnceLock;
@@ -32,17 +35,30 @@ use arrow_flight::sql::{
 use arrow_flight::{FlightData, FlightDescriptor, FlightEndpoint, FlightInfo, IpcMessage, SchemaAsIpc, Ticket};
 use arrow_ipc::writer::IpcWriteOptions;
 use bytes::Bytes;
+use polaroid_core::sql_insert::is_insert;
 use polaroid_core::sql_parameters::Parameters;
 use polaroid_core::tables::IfExists;
-use polaroid_core::{Core, CoreError, Entry, HandleInfo, Namespace};
+use polaroid_core::{CancelToken, Core, CoreError, Entry, HandleInfo, Namespace};
+use polars::prelude::{Column, DataFrame};
 use prost::Message;
 
 /// DoPut with a Flight SQL command: binding a prepared query's
-/// parameters, or a bulk ingest. Returns the PutResult's app_metadata.
-pub(crate) fn put(core: &Core, ns: &Namespace, command: Command, chunks: Vec<Bytes>) -> Result<Bytes, CoreError> {
+/// parameters, a bulk ingest, or an update (an INSERT). Returns the
+/// PutResult's app_metadata.
+pub(crate) fn put(core: &Core, ns: &Namespace, command: Command, chunks: Vec<Bytes>, cancel: &CancelToken) -> Result<Bytes, CoreError> {
     match command {
         Command::CommandPreparedStatementQuery(prepared) => bind(core, &prepared.prepared_statement_handle, chunks),
         Command::CommandStatementIngest(ingest_command) => ingest(core, ns, ingest_command, chunks),
+        Command::CommandStatementUpdate(statement) => {
+            if statement.transaction_id.is_some() {
+                return Err(CoreError::Unimplemented("Flight SQL transactions are not supported: run the update without one".into()));
+            }
+            update(core, ns, &statement.query, chunks, cancel)
+        },
+        Command::CommandPreparedStatementUpdate(prepared) => {
+            let statement = Statement::decode_handle(&prepared.prepared_statement_handle)?;
+            update(core, ns, &statement.query, chunks, cancel)
+        },
         other => Err(unsupported(&other)),
     }
 }
@@ -73,23 +89,59 @@ pub(crate) fn name(command: &Command) -> &str {
 
 /// Answer a query (or a prepared one) as a handle: its plan, run when
 /// the FlightInfo's ticket is fetched.
-pub(crate) fn answer(core: &Core, ns: &Namespace, command: Command) -> Result<HandleInfo, CoreError> {
-    match command {
+pub(crate) fn answer(core: &Core, ns: &Namespace, command: Command, cancel: &CancelToken) -> Result<HandleInfo, CoreError> {
+    let (query, values) = match command {
         Command::CommandStatementQuery(query) => {
             if query.transaction_id.is_some() {
                 return Err(CoreError::Unimplemented("Flight SQL transactions are not supported: run the query without one".into()));
             }
-            core.sql_over_namespace(ns, &query.query)
+            (query.query, None)
         },
         // Planned anew at each execution, so that it reads the tables as
         // they are then (and the values bound to it, bound now).
         Command::CommandPreparedStatementQuery(prepared) => {
             let statement = Statement::decode_handle(&prepared.prepared_statement_handle)?;
             let values = statement.values(core)?;
-            core.sql_with_parameters(ns, &statement.query, values.as_ref())
+            (statement.query, values)
         },
-        other => Err(unsupported(&other)),
+        other => return Err(unsupported(&other)),
+    };
+    if is_insert(&query) {
+        // DB-API's execute runs an INSERT as a query: its answer is the
+        // count of rows stored.
+        let stored = core.insert(ns, &query, values.as_ref(), cancel)?;
+        let count = DataFrame::new(1, vec![Column::new("count".into(), [stored as i64])])?;
+        return core.keep_frame(ns, Entry::frame(count, "insert()"));
     }
+    core.sql_with_parameters(ns, &query, values.as_ref())
+}
+
+/// Whether a descriptor's command is an INSERT, which runs when executed:
+/// GetSchema must not run it.
+pub(crate) fn is_insert_command(cmd: &[u8]) -> bool {
+    match command(cmd) {
+        Ok(Command::CommandStatementQuery(query)) => is_insert(&query.query),
+        Ok(Command::CommandPreparedStatementQuery(prepared)) => {
+            Statement::decode_handle(&prepared.prepared_statement_handle).is_ok_and(|s| is_insert(&s.query))
+        },
+        _ => false,
+    }
+}
+
+/// DoPut of an update (`CommandStatementUpdate`, or a prepared one with
+/// its parameters: DB-API's `executemany`): an INSERT, run. Returns the
+/// `DoPutUpdateResult`.
+fn update(core: &Core, ns: &Namespace, query: &str, chunks: Vec<Bytes>, cancel: &CancelToken) -> Result<Bytes, CoreError> {
+    if !is_insert(query) {
+        let first = query.split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
+        return Err(CoreError::InvalidArgument(format!(
+            "{first} is not an update this SQL runs: INSERT INTO a table is (tables are made by bulk ingest, ADBC's \
+             adbc_ingest, or on the HTTP door); a query runs with execute, not executemany"
+        )));
+    }
+    let values = if chunks.iter().all(|c| c.is_empty()) { None } else { Some(core.decode_upload(chunks)?) };
+    let stored = core.insert(ns, query, values.as_ref(), cancel)?;
+    Ok(DoPutUpdateResult { record_count: stored as i64 }.encode_to_vec().into())
 }
 
 /// A prepared statement as its handle carries it: the query and the
@@ -188,9 +240,8 @@ pub(crate) fn ingest(core: &Core, ns: &Namespace, command: CommandStatementInges
 fn unsupported(command: &Command) -> CoreError {
     CoreError::Unimplemented(format!(
         "Flight SQL's {} is not supported here; this server answers queries (CommandStatementQuery, prepared \
-         statements with or without parameters), bulk ingest (CommandStatementIngest), GetSqlInfo, GetTables, \
-         GetTableTypes, GetCatalogs and GetDbSchemas; its SQL reads (store rows by bulk ingest, ADBC's adbc_ingest, \
-         or on the HTTP door)",
+         statements with or without parameters), INSERTs (as queries or updates), bulk ingest \
+         (CommandStatementIngest), GetSqlInfo, GetTables, GetTableTypes, GetCatalogs and GetDbSchemas",
         name(command)
     ))
 }
@@ -274,8 +325,9 @@ pub(crate) fn prepare(core: &Core, ns: &Namespace, body: &[u8]) -> Result<Vec<u8
         return Err(CoreError::Unimplemented("Flight SQL transactions are not supported: prepare the query without one".into()));
     }
     // Planned now only to refuse a bad query at once and to tell its
-    // schema; with placeholders, its values (and so its schema) come later.
-    let dataset_schema = if !Parameters::of(&request.query)?.is_empty() {
+    // schema; with placeholders, its values (and so its schema) come
+    // later; an INSERT runs only when executed.
+    let dataset_schema = if is_insert(&request.query) || !Parameters::of(&request.query)?.is_empty() {
         Bytes::new()
     } else {
         let info = core.sql_over_namespace(ns, &request.query)?;

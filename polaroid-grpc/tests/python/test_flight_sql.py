@@ -166,6 +166,48 @@ class FlightSqlTest(unittest.TestCase):
         extra.write_database("fills", self.conn, engine="adbc", if_table_exists="append")
         self.assertIn(b'"dataset":[["C",4.5]]', self.http_exec("SELECT sym, px FROM fills"))
 
+    def test_insert_appends_rows_by_execute_and_executemany(self):
+        self.http_exec("CREATE TABLE orders (ts TIMESTAMP, sym SYMBOL, qty INT, px DOUBLE) timestamp(ts) PARTITION BY DAY")
+        t0 = dt.datetime(2024, 1, 1)
+        with self.conn.cursor() as cur:
+            # SQL's literals; an INSERT run by execute answers the rows stored.
+            cur.execute("INSERT INTO orders VALUES (TIMESTAMP '2024-01-01 00:00:01', 'A', 5, 1.5), "
+                        "('2024-01-01T00:00:02Z', NULL, -1, NULL)")
+            self.assertEqual(cur.fetchall(), [(2,)])
+            # Bound values, named columns in any order.
+            cur.execute("INSERT INTO orders (sym, ts, qty) VALUES (?, ?, ?)", ("B", t0 + dt.timedelta(seconds=3), 7))
+            self.assertEqual(cur.fetchall(), [(1,)])
+            # executemany: the rows themselves (one in a zone stored as its UTC time).
+            rows = [(t0 + dt.timedelta(seconds=10 + i), "C", i, i / 4) for i in range(1000)]
+            rows.append((dt.datetime(2024, 1, 1, 2, 0, 0, tzinfo=dt.timezone(dt.timedelta(hours=1))), "D", 0, 0.0))
+            cur.executemany("INSERT INTO orders VALUES (?, ?, ?, ?)", rows)
+            self.assertEqual(cur.rowcount, 1001)
+            # A SELECT as the source.
+            cur.execute("INSERT INTO orders SELECT ts + INTERVAL '1 day', sym, qty * 10, px FROM orders WHERE sym = 'A'")
+            self.assertEqual(cur.fetchall(), [(1,)])
+        got = pl.read_database("SELECT * FROM orders ORDER BY ts, sym", self.conn)
+        want = pl.DataFrame(
+            [(t0 + dt.timedelta(seconds=1), "A", 5, 1.5), (t0 + dt.timedelta(seconds=2), None, -1, None),
+             (t0 + dt.timedelta(seconds=3), "B", 7, None)]
+            + [r[:4] for r in rows[:-1]] + [(t0 + dt.timedelta(hours=1), "D", 0, 0.0)]
+            + [(t0 + dt.timedelta(days=1, seconds=1), "A", 50, 1.5)],
+            schema={"ts": pl.Datetime("us"), "sym": pl.String, "qty": pl.Int32, "px": pl.Float64}, orient="row")
+        assert_frame_equal(got, want.sort("ts", "sym", nulls_last=False), check_dtypes=False)
+        self.assertEqual(got["qty"].dtype, pl.Int32)
+        # Refused with the reason, storing nothing.
+        for query, parameters, message in [
+                ("INSERT INTO orders (ts, qty) VALUES (TIMESTAMP '2024-01-01', 3000000000)", None, "cannot store i64 as i32"),
+                ("INSERT INTO orders (qty) VALUES (1)", None, "designated timestamp ts of orders cannot be null"),
+                ("INSERT INTO nope VALUES (1)", None, "table does not exist: nope"),
+                ("INSERT INTO orders VALUES (?, ?, ?, ?)", (1,), "takes 4 parameter(s) and 1 were bound")]:
+            with self.subTest(query=query), self.conn.cursor() as cur, self.assertRaises(adbc_driver_manager.Error) as raised:
+                cur.execute(query, parameters)
+            self.assertIn(message, str(raised.exception))
+        with self.conn.cursor() as cur, self.assertRaises(adbc_driver_manager.ProgrammingError) as raised:
+            cur.executemany("SELECT ?", [(1,), (2,)])
+        self.assertIn("a query runs with execute, not executemany", str(raised.exception))
+        self.assertEqual(pl.read_database("SELECT count(*) AS n FROM orders", self.conn)["n"][0], len(want))
+
     def test_a_temporary_ingest_is_an_upload_named_so(self):
         frame = pl.DataFrame({"a": [1, 2, 3]})
         with self.conn.cursor() as cur:

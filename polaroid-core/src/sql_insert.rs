@@ -1,0 +1,298 @@
+//! `INSERT INTO table [(columns)] VALUES (...) | SELECT ...` in SQL's own
+//! terms (what a Flight SQL client sends: literals as polars-sql reads
+//! them, bound parameters), appended durably to one of the caller's tables.
+//!
+//! `VALUES` of placeholders alone (`VALUES (?, ?, ?)`, DB-API's
+//! `executemany`) stores the bound columns themselves, row for row, with
+//! no SQL in between. Any other source is planned by polars-sql (each
+//! `VALUES` row as a `SELECT` of its expressions, once per bound row) and
+//! its rows conformed to the table's types as every append is.
+
+use polaroid_handles::Namespace;
+use polars::prelude::*;
+use sqlparser::ast::{Expr as SqlExpr, ObjectNamePart, SetExpr, Statement, TableObject, Value};
+use sqlparser::dialect::GenericDialect;
+use sqlparser::parser::Parser;
+
+use crate::core::Core;
+use crate::error::CoreError;
+use crate::slots::CancelToken;
+use crate::sql_parameters::Parameters;
+use crate::tables::storage_type;
+
+/// Whether `statement` is an INSERT (by its first word).
+pub fn is_insert(statement: &str) -> bool {
+    statement.split_whitespace().next().is_some_and(|w| w.eq_ignore_ascii_case("INSERT"))
+}
+
+impl Core {
+    /// Run an INSERT (see the module), with `values` bound to its
+    /// placeholders. Returns the rows appended.
+    pub fn insert(&self, ns: &Namespace, statement: &str, values: Option<&DataFrame>, cancel: &CancelToken) -> Result<u64, CoreError> {
+        let parameters = Parameters::of(statement)?;
+        let values = values.filter(|v| v.width() > 0);
+        let target = self.insert_target(ns, statement)?;
+        let rows = match (values, target.values_of_placeholders) {
+            (Some(values), true) => {
+                let mut columns = parameters.columns(values)?;
+                if columns.len() != target.columns.len() {
+                    return Err(CoreError::InvalidArgument(format!(
+                        "VALUES has {} parameter(s) for {} column(s) of {}",
+                        columns.len(),
+                        target.columns.len(),
+                        target.table
+                    )));
+                }
+                for (column, name) in columns.iter_mut().zip(&target.columns) {
+                    column.rename(name.as_str().into());
+                }
+                DataFrame::new(values.height(), columns)?
+            },
+            (Some(values), false) => {
+                let mut frames = Vec::new();
+                for bound in parameters.bind(values)? {
+                    frames.push(self.insert_source(ns, &self.insert_target(ns, &bound)?, cancel)?);
+                }
+                concat_frames(frames)?
+            },
+            (None, _) => self.insert_source(ns, &target, cancel_or_unbound(&parameters, cancel)?)?,
+        };
+        let appended = self.tables().append(ns, &target.table, rows, None)?;
+        self.metrics().ingested(&target.table, appended);
+        Ok(appended)
+    }
+
+    /// What `statement` inserts into: an existing table of the caller's,
+    /// and the columns it fills (all of the table's when it names none).
+    fn insert_target(&self, ns: &Namespace, statement: &str) -> Result<Target, CoreError> {
+        let mut target = Target::of(statement)?;
+        let table = self
+            .tables()
+            .get(ns, &target.table)?
+            .ok_or_else(|| CoreError::NotFound(format!("table does not exist: {}", target.table)))?;
+        let def = table.def();
+        if target.columns.is_empty() {
+            target.columns = def.columns.iter().map(|c| c.name.clone()).collect();
+        }
+        for name in &target.columns {
+            let Some(column) = def.columns.iter().find(|c| c.name.eq_ignore_ascii_case(name)) else {
+                return Err(CoreError::InvalidArgument(format!("column {name} does not exist in table {}", def.name)));
+            };
+            target.types.push(storage_type(&column.kind)?);
+        }
+        Ok(target)
+    }
+
+    /// The rows an INSERT's source gives, named as the target columns.
+    fn insert_source(&self, ns: &Namespace, target: &Target, cancel: &CancelToken) -> Result<DataFrame, CoreError> {
+        let queries: Vec<String> = match &target.rows {
+            // Each row a SELECT of its expressions, so that polars-sql
+            // reads the literals (DATE '...', -1.5, CAST(...)) as a query would.
+            Some(rows) => rows
+                .iter()
+                .map(|row| {
+                    let items: Vec<String> = row.iter().enumerate().map(|(i, e)| format!("{e} AS \"{i}\"")).collect();
+                    format!("SELECT {}", items.join(", "))
+                })
+                .collect(),
+            None => vec![target.query.clone()],
+        };
+        let mut frames = Vec::with_capacity(queries.len());
+        for query in queries {
+            let (lf, _) = self.namespace_sql_plan(ns, &query)?;
+            let entry = self.prepare_plan(ns, lf, format!("insert into {}", target.table))?;
+            let rows = self.collect_entry(&entry, Engine::Auto, cancel)?;
+            if rows.width() != target.columns.len() {
+                return Err(CoreError::InvalidArgument(format!(
+                    "the source gives {} column(s) for {} column(s) of {}",
+                    rows.width(),
+                    target.columns.len(),
+                    target.table
+                )));
+            }
+            // Each row set typed as the table's columns before they meet:
+            // `(TIMESTAMP '...', ...), ('2024-01-01T00:00:02Z', ...)` is two
+            // timestamps, not text in two formats.
+            let mut typed = Vec::with_capacity(rows.width());
+            for ((column, name), dtype) in rows.columns().iter().zip(&target.columns).zip(&target.types) {
+                let cast = column.strict_cast(dtype).map_err(|e| {
+                    CoreError::InvalidArgument(format!(
+                        "column {name} of {}: cannot store {} as {dtype}: {e}",
+                        target.table,
+                        column.dtype()
+                    ))
+                })?;
+                typed.push(cast.with_name(name.as_str().into()));
+            }
+            frames.push(DataFrame::new(rows.height(), typed)?);
+        }
+        concat_frames(frames)
+    }
+}
+
+/// Without bound values a statement may not have placeholders.
+fn cancel_or_unbound<'a>(parameters: &Parameters, cancel: &'a CancelToken) -> Result<&'a CancelToken, CoreError> {
+    if parameters.is_empty() {
+        Ok(cancel)
+    } else {
+        Err(CoreError::InvalidArgument(format!(
+            "the INSERT takes {} parameter(s) ({}) and none was bound",
+            parameters.count(),
+            parameters.placeholder_texts().join(", ")
+        )))
+    }
+}
+
+/// Frames of one row set each, one after another; a column null in one
+/// and typed in another takes the type.
+fn concat_frames(frames: Vec<DataFrame>) -> Result<DataFrame, CoreError> {
+    if frames.len() == 1 {
+        return Ok(frames.into_iter().next().expect("one frame"));
+    }
+    let plans: Vec<LazyFrame> = frames.into_iter().map(DataFrame::lazy).collect();
+    Ok(concat(plans, UnionArgs { to_supertypes: true, ..Default::default() })?.collect()?)
+}
+
+/// What an INSERT names: its table, the columns it fills (all of the
+/// table's when it names none), and its source.
+struct Target {
+    table: String,
+    columns: Vec<String>,
+    /// `VALUES` rows (expressions), or `None` for a query.
+    rows: Option<Vec<Vec<SqlExpr>>>,
+    /// The source as a query's text.
+    query: String,
+    /// `VALUES` is one row of placeholders alone.
+    values_of_placeholders: bool,
+    /// The table's types of `columns` (filled with the table).
+    types: Vec<DataType>,
+}
+
+impl Target {
+    fn of(statement: &str) -> Result<Self, CoreError> {
+        let invalid = |m: String| CoreError::InvalidArgument(m);
+        let statements = Parser::parse_sql(&GenericDialect {}, statement).map_err(|e| invalid(format!("sql parser error: {e}")))?;
+        let [Statement::Insert(insert)] = statements.as_slice() else {
+            return Err(invalid("expected one INSERT statement".into()));
+        };
+        if insert.on.is_some() || insert.returning.is_some() || insert.overwrite || insert.or.is_some() || insert.replace_into {
+            return Err(CoreError::Unimplemented(
+                "INSERT here appends rows: ON CONFLICT, RETURNING, OR REPLACE and OVERWRITE are not supported".into(),
+            ));
+        }
+        let TableObject::TableName(name) = &insert.table else {
+            return Err(invalid("INSERT INTO a table function is not supported: name a table".into()));
+        };
+        let table = match name.0.as_slice() {
+            [ObjectNamePart::Identifier(ident)] => ident.value.clone(),
+            _ => return Err(invalid(format!("tables here have no schema or catalog: INSERT INTO {name} names one"))),
+        };
+        let source = insert.source.as_ref().ok_or_else(|| invalid("INSERT needs VALUES or a SELECT".into()))?;
+        let rows = match source.body.as_ref() {
+            SetExpr::Values(values) if source.order_by.is_none() && source.limit_clause.is_none() => {
+                Some(values.rows.iter().map(|row| row.content.clone()).collect::<Vec<_>>())
+            },
+            _ => None,
+        };
+        let values_of_placeholders = rows.as_ref().is_some_and(|rows| {
+            rows.len() == 1
+                && rows[0].iter().all(|e| matches!(e, SqlExpr::Value(v) if matches!(v.value, Value::Placeholder(_))))
+        });
+        let columns = insert
+            .columns
+            .iter()
+            .map(|c| match c.0.as_slice() {
+                [ObjectNamePart::Identifier(ident)] => Ok(ident.value.clone()),
+                _ => Err(invalid(format!("INSERT names column {c}: name columns plainly"))),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { table, columns, rows, query: source.to_string(), values_of_placeholders, types: Vec::new() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::core::CoreConfig;
+    use crate::tables::{PartitionBy, TableDef};
+
+    fn core_with_ticks() -> (tempfile::TempDir, Arc<Core>, Namespace) {
+        let dir = tempfile::tempdir().unwrap();
+        let core = Core::new(CoreConfig { data_dir: dir.path().to_path_buf(), ..Default::default() }).unwrap();
+        let def = TableDef::new("ticks", &[("ts", "TIMESTAMP"), ("sym", "SYMBOL"), ("qty", "INT")], Some("ts"), PartitionBy::Day);
+        core.tables().create(&Namespace::anonymous(), def, false).unwrap();
+        (dir, core, Namespace::anonymous())
+    }
+
+    fn stored(core: &Core, ns: &Namespace) -> Vec<(i64, Option<String>, Option<i32>)> {
+        let rows = core.tables().get(ns, "ticks").unwrap().unwrap().scan().unwrap().sort(["ts"], Default::default()).collect().unwrap();
+        let ts = rows.column("ts").unwrap().to_physical_repr().cast(&DataType::Int64).unwrap();
+        let sym = rows.column("sym").unwrap().cast(&DataType::String).unwrap();
+        let qty = rows.column("qty").unwrap();
+        (0..rows.height())
+            .map(|i| {
+                (
+                    ts.i64().unwrap().get(i).unwrap(),
+                    sym.str().unwrap().get(i).map(str::to_string),
+                    qty.i32().unwrap().get(i),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn values_of_literals_of_placeholders_and_a_select_are_appended_as_the_tables_types() {
+        let (_dir, core, ns) = core_with_ticks();
+        let cancel = CancelToken::default();
+        // Literals as polars-sql reads them; rows typed as the table's columns.
+        // (Text of a time is a time here, as the table reads it.)
+        let sql = "INSERT INTO ticks VALUES (TIMESTAMP '1970-01-01 00:00:01', 'A', 5), ('1970-01-01T00:00:02Z', NULL, -1)";
+        assert_eq!(core.insert(&ns, sql, None, &cancel).unwrap(), 2);
+        // executemany: the bound columns themselves, to the named columns in their order.
+        let values = df!("0" => [7i64, 8], "1" => [3_000_000i64, 4_000_000]).unwrap();
+        let values = values.lazy().with_column(col("1").cast(DataType::Datetime(TimeUnit::Microseconds, None))).collect().unwrap();
+        assert_eq!(core.insert(&ns, "INSERT INTO ticks (qty, ts) VALUES (?, ?)", Some(&values), &cancel).unwrap(), 2);
+        // Placeholders among other expressions: bound as literals, row by row.
+        let values = df!("a" => ["B", "C"]).unwrap();
+        let sql = "INSERT INTO ticks (ts, sym, qty) VALUES (TIMESTAMP '1970-01-01 00:00:05', $a, 1 + 1)";
+        assert_eq!(core.insert(&ns, sql, Some(&values), &cancel).unwrap(), 2);
+        // A SELECT over the table itself, planned before the rows go in.
+        let sql = "INSERT INTO ticks SELECT ts + INTERVAL '10 seconds', sym, qty * 10 FROM ticks WHERE qty = 5";
+        assert_eq!(core.insert(&ns, sql, None, &cancel).unwrap(), 1);
+        let want = vec![
+            (1_000_000, Some("A".to_string()), Some(5)),
+            (2_000_000, None, Some(-1)),
+            (3_000_000, None, Some(7)),
+            (4_000_000, None, Some(8)),
+            (5_000_000, Some("B".to_string()), Some(2)),
+            (5_000_000, Some("C".to_string()), Some(2)),
+            (11_000_000, Some("A".to_string()), Some(50)),
+        ];
+        let mut got = stored(&core, &ns);
+        got.sort();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn bad_inserts_are_refused_and_store_nothing() {
+        let (_dir, core, ns) = core_with_ticks();
+        let cancel = CancelToken::default();
+        let refused = |sql: &str, values: Option<&DataFrame>| core.insert(&ns, sql, values, &cancel).unwrap_err().to_string();
+        assert!(refused("INSERT INTO nope VALUES (1)", None).contains("table does not exist: nope"));
+        assert!(refused("INSERT INTO ticks (ts, nope) VALUES (TIMESTAMP '1970-01-01', 1)", None).contains("column nope does not exist"));
+        assert!(refused("INSERT INTO ticks VALUES (1, 2)", None).contains("the source gives 2 column(s) for 3 column(s) of ticks"));
+        assert!(refused("INSERT INTO ticks (qty) VALUES (1)", None).contains("designated timestamp ts of ticks cannot be null"));
+        assert!(refused("INSERT INTO ticks (ts, qty) VALUES (TIMESTAMP '1970-01-01', 'x')", None).contains("cannot store str as i32"));
+        // 3_000_000_000 does not fit an INT: refused, not wrapped.
+        let big = "INSERT INTO ticks (ts, qty) VALUES (TIMESTAMP '1970-01-01', 3000000000)";
+        assert!(refused(big, None).contains("column qty of ticks: cannot store i64 as i32"), "{}", refused(big, None));
+        assert!(refused("INSERT INTO ticks (qty, ts) VALUES (?, ?)", None).contains("takes 2 parameter(s) (?, ?) and none was bound"));
+        let one = df!("a" => [1i64]).unwrap();
+        assert!(refused("INSERT INTO ticks (qty, ts) VALUES (?, ?)", Some(&one)).contains("takes 2 parameter(s) and 1 were bound"));
+        assert!(refused("INSERT INTO ticks VALUES (1, 2, 3) RETURNING qty", None).contains("RETURNING"));
+        assert!(refused("INSERT INTO s.ticks VALUES (1, 2, 3)", None).contains("no schema or catalog"));
+        assert!(stored(&core, &ns).is_empty());
+    }
+}
