@@ -14,7 +14,7 @@
 //! - [`collect`] (private): running a plan within the budget, stoppably.
 //! - [`slots`]: query slots and cancel tokens.
 //! - [`sql_parameters`]: bound parameters (`?`, `$1`) written into a query
-//!   as literals; [`sql_insert`]: SQL's INSERT into a table.
+//!   as literals; [`sql_changes`]: SQL's INSERT, DROP TABLE and TRUNCATE.
 //! - [`tables`]: named, durable tables (write-ahead log, partitions).
 //! - [`live_bars`]: bars of a live table streamed as they close.
 //! - [`retention`]: a table's TTL and size cap, by whole partitions.
@@ -42,7 +42,7 @@ pub mod sample;
 mod sandbox;
 pub mod shipping;
 pub mod slots;
-pub mod sql_insert;
+pub mod sql_changes;
 pub mod sql_parameters;
 pub mod tables;
 pub mod tenants;

@@ -120,7 +120,7 @@ impl PolaroidFlight {
     async fn receive_upload(&self, mut stream: Streaming<FlightData>) -> Result<(Option<FlightDescriptor>, Vec<Bytes>), Status> {
         let budget = self.core.build_limit();
         let (mut descriptor, mut chunks, mut size, mut first) = (None, Vec::new(), 0u64, true);
-        while let Some(data) = stream.message().await? {
+        while let Some(data) = stream.message().await.map_err(explain_message_limit)? {
             if std::mem::take(&mut first) {
                 descriptor = data.flight_descriptor.clone();
             }
@@ -295,6 +295,18 @@ pub(crate) fn routes(
 
 /// One FlightData message as IPC stream chunks, for the polars reader: the
 /// framed header, then the body as received (not copied).
+/// tonic's refusal of a message past the upload limit, with what to do.
+fn explain_message_limit(status: Status) -> Status {
+    if status.code() == tonic::Code::OutOfRange && status.message().contains("message length too large") {
+        return Status::out_of_range(format!(
+            "{} (the server's --max-upload-message): a Flight client sends each record batch as one message; send \
+             smaller batches, or start the server with a larger --max-upload-message",
+            status.message()
+        ));
+    }
+    status
+}
+
 fn append_framed(data: FlightData, out: &mut Vec<Bytes>) {
     let mut header = Vec::new();
     frame_header(&data.data_header, &mut header);
@@ -348,8 +360,8 @@ impl FlightService for PolaroidFlight {
             return Ok(Response::new(SchemaResult { schema: info.schema }));
         }
         let descriptor = request.get_ref();
-        if descriptor.r#type == DescriptorType::Cmd as i32 && crate::flight_sql::is_insert_command(&descriptor.cmd) {
-            return Err(invalid("an INSERT has no result schema before it runs (it answers the count of rows stored): execute it"));
+        if descriptor.r#type == DescriptorType::Cmd as i32 && crate::flight_sql::is_change_command(&descriptor.cmd) {
+            return Err(invalid("a change (INSERT, DROP, TRUNCATE) has no result schema before it runs (it answers the count of rows stored): execute it"));
         }
         let id = self.resolve(&ns, request.into_inner(), distributed).await?;
         let entry = self.core.handle(&ns, id).or_status()?;

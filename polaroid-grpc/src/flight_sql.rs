@@ -19,9 +19,9 @@
 //! Bulk ingest (`CommandStatementIngest`, what ADBC's `adbc_ingest` and
 //! polars' `write_database(engine="adbc")` send) loads the DoPut stream
 //! into one of the caller's tables; a temporary one is an upload, named.
-//! `INSERT INTO table ...` runs as an update (DoPut: `executemany`'s
-//! rows, bound) or as a query (DB-API's `execute`, answering the count);
-//! other SQL reads.
+//! `INSERT INTO table ...` (and `DROP TABLE`, `TRUNCATE`) runs as an
+//! update (DoPut: `executemany`'s rows, bound) or as a query (DB-API's
+//! `execute`, answering the count); other SQL reads.
 
 use arrow_array::RecordBatch;
 use std::sync::OnceLock;
@@ -35,7 +35,7 @@ use arrow_flight::sql::{
 use arrow_flight::{FlightData, FlightDescriptor, FlightEndpoint, FlightInfo, IpcMessage, SchemaAsIpc, Ticket};
 use arrow_ipc::writer::IpcWriteOptions;
 use bytes::Bytes;
-use polaroid_core::sql_insert::is_insert;
+use polaroid_core::sql_changes::is_change;
 use polaroid_core::sql_parameters::Parameters;
 use polaroid_core::tables::IfExists;
 use polaroid_core::{CancelToken, Core, CoreError, Entry, HandleInfo, Namespace};
@@ -106,41 +106,41 @@ pub(crate) fn answer(core: &Core, ns: &Namespace, command: Command, cancel: &Can
         },
         other => return Err(unsupported(&other)),
     };
-    if is_insert(&query) {
-        // DB-API's execute runs an INSERT as a query: its answer is the
-        // count of rows stored.
-        let stored = core.insert(ns, &query, values.as_ref(), cancel)?;
+    if is_change(&query) {
+        // DB-API's execute runs an INSERT (a DROP TABLE, ...) as a query:
+        // its answer is the count of rows stored.
+        let stored = core.change(ns, &query, values.as_ref(), cancel)?;
         let count = DataFrame::new(1, vec![Column::new("count".into(), [stored as i64])])?;
-        return core.keep_frame(ns, Entry::frame(count, "insert()"));
+        return core.keep_frame(ns, Entry::frame(count, "change()"));
     }
     core.sql_with_parameters(ns, &query, values.as_ref())
 }
 
-/// Whether a descriptor's command is an INSERT, which runs when executed:
-/// GetSchema must not run it.
-pub(crate) fn is_insert_command(cmd: &[u8]) -> bool {
+/// Whether a descriptor's command changes tables (an INSERT, ...), which
+/// runs when executed: GetSchema must not run it.
+pub(crate) fn is_change_command(cmd: &[u8]) -> bool {
     match command(cmd) {
-        Ok(Command::CommandStatementQuery(query)) => is_insert(&query.query),
+        Ok(Command::CommandStatementQuery(query)) => is_change(&query.query),
         Ok(Command::CommandPreparedStatementQuery(prepared)) => {
-            Statement::decode_handle(&prepared.prepared_statement_handle).is_ok_and(|s| is_insert(&s.query))
+            Statement::decode_handle(&prepared.prepared_statement_handle).is_ok_and(|s| is_change(&s.query))
         },
         _ => false,
     }
 }
 
 /// DoPut of an update (`CommandStatementUpdate`, or a prepared one with
-/// its parameters: DB-API's `executemany`): an INSERT, run. Returns the
-/// `DoPutUpdateResult`.
+/// its parameters: DB-API's `executemany`): an INSERT (a DROP TABLE, a
+/// TRUNCATE), run. Returns the `DoPutUpdateResult`.
 fn update(core: &Core, ns: &Namespace, query: &str, chunks: Vec<Bytes>, cancel: &CancelToken) -> Result<Bytes, CoreError> {
-    if !is_insert(query) {
+    if !is_change(query) {
         let first = query.split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
         return Err(CoreError::InvalidArgument(format!(
-            "{first} is not an update this SQL runs: INSERT INTO a table is (tables are made by bulk ingest, ADBC's \
-             adbc_ingest, or on the HTTP door); a query runs with execute, not executemany"
+            "{first} is not an update this SQL runs: INSERT, DROP TABLE and TRUNCATE are (tables are made by bulk \
+             ingest, ADBC's adbc_ingest, or on the HTTP door); a query runs with execute, not executemany"
         )));
     }
     let values = if chunks.iter().all(|c| c.is_empty()) { None } else { Some(core.decode_upload(chunks)?) };
-    let stored = core.insert(ns, query, values.as_ref(), cancel)?;
+    let stored = core.change(ns, query, values.as_ref(), cancel)?;
     Ok(DoPutUpdateResult { record_count: stored as i64 }.encode_to_vec().into())
 }
 
@@ -240,7 +240,7 @@ pub(crate) fn ingest(core: &Core, ns: &Namespace, command: CommandStatementInges
 fn unsupported(command: &Command) -> CoreError {
     CoreError::Unimplemented(format!(
         "Flight SQL's {} is not supported here; this server answers queries (CommandStatementQuery, prepared \
-         statements with or without parameters), INSERTs (as queries or updates), bulk ingest \
+         statements with or without parameters), INSERT, DROP TABLE and TRUNCATE (as queries or updates), bulk ingest \
          (CommandStatementIngest), GetSqlInfo, GetTables, GetTableTypes, GetCatalogs and GetDbSchemas",
         name(command)
     ))
@@ -327,7 +327,7 @@ pub(crate) fn prepare(core: &Core, ns: &Namespace, body: &[u8]) -> Result<Vec<u8
     // Planned now only to refuse a bad query at once and to tell its
     // schema; with placeholders, its values (and so its schema) come
     // later; an INSERT runs only when executed.
-    let dataset_schema = if is_insert(&request.query) || !Parameters::of(&request.query)?.is_empty() {
+    let dataset_schema = if is_change(&request.query) || !Parameters::of(&request.query)?.is_empty() {
         Bytes::new()
     } else {
         let info = core.sql_over_namespace(ns, &request.query)?;

@@ -208,6 +208,49 @@ class FlightSqlTest(unittest.TestCase):
         self.assertIn("a query runs with execute, not executemany", str(raised.exception))
         self.assertEqual(pl.read_database("SELECT count(*) AS n FROM orders", self.conn)["n"][0], len(want))
 
+    def test_drop_and_truncate_so_pandas_to_sql_replaces(self):
+        import pandas as pd
+        frame = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
+        self.assertEqual(frame.to_sql("pandas_t", self.conn, index=False), 2)
+        self.assertEqual(frame.head(1).to_sql("pandas_t", self.conn, index=False, if_exists="append"), 1)
+        self.assertEqual(pd.read_sql("SELECT count(*) AS n FROM pandas_t", self.conn)["n"][0], 3)
+        # pandas replaces by DROP TABLE, then a bulk ingest that creates.
+        self.assertEqual(pd.DataFrame({"c": [9.5]}).to_sql("pandas_t", self.conn, index=False, if_exists="replace"), 1)
+        assert_frame_equal(pl.read_database("SELECT * FROM pandas_t", self.conn), pl.DataFrame({"c": [9.5]}))
+        with self.conn.cursor() as cur:
+            cur.execute("TRUNCATE TABLE pandas_t")
+            self.assertEqual(cur.fetchall(), [(0,)])
+            cur.execute("SELECT count(*) AS n FROM pandas_t")
+            self.assertEqual(cur.fetchall(), [(0,)])
+            with self.assertRaises(adbc_driver_manager.Error) as raised:
+                cur.execute("DROP TABLE pandas_t, nope")
+            self.assertIn("table does not exist: nope", str(raised.exception))
+            cur.execute("DROP TABLE IF EXISTS pandas_t, nope")
+            with self.assertRaises(adbc_driver_manager.Error) as raised:
+                cur.execute("SELECT * FROM pandas_t")
+            self.assertIn("relation 'pandas_t' was not found", str(raised.exception))
+
+    def test_a_message_past_the_upload_limit_is_refused_with_the_option_named(self):
+        port = free_port()
+        with tempfile.TemporaryDirectory() as data:
+            proc = subprocess.Popen([SERVER, "--listen", f"127.0.0.1:{port}", "--http-listen", "off", "--ilp-listen", "off",
+                                     "--data-dir", data, "--max-upload-message", "64KiB"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                wait_port(port, proc, "polaroid-server")
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    conn = flight_sql.connect(f"grpc://127.0.0.1:{port}")
+                with conn:
+                    with self.assertRaises(adbc_driver_manager.Error) as raised:
+                        pl.DataFrame({"a": range(100_000)}).write_database("large", conn, engine="adbc")
+                    self.assertIn("(the server's --max-upload-message)", str(raised.exception))
+                    # Nothing was made of the refused load.
+                    self.assertEqual(pl.DataFrame({"a": range(10)}).write_database("large", conn, engine="adbc"), 10)
+            finally:
+                proc.terminate()
+                proc.wait(timeout=60)
+
     def test_a_temporary_ingest_is_an_upload_named_so(self):
         frame = pl.DataFrame({"a": [1, 2, 3]})
         with self.conn.cursor() as cur:

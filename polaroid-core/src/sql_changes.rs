@@ -1,6 +1,10 @@
-//! `INSERT INTO table [(columns)] VALUES (...) | SELECT ...` in SQL's own
-//! terms (what a Flight SQL client sends: literals as polars-sql reads
-//! them, bound parameters), appended durably to one of the caller's tables.
+//! The statements that change the caller's tables in SQL's own terms
+//! (what a Flight SQL client sends: literals as polars-sql reads them,
+//! bound parameters): `INSERT INTO table [(columns)] VALUES (...) |
+//! SELECT ...`, appended durably; `DROP TABLE [IF EXISTS] name, ...`;
+//! `TRUNCATE [TABLE] name, ...`. Tables are made by bulk ingest, on the
+//! HTTP door (QuestDB's CREATE TABLE, with its designated timestamp and
+//! partitions) or by ILP.
 //!
 //! `VALUES` of placeholders alone (`VALUES (?, ?, ?)`, DB-API's
 //! `executemany`) stores the bound columns themselves, row for row, with
@@ -10,7 +14,7 @@
 
 use polaroid_handles::Namespace;
 use polars::prelude::*;
-use sqlparser::ast::{Expr as SqlExpr, ObjectNamePart, SetExpr, Statement, TableObject, Value};
+use sqlparser::ast::{Expr as SqlExpr, ObjectName, ObjectNamePart, ObjectType, SetExpr, Statement, TableObject, Value};
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
 
@@ -20,12 +24,57 @@ use crate::slots::CancelToken;
 use crate::sql_parameters::Parameters;
 use crate::tables::storage_type;
 
-/// Whether `statement` is an INSERT (by its first word).
-pub fn is_insert(statement: &str) -> bool {
-    statement.split_whitespace().next().is_some_and(|w| w.eq_ignore_ascii_case("INSERT"))
+/// Whether `statement` changes tables (by its first word): INSERT, DROP,
+/// TRUNCATE.
+pub fn is_change(statement: &str) -> bool {
+    matches!(first_word(statement).as_str(), "INSERT" | "DROP" | "TRUNCATE")
+}
+
+fn first_word(statement: &str) -> String {
+    statement.split_whitespace().next().unwrap_or_default().to_ascii_uppercase()
 }
 
 impl Core {
+    /// Run a statement that changes tables ([`is_change`]), with `values`
+    /// bound to an INSERT's placeholders. Returns the rows stored (none
+    /// for DROP and TRUNCATE).
+    pub fn change(&self, ns: &Namespace, statement: &str, values: Option<&DataFrame>, cancel: &CancelToken) -> Result<u64, CoreError> {
+        let first = first_word(statement);
+        if first == "INSERT" {
+            return self.insert(ns, statement, values, cancel);
+        }
+        if values.is_some_and(|v| v.width() > 0) {
+            return Err(CoreError::InvalidArgument(format!("{first} takes no parameters")));
+        }
+        let statements =
+            Parser::parse_sql(&GenericDialect {}, statement).map_err(|e| CoreError::InvalidArgument(format!("sql parser error: {e}")))?;
+        let (names, if_exists, truncate) = match statements.as_slice() {
+            [Statement::Drop { object_type: ObjectType::Table, if_exists, names, .. }] => (names.clone(), *if_exists, false),
+            [Statement::Drop { object_type, .. }] => {
+                return Err(CoreError::InvalidArgument(format!("DROP {object_type}: the tables here are the only objects to drop")))
+            },
+            [Statement::Truncate(truncate)] => {
+                (truncate.table_names.iter().map(|t| t.name.clone()).collect(), truncate.if_exists, true)
+            },
+            _ => return Err(CoreError::InvalidArgument(format!("expected one {first} TABLE statement"))),
+        };
+        let names = names.iter().map(table_name).collect::<Result<Vec<_>, _>>()?;
+        // Every table is checked before any goes.
+        for name in &names {
+            if !if_exists && self.tables().get(ns, name)?.is_none() {
+                return Err(CoreError::NotFound(format!("table does not exist: {name}")));
+            }
+        }
+        for name in &names {
+            match (truncate, self.tables().get(ns, name)?.is_some()) {
+                (true, true) => self.tables().truncate(ns, name)?,
+                (false, true) => self.tables().drop(ns, name, if_exists)?,
+                (_, false) => {},
+            }
+        }
+        Ok(0)
+    }
+
     /// Run an INSERT (see the module), with `values` bound to its
     /// placeholders. Returns the rows appended.
     pub fn insert(&self, ns: &Namespace, statement: &str, values: Option<&DataFrame>, cancel: &CancelToken) -> Result<u64, CoreError> {
@@ -153,6 +202,14 @@ fn concat_frames(frames: Vec<DataFrame>) -> Result<DataFrame, CoreError> {
     Ok(concat(plans, UnionArgs { to_supertypes: true, ..Default::default() })?.collect()?)
 }
 
+/// A table's name, which has no schema or catalog here.
+fn table_name(name: &ObjectName) -> Result<String, CoreError> {
+    match name.0.as_slice() {
+        [ObjectNamePart::Identifier(ident)] => Ok(ident.value.clone()),
+        _ => Err(CoreError::InvalidArgument(format!("tables here have no schema or catalog: {name} names one"))),
+    }
+}
+
 /// What an INSERT names: its table, the columns it fills (all of the
 /// table's when it names none), and its source.
 struct Target {
@@ -183,10 +240,7 @@ impl Target {
         let TableObject::TableName(name) = &insert.table else {
             return Err(invalid("INSERT INTO a table function is not supported: name a table".into()));
         };
-        let table = match name.0.as_slice() {
-            [ObjectNamePart::Identifier(ident)] => ident.value.clone(),
-            _ => return Err(invalid(format!("tables here have no schema or catalog: INSERT INTO {name} names one"))),
-        };
+        let table = table_name(name)?;
         let source = insert.source.as_ref().ok_or_else(|| invalid("INSERT needs VALUES or a SELECT".into()))?;
         let rows = match source.body.as_ref() {
             SetExpr::Values(values) if source.order_by.is_none() && source.limit_clause.is_none() => {
@@ -294,5 +348,26 @@ mod tests {
         assert!(refused("INSERT INTO ticks VALUES (1, 2, 3) RETURNING qty", None).contains("RETURNING"));
         assert!(refused("INSERT INTO s.ticks VALUES (1, 2, 3)", None).contains("no schema or catalog"));
         assert!(stored(&core, &ns).is_empty());
+    }
+
+    #[test]
+    fn drop_and_truncate_check_every_table_before_changing_any() {
+        let (_dir, core, ns) = core_with_ticks();
+        let cancel = CancelToken::default();
+        let insert = "INSERT INTO ticks VALUES (TIMESTAMP '1970-01-01 00:00:01', 'A', 5)";
+        core.change(&ns, insert, None, &cancel).unwrap();
+        let refused = core.change(&ns, "DROP TABLE ticks, nope", None, &cancel).unwrap_err();
+        assert!(matches!(&refused, CoreError::NotFound(m) if m == "table does not exist: nope"), "{refused}");
+        assert_eq!(stored(&core, &ns).len(), 1);
+        let refused = core.change(&ns, "DROP VIEW ticks", None, &cancel).unwrap_err();
+        assert!(refused.to_string().contains("DROP VIEW: the tables here are the only objects to drop"), "{refused}");
+        // TRUNCATE keeps the table, empty.
+        core.change(&ns, "TRUNCATE TABLE ticks", None, &cancel).unwrap();
+        assert!(stored(&core, &ns).is_empty());
+        core.change(&ns, insert, None, &cancel).unwrap();
+        assert_eq!(stored(&core, &ns).len(), 1);
+        core.change(&ns, "DROP TABLE IF EXISTS ticks, nope", None, &cancel).unwrap();
+        assert!(core.tables().get(&ns, "ticks").unwrap().is_none());
+        core.change(&ns, "DROP TABLE IF EXISTS ticks", None, &cancel).unwrap();
     }
 }
