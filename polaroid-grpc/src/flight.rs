@@ -89,8 +89,11 @@ impl PolaroidFlight {
             },
             DescriptorType::Cmd if crate::flight_sql::is_command(&descriptor.cmd) => {
                 let command = crate::flight_sql::command(&descriptor.cmd).map_err(status)?;
-                if let (true, arrow_flight::sql::Command::CommandStatementQuery(query)) = (distributed, &command) {
-                    return Ok(self.core.sql_distributed(ns, &query.query, &[]).await.map_err(status)?.id);
+                if distributed {
+                    // (A change, INSERT or DROP, is the server's own tables': run here.)
+                    if let Some(query) = crate::flight_sql::distributed_query(&self.core, &command).map_err(status)? {
+                        return Ok(self.core.sql_distributed(ns, &query, &[]).await.map_err(status)?.id);
+                    }
                 }
                 let ns = ns.clone();
                 let info = self.core.run(move |core, cancel| crate::flight_sql::answer(core, &ns, command, cancel)).await;
@@ -425,7 +428,8 @@ impl FlightService for PolaroidFlight {
         let result_body = match action.r#type.as_str() {
             crate::flight_sql::CREATE_PREPARED => {
                 let body = action.body;
-                Some(self.core.run(move |core, _| crate::flight_sql::prepare(core, &ns, &body)).await.map_err(status)?)
+                let prepare = move |core: &Core, _: &_| crate::flight_sql::prepare(core, &ns, &body, distributed);
+                Some(self.core.run(prepare).await.map_err(status)?)
             },
             crate::flight_sql::CLOSE_PREPARED => {
                 crate::flight_sql::close(&action.body).map_err(status)?;

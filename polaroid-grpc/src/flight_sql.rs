@@ -116,6 +116,33 @@ pub(crate) fn answer(core: &Core, ns: &Namespace, command: Command, cancel: &Can
     core.sql_with_parameters(ns, &query, values.as_ref())
 }
 
+/// The SQL a query command runs on the distributed engine (its
+/// parameters bound), or `None` for a command that is not a query there
+/// (a change runs on the server's own tables; a catalog command).
+pub(crate) fn distributed_query(core: &Core, command: &Command) -> Result<Option<String>, CoreError> {
+    let (query, values) = match command {
+        Command::CommandStatementQuery(query) => (query.query.clone(), None),
+        Command::CommandPreparedStatementQuery(prepared) => {
+            let statement = Statement::decode_handle(&prepared.prepared_statement_handle)?;
+            let values = statement.values(core)?;
+            (statement.query, values)
+        },
+        _ => return Ok(None),
+    };
+    if is_change(&query) {
+        return Ok(None);
+    }
+    let parameters = Parameters::of(&query)?;
+    let Some(values) = values.filter(|v| v.width() > 0) else { return Ok(Some(parameters.unbound()?.to_string())) };
+    match parameters.bind(&values)?.as_slice() {
+        [one] => Ok(Some(one.clone())),
+        many => Err(CoreError::InvalidArgument(format!(
+            "distributed SQL binds one row of parameters per execution; {} were bound",
+            many.len()
+        ))),
+    }
+}
+
 /// Whether a descriptor's command changes tables (an INSERT, ...), which
 /// runs when executed: GetSchema must not run it.
 pub(crate) fn is_change_command(cmd: &[u8]) -> bool {
@@ -319,15 +346,17 @@ pub(crate) fn catalog_data(core: &Core, ns: &Namespace, ticket: &[u8]) -> Result
 
 /// CreatePreparedStatement: the query as a [`Statement`]; the result (an
 /// `Any`) carries its schema when it has no placeholders.
-pub(crate) fn prepare(core: &Core, ns: &Namespace, body: &[u8]) -> Result<Vec<u8>, CoreError> {
+pub(crate) fn prepare(core: &Core, ns: &Namespace, body: &[u8], distributed: bool) -> Result<Vec<u8>, CoreError> {
     let request: ActionCreatePreparedStatementRequest = unpack(body, CREATE_PREPARED)?;
     if request.transaction_id.is_some() {
         return Err(CoreError::Unimplemented("Flight SQL transactions are not supported: prepare the query without one".into()));
     }
     // Planned now only to refuse a bad query at once and to tell its
     // schema; with placeholders, its values (and so its schema) come
-    // later; an INSERT runs only when executed.
-    let dataset_schema = if is_change(&request.query) || !Parameters::of(&request.query)?.is_empty() {
+    // later; an INSERT runs only when executed; a distributed query is
+    // DataFusion's to plan, when executed.
+    let has_placeholders = !Parameters::of(&request.query)?.is_empty();
+    let dataset_schema = if distributed || is_change(&request.query) || has_placeholders {
         Bytes::new()
     } else {
         let info = core.sql_over_namespace(ns, &request.query)?;

@@ -123,6 +123,28 @@ def test_flight_sql_action_and_command_with_the_header(standalone: Server, files
         list(c.do_action(flight.Action("sql", GROUP_BY.encode()), bad))
 
 
+def test_flight_sql_prepared_statements_with_the_header(standalone: Server, files: Path) -> None:
+    """ADBC's DB-API (prepared statements, bound parameters) with the header
+    on every call: planned and run by DataFusion, not here."""
+    import warnings
+
+    import adbc_driver_flightsql.dbapi as flight_sql
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # autocommit
+        conn = flight_sql.connect(f"grpc://{standalone.target}",
+                                  db_kwargs={"adbc.flight.sql.rpc.call_header.polaroid-distributed": "true"})
+    with conn, conn.cursor() as cur:
+        cur.execute(GROUP_BY)
+        same(pl.from_arrow(cur.fetch_arrow_table()), oracle(files, GROUP_BY))
+        bound = GROUP_BY.replace("WHERE symbol IS NOT NULL", "WHERE symbol IS NOT NULL AND size > ?")
+        cur.execute(bound, (250,))
+        same(pl.from_arrow(cur.fetch_arrow_table()), oracle(files, bound.replace("?", "250")))
+        # A function only DataFusion has: this server's polars-sql would refuse it.
+        cur.execute("SELECT arrow_typeof(1) AS t")
+        assert cur.fetchall() == [("Int64",)]
+
+
 def test_http_exec_with_distributed_true(standalone: Server, files: Path) -> None:
     status, body = standalone.exec(GROUP_BY, distributed="true")
     assert status == 200, body
