@@ -43,8 +43,8 @@ use polars::prelude::{Column, DataFrame};
 use prost::Message;
 
 /// DoPut with a Flight SQL command: binding a prepared query's
-/// parameters, a bulk ingest, or an update (an INSERT). Returns the
-/// PutResult's app_metadata.
+/// parameters, a bulk ingest, or an update (INSERT, DROP TABLE,
+/// TRUNCATE). Returns the PutResult's app_metadata.
 pub(crate) fn put(core: &Core, ns: &Namespace, command: Command, chunks: Vec<Bytes>, cancel: &CancelToken) -> Result<Bytes, CoreError> {
     match command {
         Command::CommandPreparedStatementQuery(prepared) => bind(core, &prepared.prepared_statement_handle, chunks),
@@ -87,25 +87,31 @@ pub(crate) fn name(command: &Command) -> &str {
     command.type_url().trim_start_matches(TYPE_PREFIX)
 }
 
-/// Answer a query (or a prepared one) as a handle: its plan, run when
-/// the FlightInfo's ticket is fetched.
-pub(crate) fn answer(core: &Core, ns: &Namespace, command: Command, cancel: &CancelToken) -> Result<HandleInfo, CoreError> {
-    let (query, values) = match command {
+/// The SQL a query command runs, and the values bound to it; `None` for
+/// a command that is not a query (a catalog command, an update).
+fn query_of(core: &Core, command: &Command) -> Result<Option<(String, Option<DataFrame>)>, CoreError> {
+    match command {
         Command::CommandStatementQuery(query) => {
             if query.transaction_id.is_some() {
                 return Err(CoreError::Unimplemented("Flight SQL transactions are not supported: run the query without one".into()));
             }
-            (query.query, None)
+            Ok(Some((query.query.clone(), None)))
         },
         // Planned anew at each execution, so that it reads the tables as
         // they are then (and the values bound to it, bound now).
         Command::CommandPreparedStatementQuery(prepared) => {
             let statement = Statement::decode_handle(&prepared.prepared_statement_handle)?;
             let values = statement.values(core)?;
-            (statement.query, values)
+            Ok(Some((statement.query, values)))
         },
-        other => return Err(unsupported(&other)),
-    };
+        _ => Ok(None),
+    }
+}
+
+/// Answer a query (or a prepared one) as a handle: its plan, run when
+/// the FlightInfo's ticket is fetched.
+pub(crate) fn answer(core: &Core, ns: &Namespace, command: Command, cancel: &CancelToken) -> Result<HandleInfo, CoreError> {
+    let Some((query, values)) = query_of(core, &command)? else { return Err(unsupported(&command)) };
     if is_change(&query) {
         // DB-API's execute runs an INSERT (a DROP TABLE, ...) as a query:
         // its answer is the count of rows stored.
@@ -120,15 +126,7 @@ pub(crate) fn answer(core: &Core, ns: &Namespace, command: Command, cancel: &Can
 /// parameters bound), or `None` for a command that is not a query there
 /// (a change runs on the server's own tables; a catalog command).
 pub(crate) fn distributed_query(core: &Core, command: &Command) -> Result<Option<String>, CoreError> {
-    let (query, values) = match command {
-        Command::CommandStatementQuery(query) => (query.query.clone(), None),
-        Command::CommandPreparedStatementQuery(prepared) => {
-            let statement = Statement::decode_handle(&prepared.prepared_statement_handle)?;
-            let values = statement.values(core)?;
-            (statement.query, values)
-        },
-        _ => return Ok(None),
-    };
+    let Some((query, values)) = query_of(core, command)? else { return Ok(None) };
     if is_change(&query) {
         return Ok(None);
     }
@@ -200,7 +198,7 @@ impl Statement {
         Self::decode(message).map_err(|e| CoreError::InvalidArgument(format!("a prepared statement handle that does not decode: {e}")))
     }
 
-    fn values(&self, core: &Core) -> Result<Option<polars::prelude::DataFrame>, CoreError> {
+    fn values(&self, core: &Core) -> Result<Option<DataFrame>, CoreError> {
         if self.parameters.is_empty() {
             return Ok(None);
         }
@@ -299,8 +297,8 @@ fn catalog(core: &Core, ns: &Namespace, command: Command) -> Result<Option<Recor
 }
 
 /// What GetSqlInfo tells of this server: its name and version, that it
-/// takes bulk ingest (its SQL itself reads), and that it has no
-/// transactions nor cancellation by action.
+/// writes (bulk ingest, INSERT), and that it has no transactions nor
+/// cancellation by action.
 fn server_info() -> Result<&'static SqlInfoData, CoreError> {
     static INFO: OnceLock<Result<SqlInfoData, String>> = OnceLock::new();
     let info = INFO.get_or_init(|| {
