@@ -641,6 +641,8 @@ impl Core {
             return Err(CoreError::InvalidArgument("the SQL query is empty".into()));
         }
         refuse_changes(query)?;
+        // polars-sql would call a placeholder an unsupported literal.
+        Parameters::of(query)?.unbound()?;
         // Table functions (`read_parquet('t.parquet')`) resolve in the data
         // directory before polars opens anything.
         let (mut ctx, refusals) = self.sandbox.sql_context();

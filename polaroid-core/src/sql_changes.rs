@@ -84,14 +84,7 @@ impl Core {
         let rows = match (values, target.values_of_placeholders) {
             (Some(values), true) => {
                 let mut columns = parameters.columns(values)?;
-                if columns.len() != target.columns.len() {
-                    return Err(CoreError::InvalidArgument(format!(
-                        "VALUES has {} parameter(s) for {} column(s) of {}",
-                        columns.len(),
-                        target.columns.len(),
-                        target.table
-                    )));
-                }
+                target.check_width(columns.len())?;
                 for (column, name) in columns.iter_mut().zip(&target.columns) {
                     column.rename(name.as_str().into());
                 }
@@ -151,14 +144,7 @@ impl Core {
             let (lf, _) = self.namespace_sql_plan(ns, &query)?;
             let entry = self.prepare_plan(ns, lf, format!("insert into {}", target.table))?;
             let rows = self.collect_entry(&entry, Engine::Auto, cancel)?;
-            if rows.width() != target.columns.len() {
-                return Err(CoreError::InvalidArgument(format!(
-                    "the source gives {} column(s) for {} column(s) of {}",
-                    rows.width(),
-                    target.columns.len(),
-                    target.table
-                )));
-            }
+            target.check_width(rows.width())?;
             // Each row set typed as the table's columns before they meet:
             // `(TIMESTAMP '...', ...), ('2024-01-01T00:00:02Z', ...)` is two
             // timestamps, not text in two formats.
@@ -226,6 +212,18 @@ struct Target {
 }
 
 impl Target {
+    /// A source of `width` columns must fill the target's columns.
+    fn check_width(&self, width: usize) -> Result<(), CoreError> {
+        if width == self.columns.len() {
+            return Ok(());
+        }
+        Err(CoreError::InvalidArgument(format!(
+            "the source gives {width} column(s) for {} column(s) of {}",
+            self.columns.len(),
+            self.table
+        )))
+    }
+
     fn of(statement: &str) -> Result<Self, CoreError> {
         let invalid = |m: String| CoreError::InvalidArgument(m);
         let statements = Parser::parse_sql(&GenericDialect {}, statement).map_err(|e| invalid(format!("sql parser error: {e}")))?;

@@ -145,7 +145,8 @@ impl Parameters {
         match self.placeholders.first() {
             None => Ok(&self.query),
             Some(_) => Err(CoreError::InvalidArgument(format!(
-                "the query takes {} parameter(s) ({}) and none was bound: bind them (DB-API: cursor.execute(query, parameters))",
+                "the query takes {} parameter(s) ({}) and none was bound (Flight SQL's prepared statements bind them: \
+                 DB-API's cursor.execute(query, parameters))",
                 self.count(),
                 self.placeholder_texts().join(", ")
             ))),

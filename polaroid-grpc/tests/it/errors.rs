@@ -109,9 +109,14 @@ async fn a_bad_column_or_query_is_invalid_argument_naming_it() {
     assert_eq!((err.code(), polars_kind(&err)), (Code::NotFound, None), "not polars': {err:?}");
     let err = client.sql(SqlRequest { tables: tables.clone(), query: "SELEKT 1".into(), distributed: false }).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
-    let err = client.sql(SqlRequest { tables, query: "SELECT * FROM missing_table".into(), distributed: false }).await.unwrap_err();
+    let err = client.sql(SqlRequest { tables: tables.clone(), query: "SELECT * FROM missing_table".into(), distributed: false }).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(err.message().contains("missing_table"), "{}", err.message());
+    // A placeholder with nothing to bind it (Flight SQL's prepared statements do).
+    let query = "SELECT * FROM trades WHERE size > $1".into();
+    let err = client.sql(SqlRequest { tables, query, distributed: false }).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("the query takes 1 parameter(s) ($1) and none was bound"), "{}", err.message());
     still_serving(&mut client).await;
     server.stop().await;
 }

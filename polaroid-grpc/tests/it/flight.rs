@@ -320,3 +320,89 @@ async fn a_dropped_do_get_stops_its_work() {
     }
     server.stop().await;
 }
+
+/// Flight SQL's commands as a client could craft them: each refused with
+/// its reason, nothing made, the server still serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crafted_flight_sql_requests_get_precise_errors() {
+    use arrow_flight::sql::{
+        CommandPreparedStatementQuery, CommandStatementIngest, CommandStatementUpdate, ProstMessageExt, TableDefinitionOptions,
+        TableExistsOption, TableNotExistOption,
+    };
+    use prost::Message;
+
+    let server = TestServer::with_sample().await;
+    let mut client = flight(&server).await;
+    let prepared = |handle: Vec<u8>| {
+        let command = CommandPreparedStatementQuery { prepared_statement_handle: handle.into() };
+        FlightDescriptor::new_cmd(command.as_any().encode_to_vec())
+    };
+    // A statement handle as this server writes one: its prefix, then the
+    // query (field 1) and the bound values (field 2), protobuf-encoded.
+    let statement = |query: &str, values: &[u8]| {
+        let mut handle = b"polaroid.sql.statement.v1:".to_vec();
+        handle.push(0x0a);
+        prost::encoding::encode_varint(query.len() as u64, &mut handle);
+        handle.extend_from_slice(query.as_bytes());
+        handle.push(0x12);
+        prost::encoding::encode_varint(values.len() as u64, &mut handle);
+        handle.extend_from_slice(values);
+        handle
+    };
+    for (handle, message) in [
+        (b"0f8e6a3c-51b2-4c7d-9a10-2b3c4d5e6f70".to_vec(), "not a prepared statement of this server"),
+        (b"polaroid.sql.statement.v1:\xff\xff\xff".to_vec(), "a prepared statement handle that does not decode"),
+        (statement("SELECT ? AS x", b"not arrow"), "not a valid Arrow IPC stream"),
+        (statement("SELECT ? AS x", b""), "the query takes 1 parameter(s) (?) and none was bound"),
+    ] {
+        let err = client.get_flight_info(prepared(handle)).await.unwrap_err();
+        assert_eq!(code(&err), Code::InvalidArgument, "{err}");
+        assert!(err.to_string().contains(message), "{message}: {err}");
+    }
+    // The same handle with real values runs.
+    let mut values = df!("a" => [41i64]).unwrap();
+    let mut ipc = Vec::new();
+    IpcStreamWriter::new(&mut ipc).finish(&mut values).unwrap();
+    let info = client.get_flight_info(prepared(statement("SELECT ? + 1 AS x", &ipc))).await.unwrap();
+    let id = String::from_utf8(info.endpoint[0].ticket.as_ref().unwrap().ticket.to_vec()).unwrap();
+    assert_eq!(get(&mut client, &id).await.unwrap(), df!("x" => [42i64]).unwrap());
+
+    // DoPut of updates and loads.
+    let rows = to_arrow(&df!("a" => [1i64, 2]).unwrap());
+    let options = |if_not_exist: TableNotExistOption| {
+        Some(TableDefinitionOptions { if_not_exist: if_not_exist as i32, if_exists: TableExistsOption::Fail as i32 })
+    };
+    let ingest = |table: &str, table_definition_options| CommandStatementIngest {
+        table_definition_options,
+        table: table.into(),
+        ..Default::default()
+    };
+    let update = |query: &str| CommandStatementUpdate { query: query.into(), transaction_id: None }.as_any();
+    for (command, want, message) in [
+        (ingest("", options(TableNotExistOption::Create)).as_any(), Code::InvalidArgument, "is not allowed: use letters, digits"),
+        (ingest("t", None).as_any(), Code::InvalidArgument, "if_not_exist option is unset"),
+        (ingest("t", options(TableNotExistOption::Fail)).as_any(), Code::NotFound, "table does not exist: t"),
+        (update("UPDATE t SET a = 1"), Code::InvalidArgument, "UPDATE is not an update this SQL runs"),
+        (update("INSERT INTO nope VALUES (1)"), Code::NotFound, "table does not exist: nope"),
+    ] {
+        let data = FlightDataEncoderBuilder::new()
+            .with_flight_descriptor(Some(FlightDescriptor::new_cmd(command.encode_to_vec())))
+            .build(futures::stream::iter(rows.clone().into_iter().map(Ok)));
+        let err = match client.do_put(data).await {
+            Ok(mut results) => results.next().await.unwrap().unwrap_err(),
+            Err(e) => e,
+        };
+        assert_eq!(code(&err), want, "{message}: {err}");
+        assert!(err.to_string().contains(message), "{message}: {err}");
+    }
+    // A load that is well formed stores the rows and says how many.
+    let data = FlightDataEncoderBuilder::new()
+        .with_flight_descriptor(Some(FlightDescriptor::new_cmd(
+            ingest("t", options(TableNotExistOption::Create)).as_any().encode_to_vec(),
+        )))
+        .build(futures::stream::iter(rows.into_iter().map(Ok)));
+    let result = client.do_put(data).await.unwrap().next().await.unwrap().unwrap();
+    let stored = arrow_flight::sql::DoPutUpdateResult::decode(result.app_metadata).unwrap();
+    assert_eq!(stored.record_count, 2);
+    server.stop().await;
+}
