@@ -5,7 +5,7 @@ aggregates of distinct values, ANY_VALUE, PERCENTILE_CONT/DISC and MODE (0038), 
 (0041), LIKE ... ESCAPE (0049), generate_series/range tables (0050), DuckDB's time functions (0061, 0068),
 intervals (0062), string functions (0063), aggregates: ARG_MAX, FIRST(x ORDER BY t), REGR_*, KURTOSIS ... (0066),
 aggregates of constants (SUM(1), 0071), 64-bit arithmetic of narrow integers (0073) and of integer
-literals (0093, 0094), QuestDB's TWAP and VWAP (0099)."""
+literals (0093, 0094), QuestDB's TWAP and VWAP (0099), string functions of categoricals (0103)."""
 
 from __future__ import annotations
 
@@ -259,6 +259,33 @@ def test_like_with_an_escape_character_matches_duckdb(client: pr.Client, predica
     df = pl.DataFrame({"s": ["a_b", "axb", "a%b", "abc", "a\\b", None, "x_y_z"]})
     got, want = both_answers(client, f"SELECT s FROM df WHERE {predicate}", df=df)
     assert sorted(got["s"].to_list()) == sorted(want["s"].to_list()), predicate
+
+
+CATEGORICAL_AS_TEXT = [
+    "SELECT sym FROM df WHERE sym LIKE 'A%'", "SELECT sym FROM df WHERE sym ILIKE 'a%'",
+    "SELECT sym FROM df WHERE sym NOT LIKE '%a%'", r"SELECT sym FROM df WHERE sym LIKE 'A\_B' ESCAPE '\'",
+    "SELECT UPPER(sym) AS u, LOWER(sym) AS l, LENGTH(sym) AS n FROM df", "SELECT SUBSTRING(sym FROM 2 FOR 2) AS s FROM df",
+    "SELECT SUBSTRING(sym, 2, 2) AS s, TRIM(sym) AS t, LTRIM(sym) AS l, RTRIM(sym) AS r FROM df",
+    "SELECT LEFT(sym, 2) AS a, RIGHT(sym, 2) AS b, REPLACE(sym, 'A', 'z') AS r, REVERSE(sym) AS v FROM df",
+    "SELECT STARTS_WITH(sym, 'A') AS s, ENDS_WITH(sym, 'L') AS e, STRPOS(sym, 'P') AS p FROM df",
+    "SELECT SPLIT_PART(sym, '_', 1) AS p, LPAD(sym, 6, '*') AS l, RPAD(sym, 6, '*') AS r FROM df",
+    "SELECT sym FROM df WHERE sym ~ '^[a-z]'", "SELECT sym FROM df WHERE sym !~ '^[a-z]'", "SELECT sym FROM df WHERE sym ~* '^m'",
+    "SELECT REGEXP_MATCHES(sym, 'P+') AS m, REGEXP_REPLACE(sym, 'P', 'p', 'g') AS r FROM df",
+    "SELECT UPPER(sym) AS u, COUNT(*) AS n FROM df GROUP BY UPPER(sym)",
+    "SELECT sym, COUNT(*) AS n FROM df WHERE sym = 'AAPL' OR sym IS NULL GROUP BY sym",
+]
+
+
+@pytest.mark.parametrize("query", CATEGORICAL_AS_TEXT)
+@pytest.mark.parametrize("dtype", ["categorical", "enum"])
+def test_categoricals_read_as_text_match_duckdb(client: pr.Client, query: str, dtype: str) -> None:
+    """A categorical (a table's SYMBOL column) or an enum in LIKE, `~` and the string functions, as DuckDB
+    reads its text (patch 0103; they failed: "expected String type, got: cat")."""
+    values = ["AAPL", "msft", None, "A_B", "x%y", "  pad "]
+    kind = pl.Categorical if dtype == "categorical" else pl.Enum([v for v in values if v is not None])
+    df = pl.DataFrame({"sym": values, "px": [1.0, 2, 3, 4, 5, 6]}).with_columns(pl.col("sym").cast(kind))
+    got, want = both_answers(client, query, df=df)
+    assert same_rows(unordered(got.rows()), unordered(want.rows())), (got, want)
 
 
 @pytest.mark.parametrize("source", [

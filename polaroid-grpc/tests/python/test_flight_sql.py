@@ -261,6 +261,14 @@ class FlightSqlTest(unittest.TestCase):
                   for s in c["catalog_db_schemas"] for t in s["db_schema_tables"]]
         self.assertNotIn("scratch", tables)
 
+    def test_a_symbol_column_reads_as_text(self):
+        # A table's SYMBOL column is a categorical to polars: LIKE, `~` and
+        # the string functions read its text (they failed, patch 0103).
+        with self.conn.cursor() as cur:
+            cur.execute("SELECT UPPER(sym) AS u, LENGTH(sym) AS n, sym ~ '^A' AS a FROM ticks "
+                        "WHERE sym LIKE 'A%' OR sym ILIKE 'b' ORDER BY ts")
+            self.assertEqual(cur.fetchall(), [("A", 1, True), ("B", 1, False), ("A", 1, True)])
+
     def test_a_bad_query_is_a_precise_error(self):
         with self.conn.cursor() as cur:
             with self.assertRaises(adbc_driver_manager.ProgrammingError) as raised:
