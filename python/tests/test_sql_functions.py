@@ -5,7 +5,8 @@ aggregates of distinct values, ANY_VALUE, PERCENTILE_CONT/DISC and MODE (0038), 
 (0041), LIKE ... ESCAPE (0049), generate_series/range tables (0050), DuckDB's time functions (0061, 0068),
 intervals (0062), string functions (0063), aggregates: ARG_MAX, FIRST(x ORDER BY t), REGR_*, KURTOSIS ... (0066),
 aggregates of constants (SUM(1), 0071), 64-bit arithmetic of narrow integers (0073) and of integer
-literals (0093, 0094), QuestDB's TWAP and VWAP (0099), string functions of categoricals (0103)."""
+literals (0093, 0094), QuestDB's TWAP and VWAP (0099), string functions of categoricals (0103), timestamps without a zone
+beside zoned ones (0104)."""
 
 from __future__ import annotations
 
@@ -286,6 +287,36 @@ def test_categoricals_read_as_text_match_duckdb(client: pr.Client, query: str, d
     df = pl.DataFrame({"sym": values, "px": [1.0, 2, 3, 4, 5, 6]}).with_columns(pl.col("sym").cast(kind))
     got, want = both_answers(client, query, df=df)
     assert same_rows(unordered(got.rows()), unordered(want.rows())), (got, want)
+
+
+NAIVE_BESIDE_ZONED = [
+    "SELECT ts FROM df WHERE ts >= TIMESTAMP '2024-01-01 00:00:01'",
+    "SELECT ts FROM df WHERE ts < CAST('2024-01-01 00:00:02' AS TIMESTAMP)",
+    "SELECT ts FROM df WHERE ts BETWEEN TIMESTAMP '2024-01-01 00:00:01' AND TIMESTAMP '2024-01-01 00:00:02'",
+    "SELECT ts FROM df WHERE ts NOT BETWEEN TIMESTAMP '2024-01-01 00:00:01' AND TIMESTAMP '2024-01-01 00:00:02'",
+    "SELECT ny FROM df WHERE ny > TIMESTAMP '2024-03-10 11:00:00'",
+    "SELECT ny FROM df WHERE ny = TIMESTAMP '2024-03-10 12:00:00'",
+    "SELECT ns FROM df WHERE ns >= TIMESTAMP '2024-01-01 00:00:03'",
+    "SELECT ts FROM df WHERE ts = naive", "SELECT naive FROM df WHERE naive < ny",
+]
+
+
+@pytest.mark.parametrize("query", NAIVE_BESIDE_ZONED)
+def test_timestamps_without_a_zone_beside_zoned_ones_are_utc_as_duckdb_reads_them(client: pr.Client, query: str) -> None:
+    """`ts >= TIMESTAMP '...'` over a zoned column failed (patch 0104); DuckDB in a UTC session reads the
+    TIMESTAMP as UTC."""
+    utc = pl.Series([dt.datetime(2024, 1, 1, 0, 0, i) for i in range(4)] + [None]).dt.replace_time_zone("UTC")
+    ny = [dt.datetime(2024, 3, 10, 6, 0), dt.datetime(2024, 3, 10, 7, 30), dt.datetime(2024, 3, 10, 8, 0), None,
+          dt.datetime(2024, 1, 1)]
+    df = pl.DataFrame({"ts": utc, "ny": pl.Series(ny).dt.replace_time_zone("America/New_York"),
+                       "ns": utc.dt.cast_time_unit("ns"), "naive": [dt.datetime(2024, 1, 1, 0, 0, i) for i in range(5)]})
+    got = client.sql(query, df=client.from_polars(df)).collect()
+    con = duckdb.connect()
+    con.sql("SET TimeZone = 'UTC'")
+    con.register("df", df.to_arrow())
+    want = con.sql(query).pl()
+    assert unordered(got.rows()) == unordered(want.rows()), (got, want)
+    assert got.height > 0 or "NOT" in query or "ny =" in query
 
 
 @pytest.mark.parametrize("source", [

@@ -93,6 +93,13 @@ class FlightSqlTest(unittest.TestCase):
                       dt.time(9, 30, 1, 5), dt.datetime(1969, 12, 31, 23, 59, 59, 999999), 2**63 - 1, -7, 0.1, True, None, "é'")
             cur.execute("SELECT " + ", ".join(f"? AS c{i}" for i in range(len(values))), values)
             self.assertEqual(cur.fetchall(), [values])
+        # A parquet file's zoned timestamps beside a bound one without a zone (UTC).
+        trades = pl.read_parquet(Path(self.data.name) / "trades.parquet")
+        since = trades["ts"].sort()[len(trades) // 2]
+        with self.conn.cursor() as cur:
+            cur.execute("SELECT count(*) AS n FROM read_parquet('trades.parquet') WHERE ts >= ?",
+                        (since.astimezone(dt.timezone.utc).replace(tzinfo=None),))
+            self.assertEqual(cur.fetchall(), [(trades.filter(pl.col("ts") >= since).height,)])
         # polars' read_database passes parameters through.
         got = pl.read_database("SELECT * FROM ticks WHERE px > ? ORDER BY ts", self.conn, execute_options={"parameters": [2.0]})
         want = pl.read_database("SELECT * FROM ticks ORDER BY ts", self.conn).filter(pl.col("px") > 2.0)
