@@ -1037,7 +1037,7 @@ fn refuse_changes(query: &str) -> Result<(), CoreError> {
     if matches!(first.as_str(), "CREATE" | "DROP" | "TRUNCATE" | "INSERT" | "UPDATE" | "DELETE" | "ALTER") {
         return Err(CoreError::InvalidArgument(format!(
             "{first} is not run by this SQL, which reads: the change would last only as long as this query. Store \
-             tables through Flight SQL (bulk ingest; INSERT, DROP TABLE, TRUNCATE), the HTTP door (QuestDB's /exec: \
+             tables through Flight SQL (bulk ingest; INSERT, CREATE/DROP TABLE, TRUNCATE), the HTTP door (QuestDB's /exec: \
              CREATE TABLE, INSERT, TRUNCATE, DROP) or ILP; every query's result is kept as a handle already"
         )));
     }

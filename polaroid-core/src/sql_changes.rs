@@ -1,10 +1,11 @@
 //! The statements that change the caller's tables in SQL's own terms
 //! (what a Flight SQL client sends: literals as polars-sql reads them,
 //! bound parameters): `INSERT INTO table [(columns)] VALUES (...) |
-//! SELECT ...`, appended durably; `DROP TABLE [IF EXISTS] name, ...`;
-//! `TRUNCATE [TABLE] name, ...`. Tables are made by bulk ingest, on the
-//! HTTP door (QuestDB's CREATE TABLE, with its designated timestamp and
-//! partitions) or by ILP.
+//! SELECT ...`, appended durably; `CREATE [OR REPLACE] TABLE [IF NOT
+//! EXISTS] name (column TYPE, ...) | AS SELECT ...`; `DROP TABLE [IF
+//! EXISTS] name, ...`; `TRUNCATE [TABLE] name, ...`. A table made so has no
+//! designated timestamp: QuestDB's CREATE TABLE on the HTTP door gives one
+//! (and partitions).
 //!
 //! `VALUES` of placeholders alone (`VALUES (?, ?, ?)`, DB-API's
 //! `executemany`) stores the bound columns themselves, row for row, with
@@ -14,7 +15,10 @@
 
 use polaroid_handles::Namespace;
 use polars::prelude::*;
-use sqlparser::ast::{Expr as SqlExpr, ObjectName, ObjectNamePart, ObjectType, SetExpr, Statement, TableObject, Value};
+use sqlparser::ast::{
+    CreateTable, DataType as SqlDataType, Expr as SqlExpr, ObjectName, ObjectNamePart, ObjectType, SetExpr, Statement,
+    TableObject, Value,
+};
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
 
@@ -22,12 +26,12 @@ use crate::core::Core;
 use crate::error::CoreError;
 use crate::slots::CancelToken;
 use crate::sql_parameters::Parameters;
-use crate::tables::storage_type;
+use crate::tables::{storage_type, IfExists, PartitionBy, TableDef};
 
-/// Whether `statement` changes tables (by its first word): INSERT, DROP,
-/// TRUNCATE.
+/// Whether `statement` changes tables (by its first word): INSERT,
+/// CREATE, DROP, TRUNCATE.
 pub fn is_change(statement: &str) -> bool {
-    matches!(first_word(statement).as_str(), "INSERT" | "DROP" | "TRUNCATE")
+    matches!(first_word(statement).as_str(), "INSERT" | "CREATE" | "DROP" | "TRUNCATE")
 }
 
 fn first_word(statement: &str) -> String {
@@ -43,11 +47,22 @@ impl Core {
         if first == "INSERT" {
             return self.insert(ns, statement, values, cancel);
         }
-        if values.is_some_and(|v| v.width() > 0) {
-            return Err(CoreError::InvalidArgument(format!("{first} takes no parameters")));
-        }
+        // Bound values are written in (`CREATE TABLE t AS SELECT ... WHERE x > ?`), one row's.
+        let parameters = Parameters::of(statement)?;
+        let bound = match values.filter(|v| v.width() > 0) {
+            None => parameters.unbound()?.to_string(),
+            Some(values) => match parameters.bind(values)?.as_slice() {
+                [one] => one.clone(),
+                many => {
+                    return Err(CoreError::InvalidArgument(format!("{first} binds one row of parameters; {} were bound", many.len())))
+                },
+            },
+        };
         let statements =
-            Parser::parse_sql(&GenericDialect {}, statement).map_err(|e| CoreError::InvalidArgument(format!("sql parser error: {e}")))?;
+            Parser::parse_sql(&GenericDialect {}, &bound).map_err(|e| CoreError::InvalidArgument(e.to_string()))?;
+        if let [Statement::CreateTable(create)] = statements.as_slice() {
+            return self.create_table(ns, create, cancel);
+        }
         let (names, if_exists, truncate) = match statements.as_slice() {
             [Statement::Drop { object_type: ObjectType::Table, if_exists, names, .. }] => (names.clone(), *if_exists, false),
             [Statement::Drop { object_type, .. }] => {
@@ -102,6 +117,65 @@ impl Core {
         let appended = self.tables().append(ns, &target.table, rows, None)?;
         self.metrics().ingested(&target.table, appended);
         Ok(appended)
+    }
+
+    /// `CREATE TABLE`: of the columns it names, or of a query's rows
+    /// (which it stores). Returns the rows stored.
+    fn create_table(&self, ns: &Namespace, create: &CreateTable, cancel: &CancelToken) -> Result<u64, CoreError> {
+        let refused = |what: &str| Err(CoreError::Unimplemented(format!("CREATE {what} is not supported here: tables are durable, of columns and rows")));
+        if create.temporary {
+            return refused("TEMPORARY TABLE (a temporary table is an upload: Flight SQL's bulk ingest with temporary=true)");
+        }
+        if create.external || create.location.is_some() {
+            return refused("EXTERNAL TABLE (read files with read_parquet('...') in a query)");
+        }
+        if create.like.is_some() || create.clone.is_some() {
+            return refused("TABLE ... LIKE/CLONE");
+        }
+        if !create.constraints.is_empty() || create.columns.iter().any(|c| !c.options.is_empty()) {
+            return Err(CoreError::InvalidArgument(format!(
+                "CREATE TABLE {}: tables here keep no keys or constraints (NOT NULL, PRIMARY KEY, DEFAULT, ...); name the columns and their types",
+                create.name
+            )));
+        }
+        let name = table_name(&create.name)?;
+        let exists = self.tables().get(ns, &name)?.is_some();
+        if exists && create.if_not_exists {
+            return Ok(0);
+        }
+        if exists && !create.or_replace {
+            return Err(CoreError::InvalidArgument(format!("table already exists: {name}")));
+        }
+        let if_exists = if create.or_replace { IfExists::Replace } else { IfExists::Fail };
+        match &create.query {
+            Some(query) => {
+                let (lf, _) = self.namespace_sql_plan(ns, &query.to_string())?;
+                let entry = self.prepare_plan(ns, lf, format!("create table {name}"))?;
+                let mut rows = self.collect_entry(&entry, Engine::Auto, cancel)?.as_ref().clone();
+                if !create.columns.is_empty() {
+                    if create.columns.len() != rows.width() {
+                        return Err(CoreError::InvalidArgument(format!(
+                            "CREATE TABLE {name} names {} column(s) for the query's {}",
+                            create.columns.len(),
+                            rows.width()
+                        )));
+                    }
+                    let names: Vec<&str> = create.columns.iter().map(|c| c.name.value.as_str()).collect();
+                    rows.set_column_names(&names)?;
+                }
+                self.tables().ingest(ns, &name, rows, true, if_exists)
+            },
+            None => {
+                let columns = create
+                    .columns
+                    .iter()
+                    .map(|c| Ok((c.name.value.as_str(), table_kind(&c.name.value, &c.data_type)?)))
+                    .collect::<Result<Vec<_>, CoreError>>()?;
+                let def = TableDef::new(&name, &columns, None, PartitionBy::None);
+                let empty = DataFrame::empty_with_schema(&def.schema()?);
+                self.tables().ingest(ns, &name, empty, true, if_exists)
+            },
+        }
     }
 
     /// What `statement` inserts into: an existing table of the caller's,
@@ -188,6 +262,34 @@ fn concat_frames(frames: Vec<DataFrame>) -> Result<DataFrame, CoreError> {
     Ok(concat(plans, UnionArgs { to_supertypes: true, ..Default::default() })?.collect()?)
 }
 
+/// The table type (QuestDB's name, as tables keep them) of a column SQL
+/// declares: SQL's standard names, and QuestDB's own (`SYMBOL`, `LONG`).
+fn table_kind(column: &str, data_type: &SqlDataType) -> Result<&'static str, CoreError> {
+    let text = data_type.to_string().to_ascii_uppercase();
+    let base = text.split('(').next().unwrap_or_default().trim();
+    Ok(match base {
+        "BOOLEAN" | "BOOL" => "BOOLEAN",
+        "TINYINT" | "INT1" | "BYTE" => "BYTE",
+        "SMALLINT" | "INT2" | "SHORT" => "SHORT",
+        "INT" | "INTEGER" | "INT4" => "INT",
+        "BIGINT" | "INT8" | "INT64" | "LONG" => "LONG",
+        "REAL" | "FLOAT4" => "FLOAT",
+        "DOUBLE" | "DOUBLE PRECISION" | "FLOAT8" | "FLOAT" | "FLOAT64" => "DOUBLE",
+        "VARCHAR" | "CHARACTER VARYING" | "TEXT" | "STRING" | "CHAR" | "CHARACTER" | "NVARCHAR" => "VARCHAR",
+        "SYMBOL" => "SYMBOL",
+        "TIMESTAMP" | "DATETIME" | "TIMESTAMP WITHOUT TIME ZONE" => "TIMESTAMP",
+        "TIMESTAMP_NS" => "TIMESTAMP_NS",
+        "BLOB" | "BYTEA" | "BINARY" | "VARBINARY" => "BINARY",
+        _ => {
+            return Err(CoreError::InvalidArgument(format!(
+                "column {column} is {text}, which no table type holds as it is: tables store BOOLEAN, TINYINT, \
+                 SMALLINT, INTEGER, BIGINT, REAL, DOUBLE, VARCHAR (or SYMBOL), TIMESTAMP (without a zone: time is \
+                 stored in UTC) and BLOB"
+            )))
+        },
+    })
+}
+
 /// A table's name, which has no schema or catalog here.
 fn table_name(name: &ObjectName) -> Result<String, CoreError> {
     match name.0.as_slice() {
@@ -226,7 +328,7 @@ impl Target {
 
     fn of(statement: &str) -> Result<Self, CoreError> {
         let invalid = |m: String| CoreError::InvalidArgument(m);
-        let statements = Parser::parse_sql(&GenericDialect {}, statement).map_err(|e| invalid(format!("sql parser error: {e}")))?;
+        let statements = Parser::parse_sql(&GenericDialect {}, statement).map_err(|e| invalid(e.to_string()))?;
         let [Statement::Insert(insert)] = statements.as_slice() else {
             return Err(invalid("expected one INSERT statement".into()));
         };
@@ -346,6 +448,45 @@ mod tests {
         assert!(refused("INSERT INTO ticks VALUES (1, 2, 3) RETURNING qty", None).contains("RETURNING"));
         assert!(refused("INSERT INTO s.ticks VALUES (1, 2, 3)", None).contains("no schema or catalog"));
         assert!(stored(&core, &ns).is_empty());
+    }
+
+    #[test]
+    fn create_table_of_columns_or_of_a_query_and_its_refusals() {
+        let (_dir, core, ns) = core_with_ticks();
+        let cancel = CancelToken::default();
+        let sql = "CREATE TABLE orders (ts TIMESTAMP, sym VARCHAR(8), qty INTEGER, px DOUBLE PRECISION, ok BOOLEAN, note TEXT)";
+        assert_eq!(core.change(&ns, sql, None, &cancel).unwrap(), 0);
+        let def = core.tables().get(&ns, "orders").unwrap().unwrap().def();
+        let kinds: Vec<_> = def.columns.iter().map(|c| (c.name.as_str(), c.kind.as_str())).collect();
+        let want = [("ts", "TIMESTAMP"), ("sym", "VARCHAR"), ("qty", "INT"), ("px", "DOUBLE"), ("ok", "BOOLEAN"), ("note", "VARCHAR")];
+        assert_eq!(kinds, want);
+        let refused = core.change(&ns, sql, None, &cancel).unwrap_err();
+        assert!(refused.to_string().contains("table already exists: orders"), "{refused}");
+        assert_eq!(core.change(&ns, &sql.replace("TABLE", "TABLE IF NOT EXISTS"), None, &cancel).unwrap(), 0);
+        // Of a query's rows, stored; named anew; replaced.
+        let insert = "INSERT INTO ticks VALUES (TIMESTAMP '1970-01-01 00:00:01', 'A', 5), (TIMESTAMP '1970-01-01 00:00:02', 'B', 7)";
+        core.change(&ns, insert, None, &cancel).unwrap();
+        let ctas = "CREATE TABLE big AS SELECT ts AS t, sym AS s, qty * 2 AS q FROM ticks WHERE qty > 5";
+        assert_eq!(core.change(&ns, ctas, None, &cancel).unwrap(), 1);
+        let big = core.tables().get(&ns, "big").unwrap().unwrap().scan().unwrap().collect().unwrap();
+        assert_eq!(big.get_column_names(), ["t", "s", "q"]);
+        assert_eq!(big.column("q").unwrap().get(0).unwrap(), AnyValue::Int64(14));
+        let replace = "CREATE OR REPLACE TABLE big AS SELECT qty FROM ticks";
+        assert_eq!(core.change(&ns, replace, None, &cancel).unwrap(), 2);
+        let refusals = [
+            ("CREATE TABLE x (a INT NOT NULL)", "keep no keys or constraints"),
+            ("CREATE TABLE x (a INT, PRIMARY KEY (a))", "keep no keys or constraints"),
+            ("CREATE TABLE x (d DATE)", "column d is DATE, which no table type holds"),
+            ("CREATE TABLE x (d DECIMAL(10, 2))", "column d is DECIMAL(10,2), which no table type holds"),
+            ("CREATE TEMPORARY TABLE x (a INT)", "a temporary table is an upload"),
+            ("CREATE TABLE x (c INT) AS SELECT ts, sym FROM ticks", "names 1 column(s) for the query's 2"),
+            ("CREATE TABLE s.x (a INT)", "no schema or catalog"),
+        ];
+        for (sql, message) in refusals {
+            let refused = core.change(&ns, sql, None, &cancel).unwrap_err();
+            assert!(refused.to_string().contains(message), "{sql}: {refused}");
+        }
+        assert!(core.tables().get(&ns, "x").unwrap().is_none());
     }
 
     #[test]

@@ -19,9 +19,9 @@
 //! Bulk ingest (`CommandStatementIngest`, what ADBC's `adbc_ingest` and
 //! polars' `write_database(engine="adbc")` send) loads the DoPut stream
 //! into one of the caller's tables; a temporary one is an upload, named.
-//! `INSERT INTO table ...` (and `DROP TABLE`, `TRUNCATE`) runs as an
-//! update (DoPut: `executemany`'s rows, bound) or as a query (DB-API's
-//! `execute`, answering the count); other SQL reads.
+//! `INSERT INTO table ...` (and `CREATE TABLE`, `DROP TABLE`, `TRUNCATE`)
+//! runs as an update (DoPut: `executemany`'s rows, bound) or as a query
+//! (DB-API's `execute`, answering the count); other SQL reads.
 
 use arrow_array::RecordBatch;
 use std::sync::OnceLock;
@@ -43,8 +43,8 @@ use polars::prelude::{Column, DataFrame};
 use prost::Message;
 
 /// DoPut with a Flight SQL command: binding a prepared query's
-/// parameters, a bulk ingest, or an update (INSERT, DROP TABLE,
-/// TRUNCATE). Returns the PutResult's app_metadata.
+/// parameters, a bulk ingest, or an update (INSERT, CREATE TABLE, DROP
+/// TABLE, TRUNCATE). Returns the PutResult's app_metadata.
 pub(crate) fn put(core: &Core, ns: &Namespace, command: Command, chunks: Vec<Bytes>, cancel: &CancelToken) -> Result<Bytes, CoreError> {
     match command {
         Command::CommandPreparedStatementQuery(prepared) => bind(core, &prepared.prepared_statement_handle, chunks),
@@ -154,14 +154,14 @@ pub(crate) fn is_change_command(cmd: &[u8]) -> bool {
 }
 
 /// DoPut of an update (`CommandStatementUpdate`, or a prepared one with
-/// its parameters: DB-API's `executemany`): an INSERT (a DROP TABLE, a
-/// TRUNCATE), run. Returns the `DoPutUpdateResult`.
+/// its parameters: DB-API's `executemany`): an INSERT (a CREATE TABLE,
+/// DROP TABLE, TRUNCATE), run. Returns the `DoPutUpdateResult`.
 fn update(core: &Core, ns: &Namespace, query: &str, chunks: Vec<Bytes>, cancel: &CancelToken) -> Result<Bytes, CoreError> {
     if !is_change(query) {
         let first = query.split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
         return Err(CoreError::InvalidArgument(format!(
-            "{first} is not an update this SQL runs: INSERT, DROP TABLE and TRUNCATE are (tables are made by bulk \
-             ingest, ADBC's adbc_ingest, or on the HTTP door); a query runs with execute, not executemany"
+            "{first} is not an update this SQL runs: INSERT, CREATE TABLE, DROP TABLE and TRUNCATE are; a query \
+             runs with execute, not executemany"
         )));
     }
     let values = if chunks.iter().all(|c| c.is_empty()) { None } else { Some(core.decode_upload(chunks)?) };
@@ -265,7 +265,7 @@ pub(crate) fn ingest(core: &Core, ns: &Namespace, command: CommandStatementInges
 fn unsupported(command: &Command) -> CoreError {
     CoreError::Unimplemented(format!(
         "Flight SQL's {} is not supported here; this server answers queries (CommandStatementQuery, prepared \
-         statements with or without parameters), INSERT, DROP TABLE and TRUNCATE (as queries or updates), bulk ingest \
+         statements with or without parameters), INSERT, CREATE TABLE, DROP TABLE and TRUNCATE (as queries or updates), bulk ingest \
          (CommandStatementIngest), GetSqlInfo, GetTables, GetTableTypes, GetCatalogs and GetDbSchemas",
         name(command)
     ))

@@ -283,16 +283,36 @@ class FlightSqlTest(unittest.TestCase):
         self.assertIn('unable to find column "nope"', str(raised.exception))
         self.assertIn("INVALID_ARGUMENT", str(raised.exception))
 
-    def test_show_tables_lists_the_callers_tables_and_changes_are_refused(self):
+    def test_show_tables_lists_the_callers_tables_and_other_changes_are_refused(self):
         with self.conn.cursor() as cur:
             cur.execute("SHOW TABLES")
             self.assertIn(("ticks",), cur.fetchall())
-            # polars-sql would create it in the query's own context and forget it.
+            # polars-sql would run it in the query's own context and forget it.
             with self.assertRaises(adbc_driver_manager.ProgrammingError) as raised:
-                cur.execute("CREATE TABLE copy AS SELECT * FROM ticks")
+                cur.execute("UPDATE ticks SET px = 0")
             self.assertIn("is not run by this SQL, which reads", str(raised.exception))
             cur.execute("SELECT count(*) AS n FROM ticks")
             self.assertEqual(cur.fetchall(), [(3,)])
+
+    def test_create_table_of_columns_or_of_a_query(self):
+        trades = pl.read_parquet(Path(self.data.name) / "trades.parquet")
+        with self.conn.cursor() as cur:
+            cur.execute("CREATE TABLE marks (ts TIMESTAMP, sym VARCHAR, px DOUBLE PRECISION, n BIGINT)")
+            cur.execute("INSERT INTO marks VALUES (?, ?, ?, ?)", (dt.datetime(2024, 1, 1), "A", 1.5, 2))
+            cur.execute("SELECT * FROM marks")
+            self.assertEqual(cur.fetchall(), [(dt.datetime(2024, 1, 1), "A", 1.5, 2)])
+            # A file's rows stored as a table (its UTC timestamps as the tables' time).
+            cur.execute("CREATE TABLE big_trades AS SELECT * FROM read_parquet('trades.parquet') WHERE size >= ?", (500,))
+            self.assertEqual(cur.fetchall(), [(trades.filter(pl.col("size") >= 500).height,)])
+        got = pl.read_database("SELECT * FROM big_trades", self.conn)
+        want = trades.filter(pl.col("size") >= 500).with_columns(pl.col("ts").dt.replace_time_zone(None))
+        assert_frame_equal(got, want)
+        for query, message in [("CREATE TABLE marks (a INT)", "table already exists: marks"),
+                               ("CREATE TABLE nn (a INT NOT NULL)", "keep no keys or constraints"),
+                               ("CREATE TABLE d (a DATE)", "column a is DATE, which no table type holds")]:
+            with self.subTest(query=query), self.conn.cursor() as cur, self.assertRaises(adbc_driver_manager.Error) as raised:
+                cur.execute(query)
+            self.assertIn(message, str(raised.exception))
 
     def test_the_catalog_lists_the_callers_tables(self):
         # (Other tests add tables; the filter keeps this one's.)
