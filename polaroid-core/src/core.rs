@@ -667,15 +667,53 @@ impl Core {
     /// rows' results one after another. Without values, a query that
     /// takes parameters is refused.
     pub fn sql_with_parameters(&self, ns: &Namespace, query: &str, values: Option<&DataFrame>) -> Result<HandleInfo, CoreError> {
+        self.bound_sql(ns, query, values, None)
+    }
+
+    /// [`Core::sql`] (over the handles `tables` names) with bound parameters,
+    /// as [`Core::sql_with_parameters`] binds them.
+    pub fn sql_with_parameters_over(
+        &self,
+        ns: &Namespace,
+        query: &str,
+        values: Option<&DataFrame>,
+        tables: &[(String, HandleId)],
+    ) -> Result<HandleInfo, CoreError> {
+        self.bound_sql(ns, query, values, Some(tables))
+    }
+
+    /// A query once per row of `values`, over `tables` (or the caller's
+    /// tables and handles by name).
+    fn bound_sql(
+        &self,
+        ns: &Namespace,
+        query: &str,
+        values: Option<&DataFrame>,
+        tables: Option<&[(String, HandleId)]>,
+    ) -> Result<HandleInfo, CoreError> {
         let parameters = Parameters::of(query)?;
         let Some(values) = values.filter(|v| v.width() > 0) else {
-            return self.sql_over_namespace(ns, parameters.unbound()?);
+            let query = parameters.unbound()?;
+            return match tables {
+                Some(tables) => self.sql(ns, query, tables),
+                None => self.sql_over_namespace(ns, query),
+            };
         };
         let mut plans = Vec::with_capacity(values.height());
         let mut names = Vec::new();
         for bound in parameters.bind(values)? {
-            let (lf, tables) = self.namespace_sql_plan(ns, &bound)?;
-            names = tables.into_iter().map(|t| t.name).collect();
+            let lf = match tables {
+                Some(tables) => {
+                    names = tables.iter().map(|(name, _)| name.clone()).collect();
+                    names.sort();
+                    self.sql_plan(ns, &bound, tables)?
+                },
+                None => {
+                    let (lf, defs) = self.namespace_sql_plan(ns, &bound)?;
+                    names = defs.into_iter().map(|t| t.name).collect();
+                    lf
+                },
+            };
             plans.push(lf);
         }
         let lf = if plans.len() == 1 { plans.pop().expect("one plan") } else { concat(plans, UnionArgs::default())? };

@@ -145,8 +145,8 @@ impl Parameters {
         match self.placeholders.first() {
             None => Ok(&self.query),
             Some(_) => Err(CoreError::InvalidArgument(format!(
-                "the query takes {} parameter(s) ({}) and none was bound (Flight SQL's prepared statements bind them: \
-                 DB-API's cursor.execute(query, parameters))",
+                "the query takes {} parameter(s) ({}) and none was bound (bind them with the query: the clients' \
+                 params, or DB-API's cursor.execute(query, parameters) over Flight SQL)",
                 self.count(),
                 self.placeholder_texts().join(", ")
             ))),
@@ -203,6 +203,21 @@ impl Parameters {
                 Reference::Named(name) => names.iter().position(|n| n == name).expect("every name is listed"),
             })
             .collect()
+    }
+}
+
+/// `query` with one row of `values` bound (what an engine that runs one
+/// query, the distributed one, takes); without values, `query` itself,
+/// refused if it takes parameters.
+pub fn bind_one(query: &str, values: Option<&DataFrame>) -> Result<String, CoreError> {
+    let parameters = Parameters::of(query)?;
+    let Some(values) = values.filter(|v| v.width() > 0) else { return Ok(parameters.unbound()?.to_string()) };
+    match parameters.bind(values)?.as_slice() {
+        [one] => Ok(one.clone()),
+        many => Err(CoreError::InvalidArgument(format!(
+            "distributed SQL binds one row of parameters per execution; {} were bound",
+            many.len()
+        ))),
     }
 }
 

@@ -130,15 +130,7 @@ pub(crate) fn distributed_query(core: &Core, command: &Command) -> Result<Option
     if is_change(&query) {
         return Ok(None);
     }
-    let parameters = Parameters::of(&query)?;
-    let Some(values) = values.filter(|v| v.width() > 0) else { return Ok(Some(parameters.unbound()?.to_string())) };
-    match parameters.bind(&values)?.as_slice() {
-        [one] => Ok(Some(one.clone())),
-        many => Err(CoreError::InvalidArgument(format!(
-            "distributed SQL binds one row of parameters per execution; {} were bound",
-            many.len()
-        ))),
-    }
+    polaroid_core::sql_parameters::bind_one(&query, values.as_ref()).map(Some)
 }
 
 /// Whether a descriptor's command changes tables (an INSERT, ...), which

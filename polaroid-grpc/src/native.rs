@@ -334,11 +334,16 @@ impl Polaroid for PolaroidService {
         let ns = namespace(&request)?;
         let req = request.into_inner();
         let tables = req.tables.iter().map(|(name, h)| Ok((name.clone(), parse_id(h)?))).collect::<Result<Vec<_>, Status>>()?;
+        let values = match req.parameters.is_empty() {
+            true => None,
+            false => Some(self.core.decode_upload(vec![req.parameters.into()]).map_err(status)?),
+        };
         if req.distributed {
-            let info = self.core.sql_distributed(&ns, &req.query, &tables).await.map_err(status)?;
+            let query = polaroid_core::sql_parameters::bind_one(&req.query, values.as_ref()).map_err(status)?;
+            let info = self.core.sql_distributed(&ns, &query, &tables).await.map_err(status)?;
             return Ok(Response::new(reply(&info)));
         }
-        self.run(move |core, _| core.sql(&ns, &req.query, &tables)).await
+        self.run(move |core, _| core.sql_with_parameters_over(&ns, &req.query, values.as_ref(), &tables)).await
     }
 
     async fn plan(&self, request: Request<proto::PlanRequest>) -> Result<Response<proto::HandleReply>, Status> {

@@ -264,15 +264,22 @@ class Client:
             return self._upload(stream.getbuffer(), name)
         return self.from_arrow(table, name=name)
 
-    def sql(self, query: str, **frames: RemoteFrame) -> RemoteFrame:
+    def sql(self, query: str, *, params: Sequence[Any] | Mapping[str, Any] | pl.DataFrame | None = None,
+            **frames: RemoteFrame) -> RemoteFrame:
         """Run polars SQL over frames named by keyword: ``client.sql("SELECT * FROM t", t=frame)``.
 
         Table functions (``read_parquet('trades.parquet')``) read the server's data directory.
+        ``params`` binds the query's placeholders: a sequence for ``?`` (or ``$1``, ``$2``),
+        a mapping for ``$name``, or a polars DataFrame whose rows are executions (the
+        results one after another); each value is written into the query as the SQL
+        literal a user would type (``px > ?`` with 2.5 is ``px > 2.5``).
         """
-        request = pb.SqlRequest(query=query, tables={name: f.id for name, f in frames.items()})
+        request = pb.SqlRequest(query=query, tables={name: f.id for name, f in frames.items()},
+                                parameters=_parameters(params))
         return self._frame(self._call(self._stub.Sql, request))
 
-    def sql_distributed(self, query: str, **frames: RemoteFrame) -> RemoteFrame:
+    def sql_distributed(self, query: str, *, params: Sequence[Any] | Mapping[str, Any] | None = None,
+                        **frames: RemoteFrame) -> RemoteFrame:
         """Run SQL on the server's distributed engine (DataFusion on a Ballista cluster).
 
         Tables are data-directory files, quoted whole (``FROM "ticks.parquet"``), the
@@ -280,7 +287,8 @@ class Client:
         named by keyword. Frames held in the server's memory (uploads, collected
         results) are refused: executors read files. The result is a frame handle, or for a large one a plan over its spilled file.
         """
-        request = pb.SqlRequest(query=query, tables={name: f.id for name, f in frames.items()}, distributed=True)
+        request = pb.SqlRequest(query=query, tables={name: f.id for name, f in frames.items()}, distributed=True,
+                                parameters=_parameters(params))
         return self._frame(self._call(self._stub.Sql, request))
 
     # -- handles
@@ -340,6 +348,25 @@ def connect(target: str = "127.0.0.1:50051", token: str | None = None, *, timeou
             ...
     """
     return Client(target, token, timeout=timeout)
+
+
+def _parameters(params: Sequence[Any] | Mapping[str, Any] | pl.DataFrame | None) -> bytes:
+    """Bound values as the Arrow IPC stream SqlRequest.parameters takes: a row per execution."""
+    if params is None:
+        return b""
+    if isinstance(params, pl.DataFrame):
+        frame = params
+    elif isinstance(params, Mapping):
+        frame = pl.DataFrame({str(name): [value] for name, value in params.items()}, strict=False)
+    elif isinstance(params, Sequence) and not isinstance(params, (str, bytes)):
+        frame = pl.DataFrame({str(i): [value] for i, value in enumerate(params)}, strict=False)
+    else:
+        raise TypeError(f"params must be a sequence, a mapping or a polars DataFrame, not {type(params).__name__}")
+    if frame.width == 0:
+        return b""
+    stream = io.BytesIO()
+    frame.write_ipc_stream(stream)
+    return stream.getvalue()
 
 
 from polaroid._frame import RemoteFrame, _as_polars  # noqa: E402  (import cycle: frames refer to their client)

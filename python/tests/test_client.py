@@ -558,6 +558,28 @@ def test_sql_over_frames_and_the_data_directory(client: pr.Client, data_dir: Pat
     assert direct["n"][0] == 20_000
 
 
+def test_sql_binds_params_as_the_literals_a_user_would_type(client: pr.Client, data_dir: Path) -> None:
+    trades = client.scan_parquet("trades.parquet")
+    query = "SELECT symbol, COUNT(*) AS n FROM t WHERE size > ? AND symbol <> ? GROUP BY symbol ORDER BY symbol"
+    got = client.sql(query, params=[250, "AAPL"], t=trades).collect()
+    want = pl.SQLContext(t=local(data_dir, "trades.parquet")).execute(
+        query.replace("?", "250", 1).replace("?", "'AAPL'", 1)).collect()
+    assert_frame_equal(got, want.with_columns(pl.col("n").cast(got["n"].dtype)))
+    # By name; a frame of values runs once per row, the results one after another.
+    assert client.sql("SELECT $x * 2 AS y, $s AS s", params={"x": 21, "s": "it's"}).collect().rows() == [(42, "it's")]
+    runs = client.sql("SELECT COUNT(*) AS n FROM read_parquet('trades.parquet') WHERE size > ?",
+                      params=pl.DataFrame({"size": [0, 250, 10_000]})).collect()
+    sizes = local(data_dir, "trades.parquet").collect()["size"]
+    assert runs["n"].to_list() == [(sizes > 0).sum(), (sizes > 250).sum(), (sizes > 10_000).sum()]
+    # Values of their own types come back as themselves.
+    values = [dt.date(2024, 2, 29), dt.datetime(2024, 1, 2, 3, 4, 5, 6), 0.1, -7, None, True]
+    assert client.sql("SELECT ?, ?, ?, ?, ?, ?", params=values).collect().rows() == [tuple(values)]
+    with pytest.raises(pr.InvalidArgumentError, match=r"takes 2 parameter\(s\) and 1 were bound"):
+        client.sql("SELECT ? AS a, ? AS b", params=[1])
+    with pytest.raises(pr.InvalidArgumentError, match=r"takes 1 parameter\(s\) \(\?\) and none was bound"):
+        client.sql("SELECT ? AS a")
+
+
 def test_uploads_round_trip_exactly(client: pr.Client) -> None:
     df = pl.DataFrame({
         "i": [1, None, 3],

@@ -108,6 +108,9 @@ def test_native_sql_on_the_standalone_cluster_matches_polars(standalone: Server,
         query = "SELECT symbol, SUM(size) AS volume FROM t WHERE symbol IS NOT NULL GROUP BY symbol"
         same(client.sql_distributed(query, t=scanned).collect(),
              oracle(files, query.replace("FROM t", 'FROM "trades.parquet"')))
+        # Parameters, bound as literals DataFusion reads.
+        bound = GROUP_BY.replace("WHERE symbol IS NOT NULL", "WHERE symbol IS NOT NULL AND size > ?")
+        same(client.sql_distributed(bound, params=[250]).collect(), oracle(files, bound.replace("?", "250")))
 
 
 def test_flight_sql_action_and_command_with_the_header(standalone: Server, files: Path) -> None:

@@ -271,9 +271,34 @@ impl Client {
         self.sql_on(tables, query, true).await
     }
 
+    /// [`Client::sql`] with values bound to the query's placeholders (`?`,
+    /// `$1`, `$name`): the columns of `parameters` in order (or by name),
+    /// one execution per row, the results one after another. Each value is
+    /// written into the query as the SQL literal a user would type.
+    pub async fn sql_with_parameters(
+        &self,
+        tables: &[(&str, &RemoteFrame)],
+        query: &str,
+        parameters: &DataFrame,
+    ) -> Result<RemoteFrame> {
+        let mut ipc = Vec::new();
+        IpcStreamWriter::new(&mut ipc).finish(&mut parameters.clone())?;
+        self.send_sql(tables, query, false, ipc).await
+    }
+
     async fn sql_on(&self, tables: &[(&str, &RemoteFrame)], query: &str, distributed: bool) -> Result<RemoteFrame> {
+        self.send_sql(tables, query, distributed, Default::default()).await
+    }
+
+    async fn send_sql(
+        &self,
+        tables: &[(&str, &RemoteFrame)],
+        query: &str,
+        distributed: bool,
+        parameters: Vec<u8>,
+    ) -> Result<RemoteFrame> {
         let tables = tables.iter().map(|(name, f)| (name.to_string(), f.id().to_string())).collect();
-        let request = proto::SqlRequest { tables, query: query.into(), distributed };
+        let request = proto::SqlRequest { tables, query: query.into(), distributed, parameters };
         let reply = self.rpc.clone().sql(self.request(request)).await?;
         self.frame(reply)
     }

@@ -519,6 +519,16 @@ async fn upload_join_asof_and_sql_through_the_client() {
         .await
         .unwrap();
     assert_eq!(counted.column("n").unwrap().u32().unwrap().get(0), Some(44_000));
+    // Bound parameters: one execution per row of values, as literals.
+    let query = "SELECT COUNT(*) AS n FROM t JOIN s ON t.symbol = s.symbol WHERE s.sector = $1 AND t.size > $2";
+    let values = df!("sector" => ["tech", "tech"], "size" => [0i64, 500]).unwrap();
+    let bound = client.sql_with_parameters(&[("t", &trades), ("s", &sectors)], query, &values).await.unwrap().fetch().await.unwrap();
+    let typed = "SELECT COUNT(*) AS n FROM t JOIN s ON t.symbol = s.symbol WHERE s.sector = 'tech' AND t.size > ";
+    let all = client.sql(&[("t", &trades), ("s", &sectors)], &format!("{typed}0")).await.unwrap().fetch().await.unwrap();
+    let big = client.sql(&[("t", &trades), ("s", &sectors)], &format!("{typed}500")).await.unwrap().fetch().await.unwrap();
+    let n = |df: &DataFrame, row: usize| df.column("n").unwrap().u32().unwrap().get(row);
+    assert_eq!((n(&bound, 0), n(&bound, 1)), (n(&all, 0), n(&big, 0)));
+    assert!(n(&big, 0) < n(&all, 0));
     sectors.drop().await.unwrap();
     server.stop().await;
 }

@@ -86,7 +86,7 @@ async fn a_bad_column_or_query_is_invalid_argument_naming_it() {
     let tables = HashMap::from([("trades".to_string(), trades)]);
     let polars_kind = |err: &tonic::Status| err.metadata().get("polaroid-polars-error").map(|v| v.to_str().unwrap().to_string());
     let err = client
-        .sql(SqlRequest { tables: tables.clone(), query: "SELECT no_such_column FROM trades".into(), distributed: false })
+        .sql(SqlRequest { tables: tables.clone(), query: "SELECT no_such_column FROM trades".into(), distributed: false, ..Default::default() })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
@@ -95,7 +95,7 @@ async fn a_bad_column_or_query_is_invalid_argument_naming_it() {
     assert_eq!(polars_kind(&err).as_deref(), Some("ColumnNotFound"), "{err:?}");
     // Also when polars finds it only as the result streams: a strict cast of text to a number.
     let query = "SELECT CAST(symbol AS INT) AS n FROM trades".into();
-    let cast = client.sql(SqlRequest { tables: tables.clone(), query, distributed: false }).await.unwrap().into_inner().info.unwrap();
+    let cast = client.sql(SqlRequest { tables: tables.clone(), query, distributed: false, ..Default::default() }).await.unwrap().into_inner().info.unwrap();
     let mut stream = client.fetch(FetchRequest { handle: cast.handle, ..Default::default() }).await.unwrap().into_inner();
     let err = loop {
         match stream.message().await {
@@ -107,14 +107,14 @@ async fn a_bad_column_or_query_is_invalid_argument_naming_it() {
     assert_eq!((err.code(), polars_kind(&err).as_deref()), (Code::InvalidArgument, Some("InvalidOperation")), "{err:?}");
     let err = client.schema(HandleRequest { handle: "0f8e6a3c-51b2-4c7d-9a10-2b3c4d5e6f70".into() }).await.unwrap_err();
     assert_eq!((err.code(), polars_kind(&err)), (Code::NotFound, None), "not polars': {err:?}");
-    let err = client.sql(SqlRequest { tables: tables.clone(), query: "SELEKT 1".into(), distributed: false }).await.unwrap_err();
+    let err = client.sql(SqlRequest { tables: tables.clone(), query: "SELEKT 1".into(), distributed: false, ..Default::default() }).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
-    let err = client.sql(SqlRequest { tables: tables.clone(), query: "SELECT * FROM missing_table".into(), distributed: false }).await.unwrap_err();
+    let err = client.sql(SqlRequest { tables: tables.clone(), query: "SELECT * FROM missing_table".into(), distributed: false, ..Default::default() }).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(err.message().contains("missing_table"), "{}", err.message());
     // A placeholder with nothing to bind it (Flight SQL's prepared statements do).
     let query = "SELECT * FROM trades WHERE size > $1".into();
-    let err = client.sql(SqlRequest { tables, query, distributed: false }).await.unwrap_err();
+    let err = client.sql(SqlRequest { tables, query, distributed: false, ..Default::default() }).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(err.message().contains("the query takes 1 parameter(s) ($1) and none was bound"), "{}", err.message());
     still_serving(&mut client).await;
@@ -131,7 +131,7 @@ async fn a_message_over_the_limit_is_refused() {
     .await;
     let mut client = server.client().await;
     let query = format!("SELECT 1 -- {}", "x".repeat(100 * 1024));
-    let err = client.sql(SqlRequest { tables: HashMap::new(), query, distributed: false }).await.unwrap_err();
+    let err = client.sql(SqlRequest { tables: HashMap::new(), query, distributed: false, ..Default::default() }).await.unwrap_err();
     assert!(matches!(err.code(), Code::OutOfRange | Code::ResourceExhausted), "{err:?}");
     assert!(err.message().contains("65536"), "{}", err.message());
     still_serving(&mut client).await;

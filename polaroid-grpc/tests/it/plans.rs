@@ -417,7 +417,7 @@ async fn table_storage_is_reached_by_table_name_only() {
     // SQL's table functions with the relative path: refused too.
     let mut raw = server.client().await;
     let query = "SELECT * FROM read_ipc('tables/t0123456789abcdef/trades/part-1.arrow')";
-    let request = polaroid_grpc::proto::SqlRequest { tables: Default::default(), query: query.into(), distributed: false };
+    let request = polaroid_grpc::proto::SqlRequest { tables: Default::default(), query: query.into(), distributed: false, ..Default::default() };
     let err = raw.sql(crate::as_tenant("alice-secret", request)).await.unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied, "{}", err.message());
     server.stop().await;

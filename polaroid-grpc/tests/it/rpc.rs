@@ -53,7 +53,7 @@ async fn sql_over_named_handles_equals_polars_sql() {
                  FROM trades t JOIN (SELECT symbol, MAX(ask) AS ask, MIN(bid) AS bid FROM quotes GROUP BY symbol) q \
                  ON t.symbol = q.symbol WHERE t.size > 10 GROUP BY t.symbol ORDER BY t.symbol";
     let tables = HashMap::from([("trades".to_string(), trades), ("quotes".to_string(), quotes)]);
-    let info = client.sql(SqlRequest { tables, query: query.into(), distributed: false }).await.unwrap().into_inner().info.unwrap();
+    let info = client.sql(SqlRequest { tables, query: query.into(), distributed: false, ..Default::default() }).await.unwrap().into_inner().info.unwrap();
     let (remote, _) = fetch_all(&mut client, fetch(&info.handle)).await;
 
     let mut ctx = SQLContext::new();
@@ -133,7 +133,7 @@ async fn schema_explain_and_handle_management() {
     let trades = client.scan(scan("trades.parquet")).await.unwrap().into_inner().info.unwrap().handle;
     let query = "SELECT symbol, price FROM trades WHERE price > 200";
     let tables = HashMap::from([("trades".to_string(), trades.clone())]);
-    let filtered = client.sql(SqlRequest { tables, query: query.into(), distributed: false }).await.unwrap().into_inner().info.unwrap();
+    let filtered = client.sql(SqlRequest { tables, query: query.into(), distributed: false, ..Default::default() }).await.unwrap().into_inner().info.unwrap();
 
     let schema = client.schema(HandleRequest { handle: filtered.handle.clone() }).await.unwrap().into_inner();
     let fields: Vec<_> = schema.schema.unwrap().fields.into_iter().map(|f| format!("{}:{}", f.name, f.dtype)).collect();
@@ -225,7 +225,7 @@ async fn scalar_subqueries_in_where_and_having_are_their_one_value() {
     let trades = client.scan(scan("trades.parquet")).await.unwrap().into_inner().info.unwrap().handle;
     let tables = HashMap::from([("trades".to_string(), trades)]);
     let mut run = async |query: &str| -> Result<DataFrame, tonic::Status> {
-        let request = SqlRequest { tables: tables.clone(), query: query.into(), distributed: false };
+        let request = SqlRequest { tables: tables.clone(), query: query.into(), distributed: false, ..Default::default() };
         let handle = client.sql(request).await?.into_inner().info.unwrap().handle;
         let mut stream = client.fetch(fetch(&handle)).await?.into_inner();
         let mut messages = Vec::new();

@@ -84,7 +84,7 @@ async fn handle_count(client: &mut PolaroidClient<Channel>) -> usize {
 }
 
 fn sql(query: &str) -> SqlRequest {
-    SqlRequest { query: query.into(), tables: HashMap::new(), distributed: false }
+    SqlRequest { query: query.into(), tables: HashMap::new(), distributed: false, ..Default::default() }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

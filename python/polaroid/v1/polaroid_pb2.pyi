@@ -383,7 +383,7 @@ class CleanTicks(_message.Message):
     def __init__(self, drop_out_of_order: _Optional[bool] = ...) -> None: ...
 
 class SqlRequest(_message.Message):
-    __slots__ = ("tables", "query", "distributed")
+    __slots__ = ("tables", "query", "distributed", "parameters")
     class TablesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -394,10 +394,12 @@ class SqlRequest(_message.Message):
     TABLES_FIELD_NUMBER: _ClassVar[int]
     QUERY_FIELD_NUMBER: _ClassVar[int]
     DISTRIBUTED_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
     tables: _containers.ScalarMap[str, str]
     query: str
     distributed: bool
-    def __init__(self, tables: _Optional[_Mapping[str, str]] = ..., query: _Optional[str] = ..., distributed: _Optional[bool] = ...) -> None: ...
+    parameters: bytes
+    def __init__(self, tables: _Optional[_Mapping[str, str]] = ..., query: _Optional[str] = ..., distributed: _Optional[bool] = ..., parameters: _Optional[bytes] = ...) -> None: ...
 
 class PlanRequest(_message.Message):
     __slots__ = ("plan", "bindings", "client_polars", "description")
