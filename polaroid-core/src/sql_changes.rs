@@ -25,7 +25,7 @@ use sqlparser::parser::Parser;
 use crate::core::Core;
 use crate::error::CoreError;
 use crate::slots::CancelToken;
-use crate::sql_parameters::Parameters;
+use crate::sql_parameters::{bind_one, Parameters};
 use crate::tables::{storage_type, IfExists, PartitionBy, TableDef};
 
 /// Whether `statement` changes tables (by its first word): INSERT,
@@ -40,24 +40,15 @@ fn first_word(statement: &str) -> String {
 
 impl Core {
     /// Run a statement that changes tables ([`is_change`]), with `values`
-    /// bound to an INSERT's placeholders. Returns the rows stored (none
-    /// for DROP and TRUNCATE).
+    /// bound to its placeholders (an INSERT's rows; one row's, written in,
+    /// for `CREATE TABLE t AS SELECT ... WHERE x > ?`). Returns the rows
+    /// stored (none for DROP and TRUNCATE).
     pub fn change(&self, ns: &Namespace, statement: &str, values: Option<&DataFrame>, cancel: &CancelToken) -> Result<u64, CoreError> {
         let first = first_word(statement);
         if first == "INSERT" {
             return self.insert(ns, statement, values, cancel);
         }
-        // Bound values are written in (`CREATE TABLE t AS SELECT ... WHERE x > ?`), one row's.
-        let parameters = Parameters::of(statement)?;
-        let bound = match values.filter(|v| v.width() > 0) {
-            None => parameters.unbound()?.to_string(),
-            Some(values) => match parameters.bind(values)?.as_slice() {
-                [one] => one.clone(),
-                many => {
-                    return Err(CoreError::InvalidArgument(format!("{first} binds one row of parameters; {} were bound", many.len())))
-                },
-            },
-        };
+        let bound = bind_one(statement, values)?;
         let statements =
             Parser::parse_sql(&GenericDialect {}, &bound).map_err(|e| CoreError::InvalidArgument(e.to_string()))?;
         if let [Statement::CreateTable(create)] = statements.as_slice() {
@@ -473,6 +464,11 @@ mod tests {
         assert_eq!(big.column("q").unwrap().get(0).unwrap(), AnyValue::Int64(14));
         let replace = "CREATE OR REPLACE TABLE big AS SELECT qty FROM ticks";
         assert_eq!(core.change(&ns, replace, None, &cancel).unwrap(), 2);
+        // One row of values is written in; more are refused (it runs once).
+        let bound = "CREATE OR REPLACE TABLE big AS SELECT qty FROM ticks WHERE qty > ?";
+        assert_eq!(core.change(&ns, bound, Some(&df!("q" => [6i64]).unwrap()), &cancel).unwrap(), 1);
+        let refused = core.change(&ns, bound, Some(&df!("q" => [6i64, 7]).unwrap()), &cancel).unwrap_err();
+        assert!(refused.to_string().contains("2 rows of parameters were bound"), "{refused}");
         let refusals = [
             ("CREATE TABLE x (a INT NOT NULL)", "keep no keys or constraints"),
             ("CREATE TABLE x (a INT, PRIMARY KEY (a))", "keep no keys or constraints"),

@@ -206,16 +206,17 @@ impl Parameters {
     }
 }
 
-/// `query` with one row of `values` bound (what an engine that runs one
-/// query, the distributed one, takes); without values, `query` itself,
-/// refused if it takes parameters.
+/// `query` with one row of `values` bound (what runs once: a query on the
+/// distributed engine, a CREATE TABLE ... AS SELECT); without values,
+/// `query` itself, refused if it takes parameters.
 pub fn bind_one(query: &str, values: Option<&DataFrame>) -> Result<String, CoreError> {
     let parameters = Parameters::of(query)?;
     let Some(values) = values.filter(|v| v.width() > 0) else { return Ok(parameters.unbound()?.to_string()) };
     match parameters.bind(values)?.as_slice() {
         [one] => Ok(one.clone()),
         many => Err(CoreError::InvalidArgument(format!(
-            "distributed SQL binds one row of parameters per execution; {} were bound",
+            "{} rows of parameters were bound; this statement (a distributed query, a CREATE, DROP or TRUNCATE) runs once, \
+             with one",
             many.len()
         ))),
     }
