@@ -296,8 +296,6 @@ pub(crate) fn routes(
     })
 }
 
-/// One FlightData message as IPC stream chunks, for the polars reader: the
-/// framed header, then the body as received (not copied).
 /// tonic's refusal of a message past the upload limit, with what to do.
 fn explain_message_limit(status: Status) -> Status {
     if status.code() == tonic::Code::OutOfRange && status.message().contains("message length too large") {
@@ -310,6 +308,8 @@ fn explain_message_limit(status: Status) -> Status {
     status
 }
 
+/// One FlightData message as IPC stream chunks, for the polars reader: the
+/// framed header, then the body as received (not copied).
 fn append_framed(data: FlightData, out: &mut Vec<Bytes>) {
     let mut header = Vec::new();
     frame_header(&data.data_header, &mut header);
@@ -364,7 +364,7 @@ impl FlightService for PolaroidFlight {
         }
         let descriptor = request.get_ref();
         if descriptor.r#type == DescriptorType::Cmd as i32 && crate::flight_sql::is_change_command(&descriptor.cmd) {
-            return Err(invalid("a change (INSERT, DROP, TRUNCATE) has no result schema before it runs (it answers the count of rows stored): execute it"));
+            return Err(invalid("a change (INSERT, CREATE, DROP, TRUNCATE) has no result schema before it runs (it answers the count of rows stored): execute it"));
         }
         let id = self.resolve(&ns, request.into_inner(), distributed).await?;
         let entry = self.core.handle(&ns, id).or_status()?;
