@@ -84,12 +84,7 @@ impl Parameters {
             Some(Reference::Numbered(_)) => {
                 self.placeholders.iter().filter_map(|p| if let Reference::Numbered(n) = p.reference { Some(n) } else { None }).max().unwrap_or(0)
             },
-            Some(Reference::Named(_)) => {
-                let mut names: Vec<_> = self.placeholders.iter().map(|p| &p.reference).collect();
-                names.sort_by_key(|r| format!("{r:?}"));
-                names.dedup();
-                names.len()
-            },
+            Some(Reference::Named(_)) => self.names().len(),
         }
     }
 
