@@ -19,7 +19,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use crate::error::{json_string, QueryError};
 use crate::render::{csv_quoted, questdb_type, Format, RowWriter};
-use crate::statement::{self, Kind};
+use polaroid_questdb::{Changed, Kind};
 use crate::Door;
 
 /// Rendered rows are sent in chunks of about this many bytes.
@@ -119,7 +119,7 @@ struct Prepared {
 
 fn prepare(core: &Core, ns: &polaroid_core::Namespace, options: &Options) -> Result<Prepared, CoreError> {
     let started = Instant::now();
-    let (mut lf, tables) = crate::dialect::plan(core, ns, &options.query)?;
+    let (mut lf, tables) = polaroid_questdb::plan(core, ns, &options.query)?;
     if let Some(columns) = &options.columns {
         lf = lf.select(columns.iter().map(|c| col(c.as_str())).collect::<Vec<_>>());
     }
@@ -396,7 +396,7 @@ pub async fn exec(State(door): State<Door>, headers: HeaderMap, Query(params): Q
     if flag(&params, "distributed") {
         return run(&door, &headers, params, "application/json", JsonSink::new).await;
     }
-    match statement::kind(&query) {
+    match polaroid_questdb::kind(&query) {
         Kind::Query => run(&door, &headers, params, "application/json", JsonSink::new).await,
         kind => change(&door, &headers, query, kind).await,
     }
@@ -409,17 +409,11 @@ async fn change(door: &Door, headers: &HeaderMap, query: String, kind: Kind) -> 
         Err(error) => return QueryError { query, error }.into_response(),
     };
     let sql = query.clone();
-    let done = door
-        .core
-        .run(move |core, cancel| match kind {
-            Kind::Create => statement::create(core, &ns, &sql, cancel).map(|()| "{\"ddl\":\"OK\"}"),
-            Kind::Drop => statement::drop(core, &ns, &sql).map(|()| "{\"ddl\":\"OK\"}"),
-            Kind::Alter => statement::alter(core, &ns, &sql).map(|()| "{\"ddl\":\"OK\"}"),
-            Kind::Truncate => statement::truncate(core, &ns, &sql).map(|()| "{\"ddl\":\"OK\"}"),
-            Kind::Unsupported(word) => Err(statement::unsupported(&word)),
-            Kind::Insert | Kind::Query => statement::insert(core, &ns, &sql, cancel).map(|_| "{\"dml\":\"OK\"}"),
-        })
-        .await;
+    let done = door.core.run(move |core, cancel| polaroid_questdb::change(core, &ns, &sql, kind, cancel)).await;
+    let done = done.map(|changed| match changed {
+        Changed::Definition => "{\"ddl\":\"OK\"}",
+        Changed::Inserted(_) => "{\"dml\":\"OK\"}",
+    });
     match done {
         Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
         Err(error) => QueryError { query, error }.into_response(),

@@ -3,11 +3,11 @@
 //! Prometheus metrics.
 //!
 //! - `exec.rs`: `GET /exec` (JSON) and `GET /exp` (CSV), streamed; `/chk`.
-//! - `statement.rs`: CREATE TABLE, INSERT, DROP TABLE over the core's tables.
 //! - `imp.rs`: `POST /imp`, CSV import into a table.
 //! - `ilp.rs`: `POST /write` and `/api/v1/write`, InfluxDB line protocol;
 //!   `ilp_tcp.rs`: the same lines over plain TCP (`--ilp-listen`).
-//! - `dialect.rs`: QuestDB's SAMPLE BY and LATEST ON, compiled to polars.
+//! - QuestDB's SQL itself (SAMPLE BY, LATEST ON, its functions and
+//!   statements) is `polaroid-questdb`'s, shared with the PostgreSQL door.
 //! - `render.rs`: values and type names as QuestDB writes them.
 //! - `error.rs`: the one core-error → HTTP status mapping, and QuestDB's
 //!   error bodies; `auth.rs`: the caller's namespace from `Authorization`.
@@ -16,15 +16,12 @@
 //!   and `GET /health` are here.
 
 mod auth;
-mod dialect;
 mod error;
 mod exec;
 mod ilp;
 mod ilp_tcp;
 mod imp;
 mod sources;
-mod questdb_sql;
-mod statement;
 pub mod render;
 
 use std::future::Future;

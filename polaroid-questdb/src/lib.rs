@@ -1,0 +1,42 @@
+//! QuestDB's SQL over the core, for every door QuestDB's clients come
+//! through (its HTTP API, its PostgreSQL wire port):
+//!
+//! - `dialect.rs`: queries — SAMPLE BY, LATEST ON and ASOF/LT JOIN compiled
+//!   to polars, the rest rewritten (`questdb_sql.rs`) for polars-sql.
+//! - `statement.rs`: CREATE TABLE, INSERT, DROP TABLE, ALTER TABLE,
+//!   TRUNCATE over the core's tables.
+//!
+//! A door parses its request, calls [`plan`] or [`change`], and renders
+//! what comes back in its own protocol.
+
+pub mod dialect;
+mod questdb_sql;
+pub mod statement;
+
+use polaroid_core::{CancelToken, Core, CoreError, Namespace};
+
+pub use dialect::plan;
+pub use statement::{kind, Kind};
+
+/// What a statement that changes tables did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Changed {
+    /// CREATE, DROP, ALTER or TRUNCATE.
+    Definition,
+    /// INSERT: the rows appended.
+    Inserted(u64),
+}
+
+/// Run `sql`, a statement of `kind` other than a query (a query here is
+/// read as an INSERT, which refuses it by name).
+pub fn change(core: &Core, ns: &Namespace, sql: &str, kind: Kind, cancel: &CancelToken) -> Result<Changed, CoreError> {
+    let definition = |done: Result<(), CoreError>| done.map(|()| Changed::Definition);
+    match kind {
+        Kind::Create => definition(statement::create(core, ns, sql, cancel)),
+        Kind::Drop => definition(statement::drop(core, ns, sql)),
+        Kind::Alter => definition(statement::alter(core, ns, sql)),
+        Kind::Truncate => definition(statement::truncate(core, ns, sql)),
+        Kind::Unsupported(word) => Err(statement::unsupported(&word)),
+        Kind::Insert | Kind::Query => statement::insert(core, ns, sql, cancel).map(Changed::Inserted),
+    }
+}
