@@ -409,7 +409,7 @@ async fn change(door: &Door, headers: &HeaderMap, query: String, kind: Kind) -> 
         Err(error) => return QueryError { query, error }.into_response(),
     };
     let sql = query.clone();
-    let done = door.core.run(move |core, cancel| polaroid_questdb::change(core, &ns, &sql, kind, cancel)).await;
+    let done = door.core.run(move |core, cancel| polaroid_questdb::change(core, &ns, &sql, kind, None, cancel)).await;
     let done = done.map(|changed| match changed {
         Changed::Definition => "{\"ddl\":\"OK\"}",
         Changed::Inserted(_) => "{\"dml\":\"OK\"}",

@@ -13,7 +13,9 @@ pub mod dialect;
 mod questdb_sql;
 pub mod statement;
 
+use polaroid_core::sql_parameters::bind_one;
 use polaroid_core::{CancelToken, Core, CoreError, Namespace};
+use polars::prelude::DataFrame;
 
 pub use dialect::plan;
 pub use statement::{kind, Kind};
@@ -28,15 +30,27 @@ pub enum Changed {
 }
 
 /// Run `sql`, a statement of `kind` other than a query (a query here is
-/// read as an INSERT, which refuses it by name).
-pub fn change(core: &Core, ns: &Namespace, sql: &str, kind: Kind, cancel: &CancelToken) -> Result<Changed, CoreError> {
+/// read as an INSERT, which refuses it by name), with `values` (one row,
+/// a column per placeholder) bound to its placeholders (`$1`, `?`).
+pub fn change(
+    core: &Core,
+    ns: &Namespace,
+    sql: &str,
+    kind: Kind,
+    values: Option<&DataFrame>,
+    cancel: &CancelToken,
+) -> Result<Changed, CoreError> {
+    if let Kind::Insert | Kind::Query = kind {
+        return statement::insert(core, ns, sql, values, cancel).map(Changed::Inserted);
+    }
+    let sql = bind_one(sql, values)?;
     let definition = |done: Result<(), CoreError>| done.map(|()| Changed::Definition);
     match kind {
-        Kind::Create => definition(statement::create(core, ns, sql, cancel)),
-        Kind::Drop => definition(statement::drop(core, ns, sql)),
-        Kind::Alter => definition(statement::alter(core, ns, sql)),
-        Kind::Truncate => definition(statement::truncate(core, ns, sql)),
+        Kind::Create => definition(statement::create(core, ns, &sql, cancel)),
+        Kind::Drop => definition(statement::drop(core, ns, &sql)),
+        Kind::Alter => definition(statement::alter(core, ns, &sql)),
+        Kind::Truncate => definition(statement::truncate(core, ns, &sql)),
         Kind::Unsupported(word) => Err(statement::unsupported(&word)),
-        Kind::Insert | Kind::Query => statement::insert(core, ns, sql, cancel).map(Changed::Inserted),
+        Kind::Insert | Kind::Query => unreachable!("INSERT returned above"),
     }
 }

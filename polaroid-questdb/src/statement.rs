@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 
 use polaroid_core::retention::{Retention, Ttl};
 use polaroid_core::tables::{kind_of, storage_type, ColumnDef, PartitionBy, TableDef};
+use polaroid_core::sql_parameters::bind_one;
 use polaroid_core::{CancelToken, Core, CoreError, Namespace};
 use polars::prelude::*;
 use regex::Regex;
@@ -178,7 +179,16 @@ pub fn unsupported(word: &str) -> CoreError {
 
 /// `INSERT INTO name [(columns)] VALUES (...), ...` or `INSERT INTO name
 /// [(columns)] SELECT ...`. Rows are appended durably before it returns.
-pub fn insert(core: &Core, ns: &Namespace, sql: &str, cancel: &CancelToken) -> Result<u64, CoreError> {
+/// `values` (one row) are bound to its placeholders: a placeholder in
+/// VALUES takes its value as it is (cast to the column's type, strictly),
+/// one in a SELECT is written in as a literal.
+pub fn insert(
+    core: &Core,
+    ns: &Namespace,
+    sql: &str,
+    values: Option<&DataFrame>,
+    cancel: &CancelToken,
+) -> Result<u64, CoreError> {
     let statements = Parser::parse_sql(&GenericDialect {}, sql).map_err(|e| invalid(format!("sql parser error: {e}")))?;
     let [Ast::Insert(insert)] = statements.as_slice() else {
         return Err(invalid("expected one INSERT statement"));
@@ -192,13 +202,14 @@ pub fn insert(core: &Core, ns: &Namespace, sql: &str, cancel: &CancelToken) -> R
         insert.columns.iter().map(|c| c.to_string().trim_matches('"').to_string()).collect()
     };
     let source = insert.source.as_ref().ok_or_else(|| invalid("INSERT needs VALUES or a SELECT"))?;
+    let bound = values.filter(|v| v.width() > 0);
     let rows = match source.body.as_ref() {
         SetExpr::Values(values) => {
             let texts: Vec<Vec<String>> = values.rows.iter().map(|row| row.iter().map(|e| e.to_string()).collect()).collect();
-            values_frame(&def, &targets, &texts)?
+            values_frame(&def, &targets, &texts, bound)?
         },
         _ => {
-            let (lf, _) = core.namespace_sql_plan(ns, &source.to_string())?;
+            let (lf, _) = core.namespace_sql_plan(ns, &bind_one(&source.to_string(), bound)?)?;
             let entry = core.prepare_plan(ns, lf, format!("insert into {name}"))?;
             let selected = core.collect_entry(&entry, Engine::Auto, cancel)?;
             if selected.width() != targets.len() {
@@ -219,9 +230,11 @@ pub fn insert(core: &Core, ns: &Namespace, sql: &str, cancel: &CancelToken) -> R
 }
 
 /// SQL literals as rendered by sqlparser (`'text'`, `1.5`, `NULL`,
-/// `true`, `-3`), typed by the target columns.
-fn values_frame(def: &TableDef, targets: &[String], rows: &[Vec<String>]) -> Result<DataFrame, CoreError> {
+/// `true`, `-3`), typed by the target columns; a placeholder (`$2`, `?`)
+/// is its value in `bound`.
+fn values_frame(def: &TableDef, targets: &[String], rows: &[Vec<String>], bound: Option<&DataFrame>) -> Result<DataFrame, CoreError> {
     let mut columns = Vec::with_capacity(targets.len());
+    let placeholders = Placeholders::of(rows, bound)?;
     for (i, target) in targets.iter().enumerate() {
         let column = def
             .columns
@@ -231,14 +244,106 @@ fn values_frame(def: &TableDef, targets: &[String], rows: &[Vec<String>]) -> Res
         let dtype = storage_type(&column.kind)?;
         let texts = rows
             .iter()
-            .map(|row| {
-                let text = row.get(i).ok_or_else(|| invalid(format!("a row has {} values for {} columns", row.len(), targets.len())))?;
-                Ok(literal(text))
-            })
+            .map(|row| row.get(i).ok_or_else(|| invalid(format!("a row has {} values for {} columns", row.len(), targets.len()))))
             .collect::<Result<Vec<_>, CoreError>>()?;
-        columns.push(typed_column(&column.name, &dtype, &texts)?);
+        if !placeholders.any_in(i) {
+            let literals: Vec<Option<String>> = texts.iter().map(|t| literal(t)).collect();
+            columns.push(typed_column(&column.name, &dtype, &literals)?);
+            continue;
+        }
+        // Some rows' values are bound: each row is typed on its own, then
+        // the rows are stacked.
+        let mut stacked: Option<Column> = None;
+        for (row, text) in texts.iter().enumerate() {
+            let one = match placeholders.value(row, i) {
+                Some(value) => bound_as(value?.as_materialized_series(), &column.name, &dtype).map_err(|e| {
+                    invalid(format!("column {}: the value bound to {text} (row {}): {e}", column.name, row + 1))
+                })?,
+                None => typed_column(&column.name, &dtype, &[literal(text)])?.take_materialized_series(),
+            };
+            let one = one.with_name(column.name.as_str().into()).into_column();
+            match stacked.as_mut() {
+                None => stacked = Some(one),
+                Some(all) => {
+                    all.append(&one)?;
+                },
+            }
+        }
+        columns.push(stacked.expect("rows were checked to be there"));
     }
     Ok(DataFrame::new(rows.len(), columns)?)
+}
+
+/// A bound value as a value of the column's type: text as QuestDB reads
+/// a literal of that type (a timestamp's ISO text), an instant in a zone
+/// as its UTC time (the tables' timestamps are UTC), anything else cast
+/// strictly (3,000,000,000 into an INT is refused, not wrapped).
+fn bound_as(value: &Series, name: &str, dtype: &DataType) -> Result<Series, CoreError> {
+    match (value.dtype(), dtype) {
+        (DataType::String, to) if to != &DataType::String => {
+            let text = value.str()?.get(0).map(str::to_string);
+            Ok(typed_column(name, to, &[text])?.take_materialized_series())
+        },
+        (DataType::Datetime(unit, Some(_)), DataType::Datetime(_, None)) => {
+            Ok(value.to_physical_repr().cast(&DataType::Datetime(*unit, None))?.strict_cast(dtype)?)
+        },
+        _ => Ok(value.strict_cast(dtype)?),
+    }
+}
+
+/// Where VALUES' placeholders take their values: `$N` is the bound row's
+/// column N; each `?` the next column, in the order they appear.
+struct Placeholders<'a> {
+    bound: Option<&'a DataFrame>,
+    /// Each cell's bound column (rows × values), if it is a placeholder.
+    columns: Vec<Vec<Option<usize>>>,
+}
+
+impl<'a> Placeholders<'a> {
+    fn of(rows: &[Vec<String>], bound: Option<&'a DataFrame>) -> Result<Self, CoreError> {
+        let mut next = 0;
+        let mut columns = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mut cells = Vec::with_capacity(row.len());
+            for text in row {
+                let text = text.trim();
+                cells.push(if text == "?" {
+                    next += 1;
+                    Some(next - 1)
+                } else if is_placeholder(text) {
+                    match text[1..].parse::<usize>() {
+                        Ok(n) if n >= 1 => Some(n - 1),
+                        _ => return Err(invalid(format!("parameter {text}: numbered parameters start at 1"))),
+                    }
+                } else {
+                    None
+                });
+            }
+            columns.push(cells);
+        }
+        if bound.is_none() && columns.iter().flatten().any(Option::is_some) {
+            return Err(invalid("the INSERT has placeholders ($1, ?) and no values are bound to them"));
+        }
+        Ok(Self { bound, columns })
+    }
+
+    /// The value bound to the cell at `row`, `column`, if it is a placeholder.
+    fn value(&self, row: usize, column: usize) -> Option<Result<Column, CoreError>> {
+        let index = (*self.columns.get(row)?.get(column)?)?;
+        let bound = self.bound?;
+        Some(bound.columns().get(index).map(|c| c.slice(0, 1)).ok_or_else(|| {
+            invalid(format!("parameter {} of the INSERT: {} value(s) were bound", index + 1, bound.width()))
+        }))
+    }
+
+    fn any_in(&self, column: usize) -> bool {
+        self.columns.iter().any(|row| row.get(column).copied().flatten().is_some())
+    }
+}
+
+fn is_placeholder(text: &str) -> bool {
+    let text = text.trim();
+    text == "?" || (text.len() > 1 && text.starts_with('$') && text[1..].bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// A literal's text: `None` for NULL, unquoted strings.
@@ -365,6 +470,30 @@ mod tests {
         assert_eq!(parse_timestamp("1795444200000000", us), Some(1_795_444_200_000_000));
         assert_eq!(parse_timestamp("2026-11-23T14:30:00.5+01:00", TimeUnit::Milliseconds), Some(1_795_440_600_500));
         assert_eq!(parse_timestamp("yesterday", us), None);
+    }
+
+    #[test]
+    fn placeholders_in_values_take_their_bound_columns() {
+        let rows: Vec<Vec<String>> = vec![
+            vec!["?".into(), "'a'".into(), "?".into()],
+            vec!["?".into(), "NULL".into(), "?".into()],
+        ];
+        let bound = df!("1" => [10i64], "2" => [20i64], "3" => [30i64], "4" => [40i64]).unwrap();
+        let p = Placeholders::of(&rows, Some(&bound)).unwrap();
+        // `?` counts in the order they appear, row by row.
+        let at = |r, c| p.value(r, c).map(|v| v.unwrap().get(0).unwrap().extract::<i64>().unwrap());
+        assert_eq!((at(0, 0), at(0, 1), at(0, 2), at(1, 0), at(1, 2)), (Some(10), None, Some(20), Some(30), Some(40)));
+        assert!(p.any_in(0) && !p.any_in(1));
+        let numbered = vec![vec!["$2".into(), "$1".into(), "$2".into()]];
+        let p = Placeholders::of(&numbered, Some(&bound)).unwrap();
+        assert_eq!((at2(&p, 0), at2(&p, 1), at2(&p, 2)), (20, 10, 20));
+        assert!(Placeholders::of(&numbered, None).is_err());
+        let past = vec![vec!["$9".into()]];
+        assert!(Placeholders::of(&past, Some(&bound)).unwrap().value(0, 0).unwrap().is_err());
+    }
+
+    fn at2(p: &Placeholders, c: usize) -> i64 {
+        p.value(0, c).unwrap().unwrap().get(0).unwrap().extract::<i64>().unwrap()
     }
 
     #[test]
