@@ -57,7 +57,8 @@ python-env:
 
 ## test-python: pyarrow.flight, then the polaroid Python package (pip-installed
 ## from python/, stubs checked current), then QuestDB's own clients (questdb-rest,
-## questdb ILP) against the HTTP door, all against polaroid-server child processes
+## questdb ILP) against the HTTP door, then psql, psycopg and asyncpg against the
+## PostgreSQL door, all against polaroid-server child processes
 test-python: fork python-env ballista
 	$(CARGO) build --locked -p polaroid-server --bin polaroid-server
 	POLAROID_SERVER=target/debug/polaroid-server .venv/bin/python -m unittest discover -s polaroid-grpc/tests/python -v
@@ -68,6 +69,7 @@ test-python: fork python-env ballista
 	  BALLISTA_SCHEDULER=$(CURDIR)/target/debug/ballista-scheduler BALLISTA_EXECUTOR=$(CURDIR)/target/debug/ballista-executor \
 	  ../../.venv/bin/python -m pytest -q -p no:cacheprovider .
 	cd polaroid-http/tests/python && POLAROID_SERVER=$(CURDIR)/target/debug/polaroid-server ../../../.venv/bin/python -m pytest -q -p no:cacheprovider .
+	cd polaroid-pgwire/tests/python && POLAROID_SERVER=$(CURDIR)/target/debug/polaroid-server ../../../.venv/bin/python -m pytest -q -p no:cacheprovider .
 
 ## ballista: Ballista's own scheduler and executor binaries (the crates.io release
 ## the workspace pins, built from its lock file) for the real-cluster test and for

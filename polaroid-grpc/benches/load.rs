@@ -134,7 +134,7 @@ async fn main() -> ExitCode {
 
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let child = Command::new(&binary)
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--http-listen", "off", "--ilp-listen", "off", "--data-dir"])
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--http-listen", "off", "--ilp-listen", "off", "--pg-listen", "off", "--data-dir"])
         .arg(data.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

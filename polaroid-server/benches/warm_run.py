@@ -40,7 +40,7 @@ def answers(location: str) -> bool:
 def one_run() -> float:
     with tempfile.TemporaryDirectory() as data:
         port = free_port()
-        args = f"--listen 127.0.0.1:{port} --http-listen 127.0.0.1:{free_port()} --ilp-listen 127.0.0.1:{free_port()} --data-dir {data}/data"
+        args = f"--listen 127.0.0.1:{port} --http-listen 127.0.0.1:{free_port()} --ilp-listen 127.0.0.1:{free_port()} --pg-listen 127.0.0.1:{free_port()} --data-dir {data}/data"
         start = time.perf_counter()
         # Its own process group: the interrupt reaches make and the server.
         proc = subprocess.Popen(

@@ -21,7 +21,7 @@ use tracing_subscriber::EnvFilter;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser, Debug)]
-#[command(name = "polaroid-server", version, about = "Polars served over gRPC, Arrow Flight and QuestDB's HTTP API: lazy queries on server-side DataFrame handles")]
+#[command(name = "polaroid-server", version, about = "Polars served over gRPC, Arrow Flight, QuestDB's HTTP API and PostgreSQL wire protocol: lazy queries on server-side DataFrame handles")]
 struct Args {
     /// Address for gRPC (polaroid.v1 and Arrow Flight).
     #[arg(long, env = "POLAROID_LISTEN", default_value = "127.0.0.1:50051")]
@@ -34,6 +34,11 @@ struct Args {
     /// carries no credentials.
     #[arg(long, env = "POLAROID_ILP_LISTEN", default_value = "127.0.0.1:9009")]
     ilp_listen: String,
+    /// Address for the PostgreSQL wire protocol (QuestDB's 8812: psql,
+    /// psycopg, JDBC run QuestDB's SQL); `off` to disable. With
+    /// --auth-token, the password is the token.
+    #[arg(long, env = "POLAROID_PG_LISTEN", default_value = "127.0.0.1:8812")]
+    pg_listen: String,
     /// Directory whose files clients may scan; created, with sample data, if missing.
     #[arg(long, env = "POLAROID_DATA_DIR", default_value = "data")]
     data_dir: PathBuf,
@@ -190,6 +195,15 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             Some(tokio::spawn(polaroid_http::serve_ilp_tcp(core.clone(), ilp_listener, stopped(&stop))))
         },
     };
+    let pg = match args.pg_listen.trim() {
+        "off" | "" => None,
+        address => {
+            let pg_listener = tokio::net::TcpListener::bind(address)
+                .await
+                .map_err(|e| format!("cannot listen on {address} (--pg-listen): {e}"))?;
+            Some(tokio::spawn(polaroid_pgwire::serve(core.clone(), pg_listener, stopped(&stop))))
+        },
+    };
     let grpc = serve_core(core, sources.clone(), &config, listener, stopped(&stop));
     tokio::pin!(grpc);
     let served = tokio::select! {
@@ -207,6 +221,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     if let Some(ilp) = ilp {
         ilp.await??;
+    }
+    if let Some(pg) = pg {
+        pg.await??;
     }
     // Each source appends what it has pending before the process ends.
     sources.stop_all().await;

@@ -31,7 +31,7 @@ class Server:
     def __init__(self, data_dir: Path, *args: str) -> None:
         self.port = free_port()
         self.target = f"127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen([SERVER, "--listen", self.target, "--http-listen", "off", "--ilp-listen", "off", "--data-dir", str(data_dir), *args],
+        self.proc = subprocess.Popen([SERVER, "--listen", self.target, "--http-listen", "off", "--ilp-listen", "off", "--pg-listen", "off", "--data-dir", str(data_dir), *args],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(self.port, self.proc, SERVER)
 

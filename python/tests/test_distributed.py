@@ -59,7 +59,7 @@ class Server:
         self.port, self.http_port = free_port(), free_port()
         self.target = f"127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
-            [SERVER, "--listen", self.target, "--http-listen", f"127.0.0.1:{self.http_port}", "--ilp-listen", "off",
+            [SERVER, "--listen", self.target, "--http-listen", f"127.0.0.1:{self.http_port}", "--ilp-listen", "off", "--pg-listen", "off",
              "--data-dir", str(data_dir), *args],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(self.http_port, self.proc, SERVER)

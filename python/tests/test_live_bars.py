@@ -32,7 +32,7 @@ class IlpServer:
         self.port, self.ilp_port = free_port(), free_port()
         self.target = f"127.0.0.1:{self.port}"
         self.proc = subprocess.Popen([SERVER, "--listen", self.target, "--http-listen", "off",
-                                      "--ilp-listen", f"127.0.0.1:{self.ilp_port}", "--data-dir", str(data_dir)],
+                                      "--ilp-listen", f"127.0.0.1:{self.ilp_port}", "--pg-listen", "off", "--data-dir", str(data_dir)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(self.port, self.proc, SERVER)
         wait_port(self.ilp_port, self.proc, SERVER)

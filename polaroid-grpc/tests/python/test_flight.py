@@ -26,7 +26,7 @@ class Server:
         self.data = tempfile.TemporaryDirectory()
         self.port = free_port()
         self.proc = subprocess.Popen(
-            [SERVER, "--listen", f"127.0.0.1:{self.port}", "--http-listen", "off", "--ilp-listen", "off", "--data-dir", self.data.name, *args],
+            [SERVER, "--listen", f"127.0.0.1:{self.port}", "--http-listen", "off", "--ilp-listen", "off", "--pg-listen", "off", "--data-dir", self.data.name, *args],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

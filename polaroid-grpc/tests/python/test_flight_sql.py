@@ -34,7 +34,7 @@ class FlightSqlTest(unittest.TestCase):
         cls.port, cls.http = free_port(), free_port()
         cls.proc = subprocess.Popen(
             [SERVER, "--listen", f"127.0.0.1:{cls.port}", "--http-listen", f"127.0.0.1:{cls.http}",
-             "--ilp-listen", "off", "--data-dir", cls.data.name],
+             "--ilp-listen", "off", "--pg-listen", "off", "--data-dir", cls.data.name],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(cls.port, cls.proc, "polaroid-server")
         wait_port(cls.http, cls.proc, "polaroid-server (HTTP)")
@@ -240,7 +240,7 @@ class FlightSqlTest(unittest.TestCase):
     def test_a_message_past_the_upload_limit_is_refused_with_the_option_named(self):
         port = free_port()
         with tempfile.TemporaryDirectory() as data:
-            proc = subprocess.Popen([SERVER, "--listen", f"127.0.0.1:{port}", "--http-listen", "off", "--ilp-listen", "off",
+            proc = subprocess.Popen([SERVER, "--listen", f"127.0.0.1:{port}", "--http-listen", "off", "--ilp-listen", "off", "--pg-listen", "off",
                                      "--data-dir", data, "--max-upload-message", "64KiB"],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:

@@ -38,7 +38,7 @@ class Server:
     def start(self) -> None:
         self.proc = subprocess.Popen(
             [SERVER, "--listen", f"127.0.0.1:{self.grpc_port}", "--http-listen", f"127.0.0.1:{self.http_port}",
-             "--ilp-listen", f"127.0.0.1:{self.ilp_port}",
+             "--ilp-listen", f"127.0.0.1:{self.ilp_port}", "--pg-listen", "off",
              "--data-dir", str(self.data_dir), *self.args],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(self.http_port, self.proc, SERVER)

@@ -18,6 +18,7 @@ async fn the_binary_writes_sample_data_serves_and_stops_on_sigterm() {
         .env("POLAROID_LISTEN", format!("127.0.0.1:{port}"))
         .env("POLAROID_HTTP_LISTEN", format!("127.0.0.1:{http_port}"))
         .env("POLAROID_ILP_LISTEN", "off")
+        .env("POLAROID_PG_LISTEN", "off")
         .env_remove("POLAROID_DATA_DIR")
         .env_remove("POLAROID_AUTH_TOKEN")
         .stdout(Stdio::null())

@@ -1,0 +1,278 @@
+//! Results in PostgreSQL's types: each polars column gets the type a
+//! PostgreSQL driver turns into the value a user expects (a zoned
+//! timestamp is a `timestamptz`, so psycopg answers an aware datetime),
+//! and rows are encoded on the blocking pool as the query streams.
+
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc};
+use pg_interval::Interval;
+use pgwire::api::portal::Format;
+use pgwire::api::results::{DataRowEncoder, FieldInfo};
+use pgwire::api::Type;
+use pgwire::error::PgWireResult;
+use pgwire::messages::data::DataRow;
+use pgwire::types::format::FormatOptions;
+use pgwire::types::ToSqlText;
+use postgres_types::{to_sql_checked, IsNull, ToSql};
+use polaroid_core::results::ResultSink;
+use polaroid_core::CoreError;
+use polars::prelude::*;
+use rust_decimal::Decimal;
+
+/// Rows are handed to the connection this many at a time.
+const ROWS_PER_MESSAGE: usize = 1024;
+
+/// The PostgreSQL type a column of `dtype` is sent as.
+pub fn pg_type(name: &str, dtype: &DataType) -> Result<Type, CoreError> {
+    Ok(match dtype {
+        DataType::Boolean => Type::BOOL,
+        DataType::Int8 | DataType::Int16 | DataType::UInt8 => Type::INT2,
+        DataType::Int32 | DataType::UInt16 => Type::INT4,
+        DataType::Int64 | DataType::UInt32 => Type::INT8,
+        // PostgreSQL has no unsigned 64-bit or 128-bit integer: NUMERIC holds them exactly.
+        DataType::UInt64 | DataType::Int128 | DataType::UInt128 | DataType::Decimal(_, _) => Type::NUMERIC,
+        DataType::Float16 | DataType::Float32 => Type::FLOAT4,
+        DataType::Float64 => Type::FLOAT8,
+        DataType::String | DataType::Categorical(_, _) | DataType::Enum(_, _) => Type::VARCHAR,
+        DataType::Binary | DataType::BinaryOffset => Type::BYTEA,
+        DataType::Date => Type::DATE,
+        DataType::Datetime(_, None) => Type::TIMESTAMP,
+        DataType::Datetime(_, Some(_)) => Type::TIMESTAMPTZ,
+        DataType::Time => Type::TIME,
+        DataType::Duration(_) => Type::INTERVAL,
+        DataType::Null => Type::TEXT,
+        other => {
+            return Err(CoreError::InvalidArgument(format!(
+                "column {name:?} is {other}, which the PostgreSQL door does not send: select scalar columns \
+                 (UNNEST a list, or cast it to text)"
+            )))
+        },
+    })
+}
+
+/// The row description of `schema`, each column in `format`'s text or
+/// binary encoding.
+pub fn fields(schema: &Schema, format: &Format) -> Result<Vec<FieldInfo>, CoreError> {
+    schema
+        .iter()
+        .enumerate()
+        .map(|(i, (name, dtype))| {
+            let format = format_for(format, i);
+            Ok(FieldInfo::new(name.to_string(), None, None, pg_type(name, dtype)?, format))
+        })
+        .collect()
+}
+
+/// A client may name one format for all columns, or one per column; a
+/// list of the wrong length is read as text rather than indexed past its end.
+fn format_for(format: &Format, column: usize) -> pgwire::api::results::FieldFormat {
+    match format {
+        Format::Individual(codes) if column >= codes.len() => pgwire::api::results::FieldFormat::Text,
+        format => format.format_for(column),
+    }
+}
+
+/// Streams a result as PostgreSQL data rows.
+pub struct RowSink {
+    fields: Arc<Vec<FieldInfo>>,
+}
+
+impl RowSink {
+    pub fn new(fields: Arc<Vec<FieldInfo>>) -> Self {
+        Self { fields }
+    }
+}
+
+impl ResultSink for RowSink {
+    type Message = Vec<DataRow>;
+
+    fn head(&mut self) -> Vec<Self::Message> {
+        Vec::new()
+    }
+
+    fn batch(&mut self, df: &DataFrame, send: &mut dyn FnMut(Self::Message) -> bool) -> Result<bool, CoreError> {
+        let mut df = df.clone();
+        df.rechunk_mut_par();
+        let columns = df.columns().iter().map(|c| Prepared::of(c.as_materialized_series())).collect::<Result<Vec<_>, _>>()?;
+        let mut encoder = DataRowEncoder::new(self.fields.clone());
+        let mut rows = Vec::with_capacity(ROWS_PER_MESSAGE.min(df.height()));
+        for row in 0..df.height() {
+            for column in &columns {
+                column.encode(row, &mut encoder).map_err(|e| CoreError::InvalidArgument(format!("encoding a value: {e}")))?;
+            }
+            rows.push(encoder.take_row());
+            if rows.len() == ROWS_PER_MESSAGE && !send(std::mem::replace(&mut rows, Vec::with_capacity(ROWS_PER_MESSAGE))) {
+                return Ok(false);
+            }
+        }
+        Ok(rows.is_empty() || send(rows))
+    }
+
+    fn tail(&mut self) -> Vec<Self::Message> {
+        Vec::new()
+    }
+}
+
+/// A column cast to what its PostgreSQL type is encoded from.
+enum Prepared {
+    Bool(BooleanChunked),
+    I16(Int16Chunked),
+    I32(Int32Chunked),
+    I64(Int64Chunked),
+    U64(UInt64Chunked),
+    I128(Int128Chunked),
+    F32(Float32Chunked),
+    F64(Float64Chunked),
+    Text(StringChunked),
+    Bytes(BinaryChunked),
+    Date(Int32Chunked),
+    /// Microseconds since the epoch (PostgreSQL's precision), naive or UTC.
+    Timestamp(Int64Chunked, bool),
+    /// Nanoseconds since midnight.
+    Time(Int64Chunked),
+    /// Microseconds.
+    Interval(Int64Chunked),
+    Decimal(Int128Chunked, u32),
+    Null,
+}
+
+fn micros(s: &Series, unit: TimeUnit) -> Result<Int64Chunked, CoreError> {
+    let physical = s.to_physical_repr();
+    let values = physical.i64()?;
+    // Nanoseconds are floored to PostgreSQL's microseconds, as it rounds a
+    // value it cannot hold to its precision.
+    Ok(match unit {
+        TimeUnit::Nanoseconds => values.apply_values(|v| v.div_euclid(1000)),
+        TimeUnit::Microseconds => values.clone(),
+        TimeUnit::Milliseconds => values.apply_values(|v| v * 1000),
+    })
+}
+
+impl Prepared {
+    fn of(s: &Series) -> Result<Self, CoreError> {
+        let cast = |to: &DataType| s.cast(to);
+        Ok(match s.dtype() {
+            DataType::Boolean => Self::Bool(s.bool()?.clone()),
+            DataType::Int8 | DataType::Int16 | DataType::UInt8 => Self::I16(cast(&DataType::Int16)?.i16()?.clone()),
+            DataType::Int32 | DataType::UInt16 => Self::I32(cast(&DataType::Int32)?.i32()?.clone()),
+            DataType::Int64 | DataType::UInt32 => Self::I64(cast(&DataType::Int64)?.i64()?.clone()),
+            DataType::UInt64 => Self::U64(s.u64()?.clone()),
+            DataType::Int128 | DataType::UInt128 => Self::I128(cast(&DataType::Int128)?.i128()?.clone()),
+            DataType::Float16 | DataType::Float32 => Self::F32(cast(&DataType::Float32)?.f32()?.clone()),
+            DataType::Float64 => Self::F64(s.f64()?.clone()),
+            DataType::String | DataType::Categorical(_, _) | DataType::Enum(_, _) => {
+                Self::Text(cast(&DataType::String)?.str()?.clone())
+            },
+            DataType::Binary | DataType::BinaryOffset => Self::Bytes(cast(&DataType::Binary)?.binary()?.clone()),
+            DataType::Date => Self::Date(s.to_physical_repr().i32()?.clone()),
+            DataType::Datetime(unit, zone) => Self::Timestamp(micros(s, *unit)?, zone.is_some()),
+            DataType::Time => Self::Time(s.to_physical_repr().i64()?.clone()),
+            DataType::Duration(unit) => Self::Interval(micros(s, *unit)?),
+            DataType::Decimal(_, scale) => Self::Decimal(s.to_physical_repr().i128()?.clone(), *scale as u32),
+            DataType::Null => Self::Null,
+            other => return Err(CoreError::InvalidArgument(format!("column {:?} is {other}, which the PostgreSQL door does not send", s.name()))),
+        })
+    }
+
+    fn encode(&self, row: usize, out: &mut DataRowEncoder) -> PgWireResult<()> {
+        match self {
+            Self::Bool(c) => out.encode_field(&c.get(row)),
+            Self::I16(c) => out.encode_field(&c.get(row)),
+            Self::I32(c) => out.encode_field(&c.get(row)),
+            Self::I64(c) => out.encode_field(&c.get(row)),
+            Self::U64(c) => out.encode_field(&c.get(row).map(Decimal::from)),
+            Self::I128(c) => out.encode_field(&c.get(row).map(|v| decimal(v, 0)).transpose()?),
+            Self::F32(c) => out.encode_field(&c.get(row)),
+            Self::F64(c) => out.encode_field(&c.get(row)),
+            Self::Text(c) => out.encode_field(&c.get(row)),
+            Self::Bytes(c) => out.encode_field(&c.get(row)),
+            Self::Date(c) => out.encode_field(&c.get(row).and_then(date)),
+            Self::Timestamp(c, false) => {
+                out.encode_field(&c.get(row).and_then(DateTime::from_timestamp_micros).map(|t| Clock::Timestamp(t.naive_utc())))
+            },
+            Self::Timestamp(c, true) => out.encode_field(&c.get(row).and_then(DateTime::<Utc>::from_timestamp_micros).map(Clock::TimestampTz)),
+            Self::Time(c) => out.encode_field(&c.get(row).and_then(time).map(Clock::Time)),
+            Self::Interval(c) => out.encode_field(&c.get(row).map(|us| Interval::new(0, 0, us))),
+            Self::Decimal(c, scale) => out.encode_field(&c.get(row).map(|v| decimal(v, *scale)).transpose()?),
+            Self::Null => out.encode_field(&None::<&str>),
+        }
+    }
+}
+
+fn date(days: i32) -> Option<NaiveDate> {
+    NaiveDate::from_num_days_from_ce_opt(days.checked_add(719_163)?)
+}
+
+fn time(nanos: i64) -> Option<NaiveTime> {
+    NaiveTime::from_num_seconds_from_midnight_opt((nanos / 1_000_000_000) as u32, (nanos % 1_000_000_000) as u32)
+}
+
+/// A NUMERIC of `mantissa` × 10^-`scale`; rust_decimal holds 28 digits,
+/// and a value past them is refused by name rather than rounded.
+fn decimal(mantissa: i128, scale: u32) -> PgWireResult<Decimal> {
+    Decimal::try_from_i128_with_scale(mantissa, scale).map_err(|_| {
+        pgwire::error::PgWireError::ApiError(
+            format!("the decimal {mantissa}e-{scale} has more than the 28 digits the PostgreSQL door sends").into(),
+        )
+    })
+}
+
+/// Times as PostgreSQL writes them in text: the fraction of a second only
+/// when there is one, without trailing zeros (`14:30:01.25`, `00:00:00`),
+/// so psql shows what it shows for PostgreSQL. Binary is chrono's.
+#[derive(Debug)]
+enum Clock {
+    Timestamp(NaiveDateTime),
+    TimestampTz(DateTime<Utc>),
+    Time(NaiveTime),
+}
+
+impl Clock {
+    fn write(&self, out: &mut BytesMut) -> std::fmt::Result {
+        use std::fmt::Write;
+        let (text, micros) = match self {
+            Clock::Timestamp(t) => (t.format("%Y-%m-%d %H:%M:%S").to_string(), t.and_utc().timestamp_subsec_micros()),
+            Clock::TimestampTz(t) => (t.format("%Y-%m-%d %H:%M:%S").to_string(), t.timestamp_subsec_micros()),
+            Clock::Time(t) => (t.format("%H:%M:%S").to_string(), t.nanosecond() / 1000),
+        };
+        out.write_str(&text)?;
+        if micros > 0 {
+            let fraction = format!("{micros:06}");
+            write!(out, ".{}", fraction.trim_end_matches('0'))?;
+        }
+        if let Clock::TimestampTz(_) = self {
+            out.write_str("+00")?;
+        }
+        Ok(())
+    }
+}
+
+impl ToSql for Clock {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Clock::Timestamp(t) => t.to_sql(ty, out),
+            Clock::TimestampTz(t) => t.to_sql(ty, out),
+            Clock::Time(t) => t.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        matches!(*ty, Type::TIMESTAMP | Type::TIMESTAMPTZ | Type::TIME)
+    }
+
+    to_sql_checked!();
+}
+
+impl ToSqlText for Clock {
+    fn to_sql_text(
+        &self,
+        _ty: &Type,
+        out: &mut BytesMut,
+        _format: &FormatOptions,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        self.write(out)?;
+        Ok(IsNull::No)
+    }
+}

@@ -1,0 +1,388 @@
+//! Polaroid's PostgreSQL wire door, QuestDB's port 8812: psql, psycopg,
+//! JDBC, Grafana's PostgreSQL source — any PostgreSQL driver — runs
+//! QuestDB's SQL (`polaroid-questdb`, the HTTP door's dialect: SAMPLE BY,
+//! LATEST ON, ASOF JOIN, CREATE TABLE, INSERT, ...) over the core.
+//!
+//! The protocol itself is the `pgwire` crate's; this crate is the thin
+//! layer between it and the core:
+//!
+//! - `startup.rs`: who is calling. With `--auth-token`, the password is
+//!   the token (as the HTTP door takes it in Basic auth); without, anyone.
+//! - `session.rs`: BEGIN/COMMIT, SET, SHOW, `version()`.
+//! - `params.rs`: a bound portal's values, written into the query as
+//!   literals by the core's `sql_parameters` (as Flight SQL binds them).
+//! - `encode.rs`: polars' types as PostgreSQL's, rows in text or binary.
+//! - `error.rs`: the core's errors as SQLSTATEs.
+
+mod encode;
+mod error;
+mod params;
+mod session;
+mod startup;
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::{stream, Sink, StreamExt};
+use pgwire::api::portal::{Format, Portal};
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::results::{DescribePortalResponse, DescribeStatementResponse, FieldInfo, QueryResponse, Response};
+use pgwire::api::stmt::{QueryParser, StoredStatement};
+use pgwire::api::store::PortalStore;
+use pgwire::api::{ClientInfo, ClientPortalStore, PgWireServerHandlers, Type};
+use pgwire::error::{PgWireError, PgWireResult};
+use pgwire::messages::PgWireBackendMessage;
+use polaroid_core::results::Window;
+use polaroid_core::sql_parameters::bind_one;
+use polaroid_core::{Core, Namespace};
+use polaroid_questdb::{Changed, Kind};
+use polars::prelude::*;
+use tokio::net::TcpListener;
+
+use crate::error::to_pg;
+use crate::params::Statement;
+use crate::session::Session;
+
+/// Serve the PostgreSQL door on `listener` until `shutdown` resolves.
+/// Each connection is its own task; a connection's failure is its own.
+pub async fn serve(
+    core: Arc<Core>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    tracing::info!(listen = %listener.local_addr()?, "PostgreSQL wire door serving (QuestDB's SQL)");
+    let handlers = Arc::new(Handlers { door: Arc::new(Door { core: core.clone() }), startup: Arc::new(startup::Startup::new(core)) });
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => return Ok(()),
+            accepted = listener.accept() => {
+                let (socket, peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        tracing::warn!("PostgreSQL door: accept failed: {e}");
+                        continue;
+                    },
+                };
+                let handlers = handlers.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = pgwire::tokio::process_socket(socket, None, handlers).await {
+                        tracing::debug!(%peer, "PostgreSQL connection ended: {e}");
+                    }
+                });
+            },
+        }
+    }
+}
+
+struct Handlers {
+    door: Arc<Door>,
+    startup: Arc<startup::Startup>,
+}
+
+impl PgWireServerHandlers for Handlers {
+    fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
+        self.door.clone()
+    }
+
+    fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
+        self.door.clone()
+    }
+
+    fn startup_handler(&self) -> Arc<impl pgwire::api::auth::StartupHandler> {
+        self.startup.clone()
+    }
+}
+
+/// The door: what each statement of either protocol becomes.
+struct Door {
+    core: Arc<Core>,
+}
+
+/// The caller's namespace, set when the connection authenticated.
+fn namespace<C: ClientInfo>(client: &C) -> PgWireResult<Namespace> {
+    client
+        .session_extensions()
+        .get::<Namespace>()
+        .map(|ns| (*ns).clone())
+        .ok_or_else(|| error::user("28000", "the connection has not authenticated"))
+}
+
+impl Door {
+    /// Run one statement with `values` bound to its placeholders, its
+    /// result's columns in `format`.
+    async fn run(&self, ns: Namespace, sql: String, values: Option<DataFrame>, format: &Format) -> PgWireResult<Response> {
+        if let Some(session) = Session::of(&sql)? {
+            return Ok(match session {
+                Session::Begin => Response::TransactionStart(session.tag()),
+                Session::Commit | Session::Rollback => Response::TransactionEnd(session.tag()),
+                Session::Done(_) => Response::Execution(session.tag()),
+                Session::Value { ref value, .. } => {
+                    let fields = Arc::new(session.fields(format));
+                    let mut encoder = pgwire::api::results::DataRowEncoder::new(fields.clone());
+                    encoder.encode_field(&value.as_str())?;
+                    let row = encoder.take_row();
+                    let mut response = QueryResponse::new(fields, stream::iter([Ok(row)]));
+                    response.set_command_tag("SHOW");
+                    Response::Query(response)
+                },
+            });
+        }
+        match polaroid_questdb::kind(&sql) {
+            Kind::Query => {
+                let sql = bind_one(&sql, values.as_ref()).map_err(to_pg)?;
+                self.query(ns, sql, format).await
+            },
+            kind => {
+                let tag = match &kind {
+                    Kind::Create => "CREATE TABLE",
+                    Kind::Drop => "DROP TABLE",
+                    Kind::Alter => "ALTER TABLE",
+                    Kind::Truncate => "TRUNCATE TABLE",
+                    _ => "INSERT",
+                };
+                let changed = self.core.run(move |core, cancel| {
+                    polaroid_questdb::change(core, &ns, &sql, kind, values.as_ref(), cancel)
+                })
+                .await;
+                Ok(Response::Execution(match changed.map_err(to_pg)? {
+                    Changed::Definition => pgwire::api::results::Tag::new(tag),
+                    // PostgreSQL's INSERT tag carries an oid, always 0 now.
+                    Changed::Inserted(rows) => pgwire::api::results::Tag::new("INSERT").with_oid(0).with_rows(rows as usize),
+                }))
+            },
+        }
+    }
+
+    /// A query's plan, checked as every door's (confined to the data
+    /// directory), and the row description it will be sent with.
+    async fn plan(&self, ns: Namespace, sql: String, format: &Format) -> PgWireResult<(Arc<polaroid_core::Entry>, Vec<FieldInfo>)> {
+        let entry = self
+            .core
+            .run(move |core, _| {
+                let (lf, _tables) = polaroid_questdb::plan(core, &ns, &sql)?;
+                core.prepare_plan(&ns, lf, format!("pgwire({sql:?})"))
+            })
+            .await
+            .map_err(to_pg)?;
+        let fields = encode::fields(entry.schema(), format).map_err(to_pg)?;
+        Ok((entry, fields))
+    }
+
+    async fn query(&self, ns: Namespace, sql: String, format: &Format) -> PgWireResult<Response> {
+        let (entry, fields) = self.plan(ns, sql, format).await?;
+        let fields = Arc::new(fields);
+        let slot = self.core.slot().await.map_err(to_pg)?;
+        let rx = self.core.stream_until(entry, Window::default(), encode::RowSink::new(fields.clone()), slot, None);
+        // Rows arrive as the query produces them; an error ends the stream
+        // with an ErrorResponse in place of the CommandComplete.
+        let batches = stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|batch| (batch, rx)) });
+        let rows = batches.flat_map(|batch| match batch {
+            Ok(rows) => stream::iter(rows.into_iter().map(Ok).collect::<Vec<_>>()),
+            Err(e) => stream::iter(vec![Err(to_pg(e))]),
+        });
+        Ok(Response::Query(QueryResponse::new(fields, rows)))
+    }
+
+    /// The columns `sql` answers with (`values` bound), without running it.
+    async fn describe(&self, ns: Namespace, sql: String, values: Option<DataFrame>, format: &Format) -> PgWireResult<Vec<FieldInfo>> {
+        if let Some(session) = Session::of(&sql)? {
+            return Ok(session.fields(format));
+        }
+        match polaroid_questdb::kind(&sql) {
+            Kind::Query => {
+                let sql = bind_one(&sql, values.as_ref()).map_err(to_pg)?;
+                Ok(self.plan(ns, sql, format).await?.1)
+            },
+            _ => Ok(Vec::new()),
+        }
+    }
+}
+
+/// A portal's values, one row, if it has any.
+fn values(portal: &Portal<Statement>) -> PgWireResult<Option<DataFrame>> {
+    if portal.parameter_len() == 0 {
+        return Ok(None);
+    }
+    params::values(portal).map(Some)
+}
+
+/// The statements of a simple query, split at the semicolons outside
+/// quotes and comments.
+fn statements(sql: &str) -> Vec<&str> {
+    let bytes = sql.as_bytes();
+    let (mut parts, mut start, mut i) = (Vec::new(), 0, 0);
+    while i < bytes.len() {
+        match bytes[i] {
+            quote @ (b'\'' | b'"') => {
+                i += 1;
+                // A doubled quote inside is the quote itself.
+                while i < bytes.len() && !(bytes[i] == quote && bytes.get(i + 1) != Some(&quote)) {
+                    i += if bytes[i] == quote { 2 } else { 1 };
+                }
+            },
+            b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            },
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i < bytes.len() && !(bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/')) {
+                    i += 1;
+                }
+                i += 1;
+            },
+            b';' => {
+                parts.push(&sql[start..i]);
+                start = i + 1;
+            },
+            _ => {},
+        }
+        i += 1;
+    }
+    parts.push(&sql[start.min(sql.len())..]);
+    parts.into_iter().filter(|s| !s.trim().is_empty()).collect()
+}
+
+#[async_trait]
+impl SimpleQueryHandler for Door {
+    async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let ns = namespace(client)?;
+        let mut responses = Vec::new();
+        // As PostgreSQL: the statements run in turn, and the first error
+        // ends the query (the rest do not run).
+        for sql in statements(query) {
+            match self.run(ns.clone(), sql.trim().to_string(), None, &Format::UnifiedText).await {
+                Ok(response) => responses.push(response),
+                Err(PgWireError::UserError(info)) => {
+                    responses.push(Response::Error(info));
+                    break;
+                },
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(responses)
+    }
+}
+
+/// Reads a Parse message into a [`Statement`]; nothing is planned until
+/// a Describe or an Execute.
+#[derive(Debug, Default)]
+struct Parser;
+
+#[async_trait]
+impl QueryParser for Parser {
+    type Statement = Statement;
+
+    async fn parse_sql<C>(&self, _client: &C, sql: &str, types: &[Option<Type>]) -> PgWireResult<Option<Statement>>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        Statement::new(sql.trim(), types).map(Some).map_err(to_pg)
+    }
+
+    fn get_parameter_types(&self, statement: &Statement) -> PgWireResult<Vec<Type>> {
+        Ok(statement.described_types())
+    }
+
+    fn get_result_schema(&self, _statement: &Statement, _format: Option<&Format>) -> PgWireResult<Vec<FieldInfo>> {
+        Ok(Vec::new())
+    }
+}
+
+#[async_trait]
+impl ExtendedQueryHandler for Door {
+    type Statement = Statement;
+    type QueryParser = Parser;
+
+    fn query_parser(&self) -> Arc<Parser> {
+        Arc::new(Parser)
+    }
+
+    async fn do_query<C>(&self, client: &mut C, portal: &Portal<Statement>, _max_rows: usize) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let ns = namespace(client)?;
+        let sql = portal.statement.statement.sql.clone();
+        self.run(ns, sql, values(portal)?, &portal.result_column_format).await
+    }
+
+    async fn do_describe_statement<C>(&self, client: &mut C, target: &StoredStatement<Statement>) -> PgWireResult<DescribeStatementResponse>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let ns = namespace(client)?;
+        let statement = &target.statement;
+        let types = statement.described_types();
+        // The columns are those of the query with every parameter null, of
+        // its type: the plan's schema does not depend on the values.
+        let nulls = if types.is_empty() {
+            None
+        } else {
+            let nulls = types.iter().enumerate().map(|(i, ty)| null_of(i, ty)).collect::<Vec<_>>();
+            Some(DataFrame::new(1, nulls).map_err(|e| to_pg(e.into()))?)
+        };
+        let fields = self.describe(ns, statement.sql.clone(), nulls, &Format::UnifiedText).await?;
+        Ok(DescribeStatementResponse::new(types, fields))
+    }
+
+    async fn do_describe_portal<C>(&self, client: &mut C, portal: &Portal<Statement>) -> PgWireResult<DescribePortalResponse>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let ns = namespace(client)?;
+        let sql = portal.statement.statement.sql.clone();
+        let fields = self.describe(ns, sql, values(portal)?, &portal.result_column_format).await?;
+        Ok(DescribePortalResponse::new(fields))
+    }
+}
+
+/// A null of the polars type a parameter of `ty` binds as.
+fn null_of(index: usize, ty: &Type) -> Column {
+    let dtype = match *ty {
+        Type::BOOL => DataType::Boolean,
+        Type::INT2 | Type::INT4 | Type::INT8 => DataType::Int64,
+        Type::FLOAT4 => DataType::Float32,
+        Type::FLOAT8 | Type::NUMERIC => DataType::Float64,
+        Type::INTERVAL => DataType::Duration(TimeUnit::Microseconds),
+        Type::DATE => DataType::Date,
+        Type::TIMESTAMP => DataType::Datetime(TimeUnit::Microseconds, None),
+        Type::TIMESTAMPTZ => DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC)),
+        Type::TIME => DataType::Time,
+        _ => DataType::String,
+    };
+    Column::full_null(PlSmallStr::from(format!("{}", index + 1)), 1, &dtype)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::statements;
+
+    #[test]
+    fn simple_queries_split_at_semicolons_outside_text_and_comments() {
+        assert_eq!(statements("SELECT 1; SELECT 2;"), vec!["SELECT 1", " SELECT 2"]);
+        assert_eq!(statements("SELECT 'a;b', \"c;\"\"d\" FROM t"), vec!["SELECT 'a;b', \"c;\"\"d\" FROM t"]);
+        assert_eq!(statements("SELECT 'it''s; here'; SELECT 3"), vec!["SELECT 'it''s; here'", " SELECT 3"]);
+        assert_eq!(statements("SELECT 1 -- a; comment\n; /* b; */ SELECT 2"), vec!["SELECT 1 -- a; comment\n", " /* b; */ SELECT 2"]);
+        assert_eq!(statements(";;"), Vec::<&str>::new());
+    }
+}

@@ -1,0 +1,115 @@
+//! Statements about the session rather than the data, which drivers and
+//! tools send on their own: transactions (psycopg opens one before the
+//! first statement unless in autocommit), `SET`, `SHOW`, `version()`.
+//!
+//! There are no transactions: every change is durable when its statement
+//! answers, as on QuestDB's own PostgreSQL port, so `BEGIN`/`COMMIT` only
+//! mark the session's state and `ROLLBACK` undoes nothing (README).
+
+use pgwire::api::portal::Format;
+use pgwire::api::results::{FieldInfo, Tag};
+use pgwire::error::PgWireResult;
+
+use crate::error::user;
+
+/// What the server version reads as: PostgreSQL 15's protocol and types.
+pub const SERVER_VERSION: &str = "15.0";
+
+pub enum Session {
+    Begin,
+    Commit,
+    Rollback,
+    /// A statement answered with its tag and nothing else (`SET`, `RESET`, ...).
+    Done(&'static str),
+    /// One row of one text column: `SHOW x`, `SELECT version()`.
+    Value { column: String, value: String },
+}
+
+impl Session {
+    /// The session statement `sql` is, if it is one.
+    pub fn of(sql: &str) -> PgWireResult<Option<Self>> {
+        let trimmed = sql.trim().trim_end_matches(';').trim();
+        let mut words = trimmed.split_whitespace();
+        let first = words.next().unwrap_or("").to_ascii_uppercase();
+        Ok(Some(match first.as_str() {
+            "BEGIN" | "START" => Session::Begin,
+            "COMMIT" | "END" => Session::Commit,
+            "ROLLBACK" | "ABORT" => Session::Rollback,
+            "SET" => Session::Done("SET"),
+            "RESET" => Session::Done("RESET"),
+            "DISCARD" => Session::Done("DISCARD ALL"),
+            "DEALLOCATE" => Session::Done("DEALLOCATE"),
+            "SHOW" => {
+                let name = words.collect::<Vec<_>>().join(" ");
+                let value = setting(&name).ok_or_else(|| user("42704", format!("unrecognized configuration parameter \"{name}\"")))?;
+                Session::Value { column: name.to_ascii_lowercase(), value: value.to_string() }
+            },
+            "SELECT" if is_version_call(trimmed) => Session::Value {
+                column: "version".into(),
+                value: format!("PostgreSQL {SERVER_VERSION} (Polaroid {}: QuestDB's SQL over Polars)", env!("CARGO_PKG_VERSION")),
+            },
+            _ => return Ok(None),
+        }))
+    }
+
+    /// What a Describe of this statement answers: its columns, if any.
+    pub fn fields(&self, format: &Format) -> Vec<FieldInfo> {
+        match self {
+            Session::Value { column, .. } => {
+                vec![FieldInfo::new(column.clone(), None, None, pgwire::api::Type::TEXT, format.format_for(0))]
+            },
+            _ => Vec::new(),
+        }
+    }
+
+    pub fn tag(&self) -> Tag {
+        match self {
+            Session::Begin => Tag::new("BEGIN"),
+            Session::Commit => Tag::new("COMMIT"),
+            Session::Rollback => Tag::new("ROLLBACK"),
+            Session::Done(tag) => Tag::new(tag),
+            Session::Value { .. } => Tag::new("SHOW"),
+        }
+    }
+}
+
+fn is_version_call(sql: &str) -> bool {
+    let compact: String = sql.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
+    compact == "selectversion()" || compact == "selectpg_catalog.version()"
+}
+
+/// The settings `SHOW` answers, as this server has them.
+fn setting(name: &str) -> Option<&'static str> {
+    Some(match name.to_ascii_lowercase().as_str() {
+        "server_version" => SERVER_VERSION,
+        "server_encoding" | "client_encoding" => "UTF8",
+        "datestyle" => "ISO, MDY",
+        "timezone" | "time zone" => "UTC",
+        "intervalstyle" => "postgres",
+        "standard_conforming_strings" | "integer_datetimes" => "on",
+        "transaction_isolation" | "default_transaction_isolation" | "transaction isolation level" => "read committed",
+        "transaction_read_only" | "default_transaction_read_only" => "off",
+        "search_path" => "public",
+        "max_identifier_length" => "63",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_statements_are_told_from_queries() {
+        assert!(matches!(Session::of("begin").unwrap(), Some(Session::Begin)));
+        assert!(matches!(Session::of("START TRANSACTION ISOLATION LEVEL READ COMMITTED").unwrap(), Some(Session::Begin)));
+        assert!(matches!(Session::of("ROLLBACK;").unwrap(), Some(Session::Rollback)));
+        assert!(matches!(Session::of("SET datestyle TO 'ISO'").unwrap(), Some(Session::Done("SET"))));
+        assert!(matches!(Session::of(" select  version ( ) ").unwrap(), Some(Session::Value { .. })));
+        let Some(Session::Value { column, value }) = Session::of("SHOW TimeZone").unwrap() else { panic!() };
+        assert_eq!((column.as_str(), value.as_str()), ("timezone", "UTC"));
+        assert!(Session::of("SHOW work_mem").is_err());
+        assert!(Session::of("SELECT version FROM t").unwrap().is_none());
+        assert!(Session::of("SELECT * FROM trades").unwrap().is_none());
+    }
+}

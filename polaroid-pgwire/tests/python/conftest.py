@@ -1,0 +1,101 @@
+"""polaroid-server child processes with the PostgreSQL door on, for the
+PostgreSQL drivers users connect with: psql, psycopg (text and binary) and
+asyncpg. Every result is checked against python-polars on the same data
+(or worked by hand); the HTTP door is on too, to see one door's writes
+from the other."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository, for ci.processes
+from ci.processes import free_port, wait_port  # noqa: E402
+
+SERVER = os.environ.get("POLAROID_SERVER", "target/debug/polaroid-server")
+
+
+class Server:
+    """One server: the PostgreSQL door on `pg_port`, HTTP on `http_port`."""
+
+    def __init__(self, data_dir: Path, *args: str) -> None:
+        self.data_dir = data_dir
+        self.grpc_port, self.http_port, self.pg_port = free_port(), free_port(), free_port()
+        self.proc = subprocess.Popen(
+            [SERVER, "--listen", f"127.0.0.1:{self.grpc_port}", "--http-listen", f"127.0.0.1:{self.http_port}",
+             "--ilp-listen", "off", "--pg-listen", f"127.0.0.1:{self.pg_port}", "--data-dir", str(data_dir), *args],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for port in (self.grpc_port, self.http_port, self.pg_port):
+            wait_port(port, self.proc, SERVER)
+
+    def dsn(self, password: str | None = None) -> str:
+        dsn = f"host=127.0.0.1 port={self.pg_port} user=admin dbname=qdb"
+        return dsn + (f" password={password}" if password is not None else "")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=60)
+
+
+def trades(rows: int = 5_000) -> pl.DataFrame:
+    start = dt.datetime(2026, 11, 23, 14, 30)
+    return pl.DataFrame({
+        "ts": pl.datetime_range(start, start + dt.timedelta(seconds=7 * (rows - 1)), "7s", time_unit="us", eager=True),
+        "sym": [["AAPL", "MSFT", "NVDA"][i % 3] for i in range(rows)],
+        "px": [100 + (i * 37 % 1000) / 10 for i in range(rows)],
+        "qty": [None if i % 41 == 0 else (i * 7919) % 500 + 1 for i in range(rows)],
+    })
+
+
+def every_type() -> pl.DataFrame:
+    """One column of each type the door sends, with a null in each."""
+    naive = [dt.datetime(2024, 3, 8, 14, 30, 1, 250000), dt.datetime(1969, 12, 31, 23, 59, 59, 500000), None]
+    return pl.DataFrame({
+        "b": [True, False, None],
+        "i8": pl.Series([-8, 7, None], dtype=pl.Int8),
+        "i16": pl.Series([-16_000, 16_000, None], dtype=pl.Int16),
+        "i32": pl.Series([-2_000_000_000, 7, None], dtype=pl.Int32),
+        "i64": pl.Series([-(2**62), 2**62, None], dtype=pl.Int64),
+        "u8": pl.Series([255, 0, None], dtype=pl.UInt8),
+        "u16": pl.Series([65_535, 1, None], dtype=pl.UInt16),
+        "u32": pl.Series([4_294_967_295, 2, None], dtype=pl.UInt32),
+        "u64": pl.Series([2**64 - 1, 3, None], dtype=pl.UInt64),
+        "f32": pl.Series([1.5, -0.25, None], dtype=pl.Float32),
+        "f64": [0.1, -1e300, None],
+        "s": ["text", "it's \"quoted\"; with ünïcode", None],
+        "cat": pl.Series(["AAPL", "MSFT", None], dtype=pl.Categorical),
+        "bin": [b"\x00\x01\xff", b"", None],
+        "d": [dt.date(2024, 3, 8), dt.date(1960, 1, 1), None],
+        "ts_us": pl.Series(naive, dtype=pl.Datetime("us")),
+        "ts_ns": pl.Series([1_709_908_201_123_456_789, -1, None], dtype=pl.Int64).cast(pl.Datetime("ns")),
+        "ts_utc": pl.Series(naive, dtype=pl.Datetime("us")).dt.replace_time_zone("UTC"),
+        "ts_ny": pl.Series(naive, dtype=pl.Datetime("ms")).dt.replace_time_zone("America/New_York"),
+        "t": [dt.time(9, 30, 0, 123456), dt.time(0, 0), None],
+        "dur": [dt.timedelta(days=2, hours=3, microseconds=5), dt.timedelta(seconds=-90), None],
+        "dec": pl.Series([Decimal("1234.56"), Decimal("-0.01"), None], dtype=pl.Decimal(10, 2)),
+    })
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="polaroid-pg-") as tmp:
+        root = Path(tmp)
+        trades().write_parquet(root / "trades.parquet")
+        every_type().write_parquet(root / "types.parquet")
+        yield root
+
+
+@pytest.fixture(scope="session")
+def server(data_dir: Path) -> Iterator[Server]:
+    s = Server(data_dir)
+    yield s
+    s.stop()

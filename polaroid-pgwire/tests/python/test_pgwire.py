@@ -1,0 +1,209 @@
+"""The PostgreSQL door (QuestDB's port 8812) with the drivers users bring:
+psql, psycopg 3 (text and binary results, server-side binding) and asyncpg
+(binary, parameters typed by Describe). Results against python-polars."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import subprocess
+import urllib.parse
+import urllib.request
+from decimal import Decimal
+
+import asyncpg
+import polars as pl
+import psycopg
+import pytest
+from psycopg import errors
+
+from conftest import Server, every_type, trades
+
+TRADES = "read_parquet('trades.parquet')"
+UTC = dt.timezone.utc
+
+
+def psql(server: Server, *commands: str, check: bool = True) -> subprocess.CompletedProcess:
+    args = ["psql", "-X", "-q", "-A", "-t", "-F", "|", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(server.pg_port),
+            "-U", "admin", "-d", "qdb"]
+    for command in commands:
+        args += ["-c", command]
+    return subprocess.run(args, capture_output=True, text=True, timeout=60, check=check)
+
+
+def test_psql_runs_questdb_sql(server):
+    out = psql(server, f"SELECT sym, count(*) n, sum(qty) q FROM {TRADES} GROUP BY sym ORDER BY sym").stdout
+    want = trades().group_by("sym").agg(pl.len(), pl.col("qty").sum()).sort("sym")
+    assert out.splitlines() == [f"{s}|{n}|{q}" for s, n, q in want.rows()]
+    # Several statements in one simple query run in turn.
+    out = psql(server, "CREATE TABLE psql_t (sym SYMBOL, qty LONG, ts TIMESTAMP) timestamp(ts) PARTITION BY DAY; "
+                       "INSERT INTO psql_t VALUES ('A', 1, '2024-01-01T00:00:00Z'), ('A', 2, '2024-01-01T00:00:30Z'), "
+                       "('B', 5, '2024-01-01T00:01:10Z'); "
+                       "SELECT ts, sym, sum(qty) FROM psql_t SAMPLE BY 1m ORDER BY ts, sym").stdout
+    # Hand-worked: A's two rows fall in the first minute, B's in the second.
+    assert out.splitlines() == ["2024-01-01 00:00:00|A|3", "2024-01-01 00:01:00|B|5"]
+    failed = psql(server, "SELECT nope FROM psql_t", check=False)
+    assert failed.returncode != 0 and 'unable to find column "nope"' in failed.stderr
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_every_type_arrives_as_the_value_polars_holds(server, binary):
+    want = every_type()
+    with psycopg.connect(server.dsn(), autocommit=True) as conn:
+        cur = conn.cursor(binary=binary)
+        cur.execute("SELECT * FROM read_parquet('types.parquet')")
+        got = cur.fetchall()
+        oids = [d.type_code for d in cur.description]
+    assert [d for d in want.columns] == [d.name for d in cur.description]
+    assert oids == [16, 21, 21, 23, 20, 21, 23, 20, 1700, 700, 701, 1043, 1043, 17, 1082, 1114, 1114, 1184, 1184, 1083,
+                    1186, 1700]
+    expected = [list(row) for row in want.rows()]
+    # PostgreSQL holds microseconds: nanoseconds are floored to them.
+    ns = want["ts_ns"].cast(pl.Int64).to_list()
+    epoch = dt.datetime(1970, 1, 1)
+    for row, value in zip(expected, ns):
+        row[16] = None if value is None else epoch + dt.timedelta(microseconds=value // 1000)
+    assert [list(row) for row in got] == expected
+    # Zoned timestamps arrive as aware datetimes of the same instants, in UTC.
+    assert got[0][18] == dt.datetime(2024, 3, 8, 19, 30, 1, 250000, tzinfo=UTC)
+    assert got[0][18].utcoffset() == dt.timedelta(0)
+    assert isinstance(got[0][8], Decimal) and got[0][8] == 2**64 - 1
+
+
+def test_results_stream_in_full(server):
+    with psycopg.connect(server.dsn(), autocommit=True) as conn:
+        rows = sum(1 for _ in conn.cursor().stream(f"SELECT * FROM {TRADES}"))
+        total = conn.execute("SELECT sum(x), count(*) FROM long_sequence(300000)").fetchone()
+    assert rows == 5_000
+    assert total == (300_000 * 300_001 // 2, 300_000)
+
+
+def test_bound_parameters_filter_as_polars_does(server):
+    t = trades()
+    cases = [
+        ("qty > %s", (250,), pl.col("qty") > 250),
+        ("sym = %s AND px < %s", ("MSFT", 130.5), (pl.col("sym") == "MSFT") & (pl.col("px") < 130.5)),
+        ("ts >= %s", (dt.datetime(2026, 11, 23, 20, 0),), pl.col("ts") >= dt.datetime(2026, 11, 23, 20, 0)),
+        # An aware datetime is its instant: 21:00 in UTC+1 is 20:00 in the table's UTC.
+        ("ts >= %s", (dt.datetime(2026, 11, 23, 21, 0, tzinfo=dt.timezone(dt.timedelta(hours=1))),),
+         pl.col("ts") >= dt.datetime(2026, 11, 23, 20, 0)),
+        ("px > %s", (Decimal("150.25"),), pl.col("px") > 150.25),
+        ("qty BETWEEN %(lo)s AND %(hi)s", {"lo": 10, "hi": 20}, pl.col("qty").is_between(10, 20)),
+    ]
+    with psycopg.connect(server.dsn(), autocommit=True) as conn:
+        for where, params, predicate in cases:
+            got = conn.execute(f"SELECT count(*), sum(qty) FROM {TRADES} WHERE {where}", params).fetchone()
+            want = t.filter(predicate)
+            assert got == (want.height, want["qty"].sum()), where
+        # A value is a value: quotes in it do not end the literal.
+        sneaky = "x'; DROP TABLE psql_t; --"
+        assert conn.execute("SELECT %s AS s, %s AS n, 10 - %s AS d", (sneaky, None, -5)).fetchone() == (sneaky, None, 15)
+        assert conn.execute("SELECT %s AS t, %s AS d, %s AS i", (dt.time(9, 30, 1), dt.date(2024, 2, 29),
+                                                                   dt.timedelta(minutes=90))).fetchone() == \
+            (dt.time(9, 30, 1), dt.date(2024, 2, 29), dt.timedelta(minutes=90))
+
+
+def test_tables_written_here_are_read_by_every_door(server):
+    rows = [("AAPL", 10.5, 100, dt.datetime(2024, 1, 1, 9, 30, s)) for s in range(0, 50, 10)]
+    rows += [("MSFT", 20.25, None, dt.datetime(2024, 1, 1, 9, 31, 5, tzinfo=UTC))]
+    with psycopg.connect(server.dsn()) as conn:  # a transaction, as psycopg opens by default
+        conn.execute("CREATE TABLE pg_fills (sym SYMBOL, px DOUBLE, qty LONG, ts TIMESTAMP) timestamp(ts) PARTITION BY DAY")
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO pg_fills VALUES (%s, %s, %s, %s)", rows)
+        conn.commit()
+        got = conn.execute("SELECT * FROM pg_fills ORDER BY ts").fetchall()
+        latest = conn.execute("SELECT sym, px, ts FROM pg_fills LATEST ON ts PARTITION BY sym ORDER BY sym").fetchall()
+    want = [(s, p, q, t.replace(tzinfo=None)) for s, p, q, t in rows]
+    assert got == want
+    assert latest == [("AAPL", 10.5, dt.datetime(2024, 1, 1, 9, 30, 40)), ("MSFT", 20.25, dt.datetime(2024, 1, 1, 9, 31, 5))]
+    url = f"http://127.0.0.1:{server.http_port}/exec?" + urllib.parse.urlencode({"query": "SELECT count(), sum(qty) FROM pg_fills"})
+    with urllib.request.urlopen(url) as reply:
+        assert json.load(reply)["dataset"] == [[6, 500]]
+
+
+def test_a_prepared_statement_reads_the_table_as_it_is_when_executed(server):
+    with psycopg.connect(server.dsn(), autocommit=True) as conn:
+        conn.execute("CREATE TABLE pg_growing (n LONG, ts TIMESTAMP) timestamp(ts)")
+        counts = []
+        for i in range(3):
+            counts.append(conn.execute("SELECT count(*) FROM pg_growing WHERE n >= %s", (0,), prepare=True).fetchone()[0])
+            conn.execute("INSERT INTO pg_growing VALUES (%s, %s)", (i, dt.datetime(2024, 1, 1, 0, 0, i)))
+    assert counts == [0, 1, 2]
+
+
+def test_session_statements_drivers_send(server):
+    with psycopg.connect(server.dsn()) as conn:
+        conn.execute("SET application_name = 'probe'")
+        assert conn.execute("SHOW TimeZone").fetchone() == ("UTC",)
+        assert conn.execute("SELECT version()").fetchone()[0].startswith("PostgreSQL 15.0 (Polaroid")
+        assert conn.info.server_version == 150000
+        conn.execute("CREATE TABLE pg_tx (n LONG)")
+        conn.execute("INSERT INTO pg_tx VALUES (1)")
+        # No transactions: a change is durable when its statement answers,
+        # so ROLLBACK undoes nothing (as on QuestDB's own port).
+        conn.rollback()
+        assert conn.execute("SELECT count(*) FROM pg_tx").fetchone() == (1,)
+
+
+def test_errors_are_precise_and_the_connection_lives_on(server):
+    with psycopg.connect(server.dsn(), autocommit=True) as conn:
+        cases = [
+            ("SELECT nope FROM read_parquet('trades.parquet')", errors.UndefinedColumn, 'unable to find column "nope"'),
+            ("SELECT * FROM read_parquet('/etc/passwd')", errors.InsufficientPrivilege, "data directory"),
+            ("SELECT * FROM read_parquet('../x.parquet')", errors.InsufficientPrivilege, "data directory"),
+            ("UPDATE pg_fills SET px = 1", errors.FeatureNotSupported, "UPDATE is not supported"),
+            ("SHOW work_mem", errors.UndefinedObject, "work_mem"),
+            ("SELECT [1, 2] AS l", errors.SyntaxErrorOrAccessRuleViolation, "does not send"),
+            ("SELECT $1", errors.SyntaxErrorOrAccessRuleViolation, "none was bound"),
+        ]
+        for sql, kind, message in cases:
+            with pytest.raises(kind, match=message.replace("[", r"\[")):
+                conn.execute(sql)
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+        with pytest.raises(errors.FeatureNotSupported, match="bytea"):
+            conn.execute("SELECT %s", (b"bytes",))
+        with pytest.raises(psycopg.ProgrammingError):
+            conn.execute("SELECT %s, %s", (1,))
+    assert server.proc.poll() is None
+
+
+def test_asyncpg_binary_and_typed_parameters(server):
+    t = trades()
+
+    async def run():
+        conn = await asyncpg.connect(host="127.0.0.1", port=server.pg_port, user="admin", database="qdb")
+        try:
+            by_sym = await conn.fetch(f"SELECT sym, count(*) n, max(ts) last FROM {TRADES} GROUP BY sym ORDER BY sym")
+            # A cast types the parameter, so asyncpg sends an integer and a timestamp.
+            counted = await conn.fetchval(f"SELECT count(*) FROM {TRADES} WHERE qty > $1::bigint AND ts < $2::timestamp",
+                                          250, dt.datetime(2026, 11, 23, 20, 0))
+            untyped = await conn.fetchval(f"SELECT count(*) FROM {TRADES} WHERE sym = $1", "NVDA")
+            statement = await conn.prepare(f"SELECT count(*) FROM {TRADES} WHERE qty < $1::int")
+            prepared = [await statement.fetchval(n) for n in (10, 100)]
+            return [tuple(r) for r in by_sym], counted, untyped, prepared
+        finally:
+            await conn.close()
+
+    by_sym, counted, untyped, prepared = asyncio.run(run())
+    want = t.group_by("sym").agg(pl.len(), pl.col("ts").max()).sort("sym")
+    assert by_sym == want.rows()
+    assert counted == t.filter((pl.col("qty") > 250) & (pl.col("ts") < dt.datetime(2026, 11, 23, 20, 0))).height
+    assert untyped == t.filter(pl.col("sym") == "NVDA").height
+    assert prepared == [t.filter(pl.col("qty") < n).height for n in (10, 100)]
+
+
+def test_the_token_is_the_password_and_tenants_stay_apart(data_dir):
+    server = Server(data_dir, "--auth-token", "alpha", "--auth-token", "beta")
+    try:
+        with pytest.raises(psycopg.OperationalError, match="(?i)password authentication failed"):
+            psycopg.connect(server.dsn("wrong"))
+        with psycopg.connect(server.dsn("alpha"), autocommit=True) as a, psycopg.connect(server.dsn("beta"), autocommit=True) as b:
+            a.execute("CREATE TABLE mine (n LONG)")
+            a.execute("INSERT INTO mine VALUES (7)")
+            assert a.execute("SELECT n FROM mine").fetchall() == [(7,)]
+            with pytest.raises(psycopg.Error, match="mine"):
+                b.execute("SELECT n FROM mine")
+            assert b.execute(f"SELECT count(*) FROM {TRADES}").fetchone() == (5_000,)
+    finally:
+        server.stop()
