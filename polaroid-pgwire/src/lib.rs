@@ -1,6 +1,5 @@
 //! Polaroid's PostgreSQL wire door, QuestDB's port 8812: psql, psycopg,
-//! JDBC, Grafana's PostgreSQL source — any PostgreSQL driver — runs
-//! QuestDB's SQL (`polaroid-questdb`, the HTTP door's dialect: SAMPLE BY,
+//! asyncpg — PostgreSQL's drivers — run QuestDB's SQL (`polaroid-questdb`, the HTTP door's dialect: SAMPLE BY,
 //! LATEST ON, ASOF JOIN, CREATE TABLE, INSERT, ...) over the core.
 //!
 //! The protocol itself is the `pgwire` crate's; this crate is the thin

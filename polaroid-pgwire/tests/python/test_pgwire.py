@@ -71,6 +71,15 @@ def test_every_type_arrives_as_the_value_polars_holds(server, binary):
     assert isinstance(got[0][8], Decimal) and got[0][8] == 2**64 - 1
 
 
+def test_polars_read_database_over_psycopg(server):
+    query = f"SELECT sym, count(*) AS n, avg(px) AS px FROM {TRADES} WHERE qty > 100 GROUP BY sym ORDER BY sym"
+    with psycopg.connect(server.dsn(), autocommit=True) as conn:
+        got = pl.read_database(query, conn)
+    want = (trades().filter(pl.col("qty") > 100).group_by("sym").agg(n=pl.len().cast(pl.Int64), px=pl.col("px").mean())
+            .sort("sym"))
+    assert got.equals(want), (got, want)
+
+
 def test_results_stream_in_full(server):
     with psycopg.connect(server.dsn(), autocommit=True) as conn:
         rows = sum(1 for _ in conn.cursor().stream(f"SELECT * FROM {TRADES}"))
