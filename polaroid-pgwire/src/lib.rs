@@ -21,7 +21,8 @@ mod startup;
 
 use std::fmt::Debug;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use futures::{stream, Sink, StreamExt};
@@ -30,7 +31,8 @@ use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{DescribePortalResponse, DescribeStatementResponse, FieldInfo, QueryResponse, Response};
 use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::PortalStore;
-use pgwire::api::{ClientInfo, ClientPortalStore, PgWireServerHandlers, Type};
+use pgwire::api::cancel::DefaultCancelHandler;
+use pgwire::api::{ClientInfo, ClientPortalStore, ConnectionManager, PgWireServerHandlers, Type};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use polaroid_core::results::Window;
@@ -52,7 +54,14 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     tracing::info!(listen = %listener.local_addr()?, "PostgreSQL wire door serving (QuestDB's SQL)");
-    let handlers = Arc::new(Handlers { door: Arc::new(Door { core: core.clone() }), startup: Arc::new(startup::Startup::new(core)) });
+    // Cancel requests (psql's Ctrl-C, psycopg's cancel()) find their
+    // connection's running statement through the manager.
+    let connections = Arc::new(ConnectionManager::new());
+    let handlers = Arc::new(Handlers {
+        door: Arc::new(Door { core: core.clone() }),
+        startup: Arc::new(startup::Startup::new(core, connections.clone())),
+        cancel: Arc::new(DefaultCancelHandler::new(connections)),
+    });
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -79,6 +88,7 @@ pub async fn serve(
 struct Handlers {
     door: Arc<Door>,
     startup: Arc<startup::Startup>,
+    cancel: Arc<DefaultCancelHandler>,
 }
 
 impl PgWireServerHandlers for Handlers {
@@ -93,11 +103,32 @@ impl PgWireServerHandlers for Handlers {
     fn startup_handler(&self) -> Arc<impl pgwire::api::auth::StartupHandler> {
         self.startup.clone()
     }
+
+    fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
+        self.cancel.clone()
+    }
 }
 
 /// The door: what each statement of either protocol becomes.
 struct Door {
     core: Arc<Core>,
+}
+
+/// What a connection has SET that this server acts on.
+#[derive(Default)]
+struct Settings {
+    /// `SET statement_timeout`: a query running longer is stopped (57014).
+    statement_timeout: Mutex<Option<Duration>>,
+}
+
+impl Settings {
+    fn of<C: ClientInfo>(client: &C) -> Arc<Settings> {
+        client.session_extensions().get_or_insert_with(Settings::default)
+    }
+
+    fn timeout(&self) -> Option<Duration> {
+        *self.statement_timeout.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// The caller's namespace, set when the connection authenticated.
@@ -112,13 +143,33 @@ fn namespace<C: ClientInfo>(client: &C) -> PgWireResult<Namespace> {
 impl Door {
     /// Run one statement with `values` bound to its placeholders, its
     /// result's columns in `format`.
-    async fn run(&self, ns: Namespace, sql: String, values: Option<DataFrame>, format: &Format) -> PgWireResult<Response> {
+    async fn run(
+        &self,
+        settings: &Settings,
+        ns: Namespace,
+        sql: String,
+        values: Option<DataFrame>,
+        format: &Format,
+    ) -> PgWireResult<Response> {
         if let Some(session) = Session::of(&sql)? {
             return Ok(match session {
                 Session::Begin => Response::TransactionStart(session.tag()),
                 Session::Commit | Session::Rollback => Response::TransactionEnd(session.tag()),
                 Session::Done(_) => Response::Execution(session.tag()),
-                Session::Value { ref value, .. } => {
+                Session::Set { ref name, ref value } => {
+                    // Other settings are taken and left alone (drivers send
+                    // DateStyle, extra_float_digits, application_name ...).
+                    if name == "statement_timeout" || name == "all" {
+                        let timeout = value.as_deref().map(session::statement_timeout).transpose()?.flatten();
+                        *settings.statement_timeout.lock().unwrap_or_else(|p| p.into_inner()) = timeout;
+                    }
+                    Response::Execution(session.tag())
+                },
+                Session::Value { ref column, ref value } => {
+                    let value = match column.as_str() {
+                        "statement_timeout" => settings.timeout().map_or("0".into(), |t| format!("{}ms", t.as_millis())),
+                        _ => value.clone(),
+                    };
                     let fields = Arc::new(session.fields(format));
                     let mut encoder = pgwire::api::results::DataRowEncoder::new(fields.clone());
                     encoder.encode_field(&value.as_str())?;
@@ -132,7 +183,7 @@ impl Door {
         match polaroid_questdb::kind(&sql) {
             Kind::Query => {
                 let sql = bind_one(&sql, values.as_ref()).map_err(to_pg)?;
-                self.query(ns, sql, format).await
+                self.query(ns, sql, format, settings.timeout()).await
             },
             kind => {
                 let tag = match &kind {
@@ -157,28 +208,44 @@ impl Door {
 
     /// A query's plan, checked as every door's (confined to the data
     /// directory), and the row description it will be sent with.
-    async fn plan(&self, ns: Namespace, sql: String, format: &Format) -> PgWireResult<(Arc<polaroid_core::Entry>, Vec<FieldInfo>)> {
-        let entry = self
-            .core
-            .run(move |core, _| {
-                let (lf, _tables) = polaroid_questdb::plan(core, &ns, &sql)?;
-                core.prepare_plan(&ns, lf, format!("pgwire({sql:?})"))
-            })
-            .await
-            .map_err(to_pg)?;
+    async fn plan(
+        &self,
+        ns: Namespace,
+        sql: String,
+        format: &Format,
+        deadline: Option<Instant>,
+    ) -> PgWireResult<(Arc<polaroid_core::Entry>, Vec<FieldInfo>)> {
+        let work = self.core.run(move |core, _| {
+            let (lf, _tables) = polaroid_questdb::plan(core, &ns, &sql)?;
+            core.prepare_plan(&ns, lf, format!("pgwire({sql:?})"))
+        });
+        let entry = match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline.into(), work).await.unwrap_or_else(|_| Err(timed_out())),
+            None => work.await,
+        }
+        .map_err(to_pg)?;
         let fields = encode::fields(entry.schema(), format).map_err(to_pg)?;
         Ok((entry, fields))
     }
 
-    async fn query(&self, ns: Namespace, sql: String, format: &Format) -> PgWireResult<Response> {
-        let (entry, fields) = self.plan(ns, sql, format).await?;
+    async fn query(&self, ns: Namespace, sql: String, format: &Format, timeout: Option<Duration>) -> PgWireResult<Response> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let (entry, fields) = self.plan(ns, sql, format, deadline).await?;
         let fields = Arc::new(fields);
         let slot = self.core.slot().await.map_err(to_pg)?;
-        let rx = self.core.stream_until(entry, Window::default(), encode::RowSink::new(fields.clone()), slot, None);
-        // Rows arrive as the query produces them; an error ends the stream
-        // with an ErrorResponse in place of the CommandComplete.
-        let batches = stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|batch| (batch, rx)) });
-        let rows = batches.flat_map(|batch| match batch {
+        let mut rx = self.core.stream_until(entry, Window::default(), encode::RowSink::new(fields.clone()), slot, deadline);
+        // The query's work up to its first rows is awaited here, where a
+        // cancel request (psql's Ctrl-C) drops it: the dropped receiver
+        // stops the work. An error before any row is the statement's error.
+        let first = match rx.recv().await {
+            Some(Ok(rows)) => rows,
+            Some(Err(e)) => return Err(to_pg(e)),
+            None => Vec::new(),
+        };
+        // The rest arrives as the query produces it; an error then ends the
+        // stream with an ErrorResponse in place of the CommandComplete.
+        let rest = stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|batch| (batch, rx)) });
+        let rows = stream::iter([Ok(first)]).chain(rest).flat_map(|batch| match batch {
             Ok(rows) => stream::iter(rows.into_iter().map(Ok).collect::<Vec<_>>()),
             Err(e) => stream::iter(vec![Err(to_pg(e))]),
         });
@@ -193,11 +260,15 @@ impl Door {
         match polaroid_questdb::kind(&sql) {
             Kind::Query => {
                 let sql = bind_one(&sql, values.as_ref()).map_err(to_pg)?;
-                Ok(self.plan(ns, sql, format).await?.1)
+                Ok(self.plan(ns, sql, format, None).await?.1)
             },
             _ => Ok(Vec::new()),
         }
     }
+}
+
+fn timed_out() -> polaroid_core::CoreError {
+    polaroid_core::CoreError::DeadlineExceeded("canceling statement due to statement timeout (while planning)".into())
 }
 
 /// A portal's values, one row, if it has any.
@@ -256,11 +327,12 @@ impl SimpleQueryHandler for Door {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let ns = namespace(client)?;
+        let settings = Settings::of(client);
         let mut responses = Vec::new();
         // As PostgreSQL: the statements run in turn, and the first error
         // ends the query (the rest do not run).
         for sql in statements(query) {
-            match self.run(ns.clone(), sql.trim().to_string(), None, &Format::UnifiedText).await {
+            match self.run(&settings, ns.clone(), sql.trim().to_string(), None, &Format::UnifiedText).await {
                 Ok(response) => responses.push(response),
                 Err(PgWireError::UserError(info)) => {
                     responses.push(Response::Error(info));
@@ -316,7 +388,7 @@ impl ExtendedQueryHandler for Door {
     {
         let ns = namespace(client)?;
         let sql = portal.statement.statement.sql.clone();
-        self.run(ns, sql, values(portal)?, &portal.result_column_format).await
+        self.run(&Settings::of(client), ns, sql, values(portal)?, &portal.result_column_format).await
     }
 
     async fn do_describe_statement<C>(&self, client: &mut C, target: &StoredStatement<Statement>) -> PgWireResult<DescribeStatementResponse>

@@ -17,7 +17,7 @@ use pgwire::api::auth::{
     protocol_negotiation, save_startup_parameters_to_metadata, AuthDriver, AuthOutcome, AuthSource,
     DefaultServerParameterProvider, LoginInfo, Password, StartupHandler,
 };
-use pgwire::api::ClientInfo;
+use pgwire::api::{ClientInfo, ConnectionManager};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use polaroid_core::{Core, Namespace};
@@ -31,7 +31,7 @@ pub struct Startup {
 }
 
 impl Startup {
-    pub fn new(core: Arc<Core>) -> Self {
+    pub fn new(core: Arc<Core>, connections: Arc<ConnectionManager>) -> Self {
         let mut parameters = DefaultServerParameterProvider::default();
         parameters.server_version = crate::session::SERVER_VERSION.to_string();
         // Timestamps with a zone are sent in UTC, as the tables hold them.
@@ -39,7 +39,7 @@ impl Startup {
         parameters.is_superuser = false;
         Self {
             passwords: CleartextPasswordAuth::new(Arc::new(Tokens { core: core.clone() })),
-            driver: AuthDriver::new(parameters),
+            driver: AuthDriver::new(parameters).with_connection_manager(connections),
             core,
         }
     }

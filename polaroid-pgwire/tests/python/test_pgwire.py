@@ -8,6 +8,7 @@ import asyncio
 import datetime as dt
 import json
 import subprocess
+import threading
 import urllib.parse
 import urllib.request
 from decimal import Decimal
@@ -153,6 +154,34 @@ def test_session_statements_drivers_send(server):
         # so ROLLBACK undoes nothing (as on QuestDB's own port).
         conn.rollback()
         assert conn.execute("SELECT count(*) FROM pg_tx").fetchone() == (1,)
+
+
+# A query that would run for hours: a cross join of 10^10 rows.
+ENDLESS = "SELECT sum(a.x * b.x) FROM long_sequence(100000) a CROSS JOIN long_sequence(100000) b"
+
+
+def test_a_cancel_request_stops_the_running_statement(server):
+    with psycopg.connect(server.dsn(), autocommit=True) as conn:
+        # A safety net: were the cancel lost, the statement would time out
+        # with another message rather than hang the suite.
+        conn.execute("SET statement_timeout = '120s'")
+        threading.Timer(0.5, conn.cancel).start()
+        with pytest.raises(errors.QueryCanceled, match="user request"):
+            conn.execute(ENDLESS)
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_statement_timeout_is_honoured(server):
+    with psycopg.connect(server.dsn(), autocommit=True) as conn:
+        assert conn.execute("SHOW statement_timeout").fetchone() == ("0",)
+        conn.execute("SET statement_timeout TO 300")
+        assert conn.execute("SHOW statement_timeout").fetchone() == ("300ms",)
+        with pytest.raises(errors.QueryCanceled, match="statement timeout"):
+            conn.execute(ENDLESS)
+        conn.execute("RESET statement_timeout")  # lifts it
+        assert conn.execute("SHOW statement_timeout").fetchone() == ("0",)
+        with pytest.raises(errors.InvalidParameterValue, match="statement_timeout"):
+            conn.execute("SET statement_timeout = 'soon'")
 
 
 def test_errors_are_precise_and_the_connection_lives_on(server):
