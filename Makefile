@@ -10,7 +10,7 @@ FORK := $(PYTHON) ci/fork.py
 RELEASE_BUILD := $(CARGO) build --release --locked -p polaroid-server -p polaroid-cli --bins
 
 .PHONY: run ballista fork fork-check fork-export fork-rebase fork-rebase-continue fork-rebase-abort \
-        test test-fork test-rust test-python bench bench-distributed ballista-release bench-flight bench-python bench-sql bench-http bench-bars bench-run build clean-fork fork-clean-cache test-fork-crates python-env python-proto fuzz load load-debug
+        test test-fork test-rust test-python bench bench-distributed ballista-release bench-flight bench-python bench-sql bench-http bench-pg bench-bars bench-run build clean-fork fork-clean-cache test-fork-crates python-env python-proto fuzz load load-debug
 
 ## run: build in release (polaroid-server and the polaroid command) and start
 ## polaroid-server with its defaults (127.0.0.1:50051, ./data with sample
@@ -82,7 +82,7 @@ python-proto: python-env
 	.venv/bin/python ci/gen_python_proto.py
 
 ## bench: every benchmark, each printing its ratio against a baseline run beside it
-bench: fork bench-flight bench-python bench-sql bench-http bench-bars bench-run ballista-release
+bench: fork bench-flight bench-python bench-sql bench-http bench-pg bench-bars bench-run ballista-release
 	$(CARGO) bench --workspace --locked
 
 ## bench-flight: DoGet read by pyarrow.flight vs the native Fetch, same handle, same run
@@ -131,6 +131,12 @@ bench-run: fork python-env
 bench-http: fork python-env
 	$(RELEASE_BUILD)
 	POLAROID_SERVER=target/release/polaroid-server .venv/bin/python polaroid-http/benches/http_bench.py
+
+## bench-pg: the PostgreSQL door's SELECT through psycopg (text, binary) and asyncpg against
+## Flight DoGet and in-process polars, and executemany INSERT against ILP over HTTP
+bench-pg: fork python-env
+	$(RELEASE_BUILD)
+	POLAROID_SERVER=target/release/polaroid-server .venv/bin/python polaroid-pgwire/benches/pg_bench.py
 
 ## load: 64 clients x 20 pipelines against a real polaroid-server, two waves:
 ## no errors, handles back to baseline, server RSS flat (not part of CI)

@@ -1,0 +1,115 @@
+"""The PostgreSQL door's throughput, side by side with its baselines, as ratios.
+
+    make bench-pg     # or: POLAROID_SERVER=target/release/polaroid-server .venv/bin/python polaroid-pgwire/benches/pg_bench.py
+
+A 1M-row SELECT (timestamp, text, double, integer) read whole by each
+PostgreSQL driver — psycopg 3 in text and in binary, asyncpg (binary) —
+against the same rows from the same server as Arrow through Flight DoGet
+(the native binary path) and python-polars reading the file in process.
+Then INSERT of 20k rows by psycopg's executemany (one pipeline), against
+the same rows by QuestDB's ILP client over HTTP into the same server.
+Best of 3 each; rows per second and the ratios are printed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import asyncpg
+import polars as pl
+import psycopg
+import pyarrow.flight as flight
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "python"))
+from conftest import Server  # noqa: E402
+
+ROWS = int(os.environ.get("POLAROID_BENCH_ROWS", "1000000"))
+INSERTS = int(os.environ.get("POLAROID_BENCH_INSERTS", "20000"))
+
+
+def frame(rows: int) -> pl.DataFrame:
+    start = dt.datetime(2026, 11, 23, 14, 30)
+    return pl.DataFrame({
+        "ts": pl.datetime_range(start, start + dt.timedelta(milliseconds=rows - 1), "1ms", time_unit="us", eager=True),
+        "sym": pl.Series([f"S{i % 50}" for i in range(rows)]),
+        "px": pl.Series([100 + (i * 37 % 1000) / 10 for i in range(rows)]),
+        "qty": pl.Series([(i * 7919) % 500 + 1 for i in range(rows)]),
+    })
+
+
+def best(fn, runs: int = 3) -> float:
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="polaroid-bench-pg-") as tmp:
+        data = Path(tmp)
+        df = frame(ROWS)
+        df.write_parquet(data / "big.parquet")
+        server = Server(data, "--memory-limit", "8GiB")
+        try:
+            query = "SELECT * FROM read_parquet('big.parquet')"
+            conn = psycopg.connect(server.dsn(), autocommit=True)
+
+            def fetch(binary: bool) -> None:
+                rows = conn.cursor(binary=binary).execute(query).fetchall()
+                assert len(rows) == ROWS
+
+            async def fetch_asyncpg() -> None:
+                c = await asyncpg.connect(host="127.0.0.1", port=server.pg_port, user="admin", database="qdb")
+                try:
+                    assert len(await c.fetch(query)) == ROWS
+                finally:
+                    await c.close()
+
+            client = flight.connect(f"grpc://127.0.0.1:{server.grpc_port}")
+
+            def doget() -> None:
+                info = client.get_flight_info(flight.FlightDescriptor.for_command(query))
+                assert client.do_get(info.endpoints[0].ticket).read_all().num_rows == ROWS
+
+            t_text, t_binary = best(lambda: fetch(False)), best(lambda: fetch(True))
+            t_asyncpg = best(lambda: asyncio.run(fetch_asyncpg()))
+            t_flight = best(doget)
+            t_local = best(lambda: pl.read_parquet(data / "big.parquet"))
+            for name, t in (("psycopg text", t_text), ("psycopg binary", t_binary), ("asyncpg", t_asyncpg)):
+                print(f"SELECT {ROWS} rows, {name}: {ROWS / t / 1e6:.2f} M rows/s ({t:.2f} s; "
+                      f"Flight DoGet into Arrow {t_flight:.2f} s -> {t / t_flight:.1f}x; "
+                      f"polars reading the file in process {t_local:.3f} s -> {t / t_local:.0f}x)")
+
+            conn.execute("CREATE TABLE pg_ingest (ts TIMESTAMP, sym SYMBOL, px DOUBLE, qty LONG) timestamp(ts) PARTITION BY DAY")
+            rows = frame(INSERTS).rows()
+            t = time.perf_counter()
+            with conn.cursor() as cur:
+                cur.executemany("INSERT INTO pg_ingest VALUES (%s, %s, %s, %s)", rows)
+            t_insert = time.perf_counter() - t
+            assert conn.execute("SELECT count(*) FROM pg_ingest").fetchone() == (INSERTS,)
+
+            from questdb import Sender
+            pdf = frame(INSERTS).to_pandas()
+            t = time.perf_counter()
+            with Sender.from_conf(f"http::addr=127.0.0.1:{server.http_port};auto_flush=off;") as sender:
+                sender.dataframe(pdf, table_name="ilp_ingest", symbols=["sym"], at="ts")
+                sender.flush()
+            t_ilp = time.perf_counter() - t
+            assert conn.execute("SELECT count(*) FROM ilp_ingest").fetchone() == (INSERTS,)
+            print(f"INSERT {INSERTS} rows by executemany: {INSERTS / t_insert / 1e3:.1f} k rows/s ({t_insert:.2f} s; "
+                  f"the same rows by ILP over HTTP {t_ilp:.2f} s -> {t_insert / t_ilp:.0f}x)")
+            conn.close()
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()
