@@ -14,7 +14,6 @@ Best of 3 each; rows per second and the ratios are printed.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import os
 import sys
 import tempfile
@@ -27,29 +26,13 @@ import psycopg
 import pyarrow.flight as flight
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "python"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "polaroid-http" / "benches"))
 from conftest import Server  # noqa: E402
+# The HTTP door's bench rows and timing, so the two doors' figures compare.
+from http_bench import best, frame  # noqa: E402
 
 ROWS = int(os.environ.get("POLAROID_BENCH_ROWS", "1000000"))
 INSERTS = int(os.environ.get("POLAROID_BENCH_INSERTS", "20000"))
-
-
-def frame(rows: int) -> pl.DataFrame:
-    start = dt.datetime(2026, 11, 23, 14, 30)
-    return pl.DataFrame({
-        "ts": pl.datetime_range(start, start + dt.timedelta(milliseconds=rows - 1), "1ms", time_unit="us", eager=True),
-        "sym": pl.Series([f"S{i % 50}" for i in range(rows)]),
-        "px": pl.Series([100 + (i * 37 % 1000) / 10 for i in range(rows)]),
-        "qty": pl.Series([(i * 7919) % 500 + 1 for i in range(rows)]),
-    })
-
-
-def best(fn, runs: int = 3) -> float:
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def main() -> None:

@@ -15,6 +15,7 @@
 
 mod encode;
 mod error;
+mod infer;
 mod params;
 mod session;
 mod startup;
@@ -345,20 +346,36 @@ impl SimpleQueryHandler for Door {
     }
 }
 
-/// Reads a Parse message into a [`Statement`]; nothing is planned until
-/// a Describe or an Execute.
-#[derive(Debug, Default)]
-struct Parser;
+/// Reads a Parse message into a [`Statement`]: its text, and its
+/// parameters' types (the client's, the query's casts, then what they are
+/// compared with or stored into). Nothing runs until an Execute.
+struct Parser {
+    core: Arc<Core>,
+}
 
 #[async_trait]
 impl QueryParser for Parser {
     type Statement = Statement;
 
-    async fn parse_sql<C>(&self, _client: &C, sql: &str, types: &[Option<Type>]) -> PgWireResult<Option<Statement>>
+    async fn parse_sql<C>(&self, client: &C, sql: &str, types: &[Option<Type>]) -> PgWireResult<Option<Statement>>
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
-        Statement::new(sql.trim(), types).map(Some).map_err(to_pg)
+        let mut statement = Statement::new(sql.trim(), types).map_err(to_pg)?;
+        if statement.parameter_types.contains(&Type::UNKNOWN) {
+            if let (Some(source), Ok(ns)) = (infer::source(&statement.sql), namespace(client)) {
+                // A query whose tables cannot be read yet keeps text; its
+                // execution says what is wrong.
+                let inferred = self.core.run(move |core, _| infer::types(core, &ns, &source)).await.unwrap_or_default();
+                for (index, dtype) in inferred {
+                    let slot = statement.parameter_types.get_mut(index);
+                    if let (Some(slot @ &mut Type::UNKNOWN), Ok(ty)) = (slot, encode::pg_type("", &dtype)) {
+                        *slot = ty;
+                    }
+                }
+            }
+        }
+        Ok(Some(statement))
     }
 
     fn get_parameter_types(&self, statement: &Statement) -> PgWireResult<Vec<Type>> {
@@ -376,7 +393,7 @@ impl ExtendedQueryHandler for Door {
     type QueryParser = Parser;
 
     fn query_parser(&self) -> Arc<Parser> {
-        Arc::new(Parser)
+        Arc::new(Parser { core: self.core.clone() })
     }
 
     async fn do_query<C>(&self, client: &mut C, portal: &Portal<Statement>, _max_rows: usize) -> PgWireResult<Response>

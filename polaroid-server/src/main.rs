@@ -173,14 +173,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             let _ = rx.recv().await;
         }
     };
-    let http = match args.http_listen.trim() {
-        "off" | "" => None,
-        address => {
-            let http_listener = tokio::net::TcpListener::bind(address)
-                .await
-                .map_err(|e| format!("cannot listen on {address} (--http-listen): {e}"))?;
-            Some(tokio::spawn(polaroid_http::serve(core.clone(), sources.clone(), http_listener, stopped(&stop))))
-        },
+    let http = match door_listener(&args.http_listen, "--http-listen").await? {
+        None => None,
+        Some(listener) => Some(tokio::spawn(polaroid_http::serve(core.clone(), sources.clone(), listener, stopped(&stop)))),
     };
     let ilp = match args.ilp_listen.trim() {
         "off" | "" => None,
@@ -188,21 +183,14 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             tracing::warn!(%address, "ILP/TCP door not opened: it carries no credentials and this server requires tokens (use HTTP /write)");
             None
         },
-        address => {
-            let ilp_listener = tokio::net::TcpListener::bind(address)
-                .await
-                .map_err(|e| format!("cannot listen on {address} (--ilp-listen): {e}"))?;
-            Some(tokio::spawn(polaroid_http::serve_ilp_tcp(core.clone(), ilp_listener, stopped(&stop))))
+        _ => match door_listener(&args.ilp_listen, "--ilp-listen").await? {
+            None => None,
+            Some(listener) => Some(tokio::spawn(polaroid_http::serve_ilp_tcp(core.clone(), listener, stopped(&stop)))),
         },
     };
-    let pg = match args.pg_listen.trim() {
-        "off" | "" => None,
-        address => {
-            let pg_listener = tokio::net::TcpListener::bind(address)
-                .await
-                .map_err(|e| format!("cannot listen on {address} (--pg-listen): {e}"))?;
-            Some(tokio::spawn(polaroid_pgwire::serve(core.clone(), pg_listener, stopped(&stop))))
-        },
+    let pg = match door_listener(&args.pg_listen, "--pg-listen").await? {
+        None => None,
+        Some(listener) => Some(tokio::spawn(polaroid_pgwire::serve(core.clone(), listener, stopped(&stop)))),
     };
     let grpc = serve_core(core, sources.clone(), &config, listener, stopped(&stop));
     tokio::pin!(grpc);
@@ -228,6 +216,17 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // Each source appends what it has pending before the process ends.
     sources.stop_all().await;
     Ok(())
+}
+
+/// The listener of a door given by `option` (an address, or `off`).
+async fn door_listener(address: &str, option: &str) -> Result<Option<tokio::net::TcpListener>, String> {
+    match address.trim() {
+        "off" | "" => Ok(None),
+        address => tokio::net::TcpListener::bind(address)
+            .await
+            .map(Some)
+            .map_err(|e| format!("cannot listen on {address} ({option}): {e}")),
+    }
 }
 
 /// SIGINT or SIGTERM: stop accepting calls, let in-flight ones finish.

@@ -217,20 +217,29 @@ def test_asyncpg_binary_and_typed_parameters(server):
             counted = await conn.fetchval(f"SELECT count(*) FROM {TRADES} WHERE qty > $1::bigint AND ts < $2::timestamp",
                                           250, dt.datetime(2026, 11, 23, 20, 0))
             untyped = await conn.fetchval(f"SELECT count(*) FROM {TRADES} WHERE sym = $1", "NVDA")
+            # Untyped, a parameter takes the type of the column it meets.
+            inferred = await conn.fetchval(f"SELECT count(*) FROM {TRADES} t WHERE t.qty BETWEEN $1 AND $2 AND $3 > px",
+                                           10, 200, 150.5)
+            await conn.execute("CREATE TABLE apg (sym SYMBOL, px DOUBLE, qty LONG, ts TIMESTAMP) timestamp(ts)")
+            rows = [("A", 1.5, 10, dt.datetime(2024, 1, 1)), ("B", 2.25, None, dt.datetime(2024, 1, 1, 0, 0, 1))]
+            await conn.executemany("INSERT INTO apg VALUES ($1, $2, $3, $4)", rows)
+            stored = [tuple(r) for r in await conn.fetch("SELECT * FROM apg ORDER BY ts")]
             # An aware datetime typed as PostgreSQL's drivers type it (patch 0105).
             zoned = await conn.fetchval(f"SELECT count(*) FROM {TRADES} WHERE ts >= $1::timestamptz",
                                         dt.datetime(2026, 11, 23, 21, 0, tzinfo=dt.timezone(dt.timedelta(hours=1))))
             statement = await conn.prepare(f"SELECT count(*) FROM {TRADES} WHERE qty < $1::int")
             prepared = [await statement.fetchval(n) for n in (10, 100)]
-            return [tuple(r) for r in by_sym], counted, untyped, zoned, prepared
+            return [tuple(r) for r in by_sym], counted, untyped, zoned, prepared, inferred, rows, stored
         finally:
             await conn.close()
 
-    by_sym, counted, untyped, zoned, prepared = asyncio.run(run())
+    by_sym, counted, untyped, zoned, prepared, inferred, rows, stored = asyncio.run(run())
     want = t.group_by("sym").agg(pl.len(), pl.col("ts").max()).sort("sym")
     assert by_sym == want.rows()
     assert counted == t.filter((pl.col("qty") > 250) & (pl.col("ts") < dt.datetime(2026, 11, 23, 20, 0))).height
     assert untyped == t.filter(pl.col("sym") == "NVDA").height
+    assert inferred == t.filter(pl.col("qty").is_between(10, 200) & (pl.col("px") < 150.5)).height
+    assert stored == rows
     assert zoned == t.filter(pl.col("ts") >= dt.datetime(2026, 11, 23, 20, 0)).height
     assert prepared == [t.filter(pl.col("qty") < n).height for n in (10, 100)]
 
