@@ -16,7 +16,7 @@ use crate::core::CoreStats;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    /// `grpc`, `flight`, `http`.
+    /// `grpc`, `flight`, `http`, `ilp-tcp`, `pgwire`.
     door: String,
     /// What the request is (`/exec`, `Fetch`, ...).
     route: String,

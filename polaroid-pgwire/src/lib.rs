@@ -143,8 +143,33 @@ fn namespace<C: ClientInfo>(client: &C) -> PgWireResult<Namespace> {
 
 impl Door {
     /// Run one statement with `values` bound to its placeholders, its
-    /// result's columns in `format`.
+    /// result's columns in `format`; counted in the metrics by what it is
+    /// (query, change, session) and its SQLSTATE, timed to its first rows.
     async fn run(
+        &self,
+        settings: &Settings,
+        ns: Namespace,
+        sql: String,
+        values: Option<DataFrame>,
+        format: &Format,
+    ) -> PgWireResult<Response> {
+        let started = Instant::now();
+        let route = match (Session::of(&sql), polaroid_questdb::kind(&sql)) {
+            (Ok(Some(_)), _) => "session",
+            (_, Kind::Query) => "query",
+            _ => "change",
+        };
+        let result = self.execute(settings, ns, sql, values, format).await;
+        let code = match &result {
+            Ok(_) => "00000",
+            Err(PgWireError::UserError(info)) => info.code.as_str(),
+            Err(_) => "XX000",
+        };
+        self.core.metrics().request("pgwire", route, code, started.elapsed());
+        result
+    }
+
+    async fn execute(
         &self,
         settings: &Settings,
         ns: Namespace,

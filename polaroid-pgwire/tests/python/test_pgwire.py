@@ -204,6 +204,11 @@ def test_errors_are_precise_and_the_connection_lives_on(server):
         with pytest.raises(psycopg.ProgrammingError):
             conn.execute("SELECT %s, %s", (1,))
     assert server.proc.poll() is None
+    # Each statement is counted by what it was and its SQLSTATE.
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.http_port}/metrics") as reply:
+        metrics = reply.read().decode()
+    assert 'door="pgwire",route="query",code="42703"' in metrics, metrics
+    assert 'door="pgwire",route="change",code="0A000"' in metrics
 
 
 def test_asyncpg_binary_and_typed_parameters(server):
