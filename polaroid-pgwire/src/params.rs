@@ -16,27 +16,31 @@ use rust_decimal::Decimal;
 
 use crate::error::user;
 
-/// A statement as the door keeps it: its text, and its parameters' types
-/// (what the client declared, else what the query's casts say, else text).
-/// Each execution plans the text anew, so a prepared statement reads a
-/// table as it is when executed.
+/// A statement as the door keeps it: its text, the parameter types the
+/// client declared, and the types Describe answers (the client's, else
+/// what the query's casts or context say, else text). Each execution plans
+/// the text anew, so a prepared statement reads a table as it is when
+/// executed.
 #[derive(Debug, Clone)]
 pub struct Statement {
     pub sql: String,
+    /// As the Parse message gave them; `unknown` where it left one out.
+    pub declared: Vec<Type>,
     pub parameter_types: Vec<Type>,
 }
 
 impl Statement {
     pub fn new(sql: &str, declared: &[Option<Type>]) -> Result<Self, polaroid_core::CoreError> {
         let count = polaroid_core::sql_parameters::Parameters::of(sql)?.count().max(declared.len());
-        let mut parameter_types: Vec<Type> =
+        let declared: Vec<Type> =
             (0..count).map(|i| declared.get(i).cloned().flatten().unwrap_or(Type::UNKNOWN)).collect();
+        let mut parameter_types = declared.clone();
         for (index, ty) in typed_by_casts(sql) {
             if index < count && parameter_types[index] == Type::UNKNOWN {
                 parameter_types[index] = ty;
             }
         }
-        Ok(Self { sql: sql.to_string(), parameter_types })
+        Ok(Self { sql: sql.to_string(), declared, parameter_types })
     }
 
     /// What Describe answers for the parameters: text where nothing typed one.
@@ -45,9 +49,18 @@ impl Statement {
     }
 }
 
-/// The type parameter `index` (0-based) is read as.
-pub fn declared(portal: &Portal<Statement>, index: usize) -> Type {
-    portal.statement.statement.parameter_types.get(index).cloned().unwrap_or(Type::UNKNOWN)
+/// The type parameter `index` (0-based) is read as. A value the client
+/// sent as text without declaring its type (psycopg's `str`) is read as
+/// text, whatever the server described: the query reads it as it reads a
+/// literal (`ts >= '2024-01-01'`, an offset kept), as PostgreSQL reads an
+/// untyped literal. One sent in binary is read by the described type.
+pub fn read_as(portal: &Portal<Statement>, index: usize) -> Type {
+    let statement = &portal.statement.statement;
+    let undeclared = statement.declared.get(index).is_none_or(|t| *t == Type::UNKNOWN);
+    if undeclared && !portal.parameter_format.is_binary(index) {
+        return Type::UNKNOWN;
+    }
+    statement.parameter_types.get(index).cloned().unwrap_or(Type::UNKNOWN)
 }
 
 /// The portal's values as one row, a column per parameter (`$1` is the
@@ -58,7 +71,7 @@ pub fn values(portal: &Portal<Statement>) -> PgWireResult<DataFrame> {
 }
 
 fn column(portal: &Portal<Statement>, index: usize) -> PgWireResult<Column> {
-    let ty = declared(portal, index);
+    let ty = read_as(portal, index);
     let name = PlSmallStr::from(format!("{}", index + 1));
     let typed = |dtype: DataType, values: Column| values.cast(&dtype).map_err(|e| user("22023", e.to_string()));
     Ok(match ty {

@@ -354,6 +354,11 @@ fn timestamp_text(expr: &mut Expr, other: &Expr) {
     let iso = regex(&ISO, r"^(\d{4}-\d{2}-\d{2})(?:([T ])(\d{2})(:\d{2})?(:\d{2})?(\.\d{1,9})?)?(Z)?$");
     let Expr::Value(v) = &mut *expr else { return };
     let Value::SingleQuotedString(s) = &mut v.value else { return };
+    // An offset from UTC (`+01:00`, `-0530`, `+02`) names an instant: it is
+    // that instant's UTC time, as a `Z` would write it.
+    if let Some(utc) = utc_of_offset_text(s) {
+        *s = utc;
+    }
     let text = s.clone();
     let Some(caps) = iso.captures(&text) else { return };
     if caps.get(7).is_some() {
@@ -380,6 +385,19 @@ fn timestamp_text(expr: &mut Expr, other: &Expr) {
     if let Ok(parsed) = parse_expr(&format!("strptime('{s}', '{format}')")) {
         *expr = parsed;
     }
+}
+
+/// `2024-01-01T10:00:00+01:00` (or `+0100`, `+01`, a space for the `T`)
+/// as `2024-01-01T09:00:00Z`; `None` for text without an offset.
+fn utc_of_offset_text(text: &str) -> Option<String> {
+    static OFFSET: OnceLock<Regex> = OnceLock::new();
+    let offset = regex(&OFFSET, r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)([+-]\d{2})(?::?(\d{2}))?$");
+    let caps = offset.captures(text)?;
+    let time = if caps[2].len() == 5 { format!("{}:00", &caps[2]) } else { caps[2].to_string() };
+    let minutes = caps.get(4).map_or("00", |m| m.as_str());
+    let rfc3339 = format!("{}T{}{}:{}", &caps[1], time, &caps[3], minutes);
+    let instant = chrono::DateTime::parse_from_rfc3339(&rfc3339).ok()?;
+    Some(format!("{}Z", instant.naive_utc().format("%Y-%m-%dT%H:%M:%S%.f")))
 }
 
 /// QuestDB's type names polars-sql does not know, as polars-sql's.
@@ -1207,6 +1225,10 @@ mod tests {
         assert_eq!(sql("SELECT hour(ts) h FROM t"), "SELECT CAST(EXTRACT(HOUR FROM ts) AS INTEGER) AS h FROM t");
         assert_eq!(sql("SELECT * FROM t WHERE sym LIKE 'A%'"), "SELECT * FROM t WHERE CAST(sym AS VARCHAR) LIKE 'A%'");
         assert_eq!(sql("SELECT * FROM t WHERE ts > '2024-01-01T00:01:00Z'"), "SELECT * FROM t WHERE ts > '2024-01-01T00:01:00'");
+        // An offset is an instant: its UTC time (worked by hand).
+        assert_eq!(sql("SELECT * FROM t WHERE ts > '2024-01-01T01:01:00+01:00'"), "SELECT * FROM t WHERE ts > '2024-01-01T00:01:00'");
+        assert_eq!(sql("SELECT * FROM t WHERE ts >= '2024-01-01 00:30:00.25-0530'"), "SELECT * FROM t WHERE ts >= '2024-01-01T06:00:00.250'");
+        assert_eq!(sql("SELECT * FROM t WHERE '2023-12-31T23:00+02' < ts"), "SELECT * FROM t WHERE '2023-12-31T21:00:00' < ts");
         assert_eq!(
             sql("SELECT * FROM t WHERE dateadd('h', 1, ts) < '2024-01-01T10Z'"),
             "SELECT * FROM t WHERE (ts + INTERVAL '1 hours') < strptime('2024-01-01T10:00', '%Y-%m-%dT%H:%M')"
