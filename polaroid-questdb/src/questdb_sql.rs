@@ -21,7 +21,7 @@
 //!   `l2price` (`twap`/`vwap` are polars-sql's, patch 0099).
 //! - **SYMBOL columns are text**: `LIKE`, `~` and the string functions read
 //!   them as strings (polars keeps them categorical).
-//! - **Timestamps as text**: `ts > '2024-01-01T00:00:00Z'` compares with the
+//! - **Timestamps as text**: `ts > '2024-01-01T00:00:00Z'` (or `+01:00`) compares with the
 //!   instant (the `Z` is UTC, which the tables' naive timestamps are), and
 //!   `ts IN '2024-01'` is every instant of that month (`'2024-01-01T10;2h'`
 //!   extends the end).
