@@ -154,12 +154,17 @@ impl Door {
         format: &Format,
     ) -> PgWireResult<Response> {
         let started = Instant::now();
-        let route = match (Session::of(&sql), polaroid_questdb::kind(&sql)) {
-            (Ok(Some(_)), _) => "session",
+        let session = Session::of(&sql);
+        let route = match (&session, polaroid_questdb::kind(&sql)) {
+            (Ok(Some(_)) | Err(_), _) => "session",
             (_, Kind::Query) => "query",
             _ => "change",
         };
-        let result = self.execute(settings, ns, sql, values, format).await;
+        let result = match session {
+            Ok(Some(statement)) => self.session(settings, statement, format),
+            Ok(None) => self.execute(settings, ns, sql, values, format).await,
+            Err(e) => Err(e),
+        };
         let code = match &result {
             Ok(_) => "00000",
             Err(PgWireError::UserError(info)) => info.code.as_str(),
@@ -169,6 +174,38 @@ impl Door {
         result
     }
 
+    /// Answer a session statement (BEGIN, SET, SHOW, ...).
+    fn session(&self, settings: &Settings, statement: Session, format: &Format) -> PgWireResult<Response> {
+        Ok(match statement {
+            Session::Begin => Response::TransactionStart(statement.tag()),
+            Session::Commit | Session::Rollback => Response::TransactionEnd(statement.tag()),
+            Session::Done(_) => Response::Execution(statement.tag()),
+            Session::Set { ref name, ref value } => {
+                // Other settings are taken and left alone (drivers send
+                // DateStyle, extra_float_digits, application_name ...).
+                if name == "statement_timeout" || name == "all" {
+                    let timeout = value.as_deref().map(session::statement_timeout).transpose()?.flatten();
+                    *settings.statement_timeout.lock().unwrap_or_else(|p| p.into_inner()) = timeout;
+                }
+                Response::Execution(statement.tag())
+            },
+            Session::Value { ref column, ref value } => {
+                let value = match column.as_str() {
+                    "statement_timeout" => settings.timeout().map_or("0".into(), |t| format!("{}ms", t.as_millis())),
+                    _ => value.clone(),
+                };
+                let fields = Arc::new(statement.fields(format));
+                let mut encoder = pgwire::api::results::DataRowEncoder::new(fields.clone());
+                encoder.encode_field(&value.as_str())?;
+                let row = encoder.take_row();
+                let mut response = QueryResponse::new(fields, stream::iter([Ok(row)]));
+                response.set_command_tag("SHOW");
+                Response::Query(response)
+            },
+        })
+    }
+
+    /// Run a query or a change (not a session statement).
     async fn execute(
         &self,
         settings: &Settings,
@@ -177,35 +214,6 @@ impl Door {
         values: Option<DataFrame>,
         format: &Format,
     ) -> PgWireResult<Response> {
-        if let Some(session) = Session::of(&sql)? {
-            return Ok(match session {
-                Session::Begin => Response::TransactionStart(session.tag()),
-                Session::Commit | Session::Rollback => Response::TransactionEnd(session.tag()),
-                Session::Done(_) => Response::Execution(session.tag()),
-                Session::Set { ref name, ref value } => {
-                    // Other settings are taken and left alone (drivers send
-                    // DateStyle, extra_float_digits, application_name ...).
-                    if name == "statement_timeout" || name == "all" {
-                        let timeout = value.as_deref().map(session::statement_timeout).transpose()?.flatten();
-                        *settings.statement_timeout.lock().unwrap_or_else(|p| p.into_inner()) = timeout;
-                    }
-                    Response::Execution(session.tag())
-                },
-                Session::Value { ref column, ref value } => {
-                    let value = match column.as_str() {
-                        "statement_timeout" => settings.timeout().map_or("0".into(), |t| format!("{}ms", t.as_millis())),
-                        _ => value.clone(),
-                    };
-                    let fields = Arc::new(session.fields(format));
-                    let mut encoder = pgwire::api::results::DataRowEncoder::new(fields.clone());
-                    encoder.encode_field(&value.as_str())?;
-                    let row = encoder.take_row();
-                    let mut response = QueryResponse::new(fields, stream::iter([Ok(row)]));
-                    response.set_command_tag("SHOW");
-                    Response::Query(response)
-                },
-            });
-        }
         match polaroid_questdb::kind(&sql) {
             Kind::Query => {
                 let sql = bind_one(&sql, values.as_ref()).map_err(to_pg)?;
