@@ -456,7 +456,7 @@ impl ExtendedQueryHandler for Door {
         let nulls = if types.is_empty() {
             None
         } else {
-            let nulls = types.iter().enumerate().map(|(i, ty)| null_of(i, ty)).collect::<Vec<_>>();
+            let nulls = types.iter().enumerate().map(|(i, ty)| params::null_of(i, ty)).collect::<Vec<_>>();
             Some(DataFrame::new(1, nulls).map_err(|e| to_pg(e.into()))?)
         };
         let fields = self.describe(ns, statement.sql.clone(), nulls, &Format::UnifiedText).await?;
@@ -475,23 +475,6 @@ impl ExtendedQueryHandler for Door {
         let fields = self.describe(ns, sql, values(portal)?, &portal.result_column_format).await?;
         Ok(DescribePortalResponse::new(fields))
     }
-}
-
-/// A null of the polars type a parameter of `ty` binds as.
-fn null_of(index: usize, ty: &Type) -> Column {
-    let dtype = match *ty {
-        Type::BOOL => DataType::Boolean,
-        Type::INT2 | Type::INT4 | Type::INT8 => DataType::Int64,
-        Type::FLOAT4 => DataType::Float32,
-        Type::FLOAT8 | Type::NUMERIC => DataType::Float64,
-        Type::INTERVAL => DataType::Duration(TimeUnit::Microseconds),
-        Type::DATE => DataType::Date,
-        Type::TIMESTAMP => DataType::Datetime(TimeUnit::Microseconds, None),
-        Type::TIMESTAMPTZ => DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC)),
-        Type::TIME => DataType::Time,
-        _ => DataType::String,
-    };
-    Column::full_null(PlSmallStr::from(format!("{}", index + 1)), 1, &dtype)
 }
 
 #[cfg(test)]

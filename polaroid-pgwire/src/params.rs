@@ -63,6 +63,30 @@ pub fn read_as(portal: &Portal<Statement>, index: usize) -> Type {
     statement.parameter_types.get(index).cloned().unwrap_or(Type::UNKNOWN)
 }
 
+/// The polars type a parameter of `ty` is bound as (a decimal's scale is
+/// its value's; text for the types read as text).
+fn bound_dtype(ty: &Type) -> DataType {
+    match *ty {
+        Type::BOOL => DataType::Boolean,
+        Type::INT2 | Type::INT4 | Type::INT8 => DataType::Int64,
+        Type::FLOAT4 => DataType::Float32,
+        Type::FLOAT8 => DataType::Float64,
+        Type::NUMERIC => DataType::Decimal(38, 0),
+        Type::DATE => DataType::Date,
+        Type::TIMESTAMP => DataType::Datetime(TimeUnit::Microseconds, None),
+        Type::TIMESTAMPTZ => DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC)),
+        Type::TIME => DataType::Time,
+        Type::INTERVAL => DataType::Duration(TimeUnit::Microseconds),
+        _ => DataType::String,
+    }
+}
+
+/// A null of the type a parameter of `ty` is bound as (what Describe plans
+/// a statement with before any value is bound).
+pub fn null_of(index: usize, ty: &Type) -> Column {
+    Column::full_null(PlSmallStr::from(format!("{}", index + 1)), 1, &bound_dtype(ty))
+}
+
 /// The portal's values as one row, a column per parameter (`$1` is the
 /// first column).
 pub fn values(portal: &Portal<Statement>) -> PgWireResult<DataFrame> {
@@ -73,7 +97,7 @@ pub fn values(portal: &Portal<Statement>) -> PgWireResult<DataFrame> {
 fn column(portal: &Portal<Statement>, index: usize) -> PgWireResult<Column> {
     let ty = read_as(portal, index);
     let name = PlSmallStr::from(format!("{}", index + 1));
-    let typed = |dtype: DataType, values: Column| values.cast(&dtype).map_err(|e| user("22023", e.to_string()));
+    let typed = |values: Column| values.cast(&bound_dtype(&ty)).map_err(|e| user("22023", e.to_string()));
     Ok(match ty {
         Type::BOOL => Column::new(name, [portal.parameter::<bool>(index, &ty)?]),
         Type::INT2 => Column::new(name, [portal.parameter::<i16>(index, &ty)?.map(i64::from)]),
@@ -89,22 +113,22 @@ fn column(portal: &Portal<Statement>, index: usize) -> PgWireResult<Column> {
         },
         Type::DATE => {
             let days = portal.parameter::<NaiveDate>(index, &ty)?.map(|d| (d - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as i32);
-            typed(DataType::Date, Column::new(name, [days]))?
+            typed(Column::new(name, [days]))?
         },
         Type::TIMESTAMP => {
             let micros = portal.parameter::<NaiveDateTime>(index, &ty)?.map(|t| t.and_utc().timestamp_micros());
-            typed(DataType::Datetime(TimeUnit::Microseconds, None), Column::new(name, [micros]))?
+            typed(Column::new(name, [micros]))?
         },
         Type::TIMESTAMPTZ => {
             let micros = portal.parameter::<DateTime<FixedOffset>>(index, &ty)?.map(|t| t.with_timezone(&Utc).timestamp_micros());
-            typed(DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC)), Column::new(name, [micros]))?
+            typed(Column::new(name, [micros]))?
         },
         Type::TIME => {
             let nanos = portal.parameter::<NaiveTime>(index, &ty)?.map(|t| {
                 use chrono::Timelike;
                 t.num_seconds_from_midnight() as i64 * 1_000_000_000 + t.nanosecond() as i64
             });
-            typed(DataType::Time, Column::new(name, [nanos]))?
+            typed(Column::new(name, [nanos]))?
         },
         Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN | Type::JSON => {
             Column::new(name, [text(portal, index)?])
@@ -122,7 +146,7 @@ fn column(portal: &Portal<Statement>, index: usize) -> PgWireResult<Column> {
                     Ok(i.days as i64 * 86_400_000_000 + i.microseconds)
                 })
                 .transpose()?;
-            typed(DataType::Duration(TimeUnit::Microseconds), Column::new(name, [micros]))?
+            typed(Column::new(name, [micros]))?
         },
         other => {
             return Err(user(
