@@ -1,7 +1,8 @@
 //! Results in PostgreSQL's types: each polars column gets the type a
 //! PostgreSQL driver turns into the value a user expects (a zoned
 //! timestamp is a `timestamptz`, so psycopg answers an aware datetime),
-//! and rows are encoded on the blocking pool as the query streams.
+//! and rows are encoded on the blocking pool as the query streams: as
+//! data rows here, as COPY data in `copy.rs`.
 
 use std::sync::Arc;
 
@@ -9,7 +10,7 @@ use bytes::BytesMut;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc};
 use pg_interval::Interval;
 use pgwire::api::portal::Format;
-use pgwire::api::results::{DataRowEncoder, FieldInfo};
+use pgwire::api::results::{CopyEncoder, DataRowEncoder, FieldInfo};
 use pgwire::api::Type;
 use pgwire::error::PgWireResult;
 use pgwire::messages::data::DataRow;
@@ -22,7 +23,7 @@ use polars::prelude::*;
 use rust_decimal::Decimal;
 
 /// Rows are handed to the connection this many at a time.
-const ROWS_PER_MESSAGE: usize = 1024;
+pub(crate) const ROWS_PER_MESSAGE: usize = 1024;
 
 /// The PostgreSQL type a column of `dtype` is sent as.
 pub fn pg_type(name: &str, dtype: &DataType) -> Result<Type, CoreError> {
@@ -95,7 +96,7 @@ impl ResultSink for RowSink {
     fn batch(&mut self, df: &DataFrame, send: &mut dyn FnMut(Self::Message) -> bool) -> Result<bool, CoreError> {
         let mut df = df.clone();
         df.rechunk_mut_par();
-        let columns = df.columns().iter().map(|c| Prepared::of(c.as_materialized_series())).collect::<Result<Vec<_>, _>>()?;
+        let columns = Prepared::columns(&df)?;
         let mut encoder = DataRowEncoder::new(self.fields.clone());
         let mut rows = Vec::with_capacity(ROWS_PER_MESSAGE.min(df.height()));
         for row in 0..df.height() {
@@ -115,8 +116,25 @@ impl ResultSink for RowSink {
     }
 }
 
+/// Where a row's values are written: a data row, or a line of COPY data.
+pub(crate) trait FieldWriter {
+    fn field<T: ToSql + ToSqlText + Sized>(&mut self, value: &T) -> PgWireResult<()>;
+}
+
+impl FieldWriter for DataRowEncoder {
+    fn field<T: ToSql + ToSqlText + Sized>(&mut self, value: &T) -> PgWireResult<()> {
+        self.encode_field(value)
+    }
+}
+
+impl FieldWriter for CopyEncoder {
+    fn field<T: ToSql + ToSqlText + Sized>(&mut self, value: &T) -> PgWireResult<()> {
+        self.encode_field(value)
+    }
+}
+
 /// A column cast to what its PostgreSQL type is encoded from.
-enum Prepared {
+pub(crate) enum Prepared {
     Bool(BooleanChunked),
     I16(Int16Chunked),
     I32(Int32Chunked),
@@ -151,6 +169,11 @@ fn micros(s: &Series, unit: TimeUnit) -> Result<Int64Chunked, CoreError> {
 }
 
 impl Prepared {
+    /// Each column of `df` (rechunked), prepared.
+    pub(crate) fn columns(df: &DataFrame) -> Result<Vec<Self>, CoreError> {
+        df.columns().iter().map(|c| Self::of(c.as_materialized_series())).collect()
+    }
+
     fn of(s: &Series) -> Result<Self, CoreError> {
         let cast = |to: &DataType| s.cast(to);
         Ok(match s.dtype() {
@@ -176,27 +199,27 @@ impl Prepared {
         })
     }
 
-    fn encode(&self, row: usize, out: &mut DataRowEncoder) -> PgWireResult<()> {
+    pub(crate) fn encode(&self, row: usize, out: &mut impl FieldWriter) -> PgWireResult<()> {
         match self {
-            Self::Bool(c) => out.encode_field(&c.get(row)),
-            Self::I16(c) => out.encode_field(&c.get(row)),
-            Self::I32(c) => out.encode_field(&c.get(row)),
-            Self::I64(c) => out.encode_field(&c.get(row)),
-            Self::U64(c) => out.encode_field(&c.get(row).map(Decimal::from)),
-            Self::I128(c) => out.encode_field(&c.get(row).map(|v| decimal(v, 0)).transpose()?),
-            Self::F32(c) => out.encode_field(&c.get(row)),
-            Self::F64(c) => out.encode_field(&c.get(row)),
-            Self::Text(c) => out.encode_field(&c.get(row)),
-            Self::Bytes(c) => out.encode_field(&c.get(row)),
-            Self::Date(c) => out.encode_field(&c.get(row).and_then(date)),
+            Self::Bool(c) => out.field(&c.get(row)),
+            Self::I16(c) => out.field(&c.get(row)),
+            Self::I32(c) => out.field(&c.get(row)),
+            Self::I64(c) => out.field(&c.get(row)),
+            Self::U64(c) => out.field(&c.get(row).map(Decimal::from)),
+            Self::I128(c) => out.field(&c.get(row).map(|v| decimal(v, 0)).transpose()?),
+            Self::F32(c) => out.field(&c.get(row)),
+            Self::F64(c) => out.field(&c.get(row)),
+            Self::Text(c) => out.field(&c.get(row)),
+            Self::Bytes(c) => out.field(&c.get(row)),
+            Self::Date(c) => out.field(&c.get(row).and_then(date)),
             Self::Timestamp(c, false) => {
-                out.encode_field(&c.get(row).and_then(DateTime::from_timestamp_micros).map(|t| Clock::Timestamp(t.naive_utc())))
+                out.field(&c.get(row).and_then(DateTime::from_timestamp_micros).map(|t| Clock::Timestamp(t.naive_utc())))
             },
-            Self::Timestamp(c, true) => out.encode_field(&c.get(row).and_then(DateTime::<Utc>::from_timestamp_micros).map(Clock::TimestampTz)),
-            Self::Time(c) => out.encode_field(&c.get(row).and_then(time).map(Clock::Time)),
-            Self::Interval(c) => out.encode_field(&c.get(row).map(|us| Interval::new(0, 0, us))),
-            Self::Decimal(c, scale) => out.encode_field(&c.get(row).map(|v| decimal(v, *scale)).transpose()?),
-            Self::Null => out.encode_field(&None::<&str>),
+            Self::Timestamp(c, true) => out.field(&c.get(row).and_then(DateTime::<Utc>::from_timestamp_micros).map(Clock::TimestampTz)),
+            Self::Time(c) => out.field(&c.get(row).and_then(time).map(Clock::Time)),
+            Self::Interval(c) => out.field(&c.get(row).map(|us| Interval::new(0, 0, us))),
+            Self::Decimal(c, scale) => out.field(&c.get(row).map(|v| decimal(v, *scale)).transpose()?),
+            Self::Null => out.field(&None::<&str>),
         }
     }
 }

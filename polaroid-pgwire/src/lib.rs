@@ -11,8 +11,14 @@
 //! - `params.rs`: a bound portal's values, written into the query as
 //!   literals by the core's `sql_parameters` (as Flight SQL binds them).
 //! - `encode.rs`: polars' types as PostgreSQL's, rows in text or binary.
+//! - `catalog.rs`: `pg_type`, `pg_class`, `pg_attribute`, `pg_namespace`,
+//!   as drivers read them (ADBC's type resolver).
+//! - `copy.rs`: `COPY (query) TO STDOUT` in binary, text or CSV (the bulk
+//!   read of connectorx and ADBC, behind polars' `read_database_uri`).
 //! - `error.rs`: the core's errors as SQLSTATEs.
 
+mod catalog;
+mod copy;
 mod encode;
 mod error;
 mod infer;
@@ -29,20 +35,21 @@ use async_trait::async_trait;
 use futures::{stream, Sink, StreamExt};
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
-use pgwire::api::results::{DescribePortalResponse, DescribeStatementResponse, FieldInfo, QueryResponse, Response};
+use pgwire::api::results::{CopyResponse, DescribePortalResponse, DescribeStatementResponse, FieldInfo, QueryResponse, Response};
 use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::PortalStore;
 use pgwire::api::cancel::DefaultCancelHandler;
 use pgwire::api::{ClientInfo, ClientPortalStore, ConnectionManager, PgWireServerHandlers, Type};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
-use polaroid_core::results::Window;
+use polaroid_core::results::{ResultSink, Window};
 use polaroid_core::sql_parameters::bind_one;
 use polaroid_core::{Core, Namespace};
 use polaroid_questdb::{Changed, Kind};
 use polars::prelude::*;
 use tokio::net::TcpListener;
 
+use crate::copy::{CopyOut, CopySink};
 use crate::error::to_pg;
 use crate::params::Statement;
 use crate::session::Session;
@@ -157,6 +164,7 @@ impl Door {
         let session = Session::of(&sql);
         let route = match (&session, polaroid_questdb::kind(&sql)) {
             (Ok(Some(_)) | Err(_), _) => "session",
+            _ if copy::is_copy(&sql) => "copy",
             (_, Kind::Query) => "query",
             _ => "change",
         };
@@ -214,6 +222,9 @@ impl Door {
         values: Option<DataFrame>,
         format: &Format,
     ) -> PgWireResult<Response> {
+        if let Some(copy) = CopyOut::parse(&sql)? {
+            return self.copy_out(ns, copy, settings.timeout()).await;
+        }
         match polaroid_questdb::kind(&sql) {
             Kind::Query => {
                 let sql = bind_one(&sql, values.as_ref()).map_err(to_pg)?;
@@ -250,7 +261,7 @@ impl Door {
         deadline: Option<Instant>,
     ) -> PgWireResult<(Arc<polaroid_core::Entry>, Vec<FieldInfo>)> {
         let work = self.core.run(move |core, _| {
-            let (lf, _tables) = polaroid_questdb::plan(core, &ns, &sql)?;
+            let (lf, _tables) = catalog::plan(core, &ns, &sql)?;
             core.prepare_plan(&ns, lf, format!("pgwire({sql:?})"))
         });
         let entry = match deadline {
@@ -266,30 +277,63 @@ impl Door {
         let deadline = timeout.map(|t| Instant::now() + t);
         let (entry, fields) = self.plan(ns, sql, format, deadline).await?;
         let fields = Arc::new(fields);
+        let rows = self.stream(entry, encode::RowSink::new(fields.clone()), deadline).await?;
+        Ok(Response::Query(QueryResponse::new(fields, rows)))
+    }
+
+    /// `COPY (query) TO STDOUT`: the query's rows as COPY data.
+    async fn copy_out(&self, ns: Namespace, copy: CopyOut, timeout: Option<Duration>) -> PgWireResult<Response> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let format = if copy.format == copy::CopyFormat::Binary { Format::UnifiedBinary } else { Format::UnifiedText };
+        let (entry, fields) = self.plan(ns, copy.query, &format, deadline).await?;
+        let columns = fields.len();
+        let data = self.stream(entry, CopySink::new(Arc::new(fields), copy.format.clone()), deadline).await?;
+        // The sink writes binary's trailer (in one message with the header
+        // when there are no rows), so the one CopyResponse::new adds is
+        // replaced by the sink's stream.
+        let mut response = CopyResponse::new(copy.format.code(), columns, stream::empty());
+        *response.data_stream() = Box::pin(data);
+        Ok(Response::CopyOut(response))
+    }
+
+    /// The messages of `entry`'s result through `sink`, one by one. The
+    /// query's work up to its first rows is awaited here, where a cancel
+    /// request (psql's Ctrl-C) drops it: the dropped receiver stops the
+    /// work. An error before any row is the statement's error; one after
+    /// ends the stream with an ErrorResponse in place of the CommandComplete.
+    async fn stream<S, M>(
+        &self,
+        entry: Arc<polaroid_core::Entry>,
+        sink: S,
+        deadline: Option<Instant>,
+    ) -> PgWireResult<impl futures::Stream<Item = PgWireResult<M>> + Send + 'static>
+    where
+        S: ResultSink<Message = Vec<M>>,
+        M: Send + 'static,
+    {
         let slot = self.core.slot().await.map_err(to_pg)?;
-        let mut rx = self.core.stream_until(entry, Window::default(), encode::RowSink::new(fields.clone()), slot, deadline);
-        // The query's work up to its first rows is awaited here, where a
-        // cancel request (psql's Ctrl-C) drops it: the dropped receiver
-        // stops the work. An error before any row is the statement's error.
+        let mut rx = self.core.stream_until(entry, Window::default(), sink, slot, deadline);
         let first = match rx.recv().await {
-            Some(Ok(rows)) => rows,
+            Some(Ok(messages)) => messages,
             Some(Err(e)) => return Err(to_pg(e)),
             None => Vec::new(),
         };
-        // The rest arrives as the query produces it; an error then ends the
-        // stream with an ErrorResponse in place of the CommandComplete.
         let rest = stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|batch| (batch, rx)) });
-        let rows = stream::iter([Ok(first)]).chain(rest).flat_map(|batch| match batch {
-            Ok(rows) => stream::iter(rows.into_iter().map(Ok).collect::<Vec<_>>()),
+        Ok(stream::iter([Ok(first)]).chain(rest).flat_map(|batch| match batch {
+            Ok(messages) => stream::iter(messages.into_iter().map(Ok).collect::<Vec<_>>()),
             Err(e) => stream::iter(vec![Err(to_pg(e))]),
-        });
-        Ok(Response::Query(QueryResponse::new(fields, rows)))
+        }))
     }
 
     /// The columns `sql` answers with (`values` bound), without running it.
     async fn describe(&self, ns: Namespace, sql: String, values: Option<DataFrame>, format: &Format) -> PgWireResult<Vec<FieldInfo>> {
         if let Some(session) = Session::of(&sql)? {
             return Ok(session.fields(format));
+        }
+        // COPY answers with CopyOutResponse, not rows: NoData. Its errors
+        // are found here already.
+        if CopyOut::parse(&sql)?.is_some() {
+            return Ok(Vec::new());
         }
         match polaroid_questdb::kind(&sql) {
             Kind::Query => {

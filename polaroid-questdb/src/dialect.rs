@@ -44,6 +44,12 @@ pub fn plan(core: &Core, ns: &Namespace, query: &str) -> Planned {
     plan_with(core, ns, query, Vec::new())
 }
 
+/// [`plan`], with `frames` readable by name beside the caller's tables (a
+/// door's own relations: the PostgreSQL door's catalog).
+pub fn plan_over(core: &Core, ns: &Namespace, query: &str, frames: Vec<(String, LazyFrame)>) -> Planned {
+    plan_with(core, ns, query, frames)
+}
+
 /// [`plan`], with the plans of subqueries lifted out of an enclosing query
 /// under reserved names. A subquery that uses one of QuestDB's extensions
 /// (`WITH d AS (SELECT ... SAMPLE BY 1d)`, `FROM (... LATEST ON ...)`) is

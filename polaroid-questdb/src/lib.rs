@@ -17,7 +17,7 @@ use polaroid_core::sql_parameters::bind_one;
 use polaroid_core::{CancelToken, Core, CoreError, Namespace};
 use polars::prelude::DataFrame;
 
-pub use dialect::plan;
+pub use dialect::{plan, plan_over};
 pub use statement::{kind, Kind};
 
 /// What a statement that changes tables did.

@@ -418,7 +418,7 @@ pub fn parse_timestamp(text: &str, unit: TimeUnit) -> Option<i64> {
 }
 
 /// The index of the `)` closing the `(` at `open`, outside quotes.
-pub(crate) fn matching_paren(sql: &str, open: usize) -> Option<usize> {
+pub fn matching_paren(sql: &str, open: usize) -> Option<usize> {
     let (mut depth, mut quote) = (0usize, None::<char>);
     for (i, c) in sql.char_indices().skip_while(|(i, _)| *i < open) {
         match (quote, c) {

@@ -85,6 +85,23 @@ def every_type() -> pl.DataFrame:
     })
 
 
+# The PostgreSQL types every_type()'s columns are sent as, by oid.
+EVERY_TYPE_OIDS = [16, 21, 21, 23, 20, 21, 23, 20, 1700, 700, 701, 1043, 1043, 17, 1082, 1114, 1114, 1184, 1184, 1083,
+                   1186, 1700]
+
+
+def every_type_rows() -> list[list]:
+    """every_type()'s rows as a PostgreSQL driver reads them: as polars holds
+    them, but nanoseconds floored to PostgreSQL's microseconds."""
+    want = every_type()
+    rows = [list(row) for row in want.rows()]
+    column = want.columns.index("ts_ns")
+    epoch = dt.datetime(1970, 1, 1)
+    for row, value in zip(rows, want["ts_ns"].cast(pl.Int64).to_list()):
+        row[column] = None if value is None else epoch + dt.timedelta(microseconds=value // 1000)
+    return rows
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="polaroid-pg-") as tmp:
