@@ -65,18 +65,33 @@ fn unquoted(sql: &str) -> String {
         .collect()
 }
 
-/// `pg_catalog.x` as `x`, and a regproc column (`typreceive`, ...)
-/// compared with the oid 0 as compared with `'-'`: PostgreSQL shows the
-/// regproc 0 as `-`, and a name is what the frame holds.
+/// The query in what polars-sql reads, PostgreSQL's meaning kept:
+/// - `pg_catalog.x` is `x`;
+/// - a regproc column (`typreceive`, ...) compared with the oid 0 is
+///   compared with `'-'`, as PostgreSQL shows the regproc 0, since the
+///   frame holds names;
+/// - `to_regtype('name')` is the type's oid, or null;
+/// - `oid::regtype` is pg_type's `regtype` column, the name it shows;
+/// - `pg_table_is_visible(oid)` is true: every table is in `public`, on
+///   the search path.
 fn rewrite(sql: &str) -> String {
     static SCHEMA: OnceLock<Regex> = OnceLock::new();
     static REGPROC_ZERO: OnceLock<Regex> = OnceLock::new();
+    static TO_REGTYPE: OnceLock<Regex> = OnceLock::new();
+    static OID_REGTYPE: OnceLock<Regex> = OnceLock::new();
+    static VISIBLE: OnceLock<Regex> = OnceLock::new();
     let schema = SCHEMA.get_or_init(|| Regex::new(r#"(?i)\b"?pg_catalog"?\s*\.\s*"#).expect("a valid regex"));
     let zero = REGPROC_ZERO.get_or_init(|| {
         Regex::new(r"(?i)\b(typreceive|typsend|typinput|typoutput)\s*(=|!=|<>)\s*0\b").expect("a valid regex")
     });
+    let to_regtype_call = TO_REGTYPE.get_or_init(|| Regex::new(r"(?i)\bto_regtype\s*\(\s*'([^']*)'\s*\)").expect("a valid regex"));
+    let oid_regtype = OID_REGTYPE.get_or_init(|| Regex::new(r"(?i)\b((?:\w+\.)?)oid\s*::\s*regtype\b").expect("a valid regex"));
     let sql = schema.replace_all(sql, "");
-    zero.replace_all(&sql, "$1 $2 '-'").into_owned()
+    let sql = zero.replace_all(&sql, "$1 $2 '-'");
+    let sql = to_regtype_call.replace_all(&sql, |caps: &regex::Captures| to_regtype(&caps[1]).map_or("NULL".to_string(), |oid| oid.to_string()));
+    let visible = VISIBLE.get_or_init(|| Regex::new(r"(?i)\bpg_table_is_visible\s*\(\s*[\w.]+\s*\)").expect("a valid regex"));
+    let sql = oid_regtype.replace_all(&sql, "${1}regtype");
+    visible.replace_all(&sql, "true").into_owned()
 }
 
 /// The caller's tables, in name order, with the oid each has in `pg_class`.
@@ -104,6 +119,7 @@ fn relation(name: &str, tables: &[(i64, TableDef)]) -> Result<DataFrame, CoreErr
             "relname" => tables.iter().map(|(_, t)| t.name.clone()).collect::<Vec<_>>(),
             "relnamespace" => vec![PUBLIC; tables.len()],
             "relkind" => vec!["r"; tables.len()],
+            "relpersistence" => vec!["p"; tables.len()],
         )?),
         _ => pg_attributes(tables),
     }
@@ -132,67 +148,106 @@ fn pg_attributes(tables: &[(i64, TableDef)]) -> Result<DataFrame, CoreError> {
     )?)
 }
 
-/// The types the door sends and binds, with their arrays, as PostgreSQL's
-/// catalog has them: the oid, the name, the I/O functions' names (drivers
-/// read a type by its receive function), the array type.
-fn pg_types() -> Result<DataFrame, CoreError> {
-    // (type, its array type, its I/O functions' stem, whether PostgreSQL
-    // names them with an underscore: `date_recv` but `int4recv`).
-    let types = [
-        (Type::BOOL, Type::BOOL_ARRAY, "bool", false),
-        (Type::BYTEA, Type::BYTEA_ARRAY, "bytea", false),
-        (Type::CHAR, Type::CHAR_ARRAY, "char", false),
-        (Type::NAME, Type::NAME_ARRAY, "name", false),
-        (Type::INT8, Type::INT8_ARRAY, "int8", false),
-        (Type::INT2, Type::INT2_ARRAY, "int2", false),
-        (Type::INT4, Type::INT4_ARRAY, "int4", false),
-        (Type::TEXT, Type::TEXT_ARRAY, "text", false),
-        (Type::OID, Type::OID_ARRAY, "oid", false),
-        (Type::JSON, Type::JSON_ARRAY, "json", true),
-        (Type::FLOAT4, Type::FLOAT4_ARRAY, "float4", false),
-        (Type::FLOAT8, Type::FLOAT8_ARRAY, "float8", false),
-        (Type::BPCHAR, Type::BPCHAR_ARRAY, "bpchar", false),
-        (Type::VARCHAR, Type::VARCHAR_ARRAY, "varchar", false),
-        (Type::DATE, Type::DATE_ARRAY, "date", true),
-        (Type::TIME, Type::TIME_ARRAY, "time", true),
-        (Type::TIMESTAMP, Type::TIMESTAMP_ARRAY, "timestamp", true),
-        (Type::TIMESTAMPTZ, Type::TIMESTAMPTZ_ARRAY, "timestamptz", true),
-        (Type::INTERVAL, Type::INTERVAL_ARRAY, "interval", true),
-        (Type::NUMERIC, Type::NUMERIC_ARRAY, "numeric", true),
-        (Type::UUID, Type::UUID_ARRAY, "uuid", true),
-        (Type::JSONB, Type::JSONB_ARRAY, "jsonb", true),
-    ];
-    let function = |stem: &str, underscore: bool, what: &str| if underscore { format!("{stem}_{what}") } else { format!("{stem}{what}") };
-    let mut rows: Vec<(i64, String, String, String, String, String, &str, i64, i64)> = Vec::new();
-    for (ty, array, stem, underscore) in types {
-        let io = |what| function(stem, underscore, what);
-        rows.push((ty.oid() as i64, ty.name().to_string(), io("in"), io("out"), io("recv"), io("send"), "b", 0, array.oid() as i64));
-        rows.push((
-            array.oid() as i64,
-            array.name().to_string(),
-            "array_in".into(),
-            "array_out".into(),
-            "array_recv".into(),
-            "array_send".into(),
-            "b",
-            ty.oid() as i64,
-            0,
-        ));
+/// A type the door sends or binds, as PostgreSQL's catalog has it.
+struct PgType {
+    ty: Type,
+    array: Type,
+    /// Its I/O functions' stem, and whether PostgreSQL names them with an
+    /// underscore (`date_recv` but `int4recv`).
+    io: (&'static str, bool),
+    /// What `oid::regtype` shows it as (PostgreSQL's format_type).
+    sql: &'static str,
+}
+
+const TYPES: [PgType; 22] = [
+    PgType { ty: Type::BOOL, array: Type::BOOL_ARRAY, io: ("bool", false), sql: "boolean" },
+    PgType { ty: Type::BYTEA, array: Type::BYTEA_ARRAY, io: ("bytea", false), sql: "bytea" },
+    PgType { ty: Type::CHAR, array: Type::CHAR_ARRAY, io: ("char", false), sql: "\"char\"" },
+    PgType { ty: Type::NAME, array: Type::NAME_ARRAY, io: ("name", false), sql: "name" },
+    PgType { ty: Type::INT8, array: Type::INT8_ARRAY, io: ("int8", false), sql: "bigint" },
+    PgType { ty: Type::INT2, array: Type::INT2_ARRAY, io: ("int2", false), sql: "smallint" },
+    PgType { ty: Type::INT4, array: Type::INT4_ARRAY, io: ("int4", false), sql: "integer" },
+    PgType { ty: Type::TEXT, array: Type::TEXT_ARRAY, io: ("text", false), sql: "text" },
+    PgType { ty: Type::OID, array: Type::OID_ARRAY, io: ("oid", false), sql: "oid" },
+    PgType { ty: Type::JSON, array: Type::JSON_ARRAY, io: ("json", true), sql: "json" },
+    PgType { ty: Type::FLOAT4, array: Type::FLOAT4_ARRAY, io: ("float4", false), sql: "real" },
+    PgType { ty: Type::FLOAT8, array: Type::FLOAT8_ARRAY, io: ("float8", false), sql: "double precision" },
+    PgType { ty: Type::BPCHAR, array: Type::BPCHAR_ARRAY, io: ("bpchar", false), sql: "character" },
+    PgType { ty: Type::VARCHAR, array: Type::VARCHAR_ARRAY, io: ("varchar", false), sql: "character varying" },
+    PgType { ty: Type::DATE, array: Type::DATE_ARRAY, io: ("date", true), sql: "date" },
+    PgType { ty: Type::TIME, array: Type::TIME_ARRAY, io: ("time", true), sql: "time without time zone" },
+    PgType { ty: Type::TIMESTAMP, array: Type::TIMESTAMP_ARRAY, io: ("timestamp", true), sql: "timestamp without time zone" },
+    PgType { ty: Type::TIMESTAMPTZ, array: Type::TIMESTAMPTZ_ARRAY, io: ("timestamptz", true), sql: "timestamp with time zone" },
+    PgType { ty: Type::INTERVAL, array: Type::INTERVAL_ARRAY, io: ("interval", true), sql: "interval" },
+    PgType { ty: Type::NUMERIC, array: Type::NUMERIC_ARRAY, io: ("numeric", true), sql: "numeric" },
+    PgType { ty: Type::UUID, array: Type::UUID_ARRAY, io: ("uuid", true), sql: "uuid" },
+    PgType { ty: Type::JSONB, array: Type::JSONB_ARRAY, io: ("jsonb", true), sql: "jsonb" },
+];
+
+/// One row of `pg_type`.
+struct TypeRow {
+    oid: i64,
+    name: String,
+    regtype: String,
+    io: [String; 4],
+    elem: i64,
+    array: i64,
+}
+
+/// The rows of `pg_type`: each type, then its array.
+fn type_rows() -> Vec<TypeRow> {
+    let mut rows = Vec::new();
+    for t in &TYPES {
+        let (stem, underscore) = t.io;
+        let io = |what: &str| if underscore { format!("{stem}_{what}") } else { format!("{stem}{what}") };
+        rows.push(TypeRow {
+            oid: t.ty.oid() as i64,
+            name: t.ty.name().to_string(),
+            regtype: t.sql.to_string(),
+            io: [io("in"), io("out"), io("recv"), io("send")],
+            elem: 0,
+            array: t.array.oid() as i64,
+        });
+        rows.push(TypeRow {
+            oid: t.array.oid() as i64,
+            name: t.array.name().to_string(),
+            regtype: format!("{}[]", t.sql),
+            io: ["array_in", "array_out", "array_recv", "array_send"].map(String::from),
+            elem: t.ty.oid() as i64,
+            array: 0,
+        });
     }
+    rows
+}
+
+/// `to_regtype(name)`: the oid of the type of that name (its catalog name
+/// or its SQL name, `int4` or `integer`), or null.
+fn to_regtype(name: &str) -> Option<i64> {
+    let name = name.trim().trim_matches('"');
+    type_rows().into_iter().find(|t| t.name.eq_ignore_ascii_case(name) || t.regtype.eq_ignore_ascii_case(name)).map(|t| t.oid)
+}
+
+/// `pg_type`, with `regtype`: what PostgreSQL shows for `oid::regtype`
+/// (the query's `oid::regtype` reads it).
+fn pg_types() -> Result<DataFrame, CoreError> {
+    let rows = type_rows();
     let count = rows.len();
+    let text = |f: &dyn Fn(&TypeRow) -> String| rows.iter().map(f).collect::<Vec<_>>();
     Ok(df!(
-        "oid" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
-        "typname" => rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>(),
+        "oid" => rows.iter().map(|r| r.oid).collect::<Vec<_>>(),
+        "typname" => text(&|r| r.name.clone()),
         "typnamespace" => vec![PG_CATALOG; count],
-        "typtype" => rows.iter().map(|r| r.6).collect::<Vec<_>>(),
-        "typinput" => rows.iter().map(|r| r.2.clone()).collect::<Vec<_>>(),
-        "typoutput" => rows.iter().map(|r| r.3.clone()).collect::<Vec<_>>(),
-        "typreceive" => rows.iter().map(|r| r.4.clone()).collect::<Vec<_>>(),
-        "typsend" => rows.iter().map(|r| r.5.clone()).collect::<Vec<_>>(),
-        "typelem" => rows.iter().map(|r| r.7).collect::<Vec<_>>(),
-        "typarray" => rows.iter().map(|r| r.8).collect::<Vec<_>>(),
+        "typtype" => vec!["b"; count],
+        "typdelim" => vec![","; count],
+        "typinput" => text(&|r| r.io[0].clone()),
+        "typoutput" => text(&|r| r.io[1].clone()),
+        "typreceive" => text(&|r| r.io[2].clone()),
+        "typsend" => text(&|r| r.io[3].clone()),
+        "typelem" => rows.iter().map(|r| r.elem).collect::<Vec<_>>(),
+        "typarray" => rows.iter().map(|r| r.array).collect::<Vec<_>>(),
         "typbasetype" => vec![0i64; count],
         "typrelid" => vec![0i64; count],
+        "regtype" => text(&|r| r.regtype.clone()),
     )?)
 }
 
@@ -212,6 +267,10 @@ mod tests {
         assert_eq!(
             rewrite("SELECT oid FROM pg_catalog.pg_type WHERE (typreceive != 0 OR typsend <> 0) AND typtype != 'r'"),
             "SELECT oid FROM pg_type WHERE (typreceive != '-' OR typsend <> '-') AND typtype != 'r'"
+        );
+        assert_eq!(
+            rewrite("SELECT typname AS name, oid::regtype::text AS regtype FROM pg_type t WHERE t.oid = to_regtype('hstore') OR t.oid = to_regtype( 'integer' )"),
+            "SELECT typname AS name, regtype::text AS regtype FROM pg_type t WHERE t.oid = NULL OR t.oid = 23"
         );
         // Another number, or another column, is left as written.
         assert_eq!(rewrite("SELECT * FROM pg_type WHERE typreceive = 10 AND oid = 0"), "SELECT * FROM pg_type WHERE typreceive = 10 AND oid = 0");

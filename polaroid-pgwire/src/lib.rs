@@ -52,7 +52,7 @@ use tokio::net::TcpListener;
 use crate::copy::{CopyOut, CopySink};
 use crate::error::to_pg;
 use crate::params::Statement;
-use crate::session::Session;
+use crate::session::{Answer, Session};
 
 /// Serve the PostgreSQL door on `listener` until `shutdown` resolves.
 /// Each connection is its own task; a connection's failure is its own.
@@ -127,11 +127,17 @@ struct Door {
 struct Settings {
     /// `SET statement_timeout`: a query running longer is stopped (57014).
     statement_timeout: Mutex<Option<Duration>>,
+    /// Who connected, to which database, as the startup message said.
+    user: String,
+    database: String,
 }
 
 impl Settings {
     fn of<C: ClientInfo>(client: &C) -> Arc<Settings> {
-        client.session_extensions().get_or_insert_with(Settings::default)
+        let said = |key: &str| client.metadata().get(key).cloned().unwrap_or_default();
+        let (user, database) = (said("user"), said("database"));
+        let database = if database.is_empty() { user.clone() } else { database };
+        client.session_extensions().get_or_insert_with(|| Settings { user, database, ..Settings::default() })
     }
 
     fn timeout(&self) -> Option<Duration> {
@@ -197,10 +203,12 @@ impl Door {
                 }
                 Response::Execution(statement.tag())
             },
-            Session::Value { ref column, ref value } => {
-                let value = match column.as_str() {
-                    "statement_timeout" => settings.timeout().map_or("0".into(), |t| format!("{}ms", t.as_millis())),
-                    _ => value.clone(),
+            Session::Value { ref value, .. } => {
+                let value = match value {
+                    Answer::Text(text) => text.clone(),
+                    Answer::User => settings.user.clone(),
+                    Answer::Database => settings.database.clone(),
+                    Answer::StatementTimeout => settings.timeout().map_or("0".into(), |t| format!("{}ms", t.as_millis())),
                 };
                 let fields = Arc::new(statement.fields(format));
                 let mut encoder = pgwire::api::results::DataRowEncoder::new(fields.clone());

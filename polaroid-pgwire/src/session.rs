@@ -1,6 +1,8 @@
 //! Statements about the session rather than the data, which drivers and
 //! tools send on their own: transactions (psycopg opens one before the
-//! first statement unless in autocommit), `SET`, `SHOW`, `version()`.
+//! first statement unless in autocommit), `SET`, `SHOW`, and the session's
+//! information functions alone in a SELECT (`version()`, `current_schema()`,
+//! `current_setting('x')`, ...: SQLAlchemy's first statements).
 //!
 //! There are no transactions: every change is durable when its statement
 //! answers, as on QuestDB's own PostgreSQL port, so `BEGIN`/`COMMIT` only
@@ -25,7 +27,19 @@ pub enum Session {
     /// A statement answered with its tag and nothing else (`SET`, `RESET`, ...).
     Done(&'static str),
     /// One row of one text column: `SHOW x`, `SELECT version()`.
-    Value { column: String, value: String },
+    Value { column: String, value: Answer },
+}
+
+/// A session value: the server's, or one the connection holds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    Text(String),
+    /// The user the connection started as.
+    User,
+    /// The database the connection started in.
+    Database,
+    /// The connection's `statement_timeout`.
+    StatementTimeout,
 }
 
 impl Session {
@@ -37,7 +51,12 @@ impl Session {
         Ok(Some(match first.as_str() {
             "BEGIN" | "START" => Session::Begin,
             "COMMIT" | "END" => Session::Commit,
+            // Savepoints: nothing to keep or undo, and the transaction
+            // stays open after ROLLBACK TO one.
+            "ROLLBACK" if trimmed.to_ascii_uppercase().split_whitespace().nth(1) == Some("TO") => Session::Done("ROLLBACK"),
             "ROLLBACK" | "ABORT" => Session::Rollback,
+            "SAVEPOINT" => Session::Done("SAVEPOINT"),
+            "RELEASE" => Session::Done("RELEASE"),
             "SET" => set(words.collect::<Vec<_>>().join(" ").as_str()),
             "RESET" => Session::Set { name: words.collect::<Vec<_>>().join(" ").to_ascii_lowercase(), value: None },
             "DISCARD" => Session::Done("DISCARD ALL"),
@@ -45,11 +64,13 @@ impl Session {
             "SHOW" => {
                 let name = words.collect::<Vec<_>>().join(" ");
                 let value = setting(&name).ok_or_else(|| user("42704", format!("unrecognized configuration parameter \"{name}\"")))?;
-                Session::Value { column: name.to_ascii_lowercase(), value: value.to_string() }
+                let column = name.to_ascii_lowercase();
+                let value = if column == "statement_timeout" { Answer::StatementTimeout } else { Answer::Text(value.to_string()) };
+                Session::Value { column, value }
             },
-            "SELECT" if is_version_call(trimmed) => Session::Value {
-                column: "version".into(),
-                value: format!("PostgreSQL {SERVER_VERSION} (Polaroid {}: QuestDB's SQL over Polars)", env!("CARGO_PKG_VERSION")),
+            "SELECT" => match information(trimmed)? {
+                Some((column, value)) => Session::Value { column, value },
+                None => return Ok(None),
             },
             _ => return Ok(None),
         }))
@@ -117,15 +138,47 @@ pub fn statement_timeout(value: &str) -> PgWireResult<Option<std::time::Duration
     Ok((ms > 0.0).then(|| std::time::Duration::from_micros((ms * 1e3) as u64)))
 }
 
-fn is_version_call(sql: &str) -> bool {
-    let compact: String = sql.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
-    compact == "selectversion()" || compact == "selectpg_catalog.version()"
+/// `SELECT f()` for one of PostgreSQL's session information functions:
+/// the column it is named by, and its value. An alias is taken as the
+/// column's name.
+fn information(sql: &str) -> PgWireResult<Option<(String, Answer)>> {
+    static CALL: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let call = CALL.get_or_init(|| {
+        regex::Regex::new(
+            r#"(?is)^select\s+(?:pg_catalog\s*\.\s*)?([a-z_]+)\s*(?:\(\s*(?:'([^']*)'(?:\s*,\s*(?:true|false))?)?\s*\))?(?:\s+(?:as\s+)?"?([a-z_][a-z0-9_]*)"?)?$"#,
+        )
+        .expect("a valid regex")
+    });
+    let Some(caps) = call.captures(sql) else { return Ok(None) };
+    let function = caps[1].to_ascii_lowercase();
+    let called = sql.contains('(');
+    let value = match (function.as_str(), called) {
+        ("version", true) => Answer::Text(format!(
+            "PostgreSQL {SERVER_VERSION} (Polaroid {}: QuestDB's SQL over Polars)",
+            env!("CARGO_PKG_VERSION")
+        )),
+        ("current_schema", _) => Answer::Text("public".into()),
+        ("current_database", true) | ("current_catalog", false) => Answer::Database,
+        ("current_user" | "session_user" | "user", false) => Answer::User,
+        ("current_setting", true) => {
+            let name = caps.get(2).map_or("", |m| m.as_str());
+            match setting(name) {
+                Some(_) if name.eq_ignore_ascii_case("statement_timeout") => Answer::StatementTimeout,
+                Some(value) => Answer::Text(value.to_string()),
+                None => return Err(user("42704", format!("unrecognized configuration parameter \"{name}\""))),
+            }
+        },
+        _ => return Ok(None),
+    };
+    let column = caps.get(3).map_or(function, |alias| alias.as_str().to_ascii_lowercase());
+    Ok(Some((column, value)))
 }
 
 /// The settings `SHOW` answers, as this server has them.
 fn setting(name: &str) -> Option<&'static str> {
     Some(match name.to_ascii_lowercase().as_str() {
         "server_version" => SERVER_VERSION,
+        "server_version_num" => "150000",
         "server_encoding" | "client_encoding" => "UTF8",
         "datestyle" => "ISO, MDY",
         "timezone" | "time zone" => "UTC",
@@ -150,6 +203,8 @@ mod tests {
         assert!(matches!(Session::of("begin").unwrap(), Some(Session::Begin)));
         assert!(matches!(Session::of("START TRANSACTION ISOLATION LEVEL READ COMMITTED").unwrap(), Some(Session::Begin)));
         assert!(matches!(Session::of("ROLLBACK;").unwrap(), Some(Session::Rollback)));
+        assert!(matches!(Session::of("rollback to savepoint \"_pg3_1\"").unwrap(), Some(Session::Done("ROLLBACK"))));
+        assert!(matches!(Session::of("RELEASE \"_pg3_1\"").unwrap(), Some(Session::Done("RELEASE"))));
         let Some(Session::Set { name, value }) = Session::of("SET datestyle TO 'ISO'").unwrap() else { panic!() };
         assert_eq!((name.as_str(), value.as_deref()), ("datestyle", Some("ISO")));
         let Some(Session::Set { name, value }) = Session::of("set session statement_timeout = '5s'").unwrap() else { panic!() };
@@ -158,9 +213,20 @@ mod tests {
         assert!(matches!(Session::of("SET statement_timeout TO DEFAULT").unwrap(), Some(Session::Set { value: None, .. })));
         assert!(matches!(Session::of(" select  version ( ) ").unwrap(), Some(Session::Value { .. })));
         let Some(Session::Value { column, value }) = Session::of("SHOW TimeZone").unwrap() else { panic!() };
-        assert_eq!((column.as_str(), value.as_str()), ("timezone", "UTC"));
+        assert_eq!((column.as_str(), value), ("timezone", Answer::Text("UTC".into())));
         assert!(Session::of("SHOW work_mem").is_err());
         assert!(Session::of("SELECT version FROM t").unwrap().is_none());
+        let value = |sql: &str| match Session::of(sql).unwrap() {
+            Some(Session::Value { column, value }) => (column, value),
+            _ => panic!("{sql}"),
+        };
+        assert_eq!(value("select current_schema()"), ("current_schema".into(), Answer::Text("public".into())));
+        assert_eq!(value("SELECT pg_catalog.current_setting('server_version_num') AS v"), ("v".into(), Answer::Text("150000".into())));
+        assert_eq!(value("SELECT current_user"), ("current_user".into(), Answer::User));
+        assert_eq!(value("SELECT current_database() db"), ("db".into(), Answer::Database));
+        assert!(Session::of("SELECT current_setting('no_such')").is_err());
+        assert!(Session::of("SELECT current_user FROM t").unwrap().is_none());
+        assert!(Session::of("SELECT now()").unwrap().is_none());
         assert!(Session::of("SELECT * FROM trades").unwrap().is_none());
     }
 

@@ -1,5 +1,7 @@
-"""COPY ... TO STDOUT, and the catalog PostgreSQL drivers read before a
-query: polars' `read_database_uri` (connectorx and ADBC), psycopg's
+"""What polars' and pandas' database readers send: COPY ... TO STDOUT, the
+catalog drivers read before a query, the session's information functions.
+The readers: polars' `read_database_uri` (connectorx and ADBC), SQLAlchemy
+(`pl.read_database` and `pandas.read_sql` over an engine), psycopg's
 `copy()`, psql's `\\copy`. The oracles are python-polars on the same data,
 and PostgreSQL's formats worked out by hand."""
 
@@ -7,9 +9,11 @@ from __future__ import annotations
 
 import subprocess
 
+import pandas as pd
 import polars as pl
 import psycopg
 import pytest
+import sqlalchemy as sa
 from polars.testing import assert_frame_equal
 from psycopg import errors
 
@@ -164,3 +168,30 @@ def test_the_catalog_answers_adbc_type_resolver_and_lists_tables(server):
             "JOIN pg_namespace n ON c.relnamespace = n.oid WHERE c.relname = 'catalog_t' AND n.nspname = 'public' "
             "ORDER BY a.attnum").fetchall()
         assert columns == [("sym", 1043), ("px", 701), ("ts", 1114)]
+
+
+def test_sqlalchemy_connects_lists_tables_and_reads_into_polars_and_pandas(server):
+    # SQLAlchemy's dialect asks, on connecting: current_schema(), the
+    # isolation level, hstore's oid through to_regtype(), in savepoints.
+    engine = sa.create_engine(f"postgresql+psycopg://admin:quest@127.0.0.1:{server.pg_port}/qdb")
+    rows = trades(300)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("CREATE TABLE IF NOT EXISTS sa_trades (ts TIMESTAMP, sym SYMBOL, px DOUBLE, qty LONG) "
+                                 "timestamp(ts)"))
+            conn.execute(sa.text("INSERT INTO sa_trades VALUES (:ts, :sym, :px, :qty)"), rows.to_dicts())
+            conn.commit()
+            assert "sa_trades" in sa.inspect(conn).get_table_names()
+            assert conn.execute(sa.text("SELECT current_user")).scalar() == "admin"
+            assert conn.execute(sa.text("SELECT current_database()")).scalar() == "qdb"
+            query = "SELECT sym, sum(qty) AS qty, count(*) AS n FROM sa_trades WHERE px > :p GROUP BY sym ORDER BY sym"
+            got = pl.read_database(sa.text(query), conn, execute_options={"parameters": {"p": 150}})
+            from_pandas = pl.from_pandas(pd.read_sql(sa.text(query), conn, params={"p": 150}))
+        want = (rows.filter(pl.col("px") > 150).group_by("sym").agg(qty=pl.col("qty").sum(), n=pl.len().cast(pl.Int64))
+                .sort("sym"))
+        assert_frame_equal(got, want)
+        assert_frame_equal(from_pandas, want)
+        # An engine, as polars takes it, too.
+        assert pl.read_database("SELECT count(*) AS n FROM sa_trades", engine)["n"].to_list() == [300]
+    finally:
+        engine.dispose()
