@@ -1,7 +1,8 @@
 //! The part of PostgreSQL's `pg_catalog` that drivers read before they
 //! query: `pg_type` (ADBC's PostgreSQL driver maps each result column's
 //! type oid through it, by its receive function's name), `pg_namespace`,
-//! `pg_class` and `pg_attribute` (the caller's tables and their columns).
+//! `pg_class` and `pg_attribute` (the caller's tables and their columns),
+//! `pg_am` (psql's `\dt` joins it).
 //!
 //! They are frames built for the query that names them, planned beside the
 //! caller's tables, so any SQL over them works. `pg_catalog.` is dropped
@@ -25,7 +26,14 @@ const PUBLIC: i64 = 2200;
 const FIRST_USER_OID: i64 = 16384;
 
 /// The catalog's relations by name.
-const RELATIONS: [&str; 4] = ["pg_type", "pg_namespace", "pg_class", "pg_attribute"];
+const RELATIONS: [&str; 5] = ["pg_type", "pg_namespace", "pg_class", "pg_attribute", "pg_am"];
+
+/// The role that owns every table, as `pg_get_userbyid` shows it: the
+/// server's, whoever wrote the rows.
+const OWNER: &str = "polaroid";
+const OWNER_OID: i64 = 10;
+/// PostgreSQL's oid of the heap access method, its tables' own.
+const HEAP: i64 = 2;
 
 /// Plan `sql` in QuestDB's SQL, with the catalog's relations it names.
 pub fn plan(core: &Core, ns: &Namespace, sql: &str) -> Result<(LazyFrame, Vec<TableDef>), CoreError> {
@@ -73,13 +81,15 @@ fn unquoted(sql: &str) -> String {
 /// - `to_regtype('name')` is the type's oid, or null;
 /// - `oid::regtype` is pg_type's `regtype` column, the name it shows;
 /// - `pg_table_is_visible(oid)` is true: every table is in `public`, on
-///   the search path.
+///   the search path;
+/// - `pg_get_userbyid(oid)` is the owner's name.
 fn rewrite(sql: &str) -> String {
     static SCHEMA: OnceLock<Regex> = OnceLock::new();
     static REGPROC_ZERO: OnceLock<Regex> = OnceLock::new();
     static TO_REGTYPE: OnceLock<Regex> = OnceLock::new();
     static OID_REGTYPE: OnceLock<Regex> = OnceLock::new();
     static VISIBLE: OnceLock<Regex> = OnceLock::new();
+    static USER_BY_ID: OnceLock<Regex> = OnceLock::new();
     let schema = SCHEMA.get_or_init(|| Regex::new(r#"(?i)\b"?pg_catalog"?\s*\.\s*"#).expect("a valid regex"));
     let zero = REGPROC_ZERO.get_or_init(|| {
         Regex::new(r"(?i)\b(typreceive|typsend|typinput|typoutput)\s*(=|!=|<>)\s*0\b").expect("a valid regex")
@@ -91,7 +101,9 @@ fn rewrite(sql: &str) -> String {
     let sql = to_regtype_call.replace_all(&sql, |caps: &regex::Captures| to_regtype(&caps[1]).map_or("NULL".to_string(), |oid| oid.to_string()));
     let visible = VISIBLE.get_or_init(|| Regex::new(r"(?i)\bpg_table_is_visible\s*\(\s*[\w.]+\s*\)").expect("a valid regex"));
     let sql = oid_regtype.replace_all(&sql, "${1}regtype");
-    visible.replace_all(&sql, "true").into_owned()
+    let user_by_id = USER_BY_ID.get_or_init(|| Regex::new(r"(?i)\bpg_get_userbyid\s*\(\s*[\w.]+\s*\)").expect("a valid regex"));
+    let sql = visible.replace_all(&sql, "true");
+    user_by_id.replace_all(&sql, format!("'{OWNER}'").as_str()).into_owned()
 }
 
 /// The caller's tables, in name order, with the oid each has in `pg_class`.
@@ -120,7 +132,10 @@ fn relation(name: &str, tables: &[(i64, TableDef)]) -> Result<DataFrame, CoreErr
             "relnamespace" => vec![PUBLIC; tables.len()],
             "relkind" => vec!["r"; tables.len()],
             "relpersistence" => vec!["p"; tables.len()],
+            "relowner" => vec![OWNER_OID; tables.len()],
+            "relam" => vec![HEAP; tables.len()],
         )?),
+        "pg_am" => Ok(df!("oid" => [HEAP], "amname" => ["heap"], "amtype" => ["t"])?),
         _ => pg_attributes(tables),
     }
 }

@@ -168,6 +168,11 @@ def test_the_catalog_answers_adbc_type_resolver_and_lists_tables(server):
             "JOIN pg_namespace n ON c.relnamespace = n.oid WHERE c.relname = 'catalog_t' AND n.nspname = 'public' "
             "ORDER BY a.attnum").fetchall()
         assert columns == [("sym", 1043), ("px", 701), ("ts", 1114)]
+    # psql's \\dt reads pg_class, pg_namespace and pg_am.
+    listed = subprocess.run(
+        ["psql", "-X", "-A", "-t", "-h", "127.0.0.1", "-p", str(server.pg_port), "-U", "admin", "-d", "qdb", "-c", "\\dt"],
+        capture_output=True, text=True, timeout=60, check=True).stdout.splitlines()
+    assert "public|catalog_t|table|polaroid" in listed
 
 
 def test_sqlalchemy_connects_lists_tables_and_reads_into_polars_and_pandas(server):
