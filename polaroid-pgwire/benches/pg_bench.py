@@ -3,8 +3,9 @@
     make bench-pg     # or: POLAROID_SERVER=target/release/polaroid-server .venv/bin/python polaroid-pgwire/benches/pg_bench.py
 
 A 1M-row SELECT (timestamp, text, double, integer) read whole by each
-PostgreSQL driver — psycopg 3 in text and in binary, asyncpg (binary) —
-against the same rows from the same server as Arrow through Flight DoGet
+PostgreSQL driver — psycopg 3 in text and in binary, asyncpg (binary), and
+polars' read_database_uri through connectorx and ADBC (both by binary COPY
+... TO STDOUT, into a polars DataFrame) — against the same rows from the same server as Arrow through Flight DoGet
 (the native binary path) and python-polars reading the file in process.
 Then INSERT of 20k rows by psycopg's executemany (one pipeline), against
 the same rows by QuestDB's ILP client over HTTP into the same server.
@@ -62,11 +63,18 @@ def main() -> None:
                 info = client.get_flight_info(flight.FlightDescriptor.for_command(query))
                 assert client.do_get(info.endpoints[0].ticket).read_all().num_rows == ROWS
 
+            uri = f"postgresql://admin:quest@127.0.0.1:{server.pg_port}/qdb"
+
+            def read_uri(engine: str) -> None:
+                assert pl.read_database_uri(query, uri, engine=engine).height == ROWS
+
             t_text, t_binary = best(lambda: fetch(False)), best(lambda: fetch(True))
             t_asyncpg = best(lambda: asyncio.run(fetch_asyncpg()))
+            t_cx, t_adbc = best(lambda: read_uri("connectorx")), best(lambda: read_uri("adbc"))
             t_flight = best(doget)
             t_local = best(lambda: pl.read_parquet(data / "big.parquet"))
-            for name, t in (("psycopg text", t_text), ("psycopg binary", t_binary), ("asyncpg", t_asyncpg)):
+            for name, t in (("psycopg text", t_text), ("psycopg binary", t_binary), ("asyncpg", t_asyncpg),
+                            ("polars read_database_uri, connectorx", t_cx), ("polars read_database_uri, ADBC", t_adbc)):
                 print(f"SELECT {ROWS} rows, {name}: {ROWS / t / 1e6:.2f} M rows/s ({t:.2f} s; "
                       f"Flight DoGet into Arrow {t_flight:.2f} s -> {t / t_flight:.1f}x; "
                       f"polars reading the file in process {t_local:.3f} s -> {t / t_local:.0f}x)")
