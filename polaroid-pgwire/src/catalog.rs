@@ -41,8 +41,8 @@ pub fn plan(core: &Core, ns: &Namespace, sql: &str) -> Result<(LazyFrame, Vec<Ta
     if named.is_empty() {
         return polaroid_questdb::plan(core, ns, sql);
     }
-    let sql = rewrite(sql);
     let tables = user_tables(core, ns)?;
+    let sql = regclass(&rewrite(sql), &tables)?;
     let frames = named.into_iter().map(|name| Ok((name.to_string(), relation(name, &tables)?.lazy()))).collect::<Result<_, CoreError>>()?;
     polaroid_questdb::plan_over(core, ns, &sql, frames)
 }
@@ -104,6 +104,36 @@ fn rewrite(sql: &str) -> String {
     let user_by_id = USER_BY_ID.get_or_init(|| Regex::new(r"(?i)\bpg_get_userbyid\s*\(\s*[\w.]+\s*\)").expect("a valid regex"));
     let sql = visible.replace_all(&sql, "true");
     user_by_id.replace_all(&sql, format!("'{OWNER}'").as_str()).into_owned()
+}
+
+/// `'name'::regclass` (with `::oid` after it or not) as the named table's
+/// oid in `pg_class`; an unknown table is PostgreSQL's error for it. ADBC
+/// reads a table's columns so before it appends to it.
+fn regclass(sql: &str, tables: &[(i64, TableDef)]) -> Result<String, CoreError> {
+    static REGCLASS: OnceLock<Regex> = OnceLock::new();
+    let pattern = REGCLASS.get_or_init(|| {
+        Regex::new(r"(?i)'((?:[^']|'')*)'\s*::\s*regclass(?:\s*::\s*oid)?\b").expect("a valid regex")
+    });
+    let mut missing = None;
+    let rewritten = pattern.replace_all(sql, |caps: &regex::Captures| {
+        let written = caps[1].replace("''", "'");
+        let parts: Vec<&str> = written.split('.').map(|p| p.trim().trim_matches('"')).collect();
+        let name = match parts.as_slice() {
+            [name] | ["public", name] => *name,
+            _ => written.as_str(),
+        };
+        match tables.iter().find(|(_, t)| t.name == name) {
+            Some((oid, _)) => oid.to_string(),
+            None => {
+                missing.get_or_insert_with(|| written.clone());
+                "NULL".to_string()
+            },
+        }
+    });
+    match missing {
+        Some(name) => Err(CoreError::NotFound(format!("relation \"{name}\" does not exist"))),
+        None => Ok(rewritten.into_owned()),
+    }
 }
 
 /// The caller's tables, in name order, with the oid each has in `pg_class`.

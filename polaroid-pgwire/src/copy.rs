@@ -1,7 +1,8 @@
 //! `COPY (query) TO STDOUT` and `COPY table [(columns)] TO STDOUT`:
 //! PostgreSQL's bulk read, and the path its Arrow readers take — polars'
 //! `read_database_uri` through connectorx (binary), ADBC's PostgreSQL driver
-//! (binary), psql's `\copy`, psycopg's `cursor.copy()`.
+//! (binary), psql's `\copy`, psycopg's `cursor.copy()`. `COPY table
+//! [(columns)] FROM STDIN` is parsed here and loaded by `load.rs`.
 //!
 //! The statement's options are read by sqlparser; the query inside the
 //! parentheses is QuestDB's SQL (SAMPLE BY, LATEST ON, ...), which
@@ -53,6 +54,23 @@ pub struct CopyOut {
     pub format: CopyFormat,
 }
 
+/// A `COPY table [(columns)] FROM STDIN`: the table (in `public`, the
+/// only schema), the columns the rows hold (all, in order, if none are
+/// named), and how they are written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CopyIn {
+    pub table: String,
+    pub columns: Vec<String>,
+    pub format: CopyFormat,
+}
+
+/// A COPY statement, either way.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Copy {
+    Out(CopyOut),
+    In(CopyIn),
+}
+
 /// Whether `sql` is a COPY statement (of any direction).
 pub fn is_copy(sql: &str) -> bool {
     let sql = sql.trim_start();
@@ -60,11 +78,11 @@ pub fn is_copy(sql: &str) -> bool {
         && sql[4..].starts_with(|c: char| c.is_whitespace() || c == '(')
 }
 
-impl CopyOut {
+impl Copy {
     /// Read `sql` as a COPY statement; `None` if it is not one. A COPY
-    /// this door cannot answer (FROM, to a file, an unknown option) is an
-    /// error naming what it cannot do.
-    pub fn parse(sql: &str) -> PgWireResult<Option<CopyOut>> {
+    /// this door cannot answer (from or to a file, an unknown option) is
+    /// an error naming what it cannot do.
+    pub fn parse(sql: &str) -> PgWireResult<Option<Copy>> {
         if !is_copy(sql) {
             return Ok(None);
         }
@@ -84,10 +102,26 @@ impl CopyOut {
             return Err(user("42601", "COPY: expected one COPY statement"));
         };
         if !to {
-            return Err(user(
-                "0A000",
-                "COPY ... FROM is not supported: load rows with INSERT, ILP (/write, or TCP), /imp or Flight SQL's ingest",
-            ));
+            if *target != CopyTarget::Stdin {
+                return Err(user(
+                    "0A000",
+                    format!("COPY ... FROM {target} is not supported: the server reads no client files; COPY ... FROM STDIN (psql's \\copy sends a local file so)"),
+                ));
+            }
+            let CopySource::Table { table_name, columns } = source else {
+                return Err(user("42601", "COPY ... FROM loads a table"));
+            };
+            let table = match table_name.0.as_slice() {
+                [name] => name,
+                [schema, name] if schema.to_string().trim_matches('"').eq_ignore_ascii_case("public") => name,
+                _ => return Err(user("3F000", format!("COPY {table_name}: every table is in the schema public"))),
+            };
+            let unquoted = |part: &sqlparser::ast::ObjectNamePart| part.as_ident().map_or_else(|| part.to_string(), |i| i.value.clone());
+            return Ok(Some(Copy::In(CopyIn {
+                table: unquoted(table),
+                columns: columns.iter().map(|c| c.value.clone()).collect(),
+                format: format(options, legacy_options)?,
+            })));
         }
         if *target != CopyTarget::Stdout {
             return Err(user("0A000", format!("COPY ... TO {target} is not supported: the server writes no files; COPY ... TO STDOUT")));
@@ -101,7 +135,7 @@ impl CopyOut {
             },
             (None, CopySource::Query(query)) => query.to_string(),
         };
-        Ok(Some(CopyOut { query, format: format(options, legacy_options)? }))
+        Ok(Some(Copy::Out(CopyOut { query, format: format(options, legacy_options)? })))
     }
 }
 
@@ -366,11 +400,14 @@ mod tests {
     use super::*;
 
     fn parse(sql: &str) -> CopyOut {
-        CopyOut::parse(sql).unwrap().unwrap()
+        match Copy::parse(sql).unwrap().unwrap() {
+            Copy::Out(out) => out,
+            other => panic!("{other:?}"),
+        }
     }
 
     fn code(sql: &str) -> String {
-        match CopyOut::parse(sql) {
+        match Copy::parse(sql) {
             Err(PgWireError::UserError(info)) => info.code,
             other => panic!("{sql}: {other:?}"),
         }
@@ -393,13 +430,19 @@ mod tests {
             parse("COPY t TO STDOUT WITH CSV HEADER DELIMITER AS '|'").format,
             CopyFormat::Csv { delimiter: "|".into(), quote: "\"".into(), null: String::new(), header: true }
         );
-        assert!(CopyOut::parse("SELECT * FROM copy_t").unwrap().is_none());
-        assert!(CopyOut::parse("COPYRIGHT").unwrap().is_none());
+        assert!(Copy::parse("SELECT * FROM copy_t").unwrap().is_none());
+        assert!(Copy::parse("COPYRIGHT").unwrap().is_none());
+        let load = Copy::parse("COPY \"public\" . \"My T\" (\"ts\", px) FROM STDIN WITH (FORMAT binary)").unwrap().unwrap();
+        assert_eq!(
+            load,
+            Copy::In(CopyIn { table: "My T".into(), columns: vec!["ts".into(), "px".into()], format: CopyFormat::Binary })
+        );
     }
 
     #[test]
     fn what_the_door_cannot_copy_is_refused_by_name() {
-        assert_eq!(code("COPY t FROM STDIN"), "0A000");
+        assert_eq!(code("COPY t FROM '/tmp/t.csv'"), "0A000");
+        assert_eq!(code("COPY other.t FROM STDIN"), "3F000");
         assert_eq!(code("COPY t TO '/tmp/t.csv'"), "0A000");
         assert_eq!(code("COPY t TO PROGRAM 'gzip'"), "0A000");
         assert_eq!(code("COPY t TO STDOUT (FORMAT parquet)"), "22023");

@@ -15,6 +15,8 @@
 //!   as drivers read them (ADBC's type resolver).
 //! - `copy.rs`: `COPY (query) TO STDOUT` in binary, text or CSV (the bulk
 //!   read of connectorx and ADBC, behind polars' `read_database_uri`).
+//! - `load.rs`: `COPY table FROM STDIN` (ADBC's ingest, behind polars'
+//!   `write_database`; psycopg's and psql's copy).
 //! - `error.rs`: the core's errors as SQLSTATEs.
 
 mod catalog;
@@ -22,6 +24,7 @@ mod copy;
 mod encode;
 mod error;
 mod infer;
+mod load;
 mod params;
 mod session;
 mod startup;
@@ -32,13 +35,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use futures::{stream, Sink, StreamExt};
+use futures::{stream, Sink, SinkExt, StreamExt};
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{CopyResponse, DescribePortalResponse, DescribeStatementResponse, FieldInfo, QueryResponse, Response};
 use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::PortalStore;
 use pgwire::api::cancel::DefaultCancelHandler;
+use pgwire::api::copy::CopyHandler;
+use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use pgwire::api::{ClientInfo, ClientPortalStore, ConnectionManager, PgWireServerHandlers, Type};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
@@ -49,7 +54,7 @@ use polaroid_questdb::{Changed, Kind};
 use polars::prelude::*;
 use tokio::net::TcpListener;
 
-use crate::copy::{CopyOut, CopySink};
+use crate::copy::{Copy, CopyIn, CopyOut, CopySink};
 use crate::error::to_pg;
 use crate::params::Statement;
 use crate::session::{Answer, Session};
@@ -115,6 +120,10 @@ impl PgWireServerHandlers for Handlers {
     fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
         self.cancel.clone()
     }
+
+    fn copy_handler(&self) -> Arc<impl CopyHandler> {
+        self.door.clone()
+    }
 }
 
 /// The door: what each statement of either protocol becomes.
@@ -130,6 +139,8 @@ struct Settings {
     /// Who connected, to which database, as the startup message said.
     user: String,
     database: String,
+    /// The COPY FROM STDIN under way, between its statement and CopyDone.
+    copy_in: Mutex<Option<load::Pending>>,
 }
 
 impl Settings {
@@ -230,8 +241,10 @@ impl Door {
         values: Option<DataFrame>,
         format: &Format,
     ) -> PgWireResult<Response> {
-        if let Some(copy) = CopyOut::parse(&sql)? {
-            return self.copy_out(ns, copy, settings.timeout()).await;
+        match Copy::parse(&sql)? {
+            Some(Copy::Out(copy)) => return self.copy_out(ns, copy, settings.timeout()).await,
+            Some(Copy::In(copy)) => return self.copy_in(settings, ns, copy).await,
+            None => {},
         }
         match polaroid_questdb::kind(&sql) {
             Kind::Query => {
@@ -304,6 +317,17 @@ impl Door {
         Ok(Response::CopyOut(response))
     }
 
+    /// `COPY table FROM STDIN`: the table and columns are checked now,
+    /// then the client sends its data (`CopyHandler` below).
+    async fn copy_in(&self, settings: &Settings, ns: Namespace, copy: CopyIn) -> PgWireResult<Response> {
+        let checked = (ns.clone(), copy.clone());
+        let columns = self.core.run(move |core, _| load::targets(core, &checked.0, &checked.1)).await.map_err(to_pg)?.len();
+        let format = copy.format.code();
+        let pending = load::Pending { ns, copy, data: bytes::BytesMut::new(), overflowed: false };
+        *settings.copy_in.lock().unwrap_or_else(|p| p.into_inner()) = Some(pending);
+        Ok(Response::CopyIn(CopyResponse::new(format, columns, stream::empty())))
+    }
+
     /// The messages of `entry`'s result through `sink`, one by one. The
     /// query's work up to its first rows is awaited here, where a cancel
     /// request (psql's Ctrl-C) drops it: the dropped receiver stops the
@@ -340,7 +364,7 @@ impl Door {
         }
         // COPY answers with CopyOutResponse, not rows: NoData. Its errors
         // are found here already.
-        if CopyOut::parse(&sql)?.is_some() {
+        if Copy::parse(&sql)?.is_some() {
             return Ok(Vec::new());
         }
         match polaroid_questdb::kind(&sql) {
@@ -526,6 +550,54 @@ impl ExtendedQueryHandler for Door {
         let sql = portal.statement.statement.sql.clone();
         let fields = self.describe(ns, sql, values(portal)?, &portal.result_column_format).await?;
         Ok(DescribePortalResponse::new(fields))
+    }
+}
+
+/// The data of a COPY FROM STDIN, held until CopyDone, then appended at once.
+#[async_trait]
+impl CopyHandler for Door {
+    async fn on_copy_data<C>(&self, client: &mut C, copy_data: CopyData) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if let Some(pending) = Settings::of(client).copy_in.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            pending.push(&copy_data.data);
+        }
+        Ok(())
+    }
+
+    async fn on_copy_done<C>(&self, client: &mut C, _done: CopyDone) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let started = Instant::now();
+        let pending = Settings::of(client).copy_in.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let pending = pending.ok_or_else(|| error::user("08P01", "CopyDone with no COPY FROM STDIN under way"))?;
+        let loaded = self.core.run(move |core, _| load::load(core, pending)).await;
+        let code = match &loaded {
+            Ok(_) => "00000",
+            Err(e) => error::sqlstate(e),
+        };
+        self.core.metrics().request("pgwire", "copy", code, started.elapsed());
+        let rows = loaded.map_err(to_pg)?;
+        let tag = pgwire::api::results::Tag::new("COPY").with_rows(rows as usize);
+        client.send(PgWireBackendMessage::CommandComplete(tag.into())).await?;
+        Ok(())
+    }
+
+    async fn on_copy_fail<C>(&self, client: &mut C, fail: CopyFail) -> PgWireError
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        // Nothing was appended: the data is dropped with the statement.
+        Settings::of(client).copy_in.lock().unwrap_or_else(|p| p.into_inner()).take();
+        error::user("57014", format!("COPY from stdin failed: {}", fail.message))
     }
 }
 

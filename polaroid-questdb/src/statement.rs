@@ -14,7 +14,7 @@ use polaroid_core::sql_parameters::bind_one;
 use polaroid_core::{CancelToken, Core, CoreError, Namespace};
 use polars::prelude::*;
 use regex::Regex;
-use sqlparser::ast::{SetExpr, Statement as Ast};
+use sqlparser::ast::{Expr, SetExpr, Statement as Ast};
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
 
@@ -58,7 +58,12 @@ pub fn create(core: &Core, ns: &Namespace, sql: &str, cancel: &CancelToken) -> R
     static HEAD: OnceLock<Regex> = OnceLock::new();
     static TAIL: OnceLock<Regex> = OnceLock::new();
     let sql = sql.trim().trim_end_matches(';').trim();
-    let head = regex(&HEAD, r"(?is)^CREATE\s+TABLE\s+(IF\s+NOT\s+EXISTS\s+)?(\x22[^\x22]+\x22|'[^']+'|[\w.\-]+)\s*(AS\s*)?\(");
+    // A name may carry PostgreSQL's schema, `public` (ADBC writes
+    // `"public" . "t"`): every table is in it.
+    let head = regex(
+        &HEAD,
+        r"(?is)^CREATE\s+TABLE\s+(IF\s+NOT\s+EXISTS\s+)?(?:(?:\x22public\x22|public)\s*\.\s*)?(\x22[^\x22]+\x22|'[^']+'|[\w.\-]+)\s*(AS\s*)?\(",
+    );
     let caps = head.captures(sql).ok_or_else(|| {
         invalid("expected CREATE TABLE [IF NOT EXISTS] name (column TYPE, ...) or CREATE TABLE name AS (SELECT ...)")
     })?;
@@ -94,13 +99,52 @@ pub fn create(core: &Core, ns: &Namespace, sql: &str, cancel: &CancelToken) -> R
         .map(|c| {
             let mut words = c.split_whitespace();
             let column = words.next().ok_or_else(|| invalid("an empty column definition"))?;
-            let kind = words.next().ok_or_else(|| invalid(format!("column {column} needs a type")))?;
-            // QuestDB's per-column options (CAPACITY, INDEX, ...) change nothing here.
-            Ok(ColumnDef { name: column.trim_matches('"').to_string(), kind: kind.to_ascii_uppercase() })
+            let kind = column_type(&words.collect::<Vec<_>>().join(" "));
+            if kind.is_empty() {
+                return Err(invalid(format!("column {column} needs a type")));
+            }
+            Ok(ColumnDef { name: column.trim_matches('"').to_string(), kind })
         })
         .collect::<Result<Vec<_>, CoreError>>()?;
     core.tables().create(ns, TableDef { name, columns, timestamp, partition_by, retention }, if_not_exists)?;
     Ok(())
+}
+
+/// The QuestDB type of a column definition's type, which may be written
+/// as PostgreSQL writes it (drivers and ORMs create tables on the
+/// PostgreSQL door: `text`, `double precision`, `FLOAT(53)`,
+/// `timestamp without time zone`, `VARCHAR(32)`). Options after the type
+/// change nothing here: QuestDB's (CAPACITY, INDEX, ...), PostgreSQL's
+/// (NOT NULL, DEFAULT, ...). An unknown type is kept, for
+/// `storage_type` to refuse by name.
+fn column_type(definition: &str) -> String {
+    const OPTIONS: [&str; 14] = [
+        "CAPACITY", "CACHE", "NOCACHE", "INDEX", "NOT", "NULL", "DEFAULT", "PRIMARY", "UNIQUE", "CONSTRAINT", "REFERENCES",
+        "CHECK", "COLLATE", "GENERATED",
+    ];
+    let upper = definition.to_ascii_uppercase();
+    let words: Vec<&str> = upper.split_whitespace().take_while(|w| !OPTIONS.contains(w)).collect();
+    let written = words.join(" ");
+    // `FLOAT(p)`: PostgreSQL's real up to 24 bits of precision, double past them.
+    let (base, precision) = match written.split_once('(') {
+        Some((base, args)) => (base.trim().to_string(), args.trim_end_matches(')').trim().parse::<u32>().ok()),
+        None => (written.clone(), None),
+    };
+    match base.as_str() {
+        "TEXT" | "CHARACTER VARYING" | "CHARACTER" | "BPCHAR" | "NAME" => "VARCHAR".into(),
+        "VARCHAR" | "CHAR" => "VARCHAR".into(),
+        "BOOL" => "BOOLEAN".into(),
+        "INT2" | "SMALLINT" => "SHORT".into(),
+        "INT4" | "INTEGER" => "INT".into(),
+        "INT8" | "BIGINT" => "LONG".into(),
+        "FLOAT4" | "REAL" => "FLOAT".into(),
+        "FLOAT8" | "DOUBLE PRECISION" => "DOUBLE".into(),
+        "FLOAT" if precision.is_some_and(|p| p > 24) => "DOUBLE".into(),
+        // A timestamp with a zone is an instant, stored in UTC as QuestDB's are.
+        "TIMESTAMPTZ" | "TIMESTAMP WITH TIME ZONE" | "TIMESTAMP WITHOUT TIME ZONE" => "TIMESTAMP".into(),
+        "BYTEA" => "BINARY".into(),
+        _ => base,
+    }
 }
 
 /// `ALTER TABLE name SET TTL n unit` (QuestDB's; `0 HOURS` keeps everything
@@ -136,10 +180,10 @@ pub fn alter(core: &Core, ns: &Namespace, sql: &str) -> Result<(), CoreError> {
     core.tables().set_retention(ns, name, retention)
 }
 
-/// `DROP TABLE [IF EXISTS] name`.
+/// `DROP TABLE [IF EXISTS] [public.]name`.
 pub fn drop(core: &Core, ns: &Namespace, sql: &str) -> Result<(), CoreError> {
     static DROP: OnceLock<Regex> = OnceLock::new();
-    let pattern = regex(&DROP, r"(?is)^\s*DROP\s+TABLE\s+(IF\s+EXISTS\s+)?(\x22[^\x22]+\x22|[\w.\-]+)\s*;?\s*$");
+    let pattern = regex(&DROP, r"(?is)^\s*DROP\s+TABLE\s+(IF\s+EXISTS\s+)?(?:(?:\x22public\x22|public)\s*\.\s*)?(\x22[^\x22]+\x22|[\w.\-]+)\s*;?\s*$");
     let caps = pattern.captures(sql).ok_or_else(|| invalid("expected DROP TABLE [IF EXISTS] name"))?;
     core.tables().drop(ns, caps[2].trim_matches('"'), caps.get(1).is_some())
 }
@@ -193,7 +237,15 @@ pub fn insert(
     let [Ast::Insert(insert)] = statements.as_slice() else {
         return Err(invalid("expected one INSERT statement"));
     };
-    let name = insert.table.to_string().trim_matches('"').to_string();
+    // `"public"."t"` is `t`: every table is in PostgreSQL's schema public.
+    let name = match &insert.table {
+        sqlparser::ast::TableObject::TableName(name) => match name.0.as_slice() {
+            [schema, table] if schema.to_string().trim_matches('"').eq_ignore_ascii_case("public") => table.to_string(),
+            _ => name.to_string(),
+        },
+        other => other.to_string(),
+    };
+    let name = name.trim_matches('"').to_string();
     let table = core.tables().get(ns, &name)?.ok_or_else(|| CoreError::NotFound(format!("table does not exist: {name}")))?;
     let def = table.def();
     let targets: Vec<String> = if insert.columns.is_empty() {
@@ -205,7 +257,7 @@ pub fn insert(
     let bound = values.filter(|v| v.width() > 0);
     let rows = match source.body.as_ref() {
         SetExpr::Values(values) => {
-            let texts: Vec<Vec<String>> = values.rows.iter().map(|row| row.iter().map(|e| e.to_string()).collect()).collect();
+            let texts: Vec<Vec<String>> = values.rows.iter().map(|row| row.iter().map(|e| uncast(e).to_string()).collect()).collect();
             values_frame(&def, &targets, &texts, bound)?
         },
         _ => {
@@ -227,6 +279,17 @@ pub fn insert(
     let appended = core.tables().append(ns, &name, rows, None)?;
     core.metrics().ingested(&name, appended);
     Ok(appended)
+}
+
+/// A VALUES cell without its casts (`$1::TIMESTAMP WITHOUT TIME ZONE`,
+/// `CAST('7' AS BIGINT)`: SQLAlchemy casts each bound value): the value
+/// goes into its column as the column's type in any case.
+fn uncast(expr: &Expr) -> &Expr {
+    match expr {
+        Expr::Cast { expr, .. } => uncast(expr),
+        Expr::Nested(inner) => uncast(inner),
+        other => other,
+    }
 }
 
 /// SQL literals as rendered by sqlparser (`'text'`, `1.5`, `NULL`,
@@ -459,6 +522,29 @@ fn split_top_level(text: &str) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn column_types_may_be_written_as_postgresql_writes_them() {
+        for (written, kind) in [
+            ("SYMBOL CAPACITY 256 CACHE INDEX", "SYMBOL"),
+            ("text", "VARCHAR"),
+            ("character varying(32) NOT NULL", "VARCHAR"),
+            ("double precision", "DOUBLE"),
+            ("FLOAT(53)", "DOUBLE"),
+            ("float(10)", "FLOAT"),
+            ("float8", "DOUBLE"),
+            ("BIGINT", "LONG"),
+            ("integer DEFAULT 0", "INT"),
+            ("timestamp without time zone", "TIMESTAMP"),
+            ("TIMESTAMP WITH TIME ZONE", "TIMESTAMP"),
+            ("timestamp", "TIMESTAMP"),
+            ("bytea", "BINARY"),
+            ("numeric(10, 2)", "NUMERIC"),
+            ("", ""),
+        ] {
+            assert_eq!(column_type(written), kind, "{written}");
+        }
+    }
 
     #[test]
     fn timestamps_read_as_questdb_reads_them() {

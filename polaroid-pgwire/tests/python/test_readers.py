@@ -137,7 +137,7 @@ def test_psql_copies_out_with_backslash_copy(server):
 def test_copy_errors_are_precise_and_the_connection_lives_on(server):
     with psycopg.connect(server.dsn(), autocommit=True) as conn:
         for statement, error in [
-            ("COPY copy_from_t FROM STDIN", errors.FeatureNotSupported),
+            ("COPY copy_t FROM '/tmp/in.csv'", errors.FeatureNotSupported),
             (f"COPY (SELECT * FROM {TRADES}) TO '/tmp/out.csv'", errors.FeatureNotSupported),
             (f"COPY (SELECT * FROM {TRADES}) TO STDOUT (FORMAT parquet)", errors.InvalidParameterValue),
             (f"COPY (SELECT * FROM {TRADES}) TO STDOUT (FORMAT binary, HEADER)", errors.InvalidParameterValue),
