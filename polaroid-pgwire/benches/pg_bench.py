@@ -7,8 +7,9 @@ PostgreSQL driver — psycopg 3 in text and in binary, asyncpg (binary), and
 polars' read_database_uri through connectorx and ADBC (both by binary COPY
 ... TO STDOUT, into a polars DataFrame) — against the same rows from the same server as Arrow through Flight DoGet
 (the native binary path) and python-polars reading the file in process.
-Then INSERT of 20k rows by psycopg's executemany (one pipeline), against
-the same rows by QuestDB's ILP client over HTTP into the same server.
+Then INSERT of 20k rows by psycopg's executemany (one pipeline), and the
+same rows by polars' write_database through ADBC (binary COPY ... FROM
+STDIN), against them by QuestDB's ILP client over HTTP into the same server.
 Best of 3 each; rows per second and the ratios are printed.
 """
 
@@ -95,8 +96,13 @@ def main() -> None:
                 sender.flush()
             t_ilp = time.perf_counter() - t
             assert conn.execute("SELECT count(*) FROM ilp_ingest").fetchone() == (INSERTS,)
+            t = time.perf_counter()
+            assert frame(INSERTS).write_database("adbc_ingest", uri, engine="adbc") == INSERTS
+            t_copy = time.perf_counter() - t
             print(f"INSERT {INSERTS} rows by executemany: {INSERTS / t_insert / 1e3:.1f} k rows/s ({t_insert:.2f} s; "
                   f"the same rows by ILP over HTTP {t_ilp:.2f} s -> {t_insert / t_ilp:.0f}x)")
+            print(f"COPY FROM STDIN of {INSERTS} rows by polars' write_database (ADBC): {INSERTS / t_copy / 1e3:.1f} k rows/s "
+                  f"({t_copy:.2f} s; ILP over HTTP {t_ilp:.2f} s -> {t_copy / t_ilp:.1f}x)")
             conn.close()
         finally:
             server.stop()
