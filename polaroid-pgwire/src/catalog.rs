@@ -2,7 +2,8 @@
 //! query: `pg_type` (ADBC's PostgreSQL driver maps each result column's
 //! type oid through it, by its receive function's name), `pg_namespace`,
 //! `pg_class` and `pg_attribute` (the caller's tables and their columns),
-//! `pg_am` (psql's `\dt` joins it).
+//! `pg_am` (psql's `\dt` joins it); and `information_schema`'s `tables`,
+//! `columns` and `schemata` (what BI tools and Grafana list tables by).
 //!
 //! They are frames built for the query that names them, planned beside the
 //! caller's tables, so any SQL over them works. `pg_catalog.` is dropped
@@ -25,8 +26,21 @@ const PG_CATALOG: i64 = 11;
 const PUBLIC: i64 = 2200;
 const FIRST_USER_OID: i64 = 16384;
 
-/// The catalog's relations by name.
-const RELATIONS: [&str; 5] = ["pg_type", "pg_namespace", "pg_class", "pg_attribute", "pg_am"];
+/// The catalog's relations by name (`information_schema.x` is read as
+/// `information_schema_x`).
+const RELATIONS: [&str; 8] = [
+    "pg_type",
+    "pg_namespace",
+    "pg_class",
+    "pg_attribute",
+    "pg_am",
+    "information_schema_tables",
+    "information_schema_columns",
+    "information_schema_schemata",
+];
+
+/// The database every connection is in, as QuestDB names its own.
+const DATABASE: &str = "qdb";
 
 /// The role that owns every table, as `pg_get_userbyid` shows it: the
 /// server's, whoever wrote the rows.
@@ -37,14 +51,25 @@ const HEAP: i64 = 2;
 
 /// Plan `sql` in QuestDB's SQL, with the catalog's relations it names.
 pub fn plan(core: &Core, ns: &Namespace, sql: &str) -> Result<(LazyFrame, Vec<TableDef>), CoreError> {
-    let named = names(sql);
+    let sql = information_schema(sql);
+    let named = names(&sql);
     if named.is_empty() {
-        return polaroid_questdb::plan(core, ns, sql);
+        return polaroid_questdb::plan(core, ns, &sql);
     }
     let tables = user_tables(core, ns)?;
-    let sql = regclass(&rewrite(sql), &tables)?;
+    let sql = regclass(&rewrite(&sql), &tables)?;
     let frames = named.into_iter().map(|name| Ok((name.to_string(), relation(name, &tables)?.lazy()))).collect::<Result<_, CoreError>>()?;
     polaroid_questdb::plan_over(core, ns, &sql, frames)
+}
+
+/// `information_schema.tables` (and `columns`, `schemata`) as the frame's
+/// name, `information_schema_tables`.
+fn information_schema(sql: &str) -> std::borrow::Cow<'_, str> {
+    static SCHEMA: OnceLock<Regex> = OnceLock::new();
+    let pattern = SCHEMA.get_or_init(|| {
+        Regex::new(r#"(?i)\b"?information_schema"?\s*\.\s*"?(tables|columns|schemata)\b"?"#).expect("a valid regex")
+    });
+    pattern.replace_all(sql, |caps: &regex::Captures| format!("information_schema_{}", caps[1].to_ascii_lowercase()))
 }
 
 /// The catalog's relations `sql` names, outside quotes.
@@ -166,8 +191,49 @@ fn relation(name: &str, tables: &[(i64, TableDef)]) -> Result<DataFrame, CoreErr
             "relam" => vec![HEAP; tables.len()],
         )?),
         "pg_am" => Ok(df!("oid" => [HEAP], "amname" => ["heap"], "amtype" => ["t"])?),
+        "information_schema_tables" => Ok(df!(
+            "table_catalog" => vec![DATABASE; tables.len()],
+            "table_schema" => vec!["public"; tables.len()],
+            "table_name" => tables.iter().map(|(_, t)| t.name.clone()).collect::<Vec<_>>(),
+            "table_type" => vec!["BASE TABLE"; tables.len()],
+        )?),
+        "information_schema_schemata" => Ok(df!(
+            "catalog_name" => [DATABASE; 3],
+            "schema_name" => ["public", "pg_catalog", "information_schema"],
+            "schema_owner" => [OWNER; 3],
+        )?),
+        "information_schema_columns" => information_schema_columns(tables),
         _ => pg_attributes(tables),
     }
+}
+
+/// `information_schema.columns`: each table's columns, with the type's SQL
+/// name (`data_type`, `double precision`) and its catalog name (`udt_name`).
+fn information_schema_columns(tables: &[(i64, TableDef)]) -> Result<DataFrame, CoreError> {
+    let (mut table, mut column, mut position, mut data_type, mut udt) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (_, def) in tables {
+        for (i, (name, dtype)) in def.schema()?.iter().enumerate() {
+            let ty = pg_type(name, dtype).unwrap_or(Type::TEXT);
+            let sql = TYPES.iter().find(|t| t.ty == ty).map_or("text", |t| t.sql);
+            table.push(def.name.clone());
+            column.push(name.to_string());
+            position.push(i as i32 + 1);
+            data_type.push(sql.to_string());
+            udt.push(ty.name().to_string());
+        }
+    }
+    let count = table.len();
+    Ok(df!(
+        "table_catalog" => vec![DATABASE; count],
+        "table_schema" => vec!["public"; count],
+        "table_name" => table,
+        "column_name" => column,
+        "ordinal_position" => position,
+        "column_default" => vec![None::<&str>; count],
+        "is_nullable" => vec!["YES"; count],
+        "data_type" => data_type,
+        "udt_name" => udt,
+    )?)
 }
 
 /// One row per column of each table, numbered from 1 as PostgreSQL numbers them.
@@ -305,6 +371,9 @@ mod tests {
         assert_eq!(names("SELECT * FROM pg_catalog.pg_type t JOIN pg_namespace n ON true"), vec!["pg_type", "pg_namespace"]);
         assert_eq!(names("SELECT 'pg_type' FROM \"pg_class\""), Vec::<&str>::new());
         assert_eq!(names("SELECT * FROM trades"), Vec::<&str>::new());
+        let sql = information_schema("SELECT column_name FROM INFORMATION_SCHEMA.Columns c JOIN information_schema . \"tables\" t ON true");
+        assert_eq!(sql, "SELECT column_name FROM information_schema_columns c JOIN information_schema_tables t ON true");
+        assert_eq!(names(&sql), vec!["information_schema_tables", "information_schema_columns"]);
     }
 
     #[test]

@@ -168,6 +168,13 @@ def test_the_catalog_answers_adbc_type_resolver_and_lists_tables(server):
             "JOIN pg_namespace n ON c.relnamespace = n.oid WHERE c.relname = 'catalog_t' AND n.nspname = 'public' "
             "ORDER BY a.attnum").fetchall()
         assert columns == [("sym", 1043), ("px", 701), ("ts", 1114)]
+        # information_schema, as BI tools and Grafana list tables and columns.
+        assert ("public", "catalog_t", "BASE TABLE") in conn.execute(
+            "SELECT table_schema, table_name, table_type FROM information_schema.tables").fetchall()
+        assert conn.execute(
+            "SELECT column_name, data_type, ordinal_position FROM information_schema.columns "
+            "WHERE table_schema = 'public' AND table_name = %s ORDER BY ordinal_position", ("catalog_t",)).fetchall() == [
+            ("sym", "character varying", 1), ("px", "double precision", 2), ("ts", "timestamp without time zone", 3)]
     # psql's \\dt reads pg_class, pg_namespace and pg_am.
     listed = subprocess.run(
         ["psql", "-X", "-A", "-t", "-h", "127.0.0.1", "-p", str(server.pg_port), "-U", "admin", "-d", "qdb", "-c", "\\dt"],
