@@ -27,7 +27,7 @@ use sqlparser::ast::{CopyLegacyCsvOption, CopyLegacyOption, CopyOption, CopySour
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 
-use crate::encode::{FieldWriter, Prepared};
+use crate::encode::{each_row, FieldWriter};
 use crate::error::user;
 
 /// How the rows are written.
@@ -355,26 +355,17 @@ impl ResultSink for CopySink {
     }
 
     fn batch(&mut self, df: &DataFrame, send: &mut dyn FnMut(Self::Message) -> bool) -> Result<bool, CoreError> {
-        let mut df = df.clone();
-        df.rechunk_mut_par();
-        let columns = Prepared::columns(&df)?;
-        let mut messages = Vec::with_capacity(crate::encode::ROWS_PER_MESSAGE.min(df.height()));
-        for row in 0..df.height() {
-            for column in &columns {
-                column.encode(row, &mut self.writer).map_err(|e| CoreError::InvalidArgument(format!("encoding a value: {e}")))?;
-            }
-            let mut data = self.writer.take();
-            if let Some(mut opening) = self.opening.take() {
+        let CopySink { writer, opening, rows, .. } = self;
+        let take = |writer: &mut Writer| {
+            let mut data = writer.take();
+            if let Some(mut opening) = opening.take() {
                 opening.put_slice(&data.data);
                 data = CopyData::new(opening.freeze());
             }
-            messages.push(data);
-            self.rows += 1;
-            if messages.len() == crate::encode::ROWS_PER_MESSAGE && !send(std::mem::take(&mut messages)) {
-                return Ok(false);
-            }
-        }
-        Ok(messages.is_empty() || send(messages))
+            *rows += 1;
+            data
+        };
+        each_row(df, writer, take, send)
     }
 
     fn tail(&mut self) -> Vec<Self::Message> {

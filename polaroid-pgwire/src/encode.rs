@@ -23,7 +23,7 @@ use polars::prelude::*;
 use rust_decimal::Decimal;
 
 /// Rows are handed to the connection this many at a time.
-pub(crate) const ROWS_PER_MESSAGE: usize = 1024;
+const ROWS_PER_MESSAGE: usize = 1024;
 
 /// The PostgreSQL type a column of `dtype` is sent as.
 pub fn pg_type(name: &str, dtype: &DataType) -> Result<Type, CoreError> {
@@ -94,26 +94,38 @@ impl ResultSink for RowSink {
     }
 
     fn batch(&mut self, df: &DataFrame, send: &mut dyn FnMut(Self::Message) -> bool) -> Result<bool, CoreError> {
-        let mut df = df.clone();
-        df.rechunk_mut_par();
-        let columns = Prepared::columns(&df)?;
         let mut encoder = DataRowEncoder::new(self.fields.clone());
-        let mut rows = Vec::with_capacity(ROWS_PER_MESSAGE.min(df.height()));
-        for row in 0..df.height() {
-            for column in &columns {
-                column.encode(row, &mut encoder).map_err(|e| CoreError::InvalidArgument(format!("encoding a value: {e}")))?;
-            }
-            rows.push(encoder.take_row());
-            if rows.len() == ROWS_PER_MESSAGE && !send(std::mem::replace(&mut rows, Vec::with_capacity(ROWS_PER_MESSAGE))) {
-                return Ok(false);
-            }
-        }
-        Ok(rows.is_empty() || send(rows))
+        each_row(df, &mut encoder, DataRowEncoder::take_row, send)
     }
 
     fn tail(&mut self) -> Vec<Self::Message> {
         Vec::new()
     }
+}
+
+/// Each row of `df` written field by field into `writer`, made a message
+/// by `take`, and handed to `send` [`ROWS_PER_MESSAGE`] at a time. Returns
+/// false as soon as `send` does (the receiver went away).
+pub(crate) fn each_row<W: FieldWriter, M>(
+    df: &DataFrame,
+    writer: &mut W,
+    mut take: impl FnMut(&mut W) -> M,
+    send: &mut dyn FnMut(Vec<M>) -> bool,
+) -> Result<bool, CoreError> {
+    let mut df = df.clone();
+    df.rechunk_mut_par();
+    let columns = Prepared::columns(&df)?;
+    let mut messages = Vec::with_capacity(ROWS_PER_MESSAGE.min(df.height()));
+    for row in 0..df.height() {
+        for column in &columns {
+            column.encode(row, writer).map_err(|e| CoreError::InvalidArgument(format!("encoding a value: {e}")))?;
+        }
+        messages.push(take(writer));
+        if messages.len() == ROWS_PER_MESSAGE && !send(std::mem::replace(&mut messages, Vec::with_capacity(ROWS_PER_MESSAGE))) {
+            return Ok(false);
+        }
+    }
+    Ok(messages.is_empty() || send(messages))
 }
 
 /// Where a row's values are written: a data row, or a line of COPY data.

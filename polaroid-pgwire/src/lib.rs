@@ -582,7 +582,9 @@ impl CopyHandler for Door {
             Ok(_) => "00000",
             Err(e) => error::sqlstate(e),
         };
-        self.core.metrics().request("pgwire", "copy", code, started.elapsed());
+        // The COPY statement was counted as route "copy" when it began;
+        // its data is counted here as "load", with the load's outcome.
+        self.core.metrics().request("pgwire", "load", code, started.elapsed());
         let rows = loaded.map_err(to_pg)?;
         let tag = pgwire::api::results::Tag::new("COPY").with_rows(rows as usize);
         client.send(PgWireBackendMessage::CommandComplete(tag.into())).await?;
