@@ -389,7 +389,7 @@ fn timestamp_text(expr: &mut Expr, other: &Expr) {
 
 /// `2024-01-01T10:00:00+01:00` (or `+0100`, `+01`, a space for the `T`)
 /// as `2024-01-01T09:00:00Z`; `None` for text without an offset.
-fn utc_of_offset_text(text: &str) -> Option<String> {
+pub(crate) fn utc_of_offset_text(text: &str) -> Option<String> {
     static OFFSET: OnceLock<Regex> = OnceLock::new();
     let offset = regex(&OFFSET, r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)([+-]\d{2})(?::?(\d{2}))?$");
     let caps = offset.captures(text)?;

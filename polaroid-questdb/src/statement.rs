@@ -456,7 +456,8 @@ pub fn typed_column(name: &str, dtype: &DataType, texts: &[Option<String>]) -> R
 }
 
 /// An instant in `unit` since the epoch: ISO 8601 (`2026-11-23T14:30:00Z`,
-/// with or without fraction, zone or time) or a whole number of microseconds,
+/// with or without fraction, zone or time, an offset as `+01:00`, `+0100`
+/// or `+01`) or a whole number of microseconds,
 /// as QuestDB reads TIMESTAMP literals; `now()` is the current time.
 pub fn parse_timestamp(text: &str, unit: TimeUnit) -> Option<i64> {
     let text = text.trim();
@@ -466,6 +467,9 @@ pub fn parse_timestamp(text: &str, unit: TimeUnit) -> Option<i64> {
         micros.checked_mul(1000)?
     } else if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
         t.timestamp_nanos_opt()?
+    } else if let Some(utc) = crate::questdb_sql::utc_of_offset_text(text) {
+        // An offset as PostgreSQL writes one (`+00`, `-0530`, after a space).
+        chrono::DateTime::parse_from_rfc3339(&utc).ok()?.timestamp_nanos_opt()?
     } else {
         let naive = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.fZ", "%Y-%m-%d %H:%M:%S%.fZ"]
             .iter()
@@ -555,6 +559,9 @@ mod tests {
         assert_eq!(parse_timestamp("2026-11-23", us), Some(1_795_392_000_000_000));
         assert_eq!(parse_timestamp("1795444200000000", us), Some(1_795_444_200_000_000));
         assert_eq!(parse_timestamp("2026-11-23T14:30:00.5+01:00", TimeUnit::Milliseconds), Some(1_795_440_600_500));
+        // Offsets as PostgreSQL writes them (psycopg's COPY of an aware datetime).
+        assert_eq!(parse_timestamp("2026-11-23 15:30:00+01", us), Some(1_795_444_200_000_000));
+        assert_eq!(parse_timestamp("2026-11-23 09:00:00.25-0530", us), Some(1_795_444_200_250_000));
         assert_eq!(parse_timestamp("yesterday", us), None);
     }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import subprocess
+import zoneinfo
 from pathlib import Path
 
 import pandas as pd
@@ -106,6 +107,22 @@ def test_copy_from_stdin_in_each_format(server):
         assert copy_in(conn, "COPY copy_in_t (s, n, b, ts) FROM STDIN WITH (FORMAT csv, HEADER)", csv) == 4
         got = conn.execute("SELECT s, n, b FROM copy_in_t ORDER BY ts").fetchall()
     assert got == rows * 3
+
+
+def test_copied_instants_in_a_zone_are_stored_as_their_utc_time(server):
+    ny = zoneinfo.ZoneInfo("America/New_York")
+    with psycopg.connect(server.dsn(), autocommit=True) as conn:
+        conn.execute("CREATE TABLE copy_tz_t (ts TIMESTAMP, v LONG) timestamp(ts)")
+        with conn.cursor() as cur:
+            # Text: psycopg writes the offset (-05:00); binary: microseconds of the instant.
+            with cur.copy("COPY copy_tz_t FROM STDIN") as copy:
+                copy.write_row((dt.datetime(2024, 3, 8, 14, 30, tzinfo=ny), 1))
+            with cur.copy("COPY copy_tz_t FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(["timestamptz", "int8"])
+                copy.write_row((dt.datetime(2024, 3, 8, 14, 31, tzinfo=ny), 2))
+        got = conn.execute("SELECT ts, v FROM copy_tz_t ORDER BY v").fetchall()
+    # New York is 5 hours behind UTC on 8 March 2024.
+    assert got == [(dt.datetime(2024, 3, 8, 19, 30), 1), (dt.datetime(2024, 3, 8, 19, 31), 2)]
 
 
 def test_psql_copies_a_local_file_in(server, tmp_path: Path):
