@@ -10,6 +10,8 @@
 //! encodings (an integer by its width, a timestamp in microseconds since
 //! 2000), text as QuestDB reads a literal of the type.
 
+use std::borrow::Cow;
+
 use bytes::BytesMut;
 use polaroid_core::{CoreError, Namespace};
 use polaroid_core::Core;
@@ -117,12 +119,13 @@ pub fn decode(data: &[u8], format: &CopyFormat, targets: &[(String, DataType)]) 
     Ok(DataFrame::new(height, columns)?)
 }
 
-/// One row's fields, each its bytes or null.
-type Row = Vec<Option<Vec<u8>>>;
+/// One row's fields, each its bytes or null: borrowed from the data where
+/// they stand in it as they are (binary), owned where unescaped.
+type Row<'a> = Vec<Option<Cow<'a, [u8]>>>;
 
 /// PGCOPY: the signature, flags, a header extension; then per row a field
 /// count and each field's length (-1 for null) and bytes; then -1.
-fn binary_rows(data: &[u8], width: usize) -> Result<Vec<Row>, CoreError> {
+fn binary_rows(data: &[u8], width: usize) -> Result<Vec<Row<'_>>, CoreError> {
     const SIGNATURE: &[u8] = b"PGCOPY\n\xFF\r\n\x00";
     let bad = |what: &str| invalid(format!("COPY binary data: {what}"));
     let mut reader = Reader { data, at: 0 };
@@ -146,7 +149,7 @@ fn binary_rows(data: &[u8], width: usize) -> Result<Vec<Row>, CoreError> {
         let mut row = Vec::with_capacity(width);
         for _ in 0..width {
             let length = reader.u32()? as i32;
-            row.push(if length < 0 { None } else { Some(reader.take(length as usize)?.to_vec()) });
+            row.push(if length < 0 { None } else { Some(Cow::Borrowed(reader.take(length as usize)?)) });
         }
         rows.push(row);
     }
@@ -304,15 +307,15 @@ fn lines(data: &[u8], header: bool) -> impl Iterator<Item = &[u8]> {
 /// Text format: fields split at the delimiter, the NULL string (before
 /// unescaping) for null, backslash escapes undone (`\t`, `\n`, `\\`, octal
 /// `\123`, hex `\x41`, ...).
-fn text_rows(data: &[u8], delimiter: u8, null: &str, header: bool) -> Result<Vec<Row>, CoreError> {
+fn text_rows(data: &[u8], delimiter: u8, null: &str, header: bool) -> Result<Vec<Row<'static>>, CoreError> {
     let mut rows = Vec::new();
     for line in lines(data, header) {
         let mut row = Vec::new();
         let mut field = Vec::new();
         let mut raw_start = 0;
         let mut i = 0;
-        let finish = |field: &mut Vec<u8>, raw: &[u8], row: &mut Row| {
-            row.push(if raw == null.as_bytes() { None } else { Some(std::mem::take(field)) });
+        let finish = |field: &mut Vec<u8>, raw: &[u8], row: &mut Row<'static>| {
+            row.push(if raw == null.as_bytes() { None } else { Some(Cow::Owned(std::mem::take(field))) });
             field.clear();
         };
         while i < line.len() {
@@ -367,15 +370,15 @@ fn unescape(rest: &[u8]) -> (u8, usize) {
 /// NULL string is null and a quoted one is text, so `""` is the empty
 /// text beside the empty null: the distinction a CSV reader does not
 /// report, which is why this reader is the door's.
-fn csv_rows(data: &[u8], delimiter: u8, quote: u8, null: &str, header: bool) -> Result<Vec<Row>, CoreError> {
+fn csv_rows(data: &[u8], delimiter: u8, quote: u8, null: &str, header: bool) -> Result<Vec<Row<'static>>, CoreError> {
     let mut rows = Vec::new();
-    let mut row: Row = Vec::new();
+    let mut row: Row<'static> = Vec::new();
     let mut field = Vec::new();
     let (mut quoted, mut in_quotes, mut at_start) = (false, false, true);
     let mut i = 0;
-    let end_field = |field: &mut Vec<u8>, quoted: bool, row: &mut Row| {
+    let end_field = |field: &mut Vec<u8>, quoted: bool, row: &mut Row<'static>| {
         let value = std::mem::take(field);
-        row.push(if !quoted && value == null.as_bytes() { None } else { Some(value) });
+        row.push(if !quoted && value == null.as_bytes() { None } else { Some(Cow::Owned(value)) });
     };
     while i < data.len() {
         let b = data[i];
@@ -431,7 +434,7 @@ mod tests {
     use super::*;
 
     fn cells(rows: &[Row]) -> Vec<Vec<Option<String>>> {
-        rows.iter().map(|r| r.iter().map(|f| f.as_ref().map(|v| String::from_utf8(v.clone()).unwrap())).collect()).collect()
+        rows.iter().map(|r| r.iter().map(|f| f.as_ref().map(|v| String::from_utf8(v.to_vec()).unwrap())).collect()).collect()
     }
 
     fn s(v: &str) -> Option<String> {
