@@ -214,7 +214,7 @@ impl Door {
                 }
                 Response::Execution(statement.tag())
             },
-            Session::Value { ref value, .. } => {
+            Session::Value { ref value, shown, .. } => {
                 let value = match value {
                     Answer::Text(text) => text.clone(),
                     Answer::User => settings.user.clone(),
@@ -226,7 +226,7 @@ impl Door {
                 encoder.encode_field(&value.as_str())?;
                 let row = encoder.take_row();
                 let mut response = QueryResponse::new(fields, stream::iter([Ok(row)]));
-                response.set_command_tag("SHOW");
+                response.set_command_tag(if shown { "SHOW" } else { "SELECT" });
                 Response::Query(response)
             },
         })

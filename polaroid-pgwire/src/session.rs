@@ -26,8 +26,8 @@ pub enum Session {
     Set { name: String, value: Option<String> },
     /// A statement answered with its tag and nothing else (`SET`, `RESET`, ...).
     Done(&'static str),
-    /// One row of one text column: `SHOW x`, `SELECT version()`.
-    Value { column: String, value: Answer },
+    /// One row of one text column: `SHOW x` (`shown`), `SELECT version()`.
+    Value { column: String, value: Answer, shown: bool },
 }
 
 /// A session value: the server's, or one the connection holds.
@@ -66,10 +66,10 @@ impl Session {
                 let value = setting(&name).ok_or_else(|| user("42704", format!("unrecognized configuration parameter \"{name}\"")))?;
                 let column = name.to_ascii_lowercase();
                 let value = if column == "statement_timeout" { Answer::StatementTimeout } else { Answer::Text(value.to_string()) };
-                Session::Value { column, value }
+                Session::Value { column, value, shown: true }
             },
             "SELECT" => match information(trimmed)? {
-                Some((column, value)) => Session::Value { column, value },
+                Some((column, value)) => Session::Value { column, value, shown: false },
                 None => return Ok(None),
             },
             _ => return Ok(None),
@@ -94,7 +94,8 @@ impl Session {
             Session::Set { value: Some(_), .. } => Tag::new("SET"),
             Session::Set { value: None, .. } => Tag::new("RESET"),
             Session::Done(tag) => Tag::new(tag),
-            Session::Value { .. } => Tag::new("SHOW"),
+            Session::Value { shown: true, .. } => Tag::new("SHOW"),
+            Session::Value { shown: false, .. } => Tag::new("SELECT").with_rows(1),
         }
     }
 }
@@ -212,12 +213,12 @@ mod tests {
         assert!(matches!(Session::of("RESET ALL").unwrap(), Some(Session::Set { value: None, .. })));
         assert!(matches!(Session::of("SET statement_timeout TO DEFAULT").unwrap(), Some(Session::Set { value: None, .. })));
         assert!(matches!(Session::of(" select  version ( ) ").unwrap(), Some(Session::Value { .. })));
-        let Some(Session::Value { column, value }) = Session::of("SHOW TimeZone").unwrap() else { panic!() };
+        let Some(Session::Value { column, value, shown: true }) = Session::of("SHOW TimeZone").unwrap() else { panic!() };
         assert_eq!((column.as_str(), value), ("timezone", Answer::Text("UTC".into())));
         assert!(Session::of("SHOW work_mem").is_err());
         assert!(Session::of("SELECT version FROM t").unwrap().is_none());
         let value = |sql: &str| match Session::of(sql).unwrap() {
-            Some(Session::Value { column, value }) => (column, value),
+            Some(Session::Value { column, value, shown: false }) => (column, value),
             _ => panic!("{sql}"),
         };
         assert_eq!(value("select current_schema()"), ("current_schema".into(), Answer::Text("public".into())));
