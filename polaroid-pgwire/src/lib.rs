@@ -36,15 +36,16 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use futures::{stream, Sink, SinkExt, StreamExt};
-use pgwire::api::portal::{Format, Portal};
-use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::portal::{Format, Portal, PortalExecutionState};
+use pgwire::api::query::{send_query_response, ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{CopyResponse, DescribePortalResponse, DescribeStatementResponse, FieldInfo, QueryResponse, Response};
 use pgwire::api::stmt::{QueryParser, StoredStatement};
-use pgwire::api::store::PortalStore;
+use pgwire::api::store::{Entry, PortalStore};
 use pgwire::api::cancel::DefaultCancelHandler;
 use pgwire::api::copy::CopyHandler;
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
-use pgwire::api::{ClientInfo, ClientPortalStore, ConnectionManager, PgWireServerHandlers, Type};
+use pgwire::api::{ClientInfo, ClientPortalStore, ConnectionHandle, ConnectionManager, PgWireConnectionState, PgWireServerHandlers, Type, DEFAULT_NAME};
+use pgwire::messages::extendedquery::Execute;
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use polaroid_core::results::{ResultSink, Window};
@@ -141,6 +142,8 @@ struct Settings {
     database: String,
     /// The COPY FROM STDIN under way, between its statement and CopyDone.
     copy_in: Mutex<Option<load::Pending>>,
+    /// Where a cancel request for this connection arrives.
+    connection: Option<Arc<ConnectionHandle>>,
 }
 
 impl Settings {
@@ -148,7 +151,8 @@ impl Settings {
         let said = |key: &str| client.metadata().get(key).cloned().unwrap_or_default();
         let (user, database) = (said("user"), said("database"));
         let database = if database.is_empty() { user.clone() } else { database };
-        client.session_extensions().get_or_insert_with(|| Settings { user, database, ..Settings::default() })
+        let connection = client.session_extensions().get::<Arc<ConnectionHandle>>().map(|handle| (*handle).clone());
+        client.session_extensions().get_or_insert_with(|| Settings { user, database, connection, ..Settings::default() })
     }
 
     fn timeout(&self) -> Option<Duration> {
@@ -242,14 +246,14 @@ impl Door {
         format: &Format,
     ) -> PgWireResult<Response> {
         match Copy::parse(&sql)? {
-            Some(Copy::Out(copy)) => return self.copy_out(ns, copy, settings.timeout()).await,
+            Some(Copy::Out(copy)) => return self.copy_out(settings, ns, copy).await,
             Some(Copy::In(copy)) => return self.copy_in(settings, ns, copy).await,
             None => {},
         }
         match polaroid_questdb::kind(&sql) {
             Kind::Query => {
                 let sql = bind_one(&sql, values.as_ref()).map_err(to_pg)?;
-                self.query(ns, sql, format, settings.timeout()).await
+                self.query(settings, ns, sql, format).await
             },
             kind => {
                 let tag = match &kind {
@@ -294,21 +298,21 @@ impl Door {
         Ok((entry, fields))
     }
 
-    async fn query(&self, ns: Namespace, sql: String, format: &Format, timeout: Option<Duration>) -> PgWireResult<Response> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+    async fn query(&self, settings: &Settings, ns: Namespace, sql: String, format: &Format) -> PgWireResult<Response> {
+        let deadline = settings.timeout().map(|t| Instant::now() + t);
         let (entry, fields) = self.plan(ns, sql, format, deadline).await?;
         let fields = Arc::new(fields);
-        let rows = self.stream(entry, encode::RowSink::new(fields.clone()), deadline).await?;
+        let rows = self.stream(settings, entry, encode::RowSink::new(fields.clone()), deadline).await?;
         Ok(Response::Query(QueryResponse::new(fields, rows)))
     }
 
     /// `COPY (query) TO STDOUT`: the query's rows as COPY data.
-    async fn copy_out(&self, ns: Namespace, copy: CopyOut, timeout: Option<Duration>) -> PgWireResult<Response> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+    async fn copy_out(&self, settings: &Settings, ns: Namespace, copy: CopyOut) -> PgWireResult<Response> {
+        let deadline = settings.timeout().map(|t| Instant::now() + t);
         let format = if copy.format == copy::CopyFormat::Binary { Format::UnifiedBinary } else { Format::UnifiedText };
         let (entry, fields) = self.plan(ns, copy.query, &format, deadline).await?;
         let columns = fields.len();
-        let data = self.stream(entry, CopySink::new(Arc::new(fields), copy.format.clone()), deadline).await?;
+        let data = self.stream(settings, entry, CopySink::new(Arc::new(fields), copy.format.clone()), deadline).await?;
         // The sink writes binary's trailer (in one message with the header
         // when there are no rows), so the one CopyResponse::new adds is
         // replaced by the sink's stream.
@@ -332,9 +336,11 @@ impl Door {
     /// query's work up to its first rows is awaited here, where a cancel
     /// request (psql's Ctrl-C) drops it: the dropped receiver stops the
     /// work. An error before any row is the statement's error; one after
-    /// ends the stream with an ErrorResponse in place of the CommandComplete.
+    /// ends the stream with an ErrorResponse in place of the CommandComplete,
+    /// and so does a cancel request while the rows stream.
     async fn stream<S, M>(
         &self,
+        settings: &Settings,
         entry: Arc<polaroid_core::Entry>,
         sink: S,
         deadline: Option<Instant>,
@@ -351,10 +357,11 @@ impl Door {
             None => Vec::new(),
         };
         let rest = stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|batch| (batch, rx)) });
-        Ok(stream::iter([Ok(first)]).chain(rest).flat_map(|batch| match batch {
+        let messages = stream::iter([Ok(first)]).chain(rest).flat_map(|batch| match batch {
             Ok(messages) => stream::iter(messages.into_iter().map(Ok).collect::<Vec<_>>()),
             Err(e) => stream::iter(vec![Err(to_pg(e))]),
-        }))
+        });
+        Ok(cancellable(messages, settings.connection.clone()))
     }
 
     /// The columns `sql` answers with (`values` bound), without running it.
@@ -375,6 +382,49 @@ impl Door {
             _ => Ok(Vec::new()),
         }
     }
+}
+
+/// `rows`, ended by a cancel request that arrives while they stream, with
+/// PostgreSQL's error for it. pgwire listens for a cancel only until the
+/// handler returns its response; the stream listens from its first poll,
+/// when pgwire has stopped, to its end. Dropping the rows stops the query.
+fn cancellable<M: Send + 'static>(
+    rows: impl futures::Stream<Item = PgWireResult<M>> + Send + 'static,
+    connection: Option<Arc<ConnectionHandle>>,
+) -> impl futures::Stream<Item = PgWireResult<M>> + Send + 'static {
+    enum State<R> {
+        Start(R, Option<Arc<ConnectionHandle>>),
+        Listening(R, futures::channel::oneshot::Receiver<()>),
+        Deaf(R),
+        Done,
+    }
+    let rows = Box::pin(rows);
+    stream::unfold(State::Start(rows, connection), |state| async move {
+        let (mut rows, mut cancel) = match state {
+            State::Start(rows, Some(connection)) => (rows, connection.start_query().await),
+            State::Start(mut rows, None) | State::Deaf(mut rows) => return rows.next().await.map(|item| (item, State::Deaf(rows))),
+            State::Listening(rows, cancel) => (rows, cancel),
+            State::Done => return None,
+        };
+        // The cancel is polled first: rows already produced are always
+        // ready, and would otherwise be sent to the end before it is seen.
+        let outcome = match futures::future::select(&mut cancel, rows.next()).await {
+            futures::future::Either::Left((fired, _)) => Err(fired.is_ok()),
+            futures::future::Either::Right((item, _)) => Ok(item),
+        };
+        match outcome {
+            Ok(item) => item.map(|item| (item, State::Listening(rows, cancel))),
+            Err(true) => Some((Err(error::user("57014", "canceling statement due to user request")), State::Done)),
+            // The sender was dropped without a cancel: none can come now.
+            Err(false) => rows.next().await.map(|item| (item, State::Deaf(rows))),
+        }
+    })
+}
+
+/// Whether an Execute of `sql` streams its rows (`on_execute`): a query,
+/// not a session statement, a change or a COPY.
+fn streams(sql: &str) -> bool {
+    matches!(Session::of(sql), Ok(None)) && !copy::is_copy(sql) && matches!(polaroid_questdb::kind(sql), Kind::Query)
 }
 
 fn timed_out() -> polaroid_core::CoreError {
@@ -503,6 +553,53 @@ impl ExtendedQueryHandler for Door {
 
     fn query_parser(&self) -> Arc<Parser> {
         Arc::new(Parser { core: self.core.clone() })
+    }
+
+    /// pgwire's Execute gathers every row of a portal before it sends the
+    /// first, so that it can stop at a row limit. A query executed with no
+    /// limit (what drivers send: psycopg, asyncpg, connectorx's cursor)
+    /// streams instead, as in the simple protocol: its rows go out as the
+    /// query makes them, and the server holds a batch rather than the whole
+    /// result. Anything else (a limit, a change, COPY) is pgwire's Execute.
+    async fn on_execute<C>(&self, client: &mut C, message: Execute) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let name = message.name.as_deref().unwrap_or(DEFAULT_NAME);
+        let portal = match client.portal_store().get_portal(name) {
+            Some(Entry::Value(portal)) if message.max_rows == 0 && streams(&portal.statement.statement.sql) => portal,
+            _ => return self._on_execute(client, message).await,
+        };
+        let fresh = matches!(*portal.state().lock().await, PortalExecutionState::Initial);
+        if !fresh || !matches!(client.state(), PgWireConnectionState::ReadyForQuery) {
+            return self._on_execute(client, message).await;
+        }
+        client.set_state(PgWireConnectionState::QueryInProgress);
+        // A cancel request stops the planning and first rows here, as
+        // pgwire's Execute does; `cancellable` listens while rows stream.
+        let connection = client.session_extensions().get::<Arc<ConnectionHandle>>().map(|handle| (*handle).clone());
+        let response = match connection {
+            Some(connection) => {
+                let cancel = connection.start_query().await;
+                match futures::future::select(std::pin::pin!(ExtendedQueryHandler::do_query(self, client, &portal, 0)), cancel).await {
+                    futures::future::Either::Left((response, _)) => response,
+                    futures::future::Either::Right(_) => Err(PgWireError::QueryCanceled),
+                }
+            },
+            None => ExtendedQueryHandler::do_query(self, client, &portal, 0).await,
+        }?;
+        match response {
+            Response::Query(rows) => send_query_response(client, rows, false).await?,
+            Response::Error(e) => return Err(PgWireError::UserError(e)),
+            _ => return Err(error::user("XX000", "a query answered with something other than rows")),
+        }
+        // The portal is spent, as pgwire leaves one it has run to its end.
+        *portal.state().lock().await = PortalExecutionState::Finished;
+        client.set_state(PgWireConnectionState::ReadyForQuery);
+        Ok(())
     }
 
     async fn do_query<C>(&self, client: &mut C, portal: &Portal<Statement>, _max_rows: usize) -> PgWireResult<Response>

@@ -186,6 +186,21 @@ def test_a_cancel_request_stops_the_running_statement(server):
         assert conn.execute("SELECT 1").fetchone() == (1,)
 
 
+def test_a_cancel_request_stops_rows_already_streaming(server):
+    # 20M rows take the debug server tens of seconds to send; psycopg's
+    # stream() reads them one by one (the extended protocol, which streams).
+    read = 0
+    with psycopg.connect(server.dsn(), autocommit=True) as conn:
+        conn.execute("SET statement_timeout = '120s'")
+        with pytest.raises(errors.QueryCanceled, match="user request"):
+            for _ in conn.cursor().stream("SELECT x FROM long_sequence(20000000)"):
+                read += 1
+                if read == 5_000:
+                    conn.cancel()
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+    assert 5_000 <= read < 20_000_000
+
+
 def test_statement_timeout_is_honoured(server):
     with psycopg.connect(server.dsn(), autocommit=True) as conn:
         assert conn.execute("SHOW statement_timeout").fetchone() == ("0",)
