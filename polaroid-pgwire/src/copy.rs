@@ -7,8 +7,9 @@
 //! The statement's options are read by sqlparser; the query inside the
 //! parentheses is QuestDB's SQL (SAMPLE BY, LATEST ON, ...), which
 //! sqlparser does not know, so it is cut out first and planned as any
-//! other query. Rows are written by pgwire's `CopyEncoder`, one CopyData
-//! message per row as PostgreSQL sends them, so the `COPY n` tag counts rows.
+//! other query. Rows are written by pgwire's `CopyEncoder` (binary, text)
+//! or the door's CSV writer, one CopyData message per row as PostgreSQL
+//! sends them, so the `COPY n` tag counts rows.
 
 use std::sync::Arc;
 
@@ -218,6 +219,13 @@ fn binary_header() -> BytesMut {
     header
 }
 
+/// One message of COPY data, and whether it is a row (the `COPY n` tag
+/// counts those; a header alone or binary's trailer is not one).
+pub struct CopyLine {
+    pub data: CopyData,
+    pub row: bool,
+}
+
 /// Streams a result as COPY data: one message per row, the header (PGCOPY's,
 /// or the column names' line) in front of the first, and binary's trailer
 /// after the last (the response replaces pgwire's own trailer with it).
@@ -348,7 +356,7 @@ fn names_line(fields: &Arc<Vec<FieldInfo>>, format: &CopyFormat) -> BytesMut {
 }
 
 impl ResultSink for CopySink {
-    type Message = Vec<CopyData>;
+    type Message = Vec<CopyLine>;
 
     fn head(&mut self) -> Vec<Self::Message> {
         Vec::new()
@@ -363,7 +371,7 @@ impl ResultSink for CopySink {
                 data = CopyData::new(opening.freeze());
             }
             *rows += 1;
-            data
+            CopyLine { data, row: true }
         };
         each_row(df, writer, take, send)
     }
@@ -372,17 +380,16 @@ impl ResultSink for CopySink {
         // A binary stream ends with the field count -1. With no rows, the
         // header goes in the same message, as PostgreSQL sends it (psycopg
         // reads a message holding only the header as a truncated row).
-        // pgwire counts that message as a row: `COPY 1` for none.
         let closing = match (&self.format, self.opening.take()) {
             (CopyFormat::Binary, _) => {
                 let mut closing = if self.rows == 0 { binary_header() } else { BytesMut::new() };
                 closing.put_i16(-1);
                 Some(closing)
             },
-            // A header line with no rows goes alone (and is counted).
+            // A header line with no rows goes alone.
             (_, opening) => opening,
         };
-        closing.map(|c| vec![vec![CopyData::new(c.freeze())]]).unwrap_or_default()
+        closing.map(|c| vec![vec![CopyLine { data: CopyData::new(c.freeze()), row: false }]]).unwrap_or_default()
     }
 }
 

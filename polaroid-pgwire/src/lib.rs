@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use futures::{stream, Sink, SinkExt, StreamExt};
 use pgwire::api::portal::{Format, Portal, PortalExecutionState};
-use pgwire::api::query::{send_query_response, ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::query::{send_query_response, send_ready_for_query, ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{CopyResponse, DescribePortalResponse, DescribeStatementResponse, FieldInfo, QueryResponse, Response};
 use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::{Entry, PortalStore};
@@ -46,6 +46,7 @@ use pgwire::api::copy::CopyHandler;
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use pgwire::api::{ClientInfo, ClientPortalStore, ConnectionHandle, ConnectionManager, PgWireConnectionState, PgWireServerHandlers, Type, DEFAULT_NAME};
 use pgwire::messages::extendedquery::Execute;
+use pgwire::messages::simplequery::Query;
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use polaroid_core::results::{ResultSink, Window};
@@ -246,7 +247,9 @@ impl Door {
         format: &Format,
     ) -> PgWireResult<Response> {
         match Copy::parse(&sql)? {
-            Some(Copy::Out(copy)) => return self.copy_out(settings, ns, copy).await,
+            // Alone in a query or an Execute, a COPY is sent by `send_copy`;
+            // here it is one of several statements of a simple query.
+            Some(Copy::Out(copy)) => return Ok(self.copy_out(settings, ns, copy).await?.into_response()),
             Some(Copy::In(copy)) => return self.copy_in(settings, ns, copy).await,
             None => {},
         }
@@ -307,18 +310,53 @@ impl Door {
     }
 
     /// `COPY (query) TO STDOUT`: the query's rows as COPY data.
-    async fn copy_out(&self, settings: &Settings, ns: Namespace, copy: CopyOut) -> PgWireResult<Response> {
+    async fn copy_out(&self, settings: &Settings, ns: Namespace, copy: CopyOut) -> PgWireResult<CopyStream> {
         let deadline = settings.timeout().map(|t| Instant::now() + t);
         let format = if copy.format == copy::CopyFormat::Binary { Format::UnifiedBinary } else { Format::UnifiedText };
         let (entry, fields) = self.plan(ns, copy.query, &format, deadline).await?;
         let columns = fields.len();
-        let data = self.stream(settings, entry, CopySink::new(Arc::new(fields), copy.format.clone()), deadline).await?;
-        // The sink writes binary's trailer (in one message with the header
-        // when there are no rows), so the one CopyResponse::new adds is
-        // replaced by the sink's stream.
-        let mut response = CopyResponse::new(copy.format.code(), columns, stream::empty());
-        *response.data_stream() = Box::pin(data);
-        Ok(Response::CopyOut(response))
+        let lines = self.stream(settings, entry, CopySink::new(Arc::new(fields), copy.format.clone()), deadline).await?;
+        Ok(CopyStream { format: copy.format.code(), columns, lines: Box::pin(lines) })
+    }
+
+    /// Run a `COPY ... TO STDOUT` and send its data, as PostgreSQL does: a
+    /// CopyOutResponse, a CopyData per row, CopyDone and `COPY n`. An error
+    /// once data has gone (a cancel, a failure in later rows) is an
+    /// ErrorResponse in their place; pgwire's own sending put a CopyFail,
+    /// the client's message, before it, which clients misread.
+    async fn send_copy<C>(&self, client: &mut C, copy: CopyOut) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let started = Instant::now();
+        let settings = Settings::of(client);
+        let sent = async {
+            let ns = namespace(client)?;
+            let copy = or_cancel(settings.connection.clone(), self.copy_out(&settings, ns, copy)).await?;
+            let CopyStream { format, columns, mut lines } = copy;
+            let response = pgwire::messages::copy::CopyOutResponse::new(format, columns as i16, vec![format as i16; columns]);
+            client.feed(PgWireBackendMessage::CopyOutResponse(response)).await?;
+            let mut rows = 0;
+            while let Some(line) = lines.next().await {
+                let line = line?;
+                rows += usize::from(line.row);
+                client.feed(PgWireBackendMessage::CopyData(line.data)).await?;
+            }
+            client.feed(PgWireBackendMessage::CopyDone(CopyDone::new())).await?;
+            let tag = pgwire::api::results::Tag::new("COPY").with_rows(rows);
+            client.feed(PgWireBackendMessage::CommandComplete(tag.into())).await?;
+            Ok(())
+        }
+        .await;
+        let code = match &sent {
+            Ok(_) => "00000",
+            Err(PgWireError::UserError(info)) => info.code.as_str(),
+            Err(_) => "XX000",
+        };
+        self.core.metrics().request("pgwire", "copy", code, started.elapsed());
+        sent
     }
 
     /// `COPY table FROM STDIN`: the table and columns are checked now,
@@ -381,6 +419,35 @@ impl Door {
             },
             _ => Ok(Vec::new()),
         }
+    }
+}
+
+/// A COPY's data, ready to send.
+struct CopyStream {
+    format: i8,
+    columns: usize,
+    lines: std::pin::Pin<Box<dyn futures::Stream<Item = PgWireResult<copy::CopyLine>> + Send>>,
+}
+
+impl CopyStream {
+    /// As pgwire sends a COPY. The sink writes binary's trailer (in one
+    /// message with the header when there are no rows), so the one
+    /// `CopyResponse::new` adds is replaced by the sink's stream.
+    fn into_response(self) -> Response {
+        let mut response = CopyResponse::new(self.format, self.columns, stream::empty());
+        *response.data_stream() = Box::pin(self.lines.map(|line| line.map(|line| line.data)));
+        Response::CopyOut(response)
+    }
+}
+
+/// `work`, stopped by a cancel request for the connection (as pgwire stops
+/// a query handler's work).
+async fn or_cancel<T>(connection: Option<Arc<ConnectionHandle>>, work: impl Future<Output = PgWireResult<T>>) -> PgWireResult<T> {
+    let Some(connection) = connection else { return work.await };
+    let cancel = connection.start_query().await;
+    match futures::future::select(std::pin::pin!(work), cancel).await {
+        futures::future::Either::Left((done, _)) => done,
+        futures::future::Either::Right(_) => Err(PgWireError::QueryCanceled),
     }
 }
 
@@ -479,6 +546,32 @@ fn statements(sql: &str) -> Vec<&str> {
 
 #[async_trait]
 impl SimpleQueryHandler for Door {
+    /// A query that is one `COPY ... TO STDOUT` is sent by `send_copy`;
+    /// anything else is pgwire's, through `do_query`.
+    async fn on_query<C>(&self, client: &mut C, query: Query) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let copy = match statements(&query.query).as_slice() {
+            [one] => Copy::parse(one.trim()).ok().flatten(),
+            _ => None,
+        };
+        let Some(Copy::Out(copy)) = copy else { return self._on_query(client, query).await };
+        if !matches!(client.state(), PgWireConnectionState::ReadyForQuery) {
+            return self._on_query(client, query).await;
+        }
+        let status = client.transaction_status();
+        client.set_state(PgWireConnectionState::QueryInProgress);
+        // An error is answered by pgwire's connection loop: ErrorResponse,
+        // then ReadyForQuery.
+        self.send_copy(client, copy).await?;
+        client.set_state(PgWireConnectionState::ReadyForQuery);
+        send_ready_for_query(client, status).await
+    }
+
     async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
@@ -569,8 +662,12 @@ impl ExtendedQueryHandler for Door {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let name = message.name.as_deref().unwrap_or(DEFAULT_NAME);
-        let portal = match client.portal_store().get_portal(name) {
-            Some(Entry::Value(portal)) if message.max_rows == 0 && streams(&portal.statement.statement.sql) => portal,
+        let (portal, copy) = match client.portal_store().get_portal(name) {
+            Some(Entry::Value(portal)) if message.max_rows == 0 => match Copy::parse(&portal.statement.statement.sql) {
+                Ok(Some(Copy::Out(copy))) => (portal, Some(copy)),
+                _ if streams(&portal.statement.statement.sql) => (portal, None),
+                _ => return self._on_execute(client, message).await,
+            },
             _ => return self._on_execute(client, message).await,
         };
         let fresh = matches!(*portal.state().lock().await, PortalExecutionState::Initial);
@@ -578,23 +675,18 @@ impl ExtendedQueryHandler for Door {
             return self._on_execute(client, message).await;
         }
         client.set_state(PgWireConnectionState::QueryInProgress);
-        // A cancel request stops the planning and first rows here, as
-        // pgwire's Execute does; `cancellable` listens while rows stream.
-        let connection = client.session_extensions().get::<Arc<ConnectionHandle>>().map(|handle| (*handle).clone());
-        let response = match connection {
-            Some(connection) => {
-                let cancel = connection.start_query().await;
-                match futures::future::select(std::pin::pin!(ExtendedQueryHandler::do_query(self, client, &portal, 0)), cancel).await {
-                    futures::future::Either::Left((response, _)) => response,
-                    futures::future::Either::Right(_) => Err(PgWireError::QueryCanceled),
-                }
-            },
-            None => ExtendedQueryHandler::do_query(self, client, &portal, 0).await,
-        }?;
-        match response {
-            Response::Query(rows) => send_query_response(client, rows, false).await?,
-            Response::Error(e) => return Err(PgWireError::UserError(e)),
-            _ => return Err(error::user("XX000", "a query answered with something other than rows")),
+        if let Some(copy) = copy {
+            self.send_copy(client, copy).await?;
+        } else {
+            // A cancel request stops the planning and first rows here, as
+            // pgwire's Execute does; `cancellable` listens while rows stream.
+            let connection = Settings::of(client).connection.clone();
+            let response = or_cancel(connection, ExtendedQueryHandler::do_query(self, client, &portal, 0)).await?;
+            match response {
+                Response::Query(rows) => send_query_response(client, rows, false).await?,
+                Response::Error(e) => return Err(PgWireError::UserError(e)),
+                _ => return Err(error::user("XX000", "a query answered with something other than rows")),
+            }
         }
         // The portal is spent, as pgwire leaves one it has run to its end.
         *portal.state().lock().await = PortalExecutionState::Finished;
