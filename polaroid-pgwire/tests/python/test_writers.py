@@ -7,11 +7,14 @@ written (python-polars is the oracle) or with hand-worked rows."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import io
 import subprocess
 import zoneinfo
 from pathlib import Path
 
+import asyncpg
 import pandas as pd
 import polars as pl
 import psycopg
@@ -123,6 +126,28 @@ def test_copied_instants_in_a_zone_are_stored_as_their_utc_time(server):
         got = conn.execute("SELECT ts, v FROM copy_tz_t ORDER BY v").fetchall()
     # New York is 5 hours behind UTC on 8 March 2024.
     assert got == [(dt.datetime(2024, 3, 8, 19, 30), 1), (dt.datetime(2024, 3, 8, 19, 31), 2)]
+
+
+def test_asyncpg_copies_records_in_and_a_query_out(server):
+    rows = [(dt.datetime(2024, 1, 1), "A", 1.5, 1), (dt.datetime(2024, 1, 2), None, None, 2)]
+
+    async def run() -> tuple[str, bytes, list]:
+        conn = await asyncpg.connect(host="127.0.0.1", port=server.pg_port, user="admin", database="qdb")
+        try:
+            await conn.execute("CREATE TABLE apg_t (ts TIMESTAMP, sym SYMBOL, px DOUBLE, qty LONG) timestamp(ts)")
+            # asyncpg reads the table's columns, then sends binary COPY.
+            status = await conn.copy_records_to_table("apg_t", records=rows)
+            out = io.BytesIO()
+            await conn.copy_from_query("SELECT * FROM apg_t", output=out, format="csv", header=True)
+            return status, out.getvalue(), [tuple(r) for r in await conn.fetch("SELECT * FROM apg_t")]
+        finally:
+            await conn.close()
+
+    status, csv, back = asyncio.run(run())
+    assert status == "COPY 2"
+    assert back == rows
+    # Worked by hand: nulls are empty fields in CSV.
+    assert csv == b"ts,sym,px,qty\n2024-01-01 00:00:00,A,1.5,1\n2024-01-02 00:00:00,,,2\n"
 
 
 def test_psql_copies_a_local_file_in(server, tmp_path: Path):
