@@ -112,14 +112,10 @@ impl Copy {
             let CopySource::Table { table_name, columns } = source else {
                 return Err(user("42601", "COPY ... FROM loads a table"));
             };
-            let table = match table_name.0.as_slice() {
-                [name] => name,
-                [schema, name] if schema.to_string().trim_matches('"').eq_ignore_ascii_case("public") => name,
-                _ => return Err(user("3F000", format!("COPY {table_name}: every table is in the schema public"))),
-            };
-            let unquoted = |part: &sqlparser::ast::ObjectNamePart| part.as_ident().map_or_else(|| part.to_string(), |i| i.value.clone());
+            let table = table_part(table_name)?;
+            let unquoted = table.as_ident().map_or_else(|| table.to_string(), |i| i.value.clone());
             return Ok(Some(Copy::In(CopyIn {
-                table: unquoted(table),
+                table: unquoted,
                 columns: columns.iter().map(|c| c.value.clone()).collect(),
                 format: format(options, legacy_options)?,
             })));
@@ -129,14 +125,24 @@ impl Copy {
         }
         let query = match (query, source) {
             (Some(query), _) => query,
-            (None, CopySource::Table { table_name, columns }) if columns.is_empty() => format!("SELECT * FROM {table_name}"),
+            (None, CopySource::Table { table_name, columns }) if columns.is_empty() => format!("SELECT * FROM {}", table_part(table_name)?),
             (None, CopySource::Table { table_name, columns }) => {
                 let columns = columns.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
-                format!("SELECT {columns} FROM {table_name}")
+                format!("SELECT {columns} FROM {}", table_part(table_name)?)
             },
             (None, CopySource::Query(query)) => query.to_string(),
         };
         Ok(Some(Copy::Out(CopyOut { query, format: format(options, legacy_options)? })))
+    }
+}
+
+/// A COPY's table, as written, without PostgreSQL's schema `public` (the
+/// only one) in front of it.
+fn table_part(name: &sqlparser::ast::ObjectName) -> PgWireResult<&sqlparser::ast::ObjectNamePart> {
+    match name.0.as_slice() {
+        [table] => Ok(table),
+        [schema, table] if schema.to_string().trim_matches('"').eq_ignore_ascii_case("public") => Ok(table),
+        _ => Err(user("3F000", format!("COPY {name}: every table is in the schema public"))),
     }
 }
 
@@ -420,6 +426,7 @@ mod tests {
         let text = CopyFormat::Text { delimiter: "\t".into(), null: "\\N".into(), header: false };
         assert_eq!(parse("COPY t TO STDOUT"), CopyOut { query: "SELECT * FROM t".into(), format: text });
         assert_eq!(parse("COPY \"My T\" (a, \"B\") TO STDOUT").query, "SELECT a, \"B\" FROM \"My T\"");
+        assert_eq!(parse("COPY public.\"My T\" TO STDOUT").query, "SELECT * FROM \"My T\"");
         assert_eq!(
             parse("COPY t TO STDOUT WITH (FORMAT csv, HEADER true, DELIMITER ';', NULL 'NA', QUOTE '''')").format,
             CopyFormat::Csv { delimiter: ";".into(), quote: "'".into(), null: "NA".into(), header: true }
