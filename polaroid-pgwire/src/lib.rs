@@ -195,12 +195,7 @@ impl Door {
             Ok(None) => self.execute(settings, ns, sql, values, format).await,
             Err(e) => Err(e),
         };
-        let code = match &result {
-            Ok(_) => "00000",
-            Err(PgWireError::UserError(info)) => info.code.as_str(),
-            Err(_) => "XX000",
-        };
-        self.core.metrics().request("pgwire", route, code, started.elapsed());
+        self.core.metrics().request("pgwire", route, sqlstate_of(&result), started.elapsed());
         result
     }
 
@@ -350,12 +345,7 @@ impl Door {
             Ok(())
         }
         .await;
-        let code = match &sent {
-            Ok(_) => "00000",
-            Err(PgWireError::UserError(info)) => info.code.as_str(),
-            Err(_) => "XX000",
-        };
-        self.core.metrics().request("pgwire", "copy", code, started.elapsed());
+        self.core.metrics().request("pgwire", "copy", sqlstate_of(&sent), started.elapsed());
         sent
     }
 
@@ -419,6 +409,16 @@ impl Door {
             },
             _ => Ok(Vec::new()),
         }
+    }
+}
+
+/// The SQLSTATE a statement's outcome is counted under in the metrics.
+fn sqlstate_of<T>(result: &PgWireResult<T>) -> &str {
+    match result {
+        Ok(_) => "00000",
+        Err(PgWireError::UserError(info)) => info.code.as_str(),
+        Err(PgWireError::QueryCanceled) => "57014",
+        Err(_) => "XX000",
     }
 }
 
