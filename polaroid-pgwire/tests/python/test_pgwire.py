@@ -186,14 +186,26 @@ def test_a_cancel_request_stops_the_running_statement(server):
         assert conn.execute("SELECT 1").fetchone() == (1,)
 
 
-def test_a_cancel_request_stops_rows_already_streaming(server):
-    # 20M rows take the debug server tens of seconds to send; psycopg's
-    # stream() reads them one by one (the extended protocol, which streams).
+@pytest.mark.parametrize("reader", ["rows", "copy"])
+def test_a_cancel_request_stops_rows_already_streaming(server, reader):
+    # 20M rows take the debug server tens of seconds to send. psycopg's
+    # stream() reads rows one by one (the extended protocol, which streams);
+    # copy() reads COPY data. The cancel comes after 5,000, and is
+    # PostgreSQL's error in place of the rest.
+    query = "SELECT x FROM long_sequence(20000000)"
+
+    def rows(conn: psycopg.Connection):
+        if reader == "rows":
+            yield from conn.cursor().stream(query)
+        else:
+            with conn.cursor().copy(f"COPY ({query}) TO STDOUT") as copy:
+                yield from copy
+
     read = 0
     with psycopg.connect(server.dsn(), autocommit=True) as conn:
         conn.execute("SET statement_timeout = '120s'")
         with pytest.raises(errors.QueryCanceled, match="user request"):
-            for _ in conn.cursor().stream("SELECT x FROM long_sequence(20000000)"):
+            for _ in rows(conn):
                 read += 1
                 if read == 5_000:
                     conn.cancel()

@@ -135,21 +135,6 @@ def test_psql_copies_out_with_backslash_copy(server):
     assert out.splitlines() == ["sym,n"] + [f"{s},{n}" for s, n in want.rows()]
 
 
-def test_a_cancel_request_stops_a_copy_under_way(server):
-    # 20M rows take the debug server tens of seconds; the cancel comes after
-    # 5,000, and is PostgreSQL's error in place of the rest.
-    read = 0
-    with psycopg.connect(server.dsn(), autocommit=True) as conn:
-        with pytest.raises(errors.QueryCanceled, match="user request"):
-            with conn.cursor().copy("COPY (SELECT x FROM long_sequence(20000000)) TO STDOUT") as copy:
-                for _ in copy:
-                    read += 1
-                    if read == 5_000:
-                        conn.cancel()
-        assert conn.execute("SELECT 1").fetchone() == (1,)
-    assert 5_000 <= read < 20_000_000
-
-
 def test_copy_errors_are_precise_and_the_connection_lives_on(server):
     with psycopg.connect(server.dsn(), autocommit=True) as conn:
         for statement, error in [
