@@ -115,18 +115,18 @@ fn rewrite(sql: &str) -> String {
     static OID_REGTYPE: OnceLock<Regex> = OnceLock::new();
     static VISIBLE: OnceLock<Regex> = OnceLock::new();
     static USER_BY_ID: OnceLock<Regex> = OnceLock::new();
-    let schema = SCHEMA.get_or_init(|| Regex::new(r#"(?i)\b"?pg_catalog"?\s*\.\s*"#).expect("a valid regex"));
-    let zero = REGPROC_ZERO.get_or_init(|| {
-        Regex::new(r"(?i)\b(typreceive|typsend|typinput|typoutput)\s*(=|!=|<>)\s*0\b").expect("a valid regex")
-    });
-    let to_regtype_call = TO_REGTYPE.get_or_init(|| Regex::new(r"(?i)\bto_regtype\s*\(\s*'([^']*)'\s*\)").expect("a valid regex"));
-    let oid_regtype = OID_REGTYPE.get_or_init(|| Regex::new(r"(?i)\b((?:\w+\.)?)oid\s*::\s*regtype\b").expect("a valid regex"));
+    let regex = |cell: &'static OnceLock<Regex>, pattern: &str| cell.get_or_init(|| Regex::new(pattern).expect("a valid regex"));
+    let schema = regex(&SCHEMA, r#"(?i)\b"?pg_catalog"?\s*\.\s*"#);
+    let zero = regex(&REGPROC_ZERO, r"(?i)\b(typreceive|typsend|typinput|typoutput)\s*(=|!=|<>)\s*0\b");
+    let to_regtype_call = regex(&TO_REGTYPE, r"(?i)\bto_regtype\s*\(\s*'([^']*)'\s*\)");
+    let oid_regtype = regex(&OID_REGTYPE, r"(?i)\b((?:\w+\.)?)oid\s*::\s*regtype\b");
+    let visible = regex(&VISIBLE, r"(?i)\bpg_table_is_visible\s*\(\s*[\w.]+\s*\)");
+    let user_by_id = regex(&USER_BY_ID, r"(?i)\bpg_get_userbyid\s*\(\s*[\w.]+\s*\)");
+
     let sql = schema.replace_all(sql, "");
     let sql = zero.replace_all(&sql, "$1 $2 '-'");
     let sql = to_regtype_call.replace_all(&sql, |caps: &regex::Captures| to_regtype(&caps[1]).map_or("NULL".to_string(), |oid| oid.to_string()));
-    let visible = VISIBLE.get_or_init(|| Regex::new(r"(?i)\bpg_table_is_visible\s*\(\s*[\w.]+\s*\)").expect("a valid regex"));
     let sql = oid_regtype.replace_all(&sql, "${1}regtype");
-    let user_by_id = USER_BY_ID.get_or_init(|| Regex::new(r"(?i)\bpg_get_userbyid\s*\(\s*[\w.]+\s*\)").expect("a valid regex"));
     let sql = visible.replace_all(&sql, "true");
     user_by_id.replace_all(&sql, format!("'{OWNER}'").as_str()).into_owned()
 }
@@ -161,17 +161,27 @@ fn regclass(sql: &str, tables: &[(i64, TableDef)]) -> Result<String, CoreError> 
     }
 }
 
-/// The caller's tables, in name order, with the oid each has in `pg_class`.
+/// The caller's tables, in name order, with the oid each has in `pg_class`:
+/// one from its name, so a table keeps its oid while others come and go.
 fn user_tables(core: &Core, ns: &Namespace) -> Result<Vec<(i64, TableDef)>, CoreError> {
     let mut names = core.tables().names(ns)?;
     names.sort();
     let mut tables = Vec::new();
-    for (i, name) in names.into_iter().enumerate() {
+    for name in names {
         if let Some(table) = core.tables().get(ns, &name)? {
-            tables.push((FIRST_USER_OID + i as i64, table.def()));
+            tables.push((oid_of(&name), table.def()));
         }
     }
     Ok(tables)
+}
+
+/// A user relation's oid: past PostgreSQL's first one for users, within
+/// the positive 32-bit range drivers read oids in.
+fn oid_of(name: &str) -> i64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    name.hash(&mut hasher);
+    FIRST_USER_OID + (hasher.finish() % 2_000_000_000) as i64
 }
 
 fn relation(name: &str, tables: &[(i64, TableDef)]) -> Result<DataFrame, CoreError> {
