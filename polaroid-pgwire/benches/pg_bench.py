@@ -10,7 +10,10 @@ polars' read_database_uri through connectorx and ADBC (both by binary COPY
 Then INSERT of 20k rows by psycopg's executemany (one pipeline), and the
 same rows by polars' write_database through ADBC (binary COPY ... FROM
 STDIN), against them by QuestDB's ILP client over HTTP into the same server.
-Best of 3 each; rows per second and the ratios are printed.
+Best of 3 each; rows per second and the ratios are printed. First, on the
+fresh server, its peak resident memory before and after psycopg streams the
+whole 1M rows in the extended protocol (`cursor.stream()`): the server
+holds a batch at a time, not the result.
 """
 
 from __future__ import annotations
@@ -46,6 +49,17 @@ def main() -> None:
         try:
             query = "SELECT * FROM read_parquet('big.parquet')"
             conn = psycopg.connect(server.dsn(), autocommit=True)
+
+            def peak_rss_mb() -> float:
+                status = Path(f"/proc/{server.proc.pid}/status").read_text()
+                return int(next(line for line in status.splitlines() if line.startswith("VmHWM")).split()[1]) / 1024
+
+            before = peak_rss_mb()
+            streamed = sum(1 for _ in conn.cursor().stream(query))
+            assert streamed == ROWS
+            result_mb = df.estimated_size() / 2**20
+            print(f"SELECT {ROWS} rows streamed to psycopg: server peak RSS {before:.0f} -> {peak_rss_mb():.0f} MB "
+                  f"(+{peak_rss_mb() - before:.0f} MB; the result is {result_mb:.0f} MB in polars)")
 
             def fetch(binary: bool) -> None:
                 rows = conn.cursor(binary=binary).execute(query).fetchall()
