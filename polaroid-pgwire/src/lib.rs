@@ -148,12 +148,19 @@ struct Settings {
 }
 
 impl Settings {
+    /// The connection's settings, made from its startup message the first
+    /// time they are asked for.
     fn of<C: ClientInfo>(client: &C) -> Arc<Settings> {
+        let extensions = client.session_extensions();
+        if let Some(settings) = extensions.get::<Settings>() {
+            return settings;
+        }
         let said = |key: &str| client.metadata().get(key).cloned().unwrap_or_default();
-        let (user, database) = (said("user"), said("database"));
-        let database = if database.is_empty() { user.clone() } else { database };
-        let connection = client.session_extensions().get::<Arc<ConnectionHandle>>().map(|handle| (*handle).clone());
-        client.session_extensions().get_or_insert_with(|| Settings { user, database, connection, ..Settings::default() })
+        let user = said("user");
+        // PostgreSQL's default database is the user's name.
+        let database = Some(said("database")).filter(|d| !d.is_empty()).unwrap_or_else(|| user.clone());
+        let connection = extensions.get::<Arc<ConnectionHandle>>().map(|handle| (*handle).clone());
+        extensions.get_or_insert_with(|| Settings { user, database, connection, ..Settings::default() })
     }
 
     fn timeout(&self) -> Option<Duration> {

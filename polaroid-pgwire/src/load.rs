@@ -82,6 +82,7 @@ pub fn load(core: &Core, pending: Pending) -> Result<u64, CoreError> {
             MAX_COPY_IN >> 20
         )));
     }
+    // Resolved again: the table may have changed since the COPY began.
     let targets = targets(core, &pending.ns, &pending.copy)?;
     let rows = decode(&pending.data, &pending.copy.format, &targets)?;
     let appended = core.tables().append(&pending.ns, &pending.copy.table, rows, None)?;
