@@ -2,8 +2,10 @@
 //! query: `pg_type` (ADBC's PostgreSQL driver maps each result column's
 //! type oid through it, by its receive function's name), `pg_namespace`,
 //! `pg_class` and `pg_attribute` (the caller's tables and their columns),
-//! `pg_am` (psql's `\dt` joins it); and `information_schema`'s `tables`,
-//! `columns` and `schemata` (what BI tools and Grafana list tables by).
+//! `pg_am` (psql's `\dt` joins it), `pg_cursors` (the connection's own,
+//! which psycopg reads before it closes a cursor it did not open); and
+//! `information_schema`'s `tables`, `columns` and `schemata` (what BI
+//! tools and Grafana list tables by).
 //!
 //! They are frames built for the query that names them, planned beside the
 //! caller's tables, so any SQL over them works. `pg_catalog.` is dropped
@@ -28,8 +30,9 @@ const FIRST_USER_OID: i64 = 16384;
 
 /// The catalog's relations by name (`information_schema.x` is read as
 /// `information_schema_x`).
-const RELATIONS: [&str; 8] = [
+const RELATIONS: [&str; 9] = [
     "pg_type",
+    "pg_cursors",
     "pg_namespace",
     "pg_class",
     "pg_attribute",
@@ -49,8 +52,13 @@ const OWNER_OID: i64 = 10;
 /// PostgreSQL's oid of the heap access method, its tables' own.
 const HEAP: i64 = 2;
 
-/// Plan `sql` in QuestDB's SQL, with the catalog's relations it names.
-pub fn plan(core: &Core, ns: &Namespace, sql: &str) -> Result<(LazyFrame, Vec<TableDef>), CoreError> {
+/// A connection's open cursors as `pg_cursors` lists them: name, the
+/// DECLARE statement, WITH HOLD, BINARY, when declared.
+pub type CursorRow = (String, String, bool, bool, chrono::DateTime<chrono::Utc>);
+
+/// Plan `sql` in QuestDB's SQL, with the catalog's relations it names;
+/// `cursors` are the caller's connection's (`pg_cursors`).
+pub fn plan(core: &Core, ns: &Namespace, sql: &str, cursors: &[CursorRow]) -> Result<(LazyFrame, Vec<TableDef>), CoreError> {
     let sql = information_schema(sql);
     let named = names(&sql);
     if named.is_empty() {
@@ -58,7 +66,13 @@ pub fn plan(core: &Core, ns: &Namespace, sql: &str) -> Result<(LazyFrame, Vec<Ta
     }
     let tables = user_tables(core, ns)?;
     let sql = regclass(&rewrite(&sql), &tables)?;
-    let frames = named.into_iter().map(|name| Ok((name.to_string(), relation(name, &tables)?.lazy()))).collect::<Result<_, CoreError>>()?;
+    let frames = named
+        .into_iter()
+        .map(|name| {
+            let frame = if name == "pg_cursors" { pg_cursors(cursors)? } else { relation(name, &tables)? };
+            Ok((name.to_string(), frame.lazy()))
+        })
+        .collect::<Result<_, CoreError>>()?;
     polaroid_questdb::plan_over(core, ns, &sql, frames)
 }
 
@@ -215,6 +229,22 @@ fn relation(name: &str, tables: &[(i64, TableDef)]) -> Result<DataFrame, CoreErr
         "information_schema_columns" => information_schema_columns(tables),
         _ => pg_attributes(tables),
     }
+}
+
+/// `pg_cursors`: the connection's open cursors. None scrolls.
+fn pg_cursors(cursors: &[CursorRow]) -> Result<DataFrame, CoreError> {
+    let created = cursors.iter().map(|c| c.4.timestamp_micros()).collect::<Vec<_>>();
+    let created = Column::new("creation_time".into(), created)
+        .cast(&DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC)))?;
+    let mut frame = df!(
+        "name" => cursors.iter().map(|c| c.0.clone()).collect::<Vec<_>>(),
+        "statement" => cursors.iter().map(|c| c.1.clone()).collect::<Vec<_>>(),
+        "is_holdable" => cursors.iter().map(|c| c.2).collect::<Vec<_>>(),
+        "is_binary" => cursors.iter().map(|c| c.3).collect::<Vec<_>>(),
+        "is_scrollable" => vec![false; cursors.len()],
+    )?;
+    frame.with_column(created)?;
+    Ok(frame)
 }
 
 /// `information_schema.columns`: each table's columns, with the type's SQL

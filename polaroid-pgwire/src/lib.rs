@@ -13,6 +13,8 @@
 //! - `encode.rs`: polars' types as PostgreSQL's, rows in text or binary.
 //! - `catalog.rs`: `pg_type`, `pg_class`, `pg_attribute`, `pg_namespace`,
 //!   as drivers read them (ADBC's type resolver).
+//! - `cursor.rs`: `DECLARE ... CURSOR FOR`, `FETCH`, `MOVE`, `CLOSE`
+//!   (psycopg's named cursors, SQLAlchemy's `stream_results`).
 //! - `copy.rs`: `COPY (query) TO STDOUT` in binary, text or CSV (the bulk
 //!   read of connectorx and ADBC, behind polars' `read_database_uri`).
 //! - `load.rs`: `COPY table FROM STDIN` (ADBC's ingest, behind polars'
@@ -21,6 +23,7 @@
 
 mod catalog;
 mod copy;
+mod cursor;
 mod encode;
 mod error;
 mod infer;
@@ -37,15 +40,16 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use futures::{stream, Sink, SinkExt, StreamExt};
 use pgwire::api::portal::{Format, Portal, PortalExecutionState};
-use pgwire::api::query::{send_query_response, send_ready_for_query, ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::query::{send_describe_response, send_query_response, send_ready_for_query, ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{CopyResponse, DescribePortalResponse, DescribeStatementResponse, FieldInfo, QueryResponse, Response};
 use pgwire::api::stmt::{QueryParser, StoredStatement};
-use pgwire::api::store::{Entry, PortalStore};
+use pgwire::api::store::{Entry, MemPortalStore, PortalStore};
 use pgwire::api::cancel::DefaultCancelHandler;
 use pgwire::api::copy::CopyHandler;
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use pgwire::api::{ClientInfo, ClientPortalStore, ConnectionHandle, ConnectionManager, PgWireConnectionState, PgWireServerHandlers, Type, DEFAULT_NAME};
-use pgwire::messages::extendedquery::Execute;
+use pgwire::messages::extendedquery::{Close, CloseComplete, Describe, Execute, TARGET_TYPE_BYTE_PORTAL, TARGET_TYPE_BYTE_STATEMENT};
+use pgwire::messages::response::TransactionStatus;
 use pgwire::messages::simplequery::Query;
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
@@ -57,6 +61,7 @@ use polars::prelude::*;
 use tokio::net::TcpListener;
 
 use crate::copy::{Copy, CopyIn, CopyOut, CopySink};
+use crate::cursor::{Cursor, CursorStatement, Cursors};
 use crate::error::to_pg;
 use crate::params::Statement;
 use crate::session::{Answer, Session};
@@ -145,6 +150,8 @@ struct Settings {
     copy_in: Mutex<Option<load::Pending>>,
     /// Where a cancel request for this connection arrives.
     connection: Option<Arc<ConnectionHandle>>,
+    /// The cursors DECLAREd and not yet closed.
+    cursors: Mutex<Cursors>,
 }
 
 impl Settings {
@@ -166,6 +173,16 @@ impl Settings {
     fn timeout(&self) -> Option<Duration> {
         *self.statement_timeout.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// The open cursors; never held across an await.
+    fn cursors(&self) -> std::sync::MutexGuard<'_, Cursors> {
+        self.cursors.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Whether the connection is inside a transaction block (a failed one too).
+fn in_block<C: ClientInfo>(client: &C) -> bool {
+    !matches!(client.transaction_status(), TransactionStatus::Idle)
 }
 
 /// The caller's namespace, set when the connection authenticated.
@@ -180,7 +197,8 @@ fn namespace<C: ClientInfo>(client: &C) -> PgWireResult<Namespace> {
 impl Door {
     /// Run one statement with `values` bound to its placeholders, its
     /// result's columns in `format`; counted in the metrics by what it is
-    /// (query, change, session) and its SQLSTATE, timed to its first rows.
+    /// (query, change, session, cursor) and its SQLSTATE, timed to its
+    /// first rows. `block`: the statement is inside a transaction block.
     async fn run(
         &self,
         settings: &Settings,
@@ -188,18 +206,24 @@ impl Door {
         sql: String,
         values: Option<DataFrame>,
         format: &Format,
+        block: bool,
     ) -> PgWireResult<Response> {
         let started = Instant::now();
         let session = Session::of(&sql);
         let route = match (&session, polaroid_questdb::kind(&sql)) {
             (Ok(Some(_)) | Err(_), _) => "session",
+            _ if CursorStatement::is(&sql) => "cursor",
             _ if copy::is_copy(&sql) => "copy",
             (_, Kind::Query) => "query",
             _ => "change",
         };
         let result = match session {
             Ok(Some(statement)) => self.session(settings, statement, format),
-            Ok(None) => self.execute(settings, ns, sql, values, format).await,
+            Ok(None) => match CursorStatement::of(&sql) {
+                Ok(Some(statement)) => self.cursor(settings, ns, &sql, statement, values, format, block).await,
+                Ok(None) => self.execute(settings, ns, sql, values, format).await,
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
         self.core.metrics().request("pgwire", route, sqlstate_of(&result), started.elapsed());
@@ -210,7 +234,14 @@ impl Door {
     fn session(&self, settings: &Settings, statement: Session, format: &Format) -> PgWireResult<Response> {
         Ok(match statement {
             Session::Begin => Response::TransactionStart(statement.tag()),
-            Session::Commit | Session::Rollback => Response::TransactionEnd(statement.tag()),
+            Session::Commit | Session::Rollback => {
+                settings.cursors().end_block(matches!(statement, Session::Commit));
+                Response::TransactionEnd(statement.tag())
+            },
+            Session::Done("DISCARD ALL") => {
+                settings.cursors().close(None)?;
+                Response::Execution(statement.tag())
+            },
             Session::Done(_) => Response::Execution(statement.tag()),
             Session::Set { ref name, ref value } => {
                 // Other settings are taken and left alone (drivers send
@@ -285,13 +316,15 @@ impl Door {
     /// directory), and the row description it will be sent with.
     async fn plan(
         &self,
+        settings: &Settings,
         ns: Namespace,
         sql: String,
         format: &Format,
         deadline: Option<Instant>,
     ) -> PgWireResult<(Arc<polaroid_core::Entry>, Vec<FieldInfo>)> {
+        let cursors = settings.cursors().listing();
         let work = self.core.run(move |core, _| {
-            let (lf, _tables) = catalog::plan(core, &ns, &sql)?;
+            let (lf, _tables) = catalog::plan(core, &ns, &sql, &cursors)?;
             core.prepare_plan(&ns, lf, format!("pgwire({sql:?})"))
         });
         let entry = match deadline {
@@ -305,7 +338,7 @@ impl Door {
 
     async fn query(&self, settings: &Settings, ns: Namespace, sql: String, format: &Format) -> PgWireResult<Response> {
         let deadline = settings.timeout().map(|t| Instant::now() + t);
-        let (entry, fields) = self.plan(ns, sql, format, deadline).await?;
+        let (entry, fields) = self.plan(settings, ns, sql, format, deadline).await?;
         let fields = Arc::new(fields);
         let rows = self.stream(settings, entry, encode::RowSink::new(fields.clone()), deadline).await?;
         Ok(Response::Query(QueryResponse::new(fields, rows)))
@@ -315,7 +348,7 @@ impl Door {
     async fn copy_out(&self, settings: &Settings, ns: Namespace, copy: CopyOut) -> PgWireResult<CopyStream> {
         let deadline = settings.timeout().map(|t| Instant::now() + t);
         let format = if copy.format == copy::CopyFormat::Binary { Format::UnifiedBinary } else { Format::UnifiedText };
-        let (entry, fields) = self.plan(ns, copy.query, &format, deadline).await?;
+        let (entry, fields) = self.plan(settings, ns, copy.query, &format, deadline).await?;
         let columns = fields.len();
         let lines = self.stream(settings, entry, CopySink::new(Arc::new(fields), copy.format.clone()), deadline).await?;
         Ok(CopyStream { format: copy.format.code(), columns, lines: Box::pin(lines) })
@@ -367,6 +400,91 @@ impl Door {
         Ok(Response::CopyIn(CopyResponse::new(format, columns, stream::empty())))
     }
 
+    /// DECLARE, FETCH, MOVE and CLOSE (`cursor.rs`). `sql` is the statement
+    /// as written; `block`: it is inside a transaction block, where a
+    /// cursor without HOLD may live.
+    #[allow(clippy::too_many_arguments)]
+    async fn cursor(
+        &self,
+        settings: &Settings,
+        ns: Namespace,
+        sql: &str,
+        statement: CursorStatement,
+        values: Option<DataFrame>,
+        format: &Format,
+        block: bool,
+    ) -> PgWireResult<Response> {
+        use pgwire::api::results::Tag;
+        match statement {
+            CursorStatement::Declare(declare) => {
+                if !declare.hold && !block {
+                    return Err(error::user(
+                        "25P01",
+                        "DECLARE CURSOR can only be used in transaction blocks (BEGIN first, or declare it WITH HOLD)",
+                    ));
+                }
+                if settings.cursors().exists(&declare.name) {
+                    return Err(cursor::already_exists(&declare.name));
+                }
+                let query = declare.query.as_str();
+                let a_query = matches!(Session::of(query), Ok(None))
+                    && !copy::is_copy(query)
+                    && !CursorStatement::is(query)
+                    && matches!(polaroid_questdb::kind(query), Kind::Query);
+                if !a_query {
+                    return Err(error::user("42601", "a cursor is declared FOR a query (SELECT, or QuestDB's shorthand), not another statement"));
+                }
+                // The query is planned now, so its errors are the DECLARE's;
+                // it runs from now on, as far as the stream's window lets it.
+                let query = bind_one(query, values.as_ref()).map_err(to_pg)?;
+                let deadline = settings.timeout().map(|t| Instant::now() + t);
+                let (entry, _) = self.plan(settings, ns, query, &Format::UnifiedText, deadline).await?;
+                let schema = entry.schema().clone();
+                let slot = self.core.slot().await.map_err(to_pg)?;
+                let frames = self.core.stream_until(entry, Window::default(), cursor::FrameSink, slot, None);
+                settings.cursors().insert(Cursor::new(declare, sql.to_string(), schema, frames, block))?;
+                Ok(Response::Execution(Tag::new("DECLARE CURSOR")))
+            },
+            CursorStatement::Fetch { name, direction, moved } => {
+                let mut cursor = settings.cursors().take(&name)?;
+                // A move back is refused before anything is read, and the
+                // cursor stays open.
+                if let Err(refused) = cursor.can(direction) {
+                    settings.cursors().put(cursor);
+                    return Err(refused);
+                }
+                // Any other failure (the query's, a timeout, a cancel that
+                // drops this future) closes the cursor with its rows.
+                let fetched = match settings.timeout() {
+                    Some(timeout) => tokio::time::timeout(timeout, cursor.fetch(direction))
+                        .await
+                        .unwrap_or_else(|_| Err(error::user("57014", "canceling statement due to statement timeout"))),
+                    None => cursor.fetch(direction).await,
+                }?;
+                let schema = cursor.schema.clone();
+                settings.cursors().put(cursor);
+                let count = fetched.iter().map(DataFrame::height).sum::<usize>();
+                if moved {
+                    return Ok(Response::Execution(Tag::new("MOVE").with_rows(count)));
+                }
+                let fields = Arc::new(encode::fields(&schema, format).map_err(to_pg)?);
+                let encoding = fields.clone();
+                // Writing rows is CPU work: off the connection's task.
+                let rows = tokio::task::spawn_blocking(move || cursor::rows(encoding, &fetched))
+                    .await
+                    .map_err(|e| error::user("XX000", format!("writing the fetched rows failed: {e}")))?
+                    .map_err(to_pg)?;
+                let mut response = QueryResponse::new(fields, stream::iter(rows.into_iter().map(Ok)));
+                response.set_command_tag("FETCH");
+                Ok(Response::Query(response))
+            },
+            CursorStatement::Close(name) => {
+                settings.cursors().close(name.as_deref())?;
+                Ok(Response::Execution(Tag::new(if name.is_some() { "CLOSE CURSOR" } else { "CLOSE CURSOR ALL" })))
+            },
+        }
+    }
+
     /// The messages of `entry`'s result through `sink`, one by one. The
     /// query's work up to its first rows is awaited here, where a cancel
     /// request (psql's Ctrl-C) drops it: the dropped receiver stops the
@@ -400,9 +518,23 @@ impl Door {
     }
 
     /// The columns `sql` answers with (`values` bound), without running it.
-    async fn describe(&self, ns: Namespace, sql: String, values: Option<DataFrame>, format: &Format) -> PgWireResult<Vec<FieldInfo>> {
+    async fn describe(
+        &self,
+        settings: &Settings,
+        ns: Namespace,
+        sql: String,
+        values: Option<DataFrame>,
+        format: &Format,
+    ) -> PgWireResult<Vec<FieldInfo>> {
         if let Some(session) = Session::of(&sql)? {
             return Ok(session.fields(format));
+        }
+        // A FETCH answers with its cursor's columns; DECLARE, MOVE and
+        // CLOSE with none.
+        if let Some(statement) = CursorStatement::of(&sql)? {
+            let CursorStatement::Fetch { name, moved: false, .. } = statement else { return Ok(Vec::new()) };
+            let (schema, _) = settings.cursors().schema(&name).ok_or_else(|| cursor::missing(&name))?;
+            return encode::fields(&schema, format).map_err(to_pg);
         }
         // COPY answers with CopyOutResponse, not rows: NoData. Its errors
         // are found here already.
@@ -412,7 +544,7 @@ impl Door {
         match polaroid_questdb::kind(&sql) {
             Kind::Query => {
                 let sql = bind_one(&sql, values.as_ref()).map_err(to_pg)?;
-                Ok(self.plan(ns, sql, format, None).await?.1)
+                Ok(self.plan(settings, ns, sql, format, None).await?.1)
             },
             _ => Ok(Vec::new()),
         }
@@ -496,9 +628,12 @@ fn cancellable<M: Send + 'static>(
 }
 
 /// Whether an Execute of `sql` streams its rows (`on_execute`): a query,
-/// not a session statement, a change or a COPY.
+/// not a session statement, a change, a cursor statement or a COPY.
 fn streams(sql: &str) -> bool {
-    matches!(Session::of(sql), Ok(None)) && !copy::is_copy(sql) && matches!(polaroid_questdb::kind(sql), Kind::Query)
+    matches!(Session::of(sql), Ok(None))
+        && !copy::is_copy(sql)
+        && !CursorStatement::is(sql)
+        && matches!(polaroid_questdb::kind(sql), Kind::Query)
 }
 
 fn timed_out() -> polaroid_core::CoreError {
@@ -589,20 +724,78 @@ impl SimpleQueryHandler for Door {
         let ns = namespace(client)?;
         let settings = Settings::of(client);
         let mut responses = Vec::new();
+        // Several statements in one query are a transaction block of their
+        // own (PostgreSQL's implicit block): a cursor may be declared in it
+        // without HOLD, and lives until the query ends.
+        let statements = statements(query);
+        let implicit = statements.len() > 1;
+        let mut explicit = in_block(client);
+        let mut failed = false;
         // As PostgreSQL: the statements run in turn, and the first error
         // ends the query (the rest do not run).
-        for sql in statements(query) {
-            match self.run(&settings, ns.clone(), sql.trim().to_string(), None, &Format::UnifiedText).await {
-                Ok(response) => responses.push(response),
+        for sql in statements {
+            let sql = sql.trim();
+            let response = match protocol_portal(client, &settings, sql).await {
+                Some(moved) => moved,
+                None => self.run(&settings, ns.clone(), sql.to_string(), None, &Format::UnifiedText, explicit || implicit).await,
+            };
+            match response {
+                Ok(response) => {
+                    match &response {
+                        Response::TransactionStart(_) => explicit = true,
+                        Response::TransactionEnd(_) => explicit = false,
+                        _ => {},
+                    }
+                    responses.push(response);
+                },
                 Err(PgWireError::UserError(info)) => {
                     responses.push(Response::Error(info));
+                    failed = true;
                     break;
                 },
                 Err(other) => return Err(other),
             }
         }
+        if implicit && !explicit {
+            settings.cursors().end_block(!failed);
+        }
         Ok(responses)
     }
+}
+
+/// A FETCH or MOVE of a portal the protocol bound rather than a DECLAREd
+/// cursor (PostgreSQL names both in one namespace): asyncpg's
+/// `Cursor.forward(n)` is `MOVE FORWARD n <portal>` on the portal its
+/// row-limited Executes read. `None`: `sql` is not one.
+async fn protocol_portal<C>(client: &C, settings: &Settings, sql: &str) -> Option<PgWireResult<Response>>
+where
+    C: ClientPortalStore,
+    C::PortalStore: PortalStore,
+{
+    let Ok(Some(CursorStatement::Fetch { name, direction, moved })) = CursorStatement::of(sql) else { return None };
+    if settings.cursors().exists(&name) {
+        return None;
+    }
+    let store = client.portal_store().as_any().downcast_ref::<MemPortalStore<Statement>>()?;
+    let Some(Entry::Value(portal)) = store.get_portal(&name) else { return None };
+    let rows = match direction {
+        cursor::Direction::Forward(n) if n > 0 => n as usize,
+        // pgwire's fetch of 0 rows is every row left.
+        cursor::Direction::All => 0,
+        _ => return Some(Err(cursor::backward())),
+    };
+    Some(
+        async {
+            let mut fetched = portal.fetch(rows).await?.response;
+            if moved {
+                let count = fetched.data_rows().count().await;
+                return Ok(Response::Execution(pgwire::api::results::Tag::new("MOVE").with_rows(count)));
+            }
+            fetched.set_command_tag("FETCH");
+            Ok(Response::Query(fetched))
+        }
+        .await,
+    )
 }
 
 /// Reads a Parse message into a [`Statement`]: its text, and its
@@ -622,7 +815,12 @@ impl QueryParser for Parser {
     {
         let mut statement = Statement::new(sql.trim(), types).map_err(to_pg)?;
         if statement.parameter_types.contains(&Type::UNKNOWN) {
-            if let (Some(source), Ok(ns)) = (infer::source(&statement.sql), namespace(client)) {
+            // A DECLARE's parameters are its query's.
+            let query = match CursorStatement::of(&statement.sql) {
+                Ok(Some(CursorStatement::Declare(declare))) => declare.query,
+                _ => statement.sql.clone(),
+            };
+            if let (Some(source), Ok(ns)) = (infer::source(&query), namespace(client)) {
                 // A query whose tables cannot be read yet keeps text; its
                 // execution says what is wrong.
                 let inferred = self.core.run(move |core, _| infer::types(core, &ns, &source)).await.unwrap_or_default();
@@ -710,7 +908,8 @@ impl ExtendedQueryHandler for Door {
     {
         let ns = namespace(client)?;
         let sql = portal.statement.statement.sql.clone();
-        self.run(&Settings::of(client), ns, sql, values(portal)?, &portal.result_column_format).await
+        let block = in_block(client);
+        self.run(&Settings::of(client), ns, sql, values(portal)?, &portal.result_column_format, block).await
     }
 
     async fn do_describe_statement<C>(&self, client: &mut C, target: &StoredStatement<Statement>) -> PgWireResult<DescribeStatementResponse>
@@ -731,7 +930,7 @@ impl ExtendedQueryHandler for Door {
             let nulls = types.iter().enumerate().map(|(i, ty)| params::null_of(i, ty)).collect::<Vec<_>>();
             Some(DataFrame::new(1, nulls).map_err(|e| to_pg(e.into()))?)
         };
-        let fields = self.describe(ns, statement.sql.clone(), nulls, &Format::UnifiedText).await?;
+        let fields = self.describe(&Settings::of(client), ns, statement.sql.clone(), nulls, &Format::UnifiedText).await?;
         Ok(DescribeStatementResponse::new(types, fields))
     }
 
@@ -744,8 +943,52 @@ impl ExtendedQueryHandler for Door {
     {
         let ns = namespace(client)?;
         let sql = portal.statement.statement.sql.clone();
-        let fields = self.describe(ns, sql, values(portal)?, &portal.result_column_format).await?;
+        let fields = self.describe(&Settings::of(client), ns, sql, values(portal)?, &portal.result_column_format).await?;
         Ok(DescribePortalResponse::new(fields))
+    }
+
+    /// A portal's Describe may name a DECLAREd cursor (cursors and portals
+    /// share one namespace in PostgreSQL): psycopg describes its named
+    /// cursor so, right after the DECLARE. Its columns are in the cursor's
+    /// format, binary for a BINARY cursor.
+    async fn on_describe<C>(&self, client: &mut C, message: Describe) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let name = message.name.as_deref().unwrap_or(DEFAULT_NAME);
+        if message.target_type == TARGET_TYPE_BYTE_PORTAL && client.portal_store().get_portal(name).is_none() {
+            let declared = Settings::of(client).cursors().schema(name);
+            if let Some((schema, binary)) = declared {
+                let format = if binary { Format::UnifiedBinary } else { Format::UnifiedText };
+                let fields = encode::fields(&schema, &format).map_err(to_pg)?;
+                return send_describe_response(client, &DescribePortalResponse::new(fields)).await;
+            }
+        }
+        self._on_describe(client, message).await
+    }
+
+    /// As pgwire's Close, and a Close of a portal that is a DECLAREd
+    /// cursor closes the cursor.
+    async fn on_close<C>(&self, client: &mut C, message: Close) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let name = message.name.as_deref().unwrap_or(DEFAULT_NAME);
+        match message.target_type {
+            TARGET_TYPE_BYTE_STATEMENT => client.portal_store().rm_statement(name),
+            TARGET_TYPE_BYTE_PORTAL if client.portal_store().get_portal(name).is_some() => client.portal_store().rm_portal(name),
+            // Closing what does not exist is not an error, as in PostgreSQL.
+            TARGET_TYPE_BYTE_PORTAL => drop(Settings::of(client).cursors().close(Some(name))),
+            _ => {},
+        }
+        client.send(PgWireBackendMessage::CloseComplete(CloseComplete::new())).await?;
+        Ok(())
     }
 }
 
