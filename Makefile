@@ -132,8 +132,9 @@ bench-http: fork python-env
 	$(RELEASE_BUILD)
 	POLAROID_SERVER=target/release/polaroid-server .venv/bin/python polaroid-http/benches/http_bench.py
 
-## bench-pg: the PostgreSQL door's SELECT through psycopg (text, binary) and asyncpg against
-## Flight DoGet and in-process polars, and executemany INSERT against ILP over HTTP
+## bench-pg: the PostgreSQL door's SELECT through psycopg (text, binary, a named cursor),
+## asyncpg and read_database_uri (connectorx, ADBC) against Flight DoGet and in-process
+## polars; executemany INSERT and ADBC's COPY against ILP over HTTP; the server's memory
 bench-pg: fork python-env
 	$(RELEASE_BUILD)
 	POLAROID_SERVER=target/release/polaroid-server .venv/bin/python polaroid-pgwire/benches/pg_bench.py

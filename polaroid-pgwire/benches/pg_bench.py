@@ -10,10 +10,11 @@ polars' read_database_uri through connectorx and ADBC (both by binary COPY
 Then INSERT of 20k rows by psycopg's executemany (one pipeline), and the
 same rows by polars' write_database through ADBC (binary COPY ... FROM
 STDIN), against them by QuestDB's ILP client over HTTP into the same server.
-Best of 3 each; rows per second and the ratios are printed. First, on the
-fresh server, its peak resident memory before and after psycopg streams the
-whole 1M rows in the extended protocol (`cursor.stream()`): the server
-holds a batch at a time, not the result.
+Best of 3 each; rows per second and the ratios are printed. First, each on
+a fresh server, its peak resident memory before and after psycopg streams
+the whole 1M rows in the extended protocol (`cursor.stream()`), and reads
+them through a named cursor (DECLARE, then FETCH FORWARD 10000 again and
+again): the server holds a few batches at a time, not the result.
 """
 
 from __future__ import annotations
@@ -45,21 +46,13 @@ def main() -> None:
         data = Path(tmp)
         df = frame(ROWS)
         df.write_parquet(data / "big.parquet")
+        query = "SELECT * FROM read_parquet('big.parquet')"
+        result_mb = df.estimated_size() / 2**20
+        memory(data, "streamed to psycopg", result_mb, lambda conn: sum(1 for _ in conn.cursor().stream(query)))
+        memory(data, "read by a psycopg named cursor, 10,000 a FETCH", result_mb, lambda conn: named(conn, query))
         server = Server(data, "--memory-limit", "8GiB")
         try:
-            query = "SELECT * FROM read_parquet('big.parquet')"
             conn = psycopg.connect(server.dsn(), autocommit=True)
-
-            def peak_rss_mb() -> float:
-                status = Path(f"/proc/{server.proc.pid}/status").read_text()
-                return int(next(line for line in status.splitlines() if line.startswith("VmHWM")).split()[1]) / 1024
-
-            before = peak_rss_mb()
-            streamed = sum(1 for _ in conn.cursor().stream(query))
-            assert streamed == ROWS
-            result_mb = df.estimated_size() / 2**20
-            print(f"SELECT {ROWS} rows streamed to psycopg: server peak RSS {before:.0f} -> {peak_rss_mb():.0f} MB "
-                  f"(+{peak_rss_mb() - before:.0f} MB; the result is {result_mb:.0f} MB in polars)")
 
             def fetch(binary: bool) -> None:
                 rows = conn.cursor(binary=binary).execute(query).fetchall()
@@ -84,11 +77,13 @@ def main() -> None:
                 assert pl.read_database_uri(query, uri, engine=engine).height == ROWS
 
             t_text, t_binary = best(lambda: fetch(False)), best(lambda: fetch(True))
+            t_named = best(lambda: named(conn, query))
             t_asyncpg = best(lambda: asyncio.run(fetch_asyncpg()))
             t_cx, t_adbc = best(lambda: read_uri("connectorx")), best(lambda: read_uri("adbc"))
             t_flight = best(doget)
             t_local = best(lambda: pl.read_parquet(data / "big.parquet"))
-            for name, t in (("psycopg text", t_text), ("psycopg binary", t_binary), ("asyncpg", t_asyncpg),
+            for name, t in (("psycopg text", t_text), ("psycopg binary", t_binary),
+                            ("psycopg named cursor, 10,000 a FETCH", t_named), ("asyncpg", t_asyncpg),
                             ("polars read_database_uri, connectorx", t_cx), ("polars read_database_uri, ADBC", t_adbc)):
                 print(f"SELECT {ROWS} rows, {name}: {ROWS / t / 1e6:.2f} M rows/s ({t:.2f} s; "
                       f"Flight DoGet into Arrow {t_flight:.2f} s -> {t / t_flight:.1f}x; "
@@ -120,6 +115,35 @@ def main() -> None:
             conn.close()
         finally:
             server.stop()
+
+
+def named(conn: psycopg.Connection, query: str) -> int:
+    """Rows read by a named cursor WITH HOLD (the connection is in
+    autocommit), FETCH FORWARD 10000 at a time."""
+    with conn.cursor(name="bench", withhold=True) as cur:
+        cur.itersize = 10_000
+        cur.execute(query)
+        read = sum(1 for _ in cur)
+    assert read == ROWS
+    return read
+
+
+def memory(data: Path, how: str, result_mb: float, read) -> None:
+    """The peak resident memory of a fresh server before and after `read`."""
+    server = Server(data, "--memory-limit", "8GiB")
+    try:
+        def peak_rss_mb() -> float:
+            status = Path(f"/proc/{server.proc.pid}/status").read_text()
+            return int(next(line for line in status.splitlines() if line.startswith("VmHWM")).split()[1]) / 1024
+
+        with psycopg.connect(server.dsn(), autocommit=True) as conn:
+            before = peak_rss_mb()
+            assert read(conn) == ROWS
+            after = peak_rss_mb()
+        print(f"SELECT {ROWS} rows {how}: server peak RSS {before:.0f} -> {after:.0f} MB "
+              f"(+{after - before:.0f} MB; the result is {result_mb:.0f} MB in polars)")
+    finally:
+        server.stop()
 
 
 if __name__ == "__main__":

@@ -517,6 +517,42 @@ impl Door {
         Ok(cancellable(messages, settings.connection.clone()))
     }
 
+    /// A FETCH or MOVE of a portal the protocol bound rather than a DECLAREd
+    /// cursor (PostgreSQL names both in one namespace): asyncpg's
+    /// `Cursor.forward(n)` is `MOVE FORWARD n <portal>` on the portal its
+    /// row-limited Executes read. `None`: `sql` is not one.
+    async fn protocol_portal<C>(&self, client: &C, settings: &Settings, sql: &str) -> Option<PgWireResult<Response>>
+    where
+        C: ClientPortalStore,
+        C::PortalStore: PortalStore,
+    {
+        let started = Instant::now();
+        let Ok(Some(CursorStatement::Fetch { name, direction, moved })) = CursorStatement::of(sql) else { return None };
+        if settings.cursors().exists(&name) {
+            return None;
+        }
+        let store = client.portal_store().as_any().downcast_ref::<MemPortalStore<Statement>>()?;
+        let Some(Entry::Value(portal)) = store.get_portal(&name) else { return None };
+        let response = async {
+            let rows = match direction {
+                cursor::Direction::Forward(n) if n > 0 => n as usize,
+                // pgwire's fetch of 0 rows is every row left.
+                cursor::Direction::All => 0,
+                _ => return Err(cursor::backward()),
+            };
+            let mut fetched = portal.fetch(rows).await?.response;
+            if moved {
+                let count = fetched.data_rows().count().await;
+                return Ok(Response::Execution(pgwire::api::results::Tag::new("MOVE").with_rows(count)));
+            }
+            fetched.set_command_tag("FETCH");
+            Ok(Response::Query(fetched))
+        }
+        .await;
+        self.core.metrics().request("pgwire", "cursor", sqlstate_of(&response), started.elapsed());
+        Some(response)
+    }
+
     /// The columns `sql` answers with (`values` bound), without running it.
     async fn describe(
         &self,
@@ -735,7 +771,7 @@ impl SimpleQueryHandler for Door {
         // ends the query (the rest do not run).
         for sql in statements {
             let sql = sql.trim();
-            let response = match protocol_portal(client, &settings, sql).await {
+            let response = match self.protocol_portal(client, &settings, sql).await {
                 Some(moved) => moved,
                 None => self.run(&settings, ns.clone(), sql.to_string(), None, &Format::UnifiedText, explicit || implicit).await,
             };
@@ -761,41 +797,6 @@ impl SimpleQueryHandler for Door {
         }
         Ok(responses)
     }
-}
-
-/// A FETCH or MOVE of a portal the protocol bound rather than a DECLAREd
-/// cursor (PostgreSQL names both in one namespace): asyncpg's
-/// `Cursor.forward(n)` is `MOVE FORWARD n <portal>` on the portal its
-/// row-limited Executes read. `None`: `sql` is not one.
-async fn protocol_portal<C>(client: &C, settings: &Settings, sql: &str) -> Option<PgWireResult<Response>>
-where
-    C: ClientPortalStore,
-    C::PortalStore: PortalStore,
-{
-    let Ok(Some(CursorStatement::Fetch { name, direction, moved })) = CursorStatement::of(sql) else { return None };
-    if settings.cursors().exists(&name) {
-        return None;
-    }
-    let store = client.portal_store().as_any().downcast_ref::<MemPortalStore<Statement>>()?;
-    let Some(Entry::Value(portal)) = store.get_portal(&name) else { return None };
-    let rows = match direction {
-        cursor::Direction::Forward(n) if n > 0 => n as usize,
-        // pgwire's fetch of 0 rows is every row left.
-        cursor::Direction::All => 0,
-        _ => return Some(Err(cursor::backward())),
-    };
-    Some(
-        async {
-            let mut fetched = portal.fetch(rows).await?.response;
-            if moved {
-                let count = fetched.data_rows().count().await;
-                return Ok(Response::Execution(pgwire::api::results::Tag::new("MOVE").with_rows(count)));
-            }
-            fetched.set_command_tag("FETCH");
-            Ok(Response::Query(fetched))
-        }
-        .await,
-    )
 }
 
 /// Reads a Parse message into a [`Statement`]: its text, and its
