@@ -57,8 +57,9 @@ python-env:
 
 ## test-python: pyarrow.flight, then the polaroid Python package (pip-installed
 ## from python/, stubs checked current), then QuestDB's own clients (questdb-rest,
-## questdb ILP) against the HTTP door, then psql, psycopg and asyncpg against the
-## PostgreSQL door, all against polaroid-server child processes
+## questdb ILP) against the HTTP door, then psql, psycopg, asyncpg, connectorx, ADBC,
+## SQLAlchemy and PostgreSQL's JDBC driver against the PostgreSQL door, all against
+## polaroid-server child processes
 test-python: fork python-env ballista
 	$(CARGO) build --locked -p polaroid-server --bin polaroid-server
 	POLAROID_SERVER=target/debug/polaroid-server .venv/bin/python -m unittest discover -s polaroid-grpc/tests/python -v

@@ -30,9 +30,12 @@ const FIRST_USER_OID: i64 = 16384;
 
 /// The catalog's relations by name (`information_schema.x` is read as
 /// `information_schema_x`).
-const RELATIONS: [&str; 9] = [
+const RELATIONS: [&str; 12] = [
     "pg_type",
+    "pg_index",
     "pg_cursors",
+    "pg_description",
+    "pg_attrdef",
     "pg_namespace",
     "pg_class",
     "pg_attribute",
@@ -65,7 +68,7 @@ pub fn plan(core: &Core, ns: &Namespace, sql: &str, cursors: &[CursorRow]) -> Re
         return polaroid_questdb::plan(core, ns, &sql);
     }
     let tables = user_tables(core, ns)?;
-    let sql = regclass(&rewrite(&sql), &tables)?;
+    let sql = regclass(&rewrite(&fold_identifiers(&sql)), &tables)?;
     let frames = named
         .into_iter()
         .map(|name| {
@@ -93,6 +96,28 @@ fn names(sql: &str) -> Vec<&'static str> {
     RELATIONS.into_iter().filter(|r| words.iter().any(|w| w == r)).collect()
 }
 
+/// `sql` with its unquoted identifiers in lower case, as PostgreSQL folds
+/// them: `AS TABLE_NAME` and `result.table_name` name one column (the JDBC
+/// driver's metadata queries write both). Only catalog queries are folded;
+/// text and quoted names are kept as written.
+fn fold_identifiers(sql: &str) -> String {
+    let mut quote = None;
+    sql.chars()
+        .map(|c| match quote {
+            Some(q) if c == q => {
+                quote = None;
+                c
+            },
+            Some(_) => c,
+            None if c == '\'' || c == '"' => {
+                quote = Some(c);
+                c
+            },
+            None => c.to_ascii_lowercase(),
+        })
+        .collect()
+}
+
 /// `sql` with its quoted text blanked out, for looking at its words.
 fn unquoted(sql: &str) -> String {
     let mut quote = None;
@@ -112,6 +137,21 @@ fn unquoted(sql: &str) -> String {
         .collect()
 }
 
+/// The catalog relations' own oids in `pg_class`, as PostgreSQL 15 has
+/// them: `'pg_class'::regclass` names the class of a `pg_description` row
+/// (the JDBC driver's `getTables` asks so).
+const CATALOG_OIDS: [(&str, i64); 9] = [
+    ("pg_type", 1247),
+    ("pg_attribute", 1249),
+    ("pg_proc", 1255),
+    ("pg_class", 1259),
+    ("pg_database", 1262),
+    ("pg_am", 2601),
+    ("pg_attrdef", 2604),
+    ("pg_description", 2609),
+    ("pg_namespace", 2615),
+];
+
 /// The query in what polars-sql reads, PostgreSQL's meaning kept:
 /// - `pg_catalog.x` is `x`;
 /// - a regproc column (`typreceive`, ...) compared with the oid 0 is
@@ -121,7 +161,14 @@ fn unquoted(sql: &str) -> String {
 /// - `oid::regtype` is pg_type's `regtype` column, the name it shows;
 /// - `pg_table_is_visible(oid)` is true: every table is in `public`, on
 ///   the search path;
-/// - `pg_get_userbyid(oid)` is the owner's name.
+/// - `pg_get_userbyid(oid)` is the owner's name;
+/// - `pg_get_expr(expr, relation)` is null: no column has a default and
+///   `pg_attrdef` is empty;
+/// - `(current_schemas(b))[1]`, the search path's first schema, is
+///   `pg_catalog` with the implicit schemas (`b` true), else `public`;
+/// - `information_schema._pg_expandarray(i.indkey)` (a key's columns with
+///   their places, `.x` and `.n`) is a null key column: `pg_index` has no
+///   rows, so no key has columns (the JDBC driver's `getPrimaryKeys`).
 fn rewrite(sql: &str) -> String {
     static SCHEMA: OnceLock<Regex> = OnceLock::new();
     static REGPROC_ZERO: OnceLock<Regex> = OnceLock::new();
@@ -129,6 +176,10 @@ fn rewrite(sql: &str) -> String {
     static OID_REGTYPE: OnceLock<Regex> = OnceLock::new();
     static VISIBLE: OnceLock<Regex> = OnceLock::new();
     static USER_BY_ID: OnceLock<Regex> = OnceLock::new();
+    static GET_EXPR: OnceLock<Regex> = OnceLock::new();
+    static FIRST_SCHEMA: OnceLock<Regex> = OnceLock::new();
+    static EXPAND_ARRAY: OnceLock<Regex> = OnceLock::new();
+    static FIELD: OnceLock<Regex> = OnceLock::new();
     let regex = |cell: &'static OnceLock<Regex>, pattern: &str| cell.get_or_init(|| Regex::new(pattern).expect("a valid regex"));
     let schema = regex(&SCHEMA, r#"(?i)\b"?pg_catalog"?\s*\.\s*"#);
     let zero = regex(&REGPROC_ZERO, r"(?i)\b(typreceive|typsend|typinput|typoutput)\s*(=|!=|<>)\s*0\b");
@@ -136,18 +187,32 @@ fn rewrite(sql: &str) -> String {
     let oid_regtype = regex(&OID_REGTYPE, r"(?i)\b((?:\w+\.)?)oid\s*::\s*regtype\b");
     let visible = regex(&VISIBLE, r"(?i)\bpg_table_is_visible\s*\(\s*[\w.]+\s*\)");
     let user_by_id = regex(&USER_BY_ID, r"(?i)\bpg_get_userbyid\s*\(\s*[\w.]+\s*\)");
+    let get_expr = regex(&GET_EXPR, r"(?i)\bpg_get_expr\s*\(\s*[\w.]+\s*,\s*[\w.]+\s*(?:,\s*(?:true|false)\s*)?\)");
+    let expand_array = regex(
+        &EXPAND_ARRAY,
+        r"(?i)\(\s*information_schema\s*\.\s*_pg_expandarray\s*\(\s*[\w.]+\s*\)\s*\)\s*\.\s*[xn]\b|information_schema\s*\.\s*_pg_expandarray\s*\(\s*[\w.]+\s*\)",
+    );
+    let field = regex(&FIELD, r"(?i)\(\s*(\w+\s*\.\s*keys)\s*\)\s*\.\s*x\b");
+    let first_schema = regex(&FIRST_SCHEMA, r"(?i)\(\s*current_schemas\s*\(\s*(true|false)\s*\)\s*\)\s*\[\s*1\s*\]");
 
     let sql = schema.replace_all(sql, "");
     let sql = zero.replace_all(&sql, "$1 $2 '-'");
     let sql = to_regtype_call.replace_all(&sql, |caps: &regex::Captures| to_regtype(&caps[1]).map_or("NULL".to_string(), |oid| oid.to_string()));
     let sql = oid_regtype.replace_all(&sql, "${1}regtype");
     let sql = visible.replace_all(&sql, "true");
+    let sql = get_expr.replace_all(&sql, "CAST(NULL AS VARCHAR)");
+    let sql = expand_array.replace_all(&sql, "CAST(NULL AS SMALLINT)");
+    let sql = field.replace_all(&sql, "$1");
+    let sql = first_schema.replace_all(&sql, |caps: &regex::Captures| {
+        if caps[1].eq_ignore_ascii_case("true") { "'pg_catalog'" } else { "'public'" }.to_string()
+    });
     user_by_id.replace_all(&sql, format!("'{OWNER}'").as_str()).into_owned()
 }
 
 /// `'name'::regclass` (with `::oid` after it or not) as the named table's
-/// oid in `pg_class`; an unknown table is PostgreSQL's error for it. ADBC
-/// reads a table's columns so before it appends to it.
+/// oid in `pg_class` (a catalog relation's is PostgreSQL's); an unknown
+/// table is PostgreSQL's error for it. ADBC reads a table's columns so
+/// before it appends to it.
 fn regclass(sql: &str, tables: &[(i64, TableDef)]) -> Result<String, CoreError> {
     static REGCLASS: OnceLock<Regex> = OnceLock::new();
     let pattern = REGCLASS.get_or_init(|| {
@@ -161,8 +226,9 @@ fn regclass(sql: &str, tables: &[(i64, TableDef)]) -> Result<String, CoreError> 
             [name] | ["public", name] => *name,
             _ => written.as_str(),
         };
-        match tables.iter().find(|(_, t)| t.name == name) {
-            Some((oid, _)) => oid.to_string(),
+        let catalog = CATALOG_OIDS.iter().find(|(relation, _)| *relation == name).map(|(_, oid)| *oid);
+        match tables.iter().find(|(_, t)| t.name == name).map(|(oid, _)| *oid).or(catalog) {
+            Some(oid) => oid.to_string(),
             None => {
                 missing.get_or_insert_with(|| written.clone());
                 "NULL".to_string()
@@ -215,6 +281,29 @@ fn relation(name: &str, tables: &[(i64, TableDef)]) -> Result<DataFrame, CoreErr
             "relam" => vec![HEAP; tables.len()],
         )?),
         "pg_am" => Ok(df!("oid" => [HEAP], "amname" => ["heap"], "amtype" => ["t"])?),
+        // No table or column carries a comment or a default.
+        "pg_description" => Ok(df!(
+            "objoid" => Vec::<i64>::new(),
+            "classoid" => Vec::<i64>::new(),
+            "objsubid" => Vec::<i32>::new(),
+            "description" => Vec::<String>::new(),
+        )?),
+        // Tables have neither indexes nor keys.
+        "pg_index" => Ok(df!(
+            "indexrelid" => Vec::<i64>::new(),
+            "indrelid" => Vec::<i64>::new(),
+            "indnatts" => Vec::<i16>::new(),
+            "indkey" => Vec::<i16>::new(),
+            "indisunique" => Vec::<bool>::new(),
+            "indisprimary" => Vec::<bool>::new(),
+            "indisclustered" => Vec::<bool>::new(),
+        )?),
+        "pg_attrdef" => Ok(df!(
+            "oid" => Vec::<i64>::new(),
+            "adrelid" => Vec::<i64>::new(),
+            "adnum" => Vec::<i16>::new(),
+            "adbin" => Vec::<String>::new(),
+        )?),
         "information_schema_tables" => Ok(df!(
             "table_catalog" => vec![DATABASE; tables.len()],
             "table_schema" => vec!["public"; tables.len()],
@@ -278,13 +367,15 @@ fn information_schema_columns(tables: &[(i64, TableDef)]) -> Result<DataFrame, C
 
 /// One row per column of each table, numbered from 1 as PostgreSQL numbers them.
 fn pg_attributes(tables: &[(i64, TableDef)]) -> Result<DataFrame, CoreError> {
-    let (mut relid, mut names, mut types, mut numbers) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut relid, mut names, mut types, mut numbers, mut lengths) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (oid, table) in tables {
         for (i, (name, dtype)) in table.schema()?.iter().enumerate() {
+            let ty = pg_type(name, dtype).unwrap_or(Type::TEXT);
             relid.push(*oid);
             names.push(name.to_string());
-            types.push(pg_type(name, dtype).map_or(Type::TEXT.oid(), |t| t.oid()) as i64);
+            types.push(ty.oid() as i64);
             numbers.push(i as i16 + 1);
+            lengths.push(type_len(&ty));
         }
     }
     let count = relid.len();
@@ -293,10 +384,29 @@ fn pg_attributes(tables: &[(i64, TableDef)]) -> Result<DataFrame, CoreError> {
         "attname" => names,
         "atttypid" => types,
         "attnum" => numbers,
+        "attlen" => lengths,
         "atttypmod" => vec![-1i32; count],
         "attnotnull" => vec![false; count],
+        "atthasdef" => vec![false; count],
         "attisdropped" => vec![false; count],
+        // Neither an identity nor a generated column: PostgreSQL's ''.
+        "attidentity" => vec![""; count],
+        "attgenerated" => vec![""; count],
+        "attcollation" => vec![0i64; count],
     )?)
+}
+
+/// PostgreSQL's `typlen`: a fixed width in bytes, or -1 for a varlena.
+fn type_len(ty: &Type) -> i16 {
+    match *ty {
+        Type::BOOL | Type::CHAR => 1,
+        Type::INT2 => 2,
+        Type::INT4 | Type::FLOAT4 | Type::DATE | Type::OID => 4,
+        Type::INT8 | Type::FLOAT8 | Type::TIMESTAMP | Type::TIMESTAMPTZ | Type::TIME => 8,
+        Type::INTERVAL | Type::UUID => 16,
+        Type::NAME => 64,
+        _ => -1,
+    }
 }
 
 /// A type the door sends or binds, as PostgreSQL's catalog has it.
@@ -343,6 +453,7 @@ struct TypeRow {
     io: [String; 4],
     elem: i64,
     array: i64,
+    len: i16,
 }
 
 /// The rows of `pg_type`: each type, then its array.
@@ -358,6 +469,7 @@ fn type_rows() -> Vec<TypeRow> {
             io: [io("in"), io("out"), io("recv"), io("send")],
             elem: 0,
             array: t.array.oid() as i64,
+            len: type_len(&t.ty),
         });
         rows.push(TypeRow {
             oid: t.array.oid() as i64,
@@ -366,6 +478,7 @@ fn type_rows() -> Vec<TypeRow> {
             io: ["array_in", "array_out", "array_recv", "array_send"].map(String::from),
             elem: t.ty.oid() as i64,
             array: 0,
+            len: -1,
         });
     }
     rows
@@ -396,6 +509,9 @@ fn pg_types() -> Result<DataFrame, CoreError> {
         "typsend" => text(&|r| r.io[3].clone()),
         "typelem" => rows.iter().map(|r| r.elem).collect::<Vec<_>>(),
         "typarray" => rows.iter().map(|r| r.array).collect::<Vec<_>>(),
+        "typlen" => rows.iter().map(|r| r.len).collect::<Vec<_>>(),
+        "typnotnull" => vec![false; count],
+        "typtypmod" => vec![-1i32; count],
         "typbasetype" => vec![0i64; count],
         "typrelid" => vec![0i64; count],
         "regtype" => text(&|r| r.regtype.clone()),
@@ -428,6 +544,26 @@ mod tests {
         );
         // Another number, or another column, is left as written.
         assert_eq!(rewrite("SELECT * FROM pg_type WHERE typreceive = 10 AND oid = 0"), "SELECT * FROM pg_type WHERE typreceive = 10 AND oid = 0");
+    }
+
+    #[test]
+    fn the_jdbc_driver_s_metadata_queries_read_as_postgresql_reads_them() {
+        // Unquoted names fold to lower case; text and quoted names do not.
+        assert_eq!(
+            fold_identifiers(r#"SELECT NULL AS TABLE_CAT, c.RelName FROM pg_class c WHERE c.relname LIKE 'Rt' AND "Q" = 1 ORDER BY TABLE_CAT"#),
+            r#"select null as table_cat, c.relname from pg_class c where c.relname like 'Rt' and "Q" = 1 order by table_cat"#
+        );
+        assert_eq!(
+            rewrite("SELECT pg_catalog.pg_get_expr(def.adbin, def.adrelid) AS adsrc, (pg_catalog.current_schemas(true))[1], ( current_schemas(false) )[ 1 ]"),
+            "SELECT CAST(NULL AS VARCHAR) AS adsrc, 'pg_catalog', 'public'"
+        );
+        assert_eq!(
+            rewrite("SELECT (information_schema._pg_expandarray(i.indkey)).n AS key_seq, information_schema._pg_expandarray(i.indkey) AS keys FROM t result WHERE a = (result.keys).x"),
+            "SELECT CAST(NULL AS SMALLINT) AS key_seq, CAST(NULL AS SMALLINT) AS keys FROM t result WHERE a = result.keys"
+        );
+        // A catalog relation's regclass is PostgreSQL's oid for it.
+        assert_eq!(regclass("SELECT 1 WHERE d.classoid = 'pg_class'::regclass", &[]).unwrap(), "SELECT 1 WHERE d.classoid = 1259");
+        assert!(regclass("SELECT 'nope'::regclass", &[]).is_err());
     }
 
     #[test]

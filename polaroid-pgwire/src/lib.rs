@@ -12,7 +12,8 @@
 //!   literals by the core's `sql_parameters` (as Flight SQL binds them).
 //! - `encode.rs`: polars' types as PostgreSQL's, rows in text or binary.
 //! - `catalog.rs`: `pg_type`, `pg_class`, `pg_attribute`, `pg_namespace`,
-//!   as drivers read them (ADBC's type resolver).
+//!   ..., as drivers read them (ADBC's type resolver, the JDBC driver's
+//!   `DatabaseMetaData`).
 //! - `cursor.rs`: `DECLARE ... CURSOR FOR`, `FETCH`, `MOVE`, `CLOSE`
 //!   (psycopg's named cursors, SQLAlchemy's `stream_results`).
 //! - `copy.rs`: `COPY (query) TO STDOUT` in binary, text or CSV (the bulk
@@ -49,6 +50,7 @@ use pgwire::api::copy::CopyHandler;
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use pgwire::api::{ClientInfo, ClientPortalStore, ConnectionHandle, ConnectionManager, PgWireConnectionState, PgWireServerHandlers, Type, DEFAULT_NAME};
 use pgwire::messages::extendedquery::{Close, CloseComplete, Describe, Execute, TARGET_TYPE_BYTE_PORTAL, TARGET_TYPE_BYTE_STATEMENT};
+use pgwire::messages::data::{NoData, ParameterDescription};
 use pgwire::messages::response::TransactionStatus;
 use pgwire::messages::simplequery::Query;
 use pgwire::error::{PgWireError, PgWireResult};
@@ -948,6 +950,7 @@ impl ExtendedQueryHandler for Door {
         Ok(DescribePortalResponse::new(fields))
     }
 
+    /// A statement's Describe is answered as PostgreSQL answers it (below).
     /// A portal's Describe may name a DECLAREd cursor (cursors and portals
     /// share one namespace in PostgreSQL): psycopg describes its named
     /// cursor so, right after the DECLARE. Its columns are in the cursor's
@@ -960,6 +963,22 @@ impl ExtendedQueryHandler for Door {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let name = message.name.as_deref().unwrap_or(DEFAULT_NAME);
+        if message.target_type == TARGET_TYPE_BYTE_STATEMENT {
+            if let Some(Entry::Value(statement)) = client.portal_store().get_statement(name) {
+                let described = self.do_describe_statement(client, &statement).await?;
+                if described.fields.is_empty() {
+                    // A statement with parameters and no columns (an INSERT)
+                    // is ParameterDescription then NoData, as PostgreSQL
+                    // answers; pgwire sends an empty RowDescription, which
+                    // the JDBC driver reads as a result ("A result was
+                    // returned when none was expected" from executeUpdate).
+                    let types = described.parameters.iter().map(Type::oid).collect();
+                    client.feed(PgWireBackendMessage::ParameterDescription(ParameterDescription::new(types))).await?;
+                    return client.send(PgWireBackendMessage::NoData(NoData::new())).await.map_err(Into::into);
+                }
+                return send_describe_response(client, &described).await;
+            }
+        }
         if message.target_type == TARGET_TYPE_BYTE_PORTAL && client.portal_store().get_portal(name).is_none() {
             let declared = Settings::of(client).cursors().schema(name);
             if let Some((schema, binary)) = declared {
