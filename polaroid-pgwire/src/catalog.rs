@@ -30,8 +30,9 @@ const FIRST_USER_OID: i64 = 16384;
 
 /// The catalog's relations by name (`information_schema.x` is read as
 /// `information_schema_x`).
-const RELATIONS: [&str; 12] = [
+const RELATIONS: [&str; 13] = [
     "pg_type",
+    "pg_collation",
     "pg_index",
     "pg_cursors",
     "pg_description",
@@ -63,12 +64,17 @@ pub type CursorRow = (String, String, bool, bool, chrono::DateTime<chrono::Utc>)
 /// `cursors` are the caller's connection's (`pg_cursors`).
 pub fn plan(core: &Core, ns: &Namespace, sql: &str, cursors: &[CursorRow]) -> Result<(LazyFrame, Vec<TableDef>), CoreError> {
     let sql = information_schema(sql);
+    if let Some(columns) = crate::empty::columns(&sql) {
+        return Ok((no_rows(columns)?.lazy(), Vec::new()));
+    }
     let named = names(&sql);
     if named.is_empty() {
         return polaroid_questdb::plan(core, ns, &sql);
     }
     let tables = user_tables(core, ns)?;
     let sql = regclass(&rewrite(&fold_identifiers(&sql)), &tables)?;
+    // A rewrite may read another relation (`format_type` reads pg_type).
+    let named = names(&sql);
     let frames = named
         .into_iter()
         .map(|name| {
@@ -77,6 +83,22 @@ pub fn plan(core: &Core, ns: &Namespace, sql: &str, cursors: &[CursorRow]) -> Re
         })
         .collect::<Result<_, CoreError>>()?;
     polaroid_questdb::plan_over(core, ns, &sql, frames)
+}
+
+/// An answer of no rows with these text columns. polars cannot hold two
+/// columns of one name, which PostgreSQL can (`?column?`): a repeated name
+/// gets its place after it (`?column?_3`).
+fn no_rows(columns: Vec<String>) -> Result<DataFrame, CoreError> {
+    let mut seen = std::collections::HashSet::new();
+    let columns = columns
+        .into_iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let name = if seen.insert(name.clone()) { name } else { format!("{name}_{}", i + 1) };
+            Column::new_empty(name.into(), &DataType::String)
+        })
+        .collect();
+    Ok(DataFrame::new(0, columns)?)
 }
 
 /// `information_schema.tables` (and `columns`, `schemata`) as the frame's
@@ -153,12 +175,20 @@ const CATALOG_OIDS: [(&str, i64); 9] = [
 ];
 
 /// The query in what polars-sql reads, PostgreSQL's meaning kept:
-/// - `pg_catalog.x` is `x`;
+/// - `pg_catalog.x` is `x`; `OPERATOR(pg_catalog.~)` is `~`, and
+///   `COLLATE pg_catalog.default` (the default collation) goes (psql);
 /// - a regproc column (`typreceive`, ...) compared with the oid 0 is
 ///   compared with `'-'`, as PostgreSQL shows the regproc 0, since the
 ///   frame holds names;
 /// - `to_regtype('name')` is the type's oid, or null;
 /// - `oid::regtype` is pg_type's `regtype` column, the name it shows;
+///   `reloftype::regtype` is null: no table is of a composite type;
+/// - an oid column compared with quoted digits (`c.oid = '16385'`, as psql
+///   writes it) is compared with the number, as PostgreSQL types the text;
+/// - `format_type(type, typmod)` is the type's SQL name, read from
+///   `pg_type` (no type here has a modifier);
+/// - a scalar subquery of a column of `pg_collation` is null: every column
+///   has the default collation, and the relation no rows (psql's `\d`);
 /// - `pg_table_is_visible(oid)` is true: every table is in `public`, on
 ///   the search path;
 /// - `pg_get_userbyid(oid)` is the owner's name;
@@ -179,12 +209,22 @@ fn rewrite(sql: &str) -> String {
     static GET_EXPR: OnceLock<Regex> = OnceLock::new();
     static FIRST_SCHEMA: OnceLock<Regex> = OnceLock::new();
     static EXPAND_ARRAY: OnceLock<Regex> = OnceLock::new();
+    static OPERATOR: OnceLock<Regex> = OnceLock::new();
+    static OF_TYPE: OnceLock<Regex> = OnceLock::new();
+    static OID_TEXT: OnceLock<Regex> = OnceLock::new();
+    static FORMAT_TYPE: OnceLock<Regex> = OnceLock::new();
+    static COLLATION: OnceLock<Regex> = OnceLock::new();
+    static COLLATE: OnceLock<Regex> = OnceLock::new();
     static FIELD: OnceLock<Regex> = OnceLock::new();
     let regex = |cell: &'static OnceLock<Regex>, pattern: &str| cell.get_or_init(|| Regex::new(pattern).expect("a valid regex"));
     let schema = regex(&SCHEMA, r#"(?i)\b"?pg_catalog"?\s*\.\s*"#);
     let zero = regex(&REGPROC_ZERO, r"(?i)\b(typreceive|typsend|typinput|typoutput)\s*(=|!=|<>)\s*0\b");
     let to_regtype_call = regex(&TO_REGTYPE, r"(?i)\bto_regtype\s*\(\s*'([^']*)'\s*\)");
     let oid_regtype = regex(&OID_REGTYPE, r"(?i)\b((?:\w+\.)?)oid\s*::\s*regtype\b");
+    let format_type = regex(&FORMAT_TYPE, r"(?i)\bformat_type\s*\(\s*([\w.]+)\s*,\s*[\w.]+\s*\)");
+    let collation = regex(&COLLATION, r"(?i)\(\s*SELECT\s+[\w.]+\s+FROM\s+pg_collation\b[^()]*\)");
+    let oid_text = regex(&OID_TEXT, r"(?i)\b((?:\w+\.)?\w*(?:oid|relid))\s*(=|<>|!=)\s*'(\d+)'");
+    let of_type = regex(&OF_TYPE, r"(?i)\b(?:\w+\.)?reloftype\s*::\s*regtype\b");
     let visible = regex(&VISIBLE, r"(?i)\bpg_table_is_visible\s*\(\s*[\w.]+\s*\)");
     let user_by_id = regex(&USER_BY_ID, r"(?i)\bpg_get_userbyid\s*\(\s*[\w.]+\s*\)");
     let get_expr = regex(&GET_EXPR, r"(?i)\bpg_get_expr\s*\(\s*[\w.]+\s*,\s*[\w.]+\s*(?:,\s*(?:true|false)\s*)?\)");
@@ -195,10 +235,18 @@ fn rewrite(sql: &str) -> String {
     let field = regex(&FIELD, r"(?i)\(\s*(\w+\s*\.\s*keys)\s*\)\s*\.\s*x\b");
     let first_schema = regex(&FIRST_SCHEMA, r"(?i)\(\s*current_schemas\s*\(\s*(true|false)\s*\)\s*\)\s*\[\s*1\s*\]");
 
-    let sql = schema.replace_all(sql, "");
+    let operator = regex(&OPERATOR, r#"(?i)\bOPERATOR\s*\(\s*(?:"?pg_catalog"?\s*\.\s*)?([~!<>=*]+)\s*\)"#);
+    let collate = regex(&COLLATE, r#"(?i)\s+COLLATE\s+(?:"?pg_catalog"?\s*\.\s*)?"?default"?"#);
+    let sql = operator.replace_all(sql, "$1");
+    let sql = collate.replace_all(&sql, "");
+    let sql = schema.replace_all(&sql, "");
     let sql = zero.replace_all(&sql, "$1 $2 '-'");
     let sql = to_regtype_call.replace_all(&sql, |caps: &regex::Captures| to_regtype(&caps[1]).map_or("NULL".to_string(), |oid| oid.to_string()));
     let sql = oid_regtype.replace_all(&sql, "${1}regtype");
+    let sql = of_type.replace_all(&sql, "CAST(NULL AS VARCHAR)");
+    let sql = oid_text.replace_all(&sql, "$1 $2 $3");
+    let sql = collation.replace_all(&sql, "CAST(NULL AS VARCHAR)");
+    let sql = format_type.replace_all(&sql, "(SELECT __format.regtype FROM pg_type __format WHERE __format.oid = $1)");
     let sql = visible.replace_all(&sql, "true");
     let sql = get_expr.replace_all(&sql, "CAST(NULL AS VARCHAR)");
     let sql = expand_array.replace_all(&sql, "CAST(NULL AS SMALLINT)");
@@ -279,6 +327,20 @@ fn relation(name: &str, tables: &[(i64, TableDef)]) -> Result<DataFrame, CoreErr
             "relpersistence" => vec!["p"; tables.len()],
             "relowner" => vec![OWNER_OID; tables.len()],
             "relam" => vec![HEAP; tables.len()],
+            // Plain tables: no checks, indexes, rules, triggers, row
+            // security, partitions, TOAST table or composite type; the
+            // default tablespace and replica identity (psql's `\d`).
+            "relchecks" => vec![0i16; tables.len()],
+            "relhasindex" => vec![false; tables.len()],
+            "relhasrules" => vec![false; tables.len()],
+            "relhastriggers" => vec![false; tables.len()],
+            "relrowsecurity" => vec![false; tables.len()],
+            "relforcerowsecurity" => vec![false; tables.len()],
+            "relispartition" => vec![false; tables.len()],
+            "reltablespace" => vec![0i64; tables.len()],
+            "reloftype" => vec![0i64; tables.len()],
+            "reltoastrelid" => vec![0i64; tables.len()],
+            "relreplident" => vec!["d"; tables.len()],
         )?),
         "pg_am" => Ok(df!("oid" => [HEAP], "amname" => ["heap"], "amtype" => ["t"])?),
         // No table or column carries a comment or a default.
@@ -297,6 +359,13 @@ fn relation(name: &str, tables: &[(i64, TableDef)]) -> Result<DataFrame, CoreErr
             "indisunique" => Vec::<bool>::new(),
             "indisprimary" => Vec::<bool>::new(),
             "indisclustered" => Vec::<bool>::new(),
+        )?),
+        // Columns have the default collation: no row of pg_collation is
+        // ever read.
+        "pg_collation" => Ok(df!(
+            "oid" => Vec::<i64>::new(),
+            "collname" => Vec::<String>::new(),
+            "collnamespace" => Vec::<i64>::new(),
         )?),
         "pg_attrdef" => Ok(df!(
             "oid" => Vec::<i64>::new(),
@@ -511,6 +580,7 @@ fn pg_types() -> Result<DataFrame, CoreError> {
         "typarray" => rows.iter().map(|r| r.array).collect::<Vec<_>>(),
         "typlen" => rows.iter().map(|r| r.len).collect::<Vec<_>>(),
         "typnotnull" => vec![false; count],
+        "typcollation" => vec![0i64; count],
         "typtypmod" => vec![-1i32; count],
         "typbasetype" => vec![0i64; count],
         "typrelid" => vec![0i64; count],

@@ -25,6 +25,7 @@
 mod catalog;
 mod copy;
 mod cursor;
+mod empty;
 mod encode;
 mod error;
 mod infer;

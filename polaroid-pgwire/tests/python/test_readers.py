@@ -183,6 +183,42 @@ def test_the_catalog_answers_adbc_type_resolver_and_lists_tables(server):
     assert "public|catalog_t|table|polaroid" in listed
 
 
+def test_psql_describes_a_table_as_postgresql_would(server):
+    with psycopg.connect(server.dsn(), autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS described (ts TIMESTAMP, sym SYMBOL, px DOUBLE, qty LONG, n INT, "
+                     "ok BOOLEAN, raw BINARY, d DATE) timestamp(ts)")
+
+    def psql(command: str, *options: str) -> str:
+        return subprocess.run(["psql", "-X", *options, "-h", "127.0.0.1", "-p", str(server.pg_port), "-U", "admin", "-d",
+                               "qdb", "-c", command], capture_output=True, text=True, timeout=60, check=True).stdout
+
+    # psql's \d reads pg_class (its flags), pg_attribute with format_type(),
+    # defaults, collations, then policies, statistics, publications and
+    # parents: those relations are empty here, and so are their answers.
+    # The lines are PostgreSQL 15's for the same table, worked by hand.
+    assert psql("\\d described").splitlines() == [
+        '                       Table "public.described"',
+        " Column |            Type             | Collation | Nullable | Default ",
+        "--------+-----------------------------+-----------+----------+---------",
+        " ts     | timestamp without time zone |           |          | ",
+        " sym    | character varying           |           |          | ",
+        " px     | double precision            |           |          | ",
+        " qty    | bigint                      |           |          | ",
+        " n      | integer                     |           |          | ",
+        " ok     | boolean                     |           |          | ",
+        " raw    | bytea                       |           |          | ",
+        # QuestDB's DATE is a millisecond timestamp.
+        " d      | timestamp without time zone |           |          | ",
+        "",
+    ]
+    # Other tests' tables are listed too: unaligned, one per line.
+    assert "public|described|table|polaroid" in psql("\\d", "-A", "-t").splitlines()
+    assert psql("\\dn", "-A", "-t").splitlines() == ["public|polaroid"]
+    gone = subprocess.run(["psql", "-X", "-h", "127.0.0.1", "-p", str(server.pg_port), "-U", "admin", "-d", "qdb", "-c",
+                           "\\d nowhere"], capture_output=True, text=True, timeout=60)
+    assert 'Did not find any relation named "nowhere"' in gone.stderr
+
+
 def test_sqlalchemy_connects_lists_tables_and_reads_into_polars_and_pandas(server):
     # SQLAlchemy's dialect asks, on connecting: current_schema(), the
     # isolation level, hstore's oid through to_regtype(), in savepoints.
