@@ -30,8 +30,10 @@ const FIRST_USER_OID: i64 = 16384;
 
 /// The catalog's relations by name (`information_schema.x` is read as
 /// `information_schema_x`).
-const RELATIONS: [&str; 13] = [
+const RELATIONS: [&str; 15] = [
     "pg_type",
+    "pg_tablespace",
+    "pg_constraint",
     "pg_collation",
     "pg_index",
     "pg_cursors",
@@ -73,6 +75,7 @@ pub fn plan(core: &Core, ns: &Namespace, sql: &str, cursors: &[CursorRow]) -> Re
     }
     let tables = user_tables(core, ns)?;
     let sql = regclass(&rewrite(&fold_identifiers(&sql)), &tables)?;
+    let sql = crate::empty::simplify(&sql).unwrap_or(sql);
     // A rewrite may read another relation (`format_type` reads pg_type).
     let named = names(&sql);
     let frames = named
@@ -162,7 +165,7 @@ fn unquoted(sql: &str) -> String {
 /// The catalog relations' own oids in `pg_class`, as PostgreSQL 15 has
 /// them: `'pg_class'::regclass` names the class of a `pg_description` row
 /// (the JDBC driver's `getTables` asks so).
-const CATALOG_OIDS: [(&str, i64); 9] = [
+const CATALOG_OIDS: [(&str, i64); 10] = [
     ("pg_type", 1247),
     ("pg_attribute", 1249),
     ("pg_proc", 1255),
@@ -170,6 +173,7 @@ const CATALOG_OIDS: [(&str, i64); 9] = [
     ("pg_database", 1262),
     ("pg_am", 2601),
     ("pg_attrdef", 2604),
+    ("pg_constraint", 2606),
     ("pg_description", 2609),
     ("pg_namespace", 2615),
 ];
@@ -177,6 +181,9 @@ const CATALOG_OIDS: [(&str, i64); 9] = [
 /// The query in what polars-sql reads, PostgreSQL's meaning kept:
 /// - `pg_catalog.x` is `x`; `OPERATOR(pg_catalog.~)` is `~`, and
 ///   `COLLATE pg_catalog.default` (the default collation) goes (psql);
+/// - `current_setting('name')` is the setting's value, as SHOW has it;
+/// - two texts concatenated are one (SQLAlchemy's `LIKE 'pg/_' || '%'`,
+///   which polars-sql takes only as one literal);
 /// - a regproc column (`typreceive`, ...) compared with the oid 0 is
 ///   compared with `'-'`, as PostgreSQL shows the regproc 0, since the
 ///   frame holds names;
@@ -187,13 +194,11 @@ const CATALOG_OIDS: [(&str, i64); 9] = [
 ///   writes it) is compared with the number, as PostgreSQL types the text;
 /// - `format_type(type, typmod)` is the type's SQL name, read from
 ///   `pg_type` (no type here has a modifier);
-/// - a scalar subquery of a column of `pg_collation` is null: every column
-///   has the default collation, and the relation no rows (psql's `\d`);
 /// - `pg_table_is_visible(oid)` is true: every table is in `public`, on
 ///   the search path;
 /// - `pg_get_userbyid(oid)` is the owner's name;
-/// - `pg_get_expr(expr, relation)` is null: no column has a default and
-///   `pg_attrdef` is empty;
+/// - `pg_get_expr(expr, relation)` and `pg_get_constraintdef(oid)` are
+///   null: no column has a default, no table a constraint;
 /// - `(current_schemas(b))[1]`, the search path's first schema, is
 ///   `pg_catalog` with the implicit schemas (`b` true), else `public`;
 /// - `information_schema._pg_expandarray(i.indkey)` (a key's columns with
@@ -213,8 +218,9 @@ fn rewrite(sql: &str) -> String {
     static OF_TYPE: OnceLock<Regex> = OnceLock::new();
     static OID_TEXT: OnceLock<Regex> = OnceLock::new();
     static FORMAT_TYPE: OnceLock<Regex> = OnceLock::new();
-    static COLLATION: OnceLock<Regex> = OnceLock::new();
     static COLLATE: OnceLock<Regex> = OnceLock::new();
+    static SETTING: OnceLock<Regex> = OnceLock::new();
+    static CONCAT: OnceLock<Regex> = OnceLock::new();
     static FIELD: OnceLock<Regex> = OnceLock::new();
     let regex = |cell: &'static OnceLock<Regex>, pattern: &str| cell.get_or_init(|| Regex::new(pattern).expect("a valid regex"));
     let schema = regex(&SCHEMA, r#"(?i)\b"?pg_catalog"?\s*\.\s*"#);
@@ -222,12 +228,14 @@ fn rewrite(sql: &str) -> String {
     let to_regtype_call = regex(&TO_REGTYPE, r"(?i)\bto_regtype\s*\(\s*'([^']*)'\s*\)");
     let oid_regtype = regex(&OID_REGTYPE, r"(?i)\b((?:\w+\.)?)oid\s*::\s*regtype\b");
     let format_type = regex(&FORMAT_TYPE, r"(?i)\bformat_type\s*\(\s*([\w.]+)\s*,\s*[\w.]+\s*\)");
-    let collation = regex(&COLLATION, r"(?i)\(\s*SELECT\s+[\w.]+\s+FROM\s+pg_collation\b[^()]*\)");
     let oid_text = regex(&OID_TEXT, r"(?i)\b((?:\w+\.)?\w*(?:oid|relid))\s*(=|<>|!=)\s*'(\d+)'");
     let of_type = regex(&OF_TYPE, r"(?i)\b(?:\w+\.)?reloftype\s*::\s*regtype\b");
     let visible = regex(&VISIBLE, r"(?i)\bpg_table_is_visible\s*\(\s*[\w.]+\s*\)");
     let user_by_id = regex(&USER_BY_ID, r"(?i)\bpg_get_userbyid\s*\(\s*[\w.]+\s*\)");
-    let get_expr = regex(&GET_EXPR, r"(?i)\bpg_get_expr\s*\(\s*[\w.]+\s*,\s*[\w.]+\s*(?:,\s*(?:true|false)\s*)?\)");
+    let get_expr = regex(
+        &GET_EXPR,
+        r"(?i)\bpg_get_expr\s*\(\s*[\w.]+\s*,\s*[\w.]+\s*(?:,\s*(?:true|false)\s*)?\)|\bpg_get_constraintdef\s*\(\s*[\w.]+\s*(?:,\s*(?:true|false)\s*)?\)",
+    );
     let expand_array = regex(
         &EXPAND_ARRAY,
         r"(?i)\(\s*information_schema\s*\.\s*_pg_expandarray\s*\(\s*[\w.]+\s*\)\s*\)\s*\.\s*[xn]\b|information_schema\s*\.\s*_pg_expandarray\s*\(\s*[\w.]+\s*\)",
@@ -237,7 +245,14 @@ fn rewrite(sql: &str) -> String {
 
     let operator = regex(&OPERATOR, r#"(?i)\bOPERATOR\s*\(\s*(?:"?pg_catalog"?\s*\.\s*)?([~!<>=*]+)\s*\)"#);
     let collate = regex(&COLLATE, r#"(?i)\s+COLLATE\s+(?:"?pg_catalog"?\s*\.\s*)?"?default"?"#);
+    let setting = regex(&SETTING, r"(?i)\bcurrent_setting\s*\(\s*'([\w.]+)'\s*(?:::\s*\w+\s*)?\)");
+    let concat = regex(&CONCAT, r"(?i)'((?:[^']|'')*)'(?:\s*::\s*(?:varchar|text))?\s*\|\|\s*'((?:[^']|'')*)'");
     let sql = operator.replace_all(sql, "$1");
+    let sql = setting.replace_all(&sql, |caps: &regex::Captures| match crate::session::setting(&caps[1]) {
+        Some(value) => format!("'{}'", value.replace('\'', "''")),
+        None => caps[0].to_string(),
+    });
+    let sql = concat.replace_all(&sql, "'$1$2'");
     let sql = collate.replace_all(&sql, "");
     let sql = schema.replace_all(&sql, "");
     let sql = zero.replace_all(&sql, "$1 $2 '-'");
@@ -245,7 +260,6 @@ fn rewrite(sql: &str) -> String {
     let sql = oid_regtype.replace_all(&sql, "${1}regtype");
     let sql = of_type.replace_all(&sql, "CAST(NULL AS VARCHAR)");
     let sql = oid_text.replace_all(&sql, "$1 $2 $3");
-    let sql = collation.replace_all(&sql, "CAST(NULL AS VARCHAR)");
     let sql = format_type.replace_all(&sql, "(SELECT __format.regtype FROM pg_type __format WHERE __format.oid = $1)");
     let sql = visible.replace_all(&sql, "true");
     let sql = get_expr.replace_all(&sql, "CAST(NULL AS VARCHAR)");
@@ -257,21 +271,23 @@ fn rewrite(sql: &str) -> String {
     user_by_id.replace_all(&sql, format!("'{OWNER}'").as_str()).into_owned()
 }
 
-/// `'name'::regclass` (with `::oid` after it or not) as the named table's
+/// `'name'::regclass` (with `::oid` after it or not, or written
+/// `CAST('name' AS REGCLASS)`) as the named table's
 /// oid in `pg_class` (a catalog relation's is PostgreSQL's); an unknown
 /// table is PostgreSQL's error for it. ADBC reads a table's columns so
 /// before it appends to it.
 fn regclass(sql: &str, tables: &[(i64, TableDef)]) -> Result<String, CoreError> {
     static REGCLASS: OnceLock<Regex> = OnceLock::new();
     let pattern = REGCLASS.get_or_init(|| {
-        Regex::new(r"(?i)'((?:[^']|'')*)'\s*::\s*regclass(?:\s*::\s*oid)?\b").expect("a valid regex")
+        Regex::new(r"(?i)'((?:[^']|'')*)'\s*::\s*regclass(?:\s*::\s*oid)?\b|\bCAST\s*\(\s*'((?:[^']|'')*)'\s+AS\s+regclass\s*\)")
+            .expect("a valid regex")
     });
     let mut missing = None;
     let rewritten = pattern.replace_all(sql, |caps: &regex::Captures| {
-        let written = caps[1].replace("''", "'");
+        let written = caps.get(1).or(caps.get(2)).map_or("", |m| m.as_str()).replace("''", "'");
         let parts: Vec<&str> = written.split('.').map(|p| p.trim().trim_matches('"')).collect();
         let name = match parts.as_slice() {
-            [name] | ["public", name] => *name,
+            [name] | ["public" | "pg_catalog", name] => *name,
             _ => written.as_str(),
         };
         let catalog = CATALOG_OIDS.iter().find(|(relation, _)| *relation == name).map(|(_, oid)| *oid);
@@ -341,6 +357,8 @@ fn relation(name: &str, tables: &[(i64, TableDef)]) -> Result<DataFrame, CoreErr
             "reloftype" => vec![0i64; tables.len()],
             "reltoastrelid" => vec![0i64; tables.len()],
             "relreplident" => vec!["d"; tables.len()],
+            // No storage options: PostgreSQL's null text[].
+            "reloptions" => vec![None::<String>; tables.len()],
         )?),
         "pg_am" => Ok(df!("oid" => [HEAP], "amname" => ["heap"], "amtype" => ["t"])?),
         // No table or column carries a comment or a default.
@@ -366,6 +384,21 @@ fn relation(name: &str, tables: &[(i64, TableDef)]) -> Result<DataFrame, CoreErr
             "oid" => Vec::<i64>::new(),
             "collname" => Vec::<String>::new(),
             "collnamespace" => Vec::<i64>::new(),
+        )?),
+        // PostgreSQL's two; every table is in the default (`reltablespace` 0).
+        "pg_tablespace" => Ok(df!(
+            "oid" => [1663i64, 1664],
+            "spcname" => ["pg_default", "pg_global"],
+            "spcowner" => [OWNER_OID; 2],
+        )?),
+        "pg_constraint" => Ok(df!(
+            "oid" => Vec::<i64>::new(),
+            "conname" => Vec::<String>::new(),
+            "connamespace" => Vec::<i64>::new(),
+            "contype" => Vec::<String>::new(),
+            "conrelid" => Vec::<i64>::new(),
+            "confrelid" => Vec::<i64>::new(),
+            "conindid" => Vec::<i64>::new(),
         )?),
         "pg_attrdef" => Ok(df!(
             "oid" => Vec::<i64>::new(),
@@ -631,6 +664,11 @@ mod tests {
             rewrite("SELECT (information_schema._pg_expandarray(i.indkey)).n AS key_seq, information_schema._pg_expandarray(i.indkey) AS keys FROM t result WHERE a = (result.keys).x"),
             "SELECT CAST(NULL AS SMALLINT) AS key_seq, CAST(NULL AS SMALLINT) AS keys FROM t result WHERE a = result.keys"
         );
+        assert_eq!(
+            rewrite("SELECT current_setting('default_table_access_method'), current_setting('no_such') WHERE n NOT LIKE 'pg/_'::VARCHAR || '%' ESCAPE '/'"),
+            "SELECT 'heap', current_setting('no_such') WHERE n NOT LIKE 'pg/_%' ESCAPE '/'"
+        );
+        assert_eq!(regclass("SELECT CAST('pg_catalog.pg_constraint' AS REGCLASS)", &[]).unwrap(), "SELECT 2606");
         // A catalog relation's regclass is PostgreSQL's oid for it.
         assert_eq!(regclass("SELECT 1 WHERE d.classoid = 'pg_class'::regclass", &[]).unwrap(), "SELECT 1 WHERE d.classoid = 1259");
         assert!(regclass("SELECT 'nope'::regclass", &[]).is_err());

@@ -1,6 +1,7 @@
 //! Catalog relations that have no rows here: tables have no policies,
 //! parents, triggers, constraints, rules, publications, extended
-//! statistics, indexes, comments or defaults. A catalog query that must
+//! statistics, indexes (nor operator classes for them), comments or
+//! defaults. A catalog query that must
 //! read a row of one of them to answer any row answers no rows, with its
 //! columns named as PostgreSQL names them, and is not planned.
 //!
@@ -10,19 +11,21 @@
 //! cannot read and which would compute nothing here.
 //!
 //! A query qualifies only when its answer is empty whatever the rest of it
-//! says: each branch of a UNION, and in a SELECT without grouping or
-//! aggregates, a FROM item whose base relation is empty (joins from it
-//! inner or left) or that inner-joins an empty relation.
+//! says: each branch of a UNION, and in a SELECT that does not aggregate
+//! its whole input (which answers a row over none), a FROM item whose base
+//! relation is empty (joins from it inner or left) or that inner-joins an
+//! empty relation; a subquery in FROM is empty by the same rules.
 
 use sqlparser::ast::{
-    Expr, GroupByExpr, JoinOperator, Query, Select, SelectItem, SetExpr, SetOperator, Statement, TableFactor, Visit, Visitor,
+    visit_expressions_mut, Expr, GroupByExpr, JoinOperator, OrderBy, OrderByKind, Query, Select, SelectItem, SetExpr, SetOperator, Statement,
+    TableFactor, Value, Visit, VisitMut, Visitor, VisitorMut,
 };
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 use std::ops::ControlFlow;
 
 /// The catalog relations that are empty here.
-const EMPTY: [&str; 18] = [
+const EMPTY: [&str; 19] = [
     "pg_policy",
     "pg_inherits",
     "pg_trigger",
@@ -38,6 +41,8 @@ const EMPTY: [&str; 18] = [
     "pg_sequence",
     "pg_event_trigger",
     "pg_index",
+    // Operator classes are an index's: there are none to name.
+    "pg_opclass",
     "pg_description",
     "pg_attrdef",
     "pg_collation",
@@ -61,12 +66,139 @@ const AGGREGATES: [&str; 14] = [
     "jsonb_object_agg",
 ];
 
+/// `sql` with what it reads of empty relations made plain, `None` when it
+/// reads nothing of them:
+/// - a scalar subquery that must read a row of one is NULL, its value
+///   (SQLAlchemy reads identity and collation so: `json_build_object` over
+///   `pg_sequence`, `pg_collation`);
+/// - a LEFT JOIN of one (or of a subquery whose answer is empty) is
+///   dropped, and its qualified columns are NULL, as the join leaves them
+///   (SQLAlchemy's table options join the parents grouped from
+///   `pg_inherits`).
+pub fn simplify(sql: &str) -> Option<String> {
+    if !mentions_empty(sql) {
+        return None;
+    }
+    let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).ok()?;
+    let mut dropper = LeftJoins { dropped: Vec::new() };
+    let _ = VisitMut::visit(&mut statements, &mut dropper);
+    let dropped = dropper.dropped;
+    let mut replaced = !dropped.is_empty();
+    if replaced {
+        // A dropped column keeps its name in the SELECT list.
+        let _ = VisitMut::visit(&mut statements, &mut KeepNames { dropped: &dropped });
+    }
+    let _ = visit_expressions_mut(&mut statements, |expr| {
+        let null = match expr {
+            Expr::Subquery(query) => empty_query(query),
+            Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
+                let qualifier = parts[parts.len() - 2].value.to_ascii_lowercase();
+                dropped.contains(&qualifier)
+            },
+            _ => false,
+        };
+        if null {
+            *expr = Expr::Value(Value::Null.into());
+            replaced = true;
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    if replaced {
+        // Ordering by a NULL orders nothing (and polars-sql refuses it).
+        let _ = VisitMut::visit(&mut statements, &mut NullOrders);
+    }
+    let [statement] = statements.as_slice() else { return None };
+    replaced.then(|| statement.to_string())
+}
+
+/// Drops the ORDER BY keys that are NULL.
+struct NullOrders;
+
+impl VisitorMut for NullOrders {
+    type Break = ();
+
+    fn post_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+        if let Some(OrderBy { kind: OrderByKind::Expressions(keys), .. }) = &mut query.order_by {
+            keys.retain(|key| !matches!(&key.expr, Expr::Value(v) if v.value == Value::Null));
+            if keys.is_empty() {
+                query.order_by = None;
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// Names each column of a dropped relation in a SELECT list by its own
+/// name, which it keeps once it is NULL.
+struct KeepNames<'a> {
+    dropped: &'a [String],
+}
+
+impl VisitorMut for KeepNames<'_> {
+    type Break = ();
+
+    fn pre_visit_select(&mut self, select: &mut Select) -> ControlFlow<()> {
+        for item in &mut select.projection {
+            if let SelectItem::UnnamedExpr(Expr::CompoundIdentifier(parts)) = item {
+                let qualifier = parts.len().checked_sub(2).map(|i| parts[i].value.to_ascii_lowercase());
+                if let (Some(qualifier), Some(name)) = (qualifier, parts.last().cloned()) {
+                    if self.dropped.contains(&qualifier) {
+                        let expr = Expr::CompoundIdentifier(std::mem::take(parts));
+                        *item = SelectItem::ExprWithAlias { expr, alias: name };
+                    }
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// Drops each LEFT JOIN of an empty relation, keeping the name its columns
+/// are qualified by (its alias, else its own name).
+struct LeftJoins {
+    dropped: Vec<String>,
+}
+
+impl VisitorMut for LeftJoins {
+    type Break = ();
+
+    fn pre_visit_select(&mut self, select: &mut Select) -> ControlFlow<()> {
+        for item in &mut select.from {
+            item.joins.retain(|join| {
+                let left = matches!(join.join_operator, JoinOperator::Left(_) | JoinOperator::LeftOuter(_));
+                if !(left && is_empty(&join.relation)) {
+                    return true;
+                }
+                let name = match &join.relation {
+                    TableFactor::Table { alias: Some(alias), .. } | TableFactor::Derived { alias: Some(alias), .. } => {
+                        Some(alias.name.value.clone())
+                    },
+                    TableFactor::Table { name, .. } => name.0.last().and_then(|p| p.as_ident()).map(|i| i.value.clone()),
+                    _ => None,
+                };
+                match name {
+                    Some(name) => {
+                        self.dropped.push(name.to_ascii_lowercase());
+                        false
+                    },
+                    None => true,
+                }
+            });
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+fn mentions_empty(sql: &str) -> bool {
+    let lower = sql.to_ascii_lowercase();
+    EMPTY.iter().any(|relation| lower.contains(relation))
+}
+
 /// The columns of `sql`'s answer, when it is a query whose answer has no
 /// rows because it must read a row of an empty relation; `None` otherwise
 /// (also when its columns cannot be named without planning it: `*`).
 pub fn columns(sql: &str) -> Option<Vec<String>> {
-    let lower = sql.to_ascii_lowercase();
-    if !EMPTY.iter().any(|relation| lower.contains(relation)) {
+    if !mentions_empty(sql) {
         return None;
     }
     let statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).ok()?;
@@ -95,8 +227,10 @@ fn empty_set(body: &SetExpr) -> bool {
 }
 
 fn empty_select(select: &Select) -> bool {
-    let grouped = !matches!(&select.group_by, GroupByExpr::Expressions(keys, _) if keys.is_empty()) || select.having.is_some();
-    if grouped || aggregates(&select.projection) {
+    // Aggregates without GROUP BY answer one row over no rows; groups of
+    // no rows are none.
+    let ungrouped = matches!(&select.group_by, GroupByExpr::Expressions(keys, _) if keys.is_empty());
+    if ungrouped && (select.having.is_some() || aggregates(&select.projection)) {
         return false;
     }
     // Items of the FROM list are cross joined: one empty item empties all.
@@ -114,9 +248,11 @@ fn empty_select(select: &Select) -> bool {
     })
 }
 
-/// Whether a FROM relation is one of the empty catalog relations.
+/// Whether a FROM relation is one of the empty catalog relations, or a
+/// subquery whose answer is empty.
 fn is_empty(relation: &TableFactor) -> bool {
     match relation {
+        TableFactor::Derived { subquery, .. } => empty_query(subquery),
         TableFactor::Table { name, args: None, .. } => name
             .0
             .last()
@@ -202,7 +338,7 @@ fn expr_name(expr: &Expr, folded: &dyn Fn(&sqlparser::ast::Ident) -> String) -> 
 
 #[cfg(test)]
 mod tests {
-    use super::columns;
+    use super::{columns, simplify};
 
     #[test]
     fn a_query_that_must_read_an_empty_relation_answers_no_rows() {
@@ -224,6 +360,41 @@ mod tests {
             WHERE c.oid = i.inhparent AND i.inhrelid = '16385' ORDER BY inhseqno";
         assert_eq!(columns(parents).unwrap(), ["oid"]);
         assert_eq!(columns("SELECT x AS \"Key\" FROM pg_class c JOIN pg_index i ON true").unwrap(), ["Key"]);
+        // SQLAlchemy's primary keys: groups of the rows of a subquery that
+        // inner-joins pg_constraint's.
+        let keys = "SELECT attr.conrelid, array_agg(CAST(attr.attname AS TEXT) ORDER BY attr.ord) AS cols, attr.conname \
+            FROM (SELECT con.conrelid AS conrelid, con.conname AS conname, con.ord AS ord, pg_attribute.attname AS attname \
+            FROM pg_attribute JOIN (SELECT conrelid, conname, unnest(conkey) AS attnum, generate_subscripts(conkey, 1) AS ord \
+            FROM pg_constraint WHERE contype = 'p') AS con ON pg_attribute.attnum = con.attnum) AS attr \
+            GROUP BY attr.conrelid, attr.conname ORDER BY attr.conrelid";
+        assert_eq!(columns(keys).unwrap(), ["conrelid", "cols", "conname"]);
+    }
+
+    #[test]
+    fn what_a_query_reads_of_empty_relations_is_null() {
+        // SQLAlchemy's table options: the parents grouped from pg_inherits
+        // are left joined; its columns are null.
+        let options = "SELECT c.relname, inherits.parent_table_names FROM pg_class AS c LEFT OUTER JOIN \
+            (SELECT i.inhrelid AS inhrelid, array_agg(p.relname) AS parent_table_names FROM pg_inherits AS i \
+            JOIN pg_class AS p ON i.inhparent = p.oid GROUP BY i.inhrelid) AS inherits ON c.oid = inherits.inhrelid \
+            LEFT JOIN pg_constraint ON pg_constraint.conrelid = c.oid WHERE c.relkind = 'r' \
+            ORDER BY c.relname, pg_constraint.conname";
+        assert_eq!(
+            simplify(options).unwrap(),
+            "SELECT c.relname, NULL AS parent_table_names FROM pg_class AS c WHERE c.relkind = 'r' ORDER BY c.relname"
+        );
+        // A scalar subquery over an empty relation is null; one over a
+        // relation with rows is kept.
+        let identity = "SELECT a.attname, (SELECT json_build_object('start', s.seqstart) FROM pg_sequence AS s \
+            WHERE s.seqrelid = a.attrelid) AS identity, (SELECT t.typname FROM pg_type AS t WHERE t.oid = a.atttypid) \
+            FROM pg_attribute AS a";
+        assert_eq!(
+            simplify(identity).unwrap(),
+            "SELECT a.attname, NULL AS identity, (SELECT t.typname FROM pg_type AS t WHERE t.oid = a.atttypid) FROM pg_attribute AS a"
+        );
+        // An inner join of one empties the query: nothing to simplify here
+        // (`columns` answers it), and a query without them is left alone.
+        assert_eq!(simplify("SELECT c.relname FROM pg_class AS c JOIN pg_attribute AS a ON a.attrelid = c.oid"), None);
     }
 
     #[test]
@@ -233,7 +404,7 @@ mod tests {
             "SELECT c.relname FROM pg_class c LEFT JOIN pg_description d ON d.objoid = c.oid",
             // An aggregate answers a row over no rows.
             "SELECT count(*) FROM pg_policy",
-            "SELECT polname FROM pg_policy GROUP BY polname",
+            "SELECT 1 AS one FROM pg_policy HAVING true",
             // One branch of the union may have rows.
             "SELECT polname FROM pg_policy UNION SELECT relname FROM pg_class",
             // A right join keeps its right side.

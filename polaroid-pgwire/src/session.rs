@@ -176,7 +176,7 @@ fn information(sql: &str) -> PgWireResult<Option<(String, Answer)>> {
 }
 
 /// The settings `SHOW` answers, as this server has them.
-fn setting(name: &str) -> Option<&'static str> {
+pub(crate) fn setting(name: &str) -> Option<&'static str> {
     Some(match name.to_ascii_lowercase().as_str() {
         "server_version" => SERVER_VERSION,
         "server_version_num" => "150000",
@@ -189,6 +189,7 @@ fn setting(name: &str) -> Option<&'static str> {
         "transaction_read_only" | "default_transaction_read_only" => "off",
         "search_path" => "public",
         "max_identifier_length" => "63",
+        "default_table_access_method" => "heap",
         // The session's own value replaces it (`Door::run`).
         "statement_timeout" => "0",
         _ => return None,

@@ -219,6 +219,46 @@ def test_psql_describes_a_table_as_postgresql_would(server):
     assert 'Did not find any relation named "nowhere"' in gone.stderr
 
 
+def test_sqlalchemy_reflects_a_table_for_pandas_read_sql_table_and_autoload(server):
+    engine = sa.create_engine(f"postgresql+psycopg://admin:quest@127.0.0.1:{server.pg_port}/qdb")
+    rows = trades(50)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("CREATE TABLE IF NOT EXISTS reflected (ts TIMESTAMP, sym SYMBOL, px DOUBLE, qty LONG, "
+                                 "n INT, ok BOOLEAN) timestamp(ts)"))
+            conn.execute(sa.text("TRUNCATE TABLE reflected"))
+            conn.execute(sa.text("INSERT INTO reflected (ts, sym, px, qty) VALUES (:ts, :sym, :px, :qty)"), rows.to_dicts())
+            conn.commit()
+        inspector = sa.inspect(engine)
+        # The columns' types as PostgreSQL's dialect reads format_type().
+        columns = [(c["name"], type(c["type"]).__name__, c["nullable"], c["default"])
+                   for c in inspector.get_columns("reflected")]
+        assert columns == [("ts", "TIMESTAMP", True, None), ("sym", "VARCHAR", True, None),
+                           ("px", "DOUBLE_PRECISION", True, None), ("qty", "BIGINT", True, None),
+                           ("n", "INTEGER", True, None), ("ok", "BOOLEAN", True, None)]
+        # No keys, indexes, constraints or comments: none exist here.
+        assert inspector.get_pk_constraint("reflected")["constrained_columns"] == []
+        assert inspector.get_foreign_keys("reflected") == []
+        assert inspector.get_indexes("reflected") == []
+        assert inspector.get_unique_constraints("reflected") == []
+        assert inspector.get_check_constraints("reflected") == []
+        assert inspector.get_table_comment("reflected") == {"text": None}
+        assert inspector.get_schema_names() == ["public"]
+        table = sa.Table("reflected", sa.MetaData(), autoload_with=engine)
+        assert [c.name for c in table.columns] == ["ts", "sym", "px", "qty", "n", "ok"]
+        with engine.connect() as conn:
+            selected = conn.execute(sa.select(table.c.sym, table.c.qty).where(table.c.px > 150).order_by(table.c.ts)).all()
+        want = rows.filter(pl.col("px") > 150).sort("ts")
+        assert selected == list(want.select("sym", "qty").rows())
+        read = pl.from_pandas(pd.read_sql_table("reflected", engine))
+    finally:
+        engine.dispose()
+    # pandas holds the integer columns with nulls as floats.
+    read = read.with_columns(pl.col("qty", "n").cast(pl.Int64), pl.col("ok").cast(pl.Boolean))
+    assert_frame_equal(read.select("ts", "sym", "px", "qty"), rows)
+    assert read["n"].null_count() == read["ok"].null_count() == rows.height
+
+
 def test_sqlalchemy_connects_lists_tables_and_reads_into_polars_and_pandas(server):
     # SQLAlchemy's dialect asks, on connecting: current_schema(), the
     # isolation level, hstore's oid through to_regtype(), in savepoints.
