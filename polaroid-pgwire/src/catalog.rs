@@ -30,8 +30,9 @@ const FIRST_USER_OID: i64 = 16384;
 
 /// The catalog's relations by name (`information_schema.x` is read as
 /// `information_schema_x`).
-const RELATIONS: [&str; 15] = [
+const RELATIONS: [&str; 16] = [
     "pg_type",
+    "pg_settings",
     "pg_tablespace",
     "pg_constraint",
     "pg_collation",
@@ -384,6 +385,10 @@ fn relation(name: &str, tables: &[(i64, TableDef)]) -> Result<DataFrame, CoreErr
             "oid" => Vec::<i64>::new(),
             "collname" => Vec::<String>::new(),
             "collnamespace" => Vec::<i64>::new(),
+        )?),
+        "pg_settings" => Ok(df!(
+            "name" => crate::session::SETTINGS.iter().map(|(name, _)| *name).collect::<Vec<_>>(),
+            "setting" => crate::session::SETTINGS.iter().map(|(_, value)| *value).collect::<Vec<_>>(),
         )?),
         // PostgreSQL's two; every table is in the default (`reltablespace` 0).
         "pg_tablespace" => Ok(df!(

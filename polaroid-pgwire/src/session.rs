@@ -175,25 +175,39 @@ fn information(sql: &str) -> PgWireResult<Option<(String, Answer)>> {
     Ok(Some((column, value)))
 }
 
-/// The settings `SHOW` answers, as this server has them.
+/// The settings `SHOW` answers and `pg_settings` lists, as this server
+/// has them (`time zone` and `transaction isolation level` are SHOW's
+/// spellings of `timezone` and `transaction_isolation`).
+pub(crate) const SETTINGS: [(&str, &str); 18] = [
+    ("server_version", SERVER_VERSION),
+    ("server_version_num", "150000"),
+    ("server_encoding", "UTF8"),
+    ("client_encoding", "UTF8"),
+    ("datestyle", "ISO, MDY"),
+    ("timezone", "UTC"),
+    ("intervalstyle", "postgres"),
+    ("standard_conforming_strings", "on"),
+    ("integer_datetimes", "on"),
+    ("transaction_isolation", "read committed"),
+    ("default_transaction_isolation", "read committed"),
+    ("transaction_read_only", "off"),
+    ("default_transaction_read_only", "off"),
+    ("search_path", "public"),
+    ("max_identifier_length", "63"),
+    ("max_index_keys", "32"),
+    ("default_table_access_method", "heap"),
+    // The session's own value replaces it (`Door::run`).
+    ("statement_timeout", "0"),
+];
+
+/// A setting's value, by any of its names.
 pub(crate) fn setting(name: &str) -> Option<&'static str> {
-    Some(match name.to_ascii_lowercase().as_str() {
-        "server_version" => SERVER_VERSION,
-        "server_version_num" => "150000",
-        "server_encoding" | "client_encoding" => "UTF8",
-        "datestyle" => "ISO, MDY",
-        "timezone" | "time zone" => "UTC",
-        "intervalstyle" => "postgres",
-        "standard_conforming_strings" | "integer_datetimes" => "on",
-        "transaction_isolation" | "default_transaction_isolation" | "transaction isolation level" => "read committed",
-        "transaction_read_only" | "default_transaction_read_only" => "off",
-        "search_path" => "public",
-        "max_identifier_length" => "63",
-        "default_table_access_method" => "heap",
-        // The session's own value replaces it (`Door::run`).
-        "statement_timeout" => "0",
-        _ => return None,
-    })
+    let name = match name.to_ascii_lowercase().as_str() {
+        "time zone" => "timezone".to_string(),
+        "transaction isolation level" => "transaction_isolation".to_string(),
+        other => other.to_string(),
+    };
+    SETTINGS.iter().find(|(known, _)| *known == name).map(|(_, value)| *value)
 }
 
 #[cfg(test)]
