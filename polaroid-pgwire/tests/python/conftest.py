@@ -46,6 +46,21 @@ class Server:
         self.proc.wait(timeout=60)
 
 
+# psql's flags for rows read back: unaligned, no headers, "|" between fields.
+PSQL_ROWS = ("-q", "-A", "-t", "-F", "|")
+
+
+def psql(server: Server, *commands: str, options: tuple[str, ...] = PSQL_ROWS, check: bool = True,
+         stdin: str | None = None) -> subprocess.CompletedProcess:
+    """psql against the server's PostgreSQL door, each command a -c (or
+    `stdin` as a script), stopping at the first error."""
+    args = ["psql", "-X", *options, "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(server.pg_port), "-U", "admin",
+            "-d", "qdb"]
+    for command in commands:
+        args += ["-c", command]
+    return subprocess.run(args, input=stdin, capture_output=True, text=True, timeout=60, check=check)
+
+
 def trades(rows: int = 5_000) -> pl.DataFrame:
     start = dt.datetime(2026, 11, 23, 14, 30)
     return pl.DataFrame({

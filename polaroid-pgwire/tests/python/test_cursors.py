@@ -8,7 +8,6 @@ file; errors by their SQLSTATE classes."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import urllib.request
 
 import asyncpg
@@ -20,7 +19,7 @@ import sqlalchemy as sa
 from polars.testing import assert_frame_equal
 from psycopg import errors
 
-from conftest import Server, every_type_rows, trades
+from conftest import Server, every_type_rows, psql, trades
 
 QUERY = "SELECT ts, sym, px, qty FROM read_parquet('trades.parquet') WHERE px > {} ORDER BY ts"
 
@@ -190,23 +189,19 @@ def test_polars_iter_batches_and_pandas_chunks_through_sqlalchemy_stream_results
 
 
 def test_psql_fetch_count_reads_through_a_cursor(server: Server):
-    args = ["psql", "-X", "-q", "-A", "-t", "-F", "|", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(server.pg_port),
-            "-U", "admin", "-d", "qdb"]
     query = "SELECT sym, px FROM read_parquet('trades.parquet') WHERE qty > 250 ORDER BY ts;"
-    whole = subprocess.run(args + ["-c", query], capture_output=True, text=True, timeout=60, check=True).stdout
+    whole = psql(server, query).stdout
     # With FETCH_COUNT psql declares _psql_cursor and fetches 100 rows at a
     # time (psql's -c does not read variables set by \set, so stdin).
-    parts = subprocess.run(args, input=f"\\set FETCH_COUNT 100\n{query}\n", capture_output=True, text=True, timeout=60,
-                           check=True).stdout
+    parts = psql(server, stdin=f"\\set FETCH_COUNT 100\n{query}\n").stdout
     rows = trades().filter(pl.col("qty") > 250).sort("ts")
     assert whole.splitlines() == [f"{s}|{p}" for s, p in rows.select("sym", "px").rows()]
     assert parts == whole
     # Several statements in one query are one block: a cursor declared in
     # it lives until the query ends.
-    both = subprocess.run(args + ["-c", "DECLARE c CURSOR FOR SELECT x FROM long_sequence(5); FETCH 2 FROM c"],
-                          capture_output=True, text=True, timeout=60, check=True).stdout
+    both = psql(server, "DECLARE c CURSOR FOR SELECT x FROM long_sequence(5); FETCH 2 FROM c").stdout
     assert both.splitlines() == ["1", "2"]
-    gone = subprocess.run(args + ["-c", "FETCH 1 FROM c"], capture_output=True, text=True, timeout=60)
+    gone = psql(server, "FETCH 1 FROM c", check=False)
     assert gone.returncode != 0 and 'cursor "c" does not exist' in gone.stderr
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import subprocess
 import threading
 import urllib.parse
 import urllib.request
@@ -20,18 +19,10 @@ import pytest
 from polars.testing import assert_frame_equal
 from psycopg import errors
 
-from conftest import EVERY_TYPE_OIDS, Server, every_type, every_type_rows, trades
+from conftest import EVERY_TYPE_OIDS, Server, every_type, every_type_rows, psql, trades
 
 TRADES = "read_parquet('trades.parquet')"
 UTC = dt.timezone.utc
-
-
-def psql(server: Server, *commands: str, check: bool = True) -> subprocess.CompletedProcess:
-    args = ["psql", "-X", "-q", "-A", "-t", "-F", "|", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(server.pg_port),
-            "-U", "admin", "-d", "qdb"]
-    for command in commands:
-        args += ["-c", command]
-    return subprocess.run(args, capture_output=True, text=True, timeout=60, check=check)
 
 
 def test_psql_runs_questdb_sql(server):

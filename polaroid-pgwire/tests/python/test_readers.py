@@ -7,7 +7,6 @@ and PostgreSQL's formats worked out by hand."""
 
 from __future__ import annotations
 
-import subprocess
 
 import pandas as pd
 import polars as pl
@@ -17,7 +16,7 @@ import sqlalchemy as sa
 from polars.testing import assert_frame_equal
 from psycopg import errors
 
-from conftest import EVERY_TYPE_OIDS, Server, every_type, every_type_rows, trades
+from conftest import EVERY_TYPE_OIDS, Server, every_type, every_type_rows, psql, trades
 
 TRADES = "read_parquet('trades.parquet')"
 TYPES = "read_parquet('types.parquet')"
@@ -127,10 +126,8 @@ def test_copy_text_and_csv_are_postgresql_formats(server):
 
 
 def test_psql_copies_out_with_backslash_copy(server):
-    out = subprocess.run(
-        ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(server.pg_port), "-U", "admin", "-d", "qdb",
-         "-c", f"\\copy (SELECT sym, count(*) AS n FROM {TRADES} GROUP BY sym ORDER BY sym) TO STDOUT WITH CSV HEADER"],
-        capture_output=True, text=True, timeout=60, check=True).stdout
+    copy = f"\\copy (SELECT sym, count(*) AS n FROM {TRADES} GROUP BY sym ORDER BY sym) TO STDOUT WITH CSV HEADER"
+    out = psql(server, copy, options=("-q",)).stdout
     want = trades().group_by("sym").agg(n=pl.len()).sort("sym")
     assert out.splitlines() == ["sym,n"] + [f"{s},{n}" for s, n in want.rows()]
 
@@ -177,9 +174,7 @@ def test_the_catalog_answers_adbc_type_resolver_and_lists_tables(server):
             "WHERE table_schema = 'public' AND table_name = %s ORDER BY ordinal_position", ("catalog_t",)).fetchall() == [
             ("sym", "character varying", 1), ("px", "double precision", 2), ("ts", "timestamp without time zone", 3)]
     # psql's \\dt reads pg_class, pg_namespace and pg_am.
-    listed = subprocess.run(
-        ["psql", "-X", "-A", "-t", "-h", "127.0.0.1", "-p", str(server.pg_port), "-U", "admin", "-d", "qdb", "-c", "\\dt"],
-        capture_output=True, text=True, timeout=60, check=True).stdout.splitlines()
+    listed = psql(server, "\\dt").stdout.splitlines()
     assert "public|catalog_t|table|polaroid" in listed
 
 
@@ -188,15 +183,11 @@ def test_psql_describes_a_table_as_postgresql_would(server):
         conn.execute("CREATE TABLE IF NOT EXISTS described (ts TIMESTAMP, sym SYMBOL, px DOUBLE, qty LONG, n INT, "
                      "ok BOOLEAN, raw BINARY, d DATE) timestamp(ts)")
 
-    def psql(command: str, *options: str) -> str:
-        return subprocess.run(["psql", "-X", *options, "-h", "127.0.0.1", "-p", str(server.pg_port), "-U", "admin", "-d",
-                               "qdb", "-c", command], capture_output=True, text=True, timeout=60, check=True).stdout
-
     # psql's \d reads pg_class (its flags), pg_attribute with format_type(),
     # defaults, collations, then policies, statistics, publications and
     # parents: those relations are empty here, and so are their answers.
     # The lines are PostgreSQL 15's for the same table, worked by hand.
-    assert psql("\\d described").splitlines() == [
+    assert psql(server, "\\d described", options=()).stdout.splitlines() == [
         '                       Table "public.described"',
         " Column |            Type             | Collation | Nullable | Default ",
         "--------+-----------------------------+-----------+----------+---------",
@@ -212,10 +203,9 @@ def test_psql_describes_a_table_as_postgresql_would(server):
         "",
     ]
     # Other tests' tables are listed too: unaligned, one per line.
-    assert "public|described|table|polaroid" in psql("\\d", "-A", "-t").splitlines()
-    assert psql("\\dn", "-A", "-t").splitlines() == ["public|polaroid"]
-    gone = subprocess.run(["psql", "-X", "-h", "127.0.0.1", "-p", str(server.pg_port), "-U", "admin", "-d", "qdb", "-c",
-                           "\\d nowhere"], capture_output=True, text=True, timeout=60)
+    assert "public|described|table|polaroid" in psql(server, "\\d").stdout.splitlines()
+    assert psql(server, "\\dn").stdout.splitlines() == ["public|polaroid"]
+    gone = psql(server, "\\d nowhere", options=(), check=False)
     assert 'Did not find any relation named "nowhere"' in gone.stderr
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import io
-import subprocess
 import zoneinfo
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import sqlalchemy as sa
 from polars.testing import assert_frame_equal
 from psycopg import errors
 
-from conftest import Server
+from conftest import Server, psql
 
 
 def uri(server: Server) -> str:
@@ -155,11 +154,8 @@ def test_psql_copies_a_local_file_in(server, tmp_path: Path):
     want = pl.DataFrame({"ts": [dt.datetime(2024, 1, 1, 0, 0, s) for s in range(3)], "sym": ["A", None, "C"],
                          "px": [1.5, 2.0, None]}).with_columns(pl.col("ts").dt.cast_time_unit("us"))
     want.write_csv(path)
-    subprocess.run(
-        ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(server.pg_port), "-U", "admin",
-         "-d", "qdb", "-c", "CREATE TABLE psql_in (ts TIMESTAMP, sym SYMBOL, px DOUBLE) timestamp(ts)",
-         "-c", f"\\copy psql_in FROM '{path}' WITH (FORMAT csv, HEADER)"],
-        capture_output=True, text=True, timeout=60, check=True)
+    psql(server, "CREATE TABLE psql_in (ts TIMESTAMP, sym SYMBOL, px DOUBLE) timestamp(ts)",
+         f"\\copy psql_in FROM '{path}' WITH (FORMAT csv, HEADER)")
     got = read_back(server, "psql_in")
     assert_frame_equal(got, want)
 
