@@ -73,6 +73,13 @@ impl CursorStatement {
         let mut words = Words { text: sql, at: 0 };
         let Some(first) = words.next()? else { return Ok(None) };
         Ok(Some(match first.keyword().as_str() {
+            // QuestDB's own DECLARE names variables, not a cursor.
+            "DECLARE" if words.rest().starts_with('@') => {
+                return Err(user(
+                    "0A000",
+                    "QuestDB's DECLARE @variable := value is not supported: bind a parameter ($1) instead",
+                ))
+            },
             "DECLARE" => CursorStatement::Declare(declare(&mut words)?),
             "FETCH" => fetch(&mut words, false)?,
             "MOVE" => fetch(&mut words, true)?,
@@ -511,8 +518,10 @@ mod tests {
         for bad in ["DECLARE c CURSOR FOR", "DECLARE c CURSOR", "DECLARE c FOR SELECT 1", "DECLARE c CURSOR WITH FOR SELECT 1", "DECLARE \"c CURSOR FOR SELECT 1"] {
             assert!(CursorStatement::of(bad).is_err(), "{bad}");
         }
-        let Err(pgwire::error::PgWireError::UserError(e)) = CursorStatement::of("DECLARE c SCROLL CURSOR FOR SELECT 1") else { panic!() };
-        assert_eq!(e.code, "0A000");
+        for refused in ["DECLARE c SCROLL CURSOR FOR SELECT 1", "DECLARE @lim := 10 SELECT * FROM t LIMIT @lim"] {
+            let Err(pgwire::error::PgWireError::UserError(e)) = CursorStatement::of(refused) else { panic!("{refused}") };
+            assert_eq!(e.code, "0A000");
+        }
         assert!(CursorStatement::of("SELECT 1").unwrap().is_none());
         assert!(CursorStatement::is("fetch 1 c") && !CursorStatement::is("SELECT 1"));
     }
