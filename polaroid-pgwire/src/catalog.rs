@@ -30,8 +30,9 @@ const FIRST_USER_OID: i64 = 16384;
 
 /// The catalog's relations by name (`information_schema.x` is read as
 /// `information_schema_x`).
-const RELATIONS: [&str; 16] = [
+const RELATIONS: [&str; 17] = [
     "pg_type",
+    "pg_database",
     "pg_settings",
     "pg_tablespace",
     "pg_constraint",
@@ -49,8 +50,11 @@ const RELATIONS: [&str; 16] = [
     "information_schema_schemata",
 ];
 
-/// The database every connection is in, as QuestDB names its own.
+/// The database every connection is in, as QuestDB names its own; its oid
+/// in `pg_database`, and PostgreSQL's number for its encoding, UTF8.
 const DATABASE: &str = "qdb";
+const DATABASE_OID: i64 = 16384;
+const UTF8_ENCODING: i32 = 6;
 
 /// The role that owns every table, as `pg_get_userbyid` shows it: the
 /// server's, whoever wrote the rows.
@@ -183,6 +187,9 @@ const CATALOG_OIDS: [(&str, i64); 10] = [
 /// - `pg_catalog.x` is `x`; `OPERATOR(pg_catalog.~)` is `~`, and
 ///   `COLLATE pg_catalog.default` (the default collation) goes (psql);
 /// - `current_setting('name')` is the setting's value, as SHOW has it;
+/// - `pg_encoding_to_char(encoding)` is `UTF8`, the one encoding, and an
+///   access privilege list (`array_to_string(datacl, E'\n')`) is null:
+///   none is granted here (psql's `\l`);
 /// - two texts concatenated are one (SQLAlchemy's `LIKE 'pg/_' || '%'`,
 ///   which polars-sql takes only as one literal);
 /// - a regproc column (`typreceive`, ...) compared with the oid 0 is
@@ -223,6 +230,8 @@ fn rewrite(sql: &str) -> String {
     static SETTING: OnceLock<Regex> = OnceLock::new();
     static CONCAT: OnceLock<Regex> = OnceLock::new();
     static FIELD: OnceLock<Regex> = OnceLock::new();
+    static ENCODING: OnceLock<Regex> = OnceLock::new();
+    static ACL: OnceLock<Regex> = OnceLock::new();
     let regex = |cell: &'static OnceLock<Regex>, pattern: &str| cell.get_or_init(|| Regex::new(pattern).expect("a valid regex"));
     let schema = regex(&SCHEMA, r#"(?i)\b"?pg_catalog"?\s*\.\s*"#);
     let zero = regex(&REGPROC_ZERO, r"(?i)\b(typreceive|typsend|typinput|typoutput)\s*(=|!=|<>)\s*0\b");
@@ -248,7 +257,11 @@ fn rewrite(sql: &str) -> String {
     let collate = regex(&COLLATE, r#"(?i)\s+COLLATE\s+(?:"?pg_catalog"?\s*\.\s*)?"?default"?"#);
     let setting = regex(&SETTING, r"(?i)\bcurrent_setting\s*\(\s*'([\w.]+)'\s*(?:::\s*\w+\s*)?\)");
     let concat = regex(&CONCAT, r"(?i)'((?:[^']|'')*)'(?:\s*::\s*(?:varchar|text))?\s*\|\|\s*'((?:[^']|'')*)'");
+    let encoding = regex(&ENCODING, r"(?i)\bpg_encoding_to_char\s*\(\s*[\w.]+\s*\)");
+    let acl = regex(&ACL, r"(?i)\barray_to_string\s*\(\s*[\w.]*acl\s*,\s*E?'[^']*'\s*\)");
     let sql = operator.replace_all(sql, "$1");
+    let sql = encoding.replace_all(&sql, "'UTF8'");
+    let sql = acl.replace_all(&sql, "CAST(NULL AS VARCHAR)");
     let sql = setting.replace_all(&sql, |caps: &regex::Captures| match crate::session::setting(&caps[1]) {
         Some(value) => format!("'{}'", value.replace('\'', "''")),
         None => caps[0].to_string(),
@@ -385,6 +398,21 @@ fn relation(name: &str, tables: &[(i64, TableDef)]) -> Result<DataFrame, CoreErr
             "oid" => Vec::<i64>::new(),
             "collname" => Vec::<String>::new(),
             "collnamespace" => Vec::<i64>::new(),
+        )?),
+        // The one database, as a client's connection names it or not.
+        "pg_database" => Ok(df!(
+            "oid" => [DATABASE_OID],
+            "datname" => [DATABASE],
+            "datdba" => [OWNER_OID],
+            "encoding" => [UTF8_ENCODING],
+            "datlocprovider" => ["c"],
+            "datcollate" => ["C.UTF-8"],
+            "datctype" => ["C.UTF-8"],
+            "daticulocale" => [None::<&str>],
+            "datistemplate" => [false],
+            "datallowconn" => [true],
+            "datconnlimit" => [-1i32],
+            "datacl" => [None::<&str>],
         )?),
         "pg_settings" => Ok(df!(
             "name" => crate::session::SETTINGS.iter().map(|(name, _)| *name).collect::<Vec<_>>(),

@@ -205,6 +205,8 @@ def test_psql_describes_a_table_as_postgresql_would(server):
     # Other tests' tables are listed too: unaligned, one per line.
     assert "public|described|table|polaroid" in psql(server, "\\d").stdout.splitlines()
     assert psql(server, "\\dn").stdout.splitlines() == ["public|polaroid"]
+    # \l: the one database, UTF8, no access privileges granted.
+    assert psql(server, "\\l").stdout.splitlines() == ["qdb|polaroid|UTF8|C.UTF-8|C.UTF-8||libc|"]
     gone = psql(server, "\\d nowhere", options=(), check=False)
     assert 'Did not find any relation named "nowhere"' in gone.stderr
 
