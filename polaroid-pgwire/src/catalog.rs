@@ -202,8 +202,9 @@ const CATALOG_OIDS: [(&str, i64); 10] = [
 ///   writes it) is compared with the number, as PostgreSQL types the text;
 /// - `format_type(type, typmod)` is the type's SQL name, read from
 ///   `pg_type` (no type here has a modifier);
-/// - `pg_table_is_visible(oid)` is true: every table is in `public`, on
-///   the search path;
+/// - `pg_table_is_visible(oid)`, `pg_type_is_visible(oid)` and
+///   `pg_collation_is_visible(oid)` are true: every table is in `public`,
+///   every type and collation in `pg_catalog`, both on the search path;
 /// - `pg_get_userbyid(oid)` is the owner's name;
 /// - `pg_get_expr(expr, relation)` and `pg_get_constraintdef(oid)` are
 ///   null: no column has a default, no table a constraint;
@@ -240,7 +241,7 @@ fn rewrite(sql: &str) -> String {
     let format_type = regex(&FORMAT_TYPE, r"(?i)\bformat_type\s*\(\s*([\w.]+)\s*,\s*[\w.]+\s*\)");
     let oid_text = regex(&OID_TEXT, r"(?i)\b((?:\w+\.)?\w*(?:oid|relid))\s*(=|<>|!=)\s*'(\d+)'");
     let of_type = regex(&OF_TYPE, r"(?i)\b(?:\w+\.)?reloftype\s*::\s*regtype\b");
-    let visible = regex(&VISIBLE, r"(?i)\bpg_table_is_visible\s*\(\s*[\w.]+\s*\)");
+    let visible = regex(&VISIBLE, r"(?i)\bpg_(?:table|type|collation)_is_visible\s*\(\s*[\w.]+\s*\)");
     let user_by_id = regex(&USER_BY_ID, r"(?i)\bpg_get_userbyid\s*\(\s*[\w.]+\s*\)");
     let get_expr = regex(
         &GET_EXPR,
@@ -647,6 +648,7 @@ fn pg_types() -> Result<DataFrame, CoreError> {
         "typlen" => rows.iter().map(|r| r.len).collect::<Vec<_>>(),
         "typnotnull" => vec![false; count],
         "typcollation" => vec![0i64; count],
+        "typdefault" => vec![None::<String>; count],
         "typtypmod" => vec![-1i32; count],
         "typbasetype" => vec![0i64; count],
         "typrelid" => vec![0i64; count],

@@ -25,7 +25,7 @@ use sqlparser::parser::Parser;
 use std::ops::ControlFlow;
 
 /// The catalog relations that are empty here.
-const EMPTY: [&str; 20] = [
+const EMPTY: [&str; 21] = [
     "pg_policy",
     "pg_inherits",
     "pg_trigger",
@@ -48,6 +48,8 @@ const EMPTY: [&str; 20] = [
     "pg_collation",
     // QuestDB's functions are not catalog entries: none is listed.
     "pg_proc",
+    // No type here is an enum.
+    "pg_enum",
 ];
 
 /// Aggregates, which answer a row even over no rows.

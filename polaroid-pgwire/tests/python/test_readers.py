@@ -236,6 +236,10 @@ def test_sqlalchemy_reflects_a_table_for_pandas_read_sql_table_and_autoload(serv
         assert inspector.get_check_constraints("reflected") == []
         assert inspector.get_table_comment("reflected") == {"text": None}
         assert inspector.get_schema_names() == ["public"]
+        assert inspector.get_sequence_names() == inspector.get_enums() == inspector.get_domains() == []
+        everything = sa.MetaData()
+        everything.reflect(engine)
+        assert [c.name for c in everything.tables["reflected"].columns] == ["ts", "sym", "px", "qty", "n", "ok"]
         table = sa.Table("reflected", sa.MetaData(), autoload_with=engine)
         assert [c.name for c in table.columns] == ["ts", "sym", "px", "qty", "n", "ok"]
         with engine.connect() as conn:
