@@ -131,38 +131,31 @@ fn names(sql: &str) -> Vec<&'static str> {
 /// driver's metadata queries write both). Only catalog queries are folded;
 /// text and quoted names are kept as written.
 fn fold_identifiers(sql: &str) -> String {
-    let mut quote = None;
-    sql.chars()
-        .map(|c| match quote {
-            Some(q) if c == q => {
-                quote = None;
-                c
-            },
-            Some(_) => c,
-            None if c == '\'' || c == '"' => {
-                quote = Some(c);
-                c
-            },
-            None => c.to_ascii_lowercase(),
-        })
-        .collect()
+    by_quoting(sql, |c, quoted| if quoted { c } else { c.to_ascii_lowercase() })
 }
 
 /// `sql` with its quoted text blanked out, for looking at its words.
 fn unquoted(sql: &str) -> String {
+    by_quoting(sql, |c, quoted| if quoted { ' ' } else { c })
+}
+
+/// Each character of `sql` through `map`, told whether it is part of a
+/// quoted text or name (its quotes included).
+fn by_quoting(sql: &str, mut map: impl FnMut(char, bool) -> char) -> String {
     let mut quote = None;
     sql.chars()
         .map(|c| match quote {
-            Some(q) if c == q => {
-                quote = None;
-                ' '
+            Some(q) => {
+                if c == q {
+                    quote = None;
+                }
+                map(c, true)
             },
-            Some(_) => ' ',
             None if c == '\'' || c == '"' => {
                 quote = Some(c);
-                ' '
+                map(c, true)
             },
-            None => c,
+            None => map(c, false),
         })
         .collect()
 }
