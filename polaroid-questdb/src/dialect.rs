@@ -451,9 +451,9 @@ impl SampleBy {
             .collect();
         // In the SELECT list's order, the bucket where the timestamp was.
         let columns = match ts_selected {
-            Some(at) => {
+            Some((at, name)) => {
                 let mut all = columns;
-                all.insert(at.min(all.len()), col("__bucket").alias(ts.as_str()));
+                all.insert(at.min(all.len()), col("__bucket").alias(name.as_str()));
                 all
             },
             None => columns,
@@ -479,11 +479,16 @@ impl SampleBy {
         }
     }
 
-    /// Where the SELECT list names the timestamp, if it does.
-    fn items_select_ts(&self, ts: &str) -> Result<Option<usize>, CoreError> {
-        Ok(self.parsed_items()?.iter().position(|item| match item {
-            SelectItem::UnnamedExpr(Ast::Identifier(id)) => id.value.eq_ignore_ascii_case(ts),
-            _ => false,
+    /// Where the SELECT list names the timestamp, if it does, and the
+    /// name it is shown by: its alias (`ts AS time`, what Grafana's
+    /// `$__time(ts)` writes) or its own.
+    fn items_select_ts(&self, ts: &str) -> Result<Option<(usize, String)>, CoreError> {
+        Ok(self.parsed_items()?.iter().enumerate().find_map(|(at, item)| match item {
+            SelectItem::UnnamedExpr(Ast::Identifier(id)) if id.value.eq_ignore_ascii_case(ts) => Some((at, ts.to_string())),
+            SelectItem::ExprWithAlias { expr: Ast::Identifier(id), alias } if id.value.eq_ignore_ascii_case(ts) => {
+                Some((at, alias.value.clone()))
+            },
+            _ => None,
         }))
     }
 

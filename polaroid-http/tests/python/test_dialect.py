@@ -51,6 +51,17 @@ def test_sample_by_without_keys_and_with_a_time_zone(rest, data_dir):
     assert got["ts"][0].minute == 30
 
 
+def test_sample_by_shows_the_bucket_under_the_timestamp_s_alias(rest, data_dir):
+    # Grafana's $__time(ts) writes `ts AS "time"`; the bucket was dropped.
+    got = frame(rest.exec(f'SELECT sym, ts AS "time", last(px) AS close FROM {TRADES} SAMPLE BY 30m'))
+    want = (
+        pl.read_parquet(data_dir / "trades.parquet").sort("ts")
+        .group_by_dynamic("ts", every="30m", group_by="sym").agg(pl.col("px").last().alias("close"))
+        .sort("ts", "sym").select("sym", pl.col("ts").alias("time"), "close")
+    )
+    assert_frame_equal(got, want, check_dtypes=False)
+
+
 def test_sample_by_fill_prev_and_value_fill_empty_buckets(rest):
     rest.exec("CREATE TABLE sparse (ts TIMESTAMP, sym SYMBOL, px DOUBLE) timestamp(ts) PARTITION BY DAY")
     rest.exec("INSERT INTO sparse VALUES ('2026-01-01T00:00:10Z', 'A', 1.0), ('2026-01-01T00:01:20Z', 'A', 2.0), "
