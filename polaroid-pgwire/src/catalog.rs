@@ -67,14 +67,23 @@ const HEAP: i64 = 2;
 /// DECLARE statement, WITH HOLD, BINARY, when declared.
 pub type CursorRow = (String, String, bool, bool, chrono::DateTime<chrono::Utc>);
 
-/// Plan `sql` in QuestDB's SQL, with the catalog's relations it names;
-/// `cursors` are the caller's connection's (`pg_cursors`).
-pub fn plan(core: &Core, ns: &Namespace, sql: &str, cursors: &[CursorRow]) -> Result<(LazyFrame, Vec<TableDef>), CoreError> {
+/// The connection a query comes from: who connected, to which database,
+/// and its open cursors (`pg_cursors`).
+pub struct Connection {
+    pub user: String,
+    pub database: String,
+    pub cursors: Vec<CursorRow>,
+}
+
+/// Plan `sql` in QuestDB's SQL, with the session's functions read as
+/// their values and the catalog's relations it names.
+pub fn plan(core: &Core, ns: &Namespace, sql: &str, connection: &Connection) -> Result<(LazyFrame, Vec<TableDef>), CoreError> {
     let sql = information_schema(sql);
+    let named = names(&sql);
+    let sql = crate::session::inline(&sql, &connection.user, &connection.database, !named.is_empty());
     if let Some(columns) = crate::empty::columns(&sql) {
         return Ok((no_rows(columns)?.lazy(), Vec::new()));
     }
-    let named = names(&sql);
     if named.is_empty() {
         return polaroid_questdb::plan(core, ns, &sql);
     }
@@ -86,7 +95,7 @@ pub fn plan(core: &Core, ns: &Namespace, sql: &str, cursors: &[CursorRow]) -> Re
     let frames = named
         .into_iter()
         .map(|name| {
-            let frame = if name == "pg_cursors" { pg_cursors(cursors)? } else { relation(name, &tables)? };
+            let frame = if name == "pg_cursors" { pg_cursors(&connection.cursors)? } else { relation(name, &tables)? };
             Ok((name.to_string(), frame.lazy()))
         })
         .collect::<Result<_, CoreError>>()?;
@@ -179,7 +188,6 @@ const CATALOG_OIDS: [(&str, i64); 10] = [
 /// The query in what polars-sql reads, PostgreSQL's meaning kept:
 /// - `pg_catalog.x` is `x`; `OPERATOR(pg_catalog.~)` is `~`, and
 ///   `COLLATE pg_catalog.default` (the default collation) goes (psql);
-/// - `current_setting('name')` is the setting's value, as SHOW has it;
 /// - `pg_encoding_to_char(encoding)` is `UTF8`, the one encoding, and an
 ///   access privilege list (`array_to_string(datacl, E'\n')`) is null:
 ///   none is granted here (psql's `\l`);
@@ -221,7 +229,6 @@ fn rewrite(sql: &str) -> String {
     static OID_TEXT: OnceLock<Regex> = OnceLock::new();
     static FORMAT_TYPE: OnceLock<Regex> = OnceLock::new();
     static COLLATE: OnceLock<Regex> = OnceLock::new();
-    static SETTING: OnceLock<Regex> = OnceLock::new();
     static CONCAT: OnceLock<Regex> = OnceLock::new();
     static FIELD: OnceLock<Regex> = OnceLock::new();
     static ENCODING: OnceLock<Regex> = OnceLock::new();
@@ -249,17 +256,12 @@ fn rewrite(sql: &str) -> String {
 
     let operator = regex(&OPERATOR, r#"(?i)\bOPERATOR\s*\(\s*(?:"?pg_catalog"?\s*\.\s*)?([~!<>=*]+)\s*\)"#);
     let collate = regex(&COLLATE, r#"(?i)\s+COLLATE\s+(?:"?pg_catalog"?\s*\.\s*)?"?default"?"#);
-    let setting = regex(&SETTING, r"(?i)\bcurrent_setting\s*\(\s*'([\w.]+)'\s*(?:::\s*\w+\s*)?\)");
     let concat = regex(&CONCAT, r"(?i)'((?:[^']|'')*)'(?:\s*::\s*(?:varchar|text))?\s*\|\|\s*'((?:[^']|'')*)'");
     let encoding = regex(&ENCODING, r"(?i)\bpg_encoding_to_char\s*\(\s*[\w.]+\s*\)");
     let acl = regex(&ACL, r"(?i)\barray_to_string\s*\(\s*[\w.]*acl\s*,\s*E?'[^']*'\s*\)");
     let sql = operator.replace_all(sql, "$1");
     let sql = encoding.replace_all(&sql, "'UTF8'");
     let sql = acl.replace_all(&sql, "CAST(NULL AS VARCHAR)");
-    let sql = setting.replace_all(&sql, |caps: &regex::Captures| match crate::session::setting(&caps[1]) {
-        Some(value) => format!("'{}'", value.replace('\'', "''")),
-        None => caps[0].to_string(),
-    });
     let sql = concat.replace_all(&sql, "'$1$2'");
     let sql = collate.replace_all(&sql, "");
     let sql = schema.replace_all(&sql, "");
@@ -693,8 +695,8 @@ mod tests {
             "SELECT CAST(NULL AS SMALLINT) AS key_seq, CAST(NULL AS SMALLINT) AS keys FROM t result WHERE a = result.keys"
         );
         assert_eq!(
-            rewrite("SELECT current_setting('default_table_access_method'), current_setting('no_such') WHERE n NOT LIKE 'pg/_'::VARCHAR || '%' ESCAPE '/'"),
-            "SELECT 'heap', current_setting('no_such') WHERE n NOT LIKE 'pg/_%' ESCAPE '/'"
+            rewrite("SELECT n WHERE n NOT LIKE 'pg/_'::VARCHAR || '%' ESCAPE '/'"),
+            "SELECT n WHERE n NOT LIKE 'pg/_%' ESCAPE '/'"
         );
         assert_eq!(regclass("SELECT CAST('pg_catalog.pg_constraint' AS REGCLASS)", &[]).unwrap(), "SELECT 2606");
         // A catalog relation's regclass is PostgreSQL's oid for it.

@@ -1,7 +1,7 @@
 //! Catalog relations that have no rows here: tables have no policies,
 //! parents, triggers, constraints, rules, publications, extended
-//! statistics, indexes (nor operator classes for them), comments or
-//! defaults. A catalog query that must
+//! statistics, indexes (nor operator classes for them), comments,
+//! defaults or extensions. A catalog query that must
 //! read a row of one of them to answer any row answers no rows, with its
 //! columns named as PostgreSQL names them, and is not planned.
 //!
@@ -25,7 +25,7 @@ use sqlparser::parser::Parser;
 use std::ops::ControlFlow;
 
 /// The catalog relations that are empty here.
-const EMPTY: [&str; 21] = [
+const EMPTY: [&str; 22] = [
     "pg_policy",
     "pg_inherits",
     "pg_trigger",
@@ -50,6 +50,8 @@ const EMPTY: [&str; 21] = [
     "pg_proc",
     // No type here is an enum.
     "pg_enum",
+    // No extension is installed (Grafana looks for TimescaleDB's).
+    "pg_extension",
 ];
 
 /// Aggregates, which answer a row even over no rows.

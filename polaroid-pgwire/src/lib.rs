@@ -325,9 +325,13 @@ impl Door {
         format: &Format,
         deadline: Option<Instant>,
     ) -> PgWireResult<(Arc<polaroid_core::Entry>, Vec<FieldInfo>)> {
-        let cursors = settings.cursors().listing();
+        let connection = catalog::Connection {
+            user: settings.user.clone(),
+            database: settings.database.clone(),
+            cursors: settings.cursors().listing(),
+        };
         let work = self.core.run(move |core, _| {
-            let (lf, _tables) = catalog::plan(core, &ns, &sql, &cursors)?;
+            let (lf, _tables) = catalog::plan(core, &ns, &sql, &connection)?;
             core.prepare_plan(&ns, lf, format!("pgwire({sql:?})"))
         });
         let entry = match deadline {
@@ -722,7 +726,31 @@ fn statements(sql: &str) -> Vec<&str> {
         i += 1;
     }
     parts.push(&sql[start.min(sql.len())..]);
-    parts.into_iter().filter(|s| !s.trim().is_empty()).collect()
+    parts.into_iter().filter(|s| !blank(s)).collect()
+}
+
+/// Whether a statement is nothing but white space and comments, as pgx's
+/// ping (`-- ping`, what pgxpool and Grafana send before a pooled
+/// connection is reused) is. PostgreSQL answers such a query with
+/// EmptyQueryResponse; pgwire does only for white space and semicolons.
+fn blank(sql: &str) -> bool {
+    let mut rest = sql.trim_start();
+    loop {
+        if rest.is_empty() {
+            return true;
+        }
+        rest = if let Some(line) = rest.strip_prefix("--") {
+            line.find('\n').map_or("", |end| &line[end..])
+        } else if let Some(block) = rest.strip_prefix("/*") {
+            match block.find("*/") {
+                Some(end) => &block[end + 2..],
+                None => return false,
+            }
+        } else {
+            return false;
+        }
+        .trim_start();
+    }
 }
 
 #[async_trait]
@@ -767,6 +795,9 @@ impl SimpleQueryHandler for Door {
         // own (PostgreSQL's implicit block): a cursor may be declared in it
         // without HOLD, and lives until the query ends.
         let statements = statements(query);
+        if statements.is_empty() {
+            return Ok(vec![Response::EmptyQuery]);
+        }
         let implicit = statements.len() > 1;
         let mut explicit = in_block(client);
         let mut failed = false;
@@ -817,6 +848,11 @@ impl QueryParser for Parser {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
+        // No statement is stored as pgwire stores an empty one: Describe
+        // answers NoData, Execute EmptyQueryResponse.
+        if blank(sql) {
+            return Ok(None);
+        }
         let mut statement = Statement::new(sql.trim(), types).map_err(to_pg)?;
         if statement.parameter_types.contains(&Type::UNKNOWN) {
             // A DECLARE's parameters are its query's.
@@ -1065,7 +1101,7 @@ impl CopyHandler for Door {
 
 #[cfg(test)]
 mod tests {
-    use super::statements;
+    use super::{blank, statements};
 
     #[test]
     fn simple_queries_split_at_semicolons_outside_text_and_comments() {
@@ -1074,5 +1110,11 @@ mod tests {
         assert_eq!(statements("SELECT 'it''s; here'; SELECT 3"), vec!["SELECT 'it''s; here'", " SELECT 3"]);
         assert_eq!(statements("SELECT 1 -- a; comment\n; /* b; */ SELECT 2"), vec!["SELECT 1 -- a; comment\n", " /* b; */ SELECT 2"]);
         assert_eq!(statements(";;"), Vec::<&str>::new());
+        // Comments alone are no statement (pgx's ping); one after a
+        // statement is part of it.
+        assert_eq!(statements("-- ping"), Vec::<&str>::new());
+        assert_eq!(statements(" /* a; */ -- b\n ; SELECT 1 -- c"), vec![" SELECT 1 -- c"]);
+        assert!(!blank("/* never closed"));
+        assert!(!blank("-- a\nSELECT 1"));
     }
 }

@@ -17,6 +17,11 @@ use crate::error::user;
 /// What the server version reads as: PostgreSQL 15's protocol and types.
 pub const SERVER_VERSION: &str = "15.0";
 
+/// What `version()` answers.
+fn version() -> String {
+    format!("PostgreSQL {SERVER_VERSION} (Polaroid {}: QuestDB's SQL over Polars)", env!("CARGO_PKG_VERSION"))
+}
+
 pub enum Session {
     Begin,
     Commit,
@@ -154,10 +159,7 @@ fn information(sql: &str) -> PgWireResult<Option<(String, Answer)>> {
     let function = caps[1].to_ascii_lowercase();
     let called = sql.contains('(');
     let value = match (function.as_str(), called) {
-        ("version", true) => Answer::Text(format!(
-            "PostgreSQL {SERVER_VERSION} (Polaroid {}: QuestDB's SQL over Polars)",
-            env!("CARGO_PKG_VERSION")
-        )),
+        ("version", true) => Answer::Text(version()),
         ("current_schema", _) => Answer::Text("public".into()),
         ("current_database", true) | ("current_catalog", false) => Answer::Database,
         ("current_user" | "session_user" | "user", false) => Answer::User,
@@ -173,6 +175,68 @@ fn information(sql: &str) -> PgWireResult<Option<(String, Answer)>> {
     };
     let column = caps.get(3).map_or(function, |alias| alias.as_str().to_ascii_lowercase());
     Ok(Some((column, value)))
+}
+
+/// PostgreSQL's session information functions inside any query, as the
+/// values they have for this connection, so that they can be read with
+/// the rest of it (Grafana asks `current_setting('server_version_num')::int
+/// / 100` for the version it shows):
+/// - `current_setting('name')` (with `missing_ok` or not) is the setting's
+///   value, as SHOW has it; an unknown setting is left, for the planner to
+///   refuse;
+/// - `current_user`, `session_user` and `current_role` are who connected;
+///   so is a bare `user` in a query of the catalog (PostgreSQL reserves the
+///   word; elsewhere it may name a QuestDB column);
+/// - `current_database()` and `current_catalog` are the database;
+///   `current_schema()` is `public`; `version()` is SELECT version()'s.
+pub fn inline<'a>(sql: &'a str, connected: &str, database: &str, catalog: bool) -> std::borrow::Cow<'a, str> {
+    static FUNCTIONS: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let functions = FUNCTIONS.get_or_init(|| {
+        regex::Regex::new(
+            r#"(?i)\b(?:pg_catalog\s*\.\s*)?(?:current_setting\s*\(\s*'([\w.]+)'\s*(?:::\s*\w+\s*)?(?:,\s*(?:true|false)\s*)?\)|(current_user|session_user|current_role|current_catalog|user)\b(\s*\()?|(current_database|current_schema|version)\s*\(\s*\))"#,
+        )
+        .expect("a valid regex")
+    });
+    let quoted = |text: &str| format!("'{}'", text.replace('\'', "''"));
+    // Where a quoted text or name starts and ends: a word inside one is
+    // the text's own (`"user"` is a column).
+    let mut in_quotes = vec![false; sql.len()];
+    let mut quote = None;
+    for (at, c) in sql.char_indices() {
+        in_quotes[at] = quote.is_some() || c == '\'' || c == '"';
+        quote = match quote {
+            Some(q) if q == c => None,
+            None if c == '\'' || c == '"' => Some(c),
+            same => same,
+        };
+    }
+    functions.replace_all(sql, |caps: &regex::Captures| {
+        let whole = caps[0].to_string();
+        if caps.get(0).is_some_and(|m| in_quotes[m.start()]) {
+            return whole;
+        }
+        if let Some(name) = caps.get(1) {
+            return setting(name.as_str()).map_or(whole, quoted);
+        }
+        if let Some(word) = caps.get(2) {
+            // A call of a function of that name is not the keyword, and
+            // a qualified column (`t.user`) is a column.
+            let qualified = sql[..caps.get(0).map_or(0, |m| m.start())].trim_end().ends_with('.');
+            if caps.get(3).is_some() || qualified {
+                return whole;
+            }
+            return match word.as_str().to_ascii_lowercase().as_str() {
+                "current_catalog" => quoted(database),
+                "user" if !catalog => whole,
+                _ => quoted(connected),
+            };
+        }
+        match caps[4].to_ascii_lowercase().as_str() {
+            "current_database" => quoted(database),
+            "current_schema" => quoted("public"),
+            _ => quoted(&version()),
+        }
+    })
 }
 
 /// The settings `SHOW` answers and `pg_settings` lists, as this server
@@ -244,6 +308,29 @@ mod tests {
         assert!(Session::of("SELECT current_user FROM t").unwrap().is_none());
         assert!(Session::of("SELECT now()").unwrap().is_none());
         assert!(Session::of("SELECT * FROM trades").unwrap().is_none());
+    }
+
+    #[test]
+    fn session_functions_inside_a_query_are_their_values() {
+        let inline = |sql: &str, catalog: bool| inline(sql, "ann", "qdb", catalog).into_owned();
+        assert_eq!(
+            inline("SELECT current_setting('server_version_num')::int/100 as version", false),
+            "SELECT '150000'::int/100 as version"
+        );
+        assert_eq!(
+            inline("SELECT pg_catalog.current_setting('search_path', true), current_setting('no_such') FROM t", false),
+            "SELECT 'public', current_setting('no_such') FROM t"
+        );
+        assert_eq!(
+            inline("SELECT current_user, session_user, current_database(), current_schema ( ), current_catalog", false),
+            "SELECT 'ann', 'ann', 'qdb', 'public', 'qdb'"
+        );
+        // `user` is the keyword only in a catalog query, and never quoted,
+        // qualified or called.
+        assert_eq!(inline("SELECT user, \"user\", t.user, 'user' FROM t", false), "SELECT user, \"user\", t.user, 'user' FROM t");
+        assert_eq!(inline("SELECT user, \"user\", t.user, 'it''s user' FROM t", true), "SELECT 'ann', \"user\", t.user, 'it''s user' FROM t");
+        assert_eq!(inline("SELECT 'current_user', user(x)", true), "SELECT 'current_user', user(x)");
+        assert!(inline("SELECT version()", false).starts_with("SELECT 'PostgreSQL 15.0 (Polaroid"));
     }
 
     #[test]
