@@ -89,6 +89,7 @@ pub fn plan(core: &Core, ns: &Namespace, sql: &str, connection: &Connection) -> 
     }
     let tables = user_tables(core, ns)?;
     let sql = regclass(&rewrite(&fold_identifiers(&sql)), &tables)?;
+    let sql = crate::arrays::fold(&sql).unwrap_or(sql);
     let sql = crate::empty::simplify(&sql).unwrap_or(sql);
     // A rewrite may read another relation (`format_type` reads pg_type).
     let named = names(&sql);
@@ -185,6 +186,45 @@ const CATALOG_OIDS: [(&str, i64); 10] = [
     ("pg_namespace", 2615),
 ];
 
+/// PostgreSQL 15's keywords that are not unreserved (`pg_get_keywords()`
+/// with `catcode <> 'U'`): `quote_ident` quotes them.
+const KEYWORDS: [&str; 151] = [
+    "all", "analyse", "analyze", "and", "any", "array", "as", "asc", "asymmetric", "authorization", "between",
+    "bigint", "binary", "bit", "boolean", "both", "case", "cast", "char", "character", "check", "coalesce", "collate",
+    "collation", "column", "concurrently", "constraint", "create", "cross", "current_catalog", "current_date",
+    "current_role", "current_schema", "current_time", "current_timestamp", "current_user", "dec", "decimal", "default",
+    "deferrable", "desc", "distinct", "do", "else", "end", "except", "exists", "extract", "false", "fetch", "float",
+    "for", "foreign", "freeze", "from", "full", "grant", "greatest", "group", "grouping", "having", "ilike", "in",
+    "initially", "inner", "inout", "int", "integer", "intersect", "interval", "into", "is", "isnull", "join",
+    "lateral", "leading", "least", "left", "like", "limit", "localtime", "localtimestamp", "national", "natural",
+    "nchar", "none", "normalize", "not", "notnull", "null", "nullif", "numeric", "offset", "on", "only", "or", "order",
+    "out", "outer", "overlaps", "overlay", "placing", "position", "precision", "primary", "real", "references",
+    "returning", "right", "row", "select", "session_user", "setof", "similar", "smallint", "some", "substring",
+    "symmetric", "table", "tablesample", "then", "time", "timestamp", "to", "trailing", "treat", "trim", "true",
+    "union", "unique", "user", "using", "values", "varchar", "variadic", "verbose", "when", "where", "window", "with",
+    "xmlattributes", "xmlconcat", "xmlelement", "xmlexists", "xmlforest", "xmlnamespaces", "xmlparse", "xmlpi",
+    "xmlroot", "xmlserialize", "xmltable",
+];
+
+/// PostgreSQL's `quote_ident`: a name is written bare when it is lower
+/// case letters, digits (not first) and `_`, and no keyword; otherwise
+/// quoted, its quotes doubled.
+fn quote_ident(name: &str) -> String {
+    let plain = name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !KEYWORDS.contains(&name);
+    if plain { name.to_string() } else { format!("\"{}\"", name.replace('"', "\"\"")) }
+}
+
+/// `quote_ident(column)` in SQL: the same rule, for each row.
+fn quote_ident_sql(column: &str) -> String {
+    let keywords = KEYWORDS.iter().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", ");
+    format!(
+        "(CASE WHEN regexp_like({column}, '^[a-z_][a-z0-9_]*$') AND {column} NOT IN ({keywords}) THEN {column} \
+         ELSE '\"' || replace({column}, '\"', '\"\"') || '\"' END)"
+    )
+}
+
 /// The query in what polars-sql reads, PostgreSQL's meaning kept:
 /// - `pg_catalog.x` is `x`; `OPERATOR(pg_catalog.~)` is `~`, and
 ///   `COLLATE pg_catalog.default` (the default collation) goes (psql);
@@ -211,6 +251,9 @@ const CATALOG_OIDS: [(&str, i64); 10] = [
 ///   null: no column has a default, no table a constraint;
 /// - `(current_schemas(b))[1]`, the search path's first schema, is
 ///   `pg_catalog` with the implicit schemas (`b` true), else `public`;
+/// - `quote_ident(name)` is the name as PostgreSQL writes it in SQL
+///   (quoted when it must be), for a text or a column (Grafana's table
+///   and column lists);
 /// - `information_schema._pg_expandarray(i.indkey)` (a key's columns with
 ///   their places, `.x` and `.n`) is a null key column: `pg_index` has no
 ///   rows, so no key has columns (the JDBC driver's `getPrimaryKeys`).
@@ -233,6 +276,7 @@ fn rewrite(sql: &str) -> String {
     static FIELD: OnceLock<Regex> = OnceLock::new();
     static ENCODING: OnceLock<Regex> = OnceLock::new();
     static ACL: OnceLock<Regex> = OnceLock::new();
+    static QUOTE_IDENT: OnceLock<Regex> = OnceLock::new();
     let regex = |cell: &'static OnceLock<Regex>, pattern: &str| cell.get_or_init(|| Regex::new(pattern).expect("a valid regex"));
     let schema = regex(&SCHEMA, r#"(?i)\b"?pg_catalog"?\s*\.\s*"#);
     let zero = regex(&REGPROC_ZERO, r"(?i)\b(typreceive|typsend|typinput|typoutput)\s*(=|!=|<>)\s*0\b");
@@ -258,11 +302,17 @@ fn rewrite(sql: &str) -> String {
     let collate = regex(&COLLATE, r#"(?i)\s+COLLATE\s+(?:"?pg_catalog"?\s*\.\s*)?"?default"?"#);
     let concat = regex(&CONCAT, r"(?i)'((?:[^']|'')*)'(?:\s*::\s*(?:varchar|text))?\s*\|\|\s*'((?:[^']|'')*)'");
     let encoding = regex(&ENCODING, r"(?i)\bpg_encoding_to_char\s*\(\s*[\w.]+\s*\)");
+    let quote = regex(&QUOTE_IDENT, r"(?i)\bquote_ident\s*\(\s*(?:'((?:[^']|'')*)'|([\w.]+))\s*\)");
     let acl = regex(&ACL, r"(?i)\barray_to_string\s*\(\s*[\w.]*acl\s*,\s*E?'[^']*'\s*\)");
     let sql = operator.replace_all(sql, "$1");
     let sql = encoding.replace_all(&sql, "'UTF8'");
     let sql = acl.replace_all(&sql, "CAST(NULL AS VARCHAR)");
     let sql = concat.replace_all(&sql, "'$1$2'");
+    let sql = quote.replace_all(&sql, |caps: &regex::Captures| match (caps.get(1), caps.get(2)) {
+        (Some(text), _) => format!("'{}'", quote_ident(&text.as_str().replace("''", "'")).replace('\'', "''")),
+        (_, Some(column)) => quote_ident_sql(column.as_str()),
+        _ => caps[0].to_string(),
+    });
     let sql = collate.replace_all(&sql, "");
     let sql = schema.replace_all(&sql, "");
     let sql = zero.replace_all(&sql, "$1 $2 '-'");
@@ -663,6 +713,16 @@ mod tests {
         let sql = information_schema("SELECT column_name FROM INFORMATION_SCHEMA.Columns c JOIN information_schema . \"tables\" t ON true");
         assert_eq!(sql, "SELECT column_name FROM information_schema_columns c JOIN information_schema_tables t ON true");
         assert_eq!(names(&sql), vec!["information_schema_tables", "information_schema_columns"]);
+    }
+
+    #[test]
+    fn quote_ident_quotes_as_postgresql_does() {
+        // PostgreSQL 15's answers for the same names.
+        let names = ["time", "timestamp", "Foo", "a b", "symbol", "user", "value", "price", "_x1$", "1x", "say\"hi"];
+        let quoted = ["\"time\"", "\"timestamp\"", "\"Foo\"", "\"a b\"", "symbol", "\"user\"", "value", "price", "\"_x1$\"", "\"1x\"", "\"say\"\"hi\""];
+        assert_eq!(names.map(quote_ident), quoted);
+        assert_eq!(rewrite("SELECT quote_ident('it''s') || '.'"), "SELECT '\"it''s\"' || '.'");
+        assert!(rewrite("SELECT quote_ident(t.table_name) FROM t").starts_with("SELECT (CASE WHEN regexp_like(t.table_name, "));
     }
 
     #[test]

@@ -22,6 +22,7 @@
 //!   `write_database`; psycopg's and psql's copy).
 //! - `error.rs`: the core's errors as SQLSTATEs.
 
+mod arrays;
 mod catalog;
 mod copy;
 mod cursor;
