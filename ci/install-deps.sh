@@ -26,14 +26,16 @@ except ImportError as e:
 PY
 # The Python clients the tests use (pyarrow.flight), into .venv.
 bash ci/python-env.sh
-# PostgreSQL's JDBC driver, and a Java runtime to run it, for the PostgreSQL
-# door's JDBC test (polaroid-pgwire/tests/python/test_jdbc.py): Debian's
-# packages, as root or through sudo.
-if [ ! -f /usr/share/java/postgresql.jar ] || ! command -v java >/dev/null 2>&1; then
+# Debian's packages for the PostgreSQL door's tests (polaroid-pgwire/tests/python),
+# as root or through sudo: PostgreSQL's JDBC driver and a Java runtime to run it
+# (test_jdbc.py), and PostgreSQL's own server, the oracle of test_grafana.py.
+packages=()
+[ -f /usr/share/java/postgresql.jar ] || packages+=(libpostgresql-jdbc-java)
+command -v java >/dev/null 2>&1 || packages+=(default-jre-headless)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || packages+=(postgresql)
+if [ ${#packages[@]} -gt 0 ]; then
     as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null 2>&1; then sudo "$@"; else
         echo "install-deps: installing $* needs root (or sudo)" >&2; return 1; fi; }
-    packages=(libpostgresql-jdbc-java)
-    command -v java >/dev/null 2>&1 || packages+=(default-jre-headless)
     export DEBIAN_FRONTEND=noninteractive
     as_root apt-get install -y --no-install-recommends "${packages[@]}" \
         || { as_root apt-get update && as_root apt-get install -y --no-install-recommends "${packages[@]}"; }
