@@ -204,15 +204,21 @@ def test_panels_answer_as_postgresql(both, panel):
     assert want[1], "the range holds rows"
 
 
-def test_questdb_s_sample_by_with_grafana_s_macros(both):
-    # QuestDB's way to write the first panel: SAMPLE BY with the bucket as
-    # `time`, which must be PostgreSQL's floored epoch bucket.
+@pytest.mark.parametrize("bucketed", [
+    # QuestDB's way to write the first panel: SAMPLE BY, the bucket shown
+    # as `time`.
+    "SELECT $__time(ts), sym, avg(px) AS px FROM grafana_trades WHERE $__timeFilter(ts) SAMPLE BY 5m ORDER BY 1, 2",
+    # What $__timeGroupAlias(ts, '5m') is with Grafana's TimescaleDB option on.
+    "SELECT time_bucket('300.000s',ts) AS \"time\", sym, avg(px) AS px FROM grafana_trades WHERE $__timeFilter(ts) "
+    "GROUP BY 1, 2 ORDER BY 1, 2",
+])
+def test_buckets_as_timestamps_are_postgresql_s_floored_epochs(both, bucketed):
+    # PostgreSQL has neither: its answer is the floored epoch's.
     door, oracle = both
-    names, got = answer(door, expand('SELECT $__time(ts), sym, avg(px) AS px FROM grafana_trades '
-                                     'WHERE $__timeFilter(ts) SAMPLE BY 5m ORDER BY 1, 2'))
+    names, got = answer(door, expand(bucketed))
     assert names == ["time", "sym", "px"]
     _, want = answer(oracle, expand("SELECT $__timeGroupAlias(ts, '5m'), sym, avg(px) AS px FROM grafana_trades "
                                     "WHERE $__timeFilter(ts) GROUP BY 1, 2 ORDER BY 1, 2"))
     epoch = dt.datetime(1970, 1, 1)
-    same((names, [((t - epoch).total_seconds(), sym, px) for t, sym, px in got]), (names, want), "SAMPLE BY")
+    same((names, [((t - epoch).total_seconds(), sym, px) for t, sym, px in got]), (names, want), bucketed)
     assert len(want) > 100
