@@ -163,3 +163,57 @@ def server(data_dir: Path) -> Iterator[Server]:
     s = Server(data_dir)
     yield s
     s.stop()
+
+
+# The tables `both` holds, on each server.
+PAIRED_TABLES = [
+    "CREATE TABLE grafana_trades (ts TIMESTAMP, sym VARCHAR, px DOUBLE PRECISION, qty BIGINT)",
+    # Names PostgreSQL must quote: keywords.
+    'CREATE TABLE keyword_names ("time" TIMESTAMP, "user" VARCHAR, value DOUBLE PRECISION)',
+    # Empty, for clients that write.
+    "CREATE TABLE go_copy (ts TIMESTAMP, sym VARCHAR, px DOUBLE PRECISION, qty BIGINT)",
+]
+
+
+def load_paired_tables(conn) -> None:
+    for ddl in PAIRED_TABLES:
+        conn.execute(ddl)
+    with conn.cursor() as cur, cur.copy("COPY grafana_trades (ts, sym, px, qty) FROM STDIN") as copy:
+        for row in trades(3_000).iter_rows():
+            copy.write_row(row)
+    with conn.cursor() as cur, cur.copy('COPY keyword_names ("time", "user", value) FROM STDIN') as copy:
+        copy.write_row((dt.datetime(2026, 11, 23, 15, 0), "ann", 1.5))
+
+
+class Paired:
+    """The door of a server of its own (so that it lists only these tables)
+    and a real PostgreSQL, each holding PAIRED_TABLES with the same rows;
+    `door` and `oracle` are connections that send simple queries, as
+    Grafana does."""
+
+    def __init__(self, server: Server, postgres: Postgres) -> None:
+        import psycopg
+
+        self.server, self.postgres = server, postgres
+        self.door = psycopg.connect(server.dsn(), autocommit=True, cursor_factory=psycopg.ClientCursor)
+        self.oracle = psycopg.connect(postgres.dsn(), autocommit=True, cursor_factory=psycopg.ClientCursor)
+        load_paired_tables(self.door)
+        load_paired_tables(self.oracle)
+
+    def close(self) -> None:
+        self.door.close()
+        self.oracle.close()
+
+
+@pytest.fixture(scope="module")
+def both() -> Iterator[Paired]:
+    postgres = Postgres()
+    with tempfile.TemporaryDirectory(prefix="polaroid-paired-") as tmp:
+        server = Server(Path(tmp))
+        try:
+            paired = Paired(server, postgres)
+            yield paired
+            paired.close()
+        finally:
+            server.stop()
+            postgres.stop()

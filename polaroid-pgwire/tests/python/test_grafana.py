@@ -11,16 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import tempfile
-from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg.pq import ExecStatus
 
-from conftest import Postgres, Server, trades
 
 # The dashboard's time range.
 FROM, TO = dt.datetime(2026, 11, 23, 15, 0, 0), dt.datetime(2026, 11, 23, 19, 30, 0, 500_000)
@@ -94,44 +90,6 @@ def columns_of(table: str) -> str:
         ELSE quote_ident(table_name) = {name} AND {SEARCH_PATH_SCHEMAS} END"""
 
 
-TABLE_DDL = [
-    "CREATE TABLE grafana_trades (ts TIMESTAMP, sym VARCHAR, px DOUBLE PRECISION, qty BIGINT)",
-    # Names PostgreSQL must quote: keywords.
-    'CREATE TABLE keyword_names ("time" TIMESTAMP, "user" VARCHAR, value DOUBLE PRECISION)',
-]
-
-
-def load(conn: psycopg.Connection) -> None:
-    for ddl in TABLE_DDL:
-        conn.execute(ddl)
-    with conn.cursor() as cur, cur.copy("COPY grafana_trades (ts, sym, px, qty) FROM STDIN") as copy:
-        for row in trades(3_000).iter_rows():
-            copy.write_row(row)
-    with conn.cursor() as cur, cur.copy('COPY keyword_names ("time", "user", value) FROM STDIN') as copy:
-        copy.write_row((dt.datetime(2026, 11, 23, 15, 0), "ann", 1.5))
-
-
-@pytest.fixture(scope="module")
-def both() -> Iterator[tuple[psycopg.Connection, psycopg.Connection]]:
-    """The door of a server of its own (so that it lists only these tables)
-    and PostgreSQL, each holding the same tables and rows; connections
-    that send what Grafana sends, simple queries."""
-    postgres = Postgres()
-    with tempfile.TemporaryDirectory(prefix="polaroid-grafana-") as tmp:
-        server = Server(Path(tmp))
-        try:
-            door = psycopg.connect(server.dsn(), autocommit=True, cursor_factory=psycopg.ClientCursor)
-            oracle = psycopg.connect(postgres.dsn(), autocommit=True, cursor_factory=psycopg.ClientCursor)
-            load(door)
-            load(oracle)
-            yield door, oracle
-            door.close()
-            oracle.close()
-        finally:
-            server.stop()
-            postgres.stop()
-
-
 def plain(value):
     """A value as both servers' answers can be compared: numbers as floats
     (PostgreSQL's extract is numeric, the door's a double)."""
@@ -154,7 +112,7 @@ def same(got: tuple[list[str], list[tuple]], want: tuple[list[str], list[tuple]]
 
 
 def test_the_health_check_and_pgxpool_s_ping_are_empty_queries(both):
-    door, oracle = both
+    door, oracle = both.door, both.oracle
     for sql in ["-- ping", ";", "/* a */ -- b\n"]:
         for conn in (door, oracle):
             # The simple protocol (pgconn's Exec) and the extended one.
@@ -165,7 +123,7 @@ def test_the_health_check_and_pgxpool_s_ping_are_empty_queries(both):
 
 
 def test_the_editor_s_catalog_queries_answer_as_postgresql(both):
-    door, oracle = both
+    door, oracle = both.door, both.oracle
     # Grafana keeps the version's number (parseInt), and finds no TimescaleDB.
     assert int(door.execute(VERSION).fetchone()[0]) == int(oracle.execute(VERSION).fetchone()[0]) == 1500
     for sql in [TIMESCALEDB, SCHEMAS, TABLES_OF_PUBLIC, TABLES, columns_of("grafana_trades"),
@@ -175,7 +133,7 @@ def test_the_editor_s_catalog_queries_answer_as_postgresql(both):
     # quote_ident at work: the keywords come back quoted.
     assert answer(door, columns_of("keyword_names"))[1] == [
         ('"time"', "timestamp without time zone"), ('"user"', "character varying"), ("value", "double precision")]
-    assert answer(door, TABLES)[1] == [("grafana_trades",), ("keyword_names",)]
+    assert answer(door, TABLES)[1] == [("go_copy",), ("grafana_trades",), ("keyword_names",)]
 
 
 PANELS = [
@@ -196,7 +154,7 @@ PANELS = [
 
 @pytest.mark.parametrize("panel", PANELS)
 def test_panels_answer_as_postgresql(both, panel):
-    door, oracle = both
+    door, oracle = both.door, both.oracle
     sql = expand(panel)
     assert "$" not in sql
     got, want = answer(door, sql), answer(oracle, sql)
@@ -214,7 +172,7 @@ def test_panels_answer_as_postgresql(both, panel):
 ])
 def test_buckets_as_timestamps_are_postgresql_s_floored_epochs(both, bucketed):
     # PostgreSQL has neither: its answer is the floored epoch's.
-    door, oracle = both
+    door, oracle = both.door, both.oracle
     names, got = answer(door, expand(bucketed))
     assert names == ["time", "sym", "px"]
     _, want = answer(oracle, expand("SELECT $__timeGroupAlias(ts, '5m'), sym, avg(px) AS px FROM grafana_trades "
