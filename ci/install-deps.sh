@@ -28,14 +28,16 @@ PY
 bash ci/python-env.sh
 # Debian's packages for the PostgreSQL door's tests (polaroid-pgwire/tests/python),
 # as root or through sudo: PostgreSQL's JDBC driver and a Java runtime to run it
-# (test_jdbc.py), Go and its pgx driver (test_go.py), and PostgreSQL's own
-# server, the oracle of test_grafana.py and test_go.py.
+# (test_jdbc.py), Go and its pgx driver (test_go.py), Node.js (test_node.py),
+# and PostgreSQL's own server, the oracle of test_grafana.py, test_go.py and
+# test_node.py.
 packages=()
 [ -f /usr/share/java/postgresql.jar ] || packages+=(libpostgresql-jdbc-java)
 command -v java >/dev/null 2>&1 || packages+=(default-jre-headless)
 command -v go >/dev/null 2>&1 || packages+=(golang-go)
 [ -d /usr/share/gocode/src/github.com/jackc/pgx/v4 ] || packages+=(golang-github-jackc-pgx-v4-dev)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || packages+=(postgresql)
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 if [ ${#packages[@]} -gt 0 ]; then
     as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null 2>&1; then sudo "$@"; else
         echo "install-deps: installing $* needs root (or sudo)" >&2; return 1; fi; }
@@ -43,3 +45,5 @@ if [ ${#packages[@]} -gt 0 ]; then
     as_root apt-get install -y --no-install-recommends "${packages[@]}" \
         || { as_root apt-get update && as_root apt-get install -y --no-install-recommends "${packages[@]}"; }
 fi
+# Node.js's PostgreSQL drivers (pg, postgres.js) at the versions the lock file pins.
+(cd polaroid-pgwire/tests/node && npm ci --no-audit --no-fund --loglevel=error)

@@ -50,17 +50,22 @@ impl Statement {
 }
 
 /// The type parameter `index` (0-based) is read as. A value the client
-/// sent as text without declaring its type (psycopg's `str`) is read as
-/// text, whatever the server described: the query reads it as it reads a
-/// literal (`ts >= '2024-01-01'`, an offset kept), as PostgreSQL reads an
-/// untyped literal. One sent in binary is read by the described type.
+/// sent as text without declaring its type (psycopg's `str`, and every
+/// value node-postgres and postgres.js send) is an untyped literal, which
+/// PostgreSQL types by its context: where the query gives the parameter a
+/// number or a boolean (`qty > $1`, `$1::int`), the value is read as one;
+/// otherwise as text, which the query reads as it reads a literal
+/// (`ts >= '2024-01-01'`, an offset kept). One sent in binary is read by
+/// the described type.
 pub fn read_as(portal: &Portal<Statement>, index: usize) -> Type {
     let statement = &portal.statement.statement;
     let undeclared = statement.declared.get(index).is_none_or(|t| *t == Type::UNKNOWN);
+    let described = statement.parameter_types.get(index).cloned().unwrap_or(Type::UNKNOWN);
     if undeclared && !portal.parameter_format.is_binary(index) {
-        return Type::UNKNOWN;
+        let number = matches!(described, Type::INT2 | Type::INT4 | Type::INT8 | Type::FLOAT4 | Type::FLOAT8 | Type::NUMERIC | Type::BOOL);
+        return if number { described } else { Type::UNKNOWN };
     }
-    statement.parameter_types.get(index).cloned().unwrap_or(Type::UNKNOWN)
+    described
 }
 
 /// The polars type a parameter of `ty` is bound as (a decimal's scale is
@@ -94,7 +99,40 @@ pub fn values(portal: &Portal<Statement>) -> PgWireResult<DataFrame> {
     DataFrame::new(1, columns).map_err(|e| user("22023", format!("binding the parameters: {e}")))
 }
 
+/// Parameter `index` as a column; a text value its type cannot read is
+/// PostgreSQL's error for it, naming the value and the parameter.
 fn column(portal: &Portal<Statement>, index: usize) -> PgWireResult<Column> {
+    read_column(portal, index).map_err(|e| match e {
+        pgwire::error::PgWireError::FailedToParseParameter(why) => {
+            let ty = read_as(portal, index);
+            match portal.parameters.get(index).cloned().flatten() {
+                Some(bytes) if !portal.parameter_format.is_binary(index) => user(
+                    "22P02",
+                    format!("invalid input syntax for type {}: \"{}\" (parameter ${})", sql_name(&ty), String::from_utf8_lossy(&bytes), index + 1),
+                ),
+                _ => user("22P02", format!("parameter ${} is no {} value: {why}", index + 1, sql_name(&ty))),
+            }
+        },
+        other => other,
+    })
+}
+
+/// A type as PostgreSQL's messages name it (`bigint`, not `int8`).
+fn sql_name(ty: &Type) -> &str {
+    match *ty {
+        Type::INT2 => "smallint",
+        Type::INT4 => "integer",
+        Type::INT8 => "bigint",
+        Type::FLOAT4 => "real",
+        Type::FLOAT8 => "double precision",
+        Type::BOOL => "boolean",
+        Type::TIMESTAMP => "timestamp",
+        Type::TIMESTAMPTZ => "timestamp with time zone",
+        _ => ty.name(),
+    }
+}
+
+fn read_column(portal: &Portal<Statement>, index: usize) -> PgWireResult<Column> {
     let ty = read_as(portal, index);
     let name = PlSmallStr::from(format!("{}", index + 1));
     let typed = |values: Column| values.cast(&bound_dtype(&ty)).map_err(|e| user("22023", e.to_string()));
