@@ -206,6 +206,15 @@ impl Drop for StreamGuard {
     }
 }
 
+/// Where SQL dialects differ, how a door's SQL reads. The default is
+/// polars-sql's (DuckDB's) reading; QuestDB's doors ask for theirs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SqlOptions {
+    /// `/` of two integers is their integer quotient, truncated toward
+    /// zero (QuestDB's and PostgreSQL's `SELECT 5 / 2` is 2).
+    pub integer_division: bool,
+}
+
 /// The shared state every door works on.
 pub struct Core {
     store: HandleStore,
@@ -632,11 +641,11 @@ impl Core {
         for (name, id) in tables {
             sources.push((name.clone(), self.store.get(ns, *id)?.lazy()));
         }
-        self.sql_over(query, sources)
+        self.sql_over(query, sources, SqlOptions::default())
     }
 
     /// `query` over named plans.
-    fn sql_over(&self, query: &str, mut sources: Vec<(String, LazyFrame)>) -> Result<LazyFrame, CoreError> {
+    fn sql_over(&self, query: &str, mut sources: Vec<(String, LazyFrame)>, options: SqlOptions) -> Result<LazyFrame, CoreError> {
         if query.trim().is_empty() {
             return Err(CoreError::InvalidArgument("the SQL query is empty".into()));
         }
@@ -645,7 +654,8 @@ impl Core {
         Parameters::of(query)?.unbound()?;
         // Table functions (`read_parquet('t.parquet')`) resolve in the data
         // directory before polars opens anything.
-        let (mut ctx, refusals) = self.sandbox.sql_context();
+        let (ctx, refusals) = self.sandbox.sql_context();
+        let mut ctx = ctx.with_integer_division(options.integer_division);
         sources.sort_by(|a, b| a.0.cmp(&b.0));
         for (name, lf) in sources {
             ctx.register(&name, lf);
@@ -725,16 +735,18 @@ impl Core {
     /// (first) and handles (by id or upload name), not yet confined or
     /// kept; and the definitions of the tables it reads.
     pub fn namespace_sql_plan(&self, ns: &Namespace, query: &str) -> Result<(LazyFrame, Vec<TableDef>), CoreError> {
-        self.namespace_sql_plan_with(ns, query, Vec::new())
+        self.namespace_sql_plan_with(ns, query, Vec::new(), SqlOptions::default())
     }
 
     /// [`Core::namespace_sql_plan`] with more named plans (a door's
-    /// intermediate results), which win over tables and handles.
+    /// intermediate results), which win over tables and handles, and the
+    /// door's dialect's readings.
     pub fn namespace_sql_plan_with(
         &self,
         ns: &Namespace,
         query: &str,
         extra: Vec<(String, LazyFrame)>,
+        options: SqlOptions,
     ) -> Result<(LazyFrame, Vec<TableDef>), CoreError> {
         if first_word(query) == "SHOW" && query.split_whitespace().map(str::to_ascii_uppercase).collect::<Vec<_>>() == ["SHOW", "TABLES"] {
             // The caller's tables and upload names (polars-sql would list
@@ -767,7 +779,7 @@ impl Core {
                 sources.push((name, self.store.get(ns, id)?.lazy()));
             }
         }
-        let lf = self.sql_over(query, sources).map_err(|e| explain_unresolved(e, &missing))?;
+        let lf = self.sql_over(query, sources, options).map_err(|e| explain_unresolved(e, &missing))?;
         Ok((lf, defs))
     }
 

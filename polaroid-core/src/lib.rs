@@ -48,7 +48,7 @@ pub mod tables;
 pub mod tenants;
 pub mod upload;
 
-pub use crate::core::{blocking, ConcatHow, Core, CoreConfig, CoreStats, FileFormat, ScanSpec};
+pub use crate::core::{blocking, ConcatHow, Core, CoreConfig, CoreStats, FileFormat, ScanSpec, SqlOptions};
 pub use crate::csv_options::CsvOptions;
 pub use error::{CoreError, ErrorKind};
 pub use live_bars::{BarFeed, BarSubscription};

@@ -151,7 +151,7 @@ fn sql_plan(core: &Core, ns: &Namespace, query: &str, mut extra: Named) -> Plann
     for (name, source) in rewritten.sources {
         extra.push((name, source_frame(core, ns, source)?));
     }
-    core.namespace_sql_plan_with(ns, &rewritten.sql, extra)
+    core.namespace_sql_plan_with(ns, &rewritten.sql, extra, polaroid_core::SqlOptions { integer_division: true })
 }
 
 /// The frame of one of QuestDB's table functions.

@@ -62,6 +62,20 @@ def test_sample_by_shows_the_bucket_under_the_timestamp_s_alias(rest, data_dir):
     assert_frame_equal(got, want, check_dtypes=False)
 
 
+def test_integers_divide_as_integers(rest, data_dir):
+    # QuestDB's documented example: `SELECT 5 / 2, 5.0 / 2.0` is 2 and 2.5
+    # (it was 2.5 and 2.5). The quotient is truncated toward zero; by zero
+    # it is null.
+    reply = rest.exec("SELECT 5 / 2 a, 5.0 / 2.0 b, -7 / 2 c, 7 / -2 d, 7 / 0 e, 7 % 3 f")
+    assert reply["dataset"] == [[2, 2.5, -3, -3, None, 1]]
+    assert [c["type"] for c in reply["columns"]][:2] == ["INT", "DOUBLE"]
+    got = frame(rest.exec(f"SELECT qty, qty / 7 AS q, qty / 2.0 AS h, px / 2 AS p FROM {TRADES}"))
+    df = pl.read_parquet(data_dir / "trades.parquet")
+    want = df.select("qty", q=pl.col("qty") // 7, h=pl.col("qty") / 2.0, p=pl.col("px") / 2)
+    assert_frame_equal(got, want, check_dtypes=False)
+    assert df["qty"].min() >= 0, "floor and truncation agree on these"
+
+
 def test_sample_by_fill_prev_and_value_fill_empty_buckets(rest):
     rest.exec("CREATE TABLE sparse (ts TIMESTAMP, sym SYMBOL, px DOUBLE) timestamp(ts) PARTITION BY DAY")
     rest.exec("INSERT INTO sparse VALUES ('2026-01-01T00:00:10Z', 'A', 1.0), ('2026-01-01T00:01:20Z', 'A', 2.0), "

@@ -1,0 +1,80 @@
+"""SQL that users of PostgreSQL's clients write, answered by the door as a
+real PostgreSQL 15 answers it over the same rows. The door speaks QuestDB's
+SQL; where QuestDB and PostgreSQL agree (they do on all of these), so must
+the door. Columns are aliased: unnamed columns are named by each dialect's
+own rule (PostgreSQL's `?column?`, QuestDB's `column`)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+QUERIES = [
+    # Integer division truncates toward zero, as both divide (it was true division).
+    "SELECT 7 / 2 AS a, -7 / 2 AS b, 7.0 / 2 AS c, 7 % 3 AS d",
+    "SELECT qty, qty / 7 AS q, qty / 2.0 AS h FROM grafana_trades WHERE qty IS NOT NULL ORDER BY ts LIMIT 20",
+    # (PostgreSQL's sum of bigints is numeric, QuestDB's a long: cast, both are integers.)
+    "SELECT sym, sum(qty)::bigint / count(qty) AS mean_lot FROM grafana_trades GROUP BY sym ORDER BY sym",
+    "SELECT current_setting('server_version_num')::int / 100 AS version",
+    # Time.
+    "SELECT date_trunc('hour', ts) AS h, count(*) AS n FROM grafana_trades GROUP BY 1 ORDER BY 1",
+    "SELECT extract(hour from ts) AS h, count(*) AS n FROM grafana_trades GROUP BY 1 ORDER BY 1",
+    "SELECT ts::date AS d, count(*) AS n FROM grafana_trades GROUP BY 1 ORDER BY 1",
+    "SELECT count(*) AS n FROM grafana_trades WHERE ts > TIMESTAMP '2026-11-23 20:00:00' - INTERVAL '1 hour'",
+    "SELECT count(*) AS n FROM grafana_trades WHERE ts >= '2026-11-23' AND ts < '2026-11-24'",
+    "SELECT sym, max(ts) - min(ts) AS span FROM grafana_trades GROUP BY sym ORDER BY sym",
+    "SELECT extract(epoch from max(ts) - min(ts)) AS seconds FROM grafana_trades",
+    "SELECT date_part('dow', ts) AS dow, count(*) AS n FROM grafana_trades GROUP BY 1",
+    # Windows.
+    "SELECT sym, row_number() OVER (PARTITION BY sym ORDER BY ts) AS rn, px FROM grafana_trades ORDER BY ts LIMIT 9",
+    "SELECT sym, lag(px) OVER (PARTITION BY sym ORDER BY ts) AS prev FROM grafana_trades ORDER BY ts LIMIT 6",
+    "SELECT sym, first_value(px) OVER w AS first, last_value(px) OVER w AS last FROM grafana_trades "
+    "WINDOW w AS (PARTITION BY sym ORDER BY ts ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) ORDER BY ts LIMIT 6",
+    # Aggregates.
+    "SELECT sym, percentile_cont(0.5) WITHIN GROUP (ORDER BY px) AS med FROM grafana_trades GROUP BY sym ORDER BY sym",
+    "SELECT sym, count(*) FILTER (WHERE qty > 250) AS big FROM grafana_trades GROUP BY sym ORDER BY sym",
+    "SELECT round(avg(px)::numeric, 2) AS a FROM grafana_trades",
+    "SELECT sym, stddev(px) AS sd, variance(px) AS var FROM grafana_trades GROUP BY sym ORDER BY sym",
+    "SELECT sym, bool_and(px > 100) AS all_over, bool_or(px > 199) AS any_over FROM grafana_trades GROUP BY sym ORDER BY sym",
+    "SELECT sym, sum(qty) AS qty FROM grafana_trades GROUP BY ROLLUP (sym) ORDER BY sym NULLS LAST",
+    "SELECT sym, count(*) AS n FROM grafana_trades GROUP BY sym HAVING count(*) > 10 ORDER BY 2 DESC, 1",
+    # Text, nulls, sets.
+    "SELECT upper(sym) AS u, lower(sym) AS l, length(sym) AS n, substring(sym from 2 for 2) AS s, sym || '-x' AS x "
+    "FROM grafana_trades ORDER BY ts LIMIT 3",
+    "SELECT count(*) AS n FROM grafana_trades WHERE sym ILIKE 'm%'",
+    "SELECT split_part('a,b,c', ',', 2) AS a, replace('abc', 'b', 'x') AS b, lpad('5', 3, '0') AS c, left('abc', 2) AS d",
+    "SELECT coalesce(qty, -1) AS q, count(*) AS n FROM grafana_trades WHERE qty IS NULL OR qty < 3 GROUP BY 1 ORDER BY 1",
+    "SELECT greatest(px, 150) AS g, least(px, 150) AS l, nullif(sym, 'AAPL') AS s FROM grafana_trades ORDER BY ts LIMIT 3",
+    "SELECT count(*) AS n FROM grafana_trades WHERE sym IN ('AAPL', 'MSFT') AND qty BETWEEN 100 AND 200",
+    "SELECT DISTINCT ON (sym) sym, ts, px FROM grafana_trades ORDER BY sym, ts DESC",
+    "WITH h AS (SELECT date_trunc('hour', ts) AS h, avg(px) AS a FROM grafana_trades GROUP BY 1) SELECT h, a FROM h ORDER BY h",
+    "SELECT a.sym, count(*) AS n FROM grafana_trades a JOIN grafana_trades b ON a.ts = b.ts GROUP BY a.sym ORDER BY 1",
+    "SELECT sym FROM grafana_trades UNION SELECT 'ZZZ' ORDER BY 1",
+    "SELECT EXISTS (SELECT 1 FROM grafana_trades WHERE px > 199) AS e",
+    "SELECT ts FROM grafana_trades ORDER BY ts DESC LIMIT 2 OFFSET 1",
+    "SELECT x FROM generate_series(1, 3) AS g(x)",
+]
+
+
+def plain(value):
+    return float(value) if isinstance(value, Decimal) else value
+
+
+def answer(conn, sql: str) -> tuple[list[str], list[tuple]]:
+    cur = conn.execute(sql)
+    return [c.name for c in cur.description], [tuple(plain(v) for v in row) for row in cur.fetchall()]
+
+
+@pytest.mark.parametrize("sql", QUERIES)
+def test_the_door_answers_as_postgresql(both, sql):
+    got, want = answer(both.door, sql), answer(both.oracle, sql)
+    assert got[0] == want[0]
+    assert len(got[1]) == len(want[1]), (got, want)
+    for g, w in zip(got[1], want[1]):
+        for a, b in zip(g, w, strict=True):
+            if isinstance(b, float):
+                assert a == pytest.approx(b, rel=1e-9), (g, w)
+            else:
+                # An integer stays an integer (7 / 2 is 3, not 3.5).
+                assert a == b and type(a) is type(b), (g, w)
