@@ -638,6 +638,11 @@ struct TypeRow {
 }
 
 /// The rows of `pg_type`: each type, then its array.
+/// The array type of a type the door sends (`float8[]` of `float8`).
+pub(crate) fn array_type(member: &Type) -> Option<Type> {
+    TYPES.iter().find(|t| t.ty == *member).map(|t| t.array.clone())
+}
+
 fn type_rows() -> Vec<TypeRow> {
     let mut rows = Vec::new();
     for t in &TYPES {

@@ -44,10 +44,18 @@ pub fn pg_type(name: &str, dtype: &DataType) -> Result<Type, CoreError> {
         DataType::Time => Type::TIME,
         DataType::Duration(_) => Type::INTERVAL,
         DataType::Null => Type::TEXT,
+        // A list of scalars is a one-dimensional array of their type.
+        DataType::List(inner) | DataType::Array(inner, _) if !inner.is_nested() => {
+            let member = pg_type(name, inner)?;
+            match crate::catalog::array_type(&member) {
+                Some(array) => array,
+                None => return Err(CoreError::InvalidArgument(format!("column {name:?} is {dtype}, which the PostgreSQL door does not send"))),
+            }
+        },
         other => {
             return Err(CoreError::InvalidArgument(format!(
-                "column {name:?} is {other}, which the PostgreSQL door does not send: select scalar columns \
-                 (UNNEST a list, or cast it to text)"
+                "column {name:?} is {other}, which the PostgreSQL door does not send: select scalar columns or lists \
+                 of them (UNNEST a nested list, or cast it to text)"
             )))
         },
     })
@@ -166,6 +174,8 @@ pub(crate) enum Prepared {
     Interval(Int64Chunked),
     Decimal(Int128Chunked, u32),
     Null,
+    /// A list of scalars of `inner`, sent as an array of `member`.
+    List(ListChunked, DataType, Type),
 }
 
 fn micros(s: &Series, unit: TimeUnit) -> Result<Int64Chunked, CoreError> {
@@ -207,6 +217,10 @@ impl Prepared {
             DataType::Duration(unit) => Self::Interval(micros(s, *unit)?),
             DataType::Decimal(_, scale) => Self::Decimal(s.to_physical_repr().i128()?.clone(), *scale as u32),
             DataType::Null => Self::Null,
+            DataType::List(inner) | DataType::Array(inner, _) if !inner.is_nested() => {
+                let member = pg_type(s.name(), inner)?;
+                Self::List(cast(&DataType::List(inner.clone()))?.list()?.clone(), inner.as_ref().clone(), member)
+            },
             other => return Err(CoreError::InvalidArgument(format!("column {:?} is {other}, which the PostgreSQL door does not send", s.name()))),
         })
     }
@@ -232,7 +246,123 @@ impl Prepared {
             Self::Interval(c) => out.field(&c.get(row).map(|us| Interval::new(0, 0, us))),
             Self::Decimal(c, scale) => out.field(&c.get(row).map(|v| decimal(v, *scale)).transpose()?),
             Self::Null => out.field(&None::<&str>),
+            Self::List(c, inner, member) => {
+                let array = c.get_as_series(row).map(|list| EncodedArray::of(&list, inner, member)).transpose()?;
+                out.field(&array)
+            },
         }
+    }
+}
+
+/// One row's list as a PostgreSQL array: each element encoded both ways
+/// by the scalars' own encoders, for the array in either format.
+#[derive(Debug)]
+struct EncodedArray {
+    member: Type,
+    /// Each element's (binary, text) form; `None` is NULL.
+    elements: Vec<Option<(bytes::Bytes, bytes::Bytes)>>,
+}
+
+impl EncodedArray {
+    fn of(list: &Series, inner: &DataType, member: &Type) -> PgWireResult<Self> {
+        let failed = |e: PolarsError| pgwire::error::PgWireError::ApiError(e.to_string().into());
+        // A row of a list comes out as its physical values (a timestamp's
+        // integers): read as the list's own type again.
+        let list = list.cast(inner).map_err(failed)?;
+        let prepared = Prepared::of(&list).map_err(|e| pgwire::error::PgWireError::ApiError(e.to_string().into()))?;
+        let mut array = EncodedArray { member: member.clone(), elements: Vec::with_capacity(list.len()) };
+        for i in 0..list.len() {
+            prepared.encode(i, &mut array)?;
+        }
+        Ok(array)
+    }
+}
+
+/// Each element of an array, as `Prepared::encode` writes it.
+impl FieldWriter for EncodedArray {
+    fn field<T: ToSql + ToSqlText + Sized>(&mut self, value: &T) -> PgWireResult<()> {
+        let failed = |e: Box<dyn std::error::Error + Sync + Send>| pgwire::error::PgWireError::ApiError(e);
+        let mut binary = BytesMut::new();
+        if let IsNull::Yes = value.to_sql(&self.member, &mut binary).map_err(failed)? {
+            self.elements.push(None);
+            return Ok(());
+        }
+        let mut text = BytesMut::new();
+        value.to_sql_text(&self.member, &mut text, &FormatOptions::default()).map_err(failed)?;
+        self.elements.push(Some((binary.freeze(), text.freeze())));
+        Ok(())
+    }
+}
+
+/// PostgreSQL's binary array: dimensions (one, or none when empty), a
+/// flag for NULLs, the member's oid, the length and lower bound (1), then
+/// each element's length (-1 for NULL) and bytes.
+impl ToSql for EncodedArray {
+    fn to_sql(&self, _ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        use bytes::BufMut;
+        out.put_i32(if self.elements.is_empty() { 0 } else { 1 });
+        out.put_i32(i32::from(self.elements.iter().any(Option::is_none)));
+        out.put_u32(self.member.oid());
+        if !self.elements.is_empty() {
+            out.put_i32(i32::try_from(self.elements.len())?);
+            out.put_i32(1);
+        }
+        for element in &self.elements {
+            match element {
+                None => out.put_i32(-1),
+                Some((binary, _)) => {
+                    out.put_i32(i32::try_from(binary.len())?);
+                    out.put_slice(binary);
+                },
+            }
+        }
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        matches!(ty.kind(), postgres_types::Kind::Array(_))
+    }
+
+    to_sql_checked!();
+}
+
+/// PostgreSQL's array literal, `{1.5,NULL,"a b"}`: an element is quoted
+/// (its `"` and `\` escaped) when it is empty, is `NULL` as text, or holds
+/// a brace, comma, quote, backslash or white space, as PostgreSQL writes it.
+impl ToSqlText for EncodedArray {
+    fn to_sql_text(
+        &self,
+        _ty: &Type,
+        out: &mut BytesMut,
+        _format: &FormatOptions,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        out.extend_from_slice(b"{");
+        for (i, element) in self.elements.iter().enumerate() {
+            if i > 0 {
+                out.extend_from_slice(b",");
+            }
+            let Some((_, text)) = element else {
+                out.extend_from_slice(b"NULL");
+                continue;
+            };
+            let quoted = text.is_empty()
+                || text.eq_ignore_ascii_case(b"null")
+                || text.iter().any(|b| matches!(b, b'{' | b'}' | b',' | b'"' | b'\\') || b.is_ascii_whitespace());
+            if !quoted {
+                out.extend_from_slice(text);
+                continue;
+            }
+            out.extend_from_slice(b"\"");
+            for &b in text.iter() {
+                if b == b'"' || b == b'\\' {
+                    out.extend_from_slice(b"\\");
+                }
+                out.extend_from_slice(&[b]);
+            }
+            out.extend_from_slice(b"\"");
+        }
+        out.extend_from_slice(b"}");
+        Ok(IsNull::No)
     }
 }
 

@@ -225,7 +225,7 @@ def test_errors_are_precise_and_the_connection_lives_on(server):
             ("SELECT * FROM read_parquet('../x.parquet')", errors.InsufficientPrivilege, "data directory"),
             ("UPDATE pg_fills SET px = 1", errors.FeatureNotSupported, "UPDATE is not supported"),
             ("SHOW work_mem", errors.UndefinedObject, "work_mem"),
-            ("SELECT [1, 2] AS l", errors.SyntaxErrorOrAccessRuleViolation, "does not send"),
+            ("SELECT [[1, 2], [3]] AS l", errors.SyntaxErrorOrAccessRuleViolation, "does not send"),
             ("SELECT $1", errors.SyntaxErrorOrAccessRuleViolation, "none was bound"),
         ]
         for sql, kind, message in cases:

@@ -54,6 +54,11 @@ QUERIES = [
     "SELECT EXISTS (SELECT 1 FROM grafana_trades WHERE px > 199) AS e",
     "SELECT ts FROM grafana_trades ORDER BY ts DESC LIMIT 2 OFFSET 1",
     "SELECT x FROM generate_series(1, 3) AS g(x)",
+    # Arrays: lists are sent as PostgreSQL's arrays of their type (they were refused).
+    "SELECT sym, array_agg(px ORDER BY ts) AS pxs, array_agg(qty ORDER BY ts) AS qtys, array_agg(ts ORDER BY ts) AS tss "
+    "FROM grafana_trades WHERE ts < '2026-11-23 14:32' GROUP BY sym ORDER BY sym",
+    "SELECT array_agg(sym ORDER BY ts) AS syms FROM grafana_trades WHERE ts < '2026-11-23 14:31'",
+    "SELECT ARRAY[1, 2, 3] AS a, ARRAY['x', 'a b', '', 'NULL', 'q\"uote', 'back\\slash', '{}', 'c,d'] AS b",
 ]
 
 
@@ -78,3 +83,15 @@ def test_the_door_answers_as_postgresql(both, sql):
             else:
                 # An integer stays an integer (7 / 2 is 3, not 3.5).
                 assert a == b and type(a) is type(b), (g, w)
+
+
+@pytest.mark.parametrize("sql", [q for q in QUERIES if "array_agg" in q])
+def test_arrays_in_binary_are_postgresql_s(both, sql):
+    # psycopg's binary results (what its binary cursors and asyncpg read).
+    # (A literal's type is each dialect's own: ARRAY[1] is bigint[] here.)
+    import psycopg
+
+    got = psycopg.Cursor(both.door).execute(sql, binary=True)
+    want = psycopg.Cursor(both.oracle).execute(sql, binary=True)
+    assert [c.type_code for c in got.description] == [c.type_code for c in want.description]
+    assert got.fetchall() == want.fetchall()
