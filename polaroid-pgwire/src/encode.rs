@@ -233,8 +233,8 @@ impl Prepared {
             Self::I64(c) => out.field(&c.get(row)),
             Self::U64(c) => out.field(&c.get(row).map(Decimal::from)),
             Self::I128(c) => out.field(&c.get(row).map(|v| decimal(v, 0)).transpose()?),
-            Self::F32(c) => out.field(&c.get(row)),
-            Self::F64(c) => out.field(&c.get(row)),
+            Self::F32(c) => out.field(&c.get(row).map(Float::Single)),
+            Self::F64(c) => out.field(&c.get(row).map(Float::Double)),
             Self::Text(c) => out.field(&c.get(row)),
             Self::Bytes(c) => out.field(&c.get(row)),
             Self::Date(c) => out.field(&c.get(row).and_then(date)),
@@ -251,6 +251,89 @@ impl Prepared {
                 out.field(&array)
             },
         }
+    }
+}
+
+/// A float as PostgreSQL writes it. In binary, its IEEE bytes. In text,
+/// with the server's default `extra_float_digits` (1, what psql, psycopg
+/// and node-postgres read), the shortest digits that read back as the same
+/// value, plain between 1e-4 and 1e15 (1e6 for a `real`) and in exponent
+/// form (`1e+20`, `1.5e-07`) beyond; infinities are `Infinity`, as
+/// Java's and JavaScript's parsers read them (pgwire wrote `100.0` and
+/// `inf`). Fewer digits asked for (`extra_float_digits` below 1) are
+/// pgwire's rounding.
+#[derive(Debug, Clone, Copy)]
+enum Float {
+    Single(f32),
+    Double(f64),
+}
+
+impl Float {
+    /// PostgreSQL's shortest text of a finite, non-zero value.
+    fn shortest(&self) -> String {
+        // Rust's `{:e}` is the shortest round-trip digits: `1.5e-7`.
+        let (scientific, plain_below) = match self {
+            Float::Single(v) => (format!("{v:e}"), 6),
+            Float::Double(v) => (format!("{v:e}"), 15),
+        };
+        let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+        let exponent: i32 = exponent.parse().unwrap_or(0);
+        let (sign, mantissa) = mantissa.strip_prefix('-').map_or(("", mantissa), |m| ("-", m));
+        let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+        if !(-4..plain_below).contains(&exponent) {
+            let fraction = if digits.len() > 1 { format!(".{}", &digits[1..]) } else { String::new() };
+            let exponent_sign = if exponent < 0 { '-' } else { '+' };
+            return format!("{sign}{}{fraction}e{exponent_sign}{:02}", &digits[..1], exponent.abs());
+        }
+        // Plain: the digits with the point placed by the exponent.
+        let point = exponent + 1;
+        if point <= 0 {
+            format!("{sign}0.{}{digits}", "0".repeat((-point) as usize))
+        } else if point as usize >= digits.len() {
+            format!("{sign}{digits}{}", "0".repeat(point as usize - digits.len()))
+        } else {
+            format!("{sign}{}.{}", &digits[..point as usize], &digits[point as usize..])
+        }
+    }
+}
+
+impl ToSql for Float {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Float::Single(v) => v.to_sql(ty, out),
+            Float::Double(v) => v.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        matches!(*ty, Type::FLOAT4 | Type::FLOAT8)
+    }
+
+    to_sql_checked!();
+}
+
+impl ToSqlText for Float {
+    fn to_sql_text(&self, ty: &Type, out: &mut BytesMut, format: &FormatOptions) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        let value = match self {
+            Float::Single(v) => f64::from(*v),
+            Float::Double(v) => *v,
+        };
+        let text = if value.is_nan() {
+            "NaN".to_string()
+        } else if value.is_infinite() {
+            if value > 0.0 { "Infinity" } else { "-Infinity" }.to_string()
+        } else if value == 0.0 {
+            if value.is_sign_negative() { "-0" } else { "0" }.to_string()
+        } else if format.extra_float_digits >= 1 {
+            self.shortest()
+        } else {
+            return match self {
+                Float::Single(v) => v.to_sql_text(ty, out, format),
+                Float::Double(v) => v.to_sql_text(ty, out, format),
+            };
+        };
+        out.extend_from_slice(text.as_bytes());
+        Ok(IsNull::No)
     }
 }
 

@@ -6,6 +6,8 @@ own rule (PostgreSQL's `?column?`, QuestDB's `column`)."""
 
 from __future__ import annotations
 
+import math
+import subprocess
 from decimal import Decimal
 
 import pytest
@@ -95,3 +97,27 @@ def test_arrays_in_binary_are_postgresql_s(both, sql):
     want = psycopg.Cursor(both.oracle).execute(sql, binary=True)
     assert [c.type_code for c in got.description] == [c.type_code for c in want.description]
     assert got.fetchall() == want.fetchall()
+
+
+FLOATS = [100.0, 0.1, 1e20, 1.5e-7, 123456789012345680.0, 1e15, 1e14, 999999999999999.9, 0.0001, 0.00001, -2.5,
+          math.inf, -math.inf, math.nan, 0.0, -0.0, 1 / 3, 1234567.0, 1e6, 100000.0, 0.000123, 5e-324,
+          1.7976931348623157e308]
+
+
+def test_floats_in_text_are_written_as_postgresql_writes_them(both):
+    # psql shows the text the server sends: shortest digits, exponents past
+    # 1e15 (a real's past 1e6), Infinity and NaN. It was `100.0` and `inf`
+    # (which Java's and JavaScript's parsers refuse).
+    def shown(conn, port: int, user: str, database: str) -> list[str]:
+        conn.execute("CREATE TABLE text_floats (id INT, d DOUBLE PRECISION, r REAL)")
+        with conn.cursor() as cur, cur.copy("COPY text_floats (id, d, r) FROM STDIN") as copy:
+            for i, v in enumerate(FLOATS):
+                copy.write_row((i, v, v if not 0 < abs(v) < 1e-30 and abs(v) < 1e30 or math.isinf(v) else None))
+        out = subprocess.run(["psql", "-X", "-A", "-t", "-h", "127.0.0.1", "-p", str(port), "-U", user, "-d", database,
+                              "-c", "SELECT id, d, r FROM text_floats ORDER BY id"], capture_output=True, text=True, check=True)
+        return out.stdout.splitlines()
+
+    got = shown(both.door, both.server.pg_port, "admin", "qdb")
+    want = shown(both.oracle, both.postgres.port, "postgres", "postgres")
+    assert got == want
+    assert "2|1e+20|1e+20" in got and "11|Infinity|Infinity" in got and "0|100|100" in got
