@@ -9,7 +9,7 @@ FORK := $(PYTHON) ci/fork.py
 # of polars: about half an hour more on two cores.
 RELEASE_BUILD := $(CARGO) build --release --locked -p polaroid-server -p polaroid-cli --bins
 
-.PHONY: run ballista fork fork-check fork-export fork-rebase fork-rebase-continue fork-rebase-abort \
+.PHONY: run ballista deps fork fork-check fork-export fork-rebase fork-rebase-continue fork-rebase-abort \
         test test-fork test-rust test-python bench bench-distributed ballista-release bench-flight bench-python bench-sql bench-http bench-pg bench-bars bench-run build clean-fork fork-clean-cache test-fork-crates python-env python-proto fuzz load load-debug
 
 ## run: build in release (polaroid-server and the polaroid command) and start
@@ -55,12 +55,19 @@ test-rust: fork python-env
 python-env:
 	@bash ci/python-env.sh
 
+## deps: python-env, then what the clients' tests need beyond it (Debian's JDBC
+## driver, Java, Go and pgx, PostgreSQL's server, Node.js, as root or via sudo;
+## npm ci of the Node.js drivers); quick when all is there
+deps:
+	@bash ci/install-deps.sh
+
 ## test-python: pyarrow.flight, then the polaroid Python package (pip-installed
 ## from python/, stubs checked current), then QuestDB's own clients (questdb-rest,
 ## questdb ILP) against the HTTP door, then psql, psycopg, asyncpg, connectorx, ADBC,
-## SQLAlchemy and PostgreSQL's JDBC driver against the PostgreSQL door, all against
-## polaroid-server child processes
-test-python: fork python-env ballista
+## SQLAlchemy, PostgreSQL's JDBC driver, Go's pgx, node-postgres and postgres.js
+## against the PostgreSQL door (Grafana's queries, pgx and Node.js checked against a
+## PostgreSQL 15 server started for them), all against polaroid-server child processes
+test-python: fork deps ballista
 	$(CARGO) build --locked -p polaroid-server --bin polaroid-server
 	POLAROID_SERVER=target/debug/polaroid-server .venv/bin/python -m unittest discover -s polaroid-grpc/tests/python -v
 	.venv/bin/python ci/gen_python_proto.py --check
