@@ -217,3 +217,26 @@ def both() -> Iterator[Paired]:
         finally:
             server.stop()
             postgres.stop()
+
+
+def same_client_answers(got: list[dict], want: list[dict]) -> None:
+    """A client program's answers (JSON lines of step, columns, rows, tag,
+    error and code) from the door agree with PostgreSQL's: the same steps;
+    errors by SQLSTATE (the messages are each server's own); the same
+    columns, tags and rows, floats to 1e-12 (sums may add in another
+    order)."""
+    def same_value(a, b) -> bool:
+        # JSON writes a whole float as an integer (2947 for 2947.0).
+        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b))
+        if numbers and (isinstance(a, float) or isinstance(b, float)):
+            return a == pytest.approx(b, rel=1e-12)
+        return a == b
+
+    assert [a["step"] for a in got] == [a["step"] for a in want]
+    for g, w in zip(got, want):
+        assert ("error" in g, g.get("code")) == ("error" in w, w.get("code")), (g, w)
+        assert (g.get("columns"), g.get("tag")) == (w.get("columns"), w.get("tag")), (g, w)
+        rows_g, rows_w = g.get("rows") or [], w.get("rows") or []
+        assert len(rows_g) == len(rows_w), (g, w)
+        for rg, rw in zip(rows_g, rows_w):
+            assert len(rg) == len(rw) and all(same_value(a, b) for a, b in zip(rg, rw)), (rg, rw)

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import same_client_answers
+
 CLIENT = Path(__file__).resolve().parents[1] / "go" / "pgx_client.go"
 # Debian's Go libraries (golang-github-jackc-pgx-v4-dev), built in GOPATH mode.
 GOPATH = Path("/usr/share/gocode")
@@ -100,26 +102,10 @@ def run(client: Path, dsn: str) -> list[dict]:
     return [json.loads(line) for line in done.stdout.splitlines()]
 
 
-def same_value(got, want) -> bool:
-    # Sums may add in another order.
-    if isinstance(want, float) and isinstance(got, (int, float)):
-        return got == pytest.approx(want, rel=1e-12)
-    return got == want
-
-
 def test_pgx_answers_as_postgresql(both, pgx_client):
     got = run(pgx_client, both.server.dsn())
     want = run(pgx_client, both.postgres.dsn())
-    assert [a["step"] for a in got] == [a["step"] for a in want]
-    for g, w in zip(got, want):
-        where = json.dumps(w)[:300]
-        # Errors agree by SQLSTATE; the messages are each server's own.
-        assert ("error" in g, g.get("code")) == ("error" in w, w.get("code")), (g, where)
-        assert (g.get("columns"), g.get("tag")) == (w.get("columns"), w.get("tag")), (g, where)
-        rows_g, rows_w = g.get("rows") or [], w.get("rows") or []
-        assert len(rows_g) == len(rows_w), where
-        for rg, rw in zip(rows_g, rows_w):
-            assert len(rg) == len(rw) and all(same_value(a, b) for a, b in zip(rg, rw)), (rg, rw)
+    same_client_answers(got, want)
     by_step = [(a["step"], a.get("tag"), len(a.get("rows") or [])) for a in got]
     # pgx's ping is an empty query (no result); the other steps did their work.
     assert by_step[0] == ("ping", 'results []', 0) and by_step[1] == ("pool ping", None, 0)
