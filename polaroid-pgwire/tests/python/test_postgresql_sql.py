@@ -28,6 +28,11 @@ QUERIES = [
     "SELECT sym, max(ts) - min(ts) AS span FROM grafana_trades GROUP BY sym ORDER BY sym",
     "SELECT extract(epoch from max(ts) - min(ts)) AS seconds FROM grafana_trades",
     "SELECT date_part('dow', ts) AS dow, count(*) AS n FROM grafana_trades GROUP BY 1",
+    # PostgreSQL's date_bin (patch 0108; "unsupported function" before): bins from an origin, before or after the rows.
+    "SELECT date_bin('15 minutes', ts, TIMESTAMP '2000-01-01') AS b, count(*) AS n FROM grafana_trades GROUP BY 1 ORDER BY 1",
+    "SELECT date_bin(INTERVAL '7 minutes', ts, TIMESTAMP '2026-11-23 16:31:30') AS b, max(px) AS hi FROM grafana_trades "
+    "GROUP BY 1 ORDER BY 1",
+    "SELECT ts, date_bin('90 seconds', ts, '2026-11-23 00:00:20') AS b FROM grafana_trades ORDER BY ts LIMIT 30",
     # Windows.
     "SELECT sym, row_number() OVER (PARTITION BY sym ORDER BY ts) AS rn, px FROM grafana_trades ORDER BY ts LIMIT 9",
     "SELECT sym, lag(px) OVER (PARTITION BY sym ORDER BY ts) AS prev FROM grafana_trades ORDER BY ts LIMIT 6",
