@@ -524,3 +524,46 @@ impl ToSqlText for Clock {
         Ok(IsNull::No)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text<T: ToSqlText>(value: &T, ty: &Type) -> String {
+        let mut out = BytesMut::new();
+        value.to_sql_text(ty, &mut out, &FormatOptions::default()).unwrap();
+        String::from_utf8(out.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn floats_read_as_postgresql_writes_them() {
+        // PostgreSQL 15's text for the same values (float8, then real).
+        let doubles = [(100.0, "100"), (1e20, "1e+20"), (1.5e-7, "1.5e-07"), (1e15, "1e+15"), (1e14, "100000000000000"),
+                       (0.0001, "0.0001"), (1e-5, "1e-05"), (-2.5, "-2.5"), (f64::INFINITY, "Infinity"), (-0.0, "-0")];
+        for (value, want) in doubles {
+            assert_eq!(text(&Float::Double(value), &Type::FLOAT8), want, "{value}");
+        }
+        let reals = [(1e6_f32, "1e+06"), (100000.0, "100000"), (1234567.0, "1.234567e+06"), (1.0 / 3.0, "0.33333334")];
+        for (value, want) in reals {
+            assert_eq!(text(&Float::Single(value), &Type::FLOAT4), want, "{value}");
+        }
+        assert_eq!(text(&Float::Double(f64::NAN), &Type::FLOAT8), "NaN");
+    }
+
+    #[test]
+    fn lists_are_arrays_with_postgresql_s_quoting() {
+        let words = Series::new("w".into(), [Some("x"), Some("a b"), Some(""), Some("NULL"), Some("q\"u\\o"), None, Some("{,}")]);
+        let array = EncodedArray::of(&words, &DataType::String, &Type::VARCHAR).unwrap();
+        assert_eq!(text(&array, &Type::VARCHAR_ARRAY), r#"{x,"a b","","NULL","q\"u\\o",NULL,"{,}"}"#);
+        let numbers = Series::new("n".into(), [1.5, 100.0]);
+        let array = EncodedArray::of(&numbers, &DataType::Float64, &Type::FLOAT8).unwrap();
+        assert_eq!(text(&array, &Type::FLOAT8_ARRAY), "{1.5,100}");
+        // Binary: one dimension, no NULL, float8's oid, 2 elements from 1, then each 8 bytes.
+        let mut out = BytesMut::new();
+        array.to_sql(&Type::FLOAT8_ARRAY, &mut out).unwrap();
+        assert_eq!(&out[..20], &[0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 2, 189, 0, 0, 0, 2, 0, 0, 0, 1]);
+        assert_eq!(out.len(), 20 + 2 * (4 + 8));
+        let empty = EncodedArray::of(&Series::new_empty("e".into(), &DataType::Int64), &DataType::Int64, &Type::INT8).unwrap();
+        assert_eq!(text(&empty, &Type::INT8_ARRAY), "{}");
+    }
+}
