@@ -9,6 +9,11 @@
 //!   PostgreSQL does);
 //! - `array_length(a, 1)`, `array_lower(a, 1)`, `array_upper(a, 1)` and
 //!   `a[n]` are their values (NULL past the array's end, as PostgreSQL);
+//! - `current_schemas(b)` is the search path's schemas (`public`, after
+//!   `pg_catalog` when `b` asks for the implicit ones);
+//! - `a[expr]` of a place the row decides is a CASE over the places, and
+//!   `x = ANY(a)` is `x IN (...)` (the JDBC driver walks the search path
+//!   with `generate_series(1, array_upper(current_schemas(false), 1))`);
 //! - a FROM list of `generate_series(lo, hi) AS i` and `a AS s`, the way
 //!   to walk an array by its places before UNNEST, is one VALUES list of
 //!   the places and elements, `s(i, element)`, and `s[i]` is `s.element`.
@@ -24,7 +29,7 @@ use sqlparser::parser::Parser;
 
 /// The functions that make or read an array, one of which a query must
 /// name to have anything to fold.
-const ARRAY_FUNCTIONS: [&str; 5] = ["string_to_array", "parse_ident", "array_length", "array_lower", "array_upper"];
+const ARRAY_FUNCTIONS: [&str; 6] = ["string_to_array", "parse_ident", "array_length", "array_lower", "array_upper", "current_schemas"];
 
 /// `sql` with its constant arrays folded, `None` when it has none (or is
 /// not one statement sqlparser reads).
@@ -119,6 +124,17 @@ fn call(name: &str, args: &[&Expr]) -> Option<Expr> {
             Some(array_of(split(&list, &separator).into_iter().map(Some).collect()))
         },
         ("parse_ident", [name]) => Some(array_of(parse_ident(&text(name)?)?.into_iter().map(Some).collect())),
+        ("current_schemas", [implicit]) => {
+            let implicit = match strip(implicit) {
+                Expr::Value(v) => match v.value {
+                    Value::Boolean(b) => b,
+                    _ => return None,
+                },
+                _ => return None,
+            };
+            let schemas = if implicit { vec!["pg_catalog", "public"] } else { vec!["public"] };
+            Some(array_of(schemas.into_iter().map(|s| Some(s.to_string())).collect()))
+        },
         ("array_length" | "array_lower" | "array_upper", [array, dimension]) => {
             let (len, dimension) = (text_array(array)?.len() as i64, integer(dimension)?);
             // An empty array, or one asked of a dimension it lacks, has
@@ -135,17 +151,39 @@ fn call(name: &str, args: &[&Expr]) -> Option<Expr> {
 fn fold_expr(expr: &Expr) -> Option<Expr> {
     match expr {
         Expr::Function(f) => call(&name_of(&f.name), &args(&f.args)?),
-        // `a[n]`, places counted from 1.
+        // `a[n]`, places counted from 1; a place each row decides is a CASE.
         Expr::CompoundFieldAccess { root, access_chain } => match access_chain.as_slice() {
             [AccessExpr::Subscript(Subscript::Index { index })] => {
-                let (array, place) = (text_array(root)?, integer(index)?);
+                let array = text_array(root)?;
+                let Some(place) = integer(index) else {
+                    let places: Vec<String> =
+                        array.iter().enumerate().map(|(at, e)| format!("WHEN {} THEN {}", at + 1, quote(e))).collect();
+                    return if places.is_empty() { Some(Expr::Value(Value::Null.into())) } else { sql_expr(&format!("CASE {index} {} END", places.join(" "))) };
+                };
                 let element = usize::try_from(place - 1).ok().and_then(|at| array.get(at).cloned()).flatten();
                 Some(element.map_or(Expr::Value(Value::Null.into()), |t| Expr::Value(Value::SingleQuotedString(t).into())))
             },
             _ => None,
         },
+        // `x = ANY(a)`: one of the array's elements.
+        Expr::AnyOp { left, compare_op: sqlparser::ast::BinaryOperator::Eq, right, .. } => {
+            let elements: Vec<String> = text_array(right)?.iter().filter(|e| e.is_some()).map(quote).collect();
+            if elements.is_empty() {
+                return Some(Expr::Value(Value::Boolean(false).into()));
+            }
+            sql_expr(&format!("{left} IN ({})", elements.join(", ")))
+        },
         _ => None,
     }
+}
+
+/// An element as a SQL literal.
+fn quote(element: &Option<String>) -> String {
+    element.as_ref().map_or("NULL".to_string(), |t| format!("'{}'", t.replace('\'', "''")))
+}
+
+fn sql_expr(text: &str) -> Option<Expr> {
+    Parser::new(&PostgreSqlDialect {}).try_with_sql(text).ok()?.parse_expr().ok()
 }
 
 /// PostgreSQL's `string_to_array(text, sep)`: an empty text is an empty
@@ -270,7 +308,6 @@ fn walk(select: &Select) -> Option<(String, String, sqlparser::ast::TableWithJoi
     if lo > hi {
         return None;
     }
-    let quote = |t: &Option<String>| t.as_ref().map_or("NULL".to_string(), |t| format!("'{}'", t.replace('\'', "''")));
     let rows: Vec<String> = (lo..=hi)
         .map(|k| format!("({k}, {})", quote(&usize::try_from(k - 1).ok().and_then(|at| elements.get(at).cloned()).flatten())))
         .collect();
@@ -298,6 +335,11 @@ mod tests {
         );
         assert_eq!(parse_ident(" a . \"B\"\"c\" "), Some(vec!["a".to_string(), "B\"c".to_string()]));
         assert_eq!((parse_ident("a..b"), parse_ident("\"\""), parse_ident("a b")), (None, None, None));
+        assert_eq!(
+            fold("SELECT (current_schemas(false))[s.r], n.nspname = ANY(current_schemas(true)) FROM generate_series(1, array_upper(current_schemas(false), 1)) AS s(r)")
+                .as_deref(),
+            Some("SELECT CASE s.r WHEN 1 THEN 'public' END, n.nspname IN ('pg_catalog', 'public') FROM generate_series(1, 1) AS s (r)")
+        );
         assert_eq!(fold("SELECT x FROM t"), None);
         assert_eq!(fold("SELECT array_length(col, 1) FROM t"), None);
     }

@@ -30,8 +30,10 @@ const FIRST_USER_OID: i64 = 16384;
 
 /// The catalog's relations by name (`information_schema.x` is read as
 /// `information_schema_x`).
-const RELATIONS: [&str; 17] = [
+const RELATIONS: [&str; 19] = [
     "pg_type",
+    "pg_roles",
+    "pg_user",
     "pg_database",
     "pg_settings",
     "pg_tablespace",
@@ -248,7 +250,10 @@ fn quote_ident_sql(column: &str) -> String {
 ///   every type and collation in `pg_catalog`, both on the search path;
 /// - `pg_get_userbyid(oid)` is the owner's name;
 /// - `pg_get_expr(expr, relation)` and `pg_get_constraintdef(oid)` are
-///   null: no column has a default, no table a constraint;
+///   null: no column has a default, no table a constraint; nothing has a
+///   comment (`obj_description`, `col_description`, `shobj_description`);
+/// - `'array_in'::regproc` is the function's name, as the frames hold
+///   regproc columns (after `pg_catalog.` is dropped from it);
 /// - `(current_schemas(b))[1]`, the search path's first schema, is
 ///   `pg_catalog` with the implicit schemas (`b` true), else `public`;
 /// - `quote_ident(name)` is the name as PostgreSQL writes it in SQL
@@ -277,6 +282,8 @@ fn rewrite(sql: &str) -> String {
     static ENCODING: OnceLock<Regex> = OnceLock::new();
     static ACL: OnceLock<Regex> = OnceLock::new();
     static QUOTE_IDENT: OnceLock<Regex> = OnceLock::new();
+    static COMMENT: OnceLock<Regex> = OnceLock::new();
+    static REGPROC: OnceLock<Regex> = OnceLock::new();
     let regex = |cell: &'static OnceLock<Regex>, pattern: &str| cell.get_or_init(|| Regex::new(pattern).expect("a valid regex"));
     let schema = regex(&SCHEMA, r#"(?i)\b"?pg_catalog"?\s*\.\s*"#);
     let zero = regex(&REGPROC_ZERO, r"(?i)\b(typreceive|typsend|typinput|typoutput)\s*(=|!=|<>)\s*0\b");
@@ -302,6 +309,8 @@ fn rewrite(sql: &str) -> String {
     let collate = regex(&COLLATE, r#"(?i)\s+COLLATE\s+(?:"?pg_catalog"?\s*\.\s*)?"?default"?"#);
     let concat = regex(&CONCAT, r"(?i)'((?:[^']|'')*)'(?:\s*::\s*(?:varchar|text))?\s*\|\|\s*'((?:[^']|'')*)'");
     let encoding = regex(&ENCODING, r"(?i)\bpg_encoding_to_char\s*\(\s*[\w.]+\s*\)");
+    let comment = regex(&COMMENT, r"(?i)\b(?:obj|col|shobj)_description\s*\(\s*[\w.]+\s*(?:,\s*(?:'[^']*'|\d+)\s*)?\)");
+    let regproc = regex(&REGPROC, r"(?i)'(\w+)'\s*::\s*regproc\b");
     let quote = regex(&QUOTE_IDENT, r"(?i)\bquote_ident\s*\(\s*(?:'((?:[^']|'')*)'|([\w.]+))\s*\)");
     let acl = regex(&ACL, r"(?i)\barray_to_string\s*\(\s*[\w.]*acl\s*,\s*E?'[^']*'\s*\)");
     let sql = operator.replace_all(sql, "$1");
@@ -323,6 +332,8 @@ fn rewrite(sql: &str) -> String {
     let sql = format_type.replace_all(&sql, "(SELECT __format.regtype FROM pg_type __format WHERE __format.oid = $1)");
     let sql = visible.replace_all(&sql, "true");
     let sql = get_expr.replace_all(&sql, "CAST(NULL AS VARCHAR)");
+    let sql = comment.replace_all(&sql, "CAST(NULL AS VARCHAR)");
+    let sql = regproc.replace_all(&sql, "'$1'");
     let sql = expand_array.replace_all(&sql, "CAST(NULL AS SMALLINT)");
     let sql = field.replace_all(&sql, "$1");
     let sql = first_schema.replace_all(&sql, |caps: &regex::Captures| {
@@ -419,6 +430,8 @@ fn relation(name: &str, tables: &[(i64, TableDef)]) -> Result<DataFrame, CoreErr
             "relreplident" => vec!["d"; tables.len()],
             // No storage options: PostgreSQL's null text[].
             "reloptions" => vec![None::<String>; tables.len()],
+            // No grants: the owner holds every privilege (a null acl).
+            "relacl" => vec![None::<String>; tables.len()],
         )?),
         "pg_am" => Ok(df!("oid" => [HEAP], "amname" => ["heap"], "amtype" => ["t"])?),
         // No table or column carries a comment or a default.
@@ -459,6 +472,32 @@ fn relation(name: &str, tables: &[(i64, TableDef)]) -> Result<DataFrame, CoreErr
             "datallowconn" => [true],
             "datconnlimit" => [-1i32],
             "datacl" => [None::<&str>],
+        )?),
+        // The one role, the owner of every table: psql's `\du`, and the
+        // JDBC driver's table and column privileges.
+        "pg_roles" | "pg_user" => Ok(df!(
+            "oid" => [OWNER_OID],
+            "rolname" => [OWNER],
+            "usename" => [OWNER],
+            "usesysid" => [OWNER_OID],
+            "rolsuper" => [true],
+            "usesuper" => [true],
+            "rolinherit" => [true],
+            "rolcreaterole" => [true],
+            "rolcreatedb" => [true],
+            "usecreatedb" => [true],
+            "rolcanlogin" => [true],
+            "rolreplication" => [false],
+            "userepl" => [false],
+            "rolbypassrls" => [false],
+            "usebypassrls" => [false],
+            "rolconnlimit" => [-1i32],
+            "rolpassword" => ["********"],
+            "passwd" => ["********"],
+            "rolvaliduntil" => [None::<&str>],
+            "valuntil" => [None::<&str>],
+            "rolconfig" => [None::<&str>],
+            "useconfig" => [None::<&str>],
         )?),
         "pg_settings" => Ok(df!(
             "name" => crate::session::SETTINGS.iter().map(|(name, _)| *name).collect::<Vec<_>>(),
@@ -574,6 +613,7 @@ fn pg_attributes(tables: &[(i64, TableDef)]) -> Result<DataFrame, CoreError> {
         "attidentity" => vec![""; count],
         "attgenerated" => vec![""; count],
         "attcollation" => vec![0i64; count],
+        "attacl" => vec![None::<String>; count],
     )?)
 }
 

@@ -25,7 +25,7 @@ use sqlparser::parser::Parser;
 use std::ops::ControlFlow;
 
 /// The catalog relations that are empty here.
-const EMPTY: [&str; 22] = [
+const EMPTY: [&str; 23] = [
     "pg_policy",
     "pg_inherits",
     "pg_trigger",
@@ -52,6 +52,8 @@ const EMPTY: [&str; 22] = [
     "pg_enum",
     // No extension is installed (Grafana looks for TimescaleDB's).
     "pg_extension",
+    // The one role is a member of none.
+    "pg_auth_members",
 ];
 
 /// Aggregates, which answer a row even over no rows.
@@ -74,6 +76,7 @@ const AGGREGATES: [&str; 14] = [
 
 /// `sql` with what it reads of empty relations made plain, `None` when it
 /// reads nothing of them:
+/// - `ARRAY(subquery)` of one is the empty array;
 /// - a scalar subquery that must read a row of one is NULL, its value
 ///   (SQLAlchemy reads identity and collation so: `json_build_object` over
 ///   `pg_sequence`, `pg_collation`);
@@ -95,6 +98,16 @@ pub fn simplify(sql: &str) -> Option<String> {
         let _ = VisitMut::visit(&mut statements, &mut KeepNames { dropped: &dropped });
     }
     let _ = visit_expressions_mut(&mut statements, |expr| {
+        // `ARRAY(subquery)` of no rows is the empty array (psql's `\du`
+        // lists a role's memberships so).
+        if let Expr::Function(f) = expr {
+            let array = f.name.to_string().eq_ignore_ascii_case("array");
+            if array && matches!(&f.args, sqlparser::ast::FunctionArguments::Subquery(query) if empty_query(query)) {
+                *expr = Expr::Array(sqlparser::ast::Array { elem: Vec::new(), named: true });
+                replaced = true;
+                return ControlFlow::Continue(());
+            }
+        }
         let null = match expr {
             Expr::Subquery(query) => empty_query(query),
             Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {

@@ -94,6 +94,21 @@ public class JdbcClient {
             System.out.println("imported_keys\t" + count(md.getImportedKeys(null, "public", "jdbc_fills")));
             System.out.println("indexes\t" + count(md.getIndexInfo(null, "public", "jdbc_fills", false, true)));
             System.out.println("functions\t" + count(md.getFunctions(null, "public", "%")));
+            System.out.println("udts\t" + count(md.getUDTs(null, null, "%", null)));
+            // The types a tool offers (its column editor), and who may do what.
+            try (ResultSet r = md.getTypeInfo()) {
+                while (r.next()) System.out.println("type\t" + r.getString("TYPE_NAME") + "\t" + r.getInt("DATA_TYPE"));
+            }
+            try (ResultSet r = md.getTablePrivileges(null, "public", "jdbc_fills")) {
+                while (r.next()) System.out.println("privilege\t" + r.getString("GRANTEE") + "\t" + r.getString("PRIVILEGE"));
+            }
+            System.out.println("column_privileges\t" + count(md.getColumnPrivileges(null, "public", "jdbc_fills", "%")));
+            // An array column, and a float PostgreSQL writes as Infinity.
+            try (Statement s = c.createStatement();
+                 ResultSet r = s.executeQuery("SELECT array_agg(qty ORDER BY ts) AS q, CAST('Infinity' AS DOUBLE) AS inf FROM jdbc_fills WHERE ts < '2024-01-02T09:30:03'")) {
+                r.next();
+                System.out.println("array\t" + java.util.Arrays.toString((Object[]) r.getArray(1).getArray()) + "\t" + r.getDouble(2));
+            }
 
             // An error is an SQLState, and the connection lives on.
             try (Statement s = c.createStatement()) {

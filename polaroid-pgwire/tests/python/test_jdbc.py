@@ -62,5 +62,17 @@ def test_jdbc_reads_writes_and_browses_the_schema(server):
     # Name, the type's name, java.sql.Types, position, nullable.
     assert got["column"] == [["ts", "timestamp", "93", "1", "YES"], ["sym", "varchar", "12", "2", "YES"],
                              ["px", "float8", "8", "3", "YES"], ["qty", "int8", "-5", "4", "YES"]]
-    assert got["primary_keys"] == got["imported_keys"] == got["indexes"] == got["functions"] == [["0"]]
+    assert got["primary_keys"] == got["imported_keys"] == got["indexes"] == got["functions"] == got["udts"] == [["0"]]
+    # getTypeInfo (it failed: the driver walks the search path with
+    # generate_series over current_schemas), with java.sql.Types as
+    # PostgreSQL's driver gives them for PostgreSQL.
+    types = {name: int(code) for name, code in got["type"]}
+    assert {t: types[t] for t in ["int8", "float8", "varchar", "text", "timestamp", "bool", "_float8"]} == {
+        "int8": -5, "float8": 8, "varchar": 12, "text": 12, "timestamp": 93, "bool": -7, "_float8": 2003}
+    # No grants: the owner holds PostgreSQL's seven table privileges (they failed: no pg_roles).
+    assert sorted(got["privilege"]) == [["polaroid", p] for p in
+                                        sorted(["DELETE", "INSERT", "REFERENCES", "SELECT", "TRIGGER", "TRUNCATE", "UPDATE"])]
+    assert got["column_privileges"] == [["28"]]
+    # qty of 09:30:00..02 is null, 1, 2 (every tenth is null).
+    assert got["array"] == [["[null, 1, 2]", "Infinity"]]
     assert got["error"] == [["42703"]]

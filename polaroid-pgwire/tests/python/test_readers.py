@@ -207,6 +207,8 @@ def test_psql_describes_a_table_as_postgresql_would(server):
     assert psql(server, "\\dn").stdout.splitlines() == ["public|polaroid"]
     # \l: the one database, UTF8, no access privileges granted.
     assert psql(server, "\\l").stdout.splitlines() == ["qdb|polaroid|UTF8|C.UTF-8|C.UTF-8||libc|"]
+    # The one role, a member of none (`ARRAY(subquery)` of pg_auth_members: {}).
+    assert psql(server, "\\du").stdout.splitlines() == ["polaroid|Superuser, Create role, Create DB|{}"]
     gone = psql(server, "\\d nowhere", options=(), check=False)
     assert 'Did not find any relation named "nowhere"' in gone.stderr
 
