@@ -1,5 +1,6 @@
 //! Polaroid's PostgreSQL wire door, QuestDB's port 8812: psql, psycopg,
-//! asyncpg — PostgreSQL's drivers — run QuestDB's SQL (`polaroid-questdb`, the HTTP door's dialect: SAMPLE BY,
+//! asyncpg, JDBC, pgx, node-postgres — PostgreSQL's drivers, and Grafana —
+//! run QuestDB's SQL (`polaroid-questdb`, the HTTP door's dialect: SAMPLE BY,
 //! LATEST ON, ASOF JOIN, CREATE TABLE, INSERT, ...) over the core.
 //!
 //! The protocol itself is the `pgwire` crate's; this crate is the thin
@@ -7,13 +8,16 @@
 //!
 //! - `startup.rs`: who is calling. With `--auth-token`, the password is
 //!   the token (as the HTTP door takes it in Basic auth); without, anyone.
-//! - `session.rs`: BEGIN/COMMIT, SET, SHOW, `version()`.
+//! - `session.rs`: BEGIN/COMMIT, SET, SHOW, `version()`, and the session's
+//!   functions inside any query (`current_setting('x')`, `current_user`).
 //! - `params.rs`: a bound portal's values, written into the query as
 //!   literals by the core's `sql_parameters` (as Flight SQL binds them).
 //! - `encode.rs`: polars' types as PostgreSQL's, rows in text or binary.
 //! - `catalog.rs`: `pg_type`, `pg_class`, `pg_attribute`, `pg_namespace`,
 //!   ..., as drivers read them (ADBC's type resolver, the JDBC driver's
-//!   `DatabaseMetaData`).
+//!   `DatabaseMetaData`); `empty.rs`, the relations with no rows here;
+//!   `arrays.rs`, PostgreSQL's arrays over constants (Grafana's and the
+//!   JDBC driver's walks of the search path).
 //! - `cursor.rs`: `DECLARE ... CURSOR FOR`, `FETCH`, `MOVE`, `CLOSE`
 //!   (psycopg's named cursors, SQLAlchemy's `stream_results`).
 //! - `copy.rs`: `COPY (query) TO STDOUT` in binary, text or CSV (the bulk

@@ -188,12 +188,12 @@ fn information(sql: &str) -> PgWireResult<Option<(String, Answer)>> {
 ///   so is a bare `user` in a query of the catalog (PostgreSQL reserves the
 ///   word; elsewhere it may name a QuestDB column);
 /// - `current_database()` and `current_catalog` are the database;
-///   `current_schema()` is `public`; `version()` is SELECT version()'s.
+///   `current_schema` is `public`; `version()` is SELECT version()'s.
 pub fn inline<'a>(sql: &'a str, connected: &str, database: &str, catalog: bool) -> std::borrow::Cow<'a, str> {
     static FUNCTIONS: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     let functions = FUNCTIONS.get_or_init(|| {
         regex::Regex::new(
-            r#"(?i)\b(?:pg_catalog\s*\.\s*)?(?:current_setting\s*\(\s*'([\w.]+)'\s*(?:::\s*\w+\s*)?(?:,\s*(?:true|false)\s*)?\)|(current_user|session_user|current_role|current_catalog|user)\b(\s*\()?|(current_database|current_schema|version)\s*\(\s*\))"#,
+            r#"(?i)\b(?:pg_catalog\s*\.\s*)?(?:current_setting\s*\(\s*'([\w.]+)'\s*(?:::\s*\w+\s*)?(?:,\s*(?:true|false)\s*)?\)|(current_database|current_schema|version)\s*\(\s*\)|(current_user|session_user|current_role|current_catalog|current_schema|user)\b(\s*\()?)"#,
         )
         .expect("a valid regex")
     });
@@ -218,23 +218,25 @@ pub fn inline<'a>(sql: &'a str, connected: &str, database: &str, catalog: bool) 
         if let Some(name) = caps.get(1) {
             return setting(name.as_str()).map_or(whole, quoted);
         }
-        if let Some(word) = caps.get(2) {
-            // A call of a function of that name is not the keyword, and
-            // a qualified column (`t.user`) is a column.
-            let qualified = sql[..caps.get(0).map_or(0, |m| m.start())].trim_end().ends_with('.');
-            if caps.get(3).is_some() || qualified {
-                return whole;
-            }
-            return match word.as_str().to_ascii_lowercase().as_str() {
-                "current_catalog" => quoted(database),
-                "user" if !catalog => whole,
-                _ => quoted(connected),
+        if let Some(function) = caps.get(2) {
+            return match function.as_str().to_ascii_lowercase().as_str() {
+                "current_database" => quoted(database),
+                "current_schema" => quoted("public"),
+                _ => quoted(&version()),
             };
         }
-        match caps[4].to_ascii_lowercase().as_str() {
-            "current_database" => quoted(database),
+        let word = caps.get(3).map_or("", |m| m.as_str());
+        // A call of a function of that name is not the keyword, and a
+        // qualified column (`t.user`) is a column.
+        let qualified = sql[..caps.get(0).map_or(0, |m| m.start())].trim_end().ends_with('.');
+        if caps.get(4).is_some() || qualified {
+            return whole;
+        }
+        match word.to_ascii_lowercase().as_str() {
+            "current_catalog" => quoted(database),
             "current_schema" => quoted("public"),
-            _ => quoted(&version()),
+            "user" if !catalog => whole,
+            _ => quoted(connected),
         }
     })
 }
@@ -322,8 +324,8 @@ mod tests {
             "SELECT 'public', current_setting('no_such') FROM t"
         );
         assert_eq!(
-            inline("SELECT current_user, session_user, current_database(), current_schema ( ), current_catalog", false),
-            "SELECT 'ann', 'ann', 'qdb', 'public', 'qdb'"
+            inline("SELECT current_user, session_user, current_database(), current_schema ( ), current_catalog, current_schema", false),
+            "SELECT 'ann', 'ann', 'qdb', 'public', 'qdb', 'public'"
         );
         // `user` is the keyword only in a catalog query, and never quoted,
         // qualified or called.
