@@ -83,7 +83,9 @@ pub fn create(core: &Core, ns: &Namespace, sql: &str, cancel: &CancelToken) -> R
     let partition_by = clauses.get(2).map_or(Ok(PartitionBy::None), |m| PartitionBy::parse(m.as_str()))?;
     let retention = Retention { ttl: clauses.get(3).map(|m| Ttl::parse(m.as_str())).transpose()?, max_bytes: None };
     if as_select {
-        let (lf, _) = core.namespace_sql_plan(ns, inner)?;
+        // The SELECT is QuestDB's, as any query here (`SAMPLE BY` makes a
+        // table of bars).
+        let (lf, _) = crate::dialect::plan(core, ns, inner)?;
         let entry = core.prepare_plan(ns, lf, format!("create table {name} as"))?;
         let rows = core.collect_entry(&entry, Engine::Auto, cancel)?;
         let columns = rows.schema().iter().map(|(c, dtype)| ColumnDef { name: c.to_string(), kind: kind_of(dtype).into() }).collect();
@@ -261,7 +263,7 @@ pub fn insert(
             values_frame(&def, &targets, &texts, bound)?
         },
         _ => {
-            let (lf, _) = core.namespace_sql_plan(ns, &bind_one(&source.to_string(), bound)?)?;
+            let (lf, _) = crate::dialect::plan(core, ns, &bind_one(&source.to_string(), bound)?)?;
             let entry = core.prepare_plan(ns, lf, format!("insert into {name}"))?;
             let selected = core.collect_entry(&entry, Engine::Auto, cancel)?;
             if selected.width() != targets.len() {

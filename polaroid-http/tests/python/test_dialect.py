@@ -76,6 +76,25 @@ def test_integers_divide_as_integers(rest, data_dir):
     assert df["qty"].min() >= 0, "floor and truncation agree on these"
 
 
+def test_a_table_of_bars_made_by_create_table_as_sample_by(rest, data_dir):
+    # The SELECT of CREATE TABLE AS (and INSERT ... SELECT) is QuestDB's SQL
+    # too: SAMPLE BY was a parse error there, and `/` divided truly.
+    rest.exec(f"CREATE TABLE bars_5m AS (SELECT ts, sym, first(px) AS open, last(px) AS close, sum(qty) AS qty "
+              f"FROM {TRADES} SAMPLE BY 5m) timestamp(ts) PARTITION BY DAY")
+    got = frame(rest.exec("SELECT * FROM bars_5m ORDER BY ts, sym"))
+    want = (
+        pl.read_parquet(data_dir / "trades.parquet").sort("ts")
+        .group_by_dynamic("ts", every="5m", group_by="sym")
+        .agg(pl.col("px").first().alias("open"), pl.col("px").last().alias("close"), pl.col("qty").sum())
+        .sort("ts", "sym").select("ts", "sym", "open", "close", "qty")
+    )
+    assert_frame_equal(got, want, check_dtypes=False)
+    ts, sym, *_, qty = want.row(0)
+    where = f"WHERE ts = '{ts.isoformat()}Z' AND sym = '{sym}'"
+    rest.exec(f"INSERT INTO bars_5m (ts, sym, open, close, qty) SELECT ts, sym, open, close, qty / 2 FROM bars_5m {where}")
+    assert rest.exec(f"SELECT qty FROM bars_5m {where} ORDER BY qty")["dataset"] == [[qty // 2], [qty]]
+
+
 def test_sample_by_fill_prev_and_value_fill_empty_buckets(rest):
     rest.exec("CREATE TABLE sparse (ts TIMESTAMP, sym SYMBOL, px DOUBLE) timestamp(ts) PARTITION BY DAY")
     rest.exec("INSERT INTO sparse VALUES ('2026-01-01T00:00:10Z', 'A', 1.0), ('2026-01-01T00:01:20Z', 'A', 2.0), "
