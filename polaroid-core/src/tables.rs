@@ -988,6 +988,21 @@ impl Table {
         Ok(state.parts.clone())
     }
 
+    /// The bytes the table holds on disk: its parts, its log and its
+    /// definition (what the PostgreSQL door reports as its size).
+    pub fn disk_bytes(&self) -> Result<u64, CoreError> {
+        fn walk(dir: &Path) -> std::io::Result<u64> {
+            let mut total = 0;
+            for entry in std::fs::read_dir(dir)? {
+                let entry = entry?;
+                let meta = entry.metadata()?;
+                total += if meta.is_dir() { walk(&entry.path())? } else { meta.len() };
+            }
+            Ok(total)
+        }
+        walk(&self.dir).map_err(|e| CoreError::Internal(format!("{}: {e}", self.dir.display())))
+    }
+
     /// Rows, all of them: parts and log (for tests and tools).
     pub fn row_count(&self) -> Result<u64, CoreError> {
         let counted = self.scan()?.select([len()]).collect()?;

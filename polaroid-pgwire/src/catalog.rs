@@ -93,16 +93,85 @@ pub fn plan(core: &Core, ns: &Namespace, sql: &str, connection: &Connection) -> 
     let sql = regclass(&rewrite(&fold_identifiers(&sql)), &tables)?;
     let sql = crate::arrays::fold(&sql).unwrap_or(sql);
     let sql = crate::empty::simplify(&sql).unwrap_or(sql);
+    let (sql, sizes) = match sized(&sql) {
+        Some(sized) => (sized, Some(("__pg_sizes".to_string(), table_sizes(core, ns, &tables)?.lazy()))),
+        None => (sql, None),
+    };
     // A rewrite may read another relation (`format_type` reads pg_type).
     let named = names(&sql);
-    let frames = named
+    let mut frames = named
         .into_iter()
         .map(|name| {
             let frame = if name == "pg_cursors" { pg_cursors(&connection.cursors)? } else { relation(name, &tables)? };
             Ok((name.to_string(), frame.lazy()))
         })
-        .collect::<Result<_, CoreError>>()?;
+        .collect::<Result<Vec<_>, CoreError>>()?;
+    frames.extend(sizes);
     polaroid_questdb::plan_over(core, ns, &sql, frames)
+}
+
+/// `sql` with PostgreSQL's size functions read from `__pg_sizes` (psql's
+/// `\dt+`): `pg_table_size(oid)`, `pg_total_relation_size` and
+/// `pg_relation_size` are the table's bytes on disk (parts, log and
+/// definition: there is no TOAST or index apart), `pg_indexes_size` is 0,
+/// and `pg_size_pretty` of one of them is PostgreSQL's text for it.
+/// `None` when it asks for no size.
+fn sized(sql: &str) -> Option<String> {
+    static PRETTY: OnceLock<Regex> = OnceLock::new();
+    static SIZE: OnceLock<Regex> = OnceLock::new();
+    static INDEXES: OnceLock<Regex> = OnceLock::new();
+    let regex = |cell: &'static OnceLock<Regex>, pattern: &str| cell.get_or_init(|| Regex::new(pattern).expect("a valid regex"));
+    let pretty = regex(&PRETTY, r"(?i)\bpg_size_pretty\s*\(\s*pg_(?:total_relation|table|relation)_size\s*\(\s*([\w.]+)\s*\)\s*\)");
+    let size = regex(&SIZE, r"(?i)\bpg_(?:total_relation|table|relation)_size\s*\(\s*([\w.]+)\s*\)");
+    let indexes = regex(&INDEXES, r"(?i)\bpg_indexes_size\s*\(\s*[\w.]+\s*\)");
+    if !(size.is_match(sql) || indexes.is_match(sql)) {
+        return None;
+    }
+    let sql = pretty.replace_all(sql, "(SELECT __pg_size.pretty FROM __pg_sizes __pg_size WHERE __pg_size.oid = $1)");
+    let sql = size.replace_all(&sql, "(SELECT __pg_size.bytes FROM __pg_sizes __pg_size WHERE __pg_size.oid = $1)");
+    Some(indexes.replace_all(&sql, "CAST(0 AS BIGINT)").into_owned())
+}
+
+/// Each table's oid, bytes on disk, and PostgreSQL's `pg_size_pretty` of them.
+fn table_sizes(core: &Core, ns: &Namespace, tables: &[(i64, TableDef)]) -> Result<DataFrame, CoreError> {
+    let mut bytes = Vec::with_capacity(tables.len());
+    for (_, def) in tables {
+        let table = core.tables().get(ns, &def.name)?;
+        bytes.push(table.map(|t| t.disk_bytes()).transpose()?.unwrap_or(0) as i64);
+    }
+    Ok(df!(
+        "oid" => tables.iter().map(|(oid, _)| *oid).collect::<Vec<_>>(),
+        "pretty" => bytes.iter().map(|b| size_pretty(*b)).collect::<Vec<_>>(),
+        "bytes" => bytes,
+    )?)
+}
+
+/// PostgreSQL's `pg_size_pretty`: bytes below 10 kB, then kB, MB, GB, TB,
+/// PB, each used below 20 × 1024 − 1 of it and rounded half away from zero.
+fn size_pretty(bytes: i64) -> String {
+    // (name, limit, rounded, bits)
+    const UNITS: [(&str, i64, bool, u32); 6] = [
+        ("bytes", 10 * 1024, false, 0),
+        ("kB", 20 * 1024 - 1, true, 10),
+        ("MB", 20 * 1024 - 1, true, 20),
+        ("GB", 20 * 1024 - 1, true, 30),
+        ("TB", 20 * 1024 - 1, true, 40),
+        ("PB", 20 * 1024 - 1, true, 50),
+    ];
+    let half_rounded = |x: i64| (x + if x < 0 { -1 } else { 1 }) / 2;
+    let mut size = bytes;
+    for (i, (name, limit, rounded, bits)) in UNITS.iter().enumerate() {
+        let Some((_, _, next_rounded, next_bits)) = UNITS.get(i + 1) else {
+            return format!("{} {name}", if *rounded { half_rounded(size) } else { size });
+        };
+        if size.abs() < *limit {
+            return format!("{} {name}", if *rounded { half_rounded(size) } else { size });
+        }
+        // One bit less when the next unit rounds by halves, one more when this one did.
+        let shift = next_bits - bits - u32::from(*next_rounded) + u32::from(*rounded);
+        size /= 1i64 << shift;
+    }
+    unreachable!("the last unit answers")
 }
 
 /// An answer of no rows with these text columns. polars cannot hold two
@@ -758,6 +827,23 @@ mod tests {
         let sql = information_schema("SELECT column_name FROM INFORMATION_SCHEMA.Columns c JOIN information_schema . \"tables\" t ON true");
         assert_eq!(sql, "SELECT column_name FROM information_schema_columns c JOIN information_schema_tables t ON true");
         assert_eq!(names(&sql), vec!["information_schema_tables", "information_schema_columns"]);
+    }
+
+    #[test]
+    fn sizes_are_pretty_as_postgresql_prints_them() {
+        // PostgreSQL 15's pg_size_pretty of the same numbers.
+        let cases = [(0, "0 bytes"), (8192, "8192 bytes"), (10239, "10239 bytes"), (10240, "10 kB"), (10752, "11 kB"),
+                     (20971519, "20 MB"), (123456789, "118 MB"), (5368709120, "5120 MB"), (1099511627776, "1024 GB"),
+                     (9007199254740991, "8192 TB")];
+        for (bytes, want) in cases {
+            assert_eq!(size_pretty(bytes), want, "{bytes}");
+        }
+        assert_eq!(sized("SELECT 1"), None);
+        // (After `rewrite` drops `pg_catalog.`.)
+        assert_eq!(
+            sized("SELECT pg_size_pretty(pg_table_size(c.oid)), pg_indexes_size(c.oid) FROM pg_class c").as_deref(),
+            Some("SELECT (SELECT __pg_size.pretty FROM __pg_sizes __pg_size WHERE __pg_size.oid = c.oid), CAST(0 AS BIGINT) FROM pg_class c")
+        );
     }
 
     #[test]

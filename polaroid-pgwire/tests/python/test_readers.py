@@ -207,6 +207,12 @@ def test_psql_describes_a_table_as_postgresql_would(server):
     assert psql(server, "\\dn").stdout.splitlines() == ["public|polaroid"]
     # \l: the one database, UTF8, no access privileges granted.
     assert psql(server, "\\l").stdout.splitlines() == ["qdb|polaroid|UTF8|C.UTF-8|C.UTF-8||libc|"]
+    # \dt+ adds each table's size on disk (its files), as pg_size_pretty
+    # writes it; the one row is too small for kB.
+    files = [f for f in server.data_dir.glob("tables/*/described/**/*") if f.is_file()]
+    size = sum(f.stat().st_size for f in files)
+    assert files and size < 10 * 1024
+    assert f"public|described|table|polaroid|permanent|heap|{size} bytes|" in psql(server, "\\dt+").stdout.splitlines()
     # The one role, a member of none (`ARRAY(subquery)` of pg_auth_members: {}).
     assert psql(server, "\\du").stdout.splitlines() == ["polaroid|Superuser, Create role, Create DB|{}"]
     gone = psql(server, "\\d nowhere", options=(), check=False)
