@@ -321,6 +321,10 @@ fn quote_ident_sql(column: &str) -> String {
 /// - `pg_get_expr(expr, relation)` and `pg_get_constraintdef(oid)` are
 ///   null: no column has a default, no table a constraint; nothing has a
 ///   comment (`obj_description`, `col_description`, `shobj_description`);
+/// - a table's storage options with its TOAST table's
+///   (`array_to_string(c.reloptions || array(select 'toast.' || x from
+///   unnest(tc.reloptions) x), ', ')`, psql's `\d+`) are '': no table has
+///   options, nor a TOAST table;
 /// - `'array_in'::regproc` is the function's name, as the frames hold
 ///   regproc columns (after `pg_catalog.` is dropped from it);
 /// - `(current_schemas(b))[1]`, the search path's first schema, is
@@ -353,6 +357,7 @@ fn rewrite(sql: &str) -> String {
     static QUOTE_IDENT: OnceLock<Regex> = OnceLock::new();
     static COMMENT: OnceLock<Regex> = OnceLock::new();
     static REGPROC: OnceLock<Regex> = OnceLock::new();
+    static TOAST_OPTIONS: OnceLock<Regex> = OnceLock::new();
     let regex = |cell: &'static OnceLock<Regex>, pattern: &str| cell.get_or_init(|| Regex::new(pattern).expect("a valid regex"));
     let schema = regex(&SCHEMA, r#"(?i)\b"?pg_catalog"?\s*\.\s*"#);
     let zero = regex(&REGPROC_ZERO, r"(?i)\b(typreceive|typsend|typinput|typoutput)\s*(=|!=|<>)\s*0\b");
@@ -378,7 +383,11 @@ fn rewrite(sql: &str) -> String {
     let collate = regex(&COLLATE, r#"(?i)\s+COLLATE\s+(?:"?pg_catalog"?\s*\.\s*)?"?default"?"#);
     let concat = regex(&CONCAT, r"(?i)'((?:[^']|'')*)'(?:\s*::\s*(?:varchar|text))?\s*\|\|\s*'((?:[^']|'')*)'");
     let encoding = regex(&ENCODING, r"(?i)\bpg_encoding_to_char\s*\(\s*[\w.]+\s*\)");
-    let comment = regex(&COMMENT, r"(?i)\b(?:obj|col|shobj)_description\s*\(\s*[\w.]+\s*(?:,\s*(?:'[^']*'|\d+)\s*)?\)");
+    let comment = regex(&COMMENT, r"(?i)\b(?:obj|col|shobj)_description\s*\(\s*[\w.]+\s*(?:,\s*(?:'[^']*'|[\w.]+)\s*)?\)");
+    let toast_options = regex(
+        &TOAST_OPTIONS,
+        r"(?i)\barray_to_string\s*\(\s*\w+\.reloptions\s*\|\|\s*array\s*\(\s*select\s+'toast\.'\s*\|\|\s*x\s+from\s+unnest\s*\(\s*\w+\.reloptions\s*\)\s*x\s*\)\s*,\s*'[^']*'\s*\)",
+    );
     let regproc = regex(&REGPROC, r"(?i)'(\w+)'\s*::\s*regproc\b");
     let quote = regex(&QUOTE_IDENT, r"(?i)\bquote_ident\s*\(\s*(?:'((?:[^']|'')*)'|([\w.]+))\s*\)");
     let acl = regex(&ACL, r"(?i)\barray_to_string\s*\(\s*[\w.]*acl\s*,\s*E?'[^']*'\s*\)");
@@ -402,6 +411,7 @@ fn rewrite(sql: &str) -> String {
     let sql = visible.replace_all(&sql, "true");
     let sql = get_expr.replace_all(&sql, "CAST(NULL AS VARCHAR)");
     let sql = comment.replace_all(&sql, "CAST(NULL AS VARCHAR)");
+    let sql = toast_options.replace_all(&sql, "''");
     let sql = regproc.replace_all(&sql, "'$1'");
     let sql = expand_array.replace_all(&sql, "CAST(NULL AS SMALLINT)");
     let sql = field.replace_all(&sql, "$1");
@@ -657,6 +667,7 @@ fn information_schema_columns(tables: &[(i64, TableDef)]) -> Result<DataFrame, C
 /// One row per column of each table, numbered from 1 as PostgreSQL numbers them.
 fn pg_attributes(tables: &[(i64, TableDef)]) -> Result<DataFrame, CoreError> {
     let (mut relid, mut names, mut types, mut numbers, mut lengths) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut storage = Vec::new();
     for (oid, table) in tables {
         for (i, (name, dtype)) in table.schema()?.iter().enumerate() {
             let ty = pg_type(name, dtype).unwrap_or(Type::TEXT);
@@ -665,6 +676,9 @@ fn pg_attributes(tables: &[(i64, TableDef)]) -> Result<DataFrame, CoreError> {
             types.push(ty.oid() as i64);
             numbers.push(i as i16 + 1);
             lengths.push(type_len(&ty));
+            // PostgreSQL's storage of the type: a value of variable length
+            // may be compressed and moved out of line ("extended").
+            storage.push(if type_len(&ty) < 0 { "x" } else { "p" });
         }
     }
     let count = relid.len();
@@ -683,6 +697,10 @@ fn pg_attributes(tables: &[(i64, TableDef)]) -> Result<DataFrame, CoreError> {
         "attgenerated" => vec![""; count],
         "attcollation" => vec![0i64; count],
         "attacl" => vec![None::<String>; count],
+        "attstorage" => storage,
+        // The default compression, and the default statistics target.
+        "attcompression" => vec![""; count],
+        "attstattarget" => vec![-1i16; count],
     )?)
 }
 

@@ -202,6 +202,24 @@ def test_psql_describes_a_table_as_postgresql_would(server):
         " d      | timestamp without time zone |           |          | ",
         "",
     ]
+    # \\d+ adds each column's storage (by its type), compression and
+    # statistics target, and the access method. The lines are PostgreSQL
+    # 15's for the same table.
+    assert psql(server, "\\d+ described", options=()).stdout.splitlines() == [
+        '                                                  Table "public.described"',
+        ' Column |            Type             | Collation | Nullable | Default | Storage  | Compression | Stats target | Description ',
+        '--------+-----------------------------+-----------+----------+---------+----------+-------------+--------------+-------------',
+        ' ts     | timestamp without time zone |           |          |         | plain    |             |              | ',
+        ' sym    | character varying           |           |          |         | extended |             |              | ',
+        ' px     | double precision            |           |          |         | plain    |             |              | ',
+        ' qty    | bigint                      |           |          |         | plain    |             |              | ',
+        ' n      | integer                     |           |          |         | plain    |             |              | ',
+        ' ok     | boolean                     |           |          |         | plain    |             |              | ',
+        ' raw    | bytea                       |           |          |         | extended |             |              | ',
+        ' d      | timestamp without time zone |           |          |         | plain    |             |              | ',
+        'Access method: heap',
+        '',
+    ]
     # Other tests' tables are listed too: unaligned, one per line.
     assert "public|described|table|polaroid" in psql(server, "\\d").stdout.splitlines()
     assert psql(server, "\\dn").stdout.splitlines() == ["public|polaroid"]
