@@ -235,51 +235,94 @@ pub fn insert(
     values: Option<&DataFrame>,
     cancel: &CancelToken,
 ) -> Result<u64, CoreError> {
+    let bound = values.filter(|v| v.width() > 0);
+    if let Some((name, columns, query)) = insert_select(sql) {
+        let (name, targets, _) = targets(core, ns, &name, columns)?;
+        let rows = selected(core, ns, &name, &targets, &query, bound, cancel)?;
+        return append(core, ns, &name, rows);
+    }
     let statements = Parser::parse_sql(&GenericDialect {}, sql).map_err(|e| invalid(format!("sql parser error: {e}")))?;
     let [Ast::Insert(insert)] = statements.as_slice() else {
         return Err(invalid("expected one INSERT statement"));
     };
-    // `"public"."t"` is `t`: every table is in PostgreSQL's schema public.
     let name = match &insert.table {
-        sqlparser::ast::TableObject::TableName(name) => match name.0.as_slice() {
-            [schema, table] if schema.to_string().trim_matches('"').eq_ignore_ascii_case("public") => table.to_string(),
-            _ => name.to_string(),
-        },
+        sqlparser::ast::TableObject::TableName(name) => name.to_string(),
         other => other.to_string(),
     };
-    let name = name.trim_matches('"').to_string();
-    let table = core.tables().get(ns, &name)?.ok_or_else(|| CoreError::NotFound(format!("table does not exist: {name}")))?;
-    let def = table.def();
-    let targets: Vec<String> = if insert.columns.is_empty() {
-        def.columns.iter().map(|c| c.name.clone()).collect()
-    } else {
-        insert.columns.iter().map(|c| c.to_string().trim_matches('"').to_string()).collect()
-    };
+    let columns = insert.columns.iter().map(|c| c.to_string()).collect();
+    let (name, targets, def) = targets(core, ns, &name, columns)?;
     let source = insert.source.as_ref().ok_or_else(|| invalid("INSERT needs VALUES or a SELECT"))?;
-    let bound = values.filter(|v| v.width() > 0);
     let rows = match source.body.as_ref() {
         SetExpr::Values(values) => {
             let texts: Vec<Vec<String>> = values.rows.iter().map(|row| row.iter().map(|e| uncast(e).to_string()).collect()).collect();
             values_frame(&def, &targets, &texts, bound)?
         },
-        _ => {
-            let (lf, _) = crate::dialect::plan(core, ns, &bind_one(&source.to_string(), bound)?)?;
-            let entry = core.prepare_plan(ns, lf, format!("insert into {name}"))?;
-            let selected = core.collect_entry(&entry, Engine::Auto, cancel)?;
-            if selected.width() != targets.len() {
-                return Err(invalid(format!(
-                    "the SELECT gives {} columns for {} target columns of {name}",
-                    selected.width(),
-                    targets.len()
-                )));
-            }
-            let mut renamed = selected.as_ref().clone();
-            renamed.set_column_names(&targets)?;
-            renamed
-        },
+        _ => selected(core, ns, &name, &targets, &source.to_string(), bound, cancel)?,
     };
-    let appended = core.tables().append(ns, &name, rows, None)?;
-    core.metrics().ingested(&name, appended);
+    append(core, ns, &name, rows)
+}
+
+/// `INSERT INTO t [(columns)] SELECT ...` (or `WITH ...`) as text: the
+/// table, its columns and the query, which is QuestDB's SQL (`SAMPLE BY`
+/// downsamples into a table) and so not for sqlparser to read.
+fn insert_select(sql: &str) -> Option<(String, Vec<String>, String)> {
+    static INSERT_SELECT: OnceLock<Regex> = OnceLock::new();
+    let pattern = regex(
+        &INSERT_SELECT,
+        r#"(?is)^\s*INSERT\s+INTO\s+((?:"?public"?\s*\.\s*)?(?:"[^"]+"|[\w\-]+))\s*(?:\(([^()]*)\))?\s*((?:SELECT|WITH)\b.*?)\s*;?\s*$"#,
+    );
+    let caps = pattern.captures(sql)?;
+    let columns = caps.get(2).map_or(Vec::new(), |c| c.as_str().split(',').map(|c| c.trim().to_string()).collect());
+    Some((caps[1].to_string(), columns, caps[3].to_string()))
+}
+
+/// The table an INSERT names (`"public"."t"` is `t`: every table is in
+/// PostgreSQL's schema public), the columns it fills (those named, or all
+/// in order), and the table's definition.
+fn targets(core: &Core, ns: &Namespace, name: &str, columns: Vec<String>) -> Result<(String, Vec<String>, TableDef), CoreError> {
+    let parts: Vec<&str> = name.split('.').map(|p| p.trim().trim_matches('"')).collect();
+    let name = match parts.as_slice() {
+        [schema, table] if schema.eq_ignore_ascii_case("public") => table.to_string(),
+        _ => name.trim_matches('"').to_string(),
+    };
+    let table = core.tables().get(ns, &name)?.ok_or_else(|| CoreError::NotFound(format!("table does not exist: {name}")))?;
+    let def = table.def();
+    let targets = if columns.is_empty() {
+        def.columns.iter().map(|c| c.name.clone()).collect()
+    } else {
+        columns.into_iter().map(|c| c.trim_matches('"').to_string()).collect()
+    };
+    Ok((name, targets, def))
+}
+
+/// The rows a SELECT gives for `targets`, named as them.
+fn selected(
+    core: &Core,
+    ns: &Namespace,
+    name: &str,
+    targets: &[String],
+    query: &str,
+    bound: Option<&DataFrame>,
+    cancel: &CancelToken,
+) -> Result<DataFrame, CoreError> {
+    let (lf, _) = crate::dialect::plan(core, ns, &bind_one(query, bound)?)?;
+    let entry = core.prepare_plan(ns, lf, format!("insert into {name}"))?;
+    let selected = core.collect_entry(&entry, Engine::Auto, cancel)?;
+    if selected.width() != targets.len() {
+        return Err(invalid(format!(
+            "the SELECT gives {} columns for {} target columns of {name}",
+            selected.width(),
+            targets.len()
+        )));
+    }
+    let mut renamed = selected.as_ref().clone();
+    renamed.set_column_names(targets)?;
+    Ok(renamed)
+}
+
+fn append(core: &Core, ns: &Namespace, name: &str, rows: DataFrame) -> Result<u64, CoreError> {
+    let appended = core.tables().append(ns, name, rows, None)?;
+    core.metrics().ingested(name, appended);
     Ok(appended)
 }
 
@@ -528,6 +571,17 @@ fn split_top_level(text: &str) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_insert_of_a_select_is_read_as_text() {
+        assert_eq!(
+            insert_select("INSERT INTO \"public\".bars (ts, \"sym\") SELECT ts, sym FROM t SAMPLE BY 1h;"),
+            Some(("\"public\".bars".to_string(), vec!["ts".to_string(), "\"sym\"".to_string()], "SELECT ts, sym FROM t SAMPLE BY 1h".to_string()))
+        );
+        assert_eq!(insert_select("insert into b with x as (select 1) select * from x").map(|i| i.2), Some("with x as (select 1) select * from x".to_string()));
+        assert_eq!(insert_select("INSERT INTO b VALUES (1)"), None);
+        assert_eq!(insert_select("INSERT INTO b (SELECT 1)"), None);
+    }
 
     #[test]
     fn column_types_may_be_written_as_postgresql_writes_them() {

@@ -77,7 +77,7 @@ def test_integers_divide_as_integers(rest, data_dir):
 
 
 def test_a_table_of_bars_made_by_create_table_as_sample_by(rest, data_dir):
-    # The SELECT of CREATE TABLE AS (and INSERT ... SELECT) is QuestDB's SQL
+    # The SELECT of CREATE TABLE AS and INSERT ... SELECT is QuestDB's SQL
     # too: SAMPLE BY was a parse error there, and `/` divided truly.
     rest.exec(f"CREATE TABLE bars_5m AS (SELECT ts, sym, first(px) AS open, last(px) AS close, sum(qty) AS qty "
               f"FROM {TRADES} SAMPLE BY 5m) timestamp(ts) PARTITION BY DAY")
@@ -89,6 +89,12 @@ def test_a_table_of_bars_made_by_create_table_as_sample_by(rest, data_dir):
         .sort("ts", "sym").select("ts", "sym", "open", "close", "qty")
     )
     assert_frame_equal(got, want, check_dtypes=False)
+    # Downsampling into a table of its own: INSERT ... SELECT ... SAMPLE BY.
+    rest.exec("CREATE TABLE bars_1h (ts TIMESTAMP, sym SYMBOL, open DOUBLE, qty LONG) timestamp(ts) PARTITION BY DAY")
+    rest.exec("INSERT INTO bars_1h SELECT ts, sym, first(open) AS open, sum(qty) AS qty FROM bars_5m SAMPLE BY 1h")
+    hourly = (want.group_by_dynamic("ts", every="1h", group_by="sym").agg(pl.col("open").first(), pl.col("qty").sum())
+              .sort("ts", "sym").select("ts", "sym", "open", "qty"))
+    assert_frame_equal(frame(rest.exec("SELECT * FROM bars_1h ORDER BY ts, sym")), hourly, check_dtypes=False)
     ts, sym, *_, qty = want.row(0)
     where = f"WHERE ts = '{ts.isoformat()}Z' AND sym = '{sym}'"
     rest.exec(f"INSERT INTO bars_5m (ts, sym, open, close, qty) SELECT ts, sym, open, close, qty / 2 FROM bars_5m {where}")
