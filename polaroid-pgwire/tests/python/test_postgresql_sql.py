@@ -38,7 +38,19 @@ QUERIES = [
     "SELECT sym, lag(px) OVER (PARTITION BY sym ORDER BY ts) AS prev FROM grafana_trades ORDER BY ts LIMIT 6",
     "SELECT sym, first_value(px) OVER w AS first, last_value(px) OVER w AS last FROM grafana_trades "
     "WINDOW w AS (PARTITION BY sym ORDER BY ts ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) ORDER BY ts LIMIT 6",
+    "SELECT sym, px, rank() OVER (PARTITION BY sym ORDER BY px DESC) AS r, dense_rank() OVER (PARTITION BY sym ORDER BY px "
+    "DESC) AS dr FROM grafana_trades ORDER BY sym, r, ts LIMIT 12",
+    "SELECT sym, ntile(4) OVER (PARTITION BY sym ORDER BY ts) AS q, ts FROM grafana_trades ORDER BY ts LIMIT 12",
+    "SELECT px, percent_rank() OVER (ORDER BY px) AS pr, cume_dist() OVER (ORDER BY px) AS cd FROM grafana_trades "
+    "WHERE ts < '2026-11-23 14:33' ORDER BY px, ts",
+    "SELECT sym, avg(px) OVER (PARTITION BY sym ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS ma "
+    "FROM grafana_trades ORDER BY ts LIMIT 6",
+    "SELECT sym, sum(qty) OVER (PARTITION BY sym ORDER BY ts) AS run FROM grafana_trades ORDER BY ts LIMIT 6",
     # Aggregates.
+    "SELECT count(DISTINCT sym) AS n FROM grafana_trades",
+    "SELECT sym, sum(px * qty) / sum(qty) AS vwap FROM grafana_trades GROUP BY sym ORDER BY sym",
+    "SELECT CASE WHEN px > 150 THEN 'hi' WHEN px > 120 THEN 'mid' ELSE 'lo' END AS band, count(*) AS n "
+    "FROM grafana_trades GROUP BY 1 ORDER BY 1",
     "SELECT sym, percentile_cont(0.5) WITHIN GROUP (ORDER BY px) AS med FROM grafana_trades GROUP BY sym ORDER BY sym",
     "SELECT sym, count(*) FILTER (WHERE qty > 250) AS big FROM grafana_trades GROUP BY sym ORDER BY sym",
     "SELECT round(avg(px)::numeric, 2) AS a FROM grafana_trades",
@@ -60,6 +72,14 @@ QUERIES = [
     "SELECT sym FROM grafana_trades UNION SELECT 'ZZZ' ORDER BY 1",
     "SELECT EXISTS (SELECT 1 FROM grafana_trades WHERE px > 199) AS e",
     "SELECT ts FROM grafana_trades ORDER BY ts DESC LIMIT 2 OFFSET 1",
+    "SELECT ts FROM grafana_trades ORDER BY ts FETCH FIRST 3 ROWS ONLY",
+    "SELECT ts + INTERVAL '1 day' AS a, ts - INTERVAL '30 seconds' AS b, ts::time AS t FROM grafana_trades ORDER BY ts LIMIT 2",
+    "SELECT t.sym, t.px FROM grafana_trades t WHERE t.px = (SELECT max(px) FROM grafana_trades u WHERE u.sym = t.sym) "
+    "ORDER BY t.sym, t.ts LIMIT 5",
+    "SELECT a.sym, b.sym AS other FROM (SELECT DISTINCT sym FROM grafana_trades) a "
+    "CROSS JOIN (SELECT DISTINCT sym FROM grafana_trades) b WHERE a.sym < b.sym ORDER BY 1, 2",
+    "SELECT count(*) AS n FROM grafana_trades WHERE qty IS DISTINCT FROM 420",
+    "SELECT 10 / 4 * 2 AS a, 10 % 4 AS b, -10 / 4 AS c, 10 / 4.0 AS d, 2 + 3 * 4 AS e",
     "SELECT x FROM generate_series(1, 3) AS g(x)",
     # Arrays: lists are sent as PostgreSQL's arrays of their type (they were refused).
     "SELECT sym, array_agg(px ORDER BY ts) AS pxs, array_agg(qty ORDER BY ts) AS qtys, array_agg(ts ORDER BY ts) AS tss "
