@@ -68,6 +68,12 @@ impl Session {
             "DEALLOCATE" => Session::Done("DEALLOCATE"),
             "SHOW" => {
                 let name = words.collect::<Vec<_>>().join(" ");
+                // QuestDB's SHOW TABLES and SHOW COLUMNS FROM t are queries
+                // of its own, as on QuestDB's port.
+                let upper = name.to_ascii_uppercase();
+                if upper.trim_end_matches(';').trim() == "TABLES" || upper.starts_with("COLUMNS ") {
+                    return Ok(None);
+                }
                 let value = setting(&name).ok_or_else(|| user("42704", format!("unrecognized configuration parameter \"{name}\"")))?;
                 let column = name.to_ascii_lowercase();
                 let value = if column == "statement_timeout" { Answer::StatementTimeout } else { Answer::Text(value.to_string()) };
@@ -297,6 +303,7 @@ mod tests {
         let Some(Session::Value { column, value, shown: true }) = Session::of("SHOW TimeZone").unwrap() else { panic!() };
         assert_eq!((column.as_str(), value), ("timezone", Answer::Text("UTC".into())));
         assert!(Session::of("SHOW work_mem").is_err());
+        assert!(Session::of("show tables").unwrap().is_none() && Session::of("SHOW COLUMNS FROM t").unwrap().is_none());
         assert!(Session::of("SELECT version FROM t").unwrap().is_none());
         let value = |sql: &str| match Session::of(sql).unwrap() {
             Some(Session::Value { column, value, shown: false }) => (column, value),

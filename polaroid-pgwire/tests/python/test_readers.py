@@ -220,6 +220,14 @@ def test_psql_describes_a_table_as_postgresql_would(server):
         'Access method: heap',
         '',
     ]
+    # QuestDB's own SHOW TABLES and SHOW COLUMNS FROM (they were taken for
+    # SHOW of a setting: "unrecognized configuration parameter").
+    with psycopg.connect(server.dsn(), autocommit=True) as conn:
+        assert ("described",) in conn.execute("SHOW TABLES").fetchall()
+        columns = conn.execute("SHOW COLUMNS FROM described").fetchall()
+        assert [(c[0], c[1], c[6]) for c in columns] == [
+            ("ts", "TIMESTAMP", True), ("sym", "SYMBOL", False), ("px", "DOUBLE", False), ("qty", "LONG", False),
+            ("n", "INT", False), ("ok", "BOOLEAN", False), ("raw", "BINARY", False), ("d", "DATE", False)]
     # Other tests' tables are listed too: unaligned, one per line.
     assert "public|described|table|polaroid" in psql(server, "\\d").stdout.splitlines()
     assert psql(server, "\\dn").stdout.splitlines() == ["public|polaroid"]
