@@ -175,10 +175,17 @@ fn source_frame(core: &Core, ns: &Namespace, source: crate::questdb_sql::Source)
                 "table_name" => defs.iter().map(|d| d.name.clone()).collect::<Vec<_>>(),
                 "designatedTimestamp" => defs.iter().map(|d| d.timestamp.clone()).collect::<Vec<_>>(),
                 "partitionBy" => defs.iter().map(|d| d.partition_by.name().to_string()).collect::<Vec<_>>(),
+                // QuestDB's defaults (cairo.max.uncommitted.rows, cairo.o3.max.lag
+                // in microseconds): every append here is committed at once.
+                "maxUncommittedRows" => vec![500_000i32; defs.len()],
+                "o3MaxLag" => vec![600_000_000i64; defs.len()],
                 "walEnabled" => defs.iter().map(|_| true).collect::<Vec<_>>(),
                 "directoryName" => defs.iter().map(|d| d.name.clone()).collect::<Vec<_>>(),
+                // No table deduplicates (QuestDB's grafana plugin lists this).
+                "dedup" => vec![false; defs.len()],
                 "ttlValue" => defs.iter().map(|d| ttl(d).map_or(0, |t| t.0)).collect::<Vec<_>>(),
                 "ttlUnit" => defs.iter().map(|d| ttl(d).map_or_else(|| "HOUR".to_string(), |t| t.1.trim_end_matches('S').to_string())).collect::<Vec<_>>(),
+                "matView" => vec![false; defs.len()],
             ]?
             .lazy()
         },

@@ -180,3 +180,31 @@ def test_buckets_as_timestamps_are_postgresql_s_floored_epochs(both, bucketed):
     epoch = dt.datetime(1970, 1, 1)
     same((names, [((t - epoch).total_seconds(), sym, px) for t, sym, px in got]), (names, want), bucketed)
     assert len(want) > 100
+
+
+def test_questdb_s_own_grafana_plugin(both):
+    """QuestDB's Grafana plugin (questdb-questdb-datasource, over lib/pq)
+    lists tables with `tables()` (its `dedup` column failed), columns with
+    `table_columns()` and `information_schema.columns`, and expands its
+    macros to QuestDB's SQL: `$__timeFilter(ts)` to casts of epoch
+    microseconds, `$__sampleByInterval` to `5m`."""
+    door, oracle = both.door, both.oracle
+    tables = door.execute("select table_name, partitionBy, designatedTimestamp, walEnabled, dedup from tables() "
+                          "ORDER BY table_name").fetchall()
+    assert ("grafana_trades", "NONE", None, True, False) in tables
+    assert door.execute("select \"column\", type, designated from table_columns('grafana_trades')").fetchall() == [
+        ("ts", "TIMESTAMP", False), ("sym", "VARCHAR", False), ("px", "DOUBLE", False), ("qty", "LONG", False)]
+    _, columns = answer(door, "select table_name, ordinal_position, column_name, data_type from information_schema.columns "
+                              "WHERE table_name IN ('grafana_trades') ORDER BY ordinal_position")
+    _, want = answer(oracle, "select table_name, ordinal_position, column_name, data_type from information_schema.columns "
+                             "WHERE table_name IN ('grafana_trades') ORDER BY ordinal_position")
+    assert columns == want
+    epoch = dt.datetime(1970, 1, 1)
+    micros = lambda at: (at - epoch) // dt.timedelta(microseconds=1)  # noqa: E731
+    names, got = answer(door, f"SELECT ts AS time, sym, avg(px) AS px FROM grafana_trades WHERE ts >= "
+                              f"cast({micros(FROM)} as timestamp) AND ts <= cast({micros(TO)} as timestamp) "
+                              f"SAMPLE BY 5m ORDER BY 1, 2")
+    _, want = answer(oracle, expand("SELECT $__timeGroupAlias(ts, '5m'), sym, avg(px) AS px FROM grafana_trades "
+                                    "WHERE $__timeFilter(ts) GROUP BY 1, 2 ORDER BY 1, 2"))
+    same((names, [((t - epoch).total_seconds(), s, p) for t, s, p in got]), (names, want), "questdb plugin")
+    assert len(want) > 100
