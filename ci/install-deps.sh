@@ -28,7 +28,7 @@ PY
 bash ci/python-env.sh
 # Debian's packages for the PostgreSQL door's tests (polaroid-pgwire/tests/python),
 # as root or through sudo: PostgreSQL's JDBC driver and a Java runtime to run it
-# (test_jdbc.py), Go and its pgx driver (test_go.py), Node.js (test_node.py),
+# (test_jdbc.py), Go with pgx and lib/pq (test_go.py), Node.js (test_node.py),
 # and PostgreSQL's own server, the oracle of test_grafana.py, test_go.py and
 # test_node.py.
 packages=()
@@ -36,6 +36,7 @@ packages=()
 command -v java >/dev/null 2>&1 || packages+=(default-jre-headless)
 command -v go >/dev/null 2>&1 || packages+=(golang-go)
 [ -d /usr/share/gocode/src/github.com/jackc/pgx/v4 ] || packages+=(golang-github-jackc-pgx-v4-dev)
+[ -d /usr/share/gocode/src/github.com/lib/pq ] || packages+=(golang-github-lib-pq-dev)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || packages+=(postgresql)
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 if [ ${#packages[@]} -gt 0 ]; then

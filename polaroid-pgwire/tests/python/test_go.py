@@ -1,11 +1,14 @@
-"""Go's PostgreSQL driver, pgx (Debian's v4 with its pool; Grafana's
-backend uses v5, whose protocol is the same), on the door: the ping pgxpool
-sends before it reuses a rested connection, Grafana's way to run a panel's
-SQL (`PgConn().Exec`, the simple protocol, values decoded by type oid),
-typed queries with parameters (prepared and cached statements, binary
-values), a batch sent at once, binary COPY and a transaction.
-`tests/go/pgx_client.go` runs the same steps against the door and against
-a real PostgreSQL 15 holding the same rows: their answers must agree."""
+"""Go's PostgreSQL drivers on the door: pgx (Debian's v4 with its pool;
+Grafana's backend uses v5, whose protocol is the same) and lib/pq through
+database/sql (the driver of QuestDB's own Grafana plugin). The steps: the
+ping pgxpool sends before it reuses a rested connection, Grafana's way to
+run a panel's SQL (`PgConn().Exec`, the simple protocol, values decoded by
+type oid), typed queries with parameters (pgx's prepared and cached
+statements with binary values; lib/pq's unnamed ones with text values), a
+batch, COPY FROM STDIN (pgx's binary CopyFrom, lib/pq's text CopyIn) and a
+transaction. `tests/go/pgx_client.go` and `pq_client.go` run the same
+steps against the door and against a real PostgreSQL 15 holding the same
+rows: their answers must agree."""
 
 from __future__ import annotations
 
@@ -21,8 +24,8 @@ import pytest
 
 from conftest import same_client_answers
 
-CLIENT = Path(__file__).resolve().parents[1] / "go" / "pgx_client.go"
-# Debian's Go libraries (golang-github-jackc-pgx-v4-dev), built in GOPATH mode.
+CLIENTS = Path(__file__).resolve().parents[1] / "go"
+# Debian's Go libraries (golang-github-jackc-pgx-v4-dev, golang-github-lib-pq-dev), built in GOPATH mode.
 GOPATH = Path("/usr/share/gocode")
 
 # Each step is a block: its first line names it (pgx_client.go's main), the
@@ -83,17 +86,20 @@ SELECT count(*) AS n FROM grafana_trades
 
 
 @pytest.fixture(scope="module")
-def pgx_client() -> Iterator[Path]:
+def go_clients() -> Iterator[dict[str, Path]]:
     go = shutil.which("go")
-    if go is None or not (GOPATH / "src/github.com/jackc/pgx/v4").is_dir():
-        pytest.fail("Go and pgx are not installed (ci/install-deps.sh installs Debian's golang-go and "
-                    "golang-github-jackc-pgx-v4-dev)")
-    with tempfile.TemporaryDirectory(prefix="polaroid-pgx-") as tmp:
-        binary = Path(tmp) / "pgx_client"
+    libraries = [GOPATH / "src/github.com/jackc/pgx/v4", GOPATH / "src/github.com/lib/pq"]
+    if go is None or not all(library.is_dir() for library in libraries):
+        pytest.fail("Go, pgx or lib/pq is not installed (ci/install-deps.sh installs Debian's golang-go, "
+                    "golang-github-jackc-pgx-v4-dev and golang-github-lib-pq-dev)")
+    with tempfile.TemporaryDirectory(prefix="polaroid-go-") as tmp:
         env = {**os.environ, "GO111MODULE": "off", "GOPATH": str(GOPATH), "GOCACHE": str(Path(tmp) / "cache")}
-        subprocess.run([go, "build", "-o", str(binary), str(CLIENT)], env=env, check=True, capture_output=True,
-                       timeout=600)
-        yield binary
+        built = {}
+        for name in ["pgx_client", "pq_client"]:
+            built[name] = Path(tmp) / name
+            subprocess.run([go, "build", "-o", str(built[name]), str(CLIENTS / f"{name}.go")], env=env, check=True,
+                           capture_output=True, timeout=600)
+        yield built
 
 
 def run(client: Path, dsn: str) -> list[dict]:
@@ -102,12 +108,22 @@ def run(client: Path, dsn: str) -> list[dict]:
     return [json.loads(line) for line in done.stdout.splitlines()]
 
 
-def test_pgx_answers_as_postgresql(both, pgx_client):
-    got = run(pgx_client, both.server.dsn())
-    want = run(pgx_client, both.postgres.dsn())
+def test_pgx_answers_as_postgresql(both, go_clients):
+    got = run(go_clients["pgx_client"], both.server.dsn())
+    want = run(go_clients["pgx_client"], both.postgres.dsn())
     same_client_answers(got, want)
     by_step = [(a["step"], a.get("tag"), len(a.get("rows") or [])) for a in got]
     # pgx's ping is an empty query (no result); the other steps did their work.
     assert by_step[0] == ("ping", 'results []', 0) and by_step[1] == ("pool ping", None, 0)
     assert ("copy", "2500 rows", 0) in by_step
     assert got[-1]["rows"] == [[3002]] and got[-2]["code"] == "42703"
+
+
+def test_lib_pq_answers_as_postgresql(both, go_clients):
+    # The same steps after pgx's: its rows are in both servers' tables.
+    got = run(go_clients["pq_client"], f"postgres://admin:quest@127.0.0.1:{both.server.pg_port}/qdb?sslmode=disable")
+    want = run(go_clients["pq_client"], f"postgres://postgres@127.0.0.1:{both.postgres.port}/postgres?sslmode=disable")
+    same_client_answers(got, want)
+    steps = [(a["step"], a.get("tag")) for a in got]
+    assert steps[0] == ("ping", None) and ("copy", "2500 rows") in steps and ("exec", "1 rows") in steps
+    assert got[-2]["code"] == "42703" and got[-1]["rows"] == [[3004]]
