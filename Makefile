@@ -56,7 +56,7 @@ python-env:
 	@bash ci/python-env.sh
 
 ## deps: python-env, then what the clients' tests need beyond it (Debian's JDBC
-## driver, Java, Go and pgx, PostgreSQL's server, Node.js, as root or via sudo;
+## driver, Java, Go with pgx and lib/pq, PostgreSQL's server, Node.js, as root or via sudo;
 ## npm ci of the Node.js drivers); quick when all is there
 deps:
 	@bash ci/install-deps.sh
@@ -64,7 +64,7 @@ deps:
 ## test-python: pyarrow.flight, then the polaroid Python package (pip-installed
 ## from python/, stubs checked current), then QuestDB's own clients (questdb-rest,
 ## questdb ILP) against the HTTP door, then psql, psycopg, asyncpg, connectorx, ADBC,
-## SQLAlchemy, PostgreSQL's JDBC driver, Go's pgx, node-postgres and postgres.js
+## SQLAlchemy, psycopg2, PostgreSQL's JDBC driver, Go's pgx and lib/pq, node-postgres and postgres.js
 ## against the PostgreSQL door (Grafana's queries, pgx and Node.js checked against a
 ## PostgreSQL 15 server started for them), all against polaroid-server child processes
 test-python: fork deps ballista
