@@ -5,15 +5,12 @@
 // batches, binary COPY and a transaction. Run against the door and against
 // PostgreSQL, its JSON lines must agree (test_go.py).
 //
-// Usage: pgx_client <connection string> < queries
-// Each query on stdin is separated by a line ";;"; the first word of a
-// block names what is done with it (see main).
+// Usage: pgx_client <connection string> < steps (see steps.go; the first
+// word of a step names what is done with it, in main).
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/big"
 	"os"
@@ -26,23 +23,7 @@ import (
 	"github.com/jackc/pgx/v4/pgxpool"
 )
 
-// One answer, as the test compares them.
-type answer struct {
-	Step    string          `json:"step"`
-	Columns []string        `json:"columns,omitempty"`
-	Rows    [][]interface{} `json:"rows,omitempty"`
-	Tag     string          `json:"tag,omitempty"`
-	Error   string          `json:"error,omitempty"`
-	Code    string          `json:"code,omitempty"`
-}
 
-func emit(a answer) {
-	line, err := json.Marshal(a)
-	if err != nil {
-		panic(err)
-	}
-	fmt.Println(string(line))
-}
 
 func failed(step string, err error) answer {
 	a := answer{Step: step, Error: err.Error()}
@@ -163,14 +144,6 @@ func rows(step string, r pgx.Rows, err error) answer {
 	return a
 }
 
-// The parameters a block's query is given, by the block's second word.
-var parameters = map[string][]interface{}{
-	"none":       nil,
-	"sym_since":  {"MSFT", time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)},
-	"qty_over":   {int64(490)},
-	"new_trade":  {time.Date(2026, 11, 24, 9, 30, 0, 123456000, time.UTC), "AMZN", 187.25, int64(40)},
-	"null_trade": {time.Date(2026, 11, 24, 9, 31, 0, 0, time.UTC), "AMZN", 187.5, nil},
-}
 
 func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
@@ -182,17 +155,8 @@ func main() {
 	}
 	defer pool.Close()
 
-	input, err := bufio.NewReader(os.Stdin).ReadString(0)
-	if err != nil && err.Error() != "EOF" {
-		panic(err)
-	}
-	for _, block := range strings.Split(input, "\n;;\n") {
-		block = strings.TrimSpace(block)
-		if block == "" {
-			continue
-		}
-		head, sql, _ := strings.Cut(block, "\n")
-		words := strings.Fields(head)
+	for _, step := range steps() {
+		words, sql := step.words, step.sql
 		switch words[0] {
 		case "ping":
 			// pgx v5's PgConn.Ping, which pgxpool (and so Grafana)
@@ -246,17 +210,8 @@ func main() {
 				emit(failed("batch close", err))
 			}
 		case "copy":
-			// Binary COPY FROM STDIN of generated rows into the named table.
-			var source [][]interface{}
-			start := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
-			for i := 0; i < 2500; i++ {
-				var qty interface{} = int64(i%97 + 1)
-				if i%50 == 0 {
-					qty = nil
-				}
-				source = append(source, []interface{}{start.Add(time.Duration(i) * 1500 * time.Millisecond), []string{"A", "B", "C"}[i%3], 50 + float64(i%400)/8, qty})
-			}
-			n, err := pool.CopyFrom(ctx, pgx.Identifier{words[1]}, []string{"ts", "sym", "px", "qty"}, pgx.CopyFromRows(source))
+			// Binary COPY FROM STDIN into the named table.
+			n, err := pool.CopyFrom(ctx, pgx.Identifier{words[1]}, []string{"ts", "sym", "px", "qty"}, pgx.CopyFromRows(copyRows()))
 			if err != nil {
 				emit(failed("copy", err))
 			} else {

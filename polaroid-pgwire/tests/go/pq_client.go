@@ -11,9 +11,7 @@ package main
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -22,22 +20,7 @@ import (
 	"github.com/lib/pq"
 )
 
-type answer struct {
-	Step    string          `json:"step"`
-	Columns []string        `json:"columns,omitempty"`
-	Rows    [][]interface{} `json:"rows,omitempty"`
-	Tag     string          `json:"tag,omitempty"`
-	Error   string          `json:"error,omitempty"`
-	Code    string          `json:"code,omitempty"`
-}
 
-func emit(a answer) {
-	line, err := json.Marshal(a)
-	if err != nil {
-		panic(err)
-	}
-	fmt.Println(string(line))
-}
 
 func failed(step string, err error) answer {
 	a := answer{Step: step, Error: err.Error()}
@@ -99,14 +82,6 @@ func rows(step string, r *sql.Rows, err error) answer {
 	return a
 }
 
-// The parameters a step's query is given, by the step's second word (as pgx_client.go's).
-var parameters = map[string][]interface{}{
-	"none":       nil,
-	"sym_since":  {"MSFT", time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)},
-	"qty_over":   {int64(490)},
-	"new_trade":  {time.Date(2026, 11, 24, 9, 30, 0, 123456000, time.UTC), "AMZN", 187.25, int64(40)},
-	"null_trade": {time.Date(2026, 11, 24, 9, 31, 0, 0, time.UTC), "AMZN", 187.5, nil},
-}
 
 func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
@@ -119,17 +94,8 @@ func main() {
 	defer db.Close()
 	db.SetMaxOpenConns(1)
 
-	input, err := io.ReadAll(os.Stdin)
-	if err != nil {
-		panic(err)
-	}
-	for _, block := range strings.Split(string(input), "\n;;\n") {
-		block = strings.TrimSpace(block)
-		if block == "" {
-			continue
-		}
-		head, sql, _ := strings.Cut(block, "\n")
-		words := strings.Fields(head)
+	for _, step := range steps() {
+		words, sql := step.words, step.sql
 		switch words[0] {
 		case "ping":
 			if err := db.PingContext(ctx); err != nil {
@@ -170,13 +136,8 @@ func main() {
 				tx.Rollback()
 				continue
 			}
-			start := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
-			for i := 0; i < 2500; i++ {
-				var qty interface{} = int64(i%97 + 1)
-				if i%50 == 0 {
-					qty = nil
-				}
-				if _, err := statement.Exec(start.Add(time.Duration(i)*1500*time.Millisecond), []string{"A", "B", "C"}[i%3], 50+float64(i%400)/8, qty); err != nil {
+			for _, row := range copyRows() {
+				if _, err := statement.Exec(row...); err != nil {
 					emit(failed("copy", err))
 				}
 			}

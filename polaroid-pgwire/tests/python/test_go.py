@@ -97,8 +97,9 @@ def go_clients() -> Iterator[dict[str, Path]]:
         built = {}
         for name in ["pgx_client", "pq_client"]:
             built[name] = Path(tmp) / name
-            subprocess.run([go, "build", "-o", str(built[name]), str(CLIENTS / f"{name}.go")], env=env, check=True,
-                           capture_output=True, timeout=600)
+            sources = [str(CLIENTS / "steps.go"), str(CLIENTS / f"{name}.go")]
+            subprocess.run([go, "build", "-o", str(built[name]), *sources], env=env, check=True, capture_output=True,
+                           timeout=600)
         yield built
 
 
