@@ -23,8 +23,6 @@ import (
 	"github.com/jackc/pgx/v4/pgxpool"
 )
 
-
-
 func failed(step string, err error) answer {
 	a := answer{Step: step, Error: err.Error()}
 	if pgErr, ok := err.(*pgconn.PgError); ok {
@@ -143,7 +141,6 @@ func rows(step string, r pgx.Rows, err error) answer {
 	a.Tag = string(r.CommandTag())
 	return a
 }
-
 
 func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)

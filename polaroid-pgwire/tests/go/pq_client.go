@@ -20,8 +20,6 @@ import (
 	"github.com/lib/pq"
 )
 
-
-
 func failed(step string, err error) answer {
 	a := answer{Step: step, Error: err.Error()}
 	if pqErr, ok := err.(*pq.Error); ok {
@@ -81,7 +79,6 @@ func rows(step string, r *sql.Rows, err error) answer {
 	}
 	return a
 }
-
 
 func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
