@@ -991,12 +991,21 @@ impl Table {
     /// The bytes the table holds on disk: its parts, its log and its
     /// definition (what the PostgreSQL door reports as its size).
     pub fn disk_bytes(&self) -> Result<u64, CoreError> {
+        // A file a checkpoint or retention removes while it is counted
+        // counts nothing (appends go on while a client asks).
         fn walk(dir: &Path) -> std::io::Result<u64> {
+            let gone = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
+            let entries = match std::fs::read_dir(dir) {
+                Err(e) if gone(&e) => return Ok(0),
+                entries => entries?,
+            };
             let mut total = 0;
-            for entry in std::fs::read_dir(dir)? {
-                let entry = entry?;
-                let meta = entry.metadata()?;
-                total += if meta.is_dir() { walk(&entry.path())? } else { meta.len() };
+            for entry in entries {
+                let meta = match entry.and_then(|e| e.metadata().map(|m| (e.path(), m))) {
+                    Err(e) if gone(&e) => continue,
+                    meta => meta?,
+                };
+                total += if meta.1.is_dir() { walk(&meta.0)? } else { meta.1.len() };
             }
             Ok(total)
         }
