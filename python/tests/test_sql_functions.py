@@ -466,6 +466,10 @@ def test_time_buckets_and_boundaries_worked_by_hand(client: pr.Client) -> None:
     # PostgreSQL's own refusals (patch 0108).
     ("SELECT DATE_BIN('1 month', ts, TIMESTAMP '2000-01-01') FROM df", "containing months or years"),
     ("SELECT DATE_BIN('5 minutes', ts) FROM df", "DATE_BIN expects 3 arguments"),
+    # TO_CHAR (patch 0109): patterns PostgreSQL pads or spells otherwise, and numbers, by name.
+    ("SELECT TO_CHAR(ts, 'Month') FROM df", "pattern Month is not supported"),
+    ("SELECT TO_CHAR(ts, 'Q') FROM df", "pattern Q is not supported"),
+    ("SELECT TO_CHAR(1.5, '9.9') FROM df", "formats dates and timestamps"),
     # polars' interval parser panicked on it.
     ("SELECT ts + INTERVAL 'soon' FROM df", "invalid interval 'soon'"),
     ("SELECT DATE_DIFF('fortnight', ts, ts) FROM df", "does not support the part 'fortnight'"),

@@ -33,6 +33,13 @@ QUERIES = [
     "SELECT date_bin(INTERVAL '7 minutes', ts, TIMESTAMP '2026-11-23 16:31:30') AS b, max(px) AS hi FROM grafana_trades "
     "GROUP BY 1 ORDER BY 1",
     "SELECT ts, date_bin('90 seconds', ts, '2026-11-23 00:00:20') AS b FROM grafana_trades ORDER BY ts LIMIT 30",
+    # PostgreSQL's TO_CHAR of timestamps and dates (patch 0109; "unsupported function" before).
+    "SELECT to_char(ts, 'YYYY-MM-DD HH24:MI:SS') AS a, to_char(ts, 'DD Mon YYYY') AS b, to_char(ts, 'HH12:MI AM') AS c "
+    "FROM grafana_trades ORDER BY ts LIMIT 3",
+    "SELECT to_char(ts, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS') AS a, to_char(ts, 'FMMM/FMDD/YYYY FMHH12 pm') AS b, "
+    "to_char(ts, 'Dy DDD IW yy') AS c FROM grafana_trades ORDER BY ts DESC LIMIT 3",
+    "SELECT to_char(ts::date, 'YYYY-MM-DD') AS a, to_char(ts, 'FMDay, FMMonth FMDD') AS b, to_char(ts, 'US \"%\" SS') AS c "
+    "FROM grafana_trades ORDER BY ts LIMIT 2",
     # Windows.
     "SELECT sym, row_number() OVER (PARTITION BY sym ORDER BY ts) AS rn, px FROM grafana_trades ORDER BY ts LIMIT 9",
     "SELECT sym, lag(px) OVER (PARTITION BY sym ORDER BY ts) AS prev FROM grafana_trades ORDER BY ts LIMIT 6",
