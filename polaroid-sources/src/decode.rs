@@ -1,7 +1,9 @@
 //! Messages to rows. Each format has a fixed output schema; a message is
-//! zero rows (an ack, a heartbeat, another event type) or one row.
-//! A CSV message is one record: several would share one Kafka offset, and
-//! a batch boundary between them could lose some of them on a restart.
+//! zero rows (an ack, a heartbeat, another event type), one row, or, for
+//! generic JSON with `rows` and for CSV, many. A message's rows are decoded
+//! under the pending batch's lock and taken by the writer together, so they
+//! are appended in one batch: a Kafka offset, which they share, is in the
+//! table whole or not at all.
 
 use polars::prelude::*;
 use serde_json::Value;
@@ -36,17 +38,45 @@ pub(crate) enum Cell {
 enum Locator {
     /// Not in the message (a fixed format's field, a Kafka column).
     Fixed,
-    /// A JSON pointer.
+    /// A JSON pointer in the row (the message, without `rows`).
     Pointer(String),
+    /// A JSON pointer in the whole message (with `rows`).
+    MessagePointer(String),
     /// A CSV field, from 0.
     Field(usize),
 }
+
+/// What one message gave.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct Decoded {
+    /// Rows added.
+    pub(crate) rows: usize,
+    /// Rows that could not be decoded (1 for a message that is not JSON).
+    pub(crate) errors: usize,
+    /// Why the first of them could not.
+    pub(crate) error: Option<String>,
+}
+
+impl Decoded {
+    fn fail(&mut self, why: String) {
+        self.errors += 1;
+        self.error.get_or_insert(why);
+    }
+}
+
+/// A message's rows, each its cells or why it has none.
+type Records = Vec<Result<Vec<Cell>, String>>;
+
+/// A JSON pointer and the value it must lead to.
+type Condition = Option<(String, String)>;
 
 /// Turns one message into cells, in the order of [`Decoder::schema`].
 pub(crate) struct Decoder {
     format: Format,
     schema: Vec<(String, ColumnKind, Locator)>,
-    when: Option<(String, String)>,
+    when: Condition,
+    rows: Option<String>,
+    row_when: Condition,
     timestamp: String,
     separator: u8,
 }
@@ -71,7 +101,17 @@ impl Decoder {
                 ("trade_id", ColumnKind::Int),
                 ("side", ColumnKind::String),
             ]),
-            Format::Json => spec.columns.iter().map(|(n, c)| (n.clone(), c.kind, Locator::Pointer(c.path.clone()))).collect(),
+            Format::Json => spec
+                .columns
+                .iter()
+                .map(|(n, c)| {
+                    let locator = match &c.message_path {
+                        Some(p) => Locator::MessagePointer(p.clone()),
+                        None => Locator::Pointer(c.path.clone()),
+                    };
+                    (n.clone(), c.kind, locator)
+                })
+                .collect(),
             Format::Csv => {
                 spec.columns.iter().map(|(n, c)| (n.clone(), c.kind, Locator::Field(c.field.unwrap_or_default()))).collect()
             },
@@ -83,10 +123,17 @@ impl Decoder {
                 schema.push((name.to_string(), kind, Locator::Fixed));
             }
         }
-        let when = spec.when.clone().zip(spec.when_equals.clone());
         // `check` allows only an ASCII separator.
         let separator = spec.separator.map_or(b',', |c| c as u8);
-        Self { format: spec.format, schema, when, timestamp: spec.timestamp_column().to_string(), separator }
+        Self {
+            format: spec.format,
+            schema,
+            when: spec.when.clone().zip(spec.when_equals.clone()),
+            rows: spec.rows.clone(),
+            row_when: spec.row_when.clone().zip(spec.row_when_equals.clone()),
+            timestamp: spec.timestamp_column().to_string(),
+            separator,
+        }
     }
 
     pub(crate) fn rows(&self) -> Rows {
@@ -96,112 +143,167 @@ impl Decoder {
         }
     }
 
-    /// Decode one text message into `rows`; `Ok(false)` if it holds no row.
+    /// Decode one text message into `rows`.
     #[cfg(test)]
-    pub(crate) fn decode(&self, text: &str, rows: &mut Rows) -> Result<bool, String> {
+    pub(crate) fn decode(&self, text: &str, rows: &mut Rows) -> Decoded {
         self.decode_with(text, rows, Vec::new())
     }
 
     /// [`Decoder::decode`], with `extra` cells for the columns after the
-    /// message's own (a Kafka message's topic, partition and offset).
-    pub(crate) fn decode_with(&self, text: &str, rows: &mut Rows, extra: Vec<Cell>) -> Result<bool, String> {
-        let cells = match self.format {
-            Format::Csv => self.csv_cells(text, extra.len())?,
-            _ => self.json_cells(text, extra.len())?,
+    /// message's own (a Kafka message's topic, partition and offset), the
+    /// same in each of its rows. A row that cannot be decoded is counted
+    /// and left out; the message's other rows are kept.
+    pub(crate) fn decode_with(&self, text: &str, rows: &mut Rows, extra: Vec<Cell>) -> Decoded {
+        let mut decoded = Decoded::default();
+        let own = self.schema.len() - extra.len();
+        let records = match self.format {
+            Format::Csv => self.csv_records(text, own),
+            _ => self.json_records(text, own),
         };
-        let Some(mut cells) = cells else { return Ok(false) };
-        cells.extend(extra);
+        let records = match records {
+            Ok(records) => records,
+            Err(e) => {
+                decoded.fail(e);
+                return decoded;
+            },
+        };
         // A row without its time cannot be placed in the table.
         let ts_index = rows.columns.iter().position(|(n, ..)| *n == rows.timestamp).expect("the timestamp is a column");
-        if cells[ts_index] == Cell::Null {
-            return Err(format!("the message has no {}", rows.timestamp));
+        for record in records {
+            let mut cells = match record {
+                Ok(cells) if cells[ts_index] == Cell::Null => {
+                    let why = match self.rows {
+                        Some(_) => format!("a row has no {}", rows.timestamp),
+                        None => format!("the message has no {}", rows.timestamp),
+                    };
+                    decoded.fail(why);
+                    continue;
+                },
+                Ok(cells) => cells,
+                Err(e) => {
+                    decoded.fail(e);
+                    continue;
+                },
+            };
+            cells.extend(extra.iter().cloned());
+            for ((_, _, column), value) in rows.columns.iter_mut().zip(cells) {
+                column.push(value);
+            }
+            decoded.rows += 1;
         }
-        for ((_, _, column), value) in rows.columns.iter_mut().zip(cells) {
-            column.push(value);
-        }
-        Ok(true)
+        decoded
     }
 
-    /// The cells of a CSV record's own columns.
-    fn csv_cells(&self, text: &str, extra: usize) -> Result<Option<Vec<Cell>>, String> {
+    /// The records of a CSV message, one per line, by their own columns.
+    fn csv_records(&self, text: &str, own: usize) -> Result<Records, String> {
         let mut reader =
             csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(self.separator).from_reader(text.as_bytes());
-        let mut records = reader.records();
-        let record = match records.next() {
-            Some(record) => record.map_err(|e| format!("not CSV: {e}"))?,
-            None => return Ok(None), // an empty message
-        };
-        if records.next().is_some() {
-            return Err("a CSV message holds one record; this one holds more".into());
-        }
-        let own = self.schema.len() - extra;
-        let mut cells = Vec::with_capacity(self.schema.len());
-        for (name, kind, locator) in &self.schema[..own] {
-            let Locator::Field(field) = locator else { return Err(format!("column {name} has no CSV field")) };
-            let value = record
-                .get(*field)
-                .ok_or_else(|| format!("column {name}: the record has {} fields, not field {field}", record.len()))?;
-            cells.push(text_cell(value, *kind, name)?);
-        }
-        Ok(Some(cells))
+        let records = reader.records().map(|record| {
+            let record = record.map_err(|e| format!("not CSV: {e}"))?;
+            let mut cells = Vec::with_capacity(self.schema.len());
+            for (name, kind, locator) in &self.schema[..own] {
+                let Locator::Field(field) = locator else { return Err(format!("column {name} has no CSV field")) };
+                let value = record
+                    .get(*field)
+                    .ok_or_else(|| format!("column {name}: the record has {} fields, not field {field}", record.len()))?;
+                cells.push(text_cell(value, *kind, name)?);
+            }
+            Ok(cells)
+        });
+        Ok(records.collect())
     }
 
-    /// The cells of a JSON message's own columns; `None` if it holds no row.
-    fn json_cells(&self, text: &str, extra: usize) -> Result<Option<Vec<Cell>>, String> {
+    /// The rows of a JSON message, by their own columns.
+    fn json_records(&self, text: &str, own: usize) -> Result<Records, String> {
         let message: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
-        let cells = match self.format {
+        let record = match self.format {
             Format::BinanceTrade => {
                 // Combined streams wrap each event: {"stream": ..., "data": {...}}.
                 let event = message.get("data").unwrap_or(&message);
                 if event.get("e").and_then(Value::as_str) != Some("trade") {
-                    return Ok(None);
+                    return Ok(Vec::new());
                 }
-                vec![
-                    cell(event.get("s"), ColumnKind::String, "s")?,
-                    // The trade time, not the event time "E".
-                    cell(event.get("T"), ColumnKind::TimestampMs, "T")?,
-                    cell(event.get("p"), ColumnKind::Float, "p")?,
-                    cell(event.get("q"), ColumnKind::Float, "q")?,
-                    cell(event.get("t"), ColumnKind::Int, "t")?,
-                    cell(event.get("m"), ColumnKind::Bool, "m")?,
-                ]
+                (|| {
+                    Ok(vec![
+                        cell(event.get("s"), ColumnKind::String, "s")?,
+                        // The trade time, not the event time "E".
+                        cell(event.get("T"), ColumnKind::TimestampMs, "T")?,
+                        cell(event.get("p"), ColumnKind::Float, "p")?,
+                        cell(event.get("q"), ColumnKind::Float, "q")?,
+                        cell(event.get("t"), ColumnKind::Int, "t")?,
+                        cell(event.get("m"), ColumnKind::Bool, "m")?,
+                    ])
+                })()
             },
             Format::CoinbaseMatches => {
                 // "last_match" repeats a trade already seen before a reconnect.
                 if message.get("type").and_then(Value::as_str) != Some("match") {
-                    return Ok(None);
+                    return Ok(Vec::new());
                 }
-                vec![
-                    cell(message.get("product_id"), ColumnKind::String, "product_id")?,
-                    cell(message.get("time"), ColumnKind::TimestampIso, "time")?,
-                    cell(message.get("price"), ColumnKind::Float, "price")?,
-                    cell(message.get("size"), ColumnKind::Float, "size")?,
-                    cell(message.get("trade_id"), ColumnKind::Int, "trade_id")?,
-                    cell(message.get("side"), ColumnKind::String, "side")?,
-                ]
+                (|| {
+                    Ok(vec![
+                        cell(message.get("product_id"), ColumnKind::String, "product_id")?,
+                        cell(message.get("time"), ColumnKind::TimestampIso, "time")?,
+                        cell(message.get("price"), ColumnKind::Float, "price")?,
+                        cell(message.get("size"), ColumnKind::Float, "size")?,
+                        cell(message.get("trade_id"), ColumnKind::Int, "trade_id")?,
+                        cell(message.get("side"), ColumnKind::String, "side")?,
+                    ])
+                })()
             },
             Format::Json | Format::Csv => {
-                let own = self.schema.len() - extra;
-                if let Some((path, equals)) = &self.when {
-                    let found = message.pointer(path);
-                    let matches = match found {
-                        Some(Value::String(s)) => s == equals,
-                        Some(other) => other.to_string() == *equals,
-                        None => false,
-                    };
-                    if !matches {
-                        return Ok(None);
-                    }
+                if !holds(&message, &self.when) {
+                    return Ok(Vec::new());
                 }
-                let mut cells = Vec::with_capacity(self.schema.len());
-                for (name, kind, locator) in &self.schema[..own] {
-                    let Locator::Pointer(path) = locator else { return Err(format!("column {name} has no JSON path")) };
-                    cells.push(cell(message.pointer(path), *kind, name)?);
-                }
-                cells
+                let elements: Vec<&Value> = match &self.rows {
+                    None => vec![&message],
+                    Some(path) => match message.pointer(path) {
+                        // A heartbeat or an acknowledgement.
+                        None | Some(Value::Null) => Vec::new(),
+                        Some(Value::Array(elements)) => elements.iter().collect(),
+                        Some(other) => return Err(format!("rows {path:?} is {}, not an array", json_kind(other))),
+                    },
+                };
+                let rows = elements.into_iter().filter(|row| holds(row, &self.row_when));
+                return Ok(rows.map(|row| self.json_row(&message, row, own)).collect());
             },
         };
-        Ok(Some(cells))
+        Ok(vec![record])
+    }
+
+    /// One row's cells: each column's pointer in the row, or in the message.
+    fn json_row(&self, message: &Value, row: &Value, own: usize) -> Result<Vec<Cell>, String> {
+        let mut cells = Vec::with_capacity(self.schema.len());
+        for (name, kind, locator) in &self.schema[..own] {
+            let value = match locator {
+                Locator::Pointer(path) => row.pointer(path),
+                Locator::MessagePointer(path) => message.pointer(path),
+                _ => return Err(format!("column {name} has no JSON path")),
+            };
+            cells.push(cell(value, *kind, name)?);
+        }
+        Ok(cells)
+    }
+}
+
+/// Whether `value` meets the condition (none: always).
+fn holds(value: &Value, condition: &Condition) -> bool {
+    let Some((path, equals)) = condition else { return true };
+    match value.pointer(path) {
+        Some(Value::String(s)) => s == equals,
+        Some(other) => other.to_string() == *equals,
+        None => false,
+    }
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
 }
 
@@ -247,16 +349,66 @@ fn cell(value: Option<&Value>, kind: ColumnKind, field: &str) -> Result<Cell, St
             other => Cell::Str(other.to_string()),
         },
         ColumnKind::Bool => Cell::Bool(value.as_bool().ok_or_else(bad)?),
-        ColumnKind::TimestampS => Cell::Micros(integer(value).and_then(|s| s.checked_mul(1_000_000)).ok_or_else(bad)?),
-        ColumnKind::TimestampMs => Cell::Micros(integer(value).and_then(|ms| ms.checked_mul(1_000)).ok_or_else(bad)?),
-        ColumnKind::TimestampUs => Cell::Micros(integer(value).ok_or_else(bad)?),
-        ColumnKind::TimestampNs => Cell::Micros(integer(value).ok_or_else(bad)?.div_euclid(1_000)),
+        ColumnKind::TimestampS => Cell::Micros(epoch_micros(value, 6).ok_or_else(bad)?),
+        ColumnKind::TimestampMs => Cell::Micros(epoch_micros(value, 3).ok_or_else(bad)?),
+        ColumnKind::TimestampUs => Cell::Micros(epoch_micros(value, 0).ok_or_else(bad)?),
+        ColumnKind::TimestampNs => Cell::Micros(epoch_micros(value, -3).ok_or_else(bad)?),
         ColumnKind::TimestampIso => {
             let text = value.as_str().ok_or_else(bad)?;
             let at = chrono::DateTime::parse_from_rfc3339(text).map_err(|e| format!("field {field}: {text:?}: {e}"))?;
             Cell::Micros(at.timestamp_micros())
         },
     })
+}
+
+/// A time since the epoch in a unit `digits` decimal places above the
+/// microsecond (s 6, ms 3, us 0, ns -3), as microseconds. Feeds send
+/// integers, and also fractions: Kraken's `"1534614057.321597"` seconds.
+/// A decimal string is read exactly; digits below the microsecond are
+/// dropped (as nanoseconds' are).
+fn epoch_micros(value: &Value, digits: i32) -> Option<i64> {
+    let whole = |n: i64| match digits {
+        0.. => n.checked_mul(10i64.pow(digits as u32)),
+        _ => Some(n.div_euclid(10i64.pow(digits.unsigned_abs()))),
+    };
+    let float = |x: f64| {
+        let micros = (x * 10f64.powi(digits)).round();
+        (micros.is_finite() && micros.abs() < 9.2e18).then_some(micros as i64)
+    };
+    match value {
+        Value::Number(n) => match n.as_i64() {
+            Some(n) => whole(n),
+            None => float(n.as_f64()?),
+        },
+        Value::String(s) => {
+            let s = s.trim();
+            match s.parse::<i64>() {
+                Ok(n) => whole(n),
+                Err(_) => decimal_micros(s, digits).or_else(|| float(s.parse().ok()?)),
+            }
+        },
+        _ => None,
+    }
+}
+
+/// `[-]digits.digits` scaled by 10^`digits` to whole microseconds, exactly.
+fn decimal_micros(text: &str, digits: i32) -> Option<i64> {
+    let (negative, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let (int, fraction) = unsigned.split_once('.')?;
+    if int.len() + fraction.len() == 0 || !int.bytes().chain(fraction.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // The integer's digits then the fraction's, to the microsecond.
+    let places = digits.max(0) as usize;
+    let kept: String = int.chars().chain(fraction.chars().chain(std::iter::repeat('0')).take(places)).collect();
+    let mut micros: i128 = if kept.is_empty() { 0 } else { kept.parse().ok()? };
+    if digits < 0 {
+        micros /= 10i128.pow(digits.unsigned_abs());
+    }
+    i64::try_from(if negative { -micros } else { micros }).ok()
 }
 
 impl Rows {
@@ -320,6 +472,9 @@ mod tests {
             timestamp: None,
             when: None,
             when_equals: None,
+            rows: None,
+            row_when: None,
+            row_when_equals: None,
             batch_rows: None,
             batch_ms: None,
             max_pending_rows: None,
@@ -334,10 +489,10 @@ mod tests {
         let d = Decoder::new(&spec(Format::BinanceTrade));
         let mut rows = d.rows();
         let raw = r#"{"e":"trade","E":1700000000123,"s":"BTCUSDT","t":42,"p":"37000.10","q":"0.005","T":1700000000120,"m":true,"M":true}"#;
-        assert!(d.decode(raw, &mut rows).unwrap());
+        assert_eq!(d.decode(raw, &mut rows).rows, 1);
         let combined = format!(r#"{{"stream":"btcusdt@trade","data":{raw}}}"#);
-        assert!(d.decode(&combined, &mut rows).unwrap());
-        assert!(!d.decode(r#"{"result":null,"id":1}"#, &mut rows).unwrap());
+        assert_eq!(d.decode(&combined, &mut rows).rows, 1);
+        assert_eq!(d.decode(r#"{"result":null,"id":1}"#, &mut rows), Decoded::default());
         let df = rows.take_frame().unwrap();
         assert_eq!(df.height(), 2);
         assert_eq!(df.column("price").unwrap().f64().unwrap().get(0), Some(37000.10));
@@ -351,9 +506,9 @@ mod tests {
         let d = Decoder::new(&spec(Format::CoinbaseMatches));
         let mut rows = d.rows();
         let m = r#"{"type":"match","trade_id":10,"maker_order_id":"a","taker_order_id":"b","side":"sell","size":"0.25","price":"2001.5","product_id":"ETH-USD","sequence":5,"time":"2024-03-01T12:00:00.123456Z"}"#;
-        assert!(d.decode(m, &mut rows).unwrap());
-        assert!(!d.decode(&m.replace("\"match\"", "\"last_match\""), &mut rows).unwrap());
-        assert!(!d.decode(r#"{"type":"subscriptions","channels":[]}"#, &mut rows).unwrap());
+        assert_eq!(d.decode(m, &mut rows).rows, 1);
+        assert_eq!(d.decode(&m.replace("\"match\"", "\"last_match\""), &mut rows), Decoded::default());
+        assert_eq!(d.decode(r#"{"type":"subscriptions","channels":[]}"#, &mut rows), Decoded::default());
         let df = rows.take_frame().unwrap();
         assert_eq!(df.height(), 1);
         // 2024-03-01T12:00:00Z = 1709294400 s.
@@ -364,20 +519,20 @@ mod tests {
     #[test]
     fn generic_json_by_pointer_with_a_filter_and_clear_errors() {
         let mut s = spec(Format::Json);
-        s.columns.insert("sym".into(), ColumnSpec { path: "/d/s".into(), field: None, kind: ColumnKind::String });
-        s.columns.insert("px".into(), ColumnSpec { path: "/d/p".into(), field: None, kind: ColumnKind::Float });
-        s.columns.insert("at".into(), ColumnSpec { path: "/d/t".into(), field: None, kind: ColumnKind::TimestampNs });
+        s.columns.insert("sym".into(), ColumnSpec { path: "/d/s".into(), message_path: None, field: None, kind: ColumnKind::String });
+        s.columns.insert("px".into(), ColumnSpec { path: "/d/p".into(), message_path: None, field: None, kind: ColumnKind::Float });
+        s.columns.insert("at".into(), ColumnSpec { path: "/d/t".into(), message_path: None, field: None, kind: ColumnKind::TimestampNs });
         s.timestamp = Some("at".into());
         s.when = Some("/kind".into());
         s.when_equals = Some("tick".into());
         s.check().unwrap();
         let d = Decoder::new(&s);
         let mut rows = d.rows();
-        assert!(d.decode(r#"{"kind":"tick","d":{"s":"X","p":"1.5","t":1700000000000001999}}"#, &mut rows).unwrap());
-        assert!(!d.decode(r#"{"kind":"hb"}"#, &mut rows).unwrap());
-        let err = d.decode(r#"{"kind":"tick","d":{"s":"X","p":"abc","t":1}}"#, &mut rows).unwrap_err();
+        assert_eq!(d.decode(r#"{"kind":"tick","d":{"s":"X","p":"1.5","t":1700000000000001999}}"#, &mut rows).rows, 1);
+        assert_eq!(d.decode(r#"{"kind":"hb"}"#, &mut rows), Decoded::default());
+        let err = d.decode(r#"{"kind":"tick","d":{"s":"X","p":"abc","t":1}}"#, &mut rows).error.unwrap();
         assert!(err.contains("px"), "{err}");
-        let err = d.decode(r#"{"kind":"tick","d":{"s":"X","p":1}}"#, &mut rows).unwrap_err();
+        let err = d.decode(r#"{"kind":"tick","d":{"s":"X","p":1}}"#, &mut rows).error.unwrap();
         assert!(err.contains("no at"), "{err}");
         let df = rows.take_frame().unwrap();
         assert_eq!(df.get_column_names(), ["at", "px", "sym"]);
@@ -388,7 +543,7 @@ mod tests {
         let mut s = spec(Format::Csv);
         s.separator = separator;
         for (name, field, kind) in [("sym", 0, ColumnKind::String), ("at", 1, ColumnKind::TimestampIso), ("px", 2, ColumnKind::Float), ("ok", 4, ColumnKind::Bool)] {
-            s.columns.insert(name.into(), ColumnSpec { path: String::new(), field: Some(field), kind });
+            s.columns.insert(name.into(), ColumnSpec { path: String::new(), message_path: None, field: Some(field), kind });
         }
         s.timestamp = Some("at".into());
         s
@@ -400,16 +555,14 @@ mod tests {
         s.check().unwrap();
         let d = Decoder::new(&s);
         let mut rows = d.rows();
-        assert!(d.decode("\"BRK,B\",2024-03-08T14:30:00Z,412.5,ignored,true\n", &mut rows).unwrap());
-        assert!(d.decode("MSFT,2024-03-08T14:30:01.5Z,,x,0", &mut rows).unwrap());
-        assert!(!d.decode("", &mut rows).unwrap());
-        let err = d.decode("A,2024-03-08T14:30:00Z,1,x,true\nB,2024-03-08T14:30:00Z,1,x,true", &mut rows).unwrap_err();
-        assert!(err.contains("one record"), "{err}");
-        let err = d.decode("A,2024-03-08T14:30:00Z,abc,x,true", &mut rows).unwrap_err();
+        assert_eq!(d.decode("\"BRK,B\",2024-03-08T14:30:00Z,412.5,ignored,true\n", &mut rows).rows, 1);
+        assert_eq!(d.decode("MSFT,2024-03-08T14:30:01.5Z,,x,0", &mut rows).rows, 1);
+        assert_eq!(d.decode("", &mut rows), Decoded::default());
+        let err = d.decode("A,2024-03-08T14:30:00Z,abc,x,true", &mut rows).error.unwrap();
         assert!(err.contains("px"), "{err}");
-        let err = d.decode("A,2024-03-08T14:30:00Z,1", &mut rows).unwrap_err();
+        let err = d.decode("A,2024-03-08T14:30:00Z,1", &mut rows).error.unwrap();
         assert!(err.contains("ok") && err.contains("3 fields"), "{err}");
-        let err = d.decode("A,,1,x,yes", &mut rows).unwrap_err();
+        let err = d.decode("A,,1,x,yes", &mut rows).error.unwrap();
         assert!(err.contains("ok") || err.contains("no at"), "{err}");
         let df = rows.take_frame().unwrap();
         assert_eq!(df.get_column_names(), ["at", "ok", "px", "sym"]);
@@ -418,10 +571,20 @@ mod tests {
         assert_eq!(df.column("ok").unwrap().bool().unwrap().iter().collect::<Vec<_>>(), [Some(true), Some(false)]);
         assert_eq!(df.column("at").unwrap().datetime().unwrap().physical().get(1), Some(1_709_908_201_500_000));
 
+        // A message of several lines is as many rows; a bad line is counted
+        // and the others kept. Blank lines are no records.
+        let several = "A,2024-03-08T14:30:00Z,1,x,true\r\n\nB,2024-03-08T14:30:02Z,2,x,false\nC,2024-03-08T14:30:03Z,oops,x,1\n";
+        let decoded = d.decode(several, &mut rows);
+        assert_eq!((decoded.rows, decoded.errors), (2, 1), "{decoded:?}");
+        assert!(decoded.error.unwrap().contains("px"));
+        let df = rows.take_frame().unwrap();
+        assert_eq!(df.column("sym").unwrap().str().unwrap().iter().collect::<Vec<_>>(), [Some("A"), Some("B")]);
+        assert_eq!(df.column("px").unwrap().f64().unwrap().iter().collect::<Vec<_>>(), [Some(1.0), Some(2.0)]);
+
         let d = Decoder::new(&csv_spec(Some(';')));
         let mut rows = d.rows();
-        assert!(d.decode("A;2024-03-08T14:30:00Z;1,5;x;1", &mut rows).is_err()); // 1,5 is no number
-        assert!(d.decode("A,B;2024-03-08T14:30:00Z;1.5;x;1", &mut rows).unwrap());
+        assert_eq!(d.decode("A;2024-03-08T14:30:00Z;1,5;x;1", &mut rows).errors, 1); // 1,5 is no number
+        assert_eq!(d.decode("A,B;2024-03-08T14:30:00Z;1.5;x;1", &mut rows).rows, 1);
         assert_eq!(rows.take_frame().unwrap().column("sym").unwrap().str().unwrap().get(0), Some("A,B"));
     }
 
@@ -436,11 +599,180 @@ mod tests {
         s.when = Some("/x".into());
         assert!(s.check().unwrap_err().to_string().contains("json only"));
         let mut j = spec(Format::Json);
-        j.columns.insert("ts".into(), ColumnSpec { path: "/t".into(), field: Some(1), kind: ColumnKind::TimestampMs });
+        j.columns.insert("ts".into(), ColumnSpec { path: "/t".into(), message_path: None, field: Some(1), kind: ColumnKind::TimestampMs });
         assert!(j.check().unwrap_err().to_string().contains("field is for format csv"));
         j.columns.get_mut("ts").unwrap().field = None;
         j.check().unwrap();
         j.separator = Some(';');
         assert!(j.check().unwrap_err().to_string().contains("csv only"));
+    }
+
+    fn json_spec(rows: Option<&str>, columns: &[(&str, &str, ColumnKind)]) -> SourceSpec {
+        let mut s = spec(Format::Json);
+        s.rows = rows.map(str::to_string);
+        for (name, path, kind) in columns {
+            let (path, message_path) = match path.strip_prefix("message:") {
+                Some(p) => (String::new(), Some(p.to_string())),
+                None => (path.to_string(), None),
+            };
+            s.columns.insert(name.to_string(), ColumnSpec { path, message_path, field: None, kind: *kind });
+        }
+        s
+    }
+
+    fn strings(df: &DataFrame, name: &str) -> Vec<String> {
+        df.column(name).unwrap().str().unwrap().iter().map(|s| s.unwrap().to_string()).collect()
+    }
+
+    fn floats(df: &DataFrame, name: &str) -> Vec<f64> {
+        df.column(name).unwrap().f64().unwrap().into_no_null_iter().collect()
+    }
+
+    fn micros(df: &DataFrame, name: &str) -> Vec<i64> {
+        df.column(name).unwrap().datetime().unwrap().physical().into_no_null_iter().collect()
+    }
+
+    /// Kraken's v2 `trade` channel (docs.kraken.com): the envelope names the
+    /// channel and the type, `data` holds the trades. Heartbeats and status
+    /// messages are other channels; `status` has a `data` array of its own.
+    #[test]
+    fn rows_of_an_array_inside_the_message_with_the_envelope_filtered() {
+        let mut s = json_spec(
+            Some("/data"),
+            &[("symbol", "/symbol", ColumnKind::String), ("price", "/price", ColumnKind::Float),
+              ("qty", "/qty", ColumnKind::Float), ("side", "/side", ColumnKind::String),
+              ("trade_id", "/trade_id", ColumnKind::Int), ("ts", "/timestamp", ColumnKind::TimestampIso),
+              ("kind", "message:/type", ColumnKind::String)],
+        );
+        s.when = Some("/channel".into());
+        s.when_equals = Some("trade".into());
+        s.check().unwrap();
+        let d = Decoder::new(&s);
+        let mut rows = d.rows();
+        let trades = r#"{"channel":"trade","type":"update","data":[
+            {"symbol":"BTC/USD","side":"sell","price":26500.1,"qty":0.015,"ord_type":"market","trade_id":501,"timestamp":"2023-09-25T07:49:37.708706Z"},
+            {"symbol":"BTC/USD","side":"buy","price":26500.2,"qty":0.5,"ord_type":"limit","trade_id":502,"timestamp":"2023-09-25T07:49:38.123456789Z"}]}"#;
+        assert_eq!(d.decode(trades, &mut rows).rows, 2);
+        assert_eq!(d.decode(r#"{"channel":"heartbeat"}"#, &mut rows), Decoded::default());
+        let status = r#"{"channel":"status","type":"update","data":[{"version":"2.0.0","system":"online","api_version":"v2","connection_id":1,"timestamp":"x"}]}"#;
+        assert_eq!(d.decode(status, &mut rows), Decoded::default());
+        // An empty update, and one whose data is missing: no rows, no error.
+        assert_eq!(d.decode(r#"{"channel":"trade","type":"update","data":[]}"#, &mut rows), Decoded::default());
+        assert_eq!(d.decode(r#"{"channel":"trade","type":"update"}"#, &mut rows), Decoded::default());
+        // One bad trade among good ones: counted, the others kept.
+        let mixed = r#"{"channel":"trade","type":"snapshot","data":[
+            {"symbol":"ETH/USD","side":"buy","price":"1590.5","qty":2,"trade_id":77,"timestamp":"2023-09-25T07:50:00Z"},
+            {"symbol":"ETH/USD","side":"buy","price":"n/a","qty":1,"trade_id":78,"timestamp":"2023-09-25T07:50:01Z"},
+            {"symbol":"ETH/USD","side":"sell","price":1590.25,"qty":1,"trade_id":79}]}"#;
+        let decoded = d.decode(mixed, &mut rows);
+        assert_eq!((decoded.rows, decoded.errors), (1, 2), "{decoded:?}");
+        assert!(decoded.error.unwrap().contains("price"));
+        let err = d.decode(r#"{"channel":"trade","data":{"symbol":"X"}}"#, &mut rows).error.unwrap();
+        assert_eq!(err, r#"rows "/data" is an object, not an array"#);
+
+        let df = rows.take_frame().unwrap();
+        assert_eq!(strings(&df, "symbol"), ["BTC/USD", "BTC/USD", "ETH/USD"]);
+        assert_eq!(strings(&df, "kind"), ["update", "update", "snapshot"]);
+        assert_eq!(strings(&df, "side"), ["sell", "buy", "buy"]);
+        assert_eq!(floats(&df, "price"), [26500.1, 26500.2, 1590.5]);
+        assert_eq!(floats(&df, "qty"), [0.015, 0.5, 2.0]);
+        // 2023-09-25T07:49:37Z = 1695628177 s; nanoseconds beyond the microsecond are dropped.
+        assert_eq!(micros(&df, "ts"), [1_695_628_177_708_706, 1_695_628_178_123_456, 1_695_628_200_000_000]);
+    }
+
+    /// Polygon's stocks WebSocket (polygon.io docs): every message is an
+    /// array of events of any kind (`ev`: `T` trades, `Q` quotes, `status`).
+    #[test]
+    fn a_message_that_is_an_array_with_rows_filtered_by_their_kind() {
+        let mut s = json_spec(
+            Some(""),
+            &[("symbol", "/sym", ColumnKind::String), ("price", "/p", ColumnKind::Float),
+              ("size", "/s", ColumnKind::Int), ("ts", "/t", ColumnKind::TimestampMs)],
+        );
+        s.row_when = Some("/ev".into());
+        s.row_when_equals = Some("T".into());
+        s.check().unwrap();
+        let d = Decoder::new(&s);
+        let mut rows = d.rows();
+        let auth = r#"[{"ev":"status","status":"auth_success","message":"authenticated"}]"#;
+        assert_eq!(d.decode(auth, &mut rows), Decoded::default());
+        let events = r#"[{"ev":"T","sym":"MSFT","x":4,"i":"12345","z":3,"p":114.125,"s":100,"c":[0,12],"t":1536036818784,"q":3681328},
+            {"ev":"Q","sym":"MSFT","bx":4,"bp":114.125,"bs":100,"ax":7,"ap":114.128,"as":160,"t":1536036818784},
+            {"ev":"T","sym":"AAPL","x":11,"i":"9","z":3,"p":225.03,"s":5,"t":1536036818790,"q":3681329}]"#;
+        assert_eq!(d.decode(events, &mut rows).rows, 2);
+        let err = d.decode(r#"{"ev":"T"}"#, &mut rows).error.unwrap();
+        assert!(err.contains("an object, not an array"), "{err}");
+        let df = rows.take_frame().unwrap();
+        assert_eq!(strings(&df, "symbol"), ["MSFT", "AAPL"]);
+        assert_eq!(floats(&df, "price"), [114.125, 225.03]);
+        assert_eq!(micros(&df, "ts"), [1_536_036_818_784_000, 1_536_036_818_790_000]);
+    }
+
+    /// Kraken's v1 `trade` feed: arrays, not objects. Each trade is
+    /// `[price, volume, time, side, type, misc]` with the time in fractional
+    /// seconds as text; the pair is the message's last element.
+    #[test]
+    fn rows_that_are_arrays_with_the_symbol_from_the_message_and_fractional_seconds() {
+        let mut s = json_spec(
+            Some("/1"),
+            &[("price", "/0", ColumnKind::Float), ("volume", "/1", ColumnKind::Float),
+              ("ts", "/2", ColumnKind::TimestampS), ("side", "/3", ColumnKind::String),
+              ("pair", "message:/3", ColumnKind::String)],
+        );
+        s.when = Some("/2".into());
+        s.when_equals = Some("trade".into());
+        s.check().unwrap();
+        let d = Decoder::new(&s);
+        let mut rows = d.rows();
+        assert_eq!(d.decode(r#"{"event":"heartbeat"}"#, &mut rows), Decoded::default());
+        let trade = r#"[0,[["5541.20000","0.15850568","1534614057.321597","s","l",""],
+            ["6060.00000","0.02455000","1534614057.324998","b","l",""]],"trade","XBT/USD"]"#;
+        assert_eq!(d.decode(trade, &mut rows).rows, 2);
+        let df = rows.take_frame().unwrap();
+        assert_eq!(micros(&df, "ts"), [1_534_614_057_321_597, 1_534_614_057_324_998]);
+        assert_eq!(strings(&df, "pair"), ["XBT/USD", "XBT/USD"]);
+        assert_eq!(floats(&df, "volume"), [0.15850568, 0.02455]);
+    }
+
+    #[test]
+    fn epoch_times_in_every_unit_as_integers_fractions_and_text() {
+        let at = |v: Value, digits| epoch_micros(&v, digits);
+        let t = 1_700_000_000_i64;
+        assert_eq!(at(Value::from(t), 6), Some(t * 1_000_000));
+        assert_eq!(at(Value::from("1700000000.5"), 6), Some(t * 1_000_000 + 500_000));
+        assert_eq!(at(Value::from("1700000000.1234567"), 6), Some(t * 1_000_000 + 123_456));
+        assert_eq!(at(Value::from(1700000000.25), 6), Some(t * 1_000_000 + 250_000));
+        assert_eq!(at(Value::from("1700000000123.456"), 3), Some(t * 1_000_000 + 123_456));
+        assert_eq!(at(Value::from("1700000000123456.9"), 0), Some(t * 1_000_000 + 123_456));
+        assert_eq!(at(Value::from("1700000000123456789"), -3), Some(t * 1_000_000 + 123_456));
+        assert_eq!(at(Value::from(".5"), 6), Some(500_000));
+        assert_eq!(at(Value::from("-1.5"), 6), Some(-1_500_000));
+        assert_eq!(at(Value::from("1.7e9"), 6), Some(t * 1_000_000));
+        for bad in [Value::from("soon"), Value::from("."), Value::from("1.2.3"), Value::from(true), Value::from("9e30")] {
+            assert_eq!(at(bad.clone(), 6), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn rows_row_when_and_message_paths_are_checked() {
+        let mut s = json_spec(None, &[("ts", "/t", ColumnKind::TimestampMs), ("sym", "message:/s", ColumnKind::String)]);
+        assert!(s.check().unwrap_err().to_string().contains("message_path is for sources with rows"));
+        s.rows = Some("data".into());
+        assert!(s.check().unwrap_err().to_string().contains(r#"rows "data" is not a JSON pointer"#));
+        s.rows = Some("/data".into());
+        s.check().unwrap();
+        s.columns.get_mut("sym").unwrap().path = "/s".into();
+        assert!(s.check().unwrap_err().to_string().contains("not both"));
+        s.columns.get_mut("sym").unwrap().path = String::new();
+        s.row_when = Some("/ev".into());
+        assert!(s.check().unwrap_err().to_string().contains("row_when and row_when_equals go together"));
+        s.row_when_equals = Some("T".into());
+        s.check().unwrap();
+        s.rows = None;
+        s.columns.remove("sym");
+        assert!(s.check().unwrap_err().to_string().contains("row_when needs rows"));
+        let mut c = csv_spec(None);
+        c.rows = Some("/data".into());
+        assert!(c.check().unwrap_err().to_string().contains("json only"));
     }
 }

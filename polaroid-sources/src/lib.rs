@@ -4,7 +4,7 @@
 //!
 //! - `spec.rs`: what a source is (TOML at boot, JSON over HTTP).
 //! - `decode.rs`: messages to rows (Binance trades, Coinbase matches,
-//!   generic JSON by pointer).
+//!   generic JSON by pointer, one row or an array of them per message, CSV).
 //! - `run.rs`: one source's life: connect, subscribe, read, reconnect with
 //!   backoff (recording each gap), and the batching writer with its bound.
 //! - `kafka.rs`: a consumer group whose offsets follow the table's durability.

@@ -199,40 +199,41 @@ pub(crate) fn receive_rows(
     let decoded = if full { decoder.decode_with(text, overflow, extra) } else { decoder.decode_with(text, rows, extra) };
     let mut status = lock(&shared.status);
     status.messages += 1;
-    match decoded {
-        Ok(false) => {},
-        Ok(true) if full => {
-            overflow.clear();
-            status.dropped_rows += 1;
-            core.metrics().source_dropped(&spec.name, 1);
-            // The first drop of a run of drops is logged; the count says the rest.
-            if !status.dropping {
-                tracing::warn!(source = %spec.name, "the writer is behind: dropping rows ({} pending)", rows.len());
-            }
-            status.dropping = true;
-        },
-        Ok(true) => {
-            status.dropping = false;
-            if let Some((topic, partition, offset)) = origin {
-                let max = offsets.entry((topic, partition)).or_insert(offset);
-                *max = (*max).max(offset);
-            }
-            if let Some(ts) = rows.last_time() {
-                status.lag_ms = Some((now_micros() - ts) as f64 / 1e3);
-            }
-            let first = since.is_none();
-            since.get_or_insert_with(Instant::now);
-            if first || rows.len() >= spec.batch_rows() {
-                shared.wake.notify_one();
-            }
-        },
-        Err(e) => {
-            status.decode_errors += 1;
-            if status.decode_errors <= 10 || status.decode_errors % 1000 == 0 {
-                tracing::warn!(source = %spec.name, errors = status.decode_errors, "cannot decode a message: {e}");
-            }
-            status.last_error = Some(format!("message {}: {e}", status.messages));
-        },
+    if let Some(e) = decoded.error {
+        let before = status.decode_errors;
+        status.decode_errors += decoded.errors as u64;
+        // The first ten are logged, then one in a thousand; the count says the rest.
+        if before < 10 || before / 1000 != status.decode_errors / 1000 {
+            tracing::warn!(source = %spec.name, errors = status.decode_errors, "cannot decode a message: {e}");
+        }
+        status.last_error = Some(format!("message {}: {e}", status.messages));
+    }
+    if decoded.rows == 0 {
+        return;
+    }
+    if full {
+        overflow.clear();
+        status.dropped_rows += decoded.rows as u64;
+        core.metrics().source_dropped(&spec.name, decoded.rows as u64);
+        // The first drop of a run of drops is logged; the count says the rest.
+        if !status.dropping {
+            tracing::warn!(source = %spec.name, "the writer is behind: dropping rows ({} pending)", rows.len());
+        }
+        status.dropping = true;
+        return;
+    }
+    status.dropping = false;
+    if let Some((topic, partition, offset)) = origin {
+        let max = offsets.entry((topic, partition)).or_insert(offset);
+        *max = (*max).max(offset);
+    }
+    if let Some(ts) = rows.last_time() {
+        status.lag_ms = Some((now_micros() - ts) as f64 / 1e3);
+    }
+    let first = since.is_none();
+    since.get_or_insert_with(Instant::now);
+    if first || rows.len() >= spec.batch_rows() {
+        shared.wake.notify_one();
     }
 }
 

@@ -43,6 +43,19 @@ pub struct SourceSpec {
     pub when: Option<String>,
     #[serde(default)]
     pub when_equals: Option<String>,
+    /// For `format = "json"`: a JSON pointer to the array in each message
+    /// whose elements are the rows (`/data`; `""` for a message that is an
+    /// array). Most feeds send several trades per message. Columns' `path`
+    /// and `row_when` are then read in each element; `message_path` and
+    /// `when` in the whole message. A message without it holds no rows.
+    #[serde(default)]
+    pub rows: Option<String>,
+    /// With `rows`: only elements whose value at this pointer equals
+    /// `row_when_equals` are rows (e.g. Polygon's `/ev` = `T`).
+    #[serde(default)]
+    pub row_when: Option<String>,
+    #[serde(default)]
+    pub row_when_equals: Option<String>,
     /// Rows per append (default 10,000).
     #[serde(default)]
     pub batch_rows: Option<usize>,
@@ -85,7 +98,7 @@ impl WebsocketFeed {
     }
 }
 
-/// A Kafka feed: a consumer group reading `topics`, one message per row.
+/// A Kafka feed: a consumer group reading `topics`.
 /// Offsets are committed only after the rows are durable in the table, and
 /// the table keeps `kafka_topic, kafka_partition, kafka_offset`, so a
 /// message read again after a crash is recognised and skipped.
@@ -116,9 +129,10 @@ pub enum Format {
     /// Coinbase Exchange `matches` channel: `symbol, ts, price, size,
     /// trade_id, side`.
     CoinbaseMatches,
-    /// Any JSON object, by the `columns` mapping.
+    /// Any JSON, by the `columns` mapping: a message is one row, or with
+    /// `rows` an array of them.
     Json,
-    /// One CSV record per message (no header), by the `columns` mapping of
+    /// CSV records (no header), one per line, by the `columns` mapping of
     /// field numbers: what Kafka producers of delimited text send.
     Csv,
 }
@@ -127,9 +141,14 @@ pub enum Format {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ColumnSpec {
-    /// `format = "json"`: a JSON pointer (RFC 6901), e.g. `/data/p`.
+    /// `format = "json"`: a JSON pointer (RFC 6901), e.g. `/data/p`; with
+    /// the source's `rows`, inside each row.
     #[serde(default)]
     pub path: String,
+    /// `format = "json"` with `rows`: a JSON pointer in the whole message
+    /// instead (a symbol or channel its envelope names once for all rows).
+    #[serde(default)]
+    pub message_path: Option<String>,
     /// `format = "csv"`: the field's position in the record, from 0.
     #[serde(default)]
     pub field: Option<usize>,
@@ -215,30 +234,59 @@ impl SourceSpec {
                     Some(_) => return invalid(format!("timestamp column {ts:?} must have a timestamp type")),
                     None => return invalid(format!("timestamp column {ts:?} is not among the columns")),
                 }
+                let pointer = |what: String, p: &str| {
+                    if p.is_empty() || p.starts_with('/') {
+                        Ok(())
+                    } else {
+                        invalid(format!("{what} {p:?} is not a JSON pointer (/a/b)"))
+                    }
+                };
                 for (name, c) in &self.columns {
                     match self.format {
                         Format::Json if c.field.is_some() => {
                             return invalid(format!("column {name}: field is for format csv; json columns have a path"))
                         },
-                        Format::Json if !c.path.is_empty() && !c.path.starts_with('/') => {
-                            return invalid(format!("column {name}: path {:?} is not a JSON pointer (/a/b)", c.path))
+                        Format::Json => {
+                            pointer(format!("column {name}: path"), &c.path)?;
+                            if let Some(p) = &c.message_path {
+                                if !c.path.is_empty() {
+                                    return invalid(format!("column {name}: give a path or a message_path, not both"));
+                                }
+                                if self.rows.is_none() {
+                                    return invalid(format!(
+                                        "column {name}: message_path is for sources with rows; without, path is in the message"
+                                    ));
+                                }
+                                pointer(format!("column {name}: message_path"), p)?;
+                            }
                         },
-                        Format::Csv if c.field.is_none() || !c.path.is_empty() => {
+                        Format::Csv if c.field.is_none() || !c.path.is_empty() || c.message_path.is_some() => {
                             return invalid(format!("column {name}: csv columns have a field (its position from 0), not a path"))
                         },
                         _ => {},
                     }
                 }
-                if self.format == Format::Csv && self.when.is_some() {
-                    return invalid("when applies to format json only".into());
+                if self.format == Format::Csv && (self.when.is_some() || self.rows.is_some() || self.row_when.is_some()) {
+                    return invalid("when, rows and row_when apply to format json only".into());
                 }
                 if self.when.is_some() != self.when_equals.is_some() {
                     return invalid("when and when_equals go together".into());
                 }
+                if self.row_when.is_some() != self.row_when_equals.is_some() {
+                    return invalid("row_when and row_when_equals go together".into());
+                }
+                if self.row_when.is_some() && self.rows.is_none() {
+                    return invalid("row_when needs rows (the array of rows in each message); without, use when".into());
+                }
+                for (what, p) in [("when", &self.when), ("rows", &self.rows), ("row_when", &self.row_when)] {
+                    if let Some(p) = p {
+                        pointer(what.to_string(), p)?;
+                    }
+                }
             },
             _ => {
-                if !self.columns.is_empty() || self.when.is_some() {
-                    return invalid("columns and when apply to formats json and csv only".into());
+                if !self.columns.is_empty() || self.when.is_some() || self.rows.is_some() || self.row_when.is_some() {
+                    return invalid("columns, when, rows and row_when apply to formats json and csv only".into());
                 }
             },
         }

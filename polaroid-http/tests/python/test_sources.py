@@ -28,9 +28,9 @@ def trade(i: int) -> dict:
 
 class Feed:
     """A WebSocket server on its own thread: after a client's first message
-    (its subscription) it sends `count` trades and stays open."""
+    (its subscription) it sends `count` trades, then `messages`, and stays open."""
 
-    def __init__(self, count: int, pad: int = 0) -> None:
+    def __init__(self, count: int, pad: int = 0, messages: list[str] | None = None) -> None:
         self.count = count
         self.subscriptions: list[str] = []
         self.sent = False
@@ -43,6 +43,8 @@ class Feed:
             filler = {"pad": "x" * pad} if pad else {}
             for i in range(self.count):
                 await ws.send(json.dumps({**trade(i), **filler}))
+            for message in messages or []:
+                await ws.send(message)
             self.sent = True
             await ws.wait_closed()
 
@@ -147,6 +149,56 @@ def test_sources_are_started_listed_and_stopped_over_http(server):
         assert code == 404 and "no source" in reply["error"]
         assert all(s["name"] != "http-feed" for s in http(server, "GET", "/sources")[1]["sources"])
         assert exec_rows(server, "SELECT count(*) FROM http_trades") == [[40]]
+    finally:
+        feed.close()
+
+
+def alpaca_trade(i: int) -> dict:
+    """Trade `i` as Alpaca's market-data stream sends it (docs.alpaca.markets):
+    an RFC 3339 time in nanoseconds, the id and size as integers."""
+    ns = i * 7_654_321_987
+    at = f"2025-12-01T08:{ns // 60_000_000_000:02d}:{ns // 1_000_000_000 % 60:02d}.{ns % 1_000_000_000:09d}Z"
+    return {"T": "t", "S": ["AAPL", "MSFT"][i % 2], "i": 52_983_525_029_461 + i, "x": "V",
+            "p": round(190 + i / 8, 3), "s": 1 + i % 300, "t": at, "c": ["@", "I"], "z": "C"}
+
+
+def test_a_feed_sending_arrays_of_events_lands_one_row_per_trade(server):
+    """Alpaca's and Polygon's streams send each message as an array of events
+    of any kind: `rows` reads its elements, `row_when` keeps the trades."""
+    sizes = [1, 4, 2, 7, 3, 5, 1, 6]  # trades per message
+    messages = ['[{"T":"success","msg":"connected"}]', '[{"T":"success","msg":"authenticated"}]',
+                '[{"T":"subscription","trades":["AAPL","MSFT"],"quotes":["AAPL"]}]']
+    first = 0
+    for k, n in enumerate(sizes):
+        events = [alpaca_trade(i) for i in range(first, first + n)]
+        # A quote among the trades, as a subscription to both sends.
+        events.insert(k % (n + 1), {"T": "q", "S": "AAPL", "bp": 189.9, "bs": 1, "ap": 190.1, "as": 3,
+                                    "t": "2025-12-01T08:00:00.5Z", "c": ["R"], "z": "C"})
+        messages.append(json.dumps(events))
+        first += n
+    messages.append('[{"T":"t","S":"AAPL","i":1,"p":"not a price","s":1,"t":"2025-12-01T08:00:00Z"}]')
+    feed = Feed(0, messages=messages)
+    spec = {"name": "alpaca", "table": "alpaca_trades", "format": "json", "batch_ms": 20,
+            "websocket": {"url": feed.url, "subscribe": ['{"action":"auth","key":"k","secret":"s"}',
+                                                         '{"action":"subscribe","trades":["AAPL","MSFT"]}']},
+            "rows": "", "row_when": "/T", "row_when_equals": "t",
+            "columns": {"symbol": {"path": "/S", "type": "string"}, "price": {"path": "/p", "type": "float"},
+                        "size": {"path": "/s", "type": "int"}, "trade_id": {"path": "/i", "type": "int"},
+                        "ts": {"path": "/t", "type": "timestamp_iso"}}}
+    try:
+        code, status = http(server, "POST", "/sources", spec)
+        assert code == 201, status
+        status = wait_for_rows(server, "alpaca", first)
+        assert (status["messages"], status["decode_errors"], status["dropped_rows"]) == (len(messages), 1, 0), status
+        assert "not a price" in status["last_error"]
+        got = exec_rows(server, "SELECT symbol, ts, price, size, trade_id FROM alpaca_trades ORDER BY trade_id")
+        want = [[t["S"], t["t"][:26] + "Z", t["p"], t["s"], t["i"]] for t in map(alpaca_trade, range(first))]
+        assert got == want
+        code, final = http(server, "DELETE", "/sources/alpaca")
+        assert code == 200 and final["rows"] == first
+        # A row filter without the array it filters is refused by name.
+        code, reply = http(server, "POST", "/sources", {**spec, "rows": None})
+        assert code == 400 and "row_when needs rows" in reply["error"], reply
     finally:
         feed.close()
 

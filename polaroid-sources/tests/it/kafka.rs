@@ -33,6 +33,9 @@ fn spec(name: &str, table: &str, broker: &Broker, topic: &str, group: &str) -> S
         timestamp: None,
         when: None,
         when_equals: None,
+        rows: None,
+        row_when: None,
+        row_when_equals: None,
         batch_rows: Some(100),
         batch_ms: Some(20),
         max_pending_rows: None,
@@ -146,6 +149,7 @@ async fn csv_values_become_rows_by_field_and_bad_records_are_counted() {
     broker.create_topic("csvticks", 1);
     let (_dir, core) = core();
     let mut payloads: Vec<(i32, String)> = (0..300).map(|i| (0, csv_trade(i))).collect();
+    // A message of two records is two rows, appended together (they share an offset).
     payloads.insert(100, (0, "BTCUSDT,1764576000000,1.0,1,900\nBTCUSDT,1764576000003,1.0,1,901".into()));
     payloads.insert(200, (0, "BTCUSDT,1764576000000,not-a-price,1,902".into()));
     produce_payloads(&broker, "csvticks", payloads.into_iter()).await;
@@ -159,14 +163,14 @@ async fn csv_values_become_rows_by_field_and_bad_records_are_counted() {
         ("size", 3, ColumnKind::Float),
         ("trade_id", 4, ColumnKind::Int),
     ] {
-        spec.columns.insert(name.into(), ColumnSpec { path: String::new(), field: Some(field), kind });
+        spec.columns.insert(name.into(), ColumnSpec { path: String::new(), message_path: None, field: Some(field), kind });
     }
     let sources = Sources::new(core.clone());
     sources.start(&Namespace::anonymous(), spec).unwrap();
-    until("300 rows", Duration::from_secs(60), || status(&sources, "c").rows == 300).await;
-    until("both bad records", Duration::from_secs(60), || status(&sources, "c").decode_errors == 2).await;
+    until("302 rows", Duration::from_secs(60), || status(&sources, "c").rows == 302).await;
+    until("the bad record", Duration::from_secs(60), || status(&sources, "c").decode_errors == 1).await;
     let df = table(&core, "csvticks", "trade_id");
-    assert_eq!(df.height(), 300);
+    assert_eq!(df.height(), 302);
     let ids = df.column("trade_id").unwrap().i64().unwrap();
     let symbols = df.column("symbol").unwrap().cast(&DataType::String).unwrap();
     let symbols = symbols.str().unwrap();
@@ -182,5 +186,110 @@ async fn csv_values_become_rows_by_field_and_bad_records_are_counted() {
         assert_eq!(sizes.get(row), (i % 7 != 0).then(|| (1 + i % 4) as f64), "trade {i}");
         assert_eq!(ts.get(row), Some((1_764_576_000_000 + i * 3) * 1000), "trade {i}");
     }
+    // Sorted by id, the two-record message's rows come last: the 101st
+    // message of the partition, offset 100, both of them.
+    let offsets = df.column("kafka_offset").unwrap().i64().unwrap();
+    assert_eq!([ids.get(300), ids.get(301)], [Some(900), Some(901)]);
+    assert_eq!([offsets.get(300), offsets.get(301)], [Some(100), Some(100)]);
+    assert_eq!([ts.get(300), ts.get(301)], [Some(1_764_576_000_000_000), Some(1_764_576_000_003_000)]);
     sources.stop(&Namespace::anonymous(), "c").await.unwrap();
+}
+
+/// Message `m` of the batched feed: Bybit's `publicTrade` shape (an
+/// envelope naming the topic, `data` an array of trades), holding trades
+/// `first(m) .. first(m) + 1 + m % 5`, sent to partition `m % 2`.
+fn batched_message(m: i64) -> String {
+    let trades: Vec<String> = (first_trade(m)..first_trade(m + 1))
+        .map(|i| {
+            format!(
+                r#"{{"T":{t},"s":"BTCUSDT","S":"{side}","v":"0.{v:03}","p":"{p:.2}","L":"PlusTick","i":"{i}","BT":false}}"#,
+                t = 1_764_576_000_000 + i * 3,
+                side = ["Buy", "Sell"][(i % 2) as usize],
+                v = 1 + i % 9,
+                p = 16_000.0 + (i % 100) as f64 / 2.0,
+            )
+        })
+        .collect();
+    format!(r#"{{"topic":"publicTrade.BTCUSDT","type":"snapshot","ts":{},"data":[{}]}}"#, 1_764_576_000_000 + m, trades.join(","))
+}
+
+/// The id of message `m`'s first trade: messages hold 1, 2, 3, 4, 5, 1, ... trades.
+fn first_trade(m: i64) -> i64 {
+    (0..m).map(|k| 1 + k % 5).sum()
+}
+
+/// Each message's trades land once, in one batch with their shared offset:
+/// a crash that left some messages' rows in the table uncommitted skips
+/// exactly those messages, with batches smaller than a message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_of_many_rows_are_appended_whole_and_skipped_whole() {
+    const MESSAGES: i64 = 200;
+    let broker = Broker::start();
+    broker.create_topic("batched", 2);
+    let (_dir, core) = core();
+    produce_payloads(&broker, "batched", (0..MESSAGES).map(|m| ((m % 2) as i32, batched_message(m)))).await;
+
+    // The crash: partition 0's offsets 0..15 (messages 0, 2, ..., 28) are in the table.
+    let written: Vec<(i64, i64)> =
+        (0..15).flat_map(|offset| (first_trade(2 * offset)..first_trade(2 * offset + 1)).map(move |i| (i, offset))).collect();
+    let ids: Vec<i64> = written.iter().map(|(i, _)| *i).collect();
+    let mut df = df! {
+        "price" => ids.iter().map(|i| 16_000.0 + (i % 100) as f64 / 2.0).collect::<Vec<_>>(),
+        "side" => ids.iter().map(|i| ["Buy", "Sell"][(i % 2) as usize]).collect::<Vec<_>>(),
+        "size" => ids.iter().map(|i| (1 + i % 9) as f64 / 1000.0).collect::<Vec<_>>(),
+        "topic" => vec!["publicTrade.BTCUSDT"; ids.len()],
+        "trade_id" => ids.clone(),
+        "ts" => ids.iter().map(|i| (1_764_576_000_000 + i * 3) * 1000).collect::<Vec<_>>(),
+        "kafka_topic" => vec!["batched"; ids.len()],
+        "kafka_partition" => vec![0i64; ids.len()],
+        "kafka_offset" => written.iter().map(|(_, offset)| *offset).collect::<Vec<_>>(),
+    }
+    .unwrap();
+    df.apply("ts", |c| c.cast(&DataType::Datetime(TimeUnit::Microseconds, None)).unwrap()).unwrap();
+    let auto = AutoCreate { timestamp: "ts".into(), partition_by: PartitionBy::Day, retention: Default::default(), symbols: Vec::new() };
+    core.tables().append(&Namespace::anonymous(), "kbatched", df, Some(auto)).unwrap();
+
+    let mut spec = spec("b", "kbatched", &broker, "batched", "gbatched");
+    spec.format = Format::Json;
+    spec.rows = Some("/data".into());
+    spec.batch_rows = Some(4); // smaller than the largest message
+    for (name, path, kind) in [
+        ("ts", "/T", ColumnKind::TimestampMs),
+        ("side", "/S", ColumnKind::String),
+        ("size", "/v", ColumnKind::Float),
+        ("price", "/p", ColumnKind::Float),
+        ("trade_id", "/i", ColumnKind::Int),
+    ] {
+        spec.columns.insert(name.into(), ColumnSpec { path: path.into(), message_path: None, field: None, kind });
+    }
+    spec.columns.insert(
+        "topic".into(),
+        ColumnSpec { path: String::new(), message_path: Some("/topic".into()), field: None, kind: ColumnKind::String },
+    );
+    let total = first_trade(MESSAGES);
+    let sources = Sources::new(core.clone());
+    sources.start(&Namespace::anonymous(), spec).unwrap();
+    let new_rows = (total - ids.len() as i64) as u64;
+    until("every new row", Duration::from_secs(60), || status(&sources, "b").rows == new_rows).await;
+    tokio::time::sleep(Duration::from_millis(300)).await; // a duplicate would show by now
+    let s = status(&sources, "b");
+    assert_eq!((s.skipped, s.messages, s.decode_errors, s.dropped_rows), (15, (MESSAGES - 15) as u64, 0, 0), "{s:?}");
+
+    let df = table(&core, "kbatched", "trade_id");
+    let got: Vec<i64> = df.column("trade_id").unwrap().i64().unwrap().into_no_null_iter().collect();
+    assert_eq!(got, (0..total).collect::<Vec<_>>());
+    let (offsets, partitions) =
+        (df.column("kafka_offset").unwrap().i64().unwrap(), df.column("kafka_partition").unwrap().i64().unwrap());
+    let (prices, ts) = (df.column("price").unwrap().f64().unwrap(), df.column("ts").unwrap().datetime().unwrap().physical());
+    let topics = df.column("topic").unwrap().cast(&DataType::String).unwrap();
+    for m in 0..MESSAGES {
+        for i in first_trade(m)..first_trade(m + 1) {
+            let row = i as usize;
+            assert_eq!((partitions.get(row), offsets.get(row)), (Some(m % 2), Some(m / 2)), "trade {i} of message {m}");
+            assert_eq!(prices.get(row), Some(16_000.0 + (i % 100) as f64 / 2.0), "trade {i}");
+            assert_eq!(ts.get(row), Some((1_764_576_000_000 + i * 3) * 1000), "trade {i}");
+            assert_eq!(topics.str().unwrap().get(row), Some("publicTrade.BTCUSDT"), "trade {i}");
+        }
+    }
+    sources.stop(&Namespace::anonymous(), "b").await.unwrap();
 }

@@ -17,6 +17,9 @@ fn spec(name: &str, table: &str, url: String, format: Format, subscribe: Vec<Str
         timestamp: None,
         when: None,
         when_equals: None,
+        rows: None,
+        row_when: None,
+        row_when_equals: None,
         batch_rows: None,
         batch_ms: Some(20),
         max_pending_rows: None,
@@ -259,4 +262,24 @@ async fn a_source_gives_its_table_the_retention_it_asks_for() {
         Err(SourceError::Invalid(m)) => assert!(m.contains("TTL"), "{m}"),
         other => panic!("{other:?}"),
     }
+}
+
+/// The README's `sources.toml` is a file the server reads: every source in
+/// it is checked, and the batched feeds keep their row options.
+#[test]
+fn the_readme_sources_file_is_valid() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let section = &readme[readme.find("### Live sources").expect("the section")..];
+    let start = section.find("```toml\n").expect("its sources.toml") + "```toml\n".len();
+    let toml = &section[start..start + section[start..].find("```").unwrap()];
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sources.toml");
+    std::fs::write(&path, toml).unwrap();
+    let specs = polaroid_sources::read_sources_file(&path).unwrap();
+    let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["btc", "fills", "fills-csv", "custom", "kraken", "polygon"]);
+    let kraken = &specs[4];
+    assert_eq!((kraken.rows.as_deref(), kraken.columns["kind"].message_path.as_deref()), (Some("/data"), Some("/type")));
+    let polygon = &specs[5];
+    assert_eq!((polygon.rows.as_deref(), polygon.row_when.as_deref(), polygon.row_when_equals.as_deref()), (Some(""), Some("/ev"), Some("T")));
 }
