@@ -11,9 +11,10 @@ API you know; results come back as Arrow and land as ``polars.DataFrame``::
     df = out.collect()
 """
 
-from polaroid._client import Client, HandleInfo, connect
+from polaroid._client import Client, HandleInfo, SourceStatus, connect
 from polaroid._engine import Engine, UnsupportedError
 from polaroid._errors import (
+    AlreadyExistsError,
     CancelledError,
     DeadlineExceededError,
     FailedPreconditionError,
@@ -62,6 +63,7 @@ from polaroid._frame import GroupBy, RemoteFrame, concat
 __version__ = "0.1.0"
 
 __all__ = [
+    "AlreadyExistsError",
     "CancelledError",
     "Client",
     "DeadlineExceededError",
@@ -77,6 +79,7 @@ __all__ = [
     "PolaroidError",
     "RemoteFrame",
     "ResourceExhaustedError",
+    "SourceStatus",
     "UnauthenticatedError",
     "UnavailableError",
     "UnimplementedError",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -52,6 +53,34 @@ class HandleInfo:
             created=stamp(info.created_ms),
             last_access=stamp(info.last_access_ms),
             name=info.name if info.HasField("name") else None,
+        )
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    """A live source's state and counters (the README's "Live sources")."""
+
+    name: str
+    table: str
+    url: str
+    state: str  # connecting, connected, backoff or stopped
+    rows: int  # appended to the table, in `batches` appends
+    batches: int
+    messages: int
+    dropped_rows: int  # the writer fell behind, or an append failed
+    decode_errors: int  # rows (or messages) that could not be decoded
+    reconnects: int
+    lag_ms: float | None  # the wall clock minus the last row's time when it arrived
+    last_error: str | None
+
+    @classmethod
+    def from_proto(cls, status: pb.SourceStatus) -> SourceStatus:
+        return cls(
+            name=status.name, table=status.table, url=status.url, state=status.state, rows=status.rows,
+            batches=status.batches, messages=status.messages, dropped_rows=status.dropped_rows,
+            decode_errors=status.decode_errors, reconnects=status.reconnects,
+            lag_ms=status.lag_ms if status.HasField("lag_ms") else None,
+            last_error=status.last_error if status.HasField("last_error") else None,
         )
 
 
@@ -191,6 +220,28 @@ class Client:
         state = _StreamState(messages)
         state.schema = pa.ipc.read_schema(pa.ipc.read_message(pa.py_buffer(head.data)))
         return _frames(_batches_after(state))
+
+    # -- live sources
+
+    def start_source(self, spec: Mapping[str, Any]) -> SourceStatus:
+        """Start a live source: a feed (WebSocket or Kafka) whose messages are appended
+        to one of your tables. ``spec`` has the fields of a ``[[source]]`` in
+        sources.toml, as a dict (``{"name": ..., "table": ..., "format": "json",
+        "websocket": {"url": ...}, "rows": "/data", "columns": {...}}``).
+
+        InvalidArgumentError names what is wrong with a spec; AlreadyExistsError
+        says the name is running.
+        """
+        request = pb.StartSourceRequest(spec_json=json.dumps(dict(spec)))
+        return SourceStatus.from_proto(self._call(self._stub.StartSource, request))
+
+    def stop_source(self, name: str) -> SourceStatus:
+        """Stop one of your sources after appending what it has pending; its final status."""
+        return SourceStatus.from_proto(self._call(self._stub.StopSource, pb.StopSourceRequest(name=name)))
+
+    def sources(self) -> list[SourceStatus]:
+        """Your running sources."""
+        return [SourceStatus.from_proto(s) for s in self._call(self._stub.Sources, pb.SourcesRequest()).sources]
 
     def table(self, name: str) -> RemoteFrame:
         """A lazy scan of one of your tables (made over the HTTP door: CREATE TABLE, ILP, /imp)."""

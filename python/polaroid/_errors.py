@@ -21,6 +21,10 @@ class NotFoundError(PolaroidError):
     """An unknown or expired handle, or a missing file."""
 
 
+class AlreadyExistsError(PolaroidError):
+    """A name already taken: a live source's that is running."""
+
+
 class InvalidArgumentError(PolaroidError):
     """A malformed request: a bad expression, option, path or query."""
 
@@ -63,6 +67,7 @@ class InternalError(PolaroidError):
 
 _BY_CODE: dict[grpc.StatusCode, type[PolaroidError]] = {
     grpc.StatusCode.NOT_FOUND: NotFoundError,
+    grpc.StatusCode.ALREADY_EXISTS: AlreadyExistsError,
     grpc.StatusCode.INVALID_ARGUMENT: InvalidArgumentError,
     grpc.StatusCode.PERMISSION_DENIED: PermissionDeniedError,
     grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhaustedError,

@@ -224,6 +224,29 @@ impl Client {
         Ok(BarStream { messages, schema: None })
     }
 
+    /// Start a live source (the README's "Live sources"): the server reads
+    /// its feed (a WebSocket or Kafka topics) and appends the rows to one of
+    /// your tables. A bad spec is `InvalidArgument` naming what is wrong, a
+    /// name already running `AlreadyExists`.
+    pub async fn start_source(&self, spec: &polaroid_sources::SourceSpec) -> Result<proto::SourceStatus> {
+        let spec_json =
+            serde_json::to_string(spec).map_err(|e| tonic::Status::invalid_argument(format!("the source spec: {e}")))?;
+        let request = self.request(proto::StartSourceRequest { spec_json });
+        Ok(self.rpc.clone().start_source(request).await?.into_inner())
+    }
+
+    /// Stop one of your sources, after it appends what it has pending; its
+    /// final status. `NotFound` if you have no source of that name.
+    pub async fn stop_source(&self, name: &str) -> Result<proto::SourceStatus> {
+        let request = self.request(proto::StopSourceRequest { name: name.into() });
+        Ok(self.rpc.clone().stop_source(request).await?.into_inner())
+    }
+
+    /// Your running sources, each with its state and counters.
+    pub async fn sources(&self) -> Result<Vec<proto::SourceStatus>> {
+        Ok(self.rpc.clone().sources(self.request(proto::SourcesRequest {})).await?.into_inner().sources)
+    }
+
     /// A lazy scan of a parquet file under the server's data directory.
     pub async fn scan_parquet(&self, path: &str) -> Result<RemoteFrame> {
         self.scan(path, FileFormat::Parquet).await

@@ -59,3 +59,44 @@ async fn sources_are_started_listed_and_stopped_with_precise_codes() {
     assert_eq!(err.code(), Code::NotFound);
     server.stop().await;
 }
+
+/// The same calls through the Rust client, which takes a `SourceSpec`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rust_client_starts_lists_and_stops_a_source() {
+    let server = TestServer::start(ServerConfig { data_dir: sample_dir().to_path_buf(), ..Default::default() }).await;
+    let client = polaroid_grpc::client::Client::connect(format!("http://{}", server.addr)).await.unwrap();
+    let mut spec: polaroid_sources::SourceSpec = serde_json::from_str(&spec("batched")).unwrap();
+    spec.format = polaroid_sources::Format::Json;
+    spec.rows = Some("/data".into());
+    spec.columns.insert(
+        "ts".into(),
+        polaroid_sources::ColumnSpec { path: "/t".into(), message_path: None, field: None, kind: polaroid_sources::ColumnKind::TimestampMs },
+    );
+    spec.columns.insert(
+        "feed".into(),
+        polaroid_sources::ColumnSpec {
+            path: String::new(),
+            message_path: Some("/type".into()),
+            field: None,
+            kind: polaroid_sources::ColumnKind::String,
+        },
+    );
+    let started = client.start_source(&spec).await.unwrap();
+    assert_eq!((started.name.as_str(), started.table.as_str()), ("batched", "t"));
+    let listed = client.sources().await.unwrap();
+    assert_eq!(listed.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["batched"]);
+    let err = client.start_source(&spec).await.unwrap_err();
+    assert!(matches!(&err, polaroid_grpc::client::ClientError::Status(s) if s.code() == Code::AlreadyExists), "{err}");
+    let mut bad = spec.clone();
+    bad.name = "bad".into();
+    bad.rows = None;
+    let err = client.start_source(&bad).await.unwrap_err();
+    assert!(matches!(&err, polaroid_grpc::client::ClientError::Status(s) if s.code() == Code::InvalidArgument), "{err}");
+    assert!(err.to_string().contains("column feed: message_path is for sources with rows"), "{err}");
+    let stopped = client.stop_source("batched").await.unwrap();
+    assert_eq!((stopped.state.as_str(), stopped.rows), ("stopped", 0));
+    assert!(client.sources().await.unwrap().is_empty());
+    let err = client.stop_source("batched").await.unwrap_err();
+    assert!(matches!(&err, polaroid_grpc::client::ClientError::Status(s) if s.code() == Code::NotFound), "{err}");
+    server.stop().await;
+}

@@ -1,0 +1,159 @@
+"""Live sources from the Python client: start_source, sources and
+stop_source against a real polaroid-server, fed by a local WebSocket server
+(the `websockets` package) that sends trades as OKX's public `trades`
+channel does (www.okx.com/docs-v5): an envelope naming the channel and
+instrument, and `data`, an array of trades with their numbers and
+millisecond times as text. The table must equal the trades as sent."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Iterator
+
+import polars as pl
+import pytest
+from websockets.asyncio.server import serve
+
+import polaroid as pr
+
+T0_MS = 1_764_576_000_000  # 2025-12-01T08:00:00Z
+INSTRUMENTS = ["BTC-USDT", "ETH-USDT"]
+
+
+def okx_trade(i: int) -> dict:
+    return {"instId": INSTRUMENTS[i % 2], "tradeId": str(130_639_474 + i), "px": f"{42_000 + i * 0.7:.1f}",
+            "sz": f"{(1 + i % 9) / 1000:.3f}", "side": ["buy", "sell"][i % 3 == 0], "ts": str(T0_MS + i * 250),
+            "count": "1"}
+
+
+def okx_messages(sizes: list[int]) -> tuple[list[str], int]:
+    """The subscription's answer (its `arg` names the channel too, but it
+    has no `data`), then messages of `sizes` trades with a ping's answer
+    after every third; and how many trades they hold."""
+    messages = ['{"event":"subscribe","arg":{"channel":"trades","instId":"BTC-USDT"},"connId":"a4d3ae55"}']
+    first = 0
+    for k, n in enumerate(sizes):
+        messages.append(json.dumps({"arg": {"channel": "trades", "instId": "BTC-USDT"},
+                                    "data": [okx_trade(i) for i in range(first, first + n)]}))
+        first += n
+        if k % 3 == 2:
+            messages.append("pong")  # OKX answers a "ping" text with "pong"; not JSON
+    return messages, first
+
+
+class Feed:
+    """A WebSocket server on its own thread: after a client's subscription it
+    sends `messages` and stays open."""
+
+    def __init__(self, messages: list[str]) -> None:
+        self.subscriptions: list[str] = []
+        ready = threading.Event()
+        self.loop = asyncio.new_event_loop()
+
+        async def handler(ws) -> None:
+            self.subscriptions.append(await ws.recv())
+            for message in messages:
+                await ws.send(message)
+            await ws.wait_closed()
+
+        async def main() -> None:
+            async with serve(handler, "127.0.0.1", 0) as server:
+                self.port = server.sockets[0].getsockname()[1]
+                self.stop = asyncio.Event()
+                ready.set()
+                await self.stop.wait()
+
+        self.thread = threading.Thread(target=self.loop.run_until_complete, args=(main(),), daemon=True)
+        self.thread.start()
+        assert ready.wait(10)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.stop.set)
+        self.thread.join(10)
+
+
+def okx_spec(name: str, table: str, url: str) -> dict:
+    return {
+        "name": name, "table": table, "format": "json", "batch_ms": 20,
+        "websocket": {"url": url, "subscribe": ['{"op":"subscribe","args":[{"channel":"trades","instId":"BTC-USDT"}]}']},
+        "when": "/arg/channel", "when_equals": "trades", "rows": "/data",
+        "columns": {
+            "ts": {"path": "/ts", "type": "timestamp_ms"},
+            "symbol": {"path": "/instId", "type": "string"},
+            "price": {"path": "/px", "type": "float"},
+            "size": {"path": "/sz", "type": "float"},
+            "side": {"path": "/side", "type": "string"},
+            "trade_id": {"path": "/tradeId", "type": "int"},
+            "channel": {"message_path": "/arg/channel", "type": "string"},
+        },
+    }
+
+
+@pytest.fixture()
+def feed() -> Iterator[tuple[Feed, int, int]]:
+    messages, trades = okx_messages([3, 1, 5, 2, 8, 4, 1, 6, 7, 3])
+    feed = Feed(messages)
+    yield feed, trades, len(messages)
+    feed.close()
+
+
+def wait_for(client: pr.Client, name: str, rows: int) -> pr.SourceStatus:
+    deadline = time.time() + 30
+    while True:
+        status = next((s for s in client.sources() if s.name == name), None)
+        if status is not None and status.rows == rows:
+            return status
+        assert time.time() < deadline, f"{name}: {status}"
+        time.sleep(0.02)
+
+
+def test_a_batched_feed_becomes_a_table_equal_to_its_trades(client: pr.Client, feed) -> None:
+    ws, trades, messages = feed
+    started = client.start_source(okx_spec("okx", "okx_trades", f"ws://127.0.0.1:{ws.port}"))
+    assert (started.name, started.table, started.url) == ("okx", "okx_trades", f"ws://127.0.0.1:{ws.port}")
+    status = wait_for(client, "okx", trades)
+    # The "pong"s are not JSON: each is a counted decode error, and the rows go on.
+    pongs = messages - 1 - 10
+    assert pongs == 3
+    assert (status.state, status.messages, status.decode_errors, status.dropped_rows) == ("connected", messages, pongs, 0)
+    assert status.last_error is not None and "not JSON" in status.last_error
+    assert ws.subscriptions == ['{"op":"subscribe","args":[{"channel":"trades","instId":"BTC-USDT"}]}']
+
+    got = client.table("okx_trades").sort("trade_id").collect()
+    sent = pl.DataFrame([okx_trade(i) for i in range(trades)])
+    want = sent.select(
+        pl.col("ts").cast(pl.Int64).cast(pl.Datetime("ms")).cast(pl.Datetime("us")),
+        pl.col("instId").alias("symbol"),
+        pl.col("px").cast(pl.Float64).alias("price"),
+        pl.col("sz").cast(pl.Float64).alias("size"),
+        pl.col("side"),
+        pl.col("tradeId").cast(pl.Int64).alias("trade_id"),
+        pl.lit("trades").alias("channel"),
+    )
+    assert got.select(want.columns).with_columns(pl.col(pl.Categorical).cast(pl.String)).equals(want)
+
+    final = client.stop_source("okx")
+    assert (final.state, final.rows) == ("stopped", trades)
+    assert all(s.name != "okx" for s in client.sources())
+
+
+def test_bad_specs_taken_names_and_unknown_sources_are_refused_by_name(client: pr.Client, feed) -> None:
+    ws, trades, _ = feed
+    spec = okx_spec("okx2", "okx_trades2", f"ws://127.0.0.1:{ws.port}")
+    with pytest.raises(pr.InvalidArgumentError, match="row_when needs rows"):
+        columns = {k: v for k, v in spec["columns"].items() if k != "channel"}
+        client.start_source({**spec, "columns": columns, "rows": None, "row_when": "/x", "row_when_equals": "y"})
+    with pytest.raises(pr.InvalidArgumentError, match="message_path is for sources with rows"):
+        client.start_source({**spec, "rows": None})
+    with pytest.raises(pr.InvalidArgumentError, match="colour"):
+        client.start_source({**spec, "colour": "red"})
+    client.start_source(spec)
+    with pytest.raises(pr.AlreadyExistsError, match="okx2"):
+        client.start_source(spec)
+    wait_for(client, "okx2", trades)
+    client.stop_source("okx2")
+    with pytest.raises(pr.NotFoundError, match="okx2"):
+        client.stop_source("okx2")
