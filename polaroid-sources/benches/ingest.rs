@@ -53,7 +53,7 @@ fn spec(name: &str, websocket: Option<WebsocketFeed>, kafka: Option<KafkaFeed>, 
 }
 
 fn ws(url: String) -> Option<WebsocketFeed> {
-    Some(WebsocketFeed { url, subscribe: vec![], reconnect_min_ms: Some(10), reconnect_max_ms: Some(100) })
+    Some(WebsocketFeed { url, reconnect_min_ms: Some(10), reconnect_max_ms: Some(100), ..Default::default() })
 }
 
 fn kafka(broker: &Broker, topic: &str) -> Option<KafkaFeed> {

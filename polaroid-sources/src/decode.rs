@@ -465,7 +465,7 @@ mod tests {
         SourceSpec {
             name: "t".into(),
             table: "t".into(),
-            websocket: Some(WebsocketFeed { url: "ws://x".into(), subscribe: vec![], reconnect_min_ms: None, reconnect_max_ms: None }),
+            websocket: Some(WebsocketFeed { url: "ws://x".into(), ..Default::default() }),
             kafka: None,
             format,
             columns: Default::default(),
@@ -732,6 +732,29 @@ mod tests {
         assert_eq!(micros(&df, "ts"), [1_534_614_057_321_597, 1_534_614_057_324_998]);
         assert_eq!(strings(&df, "pair"), ["XBT/USD", "XBT/USD"]);
         assert_eq!(floats(&df, "volume"), [0.15850568, 0.02455]);
+    }
+
+    #[test]
+    fn websocket_pings_are_checked() {
+        let mut s = spec(Format::BinanceTrade);
+        let ws = s.websocket.as_mut().unwrap();
+        ws.ping = Some("ping".into());
+        ws.ping_ms = Some(0);
+        assert!(s.check().unwrap_err().to_string().contains("ping needs ping_ms above 0"));
+        let ws = s.websocket.as_mut().unwrap();
+        ws.ping_ms = None;
+        s.check().unwrap();
+        let ws = s.websocket.as_mut().unwrap();
+        assert!(ws.is_pong("pong") && !ws.is_pong("ping") && ws.ping_every() == Some(std::time::Duration::from_secs(20)));
+        ws.ping = None;
+        assert!(!ws.is_pong("pong"), "without a ping of ours, a pong is a message");
+        ws.pong = Some("{\"op\":\"pong\"}".into());
+        assert!(s.check().unwrap_err().to_string().contains("pong is the answer to ping"));
+        let ws = s.websocket.as_mut().unwrap();
+        ws.pong = None;
+        ws.ping_ms = Some(0);
+        s.check().unwrap();
+        assert_eq!(s.websocket.as_ref().unwrap().ping_every(), None, "0: no pings, no silence check");
     }
 
     #[test]

@@ -87,6 +87,16 @@ pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 
+/// The next tick of `interval`; never without one.
+async fn tick(interval: &mut Option<tokio::time::Interval>) {
+    match interval {
+        Some(interval) => {
+            interval.tick().await;
+        },
+        None => std::future::pending().await,
+    }
+}
+
 async fn read_websocket(
     core: &Arc<Core>,
     ns: &Namespace,
@@ -128,15 +138,41 @@ async fn read_websocket(
                             shared.update(|s| s.reconnects += 1);
                         }
                         shared.update(|s| s.state = SourceState::Connected);
+                        let every = feed.ping_every();
+                        let mut pings = every.map(|d| {
+                            let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + d, d);
+                            pings.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                            pings
+                        });
+                        let mut last_frame = Instant::now();
                         let reason = loop {
                             let next = tokio::select! {
                                 () = stopped(&mut stop) => {
                                     let _ = socket.close(None).await;
                                     return;
                                 },
+                                () = tick(&mut pings) => {
+                                    // A half-open connection (a peer gone without a FIN) reads
+                                    // nothing forever: no frame at all, not even a pong, for
+                                    // three periods means the feed is lost.
+                                    let every = every.expect("pings tick only with a period");
+                                    if last_frame.elapsed() >= every * 3 {
+                                        break format!("no frame from the feed for {} ms", last_frame.elapsed().as_millis());
+                                    }
+                                    let mut sent = socket.send(Message::Ping(Default::default())).await;
+                                    if let (Ok(()), Some(text)) = (&sent, &feed.ping) {
+                                        sent = socket.send(Message::text(text.clone())).await;
+                                    }
+                                    match sent {
+                                        Ok(()) => continue,
+                                        Err(e) => break format!("ping failed: {e}"),
+                                    }
+                                },
                                 next = socket.next() => next,
                             };
+                            last_frame = Instant::now();
                             match next {
+                                Some(Ok(Message::Text(text))) if feed.is_pong(text.as_str()) => {},
                                 Some(Ok(Message::Text(text))) => receive(core, spec, &decoder, shared, text.as_str()),
                                 Some(Ok(Message::Binary(bytes))) => match std::str::from_utf8(&bytes) {
                                     Ok(text) => receive(core, spec, &decoder, shared, text),

@@ -75,8 +75,8 @@ pub struct SourceSpec {
     pub max_table_bytes: Option<u64>,
 }
 
-/// A WebSocket feed (`ws://` or `wss://`): text frames, one JSON message each.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A WebSocket feed (`ws://` or `wss://`): text frames, one message each.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebsocketFeed {
     pub url: String,
@@ -88,6 +88,19 @@ pub struct WebsocketFeed {
     pub reconnect_min_ms: Option<u64>,
     #[serde(default)]
     pub reconnect_max_ms: Option<u64>,
+    /// Every `ping_ms` (default 20,000; 0 for never) the source sends a
+    /// WebSocket ping, and this text if the feed wants its own heartbeat
+    /// (OKX closes a connection silent for 30 s unless sent `ping`; Bybit
+    /// asks for `{"op":"ping"}` every 20 s). A connection from which no
+    /// frame at all (a message, a pong) came for three periods is lost:
+    /// the source reconnects, as when the feed closes it.
+    #[serde(default)]
+    pub ping: Option<String>,
+    #[serde(default)]
+    pub ping_ms: Option<u64>,
+    /// The feed's answer to `ping`, skipped rather than decoded (default `pong`).
+    #[serde(default)]
+    pub pong: Option<String>,
 }
 
 impl WebsocketFeed {
@@ -95,6 +108,16 @@ impl WebsocketFeed {
         let min = Duration::from_millis(self.reconnect_min_ms.unwrap_or(100).max(1));
         let max = Duration::from_millis(self.reconnect_max_ms.unwrap_or(10_000));
         (min, max.max(min))
+    }
+
+    /// How often to ping, if at all.
+    pub(crate) fn ping_every(&self) -> Option<Duration> {
+        Some(Duration::from_millis(self.ping_ms.unwrap_or(20_000))).filter(|d| !d.is_zero())
+    }
+
+    /// A text message that answers the source's own `ping`.
+    pub(crate) fn is_pong(&self, text: &str) -> bool {
+        self.ping.is_some() && text.trim() == self.pong.as_deref().unwrap_or("pong")
     }
 }
 
@@ -207,6 +230,12 @@ impl SourceSpec {
             (Some(ws), None) => {
                 if !(ws.url.starts_with("ws://") || ws.url.starts_with("wss://")) {
                     return invalid(format!("url {:?} is not ws:// or wss://", ws.url));
+                }
+                if ws.ping.is_some() && ws.ping_every().is_none() {
+                    return invalid("ping needs ping_ms above 0 (how often to send it)".into());
+                }
+                if ws.pong.is_some() && ws.ping.is_none() {
+                    return invalid("pong is the answer to ping; give ping too".into());
                 }
             },
             (None, Some(k)) => {

@@ -32,7 +32,7 @@ def okx_trade(i: int) -> dict:
 def okx_messages(sizes: list[int]) -> tuple[list[str], int]:
     """The subscription's answer (its `arg` names the channel too, but it
     has no `data`), then messages of `sizes` trades with a ping's answer
-    after every third; and how many trades they hold."""
+    after every third, then one cut short; and how many trades they hold."""
     messages = ['{"event":"subscribe","arg":{"channel":"trades","instId":"BTC-USDT"},"connId":"a4d3ae55"}']
     first = 0
     for k, n in enumerate(sizes):
@@ -40,16 +40,18 @@ def okx_messages(sizes: list[int]) -> tuple[list[str], int]:
                                     "data": [okx_trade(i) for i in range(first, first + n)]}))
         first += n
         if k % 3 == 2:
-            messages.append("pong")  # OKX answers a "ping" text with "pong"; not JSON
+            messages.append("pong")  # OKX's answer to a "ping" text; not JSON
+    messages.append(messages[-1][:40])  # a message cut short
     return messages, first
 
 
 class Feed:
     """A WebSocket server on its own thread: after a client's subscription it
-    sends `messages` and stays open."""
+    sends `messages`, then answers a "ping" text with "pong", as OKX does."""
 
     def __init__(self, messages: list[str]) -> None:
         self.subscriptions: list[str] = []
+        self.received: list[str] = []  # what the client sent after subscribing
         ready = threading.Event()
         self.loop = asyncio.new_event_loop()
 
@@ -57,7 +59,10 @@ class Feed:
             self.subscriptions.append(await ws.recv())
             for message in messages:
                 await ws.send(message)
-            await ws.wait_closed()
+            async for text in ws:
+                self.received.append(text)
+                if text == "ping":
+                    await ws.send("pong")
 
         async def main() -> None:
             async with serve(handler, "127.0.0.1", 0) as server:
@@ -78,7 +83,8 @@ class Feed:
 def okx_spec(name: str, table: str, url: str) -> dict:
     return {
         "name": name, "table": table, "format": "json", "batch_ms": 20,
-        "websocket": {"url": url, "subscribe": ['{"op":"subscribe","args":[{"channel":"trades","instId":"BTC-USDT"}]}']},
+        "websocket": {"url": url, "subscribe": ['{"op":"subscribe","args":[{"channel":"trades","instId":"BTC-USDT"}]}'],
+                      "ping": "ping", "ping_ms": 100},
         "when": "/arg/channel", "when_equals": "trades", "rows": "/data",
         "columns": {
             "ts": {"path": "/ts", "type": "timestamp_ms"},
@@ -100,11 +106,11 @@ def feed() -> Iterator[tuple[Feed, int, int]]:
     feed.close()
 
 
-def wait_for(client: pr.Client, name: str, rows: int) -> pr.SourceStatus:
+def wait_for(client: pr.Client, name: str, rows: int, messages: int | None = None) -> pr.SourceStatus:
     deadline = time.time() + 30
     while True:
         status = next((s for s in client.sources() if s.name == name), None)
-        if status is not None and status.rows == rows:
+        if status is not None and status.rows == rows and messages in (None, status.messages):
             return status
         assert time.time() < deadline, f"{name}: {status}"
         time.sleep(0.02)
@@ -114,12 +120,17 @@ def test_a_batched_feed_becomes_a_table_equal_to_its_trades(client: pr.Client, f
     ws, trades, messages = feed
     started = client.start_source(okx_spec("okx", "okx_trades", f"ws://127.0.0.1:{ws.port}"))
     assert (started.name, started.table, started.url) == ("okx", "okx_trades", f"ws://127.0.0.1:{ws.port}")
-    status = wait_for(client, "okx", trades)
-    # The "pong"s are not JSON: each is a counted decode error, and the rows go on.
-    pongs = messages - 1 - 10
-    assert pongs == 3
-    assert (status.state, status.messages, status.decode_errors, status.dropped_rows) == ("connected", messages, pongs, 0)
+    pongs = 3
+    status = wait_for(client, "okx", trades, messages - pongs)
+    # The answers to our "ping"s are skipped: neither messages nor errors. The
+    # message cut short is a decode error, counted, and the rows go on.
+    assert (status.state, status.messages, status.decode_errors, status.dropped_rows) == (
+        "connected", messages - pongs, 1, 0), status
     assert status.last_error is not None and "not JSON" in status.last_error
+    deadline = time.time() + 10
+    while ws.received.count("ping") < 2:
+        assert time.time() < deadline, ws.received
+        time.sleep(0.02)
     assert ws.subscriptions == ['{"op":"subscribe","args":[{"channel":"trades","instId":"BTC-USDT"}]}']
 
     got = client.table("okx_trades").sort("trade_id").collect()

@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -59,12 +59,16 @@ pub struct Replay {
 pub struct Feed {
     pub lines: Arc<Vec<String>>,
     pub cursor: Arc<AtomicUsize>,
+    /// Every text frame a client sent: its subscriptions, then any others.
     pub received: Arc<Mutex<Vec<String>>>,
+    /// While set, a connection that has sent its lines holds its socket and
+    /// reads nothing: no pongs, as a peer gone without closing.
+    pub mute: Arc<AtomicBool>,
 }
 
 impl Feed {
     pub fn new(lines: Vec<String>) -> Self {
-        Self { lines: Arc::new(lines), cursor: Arc::new(AtomicUsize::new(0)), received: Arc::default() }
+        Self { lines: Arc::new(lines), cursor: Arc::new(AtomicUsize::new(0)), received: Arc::default(), mute: Arc::default() }
     }
 }
 
@@ -93,8 +97,19 @@ impl Replay {
                             return;
                         }
                     }
-                    // Stay open (answering pings) until the client or the test ends it.
-                    while let Some(Ok(_)) = ws.next().await {}
+                    if feed.mute.load(Ordering::SeqCst) {
+                        std::future::pending::<()>().await;
+                    }
+                    // Stay open (answering pings, and a "ping" text with "pong")
+                    // until the client or the test ends it.
+                    while let Some(Ok(message)) = ws.next().await {
+                        if let Message::Text(text) = message {
+                            feed.received.lock().unwrap().push(text.to_string());
+                            if text.as_str() == "ping" && ws.send(Message::text("pong")).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
                 });
             }
         });

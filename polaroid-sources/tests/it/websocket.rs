@@ -10,7 +10,7 @@ fn spec(name: &str, table: &str, url: String, format: Format, subscribe: Vec<Str
     SourceSpec {
         name: name.into(),
         table: table.into(),
-        websocket: Some(WebsocketFeed { url, subscribe, reconnect_min_ms: Some(20), reconnect_max_ms: Some(200) }),
+        websocket: Some(WebsocketFeed { url, subscribe, reconnect_min_ms: Some(20), reconnect_max_ms: Some(200), ..Default::default() }),
         kafka: None,
         format,
         columns: Default::default(),
@@ -282,4 +282,44 @@ fn the_readme_sources_file_is_valid() {
     assert_eq!((kraken.rows.as_deref(), kraken.columns["kind"].message_path.as_deref()), (Some("/data"), Some("/type")));
     let polygon = &specs[5];
     assert_eq!((polygon.rows.as_deref(), polygon.row_when.as_deref(), polygon.row_when_equals.as_deref()), (Some(""), Some("/ev"), Some("T")));
+}
+
+/// A feed that goes silent without closing (a peer gone without a FIN, a
+/// stuck proxy) never ends the read; the source's pings find it: no pong
+/// for three periods and it reconnects, recording the gap. The feed's own
+/// heartbeat text (`ping`, as OKX wants) is sent, and its answer skipped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_feed_is_found_by_its_pings_and_reconnected() {
+    let (_dir, core) = core();
+    let lines = fixture("binance_trades.jsonl");
+    let feed = Feed::new(lines.clone());
+    feed.mute.store(true, std::sync::atomic::Ordering::SeqCst);
+    let server = Replay::start("127.0.0.1:0".parse().unwrap(), feed.clone(), 1, usize::MAX).await;
+    let sources = Sources::new(core.clone());
+    let mut spec = spec("silent", "silent", format!("ws://{}", server.addr), Format::BinanceTrade, vec!["subscribe".into()]);
+    let ws = spec.websocket.as_mut().unwrap();
+    ws.ping = Some("ping".into());
+    ws.ping_ms = Some(100);
+    sources.start(&Namespace::anonymous(), spec).unwrap();
+    until("every line", Duration::from_secs(20), || status(&sources, "silent").messages == lines.len() as u64).await;
+    until("a reconnect", Duration::from_secs(20), || status(&sources, "silent").reconnects >= 1).await;
+    // The feed answers again: the next connection stays up, pinged and answering.
+    feed.mute.store(false, std::sync::atomic::Ordering::SeqCst);
+    let pinged = || feed.received.lock().unwrap().iter().filter(|t| *t == "ping").count();
+    until("pings answered", Duration::from_secs(20), || pinged() >= 3).await;
+    let reconnects = status(&sources, "silent").reconnects;
+    tokio::time::sleep(Duration::from_millis(1_000)).await; // ten periods
+    let s = status(&sources, "silent");
+    assert_eq!(s.reconnects, reconnects, "an answering feed is kept: {s:?}");
+    // Every trade once (the feed does not replay); the "pong"s are neither
+    // messages nor decode errors.
+    assert_eq!((s.state, s.rows, s.messages, s.decode_errors), (SourceState::Connected, 300, lines.len() as u64, 0), "{s:?}");
+    let gaps = table(&core, GAPS_TABLE, "ts");
+    assert_eq!(gaps.height() as u64, s.reconnects, "{gaps}");
+    let reason = gaps.column("reason").unwrap().str().unwrap().get(0).unwrap().to_string();
+    assert!(reason.starts_with("no frame from the feed for "), "{reason}");
+    let ids: Vec<i64> = table(&core, "silent", "trade_id").column("trade_id").unwrap().i64().unwrap().into_no_null_iter().collect();
+    assert_eq!(ids.len(), 300);
+    sources.stop(&Namespace::anonymous(), "silent").await.unwrap();
+    server.kill().await;
 }
