@@ -44,6 +44,38 @@ enum Locator {
     MessagePointer(String),
     /// A CSV field, from 0.
     Field(usize),
+    /// A part of the Kafka record.
+    Kafka(KafkaPart),
+}
+
+#[derive(Debug, Clone)]
+enum KafkaPart {
+    Key,
+    Timestamp,
+    Header(String),
+}
+
+/// What a Kafka record holds beside its value.
+#[derive(Debug, Default)]
+pub(crate) struct Record<'a> {
+    pub(crate) key: Option<&'a [u8]>,
+    pub(crate) timestamp_ms: Option<i64>,
+    pub(crate) headers: Vec<(&'a str, Option<&'a [u8]>)>,
+}
+
+impl Record<'_> {
+    /// The cell of `part` as `kind`; null where the record lacks it.
+    fn cell(&self, part: &KafkaPart, kind: ColumnKind, name: &str) -> Result<Cell, String> {
+        let bytes = match part {
+            KafkaPart::Timestamp => return Ok(self.timestamp_ms.map_or(Cell::Null, |ms| Cell::Micros(ms * 1_000))),
+            KafkaPart::Key => self.key,
+            // The last of a repeated header, as Kafka's own lastHeader.
+            KafkaPart::Header(header) => self.headers.iter().rev().find(|(k, _)| k == header).and_then(|(_, v)| *v),
+        };
+        let Some(bytes) = bytes else { return Ok(Cell::Null) };
+        let text = std::str::from_utf8(bytes).map_err(|_| format!("column {name}: the record's bytes are not UTF-8"))?;
+        text_cell(text, kind, name)
+    }
 }
 
 /// What one message gave.
@@ -105,16 +137,23 @@ impl Decoder {
                 .columns
                 .iter()
                 .map(|(n, c)| {
-                    let locator = match &c.message_path {
-                        Some(p) => Locator::MessagePointer(p.clone()),
-                        None => Locator::Pointer(c.path.clone()),
+                    let locator = match (kafka_part(c.kafka.as_deref()), &c.message_path) {
+                        (Some(part), _) => Locator::Kafka(part),
+                        (None, Some(p)) => Locator::MessagePointer(p.clone()),
+                        (None, None) => Locator::Pointer(c.path.clone()),
                     };
                     (n.clone(), c.kind, locator)
                 })
                 .collect(),
-            Format::Csv => {
-                spec.columns.iter().map(|(n, c)| (n.clone(), c.kind, Locator::Field(c.field.unwrap_or_default()))).collect()
-            },
+            Format::Csv => spec
+                .columns
+                .iter()
+                .map(|(n, c)| {
+                    let locator = kafka_part(c.kafka.as_deref())
+                        .map_or_else(|| Locator::Field(c.field.unwrap_or_default()), Locator::Kafka);
+                    (n.clone(), c.kind, locator)
+                })
+                .collect(),
         };
         let mut schema: Vec<(String, ColumnKind, Locator)> = schema;
         if spec.kafka.is_some() {
@@ -146,19 +185,20 @@ impl Decoder {
     /// Decode one text message into `rows`.
     #[cfg(test)]
     pub(crate) fn decode(&self, text: &str, rows: &mut Rows) -> Decoded {
-        self.decode_with(text, rows, Vec::new())
+        self.decode_with(text, rows, Vec::new(), &Record::default())
     }
 
     /// [`Decoder::decode`], with `extra` cells for the columns after the
     /// message's own (a Kafka message's topic, partition and offset), the
-    /// same in each of its rows. A row that cannot be decoded is counted
-    /// and left out; the message's other rows are kept.
-    pub(crate) fn decode_with(&self, text: &str, rows: &mut Rows, extra: Vec<Cell>) -> Decoded {
+    /// same in each of its rows, and the Kafka `record` the message is the
+    /// value of. A row that cannot be decoded is counted and left out; the
+    /// message's other rows are kept.
+    pub(crate) fn decode_with(&self, text: &str, rows: &mut Rows, extra: Vec<Cell>, record: &Record) -> Decoded {
         let mut decoded = Decoded::default();
         let own = self.schema.len() - extra.len();
         let records = match self.format {
-            Format::Csv => self.csv_records(text, own),
-            _ => self.json_records(text, own),
+            Format::Csv => self.csv_records(text, own, record),
+            _ => self.json_records(text, own, record),
         };
         let records = match records {
             Ok(records) => records,
@@ -195,14 +235,21 @@ impl Decoder {
     }
 
     /// The records of a CSV message, one per line, by their own columns.
-    fn csv_records(&self, text: &str, own: usize) -> Result<Records, String> {
+    fn csv_records(&self, text: &str, own: usize, kafka: &Record) -> Result<Records, String> {
         let mut reader =
             csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(self.separator).from_reader(text.as_bytes());
         let records = reader.records().map(|record| {
             let record = record.map_err(|e| format!("not CSV: {e}"))?;
             let mut cells = Vec::with_capacity(self.schema.len());
             for (name, kind, locator) in &self.schema[..own] {
-                let Locator::Field(field) = locator else { return Err(format!("column {name} has no CSV field")) };
+                let field = match locator {
+                    Locator::Field(field) => field,
+                    Locator::Kafka(part) => {
+                        cells.push(kafka.cell(part, *kind, name)?);
+                        continue;
+                    },
+                    _ => return Err(format!("column {name} has no CSV field")),
+                };
                 let value = record
                     .get(*field)
                     .ok_or_else(|| format!("column {name}: the record has {} fields, not field {field}", record.len()))?;
@@ -214,7 +261,7 @@ impl Decoder {
     }
 
     /// The rows of a JSON message, by their own columns.
-    fn json_records(&self, text: &str, own: usize) -> Result<Records, String> {
+    fn json_records(&self, text: &str, own: usize, kafka: &Record) -> Result<Records, String> {
         let message: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
         let record = match self.format {
             Format::BinanceTrade => {
@@ -265,25 +312,38 @@ impl Decoder {
                     },
                 };
                 let rows = elements.into_iter().filter(|row| holds(row, &self.row_when));
-                return Ok(rows.map(|row| self.json_row(&message, row, own)).collect());
+                return Ok(rows.map(|row| self.json_row(&message, row, own, kafka)).collect());
             },
         };
         Ok(vec![record])
     }
 
     /// One row's cells: each column's pointer in the row, or in the message.
-    fn json_row(&self, message: &Value, row: &Value, own: usize) -> Result<Vec<Cell>, String> {
+    fn json_row(&self, message: &Value, row: &Value, own: usize, kafka: &Record) -> Result<Vec<Cell>, String> {
         let mut cells = Vec::with_capacity(self.schema.len());
         for (name, kind, locator) in &self.schema[..own] {
             let value = match locator {
                 Locator::Pointer(path) => row.pointer(path),
                 Locator::MessagePointer(path) => message.pointer(path),
+                Locator::Kafka(part) => {
+                    cells.push(kafka.cell(part, *kind, name)?);
+                    continue;
+                },
                 _ => return Err(format!("column {name} has no JSON path")),
             };
             cells.push(cell(value, *kind, name)?);
         }
         Ok(cells)
     }
+}
+
+/// A column's `kafka` part (checked by `SourceSpec::check`).
+fn kafka_part(part: Option<&str>) -> Option<KafkaPart> {
+    Some(match part? {
+        "key" => KafkaPart::Key,
+        "timestamp" => KafkaPart::Timestamp,
+        header => KafkaPart::Header(header.strip_prefix("header:").unwrap_or(header).to_string()),
+    })
 }
 
 /// Whether `value` meets the condition (none: always).
@@ -519,9 +579,9 @@ mod tests {
     #[test]
     fn generic_json_by_pointer_with_a_filter_and_clear_errors() {
         let mut s = spec(Format::Json);
-        s.columns.insert("sym".into(), ColumnSpec { path: "/d/s".into(), message_path: None, field: None, kind: ColumnKind::String });
-        s.columns.insert("px".into(), ColumnSpec { path: "/d/p".into(), message_path: None, field: None, kind: ColumnKind::Float });
-        s.columns.insert("at".into(), ColumnSpec { path: "/d/t".into(), message_path: None, field: None, kind: ColumnKind::TimestampNs });
+        s.columns.insert("sym".into(), ColumnSpec { path: "/d/s".into(), message_path: None, field: None, kafka: None, kind: ColumnKind::String });
+        s.columns.insert("px".into(), ColumnSpec { path: "/d/p".into(), message_path: None, field: None, kafka: None, kind: ColumnKind::Float });
+        s.columns.insert("at".into(), ColumnSpec { path: "/d/t".into(), message_path: None, field: None, kafka: None, kind: ColumnKind::TimestampNs });
         s.timestamp = Some("at".into());
         s.when = Some("/kind".into());
         s.when_equals = Some("tick".into());
@@ -543,7 +603,7 @@ mod tests {
         let mut s = spec(Format::Csv);
         s.separator = separator;
         for (name, field, kind) in [("sym", 0, ColumnKind::String), ("at", 1, ColumnKind::TimestampIso), ("px", 2, ColumnKind::Float), ("ok", 4, ColumnKind::Bool)] {
-            s.columns.insert(name.into(), ColumnSpec { path: String::new(), message_path: None, field: Some(field), kind });
+            s.columns.insert(name.into(), ColumnSpec { path: String::new(), message_path: None, field: Some(field), kafka: None, kind });
         }
         s.timestamp = Some("at".into());
         s
@@ -599,7 +659,7 @@ mod tests {
         s.when = Some("/x".into());
         assert!(s.check().unwrap_err().to_string().contains("json only"));
         let mut j = spec(Format::Json);
-        j.columns.insert("ts".into(), ColumnSpec { path: "/t".into(), message_path: None, field: Some(1), kind: ColumnKind::TimestampMs });
+        j.columns.insert("ts".into(), ColumnSpec { path: "/t".into(), message_path: None, field: Some(1), kafka: None, kind: ColumnKind::TimestampMs });
         assert!(j.check().unwrap_err().to_string().contains("field is for format csv"));
         j.columns.get_mut("ts").unwrap().field = None;
         j.check().unwrap();
@@ -615,7 +675,7 @@ mod tests {
                 Some(p) => (String::new(), Some(p.to_string())),
                 None => (path.to_string(), None),
             };
-            s.columns.insert(name.to_string(), ColumnSpec { path, message_path, field: None, kind: *kind });
+            s.columns.insert(name.to_string(), ColumnSpec { path, message_path, field: None, kafka: None, kind: *kind });
         }
         s
     }
@@ -732,6 +792,69 @@ mod tests {
         assert_eq!(micros(&df, "ts"), [1_534_614_057_321_597, 1_534_614_057_324_998]);
         assert_eq!(strings(&df, "pair"), ["XBT/USD", "XBT/USD"]);
         assert_eq!(floats(&df, "volume"), [0.15850568, 0.02455]);
+    }
+
+    #[test]
+    fn kafka_columns_read_the_record_and_are_checked() {
+        let mut s = json_spec(None, &[("px", "/p", ColumnKind::Float)]);
+        s.websocket = None;
+        s.kafka = Some(crate::spec::KafkaFeed {
+            brokers: "127.0.0.1:9092".into(),
+            topics: vec!["t".into()],
+            group: None,
+            start: None,
+            options: Default::default(),
+        });
+        for (name, part, kind) in [
+            ("ts", "timestamp", ColumnKind::TimestampMs),
+            ("sym", "key", ColumnKind::String),
+            ("n", "header:n", ColumnKind::Int),
+        ] {
+            let c = ColumnSpec { path: String::new(), message_path: None, field: None, kafka: Some(part.into()), kind };
+            s.columns.insert(name.into(), c);
+        }
+        s.check().unwrap();
+        let d = Decoder::new(&s);
+        let mut rows = d.rows();
+        let record = Record {
+            key: Some(b"AAPL"),
+            timestamp_ms: Some(1_700_000_000_123),
+            headers: vec![("n", Some(b"1")), ("other", None), ("n", Some(b" 42 "))],
+        };
+        let extra = vec![Cell::Str("t".into()), Cell::Int(0), Cell::Int(7)];
+        assert_eq!(d.decode_with(r#"{"p":1.5}"#, &mut rows, extra.clone(), &record).rows, 1);
+        // No key, no header: nulls. No record time: no row.
+        let bare = Record { timestamp_ms: Some(1_700_000_000_124), ..Default::default() };
+        assert_eq!(d.decode_with(r#"{"p":2.5}"#, &mut rows, extra.clone(), &bare).rows, 1);
+        let err = d.decode_with(r#"{"p":3}"#, &mut rows, extra.clone(), &Record::default()).error.unwrap();
+        assert!(err.contains("no ts"), "{err}");
+        let bad = Record { key: Some(&[0xff, 0xfe]), ..bare };
+        let err = d.decode_with(r#"{"p":3}"#, &mut rows, extra.clone(), &bad).error.unwrap();
+        assert_eq!(err, "column sym: the record's bytes are not UTF-8");
+        let bad = Record { headers: vec![("n", Some(b"many"))], ..Record { timestamp_ms: Some(1), ..Default::default() } };
+        assert!(d.decode_with(r#"{"p":3}"#, &mut rows, extra, &bad).error.unwrap().contains("field n"));
+        let df = rows.take_frame().unwrap();
+        assert_eq!(micros(&df, "ts"), [1_700_000_000_123_000, 1_700_000_000_124_000]);
+        assert_eq!(df.column("sym").unwrap().str().unwrap().iter().collect::<Vec<_>>(), [Some("AAPL"), None]);
+        // The last of a repeated header, as Kafka's lastHeader.
+        assert_eq!(df.column("n").unwrap().i64().unwrap().iter().collect::<Vec<_>>(), [Some(42), None]);
+
+        let mut wrong = s.clone();
+        wrong.columns.get_mut("ts").unwrap().kind = ColumnKind::TimestampUs;
+        assert!(wrong.check().unwrap_err().to_string().contains("its type is timestamp_ms"));
+        let mut wrong = s.clone();
+        wrong.columns.get_mut("sym").unwrap().kafka = Some("partition".into());
+        assert!(wrong.check().unwrap_err().to_string().contains(r#"kafka = "partition" is not key, timestamp or header:<name>"#));
+        let mut wrong = s.clone();
+        wrong.columns.get_mut("n").unwrap().kafka = Some("header:".into());
+        assert!(wrong.check().unwrap_err().to_string().contains("is not key"));
+        let mut wrong = s.clone();
+        wrong.columns.get_mut("sym").unwrap().path = "/s".into();
+        assert!(wrong.check().unwrap_err().to_string().contains("a kafka column has no path"));
+        let mut wrong = s;
+        wrong.kafka = None;
+        wrong.websocket = Some(WebsocketFeed { url: "ws://x".into(), ..Default::default() });
+        assert!(wrong.check().unwrap_err().to_string().contains("is for kafka feeds"));
     }
 
     #[test]

@@ -17,11 +17,11 @@ use polaroid_core::{Core, Namespace};
 use polars::prelude::*;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::message::Message;
+use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 
-use crate::decode::{Cell, Decoder, KAFKA_OFFSET, KAFKA_PARTITION, KAFKA_TOPIC};
+use crate::decode::{Cell, Decoder, Record, KAFKA_OFFSET, KAFKA_PARTITION, KAFKA_TOPIC};
 use crate::registry::SourceState;
 use crate::run::{lock, receive_rows, stopped, Shared};
 use crate::spec::{KafkaFeed, SourceSpec};
@@ -156,7 +156,12 @@ pub(crate) async fn read_kafka(
                     None => continue, // a tombstone
                 };
                 let extra = vec![Cell::Str(key.0.clone()), Cell::Int(key.1 as i64), Cell::Int(offset)];
-                receive_rows(core, spec, &decoder, shared, text, extra, Some((key.0, key.1, offset)));
+                let record = Record {
+                    key: message.key(),
+                    timestamp_ms: message.timestamp().to_millis(),
+                    headers: message.headers().map(|h| h.iter().map(|h| (h.key, h.value)).collect()).unwrap_or_default(),
+                };
+                receive_rows(core, spec, &decoder, shared, text, extra, Some((key.0, key.1, offset)), &record);
             },
             Err(e) => {
                 // librdkafka reconnects by itself; say why it is not receiving.

@@ -17,7 +17,7 @@ use polars::prelude::*;
 use tokio::sync::{watch, Notify};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::decode::{Cell, Decoder, Rows};
+use crate::decode::{Cell, Decoder, Record, Rows};
 use crate::kafka::Offsets;
 use rdkafka::consumer::StreamConsumer;
 use crate::registry::{SourceState, SourceStatus, GAPS_TABLE};
@@ -215,11 +215,12 @@ async fn read_websocket(
 /// One message: its rows go to the pending batch, or are dropped if the
 /// batch is at its bound.
 fn receive(core: &Core, spec: &SourceSpec, decoder: &Decoder, shared: &Shared, text: &str) {
-    receive_rows(core, spec, decoder, shared, text, Vec::new(), None);
+    receive_rows(core, spec, decoder, shared, text, Vec::new(), None, &Record::default());
 }
 
 /// [`receive`], with the cells of the columns after the message's own and,
-/// for Kafka, where the message came from.
+/// for Kafka, where the message came from and its record.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn receive_rows(
     core: &Core,
     spec: &SourceSpec,
@@ -228,11 +229,13 @@ pub(crate) fn receive_rows(
     text: &str,
     extra: Vec<Cell>,
     origin: Option<(String, i32, i64)>,
+    record: &Record,
 ) {
     let mut pending = lock(&shared.pending);
     let full = pending.rows.len() >= spec.max_pending_rows();
     let Pending { rows, overflow, since, offsets } = &mut *pending;
-    let decoded = if full { decoder.decode_with(text, overflow, extra) } else { decoder.decode_with(text, rows, extra) };
+    let decoded =
+        if full { decoder.decode_with(text, overflow, extra, record) } else { decoder.decode_with(text, rows, extra, record) };
     let mut status = lock(&shared.status);
     status.messages += 1;
     if let Some(e) = decoded.error {

@@ -175,6 +175,12 @@ pub struct ColumnSpec {
     /// `format = "csv"`: the field's position in the record, from 0.
     #[serde(default)]
     pub field: Option<usize>,
+    /// A Kafka source: the column comes from the Kafka record rather than
+    /// its value: `key` (producers often key by symbol), `timestamp` (the
+    /// record's time, type `timestamp_ms`) or `header:<name>`. Key and
+    /// header bytes are read as text of the column's type.
+    #[serde(default)]
+    pub kafka: Option<String>,
     #[serde(rename = "type")]
     pub kind: ColumnKind,
 }
@@ -271,6 +277,28 @@ impl SourceSpec {
                     }
                 };
                 for (name, c) in &self.columns {
+                    if let Some(part) = &c.kafka {
+                        if self.kafka.is_none() {
+                            return invalid(format!("column {name}: kafka = {part:?} is for kafka feeds"));
+                        }
+                        if !c.path.is_empty() || c.message_path.is_some() || c.field.is_some() {
+                            return invalid(format!("column {name}: a kafka column has no path, message_path or field"));
+                        }
+                        match part.as_str() {
+                            "key" => {},
+                            "timestamp" if c.kind == ColumnKind::TimestampMs => {},
+                            "timestamp" => {
+                                return invalid(format!("column {name}: a Kafka timestamp is in milliseconds; its type is timestamp_ms"))
+                            },
+                            header if header.strip_prefix("header:").is_some_and(|h| !h.is_empty()) => {},
+                            other => {
+                                return invalid(format!(
+                                    "column {name}: kafka = {other:?} is not key, timestamp or header:<name>"
+                                ))
+                            },
+                        }
+                        continue;
+                    }
                     match self.format {
                         Format::Json if c.field.is_some() => {
                             return invalid(format!("column {name}: field is for format csv; json columns have a path"))

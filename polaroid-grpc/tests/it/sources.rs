@@ -70,7 +70,7 @@ async fn the_rust_client_starts_lists_and_stops_a_source() {
     spec.rows = Some("/data".into());
     spec.columns.insert(
         "ts".into(),
-        polaroid_sources::ColumnSpec { path: "/t".into(), message_path: None, field: None, kind: polaroid_sources::ColumnKind::TimestampMs },
+        polaroid_sources::ColumnSpec { path: "/t".into(), message_path: None, field: None, kafka: None, kind: polaroid_sources::ColumnKind::TimestampMs },
     );
     spec.columns.insert(
         "feed".into(),
@@ -78,6 +78,7 @@ async fn the_rust_client_starts_lists_and_stops_a_source() {
             path: String::new(),
             message_path: Some("/type".into()),
             field: None,
+            kafka: None,
             kind: polaroid_sources::ColumnKind::String,
         },
     );

@@ -163,7 +163,7 @@ async fn csv_values_become_rows_by_field_and_bad_records_are_counted() {
         ("size", 3, ColumnKind::Float),
         ("trade_id", 4, ColumnKind::Int),
     ] {
-        spec.columns.insert(name.into(), ColumnSpec { path: String::new(), message_path: None, field: Some(field), kind });
+        spec.columns.insert(name.into(), ColumnSpec { path: String::new(), message_path: None, field: Some(field), kafka: None, kind });
     }
     let sources = Sources::new(core.clone());
     sources.start(&Namespace::anonymous(), spec).unwrap();
@@ -260,11 +260,11 @@ async fn messages_of_many_rows_are_appended_whole_and_skipped_whole() {
         ("price", "/p", ColumnKind::Float),
         ("trade_id", "/i", ColumnKind::Int),
     ] {
-        spec.columns.insert(name.into(), ColumnSpec { path: path.into(), message_path: None, field: None, kind });
+        spec.columns.insert(name.into(), ColumnSpec { path: path.into(), message_path: None, field: None, kafka: None, kind });
     }
     spec.columns.insert(
         "topic".into(),
-        ColumnSpec { path: String::new(), message_path: Some("/topic".into()), field: None, kind: ColumnKind::String },
+        ColumnSpec { path: String::new(), message_path: Some("/topic".into()), field: None, kafka: None, kind: ColumnKind::String },
     );
     let total = first_trade(MESSAGES);
     let sources = Sources::new(core.clone());
@@ -292,4 +292,61 @@ async fn messages_of_many_rows_are_appended_whole_and_skipped_whole() {
         }
     }
     sources.stop(&Namespace::anonymous(), "b").await.unwrap();
+}
+
+/// Record `i` of the keyed feed: the symbol is the key, the time the
+/// record's own, the venue a header (missing from every fourth); the value
+/// holds only the price and the quantity.
+async fn produce_keyed(broker: &Broker, topic: &str, count: i64) {
+    use rdkafka::message::{Header, OwnedHeaders};
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let producer: FutureProducer =
+        rdkafka::ClientConfig::new().set("bootstrap.servers", &broker.address).create().unwrap();
+    for i in 0..count {
+        let payload = format!(r#"{{"px":{},"qty":{i}}}"#, 100.0 + i as f64 / 4.0);
+        let mut headers = OwnedHeaders::new().insert(Header { key: "trace", value: Some("x") });
+        if i % 4 != 0 {
+            headers = headers.insert(Header { key: "venue", value: Some(["XNAS", "XNYS"][(i % 2) as usize]) });
+        }
+        let key = ["AAPL", "MSFT", "NVDA"][(i % 3) as usize];
+        let record = FutureRecord::to(topic).payload(&payload).key(key).timestamp(1_764_576_000_000 + i * 5).headers(headers);
+        producer.send(record, Duration::from_secs(10)).await.map_err(|(e, _)| e).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_record_key_timestamp_and_headers_become_columns() {
+    let broker = Broker::start();
+    broker.create_topic("keyed", 1);
+    let (_dir, core) = core();
+    produce_keyed(&broker, "keyed", 120).await;
+    let mut spec = spec("keyed", "keyed", &broker, "keyed", "gkeyed");
+    spec.format = Format::Json;
+    for (name, path, kafka, kind) in [
+        ("ts", "", Some("timestamp"), ColumnKind::TimestampMs),
+        ("symbol", "", Some("key"), ColumnKind::String),
+        ("venue", "", Some("header:venue"), ColumnKind::String),
+        ("px", "/px", None, ColumnKind::Float),
+        ("qty", "/qty", None, ColumnKind::Int),
+    ] {
+        let kafka = kafka.map(str::to_string);
+        spec.columns.insert(name.into(), ColumnSpec { path: path.into(), message_path: None, field: None, kafka, kind });
+    }
+    let sources = Sources::new(core.clone());
+    sources.start(&Namespace::anonymous(), spec).unwrap();
+    until("120 rows", Duration::from_secs(60), || status(&sources, "keyed").rows == 120).await;
+    assert_eq!(status(&sources, "keyed").decode_errors, 0);
+    let df = table(&core, "keyed", "qty");
+    let (qty, px) = (df.column("qty").unwrap().i64().unwrap(), df.column("px").unwrap().f64().unwrap());
+    let symbol = df.column("symbol").unwrap().cast(&DataType::String).unwrap();
+    let venue = df.column("venue").unwrap().cast(&DataType::String).unwrap();
+    let ts = df.column("ts").unwrap().datetime().unwrap().physical();
+    for row in 0..120 {
+        let i = row as i64;
+        assert_eq!((qty.get(row), px.get(row)), (Some(i), Some(100.0 + i as f64 / 4.0)), "record {i}");
+        assert_eq!(symbol.str().unwrap().get(row), Some(["AAPL", "MSFT", "NVDA"][(i % 3) as usize]), "record {i}");
+        assert_eq!(venue.str().unwrap().get(row), (i % 4 != 0).then(|| ["XNAS", "XNYS"][(i % 2) as usize]), "record {i}");
+        assert_eq!(ts.get(row), Some((1_764_576_000_000 + i * 5) * 1_000), "record {i}");
+    }
+    sources.stop(&Namespace::anonymous(), "keyed").await.unwrap();
 }

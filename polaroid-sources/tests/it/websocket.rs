@@ -278,6 +278,7 @@ fn the_readme_sources_file_is_valid() {
     let specs = polaroid_sources::read_sources_file(&path).unwrap();
     let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["btc", "fills", "fills-csv", "custom", "kraken", "polygon"]);
+    assert_eq!(specs[1].columns["symbol"].kafka.as_deref(), Some("key"));
     let kraken = &specs[4];
     assert_eq!((kraken.rows.as_deref(), kraken.columns["kind"].message_path.as_deref()), (Some("/data"), Some("/type")));
     let polygon = &specs[5];
