@@ -520,5 +520,6 @@ fn proto_source(s: SourceStatus) -> proto::SourceStatus {
         reconnects: s.reconnects,
         lag_ms: s.lag_ms,
         last_error: s.last_error,
+        skipped: s.skipped,
     }
 }

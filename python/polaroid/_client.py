@@ -72,6 +72,7 @@ class SourceStatus:
     reconnects: int
     lag_ms: float | None  # the wall clock minus the last row's time when it arrived
     last_error: str | None
+    skipped: int  # Kafka: messages read again after a restart, already in the table
 
     @classmethod
     def from_proto(cls, status: pb.SourceStatus) -> SourceStatus:
@@ -81,6 +82,7 @@ class SourceStatus:
             decode_errors=status.decode_errors, reconnects=status.reconnects,
             lag_ms=status.lag_ms if status.HasField("lag_ms") else None,
             last_error=status.last_error if status.HasField("last_error") else None,
+            skipped=status.skipped,
         )
 
 

@@ -173,7 +173,7 @@ class SourcesReply(_message.Message):
     def __init__(self, sources: _Optional[_Iterable[_Union[SourceStatus, _Mapping]]] = ...) -> None: ...
 
 class SourceStatus(_message.Message):
-    __slots__ = ("name", "table", "url", "state", "rows", "batches", "messages", "dropped_rows", "decode_errors", "reconnects", "lag_ms", "last_error")
+    __slots__ = ("name", "table", "url", "state", "rows", "batches", "messages", "dropped_rows", "decode_errors", "reconnects", "lag_ms", "last_error", "skipped")
     NAME_FIELD_NUMBER: _ClassVar[int]
     TABLE_FIELD_NUMBER: _ClassVar[int]
     URL_FIELD_NUMBER: _ClassVar[int]
@@ -186,6 +186,7 @@ class SourceStatus(_message.Message):
     RECONNECTS_FIELD_NUMBER: _ClassVar[int]
     LAG_MS_FIELD_NUMBER: _ClassVar[int]
     LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
     name: str
     table: str
     url: str
@@ -198,7 +199,8 @@ class SourceStatus(_message.Message):
     reconnects: int
     lag_ms: float
     last_error: str
-    def __init__(self, name: _Optional[str] = ..., table: _Optional[str] = ..., url: _Optional[str] = ..., state: _Optional[str] = ..., rows: _Optional[int] = ..., batches: _Optional[int] = ..., messages: _Optional[int] = ..., dropped_rows: _Optional[int] = ..., decode_errors: _Optional[int] = ..., reconnects: _Optional[int] = ..., lag_ms: _Optional[float] = ..., last_error: _Optional[str] = ...) -> None: ...
+    skipped: int
+    def __init__(self, name: _Optional[str] = ..., table: _Optional[str] = ..., url: _Optional[str] = ..., state: _Optional[str] = ..., rows: _Optional[int] = ..., batches: _Optional[int] = ..., messages: _Optional[int] = ..., dropped_rows: _Optional[int] = ..., decode_errors: _Optional[int] = ..., reconnects: _Optional[int] = ..., lag_ms: _Optional[float] = ..., last_error: _Optional[str] = ..., skipped: _Optional[int] = ...) -> None: ...
 
 class ScanRequest(_message.Message):
     __slots__ = ("path", "format", "csv_has_header", "csv_separator", "paths", "hive_partitioning", "csv_skip_rows", "csv_skip_rows_after_header", "csv_null_values", "csv_quote_char", "csv_comment_prefix", "csv_missing_is_null", "csv_try_parse_dates", "csv_decimal_comma", "csv_infer_schema_length", "csv_infer_schema_all", "csv_ignore_errors", "csv_truncate_ragged_lines", "csv_schema", "csv_schema_overrides", "csv_eol_char", "csv_utf8_lossy")
