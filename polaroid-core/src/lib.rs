@@ -56,5 +56,10 @@ pub use metrics::Metrics;
 pub use slots::{CancelOnDrop, CancelToken, Slot, SlotConfig};
 pub use tenants::Tenants;
 
+/// Where the live sources started at run time are kept, per tenant
+/// (`<data>/live_sources/<tenant>/<name>.json`), to start again after a
+/// restart. Specs may hold credentials: no client path reaches them.
+pub const LIVE_SOURCES_DIR: &str = "live_sources";
+
 // What the doors name in their signatures.
 pub use polaroid_handles::{Entry, HandleId, HandleInfo, HandleStore, Namespace, Payload, PayloadKind};

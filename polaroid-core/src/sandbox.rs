@@ -41,6 +41,7 @@ use crate::tables::{tenant_dir, TABLES_DIR};
 const STORAGE: &[(&str, &str)] = &[
     (TABLES_DIR, "table storage; read a table by its name (FROM trades), not by its files"),
     (RESULTS_DIR, "result storage; read a result through its handle"),
+    (crate::LIVE_SOURCES_DIR, "live source storage; list sources over /sources"),
 ];
 
 /// The data directory, canonical, and the rule for paths inside it.

@@ -245,7 +245,9 @@ fn check_name(name: &str, what: &str) -> Result<(), CoreError> {
 }
 
 /// A tenant's directory name: stable, and not the token itself.
-pub(crate) fn tenant_dir(ns: &Namespace) -> String {
+/// The directory name of `ns`'s own storage (tables, kept sources): never
+/// the token itself.
+pub fn tenant_dir(ns: &Namespace) -> String {
     if ns.as_str().is_empty() {
         return "default".into();
     }
@@ -708,7 +710,7 @@ fn write_synced(path: &Path, fill: impl FnOnce(&mut BufWriter<&mut File>) -> Pol
 }
 
 /// Write `bytes` to `path` atomically: a temporary file, fsync'd, renamed.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CoreError> {
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CoreError> {
     let tmp = path.with_extension("tmp");
     let mut file = File::create(&tmp).map_err(|e| io_error(&tmp, e))?;
     file.write_all(bytes).and_then(|_| file.sync_all()).map_err(|e| io_error(&tmp, e))?;

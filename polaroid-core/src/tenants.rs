@@ -29,6 +29,14 @@ impl Tenants {
         !self.tokens.is_empty()
     }
 
+    /// Every tenant's namespace: the anonymous one when the server is open.
+    pub fn namespaces(&self) -> Vec<Namespace> {
+        if self.tokens.is_empty() {
+            return vec![Namespace::anonymous()];
+        }
+        self.tokens.iter().map(Namespace::new).collect()
+    }
+
     /// The namespace of a caller who sent `authorization` (the header's
     /// value, `Bearer <token>`), or an UNAUTHENTICATED error.
     pub fn namespace(&self, authorization: Option<&str>) -> Result<Namespace, CoreError> {

@@ -458,7 +458,7 @@ impl Polaroid for PolaroidService {
         let ns = namespace(&request)?;
         let spec: SourceSpec = serde_json::from_str(&request.get_ref().spec_json)
             .map_err(|e| invalid(format!("spec_json is not a source: {e}")))?;
-        let started = self.sources.start(&ns, spec).map_err(source_status)?;
+        let started = self.sources.start_kept(&ns, spec).map_err(source_status)?;
         Ok(Response::new(proto_source(started)))
     }
 

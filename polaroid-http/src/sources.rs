@@ -48,7 +48,7 @@ pub async fn start(State(door): State<Door>, headers: HeaderMap, body: axum::bod
         Ok(spec) => spec,
         Err(e) => return refused(StatusCode::BAD_REQUEST, format!("not a source: {e}")),
     };
-    match door.sources.start(&ns, spec) {
+    match door.sources.start_kept(&ns, spec) {
         Ok(status) => (StatusCode::CREATED, Json(status)).into_response(),
         Err(e) => source_error(e),
     }

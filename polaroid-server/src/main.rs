@@ -74,7 +74,9 @@ struct Args {
     #[arg(long, env = "POLAROID_AUTH_TOKEN", value_delimiter = ',', hide_env_values = true)]
     auth_token: Vec<String>,
     /// Live sources to start at boot: a TOML file of `[[source]]` tables
-    /// (see the README). More can be started and stopped over HTTP /sources.
+    /// (see the README). More can be started and stopped over HTTP /sources
+    /// and gRPC; those are kept in the data directory and start again with
+    /// the server until stopped.
     #[arg(long, env = "POLAROID_SOURCES")]
     sources: Option<PathBuf>,
     /// The Ballista scheduler that runs `distributed=true` queries
@@ -161,6 +163,11 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         for spec in read_sources_file(path)? {
             sources.start(&Namespace::anonymous(), spec)?;
         }
+    }
+    // Sources started over HTTP or gRPC before the last stop, until stopped.
+    let kept = sources.restore();
+    if kept > 0 {
+        tracing::info!(kept, "kept sources started again");
     }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -3,9 +3,11 @@
 //! nor stop it.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use polaroid_core::{Core, Namespace};
+use polaroid_core::tables::{tenant_dir, write_atomically};
+use polaroid_core::{Core, CoreError, Namespace, LIVE_SOURCES_DIR};
 use serde::Serialize;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -58,6 +60,19 @@ struct Running {
     shared: Arc<Shared>,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
+    /// Kept under the data directory: started again after a restart, until stopped.
+    kept: bool,
+}
+
+/// Whether a source outlives the server that started it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    /// Only while this server runs (a boot file's source).
+    No,
+    /// Write it down, then start it (started over HTTP or gRPC).
+    Write,
+    /// Written down already (started again by [`Sources::restore`]).
+    Already,
 }
 
 /// The registry of running sources.
@@ -71,12 +86,72 @@ impl Sources {
         Arc::new(Self { core, running: Mutex::new(HashMap::new()) })
     }
 
-    /// Start `spec` for `ns`. It connects in the background; its status says how it goes.
+    /// Start `spec` for `ns` for as long as this server runs (a boot
+    /// file's sources). It connects in the background; its status says how
+    /// it goes.
     pub fn start(&self, ns: &Namespace, spec: SourceSpec) -> Result<SourceStatus, SourceError> {
+        self.launch(ns, spec, Keep::No)
+    }
+
+    /// Start `spec` for `ns` and keep it (a source started over HTTP or
+    /// gRPC): it is written under the data directory first, and a server
+    /// started again on that directory starts it again ([`Sources::restore`]),
+    /// until it is stopped.
+    pub fn start_kept(&self, ns: &Namespace, spec: SourceSpec) -> Result<SourceStatus, SourceError> {
+        self.launch(ns, spec, Keep::Write)
+    }
+
+    /// Start every kept source of every tenant (at boot, after the boot
+    /// file's). A kept source whose name a boot source took, or whose file
+    /// no longer reads as a source, is logged and left; it is not lost.
+    /// Returns how many started.
+    pub fn restore(&self) -> usize {
+        let mut started = 0;
+        for ns in self.core.tenants().namespaces() {
+            let dir = self.kept_dir(&ns);
+            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+            let mut files: Vec<PathBuf> = entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .collect();
+            files.sort();
+            for file in files {
+                let spec = std::fs::read(&file)
+                    .map_err(|e| e.to_string())
+                    .and_then(|bytes| serde_json::from_slice::<SourceSpec>(&bytes).map_err(|e| e.to_string()));
+                let outcome = spec.map_err(|e| e.to_string()).and_then(|spec| {
+                    let name = spec.name.clone();
+                    self.launch(&ns, spec, Keep::Already).map(|_| name).map_err(|e| e.to_string())
+                });
+                match outcome {
+                    Ok(name) => {
+                        tracing::info!(source = %name, "kept source started again");
+                        started += 1;
+                    },
+                    Err(e) => tracing::warn!(file = %file.display(), "a kept source was not started: {e}"),
+                }
+            }
+        }
+        started
+    }
+
+    fn kept_dir(&self, ns: &Namespace) -> PathBuf {
+        self.core.data_dir().join(LIVE_SOURCES_DIR).join(tenant_dir(ns))
+    }
+
+    fn launch(&self, ns: &Namespace, spec: SourceSpec, keep: Keep) -> Result<SourceStatus, SourceError> {
         spec.check()?;
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
         if running.contains_key(&spec.name) {
             return Err(SourceError::AlreadyRunning(spec.name));
+        }
+        if keep == Keep::Write {
+            // Written before it starts: a source that runs is one a restart brings back.
+            let dir = self.kept_dir(ns);
+            std::fs::create_dir_all(&dir).map_err(|e| CoreError::Internal(format!("{}: {e}", dir.display())))?;
+            let bytes = serde_json::to_vec_pretty(&spec).map_err(|e| CoreError::Internal(e.to_string()))?;
+            write_atomically(&dir.join(format!("{}.json", spec.name)), &bytes)?;
         }
         // A table that exists takes the source's retention now; a new one
         // is created with it on the first batch.
@@ -109,7 +184,7 @@ impl Sources {
         let name = spec.name.clone();
         tracing::info!(source = %name, table = %spec.table, url = %status.url, "source starting");
         let task = tokio::spawn(run::run(self.core.clone(), ns.clone(), spec, shared.clone(), stopped));
-        running.insert(name, Running { ns: ns.clone(), shared, stop, task });
+        running.insert(name, Running { ns: ns.clone(), shared, stop, task, kept: keep != Keep::No });
         Ok(status)
     }
 
@@ -125,6 +200,13 @@ impl Sources {
         let Some(source) = found else { return Err(SourceError::NotFound(name.into())) };
         let _ = source.stop.send(true);
         let _ = source.task.await;
+        if source.kept {
+            // Stopped by its tenant: a restart does not bring it back.
+            let file = self.kept_dir(ns).join(format!("{name}.json"));
+            if let Err(e) = std::fs::remove_file(&file) {
+                tracing::warn!(source = %name, file = %file.display(), "the stopped source's file stays: {e}");
+            }
+        }
         tracing::info!(source = %name, "source stopped");
         let status = source.shared.status.lock().unwrap_or_else(|p| p.into_inner()).clone();
         Ok(status)
@@ -142,7 +224,8 @@ impl Sources {
         out
     }
 
-    /// Stop every source (server shutdown), each appending what it has pending.
+    /// Stop every source (server shutdown), each appending what it has
+    /// pending; kept sources stay kept.
     pub async fn stop_all(&self) {
         let all: Vec<(String, Running)> = {
             let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());

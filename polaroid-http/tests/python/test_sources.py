@@ -32,6 +32,7 @@ class Feed:
 
     def __init__(self, count: int, pad: int = 0, messages: list[str] | None = None) -> None:
         self.count = count
+        self.next = 0
         self.subscriptions: list[str] = []
         self.sent = False
         self.port = 0
@@ -41,8 +42,10 @@ class Feed:
         async def handler(ws) -> None:
             self.subscriptions.append(await ws.recv())
             filler = {"pad": "x" * pad} if pad else {}
-            for i in range(self.count):
-                await ws.send(json.dumps({**trade(i), **filler}))
+            # A trade is sent once, whichever connection it goes to.
+            while self.next < self.count:
+                self.next += 1
+                await ws.send(json.dumps({**trade(self.next - 1), **filler}))
             for message in messages or []:
                 await ws.send(message)
             self.sent = True
@@ -68,10 +71,10 @@ class Feed:
         self.thread.join(10)
 
 
-def http(server: Server, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+def http(server: Server, method: str, path: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(f"{server.url}{path}", data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {token}"} if token else {})
+    request = urllib.request.Request(f"{server.url}{path}", data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request) as reply:
             return reply.status, json.load(reply)
@@ -85,10 +88,10 @@ def exec_rows(server: Server, sql: str) -> list:
         return json.load(reply)["dataset"]
 
 
-def wait_for_rows(server: Server, source: str, rows: int, timeout: float = 20.0) -> dict:
+def wait_for_rows(server: Server, source: str, rows: int, timeout: float = 20.0, token: str | None = None) -> dict:
     deadline = time.time() + timeout
     while time.time() < deadline:
-        _, listed = http(server, "GET", "/sources")
+        _, listed = http(server, "GET", "/sources", token=token)
         status = next((s for s in listed["sources"] if s["name"] == source), None)
         if status and status["rows"] == rows:
             return status
@@ -200,6 +203,39 @@ def test_a_feed_sending_arrays_of_events_lands_one_row_per_trade(server):
         code, reply = http(server, "POST", "/sources", {**spec, "rows": None})
         assert code == 400 and "row_when needs rows" in reply["error"], reply
     finally:
+        feed.close()
+
+
+def test_a_source_started_over_http_starts_again_with_the_server_until_stopped(tmp_path):
+    """A deploy restarts the server: the sources its tenants started are
+    kept in the data directory and start again, each in its tenant."""
+    feed = Feed(40)
+    server = Server(tmp_path, "--auth-token", "alice,bob")
+    spec = {"name": "kept", "table": "kept_trades", "format": "binance-trade", "batch_ms": 20,
+            "websocket": {"url": feed.url, "subscribe": ["{}"]}}
+    try:
+        code, status = http(server, "POST", "/sources", spec, token="alice")
+        assert code == 201, status
+        wait_for_rows(server, "kept", 40, token="alice")
+        server.stop()
+        feed.count = 90  # the feed went on while the server was down
+        server.start()
+        status = wait_for_rows(server, "kept", 50, token="alice")
+        assert status["state"] == "connected" and len(feed.subscriptions) == 2
+        assert http(server, "GET", "/sources", token="bob")[1]["sources"] == []
+        query = urllib.parse.urlencode({"query": "SELECT trade_id FROM kept_trades ORDER BY trade_id"})
+        request = urllib.request.Request(f"{server.url}/exec?{query}", headers={"Authorization": "Bearer alice"})
+        with urllib.request.urlopen(request) as reply:
+            assert json.load(reply)["dataset"] == [[7_000 + i] for i in range(90)]
+        # Bob cannot stop it; Alice can, and then it stays stopped.
+        assert http(server, "DELETE", "/sources/kept", token="bob")[0] == 404
+        code, final = http(server, "DELETE", "/sources/kept", token="alice")
+        assert code == 200 and final["rows"] == 50
+        server.stop()
+        server.start()
+        assert http(server, "GET", "/sources", token="alice")[1]["sources"] == []
+    finally:
+        server.stop()
         feed.close()
 
 

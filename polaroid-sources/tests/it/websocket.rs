@@ -324,3 +324,54 @@ async fn a_silent_feed_is_found_by_its_pings_and_reconnected() {
     sources.stop(&Namespace::anonymous(), "silent").await.unwrap();
     server.kill().await;
 }
+
+/// A source started at run time (over HTTP or gRPC) is kept: a server
+/// started again on the same data directory starts it again, and the rows
+/// go on where they stopped. A stopped source is not brought back, and a
+/// boot file's source is not kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_sources_start_again_after_a_restart_until_stopped() {
+    let (dir, core) = core();
+    let lines = fixture("binance_trades.jsonl");
+    let feed = Feed::new(lines.clone());
+    let half = lines.len() / 2;
+    let server = Replay::start("127.0.0.1:0".parse().unwrap(), feed.clone(), 1, half).await;
+    let addr = server.addr;
+    let url = format!("ws://{addr}");
+    let sources = Sources::new(core.clone());
+    sources.start_kept(&Namespace::anonymous(), spec("kept", "kept", url.clone(), Format::BinanceTrade, vec!["s".into()])).unwrap();
+    // Nothing listens on port 9: this one only tries to connect.
+    sources.start(&Namespace::anonymous(), spec("boot", "boot", "ws://127.0.0.1:9".into(), Format::BinanceTrade, vec![])).unwrap();
+    until("the first half", Duration::from_secs(20), || status(&sources, "kept").messages == half as u64).await;
+    // The server stops: every source appends what it has and ends.
+    sources.stop_all().await;
+    drop(sources);
+    drop(core);
+    server.kill().await;
+    let kept_file = dir.path().join("live_sources/default/kept.json");
+    assert!(kept_file.is_file(), "kept under the data directory");
+    assert!(!dir.path().join("live_sources/default/boot.json").exists(), "a boot file's source is not kept");
+
+    // A new server on the same directory, the feed going on.
+    let core = polaroid_core::Core::new(polaroid_core::CoreConfig { data_dir: dir.path().to_path_buf(), ..Default::default() }).unwrap();
+    let server = Replay::start(addr, feed.clone(), 1, usize::MAX).await;
+    let sources = Sources::new(core.clone());
+    assert_eq!(sources.restore(), 1);
+    let names: Vec<String> = sources.list(&Namespace::anonymous()).into_iter().map(|s| s.name).collect();
+    assert_eq!(names, ["kept"]);
+    let rows = || core.tables().get(&Namespace::anonymous(), "kept").unwrap().map_or(0, |t| t.row_count().unwrap());
+    until("every trade", Duration::from_secs(20), || rows() == 300).await;
+    let ids: Vec<i64> = table(&core, "kept", "trade_id").column("trade_id").unwrap().i64().unwrap().into_no_null_iter().collect();
+    assert_eq!(ids.len(), 300);
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "every trade once");
+    // Its spec is a client's file no client reaches.
+    let scan = polaroid_core::ScanSpec { path: "live_sources/default/kept.json".into(), ..Default::default() };
+    let err = core.scan(&Namespace::anonymous(), &scan).unwrap_err();
+    assert!(err.to_string().contains("live source storage"), "{err}");
+
+    // Stopped by its tenant, it is gone for good.
+    sources.stop(&Namespace::anonymous(), "kept").await.unwrap();
+    assert!(!kept_file.exists());
+    assert_eq!(Sources::new(core.clone()).restore(), 0);
+    server.kill().await;
+}
