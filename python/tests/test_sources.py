@@ -8,6 +8,7 @@ millisecond times as text. The table must equal the trades as sent."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import threading
 import time
@@ -29,12 +30,12 @@ def okx_trade(i: int) -> dict:
             "count": "1"}
 
 
-def okx_messages(sizes: list[int]) -> tuple[list[str], int]:
+def okx_messages(sizes: list[int], first: int = 0) -> tuple[list[str], int]:
     """The subscription's answer (its `arg` names the channel too, but it
     has no `data`), then messages of `sizes` trades with a ping's answer
-    after every third, then one cut short; and how many trades they hold."""
+    after every third, then one cut short; and the number after their last
+    trade. Trades are numbered from `first`."""
     messages = ['{"event":"subscribe","arg":{"channel":"trades","instId":"BTC-USDT"},"connId":"a4d3ae55"}']
-    first = 0
     for k, n in enumerate(sizes):
         messages.append(json.dumps({"arg": {"channel": "trades", "instId": "BTC-USDT"},
                                     "data": [okx_trade(i) for i in range(first, first + n)]}))
@@ -49,7 +50,9 @@ class Feed:
     """A WebSocket server on its own thread: after a client's subscription it
     sends `messages`, then answers a "ping" text with "pong", as OKX does."""
 
-    def __init__(self, messages: list[str]) -> None:
+    def __init__(self, messages: list[str], later: list[str] | None = None) -> None:
+        """`later` is sent once `go` is set, a message every 5 ms."""
+        self.go = threading.Event()
         self.subscriptions: list[str] = []
         self.received: list[str] = []  # what the client sent after subscribing
         ready = threading.Event()
@@ -59,6 +62,11 @@ class Feed:
             self.subscriptions.append(await ws.recv())
             for message in messages:
                 await ws.send(message)
+            if later:
+                await asyncio.get_running_loop().run_in_executor(None, self.go.wait)
+                for message in later:
+                    await ws.send(message)
+                    await asyncio.sleep(0.005)
             async for text in ws:
                 self.received.append(text)
                 if text == "ping":
@@ -168,3 +176,40 @@ def test_bad_specs_taken_names_and_unknown_sources_are_refused_by_name(client: p
     client.stop_source("okx2")
     with pytest.raises(pr.NotFoundError, match="okx2"):
         client.stop_source("okx2")
+
+
+def test_live_bars_of_a_batched_feed_equal_polars(client: pr.Client) -> None:
+    """The user's whole path: a feed batching trades, a source, and bars
+    streamed as the source's appends close them, from the table's start.
+    The bars must equal python-polars' over the table as fetched at the end."""
+    from test_live_bars import oracle, read
+
+    early, middle = okx_messages([7, 3, 9, 5] * 25)  # trades 0..600: 150 s of ticks
+    late, end = okx_messages([4, 8, 2, 6] * 25, middle)  # 600..1,100: 125 s more
+    ws = Feed(early, later=late[1:])
+    try:
+        client.start_source(okx_spec("okx-bars", "okx_bars", f"ws://127.0.0.1:{ws.port}"))
+        wait_for(client, "okx-bars", middle)
+        t0 = dt.datetime.fromtimestamp(T0_MS / 1000, dt.timezone.utc)
+        bars = client.subscribe_bars("okx_bars", "1m", start=t0)
+        ws.go.set()
+        newest = t0 + dt.timedelta(milliseconds=250 * (end - 1))
+        closed_until = newest.replace(second=0, microsecond=0)
+        expect = len(INSTRUMENTS) * int((closed_until - t0) / dt.timedelta(minutes=1))
+        got: list[pl.DataFrame] = []
+        reader = threading.Thread(target=read, args=(bars, expect, got), daemon=True)
+        reader.start()
+        reader.join(timeout=60)
+        assert not reader.is_alive(), f"bars did not arrive within 60 s: {got}"
+        wait_for(client, "okx-bars", end)
+        rows = client.table("okx_bars").collect().rename({"ts": "timestamp"})
+        frame = pl.concat(got).sort("symbol", "ts")
+        expected = oracle(rows, t0.replace(tzinfo=None), closed_until.replace(tzinfo=None))
+        assert frame.height == expected.height == expect, (frame, expected)
+        assert frame.select(pl.col("symbol").cast(pl.String), "ts").equals(expected.select("symbol", "ts"))
+        assert frame["trades"].cast(pl.Int64).to_list() == expected["trades"].cast(pl.Int64).to_list()
+        for column in ["open", "high", "low", "close", "volume", "vwap"]:
+            assert (frame[column] - expected[column]).abs().max() < 1e-9, column
+    finally:
+        client.stop_source("okx-bars")
+        ws.close()
