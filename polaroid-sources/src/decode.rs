@@ -878,6 +878,20 @@ mod tests {
         ws.ping_ms = Some(0);
         s.check().unwrap();
         assert_eq!(s.websocket.as_ref().unwrap().ping_every(), None, "0: no pings, no silence check");
+
+        let ws = s.websocket.as_mut().unwrap();
+        ws.reply = Some(r#"{"pong":$}"#.into());
+        assert!(s.check().unwrap_err().to_string().contains("reply_to and reply go together"));
+        s.websocket.as_mut().unwrap().reply_to = Some("ping".into());
+        assert!(s.check().unwrap_err().to_string().contains(r#"reply_to "ping" is not a JSON pointer"#));
+        s.websocket.as_mut().unwrap().reply_to = Some("/ping".into());
+        s.check().unwrap();
+        let ws = s.websocket.as_ref().unwrap();
+        assert_eq!(ws.reply_for(r#"{"ping":1492420473027}"#).as_deref(), Some(r#"{"pong":1492420473027}"#));
+        assert_eq!(ws.reply_for(r#"{"ping":"abc"}"#).as_deref(), Some(r#"{"pong":"abc"}"#));
+        assert_eq!(ws.reply_for(r#"{"ch":"market.ping.trade","tick":{}}"#), None, "no value at the pointer");
+        assert_eq!(ws.reply_for(r#"{"ping":null}"#), None);
+        assert_eq!(ws.reply_for("not json, ping"), None);
     }
 
     #[test]

@@ -171,16 +171,36 @@ async fn read_websocket(
                                 next = socket.next() => next,
                             };
                             last_frame = Instant::now();
-                            match next {
-                                Some(Ok(Message::Text(text))) if feed.is_pong(text.as_str()) => {},
-                                Some(Ok(Message::Text(text))) => receive(core, spec, &decoder, shared, text.as_str()),
-                                Some(Ok(Message::Binary(bytes))) => match std::str::from_utf8(&bytes) {
-                                    Ok(text) => receive(core, spec, &decoder, shared, text),
-                                    Err(_) => shared.update(|s| {
-                                        s.decode_errors += 1;
-                                        s.last_error = Some("a binary message that is not UTF-8 text".into());
-                                    }),
+                            let text: Option<std::borrow::Cow<'_, str>> = match &next {
+                                Some(Ok(Message::Text(text))) => Some(text.as_str().into()),
+                                Some(Ok(Message::Binary(bytes))) => match binary_text(bytes) {
+                                    Ok(text) => Some(text),
+                                    Err(why) => {
+                                        shared.update(|s| {
+                                            s.messages += 1;
+                                            s.decode_errors += 1;
+                                            s.last_error = Some(format!("message {}: {why}", s.messages));
+                                        });
+                                        None
+                                    },
                                 },
+                                _ => None,
+                            };
+                            if let Some(text) = text {
+                                if feed.is_pong(&text) {
+                                    continue;
+                                }
+                                if let Some(reply) = feed.reply_for(&text) {
+                                    match socket.send(Message::text(reply)).await {
+                                        Ok(()) => continue,
+                                        Err(e) => break format!("reply to the feed's heartbeat failed: {e}"),
+                                    }
+                                }
+                                receive(core, spec, &decoder, shared, &text);
+                                continue;
+                            }
+                            match next {
+                                Some(Ok(Message::Text(_) | Message::Binary(_))) => {},
                                 // Pings are answered by tungstenite as the stream is read.
                                 Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {},
                                 Some(Ok(Message::Close(frame))) => {
@@ -209,6 +229,36 @@ async fn read_websocket(
             () = tokio::time::sleep(wait) => {},
         }
         wait = (wait * 2).min(max_wait);
+    }
+}
+
+/// The most bytes a compressed frame may inflate to.
+const MAX_INFLATED: u64 = 64 << 20;
+
+/// A binary frame's text: gzip (HTX), zlib or raw deflate compressed,
+/// or plain UTF-8.
+fn binary_text(bytes: &[u8]) -> Result<std::borrow::Cow<'_, str>, String> {
+    use std::io::Read;
+    let inflate = |reader: &mut dyn Read| -> Result<std::borrow::Cow<'_, str>, String> {
+        let mut text = String::new();
+        let read = reader.take(MAX_INFLATED + 1).read_to_string(&mut text);
+        match read {
+            Ok(n) if n as u64 > MAX_INFLATED => Err(format!("a compressed message inflates past {MAX_INFLATED} bytes")),
+            Ok(_) => Ok(text.into()),
+            Err(e) => Err(format!("a compressed message that does not inflate to UTF-8 text: {e}")),
+        }
+    };
+    match bytes {
+        [0x1f, 0x8b, ..] => inflate(&mut flate2::read::GzDecoder::new(bytes)),
+        // zlib's header: deflate, a window size, and a check of both.
+        [cmf, flg, ..] if cmf & 0x0f == 8 && (u16::from(*cmf) << 8 | u16::from(*flg)) % 31 == 0 => {
+            inflate(&mut flate2::read::ZlibDecoder::new(bytes))
+        },
+        _ => match std::str::from_utf8(bytes) {
+            Ok(text) => Ok(text.into()),
+            Err(_) => inflate(&mut flate2::read::DeflateDecoder::new(bytes))
+                .map_err(|_| "a binary message that is neither UTF-8 text nor gzip, zlib or deflate compressed".into()),
+        },
     }
 }
 

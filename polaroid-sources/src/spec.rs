@@ -101,6 +101,16 @@ pub struct WebsocketFeed {
     /// The feed's answer to `ping`, skipped rather than decoded (default `pong`).
     #[serde(default)]
     pub pong: Option<String>,
+    /// A message with a value at this JSON pointer is the feed's own
+    /// heartbeat: it is answered with `reply`, not decoded. HTX sends
+    /// `{"ping": 1492420473027}` and closes a connection that does not
+    /// answer `{"pong": 1492420473027}`: `reply_to = "/ping"`,
+    /// `reply = '{"pong": $}'`.
+    #[serde(default)]
+    pub reply_to: Option<String>,
+    /// The answer; `$` stands for the value at `reply_to`, as JSON.
+    #[serde(default)]
+    pub reply: Option<String>,
 }
 
 impl WebsocketFeed {
@@ -113,6 +123,19 @@ impl WebsocketFeed {
     /// How often to ping, if at all.
     pub(crate) fn ping_every(&self) -> Option<Duration> {
         Some(Duration::from_millis(self.ping_ms.unwrap_or(20_000))).filter(|d| !d.is_zero())
+    }
+
+    /// The answer to `text` if it is the feed's own heartbeat (`reply_to`).
+    pub(crate) fn reply_for(&self, text: &str) -> Option<String> {
+        let (pointer, reply) = self.reply_to.as_deref().zip(self.reply.as_deref())?;
+        // Most messages are not heartbeats: only parse those that name its key.
+        let key = pointer.rsplit('/').next().unwrap_or_default();
+        if !text.contains(key) {
+            return None;
+        }
+        let message: serde_json::Value = serde_json::from_str(text).ok()?;
+        let value = message.pointer(pointer).filter(|v| !v.is_null())?;
+        Some(reply.replace('$', &value.to_string()))
     }
 
     /// A text message that answers the source's own `ping`.
@@ -242,6 +265,13 @@ impl SourceSpec {
                 }
                 if ws.pong.is_some() && ws.ping.is_none() {
                     return invalid("pong is the answer to ping; give ping too".into());
+                }
+                match (&ws.reply_to, &ws.reply) {
+                    (Some(p), Some(_)) if !p.starts_with('/') => {
+                        return invalid(format!("reply_to {p:?} is not a JSON pointer (/a/b)"))
+                    },
+                    (Some(_), None) | (None, Some(_)) => return invalid("reply_to and reply go together".into()),
+                    _ => {},
                 }
             },
             (None, Some(k)) => {

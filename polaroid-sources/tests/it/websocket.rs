@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use polaroid_core::Namespace;
-use polaroid_sources::{Format, SourceError, SourceSpec, SourceState, Sources, WebsocketFeed, GAPS_TABLE};
+use polaroid_sources::{ColumnKind, ColumnSpec, Format, SourceError, SourceSpec, SourceState, Sources, WebsocketFeed, GAPS_TABLE};
 use serde_json::Value;
 
 use crate::{core, fixture, table, until, Feed, Replay};
@@ -374,4 +374,118 @@ async fn kept_sources_start_again_after_a_restart_until_stopped() {
     assert!(!kept_file.exists());
     assert_eq!(Sources::new(core.clone()).restore(), 0);
     server.kill().await;
+}
+
+fn compressed(text: &str, how: &str) -> Vec<u8> {
+    use flate2::write::{DeflateEncoder, GzEncoder, ZlibEncoder};
+    use std::io::Write;
+    let level = flate2::Compression::default();
+    match how {
+        "gzip" => {
+            let mut e = GzEncoder::new(Vec::new(), level);
+            e.write_all(text.as_bytes()).unwrap();
+            e.finish().unwrap()
+        },
+        "zlib" => {
+            let mut e = ZlibEncoder::new(Vec::new(), level);
+            e.write_all(text.as_bytes()).unwrap();
+            e.finish().unwrap()
+        },
+        _ => {
+            let mut e = DeflateEncoder::new(Vec::new(), level);
+            e.write_all(text.as_bytes()).unwrap();
+            e.finish().unwrap()
+        },
+    }
+}
+
+/// HTX's trade detail message (huobiapi.github.io): `n` trades from `first`.
+fn htx_trades(first: i64, n: i64) -> String {
+    let trades: Vec<String> = (first..first + n)
+        .map(|i| {
+            format!(
+                r#"{{"id":1.37005445109359e26,"ts":{},"tradeId":{},"amount":{},"price":{},"direction":"{}"}}"#,
+                1_630_994_963_173 + i * 7,
+                100_065_340_982 + i,
+                0.0099 * (1 + i) as f64,
+                52_086.3 + i as f64,
+                ["buy", "sell"][(i % 2) as usize]
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"ch":"market.btcusdt.trade.detail","ts":1630994963175,"tick":{{"id":137005445109,"ts":1630994963173,"data":[{}]}}}}"#,
+        trades.join(",")
+    )
+}
+
+/// HTX's feed: every frame is gzip'd binary JSON; its `{"ping": n}` must be
+/// answered `{"pong": n}` or it closes the connection; trades are under
+/// `/tick/data`, the symbol only in the channel's name. Frames compressed
+/// as zlib or raw deflate, or not at all, are read too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compressed_frames_are_inflated_and_the_feeds_own_heartbeat_answered() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let replies = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let heard = replies.clone();
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
+        let subscription = ws.next().await.unwrap().unwrap();
+        assert_eq!(subscription.to_text().unwrap(), r#"{"sub":"market.btcusdt.trade.detail","id":"id1"}"#);
+        ws.send(Message::binary(compressed(r#"{"ping":1492420473027}"#, "gzip"))).await.unwrap();
+        let Some(Ok(Message::Text(reply))) = ws.next().await else { panic!("no answer to the heartbeat") };
+        heard.lock().unwrap().push(reply.to_string());
+        if reply.as_str() != r#"{"pong":1492420473027}"# {
+            return; // HTX closes the connection
+        }
+        ws.send(Message::binary(compressed(&htx_trades(0, 2), "gzip"))).await.unwrap();
+        ws.send(Message::binary(compressed(&htx_trades(2, 1), "zlib"))).await.unwrap();
+        ws.send(Message::binary(compressed(&htx_trades(3, 3), "deflate"))).await.unwrap();
+        ws.send(Message::binary(htx_trades(6, 1).into_bytes())).await.unwrap();
+        ws.send(Message::binary(vec![0xff, 0xfe, 0x00, 0x01])).await.unwrap();
+        while let Some(Ok(_)) = ws.next().await {}
+    });
+    let (_dir, core) = core();
+    let mut spec = spec("htx", "htx", format!("ws://{addr}/ws"), Format::Json, vec![r#"{"sub":"market.btcusdt.trade.detail","id":"id1"}"#.into()]);
+    let ws = spec.websocket.as_mut().unwrap();
+    ws.reply_to = Some("/ping".into());
+    ws.reply = Some(r#"{"pong":$}"#.into());
+    spec.rows = Some("/tick/data".into());
+    for (name, path, kind) in [
+        ("ts", "/ts", ColumnKind::TimestampMs),
+        ("price", "/price", ColumnKind::Float),
+        ("amount", "/amount", ColumnKind::Float),
+        ("direction", "/direction", ColumnKind::String),
+        ("trade_id", "/tradeId", ColumnKind::Int),
+    ] {
+        spec.columns.insert(name.into(), ColumnSpec { path: path.into(), message_path: None, field: None, kafka: None, kind });
+    }
+    spec.columns.insert(
+        "channel".into(),
+        ColumnSpec { path: String::new(), message_path: Some("/ch".into()), field: None, kafka: None, kind: ColumnKind::String },
+    );
+    let sources = Sources::new(core.clone());
+    sources.start(&Namespace::anonymous(), spec).unwrap();
+    until("7 trades", Duration::from_secs(20), || status(&sources, "htx").rows == 7).await;
+    until("the bad frame", Duration::from_secs(20), || status(&sources, "htx").decode_errors == 1).await;
+    let s = status(&sources, "htx");
+    // The heartbeat is answered, not counted as a message.
+    assert_eq!((s.state, s.messages, s.reconnects), (SourceState::Connected, 5, 0), "{s:?}");
+    assert!(s.last_error.as_deref().unwrap_or_default().contains("neither UTF-8 text nor gzip, zlib or deflate"), "{s:?}");
+    assert_eq!(*replies.lock().unwrap(), [r#"{"pong":1492420473027}"#]);
+    let df = table(&core, "htx", "trade_id");
+    let ids: Vec<i64> = df.column("trade_id").unwrap().i64().unwrap().into_no_null_iter().collect();
+    assert_eq!(ids, (0..7).map(|i| 100_065_340_982 + i).collect::<Vec<_>>());
+    let prices: Vec<f64> = df.column("price").unwrap().f64().unwrap().into_no_null_iter().collect();
+    assert_eq!(prices, (0..7).map(|i| 52_086.3 + i as f64).collect::<Vec<_>>());
+    let ts: Vec<i64> = df.column("ts").unwrap().datetime().unwrap().physical().into_no_null_iter().collect();
+    assert_eq!(ts, (0..7).map(|i| (1_630_994_963_173 + i * 7) * 1000).collect::<Vec<_>>());
+    let channel = df.column("channel").unwrap().str().unwrap().get(6).map(str::to_string);
+    assert_eq!(channel.as_deref(), Some("market.btcusdt.trade.detail"));
+    sources.stop(&Namespace::anonymous(), "htx").await.unwrap();
+    server.abort();
 }
