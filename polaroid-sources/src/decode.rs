@@ -579,9 +579,9 @@ mod tests {
     #[test]
     fn generic_json_by_pointer_with_a_filter_and_clear_errors() {
         let mut s = spec(Format::Json);
-        s.columns.insert("sym".into(), ColumnSpec { path: "/d/s".into(), message_path: None, field: None, kafka: None, kind: ColumnKind::String });
-        s.columns.insert("px".into(), ColumnSpec { path: "/d/p".into(), message_path: None, field: None, kafka: None, kind: ColumnKind::Float });
-        s.columns.insert("at".into(), ColumnSpec { path: "/d/t".into(), message_path: None, field: None, kafka: None, kind: ColumnKind::TimestampNs });
+        s.columns.insert("sym".into(), ColumnSpec::path("/d/s", ColumnKind::String));
+        s.columns.insert("px".into(), ColumnSpec::path("/d/p", ColumnKind::Float));
+        s.columns.insert("at".into(), ColumnSpec::path("/d/t", ColumnKind::TimestampNs));
         s.timestamp = Some("at".into());
         s.when = Some("/kind".into());
         s.when_equals = Some("tick".into());
@@ -603,7 +603,7 @@ mod tests {
         let mut s = spec(Format::Csv);
         s.separator = separator;
         for (name, field, kind) in [("sym", 0, ColumnKind::String), ("at", 1, ColumnKind::TimestampIso), ("px", 2, ColumnKind::Float), ("ok", 4, ColumnKind::Bool)] {
-            s.columns.insert(name.into(), ColumnSpec { path: String::new(), message_path: None, field: Some(field), kafka: None, kind });
+            s.columns.insert(name.into(), ColumnSpec::field(field, kind));
         }
         s.timestamp = Some("at".into());
         s
@@ -659,7 +659,7 @@ mod tests {
         s.when = Some("/x".into());
         assert!(s.check().unwrap_err().to_string().contains("json only"));
         let mut j = spec(Format::Json);
-        j.columns.insert("ts".into(), ColumnSpec { path: "/t".into(), message_path: None, field: Some(1), kafka: None, kind: ColumnKind::TimestampMs });
+        j.columns.insert("ts".into(), ColumnSpec { field: Some(1), ..ColumnSpec::path("/t", ColumnKind::TimestampMs) });
         assert!(j.check().unwrap_err().to_string().contains("field is for format csv"));
         j.columns.get_mut("ts").unwrap().field = None;
         j.check().unwrap();
@@ -671,11 +671,11 @@ mod tests {
         let mut s = spec(Format::Json);
         s.rows = rows.map(str::to_string);
         for (name, path, kind) in columns {
-            let (path, message_path) = match path.strip_prefix("message:") {
-                Some(p) => (String::new(), Some(p.to_string())),
-                None => (path.to_string(), None),
+            let column = match path.strip_prefix("message:") {
+                Some(p) => ColumnSpec::message_path(p, *kind),
+                None => ColumnSpec::path(path, *kind),
             };
-            s.columns.insert(name.to_string(), ColumnSpec { path, message_path, field: None, kafka: None, kind: *kind });
+            s.columns.insert(name.to_string(), column);
         }
         s
     }
@@ -810,8 +810,7 @@ mod tests {
             ("sym", "key", ColumnKind::String),
             ("n", "header:n", ColumnKind::Int),
         ] {
-            let c = ColumnSpec { path: String::new(), message_path: None, field: None, kafka: Some(part.into()), kind };
-            s.columns.insert(name.into(), c);
+            s.columns.insert(name.into(), ColumnSpec::kafka(part, kind));
         }
         s.check().unwrap();
         let d = Decoder::new(&s);

@@ -208,6 +208,28 @@ pub struct ColumnSpec {
     pub kind: ColumnKind,
 }
 
+impl ColumnSpec {
+    /// A JSON column at `pointer` (in each row, with the source's `rows`).
+    pub fn path(pointer: &str, kind: ColumnKind) -> Self {
+        Self { path: pointer.into(), message_path: None, field: None, kafka: None, kind }
+    }
+
+    /// A JSON column at `pointer` in the whole message (with `rows`).
+    pub fn message_path(pointer: &str, kind: ColumnKind) -> Self {
+        Self { message_path: Some(pointer.into()), ..Self::path("", kind) }
+    }
+
+    /// A CSV column: field `field`, from 0.
+    pub fn field(field: usize, kind: ColumnKind) -> Self {
+        Self { field: Some(field), ..Self::path("", kind) }
+    }
+
+    /// A column from the Kafka record: `key`, `timestamp` or `header:<name>`.
+    pub fn kafka(part: &str, kind: ColumnKind) -> Self {
+        Self { kafka: Some(part.into()), ..Self::path("", kind) }
+    }
+}
+
 /// The type of a generic JSON column. Numbers may arrive as strings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -16,9 +16,9 @@ from collections.abc import Iterator
 
 import polars as pl
 import pytest
-from websockets.asyncio.server import serve
 
 import polaroid as pr
+from ci.ws_feed import FeedServer
 
 T0_MS = 1_764_576_000_000  # 2025-12-01T08:00:00Z
 INSTRUMENTS = ["BTC-USDT", "ETH-USDT"]
@@ -46,17 +46,15 @@ def okx_messages(sizes: list[int], first: int = 0) -> tuple[list[str], int]:
     return messages, first
 
 
-class Feed:
-    """A WebSocket server on its own thread: after a client's subscription it
-    sends `messages`, then answers a "ping" text with "pong", as OKX does."""
+class Feed(FeedServer):
+    """A WebSocket server: after a client's subscription it sends
+    `messages`, then `later` once `go` is set (a message every 5 ms), then
+    answers a "ping" text with "pong", as OKX does."""
 
     def __init__(self, messages: list[str], later: list[str] | None = None) -> None:
-        """`later` is sent once `go` is set, a message every 5 ms."""
         self.go = threading.Event()
         self.subscriptions: list[str] = []
         self.received: list[str] = []  # what the client sent after subscribing
-        ready = threading.Event()
-        self.loop = asyncio.new_event_loop()
 
         async def handler(ws) -> None:
             self.subscriptions.append(await ws.recv())
@@ -72,20 +70,7 @@ class Feed:
                 if text == "ping":
                     await ws.send("pong")
 
-        async def main() -> None:
-            async with serve(handler, "127.0.0.1", 0) as server:
-                self.port = server.sockets[0].getsockname()[1]
-                self.stop = asyncio.Event()
-                ready.set()
-                await self.stop.wait()
-
-        self.thread = threading.Thread(target=self.loop.run_until_complete, args=(main(),), daemon=True)
-        self.thread.start()
-        assert ready.wait(10)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.stop.set)
-        self.thread.join(10)
+        super().__init__(handler)
 
 
 def okx_spec(name: str, table: str, url: str) -> dict:

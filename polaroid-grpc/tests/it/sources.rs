@@ -4,6 +4,7 @@
 
 use polaroid_grpc::proto::{SourcesRequest, StartSourceRequest, StopSourceRequest};
 use polaroid_grpc::ServerConfig;
+use polaroid_sources::{ColumnKind, ColumnSpec};
 use tonic::{Code, Request};
 
 use crate::{as_tenant, sample_dir, TestServer};
@@ -68,20 +69,8 @@ async fn the_rust_client_starts_lists_and_stops_a_source() {
     let mut spec: polaroid_sources::SourceSpec = serde_json::from_str(&spec("batched")).unwrap();
     spec.format = polaroid_sources::Format::Json;
     spec.rows = Some("/data".into());
-    spec.columns.insert(
-        "ts".into(),
-        polaroid_sources::ColumnSpec { path: "/t".into(), message_path: None, field: None, kafka: None, kind: polaroid_sources::ColumnKind::TimestampMs },
-    );
-    spec.columns.insert(
-        "feed".into(),
-        polaroid_sources::ColumnSpec {
-            path: String::new(),
-            message_path: Some("/type".into()),
-            field: None,
-            kafka: None,
-            kind: polaroid_sources::ColumnKind::String,
-        },
-    );
+    spec.columns.insert("ts".into(), ColumnSpec::path("/t", ColumnKind::TimestampMs));
+    spec.columns.insert("feed".into(), ColumnSpec::message_path("/type", ColumnKind::String));
     let started = client.start_source(&spec).await.unwrap();
     assert_eq!((started.name.as_str(), started.table.as_str()), ("batched", "t"));
     let listed = client.sources().await.unwrap();

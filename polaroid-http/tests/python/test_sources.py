@@ -5,17 +5,15 @@ trades. Rows are read back through /exec and checked value by value."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 
 import pytest
-from websockets.asyncio.server import serve
 
+from ci.ws_feed import FeedServer
 from conftest import Server
 
 T0_MS = 1_764_576_000_000  # 2025-12-01T08:00:00Z
@@ -26,18 +24,15 @@ def trade(i: int) -> dict:
             "p": f"{100 + i / 4:.2f}", "q": f"{1 + i % 5}.5", "T": T0_MS + i * 10, "m": i % 3 == 0, "M": True}
 
 
-class Feed:
-    """A WebSocket server on its own thread: after a client's first message
-    (its subscription) it sends `count` trades, then `messages`, and stays open."""
+class Feed(FeedServer):
+    """A WebSocket server: after a client's first message (its
+    subscription) it sends `count` trades, then `messages`, and stays open."""
 
     def __init__(self, count: int, pad: int = 0, messages: list[str] | None = None) -> None:
         self.count = count
         self.next = 0
         self.subscriptions: list[str] = []
         self.sent = False
-        self.port = 0
-        ready = threading.Event()
-        self.loop = asyncio.new_event_loop()
 
         async def handler(ws) -> None:
             self.subscriptions.append(await ws.recv())
@@ -51,24 +46,7 @@ class Feed:
             self.sent = True
             await ws.wait_closed()
 
-        async def main() -> None:
-            async with serve(handler, "127.0.0.1", 0) as server:
-                self.port = server.sockets[0].getsockname()[1]
-                self.stop = asyncio.Event()
-                ready.set()
-                await self.stop.wait()
-
-        self.thread = threading.Thread(target=self.loop.run_until_complete, args=(main(),), daemon=True)
-        self.thread.start()
-        ready.wait(10)
-
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws"
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.stop.set)
-        self.thread.join(10)
+        super().__init__(handler)
 
 
 def http(server: Server, method: str, path: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:

@@ -163,7 +163,7 @@ async fn csv_values_become_rows_by_field_and_bad_records_are_counted() {
         ("size", 3, ColumnKind::Float),
         ("trade_id", 4, ColumnKind::Int),
     ] {
-        spec.columns.insert(name.into(), ColumnSpec { path: String::new(), message_path: None, field: Some(field), kafka: None, kind });
+        spec.columns.insert(name.into(), ColumnSpec::field(field, kind));
     }
     let sources = Sources::new(core.clone());
     sources.start(&Namespace::anonymous(), spec).unwrap();
@@ -260,12 +260,9 @@ async fn messages_of_many_rows_are_appended_whole_and_skipped_whole() {
         ("price", "/p", ColumnKind::Float),
         ("trade_id", "/i", ColumnKind::Int),
     ] {
-        spec.columns.insert(name.into(), ColumnSpec { path: path.into(), message_path: None, field: None, kafka: None, kind });
+        spec.columns.insert(name.into(), ColumnSpec::path(path, kind));
     }
-    spec.columns.insert(
-        "topic".into(),
-        ColumnSpec { path: String::new(), message_path: Some("/topic".into()), field: None, kafka: None, kind: ColumnKind::String },
-    );
+    spec.columns.insert("topic".into(), ColumnSpec::message_path("/topic", ColumnKind::String));
     let total = first_trade(MESSAGES);
     let sources = Sources::new(core.clone());
     sources.start(&Namespace::anonymous(), spec).unwrap();
@@ -329,8 +326,8 @@ async fn the_record_key_timestamp_and_headers_become_columns() {
         ("px", "/px", None, ColumnKind::Float),
         ("qty", "/qty", None, ColumnKind::Int),
     ] {
-        let kafka = kafka.map(str::to_string);
-        spec.columns.insert(name.into(), ColumnSpec { path: path.into(), message_path: None, field: None, kafka, kind });
+        let column = kafka.map_or_else(|| ColumnSpec::path(path, kind), |part| ColumnSpec::kafka(part, kind));
+        spec.columns.insert(name.into(), column);
     }
     let sources = Sources::new(core.clone());
     sources.start(&Namespace::anonymous(), spec).unwrap();

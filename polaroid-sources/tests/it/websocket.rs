@@ -462,12 +462,9 @@ async fn compressed_frames_are_inflated_and_the_feeds_own_heartbeat_answered() {
         ("direction", "/direction", ColumnKind::String),
         ("trade_id", "/tradeId", ColumnKind::Int),
     ] {
-        spec.columns.insert(name.into(), ColumnSpec { path: path.into(), message_path: None, field: None, kafka: None, kind });
+        spec.columns.insert(name.into(), ColumnSpec::path(path, kind));
     }
-    spec.columns.insert(
-        "channel".into(),
-        ColumnSpec { path: String::new(), message_path: Some("/ch".into()), field: None, kafka: None, kind: ColumnKind::String },
-    );
+    spec.columns.insert("channel".into(), ColumnSpec::message_path("/ch", ColumnKind::String));
     let sources = Sources::new(core.clone());
     sources.start(&Namespace::anonymous(), spec).unwrap();
     until("7 trades", Duration::from_secs(20), || status(&sources, "htx").rows == 7).await;
