@@ -304,12 +304,7 @@ impl Decoder {
                 }
                 let elements: Vec<&Value> = match &self.rows {
                     None => vec![&message],
-                    Some(path) => match message.pointer(path) {
-                        // A heartbeat or an acknowledgement.
-                        None | Some(Value::Null) => Vec::new(),
-                        Some(Value::Array(elements)) => elements.iter().collect(),
-                        Some(other) => return Err(format!("rows {path:?} is {}, not an array", json_kind(other))),
-                    },
+                    Some(path) => rows_at(&message, path)?,
                 };
                 let rows = elements.into_iter().filter(|row| holds(row, &self.row_when));
                 return Ok(rows.map(|row| self.json_row(&message, row, own, kafka)).collect());
@@ -344,6 +339,39 @@ fn kafka_part(part: Option<&str>) -> Option<KafkaPart> {
         "timestamp" => KafkaPart::Timestamp,
         header => KafkaPart::Header(header.strip_prefix("header:").unwrap_or(header).to_string()),
     })
+}
+
+/// The rows of `message` at `pointer`: the elements of the array there. A
+/// `*` segment stands for each element of the array at that point
+/// (Coinbase's `/events/*/trades`). Where the path leads nowhere (a
+/// heartbeat, an acknowledgement) there are no rows.
+fn rows_at<'a>(message: &'a Value, pointer: &str) -> Result<Vec<&'a Value>, String> {
+    let elements = |value: &'a Value, at: &str| match value {
+        Value::Null => Ok(Vec::new()),
+        Value::Array(elements) => Ok(elements.iter().collect()),
+        other if at == pointer => Err(format!("rows {pointer:?} is {}, not an array", json_kind(other))),
+        other => Err(format!("rows {pointer:?}: {at:?} is {}, not an array", json_kind(other))),
+    };
+    let mut found = vec![message];
+    let mut walked = String::new();
+    for segment in pointer.split('/').skip(1) {
+        let mut next = Vec::new();
+        for value in found {
+            if segment == "*" {
+                next.extend(elements(value, &walked)?);
+            } else if let Some(child) = value.pointer(&format!("/{segment}")) {
+                next.push(child);
+            }
+        }
+        walked.push('/');
+        walked.push_str(segment);
+        found = next;
+    }
+    let mut rows = Vec::new();
+    for value in found {
+        rows.extend(elements(value, &walked)?);
+    }
+    Ok(rows)
 }
 
 /// Whether `value` meets the condition (none: always).
@@ -766,6 +794,43 @@ mod tests {
         assert_eq!(strings(&df, "symbol"), ["MSFT", "AAPL"]);
         assert_eq!(floats(&df, "price"), [114.125, 225.03]);
         assert_eq!(micros(&df, "ts"), [1_536_036_818_784_000, 1_536_036_818_790_000]);
+    }
+
+    /// Coinbase's Advanced Trade `market_trades` channel (docs.cdp.coinbase.com):
+    /// each message holds events, each event an array of trades.
+    #[test]
+    fn rows_of_arrays_inside_arrays_by_a_wildcard() {
+        let mut s = json_spec(
+            Some("/events/*/trades"),
+            &[("trade_id", "/trade_id", ColumnKind::Int), ("symbol", "/product_id", ColumnKind::String),
+              ("price", "/price", ColumnKind::Float), ("size", "/size", ColumnKind::Float),
+              ("side", "/side", ColumnKind::String), ("ts", "/time", ColumnKind::TimestampIso)],
+        );
+        s.when = Some("/channel".into());
+        s.when_equals = Some("market_trades".into());
+        s.check().unwrap();
+        let d = Decoder::new(&s);
+        let mut rows = d.rows();
+        let trade = |id: i64, px: &str, at: &str| {
+            format!(r#"{{"trade_id":"{id}","product_id":"ETH-USD","price":"{px}","size":"0.25","side":"BUY","time":"{at}"}}"#)
+        };
+        let message = format!(
+            r#"{{"channel":"market_trades","client_id":"","timestamp":"2023-02-09T20:19:35.39625135Z","sequence_num":0,
+               "events":[{{"type":"snapshot","trades":[{},{}]}},{{"type":"update","trades":[]}},{{"type":"update","trades":[{}]}}]}}"#,
+            trade(1, "1260.01", "2019-08-14T20:42:27.265Z"),
+            trade(2, "1260.02", "2019-08-14T20:42:28.265Z"),
+            trade(3, "1260.03", "2019-08-14T20:42:29.265Z"),
+        );
+        assert_eq!(d.decode(&message, &mut rows).rows, 3);
+        assert_eq!(d.decode(r#"{"channel":"market_trades","events":[{"type":"update"}]}"#, &mut rows), Decoded::default());
+        assert_eq!(d.decode(r#"{"channel":"heartbeats","events":[{"current_time":"x"}]}"#, &mut rows), Decoded::default());
+        let err = d.decode(r#"{"channel":"market_trades","events":{"trades":[]}}"#, &mut rows).error.unwrap();
+        assert_eq!(err, r#"rows "/events/*/trades": "/events" is an object, not an array"#);
+        let err = d.decode(r#"{"channel":"market_trades","events":[{"trades":7}]}"#, &mut rows).error.unwrap();
+        assert_eq!(err, r#"rows "/events/*/trades" is a number, not an array"#);
+        let df = rows.take_frame().unwrap();
+        assert_eq!(floats(&df, "price"), [1260.01, 1260.02, 1260.03]);
+        assert_eq!(micros(&df, "ts"), [1_565_815_347_265_000, 1_565_815_348_265_000, 1_565_815_349_265_000]);
     }
 
     /// Kraken's v1 `trade` feed: arrays, not objects. Each trade is
