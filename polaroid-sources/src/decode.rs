@@ -402,13 +402,18 @@ fn text_cell(text: &str, kind: ColumnKind, field: &str) -> Result<Cell, String> 
         return Ok(Cell::Null);
     }
     if kind == ColumnKind::Bool {
-        return match text.to_ascii_lowercase().as_str() {
-            "true" | "t" | "1" => Ok(Cell::Bool(true)),
-            "false" | "f" | "0" => Ok(Cell::Bool(false)),
-            _ => Err(format!("field {field}: {text:?} is not Bool")),
-        };
+        return boolean(text).map(Cell::Bool).ok_or_else(|| format!("field {field}: {text:?} is not Bool"));
     }
     cell(Some(&Value::String(text.to_string())), kind, field)
+}
+
+/// A boolean written as text, as CSV and some feeds write them.
+fn boolean(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "t" | "1" => Some(true),
+        "false" | "f" | "0" => Some(false),
+        _ => None,
+    }
 }
 
 /// One JSON value as `kind`; numbers may come as strings, as exchanges send them.
@@ -436,7 +441,12 @@ fn cell(value: Option<&Value>, kind: ColumnKind, field: &str) -> Result<Cell, St
             Value::String(s) => Cell::Str(s.clone()),
             other => Cell::Str(other.to_string()),
         },
-        ColumnKind::Bool => Cell::Bool(value.as_bool().ok_or_else(bad)?),
+        ColumnKind::Bool => Cell::Bool(match value {
+            Value::Bool(b) => *b,
+            Value::String(s) => boolean(s).ok_or_else(bad)?,
+            Value::Number(n) if n.as_i64() == Some(0) || n.as_i64() == Some(1) => n.as_i64() == Some(1),
+            _ => return Err(bad()),
+        }),
         ColumnKind::TimestampS => Cell::Micros(epoch_micros(value, 6).ok_or_else(bad)?),
         ColumnKind::TimestampMs => Cell::Micros(epoch_micros(value, 3).ok_or_else(bad)?),
         ColumnKind::TimestampUs => Cell::Micros(epoch_micros(value, 0).ok_or_else(bad)?),
@@ -956,6 +966,19 @@ mod tests {
         assert_eq!(ws.reply_for(r#"{"ch":"market.ping.trade","tick":{}}"#), None, "no value at the pointer");
         assert_eq!(ws.reply_for(r#"{"ping":null}"#), None);
         assert_eq!(ws.reply_for("not json, ping"), None);
+    }
+
+    #[test]
+    fn booleans_as_json_booleans_text_or_zero_and_one() {
+        let at = |v: Value| cell(Some(&v), ColumnKind::Bool, "m");
+        for (v, want) in [(Value::from(true), true), (Value::from("false"), false), (Value::from(" T "), true),
+                          (Value::from(1), true), (Value::from(0), false), (Value::from("0"), false)] {
+            assert_eq!(at(v.clone()), Ok(Cell::Bool(want)), "{v}");
+        }
+        for bad in [Value::from(2), Value::from("yes"), Value::from(0.5), Value::from(vec![1])] {
+            assert!(at(bad.clone()).unwrap_err().contains("is not Bool"), "{bad}");
+        }
+        assert_eq!(at(Value::Null), Ok(Cell::Null));
     }
 
     #[test]
