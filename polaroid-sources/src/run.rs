@@ -138,80 +138,10 @@ async fn read_websocket(
                             shared.update(|s| s.reconnects += 1);
                         }
                         shared.update(|s| s.state = SourceState::Connected);
-                        let every = feed.ping_every();
-                        let mut pings = every.map(|d| {
-                            let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + d, d);
-                            pings.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                            pings
-                        });
-                        let mut last_frame = Instant::now();
-                        let reason = loop {
-                            let next = tokio::select! {
-                                () = stopped(&mut stop) => {
-                                    let _ = socket.close(None).await;
-                                    return;
-                                },
-                                () = tick(&mut pings) => {
-                                    // A half-open connection (a peer gone without a FIN) reads
-                                    // nothing forever: no frame at all, not even a pong, for
-                                    // three periods means the feed is lost.
-                                    let every = every.expect("pings tick only with a period");
-                                    if last_frame.elapsed() >= every * 3 {
-                                        break format!("no frame from the feed for {} ms", last_frame.elapsed().as_millis());
-                                    }
-                                    let mut sent = socket.send(Message::Ping(Default::default())).await;
-                                    if let (Ok(()), Some(text)) = (&sent, &feed.ping) {
-                                        sent = socket.send(Message::text(text.clone())).await;
-                                    }
-                                    match sent {
-                                        Ok(()) => continue,
-                                        Err(e) => break format!("ping failed: {e}"),
-                                    }
-                                },
-                                next = socket.next() => next,
-                            };
-                            last_frame = Instant::now();
-                            let text: Option<std::borrow::Cow<'_, str>> = match &next {
-                                Some(Ok(Message::Text(text))) => Some(text.as_str().into()),
-                                Some(Ok(Message::Binary(bytes))) => match binary_text(bytes) {
-                                    Ok(text) => Some(text),
-                                    Err(why) => {
-                                        shared.update(|s| {
-                                            s.messages += 1;
-                                            s.decode_errors += 1;
-                                            s.last_error = Some(format!("message {}: {why}", s.messages));
-                                        });
-                                        None
-                                    },
-                                },
-                                _ => None,
-                            };
-                            if let Some(text) = text {
-                                if feed.is_pong(&text) {
-                                    continue;
-                                }
-                                if let Some(reply) = feed.reply_for(&text) {
-                                    match socket.send(Message::text(reply)).await {
-                                        Ok(()) => continue,
-                                        Err(e) => break format!("reply to the feed's heartbeat failed: {e}"),
-                                    }
-                                }
-                                receive(core, spec, &decoder, shared, &text);
-                                continue;
-                            }
-                            match next {
-                                Some(Ok(Message::Text(_) | Message::Binary(_))) => {},
-                                // Pings are answered by tungstenite as the stream is read.
-                                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {},
-                                Some(Ok(Message::Close(frame))) => {
-                                    break match frame {
-                                        Some(f) => format!("closed by the feed: {} {}", f.code, f.reason),
-                                        None => "closed by the feed".into(),
-                                    }
-                                },
-                                Some(Err(e)) => break format!("read failed: {e}"),
-                                None => break "the connection ended".into(),
-                            }
+                        let Some(reason) = read_connection(core, spec, feed, &decoder, shared, &mut socket, &mut stop).await
+                        else {
+                            let _ = socket.close(None).await;
+                            return;
                         };
                         tracing::warn!(source = %spec.name, "feed lost: {reason}; reconnecting");
                         lost = Some((now_micros(), reason.clone()));
@@ -229,6 +159,89 @@ async fn read_websocket(
             () = tokio::time::sleep(wait) => {},
         }
         wait = (wait * 2).min(max_wait);
+    }
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Read one connection's messages into the pending rows, pinging it, until
+/// it is lost (why) or the source stops (`None`).
+async fn read_connection(
+    core: &Arc<Core>,
+    spec: &SourceSpec,
+    feed: &WebsocketFeed,
+    decoder: &Decoder,
+    shared: &Arc<Shared>,
+    socket: &mut Socket,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<String> {
+    let every = feed.ping_every();
+    let mut pings = every.map(|d| {
+        let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + d, d);
+        pings.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        pings
+    });
+    let mut last_frame = Instant::now();
+    loop {
+        let next = tokio::select! {
+            () = stopped(stop) => return None,
+            () = tick(&mut pings) => {
+                // A half-open connection (a peer gone without a FIN) reads
+                // nothing forever: no frame at all, not even a pong, for
+                // three periods means the feed is lost.
+                let every = every.expect("pings tick only with a period");
+                if last_frame.elapsed() >= every * 3 {
+                    return Some(format!("no frame from the feed for {} ms", last_frame.elapsed().as_millis()));
+                }
+                let mut sent = socket.send(Message::Ping(Default::default())).await;
+                if let (Ok(()), Some(text)) = (&sent, &feed.ping) {
+                    sent = socket.send(Message::text(text.clone())).await;
+                }
+                match sent {
+                    Ok(()) => continue,
+                    Err(e) => return Some(format!("ping failed: {e}")),
+                }
+            },
+            next = socket.next() => next,
+        };
+        last_frame = Instant::now();
+        let message = match next {
+            Some(Ok(message)) => message,
+            Some(Err(e)) => return Some(format!("read failed: {e}")),
+            None => return Some("the connection ended".into()),
+        };
+        let text = match &message {
+            Message::Text(text) => std::borrow::Cow::Borrowed(text.as_str()),
+            Message::Binary(bytes) => match binary_text(bytes) {
+                Ok(text) => text,
+                Err(why) => {
+                    shared.update(|s| {
+                        s.messages += 1;
+                        s.decode_errors += 1;
+                        s.last_error = Some(format!("message {}: {why}", s.messages));
+                    });
+                    continue;
+                },
+            },
+            Message::Close(frame) => {
+                return Some(match frame {
+                    Some(f) => format!("closed by the feed: {} {}", f.code, f.reason),
+                    None => "closed by the feed".into(),
+                })
+            },
+            // Pings are answered by tungstenite as the stream is read.
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
+        };
+        if feed.is_pong(&text) {
+            continue;
+        }
+        if let Some(reply) = feed.reply_for(&text) {
+            if let Err(e) = socket.send(Message::text(reply)).await {
+                return Some(format!("reply to the feed's heartbeat failed: {e}"));
+            }
+            continue;
+        }
+        receive(core, spec, decoder, shared, &text);
     }
 }
 
