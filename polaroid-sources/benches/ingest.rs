@@ -6,6 +6,9 @@
 //!    the source's start to all N rows visible in the table. Baseline: the
 //!    same N messages parsed by serde_json in this process, so the ratio is
 //!    what the socket or broker, the batching and the durable appends cost.
+//!    Then the same N trades batched as Kraken's v2 feed sends them, 50 to a
+//!    message under `/data`, read by a `json` source with `rows`: its
+//!    baseline is serde_json parsing those messages.
 //! 2. Latency: one message sent (WebSocket) or produced (Kafka) until its
 //!    row is visible in the table's row count; median of 20, with the
 //!    default batch wait (100 ms) and with 10 ms.
@@ -21,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
 use polaroid_core::{Core, Namespace};
-use polaroid_sources::{Format, KafkaFeed, SourceSpec, Sources, WebsocketFeed};
+use polaroid_sources::{ColumnKind, ColumnSpec, Format, KafkaFeed, SourceSpec, Sources, WebsocketFeed};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::ClientConfig;
 use tokio::sync::mpsc;
@@ -50,6 +53,46 @@ fn spec(name: &str, websocket: Option<WebsocketFeed>, kafka: Option<KafkaFeed>, 
         ttl: None,
         max_table_bytes: None,
     }
+}
+
+/// Trades `ids` as one message of Kraken's v2 trade channel.
+fn kraken_message(ids: &[i64]) -> String {
+    let trades: Vec<String> = ids
+        .iter()
+        .map(|i| {
+            format!(
+                r#"{{"symbol":"{}","side":"{}","price":{:.1},"qty":{},"ord_type":"market","trade_id":{i},"timestamp":"2025-12-01T08:{:02}:{:02}.{:06}Z"}}"#,
+                ["BTC/USD", "ETH/USD", "SOL/USD"][(i % 3) as usize],
+                ["buy", "sell"][(i % 2) as usize],
+                26_500.0 + (i % 400) as f64 / 10.0,
+                1 + i % 7,
+                i / 60_000 % 60,
+                i / 1_000 % 60,
+                i % 1_000 * 1_000
+            )
+        })
+        .collect();
+    format!(r#"{{"channel":"trade","type":"update","data":[{}]}}"#, trades.join(","))
+}
+
+/// A `json` source reading [`kraken_message`]s.
+fn kraken_spec(name: &str, websocket: Option<WebsocketFeed>) -> SourceSpec {
+    let mut spec = spec(name, websocket, None, 100);
+    spec.format = Format::Json;
+    spec.rows = Some("/data".into());
+    spec.when = Some("/channel".into());
+    spec.when_equals = Some("trade".into());
+    for (column, pointer, kind) in [
+        ("ts", "/timestamp", ColumnKind::TimestampIso),
+        ("symbol", "/symbol", ColumnKind::String),
+        ("side", "/side", ColumnKind::String),
+        ("price", "/price", ColumnKind::Float),
+        ("qty", "/qty", ColumnKind::Float),
+        ("trade_id", "/trade_id", ColumnKind::Int),
+    ] {
+        spec.columns.insert(column.into(), ColumnSpec::path(pointer, kind));
+    }
+    spec
 }
 
 fn ws(url: String) -> Option<WebsocketFeed> {
@@ -167,6 +210,35 @@ async fn main() {
         took.as_secs_f64() / parse.as_secs_f64()
     );
     sources.stop(&Namespace::anonymous(), "ws_bulk").await.unwrap();
+    server.kill().await;
+
+    // The same trades, 50 to a message, as a batching feed sends them.
+    let batched: Vec<String> = (0..n as i64).collect::<Vec<_>>().chunks(50).map(|ids| kraken_message(ids)).collect();
+    let start = Instant::now();
+    for m in &batched {
+        let v: serde_json::Value = serde_json::from_str(m).unwrap();
+        std::hint::black_box(v);
+    }
+    let parse_batched = start.elapsed();
+    println!(
+        "{:<46} {:>8.2} M rows/s ({:.2} s)",
+        "baseline: serde_json parse of 50-trade messages",
+        rate(parse_batched),
+        parse_batched.as_secs_f64()
+    );
+    let server = Replay::start("127.0.0.1:0".parse().unwrap(), Feed::new(batched), 0, usize::MAX).await;
+    let start = Instant::now();
+    sources.start(&Namespace::anonymous(), kraken_spec("ws_batched", ws(format!("ws://{}", server.addr)))).unwrap();
+    wait_rows(&core, "ws_batched", n).await;
+    let took = start.elapsed();
+    println!(
+        "{:<46} {:>8.2} M rows/s ({:.2} s; {:.1}x the parse time)",
+        "WebSocket, 50 trades a message -> table",
+        rate(took),
+        took.as_secs_f64(),
+        took.as_secs_f64() / parse_batched.as_secs_f64()
+    );
+    sources.stop(&Namespace::anonymous(), "ws_batched").await.unwrap();
     server.kill().await;
 
     let broker = Broker::start();
