@@ -39,9 +39,9 @@ enum Locator {
     /// Not in the message (a fixed format's field, a Kafka column).
     Fixed,
     /// A JSON pointer in the row (the message, without `rows`).
-    Pointer(String),
+    Pointer(Pointer),
     /// A JSON pointer in the whole message (with `rows`).
-    MessagePointer(String),
+    MessagePointer(Pointer),
     /// A CSV field, from 0.
     Field(usize),
     /// A part of the Kafka record.
@@ -100,7 +100,30 @@ impl Decoded {
 type Records = Vec<Result<Vec<Cell>, String>>;
 
 /// A JSON pointer and the value it must lead to.
-type Condition = Option<(String, String)>;
+type Condition = Option<(Pointer, String)>;
+
+/// A JSON pointer (RFC 6901) split into its keys once, not at every row:
+/// serde_json's `Value::pointer` parses and unescapes the text each time.
+#[derive(Debug, Clone)]
+struct Pointer(Vec<String>);
+
+impl Pointer {
+    fn new(text: &str) -> Self {
+        Self(text.split('/').skip(1).map(|key| key.replace("~1", "/").replace("~0", "~")).collect())
+    }
+
+    fn find<'a>(&self, mut value: &'a Value) -> Option<&'a Value> {
+        for key in &self.0 {
+            value = match value {
+                Value::Object(map) => map.get(key)?,
+                // An index has no sign and no leading zero.
+                Value::Array(list) if key == "0" || !key.starts_with(['0', '+']) => list.get(key.parse::<usize>().ok()?)?,
+                _ => return None,
+            };
+        }
+        Some(value)
+    }
+}
 
 /// Turns one message into cells, in the order of [`Decoder::schema`].
 pub(crate) struct Decoder {
@@ -139,8 +162,8 @@ impl Decoder {
                 .map(|(n, c)| {
                     let locator = match (kafka_part(c.kafka.as_deref()), &c.message_path) {
                         (Some(part), _) => Locator::Kafka(part),
-                        (None, Some(p)) => Locator::MessagePointer(p.clone()),
-                        (None, None) => Locator::Pointer(c.path.clone()),
+                        (None, Some(p)) => Locator::MessagePointer(Pointer::new(p)),
+                        (None, None) => Locator::Pointer(Pointer::new(&c.path)),
                     };
                     (n.clone(), c.kind, locator)
                 })
@@ -167,9 +190,9 @@ impl Decoder {
         Self {
             format: spec.format,
             schema,
-            when: spec.when.clone().zip(spec.when_equals.clone()),
+            when: spec.when.as_deref().map(Pointer::new).zip(spec.when_equals.clone()),
             rows: spec.rows.clone(),
-            row_when: spec.row_when.clone().zip(spec.row_when_equals.clone()),
+            row_when: spec.row_when.as_deref().map(Pointer::new).zip(spec.row_when_equals.clone()),
             timestamp: spec.timestamp_column().to_string(),
             separator,
         }
@@ -318,8 +341,8 @@ impl Decoder {
         let mut cells = Vec::with_capacity(self.schema.len());
         for (name, kind, locator) in &self.schema[..own] {
             let value = match locator {
-                Locator::Pointer(path) => row.pointer(path),
-                Locator::MessagePointer(path) => message.pointer(path),
+                Locator::Pointer(path) => path.find(row),
+                Locator::MessagePointer(path) => path.find(message),
                 Locator::Kafka(part) => {
                     cells.push(kafka.cell(part, *kind, name)?);
                     continue;
@@ -377,7 +400,7 @@ fn rows_at<'a>(message: &'a Value, pointer: &str) -> Result<Vec<&'a Value>, Stri
 /// Whether `value` meets the condition (none: always).
 fn holds(value: &Value, condition: &Condition) -> bool {
     let Some((path, equals)) = condition else { return true };
-    match value.pointer(path) {
+    match path.find(value) {
         Some(Value::String(s)) => s == equals,
         Some(other) => other.to_string() == *equals,
         None => false,
@@ -966,6 +989,19 @@ mod tests {
         assert_eq!(ws.reply_for(r#"{"ch":"market.ping.trade","tick":{}}"#), None, "no value at the pointer");
         assert_eq!(ws.reply_for(r#"{"ping":null}"#), None);
         assert_eq!(ws.reply_for("not json, ping"), None);
+    }
+
+    /// `Pointer` finds what serde_json's `Value::pointer` finds.
+    #[test]
+    fn pointers_find_what_serde_json_finds() {
+        let doc: Value = serde_json::from_str(
+            r#"{"a":{"b":[10,{"c":"x"}]},"m~n":1,"p/q":2,"":3,"e":[],"0":{"01":4},"arr":[[5,6]]}"#,
+        )
+        .unwrap();
+        for path in ["", "/a", "/a/b", "/a/b/0", "/a/b/1/c", "/a/b/2", "/a/b/01", "/a/b/-", "/a/b/+1", "/m~0n", "/p~1q",
+                     "/", "/e/0", "/0/01", "/arr/0/1", "/a/b/1/c/d", "/missing", "/a/x"] {
+            assert_eq!(Pointer::new(path).find(&doc), doc.pointer(path), "{path}");
+        }
     }
 
     #[test]
