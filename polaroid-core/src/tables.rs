@@ -31,6 +31,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::CoreError;
 use crate::retention::{parts_to_drop, partition_name, Retention};
 
+mod upserts;
+use upserts::Upserts;
+
 /// Where tables live, under the data directory.
 pub(crate) const TABLES_DIR: &str = "tables";
 
@@ -133,6 +136,11 @@ pub struct TableDef {
     /// TTL and size cap; tables written before it existed keep everything.
     #[serde(default)]
     pub retention: Retention,
+    /// QuestDB's `DEDUP UPSERT KEYS`: a row whose values in these columns
+    /// (the designated timestamp among them) equal a stored row's replaces
+    /// it, in every door's appends. Empty: every row is kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upsert_keys: Vec<String>,
 }
 
 /// The polars type a QuestDB column type is stored as. SYMBOL is stored as
@@ -188,6 +196,7 @@ impl TableDef {
             timestamp: timestamp.map(str::to_string),
             partition_by,
             retention: Retention::default(),
+            upsert_keys: Vec::new(),
         }
     }
 
@@ -225,7 +234,47 @@ impl TableDef {
                 self.name
             )));
         }
+        self.check_upsert_keys()
+    }
+
+    /// Upsert keys are columns, named once, and hold the designated
+    /// timestamp of a partitioned table (as QuestDB requires: a row's
+    /// time finds the partition that may hold the row it replaces).
+    fn check_upsert_keys(&self) -> Result<(), CoreError> {
+        if self.upsert_keys.is_empty() {
+            return Ok(());
+        }
+        let (Some(ts), true) = (&self.timestamp, self.partition_by != PartitionBy::None) else {
+            return Err(CoreError::InvalidArgument(format!(
+                "table {}: DEDUP UPSERT KEYS needs a designated timestamp and PARTITION BY HOUR, DAY, WEEK, MONTH or YEAR",
+                self.name
+            )));
+        };
+        let mut seen = std::collections::HashSet::new();
+        for key in &self.upsert_keys {
+            if !self.columns.iter().any(|c| &c.name == key) {
+                return Err(CoreError::InvalidArgument(format!("upsert key {key} is not a column of {}", self.name)));
+            }
+            if !seen.insert(key.to_ascii_lowercase()) {
+                return Err(CoreError::InvalidArgument(format!("upsert key {key} is named twice")));
+            }
+        }
+        if !self.upsert_keys.iter().any(|k| k == ts) {
+            return Err(CoreError::InvalidArgument(format!(
+                "DEDUP UPSERT KEYS of {} must include the designated timestamp {ts}",
+                self.name
+            )));
+        }
         Ok(())
+    }
+
+    /// Upsert keys as their columns spell them (SQL names them in any case).
+    fn spell_upsert_keys(&mut self) {
+        for key in &mut self.upsert_keys {
+            if let Some(c) = self.columns.iter().find(|c| c.name.eq_ignore_ascii_case(key)) {
+                *key = c.name.clone();
+            }
+        }
     }
 }
 
@@ -308,8 +357,16 @@ impl Tables {
         table.set_retention(retention)
     }
 
+    /// Set a table's upsert keys (empty: none); they apply to the rows
+    /// appended from now on.
+    pub fn set_upsert_keys(&self, ns: &Namespace, name: &str, keys: Vec<String>) -> Result<(), CoreError> {
+        let table = self.get(ns, name)?.ok_or_else(|| CoreError::NotFound(format!("table does not exist: {name}")))?;
+        table.set_upsert_keys(keys)
+    }
+
     /// Create a table. Returns false if it existed and `if_not_exists`.
-    pub fn create(&self, ns: &Namespace, def: TableDef, if_not_exists: bool) -> Result<bool, CoreError> {
+    pub fn create(&self, ns: &Namespace, mut def: TableDef, if_not_exists: bool) -> Result<bool, CoreError> {
+        def.spell_upsert_keys();
         def.check()?;
         let tenant = self.tenant(ns)?;
         let mut tables = tenant.tables.write().unwrap_or_else(|p| p.into_inner());
@@ -482,7 +539,14 @@ fn definition_of(name: &str, rows: &DataFrame) -> Result<TableDef, CoreError> {
         };
         columns.push(ColumnDef { name: column.to_string(), kind: kind.to_string() });
     }
-    let def = TableDef { name: name.to_string(), columns, timestamp: None, partition_by: PartitionBy::None, retention: Retention::default() };
+    let def = TableDef {
+        name: name.to_string(),
+        columns,
+        timestamp: None,
+        partition_by: PartitionBy::None,
+        retention: Retention::default(),
+        upsert_keys: Vec::new(),
+    };
     def.check()?;
     Ok(def)
 }
@@ -520,6 +584,7 @@ impl AutoCreate {
             timestamp: has_ts.then(|| self.timestamp.clone()),
             partition_by: if has_ts { self.partition_by } else { PartitionBy::None },
             retention: if has_ts && self.partition_by != PartitionBy::None { self.retention } else { Retention::default() },
+            upsert_keys: Vec::new(),
         }
     }
 }
@@ -575,6 +640,8 @@ struct TableState {
     /// The newest designated timestamp written out to parts so far
     /// (`None` until known), which retention's TTL counts back from.
     newest: Option<chrono::NaiveDateTime>,
+    /// With upsert keys: the parts' rows the log's replace.
+    upserts: Upserts,
 }
 
 /// The write-ahead log, appended to under the table's writer lock.
@@ -753,11 +820,32 @@ impl Table {
             }
             parts = kept;
         };
-        let mut pending = DataFrame::empty_with_schema(&schema);
-        for rows in opened.records {
-            pending = concat_rows(pending, rows, &schema)?;
+        // Parts a committed full part supersedes whose files the process
+        // stopped before removing.
+        let superseded = upserts::superseded(&parts);
+        for part in &superseded {
+            std::fs::remove_file(part).map_err(|e| io_error(part, e))?;
         }
-        let state = TableState { def, parts, pending, newest: None };
+        parts.retain(|p| !superseded.contains(p));
+        let mut state = TableState {
+            pending: DataFrame::empty_with_schema(&schema),
+            upserts: Upserts {
+                parts_newest: if def.upsert_keys.is_empty() { None } else { upserts::newest_in_parts(&parts, &def)? },
+                ..Default::default()
+            },
+            def,
+            parts,
+            newest: None,
+        };
+        // The log's records, applied as their appends were.
+        for rows in opened.records {
+            if state.def.upsert_keys.is_empty() {
+                state.pending = concat_rows(std::mem::take(&mut state.pending), rows, &schema)?;
+            } else {
+                let rows = conform_width(rows, &schema)?;
+                upserts::upsert(&mut state, rows, &schema, false)?;
+            }
+        }
         let (tail, _) = tokio::sync::broadcast::channel(TAIL_APPENDS);
         Ok(Self {
             dir,
@@ -801,13 +889,19 @@ impl Table {
         let mut inputs = Vec::with_capacity(state.parts.len() + 1);
         for part in &state.parts {
             let path = PlRefPath::new(part.to_string_lossy().as_ref());
-            inputs.push(LazyFrame::scan_ipc(path, Default::default(), Default::default())?);
+            let lf = LazyFrame::scan_ipc(path, Default::default(), Default::default())?;
+            inputs.push((lf, upserts::is_shadowed(part, state)));
         }
-        inputs.push(state.pending.clone().lazy());
+        inputs.push((state.pending.clone().lazy(), false));
         let mut aligned = Vec::with_capacity(inputs.len());
-        for mut lf in inputs {
+        for (mut lf, shadowed) in inputs {
             let has = lf.collect_schema()?;
-            aligned.push(lf.select(read_columns(&state.def, &schema, &has)));
+            aligned.push(if shadowed {
+                let stored = lf.select(aligned_columns(&state.def, &schema, &has, false));
+                upserts::hide_replaced(stored, state).select(read_columns(&state.def, &schema, &schema))
+            } else {
+                lf.select(read_columns(&state.def, &schema, &has))
+            });
         }
         Ok(concat(aligned, UnionArgs { rechunk: false, parallel: true, ..Default::default() })?)
     }
@@ -839,12 +933,25 @@ impl Table {
         if rows.height() == 0 {
             return Ok(0);
         }
-        let seq = wal.append(&mut rows)?;
         let appended = rows.height() as u64;
-        let live = (self.tail.receiver_count() > 0).then(|| rows.clone());
+        if !def.upsert_keys.is_empty() {
+            rows = upserts::last_per_key(rows, &def.upsert_keys)?;
+        }
+        let seq = wal.append(&mut rows)?;
+        let live_readers = self.tail.receiver_count() > 0;
+        let live;
         {
             let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
-            state.pending = concat_rows(std::mem::take(&mut state.pending), rows, &schema)?;
+            if def.upsert_keys.is_empty() {
+                live = live_readers.then(|| rows.clone());
+                state.pending = concat_rows(std::mem::take(&mut state.pending), rows, &schema)?;
+            } else {
+                // Live readers have the rows this replaces: they get the new keys.
+                live = upserts::upsert(&mut state, rows, &schema, live_readers)?.filter(|fresh| fresh.height() > 0);
+                if !state.upserts.retired.is_empty() {
+                    upserts::remove_retired(&mut state.upserts, false);
+                }
+            }
             if state.pending.height() >= CHECKPOINT_ROWS && wal.write_out_due() {
                 // The rows are in the log already, so this append stands
                 // even if writing them out fails (the log keeps them, and
@@ -872,28 +979,52 @@ impl Table {
     /// pending (and in the log).
     fn checkpoint(&self, state: &mut TableState, wal: &mut Wal, last_seq: u64) -> Result<(), CoreError> {
         let newest = if state.def.retention.is_none() { None } else { newest_row(&state.pending, &state.def)? };
-        let written = self.write_parts(&state.pending, &state.def, last_seq)?;
+        let batches = if state.def.upsert_keys.is_empty() {
+            split_partitions(&state.pending, &state.def)?.into_iter().map(|(partition, rows)| (partition, rows, false)).collect()
+        } else {
+            upserts::write_out(state)?
+        };
+        let full: Vec<String> = batches.iter().filter(|(_, _, full)| *full).map(|(partition, _, _)| partition.clone()).collect();
+        let pending_newest = match &state.def.timestamp {
+            Some(ts) if !state.def.upsert_keys.is_empty() && state.pending.height() > 0 => {
+                state.pending.column(ts)?.to_physical_repr().i64()?.max()
+            },
+            _ => None,
+        };
+        let written = self.write_parts(batches, last_seq)?;
         wal.write_out_retry = None;
         state.newest = state.newest.max(newest);
+        // A full part holds what its partition's earlier parts kept.
+        let (superseded, kept): (Vec<PathBuf>, Vec<PathBuf>) =
+            std::mem::take(&mut state.parts).into_iter().partition(|p| full.contains(&partition_name(p)));
+        state.parts = kept;
         state.parts.extend(written);
         state.pending = DataFrame::empty_with_schema(&state.def.schema()?);
+        state.upserts.parts_newest = state.upserts.parts_newest.max(pending_newest);
+        state.upserts.shadow = None;
+        state.upserts.shadowed.clear();
         // Only now may the log forget these rows.
         wal.reset()?;
         // Records after this one must sort after the parts' number.
         wal.next_seq = wal.next_seq.max(last_seq + 1);
+        // Their files are removed once the write-out is final.
+        let now = std::time::Instant::now();
+        state.upserts.retired.extend(superseded.into_iter().map(|p| (now, p)));
+        upserts::remove_retired(&mut state.upserts, false);
         self.apply_retention(state)
     }
 
     /// `rows` as one part per partition, named for `seq`: each written to a
     /// temporary file and fsync'd, then all renamed in. On an error none is
     /// left behind.
-    fn write_parts(&self, rows: &DataFrame, def: &TableDef, seq: u64) -> Result<Vec<PathBuf>, CoreError> {
+    fn write_parts(&self, batches: Vec<(String, DataFrame, bool)>, seq: u64) -> Result<Vec<PathBuf>, CoreError> {
         let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
-        let mut write = || -> Result<(), CoreError> {
-            for (partition, mut rows) in split_partitions(rows, def)? {
+        let write = || -> Result<(), CoreError> {
+            for (partition, mut rows, full) in batches {
                 let dir = self.dir.join(&partition);
                 std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
-                let path = dir.join(format!("part-{seq:020}.arrow"));
+                let name = if full { upserts::full_part_name(seq) } else { format!("part-{seq:020}.arrow") };
+                let path = dir.join(name);
                 let tmp = path.with_extension("tmp");
                 staged.push((tmp.clone(), path));
                 write_synced(&tmp, |out| IpcWriter::new(out).finish(&mut rows))?;
@@ -943,6 +1074,13 @@ impl Table {
             return Ok(());
         }
         state.parts.retain(|p| !dropped.contains(p));
+        // Superseded parts of a dropped partition go with it: left behind,
+        // they would be read as the partition at the next start.
+        let gone: Vec<String> = dropped.iter().map(|p| partition_name(p)).collect();
+        let (retired, waiting) = std::mem::take(&mut state.upserts.retired).into_iter().partition(|(_, p)| gone.contains(&partition_name(p)));
+        state.upserts.retired = retired;
+        upserts::remove_retired(&mut state.upserts, true);
+        state.upserts.retired = waiting;
         for part in &dropped {
             std::fs::remove_file(part).map_err(|e| io_error(part, e))?;
             // The partition's directory goes with its last part.
@@ -973,6 +1111,30 @@ impl Table {
             return self.checkpoint(&mut state, &mut wal, last_seq);
         }
         self.apply_retention(&mut state)
+    }
+
+    /// Set the upsert keys (QuestDB's `ALTER TABLE ... DEDUP ENABLE
+    /// UPSERT KEYS(...)`; none: `DEDUP DISABLE`). They apply to the rows
+    /// appended from now on: rows stored already stay as they are.
+    fn set_upsert_keys(&self, keys: Vec<String>) -> Result<(), CoreError> {
+        let mut wal = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut def = self.def();
+        def.upsert_keys = keys;
+        def.spell_upsert_keys();
+        def.check()?;
+        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        if state.pending.height() > 0 {
+            // Opening the table applies the log's records with the keys of
+            // the time: the log holds none from before the change.
+            let last_seq = wal.next_seq - 1;
+            self.checkpoint(&mut state, &mut wal, last_seq)?;
+        }
+        let meta = serde_json::to_vec_pretty(&def).map_err(|e| CoreError::Internal(e.to_string()))?;
+        write_atomically(&self.dir.join("_meta.json"), &meta)?;
+        let parts_newest = if def.upsert_keys.is_empty() { None } else { upserts::newest_in_parts(&state.parts, &def)? };
+        state.upserts.parts_newest = parts_newest;
+        state.def = def;
+        Ok(())
     }
 
     /// The table's part files, once the rows still in its log are written
@@ -1040,13 +1202,22 @@ fn newest_row(rows: &DataFrame, def: &TableDef) -> Result<Option<chrono::NaiveDa
 /// columns `has` in the stored `schema`: a column the input lacks (a part
 /// written before the column was added) is null, SYMBOL is categorical.
 fn read_columns(def: &TableDef, schema: &Schema, has: &Schema) -> Vec<Expr> {
+    aligned_columns(def, schema, has, true)
+}
+
+/// The table's columns from an input that has the columns `has`, a
+/// missing one null; SYMBOL as categorical if `symbols`, else as stored.
+fn aligned_columns(def: &TableDef, schema: &Schema, has: &Schema, symbols: bool) -> Vec<Expr> {
     def.columns
         .iter()
         .map(|c| {
             let stored = schema.get(c.name.as_str()).cloned().unwrap_or(DataType::String);
             let value = if has.contains(c.name.as_str()) { col(c.name.as_str()) } else { lit(NULL).cast(stored.clone()) };
-            let read =
-                if c.kind.eq_ignore_ascii_case("SYMBOL") { DataType::from_categories(Categories::global()) } else { stored };
+            let read = if symbols && c.kind.eq_ignore_ascii_case("SYMBOL") {
+                DataType::from_categories(Categories::global())
+            } else {
+                stored
+            };
             value.cast(read).alias(c.name.as_str())
         })
         .collect()
@@ -1173,8 +1344,7 @@ fn list_parts(dir: &Path) -> Result<Vec<PathBuf>, CoreError> {
 }
 
 fn part_seq(path: &Path) -> Option<u64> {
-    let name = path.file_name()?.to_str()?;
-    name.strip_prefix("part-")?.strip_suffix(".arrow")?.parse().ok()
+    upserts::part_number(path)
 }
 
 /// One record: the rows encoded after a header whose length and checksum
@@ -1289,6 +1459,7 @@ mod tests {
             timestamp: Some("ts".into()),
             partition_by: PartitionBy::Day,
             retention: Default::default(),
+            upsert_keys: Vec::new(),
         }
     }
 

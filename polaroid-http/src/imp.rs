@@ -60,7 +60,14 @@ fn import(core: &Core, ns: &Namespace, import: &Import, rows: DataFrame) -> Resu
         }
         let columns = rows.schema().iter().map(|(c, dtype)| ColumnDef { name: c.to_string(), kind: kind_of(dtype).into() }).collect();
         let partition_by = if import.timestamp.is_some() { import.partition_by } else { PartitionBy::None };
-        let def = TableDef { name: import.name.clone(), columns, timestamp: import.timestamp.clone(), partition_by, retention: Default::default() };
+        let def = TableDef {
+            name: import.name.clone(),
+            columns,
+            timestamp: import.timestamp.clone(),
+            partition_by,
+            retention: Default::default(),
+            upsert_keys: Vec::new(),
+        };
         tables.create(ns, def, true)?;
     }
     let appended = tables.append(ns, &import.name, rows, None)?;

@@ -64,6 +64,7 @@ fn a_table_is_read_with_every_acknowledged_row() {
         timestamp: None,
         partition_by: PartitionBy::None,
         retention: Default::default(),
+        upsert_keys: Vec::new(),
     };
     f.core.tables().create(&f.ns, def, false).unwrap();
     let append = |rows: usize, offset: i64| {
@@ -98,6 +99,7 @@ fn an_empty_table_and_an_empty_result_keep_their_columns() {
         timestamp: None,
         partition_by: PartitionBy::None,
         retention: Default::default(),
+        upsert_keys: Vec::new(),
     };
     f.core.tables().create(&f.ns, def, false).unwrap();
     let got = distributed(&f, "SELECT qty FROM empty");

@@ -1,0 +1,472 @@
+//! QuestDB's `DEDUP UPSERT KEYS` on a table's parts and log.
+//!
+//! A row whose key (its values in the upsert key columns, the designated
+//! timestamp among them) equals a stored row's replaces that row; of the
+//! rows of one append that share a key, the last is kept. Keys with nulls
+//! match as values do.
+//!
+//! - In the log's rows (in memory) a replaced row is removed at once. The
+//!   log itself keeps every append as it came, and opening a table applies
+//!   its records in order again, so the same rows result.
+//! - Parts are immutable. A row that may replace a part's row (its time is
+//!   not after the parts' newest) leaves its key in the *shadow*, and scans
+//!   leave out the parts' rows of shadowed keys. The write-out that takes
+//!   the log's rows to parts rewrites each partition where a shadowed key
+//!   replaced a row as one *full* part, which supersedes that partition's
+//!   earlier parts.
+//!
+//! A full part is written and committed as any part (a crash before the
+//! log is emptied undoes it). The parts it supersedes leave the table at
+//! once, and their files a while later (a query planned before may still
+//! be reading them); opening the table removes any left.
+
+use std::time::{Duration, Instant};
+
+use super::*;
+
+/// How long superseded part files stay for queries planned before.
+pub(super) const RETIRED_GRACE: Duration = Duration::from_secs(60);
+
+/// What a part file a full part supersedes is called after its number.
+const FULL_SUFFIX: &str = "-full";
+
+/// What a table with upsert keys tracks between write-outs.
+#[derive(Clone, Default)]
+pub(super) struct Upserts {
+    /// The newest designated timestamp in the parts (physical units), if
+    /// any: a later row replaces nothing there.
+    pub parts_newest: Option<i64>,
+    /// The keys of the log's rows that may replace rows of the parts.
+    pub shadow: Option<DataFrame>,
+    /// The partitions the shadow's keys fall in, sorted.
+    pub shadowed: Vec<String>,
+    /// Superseded part files, and when they were.
+    pub retired: Vec<(Instant, PathBuf)>,
+}
+
+pub(super) fn full_part_name(seq: u64) -> String {
+    format!("part-{seq:020}{FULL_SUFFIX}.arrow")
+}
+
+/// A part's number, whether it is full or not.
+pub(super) fn part_number(path: &Path) -> Option<u64> {
+    let name = path.file_name()?.to_str()?;
+    let stem = name.strip_prefix("part-")?.strip_suffix(".arrow")?;
+    stem.strip_suffix(FULL_SUFFIX).unwrap_or(stem).parse().ok()
+}
+
+fn is_full(path: &Path) -> bool {
+    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(&format!("{FULL_SUFFIX}.arrow")))
+}
+
+/// The parts a later full part of their partition supersedes.
+pub(super) fn superseded(parts: &[PathBuf]) -> Vec<PathBuf> {
+    let mut newest_full: HashMap<String, u64> = HashMap::new();
+    for part in parts.iter().filter(|p| is_full(p)) {
+        let seq = part_number(part).unwrap_or(0);
+        let entry = newest_full.entry(partition_name(part)).or_insert(seq);
+        *entry = (*entry).max(seq);
+    }
+    parts
+        .iter()
+        .filter(|p| newest_full.get(&partition_name(p)).is_some_and(|&full| part_number(p).unwrap_or(0) < full))
+        .cloned()
+        .collect()
+}
+
+fn on(keys: &[String]) -> Vec<Expr> {
+    keys.iter().map(|k| col(k.as_str())).collect()
+}
+
+/// `rows` without those whose keys `keys_of` holds, in their order.
+fn without_keys(rows: LazyFrame, keys_of: LazyFrame, keys: &[String]) -> LazyFrame {
+    let args = JoinArgs { nulls_equal: true, maintain_order: MaintainOrderJoin::Left, ..JoinArgs::new(JoinType::Anti) };
+    rows.join(keys_of, on(keys), on(keys), args)
+}
+
+/// The last row of each key, in order.
+pub(super) fn last_per_key(rows: DataFrame, keys: &[String]) -> Result<DataFrame, CoreError> {
+    Ok(rows.unique_stable(Some(keys), UniqueKeepStrategy::Last, None)?)
+}
+
+/// The earliest and latest designated timestamps of `rows` (physical).
+fn time_range(rows: &DataFrame, ts: &str) -> Result<Option<(i64, i64)>, CoreError> {
+    let times = rows.column(ts)?.to_physical_repr();
+    let times = times.i64()?;
+    Ok(times.min().zip(times.max()))
+}
+
+fn times_between(rows: &DataFrame, ts: &str, lo: i64, hi: i64) -> Result<BooleanChunked, CoreError> {
+    let times = rows.column(ts)?.to_physical_repr();
+    let times = times.i64()?;
+    Ok(times.gt_eq(lo) & times.lt_eq(hi))
+}
+
+fn keys_only(rows: &DataFrame, keys: &[String]) -> Result<DataFrame, CoreError> {
+    Ok(rows.select(keys.iter().map(|k| PlSmallStr::from_str(k)))?)
+}
+
+/// The partitions `rows` fall in.
+fn partitions_of(rows: &DataFrame, def: &TableDef) -> Result<Vec<String>, CoreError> {
+    Ok(split_partitions(rows, def)?.into_iter().map(|(name, _)| name).collect())
+}
+
+/// The newest designated timestamp in `parts` (the newest partition's).
+pub(super) fn newest_in_parts(parts: &[PathBuf], def: &TableDef) -> Result<Option<i64>, CoreError> {
+    let Some(ts) = &def.timestamp else { return Ok(None) };
+    let Some(newest) = parts.iter().map(|p| partition_name(p)).max() else { return Ok(None) };
+    let mut latest = None;
+    for part in parts.iter().filter(|p| partition_name(p) == newest) {
+        let file = File::open(part).map_err(|e| io_error(part, e))?;
+        let rows = IpcReader::new(file).with_columns(Some(vec![ts.clone()])).finish()?;
+        latest = latest.max(time_range(&rows, ts)?.map(|(_, hi)| hi));
+    }
+    Ok(latest)
+}
+
+/// The rows of `parts` in partition `partition`, in the stored columns.
+fn read_partition(parts: &[PathBuf], partition: &str, schema: &Schema) -> Result<Option<DataFrame>, CoreError> {
+    let mut rows: Option<DataFrame> = None;
+    for part in parts.iter().filter(|p| partition_name(p) == partition) {
+        let file = File::open(part).map_err(|e| io_error(part, e))?;
+        let read = IpcReader::new(file).finish()?;
+        rows = Some(match rows {
+            None => conform_width(read, schema)?,
+            Some(into) => concat_rows(into, read, schema)?,
+        });
+    }
+    Ok(rows)
+}
+
+/// Apply one append's `rows` (conformed, one row per key) to the table's
+/// state: the log's rows of the same keys go, the parts' are shadowed, and
+/// the rows join the log's. With `fresh_wanted`, returns the rows whose
+/// keys the table did not hold (what live readers have not seen).
+pub(super) fn upsert(
+    state: &mut TableState,
+    rows: DataFrame,
+    schema: &Schema,
+    fresh_wanted: bool,
+) -> Result<Option<DataFrame>, CoreError> {
+    let keys = state.def.upsert_keys.clone();
+    let ts = state.def.timestamp.clone().expect("upsert keys need a designated timestamp");
+    let Some((lo, hi)) = time_range(&rows, &ts)? else { return Ok(fresh_wanted.then_some(rows)) };
+    let mut fresh = fresh_wanted.then(|| rows.clone());
+    // Everything that can fail comes before the state changes.
+    let mut remaining = None;
+    if state.pending.height() > 0 {
+        let near = times_between(&state.pending, &ts, lo, hi)?;
+        if near.any() {
+            if let Some(f) = fresh.take() {
+                let held = keys_only(&state.pending.filter(&near)?, &keys)?;
+                fresh = Some(without_keys(f.lazy(), held.lazy(), &keys).collect()?);
+            }
+            let replacing = keys_only(&rows, &keys)?.lazy();
+            remaining = Some(without_keys(state.pending.clone().lazy(), replacing, &keys).collect()?);
+        }
+    }
+    let mut shadow = None;
+    if let Some(newest) = state.upserts.parts_newest.filter(|&newest| lo <= newest) {
+        let older = rows.filter(&times_between(&rows, &ts, lo, newest)?)?;
+        if let Some(f) = fresh.take() {
+            let held = part_keys(state, &older, lo, newest.min(hi))?;
+            fresh = Some(without_keys(f.lazy(), held, &keys).collect()?);
+        }
+        let mut keys_now = keys_only(&older, &keys)?;
+        if let Some(before) = &state.upserts.shadow {
+            keys_now = before.vstack(&keys_now)?;
+        }
+        shadow = Some((keys_now, partitions_of(&older, &state.def)?));
+    }
+    if let Some(remaining) = remaining {
+        state.pending = remaining;
+    }
+    if let Some((keys_now, partitions)) = shadow {
+        state.upserts.shadow = Some(keys_now);
+        for partition in partitions {
+            if let Err(at) = state.upserts.shadowed.binary_search(&partition) {
+                state.upserts.shadowed.insert(at, partition);
+            }
+        }
+    }
+    state.pending = concat_rows(std::mem::take(&mut state.pending), rows, schema)?;
+    Ok(fresh)
+}
+
+/// The keys the parts hold between `lo` and `hi`, in the partitions of
+/// `older`, as the table reads them (a shadowed key's part row is gone).
+fn part_keys(state: &TableState, older: &DataFrame, lo: i64, hi: i64) -> Result<LazyFrame, CoreError> {
+    let def = &state.def;
+    let ts = def.timestamp.as_deref().expect("a designated timestamp");
+    let partitions = partitions_of(older, def)?;
+    let schema = def.schema()?;
+    let mut inputs = Vec::new();
+    for part in state.parts.iter().filter(|p| partitions.contains(&partition_name(p))) {
+        let path = PlRefPath::new(part.to_string_lossy().as_ref());
+        let mut lf = LazyFrame::scan_ipc(path, Default::default(), Default::default())?;
+        let has = lf.collect_schema()?;
+        let stored = lf.select(aligned_columns(def, &schema, &has, false));
+        inputs.push(hide_replaced(stored, state));
+    }
+    let Some(first) = inputs.first().cloned() else {
+        return Ok(DataFrame::empty_with_schema(&schema).lazy().select(on(&def.upsert_keys)));
+    };
+    let all = if inputs.len() == 1 { first } else { concat(inputs, UnionArgs { rechunk: false, ..Default::default() })? };
+    let time = col(ts).to_physical();
+    Ok(all.filter(time.clone().gt_eq(lit(lo)).and(time.lt_eq(lit(hi)))).select(on(&def.upsert_keys)))
+}
+
+/// A part's rows (in the stored columns) without those the log's rows
+/// replace.
+pub(super) fn hide_replaced(stored: LazyFrame, state: &TableState) -> LazyFrame {
+    match &state.upserts.shadow {
+        Some(shadow) => without_keys(stored, shadow.clone().lazy(), &state.def.upsert_keys),
+        None => stored,
+    }
+}
+
+/// Whether a scan of `part` must leave out replaced rows.
+pub(super) fn is_shadowed(part: &Path, state: &TableState) -> bool {
+    state.upserts.shadow.is_some() && state.upserts.shadowed.binary_search(&partition_name(part)).is_ok()
+}
+
+/// What a write-out writes: each partition's rows of the log, and whether
+/// the part is full (the partition's parts without the rows the log's
+/// replace, then the log's rows), which only a partition where a row was
+/// replaced needs.
+pub(super) fn write_out(state: &TableState) -> Result<Vec<(String, DataFrame, bool)>, CoreError> {
+    let mut out = Vec::new();
+    let schema = state.def.schema()?;
+    for (partition, rows) in split_partitions(&state.pending, &state.def)? {
+        let shadow = state.upserts.shadow.as_ref().filter(|_| state.upserts.shadowed.binary_search(&partition).is_ok());
+        let stored = match shadow {
+            Some(_) => read_partition(&state.parts, &partition, &schema)?,
+            None => None,
+        };
+        match (shadow, stored) {
+            (Some(shadow), Some(stored)) => {
+                let before = stored.height();
+                let kept = without_keys(stored.lazy(), shadow.clone().lazy(), &state.def.upsert_keys).collect()?;
+                if kept.height() == before {
+                    // Nothing there was replaced after all: the parts stand.
+                    out.push((partition, rows, false));
+                } else {
+                    out.push((partition, concat_rows(kept, rows, &schema)?, true));
+                }
+            },
+            _ => out.push((partition, rows, false)),
+        }
+    }
+    Ok(out)
+}
+
+/// Remove the retired part files whose grace is over (all, with `now`
+/// past every one), and the partition directories they leave empty.
+pub(super) fn remove_retired(upserts: &mut Upserts, all: bool) {
+    let now = Instant::now();
+    upserts.retired.retain(|(at, path)| {
+        if !all && now.duration_since(*at) < RETIRED_GRACE {
+            return true;
+        }
+        if let Err(e) = std::fs::remove_file(path) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(path = %path.display(), error = %e, "a superseded part is left until the next start");
+            }
+        }
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::remove_dir(dir);
+        }
+        false
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    const DAY_US: i64 = 86_400_000_000;
+    const START_US: i64 = 1_795_392_000_000_000; // 2026-11-23
+
+    fn keyed() -> TableDef {
+        let mut def = TableDef::new("q", &[("ts", "TIMESTAMP"), ("sym", "SYMBOL"), ("px", "DOUBLE")], Some("ts"), PartitionBy::Day);
+        def.upsert_keys = vec!["TS".into(), "Sym".into()];
+        def
+    }
+
+    fn frame(rows: &[(i64, Option<&str>, f64)]) -> DataFrame {
+        df!(
+            "ts" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+            "sym" => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+            "px" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+        )
+        .unwrap()
+        .lazy()
+        .with_column(col("ts").cast(DataType::Datetime(TimeUnit::Microseconds, None)))
+        .collect()
+        .unwrap()
+    }
+
+    type Model = BTreeMap<(i64, Option<String>), f64>;
+
+    /// The table's rows as (ts, sym) -> px, each key once.
+    fn read(table: &Table) -> Model {
+        let df = table.scan().unwrap().with_column(col("sym").cast(DataType::String)).collect().unwrap();
+        let (ts, sym, px) = (
+            df.column("ts").unwrap().to_physical_repr(),
+            df.column("sym").unwrap().str().unwrap().clone(),
+            df.column("px").unwrap().f64().unwrap().clone(),
+        );
+        let mut out = Model::new();
+        for ((t, s), p) in ts.i64().unwrap().iter().zip(sym.iter()).zip(px.iter()) {
+            let old = out.insert((t.unwrap(), s.map(str::to_string)), p.unwrap());
+            assert!(old.is_none(), "key ({t:?}, {s:?}) is in the table twice");
+        }
+        out
+    }
+
+    fn keys_of(df: &DataFrame) -> Vec<(i64, Option<String>)> {
+        let ts = df.column("ts").unwrap().to_physical_repr();
+        let sym = df.column("sym").unwrap().cast(&DataType::String).unwrap();
+        ts.i64().unwrap().iter().zip(sym.str().unwrap().iter()).map(|(t, s)| (t.unwrap(), s.map(str::to_string))).collect()
+    }
+
+    /// Random appends of colliding keys over three days (nulls among the
+    /// symbols, keys repeated within an append), write-outs and reopenings
+    /// in between, against a map where the last write of each key wins.
+    /// Live readers get each key once: the snapshot's and the appends' keys
+    /// together are the table's.
+    #[test]
+    fn the_last_write_of_each_key_wins_across_the_log_parts_write_outs_and_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let ns = Namespace::anonymous();
+        let mut tables = Tables::new(dir.path());
+        tables.create(&ns, keyed(), false).unwrap();
+        assert_eq!(tables.get(&ns, "q").unwrap().unwrap().def().upsert_keys, ["ts", "sym"], "spelled as the columns are");
+        let mut rng = fastrand::Rng::with_seed(11);
+        let syms = [Some("A"), Some("B"), None];
+        let mut model = Model::new();
+        let mut px = 0.0;
+        let (mut full_parts, mut checkpoints) = (0, 0);
+        let subscribe = |tables: &Tables| {
+            let (snapshot, tail) = tables.get(&ns, "q").unwrap().unwrap().subscribe().unwrap();
+            let seen: Vec<_> = keys_of(&snapshot.collect().unwrap());
+            (seen, tail)
+        };
+        let (mut seen, mut tail) = subscribe(&tables);
+        for step in 0..300 {
+            let n = rng.usize(1..7);
+            let batch: Vec<(i64, Option<&str>, f64)> = (0..n)
+                .map(|_| {
+                    px += 1.0;
+                    // 3 days x 8 instants x 3 symbols: keys collide often.
+                    (START_US + rng.i64(0..3) * DAY_US + rng.i64(0..8) * 1_000_000, syms[rng.usize(0..3)], px)
+                })
+                .collect();
+            for (ts, sym, px) in &batch {
+                model.insert((*ts, sym.map(str::to_string)), *px);
+            }
+            assert_eq!(tables.append(&ns, "q", frame(&batch), None).unwrap(), n as u64);
+            while let Ok(rows) = tail.try_recv() {
+                seen.extend(keys_of(&rows));
+            }
+            let table = tables.get(&ns, "q").unwrap().unwrap();
+            if rng.f64() < 0.15 {
+                let parts = table.flushed_parts().unwrap();
+                checkpoints += 1;
+                full_parts += parts.iter().filter(|p| is_full(p)).count();
+                assert!(superseded(&parts).is_empty(), "a full part's partition has no earlier part in the table");
+            }
+            assert_eq!(read(&table), model, "step {step}");
+            let mut keys = seen.clone();
+            keys.sort();
+            assert_eq!(keys, model.keys().cloned().collect::<Vec<_>>(), "live readers' keys at step {step}");
+            if rng.f64() < 0.08 {
+                drop((table, tail));
+                tables = Tables::new(dir.path());
+                let table = tables.get(&ns, "q").unwrap().unwrap();
+                assert_eq!(read(&table), model, "reopened at step {step}");
+                assert!(superseded(&list_parts(&table.dir).unwrap()).is_empty(), "superseded files go at the next start");
+                (seen, tail) = subscribe(&tables);
+            }
+        }
+        assert!(checkpoints > 20 && full_parts > 5, "write-outs merged partitions: {checkpoints} write-outs, {full_parts} full parts");
+    }
+
+    /// A full part's write-out cut short before the log was emptied is
+    /// undone (the log gives its rows again, the older parts stand); one
+    /// cut short after it, before the superseded files went, is finished.
+    #[test]
+    fn a_crash_around_a_merging_write_out_neither_loses_nor_doubles_a_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let ns = Namespace::anonymous();
+        let tables = Tables::new(dir.path());
+        tables.create(&ns, keyed(), false).unwrap();
+        let table = tables.get(&ns, "q").unwrap().unwrap();
+        let t = |s: i64| START_US + s * 1_000_000;
+        tables.append(&ns, "q", frame(&[(t(1), Some("A"), 1.0), (t(2), Some("A"), 2.0)]), None).unwrap();
+        let old = table.flushed_parts().unwrap();
+        let old_bytes = std::fs::read(&old[0]).unwrap();
+        tables.append(&ns, "q", frame(&[(t(2), Some("A"), 20.0), (t(3), Some("A"), 3.0)]), None).unwrap();
+        let expected: Model = [((t(1), Some("A".into())), 1.0), ((t(2), Some("A".into())), 20.0), ((t(3), Some("A".into())), 3.0)].into();
+        assert_eq!(read(&table), expected, "the log's row hides the part's");
+        let base = dir.path().join("tables/default/q");
+        let wal = std::fs::read(base.join("wal.log")).unwrap();
+        let merged = table.flushed_parts().unwrap();
+        assert_eq!(merged.len(), 1);
+        assert!(is_full(&merged[0]));
+        assert!(old[0].exists(), "kept a while for queries planned before");
+        assert_eq!(read(&table), expected);
+        drop((table, tables));
+
+        // Crashed before the log was emptied: the full part is undone.
+        std::fs::write(base.join("wal.log"), &wal).unwrap();
+        let tables = Tables::new(dir.path());
+        let table = tables.get(&ns, "q").unwrap().unwrap();
+        assert_eq!(read(&table), expected);
+        assert!(!merged[0].exists() && old[0].exists());
+        // Written out again, then crashed before the superseded part went.
+        let merged = table.flushed_parts().unwrap();
+        drop((table, tables));
+        std::fs::write(&old[0], &old_bytes).unwrap();
+        let table = Tables::new(dir.path()).get(&ns, "q").unwrap().unwrap();
+        assert_eq!(read(&table), expected);
+        assert!(!old[0].exists() && merged[0].exists(), "the superseded part is removed at the start");
+    }
+
+    #[test]
+    fn upsert_keys_are_checked_and_apply_from_when_they_are_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let ns = Namespace::anonymous();
+        let tables = Tables::new(dir.path());
+        let refused = |def: TableDef| tables.create(&ns, def, false).unwrap_err().to_string();
+        let no_ts = TableDef { upsert_keys: vec!["sym".into()], ..keyed() };
+        assert!(refused(no_ts).contains("must include the designated timestamp ts"));
+        let flat = TableDef { partition_by: PartitionBy::None, ..keyed() };
+        assert!(refused(flat).contains("needs a designated timestamp and PARTITION BY"));
+        let unknown = TableDef { upsert_keys: vec!["ts".into(), "venue".into()], ..keyed() };
+        assert!(refused(unknown).contains("upsert key venue is not a column of q"));
+        let twice = TableDef { upsert_keys: vec!["ts".into(), "ts".into()], ..keyed() };
+        assert!(refused(twice).contains("named twice"));
+
+        // Set on a table holding a repeated key: that stays, later ones replace.
+        let plain = TableDef { upsert_keys: Vec::new(), ..keyed() };
+        tables.create(&ns, plain, false).unwrap();
+        let t = START_US;
+        tables.append(&ns, "q", frame(&[(t, Some("A"), 1.0), (t, Some("A"), 2.0)]), None).unwrap();
+        tables.set_upsert_keys(&ns, "q", vec!["ts".into(), "SYM".into()]).unwrap();
+        let table = tables.get(&ns, "q").unwrap().unwrap();
+        assert_eq!(table.def().upsert_keys, ["ts", "sym"]);
+        assert_eq!(table.row_count().unwrap(), 2);
+        tables.append(&ns, "q", frame(&[(t, Some("A"), 3.0), (t, Some("B"), 4.0), (t, Some("B"), 5.0)]), None).unwrap();
+        let expected: Model = [((t, Some("A".into())), 3.0), ((t, Some("B".into())), 5.0)].into();
+        assert_eq!(read(&table), expected, "both stored rows of a key are replaced; a batch keeps its last");
+        assert_eq!(read(&Tables::new(dir.path()).get(&ns, "q").unwrap().unwrap()), expected);
+        // Disabled: rows are kept as they come.
+        tables.set_upsert_keys(&ns, "q", Vec::new()).unwrap();
+        tables.append(&ns, "q", frame(&[(t, Some("A"), 6.0)]), None).unwrap();
+        assert_eq!(table.row_count().unwrap(), 3);
+        assert_eq!(Tables::new(dir.path()).get(&ns, "q").unwrap().unwrap().row_count().unwrap(), 3);
+    }
+}
