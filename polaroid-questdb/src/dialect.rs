@@ -181,8 +181,7 @@ fn source_frame(core: &Core, ns: &Namespace, source: crate::questdb_sql::Source)
                 "o3MaxLag" => vec![600_000_000i64; defs.len()],
                 "walEnabled" => defs.iter().map(|_| true).collect::<Vec<_>>(),
                 "directoryName" => defs.iter().map(|d| d.name.clone()).collect::<Vec<_>>(),
-                // No table deduplicates (QuestDB's grafana plugin lists this).
-                "dedup" => vec![false; defs.len()],
+                "dedup" => defs.iter().map(|d| !d.upsert_keys.is_empty()).collect::<Vec<_>>(),
                 "ttlValue" => defs.iter().map(|d| ttl(d).map_or(0, |t| t.0)).collect::<Vec<_>>(),
                 "ttlUnit" => defs.iter().map(|d| ttl(d).map_or_else(|| "HOUR".to_string(), |t| t.1.trim_end_matches('S').to_string())).collect::<Vec<_>>(),
                 "matView" => vec![false; defs.len()],
@@ -201,7 +200,7 @@ fn source_frame(core: &Core, ns: &Namespace, source: crate::questdb_sql::Source)
                 "symbolCached" => def.columns.iter().map(|c| c.kind == "SYMBOL").collect::<Vec<_>>(),
                 "symbolCapacity" => def.columns.iter().map(|c| if c.kind == "SYMBOL" { 256i32 } else { 0 }).collect::<Vec<_>>(),
                 "designated" => def.columns.iter().map(|c| def.timestamp.as_deref() == Some(c.name.as_str())).collect::<Vec<_>>(),
-                "upsertKey" => vec![false; n],
+                "upsertKey" => def.columns.iter().map(|c| def.upsert_keys.contains(&c.name)).collect::<Vec<_>>(),
             ]?
             .lazy()
         },

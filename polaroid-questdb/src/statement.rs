@@ -53,7 +53,8 @@ fn regex(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
 }
 
 /// `CREATE TABLE [IF NOT EXISTS] name (col TYPE, ...) | AS (SELECT ...)
-/// [timestamp(col)] [PARTITION BY unit] [TTL n unit] [WAL | BYPASS WAL]`.
+/// [timestamp(col)] [PARTITION BY unit] [TTL n unit] [WAL | BYPASS WAL]
+/// [DEDUP UPSERT KEYS(ts, ...)]`.
 pub fn create(core: &Core, ns: &Namespace, sql: &str, cancel: &CancelToken) -> Result<(), CoreError> {
     static HEAD: OnceLock<Regex> = OnceLock::new();
     static TAIL: OnceLock<Regex> = OnceLock::new();
@@ -75,13 +76,14 @@ pub fn create(core: &Core, ns: &Namespace, sql: &str, cancel: &CancelToken) -> R
     let inner = &sql[open..close];
     let tail = regex(
         &TAIL,
-        r"(?is)^\s*(?:timestamp\s*\(\s*(\w+)\s*\))?\s*(?:PARTITION\s+BY\s+(\w+))?\s*(?:TTL\s+(\d+\s*[A-Za-z]+))?\s*(?:(?:BYPASS\s+)?WAL)?\s*$",
+        r"(?is)^\s*(?:timestamp\s*\(\s*(\w+)\s*\))?\s*(?:PARTITION\s+BY\s+(\w+))?\s*(?:TTL\s+(\d+\s*[A-Za-z]+))?\s*(?:(?:BYPASS\s+)?WAL)?\s*(?:DEDUP\s+UPSERT\s+KEYS\s*\(([^)]*)\))?\s*$",
     );
     let rest = &sql[close + 1..];
     let clauses = tail.captures(rest).ok_or_else(|| invalid(format!("unexpected text after the column list: {}", rest.trim())))?;
     let timestamp = clauses.get(1).map(|m| m.as_str().to_string());
     let partition_by = clauses.get(2).map_or(Ok(PartitionBy::None), |m| PartitionBy::parse(m.as_str()))?;
     let retention = Retention { ttl: clauses.get(3).map(|m| Ttl::parse(m.as_str())).transpose()?, max_bytes: None };
+    let upsert_keys = clauses.get(4).map(|m| upsert_keys(m.as_str())).transpose()?.unwrap_or_default();
     if as_select {
         // The SELECT is QuestDB's, as any query here (`SAMPLE BY` makes a
         // table of bars).
@@ -89,7 +91,7 @@ pub fn create(core: &Core, ns: &Namespace, sql: &str, cancel: &CancelToken) -> R
         let entry = core.prepare_plan(ns, lf, format!("create table {name} as"))?;
         let rows = core.collect_entry(&entry, Engine::Auto, cancel)?;
         let columns = rows.schema().iter().map(|(c, dtype)| ColumnDef { name: c.to_string(), kind: kind_of(dtype).into() }).collect();
-        let def = TableDef { name: name.clone(), columns, timestamp, partition_by, retention };
+        let def = TableDef { name: name.clone(), columns, timestamp, partition_by, retention, upsert_keys };
         if core.tables().create(ns, def, if_not_exists)? {
             let appended = core.tables().append(ns, &name, rows.as_ref().clone(), None)?;
             core.metrics().ingested(&name, appended);
@@ -108,8 +110,17 @@ pub fn create(core: &Core, ns: &Namespace, sql: &str, cancel: &CancelToken) -> R
             Ok(ColumnDef { name: column.trim_matches('"').to_string(), kind })
         })
         .collect::<Result<Vec<_>, CoreError>>()?;
-    core.tables().create(ns, TableDef { name, columns, timestamp, partition_by, retention }, if_not_exists)?;
+    core.tables().create(ns, TableDef { name, columns, timestamp, partition_by, retention, upsert_keys }, if_not_exists)?;
     Ok(())
+}
+
+/// The columns of `UPSERT KEYS(a, b)`.
+fn upsert_keys(list: &str) -> Result<Vec<String>, CoreError> {
+    let keys: Vec<String> = list.split(',').map(|k| k.trim().trim_matches('"').to_string()).collect();
+    if keys.iter().any(String::is_empty) {
+        return Err(invalid(format!("UPSERT KEYS({list}): expected column names separated by commas")));
+    }
+    Ok(keys)
 }
 
 /// The QuestDB type of a column definition's type, which may be written
@@ -152,15 +163,31 @@ fn column_type(definition: &str) -> String {
 /// `ALTER TABLE name SET TTL n unit` (QuestDB's; `0 HOURS` keeps everything
 /// again), and, beyond QuestDB, `ALTER TABLE name SET MAX SIZE n [KB|MB|GB|TB]`
 /// (`0` lifts the cap). Partitions past them are dropped at once.
+/// `ALTER TABLE name DEDUP ENABLE UPSERT KEYS(ts, ...)` and `DEDUP DISABLE`
+/// apply to the rows appended after them.
 pub fn alter(core: &Core, ns: &Namespace, sql: &str) -> Result<(), CoreError> {
     static ALTER: OnceLock<Regex> = OnceLock::new();
+    static DEDUP: OnceLock<Regex> = OnceLock::new();
+    let dedup = regex(
+        &DEDUP,
+        r"(?is)^\s*ALTER\s+TABLE\s+(\x22[^\x22]+\x22|[\w.\-]+)\s+DEDUP\s+(?:(ENABLE)\s+UPSERT\s+KEYS\s*\(([^)]*)\)|DISABLE)\s*;?\s*$",
+    );
+    if let Some(caps) = dedup.captures(sql) {
+        let keys = if caps.get(2).is_some() { upsert_keys(&caps[3])? } else { Vec::new() };
+        return core.tables().set_upsert_keys(ns, caps[1].trim_matches('"'), keys);
+    }
     let pattern = regex(
         &ALTER,
         r"(?is)^\s*ALTER\s+TABLE\s+(\x22[^\x22]+\x22|[\w.\-]+)\s+SET\s+(?:TTL\s+(\d+\s*[A-Za-z]+)|MAX\s+SIZE\s+(\d+)\s*([KMGT]i?B|B)?)\s*;?\s*$",
     );
     let caps = pattern
         .captures(sql)
-        .ok_or_else(|| invalid("expected ALTER TABLE name SET TTL n HOURS|DAYS|WEEKS|MONTHS|YEARS or SET MAX SIZE n [KB|MB|GB|TB]"))?;
+        .ok_or_else(|| {
+            invalid(
+                "expected ALTER TABLE name SET TTL n HOURS|DAYS|WEEKS|MONTHS|YEARS, SET MAX SIZE n [KB|MB|GB|TB], \
+                 DEDUP ENABLE UPSERT KEYS(ts, ...) or DEDUP DISABLE",
+            )
+        })?;
     let name = caps[1].trim_matches('"');
     let table = core.tables().get(ns, name)?.ok_or_else(|| CoreError::NotFound(format!("table does not exist: {name}")))?;
     let mut retention = table.def().retention;
