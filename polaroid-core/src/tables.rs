@@ -563,6 +563,8 @@ pub struct AutoCreate {
     pub retention: Retention,
     /// Text columns that are SYMBOLs (ILP's tags) when they are new.
     pub symbols: Vec<String>,
+    /// The new table's upsert keys (none: every row is kept).
+    pub upsert_keys: Vec<String>,
 }
 
 impl AutoCreate {
@@ -584,7 +586,7 @@ impl AutoCreate {
             timestamp: has_ts.then(|| self.timestamp.clone()),
             partition_by: if has_ts { self.partition_by } else { PartitionBy::None },
             retention: if has_ts && self.partition_by != PartitionBy::None { self.retention } else { Retention::default() },
-            upsert_keys: Vec::new(),
+            upsert_keys: if has_ts && self.partition_by != PartitionBy::None { self.upsert_keys.clone() } else { Vec::new() },
         }
     }
 }
@@ -1790,6 +1792,7 @@ mod tests {
             partition_by: PartitionBy::Day,
             retention: Default::default(),
             symbols: symbols.iter().map(|s| s.to_string()).collect(),
+            upsert_keys: Vec::new(),
         };
         let kinds = |tables: &Tables| -> Vec<(String, String)> {
             tables.get(&ns, "ilp").unwrap().unwrap().def().columns.into_iter().map(|c| (c.name, c.kind)).collect()

@@ -339,7 +339,7 @@ pub(crate) fn write(core: &polaroid_core::Core, ns: &Namespace, lines: Vec<Numbe
         let existing = core.tables().get(ns, table.as_str()).map_err(|e| (None, e))?;
         let ts = existing.as_ref().and_then(|t| t.def().timestamp).unwrap_or_else(|| "timestamp".into());
         let (df, symbols) = frame(rows, &ts, now_ns).map_err(|e| (Some(e.line), CoreError::InvalidArgument(e.message)))?;
-        let auto = AutoCreate { timestamp: ts, partition_by: PartitionBy::Day, retention: Default::default(), symbols };
+        let auto = AutoCreate { timestamp: ts, partition_by: PartitionBy::Day, retention: Default::default(), symbols, upsert_keys: Vec::new() };
         let appended = core.tables().append(ns, table.as_str(), df, Some(auto)).map_err(|e| (Some(first), e))?;
         core.metrics().ingested(table.as_str(), appended);
     }

@@ -52,6 +52,7 @@ fn spec(name: &str, websocket: Option<WebsocketFeed>, kafka: Option<KafkaFeed>, 
         separator: None,
         ttl: None,
         max_table_bytes: None,
+        upsert_keys: None,
     }
 }
 

@@ -136,6 +136,11 @@ pub(crate) struct Decoder {
     separator: u8,
 }
 
+/// The columns a source's rows have.
+pub(crate) fn column_names(spec: &SourceSpec) -> Vec<String> {
+    Decoder::new(spec).schema.into_iter().map(|(name, _, _)| name).collect()
+}
+
 impl Decoder {
     pub(crate) fn new(spec: &SourceSpec) -> Self {
         let fixed = |cols: &[(&str, ColumnKind)]| cols.iter().map(|(n, k)| (n.to_string(), *k, Locator::Fixed)).collect();
@@ -602,6 +607,7 @@ mod tests {
             separator: None,
             ttl: None,
             max_table_bytes: None,
+            upsert_keys: None,
         }
     }
 

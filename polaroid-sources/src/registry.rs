@@ -163,6 +163,12 @@ impl Sources {
                 self.core.tables().set_retention(ns, &spec.table, kept)?;
             }
         }
+        // Upsert keys likewise, when they differ from the table's.
+        if let (Some(keys), Some(table)) = (&spec.upsert_keys, self.core.tables().get(ns, &spec.table)?) {
+            if !table.def().upsert_keys.iter().map(|k| k.to_ascii_lowercase()).eq(keys.iter().map(|k| k.to_ascii_lowercase())) {
+                self.core.tables().set_upsert_keys(ns, &spec.table, keys.clone())?;
+            }
+        }
         let status = SourceStatus {
             name: spec.name.clone(),
             table: spec.table.clone(),

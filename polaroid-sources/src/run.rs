@@ -386,6 +386,7 @@ async fn append(core: &Arc<Core>, ns: &Namespace, spec: &SourceSpec, shared: &Ar
         // Checked when the source started.
         retention: spec.retention().ok().flatten().unwrap_or_default(),
         symbols: Vec::new(),
+        upsert_keys: spec.upsert_keys.clone().unwrap_or_default(),
     };
     let appended = tokio::task::spawn_blocking(move || {
         let df = frame.map_err(|e| e.to_string())?;
@@ -440,7 +441,7 @@ async fn record_gap(core: &Arc<Core>, ns: &Namespace, spec: &SourceSpec, from: i
             ],
         )
         .map_err(|e| e.to_string())?;
-        let auto = AutoCreate { timestamp: "ts".into(), partition_by: PartitionBy::Day, retention: Default::default(), symbols: Vec::new() };
+        let auto = AutoCreate { timestamp: "ts".into(), partition_by: PartitionBy::Day, retention: Default::default(), symbols: Vec::new(), upsert_keys: Vec::new() };
         core.tables().append(&ns, GAPS_TABLE, df, Some(auto)).map_err(|e| e.to_string())
     })
     .await;

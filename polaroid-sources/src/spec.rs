@@ -73,6 +73,12 @@ pub struct SourceSpec {
     /// The most bytes the table's partitions may take; the oldest go first.
     #[serde(default)]
     pub max_table_bytes: Option<u64>,
+    /// The table's upsert keys (QuestDB's DEDUP UPSERT KEYS; the designated
+    /// timestamp among them, e.g. `["ts", "symbol", "trade_id"]`): a row
+    /// whose keys equal a stored row's replaces it, so trades a feed sends
+    /// again after a reconnect (Kraken's snapshot) are stored once.
+    #[serde(default)]
+    pub upsert_keys: Option<Vec<String>>,
 }
 
 /// A WebSocket feed (`ws://` or `wss://`): text frames, one message each.
@@ -410,6 +416,16 @@ impl SourceSpec {
         }
         if self.batch_rows == Some(0) || self.max_pending_rows == Some(0) {
             return invalid("batch_rows and max_pending_rows must be positive".into());
+        }
+        if let Some(keys) = &self.upsert_keys {
+            let columns = crate::decode::column_names(self);
+            if let Some(unknown) = keys.iter().find(|k| !columns.contains(k)) {
+                return invalid(format!("upsert key {unknown:?} is not one of the source's columns ({})", columns.join(", ")));
+            }
+            let ts = self.timestamp_column();
+            if !keys.iter().any(|k| k == ts) {
+                return invalid(format!("upsert_keys must include the designated timestamp {ts:?}"));
+            }
         }
         Ok(())
     }

@@ -42,6 +42,7 @@ fn spec(name: &str, table: &str, broker: &Broker, topic: &str, group: &str) -> S
         separator: None,
         ttl: None,
         max_table_bytes: None,
+        upsert_keys: None,
     }
 }
 
@@ -121,7 +122,7 @@ async fn rows_already_in_the_table_are_not_appended_again() {
     }
     .unwrap();
     df.apply("ts", |c| c.cast(&DataType::Datetime(TimeUnit::Microseconds, None)).unwrap()).unwrap();
-    let auto = AutoCreate { timestamp: "ts".into(), partition_by: PartitionBy::Day, retention: Default::default(), symbols: Vec::new() };
+    let auto = AutoCreate { timestamp: "ts".into(), partition_by: PartitionBy::Day, retention: Default::default(), symbols: Vec::new(), upsert_keys: Vec::new() };
     core.tables().append(&Namespace::anonymous(), "kdedup", df, Some(auto)).unwrap();
 
     let sources = Sources::new(core.clone());
@@ -246,7 +247,7 @@ async fn messages_of_many_rows_are_appended_whole_and_skipped_whole() {
     }
     .unwrap();
     df.apply("ts", |c| c.cast(&DataType::Datetime(TimeUnit::Microseconds, None)).unwrap()).unwrap();
-    let auto = AutoCreate { timestamp: "ts".into(), partition_by: PartitionBy::Day, retention: Default::default(), symbols: Vec::new() };
+    let auto = AutoCreate { timestamp: "ts".into(), partition_by: PartitionBy::Day, retention: Default::default(), symbols: Vec::new(), upsert_keys: Vec::new() };
     core.tables().append(&Namespace::anonymous(), "kbatched", df, Some(auto)).unwrap();
 
     let mut spec = spec("b", "kbatched", &broker, "batched", "gbatched");

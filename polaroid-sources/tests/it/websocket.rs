@@ -26,6 +26,7 @@ fn spec(name: &str, table: &str, url: String, format: Format, subscribe: Vec<Str
         separator: None,
         ttl: None,
         max_table_bytes: None,
+        upsert_keys: None,
     }
 }
 
@@ -485,4 +486,83 @@ async fn compressed_frames_are_inflated_and_the_feeds_own_heartbeat_answered() {
     assert_eq!(channel.as_deref(), Some("market.btcusdt.trade.detail"));
     sources.stop(&Namespace::anonymous(), "htx").await.unwrap();
     server.abort();
+}
+
+/// Kraken's v2 trade channel (docs.kraken.com): trades `ids`, 250 ms apart.
+fn kraken_trades(kind: &str, ids: std::ops::Range<i64>) -> String {
+    let trades: Vec<String> = ids
+        .map(|i| {
+            let us = i * 250_000;
+            format!(
+                r#"{{"symbol":"BTC/USD","side":"{}","price":{},"qty":{},"ord_type":"market","trade_id":{i},"timestamp":"2023-09-25T07:{:02}:{:02}.{:06}Z"}}"#,
+                ["buy", "sell"][(i % 2) as usize],
+                26_500.0 + i as f64 / 10.0,
+                0.001 * (i + 1) as f64,
+                us / 60_000_000,
+                us / 1_000_000 % 60,
+                us % 1_000_000
+            )
+        })
+        .collect();
+    format!(r#"{{"channel":"trade","type":"{kind}","data":[{}]}}"#, trades.join(","))
+}
+
+/// Kraken sends the last 50 trades as a snapshot each time a client
+/// subscribes, so a source that reconnects is sent trades it has. With
+/// upsert keys the table holds each trade once, and none of the gap's is
+/// lost (a source that skipped snapshots would lose them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trades_a_feed_sends_again_after_a_reconnect_are_stored_once() {
+    let (_dir, core) = core();
+    let session = |first: i64| -> Vec<String> {
+        let mut lines = vec![kraken_trades("snapshot", first..first + 50)];
+        lines.extend((0..10).map(|k| kraken_trades("update", first + 50 + 5 * k..first + 55 + 5 * k)));
+        lines
+    };
+    let server = Replay::start("127.0.0.1:0".parse().unwrap(), Feed::new(session(0)), 1, usize::MAX).await;
+    let addr = server.addr;
+    let subscribe = r#"{"method":"subscribe","params":{"channel":"trade","symbol":["BTC/USD"],"snapshot":true}}"#;
+    let mut spec = spec("kraken", "kraken_trades", format!("ws://{addr}"), Format::Json, vec![subscribe.into()]);
+    spec.when = Some("/channel".into());
+    spec.when_equals = Some("trade".into());
+    spec.rows = Some("/data".into());
+    for (name, path, kind) in [
+        ("ts", "/timestamp", ColumnKind::TimestampIso),
+        ("symbol", "/symbol", ColumnKind::String),
+        ("price", "/price", ColumnKind::Float),
+        ("qty", "/qty", ColumnKind::Float),
+        ("trade_id", "/trade_id", ColumnKind::Int),
+    ] {
+        spec.columns.insert(name.into(), ColumnSpec::path(path, kind));
+    }
+    let mut unknown = spec.clone();
+    unknown.upsert_keys = Some(vec!["ts".into(), "venue".into()]);
+    let refused = Sources::new(core.clone()).start(&Namespace::anonymous(), unknown).unwrap_err().to_string();
+    assert!(refused.contains(r#"upsert key "venue" is not one of the source's columns (price, qty, symbol, trade_id, ts)"#), "{refused}");
+    spec.upsert_keys = Some(vec!["trade_id".into()]);
+    let refused = Sources::new(core.clone()).start(&Namespace::anonymous(), spec.clone()).unwrap_err().to_string();
+    assert!(refused.contains(r#"upsert_keys must include the designated timestamp "ts""#), "{refused}");
+    spec.upsert_keys = Some(vec!["ts".into(), "symbol".into(), "trade_id".into()]);
+
+    let sources = Sources::new(core.clone());
+    sources.start(&Namespace::anonymous(), spec).unwrap();
+    until("the first session", Duration::from_secs(20), || status(&sources, "kraken").rows == 100).await;
+    server.kill().await;
+    // The second connection's snapshot is the first's last 50 trades.
+    let server = Replay::start(addr, Feed::new(session(50)), 1, usize::MAX).await;
+    until("the second session", Duration::from_secs(20), || status(&sources, "kraken").rows == 200).await;
+    let s = status(&sources, "kraken");
+    assert_eq!((s.reconnects, s.decode_errors), (1, 0), "{s:?}");
+
+    let keyed = core.tables().get(&Namespace::anonymous(), "kraken_trades").unwrap().unwrap();
+    assert_eq!(keyed.def().upsert_keys, ["ts", "symbol", "trade_id"]);
+    let df = table(&core, "kraken_trades", "trade_id");
+    let ids: Vec<i64> = df.column("trade_id").unwrap().i64().unwrap().into_no_null_iter().collect();
+    assert_eq!(ids, (0..150).collect::<Vec<_>>(), "each trade once");
+    // Trade 149: 37.25 s after 07:00, price 26,514.9.
+    let last = df.slice(149, 1);
+    assert_eq!(last.column("ts").unwrap().datetime().unwrap().physical().get(0), Some(1_695_625_200_000_000 + 149 * 250_000));
+    assert_eq!(last.column("price").unwrap().f64().unwrap().get(0), Some(26_514.9));
+    sources.stop(&Namespace::anonymous(), "kraken").await.unwrap();
+    server.kill().await;
 }
