@@ -993,12 +993,14 @@ impl Table {
             },
             _ => None,
         };
+        let ranges = upserts::batch_ranges(&batches, &state.def)?;
         let written = self.write_parts(batches, last_seq)?;
         wal.write_out_retry = None;
         state.newest = state.newest.max(newest);
         // A full part holds what its partition's earlier parts kept.
         let (superseded, kept): (Vec<PathBuf>, Vec<PathBuf>) =
             std::mem::take(&mut state.parts).into_iter().partition(|p| full.contains(&partition_name(p)));
+        upserts::note_ranges(&state.upserts, &written, ranges, &superseded);
         state.parts = kept;
         state.parts.extend(written);
         state.pending = DataFrame::empty_with_schema(&state.def.schema()?);

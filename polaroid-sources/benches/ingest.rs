@@ -8,7 +8,9 @@
 //!    what the socket or broker, the batching and the durable appends cost.
 //!    Then the same N trades batched as Kraken's v2 feed sends them, 50 to a
 //!    message under `/data`, read by a `json` source with `rows`: its
-//!    baseline is serde_json parsing those messages.
+//!    baseline is serde_json parsing those messages. Then the same into a
+//!    table with upsert keys (QuestDB's DEDUP), and with every message
+//!    sent twice, against the plain table's time.
 //! 2. Latency: one message sent (WebSocket) or produced (Kafka) until its
 //!    row is visible in the table's row count; median of 20, with the
 //!    default batch wait (100 ms) and with 10 ms.
@@ -94,6 +96,38 @@ fn kraken_spec(name: &str, websocket: Option<WebsocketFeed>) -> SourceSpec {
         spec.columns.insert(column.into(), ColumnSpec::path(pointer, kind));
     }
     spec
+}
+
+/// Time from a [`kraken_spec`] source's start (with `upsert_keys`) on a
+/// feed playing `messages` until the source has read all their rows and
+/// the table holds `table_rows`.
+async fn batched_run(
+    core: &Arc<Core>,
+    sources: &Sources,
+    name: &str,
+    messages: Vec<String>,
+    upsert_keys: Option<Vec<String>>,
+    table_rows: u64,
+) -> Duration {
+    let sent: u64 = messages.iter().map(|m| m.matches("trade_id").count() as u64).sum();
+    let server = Replay::start("127.0.0.1:0".parse().unwrap(), Feed::new(messages), 0, usize::MAX).await;
+    let mut spec = kraken_spec(name, ws(format!("ws://{}", server.addr)));
+    spec.upsert_keys = upsert_keys;
+    let ns = Namespace::anonymous();
+    let start = Instant::now();
+    sources.start(&ns, spec).unwrap();
+    let read = || sources.list(&ns).into_iter().find(|s| s.name == name).map_or(0, |s| s.rows);
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while read() < sent {
+        assert!(Instant::now() < deadline, "{name}: {} of {sent} rows read", read());
+        tokio::time::sleep(Duration::from_micros(500)).await;
+    }
+    wait_rows(core, name, table_rows).await;
+    let took = start.elapsed();
+    assert_eq!(rows(core, name), table_rows, "{name}: each trade once");
+    sources.stop(&ns, name).await.unwrap();
+    server.kill().await;
+    took
 }
 
 fn ws(url: String) -> Option<WebsocketFeed> {
@@ -227,20 +261,36 @@ async fn main() {
         rate(parse_batched),
         parse_batched.as_secs_f64()
     );
-    let server = Replay::start("127.0.0.1:0".parse().unwrap(), Feed::new(batched), 0, usize::MAX).await;
-    let start = Instant::now();
-    sources.start(&Namespace::anonymous(), kraken_spec("ws_batched", ws(format!("ws://{}", server.addr)))).unwrap();
-    wait_rows(&core, "ws_batched", n).await;
-    let took = start.elapsed();
+    let plain = batched_run(&core, &sources, "ws_batched", batched.clone(), None, n).await;
     println!(
         "{:<46} {:>8.2} M rows/s ({:.2} s; {:.1}x the parse time)",
         "WebSocket, 50 trades a message -> table",
-        rate(took),
-        took.as_secs_f64(),
-        took.as_secs_f64() / parse_batched.as_secs_f64()
+        rate(plain),
+        plain.as_secs_f64(),
+        plain.as_secs_f64() / parse_batched.as_secs_f64()
     );
-    sources.stop(&Namespace::anonymous(), "ws_batched").await.unwrap();
-    server.kill().await;
+    // The same into a table with QuestDB's DEDUP UPSERT KEYS; then with
+    // every message sent again after the next (each trade twice, as a
+    // feed's snapshot resends trades), read until all 2N rows are in and
+    // the table holds each trade once.
+    let keys = Some(vec!["ts".to_string(), "symbol".to_string(), "trade_id".to_string()]);
+    let keyed = batched_run(&core, &sources, "ws_keyed", batched.clone(), keys.clone(), n).await;
+    println!(
+        "{:<46} {:>8.2} M rows/s ({:.2} s; {:.2}x the plain table's time)",
+        "  the same, upsert keys (ts, symbol, trade_id)",
+        rate(keyed),
+        keyed.as_secs_f64(),
+        keyed.as_secs_f64() / plain.as_secs_f64()
+    );
+    let twice: Vec<String> = (0..batched.len()).flat_map(|i| [batched[i].clone(), batched[i.saturating_sub(1)].clone()]).collect();
+    let resent = batched_run(&core, &sources, "ws_resent", twice, keys, n).await;
+    println!(
+        "{:<46} {:>8.2} M rows/s ({:.2} s for 2N rows read; {:.2}x the plain table's time)",
+        "  upsert keys, every trade sent twice",
+        rate(resent),
+        resent.as_secs_f64(),
+        resent.as_secs_f64() / plain.as_secs_f64()
+    );
 
     let broker = Broker::start();
     broker.create_topic("bulk", 2);

@@ -42,6 +42,9 @@ pub(super) struct Upserts {
     pub shadowed: Vec<String>,
     /// Superseded part files, and when they were.
     pub retired: Vec<(Instant, PathBuf)>,
+    /// Each part's earliest and latest designated timestamps, once read:
+    /// what finds the few parts an older row may replace a row of.
+    pub ranges: Arc<Mutex<HashMap<PathBuf, (i64, i64)>>>,
 }
 
 pub(super) fn full_part_name(seq: u64) -> String {
@@ -83,6 +86,15 @@ fn without_keys(rows: LazyFrame, keys_of: LazyFrame, keys: &[String]) -> LazyFra
     let args = JoinArgs { nulls_equal: true, maintain_order: MaintainOrderJoin::Left, ..JoinArgs::new(JoinType::Anti) };
     rows.join(keys_of, on(keys), on(keys), args)
 }
+
+/// `rows` whose keys `keys_of` holds, in their order.
+fn with_keys(rows: LazyFrame, keys_of: LazyFrame, keys: &[String]) -> LazyFrame {
+    let args = JoinArgs { nulls_equal: true, maintain_order: MaintainOrderJoin::Left, ..JoinArgs::new(JoinType::Semi) };
+    rows.join(keys_of, on(keys), on(keys), args)
+}
+
+/// A column no table has, numbering rows.
+const ROW: &str = "__polaroid_row";
 
 /// The last row of each key, in order.
 pub(super) fn last_per_key(rows: DataFrame, keys: &[String]) -> Result<DataFrame, CoreError> {
@@ -142,6 +154,12 @@ fn read_partition(parts: &[PathBuf], partition: &str, schema: &Schema) -> Result
 /// state: the log's rows of the same keys go, the parts' are shadowed, and
 /// the rows join the log's. With `fresh_wanted`, returns the rows whose
 /// keys the table did not hold (what live readers have not seen).
+///
+/// Rows come mostly in time order, so the rows a new one may replace are
+/// the log's last few and, after a write-out, the newest part's: only
+/// rows within the append's time range are compared, and only the keys
+/// found stored are shadowed (a write-out rewrites a partition only where
+/// a row was replaced).
 pub(super) fn upsert(
     state: &mut TableState,
     rows: DataFrame,
@@ -151,32 +169,46 @@ pub(super) fn upsert(
     let keys = state.def.upsert_keys.clone();
     let ts = state.def.timestamp.clone().expect("upsert keys need a designated timestamp");
     let Some((lo, hi)) = time_range(&rows, &ts)? else { return Ok(fresh_wanted.then_some(rows)) };
+    let incoming = keys_only(&rows, &keys)?;
     let mut fresh = fresh_wanted.then(|| rows.clone());
     // Everything that can fail comes before the state changes.
     let mut remaining = None;
     if state.pending.height() > 0 {
         let near = times_between(&state.pending, &ts, lo, hi)?;
         if near.any() {
-            if let Some(f) = fresh.take() {
-                let held = keys_only(&state.pending.filter(&near)?, &keys)?;
-                fresh = Some(without_keys(f.lazy(), held.lazy(), &keys).collect()?);
+            let at: Vec<IdxSize> =
+                near.downcast_iter().flat_map(|a| a.values_iter()).enumerate().filter_map(|(i, n)| n.then_some(i as IdxSize)).collect();
+            let at = IdxCa::from_vec(PlSmallStr::EMPTY, at);
+            let mut candidates = keys_only(&state.pending, &keys)?.take(&at)?;
+            candidates.with_column(at.into_series().with_name(ROW.into()).into_column())?;
+            let replaced = with_keys(candidates.lazy(), incoming.clone().lazy(), &keys).collect()?;
+            if replaced.height() > 0 {
+                if let Some(f) = fresh.take() {
+                    fresh = Some(without_keys(f.lazy(), keys_only(&replaced, &keys)?.lazy(), &keys).collect()?);
+                }
+                let mut keep = vec![true; state.pending.height()];
+                for i in replaced.column(ROW)?.idx()?.into_no_null_iter() {
+                    keep[i as usize] = false;
+                }
+                remaining = Some(state.pending.filter(&BooleanChunked::from_slice(PlSmallStr::EMPTY, &keep))?);
             }
-            let replacing = keys_only(&rows, &keys)?.lazy();
-            remaining = Some(without_keys(state.pending.clone().lazy(), replacing, &keys).collect()?);
         }
     }
     let mut shadow = None;
     if let Some(newest) = state.upserts.parts_newest.filter(|&newest| lo <= newest) {
         let older = rows.filter(&times_between(&rows, &ts, lo, newest)?)?;
-        if let Some(f) = fresh.take() {
-            let held = part_keys(state, &older, lo, newest.min(hi))?;
-            fresh = Some(without_keys(f.lazy(), held, &keys).collect()?);
+        let held = stored_keys(state, &older, lo, newest.min(hi))?;
+        if held.height() > 0 {
+            if let Some(f) = fresh.take() {
+                fresh = Some(without_keys(f.lazy(), held.clone().lazy(), &keys).collect()?);
+            }
+            let partitions = partitions_of(&held, &state.def)?;
+            let keys_now = match &state.upserts.shadow {
+                Some(before) => before.vstack(&held)?,
+                None => held,
+            };
+            shadow = Some((keys_now, partitions));
         }
-        let mut keys_now = keys_only(&older, &keys)?;
-        if let Some(before) = &state.upserts.shadow {
-            keys_now = before.vstack(&keys_now)?;
-        }
-        shadow = Some((keys_now, partitions_of(&older, &state.def)?));
     }
     if let Some(remaining) = remaining {
         state.pending = remaining;
@@ -193,27 +225,66 @@ pub(super) fn upsert(
     Ok(fresh)
 }
 
-/// The keys the parts hold between `lo` and `hi`, in the partitions of
-/// `older`, as the table reads them (a shadowed key's part row is gone).
-fn part_keys(state: &TableState, older: &DataFrame, lo: i64, hi: i64) -> Result<LazyFrame, CoreError> {
+/// The keys of `older` (rows between `lo` and `hi`) that the parts hold,
+/// as the table reads them (a key already shadowed is not held there).
+/// Only the parts whose time range meets `lo..=hi` are read.
+fn stored_keys(state: &TableState, older: &DataFrame, lo: i64, hi: i64) -> Result<DataFrame, CoreError> {
     let def = &state.def;
     let ts = def.timestamp.as_deref().expect("a designated timestamp");
     let partitions = partitions_of(older, def)?;
     let schema = def.schema()?;
     let mut inputs = Vec::new();
     for part in state.parts.iter().filter(|p| partitions.contains(&partition_name(p))) {
+        let (first, last) = part_range(&state.upserts, part, ts)?;
+        if last < lo || first > hi {
+            continue;
+        }
         let path = PlRefPath::new(part.to_string_lossy().as_ref());
         let mut lf = LazyFrame::scan_ipc(path, Default::default(), Default::default())?;
         let has = lf.collect_schema()?;
         let stored = lf.select(aligned_columns(def, &schema, &has, false));
-        inputs.push(hide_replaced(stored, state));
+        inputs.push(hide_replaced(stored, state).select(on(&def.upsert_keys)));
     }
-    let Some(first) = inputs.first().cloned() else {
-        return Ok(DataFrame::empty_with_schema(&schema).lazy().select(on(&def.upsert_keys)));
-    };
-    let all = if inputs.len() == 1 { first } else { concat(inputs, UnionArgs { rechunk: false, ..Default::default() })? };
-    let time = col(ts).to_physical();
-    Ok(all.filter(time.clone().gt_eq(lit(lo)).and(time.lt_eq(lit(hi)))).select(on(&def.upsert_keys)))
+    let incoming = keys_only(older, &def.upsert_keys)?;
+    if inputs.is_empty() {
+        return Ok(incoming.clear());
+    }
+    let stored = concat(inputs, UnionArgs { rechunk: false, ..Default::default() })?;
+    Ok(with_keys(incoming.lazy(), stored, &def.upsert_keys).collect()?)
+}
+
+/// A part's earliest and latest designated timestamps (read once).
+fn part_range(upserts: &Upserts, part: &Path, ts: &str) -> Result<(i64, i64), CoreError> {
+    if let Some(range) = upserts.ranges.lock().unwrap_or_else(|p| p.into_inner()).get(part) {
+        return Ok(*range);
+    }
+    let file = File::open(part).map_err(|e| io_error(part, e))?;
+    let rows = IpcReader::new(file).with_columns(Some(vec![ts.to_string()])).finish()?;
+    let range = time_range(&rows, ts)?.unwrap_or((i64::MAX, i64::MIN));
+    upserts.ranges.lock().unwrap_or_else(|p| p.into_inner()).insert(part.to_path_buf(), range);
+    Ok(range)
+}
+
+/// The time range of each batch a write-out writes, for [`note_ranges`].
+pub(super) fn batch_ranges(batches: &[(String, DataFrame, bool)], def: &TableDef) -> Result<Vec<Option<(i64, i64)>>, CoreError> {
+    match &def.timestamp {
+        Some(ts) if !def.upsert_keys.is_empty() => batches.iter().map(|(_, rows, _)| time_range(rows, ts)).collect(),
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// Remember the time ranges of the parts just written, forget those of
+/// the parts they superseded.
+pub(super) fn note_ranges(upserts: &Upserts, written: &[PathBuf], ranges_written: Vec<Option<(i64, i64)>>, superseded: &[PathBuf]) {
+    let mut ranges = upserts.ranges.lock().unwrap_or_else(|p| p.into_inner());
+    for (part, range) in written.iter().zip(ranges_written) {
+        if let Some(range) = range {
+            ranges.insert(part.clone(), range);
+        }
+    }
+    for part in superseded {
+        ranges.remove(part);
+    }
 }
 
 /// A part's rows (in the stored columns) without those the log's rows
@@ -433,6 +504,33 @@ mod tests {
         let table = Tables::new(dir.path()).get(&ns, "q").unwrap().unwrap();
         assert_eq!(read(&table), expected);
         assert!(!old[0].exists() && merged[0].exists(), "the superseded part is removed at the start");
+    }
+
+    /// Rows in time order whose first instant is the last one written out
+    /// (trades of one millisecond on both sides of a write-out) replace
+    /// nothing: nothing is shadowed and no partition is rewritten.
+    #[test]
+    fn new_keys_at_the_newest_written_instant_rewrite_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let ns = Namespace::anonymous();
+        let tables = Tables::new(dir.path());
+        tables.create(&ns, keyed(), false).unwrap();
+        let table = tables.get(&ns, "q").unwrap().unwrap();
+        let t = |s: i64| START_US + s * 1_000_000;
+        tables.append(&ns, "q", frame(&[(t(1), Some("A"), 1.0), (t(2), Some("A"), 2.0)]), None).unwrap();
+        table.flushed_parts().unwrap();
+        tables.append(&ns, "q", frame(&[(t(2), Some("B"), 3.0), (t(3), Some("A"), 4.0)]), None).unwrap();
+        assert!(table.state.read().unwrap().upserts.shadow.is_none());
+        let parts = table.flushed_parts().unwrap();
+        assert_eq!(parts.len(), 2);
+        assert!(!parts.iter().any(|p| is_full(p)), "{parts:?}");
+        // After a restart too (the parts' time ranges are read again).
+        let table = Tables::new(dir.path()).get(&ns, "q").unwrap().unwrap();
+        table.append(frame(&[(t(3), Some("B"), 5.0), (t(3), Some("A"), 6.0)]), None).unwrap();
+        let state = table.state.read().unwrap().clone();
+        assert_eq!(state.upserts.shadow.as_ref().map(DataFrame::height), Some(1), "only the key that was stored");
+        assert_eq!(read(&table).get(&(t(3), Some("A".into()))), Some(&6.0));
+        assert_eq!(read(&table).len(), 5);
     }
 
     #[test]
