@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import io
+import tempfile
 import zoneinfo
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import sqlalchemy as sa
 from polars.testing import assert_frame_equal
 from psycopg import errors
 
-from conftest import Server, psql
+from conftest import Postgres, Server, psql
 
 
 def uri(server: Server) -> str:
@@ -184,3 +185,42 @@ def test_a_failed_copy_appends_nothing_and_says_why(server):
                 copy.write(b"5\t2024-01-01 00:00:05\n")
                 1 / 0
         assert conn.execute("SELECT count(*) FROM copy_fail_t").fetchone() == (1,)
+
+
+def test_inserts_into_a_dedup_table_end_as_postgresql_s_upserts_do():
+    """The same INSERTs, in the same order, into a table with QuestDB's
+    DEDUP UPSERT KEYS(ts, sym) on the door and, on a real PostgreSQL 15,
+    into a table keyed (ts, sym) with `INSERT ... ON CONFLICT (ts, sym) DO
+    UPDATE`: the tables end the same. Repeats, corrections and new keys at
+    earlier instants come in several executemany batches; a null symbol is
+    a key value on the door, where PostgreSQL's key may not be null (the
+    rows with one are left out of the comparison and checked by hand)."""
+    start = dt.datetime(2026, 11, 23, 14, 30)
+    rows = [(start + dt.timedelta(seconds=i % 40), ["AAPL", "MSFT", "NVDA"][i * 7 % 3], 100 + i / 4, i) for i in range(300)]
+    batches = [rows[:120], rows[60:200], rows[150:], rows[:30]]
+    postgres = Postgres()
+    with tempfile.TemporaryDirectory(prefix="polaroid-dedup-") as tmp:
+        server = Server(Path(tmp))
+        try:
+            with psycopg.connect(server.dsn(), autocommit=True) as door, psycopg.connect(postgres.dsn(), autocommit=True) as oracle:
+                door.execute("CREATE TABLE upserted (ts TIMESTAMP, sym SYMBOL, px DOUBLE, qty LONG) "
+                             "timestamp(ts) PARTITION BY DAY WAL DEDUP UPSERT KEYS(ts, sym)")
+                oracle.execute("CREATE TABLE upserted (ts TIMESTAMP, sym TEXT, px DOUBLE PRECISION, qty BIGINT, "
+                               "PRIMARY KEY (ts, sym))")
+                for batch in batches:
+                    with door.cursor() as cur:
+                        cur.executemany("INSERT INTO upserted VALUES (%s, %s, %s, %s)", batch)
+                    with oracle.cursor() as cur:
+                        cur.executemany("INSERT INTO upserted VALUES (%s, %s, %s, %s) ON CONFLICT (ts, sym) "
+                                        "DO UPDATE SET px = EXCLUDED.px, qty = EXCLUDED.qty", batch)
+                door.execute("INSERT INTO upserted VALUES ('2026-11-23T14:30:00', NULL, 1.0, 1)")
+                door.execute("INSERT INTO upserted VALUES ('2026-11-23T14:30:00', NULL, 2.0, 2)")
+                query = "SELECT ts, sym, px, qty FROM upserted WHERE sym IS NOT NULL ORDER BY ts, sym"
+                got = door.execute(query).fetchall()
+                want = oracle.execute(query).fetchall()
+                assert len(want) == 120 and got == want
+                nulls = door.execute("SELECT px, qty FROM upserted WHERE sym IS NULL").fetchall()
+                assert nulls == [(2.0, 2)]
+        finally:
+            server.stop()
+            postgres.stop()
