@@ -646,6 +646,14 @@ struct TableState {
     upserts: Upserts,
 }
 
+/// One part a write-out writes: rows of a partition, and the part they
+/// are a new version of (its rows without those replaced), if any.
+struct PartBatch {
+    partition: String,
+    rows: DataFrame,
+    rewrites: Option<PathBuf>,
+}
+
 /// The write-ahead log, appended to under the table's writer lock.
 struct Wal {
     path: PathBuf,
@@ -822,8 +830,8 @@ impl Table {
             }
             parts = kept;
         };
-        // Parts a committed full part supersedes whose files the process
-        // stopped before removing.
+        // Versions of parts a committed rewrite supersedes, whose files
+        // the process stopped before removing.
         let superseded = upserts::superseded(&parts);
         for part in &superseded {
             std::fs::remove_file(part).map_err(|e| io_error(part, e))?;
@@ -982,11 +990,14 @@ impl Table {
     fn checkpoint(&self, state: &mut TableState, wal: &mut Wal, last_seq: u64) -> Result<(), CoreError> {
         let newest = if state.def.retention.is_none() { None } else { newest_row(&state.pending, &state.def)? };
         let batches = if state.def.upsert_keys.is_empty() {
-            split_partitions(&state.pending, &state.def)?.into_iter().map(|(partition, rows)| (partition, rows, false)).collect()
+            split_partitions(&state.pending, &state.def)?
+                .into_iter()
+                .map(|(partition, rows)| PartBatch { partition, rows, rewrites: None })
+                .collect()
         } else {
             upserts::write_out(state)?
         };
-        let full: Vec<String> = batches.iter().filter(|(_, _, full)| *full).map(|(partition, _, _)| partition.clone()).collect();
+        let superseded: Vec<PathBuf> = batches.iter().filter_map(|b| b.rewrites.clone()).collect();
         let pending_newest = match &state.def.timestamp {
             Some(ts) if !state.def.upsert_keys.is_empty() && state.pending.height() > 0 => {
                 state.pending.column(ts)?.to_physical_repr().i64()?.max()
@@ -997,11 +1008,9 @@ impl Table {
         let written = self.write_parts(batches, last_seq)?;
         wal.write_out_retry = None;
         state.newest = state.newest.max(newest);
-        // A full part holds what its partition's earlier parts kept.
-        let (superseded, kept): (Vec<PathBuf>, Vec<PathBuf>) =
-            std::mem::take(&mut state.parts).into_iter().partition(|p| full.contains(&partition_name(p)));
+        // A rewritten part takes the place of the version it rewrote.
+        state.parts.retain(|p| !superseded.contains(p));
         upserts::note_ranges(&state.upserts, &written, ranges, &superseded);
-        state.parts = kept;
         state.parts.extend(written);
         state.pending = DataFrame::empty_with_schema(&state.def.schema()?);
         state.upserts.parts_newest = state.upserts.parts_newest.max(pending_newest);
@@ -1018,17 +1027,16 @@ impl Table {
         self.apply_retention(state)
     }
 
-    /// `rows` as one part per partition, named for `seq`: each written to a
+    /// `batches` as parts, named for `seq`: each written to a
     /// temporary file and fsync'd, then all renamed in. On an error none is
     /// left behind.
-    fn write_parts(&self, batches: Vec<(String, DataFrame, bool)>, seq: u64) -> Result<Vec<PathBuf>, CoreError> {
+    fn write_parts(&self, batches: Vec<PartBatch>, seq: u64) -> Result<Vec<PathBuf>, CoreError> {
         let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
         let write = || -> Result<(), CoreError> {
-            for (partition, mut rows, full) in batches {
+            for PartBatch { partition, mut rows, rewrites } in batches {
                 let dir = self.dir.join(&partition);
                 std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
-                let name = if full { upserts::full_part_name(seq) } else { format!("part-{seq:020}.arrow") };
-                let path = dir.join(name);
+                let path = dir.join(upserts::part_file_name(seq, rewrites.as_deref()));
                 let tmp = path.with_extension("tmp");
                 staged.push((tmp.clone(), path));
                 write_synced(&tmp, |out| IpcWriter::new(out).finish(&mut rows))?;

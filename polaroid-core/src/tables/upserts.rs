@@ -8,17 +8,18 @@
 //! - In the log's rows (in memory) a replaced row is removed at once. The
 //!   log itself keeps every append as it came, and opening a table applies
 //!   its records in order again, so the same rows result.
-//! - Parts are immutable. A row that may replace a part's row (its time is
-//!   not after the parts' newest) leaves its key in the *shadow*, and scans
-//!   leave out the parts' rows of shadowed keys. The write-out that takes
-//!   the log's rows to parts rewrites each partition where a shadowed key
-//!   replaced a row as one *full* part, which supersedes that partition's
-//!   earlier parts.
+//! - Parts are immutable. A row that replaces a part's row leaves its key
+//!   in the *shadow*, and scans leave out the parts' rows of shadowed keys.
+//!   The write-out that takes the log's rows to parts also rewrites each
+//!   part that held a replaced row, without it: `part-<first>-<seq>.arrow`
+//!   is part `<first>` as write-out `<seq>` left it, and supersedes every
+//!   earlier version of it. A write-out reads and writes only the parts
+//!   that held replaced rows, one at a time, so its memory is a part's.
 //!
-//! A full part is written and committed as any part (a crash before the
-//! log is emptied undoes it). The parts it supersedes leave the table at
-//! once, and their files a while later (a query planned before may still
-//! be reading them); opening the table removes any left.
+//! A rewritten part is written and committed as any part (a crash before
+//! the log is emptied undoes it). The version it supersedes leaves the
+//! table at once, and its file a while later (a query planned before may
+//! still be reading it); opening the table removes any left.
 
 use std::time::{Duration, Instant};
 
@@ -27,16 +28,13 @@ use super::*;
 /// How long superseded part files stay for queries planned before.
 pub(super) const RETIRED_GRACE: Duration = Duration::from_secs(60);
 
-/// What a part file a full part supersedes is called after its number.
-const FULL_SUFFIX: &str = "-full";
-
 /// What a table with upsert keys tracks between write-outs.
 #[derive(Clone, Default)]
 pub(super) struct Upserts {
     /// The newest designated timestamp in the parts (physical units), if
     /// any: a later row replaces nothing there.
     pub parts_newest: Option<i64>,
-    /// The keys of the log's rows that may replace rows of the parts.
+    /// The keys of the log's rows that replace rows of the parts.
     pub shadow: Option<DataFrame>,
     /// The partitions the shadow's keys fall in, sorted.
     pub shadowed: Vec<String>,
@@ -47,32 +45,51 @@ pub(super) struct Upserts {
     pub ranges: Arc<Mutex<HashMap<PathBuf, (i64, i64)>>>,
 }
 
-pub(super) fn full_part_name(seq: u64) -> String {
-    format!("part-{seq:020}{FULL_SUFFIX}.arrow")
+/// A part's file name: `part-<seq>.arrow` for rows write-out `seq` took
+/// from the log, `part-<first>-<seq>.arrow` when it rewrites `rewrites`,
+/// a version of the part write-out `first` wrote.
+pub(super) fn part_file_name(seq: u64, rewrites: Option<&Path>) -> String {
+    match rewrites.and_then(|p| part_names(p)).map(|(first, _)| first) {
+        Some(first) => format!("part-{first:020}-{seq:020}.arrow"),
+        None => format!("part-{seq:020}.arrow"),
+    }
 }
 
-/// A part's number, whether it is full or not.
+/// The write-out that first wrote the part, and the one that wrote this
+/// version of it.
+fn part_names(path: &Path) -> Option<(u64, u64)> {
+    let stem = path.file_name()?.to_str()?.strip_prefix("part-")?.strip_suffix(".arrow")?;
+    match stem.split_once('-') {
+        Some((first, written)) => Some((first.parse().ok()?, written.parse().ok()?)),
+        None => stem.parse().ok().map(|n| (n, n)),
+    }
+}
+
+/// The write-out that wrote the file: the number a write-out that did not
+/// finish is undone by.
 pub(super) fn part_number(path: &Path) -> Option<u64> {
-    let name = path.file_name()?.to_str()?;
-    let stem = name.strip_prefix("part-")?.strip_suffix(".arrow")?;
-    stem.strip_suffix(FULL_SUFFIX).unwrap_or(stem).parse().ok()
+    part_names(path).map(|(_, written)| written)
 }
 
-fn is_full(path: &Path) -> bool {
-    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(&format!("{FULL_SUFFIX}.arrow")))
+#[cfg(test)]
+fn is_rewrite(path: &Path) -> bool {
+    part_names(path).is_some_and(|(first, written)| first != written)
 }
 
-/// The parts a later full part of their partition supersedes.
+/// The versions of parts a later version supersedes.
 pub(super) fn superseded(parts: &[PathBuf]) -> Vec<PathBuf> {
-    let mut newest_full: HashMap<String, u64> = HashMap::new();
-    for part in parts.iter().filter(|p| is_full(p)) {
-        let seq = part_number(part).unwrap_or(0);
-        let entry = newest_full.entry(partition_name(part)).or_insert(seq);
-        *entry = (*entry).max(seq);
+    let mut newest: HashMap<(String, u64), u64> = HashMap::new();
+    for part in parts {
+        if let Some((first, written)) = part_names(part) {
+            let entry = newest.entry((partition_name(part), first)).or_insert(written);
+            *entry = (*entry).max(written);
+        }
     }
     parts
         .iter()
-        .filter(|p| newest_full.get(&partition_name(p)).is_some_and(|&full| part_number(p).unwrap_or(0) < full))
+        .filter(|p| {
+            part_names(p).is_some_and(|(first, written)| newest.get(&(partition_name(p), first)).is_some_and(|&n| written < n))
+        })
         .cloned()
         .collect()
 }
@@ -136,18 +153,10 @@ pub(super) fn newest_in_parts(parts: &[PathBuf], def: &TableDef) -> Result<Optio
     Ok(latest)
 }
 
-/// The rows of `parts` in partition `partition`, in the stored columns.
-fn read_partition(parts: &[PathBuf], partition: &str, schema: &Schema) -> Result<Option<DataFrame>, CoreError> {
-    let mut rows: Option<DataFrame> = None;
-    for part in parts.iter().filter(|p| partition_name(p) == partition) {
-        let file = File::open(part).map_err(|e| io_error(part, e))?;
-        let read = IpcReader::new(file).finish()?;
-        rows = Some(match rows {
-            None => conform_width(read, schema)?,
-            Some(into) => concat_rows(into, read, schema)?,
-        });
-    }
-    Ok(rows)
+/// A part's rows in the stored columns.
+fn read_part(part: &Path, schema: &Schema) -> Result<DataFrame, CoreError> {
+    let file = File::open(part).map_err(|e| io_error(part, e))?;
+    conform_width(IpcReader::new(file).finish()?, schema)
 }
 
 /// Apply one append's `rows` (conformed, one row per key) to the table's
@@ -266,9 +275,9 @@ fn part_range(upserts: &Upserts, part: &Path, ts: &str) -> Result<(i64, i64), Co
 }
 
 /// The time range of each batch a write-out writes, for [`note_ranges`].
-pub(super) fn batch_ranges(batches: &[(String, DataFrame, bool)], def: &TableDef) -> Result<Vec<Option<(i64, i64)>>, CoreError> {
+pub(super) fn batch_ranges(batches: &[PartBatch], def: &TableDef) -> Result<Vec<Option<(i64, i64)>>, CoreError> {
     match &def.timestamp {
-        Some(ts) if !def.upsert_keys.is_empty() => batches.iter().map(|(_, rows, _)| time_range(rows, ts)).collect(),
+        Some(ts) if !def.upsert_keys.is_empty() => batches.iter().map(|b| time_range(&b.rows, ts)).collect(),
         _ => Ok(Vec::new()),
     }
 }
@@ -301,31 +310,31 @@ pub(super) fn is_shadowed(part: &Path, state: &TableState) -> bool {
     state.upserts.shadow.is_some() && state.upserts.shadowed.binary_search(&partition_name(part)).is_ok()
 }
 
-/// What a write-out writes: each partition's rows of the log, and whether
-/// the part is full (the partition's parts without the rows the log's
-/// replace, then the log's rows), which only a partition where a row was
-/// replaced needs.
-pub(super) fn write_out(state: &TableState) -> Result<Vec<(String, DataFrame, bool)>, CoreError> {
-    let mut out = Vec::new();
+/// What a write-out writes: each partition's rows of the log, and each
+/// part that held a row the log's replace, without it.
+pub(super) fn write_out(state: &TableState) -> Result<Vec<PartBatch>, CoreError> {
+    let mut out: Vec<PartBatch> = split_partitions(&state.pending, &state.def)?
+        .into_iter()
+        .map(|(partition, rows)| PartBatch { partition, rows, rewrites: None })
+        .collect();
+    let Some(shadow) = &state.upserts.shadow else { return Ok(out) };
+    let ts = state.def.timestamp.as_deref().expect("a designated timestamp");
+    let Some((lo, hi)) = time_range(shadow, ts)? else { return Ok(out) };
     let schema = state.def.schema()?;
-    for (partition, rows) in split_partitions(&state.pending, &state.def)? {
-        let shadow = state.upserts.shadow.as_ref().filter(|_| state.upserts.shadowed.binary_search(&partition).is_ok());
-        let stored = match shadow {
-            Some(_) => read_partition(&state.parts, &partition, &schema)?,
-            None => None,
-        };
-        match (shadow, stored) {
-            (Some(shadow), Some(stored)) => {
-                let before = stored.height();
-                let kept = without_keys(stored.lazy(), shadow.clone().lazy(), &state.def.upsert_keys).collect()?;
-                if kept.height() == before {
-                    // Nothing there was replaced after all: the parts stand.
-                    out.push((partition, rows, false));
-                } else {
-                    out.push((partition, concat_rows(kept, rows, &schema)?, true));
-                }
-            },
-            _ => out.push((partition, rows, false)),
+    for part in &state.parts {
+        let partition = partition_name(part);
+        if state.upserts.shadowed.binary_search(&partition).is_err() {
+            continue;
+        }
+        let (first, last) = part_range(&state.upserts, part, ts)?;
+        if last < lo || first > hi {
+            continue;
+        }
+        let stored = read_part(part, &schema)?;
+        let before = stored.height();
+        let kept = without_keys(stored.lazy(), shadow.clone().lazy(), &state.def.upsert_keys).collect()?;
+        if kept.height() < before {
+            out.push(PartBatch { partition, rows: kept, rewrites: Some(part.clone()) });
         }
     }
     Ok(out)
@@ -419,14 +428,14 @@ mod tests {
         let syms = [Some("A"), Some("B"), None];
         let mut model = Model::new();
         let mut px = 0.0;
-        let (mut full_parts, mut checkpoints) = (0, 0);
+        let (mut rewrites, mut checkpoints) = (0, 0);
         let subscribe = |tables: &Tables| {
             let (snapshot, tail) = tables.get(&ns, "q").unwrap().unwrap().subscribe().unwrap();
             let seen: Vec<_> = keys_of(&snapshot.collect().unwrap());
             (seen, tail)
         };
         let (mut seen, mut tail) = subscribe(&tables);
-        for step in 0..300 {
+        for step in 0..200 {
             let n = rng.usize(1..7);
             let batch: Vec<(i64, Option<&str>, f64)> = (0..n)
                 .map(|_| {
@@ -446,8 +455,8 @@ mod tests {
             if rng.f64() < 0.15 {
                 let parts = table.flushed_parts().unwrap();
                 checkpoints += 1;
-                full_parts += parts.iter().filter(|p| is_full(p)).count();
-                assert!(superseded(&parts).is_empty(), "a full part's partition has no earlier part in the table");
+                rewrites += parts.iter().filter(|p| is_rewrite(p)).count();
+                assert!(superseded(&parts).is_empty(), "the table reads one version of each part");
             }
             assert_eq!(read(&table), model, "step {step}");
             let mut keys = seen.clone();
@@ -462,48 +471,73 @@ mod tests {
                 (seen, tail) = subscribe(&tables);
             }
         }
-        assert!(checkpoints > 20 && full_parts > 5, "write-outs merged partitions: {checkpoints} write-outs, {full_parts} full parts");
+        assert!(checkpoints > 15 && rewrites > 5, "write-outs rewrote parts: {checkpoints} write-outs, {rewrites} rewritten parts read");
     }
 
-    /// A full part's write-out cut short before the log was emptied is
-    /// undone (the log gives its rows again, the older parts stand); one
-    /// cut short after it, before the superseded files went, is finished.
+    /// A write-out that rewrites a part, cut short before the log was
+    /// emptied, is undone (the log gives its rows again, the old version
+    /// stands); one cut short after it, before the superseded file went, is
+    /// finished. A rewrite of a rewrite supersedes both.
     #[test]
-    fn a_crash_around_a_merging_write_out_neither_loses_nor_doubles_a_row() {
+    fn a_crash_around_a_rewriting_write_out_neither_loses_nor_doubles_a_row() {
         let dir = tempfile::tempdir().unwrap();
         let ns = Namespace::anonymous();
         let tables = Tables::new(dir.path());
         tables.create(&ns, keyed(), false).unwrap();
         let table = tables.get(&ns, "q").unwrap().unwrap();
         let t = |s: i64| START_US + s * 1_000_000;
+        let name = |p: &PathBuf| p.file_name().unwrap().to_string_lossy().into_owned();
         tables.append(&ns, "q", frame(&[(t(1), Some("A"), 1.0), (t(2), Some("A"), 2.0)]), None).unwrap();
         let old = table.flushed_parts().unwrap();
         let old_bytes = std::fs::read(&old[0]).unwrap();
         tables.append(&ns, "q", frame(&[(t(2), Some("A"), 20.0), (t(3), Some("A"), 3.0)]), None).unwrap();
-        let expected: Model = [((t(1), Some("A".into())), 1.0), ((t(2), Some("A".into())), 20.0), ((t(3), Some("A".into())), 3.0)].into();
+        let mut expected: Model = [((t(1), Some("A".into())), 1.0), ((t(2), Some("A".into())), 20.0), ((t(3), Some("A".into())), 3.0)].into();
         assert_eq!(read(&table), expected, "the log's row hides the part's");
         let base = dir.path().join("tables/default/q");
         let wal = std::fs::read(base.join("wal.log")).unwrap();
-        let merged = table.flushed_parts().unwrap();
-        assert_eq!(merged.len(), 1);
-        assert!(is_full(&merged[0]));
+        let written = table.flushed_parts().unwrap();
+        let mut names: Vec<String> = written.iter().map(name).collect();
+        names.sort();
+        assert_eq!(names, ["part-00000000000000000001-00000000000000000002.arrow", "part-00000000000000000002.arrow"]);
         assert!(old[0].exists(), "kept a while for queries planned before");
         assert_eq!(read(&table), expected);
         drop((table, tables));
 
-        // Crashed before the log was emptied: the full part is undone.
+        // Crashed before the log was emptied: the rewrite is undone.
         std::fs::write(base.join("wal.log"), &wal).unwrap();
         let tables = Tables::new(dir.path());
         let table = tables.get(&ns, "q").unwrap().unwrap();
         assert_eq!(read(&table), expected);
-        assert!(!merged[0].exists() && old[0].exists());
-        // Written out again, then crashed before the superseded part went.
-        let merged = table.flushed_parts().unwrap();
+        assert!(!written[0].exists() && !written[1].exists() && old[0].exists());
+        // Written out again, then crashed before the superseded version went.
+        let written = table.flushed_parts().unwrap();
         drop((table, tables));
         std::fs::write(&old[0], &old_bytes).unwrap();
-        let table = Tables::new(dir.path()).get(&ns, "q").unwrap().unwrap();
+        let tables = Tables::new(dir.path());
+        let table = tables.get(&ns, "q").unwrap().unwrap();
         assert_eq!(read(&table), expected);
-        assert!(!old[0].exists() && merged[0].exists(), "the superseded part is removed at the start");
+        assert!(!old[0].exists() && written.iter().all(|p| p.exists()), "the superseded version is removed at the start");
+
+        // The rewrite rewritten: t(1) replaced again; t(3) in the other part.
+        tables.append(&ns, "q", frame(&[(t(1), Some("A"), 10.0), (t(3), Some("A"), 30.0)]), None).unwrap();
+        expected.insert((t(1), Some("A".into())), 10.0);
+        expected.insert((t(3), Some("A".into())), 30.0);
+        let again = table.flushed_parts().unwrap();
+        let mut names: Vec<String> = again.iter().map(name).collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "part-00000000000000000001-00000000000000000003.arrow",
+                "part-00000000000000000002-00000000000000000003.arrow",
+                "part-00000000000000000003.arrow"
+            ]
+        );
+        assert_eq!(read(&table), expected);
+        assert_eq!(read(&Tables::new(dir.path()).get(&ns, "q").unwrap().unwrap()), expected);
+        let mut again = again;
+        again.sort();
+        assert_eq!(list_parts(&base).unwrap(), again, "the versions before are removed at the start");
     }
 
     /// Rows in time order whose first instant is the last one written out
@@ -523,7 +557,7 @@ mod tests {
         assert!(table.state.read().unwrap().upserts.shadow.is_none());
         let parts = table.flushed_parts().unwrap();
         assert_eq!(parts.len(), 2);
-        assert!(!parts.iter().any(|p| is_full(p)), "{parts:?}");
+        assert!(!parts.iter().any(|p| is_rewrite(p)), "{parts:?}");
         // After a restart too (the parts' time ranges are read again).
         let table = Tables::new(dir.path()).get(&ns, "q").unwrap().unwrap();
         table.append(frame(&[(t(3), Some("B"), 5.0), (t(3), Some("A"), 6.0)]), None).unwrap();
