@@ -567,6 +567,30 @@ mod tests {
         assert_eq!(read(&table).len(), 5);
     }
 
+    /// A partition the TTL drops takes the versions its rewritten parts
+    /// superseded with it (left, they would be read at the next start).
+    #[test]
+    fn retention_drops_a_partition_with_its_superseded_versions() {
+        let dir = tempfile::tempdir().unwrap();
+        let ns = Namespace::anonymous();
+        let tables = Tables::new(dir.path());
+        let ttl = crate::retention::Retention { ttl: Some(crate::retention::Ttl::parse("1 DAY").unwrap()), max_bytes: None };
+        tables.create(&ns, TableDef { retention: ttl, ..keyed() }, false).unwrap();
+        let table = tables.get(&ns, "q").unwrap().unwrap();
+        let day = |d: i64, s: i64| START_US + d * DAY_US + s * 1_000_000;
+        tables.append(&ns, "q", frame(&[(day(0, 1), Some("A"), 1.0), (day(0, 2), Some("A"), 2.0)]), None).unwrap();
+        let first = table.flushed_parts().unwrap();
+        tables.append(&ns, "q", frame(&[(day(0, 1), Some("A"), 10.0)]), None).unwrap();
+        table.flushed_parts().unwrap();
+        assert!(first[0].exists(), "the superseded version waits out its grace");
+        tables.append(&ns, "q", frame(&[(day(3, 0), Some("A"), 3.0)]), None).unwrap();
+        table.flushed_parts().unwrap();
+        assert!(!first[0].exists() && !first[0].parent().unwrap().exists(), "gone with its partition");
+        let expected: Model = [((day(3, 0), Some("A".into())), 3.0)].into();
+        assert_eq!(read(&table), expected);
+        assert_eq!(read(&Tables::new(dir.path()).get(&ns, "q").unwrap().unwrap()), expected);
+    }
+
     #[test]
     fn upsert_keys_are_checked_and_apply_from_when_they_are_set() {
         let dir = tempfile::tempdir().unwrap();
