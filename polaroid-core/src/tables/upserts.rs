@@ -390,6 +390,21 @@ mod tests {
 
     type Model = BTreeMap<(i64, Option<String>), f64>;
 
+    /// A [`keyed`] table, new.
+    fn keyed_table() -> (tempfile::TempDir, Namespace, Tables, Arc<Table>) {
+        let dir = tempfile::tempdir().unwrap();
+        let ns = Namespace::anonymous();
+        let tables = Tables::new(dir.path());
+        tables.create(&ns, keyed(), false).unwrap();
+        let table = tables.get(&ns, "q").unwrap().unwrap();
+        (dir, ns, tables, table)
+    }
+
+    /// `s` seconds into the first day.
+    fn t(s: i64) -> i64 {
+        START_US + s * 1_000_000
+    }
+
     /// The table's rows as (ts, sym) -> px, each key once.
     fn read(table: &Table) -> Model {
         let df = table.scan().unwrap().with_column(col("sym").cast(DataType::String)).collect().unwrap();
@@ -480,12 +495,7 @@ mod tests {
     /// finished. A rewrite of a rewrite supersedes both.
     #[test]
     fn a_crash_around_a_rewriting_write_out_neither_loses_nor_doubles_a_row() {
-        let dir = tempfile::tempdir().unwrap();
-        let ns = Namespace::anonymous();
-        let tables = Tables::new(dir.path());
-        tables.create(&ns, keyed(), false).unwrap();
-        let table = tables.get(&ns, "q").unwrap().unwrap();
-        let t = |s: i64| START_US + s * 1_000_000;
+        let (dir, ns, tables, table) = keyed_table();
         let name = |p: &PathBuf| p.file_name().unwrap().to_string_lossy().into_owned();
         tables.append(&ns, "q", frame(&[(t(1), Some("A"), 1.0), (t(2), Some("A"), 2.0)]), None).unwrap();
         let old = table.flushed_parts().unwrap();
@@ -545,12 +555,7 @@ mod tests {
     /// nothing: nothing is shadowed and no partition is rewritten.
     #[test]
     fn new_keys_at_the_newest_written_instant_rewrite_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let ns = Namespace::anonymous();
-        let tables = Tables::new(dir.path());
-        tables.create(&ns, keyed(), false).unwrap();
-        let table = tables.get(&ns, "q").unwrap().unwrap();
-        let t = |s: i64| START_US + s * 1_000_000;
+        let (dir, ns, tables, table) = keyed_table();
         tables.append(&ns, "q", frame(&[(t(1), Some("A"), 1.0), (t(2), Some("A"), 2.0)]), None).unwrap();
         table.flushed_parts().unwrap();
         tables.append(&ns, "q", frame(&[(t(2), Some("B"), 3.0), (t(3), Some("A"), 4.0)]), None).unwrap();
@@ -609,19 +614,19 @@ mod tests {
         // Set on a table holding a repeated key: that stays, later ones replace.
         let plain = TableDef { upsert_keys: Vec::new(), ..keyed() };
         tables.create(&ns, plain, false).unwrap();
-        let t = START_US;
-        tables.append(&ns, "q", frame(&[(t, Some("A"), 1.0), (t, Some("A"), 2.0)]), None).unwrap();
+        let t0 = t(0);
+        tables.append(&ns, "q", frame(&[(t0, Some("A"), 1.0), (t0, Some("A"), 2.0)]), None).unwrap();
         tables.set_upsert_keys(&ns, "q", vec!["ts".into(), "SYM".into()]).unwrap();
         let table = tables.get(&ns, "q").unwrap().unwrap();
         assert_eq!(table.def().upsert_keys, ["ts", "sym"]);
         assert_eq!(table.row_count().unwrap(), 2);
-        tables.append(&ns, "q", frame(&[(t, Some("A"), 3.0), (t, Some("B"), 4.0), (t, Some("B"), 5.0)]), None).unwrap();
-        let expected: Model = [((t, Some("A".into())), 3.0), ((t, Some("B".into())), 5.0)].into();
+        tables.append(&ns, "q", frame(&[(t0, Some("A"), 3.0), (t0, Some("B"), 4.0), (t0, Some("B"), 5.0)]), None).unwrap();
+        let expected: Model = [((t0, Some("A".into())), 3.0), ((t0, Some("B".into())), 5.0)].into();
         assert_eq!(read(&table), expected, "both stored rows of a key are replaced; a batch keeps its last");
         assert_eq!(read(&Tables::new(dir.path()).get(&ns, "q").unwrap().unwrap()), expected);
         // Disabled: rows are kept as they come.
         tables.set_upsert_keys(&ns, "q", Vec::new()).unwrap();
-        tables.append(&ns, "q", frame(&[(t, Some("A"), 6.0)]), None).unwrap();
+        tables.append(&ns, "q", frame(&[(t0, Some("A"), 6.0)]), None).unwrap();
         assert_eq!(table.row_count().unwrap(), 3);
         assert_eq!(Tables::new(dir.path()).get(&ns, "q").unwrap().unwrap().row_count().unwrap(), 3);
     }
