@@ -107,7 +107,9 @@ impl Sources {
     /// Returns how many started.
     pub fn restore(&self) -> usize {
         let mut started = 0;
-        for ns in self.core.tenants().namespaces() {
+        let tenants = self.core.tenants().namespaces();
+        self.warn_of_unknown_tenants(&tenants);
+        for ns in tenants {
             let dir = self.kept_dir(&ns);
             let Ok(entries) = std::fs::read_dir(&dir) else { continue };
             let mut files: Vec<PathBuf> = entries
@@ -134,6 +136,25 @@ impl Sources {
             }
         }
         started
+    }
+
+    /// Kept sources of a tenant whose token the server no longer takes
+    /// stay on disk, not started: say so, once, at boot.
+    fn warn_of_unknown_tenants(&self, tenants: &[Namespace]) {
+        let known: Vec<String> = tenants.iter().map(tenant_dir).collect();
+        let root = self.core.data_dir().join(LIVE_SOURCES_DIR);
+        let Ok(entries) = std::fs::read_dir(&root) else { return };
+        for dir in entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_dir()) {
+            let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            if known.contains(&name) {
+                continue;
+            }
+            let kept = std::fs::read_dir(&dir).map_or(0, |e| e.filter_map(Result::ok).filter(|e| e.path().extension().is_some_and(|x| x == "json")).count());
+            if kept > 0 {
+                tracing::warn!(dir = %dir.display(), sources = kept,
+                    "kept sources of a token the server no longer takes (--auth-token) are not started");
+            }
+        }
     }
 
     fn kept_dir(&self, ns: &Namespace) -> PathBuf {

@@ -27,9 +27,10 @@ SERVER = os.environ.get("POLAROID_SERVER", "target/debug/polaroid-server")
 class Server:
     """One server: gRPC on `grpc_port`, HTTP on `http_port`."""
 
-    def __init__(self, data_dir: Path, *args: str, http_port: int | None = None) -> None:
+    def __init__(self, data_dir: Path, *args: str, http_port: int | None = None, log: Path | None = None) -> None:
         self.data_dir = data_dir
         self.args = args
+        self.log = log  # where its output (its log) goes, if kept
         self.grpc_port = free_port()
         self.http_port = http_port or free_port()
         self.ilp_port = free_port()
@@ -40,7 +41,7 @@ class Server:
             [SERVER, "--listen", f"127.0.0.1:{self.grpc_port}", "--http-listen", f"127.0.0.1:{self.http_port}",
              "--ilp-listen", f"127.0.0.1:{self.ilp_port}", "--pg-listen", "off",
              "--data-dir", str(self.data_dir), *self.args],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=open(self.log, "ab") if self.log else subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(self.http_port, self.proc, SERVER)
         wait_port(self.grpc_port, self.proc, SERVER)
         # The ILP/TCP door is bound after the other two (and not at all with

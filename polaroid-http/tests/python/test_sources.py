@@ -205,10 +205,21 @@ def test_a_source_started_over_http_starts_again_with_the_server_until_stopped(t
         request = urllib.request.Request(f"{server.url}/exec?{query}", headers={"Authorization": "Bearer alice"})
         with urllib.request.urlopen(request) as reply:
             assert json.load(reply)["dataset"] == [[7_000 + i] for i in range(90)]
+        # A restart without Alice's token leaves her source on disk, and says so.
+        server.stop()
+        server.args, server.log = ("--auth-token", "bob"), tmp_path / "server.log"
+        server.start()
+        assert http(server, "GET", "/sources", token="bob")[1]["sources"] == []
+        assert "kept sources of a token the server no longer takes" in server.log.read_text()
+        server.stop()
+        server.args, server.log = ("--auth-token", "alice,bob"), None
+        feed.count = 100
+        server.start()
+        wait_for_rows(server, "kept", 10, token="alice")
         # Bob cannot stop it; Alice can, and then it stays stopped.
         assert http(server, "DELETE", "/sources/kept", token="bob")[0] == 404
         code, final = http(server, "DELETE", "/sources/kept", token="alice")
-        assert code == 200 and final["rows"] == 50
+        assert code == 200 and final["rows"] == 10
         server.stop()
         server.start()
         assert http(server, "GET", "/sources", token="alice")[1]["sources"] == []
