@@ -57,6 +57,17 @@ pub fn plan_over(core: &Core, ns: &Namespace, query: &str, frames: Vec<(String, 
 fn plan_with(core: &Core, ns: &Namespace, query: &str, mut lifted: Named) -> Planned {
     let mut query = query.to_string();
     let mut inner_tables = Vec::new();
+    // `WITH x AS (...) SELECT ... FROM x SAMPLE BY 1h`: the extension is
+    // the main query's, which is planned on its own, so each CTE is planned
+    // first (earlier ones readable by later ones) and read by its name.
+    if let Some((ctes, main)) = split_ctes(&query).filter(|(_, main)| top_level_extension(main)) {
+        for (name, body) in &ctes {
+            let (lf, tables) = plan_with(core, ns, body, lifted.clone())?;
+            lifted.push((name.clone(), lf));
+            inner_tables.extend(tables);
+        }
+        query = main;
+    }
     while let Some((open, close)) = nested_extension(&query) {
         let (lf, tables) = plan_with(core, ns, &query[open + 1..close], lifted.clone())?;
         let name = format!("__questdb_sub{}", lifted.len());
@@ -69,6 +80,50 @@ fn plan_with(core: &Core, ns: &Namespace, query: &str, mut lifted: Named) -> Pla
         tables = inner_tables;
     }
     Ok((lf, tables))
+}
+
+/// `WITH a AS (...), b AS (...) <main>`: each CTE's name and query, and
+/// the main query. `None` for anything else (a column list, RECURSIVE),
+/// which polars-sql reads as it is.
+fn split_ctes(query: &str) -> Option<(Vec<(String, String)>, String)> {
+    static NAME: OnceLock<Regex> = OnceLock::new();
+    let name = regex(&NAME, r#"(?is)^\s*(WITH\s+)?("[^"]+"|\w+)\s+AS\s*\("#);
+    let mut ctes = Vec::new();
+    let mut at = 0;
+    loop {
+        let caps = name.captures(&query[at..])?;
+        // `WITH` before the first, none before the others.
+        if ctes.is_empty() != caps.get(1).is_some() {
+            return None;
+        }
+        let open = at + caps.get(0)?.end() - 1;
+        let close = crate::statement::matching_paren(query, open)?;
+        ctes.push((caps[2].trim_matches('"').to_string(), query[open + 1..close].to_string()));
+        let rest = query[close + 1..].trim_start();
+        match rest.strip_prefix(',') {
+            Some(more) => at = query.len() - more.len(),
+            None => return Some((ctes, rest.to_string())),
+        }
+    }
+}
+
+/// Whether `query` uses one of QuestDB's extensions outside parentheses.
+fn top_level_extension(query: &str) -> bool {
+    static EXTENSION: OnceLock<Regex> = OnceLock::new();
+    let extension = regex(&EXTENSION, r"(?i)^(SAMPLE\s+BY|LATEST\s+ON|ASOF\s+JOIN|LT\s+JOIN)\b");
+    let bytes = query.as_bytes();
+    let mut depth = 0usize;
+    unquoted(query).any(|(i, c)| match c {
+        '(' => {
+            depth += 1;
+            false
+        },
+        ')' => {
+            depth = depth.saturating_sub(1);
+            false
+        },
+        _ => depth == 0 && i > 0 && bytes[i - 1].is_ascii_whitespace() && extension.is_match(&query[i..]),
+    })
 }
 
 /// The innermost parenthesized subquery that uses one of QuestDB's
@@ -1027,5 +1082,23 @@ mod tests {
         assert_eq!((lt.tolerance.as_deref(), lt.rest.as_str()), (Some("50ms"), "WHERE px > 1"));
         assert_eq!(lt.on, vec![("sym".to_string(), "sym".to_string())]);
         assert!(AsofJoin::parse("SELECT lt FROM t").unwrap().is_none());
+    }
+
+    #[test]
+    fn ctes_split_from_a_main_query_with_an_extension() {
+        let (ctes, main) = split_ctes(
+            "WITH a AS (SELECT * FROM t WHERE s = ')'), \"with b\" AS (SELECT (1) FROM a) ,with_c AS (SELECT 1)\nSELECT x FROM b SAMPLE BY 1h",
+        )
+        .unwrap();
+        let names: Vec<&str> = ctes.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["a", "with b", "with_c"]);
+        assert_eq!((ctes[0].1.as_str(), ctes[1].1.as_str()), ("SELECT * FROM t WHERE s = ')'", "SELECT (1) FROM a"));
+        assert_eq!(main, "SELECT x FROM b SAMPLE BY 1h");
+        assert!(top_level_extension(&main));
+        assert!(!top_level_extension("SELECT * FROM (SELECT * FROM t SAMPLE BY 1h)"));
+        assert!(!top_level_extension("SELECT 'x SAMPLE BY 1h' FROM t"));
+        assert!(split_ctes("WITH RECURSIVE r AS (SELECT 1) SELECT * FROM r").is_none());
+        assert!(split_ctes("WITH a (x) AS (SELECT 1) SELECT * FROM a").is_none());
+        assert!(split_ctes("SELECT * FROM t").is_none());
     }
 }

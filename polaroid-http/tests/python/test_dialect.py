@@ -314,6 +314,36 @@ def test_extensions_inside_subqueries_and_ctes(rest, data_dir):
     assert_frame_equal(got, want, check_dtypes=False)
 
 
+def test_a_main_query_with_an_extension_reads_its_ctes(rest, data_dir):
+    """QuestDB's documentation filters in a CTE and samples, takes the
+    latest row or as-of joins in the main query."""
+    df = pl.read_parquet(data_dir / "trades.parquet")
+    got = frame(rest.exec(f"WITH a AS (SELECT * FROM {TRADES} WHERE sym = 'AAPL'), big AS (SELECT * FROM a WHERE qty > 100) "
+                          "SELECT ts, count(), avg(px) FROM big SAMPLE BY 1h"))
+    want = (df.filter((pl.col("sym") == "AAPL") & (pl.col("qty") > 100)).sort("ts")
+            .group_by_dynamic("ts", every="1h").agg(pl.len().alias("count"), pl.col("px").mean().alias("avg")))
+    assert_frame_equal(got, want, check_dtypes=False)
+    got = frame(rest.exec(f"WITH cheap AS (SELECT * FROM {TRADES} WHERE px < 150) "
+                          "SELECT sym, px, ts FROM cheap LATEST ON ts PARTITION BY sym ORDER BY sym"))
+    want = df.filter(pl.col("px") < 150).sort("ts").group_by("sym").agg(pl.col("px").last(), pl.col("ts").last()).sort("sym")
+    assert_frame_equal(got, want, check_dtypes=False)
+    got = frame(rest.exec(f"WITH t AS (SELECT * FROM {TRADES} WHERE sym = 'MSFT'), q AS (SELECT * FROM read_parquet('quotes.parquet')) "
+                          "SELECT t.ts, t.px, q.bid FROM t ASOF JOIN q ON (sym) ORDER BY t.ts"))
+    quotes = pl.read_parquet(data_dir / "quotes.parquet").sort("ts")
+    want = (df.filter(pl.col("sym") == "MSFT").sort("ts").join_asof(quotes, on="ts", by="sym", strategy="backward")
+            .select("ts", "px", "bid"))
+    assert_frame_equal(got, want, check_dtypes=False)
+    # A table of bars filled from such a query.
+    rest.exec("CREATE TABLE aapl_hourly (ts TIMESTAMP, n LONG, vwap DOUBLE) timestamp(ts) PARTITION BY DAY")
+    rest.exec(f"INSERT INTO aapl_hourly WITH a AS (SELECT * FROM {TRADES} WHERE sym = 'AAPL' AND qty IS NOT NULL) "
+              "SELECT ts, count(), sum(px * qty) / sum(qty) FROM a SAMPLE BY 1h")
+    got = frame(rest.exec("SELECT * FROM aapl_hourly"))
+    want = (df.filter((pl.col("sym") == "AAPL") & pl.col("qty").is_not_null()).sort("ts")
+            .group_by_dynamic("ts", every="1h")
+            .agg(pl.len().alias("n"), ((pl.col("px") * pl.col("qty")).sum() / pl.col("qty").sum()).alias("vwap")))
+    assert_frame_equal(got, want, check_dtypes=False)
+
+
 def test_fill_over_calendar_months(rest):
     rest.exec("CREATE TABLE monthly (ts TIMESTAMP, px DOUBLE) timestamp(ts) PARTITION BY MONTH")
     rest.exec("INSERT INTO monthly VALUES ('2024-01-05T00:00:00Z', 1.0), ('2024-01-31T23:00:00Z', 2.0), "
