@@ -141,12 +141,17 @@ pub(crate) fn column_names(spec: &SourceSpec) -> Vec<String> {
     Decoder::new(spec).schema.into_iter().map(|(name, _, _)| name).collect()
 }
 
+/// The columns a source's table stores as SYMBOL.
+pub(crate) fn symbol_columns(spec: &SourceSpec) -> Vec<String> {
+    Decoder::new(spec).schema.into_iter().filter(|(_, kind, _)| *kind == ColumnKind::Symbol).map(|(name, _, _)| name).collect()
+}
+
 impl Decoder {
     pub(crate) fn new(spec: &SourceSpec) -> Self {
         let fixed = |cols: &[(&str, ColumnKind)]| cols.iter().map(|(n, k)| (n.to_string(), *k, Locator::Fixed)).collect();
         let schema = match spec.format {
             Format::BinanceTrade => fixed(&[
-                ("symbol", ColumnKind::String),
+                ("symbol", ColumnKind::Symbol),
                 ("ts", ColumnKind::TimestampMs),
                 ("price", ColumnKind::Float),
                 ("size", ColumnKind::Float),
@@ -154,7 +159,7 @@ impl Decoder {
                 ("buyer_is_maker", ColumnKind::Bool),
             ]),
             Format::CoinbaseMatches => fixed(&[
-                ("symbol", ColumnKind::String),
+                ("symbol", ColumnKind::Symbol),
                 ("ts", ColumnKind::TimestampIso),
                 ("price", ColumnKind::Float),
                 ("size", ColumnKind::Float),
@@ -465,7 +470,7 @@ fn cell(value: Option<&Value>, kind: ColumnKind, field: &str) -> Result<Cell, St
     Ok(match kind {
         ColumnKind::Float => Cell::Float(number(value).ok_or_else(bad)?),
         ColumnKind::Int => Cell::Int(integer(value).ok_or_else(bad)?),
-        ColumnKind::String => match value {
+        ColumnKind::String | ColumnKind::Symbol => match value {
             Value::String(s) => Cell::Str(s.clone()),
             other => Cell::Str(other.to_string()),
         },
@@ -569,7 +574,7 @@ impl Rows {
                 ColumnKind::Float => Column::new(name, cells.iter().map(|c| if let Cell::Float(x) = c { Some(*x) } else { None }).collect::<Vec<_>>()),
                 ColumnKind::Int => Column::new(name, cells.iter().map(|c| if let Cell::Int(x) = c { Some(*x) } else { None }).collect::<Vec<_>>()),
                 ColumnKind::Bool => Column::new(name, cells.iter().map(|c| if let Cell::Bool(x) = c { Some(*x) } else { None }).collect::<Vec<_>>()),
-                ColumnKind::String => Column::new(
+                ColumnKind::String | ColumnKind::Symbol => Column::new(
                     name,
                     cells.iter().map(|c| if let Cell::Str(x) = c { Some(x.as_str()) } else { None }).collect::<Vec<_>>(),
                 ),

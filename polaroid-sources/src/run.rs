@@ -385,7 +385,7 @@ async fn append(core: &Arc<Core>, ns: &Namespace, spec: &SourceSpec, shared: &Ar
         partition_by: PartitionBy::Day,
         // Checked when the source started.
         retention: spec.retention().ok().flatten().unwrap_or_default(),
-        symbols: Vec::new(),
+        symbols: crate::decode::symbol_columns(spec),
         upsert_keys: spec.upsert_keys.clone().unwrap_or_default(),
     };
     let appended = tokio::task::spawn_blocking(move || {

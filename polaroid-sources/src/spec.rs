@@ -243,6 +243,9 @@ pub enum ColumnKind {
     Float,
     Int,
     String,
+    /// Text stored as QuestDB's SYMBOL (a ticker, a side): read back as a
+    /// categorical, what bars and `LATEST ON` by it run fastest on.
+    Symbol,
     Bool,
     /// A timestamp: seconds, milliseconds, microseconds or nanoseconds
     /// since the epoch, or an RFC 3339 string.

@@ -74,7 +74,10 @@ async fn binance_trades_land_in_the_table_exactly() {
 
     let df = table(&core, "trades", "trade_id");
     assert_eq!(df.get_column_names(), ["symbol", "ts", "price", "size", "trade_id", "buyer_is_maker"]);
-    let symbol: Vec<_> = df.column("symbol").unwrap().str().unwrap().iter().map(|s| s.unwrap().to_string()).collect();
+    let def = core.tables().get(&Namespace::anonymous(), "trades").unwrap().unwrap().def();
+    assert_eq!(def.columns[0].kind, "SYMBOL", "a ticker is QuestDB's SYMBOL");
+    let symbol = df.column("symbol").unwrap().cast(&polars::prelude::DataType::String).unwrap();
+    let symbol: Vec<_> = symbol.str().unwrap().iter().map(|s| s.unwrap().to_string()).collect();
     let ts: Vec<_> = df.column("ts").unwrap().datetime().unwrap().physical().into_no_null_iter().collect();
     let price: Vec<_> = df.column("price").unwrap().f64().unwrap().into_no_null_iter().collect();
     let size: Vec<_> = df.column("size").unwrap().f64().unwrap().into_no_null_iter().collect();
@@ -126,7 +129,8 @@ async fn a_killed_feed_is_reconnected_resubscribed_and_the_gap_recorded() {
     let first = &df.slice(7, 1);
     // Match 7: 2025-12-01T08:00:00Z + 7 × 41,013 µs + 7 µs; ETH (odd), price 3000 + 91 % 500 / 100.
     assert_eq!(first.column("ts").unwrap().datetime().unwrap().physical().get(0), Some(1_764_576_000_000_000 + 7 * 41_013 + 7));
-    assert_eq!(first.column("symbol").unwrap().str().unwrap().get(0), Some("ETH-USD"));
+    let symbol = first.column("symbol").unwrap().cast(&polars::prelude::DataType::String).unwrap();
+    assert_eq!(symbol.str().unwrap().get(0), Some("ETH-USD"));
     assert_eq!(first.column("price").unwrap().f64().unwrap().get(0), Some(3000.91));
 
     // The gap: one row, from the loss to the reconnect.
@@ -528,7 +532,7 @@ async fn trades_a_feed_sends_again_after_a_reconnect_are_stored_once() {
     spec.rows = Some("/data".into());
     for (name, path, kind) in [
         ("ts", "/timestamp", ColumnKind::TimestampIso),
-        ("symbol", "/symbol", ColumnKind::String),
+        ("symbol", "/symbol", ColumnKind::Symbol),
         ("price", "/price", ColumnKind::Float),
         ("qty", "/qty", ColumnKind::Float),
         ("trade_id", "/trade_id", ColumnKind::Int),
@@ -556,6 +560,9 @@ async fn trades_a_feed_sends_again_after_a_reconnect_are_stored_once() {
 
     let keyed = core.tables().get(&Namespace::anonymous(), "kraken_trades").unwrap().unwrap();
     assert_eq!(keyed.def().upsert_keys, ["ts", "symbol", "trade_id"]);
+    let kinds: Vec<(String, String)> = keyed.def().columns.into_iter().map(|c| (c.name, c.kind)).collect();
+    let kind = |name: &str| kinds.iter().find(|(n, _)| n == name).map(|(_, k)| k.clone());
+    assert_eq!((kind("symbol"), kind("price")), (Some("SYMBOL".into()), Some("DOUBLE".into())));
     let df = table(&core, "kraken_trades", "trade_id");
     let ids: Vec<i64> = df.column("trade_id").unwrap().i64().unwrap().into_no_null_iter().collect();
     assert_eq!(ids, (0..150).collect::<Vec<_>>(), "each trade once");
