@@ -119,3 +119,21 @@ def test_bad_upsert_keys_are_refused_by_name(rest, sql, message):
     with pytest.raises(QuestDBAPIError) as refused:
         rest.exec(sql)
     assert message in str(refused.value)
+
+
+def test_a_file_imported_twice_into_a_dedup_table_is_there_once(rest, tmp_path):
+    """`/imp` of the same CSV twice, the second time with some prices
+    corrected: the table holds the file's rows once, with the corrections."""
+    rest.exec("CREATE TABLE imported_once (ts TIMESTAMP, sym SYMBOL, px DOUBLE, qty LONG) "
+              "timestamp(ts) PARTITION BY DAY WAL DEDUP UPSERT KEYS(ts, sym)")
+    df = trades(500)
+    path = tmp_path / "day.csv"
+    df.write_csv(path, datetime_format="%Y-%m-%dT%H:%M:%S%.6fZ")
+    for _ in range(2):
+        reply = rest.imp(data_file_path=str(path), table_name="imported_once", fmt="json").json()
+        assert (reply["status"], reply["rowsImported"]) == ("OK", 500)
+    fixed = df.with_columns(px=pl.when(pl.col("sym") == "NVDA").then(pl.col("px") + 1).otherwise(pl.col("px")))
+    fixed.write_csv(path, datetime_format="%Y-%m-%dT%H:%M:%S%.6fZ")
+    rest.imp(data_file_path=str(path), table_name="imported_once", fmt="json")
+    assert_frame_equal(read(rest, "imported_once"), expected(df, df, fixed), check_dtypes=False)
+    assert rest.exec("SELECT count() FROM imported_once")["dataset"] == [[500]]
