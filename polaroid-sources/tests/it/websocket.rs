@@ -573,3 +573,92 @@ async fn trades_a_feed_sends_again_after_a_reconnect_are_stored_once() {
     sources.stop(&Namespace::anonymous(), "kraken").await.unwrap();
     server.kill().await;
 }
+
+/// Deribit's trades channel (docs.deribit.com): `n` trades from `first`,
+/// their ids as text, as Deribit sends them.
+fn deribit_trades(first: i64, n: i64) -> String {
+    let trades: Vec<String> = (first..first + n)
+        .map(|i| {
+            format!(
+                r#"{{"trade_seq":{},"trade_id":"{}","timestamp":{},"tick_direction":0,"price":{},"mark_price":8948.9,"instrument_name":"BTC-PERPETUAL","index_price":8955.88,"direction":"{}","amount":{}}}"#,
+                30_289_432 + i,
+                48_079_254 + i,
+                1_590_484_156_350 + i * 3,
+                8_950.0 + i as f64 / 2.0,
+                ["buy", "sell"][(i % 2) as usize],
+                10 * (i + 1)
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"jsonrpc":"2.0","method":"subscription","params":{{"channel":"trades.BTC-PERPETUAL.100ms","data":[{}]}}}}"#,
+        trades.join(",")
+    )
+}
+
+/// Deribit: after `public/set_heartbeat` it sends `{"method":"heartbeat",
+/// "params":{"type":"test_request"}}` and closes a connection that does not
+/// call `public/test` in answer. Its replies to calls (`result`) are not
+/// trades.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deribit_s_test_request_is_answered_and_its_replies_are_not_rows() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    const TEST: &str = r#"{"jsonrpc":"2.0","method":"public/test","params":{}}"#;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
+        for id in [1, 2] {
+            let call = ws.next().await.unwrap().unwrap();
+            assert!(call.to_text().unwrap().contains(&format!(r#""id":{id}"#)), "{call:?}");
+            ws.send(Message::text(format!(r#"{{"jsonrpc":"2.0","id":{id},"result":"ok"}}"#))).await.unwrap();
+        }
+        ws.send(Message::text(deribit_trades(0, 2))).await.unwrap();
+        ws.send(Message::text(r#"{"jsonrpc":"2.0","method":"heartbeat","params":{"type":"test_request"}}"#)).await.unwrap();
+        let Some(Ok(Message::Text(answer))) = ws.next().await else { panic!("no answer to the test request") };
+        if answer.as_str() != TEST {
+            return; // Deribit closes the connection
+        }
+        ws.send(Message::text(r#"{"jsonrpc":"2.0","result":{"version":"1.2.26"}}"#)).await.unwrap();
+        ws.send(Message::text(deribit_trades(2, 3))).await.unwrap();
+        while let Some(Ok(_)) = ws.next().await {}
+    });
+    let (_dir, core) = core();
+    let subscribe = vec![
+        r#"{"jsonrpc":"2.0","id":1,"method":"public/set_heartbeat","params":{"interval":30}}"#.to_string(),
+        r#"{"jsonrpc":"2.0","id":2,"method":"public/subscribe","params":{"channels":["trades.BTC-PERPETUAL.100ms"]}}"#.to_string(),
+    ];
+    let mut spec = spec("deribit", "deribit", format!("ws://{addr}/ws/api/v2"), Format::Json, subscribe);
+    let ws = spec.websocket.as_mut().unwrap();
+    ws.reply_to = Some("/params/type".into());
+    ws.reply = Some(TEST.into());
+    spec.when = Some("/method".into());
+    spec.when_equals = Some("subscription".into());
+    spec.rows = Some("/params/data".into());
+    for (name, path, kind) in [
+        ("ts", "/timestamp", ColumnKind::TimestampMs),
+        ("symbol", "/instrument_name", ColumnKind::Symbol),
+        ("price", "/price", ColumnKind::Float),
+        ("amount", "/amount", ColumnKind::Float),
+        ("side", "/direction", ColumnKind::String),
+        ("trade_id", "/trade_id", ColumnKind::Int),
+    ] {
+        spec.columns.insert(name.into(), ColumnSpec::path(path, kind));
+    }
+    let sources = Sources::new(core.clone());
+    sources.start(&Namespace::anonymous(), spec).unwrap();
+    until("5 trades", Duration::from_secs(20), || status(&sources, "deribit").rows == 5).await;
+    let s = status(&sources, "deribit");
+    assert_eq!((s.state, s.reconnects, s.decode_errors), (SourceState::Connected, 0, 0), "{s:?}");
+    let df = table(&core, "deribit", "trade_id");
+    let ids: Vec<i64> = df.column("trade_id").unwrap().i64().unwrap().into_no_null_iter().collect();
+    assert_eq!(ids, (0..5).map(|i| 48_079_254 + i).collect::<Vec<_>>());
+    let amounts: Vec<f64> = df.column("amount").unwrap().f64().unwrap().into_no_null_iter().collect();
+    assert_eq!(amounts, [10.0, 20.0, 30.0, 40.0, 50.0]);
+    let ts: Vec<i64> = df.column("ts").unwrap().datetime().unwrap().physical().into_no_null_iter().collect();
+    assert_eq!(ts, (0..5).map(|i| (1_590_484_156_350 + i * 3) * 1000).collect::<Vec<_>>());
+    sources.stop(&Namespace::anonymous(), "deribit").await.unwrap();
+    server.abort();
+}
