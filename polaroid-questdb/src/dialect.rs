@@ -190,6 +190,13 @@ fn plan_query(core: &Core, ns: &Namespace, query: &str, lifted: Named) -> Planne
         let table = caps[1].trim_matches(|c| c == '"' || c == '\'');
         return sql_plan(core, ns, &format!("SELECT * FROM table_columns('{table}')"), Vec::new());
     }
+    static SHOW_CREATE: OnceLock<Regex> = OnceLock::new();
+    if let Some(caps) = regex(&SHOW_CREATE, r#"(?is)^\s*SHOW\s+CREATE\s+TABLE\s+("[^"]+"|'[^']+'|[\w.\-]+)\s*;?\s*$"#).captures(query) {
+        let name = caps[1].trim_matches(|c| c == '"' || c == '\'');
+        let table = core.tables().get(ns, name)?.ok_or_else(|| CoreError::NotFound(format!("table does not exist: {name}")))?;
+        let def = table.def();
+        return Ok((df!["ddl" => [crate::statement::create_statement(&def)]]?.lazy(), vec![def]));
+    }
     static SHOW_TABLES: OnceLock<Regex> = OnceLock::new();
     if regex(&SHOW_TABLES, r"(?is)^\s*SHOW\s+TABLES\s*;?\s*$").is_match(query) {
         return sql_plan(core, ns, "SELECT table_name FROM tables() ORDER BY table_name", Vec::new());

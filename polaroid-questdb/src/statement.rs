@@ -54,7 +54,7 @@ fn regex(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
 
 /// `CREATE TABLE [IF NOT EXISTS] name (col TYPE, ...) | AS (SELECT ...)
 /// [timestamp(col)] [PARTITION BY unit] [TTL n unit] [WAL | BYPASS WAL]
-/// [DEDUP UPSERT KEYS(ts, ...)]`.
+/// [WITH maxUncommittedRows=n, o3MaxLag=t] [DEDUP UPSERT KEYS(ts, ...)]`.
 pub fn create(core: &Core, ns: &Namespace, sql: &str, cancel: &CancelToken) -> Result<(), CoreError> {
     static HEAD: OnceLock<Regex> = OnceLock::new();
     static TAIL: OnceLock<Regex> = OnceLock::new();
@@ -76,7 +76,7 @@ pub fn create(core: &Core, ns: &Namespace, sql: &str, cancel: &CancelToken) -> R
     let inner = &sql[open..close];
     let tail = regex(
         &TAIL,
-        r"(?is)^\s*(?:timestamp\s*\(\s*(\w+)\s*\))?\s*(?:PARTITION\s+BY\s+(\w+))?\s*(?:TTL\s+(\d+\s*[A-Za-z]+))?\s*(?:(?:BYPASS\s+)?WAL)?\s*(?:DEDUP\s+UPSERT\s+KEYS\s*\(([^)]*)\))?\s*$",
+        r"(?is)^\s*(?:timestamp\s*\(\s*(\w+)\s*\))?\s*(?:PARTITION\s+BY\s+(\w+))?\s*(?:TTL\s+(\d+\s*[A-Za-z]+))?\s*(?:(?:BYPASS\s+)?WAL)?\s*(?:WITH\s+\w+\s*=\s*\w+(?:\s*,\s*\w+\s*=\s*\w+)*)?\s*(?:DEDUP\s+UPSERT\s+KEYS\s*\(([^)]*)\))?\s*$",
     );
     let rest = &sql[close + 1..];
     let clauses = tail.captures(rest).ok_or_else(|| invalid(format!("unexpected text after the column list: {}", rest.trim())))?;
@@ -112,6 +112,33 @@ pub fn create(core: &Core, ns: &Namespace, sql: &str, cancel: &CancelToken) -> R
         .collect::<Result<Vec<_>, CoreError>>()?;
     core.tables().create(ns, TableDef { name, columns, timestamp, partition_by, retention, upsert_keys }, if_not_exists)?;
     Ok(())
+}
+
+/// The table as QuestDB's `SHOW CREATE TABLE` writes it, which `CREATE
+/// TABLE` reads back (`WITH` gives QuestDB's defaults, which change
+/// nothing here). A size cap is not SQL's: `ALTER TABLE ... SET MAX SIZE`.
+pub fn create_statement(def: &TableDef) -> String {
+    let columns: Vec<String> = def
+        .columns
+        .iter()
+        .map(|c| if c.kind == "SYMBOL" { format!("\t{} SYMBOL CAPACITY 256 CACHE", c.name) } else { format!("\t{} {}", c.name, c.kind) })
+        .collect();
+    let mut ddl = format!("CREATE TABLE '{}' ( \n{}\n)", def.name, columns.join(",\n"));
+    if let Some(ts) = &def.timestamp {
+        ddl.push_str(&format!(" timestamp({ts})"));
+    }
+    if def.partition_by != PartitionBy::None {
+        ddl.push_str(&format!(" PARTITION BY {}", def.partition_by.name()));
+        if let Some(ttl) = def.retention.ttl {
+            ddl.push_str(&format!(" TTL {ttl}"));
+        }
+        ddl.push_str(" WAL\nWITH maxUncommittedRows=500000, o3MaxLag=600000000us");
+    }
+    if !def.upsert_keys.is_empty() {
+        ddl.push_str(&format!("\nDEDUP UPSERT KEYS({})", def.upsert_keys.join(",")));
+    }
+    ddl.push(';');
+    ddl
 }
 
 /// The columns of `UPSERT KEYS(a, b)`.

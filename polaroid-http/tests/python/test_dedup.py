@@ -137,3 +137,26 @@ def test_a_file_imported_twice_into_a_dedup_table_is_there_once(rest, tmp_path):
     rest.imp(data_file_path=str(path), table_name="imported_once", fmt="json")
     assert_frame_equal(read(rest, "imported_once"), expected(df, df, fixed), check_dtypes=False)
     assert rest.exec("SELECT count() FROM imported_once")["dataset"] == [[500]]
+
+
+def test_show_create_table_writes_ddl_that_creates_the_same_table(rest):
+    """QuestDB's SHOW CREATE TABLE (its web console shows a table's DDL so),
+    keys and TTL included; its DDL, run under another name, makes a table
+    described the same."""
+    rest.exec("CREATE TABLE shown (ts TIMESTAMP, sym SYMBOL, px DOUBLE, n LONG) timestamp(ts) PARTITION BY HOUR "
+              "TTL 2 DAYS WAL DEDUP UPSERT KEYS(ts, sym)")
+    ddl = rest.exec("SHOW CREATE TABLE shown")
+    assert [c["name"] for c in ddl["columns"]] == ["ddl"]
+    text = ddl["dataset"][0][0]
+    assert text == ("CREATE TABLE 'shown' ( \n\tts TIMESTAMP,\n\tsym SYMBOL CAPACITY 256 CACHE,\n\tpx DOUBLE,\n\tn LONG\n) "
+                    "timestamp(ts) PARTITION BY HOUR TTL 2 DAYS WAL\nWITH maxUncommittedRows=500000, o3MaxLag=600000000us\n"
+                    "DEDUP UPSERT KEYS(ts,sym);")
+    rest.exec(text.replace("'shown'", "'shown_again'"))
+    describe = "SELECT partitionBy, designatedTimestamp, dedup, ttlValue, ttlUnit FROM tables() WHERE table_name = '{}'"
+    assert rest.exec(describe.format("shown_again"))["dataset"] == rest.exec(describe.format("shown"))["dataset"] == [
+        ["HOUR", "ts", True, 2, "DAY"]]
+    columns = "SELECT \"column\", type, upsertKey FROM table_columns('{}')"
+    assert rest.exec(columns.format("shown_again"))["dataset"] == rest.exec(columns.format("shown"))["dataset"]
+    with pytest.raises(QuestDBAPIError) as missing:
+        rest.exec("SHOW CREATE TABLE nowhere")
+    assert "table does not exist: nowhere" in str(missing.value)
