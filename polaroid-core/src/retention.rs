@@ -94,17 +94,22 @@ impl std::fmt::Display for Ttl {
     }
 }
 
+/// When the partition named `name` starts.
+pub fn partition_start(by: PartitionBy, name: &str) -> Option<NaiveDateTime> {
+    let day = |text: &str, format: &str| NaiveDate::parse_from_str(text, format).ok().and_then(|d| d.and_hms_opt(0, 0, 0));
+    match by {
+        PartitionBy::None => None,
+        PartitionBy::Hour => NaiveDateTime::parse_from_str(&format!("{name}:00"), "%Y-%m-%dT%H:%M").ok(),
+        PartitionBy::Day => day(name, "%Y-%m-%d"),
+        PartitionBy::Week => day(&format!("{name}-1"), "%G-W%V-%u"),
+        PartitionBy::Month => day(&format!("{name}-01"), "%Y-%m-%d"),
+        PartitionBy::Year => day(&format!("{name}-01-01"), "%Y-%m-%d"),
+    }
+}
+
 /// When the partition named `name` ends (its start plus one unit).
 fn partition_end(by: PartitionBy, name: &str) -> Option<NaiveDateTime> {
-    let day = |text: &str, format: &str| NaiveDate::parse_from_str(text, format).ok().and_then(|d| d.and_hms_opt(0, 0, 0));
-    let start = match by {
-        PartitionBy::None => return None,
-        PartitionBy::Hour => NaiveDateTime::parse_from_str(&format!("{name}:00"), "%Y-%m-%dT%H:%M").ok()?,
-        PartitionBy::Day => day(name, "%Y-%m-%d")?,
-        PartitionBy::Week => day(&format!("{name}-1"), "%G-W%V-%u")?,
-        PartitionBy::Month => day(&format!("{name}-01"), "%Y-%m-%d")?,
-        PartitionBy::Year => day(&format!("{name}-01-01"), "%Y-%m-%d")?,
-    };
+    let start = partition_start(by, name)?;
     match by {
         PartitionBy::Hour => start.checked_add_signed(Duration::hours(1)),
         PartitionBy::Day => start.checked_add_signed(Duration::days(1)),

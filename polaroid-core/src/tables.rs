@@ -364,6 +364,29 @@ impl Tables {
         table.set_upsert_keys(keys)
     }
 
+    /// Add columns to a table (QuestDB's `ALTER TABLE ... ADD COLUMN`):
+    /// rows stored before read them as null. A column that exists is an
+    /// error, unless `if_not_exists`.
+    pub fn add_columns(&self, ns: &Namespace, name: &str, columns: Vec<ColumnDef>, if_not_exists: bool) -> Result<(), CoreError> {
+        let table = self.get(ns, name)?.ok_or_else(|| CoreError::NotFound(format!("table does not exist: {name}")))?;
+        table.add_columns(columns, if_not_exists)
+    }
+
+    /// The names of a table's partitions that hold rows, sorted (by time).
+    pub fn partitions(&self, ns: &Namespace, name: &str) -> Result<Vec<String>, CoreError> {
+        let table = self.get(ns, name)?.ok_or_else(|| CoreError::NotFound(format!("table does not exist: {name}")))?;
+        table.partitions()
+    }
+
+    /// Drop whole partitions of a table, by name (QuestDB's `ALTER TABLE
+    /// ... DROP PARTITION LIST`): their rows in the log are written out
+    /// first, then their files go. A name the table has no partition of is
+    /// an error, and nothing is dropped.
+    pub fn drop_partitions(&self, ns: &Namespace, name: &str, partitions: &[String]) -> Result<(), CoreError> {
+        let table = self.get(ns, name)?.ok_or_else(|| CoreError::NotFound(format!("table does not exist: {name}")))?;
+        table.drop_partitions(partitions)
+    }
+
     /// Create a table. Returns false if it existed and `if_not_exists`.
     pub fn create(&self, ns: &Namespace, mut def: TableDef, if_not_exists: bool) -> Result<bool, CoreError> {
         def.spell_upsert_keys();
@@ -1089,10 +1112,7 @@ impl Table {
         // Superseded parts of a dropped partition go with it: left behind,
         // they would be read as the partition at the next start.
         let gone: Vec<String> = dropped.iter().map(|p| partition_name(p)).collect();
-        let (retired, waiting) = std::mem::take(&mut state.upserts.retired).into_iter().partition(|(_, p)| gone.contains(&partition_name(p)));
-        state.upserts.retired = retired;
-        upserts::remove_retired(&mut state.upserts, true);
-        state.upserts.retired = waiting;
+        upserts::remove_retired_in(&mut state.upserts, &gone);
         for part in &dropped {
             std::fs::remove_file(part).map_err(|e| io_error(part, e))?;
             // The partition's directory goes with its last part.
@@ -1123,6 +1143,74 @@ impl Table {
             return self.checkpoint(&mut state, &mut wal, last_seq);
         }
         self.apply_retention(&mut state)
+    }
+
+    fn add_columns(&self, columns: Vec<ColumnDef>, if_not_exists: bool) -> Result<(), CoreError> {
+        let _wal = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut def = self.def();
+        for column in columns {
+            if def.columns.iter().any(|c| c.name.eq_ignore_ascii_case(&column.name)) {
+                if if_not_exists {
+                    continue;
+                }
+                return Err(CoreError::InvalidArgument(format!("column {} already exists in table {}", column.name, def.name)));
+            }
+            def.columns.push(column);
+        }
+        def.check()?;
+        let meta = serde_json::to_vec_pretty(&def).map_err(|e| CoreError::Internal(e.to_string()))?;
+        write_atomically(&self.dir.join("_meta.json"), &meta)?;
+        self.state.write().unwrap_or_else(|p| p.into_inner()).def = def;
+        Ok(())
+    }
+
+    fn partitions(&self) -> Result<Vec<String>, CoreError> {
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut names: Vec<String> = state.parts.iter().map(|p| partition_name(p)).collect();
+        if state.pending.height() > 0 && state.def.partition_by != PartitionBy::None {
+            names.extend(split_partitions(&state.pending, &state.def)?.into_iter().map(|(name, _)| name));
+        }
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    fn drop_partitions(&self, partitions: &[String]) -> Result<(), CoreError> {
+        if partitions.is_empty() {
+            return Ok(());
+        }
+        let mut wal = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let def = self.def();
+        if def.partition_by == PartitionBy::None {
+            return Err(CoreError::InvalidArgument(format!("table {} is not partitioned", def.name)));
+        }
+        let held = self.partitions()?;
+        if let Some(missing) = partitions.iter().find(|p| !held.contains(p)) {
+            return Err(CoreError::InvalidArgument(format!(
+                "table {} has no partition {missing} (it has {})",
+                def.name,
+                if held.is_empty() { "none".to_string() } else { held.join(", ") }
+            )));
+        }
+        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        if state.pending.height() > 0 {
+            // The log's rows go to parts first: dropping files then drops them all.
+            let last_seq = wal.next_seq - 1;
+            self.checkpoint(&mut state, &mut wal, last_seq)?;
+        }
+        let (dropped, kept): (Vec<PathBuf>, Vec<PathBuf>) =
+            std::mem::take(&mut state.parts).into_iter().partition(|p| partitions.contains(&partition_name(p)));
+        state.parts = kept;
+        upserts::remove_retired_in(&mut state.upserts, partitions);
+        for part in &dropped {
+            std::fs::remove_file(part).map_err(|e| io_error(part, e))?;
+            if let Some(dir) = part.parent() {
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
+        sync_dir(&self.dir)?;
+        tracing::info!(table = %def.name, ?partitions, "partitions dropped");
+        Ok(())
     }
 
     /// Set the upsert keys (QuestDB's `ALTER TABLE ... DEDUP ENABLE

@@ -98,7 +98,14 @@ pub fn create(core: &Core, ns: &Namespace, sql: &str, cancel: &CancelToken) -> R
         }
         return Ok(());
     }
-    let columns = split_top_level(inner)
+    let columns = column_definitions(inner)?;
+    core.tables().create(ns, TableDef { name, columns, timestamp, partition_by, retention, upsert_keys }, if_not_exists)?;
+    Ok(())
+}
+
+/// `name TYPE [options], ...`: the columns of a CREATE TABLE or an ADD COLUMN.
+fn column_definitions(list: &str) -> Result<Vec<ColumnDef>, CoreError> {
+    split_top_level(list)
         .into_iter()
         .map(|c| {
             let mut words = c.split_whitespace();
@@ -109,9 +116,27 @@ pub fn create(core: &Core, ns: &Namespace, sql: &str, cancel: &CancelToken) -> R
             }
             Ok(ColumnDef { name: column.trim_matches('"').to_string(), kind })
         })
-        .collect::<Result<Vec<_>, CoreError>>()?;
-    core.tables().create(ns, TableDef { name, columns, timestamp, partition_by, retention, upsert_keys }, if_not_exists)?;
-    Ok(())
+        .collect()
+}
+
+/// The partitions of `table` whose start satisfies `condition`, a
+/// condition on the designated timestamp as QuestDB's `DROP PARTITION
+/// WHERE` takes it (`ts < dateadd('d', -30, now())`).
+fn partitions_where(core: &Core, ns: &Namespace, table: &str, condition: &str) -> Result<Vec<String>, CoreError> {
+    let def = core.tables().get(ns, table)?.ok_or_else(|| CoreError::NotFound(format!("table does not exist: {table}")))?.def();
+    let ts = def.timestamp.clone().ok_or_else(|| invalid(format!("table {table} has no designated timestamp")))?;
+    let names = core.tables().partitions(ns, table)?;
+    let starts: Vec<Option<i64>> = names
+        .iter()
+        .map(|n| polaroid_core::retention::partition_start(def.partition_by, n).map(|t| t.and_utc().timestamp_micros()))
+        .collect();
+    let frame = df!["__partition" => names.clone(), ts.as_str() => starts]?
+        .lazy()
+        .with_column(col(ts.as_str()).cast(DataType::Datetime(TimeUnit::Microseconds, None)));
+    let query = format!("SELECT __partition FROM __partitions WHERE {condition}");
+    let (lf, _) = crate::dialect::plan_over(core, ns, &query, vec![("__partitions".into(), frame)])?;
+    let chosen = lf.collect()?;
+    Ok(chosen.column("__partition")?.str()?.iter().flatten().map(str::to_string).collect())
 }
 
 /// The table as QuestDB's `SHOW CREATE TABLE` writes it, which `CREATE
@@ -203,6 +228,40 @@ pub fn alter(core: &Core, ns: &Namespace, sql: &str) -> Result<(), CoreError> {
         let keys = if caps.get(2).is_some() { upsert_keys(&caps[3])? } else { Vec::new() };
         return core.tables().set_upsert_keys(ns, caps[1].trim_matches('"'), keys);
     }
+    static ADD: OnceLock<Regex> = OnceLock::new();
+    let add = regex(
+        &ADD,
+        r"(?is)^\s*ALTER\s+TABLE\s+(\x22[^\x22]+\x22|[\w.\-]+)\s+ADD\s+COLUMN\s+(IF\s+NOT\s+EXISTS\s+)?(.+?)\s*;?\s*$",
+    );
+    if let Some(caps) = add.captures(sql) {
+        let columns = column_definitions(&caps[3])?;
+        for c in &columns {
+            storage_type(&c.kind)?;
+        }
+        return core.tables().add_columns(ns, caps[1].trim_matches('"'), columns, caps.get(2).is_some());
+    }
+    static DROP_PARTITION: OnceLock<Regex> = OnceLock::new();
+    let drop_partition = regex(
+        &DROP_PARTITION,
+        r"(?is)^\s*ALTER\s+TABLE\s+(\x22[^\x22]+\x22|[\w.\-]+)\s+DROP\s+PARTITION\s+(?:LIST\s+(.+?)|WHERE\s+(.+?))\s*;?\s*$",
+    );
+    if let Some(caps) = drop_partition.captures(sql) {
+        let name = caps[1].trim_matches('"');
+        let partitions = match caps.get(2) {
+            Some(list) => split_top_level(list.as_str())
+                .into_iter()
+                .map(|p| {
+                    let p = p.trim();
+                    p.strip_prefix('\'')
+                        .and_then(|p| p.strip_suffix('\''))
+                        .map(str::to_string)
+                        .ok_or_else(|| invalid(format!("DROP PARTITION LIST takes partition names in quotes ('2026-11-23'), not {p}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            None => partitions_where(core, ns, name, &caps[3])?,
+        };
+        return core.tables().drop_partitions(ns, name, &partitions);
+    }
     let pattern = regex(
         &ALTER,
         r"(?is)^\s*ALTER\s+TABLE\s+(\x22[^\x22]+\x22|[\w.\-]+)\s+SET\s+(?:TTL\s+(\d+\s*[A-Za-z]+)|MAX\s+SIZE\s+(\d+)\s*([KMGT]i?B|B)?)\s*;?\s*$",
@@ -212,7 +271,8 @@ pub fn alter(core: &Core, ns: &Namespace, sql: &str) -> Result<(), CoreError> {
         .ok_or_else(|| {
             invalid(
                 "expected ALTER TABLE name SET TTL n HOURS|DAYS|WEEKS|MONTHS|YEARS, SET MAX SIZE n [KB|MB|GB|TB], \
-                 DEDUP ENABLE UPSERT KEYS(ts, ...) or DEDUP DISABLE",
+                 DEDUP ENABLE UPSERT KEYS(ts, ...), DEDUP DISABLE, ADD COLUMN name TYPE[, ...], \
+                 DROP PARTITION LIST 'name'[, ...] or DROP PARTITION WHERE condition on the designated timestamp",
             )
         })?;
     let name = caps[1].trim_matches('"');

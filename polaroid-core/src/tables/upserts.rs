@@ -340,6 +340,15 @@ pub(super) fn write_out(state: &TableState) -> Result<Vec<PartBatch>, CoreError>
     Ok(out)
 }
 
+/// Remove the retired part files of `partitions` now (the partitions
+/// go): left, they would be read as the partitions at the next start.
+pub(super) fn remove_retired_in(upserts: &mut Upserts, partitions: &[String]) {
+    let (now, later) = std::mem::take(&mut upserts.retired).into_iter().partition(|(_, p)| partitions.contains(&partition_name(p)));
+    upserts.retired = now;
+    remove_retired(upserts, true);
+    upserts.retired = later;
+}
+
 /// Remove the retired part files whose grace is over (all, with `now`
 /// past every one), and the partition directories they leave empty.
 pub(super) fn remove_retired(upserts: &mut Upserts, all: bool) {

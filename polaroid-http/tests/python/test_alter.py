@@ -1,0 +1,80 @@
+"""QuestDB's ALTER TABLE ... ADD COLUMN and DROP PARTITION, with QuestDB's
+own clients, checked against python polars over the rows sent."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+from questdb import Sender
+from questdb_rest import QuestDBAPIError, QuestDBClient
+
+from conftest import Server
+
+
+def hourly(days: int) -> pl.DataFrame:
+    start = dt.datetime(2026, 11, 20)
+    n = days * 24
+    return pl.DataFrame({
+        "ts": pl.datetime_range(start, start + dt.timedelta(hours=n - 1), "1h", time_unit="us", eager=True),
+        "sym": [["AAPL", "MSFT"][i % 2] for i in range(n)],
+        "px": [100 + i / 4 for i in range(n)],
+    })
+
+
+def read(rest: QuestDBClient, query: str) -> pl.DataFrame:
+    reply = rest.exec(query)
+    rows = pl.DataFrame(reply["dataset"], schema=[c["name"] for c in reply["columns"]], orient="row")
+    return rows.with_columns(pl.col("ts").str.to_datetime(time_unit="us", time_zone="UTC").dt.replace_time_zone(None))
+
+
+def test_columns_are_added_and_partitions_dropped_by_name_and_by_time():
+    with tempfile.TemporaryDirectory(prefix="polaroid-alter-") as tmp:
+        server = Server(Path(tmp))
+        try:
+            rest = QuestDBClient(host="127.0.0.1", port=server.http_port)
+            rest.exec("CREATE TABLE alt (ts TIMESTAMP, sym SYMBOL, px DOUBLE) timestamp(ts) PARTITION BY DAY WAL")
+            df = hourly(5)  # 2026-11-20 to 11-24
+            with Sender.from_conf(f"http::addr=127.0.0.1:{server.http_port};") as sender:
+                sender.dataframe(df.to_pandas(), table_name="alt", symbols=["sym"], at="ts")
+
+            # Added columns read null in the rows before them.
+            rest.exec("ALTER TABLE alt ADD COLUMN venue SYMBOL, n LONG")
+            columns = rest.exec("SELECT \"column\", type FROM table_columns('alt')")["dataset"]
+            assert columns == [["ts", "TIMESTAMP"], ["sym", "SYMBOL"], ["px", "DOUBLE"], ["venue", "SYMBOL"], ["n", "LONG"]]
+            rest.exec("INSERT INTO alt VALUES ('2026-11-24T23:30:00.000000Z', 'AAPL', 1.5, 'XNAS', 7)")
+            got = rest.exec("SELECT venue, n FROM alt WHERE ts >= '2026-11-24T23:00:00.000000Z' ORDER BY ts")["dataset"]
+            assert got == [[None, None], ["XNAS", 7]]
+            with pytest.raises(QuestDBAPIError) as twice:
+                rest.exec("ALTER TABLE alt ADD COLUMN venue SYMBOL")
+            assert "column venue already exists in table alt" in str(twice.value)
+            rest.exec("ALTER TABLE alt ADD COLUMN IF NOT EXISTS venue SYMBOL")
+            with pytest.raises(QuestDBAPIError) as bad:
+                rest.exec("ALTER TABLE alt ADD COLUMN x DECIMAL9")
+            assert "DECIMAL9" in str(bad.value)
+
+            # By name, then by a condition on partitions' start times.
+            rest.exec("ALTER TABLE alt DROP PARTITION LIST '2026-11-20'")
+            rest.exec("ALTER TABLE alt DROP PARTITION WHERE ts < '2026-11-22'")
+            with pytest.raises(QuestDBAPIError) as missing:
+                rest.exec("ALTER TABLE alt DROP PARTITION LIST '2026-11-21', '2026-11-22'")
+            assert "table alt has no partition 2026-11-21 (it has 2026-11-22, 2026-11-23, 2026-11-24)" in str(missing.value)
+            rest.exec("ALTER TABLE alt DROP PARTITION WHERE ts > '2030-01-01'")  # none: nothing happens
+            want = df.filter(pl.col("ts") >= dt.datetime(2026, 11, 22)).sort("ts")
+            query = "SELECT ts, sym, px FROM alt WHERE venue IS NULL ORDER BY ts"
+            assert_frame_equal(read(rest, query), want, check_dtypes=False)
+
+            # Durable: the dropped days do not come back from the log.
+            server.stop()
+            server.start()
+            rest = QuestDBClient(host="127.0.0.1", port=server.http_port)
+            assert_frame_equal(read(rest, query), want, check_dtypes=False)
+            assert rest.exec("SELECT count() FROM alt")["dataset"] == [[want.height + 1]]
+            assert sorted(p.name for p in (Path(tmp) / "tables/default/alt").iterdir() if p.is_dir()) == [
+                "2026-11-22", "2026-11-23", "2026-11-24"]
+        finally:
+            server.stop()
