@@ -64,6 +64,7 @@ def test_columns_are_added_and_partitions_dropped_by_name_and_by_time():
                 rest.exec("ALTER TABLE alt DROP PARTITION LIST '2026-11-21', '2026-11-22'")
             assert "table alt has no partition 2026-11-21 (it has 2026-11-22, 2026-11-23, 2026-11-24)" in str(missing.value)
             rest.exec("ALTER TABLE alt DROP PARTITION WHERE ts > '2030-01-01'")  # none: nothing happens
+            rest.exec("ALTER TABLE alt DROP PARTITION WHERE ts < dateadd('d', -3000, now())")  # none either
             want = df.filter(pl.col("ts") >= dt.datetime(2026, 11, 22)).sort("ts")
             query = "SELECT ts, sym, px FROM alt WHERE venue IS NULL ORDER BY ts"
             assert_frame_equal(read(rest, query), want, check_dtypes=False)
