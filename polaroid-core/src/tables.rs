@@ -1276,6 +1276,39 @@ impl Table {
         walk(&self.dir).map_err(|e| CoreError::Internal(format!("{}: {e}", self.dir.display())))
     }
 
+    /// Each partition that holds rows, by time (QuestDB's `SHOW
+    /// PARTITIONS`): `name`, `minTimestamp`, `maxTimestamp`, `numRows` (as
+    /// read: replaced rows not counted) and `diskSize`, the bytes of its
+    /// parts (rows still in the log take none yet).
+    pub fn partition_stats(&self) -> Result<DataFrame, CoreError> {
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let def = &state.def;
+        let (Some(ts), Some(every), Some(pattern)) = (&def.timestamp, def.partition_by.every(), def.partition_by.pattern()) else {
+            return Err(CoreError::InvalidArgument(format!("table {} is not partitioned", def.name)));
+        };
+        let stats = Self::scan_state(&state)?
+            .select([col(ts.as_str()).dt().truncate(lit(every)).dt().to_string(pattern).alias("name"), col(ts.as_str())])
+            .group_by([col("name")])
+            .agg([
+                col(ts.as_str()).min().alias("minTimestamp"),
+                col(ts.as_str()).max().alias("maxTimestamp"),
+                len().cast(DataType::Int64).alias("numRows"),
+            ])
+            .sort(["name"], Default::default())
+            .collect()?;
+        let mut bytes: HashMap<String, i64> = HashMap::new();
+        for part in &state.parts {
+            // A file retention or a write-out removed meanwhile counts nothing.
+            let size = std::fs::metadata(part).map_or(0, |m| m.len() as i64);
+            *bytes.entry(partition_name(part)).or_default() += size;
+        }
+        let sizes: Vec<i64> =
+            stats.column("name")?.str()?.iter().map(|n| n.and_then(|n| bytes.get(n).copied()).unwrap_or(0)).collect();
+        let mut stats = stats;
+        stats.with_column(Column::new("diskSize".into(), sizes))?;
+        Ok(stats)
+    }
+
     /// Rows, all of them: parts and log (for tests and tools).
     pub fn row_count(&self) -> Result<u64, CoreError> {
         let counted = self.scan()?.select([len()]).collect()?;

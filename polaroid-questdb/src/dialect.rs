@@ -190,6 +190,12 @@ fn plan_query(core: &Core, ns: &Namespace, query: &str, lifted: Named) -> Planne
         let table = caps[1].trim_matches(|c| c == '"' || c == '\'');
         return sql_plan(core, ns, &format!("SELECT * FROM table_columns('{table}')"), Vec::new());
     }
+    static SHOW_PARTITIONS: OnceLock<Regex> = OnceLock::new();
+    if let Some(caps) = regex(&SHOW_PARTITIONS, r#"(?is)^\s*SHOW\s+PARTITIONS\s+FROM\s+("[^"]+"|'[^']+'|[\w.\-]+)\s*;?\s*$"#).captures(query) {
+        let name = caps[1].trim_matches(|c| c == '"' || c == '\'');
+        let table = core.tables().get(ns, name)?.ok_or_else(|| CoreError::NotFound(format!("table does not exist: {name}")))?;
+        return Ok((show_partitions(&table)?, vec![table.def()]));
+    }
     static SHOW_CREATE: OnceLock<Regex> = OnceLock::new();
     if let Some(caps) = regex(&SHOW_CREATE, r#"(?is)^\s*SHOW\s+CREATE\s+TABLE\s+("[^"]+"|'[^']+'|[\w.\-]+)\s*;?\s*$"#).captures(query) {
         let name = caps[1].trim_matches(|c| c == '"' || c == '\'');
@@ -202,6 +208,43 @@ fn plan_query(core: &Core, ns: &Namespace, query: &str, lifted: Named) -> Planne
         return sql_plan(core, ns, "SELECT table_name FROM tables() ORDER BY table_name", Vec::new());
     }
     sql_plan(core, ns, query, lifted)
+}
+
+/// QuestDB's `SHOW PARTITIONS FROM t`, its columns in its order. Every
+/// partition is attached and writable; the newest is the active one.
+fn show_partitions(table: &polaroid_core::tables::Table) -> Result<LazyFrame, CoreError> {
+    let stats = table.partition_stats()?;
+    let n = stats.height();
+    let human: Vec<String> = stats.column("diskSize")?.i64()?.iter().map(|b| human_size(b.unwrap_or(0))).collect();
+    let partition_by = table.def().partition_by.name();
+    Ok(stats
+        .lazy()
+        .select([
+            int_range(lit(0), len(), 1, DataType::Int32).alias("index"),
+            lit(partition_by).alias("partitionBy"),
+            col("name"),
+            col("minTimestamp"),
+            col("maxTimestamp"),
+            col("numRows"),
+            col("diskSize"),
+            lit(Series::new("diskSizeHuman".into(), human)).alias("diskSizeHuman"),
+            lit(false).alias("readOnly"),
+            (int_range(lit(0), len(), 1, DataType::Int64).eq(lit(n as i64 - 1))).alias("active"),
+            lit(true).alias("attached"),
+            lit(false).alias("detached"),
+            lit(false).alias("attachable"),
+        ]))
+}
+
+/// Bytes as QuestDB writes them for people: `68.0 MiB`.
+fn human_size(bytes: i64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let (mut size, mut unit) = (bytes as f64, 0);
+    while size >= 1024.0 && unit < UNITS.len() - 1 {
+        size /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{size:.1} {}", UNITS[unit]) }
 }
 
 /// A query in QuestDB's SQL planned by polars-sql: rewritten

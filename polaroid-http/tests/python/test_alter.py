@@ -1,5 +1,6 @@
-"""QuestDB's ALTER TABLE ... ADD COLUMN and DROP PARTITION, with QuestDB's
-own clients, checked against python polars over the rows sent."""
+"""QuestDB's ALTER TABLE ... ADD COLUMN and DROP PARTITION, and SHOW
+PARTITIONS, with QuestDB's own clients, checked against python polars over
+the rows sent and the files on disk."""
 
 from __future__ import annotations
 
@@ -77,5 +78,19 @@ def test_columns_are_added_and_partitions_dropped_by_name_and_by_time():
             assert rest.exec("SELECT count() FROM alt")["dataset"] == [[want.height + 1]]
             assert sorted(p.name for p in (Path(tmp) / "tables/default/alt").iterdir() if p.is_dir()) == [
                 "2026-11-22", "2026-11-23", "2026-11-24"]
+            # QuestDB's SHOW PARTITIONS, in its columns.
+            shown = rest.exec("SHOW PARTITIONS FROM alt")
+            assert [c["name"] for c in shown["columns"]] == [
+                "index", "partitionBy", "name", "minTimestamp", "maxTimestamp", "numRows", "diskSize", "diskSizeHuman",
+                "readOnly", "active", "attached", "detached", "attachable"]
+            rows = [r[:6] + r[8:] for r in shown["dataset"]]
+            assert rows == [
+                [0, "DAY", "2026-11-22", "2026-11-22T00:00:00.000000Z", "2026-11-22T23:00:00.000000Z", 24, False, False, True, False, False],
+                [1, "DAY", "2026-11-23", "2026-11-23T00:00:00.000000Z", "2026-11-23T23:00:00.000000Z", 24, False, False, True, False, False],
+                [2, "DAY", "2026-11-24", "2026-11-24T00:00:00.000000Z", "2026-11-24T23:30:00.000000Z", 25, False, True, True, False, False],
+            ]
+            sizes = {p.name: sum(f.stat().st_size for f in p.iterdir()) for p in (Path(tmp) / "tables/default/alt").iterdir() if p.is_dir()}
+            assert {r[2]: r[6] for r in shown["dataset"]} == sizes
+            assert all(r[7].endswith(" KiB") or r[7].endswith(" B") for r in shown["dataset"])
         finally:
             server.stop()
