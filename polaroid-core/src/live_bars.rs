@@ -52,8 +52,7 @@ impl Core {
         let (live, first, mut appends) = blocking(move || {
             let table = core
                 .tables()
-                .get(&caller, &sub.table)?
-                .ok_or_else(|| CoreError::NotFound(format!("table does not exist: {}", sub.table)))?;
+                .existing(&caller, &sub.table)?;
             let mut sub = sub;
             if sub.options.time.is_empty() {
                 sub.options.time = table.def().timestamp.unwrap_or_else(|| "ts".into()).into();

@@ -175,8 +175,7 @@ impl Core {
         let mut target = Target::of(statement)?;
         let table = self
             .tables()
-            .get(ns, &target.table)?
-            .ok_or_else(|| CoreError::NotFound(format!("table does not exist: {}", target.table)))?;
+            .existing(ns, &target.table)?;
         let def = table.def();
         if target.columns.is_empty() {
             target.columns = def.columns.iter().map(|c| c.name.clone()).collect();

@@ -341,6 +341,11 @@ impl Tables {
         Ok(tables.get(&name.to_ascii_lowercase()).cloned())
     }
 
+    /// The table `name`, which must exist.
+    pub fn existing(&self, ns: &Namespace, name: &str) -> Result<Arc<Table>, CoreError> {
+        self.get(ns, name)?.ok_or_else(|| CoreError::NotFound(format!("table does not exist: {name}")))
+    }
+
     /// The caller's table names, sorted.
     pub fn names(&self, ns: &Namespace) -> Result<Vec<String>, CoreError> {
         let tenant = self.tenant(ns)?;
@@ -353,14 +358,14 @@ impl Tables {
     /// Set a table's retention (TTL, size cap); it applies now and at every
     /// later write-out of the log.
     pub fn set_retention(&self, ns: &Namespace, name: &str, retention: Retention) -> Result<(), CoreError> {
-        let table = self.get(ns, name)?.ok_or_else(|| CoreError::NotFound(format!("table does not exist: {name}")))?;
+        let table = self.existing(ns, name)?;
         table.set_retention(retention)
     }
 
     /// Set a table's upsert keys (empty: none); they apply to the rows
     /// appended from now on.
     pub fn set_upsert_keys(&self, ns: &Namespace, name: &str, keys: Vec<String>) -> Result<(), CoreError> {
-        let table = self.get(ns, name)?.ok_or_else(|| CoreError::NotFound(format!("table does not exist: {name}")))?;
+        let table = self.existing(ns, name)?;
         table.set_upsert_keys(keys)
     }
 
@@ -368,13 +373,13 @@ impl Tables {
     /// rows stored before read them as null. A column that exists is an
     /// error, unless `if_not_exists`.
     pub fn add_columns(&self, ns: &Namespace, name: &str, columns: Vec<ColumnDef>, if_not_exists: bool) -> Result<(), CoreError> {
-        let table = self.get(ns, name)?.ok_or_else(|| CoreError::NotFound(format!("table does not exist: {name}")))?;
+        let table = self.existing(ns, name)?;
         table.add_columns(columns, if_not_exists)
     }
 
     /// The names of a table's partitions that hold rows, sorted (by time).
     pub fn partitions(&self, ns: &Namespace, name: &str) -> Result<Vec<String>, CoreError> {
-        let table = self.get(ns, name)?.ok_or_else(|| CoreError::NotFound(format!("table does not exist: {name}")))?;
+        let table = self.existing(ns, name)?;
         table.partitions()
     }
 
@@ -383,7 +388,7 @@ impl Tables {
     /// first, then their files go. A name the table has no partition of is
     /// an error, and nothing is dropped.
     pub fn drop_partitions(&self, ns: &Namespace, name: &str, partitions: &[String]) -> Result<(), CoreError> {
-        let table = self.get(ns, name)?.ok_or_else(|| CoreError::NotFound(format!("table does not exist: {name}")))?;
+        let table = self.existing(ns, name)?;
         table.drop_partitions(partitions)
     }
 

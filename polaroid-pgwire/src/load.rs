@@ -56,8 +56,7 @@ fn invalid(message: impl Into<String>) -> CoreError {
 pub fn targets(core: &Core, ns: &Namespace, copy: &CopyIn) -> Result<Vec<(String, DataType)>, CoreError> {
     let table = core
         .tables()
-        .get(ns, &copy.table)?
-        .ok_or_else(|| CoreError::NotFound(format!("table does not exist: {}", copy.table)))?;
+        .existing(ns, &copy.table)?;
     let schema = table.def().schema()?;
     if copy.columns.is_empty() {
         return Ok(schema.iter().map(|(name, dtype)| (name.to_string(), dtype.clone())).collect());

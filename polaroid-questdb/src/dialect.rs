@@ -193,13 +193,13 @@ fn plan_query(core: &Core, ns: &Namespace, query: &str, lifted: Named) -> Planne
     static SHOW_PARTITIONS: OnceLock<Regex> = OnceLock::new();
     if let Some(caps) = regex(&SHOW_PARTITIONS, r#"(?is)^\s*SHOW\s+PARTITIONS\s+FROM\s+("[^"]+"|'[^']+'|[\w.\-]+)\s*;?\s*$"#).captures(query) {
         let name = caps[1].trim_matches(|c| c == '"' || c == '\'');
-        let table = core.tables().get(ns, name)?.ok_or_else(|| CoreError::NotFound(format!("table does not exist: {name}")))?;
+        let table = core.tables().existing(ns, name)?;
         return Ok((show_partitions(&table)?, vec![table.def()]));
     }
     static SHOW_CREATE: OnceLock<Regex> = OnceLock::new();
     if let Some(caps) = regex(&SHOW_CREATE, r#"(?is)^\s*SHOW\s+CREATE\s+TABLE\s+("[^"]+"|'[^']+'|[\w.\-]+)\s*;?\s*$"#).captures(query) {
         let name = caps[1].trim_matches(|c| c == '"' || c == '\'');
-        let table = core.tables().get(ns, name)?.ok_or_else(|| CoreError::NotFound(format!("table does not exist: {name}")))?;
+        let table = core.tables().existing(ns, name)?;
         let def = table.def();
         return Ok((df!["ddl" => [crate::statement::create_statement(&def)]]?.lazy(), vec![def]));
     }
@@ -294,7 +294,7 @@ fn source_frame(core: &Core, ns: &Namespace, source: crate::questdb_sql::Source)
             .lazy()
         },
         Source::TableColumns(name) => {
-            let table = core.tables().get(ns, &name)?.ok_or_else(|| CoreError::NotFound(format!("table does not exist: {name}")))?;
+            let table = core.tables().existing(ns, &name)?;
             let def = table.def();
             let n = def.columns.len();
             df![

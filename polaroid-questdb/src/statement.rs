@@ -123,7 +123,7 @@ fn column_definitions(list: &str) -> Result<Vec<ColumnDef>, CoreError> {
 /// condition on the designated timestamp as QuestDB's `DROP PARTITION
 /// WHERE` takes it (`ts < dateadd('d', -30, now())`).
 fn partitions_where(core: &Core, ns: &Namespace, table: &str, condition: &str) -> Result<Vec<String>, CoreError> {
-    let def = core.tables().get(ns, table)?.ok_or_else(|| CoreError::NotFound(format!("table does not exist: {table}")))?.def();
+    let def = core.tables().existing(ns, table)?.def();
     let ts = def.timestamp.clone().ok_or_else(|| invalid(format!("table {table} has no designated timestamp")))?;
     let names = core.tables().partitions(ns, table)?;
     let starts: Vec<Option<i64>> = names
@@ -276,7 +276,7 @@ pub fn alter(core: &Core, ns: &Namespace, sql: &str) -> Result<(), CoreError> {
             )
         })?;
     let name = caps[1].trim_matches('"');
-    let table = core.tables().get(ns, name)?.ok_or_else(|| CoreError::NotFound(format!("table does not exist: {name}")))?;
+    let table = core.tables().existing(ns, name)?;
     let mut retention = table.def().retention;
     if let Some(ttl) = caps.get(2) {
         let ttl = Ttl::parse(ttl.as_str())?;
@@ -399,7 +399,7 @@ fn targets(core: &Core, ns: &Namespace, name: &str, columns: Vec<String>) -> Res
         [schema, table] if schema.eq_ignore_ascii_case("public") => table.to_string(),
         _ => name.trim_matches('"').to_string(),
     };
-    let table = core.tables().get(ns, &name)?.ok_or_else(|| CoreError::NotFound(format!("table does not exist: {name}")))?;
+    let table = core.tables().existing(ns, &name)?;
     let def = table.def();
     let targets = if columns.is_empty() {
         def.columns.iter().map(|c| c.name.clone()).collect()
