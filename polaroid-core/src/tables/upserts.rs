@@ -581,6 +581,22 @@ mod tests {
         assert_eq!(read(&table).len(), 5);
     }
 
+    /// A query planned before a write-out rewrote a part still reads the
+    /// version it planned: superseded files wait out their grace.
+    #[test]
+    fn a_query_planned_before_a_rewrite_reads_the_version_it_planned() {
+        let (_dir, ns, tables, table) = keyed_table();
+        tables.append(&ns, "q", frame(&[(t(1), Some("A"), 1.0), (t(2), Some("A"), 2.0)]), None).unwrap();
+        table.flushed_parts().unwrap();
+        let planned = table.scan().unwrap();
+        tables.append(&ns, "q", frame(&[(t(1), Some("A"), 10.0)]), None).unwrap();
+        assert!(table.flushed_parts().unwrap().iter().any(|p| is_rewrite(p)));
+        let before = planned.select([col("px").sum()]).collect().unwrap();
+        assert_eq!(before.column("px").unwrap().f64().unwrap().get(0), Some(3.0));
+        let now = table.scan().unwrap().select([col("px").sum()]).collect().unwrap();
+        assert_eq!(now.column("px").unwrap().f64().unwrap().get(0), Some(12.0));
+    }
+
     /// A partition the TTL drops takes the versions its rewritten parts
     /// superseded with it (left, they would be read at the next start).
     #[test]
