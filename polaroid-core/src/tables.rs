@@ -443,6 +443,39 @@ impl Tables {
         Ok(())
     }
 
+    /// Rename a table (QuestDB's `RENAME TABLE`). Renaming its directory
+    /// is the step that does it (fsync'd); the definition's name follows,
+    /// and a start that finds them apart takes the directory's. Appends
+    /// that found the table before fail after, as after a drop; plans
+    /// over it fail to find their files.
+    pub fn rename(&self, ns: &Namespace, from: &str, to: &str) -> Result<(), CoreError> {
+        check_name(to, "table")?;
+        let tenant = self.tenant(ns)?;
+        let mut tables = tenant.tables.write().unwrap_or_else(|p| p.into_inner());
+        let (from_key, to_key) = (from.to_ascii_lowercase(), to.to_ascii_lowercase());
+        let table = tables.get(&from_key).cloned().ok_or_else(|| CoreError::NotFound(format!("table does not exist: {from}")))?;
+        if to_key != from_key && tables.contains_key(&to_key) {
+            return Err(CoreError::InvalidArgument(format!("table already exists: {to}")));
+        }
+        let target = tenant.dir.join(to);
+        if to_key != from_key && target.exists() {
+            // Not a table (it would have been loaded): what a create or a
+            // drop left when the process stopped.
+            move_away(&target)?;
+        }
+        let old_name = table.def().name;
+        {
+            let mut wal = table.writer.lock().unwrap_or_else(|p| p.into_inner());
+            std::fs::rename(&table.dir, &target).map_err(|e| io_error(&table.dir, e))?;
+            sync_dir(&tenant.dir)?;
+            wal.stopped = Some(Stopped::Renamed(old_name, to.to_string()));
+        }
+        tables.remove(&from_key);
+        let renamed = Table::open(target)?;
+        tables.insert(to_key, Arc::new(renamed));
+        Ok(())
+    }
+
     /// Empty a table, keeping its definition and retention (QuestDB's
     /// `TRUNCATE TABLE`). The empty table is made beside it first (a
     /// directory [`load`](TenantTables::load) treats as unfinished), the
@@ -699,6 +732,8 @@ struct Wal {
 enum Stopped {
     /// The table (named so) was dropped.
     Dropped(String),
+    /// The table (named the first) was renamed (to the second).
+    Renamed(String, String),
     /// The table (named so) was truncated: a new, empty one took its place.
     Truncated(String),
     /// A failed write could not be cut off (why): records after it would
@@ -743,6 +778,7 @@ impl Wal {
     fn append(&mut self, rows: &mut DataFrame) -> Result<u64, CoreError> {
         match &self.stopped {
             Some(Stopped::Dropped(name)) => return Err(CoreError::NotFound(format!("table {name} was dropped"))),
+            Some(Stopped::Renamed(from, to)) => return Err(CoreError::NotFound(format!("table {from} was renamed to {to}"))),
             Some(Stopped::Truncated(name)) => {
                 return Err(CoreError::Unavailable(format!("table {name} was truncated while this write waited; send it again")))
             },
@@ -835,8 +871,16 @@ impl Table {
     fn open(dir: PathBuf) -> Result<Self, CoreError> {
         let meta_path = dir.join("_meta.json");
         let meta = std::fs::read(&meta_path).map_err(|e| io_error(&meta_path, e))?;
-        let def: TableDef = serde_json::from_slice(&meta)
+        let mut def: TableDef = serde_json::from_slice(&meta)
             .map_err(|e| CoreError::FailedPrecondition(format!("{}: {e}", meta_path.display())))?;
+        // A rename is done once the directory has its new name; the
+        // definition may not have followed yet.
+        let dir_name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if !dir_name.starts_with(TRUNCATED_PREFIX) && def.name != dir_name {
+            def.name = dir_name.to_string();
+            let meta = serde_json::to_vec_pretty(&def).map_err(|e| CoreError::Internal(e.to_string()))?;
+            write_atomically(&meta_path, &meta)?;
+        }
         remove_unfinished_parts(&dir)?;
         let mut parts = list_parts(&dir)?;
         let schema = def.schema()?;
@@ -2023,6 +2067,31 @@ mod tests {
         let reopened = Tables::new(dir.path());
         assert_eq!(reopened.get(&ns, "trades").unwrap().unwrap().row_count().unwrap(), 0);
         assert_eq!(entries(&tenant), ["trades"]);
+    }
+
+    /// A rename is its directory's: one cut short before the definition
+    /// followed is finished at the next start.
+    #[test]
+    fn a_renamed_table_keeps_its_rows_and_a_rename_cut_short_is_finished() {
+        let (dir, ns, tables) = with_trades_table();
+        tables.append(&ns, "trades", rows(0, 3), None).unwrap();
+        let old = tables.existing(&ns, "trades").unwrap();
+        tables.rename(&ns, "trades", "fills").unwrap();
+        assert!(tables.get(&ns, "trades").unwrap().is_none());
+        assert_eq!(old.append(rows(1, 1), None).unwrap_err().to_string(), "table trades was renamed to fills");
+        let fills = tables.existing(&ns, "fills").unwrap();
+        assert_eq!((fills.def().name, fills.row_count().unwrap()), ("fills".to_string(), 3));
+        fills.append(rows(1, 2), None).unwrap();
+        drop((old, fills, tables));
+        // Cut short: the directory renamed, the definition not yet.
+        let base = dir.path().join("tables/default");
+        std::fs::rename(base.join("fills"), base.join("ticks")).unwrap();
+        let tables = Tables::new(dir.path());
+        let ticks = tables.existing(&ns, "ticks").unwrap();
+        assert_eq!((ticks.def().name, ticks.row_count().unwrap()), ("ticks".to_string(), 5));
+        assert!(tables.get(&ns, "fills").unwrap().is_none());
+        let meta: TableDef = serde_json::from_slice(&std::fs::read(base.join("ticks/_meta.json")).unwrap()).unwrap();
+        assert_eq!(meta.name, "ticks");
     }
 
     #[test]

@@ -303,7 +303,8 @@ impl Door {
                 let tag = match &kind {
                     Kind::Create => "CREATE TABLE",
                     Kind::Drop => "DROP TABLE",
-                    Kind::Alter => "ALTER TABLE",
+                    // PostgreSQL's tag for ALTER TABLE ... RENAME TO.
+                    Kind::Alter | Kind::Rename => "ALTER TABLE",
                     Kind::Truncate => "TRUNCATE TABLE",
                     _ => "INSERT",
                 };

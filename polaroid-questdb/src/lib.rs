@@ -50,6 +50,7 @@ pub fn change(
         Kind::Drop => definition(statement::drop(core, ns, &sql)),
         Kind::Alter => definition(statement::alter(core, ns, &sql)),
         Kind::Truncate => definition(statement::truncate(core, ns, &sql)),
+        Kind::Rename => definition(statement::rename(core, ns, &sql)),
         Kind::Unsupported(word) => Err(statement::unsupported(&word)),
         Kind::Insert | Kind::Query => unreachable!("INSERT returned above"),
     }

@@ -25,6 +25,7 @@ pub enum Kind {
     Drop,
     Alter,
     Truncate,
+    Rename,
     /// A statement QuestDB has and this door does not (`UPDATE`, ...).
     Unsupported(String),
     Query,
@@ -38,7 +39,8 @@ pub fn kind(sql: &str) -> Kind {
         "DROP" => Kind::Drop,
         "ALTER" => Kind::Alter,
         "TRUNCATE" => Kind::Truncate,
-        "UPDATE" | "DELETE" | "RENAME" | "COPY" | "VACUUM" | "REINDEX" | "BACKUP" | "SNAPSHOT" | "CANCEL" | "GRANT"
+        "RENAME" => Kind::Rename,
+        "UPDATE" | "DELETE" | "COPY" | "VACUUM" | "REINDEX" | "BACKUP" | "SNAPSHOT" | "CANCEL" | "GRANT"
         | "REVOKE" | "REFRESH" => Kind::Unsupported(first),
         _ => Kind::Query,
     }
@@ -304,6 +306,19 @@ pub fn drop(core: &Core, ns: &Namespace, sql: &str) -> Result<(), CoreError> {
     core.tables().drop(ns, caps[2].trim_matches('"'), caps.get(1).is_some())
 }
 
+/// `RENAME TABLE old TO new` (names bare or quoted, as QuestDB's
+/// `RENAME TABLE 'test.csv' TO 'trades'`).
+pub fn rename(core: &Core, ns: &Namespace, sql: &str) -> Result<(), CoreError> {
+    static RENAME: OnceLock<Regex> = OnceLock::new();
+    let pattern = regex(
+        &RENAME,
+        r"(?is)^\s*RENAME\s+TABLE\s+(\x22[^\x22]+\x22|'[^']+'|[\w.\-]+)\s+TO\s+(\x22[^\x22]+\x22|'[^']+'|[\w.\-]+)\s*;?\s*$",
+    );
+    let caps = pattern.captures(sql).ok_or_else(|| invalid("expected RENAME TABLE old TO new"))?;
+    let name = |i: usize| caps[i].trim_matches(|c| c == '"' || c == '\'').to_string();
+    core.tables().rename(ns, &name(1), &name(2))
+}
+
 /// `TRUNCATE TABLE [IF EXISTS] name[, name ...] [KEEP SYMBOL MAPS]`: each
 /// table is emptied and keeps its definition.
 pub fn truncate(core: &Core, ns: &Namespace, sql: &str) -> Result<(), CoreError> {
@@ -331,7 +346,10 @@ pub fn truncate(core: &Core, ns: &Namespace, sql: &str) -> Result<(), CoreError>
 /// A statement QuestDB has that this door does not run, refused by name.
 pub fn unsupported(word: &str) -> CoreError {
     let why = match word {
-        "UPDATE" | "DELETE" => "tables here are append-only; rewrite with CREATE TABLE ... AS (SELECT ...)",
+        "UPDATE" | "DELETE" => {
+            "tables here are append-only; replace rows by key with DEDUP UPSERT KEYS, or rewrite the table: \
+             CREATE TABLE new AS (SELECT ...), DROP TABLE old, RENAME TABLE new TO old"
+        },
         _ => "it is not part of this server's QuestDB-compatible API",
     };
     CoreError::Unimplemented(format!("{word} is not supported: {why}"))

@@ -94,3 +94,41 @@ def test_columns_are_added_and_partitions_dropped_by_name_and_by_time():
             assert all(r[7].endswith(" KiB") or r[7].endswith(" B") for r in shown["dataset"])
         finally:
             server.stop()
+
+
+def test_a_table_is_rewritten_and_renamed_in_place_of_the_old_one():
+    """QuestDB's way to delete rows: CREATE TABLE new AS (SELECT ...), DROP
+    TABLE old, RENAME TABLE new TO old."""
+    with tempfile.TemporaryDirectory(prefix="polaroid-rename-") as tmp:
+        server = Server(Path(tmp))
+        try:
+            rest = QuestDBClient(host="127.0.0.1", port=server.http_port)
+            rest.exec("CREATE TABLE book (ts TIMESTAMP, sym SYMBOL, px DOUBLE) timestamp(ts) PARTITION BY DAY WAL "
+                      "DEDUP UPSERT KEYS(ts, sym)")
+            df = hourly(2)
+            with Sender.from_conf(f"http::addr=127.0.0.1:{server.http_port};") as sender:
+                sender.dataframe(df.to_pandas(), table_name="book", symbols=["sym"], at="ts")
+            rest.exec("CREATE TABLE book_kept AS (SELECT * FROM book WHERE sym = 'AAPL') timestamp(ts) PARTITION BY DAY")
+            with pytest.raises(QuestDBAPIError) as taken:
+                rest.exec("RENAME TABLE book_kept TO book")
+            assert "table already exists: book" in str(taken.value)
+            rest.exec("DROP TABLE book")
+            rest.exec("RENAME TABLE 'book_kept' TO 'book'")
+            want = df.filter(pl.col("sym") == "AAPL").sort("ts")
+            for restarted in (False, True):
+                if restarted:
+                    server.stop()
+                    server.start()
+                    rest = QuestDBClient(host="127.0.0.1", port=server.http_port)
+                assert_frame_equal(read(rest, "SELECT ts, sym, px FROM book ORDER BY ts"), want, check_dtypes=False)
+                assert rest.exec("SELECT table_name FROM tables() ORDER BY table_name")["dataset"] == [["book"]]
+            assert sorted(p.name for p in (Path(tmp) / "tables/default").iterdir()) == ["book"]
+            # ILP goes on into the renamed table.
+            with Sender.from_conf(f"http::addr=127.0.0.1:{server.http_port};") as sender:
+                sender.dataframe(hourly(3).tail(1).to_pandas(), table_name="book", symbols=["sym"], at="ts")
+            assert rest.exec("SELECT count() FROM book")["dataset"] == [[want.height + 1]]
+            with pytest.raises(QuestDBAPIError) as missing:
+                rest.exec("RENAME TABLE nowhere TO somewhere")
+            assert "table does not exist: nowhere" in str(missing.value)
+        finally:
+            server.stop()
