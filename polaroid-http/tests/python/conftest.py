@@ -62,6 +62,26 @@ class Server:
         return f"http://127.0.0.1:{self.http_port}"
 
 
+def frame(reply: dict) -> pl.DataFrame:
+    """An /exec reply's dataset as a frame, its TIMESTAMP columns as datetimes."""
+    names = [c["name"] for c in reply["columns"]]
+    df = pl.DataFrame(reply["dataset"], schema=names, orient="row")
+    for c in reply["columns"]:
+        if c["type"] == "TIMESTAMP":
+            df = df.with_columns(pl.col(c["name"]).str.to_datetime("%Y-%m-%dT%H:%M:%S%.6fZ", time_unit="us"))
+    return df
+
+
+def send_frame(server: Server, table: str, df: pl.DataFrame) -> None:
+    """`df` sent to `table` with QuestDB's ILP client over HTTP
+    (`Sender.dataframe`), `sym` a tag and `ts` the row's time."""
+    from questdb import Sender
+
+    with Sender.from_conf(f"http::addr=127.0.0.1:{server.http_port};") as sender:
+        sender.dataframe(df.to_pandas(), table_name=table, symbols=["sym"], at="ts")
+        sender.flush()
+
+
 def trades(rows: int = 5_000) -> pl.DataFrame:
     start = dt.datetime(2026, 11, 23, 14, 30)
     return pl.DataFrame({

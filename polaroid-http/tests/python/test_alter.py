@@ -11,10 +11,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
-from questdb import Sender
 from questdb_rest import QuestDBAPIError, QuestDBClient
 
-from conftest import Server
+from conftest import Server, frame, send_frame
 
 
 def hourly(days: int) -> pl.DataFrame:
@@ -28,9 +27,7 @@ def hourly(days: int) -> pl.DataFrame:
 
 
 def read(rest: QuestDBClient, query: str) -> pl.DataFrame:
-    reply = rest.exec(query)
-    rows = pl.DataFrame(reply["dataset"], schema=[c["name"] for c in reply["columns"]], orient="row")
-    return rows.with_columns(pl.col("ts").str.to_datetime(time_unit="us", time_zone="UTC").dt.replace_time_zone(None))
+    return frame(rest.exec(query))
 
 
 def test_columns_are_added_and_partitions_dropped_by_name_and_by_time():
@@ -40,8 +37,7 @@ def test_columns_are_added_and_partitions_dropped_by_name_and_by_time():
             rest = QuestDBClient(host="127.0.0.1", port=server.http_port)
             rest.exec("CREATE TABLE alt (ts TIMESTAMP, sym SYMBOL, px DOUBLE) timestamp(ts) PARTITION BY DAY WAL")
             df = hourly(5)  # 2026-11-20 to 11-24
-            with Sender.from_conf(f"http::addr=127.0.0.1:{server.http_port};") as sender:
-                sender.dataframe(df.to_pandas(), table_name="alt", symbols=["sym"], at="ts")
+            send_frame(server, "alt", df)
 
             # Added columns read null in the rows before them.
             rest.exec("ALTER TABLE alt ADD COLUMN venue SYMBOL, n LONG")
@@ -106,8 +102,7 @@ def test_a_table_is_rewritten_and_renamed_in_place_of_the_old_one():
             rest.exec("CREATE TABLE book (ts TIMESTAMP, sym SYMBOL, px DOUBLE) timestamp(ts) PARTITION BY DAY WAL "
                       "DEDUP UPSERT KEYS(ts, sym)")
             df = hourly(2)
-            with Sender.from_conf(f"http::addr=127.0.0.1:{server.http_port};") as sender:
-                sender.dataframe(df.to_pandas(), table_name="book", symbols=["sym"], at="ts")
+            send_frame(server, "book", df)
             rest.exec("CREATE TABLE book_kept AS (SELECT * FROM book WHERE sym = 'AAPL') timestamp(ts) PARTITION BY DAY")
             with pytest.raises(QuestDBAPIError) as taken:
                 rest.exec("RENAME TABLE book_kept TO book")
@@ -124,8 +119,7 @@ def test_a_table_is_rewritten_and_renamed_in_place_of_the_old_one():
                 assert rest.exec("SELECT table_name FROM tables() ORDER BY table_name")["dataset"] == [["book"]]
             assert sorted(p.name for p in (Path(tmp) / "tables/default").iterdir()) == ["book"]
             # ILP goes on into the renamed table.
-            with Sender.from_conf(f"http::addr=127.0.0.1:{server.http_port};") as sender:
-                sender.dataframe(hourly(3).tail(1).to_pandas(), table_name="book", symbols=["sym"], at="ts")
+            send_frame(server, "book", hourly(3).tail(1))
             assert rest.exec("SELECT count() FROM book")["dataset"] == [[want.height + 1]]
             with pytest.raises(QuestDBAPIError) as missing:
                 rest.exec("RENAME TABLE nowhere TO somewhere")

@@ -15,23 +15,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
-from questdb import Sender
 from questdb_rest import QuestDBAPIError, QuestDBClient
 
-from conftest import Server, trades
-
-
-def send(server: Server, table: str, df: pl.DataFrame) -> None:
-    with Sender.from_conf(f"http::addr=127.0.0.1:{server.http_port};") as sender:
-        sender.dataframe(df.to_pandas(), table_name=table, symbols=["sym"], at="ts")
-        sender.flush()
+from conftest import Server, frame, send_frame, trades
 
 
 def read(rest: QuestDBClient, table: str) -> pl.DataFrame:
-    reply = rest.exec(f"SELECT ts, sym, px, qty FROM {table} ORDER BY ts, sym")
-    names = [c["name"] for c in reply["columns"]]
-    rows = pl.DataFrame(reply["dataset"], schema=names, orient="row")
-    return rows.with_columns(pl.col("ts").str.to_datetime(time_unit="us", time_zone="UTC").dt.replace_time_zone(None))
+    return frame(rest.exec(f"SELECT ts, sym, px, qty FROM {table} ORDER BY ts, sym"))
 
 
 def expected(*sent: pl.DataFrame) -> pl.DataFrame:
@@ -49,15 +39,15 @@ def test_resent_and_corrected_ilp_batches_keep_each_key_once_with_its_last_value
             # 14:30 to 20:19, seven hour partitions. (pandas would send a
             # column with nulls as doubles, which a LONG refuses.)
             first = trades(3_000).with_columns(pl.col("qty").fill_null(0))
-            send(server, "ticks", first)
+            send_frame(server, "ticks", first)
             # The client resends the batch it had no answer for.
-            send(server, "ticks", first)
+            send_frame(server, "ticks", first)
             # Corrections and late trades, spread over every partition and
             # repeated in one batch: the last of a key in a batch wins.
             fixes = first.gather_every(7).with_columns(px=pl.col("px") * 2, qty=pl.lit(1, pl.Int64))
             late = first.gather_every(50).with_columns(sym=pl.lit("TSLA"), px=pl.lit(1.5), qty=pl.lit(9, pl.Int64))
             batch = pl.concat([fixes, late, fixes.head(100).with_columns(qty=pl.lit(2, pl.Int64))])
-            send(server, "ticks", batch)
+            send_frame(server, "ticks", batch)
             want = expected(first, first, batch)
             assert want.height == 3_000 + late.height
             assert_frame_equal(read(rest, "ticks"), want, check_dtypes=False)
@@ -77,14 +67,14 @@ def test_resent_and_corrected_ilp_batches_keep_each_key_once_with_its_last_value
             # one row per instant from then on, last symbol wins.
             rest.exec("ALTER TABLE ticks DEDUP DISABLE")
             again = first.head(10)
-            send(server, "ticks", again)
+            send_frame(server, "ticks", again)
             assert rest.exec("SELECT count() FROM ticks")["dataset"] == [[want.height + 10]]
             rest.exec("ALTER TABLE ticks DEDUP ENABLE UPSERT KEYS(ts)")
             assert rest.exec("SELECT dedup FROM tables() WHERE table_name = 'ticks'")["dataset"] == [[True]]
             new = pl.DataFrame({
                 "ts": [dt.datetime(2026, 11, 24, 9, 0)] * 3, "sym": ["A", "B", "C"], "px": [1.0, 2.0, 3.0], "qty": [1, 2, 3],
             }).with_columns(pl.col("ts").dt.cast_time_unit("us"))
-            send(server, "ticks", new)
+            send_frame(server, "ticks", new)
             got = rest.exec("SELECT sym, px FROM ticks WHERE ts = '2026-11-24T09:00:00.000000Z'")
             assert got["dataset"] == [["C", 3.0]]
             # The change of keys wrote the log out: the first instant's three
@@ -92,7 +82,7 @@ def test_resent_and_corrected_ilp_batches_keep_each_key_once_with_its_last_value
             at = "ts = '2026-11-23T14:30:00.000000Z'"
             assert rest.exec(f"SELECT count() FROM ticks WHERE {at}")["dataset"] == [[3]]
             count = rest.exec("SELECT count() FROM ticks")["dataset"][0][0]
-            send(server, "ticks", first.head(1).with_columns(sym=pl.lit("Z")))
+            send_frame(server, "ticks", first.head(1).with_columns(sym=pl.lit("Z")))
             for restarted in (False, True):
                 if restarted:
                     server.stop()

@@ -10,16 +10,9 @@ import pytest
 from polars.testing import assert_frame_equal
 from questdb_rest import QuestDBAPIError
 
+from conftest import frame
+
 TRADES = "read_parquet('trades.parquet')"
-
-
-def frame(reply: dict) -> pl.DataFrame:
-    names = [c["name"] for c in reply["columns"]]
-    df = pl.DataFrame(reply["dataset"], schema=names, orient="row")
-    for c in reply["columns"]:
-        if c["type"] == "TIMESTAMP":
-            df = df.with_columns(pl.col(c["name"]).str.to_datetime("%Y-%m-%dT%H:%M:%S%.6fZ", time_unit="us"))
-    return df
 
 
 def test_sample_by_matches_group_by_dynamic(rest, data_dir):
