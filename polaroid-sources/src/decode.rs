@@ -141,10 +141,6 @@ pub(crate) fn column_names(spec: &SourceSpec) -> Vec<String> {
     Decoder::new(spec).schema.into_iter().map(|(name, _, _)| name).collect()
 }
 
-/// The columns a source's table stores as SYMBOL.
-pub(crate) fn symbol_columns(spec: &SourceSpec) -> Vec<String> {
-    Decoder::new(spec).schema.into_iter().filter(|(_, kind, _)| *kind == ColumnKind::Symbol).map(|(name, _, _)| name).collect()
-}
 
 impl Decoder {
     pub(crate) fn new(spec: &SourceSpec) -> Self {
@@ -545,6 +541,11 @@ fn decimal_micros(text: &str, digits: i32) -> Option<i64> {
 impl Rows {
     pub(crate) fn len(&self) -> usize {
         self.columns.first().map_or(0, |(_, _, c)| c.len())
+    }
+
+    /// The columns the table stores as SYMBOL.
+    pub(crate) fn symbol_columns(&self) -> Vec<String> {
+        self.columns.iter().filter(|(_, kind, _)| *kind == ColumnKind::Symbol).map(|(name, _, _)| name.clone()).collect()
     }
 
     /// Forget the rows, keeping the columns.

@@ -368,13 +368,13 @@ async fn write_batches(core: Arc<Core>, ns: Namespace, spec: SourceSpec, shared:
 
 /// Append what is pending, durably, off the async workers.
 async fn append(core: &Arc<Core>, ns: &Namespace, spec: &SourceSpec, shared: &Arc<Shared>) {
-    let (frame, offsets) = {
+    let (frame, offsets, symbols) = {
         let mut p = lock(&shared.pending);
         p.since = None;
         if p.rows.len() == 0 {
             return;
         }
-        (p.rows.take_frame(), std::mem::take(&mut p.offsets))
+        (p.rows.take_frame(), std::mem::take(&mut p.offsets), p.rows.symbol_columns())
     };
     shared.drained.notify_one();
     let consumer = lock(&shared.kafka).clone();
@@ -385,7 +385,7 @@ async fn append(core: &Arc<Core>, ns: &Namespace, spec: &SourceSpec, shared: &Ar
         partition_by: PartitionBy::Day,
         // Checked when the source started.
         retention: spec.retention().ok().flatten().unwrap_or_default(),
-        symbols: crate::decode::symbol_columns(spec),
+        symbols,
         upsert_keys: spec.upsert_keys.clone().unwrap_or_default(),
     };
     let appended = tokio::task::spawn_blocking(move || {
