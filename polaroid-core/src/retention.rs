@@ -108,7 +108,7 @@ pub fn partition_start(by: PartitionBy, name: &str) -> Option<NaiveDateTime> {
 }
 
 /// When the partition named `name` ends (its start plus one unit).
-fn partition_end(by: PartitionBy, name: &str) -> Option<NaiveDateTime> {
+pub(crate) fn partition_end(by: PartitionBy, name: &str) -> Option<NaiveDateTime> {
     let start = partition_start(by, name)?;
     match by {
         PartitionBy::Hour => start.checked_add_signed(Duration::hours(1)),

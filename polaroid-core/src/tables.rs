@@ -31,7 +31,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::CoreError;
 use crate::retention::{parts_to_drop, partition_name, Retention};
 
+mod parts;
 mod upserts;
+use parts::PartFacts;
 use upserts::Upserts;
 
 /// Where tables live, under the data directory.
@@ -705,6 +707,8 @@ struct TableState {
     newest: Option<chrono::NaiveDateTime>,
     /// With upsert keys: the parts' rows the log's replace.
     upserts: Upserts,
+    /// What is known of the parts without reading them.
+    facts: PartFacts,
 }
 
 /// One part a write-out writes: rows of a partition, and the part they
@@ -918,6 +922,7 @@ impl Table {
             def,
             parts,
             newest: None,
+            facts: PartFacts::default(),
         };
         // The log's records, applied as their appends were.
         for rows in opened.records {
@@ -968,24 +973,25 @@ impl Table {
 
     fn scan_state(state: &TableState) -> Result<LazyFrame, CoreError> {
         let schema = state.def.schema()?;
-        let mut inputs = Vec::with_capacity(state.parts.len() + 1);
+        let mut inputs = Vec::with_capacity(2);
+        // In order: runs of parts read as they are, and each part whose
+        // rows the log replaces some of.
+        let mut plain: Vec<PathBuf> = Vec::new();
         for part in &state.parts {
+            if !upserts::is_shadowed(part, state) {
+                plain.push(part.clone());
+                continue;
+            }
+            inputs.extend(parts::scan_parts(state, &std::mem::take(&mut plain), &schema)?);
             let path = PlRefPath::new(part.to_string_lossy().as_ref());
-            let lf = LazyFrame::scan_ipc(path, Default::default(), Default::default())?;
-            inputs.push((lf, upserts::is_shadowed(part, state)));
-        }
-        inputs.push((state.pending.clone().lazy(), false));
-        let mut aligned = Vec::with_capacity(inputs.len());
-        for (mut lf, shadowed) in inputs {
+            let mut lf = LazyFrame::scan_ipc(path, Default::default(), Default::default())?;
             let has = lf.collect_schema()?;
-            aligned.push(if shadowed {
-                let stored = lf.select(aligned_columns(&state.def, &schema, &has, false));
-                upserts::hide_replaced(stored, state).select(read_columns(&state.def, &schema, &schema))
-            } else {
-                lf.select(read_columns(&state.def, &schema, &has))
-            });
+            let stored = lf.select(aligned_columns(&state.def, &schema, &has, false));
+            inputs.push(upserts::hide_replaced(stored, state).select(read_columns(&state.def, &schema, &schema)));
         }
-        Ok(concat(aligned, UnionArgs { rechunk: false, parallel: true, ..Default::default() })?)
+        inputs.extend(parts::scan_parts(state, &plain, &schema)?);
+        inputs.push(state.pending.clone().lazy().select(read_columns(&state.def, &schema, &schema)));
+        Ok(concat(inputs, UnionArgs { rechunk: false, parallel: true, ..Default::default() })?)
     }
 
     /// Append rows: conform them to the table, log and fsync them, then
@@ -1076,14 +1082,14 @@ impl Table {
             },
             _ => None,
         };
-        let ranges = upserts::batch_ranges(&batches, &state.def)?;
+        let ranges = parts::batch_ranges(&batches, &state.def)?;
         let written = self.write_parts(batches, last_seq)?;
         wal.write_out_retry = None;
         state.newest = state.newest.max(newest);
         // A rewritten part takes the place of the version it rewrote.
         state.parts.retain(|p| !superseded.contains(p));
-        upserts::note_ranges(&state.upserts, &written, ranges, &superseded);
-        state.parts.extend(written);
+        state.parts.extend(written.iter().cloned());
+        state.facts.note_written(&written, ranges, &state.parts);
         state.pending = DataFrame::empty_with_schema(&state.def.schema()?);
         state.upserts.parts_newest = state.upserts.parts_newest.max(pending_newest);
         state.upserts.shadow = None;
@@ -1394,13 +1400,18 @@ fn aligned_columns(def: &TableDef, schema: &Schema, has: &Schema, symbols: bool)
         .iter()
         .map(|c| {
             let stored = schema.get(c.name.as_str()).cloned().unwrap_or(DataType::String);
-            let value = if has.contains(c.name.as_str()) { col(c.name.as_str()) } else { lit(NULL).cast(stored.clone()) };
             let read = if symbols && c.kind.eq_ignore_ascii_case("SYMBOL") {
                 DataType::from_categories(Categories::global())
             } else {
-                stored
+                stored.clone()
             };
-            value.cast(read).alias(c.name.as_str())
+            match has.get(c.name.as_str()) {
+                // As it is: a filter on it goes down to the scan (a cast,
+                // even to its own type, stops polars' predicate pushdown).
+                Some(dtype) if dtype == &read => col(c.name.as_str()),
+                Some(_) => col(c.name.as_str()).cast(read),
+                None => lit(NULL).cast(stored).cast(read).alias(c.name.as_str()),
+            }
         })
         .collect()
 }
@@ -1630,7 +1641,7 @@ fn remove_unfinished_parts(dir: &Path) -> Result<(), CoreError> {
 mod tests {
     use super::*;
 
-    fn def() -> TableDef {
+    pub(super) fn def() -> TableDef {
         TableDef {
             name: "trades".into(),
             columns: vec![
@@ -1645,7 +1656,7 @@ mod tests {
         }
     }
 
-    fn rows(day: i64, n: i64) -> DataFrame {
+    pub(super) fn rows(day: i64, n: i64) -> DataFrame {
         let us = 1_795_392_000_000_000i64 + day * 86_400_000_000; // 2026-11-23 + day
         df!(
             "ts" => (0..n).map(|i| us + i * 1_000_000).collect::<Vec<_>>(),
@@ -1723,7 +1734,7 @@ mod tests {
     }
 
     /// A data directory with the table `trades` (of [`def`]) created in it.
-    fn with_trades_table() -> (tempfile::TempDir, Namespace, Tables) {
+    pub(super) fn with_trades_table() -> (tempfile::TempDir, Namespace, Tables) {
         let dir = tempfile::tempdir().unwrap();
         let ns = Namespace::anonymous();
         let tables = Tables::new(dir.path());

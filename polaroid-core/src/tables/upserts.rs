@@ -40,9 +40,6 @@ pub(super) struct Upserts {
     pub shadowed: Vec<String>,
     /// Superseded part files, and when they were.
     pub retired: Vec<(Instant, PathBuf)>,
-    /// Each part's earliest and latest designated timestamps, once read:
-    /// what finds the few parts an older row may replace a row of.
-    pub ranges: Arc<Mutex<HashMap<PathBuf, (i64, i64)>>>,
 }
 
 /// A part's file name: `part-<seq>.arrow` for rows write-out `seq` took
@@ -119,7 +116,7 @@ pub(super) fn last_per_key(rows: DataFrame, keys: &[String]) -> Result<DataFrame
 }
 
 /// The earliest and latest designated timestamps of `rows` (physical).
-fn time_range(rows: &DataFrame, ts: &str) -> Result<Option<(i64, i64)>, CoreError> {
+pub(super) fn time_range(rows: &DataFrame, ts: &str) -> Result<Option<(i64, i64)>, CoreError> {
     let times = rows.column(ts)?.to_physical_repr();
     let times = times.i64()?;
     Ok(times.min().zip(times.max()))
@@ -244,7 +241,7 @@ fn stored_keys(state: &TableState, older: &DataFrame, lo: i64, hi: i64) -> Resul
     let schema = def.schema()?;
     let mut inputs = Vec::new();
     for part in state.parts.iter().filter(|p| partitions.contains(&partition_name(p))) {
-        let (first, last) = part_range(&state.upserts, part, ts)?;
+        let (first, last) = part_range(&state.facts, part, ts)?;
         if last < lo || first > hi {
             continue;
         }
@@ -262,38 +259,17 @@ fn stored_keys(state: &TableState, older: &DataFrame, lo: i64, hi: i64) -> Resul
     Ok(with_keys(incoming.lazy(), stored, &def.upsert_keys).collect()?)
 }
 
-/// A part's earliest and latest designated timestamps (read once).
-fn part_range(upserts: &Upserts, part: &Path, ts: &str) -> Result<(i64, i64), CoreError> {
-    if let Some(range) = upserts.ranges.lock().unwrap_or_else(|p| p.into_inner()).get(part) {
+/// A part's earliest and latest designated timestamps (read once):
+/// what finds the few parts an older row may replace a row of.
+fn part_range(facts: &PartFacts, part: &Path, ts: &str) -> Result<(i64, i64), CoreError> {
+    if let Some(range) = facts.ranges.lock().unwrap_or_else(|p| p.into_inner()).get(part) {
         return Ok(*range);
     }
     let file = File::open(part).map_err(|e| io_error(part, e))?;
     let rows = IpcReader::new(file).with_columns(Some(vec![ts.to_string()])).finish()?;
     let range = time_range(&rows, ts)?.unwrap_or((i64::MAX, i64::MIN));
-    upserts.ranges.lock().unwrap_or_else(|p| p.into_inner()).insert(part.to_path_buf(), range);
+    facts.ranges.lock().unwrap_or_else(|p| p.into_inner()).insert(part.to_path_buf(), range);
     Ok(range)
-}
-
-/// The time range of each batch a write-out writes, for [`note_ranges`].
-pub(super) fn batch_ranges(batches: &[PartBatch], def: &TableDef) -> Result<Vec<Option<(i64, i64)>>, CoreError> {
-    match &def.timestamp {
-        Some(ts) if !def.upsert_keys.is_empty() => batches.iter().map(|b| time_range(&b.rows, ts)).collect(),
-        _ => Ok(Vec::new()),
-    }
-}
-
-/// Remember the time ranges of the parts just written, forget those of
-/// the parts they superseded.
-pub(super) fn note_ranges(upserts: &Upserts, written: &[PathBuf], ranges_written: Vec<Option<(i64, i64)>>, superseded: &[PathBuf]) {
-    let mut ranges = upserts.ranges.lock().unwrap_or_else(|p| p.into_inner());
-    for (part, range) in written.iter().zip(ranges_written) {
-        if let Some(range) = range {
-            ranges.insert(part.clone(), range);
-        }
-    }
-    for part in superseded {
-        ranges.remove(part);
-    }
 }
 
 /// A part's rows (in the stored columns) without those the log's rows
@@ -326,7 +302,7 @@ pub(super) fn write_out(state: &TableState) -> Result<Vec<PartBatch>, CoreError>
         if state.upserts.shadowed.binary_search(&partition).is_err() {
             continue;
         }
-        let (first, last) = part_range(&state.upserts, part, ts)?;
+        let (first, last) = part_range(&state.facts, part, ts)?;
         if last < lo || first > hi {
             continue;
         }

@@ -1,0 +1,106 @@
+"""A filter on the designated timestamp reads only the partitions it can
+match (QuestDB's partition pruning), checked from QuestDB's own clients.
+
+The proof is on disk: once the table's parts are known to the server, the
+partitions a query does not need are deleted. Queries that filter them out
+answer exactly as python polars does over the rows sent; a query that
+needs them fails, and the server goes on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import tempfile
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+from questdb_rest import QuestDBAPIError, QuestDBClient
+
+from conftest import Server, frame, send_frame
+
+ROWS_PER_DAY = 10_000
+DAYS = 30
+
+
+def month_of_rows(start: dt.datetime) -> pl.DataFrame:
+    n = DAYS * ROWS_PER_DAY
+    step = dt.timedelta(days=1) / ROWS_PER_DAY
+    return pl.DataFrame({
+        "ts": pl.datetime_range(start, start + step * (n - 1), step, time_unit="us", eager=True),
+        "sym": [["AAPL", "MSFT", "NVDA"][i % 3] for i in range(n)],
+        "px": [100 + (i * 37 % 1000) / 10 for i in range(n)],
+    })
+
+
+def day(start: dt.datetime, n: int) -> str:
+    return (start + dt.timedelta(days=n)).strftime("%Y-%m-%d")
+
+
+def test_a_time_filter_reads_only_the_partitions_it_can_match():
+    # A month ending yesterday, so that now()-relative filters select some of it.
+    today = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
+    start = today - dt.timedelta(days=DAYS)
+    rows = month_of_rows(start)
+    with tempfile.TemporaryDirectory(prefix="polaroid-pruning-") as tmp:
+        server = Server(Path(tmp))
+        try:
+            rest = QuestDBClient(host="127.0.0.1", port=server.http_port)
+            rest.exec("CREATE TABLE t (ts TIMESTAMP, sym SYMBOL, px DOUBLE) timestamp(ts) PARTITION BY DAY WAL")
+            # 250,000 rows (25 days) fill the log, which is then written out
+            # as a part per day; the last 5 days stay in the log.
+            for first in range(0, DAYS, 5):
+                send_frame(server, "t", rows[first * ROWS_PER_DAY:(first + 5) * ROWS_PER_DAY])
+            table = Path(tmp) / "tables" / "default" / "t"
+            written = sorted(p.name for p in table.iterdir() if p.is_dir())
+            assert written == [day(start, n) for n in range(25)]
+
+            def read(query: str) -> pl.DataFrame:
+                return frame(rest.exec(query))
+
+            everything = read("SELECT * FROM t")
+            assert_frame_equal(everything.sort("ts"), rows.with_columns(pl.col("sym").cast(pl.String)), check_dtypes=False)
+
+            # Day 0's part stays (the first part of a scan is where polars
+            # reads the columns from), and so do days 10, 11 and 24 (the
+            # newest written); the other written days go.
+            for n in range(1, 24):
+                if n not in (10, 11):
+                    shutil.rmtree(table / day(start, n))
+
+            def expect(query: str, want: pl.DataFrame) -> None:
+                got = read(query)
+                assert_frame_equal(got, want, check_dtypes=False)
+
+            sent = rows.with_columns(pl.col("sym").cast(pl.String))
+            d10, d11 = start + dt.timedelta(days=10), start + dt.timedelta(days=11)
+            iso = lambda at: at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # noqa: E731
+
+            # QuestDB's interval literal: one day.
+            expect(f"SELECT count() AS n, sum(px) AS px FROM t WHERE ts IN '{day(start, 10)}'",
+                   sent.filter(pl.col("ts").dt.date() == d10.date()).select(n=pl.len(), px=pl.col("px").sum()))
+            # Comparisons, across two partitions, with another condition.
+            lo, hi = d10 + dt.timedelta(hours=12), d11 + dt.timedelta(hours=6)
+            expect(f"SELECT * FROM t WHERE ts >= '{iso(lo)}' AND ts < '{iso(hi)}' AND sym = 'NVDA' ORDER BY ts",
+                   sent.filter((pl.col("ts") >= lo) & (pl.col("ts") < hi) & (pl.col("sym") == "NVDA")))
+            expect(f"SELECT * FROM t WHERE ts BETWEEN '{iso(lo)}' AND '{iso(hi)}' ORDER BY ts",
+                   sent.filter(pl.col("ts").is_between(lo, hi)))
+            # SAMPLE BY over a filtered range.
+            expect(f"SELECT ts, sym, last(px) AS px FROM t WHERE ts IN '{day(start, 11)}' SAMPLE BY 6h ORDER BY ts, sym",
+                   sent.filter(pl.col("ts").dt.date() == d11.date())
+                   .group_by(pl.col("ts").dt.truncate("6h"), "sym").agg(pl.col("px").last()).sort("ts", "sym"))
+            # The days still in the log, and the newest written day, by a
+            # filter relative to now().
+            recent = today - dt.timedelta(days=6)
+            expect("SELECT count() AS n, max(ts) AS last FROM t WHERE ts >= dateadd('d', -6, timestamp_floor('d', now()))",
+                   sent.filter(pl.col("ts") >= recent).select(n=pl.len(), last=pl.col("ts").max()))
+
+            # A query that needs a deleted day fails, clearly, and the server goes on.
+            with pytest.raises(QuestDBAPIError) as failed:
+                read(f"SELECT count() FROM t WHERE ts IN '{day(start, 3)}'")
+            assert "No such file" in str(failed.value), failed.value
+            assert read(f"SELECT count() AS n FROM t WHERE ts IN '{day(start, 11)}'")["n"].to_list() == [ROWS_PER_DAY]
+        finally:
+            server.stop()
