@@ -1,0 +1,124 @@
+//! `cargo bench -p polaroid-core --bench time_filters` (part of `make
+//! bench`): queries filtered on the designated timestamp of a table that
+//! holds a year, a part per day.
+//!
+//! Each query runs as the doors run one: SQL planned by `Core` over the
+//! table, confined to the data directory, collected by the streaming
+//! engine. Baseline, in the same run: upstream polars reading the same part
+//! files with `scan_ipc` and the same filter, as a polars user with those
+//! files would. Each figure is the median of 9 runs, the two interleaved.
+//!
+//! Days: POLAROID_BENCH_DAYS (365), of 10,000 rows each.
+
+use std::time::{Duration, Instant};
+
+use chrono::{NaiveDate, NaiveDateTime};
+use polaroid_core::tables::{PartitionBy, TableDef};
+use polaroid_core::{CancelToken, Core, CoreConfig, Namespace, SqlOptions};
+use polars::prelude::*;
+
+const ROWS_PER_DAY: i64 = 10_000;
+const RUNS: usize = 9;
+
+fn main() {
+    let days: i64 = std::env::var("POLAROID_BENCH_DAYS").ok().and_then(|d| d.parse().ok()).unwrap_or(365);
+    let dir = tempfile::tempdir().unwrap();
+    let core = Core::new(CoreConfig { data_dir: dir.path().to_path_buf(), ..CoreConfig::default() }).unwrap();
+    let ns = Namespace::anonymous();
+    let start = NaiveDate::from_ymd_opt(2025, 1, 1).unwrap().and_hms_opt(0, 0, 0).unwrap();
+    let started = Instant::now();
+    let parts = fill(&core, &ns, start, days);
+    println!(
+        "time_filters: {days} days x {ROWS_PER_DAY} rows, {} parts, written in {:.1} s",
+        parts.len(),
+        started.elapsed().as_secs_f64()
+    );
+
+    let day = |n: i64| start + chrono::Duration::days(n);
+    let text = |at: NaiveDateTime| at.format("%Y-%m-%d %H:%M:%S").to_string();
+    let (last_hour, mid, week) = (day(days) - chrono::Duration::hours(1), day(days / 2), day(days - 7));
+    let cases: Vec<(&str, String, Expr)> = vec![
+        ("the last hour", format!("ts >= '{}'", text(last_hour)), col("ts").gt_eq(at(last_hour))),
+        ("one day", format!("ts >= '{}' AND ts < '{}'", text(mid), text(day(days / 2 + 1))), {
+            col("ts").gt_eq(at(mid)).and(col("ts").lt(at(day(days / 2 + 1))))
+        }),
+        ("the last week", format!("ts >= '{}'", text(week)), col("ts").gt_eq(at(week))),
+        ("everything", "true".into(), lit(true)),
+    ];
+    println!("{:<16} {:>12} {:>16} {:>8}", "filter", "polaroid", "polars scan_ipc", "ratio");
+    for (name, sql_filter, filter) in cases {
+        let query = format!("SELECT count(*) AS n, sum(px) AS px FROM t WHERE {sql_filter}");
+        let served = || {
+            let (lf, _) = core.namespace_sql_plan_with(&ns, &query, Vec::new(), SqlOptions::default()).unwrap();
+            let entry = core.prepare_plan(&ns, lf, "bench").unwrap();
+            core.collect_entry(&entry, Engine::Streaming, &CancelToken::default()).unwrap().as_ref().clone()
+        };
+        let upstream = || {
+            let sources = ScanSources::Paths(parts.iter().map(|p| PlRefPath::new(p.to_string_lossy().as_ref())).collect());
+            LazyFrame::scan_ipc_sources(sources, Default::default(), Default::default())
+                .unwrap()
+                .filter(filter.clone())
+                .select([len().cast(DataType::Int64).alias("n"), col("px").sum()])
+                .collect_with_engine(Engine::Streaming)
+                .unwrap()
+                .unwrap_single()
+        };
+        let (ours, theirs) = (served(), upstream());
+        assert!(ours.equals_missing(&theirs), "{name}: {ours} != {theirs}");
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for _ in 0..RUNS {
+            ours.push(timed(&served));
+            theirs.push(timed(&upstream));
+        }
+        let (ours, theirs) = (median(ours), median(theirs));
+        println!(
+            "{name:<16} {:>9.2} ms {:>13.2} ms {:>7.1}x",
+            ms(ours),
+            ms(theirs),
+            theirs.as_secs_f64() / ours.as_secs_f64()
+        );
+    }
+}
+
+/// `days` days of rows from `start`, a part per day; returns the parts.
+fn fill(core: &Core, ns: &Namespace, start: NaiveDateTime, days: i64) -> Vec<std::path::PathBuf> {
+    let def = TableDef::new("t", &[("ts", "TIMESTAMP"), ("sym", "SYMBOL"), ("px", "DOUBLE")], Some("ts"), PartitionBy::Day);
+    core.tables().create(ns, def, false).unwrap();
+    let step = 86_400_000_000 / ROWS_PER_DAY;
+    let first = start.and_utc().timestamp_micros();
+    for d in 0..days {
+        let ts: Vec<i64> = (0..ROWS_PER_DAY).map(|i| first + d * 86_400_000_000 + i * step).collect();
+        let rows = df!(
+            "ts" => ts,
+            "sym" => (0..ROWS_PER_DAY).map(|i| ["AAPL", "MSFT", "NVDA"][(i % 3) as usize]).collect::<Vec<_>>(),
+            "px" => (0..ROWS_PER_DAY).map(|i| 100.0 + (i * 37 % 1000) as f64 / 10.0).collect::<Vec<_>>(),
+        )
+        .unwrap()
+        .lazy()
+        .with_column(col("ts").cast(DataType::Datetime(TimeUnit::Microseconds, None)))
+        .collect()
+        .unwrap();
+        // Every 25 days the log is written out, a part per day.
+        core.tables().append(ns, "t", rows, None).unwrap();
+    }
+    core.tables().existing(ns, "t").unwrap().flushed_parts().unwrap()
+}
+
+fn at(instant: NaiveDateTime) -> Expr {
+    lit(instant.and_utc().timestamp_micros()).cast(DataType::Datetime(TimeUnit::Microseconds, None))
+}
+
+fn timed<T>(run: &impl Fn() -> T) -> Duration {
+    let started = Instant::now();
+    std::hint::black_box(run());
+    started.elapsed()
+}
+
+fn median(mut runs: Vec<Duration>) -> Duration {
+    runs.sort();
+    runs[runs.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
