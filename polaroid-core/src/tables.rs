@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use polaroid_handles::Namespace;
+use polars_arrow::io::ipc::write::default_ipc_fields;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -1082,14 +1083,14 @@ impl Table {
             },
             _ => None,
         };
-        let ranges = parts::batch_ranges(&batches, &state.def)?;
-        let written = self.write_parts(batches, last_seq)?;
+        let facts = parts::batch_facts(&batches, &state.def)?;
+        let written = self.write_parts(batches, &facts, last_seq)?;
         wal.write_out_retry = None;
         state.newest = state.newest.max(newest);
         // A rewritten part takes the place of the version it rewrote.
         state.parts.retain(|p| !superseded.contains(p));
         state.parts.extend(written.iter().cloned());
-        state.facts.note_written(&written, ranges, &state.parts);
+        state.facts.note_written(&written, facts, &state.parts);
         state.pending = DataFrame::empty_with_schema(&state.def.schema()?);
         state.upserts.parts_newest = state.upserts.parts_newest.max(pending_newest);
         state.upserts.shadow = None;
@@ -1105,19 +1106,27 @@ impl Table {
         self.apply_retention(state)
     }
 
-    /// `batches` as parts, named for `seq`: each written to a
+    /// `batches` as parts (with what `facts` says of each in their
+    /// metadata), named for `seq`: each written to a
     /// temporary file and fsync'd, then all renamed in. On an error none is
     /// left behind.
-    fn write_parts(&self, batches: Vec<PartBatch>, seq: u64) -> Result<Vec<PathBuf>, CoreError> {
+    fn write_parts(&self, batches: Vec<PartBatch>, facts: &[parts::Facts], seq: u64) -> Result<Vec<PathBuf>, CoreError> {
         let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
         let write = || -> Result<(), CoreError> {
-            for PartBatch { partition, mut rows, rewrites } in batches {
+            for (PartBatch { partition, mut rows, rewrites }, facts) in batches.into_iter().zip(facts) {
                 let dir = self.dir.join(&partition);
                 std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
                 let path = dir.join(upserts::part_file_name(seq, rewrites.as_deref()));
                 let tmp = path.with_extension("tmp");
                 staged.push((tmp.clone(), path));
-                write_synced(&tmp, |out| IpcWriter::new(out).finish(&mut rows))?;
+                write_synced(&tmp, |out| {
+                    let fields = default_ipc_fields(rows.schema().to_arrow(CompatLevel::newest()).iter_values());
+                    let mut writer = IpcWriter::new(out).batched(rows.schema(), fields)?;
+                    rows.align_chunks_par();
+                    writer.write_batch(&rows)?;
+                    writer.set_custom_metadata(parts::metadata(facts));
+                    writer.finish()
+                })?;
             }
             for (tmp, path) in &staged {
                 std::fs::rename(tmp, path).map_err(|e| io_error(path, e))?;

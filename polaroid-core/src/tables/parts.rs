@@ -9,10 +9,12 @@
 //! pruning. A query over the last hour of a year's table reads the parts
 //! of that hour, in either engine.
 //!
-//! A part's range is its own when this process knows it (it wrote the
-//! part, or read its timestamps once for upsert keys), else its
-//! partition's bounds, which its directory's name gives. Unknown bounds
-//! are null, which never skips a part.
+//! A part's range is its own: its write-out notes it, with its row count,
+//! in the part's schema metadata, read back with the footer that the scan
+//! reads anyway. A part written before that was done has its partition's
+//! bounds, which its directory's name gives (or its own range once upsert
+//! keys read its timestamps). Unknown bounds are null, which never skips a
+//! part.
 
 use super::*;
 use crate::retention::{partition_end, partition_start};
@@ -20,52 +22,95 @@ use crate::retention::{partition_end, partition_start};
 /// What is known of each part file without reading its rows. Parts never
 /// change once written, so what was learnt of one stays true.
 #[derive(Clone, Default)]
-pub(super) struct PartFacts {
-    /// Each part's earliest and latest designated timestamps (physical).
-    pub ranges: Arc<Mutex<HashMap<PathBuf, (i64, i64)>>>,
-    /// Each part's columns, from its footer (one written before a column
-    /// was added lacks it).
-    schemas: Arc<Mutex<HashMap<PathBuf, SchemaRef>>>,
+pub(super) struct PartFacts(Arc<Mutex<HashMap<PathBuf, Facts>>>);
+
+/// What one part holds.
+#[derive(Clone, Default)]
+pub(super) struct Facts {
+    /// Its columns (one written before a column was added lacks it).
+    pub schema: Option<SchemaRef>,
+    /// Its earliest and latest designated timestamps (physical units).
+    pub range: Option<(i64, i64)>,
+    pub rows: Option<u64>,
 }
 
+/// Where a write-out puts a part's time range and row count: the custom
+/// metadata of its IPC footer, read back with the footer a scan reads
+/// anyway. (Not the schema's: readers that merge the schemas of several
+/// files, as DataFusion's do for Ballista, refuse differing values there.)
+const RANGE_MIN: &str = "polaroid.ts_min";
+const RANGE_MAX: &str = "polaroid.ts_max";
+const ROWS: &str = "polaroid.rows";
+
 impl PartFacts {
-    fn schema_of(&self, part: &Path) -> Result<SchemaRef, CoreError> {
-        if let Some(schema) = lock(&self.schemas).get(part) {
-            return Ok(schema.clone());
+    /// What `part`'s footer says (read once): its columns, and the range
+    /// and rows its write-out noted (parts written before that was done
+    /// have neither).
+    pub fn of(&self, part: &Path) -> Result<Facts, CoreError> {
+        if let Some(known) = lock(&self.0).get(part).filter(|f| f.schema.is_some()) {
+            return Ok(known.clone());
         }
         let mut file = BufReader::new(File::open(part).map_err(|e| io_error(part, e))?);
         let footer = polars_arrow::io::ipc::read::read_file_metadata(&mut file)?;
-        let schema = Arc::new(Schema::from_arrow_schema(footer.schema.as_ref()));
-        lock(&self.schemas).insert(part.to_path_buf(), schema.clone());
-        Ok(schema)
+        let noted = |key: &str| footer.custom_metadata.as_ref()?.get(key)?.parse::<i64>().ok();
+        let mut known = lock(&self.0);
+        let facts = known.entry(part.to_path_buf()).or_default();
+        facts.schema = Some(Arc::new(Schema::from_arrow_schema(footer.schema.as_ref())));
+        facts.range = facts.range.or(noted(RANGE_MIN).zip(noted(RANGE_MAX)));
+        facts.rows = facts.rows.or(noted(ROWS).map(|n| n as u64));
+        Ok(facts.clone())
     }
 
-    /// A write-out wrote `written` (its batches' time ranges `ranges`,
-    /// from [`batch_ranges`]); the table's parts are now `parts`.
-    pub fn note_written(&self, written: &[PathBuf], ranges: Vec<Option<(i64, i64)>>, parts: &[PathBuf]) {
+    /// `part`'s time range, if known without reading its rows.
+    pub fn range(&self, part: &Path) -> Option<(i64, i64)> {
+        lock(&self.0).get(part).and_then(|f| f.range)
+    }
+
+    /// `part`'s time range, read from its rows.
+    pub fn note_range(&self, part: &Path, range: (i64, i64)) {
+        lock(&self.0).entry(part.to_path_buf()).or_default().range = Some(range);
+    }
+
+    /// A write-out wrote `written` (what [`batch_facts`] said of each);
+    /// the table's parts are now `parts`.
+    pub fn note_written(&self, written: &[PathBuf], facts: Vec<Facts>, parts: &[PathBuf]) {
         let kept: std::collections::HashSet<&PathBuf> = parts.iter().collect();
-        let mut known = lock(&self.ranges);
+        let mut known = lock(&self.0);
         known.retain(|p, _| kept.contains(p));
-        for (part, range) in written.iter().zip(ranges) {
-            if let Some(range) = range {
-                known.insert(part.clone(), range);
-            }
-        }
-        lock(&self.schemas).retain(|p, _| kept.contains(p));
-    }
-}
-
-/// The time range of each batch a write-out writes, for
-/// [`PartFacts::note_written`].
-pub(super) fn batch_ranges(batches: &[PartBatch], def: &TableDef) -> Result<Vec<Option<(i64, i64)>>, CoreError> {
-    match &def.timestamp {
-        Some(ts) => batches.iter().map(|b| upserts::time_range(&b.rows, ts)).collect(),
-        None => Ok(Vec::new()),
+        known.extend(written.iter().cloned().zip(facts));
     }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// What each batch a write-out writes will hold, for the part's metadata
+/// ([`metadata`]) and [`PartFacts::note_written`].
+pub(super) fn batch_facts(batches: &[PartBatch], def: &TableDef) -> Result<Vec<Facts>, CoreError> {
+    batches
+        .iter()
+        .map(|b| {
+            let range = match &def.timestamp {
+                Some(ts) => upserts::time_range(&b.rows, ts)?,
+                None => None,
+            };
+            Ok(Facts { schema: Some(b.rows.schema().clone()), range, rows: Some(b.rows.height() as u64) })
+        })
+        .collect()
+}
+
+/// The footer metadata a part is written with.
+pub(super) fn metadata(facts: &Facts) -> Vec<(String, String)> {
+    let mut noted = Vec::new();
+    if let Some((min, max)) = facts.range {
+        noted.push((RANGE_MIN.to_string(), min.to_string()));
+        noted.push((RANGE_MAX.to_string(), max.to_string()));
+    }
+    if let Some(rows) = facts.rows {
+        noted.push((ROWS.to_string(), rows.to_string()));
+    }
+    noted
 }
 
 /// `parts` (in order) as the table's readers see them: one scan per run of
@@ -75,7 +120,7 @@ pub(super) fn scan_parts(state: &TableState, parts: &[PathBuf], schema: &Schema)
     let mut run: Vec<PathBuf> = Vec::new();
     let mut run_has: Option<SchemaRef> = None;
     for part in parts {
-        let has = state.facts.schema_of(part)?;
+        let has = state.facts.of(part)?.schema.expect("read with the footer");
         if let Some(previous) = run_has.take_if(|previous| previous != &has) {
             scans.push(scan_run(state, &std::mem::take(&mut run), &previous, schema)?);
         }
@@ -91,21 +136,31 @@ pub(super) fn scan_parts(state: &TableState, parts: &[PathBuf], schema: &Schema)
 /// Parts that all have the columns `has`, as one scan.
 fn scan_run(state: &TableState, run: &[PathBuf], has: &Schema, schema: &Schema) -> Result<LazyFrame, CoreError> {
     let sources = ScanSources::Paths(run.iter().map(|p| PlRefPath::new(p.to_string_lossy().as_ref())).collect());
+    let statistics = statistics(state, run, has)?;
+    // Every part's row count known: the scan's size is exact for the planner.
+    let lengths = statistics.column("len")?.as_materialized_series().clone();
+    let row_count = (lengths.null_count() == 0).then(|| lengths.sum::<u64>()).transpose()?.map(|rows| (rows, 0));
     let args = UnifiedScanArgs {
         glob: false,
         hive_options: HiveOptions::new_disabled(),
-        table_statistics: Some(TableStatistics(Arc::new(statistics(state, run, has)?))),
+        table_statistics: Some(TableStatistics(Arc::new(statistics))),
+        row_count,
         ..Default::default()
     };
     let scan = LazyFrame::scan_ipc_sources(sources, Default::default(), args)?;
     Ok(scan.select(read_columns(&state.def, schema, has)))
 }
 
-/// One row per part: its time range in the designated timestamp's
-/// `_min`/`_max`, every other statistic null (unknown).
+/// One row per part: its row count (`len`) and time range (the designated
+/// timestamp's `_min` and `_max`) where known, every other statistic null
+/// (unknown).
 fn statistics(state: &TableState, run: &[PathBuf], has: &Schema) -> Result<DataFrame, CoreError> {
     let n = run.len();
-    let mut columns = vec![Column::full_null("len".into(), n, &IDX_DTYPE)];
+    let rows: Vec<Option<IdxSize>> = run
+        .iter()
+        .map(|part| state.facts.of(part).ok().and_then(|f| f.rows).and_then(|r| IdxSize::try_from(r).ok()))
+        .collect();
+    let mut columns = vec![Column::new("len".into(), rows)];
     for (name, dtype) in has.iter() {
         let (min, max) = match &state.def.timestamp {
             Some(ts) if ts.as_str() == name.as_str() => {
@@ -128,8 +183,8 @@ fn statistics(state: &TableState, run: &[PathBuf], has: &Schema) -> Result<DataF
 /// The earliest and latest timestamps `part` may hold, in the physical
 /// units of `dtype`: its own range if known, else its partition's.
 fn part_bounds(state: &TableState, part: &Path, dtype: &DataType) -> Option<(i64, i64)> {
-    if let Some(range) = lock(&state.facts.ranges).get(part) {
-        return Some(*range);
+    if let Some(range) = state.facts.range(part) {
+        return Some(range);
     }
     let DataType::Datetime(unit, _) = dtype else { return None };
     let by = state.def.partition_by;
@@ -145,7 +200,7 @@ fn part_bounds(state: &TableState, part: &Path, dtype: &DataType) -> Option<(i64
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{rows, with_trades_table};
+    use super::super::tests::{def, rows};
     use super::*;
 
     const DAY_US: i64 = 86_400_000_000;
@@ -156,11 +211,14 @@ mod tests {
         lit(us).cast(DataType::Datetime(TimeUnit::Microseconds, None))
     }
 
-    /// Ten days of rows: days 0..6 written out (days 2 and 3 twice, so
-    /// in two parts), a column added, days 6..8 written out with it, and
-    /// days 8..10 still in the log.
-    fn ten_days() -> (tempfile::TempDir, Namespace, Tables) {
-        let (dir, ns, tables) = with_trades_table();
+    /// Ten days of rows from 2026-11-23, partitioned `by`: days 0..6
+    /// written out (days 2 and 3 twice, so in two parts), a column added,
+    /// days 6..8 written out with it, and days 8..10 still in the log.
+    fn ten_days(by: PartitionBy) -> (tempfile::TempDir, Namespace, Tables) {
+        let dir = tempfile::tempdir().unwrap();
+        let ns = Namespace::anonymous();
+        let tables = Tables::new(dir.path());
+        tables.create(&ns, TableDef { partition_by: by, ..def() }, false).unwrap();
         let table = tables.existing(&ns, "trades").unwrap();
         for day in 0..6 {
             tables.append(&ns, "trades", rows(day, 50), None).unwrap();
@@ -224,29 +282,31 @@ mod tests {
 
     /// The oracle is the whole table read first, then filtered in memory
     /// (no scan to skip anything): every filter must give the same rows,
-    /// in both engines, with the parts' own ranges known (as written) and
-    /// with their partitions' bounds only (after a restart).
+    /// in both engines, as written and after a restart, with day and
+    /// month partitions (the bounds of a month hold several parts).
     #[test]
     fn a_time_filter_reads_the_rows_a_full_read_filters_to() {
-        let (dir, ns, tables) = ten_days();
-        let written = tables.existing(&ns, "trades").unwrap();
-        let reopened = Tables::new(dir.path()).existing(&ns, "trades").unwrap();
-        let full = written.scan().unwrap().collect().unwrap();
-        assert_eq!(full.height(), 6 * 50 + 2 * 20 + 4 * 40);
         let mut rng = fastrand::Rng::with_seed(16);
-        let mut nonempty = 0;
-        for _ in 0..150 {
-            let filter = random_filter(&mut rng);
-            let want = sorted(full.clone().lazy().filter(filter.clone()), Engine::InMemory);
-            nonempty += usize::from(want.height() > 0 && want.height() < full.height());
-            for table in [&written, &reopened] {
-                for engine in [Engine::InMemory, Engine::Streaming] {
-                    let got = sorted(table.scan().unwrap().filter(filter.clone()), engine);
-                    assert!(got.equals_missing(&want), "{filter:?} on {engine:?}: {got} != {want}");
+        for by in [PartitionBy::Day, PartitionBy::Month] {
+            let (dir, ns, tables) = ten_days(by);
+            let written = tables.existing(&ns, "trades").unwrap();
+            let reopened = Tables::new(dir.path()).existing(&ns, "trades").unwrap();
+            let full = written.scan().unwrap().collect().unwrap();
+            assert_eq!(full.height(), 6 * 50 + 2 * 20 + 4 * 40);
+            let mut some = 0;
+            for _ in 0..80 {
+                let filter = random_filter(&mut rng);
+                let want = sorted(full.clone().lazy().filter(filter.clone()), Engine::InMemory);
+                some += usize::from(want.height() > 0 && want.height() < full.height());
+                for table in [&written, &reopened] {
+                    for engine in [Engine::InMemory, Engine::Streaming] {
+                        let got = sorted(table.scan().unwrap().filter(filter.clone()), engine);
+                        assert!(got.equals_missing(&want), "{by:?}, {filter:?} on {engine:?}: {got} != {want}");
+                    }
                 }
             }
+            assert!(some > 30, "the filters mostly select some rows, not all: {some}");
         }
-        assert!(nonempty > 60, "the filters mostly select some rows, not all: {nonempty}");
     }
 
     /// A part a filter rules out is never opened: with the other days'
@@ -255,7 +315,7 @@ mod tests {
     #[test]
     fn a_part_a_time_filter_rules_out_is_never_opened() {
         for restarted in [false, true] {
-            let (dir, ns, tables) = ten_days();
+            let (dir, ns, tables) = ten_days(PartitionBy::Day);
             let tables = if restarted { Tables::new(dir.path()) } else { tables };
             let table = tables.existing(&ns, "trades").unwrap();
             let day_0 = col("ts").lt(at(START_US + DAY_US));
@@ -271,6 +331,31 @@ mod tests {
                 let all = table.scan().unwrap().filter(col("ts").lt(at(START_US + 3 * DAY_US))).collect_with_engine(engine);
                 assert!(all.is_err(), "restarted {restarted}, {engine:?}: the missing days were not read");
             }
+        }
+    }
+
+    /// Within a partition a part is skipped by its own range, which its
+    /// file holds: after a restart, day 0 of a month partition is read
+    /// from the one part that holds it (the part of days 2 and 3 is gone).
+    #[test]
+    fn a_part_s_own_range_is_in_its_file() {
+        let (dir, ns, _) = ten_days(PartitionBy::Month);
+        let month = dir.path().join("tables/default/trades/2026-11");
+        let mut parts: Vec<_> = std::fs::read_dir(&month).unwrap().map(|e| e.unwrap().path()).collect();
+        parts.sort();
+        assert_eq!(parts.len(), 3, "days 0-5, days 2-3 again, days 6-7: {parts:?}");
+        let table = Tables::new(dir.path()).existing(&ns, "trades").unwrap();
+        let day_0 = col("ts").lt(at(START_US + DAY_US));
+        let want = sorted(table.scan().unwrap().filter(day_0.clone()), Engine::InMemory);
+        assert_eq!(want.height(), 50);
+        let facts = table.state.read().unwrap().facts.of(&parts[1]).unwrap();
+        assert_eq!(facts.range, Some((START_US + 2 * DAY_US, START_US + 3 * DAY_US + 19_000_000)));
+        assert_eq!(facts.rows, Some(40));
+        std::fs::remove_file(&parts[1]).unwrap();
+        for engine in [Engine::InMemory, Engine::Streaming] {
+            assert!(sorted(table.scan().unwrap().filter(day_0.clone()), engine).equals_missing(&want), "{engine:?}");
+            let days_2_3 = table.scan().unwrap().filter(col("ts").gt_eq(at(START_US + 2 * DAY_US)));
+            assert!(days_2_3.collect_with_engine(engine).is_err(), "{engine:?}: the missing part was not read");
         }
     }
 }

@@ -259,16 +259,17 @@ fn stored_keys(state: &TableState, older: &DataFrame, lo: i64, hi: i64) -> Resul
     Ok(with_keys(incoming.lazy(), stored, &def.upsert_keys).collect()?)
 }
 
-/// A part's earliest and latest designated timestamps (read once):
+/// A part's earliest and latest designated timestamps (its footer's, or
+/// read once from its rows):
 /// what finds the few parts an older row may replace a row of.
 fn part_range(facts: &PartFacts, part: &Path, ts: &str) -> Result<(i64, i64), CoreError> {
-    if let Some(range) = facts.ranges.lock().unwrap_or_else(|p| p.into_inner()).get(part) {
-        return Ok(*range);
+    if let Some(range) = facts.range(part).or(facts.of(part)?.range) {
+        return Ok(range);
     }
     let file = File::open(part).map_err(|e| io_error(part, e))?;
     let rows = IpcReader::new(file).with_columns(Some(vec![ts.to_string()])).finish()?;
     let range = time_range(&rows, ts)?.unwrap_or((i64::MAX, i64::MIN));
-    facts.ranges.lock().unwrap_or_else(|p| p.into_inner()).insert(part.to_path_buf(), range);
+    facts.note_range(part, range);
     Ok(range)
 }
 
