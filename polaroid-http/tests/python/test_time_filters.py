@@ -16,6 +16,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+import requests
 from polars.testing import assert_frame_equal
 from questdb_rest import QuestDBAPIError, QuestDBClient
 
@@ -81,6 +82,10 @@ def test_a_time_filter_reads_only_the_partitions_it_can_match():
             # QuestDB's interval literal: one day.
             expect(f"SELECT count() AS n, sum(px) AS px FROM t WHERE ts IN '{day(start, 10)}'",
                    sent.filter(pl.col("ts").dt.date() == d10.date()).select(n=pl.len(), px=pl.col("px").sum()))
+            # /exec's explain shows the one part the scan kept.
+            plan = requests.get(f"{server.url}/exec", params={
+                "query": f"SELECT count() FROM t WHERE ts IN '{day(start, 10)}'", "explain": "true"}).json()["explain"]["plan"]
+            assert f"/{day(start, 10)}/part-" in plan and f"/{day(start, 0)}/" not in plan, plan
             # Comparisons, across two partitions, with another condition.
             lo, hi = d10 + dt.timedelta(hours=12), d11 + dt.timedelta(hours=6)
             expect(f"SELECT * FROM t WHERE ts >= '{iso(lo)}' AND ts < '{iso(hi)}' AND sym = 'NVDA' ORDER BY ts",
