@@ -6,11 +6,13 @@
 //! table, confined to the data directory, collected by the streaming
 //! engine. Baseline, in the same run: upstream polars reading the same part
 //! files with `scan_ipc` and the same filter, as a polars user with those
-//! files would. Each figure is the median of 9 runs, the two interleaved.
+//! files would. Each figure is the median of the runs, the two interleaved.
 //! Last, `count(*)` of the whole table (polars counts an IPC file's rows
 //! from its record batches' headers).
 //!
-//! Days: POLAROID_BENCH_DAYS (365), of 10,000 rows each.
+//! Days: POLAROID_BENCH_DAYS (365), of 10,000 rows each. Runs:
+//! POLAROID_BENCH_RUNS (9). POLAROID_BENCH_ONLY: the queries whose name
+//! starts so (to profile one).
 
 use std::time::{Duration, Instant};
 
@@ -20,10 +22,11 @@ use polaroid_core::{CancelToken, Core, CoreConfig, Namespace, SqlOptions};
 use polars::prelude::*;
 
 const ROWS_PER_DAY: i64 = 10_000;
-const RUNS: usize = 9;
 
 fn main() {
-    let days: i64 = std::env::var("POLAROID_BENCH_DAYS").ok().and_then(|d| d.parse().ok()).unwrap_or(365);
+    let setting = |name: &str, default: i64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    let (days, runs) = (setting("POLAROID_BENCH_DAYS", 365), setting("POLAROID_BENCH_RUNS", 9));
+    let only = std::env::var("POLAROID_BENCH_ONLY").unwrap_or_default();
     let dir = tempfile::tempdir().unwrap();
     let core = Core::new(CoreConfig { data_dir: dir.path().to_path_buf(), ..CoreConfig::default() }).unwrap();
     let ns = Namespace::anonymous();
@@ -54,7 +57,7 @@ fn main() {
         ("count(*)", "SELECT count(*) AS n FROM t".into(), lit(true), vec![len().cast(DataType::Int64).alias("n")]),
     ];
     println!("{:<16} {:>12} {:>16} {:>8}", "query", "polaroid", "polars scan_ipc", "ratio");
-    for (name, query, filter, select) in cases {
+    for (name, query, filter, select) in cases.into_iter().filter(|case| case.0.starts_with(&only)) {
         let served = || {
             let (lf, _) = core.namespace_sql_plan_with(&ns, &query, Vec::new(), SqlOptions::default()).unwrap();
             let entry = core.prepare_plan(&ns, lf, "bench").unwrap();
@@ -68,7 +71,7 @@ fn main() {
         let (ours, theirs) = (served(), upstream());
         assert!(ours.equals_missing(&theirs), "{name}: {ours} != {theirs}");
         let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-        for _ in 0..RUNS {
+        for _ in 0..runs {
             ours.push(timed(&served));
             theirs.push(timed(&upstream));
         }
