@@ -12,7 +12,8 @@
 //!
 //! Days: POLAROID_BENCH_DAYS (365), of 10,000 rows each. Runs:
 //! POLAROID_BENCH_RUNS (9). POLAROID_BENCH_ONLY: the queries whose name
-//! starts so (to profile one).
+//! starts so; POLAROID_BENCH_BASELINE=0 times polaroid alone (to profile
+//! it).
 
 use std::time::{Duration, Instant};
 
@@ -27,6 +28,7 @@ fn main() {
     let setting = |name: &str, default: i64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
     let (days, runs) = (setting("POLAROID_BENCH_DAYS", 365), setting("POLAROID_BENCH_RUNS", 9));
     let only = std::env::var("POLAROID_BENCH_ONLY").unwrap_or_default();
+    let baseline = setting("POLAROID_BENCH_BASELINE", 1) != 0;
     let dir = tempfile::tempdir().unwrap();
     let core = Core::new(CoreConfig { data_dir: dir.path().to_path_buf(), ..CoreConfig::default() }).unwrap();
     let ns = Namespace::anonymous();
@@ -73,7 +75,13 @@ fn main() {
         let (mut ours, mut theirs) = (Vec::new(), Vec::new());
         for _ in 0..runs {
             ours.push(timed(&served));
-            theirs.push(timed(&upstream));
+            if baseline {
+                theirs.push(timed(&upstream));
+            }
+        }
+        if !baseline {
+            println!("{name:<16} {:>9.2} ms", ms(median(ours)));
+            continue;
         }
         let (ours, theirs) = (median(ours), median(theirs));
         println!(
