@@ -985,9 +985,9 @@ impl Table {
             }
             inputs.extend(parts::scan_parts(state, &std::mem::take(&mut plain), &schema)?);
             let path = PlRefPath::new(part.to_string_lossy().as_ref());
-            let mut lf = LazyFrame::scan_ipc(path, Default::default(), Default::default())?;
-            let has = lf.collect_schema()?;
-            let stored = lf.select(aligned_columns(&state.def, &schema, &has, false));
+            let has = state.facts.of(part)?.schema.expect("read with the footer");
+            let stored = LazyFrame::scan_ipc(path, Default::default(), Default::default())?
+                .select(aligned_columns(&state.def, &schema, &has, false));
             inputs.push(upserts::hide_replaced(stored, state).select(read_columns(&state.def, &schema, &schema)));
         }
         inputs.extend(parts::scan_parts(state, &plain, &schema)?);

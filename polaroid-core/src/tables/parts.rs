@@ -61,11 +61,6 @@ impl PartFacts {
         Ok(facts.clone())
     }
 
-    /// `part`'s time range, if known without reading its rows.
-    pub fn range(&self, part: &Path) -> Option<(i64, i64)> {
-        lock(&self.0).get(part).and_then(|f| f.range)
-    }
-
     /// `part`'s time range, read from its rows.
     pub fn note_range(&self, part: &Path, range: (i64, i64)) {
         lock(&self.0).entry(part.to_path_buf()).or_default().range = Some(range);
@@ -117,55 +112,51 @@ pub(super) fn metadata(facts: &Facts) -> Vec<(String, String)> {
 /// parts with the same columns, each column cast as [`read_columns`] casts.
 pub(super) fn scan_parts(state: &TableState, parts: &[PathBuf], schema: &Schema) -> Result<Vec<LazyFrame>, CoreError> {
     let mut scans = Vec::new();
-    let mut run: Vec<PathBuf> = Vec::new();
-    let mut run_has: Option<SchemaRef> = None;
+    let mut run: Vec<(&PathBuf, Facts)> = Vec::new();
     for part in parts {
-        let has = state.facts.of(part)?.schema.expect("read with the footer");
-        if let Some(previous) = run_has.take_if(|previous| previous != &has) {
-            scans.push(scan_run(state, &std::mem::take(&mut run), &previous, schema)?);
+        let facts = state.facts.of(part)?;
+        if run.last().is_some_and(|(_, last)| last.schema != facts.schema) {
+            scans.push(scan_run(state, &std::mem::take(&mut run), schema)?);
         }
-        run_has = Some(has);
-        run.push(part.clone());
+        run.push((part, facts));
     }
-    if let Some(has) = run_has {
-        scans.push(scan_run(state, &run, &has, schema)?);
+    if !run.is_empty() {
+        scans.push(scan_run(state, &run, schema)?);
     }
     Ok(scans)
 }
 
-/// Parts that all have the columns `has`, as one scan.
-fn scan_run(state: &TableState, run: &[PathBuf], has: &Schema, schema: &Schema) -> Result<LazyFrame, CoreError> {
-    let sources = ScanSources::Paths(run.iter().map(|p| PlRefPath::new(p.to_string_lossy().as_ref())).collect());
-    let statistics = statistics(state, run, has)?;
-    // Every part's row count known: the scan's size is exact for the planner.
-    let lengths = statistics.column("len")?.as_materialized_series().clone();
-    let row_count = (lengths.null_count() == 0).then(|| lengths.sum::<u64>()).transpose()?.map(|rows| (rows, 0));
+/// Parts that all have the same columns, as one scan.
+fn scan_run(state: &TableState, run: &[(&PathBuf, Facts)], schema: &Schema) -> Result<LazyFrame, CoreError> {
+    let has = run[0].1.schema.clone().expect("read with the footer");
+    let sources = ScanSources::Paths(run.iter().map(|(p, _)| PlRefPath::new(p.to_string_lossy().as_ref())).collect());
     let args = UnifiedScanArgs {
         glob: false,
         hive_options: HiveOptions::new_disabled(),
-        table_statistics: Some(TableStatistics(Arc::new(statistics))),
-        row_count,
+        table_statistics: Some(TableStatistics(Arc::new(statistics(state, run, &has)?))),
+        // Every part's row count known: the scan's size is exact for the planner.
+        row_count: run.iter().map(|(_, f)| f.rows).sum::<Option<u64>>().map(|rows| (rows, 0)),
         ..Default::default()
     };
     let scan = LazyFrame::scan_ipc_sources(sources, Default::default(), args)?;
-    Ok(scan.select(read_columns(&state.def, schema, has)))
+    Ok(scan.select(read_columns(&state.def, schema, &has)))
 }
 
 /// One row per part: its row count (`len`) and time range (the designated
 /// timestamp's `_min` and `_max`) where known, every other statistic null
 /// (unknown).
-fn statistics(state: &TableState, run: &[PathBuf], has: &Schema) -> Result<DataFrame, CoreError> {
+fn statistics(state: &TableState, run: &[(&PathBuf, Facts)], has: &Schema) -> Result<DataFrame, CoreError> {
     let n = run.len();
-    let rows: Vec<Option<IdxSize>> = run
-        .iter()
-        .map(|part| state.facts.of(part).ok().and_then(|f| f.rows).and_then(|r| IdxSize::try_from(r).ok()))
-        .collect();
+    let rows: Vec<Option<IdxSize>> = run.iter().map(|(_, f)| f.rows.and_then(|r| IdxSize::try_from(r).ok())).collect();
     let mut columns = vec![Column::new("len".into(), rows)];
     for (name, dtype) in has.iter() {
         let (min, max) = match &state.def.timestamp {
             Some(ts) if ts.as_str() == name.as_str() => {
-                let (min, max): (Vec<Option<i64>>, Vec<Option<i64>>) =
-                    run.iter().map(|part| part_bounds(state, part, dtype)).map(|b| (b.map(|b| b.0), b.map(|b| b.1))).unzip();
+                let (min, max): (Vec<Option<i64>>, Vec<Option<i64>>) = run
+                    .iter()
+                    .map(|(part, facts)| part_bounds(state.def.partition_by, part, facts, dtype))
+                    .map(|b| (b.map(|b| b.0), b.map(|b| b.1)))
+                    .unzip();
                 (
                     Column::new(format!("{name}_min").into(), min).cast(dtype)?,
                     Column::new(format!("{name}_max").into(), max).cast(dtype)?,
@@ -182,12 +173,11 @@ fn statistics(state: &TableState, run: &[PathBuf], has: &Schema) -> Result<DataF
 
 /// The earliest and latest timestamps `part` may hold, in the physical
 /// units of `dtype`: its own range if known, else its partition's.
-fn part_bounds(state: &TableState, part: &Path, dtype: &DataType) -> Option<(i64, i64)> {
-    if let Some(range) = state.facts.range(part) {
-        return Some(range);
+fn part_bounds(by: PartitionBy, part: &Path, facts: &Facts, dtype: &DataType) -> Option<(i64, i64)> {
+    if facts.range.is_some() {
+        return facts.range;
     }
     let DataType::Datetime(unit, _) = dtype else { return None };
-    let by = state.def.partition_by;
     let name = partition_name(part);
     let (start, end) = (partition_start(by, &name)?.and_utc(), partition_end(by, &name)?.and_utc());
     let physical = |at: chrono::DateTime<chrono::Utc>| match unit {

@@ -263,7 +263,7 @@ fn stored_keys(state: &TableState, older: &DataFrame, lo: i64, hi: i64) -> Resul
 /// read once from its rows):
 /// what finds the few parts an older row may replace a row of.
 fn part_range(facts: &PartFacts, part: &Path, ts: &str) -> Result<(i64, i64), CoreError> {
-    if let Some(range) = facts.range(part).or(facts.of(part)?.range) {
+    if let Some(range) = facts.of(part)?.range {
         return Ok(range);
     }
     let file = File::open(part).map_err(|e| io_error(part, e))?;
