@@ -348,4 +348,29 @@ mod tests {
             assert!(days_2_3.collect_with_engine(engine).is_err(), "{engine:?}: the missing part was not read");
         }
     }
+
+    /// A polars plan shipped by a client (the Python client's lazy API)
+    /// filters the table's scan as SQL does: the parts of other days are
+    /// never opened.
+    #[test]
+    fn a_shipped_plan_s_time_filter_skips_parts_too() {
+        let (dir, ns, _) = ten_days(PartitionBy::Day);
+        let core = crate::Core::new(crate::CoreConfig { data_dir: dir.path().to_path_buf(), ..Default::default() }).unwrap();
+        let shipped = |filter: Expr| {
+            let plan = crate::shipping::placeholder("trades").filter(filter).select([len().alias("n"), col("px").sum()]);
+            let info = core.ship_plan(&ns, &crate::shipping::encode(&plan)?, &HashMap::new(), "", "")?;
+            let entry = core.handle(&ns, info.id)?;
+            Ok::<_, CoreError>(core.collect_entry(&entry, Engine::Streaming, &crate::CancelToken::default())?.as_ref().clone())
+        };
+        let day_0 = col("ts").lt(at(START_US + DAY_US));
+        let want = df!("n" => [50 as IdxSize], "px" => [(0..50).sum::<i32>() as f64]).unwrap();
+        assert!(shipped(day_0.clone()).unwrap().equals(&want));
+        let base = dir.path().join("tables/default/trades");
+        for day in ["2026-11-24", "2026-11-25", "2026-11-26", "2026-11-30"] {
+            std::fs::remove_dir_all(base.join(day)).unwrap();
+        }
+        let got = shipped(day_0).unwrap();
+        assert!(got.equals(&want), "{got}");
+        assert!(shipped(col("ts").lt(at(START_US + 3 * DAY_US))).is_err(), "the missing days were not read");
+    }
 }
