@@ -96,6 +96,9 @@ def test_a_time_filter_reads_only_the_partitions_it_can_match():
             expect(f"SELECT ts, sym, last(px) AS px FROM t WHERE ts IN '{day(start, 11)}' SAMPLE BY 6h ORDER BY ts, sym",
                    sent.filter(pl.col("ts").dt.date() == d11.date())
                    .group_by(pl.col("ts").dt.truncate("6h"), "sym").agg(pl.col("px").last()).sort("ts", "sym"))
+            # SAMPLE BY ... FROM ... TO: the range is a filter too.
+            expect(f"SELECT ts, count() AS n FROM t SAMPLE BY 1d FROM '{day(start, 10)}' TO '{day(start, 12)}'",
+                   pl.DataFrame({"ts": [d10, d11], "n": [ROWS_PER_DAY, ROWS_PER_DAY]}))
             # LATEST ON within a day (QuestDB's advice for a fast one).
             expect(f"SELECT * FROM t WHERE ts IN '{day(start, 11)}' LATEST ON ts PARTITION BY sym ORDER BY sym",
                    sent.filter(pl.col("ts").dt.date() == d11.date()).group_by("sym").agg(pl.all().sort_by("ts").last())
