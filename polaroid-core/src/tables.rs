@@ -1743,7 +1743,7 @@ mod tests {
     }
 
     /// A data directory with the table `trades` (of [`def`]) created in it.
-    pub(super) fn with_trades_table() -> (tempfile::TempDir, Namespace, Tables) {
+    fn with_trades_table() -> (tempfile::TempDir, Namespace, Tables) {
         let dir = tempfile::tempdir().unwrap();
         let ns = Namespace::anonymous();
         let tables = Tables::new(dir.path());
