@@ -281,6 +281,36 @@ mod tests {
         assert_eq!(back.collect().unwrap(), lf.collect().unwrap());
     }
 
+    /// A union's tail: the last rows of the concatenation, parallel or
+    /// not, in both engines, as shipped. A sequential union in the
+    /// in-memory engine once answered every row (patch 0110), and the
+    /// streaming engine's `slice(-4, 2)` three rows (patch 0111).
+    #[test]
+    fn a_union_s_tail_is_the_last_rows_of_its_inputs() {
+        let part = |from: i64, to: i64| df!("a" => (from..to).collect::<Vec<_>>()).unwrap().lazy();
+        for parallel in [false, true] {
+            let union = concat([part(0, 3), part(3, 4), part(4, 9)], UnionArgs { parallel, ..Default::default() }).unwrap();
+            // The hand-worked rows of 0..9: the last 2, the last 6, 2 rows
+            // from 4 before the end, and slices starting before the first
+            // row (polars counts their length from where they start).
+            let cases = [
+                (-2, 2, vec![7, 8]),
+                (-6, 6, vec![3, 4, 5, 6, 7, 8]),
+                (-4, 2, vec![5, 6]),
+                (-11, 3, vec![0]),
+                (-20, 3, vec![]),
+            ];
+            for (offset, len, want) in cases {
+                let shipped = LazyFrame::from(decode(&encode(&union.clone().slice(offset, len)).unwrap(), polars::VERSION).unwrap());
+                for engine in [Engine::InMemory, Engine::Streaming] {
+                    let got = shipped.clone().collect_with_engine(engine).unwrap().unwrap_single();
+                    let got: Vec<i64> = got.column("a").unwrap().i64().unwrap().into_no_null_iter().collect();
+                    assert_eq!(got, want, "parallel {parallel}, slice({offset}, {len}), {engine:?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn the_header_is_ours_and_a_foreign_one_names_both_versions() {
         let mut bytes = encode(&frame()).unwrap();
