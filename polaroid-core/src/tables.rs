@@ -1090,6 +1090,10 @@ impl Table {
         // A rewritten part takes the place of the version it rewrote.
         state.parts.retain(|p| !superseded.contains(p));
         state.parts.extend(written.iter().cloned());
+        // In the order a restart lists them (by partition, then write-out,
+        // a rewritten part where its first version was), so the table's
+        // rows, and its last rows (`LIMIT -n`), come in one order.
+        state.parts.sort();
         state.facts.note_written(&written, facts, &state.parts);
         state.pending = DataFrame::empty_with_schema(&state.def.schema()?);
         state.upserts.parts_newest = state.upserts.parts_newest.max(pending_newest);
