@@ -64,6 +64,10 @@ def test_a_time_filter_reads_only_the_partitions_it_can_match():
             everything = read("SELECT * FROM t")
             assert_frame_equal(everything.sort("ts"), rows.with_columns(pl.col("sym").cast(pl.String)), check_dtypes=False)
 
+            # The last rows (QuestDB's LIMIT -n), from the log and the parts.
+            assert_frame_equal(read(f"SELECT * FROM t LIMIT -{5 * ROWS_PER_DAY + 3}"),
+                               rows.tail(5 * ROWS_PER_DAY + 3).with_columns(pl.col("sym").cast(pl.String)), check_dtypes=False)
+
             # Day 0's part stays (the first part of a scan is where polars
             # reads the columns from), and so do days 10, 11 and 24 (the
             # newest written); the other written days go.
@@ -108,6 +112,10 @@ def test_a_time_filter_reads_only_the_partitions_it_can_match():
             recent = today - dt.timedelta(days=6)
             expect("SELECT count() AS n, max(ts) AS last FROM t WHERE ts >= dateadd('d', -6, timestamp_floor('d', now()))",
                    sent.filter(pl.col("ts") >= recent).select(n=pl.len(), last=pl.col("ts").max()))
+
+            # QuestDB's last rows (LIMIT -n) come from the log (and each
+            # part scan's own last n rows): the deleted days are not read.
+            expect("SELECT * FROM t LIMIT -10", sent.tail(10))
 
             # A query that needs a deleted day fails, clearly, and the server goes on.
             with pytest.raises(QuestDBAPIError) as failed:
