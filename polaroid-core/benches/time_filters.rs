@@ -7,8 +7,9 @@
 //! engine. Baseline, in the same run: upstream polars reading the same part
 //! files with `scan_ipc` and the same filter, as a polars user with those
 //! files would. Each figure is the median of the runs, the two interleaved.
-//! Last, `count(*)` of the whole table (polars counts an IPC file's rows
-//! from its record batches' headers).
+//! Then `count(*)` of the whole table (polars counts an IPC file's rows
+//! from its record batches' headers), and the last 10 rows (QuestDB's
+//! `LIMIT -10`).
 //!
 //! Days: POLAROID_BENCH_DAYS (365), of 10,000 rows each. Runs:
 //! POLAROID_BENCH_RUNS (9). POLAROID_BENCH_ONLY: the queries whose name
@@ -45,30 +46,48 @@ fn main() {
     let text = |at: NaiveDateTime| at.format("%Y-%m-%d %H:%M:%S").to_string();
     let (last_hour, mid, week) = (day(days) - chrono::Duration::hours(1), day(days / 2), day(days - 7));
     let sum = |filter: &str| format!("SELECT count(*) AS n, sum(px) AS px FROM t WHERE {filter}");
-    let counted = [len().cast(DataType::Int64).alias("n"), col("px").sum()];
-    let cases: Vec<(&str, String, Expr, Vec<Expr>)> = vec![
-        ("the last hour", sum(&format!("ts >= '{}'", text(last_hour))), col("ts").gt_eq(at(last_hour)), counted.to_vec()),
+    let counted = || [len().cast(DataType::Int64).alias("n"), col("px").sum()];
+    // Each case: its SQL, what the door adds to the SQL's plan, and what
+    // upstream polars does with the scan of the same files.
+    type Then = Box<dyn Fn(LazyFrame) -> LazyFrame>;
+    let as_is = || -> Then { Box::new(|lf| lf) };
+    let filtered = move |filter: Expr| -> Then { Box::new(move |scan: LazyFrame| scan.filter(filter.clone()).select(counted())) };
+    let cases: Vec<(&str, String, Then, Then)> = vec![
+        ("the last hour", sum(&format!("ts >= '{}'", text(last_hour))), as_is(), filtered(col("ts").gt_eq(at(last_hour)))),
         (
             "one day",
             sum(&format!("ts >= '{}' AND ts < '{}'", text(mid), text(day(days / 2 + 1)))),
-            col("ts").gt_eq(at(mid)).and(col("ts").lt(at(day(days / 2 + 1)))),
-            counted.to_vec(),
+            as_is(),
+            filtered(col("ts").gt_eq(at(mid)).and(col("ts").lt(at(day(days / 2 + 1))))),
         ),
-        ("the last week", sum(&format!("ts >= '{}'", text(week))), col("ts").gt_eq(at(week)), counted.to_vec()),
-        ("everything", sum("true"), lit(true), counted.to_vec()),
-        ("count(*)", "SELECT count(*) AS n FROM t".into(), lit(true), vec![len().cast(DataType::Int64).alias("n")]),
+        ("the last week", sum(&format!("ts >= '{}'", text(week))), as_is(), filtered(col("ts").gt_eq(at(week)))),
+        ("everything", sum("true"), as_is(), filtered(lit(true))),
+        (
+            "count(*)",
+            "SELECT count(*) AS n FROM t".into(),
+            as_is(),
+            Box::new(|scan: LazyFrame| scan.select([len().cast(DataType::Int64).alias("n")])),
+        ),
+        // QuestDB's `SELECT * FROM t LIMIT -10`, planned as its dialect
+        // does (the symbols as text, to compare them with the files').
+        (
+            "the last 10 rows",
+            "SELECT * FROM t".into(),
+            Box::new(|lf: LazyFrame| lf.tail(10).with_column(col("sym").cast(DataType::String))),
+            Box::new(|scan: LazyFrame| scan.tail(10).with_column(col("sym").cast(DataType::String))),
+        ),
     ];
     println!("{:<16} {:>12} {:>16} {:>8}", "query", "polaroid", "polars scan_ipc", "ratio");
-    for (name, query, filter, select) in cases.into_iter().filter(|case| case.0.starts_with(&only)) {
+    for (name, query, then, upstream_then) in cases.into_iter().filter(|case| case.0.starts_with(&only)) {
         let served = || {
             let (lf, _) = core.namespace_sql_plan_with(&ns, &query, Vec::new(), SqlOptions::default()).unwrap();
-            let entry = core.prepare_plan(&ns, lf, "bench").unwrap();
+            let entry = core.prepare_plan(&ns, then(lf), "bench").unwrap();
             core.collect_entry(&entry, Engine::Streaming, &CancelToken::default()).unwrap().as_ref().clone()
         };
         let upstream = || {
             let sources = ScanSources::Paths(parts.iter().map(|p| PlRefPath::new(p.to_string_lossy().as_ref())).collect());
             let scan = LazyFrame::scan_ipc_sources(sources, Default::default(), Default::default()).unwrap();
-            scan.filter(filter.clone()).select(select.clone()).collect_with_engine(Engine::Streaming).unwrap().unwrap_single()
+            upstream_then(scan).collect_with_engine(Engine::Streaming).unwrap().unwrap_single()
         };
         let (ours, theirs) = (served(), upstream());
         assert!(ours.equals_missing(&theirs), "{name}: {ours} != {theirs}");
