@@ -961,6 +961,27 @@ impl Table {
         Self::scan_state(&state)
     }
 
+    /// An instant at or after which at least `n` of the table's rows lie,
+    /// known without reading any part (see [`parts::newest_rows_bound`]):
+    /// `ts >= it` keeps the table's `n` newest rows, and lets a scan skip
+    /// the parts before it (QuestDB's `ORDER BY ts DESC LIMIT n` reads only
+    /// the newest partitions). `None` when it is not known.
+    pub fn newest_rows_bound(&self, n: usize) -> Result<Option<chrono::NaiveDateTime>, CoreError> {
+        // A copy, as a scan takes: a part's footer may be read meanwhile.
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let Some(physical) = parts::newest_rows_bound(&state, n)? else { return Ok(None) };
+        let unit = match state.def.timestamp.as_ref().and_then(|ts| state.pending.schema().get(ts).cloned()) {
+            Some(DataType::Datetime(unit, _)) => unit,
+            _ => return Ok(None),
+        };
+        let at = match unit {
+            TimeUnit::Nanoseconds => Some(chrono::DateTime::from_timestamp_nanos(physical)),
+            TimeUnit::Microseconds => chrono::DateTime::from_timestamp_micros(physical),
+            TimeUnit::Milliseconds => chrono::DateTime::from_timestamp_millis(physical),
+        };
+        Ok(at.map(|at| at.naive_utc()))
+    }
+
     /// The table now, and every append after it: no row is in both, none
     /// is missed. Appended rows come as [`Table::scan`] reads them; a reader
     /// more than [`TAIL_APPENDS`] appends behind gets `Lagged`, and `Closed`

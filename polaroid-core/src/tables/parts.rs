@@ -126,6 +126,41 @@ pub(super) fn scan_parts(state: &TableState, parts: &[PathBuf], schema: &Schema)
     Ok(scans)
 }
 
+/// The latest instant (physical, in the designated timestamp's unit) at
+/// or after which at least `n` of the table's rows are known to lie,
+/// counted without reading any part: each part holds its footer's row
+/// count within its footer's range, and the log its rows. `None` when that
+/// is not known: no designated timestamp, upsert keys (a part's rows may be
+/// replaced), or fewer rows counted. A part without those facts (written by
+/// an earlier version) is not counted, which only makes the bound earlier.
+pub(super) fn newest_rows_bound(state: &TableState, n: usize) -> Result<Option<i64>, CoreError> {
+    let Some(ts) = &state.def.timestamp else { return Ok(None) };
+    if !state.def.upsert_keys.is_empty() || n == 0 {
+        return Ok(None);
+    }
+    // Each block's earliest instant and its rows; all of a block's rows
+    // lie at or after its earliest.
+    let mut blocks: Vec<(i64, u64)> = Vec::new();
+    for part in &state.parts {
+        if let Facts { range: Some((min, _)), rows: Some(rows), .. } = state.facts.of(part)? {
+            blocks.push((min, rows));
+        }
+    }
+    if let Some((min, _)) = upserts::time_range(&state.pending, ts)? {
+        blocks.push((min, state.pending.height() as u64));
+    }
+    // The newest blocks first: the earliest of those that together hold n.
+    blocks.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    let mut counted = 0u64;
+    for (min, rows) in blocks {
+        counted += rows;
+        if counted >= n as u64 {
+            return Ok(Some(min));
+        }
+    }
+    Ok(None)
+}
+
 /// Parts that all have the same columns, as one scan.
 fn scan_run(state: &TableState, run: &[(&PathBuf, Facts)], schema: &Schema) -> Result<LazyFrame, CoreError> {
     let has = run[0].1.schema.clone().expect("read with the footer");
@@ -405,6 +440,36 @@ mod tests {
                 let more = table.scan().unwrap().tail(300).collect_with_engine(engine);
                 assert!(more.is_err(), "restarted {restarted}, {engine:?}: the missing parts were not read");
             }
+        }
+    }
+
+    /// The bound of the newest n rows, hand-worked for `ten_days`: the
+    /// log holds days 8 and 9 (80 rows), then come the parts of day 7 and
+    /// day 6 (40 each), day 5 and day 4 (50 each), and the two parts of
+    /// day 3. The n newest rows by time are those of the table filtered on
+    /// the bound, as written and after a restart (from the footers).
+    #[test]
+    fn the_newest_rows_lie_at_or_after_the_bound() {
+        let (dir, ns, tables) = ten_days(PartitionBy::Day);
+        let written = tables.existing(&ns, "trades").unwrap();
+        let reopened = Tables::new(dir.path()).existing(&ns, "trades").unwrap();
+        let day = |d: i64| chrono::DateTime::from_timestamp_micros(START_US + d * DAY_US).unwrap().naive_utc();
+        let newest = |lf: LazyFrame, n: usize| {
+            let sorted = lf.with_column(col("sym").cast(DataType::String)).sort_by_exprs(
+                [col("ts"), col("px")],
+                SortMultipleOptions::default().with_order_descending(true),
+            );
+            sorted.limit(n as IdxSize).collect().unwrap()
+        };
+        for table in [&written, &reopened] {
+            let expected = [(1, 8), (80, 8), (81, 7), (120, 7), (121, 6), (160, 6), (161, 5), (210, 5), (211, 4), (260, 4), (261, 3)];
+            for (n, want) in expected {
+                assert_eq!(table.newest_rows_bound(n).unwrap(), Some(day(want)), "{n} rows");
+                let bounded = table.scan().unwrap().filter(col("ts").gt_eq(at(START_US + want * DAY_US)));
+                assert!(newest(bounded, n).equals_missing(&newest(table.scan().unwrap(), n)), "{n} rows");
+            }
+            assert_eq!(table.newest_rows_bound(0).unwrap(), None);
+            assert_eq!(table.newest_rows_bound(6 * 50 + 2 * 20 + 4 * 40 + 1).unwrap(), None, "more rows than the table holds");
         }
     }
 
