@@ -207,7 +207,37 @@ fn plan_query(core: &Core, ns: &Namespace, query: &str, lifted: Named) -> Planne
     if regex(&SHOW_TABLES, r"(?is)^\s*SHOW\s+TABLES\s*;?\s*$").is_match(query) {
         return sql_plan(core, ns, "SELECT table_name FROM tables() ORDER BY table_name", Vec::new());
     }
+    if let Some(bounded) = newest_rows(core, ns, query, &lifted)? {
+        return sql_plan(core, ns, &bounded, lifted);
+    }
     sql_plan(core, ns, query, lifted)
+}
+
+/// `SELECT ... FROM t ORDER BY ts DESC LIMIT n`, `ts` the designated
+/// timestamp of the stored table `t`: the newest rows, which QuestDB reads
+/// from the newest partitions only. The query gains `WHERE ts >= T`, T an
+/// instant at or after which the table's footers and log place at least n
+/// rows, so every one of the n newest rows passes and partition pruning
+/// skips the parts before T. Anything else (a WHERE, a join, a handle, a
+/// name `lifted` gives another plan, a table whose counts are not known)
+/// is planned as written.
+fn newest_rows(core: &Core, ns: &Namespace, query: &str, lifted: &Named) -> Result<Option<String>, CoreError> {
+    static NEWEST: OnceLock<Regex> = OnceLock::new();
+    let pattern = r#"(?is)^\s*SELECT\s+(.+)\s+FROM\s+("[^"]+"|\w+)\s+ORDER\s+BY\s+("[^"]+"|\w+)\s+DESC\s+LIMIT\s+(\d+)\s*;?\s*$"#;
+    let Some(caps) = regex(&NEWEST, pattern).captures(query) else { return Ok(None) };
+    let (items, name, ts) = (&caps[1], &caps[2], &caps[3]);
+    let Ok(n) = caps[4].parse::<usize>() else { return Ok(None) };
+    if lifted.iter().any(|(other, _)| other.eq_ignore_ascii_case(name.trim_matches('"'))) {
+        return Ok(None);
+    }
+    let Some(table) = core.tables().get(ns, name.trim_matches('"'))? else { return Ok(None) };
+    if !table.def().timestamp.is_some_and(|designated| designated.eq_ignore_ascii_case(ts.trim_matches('"'))) {
+        return Ok(None);
+    }
+    let Some(bound) = table.newest_rows_bound(n)? else { return Ok(None) };
+    // Microseconds: a table of nanoseconds gets a bound no later than T.
+    let bound = bound.format("%Y-%m-%dT%H:%M:%S%.6fZ");
+    Ok(Some(format!("SELECT {items} FROM {name} WHERE {ts} >= '{bound}' ORDER BY {ts} DESC LIMIT {n}")))
 }
 
 /// QuestDB's `SHOW PARTITIONS FROM t`, its columns in its order. Every

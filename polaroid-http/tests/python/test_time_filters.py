@@ -116,6 +116,18 @@ def test_a_time_filter_reads_only_the_partitions_it_can_match():
             # QuestDB's last rows (LIMIT -n) come from the log (and each
             # part scan's own last n rows): the deleted days are not read.
             expect("SELECT * FROM t LIMIT -10", sent.tail(10))
+            # The newest rows by time come from the log, then the newest
+            # written day (the footers count their rows).
+            newest = sent.sort("ts", descending=True)
+            expect("SELECT * FROM t ORDER BY ts DESC LIMIT 10", newest.head(10))
+            expect(f"SELECT ts, px FROM t ORDER BY ts DESC LIMIT {6 * ROWS_PER_DAY}",
+                   newest.head(6 * ROWS_PER_DAY).select("ts", "px"))
+            plan = requests.get(f"{server.url}/exec", params={
+                "query": f"SELECT * FROM t ORDER BY ts DESC LIMIT {6 * ROWS_PER_DAY}", "explain": "true"}).json()["explain"]["plan"]
+            assert f"/{day(start, 24)}/part-" in plan and f"/{day(start, 0)}/" not in plan, plan
+            # One row more needs day 23, which is gone.
+            with pytest.raises(QuestDBAPIError):
+                read(f"SELECT * FROM t ORDER BY ts DESC LIMIT {6 * ROWS_PER_DAY + 1}")
 
             # A query that needs a deleted day fails, clearly, and the server goes on.
             with pytest.raises(QuestDBAPIError) as failed:
