@@ -264,6 +264,14 @@ mod tests {
         (dir, ns, tables)
     }
 
+    /// [`ten_days`] by day: its table as written, or as a restart reads it.
+    fn ten_days_by_day(restarted: bool) -> (tempfile::TempDir, Arc<Table>) {
+        let (dir, ns, tables) = ten_days(PartitionBy::Day);
+        let tables = if restarted { Tables::new(dir.path()) } else { tables };
+        let table = tables.existing(&ns, "trades").unwrap();
+        (dir, table)
+    }
+
     /// Filters on the designated timestamp, at random: each comparison,
     /// ranges, ORs of ranges, negations, bounds inside days, on their
     /// edges and outside the table, and a filter on another column.
@@ -340,9 +348,7 @@ mod tests {
     #[test]
     fn a_part_a_time_filter_rules_out_is_never_opened() {
         for restarted in [false, true] {
-            let (dir, ns, tables) = ten_days(PartitionBy::Day);
-            let tables = if restarted { Tables::new(dir.path()) } else { tables };
-            let table = tables.existing(&ns, "trades").unwrap();
+            let (dir, table) = ten_days_by_day(restarted);
             let day_0 = col("ts").lt(at(START_US + DAY_US));
             let want = sorted(table.scan().unwrap().filter(day_0.clone()), Engine::InMemory);
             assert_eq!(want.height(), 50);
@@ -422,9 +428,7 @@ mod tests {
     #[test]
     fn the_last_rows_are_read_from_the_last_parts() {
         for restarted in [false, true] {
-            let (dir, ns, tables) = ten_days(PartitionBy::Day);
-            let tables = if restarted { Tables::new(dir.path()) } else { tables };
-            let table = tables.existing(&ns, "trades").unwrap();
+            let (dir, table) = ten_days_by_day(restarted);
             let want = table.scan().unwrap().collect().unwrap().tail(Some(100));
             let base = dir.path().join("tables/default/trades");
             std::fs::remove_dir_all(base.join("2026-11-24")).unwrap();
