@@ -8,8 +8,8 @@
 //! files with `scan_ipc` and the same filter, as a polars user with those
 //! files would. Each figure is the median of the runs, the two interleaved.
 //! Then `count(*)` of the whole table (polars counts an IPC file's rows
-//! from its record batches' headers), and the last 10 rows (QuestDB's
-//! `LIMIT -10`).
+//! from its record batches' headers), the last 10 rows (QuestDB's
+//! `LIMIT -10`), and the newest 10 (`ORDER BY ts DESC LIMIT 10`).
 //!
 //! Days: POLAROID_BENCH_DAYS (365), of 10,000 rows each. Runs:
 //! POLAROID_BENCH_RUNS (9). POLAROID_BENCH_ONLY: the queries whose name
@@ -24,6 +24,9 @@ use polaroid_core::{CancelToken, Core, CoreConfig, Namespace, SqlOptions};
 use polars::prelude::*;
 
 const ROWS_PER_DAY: i64 = 10_000;
+/// The case whose SQL gets the bound of the newest rows, as the QuestDB
+/// dialect gives it.
+const NEWEST: &str = "SELECT * FROM t ORDER BY ts DESC LIMIT 10";
 
 fn main() {
     let setting = |name: &str, default: i64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
@@ -76,10 +79,30 @@ fn main() {
             Box::new(|lf: LazyFrame| lf.tail(10).with_column(col("sym").cast(DataType::String))),
             Box::new(|scan: LazyFrame| scan.tail(10).with_column(col("sym").cast(DataType::String))),
         ),
+        // QuestDB's `SELECT * FROM t ORDER BY ts DESC LIMIT 10`, which its
+        // dialect bounds by the footers' counts (the SQL below is planned
+        // with the bound found at each run).
+        (
+            "the newest 10",
+            NEWEST.into(),
+            Box::new(|lf: LazyFrame| lf.with_column(col("sym").cast(DataType::String))),
+            Box::new(|scan: LazyFrame| {
+                let newest = SortMultipleOptions::default().with_order_descending(true);
+                scan.sort(["ts"], newest).limit(10).with_column(col("sym").cast(DataType::String))
+            }),
+        ),
     ];
+    let table = core.tables().existing(&ns, "t").unwrap();
     println!("{:<16} {:>12} {:>16} {:>8}", "query", "polaroid", "polars scan_ipc", "ratio");
     for (name, query, then, upstream_then) in cases.into_iter().filter(|case| case.0.starts_with(&only)) {
         let served = || {
+            let query = match query.as_str() {
+                NEWEST => {
+                    let bound = table.newest_rows_bound(10).unwrap().expect("the footers count the rows");
+                    format!("SELECT * FROM t WHERE ts >= '{}' ORDER BY ts DESC LIMIT 10", bound.format("%Y-%m-%d %H:%M:%S%.6f"))
+                },
+                _ => query.clone(),
+            };
             let (lf, _) = core.namespace_sql_plan_with(&ns, &query, Vec::new(), SqlOptions::default()).unwrap();
             let entry = core.prepare_plan(&ns, then(lf), "bench").unwrap();
             core.collect_entry(&entry, Engine::Streaming, &CancelToken::default()).unwrap().as_ref().clone()
