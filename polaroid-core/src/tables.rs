@@ -974,12 +974,7 @@ impl Table {
             Some(DataType::Datetime(unit, _)) => unit,
             _ => return Ok(None),
         };
-        let at = match unit {
-            TimeUnit::Nanoseconds => Some(chrono::DateTime::from_timestamp_nanos(physical)),
-            TimeUnit::Microseconds => chrono::DateTime::from_timestamp_micros(physical),
-            TimeUnit::Milliseconds => chrono::DateTime::from_timestamp_millis(physical),
-        };
-        Ok(at.map(|at| at.naive_utc()))
+        Ok(instant(physical, unit))
     }
 
     /// The table now, and every append after it: no row is in both, none
@@ -1412,12 +1407,17 @@ fn newest_row(rows: &DataFrame, def: &TableDef) -> Result<Option<chrono::NaiveDa
     let DataType::Datetime(unit, _) = column.dtype() else { return Ok(None) };
     let unit = *unit;
     let Some(max) = column.datetime()?.physical().max() else { return Ok(None) };
+    Ok(Some(instant(max, unit).unwrap_or_default()))
+}
+
+/// The UTC time a timestamp of `unit` stands for (`None` out of chrono's range).
+fn instant(physical: i64, unit: TimeUnit) -> Option<chrono::NaiveDateTime> {
     let at = match unit {
-        TimeUnit::Nanoseconds => chrono::DateTime::from_timestamp_nanos(max),
-        TimeUnit::Microseconds => chrono::DateTime::from_timestamp_micros(max).unwrap_or_default(),
-        TimeUnit::Milliseconds => chrono::DateTime::from_timestamp_millis(max).unwrap_or_default(),
+        TimeUnit::Nanoseconds => Some(chrono::DateTime::from_timestamp_nanos(physical)),
+        TimeUnit::Microseconds => chrono::DateTime::from_timestamp_micros(physical),
+        TimeUnit::Milliseconds => chrono::DateTime::from_timestamp_millis(physical),
     };
-    Ok(Some(at.naive_utc()))
+    at.map(|at| at.naive_utc())
 }
 
 /// The table's columns as readers see them, from an input that has the
