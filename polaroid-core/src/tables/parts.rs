@@ -10,11 +10,12 @@
 //! of that hour, in either engine.
 //!
 //! A part's range is its own: its write-out notes it, with its row count,
-//! in the part's schema metadata, read back with the footer that the scan
-//! reads anyway. A part written before that was done has its partition's
-//! bounds, which its directory's name gives (or its own range once upsert
-//! keys read its timestamps). Unknown bounds are null, which never skips a
-//! part.
+//! in the custom metadata of the part's IPC footer, read back with the
+//! footer that the scan reads anyway. A part written before that was done
+//! has its partition's bounds, which its directory's name gives (or its
+//! own range once upsert keys read its timestamps). Unknown bounds are
+//! null, which never skips a part. The same counts and ranges bound a
+//! table's newest rows ([`newest_rows_bound`]) without reading a part.
 
 use super::*;
 use crate::retention::{partition_end, partition_start};
