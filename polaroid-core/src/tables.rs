@@ -969,12 +969,20 @@ impl Table {
     pub fn newest_rows_bound(&self, n: usize) -> Result<Option<chrono::NaiveDateTime>, CoreError> {
         // A copy, as a scan takes: a part's footer may be read meanwhile.
         let state = self.state.read().unwrap_or_else(|p| p.into_inner()).clone();
-        let Some(physical) = parts::newest_rows_bound(&state, n)? else { return Ok(None) };
-        let unit = match state.def.timestamp.as_ref().and_then(|ts| state.pending.schema().get(ts).cloned()) {
-            Some(DataType::Datetime(unit, _)) => unit,
-            _ => return Ok(None),
-        };
-        Ok(instant(physical, unit))
+        let physical = parts::newest_rows_bound(&state, n)?;
+        Ok(physical.and_then(|p| designated_instant(&state, p)))
+    }
+
+    /// An instant at or after which each value of the SYMBOL column `key`
+    /// (each of `only`, if given) has its latest row, known without reading
+    /// any part (see [`parts::latest_by_key_bound`]): `ts >= it` keeps every
+    /// value's latest row, and lets a scan skip the parts before it
+    /// (QuestDB's `LATEST ON ts PARTITION BY key` reads back only until it
+    /// has found every value). `None` when it is not known.
+    pub fn latest_by_key_bound(&self, key: &str, only: Option<&[String]>) -> Result<Option<chrono::NaiveDateTime>, CoreError> {
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let physical = parts::latest_by_key_bound(&state, key, only)?;
+        Ok(physical.and_then(|p| designated_instant(&state, p)))
     }
 
     /// The table now, and every append after it: no row is in both, none
@@ -1418,6 +1426,14 @@ fn instant(physical: i64, unit: TimeUnit) -> Option<chrono::NaiveDateTime> {
         TimeUnit::Milliseconds => chrono::DateTime::from_timestamp_millis(physical),
     };
     at.map(|at| at.naive_utc())
+}
+
+/// `physical`, a value of `state`'s designated timestamp, as a UTC time.
+fn designated_instant(state: &TableState, physical: i64) -> Option<chrono::NaiveDateTime> {
+    match state.pending.schema().get(state.def.timestamp.as_ref()?)? {
+        DataType::Datetime(unit, _) => instant(physical, *unit),
+        _ => None,
+    }
 }
 
 /// The table's columns as readers see them, from an input that has the

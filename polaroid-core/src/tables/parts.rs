@@ -33,6 +33,10 @@ pub(super) struct Facts {
     /// Its earliest and latest designated timestamps (physical units).
     pub range: Option<(i64, i64)>,
     pub rows: Option<u64>,
+    /// The values each SYMBOL column holds, by column, where its write-out
+    /// noted them (not for a column of more than [`MAX_NOTED_SYMBOLS`]
+    /// values; `None` for a part written before they were noted).
+    pub symbols: Option<Arc<HashMap<String, Vec<Option<String>>>>>,
 }
 
 /// Where a write-out puts a part's time range and row count: the custom
@@ -42,6 +46,13 @@ pub(super) struct Facts {
 const RANGE_MIN: &str = "polaroid.ts_min";
 const RANGE_MAX: &str = "polaroid.ts_max";
 const ROWS: &str = "polaroid.rows";
+/// Followed by a SYMBOL column's name: the values it holds, as JSON.
+const SYMBOLS: &str = "polaroid.symbols.";
+/// That the write-out noted its SYMBOL columns' values.
+const SYMBOLS_NOTED: &str = "polaroid.symbols";
+/// A part notes a SYMBOL column's values up to this many: beyond, the
+/// footer would grow with the rows.
+const MAX_NOTED_SYMBOLS: usize = 1024;
 
 impl PartFacts {
     /// What `part`'s footer says (read once): its columns, and the range
@@ -59,6 +70,9 @@ impl PartFacts {
         facts.schema = Some(Arc::new(Schema::from_arrow_schema(footer.schema.as_ref())));
         facts.range = facts.range.or(noted(RANGE_MIN).zip(noted(RANGE_MAX)));
         facts.rows = facts.rows.or(noted(ROWS).map(|n| n as u64));
+        if facts.symbols.is_none() {
+            facts.symbols = noted_symbols(footer.custom_metadata.as_deref());
+        }
         Ok(facts.clone())
     }
 
@@ -91,9 +105,42 @@ pub(super) fn batch_facts(batches: &[PartBatch], def: &TableDef) -> Result<Vec<F
                 Some(ts) => upserts::time_range(&b.rows, ts)?,
                 None => None,
             };
-            Ok(Facts { schema: Some(b.rows.schema().clone()), range, rows: Some(b.rows.height() as u64) })
+            Ok(Facts {
+                schema: Some(b.rows.schema().clone()),
+                range,
+                rows: Some(b.rows.height() as u64),
+                symbols: Some(Arc::new(symbol_values(&b.rows, def)?)),
+            })
         })
         .collect()
+}
+
+/// The values of each of `def`'s SYMBOL columns in `rows`, for those of
+/// at most [`MAX_NOTED_SYMBOLS`] values.
+fn symbol_values(rows: &DataFrame, def: &TableDef) -> Result<HashMap<String, Vec<Option<String>>>, CoreError> {
+    let mut noted = HashMap::new();
+    for column in def.columns.iter().filter(|c| c.kind.eq_ignore_ascii_case("SYMBOL")) {
+        let Ok(values) = rows.column(&column.name) else { continue };
+        let distinct = values.as_materialized_series().unique()?;
+        if distinct.len() <= MAX_NOTED_SYMBOLS {
+            let distinct = distinct.cast(&DataType::String)?;
+            let values = distinct.str()?.iter().map(|v| v.map(str::to_string)).collect();
+            noted.insert(column.name.clone(), values);
+        }
+    }
+    Ok(noted)
+}
+
+/// The SYMBOL columns' values a footer's `metadata` notes; `None` if it
+/// notes none (a part written before they were noted). A note that does
+/// not parse is left out, as if its column had too many values.
+fn noted_symbols(metadata: Option<&std::collections::BTreeMap<PlSmallStr, PlSmallStr>>) -> Option<Arc<HashMap<String, Vec<Option<String>>>>> {
+    let metadata = metadata.filter(|m| m.contains_key(SYMBOLS_NOTED))?;
+    let noted = metadata
+        .iter()
+        .filter_map(|(key, value)| Some((key.strip_prefix(SYMBOLS)?.to_string(), serde_json::from_str(value).ok()?)))
+        .collect();
+    Some(Arc::new(noted))
 }
 
 /// The footer metadata a part is written with.
@@ -105,6 +152,15 @@ pub(super) fn metadata(facts: &Facts) -> Vec<(String, String)> {
     }
     if let Some(rows) = facts.rows {
         noted.push((ROWS.to_string(), rows.to_string()));
+    }
+    if let Some(symbols) = &facts.symbols {
+        // Noted even with no SYMBOL column: a reader then knows that a
+        // column without its values has too many to note.
+        noted.push((SYMBOLS_NOTED.to_string(), "1".to_string()));
+        for (column, values) in symbols.iter() {
+            let json = serde_json::to_string(values).expect("strings serialize");
+            noted.push((format!("{SYMBOLS}{column}"), json));
+        }
     }
     noted
 }
@@ -160,6 +216,56 @@ pub(super) fn newest_rows_bound(state: &TableState, n: usize) -> Result<Option<i
         }
     }
     Ok(None)
+}
+
+/// The latest instant (physical, in the designated timestamp's unit) at
+/// or after which every value of the SYMBOL column `key` (each of `only`,
+/// if given) has its latest row, known without reading any part: each
+/// value's latest row is no earlier than the earliest row of the newest
+/// block that holds it. The blocks are the parts, by their footers' ranges
+/// and values, and the log. When no block holds any of `only`, just after
+/// the newest row: nothing need be read. `None` when it is not known: no
+/// designated timestamp, upsert keys (a part's rows may be replaced), a
+/// part whose values or range are not noted, or an empty table.
+pub(super) fn latest_by_key_bound(state: &TableState, key: &str, only: Option<&[String]>) -> Result<Option<i64>, CoreError> {
+    let Some(ts) = &state.def.timestamp else { return Ok(None) };
+    let symbol = state.def.columns.iter().any(|c| c.name == key && c.kind.eq_ignore_ascii_case("SYMBOL"));
+    if !state.def.upsert_keys.is_empty() || !symbol {
+        return Ok(None);
+    }
+    let wanted = |value: &Option<String>| match (only, value) {
+        (None, _) => true,
+        (Some(only), Some(value)) => only.contains(value),
+        (Some(_), None) => false,
+    };
+    // Each value's newest block's earliest instant, and the newest row.
+    let mut newest: HashMap<Option<String>, i64> = HashMap::new();
+    let mut last_row: Option<i64> = None;
+    let mut note = |values: &mut dyn Iterator<Item = Option<String>>, (min, max): (i64, i64)| {
+        last_row = last_row.max(Some(max));
+        for value in values.filter(|v| wanted(v)) {
+            let at = newest.entry(value).or_insert(min);
+            *at = (*at).max(min);
+        }
+    };
+    for part in &state.parts {
+        let facts = state.facts.of(part)?;
+        let Some(range) = facts.range else { return Ok(None) };
+        match (&facts.schema, &facts.symbols) {
+            // Written before the column was added: null throughout.
+            (Some(schema), _) if schema.get(key).is_none() => note(&mut std::iter::once(None), range),
+            (_, Some(symbols)) => match symbols.get(key) {
+                Some(values) => note(&mut values.iter().cloned(), range),
+                None => return Ok(None),
+            },
+            _ => return Ok(None),
+        }
+    }
+    if let Some(range) = upserts::time_range(&state.pending, ts)? {
+        let values = state.pending.column(key)?.as_materialized_series().unique()?.cast(&DataType::String)?;
+        note(&mut values.str()?.iter().map(|v| v.map(str::to_string)), range);
+    }
+    Ok(newest.into_values().min().or(last_row.map(|t| t.saturating_add(1))))
 }
 
 /// Parts that all have the same columns, as one scan.
@@ -476,6 +582,131 @@ mod tests {
             assert_eq!(table.newest_rows_bound(0).unwrap(), None);
             assert_eq!(table.newest_rows_bound(6 * 50 + 2 * 20 + 4 * 40 + 1).unwrap(), None, "more rows than the table holds");
         }
+    }
+
+    /// A time filter ANDed with a set of symbols (SQL's `IN (...)`, the
+    /// DSL's `is_in(implode(...))`) still skips the parts of other days: the
+    /// set does not keep the AND from being split (patch 0112).
+    #[test]
+    fn a_time_filter_beside_a_set_of_symbols_skips_parts_too() {
+        let (dir, ns, _) = ten_days(PartitionBy::Day);
+        let core = crate::Core::new(crate::CoreConfig { data_dir: dir.path().to_path_buf(), ..Default::default() }).unwrap();
+        let sql = |query: &str, engine: Engine| {
+            let (lf, _) = core.namespace_sql_plan_with(&ns, query, Vec::new(), crate::SqlOptions::default())?;
+            let entry = core.prepare_plan(&ns, lf, "test")?;
+            Ok::<_, CoreError>(core.collect_entry(&entry, engine, &crate::CancelToken::default())?.as_ref().clone())
+        };
+        // The table is opened (its parts listed) before days go.
+        let everything = sql("SELECT count(*) AS n FROM trades", Engine::InMemory).unwrap();
+        assert!(everything.equals(&df!("n" => [500 as IdxSize]).unwrap()), "{everything}");
+        let base = dir.path().join("tables/default/trades");
+        for day in ["2026-11-24", "2026-11-25", "2026-11-26", "2026-11-30"] {
+            std::fs::remove_dir_all(base.join(day)).unwrap();
+        }
+        // Day 0: 50 rows, A at even seconds (px 0, 2, ... 48).
+        let want = df!("n" => [25 as IdxSize], "px" => [(0..50).step_by(2).sum::<i32>() as f64]).unwrap();
+        let set = lit(Series::new("".into(), ["A", "Z"])).implode(false);
+        let day_0 = col("ts").lt(at(START_US + DAY_US));
+        for engine in [Engine::InMemory, Engine::Streaming] {
+            for query in [
+                "SELECT count(*) AS n, sum(px) AS px FROM trades WHERE sym IN ('A', 'Z') AND ts < '2026-11-24'",
+                "SELECT count(*) AS n, sum(px) AS px FROM trades WHERE ts < '2026-11-24' AND sym IN ('A', 'Z')",
+            ] {
+                let got = sql(query, engine).unwrap();
+                assert!(got.equals(&want), "{query} {engine:?}: {got}");
+            }
+            let shipped = crate::shipping::placeholder("trades")
+                .filter(col("sym").is_in(set.clone(), false).and(day_0.clone()))
+                .select([len().alias("n"), col("px").sum()]);
+            let info = core.ship_plan(&ns, &crate::shipping::encode(&shipped).unwrap(), &HashMap::new(), "", "").unwrap();
+            let entry = core.handle(&ns, info.id).unwrap();
+            let got = core.collect_entry(&entry, engine, &crate::CancelToken::default()).unwrap();
+            assert!(got.equals(&want), "shipped {engine:?}: {got}");
+            let needs_deleted = "SELECT count(*) FROM trades WHERE sym IN ('A', 'Z') AND ts < '2026-11-25'";
+            assert!(sql(needs_deleted, engine).is_err(), "day 1 was deleted");
+        }
+    }
+
+    /// `rows(day, n)` with its symbols cycling through `symbols`.
+    fn rows_of(day: i64, n: i64, symbols: &[&str]) -> DataFrame {
+        let sym: Vec<&str> = (0..n as usize).map(|i| symbols[i % symbols.len()]).collect();
+        rows(day, n).lazy().with_column(lit(Series::new("sym".into(), sym)).alias("sym")).collect().unwrap()
+    }
+
+    /// Each value's latest row, of the values `only` keeps: the oracle, on
+    /// the rows in memory.
+    fn latest_of(lf: LazyFrame, key: &str, only: Option<&[&str]>) -> DataFrame {
+        let rows = lf.with_columns([col("sym").cast(DataType::String), col("venue").cast(DataType::String)]).collect().unwrap();
+        let mut rows = rows.lazy();
+        if let Some(only) = only {
+            rows = rows.filter(col(key).is_in(lit(Series::new("".into(), only)).implode(false), false));
+        }
+        let latest = rows.sort(["ts"], SortMultipleOptions::default().with_maintain_order(true)).group_by([col(key)]).agg([all().as_expr().last()]);
+        latest.sort([key], SortMultipleOptions::default().with_nulls_last(true)).collect().unwrap()
+    }
+
+    /// The latest row of each value of a SYMBOL column lies at or after the
+    /// bound, hand-worked from a layout in which values last appear on
+    /// different days: the parts' footers say which values each holds.
+    /// Checked against the whole table, as written and after a restart.
+    #[test]
+    fn every_value_s_latest_row_lies_at_or_after_the_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let ns = Namespace::anonymous();
+        let tables = Tables::new(dir.path());
+        tables.create(&ns, def(), false).unwrap();
+        let table = tables.existing(&ns, "trades").unwrap();
+        // C last trades on day 0, D on day 2, B on day 3, A in the log.
+        for (day, symbols) in [(0, &["A", "B", "C"][..]), (1, &["A", "B"]), (2, &["A", "D"]), (3, &["A", "B"])] {
+            tables.append(&ns, "trades", rows_of(day, 30, symbols), None).unwrap();
+        }
+        table.flushed_parts().unwrap();
+        // A column added: the parts before it hold only its null.
+        tables.add_columns(&ns, "trades", vec![ColumnDef { name: "venue".into(), kind: "SYMBOL".into() }], false).unwrap();
+        let day_4 = rows_of(4, 30, &["A"]).lazy().with_column(lit("X").alias("venue")).collect().unwrap();
+        tables.append(&ns, "trades", day_4, None).unwrap();
+
+        let day = |d: i64| chrono::DateTime::from_timestamp_micros(START_US + d * DAY_US).unwrap().naive_utc();
+        let reopened = Tables::new(dir.path()).existing(&ns, "trades").unwrap();
+        for table in [&table, &reopened] {
+            let expected: [(&str, Option<&[&str]>, Option<i64>); 9] = [
+                ("sym", None, Some(0)),
+                ("sym", Some(&["A"]), Some(4)),
+                ("sym", Some(&["A", "B"]), Some(3)),
+                ("sym", Some(&["D", "A"]), Some(2)),
+                ("sym", Some(&["C", "Z"]), Some(0)),
+                ("venue", None, Some(3)),
+                ("venue", Some(&["X"]), Some(4)),
+                ("px", None, None),
+                ("ts", None, None),
+            ];
+            for (key, only, want) in expected {
+                let owned: Option<Vec<String>> = only.map(|o| o.iter().map(|v| v.to_string()).collect());
+                let bound = table.latest_by_key_bound(key, owned.as_deref()).unwrap();
+                assert_eq!(bound, want.map(day), "{key} {only:?}");
+                let Some(want) = want else { continue };
+                let bounded = table.scan().unwrap().filter(col("ts").gt_eq(at(START_US + want * DAY_US)));
+                let (got, all) = (latest_of(bounded, key, only), latest_of(table.scan().unwrap(), key, only));
+                assert!(got.equals_missing(&all), "{key} {only:?}: {got} != {all}");
+            }
+            // No row of Z: just after the newest row (day 4's 30th second).
+            let after_all = chrono::DateTime::from_timestamp_micros(START_US + 4 * DAY_US + 29_000_000 + 1).unwrap().naive_utc();
+            assert_eq!(table.latest_by_key_bound("sym", Some(&["Z".to_string()])).unwrap(), Some(after_all));
+        }
+
+        // No bound with upsert keys (a part's rows may be replaced), nor
+        // for a part whose values were too many to note.
+        tables.set_upsert_keys(&ns, "trades", vec!["ts".into(), "sym".into()]).unwrap();
+        assert_eq!(table.latest_by_key_bound("sym", None).unwrap(), None);
+        tables.set_upsert_keys(&ns, "trades", Vec::new()).unwrap();
+        assert_eq!(table.latest_by_key_bound("sym", None).unwrap(), Some(day(0)));
+        let many: Vec<String> = (0..=MAX_NOTED_SYMBOLS).map(|i| format!("S{i}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        tables.append(&ns, "trades", rows_of(5, many.len() as i64, &many), None).unwrap();
+        table.flushed_parts().unwrap();
+        assert_eq!(table.latest_by_key_bound("sym", Some(&["A".to_string()])).unwrap(), None);
+        assert_eq!(Tables::new(dir.path()).existing(&ns, "trades").unwrap().latest_by_key_bound("sym", None).unwrap(), None);
+        assert_eq!(table.latest_by_key_bound("venue", Some(&["X".to_string()])).unwrap(), Some(day(4)));
     }
 
     /// A polars plan shipped by a client (the Python client's lazy API)
