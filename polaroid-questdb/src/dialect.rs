@@ -935,7 +935,11 @@ impl LatestOn {
     }
 
     fn plan(&self, core: &Core, ns: &Namespace, lifted: Named) -> Planned {
-        let (rows, tables) = sql_plan(core, ns, &format!("SELECT * FROM {}", self.from), lifted)?;
+        let source = match self.bounded(core, ns, &lifted)? {
+            Some(bounded) => bounded,
+            None => format!("SELECT * FROM {}", self.from),
+        };
+        let (rows, tables) = sql_plan(core, ns, &source, lifted)?;
         let keys: Vec<Expr> = self.keys.iter().map(|k| col(k.as_str())).collect();
         // The table's columns, in its order (the grouping puts the keys first).
         let columns: Vec<Expr> = rows.clone().collect_schema()?.iter_names().map(|n| col(n.clone())).collect();
@@ -950,6 +954,55 @@ impl LatestOn {
         let sql = format!("SELECT {} FROM __latest{}", self.items, self.tail);
         let (lf, _) = sql_plan(core, ns, &sql, vec![("__latest".into(), latest)])?;
         Ok((lf, tables))
+    }
+
+    /// The rows of `FROM t [WHERE k = 'v' | k IN ('v', ...)]`, `t` a stored
+    /// table, `k` its SYMBOL column and the one key, `ts` its designated
+    /// timestamp, as a query that gains `ts >= T`: T is an instant at or
+    /// after which the table's footers and log place every value's latest
+    /// row, so the answer is the same and partition pruning skips the
+    /// parts before T. QuestDB too reads back only until it has found every
+    /// value. Anything else (another WHERE, a join, several keys, a name
+    /// `lifted` gives another plan, a table whose values are not known) is
+    /// read whole.
+    fn bounded(&self, core: &Core, ns: &Namespace, lifted: &Named) -> Result<Option<String>, CoreError> {
+        static FROM: OnceLock<Regex> = OnceLock::new();
+        static ONLY: OnceLock<Regex> = OnceLock::new();
+        let Some(caps) = regex(&FROM, r#"(?is)^\s*("[^"]+"|\w+)(?:\s+WHERE\s+(.+?))?\s*$"#).captures(&self.from) else {
+            return Ok(None);
+        };
+        let name = caps[1].trim_matches('"');
+        let [key] = self.keys.as_slice() else { return Ok(None) };
+        if lifted.iter().any(|(other, _)| other.eq_ignore_ascii_case(name)) {
+            return Ok(None);
+        }
+        let Some(table) = core.tables().get(ns, name)? else { return Ok(None) };
+        let def = table.def();
+        if !def.timestamp.as_ref().is_some_and(|designated| designated.eq_ignore_ascii_case(&self.ts)) {
+            return Ok(None);
+        }
+        let Some(key) = def.columns.iter().find(|c| c.name.eq_ignore_ascii_case(key)).map(|c| c.name.clone()) else {
+            return Ok(None);
+        };
+        // `k = 'v'` or `k IN ('v', ...)`: only those values' latest rows.
+        let only = match caps.get(2) {
+            None => None,
+            Some(filter) => {
+                let pattern = r"(?is)^(\w+)\s*(?:=\s*('[^']*')|IN\s*\(\s*('[^']*'(?:\s*,\s*'[^']*')*)\s*\))$";
+                let Some(only) = regex(&ONLY, pattern).captures(filter.as_str().trim()) else { return Ok(None) };
+                if !only[1].eq_ignore_ascii_case(&key) {
+                    return Ok(None);
+                }
+                static QUOTED: OnceLock<Regex> = OnceLock::new();
+                let values = only.get(2).or(only.get(3)).map_or("", |v| v.as_str());
+                Some(regex(&QUOTED, "'([^']*)'").captures_iter(values).map(|v| v[1].to_string()).collect::<Vec<_>>())
+            },
+        };
+        let Some(bound) = table.latest_by_key_bound(&key, only.as_deref())? else { return Ok(None) };
+        // Microseconds: a table of nanoseconds gets a bound no later than T.
+        let bound = bound.format("%Y-%m-%dT%H:%M:%S%.6fZ");
+        let filter = caps.get(2).map_or(String::new(), |f| format!("({}) AND ", f.as_str()));
+        Ok(Some(format!("SELECT * FROM {} WHERE {filter}{} >= '{bound}'", &caps[1], self.ts)))
     }
 }
 

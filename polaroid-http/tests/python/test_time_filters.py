@@ -136,3 +136,54 @@ def test_a_time_filter_reads_only_the_partitions_it_can_match():
             assert read(f"SELECT count() AS n FROM t WHERE ts IN '{day(start, 11)}'")["n"].to_list() == [ROWS_PER_DAY]
         finally:
             server.stop()
+
+
+def test_latest_on_reads_back_only_until_every_symbol_is_found():
+    today = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
+    start = today - dt.timedelta(days=DAYS)
+    rows = month_of_rows(start)
+    # ORCL trades once, on day 5; IBM once, on day 24 (the newest day
+    # written out). The other symbols trade every day, and in the log.
+    sym = rows["sym"].to_list()
+    sym[5 * ROWS_PER_DAY + 123], sym[24 * ROWS_PER_DAY + 4567] = "ORCL", "IBM"
+    rows = rows.with_columns(pl.Series("sym", sym))
+    with tempfile.TemporaryDirectory(prefix="polaroid-latest-") as tmp:
+        server = Server(Path(tmp))
+        try:
+            rest = QuestDBClient(host="127.0.0.1", port=server.http_port)
+            rest.exec("CREATE TABLE t (ts TIMESTAMP, sym SYMBOL, px DOUBLE) timestamp(ts) PARTITION BY DAY WAL")
+            for first in range(0, DAYS, 5):
+                send_frame(server, "t", rows[first * ROWS_PER_DAY:(first + 5) * ROWS_PER_DAY])
+            table = Path(tmp) / "tables" / "default" / "t"
+            assert sorted(p.name for p in table.iterdir() if p.is_dir()) == [day(start, n) for n in range(25)]
+
+            def expect(query: str, want: pl.DataFrame) -> None:
+                assert_frame_equal(frame(rest.exec(query)), want, check_dtypes=False)
+
+            def latest(of: pl.DataFrame) -> pl.DataFrame:
+                return of.group_by("sym").agg(pl.all().sort_by("ts").last()).select("ts", "sym", "px").sort("sym")
+
+            sent = rows.with_columns(pl.col("sym").cast(pl.String))
+            expect("SELECT * FROM t LATEST ON ts PARTITION BY sym ORDER BY sym", latest(sent))
+            assert latest(sent)["sym"].to_list() == ["AAPL", "IBM", "MSFT", "NVDA", "ORCL"]
+
+            # Every written day but day 0 and day 24 goes.
+            for n in range(1, 24):
+                shutil.rmtree(table / day(start, n))
+            # AAPL's latest row is in the log, IBM's on day 24: nothing
+            # older is read.
+            two = "SELECT * FROM t WHERE sym IN ('AAPL', 'IBM') LATEST ON ts PARTITION BY sym ORDER BY sym"
+            expect(two, latest(sent.filter(pl.col("sym").is_in(["AAPL", "IBM"]))))
+            plan = requests.get(f"{server.url}/exec", params={"query": two, "explain": "true"}).json()["explain"]["plan"]
+            assert f"/{day(start, 24)}/part-" in plan and f"/{day(start, 0)}/part-" not in plan, plan
+            expect("SELECT ts, px FROM t WHERE sym = 'NVDA' LATEST ON ts PARTITION BY sym",
+                   latest(sent.filter(pl.col("sym") == "NVDA")).select("ts", "px"))
+            # Every symbol's latest row needs ORCL's, on day 5, which is gone:
+            # the query reads back that far, fails clearly, and the server goes on.
+            with pytest.raises(QuestDBAPIError) as failed:
+                rest.exec("SELECT * FROM t LATEST ON ts PARTITION BY sym")
+            assert "No such file" in str(failed.value), failed.value
+            expect("SELECT sym, ts FROM t WHERE sym = 'IBM' LATEST ON ts PARTITION BY sym",
+                   latest(sent.filter(pl.col("sym") == "IBM")).select("sym", "ts"))
+        finally:
+            server.stop()
