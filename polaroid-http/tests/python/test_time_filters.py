@@ -142,10 +142,10 @@ def test_latest_on_reads_back_only_until_every_symbol_is_found():
     today = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
     start = today - dt.timedelta(days=DAYS)
     rows = month_of_rows(start)
-    # ORCL trades once, on day 5; IBM once, on day 24 (the newest day
-    # written out). The other symbols trade every day, and in the log.
+    # ORCL trades once, on day 5; IBM and "BRK,B" once each, on day 24 (the
+    # newest day written out). The other symbols trade every day, and in the log.
     sym = rows["sym"].to_list()
-    sym[5 * ROWS_PER_DAY + 123], sym[24 * ROWS_PER_DAY + 4567] = "ORCL", "IBM"
+    sym[5 * ROWS_PER_DAY + 123], sym[24 * ROWS_PER_DAY + 4567], sym[24 * ROWS_PER_DAY + 7000] = "ORCL", "IBM", "BRK,B"
     rows = rows.with_columns(pl.Series("sym", sym))
     with tempfile.TemporaryDirectory(prefix="polaroid-latest-") as tmp:
         server = Server(Path(tmp))
@@ -165,7 +165,7 @@ def test_latest_on_reads_back_only_until_every_symbol_is_found():
 
             sent = rows.with_columns(pl.col("sym").cast(pl.String))
             expect("SELECT * FROM t LATEST ON ts PARTITION BY sym ORDER BY sym", latest(sent))
-            assert latest(sent)["sym"].to_list() == ["AAPL", "IBM", "MSFT", "NVDA", "ORCL"]
+            assert latest(sent)["sym"].to_list() == ["AAPL", "BRK,B", "IBM", "MSFT", "NVDA", "ORCL"]
 
             # Every written day but day 0 and day 24 goes.
             for n in range(1, 24):
@@ -185,5 +185,13 @@ def test_latest_on_reads_back_only_until_every_symbol_is_found():
             assert "No such file" in str(failed.value), failed.value
             expect("SELECT sym, ts FROM t WHERE sym = 'IBM' LATEST ON ts PARTITION BY sym",
                    latest(sent.filter(pl.col("sym") == "IBM")).select("sym", "ts"))
+            # A symbol with a comma in it is one symbol.
+            expect("SELECT * FROM t WHERE sym IN ('NVDA', 'BRK,B') LATEST ON ts PARTITION BY sym ORDER BY sym",
+                   latest(sent.filter(pl.col("sym").is_in(["NVDA", "BRK,B"]))))
+            # A symbol never traded: no row, and nothing read (day 24 is not
+            # needed either: it goes too).
+            shutil.rmtree(table / day(start, 24))
+            none = rest.exec("SELECT * FROM t WHERE sym = 'GOOG' LATEST ON ts PARTITION BY sym")
+            assert none["dataset"] == [] and [c["name"] for c in none["columns"]] == ["ts", "sym", "px"], none
         finally:
             server.stop()
