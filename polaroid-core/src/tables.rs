@@ -961,15 +961,17 @@ impl Table {
         Self::scan_state(&state)
     }
 
-    /// An instant at or after which at least `n` of the table's rows lie,
-    /// known without reading any part (see [`parts::newest_rows_bound`]):
-    /// `ts >= it` keeps the table's `n` newest rows, and lets a scan skip
-    /// the parts before it (QuestDB's `ORDER BY ts DESC LIMIT n` reads only
-    /// the newest partitions). `None` when it is not known.
-    pub fn newest_rows_bound(&self, n: usize) -> Result<Option<chrono::NaiveDateTime>, CoreError> {
+    /// An instant at or after which at least `n` of the table's rows lie
+    /// (of those whose SYMBOL column `only.0` holds one of `only.1`, if
+    /// given), known without reading any part (see
+    /// [`parts::newest_rows_bound`]): `ts >= it` keeps the table's `n`
+    /// newest rows (of those values), and lets a scan skip the parts before
+    /// it (QuestDB's `ORDER BY ts DESC LIMIT n` reads only the newest
+    /// partitions). `None` when it is not known.
+    pub fn newest_rows_bound(&self, n: usize, only: Option<(&str, &[String])>) -> Result<Option<chrono::NaiveDateTime>, CoreError> {
         // A copy, as a scan takes: a part's footer may be read meanwhile.
         let state = self.state.read().unwrap_or_else(|p| p.into_inner()).clone();
-        let physical = parts::newest_rows_bound(&state, n)?;
+        let physical = parts::newest_rows_bound(&state, n, only)?;
         Ok(physical.and_then(|p| designated_instant(&state, p)))
     }
 

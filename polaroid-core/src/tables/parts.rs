@@ -36,8 +36,11 @@ pub(super) struct Facts {
     /// The values each SYMBOL column holds, by column, where its write-out
     /// noted them (not for a column of more than [`MAX_NOTED_SYMBOLS`]
     /// values; `None` for a part written before they were noted).
-    pub symbols: Option<Arc<HashMap<String, Vec<Option<String>>>>>,
+    pub symbols: Option<Arc<HashMap<String, Arc<ValueRows>>>>,
 }
+
+/// A SYMBOL column's values (null among them), each with its rows.
+pub(super) type ValueRows = Vec<(Option<String>, u64)>;
 
 /// Where a write-out puts a part's time range and row count: the custom
 /// metadata of its IPC footer, read back with the footer a scan reads
@@ -46,7 +49,8 @@ pub(super) struct Facts {
 const RANGE_MIN: &str = "polaroid.ts_min";
 const RANGE_MAX: &str = "polaroid.ts_max";
 const ROWS: &str = "polaroid.rows";
-/// Followed by a SYMBOL column's name: the values it holds, as JSON.
+/// Followed by a SYMBOL column's name: the values it holds and the rows of
+/// each, as JSON (`[["AAPL", 120], [null, 3]]`).
 const SYMBOLS: &str = "polaroid.symbols.";
 /// That the write-out noted its SYMBOL columns' values.
 const SYMBOLS_NOTED: &str = "polaroid.symbols";
@@ -115,30 +119,38 @@ pub(super) fn batch_facts(batches: &[PartBatch], def: &TableDef) -> Result<Vec<F
         .collect()
 }
 
-/// The values of each of `def`'s SYMBOL columns in `rows`, for those of
-/// at most [`MAX_NOTED_SYMBOLS`] values.
-fn symbol_values(rows: &DataFrame, def: &TableDef) -> Result<HashMap<String, Vec<Option<String>>>, CoreError> {
+/// The values of each of `def`'s SYMBOL columns in `rows`, with their
+/// rows, for the columns of at most [`MAX_NOTED_SYMBOLS`] values.
+fn symbol_values(rows: &DataFrame, def: &TableDef) -> Result<HashMap<String, Arc<ValueRows>>, CoreError> {
     let mut noted = HashMap::new();
     for column in def.columns.iter().filter(|c| c.kind.eq_ignore_ascii_case("SYMBOL")) {
-        let Ok(values) = rows.column(&column.name) else { continue };
-        let distinct = values.as_materialized_series().unique()?;
-        if distinct.len() <= MAX_NOTED_SYMBOLS {
-            let distinct = distinct.cast(&DataType::String)?;
-            let values = distinct.str()?.iter().map(|v| v.map(str::to_string)).collect();
-            noted.insert(column.name.clone(), values);
+        if rows.column(&column.name).is_err() {
+            continue;
+        }
+        let counted = value_rows(rows, &column.name)?;
+        if counted.len() <= MAX_NOTED_SYMBOLS {
+            noted.insert(column.name.clone(), Arc::new(counted));
         }
     }
     Ok(noted)
 }
 
+/// The values of the text column `column` of `rows`, each with its rows.
+fn value_rows(rows: &DataFrame, column: &str) -> Result<ValueRows, CoreError> {
+    let values = rows.column(column)?.as_materialized_series().cast(&DataType::String)?;
+    let counted = values.value_counts(false, false, "polaroid.rows".into(), false)?;
+    let (values, counts) = (counted.column(column)?.str()?, counted.column("polaroid.rows")?.idx()?);
+    Ok(values.iter().zip(counts.iter()).map(|(v, n)| (v.map(str::to_string), n.unwrap_or(0) as u64)).collect())
+}
+
 /// The SYMBOL columns' values a footer's `metadata` notes; `None` if it
 /// notes none (a part written before they were noted). A note that does
 /// not parse is left out, as if its column had too many values.
-fn noted_symbols(metadata: Option<&std::collections::BTreeMap<PlSmallStr, PlSmallStr>>) -> Option<Arc<HashMap<String, Vec<Option<String>>>>> {
+fn noted_symbols(metadata: Option<&std::collections::BTreeMap<PlSmallStr, PlSmallStr>>) -> Option<Arc<HashMap<String, Arc<ValueRows>>>> {
     let metadata = metadata.filter(|m| m.contains_key(SYMBOLS_NOTED))?;
     let noted = metadata
         .iter()
-        .filter_map(|(key, value)| Some((key.strip_prefix(SYMBOLS)?.to_string(), serde_json::from_str(value).ok()?)))
+        .filter_map(|(key, value)| Some((key.strip_prefix(SYMBOLS)?.to_string(), Arc::new(serde_json::from_str(value).ok()?))))
         .collect();
     Some(Arc::new(noted))
 }
@@ -158,7 +170,7 @@ pub(super) fn metadata(facts: &Facts) -> Vec<(String, String)> {
         // column without its values has too many to note.
         noted.push((SYMBOLS_NOTED.to_string(), "1".to_string()));
         for (column, values) in symbols.iter() {
-            let json = serde_json::to_string(values).expect("strings serialize");
+            let json = serde_json::to_string(values.as_ref()).expect("strings and counts serialize");
             noted.push((format!("{SYMBOLS}{column}"), json));
         }
     }
@@ -183,35 +195,76 @@ pub(super) fn scan_parts(state: &TableState, parts: &[PathBuf], schema: &Schema)
     Ok(scans)
 }
 
+/// One part, or the log, as the bounds below see it, from what is known
+/// without reading a part: its time range, its rows, and the rows of each
+/// value of one SYMBOL column.
+struct Block {
+    range: Option<(i64, i64)>,
+    rows: Option<u64>,
+    values: Option<Arc<ValueRows>>,
+}
+
+/// The table's parts and its log as [`Block`]s, with the values of the
+/// SYMBOL column `key` (a part written before the column was added holds
+/// only its null).
+fn blocks(state: &TableState, ts: &str, key: Option<&str>) -> Result<Vec<Block>, CoreError> {
+    let mut blocks = Vec::with_capacity(state.parts.len() + 1);
+    for part in &state.parts {
+        let facts = state.facts.of(part)?;
+        let values = match (key, &facts.schema) {
+            (None, _) => None,
+            (Some(key), Some(schema)) if schema.get(key).is_none() => facts.rows.map(|rows| Arc::new(vec![(None, rows)])),
+            (Some(key), _) => facts.symbols.as_ref().and_then(|s| s.get(key).cloned()),
+        };
+        blocks.push(Block { range: facts.range, rows: facts.rows, values });
+    }
+    if let Some(range) = upserts::time_range(&state.pending, ts)? {
+        let values = key.map(|key| value_rows(&state.pending, key).map(Arc::new)).transpose()?;
+        blocks.push(Block { range: Some(range), rows: Some(state.pending.height() as u64), values });
+    }
+    Ok(blocks)
+}
+
+/// Whether `key` is one of the table's SYMBOL columns (whose values a
+/// write-out notes), by its exact name.
+fn is_symbol(state: &TableState, key: &str) -> bool {
+    state.def.columns.iter().any(|c| c.name == key && c.kind.eq_ignore_ascii_case("SYMBOL"))
+}
+
 /// The latest instant (physical, in the designated timestamp's unit) at
-/// or after which at least `n` of the table's rows are known to lie,
-/// counted without reading any part: each part holds its footer's row
-/// count within its footer's range, and the log its rows. `None` when that
-/// is not known: no designated timestamp, upsert keys (a part's rows may be
-/// replaced), or fewer rows counted. A part without those facts (written by
-/// an earlier version) is not counted, which only makes the bound earlier.
-pub(super) fn newest_rows_bound(state: &TableState, n: usize) -> Result<Option<i64>, CoreError> {
+/// or after which at least `n` of the table's rows (of those whose SYMBOL
+/// column `only.0` holds one of `only.1`, if given) are known to lie,
+/// counted without reading any part: each part holds its footer's rows (of
+/// each value) within its footer's range, and the log its rows. `None`
+/// when that is not known: no designated timestamp, upsert keys (a part's
+/// rows may be replaced), or fewer rows counted. A part without those
+/// facts (written by an earlier version) is not counted, which only makes
+/// the bound earlier.
+pub(super) fn newest_rows_bound(state: &TableState, n: usize, only: Option<(&str, &[String])>) -> Result<Option<i64>, CoreError> {
     let Some(ts) = &state.def.timestamp else { return Ok(None) };
-    if !state.def.upsert_keys.is_empty() || n == 0 {
+    if !state.def.upsert_keys.is_empty() || n == 0 || only.is_some_and(|(key, _)| !is_symbol(state, key)) {
         return Ok(None);
     }
-    // Each block's earliest instant and its rows; all of a block's rows
-    // lie at or after its earliest.
-    let mut blocks: Vec<(i64, u64)> = Vec::new();
-    for part in &state.parts {
-        if let Facts { range: Some((min, _)), rows: Some(rows), .. } = state.facts.of(part)? {
-            blocks.push((min, rows));
+    // Each block's earliest instant and its rows (that count); all of a
+    // block's rows lie at or after its earliest.
+    let mut counted: Vec<(i64, u64)> = Vec::new();
+    for block in blocks(state, ts, only.map(|(key, _)| key))? {
+        let rows = match only {
+            None => block.rows,
+            Some((_, wanted)) => block.values.map(|values| {
+                values.iter().filter(|(v, _)| v.as_ref().is_some_and(|v| wanted.contains(v))).map(|(_, n)| n).sum()
+            }),
+        };
+        if let (Some((min, _)), Some(rows)) = (block.range, rows) {
+            counted.push((min, rows));
         }
     }
-    if let Some((min, _)) = upserts::time_range(&state.pending, ts)? {
-        blocks.push((min, state.pending.height() as u64));
-    }
     // The newest blocks first: the earliest of those that together hold n.
-    blocks.sort_unstable_by(|a, b| b.0.cmp(&a.0));
-    let mut counted = 0u64;
-    for (min, rows) in blocks {
-        counted += rows;
-        if counted >= n as u64 {
+    counted.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    let mut total = 0u64;
+    for (min, rows) in counted {
+        total += rows;
+        if total >= n as u64 {
             return Ok(Some(min));
         }
     }
@@ -229,8 +282,7 @@ pub(super) fn newest_rows_bound(state: &TableState, n: usize) -> Result<Option<i
 /// part whose values or range are not noted, or an empty table.
 pub(super) fn latest_by_key_bound(state: &TableState, key: &str, only: Option<&[String]>) -> Result<Option<i64>, CoreError> {
     let Some(ts) = &state.def.timestamp else { return Ok(None) };
-    let symbol = state.def.columns.iter().any(|c| c.name == key && c.kind.eq_ignore_ascii_case("SYMBOL"));
-    if !state.def.upsert_keys.is_empty() || !symbol {
+    if !state.def.upsert_keys.is_empty() || !is_symbol(state, key) {
         return Ok(None);
     }
     let wanted = |value: &Option<String>| match (only, value) {
@@ -239,31 +291,16 @@ pub(super) fn latest_by_key_bound(state: &TableState, key: &str, only: Option<&[
         (Some(_), None) => false,
     };
     // Each value's newest block's earliest instant, and the newest row.
-    let mut newest: HashMap<Option<String>, i64> = HashMap::new();
+    let mut newest: HashMap<&Option<String>, i64> = HashMap::new();
     let mut last_row: Option<i64> = None;
-    let mut note = |values: &mut dyn Iterator<Item = Option<String>>, (min, max): (i64, i64)| {
+    let blocks = blocks(state, ts, Some(key))?;
+    for block in &blocks {
+        let (Some((min, max)), Some(values)) = (block.range, &block.values) else { return Ok(None) };
         last_row = last_row.max(Some(max));
-        for value in values.filter(|v| wanted(v)) {
+        for (value, _) in values.iter().filter(|(v, _)| wanted(v)) {
             let at = newest.entry(value).or_insert(min);
             *at = (*at).max(min);
         }
-    };
-    for part in &state.parts {
-        let facts = state.facts.of(part)?;
-        let Some(range) = facts.range else { return Ok(None) };
-        match (&facts.schema, &facts.symbols) {
-            // Written before the column was added: null throughout.
-            (Some(schema), _) if schema.get(key).is_none() => note(&mut std::iter::once(None), range),
-            (_, Some(symbols)) => match symbols.get(key) {
-                Some(values) => note(&mut values.iter().cloned(), range),
-                None => return Ok(None),
-            },
-            _ => return Ok(None),
-        }
-    }
-    if let Some(range) = upserts::time_range(&state.pending, ts)? {
-        let values = state.pending.column(key)?.as_materialized_series().unique()?.cast(&DataType::String)?;
-        note(&mut values.str()?.iter().map(|v| v.map(str::to_string)), range);
     }
     Ok(newest.into_values().min().or(last_row.map(|t| t.saturating_add(1))))
 }
@@ -564,7 +601,6 @@ mod tests {
         let (dir, ns, tables) = ten_days(PartitionBy::Day);
         let written = tables.existing(&ns, "trades").unwrap();
         let reopened = Tables::new(dir.path()).existing(&ns, "trades").unwrap();
-        let day = |d: i64| chrono::DateTime::from_timestamp_micros(START_US + d * DAY_US).unwrap().naive_utc();
         let newest = |lf: LazyFrame, n: usize| {
             let sorted = lf.with_column(col("sym").cast(DataType::String)).sort_by_exprs(
                 [col("ts"), col("px")],
@@ -575,12 +611,12 @@ mod tests {
         for table in [&written, &reopened] {
             let expected = [(1, 8), (80, 8), (81, 7), (120, 7), (121, 6), (160, 6), (161, 5), (210, 5), (211, 4), (260, 4), (261, 3)];
             for (n, want) in expected {
-                assert_eq!(table.newest_rows_bound(n).unwrap(), Some(day(want)), "{n} rows");
+                assert_eq!(table.newest_rows_bound(n, None).unwrap(), Some(day(want)), "{n} rows");
                 let bounded = table.scan().unwrap().filter(col("ts").gt_eq(at(START_US + want * DAY_US)));
                 assert!(newest(bounded, n).equals_missing(&newest(table.scan().unwrap(), n)), "{n} rows");
             }
-            assert_eq!(table.newest_rows_bound(0).unwrap(), None);
-            assert_eq!(table.newest_rows_bound(6 * 50 + 2 * 20 + 4 * 40 + 1).unwrap(), None, "more rows than the table holds");
+            assert_eq!(table.newest_rows_bound(0, None).unwrap(), None);
+            assert_eq!(table.newest_rows_bound(6 * 50 + 2 * 20 + 4 * 40 + 1, None).unwrap(), None, "more rows than the table holds");
         }
     }
 
@@ -645,28 +681,85 @@ mod tests {
         latest.sort([key], SortMultipleOptions::default().with_nulls_last(true)).collect().unwrap()
     }
 
-    /// The latest row of each value of a SYMBOL column lies at or after the
-    /// bound, hand-worked from a layout in which values last appear on
-    /// different days: the parts' footers say which values each holds.
-    /// Checked against the whole table, as written and after a restart.
-    #[test]
-    fn every_value_s_latest_row_lies_at_or_after_the_bound() {
+    /// Days 0 to 3 written out, 30 rows each, their symbols cycling through
+    /// A, B, C (10 rows each), A, B (15), A, D (15) and A, B (15); then a
+    /// SYMBOL column `venue` added, and day 4 in the log: 30 rows of A at
+    /// venue X. So C last trades on day 0, D on day 2, B on day 3, A in the
+    /// log, and the parts hold only venue's null.
+    fn days_of_symbols() -> (tempfile::TempDir, Namespace, Tables, Arc<Table>) {
         let dir = tempfile::tempdir().unwrap();
         let ns = Namespace::anonymous();
         let tables = Tables::new(dir.path());
         tables.create(&ns, def(), false).unwrap();
         let table = tables.existing(&ns, "trades").unwrap();
-        // C last trades on day 0, D on day 2, B on day 3, A in the log.
         for (day, symbols) in [(0, &["A", "B", "C"][..]), (1, &["A", "B"]), (2, &["A", "D"]), (3, &["A", "B"])] {
             tables.append(&ns, "trades", rows_of(day, 30, symbols), None).unwrap();
         }
         table.flushed_parts().unwrap();
-        // A column added: the parts before it hold only its null.
         tables.add_columns(&ns, "trades", vec![ColumnDef { name: "venue".into(), kind: "SYMBOL".into() }], false).unwrap();
         let day_4 = rows_of(4, 30, &["A"]).lazy().with_column(lit("X").alias("venue")).collect().unwrap();
         tables.append(&ns, "trades", day_4, None).unwrap();
+        (dir, ns, tables, table)
+    }
 
-        let day = |d: i64| chrono::DateTime::from_timestamp_micros(START_US + d * DAY_US).unwrap().naive_utc();
+    fn day(d: i64) -> chrono::NaiveDateTime {
+        chrono::DateTime::from_timestamp_micros(START_US + d * DAY_US).unwrap().naive_utc()
+    }
+
+    /// The `n` newest rows whose `key` is one of `only`: the oracle, on
+    /// the rows in memory.
+    fn newest_of(lf: LazyFrame, key: &str, only: &[&str], n: usize) -> DataFrame {
+        let rows = lf.with_columns([col("sym").cast(DataType::String), col("venue").cast(DataType::String)]);
+        let rows = rows.filter(col(key).is_in(lit(Series::new("".into(), only)).implode(false), false));
+        let newest = SortMultipleOptions::default().with_order_descending(true);
+        rows.sort_by_exprs([col("ts"), col("px")], newest).limit(n as IdxSize).collect().unwrap()
+    }
+
+    /// The newest rows of some symbols lie at or after the bound the
+    /// footers' counts of each value give, hand-worked from
+    /// [`days_of_symbols`]; checked against the whole table, as written and
+    /// after a restart.
+    #[test]
+    fn the_newest_rows_of_some_symbols_lie_at_or_after_the_bound() {
+        let (dir, ns, _tables, table) = days_of_symbols();
+        let reopened = Tables::new(dir.path()).existing(&ns, "trades").unwrap();
+        for table in [&table, &reopened] {
+            let expected: [(&str, &[&str], usize, Option<i64>); 14] = [
+                ("sym", &["B"], 1, Some(3)),
+                ("sym", &["B"], 15, Some(3)),
+                ("sym", &["B"], 16, Some(1)),
+                ("sym", &["B"], 40, Some(0)),
+                ("sym", &["B"], 41, None),
+                ("sym", &["C", "D"], 15, Some(2)),
+                ("sym", &["D", "C"], 16, Some(0)),
+                ("sym", &["C", "D"], 26, None),
+                ("sym", &["A"], 30, Some(4)),
+                ("sym", &["A"], 31, Some(3)),
+                ("sym", &["Z"], 1, None),
+                ("venue", &["X"], 30, Some(4)),
+                ("venue", &["X"], 31, None),
+                ("px", &["1"], 1, None),
+            ];
+            for (key, only, n, want) in expected {
+                let owned: Vec<String> = only.iter().map(|v| v.to_string()).collect();
+                let bound = table.newest_rows_bound(n, Some((key, &owned))).unwrap();
+                assert_eq!(bound, want.map(day), "{key} {only:?} {n}");
+                let Some(want) = want else { continue };
+                let bounded = table.scan().unwrap().filter(col("ts").gt_eq(at(START_US + want * DAY_US)));
+                let (got, all) = (newest_of(bounded, key, only, n), newest_of(table.scan().unwrap(), key, only, n));
+                assert!(got.equals_missing(&all), "{key} {only:?} {n}: {got} != {all}");
+            }
+        }
+    }
+
+    /// The latest row of each value of a SYMBOL column lies at or after the
+    /// bound, hand-worked from [`days_of_symbols`], in which values last
+    /// appear on different days: the parts' footers say which values each
+    /// holds. Checked against the whole table, as written and after a
+    /// restart.
+    #[test]
+    fn every_value_s_latest_row_lies_at_or_after_the_bound() {
+        let (dir, ns, tables, table) = days_of_symbols();
         let reopened = Tables::new(dir.path()).existing(&ns, "trades").unwrap();
         for table in [&table, &reopened] {
             let expected: [(&str, Option<&[&str]>, Option<i64>); 9] = [
