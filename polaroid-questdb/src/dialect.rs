@@ -213,31 +213,55 @@ fn plan_query(core: &Core, ns: &Namespace, query: &str, lifted: Named) -> Planne
     sql_plan(core, ns, query, lifted)
 }
 
-/// `SELECT ... FROM t ORDER BY ts DESC LIMIT n`, `ts` the designated
-/// timestamp of the stored table `t`: the newest rows, which QuestDB reads
-/// from the newest partitions only. The query gains `WHERE ts >= T`, T an
+/// `SELECT ... FROM t [WHERE k = 'v' | k IN ('v', ...)] ORDER BY ts DESC
+/// LIMIT n`, `ts` the designated timestamp of the stored table `t`, `k` a
+/// SYMBOL column: the newest rows (of those symbols), which QuestDB reads
+/// from the newest partitions only. The query gains `ts >= T`, T an
 /// instant at or after which the table's footers and log place at least n
-/// rows, so every one of the n newest rows passes and partition pruning
-/// skips the parts before T. Anything else (a WHERE, a join, a handle, a
-/// name `lifted` gives another plan, a table whose counts are not known)
-/// is planned as written.
+/// of those rows, so every one of the n newest passes and partition
+/// pruning skips the parts before T. Anything else (another WHERE, a join,
+/// a handle, a name `lifted` gives another plan, a table whose counts are
+/// not known) is planned as written.
 fn newest_rows(core: &Core, ns: &Namespace, query: &str, lifted: &Named) -> Result<Option<String>, CoreError> {
     static NEWEST: OnceLock<Regex> = OnceLock::new();
-    let pattern = r#"(?is)^\s*SELECT\s+(.+)\s+FROM\s+("[^"]+"|\w+)\s+ORDER\s+BY\s+("[^"]+"|\w+)\s+DESC\s+LIMIT\s+(\d+)\s*;?\s*$"#;
+    let pattern = r#"(?is)^\s*SELECT\s+(.+)\s+FROM\s+("[^"]+"|\w+)(?:\s+WHERE\s+(.+?))?\s+ORDER\s+BY\s+("[^"]+"|\w+)\s+DESC\s+LIMIT\s+(\d+)\s*;?\s*$"#;
     let Some(caps) = regex(&NEWEST, pattern).captures(query) else { return Ok(None) };
-    let (items, name, ts) = (&caps[1], &caps[2], &caps[3]);
-    let Ok(n) = caps[4].parse::<usize>() else { return Ok(None) };
+    let (items, name, ts) = (&caps[1], &caps[2], &caps[4]);
+    let Ok(n) = caps[5].parse::<usize>() else { return Ok(None) };
     if lifted.iter().any(|(other, _)| other.eq_ignore_ascii_case(name.trim_matches('"'))) {
         return Ok(None);
     }
     let Some(table) = core.tables().get(ns, name.trim_matches('"'))? else { return Ok(None) };
-    if !table.def().timestamp.is_some_and(|designated| designated.eq_ignore_ascii_case(ts.trim_matches('"'))) {
+    let def = table.def();
+    if !def.timestamp.as_ref().is_some_and(|designated| designated.eq_ignore_ascii_case(ts.trim_matches('"'))) {
         return Ok(None);
     }
-    let Some(bound) = table.newest_rows_bound(n)? else { return Ok(None) };
+    let only = match caps.get(3) {
+        None => None,
+        Some(filter) => match symbol_set(filter.as_str(), &def) {
+            Some(set) => Some(set),
+            None => return Ok(None),
+        },
+    };
+    let only = only.as_ref().map(|(key, values)| (key.as_str(), values.as_slice()));
+    let Some(bound) = table.newest_rows_bound(n, only)? else { return Ok(None) };
     // Microseconds: a table of nanoseconds gets a bound no later than T.
     let bound = bound.format("%Y-%m-%dT%H:%M:%S%.6fZ");
-    Ok(Some(format!("SELECT {items} FROM {name} WHERE {ts} >= '{bound}' ORDER BY {ts} DESC LIMIT {n}")))
+    let filter = caps.get(3).map_or(String::new(), |f| format!("({}) AND ", f.as_str()));
+    Ok(Some(format!("SELECT {items} FROM {name} WHERE {filter}{ts} >= '{bound}' ORDER BY {ts} DESC LIMIT {n}")))
+}
+
+/// A WHERE that keeps the rows of some symbols: `k = 'v'` or `k IN ('v',
+/// ...)`, `k` one of `def`'s columns (its name as `def` spells it, and the
+/// values). `None` for any other filter.
+fn symbol_set(filter: &str, def: &polaroid_core::tables::TableDef) -> Option<(String, Vec<String>)> {
+    static SET: OnceLock<Regex> = OnceLock::new();
+    static QUOTED: OnceLock<Regex> = OnceLock::new();
+    let pattern = r"(?is)^(\w+)\s*(?:=\s*('[^']*')|IN\s*\(\s*('[^']*'(?:\s*,\s*'[^']*')*)\s*\))$";
+    let set = regex(&SET, pattern).captures(filter.trim())?;
+    let key = def.columns.iter().find(|c| c.name.eq_ignore_ascii_case(&set[1]))?.name.clone();
+    let values = set.get(2).or(set.get(3)).map_or("", |v| v.as_str());
+    Some((key, regex(&QUOTED, "'([^']*)'").captures_iter(values).map(|v| v[1].to_string()).collect()))
 }
 
 /// QuestDB's `SHOW PARTITIONS FROM t`, its columns in its order. Every
@@ -967,7 +991,6 @@ impl LatestOn {
     /// read whole.
     fn bounded(&self, core: &Core, ns: &Namespace, lifted: &Named) -> Result<Option<String>, CoreError> {
         static FROM: OnceLock<Regex> = OnceLock::new();
-        static ONLY: OnceLock<Regex> = OnceLock::new();
         let Some(caps) = regex(&FROM, r#"(?is)^\s*("[^"]+"|\w+)(?:\s+WHERE\s+(.+?))?\s*$"#).captures(&self.from) else {
             return Ok(None);
         };
@@ -981,21 +1004,15 @@ impl LatestOn {
         if !def.timestamp.as_ref().is_some_and(|designated| designated.eq_ignore_ascii_case(&self.ts)) {
             return Ok(None);
         }
-        let Some(key) = def.columns.iter().find(|c| c.name.eq_ignore_ascii_case(key)).map(|c| c.name.clone()) else {
-            return Ok(None);
-        };
-        // `k = 'v'` or `k IN ('v', ...)`: only those values' latest rows.
-        let only = match caps.get(2) {
-            None => None,
-            Some(filter) => {
-                let pattern = r"(?is)^(\w+)\s*(?:=\s*('[^']*')|IN\s*\(\s*('[^']*'(?:\s*,\s*'[^']*')*)\s*\))$";
-                let Some(only) = regex(&ONLY, pattern).captures(filter.as_str().trim()) else { return Ok(None) };
-                if !only[1].eq_ignore_ascii_case(&key) {
-                    return Ok(None);
-                }
-                static QUOTED: OnceLock<Regex> = OnceLock::new();
-                let values = only.get(2).or(only.get(3)).map_or("", |v| v.as_str());
-                Some(regex(&QUOTED, "'([^']*)'").captures_iter(values).map(|v| v[1].to_string()).collect::<Vec<_>>())
+        let (key, only) = match caps.get(2) {
+            None => match def.columns.iter().find(|c| c.name.eq_ignore_ascii_case(key)) {
+                Some(column) => (column.name.clone(), None),
+                None => return Ok(None),
+            },
+            // Only those symbols' latest rows.
+            Some(filter) => match symbol_set(filter.as_str(), &def) {
+                Some((set_key, values)) if set_key.eq_ignore_ascii_case(key) => (set_key, Some(values)),
+                _ => return Ok(None),
             },
         };
         let Some(bound) = table.latest_by_key_bound(&key, only.as_deref())? else { return Ok(None) };

@@ -138,7 +138,7 @@ def test_a_time_filter_reads_only_the_partitions_it_can_match():
             server.stop()
 
 
-def test_latest_on_reads_back_only_until_every_symbol_is_found():
+def test_latest_on_and_the_newest_trades_read_back_only_as_far_as_needed():
     today = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
     start = today - dt.timedelta(days=DAYS)
     rows = month_of_rows(start)
@@ -185,6 +185,14 @@ def test_latest_on_reads_back_only_until_every_symbol_is_found():
             assert "No such file" in str(failed.value), failed.value
             expect("SELECT sym, ts FROM t WHERE sym = 'IBM' LATEST ON ts PARTITION BY sym",
                    latest(sent.filter(pl.col("sym") == "IBM")).select("sym", "ts"))
+            # The newest trades of some symbols: IBM's one is on day 24, the
+            # newest 20 of AAPL and NVDA in the log; ORCL's, on day 5, is gone.
+            newest = sent.sort("ts", descending=True)
+            expect("SELECT * FROM t WHERE sym = 'IBM' ORDER BY ts DESC LIMIT 1", newest.filter(pl.col("sym") == "IBM"))
+            expect("SELECT ts, px FROM t WHERE sym IN ('AAPL', 'NVDA') ORDER BY ts DESC LIMIT 20",
+                   newest.filter(pl.col("sym").is_in(["AAPL", "NVDA"])).head(20).select("ts", "px"))
+            with pytest.raises(QuestDBAPIError):
+                rest.exec("SELECT * FROM t WHERE sym = 'ORCL' ORDER BY ts DESC LIMIT 1")
             # A symbol with a comma in it is one symbol.
             expect("SELECT * FROM t WHERE sym IN ('NVDA', 'BRK,B') LATEST ON ts PARTITION BY sym ORDER BY sym",
                    latest(sent.filter(pl.col("sym").is_in(["NVDA", "BRK,B"]))))
