@@ -7,6 +7,7 @@
 //! engine. Baseline, in the same run: upstream polars reading the same part
 //! files with `scan_ipc` and the same filter, as a polars user with those
 //! files would. Each figure is the median of the runs, the two interleaved.
+//! The last hour of two of the symbols (`sym IN (...) AND ts >= ...`).
 //! Then `count(*)` of the whole table (polars counts an IPC file's rows
 //! from its record batches' headers), the last 10 rows (QuestDB's
 //! `LIMIT -10`), and the newest 10 (`ORDER BY ts DESC LIMIT 10`).
@@ -64,6 +65,13 @@ fn main() {
             filtered(col("ts").gt_eq(at(mid)).and(col("ts").lt(at(day(days / 2 + 1))))),
         ),
         ("the last week", sum(&format!("ts >= '{}'", text(week))), as_is(), filtered(col("ts").gt_eq(at(week)))),
+        // A set of symbols beside the time filter (patch 0112 splits the AND).
+        (
+            "two, last hour",
+            sum(&format!("sym IN ('AAPL', 'NVDA') AND ts >= '{}'", text(last_hour))),
+            as_is(),
+            filtered(col("sym").is_in(lit(Series::new("".into(), ["AAPL", "NVDA"])).implode(false), false).and(col("ts").gt_eq(at(last_hour)))),
+        ),
         ("everything", sum("true"), as_is(), filtered(lit(true))),
         (
             "count(*)",
@@ -98,7 +106,7 @@ fn main() {
         let served = || {
             let query = match query.as_str() {
                 NEWEST => {
-                    let bound = table.newest_rows_bound(10).unwrap().expect("the footers count the rows");
+                    let bound = table.newest_rows_bound(10, None).unwrap().expect("the footers count the rows");
                     format!("SELECT * FROM t WHERE ts >= '{}' ORDER BY ts DESC LIMIT 10", bound.format("%Y-%m-%d %H:%M:%S%.6f"))
                 },
                 _ => query.clone(),
