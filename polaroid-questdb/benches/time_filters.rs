@@ -1,33 +1,33 @@
-//! `cargo bench -p polaroid-core --bench time_filters` (part of `make
-//! bench`): queries filtered on the designated timestamp of a table that
-//! holds a year, a part per day.
+//! `cargo bench -p polaroid-questdb --bench time_filters` (part of `make
+//! bench`): QuestDB queries over a table that holds a year, a part per day,
+//! planned by the QuestDB dialect and collected as both doors run them.
 //!
-//! Each query runs as the doors run one: SQL planned by `Core` over the
-//! table, confined to the data directory, collected by the streaming
-//! engine. Baseline, in the same run: upstream polars reading the same part
-//! files with `scan_ipc` and the same filter, as a polars user with those
+//! - Filters on the designated timestamp (`count(*)`, `sum(px)`): the last
+//!   hour, one day, the last week, the last hour of two symbols
+//!   (`sym IN (...) AND ts >= ...`), everything.
+//! - `count(*)` of the whole table.
+//! - The last 10 rows (`LIMIT -10`) and the newest 10 (`ORDER BY ts DESC
+//!   LIMIT 10`), and the newest 10 of one symbol.
+//! - `LATEST ON ts PARTITION BY sym` of every symbol and of two.
+//!
+//! Baseline, in the same run: upstream polars reading the same part files
+//! with `scan_ipc` and doing the same work as a polars user with those
 //! files would. Each figure is the median of the runs, the two interleaved.
-//! The last hour of two of the symbols (`sym IN (...) AND ts >= ...`).
-//! Then `count(*)` of the whole table (polars counts an IPC file's rows
-//! from its record batches' headers), the last 10 rows (QuestDB's
-//! `LIMIT -10`), and the newest 10 (`ORDER BY ts DESC LIMIT 10`).
 //!
-//! Days: POLAROID_BENCH_DAYS (365), of 10,000 rows each. Runs:
-//! POLAROID_BENCH_RUNS (9). POLAROID_BENCH_ONLY: the queries whose name
-//! starts so; POLAROID_BENCH_BASELINE=0 times polaroid alone (to profile
-//! it).
+//! Days: POLAROID_BENCH_DAYS (365), of 10,000 rows each over 100 symbols
+//! (each trades every day). Runs: POLAROID_BENCH_RUNS (9).
+//! POLAROID_BENCH_ONLY: the queries whose name starts so;
+//! POLAROID_BENCH_BASELINE=0 times polaroid alone (to profile it).
 
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, NaiveDateTime};
 use polaroid_core::tables::{PartitionBy, TableDef};
-use polaroid_core::{CancelToken, Core, CoreConfig, Namespace, SqlOptions};
+use polaroid_core::{CancelToken, Core, CoreConfig, Namespace};
 use polars::prelude::*;
 
 const ROWS_PER_DAY: i64 = 10_000;
-/// The case whose SQL gets the bound of the newest rows, as the QuestDB
-/// dialect gives it.
-const NEWEST: &str = "SELECT * FROM t ORDER BY ts DESC LIMIT 10";
+const SYMBOLS: i64 = 100;
 
 fn main() {
     let setting = |name: &str, default: i64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
@@ -41,7 +41,7 @@ fn main() {
     let started = Instant::now();
     let parts = fill(&core, &ns, start, days);
     println!(
-        "time_filters: {days} days x {ROWS_PER_DAY} rows, {} parts, written in {:.1} s",
+        "time_filters: {days} days x {ROWS_PER_DAY} rows over {SYMBOLS} symbols, {} parts, written in {:.1} s",
         parts.len(),
         started.elapsed().as_secs_f64()
     );
@@ -49,70 +49,58 @@ fn main() {
     let day = |n: i64| start + chrono::Duration::days(n);
     let text = |at: NaiveDateTime| at.format("%Y-%m-%d %H:%M:%S").to_string();
     let (last_hour, mid, week) = (day(days) - chrono::Duration::hours(1), day(days / 2), day(days - 7));
+    let two = ["S7", "S42"];
+    let in_two = move || col("sym").is_in(lit(Series::new("".into(), two)).implode(false), false);
     let sum = |filter: &str| format!("SELECT count(*) AS n, sum(px) AS px FROM t WHERE {filter}");
     let counted = || [len().cast(DataType::Int64).alias("n"), col("px").sum()];
-    // Each case: its SQL, what the door adds to the SQL's plan, and what
-    // upstream polars does with the scan of the same files.
-    type Then = Box<dyn Fn(LazyFrame) -> LazyFrame>;
-    let as_is = || -> Then { Box::new(|lf| lf) };
-    let filtered = move |filter: Expr| -> Then { Box::new(move |scan: LazyFrame| scan.filter(filter.clone()).select(counted())) };
-    let cases: Vec<(&str, String, Then, Then)> = vec![
-        ("the last hour", sum(&format!("ts >= '{}'", text(last_hour))), as_is(), filtered(col("ts").gt_eq(at(last_hour)))),
+    let newest = || SortMultipleOptions::default().with_order_descending(true);
+    // Each case: its SQL, and what upstream polars does with the scan of
+    // the same files (the symbols are text there, and made text here).
+    type Upstream = Box<dyn Fn(LazyFrame) -> LazyFrame>;
+    let filtered = move |filter: Expr| -> Upstream { Box::new(move |scan: LazyFrame| scan.filter(filter.clone()).select(counted())) };
+    let cases: Vec<(&str, String, Upstream)> = vec![
+        ("the last hour", sum(&format!("ts >= '{}'", text(last_hour))), filtered(col("ts").gt_eq(at(last_hour)))),
         (
             "one day",
             sum(&format!("ts >= '{}' AND ts < '{}'", text(mid), text(day(days / 2 + 1)))),
-            as_is(),
             filtered(col("ts").gt_eq(at(mid)).and(col("ts").lt(at(day(days / 2 + 1))))),
         ),
-        ("the last week", sum(&format!("ts >= '{}'", text(week))), as_is(), filtered(col("ts").gt_eq(at(week)))),
+        ("the last week", sum(&format!("ts >= '{}'", text(week))), filtered(col("ts").gt_eq(at(week)))),
         // A set of symbols beside the time filter (patch 0112 splits the AND).
         (
             "two, last hour",
-            sum(&format!("sym IN ('AAPL', 'NVDA') AND ts >= '{}'", text(last_hour))),
-            as_is(),
-            filtered(col("sym").is_in(lit(Series::new("".into(), ["AAPL", "NVDA"])).implode(false), false).and(col("ts").gt_eq(at(last_hour)))),
+            sum(&format!("sym IN ('{}', '{}') AND ts >= '{}'", two[0], two[1], text(last_hour))),
+            filtered(in_two().and(col("ts").gt_eq(at(last_hour)))),
         ),
-        ("everything", sum("true"), as_is(), filtered(lit(true))),
+        ("everything", sum("true"), filtered(lit(true))),
         (
             "count(*)",
             "SELECT count(*) AS n FROM t".into(),
-            as_is(),
             Box::new(|scan: LazyFrame| scan.select([len().cast(DataType::Int64).alias("n")])),
         ),
-        // QuestDB's `SELECT * FROM t LIMIT -10`, planned as its dialect
-        // does (the symbols as text, to compare them with the files').
-        (
-            "the last 10 rows",
-            "SELECT * FROM t".into(),
-            Box::new(|lf: LazyFrame| lf.tail(10).with_column(col("sym").cast(DataType::String))),
-            Box::new(|scan: LazyFrame| scan.tail(10).with_column(col("sym").cast(DataType::String))),
-        ),
-        // QuestDB's `SELECT * FROM t ORDER BY ts DESC LIMIT 10`, which its
-        // dialect bounds by the footers' counts (the SQL below is planned
-        // with the bound found at each run).
+        ("the last 10 rows", "SELECT * FROM t LIMIT -10".into(), Box::new(|scan: LazyFrame| scan.tail(10))),
         (
             "the newest 10",
-            NEWEST.into(),
-            Box::new(|lf: LazyFrame| lf.with_column(col("sym").cast(DataType::String))),
-            Box::new(|scan: LazyFrame| {
-                let newest = SortMultipleOptions::default().with_order_descending(true);
-                scan.sort(["ts"], newest).limit(10).with_column(col("sym").cast(DataType::String))
-            }),
+            "SELECT * FROM t ORDER BY ts DESC LIMIT 10".into(),
+            Box::new(move |scan: LazyFrame| scan.sort(["ts"], newest()).limit(10)),
+        ),
+        (
+            "newest 10 of S7",
+            "SELECT * FROM t WHERE sym = 'S7' ORDER BY ts DESC LIMIT 10".into(),
+            Box::new(move |scan: LazyFrame| scan.filter(col("sym").eq(lit("S7"))).sort(["ts"], newest()).limit(10)),
+        ),
+        ("latest, every", "SELECT * FROM t LATEST ON ts PARTITION BY sym".into(), Box::new(latest)),
+        (
+            "latest, two",
+            format!("SELECT * FROM t WHERE sym IN ('{}', '{}') LATEST ON ts PARTITION BY sym", two[0], two[1]),
+            Box::new(move |scan: LazyFrame| latest(scan.filter(in_two()))),
         ),
     ];
-    let table = core.tables().existing(&ns, "t").unwrap();
     println!("{:<16} {:>12} {:>16} {:>8}", "query", "polaroid", "polars scan_ipc", "ratio");
-    for (name, query, then, upstream_then) in cases.into_iter().filter(|case| case.0.starts_with(&only)) {
+    for (name, query, upstream_then) in cases.into_iter().filter(|case| case.0.starts_with(&only)) {
         let served = || {
-            let query = match query.as_str() {
-                NEWEST => {
-                    let bound = table.newest_rows_bound(10, None).unwrap().expect("the footers count the rows");
-                    format!("SELECT * FROM t WHERE ts >= '{}' ORDER BY ts DESC LIMIT 10", bound.format("%Y-%m-%d %H:%M:%S%.6f"))
-                },
-                _ => query.clone(),
-            };
-            let (lf, _) = core.namespace_sql_plan_with(&ns, &query, Vec::new(), SqlOptions::default()).unwrap();
-            let entry = core.prepare_plan(&ns, then(lf), "bench").unwrap();
+            let (lf, _) = polaroid_questdb::plan(&core, &ns, &query).unwrap();
+            let entry = core.prepare_plan(&ns, as_text(lf), "bench").unwrap();
             core.collect_entry(&entry, Engine::Streaming, &CancelToken::default()).unwrap().as_ref().clone()
         };
         let upstream = || {
@@ -143,6 +131,25 @@ fn main() {
     }
 }
 
+/// `lf` with its symbols as text, as the part files hold them.
+fn as_text(lf: LazyFrame) -> LazyFrame {
+    let symbols: Vec<Expr> = match lf.clone().collect_schema() {
+        Ok(schema) if schema.contains("sym") => vec![col("sym").cast(DataType::String)],
+        _ => Vec::new(),
+    };
+    lf.with_columns(symbols)
+}
+
+/// Each symbol's latest row (of rows tied on the timestamp, the last),
+/// the symbols in the order of their rows' timestamps.
+fn latest(scan: LazyFrame) -> LazyFrame {
+    scan.sort(["ts"], SortMultipleOptions::default().with_maintain_order(true))
+        .group_by([col("sym")])
+        .agg([all().as_expr().last()])
+        .sort(["ts"], Default::default())
+        .select([col("ts"), col("sym"), col("px")])
+}
+
 /// `days` days of rows from `start`, a part per day; returns the parts.
 fn fill(core: &Core, ns: &Namespace, start: NaiveDateTime, days: i64) -> Vec<std::path::PathBuf> {
     let def = TableDef::new("t", &[("ts", "TIMESTAMP"), ("sym", "SYMBOL"), ("px", "DOUBLE")], Some("ts"), PartitionBy::Day);
@@ -153,8 +160,8 @@ fn fill(core: &Core, ns: &Namespace, start: NaiveDateTime, days: i64) -> Vec<std
         let ts: Vec<i64> = (0..ROWS_PER_DAY).map(|i| first + d * 86_400_000_000 + i * step).collect();
         let rows = df!(
             "ts" => ts,
-            "sym" => (0..ROWS_PER_DAY).map(|i| ["AAPL", "MSFT", "NVDA"][(i % 3) as usize]).collect::<Vec<_>>(),
-            "px" => (0..ROWS_PER_DAY).map(|i| 100.0 + (i * 37 % 1000) as f64 / 10.0).collect::<Vec<_>>(),
+            "sym" => (0..ROWS_PER_DAY).map(|i| format!("S{}", (i * 7 + d) % SYMBOLS)).collect::<Vec<_>>(),
+            "px" => (0..ROWS_PER_DAY).map(|i| 100.0 + ((i + d) * 37 % 1000) as f64 / 10.0).collect::<Vec<_>>(),
         )
         .unwrap()
         .lazy()
