@@ -9,6 +9,7 @@ needs them fails, and the server goes on.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import shutil
 import tempfile
@@ -40,114 +41,19 @@ def day(start: dt.datetime, n: int) -> str:
     return (start + dt.timedelta(days=n)).strftime("%Y-%m-%d")
 
 
-def test_a_time_filter_reads_only_the_partitions_it_can_match():
-    # A month ending yesterday, so that now()-relative filters select some of it.
+def month_start() -> dt.datetime:
+    """The start of a month ending yesterday, so that now()-relative filters select some of it."""
     today = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
-    start = today - dt.timedelta(days=DAYS)
-    rows = month_of_rows(start)
-    with tempfile.TemporaryDirectory(prefix="polaroid-pruning-") as tmp:
-        server = Server(Path(tmp))
-        try:
-            rest = QuestDBClient(host="127.0.0.1", port=server.http_port)
-            rest.exec("CREATE TABLE t (ts TIMESTAMP, sym SYMBOL, px DOUBLE) timestamp(ts) PARTITION BY DAY WAL")
-            # 250,000 rows (25 days) fill the log, which is then written out
-            # as a part per day; the last 5 days stay in the log.
-            for first in range(0, DAYS, 5):
-                send_frame(server, "t", rows[first * ROWS_PER_DAY:(first + 5) * ROWS_PER_DAY])
-            table = Path(tmp) / "tables" / "default" / "t"
-            written = sorted(p.name for p in table.iterdir() if p.is_dir())
-            assert written == [day(start, n) for n in range(25)]
-
-            def read(query: str) -> pl.DataFrame:
-                return frame(rest.exec(query))
-
-            everything = read("SELECT * FROM t")
-            assert_frame_equal(everything.sort("ts"), rows.with_columns(pl.col("sym").cast(pl.String)), check_dtypes=False)
-
-            # The last rows (QuestDB's LIMIT -n), from the log and the parts.
-            assert_frame_equal(read(f"SELECT * FROM t LIMIT -{5 * ROWS_PER_DAY + 3}"),
-                               rows.tail(5 * ROWS_PER_DAY + 3).with_columns(pl.col("sym").cast(pl.String)), check_dtypes=False)
-
-            # Day 0's part stays (the first part of a scan is where polars
-            # reads the columns from), and so do days 10, 11 and 24 (the
-            # newest written); the other written days go.
-            for n in range(1, 24):
-                if n not in (10, 11):
-                    shutil.rmtree(table / day(start, n))
-
-            def expect(query: str, want: pl.DataFrame) -> None:
-                got = read(query)
-                assert_frame_equal(got, want, check_dtypes=False)
-
-            sent = rows.with_columns(pl.col("sym").cast(pl.String))
-            d10, d11 = start + dt.timedelta(days=10), start + dt.timedelta(days=11)
-            iso = lambda at: at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # noqa: E731
-
-            # QuestDB's interval literal: one day.
-            expect(f"SELECT count() AS n, sum(px) AS px FROM t WHERE ts IN '{day(start, 10)}'",
-                   sent.filter(pl.col("ts").dt.date() == d10.date()).select(n=pl.len(), px=pl.col("px").sum()))
-            # /exec's explain shows the one part the scan kept.
-            plan = requests.get(f"{server.url}/exec", params={
-                "query": f"SELECT count() FROM t WHERE ts IN '{day(start, 10)}'", "explain": "true"}).json()["explain"]["plan"]
-            assert f"/{day(start, 10)}/part-" in plan and f"/{day(start, 0)}/" not in plan, plan
-            # Comparisons, across two partitions, with another condition.
-            lo, hi = d10 + dt.timedelta(hours=12), d11 + dt.timedelta(hours=6)
-            expect(f"SELECT * FROM t WHERE ts >= '{iso(lo)}' AND ts < '{iso(hi)}' AND sym = 'NVDA' ORDER BY ts",
-                   sent.filter((pl.col("ts") >= lo) & (pl.col("ts") < hi) & (pl.col("sym") == "NVDA")))
-            expect(f"SELECT * FROM t WHERE ts BETWEEN '{iso(lo)}' AND '{iso(hi)}' ORDER BY ts",
-                   sent.filter(pl.col("ts").is_between(lo, hi)))
-            # SAMPLE BY over a filtered range.
-            expect(f"SELECT ts, sym, last(px) AS px FROM t WHERE ts IN '{day(start, 11)}' SAMPLE BY 6h ORDER BY ts, sym",
-                   sent.filter(pl.col("ts").dt.date() == d11.date())
-                   .group_by(pl.col("ts").dt.truncate("6h"), "sym").agg(pl.col("px").last()).sort("ts", "sym"))
-            # SAMPLE BY ... FROM ... TO: the range is a filter too.
-            expect(f"SELECT ts, count() AS n FROM t SAMPLE BY 1d FROM '{day(start, 10)}' TO '{day(start, 12)}'",
-                   pl.DataFrame({"ts": [d10, d11], "n": [ROWS_PER_DAY, ROWS_PER_DAY]}))
-            # LATEST ON within a day (QuestDB's advice for a fast one).
-            expect(f"SELECT * FROM t WHERE ts IN '{day(start, 11)}' LATEST ON ts PARTITION BY sym ORDER BY sym",
-                   sent.filter(pl.col("ts").dt.date() == d11.date()).group_by("sym").agg(pl.all().sort_by("ts").last())
-                   .select("ts", "sym", "px").sort("sym"))
-            # The days still in the log, and the newest written day, by a
-            # filter relative to now().
-            recent = today - dt.timedelta(days=6)
-            expect("SELECT count() AS n, max(ts) AS last FROM t WHERE ts >= dateadd('d', -6, timestamp_floor('d', now()))",
-                   sent.filter(pl.col("ts") >= recent).select(n=pl.len(), last=pl.col("ts").max()))
-
-            # QuestDB's last rows (LIMIT -n) come from the log (and each
-            # part scan's own last n rows): the deleted days are not read.
-            expect("SELECT * FROM t LIMIT -10", sent.tail(10))
-            # The newest rows by time come from the log, then the newest
-            # written day (the footers count their rows).
-            newest = sent.sort("ts", descending=True)
-            expect("SELECT * FROM t ORDER BY ts DESC LIMIT 10", newest.head(10))
-            expect(f"SELECT ts, px FROM t ORDER BY ts DESC LIMIT {6 * ROWS_PER_DAY}",
-                   newest.head(6 * ROWS_PER_DAY).select("ts", "px"))
-            plan = requests.get(f"{server.url}/exec", params={
-                "query": f"SELECT * FROM t ORDER BY ts DESC LIMIT {6 * ROWS_PER_DAY}", "explain": "true"}).json()["explain"]["plan"]
-            assert f"/{day(start, 24)}/part-" in plan and f"/{day(start, 0)}/" not in plan, plan
-            # One row more needs day 23, which is gone.
-            with pytest.raises(QuestDBAPIError):
-                read(f"SELECT * FROM t ORDER BY ts DESC LIMIT {6 * ROWS_PER_DAY + 1}")
-
-            # A query that needs a deleted day fails, clearly, and the server goes on.
-            with pytest.raises(QuestDBAPIError) as failed:
-                read(f"SELECT count() FROM t WHERE ts IN '{day(start, 3)}'")
-            assert "No such file" in str(failed.value), failed.value
-            assert read(f"SELECT count() AS n FROM t WHERE ts IN '{day(start, 11)}'")["n"].to_list() == [ROWS_PER_DAY]
-        finally:
-            server.stop()
+    return today - dt.timedelta(days=DAYS)
 
 
-def test_latest_on_and_the_newest_trades_read_back_only_as_far_as_needed():
-    today = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
-    start = today - dt.timedelta(days=DAYS)
-    rows = month_of_rows(start)
-    # ORCL trades once, on day 5; IBM and "BRK,B" once each, on day 24 (the
-    # newest day written out). The other symbols trade every day, and in the log.
-    sym = rows["sym"].to_list()
-    sym[5 * ROWS_PER_DAY + 123], sym[24 * ROWS_PER_DAY + 4567], sym[24 * ROWS_PER_DAY + 7000] = "ORCL", "IBM", "BRK,B"
-    rows = rows.with_columns(pl.Series("sym", sym))
-    with tempfile.TemporaryDirectory(prefix="polaroid-latest-") as tmp:
+@contextlib.contextmanager
+def month_table(rows: pl.DataFrame, start: dt.datetime):
+    """A server whose table t holds `rows`, a month from `start`, sent by ILP:
+    250,000 rows (25 days) fill the log, which is then written out as a part
+    per day; the last 5 days stay in the log. Yields the server, a QuestDB
+    REST client and the table's directory."""
+    with tempfile.TemporaryDirectory(prefix="polaroid-month-") as tmp:
         server = Server(Path(tmp))
         try:
             rest = QuestDBClient(host="127.0.0.1", port=server.http_port)
@@ -156,50 +62,144 @@ def test_latest_on_and_the_newest_trades_read_back_only_as_far_as_needed():
                 send_frame(server, "t", rows[first * ROWS_PER_DAY:(first + 5) * ROWS_PER_DAY])
             table = Path(tmp) / "tables" / "default" / "t"
             assert sorted(p.name for p in table.iterdir() if p.is_dir()) == [day(start, n) for n in range(25)]
-
-            def expect(query: str, want: pl.DataFrame) -> None:
-                assert_frame_equal(frame(rest.exec(query)), want, check_dtypes=False)
-
-            def latest(of: pl.DataFrame) -> pl.DataFrame:
-                return of.group_by("sym").agg(pl.all().sort_by("ts").last()).select("ts", "sym", "px").sort("sym")
-
-            sent = rows.with_columns(pl.col("sym").cast(pl.String))
-            expect("SELECT * FROM t LATEST ON ts PARTITION BY sym ORDER BY sym", latest(sent))
-            assert latest(sent)["sym"].to_list() == ["AAPL", "BRK,B", "IBM", "MSFT", "NVDA", "ORCL"]
-
-            # Every written day but day 0 and day 24 goes.
-            for n in range(1, 24):
-                shutil.rmtree(table / day(start, n))
-            # AAPL's latest row is in the log, IBM's on day 24: nothing
-            # older is read.
-            two = "SELECT * FROM t WHERE sym IN ('AAPL', 'IBM') LATEST ON ts PARTITION BY sym ORDER BY sym"
-            expect(two, latest(sent.filter(pl.col("sym").is_in(["AAPL", "IBM"]))))
-            plan = requests.get(f"{server.url}/exec", params={"query": two, "explain": "true"}).json()["explain"]["plan"]
-            assert f"/{day(start, 24)}/part-" in plan and f"/{day(start, 0)}/part-" not in plan, plan
-            expect("SELECT ts, px FROM t WHERE sym = 'NVDA' LATEST ON ts PARTITION BY sym",
-                   latest(sent.filter(pl.col("sym") == "NVDA")).select("ts", "px"))
-            # Every symbol's latest row needs ORCL's, on day 5, which is gone:
-            # the query reads back that far, fails clearly, and the server goes on.
-            with pytest.raises(QuestDBAPIError) as failed:
-                rest.exec("SELECT * FROM t LATEST ON ts PARTITION BY sym")
-            assert "No such file" in str(failed.value), failed.value
-            expect("SELECT sym, ts FROM t WHERE sym = 'IBM' LATEST ON ts PARTITION BY sym",
-                   latest(sent.filter(pl.col("sym") == "IBM")).select("sym", "ts"))
-            # The newest trades of some symbols: IBM's one is on day 24, the
-            # newest 20 of AAPL and NVDA in the log; ORCL's, on day 5, is gone.
-            newest = sent.sort("ts", descending=True)
-            expect("SELECT * FROM t WHERE sym = 'IBM' ORDER BY ts DESC LIMIT 1", newest.filter(pl.col("sym") == "IBM"))
-            expect("SELECT ts, px FROM t WHERE sym IN ('AAPL', 'NVDA') ORDER BY ts DESC LIMIT 20",
-                   newest.filter(pl.col("sym").is_in(["AAPL", "NVDA"])).head(20).select("ts", "px"))
-            with pytest.raises(QuestDBAPIError):
-                rest.exec("SELECT * FROM t WHERE sym = 'ORCL' ORDER BY ts DESC LIMIT 1")
-            # A symbol with a comma in it is one symbol.
-            expect("SELECT * FROM t WHERE sym IN ('NVDA', 'BRK,B') LATEST ON ts PARTITION BY sym ORDER BY sym",
-                   latest(sent.filter(pl.col("sym").is_in(["NVDA", "BRK,B"]))))
-            # A symbol never traded: no row, and nothing read (day 24 is not
-            # needed either: it goes too).
-            shutil.rmtree(table / day(start, 24))
-            none = rest.exec("SELECT * FROM t WHERE sym = 'GOOG' LATEST ON ts PARTITION BY sym")
-            assert none["dataset"] == [] and [c["name"] for c in none["columns"]] == ["ts", "sym", "px"], none
+            yield server, rest, table
         finally:
             server.stop()
+
+
+def test_a_time_filter_reads_only_the_partitions_it_can_match():
+    start = month_start()
+    today = start + dt.timedelta(days=DAYS)
+    rows = month_of_rows(start)
+    with month_table(rows, start) as (server, rest, table):
+        def read(query: str) -> pl.DataFrame:
+            return frame(rest.exec(query))
+
+        everything = read("SELECT * FROM t")
+        assert_frame_equal(everything.sort("ts"), rows.with_columns(pl.col("sym").cast(pl.String)), check_dtypes=False)
+
+        # The last rows (QuestDB's LIMIT -n), from the log and the parts.
+        assert_frame_equal(read(f"SELECT * FROM t LIMIT -{5 * ROWS_PER_DAY + 3}"),
+                           rows.tail(5 * ROWS_PER_DAY + 3).with_columns(pl.col("sym").cast(pl.String)), check_dtypes=False)
+
+        # Day 0's part stays (the first part of a scan is where polars
+        # reads the columns from), and so do days 10, 11 and 24 (the
+        # newest written); the other written days go.
+        for n in range(1, 24):
+            if n not in (10, 11):
+                shutil.rmtree(table / day(start, n))
+
+        def expect(query: str, want: pl.DataFrame) -> None:
+            got = read(query)
+            assert_frame_equal(got, want, check_dtypes=False)
+
+        sent = rows.with_columns(pl.col("sym").cast(pl.String))
+        d10, d11 = start + dt.timedelta(days=10), start + dt.timedelta(days=11)
+        iso = lambda at: at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # noqa: E731
+
+        # QuestDB's interval literal: one day.
+        expect(f"SELECT count() AS n, sum(px) AS px FROM t WHERE ts IN '{day(start, 10)}'",
+               sent.filter(pl.col("ts").dt.date() == d10.date()).select(n=pl.len(), px=pl.col("px").sum()))
+        # /exec's explain shows the one part the scan kept.
+        plan = requests.get(f"{server.url}/exec", params={
+            "query": f"SELECT count() FROM t WHERE ts IN '{day(start, 10)}'", "explain": "true"}).json()["explain"]["plan"]
+        assert f"/{day(start, 10)}/part-" in plan and f"/{day(start, 0)}/" not in plan, plan
+        # Comparisons, across two partitions, with another condition.
+        lo, hi = d10 + dt.timedelta(hours=12), d11 + dt.timedelta(hours=6)
+        expect(f"SELECT * FROM t WHERE ts >= '{iso(lo)}' AND ts < '{iso(hi)}' AND sym = 'NVDA' ORDER BY ts",
+               sent.filter((pl.col("ts") >= lo) & (pl.col("ts") < hi) & (pl.col("sym") == "NVDA")))
+        expect(f"SELECT * FROM t WHERE ts BETWEEN '{iso(lo)}' AND '{iso(hi)}' ORDER BY ts",
+               sent.filter(pl.col("ts").is_between(lo, hi)))
+        # SAMPLE BY over a filtered range.
+        expect(f"SELECT ts, sym, last(px) AS px FROM t WHERE ts IN '{day(start, 11)}' SAMPLE BY 6h ORDER BY ts, sym",
+               sent.filter(pl.col("ts").dt.date() == d11.date())
+               .group_by(pl.col("ts").dt.truncate("6h"), "sym").agg(pl.col("px").last()).sort("ts", "sym"))
+        # SAMPLE BY ... FROM ... TO: the range is a filter too.
+        expect(f"SELECT ts, count() AS n FROM t SAMPLE BY 1d FROM '{day(start, 10)}' TO '{day(start, 12)}'",
+               pl.DataFrame({"ts": [d10, d11], "n": [ROWS_PER_DAY, ROWS_PER_DAY]}))
+        # LATEST ON within a day (QuestDB's advice for a fast one).
+        expect(f"SELECT * FROM t WHERE ts IN '{day(start, 11)}' LATEST ON ts PARTITION BY sym ORDER BY sym",
+               sent.filter(pl.col("ts").dt.date() == d11.date()).group_by("sym").agg(pl.all().sort_by("ts").last())
+               .select("ts", "sym", "px").sort("sym"))
+        # The days still in the log, and the newest written day, by a
+        # filter relative to now().
+        recent = today - dt.timedelta(days=6)
+        expect("SELECT count() AS n, max(ts) AS last FROM t WHERE ts >= dateadd('d', -6, timestamp_floor('d', now()))",
+               sent.filter(pl.col("ts") >= recent).select(n=pl.len(), last=pl.col("ts").max()))
+
+        # QuestDB's last rows (LIMIT -n) come from the log (and each
+        # part scan's own last n rows): the deleted days are not read.
+        expect("SELECT * FROM t LIMIT -10", sent.tail(10))
+        # The newest rows by time come from the log, then the newest
+        # written day (the footers count their rows).
+        newest = sent.sort("ts", descending=True)
+        expect("SELECT * FROM t ORDER BY ts DESC LIMIT 10", newest.head(10))
+        expect(f"SELECT ts, px FROM t ORDER BY ts DESC LIMIT {6 * ROWS_PER_DAY}",
+               newest.head(6 * ROWS_PER_DAY).select("ts", "px"))
+        plan = requests.get(f"{server.url}/exec", params={
+            "query": f"SELECT * FROM t ORDER BY ts DESC LIMIT {6 * ROWS_PER_DAY}", "explain": "true"}).json()["explain"]["plan"]
+        assert f"/{day(start, 24)}/part-" in plan and f"/{day(start, 0)}/" not in plan, plan
+        # One row more needs day 23, which is gone.
+        with pytest.raises(QuestDBAPIError):
+            read(f"SELECT * FROM t ORDER BY ts DESC LIMIT {6 * ROWS_PER_DAY + 1}")
+
+        # A query that needs a deleted day fails, clearly, and the server goes on.
+        with pytest.raises(QuestDBAPIError) as failed:
+            read(f"SELECT count() FROM t WHERE ts IN '{day(start, 3)}'")
+        assert "No such file" in str(failed.value), failed.value
+        assert read(f"SELECT count() AS n FROM t WHERE ts IN '{day(start, 11)}'")["n"].to_list() == [ROWS_PER_DAY]
+
+
+def test_latest_on_and_the_newest_trades_read_back_only_as_far_as_needed():
+    start = month_start()
+    rows = month_of_rows(start)
+    # ORCL trades once, on day 5; IBM and "BRK,B" once each, on day 24 (the
+    # newest day written out). The other symbols trade every day, and in the log.
+    sym = rows["sym"].to_list()
+    sym[5 * ROWS_PER_DAY + 123], sym[24 * ROWS_PER_DAY + 4567], sym[24 * ROWS_PER_DAY + 7000] = "ORCL", "IBM", "BRK,B"
+    rows = rows.with_columns(pl.Series("sym", sym))
+    with month_table(rows, start) as (server, rest, table):
+        def expect(query: str, want: pl.DataFrame) -> None:
+            assert_frame_equal(frame(rest.exec(query)), want, check_dtypes=False)
+
+        def latest(of: pl.DataFrame) -> pl.DataFrame:
+            return of.group_by("sym").agg(pl.all().sort_by("ts").last()).select("ts", "sym", "px").sort("sym")
+
+        sent = rows.with_columns(pl.col("sym").cast(pl.String))
+        expect("SELECT * FROM t LATEST ON ts PARTITION BY sym ORDER BY sym", latest(sent))
+        assert latest(sent)["sym"].to_list() == ["AAPL", "BRK,B", "IBM", "MSFT", "NVDA", "ORCL"]
+
+        # Every written day but day 0 and day 24 goes.
+        for n in range(1, 24):
+            shutil.rmtree(table / day(start, n))
+        # AAPL's latest row is in the log, IBM's on day 24: nothing
+        # older is read.
+        two = "SELECT * FROM t WHERE sym IN ('AAPL', 'IBM') LATEST ON ts PARTITION BY sym ORDER BY sym"
+        expect(two, latest(sent.filter(pl.col("sym").is_in(["AAPL", "IBM"]))))
+        plan = requests.get(f"{server.url}/exec", params={"query": two, "explain": "true"}).json()["explain"]["plan"]
+        assert f"/{day(start, 24)}/part-" in plan and f"/{day(start, 0)}/part-" not in plan, plan
+        expect("SELECT ts, px FROM t WHERE sym = 'NVDA' LATEST ON ts PARTITION BY sym",
+               latest(sent.filter(pl.col("sym") == "NVDA")).select("ts", "px"))
+        # Every symbol's latest row needs ORCL's, on day 5, which is gone:
+        # the query reads back that far, fails clearly, and the server goes on.
+        with pytest.raises(QuestDBAPIError) as failed:
+            rest.exec("SELECT * FROM t LATEST ON ts PARTITION BY sym")
+        assert "No such file" in str(failed.value), failed.value
+        expect("SELECT sym, ts FROM t WHERE sym = 'IBM' LATEST ON ts PARTITION BY sym",
+               latest(sent.filter(pl.col("sym") == "IBM")).select("sym", "ts"))
+        # The newest trades of some symbols: IBM's one is on day 24, the
+        # newest 20 of AAPL and NVDA in the log; ORCL's, on day 5, is gone.
+        newest = sent.sort("ts", descending=True)
+        expect("SELECT * FROM t WHERE sym = 'IBM' ORDER BY ts DESC LIMIT 1", newest.filter(pl.col("sym") == "IBM"))
+        expect("SELECT ts, px FROM t WHERE sym IN ('AAPL', 'NVDA') ORDER BY ts DESC LIMIT 20",
+               newest.filter(pl.col("sym").is_in(["AAPL", "NVDA"])).head(20).select("ts", "px"))
+        with pytest.raises(QuestDBAPIError):
+            rest.exec("SELECT * FROM t WHERE sym = 'ORCL' ORDER BY ts DESC LIMIT 1")
+        # A symbol with a comma in it is one symbol.
+        expect("SELECT * FROM t WHERE sym IN ('NVDA', 'BRK,B') LATEST ON ts PARTITION BY sym ORDER BY sym",
+               latest(sent.filter(pl.col("sym").is_in(["NVDA", "BRK,B"]))))
+        # A symbol never traded: no row, and nothing read (day 24 is not
+        # needed either: it goes too).
+        shutil.rmtree(table / day(start, 24))
+        none = rest.exec("SELECT * FROM t WHERE sym = 'GOOG' LATEST ON ts PARTITION BY sym")
+        assert none["dataset"] == [] and [c["name"] for c in none["columns"]] == ["ts", "sym", "px"], none
