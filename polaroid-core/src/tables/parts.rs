@@ -80,6 +80,38 @@ impl PartFacts {
         Ok(facts.clone())
     }
 
+    /// What `part`'s footer says, and for a part written before a
+    /// write-out noted its SYMBOL columns' values, those values, its rows
+    /// and its range, read from its rows once (then known: parts never
+    /// change).
+    pub fn with_symbols(&self, part: &Path, def: &TableDef) -> Result<Facts, CoreError> {
+        let facts = self.of(part)?;
+        if facts.symbols.is_some() {
+            return Ok(facts);
+        }
+        let has = facts.schema.clone().expect("read with the footer");
+        let columns: Vec<String> = def
+            .columns
+            .iter()
+            .filter(|c| c.kind.eq_ignore_ascii_case("SYMBOL") || def.timestamp.as_ref() == Some(&c.name))
+            .filter(|c| has.contains(&c.name))
+            .map(|c| c.name.clone())
+            .collect();
+        let file = File::open(part).map_err(|e| io_error(part, e))?;
+        let rows = IpcReader::new(file).with_columns(Some(columns)).finish()?;
+        let range = match &def.timestamp {
+            Some(ts) if rows.column(ts).is_ok() => upserts::time_range(&rows, ts)?,
+            _ => None,
+        };
+        let symbols = Some(Arc::new(symbol_values(&rows, def)?));
+        let mut known = lock(&self.0);
+        let learnt = known.entry(part.to_path_buf()).or_default();
+        learnt.range = learnt.range.or(range);
+        learnt.rows = learnt.rows.or(Some(rows.height() as u64));
+        learnt.symbols = symbols;
+        Ok(learnt.clone())
+    }
+
     /// `part`'s time range, read from its rows.
     pub fn note_range(&self, part: &Path, range: (i64, i64)) {
         lock(&self.0).entry(part.to_path_buf()).or_default().range = Some(range);
@@ -206,17 +238,24 @@ struct Block {
 
 /// The table's parts and its log as [`Block`]s, with the values of the
 /// SYMBOL column `key` (a part written before the column was added holds
-/// only its null).
+/// only its null; one written before values were noted has them read, see
+/// [`PartFacts::with_symbols`]). A part without its own range has its
+/// partition's.
 fn blocks(state: &TableState, ts: &str, key: Option<&str>) -> Result<Vec<Block>, CoreError> {
+    let dtype = state.pending.schema().get(ts).cloned().unwrap_or(DataType::Null);
     let mut blocks = Vec::with_capacity(state.parts.len() + 1);
     for part in &state.parts {
-        let facts = state.facts.of(part)?;
+        let facts = match key {
+            Some(_) => state.facts.with_symbols(part, &state.def)?,
+            None => state.facts.of(part)?,
+        };
         let values = match (key, &facts.schema) {
             (None, _) => None,
             (Some(key), Some(schema)) if schema.get(key).is_none() => facts.rows.map(|rows| Arc::new(vec![(None, rows)])),
             (Some(key), _) => facts.symbols.as_ref().and_then(|s| s.get(key).cloned()),
         };
-        blocks.push(Block { range: facts.range, rows: facts.rows, values });
+        let range = part_bounds(state.def.partition_by, part, &facts, &dtype);
+        blocks.push(Block { range, rows: facts.rows, values });
     }
     if let Some(range) = upserts::time_range(&state.pending, ts)? {
         let values = key.map(|key| value_rows(&state.pending, key).map(Arc::new)).transpose()?;
@@ -702,6 +741,27 @@ mod tests {
         (dir, ns, tables, table)
     }
 
+    /// The table as an earlier version would have left it: each part
+    /// rewritten with the same rows and no notes in its footer (no range,
+    /// rows or values), then the table opened again.
+    fn as_written_before_notes(dir: &Path, ns: &Namespace) -> Arc<Table> {
+        for partition in std::fs::read_dir(dir.join("tables/default/trades")).unwrap() {
+            let partition = partition.unwrap().path();
+            if !partition.is_dir() {
+                continue;
+            }
+            for part in std::fs::read_dir(&partition).unwrap() {
+                let part = part.unwrap().path();
+                let mut rows = IpcReader::new(File::open(&part).unwrap()).finish().unwrap();
+                IpcWriter::new(File::create(&part).unwrap()).finish(&mut rows).unwrap();
+            }
+        }
+        let table = Tables::new(dir).existing(ns, "trades").unwrap();
+        let first = table.state.read().unwrap().parts[0].clone();
+        assert!(table.state.read().unwrap().facts.of(&first).unwrap().symbols.is_none(), "no values noted");
+        table
+    }
+
     fn day(d: i64) -> chrono::NaiveDateTime {
         chrono::DateTime::from_timestamp_micros(START_US + d * DAY_US).unwrap().naive_utc()
     }
@@ -717,13 +777,13 @@ mod tests {
 
     /// The newest rows of some symbols lie at or after the bound the
     /// footers' counts of each value give, hand-worked from
-    /// [`days_of_symbols`]; checked against the whole table, as written and
-    /// after a restart.
+    /// [`days_of_symbols`]; checked against the whole table, as written,
+    /// after a restart, and with parts an earlier version wrote (their
+    /// values read from their rows).
     #[test]
     fn the_newest_rows_of_some_symbols_lie_at_or_after_the_bound() {
         let (dir, ns, _tables, table) = days_of_symbols();
-        let reopened = Tables::new(dir.path()).existing(&ns, "trades").unwrap();
-        for table in [&table, &reopened] {
+        let check = |table: &Table| {
             let expected: [(&str, &[&str], usize, Option<i64>); 14] = [
                 ("sym", &["B"], 1, Some(3)),
                 ("sym", &["B"], 15, Some(3)),
@@ -749,19 +809,22 @@ mod tests {
                 let (got, all) = (newest_of(bounded, key, only, n), newest_of(table.scan().unwrap(), key, only, n));
                 assert!(got.equals_missing(&all), "{key} {only:?} {n}: {got} != {all}");
             }
-        }
+        };
+        check(&table);
+        check(&Tables::new(dir.path()).existing(&ns, "trades").unwrap());
+        check(&as_written_before_notes(dir.path(), &ns));
     }
 
     /// The latest row of each value of a SYMBOL column lies at or after the
     /// bound, hand-worked from [`days_of_symbols`], in which values last
     /// appear on different days: the parts' footers say which values each
-    /// holds. Checked against the whole table, as written and after a
-    /// restart.
+    /// holds. Checked against the whole table, as written, after a
+    /// restart, and with parts an earlier version wrote (their values and
+    /// ranges read from their rows).
     #[test]
     fn every_value_s_latest_row_lies_at_or_after_the_bound() {
         let (dir, ns, tables, table) = days_of_symbols();
-        let reopened = Tables::new(dir.path()).existing(&ns, "trades").unwrap();
-        for table in [&table, &reopened] {
+        let check = |table: &Table| {
             let expected: [(&str, Option<&[&str]>, Option<i64>); 9] = [
                 ("sym", None, Some(0)),
                 ("sym", Some(&["A"]), Some(4)),
@@ -785,7 +848,14 @@ mod tests {
             // No row of Z: just after the newest row (day 4's 30th second).
             let after_all = chrono::DateTime::from_timestamp_micros(START_US + 4 * DAY_US + 29_000_000 + 1).unwrap().naive_utc();
             assert_eq!(table.latest_by_key_bound("sym", Some(&["Z".to_string()])).unwrap(), Some(after_all));
-        }
+        };
+        check(&table);
+        check(&Tables::new(dir.path()).existing(&ns, "trades").unwrap());
+        let older = as_written_before_notes(dir.path(), &ns);
+        check(&older);
+        // What was read of the older parts is known from then on.
+        let first = older.state.read().unwrap().parts[0].clone();
+        assert!(older.state.read().unwrap().facts.of(&first).unwrap().symbols.is_some());
 
         // No bound with upsert keys (a part's rows may be replaced), nor
         // for a part whose values were too many to note.
