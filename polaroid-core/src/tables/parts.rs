@@ -274,11 +274,13 @@ fn is_symbol(state: &TableState, key: &str) -> bool {
 /// or after which at least `n` of the table's rows (of those whose SYMBOL
 /// column `only.0` holds one of `only.1`, if given) are known to lie,
 /// counted without reading any part: each part holds its footer's rows (of
-/// each value) within its footer's range, and the log its rows. `None`
-/// when that is not known: no designated timestamp, upsert keys (a part's
-/// rows may be replaced), or fewer rows counted. A part without those
-/// facts (written by an earlier version) is not counted, which only makes
-/// the bound earlier.
+/// each value) within its footer's range, and the log its rows. With
+/// fewer such rows than `n`, and every block counted, the earliest block
+/// that holds one (all of them are wanted), or just after the newest row
+/// when none does. `None` when it is not known: no designated timestamp,
+/// upsert keys (a part's rows may be replaced), or fewer rows counted. A
+/// part without those facts (written by an earlier version) is not
+/// counted, which only makes the bound earlier.
 pub(super) fn newest_rows_bound(state: &TableState, n: usize, only: Option<(&str, &[String])>) -> Result<Option<i64>, CoreError> {
     let Some(ts) = &state.def.timestamp else { return Ok(None) };
     if !state.def.upsert_keys.is_empty() || n == 0 || only.is_some_and(|(key, _)| !is_symbol(state, key)) {
@@ -287,27 +289,34 @@ pub(super) fn newest_rows_bound(state: &TableState, n: usize, only: Option<(&str
     // Each block's earliest instant and its rows (that count); all of a
     // block's rows lie at or after its earliest.
     let mut counted: Vec<(i64, u64)> = Vec::new();
+    let (mut every_block, mut last_row) = (true, None);
     for block in blocks(state, ts, only.map(|(key, _)| key))? {
+        last_row = last_row.max(block.range.map(|(_, max)| max));
         let rows = match only {
             None => block.rows,
             Some((_, wanted)) => block.values.map(|values| {
                 values.iter().filter(|(v, _)| v.as_ref().is_some_and(|v| wanted.contains(v))).map(|(_, n)| n).sum()
             }),
         };
-        if let (Some((min, _)), Some(rows)) = (block.range, rows) {
-            counted.push((min, rows));
+        match (block.range, rows) {
+            (Some((min, _)), Some(rows)) => counted.push((min, rows)),
+            _ => every_block = false,
         }
     }
     // The newest blocks first: the earliest of those that together hold n.
     counted.sort_unstable_by(|a, b| b.0.cmp(&a.0));
     let mut total = 0u64;
-    for (min, rows) in counted {
+    for &(min, rows) in &counted {
         total += rows;
         if total >= n as u64 {
             return Ok(Some(min));
         }
     }
-    Ok(None)
+    if !every_block {
+        return Ok(None);
+    }
+    let earliest_holding = counted.iter().filter(|(_, rows)| *rows > 0).map(|(min, _)| *min).min();
+    Ok(earliest_holding.or(last_row.map(|t| t.saturating_add(1))))
 }
 
 /// The latest instant (physical, in the designated timestamp's unit) at
@@ -655,7 +664,8 @@ mod tests {
                 assert!(newest(bounded, n).equals_missing(&newest(table.scan().unwrap(), n)), "{n} rows");
             }
             assert_eq!(table.newest_rows_bound(0, None).unwrap(), None);
-            assert_eq!(table.newest_rows_bound(6 * 50 + 2 * 20 + 4 * 40 + 1, None).unwrap(), None, "more rows than the table holds");
+            // More rows than the table holds: all of them.
+            assert_eq!(table.newest_rows_bound(6 * 50 + 2 * 20 + 4 * 40 + 1, None).unwrap(), Some(day(0)));
         }
     }
 
@@ -784,20 +794,19 @@ mod tests {
     fn the_newest_rows_of_some_symbols_lie_at_or_after_the_bound() {
         let (dir, ns, _tables, table) = days_of_symbols();
         let check = |table: &Table| {
-            let expected: [(&str, &[&str], usize, Option<i64>); 14] = [
+            let expected: [(&str, &[&str], usize, Option<i64>); 13] = [
                 ("sym", &["B"], 1, Some(3)),
                 ("sym", &["B"], 15, Some(3)),
                 ("sym", &["B"], 16, Some(1)),
                 ("sym", &["B"], 40, Some(0)),
-                ("sym", &["B"], 41, None),
+                ("sym", &["B"], 41, Some(0)),
                 ("sym", &["C", "D"], 15, Some(2)),
                 ("sym", &["D", "C"], 16, Some(0)),
-                ("sym", &["C", "D"], 26, None),
+                ("sym", &["C", "D"], 26, Some(0)),
                 ("sym", &["A"], 30, Some(4)),
                 ("sym", &["A"], 31, Some(3)),
-                ("sym", &["Z"], 1, None),
                 ("venue", &["X"], 30, Some(4)),
-                ("venue", &["X"], 31, None),
+                ("venue", &["X"], 31, Some(4)),
                 ("px", &["1"], 1, None),
             ];
             for (key, only, n, want) in expected {
@@ -809,6 +818,9 @@ mod tests {
                 let (got, all) = (newest_of(bounded, key, only, n), newest_of(table.scan().unwrap(), key, only, n));
                 assert!(got.equals_missing(&all), "{key} {only:?} {n}: {got} != {all}");
             }
+            // No row of Z: just after the newest row (day 4's 30th second).
+            let after_all = chrono::DateTime::from_timestamp_micros(START_US + 4 * DAY_US + 29_000_000 + 1).unwrap().naive_utc();
+            assert_eq!(table.newest_rows_bound(1, Some(("sym", &["Z".to_string()]))).unwrap(), Some(after_all));
         };
         check(&table);
         check(&Tables::new(dir.path()).existing(&ns, "trades").unwrap());
