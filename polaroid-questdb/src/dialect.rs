@@ -207,7 +207,11 @@ fn plan_query(core: &Core, ns: &Namespace, query: &str, lifted: Named) -> Planne
     if regex(&SHOW_TABLES, r"(?is)^\s*SHOW\s+TABLES\s*;?\s*$").is_match(query) {
         return sql_plan(core, ns, "SELECT table_name FROM tables() ORDER BY table_name", Vec::new());
     }
-    if let Some(bounded) = newest_rows(core, ns, query, &lifted)? {
+    let bounded = match newest_rows(core, ns, query, &lifted)? {
+        Some(bounded) => Some(bounded),
+        None => last_instant(core, ns, query, &lifted)?,
+    };
+    if let Some(bounded) = bounded {
         return sql_plan(core, ns, &bounded, lifted);
     }
     sql_plan(core, ns, query, lifted)
@@ -216,18 +220,51 @@ fn plan_query(core: &Core, ns: &Namespace, query: &str, lifted: Named) -> Planne
 /// `SELECT ... FROM t [WHERE k = 'v' | k IN ('v', ...)] ORDER BY ts DESC
 /// LIMIT n`, `ts` the designated timestamp of the stored table `t`, `k` a
 /// SYMBOL column: the newest rows (of those symbols), which QuestDB reads
-/// from the newest partitions only. The query gains `ts >= T`, T an
-/// instant at or after which the table's footers and log place at least n
-/// of those rows, so every one of the n newest passes and partition
-/// pruning skips the parts before T. Anything else (another WHERE, a join,
-/// a handle, a name `lifted` gives another plan, a table whose counts are
-/// not known) is planned as written.
+/// from the newest partitions only. The query gains `ts >= T` (see
+/// [`newest_filter`]). Anything else is planned as written.
 fn newest_rows(core: &Core, ns: &Namespace, query: &str, lifted: &Named) -> Result<Option<String>, CoreError> {
     static NEWEST: OnceLock<Regex> = OnceLock::new();
     let pattern = r#"(?is)^\s*SELECT\s+(.+)\s+FROM\s+("[^"]+"|\w+)(?:\s+WHERE\s+(.+?))?\s+ORDER\s+BY\s+("[^"]+"|\w+)\s+DESC\s+LIMIT\s+(\d+)\s*;?\s*$"#;
     let Some(caps) = regex(&NEWEST, pattern).captures(query) else { return Ok(None) };
     let (items, name, ts) = (&caps[1], &caps[2], &caps[4]);
     let Ok(n) = caps[5].parse::<usize>() else { return Ok(None) };
+    let filter = caps.get(3).map(|f| f.as_str());
+    let Some(filter) = newest_filter(core, ns, lifted, name, ts, filter, n)? else { return Ok(None) };
+    Ok(Some(format!("SELECT {items} FROM {name} WHERE {filter} ORDER BY {ts} DESC LIMIT {n}")))
+}
+
+/// `SELECT max(ts) [AS a] FROM t [WHERE k = 'v' | k IN ('v', ...)]`, `ts`
+/// the designated timestamp of the stored table `t`: when it (or those
+/// symbols) last had a row, the freshness a dashboard asks for, read from
+/// the newest part that holds one. The query gains `ts >= T` (see
+/// [`newest_filter`], for one row). Anything else is planned as written.
+fn last_instant(core: &Core, ns: &Namespace, query: &str, lifted: &Named) -> Result<Option<String>, CoreError> {
+    static LAST: OnceLock<Regex> = OnceLock::new();
+    let pattern = r#"(?is)^\s*SELECT\s+(max\s*\(\s*("[^"]+"|\w+)\s*\)(?:\s+AS\s+("[^"]+"|\w+))?)\s+FROM\s+("[^"]+"|\w+)(?:\s+WHERE\s+(.+?))?\s*;?\s*$"#;
+    let Some(caps) = regex(&LAST, pattern).captures(query) else { return Ok(None) };
+    let (item, ts, name) = (&caps[1], &caps[2], &caps[4]);
+    let filter = caps.get(5).map(|f| f.as_str());
+    let Some(filter) = newest_filter(core, ns, lifted, name, ts, filter, 1)? else { return Ok(None) };
+    Ok(Some(format!("SELECT {item} FROM {name} WHERE {filter}")))
+}
+
+/// The WHERE that keeps the `n` newest rows of the stored table `name`
+/// that pass `filter` (none, `k = 'v'` or `k IN ('v', ...)`, `k` a SYMBOL
+/// column), `ts` its designated timestamp: `filter` and `ts >= T`, T an
+/// instant at or after which the table's footers and log place at least n
+/// of those rows, so every one of the n newest passes and partition
+/// pruning skips the parts before T. `None` for anything else: another
+/// filter, a name `lifted` gives another plan, another column than the
+/// designated timestamp, a table whose counts are not known.
+fn newest_filter(
+    core: &Core,
+    ns: &Namespace,
+    lifted: &Named,
+    name: &str,
+    ts: &str,
+    filter: Option<&str>,
+    n: usize,
+) -> Result<Option<String>, CoreError> {
     if lifted.iter().any(|(other, _)| other.eq_ignore_ascii_case(name.trim_matches('"'))) {
         return Ok(None);
     }
@@ -236,9 +273,9 @@ fn newest_rows(core: &Core, ns: &Namespace, query: &str, lifted: &Named) -> Resu
     if !def.timestamp.as_ref().is_some_and(|designated| designated.eq_ignore_ascii_case(ts.trim_matches('"'))) {
         return Ok(None);
     }
-    let only = match caps.get(3) {
+    let only = match filter {
         None => None,
-        Some(filter) => match symbol_set(filter.as_str(), &def) {
+        Some(filter) => match symbol_set(filter, &def) {
             Some(set) => Some(set),
             None => return Ok(None),
         },
@@ -247,8 +284,8 @@ fn newest_rows(core: &Core, ns: &Namespace, query: &str, lifted: &Named) -> Resu
     let Some(bound) = table.newest_rows_bound(n, only)? else { return Ok(None) };
     // Microseconds: a table of nanoseconds gets a bound no later than T.
     let bound = bound.format("%Y-%m-%dT%H:%M:%S%.6fZ");
-    let filter = caps.get(3).map_or(String::new(), |f| format!("({}) AND ", f.as_str()));
-    Ok(Some(format!("SELECT {items} FROM {name} WHERE {filter}{ts} >= '{bound}' ORDER BY {ts} DESC LIMIT {n}")))
+    let filter = filter.map_or(String::new(), |f| format!("({f}) AND "));
+    Ok(Some(format!("{filter}{ts} >= '{bound}'")))
 }
 
 /// A WHERE that keeps the rows of some symbols: `k = 'v'` or `k IN ('v',

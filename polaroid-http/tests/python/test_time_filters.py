@@ -195,6 +195,12 @@ def test_latest_on_and_the_newest_trades_read_back_only_as_far_as_needed():
                newest.filter(pl.col("sym").is_in(["AAPL", "NVDA"])).head(20).select("ts", "px"))
         with pytest.raises(QuestDBAPIError):
             rest.exec("SELECT * FROM t WHERE sym = 'ORCL' ORDER BY ts DESC LIMIT 1")
+        # When the table, or a symbol, last traded: from the newest part that holds it.
+        assert frame(rest.exec("SELECT max(ts) FROM t")).item() == sent["ts"].max()
+        expect("SELECT max(ts) AS last FROM t WHERE sym IN ('IBM', 'BRK,B')",
+               sent.filter(pl.col("sym").is_in(["IBM", "BRK,B"])).select(last=pl.col("ts").max()))
+        with pytest.raises(QuestDBAPIError):
+            rest.exec("SELECT max(ts) FROM t WHERE sym = 'ORCL'")
         # A symbol with a comma in it is one symbol.
         expect("SELECT * FROM t WHERE sym IN ('NVDA', 'BRK,B') LATEST ON ts PARTITION BY sym ORDER BY sym",
                latest(sent.filter(pl.col("sym").is_in(["NVDA", "BRK,B"]))))
@@ -203,3 +209,5 @@ def test_latest_on_and_the_newest_trades_read_back_only_as_far_as_needed():
         shutil.rmtree(table / day(start, 24))
         none = rest.exec("SELECT * FROM t WHERE sym = 'GOOG' LATEST ON ts PARTITION BY sym")
         assert none["dataset"] == [] and [c["name"] for c in none["columns"]] == ["ts", "sym", "px"], none
+        assert rest.exec("SELECT max(ts) FROM t WHERE sym = 'GOOG'")["dataset"] == [[None]]
+        assert rest.exec("SELECT ts, sym FROM t WHERE sym = 'GOOG' ORDER BY ts DESC LIMIT 5")["dataset"] == []
