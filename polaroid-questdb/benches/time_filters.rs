@@ -7,7 +7,8 @@
 //!   (`sym IN (...) AND ts >= ...`), everything.
 //! - `count(*)` of the whole table.
 //! - The last 10 rows (`LIMIT -10`) and the newest 10 (`ORDER BY ts DESC
-//!   LIMIT 10`), and the newest 10 of one symbol.
+//!   LIMIT 10`), and the newest 10 of one symbol; `max(ts)` of the table
+//!   and of one symbol.
 //! - `LATEST ON ts PARTITION BY sym` of every symbol and of two.
 //!
 //! Baseline, in the same run: upstream polars reading the same part files
@@ -88,6 +89,12 @@ fn main() {
             "newest 10 of S7",
             "SELECT * FROM t WHERE sym = 'S7' ORDER BY ts DESC LIMIT 10".into(),
             Box::new(move |scan: LazyFrame| scan.filter(col("sym").eq(lit("S7"))).sort(["ts"], newest()).limit(10)),
+        ),
+        ("max(ts)", "SELECT max(ts) AS ts FROM t".into(), Box::new(|scan: LazyFrame| scan.select([col("ts").max()]))),
+        (
+            "max(ts) of S7",
+            "SELECT max(ts) AS ts FROM t WHERE sym = 'S7'".into(),
+            Box::new(|scan: LazyFrame| scan.filter(col("sym").eq(lit("S7"))).select([col("ts").max()])),
         ),
         ("latest, every", "SELECT * FROM t LATEST ON ts PARTITION BY sym".into(), Box::new(latest)),
         (
