@@ -25,6 +25,7 @@
 
 use std::sync::{Arc, OnceLock};
 
+use polaroid_core::tables::{Table, TableDef};
 use polaroid_core::{Core, CoreError, Namespace};
 use polars::prelude::*;
 use regex::Regex;
@@ -265,14 +266,7 @@ fn newest_filter(
     filter: Option<&str>,
     n: usize,
 ) -> Result<Option<String>, CoreError> {
-    if lifted.iter().any(|(other, _)| other.eq_ignore_ascii_case(name.trim_matches('"'))) {
-        return Ok(None);
-    }
-    let Some(table) = core.tables().get(ns, name.trim_matches('"'))? else { return Ok(None) };
-    let def = table.def();
-    if !def.timestamp.as_ref().is_some_and(|designated| designated.eq_ignore_ascii_case(ts.trim_matches('"'))) {
-        return Ok(None);
-    }
+    let Some((table, def)) = stored_table(core, ns, lifted, name, ts)? else { return Ok(None) };
     let only = match filter {
         None => None,
         Some(filter) => match symbol_set(filter, &def) {
@@ -288,10 +282,24 @@ fn newest_filter(
     Ok(Some(format!("{filter}{ts} >= '{bound}'")))
 }
 
+/// The stored table `name` (quoted or not) and its definition, if `ts` is
+/// its designated timestamp and `lifted` gives the name no other plan
+/// (which would take precedence).
+fn stored_table(core: &Core, ns: &Namespace, lifted: &Named, name: &str, ts: &str) -> Result<Option<(Arc<Table>, TableDef)>, CoreError> {
+    let name = name.trim_matches('"');
+    if lifted.iter().any(|(other, _)| other.eq_ignore_ascii_case(name)) {
+        return Ok(None);
+    }
+    let Some(table) = core.tables().get(ns, name)? else { return Ok(None) };
+    let def = table.def();
+    let designated = def.timestamp.as_ref().is_some_and(|designated| designated.eq_ignore_ascii_case(ts.trim_matches('"')));
+    Ok(designated.then_some((table, def)))
+}
+
 /// A WHERE that keeps the rows of some symbols: `k = 'v'` or `k IN ('v',
 /// ...)`, `k` one of `def`'s columns (its name as `def` spells it, and the
 /// values). `None` for any other filter.
-fn symbol_set(filter: &str, def: &polaroid_core::tables::TableDef) -> Option<(String, Vec<String>)> {
+fn symbol_set(filter: &str, def: &TableDef) -> Option<(String, Vec<String>)> {
     static SET: OnceLock<Regex> = OnceLock::new();
     static QUOTED: OnceLock<Regex> = OnceLock::new();
     let pattern = r"(?is)^(\w+)\s*(?:=\s*('[^']*')|IN\s*\(\s*('[^']*'(?:\s*,\s*'[^']*')*)\s*\))$";
@@ -1031,16 +1039,8 @@ impl LatestOn {
         let Some(caps) = regex(&FROM, r#"(?is)^\s*("[^"]+"|\w+)(?:\s+WHERE\s+(.+?))?\s*$"#).captures(&self.from) else {
             return Ok(None);
         };
-        let name = caps[1].trim_matches('"');
         let [key] = self.keys.as_slice() else { return Ok(None) };
-        if lifted.iter().any(|(other, _)| other.eq_ignore_ascii_case(name)) {
-            return Ok(None);
-        }
-        let Some(table) = core.tables().get(ns, name)? else { return Ok(None) };
-        let def = table.def();
-        if !def.timestamp.as_ref().is_some_and(|designated| designated.eq_ignore_ascii_case(&self.ts)) {
-            return Ok(None);
-        }
+        let Some((table, def)) = stored_table(core, ns, lifted, &caps[1], &self.ts)? else { return Ok(None) };
         let (key, only) = match caps.get(2) {
             None => match def.columns.iter().find(|c| c.name.eq_ignore_ascii_case(key)) {
                 Some(column) => (column.name.clone(), None),
