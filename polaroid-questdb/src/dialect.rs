@@ -208,10 +208,13 @@ fn plan_query(core: &Core, ns: &Namespace, query: &str, lifted: Named) -> Planne
     if regex(&SHOW_TABLES, r"(?is)^\s*SHOW\s+TABLES\s*;?\s*$").is_match(query) {
         return sql_plan(core, ns, "SELECT table_name FROM tables() ORDER BY table_name", Vec::new());
     }
-    let bounded = match newest_rows(core, ns, query, &lifted)? {
-        Some(bounded) => Some(bounded),
-        None => last_instant(core, ns, query, &lifted)?,
-    };
+    let mut bounded = newest_rows(core, ns, query, &lifted)?;
+    if bounded.is_none() {
+        bounded = last_instant(core, ns, query, &lifted)?;
+    }
+    if bounded.is_none() {
+        bounded = latest_by_group(core, ns, query, &lifted)?;
+    }
     if let Some(bounded) = bounded {
         return sql_plan(core, ns, &bounded, lifted);
     }
@@ -276,10 +279,7 @@ fn newest_filter(
     };
     let only = only.as_ref().map(|(key, values)| (key.as_str(), values.as_slice()));
     let Some(bound) = table.newest_rows_bound(n, only)? else { return Ok(None) };
-    // Microseconds: a table of nanoseconds gets a bound no later than T.
-    let bound = bound.format("%Y-%m-%dT%H:%M:%S%.6fZ");
-    let filter = filter.map_or(String::new(), |f| format!("({f}) AND "));
-    Ok(Some(format!("{filter}{ts} >= '{bound}'")))
+    Ok(Some(time_filter(filter, ts, bound)))
 }
 
 /// The stored table `name` (quoted or not) and its definition, if `ts` is
@@ -1027,37 +1027,80 @@ impl LatestOn {
 
     /// The rows of `FROM t [WHERE k = 'v' | k IN ('v', ...)]`, `t` a stored
     /// table, `k` its SYMBOL column and the one key, `ts` its designated
-    /// timestamp, as a query that gains `ts >= T`: T is an instant at or
-    /// after which the table's footers and log place every value's latest
-    /// row, so the answer is the same and partition pruning skips the
-    /// parts before T. QuestDB too reads back only until it has found every
-    /// value. Anything else (another WHERE, a join, several keys, a name
-    /// `lifted` gives another plan, a table whose values are not known) is
-    /// read whole.
+    /// timestamp, as a query that gains `ts >= T` (see [`latest_filter`]).
+    /// Anything else (several keys, a join, ...) is read whole.
     fn bounded(&self, core: &Core, ns: &Namespace, lifted: &Named) -> Result<Option<String>, CoreError> {
         static FROM: OnceLock<Regex> = OnceLock::new();
         let Some(caps) = regex(&FROM, r#"(?is)^\s*("[^"]+"|\w+)(?:\s+WHERE\s+(.+?))?\s*$"#).captures(&self.from) else {
             return Ok(None);
         };
         let [key] = self.keys.as_slice() else { return Ok(None) };
-        let Some((table, def)) = stored_table(core, ns, lifted, &caps[1], &self.ts)? else { return Ok(None) };
-        let (key, only) = match caps.get(2) {
-            None => match def.columns.iter().find(|c| c.name.eq_ignore_ascii_case(key)) {
-                Some(column) => (column.name.clone(), None),
-                None => return Ok(None),
-            },
-            // Only those symbols' latest rows.
-            Some(filter) => match symbol_set(filter.as_str(), &def) {
-                Some((set_key, values)) if set_key.eq_ignore_ascii_case(key) => (set_key, Some(values)),
-                _ => return Ok(None),
-            },
-        };
-        let Some(bound) = table.latest_by_key_bound(&key, only.as_deref())? else { return Ok(None) };
-        // Microseconds: a table of nanoseconds gets a bound no later than T.
-        let bound = bound.format("%Y-%m-%dT%H:%M:%S%.6fZ");
-        let filter = caps.get(2).map_or(String::new(), |f| format!("({}) AND ", f.as_str()));
-        Ok(Some(format!("SELECT * FROM {} WHERE {filter}{} >= '{bound}'", &caps[1], self.ts)))
+        let filter = caps.get(2).map(|f| f.as_str());
+        let Some(filter) = latest_filter(core, ns, lifted, &caps[1], &self.ts, key, filter)? else { return Ok(None) };
+        Ok(Some(format!("SELECT * FROM {} WHERE {filter}", &caps[1])))
     }
+}
+
+/// `SELECT k, max(ts) [AS a] FROM t [WHERE k = 'v' | k IN ('v', ...)] GROUP
+/// BY k [ORDER BY ... | LIMIT ...]`, `ts` the designated timestamp of the
+/// stored table `t`, `k` a SYMBOL column: when each symbol last traded,
+/// LATEST ON written as SQL. The query gains `ts >= T` (see
+/// [`latest_filter`]). Anything else is planned as written.
+fn latest_by_group(core: &Core, ns: &Namespace, query: &str, lifted: &Named) -> Result<Option<String>, CoreError> {
+    static LATEST: OnceLock<Regex> = OnceLock::new();
+    let pattern = r#"(?is)^\s*SELECT\s+(\w+)\s*,\s*(max\s*\(\s*("[^"]+"|\w+)\s*\)(?:\s+AS\s+("[^"]+"|\w+))?)\s+FROM\s+("[^"]+"|\w+)(?:\s+WHERE\s+(.+?))?\s+GROUP\s+BY\s+(\w+)(\s+(?:ORDER|LIMIT)\b.*?)?\s*;?\s*$"#;
+    let Some(caps) = regex(&LATEST, pattern).captures(query) else { return Ok(None) };
+    let (key, item, ts, name) = (&caps[1], &caps[2], &caps[3], &caps[5]);
+    if !caps[7].eq_ignore_ascii_case(key) {
+        return Ok(None);
+    }
+    let filter = caps.get(6).map(|f| f.as_str());
+    let Some(filter) = latest_filter(core, ns, lifted, name, ts, key, filter)? else { return Ok(None) };
+    let tail = caps.get(8).map_or("", |t| t.as_str());
+    Ok(Some(format!("SELECT {key}, {item} FROM {name} WHERE {filter} GROUP BY {key}{tail}")))
+}
+
+/// The WHERE that keeps the latest row of each value of `key` in the
+/// stored table `name` among the rows that pass `filter` (none, or `key =
+/// 'v'` / `key IN ('v', ...)`), `ts` its designated timestamp and `key` a
+/// SYMBOL column: `filter` and `ts >= T`, T an instant at or after which the
+/// table's footers and log place every value's latest row, so each one
+/// passes and partition pruning skips the parts before T. QuestDB too
+/// reads back only until it has found every value. `None` for anything
+/// else: another filter, a name `lifted` gives another plan, another
+/// column than the designated timestamp, a table whose values are not
+/// known.
+fn latest_filter(
+    core: &Core,
+    ns: &Namespace,
+    lifted: &Named,
+    name: &str,
+    ts: &str,
+    key: &str,
+    filter: Option<&str>,
+) -> Result<Option<String>, CoreError> {
+    let Some((table, def)) = stored_table(core, ns, lifted, name, ts)? else { return Ok(None) };
+    let (key, only) = match filter {
+        None => match def.columns.iter().find(|c| c.name.eq_ignore_ascii_case(key)) {
+            Some(column) => (column.name.clone(), None),
+            None => return Ok(None),
+        },
+        // Only those symbols' latest rows.
+        Some(filter) => match symbol_set(filter, &def) {
+            Some((set_key, values)) if set_key.eq_ignore_ascii_case(key) => (set_key, Some(values)),
+            _ => return Ok(None),
+        },
+    };
+    let Some(bound) = table.latest_by_key_bound(&key, only.as_deref())? else { return Ok(None) };
+    Ok(Some(time_filter(filter, ts, bound)))
+}
+
+/// `filter` (if any) and `ts >= bound`, as a WHERE.
+fn time_filter(filter: Option<&str>, ts: &str, bound: chrono::NaiveDateTime) -> String {
+    // Microseconds: a table of nanoseconds gets a bound no later than T.
+    let bound = bound.format("%Y-%m-%dT%H:%M:%S%.6fZ");
+    let filter = filter.map_or(String::new(), |f| format!("({f}) AND "));
+    format!("{filter}{ts} >= '{bound}'")
 }
 
 /// The position of `word` (a keyword, case-insensitive) in `text`, as a

@@ -185,6 +185,11 @@ def test_latest_on_and_the_newest_trades_read_back_only_as_far_as_needed():
         with pytest.raises(QuestDBAPIError) as failed:
             rest.exec("SELECT * FROM t LATEST ON ts PARTITION BY sym")
         assert "No such file" in str(failed.value), failed.value
+        # The same in plain SQL: when each symbol last traded.
+        expect("SELECT sym, max(ts) AS last FROM t WHERE sym IN ('AAPL', 'IBM') GROUP BY sym ORDER BY sym",
+               latest(sent.filter(pl.col("sym").is_in(["AAPL", "IBM"]))).select("sym", last="ts"))
+        with pytest.raises(QuestDBAPIError):
+            rest.exec("SELECT sym, max(ts) FROM t GROUP BY sym")
         expect("SELECT sym, ts FROM t WHERE sym = 'IBM' LATEST ON ts PARTITION BY sym",
                latest(sent.filter(pl.col("sym") == "IBM")).select("sym", "ts"))
         # The newest trades of some symbols: IBM's one is on day 24, the
