@@ -7,8 +7,8 @@
 //!   (`sym IN (...) AND ts >= ...`), everything.
 //! - `count(*)` of the whole table.
 //! - The last 10 rows (`LIMIT -10`) and the newest 10 (`ORDER BY ts DESC
-//!   LIMIT 10`), and the newest 10 of one symbol; `max(ts)` of the table
-//!   and of one symbol.
+//!   LIMIT 10`), and the newest 10 of one symbol; `max(ts)` of the table,
+//!   of one symbol, and of each (`GROUP BY sym`).
 //! - `LATEST ON ts PARTITION BY sym` of every symbol and of two.
 //!
 //! Baseline, in the same run: upstream polars reading the same part files
@@ -95,6 +95,11 @@ fn main() {
             "max(ts) of S7",
             "SELECT max(ts) AS ts FROM t WHERE sym = 'S7'".into(),
             Box::new(|scan: LazyFrame| scan.filter(col("sym").eq(lit("S7"))).select([col("ts").max()])),
+        ),
+        (
+            "max(ts) by sym",
+            "SELECT sym, max(ts) AS ts FROM t GROUP BY sym ORDER BY sym".into(),
+            Box::new(|scan: LazyFrame| scan.group_by([col("sym")]).agg([col("ts").max()]).sort(["sym"], Default::default())),
         ),
         ("latest, every", "SELECT * FROM t LATEST ON ts PARTITION BY sym".into(), Box::new(latest)),
         (
