@@ -987,6 +987,46 @@ impl Table {
         Ok(physical.and_then(|p| designated_instant(&state, p)))
     }
 
+    /// Predicates on the designated timestamp that split the table into
+    /// windows to read back from the newest: `ts >= first`, then the next
+    /// 1, 2, 4, ... parts before it (by their earliest rows), the last one
+    /// everything before. Each window's parts are all a scan of it reads
+    /// (see [`parts`]). A query whose answer lies in the newest rows that
+    /// pass a filter (the n newest, each value's latest) reads the windows
+    /// in turn until it has its answer: only as far back as the answer
+    /// lies, in a few steps, as QuestDB reads back partition by partition.
+    /// `None` without a designated timestamp.
+    pub fn read_back_windows(&self, first: chrono::NaiveDateTime) -> Result<Option<Vec<Expr>>, CoreError> {
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let Some(ts) = state.def.timestamp.clone() else { return Ok(None) };
+        let Some(dtype @ DataType::Datetime(unit, _)) = state.pending.schema().get(&ts).cloned() else { return Ok(None) };
+        let Some(first) = physical(first, unit) else { return Ok(None) };
+        let at = |p: i64| lit(p).cast(dtype.clone());
+        let mut windows = vec![col(ts.as_str()).gt_eq(at(first))];
+        let starts = parts::block_starts(&state, first)?;
+        let (mut upper, mut taken, mut step) = (first, 0, 1);
+        while taken < starts.len() {
+            taken = (taken + step).min(starts.len());
+            step *= 2;
+            if taken == starts.len() {
+                break;
+            }
+            let lower = starts[taken - 1];
+            windows.push(col(ts.as_str()).gt_eq(at(lower)).and(col(ts.as_str()).lt(at(upper))));
+            upper = lower;
+        }
+        windows.push(col(ts.as_str()).lt(at(upper)));
+        Ok(Some(windows))
+    }
+
+    /// The values the SYMBOL column `key` holds (its null among them, if a
+    /// row holds it), known without reading any part (see
+    /// [`parts::held_values`]). `None` when it is not known.
+    pub fn symbol_values(&self, key: &str) -> Result<Option<std::collections::HashSet<Option<String>>>, CoreError> {
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner()).clone();
+        parts::held_values(&state, key)
+    }
+
     /// The table now, and every append after it: no row is in both, none
     /// is missed. Appended rows come as [`Table::scan`] reads them; a reader
     /// more than [`TAIL_APPENDS`] appends behind gets `Lagged`, and `Closed`
@@ -1428,6 +1468,16 @@ fn instant(physical: i64, unit: TimeUnit) -> Option<chrono::NaiveDateTime> {
         TimeUnit::Milliseconds => chrono::DateTime::from_timestamp_millis(physical),
     };
     at.map(|at| at.naive_utc())
+}
+
+/// A UTC time as a timestamp of `unit` (`None` out of its range).
+fn physical(at: chrono::NaiveDateTime, unit: TimeUnit) -> Option<i64> {
+    let at = at.and_utc();
+    match unit {
+        TimeUnit::Nanoseconds => at.timestamp_nanos_opt(),
+        TimeUnit::Microseconds => Some(at.timestamp_micros()),
+        TimeUnit::Milliseconds => Some(at.timestamp_millis()),
+    }
 }
 
 /// `physical`, a value of `state`'s designated timestamp, as a UTC time.

@@ -17,6 +17,8 @@
 //! null, which never skips a part. The same counts and ranges bound a
 //! table's newest rows ([`newest_rows_bound`]) without reading a part.
 
+use std::collections::HashSet;
+
 use super::*;
 use crate::retention::{partition_end, partition_start};
 
@@ -351,6 +353,35 @@ pub(super) fn latest_by_key_bound(state: &TableState, key: &str, only: Option<&[
         }
     }
     Ok(newest.into_values().min().or(last_row.map(|t| t.saturating_add(1))))
+}
+
+/// The distinct earliest instants (physical) of the table's blocks before
+/// `before`, newest first: where the windows of a read back start (see
+/// [`super::Table::read_back_windows`]). A block of unknown range is in
+/// none of them; the last window, open below, reads it.
+pub(super) fn block_starts(state: &TableState, before: i64) -> Result<Vec<i64>, CoreError> {
+    let Some(ts) = &state.def.timestamp else { return Ok(Vec::new()) };
+    let mut starts: Vec<i64> = blocks(state, ts, None)?.iter().filter_map(|b| b.range.map(|(min, _)| min)).filter(|&min| min < before).collect();
+    starts.sort_unstable_by(|a, b| b.cmp(a));
+    starts.dedup();
+    Ok(starts)
+}
+
+/// The values the SYMBOL column `key` holds in the table (its null among
+/// them, if a row holds it), from the footers and the log. `None` when it
+/// is not known: not a SYMBOL column, upsert keys, or a part whose values
+/// are not noted (more than [`MAX_NOTED_SYMBOLS`]).
+pub(super) fn held_values(state: &TableState, key: &str) -> Result<Option<HashSet<Option<String>>>, CoreError> {
+    let Some(ts) = &state.def.timestamp else { return Ok(None) };
+    if !state.def.upsert_keys.is_empty() || !is_symbol(state, key) {
+        return Ok(None);
+    }
+    let mut held = HashSet::new();
+    for block in blocks(state, ts, Some(key))? {
+        let Some(values) = block.values else { return Ok(None) };
+        held.extend(values.iter().filter(|(_, rows)| *rows > 0).map(|(value, _)| value.clone()));
+    }
+    Ok(Some(held))
 }
 
 /// Parts that all have the same columns, as one scan.
@@ -907,5 +938,55 @@ mod tests {
         let got = shipped(day_0).unwrap();
         assert!(got.equals(&want), "{got}");
         assert!(shipped(col("ts").lt(at(START_US + 3 * DAY_US))).is_err(), "the missing days were not read");
+    }
+
+    /// The windows a read back goes through, hand-worked for `ten_days`
+    /// from day 8 (where the log starts): day 8 on, then the parts of 1
+    /// (day 7), 2 (days 5, 6) and 4 (days 1 to 4, two parts each for days
+    /// 2 and 3) days, then the rest. Each row is in one window, and a
+    /// window's scan opens only its parts: with day 1 deleted, only the
+    /// window that holds it fails.
+    #[test]
+    fn a_read_back_goes_through_twice_as_many_parts_each_window() {
+        for restarted in [false, true] {
+            let (dir, table) = ten_days_by_day(restarted);
+            let windows = table.read_back_windows(day(8)).unwrap().unwrap();
+            let whole = table.scan().unwrap().collect().unwrap();
+            let days_in = |rows: DataFrame| {
+                let days = rows.lazy().select([((col("ts").cast(DataType::Int64) - lit(START_US)) / lit(DAY_US)).alias("day")]);
+                let days = days.group_by([col("day")]).agg([len()]).sort(["day"], Default::default()).collect().unwrap();
+                let day: Vec<i64> = days.column("day").unwrap().i64().unwrap().into_no_null_iter().collect();
+                let rows: Vec<u32> = days.column("len").unwrap().cast(&DataType::UInt32).unwrap().u32().unwrap().into_no_null_iter().collect();
+                day.into_iter().zip(rows).collect::<Vec<_>>()
+            };
+            let expected: [&[(i64, u32)]; 5] = [
+                &[(8, 40), (9, 40)],
+                &[(7, 40)],
+                &[(5, 50), (6, 40)],
+                &[(1, 50), (2, 70), (3, 70), (4, 50)],
+                &[(0, 50)],
+            ];
+            assert_eq!(windows.len(), expected.len(), "restarted {restarted}");
+            for (window, want) in windows.iter().zip(expected) {
+                let rows = whole.clone().lazy().filter(window.clone()).collect().unwrap();
+                assert_eq!(days_in(rows), want, "restarted {restarted}: {window}");
+            }
+            // Before any part: the rows from there, then the rest.
+            let from_before = table.read_back_windows(day(-1)).unwrap().unwrap();
+            let counts: Vec<usize> = from_before.iter().map(|w| whole.clone().lazy().filter(w.clone()).collect().unwrap().height()).collect();
+            assert_eq!(counts, [whole.height(), 0], "restarted {restarted}");
+
+            // Day 1 goes (not day 0: a scan reads the columns from its first part).
+            std::fs::remove_dir_all(dir.path().join("tables/default/trades/2026-11-24")).unwrap();
+            for engine in [Engine::InMemory, Engine::Streaming] {
+                for (at, (window, want)) in windows.iter().zip(expected).enumerate() {
+                    let rows = table.scan().unwrap().filter(window.clone()).collect_with_engine(engine);
+                    match at {
+                        3 => assert!(rows.is_err(), "restarted {restarted}, {engine:?}: day 1 was not read"),
+                        _ => assert_eq!(days_in(rows.unwrap().unwrap_single()), want, "restarted {restarted}, {engine:?}: {window}"),
+                    }
+                }
+            }
+        }
     }
 }
