@@ -25,7 +25,6 @@
 
 use std::sync::{Arc, OnceLock};
 
-use polaroid_core::tables::{Table, TableDef};
 use polaroid_core::{Core, CoreError, Namespace};
 use polars::prelude::*;
 use regex::Regex;
@@ -33,11 +32,13 @@ use sqlparser::ast::{Expr as Ast, SelectItem, SetExpr, Statement};
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
 
+use crate::newest;
+
 /// A plan, and the definitions of the tables it reads.
 type Planned = Result<(LazyFrame, Vec<polaroid_core::tables::TableDef>), CoreError>;
 
 /// Plans by reserved name that a query reads beside the tables.
-type Named = Vec<(String, LazyFrame)>;
+pub(crate) type Named = Vec<(String, LazyFrame)>;
 
 /// The plan of a query with QuestDB's extensions, and the table
 /// definitions it reads.
@@ -152,7 +153,7 @@ fn nested_extension(query: &str) -> Option<(usize, usize)> {
 
 /// The characters of `text` outside quotes (`'...'`, `"..."`), with
 /// their positions.
-fn unquoted(text: &str) -> impl Iterator<Item = (usize, char)> + '_ {
+pub(crate) fn unquoted(text: &str) -> impl Iterator<Item = (usize, char)> + '_ {
     let mut quote = None::<char>;
     text.char_indices().filter(move |&(_, c)| match quote {
         Some(q) => {
@@ -208,105 +209,12 @@ fn plan_query(core: &Core, ns: &Namespace, query: &str, lifted: Named) -> Planne
     if regex(&SHOW_TABLES, r"(?is)^\s*SHOW\s+TABLES\s*;?\s*$").is_match(query) {
         return sql_plan(core, ns, "SELECT table_name FROM tables() ORDER BY table_name", Vec::new());
     }
-    let mut bounded = newest_rows(core, ns, query, &lifted)?;
-    if bounded.is_none() {
-        bounded = last_instant(core, ns, query, &lifted)?;
-    }
-    if bounded.is_none() {
-        bounded = latest_by_group(core, ns, query, &lifted)?;
-    }
-    if let Some(bounded) = bounded {
-        return sql_plan(core, ns, &bounded, lifted);
+    for newest in [newest::newest_rows, newest::last_instant, newest::latest_by_group] {
+        if let Some(planned) = newest(core, ns, query, &lifted)? {
+            return Ok(planned);
+        }
     }
     sql_plan(core, ns, query, lifted)
-}
-
-/// `SELECT ... FROM t [WHERE k = 'v' | k IN ('v', ...)] ORDER BY ts DESC
-/// LIMIT n`, `ts` the designated timestamp of the stored table `t`, `k` a
-/// SYMBOL column: the newest rows (of those symbols), which QuestDB reads
-/// from the newest partitions only. The query gains `ts >= T` (see
-/// [`newest_filter`]). Anything else is planned as written.
-fn newest_rows(core: &Core, ns: &Namespace, query: &str, lifted: &Named) -> Result<Option<String>, CoreError> {
-    static NEWEST: OnceLock<Regex> = OnceLock::new();
-    let pattern = r#"(?is)^\s*SELECT\s+(.+)\s+FROM\s+("[^"]+"|\w+)(?:\s+WHERE\s+(.+?))?\s+ORDER\s+BY\s+("[^"]+"|\w+)\s+DESC\s+LIMIT\s+(\d+)\s*;?\s*$"#;
-    let Some(caps) = regex(&NEWEST, pattern).captures(query) else { return Ok(None) };
-    let (items, name, ts) = (&caps[1], &caps[2], &caps[4]);
-    let Ok(n) = caps[5].parse::<usize>() else { return Ok(None) };
-    let filter = caps.get(3).map(|f| f.as_str());
-    let Some(filter) = newest_filter(core, ns, lifted, name, ts, filter, n)? else { return Ok(None) };
-    Ok(Some(format!("SELECT {items} FROM {name} WHERE {filter} ORDER BY {ts} DESC LIMIT {n}")))
-}
-
-/// `SELECT max(ts) [AS a] FROM t [WHERE k = 'v' | k IN ('v', ...)]`, `ts`
-/// the designated timestamp of the stored table `t`: when it (or those
-/// symbols) last had a row, the freshness a dashboard asks for, read from
-/// the newest part that holds one. The query gains `ts >= T` (see
-/// [`newest_filter`], for one row). Anything else is planned as written.
-fn last_instant(core: &Core, ns: &Namespace, query: &str, lifted: &Named) -> Result<Option<String>, CoreError> {
-    static LAST: OnceLock<Regex> = OnceLock::new();
-    let pattern = r#"(?is)^\s*SELECT\s+(max\s*\(\s*("[^"]+"|\w+)\s*\)(?:\s+AS\s+("[^"]+"|\w+))?)\s+FROM\s+("[^"]+"|\w+)(?:\s+WHERE\s+(.+?))?\s*;?\s*$"#;
-    let Some(caps) = regex(&LAST, pattern).captures(query) else { return Ok(None) };
-    let (item, ts, name) = (&caps[1], &caps[2], &caps[4]);
-    let filter = caps.get(5).map(|f| f.as_str());
-    let Some(filter) = newest_filter(core, ns, lifted, name, ts, filter, 1)? else { return Ok(None) };
-    Ok(Some(format!("SELECT {item} FROM {name} WHERE {filter}")))
-}
-
-/// The WHERE that keeps the `n` newest rows of the stored table `name`
-/// that pass `filter` (none, `k = 'v'` or `k IN ('v', ...)`, `k` a SYMBOL
-/// column), `ts` its designated timestamp: `filter` and `ts >= T`, T an
-/// instant at or after which the table's footers and log place at least n
-/// of those rows, so every one of the n newest passes and partition
-/// pruning skips the parts before T. `None` for anything else: another
-/// filter, a name `lifted` gives another plan, another column than the
-/// designated timestamp, a table whose counts are not known.
-fn newest_filter(
-    core: &Core,
-    ns: &Namespace,
-    lifted: &Named,
-    name: &str,
-    ts: &str,
-    filter: Option<&str>,
-    n: usize,
-) -> Result<Option<String>, CoreError> {
-    let Some((table, def)) = stored_table(core, ns, lifted, name, ts)? else { return Ok(None) };
-    let only = match filter {
-        None => None,
-        Some(filter) => match symbol_set(filter, &def) {
-            Some(set) => Some(set),
-            None => return Ok(None),
-        },
-    };
-    let only = only.as_ref().map(|(key, values)| (key.as_str(), values.as_slice()));
-    let Some(bound) = table.newest_rows_bound(n, only)? else { return Ok(None) };
-    Ok(Some(time_filter(filter, ts, bound)))
-}
-
-/// The stored table `name` (quoted or not) and its definition, if `ts` is
-/// its designated timestamp and `lifted` gives the name no other plan
-/// (which would take precedence).
-fn stored_table(core: &Core, ns: &Namespace, lifted: &Named, name: &str, ts: &str) -> Result<Option<(Arc<Table>, TableDef)>, CoreError> {
-    let name = name.trim_matches('"');
-    if lifted.iter().any(|(other, _)| other.eq_ignore_ascii_case(name)) {
-        return Ok(None);
-    }
-    let Some(table) = core.tables().get(ns, name)? else { return Ok(None) };
-    let def = table.def();
-    let designated = def.timestamp.as_ref().is_some_and(|designated| designated.eq_ignore_ascii_case(ts.trim_matches('"')));
-    Ok(designated.then_some((table, def)))
-}
-
-/// A WHERE that keeps the rows of some symbols: `k = 'v'` or `k IN ('v',
-/// ...)`, `k` one of `def`'s columns (its name as `def` spells it, and the
-/// values). `None` for any other filter.
-fn symbol_set(filter: &str, def: &TableDef) -> Option<(String, Vec<String>)> {
-    static SET: OnceLock<Regex> = OnceLock::new();
-    static QUOTED: OnceLock<Regex> = OnceLock::new();
-    let pattern = r"(?is)^(\w+)\s*(?:=\s*('[^']*')|IN\s*\(\s*('[^']*'(?:\s*,\s*'[^']*')*)\s*\))$";
-    let set = regex(&SET, pattern).captures(filter.trim())?;
-    let key = def.columns.iter().find(|c| c.name.eq_ignore_ascii_case(&set[1]))?.name.clone();
-    let values = set.get(2).or(set.get(3)).map_or("", |v| v.as_str());
-    Some((key, regex(&QUOTED, "'([^']*)'").captures_iter(values).map(|v| v[1].to_string()).collect()))
 }
 
 /// QuestDB's `SHOW PARTITIONS FROM t`, its columns in its order. Every
@@ -349,7 +257,7 @@ fn human_size(bytes: i64) -> String {
 /// A query in QuestDB's SQL planned by polars-sql: rewritten
 /// ([`crate::questdb_sql`]), over the tables, handles, `extra` plans and
 /// the frames the rewrite asks for.
-fn sql_plan(core: &Core, ns: &Namespace, query: &str, mut extra: Named) -> Planned {
+pub(crate) fn sql_plan(core: &Core, ns: &Namespace, query: &str, mut extra: Named) -> Planned {
     let now = chrono::Utc::now().naive_utc();
     let rewritten = crate::questdb_sql::rewrite(query, now)?;
     for (name, source) in rewritten.sources {
@@ -415,7 +323,7 @@ fn invalid(message: impl Into<String>) -> CoreError {
     CoreError::InvalidArgument(message.into())
 }
 
-fn regex(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
+pub(crate) fn regex(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
     cell.get_or_init(|| Regex::new(pattern).expect("a valid pattern"))
 }
 
@@ -730,7 +638,7 @@ impl SampleBy {
     }
 }
 
-fn has_aggregate(expr: &Ast) -> bool {
+pub(crate) fn has_aggregate(expr: &Ast) -> bool {
     match expr {
         Ast::Function(f) => {
             let name = f.name.to_string().to_ascii_lowercase();
@@ -1004,108 +912,42 @@ impl LatestOn {
     }
 
     fn plan(&self, core: &Core, ns: &Namespace, lifted: Named) -> Planned {
-        let source = match self.bounded(core, ns, &lifted)? {
-            Some(bounded) => bounded,
-            None => format!("SELECT * FROM {}", self.from),
+        let (rows, tables) = match self.latest_rows_of(core, ns, &lifted)? {
+            Some(newest::Latest::Bounded(filter)) => sql_plan(core, ns, &format!("SELECT * FROM {} WHERE {filter}", self.table()), lifted)?,
+            Some(newest::Latest::ReadBack(rows, tables)) => (rows, tables),
+            None => sql_plan(core, ns, &format!("SELECT * FROM {}", self.from), lifted)?,
         };
-        let (rows, tables) = sql_plan(core, ns, &source, lifted)?;
-        let keys: Vec<Expr> = self.keys.iter().map(|k| col(k.as_str())).collect();
-        // The table's columns, in its order (the grouping puts the keys first).
-        let columns: Vec<Expr> = rows.clone().collect_schema()?.iter_names().map(|n| col(n.clone())).collect();
-        // The latest row of each key; of rows tied on the timestamp, the last one.
-        let latest = rows
-            .with_row_index("__row", None)
-            .sort_by_exprs([col(self.ts.as_str()), col("__row")], SortMultipleOptions::default())
-            .group_by(keys)
-            .agg([all().exclude_cols(self.keys.clone()).as_expr().last()])
-            .sort_by_exprs([col(self.ts.as_str())], SortMultipleOptions::default())
-            .select(columns);
+        let latest = newest::latest_rows(rows, &self.ts, &self.keys)?;
         let sql = format!("SELECT {} FROM __latest{}", self.items, self.tail);
         let (lf, _) = sql_plan(core, ns, &sql, vec![("__latest".into(), latest)])?;
         Ok((lf, tables))
     }
 
-    /// The rows of `FROM t [WHERE k = 'v' | k IN ('v', ...)]`, `t` a stored
-    /// table, `k` its SYMBOL column and the one key, `ts` its designated
-    /// timestamp, as a query that gains `ts >= T` (see [`latest_filter`]).
-    /// Anything else (several keys, a join, ...) is read whole.
-    fn bounded(&self, core: &Core, ns: &Namespace, lifted: &Named) -> Result<Option<String>, CoreError> {
+    /// How the rows of `FROM t [WHERE ...]` that hold each key's latest row
+    /// are read, `t` a stored table, `k` its SYMBOL column and the one key,
+    /// `ts` its designated timestamp: bounded or read back (see
+    /// [`newest::latest_rows_of`]). Anything else (several keys, a join,
+    /// ...) is read whole.
+    fn latest_rows_of(&self, core: &Core, ns: &Namespace, lifted: &Named) -> Result<Option<newest::Latest>, CoreError> {
         static FROM: OnceLock<Regex> = OnceLock::new();
         let Some(caps) = regex(&FROM, r#"(?is)^\s*("[^"]+"|\w+)(?:\s+WHERE\s+(.+?))?\s*$"#).captures(&self.from) else {
             return Ok(None);
         };
         let [key] = self.keys.as_slice() else { return Ok(None) };
-        let filter = caps.get(2).map(|f| f.as_str());
-        let Some(filter) = latest_filter(core, ns, lifted, &caps[1], &self.ts, key, filter)? else { return Ok(None) };
-        Ok(Some(format!("SELECT * FROM {} WHERE {filter}", &caps[1])))
+        newest::latest_rows_of(core, ns, lifted, &caps[1], &self.ts, key, caps.get(2).map(|f| f.as_str()))
     }
-}
 
-/// `SELECT k, max(ts) [AS a] FROM t [WHERE k = 'v' | k IN ('v', ...)] GROUP
-/// BY k [ORDER BY ... | LIMIT ...]`, `ts` the designated timestamp of the
-/// stored table `t`, `k` a SYMBOL column: when each symbol last traded,
-/// LATEST ON written as SQL. The query gains `ts >= T` (see
-/// [`latest_filter`]). Anything else is planned as written.
-fn latest_by_group(core: &Core, ns: &Namespace, query: &str, lifted: &Named) -> Result<Option<String>, CoreError> {
-    static LATEST: OnceLock<Regex> = OnceLock::new();
-    let pattern = r#"(?is)^\s*SELECT\s+(\w+)\s*,\s*(max\s*\(\s*("[^"]+"|\w+)\s*\)(?:\s+AS\s+("[^"]+"|\w+))?)\s+FROM\s+("[^"]+"|\w+)(?:\s+WHERE\s+(.+?))?\s+GROUP\s+BY\s+(\w+)(\s+(?:ORDER|LIMIT)\b.*?)?\s*;?\s*$"#;
-    let Some(caps) = regex(&LATEST, pattern).captures(query) else { return Ok(None) };
-    let (key, item, ts, name) = (&caps[1], &caps[2], &caps[3], &caps[5]);
-    if !caps[7].eq_ignore_ascii_case(key) {
-        return Ok(None);
+    /// The table the rows come from, when FROM names one alone.
+    fn table(&self) -> &str {
+        let from = self.from.trim_start();
+        let end = keyword(from, "WHERE", 0).unwrap_or(from.len());
+        from[..end].trim()
     }
-    let filter = caps.get(6).map(|f| f.as_str());
-    let Some(filter) = latest_filter(core, ns, lifted, name, ts, key, filter)? else { return Ok(None) };
-    let tail = caps.get(8).map_or("", |t| t.as_str());
-    Ok(Some(format!("SELECT {key}, {item} FROM {name} WHERE {filter} GROUP BY {key}{tail}")))
-}
-
-/// The WHERE that keeps the latest row of each value of `key` in the
-/// stored table `name` among the rows that pass `filter` (none, or `key =
-/// 'v'` / `key IN ('v', ...)`), `ts` its designated timestamp and `key` a
-/// SYMBOL column: `filter` and `ts >= T`, T an instant at or after which the
-/// table's footers and log place every value's latest row, so each one
-/// passes and partition pruning skips the parts before T. QuestDB too
-/// reads back only until it has found every value. `None` for anything
-/// else: another filter, a name `lifted` gives another plan, another
-/// column than the designated timestamp, a table whose values are not
-/// known.
-fn latest_filter(
-    core: &Core,
-    ns: &Namespace,
-    lifted: &Named,
-    name: &str,
-    ts: &str,
-    key: &str,
-    filter: Option<&str>,
-) -> Result<Option<String>, CoreError> {
-    let Some((table, def)) = stored_table(core, ns, lifted, name, ts)? else { return Ok(None) };
-    let (key, only) = match filter {
-        None => match def.columns.iter().find(|c| c.name.eq_ignore_ascii_case(key)) {
-            Some(column) => (column.name.clone(), None),
-            None => return Ok(None),
-        },
-        // Only those symbols' latest rows.
-        Some(filter) => match symbol_set(filter, &def) {
-            Some((set_key, values)) if set_key.eq_ignore_ascii_case(key) => (set_key, Some(values)),
-            _ => return Ok(None),
-        },
-    };
-    let Some(bound) = table.latest_by_key_bound(&key, only.as_deref())? else { return Ok(None) };
-    Ok(Some(time_filter(filter, ts, bound)))
-}
-
-/// `filter` (if any) and `ts >= bound`, as a WHERE.
-fn time_filter(filter: Option<&str>, ts: &str, bound: chrono::NaiveDateTime) -> String {
-    // Microseconds: a table of nanoseconds gets a bound no later than T.
-    let bound = bound.format("%Y-%m-%dT%H:%M:%S%.6fZ");
-    let filter = filter.map_or(String::new(), |f| format!("({f}) AND "));
-    format!("{filter}{ts} >= '{bound}'")
 }
 
 /// The position of `word` (a keyword, case-insensitive) in `text`, as a
 /// whole word outside quotes and parentheses, at or after `from`.
-fn keyword(text: &str, word: &str, from: usize) -> Option<usize> {
+pub(crate) fn keyword(text: &str, word: &str, from: usize) -> Option<usize> {
     let mut depth = 0i32;
     let bytes = text.as_bytes();
     for (i, c) in unquoted(text) {

@@ -3,6 +3,9 @@
 //!
 //! - `dialect.rs`: queries — SAMPLE BY, LATEST ON and ASOF/LT JOIN compiled
 //!   to polars, the rest rewritten (`questdb_sql.rs`) for polars-sql.
+//! - `newest.rs`: queries whose answer lies in a table's newest rows (the
+//!   newest n, `max(ts)`, each symbol's latest), read from its newest
+//!   parts only.
 //! - `statement.rs`: CREATE TABLE, INSERT, DROP TABLE, ALTER TABLE,
 //!   TRUNCATE over the core's tables.
 //!
@@ -10,6 +13,7 @@
 //! what comes back in its own protocol.
 
 pub mod dialect;
+mod newest;
 mod questdb_sql;
 pub mod statement;
 

@@ -1,0 +1,442 @@
+//! Queries whose answer lies in a stored table's newest rows, read from its
+//! newest parts only, as QuestDB reads back from its newest partition:
+//!
+//! - the newest rows: `SELECT ... FROM t [WHERE ...] ORDER BY ts DESC LIMIT n`;
+//! - when the table (or some of its rows) last had a row: `SELECT max(ts)
+//!   FROM t [WHERE ...]`;
+//! - each symbol's latest row: `LATEST ON ts PARTITION BY sym` (planned in
+//!   the dialect, its rows from here) and its plain SQL, `SELECT sym,
+//!   max(ts) FROM t [WHERE ...] GROUP BY sym`.
+//!
+//! `ts` is the table's designated timestamp, `sym` a SYMBOL column.
+//! Without a WHERE, or with one that keeps a set of symbols (`sym = 'A'`,
+//! `sym IN ('A', 'B')`), the table's footers say how far back the answer
+//! lies: the query gains `ts >= T`, and the parts before T are skipped
+//! unopened. With any other WHERE (`side = 'buy'`) only reading tells: the
+//! table is read back in windows, newest first, each twice as many parts
+//! as the one before ([`Table::read_back_windows`]), until the rows read
+//! hold the answer. Anything else is planned as written.
+
+use std::collections::HashSet;
+use std::sync::{Arc, OnceLock};
+
+use polaroid_core::tables::{Table, TableDef};
+use polaroid_core::{Core, CoreError, Namespace};
+use polars::prelude::*;
+use regex::Regex;
+use sqlparser::ast::{Expr as Ast, SelectItem, SetExpr, Statement, Visit, Visitor};
+use sqlparser::dialect::GenericDialect;
+use sqlparser::parser::Parser;
+
+use crate::dialect::{keyword, regex, sql_plan, Named};
+
+/// A plan, and the definitions of the tables it reads, if the query is one
+/// of those above.
+type MaybePlanned = Result<Option<(LazyFrame, Vec<TableDef>)>, CoreError>;
+
+/// `SELECT ... FROM t [WHERE ...] ORDER BY ts DESC LIMIT n`: the newest rows
+/// (that pass the WHERE), which QuestDB reads from the newest partitions
+/// only.
+pub(crate) fn newest_rows(core: &Core, ns: &Namespace, query: &str, lifted: &Named) -> MaybePlanned {
+    static NEWEST: OnceLock<Regex> = OnceLock::new();
+    let pattern = r#"(?is)^\s*SELECT\s+(.+)\s+FROM\s+("[^"]+"|\w+)(?:\s+WHERE\s+(.+?))?\s+ORDER\s+BY\s+("[^"]+"|\w+)\s+DESC\s+LIMIT\s+(\d+)\s*;?\s*$"#;
+    let Some(caps) = regex(&NEWEST, pattern).captures(query) else { return Ok(None) };
+    let (items, name, ts) = (&caps[1], &caps[2], &caps[4]);
+    let Ok(n) = caps[5].parse::<usize>() else { return Ok(None) };
+    // What the query computes over its rows must not change when only the
+    // newest of them are there: no aggregate, window or subquery.
+    if !plain_items(items) {
+        return Ok(None);
+    }
+    let filter = caps.get(3).map(|f| f.as_str());
+    let bounded = |filter: &str| format!("SELECT {items} FROM {name} WHERE {filter} ORDER BY {ts} DESC LIMIT {n}");
+    newest(core, ns, query, lifted, name, ts, filter, n, bounded)
+}
+
+/// `SELECT max(ts) [AS a] FROM t [WHERE ...]`: when the table (or the rows
+/// that pass the WHERE) last had a row, the freshness a dashboard asks
+/// for, read from the newest part that holds one.
+pub(crate) fn last_instant(core: &Core, ns: &Namespace, query: &str, lifted: &Named) -> MaybePlanned {
+    static LAST: OnceLock<Regex> = OnceLock::new();
+    let pattern = r#"(?is)^\s*SELECT\s+(max\s*\(\s*("[^"]+"|\w+)\s*\)(?:\s+AS\s+("[^"]+"|\w+))?)\s+FROM\s+("[^"]+"|\w+)(?:\s+WHERE\s+(.+?))?\s*;?\s*$"#;
+    let Some(caps) = regex(&LAST, pattern).captures(query) else { return Ok(None) };
+    let (item, ts, name) = (&caps[1], &caps[2], &caps[4]);
+    let filter = caps.get(5).map(|f| f.as_str());
+    let bounded = |filter: &str| format!("SELECT {item} FROM {name} WHERE {filter}");
+    newest(core, ns, query, lifted, name, ts, filter, 1, bounded)
+}
+
+/// `query`, whose answer is computed from the `n` newest rows of the
+/// stored table `name` that pass `filter`, `ts` its designated timestamp.
+/// Without a filter or with a set of symbols (`k = 'v'`, `k IN ('v',
+/// ...)`), `bounded` writes the query with the WHERE `filter AND ts >= T`:
+/// T an instant at or after which the table's footers and log place at
+/// least n of those rows, so every one of the n newest passes and
+/// partition pruning skips the parts before T. With another
+/// filter, `query` runs over those rows read back. `None` for anything
+/// else.
+#[allow(clippy::too_many_arguments)]
+fn newest(
+    core: &Core,
+    ns: &Namespace,
+    query: &str,
+    lifted: &Named,
+    name: &str,
+    ts: &str,
+    filter: Option<&str>,
+    n: usize,
+    bounded: impl Fn(&str) -> String,
+) -> MaybePlanned {
+    let Some((table, def)) = stored_table(core, ns, lifted, name, ts)? else { return Ok(None) };
+    let only = match filter {
+        None => None,
+        Some(filter) => match symbol_set(filter, &def) {
+            Some(set) => Some(set),
+            None => return newest_read_back(core, ns, query, lifted, (&table, &def), name, filter, n),
+        },
+    };
+    let only = only.as_ref().map(|(key, values)| (key.as_str(), values.as_slice()));
+    let Some(bound) = table.newest_rows_bound(n, only)? else { return Ok(None) };
+    sql_plan(core, ns, &bounded(&time_filter(filter, ts, bound)), lifted.clone()).map(Some)
+}
+
+/// `query` over the `n` newest rows of the stored table `name` that pass
+/// `filter`, read back until they are found: at first the newest rows
+/// that could hold n of them (n of the symbols the filter keeps, if it
+/// keeps some), then windows of older parts. `None` for a filter that is
+/// not a plain condition on a row, or a table whose counts are not known.
+#[allow(clippy::too_many_arguments)]
+fn newest_read_back(
+    core: &Core,
+    ns: &Namespace,
+    query: &str,
+    lifted: &Named,
+    (table, def): (&Table, &TableDef),
+    name: &str,
+    filter: &str,
+    n: usize,
+) -> MaybePlanned {
+    if !plain_filter(filter) {
+        return Ok(None);
+    }
+    let only = symbol_term(filter, def);
+    let only = only.as_ref().map(|(key, values)| (key.as_str(), values.as_slice()));
+    let Some(first) = table.newest_rows_bound(n, only)? else { return Ok(None) };
+    let Some(windows) = table.read_back_windows(first)? else { return Ok(None) };
+    let ts = def.timestamp.clone().unwrap_or_default();
+    let (rows, tables) = sql_plan(core, ns, &format!("SELECT * FROM {name} WHERE {filter}"), lifted.clone())?;
+    let newest = move |rows: LazyFrame| {
+        Ok(rows.sort([ts.as_str()], SortMultipleOptions::default().with_order_descending(true).with_maintain_order(true)).limit(n as IdxSize))
+    };
+    let read = read_back(rows, windows, newest, move |read: &DataFrame| Ok(read.height() >= n))?;
+    rerun_over(core, ns, query, lifted, name, read, tables)
+}
+
+/// `SELECT k, max(ts) [AS a] FROM t [WHERE ...] GROUP BY k [ORDER BY ... |
+/// LIMIT ...]`: when each symbol last traded, LATEST ON written as SQL,
+/// from each one's latest row (see [`latest_rows_of`]).
+pub(crate) fn latest_by_group(core: &Core, ns: &Namespace, query: &str, lifted: &Named) -> MaybePlanned {
+    static LATEST: OnceLock<Regex> = OnceLock::new();
+    let pattern = r#"(?is)^\s*SELECT\s+(\w+)\s*,\s*(max\s*\(\s*("[^"]+"|\w+)\s*\)(?:\s+AS\s+("[^"]+"|\w+))?)\s+FROM\s+("[^"]+"|\w+)(?:\s+WHERE\s+(.+?))?\s+GROUP\s+BY\s+(\w+)(\s+(?:ORDER|LIMIT)\b.*?)?\s*;?\s*$"#;
+    let Some(caps) = regex(&LATEST, pattern).captures(query) else { return Ok(None) };
+    let (key, ts, name) = (&caps[1], &caps[3], &caps[5]);
+    if !caps[7].eq_ignore_ascii_case(key) {
+        return Ok(None);
+    }
+    let filter = caps.get(6).map(|f| f.as_str());
+    match latest_rows_of(core, ns, lifted, name, ts, key, filter)? {
+        Some(Latest::Bounded(filter)) => {
+            let (item, tail) = (&caps[2], caps.get(8).map_or("", |t| t.as_str()));
+            sql_plan(core, ns, &format!("SELECT {key}, {item} FROM {name} WHERE {filter} GROUP BY {key}{tail}"), lifted.clone()).map(Some)
+        },
+        Some(Latest::ReadBack(rows, tables)) => rerun_over(core, ns, query, lifted, name, rows, tables),
+        None => Ok(None),
+    }
+}
+
+/// How the latest row of each value of a key is read.
+pub(crate) enum Latest {
+    /// With this WHERE, which bounds the rows read (see [`latest_filter`]).
+    Bounded(String),
+    /// Read back: rows that hold each value's latest, and the tables read.
+    ReadBack(LazyFrame, Vec<TableDef>),
+}
+
+/// How to read the latest row of each value of `key` among the rows of the
+/// stored table `name` that pass `filter`, `ts` its designated timestamp
+/// and `key` a SYMBOL column. Without a filter or with a set of the key's
+/// values, a WHERE bounds them (see [`latest_filter`]). With another
+/// filter, the table is read back until every value it holds (of that
+/// set, if the filter keeps one) has a row that passes, or to its first
+/// row. `None` for anything else: a filter that is not a plain condition
+/// on a row, a table whose values are not known.
+pub(crate) fn latest_rows_of(
+    core: &Core,
+    ns: &Namespace,
+    lifted: &Named,
+    name: &str,
+    ts: &str,
+    key: &str,
+    filter: Option<&str>,
+) -> Result<Option<Latest>, CoreError> {
+    let Some((table, def)) = stored_table(core, ns, lifted, name, ts)? else { return Ok(None) };
+    let Some(key) = def.columns.iter().find(|c| c.name.eq_ignore_ascii_case(key)).map(|c| c.name.clone()) else { return Ok(None) };
+    let read_back_filter = match filter.map(|f| (f, symbol_set(f, &def))) {
+        None => None,
+        Some((_, Some((set_key, _)))) if set_key == key => None,
+        Some((filter, _)) => Some(filter),
+    };
+    let Some(filter_read_back) = read_back_filter else {
+        return Ok(latest_filter(&table, &def, ts, &key, filter)?.map(Latest::Bounded));
+    };
+    if !plain_filter(filter_read_back) {
+        return Ok(None);
+    }
+    // The values to find: those the table holds, of the filter's set.
+    let only = symbol_term(filter_read_back, &def).filter(|(set_key, _)| *set_key == key).map(|(_, values)| values);
+    let Some(mut wanted) = table.symbol_values(&key)? else { return Ok(None) };
+    if let Some(only) = &only {
+        wanted.retain(|value| value.as_ref().is_some_and(|v| only.contains(v)));
+    }
+    let Some(first) = table.latest_by_key_bound(&key, only.as_deref())? else { return Ok(None) };
+    let Some(windows) = table.read_back_windows(first)? else { return Ok(None) };
+    let (rows, tables) = sql_plan(core, ns, &format!("SELECT * FROM {name} WHERE {filter_read_back}"), lifted.clone())?;
+    let ts = def.timestamp.clone().unwrap_or_default();
+    let keys = vec![key.clone()];
+    let found = move |read: &DataFrame| {
+        let values = read.column(&key)?.cast(&DataType::String)?;
+        let found: HashSet<Option<&str>> = values.str()?.iter().collect();
+        Ok(wanted.iter().all(|value| found.contains(&value.as_deref())))
+    };
+    let read = read_back(rows, windows, move |rows| latest_rows(rows, &ts, &keys), found)?;
+    Ok(Some(Latest::ReadBack(read, tables)))
+}
+
+/// The latest row of each value of `keys` in `rows`, in `rows`' columns
+/// and ordered by `ts`: of rows tied on the timestamp, the last one.
+pub(crate) fn latest_rows(rows: LazyFrame, ts: &str, keys: &[String]) -> PolarsResult<LazyFrame> {
+    // The columns in their order (the grouping puts the keys first).
+    let columns: Vec<Expr> = rows.clone().collect_schema()?.iter_names().map(|n| col(n.clone())).collect();
+    Ok(rows
+        .with_row_index("__row", None)
+        .sort_by_exprs([col(ts), col("__row")], SortMultipleOptions::default())
+        .group_by(keys.iter().map(|k| col(k.as_str())).collect::<Vec<_>>())
+        .agg([all().exclude_cols(keys.to_vec()).as_expr().last()])
+        .sort_by_exprs([col(ts)], SortMultipleOptions::default())
+        .select(columns))
+}
+
+/// The rows of `rows` that `keep` keeps, read window by window (`windows`,
+/// newest first), each window's kept rows added to those before, until
+/// `enough` says the rows kept so far hold the answer. A plan: nothing is
+/// read until it runs.
+fn read_back<K, E>(rows: LazyFrame, windows: Vec<Expr>, keep: K, enough: E) -> Result<LazyFrame, CoreError>
+where
+    K: Fn(LazyFrame) -> PolarsResult<LazyFrame> + Send + Sync + 'static,
+    E: Fn(&DataFrame) -> PolarsResult<bool> + Send + Sync + 'static,
+{
+    let schema = keep(rows.clone())?.collect_schema()?;
+    let empty = DataFrame::empty_with_schema(&schema);
+    let read = move |_: DataFrame| {
+        let mut read = DataFrame::empty_with_schema(&schema);
+        for window in &windows {
+            read.vstack_mut_owned(keep(rows.clone().filter(window.clone()))?.collect()?)?;
+            if enough(&read)? {
+                break;
+            }
+        }
+        Ok(read)
+    };
+    let output = empty.schema().clone();
+    // Nothing passes through it: a filter or projection above stays above.
+    Ok(empty.lazy().map(read, AllowedOptimizations::empty(), Some(Arc::new(move |_: &Schema| Ok(output.clone()))), Some("READ BACK")))
+}
+
+/// `query` planned with the stored table `name` read as `rows` (which hold
+/// all of the table that the query's answer needs), and `tables` as the
+/// tables it reads.
+fn rerun_over(core: &Core, ns: &Namespace, query: &str, lifted: &Named, name: &str, rows: LazyFrame, tables: Vec<TableDef>) -> MaybePlanned {
+    let mut lifted = lifted.clone();
+    lifted.push((name.trim_matches('"').to_string(), rows));
+    let (plan, _) = sql_plan(core, ns, query, lifted)?;
+    Ok(Some((plan, tables)))
+}
+
+/// Whether `filter` is a condition on each row alone, which holds of a row
+/// whatever other rows are read: no subquery, grouping or window.
+fn plain_filter(filter: &str) -> bool {
+    let clauses = ["GROUP", "HAVING", "ORDER", "LIMIT", "UNION", "EXCEPT", "INTERSECT", "SAMPLE", "LATEST", "WINDOW"];
+    !mentions(filter, "SELECT") && !mentions(filter, "OVER") && clauses.iter().all(|clause| keyword(filter, clause, 0).is_none())
+}
+
+/// Whether the SELECT list `items` computes each row from that row alone:
+/// no aggregate, window function or subquery, which would read the rows
+/// that are not read back.
+fn plain_items(items: &str) -> bool {
+    let Ok(parsed) = Parser::parse_sql(&GenericDialect {}, &format!("SELECT {items} FROM x")) else { return false };
+    let [Statement::Query(query)] = parsed.as_slice() else { return false };
+    let SetExpr::Select(select) = query.body.as_ref() else { return false };
+    select.projection.iter().all(|item| match item {
+        SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. } | SelectItem::ExprWithAliases { expr, .. } => {
+            !crate::dialect::has_aggregate(expr) && expr.visit(&mut RowWise).is_continue()
+        },
+        SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => true,
+    })
+}
+
+/// Breaks at a window function or a subquery.
+struct RowWise;
+
+impl Visitor for RowWise {
+    type Break = ();
+
+    fn pre_visit_expr(&mut self, expr: &Ast) -> std::ops::ControlFlow<()> {
+        match expr {
+            Ast::Function(f) if f.over.is_some() => std::ops::ControlFlow::Break(()),
+            Ast::Subquery(_) | Ast::Exists { .. } | Ast::InSubquery { .. } => std::ops::ControlFlow::Break(()),
+            _ => std::ops::ControlFlow::Continue(()),
+        }
+    }
+}
+
+/// Whether `word` appears in `text` as a whole word outside quotes, at
+/// any depth of parentheses.
+fn mentions(text: &str, word: &str) -> bool {
+    let bytes = text.as_bytes();
+    let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    crate::dialect::unquoted(text).any(|(i, _)| {
+        text.is_char_boundary(i)
+            && text.len() - i >= word.len()
+            && text.is_char_boundary(i + word.len())
+            && text[i..i + word.len()].eq_ignore_ascii_case(word)
+            && (i == 0 || !is_word(bytes[i - 1]))
+            && bytes.get(i + word.len()).is_none_or(|b| !is_word(*b))
+    })
+}
+
+/// The stored table `name` (quoted or not) and its definition, if `ts` is
+/// its designated timestamp and `lifted` gives the name no other plan
+/// (which would take precedence).
+fn stored_table(core: &Core, ns: &Namespace, lifted: &Named, name: &str, ts: &str) -> Result<Option<(Arc<Table>, TableDef)>, CoreError> {
+    let name = name.trim_matches('"');
+    if lifted.iter().any(|(other, _)| other.eq_ignore_ascii_case(name)) {
+        return Ok(None);
+    }
+    let Some(table) = core.tables().get(ns, name)? else { return Ok(None) };
+    let def = table.def();
+    let designated = def.timestamp.as_ref().is_some_and(|designated| designated.eq_ignore_ascii_case(ts.trim_matches('"')));
+    Ok(designated.then_some((table, def)))
+}
+
+/// A WHERE that keeps the rows of some symbols: `k = 'v'` or `k IN ('v',
+/// ...)`, `k` one of `def`'s columns (its name as `def` spells it, and the
+/// values). `None` for any other filter.
+fn symbol_set(filter: &str, def: &TableDef) -> Option<(String, Vec<String>)> {
+    static SET: OnceLock<Regex> = OnceLock::new();
+    static QUOTED: OnceLock<Regex> = OnceLock::new();
+    let pattern = r"(?is)^(\w+)\s*(?:=\s*('[^']*')|IN\s*\(\s*('[^']*'(?:\s*,\s*'[^']*')*)\s*\))$";
+    let set = regex(&SET, pattern).captures(filter.trim())?;
+    let key = def.columns.iter().find(|c| c.name.eq_ignore_ascii_case(&set[1]))?.name.clone();
+    let values = set.get(2).or(set.get(3)).map_or("", |v| v.as_str());
+    Some((key, regex(&QUOTED, "'([^']*)'").captures_iter(values).map(|v| v[1].to_string()).collect()))
+}
+
+/// A set of a SYMBOL column's values that every row passing `filter` is
+/// in: a term of its top-level AND that is one (see [`symbol_set`]).
+/// `None` if there is none, or the filter has a top-level OR or BETWEEN
+/// (whose AND is not a term's).
+fn symbol_term(filter: &str, def: &TableDef) -> Option<(String, Vec<String>)> {
+    if keyword(filter, "OR", 0).is_some() || keyword(filter, "BETWEEN", 0).is_some() {
+        return None;
+    }
+    let mut terms = Vec::new();
+    let mut start = 0;
+    while let Some(at) = keyword(filter, "AND", start) {
+        terms.push(&filter[start..at]);
+        start = at + "AND".len();
+    }
+    terms.push(&filter[start..]);
+    let symbol = |key: &str| def.columns.iter().any(|c| c.name == key && c.kind.eq_ignore_ascii_case("SYMBOL"));
+    terms.into_iter().filter_map(|term| symbol_set(term, def)).find(|(key, _)| symbol(key))
+}
+
+/// The WHERE that keeps the latest row of each value of `key` in `table`
+/// among the rows that pass `filter` (none, or `key = 'v'` / `key IN ('v',
+/// ...)`), `ts` its designated timestamp and `key` a SYMBOL column:
+/// `filter` and `ts >= T`, T an instant at or after which the table's
+/// footers and log place every value's latest row, so each one passes and
+/// partition pruning skips the parts before T. QuestDB too reads back only
+/// until it has found every value. `None` for a table whose values are not
+/// known.
+fn latest_filter(table: &Table, def: &TableDef, ts: &str, key: &str, filter: Option<&str>) -> Result<Option<String>, CoreError> {
+    let only = filter.and_then(|filter| symbol_set(filter, def)).map(|(_, values)| values);
+    let Some(bound) = table.latest_by_key_bound(key, only.as_deref())? else { return Ok(None) };
+    Ok(Some(time_filter(filter, ts, bound)))
+}
+
+/// `filter` (if any) and `ts >= bound`, as a WHERE.
+fn time_filter(filter: Option<&str>, ts: &str, bound: chrono::NaiveDateTime) -> String {
+    // Microseconds: a table of nanoseconds gets a bound no later than T.
+    let bound = bound.format("%Y-%m-%dT%H:%M:%S%.6fZ");
+    let filter = filter.map_or(String::new(), |f| format!("({f}) AND "));
+    format!("{filter}{ts} >= '{bound}'")
+}
+
+#[cfg(test)]
+mod tests {
+    use polaroid_core::tables::PartitionBy;
+
+    use super::*;
+
+    fn def() -> TableDef {
+        TableDef::new("t", &[("ts", "TIMESTAMP"), ("sym", "SYMBOL"), ("venue", "SYMBOL"), ("px", "DOUBLE"), ("note", "STRING")], Some("ts"), PartitionBy::Day)
+    }
+
+    #[test]
+    fn a_term_of_the_and_that_keeps_some_symbols_bounds_the_read_back() {
+        let set = |key: &str, values: &[&str]| Some((key.to_string(), values.iter().map(|v| v.to_string()).collect::<Vec<_>>()));
+        let cases = [
+            ("sym = 'A' AND px > 1", set("sym", &["A"])),
+            ("px > 1 AND SYM IN ('A', 'B,C')", set("sym", &["A", "B,C"])),
+            ("px > 1 and venue = 'X' AND sym = 'A'", set("venue", &["X"])),
+            ("sym = 'A AND B' AND px > 1", set("sym", &["A AND B"])),
+            ("px > 1 AND (sym = 'A')", None),
+            ("sym = 'A' OR px > 1", None),
+            ("(sym = 'A' OR sym = 'B') AND px > 1", None),
+            ("px BETWEEN 1 AND 2 AND sym = 'A'", None),
+            ("note = 'A' AND px > 1", None),
+            ("px > 1", None),
+        ];
+        for (filter, want) in cases {
+            assert_eq!(symbol_term(filter, &def()), want, "{filter}");
+        }
+    }
+
+    #[test]
+    fn only_a_condition_on_each_row_and_a_list_computed_row_by_row_are_read_back() {
+        for (filter, plain) in [
+            ("px > 1", true),
+            ("note = 'GROUP BY' AND sym IN ('SELECT', 'OVER')", true),
+            ("px > (SELECT avg(px) FROM t)", false),
+            ("EXISTS (select 1 FROM u)", false),
+            ("px > 1 GROUP BY sym", false),
+            ("px > 1 UNION SELECT * FROM u", false),
+            ("px > 1 SAMPLE BY 1h", false),
+        ] {
+            assert_eq!(plain_filter(filter), plain, "{filter}");
+        }
+        for (items, plain) in [
+            ("*", true),
+            ("ts, px * 2 AS double, round(px, 2)", true),
+            ("t.*", true),
+            ("ts, avg(px) OVER () AS mean", false),
+            ("count(*)", false),
+            ("ts, round(sum(px), 2)", false),
+            ("ts, (SELECT max(px) FROM t) AS top", false),
+            ("ts, px IN (SELECT px FROM u)", false),
+            ("ts,, px", false),
+        ] {
+            assert_eq!(plain_items(items), plain, "{items}");
+        }
+    }
+}
