@@ -216,3 +216,71 @@ def test_latest_on_and_the_newest_trades_read_back_only_as_far_as_needed():
         assert none["dataset"] == [] and [c["name"] for c in none["columns"]] == ["ts", "sym", "px"], none
         assert rest.exec("SELECT max(ts) FROM t WHERE sym = 'GOOG'")["dataset"] == [[None]]
         assert rest.exec("SELECT ts, sym FROM t WHERE sym = 'GOOG' ORDER BY ts DESC LIMIT 5")["dataset"] == []
+
+
+def test_a_filter_on_another_column_reads_back_only_as_far_as_its_answer():
+    start = month_start()
+    rows = month_of_rows(start)
+    # Three trades over 300: AAPL's on day 24 (the newest day written out),
+    # NVDA's on day 21, MSFT's on day 3. Every other price is under 200.
+    px = rows["px"].to_list()
+    sym = rows["sym"].to_list()
+    for n, at, price in [(24, 4566, 400.0), (21, 1235, 350.0), (3, 43, 320.0)]:
+        i = n * ROWS_PER_DAY + at
+        px[i] = price
+        assert (sym[i], n) in {("AAPL", 24), ("NVDA", 21), ("MSFT", 3)}, (sym[i], n)
+    rows = rows.with_columns(pl.Series("px", px))
+    with month_table(rows, start) as (server, rest, table):
+        def expect(query: str, want: pl.DataFrame) -> None:
+            assert_frame_equal(frame(rest.exec(query)), want, check_dtypes=False)
+
+        sent = rows.with_columns(pl.col("sym").cast(pl.String))
+        big = sent.filter(pl.col("px") > 300).sort("ts", descending=True)
+        assert big["sym"].to_list() == ["AAPL", "NVDA", "MSFT"]
+
+        def latest(of: pl.DataFrame) -> pl.DataFrame:
+            return of.group_by("sym").agg(pl.all().sort_by("ts").last()).select("ts", "sym", "px").sort("sym")
+
+        # Read whole, every answer is polars'.
+        expect("SELECT * FROM t WHERE px > 300 ORDER BY ts DESC LIMIT 3", big)
+        expect("SELECT * FROM t WHERE px > 300 LATEST ON ts PARTITION BY sym ORDER BY sym", latest(big))
+        expect("SELECT sym, max(ts) AS last FROM t WHERE px > 300 GROUP BY sym ORDER BY sym",
+               latest(big).select("sym", last="ts"))
+        # A window over every row beside the newest: every row is read.
+        expect("SELECT ts, avg(px) OVER () AS mean FROM t ORDER BY ts DESC LIMIT 1",
+               sent.sort("ts", descending=True).head(1).select("ts", mean=pl.lit(sent["px"].mean())))
+        # A filter most rows pass: the newest rows and each symbol's latest
+        # are in the log.
+        expect("SELECT ts, sym FROM t WHERE px > 150 ORDER BY ts DESC LIMIT 7",
+               sent.filter(pl.col("px") > 150).sort("ts", descending=True).head(7).select("ts", "sym"))
+        expect("SELECT * FROM t WHERE px < 150 LATEST ON ts PARTITION BY sym ORDER BY sym",
+               latest(sent.filter(pl.col("px") < 150)))
+
+        # Days 1 to 17 go. The read back goes through the log, day 24, days
+        # 22-23, then days 18-21, where NVDA's trade is.
+        for n in range(1, 18):
+            shutil.rmtree(table / day(start, n))
+        expect("SELECT * FROM t WHERE px > 300 ORDER BY ts DESC LIMIT 2", big.head(2))
+        expect("SELECT ts, px FROM t WHERE px > 300 AND sym = 'NVDA' ORDER BY ts DESC LIMIT 1",
+               big.filter(pl.col("sym") == "NVDA").select("ts", "px"))
+        expect("SELECT max(ts) AS last FROM t WHERE px > 300", big.select(last=pl.col("ts").max()))
+        expect("SELECT * FROM t WHERE px > 300 AND sym IN ('AAPL', 'NVDA') LATEST ON ts PARTITION BY sym ORDER BY sym",
+               latest(big.filter(pl.col("sym").is_in(["AAPL", "NVDA"]))))
+        expect("SELECT sym, max(ts) AS last FROM t WHERE sym IN ('AAPL', 'NVDA') AND px > 300 GROUP BY sym ORDER BY sym",
+               latest(big.filter(pl.col("sym") != "MSFT")).select("sym", last="ts"))
+        expect("SELECT * FROM t WHERE px < 150 LATEST ON ts PARTITION BY sym ORDER BY sym",
+               latest(sent.filter(pl.col("px") < 150)))
+        # Answers that need MSFT's trade on day 3, which is gone: the read
+        # back goes that far, fails clearly, and the server goes on.
+        for query in ["SELECT * FROM t WHERE px > 300 ORDER BY ts DESC LIMIT 3",
+                      "SELECT * FROM t WHERE px > 300 LATEST ON ts PARTITION BY sym",
+                      "SELECT sym, max(ts) FROM t WHERE px > 300 GROUP BY sym",
+                      "SELECT max(ts) FROM t WHERE px > 300 AND sym = 'MSFT'"]:
+            with pytest.raises(QuestDBAPIError) as failed:
+                rest.exec(query)
+            assert "No such file" in str(failed.value), (query, failed.value)
+        # What is computed over every row that passes is not read back: an
+        # average beside the newest rows needs them all.
+        with pytest.raises(QuestDBAPIError):
+            rest.exec("SELECT ts, avg(px) OVER () AS mean FROM t WHERE px > 300 ORDER BY ts DESC LIMIT 1")
+        expect("SELECT * FROM t WHERE px > 300 ORDER BY ts DESC LIMIT 1", big.head(1))
