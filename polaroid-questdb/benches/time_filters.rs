@@ -10,6 +10,10 @@
 //!   LIMIT 10`), and the newest 10 of one symbol; `max(ts)` of the table,
 //!   of one symbol, and of each (`GROUP BY sym`).
 //! - `LATEST ON ts PARTITION BY sym` of every symbol and of two.
+//! - With a WHERE on another column (`px > 150`), read back from the
+//!   newest parts: the newest 10 (of one symbol), `max(ts)`, LATEST ON,
+//!   `max(ts)` of each symbol; and the newest 10 that no row passes, which
+//!   reads every part.
 //!
 //! Baseline, in the same run: upstream polars reading the same part files
 //! with `scan_ipc` and doing the same work as a polars user with those
@@ -106,6 +110,42 @@ fn main() {
             "latest, two",
             format!("SELECT * FROM t WHERE sym IN ('{}', '{}') LATEST ON ts PARTITION BY sym", two[0], two[1]),
             Box::new(move |scan: LazyFrame| latest(scan.filter(in_two()))),
+        ),
+        // Any other WHERE: read back from the newest parts until found.
+        (
+            "newest 10 >150",
+            "SELECT * FROM t WHERE px > 150 ORDER BY ts DESC LIMIT 10".into(),
+            Box::new(move |scan: LazyFrame| scan.filter(col("px").gt(lit(150.0))).sort(["ts"], newest()).limit(10)),
+        ),
+        (
+            "newest 10 S7>150",
+            "SELECT * FROM t WHERE sym = 'S7' AND px > 150 ORDER BY ts DESC LIMIT 10".into(),
+            Box::new(move |scan: LazyFrame| {
+                scan.filter(col("sym").eq(lit("S7")).and(col("px").gt(lit(150.0)))).sort(["ts"], newest()).limit(10)
+            }),
+        ),
+        (
+            "max(ts) >199.8",
+            "SELECT max(ts) AS ts FROM t WHERE px > 199.8".into(),
+            Box::new(|scan: LazyFrame| scan.filter(col("px").gt(lit(199.8))).select([col("ts").max()])),
+        ),
+        (
+            "latest >150",
+            "SELECT * FROM t WHERE px > 150 LATEST ON ts PARTITION BY sym".into(),
+            Box::new(|scan: LazyFrame| latest(scan.filter(col("px").gt(lit(150.0))))),
+        ),
+        (
+            "max by sym >150",
+            "SELECT sym, max(ts) AS ts FROM t WHERE px > 150 GROUP BY sym ORDER BY sym".into(),
+            Box::new(|scan: LazyFrame| {
+                scan.filter(col("px").gt(lit(150.0))).group_by([col("sym")]).agg([col("ts").max()]).sort(["sym"], Default::default())
+            }),
+        ),
+        // Nothing passes: every window is read, the worst case.
+        (
+            "newest, none",
+            "SELECT * FROM t WHERE px > 1000 ORDER BY ts DESC LIMIT 10".into(),
+            Box::new(move |scan: LazyFrame| scan.filter(col("px").gt(lit(1000.0))).sort(["ts"], newest()).limit(10)),
         ),
     ];
     println!("{:<16} {:>12} {:>16} {:>8}", "query", "polaroid", "polars scan_ipc", "ratio");
