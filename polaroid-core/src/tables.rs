@@ -687,6 +687,32 @@ impl TenantTables {
     }
 }
 
+/// Which end of a table, by its designated timestamp, a bound or a read
+/// back starts from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    Newest,
+    Oldest,
+}
+
+impl End {
+    /// `newest` from the newest end, `oldest` from the oldest.
+    fn pick(self, newest: i64, oldest: i64) -> i64 {
+        match self {
+            End::Newest => newest,
+            End::Oldest => oldest,
+        }
+    }
+
+    /// Orders instants nearest this end first.
+    fn nearer_first(self, a: i64, b: i64) -> std::cmp::Ordering {
+        match self {
+            End::Newest => b.cmp(&a),
+            End::Oldest => a.cmp(&b),
+        }
+    }
+}
+
 /// One table: its definition, its parts and the rows still in its log.
 pub struct Table {
     dir: PathBuf,
@@ -961,17 +987,17 @@ impl Table {
         Self::scan_state(&state)
     }
 
-    /// An instant at or after which at least `n` of the table's rows lie
-    /// (of those whose SYMBOL column `only.0` holds one of `only.1`, if
-    /// given), known without reading any part (see
-    /// [`parts::newest_rows_bound`]): `ts >= it` keeps the table's `n`
-    /// newest rows (of those values), and lets a scan skip the parts before
-    /// it (QuestDB's `ORDER BY ts DESC LIMIT n` reads only the newest
-    /// partitions). `None` when it is not known.
-    pub fn newest_rows_bound(&self, n: usize, only: Option<(&str, &[String])>) -> Result<Option<chrono::NaiveDateTime>, CoreError> {
+    /// An instant within which at least `n` of the table's rows lie toward
+    /// its `end` (of those whose SYMBOL column `only.0` holds one of
+    /// `only.1`, if given), known without reading any part (see
+    /// [`parts::rows_bound`]): `ts >= it` keeps the table's `n` newest rows
+    /// (of those values), `ts <= it` its `n` oldest, and either lets a scan
+    /// skip the parts beyond it (QuestDB's `ORDER BY ts DESC LIMIT n`
+    /// reads only the newest partitions). `None` when it is not known.
+    pub fn rows_bound(&self, end: End, n: usize, only: Option<(&str, &[String])>) -> Result<Option<chrono::NaiveDateTime>, CoreError> {
         // A copy, as a scan takes: a part's footer may be read meanwhile.
         let state = self.state.read().unwrap_or_else(|p| p.into_inner()).clone();
-        let physical = parts::newest_rows_bound(&state, n, only)?;
+        let physical = parts::rows_bound(&state, end, n, only)?;
         Ok(physical.and_then(|p| designated_instant(&state, p)))
     }
 
@@ -988,34 +1014,44 @@ impl Table {
     }
 
     /// Predicates on the designated timestamp that split the table into
-    /// windows to read back from the newest: `ts >= first`, then the next
-    /// 1, 2, 4, ... parts before it (by their earliest rows), the last one
-    /// everything before. Each window's parts are all a scan of it reads
-    /// (see [`parts`]). A query whose answer lies in the newest rows that
-    /// pass a filter (the n newest, each value's latest) reads the windows
-    /// in turn until it has its answer: only as far back as the answer
-    /// lies, in a few steps, as QuestDB reads back partition by partition.
-    /// `None` without a designated timestamp.
-    pub fn read_back_windows(&self, first: chrono::NaiveDateTime) -> Result<Option<Vec<Expr>>, CoreError> {
+    /// windows to read from its `end`: within `first` (`ts >= first` from
+    /// the newest, `ts <= first` from the oldest), then the next 1, 2, 4,
+    /// ... parts beyond it (by where they begin, seen from the end), the
+    /// last one everything beyond. Each window's parts are all a scan of it
+    /// reads (see [`parts`]). A query whose answer lies in the rows nearest
+    /// the end that pass a filter (the n newest, each value's latest) reads
+    /// the windows in turn until it has its answer: only as far as the
+    /// answer lies, in a few steps, as QuestDB reads back partition by
+    /// partition. `None` without a designated timestamp.
+    pub fn read_back_windows(&self, end: End, first: chrono::NaiveDateTime) -> Result<Option<Vec<Expr>>, CoreError> {
         let state = self.state.read().unwrap_or_else(|p| p.into_inner()).clone();
         let Some(ts) = state.def.timestamp.clone() else { return Ok(None) };
         let Some(dtype @ DataType::Datetime(unit, _)) = state.pending.schema().get(&ts).cloned() else { return Ok(None) };
         let Some(first) = physical(first, unit) else { return Ok(None) };
         let at = |p: i64| lit(p).cast(dtype.clone());
-        let mut windows = vec![col(ts.as_str()).gt_eq(at(first))];
-        let starts = parts::block_starts(&state, first)?;
-        let (mut upper, mut taken, mut step) = (first, 0, 1);
-        while taken < starts.len() {
-            taken = (taken + step).min(starts.len());
+        // Rows between `edge` and the end; and those beyond `edge`.
+        let within = |edge: i64| match end {
+            End::Newest => col(ts.as_str()).gt_eq(at(edge)),
+            End::Oldest => col(ts.as_str()).lt_eq(at(edge)),
+        };
+        let beyond = |edge: i64| match end {
+            End::Newest => col(ts.as_str()).lt(at(edge)),
+            End::Oldest => col(ts.as_str()).gt(at(edge)),
+        };
+        let mut windows = vec![within(first)];
+        let edges = parts::block_edges(&state, end, first)?;
+        let (mut last, mut taken, mut step) = (first, 0, 1);
+        while taken < edges.len() {
+            taken = (taken + step).min(edges.len());
             step *= 2;
-            if taken == starts.len() {
+            if taken == edges.len() {
                 break;
             }
-            let lower = starts[taken - 1];
-            windows.push(col(ts.as_str()).gt_eq(at(lower)).and(col(ts.as_str()).lt(at(upper))));
-            upper = lower;
+            let next = edges[taken - 1];
+            windows.push(within(next).and(beyond(last)));
+            last = next;
         }
-        windows.push(col(ts.as_str()).lt(at(upper)));
+        windows.push(beyond(last));
         Ok(Some(windows))
     }
 

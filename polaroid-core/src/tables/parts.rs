@@ -15,7 +15,7 @@
 //! has its partition's bounds, which its directory's name gives (or its
 //! own range once upsert keys read its timestamps). Unknown bounds are
 //! null, which never skips a part. The same counts and ranges bound a
-//! table's newest rows ([`newest_rows_bound`]) without reading a part.
+//! table's newest and oldest rows ([`rows_bound`]) without reading a part.
 
 use std::collections::HashSet;
 
@@ -272,28 +272,35 @@ fn is_symbol(state: &TableState, key: &str) -> bool {
     state.def.columns.iter().any(|c| c.name == key && c.kind.eq_ignore_ascii_case("SYMBOL"))
 }
 
-/// The latest instant (physical, in the designated timestamp's unit) at
-/// or after which at least `n` of the table's rows (of those whose SYMBOL
-/// column `only.0` holds one of `only.1`, if given) are known to lie,
-/// counted without reading any part: each part holds its footer's rows (of
-/// each value) within its footer's range, and the log its rows. With
-/// fewer such rows than `n`, and every block counted, the earliest block
-/// that holds one (all of them are wanted), or just after the newest row
-/// when none does. `None` when it is not known: no designated timestamp,
-/// upsert keys (a part's rows may be replaced), or fewer rows counted. A
-/// part without those facts (written by an earlier version) is not
-/// counted, which only makes the bound earlier.
-pub(super) fn newest_rows_bound(state: &TableState, n: usize, only: Option<(&str, &[String])>) -> Result<Option<i64>, CoreError> {
+/// An instant (physical, in the designated timestamp's unit) within
+/// which at least `n` of the table's rows (of those whose SYMBOL column
+/// `only.0` holds one of `only.1`, if given) are known to lie, toward its
+/// `end`: the latest at or after which they lie (the newest rows), or the
+/// earliest at or before which they lie (the oldest). Counted without
+/// reading any part: each part holds its footer's rows (of each value)
+/// within its footer's range, and the log its rows. With fewer such rows
+/// than `n`, and every block counted, the block holding one farthest from
+/// the end (all of them are wanted), or just beyond the end's row when
+/// none does. `None` when it is not known: no designated timestamp, upsert
+/// keys (a part's rows may be replaced), or fewer rows counted. A part
+/// without those facts (written by an earlier version) is not counted,
+/// which only makes the bound farther.
+pub(super) fn rows_bound(state: &TableState, end: End, n: usize, only: Option<(&str, &[String])>) -> Result<Option<i64>, CoreError> {
     let Some(ts) = &state.def.timestamp else { return Ok(None) };
     if !state.def.upsert_keys.is_empty() || n == 0 || only.is_some_and(|(key, _)| !is_symbol(state, key)) {
         return Ok(None);
     }
-    // Each block's earliest instant and its rows (that count); all of a
-    // block's rows lie at or after its earliest.
+    // Each block's instant farthest from the end, and its rows (that
+    // count): all of a block's rows lie between it and the end.
     let mut counted: Vec<(i64, u64)> = Vec::new();
-    let (mut every_block, mut last_row) = (true, None);
+    let (mut every_block, mut end_row) = (true, None);
     for block in blocks(state, ts, only.map(|(key, _)| key))? {
-        last_row = last_row.max(block.range.map(|(_, max)| max));
+        end_row = match (end, end_row, block.range) {
+            (_, None, range) => range.map(|(min, max)| end.pick(max, min)),
+            (End::Newest, Some(row), Some((_, max))) => Some(max.max(row)),
+            (End::Oldest, Some(row), Some((min, _))) => Some(min.min(row)),
+            (_, row, None) => row,
+        };
         let rows = match only {
             None => block.rows,
             Some((_, wanted)) => block.values.map(|values| {
@@ -301,24 +308,30 @@ pub(super) fn newest_rows_bound(state: &TableState, n: usize, only: Option<(&str
             }),
         };
         match (block.range, rows) {
-            (Some((min, _)), Some(rows)) => counted.push((min, rows)),
+            (Some((min, max)), Some(rows)) => counted.push((end.pick(min, max), rows)),
             _ => every_block = false,
         }
     }
-    // The newest blocks first: the earliest of those that together hold n.
-    counted.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    // The blocks nearest the end first: the farthest of those that
+    // together hold n.
+    counted.sort_unstable_by(|a, b| end.nearer_first(a.0, b.0));
     let mut total = 0u64;
-    for &(min, rows) in &counted {
+    for &(at, rows) in &counted {
         total += rows;
         if total >= n as u64 {
-            return Ok(Some(min));
+            return Ok(Some(at));
         }
     }
     if !every_block {
         return Ok(None);
     }
-    let earliest_holding = counted.iter().filter(|(_, rows)| *rows > 0).map(|(min, _)| *min).min();
-    Ok(earliest_holding.or(last_row.map(|t| t.saturating_add(1))))
+    let holding = counted.iter().filter(|(_, rows)| *rows > 0).map(|(at, _)| *at);
+    let farthest = match end {
+        End::Newest => holding.min(),
+        End::Oldest => holding.max(),
+    };
+    // None held: just beyond the end's row, where nothing lies.
+    Ok(farthest.or(end_row.map(|t| end.pick(t.saturating_add(1), t.saturating_sub(1)))))
 }
 
 /// The latest instant (physical, in the designated timestamp's unit) at
@@ -355,16 +368,21 @@ pub(super) fn latest_by_key_bound(state: &TableState, key: &str, only: Option<&[
     Ok(newest.into_values().min().or(last_row.map(|t| t.saturating_add(1))))
 }
 
-/// The distinct earliest instants (physical) of the table's blocks before
-/// `before`, newest first: where the windows of a read back start (see
-/// [`super::Table::read_back_windows`]). A block of unknown range is in
-/// none of them; the last window, open below, reads it.
-pub(super) fn block_starts(state: &TableState, before: i64) -> Result<Vec<i64>, CoreError> {
+/// The distinct instants (physical) where the table's blocks begin, seen
+/// from `end` (the earliest of each, before `first`, newest first; or the
+/// latest, after `first`, oldest first): where the windows of a read back
+/// begin (see [`super::Table::read_back_windows`]). A block of unknown
+/// range is in none of them; the last window, open, reads it.
+pub(super) fn block_edges(state: &TableState, end: End, first: i64) -> Result<Vec<i64>, CoreError> {
     let Some(ts) = &state.def.timestamp else { return Ok(Vec::new()) };
-    let mut starts: Vec<i64> = blocks(state, ts, None)?.iter().filter_map(|b| b.range.map(|(min, _)| min)).filter(|&min| min < before).collect();
-    starts.sort_unstable_by(|a, b| b.cmp(a));
-    starts.dedup();
-    Ok(starts)
+    let mut edges: Vec<i64> = blocks(state, ts, None)?
+        .iter()
+        .filter_map(|b| b.range.map(|(min, max)| end.pick(min, max)))
+        .filter(|&edge| end.nearer_first(edge, first).is_gt())
+        .collect();
+    edges.sort_unstable_by(|a, b| end.nearer_first(*a, *b));
+    edges.dedup();
+    Ok(edges)
 }
 
 /// The values the SYMBOL column `key` holds in the table (its null among
@@ -690,13 +708,13 @@ mod tests {
         for table in [&written, &reopened] {
             let expected = [(1, 8), (80, 8), (81, 7), (120, 7), (121, 6), (160, 6), (161, 5), (210, 5), (211, 4), (260, 4), (261, 3)];
             for (n, want) in expected {
-                assert_eq!(table.newest_rows_bound(n, None).unwrap(), Some(day(want)), "{n} rows");
+                assert_eq!(table.rows_bound(End::Newest, n, None).unwrap(), Some(day(want)), "{n} rows");
                 let bounded = table.scan().unwrap().filter(col("ts").gt_eq(at(START_US + want * DAY_US)));
                 assert!(newest(bounded, n).equals_missing(&newest(table.scan().unwrap(), n)), "{n} rows");
             }
-            assert_eq!(table.newest_rows_bound(0, None).unwrap(), None);
+            assert_eq!(table.rows_bound(End::Newest, 0, None).unwrap(), None);
             // More rows than the table holds: all of them.
-            assert_eq!(table.newest_rows_bound(6 * 50 + 2 * 20 + 4 * 40 + 1, None).unwrap(), Some(day(0)));
+            assert_eq!(table.rows_bound(End::Newest, 6 * 50 + 2 * 20 + 4 * 40 + 1, None).unwrap(), Some(day(0)));
         }
     }
 
@@ -842,7 +860,7 @@ mod tests {
             ];
             for (key, only, n, want) in expected {
                 let owned: Vec<String> = only.iter().map(|v| v.to_string()).collect();
-                let bound = table.newest_rows_bound(n, Some((key, &owned))).unwrap();
+                let bound = table.rows_bound(End::Newest, n, Some((key, &owned))).unwrap();
                 assert_eq!(bound, want.map(day), "{key} {only:?} {n}");
                 let Some(want) = want else { continue };
                 let bounded = table.scan().unwrap().filter(col("ts").gt_eq(at(START_US + want * DAY_US)));
@@ -851,7 +869,7 @@ mod tests {
             }
             // No row of Z: just after the newest row (day 4's 30th second).
             let after_all = chrono::DateTime::from_timestamp_micros(START_US + 4 * DAY_US + 29_000_000 + 1).unwrap().naive_utc();
-            assert_eq!(table.newest_rows_bound(1, Some(("sym", &["Z".to_string()]))).unwrap(), Some(after_all));
+            assert_eq!(table.rows_bound(End::Newest, 1, Some(("sym", &["Z".to_string()]))).unwrap(), Some(after_all));
         };
         check(&table);
         check(&Tables::new(dir.path()).existing(&ns, "trades").unwrap());
@@ -940,6 +958,56 @@ mod tests {
         assert!(shipped(col("ts").lt(at(START_US + 3 * DAY_US))).is_err(), "the missing days were not read");
     }
 
+    /// How many of `rows` each day holds, by day.
+    fn rows_by_day(rows: DataFrame) -> Vec<(i64, u32)> {
+        let days = rows.lazy().select([((col("ts").cast(DataType::Int64) - lit(START_US)) / lit(DAY_US)).alias("day")]);
+        let days = days.group_by([col("day")]).agg([len()]).sort(["day"], Default::default()).collect().unwrap();
+        let day: Vec<i64> = days.column("day").unwrap().i64().unwrap().into_no_null_iter().collect();
+        let rows: Vec<u32> = days.column("len").unwrap().cast(&DataType::UInt32).unwrap().u32().unwrap().into_no_null_iter().collect();
+        day.into_iter().zip(rows).collect()
+    }
+
+    /// The bound of the oldest n rows, hand-worked for `ten_days`: by
+    /// their latest rows, the parts of days 0 and 1 (50 rows each, to 49 s
+    /// past midnight), day 2's second part (20 rows, to 19 s) and its
+    /// first (50), the same for day 3, days 4 and 5 (50), days 6 and 7 (40,
+    /// to 39 s), then the log (to day 9, 39 s). The n oldest rows are those
+    /// of the table filtered on the bound. Then the windows of a read back
+    /// from the oldest 100: days 0 and 1; then day 2 to 19 s; then 2 more
+    /// parts' ends (day 3 to 19 s); then 4 (day 6 to 39 s); then the rest.
+    #[test]
+    fn the_oldest_rows_lie_at_or_before_the_bound_and_are_read_forward() {
+        let (dir, ns, tables) = ten_days(PartitionBy::Day);
+        let written = tables.existing(&ns, "trades").unwrap();
+        let reopened = Tables::new(dir.path()).existing(&ns, "trades").unwrap();
+        let oldest = |lf: LazyFrame, n: usize| {
+            let sorted = lf.with_column(col("sym").cast(DataType::String)).sort_by_exprs([col("ts"), col("px")], Default::default());
+            sorted.limit(n as IdxSize).collect().unwrap()
+        };
+        let at_second = |d: i64, s: i64| START_US + d * DAY_US + s * 1_000_000;
+        for table in [&written, &reopened] {
+            let expected = [(1, (0, 49)), (50, (0, 49)), (51, (1, 49)), (100, (1, 49)), (101, (2, 19)), (120, (2, 19)), (121, (2, 49))];
+            let expected = expected.into_iter().chain([(190, (3, 19)), (191, (3, 49)), (381, (7, 39)), (421, (9, 39)), (500, (9, 39))]);
+            for (n, (d, s)) in expected {
+                let bound = table.rows_bound(End::Oldest, n, None).unwrap();
+                assert_eq!(bound, chrono::DateTime::from_timestamp_micros(at_second(d, s)).map(|t| t.naive_utc()), "{n} rows");
+                let bounded = table.scan().unwrap().filter(col("ts").lt_eq(at(at_second(d, s))));
+                assert!(oldest(bounded, n).equals_missing(&oldest(table.scan().unwrap(), n)), "{n} rows");
+            }
+            // More rows than the table holds: all of them, to the last.
+            let all = table.rows_bound(End::Oldest, 501, None).unwrap();
+            assert_eq!(all, chrono::DateTime::from_timestamp_micros(at_second(9, 39)).map(|t| t.naive_utc()));
+
+            let whole = table.scan().unwrap().collect().unwrap();
+            let first = table.rows_bound(End::Oldest, 100, None).unwrap().unwrap();
+            let windows = table.read_back_windows(End::Oldest, first).unwrap().unwrap();
+            let expected: [&[(i64, u32)]; 5] =
+                [&[(0, 50), (1, 50)], &[(2, 40)], &[(2, 30), (3, 40)], &[(3, 30), (4, 50), (5, 50), (6, 40)], &[(7, 40), (8, 40), (9, 40)]];
+            let got: Vec<_> = windows.iter().map(|w| rows_by_day(whole.clone().lazy().filter(w.clone()).collect().unwrap())).collect();
+            assert_eq!(got, expected.map(|w| w.to_vec()));
+        }
+    }
+
     /// The windows a read back goes through, hand-worked for `ten_days`
     /// from day 8 (where the log starts): day 8 on, then the parts of 1
     /// (day 7), 2 (days 5, 6) and 4 (days 1 to 4, two parts each for days
@@ -950,15 +1018,8 @@ mod tests {
     fn a_read_back_goes_through_twice_as_many_parts_each_window() {
         for restarted in [false, true] {
             let (dir, table) = ten_days_by_day(restarted);
-            let windows = table.read_back_windows(day(8)).unwrap().unwrap();
+            let windows = table.read_back_windows(End::Newest, day(8)).unwrap().unwrap();
             let whole = table.scan().unwrap().collect().unwrap();
-            let days_in = |rows: DataFrame| {
-                let days = rows.lazy().select([((col("ts").cast(DataType::Int64) - lit(START_US)) / lit(DAY_US)).alias("day")]);
-                let days = days.group_by([col("day")]).agg([len()]).sort(["day"], Default::default()).collect().unwrap();
-                let day: Vec<i64> = days.column("day").unwrap().i64().unwrap().into_no_null_iter().collect();
-                let rows: Vec<u32> = days.column("len").unwrap().cast(&DataType::UInt32).unwrap().u32().unwrap().into_no_null_iter().collect();
-                day.into_iter().zip(rows).collect::<Vec<_>>()
-            };
             let expected: [&[(i64, u32)]; 5] = [
                 &[(8, 40), (9, 40)],
                 &[(7, 40)],
@@ -969,10 +1030,10 @@ mod tests {
             assert_eq!(windows.len(), expected.len(), "restarted {restarted}");
             for (window, want) in windows.iter().zip(expected) {
                 let rows = whole.clone().lazy().filter(window.clone()).collect().unwrap();
-                assert_eq!(days_in(rows), want, "restarted {restarted}: {window}");
+                assert_eq!(rows_by_day(rows), want, "restarted {restarted}: {window}");
             }
             // Before any part: the rows from there, then the rest.
-            let from_before = table.read_back_windows(day(-1)).unwrap().unwrap();
+            let from_before = table.read_back_windows(End::Newest, day(-1)).unwrap().unwrap();
             let counts: Vec<usize> = from_before.iter().map(|w| whole.clone().lazy().filter(w.clone()).collect().unwrap().height()).collect();
             assert_eq!(counts, [whole.height(), 0], "restarted {restarted}");
 
@@ -983,7 +1044,7 @@ mod tests {
                     let rows = table.scan().unwrap().filter(window.clone()).collect_with_engine(engine);
                     match at {
                         3 => assert!(rows.is_err(), "restarted {restarted}, {engine:?}: day 1 was not read"),
-                        _ => assert_eq!(days_in(rows.unwrap().unwrap_single()), want, "restarted {restarted}, {engine:?}: {window}"),
+                        _ => assert_eq!(rows_by_day(rows.unwrap().unwrap_single()), want, "restarted {restarted}, {engine:?}: {window}"),
                     }
                 }
             }
