@@ -209,7 +209,7 @@ fn plan_query(core: &Core, ns: &Namespace, query: &str, lifted: Named) -> Planne
     if regex(&SHOW_TABLES, r"(?is)^\s*SHOW\s+TABLES\s*;?\s*$").is_match(query) {
         return sql_plan(core, ns, "SELECT table_name FROM tables() ORDER BY table_name", Vec::new());
     }
-    for newest in [newest::newest_rows, newest::last_instant, newest::latest_by_group] {
+    for newest in [newest::end_rows, newest::end_instant, newest::time_span, newest::latest_by_group] {
         if let Some(planned) = newest(core, ns, query, &lifted)? {
             return Ok(planned);
         }

@@ -1,26 +1,30 @@
-//! Queries whose answer lies in a stored table's newest rows, read from its
-//! newest parts only, as QuestDB reads back from its newest partition:
+//! Queries whose answer lies in a stored table's newest (or oldest) rows,
+//! read from its newest (oldest) parts only, as QuestDB reads back from its
+//! newest partition:
 //!
-//! - the newest rows: `SELECT ... FROM t [WHERE ...] ORDER BY ts DESC LIMIT n`;
-//! - when the table (or some of its rows) last had a row: `SELECT max(ts)
-//!   FROM t [WHERE ...]`;
+//! - the newest rows: `SELECT ... FROM t [WHERE ...] ORDER BY ts DESC LIMIT
+//!   n`, and the oldest, `ORDER BY ts [ASC] LIMIT n`;
+//! - when the table (or some of its rows) last had a row, `SELECT max(ts)
+//!   FROM t [WHERE ...]`, and first had one, `min(ts)`; both at once
+//!   (`SELECT min(ts), max(ts)`), its span;
 //! - each symbol's latest row: `LATEST ON ts PARTITION BY sym` (planned in
 //!   the dialect, its rows from here) and its plain SQL, `SELECT sym,
 //!   max(ts) FROM t [WHERE ...] GROUP BY sym`.
 //!
 //! `ts` is the table's designated timestamp, `sym` a SYMBOL column.
 //! Without a WHERE, or with one that keeps a set of symbols (`sym = 'A'`,
-//! `sym IN ('A', 'B')`), the table's footers say how far back the answer
-//! lies: the query gains `ts >= T`, and the parts before T are skipped
-//! unopened. With any other WHERE (`side = 'buy'`) only reading tells: the
-//! table is read back in windows, newest first, each twice as many parts
-//! as the one before ([`Table::read_back_windows`]), until the rows read
-//! hold the answer. Anything else is planned as written.
+//! `sym IN ('A', 'B')`), the table's footers say how far the answer lies
+//! from the end: the query gains `ts >= T` (`ts < T`), and the parts beyond
+//! T are skipped unopened. With any other WHERE (`side = 'buy'`) only
+//! reading tells: the table is read back in windows from the end, each
+//! twice as many parts as the one before ([`Table::read_back_windows`]),
+//! until the rows read hold the answer. Anything else is planned as
+//! written.
 
 use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
 
-use polaroid_core::tables::{Table, TableDef};
+use polaroid_core::tables::{End, Table, TableDef};
 use polaroid_core::{Core, CoreError, Namespace};
 use polars::prelude::*;
 use regex::Regex;
@@ -36,53 +40,90 @@ type MaybePlanned = Result<Option<(LazyFrame, Vec<TableDef>)>, CoreError>;
 
 /// `SELECT ... FROM t [WHERE ...] ORDER BY ts DESC LIMIT n`: the newest rows
 /// (that pass the WHERE), which QuestDB reads from the newest partitions
-/// only.
-pub(crate) fn newest_rows(core: &Core, ns: &Namespace, query: &str, lifted: &Named) -> MaybePlanned {
-    static NEWEST: OnceLock<Regex> = OnceLock::new();
-    let pattern = r#"(?is)^\s*SELECT\s+(.+)\s+FROM\s+("[^"]+"|\w+)(?:\s+WHERE\s+(.+?))?\s+ORDER\s+BY\s+("[^"]+"|\w+)\s+DESC\s+LIMIT\s+(\d+)\s*;?\s*$"#;
-    let Some(caps) = regex(&NEWEST, pattern).captures(query) else { return Ok(None) };
+/// only; `ORDER BY ts [ASC] LIMIT n`, the oldest, from the oldest.
+pub(crate) fn end_rows(core: &Core, ns: &Namespace, query: &str, lifted: &Named) -> MaybePlanned {
+    static ROWS: OnceLock<Regex> = OnceLock::new();
+    let pattern = r#"(?is)^\s*SELECT\s+(.+)\s+FROM\s+("[^"]+"|\w+)(?:\s+WHERE\s+(.+?))?\s+ORDER\s+BY\s+("[^"]+"|\w+)(\s+(?:ASC|DESC))?\s+LIMIT\s+(\d+)\s*;?\s*$"#;
+    let Some(caps) = regex(&ROWS, pattern).captures(query) else { return Ok(None) };
     let (items, name, ts) = (&caps[1], &caps[2], &caps[4]);
-    let Ok(n) = caps[5].parse::<usize>() else { return Ok(None) };
+    let direction = caps.get(5).map_or("", |d| d.as_str());
+    let end = if direction.trim().eq_ignore_ascii_case("DESC") { End::Newest } else { End::Oldest };
+    let Ok(n) = caps[6].parse::<usize>() else { return Ok(None) };
     // What the query computes over its rows must not change when only the
-    // newest of them are there: no aggregate, window or subquery.
+    // newest (oldest) of them are there: no aggregate, window or subquery.
     if !plain_items(items) {
         return Ok(None);
     }
     let filter = caps.get(3).map(|f| f.as_str());
-    let bounded = |filter: &str| format!("SELECT {items} FROM {name} WHERE {filter} ORDER BY {ts} DESC LIMIT {n}");
-    newest(core, ns, query, lifted, name, ts, filter, n, bounded)
+    let bounded = |filter: &str| format!("SELECT {items} FROM {name} WHERE {filter} ORDER BY {ts}{direction} LIMIT {n}");
+    nearest_end(core, ns, query, lifted, name, ts, end, filter, n, bounded)
 }
 
 /// `SELECT max(ts) [AS a] FROM t [WHERE ...]`: when the table (or the rows
 /// that pass the WHERE) last had a row, the freshness a dashboard asks
-/// for, read from the newest part that holds one.
-pub(crate) fn last_instant(core: &Core, ns: &Namespace, query: &str, lifted: &Named) -> MaybePlanned {
-    static LAST: OnceLock<Regex> = OnceLock::new();
-    let pattern = r#"(?is)^\s*SELECT\s+(max\s*\(\s*("[^"]+"|\w+)\s*\)(?:\s+AS\s+("[^"]+"|\w+))?)\s+FROM\s+("[^"]+"|\w+)(?:\s+WHERE\s+(.+?))?\s*;?\s*$"#;
-    let Some(caps) = regex(&LAST, pattern).captures(query) else { return Ok(None) };
-    let (item, ts, name) = (&caps[1], &caps[2], &caps[4]);
-    let filter = caps.get(5).map(|f| f.as_str());
+/// for, read from the newest part that holds one; `min(ts)`, when it
+/// first had one, from the oldest.
+pub(crate) fn end_instant(core: &Core, ns: &Namespace, query: &str, lifted: &Named) -> MaybePlanned {
+    static INSTANT: OnceLock<Regex> = OnceLock::new();
+    let pattern = r#"(?is)^\s*SELECT\s+((max|min)\s*\(\s*("[^"]+"|\w+)\s*\)(?:\s+AS\s+("[^"]+"|\w+))?)\s+FROM\s+("[^"]+"|\w+)(?:\s+WHERE\s+(.+?))?\s*;?\s*$"#;
+    let Some(caps) = regex(&INSTANT, pattern).captures(query) else { return Ok(None) };
+    let (item, ts, name) = (&caps[1], &caps[3], &caps[5]);
+    let end = if caps[2].eq_ignore_ascii_case("max") { End::Newest } else { End::Oldest };
+    let filter = caps.get(6).map(|f| f.as_str());
     let bounded = |filter: &str| format!("SELECT {item} FROM {name} WHERE {filter}");
-    newest(core, ns, query, lifted, name, ts, filter, 1, bounded)
+    nearest_end(core, ns, query, lifted, name, ts, end, filter, 1, bounded)
 }
 
-/// `query`, whose answer is computed from the `n` newest rows of the
-/// stored table `name` that pass `filter`, `ts` its designated timestamp.
-/// Without a filter or with a set of symbols (`k = 'v'`, `k IN ('v',
-/// ...)`), `bounded` writes the query with the WHERE `filter AND ts >= T`:
-/// T an instant at or after which the table's footers and log place at
-/// least n of those rows, so every one of the n newest passes and
-/// partition pruning skips the parts before T. With another
+/// `SELECT min(ts) [AS a], max(ts) [AS b] FROM t [WHERE k = 'v' | k IN
+/// ('v', ...)]` (either first): the span of the table (or of those
+/// symbols), read from the oldest and the newest parts that hold a row,
+/// as `ts < A OR ts >= B` (see [`nearest_end`]). With another WHERE, it is
+/// planned as written.
+pub(crate) fn time_span(core: &Core, ns: &Namespace, query: &str, lifted: &Named) -> MaybePlanned {
+    static SPAN: OnceLock<Regex> = OnceLock::new();
+    let item = r#"((max|min)\s*\(\s*("[^"]+"|\w+)\s*\)(?:\s+AS\s+(?:"[^"]+"|\w+))?)"#;
+    let pattern = format!(r#"(?is)^\s*SELECT\s+{item}\s*,\s*{item}\s+FROM\s+("[^"]+"|\w+)(?:\s+WHERE\s+(.+?))?\s*;?\s*$"#);
+    let Some(caps) = regex(&SPAN, &pattern).captures(query) else { return Ok(None) };
+    let (ts, name) = (&caps[3], &caps[7]);
+    if caps[2].eq_ignore_ascii_case(&caps[5]) || !caps[3].eq_ignore_ascii_case(&caps[6]) {
+        return Ok(None);
+    }
+    let Some((table, def)) = stored_table(core, ns, lifted, name, ts)? else { return Ok(None) };
+    let filter = caps.get(8).map(|f| f.as_str());
+    let only = match filter {
+        None => None,
+        Some(filter) => match symbol_set(filter, &def) {
+            Some(set) => Some(set),
+            None => return Ok(None),
+        },
+    };
+    let only = only.as_ref().map(|(key, values)| (key.as_str(), values.as_slice()));
+    let (Some(first), Some(last)) = (table.rows_bound(End::Oldest, 1, only)?, table.rows_bound(End::Newest, 1, only)?) else {
+        return Ok(None);
+    };
+    let span = format!("({} OR {})", bound_filter(ts, End::Oldest, first), bound_filter(ts, End::Newest, last));
+    let filter = filter.map_or(span.clone(), |f| format!("({f}) AND {span}"));
+    sql_plan(core, ns, &format!("SELECT {}, {} FROM {name} WHERE {filter}", &caps[1], &caps[4]), lifted.clone()).map(Some)
+}
+
+/// `query`, whose answer is computed from the `n` rows of the stored table
+/// `name` nearest its `end` that pass `filter`, `ts` its designated
+/// timestamp. Without a filter or with a set of symbols (`k = 'v'`, `k IN
+/// ('v', ...)`), `bounded` writes the query with the WHERE `filter AND ts
+/// >= T` (from the oldest, `ts < T`): the table's footers and log place at
+/// least n of those rows between T and the end, so every one of the n
+/// passes and partition pruning skips the parts beyond T. With another
 /// filter, `query` runs over those rows read back. `None` for anything
 /// else.
 #[allow(clippy::too_many_arguments)]
-fn newest(
+fn nearest_end(
     core: &Core,
     ns: &Namespace,
     query: &str,
     lifted: &Named,
     name: &str,
     ts: &str,
+    end: End,
     filter: Option<&str>,
     n: usize,
     bounded: impl Fn(&str) -> String,
@@ -92,27 +133,29 @@ fn newest(
         None => None,
         Some(filter) => match symbol_set(filter, &def) {
             Some(set) => Some(set),
-            None => return newest_read_back(core, ns, query, lifted, (&table, &def), name, filter, n),
+            None => return end_read_back(core, ns, query, lifted, (&table, &def), name, end, filter, n),
         },
     };
     let only = only.as_ref().map(|(key, values)| (key.as_str(), values.as_slice()));
-    let Some(bound) = table.newest_rows_bound(n, only)? else { return Ok(None) };
-    sql_plan(core, ns, &bounded(&time_filter(filter, ts, bound)), lifted.clone()).map(Some)
+    let Some(bound) = table.rows_bound(end, n, only)? else { return Ok(None) };
+    sql_plan(core, ns, &bounded(&time_filter(filter, ts, end, bound)), lifted.clone()).map(Some)
 }
 
-/// `query` over the `n` newest rows of the stored table `name` that pass
-/// `filter`, read back until they are found: at first the newest rows
+/// `query` over the `n` rows of the stored table `name` nearest its `end`
+/// that pass `filter`, read back until they are found: at first the rows
 /// that could hold n of them (n of the symbols the filter keeps, if it
-/// keeps some), then windows of older parts. `None` for a filter that is
-/// not a plain condition on a row, or a table whose counts are not known.
+/// keeps some), then windows of parts farther from the end. `None` for a
+/// filter that is not a plain condition on a row, or a table whose counts
+/// are not known.
 #[allow(clippy::too_many_arguments)]
-fn newest_read_back(
+fn end_read_back(
     core: &Core,
     ns: &Namespace,
     query: &str,
     lifted: &Named,
     (table, def): (&Table, &TableDef),
     name: &str,
+    end: End,
     filter: &str,
     n: usize,
 ) -> MaybePlanned {
@@ -121,14 +164,13 @@ fn newest_read_back(
     }
     let only = symbol_term(filter, def);
     let only = only.as_ref().map(|(key, values)| (key.as_str(), values.as_slice()));
-    let Some(first) = table.newest_rows_bound(n, only)? else { return Ok(None) };
-    let Some(windows) = table.read_back_windows(first)? else { return Ok(None) };
+    let Some(first) = table.rows_bound(end, n, only)? else { return Ok(None) };
+    let Some(windows) = table.read_back_windows(end, first)? else { return Ok(None) };
     let ts = def.timestamp.clone().unwrap_or_default();
     let (rows, tables) = sql_plan(core, ns, &format!("SELECT * FROM {name} WHERE {filter}"), lifted.clone())?;
-    let newest = move |rows: LazyFrame| {
-        Ok(rows.sort([ts.as_str()], SortMultipleOptions::default().with_order_descending(true).with_maintain_order(true)).limit(n as IdxSize))
-    };
-    let read = read_back(rows, windows, newest, move |read: &DataFrame| Ok(read.height() >= n))?;
+    let order = SortMultipleOptions::default().with_order_descending(end == End::Newest).with_maintain_order(true);
+    let nearest = move |rows: LazyFrame| Ok(rows.sort([ts.as_str()], order.clone()).limit(n as IdxSize));
+    let read = read_back(rows, windows, nearest, move |read: &DataFrame| Ok(read.height() >= n))?;
     rerun_over(core, ns, query, lifted, name, read, tables)
 }
 
@@ -199,7 +241,7 @@ pub(crate) fn latest_rows_of(
         wanted.retain(|value| value.as_ref().is_some_and(|v| only.contains(v)));
     }
     let Some(first) = table.latest_by_key_bound(&key, only.as_deref())? else { return Ok(None) };
-    let Some(windows) = table.read_back_windows(first)? else { return Ok(None) };
+    let Some(windows) = table.read_back_windows(End::Newest, first)? else { return Ok(None) };
     let (rows, tables) = sql_plan(core, ns, &format!("SELECT * FROM {name} WHERE {filter_read_back}"), lifted.clone())?;
     let ts = def.timestamp.clone().unwrap_or_default();
     let keys = vec![key.clone()];
@@ -371,15 +413,30 @@ fn symbol_term(filter: &str, def: &TableDef) -> Option<(String, Vec<String>)> {
 fn latest_filter(table: &Table, def: &TableDef, ts: &str, key: &str, filter: Option<&str>) -> Result<Option<String>, CoreError> {
     let only = filter.and_then(|filter| symbol_set(filter, def)).map(|(_, values)| values);
     let Some(bound) = table.latest_by_key_bound(key, only.as_deref())? else { return Ok(None) };
-    Ok(Some(time_filter(filter, ts, bound)))
+    Ok(Some(time_filter(filter, ts, End::Newest, bound)))
 }
 
-/// `filter` (if any) and `ts >= bound`, as a WHERE.
-fn time_filter(filter: Option<&str>, ts: &str, bound: chrono::NaiveDateTime) -> String {
-    // Microseconds: a table of nanoseconds gets a bound no later than T.
-    let bound = bound.format("%Y-%m-%dT%H:%M:%S%.6fZ");
+/// `filter` (if any) and the rows from `bound` to the table's `end` (see
+/// [`bound_filter`]), as a WHERE.
+fn time_filter(filter: Option<&str>, ts: &str, end: End, bound: chrono::NaiveDateTime) -> String {
     let filter = filter.map_or(String::new(), |f| format!("({f}) AND "));
-    format!("{filter}{ts} >= '{bound}'")
+    format!("{filter}{}", bound_filter(ts, end, bound))
+}
+
+/// The rows from `bound` to the table's `end`, in microseconds (a table of
+/// nanoseconds gets a bound no nearer its end than `bound`): `ts >=
+/// bound` toward the newest; toward the oldest `ts <` the microsecond
+/// after it.
+fn bound_filter(ts: &str, end: End, bound: chrono::NaiveDateTime) -> String {
+    let text = |at: chrono::NaiveDateTime| at.format("%Y-%m-%dT%H:%M:%S%.6fZ");
+    match end {
+        End::Newest => format!("{ts} >= '{}'", text(bound)),
+        End::Oldest => {
+            let after = bound.and_utc().timestamp_micros().saturating_add(1);
+            let after = chrono::DateTime::from_timestamp_micros(after).map_or(bound, |at| at.naive_utc());
+            format!("{ts} < '{}'", text(after))
+        },
+    }
 }
 
 #[cfg(test)]
