@@ -218,18 +218,23 @@ def test_latest_on_and_the_newest_trades_read_back_only_as_far_as_needed():
         assert rest.exec("SELECT ts, sym FROM t WHERE sym = 'GOOG' ORDER BY ts DESC LIMIT 5")["dataset"] == []
 
 
-def test_a_filter_on_another_column_reads_back_only_as_far_as_its_answer():
-    start = month_start()
+def month_of_big_trades(start: dt.datetime) -> pl.DataFrame:
+    """A month of rows with three trades over 300: AAPL's on day 24 (the
+    newest day written out), NVDA's on day 21, MSFT's on day 3. Every other
+    price is under 200."""
     rows = month_of_rows(start)
-    # Three trades over 300: AAPL's on day 24 (the newest day written out),
-    # NVDA's on day 21, MSFT's on day 3. Every other price is under 200.
     px = rows["px"].to_list()
     sym = rows["sym"].to_list()
     for n, at, price in [(24, 4566, 400.0), (21, 1235, 350.0), (3, 43, 320.0)]:
         i = n * ROWS_PER_DAY + at
         px[i] = price
         assert (sym[i], n) in {("AAPL", 24), ("NVDA", 21), ("MSFT", 3)}, (sym[i], n)
-    rows = rows.with_columns(pl.Series("px", px))
+    return rows.with_columns(pl.Series("px", px))
+
+
+def test_a_filter_on_another_column_reads_back_only_as_far_as_its_answer():
+    start = month_start()
+    rows = month_of_big_trades(start)
     with month_table(rows, start) as (server, rest, table):
         def expect(query: str, want: pl.DataFrame) -> None:
             assert_frame_equal(frame(rest.exec(query)), want, check_dtypes=False)
@@ -284,3 +289,47 @@ def test_a_filter_on_another_column_reads_back_only_as_far_as_its_answer():
         with pytest.raises(QuestDBAPIError):
             rest.exec("SELECT ts, avg(px) OVER () AS mean FROM t WHERE px > 300 ORDER BY ts DESC LIMIT 1")
         expect("SELECT * FROM t WHERE px > 300 ORDER BY ts DESC LIMIT 1", big.head(1))
+
+
+def test_the_oldest_rows_and_the_span_read_only_the_oldest_parts():
+    start = month_start()
+    rows = month_of_big_trades(start)
+    with month_table(rows, start) as (server, rest, table):
+        def expect(query: str, want: pl.DataFrame) -> None:
+            assert_frame_equal(frame(rest.exec(query)), want, check_dtypes=False)
+
+        sent = rows.with_columns(pl.col("sym").cast(pl.String))
+        oldest = sent.sort("ts")
+        big = oldest.filter(pl.col("px") > 300)
+        span = sent.select(first=pl.col("ts").min(), last=pl.col("ts").max())
+        queries = [
+            ("SELECT * FROM t ORDER BY ts LIMIT 10", oldest.head(10)),
+            ("SELECT ts, px FROM t WHERE sym = 'NVDA' ORDER BY ts ASC LIMIT 5",
+             oldest.filter(pl.col("sym") == "NVDA").head(5).select("ts", "px")),
+            ("SELECT min(ts) AS first FROM t", span.select("first")),
+            ("SELECT min(ts) AS first, max(ts) AS last FROM t", span),
+            ("SELECT max(ts) AS last, min(ts) AS first FROM t WHERE sym IN ('MSFT', 'NVDA')",
+             sent.filter(pl.col("sym") != "AAPL").select(last=pl.col("ts").max(), first=pl.col("ts").min())),
+            ("SELECT * FROM t WHERE px > 300 ORDER BY ts LIMIT 1", big.head(1)),
+            ("SELECT min(ts) AS first FROM t WHERE px > 300 AND sym = 'MSFT'", big.head(1).select(first="ts")),
+        ]
+        for query, want in queries:
+            expect(query, want)
+        expect("SELECT * FROM t WHERE px > 300 ORDER BY ts LIMIT 2", big.head(2))
+
+        # Every written day from day 4 goes; the log (days 25 to 29) stays.
+        # The oldest rows are on day 0, MSFT's big trade on day 3 (the read
+        # goes through day 0, day 1, then days 2 and 3), the newest row in
+        # the log.
+        for n in range(4, 25):
+            shutil.rmtree(table / day(start, n))
+        for query, want in queries:
+            expect(query, want)
+        # Answers beyond day 3 fail clearly, and the server goes on.
+        for query in [f"SELECT ts FROM t ORDER BY ts LIMIT {4 * ROWS_PER_DAY + 1}",
+                      "SELECT * FROM t WHERE px > 300 ORDER BY ts LIMIT 2",
+                      "SELECT min(ts) FROM t WHERE px > 340"]:
+            with pytest.raises(QuestDBAPIError) as failed:
+                rest.exec(query)
+            assert "No such file" in str(failed.value), (query, failed.value)
+        expect("SELECT min(ts) AS first FROM t", span.select("first"))
