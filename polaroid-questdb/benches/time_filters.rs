@@ -9,9 +9,12 @@
 //! - The last 10 rows (`LIMIT -10`) and the newest 10 (`ORDER BY ts DESC
 //!   LIMIT 10`), and the newest 10 of one symbol; `max(ts)` of the table,
 //!   of one symbol, and of each (`GROUP BY sym`).
+//! - The first 10 rows (`LIMIT 10`), the oldest 10 (`ORDER BY ts LIMIT
+//!   10`), `min(ts)`, and `min(ts), max(ts)`.
 //! - `LATEST ON ts PARTITION BY sym` of every symbol and of two.
 //! - With a WHERE on another column (`px > 150`), read back from the
-//!   newest parts: the newest 10 (of one symbol), `max(ts)`, LATEST ON,
+//!   newest parts: the newest 10 (of one symbol), `max(ts)`, `min(ts)`
+//!   (read from the oldest), LATEST ON,
 //!   `max(ts)` of each symbol; and the newest 10 that no row passes, which
 //!   reads every part.
 //!
@@ -84,6 +87,18 @@ fn main() {
             Box::new(|scan: LazyFrame| scan.select([len().cast(DataType::Int64).alias("n")])),
         ),
         ("the last 10 rows", "SELECT * FROM t LIMIT -10".into(), Box::new(|scan: LazyFrame| scan.tail(10))),
+        ("the first 10 rows", "SELECT * FROM t LIMIT 10".into(), Box::new(|scan: LazyFrame| scan.limit(10))),
+        (
+            "the oldest 10",
+            "SELECT * FROM t ORDER BY ts LIMIT 10".into(),
+            Box::new(|scan: LazyFrame| scan.sort(["ts"], Default::default()).limit(10)),
+        ),
+        ("min(ts)", "SELECT min(ts) AS ts FROM t".into(), Box::new(|scan: LazyFrame| scan.select([col("ts").min()]))),
+        (
+            "min, max(ts)",
+            "SELECT min(ts) AS first, max(ts) AS last FROM t".into(),
+            Box::new(|scan: LazyFrame| scan.select([col("ts").min().alias("first"), col("ts").max().alias("last")])),
+        ),
         (
             "the newest 10",
             "SELECT * FROM t ORDER BY ts DESC LIMIT 10".into(),
@@ -128,6 +143,11 @@ fn main() {
             "max(ts) >199.8",
             "SELECT max(ts) AS ts FROM t WHERE px > 199.8".into(),
             Box::new(|scan: LazyFrame| scan.filter(col("px").gt(lit(199.8))).select([col("ts").max()])),
+        ),
+        (
+            "min(ts) >199.8",
+            "SELECT min(ts) AS ts FROM t WHERE px > 199.8".into(),
+            Box::new(|scan: LazyFrame| scan.filter(col("px").gt(lit(199.8))).select([col("ts").min()])),
         ),
         (
             "latest >150",
