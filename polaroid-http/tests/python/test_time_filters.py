@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import shutil
 import tempfile
 from pathlib import Path
@@ -67,6 +68,11 @@ def month_table(rows: pl.DataFrame, start: dt.datetime):
             server.stop()
 
 
+def answers(rest: QuestDBClient, query: str, want: pl.DataFrame) -> None:
+    """The server's answer to `query` is `want`."""
+    assert_frame_equal(frame(rest.exec(query)), want, check_dtypes=False)
+
+
 def test_a_time_filter_reads_only_the_partitions_it_can_match():
     start = month_start()
     today = start + dt.timedelta(days=DAYS)
@@ -89,9 +95,7 @@ def test_a_time_filter_reads_only_the_partitions_it_can_match():
             if n not in (10, 11):
                 shutil.rmtree(table / day(start, n))
 
-        def expect(query: str, want: pl.DataFrame) -> None:
-            got = read(query)
-            assert_frame_equal(got, want, check_dtypes=False)
+        expect = functools.partial(answers, rest)
 
         sent = rows.with_columns(pl.col("sym").cast(pl.String))
         d10, d11 = start + dt.timedelta(days=10), start + dt.timedelta(days=11)
@@ -159,8 +163,7 @@ def test_latest_on_and_the_newest_trades_read_back_only_as_far_as_needed():
     sym[5 * ROWS_PER_DAY + 123], sym[24 * ROWS_PER_DAY + 4567], sym[24 * ROWS_PER_DAY + 7000] = "ORCL", "IBM", "BRK,B"
     rows = rows.with_columns(pl.Series("sym", sym))
     with month_table(rows, start) as (server, rest, table):
-        def expect(query: str, want: pl.DataFrame) -> None:
-            assert_frame_equal(frame(rest.exec(query)), want, check_dtypes=False)
+        expect = functools.partial(answers, rest)
 
         def latest(of: pl.DataFrame) -> pl.DataFrame:
             return of.group_by("sym").agg(pl.all().sort_by("ts").last()).select("ts", "sym", "px").sort("sym")
@@ -236,8 +239,7 @@ def test_a_filter_on_another_column_reads_back_only_as_far_as_its_answer():
     start = month_start()
     rows = month_of_big_trades(start)
     with month_table(rows, start) as (server, rest, table):
-        def expect(query: str, want: pl.DataFrame) -> None:
-            assert_frame_equal(frame(rest.exec(query)), want, check_dtypes=False)
+        expect = functools.partial(answers, rest)
 
         sent = rows.with_columns(pl.col("sym").cast(pl.String))
         big = sent.filter(pl.col("px") > 300).sort("ts", descending=True)
@@ -295,8 +297,7 @@ def test_the_oldest_rows_and_the_span_read_only_the_oldest_parts():
     start = month_start()
     rows = month_of_big_trades(start)
     with month_table(rows, start) as (server, rest, table):
-        def expect(query: str, want: pl.DataFrame) -> None:
-            assert_frame_equal(frame(rest.exec(query)), want, check_dtypes=False)
+        expect = functools.partial(answers, rest)
 
         sent = rows.with_columns(pl.col("sym").cast(pl.String))
         oldest = sent.sort("ts")
