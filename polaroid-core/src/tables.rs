@@ -1055,6 +1055,34 @@ impl Table {
         Ok(Some(windows))
     }
 
+    /// The table read back from its end in the order its rows come (by
+    /// partition, then write-out, then the log; see [`Table::scan`]), as
+    /// scans of disjoint runs of it: the log and the last part, then the 1,
+    /// 2, 4, ... parts before them. Read in turn, each scan opens only its
+    /// parts, and together they are the whole table. A query whose answer
+    /// lies in the last rows that pass a filter (QuestDB's `WHERE ...
+    /// LIMIT -n`) reads them until it has its answer. `None` with upsert
+    /// keys (the log's rows replace some of a part's).
+    pub fn read_back_scans(&self) -> Result<Option<Vec<LazyFrame>>, CoreError> {
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner()).clone();
+        if !state.def.upsert_keys.is_empty() {
+            return Ok(None);
+        }
+        let mut scans = Vec::new();
+        let (mut end, mut step) = (state.parts.len(), 1);
+        let mut run = TableState { parts: state.parts[end.saturating_sub(1)..].to_vec(), ..state.clone() };
+        end = end.saturating_sub(1);
+        scans.push(Self::scan_state(&run)?);
+        run.pending = state.pending.clear();
+        while end > 0 {
+            let start = end.saturating_sub(step);
+            run.parts = state.parts[start..end].to_vec();
+            scans.push(Self::scan_state(&run)?);
+            (end, step) = (start, step * 2);
+        }
+        Ok(Some(scans))
+    }
+
     /// The values the SYMBOL column `key` holds (its null among them, if a
     /// row holds it), known without reading any part (see
     /// [`parts::held_values`]). `None` when it is not known.

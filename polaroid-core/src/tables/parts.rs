@@ -1050,4 +1050,36 @@ mod tests {
             }
         }
     }
+
+    /// The scans a read back in the table's order goes through,
+    /// hand-worked for `ten_days`: the log (days 8, 9) with day 7's part,
+    /// then 1 part (day 6), 2 (days 4, 5), 4 (days 2 and 3, two parts
+    /// each), then the rest (days 0, 1). Read oldest first, they are the
+    /// table in its order; each opens only its parts: with day 1 deleted,
+    /// only the last fails.
+    #[test]
+    fn a_read_back_in_the_table_s_order_reads_runs_of_parts_from_its_end() {
+        for restarted in [false, true] {
+            let (dir, table) = ten_days_by_day(restarted);
+            let scans = table.read_back_scans().unwrap().unwrap();
+            let expected: [&[(i64, u32)]; 5] =
+                [&[(7, 40), (8, 40), (9, 40)], &[(6, 40)], &[(4, 50), (5, 50)], &[(2, 70), (3, 70)], &[(0, 50), (1, 50)]];
+            let read: Vec<DataFrame> = scans.iter().map(|scan| scan.clone().collect().unwrap()).collect();
+            let got: Vec<_> = read.iter().map(|rows| rows_by_day(rows.clone())).collect();
+            assert_eq!(got, expected.map(|w| w.to_vec()), "restarted {restarted}");
+            let mut in_order = read.last().unwrap().clone();
+            for rows in read.iter().rev().skip(1) {
+                in_order.vstack_mut(rows).unwrap();
+            }
+            assert!(in_order.equals_missing(&table.scan().unwrap().collect().unwrap()), "restarted {restarted}");
+
+            std::fs::remove_dir_all(dir.path().join("tables/default/trades/2026-11-24")).unwrap();
+            for engine in [Engine::InMemory, Engine::Streaming] {
+                for (at, scan) in scans.iter().enumerate() {
+                    let rows = scan.clone().collect_with_engine(engine);
+                    assert_eq!(rows.is_err(), at == 4, "restarted {restarted}, {engine:?}, scan {at}");
+                }
+            }
+        }
+    }
 }
