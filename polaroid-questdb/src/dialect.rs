@@ -175,6 +175,9 @@ fn plan_query(core: &Core, ns: &Namespace, query: &str, lifted: Named) -> Planne
     static LAST_ROWS: OnceLock<Regex> = OnceLock::new();
     if let Some(caps) = regex(&LAST_ROWS, r"(?is)^(.*\S)\s+LIMIT\s+-\s*(\d+)\s*;?\s*$").captures(query) {
         let n: IdxSize = caps[2].parse().map_err(|_| invalid(format!("LIMIT -{}: too many rows", &caps[2])))?;
+        if let Some(planned) = newest::last_rows(core, ns, &caps[1], n, &lifted)? {
+            return Ok(planned);
+        }
         let (lf, tables) = plan_with(core, ns, &caps[1], lifted)?;
         return Ok((lf.tail(n), tables));
     }

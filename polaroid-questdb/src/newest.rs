@@ -170,8 +170,33 @@ fn end_read_back(
     let (rows, tables) = sql_plan(core, ns, &format!("SELECT * FROM {name} WHERE {filter}"), lifted.clone())?;
     let order = SortMultipleOptions::default().with_order_descending(end == End::Newest).with_maintain_order(true);
     let nearest = move |rows: LazyFrame| Ok(rows.sort([ts.as_str()], order.clone()).limit(n as IdxSize));
-    let read = read_back(rows, windows, nearest, move |read: &DataFrame| Ok(read.height() >= n))?;
+    let read = read_back(windows_of(&rows, windows), nearest, move |read: &DataFrame| Ok(read.height() >= n))?;
     rerun_over(core, ns, query, lifted, name, read, tables)
+}
+
+/// QuestDB's last rows that pass a WHERE: `SELECT ... FROM t WHERE ...`
+/// (`head`, its `LIMIT -n` taken off), `t` a stored table. The table is
+/// read back in its order, from its log and last part (see
+/// [`Table::read_back_scans`]), until n rows have passed. `None` for
+/// anything else: no WHERE (a table's tail reads only its last parts
+/// anyway), an aggregate, window or subquery, upsert keys.
+pub(crate) fn last_rows(core: &Core, ns: &Namespace, head: &str, n: IdxSize, lifted: &Named) -> MaybePlanned {
+    static LAST: OnceLock<Regex> = OnceLock::new();
+    let pattern = r#"(?is)^\s*SELECT\s+(.+)\s+FROM\s+("[^"]+"|\w+)\s+WHERE\s+(.+?)\s*$"#;
+    let Some(caps) = regex(&LAST, pattern).captures(head) else { return Ok(None) };
+    let (items, name, filter) = (&caps[1], &caps[2], &caps[3]);
+    if !plain_items(items) || !plain_filter(filter) || named_elsewhere(lifted, name) {
+        return Ok(None);
+    }
+    let Some(table) = core.tables().get(ns, name.trim_matches('"'))? else { return Ok(None) };
+    let Some(passes) = row_filter(core, ns, lifted, name, filter, &table)? else { return Ok(None) };
+    let Some(scans) = table.read_back_scans()? else { return Ok(None) };
+    // Each window filtered as the plan of the WHERE filters (planning it by
+    // SQL would open each window's first part now).
+    let windows = scans.into_iter().map(|scan| scan.filter(passes.clone())).collect();
+    let read = read_back(windows, move |rows| Ok(rows.tail(n)), move |read: &DataFrame| Ok(read.height() >= n as usize))?;
+    let Some((plan, _)) = rerun_over(core, ns, head, lifted, name, read, vec![table.def()])? else { return Ok(None) };
+    Ok(Some((plan.tail(n), vec![table.def()])))
 }
 
 /// `SELECT k, max(ts) [AS a] FROM t [WHERE ...] GROUP BY k [ORDER BY ... |
@@ -250,7 +275,7 @@ pub(crate) fn latest_rows_of(
         let found: HashSet<Option<&str>> = values.str()?.iter().collect();
         Ok(wanted.iter().all(|value| found.contains(&value.as_deref())))
     };
-    let read = read_back(rows, windows, move |rows| latest_rows(rows, &ts, &keys), found)?;
+    let read = read_back(windows_of(&rows, windows), move |rows| latest_rows(rows, &ts, &keys), found)?;
     Ok(Some(Latest::ReadBack(read, tables)))
 }
 
@@ -268,21 +293,26 @@ pub(crate) fn latest_rows(rows: LazyFrame, ts: &str, keys: &[String]) -> PolarsR
         .select(columns))
 }
 
-/// The rows of `rows` that `keep` keeps, read window by window (`windows`,
-/// newest first), each window's kept rows added to those before, until
-/// `enough` says the rows kept so far hold the answer. A plan: nothing is
+/// The rows `keep` keeps of each of `windows` (plans of disjoint parts of
+/// a table's rows, from one end), read in turn, each window's rows put
+/// before those read already, until `enough` says the rows kept so far
+/// hold the answer. Windows read back from a table's end keep its order
+/// (what `LIMIT -n` needs; the other queries sort). A plan: nothing is
 /// read until it runs.
-fn read_back<K, E>(rows: LazyFrame, windows: Vec<Expr>, keep: K, enough: E) -> Result<LazyFrame, CoreError>
+fn read_back<K, E>(windows: Vec<LazyFrame>, keep: K, enough: E) -> Result<LazyFrame, CoreError>
 where
     K: Fn(LazyFrame) -> PolarsResult<LazyFrame> + Send + Sync + 'static,
     E: Fn(&DataFrame) -> PolarsResult<bool> + Send + Sync + 'static,
 {
-    let schema = keep(rows.clone())?.collect_schema()?;
+    let Some(first) = windows.first() else { return Err(CoreError::Internal("a read back of no windows".into())) };
+    let schema = keep(first.clone())?.collect_schema()?;
     let empty = DataFrame::empty_with_schema(&schema);
     let read = move |_: DataFrame| {
         let mut read = DataFrame::empty_with_schema(&schema);
         for window in &windows {
-            read.vstack_mut_owned(keep(rows.clone().filter(window.clone()))?.collect()?)?;
+            let mut kept = keep(window.clone())?.collect()?;
+            kept.vstack_mut_owned(read)?;
+            read = kept;
             if enough(&read)? {
                 break;
             }
@@ -292,6 +322,11 @@ where
     let output = empty.schema().clone();
     // Nothing passes through it: a filter or projection above stays above.
     Ok(empty.lazy().map(read, AllowedOptimizations::empty(), Some(Arc::new(move |_: &Schema| Ok(output.clone()))), Some("READ BACK")))
+}
+
+/// `rows` in each window, as [`read_back`] reads them.
+fn windows_of(rows: &LazyFrame, windows: Vec<Expr>) -> Vec<LazyFrame> {
+    windows.into_iter().map(|window| rows.clone().filter(window)).collect()
 }
 
 /// `query` planned with the stored table `name` read as `rows` (which hold
@@ -360,14 +395,47 @@ fn mentions(text: &str, word: &str) -> bool {
 /// its designated timestamp and `lifted` gives the name no other plan
 /// (which would take precedence).
 fn stored_table(core: &Core, ns: &Namespace, lifted: &Named, name: &str, ts: &str) -> Result<Option<(Arc<Table>, TableDef)>, CoreError> {
-    let name = name.trim_matches('"');
-    if lifted.iter().any(|(other, _)| other.eq_ignore_ascii_case(name)) {
+    if named_elsewhere(lifted, name) {
         return Ok(None);
     }
-    let Some(table) = core.tables().get(ns, name)? else { return Ok(None) };
+    let Some(table) = core.tables().get(ns, name.trim_matches('"'))? else { return Ok(None) };
     let def = table.def();
     let designated = def.timestamp.as_ref().is_some_and(|designated| designated.eq_ignore_ascii_case(ts.trim_matches('"')));
     Ok(designated.then_some((table, def)))
+}
+
+/// `filter`, a WHERE of the stored table `name` in QuestDB's SQL, as the
+/// polars expression its plan filters with: the WHERE planned over none of
+/// the table's rows. `None` if the plan is not a filter of its rows alone.
+fn row_filter(core: &Core, ns: &Namespace, lifted: &Named, name: &str, filter: &str, table: &Table) -> Result<Option<Expr>, CoreError> {
+    let no_rows = DataFrame::empty_with_schema(table.scan()?.collect_schema()?.as_ref());
+    let mut reading = lifted.clone();
+    reading.push((name.trim_matches('"').to_string(), no_rows.lazy()));
+    let (plan, _) = sql_plan(core, ns, &format!("SELECT * FROM {name} WHERE {filter}"), reading)?;
+    /// The predicate of a filter of a frame's rows, under the projection
+    /// of all its columns that `SELECT *` gives.
+    fn predicate(plan: &DslPlan, selected: bool) -> Option<Expr> {
+        match plan {
+            DslPlan::IR { dsl, .. } => predicate(dsl, selected),
+            DslPlan::Select { expr, input, .. } if !selected && expr.iter().all(|e| matches!(e, Expr::Column(_))) => predicate(input, true),
+            DslPlan::Filter { input, predicate: kept } if matches!(rows_of(input), Some(DslPlan::DataFrameScan { .. })) => Some(kept.clone()),
+            _ => None,
+        }
+    }
+    fn rows_of(plan: &DslPlan) -> Option<&DslPlan> {
+        match plan {
+            DslPlan::IR { dsl, .. } => rows_of(dsl),
+            other => Some(other),
+        }
+    }
+    Ok(predicate(&plan.logical_plan, false))
+}
+
+/// Whether `lifted` gives the name `name` (quoted or not) a plan, which
+/// takes precedence over a stored table of that name.
+fn named_elsewhere(lifted: &Named, name: &str) -> bool {
+    let name = name.trim_matches('"');
+    lifted.iter().any(|(other, _)| other.eq_ignore_ascii_case(name))
 }
 
 /// A WHERE that keeps the rows of some symbols: `k = 'v'` or `k IN ('v',

@@ -250,6 +250,7 @@ def test_a_filter_on_another_column_reads_back_only_as_far_as_its_answer():
 
         # Read whole, every answer is polars'.
         expect("SELECT * FROM t WHERE px > 300 ORDER BY ts DESC LIMIT 3", big)
+        expect("SELECT * FROM t WHERE px > 300 LIMIT -3", big.reverse())
         expect("SELECT * FROM t WHERE px > 300 LATEST ON ts PARTITION BY sym ORDER BY sym", latest(big))
         expect("SELECT sym, max(ts) AS last FROM t WHERE px > 300 GROUP BY sym ORDER BY sym",
                latest(big).select("sym", last="ts"))
@@ -268,6 +269,11 @@ def test_a_filter_on_another_column_reads_back_only_as_far_as_its_answer():
         for n in range(1, 18):
             shutil.rmtree(table / day(start, n))
         expect("SELECT * FROM t WHERE px > 300 ORDER BY ts DESC LIMIT 2", big.head(2))
+        # QuestDB's last rows, in the table's order: the log and day 24,
+        # then day 23, then days 21 and 22.
+        expect("SELECT * FROM t WHERE px > 300 LIMIT -2", big.head(2).reverse())
+        expect("SELECT ts, px FROM t WHERE sym = 'NVDA' AND px < 150 LIMIT -4",
+               sent.filter((pl.col("sym") == "NVDA") & (pl.col("px") < 150)).tail(4).select("ts", "px"))
         expect("SELECT ts, px FROM t WHERE px > 300 AND sym = 'NVDA' ORDER BY ts DESC LIMIT 1",
                big.filter(pl.col("sym") == "NVDA").select("ts", "px"))
         expect("SELECT max(ts) AS last FROM t WHERE px > 300", big.select(last=pl.col("ts").max()))
@@ -280,6 +286,7 @@ def test_a_filter_on_another_column_reads_back_only_as_far_as_its_answer():
         # Answers that need MSFT's trade on day 3, which is gone: the read
         # back goes that far, fails clearly, and the server goes on.
         for query in ["SELECT * FROM t WHERE px > 300 ORDER BY ts DESC LIMIT 3",
+                      "SELECT * FROM t WHERE px > 300 LIMIT -3",
                       "SELECT * FROM t WHERE px > 300 LATEST ON ts PARTITION BY sym",
                       "SELECT sym, max(ts) FROM t WHERE px > 300 GROUP BY sym",
                       "SELECT max(ts) FROM t WHERE px > 300 AND sym = 'MSFT'"]:
