@@ -14,7 +14,8 @@
 //! - `LATEST ON ts PARTITION BY sym` of every symbol and of two.
 //! - With a WHERE on another column (`px > 150`), read back from the
 //!   newest parts: the newest 10 (of one symbol), `max(ts)`, `min(ts)`
-//!   (read from the oldest), LATEST ON,
+//!   (read from the oldest), LATEST ON, the last 10 rows in the table's
+//!   order (`WHERE ... LIMIT -10`, of one symbol too),
 //!   `max(ts)` of each symbol; and the newest 10 that no row passes, which
 //!   reads every part.
 //!
@@ -160,6 +161,16 @@ fn main() {
             Box::new(|scan: LazyFrame| {
                 scan.filter(col("px").gt(lit(150.0))).group_by([col("sym")]).agg([col("ts").max()]).sort(["sym"], Default::default())
             }),
+        ),
+        (
+            "last 10 of S7",
+            "SELECT * FROM t WHERE sym = 'S7' LIMIT -10".into(),
+            Box::new(|scan: LazyFrame| scan.filter(col("sym").eq(lit("S7"))).tail(10)),
+        ),
+        (
+            "last 10 >199.8",
+            "SELECT * FROM t WHERE px > 199.8 LIMIT -10".into(),
+            Box::new(|scan: LazyFrame| scan.filter(col("px").gt(lit(199.8))).tail(10)),
         ),
         // Nothing passes: every window is read, the worst case.
         (
