@@ -46,7 +46,8 @@ fn column(expr: &Expr) -> Option<String> {
 
 /// Where `sql`'s untyped parameters take their types from, if anywhere.
 pub fn source(sql: &str) -> Option<Source> {
-    let statements = Parser::parse_sql(&GenericDialect {}, sql).ok()?;
+    let parse = |sql: &str| Parser::parse_sql(&GenericDialect {}, sql).ok();
+    let statements = parse(sql).or_else(|| parse(&without_questdb_clauses(sql)))?;
     let [statement] = statements.as_slice() else { return None };
     match statement {
         Statement::Query(query) => {
@@ -98,6 +99,25 @@ pub fn source(sql: &str) -> Option<Source> {
     }
 }
 
+/// `sql` without QuestDB's clauses that standard SQL lacks and that hold
+/// no parameter (`LATEST ON ... PARTITION BY ...`, `SAMPLE BY ... [FILL]
+/// [ALIGN TO ...]`, and `LIMIT -n` as `LIMIT n`), so that the rest parses
+/// and its WHERE types its parameters (`WHERE sym = $1 LATEST ON ...`).
+fn without_questdb_clauses(sql: &str) -> String {
+    static CLAUSES: std::sync::OnceLock<[regex::Regex; 3]> = std::sync::OnceLock::new();
+    let [latest, sample, last] = CLAUSES.get_or_init(|| {
+        [
+            r#"(?is)\s+LATEST\s+ON\s+[\w"]+\s+PARTITION\s+BY\s+[\w"]+(?:\s*,\s*[\w"]+)*"#,
+            r"(?is)\s+SAMPLE\s+BY\s+\S+(?:\s+FROM\s+\S+\s+TO\s+\S+)?(?:\s+FILL\s*\([^)]*\))?(?:\s+ALIGN\s+TO\s+(?:FIRST\s+OBSERVATION|CALENDAR(?:\s+TIME\s+ZONE\s+'[^']*')?(?:\s+WITH\s+OFFSET\s+'[^']*')?))?",
+            r"(?i)\bLIMIT\s+-\s*(\d+)",
+        ]
+        .map(|pattern| regex::Regex::new(pattern).expect("a valid pattern"))
+    });
+    let sql = latest.replace_all(sql, "");
+    let sql = sample.replace_all(&sql, "");
+    last.replace_all(&sql, "LIMIT $1").into_owned()
+}
+
 /// The polars type of each parameter `source` names, found on the server:
 /// the FROM's schema (planned, not run) or the table's definition.
 pub fn types(core: &Core, ns: &Namespace, source: &Source) -> Result<Vec<(usize, DataType)>, CoreError> {
@@ -147,5 +167,14 @@ mod tests {
         let Some(Source::Inserted { columns, .. }) = source("INSERT INTO fills VALUES ($1, 'a', $2)") else { panic!() };
         assert_eq!(columns, vec![(0, "#0".to_string()), (1, "#2".to_string())]);
         assert!(source("SELECT $1").is_none() && source("SELECT * FROM t SAMPLE BY 1m").is_none());
+        // QuestDB's clauses that hold no parameter are read past.
+        for sql in [
+            "SELECT * FROM t WHERE px > $1 LATEST ON ts PARTITION BY sym, venue ORDER BY sym",
+            "SELECT ts, avg(x) FROM t WHERE px > $1 SAMPLE BY 1h FILL(PREV) ALIGN TO CALENDAR TIME ZONE 'Europe/Paris' LIMIT 5",
+            "SELECT * FROM t WHERE px > $1 LIMIT -10",
+        ] {
+            let Some(Source::Compared { from, columns }) = source(sql) else { panic!("{sql}") };
+            assert_eq!((from.as_str(), columns), ("t", vec![(0, "px".to_string())]), "{sql}");
+        }
     }
 }

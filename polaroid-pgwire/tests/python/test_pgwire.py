@@ -296,3 +296,45 @@ def test_the_token_is_the_password_and_tenants_stay_apart(data_dir):
             assert b.execute(f"SELECT count(*) FROM {TRADES}").fetchone() == (5_000,)
     finally:
         server.stop()
+
+
+def test_a_where_on_any_column_reads_back_with_bound_parameters(server):
+    """The newest, the last, the oldest and the latest rows that pass a
+    WHERE with a bound parameter (read back from the table's end), through
+    psycopg's server-side binding (text and binary, prepared) and asyncpg's
+    typed Describe: python polars' answers over the rows inserted."""
+    rows = pl.DataFrame({
+        "ts": [dt.datetime(2024, 1, 1 + i % 5, 0, 0, i) for i in range(20)],
+        "sym": [["A", "B"][i % 2] for i in range(20)],
+        "px": [float(i) for i in range(20)],
+    })
+    queries = [
+        ("SELECT * FROM read_back WHERE px > $1 ORDER BY ts DESC LIMIT 2",
+         rows.filter(pl.col("px") > 10).sort("ts", descending=True).head(2)),
+        # In the table's order: the log keeps the order rows came in.
+        ("SELECT * FROM read_back WHERE px > $1 LIMIT -2", rows.filter(pl.col("px") > 10).tail(2)),
+        ("SELECT * FROM read_back WHERE px > $1 ORDER BY ts LIMIT 3", rows.filter(pl.col("px") > 10).sort("ts").head(3)),
+        ("SELECT * FROM read_back WHERE px > $1 LATEST ON ts PARTITION BY sym",
+         rows.filter(pl.col("px") > 10).group_by("sym").agg(pl.all().sort_by("ts").last()).sort("ts").select("ts", "sym", "px")),
+        ("SELECT min(ts) AS first, max(ts) AS last FROM read_back WHERE px > $1",
+         rows.filter(pl.col("px") > 10).select(first=pl.col("ts").min(), last=pl.col("ts").max())),
+    ]
+    with psycopg.connect(server.dsn(), autocommit=True) as conn:
+        conn.execute("CREATE TABLE read_back (ts TIMESTAMP, sym SYMBOL, px DOUBLE) timestamp(ts) PARTITION BY DAY WAL")
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO read_back VALUES (%s, %s, %s)", rows.rows())
+        for query, want in queries:
+            for binary in (False, True):
+                cur = conn.cursor(binary=binary)
+                got = cur.execute(query.replace("$1", "%s"), (10.0,), prepare=True).fetchall()
+                assert got == want.rows(), (query, binary, got)
+
+    async def with_asyncpg():
+        conn = await asyncpg.connect(host="127.0.0.1", port=server.pg_port, user="admin", database="qdb")
+        try:
+            return [[tuple(r) for r in await conn.fetch(query, 10.0)] for query, _ in queries]
+        finally:
+            await conn.close()
+
+    for (query, want), got in zip(queries, asyncio.run(with_asyncpg())):
+        assert got == want.rows(), (query, got)
