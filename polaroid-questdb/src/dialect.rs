@@ -916,8 +916,7 @@ impl LatestOn {
 
     fn plan(&self, core: &Core, ns: &Namespace, lifted: Named) -> Planned {
         let (rows, tables) = match self.latest_rows_of(core, ns, &lifted)? {
-            Some(newest::Latest::Bounded(filter)) => sql_plan(core, ns, &format!("SELECT * FROM {} WHERE {filter}", self.table()), lifted)?,
-            Some(newest::Latest::ReadBack(rows, tables)) => (rows, tables),
+            Some(rows) => rows,
             None => sql_plan(core, ns, &format!("SELECT * FROM {}", self.from), lifted)?,
         };
         let latest = newest::latest_rows(rows, &self.ts, &self.keys)?;
@@ -926,25 +925,17 @@ impl LatestOn {
         Ok((lf, tables))
     }
 
-    /// How the rows of `FROM t [WHERE ...]` that hold each key's latest row
-    /// are read, `t` a stored table, `k` its SYMBOL column and the one key,
-    /// `ts` its designated timestamp: bounded or read back (see
-    /// [`newest::latest_rows_of`]). Anything else (several keys, a join,
-    /// ...) is read whole.
-    fn latest_rows_of(&self, core: &Core, ns: &Namespace, lifted: &Named) -> Result<Option<newest::Latest>, CoreError> {
+    /// The rows of `FROM t [WHERE ...]` that hold each key's latest row, `t`
+    /// a stored table, its SYMBOL column the one key, `ts` its designated
+    /// timestamp: bounded or read back (see [`newest::latest_rows_of`]).
+    /// Anything else (several keys, a join, ...) is read whole.
+    fn latest_rows_of(&self, core: &Core, ns: &Namespace, lifted: &Named) -> newest::MaybePlanned {
         static FROM: OnceLock<Regex> = OnceLock::new();
         let Some(caps) = regex(&FROM, r#"(?is)^\s*("[^"]+"|\w+)(?:\s+WHERE\s+(.+?))?\s*$"#).captures(&self.from) else {
             return Ok(None);
         };
         let [key] = self.keys.as_slice() else { return Ok(None) };
         newest::latest_rows_of(core, ns, lifted, &caps[1], &self.ts, key, caps.get(2).map(|f| f.as_str()))
-    }
-
-    /// The table the rows come from, when FROM names one alone.
-    fn table(&self) -> &str {
-        let from = self.from.trim_start();
-        let end = keyword(from, "WHERE", 0).unwrap_or(from.len());
-        from[..end].trim()
     }
 }
 

@@ -36,7 +36,7 @@ use crate::dialect::{keyword, regex, sql_plan, Named};
 
 /// A plan, and the definitions of the tables it reads, if the query is one
 /// of those above.
-type MaybePlanned = Result<Option<(LazyFrame, Vec<TableDef>)>, CoreError>;
+pub(crate) type MaybePlanned = Result<Option<(LazyFrame, Vec<TableDef>)>, CoreError>;
 
 /// `SELECT ... FROM t [WHERE ...] ORDER BY ts DESC LIMIT n`: the newest rows
 /// (that pass the WHERE), which QuestDB reads from the newest partitions
@@ -212,31 +212,20 @@ pub(crate) fn latest_by_group(core: &Core, ns: &Namespace, query: &str, lifted: 
     }
     let filter = caps.get(6).map(|f| f.as_str());
     match latest_rows_of(core, ns, lifted, name, ts, key, filter)? {
-        Some(Latest::Bounded(filter)) => {
-            let (item, tail) = (&caps[2], caps.get(8).map_or("", |t| t.as_str()));
-            sql_plan(core, ns, &format!("SELECT {key}, {item} FROM {name} WHERE {filter} GROUP BY {key}{tail}"), lifted.clone()).map(Some)
-        },
-        Some(Latest::ReadBack(rows, tables)) => rerun_over(core, ns, query, lifted, name, rows, tables),
+        Some((rows, tables)) => rerun_over(core, ns, query, lifted, name, rows, tables),
         None => Ok(None),
     }
 }
 
-/// How the latest row of each value of a key is read.
-pub(crate) enum Latest {
-    /// With this WHERE, which bounds the rows read (see [`latest_filter`]).
-    Bounded(String),
-    /// Read back: rows that hold each value's latest, and the tables read.
-    ReadBack(LazyFrame, Vec<TableDef>),
-}
-
-/// How to read the latest row of each value of `key` among the rows of the
-/// stored table `name` that pass `filter`, `ts` its designated timestamp
-/// and `key` a SYMBOL column. Without a filter or with a set of the key's
-/// values, a WHERE bounds them (see [`latest_filter`]). With another
-/// filter, the table is read back until every value it holds (of that
-/// set, if the filter keeps one) has a row that passes, or to its first
-/// row. `None` for anything else: a filter that is not a plain condition
-/// on a row, a table whose values are not known.
+/// Rows of the stored table `name` that pass `filter` and hold the latest
+/// row of each value of `key` among them, `ts` its designated timestamp
+/// and `key` a SYMBOL column, and the tables read. Without a filter or with
+/// a set of the key's values, those after the bound the footers give (see
+/// [`latest_filter`]). With another filter, the table is read back until
+/// every value it holds (of that set, if the filter keeps one) has a row
+/// that passes, or to its first row. `None` for anything else: a filter
+/// that is not a plain condition on a row, a table whose values are not
+/// known.
 pub(crate) fn latest_rows_of(
     core: &Core,
     ns: &Namespace,
@@ -245,7 +234,7 @@ pub(crate) fn latest_rows_of(
     ts: &str,
     key: &str,
     filter: Option<&str>,
-) -> Result<Option<Latest>, CoreError> {
+) -> MaybePlanned {
     let Some((table, def)) = stored_table(core, ns, lifted, name, ts)? else { return Ok(None) };
     let Some(key) = def.columns.iter().find(|c| c.name.eq_ignore_ascii_case(key)).map(|c| c.name.clone()) else { return Ok(None) };
     let read_back_filter = match filter.map(|f| (f, symbol_set(f, &def))) {
@@ -254,7 +243,8 @@ pub(crate) fn latest_rows_of(
         Some((filter, _)) => Some(filter),
     };
     let Some(filter_read_back) = read_back_filter else {
-        return Ok(latest_filter(&table, &def, ts, &key, filter)?.map(Latest::Bounded));
+        let Some(bounded) = latest_filter(&table, &def, ts, &key, filter)? else { return Ok(None) };
+        return sql_plan(core, ns, &format!("SELECT * FROM {name} WHERE {bounded}"), lifted.clone()).map(Some);
     };
     if !plain_filter(filter_read_back) {
         return Ok(None);
@@ -276,7 +266,7 @@ pub(crate) fn latest_rows_of(
         Ok(wanted.iter().all(|value| found.contains(&value.as_deref())))
     };
     let read = read_back(windows_of(&rows, windows), move |rows| latest_rows(rows, &ts, &keys), found)?;
-    Ok(Some(Latest::ReadBack(read, tables)))
+    Ok(Some((read, tables)))
 }
 
 /// The latest row of each value of `keys` in `rows`, in `rows`' columns
