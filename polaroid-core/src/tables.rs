@@ -1003,14 +1003,25 @@ impl Table {
 
     /// An instant at or after which each value of the SYMBOL column `key`
     /// (each of `only`, if given) has its latest row, known without reading
-    /// any part (see [`parts::latest_by_key_bound`]): `ts >= it` keeps every
+    /// any part (see [`parts::latest_by_key`]): `ts >= it` keeps every
     /// value's latest row, and lets a scan skip the parts before it
     /// (QuestDB's `LATEST ON ts PARTITION BY key` reads back only until it
     /// has found every value). `None` when it is not known.
     pub fn latest_by_key_bound(&self, key: &str, only: Option<&[String]>) -> Result<Option<chrono::NaiveDateTime>, CoreError> {
+        Ok(self.latest_by_key(key, only)?.map(|(bound, _)| bound))
+    }
+
+    /// [`Table::latest_by_key_bound`], and the values the table holds (of
+    /// `only`; its null among them, if a row holds it): those a read back
+    /// must find, from the same one walk of the footers.
+    pub fn latest_by_key(
+        &self,
+        key: &str,
+        only: Option<&[String]>,
+    ) -> Result<Option<(chrono::NaiveDateTime, std::collections::HashSet<Option<String>>)>, CoreError> {
         let state = self.state.read().unwrap_or_else(|p| p.into_inner()).clone();
-        let physical = parts::latest_by_key_bound(&state, key, only)?;
-        Ok(physical.and_then(|p| designated_instant(&state, p)))
+        let Some((physical, held)) = parts::latest_by_key(&state, key, only)? else { return Ok(None) };
+        Ok(designated_instant(&state, physical).map(|bound| (bound, held)))
     }
 
     /// Predicates on the designated timestamp that split the table into
@@ -1081,14 +1092,6 @@ impl Table {
             (end, step) = (start, step * 2);
         }
         Ok(Some(scans))
-    }
-
-    /// The values the SYMBOL column `key` holds (its null among them, if a
-    /// row holds it), known without reading any part (see
-    /// [`parts::held_values`]). `None` when it is not known.
-    pub fn symbol_values(&self, key: &str) -> Result<Option<std::collections::HashSet<Option<String>>>, CoreError> {
-        let state = self.state.read().unwrap_or_else(|p| p.into_inner()).clone();
-        parts::held_values(&state, key)
     }
 
     /// The table now, and every append after it: no row is in both, none

@@ -251,11 +251,7 @@ pub(crate) fn latest_rows_of(
     }
     // The values to find: those the table holds, of the filter's set.
     let only = symbol_term(filter_read_back, &def).filter(|(set_key, _)| *set_key == key).map(|(_, values)| values);
-    let Some(mut wanted) = table.symbol_values(&key)? else { return Ok(None) };
-    if let Some(only) = &only {
-        wanted.retain(|value| value.as_ref().is_some_and(|v| only.contains(v)));
-    }
-    let Some(first) = table.latest_by_key_bound(&key, only.as_deref())? else { return Ok(None) };
+    let Some((first, wanted)) = table.latest_by_key(&key, only.as_deref())? else { return Ok(None) };
     let Some(windows) = table.read_back_windows(End::Newest, first)? else { return Ok(None) };
     let (rows, tables) = sql_plan(core, ns, &format!("SELECT * FROM {name} WHERE {filter_read_back}"), lifted.clone())?;
     let ts = def.timestamp.clone().unwrap_or_default();

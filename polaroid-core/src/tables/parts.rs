@@ -340,10 +340,12 @@ pub(super) fn rows_bound(state: &TableState, end: End, n: usize, only: Option<(&
 /// value's latest row is no earlier than the earliest row of the newest
 /// block that holds it. The blocks are the parts, by their footers' ranges
 /// and values, and the log. When no block holds any of `only`, just after
-/// the newest row: nothing need be read. `None` when it is not known: no
-/// designated timestamp, upsert keys (a part's rows may be replaced), a
-/// part whose values or range are not noted, or an empty table.
-pub(super) fn latest_by_key_bound(state: &TableState, key: &str, only: Option<&[String]>) -> Result<Option<i64>, CoreError> {
+/// the newest row: nothing need be read. With it, the values the table
+/// holds (of `only`; its null among them, if a row holds it). `None` when
+/// it is not known: no designated timestamp, upsert keys (a part's rows may
+/// be replaced), a part whose values or range are not noted, or an empty
+/// table.
+pub(super) fn latest_by_key(state: &TableState, key: &str, only: Option<&[String]>) -> Result<Option<(i64, HashSet<Option<String>>)>, CoreError> {
     let Some(ts) = &state.def.timestamp else { return Ok(None) };
     if !state.def.upsert_keys.is_empty() || !is_symbol(state, key) {
         return Ok(None);
@@ -360,12 +362,13 @@ pub(super) fn latest_by_key_bound(state: &TableState, key: &str, only: Option<&[
     for block in &blocks {
         let (Some((min, max)), Some(values)) = (block.range, &block.values) else { return Ok(None) };
         last_row = last_row.max(Some(max));
-        for (value, _) in values.iter().filter(|(v, _)| wanted(v)) {
+        for (value, _) in values.iter().filter(|(v, rows)| *rows > 0 && wanted(v)) {
             let at = newest.entry(value).or_insert(min);
             *at = (*at).max(min);
         }
     }
-    Ok(newest.into_values().min().or(last_row.map(|t| t.saturating_add(1))))
+    let bound = newest.values().copied().min().or(last_row.map(|t| t.saturating_add(1)));
+    Ok(bound.map(|bound| (bound, newest.into_keys().cloned().collect())))
 }
 
 /// The distinct instants (physical) where the table's blocks begin, seen
@@ -383,23 +386,6 @@ pub(super) fn block_edges(state: &TableState, end: End, first: i64) -> Result<Ve
     edges.sort_unstable_by(|a, b| end.nearer_first(*a, *b));
     edges.dedup();
     Ok(edges)
-}
-
-/// The values the SYMBOL column `key` holds in the table (its null among
-/// them, if a row holds it), from the footers and the log. `None` when it
-/// is not known: not a SYMBOL column, upsert keys, or a part whose values
-/// are not noted (more than [`MAX_NOTED_SYMBOLS`]).
-pub(super) fn held_values(state: &TableState, key: &str) -> Result<Option<HashSet<Option<String>>>, CoreError> {
-    let Some(ts) = &state.def.timestamp else { return Ok(None) };
-    if !state.def.upsert_keys.is_empty() || !is_symbol(state, key) {
-        return Ok(None);
-    }
-    let mut held = HashSet::new();
-    for block in blocks(state, ts, Some(key))? {
-        let Some(values) = block.values else { return Ok(None) };
-        held.extend(values.iter().filter(|(_, rows)| *rows > 0).map(|(value, _)| value.clone()));
-    }
-    Ok(Some(held))
 }
 
 /// Parts that all have the same columns, as one scan.
