@@ -60,6 +60,7 @@ pub(crate) fn quiet_query_stops() {
 /// the token fires. The in-memory engine runs to the end and its result is
 /// weighed once it exists.
 pub(crate) fn collect_plan(lf: LazyFrame, engine: Engine, budget: u64, cancel: &CancelToken) -> Result<DataFrame, CoreError> {
+    let lf = crate::read_back::nearest_rows(lf);
     match engine {
         Engine::InMemory => collect_in_memory(lf, budget, cancel),
         _ => collect_batches(lf, budget, cancel),

@@ -1021,7 +1021,8 @@ impl Core {
     /// The plan of a handle, described (optimized unless `unoptimized`).
     pub fn explain(&self, ns: &Namespace, id: HandleId, unoptimized: bool) -> Result<String, CoreError> {
         let lf = self.store.get(ns, id)?.lazy();
-        Ok(if unoptimized { lf.describe_plan()? } else { lf.describe_optimized_plan()? })
+        // Optimized, as it runs: with the nearest rows read back.
+        Ok(if unoptimized { lf.describe_plan()? } else { crate::read_back::nearest_rows(lf).describe_optimized_plan()? })
     }
 
     // ---- materializing ----

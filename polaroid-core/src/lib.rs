@@ -9,6 +9,8 @@
 //! - [`sandbox`] (private) and [`plan_walk`] (private): every plan's files
 //!   resolve inside the data directory.
 //! - [`results`]: a handle's result as a stream of batches.
+//! - [`read_back`]: a table read back from one end of its timestamp, as
+//!   far as an answer lies; the plan rule that does it for the nearest rows.
 //! - [`ipc`]: Arrow IPC encoding of results; [`upload`]: checking and
 //!   decoding uploaded IPC streams.
 //! - [`collect`] (private): running a plan within the budget, stoppably.
@@ -35,6 +37,7 @@ pub mod live_bars;
 pub mod memory_guard;
 pub mod metrics;
 mod plan_walk;
+pub mod read_back;
 pub mod result_files;
 pub mod retention;
 pub mod results;

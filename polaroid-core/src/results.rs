@@ -89,6 +89,7 @@ pub fn stream_result<S: ResultSink>(
             if window.offset != 0 || window.limit.is_some() {
                 lf = lf.slice(window.offset, window.limit.unwrap_or(IdxSize::MAX));
             }
+            let lf = crate::read_back::nearest_rows(lf);
             let ran = stoppable(cancel, || Ok(lf.sink_batches(callback, true, None)?.collect_with_engine(Engine::Streaming)?));
             match ran {
                 Err(CoreError::Cancelled(_)) => false,

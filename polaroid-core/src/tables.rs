@@ -697,7 +697,7 @@ pub enum End {
 
 impl End {
     /// `newest` from the newest end, `oldest` from the oldest.
-    fn pick(self, newest: i64, oldest: i64) -> i64 {
+    pub(crate) fn pick(self, newest: i64, oldest: i64) -> i64 {
         match self {
             End::Newest => newest,
             End::Oldest => oldest,
@@ -705,7 +705,7 @@ impl End {
     }
 
     /// Orders instants nearest this end first.
-    fn nearer_first(self, a: i64, b: i64) -> std::cmp::Ordering {
+    pub(crate) fn nearer_first(self, a: i64, b: i64) -> std::cmp::Ordering {
         match self {
             End::Newest => b.cmp(&a),
             End::Oldest => a.cmp(&b),
@@ -1039,31 +1039,8 @@ impl Table {
         let Some(ts) = state.def.timestamp.clone() else { return Ok(None) };
         let Some(dtype @ DataType::Datetime(unit, _)) = state.pending.schema().get(&ts).cloned() else { return Ok(None) };
         let Some(first) = physical(first, unit) else { return Ok(None) };
-        let at = |p: i64| lit(p).cast(dtype.clone());
-        // Rows between `edge` and the end; and those beyond `edge`.
-        let within = |edge: i64| match end {
-            End::Newest => col(ts.as_str()).gt_eq(at(edge)),
-            End::Oldest => col(ts.as_str()).lt_eq(at(edge)),
-        };
-        let beyond = |edge: i64| match end {
-            End::Newest => col(ts.as_str()).lt(at(edge)),
-            End::Oldest => col(ts.as_str()).gt(at(edge)),
-        };
-        let mut windows = vec![within(first)];
         let edges = parts::block_edges(&state, end, first)?;
-        let (mut last, mut taken, mut step) = (first, 0, 1);
-        while taken < edges.len() {
-            taken = (taken + step).min(edges.len());
-            step *= 2;
-            if taken == edges.len() {
-                break;
-            }
-            let next = edges[taken - 1];
-            windows.push(within(next).and(beyond(last)));
-            last = next;
-        }
-        windows.push(beyond(last));
-        Ok(Some(windows))
+        Ok(Some(crate::read_back::time_windows(&ts, &dtype, end, first, &edges)))
     }
 
     /// The table read back from its end in the order its rows come (by

@@ -24,6 +24,7 @@
 use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
 
+use polaroid_core::read_back::read_back;
 use polaroid_core::tables::{End, Table, TableDef};
 use polaroid_core::{Core, CoreError, Namespace};
 use polars::prelude::*;
@@ -277,37 +278,6 @@ pub(crate) fn latest_rows(rows: LazyFrame, ts: &str, keys: &[String]) -> PolarsR
         .agg([all().exclude_cols(keys.to_vec()).as_expr().last()])
         .sort_by_exprs([col(ts)], SortMultipleOptions::default())
         .select(columns))
-}
-
-/// The rows `keep` keeps of each of `windows` (plans of disjoint parts of
-/// a table's rows, from one end), read in turn, each window's rows put
-/// before those read already, until `enough` says the rows kept so far
-/// hold the answer. Windows read back from a table's end keep its order
-/// (what `LIMIT -n` needs; the other queries sort). A plan: nothing is
-/// read until it runs.
-fn read_back<K, E>(windows: Vec<LazyFrame>, keep: K, enough: E) -> Result<LazyFrame, CoreError>
-where
-    K: Fn(LazyFrame) -> PolarsResult<LazyFrame> + Send + Sync + 'static,
-    E: Fn(&DataFrame) -> PolarsResult<bool> + Send + Sync + 'static,
-{
-    let Some(first) = windows.first() else { return Err(CoreError::Internal("a read back of no windows".into())) };
-    let schema = keep(first.clone())?.collect_schema()?;
-    let empty = DataFrame::empty_with_schema(&schema);
-    let read = move |_: DataFrame| {
-        let mut read = DataFrame::empty_with_schema(&schema);
-        for window in &windows {
-            let mut kept = keep(window.clone())?.collect()?;
-            kept.vstack_mut_owned(read)?;
-            read = kept;
-            if enough(&read)? {
-                break;
-            }
-        }
-        Ok(read)
-    };
-    let output = empty.schema().clone();
-    // Nothing passes through it: a filter or projection above stays above.
-    Ok(empty.lazy().map(read, AllowedOptimizations::empty(), Some(Arc::new(move |_: &Schema| Ok(output.clone()))), Some("READ BACK")))
 }
 
 /// `rows` in each window, as [`read_back`] reads them.

@@ -314,13 +314,8 @@ pub(super) fn rows_bound(state: &TableState, end: End, n: usize, only: Option<(&
     }
     // The blocks nearest the end first: the farthest of those that
     // together hold n.
-    counted.sort_unstable_by(|a, b| end.nearer_first(a.0, b.0));
-    let mut total = 0u64;
-    for &(at, rows) in &counted {
-        total += rows;
-        if total >= n as u64 {
-            return Ok(Some(at));
-        }
+    if let Some(at) = crate::read_back::nearest_holding(counted.clone(), end, n) {
+        return Ok(Some(at));
     }
     if !every_block {
         return Ok(None);
@@ -378,14 +373,8 @@ pub(super) fn latest_by_key(state: &TableState, key: &str, only: Option<&[String
 /// range is in none of them; the last window, open, reads it.
 pub(super) fn block_edges(state: &TableState, end: End, first: i64) -> Result<Vec<i64>, CoreError> {
     let Some(ts) = &state.def.timestamp else { return Ok(Vec::new()) };
-    let mut edges: Vec<i64> = blocks(state, ts, None)?
-        .iter()
-        .filter_map(|b| b.range.map(|(min, max)| end.pick(min, max)))
-        .filter(|&edge| end.nearer_first(edge, first).is_gt())
-        .collect();
-    edges.sort_unstable_by(|a, b| end.nearer_first(*a, *b));
-    edges.dedup();
-    Ok(edges)
+    let ranges = blocks(state, ts, None)?.into_iter().filter_map(|b| b.range);
+    Ok(crate::read_back::edges_beyond(ranges, end, first))
 }
 
 /// Parts that all have the same columns, as one scan.
@@ -1067,5 +1056,103 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The plan rule of `crate::read_back`: whatever door a plan comes by
+    /// (a handle's operations, polars SQL, a shipped plan), the n rows
+    /// nearest one end of the table's timestamp, of rows computed each
+    /// from one row, read back from that end. Each answer equals the same
+    /// plan over the whole table in memory (the oracle); with day 1
+    /// deleted, those that lie in days 5-9 or day 0 are still answered,
+    /// in both engines, and the plans that need every row fail.
+    #[test]
+    fn the_nearest_rows_of_a_table_are_read_back_from_its_end_by_every_door() {
+        let (dir, ns, _) = ten_days(PartitionBy::Day);
+        let core = crate::Core::new(crate::CoreConfig { data_dir: dir.path().to_path_buf(), ..Default::default() }).unwrap();
+        let table = core.scan_table(&ns, "trades").unwrap().unwrap();
+        let handle = core.handle(&ns, table.id).unwrap().lazy();
+        let whole = handle.clone().collect().unwrap();
+        let strings = |df: DataFrame| match df.schema().contains("sym") {
+            true => df.lazy().with_columns([col("sym").cast(DataType::String)]).collect().unwrap(),
+            false => df,
+        };
+        let newest = SortMultipleOptions::default().with_order_descending(true);
+        // Each computes its rows from `rows`, the table or the oracle.
+        type Plan = Box<dyn Fn(LazyFrame) -> LazyFrame>;
+        let (n1, n2) = (newest.clone(), newest.clone());
+        let answered: Vec<(&str, Plan)> = vec![
+            ("newest 5", Box::new(move |rows| rows.sort(["ts"], n1.clone()).slice(0, 5))),
+            ("newest 3 of px > 45 (day 5)", Box::new(move |rows| rows.filter(col("px").gt(lit(45.0))).sort(["ts"], n2.clone()).slice(0, 3))),
+            ("top 4 by ts", Box::new(|rows| rows.top_k(4, [col("ts")], Default::default()))),
+            ("oldest 3", Box::new(|rows| rows.sort(["ts"], Default::default()).slice(0, 3))),
+            ("sorted, the last 6", Box::new(|rows| rows.sort(["ts"], Default::default()).tail(6))),
+            (
+                "a new column, projected, newest 3 rows 2 to 4",
+                Box::new(|rows| {
+                    rows.with_column((col("px") * lit(2.0)).alias("px2"))
+                        .select([col("ts"), col("px2")])
+                        .sort(["ts"], SortMultipleOptions::default().with_order_descending(true))
+                        .slice(2, 3)
+                }),
+            ),
+        ];
+        let n3 = newest.clone();
+        let whole_needed: Vec<(&str, Plan)> = vec![
+            ("no row passes", Box::new(move |rows| rows.filter(col("px").gt(lit(100.0))).sort(["ts"], n3.clone()).slice(0, 1))),
+            (
+                "beside the mean of every row",
+                Box::new(|rows| {
+                    rows.with_column(col("px").mean().alias("mean"))
+                        .sort(["ts"], SortMultipleOptions::default().with_order_descending(true))
+                        .slice(0, 1)
+                }),
+            ),
+        ];
+        let sql = "SELECT sym, px, ts FROM trades WHERE px < 10 ORDER BY ts DESC LIMIT 4";
+        let shipped = crate::shipping::placeholder("trades").filter(col("sym").eq(lit("B"))).sort(["ts"], newest.clone()).slice(0, 2);
+        let run = |lf: LazyFrame, engine: Engine| {
+            let entry = core.prepare_plan(&ns, lf, "test")?;
+            Ok::<_, CoreError>(strings(core.collect_entry(&entry, engine, &crate::CancelToken::default())?.as_ref().clone()))
+        };
+        let by_sql = |engine| {
+            let (lf, _) = core.namespace_sql_plan_with(&ns, sql, Vec::new(), crate::SqlOptions::default())?;
+            run(lf, engine)
+        };
+        let by_shipping = |engine| {
+            let info = core.ship_plan(&ns, &crate::shipping::encode(&shipped).unwrap(), &HashMap::new(), "", "")?;
+            let entry = core.handle(&ns, info.id)?;
+            Ok::<_, CoreError>(strings(core.collect_entry(&entry, engine, &crate::CancelToken::default())?.as_ref().clone()))
+        };
+        let oracle = |plan: &Plan| strings(plan(whole.clone().lazy()).collect().unwrap());
+        let sql_oracle = strings(
+            whole.clone().lazy().filter(col("px").lt(lit(10.0))).sort(["ts"], newest.clone()).slice(0, 4).select([col("sym"), col("px"), col("ts")]).collect().unwrap(),
+        );
+        let shipped_oracle = strings(whole.clone().lazy().filter(col("sym").eq(lit("B"))).sort(["ts"], newest.clone()).slice(0, 2).collect().unwrap());
+        assert_eq!(oracle(&answered[1].1).column("px").unwrap().f64().unwrap().to_vec(), [Some(49.0), Some(48.0), Some(47.0)]);
+        assert_eq!(sql_oracle.height(), 4);
+
+        for deleted in [false, true] {
+            if deleted {
+                std::fs::remove_dir_all(dir.path().join("tables/default/trades/2026-11-24")).unwrap();
+            }
+            for engine in [Engine::InMemory, Engine::Streaming] {
+                let at = format!("day 1 deleted {deleted}, {engine:?}");
+                for (name, plan) in &answered {
+                    let got = run(plan(handle.clone()), engine).unwrap_or_else(|e| panic!("{name}, {at}: {e}"));
+                    assert!(got.equals_missing(&oracle(plan)), "{name}, {at}: {got} vs {}", oracle(plan));
+                }
+                assert!(by_sql(engine).unwrap().equals_missing(&sql_oracle), "SQL, {at}");
+                assert!(by_shipping(engine).unwrap().equals_missing(&shipped_oracle), "shipped, {at}");
+                for (name, plan) in &whole_needed {
+                    match run(plan(handle.clone()), engine) {
+                        Ok(got) => assert!(!deleted && got.equals_missing(&oracle(plan)), "{name}, {at}: {got}"),
+                        Err(e) => assert!(deleted, "{name}, {at}: {e}"),
+                    }
+                }
+            }
+        }
+        // EXPLAIN shows the plan as it runs.
+        let id = core.keep_plan(&ns, handle.sort(["ts"], newest).slice(0, 5), "newest").unwrap().id;
+        assert!(core.explain(&ns, id, false).unwrap().contains("READ BACK"));
     }
 }
