@@ -341,3 +341,64 @@ def test_the_oldest_rows_and_the_span_read_only_the_oldest_parts():
                 rest.exec(query)
             assert "No such file" in str(failed.value), (query, failed.value)
         expect("SELECT min(ts) AS first FROM t", span.select("first"))
+
+
+def test_a_polars_user_s_newest_rows_read_back_through_every_door():
+    """The newest (oldest) rows as a polars user asks for them, through the
+    Python client's operations (gRPC), its SQL (polars SQL) and Arrow Flight
+    SQL: python polars over the rows sent is the oracle. With days 1 to 17
+    deleted the answers in the newest days and day 0 still come: the table
+    is read back from its end, not read whole."""
+    import polaroid as pr
+    from pyarrow import flight
+    start = month_start()
+    rows = month_of_big_trades(start)
+    with month_table(rows, start) as (server, _, table), pr.connect(f"127.0.0.1:{server.grpc_port}") as client:
+        sent = rows.with_columns(pl.col("sym").cast(pl.String))
+        big = sent.filter(pl.col("px") > 300).sort("ts", descending=True)
+        by_flight = flight.connect(f"grpc://127.0.0.1:{server.grpc_port}")
+
+        def flight_sql(query: str) -> pl.DataFrame:
+            info = by_flight.get_flight_info(flight.FlightDescriptor.for_command(query))
+            return pl.from_arrow(by_flight.do_get(info.endpoints[0].ticket).read_all())
+
+        def text(df: pl.DataFrame) -> pl.DataFrame:
+            return df.with_columns(pl.col("sym").cast(pl.String)) if "sym" in df.columns else df
+
+        def t() -> pr.RemoteFrame:
+            return client.table("t")
+
+        answered = [
+            ("the first 2 fetched of the newest over 300",
+             lambda: t().filter(pr.col("px") > 300).sort("ts", descending=True).collect(limit=2), big.head(2)),
+            ("the newest 2 over 300, head", lambda: t().filter(pr.col("px") > 300).sort("ts", descending=True).head(2).collect(),
+             big.head(2)),
+            ("NVDA's newest over 300", lambda: t().filter((pr.col("sym") == "NVDA") & (pr.col("px") > 300))
+             .sort("ts", descending=True).head(1).select("ts", "px").collect(), big.filter(pl.col("sym") == "NVDA").select("ts", "px")),
+            ("sorted, the last 3", lambda: t().sort("ts").tail(3).collect(), sent.sort("ts").tail(3)),
+            ("the oldest 4", lambda: t().sort("ts").head(4).collect(), sent.sort("ts").head(4)),
+            ("the first 5 fetched of the newest first", lambda: t().sort("ts", descending=True).collect(limit=5),
+             sent.sort("ts", descending=True).head(5)),
+            ("SQL", lambda: client.sql("SELECT ts, px FROM t WHERE px > 300 ORDER BY ts DESC LIMIT 2", t=t()).collect(),
+             big.head(2).select("ts", "px")),
+            ("Flight SQL", lambda: flight_sql("SELECT * FROM t WHERE px > 300 ORDER BY ts DESC LIMIT 2"), big.head(2)),
+        ]
+        # MSFT's trade is on day 3.
+        whole_needed = [lambda: t().filter(pr.col("px") > 300).sort("ts", descending=True).head(3).collect(),
+                        lambda: client.sql("SELECT * FROM t WHERE px > 300 ORDER BY ts DESC LIMIT 3", t=t()).collect(),
+                        lambda: flight_sql("SELECT * FROM t WHERE px > 300 ORDER BY ts DESC LIMIT 3")]
+        for deleted in [False, True]:
+            if deleted:
+                for n in range(1, 18):
+                    shutil.rmtree(table / day(start, n))
+            for name, ask, want in answered:
+                try:
+                    assert_frame_equal(text(ask()), want, check_dtypes=False)
+                except Exception as failed:
+                    raise AssertionError(f"{name}, days deleted: {deleted}") from failed
+            for ask in whole_needed:
+                if deleted:
+                    with pytest.raises(Exception, match="No such file"):
+                        ask()
+                else:
+                    assert_frame_equal(text(ask()), big, check_dtypes=False)
