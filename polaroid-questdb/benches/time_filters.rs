@@ -19,6 +19,11 @@
 //!   `max(ts)` of each symbol; and the newest 10 that no row passes, which
 //!   reads every part.
 //!
+//! - The same newest and oldest rows as polars plans on the table's handle
+//!   (`plan: `: the gRPC door's operations, the Python client, shipped
+//!   plans) and as polars SQL (`sql: `, the gRPC and Flight SQL doors),
+//!   read back by the plan rule of `polaroid_core::read_back`.
+//!
 //! Baseline, in the same run: upstream polars reading the same part files
 //! with `scan_ipc` and doing the same work as a polars user with those
 //! files would. Each figure is the median of the runs, the two interleaved.
@@ -67,7 +72,7 @@ fn main() {
     // the same files (the symbols are text there, and made text here).
     type Upstream = Box<dyn Fn(LazyFrame) -> LazyFrame>;
     let filtered = move |filter: Expr| -> Upstream { Box::new(move |scan: LazyFrame| scan.filter(filter.clone()).select(counted())) };
-    let cases: Vec<(&str, String, Upstream)> = vec![
+    let mut cases: Vec<(&str, String, Upstream)> = vec![
         ("the last hour", sum(&format!("ts >= '{}'", text(last_hour))), filtered(col("ts").gt_eq(at(last_hour)))),
         (
             "one day",
@@ -179,10 +184,52 @@ fn main() {
             Box::new(move |scan: LazyFrame| scan.filter(col("px").gt(lit(1000.0))).sort(["ts"], newest()).limit(10)),
         ),
     ];
-    println!("{:<16} {:>12} {:>16} {:>8}", "query", "polaroid", "polars scan_ipc", "ratio");
+    // The same work as a polars plan on the table's handle (the gRPC
+    // door's operations, the Python client, a shipped plan: `plan`), or
+    // polars SQL (the gRPC and Flight SQL doors: `sql`).
+    let plans: Vec<(&str, String, Upstream)> = vec![
+        ("plan: newest 10", String::new(), Box::new(move |rows: LazyFrame| rows.sort(["ts"], newest()).limit(10))),
+        (
+            "plan: S7 newest 10",
+            String::new(),
+            Box::new(move |rows: LazyFrame| rows.filter(col("sym").eq(lit("S7"))).sort(["ts"], newest()).limit(10)),
+        ),
+        (
+            "plan: >150 newest 10",
+            String::new(),
+            Box::new(move |rows: LazyFrame| rows.filter(col("px").gt(lit(150.0))).sort(["ts"], newest()).limit(10)),
+        ),
+        ("plan: top_k 10", String::new(), Box::new(|rows: LazyFrame| rows.top_k(10, [col("ts")], Default::default()))),
+        ("plan: oldest 10", String::new(), Box::new(|rows: LazyFrame| rows.sort(["ts"], Default::default()).limit(10))),
+        ("plan: sorted tail 10", String::new(), Box::new(|rows: LazyFrame| rows.sort(["ts"], Default::default()).tail(10))),
+        (
+            "plan: none",
+            String::new(),
+            Box::new(move |rows: LazyFrame| rows.filter(col("px").gt(lit(1000.0))).sort(["ts"], newest()).limit(10)),
+        ),
+        (
+            "sql: newest 10",
+            "SELECT * FROM t ORDER BY ts DESC LIMIT 10".into(),
+            Box::new(move |scan: LazyFrame| scan.sort(["ts"], newest()).limit(10)),
+        ),
+        (
+            "sql: S7 newest 10",
+            "SELECT ts, px FROM t WHERE sym = 'S7' ORDER BY ts DESC LIMIT 10".into(),
+            Box::new(move |scan: LazyFrame| scan.filter(col("sym").eq(lit("S7"))).sort(["ts"], newest()).limit(10).select([col("ts"), col("px")])),
+        ),
+    ];
+    cases.extend(plans);
+    let table = core.scan_table(&ns, "t").unwrap().unwrap().id;
+    println!("{:<20} {:>12} {:>16} {:>8}", "query", "polaroid", "polars scan_ipc", "ratio");
     for (name, query, upstream_then) in cases.into_iter().filter(|case| case.0.starts_with(&only)) {
         let served = || {
-            let (lf, _) = polaroid_questdb::plan(&core, &ns, &query).unwrap();
+            let lf = if name.starts_with("plan: ") {
+                upstream_then(core.handle(&ns, table).unwrap().lazy())
+            } else if name.starts_with("sql: ") {
+                core.namespace_sql_plan_with(&ns, &query, Vec::new(), Default::default()).unwrap().0
+            } else {
+                polaroid_questdb::plan(&core, &ns, &query).unwrap().0
+            };
             let entry = core.prepare_plan(&ns, as_text(lf), "bench").unwrap();
             core.collect_entry(&entry, Engine::Streaming, &CancelToken::default()).unwrap().as_ref().clone()
         };
@@ -201,12 +248,12 @@ fn main() {
             }
         }
         if !baseline {
-            println!("{name:<16} {:>9.2} ms", ms(median(ours)));
+            println!("{name:<20} {:>9.2} ms", ms(median(ours)));
             continue;
         }
         let (ours, theirs) = (median(ours), median(theirs));
         println!(
-            "{name:<16} {:>9.2} ms {:>13.2} ms {:>7.1}x",
+            "{name:<20} {:>9.2} ms {:>13.2} ms {:>7.1}x",
             ms(ours),
             ms(theirs),
             theirs.as_secs_f64() / ours.as_secs_f64()
