@@ -6,7 +6,8 @@
 //! [`nearest_rows`] is the plan rule that brings it to every door: a plan
 //! whose answer is the n rows nearest one end of a table's timestamp
 //! (polars' `sort("ts", descending=True).head(n)`, `top_k`, `sort("ts").tail(n)`,
-//! SQL's `ORDER BY ts DESC LIMIT n`), over rows computed each from one
+//! SQL's `ORDER BY ts DESC LIMIT n`), and its latest (earliest) instant
+//! (`select(col("ts").max())`, SQL's `SELECT max(ts)`), over rows computed each from one
 //! stored row (filters, projections), reads the table back in windows of
 //! 1, 2, 4, ... parts from that end instead of every part. The QuestDB
 //! dialect (`polaroid-questdb`) plans its own read backs with the same
@@ -115,8 +116,14 @@ pub(crate) fn nearest_holding(mut counted: Vec<(i64, u64)>, end: End, n: usize) 
 /// from that end (see the module). Any other plan, or one this rule cannot
 /// prove the same, is returned as it is.
 pub(crate) fn nearest_rows(lf: LazyFrame) -> LazyFrame {
-    // Most plans have no sort on one column: nothing to walk.
-    if !(&lf.logical_plan).into_iter().any(|node| matches!(node, DslPlan::Sort { by_column, .. } if by_column.len() == 1)) {
+    // Most plans have no sort on one column and no max or min alone:
+    // nothing to walk.
+    let candidate = |node: &DslPlan| match node {
+        DslPlan::Sort { by_column, .. } => by_column.len() == 1,
+        DslPlan::Select { expr, .. } => end_instant(expr).is_some(),
+        _ => false,
+    };
+    if !(&lf.logical_plan).into_iter().any(candidate) {
         return lf;
     }
     let mut plan = lf.logical_plan.clone();
@@ -135,11 +142,46 @@ pub(crate) fn nearest_rows(lf: LazyFrame) -> LazyFrame {
     }
 }
 
-/// `node` with its sorted rows read back, if it is the n rows nearest one
-/// end of a sort on one column (`Slice` over `Sort`, or a `Sort` with its
-/// slice) and the sorted rows are a table's, row by row (see
-/// [`table_blocks`]).
+/// `node` with its rows read back, if it is the n rows nearest one end of
+/// a sort on one column (`Slice` over `Sort`, or a `Sort` with its slice),
+/// or the latest (earliest) instant of one column (`select(col(ts).max())`),
+/// and its rows are a table's, row by row (see [`table_blocks`]).
 fn read_back_of(node: &DslPlan) -> Result<Option<DslPlan>, CoreError> {
+    match node {
+        DslPlan::Select { expr, input, options } => {
+            let Some((ts, end)) = end_instant(expr) else { return Ok(None) };
+            let (by, descending) = (ts.clone(), end == End::Newest);
+            let keep = move |rows: LazyFrame| {
+                Ok(rows.sort([by.clone()], SortMultipleOptions::default().with_order_descending(descending)).slice(0, 1))
+            };
+            let Some(read) = read_back_rows(input, ts, end, 1, keep)? else { return Ok(None) };
+            Ok(Some(DslPlan::Select { expr: expr.clone(), input: Arc::new(read), options: *options }))
+        },
+        _ => nearest_sorted(node),
+    }
+}
+
+/// The column and the end of `max(ts)` (`Newest`) or `min(ts)` (`Oldest`),
+/// alone in a select list.
+fn end_instant(exprs: &[Expr]) -> Option<(PlSmallStr, End)> {
+    let [expr] = exprs else { return None };
+    let expr = match expr {
+        Expr::Alias(inner, _) => inner.as_ref(),
+        other => other,
+    };
+    let (input, end) = match expr {
+        Expr::Agg(AggExpr::Max { input, .. }) => (input, End::Newest),
+        Expr::Agg(AggExpr::Min { input, .. }) => (input, End::Oldest),
+        _ => return None,
+    };
+    match input.as_ref() {
+        Expr::Column(ts) => Some((ts.clone(), end)),
+        _ => None,
+    }
+}
+
+/// The n rows nearest one end of a sort on one column, read back.
+fn nearest_sorted(node: &DslPlan) -> Result<Option<DslPlan>, CoreError> {
     let (sort, offset, len, above) = match node {
         DslPlan::Slice { input, offset, len } => match picked_columns_over_sort(input) {
             Some(sort) => (sort, *offset, *len as usize, Some(input.as_ref())),
@@ -157,11 +199,41 @@ fn read_back_of(node: &DslPlan) -> Result<Option<DslPlan>, CoreError> {
         0.. => (if descending { End::Newest } else { End::Oldest }, (offset as usize).saturating_add(len)),
         _ => (if descending { End::Oldest } else { End::Newest }, offset.unsigned_abs() as usize),
     };
-    if n == 0 || len == 0 {
+    if len == 0 {
         return Ok(None);
     }
-    let rows_lf = LazyFrame::from(rows.as_ref().clone());
-    let Some((blocks, dtype)) = table_blocks(&rows_lf, ts) else { return Ok(None) };
+    // Each window keeps what the query would keep of it, so ties keep the
+    // query's order.
+    let (by, options) = (ts.clone(), sort_options.clone());
+    let keep = move |rows: LazyFrame| {
+        let sorted = rows.sort([by.clone()], options.clone());
+        Ok(if offset >= 0 { sorted.slice(0, n as IdxSize) } else { sorted.tail(n as IdxSize) })
+    };
+    let Some(read) = read_back_rows(rows, ts.clone(), end, n, keep)? else { return Ok(None) };
+    let sorted = DslPlan::Sort {
+        input: Arc::new(read),
+        by_column: by_column.clone(),
+        slice: *slice,
+        sort_options: sort_options.clone(),
+    };
+    Ok(Some(match above {
+        Some(sliced) => DslPlan::Slice { input: Arc::new(with_sort(sliced, sorted)), offset, len: len as IdxSize },
+        None => sorted,
+    }))
+}
+
+/// `rows` read back from `end` of `ts` until `n` rows have passed, each
+/// window kept by `keep`, if they are a table's rows computed row by row
+/// and the table holds more than n rows beyond a first window.
+fn read_back_rows<K>(rows: &DslPlan, ts: PlSmallStr, end: End, n: usize, keep: K) -> Result<Option<DslPlan>, CoreError>
+where
+    K: Fn(LazyFrame) -> PolarsResult<LazyFrame> + Send + Sync + 'static,
+{
+    if n == 0 {
+        return Ok(None);
+    }
+    let rows = LazyFrame::from(rows.clone());
+    let Some((blocks, dtype)) = table_blocks(&rows, &ts) else { return Ok(None) };
     let counted: Vec<(i64, u64)> =
         blocks.iter().filter_map(|b| Some((end.pick(b.range?.0, b.range?.1), b.rows?))).collect();
     let total: u64 = counted.iter().map(|(_, rows)| rows).sum();
@@ -174,26 +246,10 @@ fn read_back_of(node: &DslPlan) -> Result<Option<DslPlan>, CoreError> {
         // The first window would read every part.
         return Ok(None);
     }
-    let windows = time_windows(ts, &dtype, end, first, &edges);
-    let windows: Vec<LazyFrame> = windows.into_iter().map(|w| rows_lf.clone().filter(w)).collect();
-    // Each window keeps what the query would keep of it, so ties keep the
-    // query's order.
-    let (by, options) = (ts.clone(), sort_options.clone());
-    let keep = move |rows: LazyFrame| {
-        let sorted = rows.sort([by.clone()], options.clone());
-        Ok(if offset >= 0 { sorted.slice(0, n as IdxSize) } else { sorted.tail(n as IdxSize) })
-    };
+    let windows = time_windows(&ts, &dtype, end, first, &edges);
+    let windows: Vec<LazyFrame> = windows.into_iter().map(|w| rows.clone().filter(w)).collect();
     let read = read_back(windows, keep, move |read: &DataFrame| Ok(read.height() >= n))?;
-    let sorted = DslPlan::Sort {
-        input: Arc::new(read.logical_plan),
-        by_column: by_column.clone(),
-        slice: *slice,
-        sort_options: sort_options.clone(),
-    };
-    Ok(Some(match above {
-        Some(sliced) => DslPlan::Slice { input: Arc::new(with_sort(sliced, sorted)), offset, len: len as IdxSize },
-        None => sorted,
-    }))
+    Ok(Some(read.logical_plan))
 }
 
 /// The sort under `plan`, a sort with no slice of its own under columns

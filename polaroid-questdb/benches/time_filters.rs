@@ -19,7 +19,7 @@
 //!   `max(ts)` of each symbol; and the newest 10 that no row passes, which
 //!   reads every part.
 //!
-//! - The same newest and oldest rows as polars plans on the table's handle
+//! - The same newest and oldest rows, `max(ts)` and `min(ts)`, as polars plans on the table's handle
 //!   (`plan: `: the gRPC door's operations, the Python client, shipped
 //!   plans) and as polars SQL (`sql: `, the gRPC and Flight SQL doors),
 //!   read back by the plan rule of `polaroid_core::read_back`.
@@ -201,6 +201,13 @@ fn main() {
         ),
         ("plan: top_k 10", String::new(), Box::new(|rows: LazyFrame| rows.top_k(10, [col("ts")], Default::default()))),
         ("plan: oldest 10", String::new(), Box::new(|rows: LazyFrame| rows.sort(["ts"], Default::default()).limit(10))),
+        ("plan: max(ts)", String::new(), Box::new(|rows: LazyFrame| rows.select([col("ts").max()]))),
+        (
+            "plan: >199.8 max(ts)",
+            String::new(),
+            Box::new(|rows: LazyFrame| rows.filter(col("px").gt(lit(199.8))).select([col("ts").max()])),
+        ),
+        ("plan: min(ts)", String::new(), Box::new(|rows: LazyFrame| rows.select([col("ts").min()]))),
         ("plan: sorted tail 10", String::new(), Box::new(|rows: LazyFrame| rows.sort(["ts"], Default::default()).tail(10))),
         (
             "plan: none",

@@ -1060,8 +1060,8 @@ mod tests {
 
     /// The plan rule of `crate::read_back`: whatever door a plan comes by
     /// (a handle's operations, polars SQL, a shipped plan), the n rows
-    /// nearest one end of the table's timestamp, of rows computed each
-    /// from one row, read back from that end. Each answer equals the same
+    /// nearest one end of the table's timestamp, and its `max` or `min`,
+    /// of rows computed each from one row, read back from that end. Each answer equals the same
     /// plan over the whole table in memory (the oracle); with day 1
     /// deleted, those that lie in days 5-9 or day 0 are still answered,
     /// in both engines, and the plans that need every row fail.
@@ -1086,6 +1086,8 @@ mod tests {
             ("top 4 by ts", Box::new(|rows| rows.top_k(4, [col("ts")], Default::default()))),
             ("oldest 3", Box::new(|rows| rows.sort(["ts"], Default::default()).slice(0, 3))),
             ("sorted, the last 6", Box::new(|rows| rows.sort(["ts"], Default::default()).tail(6))),
+            ("max(ts) of px > 45 (day 5)", Box::new(|rows| rows.filter(col("px").gt(lit(45.0))).select([col("ts").max().alias("last")]))),
+            ("min(ts)", Box::new(|rows| rows.select([col("ts").min()]))),
             (
                 "a new column, projected, newest 3 rows 2 to 4",
                 Box::new(|rows| {
@@ -1099,6 +1101,7 @@ mod tests {
         let n3 = newest.clone();
         let whole_needed: Vec<(&str, Plan)> = vec![
             ("no row passes", Box::new(move |rows| rows.filter(col("px").gt(lit(100.0))).sort(["ts"], n3.clone()).slice(0, 1))),
+            ("max(ts), no row passes", Box::new(|rows| rows.filter(col("px").gt(lit(100.0))).select([col("ts").max()]))),
             (
                 "beside the mean of every row",
                 Box::new(|rows| {

@@ -377,16 +377,25 @@ def test_a_polars_user_s_newest_rows_read_back_through_every_door():
              .sort("ts", descending=True).head(1).select("ts", "px").collect(), big.filter(pl.col("sym") == "NVDA").select("ts", "px")),
             ("sorted, the last 3", lambda: t().sort("ts").tail(3).collect(), sent.sort("ts").tail(3)),
             ("the oldest 4", lambda: t().sort("ts").head(4).collect(), sent.sort("ts").head(4)),
+            ("the latest instant over 300", lambda: t().filter(pr.col("px") > 300).select(pr.col("ts").max()).collect(),
+             big.select(pl.col("ts").max())),
+            ("the first instant", lambda: t().select(pr.col("ts").min().alias("first")).collect(),
+             sent.select(first=pl.col("ts").min())),
             ("the first 5 fetched of the newest first", lambda: t().sort("ts", descending=True).collect(limit=5),
              sent.sort("ts", descending=True).head(5)),
             ("SQL", lambda: client.sql("SELECT ts, px FROM t WHERE px > 300 ORDER BY ts DESC LIMIT 2", t=t()).collect(),
              big.head(2).select("ts", "px")),
             ("Flight SQL", lambda: flight_sql("SELECT * FROM t WHERE px > 300 ORDER BY ts DESC LIMIT 2"), big.head(2)),
+            ("Flight SQL, max(ts)", lambda: flight_sql("SELECT max(ts) AS last FROM t WHERE px > 300"),
+             big.select(last=pl.col("ts").max())),
         ]
         # MSFT's trade is on day 3.
-        whole_needed = [lambda: t().filter(pr.col("px") > 300).sort("ts", descending=True).head(3).collect(),
-                        lambda: client.sql("SELECT * FROM t WHERE px > 300 ORDER BY ts DESC LIMIT 3", t=t()).collect(),
-                        lambda: flight_sql("SELECT * FROM t WHERE px > 300 ORDER BY ts DESC LIMIT 3")]
+        whole_needed = [
+            (lambda: t().filter(pr.col("px") > 300).sort("ts", descending=True).head(3).collect(), big),
+            (lambda: client.sql("SELECT * FROM t WHERE px > 300 ORDER BY ts DESC LIMIT 3", t=t()).collect(), big),
+            (lambda: flight_sql("SELECT * FROM t WHERE px > 300 ORDER BY ts DESC LIMIT 3"), big),
+            (lambda: t().filter(pr.col("px") > 300).sort("ts").head(1).collect(), big.tail(1)),
+        ]
         for deleted in [False, True]:
             if deleted:
                 for n in range(1, 18):
@@ -396,9 +405,9 @@ def test_a_polars_user_s_newest_rows_read_back_through_every_door():
                     assert_frame_equal(text(ask()), want, check_dtypes=False)
                 except Exception as failed:
                     raise AssertionError(f"{name}, days deleted: {deleted}") from failed
-            for ask in whole_needed:
+            for ask, want in whole_needed:
                 if deleted:
                     with pytest.raises(Exception, match="No such file"):
                         ask()
                 else:
-                    assert_frame_equal(text(ask()), big, check_dtypes=False)
+                    assert_frame_equal(text(ask()), want, check_dtypes=False)
