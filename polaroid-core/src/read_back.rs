@@ -30,7 +30,9 @@ use crate::tables::End;
 /// before those read already, until `enough` says the rows kept so far
 /// hold the answer. Windows read back from a table's end keep its order
 /// (what `LIMIT -n` needs; the other queries sort). A plan: nothing is
-/// read until it runs.
+/// read until it runs. A window's scan runs under the stop signal of the
+/// query that runs this node (patch 0004): a query whose client has gone
+/// stops at its next window.
 pub fn read_back<K, E>(windows: Vec<LazyFrame>, keep: K, enough: E) -> Result<LazyFrame, CoreError>
 where
     K: Fn(LazyFrame) -> PolarsResult<LazyFrame> + Send + Sync + 'static,

@@ -1158,4 +1158,32 @@ mod tests {
         let id = core.keep_plan(&ns, handle.sort(["ts"], newest).slice(0, 5), "newest").unwrap().id;
         assert!(core.explain(&ns, id, false).unwrap().contains("READ BACK"));
     }
+
+    /// A read back whose client goes away stops before its next window:
+    /// the client leaves while the first window's rows are judged, and no
+    /// other window is read (the query ends CANCELLED), on the streaming
+    /// engine every door runs results on (the in-memory engine, run only
+    /// when a client asks for it, stops nothing: see `collect_in_memory`).
+    #[test]
+    fn a_read_back_stops_at_the_next_window_once_its_client_has_gone() {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        let (_dir, table) = ten_days_by_day(false);
+        let scan = table.scan().unwrap();
+        for engine in [Engine::Streaming, Engine::Auto] {
+            let windows: Vec<LazyFrame> =
+                table.read_back_windows(End::Newest, day(8)).unwrap().unwrap().into_iter().map(|w| scan.clone().filter(w)).collect();
+            let (gone, judged) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicUsize::new(0)));
+            let (leaves, counts) = (gone.clone(), judged.clone());
+            let read = crate::read_back::read_back(windows, Ok, move |_: &DataFrame| {
+                counts.fetch_add(1, Ordering::SeqCst);
+                leaves.store(true, Ordering::SeqCst);
+                Ok(false)
+            })
+            .unwrap();
+            let cancel = crate::CancelToken::when(move || gone.load(Ordering::SeqCst));
+            let ran = crate::collect::collect_plan(read, engine, u64::MAX, &cancel);
+            assert!(matches!(ran, Err(CoreError::Cancelled(_))), "{engine:?}: {ran:?}");
+            assert_eq!(judged.load(Ordering::SeqCst), 1, "{engine:?}: windows read after the client left");
+        }
+    }
 }
