@@ -625,7 +625,10 @@ impl Core {
         self.keep_plan(ns, lf, lineage(&format!("concat([{}]{op})", parts.join(", "))))
     }
 
-    /// A SQL query over handles registered under the given table names.
+    /// A SQL query over handles registered under the given table names;
+    /// any other name resolves as in [`Core::sql_over_namespace`] (one of
+    /// the caller's tables, an upload's name, a handle id), as Flight SQL
+    /// and the HTTP door resolve it.
     pub fn sql(&self, ns: &Namespace, query: &str, tables: &[(String, HandleId)]) -> Result<HandleInfo, CoreError> {
         let lf = self.sql_plan(ns, query, tables)?;
         let mut names: Vec<_> = tables.iter().map(|(n, _)| n.as_str()).collect();
@@ -640,6 +643,11 @@ impl Core {
         let mut sources = Vec::with_capacity(tables.len());
         for (name, id) in tables {
             sources.push((name.clone(), self.store.get(ns, *id)?.lazy()));
+        }
+        // Other names resolve among the caller's tables and handles when
+        // sqlparser can list them (polars-sql's ASOF JOIN it cannot parse).
+        if polars::sql::extract_table_identifiers(query, false, true).is_ok() {
+            return Ok(self.namespace_sql_plan_with(ns, query, sources, SqlOptions::default())?.0);
         }
         self.sql_over(query, sources, SqlOptions::default())
     }

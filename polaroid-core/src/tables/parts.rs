@@ -1145,6 +1145,10 @@ mod tests {
                     assert!(got.equals_missing(&oracle(plan)), "{name}, {at}: {got} vs {}", oracle(plan));
                 }
                 assert!(by_sql(engine).unwrap().equals_missing(&sql_oracle), "SQL, {at}");
+                // The gRPC door's SQL, given no frame of that name, reads the table.
+                let kept = core.sql(&ns, sql, &[]).unwrap();
+                let got = core.collect_entry(&core.handle(&ns, kept.id).unwrap(), engine, &crate::CancelToken::default()).unwrap();
+                assert!(strings(got.as_ref().clone()).equals_missing(&sql_oracle), "gRPC SQL, {at}");
                 assert!(by_shipping(engine).unwrap().equals_missing(&shipped_oracle), "shipped, {at}");
                 for (name, plan) in &whole_needed {
                     match run(plan(handle.clone()), engine) {

@@ -385,6 +385,8 @@ def test_a_polars_user_s_newest_rows_read_back_through_every_door():
              sent.sort("ts", descending=True).head(5)),
             ("SQL", lambda: client.sql("SELECT ts, px FROM t WHERE px > 300 ORDER BY ts DESC LIMIT 2", t=t()).collect(),
              big.head(2).select("ts", "px")),
+            ("SQL naming the table", lambda: client.sql("SELECT ts, px FROM t WHERE px > 300 ORDER BY ts DESC LIMIT 2").collect(),
+             big.head(2).select("ts", "px")),
             ("Flight SQL", lambda: flight_sql("SELECT * FROM t WHERE px > 300 ORDER BY ts DESC LIMIT 2"), big.head(2)),
             ("Flight SQL, max(ts)", lambda: flight_sql("SELECT max(ts) AS last FROM t WHERE px > 300"),
              big.select(last=pl.col("ts").max())),
