@@ -234,6 +234,9 @@ where
     if n == 0 {
         return Ok(None);
     }
+    if !may_be_table_rows(rows) {
+        return Ok(None);
+    }
     let rows = LazyFrame::from(rows.clone());
     let Some((blocks, dtype)) = table_blocks(&rows, &ts) else { return Ok(None) };
     let counted: Vec<(i64, u64)> =
@@ -286,6 +289,23 @@ fn with_sort(plan: &DslPlan, sorted: DslPlan) -> DslPlan {
         _ => return sorted,
     }
     plan
+}
+
+/// Whether `plan` is made only of the nodes [`table_blocks`] accepts, with
+/// a scan that carries statistics: a cheap look before polars converts the
+/// plan (most sorted plans, a join's or a group-by's, stop here).
+fn may_be_table_rows(plan: &DslPlan) -> bool {
+    let mut stored = false;
+    let accepted = plan.into_iter().all(|node| match node {
+        DslPlan::Scan { unified_scan_args, .. } => {
+            stored |= unified_scan_args.table_statistics.is_some();
+            true
+        },
+        DslPlan::Filter { .. } | DslPlan::Select { .. } | DslPlan::HStack { .. } | DslPlan::Union { .. } => true,
+        DslPlan::DataFrameScan { .. } | DslPlan::IR { .. } => true,
+        _ => false,
+    });
+    accepted && stored
 }
 
 /// What a read back knows of a block (a part, or the log) without reading
