@@ -644,12 +644,8 @@ impl Core {
         for (name, id) in tables {
             sources.push((name.clone(), self.store.get(ns, *id)?.lazy()));
         }
-        // Other names resolve among the caller's tables and handles when
-        // sqlparser can list them (polars-sql's ASOF JOIN it cannot parse).
-        if polars::sql::extract_table_identifiers(query, false, true).is_ok() {
-            return Ok(self.namespace_sql_plan_with(ns, query, sources, SqlOptions::default())?.0);
-        }
-        self.sql_over(query, sources, SqlOptions::default())
+        // Other names resolve among the caller's tables and handles.
+        Ok(self.namespace_sql_plan_with(ns, query, sources, SqlOptions::default())?.0)
     }
 
     /// `query` over named plans.
@@ -1152,5 +1148,89 @@ mod tests {
         assert_eq!(err.to_string(), "internal error: polars panicked: boom in a kernel");
         let ok = blocking(|| Ok(41 + 1)).await.unwrap();
         assert_eq!(ok, 42);
+    }
+
+    /// DuckDB's ASOF JOIN over tables named in the query, at every door
+    /// that resolves names (the gRPC door's SQL, Flight SQL), and over a
+    /// table and a frame given by name. sqlparser could not list such a
+    /// query's tables ("Expected: MATCH_CONDITION, found: ON"), so Flight
+    /// SQL refused it and the gRPC SQL read only the frames given. A
+    /// table's symbols (categorical) meet a frame's text (string) as text,
+    /// in an as-of join's keys and an equality join's: polars refused
+    /// (the as-of join as it ran, "`u32` and `str`").
+    #[test]
+    fn an_asof_join_reads_the_tables_it_names_and_symbols_meet_text() {
+        use crate::tables::{ColumnDef, PartitionBy};
+        let dir = tempfile::tempdir().unwrap();
+        let core = Core::new(CoreConfig { data_dir: dir.path().to_path_buf(), ..Default::default() }).unwrap();
+        let ns = Namespace::anonymous();
+        // 2024-01-02T09:30:00 plus seconds.
+        let at = |s: i64| 1_704_187_800_000_000 + s * 1_000_000;
+        let frame = |sym: &[&str], secs: &[i64], value: (&str, &[f64])| {
+            df!("ts" => secs.iter().map(|&s| at(s)).collect::<Vec<_>>(), "sym" => sym, value.0 => value.1)
+                .unwrap()
+                .lazy()
+                .with_column(col("ts").cast(DataType::Datetime(TimeUnit::Microseconds, None)))
+                .collect()
+                .unwrap()
+        };
+        let trades = frame(&["a", "a", "b", "b"], &[5, 9, 3, 8], ("px", &[1.0, 2.0, 3.0, 4.0]));
+        let quotes = frame(&["a", "a", "b"], &[4, 8, 9], ("bid", &[10.0, 11.0, 12.0]));
+        for (name, value, rows) in [("trades", "px", &trades), ("quotes", "bid", &quotes)] {
+            let columns = [("ts", "TIMESTAMP"), ("sym", "SYMBOL"), (value, "DOUBLE")]
+                .map(|(name, kind)| ColumnDef { name: name.into(), kind: kind.into() })
+                .to_vec();
+            let def = TableDef {
+                name: name.into(),
+                columns,
+                timestamp: Some("ts".into()),
+                partition_by: PartitionBy::Day,
+                retention: Default::default(),
+                upsert_keys: Vec::new(),
+            };
+            core.tables().create(&ns, def, false).unwrap();
+            core.tables().append(&ns, name, rows.clone(), None).unwrap();
+        }
+        let quotes_frame = core.keep_plan(&ns, quotes.lazy(), "quotes").unwrap().id;
+        let collect = |info: HandleInfo| {
+            let df = core.collect_entry(&core.handle(&ns, info.id).unwrap(), Engine::Streaming, &CancelToken::default()).unwrap();
+            df.as_ref().clone().lazy().with_column(col("sym").cast(DataType::String)).collect().unwrap()
+        };
+        // a's trades at :05 and :09 see the quotes of :04 and :08; b's
+        // quote comes at :09, after both its trades.
+        let want = df!(
+            "sym" => ["a", "a", "b", "b"],
+            "ts" => [at(5), at(9), at(3), at(8)],
+            "bid" => [Some(10.0), Some(11.0), None, None],
+        )
+        .unwrap()
+        .lazy()
+        .with_column(col("ts").cast(DataType::Datetime(TimeUnit::Microseconds, None)))
+        .collect()
+        .unwrap();
+        let same = |got: DataFrame, want: &DataFrame, door: &str| assert!(got.equals_missing(want), "{door}: {got} vs {want}");
+        let query = "SELECT t.sym, t.ts, q.bid FROM trades AS t ASOF LEFT JOIN quotes AS q \
+                     ON t.sym = q.sym AND t.ts >= q.ts ORDER BY t.sym, t.ts";
+        same(collect(core.sql(&ns, query, &[]).unwrap()), &want, "the gRPC door's SQL");
+        same(collect(core.sql_over_namespace(&ns, query).unwrap()), &want, "Flight SQL");
+        let given = core.sql(&ns, query, &[("quotes".to_string(), quotes_frame)]).unwrap();
+        same(collect(given), &want, "a table and a frame given");
+        // Without LEFT, b's trades meet no quote.
+        let inner = query.replace("ASOF LEFT JOIN", "ASOF JOIN");
+        same(collect(core.sql_over_namespace(&ns, &inner).unwrap()), &want.head(Some(2)), "ASOF JOIN");
+        // Every pair of a's (2 × 2) and b's (2 × 1).
+        for query in [
+            "SELECT count(*) AS n FROM trades AS t JOIN quotes AS q ON t.sym = q.sym",
+            "SELECT count(*) AS n FROM trades JOIN quotes USING (sym)",
+            "SELECT count(*) AS n FROM trades AS t ASOF JOIN quotes AS q USING (sym, ts)",
+        ] {
+            let given = core.sql(&ns, query, &[("quotes".to_string(), quotes_frame)]).unwrap();
+            let got = core.collect_entry(&core.handle(&ns, given.id).unwrap(), Engine::Streaming, &CancelToken::default()).unwrap();
+            let n = got.column("n").unwrap().get(0).unwrap().extract::<u64>().unwrap();
+            assert_eq!(n, if query.contains("ASOF") { 2 } else { 6 }, "{query}");
+        }
+        // A name that is nothing of the caller's is still named as such.
+        let err = core.sql_over_namespace(&ns, &query.replace("quotes", "quotez")).unwrap_err();
+        assert!(err.to_string().contains("not resolved here: quotez"), "{err}");
     }
 }
