@@ -23,7 +23,7 @@
 //! under reserved names and the rewritten query runs over them, so every
 //! plan still passes the core's checks.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use polaroid_core::{Core, CoreError, Namespace};
 use polars::prelude::*;
@@ -1049,8 +1049,27 @@ impl AsofJoin {
         let (left_schema, right_schema) = (left.collect_schema()?, right.collect_schema()?);
         let left_ts = timestamp_column(&left_schema, &left_tables)?;
         let right_ts = timestamp_column(&right_schema, &right_tables)?;
-        let left_by: Vec<PlSmallStr> = self.on.iter().map(|(l, _)| l.as_str().into()).collect();
-        let right_by: Vec<PlSmallStr> = self.on.iter().map(|(_, r)| r.as_str().into()).collect();
+        // Keys of two kinds of text (a table's symbols, held as categories,
+        // and a file's strings) meet as text, in columns of their own: polars'
+        // as-of join compares keys as stored, and failed as it ran ("`u32`
+        // and `str`").
+        let text = |d: &DataType| d.is_string() || d.is_categorical() || d.is_enum();
+        let as_text: Vec<bool> = (self.on.iter())
+            .map(|(l, r)| match (left_schema.get(l), right_schema.get(r)) {
+                (Some(a), Some(b)) => a != b && text(a) && text(b),
+                _ => false,
+            })
+            .collect();
+        let by: Vec<PlSmallStr> = (self.on.iter().zip(&as_text).enumerate())
+            .map(|(i, ((l, _), &as_text))| if as_text { format!("__asof_by_{i}").into() } else { l.as_str().into() })
+            .collect();
+        let text_keys: Vec<Expr> = (self.on.iter().zip(&as_text).zip(&by))
+            .filter(|(( _, &as_text), _)| as_text)
+            .map(|(((l, _), _), name)| col(l.as_str()).cast(DataType::String).alias(name.clone()))
+            .collect();
+        if !text_keys.is_empty() {
+            left = left.with_columns(text_keys);
+        }
         // QuestDB's names for the right side: a clash gets a `1`; the keys are shared.
         let right_name = |c: &str| {
             if self.on.iter().any(|(_, r)| r == c) {
@@ -1065,7 +1084,10 @@ impl AsofJoin {
             .iter_names()
             .filter(|c| !self.on.iter().any(|(_, r)| r == c.as_str()))
             .map(|c| col(c.clone()).alias(right_name(c)))
-            .chain(self.on.iter().map(|(l, r)| col(r.as_str()).alias(l.as_str())))
+            .chain(self.on.iter().zip(&as_text).zip(&by).map(|(((_, r), &as_text), name)| match as_text {
+                true => col(r.as_str()).cast(DataType::String).alias(name.clone()),
+                false => col(r.as_str()).alias(name.clone()),
+            }))
             .chain([col(right_ts.as_str()).alias("__asof_key")])
             .collect();
         let sort_left = [col(left_ts.as_str())];
@@ -1073,13 +1095,12 @@ impl AsofJoin {
         right = right.select(renamed).sort_by_exprs([col("__asof_key")], SortMultipleOptions::default());
         let options = AsOfOptions {
             strategy: AsofStrategy::Backward,
-            left_by: (!left_by.is_empty()).then(|| left_by.clone()),
-            right_by: (!left_by.is_empty()).then(|| left_by.clone()),
+            left_by: (!by.is_empty()).then(|| by.clone()),
+            right_by: (!by.is_empty()).then(|| by.clone()),
             allow_eq: !self.strictly_before,
             tolerance_str: self.tolerance.as_deref().map(PlSmallStr::from),
             ..Default::default()
         };
-        let _ = right_by;
         let joined = left
             .join_builder()
             .with(right)
@@ -1087,7 +1108,10 @@ impl AsofJoin {
             .right_on([col("__asof_key")])
             .how(JoinType::AsOf(Box::new(options)))
             .finish()
-            .drop(Selector::ByName { names: Arc::new(["__asof_key".into()]), strict: false });
+            .drop(Selector::ByName {
+                names: std::iter::once("__asof_key".into()).chain(by.iter().filter(|b| b.starts_with("__asof_by_")).cloned()).collect(),
+                strict: false,
+            });
         // `x.col` and `y.col` (by alias, or by table name without one) become
         // the joined frame's names, `y.*` each of y's columns.
         let mut sql = format!("SELECT {} FROM __asof {}", self.items, self.rest);

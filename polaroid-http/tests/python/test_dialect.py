@@ -522,6 +522,30 @@ def test_asof_and_lt_joins_with_a_tolerance(rest):
     assert "TOLERANCE 5M: expected a count and one of n, U, T, s, m, h, d, w" in raised.value.response_data["error"]
 
 
+def test_a_table_s_symbols_meet_a_file_s_text_in_an_asof_join(rest, data_dir):
+    """A table's SYMBOL column (held as categories) as-of joined by key with a file's text, either side
+    first, worked by hand as above: polars' as-of join compares keys as stored, and the query failed as it
+    ran ("mismatching dtypes in 'by' parameter of asof-join: `u32` and `str`"). DuckDB's ASOF JOIN text
+    (polars SQL, patch 0114) too."""
+    rest.exec("CREATE TABLE tr_sym (ts TIMESTAMP, sym SYMBOL, px DOUBLE) TIMESTAMP(ts) PARTITION BY DAY")
+    rest.exec("INSERT INTO tr_sym VALUES ('2024-01-01T10:00:00.000Z', 'a', 1.0), ('2024-01-01T10:00:00.100Z', 'a', 2.0), "
+              "('2024-01-01T10:00:01.000Z', 'a', 3.0), ('2024-01-01T10:00:01.000Z', 'b', 4.0)")
+    at = lambda ms: dt.datetime(2024, 1, 1, 10) + dt.timedelta(milliseconds=ms)  # noqa: E731
+    pl.DataFrame({"ts": [at(-10), at(100), at(900), at(990)], "sym": ["a", "a", "a", "b"],
+                  "bid": [10.0, 11.0, 12.0, 13.0]}).write_parquet(data_dir / "qt_text.parquet")
+    reply = rest.exec("SELECT t.px, q.bid FROM tr_sym t ASOF JOIN read_parquet('qt_text.parquet') q ON (sym) ORDER BY t.px")
+    assert reply["dataset"] == [[1.0, 10.0], [2.0, 11.0], [3.0, 12.0], [4.0, 13.0]]
+    # Each quote's last trade at or before it: a's first quote is before every trade, b's before b's.
+    reply = rest.exec("SELECT q.bid, t.px FROM read_parquet('qt_text.parquet') q ASOF JOIN tr_sym t ON (sym) ORDER BY q.bid")
+    assert reply["dataset"] == [[10.0, None], [11.0, 2.0], [12.0, 2.0], [13.0, None]]
+    reply = rest.exec("SELECT t.px, q.bid FROM tr_sym t ASOF LEFT JOIN read_parquet('qt_text.parquet') q "
+                      "ON t.sym = q.sym AND t.ts >= q.ts ORDER BY t.px")
+    assert reply["dataset"] == [[1.0, 10.0], [2.0, 11.0], [3.0, 12.0], [4.0, 13.0]]
+    # The key's column keeps the table's type.
+    reply = rest.exec("SELECT t.sym, q.bid FROM tr_sym t ASOF JOIN read_parquet('qt_text.parquet') q ON (sym) ORDER BY t.px")
+    assert [c["type"] for c in reply["columns"]] == ["SYMBOL", "DOUBLE"]
+
+
 def test_exponential_moving_averages_in_questdb_syntax(rest):
     """QuestDB's EMA and VWEMA window functions (patch 0101), worked by hand: alpha 1/2 (period 3 is the
     same), time-weighted with tau one minute, and weighted by size."""
