@@ -353,6 +353,12 @@ def test_a_scalar_subquery_of_more_than_one_row_is_an_error(client: pr.Client) -
     "SELECT * FROM (WITH s AS (SELECT g, SUM(x) AS sx FROM t GROUP BY g) SELECT * FROM s WHERE sx > 3) q",
     "WITH c AS (SELECT 10 AS m) SELECT g, (WITH c AS (SELECT 1 AS m) SELECT m FROM c) AS inner_m, "
     "(SELECT m FROM c) AS outer_m FROM t",
+    # A WITH query named as a table shadows it, its own definition reading the table (patch 0115): the
+    # table was read instead, silently (every row of t; u's z where the CTE has x).
+    "WITH t AS (SELECT g, x FROM t WHERE x > 2) SELECT g, x FROM t",
+    "WITH u AS (SELECT g, x FROM t WHERE x > 2) SELECT t.g, t.y, u.x FROM t JOIN u ON t.g = u.g",
+    "SELECT g, (WITH t AS (SELECT 1 AS x) SELECT MAX(x) FROM t) AS one, x FROM t",
+    "WITH t AS (SELECT g, x FROM t WHERE x > 2), s AS (SELECT g, COUNT(*) AS n FROM t GROUP BY g) SELECT * FROM s",
 ])
 def test_subqueries_with_their_own_ctes_match_duckdb(client: pr.Client, query: str) -> None:
     got, want = both_answers(client, query, t=T, u=U)
