@@ -973,14 +973,35 @@ fn tolerance_duration(text: &str) -> Result<String, CoreError> {
     }
 }
 
-/// `name [AS] [alias]` of a join side.
+/// `name [AS] [alias]` or `(subquery) [AS] [alias]` of a join side (QuestDB
+/// joins a subquery as it joins a table).
 fn relation(text: &str) -> Result<(String, Option<String>), CoreError> {
-    let words: Vec<&str> = text.split_whitespace().collect();
+    let text = text.trim();
+    let refused = || invalid(format!("ASOF JOIN: expected `table [alias]` or `(subquery) [alias]`, got {text:?}"));
+    let (name, rest) = match text.starts_with('(') {
+        true => {
+            let mut depth = 0;
+            let close = unquoted(text)
+                .find(|&(_, c)| {
+                    depth += match c {
+                        '(' => 1,
+                        ')' => -1,
+                        _ => 0,
+                    };
+                    depth == 0
+                })
+                .map(|(i, _)| i)
+                .ok_or_else(refused)?;
+            (&text[..=close], &text[close + 1..])
+        },
+        false => text.split_once(char::is_whitespace).unwrap_or((text, "")),
+    };
+    let words: Vec<&str> = rest.split_whitespace().collect();
     match words.as_slice() {
-        [name] => Ok((name.to_string(), None)),
-        [name, alias] => Ok((name.to_string(), Some(alias.to_string()))),
-        [name, as_, alias] if as_.eq_ignore_ascii_case("as") => Ok((name.to_string(), Some(alias.to_string()))),
-        _ => Err(invalid(format!("ASOF JOIN: expected `table [alias]`, got {:?}", text.trim()))),
+        [] => Ok((name.to_string(), None)),
+        [alias] => Ok((name.to_string(), Some(alias.to_string()))),
+        [as_, alias] if as_.eq_ignore_ascii_case("as") => Ok((name.to_string(), Some(alias.to_string()))),
+        _ => Err(refused()),
     }
 }
 

@@ -38,8 +38,8 @@ use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime};
 use polaroid_core::CoreError;
 use regex::{Captures, Regex};
 use sqlparser::ast::{
-    Expr, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, Ident, ObjectName, OrderBy, OrderByKind, Query,
-    Select, SelectItem, SetExpr, Statement, TableFactor, Value, VisitMut, VisitorMut,
+    Expr, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, Ident, JoinConstraint, JoinOperator, ObjectName, OrderBy,
+    OrderByKind, Query, Select, SelectItem, SetExpr, Statement, TableFactor, Value, VisitMut, VisitorMut,
 };
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
@@ -282,6 +282,7 @@ impl VisitorMut for QuestDb {
         // (for a query's own SELECT, already given with its ORDER BY).
         name_items(select);
         imply_group_by(select);
+        join_on_named_columns(select);
         ControlFlow::Continue(())
     }
 
@@ -313,6 +314,37 @@ impl VisitorMut for QuestDb {
             Err(e) => return self.fail(e),
         }
         ControlFlow::Continue(())
+    }
+}
+
+/// QuestDB's `JOIN q ON (sym)` and `ON (sym, venue)`: the columns of those
+/// names equal on both sides, which SQL writes `USING (sym, venue)`
+/// (polars-sql read `(sym)` as a condition: "filter predicate must be of
+/// type `Boolean`").
+fn join_on_named_columns(select: &mut Select) {
+    for join in select.from.iter_mut().flat_map(|t| t.joins.iter_mut()) {
+        let (JoinOperator::Join(constraint)
+        | JoinOperator::Inner(constraint)
+        | JoinOperator::Left(constraint)
+        | JoinOperator::LeftOuter(constraint)
+        | JoinOperator::Right(constraint)
+        | JoinOperator::RightOuter(constraint)
+        | JoinOperator::FullOuter(constraint)) = &mut join.join_operator
+        else {
+            continue;
+        };
+        let JoinConstraint::On(on) = constraint else { continue };
+        let names: Option<Vec<Ident>> = match on {
+            Expr::Nested(inner) => match inner.as_ref() {
+                Expr::Identifier(name) => Some(vec![name.clone()]),
+                _ => None,
+            },
+            Expr::Tuple(items) => items.iter().map(|e| if let Expr::Identifier(name) = e { Some(name.clone()) } else { None }).collect(),
+            _ => None,
+        };
+        if let Some(names) = names {
+            *constraint = JoinConstraint::Using(names.into_iter().map(|name| ObjectName::from(vec![name])).collect());
+        }
     }
 }
 
@@ -1237,6 +1269,15 @@ mod tests {
         let r = rewrite("SELECT x FROM long_sequence(3) s", now()).unwrap();
         assert_eq!(r.sql, "SELECT x FROM __questdb_0 s");
         assert_eq!(r.sources, vec![("__questdb_0".to_string(), Source::LongSequence(3))]);
+    }
+
+    #[test]
+    fn a_join_on_named_columns_is_a_join_using_them() {
+        assert_eq!(sql("SELECT * FROM a JOIN b ON (sym)"), "SELECT * FROM a JOIN b USING(sym)");
+        assert_eq!(sql("SELECT * FROM a LEFT JOIN b ON (sym, venue)"), "SELECT * FROM a LEFT JOIN b USING(sym, venue)");
+        // Conditions are left as they are.
+        assert_eq!(sql("SELECT * FROM a JOIN b ON (a.sym = b.sym)"), "SELECT * FROM a JOIN b ON (a.sym = b.sym)");
+        assert_eq!(sql("SELECT * FROM a JOIN b ON a.sym = b.sym"), "SELECT * FROM a JOIN b ON a.sym = b.sym");
     }
 
     #[test]

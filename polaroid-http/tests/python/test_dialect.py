@@ -546,6 +546,28 @@ def test_a_table_s_symbols_meet_a_file_s_text_in_an_asof_join(rest, data_dir):
     assert [c["type"] for c in reply["columns"]] == ["SYMBOL", "DOUBLE"]
 
 
+def test_joins_on_named_columns_and_asof_joins_of_subqueries_as_questdb_writes_them(rest):
+    """QuestDB's `JOIN q ON (sym)` (the columns of that name equal on both sides) and an ASOF JOIN of a
+    subquery (`ASOF JOIN (SELECT ...) q ON (sym)`), worked by hand: refused before ("filter predicate must
+    be of type `Boolean`, got `Categorical`"; "expected `table [alias]`")."""
+    rest.exec("CREATE TABLE jt (ts TIMESTAMP, sym SYMBOL, px DOUBLE) TIMESTAMP(ts) PARTITION BY DAY")
+    rest.exec("CREATE TABLE jq (ts TIMESTAMP, sym SYMBOL, bid DOUBLE) TIMESTAMP(ts) PARTITION BY DAY")
+    rest.exec("INSERT INTO jt VALUES ('2024-01-01T10:00:00.000Z', 'a', 1.0), ('2024-01-01T10:00:00.100Z', 'a', 2.0), "
+              "('2024-01-01T10:00:01.000Z', 'a', 3.0), ('2024-01-01T10:00:01.000Z', 'b', 4.0), "
+              "('2024-01-01T10:00:02.000Z', 'c', 5.0)")
+    rest.exec("INSERT INTO jq VALUES ('2024-01-01T09:59:59.990Z', 'a', 10.0), ('2024-01-01T10:00:00.100Z', 'a', 11.0), "
+              "('2024-01-01T10:00:00.900Z', 'a', 12.0), ('2024-01-01T10:00:00.990Z', 'b', 13.0)")
+    # a: 3 trades × 3 quotes; b: 1 × 1; c has no quote.
+    assert rest.exec("SELECT sym, count() FROM jt JOIN jq ON (sym) ORDER BY sym")["dataset"] == [["a", 9], ["b", 1]]
+    assert rest.exec("SELECT jt.px, jq.bid FROM jt LEFT JOIN jq ON (sym) WHERE jt.sym <> 'a' ORDER BY jt.px")["dataset"] \
+        == [[4.0, 13.0], [5.0, None]]
+    # Only the quotes over 11: a's first two trades have none before them.
+    reply = rest.exec("SELECT jt.px, q.bid FROM jt ASOF JOIN (SELECT * FROM jq WHERE bid > 11) q ON (sym) ORDER BY jt.px")
+    assert reply["dataset"] == [[1.0, None], [2.0, None], [3.0, 12.0], [4.0, 13.0], [5.0, None]]
+    reply = rest.exec("SELECT t.px, jq.bid FROM (SELECT * FROM jt WHERE px > 2) t ASOF JOIN jq ON (sym) ORDER BY t.px")
+    assert reply["dataset"] == [[3.0, 12.0], [4.0, 13.0], [5.0, None]]
+
+
 def test_exponential_moving_averages_in_questdb_syntax(rest):
     """QuestDB's EMA and VWEMA window functions (patch 0101), worked by hand: alpha 1/2 (period 3 is the
     same), time-weighted with tau one minute, and weighted by size."""
