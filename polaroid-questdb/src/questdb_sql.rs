@@ -282,6 +282,9 @@ impl VisitorMut for QuestDb {
         // (for a query's own SELECT, already given with its ORDER BY).
         name_items(select);
         imply_group_by(select);
+        if let Some(join) = unanswered_join(select) {
+            return self.fail(invalid(format!("{join} JOIN is not supported here; ASOF JOIN and LT JOIN are")));
+        }
         join_on_named_columns(select);
         ControlFlow::Continue(())
     }
@@ -315,6 +318,26 @@ impl VisitorMut for QuestDb {
         }
         ControlFlow::Continue(())
     }
+}
+
+/// QuestDB's SPLICE and HORIZON joins, which sqlparser reads as an alias of
+/// the relation before them (`t SPLICE JOIN q` is t named `SPLICE`, joined
+/// to q): they would be answered as another join, silently.
+fn unanswered_join(select: &Select) -> Option<String> {
+    for from in &select.from {
+        let relations = std::iter::once(&from.relation).chain(from.joins.iter().map(|j| &j.relation));
+        // Each relation but the last has a join after it.
+        for relation in relations.take(from.joins.len()) {
+            let (TableFactor::Table { alias: Some(alias), .. } | TableFactor::Derived { alias: Some(alias), .. }) = relation else {
+                continue;
+            };
+            let name = &alias.name;
+            if !alias.explicit && name.quote_style.is_none() && ["SPLICE", "HORIZON"].iter().any(|j| name.value.eq_ignore_ascii_case(j)) {
+                return Some(name.value.to_ascii_uppercase());
+            }
+        }
+    }
+    None
 }
 
 /// QuestDB's `JOIN q ON (sym)` and `ON (sym, venue)`: the columns of those
@@ -1275,6 +1298,10 @@ mod tests {
     fn a_join_on_named_columns_is_a_join_using_them() {
         assert_eq!(sql("SELECT * FROM a JOIN b ON (sym)"), "SELECT * FROM a JOIN b USING(sym)");
         assert_eq!(sql("SELECT * FROM a LEFT JOIN b ON (sym, venue)"), "SELECT * FROM a LEFT JOIN b USING(sym, venue)");
+        // QuestDB's SPLICE JOIN read as `a` named SPLICE joined to b.
+        let refused = rewrite("SELECT * FROM a SPLICE JOIN b ON (sym)", now()).unwrap_err();
+        assert_eq!(refused.to_string(), "SPLICE JOIN is not supported here; ASOF JOIN and LT JOIN are");
+        assert!(rewrite("SELECT * FROM a AS splice JOIN b ON (sym)", now()).is_ok());
         // Conditions are left as they are.
         assert_eq!(sql("SELECT * FROM a JOIN b ON (a.sym = b.sym)"), "SELECT * FROM a JOIN b ON (a.sym = b.sym)");
         assert_eq!(sql("SELECT * FROM a JOIN b ON a.sym = b.sym"), "SELECT * FROM a JOIN b ON a.sym = b.sym");

@@ -566,6 +566,10 @@ def test_joins_on_named_columns_and_asof_joins_of_subqueries_as_questdb_writes_t
     assert reply["dataset"] == [[1.0, None], [2.0, None], [3.0, 12.0], [4.0, 13.0], [5.0, None]]
     reply = rest.exec("SELECT t.px, jq.bid FROM (SELECT * FROM jt WHERE px > 2) t ASOF JOIN jq ON (sym) ORDER BY t.px")
     assert reply["dataset"] == [[3.0, 12.0], [4.0, 13.0], [5.0, None]]
+    # SPLICE JOIN, read by the SQL parser as `jt` named SPLICE, would be answered as the inner join above.
+    with pytest.raises(QuestDBAPIError) as raised:
+        rest.exec("SELECT * FROM jt SPLICE JOIN jq ON (sym)")
+    assert "SPLICE JOIN is not supported here" in raised.value.response_data["error"]
 
 
 def test_exponential_moving_averages_in_questdb_syntax(rest):
