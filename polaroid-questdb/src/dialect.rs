@@ -1085,7 +1085,7 @@ impl AsofJoin {
             .map(|(i, ((l, _), &as_text))| if as_text { format!("__asof_by_{i}").into() } else { l.as_str().into() })
             .collect();
         let text_keys: Vec<Expr> = (self.on.iter().zip(&as_text).zip(&by))
-            .filter(|(( _, &as_text), _)| as_text)
+            .filter(|((_, &as_text), _)| as_text)
             .map(|(((l, _), _), name)| col(l.as_str()).cast(DataType::String).alias(name.clone()))
             .collect();
         if !text_keys.is_empty() {
