@@ -273,9 +273,14 @@ pub(crate) fn sql_plan(core: &Core, ns: &Namespace, query: &str, mut extra: Name
 fn source_frame(core: &Core, ns: &Namespace, source: crate::questdb_sql::Source) -> Result<LazyFrame, CoreError> {
     use crate::questdb_sql::Source;
     Ok(match source {
-        Source::LongSequence(n) => {
-            let x: Int64Chunked = (1..=n as i64).collect_ca("x".into());
-            DataFrame::new_infer_height(vec![x.into_column()])?.lazy()
+        Source::LongSequence { rows, seed, generated } => {
+            let x: Int64Chunked = (1..=rows as i64).collect_ca("x".into());
+            let mut columns = vec![x.into_column()];
+            let mut rng = seed.map_or_else(fastrand::Rng::new, fastrand::Rng::with_seed);
+            for (name, spec) in &generated {
+                columns.push(crate::generators::column(name, spec, rows as usize, &mut rng)?);
+            }
+            DataFrame::new_infer_height(columns)?.lazy()
         },
         Source::Tables => {
             let mut defs = Vec::new();

@@ -3,6 +3,8 @@
 //!
 //! - `dialect.rs`: queries — SAMPLE BY, LATEST ON and ASOF/LT JOIN compiled
 //!   to polars, the rest rewritten (`questdb_sql.rs`) for polars-sql.
+//! - `generators.rs`: QuestDB's test-data generators (`rnd_*`,
+//!   `timestamp_sequence`) as columns of `long_sequence(n)`.
 //! - `newest.rs`: queries whose answer lies in a table's newest rows (the
 //!   newest n, `max(ts)`, each symbol's latest), read from its newest
 //!   parts only.
@@ -13,6 +15,7 @@
 //! what comes back in its own protocol.
 
 pub mod dialect;
+mod generators;
 mod newest;
 mod questdb_sql;
 pub mod statement;

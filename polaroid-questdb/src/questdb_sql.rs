@@ -37,6 +37,8 @@ use std::sync::OnceLock;
 use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime};
 use polaroid_core::CoreError;
 use regex::{Captures, Regex};
+
+use crate::generators::{Generated, Literal};
 use sqlparser::ast::{
     Expr, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, Ident, JoinConstraint, JoinOperator, ObjectName, OrderBy,
     OrderByKind, Query, Select, SelectItem, SetExpr, Statement, TableFactor, Value, VisitMut, VisitorMut,
@@ -47,8 +49,10 @@ use sqlparser::parser::Parser;
 /// A frame a rewritten query reads under a reserved name.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Source {
-    /// `long_sequence(n)`: a LONG column `x` of 1..=n.
-    LongSequence(u64),
+    /// `long_sequence(n[, seed1, seed2])`: a LONG column `x` of 1..=n, and
+    /// the columns of the generators the query calls
+    /// ([`crate::generators`]), drawn from the seeds when given.
+    LongSequence { rows: u64, seed: Option<u64>, generated: Vec<(String, Generated)> },
     /// `tables()`: the caller's tables.
     Tables,
     /// `table_columns('t')`: the columns of `t`.
@@ -99,12 +103,30 @@ pub fn rewrite(sql: &str, now: NaiveDateTime) -> Result<Rewritten, CoreError> {
     let [Statement::Query(_)] = statements.as_slice() else {
         return Ok(Rewritten { sql: text, sources: Vec::new() });
     };
-    let mut visitor = QuestDb { now, sources: Vec::new(), error: None };
+    let mut visitor = QuestDb { now, sources: Vec::new(), generated: Vec::new(), error: None };
     let _ = statements.visit(&mut visitor);
     if let Some(error) = visitor.error {
         return Err(error);
     }
-    Ok(Rewritten { sql: statements[0].to_string(), sources: visitor.sources })
+    let mut sources = visitor.sources;
+    if !visitor.generated.is_empty() {
+        // The generators' columns join the query's one long_sequence.
+        let mut sequences = sources.iter_mut().filter_map(|(_, s)| match s {
+            Source::LongSequence { generated, .. } => Some(generated),
+            _ => None,
+        });
+        match (sequences.next(), sequences.next()) {
+            (Some(generated), None) => *generated = visitor.generated,
+            _ => {
+                let names: Vec<&str> = visitor.generated.iter().map(|(_, g)| g.function()).collect();
+                return Err(invalid(format!(
+                    "{}: QuestDB's generators are answered in a query over one long_sequence(n)",
+                    names.join(", ")
+                )));
+            },
+        }
+    }
+    Ok(Rewritten { sql: statements[0].to_string(), sources })
 }
 
 /// Name and group a SELECT list as QuestDB does: the items' names (given
@@ -239,6 +261,8 @@ fn reads_columns(expr: &Expr) -> bool {
 struct QuestDb {
     now: NaiveDateTime,
     sources: Vec<(String, Source)>,
+    /// Columns of QuestDB's generators, by the name their calls now read.
+    generated: Vec<(String, Generated)>,
     error: Option<CoreError>,
 }
 
@@ -246,6 +270,18 @@ impl QuestDb {
     fn fail(&mut self, error: CoreError) -> ControlFlow<()> {
         self.error = Some(error);
         ControlFlow::Break(())
+    }
+
+    /// A call of one of QuestDB's generators becomes the name of its
+    /// column ([`crate::generators`]); whether `expr` was one.
+    fn generator(&mut self, expr: &mut Expr) -> Result<bool, CoreError> {
+        let Expr::Function(f) = expr else { return Ok(false) };
+        let args: Vec<Literal> = function_args(&f.args).into_iter().map(literal).collect();
+        let Some(generated) = crate::generators::spec(&function_name(&f.name), &args)? else { return Ok(false) };
+        let name = format!("__generated_{}", self.generated.len());
+        self.generated.push((name.clone(), generated));
+        *expr = Expr::Identifier(Ident::new(name));
+        Ok(true)
     }
 
     fn source(&mut self, source: Source) -> String {
@@ -281,6 +317,19 @@ impl VisitorMut for QuestDb {
         // Before the functions inside are renamed: names are QuestDB's
         // (for a query's own SELECT, already given with its ORDER BY).
         name_items(select);
+        // A generator's column is grouped by as any column is (QuestDB's
+        // `SELECT rnd_int(1, 3, 0) v, count() FROM long_sequence(100)`).
+        for item in &mut select.projection {
+            if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
+                let found = sqlparser::ast::visit_expressions_mut(e, |e| match self.generator(e) {
+                    Ok(_) => ControlFlow::Continue(()),
+                    Err(error) => ControlFlow::Break(error),
+                });
+                if let ControlFlow::Break(error) = found {
+                    return self.fail(error);
+                }
+            }
+        }
         imply_group_by(select);
         if let Some(join) = unanswered_join(select) {
             return self.fail(invalid(format!("{join} JOIN is not supported here; ASOF JOIN and LT JOIN are")));
@@ -296,9 +345,20 @@ impl VisitorMut for QuestDb {
             a.args.iter().map(|arg| arg.to_string()).collect()
         });
         let source = match (function.as_str(), values.as_slice()) {
-            ("long_sequence", [n]) => match n.trim().parse::<u64>() {
-                Ok(n) if n <= MAX_SEQUENCE => Source::LongSequence(n),
-                _ => return self.fail(invalid(format!("long_sequence takes a count of rows up to {MAX_SEQUENCE}, got {n}"))),
+            ("long_sequence", [n, seeds @ ..]) if matches!(seeds.len(), 0 | 2) => {
+                let whole = |v: &String| v.trim().trim_end_matches(['L', 'l']).parse::<i64>().ok();
+                let rows = match whole(n) {
+                    Some(n) if (0..=MAX_SEQUENCE as i64).contains(&n) => n as u64,
+                    _ => return self.fail(invalid(format!("long_sequence takes a count of rows up to {MAX_SEQUENCE}, got {n}"))),
+                };
+                let seed = match seeds {
+                    [a, b] => match (whole(a), whole(b)) {
+                        (Some(a), Some(b)) => Some((a as u64).rotate_left(32) ^ b as u64),
+                        _ => return self.fail(invalid(format!("long_sequence's seeds are whole numbers, got {a}, {b}"))),
+                    },
+                    _ => None,
+                };
+                Source::LongSequence { rows, seed, generated: Vec::new() }
             },
             ("tables", []) => Source::Tables,
             ("table_columns", [t]) => Source::TableColumns(t.trim().trim_matches('\'').to_string()),
@@ -311,6 +371,11 @@ impl VisitorMut for QuestDb {
     }
 
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        match self.generator(expr) {
+            Ok(true) => return ControlFlow::Continue(()),
+            Ok(false) => {},
+            Err(e) => return self.fail(e),
+        }
         match translate(expr, self.now) {
             Ok(Some(new)) => *expr = new,
             Ok(None) => {},
@@ -368,6 +433,22 @@ fn join_on_named_columns(select: &mut Select) {
         if let Some(names) = names {
             *constraint = JoinConstraint::Using(names.into_iter().map(|name| ObjectName::from(vec![name])).collect());
         }
+    }
+}
+
+/// A generator's argument as [`crate::generators::spec`] reads it.
+fn literal(expr: &Expr) -> Literal {
+    match expr {
+        Expr::Value(v) => match &v.value {
+            Value::Number(n, _) => Literal::Number(n.clone()),
+            Value::SingleQuotedString(s) => Literal::Text(s.clone()),
+            _ => Literal::Other(expr.to_string()),
+        },
+        Expr::UnaryOp { op: sqlparser::ast::UnaryOperator::Minus, expr: inner } => match literal(inner) {
+            Literal::Number(n) => Literal::Number(format!("-{n}")),
+            _ => Literal::Other(expr.to_string()),
+        },
+        _ => Literal::Other(expr.to_string()),
     }
 }
 
@@ -1291,7 +1372,8 @@ mod tests {
         assert_eq!(sql("SELECT px::long p FROM t"), "SELECT CAST(px AS BIGINT) AS p FROM t");
         let r = rewrite("SELECT x FROM long_sequence(3) s", now()).unwrap();
         assert_eq!(r.sql, "SELECT x FROM __questdb_0 s");
-        assert_eq!(r.sources, vec![("__questdb_0".to_string(), Source::LongSequence(3))]);
+        let sequence = Source::LongSequence { rows: 3, seed: None, generated: Vec::new() };
+        assert_eq!(r.sources, vec![("__questdb_0".to_string(), sequence)]);
     }
 
     #[test]

@@ -572,6 +572,37 @@ def test_joins_on_named_columns_and_asof_joins_of_subqueries_as_questdb_writes_t
     assert "SPLICE JOIN is not supported here" in raised.value.response_data["error"]
 
 
+def test_questdb_s_test_data_generators_make_a_table(rest):
+    """QuestDB's quick start, `timestamp_sequence`, `rnd_symbol`, `rnd_double` and `rnd_int` over
+    `long_sequence(n)`, in a CREATE TABLE AS and an INSERT: "unsupported function 'rnd_double'" before. The
+    values are random: checked by their count, range and set; the timestamps exactly."""
+    rest.exec("CREATE TABLE gen AS (SELECT timestamp_sequence('2024-01-01', 100000L) AS ts, "
+              "rnd_symbol('AAPL', 'GOOGL', 'MSFT') AS sym, rnd_double() * 1000 AS px, rnd_int(1, 10000, 0) AS qty "
+              "FROM long_sequence(1000)) TIMESTAMP(ts) PARTITION BY DAY")
+    reply = rest.exec("SELECT count() n, min(ts), max(ts), min(px) >= 0 a, max(px) < 1000 b, min(qty) >= 1 c, "
+                      "max(qty) <= 10000 d, count_distinct(sym) syms FROM gen")
+    assert reply["dataset"] == [[1000, "2024-01-01T00:00:00.000000Z", "2024-01-01T00:01:39.900000Z", True, True, True, True, 3]]
+    assert sorted(r[0] for r in rest.exec("SELECT DISTINCT sym FROM gen")["dataset"]) == ["AAPL", "GOOGL", "MSFT"]
+    assert [c["type"] for c in rest.exec("SELECT * FROM gen LIMIT 1")["columns"]] == ["TIMESTAMP", "SYMBOL", "DOUBLE", "INT"]
+    rest.exec("INSERT INTO gen SELECT timestamp_sequence('2024-01-02', 1000000), rnd_symbol(2, 4, 4, 0), rnd_double(), "
+              "rnd_int() FROM long_sequence(10)")
+    assert rest.exec("SELECT count() FROM gen WHERE ts >= '2024-01-02'")["dataset"] == [[10]]
+    assert all(len(r[0]) == 4 for r in rest.exec("SELECT sym FROM gen WHERE ts >= '2024-01-02'")["dataset"])
+    # Grouped by as any column (implied GROUP BY); a null once in 2 rows.
+    groups = rest.exec("SELECT rnd_long(1, 3, 2) v, count() c FROM long_sequence(2000) ORDER BY v")["dataset"]
+    assert [g[0] for g in groups] == [1, 2, 3, None] and sum(g[1] for g in groups) == 2000
+    assert 800 < groups[-1][1] < 1200
+    # Seeded (long_sequence's two seeds): the same rows each time.
+    seeded = "SELECT x, rnd_int(), rnd_symbol(4, 3, 5, 0), rnd_str(2, 6, 0) FROM long_sequence(5, 7, 11)"
+    assert rest.exec(seeded)["dataset"] == rest.exec(seeded)["dataset"]
+    for query, says in [("SELECT rnd_double() FROM gen", "generators are answered in a query over one long_sequence(n)"),
+                        ("SELECT rnd_int(10, 1, 0) FROM long_sequence(2)", "rnd_int takes no arguments, or (min, max"),
+                        ("SELECT rnd_uuid4() FROM long_sequence(2)", "rnd_uuid4 is not supported")]:
+        with pytest.raises(QuestDBAPIError) as raised:
+            rest.exec(query)
+        assert says in raised.value.response_data["error"], query
+
+
 def test_exponential_moving_averages_in_questdb_syntax(rest):
     """QuestDB's EMA and VWEMA window functions (patch 0101), worked by hand: alpha 1/2 (period 3 is the
     same), time-weighted with tau one minute, and weighted by size."""
