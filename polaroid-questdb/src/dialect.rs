@@ -57,7 +57,7 @@ pub fn plan_over(core: &Core, ns: &Namespace, query: &str, frames: Vec<(String, 
 /// (`WITH d AS (SELECT ... SAMPLE BY 1d)`, `FROM (... LATEST ON ...)`) is
 /// planned on its own, innermost first, and read as `(SELECT * FROM name)`.
 fn plan_with(core: &Core, ns: &Namespace, query: &str, mut lifted: Named) -> Planned {
-    let mut query = query.to_string();
+    let mut query = implied_select(core, ns, query)?.unwrap_or_else(|| query.to_string());
     let mut inner_tables = Vec::new();
     // `WITH x AS (...) SELECT ... FROM x SAMPLE BY 1h`: the extension is
     // the main query's, which is planned on its own, so each CTE is planned
@@ -82,6 +82,23 @@ fn plan_with(core: &Core, ns: &Namespace, query: &str, mut lifted: Named) -> Pla
         tables = inner_tables;
     }
     Ok((lf, tables))
+}
+
+/// QuestDB's `trades`, `trades WHERE px > 1`, `trades LATEST ON ts
+/// PARTITION BY sym`: `SELECT * FROM` may be left out before one of the
+/// caller's tables. The query with it written out, if it was left out.
+fn implied_select(core: &Core, ns: &Namespace, query: &str) -> Result<Option<String>, CoreError> {
+    static TABLE: OnceLock<Regex> = OnceLock::new();
+    let table = regex(&TABLE, r#"^\s*("[^"]+"|[A-Za-z_][\w.\-]*)(\s|;|$)"#);
+    let Some(caps) = table.captures(query) else { return Ok(None) };
+    let name = caps[1].trim_matches('"');
+    // A statement's first word is no table name here, whatever tables exist.
+    const STATEMENTS: &[&str] = &["SELECT", "WITH", "SHOW", "EXPLAIN", "VALUES", "TABLE", "DESCRIBE", "DESC", "DECLARE", "SET"];
+    let statement = !caps[1].starts_with('"') && STATEMENTS.contains(&name.to_ascii_uppercase().as_str());
+    if statement || core.tables().get(ns, name)?.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(format!("SELECT * FROM {}", query.trim_start())))
 }
 
 /// `WITH a AS (...), b AS (...) <main>`: each CTE's name and query, and

@@ -566,6 +566,12 @@ def test_joins_on_named_columns_and_asof_joins_of_subqueries_as_questdb_writes_t
     assert reply["dataset"] == [[1.0, None], [2.0, None], [3.0, 12.0], [4.0, 13.0], [5.0, None]]
     reply = rest.exec("SELECT t.px, jq.bid FROM (SELECT * FROM jt WHERE px > 2) t ASOF JOIN jq ON (sym) ORDER BY t.px")
     assert reply["dataset"] == [[3.0, 12.0], [4.0, 13.0], [5.0, None]]
+    # `SELECT * FROM` may be left out before a table, as QuestDB's grammar has it.
+    assert rest.exec("jt")["dataset"] == rest.exec("SELECT * FROM jt")["dataset"]
+    assert rest.exec("jt WHERE px > 3 ORDER BY px")["dataset"] == [["2024-01-01T10:00:01.000000Z", "b", 4.0],
+                                                                   ["2024-01-01T10:00:02.000000Z", "c", 5.0]]
+    assert rest.exec("jq LATEST ON ts PARTITION BY sym ORDER BY sym")["dataset"] == [
+        ["2024-01-01T10:00:00.900000Z", "a", 12.0], ["2024-01-01T10:00:00.990000Z", "b", 13.0]]
     # SPLICE JOIN, read by the SQL parser as `jt` named SPLICE, would be answered as the inner join above.
     with pytest.raises(QuestDBAPIError) as raised:
         rest.exec("SELECT * FROM jt SPLICE JOIN jq ON (sym)")
