@@ -61,10 +61,13 @@ pub enum IntegerType {
     Long,
 }
 
-/// The most names `rnd_symbol(count, ...)` and the longest text `rnd_str`
-/// make: these are test data, and a typo must not fill the memory.
+/// The most names `rnd_symbol(count, ...)` makes (of 10 letters; more of
+/// fewer) and the longest text `rnd_str` makes: these are test data, and
+/// a typo must not fill the memory.
 const MOST: u64 = 1_000_000;
 const LONGEST: u64 = 10_000;
+/// The most bytes of text `rnd_str` makes for one column.
+const MOST_TEXT: u64 = 1 << 30;
 
 /// The column a call of one of QuestDB's generators stands for, or `None`
 /// when `name` is none of them. `args` are the call's arguments as
@@ -77,17 +80,18 @@ pub fn spec(name: &str, args: &[Literal]) -> Result<Option<Generated>, CoreError
     let spec = match (name, args.len()) {
         ("rnd_boolean", 0) => Generated::Boolean,
         ("rnd_byte" | "rnd_short" | "rnd_int" | "rnd_long", n @ (0 | 2 | 3)) => {
-            let (dtype, lo, hi) = match name {
-                "rnd_byte" => (IntegerType::Byte, 0, i8::MAX as i64),
-                "rnd_short" => (IntegerType::Short, i16::MIN as i64, i16::MAX as i64),
-                "rnd_int" => (IntegerType::Int, i32::MIN as i64, i32::MAX as i64),
-                _ => (IntegerType::Long, i64::MIN, i64::MAX),
+            // The type's range, and what no arguments give (a byte: 0..=127).
+            let (dtype, (min, max), default) = match name {
+                "rnd_byte" => (IntegerType::Byte, (i8::MIN as i64, i8::MAX as i64), (0, i8::MAX as i64)),
+                "rnd_short" => (IntegerType::Short, (i16::MIN as i64, i16::MAX as i64), (i16::MIN as i64, i16::MAX as i64)),
+                "rnd_int" => (IntegerType::Int, (i32::MIN as i64, i32::MAX as i64), (i32::MIN as i64, i32::MAX as i64)),
+                _ => (IntegerType::Long, (i64::MIN, i64::MAX), (i64::MIN, i64::MAX)),
             };
-            let how = "no arguments, or (min, max[, null rate]) as whole numbers with min <= max";
+            let how = "no arguments, or (min, max[, null rate]) as whole numbers of its type with min <= max";
             let (lo, hi) = match n {
-                0 => (lo, hi),
+                0 => default,
                 _ => match (int(0), int(1)) {
-                    (Some(a), Some(b)) if a <= b && a >= lo && b <= hi => (a, b),
+                    (Some(a), Some(b)) if a <= b && a >= min && b <= max => (a, b),
                     _ => return Err(refused(how)),
                 },
             };
@@ -105,7 +109,9 @@ pub fn spec(name: &str, args: &[Literal]) -> Result<Option<Generated>, CoreError
         ("rnd_symbol", 4) => {
             let how = "a list of values, or (count, min length, max length, null rate)";
             match (count(0), count(1), count(2), count(3)) {
-                (Some(count), Some(min), Some(max), Some(null_rate)) if count > 0 && count <= MOST && 0 < min && min <= max && max <= LONGEST => {
+                (Some(count), Some(min), Some(max), Some(null_rate))
+                    if count > 0 && 0 < min && min <= max && max <= LONGEST && count.checked_mul(max).is_some_and(|n| n <= MOST * 10) =>
+                {
                     Generated::Names { count, min, max, null_rate }
                 },
                 _ => return Err(refused(how)),
@@ -232,6 +238,11 @@ pub fn column(name: &str, spec: &Generated, n: usize, rng: &mut fastrand::Rng) -
             Column::new(name, picked).cast(&DataType::from_categories(Categories::global()))?
         },
         Generated::Text { min, max, null_rate } => {
+            if (n as u64).saturating_mul(*max) > MOST_TEXT {
+                return Err(invalid(format!(
+                    "rnd_str of up to {max} letters over {n} rows could make more than {MOST_TEXT} bytes; ask for fewer or shorter"
+                )));
+            }
             let texts: Vec<Option<String>> = (0..n).map(|_| (!null(rng, *null_rate)).then(|| letters(rng, *min, *max))).collect();
             Column::new(name, texts)
         },
@@ -276,8 +287,17 @@ mod tests {
         assert_eq!(spec("upper", &[text("a")]).unwrap(), None);
         // A bad call says what the function takes.
         let err = spec("rnd_int", &[num("10"), num("1"), num("0")]).unwrap_err();
-        assert_eq!(err.to_string(), "rnd_int takes no arguments, or (min, max[, null rate]) as whole numbers with min <= max; got (10, 1, 0)");
+        assert_eq!(
+            err.to_string(),
+            "rnd_int takes no arguments, or (min, max[, null rate]) as whole numbers of its type with min <= max; got (10, 1, 0)"
+        );
         assert!(spec("rnd_byte", &[num("0"), num("300")]).is_err());
+        // QuestDB's own example: a byte of -1, 0 or 1.
+        assert_eq!(
+            spec("rnd_byte", &[num("-1"), num("1")]).unwrap(),
+            Some(Generated::Integer { dtype: IntegerType::Byte, lo: -1, hi: 1, null_rate: 0 })
+        );
+        assert!(spec("rnd_symbol", &[num("1000000"), num("1"), num("10000"), num("0")]).is_err());
         assert!(spec("rnd_uuid4", &[]).unwrap_err().to_string().contains("rnd_uuid4 is not supported"));
     }
 
@@ -300,6 +320,7 @@ mod tests {
         let names = names.str().unwrap();
         assert!(names.unique().unwrap().len() <= 5);
         assert!(names.iter().flatten().all(|s| (2..=3).contains(&s.len()) && s.chars().all(|c| c.is_ascii_uppercase())));
+        assert!(column("t", &Generated::Text { min: 1, max: 10_000, null_rate: 0 }, 1_000_000, &mut rng).is_err());
         let sequence = column("ts", &Generated::Sequence { start: 1_000, step: 250 }, 4, &mut rng).unwrap();
         let physical = sequence.to_physical_repr();
         assert_eq!(physical.i64().unwrap().into_no_null_iter().collect::<Vec<_>>(), vec![1_000, 1_250, 1_500, 1_750]);
