@@ -69,6 +69,11 @@ const LONGEST: u64 = 10_000;
 /// The most bytes of text `rnd_str` makes for one column.
 const MOST_TEXT: u64 = 1 << 30;
 
+/// Whether `name` is one of QuestDB's generators' (made here or not).
+pub fn is_generator(name: &str) -> bool {
+    name.starts_with("rnd_") || name.starts_with("timestamp_sequence")
+}
+
 /// The column a call of one of QuestDB's generators stands for, or `None`
 /// when `name` is none of them. `args` are the call's arguments as
 /// literals: numbers (`-5`, `100000L` read as 100000), text, and for
@@ -139,7 +144,7 @@ pub fn spec(name: &str, args: &[Literal]) -> Result<Option<Generated>, CoreError
         | ("rnd_symbol" | "rnd_str" | "rnd_varchar" | "rnd_timestamp" | "timestamp_sequence", _) => {
             return Err(refused("other arguments (see QuestDB's reference)"));
         },
-        (other, _) if other.starts_with("rnd_") || other.starts_with("timestamp_sequence") => {
+        (other, _) if is_generator(other) => {
             return Err(CoreError::Unimplemented(format!("{other} is not supported")));
         },
         _ => return Ok(None),

@@ -276,8 +276,12 @@ impl QuestDb {
     /// column ([`crate::generators`]); whether `expr` was one.
     fn generator(&mut self, expr: &mut Expr) -> Result<bool, CoreError> {
         let Expr::Function(f) = expr else { return Ok(false) };
+        let name = function_name(&f.name);
+        if !crate::generators::is_generator(&name) {
+            return Ok(false);
+        }
         let args: Vec<Literal> = function_args(&f.args).into_iter().map(literal).collect();
-        let Some(generated) = crate::generators::spec(&function_name(&f.name), &args)? else { return Ok(false) };
+        let Some(generated) = crate::generators::spec(&name, &args)? else { return Ok(false) };
         let name = format!("__generated_{}", self.generated.len());
         self.generated.push((name.clone(), generated));
         *expr = Expr::Identifier(Ident::new(name));
