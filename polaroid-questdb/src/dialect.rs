@@ -1002,18 +1002,7 @@ fn relation(text: &str) -> Result<(String, Option<String>), CoreError> {
     let refused = || invalid(format!("ASOF JOIN: expected `table [alias]` or `(subquery) [alias]`, got {text:?}"));
     let (name, rest) = match text.starts_with('(') {
         true => {
-            let mut depth = 0;
-            let close = unquoted(text)
-                .find(|&(_, c)| {
-                    depth += match c {
-                        '(' => 1,
-                        ')' => -1,
-                        _ => 0,
-                    };
-                    depth == 0
-                })
-                .map(|(i, _)| i)
-                .ok_or_else(refused)?;
+            let close = crate::statement::matching_paren(text, 0).ok_or_else(refused)?;
             (&text[..=close], &text[close + 1..])
         },
         false => text.split_once(char::is_whitespace).unwrap_or((text, "")),

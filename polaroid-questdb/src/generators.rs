@@ -7,7 +7,6 @@
 //! value each time an expression is evaluated; one value a row is what a
 //! query that reads the column twice expects).
 
-use chrono::NaiveDateTime;
 use polaroid_core::CoreError;
 use polars::prelude::*;
 
@@ -176,17 +175,11 @@ impl Literal {
         }
     }
 
-    /// A timestamp: microseconds, or text QuestDB reads as an instant.
+    /// A timestamp: microseconds, or text QuestDB reads as an instant (the
+    /// first of those a date or time prefix covers, as `ts IN '...'` reads it).
     fn micros(&self) -> Option<i64> {
         match self {
-            Literal::Text(t) => {
-                let t = t.trim().trim_end_matches('Z');
-                ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
-                    .iter()
-                    .find_map(|f| NaiveDateTime::parse_from_str(t, f).ok())
-                    .or_else(|| chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
-                    .map(|at| at.and_utc().timestamp_micros())
-            },
+            Literal::Text(t) => crate::questdb_sql::interval(t).ok().flatten().map(|(at, _)| at.and_utc().timestamp_micros()),
             _ => self.integer(),
         }
     }

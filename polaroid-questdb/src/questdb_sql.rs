@@ -1229,7 +1229,7 @@ fn inside_quotes(before: &str) -> bool {
 }
 
 /// The instants `[lo, hi)` an interval literal covers, if it is one.
-fn interval(text: &str) -> Result<Option<(NaiveDateTime, NaiveDateTime)>, CoreError> {
+pub(crate) fn interval(text: &str) -> Result<Option<(NaiveDateTime, NaiveDateTime)>, CoreError> {
     static PREFIX: OnceLock<Regex> = OnceLock::new();
     let pattern = regex(
         &PREFIX,
