@@ -452,6 +452,23 @@ fn literal(expr: &Expr) -> Literal {
             Literal::Number(n) => Literal::Number(format!("-{n}")),
             _ => Literal::Other(expr.to_string()),
         },
+        // QuestDB's own examples start a sequence at `to_timestamp('2019-10-17T00:00:00',
+        // 'yyyy-MM-ddTHH:mm:ss')`: the instant, in microseconds.
+        Expr::Function(f) if function_name(&f.name) == "to_timestamp" => {
+            let args: Vec<Literal> = function_args(&f.args).into_iter().map(literal).collect();
+            let at = match args.as_slice() {
+                [Literal::Text(text), Literal::Text(format)] => chrono_format(format)
+                    .ok()
+                    .and_then(|format| chrono::NaiveDateTime::parse_from_str(text, &format).ok())
+                    .or_else(|| interval(text).ok().flatten().map(|(at, _)| at)),
+                [Literal::Text(text)] => interval(text).ok().flatten().map(|(at, _)| at),
+                _ => None,
+            };
+            match at {
+                Some(at) => Literal::Number(at.and_utc().timestamp_micros().to_string()),
+                None => Literal::Other(expr.to_string()),
+            }
+        },
         _ => Literal::Other(expr.to_string()),
     }
 }
@@ -1391,6 +1408,19 @@ mod tests {
         // Conditions are left as they are.
         assert_eq!(sql("SELECT * FROM a JOIN b ON (a.sym = b.sym)"), "SELECT * FROM a JOIN b ON (a.sym = b.sym)");
         assert_eq!(sql("SELECT * FROM a JOIN b ON a.sym = b.sym"), "SELECT * FROM a JOIN b ON a.sym = b.sym");
+    }
+
+    #[test]
+    fn a_sequence_starts_where_questdb_s_own_example_starts_it() {
+        // QuestDB's reference: `to_timestamp` with its format as the start.
+        let r = rewrite(
+            "SELECT x, timestamp_sequence(to_timestamp('2019-10-17T00:00:00', 'yyyy-MM-ddTHH:mm:ss'), 100000L) FROM long_sequence(5)",
+            now(),
+        )
+        .unwrap();
+        let [(_, Source::LongSequence { generated, .. })] = r.sources.as_slice() else { panic!("{:?}", r.sources) };
+        let start = 1_571_270_400_000_000; // 2019-10-17T00:00:00Z
+        assert_eq!(generated[0].1, Generated::Sequence { start, step: 100_000 });
     }
 
     #[test]

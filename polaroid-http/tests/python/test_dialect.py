@@ -598,6 +598,11 @@ def test_questdb_s_test_data_generators_make_a_table(rest):
     groups = rest.exec("SELECT rnd_long(1, 3, 2) v, count() c FROM long_sequence(2000) ORDER BY v")["dataset"]
     assert [g[0] for g in groups] == [1, 2, 3, None] and sum(g[1] for g in groups) == 2000
     assert 800 < groups[-1][1] < 1200
+    # QuestDB's reference example, its start given by to_timestamp with a format.
+    reply = rest.exec("SELECT x, timestamp_sequence(to_timestamp('2019-10-17T00:00:00', 'yyyy-MM-ddTHH:mm:ss'), 100000L) "
+                      "FROM long_sequence(3)")
+    assert reply["dataset"] == [[1, "2019-10-17T00:00:00.000000Z"], [2, "2019-10-17T00:00:00.100000Z"],
+                                [3, "2019-10-17T00:00:00.200000Z"]]
     # Seeded (long_sequence's two seeds): the same rows each time.
     seeded = "SELECT x, rnd_int(), rnd_symbol(4, 3, 5, 0), rnd_str(2, 6, 0) FROM long_sequence(5, 7, 11)"
     assert rest.exec(seeded)["dataset"] == rest.exec(seeded)["dataset"]
