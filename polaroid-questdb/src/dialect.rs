@@ -89,8 +89,14 @@ fn plan_with(core: &Core, ns: &Namespace, query: &str, mut lifted: Named) -> Pla
 /// caller's tables. The query with it written out, if it was left out.
 fn implied_select(core: &Core, ns: &Namespace, query: &str) -> Result<Option<String>, CoreError> {
     static TABLE: OnceLock<Regex> = OnceLock::new();
-    let table = regex(&TABLE, r#"^\s*("[^"]+"|[A-Za-z_][\w.\-]*)(\s|;|$)"#);
+    let table = regex(&TABLE, r#"^\s*("[^"]+"|[A-Za-z_][\w.\-]*)(\s|;|$|\()"#);
     let Some(caps) = table.captures(query) else { return Ok(None) };
+    // Or one of QuestDB's pseudo-tables: `generate_series(1, 10)`.
+    if &caps[2] == "(" {
+        let function = caps[1].to_ascii_lowercase();
+        let pseudo_table = ["long_sequence", "generate_series"].contains(&function.as_str());
+        return Ok(pseudo_table.then(|| format!("SELECT * FROM {}", query.trim_start())));
+    }
     let name = caps[1].trim_matches('"');
     // A statement's first word is no table name here, whatever tables exist.
     const STATEMENTS: &[&str] = &["SELECT", "WITH", "SHOW", "EXPLAIN", "VALUES", "TABLE", "DESCRIBE", "DESC", "DECLARE", "SET"];
@@ -299,6 +305,7 @@ fn source_frame(core: &Core, ns: &Namespace, source: crate::questdb_sql::Source)
             }
             DataFrame::new_infer_height(columns)?.lazy()
         },
+        Source::Series(series) => series.frame()?.lazy(),
         Source::Tables => {
             let mut defs = Vec::new();
             for name in core.tables().names(ns)? {

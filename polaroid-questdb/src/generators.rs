@@ -151,6 +151,116 @@ pub fn spec(name: &str, args: &[Literal]) -> Result<Option<Generated>, CoreError
     Ok(Some(spec))
 }
 
+/// `generate_series(start, end[, step])`: QuestDB's pseudo-table of one
+/// column, `generate_series`, from `start` to `end` (either may be the
+/// larger; both included), ascending by a positive step, descending by a
+/// negative one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Series {
+    Long { start: i64, end: i64, step: i64 },
+    Double { start: f64, end: f64, step: f64 },
+    /// Microseconds since the epoch; the step a count of microseconds or a
+    /// period (`'5d'`, `'-1h'`; n U T s m h d w, months and years refused).
+    Timestamp { start: i64, end: i64, step: i64 },
+}
+
+impl Series {
+    pub fn read(args: &[Literal]) -> Result<Series, CoreError> {
+        let refused = || {
+            invalid(format!(
+                "generate_series takes (start, end[, step]): whole numbers, numbers, or timestamps with a step in microseconds \
+                 or a period like '5d'; got ({})",
+                list(args)
+            ))
+        };
+        let (bounds, step) = match args {
+            [a, b] => ([a, b], None),
+            [a, b, step] => ([a, b], Some(step)),
+            _ => return Err(refused()),
+        };
+        let series = if bounds.iter().all(|b| b.integer().is_some()) && step.is_none_or(|s| s.integer().is_some()) {
+            let (start, end) = (bounds[0].integer().unwrap_or_default(), bounds[1].integer().unwrap_or_default());
+            Series::Long { start, end, step: step.and_then(Literal::integer).unwrap_or(1) }
+        } else if bounds.iter().all(|b| b.real().is_some()) && step.is_none_or(|s| s.real().is_some()) {
+            let (start, end) = (bounds[0].real().unwrap_or_default(), bounds[1].real().unwrap_or_default());
+            Series::Double { start, end, step: step.and_then(Literal::real).unwrap_or(1.0) }
+        } else {
+            let (Some(start), Some(end)) = (bounds[0].instant(), bounds[1].instant()) else { return Err(refused()) };
+            let step = match step {
+                Some(Literal::Text(period)) => period_micros(period).ok_or_else(refused)?,
+                Some(other) => other.integer().ok_or_else(refused)?,
+                None => return Err(refused()),
+            };
+            Series::Timestamp { start, end, step }
+        };
+        let rows = match &series {
+            Series::Long { start, end, step } | Series::Timestamp { start, end, step } if *step != 0 => {
+                Some((*start as i128 - *end as i128).unsigned_abs() / step.unsigned_abs() as u128 + 1)
+            },
+            Series::Double { start, end, step } if step.is_finite() && *step != 0.0 && start.is_finite() && end.is_finite() => {
+                Some(((start - end).abs() / step.abs()).floor() as u128 + 1)
+            },
+            _ => None,
+        };
+        match rows {
+            Some(rows) if rows <= MOST_ROWS as u128 => Ok(series),
+            Some(rows) => Err(invalid(format!("generate_series would make {rows} rows, more than {MOST_ROWS}"))),
+            None => Err(invalid(format!("generate_series needs a step other than 0; got ({})", list(args)))),
+        }
+    }
+
+    /// Its frame.
+    pub fn frame(&self) -> Result<DataFrame, CoreError> {
+        // From the lower bound up by a positive step, from the upper one
+        // down by a negative step.
+        fn whole(start: i64, end: i64, step: i64) -> Vec<i64> {
+            let (lo, hi) = (start.min(end), start.max(end));
+            let first = if step > 0 { lo } else { hi };
+            let n = (hi as i128 - lo as i128) as u128 / step.unsigned_abs() as u128 + 1;
+            (0..n as i64).map(|i| first + i * step).collect()
+        }
+        let column = match self {
+            Series::Long { start, end, step } => Column::new("generate_series".into(), whole(*start, *end, *step)),
+            Series::Timestamp { start, end, step } => Column::new("generate_series".into(), whole(*start, *end, *step))
+                .cast(&DataType::Datetime(TimeUnit::Microseconds, None))?,
+            Series::Double { start, end, step } => {
+                let (lo, hi) = (start.min(*end), start.max(*end));
+                let first = if *step > 0.0 { lo } else { hi };
+                let n = ((hi - lo) / step.abs()).floor() as usize + 1;
+                Column::new("generate_series".into(), (0..n).map(|i| first + i as f64 * step).collect::<Vec<_>>())
+            },
+        };
+        Ok(DataFrame::new_infer_height(vec![column])?)
+    }
+}
+
+/// The most rows `generate_series` makes (as `long_sequence`).
+const MOST_ROWS: u64 = 1_000_000_000;
+
+/// QuestDB's period (`'5d'`, `'-1h'`, `'250T'`) in microseconds; months and
+/// years have no one length.
+fn period_micros(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let unit_at = text.find(|c: char| c.is_ascii_alphabetic())?;
+    let (count, unit) = text.split_at(unit_at);
+    let count: i64 = match count {
+        "" => 1,
+        "-" => -1,
+        n => n.parse().ok()?,
+    };
+    let micros = match unit {
+        "U" => 1,
+        "T" => 1_000,
+        "s" => 1_000_000,
+        "m" => 60_000_000,
+        "h" => 3_600_000_000,
+        "d" => 86_400_000_000,
+        "w" => 604_800_000_000,
+        _ => return None,
+    };
+    count.checked_mul(micros)
+}
+
 /// A call's argument, as [`spec`] reads it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Literal {
@@ -164,6 +274,21 @@ impl Literal {
     fn integer(&self) -> Option<i64> {
         match self {
             Literal::Number(n) => n.strip_suffix(['L', 'l']).unwrap_or(n).parse().ok(),
+            _ => None,
+        }
+    }
+
+    fn real(&self) -> Option<f64> {
+        match self {
+            Literal::Number(n) => n.strip_suffix(['L', 'l']).unwrap_or(n).parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// Text QuestDB reads as an instant, in microseconds.
+    fn instant(&self) -> Option<i64> {
+        match self {
+            Literal::Text(_) => self.micros(),
             _ => None,
         }
     }
@@ -297,6 +422,27 @@ mod tests {
         );
         assert!(spec("rnd_symbol", &[num("1000000"), num("1"), num("10000"), num("0")]).is_err());
         assert!(spec("rnd_uuid4", &[]).unwrap_err().to_string().contains("rnd_uuid4 is not supported"));
+    }
+
+    #[test]
+    fn series_are_read_and_made_as_questdb_documents_them() {
+        let values = |args: &[Literal]| {
+            let frame = Series::read(args).unwrap().frame().unwrap();
+            frame.column("generate_series").unwrap().as_materialized_series().to_physical_repr().cast(&DataType::Float64).unwrap()
+                .f64().unwrap().into_no_null_iter().collect::<Vec<_>>()
+        };
+        // Both ends included; start and end interchangeable; a negative step descends.
+        assert_eq!(values(&[num("1"), num("5")]), vec![1.0, 2.0, 3.0, 4.0, 5.0]);
+        assert_eq!(values(&[num("5"), num("-5"), num("3")]), vec![-5.0, -2.0, 1.0, 4.0]);
+        assert_eq!(values(&[num("1"), num("7"), num("-3")]), vec![7.0, 4.0, 1.0]);
+        assert_eq!(values(&[num("0.5"), num("2"), num("0.5")]), vec![0.5, 1.0, 1.5, 2.0]);
+        let day = 86_400_000_000.0;
+        let start = 1_735_689_600_000_000.0; // 2025-01-01
+        assert_eq!(values(&[text("2025-01-01"), text("2025-01-11"), text("5d")]), vec![start, start + 5.0 * day, start + 10.0 * day]);
+        assert_eq!(values(&[text("2025-01-01"), text("2025-01-02"), text("-12h")]), vec![start + day, start + day / 2.0, start]);
+        assert!(Series::read(&[num("1"), num("5"), num("0")]).unwrap_err().to_string().contains("a step other than 0"));
+        assert!(Series::read(&[text("2025-01-01"), text("2025-02-01"), text("1M")]).is_err());
+        assert!(Series::read(&[num("0"), num("2000000000")]).unwrap_err().to_string().contains("more than"));
     }
 
     #[test]

@@ -53,6 +53,8 @@ pub enum Source {
     /// the columns of the generators the query calls
     /// ([`crate::generators`]), drawn from the seeds when given.
     LongSequence { rows: u64, seed: Option<u64>, generated: Vec<(String, Generated)> },
+    /// `generate_series(start, end[, step])` ([`crate::generators::Series`]).
+    Series(crate::generators::Series),
     /// `tables()`: the caller's tables.
     Tables,
     /// `table_columns('t')`: the columns of `t`.
@@ -365,6 +367,16 @@ impl VisitorMut for QuestDb {
                 Source::LongSequence { rows, seed, generated: Vec::new() }
             },
             ("tables", []) => Source::Tables,
+            ("generate_series", _) => {
+                let exprs: Vec<&Expr> = args.as_ref().map_or_else(Vec::new, |a| {
+                    a.args.iter().filter_map(|arg| if let FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) = arg { Some(e) } else { None }).collect()
+                });
+                let literals: Vec<Literal> = exprs.into_iter().map(literal).collect();
+                match crate::generators::Series::read(&literals) {
+                    Ok(series) => Source::Series(series),
+                    Err(e) => return self.fail(e),
+                }
+            },
             ("table_columns", [t]) => Source::TableColumns(t.trim().trim_matches('\'').to_string()),
             _ => return ControlFlow::Continue(()),
         };

@@ -580,8 +580,8 @@ def test_joins_on_named_columns_and_asof_joins_of_subqueries_as_questdb_writes_t
 
 def test_questdb_s_test_data_generators_make_a_table(rest):
     """QuestDB's quick start, `timestamp_sequence`, `rnd_symbol`, `rnd_double` and `rnd_int` over
-    `long_sequence(n)`, in a CREATE TABLE AS and an INSERT: "unsupported function 'rnd_double'" before. The
-    values are random: checked by their count, range and set; the timestamps exactly."""
+    `long_sequence(n)`, in a CREATE TABLE AS and an INSERT: "unsupported function 'rnd_double'" before; and
+    `generate_series`. The random values are checked by their count, range and set; the rest exactly."""
     rest.exec("CREATE TABLE gen AS (SELECT timestamp_sequence('2024-01-01', 100000L) AS ts, "
               "rnd_symbol('AAPL', 'GOOGL', 'MSFT') AS sym, rnd_double() * 1000 AS px, rnd_int(1, 10000, 0) AS qty "
               "FROM long_sequence(1000)) TIMESTAMP(ts) PARTITION BY DAY")
@@ -603,6 +603,12 @@ def test_questdb_s_test_data_generators_make_a_table(rest):
                       "FROM long_sequence(3)")
     assert reply["dataset"] == [[1, "2019-10-17T00:00:00.000000Z"], [2, "2019-10-17T00:00:00.100000Z"],
                                 [3, "2019-10-17T00:00:00.200000Z"]]
+    # generate_series: both ends included, alone or in a FROM, of numbers or of timestamps by a period.
+    reply = rest.exec("generate_series(5, 1, -2)")
+    assert reply["columns"] == [{"name": "generate_series", "type": "LONG"}] and reply["dataset"] == [[5], [3], [1]]
+    assert rest.exec("SELECT sum(generate_series) FROM generate_series(1, 100)")["dataset"] == [[5050]]
+    assert rest.exec("SELECT * FROM generate_series('2025-01-01', '2025-01-02', '12h')")["dataset"] == [
+        ["2025-01-01T00:00:00.000000Z"], ["2025-01-01T12:00:00.000000Z"], ["2025-01-02T00:00:00.000000Z"]]
     # Seeded (long_sequence's two seeds): the same rows each time.
     seeded = "SELECT x, rnd_int(), rnd_symbol(4, 3, 5, 0), rnd_str(2, 6, 0) FROM long_sequence(5, 7, 11)"
     assert rest.exec(seeded)["dataset"] == rest.exec(seeded)["dataset"]
