@@ -345,7 +345,7 @@ impl VisitorMut for QuestDb {
     }
 
     fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
-        let TableFactor::Table { name, args: args @ Some(_), .. } = factor else { return ControlFlow::Continue(()) };
+        let TableFactor::Table { name, args: args @ Some(_), alias, .. } = factor else { return ControlFlow::Continue(()) };
         let function = function_name(name);
         let values: Vec<String> = args.as_ref().map_or_else(Vec::new, |a| {
             a.args.iter().map(|arg| arg.to_string()).collect()
@@ -367,11 +367,17 @@ impl VisitorMut for QuestDb {
                 Source::LongSequence { rows, seed, generated: Vec::new() }
             },
             ("tables", []) => Source::Tables,
-            ("generate_series", _) => {
+            // QuestDB's forms (a period step like '5d', numbers, bounds either
+            // way round) over literals; polars-sql answers PostgreSQL's
+            // (patch 0050: INTERVAL steps, expressions, `AS g(x)`).
+            ("generate_series", _) if !aliases_columns(alias.as_ref()) => {
                 let exprs: Vec<&Expr> = args.as_ref().map_or_else(Vec::new, |a| {
                     a.args.iter().filter_map(|arg| if let FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) = arg { Some(e) } else { None }).collect()
                 });
                 let literals: Vec<Literal> = exprs.into_iter().map(literal).collect();
+                if literals.iter().any(|l| matches!(l, Literal::Other(_))) {
+                    return ControlFlow::Continue(());
+                }
                 match crate::generators::Series::read(&literals) {
                     Ok(series) => Source::Series(series),
                     Err(e) => return self.fail(e),
@@ -450,6 +456,11 @@ fn join_on_named_columns(select: &mut Select) {
             *constraint = JoinConstraint::Using(names.into_iter().map(|name| ObjectName::from(vec![name])).collect());
         }
     }
+}
+
+/// Whether a relation's alias names its columns (`AS g(x)`).
+fn aliases_columns(alias: Option<&sqlparser::ast::TableAlias>) -> bool {
+    alias.is_some_and(|a| !a.columns.is_empty())
 }
 
 /// A generator's argument as [`crate::generators::spec`] reads it.

@@ -607,6 +607,9 @@ def test_questdb_s_test_data_generators_make_a_table(rest):
     reply = rest.exec("generate_series(5, 1, -2)")
     assert reply["columns"] == [{"name": "generate_series", "type": "LONG"}] and reply["dataset"] == [[5], [3], [1]]
     assert rest.exec("SELECT sum(generate_series) FROM generate_series(1, 100)")["dataset"] == [[5050]]
+    # QuestDB's bounds either way round (PostgreSQL's reading gave no rows), and numbers.
+    assert rest.exec("SELECT * FROM generate_series(1, 7, -3)")["dataset"] == [[7], [4], [1]]
+    assert rest.exec("SELECT * FROM generate_series(0.5, 2, 0.5)")["dataset"] == [[0.5], [1.0], [1.5], [2.0]]
     assert rest.exec("SELECT * FROM generate_series('2025-01-01', '2025-01-02', '12h')")["dataset"] == [
         ["2025-01-01T00:00:00.000000Z"], ["2025-01-01T12:00:00.000000Z"], ["2025-01-02T00:00:00.000000Z"]]
     # Seeded (long_sequence's two seeds): the same rows each time.
