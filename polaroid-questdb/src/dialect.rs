@@ -399,7 +399,7 @@ fn polars_interval(text: &str) -> Result<String, CoreError> {
 
 /// A count (1 if left out) and one of QuestDB's units, n U T s m h d w M
 /// y, as a polars duration; `clause` names what is read in errors.
-fn polars_duration(text: &str, clause: &str) -> Result<String, CoreError> {
+pub(crate) fn polars_duration(text: &str, clause: &str) -> Result<String, CoreError> {
     static INTERVAL: OnceLock<Regex> = OnceLock::new();
     let caps = regex(&INTERVAL, r"^(\d*)([a-zA-Z]+)$")
         .captures(text)

@@ -237,28 +237,16 @@ impl Series {
 /// The most rows `generate_series` makes (as `long_sequence`).
 const MOST_ROWS: u64 = 1_000_000_000;
 
-/// QuestDB's period (`'5d'`, `'-1h'`, `'250T'`) in microseconds; months and
-/// years have no one length.
+/// QuestDB's period (`'5d'`, `'-1h'`, `'250T'`) in microseconds, read as
+/// SAMPLE BY reads one; months and years have no one length.
 fn period_micros(text: &str) -> Option<i64> {
     let text = text.trim();
-    let unit_at = text.find(|c: char| c.is_ascii_alphabetic())?;
-    let (count, unit) = text.split_at(unit_at);
-    let count: i64 = match count {
-        "" => 1,
-        "-" => -1,
-        n => n.parse().ok()?,
-    };
-    let micros = match unit {
-        "U" => 1,
-        "T" => 1_000,
-        "s" => 1_000_000,
-        "m" => 60_000_000,
-        "h" => 3_600_000_000,
-        "d" => 86_400_000_000,
-        "w" => 604_800_000_000,
-        _ => return None,
-    };
-    count.checked_mul(micros)
+    let (sign, period) = text.strip_prefix('-').map_or((1, text), |p| (-1, p));
+    let duration = crate::dialect::polars_duration(period, "generate_series").ok()?;
+    if duration.ends_with("mo") || duration.ends_with('y') {
+        return None;
+    }
+    Some(sign * Duration::parse(&duration).duration_us())
 }
 
 /// A call's argument, as [`spec`] reads it.
