@@ -213,6 +213,9 @@ pub struct SqlOptions {
     /// `/` of two integers is their integer quotient, truncated toward
     /// zero (QuestDB's and PostgreSQL's `SELECT 5 / 2` is 2).
     pub integer_division: bool,
+    /// A column name no column has as written reads the one whose name
+    /// differs from it in case only (QuestDB's `SELECT PX` of `px`).
+    pub case_insensitive_columns: bool,
 }
 
 /// The shared state every door works on.
@@ -659,7 +662,9 @@ impl Core {
         // Table functions (`read_parquet('t.parquet')`) resolve in the data
         // directory before polars opens anything.
         let (ctx, refusals) = self.sandbox.sql_context();
-        let mut ctx = ctx.with_integer_division(options.integer_division);
+        let mut ctx = ctx
+            .with_integer_division(options.integer_division)
+            .with_case_insensitive_columns(options.case_insensitive_columns);
         sources.sort_by(|a, b| a.0.cmp(&b.0));
         for (name, lf) in sources {
             ctx.register(&name, lf);
@@ -1148,6 +1153,51 @@ mod tests {
         assert_eq!(err.to_string(), "internal error: polars panicked: boom in a kernel");
         let ok = blocking(|| Ok(41 + 1)).await.unwrap();
         assert_eq!(ok, 42);
+    }
+
+    /// QuestDB's column names are case-insensitive (`SELECT PX` of a column
+    /// `px`), which its doors ask for with `case_insensitive_columns`; a
+    /// bare column is shown as written. Without it, names are polars' own.
+    #[test]
+    fn column_names_resolve_in_any_case_when_a_door_asks() {
+        let dir = tempfile::tempdir().unwrap();
+        let core = Core::new(CoreConfig { data_dir: dir.path().to_path_buf(), ..Default::default() }).unwrap();
+        let ns = Namespace::anonymous();
+        let t = df!("sym" => ["a", "b", "a"], "px" => [1.0, 2.0, 4.0], "Size" => [10i64, 20, 30], "PX" => [7.0, 8.0, 9.0])
+            .unwrap()
+            .drop("PX")
+            .unwrap();
+        let any_case = SqlOptions { case_insensitive_columns: true, ..Default::default() };
+        let run = |query: &str, frames: Vec<(String, LazyFrame)>, options: SqlOptions| {
+            core.namespace_sql_plan_with(&ns, query, frames, options).and_then(|(lf, _)| Ok(lf.collect()?))
+        };
+        let frames = || vec![("t".to_string(), t.clone().lazy())];
+        // Every clause reads `sym`, `px` and `Size`, each as differently written:
+        // by hand, a's rows are 1.0 and 4.0 (sizes 10 and 30), b's 2.0 (20).
+        let got = run(
+            "SELECT SYM, sum(PX) AS total, sum(size) AS n FROM t WHERE Px > 1.5 OR SIZE = 10 GROUP BY Sym ORDER BY sYm",
+            frames(),
+            any_case,
+        )
+        .unwrap();
+        let want = df!("SYM" => ["a", "b"], "total" => [5.0, 2.0], "n" => [40i64, 20]).unwrap();
+        assert!(got.equals(&want), "{got}");
+        // A bare column keeps the query's spelling; a qualified one resolves too.
+        let got = run("SELECT PX, t.SIZE AS s FROM t ORDER BY Px DESC LIMIT 1", frames(), any_case).unwrap();
+        assert!(got.equals(&df!("PX" => [4.0], "s" => [30i64]).unwrap()), "{got}");
+        // An exact name wins over one in another case.
+        let both = df!("px" => [1.0], "PX" => [2.0]).unwrap();
+        let got = run("SELECT PX, px FROM t", vec![("t".into(), both.clone().lazy())], any_case).unwrap();
+        assert!(got.equals(&both.select(["PX", "px"]).unwrap()), "{got}");
+        // Of two in other cases, the first (DuckDB picks one too).
+        let got = run("SELECT Px FROM t", vec![("t".into(), both.lazy())], any_case).unwrap();
+        assert!(got.equals(&df!("Px" => [1.0]).unwrap()), "{got}");
+        // Nothing in any case: polars' own refusal, naming it.
+        let err = run("SELECT qty FROM t", frames(), any_case).unwrap_err();
+        assert!(err.to_string().contains("unable to find column \"qty\""), "{err}");
+        // Off (the gRPC door's and Flight SQL's reading, upstream polars'): refused.
+        let err = run("SELECT PX FROM t", frames(), SqlOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("unable to find column \"PX\""), "{err}");
     }
 
     /// DuckDB's ASOF JOIN over tables named in the query, at every door

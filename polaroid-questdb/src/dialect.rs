@@ -289,7 +289,8 @@ pub(crate) fn sql_plan(core: &Core, ns: &Namespace, query: &str, mut extra: Name
     for (name, source) in rewritten.sources {
         extra.push((name, source_frame(core, ns, source)?));
     }
-    core.namespace_sql_plan_with(ns, &rewritten.sql, extra, polaroid_core::SqlOptions { integer_division: true })
+    let options = polaroid_core::SqlOptions { integer_division: true, case_insensitive_columns: true };
+    core.namespace_sql_plan_with(ns, &rewritten.sql, extra, options)
 }
 
 /// The frame of one of QuestDB's table functions.
@@ -349,6 +350,12 @@ fn source_frame(core: &Core, ns: &Namespace, source: crate::questdb_sql::Source)
             .lazy()
         },
     })
+}
+
+/// The column of `schema` that `name` names in QuestDB's SQL, whose names
+/// are case-insensitive; `name` as written if none (for polars to refuse).
+pub(crate) fn column_named(schema: &Schema, name: &str) -> String {
+    polars::sql::column_in_any_case(schema, name).unwrap_or(name).to_string()
 }
 
 fn invalid(message: impl Into<String>) -> CoreError {
@@ -631,10 +638,10 @@ impl SampleBy {
 
     /// Where the SELECT list names the timestamp, if it does, and the
     /// name it is shown by: its alias (`ts AS time`, what Grafana's
-    /// `$__time(ts)` writes) or its own.
+    /// `$__time(ts)` writes) or its name as written (`TS` of `ts` is `TS`).
     fn items_select_ts(&self, ts: &str) -> Result<Option<(usize, String)>, CoreError> {
         Ok(self.parsed_items()?.iter().enumerate().find_map(|(at, item)| match item {
-            SelectItem::UnnamedExpr(Ast::Identifier(id)) if id.value.eq_ignore_ascii_case(ts) => Some((at, ts.to_string())),
+            SelectItem::UnnamedExpr(Ast::Identifier(id)) if id.value.eq_ignore_ascii_case(ts) => Some((at, id.value.clone())),
             SelectItem::ExprWithAlias { expr: Ast::Identifier(id), alias } if id.value.eq_ignore_ascii_case(ts) => {
                 Some((at, alias.value.clone()))
             },
@@ -1086,6 +1093,10 @@ impl AsofJoin {
         let (mut left, left_tables) = sql_plan(core, ns, &format!("SELECT * FROM {}", self.left.0), lifted.clone())?;
         let (mut right, right_tables) = sql_plan(core, ns, &format!("SELECT * FROM {}", self.right.0), lifted)?;
         let (left_schema, right_schema) = (left.collect_schema()?, right.collect_schema()?);
+        // `ON (SYM)` names `sym` on either side: QuestDB's names are case-insensitive.
+        let on: Vec<(String, String)> = (self.on.iter())
+            .map(|(l, r)| (column_named(&left_schema, l), column_named(&right_schema, r)))
+            .collect();
         let left_ts = timestamp_column(&left_schema, &left_tables)?;
         let right_ts = timestamp_column(&right_schema, &right_tables)?;
         // Keys of two kinds of text (a table's symbols, held as categories,
@@ -1093,16 +1104,16 @@ impl AsofJoin {
         // as-of join compares keys as stored, and failed as it ran ("`u32`
         // and `str`").
         let text = |d: &DataType| d.is_string() || d.is_categorical() || d.is_enum();
-        let as_text: Vec<bool> = (self.on.iter())
+        let as_text: Vec<bool> = (on.iter())
             .map(|(l, r)| match (left_schema.get(l), right_schema.get(r)) {
                 (Some(a), Some(b)) => a != b && text(a) && text(b),
                 _ => false,
             })
             .collect();
-        let by: Vec<PlSmallStr> = (self.on.iter().zip(&as_text).enumerate())
+        let by: Vec<PlSmallStr> = (on.iter().zip(&as_text).enumerate())
             .map(|(i, ((l, _), &as_text))| if as_text { format!("__asof_by_{i}").into() } else { l.as_str().into() })
             .collect();
-        let text_keys: Vec<Expr> = (self.on.iter().zip(&as_text).zip(&by))
+        let text_keys: Vec<Expr> = (on.iter().zip(&as_text).zip(&by))
             .filter(|((_, &as_text), _)| as_text)
             .map(|(((l, _), _), name)| col(l.as_str()).cast(DataType::String).alias(name.clone()))
             .collect();
@@ -1111,9 +1122,9 @@ impl AsofJoin {
         }
         // QuestDB's names for the right side: a clash gets a `1`; the keys are shared.
         let right_name = |c: &str| {
-            if self.on.iter().any(|(_, r)| r == c) {
-                self.on.iter().find(|(_, r)| r == c).map(|(l, _)| l.clone()).unwrap_or_default()
-            } else if left_schema.contains(c) {
+            if on.iter().any(|(_, r)| r == c) {
+                on.iter().find(|(_, r)| r == c).map(|(l, _)| l.clone()).unwrap_or_default()
+            } else if polars::sql::column_in_any_case(&left_schema, c).is_some() {
                 format!("{c}1")
             } else {
                 c.to_string()
@@ -1121,9 +1132,9 @@ impl AsofJoin {
         };
         let renamed: Vec<Expr> = right_schema
             .iter_names()
-            .filter(|c| !self.on.iter().any(|(_, r)| r == c.as_str()))
+            .filter(|c| !on.iter().any(|(_, r)| r == c.as_str()))
             .map(|c| col(c.clone()).alias(right_name(c)))
-            .chain(self.on.iter().zip(&as_text).zip(&by).map(|(((_, r), &as_text), name)| match as_text {
+            .chain(on.iter().zip(&as_text).zip(&by).map(|(((_, r), &as_text), name)| match as_text {
                 true => col(r.as_str()).cast(DataType::String).alias(name.clone()),
                 false => col(r.as_str()).alias(name.clone()),
             }))
@@ -1159,7 +1170,15 @@ impl AsofJoin {
             if !qualifier.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 continue;
             }
-            let named = |c: &str| if is_right { right_name(c) } else { c.to_string() };
+            // A right column renamed for a clash (`px1`) is read by its new
+            // name; any other keeps the query's spelling (`a.PX` shows `PX`).
+            let named = |c: &str| {
+                let own = column_named(schema, c);
+                match is_right.then(|| right_name(&own)) {
+                    Some(renamed) if renamed != own => renamed,
+                    _ => c.to_string(),
+                }
+            };
             let every: Vec<String> = schema.iter_names().map(|c| format!("\"{}\"", named(c))).collect();
             let pattern = Regex::new(&format!(r"\b{}\.(\w+|\*)", regex::escape(qualifier))).expect("an escaped alias");
             sql = pattern

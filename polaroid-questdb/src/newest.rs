@@ -270,13 +270,17 @@ pub(crate) fn latest_rows_of(
 /// and ordered by `ts`: of rows tied on the timestamp, the last one.
 pub(crate) fn latest_rows(rows: LazyFrame, ts: &str, keys: &[String]) -> PolarsResult<LazyFrame> {
     // The columns in their order (the grouping puts the keys first).
-    let columns: Vec<Expr> = rows.clone().collect_schema()?.iter_names().map(|n| col(n.clone())).collect();
+    let schema = rows.clone().collect_schema()?;
+    let columns: Vec<Expr> = schema.iter_names().map(|n| col(n.clone())).collect();
+    // `LATEST ON TS PARTITION BY SYM` of `ts` and `sym`, as QuestDB reads it.
+    let ts = crate::dialect::column_named(&schema, ts);
+    let keys: Vec<String> = keys.iter().map(|k| crate::dialect::column_named(&schema, k)).collect();
     Ok(rows
         .with_row_index("__row", None)
-        .sort_by_exprs([col(ts), col("__row")], SortMultipleOptions::default())
+        .sort_by_exprs([col(ts.as_str()), col("__row")], SortMultipleOptions::default())
         .group_by(keys.iter().map(|k| col(k.as_str())).collect::<Vec<_>>())
-        .agg([all().exclude_cols(keys.to_vec()).as_expr().last()])
-        .sort_by_exprs([col(ts)], SortMultipleOptions::default())
+        .agg([all().exclude_cols(keys.clone()).as_expr().last()])
+        .sort_by_exprs([col(ts.as_str())], SortMultipleOptions::default())
         .select(columns))
 }
 

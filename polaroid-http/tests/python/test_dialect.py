@@ -623,6 +623,43 @@ def test_questdb_s_test_data_generators_make_a_table(rest):
         assert says in raised.value.response_data["error"], query
 
 
+def test_column_names_are_read_in_any_case_as_questdb_reads_them(server, rest):
+    """QuestDB's column names are case-insensitive: `SELECT PX FROM t` of a column `px` was refused ("unable
+    to find column "PX" ... Did you mean "px"?"), in every clause and in SAMPLE BY, LATEST ON and ASOF JOIN's own
+    keys. A bare column is shown as written, as QuestDB names it. Values by hand; ILP's `PX` fills `px`."""
+    from questdb import Sender, TimestampNanos
+    rest.exec("CREATE TABLE anycase (ts TIMESTAMP, sym SYMBOL, px DOUBLE, Size LONG) TIMESTAMP(ts) PARTITION BY DAY")
+    rest.exec("INSERT INTO anycase (TS, SYM, PX, size) VALUES ('2024-01-01T00:00:00Z', 'A', 1.5, 10), "
+              "('2024-01-01T00:00:01Z', 'B', 2.5, 20)")
+    at = 1_704_067_260_000_000_000  # 2024-01-01T00:01:00Z
+    with Sender.from_conf(f"http::addr=127.0.0.1:{server.http_port};") as sender:
+        sender.row("anycase", symbols={"SYM": "A"}, columns={"PX": 3.5, "size": 30}, at=TimestampNanos(at))
+        sender.flush()
+    assert [c["name"] for c in rest.exec("SELECT * FROM anycase")["columns"]] == ["ts", "sym", "px", "Size"]
+
+    def rows(query):
+        reply = rest.exec(query)
+        return [c["name"] for c in reply["columns"]], reply["dataset"]
+
+    assert rows("SELECT PX, size, Sym FROM anycase") == (["PX", "size", "Sym"], [[1.5, 10, "A"], [2.5, 20, "B"], [3.5, 30, "A"]])
+    # WHERE, the implied GROUP BY, ORDER BY; a qualified name too.
+    assert rows("SELECT SYM, sum(SIZE) n, max(anycase.PX) hi FROM anycase WHERE Px > 1.5 OR SIZE = 10 ORDER BY sym") == (
+        ["SYM", "n", "hi"], [["A", 40, 3.5], ["B", 20, 2.5]])
+    assert rows("SELECT TS, SYM, first(PX) open FROM anycase SAMPLE BY 1m") == (["TS", "SYM", "open"], [
+        ["2024-01-01T00:00:00.000000Z", "A", 1.5], ["2024-01-01T00:00:00.000000Z", "B", 2.5],
+        ["2024-01-01T00:01:00.000000Z", "A", 3.5]])
+    assert rows("SELECT Sym, PX FROM anycase LATEST ON TS PARTITION BY SYM") == (["Sym", "PX"], [["B", 2.5], ["A", 3.5]])
+    # The newest rows (read from the newest parts) and QuestDB's last rows.
+    assert rows("SELECT PX FROM anycase WHERE SYM = 'A' ORDER BY TS DESC LIMIT 1") == (["PX"], [[3.5]])
+    assert rows("SELECT px FROM anycase WHERE TS > '2024-01-01T00:00:00' LIMIT -1") == (["px"], [[3.5]])
+    # ASOF JOIN's keys: each row meets itself (the same instants); the right side's `px` clashes, so is `px1`.
+    assert rows("SELECT a.PX, b.px FROM anycase a ASOF JOIN anycase b ON (SYM)") == (
+        ["PX", "px1"], [[1.5, 1.5], [2.5, 2.5], [3.5, 3.5]])
+    # A name in no case is still refused by name.
+    with pytest.raises(QuestDBAPIError, match="qty"):
+        rest.exec("SELECT qty FROM anycase")
+
+
 def test_exponential_moving_averages_in_questdb_syntax(rest):
     """QuestDB's EMA and VWEMA window functions (patch 0101), worked by hand: alpha 1/2 (period 3 is the
     same), time-weighted with tau one minute, and weighted by size."""

@@ -67,6 +67,18 @@ def test_polars_read_database_over_psycopg(server):
     assert_frame_equal(got, want, check_exact=False)
 
 
+def test_column_names_are_read_in_any_case_as_questdb_reads_them(server):
+    """QuestDB's names are case-insensitive at its PostgreSQL port too: `SELECT SYM ... WHERE Px > 150` of `sym`
+    and `px` was refused ("unable to find column"). A bare column is described as written."""
+    query = f"SELECT SYM, count(*), sum(QTY) FROM {TRADES} WHERE Px > 150 GROUP BY Sym ORDER BY sym"
+    with psycopg.connect(server.dsn(), autocommit=True) as conn:
+        cur = conn.execute(query)
+        names, got = [d.name for d in cur.description], cur.fetchall()
+    want = trades().filter(pl.col("px") > 150).group_by("sym").agg(pl.len(), pl.col("qty").sum()).sort("sym")
+    assert names == ["SYM", "count", "sum"]
+    assert [list(r) for r in got] == [list(r) for r in want.rows()]
+
+
 def test_results_stream_in_full(server):
     with psycopg.connect(server.dsn(), autocommit=True) as conn:
         rows = sum(1 for _ in conn.cursor().stream(f"SELECT * FROM {TRADES}"))
