@@ -271,8 +271,14 @@ impl TableDef {
         Ok(())
     }
 
-    /// Upsert keys as their columns spell them (SQL names them in any case).
-    fn spell_upsert_keys(&mut self) {
+    /// The designated timestamp and upsert keys as their columns spell them
+    /// (SQL names them in any case: `AS (SELECT ts ...) TIMESTAMP(TS)`).
+    fn spell_names(&mut self) {
+        if let Some(ts) = &mut self.timestamp {
+            if let Some(c) = self.columns.iter().find(|c| c.name.eq_ignore_ascii_case(ts)) {
+                *ts = c.name.clone();
+            }
+        }
         for key in &mut self.upsert_keys {
             if let Some(c) = self.columns.iter().find(|c| c.name.eq_ignore_ascii_case(key)) {
                 *key = c.name.clone();
@@ -397,7 +403,7 @@ impl Tables {
 
     /// Create a table. Returns false if it existed and `if_not_exists`.
     pub fn create(&self, ns: &Namespace, mut def: TableDef, if_not_exists: bool) -> Result<bool, CoreError> {
-        def.spell_upsert_keys();
+        def.spell_names();
         def.check()?;
         let tenant = self.tenant(ns)?;
         let mut tables = tenant.tables.write().unwrap_or_else(|p| p.into_inner());
@@ -904,6 +910,9 @@ impl Table {
         let meta = std::fs::read(&meta_path).map_err(|e| io_error(&meta_path, e))?;
         let mut def: TableDef = serde_json::from_slice(&meta)
             .map_err(|e| CoreError::FailedPrecondition(format!("{}: {e}", meta_path.display())))?;
+        // Earlier versions kept a designated timestamp as the CREATE wrote
+        // it (`timestamp(TS)` of `ts`), which no append could find.
+        def.spell_names();
         // A rename is done once the directory has its new name; the
         // definition may not have followed yet.
         let dir_name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
@@ -1398,7 +1407,7 @@ impl Table {
         let mut wal = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let mut def = self.def();
         def.upsert_keys = keys;
-        def.spell_upsert_keys();
+        def.spell_names();
         def.check()?;
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
         if state.pending.height() > 0 {
@@ -2146,6 +2155,31 @@ mod tests {
         assert_eq!(read.column("note").unwrap().dtype(), &DataType::String);
         let venue = read.column("venue").unwrap().cast(&DataType::String).unwrap();
         assert_eq!(venue.str().unwrap().iter().collect::<Vec<_>>(), [None, None, Some("A"), Some("B")]);
+    }
+
+    /// `timestamp(TS)` of a column `ts` (SQL names it in any case) made a
+    /// table no append could fill ("\"TS\" not found"): the definition kept
+    /// the name as written. It is spelt as the column now, at creation and
+    /// when a table an earlier build made that way is opened.
+    #[test]
+    fn a_designated_timestamp_named_in_another_case_is_the_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let ns = Namespace::anonymous();
+        let tables = Tables::new(dir.path());
+        tables.create(&ns, TableDef { timestamp: Some("TS".into()), upsert_keys: vec!["Ts".into(), "SYM".into()], ..def() }, false).unwrap();
+        let table = tables.get(&ns, "trades").unwrap().unwrap();
+        assert_eq!(table.def().timestamp.as_deref(), Some("ts"));
+        assert_eq!(table.def().upsert_keys, ["ts", "sym"]);
+        assert_eq!(tables.append(&ns, "trades", rows(0, 3), None).unwrap(), 3);
+        // As an earlier build wrote it: opened, the table takes rows.
+        let meta = dir.path().join("tables/default/trades/_meta.json");
+        let written = std::fs::read_to_string(&meta).unwrap();
+        std::fs::write(&meta, written.replace("\"timestamp\": \"ts\"", "\"timestamp\": \"TS\"")).unwrap();
+        assert!(std::fs::read_to_string(&meta).unwrap().contains("\"TS\""));
+        let reopened = Tables::new(dir.path());
+        assert_eq!(reopened.get(&ns, "trades").unwrap().unwrap().def().timestamp.as_deref(), Some("ts"));
+        assert_eq!(reopened.append(&ns, "trades", rows(1, 2), None).unwrap(), 2);
+        assert_eq!(reopened.get(&ns, "trades").unwrap().unwrap().row_count().unwrap(), 5);
     }
 
     #[test]

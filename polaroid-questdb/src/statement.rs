@@ -95,7 +95,11 @@ pub fn create(core: &Core, ns: &Namespace, sql: &str, cancel: &CancelToken) -> R
         let columns = rows.schema().iter().map(|(c, dtype)| ColumnDef { name: c.to_string(), kind: kind_of(dtype).into() }).collect();
         let def = TableDef { name: name.clone(), columns, timestamp, partition_by, retention, upsert_keys };
         if core.tables().create(ns, def, if_not_exists)? {
-            let appended = core.tables().append(ns, &name, rows.as_ref().clone(), None)?;
+            // The table comes with its rows or not at all: one whose rows
+            // failed to go in is not left behind, empty.
+            let appended = core.tables().append(ns, &name, rows.as_ref().clone(), None).inspect_err(|_| {
+                let _ = core.tables().drop(ns, &name, true);
+            })?;
             core.metrics().ingested(&name, appended);
         }
         return Ok(());

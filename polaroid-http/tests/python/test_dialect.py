@@ -660,6 +660,22 @@ def test_column_names_are_read_in_any_case_as_questdb_reads_them(server, rest):
         rest.exec("SELECT qty FROM anycase")
 
 
+def test_a_timestamp_named_in_another_case_and_a_create_as_that_fails_leaves_no_table(rest):
+    """`CREATE TABLE ... timestamp(TS)` of a column `ts` made a table every INSERT failed on ("\"TS\" not
+    found"); a CREATE TABLE AS whose rows were refused left its table behind, empty."""
+    rest.exec("CREATE TABLE ts_case (ts TIMESTAMP, px DOUBLE) timestamp(TS) PARTITION BY DAY")
+    rest.exec("INSERT INTO ts_case VALUES ('2024-01-01T00:00:00Z', 1.0), ('2024-01-02T00:00:00Z', 2.0)")
+    assert rest.exec("SELECT designatedTimestamp FROM tables() WHERE table_name = 'ts_case'")["dataset"] == [["ts"]]
+    rest.exec("CREATE TABLE ts_case_as AS (SELECT ts, px FROM ts_case) TIMESTAMP(Ts) PARTITION BY DAY")
+    assert rest.exec("SELECT count(), sum(px) FROM ts_case_as")["dataset"] == [[2, 3.0]]
+    # A designated timestamp may not be null (QuestDB's rule): refused, and no table is left.
+    with pytest.raises(QuestDBAPIError, match="cannot be null"):
+        rest.exec("CREATE TABLE null_ts AS (SELECT CAST(NULL AS TIMESTAMP) ts, x FROM long_sequence(2)) TIMESTAMP(ts)")
+    assert rest.exec("SELECT count() FROM tables() WHERE table_name = 'null_ts'")["dataset"] == [[0]]
+    with pytest.raises(QuestDBAPIError, match="null_ts"):
+        rest.exec("SELECT * FROM null_ts")
+
+
 def test_exponential_moving_averages_in_questdb_syntax(rest):
     """QuestDB's EMA and VWEMA window functions (patch 0101), worked by hand: alpha 1/2 (period 3 is the
     same), time-weighted with tau one minute, and weighted by size."""
