@@ -194,6 +194,9 @@ pub(crate) fn unquoted(text: &str) -> impl Iterator<Item = (usize, char)> + '_ {
 }
 
 fn plan_query(core: &Core, ns: &Namespace, query: &str, lifted: Named) -> Planned {
+    if let Some((head, range)) = LimitRange::parse(query)? {
+        return range.plan(core, ns, head, lifted);
+    }
     // `LIMIT -n`: QuestDB's last n rows.
     static LAST_ROWS: OnceLock<Regex> = OnceLock::new();
     if let Some(caps) = regex(&LAST_ROWS, r"(?is)^(.*\S)\s+LIMIT\s+-\s*(\d+)\s*;?\s*$").captures(query) {
@@ -241,6 +244,74 @@ fn plan_query(core: &Core, ns: &Namespace, query: &str, lifted: Named) -> Planne
         }
     }
     sql_plan(core, ns, query, lifted)
+}
+
+/// QuestDB's `LIMIT m, n`: a range of the rows, not MySQL's offset and
+/// count (sqlparser reads it so, and `LIMIT 2, 5` answered 5 rows from the
+/// third; QuestDB's is rows 3 to 5). Rows are numbered from 1, from -1 at
+/// the end:
+/// - `LIMIT m, n`: rows (m, n], the bounds either way round; `LIMIT n, 0`,
+///   `LIMIT n,` and `LIMIT , n` are `LIMIT n`;
+/// - `LIMIT -m, -n`: the last m rows without the last n, [-m, -n), either
+///   way round; `LIMIT -n, 0` and `LIMIT -n,` are `LIMIT -n`;
+/// - `LIMIT m, -n`: without the first m and the last n rows.
+#[derive(Debug, PartialEq)]
+enum LimitRange {
+    /// Rows `from + 1` to `to`.
+    FromStart { from: i64, to: i64 },
+    /// The last `last` rows without the last `dropped`.
+    FromEnd { last: i64, dropped: i64 },
+    /// Without the first `first` and the last `last`.
+    Trimmed { first: i64, last: i64 },
+}
+
+impl LimitRange {
+    /// The query without its `LIMIT m, n`, and the range, if it ends so.
+    fn parse(query: &str) -> Result<Option<(&str, Self)>, CoreError> {
+        static RANGE: OnceLock<Regex> = OnceLock::new();
+        let pattern = r"(?is)^(.*\S)\s+LIMIT\s+(-\s*\d+|\d+)?\s*,\s*(-\s*\d+|\d+)?\s*;?\s*$";
+        let Some(caps) = regex(&RANGE, pattern).captures(query) else { return Ok(None) };
+        let bound = |i: usize| -> Result<i64, CoreError> {
+            caps.get(i).map_or(Ok(0), |m| {
+                let digits: String = m.as_str().chars().filter(|c| !c.is_whitespace()).collect();
+                digits.parse().map_err(|_| invalid(format!("LIMIT {}: out of range", m.as_str())))
+            })
+        };
+        let (m, n) = (bound(2)?, bound(3)?);
+        let range = match (m, n) {
+            (m, n) if m >= 0 && n >= 0 => Self::FromStart { from: m.min(n), to: m.max(n) },
+            (m, n) if m < 0 && n <= 0 => Self::FromEnd { last: (-m).max(-n), dropped: (-m).min(-n) },
+            (m, n) if m >= 0 => Self::Trimmed { first: m, last: -n },
+            (m, n) => {
+                return Err(invalid(format!(
+                    "LIMIT {m}, {n}: QuestDB's LIMIT takes n, -n, m, n (rows m+1 to n), -m, -n (the last m without the last n) or m, -n (without the first m and the last n)"
+                )))
+            },
+        };
+        Ok(Some((caps.get(1).map_or("", |h| h.as_str()), range)))
+    }
+
+    fn plan(&self, core: &Core, ns: &Namespace, head: &str, lifted: Named) -> Planned {
+        let count = |n: i64| IdxSize::try_from(n).unwrap_or(IdxSize::MAX);
+        Ok(match *self {
+            Self::FromStart { from, to } => {
+                let (lf, tables) = plan_with(core, ns, head, lifted)?;
+                (lf.slice(from, count(to - from)), tables)
+            },
+            // The last rows as `LIMIT -n` reads them (from the table's end).
+            Self::FromEnd { last, dropped } => {
+                let (lf, tables) = plan_query(core, ns, &format!("{head} LIMIT -{last}"), lifted)?;
+                (lf.slice(0, count(last - dropped)), tables)
+            },
+            Self::Trimmed { first, last } => {
+                let (lf, tables) = plan_with(core, ns, head, lifted)?;
+                let row = "__questdb_row";
+                let kept = col(row).cast(DataType::Int64).lt(len().cast(DataType::Int64) - lit(last));
+                let trimmed = lf.with_row_index(row, None).filter(kept).slice(first, IdxSize::MAX);
+                (trimmed.drop(Selector::ByName { names: [row.into()].into(), strict: true }), tables)
+            },
+        })
+    }
 }
 
 /// QuestDB's `SHOW PARTITIONS FROM t`, its columns in its order. Every
@@ -1197,6 +1268,32 @@ impl AsofJoin {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// QuestDB's LIMIT forms, as its reference lists them (rows numbered
+    /// from 1; its examples over ten rows: `LIMIT 2, 5` is 3 to 5, `LIMIT
+    /// -5, -3` is 6 and 7, `LIMIT 2, -1` is 3 to 9, `LIMIT 5, 2` is 3 to 5).
+    #[test]
+    fn limit_ranges_read_as_questdb_s() {
+        let range = |q: &str| LimitRange::parse(q).unwrap().map(|(head, r)| (head.to_string(), r));
+        let t = "SELECT * FROM t".to_string();
+        assert_eq!(range("SELECT * FROM t LIMIT 2, 5"), Some((t.clone(), LimitRange::FromStart { from: 2, to: 5 })));
+        assert_eq!(range("SELECT * FROM t LIMIT 5,2;"), Some((t.clone(), LimitRange::FromStart { from: 2, to: 5 })));
+        assert_eq!(range("SELECT * FROM t limit -5, -3"), Some((t.clone(), LimitRange::FromEnd { last: 5, dropped: 3 })));
+        assert_eq!(range("SELECT * FROM t LIMIT - 3, -5"), Some((t.clone(), LimitRange::FromEnd { last: 5, dropped: 3 })));
+        assert_eq!(range("SELECT * FROM t LIMIT 2, -1"), Some((t.clone(), LimitRange::Trimmed { first: 2, last: 1 })));
+        // The edge cases: each is LIMIT n (or -n).
+        for q in ["LIMIT 4, 0", "LIMIT 0, 4", "LIMIT 4,", "LIMIT , 4"] {
+            assert_eq!(range(&format!("{t} {q}")), Some((t.clone(), LimitRange::FromStart { from: 0, to: 4 })), "{q}");
+        }
+        for q in ["LIMIT -4, 0", "LIMIT -4,"] {
+            assert_eq!(range(&format!("{t} {q}")), Some((t.clone(), LimitRange::FromEnd { last: 4, dropped: 0 })), "{q}");
+        }
+        // One bound, or a LIMIT inside a subquery: not this.
+        assert_eq!(range("SELECT * FROM t LIMIT 5"), None);
+        assert_eq!(range("SELECT * FROM (SELECT * FROM t LIMIT 1, 2) x"), None);
+        let err = LimitRange::parse("SELECT * FROM t LIMIT -2, 5").unwrap_err();
+        assert!(err.to_string().contains("LIMIT -2, 5: QuestDB's LIMIT takes"), "{err}");
+    }
 
     #[test]
     fn intervals_map_questdb_units_to_polars() {

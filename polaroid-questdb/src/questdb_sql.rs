@@ -40,8 +40,8 @@ use regex::{Captures, Regex};
 
 use crate::generators::{Generated, Literal};
 use sqlparser::ast::{
-    Expr, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, Ident, JoinConstraint, JoinOperator, ObjectName, OrderBy,
-    OrderByKind, Query, Select, SelectItem, SetExpr, Statement, TableFactor, Value, VisitMut, VisitorMut,
+    Expr, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, Ident, JoinConstraint, JoinOperator, LimitClause, ObjectName,
+    Offset, OffsetRows, OrderBy, OrderByKind, Query, Select, SelectItem, SetExpr, Statement, TableFactor, Value, VisitMut, VisitorMut,
 };
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
@@ -304,6 +304,29 @@ impl VisitorMut for QuestDb {
     type Break = ();
 
     fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+        // QuestDB's `LIMIT m, n` is rows m+1 to n, not MySQL's offset and
+        // count (the dialect answers it at a query's end, every form; here,
+        // in a subquery, its forms from the start).
+        if let Some(LimitClause::OffsetCommaLimit { offset, limit }) = &query.limit_clause {
+            let bound = |e: &Expr| match e {
+                Expr::Value(v) => match &v.value {
+                    Value::Number(n, _) => n.parse::<u64>().ok(),
+                    _ => None,
+                },
+                _ => None,
+            };
+            let Some((m, n)) = bound(offset).zip(bound(limit)) else {
+                return self.fail(invalid(format!(
+                    "LIMIT {offset}, {limit}: in a subquery, QuestDB's LIMIT m, n takes two whole numbers (rows m+1 to n); the last rows (-m, -n) only at a query's end"
+                )));
+            };
+            let number = |k: u64| Expr::value(Value::Number(k.to_string(), false));
+            query.limit_clause = Some(LimitClause::LimitOffset {
+                limit: Some(number(m.max(n) - m.min(n))),
+                offset: Some(Offset { value: number(m.min(n)), rows: OffsetRows::None }),
+                limit_by: Vec::new(),
+            });
+        }
         // Name the SELECT's items here, where its ORDER BY is seen too: an
         // ORDER BY of an item's expression (`ORDER BY sum(qty)`) then reads
         // the item by the name it was given.

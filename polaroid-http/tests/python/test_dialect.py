@@ -676,6 +676,33 @@ def test_a_timestamp_named_in_another_case_and_a_create_as_that_fails_leaves_no_
         rest.exec("SELECT * FROM null_ts")
 
 
+def test_limit_ranges_as_questdb_s_reference_gives_them(rest):
+    """QuestDB's `LIMIT m, n` is rows m+1 to n; it was read as MySQL's offset and count, so `LIMIT 2, 5`
+    answered 5 rows, silently, and `LIMIT -5, -3` and `LIMIT 2, -1` were refused. The reference's own
+    examples over its ten rows, then the edge cases it lists, in a subquery too."""
+    rest.exec("CREATE TABLE tango (id LONG)")
+    rest.exec("INSERT INTO tango VALUES (1), (2), (3), (4), (5), (6), (7), (8), (9), (10)")
+
+    def ids(limit):
+        return [r[0] for r in rest.exec(f"SELECT * FROM tango {limit}")["dataset"]]
+
+    assert ids("LIMIT 5") == [1, 2, 3, 4, 5]
+    assert ids("LIMIT -5") == [6, 7, 8, 9, 10]
+    assert ids("LIMIT 2, 5") == [3, 4, 5]
+    assert ids("LIMIT -5, -3") == [6, 7]
+    assert ids("LIMIT 2, -1") == [3, 4, 5, 6, 7, 8, 9]
+    assert ids("LIMIT 5, 2") == [3, 4, 5]
+    for same in ["LIMIT 4, 0", "LIMIT 0, 4", "LIMIT 4,", "LIMIT , 4"]:
+        assert ids(same) == [1, 2, 3, 4], same
+    for same in ["LIMIT -4, 0", "LIMIT -4,"]:
+        assert ids(same) == [7, 8, 9, 10], same
+    assert ids("LIMIT -3, -7") == ids("LIMIT -7, -3") == [4, 5, 6, 7]
+    assert ids("WHERE id > 3 ORDER BY id DESC LIMIT 1, 3") == [9, 8]
+    assert rest.exec("SELECT sum(id) FROM (SELECT * FROM tango LIMIT 2, 5)")["dataset"] == [[12]]
+    with pytest.raises(QuestDBAPIError, match="LIMIT -2, 5: QuestDB's LIMIT takes"):
+        rest.exec("SELECT * FROM tango LIMIT -2, 5")
+
+
 def test_exponential_moving_averages_in_questdb_syntax(rest):
     """QuestDB's EMA and VWEMA window functions (patch 0101), worked by hand: alpha 1/2 (period 3 is the
     same), time-weighted with tau one minute, and weighted by size."""
