@@ -73,13 +73,8 @@ impl CursorStatement {
         let mut words = Words { text: sql, at: 0 };
         let Some(first) = words.next()? else { return Ok(None) };
         Ok(Some(match first.keyword().as_str() {
-            // QuestDB's own DECLARE names variables, not a cursor.
-            "DECLARE" if words.rest().starts_with('@') => {
-                return Err(user(
-                    "0A000",
-                    "QuestDB's DECLARE @variable := value is not supported: bind a parameter ($1) instead",
-                ))
-            },
+            // QuestDB's own DECLARE names variables, not a cursor: a query.
+            "DECLARE" if declares_variables(words.rest()) => return Ok(None),
             "DECLARE" => CursorStatement::Declare(declare(&mut words)?),
             "FETCH" => fetch(&mut words, false)?,
             "MOVE" => fetch(&mut words, true)?,
@@ -95,9 +90,20 @@ impl CursorStatement {
 
     /// Whether `sql` is a cursor statement (it may still be a malformed one).
     pub fn is(sql: &str) -> bool {
-        let first = sql.split_whitespace().next().unwrap_or("");
+        let mut words = sql.split_whitespace();
+        let first = words.next().unwrap_or("");
+        if first.eq_ignore_ascii_case("DECLARE") && declares_variables(words.next().unwrap_or("")) {
+            return false;
+        }
         ["DECLARE", "FETCH", "MOVE", "CLOSE"].iter().any(|k| first.eq_ignore_ascii_case(k))
     }
+}
+
+/// Whether what follows DECLARE is QuestDB's variables (`@x := ...`, also
+/// a view's `OVERRIDABLE @x`), not a cursor's name.
+fn declares_variables(after_declare: &str) -> bool {
+    let after = after_declare.trim_start();
+    after.starts_with('@') || after.get(..11).is_some_and(|w| w.eq_ignore_ascii_case("OVERRIDABLE"))
 }
 
 /// `DECLARE name [BINARY] [ASENSITIVE | INSENSITIVE] [[NO] SCROLL] CURSOR
@@ -518,12 +524,14 @@ mod tests {
         for bad in ["DECLARE c CURSOR FOR", "DECLARE c CURSOR", "DECLARE c FOR SELECT 1", "DECLARE c CURSOR WITH FOR SELECT 1", "DECLARE \"c CURSOR FOR SELECT 1"] {
             assert!(CursorStatement::of(bad).is_err(), "{bad}");
         }
-        for refused in ["DECLARE c SCROLL CURSOR FOR SELECT 1", "DECLARE @lim := 10 SELECT * FROM t LIMIT @lim"] {
-            let Err(pgwire::error::PgWireError::UserError(e)) = CursorStatement::of(refused) else { panic!("{refused}") };
-            assert_eq!(e.code, "0A000");
-        }
+        let Err(pgwire::error::PgWireError::UserError(e)) = CursorStatement::of("DECLARE c SCROLL CURSOR FOR SELECT 1") else { panic!() };
+        assert_eq!(e.code, "0A000");
         assert!(CursorStatement::of("SELECT 1").unwrap().is_none());
         assert!(CursorStatement::is("fetch 1 c") && !CursorStatement::is("SELECT 1"));
+        // QuestDB's variables are a query's, not a cursor.
+        for query in ["DECLARE @lim := 10 SELECT * FROM t LIMIT @lim", "declare\n  @x := 1 SELECT @x", "DECLARE OVERRIDABLE @x := 1 SELECT @x"] {
+            assert!(CursorStatement::of(query).unwrap().is_none() && !CursorStatement::is(query), "{query}");
+        }
     }
 
     #[test]

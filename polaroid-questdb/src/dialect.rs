@@ -57,6 +57,8 @@ pub fn plan_over(core: &Core, ns: &Namespace, query: &str, frames: Vec<(String, 
 /// (`WITH d AS (SELECT ... SAMPLE BY 1d)`, `FROM (... LATEST ON ...)`) is
 /// planned on its own, innermost first, and read as `(SELECT * FROM name)`.
 fn plan_with(core: &Core, ns: &Namespace, query: &str, mut lifted: Named) -> Planned {
+    let declared = crate::variables::resolved(query)?;
+    let query = declared.as_deref().unwrap_or(query);
     let mut query = implied_select(core, ns, query)?.unwrap_or_else(|| query.to_string());
     let mut inner_tables = Vec::new();
     // `WITH x AS (...) SELECT ... FROM x SAMPLE BY 1h`: the extension is

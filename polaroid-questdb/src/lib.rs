@@ -10,6 +10,7 @@
 //!   parts only.
 //! - `statement.rs`: CREATE TABLE, INSERT, DROP TABLE, ALTER TABLE,
 //!   TRUNCATE over the core's tables.
+//! - `variables.rs`: `DECLARE @x := ...`, resolved as the query is read.
 //!
 //! A door parses its request, calls [`plan`] or [`change`], and renders
 //! what comes back in its own protocol.
@@ -19,6 +20,7 @@ mod generators;
 mod newest;
 mod questdb_sql;
 pub mod statement;
+mod variables;
 
 use polaroid_core::sql_parameters::bind_one;
 use polaroid_core::{CancelToken, Core, CoreError, Namespace};

@@ -703,6 +703,30 @@ def test_limit_ranges_as_questdb_s_reference_gives_them(rest):
         rest.exec("SELECT * FROM tango LIMIT -2, 5")
 
 
+def test_declare_binds_variables_as_questdb_resolves_them(rest):
+    """QuestDB's `DECLARE @x := ... SELECT ...` (a parse error before): each variable's expression in its
+    place, as QuestDB resolves them when it parses; later ones read earlier ones. By hand over four rows."""
+    rest.exec("CREATE TABLE declared (ts TIMESTAMP, sym SYMBOL, px DOUBLE) TIMESTAMP(ts) PARTITION BY DAY")
+    rest.exec("INSERT INTO declared VALUES ('2024-01-01T00:00:00Z', 'A', 1.5), ('2024-01-01T00:00:01Z', 'B', 2.5), "
+              "('2024-01-01T00:01:00Z', 'A', 3.5), ('2024-01-02T10:00:00Z', 'B', 4.5)")
+    assert rest.exec("DECLARE @x := 5, @y := 2 SELECT @x + @y, @x * @y")["dataset"] == [[7, 10]]
+    # An expression keeps its grouping: (1 + 2) * 2.
+    assert rest.exec("DECLARE @n := 1 + 2 SELECT @n * 2")["dataset"] == [[6]]
+    # Grafana's range as QuestDB's cookbook passes it (epoch milliseconds times 1000), a symbol, SAMPLE BY.
+    reply = rest.exec("DECLARE @from := 1704067200000 * 1000, @to := @from + 60 * 1000000, @symbol := 'A' "
+                      "SELECT ts, count() n, sum(px) s FROM declared WHERE sym = @symbol AND ts >= @from AND ts <= @to "
+                      "SAMPLE BY 1m")
+    assert reply["dataset"] == [["2024-01-01T00:00:00.000000Z", 1, 1.5], ["2024-01-01T00:01:00.000000Z", 1, 3.5]]
+    # A list, a subquery, a WITH after the variables; `@` in a string stays.
+    assert rest.exec("DECLARE @syms := ('B', 'C') SELECT count() FROM declared WHERE sym IN @syms")["dataset"] == [[2]]
+    assert rest.exec("DECLARE @top := (SELECT max(px) FROM declared) WITH d AS (SELECT * FROM declared WHERE px = @top) "
+                     "SELECT sym, '@top' t FROM d")["dataset"] == [["B", "@top"]]
+    with pytest.raises(QuestDBAPIError, match="expected variable assignment operator `:=`"):
+        rest.exec("DECLARE @x = 5 SELECT @x")
+    with pytest.raises(QuestDBAPIError, match="@y is not declared"):
+        rest.exec("DECLARE @x := 5 SELECT @y")
+
+
 def test_exponential_moving_averages_in_questdb_syntax(rest):
     """QuestDB's EMA and VWEMA window functions (patch 0101), worked by hand: alpha 1/2 (period 3 is the
     same), time-weighted with tau one minute, and weighted by size."""

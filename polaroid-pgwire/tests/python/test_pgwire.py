@@ -79,6 +79,16 @@ def test_column_names_are_read_in_any_case_as_questdb_reads_them(server):
     assert [list(r) for r in got] == [list(r) for r in want.rows()]
 
 
+def test_questdb_s_declare_runs_as_a_query(server):
+    """`DECLARE @x := ...` is QuestDB's variables, not a cursor: it was refused ("not supported: bind a
+    parameter"). psycopg sends it through the extended protocol; psql through the simple one."""
+    query = f"DECLARE @lo := 150, @hi := @lo + 50 SELECT count(*) FROM {TRADES} WHERE px >= @lo AND px < @hi"
+    want = trades().filter((pl.col("px") >= 150) & (pl.col("px") < 200)).height
+    with psycopg.connect(server.dsn(), autocommit=True) as conn:
+        assert conn.execute(query).fetchone() == (want,)
+    assert psql(server, query).stdout.strip() == str(want)
+
+
 def test_results_stream_in_full(server):
     with psycopg.connect(server.dsn(), autocommit=True) as conn:
         rows = sum(1 for _ in conn.cursor().stream(f"SELECT * FROM {TRADES}"))
