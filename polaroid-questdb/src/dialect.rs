@@ -59,7 +59,12 @@ pub fn plan_over(core: &Core, ns: &Namespace, query: &str, frames: Vec<(String, 
 fn plan_with(core: &Core, ns: &Namespace, query: &str, mut lifted: Named) -> Planned {
     let declared = crate::variables::resolved(query)?;
     let query = declared.as_deref().unwrap_or(query);
+    let pivoted = crate::pivot::rewritten(query, &mut PivotReader { core, ns, lifted: &lifted })?;
+    let query = pivoted.as_deref().unwrap_or(query);
     let mut query = implied_select(core, ns, query)?.unwrap_or_else(|| query.to_string());
+    if let Some(written) = implied_subselects(core, ns, &query)? {
+        query = written;
+    }
     let mut inner_tables = Vec::new();
     // `WITH x AS (...) SELECT ... FROM x SAMPLE BY 1h`: the extension is
     // the main query's, which is planned on its own, so each CTE is planned
@@ -86,12 +91,32 @@ fn plan_with(core: &Core, ns: &Namespace, query: &str, mut lifted: Named) -> Pla
     Ok((lf, tables))
 }
 
+/// What a PIVOT reads as it is rewritten, planned as any query here.
+struct PivotReader<'a> {
+    core: &'a Core,
+    ns: &'a Namespace,
+    lifted: &'a Named,
+}
+
+impl crate::pivot::Reader for PivotReader<'_> {
+    // An IN list's subquery runs now, as QuestDB runs it, to name the columns.
+    fn values(&mut self, query: &str) -> Result<Vec<crate::pivot::Value>, CoreError> {
+        let (values, _) = plan_with(self.core, self.ns, query, self.lifted.clone())?;
+        crate::pivot::values_of(&values.collect()?)
+    }
+
+    fn timestamp(&mut self, query: &str) -> Result<String, CoreError> {
+        let (mut rows, tables) = plan_with(self.core, self.ns, query, self.lifted.clone())?;
+        timestamp_column(&*rows.collect_schema()?, &tables)
+    }
+}
+
 /// QuestDB's `trades`, `trades WHERE px > 1`, `trades LATEST ON ts
 /// PARTITION BY sym`: `SELECT * FROM` may be left out before one of the
 /// caller's tables. The query with it written out, if it was left out.
 fn implied_select(core: &Core, ns: &Namespace, query: &str) -> Result<Option<String>, CoreError> {
     static TABLE: OnceLock<Regex> = OnceLock::new();
-    let table = regex(&TABLE, r#"^\s*("[^"]+"|[A-Za-z_][\w.\-]*)(\s|;|$|\()"#);
+    let table = regex(&TABLE, r#"^\s*("[^"]+"|[A-Za-z_][\w.\-]*)(\s|;|$|\(|\))"#);
     let Some(caps) = table.captures(query) else { return Ok(None) };
     // Or one of QuestDB's pseudo-tables: `generate_series(1, 10)`.
     if &caps[2] == "(" {
@@ -107,6 +132,29 @@ fn implied_select(core: &Core, ns: &Namespace, query: &str) -> Result<Option<Str
         return Ok(None);
     }
     Ok(Some(format!("SELECT * FROM {}", query.trim_start())))
+}
+
+/// QuestDB's `WITH t AS (trades LIMIT 10)`, `FROM (trades WHERE px > 1)`:
+/// [`implied_select`] in a CTE or a subquery of a FROM or JOIN. The query
+/// with each written out, if one was left out.
+fn implied_subselects(core: &Core, ns: &Namespace, query: &str) -> Result<Option<String>, CoreError> {
+    let mut at = Vec::new();
+    for (i, _) in unquoted(query).filter(|&(_, c)| c == '(') {
+        let before = query[..i].trim_end();
+        let word = before.rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).next().unwrap_or("");
+        let opens_query = ["AS", "FROM", "JOIN"].iter().any(|k| word.eq_ignore_ascii_case(k));
+        if opens_query && implied_select(core, ns, &query[i + 1..])?.is_some() {
+            at.push(i + 1);
+        }
+    }
+    if at.is_empty() {
+        return Ok(None);
+    }
+    let mut written = query.to_string();
+    for i in at.into_iter().rev() {
+        written.insert_str(i, "SELECT * FROM ");
+    }
+    Ok(Some(written))
 }
 
 /// `WITH a AS (...), b AS (...) <main>`: each CTE's name and query, and
@@ -193,6 +241,25 @@ pub(crate) fn unquoted(text: &str) -> impl Iterator<Item = (usize, char)> + '_ {
         },
         None => true,
     })
+}
+
+/// `text` cut at its commas outside quotes and parentheses, each part
+/// trimmed, empty ones left out.
+pub(crate) fn top_level_commas(text: &str) -> Vec<&str> {
+    let (mut parts, mut depth, mut start) = (Vec::new(), 0i32, 0);
+    for (i, c) in unquoted(text) {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(text[start..i].trim());
+                start = i + 1;
+            },
+            _ => {},
+        }
+    }
+    parts.push(text[start..].trim());
+    parts.into_iter().filter(|p| !p.is_empty()).collect()
 }
 
 fn plan_query(core: &Core, ns: &Namespace, query: &str, lifted: Named) -> Planned {

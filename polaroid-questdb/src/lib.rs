@@ -8,6 +8,7 @@
 //! - `newest.rs`: queries whose answer lies in a table's newest rows (the
 //!   newest n, `max(ts)`, each symbol's latest), read from its newest
 //!   parts only.
+//! - `pivot.rs`: QuestDB's PIVOT, rewritten as QuestDB compiles it.
 //! - `statement.rs`: CREATE TABLE, INSERT, DROP TABLE, ALTER TABLE,
 //!   TRUNCATE over the core's tables.
 //! - `variables.rs`: `DECLARE @x := ...`, resolved as the query is read.
@@ -18,6 +19,7 @@
 pub mod dialect;
 mod generators;
 mod newest;
+mod pivot;
 mod questdb_sql;
 pub mod statement;
 mod variables;

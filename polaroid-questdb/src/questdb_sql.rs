@@ -943,8 +943,11 @@ fn expand_interval_literals(sql: &str, now: NaiveDateTime) -> Result<String, Cor
     static IN: OnceLock<Regex> = OnceLock::new();
     let pattern = regex(&IN, r#"(?i)([\w."]+)\s+(NOT\s+)?IN\s+'([^']*)'"#);
     replace_unquoted(sql, pattern, |caps| {
-        let Some(intervals) = tick_intervals(&caps[3], now)? else { return Ok(None) };
         let column = &caps[1];
+        // QuestDB's `sym IN 'A'`: a one-value list (sqlparser reads no list without parentheses).
+        let Some(intervals) = tick_intervals(&caps[3], now)? else {
+            return Ok(Some(format!("{column} {}IN ('{}')", caps.get(2).map_or("", |_| "NOT "), &caps[3])));
+        };
         let fmt = |t: NaiveDateTime| t.format("%Y-%m-%d %H:%M:%S%.6f").to_string();
         Ok(Some(match (intervals.as_slice(), caps.get(2).is_some()) {
             ([(lo, hi)], true) => format!("({column} < '{}' OR {column} >= '{}')", fmt(*lo), fmt(*hi)),
@@ -1503,6 +1506,8 @@ mod tests {
             sql("SELECT * FROM t WHERE ts NOT IN '2024'"),
             "SELECT * FROM t WHERE (ts < '2024-01-01 00:00:00.000000' OR ts >= '2025-01-01 00:00:00.000000')"
         );
+        // Text that names no instants is one value: QuestDB's `sym IN 'A'`.
+        assert_eq!(sql("SELECT * FROM t WHERE sym IN 'A' AND v NOT IN 'b c'"), "SELECT * FROM t WHERE sym IN ('A') AND v NOT IN ('b c')");
         assert!(rewrite("SELECT * FROM t WHERE ts IN '2024-02-30'", now()).is_err());
         assert!(matches!(rewrite("SELECT * FROM t WHERE ts IN '2024;1d;1w;3'", now()), Err(CoreError::Unimplemented(_))));
     }

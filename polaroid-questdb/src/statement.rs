@@ -111,7 +111,7 @@ pub fn create(core: &Core, ns: &Namespace, sql: &str, cancel: &CancelToken) -> R
 
 /// `name TYPE [options], ...`: the columns of a CREATE TABLE or an ADD COLUMN.
 fn column_definitions(list: &str) -> Result<Vec<ColumnDef>, CoreError> {
-    split_top_level(list)
+    crate::dialect::top_level_commas(list)
         .into_iter()
         .map(|c| {
             let mut words = c.split_whitespace();
@@ -254,7 +254,7 @@ pub fn alter(core: &Core, ns: &Namespace, sql: &str) -> Result<(), CoreError> {
     if let Some(caps) = drop_partition.captures(sql) {
         let name = caps[1].trim_matches('"');
         let partitions = match caps.get(2) {
-            Some(list) => split_top_level(list.as_str())
+            Some(list) => crate::dialect::top_level_commas(list.as_str())
                 .into_iter()
                 .map(|p| {
                     let p = p.trim();
@@ -686,24 +686,6 @@ pub fn matching_paren(sql: &str, open: usize) -> Option<usize> {
     None
 }
 
-/// Split on commas that are not inside parentheses.
-fn split_top_level(text: &str) -> Vec<&str> {
-    let (mut parts, mut depth, mut start) = (Vec::new(), 0i32, 0);
-    for (i, c) in text.char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            ',' if depth == 0 => {
-                parts.push(text[start..i].trim());
-                start = i + 1;
-            },
-            _ => {},
-        }
-    }
-    parts.push(text[start..].trim());
-    parts.into_iter().filter(|p| !p.is_empty()).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -786,7 +768,9 @@ mod tests {
         let sql = "CREATE TABLE t (a DOUBLE, b VARCHAR) timestamp(a)";
         let open = sql.find('(').unwrap();
         assert_eq!(matching_paren(sql, open), Some(35));
-        assert_eq!(split_top_level("a DOUBLE, b DECIMAL(10, 2) , c INT"), vec!["a DOUBLE", "b DECIMAL(10, 2)", "c INT"]);
+        assert_eq!(crate::dialect::top_level_commas("a DOUBLE, b DECIMAL(10, 2) , c INT"), vec!["a DOUBLE", "b DECIMAL(10, 2)", "c INT"]);
+        // A comma in a quoted default or name does not cut.
+        assert_eq!(crate::dialect::top_level_commas("a VARCHAR DEFAULT 'x, y', \"b,c\" INT,"), vec!["a VARCHAR DEFAULT 'x, y'", "\"b,c\" INT"]);
         assert_eq!(literal("'it''s'"), Some("it's".into()));
         assert_eq!(literal("NULL"), None);
     }

@@ -727,6 +727,101 @@ def test_declare_binds_variables_as_questdb_resolves_them(rest):
         rest.exec("DECLARE @x := 5 SELECT @y")
 
 
+def _pivot_trades(rest):
+    """QuestDB's PIVOT reference's ten trades (its `trades LIMIT 10`)."""
+    rest.exec("CREATE TABLE pivoted (symbol SYMBOL, side SYMBOL, price DOUBLE, amount DOUBLE, timestamp TIMESTAMP) "
+              "timestamp(timestamp) PARTITION BY DAY")
+    rows = [("ETH-USD", "sell", 2615.54, 0.00044, "57.609765"), ("BTC-USD", "sell", 39269.98, 0.001, "57.710419"),
+            ("ETH-USD", "buy", 2615.4, 0.002, "57.764098"), ("ETH-USD", "buy", 2615.4, 0.001, "57.764098"),
+            ("ETH-USD", "buy", 2615.4, 0.00042698, "57.764098"), ("ETH-USD", "buy", 2615.36, 0.02593599, "58.194582"),
+            ("ETH-USD", "buy", 2615.37, 0.03500836, "58.194582"), ("ETH-USD", "buy", 2615.46, 0.17260246, "58.194582"),
+            ("ETH-USD", "buy", 2615.47, 0.14810976, "58.194582"), ("BTC-USD", "sell", 39265.31, 0.000127, "58.357448")]
+    rest.exec("INSERT INTO pivoted VALUES " + ", ".join(
+        f"('{s}', '{d}', {p}, {a}, '2022-03-08T18:03:{t}Z')" for s, d, p, a, t in rows))
+
+
+def test_pivot_is_questdb_s(rest):
+    """QuestDB's PIVOT: one aggregate per combination of the IN lists' values, grouped by its GROUP BY
+    only. polars-sql's (DuckDB's) grouped by every other column: `trades PIVOT (avg(price) FOR symbol IN
+    (...))` answered a row per trade. Expected values are the results QuestDB's PIVOT reference prints
+    for these ten trades."""
+    _pivot_trades(rest)
+
+    def q(query):
+        reply = rest.exec(query)
+        return [c["name"] for c in reply["columns"]], reply["dataset"]
+
+    approx = pytest.approx
+    names, rows = q("(pivoted LIMIT 10) PIVOT (avg(price) FOR symbol IN ('BTC-USD', 'ETH-USD'))")
+    assert names == ["BTC-USD", "ETH-USD"] and rows == [approx([39267.645, 2615.425])]
+    names, rows = q("(pivoted LIMIT 10) PIVOT (avg(price), avg(amount) FOR symbol IN ('BTC-USD', 'ETH-USD'))")
+    assert names == ["BTC-USD_avg_price", "BTC-USD_avg_amount", "ETH-USD_avg_price", "ETH-USD_avg_amount"]
+    assert rows == [approx([39267.645, 0.0005635, 2615.425, 0.04819044375])]
+    names, rows = q("(pivoted LIMIT 10) PIVOT (avg(price), sum(price) FOR symbol IN ('BTC-USD', 'ETH-USD') "
+                    "side IN ('buy', 'sell'))")
+    assert names == ["BTC-USD_buy_avg", "BTC-USD_buy_sum", "BTC-USD_sell_avg", "BTC-USD_sell_sum",
+                     "ETH-USD_buy_avg", "ETH-USD_buy_sum", "ETH-USD_sell_avg", "ETH-USD_sell_sum"]
+    # No BTC-USD buys: null, as QuestDB prints (a sum of no rows too).
+    assert rows[0][:2] == [None, None]
+    assert rows[0][2:] == approx([39267.645, 78535.29, 2615.4085714285716, 18307.86, 2615.54, 2615.54])
+    names, rows = q("SELECT * FROM pivoted PIVOT (count(price) AS total FOR symbol IN ('BTC-USD' AS 'bitcoin', "
+                    "'ETH-USD' AS 'ethereum') side IN ('buy', 'sell'))")
+    assert names == ["bitcoin_buy_total", "bitcoin_sell_total", "ethereum_buy_total", "ethereum_sell_total"]
+    assert rows == [[0, 2, 7, 1]]
+    group = "pivoted PIVOT (avg(price) FOR symbol IN ('BTC-USD', 'ETH-USD') GROUP BY side ORDER BY side"
+    assert q(group + ")") == (["side", "BTC-USD", "ETH-USD"], [["buy", None, approx(2615.4085714285716)],
+                                                               ["sell", approx(39267.645), 2615.54]])
+    assert q(group + " LIMIT 1)")[1] == [["buy", None, approx(2615.4085714285716)]]
+    assert q(group + " LIMIT -1)")[1] == [["sell", approx(39267.645), 2615.54]]
+    # A dynamic IN list reads the query's CTE (QuestDB's `trades LIMIT 10` shorthand in it); ELSE the rest.
+    names, rows = q("WITH limited AS (pivoted LIMIT 10) SELECT * FROM limited PIVOT (avg(price) FOR symbol IN "
+                    "(SELECT DISTINCT symbol FROM limited WHERE symbol LIKE '%BTC%') ELSE 'REST' GROUP BY side "
+                    "ORDER BY side)")
+    assert names == ["side", "BTC-USD", "REST"]
+    assert rows == [["buy", None, approx(2615.4085714285716)], ["sell", approx(39267.645), 2615.54]]
+    assert rest.exec("SELECT count() FROM (pivoted WHERE side = 'buy')")["dataset"] == [[7]]
+    # OHLC per side, and SAMPLE BY inside: the buckets lead (100 ms, by hand from the rows above).
+    assert q("pivoted PIVOT (first(price) AS open, max(price) AS high, min(price) AS low, last(price) AS close "
+             "FOR symbol IN ('BTC-USD') GROUP BY side)") == (
+        ["side", "BTC-USD_open", "BTC-USD_high", "BTC-USD_low", "BTC-USD_close"],
+        [["sell", 39269.98, 39269.98, 39265.31, 39265.31]])
+    names, rows = q("(SELECT * FROM pivoted WHERE symbol IN 'ETH-USD') PIVOT (sum(price) FOR symbol IN ('ETH-USD') "
+                    "side IN ('buy', 'sell') SAMPLE BY 100T)")
+    assert names == ["timestamp", "ETH-USD_buy", "ETH-USD_sell"]
+    assert rows == [["2022-03-08T18:03:57.600000Z", None, 2615.54],
+                    ["2022-03-08T18:03:57.700000Z", approx(3 * 2615.4), None],
+                    ["2022-03-08T18:03:58.100000Z", approx(2615.36 + 2615.37 + 2615.46 + 2615.47), None]]
+    # A PIVOT as a subquery, filtered by the names it makes.
+    assert q("SELECT side FROM (pivoted PIVOT (avg(price) FOR symbol IN ('ETH-USD') GROUP BY side)) "
+             "WHERE \"ETH-USD\" > 2615.45")[1] == [["sell"]]
+    with pytest.raises(QuestDBAPIError, match="cannot use positional group by inside `PIVOT`"):
+        rest.exec("pivoted PIVOT (avg(price) FOR symbol IN ('BTC-USD') GROUP BY 1)")
+    with pytest.raises(QuestDBAPIError, match="expected FOR column IN"):
+        rest.exec("pivoted PIVOT (avg(price))")
+
+
+def test_pivot_of_questdb_s_own_tests(rest):
+    """QuestDB's PivotTest's cities, by hand: NL's Amsterdam; Seattle and New York City in the US."""
+    rest.exec("CREATE TABLE cities (country VARCHAR, name VARCHAR, year INT, population INT)")
+    rest.exec("INSERT INTO cities VALUES ('NL', 'Amsterdam', 2000, 1005), ('NL', 'Amsterdam', 2010, 1065), "
+              "('NL', 'Amsterdam', 2020, 1158), ('US', 'Seattle', 2000, 564), ('US', 'Seattle', 2010, 608), "
+              "('US', 'Seattle', 2020, 738), ('US', 'New York City', 2000, 8015), ('US', 'New York City', 2010, 8175), "
+              "('US', 'New York City', 2020, 8772)")
+    reply = rest.exec("SELECT * FROM cities PIVOT (SUM(population) FOR year IN (2000, 2010, 2020) GROUP BY country "
+                      "ORDER BY country)")
+    assert [c["name"] for c in reply["columns"]] == ["country", "2000", "2010", "2020"]
+    assert reply["dataset"] == [["NL", 1005, 1065, 1158], ["US", 564 + 8015, 608 + 8175, 738 + 8772]]
+    reply = rest.exec("SELECT * FROM cities PIVOT (SUM(population), COUNT(population) FOR year IN (2000, 2010, 2020) "
+                      "country IN ('NL', 'US'))")
+    assert [c["name"] for c in reply["columns"]][:4] == ["2000_NL_SUM", "2000_NL_COUNT", "2000_US_SUM", "2000_US_COUNT"]
+    assert reply["dataset"] == [[1005, 1, 8579, 2, 1065, 1, 8783, 2, 1158, 1, 9510, 2]]
+    # Only the even populations: no group is made of the rows filtered out.
+    reply = rest.exec("(cities WHERE (population % 2) = 0) PIVOT (SUM(population) AS sum FOR year IN (2000, 2010, 2020) "
+                      "GROUP BY country, name ORDER BY country, name)")
+    assert reply["dataset"] == [["NL", "Amsterdam", None, None, 1158], ["US", "New York City", None, None, 8772],
+                                ["US", "Seattle", 564, 608, 738]]
+
+
 def test_exponential_moving_averages_in_questdb_syntax(rest):
     """QuestDB's EMA and VWEMA window functions (patch 0101), worked by hand: alpha 1/2 (period 3 is the
     same), time-weighted with tau one minute, and weighted by size."""

@@ -89,6 +89,24 @@ def test_questdb_s_declare_runs_as_a_query(server):
     assert psql(server, query).stdout.strip() == str(want)
 
 
+def test_questdb_s_pivot_groups_by_its_group_by_only(server):
+    """QuestDB's PIVOT at its PostgreSQL port: a column per symbol and aggregate, a row per GROUP BY key
+    (polars-sql's DuckDB PIVOT grouped by every other column). Against python polars."""
+    query = (f"SELECT * FROM {TRADES} PIVOT (sum(qty), max(px) FOR sym IN ('AAPL', 'NVDA') "
+             "GROUP BY hour(ts) ORDER BY 1)")
+    t = trades().filter(pl.col("sym").is_in(["AAPL", "NVDA"]))
+    want = t.group_by(pl.col("ts").dt.hour().alias("hour")).agg(
+        *[agg(pl.col(c).filter(pl.col("sym") == s)).alias(f"{s}_{n}")
+          for s in ("AAPL", "NVDA") for c, agg, n in (("qty", pl.Expr.sum, "sum"), ("px", pl.Expr.max, "max"))]
+    ).sort("hour")
+    with psycopg.connect(server.dsn(), autocommit=True) as conn:
+        cur = conn.execute(query)
+        got = cur.fetchall()
+        assert [d.name for d in cur.description][1:] == ["AAPL_sum", "AAPL_max", "NVDA_sum", "NVDA_max"]
+    assert len(got) == want.height > 1
+    assert [list(r) for r in got] == [list(r) for r in want.rows()]
+
+
 def test_results_stream_in_full(server):
     with psycopg.connect(server.dsn(), autocommit=True) as conn:
         rows = sum(1 for _ in conn.cursor().stream(f"SELECT * FROM {TRADES}"))
