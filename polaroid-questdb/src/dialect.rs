@@ -185,7 +185,7 @@ fn split_ctes(query: &str) -> Option<(Vec<(String, String)>, String)> {
 /// Whether `query` uses one of QuestDB's extensions outside parentheses.
 fn top_level_extension(query: &str) -> bool {
     static EXTENSION: OnceLock<Regex> = OnceLock::new();
-    let extension = regex(&EXTENSION, r"(?i)^(SAMPLE\s+BY|LATEST\s+ON|ASOF\s+JOIN|LT\s+JOIN)\b");
+    let extension = regex(&EXTENSION, r"(?i)^(SAMPLE\s+BY|LATEST\s+ON|ASOF\s+JOIN|LT\s+JOIN|UNPIVOT)\b");
     let bytes = query.as_bytes();
     let mut depth = 0usize;
     unquoted(query).any(|(i, c)| match c {
@@ -205,7 +205,7 @@ fn top_level_extension(query: &str) -> bool {
 /// extensions: the positions of its parentheses.
 fn nested_extension(query: &str) -> Option<(usize, usize)> {
     static EXTENSION: OnceLock<Regex> = OnceLock::new();
-    let extension = regex(&EXTENSION, r"(?i)^(SAMPLE\s+BY|LATEST\s+ON|ASOF\s+JOIN|LT\s+JOIN)\b");
+    let extension = regex(&EXTENSION, r"(?i)^(SAMPLE\s+BY|LATEST\s+ON|ASOF\s+JOIN|LT\s+JOIN|UNPIVOT)\b");
     let mut open = Vec::new();
     let bytes = query.as_bytes();
     for (i, c) in unquoted(query) {
@@ -263,6 +263,10 @@ pub(crate) fn top_level_commas(text: &str) -> Vec<&str> {
 }
 
 fn plan_query(core: &Core, ns: &Namespace, query: &str, lifted: Named) -> Planned {
+    if let Some(unpivot) = crate::pivot::Unpivot::parse(query)? {
+        let (rows, tables) = plan_with(core, ns, &unpivot.source, lifted)?;
+        return Ok((unpivot.plan(rows)?, tables));
+    }
     if let Some((head, range)) = LimitRange::parse(query)? {
         return range.plan(core, ns, head, lifted);
     }

@@ -18,6 +18,14 @@
 //! the same function (`_avg_price`). An IN list may be a subquery, run as
 //! the query is read (as QuestDB runs it); its values are those of its one
 //! column, each once, nulls left out.
+//!
+//! `source UNPIVOT [INCLUDE NULLS | EXCLUDE NULLS] (value FOR name IN
+//! ('Jan', feb, ...))`, its inverse: each row of the source becomes one row
+//! per listed column (in the list's order), beside the other columns, with
+//! the column's name (as the table spells it; the list may name it in any
+//! case, quoted or not) and its value; rows whose value is null are left
+//! out unless INCLUDE NULLS. polars-sql's UNPIVOT took identifiers only, in
+//! their exact case, and gave the rows column by column.
 
 use std::sync::OnceLock;
 
@@ -387,6 +395,89 @@ fn relation(source: &str) -> Result<(String, String), CoreError> {
     Ok((with, relation))
 }
 
+/// A query whose last step is an UNPIVOT.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Unpivot {
+    /// The query of the rows it unpivots.
+    pub(crate) source: String,
+    value: String,
+    name: String,
+    /// The columns, as the list names them.
+    columns: Vec<String>,
+    include_nulls: bool,
+}
+
+impl Unpivot {
+    /// The UNPIVOT `query` ends with (outside parentheses), if it does.
+    pub(crate) fn parse(query: &str) -> Result<Option<Self>, CoreError> {
+        let Some(at) = keyword(query, "UNPIVOT", 0) else { return Ok(None) };
+        static NULLS: OnceLock<regex::Regex> = OnceLock::new();
+        let after = &query[at + "UNPIVOT".len()..];
+        let nulls = regex(&NULLS, r"(?is)^\s*(?:(INCLUDE|EXCLUDE)\s+NULLS\s*)?\(").captures(after).ok_or_else(|| {
+            invalid("UNPIVOT: expected (value FOR name IN (columns)) after UNPIVOT [INCLUDE NULLS | EXCLUDE NULLS]")
+        })?;
+        let open = at + "UNPIVOT".len() + nulls.get(0).map_or(0, |m| m.end()) - 1;
+        let close = matching_paren(query, open).ok_or_else(|| invalid("UNPIVOT (: the parenthesis is not closed"))?;
+        if !query[close + 1..].trim().trim_end_matches(';').trim().is_empty() {
+            return Err(invalid(format!(
+                "UNPIVOT (...) ends the query here; wrap it to go on: SELECT * FROM (... UNPIVOT (...)) {}",
+                excerpt(query[close + 1..].trim())
+            )));
+        }
+        static BODY: OnceLock<regex::Regex> = OnceLock::new();
+        let body = regex(&BODY, r#"(?is)^\s*("[^"]+"|[A-Za-z_]\w*)\s+FOR\s+("[^"]+"|[A-Za-z_]\w*)\s+IN\s*\((.*)\)\s*$"#)
+            .captures(&query[open + 1..close])
+            .ok_or_else(|| invalid(format!("UNPIVOT: expected (value FOR name IN (columns)), found ({})", excerpt(&query[open + 1..close]))))?;
+        let columns: Vec<String> = top_level_commas(&body[3]).into_iter().map(unquote).collect();
+        if columns.is_empty() {
+            return Err(invalid("UNPIVOT (... IN ()): name the columns to unpivot"));
+        }
+        let (with, relation) = relation(query[..at].trim())?;
+        Ok(Some(Unpivot {
+            source: format!("{with}SELECT * FROM {relation}"),
+            value: unquote(&body[1]),
+            name: unquote(&body[2]),
+            columns,
+            include_nulls: nulls.get(1).is_some_and(|m| m.as_str().eq_ignore_ascii_case("INCLUDE")),
+        }))
+    }
+
+    /// `rows` unpivoted: a row per listed column of each, in the rows'
+    /// order and then the list's.
+    pub(crate) fn plan(&self, mut rows: LazyFrame) -> Result<LazyFrame, CoreError> {
+        let schema = rows.collect_schema()?;
+        let mut on = Vec::with_capacity(self.columns.len());
+        for column in &self.columns {
+            let found = polars::sql::column_in_any_case(&schema, column)
+                .ok_or_else(|| invalid(format!("UNPIVOT ... IN: no column {column:?} in its source ({})", names(&schema))))?;
+            if on.contains(&found) {
+                return Err(invalid(format!("UNPIVOT ... IN: the column {found:?} is listed twice")));
+            }
+            on.push(found);
+        }
+        let row = "__questdb_row";
+        let mut index: Vec<PlSmallStr> = schema.iter_names().filter(|n| !on.contains(&n.as_str())).cloned().collect();
+        index.push(row.into());
+        let names = |names: Vec<PlSmallStr>| Selector::ByName { names: names.into(), strict: true };
+        let args = UnpivotArgsDSL {
+            on: Some(names(on.iter().map(|n| PlSmallStr::from(*n)).collect())),
+            index: names(index),
+            variable_name: Some(self.name.as_str().into()),
+            value_name: Some(self.value.as_str().into()),
+        };
+        // polars unpivots column by column; QuestDB gives each row's in turn.
+        let mut unpivoted = rows.with_row_index(row, None).unpivot(args).sort([row], SortMultipleOptions::default().with_maintain_order(true));
+        if !self.include_nulls {
+            unpivoted = unpivoted.filter(col(self.value.as_str()).is_not_null());
+        }
+        Ok(unpivoted.drop(names(vec![row.into()])))
+    }
+}
+
+fn names(schema: &Schema) -> String {
+    schema.iter_names().map(|n| n.as_str()).collect::<Vec<_>>().join(", ")
+}
+
 fn literals(values: &[Value]) -> String {
     values.iter().map(|v| v.literal.as_str()).collect::<Vec<_>>().join(", ")
 }
@@ -495,6 +586,38 @@ mod tests {
         assert_eq!(numbers.iter().map(|v| v.literal.as_str()).collect::<Vec<_>>(), ["2000", "2010"]);
         let err = values_of(&df!["a" => [1], "b" => [2]].unwrap()).unwrap_err().to_string();
         assert!(err.contains("the subquery gives 2 columns"), "{err}");
+    }
+
+    /// QuestDB's UnpivotTest's monthly sales, by hand.
+    #[test]
+    fn an_unpivot_gives_each_row_s_columns_in_turn() {
+        let sales = df![
+            "empid" => [1, 2], "dept" => ["electronics", "clothes"],
+            "Jan" => [Some(1), Some(10)], "Feb" => [Some(2), None], "Mar" => [3, 30],
+        ]
+        .unwrap();
+        let unpivot = Unpivot::parse("monthly_sales UNPIVOT (sales FOR month IN (jan, 'FEB', \"Mar\"));").unwrap().unwrap();
+        assert_eq!(unpivot.source, "SELECT * FROM monthly_sales");
+        let got = unpivot.plan(sales.clone().lazy()).unwrap().collect().unwrap();
+        let want = df![
+            "empid" => [1, 1, 1, 2, 2], "dept" => ["electronics", "electronics", "electronics", "clothes", "clothes"],
+            "month" => ["Jan", "Feb", "Mar", "Jan", "Mar"], "sales" => [1, 2, 3, 10, 30],
+        ]
+        .unwrap();
+        assert_eq!(got, want);
+        let with_nulls = Unpivot::parse("(monthly_sales) UNPIVOT INCLUDE NULLS (sales FOR month IN (Feb))").unwrap().unwrap();
+        let got = with_nulls.plan(sales.clone().lazy()).unwrap().collect().unwrap();
+        assert_eq!(got.column("sales").unwrap().i32().unwrap().iter().collect::<Vec<_>>(), [Some(2), None]);
+        assert_eq!(got.get_column_names(), ["empid", "dept", "Jan", "Mar", "month", "sales"]);
+        let err = |q: &str| match Unpivot::parse(q).and_then(|u| u.unwrap().plan(sales.clone().lazy())) {
+            Ok(_) => panic!("{q} was planned"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err("t UNPIVOT (v FOR k IN (apr))").contains("no column \"apr\" in its source (empid, dept, Jan, Feb, Mar)"));
+        assert!(err("t UNPIVOT (v FOR k IN (jan, Jan))").contains("listed twice"));
+        assert!(err("t UNPIVOT (v IN (jan))").contains("expected (value FOR name IN (columns))"));
+        assert!(err("t UNPIVOT (v FOR k IN (jan)) WHERE v > 1").contains("wrap it to go on"));
+        assert_eq!(Unpivot::parse("SELECT * FROM (t UNPIVOT (v FOR k IN (a)))").unwrap(), None);
     }
 
     #[test]

@@ -727,16 +727,16 @@ def test_declare_binds_variables_as_questdb_resolves_them(rest):
         rest.exec("DECLARE @x := 5 SELECT @y")
 
 
-def _pivot_trades(rest):
+def _pivot_trades(rest, name="pivoted"):
     """QuestDB's PIVOT reference's ten trades (its `trades LIMIT 10`)."""
-    rest.exec("CREATE TABLE pivoted (symbol SYMBOL, side SYMBOL, price DOUBLE, amount DOUBLE, timestamp TIMESTAMP) "
+    rest.exec(f"CREATE TABLE {name} (symbol SYMBOL, side SYMBOL, price DOUBLE, amount DOUBLE, timestamp TIMESTAMP) "
               "timestamp(timestamp) PARTITION BY DAY")
     rows = [("ETH-USD", "sell", 2615.54, 0.00044, "57.609765"), ("BTC-USD", "sell", 39269.98, 0.001, "57.710419"),
             ("ETH-USD", "buy", 2615.4, 0.002, "57.764098"), ("ETH-USD", "buy", 2615.4, 0.001, "57.764098"),
             ("ETH-USD", "buy", 2615.4, 0.00042698, "57.764098"), ("ETH-USD", "buy", 2615.36, 0.02593599, "58.194582"),
             ("ETH-USD", "buy", 2615.37, 0.03500836, "58.194582"), ("ETH-USD", "buy", 2615.46, 0.17260246, "58.194582"),
             ("ETH-USD", "buy", 2615.47, 0.14810976, "58.194582"), ("BTC-USD", "sell", 39265.31, 0.000127, "58.357448")]
-    rest.exec("INSERT INTO pivoted VALUES " + ", ".join(
+    rest.exec(f"INSERT INTO {name} VALUES " + ", ".join(
         f"('{s}', '{d}', {p}, {a}, '2022-03-08T18:03:{t}Z')" for s, d, p, a, t in rows))
 
 
@@ -820,6 +820,35 @@ def test_pivot_of_questdb_s_own_tests(rest):
                       "GROUP BY country, name ORDER BY country, name)")
     assert reply["dataset"] == [["NL", "Amsterdam", None, None, 1158], ["US", "New York City", None, None, 8772],
                                 ["US", "Seattle", 564, 608, 738]]
+
+
+def test_unpivot_is_questdb_s(rest):
+    """QuestDB's UNPIVOT (its UnpivotTest's monthly sales, by hand): a row per listed column of each row in
+    turn, the list naming columns in any case, quoted or not; nulls left out unless INCLUDE NULLS. It was
+    refused ("UNPIVOT column 'jan' was not found", "IN takes a column"), and polars-sql's gave the rows
+    column by column."""
+    rest.exec("CREATE TABLE monthly_sales (empid INT, dept SYMBOL, Jan INT, Feb INT, Mar INT)")
+    rest.exec("INSERT INTO monthly_sales VALUES (1, 'electronics', 1, 2, 3), (2, 'clothes', 10, 20, NULL), "
+              "(3, 'cars', 100, 200, 300)")
+    reply = rest.exec("monthly_sales UNPIVOT (sales FOR month IN (jan, feb, mar))")
+    assert [c["name"] for c in reply["columns"]] == ["empid", "dept", "month", "sales"]
+    assert reply["dataset"] == [[1, "electronics", "Jan", 1], [1, "electronics", "Feb", 2], [1, "electronics", "Mar", 3],
+                                [2, "clothes", "Jan", 10], [2, "clothes", "Feb", 20],
+                                [3, "cars", "Jan", 100], [3, "cars", "Feb", 200], [3, "cars", "Mar", 300]]
+    reply = rest.exec("SELECT * FROM monthly_sales UNPIVOT INCLUDE NULLS (sales FOR month IN ('Mar'))")
+    assert [r[-2:] for r in reply["dataset"]] == [["Mar", 3], ["Mar", None], ["Mar", 300]]
+    # As a subquery, and from a CTE written QuestDB's way.
+    assert rest.exec("SELECT month, sum(sales) FROM (monthly_sales UNPIVOT (sales FOR month IN (jan, feb, mar))) "
+                     "GROUP BY month ORDER BY month")["dataset"] == [["Feb", 222], ["Jan", 111], ["Mar", 303]]
+    assert rest.exec("WITH m AS (monthly_sales WHERE empid = 2) SELECT * FROM m UNPIVOT (sales FOR month IN (jan, feb))"
+                     )["dataset"] == [[2, "clothes", None, "Jan", 10], [2, "clothes", None, "Feb", 20]]
+    # QuestDB's reference's round trip: a PIVOT's columns back into rows.
+    _pivot_trades(rest, "unpivoted")
+    reply = rest.exec("((unpivoted LIMIT 1000) PIVOT (avg(price) FOR symbol IN ('BTC-USD', 'ETH-USD'))) "
+                      "UNPIVOT (avg_price FOR symbol IN ('BTC-USD', 'ETH-USD'));")
+    assert reply["dataset"] == [["BTC-USD", pytest.approx(39267.645)], ["ETH-USD", pytest.approx(2615.425)]]
+    with pytest.raises(QuestDBAPIError, match='no column "apr" in its source'):
+        rest.exec("monthly_sales UNPIVOT (sales FOR month IN (apr))")
 
 
 def test_exponential_moving_averages_in_questdb_syntax(rest):
