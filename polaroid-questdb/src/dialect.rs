@@ -134,15 +134,16 @@ fn implied_select(core: &Core, ns: &Namespace, query: &str) -> Result<Option<Str
     Ok(Some(format!("SELECT * FROM {}", query.trim_start())))
 }
 
-/// QuestDB's `WITH t AS (trades LIMIT 10)`, `FROM (trades WHERE px > 1)`:
-/// [`implied_select`] in a CTE or a subquery of a FROM or JOIN. The query
-/// with each written out, if one was left out.
+/// QuestDB's `WITH t AS (trades LIMIT 10)`, `FROM (trades WHERE px > 1)`,
+/// `trades EXCEPT (trades WHERE side = 'buy')`: [`implied_select`] in a
+/// CTE, a subquery of a FROM or JOIN, or an operand of a set operation. The
+/// query with each written out, if one was left out.
 fn implied_subselects(core: &Core, ns: &Namespace, query: &str) -> Result<Option<String>, CoreError> {
     let mut at = Vec::new();
     for (i, _) in unquoted(query).filter(|&(_, c)| c == '(') {
         let before = query[..i].trim_end();
         let word = before.rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).next().unwrap_or("");
-        let opens_query = ["AS", "FROM", "JOIN"].iter().any(|k| word.eq_ignore_ascii_case(k));
+        let opens_query = before.is_empty() || ["AS", "FROM", "JOIN", "UNION", "EXCEPT", "INTERSECT", "ALL"].iter().any(|k| word.eq_ignore_ascii_case(k));
         if opens_query && implied_select(core, ns, &query[i + 1..])?.is_some() {
             at.push(i + 1);
         }

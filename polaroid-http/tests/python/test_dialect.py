@@ -780,6 +780,8 @@ def test_pivot_is_questdb_s(rest):
     assert names == ["side", "BTC-USD", "REST"]
     assert rows == [["buy", None, approx(2615.4085714285716)], ["sell", approx(39267.645), 2615.54]]
     assert rest.exec("SELECT count() FROM (pivoted WHERE side = 'buy')")["dataset"] == [[7]]
+    assert rest.exec("SELECT count() FROM (pivoted EXCEPT ALL (pivoted WHERE side = 'buy'))")["dataset"] == [[3]]
+    assert rest.exec("(pivoted WHERE side = 'sell') UNION ALL (pivoted WHERE price > 39000)")["count"] == 5
     # OHLC per side, and SAMPLE BY inside: the buckets lead (100 ms, by hand from the rows above).
     assert q("pivoted PIVOT (first(price) AS open, max(price) AS high, min(price) AS low, last(price) AS close "
              "FOR symbol IN ('BTC-USD') GROUP BY side)") == (
