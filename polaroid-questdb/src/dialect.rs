@@ -35,7 +35,7 @@ use sqlparser::parser::Parser;
 use crate::newest;
 
 /// A plan, and the definitions of the tables it reads.
-type Planned = Result<(LazyFrame, Vec<polaroid_core::tables::TableDef>), CoreError>;
+pub(crate) type Planned = Result<(LazyFrame, Vec<polaroid_core::tables::TableDef>), CoreError>;
 
 /// Plans by reserved name that a query reads beside the tables.
 pub(crate) type Named = Vec<(String, LazyFrame)>;
@@ -186,7 +186,7 @@ fn split_ctes(query: &str) -> Option<(Vec<(String, String)>, String)> {
 /// Whether `query` uses one of QuestDB's extensions outside parentheses.
 fn top_level_extension(query: &str) -> bool {
     static EXTENSION: OnceLock<Regex> = OnceLock::new();
-    let extension = regex(&EXTENSION, r"(?i)^(SAMPLE\s+BY|LATEST\s+ON|ASOF\s+JOIN|LT\s+JOIN|UNPIVOT)\b");
+    let extension = regex(&EXTENSION, r"(?i)^(SAMPLE\s+BY|LATEST\s+ON|ASOF\s+JOIN|LT\s+JOIN|WINDOW\s+JOIN|UNPIVOT)\b");
     let bytes = query.as_bytes();
     let mut depth = 0usize;
     unquoted(query).any(|(i, c)| match c {
@@ -206,7 +206,7 @@ fn top_level_extension(query: &str) -> bool {
 /// extensions: the positions of its parentheses.
 fn nested_extension(query: &str) -> Option<(usize, usize)> {
     static EXTENSION: OnceLock<Regex> = OnceLock::new();
-    let extension = regex(&EXTENSION, r"(?i)^(SAMPLE\s+BY|LATEST\s+ON|ASOF\s+JOIN|LT\s+JOIN|UNPIVOT)\b");
+    let extension = regex(&EXTENSION, r"(?i)^(SAMPLE\s+BY|LATEST\s+ON|ASOF\s+JOIN|LT\s+JOIN|WINDOW\s+JOIN|UNPIVOT)\b");
     let mut open = Vec::new();
     let bytes = query.as_bytes();
     for (i, c) in unquoted(query) {
@@ -286,6 +286,9 @@ fn plan_query(core: &Core, ns: &Namespace, query: &str, lifted: Named) -> Planne
     }
     if let Some(latest) = LatestOn::parse(query) {
         return latest.plan(core, ns, lifted);
+    }
+    if let Some(join) = crate::window_join::WindowJoin::parse(query)? {
+        return join.plan(core, ns, lifted);
     }
     if let Some(asof) = AsofJoin::parse(query)? {
         return asof.plan(core, ns, lifted);
@@ -512,12 +515,12 @@ pub(crate) fn regex(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static R
 }
 
 /// `SELECT <items> FROM <rest>` split at the top-level FROM.
-struct Select<'a> {
-    items: &'a str,
-    from: &'a str,
+pub(crate) struct Select<'a> {
+    pub(crate) items: &'a str,
+    pub(crate) from: &'a str,
 }
 
-fn split_select(head: &str) -> Result<Select<'_>, CoreError> {
+pub(crate) fn split_select(head: &str) -> Result<Select<'_>, CoreError> {
     let trimmed = head.trim_start();
     let after_select = trimmed
         .get(..6)
@@ -530,7 +533,7 @@ fn split_select(head: &str) -> Result<Select<'_>, CoreError> {
 
 /// The designated timestamp of the (single) table the query reads, or its
 /// first timestamp column.
-fn timestamp_column(schema: &Schema, tables: &[polaroid_core::tables::TableDef]) -> Result<String, CoreError> {
+pub(crate) fn timestamp_column(schema: &Schema, tables: &[polaroid_core::tables::TableDef]) -> Result<String, CoreError> {
     if let [table] = tables {
         if let Some(ts) = &table.timestamp {
             return Ok(ts.clone());
@@ -1154,9 +1157,12 @@ fn tolerance_duration(text: &str) -> Result<String, CoreError> {
     }
 }
 
+/// A join's side: a table (or a parenthesized query) and its alias.
+pub(crate) type JoinSide = (String, Option<String>);
+
 /// `name [AS] [alias]` or `(subquery) [AS] [alias]` of a join side (QuestDB
 /// joins a subquery as it joins a table).
-fn relation(text: &str) -> Result<(String, Option<String>), CoreError> {
+pub(crate) fn relation(text: &str) -> Result<JoinSide, CoreError> {
     let text = text.trim();
     let refused = || invalid(format!("ASOF JOIN: expected `table [alias]` or `(subquery) [alias]`, got {text:?}"));
     let (name, rest) = match text.starts_with('(') {
@@ -1307,29 +1313,7 @@ impl AsofJoin {
                 names: std::iter::once("__asof_key".into()).chain(by.iter().filter(|b| b.starts_with("__asof_by_")).cloned()).collect(),
                 strict: false,
             });
-        // `x.col` and `y.col` (by alias, or by table name without one) become
-        // the joined frame's names, `y.*` each of y's columns.
-        let mut sql = format!("SELECT {} FROM __asof {}", self.items, self.rest);
-        for ((name, alias), schema, is_right) in [(&self.left, &left_schema, false), (&self.right, &right_schema, true)] {
-            let qualifier = alias.as_deref().unwrap_or(name.as_str());
-            if !qualifier.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                continue;
-            }
-            // A right column renamed for a clash (`px1`) is read by its new
-            // name; any other keeps the query's spelling (`a.PX` shows `PX`).
-            let named = |c: &str| {
-                let own = column_named(schema, c);
-                match is_right.then(|| right_name(&own)) {
-                    Some(renamed) if renamed != own => renamed,
-                    _ => c.to_string(),
-                }
-            };
-            let every: Vec<String> = schema.iter_names().map(|c| format!("\"{}\"", named(c))).collect();
-            let pattern = Regex::new(&format!(r"\b{}\.(\w+|\*)", regex::escape(qualifier))).expect("an escaped alias");
-            sql = pattern
-                .replace_all(&sql, |caps: &regex::Captures<'_>| if &caps[1] == "*" { every.join(", ") } else { named(&caps[1]) })
-                .into_owned();
-        }
+        let sql = unqualified(format!("SELECT {} FROM __asof {}", self.items, self.rest), (&self.left, &left_schema), (&self.right, &right_schema), &right_name);
         let mut tables = left_tables;
         tables.extend(right_tables);
         let (lf, _) = sql_plan(core, ns, &sql, vec![("__asof".into(), joined)])?;
@@ -1337,6 +1321,39 @@ impl AsofJoin {
         tables.truncate(1);
         Ok((lf, tables))
     }
+}
+
+/// `sql` over two joined relations with `x.col` and `y.col` (by alias, or
+/// by table name without one) written as the joined frame's names, and
+/// `y.*` as each of y's columns. `right_name` gives a right column's name
+/// in the joined frame (`px1` for a clash).
+pub(crate) fn unqualified(
+    mut sql: String,
+    left: (&JoinSide, &Schema),
+    right: (&JoinSide, &Schema),
+    right_name: &dyn Fn(&str) -> String,
+) -> String {
+    for (((name, alias), schema), is_right) in [(left, false), (right, true)] {
+        let qualifier = alias.as_deref().unwrap_or(name.as_str());
+        if !qualifier.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            continue;
+        }
+        // A right column renamed for a clash (`px1`) is read by its new
+        // name; any other keeps the query's spelling (`a.PX` shows `PX`).
+        let named = |c: &str| {
+            let own = column_named(schema, c);
+            match is_right.then(|| right_name(&own)) {
+                Some(renamed) if renamed != own => renamed,
+                _ => c.to_string(),
+            }
+        };
+        let every: Vec<String> = schema.iter_names().map(|c| format!("\"{}\"", named(c))).collect();
+        let pattern = Regex::new(&format!(r"\b{}\.(\w+|\*)", regex::escape(qualifier))).expect("an escaped alias");
+        sql = pattern
+            .replace_all(&sql, |caps: &regex::Captures<'_>| if &caps[1] == "*" { every.join(", ") } else { named(&caps[1]) })
+            .into_owned();
+    }
+    sql
 }
 
 #[cfg(test)]

@@ -12,6 +12,8 @@
 //! - `statement.rs`: CREATE TABLE, INSERT, DROP TABLE, ALTER TABLE,
 //!   TRUNCATE over the core's tables.
 //! - `variables.rs`: `DECLARE @x := ...`, resolved as the query is read.
+//! - `window_join.rs`: WINDOW JOIN, aggregates over a time window of
+//!   another table around each row.
 //!
 //! A door parses its request, calls [`plan`] or [`change`], and renders
 //! what comes back in its own protocol.
@@ -23,6 +25,7 @@ mod pivot;
 mod questdb_sql;
 pub mod statement;
 mod variables;
+mod window_join;
 
 use polaroid_core::sql_parameters::bind_one;
 use polaroid_core::{CancelToken, Core, CoreError, Namespace};

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import random
 
 import polars as pl
 import pytest
@@ -851,6 +852,78 @@ def test_unpivot_is_questdb_s(rest):
     assert reply["dataset"] == [["BTC-USD", pytest.approx(39267.645)], ["ETH-USD", pytest.approx(2615.425)]]
     with pytest.raises(QuestDBAPIError, match='no column "apr" in its source'):
         rest.exec("monthly_sales UNPIVOT (sales FOR month IN (apr))")
+
+
+def test_window_join_aggregates_each_row_s_window(rest):
+    """QuestDB's WINDOW JOIN (a parse error before), by hand: prices of A at 0:00, 0:30, 1:00 and 2:30 (1 to
+    4), of B at 0:10 (10); trades of B at 0:00, of A at 1:00 and 5:00."""
+    rest.exec("CREATE TABLE wj_trades (sym SYMBOL, price DOUBLE, ts TIMESTAMP) timestamp(ts) PARTITION BY DAY")
+    rest.exec("CREATE TABLE wj_prices (sym SYMBOL, price DOUBLE, bid DOUBLE, ts TIMESTAMP) timestamp(ts) PARTITION BY DAY")
+    rest.exec("INSERT INTO wj_trades VALUES ('B', 5, '2024-01-01T00:00:00Z'), ('A', 100, '2024-01-01T00:01:00Z'), "
+              "('A', 200, '2024-01-01T00:05:00Z')")
+    rest.exec("INSERT INTO wj_prices VALUES ('A', 1, 0.5, '2024-01-01T00:00:00Z'), ('B', 10, 9.5, '2024-01-01T00:00:10Z'), "
+              "('A', 2, 1.5, '2024-01-01T00:00:30Z'), ('A', 3, 2.5, '2024-01-01T00:01:00Z'), "
+              "('A', 4, 3.5, '2024-01-01T00:02:30Z')")
+
+    def q(query):
+        reply = rest.exec(query)
+        return [c["name"] for c in reply["columns"]], reply["dataset"]
+
+    around = "RANGE BETWEEN 1 minute PRECEDING AND 1 minute FOLLOWING"
+    # The bounds are included; a trade with nothing in its window keeps its row (count 0, sum null).
+    assert q(f"SELECT t.sym, t.ts, sum(p.price) AS s, count() AS n FROM wj_trades t WINDOW JOIN wj_prices p "
+             f"ON (t.sym = p.sym) {around} EXCLUDE PREVAILING ORDER BY t.ts") == (
+        ["sym", "ts", "s", "n"], [["B", "2024-01-01T00:00:00.000000Z", 10.0, 1], ["A", "2024-01-01T00:01:00.000000Z", 6.0, 3],
+                                  ["A", "2024-01-01T00:05:00.000000Z", None, 0]])
+    # INCLUDE PREVAILING (the default): A at 5:00 gets the price of 2:30, which prevailed at 4:00.
+    assert q(f"SELECT t.sym, sum(p.price) s, count() n, first(p.price) f, last(p.price) l FROM wj_trades t "
+             f"WINDOW JOIN wj_prices p ON (sym) {around}")[1] == [
+        ["B", 10.0, 1, 10.0, 10.0], ["A", 6.0, 3, 1.0, 3.0], ["A", 4.0, 1, 4.0, 4.0]]
+    assert q("SELECT t.sym, sum(p.price) AS past_sum FROM wj_trades t WINDOW JOIN wj_prices p ON (t.sym = p.sym) "
+             "RANGE BETWEEN 2 minutes PRECEDING AND 1 minute PRECEDING EXCLUDE PREVAILING")[1] == [["B", None], ["A", 1.0], ["A", None]]
+    # No ON: every price in the window, whatever its symbol.
+    assert q(f"SELECT t.sym, count() AS total FROM wj_trades t WINDOW JOIN wj_prices p {around} EXCLUDE PREVAILING")[1] == [
+        ["B", 4], ["A", 4], ["A", 0]]
+    # ON's other conditions filter the prices; WHERE filters the trades.
+    assert q("SELECT t.sym, avg(p.bid) avg_bid, max(p.price) FROM wj_trades t WINDOW JOIN wj_prices p ON (t.sym = p.sym) "
+             "AND p.price < 3 RANGE BETWEEN 2 minutes PRECEDING AND 2 minutes FOLLOWING EXCLUDE PREVAILING "
+             "WHERE t.price < 150") == (["sym", "avg_bid", "max"], [["B", None, None], ["A", 1.0, 2.0]])
+    with pytest.raises(QuestDBAPIError, match="high boundary is before its low boundary"):
+        rest.exec("SELECT count() FROM wj_trades WINDOW JOIN wj_prices RANGE BETWEEN 1 minute FOLLOWING AND 1 minute PRECEDING")
+
+
+def test_window_join_matches_polars(rest):
+    """Against python polars over random ticks: each trade's prices of its symbol from 30 s before to 15 s
+    after, and the one that prevailed before (the latest strictly before the window)."""
+    rng = random.Random(7)
+    start = dt.datetime(2024, 1, 1)
+    trades = pl.DataFrame({"sym": [rng.choice("XY") for _ in range(150)],
+                           "ts": sorted(start + dt.timedelta(seconds=rng.randrange(600)) for _ in range(150))})
+    seconds = sorted(rng.sample(range(600), 300))
+    prices = pl.DataFrame({"sym": [rng.choice("XY") for _ in seconds], "px": [float(rng.randrange(1000)) for _ in seconds],
+                           "ts": [start + dt.timedelta(seconds=s) for s in seconds]})
+    rest.exec("CREATE TABLE wjp_trades (sym SYMBOL, ts TIMESTAMP) timestamp(ts) PARTITION BY DAY")
+    rest.exec("CREATE TABLE wjp_prices (sym SYMBOL, px DOUBLE, ts TIMESTAMP) timestamp(ts) PARTITION BY DAY")
+    rest.exec("INSERT INTO wjp_trades VALUES " + ", ".join(f"('{s}', '{t.isoformat()}Z')" for s, t in trades.rows()))
+    rest.exec("INSERT INTO wjp_prices VALUES " + ", ".join(f"('{s}', {p}, '{t.isoformat()}Z')" for s, p, t in prices.rows()))
+    reply = rest.exec("SELECT t.sym, t.ts, count() n, sum(p.px) s, min(p.px) lo, max(p.px) hi, first(p.px) f "
+                      "FROM wjp_trades t WINDOW JOIN wjp_prices p ON (t.sym = p.sym) "
+                      "RANGE BETWEEN 30 seconds PRECEDING AND 15 seconds FOLLOWING")
+    got = frame(reply)
+    t = trades.with_row_index("row").with_columns(lo=pl.col("ts") - dt.timedelta(seconds=30),
+                                                 hi=pl.col("ts") + dt.timedelta(seconds=15))
+    inside = t.join(prices.rename({"ts": "pts"}), on="sym").filter(pl.col("pts").is_between("lo", "hi"))
+    before = t.sort("lo").join_asof(prices.rename({"ts": "pts"}).sort("pts"), left_on="lo", right_on="pts", by="sym",
+                                    allow_exact_matches=False, check_sortedness=False).filter(pl.col("pts").is_not_null())
+    pairs = pl.concat([inside.select("row", "pts", "px"), before.select("row", "pts", "px")])
+    want = (t.join(pairs, on="row", how="left").sort("row", "pts", nulls_last=False)
+            .group_by("row", maintain_order=True)
+            .agg(pl.col("sym").first(), pl.col("ts").first(), pl.col("px").count().alias("n"), pl.col("px").sum().alias("s"),
+                 pl.col("px").min().alias("lo"), pl.col("px").max().alias("hi"), pl.col("px").drop_nulls().first().alias("f"))
+            .with_columns(pl.when(pl.col("n") > 0).then(pl.col("s")).alias("s"))
+            .drop("row"))
+    assert want["n"].sum() > 150 and (want["n"] == 0).sum() < 150
+    assert_frame_equal(got, want, check_dtypes=False)
 
 
 def test_exponential_moving_averages_in_questdb_syntax(rest):
