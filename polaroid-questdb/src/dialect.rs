@@ -506,8 +506,17 @@ pub(crate) fn column_named(schema: &Schema, name: &str) -> String {
     polars::sql::column_in_any_case(schema, name).unwrap_or(name).to_string()
 }
 
-fn invalid(message: impl Into<String>) -> CoreError {
+pub(crate) fn invalid(message: impl Into<String>) -> CoreError {
     CoreError::InvalidArgument(message.into())
+}
+
+/// The start of `text`, quoted, to show in a message.
+pub(crate) fn excerpt(text: &str) -> String {
+    let text = text.trim();
+    match text.char_indices().nth(40) {
+        Some((at, _)) => format!("'{}...'", &text[..at]),
+        None => format!("'{text}'"),
+    }
 }
 
 pub(crate) fn regex(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {

@@ -32,7 +32,7 @@ use std::sync::OnceLock;
 use polaroid_core::CoreError;
 use polars::prelude::*;
 
-use crate::dialect::{keyword, regex, top_level_commas, unquoted};
+use crate::dialect::{excerpt, invalid, keyword, regex, top_level_commas, unquoted};
 use crate::statement::matching_paren;
 
 /// At most this many columns from one PIVOT: each is an aggregate, and a
@@ -318,7 +318,7 @@ fn for_lists(mut text: &str, subquery: &mut dyn FnMut(&str) -> Result<Vec<Value>
         }
         let caps = regex(&LIST, r#"(?is)^("[^"]+"|[A-Za-z_]\w*)\s+IN\s*\("#)
             .captures(text)
-            .ok_or_else(|| invalid(format!("PIVOT (... FOR): expected column IN (values), found '{}'", excerpt(text))))?;
+            .ok_or_else(|| invalid(format!("PIVOT (... FOR): expected column IN (values), found {}", excerpt(text))))?;
         let column = caps[1].to_string();
         let open = caps.get(0).map_or(0, |m| m.end()) - 1;
         let close = matching_paren(text, open).ok_or_else(|| invalid(format!("PIVOT (... FOR {column} IN (: the parenthesis is not closed")))?;
@@ -427,7 +427,7 @@ impl Unpivot {
         static BODY: OnceLock<regex::Regex> = OnceLock::new();
         let body = regex(&BODY, r#"(?is)^\s*("[^"]+"|[A-Za-z_]\w*)\s+FOR\s+("[^"]+"|[A-Za-z_]\w*)\s+IN\s*\((.*)\)\s*$"#)
             .captures(&query[open + 1..close])
-            .ok_or_else(|| invalid(format!("UNPIVOT: expected (value FOR name IN (columns)), found ({})", excerpt(&query[open + 1..close]))))?;
+            .ok_or_else(|| invalid(format!("UNPIVOT: expected (value FOR name IN (columns)), found {}", excerpt(&query[open + 1..close]))))?;
         let columns: Vec<String> = top_level_commas(&body[3]).into_iter().map(unquote).collect();
         if columns.is_empty() {
             return Err(invalid("UNPIVOT (... IN ()): name the columns to unpivot"));
@@ -495,16 +495,7 @@ fn too_many(columns: usize) -> CoreError {
     invalid(format!("PIVOT would make {columns} columns; at most {MAX_COLUMNS} (fewer values, or a GROUP BY of the column instead)"))
 }
 
-fn excerpt(text: &str) -> String {
-    match text.char_indices().nth(40) {
-        Some((at, _)) => format!("{}...", &text[..at]),
-        None => text.to_string(),
-    }
-}
 
-fn invalid(message: impl Into<String>) -> CoreError {
-    CoreError::InvalidArgument(message.into())
-}
 
 #[cfg(test)]
 mod tests {

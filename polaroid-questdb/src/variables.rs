@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use polaroid_core::CoreError;
 
-use crate::dialect::{keyword, regex, unquoted};
+use crate::dialect::{excerpt, invalid, keyword, regex, unquoted};
 
 /// `query` with its DECLARE's variables in place, if it starts with one.
 pub(crate) fn resolved(query: &str) -> Result<Option<String>, CoreError> {
@@ -93,17 +93,7 @@ fn substituted(text: &str, bound: &[(String, String)]) -> Result<String, CoreErr
     Ok(out)
 }
 
-fn excerpt(text: &str) -> String {
-    let text = text.trim();
-    match text.char_indices().nth(30) {
-        Some((at, _)) => format!("'{}...'", &text[..at]),
-        None => format!("'{text}'"),
-    }
-}
 
-fn invalid(message: impl Into<String>) -> CoreError {
-    CoreError::InvalidArgument(message.into())
-}
 
 #[cfg(test)]
 mod tests {

@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 use polaroid_core::{Core, CoreError, Namespace};
 use polars::prelude::*;
 
-use crate::dialect::{column_named, keyword, regex, split_select, sql_plan, timestamp_column, unqualified, JoinSide, Named, Planned};
+use crate::dialect::{column_named, excerpt, invalid, keyword, regex, split_select, sql_plan, timestamp_column, unqualified, JoinSide, Named, Planned};
 
 const ROW: &str = "__wj_row";
 const RIGHT_TS: &str = "__wj_ts";
@@ -298,17 +298,7 @@ fn unit_micros(unit: &str) -> Result<i64, CoreError> {
     })
 }
 
-fn excerpt(text: &str) -> String {
-    let text = text.trim();
-    match text.char_indices().nth(40) {
-        Some((at, _)) => format!("'{}...'", &text[..at]),
-        None => format!("'{text}'"),
-    }
-}
 
-fn invalid(message: impl Into<String>) -> CoreError {
-    CoreError::InvalidArgument(message.into())
-}
 
 #[cfg(test)]
 mod tests {
