@@ -15,7 +15,7 @@ use pgwire::error::PgWireResult;
 use crate::error::user;
 
 /// What the server version reads as: PostgreSQL 15's protocol and types.
-pub const SERVER_VERSION: &str = "15.0";
+pub const SERVER_VERSION: &str = polaroid_questdb::POSTGRESQL_VERSION;
 
 /// What `version()` answers.
 fn version() -> String {

@@ -311,6 +311,14 @@ fn plan_query(core: &Core, ns: &Namespace, query: &str, lifted: Named) -> Planne
         let def = table.def();
         return Ok((df!["ddl" => [crate::statement::create_statement(&def)]]?.lazy(), vec![def]));
     }
+    static SHOW_SERVER: OnceLock<Regex> = OnceLock::new();
+    if let Some(caps) = regex(&SHOW_SERVER, r"(?is)^\s*SHOW\s+(SERVER_VERSION|PARAMETERS)\b").captures(query) {
+        if caps[1].eq_ignore_ascii_case("PARAMETERS") {
+            return Err(invalid("SHOW PARAMETERS: this server's settings are its command line's (polaroid-server --help), not QuestDB's keys"));
+        }
+        let version = format!("{} (polaroid)", crate::POSTGRESQL_VERSION);
+        return Ok((df!["server_version" => [version]]?.lazy(), Vec::new()));
+    }
     static SHOW_TABLES: OnceLock<Regex> = OnceLock::new();
     if regex(&SHOW_TABLES, r"(?is)^\s*SHOW\s+TABLES\s*;?\s*$").is_match(query) {
         return sql_plan(core, ns, "SELECT table_name FROM tables() ORDER BY table_name", Vec::new());

@@ -32,6 +32,10 @@ use polaroid_core::{CancelToken, Core, CoreError, Namespace};
 use polars::prelude::DataFrame;
 
 pub use dialect::{plan, plan_over};
+
+/// The PostgreSQL version the doors speak (its protocol and types), as
+/// the PostgreSQL door reports it and QuestDB's SHOW SERVER_VERSION shows it.
+pub const POSTGRESQL_VERSION: &str = "15.0";
 pub use statement::{kind, Kind};
 
 /// What a statement that changes tables did.

@@ -854,6 +854,14 @@ def test_unpivot_is_questdb_s(rest):
         rest.exec("monthly_sales UNPIVOT (sales FOR month IN (apr))")
 
 
+def test_show_server_version_as_questdb_shows_it(rest):
+    """QuestDB's SHOW SERVER_VERSION (the PostgreSQL version it speaks; it was "statement type is not
+    supported"), the one the PostgreSQL door reports; SHOW PARAMETERS refused by name."""
+    assert rest.exec("SHOW SERVER_VERSION;")["dataset"] == [["15.0 (polaroid)"]]
+    with pytest.raises(QuestDBAPIError, match="polaroid-server --help"):
+        rest.exec("SHOW PARAMETERS")
+
+
 def test_window_join_aggregates_each_row_s_window(rest):
     """QuestDB's WINDOW JOIN (a parse error before), by hand: prices of A at 0:00, 0:30, 1:00 and 2:30 (1 to
     4), of B at 0:10 (10); trades of B at 0:00, of A at 1:00 and 5:00."""
