@@ -7,10 +7,13 @@
 //! included. INCLUDE PREVAILING (the default) adds the latest right row
 //! before the window's start, the value that prevailed when it opened.
 //!
-//! Planned as the pairs it aggregates: the rows in each window (polars'
-//! `join_where`, a range join), and with INCLUDE PREVAILING each window's
-//! prevailing row (an as-of join, strictly before the start), grouped by the
-//! left row they belong to. A left row with no pair keeps its place, its
+//! Planned as the pairs it aggregates, and only those: the right rows of
+//! each key are numbered in time order, two as-of joins find where each
+//! window starts and ends among them (its prevailing row is the one before
+//! the start), and the window's positions, exploded, are joined to their
+//! rows, then grouped by the left row they belong to. The work grows with
+//! the rows and the pairs, not with the rows of a key squared (a range join
+//! on a key compares every pair of the key's rows). A left row with no pair keeps its place, its
 //! aggregates over no rows (`count()` 0, `sum` null). Rows come in the left
 //! table's order unless the query orders them.
 
@@ -25,6 +28,9 @@ const ROW: &str = "__wj_row";
 const RIGHT_TS: &str = "__wj_ts";
 const START: &str = "__wj_start";
 const END: &str = "__wj_end";
+/// A right row's place among its key's rows in time order.
+const POSITION: &str = "__wj_position";
+const AT: &str = "__wj_at";
 
 #[derive(Debug)]
 pub(crate) struct WindowJoin {
@@ -106,13 +112,12 @@ impl WindowJoin {
     }
 
     pub(crate) fn plan(&self, core: &Core, ns: &Namespace, lifted: Named) -> Planned {
-        let (left, left_tables) = sql_plan(core, ns, &format!("SELECT * FROM {}", self.left.0), lifted.clone())?;
+        let (mut left, left_tables) = sql_plan(core, ns, &format!("SELECT * FROM {}", self.left.0), lifted.clone())?;
         let right_query = match &self.right_filter {
             Some(filter) => format!("SELECT * FROM {} WHERE {filter}", self.right.0),
             None => format!("SELECT * FROM {}", self.right.0),
         };
-        let (right, right_tables) = sql_plan(core, ns, &right_query, lifted)?;
-        let (mut left, mut right) = (left, right);
+        let (mut right, right_tables) = sql_plan(core, ns, &right_query, lifted)?;
         let (left_schema, right_schema) = (left.collect_schema()?, right.collect_schema()?);
         let left_ts = timestamp_column(&left_schema, &left_tables)?;
         let right_ts = timestamp_column(&right_schema, &right_tables)?;
@@ -124,66 +129,83 @@ impl WindowJoin {
             None => c.to_string(),
         };
         // Keys meet as text when their kinds differ (a table's symbols, a file's strings).
-        let key = |i: usize| format!("__wj_key{i}");
         let text = |d: &DataType| d.is_string() || d.is_categorical() || d.is_enum();
-        let key_expr = |name: &str, i: usize, schema: &Schema, other: &Schema, other_name: &str| {
-            let differ = match (schema.get(name), other.get(other_name)) {
+        let as_key = |i: usize, name: &str, schema: &Schema, other: &str, other_schema: &Schema| {
+            let differ = match (schema.get(name), other_schema.get(other)) {
                 (Some(a), Some(b)) => a != b && text(a) && text(b),
                 _ => false,
             };
-            let e = col(name);
-            if differ { e.cast(DataType::String).alias(key(i)) } else { e.alias(key(i)) }
+            let key = col(name).alias(format!("__wj_key{i}"));
+            if differ { key.cast(DataType::String) } else { key }
         };
+        let key_names: Vec<PlSmallStr> = (0..keys.len()).map(|i| format!("__wj_key{i}").into()).collect();
         // Instants compared in microseconds, whatever unit each side keeps.
         let micros = DataType::Datetime(TimeUnit::Microseconds, None);
         let shifted = |offset: i64| (col(left_ts.as_str()).cast(micros.clone()).cast(DataType::Int64) + lit(offset)).cast(micros.clone());
-        let mut left_extra: Vec<Expr> = vec![shifted(self.start).alias(START), shifted(self.end).alias(END)];
-        left_extra.extend(keys.iter().enumerate().map(|(i, (l, r))| key_expr(l, i, &left_schema, &right_schema, r)));
-        left = left.with_row_index(ROW, None).with_columns(left_extra);
+        let mut probe_columns: Vec<Expr> = vec![shifted(self.start).alias(START), shifted(self.end).alias(END)];
+        probe_columns.extend(keys.iter().enumerate().map(|(i, (l, r))| as_key(i, l, &left_schema, r, &right_schema)));
+        left = left.with_row_index(ROW, None).with_columns(probe_columns);
+
+        // The right rows in time order within each key, numbered from 0.
         let mut right_columns: Vec<Expr> = right_schema.iter_names().map(|c| col(c.clone()).alias(right_name(c))).collect();
         right_columns.push(col(right_ts.as_str()).cast(micros.clone()).alias(RIGHT_TS));
-        right_columns.extend(keys.iter().enumerate().map(|(i, (l, r))| key_expr(r, i, &right_schema, &left_schema, l).alias(format!("{}_r", key(i)))));
-        right = right.select(right_columns);
-        let right_names: Vec<PlSmallStr> = right.collect_schema()?.iter_names().filter(|n| !n.ends_with("_r") || !n.starts_with("__wj_key")).cloned().collect();
-        // The rows in each window.
-        let probe = left.clone().select([col(ROW), col(START), col(END)].into_iter().chain((0..keys.len()).map(|i| col(key(i)))).collect::<Vec<_>>());
-        let mut conditions = vec![col(RIGHT_TS).gt_eq(col(START)), col(RIGHT_TS).lt_eq(col(END))];
-        conditions.extend((0..keys.len()).map(|i| col(key(i)).eq(col(format!("{}_r", key(i))))));
-        let pair_columns: Vec<Expr> = std::iter::once(col(ROW)).chain(right_names.iter().map(|n| col(n.clone()))).collect();
-        let mut pairs = vec![probe.clone().join_builder().with(right.clone()).join_where(conditions).select(pair_columns.clone())];
-        // The row that prevailed when each window opened: the latest strictly before its start.
-        if self.prevailing {
-            let by: Vec<PlSmallStr> = (0..keys.len()).map(|i| key(i).into()).collect();
-            let renamed_keys: Vec<Expr> = (0..keys.len()).map(|i| col(format!("{}_r", key(i))).alias(key(i))).collect();
-            let mut right_keyed = right.clone().with_columns(renamed_keys);
-            right_keyed = right_keyed.with_column(col(RIGHT_TS).alias("__wj_on")).sort([RIGHT_TS], SortMultipleOptions::default());
+        right_columns.extend(keys.iter().enumerate().map(|(i, (l, r))| as_key(i, r, &right_schema, l, &left_schema)));
+        let mut order: Vec<PlSmallStr> = key_names.clone();
+        order.push(RIGHT_TS.into());
+        right = right.select(right_columns).sort(order, SortMultipleOptions::default().with_maintain_order(true));
+        let numbered = (col(RIGHT_TS).cum_count(false) - lit(1)).cast(DataType::Int64);
+        let position = match key_names.is_empty() {
+            true => numbered,
+            false => numbered.over(key_names.iter().map(|k| col(k.clone())).collect::<Vec<_>>())?,
+        };
+        right = right.with_column(position.alias(POSITION));
+
+        // Each window as the positions it spans: from the first right row at
+        // or after its start (the one before, with its prevailing row) to
+        // the last at or before its end. Its end sorts as its start does.
+        let index = right.clone().select(key_names.iter().map(|k| col(k.clone())).chain([col(RIGHT_TS).alias(AT), col(POSITION)]).collect::<Vec<_>>());
+        let last_before = |probe: LazyFrame, on: &str, allow_eq: bool, into: &str| {
             let options = AsOfOptions {
                 strategy: AsofStrategy::Backward,
-                left_by: (!by.is_empty()).then(|| by.clone()),
-                right_by: (!by.is_empty()).then(|| by.clone()),
-                allow_eq: false,
+                left_by: (!key_names.is_empty()).then(|| key_names.clone()),
+                right_by: (!key_names.is_empty()).then(|| key_names.clone()),
+                allow_eq,
                 ..Default::default()
             };
-            let prevailing = probe
-                .with_column(col(START).alias("__wj_on"))
-                .sort(["__wj_on"], SortMultipleOptions::default())
+            probe
                 .join_builder()
-                .with(right_keyed)
-                .left_on([col("__wj_on")])
-                .right_on([col("__wj_on")])
+                .with(index.clone())
+                .left_on([col(on)])
+                .right_on([col(AT)])
                 .how(JoinType::AsOf(Box::new(options)))
                 .finish()
-                .filter(col(RIGHT_TS).is_not_null())
-                .select(pair_columns);
-            pairs.push(prevailing);
-        }
-        let pairs = concat(pairs, UnionArgs { rechunk: false, parallel: true, ..Default::default() })?;
-        let left_columns: Vec<Expr> = std::iter::once(col(ROW)).chain(left_schema.iter_names().map(|c| col(c.clone()))).collect();
-        // Each left row's pairs in time order, for first() and last().
-        let joined = left
-            .select(left_columns)
-            .join(pairs, [col(ROW)], [col(ROW)], JoinArgs::new(JoinType::Left))
-            .sort([ROW, RIGHT_TS], SortMultipleOptions::default().with_maintain_order(true));
+                .drop(Selector::ByName { names: [AT.into()].into(), strict: false })
+                .rename([POSITION], [into], true)
+        };
+        let probe = left.clone().sort([START], SortMultipleOptions::default().with_maintain_order(true));
+        let probe = last_before(probe, START, false, "__wj_before");
+        let probe = last_before(probe, END, true, "__wj_upto");
+        let count = |c: &str| (col(c) + lit(1i64)).fill_null(lit(0i64));
+        // A window's rows end after the last at or before its end, which is
+        // at or after the first at or after its start.
+        let first = match self.prevailing {
+            true => {
+                let before = count("__wj_before") - lit(1i64);
+                when(before.clone().lt(lit(0i64))).then(lit(0i64)).otherwise(before)
+            },
+            false => count("__wj_before"),
+        };
+        let positions = int_ranges(first, count("__wj_upto"), lit(1i64), DataType::Int64);
+        // One row per pair; a window with none keeps one row, of nulls.
+        let pairs = probe.with_column(positions.alias(POSITION)).explode(
+            Selector::ByName { names: [POSITION.into()].into(), strict: true },
+            ExplodeOptions { empty_as_null: true, keep_nulls: true },
+        );
+        let mut join_on: Vec<Expr> = key_names.iter().map(|k| col(k.clone())).collect();
+        join_on.push(col(POSITION));
+        let joined = pairs
+            .join(right, join_on.clone(), join_on, JoinArgs::new(JoinType::Left))
+            .sort([ROW, POSITION], SortMultipleOptions::default().with_maintain_order(true).with_nulls_last(true));
         // Every left row is a group of its own, its pairs the rows; count()
         // counts pairs (a left row with none has one row of nulls).
         static COUNT: OnceLock<regex::Regex> = OnceLock::new();
@@ -194,9 +216,9 @@ impl WindowJoin {
             sql.push_str(&format!(" WHERE {filter}"));
         }
         sql.push_str(&format!(" GROUP BY {}", group.join(", ")));
-        match self.tail.is_empty() || keyword(&self.tail, "ORDER", 0).is_none() {
-            true => sql.push_str(&format!(" ORDER BY {ROW} {}", self.tail)),
-            false => sql.push_str(&format!(" {}", self.tail)),
+        match keyword(&self.tail, "ORDER", 0) {
+            None => sql.push_str(&format!(" ORDER BY {ROW} {}", self.tail)),
+            Some(_) => sql.push_str(&format!(" {}", self.tail)),
         }
         let sql = unqualified(sql, (&self.left, &left_schema), (&self.right, &right_schema), &right_name);
         let (lf, _) = sql_plan(core, ns, &sql, vec![("__wj".into(), joined)])?;
