@@ -221,7 +221,10 @@ impl WindowJoin {
             Some(_) => sql.push_str(&format!(" {}", self.tail)),
         }
         let sql = unqualified(sql, (&self.left, &left_schema), (&self.right, &right_schema), &right_name);
-        let (lf, _) = sql_plan(core, ns, &sql, vec![("__wj".into(), joined)])?;
+        let (lf, _) = sql_plan(core, ns, &sql, vec![("__wj".into(), joined)]).map_err(|e| match e.to_string().contains("should participate in the GROUP BY") {
+            true => invalid(format!("WINDOW JOIN: the right table's columns are read through aggregates (sum(p.px), last(p.px)), as QuestDB reads them ({e})")),
+            false => e,
+        })?;
         let mut tables = left_tables;
         tables.truncate(1);
         Ok((lf.drop(Selector::ByName { names: [ROW.into()].into(), strict: true }), tables))

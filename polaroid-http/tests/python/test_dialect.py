@@ -896,6 +896,8 @@ def test_window_join_aggregates_each_row_s_window(rest):
     assert q("SELECT t.sym, avg(p.bid) avg_bid, max(p.price) FROM wj_trades t WINDOW JOIN wj_prices p ON (t.sym = p.sym) "
              "AND p.price < 3 RANGE BETWEEN 2 minutes PRECEDING AND 2 minutes FOLLOWING EXCLUDE PREVAILING "
              "WHERE t.price < 150") == (["sym", "avg_bid", "max"], [["B", None, None], ["A", 1.0, 2.0]])
+    with pytest.raises(QuestDBAPIError, match="the right table's columns are read through aggregates"):
+        rest.exec(f"SELECT t.sym, p.price FROM wj_trades t WINDOW JOIN wj_prices p ON (sym) {around}")
     with pytest.raises(QuestDBAPIError, match="high boundary is before its low boundary"):
         rest.exec("SELECT count() FROM wj_trades WINDOW JOIN wj_prices RANGE BETWEEN 1 minute FOLLOWING AND 1 minute PRECEDING")
 
