@@ -508,6 +508,17 @@ fn source_frame(core: &Core, ns: &Namespace, source: crate::questdb_sql::Source)
     })
 }
 
+/// Whether a join's key columns are text of two kinds (a table's symbols,
+/// held as categories, and a file's strings), which polars compares only
+/// once both are cast to text.
+pub(crate) fn keys_meet_as_text(left: &Schema, l: &str, right: &Schema, r: &str) -> bool {
+    let text = |d: &DataType| d.is_string() || d.is_categorical() || d.is_enum();
+    match (left.get(l), right.get(r)) {
+        (Some(a), Some(b)) => a != b && text(a) && text(b),
+        _ => false,
+    }
+}
+
 /// The column of `schema` that `name` names in QuestDB's SQL, whose names
 /// are case-insensitive; `name` as written if none (for polars to refuse).
 pub(crate) fn column_named(schema: &Schema, name: &str) -> String {
@@ -1271,13 +1282,7 @@ impl AsofJoin {
         // and a file's strings) meet as text, in columns of their own: polars'
         // as-of join compares keys as stored, and failed as it ran ("`u32`
         // and `str`").
-        let text = |d: &DataType| d.is_string() || d.is_categorical() || d.is_enum();
-        let as_text: Vec<bool> = (on.iter())
-            .map(|(l, r)| match (left_schema.get(l), right_schema.get(r)) {
-                (Some(a), Some(b)) => a != b && text(a) && text(b),
-                _ => false,
-            })
-            .collect();
+        let as_text: Vec<bool> = on.iter().map(|(l, r)| keys_meet_as_text(&left_schema, l, &right_schema, r)).collect();
         let by: Vec<PlSmallStr> = (on.iter().zip(&as_text).enumerate())
             .map(|(i, ((l, _), &as_text))| if as_text { format!("__asof_by_{i}").into() } else { l.as_str().into() })
             .collect();

@@ -22,7 +22,7 @@ use std::sync::OnceLock;
 use polaroid_core::{Core, CoreError, Namespace};
 use polars::prelude::*;
 
-use crate::dialect::{column_named, excerpt, invalid, keyword, regex, split_select, sql_plan, timestamp_column, unqualified, JoinSide, Named, Planned};
+use crate::dialect::{column_named, excerpt, invalid, keys_meet_as_text, keyword, regex, split_select, sql_plan, timestamp_column, unqualified, JoinSide, Named, Planned};
 
 const ROW: &str = "__wj_row";
 const RIGHT_TS: &str = "__wj_ts";
@@ -128,15 +128,12 @@ impl WindowJoin {
             Some(_) => format!("{c}1"),
             None => c.to_string(),
         };
-        // Keys meet as text when their kinds differ (a table's symbols, a file's strings).
-        let text = |d: &DataType| d.is_string() || d.is_categorical() || d.is_enum();
         let as_key = |i: usize, name: &str, schema: &Schema, other: &str, other_schema: &Schema| {
-            let differ = match (schema.get(name), other_schema.get(other)) {
-                (Some(a), Some(b)) => a != b && text(a) && text(b),
-                _ => false,
-            };
             let key = col(name).alias(format!("__wj_key{i}"));
-            if differ { key.cast(DataType::String) } else { key }
+            match keys_meet_as_text(schema, name, other_schema, other) {
+                true => key.cast(DataType::String),
+                false => key,
+            }
         };
         let key_names: Vec<PlSmallStr> = (0..keys.len()).map(|i| format!("__wj_key{i}").into()).collect();
         // Instants compared in microseconds, whatever unit each side keeps.
@@ -189,10 +186,8 @@ impl WindowJoin {
         // A window's rows end after the last at or before its end, which is
         // at or after the first at or after its start.
         let first = match self.prevailing {
-            true => {
-                let before = count("__wj_before") - lit(1i64);
-                when(before.clone().lt(lit(0i64))).then(lit(0i64)).otherwise(before)
-            },
+            // With its prevailing row, it starts at the last row before its start.
+            true => col("__wj_before").fill_null(lit(0i64)),
             false => count("__wj_before"),
         };
         let positions = int_ranges(first, count("__wj_upto"), lit(1i64), DataType::Int64);
