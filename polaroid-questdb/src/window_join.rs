@@ -5,12 +5,14 @@
 //! left (master) table with aggregates over the right table's rows of its
 //! key whose designated timestamp lies in the window around its own, bounds
 //! included. INCLUDE PREVAILING (the default) adds the latest right row
-//! before the window's start, the value that prevailed when it opened.
+//! before the window's start, the value that prevailed when it opened,
+//! unless a row sits at the start itself (QuestDB's rule: the prevailing row
+//! is the latest at or before the start).
 //!
 //! Planned as the pairs it aggregates, and only those: the right rows of
 //! each key are numbered in time order, two as-of joins find where each
 //! window starts and ends among them (its prevailing row is the one before
-//! the start), and the window's positions, exploded, are joined to their
+//! the start when none is at it), and the window's positions, exploded, are joined to their
 //! rows, then grouped by the left row they belong to. The work grows with
 //! the rows and the pairs, not with the rows of a key squared (a range join
 //! on a key compares every pair of the key's rows). A left row with no pair keeps its place, its
@@ -181,13 +183,20 @@ impl WindowJoin {
         };
         let probe = left.clone().sort([START], SortMultipleOptions::default().with_maintain_order(true));
         let probe = last_before(probe, START, false, "__wj_before");
-        let probe = last_before(probe, END, true, "__wj_upto");
+        let mut probe = last_before(probe, END, true, "__wj_upto");
         let count = |c: &str| (col(c) + lit(1i64)).fill_null(lit(0i64));
         // A window's rows end after the last at or before its end, which is
         // at or after the first at or after its start.
         let first = match self.prevailing {
-            // With its prevailing row, it starts at the last row before its start.
-            true => col("__wj_before").fill_null(lit(0i64)),
+            // With its prevailing row, it starts at the last row before its
+            // start, unless a row is at the start: QuestDB's prevailing row
+            // is the latest at or before the start, so then it is in the
+            // window already and the one before is not added.
+            true => {
+                probe = last_before(probe, START, true, "__wj_upto_start");
+                let at_start = count("__wj_upto_start").gt(count("__wj_before"));
+                when(at_start).then(count("__wj_before")).otherwise(col("__wj_before").fill_null(lit(0i64)))
+            },
             false => count("__wj_before"),
         };
         let positions = int_ranges(first, count("__wj_upto"), lit(1i64), DataType::Int64);
