@@ -18,13 +18,22 @@
 //! on a key compares every pair of the key's rows). A left row with no pair keeps its place, its
 //! aggregates over no rows (`count()` 0, `sum` null). Rows come in the left
 //! table's order unless the query orders them.
+//!
+//! WINDOW JOINs may be chained (`... WINDOW JOIN bids p ... RANGE ...
+//! WINDOW JOIN asks q ... RANGE ...`): each join's aggregates are planned
+//! over its own pairs, one row per left row, and lined up by the left row.
 
 use std::sync::OnceLock;
 
 use polaroid_core::{Core, CoreError, Namespace};
 use polars::prelude::*;
 
-use crate::dialect::{column_named, excerpt, invalid, keys_meet_as_text, keyword, regex, split_select, sql_plan, timestamp_column, unqualified, JoinSide, Named, Planned};
+use regex::Regex;
+
+use crate::dialect::{
+    column_named, excerpt, invalid, keys_meet_as_text, keyword, regex, split_select, sql_plan, timestamp_column, top_level_commas, unqualified, JoinSide,
+    Named, Planned,
+};
 
 const ROW: &str = "__wj_row";
 const RIGHT_TS: &str = "__wj_ts";
@@ -38,6 +47,17 @@ const AT: &str = "__wj_at";
 pub(crate) struct WindowJoin {
     items: String,
     left: JoinSide,
+    /// One or more WINDOW JOINs, each aggregated on its own (QuestDB's
+    /// chained WINDOW JOINs: bids over one window, asks over another).
+    windows: Vec<Window>,
+    /// The WHERE on the left rows, and what follows it (ORDER BY, LIMIT).
+    filter: Option<String>,
+    tail: String,
+}
+
+/// One WINDOW JOIN: the right table, how its rows meet the left's, and the window.
+#[derive(Debug)]
+struct Window {
     right: JoinSide,
     /// Key column pairs (left, right).
     keys: Vec<(String, String)>,
@@ -47,44 +67,206 @@ pub(crate) struct WindowJoin {
     start: i64,
     end: i64,
     prevailing: bool,
-    /// The WHERE on the left rows, and what follows it (ORDER BY, LIMIT).
-    filter: Option<String>,
-    tail: String,
 }
 
 impl WindowJoin {
     pub(crate) fn parse(query: &str) -> Result<Option<Self>, CoreError> {
         let query = query.trim().trim_end_matches(';');
-        let Some((window, join)) = window_join_at(query, 0) else { return Ok(None) };
-        if window_join_at(query, join).is_some() {
-            return Err(invalid("one WINDOW JOIN per query here: join the others' results in an outer query"));
-        }
+        let Some((window, mut join)) = window_join_at(query, 0) else { return Ok(None) };
         let select = split_select(&query[..window])?;
         let left = crate::dialect::relation(select.from)?;
-        let after = join + "JOIN".len();
-        let range = keyword(query, "RANGE", after)
+        let mut windows = Vec::new();
+        let rest = loop {
+            let after = join + "JOIN".len();
+            let next = window_join_at(query, after);
+            let (parsed, rest) = Window::parse(&query[after..next.map_or(query.len(), |(w, _)| w)], &left)?;
+            windows.push(parsed);
+            match next {
+                Some(_) if !rest.is_empty() => {
+                    return Err(invalid(format!("WINDOW JOIN: expected another WINDOW JOIN after the RANGE, found {}", excerpt(rest))))
+                },
+                Some((_, next_join)) => join = next_join,
+                None => break rest,
+            }
+        };
+        let qualifiers: Vec<&str> = windows.iter().map(|w| qualifier(&w.right)).collect();
+        if let Some(twice) = qualifiers.iter().enumerate().find(|(i, q)| qualifiers[..*i].contains(q) || **q == qualifier(&left)) {
+            return Err(invalid(format!("WINDOW JOIN: {} names two tables of the query; give each its own alias", twice.1)));
+        }
+        let tail_at = ["ORDER", "LIMIT"].iter().filter_map(|w| keyword(rest, w, 0)).min().unwrap_or(rest.len());
+        let filter = match rest[..tail_at].trim() {
+            "" => None,
+            w if w.len() > 5 && w[..5].eq_ignore_ascii_case("WHERE") => Some(w[5..].trim().to_string()),
+            other => return Err(invalid(format!("WINDOW JOIN: expected WHERE, ORDER BY or LIMIT after the RANGE, found {}", excerpt(other)))),
+        };
+        Ok(Some(Self { items: select.items.trim().to_string(), left, windows, filter, tail: rest[tail_at..].trim().to_string() }))
+    }
+
+    pub(crate) fn plan(&self, core: &Core, ns: &Namespace, lifted: Named) -> Planned {
+        let (mut left, left_tables) = sql_plan(core, ns, &format!("SELECT * FROM {}", self.left.0), lifted.clone())?;
+        let left_schema = left.collect_schema()?;
+        let left_ts = timestamp_column(&left_schema, &left_tables)?;
+        let left = Left { rows: left.with_row_index(ROW, None), schema: left_schema, ts: left_ts };
+        let mut tables = left_tables;
+        tables.truncate(1);
+        let lf = match &self.windows[..] {
+            [window] => {
+                // count() counts the pairs (a left row with none has one row of nulls).
+                static COUNT: OnceLock<regex::Regex> = OnceLock::new();
+                let items = regex(&COUNT, COUNT_PATTERN).replace_all(&self.items, format!("count(\"{RIGHT_TS}\")"));
+                let tail = match keyword(&self.tail, "ORDER", 0) {
+                    None => format!("ORDER BY {ROW} {}", self.tail),
+                    Some(_) => self.tail.clone(),
+                };
+                window.aggregate(core, ns, &lifted, &left, &self.left, &self.aggregate_sql(&items), &tail)?
+            },
+            _ => self.plan_chained(core, ns, &lifted, &left)?,
+        };
+        Ok((lf.drop(Selector::ByName { names: [ROW.into()].into(), strict: true }), tables))
+    }
+
+    /// `SELECT __wj_row, items FROM __wj [WHERE ...]`, to which each join
+    /// adds `GROUP BY __wj_row, <the left's columns>`: every left row is a
+    /// group of its own, its pairs the rows.
+    fn aggregate_sql(&self, items: &str) -> String {
+        let mut sql = format!("SELECT {ROW}, {items} FROM __wj");
+        if let Some(filter) = &self.filter {
+            sql.push_str(&format!(" WHERE {filter}"));
+        }
+        sql
+    }
+
+    /// Chained WINDOW JOINs: each join's aggregates over its own pairs, one
+    /// row per left row, lined up by the left row, the left's own items with
+    /// the first join's. A bare `count()` would not say whose rows it counts.
+    fn plan_chained(&self, core: &Core, ns: &Namespace, lifted: &Named, left: &Left) -> Result<LazyFrame, CoreError> {
+        let owners: Vec<Regex> = (self.windows.iter())
+            .map(|w| Regex::new(&format!(r"\b{}\.", regex::escape(qualifier(&w.right)))).expect("an escaped name"))
+            .collect();
+        static COUNT: OnceLock<regex::Regex> = OnceLock::new();
+        static STAR: OnceLock<regex::Regex> = OnceLock::new();
+        let left_star = regex(&STAR, r"^(\w+)\s*\.\s*\*$");
+        let items = top_level_commas(&self.items);
+        // Each item's join (the left's go with the first) and its width (`t.*` is every left column).
+        let mut owned: Vec<(usize, usize)> = Vec::with_capacity(items.len());
+        for item in &items {
+            let item = item.trim();
+            let reads: Vec<usize> = (0..owners.len()).filter(|&j| owners[j].is_match(item)).collect();
+            let width = match left_star.captures(item) {
+                Some(caps) if &caps[1] == qualifier(&self.left) => left.schema.len(),
+                _ => 1,
+            };
+            match reads[..] {
+                [] if regex(&COUNT, COUNT_PATTERN).is_match(item) => {
+                    return Err(invalid(format!(
+                        "chained WINDOW JOINs: {item} does not say which join's rows it counts; count a column of one, count({}.{})",
+                        qualifier(&self.windows[0].right),
+                        "ts"
+                    )))
+                },
+                [] => owned.push((0, width)),
+                [j] => owned.push((j, width)),
+                _ => return Err(invalid(format!("WINDOW JOIN: {item} reads two joined tables; an aggregate reads one"))),
+            }
+        }
+        // One frame per join with items: `__wj_row`, then its items' columns in the query's order.
+        let mut frames: Vec<Option<(LazyFrame, Vec<PlSmallStr>)>> = Vec::with_capacity(self.windows.len());
+        for (j, window) in self.windows.iter().enumerate() {
+            let mine: Vec<&str> = (items.iter().zip(&owned)).filter(|(_, (o, _))| *o == j).map(|(i, _)| i.trim()).collect();
+            if mine.is_empty() {
+                frames.push(None);
+                continue;
+            }
+            let mut lf = window.aggregate(core, ns, lifted, left, &self.left, &self.aggregate_sql(&mine.join(", ")), "")?;
+            let names: Vec<PlSmallStr> = lf.collect_schema()?.iter_names().skip(1).cloned().collect();
+            frames.push(Some((lf, names)));
+        }
+        // The columns in the query's order, each under a name of its own
+        // here; their own names follow, a clash between joins numbered as
+        // the dialect numbers one (`sum`, `sum1`).
+        let mut next_in_frame = vec![0usize; frames.len()];
+        let mut renames: Vec<(Vec<PlSmallStr>, Vec<PlSmallStr>)> = vec![(Vec::new(), Vec::new()); frames.len()];
+        let mut outputs: Vec<String> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for &(j, width) in &owned {
+            let Some((_, names)) = &frames[j] else { continue };
+            for _ in 0..width {
+                let name = names.get(next_in_frame[j]).ok_or_else(|| invalid("WINDOW JOIN: an item gave no column"))?;
+                next_in_frame[j] += 1;
+                let internal = format!("__wj_c{}", outputs.len());
+                let mut shown = name.to_string();
+                let mut n = 1;
+                while !seen.insert(shown.clone()) {
+                    shown = format!("{name}{n}");
+                    n += 1;
+                }
+                outputs.push(format!("\"{internal}\" AS \"{}\"", shown.replace('"', "\"\"")));
+                renames[j].0.push(name.clone());
+                renames[j].1.push(internal.into());
+            }
+        }
+        let mut all = left.rows.clone();
+        for (frame, (from, to)) in frames.into_iter().zip(renames) {
+            if let Some((lf, _)) = frame {
+                let lf = lf.select(std::iter::once(col(ROW)).chain(from.iter().zip(&to).map(|(f, t)| col(f.clone()).alias(t.clone()))).collect::<Vec<_>>());
+                all = all.join(lf, [col(ROW)], [col(ROW)], JoinArgs::new(JoinType::Inner));
+            }
+        }
+        let mut sql = format!("SELECT {ROW}, {} FROM __wj_all", outputs.join(", "));
+        match keyword(&self.tail, "ORDER", 0) {
+            None => sql.push_str(&format!(" ORDER BY {ROW} {}", self.tail)),
+            Some(_) => sql.push_str(&format!(" {}", unqualified_left(&self.tail, &self.left, &left.schema))),
+        }
+        Ok(sql_plan(core, ns, &sql, vec![("__wj_all".into(), all)])?.0)
+    }
+}
+
+/// The left side, planned once for every join: its rows numbered in `__wj_row`.
+struct Left {
+    rows: LazyFrame,
+    schema: SchemaRef,
+    ts: String,
+}
+
+const COUNT_PATTERN: &str = r"(?i)\bcount\s*\(\s*\*?\s*\)";
+
+fn qualifier(side: &JoinSide) -> &str {
+    side.1.as_deref().unwrap_or(side.0.as_str())
+}
+
+/// ORDER BY over chained joins' result: the left's qualified columns by name.
+fn unqualified_left(tail: &str, side: &JoinSide, schema: &Schema) -> String {
+    let pattern = Regex::new(&format!(r"\b{}\.(\w+)", regex::escape(qualifier(side)))).expect("an escaped name");
+    pattern.replace_all(tail, |caps: &regex::Captures<'_>| format!("\"{}\"", column_named(schema, &caps[1]))).into_owned()
+}
+
+impl Window {
+    /// `right [alias] [ON ...] RANGE BETWEEN ... [INCLUDE|EXCLUDE PREVAILING]`,
+    /// and what follows it.
+    fn parse<'q>(text: &'q str, left: &JoinSide) -> Result<(Self, &'q str), CoreError> {
+        let range = keyword(text, "RANGE", 0)
             .ok_or_else(|| invalid("WINDOW JOIN: expected RANGE BETWEEN <n> <unit> PRECEDING|FOLLOWING AND <n> <unit> PRECEDING|FOLLOWING"))?;
-        let (right_text, on_text) = match keyword(query, "ON", after).filter(|on| *on < range) {
-            Some(on) => (&query[after..on], Some(query[on + 2..range].trim())),
-            None => (&query[after..range], None),
+        let (right_text, on_text) = match keyword(text, "ON", 0).filter(|on| *on < range) {
+            Some(on) => (&text[..on], Some(text[on + 2..range].trim())),
+            None => (&text[..range], None),
         };
         let right = crate::dialect::relation(right_text)?;
         let (keys, right_filter) = match on_text {
-            Some(text) => on_clause(text, &left, &right)?,
+            Some(on) => on_clause(on, left, &right)?,
             None => (Vec::new(), None),
         };
         static RANGE: OnceLock<regex::Regex> = OnceLock::new();
         let bound = r"(\d+)\s*([A-Za-z]+)\s+(PRECEDING|FOLLOWING)";
         let pattern = format!(r"(?is)^RANGE\s+BETWEEN\s+{bound}\s+AND\s+{bound}(?:\s+(INCLUDE|EXCLUDE)\s+PREVAILING)?\b");
-        let caps = regex(&RANGE, &pattern).captures(&query[range..]).ok_or_else(|| {
+        let caps = regex(&RANGE, &pattern).captures(&text[range..]).ok_or_else(|| {
             invalid(format!(
                 "WINDOW JOIN: expected RANGE BETWEEN <n> <unit> PRECEDING|FOLLOWING AND <n> <unit> PRECEDING|FOLLOWING, found {}",
-                excerpt(&query[range..])
+                excerpt(&text[range..])
             ))
         })?;
         let offset = |n: usize| -> Result<i64, CoreError> {
             let count: i64 = caps[n].parse().map_err(|_| invalid(format!("WINDOW JOIN RANGE: {} is too large", &caps[n])))?;
-            let micros = unit_micros(&caps[n + 1])?.checked_mul(count).ok_or_else(|| invalid("WINDOW JOIN RANGE: the window is too large"))?;
+            let micros = unit_micros(&caps[n + 1], count)?;
             Ok(if caps[n + 2].eq_ignore_ascii_case("PRECEDING") { -micros } else { micros })
         };
         let (start, end) = (offset(1)?, offset(4)?);
@@ -92,41 +274,27 @@ impl WindowJoin {
             return Err(invalid("WINDOW JOIN RANGE: the window's high boundary is before its low boundary"));
         }
         let prevailing = caps.get(7).is_none_or(|m| m.as_str().eq_ignore_ascii_case("INCLUDE"));
-        let rest = query[range + caps.get(0).map_or(0, |m| m.end())..].trim();
-        let tail_at = ["ORDER", "LIMIT"].iter().filter_map(|w| keyword(rest, w, 0)).min().unwrap_or(rest.len());
-        let filter = match rest[..tail_at].trim() {
-            "" => None,
-            w if w.len() > 5 && w[..5].eq_ignore_ascii_case("WHERE") => Some(w[5..].trim().to_string()),
-            other => return Err(invalid(format!("WINDOW JOIN: expected WHERE, ORDER BY or LIMIT after the RANGE, found {}", excerpt(other)))),
-        };
-        Ok(Some(Self {
-            items: select.items.trim().to_string(),
-            left,
-            right,
-            keys,
-            right_filter,
-            start,
-            end,
-            prevailing,
-            filter,
-            tail: rest[tail_at..].trim().to_string(),
-        }))
+        let rest = text[range + caps.get(0).map_or(0, |m| m.end())..].trim();
+        Ok((Self { right, keys, right_filter, start, end, prevailing }, rest))
     }
 
-    pub(crate) fn plan(&self, core: &Core, ns: &Namespace, lifted: Named) -> Planned {
-        let (mut left, left_tables) = sql_plan(core, ns, &format!("SELECT * FROM {}", self.left.0), lifted.clone())?;
+    /// The query's aggregates (`sql`, reading the pairs as `__wj`) over this
+    /// join's pairs: every left row with each right row of its window.
+    #[allow(clippy::too_many_arguments)]
+    fn aggregate(&self, core: &Core, ns: &Namespace, lifted: &Named, left: &Left, left_side: &JoinSide, head: &str, tail: &str) -> Result<LazyFrame, CoreError> {
         let right_query = match &self.right_filter {
             Some(filter) => format!("SELECT * FROM {} WHERE {filter}", self.right.0),
             None => format!("SELECT * FROM {}", self.right.0),
         };
-        let (mut right, right_tables) = sql_plan(core, ns, &right_query, lifted)?;
-        let (left_schema, right_schema) = (left.collect_schema()?, right.collect_schema()?);
-        let left_ts = timestamp_column(&left_schema, &left_tables)?;
+        let (mut right, right_tables) = sql_plan(core, ns, &right_query, lifted.clone())?;
+        let right_schema = right.collect_schema()?;
         let right_ts = timestamp_column(&right_schema, &right_tables)?;
+        let left_schema: &Schema = &left.schema;
+        let left_ts = &left.ts;
         let keys: Vec<(String, String)> =
-            self.keys.iter().map(|(l, r)| (column_named(&left_schema, l), column_named(&right_schema, r))).collect();
+            self.keys.iter().map(|(l, r)| (column_named(left_schema, l), column_named(&right_schema, r))).collect();
         // A right column whose name the left has is read as `name1`, as in ASOF JOIN.
-        let right_name = |c: &str| match polars::sql::column_in_any_case(&left_schema, c) {
+        let right_name = |c: &str| match polars::sql::column_in_any_case(left_schema, c) {
             Some(_) => format!("{c}1"),
             None => c.to_string(),
         };
@@ -142,13 +310,13 @@ impl WindowJoin {
         let micros = DataType::Datetime(TimeUnit::Microseconds, None);
         let shifted = |offset: i64| (col(left_ts.as_str()).cast(micros.clone()).cast(DataType::Int64) + lit(offset)).cast(micros.clone());
         let mut probe_columns: Vec<Expr> = vec![shifted(self.start).alias(START), shifted(self.end).alias(END)];
-        probe_columns.extend(keys.iter().enumerate().map(|(i, (l, r))| as_key(i, l, &left_schema, r, &right_schema)));
-        left = left.with_row_index(ROW, None).with_columns(probe_columns);
+        probe_columns.extend(keys.iter().enumerate().map(|(i, (l, r))| as_key(i, l, left_schema, r, &right_schema)));
+        let probe_left = left.rows.clone().with_columns(probe_columns);
 
         // The right rows in time order within each key, numbered from 0.
         let mut right_columns: Vec<Expr> = right_schema.iter_names().map(|c| col(c.clone()).alias(right_name(c))).collect();
         right_columns.push(col(right_ts.as_str()).cast(micros.clone()).alias(RIGHT_TS));
-        right_columns.extend(keys.iter().enumerate().map(|(i, (l, r))| as_key(i, r, &right_schema, l, &left_schema)));
+        right_columns.extend(keys.iter().enumerate().map(|(i, (l, r))| as_key(i, r, &right_schema, l, left_schema)));
         let mut order: Vec<PlSmallStr> = key_names.clone();
         order.push(RIGHT_TS.into());
         right = right.select(right_columns).sort(order, SortMultipleOptions::default().with_maintain_order(true));
@@ -181,7 +349,7 @@ impl WindowJoin {
                 .drop(Selector::ByName { names: [AT.into()].into(), strict: false })
                 .rename([POSITION], [into], true)
         };
-        let probe = left.clone().sort([START], SortMultipleOptions::default().with_maintain_order(true));
+        let probe = probe_left.sort([START], SortMultipleOptions::default().with_maintain_order(true));
         let probe = last_before(probe, START, false, "__wj_before");
         let mut probe = last_before(probe, END, true, "__wj_upto");
         let count = |c: &str| (col(c) + lit(1i64)).fill_null(lit(0i64));
@@ -210,28 +378,14 @@ impl WindowJoin {
         let joined = pairs
             .join(right, join_on.clone(), join_on, JoinArgs::new(JoinType::Left))
             .sort([ROW, POSITION], SortMultipleOptions::default().with_maintain_order(true).with_nulls_last(true));
-        // Every left row is a group of its own, its pairs the rows; count()
-        // counts pairs (a left row with none has one row of nulls).
-        static COUNT: OnceLock<regex::Regex> = OnceLock::new();
-        let items = regex(&COUNT, r"(?i)\bcount\s*\(\s*\*?\s*\)").replace_all(&self.items, format!("count(\"{RIGHT_TS}\")"));
         let group: Vec<String> = std::iter::once(ROW.to_string()).chain(left_schema.iter_names().map(|c| format!("\"{c}\""))).collect();
-        let mut sql = format!("SELECT {ROW}, {items} FROM __wj");
-        if let Some(filter) = &self.filter {
-            sql.push_str(&format!(" WHERE {filter}"));
-        }
-        sql.push_str(&format!(" GROUP BY {}", group.join(", ")));
-        match keyword(&self.tail, "ORDER", 0) {
-            None => sql.push_str(&format!(" ORDER BY {ROW} {}", self.tail)),
-            Some(_) => sql.push_str(&format!(" {}", self.tail)),
-        }
-        let sql = unqualified(sql, (&self.left, &left_schema), (&self.right, &right_schema), &right_name);
+        let sql = format!("{head} GROUP BY {} {tail}", group.join(", "));
+        let sql = unqualified(sql, (left_side, left_schema), (&self.right, &right_schema), &right_name);
         let (lf, _) = sql_plan(core, ns, &sql, vec![("__wj".into(), joined)]).map_err(|e| match e.to_string().contains("should participate in the GROUP BY") {
             true => invalid(format!("WINDOW JOIN: the right table's columns are read through aggregates (sum(p.px), last(p.px)), as QuestDB reads them ({e})")),
             false => e,
         })?;
-        let mut tables = left_tables;
-        tables.truncate(1);
-        Ok((lf.drop(Selector::ByName { names: [ROW.into()].into(), strict: true }), tables))
+        Ok(lf)
     }
 }
 
@@ -309,10 +463,17 @@ fn is_name(text: &str) -> bool {
     text.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// QuestDB's WINDOW JOIN units, in microseconds.
-fn unit_micros(unit: &str) -> Result<i64, CoreError> {
+/// `count` of QuestDB's WINDOW JOIN `unit`s, in microseconds (timestamps'
+/// unit here; nanoseconds are taken when they are whole microseconds).
+fn unit_micros(unit: &str, count: i64) -> Result<i64, CoreError> {
     let unit = unit.to_ascii_lowercase();
-    Ok(match unit.trim_end_matches('s') {
+    let per: i64 = match unit.trim_end_matches('s') {
+        "nanosecond" if count % 1_000 == 0 => return Ok(count / 1_000),
+        "nanosecond" => {
+            return Err(invalid(format!(
+                "WINDOW JOIN RANGE: {count} nanoseconds is not a whole number of microseconds, the unit of timestamps here"
+            )))
+        },
         "microsecond" => 1,
         "millisecond" => 1_000,
         "second" => 1_000_000,
@@ -321,13 +482,12 @@ fn unit_micros(unit: &str) -> Result<i64, CoreError> {
         "day" => 86_400_000_000,
         _ => {
             return Err(invalid(format!(
-                "WINDOW JOIN RANGE: unknown unit {unit:?}; expected microseconds, milliseconds, seconds, minutes, hours or days"
+                "WINDOW JOIN RANGE: unknown unit {unit:?}; expected nanoseconds, microseconds, milliseconds, seconds, minutes, hours or days"
             )))
         },
-    })
+    };
+    per.checked_mul(count).ok_or_else(|| invalid("WINDOW JOIN RANGE: the window is too large"))
 }
-
-
 
 #[cfg(test)]
 mod tests {
@@ -341,22 +501,36 @@ mod tests {
         )
         .unwrap()
         .unwrap();
-        assert_eq!((j.left.0.as_str(), j.left.1.as_deref(), j.right.0.as_str(), j.right.1.as_deref()), ("trades", Some("t"), "prices", Some("p")));
-        assert_eq!(j.keys, [("sym".to_string(), "sym".to_string())]);
-        assert_eq!(j.right_filter.as_deref(), Some("price < 300"));
-        assert_eq!((j.start, j.end, j.prevailing), (-120_000_000, -60_000_000, false));
+        let w = &j.windows[0];
+        assert_eq!((j.left.0.as_str(), j.left.1.as_deref(), w.right.0.as_str(), w.right.1.as_deref()), ("trades", Some("t"), "prices", Some("p")));
+        assert_eq!(w.keys, [("sym".to_string(), "sym".to_string())]);
+        assert_eq!(w.right_filter.as_deref(), Some("price < 300"));
+        assert_eq!((w.start, w.end, w.prevailing), (-120_000_000, -60_000_000, false));
         assert_eq!((j.filter.as_deref(), j.tail.as_str()), (Some("t.price < 450"), "ORDER BY t.ts LIMIT 5"));
         // Keys named alike, the window around the row, INCLUDE PREVAILING by default.
         let j = WindowJoin::parse("SELECT count() FROM a WINDOW JOIN b ON (sym, venue) RANGE BETWEEN 5 seconds PRECEDING AND 500 milliseconds FOLLOWING")
             .unwrap()
             .unwrap();
-        assert_eq!(j.keys.len(), 2);
-        assert_eq!((j.start, j.end, j.prevailing, j.filter.is_none()), (-5_000_000, 500_000, true, true));
+        let w = &j.windows[0];
+        assert_eq!(w.keys.len(), 2);
+        assert_eq!((w.start, w.end, w.prevailing, j.filter.is_none()), (-5_000_000, 500_000, true, true));
         // No ON: every right row in the window; b.x = a.x either way round.
-        assert!(WindowJoin::parse("SELECT count() FROM a WINDOW JOIN b RANGE BETWEEN 1 day PRECEDING AND 1 day FOLLOWING").unwrap().unwrap().keys.is_empty());
+        assert!(WindowJoin::parse("SELECT count() FROM a WINDOW JOIN b RANGE BETWEEN 1 day PRECEDING AND 1 day FOLLOWING").unwrap().unwrap().windows[0].keys.is_empty());
         let j = WindowJoin::parse("SELECT count() FROM a x WINDOW JOIN b y ON y.k = x.k RANGE BETWEEN 1 hour FOLLOWING AND 2 hours FOLLOWING").unwrap().unwrap();
-        assert_eq!(j.keys, [("k".to_string(), "k".to_string())]);
+        assert_eq!(j.windows[0].keys, [("k".to_string(), "k".to_string())]);
         assert!(WindowJoin::parse("SELECT * FROM t WINDOW w AS (ORDER BY ts)").unwrap().is_none());
+        // QuestDB's chained WINDOW JOINs (its reference's example), each with its own window; nanoseconds in whole microseconds.
+        let j = WindowJoin::parse(
+            "SELECT t.sym, t.ts, t.price, sum(p.bid) AS sum_bids, avg(q.ask) AS avg_asks FROM trades t \
+             WINDOW JOIN bids p ON (t.sym = p.sym) RANGE BETWEEN 1 minute PRECEDING AND 1 minute FOLLOWING \
+             WINDOW JOIN asks q ON (t.sym = q.sym) RANGE BETWEEN 30 seconds PRECEDING AND 2000 nanoseconds FOLLOWING EXCLUDE PREVAILING \
+             WHERE t.price > 1 LIMIT 3",
+        )
+        .unwrap()
+        .unwrap();
+        let bounds: Vec<_> = j.windows.iter().map(|w| (w.right.0.as_str(), w.start, w.end, w.prevailing)).collect();
+        assert_eq!(bounds, [("bids", -60_000_000, 60_000_000, true), ("asks", -30_000_000, 2, false)]);
+        assert_eq!((j.filter.as_deref(), j.tail.as_str()), (Some("t.price > 1"), "LIMIT 3"));
     }
 
     #[test]
@@ -367,7 +541,10 @@ mod tests {
         assert!(err("SELECT count() FROM a WINDOW JOIN b RANGE BETWEEN 1 week PRECEDING AND 1 day FOLLOWING").contains("unknown unit \"week\""));
         assert!(err("SELECT count() FROM a WINDOW JOIN b RANGE BETWEEN UNBOUNDED PRECEDING AND 1 day FOLLOWING").contains("expected RANGE BETWEEN <n>"));
         assert!(err("SELECT count() FROM a x WINDOW JOIN b y ON x.px > 1 RANGE BETWEEN 1 day PRECEDING AND 1 day FOLLOWING").contains("goes in the WHERE"));
-        assert!(err("SELECT count() FROM a WINDOW JOIN b RANGE BETWEEN 1 day PRECEDING AND 1 day FOLLOWING WINDOW JOIN c RANGE BETWEEN 1 day PRECEDING AND 1 day FOLLOWING")
-            .contains("one WINDOW JOIN per query"));
+        assert!(err("SELECT 1 FROM a WINDOW JOIN b RANGE BETWEEN 1 day PRECEDING AND 1 day FOLLOWING WHERE x > 1 WINDOW JOIN c RANGE BETWEEN 1 day PRECEDING AND 1 day FOLLOWING")
+            .contains("expected another WINDOW JOIN after the RANGE, found 'WHERE x > 1'"));
+        assert!(err("SELECT 1 FROM a WINDOW JOIN b RANGE BETWEEN 1 day PRECEDING AND 1 day FOLLOWING WINDOW JOIN b RANGE BETWEEN 1 day PRECEDING AND 1 day FOLLOWING")
+            .contains("b names two tables of the query"));
+        assert!(err("SELECT 1 FROM a WINDOW JOIN b RANGE BETWEEN 1500 nanoseconds PRECEDING AND 1 day FOLLOWING").contains("1500 nanoseconds is not a whole number"));
     }
 }

@@ -908,6 +908,43 @@ def test_window_join_aggregates_each_row_s_window(rest):
         rest.exec("SELECT count() FROM wj_trades WINDOW JOIN wj_prices RANGE BETWEEN 1 minute FOLLOWING AND 1 minute PRECEDING")
 
 
+def test_chained_window_joins_aggregate_each_join_on_its_own(rest):
+    """QuestDB's chained WINDOW JOINs (its reference's example; "one WINDOW JOIN per query" before): bids over
+    ±1 minute and asks over ±30 s of each trade, by hand, and each join's columns as that join alone gives them."""
+    rest.exec("CREATE TABLE cw_trades (sym SYMBOL, price DOUBLE, ts TIMESTAMP) timestamp(ts) PARTITION BY DAY")
+    rest.exec("CREATE TABLE cw_bids (sym SYMBOL, bid DOUBLE, ts TIMESTAMP) timestamp(ts) PARTITION BY DAY")
+    rest.exec("CREATE TABLE cw_asks (sym SYMBOL, ask DOUBLE, ts TIMESTAMP) timestamp(ts) PARTITION BY DAY")
+    rest.exec("INSERT INTO cw_trades VALUES ('A', 10, '2024-01-01T00:01:00Z'), ('B', 20, '2024-01-01T00:02:00Z'), "
+              "('A', 30, '2024-01-01T00:03:00Z')")
+    rest.exec("INSERT INTO cw_bids VALUES ('A', 9, '2024-01-01T00:00:00Z'), ('A', 9.5, '2024-01-01T00:00:30Z'), "
+              "('B', 19, '2024-01-01T00:01:30Z'), ('A', 29, '2024-01-01T00:02:40Z')")
+    rest.exec("INSERT INTO cw_asks VALUES ('A', 11, '2024-01-01T00:00:50Z'), ('B', 21, '2024-01-01T00:02:10Z'), "
+              "('A', 31, '2024-01-01T00:03:00Z'), ('A', 32, '2024-01-01T00:03:20Z')")
+    bids = "WINDOW JOIN cw_bids p ON (t.sym = p.sym) RANGE BETWEEN 1 minute PRECEDING AND 1 minute FOLLOWING"
+    asks = "WINDOW JOIN cw_asks q ON (t.sym = q.sym) RANGE BETWEEN 30 seconds PRECEDING AND 30 seconds FOLLOWING"
+    reply = rest.exec(f"SELECT t.sym, t.ts, t.price, sum(p.bid) AS sum_bids, avg(q.ask) AS avg_asks FROM cw_trades t {bids} {asks}")
+    assert [c["name"] for c in reply["columns"]] == ["sym", "ts", "price", "sum_bids", "avg_asks"]
+    # A at 3:00: the bids of 2:40 and of 0:30 (prevailing at 2:00); the asks of 3:00, 3:20 and 0:50 (at 2:30).
+    assert reply["dataset"] == [["A", "2024-01-01T00:01:00.000000Z", 10.0, 18.5, 11.0],
+                                ["B", "2024-01-01T00:02:00.000000Z", 20.0, 19.0, 21.0],
+                                ["A", "2024-01-01T00:03:00.000000Z", 30.0, 38.5, (11 + 31 + 32) / 3]]
+    # Each join's columns are what that join alone gives, whatever the other's window, order or filter.
+    q_alone = f"{asks.replace('30 seconds FOLLOWING', '2 minutes FOLLOWING')} EXCLUDE PREVAILING"
+    chained = rest.exec(f"SELECT sum(q.ask), t.sym, count(p.ts) n, sum(p.bid) FROM cw_trades t {bids} {q_alone} "
+                        "WHERE t.price > 15 ORDER BY t.ts DESC")
+    assert [c["name"] for c in chained["columns"]] == ["sum", "sym", "n", "sum1"]
+    by_bids = rest.exec(f"SELECT t.sym, count() n, sum(p.bid) FROM cw_trades t {bids} WHERE t.price > 15 ORDER BY t.ts DESC")["dataset"]
+    by_asks = rest.exec(f"SELECT sum(q.ask) FROM cw_trades t {q_alone} WHERE t.price > 15 ORDER BY t.ts DESC")["dataset"]
+    assert chained["dataset"] == [a + b for a, b in zip(by_asks, by_bids, strict=True)] == [
+        [63.0, "A", 2, 38.5], [21.0, "B", 1, 19.0]]
+    with pytest.raises(QuestDBAPIError, match="does not say which join's rows it counts"):
+        rest.exec(f"SELECT t.sym, count() FROM cw_trades t {bids} {asks}")
+    with pytest.raises(QuestDBAPIError, match="reads two joined tables"):
+        rest.exec(f"SELECT sum(p.bid + q.ask) FROM cw_trades t {bids} {asks}")
+    with pytest.raises(QuestDBAPIError, match="give each its own alias"):
+        rest.exec(f"SELECT sum(p.bid) FROM cw_trades t {bids} {bids}")
+
+
 def test_window_join_matches_polars(rest):
     """Against python polars over random ticks: each trade's prices of its symbol from 30 s before to 15 s
     after, and the one that prevailed at its start (the latest at or before it: QuestDB's own tests union the
