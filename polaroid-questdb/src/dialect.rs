@@ -186,7 +186,7 @@ fn split_ctes(query: &str) -> Option<(Vec<(String, String)>, String)> {
 /// Whether `query` uses one of QuestDB's extensions outside parentheses.
 fn top_level_extension(query: &str) -> bool {
     static EXTENSION: OnceLock<Regex> = OnceLock::new();
-    let extension = regex(&EXTENSION, r"(?i)^(SAMPLE\s+BY|LATEST\s+ON|ASOF\s+JOIN|LT\s+JOIN|WINDOW\s+JOIN|UNPIVOT)\b");
+    let extension = regex(&EXTENSION, r"(?i)^(SAMPLE\s+BY|LATEST\s+ON|ASOF\s+JOIN|LT\s+JOIN|WINDOW\s+JOIN|HORIZON\s+JOIN|UNPIVOT)\b");
     let bytes = query.as_bytes();
     let mut depth = 0usize;
     unquoted(query).any(|(i, c)| match c {
@@ -206,7 +206,7 @@ fn top_level_extension(query: &str) -> bool {
 /// extensions: the positions of its parentheses.
 fn nested_extension(query: &str) -> Option<(usize, usize)> {
     static EXTENSION: OnceLock<Regex> = OnceLock::new();
-    let extension = regex(&EXTENSION, r"(?i)^(SAMPLE\s+BY|LATEST\s+ON|ASOF\s+JOIN|LT\s+JOIN|WINDOW\s+JOIN|UNPIVOT)\b");
+    let extension = regex(&EXTENSION, r"(?i)^(SAMPLE\s+BY|LATEST\s+ON|ASOF\s+JOIN|LT\s+JOIN|WINDOW\s+JOIN|HORIZON\s+JOIN|UNPIVOT)\b");
     let mut open = Vec::new();
     let bytes = query.as_bytes();
     for (i, c) in unquoted(query) {
@@ -286,6 +286,9 @@ fn plan_query(core: &Core, ns: &Namespace, query: &str, lifted: Named) -> Planne
     }
     if let Some(latest) = LatestOn::parse(query) {
         return latest.plan(core, ns, lifted);
+    }
+    if let Some(join) = crate::horizon_join::HorizonJoin::parse(query)? {
+        return join.plan(core, ns, lifted);
     }
     if let Some(join) = crate::window_join::WindowJoin::parse(query)? {
         return join.plan(core, ns, lifted);

@@ -20,6 +20,7 @@
 
 pub mod dialect;
 mod generators;
+mod horizon_join;
 mod newest;
 mod pivot;
 mod questdb_sql;

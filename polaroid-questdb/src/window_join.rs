@@ -252,7 +252,7 @@ impl Window {
         };
         let right = crate::dialect::relation(right_text)?;
         let (keys, right_filter) = match on_text {
-            Some(on) => on_clause(on, left, &right)?,
+            Some(on) => on_clause(on, left, &right, "WINDOW JOIN")?,
             None => (Vec::new(), None),
         };
         static RANGE: OnceLock<regex::Regex> = OnceLock::new();
@@ -404,12 +404,12 @@ fn window_join_at(query: &str, from: usize) -> Option<(usize, usize)> {
 /// `(t.sym = p.sym [AND ...]) [AND p.px < 300]`, `(sym, venue)` or `t.sym
 /// = p.sym AND p.px < 300`: the key pairs, and the other conditions (on the
 /// right table, its qualifier taken off).
-fn on_clause(text: &str, left: &JoinSide, right: &JoinSide) -> Result<(Vec<(String, String)>, Option<String>), CoreError> {
+pub(crate) fn on_clause(text: &str, left: &JoinSide, right: &JoinSide, join: &str) -> Result<(Vec<(String, String)>, Option<String>), CoreError> {
     let qualifier = |side: &JoinSide| side.1.clone().unwrap_or_else(|| side.0.clone());
     let (lq, rq) = (qualifier(left), qualifier(right));
     let (group, rest) = match text.starts_with('(') {
         true => {
-            let close = crate::statement::matching_paren(text, 0).ok_or_else(|| invalid("WINDOW JOIN ON (: the parenthesis is not closed"))?;
+            let close = crate::statement::matching_paren(text, 0).ok_or_else(|| invalid(format!("{join} ON (: the parenthesis is not closed")))?;
             (Some(&text[1..close]), text[close + 1..].trim())
         },
         false => (None, text),
@@ -448,7 +448,7 @@ fn on_clause(text: &str, left: &JoinSide, right: &JoinSide) -> Result<(Vec<(Stri
                 let on_right = regex::Regex::new(&format!(r"\b{}\.", regex::escape(&rq))).expect("an escaped name");
                 if regex::Regex::new(&format!(r"\b{}\.", regex::escape(&lq))).expect("an escaped name").is_match(&condition) {
                     return Err(invalid(format!(
-                        "WINDOW JOIN ON {condition}: a condition on the left table's columns goes in the WHERE clause"
+                        "{join} ON {condition}: a condition on the left table's columns goes in the WHERE clause"
                     )));
                 }
                 filters.push(on_right.replace_all(&condition, "").into_owned());

@@ -945,6 +945,78 @@ def test_chained_window_joins_aggregate_each_join_on_its_own(rest):
         rest.exec(f"SELECT sum(p.bid) FROM cw_trades t {bids} {bids}")
 
 
+def test_horizon_join_matches_each_row_at_each_offset(rest):
+    """QuestDB's HORIZON JOIN (a parse error before), on its own HorizonJoinTest's data: trades at 00:00:01
+    of two days, prices at 0.5 s and 2 s of the first and 0.5 s of the second; worked by hand."""
+    rest.exec("CREATE TABLE hz_trades (ts TIMESTAMP, sym SYMBOL, qty LONG) TIMESTAMP(ts) PARTITION BY DAY")
+    rest.exec("CREATE TABLE hz_prices (ts TIMESTAMP, price DOUBLE) TIMESTAMP(ts) PARTITION BY DAY")
+    rest.exec("INSERT INTO hz_trades VALUES ('2000-01-01T00:00:01.000000Z', 'A', 10), ('2000-01-02T00:00:01.000000Z', 'B', 20)")
+    rest.exec("INSERT INTO hz_prices VALUES ('2000-01-01T00:00:00.500000Z', 100.0), ('2000-01-01T00:00:02.000000Z', 200.0), "
+              "('2000-01-02T00:00:00.500000Z', 300.0)")
+
+    def q(query):
+        reply = rest.exec(query)
+        return [c["name"] for c in reply["columns"]], reply["dataset"]
+
+    # QuestDB's expected answer: each trade's own day's price, not the first day's last.
+    assert q("SELECT t.sym, avg(p.price) FROM hz_trades AS t HORIZON JOIN hz_prices AS p RANGE FROM 0s TO 0s STEP 1s AS h "
+             "ORDER BY t.sym") == (["sym", "avg"], [["A", 100.0], ["B", 300.0]])
+    # A second before, A has no price yet and B has the first day's last; at 1 s after, A's 2 s price (bounds included).
+    assert q("SELECT h.offset, t.sym, avg(p.price), count() FROM hz_trades AS t HORIZON JOIN hz_prices AS p "
+             "RANGE FROM -1s TO 2s STEP 1s AS h ORDER BY t.sym, h.offset") == (
+        ["offset", "sym", "avg", "count"],
+        [[-1000000, "A", None, 1], [0, "A", 100.0, 1], [1000000, "A", 200.0, 1], [2000000, "A", 200.0, 1],
+         [-1000000, "B", 200.0, 1], [0, "B", 300.0, 1], [1000000, "B", 300.0, 1], [2000000, "B", 300.0, 1]])
+    # LIST, grouped by the offset only (QuestDB's implicit GROUP BY), in seconds.
+    assert q("SELECT h.offset / 1000000 AS sec, avg(p.price), sum(t.qty) FROM hz_trades AS t HORIZON JOIN hz_prices AS p "
+             "LIST (0, 1s) AS h ORDER BY sec")[1] == [[0, 200.0, 30], [1, 250.0, 30]]
+    # The matched instant and row; WHERE filters the trades.
+    assert q("SELECT h.timestamp, p.price FROM hz_trades AS t HORIZON JOIN hz_prices AS p LIST (0, 1s) AS h WHERE t.sym = 'A'") == (
+        ["timestamp", "price"], [["2000-01-01T00:00:01.000000Z", 100.0], ["2000-01-01T00:00:02.000000Z", 200.0]])
+    with pytest.raises(QuestDBAPIError, match="hz_prices has no column sym"):
+        rest.exec("SELECT avg(p.price) FROM hz_trades AS t HORIZON JOIN hz_prices AS p ON (t.sym = p.sym) LIST (0) AS h")
+    with pytest.raises(QuestDBAPIError, match="offsets must increase"):
+        rest.exec("SELECT avg(p.price) FROM hz_trades AS t HORIZON JOIN hz_prices AS p LIST (1s, 0) AS h")
+
+
+def test_horizon_join_markout_matches_polars(rest):
+    """A markout curve over two quote tables (bids and asks, each of its symbol) against python polars: every
+    trade crossed with the offsets, each table's latest quote at or before ts + offset (join_asof), then grouped."""
+    rng = random.Random(11)
+    start = dt.datetime(2024, 1, 1)
+    trades = pl.DataFrame({"sym": [rng.choice("XY") for _ in range(120)],
+                           "price": [float(rng.randrange(90, 110)) for _ in range(120)],
+                           "ts": sorted(start + dt.timedelta(seconds=rng.randrange(300)) for _ in range(120))})
+
+    def quotes(name):
+        seconds = sorted(rng.sample(range(300), 200))
+        return pl.DataFrame({"sym": [rng.choice("XY") for _ in seconds], name: [float(rng.randrange(90, 110)) for _ in seconds],
+                             "ts": [start + dt.timedelta(seconds=s) for s in seconds]})
+
+    bids, asks = quotes("bid"), quotes("ask")
+    rest.exec("CREATE TABLE hzm_trades (sym SYMBOL, price DOUBLE, ts TIMESTAMP) timestamp(ts) PARTITION BY DAY")
+    for table, frame_, column in [("hzm_bids", bids, "bid"), ("hzm_asks", asks, "ask")]:
+        rest.exec(f"CREATE TABLE {table} (sym SYMBOL, {column} DOUBLE, ts TIMESTAMP) timestamp(ts) PARTITION BY DAY")
+        rest.exec(f"INSERT INTO {table} VALUES " + ", ".join(f"('{s}', {v}, '{t.isoformat()}Z')" for s, v, t in frame_.rows()))
+    rest.exec("INSERT INTO hzm_trades VALUES " + ", ".join(f"('{s}', {p}, '{t.isoformat()}Z')" for s, p, t in trades.rows()))
+    reply = rest.exec("SELECT h.offset / 1000000 AS sec, t.sym, avg((b.bid + a.ask) / 2 - t.price) AS markout, count() AS n, "
+                      "count(b.bid) AS quoted FROM hzm_trades AS t HORIZON JOIN hzm_bids AS b ON (t.sym = b.sym) "
+                      "HORIZON JOIN hzm_asks AS a ON (sym) RANGE FROM -10s TO 20s STEP 10s AS h ORDER BY t.sym, sec")
+    got = frame(reply)
+    offsets = pl.DataFrame({"sec": [-10, 0, 10, 20]})
+    crossed = (trades.join(offsets, how="cross").with_columns(at=pl.col("ts") + pl.duration(seconds=pl.col("sec"))).sort("at"))
+    matched = (crossed.join_asof(bids.rename({"ts": "bts"}).sort("bts"), left_on="at", right_on="bts", by="sym",
+                          check_sortedness=False)
+               .join_asof(asks.rename({"ts": "ats"}).sort("ats"), left_on="at", right_on="ats", by="sym",
+                          check_sortedness=False))
+    want = (matched.group_by("sec", "sym")
+            .agg(((pl.col("bid") + pl.col("ask")) / 2 - pl.col("price")).mean().alias("markout"), pl.len().alias("n"),
+                 pl.col("bid").count().alias("quoted"))
+            .sort("sym", "sec").select("sec", "sym", "markout", "n", "quoted"))
+    assert want["quoted"].sum() < want["n"].sum() and want["markout"].null_count() == 0
+    assert_frame_equal(got, want, check_dtypes=False)
+
+
 def test_window_join_matches_polars(rest):
     """Against python polars over random ticks: each trade's prices of its symbol from 30 s before to 15 s
     after, and the one that prevailed at its start (the latest at or before it: QuestDB's own tests union the

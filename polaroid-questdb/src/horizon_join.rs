@@ -1,0 +1,336 @@
+//! QuestDB's HORIZON JOIN, for markout analysis: `SELECT h.offset / 1000000
+//! AS sec, t.sym, avg(p.mid - t.price) FROM trades AS t HORIZON JOIN quotes
+//! AS p ON (sym) RANGE FROM 0s TO 60s STEP 1s AS h [WHERE ...] [GROUP BY
+//! ...] [ORDER BY ...] [LIMIT ...]`, or `LIST (0, 1s, 5s, 1m) AS h`: every
+//! left row at every offset, matched as ASOF JOIN matches (the right row of
+//! its keys current at the left row's timestamp plus the offset), then the
+//! query's own SELECT, grouped as QuestDB groups (by its columns outside
+//! aggregates). `h.offset` is the offset in microseconds (the unit of
+//! timestamps here), `h.timestamp` the instant matched. Right tables may
+//! follow one another (`HORIZON JOIN quotes AS p ON (sym) HORIZON JOIN book
+//! AS b ON (sym) RANGE ...`), each matched on its own.
+//!
+//! Planned as the left rows crossed with the offsets, in the order of the
+//! instants they match at, and one polars as-of join per right table.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use polaroid_core::{Core, CoreError, Namespace};
+use polars::prelude::*;
+use regex::Regex;
+
+use crate::dialect::{
+    excerpt, invalid, keys_meet_as_text, keyword, regex, relation, split_select, sql_plan, timestamp_column, top_level_commas,
+    unqualified, JoinSide, Named, Planned,
+};
+use crate::window_join::on_clause;
+
+const OFFSET: &str = "__hz_offset";
+/// The instant a left row is matched at: its timestamp plus the offset.
+const AT: &str = "__hz_at";
+const RIGHT_AT: &str = "__hz_right_at";
+/// More offsets than this would multiply the left rows past any use.
+const MAX_OFFSETS: usize = 100_000;
+
+#[derive(Debug)]
+pub(crate) struct HorizonJoin {
+    items: String,
+    left: JoinSide,
+    rights: Vec<Right>,
+    /// In microseconds, increasing.
+    offsets: Vec<i64>,
+    /// The horizon pseudo-table's alias (`h` of `h.offset`).
+    horizon: String,
+    /// WHERE, GROUP BY, ORDER BY and LIMIT, as written.
+    rest: String,
+}
+
+#[derive(Debug)]
+struct Right {
+    side: JoinSide,
+    /// Key column pairs (left, right).
+    keys: Vec<(String, String)>,
+    /// The ON clause's other conditions, on the right table's columns.
+    filter: Option<String>,
+}
+
+impl HorizonJoin {
+    pub(crate) fn parse(query: &str) -> Result<Option<Self>, CoreError> {
+        let query = query.trim().trim_end_matches(';');
+        let Some((horizon_at, mut join)) = horizon_join_at(query, 0) else { return Ok(None) };
+        let select = split_select(&query[..horizon_at])?;
+        let left = relation(select.from)?;
+        let mut rights = Vec::new();
+        loop {
+            let after = join + "JOIN".len();
+            if let Some((next, next_join)) = horizon_join_at(query, after) {
+                rights.push(Right::parse(&query[after..next], &left)?);
+                join = next_join;
+                continue;
+            }
+            let grid = [keyword(query, "RANGE", after), keyword(query, "LIST", after)].into_iter().flatten().min().ok_or_else(|| {
+                invalid("HORIZON JOIN: expected RANGE FROM <offset> TO <offset> STEP <offset> AS h, or LIST (<offset>, ...) AS h")
+            })?;
+            rights.push(Right::parse(&query[after..grid], &left)?);
+            let (offsets, horizon, rest) = grid_clause(&query[grid..])?;
+            let qualifiers: Vec<&str> = std::iter::once(&left).chain(rights.iter().map(|r| &r.side)).map(qualifier).collect();
+            if let Some((_, twice)) = qualifiers.iter().enumerate().find(|(i, q)| qualifiers[..*i].contains(q) || q.eq_ignore_ascii_case(&horizon)) {
+                return Err(invalid(format!("HORIZON JOIN: {twice} names two tables of the query; give each its own alias")));
+            }
+            return Ok(Some(Self { items: select.items.trim().to_string(), left, rights, offsets, horizon, rest: rest.to_string() }));
+        }
+    }
+
+    pub(crate) fn plan(&self, core: &Core, ns: &Namespace, lifted: Named) -> Planned {
+        let (mut left, left_tables) = sql_plan(core, ns, &format!("SELECT * FROM {}", self.left.0), lifted.clone())?;
+        let left_schema = left.collect_schema()?;
+        let left_ts = timestamp_column(&left_schema, &left_tables)?;
+        // Instants compared in microseconds, whatever unit each side keeps.
+        let micros = DataType::Datetime(TimeUnit::Microseconds, None);
+        let offsets = DataFrame::new(self.offsets.len(), vec![Column::new(OFFSET.into(), &self.offsets)])?.lazy();
+        let at = (col(left_ts.as_str()).cast(micros.clone()).cast(DataType::Int64) + col(OFFSET)).cast(micros.clone());
+        let mut probe = (left.cross_join(offsets, None).with_column(at.alias(AT)))
+            .sort([AT], SortMultipleOptions::default().with_maintain_order(true));
+        // A right column whose name is taken is read as `name1` (`name2`, ...), as in ASOF JOIN.
+        let mut taken: Vec<String> = left_schema.iter_names().map(|c| c.to_string()).collect();
+        let mut sides = Vec::with_capacity(self.rights.len());
+        for (j, right) in self.rights.iter().enumerate() {
+            let right_query = match &right.filter {
+                Some(filter) => format!("SELECT * FROM {} WHERE {filter}", right.side.0),
+                None => format!("SELECT * FROM {}", right.side.0),
+            };
+            let (mut right_lf, right_tables) = sql_plan(core, ns, &right_query, lifted.clone())?;
+            let right_schema = right_lf.collect_schema()?;
+            let right_ts = timestamp_column(&right_schema, &right_tables)?;
+            let mut names = HashMap::new();
+            for c in right_schema.iter_names() {
+                let mut name = c.to_string();
+                for n in 1.. {
+                    if !taken.iter().any(|t| t.eq_ignore_ascii_case(&name)) {
+                        break;
+                    }
+                    name = format!("{c}{n}");
+                }
+                taken.push(name.clone());
+                names.insert(c.to_string(), name);
+            }
+            let keys: Vec<(String, String)> = (right.keys.iter())
+                .map(|(l, r)| Ok((existing(&left_schema, l, &self.left)?, existing(&right_schema, r, &right.side)?)))
+                .collect::<Result<_, CoreError>>()?;
+            let key_names: Vec<PlSmallStr> = (0..keys.len()).map(|i| format!("__hz_key{j}_{i}").into()).collect();
+            // Keys meet as text when their kinds differ (a table's symbols, a file's strings).
+            let as_key = |name: &str, schema: &Schema, other: &str, other_schema: &Schema, key: &PlSmallStr| {
+                let column = col(name).alias(key.clone());
+                match keys_meet_as_text(schema, name, other_schema, other) {
+                    true => column.cast(DataType::String),
+                    false => column,
+                }
+            };
+            probe = probe.with_columns(keys.iter().zip(&key_names).map(|((l, r), k)| as_key(l, &left_schema, r, &right_schema, k)).collect::<Vec<_>>());
+            let mut right_columns: Vec<Expr> = right_schema.iter_names().map(|c| col(c.clone()).alias(names[c.as_str()].as_str())).collect();
+            right_columns.push(col(right_ts.as_str()).cast(micros.clone()).alias(RIGHT_AT));
+            right_columns.extend(keys.iter().zip(&key_names).map(|((l, r), k)| as_key(r, &right_schema, l, &left_schema, k)));
+            let right_lf = right_lf.select(right_columns).sort([RIGHT_AT], SortMultipleOptions::default().with_maintain_order(true));
+            let options = AsOfOptions {
+                strategy: AsofStrategy::Backward,
+                left_by: (!key_names.is_empty()).then(|| key_names.clone()),
+                right_by: (!key_names.is_empty()).then(|| key_names.clone()),
+                allow_eq: true,
+                ..Default::default()
+            };
+            let dropped: Vec<PlSmallStr> = key_names.iter().cloned().chain([RIGHT_AT.into()]).collect();
+            probe = (probe.join_builder().with(right_lf).left_on([col(AT)]).right_on([col(RIGHT_AT)]))
+                .how(JoinType::AsOf(Box::new(options)))
+                .finish()
+                .drop(Selector::ByName { names: dropped.into(), strict: false });
+            sides.push((right_schema, names));
+        }
+        let sql = self.sql();
+        let left_side = (&self.left, left_schema.as_ref());
+        let sql = (self.rights.iter().zip(&sides)).fold(sql, |sql, (right, (schema, names))| {
+            let named = |c: &str| names.get(c).cloned().unwrap_or_else(|| c.to_string());
+            unqualified(sql, left_side, (&right.side, schema), &named)
+        });
+        let (lf, _) = sql_plan(core, ns, &sql, vec![("__hz".into(), probe)])?;
+        let mut tables = left_tables;
+        tables.truncate(1);
+        Ok((lf, tables))
+    }
+
+    /// The query over the matched rows (`__hz`), the horizon's columns by
+    /// their names here; `h.offset` alone is still named `offset`.
+    fn sql(&self) -> String {
+        let horizon = Regex::new(&format!(r"(?i)\b{}\s*\.\s*(offset|timestamp)\b", regex::escape(&self.horizon))).expect("an escaped name");
+        let internal = |text: &str| {
+            (horizon.replace_all(text, |caps: &regex::Captures<'_>| match caps[1].eq_ignore_ascii_case("offset") {
+                true => format!("\"{OFFSET}\""),
+                false => format!("\"{AT}\""),
+            }))
+            .into_owned()
+        };
+        let items: Vec<String> = (top_level_commas(&self.items).into_iter())
+            .map(|item| match horizon.captures(item.trim()).filter(|caps| caps[0].len() == item.trim().len()) {
+                Some(caps) => format!("{} AS \"{}\"", internal(item), caps[1].to_ascii_lowercase()),
+                None => internal(item),
+            })
+            .collect();
+        format!("SELECT {} FROM __hz {}", items.join(", "), internal(&self.rest))
+    }
+}
+
+impl Right {
+    /// `table [AS] alias [ON (...)]`.
+    fn parse(text: &str, left: &JoinSide) -> Result<Self, CoreError> {
+        let (side, on) = match keyword(text, "ON", 0) {
+            Some(on) => (relation(&text[..on])?, Some(text[on + 2..].trim())),
+            None => (relation(text)?, None),
+        };
+        let (keys, filter) = match on {
+            Some(on) => on_clause(on, left, &side, "HORIZON JOIN")?,
+            None => (Vec::new(), None),
+        };
+        Ok(Self { side, keys, filter })
+    }
+}
+
+/// A key column as the table spells it, or a clear error.
+fn existing(schema: &Schema, name: &str, side: &JoinSide) -> Result<String, CoreError> {
+    match polars::sql::column_in_any_case(schema, name) {
+        Some(found) => Ok(found.to_string()),
+        None => Err(invalid(format!("HORIZON JOIN ON: {} has no column {name}", side.0))),
+    }
+}
+
+fn qualifier(side: &JoinSide) -> &str {
+    side.1.as_deref().unwrap_or(side.0.as_str())
+}
+
+/// Where `HORIZON JOIN` is (its two words), at or after `from`.
+fn horizon_join_at(query: &str, from: usize) -> Option<(usize, usize)> {
+    let mut at = from;
+    while let Some(horizon) = keyword(query, "HORIZON", at) {
+        if let Some(join) = keyword(query, "JOIN", horizon).filter(|j| query[horizon + "HORIZON".len()..*j].trim().is_empty()) {
+            return Some((horizon, join));
+        }
+        at = horizon + "HORIZON".len();
+    }
+    None
+}
+
+/// `RANGE FROM -5s TO 5s STEP 1s AS h` or `LIST (0, 1s, 1m) AS h`: the
+/// offsets in microseconds, the alias, and what follows.
+fn grid_clause(text: &str) -> Result<(Vec<i64>, String, &str), CoreError> {
+    static RANGE: OnceLock<Regex> = OnceLock::new();
+    static LIST: OnceLock<Regex> = OnceLock::new();
+    let alias = r"\s+AS\s+([A-Za-z_]\w*)";
+    let (offsets, caps) = if let Some(caps) = regex(&RANGE, &format!(r"(?is)^RANGE\s+FROM\s+(\S+)\s+TO\s+(\S+)\s+STEP\s+(\S+){alias}\b")).captures(text) {
+        let (from, to, step) = (offset(&caps[1])?, offset(&caps[2])?, offset(&caps[3])?);
+        if step <= 0 {
+            return Err(invalid(format!("HORIZON JOIN RANGE: STEP {} must be positive", &caps[3])));
+        }
+        if from > to {
+            return Err(invalid(format!("HORIZON JOIN RANGE: FROM {} is after TO {}", &caps[1], &caps[2])));
+        }
+        let count = (to - from) / step + 1;
+        if count as u64 > MAX_OFFSETS as u64 {
+            return Err(invalid(format!("HORIZON JOIN RANGE: {count} offsets; at most {MAX_OFFSETS}")));
+        }
+        ((0..count).map(|i| from + i * step).collect::<Vec<_>>(), caps)
+    } else if let Some(caps) = regex(&LIST, &format!(r"(?is)^LIST\s*\(([^)]*)\){alias}\b")).captures(text) {
+        let offsets = (caps[1].split(',').map(str::trim).filter(|o| !o.is_empty())).map(offset).collect::<Result<Vec<_>, _>>()?;
+        if offsets.is_empty() {
+            return Err(invalid("HORIZON JOIN LIST: at least one offset expected"));
+        }
+        if offsets.len() > MAX_OFFSETS {
+            return Err(invalid(format!("HORIZON JOIN LIST: {} offsets; at most {MAX_OFFSETS}", offsets.len())));
+        }
+        if offsets.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(invalid(format!("HORIZON JOIN LIST ({}): the offsets must increase", caps[1].trim())));
+        }
+        (offsets, caps)
+    } else {
+        return Err(invalid(format!(
+            "HORIZON JOIN: expected RANGE FROM <offset> TO <offset> STEP <offset> AS h, or LIST (<offset>, ...) AS h, found {}",
+            excerpt(text)
+        )));
+    };
+    let alias = caps[caps.len() - 1].to_string();
+    let rest = text[caps.get(0).map_or(0, |m| m.end())..].trim();
+    Ok((offsets, alias, rest))
+}
+
+/// An offset as QuestDB writes one, `-5s`, `250T`, `1m`, `0`, in
+/// microseconds (nanoseconds taken when they are whole microseconds).
+fn offset(text: &str) -> Result<i64, CoreError> {
+    static OFFSET_LITERAL: OnceLock<Regex> = OnceLock::new();
+    let caps = regex(&OFFSET_LITERAL, r"^(-?)(\d+)([A-Za-z]*)$").captures(text.trim()).ok_or_else(|| {
+        invalid(format!("HORIZON JOIN: expected an offset such as 5s, -2m or 0, found {}", excerpt(text)))
+    })?;
+    let count: i64 = caps[2].parse().map_err(|_| invalid(format!("HORIZON JOIN: offset {text} is too large")))?;
+    let per: i64 = match &caps[3] {
+        "" if count == 0 => 1,
+        "" => return Err(invalid(format!("HORIZON JOIN: offset {text} needs a unit (n, U, T, s, m, h, d or w)"))),
+        "n" if count % 1_000 == 0 => return Ok(if &caps[1] == "-" { -count / 1_000 } else { count / 1_000 }),
+        "n" => return Err(invalid(format!("HORIZON JOIN: offset {text} is not a whole number of microseconds, the unit of timestamps here"))),
+        "U" => 1,
+        "T" => 1_000,
+        "s" => 1_000_000,
+        "m" => 60_000_000,
+        "h" => 3_600_000_000,
+        "d" => 86_400_000_000,
+        "w" => 7 * 86_400_000_000,
+        unit => return Err(invalid(format!("HORIZON JOIN: unknown unit {unit:?} in offset {text}; expected n, U, T, s, m, h, d or w"))),
+    };
+    let micros = per.checked_mul(count).ok_or_else(|| invalid(format!("HORIZON JOIN: offset {text} is too large")))?;
+    Ok(if &caps[1] == "-" { -micros } else { micros })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn horizon_joins_are_read_as_questdb_writes_them() {
+        // QuestDB's reference: a markout curve, then LIST and negative offsets.
+        let j = HorizonJoin::parse(
+            "SELECT h.offset / 1000000 AS horizon_sec, t.symbol, avg(m.mid) AS avg_mid FROM fx_trades AS t \
+             HORIZON JOIN market_data AS m ON (symbol) RANGE FROM 1s TO 60s STEP 1s AS h ORDER BY t.symbol, horizon_sec;",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!((j.left.0.as_str(), j.left.1.as_deref(), j.horizon.as_str()), ("fx_trades", Some("t"), "h"));
+        assert_eq!((j.rights.len(), j.rights[0].side.1.as_deref()), (1, Some("m")));
+        assert_eq!(j.rights[0].keys, [("symbol".to_string(), "symbol".to_string())]);
+        assert_eq!((j.offsets.len(), j.offsets[0], j.offsets[59]), (60, 1_000_000, 60_000_000));
+        assert_eq!(j.rest, "ORDER BY t.symbol, horizon_sec");
+        assert!(j.sql().starts_with("SELECT \"__hz_offset\" / 1000000 AS horizon_sec, t.symbol, avg(m.mid) AS avg_mid FROM __hz"));
+        let j = HorizonJoin::parse("SELECT h.offset, count() FROM t HORIZON JOIN q ON t.s = q.s LIST (-1m, 0, 2000n, 250T, 5s) AS h WHERE t.px > 1")
+            .unwrap()
+            .unwrap();
+        assert_eq!(j.offsets, [-60_000_000, 0, 2, 250_000, 5_000_000]);
+        assert_eq!(j.sql(), "SELECT \"__hz_offset\" AS \"offset\", count() FROM __hz WHERE t.px > 1");
+        // Two right tables, each with its own keys; no ON matches any row.
+        let j = HorizonJoin::parse("SELECT avg(p.bid), avg(b.ask) FROM t HORIZON JOIN p ON (sym) HORIZON JOIN b RANGE FROM -5s TO 5s STEP 5s AS h")
+            .unwrap()
+            .unwrap();
+        assert_eq!((j.rights.len(), j.rights[0].keys.len(), j.rights[1].keys.len(), j.offsets.clone()), (2, 1, 0, vec![-5_000_000, 0, 5_000_000]));
+        assert!(HorizonJoin::parse("SELECT * FROM t WHERE horizon = 1").unwrap().is_none());
+    }
+
+    #[test]
+    fn a_malformed_horizon_join_is_refused_by_name() {
+        let err = |q: &str| HorizonJoin::parse(q).unwrap_err().to_string();
+        assert!(err("SELECT 1 FROM t HORIZON JOIN q ON (s)").contains("expected RANGE FROM"));
+        assert!(err("SELECT 1 FROM t HORIZON JOIN q RANGE FROM 0s TO 5 STEP 1s AS h").contains("offset 5 needs a unit"));
+        assert!(err("SELECT 1 FROM t HORIZON JOIN q RANGE FROM 0s TO 5s STEP 0s AS h").contains("STEP 0s must be positive"));
+        assert!(err("SELECT 1 FROM t HORIZON JOIN q RANGE FROM 5s TO 0s STEP 1s AS h").contains("FROM 5s is after TO 0s"));
+        assert!(err("SELECT 1 FROM t HORIZON JOIN q RANGE FROM 0s TO 5y STEP 1s AS h").contains("unknown unit \"y\""));
+        assert!(err("SELECT 1 FROM t HORIZON JOIN q RANGE FROM 0s TO 1d STEP 1U AS h").contains("at most 100000"));
+        assert!(err("SELECT 1 FROM t HORIZON JOIN q LIST () AS h").contains("at least one offset"));
+        assert!(err("SELECT 1 FROM t HORIZON JOIN q LIST (1s, 0) AS h").contains("the offsets must increase"));
+        assert!(err("SELECT 1 FROM t HORIZON JOIN q LIST (1500n) AS h").contains("not a whole number of microseconds"));
+        assert!(err("SELECT 1 FROM t HORIZON JOIN q LIST (0) h").contains("expected RANGE FROM"));
+        assert!(err("SELECT 1 FROM t HORIZON JOIN q HORIZON JOIN q LIST (0) AS h").contains("q names two tables"));
+    }
+}
