@@ -511,6 +511,25 @@ fn source_frame(core: &Core, ns: &Namespace, source: crate::questdb_sql::Source)
     })
 }
 
+/// A join's key pairs as each side spells its columns (QuestDB's names are
+/// case-insensitive: `ON (SYM)` names `sym`), or which side lacks which.
+pub(crate) fn join_keys(
+    keys: &[(String, String)],
+    left: (&JoinSide, &Schema),
+    right: (&JoinSide, &Schema),
+    join: &str,
+) -> Result<Vec<(String, String)>, CoreError> {
+    let named = |(side, schema): (&JoinSide, &Schema), name: &str| match polars::sql::column_in_any_case(schema, name) {
+        Some(found) => Ok(found.to_string()),
+        // A table by its name, a subquery by its alias.
+        None => Err(invalid(match (side.0.starts_with('('), side.1.as_deref()) {
+            (true, Some(alias)) => format!("{join} ON: {alias} has no column {name}"),
+            _ => format!("{join} ON: {} has no column {name}", side.0),
+        })),
+    };
+    keys.iter().map(|(l, r)| Ok((named(left, l)?, named(right, r)?))).collect()
+}
+
 /// Whether a join's key columns are text of two kinds (a table's symbols,
 /// held as categories, and a file's strings), which polars compares only
 /// once both are cast to text.
@@ -1249,23 +1268,11 @@ impl AsofJoin {
             None => (&query[after..end], None),
         };
         let right = relation(right_text)?;
+        // `ON (sym)`, `ON (t.sym = q.sym)`, `ON t.sym = q.sym AND ...`: QuestDB's
+        // ASOF JOIN matches on key equalities only.
         let on = match on_text {
             None => Vec::new(),
-            Some(text) if text.starts_with('(') && text.ends_with(')') => {
-                text[1..text.len() - 1].split(',').map(|k| (k.trim().to_string(), k.trim().to_string())).collect()
-            },
-            Some(text) => {
-                let mut pairs = Vec::new();
-                for condition in text.split(|c: char| c.is_whitespace()).collect::<Vec<_>>().join(" ").split(" AND ").flat_map(|c| c.split(" and ")) {
-                    let (a, b) = condition.split_once('=').ok_or_else(|| invalid(format!("ASOF JOIN ON {condition}: expected a = b")))?;
-                    let strip = |s: &str| s.trim().rsplit('.').next().unwrap_or("").to_string();
-                    // Which side each name is on follows the aliases; default left = right.
-                    let (a, b) = (a.trim(), b.trim());
-                    let right_first = right.1.as_deref().is_some_and(|r| a.starts_with(&format!("{r}.")));
-                    pairs.push(if right_first { (strip(b), strip(a)) } else { (strip(a), strip(b)) });
-                }
-                pairs
-            },
+            Some(text) => crate::window_join::on_clause(text, &left, &right, if strictly_before { "LT JOIN" } else { "ASOF JOIN" }, false)?.0,
         };
         let rest = query[clauses..].to_string();
         Ok(Some(Self { items: select.items.to_string(), left, right, on, strictly_before, tolerance, rest }))
@@ -1276,9 +1283,7 @@ impl AsofJoin {
         let (mut right, right_tables) = sql_plan(core, ns, &format!("SELECT * FROM {}", self.right.0), lifted)?;
         let (left_schema, right_schema) = (left.collect_schema()?, right.collect_schema()?);
         // `ON (SYM)` names `sym` on either side: QuestDB's names are case-insensitive.
-        let on: Vec<(String, String)> = (self.on.iter())
-            .map(|(l, r)| (column_named(&left_schema, l), column_named(&right_schema, r)))
-            .collect();
+        let on = join_keys(&self.on, (&self.left, &left_schema), (&self.right, &right_schema), "ASOF JOIN")?;
         let left_ts = timestamp_column(&left_schema, &left_tables)?;
         let right_ts = timestamp_column(&right_schema, &right_tables)?;
         // Keys of two kinds of text (a table's symbols, held as categories,
@@ -1443,6 +1448,15 @@ mod tests {
         assert_eq!((lt.tolerance.as_deref(), lt.rest.as_str()), (Some("50ms"), "WHERE px > 1"));
         assert_eq!(lt.on, vec![("sym".to_string(), "sym".to_string())]);
         assert!(AsofJoin::parse("SELECT lt FROM t").unwrap().is_none());
+        // Every way QuestDB writes the keys; `ON (t.sym = q.sym)` was read as a column of that name.
+        let keys = |on: &str| AsofJoin::parse(&format!("SELECT * FROM t ASOF JOIN q ON {on}")).unwrap().unwrap().on;
+        let pair = |l: &str, r: &str| (l.to_string(), r.to_string());
+        assert_eq!(keys("(t.sym = q.sym)"), [pair("sym", "sym")]);
+        assert_eq!(keys("(t.sym = q.s) AND (q.venue = t.v)"), [pair("sym", "s"), pair("v", "venue")]);
+        assert_eq!(keys("(sym, venue)"), [pair("sym", "sym"), pair("venue", "venue")]);
+        assert_eq!(keys("sym = s"), [pair("sym", "s")]);
+        let refused = AsofJoin::parse("SELECT * FROM t ASOF JOIN q ON t.sym = q.sym AND t.ts >= q.ts").err().unwrap().to_string();
+        assert!(refused.contains("ASOF JOIN ON t.ts >= q.ts: only equalities of key columns"), "{refused}");
     }
 
     #[test]

@@ -21,7 +21,7 @@ use polars::prelude::*;
 use regex::Regex;
 
 use crate::dialect::{
-    excerpt, invalid, keys_meet_as_text, keyword, regex, relation, split_select, sql_plan, timestamp_column, top_level_commas,
+    excerpt, invalid, join_keys, keys_meet_as_text, keyword, regex, relation, split_select, sql_plan, timestamp_column, top_level_commas,
     unqualified, JoinSide, Named, Planned,
 };
 use crate::window_join::on_clause;
@@ -115,9 +115,7 @@ impl HorizonJoin {
                 taken.push(name.clone());
                 names.insert(c.to_string(), name);
             }
-            let keys: Vec<(String, String)> = (right.keys.iter())
-                .map(|(l, r)| Ok((existing(&left_schema, l, &self.left)?, existing(&right_schema, r, &right.side)?)))
-                .collect::<Result<_, CoreError>>()?;
+            let keys = join_keys(&right.keys, (&self.left, &left_schema), (&right.side, &right_schema), "HORIZON JOIN")?;
             let key_names: Vec<PlSmallStr> = (0..keys.len()).map(|i| format!("__hz_key{j}_{i}").into()).collect();
             // Keys meet as text when their kinds differ (a table's symbols, a file's strings).
             let as_key = |name: &str, schema: &Schema, other: &str, other_schema: &Schema, key: &PlSmallStr| {
@@ -187,18 +185,10 @@ impl Right {
             None => (relation(text)?, None),
         };
         let (keys, filter) = match on {
-            Some(on) => on_clause(on, left, &side, "HORIZON JOIN")?,
+            Some(on) => on_clause(on, left, &side, "HORIZON JOIN", true)?,
             None => (Vec::new(), None),
         };
         Ok(Self { side, keys, filter })
-    }
-}
-
-/// A key column as the table spells it, or a clear error.
-fn existing(schema: &Schema, name: &str, side: &JoinSide) -> Result<String, CoreError> {
-    match polars::sql::column_in_any_case(schema, name) {
-        Some(found) => Ok(found.to_string()),
-        None => Err(invalid(format!("HORIZON JOIN ON: {} has no column {name}", side.0))),
     }
 }
 

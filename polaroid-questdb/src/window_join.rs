@@ -31,7 +31,7 @@ use polars::prelude::*;
 use regex::Regex;
 
 use crate::dialect::{
-    column_named, excerpt, invalid, keys_meet_as_text, keyword, regex, split_select, sql_plan, timestamp_column, top_level_commas, unqualified, JoinSide,
+    column_named, excerpt, invalid, join_keys, keys_meet_as_text, keyword, regex, split_select, sql_plan, timestamp_column, top_level_commas, unqualified, JoinSide,
     Named, Planned,
 };
 
@@ -252,7 +252,7 @@ impl Window {
         };
         let right = crate::dialect::relation(right_text)?;
         let (keys, right_filter) = match on_text {
-            Some(on) => on_clause(on, left, &right, "WINDOW JOIN")?,
+            Some(on) => on_clause(on, left, &right, "WINDOW JOIN", true)?,
             None => (Vec::new(), None),
         };
         static RANGE: OnceLock<regex::Regex> = OnceLock::new();
@@ -291,8 +291,7 @@ impl Window {
         let right_ts = timestamp_column(&right_schema, &right_tables)?;
         let left_schema: &Schema = &left.schema;
         let left_ts = &left.ts;
-        let keys: Vec<(String, String)> =
-            self.keys.iter().map(|(l, r)| (column_named(left_schema, l), column_named(&right_schema, r))).collect();
+        let keys = join_keys(&self.keys, (left_side, left_schema), (&self.right, &right_schema), "WINDOW JOIN")?;
         // A right column whose name the left has is read as `name1`, as in ASOF JOIN.
         let right_name = |c: &str| match polars::sql::column_in_any_case(left_schema, c) {
             Some(_) => format!("{c}1"),
@@ -403,8 +402,14 @@ fn window_join_at(query: &str, from: usize) -> Option<(usize, usize)> {
 
 /// `(t.sym = p.sym [AND ...]) [AND p.px < 300]`, `(sym, venue)` or `t.sym
 /// = p.sym AND p.px < 300`: the key pairs, and the other conditions (on the
-/// right table, its qualifier taken off).
-pub(crate) fn on_clause(text: &str, left: &JoinSide, right: &JoinSide, join: &str) -> Result<(Vec<(String, String)>, Option<String>), CoreError> {
+/// right table, its qualifier taken off) where the join takes them.
+pub(crate) fn on_clause(
+    text: &str,
+    left: &JoinSide,
+    right: &JoinSide,
+    join: &str,
+    filters_allowed: bool,
+) -> Result<(Vec<(String, String)>, Option<String>), CoreError> {
     let qualifier = |side: &JoinSide| side.1.clone().unwrap_or_else(|| side.0.clone());
     let (lq, rq) = (qualifier(left), qualifier(right));
     let (group, rest) = match text.starts_with('(') {
@@ -424,7 +429,14 @@ pub(crate) fn on_clause(text: &str, left: &JoinSide, right: &JoinSide, join: &st
             at = and + "AND".len();
         }
         parts.push(t[at..].trim().to_string());
-        parts.into_iter().filter(|p| !p.is_empty()).collect()
+        // `(q.venue = t.venue)`: a condition in its own parentheses.
+        let bare = |mut p: String| {
+            while p.starts_with('(') && crate::statement::matching_paren(&p, 0) == Some(p.len() - 1) {
+                p = p[1..p.len() - 1].trim().to_string();
+            }
+            p
+        };
+        parts.into_iter().map(bare).filter(|p| !p.is_empty()).collect()
     };
     match group {
         // `(sym, venue)`: the same names on both sides.
@@ -439,11 +451,16 @@ pub(crate) fn on_clause(text: &str, left: &JoinSide, right: &JoinSide, join: &st
         let as_key = condition.split_once('=').filter(|(a, b)| !a.ends_with(['<', '>', '!']) && !b.starts_with('=')).and_then(|(a, b)| {
             match (strip(a, &lq), strip(b, &rq), strip(a, &rq), strip(b, &lq)) {
                 (Some(l), Some(r), ..) | (.., Some(r), Some(l)) if is_name(&l) && is_name(&r) => Some((l, r)),
+                // Names the join's own qualifiers do not name (`sym = sym`): left = right, as written.
+                _ if !names_side(&condition, &lq) && !names_side(&condition, &rq) => bare(a).zip(bare(b)),
                 _ => None,
             }
         });
         match as_key {
             Some(pair) => keys.push(pair),
+            None if !filters_allowed => {
+                return Err(invalid(format!("{join} ON {condition}: only equalities of key columns (t.sym = q.sym) are matched on")))
+            },
             None => {
                 let on_right = regex::Regex::new(&format!(r"\b{}\.", regex::escape(&rq))).expect("an escaped name");
                 if regex::Regex::new(&format!(r"\b{}\.", regex::escape(&lq))).expect("an escaped name").is_match(&condition) {
@@ -457,6 +474,18 @@ pub(crate) fn on_clause(text: &str, left: &JoinSide, right: &JoinSide, join: &st
     }
     let filter = (!filters.is_empty()).then(|| filters.join(" AND "));
     Ok((keys, filter))
+}
+
+/// Whether `condition` reads a column qualified by `qualifier` (`t.px`).
+fn names_side(condition: &str, qualifier: &str) -> bool {
+    Regex::new(&format!(r"\b{}\.", regex::escape(qualifier))).expect("an escaped name").is_match(condition)
+}
+
+/// A column name, its qualifier (any) taken off.
+fn bare(text: &str) -> Option<String> {
+    let text = text.trim();
+    let name = text.rsplit('.').next().unwrap_or(text);
+    (is_name(name) && text.matches('.').count() <= 1).then(|| name.to_string())
 }
 
 fn is_name(text: &str) -> bool {

@@ -170,6 +170,16 @@ def test_asof_join_with_an_on_condition_and_no_keys(rest, data_dir):
     keyed = frame(rest.exec("SELECT ts, px, bid FROM read_parquet('trades.parquet') ASOF JOIN "
                             "read_parquet('quotes.parquet') ON (sym) ORDER BY ts LIMIT 50"))
     assert_frame_equal(on, keyed)
+    # QuestDB's parenthesized condition (read as a column named "a.sym = b.sym" before), either way round.
+    in_parens = frame(rest.exec("SELECT a.ts, a.px, b.bid FROM read_parquet('trades.parquet') a ASOF JOIN "
+                                "read_parquet('quotes.parquet') b ON (b.sym = a.sym) ORDER BY a.ts LIMIT 50"))
+    assert_frame_equal(in_parens, keyed)
+    with pytest.raises(QuestDBAPIError, match="ASOF JOIN ON: b has no column venue"):
+        rest.exec("SELECT a.ts FROM read_parquet('trades.parquet') a ASOF JOIN (SELECT * FROM read_parquet('quotes.parquet')) b "
+                  "ON (a.sym = b.venue)")
+    with pytest.raises(QuestDBAPIError, match=r"ASOF JOIN ON a.ts >= b.ts: only equalities of key columns"):
+        rest.exec("SELECT a.ts FROM read_parquet('trades.parquet') a ASOF JOIN read_parquet('quotes.parquet') b "
+                  "ON a.sym = b.sym AND a.ts >= b.ts")
     plain = frame(rest.exec("SELECT ts, bid FROM read_parquet('trades.parquet') ASOF JOIN read_parquet('quotes.parquet') LIMIT 3"))
     quotes = pl.read_parquet(data_dir / "quotes.parquet").sort("ts")
     trades = pl.read_parquet(data_dir / "trades.parquet").sort("ts").head(3)
