@@ -511,36 +511,6 @@ fn source_frame(core: &Core, ns: &Namespace, source: crate::questdb_sql::Source)
     })
 }
 
-/// A join's key pairs as each side spells its columns (QuestDB's names are
-/// case-insensitive: `ON (SYM)` names `sym`), or which side lacks which.
-pub(crate) fn join_keys(
-    keys: &[(String, String)],
-    left: (&JoinSide, &Schema),
-    right: (&JoinSide, &Schema),
-    join: &str,
-) -> Result<Vec<(String, String)>, CoreError> {
-    let named = |(side, schema): (&JoinSide, &Schema), name: &str| match polars::sql::column_in_any_case(schema, name) {
-        Some(found) => Ok(found.to_string()),
-        // A table by its name, a subquery by its alias.
-        None => Err(invalid(match (side.0.starts_with('('), side.1.as_deref()) {
-            (true, Some(alias)) => format!("{join} ON: {alias} has no column {name}"),
-            _ => format!("{join} ON: {} has no column {name}", side.0),
-        })),
-    };
-    keys.iter().map(|(l, r)| Ok((named(left, l)?, named(right, r)?))).collect()
-}
-
-/// Whether a join's key columns are text of two kinds (a table's symbols,
-/// held as categories, and a file's strings), which polars compares only
-/// once both are cast to text.
-pub(crate) fn keys_meet_as_text(left: &Schema, l: &str, right: &Schema, r: &str) -> bool {
-    let text = |d: &DataType| d.is_string() || d.is_categorical() || d.is_enum();
-    match (left.get(l), right.get(r)) {
-        (Some(a), Some(b)) => a != b && text(a) && text(b),
-        _ => false,
-    }
-}
-
 /// The column of `schema` that `name` names in QuestDB's SQL, whose names
 /// are case-insensitive; `name` as written if none (for polars to refuse).
 pub(crate) fn column_named(schema: &Schema, name: &str) -> String {
@@ -1272,7 +1242,7 @@ impl AsofJoin {
         // ASOF JOIN matches on key equalities only.
         let on = match on_text {
             None => Vec::new(),
-            Some(text) => crate::window_join::on_clause(text, &left, &right, if strictly_before { "LT JOIN" } else { "ASOF JOIN" }, false)?.0,
+            Some(text) => crate::join_on::on_clause(text, &left, &right, if strictly_before { "LT JOIN" } else { "ASOF JOIN" }, false)?.0,
         };
         let rest = query[clauses..].to_string();
         Ok(Some(Self { items: select.items.to_string(), left, right, on, strictly_before, tolerance, rest }))
@@ -1283,14 +1253,14 @@ impl AsofJoin {
         let (mut right, right_tables) = sql_plan(core, ns, &format!("SELECT * FROM {}", self.right.0), lifted)?;
         let (left_schema, right_schema) = (left.collect_schema()?, right.collect_schema()?);
         // `ON (SYM)` names `sym` on either side: QuestDB's names are case-insensitive.
-        let on = join_keys(&self.on, (&self.left, &left_schema), (&self.right, &right_schema), "ASOF JOIN")?;
+        let on = crate::join_on::join_keys(&self.on, (&self.left, &left_schema), (&self.right, &right_schema), "ASOF JOIN")?;
         let left_ts = timestamp_column(&left_schema, &left_tables)?;
         let right_ts = timestamp_column(&right_schema, &right_tables)?;
         // Keys of two kinds of text (a table's symbols, held as categories,
         // and a file's strings) meet as text, in columns of their own: polars'
         // as-of join compares keys as stored, and failed as it ran ("`u32`
         // and `str`").
-        let as_text: Vec<bool> = on.iter().map(|(l, r)| keys_meet_as_text(&left_schema, l, &right_schema, r)).collect();
+        let as_text: Vec<bool> = on.iter().map(|(l, r)| crate::join_on::keys_meet_as_text(&left_schema, l, &right_schema, r)).collect();
         let by: Vec<PlSmallStr> = (on.iter().zip(&as_text).enumerate())
             .map(|(i, ((l, _), &as_text))| if as_text { format!("__asof_by_{i}").into() } else { l.as_str().into() })
             .collect();

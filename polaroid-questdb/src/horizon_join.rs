@@ -21,10 +21,10 @@ use polars::prelude::*;
 use regex::Regex;
 
 use crate::dialect::{
-    excerpt, invalid, join_keys, keys_meet_as_text, keyword, regex, relation, split_select, sql_plan, timestamp_column, top_level_commas,
-    unqualified, JoinSide, Named, Planned,
+    excerpt, invalid, keyword, regex, relation, split_select, sql_plan, timestamp_column, top_level_commas, unqualified, JoinSide, Named,
+    Planned,
 };
-use crate::window_join::on_clause;
+use crate::join_on::{join_keys, keys_meet_as_text, on_clause};
 
 const OFFSET: &str = "__hz_offset";
 /// The instant a left row is matched at: its timestamp plus the offset.

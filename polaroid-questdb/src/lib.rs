@@ -21,6 +21,7 @@
 pub mod dialect;
 mod generators;
 mod horizon_join;
+mod join_on;
 mod newest;
 mod pivot;
 mod questdb_sql;

@@ -31,9 +31,10 @@ use polars::prelude::*;
 use regex::Regex;
 
 use crate::dialect::{
-    column_named, excerpt, invalid, join_keys, keys_meet_as_text, keyword, regex, split_select, sql_plan, timestamp_column, top_level_commas, unqualified, JoinSide,
+    column_named, excerpt, invalid, keyword, regex, split_select, sql_plan, timestamp_column, top_level_commas, unqualified, JoinSide,
     Named, Planned,
 };
+use crate::join_on::{join_keys, keys_meet_as_text};
 
 const ROW: &str = "__wj_row";
 const RIGHT_TS: &str = "__wj_ts";
@@ -252,7 +253,7 @@ impl Window {
         };
         let right = crate::dialect::relation(right_text)?;
         let (keys, right_filter) = match on_text {
-            Some(on) => on_clause(on, left, &right, "WINDOW JOIN", true)?,
+            Some(on) => crate::join_on::on_clause(on, left, &right, "WINDOW JOIN", true)?,
             None => (Vec::new(), None),
         };
         static RANGE: OnceLock<regex::Regex> = OnceLock::new();
@@ -398,98 +399,6 @@ fn window_join_at(query: &str, from: usize) -> Option<(usize, usize)> {
         at = window + "WINDOW".len();
     }
     None
-}
-
-/// `(t.sym = p.sym [AND ...]) [AND p.px < 300]`, `(sym, venue)` or `t.sym
-/// = p.sym AND p.px < 300`: the key pairs, and the other conditions (on the
-/// right table, its qualifier taken off) where the join takes them.
-pub(crate) fn on_clause(
-    text: &str,
-    left: &JoinSide,
-    right: &JoinSide,
-    join: &str,
-    filters_allowed: bool,
-) -> Result<(Vec<(String, String)>, Option<String>), CoreError> {
-    let qualifier = |side: &JoinSide| side.1.clone().unwrap_or_else(|| side.0.clone());
-    let (lq, rq) = (qualifier(left), qualifier(right));
-    let (group, rest) = match text.starts_with('(') {
-        true => {
-            let close = crate::statement::matching_paren(text, 0).ok_or_else(|| invalid(format!("{join} ON (: the parenthesis is not closed")))?;
-            (Some(&text[1..close]), text[close + 1..].trim())
-        },
-        false => (None, text),
-    };
-    let mut keys = Vec::new();
-    let mut others = Vec::new();
-    let conjuncts = |t: &str| -> Vec<String> {
-        let mut parts = Vec::new();
-        let mut at = 0;
-        while let Some(and) = keyword(t, "AND", at) {
-            parts.push(t[at..and].trim().to_string());
-            at = and + "AND".len();
-        }
-        parts.push(t[at..].trim().to_string());
-        // `(q.venue = t.venue)`: a condition in its own parentheses.
-        let bare = |mut p: String| {
-            while p.starts_with('(') && crate::statement::matching_paren(&p, 0) == Some(p.len() - 1) {
-                p = p[1..p.len() - 1].trim().to_string();
-            }
-            p
-        };
-        parts.into_iter().map(bare).filter(|p| !p.is_empty()).collect()
-    };
-    match group {
-        // `(sym, venue)`: the same names on both sides.
-        Some(list) if !list.contains('=') => keys.extend(list.split(',').map(|k| (k.trim().to_string(), k.trim().to_string()))),
-        Some(conditions) => others.extend(conjuncts(conditions)),
-        None => {},
-    }
-    others.extend(conjuncts(rest));
-    let strip = |s: &str, q: &str| s.trim().strip_prefix(&format!("{q}.")).map(str::to_string);
-    let mut filters = Vec::new();
-    for condition in others {
-        let as_key = condition.split_once('=').filter(|(a, b)| !a.ends_with(['<', '>', '!']) && !b.starts_with('=')).and_then(|(a, b)| {
-            match (strip(a, &lq), strip(b, &rq), strip(a, &rq), strip(b, &lq)) {
-                (Some(l), Some(r), ..) | (.., Some(r), Some(l)) if is_name(&l) && is_name(&r) => Some((l, r)),
-                // Names the join's own qualifiers do not name (`sym = sym`): left = right, as written.
-                _ if !names_side(&condition, &lq) && !names_side(&condition, &rq) => bare(a).zip(bare(b)),
-                _ => None,
-            }
-        });
-        match as_key {
-            Some(pair) => keys.push(pair),
-            None if !filters_allowed => {
-                return Err(invalid(format!("{join} ON {condition}: only equalities of key columns (t.sym = q.sym) are matched on")))
-            },
-            None => {
-                let on_right = regex::Regex::new(&format!(r"\b{}\.", regex::escape(&rq))).expect("an escaped name");
-                if regex::Regex::new(&format!(r"\b{}\.", regex::escape(&lq))).expect("an escaped name").is_match(&condition) {
-                    return Err(invalid(format!(
-                        "{join} ON {condition}: a condition on the left table's columns goes in the WHERE clause"
-                    )));
-                }
-                filters.push(on_right.replace_all(&condition, "").into_owned());
-            },
-        }
-    }
-    let filter = (!filters.is_empty()).then(|| filters.join(" AND "));
-    Ok((keys, filter))
-}
-
-/// Whether `condition` reads a column qualified by `qualifier` (`t.px`).
-fn names_side(condition: &str, qualifier: &str) -> bool {
-    Regex::new(&format!(r"\b{}\.", regex::escape(qualifier))).expect("an escaped name").is_match(condition)
-}
-
-/// A column name, its qualifier (any) taken off.
-fn bare(text: &str) -> Option<String> {
-    let text = text.trim();
-    let name = text.rsplit('.').next().unwrap_or(text);
-    (is_name(name) && text.matches('.').count() <= 1).then(|| name.to_string())
-}
-
-fn is_name(text: &str) -> bool {
-    text.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// `count` of QuestDB's WINDOW JOIN `unit`s, in microseconds (timestamps'
