@@ -1184,7 +1184,7 @@ pub(crate) type JoinSide = (String, Option<String>);
 /// joins a subquery as it joins a table).
 pub(crate) fn relation(text: &str) -> Result<JoinSide, CoreError> {
     let text = text.trim();
-    let refused = || invalid(format!("ASOF JOIN: expected `table [alias]` or `(subquery) [alias]`, got {text:?}"));
+    let refused = || invalid(format!("a join side is `table [alias]` or `(subquery) [alias]`, got {text:?}"));
     let (name, rest) = match text.starts_with('(') {
         true => {
             let close = crate::statement::matching_paren(text, 0).ok_or_else(refused)?;
@@ -1218,11 +1218,7 @@ impl AsofJoin {
     fn parse(query: &str) -> Result<Option<Self>, CoreError> {
         let query = query.trim().trim_end_matches(';');
         // ASOF JOIN, or LT JOIN (strictly before).
-        let joins = ["ASOF", "LT"].into_iter().filter_map(|word| {
-            let at = keyword(query, word, 0)?;
-            let join = keyword(query, "JOIN", at).filter(|j| query[at + word.len()..*j].trim().is_empty())?;
-            Some((at, join, word == "LT"))
-        });
+        let joins = ["ASOF", "LT"].into_iter().filter_map(|word| crate::join_on::join_at(query, word, 0).map(|(at, join)| (at, join, word == "LT")));
         let Some((asof, join, strictly_before)) = joins.min() else { return Ok(None) };
         let select = split_select(&query[..asof])?;
         let left = relation(select.from)?;

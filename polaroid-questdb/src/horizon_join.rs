@@ -24,7 +24,7 @@ use crate::dialect::{
     excerpt, invalid, keyword, regex, relation, split_select, sql_plan, timestamp_column, top_level_commas, unqualified, JoinSide, Named,
     Planned,
 };
-use crate::join_on::{join_keys, keys_meet_as_text, on_clause};
+use crate::join_on::{join_at, join_keys, keys_meet_as_text, on_clause, qualifier};
 
 const OFFSET: &str = "__hz_offset";
 /// The instant a left row is matched at: its timestamp plus the offset.
@@ -58,13 +58,13 @@ struct Right {
 impl HorizonJoin {
     pub(crate) fn parse(query: &str) -> Result<Option<Self>, CoreError> {
         let query = query.trim().trim_end_matches(';');
-        let Some((horizon_at, mut join)) = horizon_join_at(query, 0) else { return Ok(None) };
+        let Some((horizon_at, mut join)) = join_at(query, "HORIZON", 0) else { return Ok(None) };
         let select = split_select(&query[..horizon_at])?;
         let left = relation(select.from)?;
         let mut rights = Vec::new();
         loop {
             let after = join + "JOIN".len();
-            if let Some((next, next_join)) = horizon_join_at(query, after) {
+            if let Some((next, next_join)) = join_at(query, "HORIZON", after) {
                 rights.push(Right::parse(&query[after..next], &left)?);
                 join = next_join;
                 continue;
@@ -190,22 +190,6 @@ impl Right {
         };
         Ok(Self { side, keys, filter })
     }
-}
-
-fn qualifier(side: &JoinSide) -> &str {
-    side.1.as_deref().unwrap_or(side.0.as_str())
-}
-
-/// Where `HORIZON JOIN` is (its two words), at or after `from`.
-fn horizon_join_at(query: &str, from: usize) -> Option<(usize, usize)> {
-    let mut at = from;
-    while let Some(horizon) = keyword(query, "HORIZON", at) {
-        if let Some(join) = keyword(query, "JOIN", horizon).filter(|j| query[horizon + "HORIZON".len()..*j].trim().is_empty()) {
-            return Some((horizon, join));
-        }
-        at = horizon + "HORIZON".len();
-    }
-    None
 }
 
 /// `RANGE FROM -5s TO 5s STEP 1s AS h` or `LIST (0, 1s, 1m) AS h`: the

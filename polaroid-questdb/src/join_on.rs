@@ -19,8 +19,7 @@ pub(crate) fn on_clause(
     join: &str,
     filters_allowed: bool,
 ) -> Result<(Vec<(String, String)>, Option<String>), CoreError> {
-    let qualifier = |side: &JoinSide| side.1.clone().unwrap_or_else(|| side.0.clone());
-    let (lq, rq) = (qualifier(left), qualifier(right));
+    let (lq, rq) = (qualifier(left).to_string(), qualifier(right).to_string());
     let (group, rest) = match text.starts_with('(') {
         true => {
             let close = crate::statement::matching_paren(text, 0).ok_or_else(|| invalid(format!("{join} ON (: the parenthesis is not closed")))?;
@@ -129,4 +128,21 @@ pub(crate) fn keys_meet_as_text(left: &Schema, l: &str, right: &Schema, r: &str)
         (Some(a), Some(b)) => a != b && text(a) && text(b),
         _ => false,
     }
+}
+
+/// Where `<kind> JOIN` is (its two words, `WINDOW JOIN`), at or after `from`.
+pub(crate) fn join_at(query: &str, kind: &str, from: usize) -> Option<(usize, usize)> {
+    let mut at = from;
+    while let Some(start) = keyword(query, kind, at) {
+        if let Some(join) = keyword(query, "JOIN", start).filter(|j| query[start + kind.len()..*j].trim().is_empty()) {
+            return Some((start, join));
+        }
+        at = start + kind.len();
+    }
+    None
+}
+
+/// What a join side's columns are qualified by: its alias, or its name.
+pub(crate) fn qualifier(side: &JoinSide) -> &str {
+    side.1.as_deref().unwrap_or(side.0.as_str())
 }

@@ -34,7 +34,7 @@ use crate::dialect::{
     column_named, excerpt, invalid, keyword, regex, split_select, sql_plan, timestamp_column, top_level_commas, unqualified, JoinSide,
     Named, Planned,
 };
-use crate::join_on::{join_keys, keys_meet_as_text};
+use crate::join_on::{join_at, join_keys, keys_meet_as_text, qualifier};
 
 const ROW: &str = "__wj_row";
 const RIGHT_TS: &str = "__wj_ts";
@@ -73,13 +73,13 @@ struct Window {
 impl WindowJoin {
     pub(crate) fn parse(query: &str) -> Result<Option<Self>, CoreError> {
         let query = query.trim().trim_end_matches(';');
-        let Some((window, mut join)) = window_join_at(query, 0) else { return Ok(None) };
+        let Some((window, mut join)) = join_at(query, "WINDOW", 0) else { return Ok(None) };
         let select = split_select(&query[..window])?;
         let left = crate::dialect::relation(select.from)?;
         let mut windows = Vec::new();
         let rest = loop {
             let after = join + "JOIN".len();
-            let next = window_join_at(query, after);
+            let next = join_at(query, "WINDOW", after);
             let (parsed, rest) = Window::parse(&query[after..next.map_or(query.len(), |(w, _)| w)], &left)?;
             windows.push(parsed);
             match next {
@@ -230,10 +230,6 @@ struct Left {
 }
 
 const COUNT_PATTERN: &str = r"(?i)\bcount\s*\(\s*\*?\s*\)";
-
-fn qualifier(side: &JoinSide) -> &str {
-    side.1.as_deref().unwrap_or(side.0.as_str())
-}
 
 /// ORDER BY over chained joins' result: the left's qualified columns by name.
 fn unqualified_left(tail: &str, side: &JoinSide, schema: &Schema) -> String {
@@ -387,18 +383,6 @@ impl Window {
         })?;
         Ok(lf)
     }
-}
-
-/// Where `WINDOW JOIN` is (its two words), at or after `from`.
-fn window_join_at(query: &str, from: usize) -> Option<(usize, usize)> {
-    let mut at = from;
-    while let Some(window) = keyword(query, "WINDOW", at) {
-        if let Some(join) = keyword(query, "JOIN", window).filter(|j| query[window + "WINDOW".len()..*j].trim().is_empty()) {
-            return Some((window, join));
-        }
-        at = window + "WINDOW".len();
-    }
-    None
 }
 
 /// `count` of QuestDB's WINDOW JOIN `unit`s, in microseconds (timestamps'
