@@ -5,8 +5,9 @@
 //! left row at every offset, matched as ASOF JOIN matches (the right row of
 //! its keys current at the left row's timestamp plus the offset), then the
 //! query's own SELECT, grouped as QuestDB groups (by its columns outside
-//! aggregates). `h.offset` is the offset in microseconds (the unit of
-//! timestamps here), `h.timestamp` the instant matched. Right tables may
+//! aggregates). `h.offset` is the offset in the unit of the left table's
+//! timestamps (microseconds, or nanoseconds for TIMESTAMP_NS), `h.timestamp`
+//! the instant matched. Right tables may
 //! follow one another (`HORIZON JOIN quotes AS p ON (sym) HORIZON JOIN book
 //! AS b ON (sym) RANGE ...`), each matched on its own.
 //!
@@ -26,9 +27,13 @@ use crate::dialect::{
 };
 use crate::join_on::{join_at, join_keys, keys_meet_as_text, on_clause, qualifier};
 
+/// The offset in the left's unit, as `h.offset` shows it.
 const OFFSET: &str = "__hz_offset";
-/// The instant a left row is matched at: its timestamp plus the offset.
+const OFFSET_NANOS: &str = "__hz_offset_ns";
+/// The instant a left row is matched at, its timestamp plus the offset, in
+/// nanoseconds (so either side's precision is kept), and in the left's unit.
 const AT: &str = "__hz_at";
+const TIMESTAMP: &str = "__hz_timestamp";
 const RIGHT_AT: &str = "__hz_right_at";
 /// More offsets than this would multiply the left rows past any use.
 const MAX_OFFSETS: usize = 100_000;
@@ -38,7 +43,7 @@ pub(crate) struct HorizonJoin {
     items: String,
     left: JoinSide,
     rights: Vec<Right>,
-    /// In microseconds, increasing.
+    /// In nanoseconds, increasing.
     offsets: Vec<i64>,
     /// The horizon pseudo-table's alias (`h` of `h.offset`).
     horizon: String,
@@ -86,11 +91,29 @@ impl HorizonJoin {
         let (mut left, left_tables) = sql_plan(core, ns, &format!("SELECT * FROM {}", self.left.0), lifted.clone())?;
         let left_schema = left.collect_schema()?;
         let left_ts = timestamp_column(&left_schema, &left_tables)?;
-        // Instants compared in microseconds, whatever unit each side keeps.
-        let micros = DataType::Datetime(TimeUnit::Microseconds, None);
-        let offsets = DataFrame::new(self.offsets.len(), vec![Column::new(OFFSET.into(), &self.offsets)])?.lazy();
-        let at = (col(left_ts.as_str()).cast(micros.clone()).cast(DataType::Int64) + col(OFFSET)).cast(micros.clone());
-        let mut probe = (left.cross_join(offsets, None).with_column(at.alias(AT)))
+        // Instants compared in nanoseconds, whatever unit each side keeps;
+        // `h.offset` in the left's (QuestDB's rule).
+        let unit = match left_schema.get(&left_ts) {
+            Some(DataType::Datetime(unit, _)) => *unit,
+            _ => TimeUnit::Microseconds,
+        };
+        let per: i64 = match unit {
+            TimeUnit::Nanoseconds => 1,
+            TimeUnit::Microseconds => 1_000,
+            TimeUnit::Milliseconds => 1_000_000,
+        };
+        if let Some(finer) = self.offsets.iter().find(|o| *o % per != 0) {
+            return Err(invalid(format!("HORIZON JOIN: an offset of {finer}n is finer than {}'s timestamps ({unit})", self.left.0)));
+        }
+        let in_unit: Vec<i64> = self.offsets.iter().map(|o| o / per).collect();
+        let offsets = DataFrame::new(self.offsets.len(), vec![
+            Column::new(OFFSET.into(), &in_unit),
+            Column::new(OFFSET_NANOS.into(), &self.offsets),
+        ])?;
+        let nanos = DataType::Datetime(TimeUnit::Nanoseconds, None);
+        let at = (col(left_ts.as_str()).cast(nanos.clone()).cast(DataType::Int64) + col(OFFSET_NANOS)).cast(nanos.clone());
+        let mut probe = (left.cross_join(offsets.lazy(), None).with_column(at.alias(AT)))
+            .with_column(col(AT).cast(DataType::Datetime(unit, None)).alias(TIMESTAMP))
             .sort([AT], SortMultipleOptions::default().with_maintain_order(true));
         // A right column whose name is taken is read as `name1` (`name2`, ...), as in ASOF JOIN.
         let mut taken: Vec<String> = left_schema.iter_names().map(|c| c.to_string()).collect();
@@ -127,7 +150,7 @@ impl HorizonJoin {
             };
             probe = probe.with_columns(keys.iter().zip(&key_names).map(|((l, r), k)| as_key(l, &left_schema, r, &right_schema, k)).collect::<Vec<_>>());
             let mut right_columns: Vec<Expr> = right_schema.iter_names().map(|c| col(c.clone()).alias(names[c.as_str()].as_str())).collect();
-            right_columns.push(col(right_ts.as_str()).cast(micros.clone()).alias(RIGHT_AT));
+            right_columns.push(col(right_ts.as_str()).cast(nanos.clone()).alias(RIGHT_AT));
             right_columns.extend(keys.iter().zip(&key_names).map(|((l, r), k)| as_key(r, &right_schema, l, &left_schema, k)));
             let right_lf = right_lf.select(right_columns).sort([RIGHT_AT], SortMultipleOptions::default().with_maintain_order(true));
             let options = AsOfOptions {
@@ -163,7 +186,7 @@ impl HorizonJoin {
         let internal = |text: &str| {
             (horizon.replace_all(text, |caps: &regex::Captures<'_>| match caps[1].eq_ignore_ascii_case("offset") {
                 true => format!("\"{OFFSET}\""),
-                false => format!("\"{AT}\""),
+                false => format!("\"{TIMESTAMP}\""),
             }))
             .into_owned()
         };
@@ -193,7 +216,7 @@ impl Right {
 }
 
 /// `RANGE FROM -5s TO 5s STEP 1s AS h` or `LIST (0, 1s, 1m) AS h`: the
-/// offsets in microseconds, the alias, and what follows.
+/// offsets in nanoseconds, the alias, and what follows.
 fn grid_clause(text: &str) -> Result<(Vec<i64>, String, &str), CoreError> {
     static RANGE: OnceLock<Regex> = OnceLock::new();
     static LIST: OnceLock<Regex> = OnceLock::new();
@@ -234,8 +257,7 @@ fn grid_clause(text: &str) -> Result<(Vec<i64>, String, &str), CoreError> {
     Ok((offsets, alias, rest))
 }
 
-/// An offset as QuestDB writes one, `-5s`, `250T`, `1m`, `0`, in
-/// microseconds (nanoseconds taken when they are whole microseconds).
+/// An offset as QuestDB writes one, `-5s`, `250T`, `1m`, `0`, in nanoseconds.
 fn offset(text: &str) -> Result<i64, CoreError> {
     static OFFSET_LITERAL: OnceLock<Regex> = OnceLock::new();
     let caps = regex(&OFFSET_LITERAL, r"^(-?)(\d+)([A-Za-z]*)$").captures(text.trim()).ok_or_else(|| {
@@ -245,19 +267,18 @@ fn offset(text: &str) -> Result<i64, CoreError> {
     let per: i64 = match &caps[3] {
         "" if count == 0 => 1,
         "" => return Err(invalid(format!("HORIZON JOIN: offset {text} needs a unit (n, U, T, s, m, h, d or w)"))),
-        "n" if count % 1_000 == 0 => return Ok(if &caps[1] == "-" { -count / 1_000 } else { count / 1_000 }),
-        "n" => return Err(invalid(format!("HORIZON JOIN: offset {text} is not a whole number of microseconds, the unit of timestamps here"))),
-        "U" => 1,
-        "T" => 1_000,
-        "s" => 1_000_000,
-        "m" => 60_000_000,
-        "h" => 3_600_000_000,
-        "d" => 86_400_000_000,
-        "w" => 7 * 86_400_000_000,
+        "n" => 1,
+        "U" => 1_000,
+        "T" => 1_000_000,
+        "s" => 1_000_000_000,
+        "m" => 60_000_000_000,
+        "h" => 3_600_000_000_000,
+        "d" => 86_400_000_000_000,
+        "w" => 7 * 86_400_000_000_000,
         unit => return Err(invalid(format!("HORIZON JOIN: unknown unit {unit:?} in offset {text}; expected n, U, T, s, m, h, d or w"))),
     };
-    let micros = per.checked_mul(count).ok_or_else(|| invalid(format!("HORIZON JOIN: offset {text} is too large")))?;
-    Ok(if &caps[1] == "-" { -micros } else { micros })
+    let nanos = per.checked_mul(count).ok_or_else(|| invalid(format!("HORIZON JOIN: offset {text} is too large")))?;
+    Ok(if &caps[1] == "-" { -nanos } else { nanos })
 }
 
 #[cfg(test)]
@@ -276,19 +297,19 @@ mod tests {
         assert_eq!((j.left.0.as_str(), j.left.1.as_deref(), j.horizon.as_str()), ("fx_trades", Some("t"), "h"));
         assert_eq!((j.rights.len(), j.rights[0].side.1.as_deref()), (1, Some("m")));
         assert_eq!(j.rights[0].keys, [("symbol".to_string(), "symbol".to_string())]);
-        assert_eq!((j.offsets.len(), j.offsets[0], j.offsets[59]), (60, 1_000_000, 60_000_000));
+        assert_eq!((j.offsets.len(), j.offsets[0], j.offsets[59]), (60, 1_000_000_000, 60_000_000_000));
         assert_eq!(j.rest, "ORDER BY t.symbol, horizon_sec");
         assert!(j.sql().starts_with("SELECT \"__hz_offset\" / 1000000 AS horizon_sec, t.symbol, avg(m.mid) AS avg_mid FROM __hz"));
         let j = HorizonJoin::parse("SELECT h.offset, count() FROM t HORIZON JOIN q ON t.s = q.s LIST (-1m, 0, 2000n, 250T, 5s) AS h WHERE t.px > 1")
             .unwrap()
             .unwrap();
-        assert_eq!(j.offsets, [-60_000_000, 0, 2, 250_000, 5_000_000]);
+        assert_eq!(j.offsets, [-60_000_000_000, 0, 2_000, 250_000_000, 5_000_000_000]);
         assert_eq!(j.sql(), "SELECT \"__hz_offset\" AS \"offset\", count() FROM __hz WHERE t.px > 1");
         // Two right tables, each with its own keys; no ON matches any row.
         let j = HorizonJoin::parse("SELECT avg(p.bid), avg(b.ask) FROM t HORIZON JOIN p ON (sym) HORIZON JOIN b RANGE FROM -5s TO 5s STEP 5s AS h")
             .unwrap()
             .unwrap();
-        assert_eq!((j.rights.len(), j.rights[0].keys.len(), j.rights[1].keys.len(), j.offsets.clone()), (2, 1, 0, vec![-5_000_000, 0, 5_000_000]));
+        assert_eq!((j.rights.len(), j.rights[0].keys.len(), j.rights[1].keys.len(), j.offsets.clone()), (2, 1, 0, vec![-5_000_000_000, 0, 5_000_000_000]));
         assert!(HorizonJoin::parse("SELECT * FROM t WHERE horizon = 1").unwrap().is_none());
     }
 
@@ -301,9 +322,9 @@ mod tests {
         assert!(err("SELECT 1 FROM t HORIZON JOIN q RANGE FROM 5s TO 0s STEP 1s AS h").contains("FROM 5s is after TO 0s"));
         assert!(err("SELECT 1 FROM t HORIZON JOIN q RANGE FROM 0s TO 5y STEP 1s AS h").contains("unknown unit \"y\""));
         assert!(err("SELECT 1 FROM t HORIZON JOIN q RANGE FROM 0s TO 1d STEP 1U AS h").contains("at most 100000"));
+        assert!(err("SELECT 1 FROM t HORIZON JOIN q LIST (0, 300000w) AS h").contains("offset 300000w is too large"));
         assert!(err("SELECT 1 FROM t HORIZON JOIN q LIST () AS h").contains("at least one offset"));
         assert!(err("SELECT 1 FROM t HORIZON JOIN q LIST (1s, 0) AS h").contains("the offsets must increase"));
-        assert!(err("SELECT 1 FROM t HORIZON JOIN q LIST (1500n) AS h").contains("not a whole number of microseconds"));
         assert!(err("SELECT 1 FROM t HORIZON JOIN q LIST (0) h").contains("expected RANGE FROM"));
         assert!(err("SELECT 1 FROM t HORIZON JOIN q HORIZON JOIN q LIST (0) AS h").contains("q names two tables"));
     }

@@ -987,6 +987,17 @@ def test_horizon_join_matches_each_row_at_each_offset(rest):
         rest.exec("SELECT avg(p.price) FROM hz_trades AS t HORIZON JOIN hz_prices AS p ON (t.sym = p.sym) LIST (0) AS h")
     with pytest.raises(QuestDBAPIError, match="offsets must increase"):
         rest.exec("SELECT avg(p.price) FROM hz_trades AS t HORIZON JOIN hz_prices AS p LIST (1s, 0) AS h")
+    # A TIMESTAMP_NS table's offsets are nanoseconds (QuestDB's rule: the left's unit), matched to the nanosecond.
+    rest.exec("CREATE TABLE hz_ns (ts TIMESTAMP_NS, sym SYMBOL) TIMESTAMP(ts) PARTITION BY DAY")
+    rest.exec("CREATE TABLE hz_ns_prices (ts TIMESTAMP_NS, price DOUBLE) TIMESTAMP(ts) PARTITION BY DAY")
+    rest.exec("INSERT INTO hz_ns VALUES ('2000-01-01T00:00:01.000000000Z', 'A')")
+    rest.exec("INSERT INTO hz_ns_prices VALUES ('2000-01-01T00:00:01.000000000Z', 1.0), ('2000-01-01T00:00:01.000001000Z', 2.0), "
+              "('2000-01-01T00:00:01.000001500Z', 3.0)")
+    assert q("SELECT h.offset, h.timestamp, avg(p.price) FROM hz_ns AS t HORIZON JOIN hz_ns_prices AS p LIST (0, 1499n, 1500n) AS h "
+             "ORDER BY h.offset")[1] == [[0, "2000-01-01T00:00:01.000000000Z", 1.0], [1499, "2000-01-01T00:00:01.000001499Z", 2.0],
+                                        [1500, "2000-01-01T00:00:01.000001500Z", 3.0]]
+    with pytest.raises(QuestDBAPIError, match="an offset of 1500n is finer than hz_trades's timestamps"):
+        rest.exec("SELECT count() FROM hz_trades AS t HORIZON JOIN hz_ns_prices AS p LIST (1500n) AS h")
 
 
 def test_horizon_join_markout_matches_polars(rest):
