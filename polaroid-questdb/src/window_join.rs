@@ -64,7 +64,7 @@ struct Window {
     keys: Vec<(String, String)>,
     /// The ON clause's other conditions, on the right table's columns.
     right_filter: Option<String>,
-    /// The window's bounds, in microseconds from the left row's timestamp.
+    /// The window's bounds, in nanoseconds from the left row's timestamp.
     start: i64,
     end: i64,
     prevailing: bool,
@@ -263,8 +263,8 @@ impl Window {
         })?;
         let offset = |n: usize| -> Result<i64, CoreError> {
             let count: i64 = caps[n].parse().map_err(|_| invalid(format!("WINDOW JOIN RANGE: {} is too large", &caps[n])))?;
-            let micros = unit_micros(&caps[n + 1], count)?;
-            Ok(if caps[n + 2].eq_ignore_ascii_case("PRECEDING") { -micros } else { micros })
+            let nanos = unit_nanos(&caps[n + 1], count)?;
+            Ok(if caps[n + 2].eq_ignore_ascii_case("PRECEDING") { -nanos } else { nanos })
         };
         let (start, end) = (offset(1)?, offset(4)?);
         if end < start {
@@ -302,16 +302,17 @@ impl Window {
             }
         };
         let key_names: Vec<PlSmallStr> = (0..keys.len()).map(|i| format!("__wj_key{i}").into()).collect();
-        // Instants compared in microseconds, whatever unit each side keeps.
-        let micros = DataType::Datetime(TimeUnit::Microseconds, None);
-        let shifted = |offset: i64| (col(left_ts.as_str()).cast(micros.clone()).cast(DataType::Int64) + lit(offset)).cast(micros.clone());
+        // Instants compared in nanoseconds, whatever unit each side keeps
+        // (a TIMESTAMP_NS table's to the nanosecond).
+        let nanos = DataType::Datetime(TimeUnit::Nanoseconds, None);
+        let shifted = |offset: i64| (col(left_ts.as_str()).cast(nanos.clone()).cast(DataType::Int64) + lit(offset)).cast(nanos.clone());
         let mut probe_columns: Vec<Expr> = vec![shifted(self.start).alias(START), shifted(self.end).alias(END)];
         probe_columns.extend(keys.iter().enumerate().map(|(i, (l, r))| as_key(i, l, left_schema, r, &right_schema)));
         let probe_left = left.rows.clone().with_columns(probe_columns);
 
         // The right rows in time order within each key, numbered from 0.
         let mut right_columns: Vec<Expr> = right_schema.iter_names().map(|c| col(c.clone()).alias(right_name(c))).collect();
-        right_columns.push(col(right_ts.as_str()).cast(micros.clone()).alias(RIGHT_TS));
+        right_columns.push(col(right_ts.as_str()).cast(nanos.clone()).alias(RIGHT_TS));
         right_columns.extend(keys.iter().enumerate().map(|(i, (l, r))| as_key(i, r, &right_schema, l, left_schema)));
         let mut order: Vec<PlSmallStr> = key_names.clone();
         order.push(RIGHT_TS.into());
@@ -385,23 +386,17 @@ impl Window {
     }
 }
 
-/// `count` of QuestDB's WINDOW JOIN `unit`s, in microseconds (timestamps'
-/// unit here; nanoseconds are taken when they are whole microseconds).
-fn unit_micros(unit: &str, count: i64) -> Result<i64, CoreError> {
+/// `count` of QuestDB's WINDOW JOIN `unit`s, in nanoseconds.
+fn unit_nanos(unit: &str, count: i64) -> Result<i64, CoreError> {
     let unit = unit.to_ascii_lowercase();
     let per: i64 = match unit.trim_end_matches('s') {
-        "nanosecond" if count % 1_000 == 0 => return Ok(count / 1_000),
-        "nanosecond" => {
-            return Err(invalid(format!(
-                "WINDOW JOIN RANGE: {count} nanoseconds is not a whole number of microseconds, the unit of timestamps here"
-            )))
-        },
-        "microsecond" => 1,
-        "millisecond" => 1_000,
-        "second" => 1_000_000,
-        "minute" => 60_000_000,
-        "hour" => 3_600_000_000,
-        "day" => 86_400_000_000,
+        "nanosecond" => 1,
+        "microsecond" => 1_000,
+        "millisecond" => 1_000_000,
+        "second" => 1_000_000_000,
+        "minute" => 60_000_000_000,
+        "hour" => 3_600_000_000_000,
+        "day" => 86_400_000_000_000,
         _ => {
             return Err(invalid(format!(
                 "WINDOW JOIN RANGE: unknown unit {unit:?}; expected nanoseconds, microseconds, milliseconds, seconds, minutes, hours or days"
@@ -427,7 +422,7 @@ mod tests {
         assert_eq!((j.left.0.as_str(), j.left.1.as_deref(), w.right.0.as_str(), w.right.1.as_deref()), ("trades", Some("t"), "prices", Some("p")));
         assert_eq!(w.keys, [("sym".to_string(), "sym".to_string())]);
         assert_eq!(w.right_filter.as_deref(), Some("price < 300"));
-        assert_eq!((w.start, w.end, w.prevailing), (-120_000_000, -60_000_000, false));
+        assert_eq!((w.start, w.end, w.prevailing), (-120_000_000_000, -60_000_000_000, false));
         assert_eq!((j.filter.as_deref(), j.tail.as_str()), (Some("t.price < 450"), "ORDER BY t.ts LIMIT 5"));
         // Keys named alike, the window around the row, INCLUDE PREVAILING by default.
         let j = WindowJoin::parse("SELECT count() FROM a WINDOW JOIN b ON (sym, venue) RANGE BETWEEN 5 seconds PRECEDING AND 500 milliseconds FOLLOWING")
@@ -435,13 +430,13 @@ mod tests {
             .unwrap();
         let w = &j.windows[0];
         assert_eq!(w.keys.len(), 2);
-        assert_eq!((w.start, w.end, w.prevailing, j.filter.is_none()), (-5_000_000, 500_000, true, true));
+        assert_eq!((w.start, w.end, w.prevailing, j.filter.is_none()), (-5_000_000_000, 500_000_000, true, true));
         // No ON: every right row in the window; b.x = a.x either way round.
         assert!(WindowJoin::parse("SELECT count() FROM a WINDOW JOIN b RANGE BETWEEN 1 day PRECEDING AND 1 day FOLLOWING").unwrap().unwrap().windows[0].keys.is_empty());
         let j = WindowJoin::parse("SELECT count() FROM a x WINDOW JOIN b y ON y.k = x.k RANGE BETWEEN 1 hour FOLLOWING AND 2 hours FOLLOWING").unwrap().unwrap();
         assert_eq!(j.windows[0].keys, [("k".to_string(), "k".to_string())]);
         assert!(WindowJoin::parse("SELECT * FROM t WINDOW w AS (ORDER BY ts)").unwrap().is_none());
-        // QuestDB's chained WINDOW JOINs (its reference's example), each with its own window; nanoseconds in whole microseconds.
+        // QuestDB's chained WINDOW JOINs (its reference's example), each with its own window, in nanoseconds.
         let j = WindowJoin::parse(
             "SELECT t.sym, t.ts, t.price, sum(p.bid) AS sum_bids, avg(q.ask) AS avg_asks FROM trades t \
              WINDOW JOIN bids p ON (t.sym = p.sym) RANGE BETWEEN 1 minute PRECEDING AND 1 minute FOLLOWING \
@@ -451,7 +446,7 @@ mod tests {
         .unwrap()
         .unwrap();
         let bounds: Vec<_> = j.windows.iter().map(|w| (w.right.0.as_str(), w.start, w.end, w.prevailing)).collect();
-        assert_eq!(bounds, [("bids", -60_000_000, 60_000_000, true), ("asks", -30_000_000, 2, false)]);
+        assert_eq!(bounds, [("bids", -60_000_000_000, 60_000_000_000, true), ("asks", -30_000_000_000, 2_000, false)]);
         assert_eq!((j.filter.as_deref(), j.tail.as_str()), (Some("t.price > 1"), "LIMIT 3"));
     }
 
@@ -467,6 +462,6 @@ mod tests {
             .contains("expected another WINDOW JOIN after the RANGE, found 'WHERE x > 1'"));
         assert!(err("SELECT 1 FROM a WINDOW JOIN b RANGE BETWEEN 1 day PRECEDING AND 1 day FOLLOWING WINDOW JOIN b RANGE BETWEEN 1 day PRECEDING AND 1 day FOLLOWING")
             .contains("b names two tables of the query"));
-        assert!(err("SELECT 1 FROM a WINDOW JOIN b RANGE BETWEEN 1500 nanoseconds PRECEDING AND 1 day FOLLOWING").contains("1500 nanoseconds is not a whole number"));
+        assert!(err("SELECT 1 FROM a WINDOW JOIN b RANGE BETWEEN 200000 days PRECEDING AND 1 day FOLLOWING").contains("the window is too large"));
     }
 }

@@ -916,6 +916,16 @@ def test_window_join_aggregates_each_row_s_window(rest):
         rest.exec(f"SELECT t.sym, p.price FROM wj_trades t WINDOW JOIN wj_prices p ON (sym) {around}")
     with pytest.raises(QuestDBAPIError, match="high boundary is before its low boundary"):
         rest.exec("SELECT count() FROM wj_trades WINDOW JOIN wj_prices RANGE BETWEEN 1 minute FOLLOWING AND 1 minute PRECEDING")
+    # TIMESTAMP_NS tables' windows to the nanosecond: prices 500 ns before, 500 ns and 1,500 ns after the trade.
+    rest.exec("CREATE TABLE wj_ns_trades (sym SYMBOL, ts TIMESTAMP_NS) timestamp(ts) PARTITION BY DAY")
+    rest.exec("CREATE TABLE wj_ns_prices (sym SYMBOL, price DOUBLE, ts TIMESTAMP_NS) timestamp(ts) PARTITION BY DAY")
+    rest.exec("INSERT INTO wj_ns_trades VALUES ('A', '2024-01-01T00:00:01.000000000Z')")
+    rest.exec("INSERT INTO wj_ns_prices VALUES ('A', 1, '2024-01-01T00:00:00.999999500Z'), ('A', 2, '2024-01-01T00:00:01.000000500Z'), "
+              "('A', 4, '2024-01-01T00:00:01.000001500Z')")
+    assert q("SELECT sum(p.price), count() FROM wj_ns_trades t WINDOW JOIN wj_ns_prices p ON (sym) "
+             "RANGE BETWEEN 1 microsecond PRECEDING AND 1 microsecond FOLLOWING EXCLUDE PREVAILING")[1] == [[3.0, 2]]
+    assert q("SELECT sum(p.price), count() FROM wj_ns_trades t WINDOW JOIN wj_ns_prices p ON (sym) "
+             "RANGE BETWEEN 600 nanoseconds PRECEDING AND 0 nanoseconds FOLLOWING EXCLUDE PREVAILING")[1] == [[1.0, 1]]
 
 
 def test_chained_window_joins_aggregate_each_join_on_its_own(rest):
