@@ -1267,6 +1267,9 @@ impl AsofJoin {
         if !text_keys.is_empty() {
             left = left.with_columns(text_keys);
         }
+        // Instants compared in nanoseconds, so a TIMESTAMP table meets a
+        // TIMESTAMP_NS one (polars joins keys of one type) to the nanosecond.
+        let nanos = DataType::Datetime(TimeUnit::Nanoseconds, None);
         // QuestDB's names for the right side: a clash gets a `1`; the keys are shared.
         let right_name = |c: &str| {
             if on.iter().any(|(_, r)| r == c) {
@@ -1285,10 +1288,9 @@ impl AsofJoin {
                 true => col(r.as_str()).cast(DataType::String).alias(name.clone()),
                 false => col(r.as_str()).alias(name.clone()),
             }))
-            .chain([col(right_ts.as_str()).alias("__asof_key")])
+            .chain([col(right_ts.as_str()).cast(nanos.clone()).alias("__asof_key")])
             .collect();
-        let sort_left = [col(left_ts.as_str())];
-        left = left.sort_by_exprs(sort_left, SortMultipleOptions::default());
+        left = left.with_column(col(left_ts.as_str()).cast(nanos).alias("__asof_at")).sort(["__asof_at"], SortMultipleOptions::default());
         right = right.select(renamed).sort_by_exprs([col("__asof_key")], SortMultipleOptions::default());
         let options = AsOfOptions {
             strategy: AsofStrategy::Backward,
@@ -1301,12 +1303,12 @@ impl AsofJoin {
         let joined = left
             .join_builder()
             .with(right)
-            .left_on([col(left_ts.as_str())])
+            .left_on([col("__asof_at")])
             .right_on([col("__asof_key")])
             .how(JoinType::AsOf(Box::new(options)))
             .finish()
             .drop(Selector::ByName {
-                names: std::iter::once("__asof_key".into()).chain(by.iter().filter(|b| b.starts_with("__asof_by_")).cloned()).collect(),
+                names: ["__asof_key".into(), "__asof_at".into()].into_iter().chain(by.iter().filter(|b| b.starts_with("__asof_by_")).cloned()).collect(),
                 strict: false,
             });
         let sql = unqualified(format!("SELECT {} FROM __asof {}", self.items, self.rest), (&self.left, &left_schema), (&self.right, &right_schema), &right_name);

@@ -164,6 +164,19 @@ def test_asof_join_matches_polars_join_asof(rest, data_dir):
     assert (first["bid"][0], first["ts1"][0]) == (full["bid"][0], full["quote_ts"][0])
 
 
+def test_asof_join_meets_timestamp_ns_tables(rest):
+    """A TIMESTAMP table ASOF JOINed to a TIMESTAMP_NS one ("datatypes of join keys don't match" before), to the
+    nanosecond: a trade at 1 s meets the price 500 ns before it, not the one 500 ns after."""
+    rest.exec("CREATE TABLE an_trades (ts TIMESTAMP, sym SYMBOL) TIMESTAMP(ts) PARTITION BY DAY")
+    rest.exec("CREATE TABLE an_prices (ts TIMESTAMP_NS, sym SYMBOL, price DOUBLE) TIMESTAMP(ts) PARTITION BY DAY")
+    rest.exec("INSERT INTO an_trades VALUES ('2000-01-01T00:00:01.000000Z', 'A')")
+    rest.exec("INSERT INTO an_prices VALUES ('2000-01-01T00:00:00.999999500Z', 'A', 1.0), ('2000-01-01T00:00:01.000000500Z', 'A', 2.0)")
+    assert rest.exec("SELECT t.ts, p.price, p.ts FROM an_trades t ASOF JOIN an_prices p ON (sym)")["dataset"] == [
+        ["2000-01-01T00:00:01.000000Z", 1.0, "2000-01-01T00:00:00.999999500Z"]]
+    assert rest.exec("SELECT p.price, t.ts FROM an_prices p ASOF JOIN an_trades t ON (sym)")["dataset"] == [
+        [1.0, None], [2.0, "2000-01-01T00:00:01.000000Z"]]
+
+
 def test_asof_join_with_an_on_condition_and_no_keys(rest, data_dir):
     on = frame(rest.exec("SELECT a.ts, a.px, b.bid FROM read_parquet('trades.parquet') a ASOF JOIN "
                          "read_parquet('quotes.parquet') b ON a.sym = b.sym ORDER BY a.ts LIMIT 50"))
