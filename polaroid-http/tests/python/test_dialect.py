@@ -1006,6 +1006,13 @@ def test_horizon_join_matches_each_row_at_each_offset(rest):
     # The matched instant and row; WHERE filters the trades.
     assert q("SELECT h.timestamp, p.price FROM hz_trades AS t HORIZON JOIN hz_prices AS p LIST (0, 1s) AS h WHERE t.sym = 'A'") == (
         ["timestamp", "price"], [["2000-01-01T00:00:01.000000Z", 100.0], ["2000-01-01T00:00:02.000000Z", 200.0]])
+    # In a CTE, and PIVOTed by its offsets (QuestDB's reference: `FOR offset IN (...)` takes the raw numbers).
+    assert q("WITH m AS (SELECT h.offset AS o, t.sym, avg(p.price) AS a FROM hz_trades AS t HORIZON JOIN hz_prices AS p "
+             "RANGE FROM 0s TO 1s STEP 1s AS h) SELECT * FROM m ORDER BY sym, o")[1] == [
+        [0, "A", 100.0], [1000000, "A", 200.0], [0, "B", 300.0], [1000000, "B", 300.0]]
+    assert q("(SELECT h.offset AS o, t.sym, avg(p.price) AS a FROM hz_trades AS t HORIZON JOIN hz_prices AS p "
+             "RANGE FROM 0s TO 1s STEP 1s AS h) PIVOT (avg(a) FOR o IN (0, 1000000) GROUP BY sym ORDER BY sym)") == (
+        ["sym", "0", "1000000"], [["A", 100.0, 200.0], ["B", 300.0, 300.0]])
     with pytest.raises(QuestDBAPIError, match="hz_prices has no column sym"):
         rest.exec("SELECT avg(p.price) FROM hz_trades AS t HORIZON JOIN hz_prices AS p ON (t.sym = p.sym) LIST (0) AS h")
     with pytest.raises(QuestDBAPIError, match="offsets must increase"):
