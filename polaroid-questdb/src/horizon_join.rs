@@ -25,7 +25,7 @@ use crate::dialect::{
     excerpt, invalid, keyword, regex, relation, split_select, sql_plan, timestamp_column, top_level_commas, unqualified, JoinSide, Named,
     Planned,
 };
-use crate::join_on::{join_at, join_keys, keys_meet_as_text, on_clause, qualifier};
+use crate::join_on::{join_at, join_keys, keys_meet_as_text, left_query, on_clause, qualifier};
 
 /// The offset in the left's unit, as `h.offset` shows it.
 const OFFSET: &str = "__hz_offset";
@@ -88,7 +88,16 @@ impl HorizonJoin {
     }
 
     pub(crate) fn plan(&self, core: &Core, ns: &Namespace, lifted: Named) -> Planned {
-        let (mut left, left_tables) = sql_plan(core, ns, &format!("SELECT * FROM {}", self.left.0), lifted.clone())?;
+        // The WHERE filters the left rows (QuestDB's rule), before they are crossed with the offsets.
+        let tail_at = ["GROUP", "ORDER", "LIMIT"].iter().filter_map(|w| keyword(&self.rest, w, 0)).min().unwrap_or(self.rest.len());
+        let filter = match self.rest[..tail_at].trim() {
+            "" => None,
+            w if w.len() > 5 && w[..5].eq_ignore_ascii_case("WHERE") => Some(w[5..].trim()),
+            other => return Err(invalid(format!("HORIZON JOIN: expected WHERE, GROUP BY, ORDER BY or LIMIT after the offsets, found {}", excerpt(other)))),
+        };
+        let others: Vec<&str> = self.rights.iter().map(|r| qualifier(&r.side)).chain([self.horizon.as_str()]).collect();
+        let (left_sql, filter) = left_query(&self.left, filter, &others);
+        let (mut left, left_tables) = sql_plan(core, ns, &left_sql, lifted.clone())?;
         let left_schema = left.collect_schema()?;
         let left_ts = timestamp_column(&left_schema, &left_tables)?;
         // Instants compared in nanoseconds, whatever unit each side keeps;
@@ -167,7 +176,7 @@ impl HorizonJoin {
                 .drop(Selector::ByName { names: dropped.into(), strict: false });
             sides.push((right_schema, names));
         }
-        let sql = self.sql();
+        let sql = self.sql(filter, &self.rest[tail_at..]);
         let left_side = (&self.left, left_schema.as_ref());
         let sql = (self.rights.iter().zip(&sides)).fold(sql, |sql, (right, (schema, names))| {
             let named = |c: &str| names.get(c).cloned().unwrap_or_else(|| c.to_string());
@@ -180,8 +189,9 @@ impl HorizonJoin {
     }
 
     /// The query over the matched rows (`__hz`), the horizon's columns by
-    /// their names here; `h.offset` alone is still named `offset`.
-    fn sql(&self) -> String {
+    /// their names here; `h.offset` alone is still named `offset`. `filter`
+    /// is a WHERE that could not be read with the left rows.
+    fn sql(&self, filter: Option<&str>, tail: &str) -> String {
         let horizon = Regex::new(&format!(r"(?i)\b{}\s*\.\s*(offset|timestamp)\b", regex::escape(&self.horizon))).expect("an escaped name");
         let internal = |text: &str| {
             (horizon.replace_all(text, |caps: &regex::Captures<'_>| match caps[1].eq_ignore_ascii_case("offset") {
@@ -196,7 +206,8 @@ impl HorizonJoin {
                 None => internal(item),
             })
             .collect();
-        format!("SELECT {} FROM __hz {}", items.join(", "), internal(&self.rest))
+        let filter = filter.map(|f| format!("WHERE {} ", internal(f))).unwrap_or_default();
+        format!("SELECT {} FROM __hz {filter}{}", items.join(", "), internal(tail))
     }
 }
 
@@ -299,12 +310,15 @@ mod tests {
         assert_eq!(j.rights[0].keys, [("symbol".to_string(), "symbol".to_string())]);
         assert_eq!((j.offsets.len(), j.offsets[0], j.offsets[59]), (60, 1_000_000_000, 60_000_000_000));
         assert_eq!(j.rest, "ORDER BY t.symbol, horizon_sec");
-        assert!(j.sql().starts_with("SELECT \"__hz_offset\" / 1000000 AS horizon_sec, t.symbol, avg(m.mid) AS avg_mid FROM __hz"));
+        assert_eq!(
+            j.sql(None, &j.rest),
+            "SELECT \"__hz_offset\" / 1000000 AS horizon_sec, t.symbol, avg(m.mid) AS avg_mid FROM __hz ORDER BY t.symbol, horizon_sec"
+        );
         let j = HorizonJoin::parse("SELECT h.offset, count() FROM t HORIZON JOIN q ON t.s = q.s LIST (-1m, 0, 2000n, 250T, 5s) AS h WHERE t.px > 1")
             .unwrap()
             .unwrap();
         assert_eq!(j.offsets, [-60_000_000_000, 0, 2_000, 250_000_000, 5_000_000_000]);
-        assert_eq!(j.sql(), "SELECT \"__hz_offset\" AS \"offset\", count() FROM __hz WHERE t.px > 1");
+        assert_eq!(j.sql(Some("h.offset > 0"), ""), "SELECT \"__hz_offset\" AS \"offset\", count() FROM __hz WHERE \"__hz_offset\" > 0 ");
         // Two right tables, each with its own keys; no ON matches any row.
         let j = HorizonJoin::parse("SELECT avg(p.bid), avg(b.ask) FROM t HORIZON JOIN p ON (sym) HORIZON JOIN b RANGE FROM -5s TO 5s STEP 5s AS h")
             .unwrap()

@@ -146,3 +146,16 @@ pub(crate) fn join_at(query: &str, kind: &str, from: usize) -> Option<(usize, us
 pub(crate) fn qualifier(side: &JoinSide) -> &str {
     side.1.as_deref().unwrap_or(side.0.as_str())
 }
+
+/// The left side of a time-series join as a query, `SELECT * FROM trades t
+/// [WHERE ...]`. QuestDB's WHERE on WINDOW and HORIZON JOIN filters the left
+/// rows, so it is read with them (a table's interval read, no pairs made
+/// for rows it drops) unless it reads a column of another side (`others`'
+/// qualifiers): then it stays for the caller, `Some` in the answer.
+pub(crate) fn left_query<'f>(left: &JoinSide, filter: Option<&'f str>, others: &[&str]) -> (String, Option<&'f str>) {
+    let alias = left.1.as_deref().map(|a| format!(" {a}")).unwrap_or_default();
+    match filter {
+        Some(filter) if !others.iter().any(|q| names_side(filter, q)) => (format!("SELECT * FROM {}{alias} WHERE {filter}", left.0), None),
+        other => (format!("SELECT * FROM {}{alias}", left.0), other),
+    }
+}

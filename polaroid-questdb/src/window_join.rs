@@ -34,7 +34,7 @@ use crate::dialect::{
     column_named, excerpt, invalid, keyword, regex, split_select, sql_plan, timestamp_column, top_level_commas, unqualified, JoinSide,
     Named, Planned,
 };
-use crate::join_on::{join_at, join_keys, keys_meet_as_text, qualifier};
+use crate::join_on::{join_at, join_keys, keys_meet_as_text, left_query, qualifier};
 
 const ROW: &str = "__wj_row";
 const RIGHT_TS: &str = "__wj_ts";
@@ -104,10 +104,12 @@ impl WindowJoin {
     }
 
     pub(crate) fn plan(&self, core: &Core, ns: &Namespace, lifted: Named) -> Planned {
-        let (mut left, left_tables) = sql_plan(core, ns, &format!("SELECT * FROM {}", self.left.0), lifted.clone())?;
+        let others: Vec<&str> = self.windows.iter().map(|w| qualifier(&w.right)).collect();
+        let (left_sql, filter) = left_query(&self.left, self.filter.as_deref(), &others);
+        let (mut left, left_tables) = sql_plan(core, ns, &left_sql, lifted.clone())?;
         let left_schema = left.collect_schema()?;
         let left_ts = timestamp_column(&left_schema, &left_tables)?;
-        let left = Left { rows: left.with_row_index(ROW, None), schema: left_schema, ts: left_ts };
+        let left = Left { rows: left.with_row_index(ROW, None), schema: left_schema, ts: left_ts, filter: filter.map(str::to_string) };
         let mut tables = left_tables;
         tables.truncate(1);
         let lf = match &self.windows[..] {
@@ -119,19 +121,20 @@ impl WindowJoin {
                     None => format!("ORDER BY {ROW} {}", self.tail),
                     Some(_) => self.tail.clone(),
                 };
-                window.aggregate(core, ns, &lifted, &left, &self.left, &self.aggregate_sql(&items), &tail)?
+                window.aggregate(core, ns, &lifted, &left, &self.left, &Self::aggregate_sql(&items, &left), &tail)?
             },
             _ => self.plan_chained(core, ns, &lifted, &left)?,
         };
         Ok((lf.drop(Selector::ByName { names: [ROW.into()].into(), strict: true }), tables))
     }
 
-    /// `SELECT __wj_row, items FROM __wj [WHERE ...]`, to which each join
+    /// `SELECT __wj_row, items FROM __wj [WHERE ...]` (the WHERE when it
+    /// could not be read with the left rows), to which each join
     /// adds `GROUP BY __wj_row, <the left's columns>`: every left row is a
     /// group of its own, its pairs the rows.
-    fn aggregate_sql(&self, items: &str) -> String {
+    fn aggregate_sql(items: &str, left: &Left) -> String {
         let mut sql = format!("SELECT {ROW}, {items} FROM __wj");
-        if let Some(filter) = &self.filter {
+        if let Some(filter) = &left.filter {
             sql.push_str(&format!(" WHERE {filter}"));
         }
         sql
@@ -178,7 +181,7 @@ impl WindowJoin {
                 frames.push(None);
                 continue;
             }
-            let mut lf = window.aggregate(core, ns, lifted, left, &self.left, &self.aggregate_sql(&mine.join(", ")), "")?;
+            let mut lf = window.aggregate(core, ns, lifted, left, &self.left, &Self::aggregate_sql(&mine.join(", "), left), "")?;
             let names: Vec<PlSmallStr> = lf.collect_schema()?.iter_names().skip(1).cloned().collect();
             frames.push(Some((lf, names)));
         }
@@ -227,6 +230,8 @@ struct Left {
     rows: LazyFrame,
     schema: SchemaRef,
     ts: String,
+    /// The query's WHERE when it reads the right side's columns too.
+    filter: Option<String>,
 }
 
 const COUNT_PATTERN: &str = r"(?i)\bcount\s*\(\s*\*?\s*\)";

@@ -1006,6 +1006,9 @@ def test_horizon_join_matches_each_row_at_each_offset(rest):
     # The matched instant and row; WHERE filters the trades.
     assert q("SELECT h.timestamp, p.price FROM hz_trades AS t HORIZON JOIN hz_prices AS p LIST (0, 1s) AS h WHERE t.sym = 'A'") == (
         ["timestamp", "price"], [["2000-01-01T00:00:01.000000Z", 100.0], ["2000-01-01T00:00:02.000000Z", 200.0]])
+    # A WHERE on the horizon itself is read after the match (one on the trades, before it).
+    assert q("SELECT h.offset, avg(p.price) FROM hz_trades AS t HORIZON JOIN hz_prices AS p LIST (0, 1s) AS h "
+             "WHERE h.offset > 0 AND t.qty > 5")[1] == [[1000000, 250.0]]
     # In a CTE, and PIVOTed by its offsets (QuestDB's reference: `FOR offset IN (...)` takes the raw numbers).
     assert q("WITH m AS (SELECT h.offset AS o, t.sym, avg(p.price) AS a FROM hz_trades AS t HORIZON JOIN hz_prices AS p "
              "RANGE FROM 0s TO 1s STEP 1s AS h) SELECT * FROM m ORDER BY sym, o")[1] == [
