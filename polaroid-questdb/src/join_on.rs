@@ -9,6 +9,9 @@ use regex::Regex;
 
 use crate::dialect::{invalid, keyword, JoinSide};
 
+/// A join's key column pairs, (left, right).
+pub(crate) type KeyPairs = Vec<(String, String)>;
+
 /// `(t.sym = p.sym [AND ...]) [AND p.px < 300]`, `(sym, venue)` or `t.sym
 /// = p.sym AND p.px < 300`: the key pairs, and the other conditions (on the
 /// right table, its qualifier taken off) where the join takes them.
@@ -18,7 +21,7 @@ pub(crate) fn on_clause(
     right: &JoinSide,
     join: &str,
     filters_allowed: bool,
-) -> Result<(Vec<(String, String)>, Option<String>), CoreError> {
+) -> Result<(KeyPairs, Option<String>), CoreError> {
     let (lq, rq) = (qualifier(left).to_string(), qualifier(right).to_string());
     let (group, rest) = match text.starts_with('(') {
         true => {
