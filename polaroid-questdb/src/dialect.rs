@@ -57,6 +57,8 @@ pub fn plan_over(core: &Core, ns: &Namespace, query: &str, frames: Vec<(String, 
 /// (`WITH d AS (SELECT ... SAMPLE BY 1d)`, `FROM (... LATEST ON ...)`) is
 /// planned on its own, innermost first, and read as `(SELECT * FROM name)`.
 fn plan_with(core: &Core, ns: &Namespace, query: &str, mut lifted: Named) -> Planned {
+    let separated = digits_separated(query);
+    let query = separated.as_deref().unwrap_or(query);
     let declared = crate::variables::resolved(query)?;
     let query = declared.as_deref().unwrap_or(query);
     let pivoted = crate::pivot::rewritten(query, &mut PivotReader { core, ns, lifted: &lifted })?;
@@ -111,12 +113,46 @@ impl crate::pivot::Reader for PivotReader<'_> {
     }
 }
 
+/// QuestDB's `1_000_000` and `0.000_5`: underscores between a number's
+/// digits (outside quotes and names) taken out, as QuestDB reads them. The
+/// query without them, if it had any.
+pub(crate) fn digits_separated(query: &str) -> Option<String> {
+    let bytes = query.as_bytes();
+    let is_digit = |i: usize| bytes.get(i).is_some_and(u8::is_ascii_digit);
+    let separators: Vec<usize> = unquoted(query)
+        .filter(|&(i, c)| c == '_' && i > 0 && is_digit(i - 1) && is_digit(i + 1))
+        .filter(|&(i, _)| {
+            // The token must be a number: it starts with a digit, not inside a name (`col_1_2`).
+            let start = bytes[..i].iter().rposition(|b| !(b.is_ascii_digit() || *b == b'_' || *b == b'.')).map_or(0, |p| p + 1);
+            is_digit(start) && (start == 0 || !(bytes[start - 1].is_ascii_alphabetic() || bytes[start - 1] == b'_'))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    if separators.is_empty() {
+        return None;
+    }
+    let mut written = query.to_string();
+    for i in separators.into_iter().rev() {
+        written.remove(i);
+    }
+    Some(written)
+}
+
 /// QuestDB's `trades`, `trades WHERE px > 1`, `trades LATEST ON ts
 /// PARTITION BY sym`: `SELECT * FROM` may be left out before one of the
 /// caller's tables. The query with it written out, if it was left out.
 fn implied_select(core: &Core, ns: &Namespace, query: &str) -> Result<Option<String>, CoreError> {
     static TABLE: OnceLock<Regex> = OnceLock::new();
     let table = regex(&TABLE, r#"^\s*("[^"]+"|[A-Za-z_][\w.\-]*)(\s|;|$|\(|\))"#);
+    // `(SELECT sym, sum(px) total FROM trades) WHERE total > 1e6`, QuestDB's HAVING: a query in
+    // parentheses, then a clause of the SELECT * FROM it that was left out.
+    let trimmed = query.trim_start();
+    if trimmed.starts_with('(') {
+        static CLAUSE: OnceLock<Regex> = OnceLock::new();
+        let clause = regex(&CLAUSE, r"(?i)^\s*(WHERE|ORDER\s+BY|LIMIT|SAMPLE\s+BY|LATEST\s+ON|GROUP\s+BY)\b");
+        let close = crate::statement::matching_paren(trimmed, 0);
+        return Ok(close.filter(|&c| clause.is_match(&trimmed[c + 1..])).map(|_| format!("SELECT * FROM {trimmed}")));
+    }
     let Some(caps) = table.captures(query) else { return Ok(None) };
     // Or one of QuestDB's pseudo-tables: `generate_series(1, 10)`.
     if &caps[2] == "(" {
@@ -1425,6 +1461,14 @@ mod tests {
         assert_eq!(keys("sym = s"), [pair("sym", "s")]);
         let refused = AsofJoin::parse("SELECT * FROM t ASOF JOIN q ON t.sym = q.sym AND t.ts >= q.ts").err().unwrap().to_string();
         assert!(refused.contains("ASOF JOIN ON t.ts >= q.ts: only equalities of key columns"), "{refused}");
+    }
+
+    #[test]
+    fn digit_separators_are_read_as_questdb_reads_them() {
+        let read = |q: &str| digits_separated(q).unwrap_or_else(|| q.to_string());
+        assert_eq!(read("SELECT h.offset / 1_000_000_000 AS s, 0.000_5 * px FROM t WHERE n > 10_000"), "SELECT h.offset / 1000000000 AS s, 0.0005 * px FROM t WHERE n > 10000");
+        // Names and text keep theirs; a lone or trailing underscore is no separator.
+        assert_eq!(digits_separated("SELECT col_1_2, \"a 1_2\", '3_4', x_10_000 FROM t_1_000 WHERE v = 1_ OR w = _1"), None);
     }
 
     #[test]

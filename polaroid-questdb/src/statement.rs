@@ -377,6 +377,8 @@ pub fn insert(
         let rows = selected(core, ns, &name, &targets, &query, bound, cancel)?;
         return append(core, ns, &name, rows);
     }
+    let separated = crate::dialect::digits_separated(sql);
+    let sql = separated.as_deref().unwrap_or(sql);
     let statements = Parser::parse_sql(&GenericDialect {}, sql).map_err(|e| invalid(format!("sql parser error: {e}")))?;
     let [Ast::Insert(insert)] = statements.as_slice() else {
         return Err(invalid("expected one INSERT statement"));

@@ -1071,6 +1071,17 @@ def test_horizon_join_markout_matches_polars(rest):
     assert_frame_equal(got, want, check_dtypes=False)
 
 
+def test_questdb_s_implicit_having_and_digit_separators(rest):
+    """From QuestDB's "SQL extensions" page, both parse errors before: HAVING written as a parenthesized query
+    and a WHERE (`(SELECT ...) WHERE total > 10_000_000`), and underscores between a number's digits."""
+    rest.exec("CREATE TABLE ih (sym SYMBOL, qty LONG, ts TIMESTAMP) timestamp(ts) PARTITION BY DAY")
+    rest.exec("INSERT INTO ih VALUES ('A', 6_000_000, '2024-01-01T00:00:00Z'), ('A', 5_000_000, '2024-01-01T00:00:01Z'), "
+              "('B', 7_000_000, '2024-01-01T00:00:02Z')")
+    assert rest.exec("(SELECT sym, sum(qty) AS total FROM ih) WHERE total > 10_000_000")["dataset"] == [["A", 11000000]]
+    assert rest.exec("(SELECT sym, sum(qty) AS total FROM ih) ORDER BY total LIMIT 1")["dataset"] == [["B", 7000000]]
+    assert rest.exec("SELECT 1_000_000 AS n, 0.000_5 AS x, 'a_1_2' AS s")["dataset"] == [[1000000, 0.0005, "a_1_2"]]
+
+
 def test_window_join_matches_polars(rest):
     """Against python polars over random ticks: each trade's prices of its symbol from 30 s before to 15 s
     after, and the one that prevailed at its start (the latest at or before it: QuestDB's own tests union the
