@@ -115,8 +115,7 @@ impl WindowJoin {
         let lf = match &self.windows[..] {
             [window] => {
                 // count() counts the pairs (a left row with none has one row of nulls).
-                static COUNT: OnceLock<regex::Regex> = OnceLock::new();
-                let items = regex(&COUNT, COUNT_PATTERN).replace_all(&self.items, format!("count(\"{RIGHT_TS}\")"));
+                let items = bare_count().replace_all(&self.items, format!("count(\"{RIGHT_TS}\")"));
                 let tail = match keyword(&self.tail, "ORDER", 0) {
                     None => format!("ORDER BY {ROW} {}", self.tail),
                     Some(_) => self.tail.clone(),
@@ -147,7 +146,6 @@ impl WindowJoin {
         let owners: Vec<Regex> = (self.windows.iter())
             .map(|w| Regex::new(&format!(r"\b{}\.", regex::escape(qualifier(&w.right)))).expect("an escaped name"))
             .collect();
-        static COUNT: OnceLock<regex::Regex> = OnceLock::new();
         static STAR: OnceLock<regex::Regex> = OnceLock::new();
         let left_star = regex(&STAR, r"^(\w+)\s*\.\s*\*$");
         let items = top_level_commas(&self.items);
@@ -161,7 +159,7 @@ impl WindowJoin {
                 _ => 1,
             };
             match reads[..] {
-                [] if regex(&COUNT, COUNT_PATTERN).is_match(item) => {
+                [] if bare_count().is_match(item) => {
                     return Err(invalid(format!(
                         "chained WINDOW JOINs: {item} does not say which join's rows it counts; count a column of one, count({}.{})",
                         qualifier(&self.windows[0].right),
@@ -234,7 +232,11 @@ struct Left {
     filter: Option<String>,
 }
 
-const COUNT_PATTERN: &str = r"(?i)\bcount\s*\(\s*\*?\s*\)";
+/// `count()` or `count(*)`: the rows of a window, its pairs.
+fn bare_count() -> &'static Regex {
+    static COUNT: OnceLock<Regex> = OnceLock::new();
+    regex(&COUNT, r"(?i)\bcount\s*\(\s*\*?\s*\)")
+}
 
 /// ORDER BY over chained joins' result: the left's qualified columns by name.
 fn unqualified_left(tail: &str, side: &JoinSide, schema: &Schema) -> String {
