@@ -222,7 +222,7 @@ fn split_ctes(query: &str) -> Option<(Vec<(String, String)>, String)> {
 /// Whether `query` uses one of QuestDB's extensions outside parentheses.
 fn top_level_extension(query: &str) -> bool {
     static EXTENSION: OnceLock<Regex> = OnceLock::new();
-    let extension = regex(&EXTENSION, r"(?i)^(SAMPLE\s+BY|LATEST\s+ON|ASOF\s+JOIN|LT\s+JOIN|WINDOW\s+JOIN|HORIZON\s+JOIN|UNPIVOT)\b");
+    let extension = regex(&EXTENSION, r"(?i)^(SAMPLE\s+BY|LATEST\s+ON|ASOF\s+JOIN|LT\s+JOIN|SPLICE\s+JOIN|WINDOW\s+JOIN|HORIZON\s+JOIN|UNPIVOT)\b");
     let bytes = query.as_bytes();
     let mut depth = 0usize;
     unquoted(query).any(|(i, c)| match c {
@@ -242,7 +242,7 @@ fn top_level_extension(query: &str) -> bool {
 /// extensions: the positions of its parentheses.
 fn nested_extension(query: &str) -> Option<(usize, usize)> {
     static EXTENSION: OnceLock<Regex> = OnceLock::new();
-    let extension = regex(&EXTENSION, r"(?i)^(SAMPLE\s+BY|LATEST\s+ON|ASOF\s+JOIN|LT\s+JOIN|WINDOW\s+JOIN|HORIZON\s+JOIN|UNPIVOT)\b");
+    let extension = regex(&EXTENSION, r"(?i)^(SAMPLE\s+BY|LATEST\s+ON|ASOF\s+JOIN|LT\s+JOIN|SPLICE\s+JOIN|WINDOW\s+JOIN|HORIZON\s+JOIN|UNPIVOT)\b");
     let mut open = Vec::new();
     let bytes = query.as_bytes();
     for (i, c) in unquoted(query) {
@@ -1245,6 +1245,9 @@ struct AsofJoin {
     on: Vec<(String, String)>,
     /// LT JOIN: the latest right row strictly before the left row's time.
     strictly_before: bool,
+    /// SPLICE JOIN, QuestDB's full as-of join: each right row too, with
+    /// the left row that prevailed at its time, the rows of both in time order.
+    splice: bool,
     /// TOLERANCE: how old the right row may be, as a polars duration.
     tolerance: Option<String>,
     rest: String,
@@ -1253,9 +1256,10 @@ struct AsofJoin {
 impl AsofJoin {
     fn parse(query: &str) -> Result<Option<Self>, CoreError> {
         let query = query.trim().trim_end_matches(';');
-        // ASOF JOIN, or LT JOIN (strictly before).
-        let joins = ["ASOF", "LT"].into_iter().filter_map(|word| crate::join_on::join_at(query, word, 0).map(|(at, join)| (at, join, word == "LT")));
-        let Some((asof, join, strictly_before)) = joins.min() else { return Ok(None) };
+        // ASOF JOIN, LT JOIN (strictly before) or SPLICE JOIN (both ways).
+        let joins = ["ASOF", "LT", "SPLICE"].into_iter().filter_map(|word| crate::join_on::join_at(query, word, 0).map(|(at, join)| (at, join, word)));
+        let Some((asof, join, word)) = joins.min() else { return Ok(None) };
+        let (strictly_before, splice) = (word == "LT", word == "SPLICE");
         let select = split_select(&query[..asof])?;
         let left = relation(select.from)?;
         let after = join + 4;
@@ -1274,10 +1278,10 @@ impl AsofJoin {
         // ASOF JOIN matches on key equalities only.
         let on = match on_text {
             None => Vec::new(),
-            Some(text) => crate::join_on::on_clause(text, &left, &right, if strictly_before { "LT JOIN" } else { "ASOF JOIN" }, false)?.0,
+            Some(text) => crate::join_on::on_clause(text, &left, &right, &format!("{word} JOIN"), false)?.0,
         };
         let rest = query[clauses..].to_string();
-        Ok(Some(Self { items: select.items.to_string(), left, right, on, strictly_before, tolerance, rest }))
+        Ok(Some(Self { items: select.items.to_string(), left, right, on, strictly_before, splice, tolerance, rest }))
     }
 
     fn plan(&self, core: &Core, ns: &Namespace, lifted: Named) -> Planned {
@@ -1336,13 +1340,22 @@ impl AsofJoin {
             tolerance_str: self.tolerance.as_deref().map(PlSmallStr::from),
             ..Default::default()
         };
-        let joined = left
-            .join_builder()
-            .with(right)
-            .left_on([col("__asof_at")])
-            .right_on([col("__asof_key")])
-            .how(JoinType::AsOf(Box::new(options)))
-            .finish()
+        let mut joined = (left.clone().join_builder().with(right.clone()).left_on([col("__asof_at")]).right_on([col("__asof_key")]))
+            .how(JoinType::AsOf(Box::new(options.clone())))
+            .finish();
+        if self.splice {
+            // Each right row with the left row that prevailed at its time,
+            // then the rows of both sides in time order (a left row first at a tie).
+            let reverse = (right.join_builder().with(left).left_on([col("__asof_key")]).right_on([col("__asof_at")]))
+                .how(JoinType::AsOf(Box::new(options)))
+                .finish();
+            let columns: Vec<Expr> = joined.collect_schema()?.iter_names().map(|c| col(c.clone())).collect();
+            let side = |lf: LazyFrame, at: &str, side: i32| lf.select(columns.clone()).with_columns([col(at).alias("__splice_at"), lit(side).alias("__splice_side")]);
+            joined = concat([side(joined, "__asof_at", 0), side(reverse, "__asof_key", 1)], UnionArgs::default())?
+                .sort(["__splice_at", "__splice_side"], SortMultipleOptions::default().with_maintain_order(true))
+                .drop(Selector::ByName { names: ["__splice_at".into(), "__splice_side".into()].into(), strict: true });
+        }
+        let joined = joined
             .drop(Selector::ByName {
                 names: ["__asof_key".into(), "__asof_at".into()].into_iter().chain(by.iter().filter(|b| b.starts_with("__asof_by_")).cloned()).collect(),
                 strict: false,
@@ -1452,6 +1465,8 @@ mod tests {
         assert_eq!((lt.tolerance.as_deref(), lt.rest.as_str()), (Some("50ms"), "WHERE px > 1"));
         assert_eq!(lt.on, vec![("sym".to_string(), "sym".to_string())]);
         assert!(AsofJoin::parse("SELECT lt FROM t").unwrap().is_none());
+        let splice = AsofJoin::parse("SELECT * FROM a SPLICE JOIN b ON (sym)").unwrap().unwrap();
+        assert!(splice.splice && !splice.strictly_before && splice.on.len() == 1);
         // Every way QuestDB writes the keys; `ON (t.sym = q.sym)` was read as a column of that name.
         let keys = |on: &str| AsofJoin::parse(&format!("SELECT * FROM t ASOF JOIN q ON {on}")).unwrap().unwrap().on;
         let pair = |l: &str, r: &str| (l.to_string(), r.to_string());

@@ -361,7 +361,7 @@ impl VisitorMut for QuestDb {
         }
         imply_group_by(select);
         if let Some(join) = unanswered_join(select) {
-            return self.fail(invalid(format!("{join} JOIN is not supported here; ASOF JOIN and LT JOIN are")));
+            return self.fail(invalid(format!("{join} JOIN is read here as a query's one join (`FROM a {join} JOIN b ...`), not beside other joins")));
         }
         join_on_named_columns(select);
         ControlFlow::Continue(())
@@ -432,7 +432,8 @@ impl VisitorMut for QuestDb {
 
 /// QuestDB's SPLICE and HORIZON joins, which sqlparser reads as an alias of
 /// the relation before them (`t SPLICE JOIN q` is t named `SPLICE`, joined
-/// to q): they would be answered as another join, silently.
+/// to q): they would be answered as another join, silently. The dialect
+/// plans them as a query's one join; one left here sits beside others.
 fn unanswered_join(select: &Select) -> Option<String> {
     for from in &select.from {
         let relations = std::iter::once(&from.relation).chain(from.joins.iter().map(|j| &j.relation));
@@ -1452,7 +1453,7 @@ mod tests {
         assert_eq!(sql("SELECT * FROM a LEFT JOIN b ON (sym, venue)"), "SELECT * FROM a LEFT JOIN b USING(sym, venue)");
         // QuestDB's SPLICE JOIN read as `a` named SPLICE joined to b.
         let refused = rewrite("SELECT * FROM a SPLICE JOIN b ON (sym)", now()).unwrap_err();
-        assert_eq!(refused.to_string(), "SPLICE JOIN is not supported here; ASOF JOIN and LT JOIN are");
+        assert_eq!(refused.to_string(), "SPLICE JOIN is read here as a query's one join (`FROM a SPLICE JOIN b ...`), not beside other joins");
         assert!(rewrite("SELECT * FROM a AS splice JOIN b ON (sym)", now()).is_ok());
         // Conditions are left as they are.
         assert_eq!(sql("SELECT * FROM a JOIN b ON (a.sym = b.sym)"), "SELECT * FROM a JOIN b ON (a.sym = b.sym)");

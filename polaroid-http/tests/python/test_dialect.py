@@ -164,6 +164,33 @@ def test_asof_join_matches_polars_join_asof(rest, data_dir):
     assert (first["bid"][0], first["ts1"][0]) == (full["bid"][0], full["quote_ts"][0])
 
 
+def test_splice_join_is_questdb_s(rest):
+    """QuestDB's SPLICE JOIN, a full as-of join (refused before): its reference's buys and sells and the result it
+    prints, then keyed rows by hand: every row of either side, with the other side's row that prevailed at its
+    time, in time order; the key column is the row's own key."""
+    rest.exec("CREATE TABLE sj_trades (timestamp TIMESTAMP, side SYMBOL, price DOUBLE) timestamp(timestamp) PARTITION BY DAY")
+    rest.exec("INSERT INTO sj_trades VALUES ('2024-06-22T00:00:00.039906Z', 'buy', 0.092014), "
+              "('2024-06-22T00:00:00.222534Z', 'sell', 64120.28), ('2024-06-22T00:00:00.222534Z', 'sell', 64120.28), "
+              "('2024-06-22T00:00:00.343909Z', 'buy', 9.805)")
+    reply = rest.exec("WITH buy AS (SELECT timestamp, price FROM sj_trades WHERE timestamp IN '2024-06-22' AND side = 'buy' LIMIT 2), "
+                      "sell AS (SELECT timestamp, price FROM sj_trades WHERE timestamp IN '2024-06-22' AND side = 'sell' LIMIT 2) "
+                      "SELECT buy.timestamp, sell.timestamp, buy.price, sell.price FROM buy SPLICE JOIN sell")
+    assert [c["name"] for c in reply["columns"]] == ["timestamp", "timestamp1", "price", "price1"]
+    assert reply["dataset"] == [["2024-06-22T00:00:00.039906Z", None, 0.092014, None],
+                                ["2024-06-22T00:00:00.039906Z", "2024-06-22T00:00:00.222534Z", 0.092014, 64120.28],
+                                ["2024-06-22T00:00:00.039906Z", "2024-06-22T00:00:00.222534Z", 0.092014, 64120.28],
+                                ["2024-06-22T00:00:00.343909Z", "2024-06-22T00:00:00.222534Z", 9.805, 64120.28]]
+    rest.exec("CREATE TABLE sj_l (sym SYMBOL, v DOUBLE, ts TIMESTAMP) timestamp(ts) PARTITION BY DAY")
+    rest.exec("CREATE TABLE sj_r (sym SYMBOL, v DOUBLE, ts TIMESTAMP) timestamp(ts) PARTITION BY DAY")
+    rest.exec("INSERT INTO sj_l VALUES ('A', 1, '2024-01-01T00:00:01Z'), ('B', 2, '2024-01-01T00:00:02Z'), ('A', 3, '2024-01-01T00:00:04Z')")
+    rest.exec("INSERT INTO sj_r VALUES ('A', 10, '2024-01-01T00:00:00Z'), ('A', 20, '2024-01-01T00:00:03Z'), ('B', 30, '2024-01-01T00:00:05Z')")
+    day = "2024-01-01T00:00:0"
+    assert rest.exec("SELECT l.ts, l.sym, l.v, r.ts, r.v FROM sj_l l SPLICE JOIN sj_r r ON (l.sym = r.sym)")["dataset"] == [
+        [None, "A", None, f"{day}0.000000Z", 10.0], [f"{day}1.000000Z", "A", 1.0, f"{day}0.000000Z", 10.0],
+        [f"{day}2.000000Z", "B", 2.0, None, None], [f"{day}1.000000Z", "A", 1.0, f"{day}3.000000Z", 20.0],
+        [f"{day}4.000000Z", "A", 3.0, f"{day}3.000000Z", 20.0], [f"{day}2.000000Z", "B", 2.0, f"{day}5.000000Z", 30.0]]
+
+
 def test_asof_join_meets_timestamp_ns_tables(rest):
     """A TIMESTAMP table ASOF JOINed to a TIMESTAMP_NS one ("datatypes of join keys don't match" before), to the
     nanosecond: a trade at 1 s meets the price 500 ns before it, not the one 500 ns after."""
@@ -596,10 +623,8 @@ def test_joins_on_named_columns_and_asof_joins_of_subqueries_as_questdb_writes_t
                                                                    ["2024-01-01T10:00:02.000000Z", "c", 5.0]]
     assert rest.exec("jq LATEST ON ts PARTITION BY sym ORDER BY sym")["dataset"] == [
         ["2024-01-01T10:00:00.900000Z", "a", 12.0], ["2024-01-01T10:00:00.990000Z", "b", 13.0]]
-    # SPLICE JOIN, read by the SQL parser as `jt` named SPLICE, would be answered as the inner join above.
-    with pytest.raises(QuestDBAPIError) as raised:
-        rest.exec("SELECT * FROM jt SPLICE JOIN jq ON (sym)")
-    assert "SPLICE JOIN is not supported here" in raised.value.response_data["error"]
+    # SPLICE JOIN, read by the SQL parser as `jt` named SPLICE, is not the inner join above (test_splice_join_is_questdb_s).
+    assert len(rest.exec("SELECT * FROM jt SPLICE JOIN jq ON (sym)")["dataset"]) == len(rest.exec("jt")["dataset"]) + len(rest.exec("jq")["dataset"])
 
 
 def test_questdb_s_test_data_generators_make_a_table(rest):
