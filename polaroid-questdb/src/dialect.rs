@@ -219,10 +219,13 @@ fn split_ctes(query: &str) -> Option<(Vec<(String, String)>, String)> {
     }
 }
 
+/// The clauses of QuestDB's extensions the dialect plans itself, at a word's start.
+const EXTENSIONS: &str = r"(?i)^(SAMPLE\s+BY|LATEST\s+ON|ASOF\s+JOIN|LT\s+JOIN|SPLICE\s+JOIN|WINDOW\s+JOIN|HORIZON\s+JOIN|UNPIVOT)\b";
+
 /// Whether `query` uses one of QuestDB's extensions outside parentheses.
 fn top_level_extension(query: &str) -> bool {
     static EXTENSION: OnceLock<Regex> = OnceLock::new();
-    let extension = regex(&EXTENSION, r"(?i)^(SAMPLE\s+BY|LATEST\s+ON|ASOF\s+JOIN|LT\s+JOIN|SPLICE\s+JOIN|WINDOW\s+JOIN|HORIZON\s+JOIN|UNPIVOT)\b");
+    let extension = regex(&EXTENSION, EXTENSIONS);
     let bytes = query.as_bytes();
     let mut depth = 0usize;
     unquoted(query).any(|(i, c)| match c {
@@ -242,7 +245,7 @@ fn top_level_extension(query: &str) -> bool {
 /// extensions: the positions of its parentheses.
 fn nested_extension(query: &str) -> Option<(usize, usize)> {
     static EXTENSION: OnceLock<Regex> = OnceLock::new();
-    let extension = regex(&EXTENSION, r"(?i)^(SAMPLE\s+BY|LATEST\s+ON|ASOF\s+JOIN|LT\s+JOIN|SPLICE\s+JOIN|WINDOW\s+JOIN|HORIZON\s+JOIN|UNPIVOT)\b");
+    let extension = regex(&EXTENSION, EXTENSIONS);
     let mut open = Vec::new();
     let bytes = query.as_bytes();
     for (i, c) in unquoted(query) {
