@@ -9,8 +9,10 @@
 //! unless a row sits at the start itself (QuestDB's rule: the prevailing row
 //! is the latest at or before the start).
 //!
-//! Planned as the pairs it aggregates, and only those: the right rows of
-//! each key are numbered in time order, two as-of joins find where each
+//! Planned as the pairs it aggregates, and only those: the right rows some
+//! window can reach (from the earliest window's start to the latest one's
+//! end, and each key's prevailing row before that) are numbered within
+//! their key in time order, two as-of joins find where each
 //! window starts and ends among them (its prevailing row is the one before
 //! the start when none is at it), and the window's positions, exploded, are joined to their
 //! rows, then grouped by the left row they belong to. The work grows with
@@ -43,6 +45,9 @@ const END: &str = "__wj_end";
 /// A right row's place among its key's rows in time order.
 const POSITION: &str = "__wj_position";
 const AT: &str = "__wj_at";
+/// The earliest window's start and the latest one's end.
+const EARLIEST: &str = "__wj_earliest";
+const LATEST: &str = "__wj_latest";
 
 #[derive(Debug)]
 pub(crate) struct WindowJoin {
@@ -317,19 +322,42 @@ impl Window {
         probe_columns.extend(keys.iter().enumerate().map(|(i, (l, r))| as_key(i, l, left_schema, r, &right_schema)));
         let probe_left = left.rows.clone().with_columns(probe_columns);
 
-        // The right rows in time order within each key, numbered from 0.
+        // Only the right rows some window can reach: those from the
+        // earliest window's start to the latest one's end and, with the
+        // prevailing row, each key's latest row before them. A WHERE that
+        // keeps an hour of trades no longer numbers and hashes a year of
+        // quotes. In time order, sorted by time alone (a table's rows mostly
+        // are already): the numbering within each key below follows the
+        // rows' order, and the as-of joins want time order, not each key's
+        // rows side by side (sorting by key and time compared every key's
+        // text, most of the time such a join took).
         let mut right_columns: Vec<Expr> = right_schema.iter_names().map(|c| col(c.clone()).alias(right_name(c))).collect();
         right_columns.push(col(right_ts.as_str()).cast(nanos.clone()).alias(RIGHT_TS));
         right_columns.extend(keys.iter().enumerate().map(|(i, (l, r))| as_key(i, r, &right_schema, l, left_schema)));
-        let mut order: Vec<PlSmallStr> = key_names.clone();
-        order.push(RIGHT_TS.into());
-        right = right.select(right_columns).sort(order, SortMultipleOptions::default().with_maintain_order(true));
+        let span = probe_left.clone().select([col(START).min().alias(EARLIEST), col(END).max().alias(LATEST)]);
+        let in_span = col(RIGHT_TS).gt_eq(col(EARLIEST)).and(col(RIGHT_TS).lt_eq(col(LATEST)));
+        let reachable = match self.prevailing {
+            // The last row before the span of each key: the last of the rows
+            // with its key and `before` set (the rows are in time order).
+            true => {
+                let before = col(RIGHT_TS).lt(col(EARLIEST));
+                let mut last_of = key_names.iter().map(|k| col(k.clone())).collect::<Vec<_>>();
+                last_of.push(before.clone());
+                in_span.or(before.and(as_struct(last_of).is_last_distinct()))
+            },
+            false => in_span,
+        };
+        right = (right.select(right_columns).sort([RIGHT_TS], SortMultipleOptions::default().with_maintain_order(true)))
+            .cross_join(span, None)
+            .filter(reachable)
+            .drop(Selector::ByName { names: [EARLIEST.into(), LATEST.into()].into(), strict: true });
         let numbered = (col(RIGHT_TS).cum_count(false) - lit(1)).cast(DataType::Int64);
         let position = match key_names.is_empty() {
             true => numbered,
             false => numbered.over(key_names.iter().map(|k| col(k.clone())).collect::<Vec<_>>())?,
         };
-        right = right.with_column(position.alias(POSITION));
+        // Read by the as-of joins and by the pairs' join: made once.
+        right = right.with_column(position.alias(POSITION)).cache();
 
         // Each window as the positions it spans: from the first right row at
         // or after its start (the one before, with its prevailing row) to

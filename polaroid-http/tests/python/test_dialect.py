@@ -941,6 +941,14 @@ def test_window_join_aggregates_each_row_s_window(rest):
     assert q("SELECT t.sym, sum(p.price) s, count() n, first(p.price) f FROM wj_trades t WINDOW JOIN wj_prices p "
              "ON (sym) RANGE BETWEEN 4 minutes PRECEDING AND 1 minute FOLLOWING")[1] == [
         ["B", 10.0, 1, 10.0], ["A", 6.0, 3, 1.0], ["A", 7.0, 2, 3.0]]
+    # Only A's trade at 5:00: its window reads no price, the one of 2:30 prevailed (before the window; 0:10's
+    # of B too, but no B trade is kept).
+    assert q(f"SELECT t.sym, sum(p.price) s, count() n FROM wj_trades t WINDOW JOIN wj_prices p ON (sym) {around} "
+             "WHERE t.ts >= '2024-01-01T00:05:00'")[1] == [["A", 4.0, 1]]
+    assert q(f"SELECT t.sym, sum(p.price) s, count() n FROM wj_trades t WINDOW JOIN wj_prices p {around} "
+             "WHERE t.ts >= '2024-01-01T00:05:00'")[1] == [["A", 4.0, 1]]
+    assert q(f"SELECT t.sym, sum(p.price) s, count() n FROM wj_trades t WINDOW JOIN wj_prices p ON (sym) {around} "
+             "EXCLUDE PREVAILING WHERE t.ts >= '2024-01-01T00:05:00'")[1] == [["A", None, 0]]
     assert q("SELECT t.sym, sum(p.price) AS past_sum FROM wj_trades t WINDOW JOIN wj_prices p ON (t.sym = p.sym) "
              "RANGE BETWEEN 2 minutes PRECEDING AND 1 minute PRECEDING EXCLUDE PREVAILING")[1] == [["B", None], ["A", 1.0], ["A", None]]
     # No ON: every price in the window, whatever its symbol.
@@ -1118,14 +1126,20 @@ def test_window_join_matches_polars(rest):
     seconds = sorted(rng.sample(range(600), 300))
     prices = pl.DataFrame({"sym": [rng.choice("XY") for _ in seconds], "px": [float(rng.randrange(1000)) for _ in seconds],
                            "ts": [start + dt.timedelta(seconds=s) for s in seconds]})
+    # A sparse symbol: its one price long before its one trade's window, the price that prevailed then.
+    trades = pl.concat([trades, pl.DataFrame({"sym": ["Z"], "ts": [start + dt.timedelta(seconds=590)]})]).sort("ts", maintain_order=True)
+    prices = pl.concat([prices, pl.DataFrame({"sym": ["Z"], "px": [7.0], "ts": [start + dt.timedelta(milliseconds=5500)]})]).sort("ts", maintain_order=True)
     rest.exec("CREATE TABLE wjp_trades (sym SYMBOL, ts TIMESTAMP) timestamp(ts) PARTITION BY DAY")
     rest.exec("CREATE TABLE wjp_prices (sym SYMBOL, px DOUBLE, ts TIMESTAMP) timestamp(ts) PARTITION BY DAY")
     rest.exec("INSERT INTO wjp_trades VALUES " + ", ".join(f"('{s}', '{t.isoformat()}Z')" for s, t in trades.rows()))
     rest.exec("INSERT INTO wjp_prices VALUES " + ", ".join(f"('{s}', {p}, '{t.isoformat()}Z')" for s, p, t in prices.rows()))
-    reply = rest.exec("SELECT t.sym, t.ts, count() n, sum(p.px) s, min(p.px) lo, max(p.px) hi, first(p.px) f "
-                      "FROM wjp_trades t WINDOW JOIN wjp_prices p ON (t.sym = p.sym) "
-                      "RANGE BETWEEN 30 seconds PRECEDING AND 15 seconds FOLLOWING")
-    got = frame(reply)
+    query = ("SELECT t.sym, t.ts, count() n, sum(p.px) s, min(p.px) lo, max(p.px) hi, first(p.px) f "
+             "FROM wjp_trades t WINDOW JOIN wjp_prices p ON (t.sym = p.sym) "
+             "RANGE BETWEEN 30 seconds PRECEDING AND 15 seconds FOLLOWING")
+    got = frame(rest.exec(query))
+    # The last minutes' trades: the prices are read from their first window's start on, each symbol's
+    # prevailing one from before it (Z's 584.5 s earlier).
+    late = frame(rest.exec(f"{query} WHERE t.ts >= '2024-01-01T00:08:00'"))
     t = trades.with_row_index("row").with_columns(lo=pl.col("ts") - dt.timedelta(seconds=30),
                                                  hi=pl.col("ts") + dt.timedelta(seconds=15))
     inside = t.join(prices.rename({"ts": "pts"}), on="sym").filter(pl.col("pts").is_between("lo", "hi"))
@@ -1142,6 +1156,9 @@ def test_window_join_matches_polars(rest):
     # Some windows start at a price (the case the rule is about).
     assert t.join(prices, left_on=["sym", "lo"], right_on=["sym", "ts"]).height > 5
     assert_frame_equal(got, want, check_dtypes=False)
+    want_late = want.filter(pl.col("ts") >= dt.datetime(2024, 1, 1, 0, 8))
+    assert want_late.filter(pl.col("sym") == "Z")["s"].to_list() == [7.0] and want_late.height > 20
+    assert_frame_equal(late, want_late, check_dtypes=False)
 
 
 def test_exponential_moving_averages_in_questdb_syntax(rest):
