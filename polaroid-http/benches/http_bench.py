@@ -76,6 +76,56 @@ def count(server: Server, table: str) -> int:
         return 0  # not created yet
 
 
+def exec_json(server: Server, query: str) -> dict:
+    import json
+    try:
+        with urllib.request.urlopen(f"{server.url}/exec?" + urllib.parse.urlencode({"query": query})) as r:
+            return json.load(r)
+    except urllib.error.HTTPError as e:
+        raise RuntimeError(f"{query}: {e.read().decode()}") from None
+
+
+def window_join(server: Server, df: pl.DataFrame) -> None:
+    """QuestDB's WINDOW JOIN of 2,000 trades (every 500th row) with the 1M
+    rows of `ingest` as quotes, each trade's quotes of its symbol within a
+    second either side plus the one that prevailed at the start; then only
+    the middle minute's trades. Against python polars doing the same in process
+    (a join on the symbol filtered to the window, and an as-of join for the
+    prevailing quote), and the server's ASOF JOIN of the same trades."""
+    exec_json(server, "CREATE TABLE wj_trades AS (SELECT timestamp ts, sym, px FROM ingest WHERE qty = 1) TIMESTAMP(ts) PARTITION BY DAY")
+    join = ("SELECT t.sym, t.ts, count() n, avg(q.px) avg_px FROM wj_trades t WINDOW JOIN ingest q ON (sym) "
+            "RANGE BETWEEN 1 second PRECEDING AND 1 second FOLLOWING")
+    middle = df["ts"][df.height // 2].replace(second=0, microsecond=0)
+    minute = f" WHERE t.ts IN '{middle:%Y-%m-%dT%H:%M}'"
+    quotes = df.select("ts", "sym", "px").rename({"ts": "qts", "px": "qpx"})
+    trades = df.filter(pl.col("qty") == 1).select("ts", "sym", "px")
+
+    def local(trades: pl.DataFrame) -> pl.DataFrame:
+        t = trades.with_row_index("row").with_columns(lo=pl.col("ts") - dt.timedelta(seconds=1), hi=pl.col("ts") + dt.timedelta(seconds=1))
+        inside = t.join(quotes, on="sym").filter(pl.col("qts").is_between("lo", "hi"))
+        before = t.sort("lo").join_asof(quotes, left_on="lo", right_on="qts", by="sym").filter(pl.col("qts").is_not_null())
+        pairs = pl.concat([inside.select("row", "qts", "qpx"), before.select("row", "qts", "qpx")]).unique(["row", "qts"])
+        return (t.join(pairs, on="row", how="left").group_by("row", maintain_order=True)
+                .agg(pl.col("sym").first(), pl.col("ts").first(), pl.col("qpx").count().alias("n"), pl.col("qpx").mean().alias("avg_px"))
+                .sort("row"))
+
+    got = exec_json(server, join)
+    want = local(trades)
+    assert got["count"] == trades.height == want.height and [r[2] for r in got["dataset"]] == want["n"].to_list(), "WINDOW JOIN differs from polars"
+    late = trades.filter(pl.col("ts").dt.truncate("1m") == middle)
+    assert exec_json(server, join + minute)["count"] == late.height > 0
+    t_all = best(lambda: exec_json(server, join), 5)
+    t_local = best(lambda: local(trades), 5)
+    t_minute = best(lambda: exec_json(server, join + minute), 5)
+    t_local_minute = best(lambda: local(late), 5)
+    asof = "SELECT t.sym, t.ts, q.px FROM wj_trades t ASOF JOIN ingest q ON (sym)"
+    t_asof = best(lambda: exec_json(server, asof), 5)
+    print(f"WINDOW JOIN {trades.height} trades x {ROWS} quotes, +-1 s: {t_all * 1e3:.0f} ms (python polars in process "
+          f"{t_local * 1e3:.0f} ms -> {t_all / t_local:.2f}x; the server's ASOF JOIN of them {t_asof * 1e3:.0f} ms); "
+          f"one minute's {late.height} trades: {t_minute * 1e3:.0f} ms (polars {t_local_minute * 1e3:.0f} ms -> "
+          f"{t_minute / t_local_minute:.2f}x)")
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="polaroid-bench-http-") as tmp:
         data = Path(tmp)
@@ -128,6 +178,8 @@ def main() -> None:
             assert stored == ROWS, f"{stored} rows stored, {ROWS} sent"
             print(f"ILP    {ROWS} rows in {batch}-row flushes: {ROWS / t_ilp / 1e6:.2f} M rows/s "
                   f"({t_ilp:.2f} s; the client's own encoding {t_encode:.2f} s -> {t_ilp / t_encode:.1f}x)")
+
+            window_join(server, df)
 
             conf_tcp = f"tcp::addr=127.0.0.1:{server.ilp_port};auto_flush=off;"
             t = time.perf_counter()
