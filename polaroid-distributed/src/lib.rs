@@ -155,7 +155,15 @@ impl Inner {
         // Ballista connects lazily, deep inside the first execution; ask
         // first so an unreachable scheduler is a clear UNAVAILABLE.
         connect(&host, port).await?;
-        SessionContext::remote(&format!("df://{host}:{port}")).await.map_err(to_core_error)
+        let ctx = SessionContext::remote(&format!("df://{host}:{port}")).await.map_err(to_core_error)?;
+        if let Cluster::Standalone = self.cluster {
+            // Ballista shuffles into 16 partitions whatever the cluster; the
+            // in-process executor runs `standalone_cores()` tasks at a time and
+            // asks the scheduler for more every 50 ms, so 16 tasks a stage
+            // cost a small query most of a second of waiting.
+            ctx.state_ref().write().config_mut().options_mut().execution.target_partitions = standalone_cores();
+        }
+        Ok(ctx)
     }
 
     async fn standalone_port(&self) -> Result<u16, CoreError> {
@@ -166,7 +174,7 @@ impl Inner {
                     .await
                     .map_err(|e| CoreError::Internal(format!("the standalone Ballista scheduler did not start: {e}")))?;
                 let scheduler = connect("localhost", addr.port()).await?;
-                let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+                let cores = standalone_cores();
                 ballista_executor::new_standalone_executor(scheduler, cores, BallistaCodec::default())
                     .await
                     .map_err(|e| CoreError::Internal(format!("the standalone Ballista executor did not start: {e}")))?;
@@ -176,6 +184,11 @@ impl Inner {
             .await?;
         Ok(*port)
     }
+}
+
+/// The task slots of the standalone cluster's one executor: this machine's cores.
+fn standalone_cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 /// A client of the scheduler at `host:port`, or UNAVAILABLE.
@@ -238,5 +251,20 @@ impl DistributedEngine for BallistaEngine {
     fn submit(&self, query: String, tables: Vec<FileTable>) -> Submission {
         let engine = self.clone();
         Box::pin(async move { engine.run(&query, tables).await })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A standalone session splits a stage into as many tasks as the
+    /// in-process executor runs at once, not Ballista's 16 (each batch of
+    /// tasks waits for the executor's next poll).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_standalone_session_shuffles_into_the_executor_s_task_slots() {
+        let engine = BallistaEngine::new(Cluster::Standalone);
+        let ctx = engine.inner.session().await.unwrap();
+        assert_eq!(ctx.state().config().target_partitions(), standalone_cores());
     }
 }
