@@ -112,6 +112,7 @@ def window_join(server: Server, df: pl.DataFrame) -> None:
     got = exec_json(server, join)
     want = local(trades)
     assert got["count"] == trades.height == want.height and [r[2] for r in got["dataset"]] == want["n"].to_list(), "WINDOW JOIN differs from polars"
+    assert all(abs(r[3] - w) < 1e-9 * abs(w) for r, w in zip(got["dataset"], want["avg_px"], strict=True)), "WINDOW JOIN's avg differs"
     late = trades.filter(pl.col("ts").dt.truncate("1m") == middle)
     assert exec_json(server, join + minute)["count"] == late.height > 0
     t_all = best(lambda: exec_json(server, join), 5)
