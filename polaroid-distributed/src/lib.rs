@@ -95,8 +95,14 @@ pub struct BallistaEngine {
 
 struct Inner {
     cluster: Cluster,
-    /// The standalone cluster's scheduler port, once it is up.
-    standalone: OnceCell<u16>,
+    /// The standalone cluster, once it is up.
+    standalone: OnceCell<Standalone>,
+}
+
+/// The standalone cluster's scheduler port and its one executor's task slots.
+struct Standalone {
+    port: u16,
+    cores: usize,
 }
 
 impl BallistaEngine {
@@ -148,26 +154,29 @@ impl BallistaEngine {
 impl Inner {
     /// A fresh session on the cluster: each query registers its own tables.
     async fn session(&self) -> Result<SessionContext, CoreError> {
-        let (host, port) = match &self.cluster {
-            Cluster::Scheduler { host, port } => (host.clone(), *port),
-            Cluster::Standalone => ("localhost".to_string(), self.standalone_port().await?),
+        let (host, port, standalone) = match &self.cluster {
+            Cluster::Scheduler { host, port } => (host.clone(), *port, None),
+            Cluster::Standalone => {
+                let standalone = self.standalone().await?;
+                ("localhost".to_string(), standalone.port, Some(standalone))
+            },
         };
         // Ballista connects lazily, deep inside the first execution; ask
         // first so an unreachable scheduler is a clear UNAVAILABLE.
         connect(&host, port).await?;
         let ctx = SessionContext::remote(&format!("df://{host}:{port}")).await.map_err(to_core_error)?;
-        if let Cluster::Standalone = self.cluster {
+        if let Some(standalone) = standalone {
             // Ballista shuffles into 16 partitions whatever the cluster; the
-            // in-process executor runs `standalone_cores()` tasks at a time and
-            // asks the scheduler for more every 50 ms, so 16 tasks a stage
-            // cost a small query most of a second of waiting.
-            ctx.state_ref().write().config_mut().options_mut().execution.target_partitions = standalone_cores();
+            // in-process executor runs `cores` tasks at a time and asks the
+            // scheduler for more every 50 ms, so 16 tasks a stage cost a
+            // small query most of a second of waiting.
+            ctx.state_ref().write().config_mut().options_mut().execution.target_partitions = standalone.cores;
         }
         Ok(ctx)
     }
 
-    async fn standalone_port(&self) -> Result<u16, CoreError> {
-        let port = self
+    async fn standalone(&self) -> Result<&Standalone, CoreError> {
+        self
             .standalone
             .get_or_try_init(|| async {
                 let addr = ballista_scheduler::standalone::new_standalone_scheduler()
@@ -179,10 +188,9 @@ impl Inner {
                     .await
                     .map_err(|e| CoreError::Internal(format!("the standalone Ballista executor did not start: {e}")))?;
                 tracing::info!(port = addr.port(), cores, "standalone Ballista cluster started");
-                Ok::<u16, CoreError>(addr.port())
+                Ok::<Standalone, CoreError>(Standalone { port: addr.port(), cores })
             })
-            .await?;
-        Ok(*port)
+            .await
     }
 }
 
