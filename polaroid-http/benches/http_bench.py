@@ -66,16 +66,6 @@ def get(url: str) -> int:
         return n
 
 
-def count(server: Server, table: str) -> int:
-    import json
-    query = urllib.parse.urlencode({"query": f"SELECT count(*) AS n FROM {table}"})
-    try:
-        with urllib.request.urlopen(f"{server.url}/exec?{query}") as r:
-            return json.load(r)["dataset"][0][0]
-    except urllib.error.HTTPError:
-        return 0  # not created yet
-
-
 def exec_json(server: Server, query: str) -> dict:
     import json
     try:
@@ -83,6 +73,13 @@ def exec_json(server: Server, query: str) -> dict:
             return json.load(r)
     except urllib.error.HTTPError as e:
         raise RuntimeError(f"{query}: {e.read().decode()}") from None
+
+
+def count(server: Server, table: str) -> int:
+    try:
+        return exec_json(server, f"SELECT count(*) AS n FROM {table}")["dataset"][0][0]
+    except RuntimeError:
+        return 0  # not created yet
 
 
 def window_join(server: Server, df: pl.DataFrame) -> None:
@@ -173,9 +170,7 @@ def main() -> None:
                     buffer = sender.new_buffer()
                     buffer.dataframe(pdf.iloc[start:start + batch], table_name="ingest_dry", symbols=["sym"], at="ts")
                 t_encode = time.perf_counter() - t
-            with urllib.request.urlopen(f"{server.url}/exec?" + urllib.parse.urlencode({"query": "SELECT count(*) AS n FROM ingest"})) as r:
-                import json
-                stored = json.load(r)["dataset"][0][0]
+            stored = count(server, "ingest")
             assert stored == ROWS, f"{stored} rows stored, {ROWS} sent"
             print(f"ILP    {ROWS} rows in {batch}-row flushes: {ROWS / t_ilp / 1e6:.2f} M rows/s "
                   f"({t_ilp:.2f} s; the client's own encoding {t_encode:.2f} s -> {t_ilp / t_encode:.1f}x)")
