@@ -9,7 +9,8 @@
 //! batches back as polars frames, one at a time.
 //!
 //! - [`Cluster`]: a scheduler at `df://host:port`, or a standalone cluster
-//!   (scheduler and executor inside this process, started on first use).
+//!   (scheduler and executor inside this process, started on first use;
+//!   `standalone` wires them so that no task waits for a poll).
 //! - [`statements`]: the one statement a request may hold, refused unless it
 //!   is a query (no `CREATE EXTERNAL TABLE`, no `COPY ... TO`).
 //! - [`convert`]: Arrow record batches into polars frames.
@@ -17,6 +18,7 @@
 
 pub mod convert;
 pub mod errors;
+mod standalone;
 pub mod statements;
 
 use std::sync::Arc;
@@ -24,7 +26,6 @@ use std::time::Duration;
 
 use ballista::prelude::SessionContextExt;
 use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
-use ballista_core::serde::BallistaCodec;
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::empty::EmptyTable;
 use datafusion::datasource::file_format::arrow::ArrowFormat;
@@ -96,13 +97,7 @@ pub struct BallistaEngine {
 struct Inner {
     cluster: Cluster,
     /// The standalone cluster, once it is up.
-    standalone: OnceCell<Standalone>,
-}
-
-/// The standalone cluster's scheduler port and its one executor's task slots.
-struct Standalone {
-    port: u16,
-    cores: usize,
+    standalone: OnceCell<standalone::StandaloneCluster>,
 }
 
 impl BallistaEngine {
@@ -158,7 +153,7 @@ impl Inner {
             Cluster::Scheduler { host, port } => (host.clone(), *port, None),
             Cluster::Standalone => {
                 let standalone = self.standalone().await?;
-                ("localhost".to_string(), standalone.port, Some(standalone))
+                ("localhost".to_string(), standalone.scheduler.port(), Some(standalone))
             },
         };
         // Ballista connects lazily, deep inside the first execution; ask
@@ -167,28 +162,24 @@ impl Inner {
         let ctx = SessionContext::remote(&format!("df://{host}:{port}")).await.map_err(to_core_error)?;
         if let Some(standalone) = standalone {
             // Ballista shuffles into 16 partitions whatever the cluster; the
-            // in-process executor runs `cores` tasks at a time and asks the
-            // scheduler for more every 50 ms, so 16 tasks a stage cost a
-            // small query most of a second of waiting.
+            // in-process executor runs `cores` tasks at a time, and each
+            // further batch of a stage's tasks is another round trip to the
+            // scheduler (a poll 50 ms apart, before `standalone` woke it).
             ctx.state_ref().write().config_mut().options_mut().execution.target_partitions = standalone.cores;
         }
         Ok(ctx)
     }
 
-    async fn standalone(&self) -> Result<&Standalone, CoreError> {
+    async fn standalone(&self) -> Result<&standalone::StandaloneCluster, CoreError> {
         self
             .standalone
             .get_or_try_init(|| async {
-                let addr = ballista_scheduler::standalone::new_standalone_scheduler()
-                    .await
-                    .map_err(|e| CoreError::Internal(format!("the standalone Ballista scheduler did not start: {e}")))?;
-                let scheduler = connect("localhost", addr.port()).await?;
                 let cores = standalone_cores();
-                ballista_executor::new_standalone_executor(scheduler, cores, BallistaCodec::default())
+                let cluster = standalone::start(cores)
                     .await
-                    .map_err(|e| CoreError::Internal(format!("the standalone Ballista executor did not start: {e}")))?;
-                tracing::info!(port = addr.port(), cores, "standalone Ballista cluster started");
-                Ok::<Standalone, CoreError>(Standalone { port: addr.port(), cores })
+                    .map_err(|e| CoreError::Internal(format!("the standalone Ballista cluster did not start: {e}")))?;
+                tracing::info!(port = cluster.scheduler.port(), cores, "standalone Ballista cluster started");
+                Ok::<_, CoreError>(cluster)
             })
             .await
     }

@@ -42,6 +42,8 @@ QUERIES = [
     ("sql 1M group", "SELECT sym, count(*) AS n, avg(px) AS a, max(qty) AS m FROM read_parquet('big.parquet') GROUP BY sym ORDER BY sym", False, 10),
     ("ballista small", "SELECT sym, count(*) AS n FROM \"small.parquet\" GROUP BY sym ORDER BY sym", True, 20),
     ("ballista 1M group", "SELECT sym, count(*) AS n, avg(px) AS a, max(qty) AS m FROM \"big.parquet\" GROUP BY sym ORDER BY sym", True, 5),
+    # Ballista's adaptive planner broadcasts the small side once it has read it.
+    ("ballista 1M join", "SELECT d.grp, count(*) AS n, sum(b.px) AS s FROM \"big.parquet\" b JOIN \"dim.parquet\" d ON b.sym = d.sym GROUP BY d.grp ORDER BY d.grp", True, 5),
 ]
 
 with tempfile.TemporaryDirectory() as tmp:
@@ -51,6 +53,7 @@ with tempfile.TemporaryDirectory() as tmp:
         for fname, n in (("small.parquet", 1000), ("big.parquet", 1_000_000)):
             pl.DataFrame({"sym": [f"S{i % 20}" for i in range(n)], "px": rng.random(n), "qty": rng.integers(1, 100, n),
                           "ts": pl.datetime_range(pl.datetime(2024, 1, 1), pl.datetime(2024, 1, 1) + pl.duration(seconds=n - 1), "1s", eager=True)}).write_parquet(d / fname)
+        pl.DataFrame({"sym": [f"S{i}" for i in range(20)], "grp": [f"G{i % 3}" for i in range(20)]}).write_parquet(d / "dim.parquet")
         conftest.SERVER = binary
         servers[name] = conftest.Server(d)
         ex(servers[name], "CREATE TABLE small_t AS (SELECT sym, px, ts FROM read_parquet('small.parquet')) TIMESTAMP(ts) PARTITION BY DAY")
