@@ -34,6 +34,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+use axum::serve::{Listener, ListenerExt};
 use axum::Router;
 use polaroid_core::Core;
 use polaroid_sources::Sources;
@@ -86,7 +87,20 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     tracing::info!(listen = %listener.local_addr()?, "HTTP door serving (QuestDB-compatible API, /metrics)");
-    axum::serve(listener, router(core, sources)).with_graceful_shutdown(shutdown).await
+    axum::serve(no_delay(listener), router(core, sources)).with_graceful_shutdown(shutdown).await
+}
+
+/// The listener, its connections with Nagle's algorithm off. A response
+/// goes out in more than one write (head and body, a streamed body's
+/// chunks); with Nagle on, each request after the first on a kept-alive
+/// connection waited for the client's delayed ACK: 44 ms for `SELECT 1`
+/// through a `requests.Session` instead of ~1 ms.
+fn no_delay(listener: TcpListener) -> impl Listener<Io = tokio::net::TcpStream, Addr = std::net::SocketAddr> {
+    listener.tap_io(|stream| {
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!("TCP_NODELAY not set on an HTTP connection: {e}");
+        }
+    })
 }
 
 /// Count each request by route and status, with its time to the response head.
@@ -126,4 +140,23 @@ async fn settings() -> Response {
 async fn metrics(State(door): State<Door>) -> Response {
     let text = door.core.metrics().render(&door.core.server_stats());
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every connection the door accepts has Nagle's algorithm off.
+    #[tokio::test]
+    async fn the_door_s_connections_have_tcp_nodelay() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut listener = no_delay(listener);
+        for _ in 0..2 {
+            let client = tokio::spawn(tokio::net::TcpStream::connect(addr));
+            let (accepted, _) = listener.accept().await;
+            assert!(accepted.nodelay().unwrap());
+            client.await.unwrap().unwrap();
+        }
+    }
 }
