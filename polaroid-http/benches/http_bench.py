@@ -15,6 +15,11 @@
   against the client's own encoding; then the latency from one row sent to
   its being visible in `SELECT count(*)` (median of 20; the door appends
   every 10k lines or 100 ms).
+- Small requests on a kept-alive connection (what dashboards, connection
+  pools and QuestDB's clients use): `/exec` of `SELECT 1` and of a small
+  GROUP BY, against the same queries through the PostgreSQL door (psycopg,
+  its one connection) and /exec on a fresh connection each; and ILP over
+  HTTP with one row a flush (QuestDB's client keeps its connection).
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ import polars as pl
 import pyarrow.flight as flight
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "python"))
-from conftest import Server  # noqa: E402
+from conftest import Server, free_port  # noqa: E402
 
 ROWS = int(os.environ.get("POLAROID_BENCH_ROWS", "1000000"))
 
@@ -124,12 +129,66 @@ def window_join(server: Server, df: pl.DataFrame) -> None:
           f"{t_minute / t_local_minute:.2f}x)")
 
 
+def kept_alive(server: Server) -> None:
+    import http.client
+    import json
+    import statistics
+
+    import psycopg
+    from questdb import Sender, TimestampNanos
+
+    exec_json(server, "CREATE TABLE small_t AS (SELECT sym, px FROM read_parquet('big.parquet') LIMIT 1000)")
+    queries = [("SELECT 1", "SELECT 1"),
+               ("1,000-row GROUP BY", "SELECT sym, count(*) AS n, avg(px) AS a FROM small_t GROUP BY sym ORDER BY sym")]
+    http_conn = http.client.HTTPConnection("127.0.0.1", server.http_port)
+    pg = psycopg.connect(f"host=127.0.0.1 port={server.pg_port} user=admin dbname=qdb", autocommit=True)
+
+    def kept(query: str) -> list:
+        http_conn.request("GET", "/exec?" + urllib.parse.urlencode({"query": query}))
+        reply = http_conn.getresponse()
+        return json.loads(reply.read())["dataset"]
+
+    def median_ms(fn, runs: int = 200) -> float:
+        times = []
+        for _ in range(runs):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        return statistics.median(times) * 1e3
+
+    try:
+        for label, query in queries:
+            # The same rows through each path (floats to 12 digits: the doors
+            # write them as text, each its own way).
+            def same(rows: list) -> list:
+                return [[round(v, 12) if isinstance(v, float) else v for v in r] for r in rows]
+            rows = same(pg.execute(query).fetchall())
+            assert same(kept(query)) == rows == same(exec_json(server, query)["dataset"]), (query, rows)
+            t_kept = median_ms(lambda: kept(query))
+            t_pg = median_ms(lambda: pg.execute(query).fetchall())
+            t_fresh = median_ms(lambda: exec_json(server, query))
+            print(f"/exec kept alive, {label}: median {t_kept:.2f} ms (PostgreSQL door, psycopg {t_pg:.2f} ms -> "
+                  f"{t_kept / t_pg:.2f}x; /exec on a fresh connection {t_fresh:.2f} ms -> {t_kept / t_fresh:.2f}x)")
+    finally:
+        http_conn.close()
+        pg.close()
+    conf = f"http::addr=127.0.0.1:{server.http_port};auto_flush=off;"
+    with Sender.from_conf(conf) as sender:
+        def one_row() -> None:
+            sender.row("ilp_one", columns={"n": 1}, at=TimestampNanos.now())
+            sender.flush()
+        t_row = median_ms(one_row, 100)
+    assert count(server, "ilp_one") == 100
+    print(f"ILP over HTTP, one row a flush on the client's kept-alive connection: median {t_row:.2f} ms "
+          f"(/exec of SELECT 1 on a fresh connection above)")
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="polaroid-bench-http-") as tmp:
         data = Path(tmp)
         df = frame(ROWS)
         df.write_parquet(data / "big.parquet")
-        server = Server(data, "--memory-limit", "8GiB")
+        server = Server(data, "--memory-limit", "8GiB", pg_port=free_port())
         try:
             query = "SELECT * FROM read_parquet('big.parquet')"
             exec_url = f"{server.url}/exec?" + urllib.parse.urlencode({"query": query})
@@ -176,6 +235,7 @@ def main() -> None:
                   f"({t_ilp:.2f} s; the client's own encoding {t_encode:.2f} s -> {t_ilp / t_encode:.1f}x)")
 
             window_join(server, df)
+            kept_alive(server)
 
             conf_tcp = f"tcp::addr=127.0.0.1:{server.ilp_port};auto_flush=off;"
             t = time.perf_counter()

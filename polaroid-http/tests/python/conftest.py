@@ -25,10 +25,13 @@ SERVER = os.environ.get("POLAROID_SERVER", "target/debug/polaroid-server")
 
 
 class Server:
-    """One server: gRPC on `grpc_port`, HTTP on `http_port`."""
+    """One server: gRPC on `grpc_port`, HTTP on `http_port` (and the PostgreSQL
+    door on `pg_port` if asked for one)."""
 
-    def __init__(self, data_dir: Path, *args: str, http_port: int | None = None, log: Path | None = None) -> None:
+    def __init__(self, data_dir: Path, *args: str, http_port: int | None = None, log: Path | None = None,
+                 pg_port: int | None = None) -> None:
         self.data_dir = data_dir
+        self.pg_port = pg_port
         self.args = args
         self.log = log  # where its output (its log) goes, if kept
         self.grpc_port = free_port()
@@ -39,7 +42,8 @@ class Server:
     def start(self) -> None:
         self.proc = subprocess.Popen(
             [SERVER, "--listen", f"127.0.0.1:{self.grpc_port}", "--http-listen", f"127.0.0.1:{self.http_port}",
-             "--ilp-listen", f"127.0.0.1:{self.ilp_port}", "--pg-listen", "off",
+             "--ilp-listen", f"127.0.0.1:{self.ilp_port}",
+             "--pg-listen", f"127.0.0.1:{self.pg_port}" if self.pg_port else "off",
              "--data-dir", str(self.data_dir), *self.args],
             stdout=open(self.log, "ab") if self.log else subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(self.http_port, self.proc, SERVER)
