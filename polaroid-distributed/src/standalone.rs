@@ -18,6 +18,7 @@
 //! ~40 ms for the executor's delayed ACK.
 
 use std::fmt;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -96,11 +97,7 @@ async fn start_scheduler(wake: Arc<Notify>) -> Result<SocketAddr, BallistaError>
     let serve = create_grpc_server(&GrpcServerConfig::default())
         .add_service(service)
         .serve_with_incoming(no_delay(listener));
-    tokio::spawn(async move {
-        if let Err(e) = serve.await {
-            tracing::error!("the standalone Ballista scheduler stopped: {e}");
-        }
-    });
+    spawn_logged("the standalone Ballista scheduler", serve);
     Ok(addr)
 }
 
@@ -149,19 +146,21 @@ async fn start_executor(
     let serve = create_grpc_server(&GrpcServerConfig::default())
         .add_service(flight)
         .serve_with_incoming(no_delay(listener));
-    tokio::spawn(async move {
-        if let Err(e) = serve.await {
-            tracing::error!("the standalone Ballista executor's shuffle service stopped: {e}");
-        }
-    });
+    spawn_logged("the standalone Ballista executor's shuffle service", serve);
     let codec: BallistaCodec = BallistaCodec::default();
     let polls = ballista_executor::execution_loop::poll_loop(scheduler, executor, codec, Some(wake), None, ExecutorHealth::new());
+    spawn_logged("the standalone Ballista executor's poll loop", polls);
+    Ok(())
+}
+
+/// Run one of the cluster's parts in the background; each runs as long as
+/// the server, so its ending is an error to log.
+fn spawn_logged<E: fmt::Display>(what: &'static str, part: impl Future<Output = Result<(), E>> + Send + 'static) {
     tokio::spawn(async move {
-        if let Err(e) = polls.await {
-            tracing::error!("the standalone Ballista executor stopped polling: {e}");
+        if let Err(e) = part.await {
+            tracing::error!("{what} stopped: {e}");
         }
     });
-    Ok(())
 }
 
 /// Accepted connections with Nagle's algorithm off, as tonic sets when it binds
