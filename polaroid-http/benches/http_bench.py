@@ -54,13 +54,17 @@ def frame(rows: int) -> pl.DataFrame:
     })
 
 
-def best(fn, runs: int = 3) -> float:
+def timings(fn, runs: int) -> list[float]:
     times = []
     for _ in range(runs):
         t = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t)
-    return min(times)
+    return times
+
+
+def best(fn, runs: int = 3) -> float:
+    return min(timings(fn, runs))
 
 
 def get(url: str) -> int:
@@ -149,12 +153,7 @@ def kept_alive(server: Server) -> None:
         return json.loads(reply.read())["dataset"]
 
     def median_ms(fn, runs: int = 200) -> float:
-        times = []
-        for _ in range(runs):
-            t = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t)
-        return statistics.median(times) * 1e3
+        return statistics.median(timings(fn, runs)) * 1e3
 
     try:
         for label, query in queries:
