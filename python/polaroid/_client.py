@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import grpc
+import grpc.experimental
 import polars as pl
 import pyarrow as pa
 
@@ -92,14 +93,27 @@ class Client:
     Frames made through a client are handles on the server; each is dropped
     there when its :class:`RemoteFrame` is garbage-collected, and every one
     still alive is dropped when the client closes.
+
+    ``options`` are more gRPC channel options. Results are read on the
+    calling thread (gRPC Python's experimental ``SingleThreadedUnaryStream``);
+    ``(grpc.experimental.ChannelOptions.SingleThreadedUnaryStream, 0)`` reads
+    them through gRPC's own thread instead.
     """
 
     def __init__(self, target: str, token: str | None = None, *, timeout: float | None = None,
                  options: list[tuple[str, Any]] | None = None) -> None:
+        single_threaded = grpc.experimental.ChannelOptions.SingleThreadedUnaryStream
+        extra = list(options or [])
+        # Results stream (Fetch, subscriptions) on the thread that reads them,
+        # not handed over from gRPC's own thread message by message. gRPC
+        # turns it on for the key's mere presence, whatever its value, so a
+        # falsy value given here leaves the key out.
+        read_on_caller = bool(dict(extra).get(single_threaded, True))
         channel_options = [
             ("grpc.max_receive_message_length", -1),
             ("grpc.max_send_message_length", -1),
-            *(options or []),
+            *([(single_threaded, 1)] if read_on_caller else []),
+            *(o for o in extra if o[0] != single_threaded),
         ]
         self.target = target
         self._channel = grpc.insecure_channel(target, options=channel_options)

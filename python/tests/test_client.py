@@ -825,3 +825,23 @@ def test_a_runaway_query_is_stopped_and_the_server_stays_up(data_dir: Path) -> N
         assert counted["n"].to_list() == [20_000]
     finally:
         server.stop()
+
+
+def test_results_read_on_the_calling_thread_or_through_grpc_s_are_the_same(server: Server, data_dir: Path) -> None:
+    import grpc
+    import grpc.experimental
+
+    through_grpc_thread = pr.Client(server.target, options=[(grpc.experimental.ChannelOptions.SingleThreadedUnaryStream, 0)])
+    with pr.connect(server.target) as caller_thread, through_grpc_thread:
+        # What gRPC made of the option (its own attribute): on by default, off when asked.
+        assert caller_thread._channel._single_threaded_unary_stream
+        assert not through_grpc_thread._channel._single_threaded_unary_stream
+        want = local(data_dir, "trades.parquet").sort("ts").collect()
+        for client in (caller_thread, through_grpc_thread):
+            frame = client.scan_parquet("trades.parquet").sort("ts")
+            assert_frame_equal(frame.collect(), want)
+            assert_frame_equal(pl.concat(list(frame.iter_batches())), want)
+            # An error the query meets while running ends the stream as one.
+            with pytest.raises(pl.exceptions.InvalidOperationError, match="conversion from `str` to `i64` failed") as caught:
+                frame.select(pr.col("symbol").cast(pl.Int64)).collect()
+            assert isinstance(caught.value, pr.InvalidArgumentError)
