@@ -5,6 +5,9 @@
 2. Overhead: a 10-step query built and collected through the client beside
    the same query in local python-polars on the same (small) data, so the
    difference is the per-step round trips, not the work.
+3. Small results: ``collect()`` of a one-row SQL result and of a held
+   1,000-row frame beside pyarrow.flight DoGet of the same handles (median of
+   many: what a notebook or a dashboard waits for).
 
     make bench-python      # or: POLAROID_SERVER=... .venv/bin/python python/bench/bench_client.py
 
@@ -83,6 +86,13 @@ def main() -> None:
             local_times, local_out = timed(lambda: ten_steps(small.lazy(), pl.col, pl.len).collect(), runs=RUNS * 4)
             # Float sums may add in another order: equal within polars' default tolerance.
             assert_frame_equal(remote_out, local_out)
+
+            one_row = client.sql("SELECT 1 AS x")
+            small_times = {}
+            for label, frame_ in (("one-row SQL result", one_row), ("1,000-row frame", remote_small)):
+                assert_frame_equal(frame_.collect(), pl.from_arrow(fl.do_get(flight.Ticket(frame_.id)).read_all()))
+                small_times[label] = (timed(frame_.collect, runs=RUNS * 40)[0],
+                                      timed(lambda: fl.do_get(flight.Ticket(frame_.id)).read_all(), runs=RUNS * 40)[0])
         fl.close()
     finally:
         server.stop()
@@ -98,6 +108,9 @@ def main() -> None:
     r, l = statistics.median(remote_times) * 1e3, statistics.median(local_times) * 1e3
     print(f"\n10-step query on 1,000 rows: client {r:.1f} ms, local python-polars {l:.1f} ms, "
           f"overhead {r - l:.1f} ms ({(r - l) / 10:.2f} ms per step)")
+    for label, (ours, doget) in small_times.items():
+        c, d = statistics.median(ours) * 1e3, statistics.median(doget) * 1e3
+        print(f"collect() of a {label}: {c:.2f} ms median, pyarrow.flight DoGet {d:.2f} ms ({c / d:.2f}x)")
 
 
 if __name__ == "__main__":
