@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 import polaroid as pr
-from sql_oracle import both_answers, unordered
+from sql_oracle import both_answers, same_rows, unordered
 
 T = pl.DataFrame({"g": ["a", "a", "b", "b", "c", None, "a"], "x": [1, None, 3, 3, 5, 6, 4],
                   "y": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]})
@@ -312,6 +312,87 @@ def test_the_nearest_row_below_or_above_matches_duckdb(client: pr.Client, neares
     assert unordered(got.rows()) == unordered(want.rows()), nearest
     got, want = both_answers(client, f"SELECT sym, ts FROM t WHERE px > {nearest}", t=t, q=q)
     assert unordered(got.rows()) == unordered(want.rows()), nearest
+
+
+RUNNING = [
+    # Aggregates of every row below or above the outer value (patch 0117): the running aggregate at the
+    # nearest row, as an as-of search. Strict or not, either way round, with and without keys.
+    "(SELECT SUM(n) FROM q WHERE q.sym = t.sym AND q.ts <= t.ts)",
+    "(SELECT SUM(n) FROM q WHERE q.sym = t.sym AND q.ts < t.ts)",
+    "(SELECT SUM(n) FROM q WHERE q.sym = t.sym AND q.ts >= t.ts)",
+    "(SELECT SUM(n) FROM q WHERE t.ts > q.ts AND t.sym = q.sym)",
+    "(SELECT COUNT(*) FROM q WHERE q.sym = t.sym AND q.ts <= t.ts)",
+    "(SELECT COUNT(*) FROM q WHERE q.ts > t.ts)",
+    "(SELECT COUNT(n) FROM q WHERE q.sym = t.sym AND q.ts <= t.ts)",
+    "(SELECT MIN(bid) FROM q WHERE q.sym = t.sym AND q.ts <= t.ts)",
+    "(SELECT MAX(bid) FROM q WHERE q.sym = t.sym AND q.ts > t.ts)",
+    "(SELECT MIN(n) FROM q WHERE q.ts < t.ts)",
+    "(SELECT ROUND(AVG(bid), 6) FROM q WHERE q.sym = t.sym AND q.ts <= t.ts)",
+    "(SELECT ROUND(AVG(n), 6) FROM q WHERE q.sym = t.sym AND q.ts >= t.ts)",
+    # Several aggregates in one expression: a running volume-weighted price, a range.
+    "(SELECT ROUND(SUM(bid * n) / SUM(n), 6) FROM q WHERE q.sym = t.sym AND q.ts <= t.ts)",
+    "(SELECT MAX(bid) - MIN(bid) FROM q WHERE q.sym = t.sym AND q.ts < t.ts)",
+    "(SELECT COUNT(*) + 1 FROM q WHERE q.sym = t.sym AND q.ts < t.ts)",
+    "(SELECT COALESCE(SUM(n), 0) FROM q WHERE q.sym = t.sym AND q.ts <= t.ts)",
+    # An inner filter; a small integer summed (widened as SUM widens it).
+    "(SELECT SUM(n) FROM q WHERE q.sym = t.sym AND q.ts <= t.ts AND q.bid > 30)",
+    "(SELECT SUM(small) FROM q WHERE q.sym = t.sym AND q.ts <= t.ts)",
+    # Left to the pairs: DISTINCT, COUNT(1), another aggregate, an integer time beside a float one.
+    "(SELECT COUNT(DISTINCT n) FROM q WHERE q.sym = t.sym AND q.ts <= t.ts)",
+    "(SELECT COUNT(1) FROM q WHERE q.sym = t.sym AND q.ts <= t.ts)",
+    "(SELECT ROUND(STDDEV(bid), 6) FROM q WHERE q.sym = t.sym AND q.ts <= t.ts)",
+    "(SELECT SUM(n) FROM q WHERE q.sym = t.sym AND q.ts <= t.fts)",
+]
+
+
+def _running_ticks(seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`_ticks` with quotes that share times within a symbol, and nulls among the aggregated values."""
+    t, q = _ticks(seed)
+    rng = random.Random(seed)
+    q = pl.concat([q, q.head(10).with_columns(bid=pl.col("bid") + 1)])
+    q = q.with_columns(n=pl.Series([rng.choice([None, *range(1, 50)]) for _ in range(q.height)], dtype=pl.Int64))
+    q = q.with_columns(small=pl.col("n").cast(pl.Int8), bid=pl.when(pl.col("n") == 7).then(None).otherwise("bid"))
+    return t, q
+
+
+@pytest.mark.parametrize("running", RUNNING)
+@pytest.mark.parametrize("seed", [5, 6])
+def test_running_aggregates_below_or_above_match_duckdb(client: pr.Client, running: str, seed: int) -> None:
+    t, q = _running_ticks(seed)
+    got, want = both_answers(client, f"SELECT sym, ts, px, {running} AS v FROM t", t=t, q=q)
+    assert same_rows(unordered(got.rows()), unordered(want.rows())), running
+    got, want = both_answers(client, f"SELECT sym, ts FROM t WHERE px > {running}", t=t, q=q)
+    assert unordered(got.rows()) == unordered(want.rows()), running
+
+
+def test_a_running_total_worked_by_hand(client: pr.Client) -> None:
+    """Each trade's volume so far, since it, and the mean and the lowest price before it, within its
+    symbol; b's first trade has none before it (null, COUNT 0). Trades at one time count together."""
+    trades = client.from_polars(pl.DataFrame({"sym": ["a", "a", "a", "b", "b"], "ts": [1, 2, 2, 1, 5],
+                                              "px": [10.0, 12.0, 8.0, 20.0, 30.0], "sz": [1, 2, 3, 4, None]}))
+    got = client.sql("SELECT sym, ts, px, (SELECT SUM(sz) FROM trades i WHERE i.sym = t.sym AND i.ts <= t.ts) AS so_far, "
+                     "(SELECT SUM(sz) FROM trades i WHERE i.sym = t.sym AND i.ts >= t.ts) AS since, "
+                     "(SELECT AVG(px) FROM trades i WHERE i.sym = t.sym AND i.ts < t.ts) AS mean_before, "
+                     "(SELECT MIN(px) FROM trades i WHERE i.sym = t.sym AND i.ts < t.ts) AS low_before, "
+                     "(SELECT COUNT(*) FROM trades i WHERE i.sym = t.sym AND i.ts < t.ts) AS before "
+                     "FROM trades t ORDER BY sym, ts, px", trades=trades).collect()
+    assert got.rows() == [
+        ("a", 1, 10.0, 1, 6, None, None, 0),
+        ("a", 2, 8.0, 6, 5, 10.0, 10.0, 1),
+        ("a", 2, 12.0, 6, 5, 10.0, 10.0, 1),
+        ("b", 1, 20.0, 4, 4, None, None, 0),
+        ("b", 5, 30.0, 4, None, 20.0, 20.0, 1),
+    ]
+
+
+def test_a_running_total_is_searched_not_paired(client: pr.Client) -> None:
+    """The plan of a running total is an as-of join of running sums; before, every trade was paired with
+    each earlier one of its symbol (an inner join, then a filter), quadratic in a symbol's rows."""
+    t, _ = _ticks(5)
+    query = "SELECT sym, ts, (SELECT SUM(px) FROM t t2 WHERE t2.sym = t.sym AND t2.ts <= t.ts) AS v FROM t"
+    plan = client.sql(query, t=client.from_polars(t)).explain()
+    assert "ASOF" in plan.upper() and "cum_sum" in plan, plan
+    assert "INNER JOIN" not in plan.upper(), plan
 
 
 @pytest.mark.parametrize("query, why", [
