@@ -337,11 +337,25 @@ RUNNING = [
     # An inner filter; a small integer summed (widened as SUM widens it).
     "(SELECT SUM(n) FROM q WHERE q.sym = t.sym AND q.ts <= t.ts AND q.bid > 30)",
     "(SELECT SUM(small) FROM q WHERE q.sym = t.sym AND q.ts <= t.ts)",
-    # Left to the pairs: DISTINCT, COUNT(1), another aggregate, an integer time beside a float one.
+    # Between two bounds computed from the outer value: the difference of two running counts and sums
+    # (a trailing window's volume), open or closed at either end, BETWEEN, an empty window.
+    "(SELECT SUM(n) FROM q WHERE q.sym = t.sym AND q.ts > t.ts - 5 AND q.ts <= t.ts)",
+    "(SELECT COUNT(*) FROM q WHERE q.sym = t.sym AND q.ts BETWEEN t.ts - 5 AND t.ts + 2)",
+    "(SELECT COUNT(n) FROM q WHERE t.ts - 3 <= q.ts AND q.ts < t.ts + 3)",
+    "(SELECT ROUND(AVG(n), 6) FROM q WHERE q.sym = t.sym AND q.ts >= t.ts - 10 AND q.ts < t.ts)",
+    "(SELECT SUM(small) + COUNT(*) FROM q WHERE q.ts > t.ts - 4 AND t.ts + 1 >= q.ts)",
+    "(SELECT COUNT(*) FROM q WHERE q.sym = t.sym AND q.ts >= t.ts + 3 AND q.ts <= t.ts)",
+    "(SELECT SUM(n) FROM q WHERE q.sym = t.sym AND q.ts > t.ts - 5 AND q.ts <= t.ts AND q.bid > 30)",
+    # Left to the pairs: DISTINCT, COUNT(1), another aggregate, an integer time beside a float one; between
+    # two bounds, a sum of floats (a difference of float sums is not exact), MIN, a bound reading another
+    # outer column.
     "(SELECT COUNT(DISTINCT n) FROM q WHERE q.sym = t.sym AND q.ts <= t.ts)",
     "(SELECT COUNT(1) FROM q WHERE q.sym = t.sym AND q.ts <= t.ts)",
     "(SELECT ROUND(STDDEV(bid), 6) FROM q WHERE q.sym = t.sym AND q.ts <= t.ts)",
     "(SELECT SUM(n) FROM q WHERE q.sym = t.sym AND q.ts <= t.fts)",
+    "(SELECT ROUND(SUM(bid), 6) FROM q WHERE q.sym = t.sym AND q.ts > t.ts - 5 AND q.ts <= t.ts)",
+    "(SELECT MIN(n) FROM q WHERE q.sym = t.sym AND q.ts > t.ts - 5 AND q.ts <= t.ts)",
+    "(SELECT SUM(n) FROM q WHERE q.sym = t.sym AND q.ts > t.ts - 5 AND q.ts <= t.px)",
 ]
 
 
@@ -365,34 +379,64 @@ def test_running_aggregates_below_or_above_match_duckdb(client: pr.Client, runni
     assert unordered(got.rows()) == unordered(want.rows()), running
 
 
+@pytest.mark.parametrize("window", [
+    "t2.ts > t.ts - INTERVAL '1 minute' AND t2.ts <= t.ts",
+    "t2.ts BETWEEN t.ts - INTERVAL '30 seconds' AND t.ts + INTERVAL '30 seconds'",
+    "t2.ts <= t.ts",
+])
+def test_a_trailing_minute_of_timestamps_matches_duckdb(client: pr.Client, window: str) -> None:
+    """Instants and intervals, as a trailing minute's volume and count are written: the bounds are the
+    outer instant shifted, of the column's own type."""
+    rng = random.Random(7)
+    start = 1_700_000_000
+    t = pl.DataFrame({"sym": [rng.choice(["a", "b"]) for _ in range(200)],
+                      "ts": sorted(start + rng.randrange(0, 600) for _ in range(200)),
+                      "sz": [rng.randrange(1, 100) for _ in range(200)]})
+    t = t.with_columns(pl.from_epoch("ts", time_unit="s").dt.cast_time_unit("us"))
+    query = (f"SELECT sym, ts, sz, (SELECT SUM(sz) FROM t t2 WHERE t2.sym = t.sym AND {window}) AS volume, "
+             f"(SELECT COUNT(*) FROM t t2 WHERE t2.sym = t.sym AND {window}) AS trades FROM t")
+    got, want = both_answers(client, query, t=t)
+    assert unordered(got.rows()) == unordered(want.rows()), window
+    plan = client.sql(query, t=client.from_polars(t)).explain()
+    assert "ASOF" in plan.upper() and "INNER JOIN" not in plan.upper(), plan
+
+
 def test_a_running_total_worked_by_hand(client: pr.Client) -> None:
     """Each trade's volume so far, since it, and the mean and the lowest price before it, within its
-    symbol; b's first trade has none before it (null, COUNT 0). Trades at one time count together."""
+    symbol, and over its last two time units; b's first trade has none before it (null, COUNT 0). Trades
+    at one time count together."""
     trades = client.from_polars(pl.DataFrame({"sym": ["a", "a", "a", "b", "b"], "ts": [1, 2, 2, 1, 5],
                                               "px": [10.0, 12.0, 8.0, 20.0, 30.0], "sz": [1, 2, 3, 4, None]}))
     got = client.sql("SELECT sym, ts, px, (SELECT SUM(sz) FROM trades i WHERE i.sym = t.sym AND i.ts <= t.ts) AS so_far, "
                      "(SELECT SUM(sz) FROM trades i WHERE i.sym = t.sym AND i.ts >= t.ts) AS since, "
                      "(SELECT AVG(px) FROM trades i WHERE i.sym = t.sym AND i.ts < t.ts) AS mean_before, "
                      "(SELECT MIN(px) FROM trades i WHERE i.sym = t.sym AND i.ts < t.ts) AS low_before, "
-                     "(SELECT COUNT(*) FROM trades i WHERE i.sym = t.sym AND i.ts < t.ts) AS before "
+                     "(SELECT COUNT(*) FROM trades i WHERE i.sym = t.sym AND i.ts < t.ts) AS before, "
+                     "(SELECT SUM(sz) FROM trades i WHERE i.sym = t.sym AND i.ts > t.ts - 2 AND i.ts <= t.ts) AS last_two "
                      "FROM trades t ORDER BY sym, ts, px", trades=trades).collect()
+    # The last two time units (ts - 2, ts]: b's trade at 5 has only itself, whose size is null.
     assert got.rows() == [
-        ("a", 1, 10.0, 1, 6, None, None, 0),
-        ("a", 2, 8.0, 6, 5, 10.0, 10.0, 1),
-        ("a", 2, 12.0, 6, 5, 10.0, 10.0, 1),
-        ("b", 1, 20.0, 4, 4, None, None, 0),
-        ("b", 5, 30.0, 4, None, 20.0, 20.0, 1),
+        ("a", 1, 10.0, 1, 6, None, None, 0, 1),
+        ("a", 2, 8.0, 6, 5, 10.0, 10.0, 1, 6),
+        ("a", 2, 12.0, 6, 5, 10.0, 10.0, 1, 6),
+        ("b", 1, 20.0, 4, 4, None, None, 0, 4),
+        ("b", 5, 30.0, 4, None, 20.0, 20.0, 1, None),
     ]
 
 
 def test_a_running_total_is_searched_not_paired(client: pr.Client) -> None:
-    """The plan of a running total is an as-of join of running sums; before, every trade was paired with
-    each earlier one of its symbol (an inner join, then a filter), quadratic in a symbol's rows."""
+    """The plan of a running total is an as-of join of running sums, a trailing window's two; before, every
+    trade was paired with each earlier one of its symbol (an inner join, then a filter), quadratic in a
+    symbol's rows."""
     t, _ = _ticks(5)
     query = "SELECT sym, ts, (SELECT SUM(px) FROM t t2 WHERE t2.sym = t.sym AND t2.ts <= t.ts) AS v FROM t"
     plan = client.sql(query, t=client.from_polars(t)).explain()
     assert "ASOF" in plan.upper() and "cum_sum" in plan, plan
     assert "INNER JOIN" not in plan.upper(), plan
+    # A trailing window: two searches, the running counts and sums subtracted.
+    window = "SELECT sym, ts, (SELECT SUM(ts) FROM t t2 WHERE t2.sym = t.sym AND t2.ts BETWEEN t.ts - 5 AND t.ts) AS v FROM t"
+    plan = client.sql(window, t=client.from_polars(t)).explain()
+    assert plan.upper().count("ASOF JOIN:") == 2 and "INNER JOIN" not in plan.upper(), plan
 
 
 @pytest.mark.parametrize("query, why", [
