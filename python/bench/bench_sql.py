@@ -12,7 +12,8 @@ syntax on the server (patch 0064) beside DuckDB's and polars'. Then a running to
 subquery correlated by an inequality (`t2.ts <= t.ts`), which SQL answers by pairing rows (DuckDB
 does; the server reads running sums by an as-of search since patch 0117), beside DuckDB's same
 subquery, DuckDB's window function `SUM(sz) OVER (PARTITION BY sym ORDER BY ts)` and python
-polars' `cum_sum().over("sym")`.
+polars' `cum_sum().over("sym")`; then a trailing window's volume (`t2.ts > t.ts - 1000000 AND t2.ts <=
+t.ts`, two searches since patch 0117) beside DuckDB's same subquery and its RANGE window.
 
     make bench-sql          # or: POLAROID_SERVER=... .venv/bin/python python/bench/bench_sql.py
 
@@ -48,6 +49,11 @@ PREVAILING = ("SELECT sym, ts, (SELECT bid FROM q WHERE q.sym = t.sym AND q.ts <
 DUCKDB_ASOF = "SELECT t.sym, t.ts, q.bid FROM t ASOF LEFT JOIN q ON t.sym = q.sym AND t.ts >= q.ts"
 RUNNING = "SELECT sym, ts, (SELECT SUM(sz) FROM t t2 WHERE t2.sym = t.sym AND t2.ts <= t.ts) AS volume FROM t"
 RUNNING_WINDOW = "SELECT sym, ts, SUM(sz) OVER (PARTITION BY sym ORDER BY ts) AS volume FROM t"
+# Times are distinct integers, so the RANGE frame holds the subquery's rows.
+TRAILING = ("SELECT sym, ts, (SELECT SUM(sz) FROM t t2 WHERE t2.sym = t.sym AND t2.ts > t.ts - 1000000 "
+            "AND t2.ts <= t.ts) AS volume FROM t")
+TRAILING_WINDOW = ("SELECT sym, ts, SUM(sz) OVER (PARTITION BY sym ORDER BY ts RANGE BETWEEN 999999 PRECEDING "
+                   "AND CURRENT ROW) AS volume FROM t")
 
 
 def ticks(n: int, seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -86,6 +92,7 @@ def main() -> None:
             remote, got = timed(lambda: client.sql(PREVAILING, t=t, q=q).collect())
             remote_asof, got_asof = timed(lambda: client.sql(DUCKDB_ASOF, t=t, q=q).collect())
             remote_running, got_running = timed(lambda: client.sql(RUNNING, t=s).collect())
+            remote_trailing, got_trailing = timed(lambda: client.sql(TRAILING, t=s).collect())
     finally:
         server.stop()
     duck, want = timed(lambda: con.sql(PREVAILING).pl())
@@ -95,6 +102,8 @@ def main() -> None:
                                    .select("sym", "ts", "bid"))
     duck_running, want_running = timed(lambda: small_con.sql(RUNNING).pl())
     duck_window, want_window = timed(lambda: small_con.sql(RUNNING_WINDOW).pl())
+    duck_trailing, want_trailing = timed(lambda: small_con.sql(TRAILING).pl())
+    duck_trailing_window, want_trailing_window = timed(lambda: small_con.sql(TRAILING_WINDOW).pl())
     local_running, want_cum_sum = timed(lambda: small.sort("ts").select("sym", "ts", volume=pl.col("sz").cum_sum()
                                                                         .over("sym")))
 
@@ -107,6 +116,10 @@ def main() -> None:
                         ("polars cum_sum", want_cum_sum)]:
         assert got_running.equals(by_row(other).with_columns(pl.col("volume").cast(pl.Int64))), \
             f"{name}'s running totals differ"
+    got_trailing = by_row(got_trailing).with_columns(pl.col("volume").cast(pl.Int64))
+    for name, other in [("DuckDB", want_trailing), ("DuckDB's RANGE window", want_trailing_window)]:
+        assert got_trailing.equals(by_row(other).with_columns(pl.col("volume").cast(pl.Int64))), \
+            f"{name}'s trailing volumes differ"
 
     print(f"\nThe prevailing quote of {TICKS:,} trades among {TICKS:,} quotes, 100 symbols, median of {RUNS}")
     print(f"{'how':52} {'median s':>9} {'server faster':>14}")
@@ -124,6 +137,11 @@ def main() -> None:
                        ("DuckDB, SUM(sz) OVER (PARTITION BY sym ORDER BY ts)", duck_window),
                        ("python polars cum_sum().over(\"sym\"), in process", local_running)]:
         print(f"{name:52} {secs:9.3f} {secs / remote_running:13.2f}x")
+    print(f"\nA trailing window's volume per symbol (t2.ts > t.ts - 1000000 AND t2.ts <= t.ts), {PAIRS:,} trades")
+    print(f"{'server':52} {remote_trailing:9.3f}")
+    for name, secs in [("DuckDB, the same correlated subquery", duck_trailing),
+                       ("DuckDB, SUM(sz) OVER (... RANGE 999999 PRECEDING)", duck_trailing_window)]:
+        print(f"{name:52} {secs:9.3f} {secs / remote_trailing:13.2f}x")
 
 
 if __name__ == "__main__":
