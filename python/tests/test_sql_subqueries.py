@@ -346,16 +346,27 @@ RUNNING = [
     "(SELECT SUM(small) + COUNT(*) FROM q WHERE q.ts > t.ts - 4 AND t.ts + 1 >= q.ts)",
     "(SELECT COUNT(*) FROM q WHERE q.sym = t.sym AND q.ts >= t.ts + 3 AND q.ts <= t.ts)",
     "(SELECT SUM(n) FROM q WHERE q.sym = t.sym AND q.ts > t.ts - 5 AND q.ts <= t.ts AND q.bid > 30)",
-    # Left to the pairs: DISTINCT, COUNT(1), another aggregate, an integer time beside a float one; between
-    # two bounds, a sum of floats (a difference of float sums is not exact), MIN, a bound reading another
-    # outer column.
+    # Left to the pairs: DISTINCT, COUNT(1), another aggregate, an integer time beside a float one; a
+    # bound reading another outer column.
     "(SELECT COUNT(DISTINCT n) FROM q WHERE q.sym = t.sym AND q.ts <= t.ts)",
     "(SELECT COUNT(1) FROM q WHERE q.sym = t.sym AND q.ts <= t.ts)",
     "(SELECT ROUND(STDDEV(bid), 6) FROM q WHERE q.sym = t.sym AND q.ts <= t.ts)",
     "(SELECT SUM(n) FROM q WHERE q.sym = t.sym AND q.ts <= t.fts)",
-    "(SELECT ROUND(SUM(bid), 6) FROM q WHERE q.sym = t.sym AND q.ts > t.ts - 5 AND q.ts <= t.ts)",
-    "(SELECT MIN(n) FROM q WHERE q.sym = t.sym AND q.ts > t.ts - 5 AND q.ts <= t.ts)",
     "(SELECT SUM(n) FROM q WHERE q.sym = t.sym AND q.ts > t.ts - 5 AND q.ts <= t.px)",
+    *[
+        # Between two bounds, what running sums cannot give (a difference of float sums is not exact;
+        # MIN, MAX, DISTINCT, STDDEV have no difference): each trade's range of quotes, paired with
+        # those alone.
+        "(SELECT ROUND(SUM(bid), 6) FROM q WHERE q.sym = t.sym AND q.ts > t.ts - 5 AND q.ts <= t.ts)",
+        "(SELECT MIN(n) FROM q WHERE q.sym = t.sym AND q.ts > t.ts - 5 AND q.ts <= t.ts)",
+        "(SELECT MAX(bid) - MIN(bid) FROM q WHERE q.sym = t.sym AND q.ts BETWEEN t.ts - 6 AND t.ts + 1)",
+        "(SELECT ROUND(SUM(bid * n) / SUM(n), 6) FROM q WHERE q.sym = t.sym AND q.ts >= t.ts - 8 AND q.ts < t.ts)",
+        "(SELECT ROUND(AVG(bid), 6) FROM q WHERE t.ts - 3 <= q.ts AND q.ts <= t.ts + 3)",
+        "(SELECT COUNT(DISTINCT n) FROM q WHERE q.sym = t.sym AND q.ts > t.ts - 10 AND q.ts < t.ts)",
+        "(SELECT ROUND(STDDEV(bid), 6) FROM q WHERE q.sym = t.sym AND q.ts BETWEEN t.ts - 10 AND t.ts)",
+        "(SELECT MAX(bid) FROM q WHERE q.sym = t.sym AND q.ts >= t.ts + 3 AND q.ts <= t.ts)",
+        "(SELECT COALESCE(MIN(bid), -1) FROM q WHERE q.sym = t.sym AND q.ts > t.ts AND q.ts < t.ts + 4 AND q.bid > 30)",
+    ],
 ]
 
 
@@ -424,6 +435,55 @@ def test_a_running_total_worked_by_hand(client: pr.Client) -> None:
     ]
 
 
+def test_a_trailing_window_of_floats_worked_by_hand(client: pr.Client) -> None:
+    """Each trade's notional, price range and mean price over its symbol's last two time units (ts - 2,
+    ts] and the next two [ts, ts + 2); rows tied on time count together, a null price is left out, a
+    trade with no row in a window reads null (COUNT 0)."""
+    trades = client.from_polars(pl.DataFrame({"sym": ["a", "a", "a", "a", "b"], "ts": [1, 2, 2, 4, 1],
+                                              "px": [10.0, 12.0, 8.0, None, 20.0], "sz": [1.5, 2.0, 3.0, 1.0, 4.0]}))
+    window = "i.sym = t.sym AND i.ts > t.ts - 2 AND i.ts <= t.ts"
+    ahead = "i.sym = t.sym AND i.ts BETWEEN t.ts + 1 AND t.ts + 2"
+    got = client.sql(f"SELECT sym, ts, sz, (SELECT SUM(px * sz) FROM trades i WHERE {window}) AS notional, "
+                     f"(SELECT MAX(px) - MIN(px) FROM trades i WHERE {window}) AS spread, "
+                     f"(SELECT AVG(px) FROM trades i WHERE {ahead}) AS mean_ahead, "
+                     f"(SELECT COUNT(px) FROM trades i WHERE {ahead}) AS priced_ahead "
+                     "FROM trades t ORDER BY sym, ts, sz", trades=trades).collect()
+    assert got.rows() == [
+        ("a", 1, 1.5, 15.0, 0.0, 10.0, 2),        # ahead: the two trades at 2 (12 and 8)
+        ("a", 2, 2.0, 63.0, 4.0, None, 0),        # last two: 1, 2, 2 (15 + 24 + 24); ahead: ts 4, no price
+        ("a", 2, 3.0, 63.0, 4.0, None, 0),
+        ("a", 4, 1.0, None, None, None, 0),       # last two: ts 3 and 4, one trade, no price
+        ("b", 1, 4.0, 80.0, 0.0, None, 0),
+    ]
+    plan = client.sql(f"SELECT (SELECT SUM(px * sz) FROM trades i WHERE {window}) FROM trades t", trades=trades).explain()
+    assert "EXPLODE" in plan.upper() and plan.upper().count("ASOF JOIN:") == 2, plan
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_exists_between_bounds_matches_duckdb(client: pr.Client, seed: int) -> None:
+    """EXISTS over a window of the outer value, read from each trade's range of quotes."""
+    t, q = _running_ticks(seed)
+    within = "EXISTS (SELECT 1 FROM q WHERE q.sym = t.sym AND q.ts BETWEEN t.ts - 2 AND t.ts AND q.bid > 30)"
+    for query in [f"SELECT sym, ts, px, {within} AS e FROM t", f"SELECT sym, ts, px FROM t WHERE NOT {within}"]:
+        got, want = both_answers(client, query, t=t, q=q)
+        assert unordered(got.rows()) == unordered(want.rows()), query
+    plan = client.sql(f"SELECT {within} AS e FROM t", t=client.from_polars(t), q=client.from_polars(q)).explain()
+    assert "EXPLODE" in plan.upper(), plan
+
+
+def test_a_plain_value_between_bounds_is_one_row_or_an_error(client: pr.Client) -> None:
+    """A scalar subquery with no aggregate reads its one row in the window; more than one is an error, as
+    SQL's scalar subquery (DuckDB: "More than one row returned by a subquery"): 2 rows for ts 2, 3 for ts 3."""
+    q = client.from_polars(pl.DataFrame({"ts": [1, 5, 6], "bid": [1.0, 5.0, 6.0]}))
+    t = client.from_polars(pl.DataFrame({"ts": [2, 3]}))
+    got = client.sql("SELECT ts, (SELECT bid FROM q WHERE q.ts > t.ts - 2 AND q.ts <= t.ts) AS bid FROM t ORDER BY ts",
+                     t=t, q=q).collect()
+    assert got.rows() == [(2, 1.0), (3, None)]
+    with pytest.raises(pl.exceptions.ComputeError, match="single value, got [23]"):
+        client.sql("SELECT ts, (SELECT bid FROM q WHERE q.ts BETWEEN t.ts - 2 AND t.ts + 3) AS bid FROM t",
+                   t=t, q=q).collect()
+
+
 def test_a_running_total_is_searched_not_paired(client: pr.Client) -> None:
     """The plan of a running total is an as-of join of running sums, a trailing window's two; before, every
     trade was paired with each earlier one of its symbol (an inner join, then a filter), quadratic in a
@@ -437,6 +497,60 @@ def test_a_running_total_is_searched_not_paired(client: pr.Client) -> None:
     window = "SELECT sym, ts, (SELECT SUM(ts) FROM t t2 WHERE t2.sym = t.sym AND t2.ts BETWEEN t.ts - 5 AND t.ts) AS v FROM t"
     plan = client.sql(window, t=client.from_polars(t)).explain()
     assert plan.upper().count("ASOF JOIN:") == 2 and "INNER JOIN" not in plan.upper(), plan
+
+
+# Searched subqueries, several in one SELECT: the nearest quote, a running sum, a window's count.
+SEARCHED_BESIDE = ("(SELECT bid FROM q WHERE q.sym = t.sym AND q.ts <= t.ts ORDER BY q.ts DESC LIMIT 1) AS bid, "
+                   "(SELECT SUM(n) FROM q WHERE q.sym = t.sym AND q.ts < t.ts) AS before, "
+                   "(SELECT COUNT(*) FROM q WHERE q.sym = t.sym AND q.ts BETWEEN t.ts - 5 AND t.ts + 2) AS near")
+
+
+def _shuffled_trades(seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`_running_ticks`' trades three times over in a shuffled order (every (sym, ts) repeated, nulls among
+    them), numbered by their place; its quotes one a symbol and time, so the nearest is one row."""
+    t, q = _running_ticks(seed)
+    q = q.unique(["sym", "ts"], keep="first", maintain_order=True)
+    t = pl.concat([t, t, t]).sample(fraction=1.0, shuffle=True, seed=seed).with_row_index("id")
+    return t.with_columns(pl.col("id").cast(pl.Int64)), q
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_searched_subqueries_answer_each_row_in_its_place(client: pr.Client, seed: int) -> None:
+    """A searched subquery answers each outer row and puts the answers back beside the rows in their order
+    (patch 0117): the server's rows, with no ORDER BY, are DuckDB's in the order of the outer rows."""
+    t, q = _shuffled_trades(seed)
+    query = f"SELECT id, sym, ts, {SEARCHED_BESIDE} FROM t"
+    got, want = both_answers(client, query + " WHERE px > 20", t=t, q=q)
+    _, want = both_answers(client, query + " WHERE px > 20 ORDER BY id", t=t, q=q)
+    assert got["id"].to_list() == t.filter(pl.col("px") > 20)["id"].to_list()
+    assert same_rows(got.rows(), want.rows())
+    # Filtered by a searched value, and the rows of a join: the answers stay with their rows.
+    got, want = both_answers(client, "SELECT id, sym, ts FROM t WHERE px > (SELECT MAX(bid) FROM q WHERE q.sym = t.sym "
+                             "AND q.ts <= t.ts) ORDER BY id", t=t, q=q)
+    assert got.rows() == want.rows() and got.height > 0
+    joined = (f"SELECT t.id, t.sym, t.ts, s.w, {SEARCHED_BESIDE} FROM t JOIN (SELECT DISTINCT sym, LENGTH(sym) AS w "
+              "FROM q) s ON s.sym = t.sym")
+    got, want = both_answers(client, joined, t=t, q=q)
+    assert same_rows(unordered(got.rows()), unordered(want.rows()))
+
+
+def test_rows_of_an_unordered_frame_keep_their_answers(client: pr.Client) -> None:
+    """The outer rows are read twice (searched, then beside their answers), so they must be the same rows in
+    the same order both times, also when they come from a GROUP BY, whose order polars leaves free."""
+    t, q = _shuffled_trades(5)
+    query = (f"SELECT sym, ts, n, {SEARCHED_BESIDE} FROM (SELECT sym, ts, COUNT(*) AS n FROM t GROUP BY sym, ts) t")
+    got, want = both_answers(client, query, t=t, q=q)
+    assert got.height == t.select("sym", "ts").unique().height
+    assert same_rows(unordered(got.rows()), unordered(want.rows()))
+
+
+def test_searched_answers_are_put_beside_the_rows_not_joined_back(client: pr.Client) -> None:
+    """Each outer row is searched where it stands and its answer put beside it: no distinct combinations of
+    the outer values, no hash join of the answers back to the rows (before, both)."""
+    t, q = _shuffled_trades(5)
+    plan = client.sql(f"SELECT id, {SEARCHED_BESIDE} FROM t", t=client.from_polars(t), q=client.from_polars(q)).explain()
+    assert plan.upper().count("END HCONCAT") == 3 and plan.upper().count("ASOF JOIN:") == 4, plan
+    assert "LEFT JOIN" not in plan.upper() and "UNIQUE" not in plan.upper(), plan
 
 
 @pytest.mark.parametrize("query, why", [
