@@ -13,7 +13,9 @@ subquery correlated by an inequality (`t2.ts <= t.ts`), which SQL answers by pai
 does; the server reads running sums by an as-of search since patch 0117), beside DuckDB's same
 subquery, DuckDB's window function `SUM(sz) OVER (PARTITION BY sym ORDER BY ts)` and python
 polars' `cum_sum().over("sym")`; then a trailing window's volume (`t2.ts > t.ts - 1000000 AND t2.ts <=
-t.ts`, two searches since patch 0117) beside DuckDB's same subquery and its RANGE window.
+t.ts`, two searches since patch 0117) beside DuckDB's same subquery and its RANGE window, and a trailing
+VWAP over the same window (a float's sum: each trade paired with its window's rows alone since patch 0117,
+with every row of its symbol before) beside the same two.
 
     make bench-sql          # or: POLAROID_SERVER=... .venv/bin/python python/bench/bench_sql.py
 
@@ -54,6 +56,12 @@ TRAILING = ("SELECT sym, ts, (SELECT SUM(sz) FROM t t2 WHERE t2.sym = t.sym AND 
             "AND t2.ts <= t.ts) AS volume FROM t")
 TRAILING_WINDOW = ("SELECT sym, ts, SUM(sz) OVER (PARTITION BY sym ORDER BY ts RANGE BETWEEN 999999 PRECEDING "
                    "AND CURRENT ROW) AS volume FROM t")
+# A float's sum between two bounds: no running sums (their difference is not the window's sum), so each
+# trade is paired with the rows of its window alone.
+TRAILING_VWAP = ("SELECT sym, ts, (SELECT SUM(px * sz) / SUM(sz) FROM t t2 WHERE t2.sym = t.sym "
+                 "AND t2.ts > t.ts - 1000000 AND t2.ts <= t.ts) AS vwap FROM t")
+TRAILING_VWAP_WINDOW = ("SELECT sym, ts, SUM(px * sz) OVER w / SUM(sz) OVER w AS vwap FROM t WINDOW w AS "
+                        "(PARTITION BY sym ORDER BY ts RANGE BETWEEN 999999 PRECEDING AND CURRENT ROW)")
 
 
 def ticks(n: int, seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -93,6 +101,7 @@ def main() -> None:
             remote_asof, got_asof = timed(lambda: client.sql(DUCKDB_ASOF, t=t, q=q).collect())
             remote_running, got_running = timed(lambda: client.sql(RUNNING, t=s).collect())
             remote_trailing, got_trailing = timed(lambda: client.sql(TRAILING, t=s).collect())
+            remote_vwap, got_vwap = timed(lambda: client.sql(TRAILING_VWAP, t=s).collect())
     finally:
         server.stop()
     duck, want = timed(lambda: con.sql(PREVAILING).pl())
@@ -104,6 +113,8 @@ def main() -> None:
     duck_window, want_window = timed(lambda: small_con.sql(RUNNING_WINDOW).pl())
     duck_trailing, want_trailing = timed(lambda: small_con.sql(TRAILING).pl())
     duck_trailing_window, want_trailing_window = timed(lambda: small_con.sql(TRAILING_WINDOW).pl())
+    duck_vwap, want_vwap = timed(lambda: small_con.sql(TRAILING_VWAP).pl())
+    duck_vwap_window, want_vwap_window = timed(lambda: small_con.sql(TRAILING_VWAP_WINDOW).pl())
     local_running, want_cum_sum = timed(lambda: small.sort("ts").select("sym", "ts", volume=pl.col("sz").cum_sum()
                                                                         .over("sym")))
 
@@ -120,6 +131,10 @@ def main() -> None:
     for name, other in [("DuckDB", want_trailing), ("DuckDB's RANGE window", want_trailing_window)]:
         assert got_trailing.equals(by_row(other).with_columns(pl.col("volume").cast(pl.Int64))), \
             f"{name}'s trailing volumes differ"
+    for name, other in [("DuckDB", want_vwap), ("DuckDB's RANGE window", want_vwap_window)]:
+        # Sums of floats, added in another order: equal to rounding.
+        assert np.allclose(by_row(got_vwap)["vwap"].to_numpy(), by_row(other)["vwap"].to_numpy(), rtol=1e-9), \
+            f"{name}'s trailing VWAPs differ"
 
     print(f"\nThe prevailing quote of {TICKS:,} trades among {TICKS:,} quotes, 100 symbols, median of {RUNS}")
     print(f"{'how':52} {'median s':>9} {'server faster':>14}")
@@ -142,6 +157,11 @@ def main() -> None:
     for name, secs in [("DuckDB, the same correlated subquery", duck_trailing),
                        ("DuckDB, SUM(sz) OVER (... RANGE 999999 PRECEDING)", duck_trailing_window)]:
         print(f"{name:52} {secs:9.3f} {secs / remote_trailing:13.2f}x")
+    print(f"\nA trailing window's VWAP per symbol (SUM(px * sz) / SUM(sz), the same window), {PAIRS:,} trades")
+    print(f"{'server':52} {remote_vwap:9.3f}")
+    for name, secs in [("DuckDB, the same correlated subquery", duck_vwap),
+                       ("DuckDB, the same by RANGE windows", duck_vwap_window)]:
+        print(f"{name:52} {secs:9.3f} {secs / remote_vwap:13.2f}x")
 
 
 if __name__ == "__main__":
