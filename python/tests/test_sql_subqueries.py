@@ -346,10 +346,13 @@ RUNNING = [
     "(SELECT SUM(small) + COUNT(*) FROM q WHERE q.ts > t.ts - 4 AND t.ts + 1 >= q.ts)",
     "(SELECT COUNT(*) FROM q WHERE q.sym = t.sym AND q.ts >= t.ts + 3 AND q.ts <= t.ts)",
     "(SELECT SUM(n) FROM q WHERE q.sym = t.sym AND q.ts > t.ts - 5 AND q.ts <= t.ts AND q.bid > 30)",
-    # Left to the pairs: DISTINCT, COUNT(1), another aggregate, an integer time beside a float one; a
-    # bound reading another outer column.
-    "(SELECT COUNT(DISTINCT n) FROM q WHERE q.sym = t.sym AND q.ts <= t.ts)",
+    # COUNT of a value no row makes null is COUNT(*); COUNT(NULL) is left to the pairs (0).
     "(SELECT COUNT(1) FROM q WHERE q.sym = t.sym AND q.ts <= t.ts)",
+    "(SELECT COUNT('x') + COUNT(n) FROM q WHERE q.ts > t.ts - 5 AND q.ts <= t.ts)",
+    "(SELECT COUNT(NULL) FROM q WHERE q.sym = t.sym AND q.ts <= t.ts)",
+    # Left to the pairs: DISTINCT, another aggregate, an integer time beside a float one (as a value, and as
+    # a bound: t.px).
+    "(SELECT COUNT(DISTINCT n) FROM q WHERE q.sym = t.sym AND q.ts <= t.ts)",
     "(SELECT ROUND(STDDEV(bid), 6) FROM q WHERE q.sym = t.sym AND q.ts <= t.ts)",
     "(SELECT SUM(n) FROM q WHERE q.sym = t.sym AND q.ts <= t.fts)",
     "(SELECT SUM(n) FROM q WHERE q.sym = t.sym AND q.ts > t.ts - 5 AND q.ts <= t.px)",
@@ -471,6 +474,41 @@ def test_exists_between_bounds_matches_duckdb(client: pr.Client, seed: int) -> N
     assert "EXPLODE" in plan.upper(), plan
 
 
+def _intervals(seed: int) -> pl.DataFrame:
+    """Intervals of time per symbol (orders, sessions): nulls among keys and ends, some ends before their
+    starts."""
+    rng = random.Random(seed)
+    starts = [rng.choice([None, *range(-3, 30)]) for _ in range(25)]
+    return pl.DataFrame({"sym": [rng.choice(["a", "b", "c", None]) for _ in starts], "t0": starts,
+                         "t1": [None if s is None or rng.random() < 0.1 else s + rng.randrange(-2, 9) for s in starts]},
+                        schema={"sym": pl.String, "t0": pl.Int64, "t1": pl.Int64})
+
+
+@pytest.mark.parametrize("within", [
+    # Running sums and counts read at both ends.
+    "(SELECT SUM(n) FROM q WHERE q.sym = o.sym AND q.ts >= o.t0 AND q.ts < o.t1)",
+    "(SELECT COUNT(*) FROM q WHERE q.sym = o.sym AND q.ts BETWEEN o.t0 AND o.t1)",
+    "(SELECT ROUND(AVG(n), 6) FROM q WHERE o.t0 <= q.ts AND o.t1 > q.ts)",
+    "(SELECT COUNT(n) FROM q WHERE q.ts > o.t0 - 2 AND q.ts <= o.t1 + 1 AND q.bid > 30)",
+    # Each interval's range of quotes, paired with it alone.
+    "(SELECT ROUND(SUM(bid), 6) FROM q WHERE q.sym = o.sym AND q.ts > o.t0 AND q.ts <= o.t1)",
+    "(SELECT MIN(bid) FROM q WHERE q.sym = o.sym AND q.ts BETWEEN o.t0 - 2 AND o.t1 + 2)",
+    "(SELECT ROUND(MAX(bid) - MIN(bid), 6) FROM q WHERE q.ts >= o.t0 AND q.ts <= o.t1)",
+    "EXISTS (SELECT 1 FROM q WHERE q.sym = o.sym AND q.ts BETWEEN o.t0 AND o.t1 AND q.bid > 60)",
+])
+@pytest.mark.parametrize("seed", [5, 6])
+def test_aggregates_over_intervals_of_two_outer_columns_match_duckdb(client: pr.Client, within: str, seed: int) -> None:
+    """The rows between two columns of the outer row (an order's start and end) are searched at both ends
+    as a window of one outer value is: no pairing of each interval with every row of its key."""
+    _, q = _running_ticks(seed)
+    o = _intervals(seed)
+    got, want = both_answers(client, f"SELECT sym, t0, t1, {within} AS v FROM o", o=o, q=q)
+    assert same_rows(unordered(got.rows()), unordered(want.rows())), within
+    plan = client.sql(f"SELECT {within} AS v FROM o", o=client.from_polars(o), q=client.from_polars(q)).explain()
+    assert plan.upper().count("ASOF JOIN:") == 2, plan
+    assert ("EXPLODE" in plan.upper()) == ("ROUND(SUM(bid)" in within or "MIN(bid)" in within or "EXISTS" in within), plan
+
+
 def test_a_plain_value_between_bounds_is_one_row_or_an_error(client: pr.Client) -> None:
     """A scalar subquery with no aggregate reads its one row in the window; more than one is an error, as
     SQL's scalar subquery (DuckDB: "More than one row returned by a subquery"): 2 rows for ts 2, 3 for ts 3."""
@@ -497,6 +535,9 @@ def test_a_running_total_is_searched_not_paired(client: pr.Client) -> None:
     window = "SELECT sym, ts, (SELECT SUM(ts) FROM t t2 WHERE t2.sym = t.sym AND t2.ts BETWEEN t.ts - 5 AND t.ts) AS v FROM t"
     plan = client.sql(window, t=client.from_polars(t)).explain()
     assert plan.upper().count("ASOF JOIN:") == 2 and "INNER JOIN" not in plan.upper(), plan
+    # COUNT(1), as analysts write COUNT(*), is searched too.
+    plan = client.sql(query.replace("SUM(px)", "COUNT(1)"), t=client.from_polars(t)).explain()
+    assert "ASOF" in plan.upper() and "INNER JOIN" not in plan.upper(), plan
 
 
 # Searched subqueries, several in one SELECT: the nearest quote, a running sum, a window's count.
