@@ -15,7 +15,8 @@ subquery, DuckDB's window function `SUM(sz) OVER (PARTITION BY sym ORDER BY ts)`
 polars' `cum_sum().over("sym")`; then a trailing window's volume (`t2.ts > t.ts - 1000000 AND t2.ts <=
 t.ts`, two searches since patch 0117) beside DuckDB's same subquery and its RANGE window, and a trailing
 VWAP over the same window (a float's sum: each trade paired with its window's rows alone since patch 0117,
-with every row of its symbol before) beside the same two.
+with every row of its symbol before) beside the same two; then the volume and VWAP of the trades within
+each order's lifetime (bounds from two columns of the outer row) beside DuckDB's same subqueries.
 
     make bench-sql          # or: POLAROID_SERVER=... .venv/bin/python python/bench/bench_sql.py
 
@@ -60,6 +61,11 @@ TRAILING_WINDOW = ("SELECT sym, ts, SUM(sz) OVER (PARTITION BY sym ORDER BY ts R
 # trade is paired with the rows of its window alone.
 TRAILING_VWAP = ("SELECT sym, ts, (SELECT SUM(px * sz) / SUM(sz) FROM t t2 WHERE t2.sym = t.sym "
                  "AND t2.ts > t.ts - 1000000 AND t2.ts <= t.ts) AS vwap FROM t")
+# The trades within each order's lifetime: bounds from two columns of the outer row.
+ORDER_VOLUME = ("SELECT sym, t0, t1, (SELECT SUM(sz) FROM t WHERE t.sym = o.sym AND t.ts >= o.t0 AND t.ts < o.t1) "
+                "AS volume FROM o")
+ORDER_VWAP = ("SELECT sym, t0, t1, (SELECT SUM(px * sz) / SUM(sz) FROM t WHERE t.sym = o.sym AND t.ts >= o.t0 "
+              "AND t.ts < o.t1) AS vwap FROM o")
 TRAILING_VWAP_WINDOW = ("SELECT sym, ts, SUM(px * sz) OVER w / SUM(sz) OVER w AS vwap FROM t WINDOW w AS "
                         "(PARTITION BY sym ORDER BY ts RANGE BETWEEN 999999 PRECEDING AND CURRENT ROW)")
 
@@ -75,6 +81,13 @@ def ticks(n: int, seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     return trades, quotes
 
 
+def orders(trades: pl.DataFrame, n: int, seed: int) -> pl.DataFrame:
+    """`n` orders over the trades' symbols, each open for up to 2,000,000 time units from a trade's time."""
+    rng = np.random.default_rng(seed)
+    picked = trades.sample(n, seed=seed)
+    return picked.select("sym", t0="ts").with_columns(t1=pl.col("t0") + rng.integers(0, 2_000_000, n))
+
+
 def timed(fn):
     """The median time of RUNS runs of `fn`, and its answer."""
     times, out = runs_of(fn, RUNS)
@@ -88,11 +101,13 @@ def by_row(df: pl.DataFrame) -> pl.DataFrame:
 def main() -> None:
     trades, quotes = ticks(TICKS, 1)
     small, _ = ticks(PAIRS, 2)
+    open_orders = orders(small, PAIRS // 10, 3)
     con = duckdb.connect()
     con.register("t", trades.to_arrow())
     con.register("q", quotes.to_arrow())
     small_con = duckdb.connect()
     small_con.register("t", small.to_arrow())
+    small_con.register("o", open_orders.to_arrow())
     server = Server("--memory-limit", "8GiB")
     try:
         with pr.connect(f"127.0.0.1:{server.port}") as client:
@@ -102,6 +117,9 @@ def main() -> None:
             remote_running, got_running = timed(lambda: client.sql(RUNNING, t=s).collect())
             remote_trailing, got_trailing = timed(lambda: client.sql(TRAILING, t=s).collect())
             remote_vwap, got_vwap = timed(lambda: client.sql(TRAILING_VWAP, t=s).collect())
+            o = client.from_polars(open_orders)
+            remote_order_volume, got_order_volume = timed(lambda: client.sql(ORDER_VOLUME, t=s, o=o).collect())
+            remote_order_vwap, got_order_vwap = timed(lambda: client.sql(ORDER_VWAP, t=s, o=o).collect())
     finally:
         server.stop()
     duck, want = timed(lambda: con.sql(PREVAILING).pl())
@@ -115,6 +133,8 @@ def main() -> None:
     duck_trailing_window, want_trailing_window = timed(lambda: small_con.sql(TRAILING_WINDOW).pl())
     duck_vwap, want_vwap = timed(lambda: small_con.sql(TRAILING_VWAP).pl())
     duck_vwap_window, want_vwap_window = timed(lambda: small_con.sql(TRAILING_VWAP_WINDOW).pl())
+    duck_order_volume, want_order_volume = timed(lambda: small_con.sql(ORDER_VOLUME).pl())
+    duck_order_vwap, want_order_vwap = timed(lambda: small_con.sql(ORDER_VWAP).pl())
     local_running, want_cum_sum = timed(lambda: small.sort("ts").select("sym", "ts", volume=pl.col("sz").cum_sum()
                                                                         .over("sym")))
 
@@ -135,6 +155,11 @@ def main() -> None:
         # Sums of floats, added in another order: equal to rounding.
         assert np.allclose(by_row(got_vwap)["vwap"].to_numpy(), by_row(other)["vwap"].to_numpy(), rtol=1e-9), \
             f"{name}'s trailing VWAPs differ"
+    by_order = lambda df: df.sort("sym", "t0", "t1")  # noqa: E731
+    assert by_order(got_order_volume).with_columns(pl.col("volume").cast(pl.Int64)).equals(
+        by_order(want_order_volume).with_columns(pl.col("volume").cast(pl.Int64))), "DuckDB's order volumes differ"
+    assert np.allclose(by_order(got_order_vwap)["vwap"].to_numpy(), by_order(want_order_vwap)["vwap"].to_numpy(),
+                       rtol=1e-9, equal_nan=True), "DuckDB's order VWAPs differ"
 
     print(f"\nThe prevailing quote of {TICKS:,} trades among {TICKS:,} quotes, 100 symbols, median of {RUNS}")
     print(f"{'how':52} {'median s':>9} {'server faster':>14}")
@@ -162,6 +187,12 @@ def main() -> None:
     for name, secs in [("DuckDB, the same correlated subquery", duck_vwap),
                        ("DuckDB, the same by RANGE windows", duck_vwap_window)]:
         print(f"{name:52} {secs:9.3f} {secs / remote_vwap:13.2f}x")
+    print(f"\nThe volume and VWAP of the trades within each of {len(open_orders):,} orders' lifetimes "
+          f"(t.ts >= o.t0 AND t.ts < o.t1), {PAIRS:,} trades")
+    for what, remote, duck in [("volume", remote_order_volume, duck_order_volume),
+                               ("VWAP", remote_order_vwap, duck_order_vwap)]:
+        print(f"{'server, ' + what:52} {remote:9.3f}")
+        print(f"{'DuckDB, the same correlated subquery':52} {duck:9.3f} {duck / remote:13.2f}x")
 
 
 if __name__ == "__main__":
