@@ -509,6 +509,25 @@ def test_aggregates_over_intervals_of_two_outer_columns_match_duckdb(client: pr.
     assert ("EXPLODE" in plan.upper()) == ("ROUND(SUM(bid)" in within or "MIN(bid)" in within or "EXISTS" in within), plan
 
 
+@pytest.mark.parametrize("side", [
+    "q.sym = t.sym AND q.ts <= t.ts",
+    "q.sym = t.sym AND q.ts > t.ts AND q.bid > 30",
+    "t.ts >= q.ts",
+    "q.sym = t.sym AND t.ts > q.ts",
+])
+@pytest.mark.parametrize("seed", [5, 6])
+def test_exists_on_one_side_is_searched_and_matches_duckdb(client: pr.Client, side: str, seed: int) -> None:
+    """EXISTS of a row below (or above) the outer value is whether the search for the nearest one finds
+    one; before, each trade met every quote of its symbol on that side (seconds on 200k x 200k)."""
+    t, q = _running_ticks(seed)
+    exists = f"EXISTS (SELECT 1 FROM q WHERE {side})"
+    for query in [f"SELECT sym, ts, px, {exists} AS e FROM t", f"SELECT sym, ts, px FROM t WHERE NOT {exists}"]:
+        got, want = both_answers(client, query, t=t, q=q)
+        assert unordered(got.rows()) == unordered(want.rows()), query
+    plan = client.sql(f"SELECT sym, ts FROM t WHERE {exists}", t=client.from_polars(t), q=client.from_polars(q)).explain()
+    assert "ASOF JOIN:" in plan.upper() and "INNER JOIN" not in plan.upper() and "SEMI" not in plan.upper(), plan
+
+
 def test_a_plain_value_between_bounds_is_one_row_or_an_error(client: pr.Client) -> None:
     """A scalar subquery with no aggregate reads its one row in the window; more than one is an error, as
     SQL's scalar subquery (DuckDB: "More than one row returned by a subquery"): 2 rows for ts 2, 3 for ts 3."""
