@@ -347,3 +347,73 @@ def test_like_of_a_column_pattern_matches_duckdb(client: pr.Client, query: str) 
     got, want = both_answers(client, query, **frames)
     assert want.height > 10
     assert same_rows(unordered(got.rows()), unordered(want.rows())), query
+
+
+def _linked_through_the_last(seed: int) -> dict[str, pl.DataFrame]:
+    """`a` and `b` share no key: each is linked to `c` alone. Every table has an `id`; `w` is b's and c's,
+    `k` a's and c's, `j` b's and c's, so the names a join suffixes depend on the order tables join in."""
+    rng = random.Random(seed)
+    def keys(n: int, top: int) -> list[int | None]:
+        return [None if rng.random() < 0.1 else rng.randint(0, top) for _ in range(n)]
+    return {
+        "a": pl.DataFrame({"id": range(30), "x": [rng.randint(-50, 50) for _ in range(30)], "k": keys(30, 9)}),
+        "b": pl.DataFrame({"id": range(100, 125), "w": [rng.random() for _ in range(25)], "j": keys(25, 7)}),
+        "c": pl.DataFrame({"id": range(200, 250), "w": [rng.random() for _ in range(50)], "k": keys(50, 9),
+                           "j": keys(50, 7)}),
+    }
+
+
+LINKED_THROUGH_THE_LAST = [
+    "SELECT a.id, a.x, b.id AS bid, b.w, c.id AS cid, c.w AS cw FROM a, b, c WHERE a.k = c.k AND b.j = c.j",
+    "SELECT a.id, b.id AS bid, c.id AS cid FROM a, b, c WHERE c.k = a.k AND c.j = b.j AND a.x > 0 AND b.w < c.w",
+    # Unqualified names that only one table has link the tables too.
+    "SELECT x, b.w, c.w AS cw FROM a, b, c WHERE a.k = c.k AND b.j = c.j AND x < 10",
+    # A derived table and an explicit join inside the list.
+    "SELECT a.id, d.id AS did, c.id AS cid FROM a, (SELECT id, j FROM b WHERE w > 0.2) d, c WHERE a.k = c.k "
+    "AND d.j = c.j",
+    "SELECT a.id, b.id AS bid, c.id AS cid, e.id AS eid FROM a, b JOIN a e ON e.k = b.j, c WHERE a.k = c.k "
+    "AND b.j = c.j",
+    "SELECT c.k, COUNT(*) AS n, SUM(b.w) AS w FROM a, b, c WHERE a.k = c.k AND b.j = c.j GROUP BY c.k",
+]
+
+
+@pytest.mark.parametrize("query", LINKED_THROUGH_THE_LAST)
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_from_list_linked_through_a_later_table_matches_duckdb(client: pr.Client, query: str, seed: int) -> None:
+    got, want = both_answers(client, query, **_linked_through_the_last(seed))
+    assert want.height > 0
+    assert got.columns == want.columns
+    assert same_rows(unordered(got.rows()), unordered(want.rows())), query
+
+
+def test_a_from_list_joins_through_its_links_not_a_cross_product(client: pr.Client) -> None:
+    """`FROM a, b, c WHERE a.k = c.k AND b.j = c.j` joined a with b first, with no condition between them:
+    every pair of their rows (TPC-H Q2, Q8 and Q9 crossed every part with every supplier). c, linked to a,
+    now joins first."""
+    frames = {name: client.from_polars(df) for name, df in _linked_through_the_last(1).items()}
+    plan = client.sql("SELECT a.id, b.id AS bid, c.id AS cid FROM a, b, c WHERE a.k = c.k AND b.j = c.j",
+                      **frames).explain()
+    assert "CROSS JOIN" not in plan, plan
+    assert plan.count("INNER JOIN:") == 2, plan
+    # With nothing to link b, it is still crossed.
+    plan = client.sql("SELECT a.id, b.id AS bid, c.id AS cid FROM a, b, c WHERE a.k = c.k", **frames).explain()
+    assert "CROSS JOIN" in plan, plan
+
+
+def test_select_star_over_a_reordered_from_list_keeps_its_columns_and_names(client: pr.Client) -> None:
+    """The columns of `SELECT *` are the FROM list's, in its order, named as that order names them: a
+    column whose name an earlier table has is `name:<table>`, whichever table joined first."""
+    frames = _linked_through_the_last(3)
+    uploaded = {name: client.from_polars(df) for name, df in frames.items()}
+    got = client.sql("SELECT * FROM a, b, c WHERE a.k = c.k AND b.j = c.j", **uploaded).collect()
+    assert got.columns == ["id", "x", "k", "id:b", "w", "j", "id:c", "w:c", "k:c", "j:c"]
+    # The same rows as the tables joined in the order they are listed, by hand.
+    want = (frames["a"].join(frames["b"], how="cross", suffix=":b")
+            .join(frames["c"].rename(lambda n: f"{n}:c"), left_on=["k", "j"], right_on=["k:c", "j:c"],
+                  coalesce=False))
+    assert want.height > 0
+    assert unordered(got.rows()) == unordered(want.rows())
+    # Each qualified name reads its own table's column.
+    named = client.sql("SELECT b.w AS bw, c.w AS cw, c.k AS ck, a.k AS ak FROM a, b, c WHERE a.k = c.k "
+                       "AND b.j = c.j", **uploaded).collect()
+    assert unordered(named.rows()) == unordered(want.select("w", "w:c", "k:c", "k").rows())
