@@ -10,7 +10,7 @@ FORK := $(PYTHON) ci/fork.py
 RELEASE_BUILD := $(CARGO) build --release --locked -p polaroid-server -p polaroid-cli --bins
 
 .PHONY: run ballista deps fork fork-check fork-export fork-rebase fork-rebase-continue fork-rebase-abort \
-        test test-fork test-rust test-python bench bench-distributed ballista-release bench-flight bench-python bench-sql bench-http bench-pg bench-bars bench-run build clean-fork fork-clean-cache test-fork-crates python-env python-proto fuzz load load-debug
+        test test-fork test-rust test-python bench bench-distributed ballista-release bench-flight bench-python bench-sql bench-tpch bench-http bench-pg bench-bars bench-run build clean-fork fork-clean-cache test-fork-crates python-env python-proto fuzz load load-debug
 
 ## run: build in release (polaroid-server and the polaroid command) and start
 ## polaroid-server with its defaults (127.0.0.1:50051, ./data with sample
@@ -90,7 +90,7 @@ python-proto: python-env
 	.venv/bin/python ci/gen_python_proto.py
 
 ## bench: every benchmark, each printing its ratio against a baseline run beside it
-bench: fork bench-flight bench-python bench-sql bench-http bench-pg bench-bars bench-run ballista-release
+bench: fork bench-flight bench-python bench-sql bench-tpch bench-http bench-pg bench-bars bench-run ballista-release
 	$(CARGO) bench --workspace --locked
 
 ## bench-flight: DoGet read by pyarrow.flight vs the native Fetch, same handle, same run
@@ -103,6 +103,12 @@ bench-flight: fork python-env
 bench-sql: fork python-env
 	$(RELEASE_BUILD)
 	POLAROID_SERVER=target/release/polaroid-server .venv/bin/python python/bench/bench_sql.py
+
+## bench-tpch: TPC-H's 22 queries in SQL at scale factor 1 on the server, beside
+## python polars' SQL in process and DuckDB on the same parquet files
+bench-tpch: fork python-env
+	$(RELEASE_BUILD)
+	POLAROID_SERVER=target/release/polaroid-server .venv/bin/python python/bench/bench_tpch.py
 
 ## bench-python: the Python client's to_arrow() beside DoGet of the same handle,
 ## and a 10-step query's client overhead beside local python-polars
