@@ -1,9 +1,9 @@
 """SQL window frames (patches 0021, 0022), windows over grouped rows (0035), the default frame of an
 ordered window (0039), ORDER BY keys in mixed directions (0040), every aggregate over its partition,
 FILTER too (0065), IGNORE NULLS, NTH_VALUE and COUNT_IF (0067), RANGE frames reaching past the current
-row (0069), windows written on named windows (0070), trailing RANGE frames of null keys and their first
-and last values (0119), over the server's SQL, against DuckDB's answers; QuestDB's exponential moving
-averages (0101) against its recurrence."""
+row (0069), windows written on named windows (0070), trailing RANGE frames of null keys, their first
+and last values and MIN and MAX over RANGE frames holding the current row (0119), over the server's SQL,
+against DuckDB's answers; QuestDB's exponential moving averages (0101) against its recurrence."""
 
 from __future__ import annotations
 
@@ -135,6 +135,47 @@ def test_sums_and_counts_over_range_frames_both_ways_match_duckdb(client: pr.Cli
     functions = ["SUM(px)", "SUM(q)", "AVG(px)", "AVG(q)", "COUNT(px)", "COUNT(*)"]
     assert_windows_match_duckdb(client, _seconds_of_ticks(9, distinct=False), functions,
                                 f"{partition}ORDER BY k {frame}", "ts, sym, px, q", "ts, sym, px, q")
+
+
+# Those of the frames above that hold the current row.
+RANGE_FRAMES_HOLDING_THE_ROW = [
+    "RANGE BETWEEN 30 PRECEDING AND 30 FOLLOWING", "RANGE BETWEEN CURRENT ROW AND 60 FOLLOWING",
+    "RANGE BETWEEN UNBOUNDED PRECEDING AND 45 FOLLOWING", "RANGE BETWEEN 45 PRECEDING AND UNBOUNDED FOLLOWING",
+    "RANGE BETWEEN 0 PRECEDING AND 0 FOLLOWING", "RANGE BETWEEN 20 PRECEDING AND 0 FOLLOWING",
+]
+
+
+@pytest.mark.parametrize("frame", RANGE_FRAMES_HOLDING_THE_ROW)
+@pytest.mark.parametrize("order", ["ORDER BY k", "PARTITION BY sym ORDER BY k", "PARTITION BY sym ORDER BY k NULLS FIRST"])
+def test_extremes_over_range_frames_both_ways_match_duckdb(client: pr.Client, frame: str, order: str) -> None:
+    """MIN and MAX over a RANGE frame reaching past the current row (refused before). Many keys repeat
+    and some are null: a null key's frame is the null keys and what an unbounded side reaches."""
+    functions = ["MIN(px)", "MAX(px)", "MIN(q)", "MAX(q)"]
+    assert_windows_match_duckdb(client, _seconds_of_ticks(9, distinct=False), functions, f"{order} {frame}",
+                                "ts, sym, px, q", "ts, sym, px, q")
+
+
+@pytest.mark.parametrize("frame", [
+    "RANGE BETWEEN INTERVAL 90 SECOND PRECEDING AND INTERVAL 90 SECOND FOLLOWING",
+    "RANGE BETWEEN CURRENT ROW AND INTERVAL '5 minutes' FOLLOWING",
+    "RANGE BETWEEN INTERVAL '1 day' PRECEDING AND INTERVAL '2 minutes' FOLLOWING",
+])
+def test_extremes_over_range_frames_of_time_match_duckdb(client: pr.Client, frame: str) -> None:
+    assert_windows_match_duckdb(client, _seconds_of_ticks(11, distinct=False), ["MIN(px)", "MAX(q)"],
+                                f"PARTITION BY sym ORDER BY ts {frame}", "ts, sym, px, q", "ts, sym, px, q")
+
+
+def test_a_high_low_band_by_hand(client: pr.Client) -> None:
+    """The highest and lowest price within a minute either side of each trade."""
+    df = pl.DataFrame({"ts": [dt.datetime(2024, 1, 1, 10, 0, s) for s in (0, 30)]
+                       + [dt.datetime(2024, 1, 1, 10, 1, s) for s in (0, 45)] + [dt.datetime(2024, 1, 1, 10, 3)],
+                       "px": [100.0, 103.0, 99.0, 101.0, 104.0]})
+    got = client.sql("SELECT MAX(px) OVER w AS high, MIN(px) OVER w AS low FROM df WINDOW w AS (ORDER BY ts "
+                     "RANGE BETWEEN INTERVAL '1 minute' PRECEDING AND INTERVAL '1 minute' FOLLOWING) ORDER BY ts",
+                     df=client.from_polars(df)).collect()
+    # 10:00:00 sees to 10:01:00; 10:00:30 to 10:01:30; 10:01:00 from 10:00:00 to 10:02:00; 10:01:45 from
+    # 10:00:45; 10:03:00 alone.
+    assert got.rows() == [(103.0, 99.0), (103.0, 99.0), (103.0, 99.0), (101.0, 99.0), (104.0, 104.0)]
 
 
 @pytest.mark.parametrize("frame", RANGE_FRAMES_BOTH_WAYS)
@@ -360,8 +401,10 @@ def test_a_partitioned_covariance_and_string_agg_by_hand(client: pr.Client) -> N
     ("NTH_VALUE(px, 0) OVER (ORDER BY ts)", "NTH_VALUE's position must be a positive integer"),
     ("MAD(px) OVER (ORDER BY ts)", "over an ordered window or a window frame"),
     ("COUNT(DISTINCT sym) OVER (ORDER BY ts)", "COUNT(DISTINCT ...) over an ordered window"),
-    ("MIN(px) OVER (ORDER BY ts RANGE BETWEEN 1 PRECEDING AND 1 FOLLOWING)",
-     "MIN, MAX, STDDEV and VARIANCE over a RANGE frame that reaches past the current row"),
+    ("MIN(px) OVER (ORDER BY ts RANGE BETWEEN INTERVAL 1 MINUTE FOLLOWING AND INTERVAL 2 MINUTE FOLLOWING)",
+     "MIN and MAX over a RANGE frame that does not hold the current row are not supported"),
+    ("STDDEV(px) OVER (ORDER BY ts RANGE BETWEEN INTERVAL 1 MINUTE PRECEDING AND INTERVAL 1 MINUTE FOLLOWING)",
+     "STDDEV and VARIANCE over a RANGE frame that reaches past the current row are not supported"),
     ("SUM(px) OVER (ORDER BY ts RANGE BETWEEN 5 FOLLOWING AND 1 FOLLOWING)", "starts after it ends"),
     ("SUM(px) OVER (ORDER BY ts DESC RANGE 5 PRECEDING)", "needs an ascending ORDER BY"),
     ("SUM(px) OVER (ORDER BY ts, sym RANGE 5 PRECEDING)", "exactly one ORDER BY column"),
