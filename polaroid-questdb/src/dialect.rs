@@ -556,6 +556,15 @@ pub(crate) fn column_named(schema: &Schema, name: &str) -> String {
     polars::sql::column_in_any_case(schema, name).unwrap_or(name).to_string()
 }
 
+/// Every row of `left` beside every row of `right`, in `left`'s order.
+/// polars' cross join keeps no order by default: on the streaming engine
+/// it takes the left side in as its build side, in whatever order its
+/// morsels arrive, so rows a plan numbered or sorted before the join could
+/// come out of it in another order under load.
+pub(crate) fn cross_join_in_order(left: LazyFrame, right: LazyFrame) -> LazyFrame {
+    left.join_builder().with(right).how(JoinType::Cross).maintain_order(MaintainOrderJoin::Left).finish()
+}
+
 pub(crate) fn invalid(message: impl Into<String>) -> CoreError {
     CoreError::InvalidArgument(message.into())
 }

@@ -22,8 +22,8 @@ use polars::prelude::*;
 use regex::Regex;
 
 use crate::dialect::{
-    excerpt, invalid, keyword, regex, relation, split_select, sql_plan, timestamp_column, top_level_commas, unqualified, JoinSide, Named,
-    Planned,
+    cross_join_in_order, excerpt, invalid, keyword, regex, relation, split_select, sql_plan, timestamp_column, top_level_commas,
+    unqualified, JoinSide, Named, Planned,
 };
 use crate::join_on::{join_at, join_keys, keys_meet_as_text, left_query, on_clause, qualifier};
 
@@ -121,7 +121,7 @@ impl HorizonJoin {
         ])?;
         let nanos = DataType::Datetime(TimeUnit::Nanoseconds, None);
         let at = (col(left_ts.as_str()).cast(nanos.clone()).cast(DataType::Int64) + col(OFFSET_NANOS)).cast(nanos.clone());
-        let mut probe = (left.cross_join(offsets.lazy(), None).with_column(at.alias(AT)))
+        let mut probe = (cross_join_in_order(left, offsets.lazy()).with_column(at.alias(AT)))
             .with_column(col(AT).cast(DataType::Datetime(unit, None)).alias(TIMESTAMP))
             .sort([AT], SortMultipleOptions::default().with_maintain_order(true));
         // A right column whose name is taken is read as `name1` (`name2`, ...), as in ASOF JOIN.

@@ -33,7 +33,8 @@ use polars::prelude::*;
 use regex::Regex;
 
 use crate::dialect::{
-    column_named, excerpt, invalid, keyword, regex, split_select, sql_plan, timestamp_column, top_level_commas, unqualified, JoinSide,
+    column_named, cross_join_in_order, excerpt, invalid, keyword, regex, split_select, sql_plan, timestamp_column, top_level_commas,
+    unqualified, JoinSide,
     Named, Planned,
 };
 use crate::join_on::{join_at, join_keys, keys_meet_as_text, left_query, qualifier};
@@ -347,8 +348,8 @@ impl Window {
             },
             false => in_span,
         };
-        right = (right.select(right_columns).sort([RIGHT_TS], SortMultipleOptions::default().with_maintain_order(true)))
-            .cross_join(span, None)
+        let sorted = right.select(right_columns).sort([RIGHT_TS], SortMultipleOptions::default().with_maintain_order(true));
+        right = cross_join_in_order(sorted, span)
             .filter(reachable)
             .drop(Selector::ByName { names: [EARLIEST.into(), LATEST.into()].into(), strict: true });
         let numbered = (col(RIGHT_TS).cum_count(false) - lit(1)).cast(DataType::Int64);
